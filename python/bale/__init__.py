@@ -1,0 +1,36 @@
+"""bale: fast, DVC-compatible data version control.
+
+bale works inside DVC 3.x repositories (same ``.dvc`` files, cache and remote
+layout for md5 data) and adds a native blake3 mode. The public API::
+
+    import bale
+    repo = bale.Repo.init("project")          # or bale.Repo("project")
+    repo.add(["data"])
+    repo.status()
+    repo.checkout()
+
+Every error bale raises on purpose is a :class:`bale.BaleError`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from bale.exceptions import *  # noqa: F403
+from bale.exceptions import __all__ as _exc_all
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from bale.repo import Repo
+
+__all__ = ["Repo", "__version__", *_exc_all]
+
+
+def __getattr__(name: str) -> Any:
+    # Import lazily so that `bale --version` does not load the engine.
+    if name == "Repo":
+        from bale.repo import Repo
+
+        return Repo
+    raise AttributeError(f"module 'bale' has no attribute {name!r}")

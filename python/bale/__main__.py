@@ -1,0 +1,5 @@
+"""``python -m bale``."""
+
+from bale.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The ``bale`` command line: parses arguments, calls :mod:`bale.ops`, prints."""

@@ -1,0 +1,382 @@
+"""One handler per command. Handlers parse nothing and decide nothing: they
+call :mod:`bale.ops` and print what came back."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bale.exceptions import BaleError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _repo() -> Any:
+    from bale.repo import Repo
+
+    return Repo()
+
+
+def _say(args: argparse.Namespace, text: str) -> None:
+    if not getattr(args, "quiet", False):
+        print(text)
+
+
+def _json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from bale.ops.init import init
+
+    repo = init(Path(args.path), no_scm=args.no_scm, hash_name=args.hash, force=args.force)
+    _say(args, f"Initialized bale repository in {repo.root} (hash: {args.hash})")
+    return 0
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from bale.ops.add import add
+
+    repo = _repo()
+    results = add(repo, args.targets, glob=args.glob)
+    if args.json:
+        _json([asdict(r) for r in results])
+        return 0
+    for r in results:
+        files = f"{r.nfiles:,} files, " if r.nfiles is not None else ""
+        _say(args, f"added {r.path} ({files}{human_size(r.size)}; {r.stored:,} new objects)")
+    if not repo.config.core_autostage() and not args.quiet:
+        stage = sorted({r.dvcfile for r in results} | {r.gitignore for r in results if r.gitignore})
+        if (repo.root / ".git").exists():
+            print("\nTo track the changes with git, run:\n\n\tgit add " + " ".join(stage))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from bale.ops.status import status
+
+    result = status(_repo(), args.targets, granular=args.granular)
+    if args.json:
+        _json(result.to_dvc_json(granular=args.granular))
+        return 0
+    if result.clean:
+        _say(args, "Data and pipelines are up to date.")
+        return 0
+    if args.quiet:
+        return 1
+    for s in result.changed:
+        print(f"{s.dvcfile}:\n\tchanged outs:\n\t\t{s.state + ':':<20}{s.path}")
+        if args.granular:
+            for kind, paths in (
+                ("added", s.added),
+                ("deleted", s.deleted),
+                ("modified", s.modified),
+                ("not in cache", s.not_in_cache),
+            ):
+                for p in paths:
+                    print(f"\t\t\t{kind + ':':<16}{s.path}/{p}")
+    return 0
+
+
+def cmd_checkout(args: argparse.Namespace) -> int:
+    from bale.ops.checkout import checkout
+
+    r = checkout(_repo(), args.targets, force=args.force, relink=args.relink)
+    if args.json:
+        _json({"added": r.added, "modified": r.modified, "deleted": r.deleted})
+        return 0
+    for tag, paths in (("A", r.added), ("M", r.modified), ("D", r.deleted)):
+        if args.verbose:
+            for p in paths:
+                print(f"{tag}       {p}")
+    parts = [
+        f"{len(paths):,} {word}"
+        for paths, word in ((r.added, "added"), (r.modified, "modified"), (r.deleted, "deleted"))
+        if paths
+    ]
+    _say(args, ", ".join(parts) + (" files" if parts else "No changes."))
+    return 0
+
+
+def cmd_commit(args: argparse.Namespace) -> int:
+    from bale.ops.commit import commit
+
+    for r in commit(_repo(), args.targets):
+        _say(args, f"committed {r.path} ({r.stored:,} new objects)")
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from bale.ops.diff import diff
+
+    r = diff(_repo(), args.a_rev, args.b_rev)
+    if args.json:
+        _json(r.to_dvc_json())
+        return 0
+    sections = [
+        ("Added", r.added),
+        ("Deleted", r.deleted),
+        ("Modified", r.modified),
+        ("Renamed", [f"{a} -> {b}" for a, b in r.renamed]),
+        ("Not in cache", r.not_in_cache),
+    ]
+    for title, paths in sections:
+        if paths:
+            print(f"{title}:")
+            for p in paths:
+                print(f"    {p}")
+            print()
+    counts = [
+        f"{len(p)} {t.lower()}" for t, p in sections if p and t != "Not in cache"
+    ]
+    if counts:
+        print("files summary: " + ", ".join(counts))
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from bale.ops.remove import remove
+
+    for p in remove(_repo(), args.targets, outs=args.outs):
+        _say(args, f"removed {p.name}")
+    return 0
+
+
+def cmd_unprotect(args: argparse.Namespace) -> int:
+    from bale import _core
+    from bale.exceptions import TargetNotFoundError
+
+    repo = _repo()
+    with repo.locked():
+        for t in args.targets:
+            p = Path(t)
+            if not p.exists():
+                raise TargetNotFoundError(f"{t}: no such file or directory")
+            files = [p] if p.is_file() else [f for f in p.rglob("*") if f.is_file()]
+            for f in files:
+                _core.unprotect(str(f))
+    return 0
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from bale.ops.gc import gc
+
+    repo = _repo()
+    if not args.workspace:
+        raise BaleError("gc needs a scope: use -w/--workspace to keep what the workspace uses")
+    if not args.dry and not args.force:
+        if not sys.stdin.isatty():
+            raise BaleError("gc deletes cached data: confirm with -f (or preview with --dry)")
+        answer = input(
+            "This will remove all cache except items used in the workspace. "
+            "Are you sure you want to proceed? [y/n] "
+        )
+        if answer.strip().lower() not in ("y", "yes"):
+            return 1
+    r = gc(repo, workspace=True, dry=args.dry)
+    if args.json:
+        _json({"removed": r.removed, "bytes": r.bytes, "kept": r.kept, "dry": r.dry})
+        return 0
+    verb = "would remove" if r.dry else "removed"
+    _say(args, f"{verb} {r.removed:,} objects ({human_size(r.bytes)}); kept {r.kept:,}")
+    return 0
+
+
+def cmd_cache_dir(args: argparse.Namespace) -> int:
+    repo = _repo()
+    level = args.level or "repo"
+    if args.unset:
+        repo.config.unset("cache.dir", level=level)
+    elif args.value is not None:
+        repo.config.set("cache.dir", args.value, level=level)
+    else:
+        print(repo.cache_dir)
+    return 0
+
+
+def _config_for(args: argparse.Namespace) -> Any:
+    from bale.config import Config
+    from bale.repo import find_root
+
+    try:
+        return Config.load(find_root() / ".dvc")
+    except BaleError:
+        if args.level in ("global", "system"):
+            return Config.load(None)
+        raise
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    config = _config_for(args)
+    level = args.level
+    if args.list:
+        for key, value in config.items(level):
+            if args.show_origin:
+                print(f"{config.origin(key, level)}\t{key}={value}")
+            else:
+                print(f"{key}={value}")
+        return 0
+    if not args.name:
+        raise BaleError("config: give a name (section.option), or -l to list")
+    if args.unset:
+        config.unset(args.name, level=level or "repo")
+        return 0
+    if args.value is None:
+        value = config.get(args.name, level)
+        if value is None:
+            raise BaleError(f"config: '{args.name}' is not set")
+        if args.show_origin:
+            print(f"{config.origin(args.name, level)}\t{value}")
+        else:
+            print(value)
+        return 0
+    config.set(args.name, args.value, level=level or "repo")
+    return 0
+
+
+def cmd_version(args: argparse.Namespace) -> int:
+    from bale import __version__
+
+    print(f"bale {__version__}")
+    print(f"Platform: Python {platform.python_version()} on {platform.platform()}")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from bale import __version__, _core
+
+    report: dict[str, Any] = {
+        "bale": __version__,
+        "engine": _core.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "jobs": os.environ.get("BALE_JOBS") or os.cpu_count(),
+    }
+    try:
+        repo = _repo()
+    except BaleError:
+        repo = None
+    if repo is not None:
+        report["repo"] = str(repo.root)
+        report["cache"] = str(repo.cache_dir)
+        report["hash"] = repo.default_hash
+        report["cache.type"] = repo.config.cache_types()
+        report["links that work"] = _core.probe_links(str(repo.cache_dir), str(repo.root))
+        report["config files"] = [str(p) for p in repo.config.files() if p.exists()]
+    if args.json:
+        _json(report)
+        return 0
+    for k, v in report.items():
+        print(f"{k + ':':<18}{', '.join(v) if isinstance(v, list) else v}")
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Adds every command to the parser's sub-parsers."""
+
+    def command(name: str, handler: Handler, help: str) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(func=handler)
+        p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+        p.add_argument("-v", "--verbose", action="store_true", help="print more")
+        return p
+
+    p = command("init", cmd_init, "Create a repository here (or use an existing DVC one).")
+    p.add_argument("path", nargs="?", default=".", help="where (default: here)")
+    p.add_argument("--no-scm", action="store_true", help="do not use git")
+    p.add_argument(
+        "--hash", choices=("blake3", "md5"), default="blake3",
+        help="blake3: bale-native, fastest (default); md5: readable by dvc",
+    )
+    p.add_argument("-f", "--force", action="store_true", help="re-initialize an existing repository")
+
+    p = command("add", cmd_add, "Track files or directories: store them in the cache, write .dvc files.")
+    p.add_argument("targets", nargs="+", help="files or directories")
+    p.add_argument("--glob", action="store_true", help="expand wildcards in targets")
+    p.add_argument("--json", action="store_true", help="print results as JSON")
+
+    p = command("status", cmd_status, "Show tracked outputs that differ from their .dvc files.")
+    p.add_argument("targets", nargs="*", help=".dvc files or outputs (default: all)")
+    p.add_argument("--granular", action="store_true", help="list changed files inside directories")
+    p.add_argument("--json", action="store_true", help="print as JSON ({} when up to date)")
+
+    p = command("checkout", cmd_checkout, "Make the workspace match the .dvc files, from the cache.")
+    p.add_argument("targets", nargs="*", help=".dvc files, outputs, or paths inside them")
+    p.add_argument("-f", "--force", action="store_true", help="discard workspace changes not in the cache")
+    p.add_argument("--relink", action="store_true", help="re-create links even where content matches")
+    p.add_argument("--json", action="store_true", help="print changed paths as JSON")
+
+    p = command("commit", cmd_commit, "Record the current content of tracked outputs.")
+    p.add_argument("targets", nargs="*", help=".dvc files or outputs (default: all)")
+    p.add_argument("-f", "--force", action="store_true", help="accepted for dvc compatibility")
+
+    p = command("diff", cmd_diff, "Show tracked files changed between git revisions or the workspace.")
+    p.add_argument("a_rev", nargs="?", help="old revision (default: HEAD)")
+    p.add_argument("b_rev", nargs="?", help="new revision (default: the workspace)")
+    p.add_argument("--json", action="store_true", help="print as JSON, like dvc diff --json")
+
+    p = command("remove", cmd_remove, "Stop tracking: delete .dvc files and their .gitignore lines.")
+    p.add_argument("targets", nargs="+", help=".dvc files")
+    p.add_argument("--outs", action="store_true", help="delete the outputs too")
+
+    p = command("unprotect", cmd_unprotect, "Make linked workspace files private and writable.")
+    p.add_argument("targets", nargs="+", help="files or directories")
+
+    p = command("gc", cmd_gc, "Delete cached data nothing references.")
+    p.add_argument("-w", "--workspace", action="store_true", help="keep what the workspace uses")
+    p.add_argument("--dry", action="store_true", help="only count what would be removed")
+    p.add_argument("-f", "--force", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--json", action="store_true", help="print the counts as JSON")
+
+    p = command("cache", lambda a: (a.cache_parser.print_help(), 2)[1], "Cache settings.")
+    cache_sub = p.add_subparsers(dest="cache_command", metavar="COMMAND")
+    p.set_defaults(cache_parser=p)
+    d = cache_sub.add_parser("dir", help="Show or set the cache directory.")
+    d.set_defaults(func=cmd_cache_dir, quiet=False)
+    d.add_argument("value", nargs="?", help="new cache directory")
+    d.add_argument("-u", "--unset", action="store_true", help="back to the default")
+    _levels(d)
+
+    p = command("config", cmd_config, "Get, set or list configuration (dvc's files and bale's own).")
+    p.add_argument("name", nargs="?", help="section.option, e.g. cache.type or core.hash")
+    p.add_argument("value", nargs="?", help="new value")
+    p.add_argument("-u", "--unset", action="store_true", help="remove the option")
+    p.add_argument("-l", "--list", action="store_true", help="list every option")
+    p.add_argument("--show-origin", action="store_true", help="name the file each value comes from")
+    _levels(p)
+
+    command("version", cmd_version, "Show bale's version and platform.")
+    p = command("doctor", cmd_doctor, "Show the platform, config files and which link types work here.")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+
+
+def _levels(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.set_defaults(level=None)
+    for level, help in (
+        ("global", "the user's config"),
+        ("system", "the machine's config"),
+        ("project", "the repository's config (.dvc/config)"),
+        ("local", "the repository's untracked config (.dvc/config.local)"),
+    ):
+        g.add_argument(
+            f"--{level}", dest="level", action="store_const",
+            const="repo" if level == "project" else level, help=help,
+        )

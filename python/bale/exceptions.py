@@ -1,0 +1,89 @@
+"""The one exception family of bale.
+
+Every error bale raises on purpose is a :class:`BaleError`. Where a builtin
+exception means the same thing, the subclass derives from it too, so
+``except FileNotFoundError`` keeps working for callers who know nothing of bale.
+Errors raised by the Rust engine arrive as these same classes (see
+``rust/bale-py/src/errors.rs``).
+"""
+
+from __future__ import annotations
+
+
+class BaleError(Exception):
+    """Base class of every error bale raises on purpose."""
+
+
+class NotARepositoryError(BaleError):
+    """No ``.dvc/`` directory in this directory or any parent."""
+
+
+class ConfigError(BaleError):
+    """A config file is malformed or holds a bad value."""
+
+
+class MetafileError(BaleError):
+    """A ``.dvc``, ``dvc.yaml`` or ``dvc.lock`` file is malformed."""
+
+
+class TargetError(BaleError):
+    """A target path is invalid: outside the repository, inside ``.dvc/``, ignored, ..."""
+
+
+class TargetNotFoundError(TargetError, FileNotFoundError):
+    """A target path does not exist."""
+
+
+class OutputNotTrackedError(TargetError):
+    """A path is not tracked by any ``.dvc`` file."""
+
+
+class PermissionDeniedError(BaleError, PermissionError):
+    """The operating system refused access to a file."""
+
+
+class NoSpaceError(BaleError, OSError):
+    """The disk is full."""
+
+
+class CorruptObjectError(BaleError):
+    """An object in the cache does not hash to its name."""
+
+
+class ObjectMissingError(BaleError, FileNotFoundError):
+    """An object the workspace needs is not in the cache."""
+
+
+class FileChangedError(BaleError):
+    """A file changed while it was being hashed."""
+
+
+class CheckoutConflictError(BaleError):
+    """Checkout would overwrite changes that are not in the cache."""
+
+
+class LockError(BaleError):
+    """Another bale or dvc process holds the repository lock."""
+
+
+class InvalidOidError(BaleError, ValueError):
+    """A string is not a valid object id."""
+
+
+__all__ = [
+    "BaleError",
+    "CheckoutConflictError",
+    "ConfigError",
+    "CorruptObjectError",
+    "FileChangedError",
+    "InvalidOidError",
+    "LockError",
+    "MetafileError",
+    "NoSpaceError",
+    "NotARepositoryError",
+    "ObjectMissingError",
+    "OutputNotTrackedError",
+    "PermissionDeniedError",
+    "TargetError",
+    "TargetNotFoundError",
+]

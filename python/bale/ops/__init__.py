@@ -1,0 +1,1 @@
+"""One module per verb. The CLI and the Python API call these same functions."""

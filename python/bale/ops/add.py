@@ -1,0 +1,138 @@
+"""``bale add``: hash and store files or directories, write ``.dvc`` files."""
+
+from __future__ import annotations
+
+import glob as globlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bale import _core, scm
+from bale.exceptions import TargetError, TargetNotFoundError
+from bale.metafiles import Out, dump_dvcfile, dvcfile_path_for, ignore_in_git, load_dvcfile
+from bale.ops.outputs import abspath, collect, inside_repo
+from bale.progress import Bar
+
+if TYPE_CHECKING:
+    from bale.repo import Repo
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """One output that was added (or committed)."""
+
+    path: str  # repository-relative
+    dvcfile: str  # repository-relative
+    oid: str
+    hash: str
+    size: int
+    nfiles: int | None
+    hashed: int  # files read (the rest came from the stat cache)
+    stored: int  # objects newly written to the cache
+    gitignore: str | None  # the .gitignore that was changed
+
+
+def expand_targets(targets: Sequence[str | Path], glob: bool) -> list[Path]:
+    paths: list[Path] = []
+    for t in targets:
+        if glob:
+            matches = sorted(globlib.glob(str(t), recursive=True))
+            if not matches:
+                raise TargetNotFoundError(f"{t}: the pattern matches nothing")
+            paths.extend(abspath(m) for m in matches)
+        else:
+            paths.append(abspath(t))
+    return paths
+
+
+def _check_target(repo: Repo, path: Path, tracked_dirs: list[Path]) -> None:
+    rel = inside_repo(repo, path)
+    if path == repo.root:
+        raise TargetError(f"{path}: cannot track the repository root")
+    if not path.exists() and not path.is_symlink():
+        raise TargetNotFoundError(f"{rel}: no such file or directory")
+    if path.name.endswith(".dvc"):
+        raise TargetError(f"{rel}: is a .dvc file; add the data it describes instead")
+    why = _core.ignored_reason(str(repo.root), str(path))
+    if why:
+        raise TargetError(f"{rel}: cannot be tracked: {why}")
+    for d in tracked_dirs:
+        if path != d and path.is_relative_to(d):
+            raise TargetError(
+                f"{rel}: is inside the tracked directory '{d.relative_to(repo.root).as_posix()}'"
+            )
+        if path != d and d.is_relative_to(path):
+            raise TargetError(
+                f"{rel}: contains the tracked output '{d.relative_to(repo.root).as_posix()}'"
+            )
+
+
+def add_one(repo: Repo, path: Path, *, require_dvcfile: bool = False) -> AddResult:
+    """Stores ``path`` and writes its ``.dvc`` file (keeping hand-written fields)."""
+    dvcfile = dvcfile_path_for(path)
+    base = load_dvcfile(dvcfile) if dvcfile.exists() else None
+    if require_dvcfile and base is None:
+        raise TargetError(f"{dvcfile}: does not exist")
+    old = base.outs[0] if base and base.outs else None
+    # An output keeps its algorithm; legacy DVC 2.x outputs become DVC 3 md5.
+    if old is not None and old.hash_name == "blake3":
+        algo = "blake3"
+    elif old is not None:
+        algo = "md5"
+    else:
+        algo = repo.default_hash
+    types = repo.config.cache_types()
+    ws = repo.workspace
+    rel = path.relative_to(repo.root).as_posix()
+    with Bar(f"Adding {rel}") as bar:
+        built = ws.build(str(path), algo, True, types[0] == "reflink", bar.progress, bar.tick)
+    out = Out(
+        path=path.name,
+        hash_name=algo,
+        oid=built.oid,
+        size=built.size,
+        nfiles=built.nfiles,
+        isexec=built.isexec,
+    )
+    if old is not None:
+        out.cache, out.push, out.remote = old.cache, old.push, old.remote
+    dump_dvcfile(dvcfile, [out], base=base)
+    if path.is_symlink() or types[0] in ("hardlink", "symlink"):
+        # DVC replaces a symlinked target by its content, and links the
+        # workspace to the cache when the cache type asks for links.
+        ws.checkout(str(path), algo, built.oid, built.isexec, types, True, True)
+    gitignore = None
+    if scm.is_git_repo(repo.root) and not repo.config.core_no_scm():
+        changed = ignore_in_git(repo.root, path)
+        gitignore = changed.relative_to(repo.root).as_posix() if changed else None
+    return AddResult(
+        path=rel,
+        dvcfile=dvcfile.relative_to(repo.root).as_posix(),
+        oid=built.oid,
+        hash=algo,
+        size=built.size,
+        nfiles=built.nfiles,
+        hashed=built.hashed,
+        stored=built.stored,
+        gitignore=gitignore,
+    )
+
+
+def add(repo: Repo, targets: Sequence[str | Path], *, glob: bool = False) -> list[AddResult]:
+    """Adds every target; checks them all before storing any."""
+    paths = expand_targets(targets, glob)
+    if not paths:
+        raise TargetError("nothing to add: give at least one target")
+    tracked_dirs = [t.path for t in collect(repo) if t.out.is_dir]
+    for p in paths:
+        _check_target(repo, p, tracked_dirs)
+    results = []
+    with repo.locked():
+        for p in paths:
+            results.append(add_one(repo, p))
+        if repo.config.core_autostage() and scm.is_git_repo(repo.root):
+            stage = [repo.root / r.dvcfile for r in results]
+            stage += [repo.root / r.gitignore for r in results if r.gitignore]
+            scm.git_add(repo.root, stage)
+    return results

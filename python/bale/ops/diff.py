@@ -1,0 +1,126 @@
+"""``bale diff``: tracked files that changed between two git revisions, or
+between a revision and the workspace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from bale import scm
+from bale.exceptions import BaleError, CorruptObjectError, ObjectMissingError
+from bale.metafiles import loads_dvcfile
+from bale.ops.outputs import collect
+
+if TYPE_CHECKING:
+    from bale.repo import Repo
+
+# One side of a diff: repository-relative file path -> oid, plus the tracked
+# directories whose manifests are not in the cache.
+Side = tuple[dict[str, str], dict[str, str], list[str]]
+
+
+@dataclass
+class DiffResult:
+    added: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    modified: list[str] = field(default_factory=list)
+    renamed: list[tuple[str, str]] = field(default_factory=list)
+    not_in_cache: list[str] = field(default_factory=list)
+
+    def to_dvc_json(self) -> dict[str, Any]:
+        """The shape ``dvc diff --json`` prints."""
+        return {
+            "added": [{"path": p} for p in self.added],
+            "deleted": [{"path": p} for p in self.deleted],
+            "modified": [{"path": p} for p in self.modified],
+            "renamed": [{"path": {"old": a, "new": b}} for a, b in self.renamed],
+            "not in cache": [{"path": p} for p in self.not_in_cache],
+        }
+
+
+def _expand(repo: Repo, path: str, algo: str, oid: str, files: dict[str, str],
+            dirs: dict[str, str], missing: list[str]) -> None:
+    if oid.endswith((".dir", ".tree")):
+        dirs[path + "/"] = oid
+        try:
+            entries = repo.workspace.manifest(algo, oid)
+        except (ObjectMissingError, CorruptObjectError):
+            missing.append(path + "/")
+            return
+        for rel, foid, _size, _x in entries:
+            files[f"{path}/{rel}"] = foid
+    else:
+        files[path] = oid
+
+
+def _rev_side(repo: Repo, rev: str) -> Side:
+    files: dict[str, str] = {}
+    dirs: dict[str, str] = {}
+    missing: list[str] = []
+    commit = scm.resolve_rev(repo.root, rev)
+    prefix = repo.root.relative_to(_git_top(repo)).as_posix()
+    for name in scm.files_at(repo.root, commit, ".dvc"):
+        rel_name = name if prefix == "." else name.removeprefix(prefix + "/")
+        if prefix != "." and not name.startswith(prefix + "/"):
+            continue
+        f = loads_dvcfile(scm.read_at(repo.root, commit, name), f"{rev}:{name}")
+        if f.is_import:
+            continue
+        base = PurePosixPath(rel_name).parent
+        for o in f.outs:
+            if o.oid:
+                algo = o.hash_name or "md5-dos2unix"
+                _expand(repo, (base / o.path).as_posix(), algo, o.oid, files, dirs, missing)
+    return files, dirs, missing
+
+
+def _git_top(repo: Repo) -> Any:
+    from pathlib import Path
+
+    out = scm._git(repo.root, "rev-parse", "--show-toplevel")
+    return Path(out.stdout.decode().strip())
+
+
+def _workspace_side(repo: Repo) -> Side:
+    files: dict[str, str] = {}
+    dirs: dict[str, str] = {}
+    for t in collect(repo):
+        if not (t.path.exists() or t.path.is_symlink()):
+            continue
+        rel = t.rel(repo)
+        algo = "md5" if t.algo == "md5-dos2unix" else t.algo
+        oid, listing = repo.workspace.scan(str(t.path), algo)
+        if oid.endswith((".dir", ".tree")):
+            dirs[rel + "/"] = oid
+            for r, foid in listing:
+                files[f"{rel}/{r}"] = foid
+        else:
+            files[rel] = oid
+    repo.save_state()
+    return files, dirs, []
+
+
+def diff(repo: Repo, a_rev: str | None = None, b_rev: str | None = None) -> DiffResult:
+    """``a_rev`` defaults to HEAD; ``b_rev`` to the workspace."""
+    if not scm.is_git_repo(repo.root):
+        raise BaleError("diff compares git revisions: this repository has no git")
+    a_files, a_dirs, a_missing = _rev_side(repo, a_rev or "HEAD")
+    b_files, b_dirs, b_missing = _rev_side(repo, b_rev) if b_rev else _workspace_side(repo)
+    r = DiffResult(not_in_cache=sorted(set(a_missing + b_missing)))
+    added = sorted(set(b_files) - set(a_files))
+    deleted = sorted(set(a_files) - set(b_files))
+    r.modified = sorted(p for p in set(a_files) & set(b_files) if a_files[p] != b_files[p])
+    r.modified += sorted(p for p in set(a_dirs) & set(b_dirs) if a_dirs[p] != b_dirs[p])
+    r.added = added + sorted(set(b_dirs) - set(a_dirs))
+    r.deleted = deleted + sorted(set(a_dirs) - set(b_dirs))
+    # A deleted and an added file with the same content is a rename.
+    by_oid = {a_files[p]: p for p in deleted}
+    for p in added:
+        old = by_oid.pop(b_files[p], None)
+        if old is not None:
+            r.renamed.append((old, p))
+            r.added.remove(p)
+            r.deleted.remove(old)
+    r.modified.sort()
+    return r

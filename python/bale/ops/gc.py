@@ -1,0 +1,32 @@
+"""``bale gc``: delete cached objects nothing references."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bale.exceptions import BaleError
+from bale.ops.outputs import collect
+
+if TYPE_CHECKING:
+    from bale.repo import Repo
+
+
+@dataclass(frozen=True)
+class GcResult:
+    removed: int
+    bytes: int
+    kept: int
+    dry: bool
+
+
+def gc(repo: Repo, *, workspace: bool = True, dry: bool = False) -> GcResult:
+    """Keeps every object the workspace's ``.dvc`` files reach (directories
+    through their manifests) and deletes the rest. An unreadable ``.dvc`` file
+    or manifest stops it before anything is deleted."""
+    if not workspace:
+        raise BaleError("gc needs a scope: use -w/--workspace")
+    with repo.locked():
+        keep = [(t.algo, t.out.oid) for t in collect(repo) if t.out.oid]
+        r = repo.workspace.gc(keep, dry)
+    return GcResult(removed=r.removed, bytes=r.bytes, kept=r.kept, dry=dry)

@@ -1,0 +1,59 @@
+"""``bale init``: what ``dvc init`` creates, plus bale's settings file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bale import scm
+from bale.exceptions import BaleError, ConfigError
+
+if TYPE_CHECKING:
+    from bale.repo import Repo
+
+DVCIGNORE = (
+    "# Add patterns of files dvc should ignore, which could improve\n"
+    "# the performance. Learn more at\n"
+    "# https://dvc.org/doc/user-guide/dvcignore\n"
+)
+# DVC's three lines, and bale's local settings file, which is never committed.
+DVC_GITIGNORE = "/config.local\n/tmp\n/cache\n/bale.conf.local\n"
+
+
+def init(path: Path, *, no_scm: bool = False, hash_name: str = "blake3", force: bool = False) -> Repo:
+    """Creates ``.dvc/`` (config, .gitignore, tmp), ``.dvcignore`` and
+    ``.dvc/bale.conf`` with ``core.hash``; stages them in git."""
+    from bale.config import Config
+    from bale.metafiles import atomic_write
+    from bale.repo import Repo
+
+    if hash_name not in ("md5", "blake3"):
+        raise ConfigError(f"--hash: unknown algorithm '{hash_name}' (choose md5 or blake3)")
+    root = path.absolute()
+    root.mkdir(parents=True, exist_ok=True)
+    dvc_dir = root / ".dvc"
+    if dvc_dir.exists() and not force:
+        raise BaleError(f"{dvc_dir}: already exists; use -f to re-initialize")
+    use_git = not no_scm
+    if use_git and not scm.is_git_repo(root):
+        raise BaleError(
+            f"{root}: not inside a git repository; run 'git init' first, "
+            "or use --no-scm to version data without git"
+        )
+    dvc_dir.mkdir(exist_ok=True)
+    (dvc_dir / "tmp").mkdir(exist_ok=True)
+    config = dvc_dir / "config"
+    if not config.exists() or force:
+        atomic_write(config, b"[core]\n    no_scm = True\n" if no_scm else b"")
+    ignore = root / ".dvcignore"
+    if not ignore.exists():
+        atomic_write(ignore, DVCIGNORE.encode())
+    created = [config, ignore]
+    if use_git:
+        atomic_write(dvc_dir / ".gitignore", DVC_GITIGNORE.encode())
+        created.append(dvc_dir / ".gitignore")
+    Config.load(dvc_dir).set("core.hash", hash_name)
+    created.append(dvc_dir / "bale.conf")
+    if use_git:
+        scm.git_add(root, created)
+    return Repo(root)

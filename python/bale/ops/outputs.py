@@ -1,0 +1,108 @@
+"""Tracked outputs: finding them, and resolving a user's target to them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bale import _core
+from bale.exceptions import OutputNotTrackedError, TargetError
+from bale.metafiles import DvcFile, Out, load_dvcfile
+
+if TYPE_CHECKING:
+    from bale.repo import Repo
+
+
+@dataclass(frozen=True)
+class Tracked:
+    """One output of one ``.dvc`` file."""
+
+    dvcfile: DvcFile
+    out: Out
+    path: Path  # absolute
+
+    @property
+    def algo(self) -> str:
+        """The engine's name for the output's hash algorithm."""
+        if self.out.hash_name is None:
+            return "md5-dos2unix"
+        return self.out.hash_name
+
+    def rel(self, repo: Repo) -> str:
+        return self.path.relative_to(repo.root).as_posix()
+
+
+def abspath(path: str | Path) -> Path:
+    """Absolute and normalised, without resolving symlinks (as the user named it)."""
+    return Path(os.path.normpath(os.path.abspath(path)))
+
+
+def inside_repo(repo: Repo, path: Path, what: str = "target") -> str:
+    """Repository-relative posix path, or a TargetError for paths outside."""
+    try:
+        rel = path.relative_to(repo.root)
+    except ValueError:
+        raise TargetError(f"{path}: {what} is outside the repository {repo.root}") from None
+    if rel.parts[:1] == (".dvc",):
+        raise TargetError(f"{path}: {what} is inside .dvc/, which bale manages")
+    return rel.as_posix()
+
+
+def dvcfiles(repo: Repo) -> list[Path]:
+    """Every ``.dvc`` file of the workspace."""
+    return [Path(p) for p in _core.find_metafiles(str(repo.root)) if str(p).endswith(".dvc")]
+
+
+def _outs_of(path: Path) -> list[Tracked]:
+    f = load_dvcfile(path)
+    if f.is_import:
+        return []  # imports are the remotes issue's work; their outputs stay untouched
+    return [Tracked(f, o, abspath(path.parent / o.path)) for o in f.outs]
+
+
+def collect(repo: Repo) -> list[Tracked]:
+    """All outputs tracked by ``.dvc`` files in the workspace."""
+    out: list[Tracked] = []
+    for p in dvcfiles(repo):
+        out.extend(_outs_of(p))
+    return out
+
+
+def resolve(
+    repo: Repo, targets: Sequence[str | Path] | None
+) -> list[tuple[Tracked, str | None]]:
+    """Outputs named by ``targets`` (``.dvc`` files, outputs, or paths inside a
+    directory output), each with the sub-path inside it (or ``None``). No
+    targets means every output."""
+    if not targets:
+        return [(t, None) for t in collect(repo)]
+    everything: list[Tracked] | None = None
+    found: list[tuple[Tracked, str | None]] = []
+    for target in targets:
+        path = abspath(target)
+        inside_repo(repo, path)
+        if path.name.endswith(".dvc") and path.is_file():
+            found.extend((t, None) for t in _outs_of(path))
+            continue
+        sibling = path.with_name(path.name + ".dvc")
+        if sibling.is_file():
+            outs = [t for t in _outs_of(sibling) if t.path == path]
+            if outs:
+                found.extend((t, None) for t in outs)
+                continue
+        if everything is None:
+            everything = collect(repo)
+        match = [t for t in everything if t.path == path]
+        if match:
+            found.extend((t, None) for t in match)
+            continue
+        parents = [t for t in everything if path.is_relative_to(t.path)]
+        if parents:
+            t = parents[0]
+            found.append((t, path.relative_to(t.path).as_posix()))
+            continue
+        raise OutputNotTrackedError(f"{target}: not tracked by any .dvc file")
+    return found

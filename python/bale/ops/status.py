@@ -1,0 +1,91 @@
+"""``bale status``: how the workspace differs from the ``.dvc`` files."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bale.ops.outputs import Tracked, resolve
+from bale.progress import Bar
+
+if TYPE_CHECKING:
+    from bale.repo import Repo
+
+
+@dataclass
+class OutStatus:
+    """The state of one output, in DVC's words: ``modified``, ``deleted``,
+    ``new`` (never committed) or ``not in cache``."""
+
+    path: str  # repository-relative
+    dvcfile: str
+    state: str
+    added: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    modified: list[str] = field(default_factory=list)
+    not_in_cache: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StatusResult:
+    changed: list[OutStatus]
+
+    @property
+    def clean(self) -> bool:
+        return not self.changed
+
+    def to_dvc_json(self, granular: bool = False) -> dict[str, Any]:
+        """The same shape ``dvc status --json`` prints (``{}`` when clean)."""
+        out: dict[str, list[Any]] = {}
+        for s in self.changed:
+            entry: dict[str, Any] = {"changed outs": {s.path: s.state}}
+            if granular:
+                entry["files"] = {
+                    "added": s.added,
+                    "deleted": s.deleted,
+                    "modified": s.modified,
+                    "not in cache": s.not_in_cache,
+                }
+            out.setdefault(s.dvcfile, []).append(entry)
+        return out
+
+
+def status_one(repo: Repo, t: Tracked, granular: bool) -> OutStatus | None:
+    rel = t.rel(repo)
+    dvcfile = t.dvcfile.path.relative_to(repo.root).as_posix()
+    if not t.out.cache:
+        return None
+    with Bar(f"Checking {rel}") as bar:
+        st = repo.workspace.status(str(t.path), t.algo, t.out.oid, bar.progress, bar.tick)
+    result = OutStatus(rel, dvcfile, "")
+    if granular:
+        result.added, result.deleted, result.modified = st.added, st.deleted, st.modified
+        result.not_in_cache = st.not_in_cache
+    if t.out.oid is None:
+        result.state = "new" if st.oid is not None else "deleted"
+    elif st.oid is None:
+        result.state = "deleted"
+    elif st.added or st.deleted or st.modified:
+        result.state = "modified"
+    elif not st.in_cache or st.not_in_cache:
+        result.state = "not in cache"
+    else:
+        return None
+    return result
+
+
+def status(
+    repo: Repo, targets: Sequence[str | Path] | None = None, *, granular: bool = False
+) -> StatusResult:
+    """Compares every targeted output with its ``.dvc`` record (read-only: no lock)."""
+    changed = []
+    try:
+        for t, _sub in resolve(repo, targets):
+            s = status_one(repo, t, granular)
+            if s is not None:
+                changed.append(s)
+    finally:
+        repo.save_state()
+    return StatusResult(changed)

@@ -1,0 +1,158 @@
+"""A bale (or DVC) repository: where it is, its config, cache and engine."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bale.exceptions import NotARepositoryError
+
+if TYPE_CHECKING:
+    from bale import _core
+    from bale.config import Config
+    from bale.ops.add import AddResult
+    from bale.ops.checkout import CheckoutResult
+    from bale.ops.diff import DiffResult
+    from bale.ops.gc import GcResult
+    from bale.ops.status import StatusResult
+
+DVC_DIR = ".dvc"
+
+
+def find_root(start: Path | str | None = None) -> Path:
+    """The nearest directory at or above ``start`` that holds ``.dvc/``."""
+    cur = Path(start or os.getcwd()).absolute()
+    for d in (cur, *cur.parents):
+        if (d / DVC_DIR).is_dir():
+            return d
+    raise NotARepositoryError(
+        f"{cur}: not inside a bale or dvc repository (run 'bale init' first)"
+    )
+
+
+class Repo:
+    """A repository, found from ``path`` or any directory inside it.
+
+    >>> repo = Repo("project")              # doctest: +SKIP
+    >>> repo.add(["data"])                  # doctest: +SKIP
+    """
+
+    def __init__(self, path: Path | str | None = None) -> None:
+        self.root = find_root(path)
+        self.dvc_dir = self.root / DVC_DIR
+        self.tmp_dir = self.dvc_dir / "tmp"
+
+    def __repr__(self) -> str:
+        return f"Repo({str(self.root)!r})"
+
+    @classmethod
+    def init(
+        cls,
+        path: Path | str = ".",
+        *,
+        no_scm: bool = False,
+        hash: str = "blake3",
+        force: bool = False,
+    ) -> Repo:
+        """Creates a repository at ``path`` (see :func:`bale.ops.init.init`)."""
+        from bale.ops.init import init
+
+        return init(Path(path), no_scm=no_scm, hash_name=hash, force=force)
+
+    @cached_property
+    def config(self) -> Config:
+        from bale.config import Config
+
+        return Config.load(self.dvc_dir)
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.config.cache_dir(self.root)
+
+    @property
+    def default_hash(self) -> str:
+        """The algorithm new outputs get: ``core.hash`` in bale's settings."""
+        return self.config.hash_algorithm()
+
+    @cached_property
+    def workspace(self) -> _core.Workspace:
+        """The engine for this repository, holding the stat cache."""
+        from bale import _core
+
+        return _core.Workspace(
+            str(self.root),
+            str(self.cache_dir),
+            str(self.tmp_dir / "bale" / "state"),
+            self.config.jobs(),
+        )
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Holds the write lock (shared with dvc) and saves the stat cache."""
+        from bale.lock import repo_lock
+
+        with repo_lock(self.tmp_dir):
+            try:
+                yield
+            finally:
+                self.save_state()
+
+    def save_state(self) -> None:
+        if "workspace" in self.__dict__:
+            self.workspace.save()
+
+    # The public API: one method per verb, each the same code path as the CLI.
+
+    def add(self, targets: Sequence[str | Path], *, glob: bool = False) -> list[AddResult]:
+        """Tracks files or directories: stores them in the cache, writes ``.dvc`` files."""
+        from bale.ops.add import add
+
+        return add(self, targets, glob=glob)
+
+    def status(
+        self, targets: Sequence[str | Path] | None = None, *, granular: bool = False
+    ) -> StatusResult:
+        """How the workspace differs from what the ``.dvc`` files record."""
+        from bale.ops.status import status
+
+        return status(self, targets, granular=granular)
+
+    def checkout(
+        self,
+        targets: Sequence[str | Path] | None = None,
+        *,
+        force: bool = False,
+        relink: bool = False,
+    ) -> CheckoutResult:
+        """Makes the workspace match the ``.dvc`` files, from the cache."""
+        from bale.ops.checkout import checkout
+
+        return checkout(self, targets, force=force, relink=relink)
+
+    def commit(self, targets: Sequence[str | Path] | None = None) -> list[AddResult]:
+        """Records the current content of tracked outputs (like re-adding them)."""
+        from bale.ops.commit import commit
+
+        return commit(self, targets)
+
+    def diff(self, a_rev: str | None = None, b_rev: str | None = None) -> DiffResult:
+        """Tracked files added, deleted, modified or renamed between two revisions."""
+        from bale.ops.diff import diff
+
+        return diff(self, a_rev, b_rev)
+
+    def gc(self, *, workspace: bool = True, dry: bool = False) -> GcResult:
+        """Deletes cached objects the workspace does not reference."""
+        from bale.ops.gc import gc
+
+        return gc(self, workspace=workspace, dry=dry)
+
+    def remove(self, targets: Sequence[str | Path], *, outs: bool = False) -> list[Path]:
+        """Stops tracking: deletes ``.dvc`` files and their ``.gitignore`` lines."""
+        from bale.ops.remove import remove
+
+        return remove(self, targets, outs=outs)

@@ -1,0 +1,399 @@
+//! Plan, check, apply.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Mutex;
+
+use bale_error::{Error, IoContext, Result};
+use bale_hash::{hash_file, Oid};
+use bale_index::build::{state_key, Progress};
+use bale_index::ignore::rules_for;
+use bale_index::walk::{stat_of, walk};
+use bale_index::{Manifest, State};
+use bale_odb::Odb;
+use rayon::prelude::*;
+
+use crate::link::{LinkType, Linker};
+
+pub struct CheckoutOptions<'a> {
+    pub odb: &'a Odb,
+    pub repo_root: &'a Path,
+    pub linker: &'a Linker,
+    /// Overwrite or delete workspace changes that are not in the cache.
+    pub force: bool,
+    /// Re-create every file even where the content already matches.
+    pub relink: bool,
+    pub progress: &'a Progress,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct CheckoutStats {
+    pub added: Vec<String>,
+    pub modified: Vec<String>,
+    pub deleted: Vec<String>,
+    pub unchanged: u64,
+    /// Objects that are not in the cache (their files were left alone).
+    pub missing: Vec<String>,
+    pub link_type: Option<LinkType>,
+}
+
+/// A workspace file checkout would overwrite or delete although its content
+/// is not in the cache.
+#[derive(Clone, Debug)]
+pub struct Conflict {
+    pub path: PathBuf,
+}
+
+/// A workspace file with its hash, and the state entry to record if it was read.
+type Hashed = (String, PathBuf, Oid, Option<(String, bale_index::Stat)>);
+
+enum Want {
+    File { oid: Oid, exec: bool },
+    Tree(Manifest),
+}
+
+/// Checks out `oid` (a file object, or a tree given with its `manifest`) at
+/// `dest`. For a tree, files under `dest` that the tree does not hold are
+/// deleted, except ignored ones.
+pub fn checkout(
+    dest: &Path,
+    oid: &Oid,
+    exec: bool,
+    manifest: Option<Manifest>,
+    opts: &CheckoutOptions,
+    state: &mut State,
+) -> Result<CheckoutStats> {
+    let want = match manifest {
+        Some(m) => Want::Tree(m),
+        None => Want::File { oid: *oid, exec },
+    };
+    // What is there now, with the hashes the state or a read gives.
+    let mut current: HashMap<String, (PathBuf, Oid)> = HashMap::new();
+    let algo = oid.algo();
+    let dest_meta = fs::symlink_metadata(dest).ok();
+    match (&want, &dest_meta) {
+        (Want::File { .. }, Some(m)) if m.is_dir() => {
+            if !opts.force {
+                return Err(Error::CheckoutConflict {
+                    first: dest.to_path_buf(),
+                    count: 1,
+                });
+            }
+            fs::remove_dir_all(dest).at(dest)?;
+        }
+        (Want::Tree(_), Some(m)) if !m.is_dir() => {
+            if !opts.force {
+                return Err(Error::CheckoutConflict {
+                    first: dest.to_path_buf(),
+                    count: 1,
+                });
+            }
+            fs::remove_file(dest).at(dest)?;
+        }
+        _ => {}
+    }
+    let files_now: Vec<(String, PathBuf)> = match (&want, dest.exists()) {
+        (_, false) => Vec::new(),
+        (Want::File { .. }, true) => vec![(String::new(), dest.to_path_buf())],
+        (Want::Tree(_), true) => {
+            let rules = rules_for(opts.repo_root, dest.parent().unwrap_or(opts.repo_root))?;
+            walk(dest, &rules)?
+                .files
+                .into_iter()
+                .map(|f| (f.rel, f.abs))
+                .collect()
+        }
+    };
+    let hashed: Vec<Result<Hashed>> = files_now
+        .into_par_iter()
+        .map(|(rel, abs)| {
+            let meta = fs::metadata(&abs).at(&abs)?;
+            let stat = stat_of(&meta);
+            let key = state_key(opts.repo_root, &abs)?;
+            if let Some(oid) = state.get(&key, &stat, algo) {
+                return Ok((rel, abs, oid, None));
+            }
+            let oid = hash_file(&abs, algo)?.oid;
+            Ok((rel, abs, oid, Some((key, stat))))
+        })
+        .collect();
+    for h in hashed {
+        let (rel, abs, oid, fresh) = h?;
+        if let Some((key, stat)) = fresh {
+            state.record_hashed(key, stat, oid);
+        }
+        current.insert(rel, (abs, oid));
+    }
+
+    // Plan.
+    let wanted: Vec<(String, Oid, bool)> = match &want {
+        Want::File { oid, exec } => vec![(String::new(), *oid, *exec)],
+        Want::Tree(m) => m
+            .entries
+            .iter()
+            .map(|e| (e.rel.clone(), e.oid, e.exec))
+            .collect(),
+    };
+    let mut stats = CheckoutStats::default();
+    let mut writes: Vec<(String, PathBuf, Oid, bool, bool)> = Vec::new(); // rel, abs, oid, exec, existed
+    let mut conflicts: Vec<PathBuf> = Vec::new();
+    for (rel, oid, exec) in &wanted {
+        let abs = if rel.is_empty() {
+            dest.to_path_buf()
+        } else {
+            dest.join(rel)
+        };
+        match current.remove(rel) {
+            Some((_, now)) if now.digest() == oid.digest() && !opts.relink => {
+                stats.unchanged += 1;
+                // The exec bit is restored even when the content matches.
+                if *exec {
+                    set_exec(&abs)?;
+                }
+            }
+            Some((_, now)) => {
+                if now.digest() != oid.digest() && !opts.force && !opts.odb.exists(&now) {
+                    conflicts.push(abs.clone());
+                }
+                writes.push((rel.clone(), abs, *oid, *exec, true));
+            }
+            None => writes.push((rel.clone(), abs, *oid, *exec, false)),
+        }
+    }
+    let mut deletes: Vec<(String, PathBuf)> = current
+        .into_iter()
+        .map(|(rel, (abs, oid))| {
+            if !opts.force && !opts.odb.exists(&oid) {
+                conflicts.push(abs.clone());
+            }
+            (rel, abs)
+        })
+        .collect();
+    deletes.sort();
+    if !conflicts.is_empty() {
+        conflicts.sort();
+        return Err(Error::CheckoutConflict {
+            first: conflicts[0].clone(),
+            count: conflicts.len(),
+        });
+    }
+
+    // Verify every object before it reaches the workspace.
+    opts.progress
+        .total
+        .store(writes.len() as u64, Ordering::Relaxed);
+    let state_lock = Mutex::new(std::mem::take(state));
+    let results: Vec<Result<Option<(String, bool)>>> = writes
+        .par_iter()
+        .map(|(rel, abs, oid, exec, existed)| {
+            opts.progress.check()?;
+            let object = opts.odb.object_path(oid);
+            let Ok(ometa) = fs::metadata(&object) else {
+                return Ok(None); // missing: reported, file left alone
+            };
+            let okey = format!("\0cache:{}", object.display());
+            let verified = state_lock
+                .lock()
+                .unwrap()
+                .get(&okey, &stat_of(&ometa), oid.algo())
+                .is_some();
+            if !verified {
+                let got = hash_file(&object, oid.algo())?;
+                if got.oid.digest() != oid.digest() {
+                    return Err(Error::CorruptObject {
+                        path: object,
+                        expected: oid.to_string(),
+                        actual: got.oid.hex_digest(),
+                    });
+                }
+                state_lock
+                    .lock()
+                    .unwrap()
+                    .record_written(okey, stat_of(&ometa), *oid);
+            }
+            if let Some(parent) = abs.parent() {
+                if !parent.is_dir() {
+                    fs::create_dir_all(parent).at(parent)?;
+                }
+            }
+            opts.linker.link(&object, abs, *exec)?;
+            let meta = fs::metadata(abs).at(abs)?;
+            state_lock.lock().unwrap().record_written(
+                state_key(opts.repo_root, abs)?,
+                stat_of(&meta),
+                *oid,
+            );
+            opts.progress.done.fetch_add(1, Ordering::Relaxed);
+            opts.progress.bytes.fetch_add(meta.len(), Ordering::Relaxed);
+            Ok(Some((rel.clone(), *existed)))
+        })
+        .collect();
+    *state = state_lock.into_inner().unwrap();
+    let mut first_err = None;
+    for (r, (rel, ..)) in results.into_iter().zip(&writes) {
+        match r {
+            Ok(Some((rel, true))) => stats.modified.push(rel),
+            Ok(Some((rel, false))) => stats.added.push(rel),
+            Ok(None) => stats.missing.push(rel.clone()),
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = first_err {
+        return Err(e);
+    }
+    for (rel, abs) in deletes {
+        fs::remove_file(&abs).at(&abs)?;
+        state.forget(&state_key(opts.repo_root, &abs)?);
+        remove_empty_parents(&abs, dest);
+        stats.deleted.push(rel);
+    }
+    if let Want::Tree(m) = &want {
+        fs::create_dir_all(dest).at(dest)?;
+        for d in &m.empty_dirs {
+            let p = dest.join(d);
+            fs::create_dir_all(&p).at(&p)?;
+        }
+    }
+    stats.link_type =
+        (!stats.added.is_empty() || !stats.modified.is_empty()).then(|| opts.linker.in_use());
+    Ok(stats)
+}
+
+fn set_exec(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = fs::symlink_metadata(path).at(path)?;
+    if meta.file_type().is_symlink()
+        || meta.permissions().mode() & 0o100 != 0
+        || meta.permissions().mode() & 0o200 == 0
+    {
+        return Ok(()); // links into the cache keep the object's mode
+    }
+    let mode = meta.permissions().mode() | 0o100;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).at(path)
+}
+
+/// Removes directories emptied by deletions, up to (not including) `stop`.
+fn remove_empty_parents(file: &Path, stop: &Path) {
+    let mut dir = file.parent();
+    while let Some(d) = dir {
+        if d == stop || !d.starts_with(stop) || fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bale_hash::Algo;
+    use bale_index::build::{build_target, BuildOptions};
+
+    struct Repo {
+        _d: tempfile::TempDir,
+        root: PathBuf,
+        odb: Odb,
+    }
+
+    fn repo() -> Repo {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().to_path_buf();
+        let odb = Odb::new(root.join(".dvc/cache"));
+        Repo { _d: d, root, odb }
+    }
+
+    fn add(r: &Repo, target: &Path, algo: Algo) -> bale_index::Built {
+        let p = Progress::default();
+        let opts = BuildOptions {
+            algo,
+            repo_root: &r.root,
+            odb: Some(&r.odb),
+            clone: false,
+            progress: &p,
+        };
+        build_target(target, &opts, &mut State::in_memory()).unwrap()
+    }
+
+    fn run(
+        r: &Repo,
+        dest: &Path,
+        b: &bale_index::Built,
+        force: bool,
+        types: Vec<LinkType>,
+    ) -> Result<CheckoutStats> {
+        let p = Progress::default();
+        let linker = Linker::new(types);
+        let opts = CheckoutOptions {
+            odb: &r.odb,
+            repo_root: &r.root,
+            linker: &linker,
+            force,
+            relink: false,
+            progress: &p,
+        };
+        checkout(
+            dest,
+            &b.oid,
+            b.exec,
+            b.manifest.clone(),
+            &opts,
+            &mut State::in_memory(),
+        )
+    }
+
+    #[test]
+    fn restores_a_deleted_tree_and_prunes_extra_files() {
+        let r = repo();
+        let data = r.root.join("data");
+        fs::create_dir_all(data.join("s")).unwrap();
+        fs::write(data.join("a"), b"a").unwrap();
+        fs::write(data.join("s/b"), b"b").unwrap();
+        fs::create_dir_all(data.join("e")).unwrap();
+        let built = add(&r, &data, Algo::Blake3);
+        fs::remove_dir_all(&data).unwrap();
+        let st = run(&r, &data, &built, false, vec![LinkType::Hardlink]).unwrap();
+        assert_eq!(st.added, ["a", "s/b"]);
+        assert!(
+            data.join("e").is_dir(),
+            "native trees keep empty directories"
+        );
+        // An extra file whose content is in the cache may go without --force.
+        fs::copy(data.join("a"), data.join("extra")).unwrap();
+        let st = run(&r, &data, &built, false, vec![LinkType::Copy]).unwrap();
+        assert_eq!(st.deleted, ["extra"]);
+    }
+
+    #[test]
+    fn uncommitted_changes_are_never_overwritten_without_force() {
+        let r = repo();
+        let f = r.root.join("f.txt");
+        fs::write(&f, b"committed").unwrap();
+        let built = add(&r, &f, Algo::Md5);
+        fs::write(&f, b"uncommitted work").unwrap();
+        let err = run(&r, &f, &built, false, vec![LinkType::Copy]).unwrap_err();
+        assert!(matches!(err, Error::CheckoutConflict { count: 1, .. }));
+        assert_eq!(fs::read(&f).unwrap(), b"uncommitted work");
+        run(&r, &f, &built, true, vec![LinkType::Copy]).unwrap();
+        assert_eq!(fs::read(&f).unwrap(), b"committed");
+    }
+
+    #[test]
+    fn a_corrupt_object_is_reported_and_never_linked() {
+        use std::os::unix::fs::PermissionsExt;
+        let r = repo();
+        let f = r.root.join("f.txt");
+        fs::write(&f, b"good").unwrap();
+        let built = add(&r, &f, Algo::Md5);
+        let obj = r.odb.object_path(&built.oid);
+        fs::set_permissions(&obj, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::write(&obj, b"evil").unwrap();
+        fs::remove_file(&f).unwrap();
+        let err = run(&r, &f, &built, false, vec![LinkType::Hardlink]).unwrap_err();
+        assert!(matches!(err, Error::CorruptObject { .. }));
+        assert!(!f.exists());
+    }
+}

@@ -1,0 +1,14 @@
+//! Materialising data from the object store into the workspace.
+//!
+//! [`link`] creates one workspace file from one object with the first link
+//! type in the configured order that this file system supports, probing once
+//! per checkout. [`checkout`] plans a whole checkout first (what to write,
+//! what to delete, what would lose uncommitted changes), refuses conflicts
+//! before touching anything, then applies the plan in parallel, never
+//! trusting an object it has not verified.
+
+pub mod checkout;
+pub mod link;
+
+pub use checkout::{checkout, CheckoutOptions, CheckoutStats, Conflict};
+pub use link::{unprotect, LinkType, Linker};

@@ -1,0 +1,228 @@
+//! One workspace file from one cache object.
+
+use std::fs::{self, File, Permissions};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+use bale_error::{Error, IoContext, Result};
+use bale_odb::fs::{clone_into, link_unsupported, temp_path, TempFile};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkType {
+    Reflink,
+    Hardlink,
+    Symlink,
+    Copy,
+}
+
+impl LinkType {
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkType::Reflink => "reflink",
+            LinkType::Hardlink => "hardlink",
+            LinkType::Symlink => "symlink",
+            LinkType::Copy => "copy",
+        }
+    }
+}
+
+impl FromStr for LinkType {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim() {
+            "reflink" => Ok(LinkType::Reflink),
+            "hardlink" => Ok(LinkType::Hardlink),
+            "symlink" => Ok(LinkType::Symlink),
+            "copy" => Ok(LinkType::Copy),
+            other => Err(Error::InvalidOid {
+                text: other.to_owned(),
+                what: "link type",
+            }),
+        }
+    }
+}
+
+fn umask() -> u32 {
+    static UMASK: OnceLock<u32> = OnceLock::new();
+    *UMASK.get_or_init(|| {
+        // SAFETY: umask has no memory effects; it is set back at once.
+        let m = unsafe { libc::umask(0o022) };
+        unsafe { libc::umask(m) };
+        m as u32
+    })
+}
+
+/// Mode of a private (copied or cloned) workspace file.
+pub fn file_mode(exec: bool) -> u32 {
+    let base = if exec { 0o777 } else { 0o666 };
+    base & !umask()
+}
+
+/// Links objects into the workspace with the first link type that works.
+pub struct Linker {
+    types: Vec<LinkType>,
+    current: AtomicUsize,
+}
+
+impl Linker {
+    pub fn new(types: Vec<LinkType>) -> Self {
+        let types = if types.is_empty() {
+            vec![LinkType::Reflink, LinkType::Copy]
+        } else {
+            types
+        };
+        Linker {
+            types,
+            current: AtomicUsize::new(0),
+        }
+    }
+
+    /// The link type in use now (after any fallbacks).
+    pub fn in_use(&self) -> LinkType {
+        self.types[self
+            .current
+            .load(Ordering::Relaxed)
+            .min(self.types.len() - 1)]
+    }
+
+    /// Replaces `dest` (if it exists) by a link to `object`, atomically.
+    pub fn link(&self, object: &Path, dest: &Path, exec: bool) -> Result<LinkType> {
+        loop {
+            let idx = self.current.load(Ordering::Relaxed);
+            let Some(&kind) = self.types.get(idx) else {
+                return Err(Error::Io {
+                    path: dest.to_path_buf(),
+                    source: std::io::Error::other(
+                        "no configured link type works here (cache.type)",
+                    ),
+                });
+            };
+            match link_one(kind, object, dest, exec) {
+                Ok(()) => return Ok(kind),
+                Err(e) if link_unsupported(&e) && idx + 1 < self.types.len() => {
+                    // Not possible on this file system: fall to the next type for everyone.
+                    let _ = self.current.compare_exchange(
+                        idx,
+                        idx + 1,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    );
+                }
+                Err(e) => return Err(Error::io(dest, e)),
+            }
+        }
+    }
+}
+
+fn link_one(kind: LinkType, object: &Path, dest: &Path, exec: bool) -> std::io::Result<()> {
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    match kind {
+        LinkType::Hardlink | LinkType::Symlink => {
+            let tmp = temp_path(dir);
+            if kind == LinkType::Hardlink {
+                fs::hard_link(object, &tmp)?;
+            } else {
+                let abs = if object.is_absolute() {
+                    object.to_path_buf()
+                } else {
+                    std::env::current_dir()?.join(object)
+                };
+                std::os::unix::fs::symlink(abs, &tmp)?;
+            }
+            if let Err(e) = fs::rename(&tmp, dest) {
+                let _ = fs::remove_file(&tmp);
+                return Err(e);
+            }
+            Ok(())
+        }
+        LinkType::Reflink | LinkType::Copy => {
+            let mut tmp = TempFile::create_in(dir).map_err(to_io)?;
+            let src = File::open(object)?;
+            if kind == LinkType::Reflink {
+                clone_into(&src, tmp.file())?;
+            } else {
+                let mut reader = src;
+                std::io::copy(&mut reader, tmp.file())?;
+            }
+            tmp.persist(dest, file_mode(exec)).map_err(to_io)
+        }
+    }
+}
+
+fn to_io(e: Error) -> std::io::Error {
+    match e {
+        Error::Io { source, .. } => source,
+        other => std::io::Error::other(other.to_string()),
+    }
+}
+
+/// Turns a linked workspace file into a private writable copy (`unprotect`).
+pub fn unprotect(path: &Path) -> Result<()> {
+    let meta = fs::symlink_metadata(path).at(path)?;
+    let exec = fs::metadata(path).at(path)?.permissions().mode() & 0o100 != 0;
+    let linked = meta.file_type().is_symlink() || {
+        use std::os::unix::fs::MetadataExt;
+        meta.nlink() > 1
+    };
+    if linked {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let mut tmp = TempFile::create_in(dir)?;
+        let mut src = File::open(path).at(path)?;
+        std::io::copy(&mut src, tmp.file()).at(path)?;
+        tmp.persist(path, file_mode(exec))?;
+    } else {
+        fs::set_permissions(path, Permissions::from_mode(file_mode(exec))).at(path)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn every_link_type_gives_the_object_content_and_protects_the_cache() {
+        let d = tempfile::tempdir().unwrap();
+        let obj = d.path().join("obj");
+        fs::write(&obj, b"data").unwrap();
+        fs::set_permissions(&obj, Permissions::from_mode(0o444)).unwrap();
+        for kind in [LinkType::Hardlink, LinkType::Symlink, LinkType::Copy] {
+            let dest = d.path().join(kind.name());
+            fs::write(&dest, b"old").unwrap();
+            let used = Linker::new(vec![kind]).link(&obj, &dest, false).unwrap();
+            assert_eq!(used, kind);
+            assert_eq!(fs::read(&dest).unwrap(), b"data");
+            unprotect(&dest).unwrap();
+            fs::write(&dest, b"edited").unwrap();
+            assert_eq!(
+                fs::read(&obj).unwrap(),
+                b"data",
+                "{kind:?} edit reached the cache"
+            );
+        }
+        assert_eq!(fs::metadata(&obj).unwrap().nlink(), 1);
+    }
+
+    #[test]
+    fn unsupported_reflink_falls_back_to_copy_once() {
+        let d = tempfile::tempdir().unwrap();
+        let obj = d.path().join("obj");
+        fs::write(&obj, b"x").unwrap();
+        let linker = Linker::new(vec![LinkType::Reflink, LinkType::Copy]);
+        let used = linker.link(&obj, &d.path().join("a"), true).unwrap();
+        // ext4 and tmpfs refuse FICLONE; XFS/btrfs accept it.
+        assert!(matches!(used, LinkType::Reflink | LinkType::Copy));
+        assert_eq!(
+            fs::metadata(d.path().join("a"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o100,
+            0o100
+        );
+    }
+}

@@ -1,0 +1,253 @@
+//! Hashing a target (file or directory) into an id, through the stat cache,
+//! optionally storing every object on the way.
+
+use std::fs;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use bale_error::{Error, IoContext, Result};
+use bale_hash::{hash_file, Algo, Oid};
+use bale_odb::Odb;
+use rayon::prelude::*;
+
+use crate::ignore::rules_for;
+use crate::manifest::{Entry, Manifest};
+use crate::state::{Stat, State};
+use crate::walk::{is_exec, stat_of, walk};
+
+/// Counters a caller can poll from another thread while work runs, and a flag
+/// to ask the work to stop.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub total: AtomicU64,
+    pub done: AtomicU64,
+    pub bytes: AtomicU64,
+    pub cancelled: AtomicBool,
+}
+
+impl Progress {
+    pub fn check(&self) -> Result<()> {
+        if self.cancelled.load(Ordering::Relaxed) {
+            Err(Error::Interrupted)
+        } else {
+            Ok(())
+        }
+    }
+    fn step(&self, bytes: u64) {
+        self.done.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
+pub struct BuildOptions<'a> {
+    pub algo: Algo,
+    pub repo_root: &'a Path,
+    /// Store every object here while hashing (`add`, `commit`); `None` only
+    /// hashes (`status`).
+    pub odb: Option<&'a Odb>,
+    /// Store file objects by copy-on-write clone where possible.
+    pub clone: bool,
+    pub progress: &'a Progress,
+}
+
+/// What a target hashed to.
+#[derive(Clone, Debug)]
+pub struct Built {
+    pub oid: Oid,
+    pub size: u64,
+    /// `Some` for directories.
+    pub nfiles: Option<u64>,
+    pub exec: bool,
+    /// The directory's files, `None` for a file target.
+    pub manifest: Option<Manifest>,
+    /// Files whose content was read (not answered by the stat cache).
+    pub hashed: u64,
+    /// Objects written to the store.
+    pub stored: u64,
+}
+
+/// The state key of a path: repository-relative, `/`-separated.
+pub fn state_key(repo_root: &Path, path: &Path) -> Result<String> {
+    let rel = path.strip_prefix(repo_root).unwrap_or(path);
+    rel.to_str()
+        .map(str::to_owned)
+        .ok_or_else(|| Error::NonUtf8Path {
+            path: path.to_path_buf(),
+        })
+}
+
+struct FileResult {
+    oid: Oid,
+    read: bool,
+    stored: bool,
+}
+
+fn hash_one(
+    abs: &Path,
+    key: &str,
+    stat: &Stat,
+    opts: &BuildOptions,
+    state: &State,
+) -> Result<FileResult> {
+    if let Some(oid) = state.get(key, stat, opts.algo) {
+        match opts.odb {
+            None => {
+                return Ok(FileResult {
+                    oid,
+                    read: false,
+                    stored: false,
+                })
+            }
+            Some(odb) if odb.exists(&oid) => {
+                return Ok(FileResult {
+                    oid,
+                    read: false,
+                    stored: false,
+                })
+            }
+            Some(_) => {}
+        }
+    }
+    match opts.odb {
+        Some(odb) => {
+            let (hash, outcome) = odb.add_file(abs, opts.algo, opts.clone)?;
+            Ok(FileResult {
+                oid: hash.oid,
+                read: true,
+                stored: outcome == bale_odb::PutOutcome::Stored,
+            })
+        }
+        None => Ok(FileResult {
+            oid: hash_file(abs, opts.algo)?.oid,
+            read: true,
+            stored: false,
+        }),
+    }
+}
+
+/// Hashes (and with `opts.odb`, stores) a file or directory.
+pub fn build_target(target: &Path, opts: &BuildOptions, state: &mut State) -> Result<Built> {
+    let meta = fs::metadata(target).at(target)?;
+    if meta.is_file() {
+        opts.progress.total.store(1, Ordering::Relaxed);
+        let key = state_key(opts.repo_root, target)?;
+        let stat = stat_of(&meta);
+        let r = hash_one(target, &key, &stat, opts, state)?;
+        if r.read {
+            state.record_hashed(key, stat, r.oid);
+        }
+        opts.progress.step(meta.len());
+        return Ok(Built {
+            oid: r.oid,
+            size: meta.len(),
+            nfiles: None,
+            exec: is_exec(&meta),
+            manifest: None,
+            hashed: r.read as u64,
+            stored: r.stored as u64,
+        });
+    }
+    let parent = target.parent().unwrap_or(opts.repo_root);
+    let rules = rules_for(opts.repo_root, parent)?;
+    let walked = walk(target, &rules)?;
+    opts.progress
+        .total
+        .store(walked.files.len() as u64, Ordering::Relaxed);
+    let results: Vec<Result<FileResult>> = walked
+        .files
+        .par_iter()
+        .map(|f| {
+            opts.progress.check()?;
+            let key = state_key(opts.repo_root, &f.abs)?;
+            let r = hash_one(&f.abs, &key, &f.stat, opts, state)?;
+            opts.progress.step(f.stat.size);
+            Ok(r)
+        })
+        .collect();
+    let mut entries = Vec::with_capacity(walked.files.len());
+    let (mut hashed, mut stored) = (0, 0);
+    for (f, r) in walked.files.iter().zip(results) {
+        let r = r?;
+        if r.read {
+            hashed += 1;
+            state.record_hashed(state_key(opts.repo_root, &f.abs)?, f.stat, r.oid);
+        }
+        stored += r.stored as u64;
+        entries.push(Entry {
+            rel: f.rel.clone(),
+            oid: r.oid,
+            size: f.stat.size,
+            exec: f.exec,
+        });
+    }
+    let native = opts.algo == Algo::Blake3;
+    let manifest = Manifest {
+        algo: opts.algo,
+        entries,
+        empty_dirs: if native {
+            walked.empty_dirs
+        } else {
+            Vec::new()
+        },
+    };
+    let oid = match opts.odb {
+        Some(odb) => manifest.store(odb)?,
+        None => manifest.oid()?,
+    };
+    Ok(Built {
+        oid,
+        size: manifest.size(),
+        nfiles: Some(manifest.entries.len() as u64),
+        exec: false,
+        manifest: Some(manifest),
+        hashed,
+        stored,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts<'a>(root: &'a Path, odb: Option<&'a Odb>, p: &'a Progress) -> BuildOptions<'a> {
+        BuildOptions {
+            algo: Algo::Md5,
+            repo_root: root,
+            odb,
+            clone: false,
+            progress: p,
+        }
+    }
+
+    #[test]
+    fn directory_id_matches_dvc_and_state_skips_rehash() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        let data = root.join("images");
+        fs::create_dir_all(data.join("sub")).unwrap();
+        fs::write(data.join("Z.bin"), [0u8, 1, 2]).unwrap();
+        fs::write(data.join("a.txt"), b"a").unwrap();
+        fs::write(data.join("empty"), b"").unwrap();
+        fs::write(data.join("sub/b.txt"), b"b\r\n").unwrap();
+        // Backdate so the stat cache does not treat the files as racy.
+        for f in ["Z.bin", "a.txt", "empty", "sub/b.txt"] {
+            let f = fs::File::options().write(true).open(data.join(f)).unwrap();
+            f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(10))
+                .unwrap();
+        }
+        let odb = Odb::new(root.join(".dvc/cache"));
+        let p = Progress::default();
+        let mut state = State::in_memory();
+        let built = build_target(&data, &opts(root, Some(&odb), &p), &mut state).unwrap();
+        assert_eq!(built.nfiles, Some(4));
+        assert_eq!(built.size, 7);
+        assert_eq!(built.hashed, 4);
+        assert!(odb.exists(&built.oid));
+        let again = build_target(&data, &opts(root, Some(&odb), &p), &mut state).unwrap();
+        assert_eq!(again.oid, built.oid);
+        assert_eq!(
+            again.hashed, 0,
+            "unchanged files are answered by the stat cache"
+        );
+    }
+}

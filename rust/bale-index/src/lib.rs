@@ -1,0 +1,24 @@
+//! What the workspace holds, and what it held.
+//!
+//! - [`ignore`]: `.dvcignore` rules (gitignore syntax, nested files) plus the
+//!   paths DVC always skips.
+//! - [`walk`]: a parallel directory walk that applies them.
+//! - [`state`]: the stat cache, so a file whose (inode, size, mtime) is
+//!   unchanged since it was hashed is never read again.
+//! - [`manifest`]: the directory manifest formats, DVC's `.dir` JSON and
+//!   bale's native tree of per-directory tree objects.
+//! - [`build`]: hashes a file or directory through the state and optionally
+//!   stores it in the object store, producing a manifest.
+//! - [`diff`]: compares two manifests file by file.
+
+pub mod build;
+pub mod diff;
+pub mod ignore;
+pub mod manifest;
+pub mod state;
+pub mod walk;
+
+pub use build::{build_target, BuildOptions, Built};
+pub use diff::{diff_manifests, ManifestDiff};
+pub use manifest::{Entry, Manifest};
+pub use state::{Stat, State};

@@ -1,0 +1,701 @@
+//! Directory manifests.
+//!
+//! A [`Manifest`] is the flat, sorted list of files of a tracked directory.
+//! It is stored in one of two formats (DESIGN.md, "Directory manifests"):
+//!
+//! - **md5**: DVC's `.dir` object, byte-identical to what DVC 3 writes: a JSON
+//!   array of `{"md5", "relpath"}` sorted by relpath, `json.dumps` separators,
+//!   `\uXXXX` escapes, no trailing newline. Empty directories and exec bits
+//!   are not recorded (DVC does not record them).
+//! - **blake3**: a tree of per-directory tree objects (`bale-tree 1`), so that
+//!   changing one file rewrites only the trees on its path, and a
+//!   sub-directory can be read without reading the rest. Exec bits and empty
+//!   directories are recorded.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use bale_error::{Error, Result};
+use bale_hash::{Algo, Hasher, Oid};
+use bale_odb::Odb;
+
+/// One file of a directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Relative to the tracked directory, `/`-separated.
+    pub rel: String,
+    pub oid: Oid,
+    /// Bytes; md5 manifests do not record sizes, so 0 when read from one.
+    pub size: u64,
+    pub exec: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Manifest {
+    pub algo: Algo,
+    /// Sorted by `rel` in code-point order.
+    pub entries: Vec<Entry>,
+    /// Directories with no file at any depth (native manifests only).
+    pub empty_dirs: Vec<String>,
+}
+
+const TREE_HEADER: &str = "bale-tree 1\n";
+
+impl Manifest {
+    pub fn size(&self) -> u64 {
+        self.entries.iter().map(|e| e.size).sum()
+    }
+
+    /// Stores the manifest's objects and returns its id.
+    pub fn store(&self, odb: &Odb) -> Result<Oid> {
+        match self.algo {
+            Algo::Md5 | Algo::Md5Dos2Unix => {
+                let bytes = self.to_dvc_json();
+                let oid = hash_bytes(self.algo, &bytes, true);
+                odb.put_bytes(&oid, &bytes)?;
+                Ok(oid)
+            }
+            Algo::Blake3 => Ok(self.build_trees(Some(odb))?.0),
+        }
+    }
+
+    /// The id the manifest would have, without storing anything.
+    pub fn oid(&self) -> Result<Oid> {
+        match self.algo {
+            Algo::Md5 | Algo::Md5Dos2Unix => Ok(hash_bytes(self.algo, &self.to_dvc_json(), true)),
+            Algo::Blake3 => Ok(self.build_trees(None)?.0),
+        }
+    }
+
+    /// Reads a manifest from the store, verifying every object it reads.
+    pub fn load(odb: &Odb, oid: &Oid) -> Result<Manifest> {
+        match oid.algo() {
+            Algo::Md5 | Algo::Md5Dos2Unix => {
+                let bytes = odb.read_verified(oid)?;
+                Manifest::from_dvc_json(oid.algo(), &bytes, odb.object_path(oid))
+            }
+            Algo::Blake3 => {
+                let mut m = Manifest {
+                    algo: Algo::Blake3,
+                    entries: Vec::new(),
+                    empty_dirs: Vec::new(),
+                };
+                load_tree(odb, oid, "", &mut m)?;
+                m.entries.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+                m.empty_dirs.sort_unstable();
+                Ok(m)
+            }
+        }
+    }
+
+    /// The part of the manifest under `prefix` (a sub-directory), with paths
+    /// kept relative to the manifest root. For native manifests only the trees
+    /// on the way to `prefix` are read.
+    pub fn load_under(odb: &Odb, oid: &Oid, prefix: &str) -> Result<Manifest> {
+        if prefix.is_empty() {
+            return Manifest::load(odb, oid);
+        }
+        if oid.algo() != Algo::Blake3 {
+            let mut m = Manifest::load(odb, oid)?;
+            let dir = format!("{prefix}/");
+            m.entries
+                .retain(|e| e.rel == prefix || e.rel.starts_with(&dir));
+            return Ok(m);
+        }
+        let mut tree = *oid;
+        let mut walked = String::new();
+        let parts: Vec<&str> = prefix.split('/').collect();
+        let mut m = Manifest {
+            algo: Algo::Blake3,
+            entries: Vec::new(),
+            empty_dirs: Vec::new(),
+        };
+        for (i, part) in parts.iter().enumerate() {
+            let lines = read_tree(odb, &tree)?;
+            let Some(line) = lines.into_iter().find(|l| l.name == *part) else {
+                return Ok(m);
+            };
+            if !walked.is_empty() {
+                walked.push('/');
+            }
+            walked.push_str(part);
+            match line.kind {
+                TreeKind::Tree => tree = line.oid,
+                TreeKind::File | TreeKind::Exec if i + 1 == parts.len() => {
+                    m.entries.push(Entry {
+                        rel: walked.clone(),
+                        oid: line.oid,
+                        size: line.size,
+                        exec: line.kind == TreeKind::Exec,
+                    });
+                    return Ok(m);
+                }
+                _ => return Ok(m),
+            }
+        }
+        load_tree(odb, &tree, &walked, &mut m)?;
+        m.entries.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+        m.empty_dirs.sort_unstable();
+        Ok(m)
+    }
+
+    /// Every object a stored manifest references: its tree objects and its
+    /// files. Used by gc, which must prove an object unreferenced.
+    pub fn objects(odb: &Odb, oid: &Oid) -> Result<Vec<Oid>> {
+        let mut out = vec![*oid];
+        match oid.algo() {
+            Algo::Md5 | Algo::Md5Dos2Unix => {
+                out.extend(Manifest::load(odb, oid)?.entries.into_iter().map(|e| e.oid));
+            }
+            Algo::Blake3 => collect_tree_objects(odb, oid, &mut out)?,
+        }
+        Ok(out)
+    }
+
+    /// DVC's `.dir` bytes.
+    pub fn to_dvc_json(&self) -> Vec<u8> {
+        let mut s = String::with_capacity(self.entries.len() * 80 + 2);
+        s.push('[');
+        for (i, e) in self.entries.iter().enumerate() {
+            if i > 0 {
+                s.push_str(", ");
+            }
+            s.push_str("{\"md5\": \"");
+            s.push_str(&e.oid.hex_digest());
+            s.push_str("\", \"relpath\": ");
+            json_string(&mut s, &e.rel);
+            s.push('}');
+        }
+        s.push(']');
+        s.into_bytes()
+    }
+
+    /// Parses a `.dir` object. Keys other than `md5` and `relpath` are
+    /// tolerated (DVC 2.x wrote some) and dropped.
+    pub fn from_dvc_json(algo: Algo, bytes: &[u8], path: PathBuf) -> Result<Manifest> {
+        let bad = |reason: String| Error::BadManifest {
+            path: path.clone(),
+            reason,
+        };
+        let text = std::str::from_utf8(bytes).map_err(|_| bad("not UTF-8".into()))?;
+        let items = json::parse_manifest(text).map_err(|e| bad(format!("malformed JSON: {e}")))?;
+        let mut entries = Vec::with_capacity(items.len());
+        for (md5, rel) in items {
+            let oid =
+                Oid::parse(algo, &md5).map_err(|_| bad(format!("bad md5 '{md5}' for '{rel}'")))?;
+            if rel.is_empty()
+                || rel.starts_with('/')
+                || rel
+                    .split('/')
+                    .any(|c| c == ".." || c == "." || c.is_empty())
+            {
+                return Err(bad(format!("unsafe relpath '{rel}'")));
+            }
+            entries.push(Entry {
+                rel,
+                oid,
+                size: 0,
+                exec: false,
+            });
+        }
+        entries.sort_by(|a, b| a.rel.cmp(&b.rel));
+        Ok(Manifest {
+            algo,
+            entries,
+            empty_dirs: Vec::new(),
+        })
+    }
+
+    /// Builds the native tree objects bottom-up; stores them when `odb` is given.
+    fn build_trees(&self, odb: Option<&Odb>) -> Result<(Oid, u64, u64)> {
+        let mut root = Node::default();
+        for e in &self.entries {
+            let (dirs, name) = split_last(&e.rel);
+            root.descend(dirs).files.insert(name.to_owned(), e.clone());
+        }
+        for d in &self.empty_dirs {
+            root.descend(d);
+        }
+        root.serialize(odb)
+    }
+}
+
+fn split_last(rel: &str) -> (&str, &str) {
+    match rel.rfind('/') {
+        Some(i) => (&rel[..i], &rel[i + 1..]),
+        None => ("", rel),
+    }
+}
+
+pub fn hash_bytes(algo: Algo, bytes: &[u8], tree: bool) -> Oid {
+    let mut h = Hasher::new(algo);
+    for block in bytes.chunks(1 << 20) {
+        h.update(block);
+    }
+    if bytes.is_empty() {
+        h.update(&[]);
+    }
+    h.finish(tree)
+}
+
+/// Python's `json.dumps(..., ensure_ascii=True)` string form.
+fn json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{08}' => out.push_str("\\b"),
+            '\u{0c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+                let mut buf = [0u16; 2];
+                for unit in c.encode_utf16(&mut buf) {
+                    let _ = write!(out, "\\u{unit:04x}");
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[derive(Default)]
+struct Node {
+    files: BTreeMap<String, Entry>,
+    dirs: BTreeMap<String, Node>,
+}
+
+impl Node {
+    fn descend(&mut self, dirs: &str) -> &mut Node {
+        let mut node = self;
+        if dirs.is_empty() {
+            return node;
+        }
+        for part in dirs.split('/') {
+            node = node.dirs.entry(part.to_owned()).or_default();
+        }
+        node
+    }
+
+    /// Returns (tree oid, bytes below, files below).
+    fn serialize(&self, odb: Option<&Odb>) -> Result<(Oid, u64, u64)> {
+        let mut lines: BTreeMap<&str, String> = BTreeMap::new();
+        let (mut size, mut nfiles) = (0u64, 0u64);
+        for (name, e) in &self.files {
+            let kind = if e.exec { 'x' } else { 'f' };
+            lines.insert(
+                name,
+                format!(
+                    "{kind} {} {} 1 {}\n",
+                    e.oid.hex_digest(),
+                    e.size,
+                    escape_name(name)
+                ),
+            );
+            size += e.size;
+            nfiles += 1;
+        }
+        for (name, node) in &self.dirs {
+            let (oid, s, n) = node.serialize(odb)?;
+            lines.insert(
+                name,
+                format!("t {} {s} {n} {}\n", oid.hex_digest(), escape_name(name)),
+            );
+            size += s;
+            nfiles += n;
+        }
+        let mut bytes = String::from(TREE_HEADER);
+        for line in lines.values() {
+            bytes.push_str(line);
+        }
+        let oid = hash_bytes(Algo::Blake3, bytes.as_bytes(), true);
+        if let Some(odb) = odb {
+            odb.put_bytes(&oid, bytes.as_bytes())?;
+        }
+        Ok((oid, size, nfiles))
+    }
+}
+
+fn escape_name(name: &str) -> String {
+    name.replace('\\', "\\\\").replace('\n', "\\n")
+}
+
+fn unescape_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut chars = name.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('n') => out.push('\n'),
+                Some(other) => out.push(other),
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum TreeKind {
+    File,
+    Exec,
+    Tree,
+}
+
+struct TreeLine {
+    kind: TreeKind,
+    oid: Oid,
+    size: u64,
+    name: String,
+}
+
+fn read_tree(odb: &Odb, oid: &Oid) -> Result<Vec<TreeLine>> {
+    let path = odb.object_path(oid);
+    let bytes = odb.read_verified(oid)?;
+    let bad = |reason: String| Error::BadManifest {
+        path: path.clone(),
+        reason,
+    };
+    let text = std::str::from_utf8(&bytes).map_err(|_| bad("not UTF-8".into()))?;
+    let body = text
+        .strip_prefix(TREE_HEADER)
+        .ok_or_else(|| bad("not a bale-tree 1 object".into()))?;
+    let mut lines = Vec::new();
+    for line in body.lines() {
+        let mut it = line.splitn(5, ' ');
+        let (Some(kind), Some(hex), Some(size), Some(_n), Some(name)) =
+            (it.next(), it.next(), it.next(), it.next(), it.next())
+        else {
+            return Err(bad(format!("malformed line '{line}'")));
+        };
+        let kind = match kind {
+            "f" => TreeKind::File,
+            "x" => TreeKind::Exec,
+            "t" => TreeKind::Tree,
+            _ => return Err(bad(format!("unknown entry kind '{kind}'"))),
+        };
+        let oid = Oid::parse(Algo::Blake3, hex).map_err(|_| bad(format!("bad id '{hex}'")))?;
+        let oid = if kind == TreeKind::Tree {
+            oid.as_tree()
+        } else {
+            oid
+        };
+        let size = size
+            .parse()
+            .map_err(|_| bad(format!("bad size '{size}'")))?;
+        let name = unescape_name(name);
+        if name.is_empty() || name == "." || name == ".." || name.contains('/') {
+            return Err(bad(format!("unsafe name '{name}'")));
+        }
+        lines.push(TreeLine {
+            kind,
+            oid,
+            size,
+            name,
+        });
+    }
+    Ok(lines)
+}
+
+fn collect_tree_objects(odb: &Odb, oid: &Oid, out: &mut Vec<Oid>) -> Result<()> {
+    for l in read_tree(odb, oid)? {
+        out.push(l.oid);
+        if l.kind == TreeKind::Tree {
+            collect_tree_objects(odb, &l.oid, out)?;
+        }
+    }
+    Ok(())
+}
+
+fn load_tree(odb: &Odb, oid: &Oid, prefix: &str, m: &mut Manifest) -> Result<()> {
+    let lines = read_tree(odb, oid)?;
+    if lines.is_empty() && !prefix.is_empty() {
+        m.empty_dirs.push(prefix.to_owned());
+    }
+    for l in lines {
+        let rel = if prefix.is_empty() {
+            l.name.clone()
+        } else {
+            format!("{prefix}/{}", l.name)
+        };
+        match l.kind {
+            TreeKind::Tree => load_tree(odb, &l.oid, &rel, m)?,
+            TreeKind::File | TreeKind::Exec => m.entries.push(Entry {
+                rel,
+                oid: l.oid,
+                size: l.size,
+                exec: l.kind == TreeKind::Exec,
+            }),
+        }
+    }
+    Ok(())
+}
+
+mod json {
+    //! Just enough JSON to read `.dir` manifests: an array of flat objects.
+
+    pub fn parse_manifest(text: &str) -> Result<Vec<(String, String)>, String> {
+        let mut p = Parser {
+            s: text.as_bytes(),
+            i: 0,
+        };
+        p.ws();
+        p.expect(b'[')?;
+        let mut out = Vec::new();
+        p.ws();
+        if p.peek() == Some(b']') {
+            p.i += 1;
+            return p.end(out);
+        }
+        loop {
+            p.ws();
+            p.expect(b'{')?;
+            let (mut md5, mut rel) = (None, None);
+            loop {
+                p.ws();
+                if p.peek() == Some(b'}') {
+                    p.i += 1;
+                    break;
+                }
+                let key = p.string()?;
+                p.ws();
+                p.expect(b':')?;
+                p.ws();
+                let value = p.value()?;
+                match key.as_str() {
+                    "md5" => md5 = value,
+                    "relpath" => rel = value,
+                    _ => {}
+                }
+                p.ws();
+                match p.next() {
+                    Some(b',') => continue,
+                    Some(b'}') => break,
+                    _ => return Err(format!("expected ',' or '}}' at byte {}", p.i)),
+                }
+            }
+            match (md5, rel) {
+                (Some(m), Some(r)) => out.push((m, r)),
+                _ => return Err("an entry lacks md5 or relpath".into()),
+            }
+            p.ws();
+            match p.next() {
+                Some(b',') => continue,
+                Some(b']') => return p.end(out),
+                _ => return Err(format!("expected ',' or ']' at byte {}", p.i)),
+            }
+        }
+    }
+
+    struct Parser<'a> {
+        s: &'a [u8],
+        i: usize,
+    }
+
+    impl Parser<'_> {
+        fn peek(&self) -> Option<u8> {
+            self.s.get(self.i).copied()
+        }
+        fn next(&mut self) -> Option<u8> {
+            let c = self.peek();
+            self.i += 1;
+            c
+        }
+        fn ws(&mut self) {
+            while matches!(self.peek(), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+                self.i += 1;
+            }
+        }
+        fn expect(&mut self, c: u8) -> Result<(), String> {
+            if self.next() == Some(c) {
+                Ok(())
+            } else {
+                Err(format!("expected '{}' at byte {}", c as char, self.i - 1))
+            }
+        }
+        fn end<T>(&mut self, v: T) -> Result<T, String> {
+            self.ws();
+            if self.i < self.s.len() {
+                return Err(format!("trailing data at byte {}", self.i));
+            }
+            Ok(v)
+        }
+        /// A string or any scalar; only strings are returned.
+        fn value(&mut self) -> Result<Option<String>, String> {
+            if self.peek() == Some(b'"') {
+                return self.string().map(Some);
+            }
+            let start = self.i;
+            while let Some(c) = self.peek() {
+                if matches!(c, b',' | b'}' | b' ' | b'\n' | b'\r' | b'\t') {
+                    break;
+                }
+                self.i += 1;
+            }
+            let tok = &self.s[start..self.i];
+            let is_number = !tok.is_empty()
+                && tok
+                    .iter()
+                    .all(|c| c.is_ascii_digit() || b"+-.eE".contains(c));
+            if tok == b"null" || tok == b"true" || tok == b"false" || is_number {
+                Ok(None)
+            } else {
+                Err(format!("unexpected value at byte {start}"))
+            }
+        }
+        fn hex4(&mut self) -> Result<u32, String> {
+            let h = self
+                .s
+                .get(self.i..self.i + 4)
+                .ok_or("truncated \\u escape")?;
+            self.i += 4;
+            u32::from_str_radix(std::str::from_utf8(h).map_err(|_| "bad \\u escape")?, 16)
+                .map_err(|_| "bad \\u escape".to_string())
+        }
+        fn string(&mut self) -> Result<String, String> {
+            self.expect(b'"')?;
+            let mut out: Vec<u8> = Vec::new();
+            loop {
+                match self.next() {
+                    None => return Err("unterminated string".into()),
+                    Some(b'"') => break,
+                    Some(b'\\') => {
+                        let c = match self.next() {
+                            Some(b'"') => '"',
+                            Some(b'\\') => '\\',
+                            Some(b'/') => '/',
+                            Some(b'n') => '\n',
+                            Some(b'r') => '\r',
+                            Some(b't') => '\t',
+                            Some(b'b') => '\u{08}',
+                            Some(b'f') => '\u{0c}',
+                            Some(b'u') => {
+                                let hi = self.hex4()?;
+                                let code = if (0xD800..0xDC00).contains(&hi) {
+                                    if self.next() != Some(b'\\') || self.next() != Some(b'u') {
+                                        return Err("lone surrogate".into());
+                                    }
+                                    let lo = self.hex4()?;
+                                    0x10000
+                                        + ((hi - 0xD800) << 10)
+                                        + (lo.wrapping_sub(0xDC00) & 0x3ff)
+                                } else {
+                                    hi
+                                };
+                                char::from_u32(code).ok_or("invalid code point")?
+                            }
+                            _ => return Err(format!("bad escape at byte {}", self.i - 1)),
+                        };
+                        let mut buf = [0u8; 4];
+                        out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                    }
+                    Some(c) => out.push(c),
+                }
+            }
+            String::from_utf8(out).map_err(|_| "string is not UTF-8".into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn md5(hex: &str) -> Oid {
+        Oid::parse(Algo::Md5, hex).unwrap()
+    }
+
+    #[test]
+    fn dvc_json_is_byte_identical_to_dvc() {
+        let entries = [
+            ("Z.bin", "25ed1bcb423b0b7200f485fc5ff71c8e"),
+            ("a.txt", "60b725f10c9c85c70d97880dfe8191b3"),
+            ("empty", "d41d8cd98f00b204e9800998ecf8427e"),
+            ("sub/b.txt", "c5053d4da03789bfbc4bee760fade936"),
+        ];
+        let m = Manifest {
+            algo: Algo::Md5,
+            entries: entries
+                .iter()
+                .map(|(r, h)| Entry {
+                    rel: r.to_string(),
+                    oid: md5(h),
+                    size: 0,
+                    exec: false,
+                })
+                .collect(),
+            empty_dirs: vec![],
+        };
+        let expected = r#"[{"md5": "25ed1bcb423b0b7200f485fc5ff71c8e", "relpath": "Z.bin"}, {"md5": "60b725f10c9c85c70d97880dfe8191b3", "relpath": "a.txt"}, {"md5": "d41d8cd98f00b204e9800998ecf8427e", "relpath": "empty"}, {"md5": "c5053d4da03789bfbc4bee760fade936", "relpath": "sub/b.txt"}]"#;
+        assert_eq!(String::from_utf8(m.to_dvc_json()).unwrap(), expected);
+        assert_eq!(
+            m.oid().unwrap().to_string(),
+            "ad5adcace8307aa36df3218729f87e87.dir"
+        );
+        let back = Manifest::from_dvc_json(Algo::Md5, expected.as_bytes(), "x".into()).unwrap();
+        assert_eq!(back, m);
+    }
+
+    #[test]
+    fn json_escapes_like_python_ensure_ascii() {
+        let mut s = String::new();
+        json_string(&mut s, "é日\u{1F600}\"\\\n\u{1}\u{7f}");
+        assert_eq!(s, r#""\u00e9\u65e5\ud83d\ude00\"\\\n\u0001\u007f""#);
+        let parsed =
+            json::parse_manifest(&format!("[{{\"md5\": \"x\", \"relpath\": {s}}}]")).unwrap();
+        assert_eq!(parsed[0].1, "é日\u{1F600}\"\\\n\u{1}\u{7f}");
+    }
+
+    #[test]
+    fn unsafe_relpaths_are_rejected() {
+        let j = r#"[{"md5": "d41d8cd98f00b204e9800998ecf8427e", "relpath": "../etc/passwd"}]"#;
+        assert!(Manifest::from_dvc_json(Algo::Md5, j.as_bytes(), "x".into()).is_err());
+    }
+
+    #[test]
+    fn native_trees_round_trip_and_share_unchanged_subtrees() {
+        let d = tempfile::tempdir().unwrap();
+        let odb = Odb::new(d.path());
+        let b = |n: u8| Oid::from_digest(Algo::Blake3, &[n; 32], false);
+        let mut m = Manifest {
+            algo: Algo::Blake3,
+            entries: vec![
+                Entry {
+                    rel: "a/x".into(),
+                    oid: b(1),
+                    size: 1,
+                    exec: false,
+                },
+                Entry {
+                    rel: "a/y\nz".into(),
+                    oid: b(2),
+                    size: 2,
+                    exec: true,
+                },
+                Entry {
+                    rel: "b/c/d".into(),
+                    oid: b(3),
+                    size: 3,
+                    exec: false,
+                },
+            ],
+            empty_dirs: vec!["e".into()],
+        };
+        let oid = m.store(&odb).unwrap();
+        assert_eq!(Manifest::load(&odb, &oid).unwrap(), m);
+        let under = Manifest::load_under(&odb, &oid, "b").unwrap();
+        assert_eq!(under.entries.len(), 1);
+        assert_eq!(under.entries[0].rel, "b/c/d");
+        let before = odb.list(Algo::Blake3).unwrap().len();
+        m.entries[0].oid = b(9);
+        m.store(&odb).unwrap();
+        // Only the root and `a` are new; `b`, `b/c` and `e` are shared.
+        assert_eq!(odb.list(Algo::Blake3).unwrap().len(), before + 2);
+    }
+}

@@ -1,0 +1,264 @@
+//! The stat cache: which content a path had when it last had this
+//! (inode, size, mtime). Keyed by repository-relative path so it survives
+//! moving the repository; saved atomically, so concurrent readers see either
+//! the old or the new file. It is only a cache: a missing or damaged file
+//! costs a re-hash, never a wrong answer.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bale_error::Result;
+use bale_hash::{Algo, Oid};
+use bale_odb::fs::write_atomic;
+
+const MAGIC: &[u8; 10] = b"BALESTATE\x01";
+
+/// A file whose mtime is this close to the moment it was hashed may still
+/// change within the same timestamp tick, so its hash is not remembered
+/// (git's "racy clean" problem).
+const RACY_NS: i64 = 50_000_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stat {
+    pub inode: u64,
+    pub size: u64,
+    pub mtime_ns: i64,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    stat: Stat,
+    oid: Oid,
+}
+
+#[derive(Default)]
+pub struct State {
+    path: PathBuf,
+    entries: HashMap<String, Entry>,
+    dirty: bool,
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+impl State {
+    /// Loads the index at `path`; anything unreadable starts it empty.
+    pub fn load(path: impl Into<PathBuf>) -> State {
+        let path = path.into();
+        let entries = fs::read(&path)
+            .ok()
+            .and_then(|b| parse(&b))
+            .unwrap_or_default();
+        State {
+            path,
+            entries,
+            dirty: false,
+        }
+    }
+
+    /// An index that is never saved.
+    pub fn in_memory() -> State {
+        State::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The remembered hash of `key` if its stat is unchanged.
+    pub fn get(&self, key: &str, stat: &Stat, algo: Algo) -> Option<Oid> {
+        let e = self.entries.get(key)?;
+        (e.stat == *stat && e.oid.algo() == algo).then_some(e.oid)
+    }
+
+    /// Remembers a hash computed from the file's content now.
+    pub fn record_hashed(&mut self, key: String, stat: Stat, oid: Oid) {
+        if now_ns() - stat.mtime_ns < RACY_NS {
+            self.entries.remove(&key);
+            self.dirty = true;
+            return;
+        }
+        self.record_written(key, stat, oid);
+    }
+
+    /// Remembers a hash for a file bale itself just wrote with that content.
+    pub fn record_written(&mut self, key: String, stat: Stat, oid: Oid) {
+        let new = Entry { stat, oid };
+        match self.entries.get(&key) {
+            Some(old) if old.stat == stat && old.oid == oid => {}
+            _ => {
+                self.entries.insert(key, new);
+                self.dirty = true;
+            }
+        }
+    }
+
+    pub fn forget(&mut self, key: &str) {
+        if self.entries.remove(key).is_some() {
+            self.dirty = true;
+        }
+    }
+
+    /// Writes the index if it changed. Failing to save is not an error for
+    /// the command (the index is a cache), so the caller may ignore it.
+    pub fn save(&mut self) -> Result<()> {
+        if !self.dirty || self.path.as_os_str().is_empty() {
+            return Ok(());
+        }
+        if let Some(dir) = self.path.parent() {
+            let _ = fs::create_dir_all(dir);
+        }
+        write_atomic(&self.path, &serialize(&self.entries), 0o644)?;
+        self.dirty = false;
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn algo_code(a: Algo) -> u8 {
+    match a {
+        Algo::Md5 => 1,
+        Algo::Md5Dos2Unix => 2,
+        Algo::Blake3 => 3,
+    }
+}
+
+fn serialize(entries: &HashMap<String, Entry>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + entries.len() * 96);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&(entries.len() as u64).to_le_bytes());
+    for (key, e) in entries {
+        out.extend_from_slice(&(key.len() as u32).to_le_bytes());
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(&e.stat.inode.to_le_bytes());
+        out.extend_from_slice(&e.stat.size.to_le_bytes());
+        out.extend_from_slice(&e.stat.mtime_ns.to_le_bytes());
+        out.push(algo_code(e.oid.algo()));
+        out.push(e.oid.is_tree() as u8);
+        let d = e.oid.digest();
+        out.push(d.len() as u8);
+        out.extend_from_slice(d);
+    }
+    out
+}
+
+fn parse(b: &[u8]) -> Option<HashMap<String, Entry>> {
+    let mut r = Reader { b, pos: 0 };
+    if r.take(MAGIC.len())? != MAGIC {
+        return None;
+    }
+    let n = r.u64()? as usize;
+    let mut map = HashMap::with_capacity(n.min(10_000_000));
+    for _ in 0..n {
+        let klen = r.u32()? as usize;
+        let key = std::str::from_utf8(r.take(klen)?).ok()?.to_owned();
+        let stat = Stat {
+            inode: r.u64()?,
+            size: r.u64()?,
+            mtime_ns: r.u64()? as i64,
+        };
+        let algo = match r.take(1)?[0] {
+            1 => Algo::Md5,
+            2 => Algo::Md5Dos2Unix,
+            3 => Algo::Blake3,
+            _ => return None,
+        };
+        let tree = r.take(1)?[0] != 0;
+        let dlen = r.take(1)?[0] as usize;
+        if dlen != algo.digest_len() {
+            return None;
+        }
+        let oid = Oid::from_digest(algo, r.take(dlen)?, tree);
+        map.insert(key, Entry { stat, oid });
+    }
+    Some(map)
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let s = self.b.get(self.pos..self.pos.checked_add(n)?)?;
+        self.pos += n;
+        Some(s)
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn oid(n: u8) -> Oid {
+        Oid::from_digest(Algo::Md5, &[n; 16], false)
+    }
+
+    #[test]
+    fn entries_survive_a_save_and_load() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("tmp/state");
+        let stat = Stat {
+            inode: 7,
+            size: 3,
+            mtime_ns: 1_000,
+        };
+        let mut s = State::load(&p);
+        s.record_hashed("a/b.txt".into(), stat, oid(1));
+        s.save().unwrap();
+        let s = State::load(&p);
+        assert_eq!(s.get("a/b.txt", &stat, Algo::Md5), Some(oid(1)));
+        assert_eq!(
+            s.get(
+                "a/b.txt",
+                &Stat {
+                    mtime_ns: 1_001,
+                    ..stat
+                },
+                Algo::Md5
+            ),
+            None
+        );
+        assert_eq!(s.get("a/b.txt", &stat, Algo::Blake3), None);
+    }
+
+    #[test]
+    fn damaged_index_reads_as_empty() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("state");
+        fs::write(&p, b"BALESTATE\x01\xff\xff").unwrap();
+        assert!(State::load(&p).is_empty());
+    }
+
+    #[test]
+    fn racy_files_are_not_remembered() {
+        let mut s = State::in_memory();
+        let stat = Stat {
+            inode: 1,
+            size: 1,
+            mtime_ns: now_ns(),
+        };
+        s.record_hashed("f".into(), stat, oid(2));
+        assert_eq!(s.get("f", &stat, Algo::Md5), None);
+    }
+}

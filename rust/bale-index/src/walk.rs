@@ -1,0 +1,254 @@
+//! A parallel walk of a directory that applies the ignore rules.
+//!
+//! Symlinks are followed to files, as DVC does (the link's target content is
+//! tracked); a symlink to a directory is skipped, as `os.walk` skips it.
+
+use std::fs::{self, Metadata};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use bale_error::{Error, IoContext, Result};
+use rayon::prelude::*;
+
+use crate::ignore::{always_ignored, is_subrepo, Rules};
+use crate::state::Stat;
+
+/// One regular file found by the walk.
+#[derive(Clone, Debug)]
+pub struct WalkFile {
+    /// Path relative to the walked directory, `/`-separated.
+    pub rel: String,
+    pub abs: PathBuf,
+    pub stat: Stat,
+    pub exec: bool,
+}
+
+/// Everything under a directory that is tracked.
+#[derive(Debug, Default)]
+pub struct Walked {
+    /// Sorted by `rel` in code-point order, the order of DVC's manifests.
+    pub files: Vec<WalkFile>,
+    /// Directories that hold no tracked file at any depth, sorted.
+    pub empty_dirs: Vec<String>,
+}
+
+pub fn stat_of(meta: &Metadata) -> Stat {
+    Stat {
+        inode: meta.ino(),
+        size: meta.len(),
+        mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+    }
+}
+
+pub fn is_exec(meta: &Metadata) -> bool {
+    meta.permissions().mode() & 0o100 != 0
+}
+
+/// Walks `dir` with the rules that apply inside it (see
+/// [`rules_for`](crate::ignore::rules_for)).
+pub fn walk(dir: &Path, rules: &Rules) -> Result<Walked> {
+    let mut out = Walked::default();
+    let has_files = walk_dir(dir, "", rules, &mut out)?;
+    if !has_files {
+        // The root itself is not an "empty sub-directory".
+        out.empty_dirs.retain(|d| !d.is_empty());
+    }
+    out.files.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+    out.empty_dirs.sort_unstable();
+    Ok(out)
+}
+
+fn join_rel(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{prefix}/{name}")
+    }
+}
+
+/// Returns whether anything tracked lives below `dir`.
+fn walk_dir(dir: &Path, prefix: &str, parent_rules: &Rules, out: &mut Walked) -> Result<bool> {
+    let rules = parent_rules.enter(dir)?;
+    let mut subdirs: Vec<(PathBuf, String)> = Vec::new();
+    let mut found_file = false;
+    for entry in fs::read_dir(dir).at(dir)? {
+        let entry = entry.at(dir)?;
+        let path = entry.path();
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            return Err(Error::NonUtf8Path { path });
+        };
+        if always_ignored(&name) {
+            continue;
+        }
+        let ftype = entry.file_type().at(&path)?;
+        let (is_dir, meta) = if ftype.is_symlink() {
+            match fs::metadata(&path) {
+                Ok(m) if m.is_file() => (false, Some(m)),
+                Ok(_) => continue,
+                Err(e) => return Err(Error::io(&path, e)),
+            }
+        } else if ftype.is_dir() {
+            (true, None)
+        } else if ftype.is_file() {
+            (false, Some(entry.metadata().at(&path)?))
+        } else {
+            continue; // sockets, fifos, devices: not data
+        };
+        if rules.ignores(&path, is_dir) {
+            continue;
+        }
+        let rel = join_rel(prefix, &name);
+        if is_dir {
+            if !is_subrepo(&path) {
+                subdirs.push((path, rel));
+            }
+        } else {
+            let meta = meta.expect("files carry metadata");
+            found_file = true;
+            out.files.push(WalkFile {
+                rel,
+                abs: path,
+                stat: stat_of(&meta),
+                exec: is_exec(&meta),
+            });
+        }
+    }
+    let results: Vec<Result<(bool, Walked)>> = subdirs
+        .par_iter()
+        .map(|(path, rel)| {
+            let mut sub = Walked::default();
+            let has = walk_dir(path, rel, &rules, &mut sub)?;
+            Ok((has, sub))
+        })
+        .collect();
+    let mut any = found_file;
+    for r in results {
+        let (has, sub) = r?;
+        any |= has;
+        out.files.extend(sub.files);
+        out.empty_dirs.extend(sub.empty_dirs);
+    }
+    if !any {
+        out.empty_dirs.push(prefix.to_owned());
+    }
+    Ok(any)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn walk_sorts_by_code_point_and_skips_ignored_and_special_dirs() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        for p in [
+            "a-b",
+            "a.b",
+            "a/b",
+            "link_target",
+            "ign.tmp",
+            ".git/HEAD",
+            "sub/.dvc/config",
+        ] {
+            let p = root.join(p);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(&p, p.to_string_lossy().as_bytes()).unwrap();
+        }
+        fs::create_dir_all(root.join("empty/deeper")).unwrap();
+        fs::write(root.join(".dvcignore"), "*.tmp\n").unwrap();
+        std::os::unix::fs::symlink(root.join("link_target"), root.join("link")).unwrap();
+        std::os::unix::fs::symlink(root.join("a"), root.join("dirlink")).unwrap();
+        let w = walk(root, &Rules::default()).unwrap();
+        let rels: Vec<_> = w.files.iter().map(|f| f.rel.as_str()).collect();
+        assert_eq!(
+            rels,
+            [".dvcignore", "a-b", "a.b", "a/b", "link", "link_target"]
+        );
+        assert_eq!(w.empty_dirs, ["empty", "empty/deeper"]);
+    }
+
+    #[test]
+    fn metafiles_are_found_without_entering_outputs() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        for p in [
+            "a.dvc",
+            "a/inner.dvc",
+            "p/q/f.bin.dvc",
+            "p/dvc.yaml",
+            "p/dvc.lock",
+            "x/.dvc/config",
+            "x/y.dvc",
+        ] {
+            let p = root.join(p);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(&p, b"").unwrap();
+        }
+        let found: Vec<_> = find_metafiles(root)
+            .unwrap()
+            .into_iter()
+            .map(|p| p.strip_prefix(root).unwrap().to_owned())
+            .collect();
+        let found: Vec<_> = found.iter().map(|p| p.to_str().unwrap()).collect();
+        assert_eq!(
+            found,
+            ["a.dvc", "p/dvc.lock", "p/dvc.yaml", "p/q/f.bin.dvc"]
+        );
+    }
+}
+
+/// Every `.dvc` file, `dvc.yaml` and `dvc.lock` in the repository, sorted.
+/// A directory `x` beside an `x.dvc` is an output and is not searched: that
+/// keeps this walk as cheap as the number of metafiles, not of data files.
+pub fn find_metafiles(repo_root: &Path) -> Result<Vec<PathBuf>> {
+    let rules = Rules::default();
+    let mut out = find_in(repo_root, &rules, true)?;
+    out.sort();
+    Ok(out)
+}
+
+fn find_in(dir: &Path, parent_rules: &Rules, is_root: bool) -> Result<Vec<PathBuf>> {
+    let rules = parent_rules.enter(dir)?;
+    let mut found = Vec::new();
+    let mut names = Vec::new();
+    let mut subdirs = Vec::new();
+    for entry in fs::read_dir(dir).at(dir)? {
+        let entry = entry.at(dir)?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if always_ignored(name) {
+            continue;
+        }
+        let path = entry.path();
+        let ftype = entry.file_type().at(&path)?;
+        if ftype.is_dir() {
+            if !rules.ignores(&path, true) && (is_root || !is_subrepo(&path)) {
+                subdirs.push((name.to_owned(), path));
+            }
+        } else if ftype.is_file() || ftype.is_symlink() {
+            names.push(name.to_owned());
+            let is_meta = name.ends_with(".dvc") || name == "dvc.yaml" || name == "dvc.lock";
+            if is_meta && !rules.ignores(&path, false) {
+                found.push(path);
+            }
+        }
+    }
+    let outputs: std::collections::HashSet<&str> = names
+        .iter()
+        .filter_map(|n| n.strip_suffix(".dvc"))
+        .collect();
+    let subdirs: Vec<PathBuf> = subdirs
+        .into_iter()
+        .filter(|(n, p)| !outputs.contains(n.as_str()) && !is_subrepo(p))
+        .map(|(_, p)| p)
+        .collect();
+    let nested: Vec<Result<Vec<PathBuf>>> = subdirs
+        .par_iter()
+        .map(|d| find_in(d, &rules, false))
+        .collect();
+    for n in nested {
+        found.extend(n?);
+    }
+    Ok(found)
+}

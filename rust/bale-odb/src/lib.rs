@@ -1,0 +1,12 @@
+//! The object store (the cache).
+//!
+//! [`Odb`] maps an [`Oid`](bale_hash::Oid) to a path with DVC's fan-out
+//! layout (`files/md5/ab/cdef…`, legacy `ab/cdef…`) and bale's native area
+//! (`bale/blake3/ab/cdef…`), writes objects atomically and read-only, and never
+//! rewrites one that exists. [`fs`] holds the small file-system primitives the
+//! store and checkout share: temp-and-rename writes and copy-on-write clones.
+
+pub mod fs;
+mod store;
+
+pub use store::{Odb, PutOutcome};

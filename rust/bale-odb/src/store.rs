@@ -1,0 +1,381 @@
+use std::fs::{self, File};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use bale_error::{Error, IoContext, Result};
+use bale_hash::{hash_file, Algo, FileHash, Hasher, Oid};
+use rayon::prelude::*;
+
+use crate::fs::{clone_into, TempFile, OBJECT_MODE};
+
+/// Files up to this size are read into memory once, hashed, and written from
+/// the same buffer only if the store lacks them.
+const SMALL_FILE: u64 = 8 << 20;
+const BLOCK: usize = 1 << 20;
+
+/// What [`Odb::add_file`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// The object was written now.
+    Stored,
+    /// The store already held it.
+    Present,
+}
+
+/// A content-addressed object store rooted at the cache directory.
+#[derive(Clone, Debug)]
+pub struct Odb {
+    root: PathBuf,
+}
+
+impl Odb {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Odb { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where the objects of one algorithm live.
+    pub fn area(&self, algo: Algo) -> PathBuf {
+        match algo {
+            Algo::Md5 => self.root.join("files").join("md5"),
+            Algo::Md5Dos2Unix => self.root.clone(),
+            Algo::Blake3 => self.root.join("bale").join("blake3"),
+        }
+    }
+
+    pub fn object_path(&self, oid: &Oid) -> PathBuf {
+        let text = oid.to_string();
+        let mut p = self.area(oid.algo());
+        p.push(&text[..2]);
+        p.push(&text[2..]);
+        p
+    }
+
+    pub fn exists(&self, oid: &Oid) -> bool {
+        self.object_path(oid).is_file()
+    }
+
+    /// Hashes `src` and stores it, reading the file once. With `clone`, a
+    /// missing object is made by a copy-on-write clone where the file system
+    /// allows it, falling back to a copy.
+    pub fn add_file(&self, src: &Path, algo: Algo, clone: bool) -> Result<(FileHash, PutOutcome)> {
+        let meta = fs::metadata(src).at(src)?;
+        if clone {
+            let hash = hash_file(src, algo)?;
+            let outcome = self.put_by_clone(src, &hash)?;
+            return Ok((hash, outcome));
+        }
+        if meta.len() <= SMALL_FILE {
+            let data = fs::read(src).at(src)?;
+            let after = fs::metadata(src).at(src)?;
+            if after.len() != data.len() as u64 || after.modified().ok() != meta.modified().ok() {
+                return Err(Error::ChangedWhileHashing {
+                    path: src.to_path_buf(),
+                });
+            }
+            let mut hasher = Hasher::new(algo);
+            for block in data.chunks(BLOCK) {
+                hasher.update(block);
+            }
+            let hash = FileHash {
+                oid: hasher.finish(false),
+                size: data.len() as u64,
+            };
+            let outcome = self.put_bytes(&hash.oid, &data)?;
+            return Ok((hash, outcome));
+        }
+        self.add_large_file(src, algo, &meta)
+    }
+
+    fn add_large_file(
+        &self,
+        src: &Path,
+        algo: Algo,
+        before: &fs::Metadata,
+    ) -> Result<(FileHash, PutOutcome)> {
+        let mut file = File::open(src).at(src)?;
+        let tmp_dir = self.area(algo);
+        let mut tmp = TempFile::create_in(&tmp_dir)?;
+        let mut hasher = Hasher::new(algo);
+        let mut buf = vec![0u8; BLOCK];
+        let mut size = 0u64;
+        loop {
+            let n = read_full(&mut file, &mut buf).at(src)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            tmp.write_all(&buf[..n])?;
+            size += n as u64;
+        }
+        let after = file.metadata().at(src)?;
+        if after.len() != size || after.modified().ok() != before.modified().ok() {
+            return Err(Error::ChangedWhileHashing {
+                path: src.to_path_buf(),
+            });
+        }
+        let hash = FileHash {
+            oid: hasher.finish(false),
+            size,
+        };
+        let dest = self.object_path(&hash.oid);
+        if dest.is_file() {
+            return Ok((hash, PutOutcome::Present));
+        }
+        ensure_parent(&dest)?;
+        let outcome = if tmp.persist_new(&dest, OBJECT_MODE)? {
+            PutOutcome::Stored
+        } else {
+            PutOutcome::Present
+        };
+        Ok((hash, outcome))
+    }
+
+    fn put_by_clone(&self, src: &Path, hash: &FileHash) -> Result<PutOutcome> {
+        let dest = self.object_path(&hash.oid);
+        if dest.is_file() {
+            return Ok(PutOutcome::Present);
+        }
+        let dir = ensure_parent(&dest)?;
+        let source = File::open(src).at(src)?;
+        let mut tmp = TempFile::create_in(&dir)?;
+        if clone_into(&source, tmp.file()).is_err() {
+            let mut reader = source;
+            let mut buf = vec![0u8; BLOCK];
+            loop {
+                let n = read_full(&mut reader, &mut buf).at(src)?;
+                if n == 0 {
+                    break;
+                }
+                tmp.write_all(&buf[..n])?;
+            }
+        }
+        // The clone was taken after hashing; check it is still those bytes.
+        let got = hash_file(tmp.path(), hash.oid.algo())?;
+        if got.oid != hash.oid {
+            return Err(Error::ChangedWhileHashing {
+                path: src.to_path_buf(),
+            });
+        }
+        Ok(if tmp.persist_new(&dest, OBJECT_MODE)? {
+            PutOutcome::Stored
+        } else {
+            PutOutcome::Present
+        })
+    }
+
+    /// Stores bytes already known to hash to `oid` (the caller hashed them).
+    pub fn put_bytes(&self, oid: &Oid, data: &[u8]) -> Result<PutOutcome> {
+        let dest = self.object_path(oid);
+        if dest.is_file() {
+            return Ok(PutOutcome::Present);
+        }
+        let dir = ensure_parent(&dest)?;
+        let mut tmp = TempFile::create_in(&dir)?;
+        tmp.write_all(data)?;
+        Ok(if tmp.persist_new(&dest, OBJECT_MODE)? {
+            PutOutcome::Stored
+        } else {
+            PutOutcome::Present
+        })
+    }
+
+    /// Re-hashes an object and fails with [`Error::CorruptObject`] if its
+    /// content does not match its name.
+    pub fn verify(&self, oid: &Oid) -> Result<FileHash> {
+        let path = self.object_path(oid);
+        if !path.is_file() {
+            return Err(Error::ObjectMissing {
+                path,
+                oid: oid.to_string(),
+            });
+        }
+        let got = hash_file(&path, oid.algo())?;
+        if got.oid.digest() != oid.digest() {
+            return Err(Error::CorruptObject {
+                path,
+                expected: oid.to_string(),
+                actual: got.oid.hex_digest(),
+            });
+        }
+        Ok(got)
+    }
+
+    /// Reads an object whole, verifying it on the way.
+    pub fn read_verified(&self, oid: &Oid) -> Result<Vec<u8>> {
+        let path = self.object_path(oid);
+        let data = match fs::read(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::ObjectMissing {
+                    path,
+                    oid: oid.to_string(),
+                })
+            }
+            other => other.at(&path)?,
+        };
+        let mut hasher = Hasher::new(oid.algo());
+        for block in data.chunks(BLOCK) {
+            hasher.update(block);
+        }
+        let got = hasher.finish(oid.is_tree());
+        if got.digest() != oid.digest() {
+            return Err(Error::CorruptObject {
+                path,
+                expected: oid.to_string(),
+                actual: got.hex_digest(),
+            });
+        }
+        Ok(data)
+    }
+
+    /// Every object of one algorithm in the store, in no particular order.
+    pub fn list(&self, algo: Algo) -> Result<Vec<(Oid, u64)>> {
+        let area = self.area(algo);
+        let prefixes: Vec<String> = (0..=255u8).map(|b| format!("{b:02x}")).collect();
+        let per_prefix: Vec<Result<Vec<(Oid, u64)>>> = prefixes
+            .par_iter()
+            .map(|prefix| {
+                let dir = area.join(prefix);
+                let entries = match fs::read_dir(&dir) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                    other => other.at(&dir)?,
+                };
+                let mut found = Vec::new();
+                for entry in entries {
+                    let entry = entry.at(&dir)?;
+                    let name = entry.file_name();
+                    let Some(name) = name.to_str() else { continue };
+                    if let Ok(oid) = Oid::parse(algo, &format!("{prefix}{name}")) {
+                        let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+                        found.push((oid, size));
+                    }
+                }
+                Ok(found)
+            })
+            .collect();
+        let mut all = Vec::new();
+        for part in per_prefix {
+            all.extend(part?);
+        }
+        Ok(all)
+    }
+
+    /// Removes an object; a missing one is not an error.
+    pub fn remove(&self, oid: &Oid) -> Result<()> {
+        let path = self.object_path(oid);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            other => other.at(&path),
+        }
+    }
+}
+
+fn ensure_parent(dest: &Path) -> Result<PathBuf> {
+    let dir = dest
+        .parent()
+        .expect("object paths have a fan-out directory")
+        .to_path_buf();
+    if !dir.is_dir() {
+        fs::create_dir_all(&dir).at(&dir)?;
+    }
+    Ok(dir)
+}
+
+fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn md5_objects_use_dvc_layout_and_are_read_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("data.txt");
+        fs::write(&src, b"hello\n").unwrap();
+        let odb = Odb::new(dir.path().join("cache"));
+        let (hash, outcome) = odb.add_file(&src, Algo::Md5, false).unwrap();
+        assert_eq!(outcome, PutOutcome::Stored);
+        let obj = dir
+            .path()
+            .join("cache/files/md5/b1/946ac92492d2347c6235b4d2611184");
+        assert_eq!(odb.object_path(&hash.oid), obj);
+        assert_eq!(fs::read(&obj).unwrap(), b"hello\n");
+        assert_eq!(
+            fs::metadata(&obj).unwrap().permissions().mode() & 0o777,
+            0o444
+        );
+        let (_, again) = odb.add_file(&src, Algo::Md5, false).unwrap();
+        assert_eq!(again, PutOutcome::Present);
+    }
+
+    #[test]
+    fn large_files_stream_and_clone_fallback_store_the_same_object() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("big");
+        let data: Vec<u8> = (0..(SMALL_FILE + 3) as usize)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        fs::write(&src, &data).unwrap();
+        let a = Odb::new(dir.path().join("a"));
+        let b = Odb::new(dir.path().join("b"));
+        let (ha, _) = a.add_file(&src, Algo::Blake3, false).unwrap();
+        let (hb, _) = b.add_file(&src, Algo::Blake3, true).unwrap();
+        assert_eq!(ha, hb);
+        assert_eq!(fs::read(a.object_path(&ha.oid)).unwrap(), data);
+        assert_eq!(fs::read(b.object_path(&hb.oid)).unwrap(), data);
+        assert_eq!(
+            fs::read_dir(a.area(Algo::Blake3)).unwrap().count(),
+            1,
+            "no temp left behind"
+        );
+    }
+
+    #[test]
+    fn corrupt_objects_are_reported_never_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("f");
+        fs::write(&src, b"content").unwrap();
+        let odb = Odb::new(dir.path().join("cache"));
+        let (hash, _) = odb.add_file(&src, Algo::Md5, false).unwrap();
+        let obj = odb.object_path(&hash.oid);
+        fs::set_permissions(&obj, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::write(&obj, b"tampered").unwrap();
+        assert!(matches!(
+            odb.verify(&hash.oid),
+            Err(Error::CorruptObject { .. })
+        ));
+        assert!(matches!(
+            odb.read_verified(&hash.oid),
+            Err(Error::CorruptObject { .. })
+        ));
+    }
+
+    #[test]
+    fn list_finds_every_object_and_skips_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let odb = Odb::new(dir.path());
+        for i in 0..20 {
+            let f = dir.path().join(format!("src{i}"));
+            fs::write(&f, format!("{i}")).unwrap();
+            odb.add_file(&f, Algo::Md5, false).unwrap();
+        }
+        fs::write(odb.area(Algo::Md5).join("00").join(".x.tmp"), b"").unwrap_or(());
+        assert_eq!(odb.list(Algo::Md5).unwrap().len(), 20);
+        assert!(odb.list(Algo::Blake3).unwrap().is_empty());
+    }
+}

@@ -1,0 +1,29 @@
+//! `bale._core`: the Python face of the engine.
+//!
+//! This crate only converts: paths and ids in, typed results and
+//! `bale.BaleError` subclasses out. Every call that touches the disk releases
+//! the GIL and runs on bale's own rayon pool (see [`runtime`]).
+
+mod errors;
+mod progress;
+mod runtime;
+mod workspace;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<progress::Progress>()?;
+    m.add_class::<workspace::Workspace>()?;
+    m.add_class::<workspace::Built>()?;
+    m.add_class::<workspace::Status>()?;
+    m.add_class::<workspace::CheckoutResult>()?;
+    m.add_class::<workspace::GcResult>()?;
+    m.add_function(wrap_pyfunction!(workspace::hash_file, m)?)?;
+    m.add_function(wrap_pyfunction!(workspace::ignored_reason, m)?)?;
+    m.add_function(wrap_pyfunction!(workspace::unprotect, m)?)?;
+    m.add_function(wrap_pyfunction!(workspace::find_metafiles, m)?)?;
+    m.add_function(wrap_pyfunction!(workspace::probe_links, m)?)?;
+    Ok(())
+}

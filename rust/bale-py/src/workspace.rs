@@ -1,0 +1,481 @@
+//! The `Workspace` class: one repository's engine, holding its stat cache
+//! across the calls of one command.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Mutex;
+
+use bale_checkout::{CheckoutOptions, LinkType, Linker};
+use bale_error::Error;
+use bale_hash::{Algo, Oid};
+use bale_index::build::{build_target, BuildOptions};
+use bale_index::{diff_manifests, Manifest, State};
+use bale_odb::Odb;
+use pyo3::prelude::*;
+
+use crate::errors::IntoPy;
+use crate::progress::Progress;
+use crate::runtime::run;
+
+fn parse_oid(algo: &str, oid: &str) -> Result<Oid, Error> {
+    Oid::parse(Algo::from_str(algo)?, oid)
+}
+
+/// What a file or directory hashed to.
+#[pyclass(frozen, get_all, module = "bale._core")]
+pub struct Built {
+    pub oid: String,
+    pub size: u64,
+    pub nfiles: Option<u64>,
+    pub isexec: bool,
+    /// Files whose content was read (the rest came from the stat cache).
+    pub hashed: u64,
+    /// Objects newly written to the cache.
+    pub stored: u64,
+}
+
+/// How the workspace differs from a recorded id.
+#[pyclass(frozen, get_all, module = "bale._core")]
+pub struct Status {
+    /// The workspace's id now; `None` when the path does not exist.
+    pub oid: Option<String>,
+    pub size: u64,
+    pub nfiles: Option<u64>,
+    pub added: Vec<String>,
+    pub deleted: Vec<String>,
+    pub modified: Vec<String>,
+    /// Whether the recorded object (for a directory, its manifest) is cached.
+    pub in_cache: bool,
+    /// Files of the recorded directory whose objects are not cached.
+    pub not_in_cache: Vec<String>,
+}
+
+#[pyclass(frozen, get_all, module = "bale._core")]
+pub struct CheckoutResult {
+    pub added: Vec<String>,
+    pub modified: Vec<String>,
+    pub deleted: Vec<String>,
+    pub unchanged: u64,
+    pub missing: Vec<String>,
+    pub link_type: Option<String>,
+}
+
+#[pyclass(frozen, get_all, module = "bale._core")]
+pub struct GcResult {
+    pub removed: u64,
+    pub bytes: u64,
+    pub kept: u64,
+}
+
+#[pyclass(module = "bale._core")]
+pub struct Workspace {
+    root: PathBuf,
+    odb: Odb,
+    state: Mutex<State>,
+    jobs: Option<usize>,
+}
+
+impl Workspace {
+    fn manifest_for(&self, oid: &Oid) -> Result<Option<Manifest>, Error> {
+        if oid.is_tree() {
+            Manifest::load(&self.odb, oid).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+#[pymethods]
+impl Workspace {
+    #[new]
+    #[pyo3(signature = (root, cache_dir, state_path=None, jobs=None))]
+    fn new(
+        root: PathBuf,
+        cache_dir: PathBuf,
+        state_path: Option<PathBuf>,
+        jobs: Option<usize>,
+    ) -> Self {
+        let state = match state_path {
+            Some(p) => State::load(p),
+            None => State::in_memory(),
+        };
+        Workspace {
+            root,
+            odb: Odb::new(cache_dir),
+            state: Mutex::new(state),
+            jobs,
+        }
+    }
+
+    #[getter]
+    fn cache_dir(&self) -> PathBuf {
+        self.odb.root().to_path_buf()
+    }
+
+    /// Hashes a file or directory; with `store`, also puts every object in
+    /// the cache (reading each file once). `clone` stores by reflink.
+    #[pyo3(signature = (target, algo, store, clone=false, progress=None, tick=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn build(
+        &self,
+        py: Python<'_>,
+        target: PathBuf,
+        algo: &str,
+        store: bool,
+        clone: bool,
+        progress: Option<&Progress>,
+        tick: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Built> {
+        let algo = Algo::from_str(algo).py_err(py)?;
+        run(py, self.jobs, progress, tick, |p| {
+            let opts = BuildOptions {
+                algo,
+                repo_root: &self.root,
+                odb: store.then_some(&self.odb),
+                clone,
+                progress: p,
+            };
+            let mut state = self.state.lock().unwrap();
+            let b = build_target(&target, &opts, &mut state)?;
+            Ok(Built {
+                oid: b.oid.to_string(),
+                size: b.size,
+                nfiles: b.nfiles,
+                isexec: b.exec,
+                hashed: b.hashed,
+                stored: b.stored,
+            })
+        })
+    }
+
+    /// Hashes `target` without storing and lists its files:
+    /// `(oid, [(relpath, oid)])` (one entry with an empty relpath for a file).
+    #[pyo3(signature = (target, algo, progress=None, tick=None))]
+    fn scan(
+        &self,
+        py: Python<'_>,
+        target: PathBuf,
+        algo: &str,
+        progress: Option<&Progress>,
+        tick: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(String, Vec<(String, String)>)> {
+        let algo = Algo::from_str(algo).py_err(py)?;
+        run(py, self.jobs, progress, tick, |p| {
+            let opts = BuildOptions {
+                algo,
+                repo_root: &self.root,
+                odb: None,
+                clone: false,
+                progress: p,
+            };
+            let b = build_target(&target, &opts, &mut self.state.lock().unwrap())?;
+            let files = match b.manifest {
+                Some(m) => m
+                    .entries
+                    .into_iter()
+                    .map(|e| (e.rel, e.oid.to_string()))
+                    .collect(),
+                None => vec![(String::new(), b.oid.to_string())],
+            };
+            Ok((b.oid.to_string(), files))
+        })
+    }
+
+    /// Compares the workspace at `target` with the recorded `oid`.
+    #[pyo3(signature = (target, algo, oid, progress=None, tick=None))]
+    fn status(
+        &self,
+        py: Python<'_>,
+        target: PathBuf,
+        algo: &str,
+        oid: Option<&str>,
+        progress: Option<&Progress>,
+        tick: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Status> {
+        let algo_v = Algo::from_str(algo).py_err(py)?;
+        let recorded = oid.map(|o| parse_oid(algo, o)).transpose().py_err(py)?;
+        run(py, self.jobs, progress, tick, |p| {
+            let in_cache = recorded.map(|o| self.odb.exists(&o)).unwrap_or(false);
+            let old = match recorded {
+                Some(o) if o.is_tree() && in_cache => self.manifest_for(&o)?,
+                _ => None,
+            };
+            let not_in_cache = old
+                .as_ref()
+                .map(|m| {
+                    m.entries
+                        .iter()
+                        .filter(|e| !self.odb.exists(&e.oid))
+                        .map(|e| e.rel.clone())
+                        .collect()
+                })
+                .unwrap_or_default();
+            if std::fs::symlink_metadata(&target).is_err() {
+                return Ok(Status {
+                    oid: None,
+                    size: 0,
+                    nfiles: None,
+                    added: vec![],
+                    deleted: old
+                        .map(|m| m.entries.into_iter().map(|e| e.rel).collect())
+                        .unwrap_or_default(),
+                    modified: vec![],
+                    in_cache,
+                    not_in_cache,
+                });
+            }
+            let opts = BuildOptions {
+                algo: algo_v,
+                repo_root: &self.root,
+                odb: None,
+                clone: false,
+                progress: p,
+            };
+            let now = build_target(&target, &opts, &mut self.state.lock().unwrap())?;
+            let (mut added, mut deleted, mut modified) = (vec![], vec![], vec![]);
+            let same = recorded.is_some_and(|r| {
+                r.digest() == now.oid.digest() && r.is_tree() == now.oid.is_tree()
+            });
+            if !same {
+                match (&old, &now.manifest) {
+                    (Some(o), Some(n)) => {
+                        let d = diff_manifests(o, n);
+                        (added, deleted, modified) = (d.added, d.deleted, d.modified);
+                    }
+                    _ => modified.push(String::new()),
+                }
+            }
+            Ok(Status {
+                oid: Some(now.oid.to_string()),
+                size: now.size,
+                nfiles: now.nfiles,
+                added,
+                deleted,
+                modified,
+                in_cache,
+                not_in_cache,
+            })
+        })
+    }
+
+    /// Makes `target` hold `oid`. `subpath` limits the checkout to one file or
+    /// sub-directory of a directory output.
+    #[pyo3(signature = (target, algo, oid, isexec=false, link_types=vec![], force=false, relink=false, subpath=None, progress=None, tick=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn checkout(
+        &self,
+        py: Python<'_>,
+        target: PathBuf,
+        algo: &str,
+        oid: &str,
+        isexec: bool,
+        link_types: Vec<String>,
+        force: bool,
+        relink: bool,
+        subpath: Option<String>,
+        progress: Option<&Progress>,
+        tick: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<CheckoutResult> {
+        let oid = parse_oid(algo, oid).py_err(py)?;
+        let types = link_types
+            .iter()
+            .map(|t| LinkType::from_str(t))
+            .collect::<Result<Vec<_>, _>>()
+            .py_err(py)?;
+        run(py, self.jobs, progress, tick, |p| {
+            let linker = Linker::new(types);
+            let opts = CheckoutOptions {
+                odb: &self.odb,
+                repo_root: &self.root,
+                linker: &linker,
+                force,
+                relink,
+                progress: p,
+            };
+            let mut state = self.state.lock().unwrap();
+            let (dest, want_oid, exec, manifest) =
+                match subpath.as_deref().filter(|s| !s.is_empty()) {
+                    None => (target.clone(), oid, isexec, self.manifest_for(&oid)?),
+                    Some(sub) => {
+                        let mut m = Manifest::load_under(&self.odb, &oid, sub)?;
+                        let dest = target.join(sub);
+                        if m.entries.len() == 1 && m.entries[0].rel == sub {
+                            let e = &m.entries[0];
+                            (dest, e.oid, e.exec, None)
+                        } else {
+                            let prefix = format!("{sub}/");
+                            for e in &mut m.entries {
+                                e.rel = e.rel.strip_prefix(&prefix).unwrap_or(&e.rel).to_owned();
+                            }
+                            m.empty_dirs = m
+                                .empty_dirs
+                                .iter()
+                                .filter_map(|d| d.strip_prefix(&prefix).map(str::to_owned))
+                                .collect();
+                            if m.entries.is_empty() && m.empty_dirs.is_empty() {
+                                return Err(Error::NotFound { path: dest });
+                            }
+                            (dest, oid, false, Some(m))
+                        }
+                    }
+                };
+            let st = bale_checkout::checkout(&dest, &want_oid, exec, manifest, &opts, &mut state)?;
+            Ok(CheckoutResult {
+                added: st.added,
+                modified: st.modified,
+                deleted: st.deleted,
+                unchanged: st.unchanged,
+                missing: st.missing,
+                link_type: st.link_type.map(|l| l.name().to_owned()),
+            })
+        })
+    }
+
+    /// The files of a directory object: `(relpath, oid, size, isexec)`.
+    fn manifest(
+        &self,
+        py: Python<'_>,
+        algo: &str,
+        oid: &str,
+    ) -> PyResult<Vec<(String, String, u64, bool)>> {
+        let oid = parse_oid(algo, oid).py_err(py)?;
+        let m = py.detach(|| Manifest::load(&self.odb, &oid)).py_err(py)?;
+        Ok(m.entries
+            .into_iter()
+            .map(|e| (e.rel, e.oid.to_string(), e.size, e.exec))
+            .collect())
+    }
+
+    fn object_path(&self, py: Python<'_>, algo: &str, oid: &str) -> PyResult<PathBuf> {
+        Ok(self.odb.object_path(&parse_oid(algo, oid).py_err(py)?))
+    }
+
+    fn exists(&self, py: Python<'_>, algo: &str, oid: &str) -> PyResult<bool> {
+        Ok(self.odb.exists(&parse_oid(algo, oid).py_err(py)?))
+    }
+
+    /// Deletes every cached object not reachable from `keep`
+    /// (`(algo, oid)` pairs). A kept directory whose manifest cannot be read
+    /// stops the collection: nothing is deleted unless proven unreferenced.
+    #[pyo3(signature = (keep, dry=false))]
+    fn gc(&self, py: Python<'_>, keep: Vec<(String, String)>, dry: bool) -> PyResult<GcResult> {
+        let roots = keep
+            .iter()
+            .map(|(a, o)| parse_oid(a, o))
+            .collect::<Result<Vec<_>, _>>()
+            .py_err(py)?;
+        run(py, self.jobs, None, None, |_| {
+            let mut kept: HashSet<Oid> = HashSet::new();
+            for root in roots {
+                if root.is_tree() {
+                    if self.odb.exists(&root) {
+                        kept.extend(Manifest::objects(&self.odb, &root)?);
+                    }
+                } else {
+                    kept.insert(root);
+                }
+            }
+            let (mut removed, mut bytes) = (0, 0);
+            let mut trees_last = Vec::new();
+            for algo in [Algo::Md5, Algo::Md5Dos2Unix, Algo::Blake3] {
+                for (oid, size) in self.odb.list(algo)? {
+                    if kept.contains(&oid) || kept.contains(&oid.as_tree()) && oid.is_tree() {
+                        continue;
+                    }
+                    // Trees go first, as DVC does: a half-collected directory
+                    // must not look complete.
+                    if oid.is_tree() {
+                        removed += 1;
+                        bytes += size;
+                        if !dry {
+                            self.odb.remove(&oid)?;
+                        }
+                    } else {
+                        trees_last.push((oid, size));
+                    }
+                }
+            }
+            for (oid, size) in trees_last {
+                removed += 1;
+                bytes += size;
+                if !dry {
+                    self.odb.remove(&oid)?;
+                }
+            }
+            Ok(GcResult {
+                removed,
+                bytes,
+                kept: kept.len() as u64,
+            })
+        })
+    }
+
+    /// Saves the stat cache. Failure is ignored: it is only a cache.
+    fn save(&self) {
+        let _ = self.state.lock().unwrap().save();
+    }
+}
+
+/// `(oid, size)` of one file.
+#[pyfunction]
+pub fn hash_file(py: Python<'_>, path: PathBuf, algo: &str) -> PyResult<(String, u64)> {
+    let algo = Algo::from_str(algo).py_err(py)?;
+    let h = py.detach(|| bale_hash::hash_file(&path, algo)).py_err(py)?;
+    Ok((h.oid.to_string(), h.size))
+}
+
+/// Why `path` is not tracked (ignored, `.git`, a sub-repository), or `None`.
+#[pyfunction]
+pub fn ignored_reason(
+    py: Python<'_>,
+    repo_root: PathBuf,
+    path: PathBuf,
+) -> PyResult<Option<String>> {
+    bale_index::ignore::ignored_reason(&repo_root, &path).py_err(py)
+}
+
+/// Every `.dvc`, `dvc.yaml` and `dvc.lock` file under the repository root.
+#[pyfunction]
+pub fn find_metafiles(py: Python<'_>, repo_root: PathBuf) -> PyResult<Vec<PathBuf>> {
+    py.detach(|| bale_index::walk::find_metafiles(&repo_root))
+        .py_err(py)
+}
+
+/// Replaces a hardlink or symlink into the cache by a private writable copy.
+#[pyfunction]
+pub fn unprotect(py: Python<'_>, path: PathBuf) -> PyResult<()> {
+    py.detach(|| bale_checkout::unprotect(&path)).py_err(py)
+}
+
+/// The link types that work from `cache_dir` into `workspace_dir`.
+#[pyfunction]
+pub fn probe_links(
+    py: Python<'_>,
+    cache_dir: PathBuf,
+    workspace_dir: PathBuf,
+) -> PyResult<Vec<String>> {
+    py.detach(|| probe(&cache_dir, &workspace_dir)).py_err(py)
+}
+
+fn probe(cache_dir: &Path, dir: &Path) -> Result<Vec<String>, Error> {
+    use bale_error::IoContext;
+    std::fs::create_dir_all(cache_dir).at(cache_dir)?;
+    let src = bale_odb::fs::temp_path(cache_dir);
+    std::fs::write(&src, b"probe").at(&src)?;
+    let mut works = Vec::new();
+    for kind in [
+        LinkType::Reflink,
+        LinkType::Hardlink,
+        LinkType::Symlink,
+        LinkType::Copy,
+    ] {
+        let dest = bale_odb::fs::temp_path(dir);
+        if Linker::new(vec![kind]).link(&src, &dest, false).is_ok() {
+            works.push(kind.name().to_owned());
+        }
+        let _ = std::fs::remove_file(&dest);
+    }
+    let _ = std::fs::remove_file(&src);
+    Ok(works)
+}
