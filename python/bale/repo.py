@@ -29,9 +29,7 @@ def find_root(start: Path | str | None = None) -> Path:
     for d in (cur, *cur.parents):
         if (d / DVC_DIR).is_dir():
             return d
-    raise NotARepositoryError(
-        f"{cur}: not inside a bale or dvc repository (run 'bale init' first)"
-    )
+    raise NotARepositoryError(f"{cur}: not inside a bale or dvc repository (run 'bale init' first)")
 
 
 class Repo:

@@ -143,9 +143,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
             for p in paths:
                 print(f"    {p}")
             print()
-    counts = [
-        f"{len(p)} {t.lower()}" for t, p in sections if p and t != "Not in cache"
-    ]
+    counts = [f"{len(p)} {t.lower()}" for t, p in sections if p and t != "Not in cache"]
     if counts:
         print("files summary: " + ", ".join(counts))
     return 0
@@ -302,12 +300,18 @@ def register(sub: Any) -> None:
     p.add_argument("path", nargs="?", default=".", help="where (default: here)")
     p.add_argument("--no-scm", action="store_true", help="do not use git")
     p.add_argument(
-        "--hash", choices=("blake3", "md5"), default="blake3",
+        "--hash",
+        choices=("blake3", "md5"),
+        default="blake3",
         help="blake3: bale-native, fastest (default); md5: readable by dvc",
     )
-    p.add_argument("-f", "--force", action="store_true", help="re-initialize an existing repository")
+    p.add_argument(
+        "-f", "--force", action="store_true", help="re-initialize an existing repository"
+    )
 
-    p = command("add", cmd_add, "Track files or directories: store them in the cache, write .dvc files.")
+    p = command(
+        "add", cmd_add, "Track files or directories: store them in the cache, write .dvc files."
+    )
     p.add_argument("targets", nargs="+", help="files or directories")
     p.add_argument("--glob", action="store_true", help="expand wildcards in targets")
     p.add_argument("--json", action="store_true", help="print results as JSON")
@@ -317,22 +321,32 @@ def register(sub: Any) -> None:
     p.add_argument("--granular", action="store_true", help="list changed files inside directories")
     p.add_argument("--json", action="store_true", help="print as JSON ({} when up to date)")
 
-    p = command("checkout", cmd_checkout, "Make the workspace match the .dvc files, from the cache.")
+    p = command(
+        "checkout", cmd_checkout, "Make the workspace match the .dvc files, from the cache."
+    )
     p.add_argument("targets", nargs="*", help=".dvc files, outputs, or paths inside them")
-    p.add_argument("-f", "--force", action="store_true", help="discard workspace changes not in the cache")
-    p.add_argument("--relink", action="store_true", help="re-create links even where content matches")
+    p.add_argument(
+        "-f", "--force", action="store_true", help="discard workspace changes not in the cache"
+    )
+    p.add_argument(
+        "--relink", action="store_true", help="re-create links even where content matches"
+    )
     p.add_argument("--json", action="store_true", help="print changed paths as JSON")
 
     p = command("commit", cmd_commit, "Record the current content of tracked outputs.")
     p.add_argument("targets", nargs="*", help=".dvc files or outputs (default: all)")
     p.add_argument("-f", "--force", action="store_true", help="accepted for dvc compatibility")
 
-    p = command("diff", cmd_diff, "Show tracked files changed between git revisions or the workspace.")
+    p = command(
+        "diff", cmd_diff, "Show tracked files changed between git revisions or the workspace."
+    )
     p.add_argument("a_rev", nargs="?", help="old revision (default: HEAD)")
     p.add_argument("b_rev", nargs="?", help="new revision (default: the workspace)")
     p.add_argument("--json", action="store_true", help="print as JSON, like dvc diff --json")
 
-    p = command("remove", cmd_remove, "Stop tracking: delete .dvc files and their .gitignore lines.")
+    p = command(
+        "remove", cmd_remove, "Stop tracking: delete .dvc files and their .gitignore lines."
+    )
     p.add_argument("targets", nargs="+", help=".dvc files")
     p.add_argument("--outs", action="store_true", help="delete the outputs too")
 
@@ -354,7 +368,9 @@ def register(sub: Any) -> None:
     d.add_argument("-u", "--unset", action="store_true", help="back to the default")
     _levels(d)
 
-    p = command("config", cmd_config, "Get, set or list configuration (dvc's files and bale's own).")
+    p = command(
+        "config", cmd_config, "Get, set or list configuration (dvc's files and bale's own)."
+    )
     p.add_argument("name", nargs="?", help="section.option, e.g. cache.type or core.hash")
     p.add_argument("value", nargs="?", help="new value")
     p.add_argument("-u", "--unset", action="store_true", help="remove the option")
@@ -363,7 +379,9 @@ def register(sub: Any) -> None:
     _levels(p)
 
     command("version", cmd_version, "Show bale's version and platform.")
-    p = command("doctor", cmd_doctor, "Show the platform, config files and which link types work here.")
+    p = command(
+        "doctor", cmd_doctor, "Show the platform, config files and which link types work here."
+    )
     p.add_argument("--json", action="store_true", help="print as JSON")
 
 
@@ -377,6 +395,9 @@ def _levels(p: argparse.ArgumentParser) -> None:
         ("local", "the repository's untracked config (.dvc/config.local)"),
     ):
         g.add_argument(
-            f"--{level}", dest="level", action="store_const",
-            const="repo" if level == "project" else level, help=help,
+            f"--{level}",
+            dest="level",
+            action="store_const",
+            const="repo" if level == "project" else level,
+            help=help,
         )

@@ -55,8 +55,16 @@ def checkout(
             try:
                 with Bar(f"Checking out {rel}") as bar:
                     r = ws.checkout(
-                        str(t.path), t.algo, t.out.oid, t.out.isexec, types,
-                        force, relink, sub, bar.progress, bar.tick,
+                        str(t.path),
+                        t.algo,
+                        t.out.oid,
+                        t.out.isexec,
+                        types,
+                        force,
+                        relink,
+                        sub,
+                        bar.progress,
+                        bar.tick,
                     )
             except CheckoutConflictError as e:
                 conflicts.append(str(e))

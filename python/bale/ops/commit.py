@@ -24,6 +24,8 @@ def commit(repo: Repo, targets: Sequence[str | Path] | None = None) -> list[AddR
             if not t.out.cache:
                 continue
             if len(t.dvcfile.outs) != 1:
-                raise TargetError(f"{t.dvcfile.path}: files with several outputs are not supported yet")
+                raise TargetError(
+                    f"{t.dvcfile.path}: files with several outputs are not supported yet"
+                )
             results.append(add_one(repo, t.path, require_dvcfile=True))
     return results

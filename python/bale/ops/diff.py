@@ -39,8 +39,15 @@ class DiffResult:
         }
 
 
-def _expand(repo: Repo, path: str, algo: str, oid: str, files: dict[str, str],
-            dirs: dict[str, str], missing: list[str]) -> None:
+def _expand(
+    repo: Repo,
+    path: str,
+    algo: str,
+    oid: str,
+    files: dict[str, str],
+    dirs: dict[str, str],
+    missing: list[str],
+) -> None:
     if oid.endswith((".dir", ".tree")):
         dirs[path + "/"] = oid
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bale.exceptions import BaleError
+from bale.exceptions import BaleError, CorruptObjectError, ObjectMissingError
 from bale.ops.outputs import collect
 
 if TYPE_CHECKING:
@@ -28,5 +28,11 @@ def gc(repo: Repo, *, workspace: bool = True, dry: bool = False) -> GcResult:
         raise BaleError("gc needs a scope: use -w/--workspace")
     with repo.locked():
         keep = [(t.algo, t.out.oid) for t in collect(repo) if t.out.oid]
-        r = repo.workspace.gc(keep, dry)
+        try:
+            r = repo.workspace.gc(keep, dry)
+        except (ObjectMissingError, CorruptObjectError) as e:
+            raise BaleError(
+                f"gc stopped before deleting anything: a tracked directory's manifest "
+                f"cannot be read ({e})"
+            ) from None
     return GcResult(removed=r.removed, bytes=r.bytes, kept=r.kept, dry=dry)

@@ -20,7 +20,9 @@ DVCIGNORE = (
 DVC_GITIGNORE = "/config.local\n/tmp\n/cache\n/bale.conf.local\n"
 
 
-def init(path: Path, *, no_scm: bool = False, hash_name: str = "blake3", force: bool = False) -> Repo:
+def init(
+    path: Path, *, no_scm: bool = False, hash_name: str = "blake3", force: bool = False
+) -> Repo:
     """Creates ``.dvc/`` (config, .gitignore, tmp), ``.dvcignore`` and
     ``.dvc/bale.conf`` with ``core.hash``; stages them in git."""
     from bale.config import Config

@@ -71,9 +71,7 @@ def collect(repo: Repo) -> list[Tracked]:
     return out
 
 
-def resolve(
-    repo: Repo, targets: Sequence[str | Path] | None
-) -> list[tuple[Tracked, str | None]]:
+def resolve(repo: Repo, targets: Sequence[str | Path] | None) -> list[tuple[Tracked, str | None]]:
     """Outputs named by ``targets`` (``.dvc`` files, outputs, or paths inside a
     directory output), each with the sub-path inside it (or ``None``). No
     targets means every output."""

@@ -369,9 +369,8 @@ impl Workspace {
             let mut kept: HashSet<Oid> = HashSet::new();
             for root in roots {
                 if root.is_tree() {
-                    if self.odb.exists(&root) {
-                        kept.extend(Manifest::objects(&self.odb, &root)?);
-                    }
+                    // A missing manifest hides which objects it keeps: stop.
+                    kept.extend(Manifest::objects(&self.odb, &root)?);
                 } else {
                     kept.insert(root);
                 }
@@ -380,7 +379,7 @@ impl Workspace {
             let mut trees_last = Vec::new();
             for algo in [Algo::Md5, Algo::Md5Dos2Unix, Algo::Blake3] {
                 for (oid, size) in self.odb.list(algo)? {
-                    if kept.contains(&oid) || kept.contains(&oid.as_tree()) && oid.is_tree() {
+                    if kept.contains(&oid) {
                         continue;
                     }
                     // Trees go first, as DVC does: a half-collected directory

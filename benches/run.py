@@ -1,0 +1,534 @@
+#!/usr/bin/env python3
+"""bale vs dvc benchmark (stdlib only).
+
+    python benches/run.py [--workloads W1,W2,W3] [--repeat N] [--scale F]
+                          [--tools bale-md5,bale-blake3,dvc] [--markdown]
+                          [--keep] [--json FILE] [--dvc-repeat N] [--no-startup]
+
+For every workload (see ``workloads.py``) and every repetition, each tool gets
+a fresh ``git init`` repository into which the workload is copied with
+``cp -r`` (that copy is the ``cp -r`` baseline), and these steps are timed as
+whole processes (``time.perf_counter`` around fork/exec/``wait4``):
+
+    add                      ``add data`` in the fresh repo (+ peak RSS via wait4)
+    status (unchanged)       ``status`` right after the add
+    status (k touched)       ``status`` after os.utime on 10 files (content unchanged)
+    change 1 file, add       one file rewritten (new inode, first bytes flipped), ``add data``
+    checkout (copy)          ``rm -rf data`` (untimed), ``checkout`` with the default cache.type
+    checkout (hardlink)      ``config cache.type hardlink``, ``rm -rf data``, ``checkout``
+    gc -w -f                 the objects of the changed file's old version are garbage
+
+Every checkout is verified (file count and bytes of the restored tree, link
+count of a sample file), every status must say "up to date", the changed add
+must change ``data.dvc`` and gc must remove something.  A failing step is
+recorded with its stderr and the run carries on.  Tools are interleaved within
+each repetition so machine noise hits all of them alike; the table reports the
+MEDIAN of the repetitions and ratios of medians.
+
+Startup: ``--version`` and ``status`` in a repository holding one small file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import workloads as wl  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / "work"
+ALL_TOOLS = ("bale-md5", "bale-blake3", "dvc")
+STEPS = (
+    "add",
+    "status (unchanged)",
+    "status (touched)",
+    "change 1 file, add",
+    "checkout (copy)",
+    "checkout (hardlink)",
+    "gc -w -f",
+)
+ENV = dict(os.environ, DVC_NO_ANALYTICS="1", LC_ALL="C")
+
+
+def log(msg: str) -> None:
+    print(time.strftime("%H:%M:%S ") + msg, file=sys.stderr, flush=True)
+
+
+def find_exe(name: str) -> str:
+    """The real console script next to this Python (skips pyenv's bash shims,
+    which add tens of milliseconds to every call), else whatever PATH has."""
+    cand = Path(sys.executable).parent / name
+    if cand.exists():
+        return str(cand)
+    found = shutil.which(name)
+    if not found:
+        raise SystemExit(f"run.py: {name} not found")
+    return found
+
+
+# --------------------------------------------------------------------------
+# processes
+
+
+class StepFailed(Exception):
+    pass
+
+
+@dataclass
+class Proc:
+    seconds: float
+    maxrss_kib: int
+    stdout: str
+
+
+def run(cmd: list[str], cwd: Path, *, check: bool = True, capture: bool = False) -> Proc:
+    """Runs ``cmd`` to completion; stdout to /dev/null (or, with ``capture``,
+    to a scratch file, to verify status output), stderr to a scratch file
+    (shown if the command fails)."""
+    out_path = WORK / ".stdout" if capture else Path(os.devnull)
+    err_path = WORK / ".stderr"
+    with open(out_path, "w+b" if capture else "wb") as out, open(err_path, "w+b") as err:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=ENV)
+        _, status, ru = os.wait4(p.pid, 0)
+        t1 = time.perf_counter()
+        p.returncode = os.waitstatus_to_exitcode(status)
+        stdout = ""
+        if capture:
+            out.seek(0)
+            stdout = out.read().decode(errors="replace")
+        err.seek(0)
+        stderr = err.read().decode(errors="replace")
+    if check and p.returncode != 0:
+        tail = "\n".join((stderr.strip() or stdout.strip()).splitlines()[-8:])
+        raise StepFailed(f"`{' '.join(map(str, cmd))}` exited {p.returncode}: {tail}")
+    return Proc(t1 - t0, ru.ru_maxrss, stdout)
+
+
+def sh(cmd: list[str], cwd: Path | None = None) -> None:
+    """An untimed helper command that must succeed."""
+    r = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
+    if r.returncode != 0:
+        raise SystemExit(f"run.py: `{' '.join(map(str, cmd))}` failed: {r.stderr.decode(errors='replace')}")
+
+
+def rm_rf(path: Path) -> None:
+    if path.exists() or path.is_symlink():
+        sh(["rm", "-rf", str(path)])
+
+
+# --------------------------------------------------------------------------
+# tools
+
+
+@dataclass
+class Tool:
+    name: str
+    exe: str
+    init: list[str]
+
+    def cmd(self, *args: str) -> list[str]:
+        return [self.exe, *args]
+
+
+def make_tools(names: list[str]) -> list[Tool]:
+    bale, dvc = find_exe("bale"), find_exe("dvc")
+    table = {
+        "bale-md5": Tool("bale-md5", bale, [bale, "init", "-q", "--hash", "md5"]),
+        "bale-blake3": Tool("bale-blake3", bale, [bale, "init", "-q", "--hash", "blake3"]),
+        "dvc": Tool("dvc", dvc, [dvc, "init", "-q"]),
+    }
+    return [table[n] for n in names]
+
+
+def fresh_repo(path: Path, tool: Tool) -> None:
+    rm_rf(path)
+    path.mkdir(parents=True)
+    sh(["git", "init", "-q"], cwd=path)
+    sh(tool.init, cwd=path)
+
+
+# --------------------------------------------------------------------------
+# results
+
+
+@dataclass
+class Results:
+    times: dict = field(default_factory=dict)  # (workload, step, tool) -> [seconds]
+    rss: dict = field(default_factory=dict)  # (workload, tool) -> [MiB]
+    baselines: dict = field(default_factory=dict)  # (workload, name) -> [seconds]
+    errors: list = field(default_factory=list)  # (workload, tool, step, text)
+    notes: list = field(default_factory=list)
+
+    def add_time(self, w: str, step: str, tool: str, s: float) -> None:
+        self.times.setdefault((w, step, tool), []).append(s)
+
+    def add_base(self, w: str, name: str, s: float) -> None:
+        self.baselines.setdefault((w, name), []).append(s)
+
+    def to_json(self) -> dict:
+        return {
+            "times": [[*k, v] for k, v in self.times.items()],
+            "rss_mib": [[*k, v] for k, v in self.rss.items()],
+            "baselines": [[*k, v] for k, v in self.baselines.items()],
+            "errors": self.errors,
+            "notes": self.notes,
+        }
+
+
+def count_files(path: Path) -> int:
+    return sum(len(files) for _, _, files in os.walk(path))
+
+
+def rewrite_changed(path: Path) -> None:
+    """A new file (new inode: never writes through a hardlink into the cache)
+    with the same size and the first 16 bytes flipped."""
+    tmp = path.with_name(path.name + ".bench-tmp")
+    shutil.copyfile(path, tmp)
+    with open(tmp, "r+b") as f:
+        head = f.read(16)
+        f.seek(0)
+        f.write(bytes(b ^ 0xFF for b in head))
+    os.replace(tmp, path)
+
+
+def bench_tool(w: wl.Workload, src: Path, tool: Tool, rep: int, res: Results) -> None:
+    repo = WORK / "repos" / f"{w.name}-{tool.name}"
+    fresh_repo(repo, tool)
+    data = repo / "data"
+    expect_n, expect_bytes = len(wl.relpaths(w)), None
+    tag = f"[{w.name} r{rep + 1} {tool.name}]"
+
+    # cp -r: the workload into the repo, and the cp -r baseline
+    p = run(["cp", "-r", str(src), str(data)], cwd=repo)
+    res.add_base(w.name, "cp -r", p.seconds)
+    _, expect_bytes = wl.tree_stats(data)
+
+    def step(name: str, cmd: list[str], verify=None) -> Proc | None:
+        try:
+            p = run(cmd, cwd=repo, capture=verify is up_to_date)
+            if verify:
+                verify(p)
+        except StepFailed as e:
+            res.errors.append((w.name, tool.name, name, str(e)))
+            log(f"{tag} {name}: FAILED: {e}")
+            return None
+        res.add_time(w.name, name, tool.name, p.seconds)
+        log(f"{tag} {name}: {p.seconds:.3f} s  (maxrss {p.maxrss_kib / 1024:.0f} MiB)")
+        return p
+
+    def up_to_date(p: Proc) -> None:
+        if "up to date" not in p.stdout:
+            raise StepFailed(f"status did not say up to date: {p.stdout.strip()[:500]!r}")
+
+    def restored(link: str):
+        def verify(p: Proc) -> None:
+            n, total = wl.tree_stats(data) if data.exists() else (0, 0)
+            if (n, total) != (expect_n, expect_bytes):
+                raise StepFailed(
+                    f"checkout restored {n} files / {total} bytes, expected {expect_n} / {expect_bytes}"
+                )
+            nlink = os.stat(data / wl.relpaths(w)[-1]).st_nlink
+            if link == "hardlink" and nlink < 2:
+                raise StepFailed(f"checkout with cache.type hardlink made a file with {nlink} link(s)")
+            if link == "copy" and nlink != 1:
+                raise StepFailed(f"checkout with the copy cache type made a file with {nlink} links")
+        return verify
+
+    # add in the fresh repo
+    p = step("add", tool.cmd("add", "data"))
+    if p is None:
+        res.errors.append((w.name, tool.name, "(rest)", "skipped: add failed"))
+        rm_rf(repo)
+        return
+    res.rss.setdefault((w.name, tool.name), []).append(p.maxrss_kib / 1024)
+    dvcfile = repo / "data.dvc"
+
+    step("status (unchanged)", tool.cmd("status"), up_to_date)
+
+    paths = wl.relpaths(w)
+    k = min(10, len(paths))
+    touched = [paths[i * len(paths) // k] for i in range(k)]
+    for rel in touched:
+        st = os.stat(data / rel)
+        ns = st.st_mtime_ns + 7_000_000_000 + rep * 1_000_000_000
+        os.utime(data / rel, ns=(ns, ns))
+    step("status (touched)", tool.cmd("status"), up_to_date)
+
+    before = dvcfile.read_text()
+    rewrite_changed(data / paths[len(paths) // 2])
+
+    def dvcfile_changed(p: Proc) -> None:
+        if dvcfile.read_text() == before:
+            raise StepFailed("data.dvc did not change after adding a changed file")
+    step("change 1 file, add", tool.cmd("add", "data"), dvcfile_changed)
+
+    rm_rf(data)
+    step("checkout (copy)", tool.cmd("checkout"), restored("copy"))
+
+    sh(tool.cmd("config", "cache.type", "hardlink"), cwd=repo)
+    rm_rf(data)
+    step("checkout (hardlink)", tool.cmd("checkout"), restored("hardlink"))
+    sh(tool.cmd("config", "--unset", "cache.type"), cwd=repo)
+
+    cache = repo / ".dvc" / "cache"
+    n_before = count_files(cache)
+
+    def collected(p: Proc) -> None:
+        n_after = count_files(cache)
+        if n_after >= n_before:
+            raise StepFailed(f"gc removed nothing ({n_before} cache files before, {n_after} after)")
+    step("gc -w -f", tool.cmd("gc", "-w", "-f"), collected)
+
+    rm_rf(repo)
+
+
+def bench_baselines(w: wl.Workload, src: Path, res: Results) -> None:
+    dst = WORK / "repos" / f"{w.name}-baseline"
+    rm_rf(dst)
+    dst.mkdir(parents=True)
+    p = run(["cp", "-al", str(src), str(dst / "data")], cwd=dst)
+    res.add_base(w.name, "cp -al", p.seconds)
+    if w.nfiles == 1:
+        f = src / wl.relpaths(w)[0]
+        p = run(["cat", str(f)], cwd=dst)  # stdout is /dev/null
+        res.add_base(w.name, "cat > /dev/null", p.seconds)
+        p = run(["cp", str(f), str(dst / "copy.bin")], cwd=dst)
+        res.add_base(w.name, "cp (file)", p.seconds)
+    rm_rf(dst)
+    log(f"[{w.name}] baselines so far: " + ", ".join(
+        f"{k[1]} {statistics.median(v):.3f} s" for k, v in res.baselines.items() if k[0] == w.name))
+
+
+def bench_startup(tools: list[Tool], n: int, res: Results) -> None:
+    """``--version`` and ``status`` in a repository holding one small file."""
+    repos = {}
+    for tool in tools:
+        repo = WORK / "repos" / f"startup-{tool.name}"
+        fresh_repo(repo, tool)
+        (repo / "small.txt").write_text("hello\n")
+        sh(tool.cmd("add", "small.txt"), cwd=repo)
+        repos[tool.name] = repo
+    for _ in range(n):  # interleaved
+        for tool in tools:
+            repo = repos[tool.name]
+            p = run(tool.cmd("--version"), cwd=repo)
+            res.add_time("startup", "--version", tool.name, p.seconds)
+            p = run(tool.cmd("status"), cwd=repo, capture=True)
+            if "up to date" not in p.stdout:
+                res.errors.append(("startup", tool.name, "status", f"not up to date: {p.stdout!r}"))
+            res.add_time("startup", "status (1 small file)", tool.name, p.seconds)
+    shim = shutil.which("bale")
+    if shim and Path(shim).resolve() != Path(find_exe("bale")).resolve():
+        for _ in range(n):
+            p = run([shim, "--version"], cwd=WORK)
+            res.add_base("startup", "bale --version via PATH shim", p.seconds)
+        res.notes.append(
+            f"bale/dvc are run as {find_exe('bale')} / {find_exe('dvc')}; "
+            f"PATH has {shim} (a pyenv shim), timed separately as a baseline row"
+        )
+    for repo in repos.values():
+        rm_rf(repo)
+    log("startup: " + ", ".join(
+        f"{k[2]} {k[1]} {statistics.median(v) * 1000:.0f} ms" for k, v in res.times.items() if k[0] == "startup"))
+
+
+# --------------------------------------------------------------------------
+# table
+
+BASELINE_FOR = {  # step -> baseline name (per workload kind)
+    "add": "cp -r",
+    "change 1 file, add": None,
+    "checkout (copy)": "cp -r",
+    "checkout (hardlink)": "cp -al",
+}
+
+
+def fmt_s(v: float | None) -> str:
+    if v is None:
+        return "-"
+    if v < 1:
+        return f"{v * 1000:.0f} ms"
+    if v < 100:
+        return f"{v:.2f} s"
+    return f"{v:.0f} s"
+
+
+def fmt_x(v: float | None) -> str:
+    return "-" if v is None else (f"{v:.1f}x" if v >= 10 else f"{v:.2f}x")
+
+
+def med(xs: list | None) -> float | None:
+    return statistics.median(xs) if xs else None
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b and b > 0 else None
+
+
+def build_rows(res: Results, names: list[str], tools: list[str], repeat: int) -> list[list[str]]:
+    rows = []
+    for w in names:
+        is_w2 = any(k[0] == w and k[1] == "cp (file)" for k in res.baselines)
+        steps = STEPS if w != "startup" else ("--version", "status (1 small file)")
+        for s in steps:
+            vals = {t: med(res.times.get((w, s, t))) for t in ALL_TOOLS}
+            counts = {t: len(res.times.get((w, s, t), [])) for t in ALL_TOOLS}
+            errs = {t for (ww, t, ss, _) in res.errors if ww == w and ss in (s, "(rest)")}
+            if s == "add" and is_w2:
+                bname = "cp (file)"
+            else:
+                bname = BASELINE_FOR.get(s)
+            bval = med(res.baselines.get((w, bname))) if bname else None
+
+            def cell(t: str) -> str:
+                if t not in tools:
+                    return "n/a"
+                if vals[t] is None:
+                    return "ERR" if t in errs else "-"
+                c = fmt_s(vals[t])
+                if counts[t] < repeat:
+                    c += f" (n={counts[t]})"
+                if t in errs:
+                    c += " ERR"
+                return c
+
+            label = s
+            if s == "status (touched)":
+                label = "status (10 touched)" if w != "W2" else "status (1 touched)"
+            rows.append([
+                w, label, cell("bale-md5"), cell("bale-blake3"), cell("dvc"),
+                fmt_x(ratio(vals["dvc"], vals["bale-md5"])),
+                fmt_x(ratio(vals["dvc"], vals["bale-blake3"])),
+                f"{bname} {fmt_s(bval)}" if bval is not None else "",
+                fmt_x(ratio(vals["bale-md5"], bval)) if bval is not None else "",
+                fmt_x(ratio(vals["bale-blake3"], bval)) if bval is not None else "",
+            ])
+        if w != "startup":
+            rss = {t: med(res.rss.get((w, t))) for t in ALL_TOOLS}
+            rows.append([
+                w, "add peak RSS",
+                *[f"{rss[t]:.0f} MiB" if rss[t] is not None else "-" for t in ALL_TOOLS],
+                fmt_x(ratio(rss["dvc"], rss["bale-md5"])),
+                fmt_x(ratio(rss["dvc"], rss["bale-blake3"])),
+                "", "", "",
+            ])
+        for (ww, bname), v in res.baselines.items():
+            if ww == w:
+                rows.append([w, f"[baseline] {bname}", "", "", "", "", "", fmt_s(med(v)), "", ""])
+    return rows
+
+
+HEADER = ["workload", "step", "bale-md5", "bale-blake3", "dvc", "dvc/md5", "dvc/blake3",
+          "baseline", "md5/base", "blake3/base"]
+
+
+def plain_table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [HEADER, *rows]) for i in range(len(HEADER))]
+    line = "  ".join("-" * w for w in widths)
+    out = ["  ".join(h.ljust(w) for h, w in zip(HEADER, widths)), line]
+    prev = None
+    for r in rows:
+        if prev is not None and r[0] != prev:
+            out.append("")
+        prev = r[0]
+        out.append("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+    return "\n".join(out)
+
+
+def markdown_table(rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(HEADER) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * 8) + "|"]
+    for r in rows:
+        out.append("| " + " | ".join(c.replace("|", "\\|") for c in r) + " |")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--workloads", default="W1,W2,W3")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--dvc-repeat", type=int, default=None,
+                    help="repetitions for dvc on W1 (default: --repeat); dvc W1 steps take minutes")
+    ap.add_argument("--tools", default=",".join(ALL_TOOLS))
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
+    ap.add_argument("--keep", action="store_true", help="keep benches/work (generated workloads)")
+    ap.add_argument("--json", metavar="FILE", help="write the raw samples as JSON")
+    ap.add_argument("--no-startup", action="store_true", help="skip the startup measurements")
+    args = ap.parse_args()
+
+    names = [n.strip() for n in args.workloads.split(",") if n.strip()]
+    tool_names = [t.strip() for t in args.tools.split(",") if t.strip()]
+    specs = wl.workloads(args.scale)
+    for n in names:
+        if n not in specs:
+            ap.error(f"unknown workload {n} (choose from {', '.join(specs)})")
+    for t in tool_names:
+        if t not in ALL_TOOLS:
+            ap.error(f"unknown tool {t} (choose from {', '.join(ALL_TOOLS)})")
+    tools = make_tools(tool_names)
+    dvc_repeat = args.dvc_repeat if args.dvc_repeat is not None else args.repeat
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    res = Results()
+    started = time.time()
+    versions = {t.name: subprocess.run(t.cmd("--version"), capture_output=True, text=True, env=ENV)
+                .stdout.strip().splitlines()[0] for t in tools}
+    log(f"tools: {versions}; python {platform.python_version()}; cpus {os.cpu_count()}")
+
+    if not args.no_startup:
+        bench_startup(tools, max(10, args.repeat), res)
+
+    for n in names:
+        w = specs[n]
+        t0 = time.perf_counter()
+        src = wl.generate(w, WORK / "src")
+        log(f"[{n}] {w.description}: ready in {time.perf_counter() - t0:.1f} s")
+        for rep in range(args.repeat):
+            bench_baselines(w, src, res)
+            for tool in tools:
+                if tool.name == "dvc" and n == "W1" and rep >= dvc_repeat:
+                    continue
+                bench_tool(w, src, tool, rep, res)
+        if not args.keep:
+            rm_rf(WORK / "src" / n)
+
+    order = (["startup"] if not args.no_startup else []) + names
+    rows = build_rows(res, order, tool_names, args.repeat)
+    print()
+    print(f"bale vs dvc: medians of {args.repeat} runs, scale {args.scale}, "
+          f"{time.strftime('%Y-%m-%d %H:%M')}, {(time.time() - started) / 60:.1f} min")
+    for n in names:
+        print(f"  {n}: {specs[n].description}")
+    print(plain_table(rows))
+    if res.notes:
+        print("\nnotes:\n" + "\n".join(f"  - {x}" for x in res.notes))
+    if res.errors:
+        print("\nERRORS:")
+        for w, t, s, e in res.errors:
+            print(f"  {w} {t} {s}: {e}")
+    if args.markdown:
+        print()
+        print(markdown_table(rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"versions": versions, "args": vars(args), **res.to_json()}, indent=1))
+    if not args.keep:
+        rm_rf(WORK)
+    return 1 if res.errors else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,155 @@
+"""Type stub of the compiled engine (rust/bale-py). Checked by mypy.stubtest."""
+
+from collections.abc import Callable
+from os import PathLike
+from typing import final
+
+__version__: str
+__all__ = [
+    "Built",
+    "CheckoutResult",
+    "GcResult",
+    "Progress",
+    "Status",
+    "Workspace",
+    "__version__",
+    "find_metafiles",
+    "hash_file",
+    "ignored_reason",
+    "probe_links",
+    "unprotect",
+]
+
+_Path = str | PathLike[str]
+
+@final
+class Progress:
+    """Counters the engine advances; read them from Python to draw progress."""
+
+    def __new__(cls) -> Progress: ...
+    @property
+    def total(self) -> int: ...
+    @property
+    def done(self) -> int: ...
+    @property
+    def bytes(self) -> int: ...
+    def cancel(self) -> None: ...
+    def reset(self) -> None: ...
+
+@final
+class Built:
+    @property
+    def oid(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def nfiles(self) -> int | None: ...
+    @property
+    def isexec(self) -> bool: ...
+    @property
+    def hashed(self) -> int: ...
+    @property
+    def stored(self) -> int: ...
+
+@final
+class Status:
+    @property
+    def oid(self) -> str | None: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def nfiles(self) -> int | None: ...
+    @property
+    def added(self) -> list[str]: ...
+    @property
+    def deleted(self) -> list[str]: ...
+    @property
+    def modified(self) -> list[str]: ...
+    @property
+    def in_cache(self) -> bool: ...
+    @property
+    def not_in_cache(self) -> list[str]: ...
+
+@final
+class CheckoutResult:
+    @property
+    def added(self) -> list[str]: ...
+    @property
+    def modified(self) -> list[str]: ...
+    @property
+    def deleted(self) -> list[str]: ...
+    @property
+    def unchanged(self) -> int: ...
+    @property
+    def missing(self) -> list[str]: ...
+    @property
+    def link_type(self) -> str | None: ...
+
+@final
+class GcResult:
+    @property
+    def removed(self) -> int: ...
+    @property
+    def bytes(self) -> int: ...
+    @property
+    def kept(self) -> int: ...
+
+@final
+class Workspace:
+    def __new__(
+        cls,
+        root: _Path,
+        cache_dir: _Path,
+        state_path: _Path | None = None,
+        jobs: int | None = None,
+    ) -> Workspace: ...
+    @property
+    def cache_dir(self) -> str: ...
+    def build(
+        self,
+        target: _Path,
+        algo: str,
+        store: bool,
+        clone: bool = False,
+        progress: Progress | None = None,
+        tick: Callable[[], object] | None = None,
+    ) -> Built: ...
+    def scan(
+        self,
+        target: _Path,
+        algo: str,
+        progress: Progress | None = None,
+        tick: Callable[[], object] | None = None,
+    ) -> tuple[str, list[tuple[str, str]]]: ...
+    def status(
+        self,
+        target: _Path,
+        algo: str,
+        oid: str | None,
+        progress: Progress | None = None,
+        tick: Callable[[], object] | None = None,
+    ) -> Status: ...
+    def checkout(
+        self,
+        target: _Path,
+        algo: str,
+        oid: str,
+        isexec: bool = False,
+        link_types: list[str] = ...,
+        force: bool = False,
+        relink: bool = False,
+        subpath: str | None = None,
+        progress: Progress | None = None,
+        tick: Callable[[], object] | None = None,
+    ) -> CheckoutResult: ...
+    def manifest(self, algo: str, oid: str) -> list[tuple[str, str, int, bool]]: ...
+    def object_path(self, algo: str, oid: str) -> str: ...
+    def exists(self, algo: str, oid: str) -> bool: ...
+    def gc(self, keep: list[tuple[str, str]], dry: bool = False) -> GcResult: ...
+    def save(self) -> None: ...
+
+def hash_file(path: _Path, algo: str) -> tuple[str, int]: ...
+def ignored_reason(repo_root: _Path, path: _Path) -> str | None: ...
+def unprotect(path: _Path) -> None: ...
+def probe_links(cache_dir: _Path, workspace_dir: _Path) -> list[str]: ...
+def find_metafiles(repo_root: _Path) -> list[str]: ...
