@@ -3,13 +3,20 @@ PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: help dev demo test test-rust test-python lint bench clean
+.PHONY: help sysdeps dev demo test test-rust test-python lint bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-dev: ## build the extension (release) and install bale with its test dependencies
+dev: sysdeps ## build the extension (release) and install bale with its test dependencies
 	$(PIP) install -q -e '.[test]'
+
+sysdeps: ## xfsprogs, for the reflink tests on a loop-mounted XFS image (root + apt only)
+	@command -v mkfs.xfs >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && apt-get install -y -qq xfsprogs) >/dev/null 2>&1 || true; \
+	  fi; \
+	  command -v mkfs.xfs >/dev/null 2>&1 || echo "note: no mkfs.xfs; the reflink test will be skipped"; }
 
 demo: dev ## version a generated dataset, push to a local remote, clone, pull, verify
 	$(PYTHON) benches/demo.py

@@ -43,6 +43,8 @@ class Repo:
         self.root = find_root(path)
         self.dvc_dir = self.root / DVC_DIR
         self.tmp_dir = self.dvc_dir / "tmp"
+        # Like dvc, refuse to work with a broken config, whatever the command.
+        self.config  # noqa: B018
 
     def __repr__(self) -> str:
         return f"Repo({str(self.root)!r})"

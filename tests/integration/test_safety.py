@@ -1,0 +1,196 @@
+"""Bad input, concurrency, crashes and link types: nothing is ever lost."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import bale
+from bale import _core
+
+from .conftest import Run, read_tree, write_tree
+
+
+def _one_error_line(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("ERROR: ")
+    return lines[0]
+
+
+def test_missing_target_is_one_clear_line(repo: Path, run: Run) -> None:
+    line = _one_error_line(run("bale", "add", "nope", ok=False).stderr)
+    assert "nope" in line and "no such file" in line
+
+
+def test_targets_outside_the_repository_or_inside_dvc_dir_are_refused(
+    repo: Path, tmp_path: Path, run: Run
+) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("x")
+    assert "outside the repository" in _one_error_line(
+        run("bale", "add", str(outside), ok=False).stderr
+    )
+    assert ".dvc" in _one_error_line(run("bale", "add", ".dvc/config", ok=False).stderr)
+
+
+def test_malformed_dvc_file_names_the_file(repo: Path, run: Run) -> None:
+    (repo / "bad.dvc").write_text("outs:\n- path: x\n  xtra: 1\n")
+    line = _one_error_line(run("bale", "status", ok=False).stderr)
+    assert "bad.dvc" in line and "xtra" in line
+    (repo / "bad.dvc").write_text("outs: [\n")
+    line = _one_error_line(run("bale", "status", ok=False).stderr)
+    assert "bad.dvc" in line and "line" in line
+
+
+def test_malformed_config_names_the_file(repo: Path, run: Run) -> None:
+    (repo / ".dvc" / "config").write_text("[core]\n    bogus = 1\n")
+    line = _one_error_line(run("bale", "status", ok=False).stderr)
+    assert "config" in line and "bogus" in line
+
+
+def test_corrupt_cache_object_is_reported_and_never_checked_out(md5_repo: Path, run: Run) -> None:
+    write_tree(md5_repo, {"f.txt": "good\n"})
+    run("bale", "add", "f.txt")
+    obj = next((md5_repo / ".dvc" / "cache" / "files" / "md5").rglob("*"), None)
+    objs = [p for p in (md5_repo / ".dvc" / "cache").rglob("*") if p.is_file()]
+    assert len(objs) == 1 and obj is not None
+    objs[0].chmod(0o644)
+    objs[0].write_text("evil\n")
+    (md5_repo / "f.txt").unlink()
+    line = _one_error_line(run("bale", "checkout", ok=False).stderr)
+    assert "corrupt" in line
+    assert not (md5_repo / "f.txt").exists()
+
+
+def test_a_second_writer_is_told_who_holds_the_lock(repo: Path, run: Run) -> None:
+    write_tree(repo, {"f.txt": "x"})
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from bale.lock import repo_lock; from pathlib import Path\n"
+            "with repo_lock(Path('.dvc/tmp')):\n    print('locked', flush=True); time.sleep(30)",
+        ],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        line = _one_error_line(run("bale", "add", "f.txt", ok=False).stderr)
+        assert f"process {holder.pid}" in line
+        # Readers take no lock, so they never wait for a writer.
+        assert "up to date" in run("bale", "status").stdout
+    finally:
+        holder.kill()
+        holder.wait()
+    # The kernel dropped the dead holder's lock: the next writer proceeds.
+    run("bale", "add", "f.txt")
+
+
+def test_kill_9_during_add_leaves_a_consistent_cache(md5_repo: Path, run: Run) -> None:
+    data = md5_repo / "data"
+    for d in range(20):
+        write_tree(data / f"d{d:02}", {f"f{i:03}": os.urandom(2048) for i in range(500)})
+    cmd = [sys.executable, "-m", "bale", "add", "data"]
+    proc = subprocess.Popen(cmd, cwd=md5_repo, env={**os.environ, "BALE_JOBS": "2"})
+    cache = md5_repo / ".dvc" / "cache" / "files" / "md5"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and proc.poll() is None:
+        if cache.exists() and sum(1 for _ in cache.rglob("*")) > 500:
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (md5_repo / "data.dvc").exists() or proc.returncode == 0
+    # Every object under an object name is complete and correct.
+    for obj in cache.rglob("*"):
+        if obj.is_file() and not obj.name.startswith("."):
+            oid, _ = _core.hash_file(obj, "md5")
+            assert obj.parent.name + obj.name == oid
+    run("bale", "add", "data")
+    before = read_tree(data)
+    shutil.rmtree(data)
+    run("bale", "checkout")
+    assert read_tree(data) == before
+
+
+@pytest.mark.parametrize("kind", ["hardlink", "symlink", "copy"])
+def test_linked_checkouts_protect_the_cache(repo: Path, run: Run, kind: str) -> None:
+    write_tree(repo / "data", {"a": "original\n", "s/b": "b\n"})
+    run("bale", "config", "cache.type", kind)
+    run("bale", "add", "data")
+    a = repo / "data" / "a"
+    if kind == "hardlink":
+        assert a.stat().st_nlink == 2
+        assert a.stat().st_mode & 0o777 == 0o444
+    if kind == "symlink":
+        assert a.is_symlink() and os.path.isabs(os.readlink(a))
+    run("bale", "unprotect", "data/a")
+    a.write_text("edited\n")
+    shutil.rmtree(repo / "data" / "s")
+    run("bale", "checkout", "--force")
+    assert a.read_text() == "original\n", "the edit must not have reached the cache"
+    assert (repo / "data" / "s" / "b").read_text() == "b\n"
+
+
+def _mount_xfs(tmp_path: Path) -> Path | None:
+    if os.geteuid() != 0 or shutil.which("mkfs.xfs") is None:
+        return None
+    img, mnt = tmp_path / "xfs.img", tmp_path / "xfs"
+    mnt.mkdir()
+    with open(img, "wb") as f:
+        f.truncate(512 << 20)
+    ok = subprocess.run(["mkfs.xfs", "-q", "-m", "reflink=1", str(img)]).returncode == 0
+    if not ok or subprocess.run(["mount", "-o", "loop", str(img), str(mnt)]).returncode != 0:
+        return None
+    return mnt
+
+
+def test_reflink_checkout_on_xfs_shares_blocks_and_stays_independent(tmp_path: Path) -> None:
+    mnt = _mount_xfs(tmp_path)
+    if mnt is None:
+        pytest.skip("needs root and mkfs.xfs (make dev installs xfsprogs) to loop-mount XFS")
+    try:
+        root = mnt / "repo"
+        root.mkdir()
+        subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+        repo = bale.Repo.init(root)
+        write_tree(root / "data", {"big": os.urandom(4 << 20)})
+        repo.add([root / "data"])
+        assert _core.probe_links(repo.cache_dir, root)[0] == "reflink"
+        shutil.rmtree(root / "data")
+        result = repo.checkout()
+        assert result.link_types == {"reflink"}
+        f = root / "data" / "big"
+        f.write_bytes(b"edited")  # a reflink is a private copy
+        assert bale.Repo(root).status().changed
+        repo.checkout(force=True)
+        assert len(f.read_bytes()) == 4 << 20
+    finally:
+        subprocess.run(["umount", str(mnt)])
+
+
+def test_python_api_returns_typed_results_and_builtin_exceptions(tmp_path: Path) -> None:
+    root = tmp_path / "api"
+    root.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    repo = bale.Repo.init(root, hash="md5")
+    write_tree(root, {"f.txt": "hello\n"})
+    [r] = repo.add([root / "f.txt"])
+    assert (r.oid, r.size, r.hash) == ("b1946ac92492d2347c6235b4d2611184", 6, "md5")
+    assert repo.status().clean
+    with pytest.raises(FileNotFoundError):
+        repo.add([root / "missing"])
+    with pytest.raises(bale.BaleError):
+        repo.add([root / "missing"])
+    with pytest.raises(bale.NotARepositoryError):
+        bale.Repo(tmp_path)
