@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from bale.config import Config
 from bale.exceptions import ConfigError
 

@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from bale.exceptions import MetafileError
 from bale.metafiles.dvcfile import (
     Out,
@@ -17,8 +20,6 @@ from bale.metafiles.dvcfile import (
     load_dvcfile,
     loads_dvcfile,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 MD5 = "b1946ac92492d2347c6235b4d2611184"
 B3 = "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from bale.exceptions import TargetError
 from bale.metafiles.gitignore import escape_entry, ignore_in_git, unignore_in_git
 
