@@ -21,9 +21,15 @@ whole processes (``time.perf_counter`` around fork/exec/``wait4``):
 Every checkout is verified (file count and bytes of the restored tree, link
 count of a sample file), every status must say "up to date", the changed add
 must change ``data.dvc`` and gc must remove something.  A failing step is
-recorded with its stderr and the run carries on.  Tools are interleaved within
-each repetition so machine noise hits all of them alike; the table reports the
-MEDIAN of the repetitions and ratios of medians.
+recorded with its stderr and the run carries on.
+
+Noise: tools are interleaved within each repetition (order rotated each
+repetition) and every step compared with a baseline has that baseline timed
+right before it (``cp -r`` of the workload before add and before the copy
+checkout, ``cp -al`` before the hardlink checkout).  The table shows the
+MEDIAN time of each cell, and every ratio is the median over repetitions of
+the ratio measured within one repetition (paired), not a ratio of medians.
+Peak RSS is measured with GNU time (see ``run``).
 
 Startup: ``--version`` and ``status`` in a repository holding one small file.
 """
@@ -91,15 +97,30 @@ class Proc:
     stdout: str
 
 
-def run(cmd: list[str], cwd: Path, *, check: bool = True, capture: bool = False) -> Proc:
-    """Runs ``cmd`` to completion; stdout to /dev/null (or, with ``capture``,
-    to a scratch file, to verify status output), stderr to a scratch file
-    (shown if the command fails)."""
+GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+
+
+def run(cmd: list[str], cwd: Path, *, check: bool = True, capture: bool = False,
+        rss: bool = False) -> Proc:
+    """Runs ``cmd`` to completion and times it (perf_counter around fork, exec
+    and wait4).  stdout goes to /dev/null (or, with ``capture``, to a scratch
+    file, to verify status output); stderr to a scratch file, shown if the
+    command fails.
+
+    Peak RSS: a child's ru_maxrss on Linux starts from its parent's RSS at
+    fork time (the high-water mark survives exec), so wait4 on a child of this
+    (big) Python process would floor every tool at this process's size.  With
+    ``rss`` the command runs under GNU time (a ~1 MiB process) and its %M is
+    read back; the extra fork/exec costs about a millisecond."""
     out_path = WORK / ".stdout" if capture else Path(os.devnull)
     err_path = WORK / ".stderr"
+    rss_path = WORK / ".maxrss"
+    full = cmd
+    if rss and GNU_TIME:
+        full = [GNU_TIME, "-f", "%M", "-o", str(rss_path), *cmd]
     with open(out_path, "w+b" if capture else "wb") as out, open(err_path, "w+b") as err:
         t0 = time.perf_counter()
-        p = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=ENV)
+        p = subprocess.Popen(full, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=ENV)
         _, status, ru = os.wait4(p.pid, 0)
         t1 = time.perf_counter()
         p.returncode = os.waitstatus_to_exitcode(status)
@@ -109,10 +130,16 @@ def run(cmd: list[str], cwd: Path, *, check: bool = True, capture: bool = False)
             stdout = out.read().decode(errors="replace")
         err.seek(0)
         stderr = err.read().decode(errors="replace")
+    maxrss = ru.ru_maxrss
+    if rss and GNU_TIME:
+        try:
+            maxrss = int(rss_path.read_text().strip().splitlines()[-1])
+        except (OSError, ValueError, IndexError):
+            maxrss = -1
     if check and p.returncode != 0:
         tail = "\n".join((stderr.strip() or stdout.strip()).splitlines()[-8:])
         raise StepFailed(f"`{' '.join(map(str, cmd))}` exited {p.returncode}: {tail}")
-    return Proc(t1 - t0, ru.ru_maxrss, stdout)
+    return Proc(t1 - t0, maxrss, stdout)
 
 
 def sh(cmd: list[str], cwd: Path | None = None) -> None:
@@ -164,14 +191,17 @@ def fresh_repo(path: Path, tool: Tool) -> None:
 
 @dataclass
 class Results:
-    times: dict = field(default_factory=dict)  # (workload, step, tool) -> [seconds]
-    rss: dict = field(default_factory=dict)  # (workload, tool) -> [MiB]
+    # (workload, step, tool) -> {rep: seconds}
+    times: dict = field(default_factory=dict)
+    # (workload, step, tool) -> {rep: seconds of the baseline timed just before that step}
+    paired: dict = field(default_factory=dict)
+    rss: dict = field(default_factory=dict)  # (workload, tool) -> {rep: MiB}
     baselines: dict = field(default_factory=dict)  # (workload, name) -> [seconds]
     errors: list = field(default_factory=list)  # (workload, tool, step, text)
     notes: list = field(default_factory=list)
 
-    def add_time(self, w: str, step: str, tool: str, s: float) -> None:
-        self.times.setdefault((w, step, tool), []).append(s)
+    def add_time(self, w: str, step: str, tool: str, rep: int, s: float) -> None:
+        self.times.setdefault((w, step, tool), {})[rep] = s
 
     def add_base(self, w: str, name: str, s: float) -> None:
         self.baselines.setdefault((w, name), []).append(s)
@@ -179,6 +209,7 @@ class Results:
     def to_json(self) -> dict:
         return {
             "times": [[*k, v] for k, v in self.times.items()],
+            "paired_baselines": [[*k, v] for k, v in self.paired.items()],
             "rss_mib": [[*k, v] for k, v in self.rss.items()],
             "baselines": [[*k, v] for k, v in self.baselines.items()],
             "errors": self.errors,
@@ -204,27 +235,39 @@ def rewrite_changed(path: Path) -> None:
 
 def bench_tool(w: wl.Workload, src: Path, tool: Tool, rep: int, res: Results) -> None:
     repo = WORK / "repos" / f"{w.name}-{tool.name}"
+    scratch = WORK / "repos" / "baseline-scratch"
     fresh_repo(repo, tool)
     data = repo / "data"
-    expect_n, expect_bytes = len(wl.relpaths(w)), None
+    paths = wl.relpaths(w)
     tag = f"[{w.name} r{rep + 1} {tool.name}]"
 
-    # cp -r: the workload into the repo, and the cp -r baseline
+    def baseline(name: str, cmd: list[str], step: str) -> None:
+        """A baseline timed right before ``step``, on the same machine state."""
+        rm_rf(scratch)
+        p = run(cmd, cwd=WORK)
+        res.add_base(w.name, name, p.seconds)
+        res.paired.setdefault((w.name, step, tool.name), {})[rep] = p.seconds
+        rm_rf(scratch)
+
+    # cp -r: the workload into the repo, and the cp -r baseline paired with add
     p = run(["cp", "-r", str(src), str(data)], cwd=repo)
     res.add_base(w.name, "cp -r", p.seconds)
-    _, expect_bytes = wl.tree_stats(data)
+    res.paired.setdefault((w.name, "add", tool.name), {})[rep] = p.seconds
+    expect_n, expect_bytes = wl.tree_stats(data)
+    assert expect_n == len(paths), (expect_n, len(paths))
 
-    def step(name: str, cmd: list[str], verify=None) -> Proc | None:
+    def step(name: str, cmd: list[str], verify=None, rss: bool = False) -> Proc | None:
         try:
-            p = run(cmd, cwd=repo, capture=verify is up_to_date)
+            p = run(cmd, cwd=repo, capture=verify is up_to_date, rss=rss)
             if verify:
                 verify(p)
         except StepFailed as e:
             res.errors.append((w.name, tool.name, name, str(e)))
             log(f"{tag} {name}: FAILED: {e}")
             return None
-        res.add_time(w.name, name, tool.name, p.seconds)
-        log(f"{tag} {name}: {p.seconds:.3f} s  (maxrss {p.maxrss_kib / 1024:.0f} MiB)")
+        res.add_time(w.name, name, tool.name, rep, p.seconds)
+        extra = f"  (peak RSS {p.maxrss_kib / 1024:.0f} MiB)" if rss else ""
+        log(f"{tag} {name}: {p.seconds:.3f} s{extra}")
         return p
 
     def up_to_date(p: Proc) -> None:
@@ -238,7 +281,7 @@ def bench_tool(w: wl.Workload, src: Path, tool: Tool, rep: int, res: Results) ->
                 raise StepFailed(
                     f"checkout restored {n} files / {total} bytes, expected {expect_n} / {expect_bytes}"
                 )
-            nlink = os.stat(data / wl.relpaths(w)[-1]).st_nlink
+            nlink = os.stat(data / paths[-1]).st_nlink
             if link == "hardlink" and nlink < 2:
                 raise StepFailed(f"checkout with cache.type hardlink made a file with {nlink} link(s)")
             if link == "copy" and nlink != 1:
@@ -246,17 +289,16 @@ def bench_tool(w: wl.Workload, src: Path, tool: Tool, rep: int, res: Results) ->
         return verify
 
     # add in the fresh repo
-    p = step("add", tool.cmd("add", "data"))
+    p = step("add", tool.cmd("add", "data"), rss=True)
     if p is None:
         res.errors.append((w.name, tool.name, "(rest)", "skipped: add failed"))
         rm_rf(repo)
         return
-    res.rss.setdefault((w.name, tool.name), []).append(p.maxrss_kib / 1024)
+    res.rss.setdefault((w.name, tool.name), {})[rep] = p.maxrss_kib / 1024
     dvcfile = repo / "data.dvc"
 
     step("status (unchanged)", tool.cmd("status"), up_to_date)
 
-    paths = wl.relpaths(w)
     k = min(10, len(paths))
     touched = [paths[i * len(paths) // k] for i in range(k)]
     for rel in touched:
@@ -267,6 +309,7 @@ def bench_tool(w: wl.Workload, src: Path, tool: Tool, rep: int, res: Results) ->
 
     before = dvcfile.read_text()
     rewrite_changed(data / paths[len(paths) // 2])
+    expect_bytes = wl.tree_stats(data)[1]
 
     def dvcfile_changed(p: Proc) -> None:
         if dvcfile.read_text() == before:
@@ -274,10 +317,12 @@ def bench_tool(w: wl.Workload, src: Path, tool: Tool, rep: int, res: Results) ->
     step("change 1 file, add", tool.cmd("add", "data"), dvcfile_changed)
 
     rm_rf(data)
+    baseline("cp -r", ["cp", "-r", str(src), str(scratch)], "checkout (copy)")
     step("checkout (copy)", tool.cmd("checkout"), restored("copy"))
 
     sh(tool.cmd("config", "cache.type", "hardlink"), cwd=repo)
     rm_rf(data)
+    baseline("cp -al", ["cp", "-al", str(src), str(scratch)], "checkout (hardlink)")
     step("checkout (hardlink)", tool.cmd("checkout"), restored("hardlink"))
     sh(tool.cmd("config", "--unset", "cache.type"), cwd=repo)
 
@@ -294,20 +339,18 @@ def bench_tool(w: wl.Workload, src: Path, tool: Tool, rep: int, res: Results) ->
 
 
 def bench_baselines(w: wl.Workload, src: Path, res: Results) -> None:
+    """W2 only: reading and copying the one big file."""
+    if w.nfiles != 1:
+        return
     dst = WORK / "repos" / f"{w.name}-baseline"
     rm_rf(dst)
     dst.mkdir(parents=True)
-    p = run(["cp", "-al", str(src), str(dst / "data")], cwd=dst)
-    res.add_base(w.name, "cp -al", p.seconds)
-    if w.nfiles == 1:
-        f = src / wl.relpaths(w)[0]
-        p = run(["cat", str(f)], cwd=dst)  # stdout is /dev/null
-        res.add_base(w.name, "cat > /dev/null", p.seconds)
-        p = run(["cp", str(f), str(dst / "copy.bin")], cwd=dst)
-        res.add_base(w.name, "cp (file)", p.seconds)
+    f = src / wl.relpaths(w)[0]
+    p = run(["cat", str(f)], cwd=dst)  # stdout is /dev/null
+    res.add_base(w.name, "cat > /dev/null", p.seconds)
+    p = run(["cp", str(f), str(dst / "copy.bin")], cwd=dst)
+    res.add_base(w.name, "cp (file)", p.seconds)
     rm_rf(dst)
-    log(f"[{w.name}] baselines so far: " + ", ".join(
-        f"{k[1]} {statistics.median(v):.3f} s" for k, v in res.baselines.items() if k[0] == w.name))
 
 
 def bench_startup(tools: list[Tool], n: int, res: Results) -> None:
@@ -319,15 +362,15 @@ def bench_startup(tools: list[Tool], n: int, res: Results) -> None:
         (repo / "small.txt").write_text("hello\n")
         sh(tool.cmd("add", "small.txt"), cwd=repo)
         repos[tool.name] = repo
-    for _ in range(n):  # interleaved
+    for i in range(n):  # interleaved
         for tool in tools:
             repo = repos[tool.name]
             p = run(tool.cmd("--version"), cwd=repo)
-            res.add_time("startup", "--version", tool.name, p.seconds)
+            res.add_time("startup", "--version", tool.name, i, p.seconds)
             p = run(tool.cmd("status"), cwd=repo, capture=True)
             if "up to date" not in p.stdout:
                 res.errors.append(("startup", tool.name, "status", f"not up to date: {p.stdout!r}"))
-            res.add_time("startup", "status (1 small file)", tool.name, p.seconds)
+            res.add_time("startup", "status (1 small file)", tool.name, i, p.seconds)
     shim = shutil.which("bale")
     if shim and Path(shim).resolve() != Path(find_exe("bale")).resolve():
         for _ in range(n):
@@ -340,15 +383,15 @@ def bench_startup(tools: list[Tool], n: int, res: Results) -> None:
     for repo in repos.values():
         rm_rf(repo)
     log("startup: " + ", ".join(
-        f"{k[2]} {k[1]} {statistics.median(v) * 1000:.0f} ms" for k, v in res.times.items() if k[0] == "startup"))
+        f"{k[2]} {k[1]} {statistics.median(v.values()) * 1000:.0f} ms"
+        for k, v in res.times.items() if k[0] == "startup"))
 
 
 # --------------------------------------------------------------------------
 # table
 
-BASELINE_FOR = {  # step -> baseline name (per workload kind)
+BASELINE_FOR = {  # step -> the baseline timed right before it
     "add": "cp -r",
-    "change 1 file, add": None,
     "checkout (copy)": "cp -r",
     "checkout (hardlink)": "cp -al",
 }
@@ -368,28 +411,34 @@ def fmt_x(v: float | None) -> str:
     return "-" if v is None else (f"{v:.1f}x" if v >= 10 else f"{v:.2f}x")
 
 
-def med(xs: list | None) -> float | None:
+def med(xs) -> float | None:
+    xs = list(xs.values()) if isinstance(xs, dict) else list(xs or [])
     return statistics.median(xs) if xs else None
 
 
-def ratio(a: float | None, b: float | None) -> float | None:
-    return a / b if a is not None and b and b > 0 else None
+def paired_ratio(num: dict | None, den: dict | None) -> float | None:
+    """Median over repetitions of num[rep] / den[rep] (both measured in the
+    same repetition, minutes apart at most)."""
+    if not num or not den:
+        return None
+    rs = [num[r] / den[r] for r in num if r in den and den[r] > 0]
+    return statistics.median(rs) if rs else None
 
 
 def build_rows(res: Results, names: list[str], tools: list[str], repeat: int) -> list[list[str]]:
     rows = []
     for w in names:
-        is_w2 = any(k[0] == w and k[1] == "cp (file)" for k in res.baselines)
         steps = STEPS if w != "startup" else ("--version", "status (1 small file)")
         for s in steps:
-            vals = {t: med(res.times.get((w, s, t))) for t in ALL_TOOLS}
-            counts = {t: len(res.times.get((w, s, t), [])) for t in ALL_TOOLS}
+            samples = {t: res.times.get((w, s, t)) for t in ALL_TOOLS}
+            vals = {t: med(samples[t]) for t in ALL_TOOLS}
             errs = {t for (ww, t, ss, _) in res.errors if ww == w and ss in (s, "(rest)")}
-            if s == "add" and is_w2:
-                bname = "cp (file)"
-            else:
-                bname = BASELINE_FOR.get(s)
-            bval = med(res.baselines.get((w, bname))) if bname else None
+            bname = BASELINE_FOR.get(s) if w != "startup" else None
+            pb = {t: res.paired.get((w, s, t)) for t in ALL_TOOLS}
+            # the baseline column: median of the baselines paired with bale's runs
+            bsamples = [v for t in ("bale-md5", "bale-blake3") for v in (pb[t] or {}).values()]
+            bval = med(bsamples) if bname else None
+            want = repeat if w != "startup" else None
 
             def cell(t: str) -> str:
                 if t not in tools:
@@ -397,8 +446,8 @@ def build_rows(res: Results, names: list[str], tools: list[str], repeat: int) ->
                 if vals[t] is None:
                     return "ERR" if t in errs else "-"
                 c = fmt_s(vals[t])
-                if counts[t] < repeat:
-                    c += f" (n={counts[t]})"
+                if want and len(samples[t]) < want:
+                    c += f" (n={len(samples[t])})"
                 if t in errs:
                     c += " ERR"
                 return c
@@ -408,24 +457,25 @@ def build_rows(res: Results, names: list[str], tools: list[str], repeat: int) ->
                 label = "status (10 touched)" if w != "W2" else "status (1 touched)"
             rows.append([
                 w, label, cell("bale-md5"), cell("bale-blake3"), cell("dvc"),
-                fmt_x(ratio(vals["dvc"], vals["bale-md5"])),
-                fmt_x(ratio(vals["dvc"], vals["bale-blake3"])),
+                fmt_x(paired_ratio(samples["dvc"], samples["bale-md5"])),
+                fmt_x(paired_ratio(samples["dvc"], samples["bale-blake3"])),
                 f"{bname} {fmt_s(bval)}" if bval is not None else "",
-                fmt_x(ratio(vals["bale-md5"], bval)) if bval is not None else "",
-                fmt_x(ratio(vals["bale-blake3"], bval)) if bval is not None else "",
+                fmt_x(paired_ratio(samples["bale-md5"], pb["bale-md5"])) if bval is not None else "",
+                fmt_x(paired_ratio(samples["bale-blake3"], pb["bale-blake3"])) if bval is not None else "",
             ])
         if w != "startup":
-            rss = {t: med(res.rss.get((w, t))) for t in ALL_TOOLS}
+            rss = {t: res.rss.get((w, t)) for t in ALL_TOOLS}
             rows.append([
                 w, "add peak RSS",
-                *[f"{rss[t]:.0f} MiB" if rss[t] is not None else "-" for t in ALL_TOOLS],
-                fmt_x(ratio(rss["dvc"], rss["bale-md5"])),
-                fmt_x(ratio(rss["dvc"], rss["bale-blake3"])),
+                *[f"{med(rss[t]):.0f} MiB" if rss[t] else "-" for t in ALL_TOOLS],
+                fmt_x(paired_ratio(rss["dvc"], rss["bale-md5"])),
+                fmt_x(paired_ratio(rss["dvc"], rss["bale-blake3"])),
                 "", "", "",
             ])
         for (ww, bname), v in res.baselines.items():
             if ww == w:
-                rows.append([w, f"[baseline] {bname}", "", "", "", "", "", fmt_s(med(v)), "", ""])
+                rows.append([w, f"[baseline] {bname} (all {len(v)})", "", "", "", "", "",
+                             fmt_s(med(v)), "", ""])
     return rows
 
 
@@ -499,7 +549,8 @@ def main() -> int:
         log(f"[{n}] {w.description}: ready in {time.perf_counter() - t0:.1f} s")
         for rep in range(args.repeat):
             bench_baselines(w, src, res)
-            for tool in tools:
+            k = rep % len(tools)  # rotate the order: no tool always runs first
+            for tool in tools[k:] + tools[:k]:
                 if tool.name == "dvc" and n == "W1" and rep >= dvc_repeat:
                     continue
                 bench_tool(w, src, tool, rep, res)

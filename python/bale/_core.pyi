@@ -11,6 +11,7 @@ __all__ = [
     "GcResult",
     "Progress",
     "Status",
+    "Transferred",
     "Workspace",
     "__version__",
     "find_metafiles",
@@ -86,6 +87,17 @@ class CheckoutResult:
     def link_type(self) -> str | None: ...
 
 @final
+class Transferred:
+    @property
+    def copied(self) -> int: ...
+    @property
+    def bytes(self) -> int: ...
+    @property
+    def present(self) -> int: ...
+    @property
+    def missing(self) -> list[str]: ...
+
+@final
 class GcResult:
     @property
     def removed(self) -> int: ...
@@ -146,6 +158,14 @@ class Workspace:
     def object_path(self, algo: str, oid: str) -> str: ...
     def exists(self, algo: str, oid: str) -> bool: ...
     def gc(self, keep: list[tuple[str, str]], dry: bool = False) -> GcResult: ...
+    def transfer(
+        self,
+        remote_root: _Path,
+        oids: list[tuple[str, str]],
+        push: bool,
+        progress: Progress | None = None,
+        tick: Callable[[], object] | None = None,
+    ) -> Transferred: ...
     def save(self) -> None: ...
 
 def hash_file(path: _Path, algo: str) -> tuple[str, int]: ...

@@ -249,6 +249,72 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _transfer_summary(args: argparse.Namespace, verb: str, r: Any) -> None:
+    if args.json:
+        _json(
+            {
+                "copied": r.copied,
+                "bytes": r.bytes,
+                "present": r.present,
+                "seconds": round(r.seconds, 3),
+                "remotes": r.remotes,
+            }
+        )
+        return
+    if r.copied:
+        _say(args, f"{verb} {r.copied:,} objects, {human_size(r.bytes)} in {r.seconds:.1f} s")
+    else:
+        _say(args, "Everything is up to date.")
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    from bale.ops.transfer import push
+
+    _transfer_summary(args, "pushed", push(_repo(), args.targets, remote=args.remote))
+    return 0
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from bale.ops.transfer import fetch
+
+    repo = _repo()
+    with repo.locked():
+        r = fetch(repo, args.targets, remote=args.remote)
+    _transfer_summary(args, "fetched", r)
+    return 0
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    from bale.ops.transfer import pull
+
+    r = pull(_repo(), args.targets, remote=args.remote, force=args.force)
+    _transfer_summary(args, "pulled", r)
+    return 0
+
+
+def cmd_remote(args: argparse.Namespace) -> int:
+    from bale.ops import remote
+
+    repo = _repo()
+    level = args.level or "repo"
+    if args.remote_command == "add":
+        remote.add(repo, args.name, args.url, default=args.default, force=args.force, level=level)
+    elif args.remote_command == "remove":
+        remote.remove(repo, args.name, level=level)
+    elif args.remote_command == "modify":
+        remote.modify(repo, args.name, args.option, None if args.unset else args.value, level=level)
+    elif args.remote_command == "default":
+        name = remote.default(repo, args.name, level=level)
+        if args.name is None:
+            if name is None:
+                raise BaleError("no default remote (set one with 'bale remote default <name>')")
+            print(name)
+    else:
+        for name, url in remote.listing(repo):
+            print(f"{name}\t{url}")
+    return 0
+
+
 def cmd_version(args: argparse.Namespace) -> int:
     from bale import __version__
 
@@ -377,6 +443,38 @@ def register(sub: Any) -> None:
     p.add_argument("-l", "--list", action="store_true", help="list every option")
     p.add_argument("--show-origin", action="store_true", help="name the file each value comes from")
     _levels(p)
+
+    for name, handler, help in (
+        ("push", cmd_push, "Upload tracked data from the cache to a remote."),
+        ("fetch", cmd_fetch, "Download tracked data from a remote into the cache."),
+        ("pull", cmd_pull, "Fetch tracked data from a remote and check it out."),
+    ):
+        p = command(name, handler, help)
+        p.add_argument("targets", nargs="*", help=".dvc files or outputs (default: all)")
+        p.add_argument("-r", "--remote", help="remote name (default: core.remote)")
+        p.add_argument("-j", "--jobs", type=int, help="parallel transfers (default: per core)")
+        p.add_argument("--json", action="store_true", help="print the counts as JSON")
+        if name == "pull":
+            p.add_argument("-f", "--force", action="store_true", help="discard workspace changes")
+
+    p = command("remote", cmd_remote, "Manage remotes (written to .dvc/config as dvc does).")
+    _levels(p)
+    rsub = p.add_subparsers(dest="remote_command", metavar="COMMAND")
+    r = rsub.add_parser("add", help="Add a remote.")
+    r.add_argument("name")
+    r.add_argument("url", help="a folder path (relative paths are kept relative)")
+    r.add_argument("-d", "--default", action="store_true", help="make it the default remote")
+    r.add_argument("-f", "--force", action="store_true", help="replace an existing remote")
+    r = rsub.add_parser("remove", help="Remove a remote.")
+    r.add_argument("name")
+    r = rsub.add_parser("modify", help="Set or unset an option of a remote.")
+    r.add_argument("name")
+    r.add_argument("option")
+    r.add_argument("value", nargs="?")
+    r.add_argument("-u", "--unset", action="store_true")
+    r = rsub.add_parser("default", help="Show or set the default remote.")
+    r.add_argument("name", nargs="?")
+    rsub.add_parser("list", help="List remotes.")
 
     command("version", cmd_version, "Show bale's version and platform.")
     p = command(

@@ -76,19 +76,13 @@ pub fn checkout(
     match (&want, &dest_meta) {
         (Want::File { .. }, Some(m)) if m.is_dir() => {
             if !opts.force {
-                return Err(Error::CheckoutConflict {
-                    first: dest.to_path_buf(),
-                    count: 1,
-                });
+                return Err(Error::CheckoutConflict { first: dest.to_path_buf(), count: 1 });
             }
             fs::remove_dir_all(dest).at(dest)?;
         }
         (Want::Tree(_), Some(m)) if !m.is_dir() => {
             if !opts.force {
-                return Err(Error::CheckoutConflict {
-                    first: dest.to_path_buf(),
-                    count: 1,
-                });
+                return Err(Error::CheckoutConflict { first: dest.to_path_buf(), count: 1 });
             }
             fs::remove_file(dest).at(dest)?;
         }
@@ -99,11 +93,7 @@ pub fn checkout(
         (Want::File { .. }, true) => vec![(String::new(), dest.to_path_buf())],
         (Want::Tree(_), true) => {
             let rules = rules_for(opts.repo_root, dest.parent().unwrap_or(opts.repo_root))?;
-            walk(dest, &rules)?
-                .files
-                .into_iter()
-                .map(|f| (f.rel, f.abs))
-                .collect()
+            walk(dest, &rules)?.files.into_iter().map(|f| (f.rel, f.abs)).collect()
         }
     };
     let hashed: Vec<Result<Hashed>> = files_now
@@ -130,21 +120,13 @@ pub fn checkout(
     // Plan.
     let wanted: Vec<(String, Oid, bool)> = match &want {
         Want::File { oid, exec } => vec![(String::new(), *oid, *exec)],
-        Want::Tree(m) => m
-            .entries
-            .iter()
-            .map(|e| (e.rel.clone(), e.oid, e.exec))
-            .collect(),
+        Want::Tree(m) => m.entries.iter().map(|e| (e.rel.clone(), e.oid, e.exec)).collect(),
     };
     let mut stats = CheckoutStats::default();
     let mut writes: Vec<(String, PathBuf, Oid, bool, bool)> = Vec::new(); // rel, abs, oid, exec, existed
     let mut conflicts: Vec<PathBuf> = Vec::new();
     for (rel, oid, exec) in &wanted {
-        let abs = if rel.is_empty() {
-            dest.to_path_buf()
-        } else {
-            dest.join(rel)
-        };
+        let abs = if rel.is_empty() { dest.to_path_buf() } else { dest.join(rel) };
         match current.remove(rel) {
             Some((_, now)) if now.digest() == oid.digest() && !opts.relink => {
                 stats.unchanged += 1;
@@ -174,16 +156,11 @@ pub fn checkout(
     deletes.sort();
     if !conflicts.is_empty() {
         conflicts.sort();
-        return Err(Error::CheckoutConflict {
-            first: conflicts[0].clone(),
-            count: conflicts.len(),
-        });
+        return Err(Error::CheckoutConflict { first: conflicts[0].clone(), count: conflicts.len() });
     }
 
     // Verify every object before it reaches the workspace.
-    opts.progress
-        .total
-        .store(writes.len() as u64, Ordering::Relaxed);
+    opts.progress.total.store(writes.len() as u64, Ordering::Relaxed);
     let state_lock = Mutex::new(std::mem::take(state));
     let results: Vec<Result<Option<(String, bool)>>> = writes
         .par_iter()
@@ -193,12 +170,7 @@ pub fn checkout(
             let Ok(ometa) = fs::metadata(&object) else {
                 return Ok(None); // missing: reported, file left alone
             };
-            let okey = format!("\0cache:{}", object.display());
-            let verified = state_lock
-                .lock()
-                .unwrap()
-                .get(&okey, &stat_of(&ometa), oid.algo())
-                .is_some();
+            let verified = state_lock.lock().unwrap().object_verified(&object, &stat_of(&ometa), oid);
             if !verified {
                 let got = hash_file(&object, oid.algo())?;
                 if got.oid.digest() != oid.digest() {
@@ -208,10 +180,7 @@ pub fn checkout(
                         actual: got.oid.hex_digest(),
                     });
                 }
-                state_lock
-                    .lock()
-                    .unwrap()
-                    .record_written(okey, stat_of(&ometa), *oid);
+                state_lock.lock().unwrap().record_object(&object, stat_of(&ometa), *oid);
             }
             if let Some(parent) = abs.parent() {
                 if !parent.is_dir() {
@@ -220,11 +189,7 @@ pub fn checkout(
             }
             opts.linker.link(&object, abs, *exec)?;
             let meta = fs::metadata(abs).at(abs)?;
-            state_lock.lock().unwrap().record_written(
-                state_key(opts.repo_root, abs)?,
-                stat_of(&meta),
-                *oid,
-            );
+            state_lock.lock().unwrap().record_written(state_key(opts.repo_root, abs)?, stat_of(&meta), *oid);
             opts.progress.done.fetch_add(1, Ordering::Relaxed);
             opts.progress.bytes.fetch_add(meta.len(), Ordering::Relaxed);
             Ok(Some((rel.clone(), *existed)))
@@ -258,17 +223,14 @@ pub fn checkout(
             fs::create_dir_all(&p).at(&p)?;
         }
     }
-    stats.link_type =
-        (!stats.added.is_empty() || !stats.modified.is_empty()).then(|| opts.linker.in_use());
+    stats.link_type = (!stats.added.is_empty() || !stats.modified.is_empty()).then(|| opts.linker.in_use());
     Ok(stats)
 }
 
 fn set_exec(path: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let meta = fs::symlink_metadata(path).at(path)?;
-    if meta.file_type().is_symlink()
-        || meta.permissions().mode() & 0o100 != 0
-        || meta.permissions().mode() & 0o200 == 0
+    if meta.file_type().is_symlink() || meta.permissions().mode() & 0o100 != 0 || meta.permissions().mode() & 0o200 == 0
     {
         return Ok(()); // links into the cache keep the object's mode
     }
@@ -308,41 +270,16 @@ mod tests {
 
     fn add(r: &Repo, target: &Path, algo: Algo) -> bale_index::Built {
         let p = Progress::default();
-        let opts = BuildOptions {
-            algo,
-            repo_root: &r.root,
-            odb: Some(&r.odb),
-            clone: false,
-            progress: &p,
-        };
+        let opts = BuildOptions { algo, repo_root: &r.root, odb: Some(&r.odb), clone: false, progress: &p };
         build_target(target, &opts, &mut State::in_memory()).unwrap()
     }
 
-    fn run(
-        r: &Repo,
-        dest: &Path,
-        b: &bale_index::Built,
-        force: bool,
-        types: Vec<LinkType>,
-    ) -> Result<CheckoutStats> {
+    fn run(r: &Repo, dest: &Path, b: &bale_index::Built, force: bool, types: Vec<LinkType>) -> Result<CheckoutStats> {
         let p = Progress::default();
         let linker = Linker::new(types);
-        let opts = CheckoutOptions {
-            odb: &r.odb,
-            repo_root: &r.root,
-            linker: &linker,
-            force,
-            relink: false,
-            progress: &p,
-        };
-        checkout(
-            dest,
-            &b.oid,
-            b.exec,
-            b.manifest.clone(),
-            &opts,
-            &mut State::in_memory(),
-        )
+        let opts =
+            CheckoutOptions { odb: &r.odb, repo_root: &r.root, linker: &linker, force, relink: false, progress: &p };
+        checkout(dest, &b.oid, b.exec, b.manifest.clone(), &opts, &mut State::in_memory())
     }
 
     #[test]
@@ -357,10 +294,7 @@ mod tests {
         fs::remove_dir_all(&data).unwrap();
         let st = run(&r, &data, &built, false, vec![LinkType::Hardlink]).unwrap();
         assert_eq!(st.added, ["a", "s/b"]);
-        assert!(
-            data.join("e").is_dir(),
-            "native trees keep empty directories"
-        );
+        assert!(data.join("e").is_dir(), "native trees keep empty directories");
         // An extra file whose content is in the cache may go without --force.
         fs::copy(data.join("a"), data.join("extra")).unwrap();
         let st = run(&r, &data, &built, false, vec![LinkType::Copy]).unwrap();

@@ -37,10 +37,7 @@ impl FromStr for LinkType {
             "hardlink" => Ok(LinkType::Hardlink),
             "symlink" => Ok(LinkType::Symlink),
             "copy" => Ok(LinkType::Copy),
-            other => Err(Error::InvalidOid {
-                text: other.to_owned(),
-                what: "link type",
-            }),
+            other => Err(Error::InvalidOid { text: other.to_owned(), what: "link type" }),
         }
     }
 }
@@ -69,23 +66,13 @@ pub struct Linker {
 
 impl Linker {
     pub fn new(types: Vec<LinkType>) -> Self {
-        let types = if types.is_empty() {
-            vec![LinkType::Reflink, LinkType::Copy]
-        } else {
-            types
-        };
-        Linker {
-            types,
-            current: AtomicUsize::new(0),
-        }
+        let types = if types.is_empty() { vec![LinkType::Reflink, LinkType::Copy] } else { types };
+        Linker { types, current: AtomicUsize::new(0) }
     }
 
     /// The link type in use now (after any fallbacks).
     pub fn in_use(&self) -> LinkType {
-        self.types[self
-            .current
-            .load(Ordering::Relaxed)
-            .min(self.types.len() - 1)]
+        self.types[self.current.load(Ordering::Relaxed).min(self.types.len() - 1)]
     }
 
     /// Replaces `dest` (if it exists) by a link to `object`, atomically.
@@ -95,21 +82,14 @@ impl Linker {
             let Some(&kind) = self.types.get(idx) else {
                 return Err(Error::Io {
                     path: dest.to_path_buf(),
-                    source: std::io::Error::other(
-                        "no configured link type works here (cache.type)",
-                    ),
+                    source: std::io::Error::other("no configured link type works here (cache.type)"),
                 });
             };
             match link_one(kind, object, dest, exec) {
                 Ok(()) => return Ok(kind),
                 Err(e) if link_unsupported(&e) && idx + 1 < self.types.len() => {
                     // Not possible on this file system: fall to the next type for everyone.
-                    let _ = self.current.compare_exchange(
-                        idx,
-                        idx + 1,
-                        Ordering::Relaxed,
-                        Ordering::Relaxed,
-                    );
+                    let _ = self.current.compare_exchange(idx, idx + 1, Ordering::Relaxed, Ordering::Relaxed);
                 }
                 Err(e) => return Err(Error::io(dest, e)),
             }
@@ -125,11 +105,8 @@ fn link_one(kind: LinkType, object: &Path, dest: &Path, exec: bool) -> std::io::
             if kind == LinkType::Hardlink {
                 fs::hard_link(object, &tmp)?;
             } else {
-                let abs = if object.is_absolute() {
-                    object.to_path_buf()
-                } else {
-                    std::env::current_dir()?.join(object)
-                };
+                let abs =
+                    if object.is_absolute() { object.to_path_buf() } else { std::env::current_dir()?.join(object) };
                 std::os::unix::fs::symlink(abs, &tmp)?;
             }
             if let Err(e) = fs::rename(&tmp, dest) {
@@ -198,11 +175,7 @@ mod tests {
             assert_eq!(fs::read(&dest).unwrap(), b"data");
             unprotect(&dest).unwrap();
             fs::write(&dest, b"edited").unwrap();
-            assert_eq!(
-                fs::read(&obj).unwrap(),
-                b"data",
-                "{kind:?} edit reached the cache"
-            );
+            assert_eq!(fs::read(&obj).unwrap(), b"data", "{kind:?} edit reached the cache");
         }
         assert_eq!(fs::metadata(&obj).unwrap().nlink(), 1);
     }
@@ -216,13 +189,6 @@ mod tests {
         let used = linker.link(&obj, &d.path().join("a"), true).unwrap();
         // ext4 and tmpfs refuse FICLONE; XFS/btrfs accept it.
         assert!(matches!(used, LinkType::Reflink | LinkType::Copy));
-        assert_eq!(
-            fs::metadata(d.path().join("a"))
-                .unwrap()
-                .permissions()
-                .mode()
-                & 0o100,
-            0o100
-        );
+        assert_eq!(fs::metadata(d.path().join("a")).unwrap().permissions().mode() & 0o100, 0o100);
     }
 }

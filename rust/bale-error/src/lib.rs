@@ -27,11 +27,7 @@ pub enum Error {
     ChangedWhileHashing { path: PathBuf },
 
     #[error("{}: corrupt cache object (expected {expected}, content hashes to {actual})", .path.display())]
-    CorruptObject {
-        path: PathBuf,
-        expected: String,
-        actual: String,
-    },
+    CorruptObject { path: PathBuf, expected: String, actual: String },
 
     #[error("{}: object {oid} is not in the cache", .path.display())]
     ObjectMissing { path: PathBuf, oid: String },

@@ -69,9 +69,7 @@ fn is_text_block(block: &[u8]) -> bool {
     }
     let binary = head
         .iter()
-        .filter(|&&b| {
-            !((32..=126).contains(&b) || matches!(b, b'\n' | b'\r' | b'\t' | 0x0c | 0x08))
-        })
+        .filter(|&&b| !((32..=126).contains(&b) || matches!(b, b'\n' | b'\r' | b'\t' | 0x0c | 0x08)))
         .count();
     binary * 100 <= head.len() * 30
 }
@@ -108,10 +106,7 @@ pub fn hash_reader(algo: Algo, mut reader: impl Read, path: &Path) -> Result<Fil
         size += n as u64;
         hasher.update(&buf[..n]);
     }
-    Ok(FileHash {
-        oid: hasher.finish(false),
-        size,
-    })
+    Ok(FileHash { oid: hasher.finish(false), size })
 }
 
 /// Fills `buf` unless the reader ends first, so that blocks are whole.
@@ -136,18 +131,13 @@ pub fn hash_file(path: &Path, algo: Algo) -> Result<FileHash> {
     let hash = if algo == Algo::Blake3 && before.len() >= PARALLEL_BLAKE3_MIN {
         let mut hasher = blake3::Hasher::new();
         hasher.update_mmap_rayon(path).at(path)?;
-        FileHash {
-            oid: Oid::from_digest(Algo::Blake3, hasher.finalize().as_bytes(), false),
-            size: before.len(),
-        }
+        FileHash { oid: Oid::from_digest(Algo::Blake3, hasher.finalize().as_bytes(), false), size: before.len() }
     } else {
         hash_reader(algo, &file, path)?
     };
     let after = file.metadata().at(path)?;
     if hash.size != after.len() || before.modified().ok() != after.modified().ok() {
-        return Err(Error::ChangedWhileHashing {
-            path: path.to_path_buf(),
-        });
+        return Err(Error::ChangedWhileHashing { path: path.to_path_buf() });
     }
     Ok(hash)
 }
@@ -165,45 +155,25 @@ mod tests {
 
     #[test]
     fn md5_matches_dvc_for_known_files() {
-        assert_eq!(
-            hash_bytes(Algo::Md5, b""),
-            "d41d8cd98f00b204e9800998ecf8427e"
-        );
-        assert_eq!(
-            hash_bytes(Algo::Md5, b"hello\n"),
-            "b1946ac92492d2347c6235b4d2611184"
-        );
-        assert_eq!(
-            hash_bytes(Algo::Md5, b"b\r\n"),
-            "c5053d4da03789bfbc4bee760fade936"
-        );
+        assert_eq!(hash_bytes(Algo::Md5, b""), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(hash_bytes(Algo::Md5, b"hello\n"), "b1946ac92492d2347c6235b4d2611184");
+        assert_eq!(hash_bytes(Algo::Md5, b"b\r\n"), "c5053d4da03789bfbc4bee760fade936");
     }
 
     #[test]
     fn legacy_md5_folds_crlf_only_in_text_blocks() {
-        assert_eq!(
-            hash_bytes(Algo::Md5Dos2Unix, b"line1\r\nline2\r\n"),
-            "4fcc82a88ee38e0aa16c17f512c685c9"
-        );
+        assert_eq!(hash_bytes(Algo::Md5Dos2Unix, b"line1\r\nline2\r\n"), "4fcc82a88ee38e0aa16c17f512c685c9");
         let binary = b"\0\r\n";
-        assert_eq!(
-            hash_bytes(Algo::Md5Dos2Unix, binary),
-            hash_bytes(Algo::Md5, binary)
-        );
+        assert_eq!(hash_bytes(Algo::Md5Dos2Unix, binary), hash_bytes(Algo::Md5, binary));
     }
 
     #[test]
     fn blake3_parallel_and_streaming_paths_agree() {
-        let data: Vec<u8> = (0..(PARALLEL_BLAKE3_MIN as usize + 12345))
-            .map(|i| (i * 7) as u8)
-            .collect();
+        let data: Vec<u8> = (0..(PARALLEL_BLAKE3_MIN as usize + 12345)).map(|i| (i * 7) as u8).collect();
         let expected = blake3::hash(&data).to_hex().to_string();
         assert_eq!(hash_bytes(Algo::Blake3, &data), expected);
         let small = &data[..1000];
-        assert_eq!(
-            hash_bytes(Algo::Blake3, small),
-            blake3::hash(small).to_hex().to_string()
-        );
+        assert_eq!(hash_bytes(Algo::Blake3, small), blake3::hash(small).to_hex().to_string());
     }
 
     #[test]

@@ -46,10 +46,7 @@ impl FromStr for Algo {
             "md5" => Ok(Algo::Md5),
             "md5-dos2unix" => Ok(Algo::Md5Dos2Unix),
             "blake3" => Ok(Algo::Blake3),
-            _ => Err(Error::InvalidOid {
-                text: s.to_owned(),
-                what: "hash algorithm",
-            }),
+            _ => Err(Error::InvalidOid { text: s.to_owned(), what: "hash algorithm" }),
         }
     }
 }
@@ -70,11 +67,7 @@ pub struct Oid {
 
 impl Oid {
     pub fn from_digest(algo: Algo, digest: &[u8], tree: bool) -> Self {
-        assert_eq!(
-            digest.len(),
-            algo.digest_len(),
-            "digest length does not fit {algo}"
-        );
+        assert_eq!(digest.len(), algo.digest_len(), "digest length does not fit {algo}");
         let mut bytes = [0u8; 32];
         bytes[..digest.len()].copy_from_slice(digest);
         Oid { algo, tree, bytes }
@@ -82,10 +75,7 @@ impl Oid {
 
     /// Parses the text form (`<hex>` or `<hex>.dir` / `<hex>.tree`).
     pub fn parse(algo: Algo, text: &str) -> Result<Self> {
-        let bad = || Error::InvalidOid {
-            text: text.to_owned(),
-            what: algo.name(),
-        };
+        let bad = || Error::InvalidOid { text: text.to_owned(), what: algo.name() };
         let (hex, tree) = match text.strip_suffix(algo.tree_suffix()) {
             Some(hex) => (hex, true),
             None => (text, false),

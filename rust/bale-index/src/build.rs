@@ -3,41 +3,18 @@
 
 use std::fs;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use bale_error::{Error, IoContext, Result};
 use bale_hash::{hash_file, Algo, Oid};
 use bale_odb::Odb;
+pub use bale_odb::Progress;
 use rayon::prelude::*;
 
 use crate::ignore::rules_for;
 use crate::manifest::{Entry, Manifest};
 use crate::state::{Stat, State};
 use crate::walk::{is_exec, stat_of, walk};
-
-/// Counters a caller can poll from another thread while work runs, and a flag
-/// to ask the work to stop.
-#[derive(Debug, Default)]
-pub struct Progress {
-    pub total: AtomicU64,
-    pub done: AtomicU64,
-    pub bytes: AtomicU64,
-    pub cancelled: AtomicBool,
-}
-
-impl Progress {
-    pub fn check(&self) -> Result<()> {
-        if self.cancelled.load(Ordering::Relaxed) {
-            Err(Error::Interrupted)
-        } else {
-            Ok(())
-        }
-    }
-    fn step(&self, bytes: u64) {
-        self.done.fetch_add(1, Ordering::Relaxed);
-        self.bytes.fetch_add(bytes, Ordering::Relaxed);
-    }
-}
 
 pub struct BuildOptions<'a> {
     pub algo: Algo,
@@ -69,60 +46,39 @@ pub struct Built {
 /// The state key of a path: repository-relative, `/`-separated.
 pub fn state_key(repo_root: &Path, path: &Path) -> Result<String> {
     let rel = path.strip_prefix(repo_root).unwrap_or(path);
-    rel.to_str()
-        .map(str::to_owned)
-        .ok_or_else(|| Error::NonUtf8Path {
-            path: path.to_path_buf(),
-        })
+    rel.to_str().map(str::to_owned).ok_or_else(|| Error::NonUtf8Path { path: path.to_path_buf() })
 }
 
 struct FileResult {
     oid: Oid,
     read: bool,
     stored: bool,
+    /// The stat of an object stored now: bale hashed its bytes, so it is
+    /// verified without another read.
+    object: Option<(std::path::PathBuf, Stat)>,
 }
 
-fn hash_one(
-    abs: &Path,
-    key: &str,
-    stat: &Stat,
-    opts: &BuildOptions,
-    state: &State,
-) -> Result<FileResult> {
+fn hash_one(abs: &Path, key: &str, stat: &Stat, opts: &BuildOptions, state: &State) -> Result<FileResult> {
+    let unread = |oid| FileResult { oid, read: false, stored: false, object: None };
     if let Some(oid) = state.get(key, stat, opts.algo) {
         match opts.odb {
-            None => {
-                return Ok(FileResult {
-                    oid,
-                    read: false,
-                    stored: false,
-                })
-            }
-            Some(odb) if odb.exists(&oid) => {
-                return Ok(FileResult {
-                    oid,
-                    read: false,
-                    stored: false,
-                })
-            }
+            None => return Ok(unread(oid)),
+            Some(odb) if odb.exists(&oid) => return Ok(unread(oid)),
             Some(_) => {}
         }
     }
-    match opts.odb {
-        Some(odb) => {
-            let (hash, outcome) = odb.add_file(abs, opts.algo, opts.clone)?;
-            Ok(FileResult {
-                oid: hash.oid,
-                read: true,
-                stored: outcome == bale_odb::PutOutcome::Stored,
-            })
-        }
-        None => Ok(FileResult {
-            oid: hash_file(abs, opts.algo)?.oid,
-            read: true,
-            stored: false,
-        }),
-    }
+    let Some(odb) = opts.odb else {
+        return Ok(FileResult { oid: hash_file(abs, opts.algo)?.oid, read: true, stored: false, object: None });
+    };
+    let (hash, outcome) = odb.add_file(abs, opts.algo, opts.clone)?;
+    let stored = outcome == bale_odb::PutOutcome::Stored;
+    let object = if stored {
+        let path = odb.object_path(&hash.oid);
+        fs::metadata(&path).ok().map(|m| (path, stat_of(&m)))
+    } else {
+        None
+    };
+    Ok(FileResult { oid: hash.oid, read: true, stored, object })
 }
 
 /// Hashes (and with `opts.odb`, stores) a file or directory.
@@ -135,6 +91,9 @@ pub fn build_target(target: &Path, opts: &BuildOptions, state: &mut State) -> Re
         let r = hash_one(target, &key, &stat, opts, state)?;
         if r.read {
             state.record_hashed(key, stat, r.oid);
+        }
+        if let Some((path, ostat)) = r.object {
+            state.record_object(&path, ostat, r.oid);
         }
         opts.progress.step(meta.len());
         return Ok(Built {
@@ -150,9 +109,7 @@ pub fn build_target(target: &Path, opts: &BuildOptions, state: &mut State) -> Re
     let parent = target.parent().unwrap_or(opts.repo_root);
     let rules = rules_for(opts.repo_root, parent)?;
     let walked = walk(target, &rules)?;
-    opts.progress
-        .total
-        .store(walked.files.len() as u64, Ordering::Relaxed);
+    opts.progress.total.store(walked.files.len() as u64, Ordering::Relaxed);
     let results: Vec<Result<FileResult>> = walked
         .files
         .par_iter()
@@ -173,23 +130,14 @@ pub fn build_target(target: &Path, opts: &BuildOptions, state: &mut State) -> Re
             state.record_hashed(state_key(opts.repo_root, &f.abs)?, f.stat, r.oid);
         }
         stored += r.stored as u64;
-        entries.push(Entry {
-            rel: f.rel.clone(),
-            oid: r.oid,
-            size: f.stat.size,
-            exec: f.exec,
-        });
+        if let Some((path, ostat)) = r.object {
+            state.record_object(&path, ostat, r.oid);
+        }
+        entries.push(Entry { rel: f.rel.clone(), oid: r.oid, size: f.stat.size, exec: f.exec });
     }
     let native = opts.algo == Algo::Blake3;
-    let manifest = Manifest {
-        algo: opts.algo,
-        entries,
-        empty_dirs: if native {
-            walked.empty_dirs
-        } else {
-            Vec::new()
-        },
-    };
+    let manifest =
+        Manifest { algo: opts.algo, entries, empty_dirs: if native { walked.empty_dirs } else { Vec::new() } };
     let oid = match opts.odb {
         Some(odb) => manifest.store(odb)?,
         None => manifest.oid()?,
@@ -210,13 +158,7 @@ mod tests {
     use super::*;
 
     fn opts<'a>(root: &'a Path, odb: Option<&'a Odb>, p: &'a Progress) -> BuildOptions<'a> {
-        BuildOptions {
-            algo: Algo::Md5,
-            repo_root: root,
-            odb,
-            clone: false,
-            progress: p,
-        }
+        BuildOptions { algo: Algo::Md5, repo_root: root, odb, clone: false, progress: p }
     }
 
     #[test]
@@ -232,8 +174,7 @@ mod tests {
         // Backdate so the stat cache does not treat the files as racy.
         for f in ["Z.bin", "a.txt", "empty", "sub/b.txt"] {
             let f = fs::File::options().write(true).open(data.join(f)).unwrap();
-            f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(10))
-                .unwrap();
+            f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(10)).unwrap();
         }
         let odb = Odb::new(root.join(".dvc/cache"));
         let p = Progress::default();
@@ -245,9 +186,6 @@ mod tests {
         assert!(odb.exists(&built.oid));
         let again = build_target(&data, &opts(root, Some(&odb), &p), &mut state).unwrap();
         assert_eq!(again.oid, built.oid);
-        assert_eq!(
-            again.hashed, 0,
-            "unchanged files are answered by the stat cache"
-        );
+        assert_eq!(again.hashed, 0, "unchanged files are answered by the stat cache");
     }
 }

@@ -81,10 +81,7 @@ mod tests {
 
     #[test]
     fn reports_added_deleted_modified_in_path_order() {
-        let d = diff_manifests(
-            &m(&[("a", 1), ("b", 2), ("d", 4)]),
-            &m(&[("b", 3), ("c", 1), ("d", 4)]),
-        );
+        let d = diff_manifests(&m(&[("a", 1), ("b", 2), ("d", 4)]), &m(&[("b", 3), ("c", 1), ("d", 4)]));
         assert_eq!(d.deleted, ["a"]);
         assert_eq!(d.modified, ["b"]);
         assert_eq!(d.added, ["c"]);

@@ -31,15 +31,9 @@ impl Rules {
         }
         let mut builder = GitignoreBuilder::new(dir);
         if let Some(err) = builder.add(&file) {
-            return Err(Error::BadIgnoreFile {
-                path: file,
-                reason: err.to_string(),
-            });
+            return Err(Error::BadIgnoreFile { path: file, reason: err.to_string() });
         }
-        let gi = builder.build().map_err(|e| Error::BadIgnoreFile {
-            path: file.clone(),
-            reason: e.to_string(),
-        })?;
+        let gi = builder.build().map_err(|e| Error::BadIgnoreFile { path: file.clone(), reason: e.to_string() })?;
         let mut stack = self.stack.clone();
         stack.push(Arc::new(gi));
         Ok(Rules { stack })

@@ -76,11 +76,7 @@ impl Manifest {
                 Manifest::from_dvc_json(oid.algo(), &bytes, odb.object_path(oid))
             }
             Algo::Blake3 => {
-                let mut m = Manifest {
-                    algo: Algo::Blake3,
-                    entries: Vec::new(),
-                    empty_dirs: Vec::new(),
-                };
+                let mut m = Manifest { algo: Algo::Blake3, entries: Vec::new(), empty_dirs: Vec::new() };
                 load_tree(odb, oid, "", &mut m)?;
                 m.entries.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
                 m.empty_dirs.sort_unstable();
@@ -99,18 +95,13 @@ impl Manifest {
         if oid.algo() != Algo::Blake3 {
             let mut m = Manifest::load(odb, oid)?;
             let dir = format!("{prefix}/");
-            m.entries
-                .retain(|e| e.rel == prefix || e.rel.starts_with(&dir));
+            m.entries.retain(|e| e.rel == prefix || e.rel.starts_with(&dir));
             return Ok(m);
         }
         let mut tree = *oid;
         let mut walked = String::new();
         let parts: Vec<&str> = prefix.split('/').collect();
-        let mut m = Manifest {
-            algo: Algo::Blake3,
-            entries: Vec::new(),
-            empty_dirs: Vec::new(),
-        };
+        let mut m = Manifest { algo: Algo::Blake3, entries: Vec::new(), empty_dirs: Vec::new() };
         for (i, part) in parts.iter().enumerate() {
             let lines = read_tree(odb, &tree)?;
             let Some(line) = lines.into_iter().find(|l| l.name == *part) else {
@@ -174,37 +165,19 @@ impl Manifest {
     /// Parses a `.dir` object. Keys other than `md5` and `relpath` are
     /// tolerated (DVC 2.x wrote some) and dropped.
     pub fn from_dvc_json(algo: Algo, bytes: &[u8], path: PathBuf) -> Result<Manifest> {
-        let bad = |reason: String| Error::BadManifest {
-            path: path.clone(),
-            reason,
-        };
+        let bad = |reason: String| Error::BadManifest { path: path.clone(), reason };
         let text = std::str::from_utf8(bytes).map_err(|_| bad("not UTF-8".into()))?;
         let items = json::parse_manifest(text).map_err(|e| bad(format!("malformed JSON: {e}")))?;
         let mut entries = Vec::with_capacity(items.len());
         for (md5, rel) in items {
-            let oid =
-                Oid::parse(algo, &md5).map_err(|_| bad(format!("bad md5 '{md5}' for '{rel}'")))?;
-            if rel.is_empty()
-                || rel.starts_with('/')
-                || rel
-                    .split('/')
-                    .any(|c| c == ".." || c == "." || c.is_empty())
-            {
+            let oid = Oid::parse(algo, &md5).map_err(|_| bad(format!("bad md5 '{md5}' for '{rel}'")))?;
+            if rel.is_empty() || rel.starts_with('/') || rel.split('/').any(|c| c == ".." || c == "." || c.is_empty()) {
                 return Err(bad(format!("unsafe relpath '{rel}'")));
             }
-            entries.push(Entry {
-                rel,
-                oid,
-                size: 0,
-                exec: false,
-            });
+            entries.push(Entry { rel, oid, size: 0, exec: false });
         }
         entries.sort_by(|a, b| a.rel.cmp(&b.rel));
-        Ok(Manifest {
-            algo,
-            entries,
-            empty_dirs: Vec::new(),
-        })
+        Ok(Manifest { algo, entries, empty_dirs: Vec::new() })
     }
 
     /// Builds the native tree objects bottom-up; stores them when `odb` is given.
@@ -287,24 +260,13 @@ impl Node {
         let (mut size, mut nfiles) = (0u64, 0u64);
         for (name, e) in &self.files {
             let kind = if e.exec { 'x' } else { 'f' };
-            lines.insert(
-                name,
-                format!(
-                    "{kind} {} {} 1 {}\n",
-                    e.oid.hex_digest(),
-                    e.size,
-                    escape_name(name)
-                ),
-            );
+            lines.insert(name, format!("{kind} {} {} 1 {}\n", e.oid.hex_digest(), e.size, escape_name(name)));
             size += e.size;
             nfiles += 1;
         }
         for (name, node) in &self.dirs {
             let (oid, s, n) = node.serialize(odb)?;
-            lines.insert(
-                name,
-                format!("t {} {s} {n} {}\n", oid.hex_digest(), escape_name(name)),
-            );
+            lines.insert(name, format!("t {} {s} {n} {}\n", oid.hex_digest(), escape_name(name)));
             size += s;
             nfiles += n;
         }
@@ -358,14 +320,9 @@ struct TreeLine {
 fn read_tree(odb: &Odb, oid: &Oid) -> Result<Vec<TreeLine>> {
     let path = odb.object_path(oid);
     let bytes = odb.read_verified(oid)?;
-    let bad = |reason: String| Error::BadManifest {
-        path: path.clone(),
-        reason,
-    };
+    let bad = |reason: String| Error::BadManifest { path: path.clone(), reason };
     let text = std::str::from_utf8(&bytes).map_err(|_| bad("not UTF-8".into()))?;
-    let body = text
-        .strip_prefix(TREE_HEADER)
-        .ok_or_else(|| bad("not a bale-tree 1 object".into()))?;
+    let body = text.strip_prefix(TREE_HEADER).ok_or_else(|| bad("not a bale-tree 1 object".into()))?;
     let mut lines = Vec::new();
     for line in body.lines() {
         let mut it = line.splitn(5, ' ');
@@ -381,24 +338,13 @@ fn read_tree(odb: &Odb, oid: &Oid) -> Result<Vec<TreeLine>> {
             _ => return Err(bad(format!("unknown entry kind '{kind}'"))),
         };
         let oid = Oid::parse(Algo::Blake3, hex).map_err(|_| bad(format!("bad id '{hex}'")))?;
-        let oid = if kind == TreeKind::Tree {
-            oid.as_tree()
-        } else {
-            oid
-        };
-        let size = size
-            .parse()
-            .map_err(|_| bad(format!("bad size '{size}'")))?;
+        let oid = if kind == TreeKind::Tree { oid.as_tree() } else { oid };
+        let size = size.parse().map_err(|_| bad(format!("bad size '{size}'")))?;
         let name = unescape_name(name);
         if name.is_empty() || name == "." || name == ".." || name.contains('/') {
             return Err(bad(format!("unsafe name '{name}'")));
         }
-        lines.push(TreeLine {
-            kind,
-            oid,
-            size,
-            name,
-        });
+        lines.push(TreeLine { kind, oid, size, name });
     }
     Ok(lines)
 }
@@ -419,19 +365,12 @@ fn load_tree(odb: &Odb, oid: &Oid, prefix: &str, m: &mut Manifest) -> Result<()>
         m.empty_dirs.push(prefix.to_owned());
     }
     for l in lines {
-        let rel = if prefix.is_empty() {
-            l.name.clone()
-        } else {
-            format!("{prefix}/{}", l.name)
-        };
+        let rel = if prefix.is_empty() { l.name.clone() } else { format!("{prefix}/{}", l.name) };
         match l.kind {
             TreeKind::Tree => load_tree(odb, &l.oid, &rel, m)?,
-            TreeKind::File | TreeKind::Exec => m.entries.push(Entry {
-                rel,
-                oid: l.oid,
-                size: l.size,
-                exec: l.kind == TreeKind::Exec,
-            }),
+            TreeKind::File | TreeKind::Exec => {
+                m.entries.push(Entry { rel, oid: l.oid, size: l.size, exec: l.kind == TreeKind::Exec })
+            }
         }
     }
     Ok(())
@@ -441,10 +380,7 @@ mod json {
     //! Just enough JSON to read `.dir` manifests: an array of flat objects.
 
     pub fn parse_manifest(text: &str) -> Result<Vec<(String, String)>, String> {
-        let mut p = Parser {
-            s: text.as_bytes(),
-            i: 0,
-        };
+        let mut p = Parser { s: text.as_bytes(), i: 0 };
         p.ws();
         p.expect(b'[')?;
         let mut out = Vec::new();
@@ -539,10 +475,7 @@ mod json {
                 self.i += 1;
             }
             let tok = &self.s[start..self.i];
-            let is_number = !tok.is_empty()
-                && tok
-                    .iter()
-                    .all(|c| c.is_ascii_digit() || b"+-.eE".contains(c));
+            let is_number = !tok.is_empty() && tok.iter().all(|c| c.is_ascii_digit() || b"+-.eE".contains(c));
             if tok == b"null" || tok == b"true" || tok == b"false" || is_number {
                 Ok(None)
             } else {
@@ -550,10 +483,7 @@ mod json {
             }
         }
         fn hex4(&mut self) -> Result<u32, String> {
-            let h = self
-                .s
-                .get(self.i..self.i + 4)
-                .ok_or("truncated \\u escape")?;
+            let h = self.s.get(self.i..self.i + 4).ok_or("truncated \\u escape")?;
             self.i += 4;
             u32::from_str_radix(std::str::from_utf8(h).map_err(|_| "bad \\u escape")?, 16)
                 .map_err(|_| "bad \\u escape".to_string())
@@ -582,9 +512,7 @@ mod json {
                                         return Err("lone surrogate".into());
                                     }
                                     let lo = self.hex4()?;
-                                    0x10000
-                                        + ((hi - 0xD800) << 10)
-                                        + (lo.wrapping_sub(0xDC00) & 0x3ff)
+                                    0x10000 + ((hi - 0xD800) << 10) + (lo.wrapping_sub(0xDC00) & 0x3ff)
                                 } else {
                                     hi
                                 };
@@ -623,21 +551,13 @@ mod tests {
             algo: Algo::Md5,
             entries: entries
                 .iter()
-                .map(|(r, h)| Entry {
-                    rel: r.to_string(),
-                    oid: md5(h),
-                    size: 0,
-                    exec: false,
-                })
+                .map(|(r, h)| Entry { rel: r.to_string(), oid: md5(h), size: 0, exec: false })
                 .collect(),
             empty_dirs: vec![],
         };
         let expected = r#"[{"md5": "25ed1bcb423b0b7200f485fc5ff71c8e", "relpath": "Z.bin"}, {"md5": "60b725f10c9c85c70d97880dfe8191b3", "relpath": "a.txt"}, {"md5": "d41d8cd98f00b204e9800998ecf8427e", "relpath": "empty"}, {"md5": "c5053d4da03789bfbc4bee760fade936", "relpath": "sub/b.txt"}]"#;
         assert_eq!(String::from_utf8(m.to_dvc_json()).unwrap(), expected);
-        assert_eq!(
-            m.oid().unwrap().to_string(),
-            "ad5adcace8307aa36df3218729f87e87.dir"
-        );
+        assert_eq!(m.oid().unwrap().to_string(), "ad5adcace8307aa36df3218729f87e87.dir");
         let back = Manifest::from_dvc_json(Algo::Md5, expected.as_bytes(), "x".into()).unwrap();
         assert_eq!(back, m);
     }
@@ -647,8 +567,7 @@ mod tests {
         let mut s = String::new();
         json_string(&mut s, "é日\u{1F600}\"\\\n\u{1}\u{7f}");
         assert_eq!(s, r#""\u00e9\u65e5\ud83d\ude00\"\\\n\u0001\u007f""#);
-        let parsed =
-            json::parse_manifest(&format!("[{{\"md5\": \"x\", \"relpath\": {s}}}]")).unwrap();
+        let parsed = json::parse_manifest(&format!("[{{\"md5\": \"x\", \"relpath\": {s}}}]")).unwrap();
         assert_eq!(parsed[0].1, "é日\u{1F600}\"\\\n\u{1}\u{7f}");
     }
 
@@ -666,24 +585,9 @@ mod tests {
         let mut m = Manifest {
             algo: Algo::Blake3,
             entries: vec![
-                Entry {
-                    rel: "a/x".into(),
-                    oid: b(1),
-                    size: 1,
-                    exec: false,
-                },
-                Entry {
-                    rel: "a/y\nz".into(),
-                    oid: b(2),
-                    size: 2,
-                    exec: true,
-                },
-                Entry {
-                    rel: "b/c/d".into(),
-                    oid: b(3),
-                    size: 3,
-                    exec: false,
-                },
+                Entry { rel: "a/x".into(), oid: b(1), size: 1, exec: false },
+                Entry { rel: "a/y\nz".into(), oid: b(2), size: 2, exec: true },
+                Entry { rel: "b/c/d".into(), oid: b(3), size: 3, exec: false },
             ],
             empty_dirs: vec!["e".into()],
         };

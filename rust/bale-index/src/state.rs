@@ -40,26 +40,22 @@ pub struct State {
     dirty: bool,
 }
 
+/// Cache objects are keyed by absolute path under a prefix no workspace path
+/// can have.
+fn object_key(path: &Path) -> String {
+    format!("\0cache:{}", path.display())
+}
+
 fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
 }
 
 impl State {
     /// Loads the index at `path`; anything unreadable starts it empty.
     pub fn load(path: impl Into<PathBuf>) -> State {
         let path = path.into();
-        let entries = fs::read(&path)
-            .ok()
-            .and_then(|b| parse(&b))
-            .unwrap_or_default();
-        State {
-            path,
-            entries,
-            dirty: false,
-        }
+        let entries = fs::read(&path).ok().and_then(|b| parse(&b)).unwrap_or_default();
+        State { path, entries, dirty: false }
     }
 
     /// An index that is never saved.
@@ -101,6 +97,16 @@ impl State {
                 self.dirty = true;
             }
         }
+    }
+
+    /// Whether the cache object at `path` was verified with this stat.
+    pub fn object_verified(&self, path: &Path, stat: &Stat, oid: &Oid) -> bool {
+        self.get(&object_key(path), stat, oid.algo()).is_some_and(|o| o == *oid)
+    }
+
+    /// Remembers that the cache object at `path` hashes to `oid`.
+    pub fn record_object(&mut self, path: &Path, stat: Stat, oid: Oid) {
+        self.record_written(object_key(path), stat, oid);
     }
 
     pub fn forget(&mut self, key: &str) {
@@ -165,11 +171,7 @@ fn parse(b: &[u8]) -> Option<HashMap<String, Entry>> {
     for _ in 0..n {
         let klen = r.u32()? as usize;
         let key = std::str::from_utf8(r.take(klen)?).ok()?.to_owned();
-        let stat = Stat {
-            inode: r.u64()?,
-            size: r.u64()?,
-            mtime_ns: r.u64()? as i64,
-        };
+        let stat = Stat { inode: r.u64()?, size: r.u64()?, mtime_ns: r.u64()? as i64 };
         let algo = match r.take(1)?[0] {
             1 => Algo::Md5,
             2 => Algo::Md5Dos2Unix,
@@ -218,27 +220,13 @@ mod tests {
     fn entries_survive_a_save_and_load() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("tmp/state");
-        let stat = Stat {
-            inode: 7,
-            size: 3,
-            mtime_ns: 1_000,
-        };
+        let stat = Stat { inode: 7, size: 3, mtime_ns: 1_000 };
         let mut s = State::load(&p);
         s.record_hashed("a/b.txt".into(), stat, oid(1));
         s.save().unwrap();
         let s = State::load(&p);
         assert_eq!(s.get("a/b.txt", &stat, Algo::Md5), Some(oid(1)));
-        assert_eq!(
-            s.get(
-                "a/b.txt",
-                &Stat {
-                    mtime_ns: 1_001,
-                    ..stat
-                },
-                Algo::Md5
-            ),
-            None
-        );
+        assert_eq!(s.get("a/b.txt", &Stat { mtime_ns: 1_001, ..stat }, Algo::Md5), None);
         assert_eq!(s.get("a/b.txt", &stat, Algo::Blake3), None);
     }
 
@@ -253,11 +241,7 @@ mod tests {
     #[test]
     fn racy_files_are_not_remembered() {
         let mut s = State::in_memory();
-        let stat = Stat {
-            inode: 1,
-            size: 1,
-            mtime_ns: now_ns(),
-        };
+        let stat = Stat { inode: 1, size: 1, mtime_ns: now_ns() };
         s.record_hashed("f".into(), stat, oid(2));
         assert_eq!(s.get("f", &stat, Algo::Md5), None);
     }

@@ -33,11 +33,7 @@ pub struct Walked {
 }
 
 pub fn stat_of(meta: &Metadata) -> Stat {
-    Stat {
-        inode: meta.ino(),
-        size: meta.len(),
-        mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
-    }
+    Stat { inode: meta.ino(), size: meta.len(), mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec() }
 }
 
 pub fn is_exec(meta: &Metadata) -> bool {
@@ -105,12 +101,7 @@ fn walk_dir(dir: &Path, prefix: &str, parent_rules: &Rules, out: &mut Walked) ->
         } else {
             let meta = meta.expect("files carry metadata");
             found_file = true;
-            out.files.push(WalkFile {
-                rel,
-                abs: path,
-                stat: stat_of(&meta),
-                exec: is_exec(&meta),
-            });
+            out.files.push(WalkFile { rel, abs: path, stat: stat_of(&meta), exec: is_exec(&meta) });
         }
     }
     let results: Vec<Result<(bool, Walked)>> = subdirs
@@ -142,15 +133,7 @@ mod tests {
     fn walk_sorts_by_code_point_and_skips_ignored_and_special_dirs() {
         let d = tempfile::tempdir().unwrap();
         let root = d.path();
-        for p in [
-            "a-b",
-            "a.b",
-            "a/b",
-            "link_target",
-            "ign.tmp",
-            ".git/HEAD",
-            "sub/.dvc/config",
-        ] {
+        for p in ["a-b", "a.b", "a/b", "link_target", "ign.tmp", ".git/HEAD", "sub/.dvc/config"] {
             let p = root.join(p);
             fs::create_dir_all(p.parent().unwrap()).unwrap();
             fs::write(&p, p.to_string_lossy().as_bytes()).unwrap();
@@ -161,10 +144,7 @@ mod tests {
         std::os::unix::fs::symlink(root.join("a"), root.join("dirlink")).unwrap();
         let w = walk(root, &Rules::default()).unwrap();
         let rels: Vec<_> = w.files.iter().map(|f| f.rel.as_str()).collect();
-        assert_eq!(
-            rels,
-            [".dvcignore", "a-b", "a.b", "a/b", "link", "link_target"]
-        );
+        assert_eq!(rels, [".dvcignore", "a-b", "a.b", "a/b", "link", "link_target"]);
         assert_eq!(w.empty_dirs, ["empty", "empty/deeper"]);
     }
 
@@ -172,29 +152,15 @@ mod tests {
     fn metafiles_are_found_without_entering_outputs() {
         let d = tempfile::tempdir().unwrap();
         let root = d.path();
-        for p in [
-            "a.dvc",
-            "a/inner.dvc",
-            "p/q/f.bin.dvc",
-            "p/dvc.yaml",
-            "p/dvc.lock",
-            "x/.dvc/config",
-            "x/y.dvc",
-        ] {
+        for p in ["a.dvc", "a/inner.dvc", "p/q/f.bin.dvc", "p/dvc.yaml", "p/dvc.lock", "x/.dvc/config", "x/y.dvc"] {
             let p = root.join(p);
             fs::create_dir_all(p.parent().unwrap()).unwrap();
             fs::write(&p, b"").unwrap();
         }
-        let found: Vec<_> = find_metafiles(root)
-            .unwrap()
-            .into_iter()
-            .map(|p| p.strip_prefix(root).unwrap().to_owned())
-            .collect();
+        let found: Vec<_> =
+            find_metafiles(root).unwrap().into_iter().map(|p| p.strip_prefix(root).unwrap().to_owned()).collect();
         let found: Vec<_> = found.iter().map(|p| p.to_str().unwrap()).collect();
-        assert_eq!(
-            found,
-            ["a.dvc", "p/dvc.lock", "p/dvc.yaml", "p/q/f.bin.dvc"]
-        );
+        assert_eq!(found, ["a.dvc", "p/dvc.lock", "p/dvc.yaml", "p/q/f.bin.dvc"]);
     }
 }
 
@@ -234,19 +200,10 @@ fn find_in(dir: &Path, parent_rules: &Rules, is_root: bool) -> Result<Vec<PathBu
             }
         }
     }
-    let outputs: std::collections::HashSet<&str> = names
-        .iter()
-        .filter_map(|n| n.strip_suffix(".dvc"))
-        .collect();
-    let subdirs: Vec<PathBuf> = subdirs
-        .into_iter()
-        .filter(|(n, p)| !outputs.contains(n.as_str()) && !is_subrepo(p))
-        .map(|(_, p)| p)
-        .collect();
-    let nested: Vec<Result<Vec<PathBuf>>> = subdirs
-        .par_iter()
-        .map(|d| find_in(d, &rules, false))
-        .collect();
+    let outputs: std::collections::HashSet<&str> = names.iter().filter_map(|n| n.strip_suffix(".dvc")).collect();
+    let subdirs: Vec<PathBuf> =
+        subdirs.into_iter().filter(|(n, p)| !outputs.contains(n.as_str()) && !is_subrepo(p)).map(|(_, p)| p).collect();
+    let nested: Vec<Result<Vec<PathBuf>>> = subdirs.par_iter().map(|d| find_in(d, &rules, false)).collect();
     for n in nested {
         found.extend(n?);
     }

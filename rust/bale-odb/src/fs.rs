@@ -17,10 +17,8 @@ pub const OBJECT_MODE: u32 = 0o444;
 pub fn temp_path(dir: &Path) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     dir.join(format!(".bale{}x{n}x{nanos:x}.tmp", std::process::id()))
 }
 
@@ -33,27 +31,14 @@ pub struct TempFile {
 impl TempFile {
     pub fn create_in(dir: &Path) -> Result<Self> {
         let path = temp_path(dir);
-        let file = match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o644)
-            .open(&path)
-        {
+        let file = match OpenOptions::new().write(true).create_new(true).mode(0o644).open(&path) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 fs::create_dir_all(dir).at(dir)?;
-                OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o644)
-                    .open(&path)
-                    .at(&path)?
+                OpenOptions::new().write(true).create_new(true).mode(0o644).open(&path).at(&path)?
             }
             other => other.at(&path)?,
         };
-        Ok(TempFile {
-            path,
-            file: Some(file),
-        })
+        Ok(TempFile { path, file: Some(file) })
     }
 
     pub fn path(&self) -> &Path {
@@ -61,9 +46,7 @@ impl TempFile {
     }
 
     pub fn file(&mut self) -> &mut File {
-        self.file
-            .as_mut()
-            .expect("temp file is open until persisted")
+        self.file.as_mut().expect("temp file is open until persisted")
     }
 
     pub fn write_all(&mut self, data: &[u8]) -> Result<()> {

@@ -5,8 +5,14 @@
 //! (`bale/blake3/ab/cdef…`), writes objects atomically and read-only, and never
 //! rewrites one that exists. [`fs`] holds the small file-system primitives the
 //! store and checkout share: temp-and-rename writes and copy-on-write clones.
+//! [`transfer`] copies objects between two stores (the cache and a folder
+//! remote share one layout), verifying every byte it copies.
 
 pub mod fs;
+mod progress;
 mod store;
+mod transfer;
 
+pub use progress::Progress;
 pub use store::{Odb, PutOutcome};
+pub use transfer::{transfer, Transferred};

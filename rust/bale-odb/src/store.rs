@@ -72,30 +72,20 @@ impl Odb {
             let data = fs::read(src).at(src)?;
             let after = fs::metadata(src).at(src)?;
             if after.len() != data.len() as u64 || after.modified().ok() != meta.modified().ok() {
-                return Err(Error::ChangedWhileHashing {
-                    path: src.to_path_buf(),
-                });
+                return Err(Error::ChangedWhileHashing { path: src.to_path_buf() });
             }
             let mut hasher = Hasher::new(algo);
             for block in data.chunks(BLOCK) {
                 hasher.update(block);
             }
-            let hash = FileHash {
-                oid: hasher.finish(false),
-                size: data.len() as u64,
-            };
+            let hash = FileHash { oid: hasher.finish(false), size: data.len() as u64 };
             let outcome = self.put_bytes(&hash.oid, &data)?;
             return Ok((hash, outcome));
         }
         self.add_large_file(src, algo, &meta)
     }
 
-    fn add_large_file(
-        &self,
-        src: &Path,
-        algo: Algo,
-        before: &fs::Metadata,
-    ) -> Result<(FileHash, PutOutcome)> {
+    fn add_large_file(&self, src: &Path, algo: Algo, before: &fs::Metadata) -> Result<(FileHash, PutOutcome)> {
         let mut file = File::open(src).at(src)?;
         let tmp_dir = self.area(algo);
         let mut tmp = TempFile::create_in(&tmp_dir)?;
@@ -113,24 +103,15 @@ impl Odb {
         }
         let after = file.metadata().at(src)?;
         if after.len() != size || after.modified().ok() != before.modified().ok() {
-            return Err(Error::ChangedWhileHashing {
-                path: src.to_path_buf(),
-            });
+            return Err(Error::ChangedWhileHashing { path: src.to_path_buf() });
         }
-        let hash = FileHash {
-            oid: hasher.finish(false),
-            size,
-        };
+        let hash = FileHash { oid: hasher.finish(false), size };
         let dest = self.object_path(&hash.oid);
         if dest.is_file() {
             return Ok((hash, PutOutcome::Present));
         }
         ensure_parent(&dest)?;
-        let outcome = if tmp.persist_new(&dest, OBJECT_MODE)? {
-            PutOutcome::Stored
-        } else {
-            PutOutcome::Present
-        };
+        let outcome = if tmp.persist_new(&dest, OBJECT_MODE)? { PutOutcome::Stored } else { PutOutcome::Present };
         Ok((hash, outcome))
     }
 
@@ -156,15 +137,9 @@ impl Odb {
         // The clone was taken after hashing; check it is still those bytes.
         let got = hash_file(tmp.path(), hash.oid.algo())?;
         if got.oid != hash.oid {
-            return Err(Error::ChangedWhileHashing {
-                path: src.to_path_buf(),
-            });
+            return Err(Error::ChangedWhileHashing { path: src.to_path_buf() });
         }
-        Ok(if tmp.persist_new(&dest, OBJECT_MODE)? {
-            PutOutcome::Stored
-        } else {
-            PutOutcome::Present
-        })
+        Ok(if tmp.persist_new(&dest, OBJECT_MODE)? { PutOutcome::Stored } else { PutOutcome::Present })
     }
 
     /// Stores bytes already known to hash to `oid` (the caller hashed them).
@@ -176,11 +151,7 @@ impl Odb {
         let dir = ensure_parent(&dest)?;
         let mut tmp = TempFile::create_in(&dir)?;
         tmp.write_all(data)?;
-        Ok(if tmp.persist_new(&dest, OBJECT_MODE)? {
-            PutOutcome::Stored
-        } else {
-            PutOutcome::Present
-        })
+        Ok(if tmp.persist_new(&dest, OBJECT_MODE)? { PutOutcome::Stored } else { PutOutcome::Present })
     }
 
     /// Re-hashes an object and fails with [`Error::CorruptObject`] if its
@@ -188,18 +159,11 @@ impl Odb {
     pub fn verify(&self, oid: &Oid) -> Result<FileHash> {
         let path = self.object_path(oid);
         if !path.is_file() {
-            return Err(Error::ObjectMissing {
-                path,
-                oid: oid.to_string(),
-            });
+            return Err(Error::ObjectMissing { path, oid: oid.to_string() });
         }
         let got = hash_file(&path, oid.algo())?;
         if got.oid.digest() != oid.digest() {
-            return Err(Error::CorruptObject {
-                path,
-                expected: oid.to_string(),
-                actual: got.oid.hex_digest(),
-            });
+            return Err(Error::CorruptObject { path, expected: oid.to_string(), actual: got.oid.hex_digest() });
         }
         Ok(got)
     }
@@ -209,10 +173,7 @@ impl Odb {
         let path = self.object_path(oid);
         let data = match fs::read(&path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::ObjectMissing {
-                    path,
-                    oid: oid.to_string(),
-                })
+                return Err(Error::ObjectMissing { path, oid: oid.to_string() })
             }
             other => other.at(&path)?,
         };
@@ -222,11 +183,7 @@ impl Odb {
         }
         let got = hasher.finish(oid.is_tree());
         if got.digest() != oid.digest() {
-            return Err(Error::CorruptObject {
-                path,
-                expected: oid.to_string(),
-                actual: got.hex_digest(),
-            });
+            return Err(Error::CorruptObject { path, expected: oid.to_string(), actual: got.hex_digest() });
         }
         Ok(data)
     }
@@ -274,10 +231,7 @@ impl Odb {
 }
 
 fn ensure_parent(dest: &Path) -> Result<PathBuf> {
-    let dir = dest
-        .parent()
-        .expect("object paths have a fan-out directory")
-        .to_path_buf();
+    let dir = dest.parent().expect("object paths have a fan-out directory").to_path_buf();
     if !dir.is_dir() {
         fs::create_dir_all(&dir).at(&dir)?;
     }
@@ -310,15 +264,10 @@ mod tests {
         let odb = Odb::new(dir.path().join("cache"));
         let (hash, outcome) = odb.add_file(&src, Algo::Md5, false).unwrap();
         assert_eq!(outcome, PutOutcome::Stored);
-        let obj = dir
-            .path()
-            .join("cache/files/md5/b1/946ac92492d2347c6235b4d2611184");
+        let obj = dir.path().join("cache/files/md5/b1/946ac92492d2347c6235b4d2611184");
         assert_eq!(odb.object_path(&hash.oid), obj);
         assert_eq!(fs::read(&obj).unwrap(), b"hello\n");
-        assert_eq!(
-            fs::metadata(&obj).unwrap().permissions().mode() & 0o777,
-            0o444
-        );
+        assert_eq!(fs::metadata(&obj).unwrap().permissions().mode() & 0o777, 0o444);
         let (_, again) = odb.add_file(&src, Algo::Md5, false).unwrap();
         assert_eq!(again, PutOutcome::Present);
     }
@@ -327,9 +276,7 @@ mod tests {
     fn large_files_stream_and_clone_fallback_store_the_same_object() {
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join("big");
-        let data: Vec<u8> = (0..(SMALL_FILE + 3) as usize)
-            .map(|i| (i % 251) as u8)
-            .collect();
+        let data: Vec<u8> = (0..(SMALL_FILE + 3) as usize).map(|i| (i % 251) as u8).collect();
         fs::write(&src, &data).unwrap();
         let a = Odb::new(dir.path().join("a"));
         let b = Odb::new(dir.path().join("b"));
@@ -338,11 +285,7 @@ mod tests {
         assert_eq!(ha, hb);
         assert_eq!(fs::read(a.object_path(&ha.oid)).unwrap(), data);
         assert_eq!(fs::read(b.object_path(&hb.oid)).unwrap(), data);
-        assert_eq!(
-            fs::read_dir(a.area(Algo::Blake3)).unwrap().count(),
-            1,
-            "no temp left behind"
-        );
+        assert_eq!(fs::read_dir(a.area(Algo::Blake3)).unwrap().count(), 1, "no temp left behind");
     }
 
     #[test]
@@ -355,14 +298,8 @@ mod tests {
         let obj = odb.object_path(&hash.oid);
         fs::set_permissions(&obj, fs::Permissions::from_mode(0o644)).unwrap();
         fs::write(&obj, b"tampered").unwrap();
-        assert!(matches!(
-            odb.verify(&hash.oid),
-            Err(Error::CorruptObject { .. })
-        ));
-        assert!(matches!(
-            odb.read_verified(&hash.oid),
-            Err(Error::CorruptObject { .. })
-        ));
+        assert!(matches!(odb.verify(&hash.oid), Err(Error::CorruptObject { .. })));
+        assert!(matches!(odb.read_verified(&hash.oid), Err(Error::CorruptObject { .. })));
     }
 
     #[test]

@@ -29,10 +29,7 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
         return PyKeyboardInterrupt::new_err(());
     }
     let msg = e.to_string();
-    let made = py
-        .import("bale.exceptions")
-        .and_then(|m| m.getattr(name))
-        .and_then(|cls| cls.call1((msg.clone(),)));
+    let made = py.import("bale.exceptions").and_then(|m| m.getattr(name)).and_then(|cls| cls.call1((msg.clone(),)));
     match made {
         Ok(exc) => PyErr::from_value(exc),
         Err(_) => PyRuntimeError::new_err(msg),

@@ -20,6 +20,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<workspace::Status>()?;
     m.add_class::<workspace::CheckoutResult>()?;
     m.add_class::<workspace::GcResult>()?;
+    m.add_class::<workspace::Transferred>()?;
     m.add_function(wrap_pyfunction!(workspace::hash_file, m)?)?;
     m.add_function(wrap_pyfunction!(workspace::ignored_reason, m)?)?;
     m.add_function(wrap_pyfunction!(workspace::unprotect, m)?)?;

@@ -23,11 +23,7 @@ pub fn pool(jobs: Option<usize>) -> PyResult<Arc<ThreadPool>> {
     static POOLS: OnceLock<Mutex<HashMap<usize, Arc<ThreadPool>>>> = OnceLock::new();
     let n = jobs
         .or_else(|| std::env::var("BALE_JOBS").ok().and_then(|v| v.parse().ok()))
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        })
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
         .max(1);
     let mut pools = POOLS.get_or_init(Default::default).lock().unwrap();
     if let Some(p) = pools.get(&n) {
@@ -67,12 +63,7 @@ where
         // The receiver crosses into the GIL-free closure by reference.
         let rx = Mutex::new(rx);
         loop {
-            let done = py.detach(|| {
-                rx.lock()
-                    .unwrap()
-                    .recv_timeout(Duration::from_millis(100))
-                    .is_ok()
-            });
+            let done = py.detach(|| rx.lock().unwrap().recv_timeout(Duration::from_millis(100)).is_ok());
             if done || handle.is_finished() {
                 break;
             }
@@ -81,10 +72,7 @@ where
                 None => Ok(()),
             });
             if let Err(e) = interrupted {
-                progress
-                    .inner
-                    .cancelled
-                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                progress.inner.cancelled.store(true, std::sync::atomic::Ordering::Relaxed);
                 let _ = py.detach(|| handle.join());
                 return Err(e);
             }

@@ -62,6 +62,15 @@ pub struct CheckoutResult {
 }
 
 #[pyclass(frozen, get_all, module = "bale._core")]
+pub struct Transferred {
+    pub copied: u64,
+    pub bytes: u64,
+    pub present: u64,
+    /// Objects neither side has.
+    pub missing: Vec<String>,
+}
+
+#[pyclass(frozen, get_all, module = "bale._core")]
 pub struct GcResult {
     pub removed: u64,
     pub bytes: u64,
@@ -90,22 +99,12 @@ impl Workspace {
 impl Workspace {
     #[new]
     #[pyo3(signature = (root, cache_dir, state_path=None, jobs=None))]
-    fn new(
-        root: PathBuf,
-        cache_dir: PathBuf,
-        state_path: Option<PathBuf>,
-        jobs: Option<usize>,
-    ) -> Self {
+    fn new(root: PathBuf, cache_dir: PathBuf, state_path: Option<PathBuf>, jobs: Option<usize>) -> Self {
         let state = match state_path {
             Some(p) => State::load(p),
             None => State::in_memory(),
         };
-        Workspace {
-            root,
-            odb: Odb::new(cache_dir),
-            state: Mutex::new(state),
-            jobs,
-        }
+        Workspace { root, odb: Odb::new(cache_dir), state: Mutex::new(state), jobs }
     }
 
     #[getter]
@@ -129,13 +128,8 @@ impl Workspace {
     ) -> PyResult<Built> {
         let algo = Algo::from_str(algo).py_err(py)?;
         run(py, self.jobs, progress, tick, |p| {
-            let opts = BuildOptions {
-                algo,
-                repo_root: &self.root,
-                odb: store.then_some(&self.odb),
-                clone,
-                progress: p,
-            };
+            let opts =
+                BuildOptions { algo, repo_root: &self.root, odb: store.then_some(&self.odb), clone, progress: p };
             let mut state = self.state.lock().unwrap();
             let b = build_target(&target, &opts, &mut state)?;
             Ok(Built {
@@ -162,20 +156,10 @@ impl Workspace {
     ) -> PyResult<(String, Vec<(String, String)>)> {
         let algo = Algo::from_str(algo).py_err(py)?;
         run(py, self.jobs, progress, tick, |p| {
-            let opts = BuildOptions {
-                algo,
-                repo_root: &self.root,
-                odb: None,
-                clone: false,
-                progress: p,
-            };
+            let opts = BuildOptions { algo, repo_root: &self.root, odb: None, clone: false, progress: p };
             let b = build_target(&target, &opts, &mut self.state.lock().unwrap())?;
             let files = match b.manifest {
-                Some(m) => m
-                    .entries
-                    .into_iter()
-                    .map(|e| (e.rel, e.oid.to_string()))
-                    .collect(),
+                Some(m) => m.entries.into_iter().map(|e| (e.rel, e.oid.to_string())).collect(),
                 None => vec![(String::new(), b.oid.to_string())],
             };
             Ok((b.oid.to_string(), files))
@@ -203,13 +187,7 @@ impl Workspace {
             };
             let not_in_cache = old
                 .as_ref()
-                .map(|m| {
-                    m.entries
-                        .iter()
-                        .filter(|e| !self.odb.exists(&e.oid))
-                        .map(|e| e.rel.clone())
-                        .collect()
-                })
+                .map(|m| m.entries.iter().filter(|e| !self.odb.exists(&e.oid)).map(|e| e.rel.clone()).collect())
                 .unwrap_or_default();
             if std::fs::symlink_metadata(&target).is_err() {
                 return Ok(Status {
@@ -217,26 +195,16 @@ impl Workspace {
                     size: 0,
                     nfiles: None,
                     added: vec![],
-                    deleted: old
-                        .map(|m| m.entries.into_iter().map(|e| e.rel).collect())
-                        .unwrap_or_default(),
+                    deleted: old.map(|m| m.entries.into_iter().map(|e| e.rel).collect()).unwrap_or_default(),
                     modified: vec![],
                     in_cache,
                     not_in_cache,
                 });
             }
-            let opts = BuildOptions {
-                algo: algo_v,
-                repo_root: &self.root,
-                odb: None,
-                clone: false,
-                progress: p,
-            };
+            let opts = BuildOptions { algo: algo_v, repo_root: &self.root, odb: None, clone: false, progress: p };
             let now = build_target(&target, &opts, &mut self.state.lock().unwrap())?;
             let (mut added, mut deleted, mut modified) = (vec![], vec![], vec![]);
-            let same = recorded.is_some_and(|r| {
-                r.digest() == now.oid.digest() && r.is_tree() == now.oid.is_tree()
-            });
+            let same = recorded.is_some_and(|r| r.digest() == now.oid.digest() && r.is_tree() == now.oid.is_tree());
             if !same {
                 match (&old, &now.manifest) {
                     (Some(o), Some(n)) => {
@@ -278,48 +246,34 @@ impl Workspace {
         tick: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<CheckoutResult> {
         let oid = parse_oid(algo, oid).py_err(py)?;
-        let types = link_types
-            .iter()
-            .map(|t| LinkType::from_str(t))
-            .collect::<Result<Vec<_>, _>>()
-            .py_err(py)?;
+        let types = link_types.iter().map(|t| LinkType::from_str(t)).collect::<Result<Vec<_>, _>>().py_err(py)?;
         run(py, self.jobs, progress, tick, |p| {
             let linker = Linker::new(types);
-            let opts = CheckoutOptions {
-                odb: &self.odb,
-                repo_root: &self.root,
-                linker: &linker,
-                force,
-                relink,
-                progress: p,
-            };
+            let opts =
+                CheckoutOptions { odb: &self.odb, repo_root: &self.root, linker: &linker, force, relink, progress: p };
             let mut state = self.state.lock().unwrap();
-            let (dest, want_oid, exec, manifest) =
-                match subpath.as_deref().filter(|s| !s.is_empty()) {
-                    None => (target.clone(), oid, isexec, self.manifest_for(&oid)?),
-                    Some(sub) => {
-                        let mut m = Manifest::load_under(&self.odb, &oid, sub)?;
-                        let dest = target.join(sub);
-                        if m.entries.len() == 1 && m.entries[0].rel == sub {
-                            let e = &m.entries[0];
-                            (dest, e.oid, e.exec, None)
-                        } else {
-                            let prefix = format!("{sub}/");
-                            for e in &mut m.entries {
-                                e.rel = e.rel.strip_prefix(&prefix).unwrap_or(&e.rel).to_owned();
-                            }
-                            m.empty_dirs = m
-                                .empty_dirs
-                                .iter()
-                                .filter_map(|d| d.strip_prefix(&prefix).map(str::to_owned))
-                                .collect();
-                            if m.entries.is_empty() && m.empty_dirs.is_empty() {
-                                return Err(Error::NotFound { path: dest });
-                            }
-                            (dest, oid, false, Some(m))
+            let (dest, want_oid, exec, manifest) = match subpath.as_deref().filter(|s| !s.is_empty()) {
+                None => (target.clone(), oid, isexec, self.manifest_for(&oid)?),
+                Some(sub) => {
+                    let mut m = Manifest::load_under(&self.odb, &oid, sub)?;
+                    let dest = target.join(sub);
+                    if m.entries.len() == 1 && m.entries[0].rel == sub {
+                        let e = &m.entries[0];
+                        (dest, e.oid, e.exec, None)
+                    } else {
+                        let prefix = format!("{sub}/");
+                        for e in &mut m.entries {
+                            e.rel = e.rel.strip_prefix(&prefix).unwrap_or(&e.rel).to_owned();
                         }
+                        m.empty_dirs =
+                            m.empty_dirs.iter().filter_map(|d| d.strip_prefix(&prefix).map(str::to_owned)).collect();
+                        if m.entries.is_empty() && m.empty_dirs.is_empty() {
+                            return Err(Error::NotFound { path: dest });
+                        }
+                        (dest, oid, false, Some(m))
                     }
-                };
+                }
+            };
             let st = bale_checkout::checkout(&dest, &want_oid, exec, manifest, &opts, &mut state)?;
             Ok(CheckoutResult {
                 added: st.added,
@@ -333,18 +287,10 @@ impl Workspace {
     }
 
     /// The files of a directory object: `(relpath, oid, size, isexec)`.
-    fn manifest(
-        &self,
-        py: Python<'_>,
-        algo: &str,
-        oid: &str,
-    ) -> PyResult<Vec<(String, String, u64, bool)>> {
+    fn manifest(&self, py: Python<'_>, algo: &str, oid: &str) -> PyResult<Vec<(String, String, u64, bool)>> {
         let oid = parse_oid(algo, oid).py_err(py)?;
         let m = py.detach(|| Manifest::load(&self.odb, &oid)).py_err(py)?;
-        Ok(m.entries
-            .into_iter()
-            .map(|e| (e.rel, e.oid.to_string(), e.size, e.exec))
-            .collect())
+        Ok(m.entries.into_iter().map(|e| (e.rel, e.oid.to_string(), e.size, e.exec)).collect())
     }
 
     fn object_path(&self, py: Python<'_>, algo: &str, oid: &str) -> PyResult<PathBuf> {
@@ -360,11 +306,7 @@ impl Workspace {
     /// stops the collection: nothing is deleted unless proven unreferenced.
     #[pyo3(signature = (keep, dry=false))]
     fn gc(&self, py: Python<'_>, keep: Vec<(String, String)>, dry: bool) -> PyResult<GcResult> {
-        let roots = keep
-            .iter()
-            .map(|(a, o)| parse_oid(a, o))
-            .collect::<Result<Vec<_>, _>>()
-            .py_err(py)?;
+        let roots = keep.iter().map(|(a, o)| parse_oid(a, o)).collect::<Result<Vec<_>, _>>().py_err(py)?;
         run(py, self.jobs, None, None, |_| {
             let mut kept: HashSet<Oid> = HashSet::new();
             for root in roots {
@@ -402,10 +344,42 @@ impl Workspace {
                     self.odb.remove(&oid)?;
                 }
             }
-            Ok(GcResult {
-                removed,
-                bytes,
-                kept: kept.len() as u64,
+            Ok(GcResult { removed, bytes, kept: kept.len() as u64 })
+        })
+    }
+
+    /// Copies objects between the cache and a folder remote with the same
+    /// layout (`push`: cache to remote; else remote to cache), verifying each.
+    #[pyo3(signature = (remote_root, oids, push, progress=None, tick=None))]
+    fn transfer(
+        &self,
+        py: Python<'_>,
+        remote_root: PathBuf,
+        oids: Vec<(String, String)>,
+        push: bool,
+        progress: Option<&Progress>,
+        tick: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Transferred> {
+        let oids = oids.iter().map(|(a, o)| parse_oid(a, o)).collect::<Result<Vec<_>, _>>().py_err(py)?;
+        let remote = Odb::new(remote_root);
+        run(py, self.jobs, progress, tick, |p| {
+            let (src, dst) = if push { (&self.odb, &remote) } else { (&remote, &self.odb) };
+            let t = bale_odb::transfer(src, dst, &oids, p)?;
+            if !push {
+                // Fetched objects were hashed as they arrived: trust them.
+                let mut state = self.state.lock().unwrap();
+                for oid in &t.verified {
+                    let path = self.odb.object_path(oid);
+                    if let Ok(m) = std::fs::metadata(&path) {
+                        state.record_object(&path, bale_index::walk::stat_of(&m), *oid);
+                    }
+                }
+            }
+            Ok(Transferred {
+                copied: t.copied,
+                bytes: t.bytes,
+                present: t.present,
+                missing: t.missing.iter().map(|o| o.to_string()).collect(),
             })
         })
     }
@@ -426,19 +400,14 @@ pub fn hash_file(py: Python<'_>, path: PathBuf, algo: &str) -> PyResult<(String,
 
 /// Why `path` is not tracked (ignored, `.git`, a sub-repository), or `None`.
 #[pyfunction]
-pub fn ignored_reason(
-    py: Python<'_>,
-    repo_root: PathBuf,
-    path: PathBuf,
-) -> PyResult<Option<String>> {
+pub fn ignored_reason(py: Python<'_>, repo_root: PathBuf, path: PathBuf) -> PyResult<Option<String>> {
     bale_index::ignore::ignored_reason(&repo_root, &path).py_err(py)
 }
 
 /// Every `.dvc`, `dvc.yaml` and `dvc.lock` file under the repository root.
 #[pyfunction]
 pub fn find_metafiles(py: Python<'_>, repo_root: PathBuf) -> PyResult<Vec<PathBuf>> {
-    py.detach(|| bale_index::walk::find_metafiles(&repo_root))
-        .py_err(py)
+    py.detach(|| bale_index::walk::find_metafiles(&repo_root)).py_err(py)
 }
 
 /// Replaces a hardlink or symlink into the cache by a private writable copy.
@@ -449,11 +418,7 @@ pub fn unprotect(py: Python<'_>, path: PathBuf) -> PyResult<()> {
 
 /// The link types that work from `cache_dir` into `workspace_dir`.
 #[pyfunction]
-pub fn probe_links(
-    py: Python<'_>,
-    cache_dir: PathBuf,
-    workspace_dir: PathBuf,
-) -> PyResult<Vec<String>> {
+pub fn probe_links(py: Python<'_>, cache_dir: PathBuf, workspace_dir: PathBuf) -> PyResult<Vec<String>> {
     py.detach(|| probe(&cache_dir, &workspace_dir)).py_err(py)
 }
 
@@ -463,12 +428,7 @@ fn probe(cache_dir: &Path, dir: &Path) -> Result<Vec<String>, Error> {
     let src = bale_odb::fs::temp_path(cache_dir);
     std::fs::write(&src, b"probe").at(&src)?;
     let mut works = Vec::new();
-    for kind in [
-        LinkType::Reflink,
-        LinkType::Hardlink,
-        LinkType::Symlink,
-        LinkType::Copy,
-    ] {
+    for kind in [LinkType::Reflink, LinkType::Hardlink, LinkType::Symlink, LinkType::Copy] {
         let dest = bale_odb::fs::temp_path(dir);
         if Linker::new(vec![kind]).link(&src, &dest, false).is_ok() {
             works.push(kind.name().to_owned());

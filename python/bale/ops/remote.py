@@ -1,0 +1,69 @@
+"""``bale remote``: manage remotes in ``.dvc/config`` exactly as dvc does."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bale.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from bale.repo import Repo
+
+
+def add(
+    repo: Repo,
+    name: str,
+    url: str,
+    *,
+    default: bool = False,
+    force: bool = False,
+    level: str = "repo",
+) -> None:
+    config = repo.config
+    if config.get(f"remote.{name}.url") is not None and not force:
+        raise ConfigError(f"remote '{name}' already exists; use -f to replace it")
+    config.set(f"remote.{name}.url", url, level=level)
+    if default:
+        config.set("core.remote", name, level=level)
+
+
+def remove(repo: Repo, name: str, *, level: str = "repo") -> None:
+    config = repo.config
+    if config.get(f"remote.{name}.url", level) is None:
+        raise ConfigError(f"remote '{name}' does not exist")
+    prefix = f"remote.{name}."
+    keys = [k for k, _v in config.items(level) if k.startswith(prefix)]
+    for key in sorted(keys, key=lambda k: k.endswith(".url")):  # url last
+        config.unset(key, level=level)
+    if config.get("core.remote", level) == name:
+        config.unset("core.remote", level=level)
+
+
+def modify(repo: Repo, name: str, option: str, value: str | None, *, level: str = "repo") -> None:
+    config = repo.config
+    if config.get(f"remote.{name}.url") is None:
+        raise ConfigError(f"remote '{name}' does not exist")
+    if value is None:
+        config.unset(f"remote.{name}.{option}", level=level)
+    else:
+        config.set(f"remote.{name}.{option}", value, level=level)
+
+
+def default(repo: Repo, name: str | None, *, level: str = "repo") -> str | None:
+    config = repo.config
+    if name is None:
+        return config.core_remote()
+    if config.get(f"remote.{name}.url") is None:
+        raise ConfigError(f"remote '{name}' does not exist")
+    config.set("core.remote", name, level=level)
+    return name
+
+
+def listing(repo: Repo) -> list[tuple[str, str]]:
+    """``(name, url)`` of every remote, as configured (not resolved)."""
+    out = []
+    for key, value in repo.config.items():
+        parts = key.split(".")
+        if len(parts) == 3 and parts[0] == "remote" and parts[2] == "url":
+            out.append((parts[1], value))
+    return sorted(dict(out).items())
