@@ -89,9 +89,8 @@ def main() -> int:
         got = digest_tree(clone / "data")
         if got != want:
             raise SystemExit("demo failed: the pulled data differs from the original")
-        print(
-            f"  verified: {sum(1 for p in (clone / 'data').rglob('*') if p.is_file())} files identical"
-        )
+        count = sum(1 for p in (clone / "data").rglob("*") if p.is_file())
+        print(f"  verified: {count} files identical")
 
         if shutil.which("dvc"):
             print("\n4. dvc reads what bale wrote")

@@ -310,8 +310,9 @@ def cmd_remote(args: argparse.Namespace) -> int:
                 raise BaleError("no default remote (set one with 'bale remote default <name>')")
             print(name)
     else:
+        default = repo.config.core_remote()
         for name, url in remote.listing(repo):
-            print(f"{name}\t{url}")
+            print(f"{name}\t{url}" + ("\t(default)" if name == default else ""))
     return 0
 
 

@@ -60,10 +60,10 @@ def default(repo: Repo, name: str | None, *, level: str = "repo") -> str | None:
 
 
 def listing(repo: Repo) -> list[tuple[str, str]]:
-    """``(name, url)`` of every remote, as configured (not resolved)."""
-    out = []
-    for key, value in repo.config.items():
+    """``(name, url)`` of every remote, local paths made absolute (as dvc lists them)."""
+    names = set()
+    for key, _value in repo.config.items():
         parts = key.split(".")
         if len(parts) == 3 and parts[0] == "remote" and parts[2] == "url":
-            out.append((parts[1], value))
-    return sorted(dict(out).items())
+            names.add(parts[1])
+    return [(n, repo.config.get(f"remote.{n}.url") or "") for n in sorted(names)]

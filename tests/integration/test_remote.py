@@ -1,0 +1,113 @@
+"""Folder remotes: push, fetch, pull, in DVC's layout, verified both ways."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from .conftest import Run, read_tree, write_tree
+
+DATA = {"a.txt": "alpha\n", "s/b.bin": b"\x00\x01", "s/t/c": "c\n"}
+
+
+def _setup(md5_repo: Path, run: Run, tmp_path: Path) -> Path:
+    write_tree(md5_repo / "data", DATA)
+    write_tree(md5_repo, {"one.txt": "1\n"})
+    run("bale", "add", "data", "one.txt")
+    remote = tmp_path / "store"
+    run("bale", "remote", "add", "-d", "store", str(remote))
+    return remote
+
+
+@pytest.mark.interop
+def test_remote_add_writes_what_dvc_writes(md5_repo: Path, run: Run) -> None:
+    run("bale", "remote", "add", "-d", "r", "../remote1")
+    text = (md5_repo / ".dvc" / "config").read_text()
+    assert text == "[core]\n    remote = r\n['remote \"r\"']\n    url = ../../remote1\n"
+    assert (
+        run("bale", "remote", "list").stdout.split() == run("dvc", "remote", "list").stdout.split()
+    )
+    run("bale", "remote", "remove", "r")
+    assert (md5_repo / ".dvc" / "config").read_text().strip() == ""
+
+
+def test_push_then_pull_into_a_clone_restores_every_byte(
+    md5_repo: Path, run: Run, tmp_path: Path
+) -> None:
+    remote = _setup(md5_repo, run, tmp_path)
+    out = json.loads(run("bale", "push", "--json").stdout)
+    assert out["copied"] == 5  # 4 files + 1 .dir
+    assert json.loads(run("bale", "push", "--json").stdout)["copied"] == 0
+    objs = sorted(p.relative_to(remote).as_posix() for p in remote.rglob("*") if p.is_file())
+    assert all(o.startswith("files/md5/") for o in objs) and len(objs) == 5
+    run("git", "add", "-A")
+    run("git", "commit", "-qm", "data")
+    clone = tmp_path / "clone"
+    run("git", "clone", "-q", str(md5_repo), str(clone))
+    run("bale", "pull", cwd=clone)
+    assert read_tree(clone / "data") == read_tree(md5_repo / "data")
+    assert json.loads(run("bale", "status", "--json", cwd=clone).stdout) == {}
+
+
+@pytest.mark.interop
+def test_dvc_pulls_what_bale_pushed_and_bale_pulls_what_dvc_pushed(
+    md5_repo: Path, run: Run, tmp_path: Path
+) -> None:
+    remote = _setup(md5_repo, run, tmp_path)
+    run("bale", "push")
+    run("git", "add", "-A")
+    run("git", "commit", "-qm", "data")
+    clone = tmp_path / "clone"
+    run("git", "clone", "-q", str(md5_repo), str(clone))
+    run("dvc", "pull", "-q", cwd=clone)
+    assert read_tree(clone / "data") == read_tree(md5_repo / "data")
+    assert "in sync" in run("dvc", "status", "-c", cwd=clone).stdout
+    # The other way: dvc pushes a new version, bale pulls it.
+    write_tree(clone / "data", {"a.txt": "from dvc\n"})
+    run("dvc", "add", "-q", "data", cwd=clone)
+    run("dvc", "push", "-q", cwd=clone)
+    shutil.copy(clone / "data.dvc", md5_repo / "data.dvc")
+    run("bale", "pull", "--force")
+    assert (md5_repo / "data" / "a.txt").read_text() == "from dvc\n"
+    assert remote.exists()
+
+
+def test_a_directory_is_marked_complete_only_when_all_its_files_are_there(
+    md5_repo: Path, run: Run, tmp_path: Path
+) -> None:
+    remote = _setup(md5_repo, run, tmp_path)
+    cache = md5_repo / ".dvc" / "cache" / "files" / "md5"
+    victim = next(p for p in cache.rglob("*") if p.is_file() and p.read_bytes() == b"c\n")
+    victim.chmod(0o644)
+    victim.unlink()
+    err = run("bale", "push", ok=False).stderr
+    assert err.startswith("ERROR: ") and "not in the cache" in err
+    assert not list(remote.rglob("*.dir")), "no .dir on the remote while a member is missing"
+
+
+def test_a_corrupt_remote_object_never_enters_the_cache(
+    md5_repo: Path, run: Run, tmp_path: Path
+) -> None:
+    remote = _setup(md5_repo, run, tmp_path)
+    run("bale", "push")
+    bad = next(p for p in remote.rglob("*") if p.is_file() and p.read_bytes() == b"alpha\n")
+    bad.chmod(0o644)
+    bad.write_bytes(b"bit rot\n")
+    shutil.rmtree(md5_repo / ".dvc" / "cache")
+    shutil.rmtree(md5_repo / "data")
+    err = run("bale", "pull", ok=False).stderr
+    assert "corrupt" in err
+    cached = [p.read_bytes() for p in (md5_repo / ".dvc").rglob("*") if p.is_file()]
+    assert b"bit rot\n" not in cached
+
+
+def test_blake3_data_and_unknown_remote_kinds_are_clear_errors(repo: Path, run: Run) -> None:
+    write_tree(repo, {"f.txt": "x"})
+    run("bale", "add", "f.txt")
+    run("bale", "remote", "add", "-d", "s3r", "s3://bucket/prefix")
+    err = run("bale", "push", ok=False).stderr
+    assert err.startswith("ERROR: ")
+    assert "s3://" in err or "blake3" in err
