@@ -5,10 +5,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
 
 use bale_error::{Error, IoContext, Result};
-use bale_odb::fs::{clone_into, link_unsupported, temp_path, TempFile};
+use bale_odb::fs::{clone_into, link_unsupported, temp_path, umask, TempFile};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LinkType {
@@ -42,20 +41,15 @@ impl FromStr for LinkType {
     }
 }
 
-fn umask() -> u32 {
-    static UMASK: OnceLock<u32> = OnceLock::new();
-    *UMASK.get_or_init(|| {
-        // SAFETY: umask has no memory effects; it is set back at once.
-        let m = unsafe { libc::umask(0o022) };
-        unsafe { libc::umask(m) };
-        m as u32
-    })
-}
-
 /// Mode of a private (copied or cloned) workspace file.
 pub fn file_mode(exec: bool) -> u32 {
     let base = if exec { 0o777 } else { 0o666 };
     base & !umask()
+}
+
+fn private_temp(dir: &Path, exec: bool) -> Result<TempFile> {
+    // The umask applies at creation, as for any file the user makes.
+    TempFile::create_with_mode(dir, if exec { 0o777 } else { 0o666 }, false)
 }
 
 /// Links objects into the workspace with the first link type that works.
@@ -116,7 +110,7 @@ fn link_one(kind: LinkType, object: &Path, dest: &Path, exec: bool) -> std::io::
             Ok(())
         }
         LinkType::Reflink | LinkType::Copy => {
-            let mut tmp = TempFile::create_in(dir).map_err(to_io)?;
+            let mut tmp = private_temp(dir, exec).map_err(to_io)?;
             let src = File::open(object)?;
             if kind == LinkType::Reflink {
                 clone_into(&src, tmp.file())?;
@@ -124,7 +118,7 @@ fn link_one(kind: LinkType, object: &Path, dest: &Path, exec: bool) -> std::io::
                 let mut reader = src;
                 std::io::copy(&mut reader, tmp.file())?;
             }
-            tmp.persist(dest, file_mode(exec)).map_err(to_io)
+            tmp.persist(dest).map_err(to_io)
         }
     }
 }
@@ -146,10 +140,10 @@ pub fn unprotect(path: &Path) -> Result<()> {
     };
     if linked {
         let dir = path.parent().unwrap_or(Path::new("."));
-        let mut tmp = TempFile::create_in(dir)?;
+        let mut tmp = private_temp(dir, exec)?;
         let mut src = File::open(path).at(path)?;
         std::io::copy(&mut src, tmp.file()).at(path)?;
-        tmp.persist(path, file_mode(exec))?;
+        tmp.persist(path)?;
     } else {
         fs::set_permissions(path, Permissions::from_mode(file_mode(exec))).at(path)?;
     }

@@ -22,22 +22,46 @@ pub fn temp_path(dir: &Path) -> PathBuf {
     dir.join(format!(".bale{}x{n}x{nanos:x}.tmp", std::process::id()))
 }
 
-/// A temp file that is removed unless it is renamed into place.
+/// The process umask, read once.
+pub fn umask() -> u32 {
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        // SAFETY: umask has no memory effects; it is set back at once.
+        let m = unsafe { libc::umask(0o022) };
+        unsafe { libc::umask(m) };
+        m as u32
+    })
+}
+
+/// A temp file that is removed unless it is renamed into place. It is
+/// created with its final mode, so publishing it is a single rename.
 pub struct TempFile {
     path: PathBuf,
     file: Option<File>,
 }
 
 impl TempFile {
+    /// A writable temp file that will be published read-only ([`OBJECT_MODE`]).
     pub fn create_in(dir: &Path) -> Result<Self> {
+        Self::create_with_mode(dir, OBJECT_MODE, true)
+    }
+
+    /// A temp file with `mode`; `exact` forces the mode past the umask (cache
+    /// objects must be 0444 whatever the umask), otherwise the umask applies
+    /// as it does to any file the user creates.
+    pub fn create_with_mode(dir: &Path, mode: u32, exact: bool) -> Result<Self> {
         let path = temp_path(dir);
-        let file = match OpenOptions::new().write(true).create_new(true).mode(0o644).open(&path) {
+        let open = || OpenOptions::new().write(true).create_new(true).mode(mode).open(&path);
+        let file = match open() {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 fs::create_dir_all(dir).at(dir)?;
-                OpenOptions::new().write(true).create_new(true).mode(0o644).open(&path).at(&path)?
+                open().at(&path)?
             }
             other => other.at(&path)?,
         };
+        if exact && mode & !umask() != mode {
+            file.set_permissions(Permissions::from_mode(mode)).at(&path)?;
+        }
         Ok(TempFile { path, file: Some(file) })
     }
 
@@ -54,38 +78,70 @@ impl TempFile {
         self.file().write_all(data).at(path)
     }
 
-    /// Sets the mode and renames over `dest`.
-    pub fn persist(mut self, dest: &Path, mode: u32) -> Result<()> {
+    /// The file's metadata now (it keeps its inode and mtime when renamed).
+    pub fn metadata(&mut self) -> Result<fs::Metadata> {
+        let path = self.path.clone();
+        self.file().metadata().at(path)
+    }
+
+    /// Renames over `dest`.
+    pub fn persist(mut self, dest: &Path) -> Result<()> {
         drop(self.file.take());
-        fs::set_permissions(&self.path, Permissions::from_mode(mode)).at(&self.path)?;
         fs::rename(&self.path, dest).at(dest)?;
         self.path = PathBuf::new();
         Ok(())
     }
 
-    /// Like [`persist`](Self::persist) but keeps an existing `dest` untouched;
-    /// returns whether the temp was the one that landed.
-    pub fn persist_new(mut self, dest: &Path, mode: u32) -> Result<bool> {
+    /// Like [`persist`](Self::persist) but keeps an existing `dest` untouched
+    /// (first writer wins, without a check-then-rename race); returns whether
+    /// the temp was the one that landed.
+    pub fn persist_new(mut self, dest: &Path) -> Result<bool> {
         drop(self.file.take());
-        fs::set_permissions(&self.path, Permissions::from_mode(mode)).at(&self.path)?;
-        // A hard link fails if dest exists, which makes the publish
-        // first-writer-wins without a check-then-rename race.
-        let landed = match fs::hard_link(&self.path, dest) {
-            Ok(()) => true,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
+        match rename_noreplace(&self.path, dest) {
+            Ok(()) => {
+                self.path = PathBuf::new();
+                return Ok(true);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
+            Err(e) if !link_unsupported(&e) => return Err(bale_error::Error::io(dest, e)),
+            Err(_) => {}
+        }
+        // No RENAME_NOREPLACE here: a hard link also fails if dest exists.
+        match fs::hard_link(&self.path, dest) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
             Err(e) if link_unsupported(&e) => {
                 if dest.exists() {
-                    false
-                } else {
-                    fs::rename(&self.path, dest).at(dest)?;
-                    self.path = PathBuf::new();
-                    return Ok(true);
+                    return Ok(false);
                 }
+                fs::rename(&self.path, dest).at(dest)?;
+                self.path = PathBuf::new();
+                Ok(true)
             }
-            Err(e) => return Err(bale_error::Error::io(dest, e)),
-        };
-        Ok(landed)
+            Err(e) => Err(bale_error::Error::io(dest, e)),
+        }
     }
+}
+
+#[cfg(target_os = "linux")]
+fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let from = CString::new(from.as_os_str().as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let to = CString::new(to.as_os_str().as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: both are valid NUL-terminated paths for the duration of the call.
+    let rc =
+        unsafe { libc::renameat2(libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), libc::RENAME_NOREPLACE) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn rename_noreplace(_from: &Path, _to: &Path) -> io::Result<()> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
 }
 
 impl Drop for TempFile {
@@ -138,9 +194,9 @@ pub fn clone_into(_src: &File, _dest: &File) -> io::Result<()> {
 /// Writes `data` to `dest` atomically (temp file, rename) with `mode`.
 pub fn write_atomic(dest: &Path, data: &[u8], mode: u32) -> Result<()> {
     let dir = dest.parent().unwrap_or(Path::new("."));
-    let mut tmp = TempFile::create_in(dir)?;
+    let mut tmp = TempFile::create_with_mode(dir, mode, true)?;
     tmp.write_all(data)?;
-    tmp.persist(dest, mode)
+    tmp.persist(dest)
 }
 
 #[cfg(test)]
@@ -164,7 +220,7 @@ mod tests {
         fs::write(&dest, b"first").unwrap();
         let mut t = TempFile::create_in(dir.path()).unwrap();
         t.write_all(b"second").unwrap();
-        assert!(!t.persist_new(&dest, OBJECT_MODE).unwrap());
+        assert!(!t.persist_new(&dest).unwrap());
         assert_eq!(fs::read(&dest).unwrap(), b"first");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }

@@ -6,7 +6,7 @@ use bale_error::{Error, IoContext, Result};
 use bale_hash::{hash_file, Algo, FileHash, Hasher, Oid};
 use rayon::prelude::*;
 
-use crate::fs::{clone_into, TempFile, OBJECT_MODE};
+use crate::fs::{clone_into, TempFile};
 
 /// Files up to this size are read into memory once, hashed, and written from
 /// the same buffer only if the store lacks them.
@@ -111,7 +111,7 @@ impl Odb {
             return Ok((hash, PutOutcome::Present));
         }
         ensure_parent(&dest)?;
-        let outcome = if tmp.persist_new(&dest, OBJECT_MODE)? { PutOutcome::Stored } else { PutOutcome::Present };
+        let outcome = if tmp.persist_new(&dest)? { PutOutcome::Stored } else { PutOutcome::Present };
         Ok((hash, outcome))
     }
 
@@ -139,7 +139,7 @@ impl Odb {
         if got.oid != hash.oid {
             return Err(Error::ChangedWhileHashing { path: src.to_path_buf() });
         }
-        Ok(if tmp.persist_new(&dest, OBJECT_MODE)? { PutOutcome::Stored } else { PutOutcome::Present })
+        Ok(if tmp.persist_new(&dest)? { PutOutcome::Stored } else { PutOutcome::Present })
     }
 
     /// Stores bytes already known to hash to `oid` (the caller hashed them).
@@ -151,7 +151,7 @@ impl Odb {
         let dir = ensure_parent(&dest)?;
         let mut tmp = TempFile::create_in(&dir)?;
         tmp.write_all(data)?;
-        Ok(if tmp.persist_new(&dest, OBJECT_MODE)? { PutOutcome::Stored } else { PutOutcome::Present })
+        Ok(if tmp.persist_new(&dest)? { PutOutcome::Stored } else { PutOutcome::Present })
     }
 
     /// Re-hashes an object and fails with [`Error::CorruptObject`] if its

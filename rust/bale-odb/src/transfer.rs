@@ -7,7 +7,7 @@ use bale_error::{Error, IoContext, Result};
 use bale_hash::{Hasher, Oid};
 use rayon::prelude::*;
 
-use crate::fs::{TempFile, OBJECT_MODE};
+use crate::fs::TempFile;
 use crate::{Odb, Progress};
 
 /// What a transfer did.
@@ -80,7 +80,7 @@ fn copy_verified(src: &Odb, dst: &Odb, oid: &Oid) -> Result<u64> {
     if got.digest() != oid.digest() {
         return Err(Error::CorruptObject { path: from, expected: oid.to_string(), actual: got.hex_digest() });
     }
-    tmp.persist_new(&to, OBJECT_MODE)?;
+    tmp.persist_new(&to)?;
     Ok(size)
 }
 
