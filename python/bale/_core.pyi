@@ -165,6 +165,7 @@ class Workspace:
         push: bool,
         progress: Progress | None = None,
         tick: Callable[[], object] | None = None,
+        jobs: int | None = None,
     ) -> Transferred: ...
     def save(self) -> None: ...
 

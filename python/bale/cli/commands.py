@@ -270,7 +270,9 @@ def _transfer_summary(args: argparse.Namespace, verb: str, r: Any) -> None:
 def cmd_push(args: argparse.Namespace) -> int:
     from bale.ops.transfer import push
 
-    _transfer_summary(args, "pushed", push(_repo(), args.targets, remote=args.remote))
+    _transfer_summary(
+        args, "pushed", push(_repo(), args.targets, remote=args.remote, jobs=args.jobs)
+    )
     return 0
 
 
@@ -279,7 +281,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
     repo = _repo()
     with repo.locked():
-        r = fetch(repo, args.targets, remote=args.remote)
+        r = fetch(repo, args.targets, remote=args.remote, jobs=args.jobs)
     _transfer_summary(args, "fetched", r)
     return 0
 
@@ -287,7 +289,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 def cmd_pull(args: argparse.Namespace) -> int:
     from bale.ops.transfer import pull
 
-    r = pull(_repo(), args.targets, remote=args.remote, force=args.force)
+    r = pull(_repo(), args.targets, remote=args.remote, force=args.force, jobs=args.jobs)
     _transfer_summary(args, "pulled", r)
     return 0
 

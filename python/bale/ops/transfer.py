@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bale.exceptions import BaleError, ObjectMissingError
+from bale.exceptions import ObjectMissingError
 from bale.ops.outputs import Tracked, resolve
 from bale.progress import Bar
 from bale.remotes import Remote, RemoteError, resolve_remote
@@ -60,7 +60,11 @@ def _add(total: TransferResult, part: object) -> None:
 
 
 def push(
-    repo: Repo, targets: Sequence[str | Path] | None = None, *, remote: str | None = None
+    repo: Repo,
+    targets: Sequence[str | Path] | None = None,
+    *,
+    remote: str | None = None,
+    jobs: int | None = None,
 ) -> TransferResult:
     """Copies the cached data of the targeted outputs to their remote."""
     start = time.monotonic()
@@ -82,13 +86,13 @@ def push(
                 files.append((t.algo, t.out.oid))
         members = list(dict.fromkeys([m for _a, _o, ms in dirs for m in ms] + files))
         with Bar(f"Pushing to {rem.name}") as bar:
-            part = ws.transfer(rem.path, members, True, bar.progress, bar.tick)
+            part = ws.transfer(rem.path, members, True, bar.progress, bar.tick, jobs)
         _add(result, part)
         lacking = set(part.missing)
         result.missing += sorted(lacking)
         complete = [(a, o) for a, o, ms in dirs if not lacking & {m[1] for m in ms}]
         if complete:
-            _add(result, ws.transfer(rem.path, complete, True))
+            _add(result, ws.transfer(rem.path, complete, True, jobs=jobs))
     result.seconds = time.monotonic() - start
     if result.missing:
         raise ObjectMissingError(
@@ -99,7 +103,11 @@ def push(
 
 
 def fetch(
-    repo: Repo, targets: Sequence[str | Path] | None = None, *, remote: str | None = None
+    repo: Repo,
+    targets: Sequence[str | Path] | None = None,
+    *,
+    remote: str | None = None,
+    jobs: int | None = None,
 ) -> TransferResult:
     """Copies the data of the targeted outputs from their remote into the cache."""
     start = time.monotonic()
@@ -111,14 +119,16 @@ def fetch(
         result.remotes.append(rem.name)
         dirs = [(t.algo, t.out.oid) for t in outs if t.out.is_dir and t.out.oid]
         files = [(t.algo, t.out.oid) for t in outs if not t.out.is_dir and t.out.oid]
-        part = ws.transfer(rem.path, dirs, False)
+        part = ws.transfer(rem.path, dirs, False, jobs=jobs)
         _add(result, part)
         result.missing += part.missing
         for algo, oid in dirs:
             if oid not in part.missing:
                 files += [(algo, o) for _r, o, _s, _x in ws.manifest(algo, oid)]
         with Bar(f"Fetching from {rem.name}") as bar:
-            part = ws.transfer(rem.path, list(dict.fromkeys(files)), False, bar.progress, bar.tick)
+            part = ws.transfer(
+                rem.path, list(dict.fromkeys(files)), False, bar.progress, bar.tick, jobs
+            )
         _add(result, part)
         result.missing += part.missing
     result.seconds = time.monotonic() - start
@@ -135,14 +145,12 @@ def pull(
     *,
     remote: str | None = None,
     force: bool = False,
+    jobs: int | None = None,
 ) -> TransferResult:
     """Fetches, then checks out the targeted outputs."""
     from bale.ops.checkout import checkout
 
     with repo.locked():
-        result = fetch(repo, targets, remote=remote)
-    try:
-        checkout(repo, targets, force=force)
-    except BaleError:
-        raise
+        result = fetch(repo, targets, remote=remote, jobs=jobs)
+    checkout(repo, targets, force=force)
     return result

@@ -187,7 +187,10 @@ impl Workspace {
             };
             let not_in_cache = old
                 .as_ref()
-                .map(|m| m.entries.iter().filter(|e| !self.odb.exists(&e.oid)).map(|e| e.rel.clone()).collect())
+                .map(|m| {
+                    use rayon::prelude::*;
+                    m.entries.par_iter().filter(|e| !self.odb.exists(&e.oid)).map(|e| e.rel.clone()).collect()
+                })
                 .unwrap_or_default();
             if std::fs::symlink_metadata(&target).is_err() {
                 return Ok(Status {
@@ -350,7 +353,8 @@ impl Workspace {
 
     /// Copies objects between the cache and a folder remote with the same
     /// layout (`push`: cache to remote; else remote to cache), verifying each.
-    #[pyo3(signature = (remote_root, oids, push, progress=None, tick=None))]
+    #[pyo3(signature = (remote_root, oids, push, progress=None, tick=None, jobs=None))]
+    #[allow(clippy::too_many_arguments)]
     fn transfer(
         &self,
         py: Python<'_>,
@@ -359,10 +363,11 @@ impl Workspace {
         push: bool,
         progress: Option<&Progress>,
         tick: Option<&Bound<'_, PyAny>>,
+        jobs: Option<usize>,
     ) -> PyResult<Transferred> {
         let oids = oids.iter().map(|(a, o)| parse_oid(a, o)).collect::<Result<Vec<_>, _>>().py_err(py)?;
         let remote = Odb::new(remote_root);
-        run(py, self.jobs, progress, tick, |p| {
+        run(py, jobs.or(self.jobs), progress, tick, |p| {
             let (src, dst) = if push { (&self.odb, &remote) } else { (&remote, &self.odb) };
             let t = bale_odb::transfer(src, dst, &oids, p)?;
             if !push {
