@@ -103,15 +103,15 @@ def tree_listing(top: Path) -> dict[str, bytes]:
     if not top.exists():
         return {}
     return {
-        p.relative_to(top).as_posix(): p.read_bytes()
-        for p in sorted(top.rglob("*"))
-        if p.is_file()
+        p.relative_to(top).as_posix(): p.read_bytes() for p in sorted(top.rglob("*")) if p.is_file()
     }
 
 
 def status_json(sh: Sh, tool: str, root: Path) -> Any:
-    p = sh.bale("status", "--json", cwd=root) if tool == "bale" else sh.dvc(
-        "status", "--json", cwd=root
+    p = (
+        sh.bale("status", "--json", cwd=root)
+        if tool == "bale"
+        else sh.dvc("status", "--json", cwd=root)
     )
     try:
         return json.loads(p.stdout)

@@ -11,12 +11,19 @@ from pathlib import Path
 import pytest
 
 
+class DvcEnv(dict[str, str]):
+    """The environment for dvc subprocesses (a short repr keeps hypothesis' reports readable)."""
+
+    def __repr__(self) -> str:
+        return "DvcEnv(...)"
+
+
 @pytest.fixture(scope="session")
-def dvc_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def dvc_env(tmp_path_factory: pytest.TempPathFactory) -> DvcEnv:
     base = tmp_path_factory.mktemp("dvc-env")
     (base / "site").mkdir()
     (base / "config").mkdir()
-    env = dict(os.environ)
+    env = DvcEnv(os.environ)
     env.update(
         DVC_NO_ANALYTICS="1",
         CI="1",  # no update check from dvc
@@ -29,7 +36,7 @@ def dvc_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def dvc_noscm_template(dvc_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+def dvc_noscm_template(dvc_env: DvcEnv, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("dvc-noscm") / "repo"
     root.mkdir()
     subprocess.run(["dvc", "init", "--no-scm", "-q"], cwd=root, env=dvc_env, check=True)

@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 import bale
+
+DvcEnv = dict[str, str]  # the `dvc_env` fixture (conftest.py)
 
 # --------------------------------------------------------------------------
 # Trees
@@ -43,27 +45,50 @@ def _valid_name(name: str) -> bool:
     return name not in (".", "..") and not name.startswith((".dvc", ".git"))
 
 
-NAME_CHARS = st.characters(exclude_categories=("Cs",), exclude_characters="/\x00")
 # Names the .dvcignore patterns below can match, plus sort-order and unicode edge cases.
 SPECIAL_NAMES = [
     "a.tmp", "keep.tmp", "sub", "sub1", "subdir", "keep", "x", "a-b", "a.b", "a",
     "\u00e9", "\u65e5\u672c", "e\u0301", "\U0001f600.bin", "with space", "-dash", "#hash",
+    "back\\slash", "cr\r", "new\nline",
 ]  # fmt: skip
-NAMES = st.one_of(
-    st.text(NAME_CHARS, min_size=1, max_size=8), st.sampled_from(SPECIAL_NAMES)
-).filter(_valid_name)
 CONTENT = st.one_of(
     st.just(b""),
     st.binary(max_size=64),
     st.sampled_from([b"x\r\n", b"line1\r\nline2\r\n", b"\x00\xff" * 40]),
 )
-LEAF = st.tuples(CONTENT, st.booleans())
-NODE = st.recursive(LEAF, lambda children: st.dictionaries(NAMES, children, max_size=4), max_leaves=10)
-TOP = st.dictionaries(NAMES, NODE, max_size=5)
 IGNORES = ["*.tmp", "sub*/", "*.tmp\n!keep.tmp", "keep\n*.bin"]
 
 
-def _flatten(tree: dict[str, Any], prefix: str = "") -> tuple[dict[str, tuple[bytes, bool]], set[str]]:
+def _names(newlines: bool) -> st.SearchStrategy[str]:
+    """Path components. Without ``newlines`` no name holds "\\n": dvc's .dvcignore
+    matcher (pathspec regexes, where "." does not match a newline) fails to
+    ignore anything below a directory whose name holds one, so with a
+    .dvcignore pattern dvc is no oracle for such names (see the report)."""
+    excluded = "/\x00" if newlines else "/\x00\n"
+    chars = st.characters(exclude_categories=("Cs",), exclude_characters=excluded)
+    special = [n for n in SPECIAL_NAMES if newlines or "\n" not in n]
+    return st.one_of(st.text(chars, min_size=1, max_size=8), st.sampled_from(special)).filter(
+        _valid_name
+    )
+
+
+def _top(names: st.SearchStrategy[str]) -> st.SearchStrategy[dict[str, Any]]:
+    leaf = st.tuples(CONTENT, st.booleans())
+    node = st.recursive(
+        leaf, lambda children: st.dictionaries(names, children, max_size=4), max_leaves=10
+    )
+    return st.dictionaries(names, node, max_size=5)
+
+
+NAMES = _names(newlines=True)
+NAMES_NO_NEWLINE = _names(newlines=False)
+TOP = _top(NAMES)
+TOP_NO_NEWLINE = _top(NAMES_NO_NEWLINE)
+
+
+def _flatten(
+    tree: dict[str, Any], prefix: str = ""
+) -> tuple[dict[str, tuple[bytes, bool]], set[str]]:
     files: dict[str, tuple[bytes, bool]] = {}
     dirs: set[str] = set()
     for name, node in tree.items():
@@ -80,17 +105,18 @@ def _flatten(tree: dict[str, Any], prefix: str = "") -> tuple[dict[str, tuple[by
 
 @st.composite
 def trees(draw: st.DrawFn, *, links: bool, ignore: bool) -> TreeSpec:
-    files, dirs = _flatten(draw(TOP))
+    pattern = draw(st.one_of(st.none(), st.sampled_from(IGNORES))) if ignore else None
+    names = NAMES if pattern is None else NAMES_NO_NEWLINE
+    files, dirs = _flatten(draw(TOP if pattern is None else TOP_NO_NEWLINE))
     link_map: dict[str, str] = {}
     if links and files:
         for _ in range(draw(st.integers(0, 2))):
             target = draw(st.sampled_from(sorted(files)))
             parent = draw(st.sampled_from(["", *sorted(dirs)]))
-            name = draw(NAMES)
+            name = draw(names)
             rel = f"{parent}/{name}" if parent else name
             if rel not in files and rel not in dirs and rel not in link_map:
                 link_map[rel] = target
-    pattern = draw(st.one_of(st.none(), st.sampled_from(IGNORES))) if ignore else None
     return TreeSpec(files, frozenset(dirs), link_map, pattern)
 
 
@@ -157,10 +183,45 @@ def _dvc_manifest(repo: Path, oid: str) -> list[dict[str, str]]:
     return entries
 
 
-@settings(PROPERTY, max_examples=12)
+# Names that broke bale before, whatever the random generation draws.
+EDGE_TREE = TreeSpec(
+    files={
+        "cr\r/f": (b"in a directory whose name ends with CR\n", True),
+        "new\nline": (b"x\r\n", False),
+        "back\\slash": (b"", False),
+        "sub1/a.tmp": (b"tmp\n", False),
+        "keep.tmp": (b"keep\n", True),
+        "\u65e5\u672c/\u00e9": (b"\x00\xff" * 40, False),
+    },
+    dirs=frozenset({"cr\r", "sub1", "\u65e5\u672c", "empty"}),
+    links={"link": "\u65e5\u672c/\u00e9"},
+    ignore="*.tmp\n!keep.tmp",
+)
+# A negated pattern naming a directory re-includes everything below it for dvc
+# (pathspec: "keep.tmp" matches "keep.tmp/a.tmp"), even files an earlier line ignores.
+NEGATED_DIR_TREE = TreeSpec(
+    files={
+        "keep.tmp/a.tmp": (b"a\n", False),
+        "keep.tmp/keep.tmp": (b"k\n", False),
+        "x": (b"x", False),
+    },
+    dirs=frozenset({"keep.tmp"}),
+    links={},
+    ignore="*.tmp\n!keep.tmp",
+)
+
+
+# No shrinking: every step would cost a dvc call; a failure prints the example as drawn.
+def _listing(manifest: list[dict[str, str]]) -> dict[str, str]:
+    return {e["relpath"]: e["md5"] for e in manifest}
+
+
+@settings(PROPERTY, max_examples=12, phases=[Phase.explicit, Phase.generate])
+@example(spec=EDGE_TREE)
+@example(spec=NEGATED_DIR_TREE)
 @given(spec=trees(links=True, ignore=True))
 def test_md5_tree_add_matches_dvc_and_checkout_restores_the_files(
-    spec: TreeSpec, tmp_path: Path, dvc_env: dict[str, str], dvc_noscm_template: Path
+    spec: TreeSpec, tmp_path: Path, dvc_env: DvcEnv, dvc_noscm_template: Path
 ) -> None:
     base = Path(tempfile.mkdtemp(dir=tmp_path))
     try:
@@ -182,12 +243,13 @@ def test_md5_tree_add_matches_dvc_and_checkout_restores_the_files(
 
         bale_dvc = (b_root / "data.dvc").read_text(encoding="utf-8")
         dvc_dvc = (d_root / "data.dvc").read_text(encoding="utf-8")
+        # dvc's manifest says which files the output holds (.dvcignore applied).
+        manifest = _dvc_manifest(d_root, yaml.safe_load(dvc_dvc)["outs"][0]["md5"])
+        bale_manifest = _dvc_manifest(b_root, yaml.safe_load(bale_dvc)["outs"][0]["md5"])
+        assert _listing(bale_manifest) == _listing(manifest), "bale's .dir lists other files"
         assert yaml.safe_load(bale_dvc) == yaml.safe_load(dvc_dvc)
         assert bale_dvc == dvc_dvc
 
-        # dvc's manifest says which files the output holds (.dvcignore applied).
-        out = yaml.safe_load(dvc_dvc)["outs"][0]
-        manifest = _dvc_manifest(d_root, out["md5"])
         expected = {e["relpath"]: spec.content(e["relpath"]) for e in manifest}
         for e in manifest:  # the test's model of the tree agrees with dvc
             assert hashlib.md5(expected[e["relpath"]]).hexdigest() == e["md5"]
@@ -208,6 +270,8 @@ def test_md5_tree_add_matches_dvc_and_checkout_restores_the_files(
 
 
 @settings(PROPERTY, max_examples=30)
+@example(spec=TreeSpec({"cr\r/f": (b"hi\n", True)}, frozenset({"cr\r"}), {}, None))
+@example(spec=TreeSpec({"new\nline": (b"", False)}, frozenset({"back\\slash"}), {}, None))
 @given(spec=trees(links=False, ignore=False))
 def test_blake3_tree_add_delete_checkout_restores_empty_dirs_and_exec_bits(
     spec: TreeSpec, tmp_path: Path

@@ -15,11 +15,18 @@ pub fn always_ignored(name: &str) -> bool {
     matches!(name, ".git" | ".hg" | ".dvc")
 }
 
-/// The ignore rules that apply inside one directory: its own `.dvcignore`
-/// and those of every ancestor up to the repository root, deepest last.
+/// The ignore rules that apply inside one directory: the patterns of its own
+/// `.dvcignore` and of every ancestor's up to the repository root, in order,
+/// shallowest file first.
+///
+/// DVC (pathspec) does not follow git here: each pattern is tried against the
+/// path *and its parents*, and the last pattern that matches decides. So
+/// `*.tmp` then `!keep.tmp` re-includes everything below a `keep.tmp/`
+/// directory, where git would still ignore `keep.tmp/a.tmp`. bale follows
+/// DVC, since the ids of directories depend on it.
 #[derive(Clone, Default)]
 pub struct Rules {
-    stack: Vec<Arc<Gitignore>>,
+    patterns: Vec<Arc<Gitignore>>,
 }
 
 impl Rules {
@@ -29,21 +36,26 @@ impl Rules {
         if !file.is_file() {
             return Ok(self.clone());
         }
-        let mut builder = GitignoreBuilder::new(dir);
-        if let Some(err) = builder.add(&file) {
-            return Err(Error::BadIgnoreFile { path: file, reason: err.to_string() });
+        let bad = |reason: String| Error::BadIgnoreFile { path: file.clone(), reason };
+        let text = std::fs::read(&file).map_err(|e| bad(e.to_string()))?;
+        let text = String::from_utf8(text).map_err(|_| bad("not UTF-8".into()))?;
+        let mut patterns = self.patterns.clone();
+        for (n, line) in text.lines().enumerate() {
+            let trimmed = line.trim();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            let mut builder = GitignoreBuilder::new(dir);
+            builder.add_line(Some(file.clone()), line).map_err(|e| bad(format!("line {}: {e}", n + 1)))?;
+            patterns.push(Arc::new(builder.build().map_err(|e| bad(format!("line {}: {e}", n + 1)))?));
         }
-        let gi = builder.build().map_err(|e| Error::BadIgnoreFile { path: file.clone(), reason: e.to_string() })?;
-        let mut stack = self.stack.clone();
-        stack.push(Arc::new(gi));
-        Ok(Rules { stack })
+        Ok(Rules { patterns })
     }
 
-    /// Whether a direct child path is ignored; the deepest file that has an
-    /// opinion decides, as in git.
+    /// Whether a path below the directory these rules were made for is ignored.
     pub fn ignores(&self, path: &Path, is_dir: bool) -> bool {
-        for gi in self.stack.iter().rev() {
-            match gi.matched(path, is_dir) {
+        for gi in self.patterns.iter().rev() {
+            match gi.matched_path_or_any_parents(path, is_dir) {
                 Match::Ignore(_) => return true,
                 Match::Whitelist(_) => return false,
                 Match::None => {}
@@ -120,6 +132,11 @@ mod tests {
         assert!(!r("data/sub/keep.tmp"));
         assert!(r("data/sub/local"));
         assert!(!r("data/local"));
+        // As DVC: a re-included directory re-includes what is below it.
+        fs::create_dir_all(root.join("k/keep.tmp")).unwrap();
+        fs::write(root.join("k/.dvcignore"), "!keep.tmp\n").unwrap();
+        assert!(!r("k/keep.tmp/a.tmp"));
+        assert!(r("k/other.tmp"));
         assert!(r(".git/config"));
         assert!(!r("data/sub/y.txt"));
     }

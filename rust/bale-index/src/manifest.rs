@@ -324,7 +324,8 @@ fn read_tree(odb: &Odb, oid: &Oid) -> Result<Vec<TreeLine>> {
     let text = std::str::from_utf8(&bytes).map_err(|_| bad("not UTF-8".into()))?;
     let body = text.strip_prefix(TREE_HEADER).ok_or_else(|| bad("not a bale-tree 1 object".into()))?;
     let mut lines = Vec::new();
-    for line in body.lines() {
+    // Split on `\n` only: a name may end in `\r`, which `lines()` would eat.
+    for line in body.split_terminator('\n') {
         let mut it = line.splitn(5, ' ');
         let (Some(kind), Some(hex), Some(size), Some(_n), Some(name)) =
             (it.next(), it.next(), it.next(), it.next(), it.next())
@@ -586,7 +587,7 @@ mod tests {
             algo: Algo::Blake3,
             entries: vec![
                 Entry { rel: "a/x".into(), oid: b(1), size: 1, exec: false },
-                Entry { rel: "a/y\nz".into(), oid: b(2), size: 2, exec: true },
+                Entry { rel: "a/y\nz\r".into(), oid: b(2), size: 2, exec: true },
                 Entry { rel: "b/c/d".into(), oid: b(3), size: 3, exec: false },
             ],
             empty_dirs: vec!["e".into()],
