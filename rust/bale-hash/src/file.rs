@@ -110,7 +110,7 @@ pub fn hash_reader(algo: Algo, mut reader: impl Read, path: &Path) -> Result<Fil
 }
 
 /// Fills `buf` unless the reader ends first, so that blocks are whole.
-pub(crate) fn read_block(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+pub fn read_block(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match reader.read(&mut buf[filled..]) {

@@ -3,7 +3,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use bale_error::{Error, IoContext, Result};
-use bale_hash::{hash_file, Algo, FileHash, Hasher, Oid};
+use bale_hash::{hash_file, read_block, Algo, FileHash, Hasher, Oid};
 use rayon::prelude::*;
 
 use crate::fs::{clone_into, TempFile};
@@ -87,25 +87,13 @@ impl Odb {
 
     fn add_large_file(&self, src: &Path, algo: Algo, before: &fs::Metadata) -> Result<(FileHash, PutOutcome)> {
         let mut file = File::open(src).at(src)?;
-        let tmp_dir = self.area(algo);
-        let mut tmp = TempFile::create_in(&tmp_dir)?;
-        let mut hasher = Hasher::new(algo);
-        let mut buf = vec![0u8; BLOCK];
-        let mut size = 0u64;
-        loop {
-            let n = read_full(&mut file, &mut buf).at(src)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            tmp.write_all(&buf[..n])?;
-            size += n as u64;
-        }
+        let mut tmp = TempFile::create_in(&self.area(algo))?;
+        let (oid, size) = copy_hashing(&mut file, &mut tmp, algo, false, src)?;
         let after = file.metadata().at(src)?;
         if after.len() != size || after.modified().ok() != before.modified().ok() {
             return Err(Error::ChangedWhileHashing { path: src.to_path_buf() });
         }
-        let hash = FileHash { oid: hasher.finish(false), size };
+        let hash = FileHash { oid, size };
         let dest = self.object_path(&hash.oid);
         if dest.is_file() {
             return Ok((hash, PutOutcome::Present));
@@ -121,22 +109,15 @@ impl Odb {
             return Ok(PutOutcome::Present);
         }
         let dir = ensure_parent(&dest)?;
-        let source = File::open(src).at(src)?;
+        let mut source = File::open(src).at(src)?;
         let mut tmp = TempFile::create_in(&dir)?;
-        if clone_into(&source, tmp.file()).is_err() {
-            let mut reader = source;
-            let mut buf = vec![0u8; BLOCK];
-            loop {
-                let n = read_full(&mut reader, &mut buf).at(src)?;
-                if n == 0 {
-                    break;
-                }
-                tmp.write_all(&buf[..n])?;
-            }
-        }
-        // The clone was taken after hashing; check it is still those bytes.
-        let got = hash_file(tmp.path(), hash.oid.algo())?;
-        if got.oid != hash.oid {
+        // The clone or copy is taken after hashing: check it is still those bytes.
+        let got = if clone_into(&source, tmp.file()).is_ok() {
+            hash_file(tmp.path(), hash.oid.algo())?.oid
+        } else {
+            copy_hashing(&mut source, &mut tmp, hash.oid.algo(), false, src)?.0
+        };
+        if got != hash.oid {
             return Err(Error::ChangedWhileHashing { path: src.to_path_buf() });
         }
         Ok(if tmp.persist_new(&dest)? { PutOutcome::Stored } else { PutOutcome::Present })
@@ -238,17 +219,28 @@ fn ensure_parent(dest: &Path) -> Result<PathBuf> {
     Ok(dir)
 }
 
-fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+/// Streams `reader` into `tmp` in DVC's 1 MiB blocks, hashing on the way;
+/// returns the id of what was written and its size.
+pub(crate) fn copy_hashing(
+    reader: &mut impl Read,
+    tmp: &mut TempFile,
+    algo: Algo,
+    tree: bool,
+    path: &Path,
+) -> Result<(Oid, u64)> {
+    let mut hasher = Hasher::new(algo);
+    let mut buf = vec![0u8; BLOCK];
+    let mut size = 0u64;
+    loop {
+        let n = read_block(reader, &mut buf).at(path)?;
+        if n == 0 {
+            break;
         }
+        hasher.update(&buf[..n]);
+        tmp.write_all(&buf[..n])?;
+        size += n as u64;
     }
-    Ok(filled)
+    Ok((hasher.finish(tree), size))
 }
 
 #[cfg(test)]

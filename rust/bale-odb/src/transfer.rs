@@ -1,13 +1,13 @@
 //! Copying objects from one store to another, verified.
 
 use std::fs::File;
-use std::io::Read;
 
 use bale_error::{Error, IoContext, Result};
-use bale_hash::{Hasher, Oid};
+use bale_hash::Oid;
 use rayon::prelude::*;
 
 use crate::fs::TempFile;
+use crate::store::copy_hashing;
 use crate::{Odb, Progress};
 
 /// What a transfer did.
@@ -61,40 +61,14 @@ pub fn transfer(src: &Odb, dst: &Odb, oids: &[Oid], progress: &Progress) -> Resu
 fn copy_verified(src: &Odb, dst: &Odb, oid: &Oid) -> Result<u64> {
     let from = src.object_path(oid);
     let to = dst.object_path(oid);
-    let dir = to.parent().expect("object paths have a fan-out directory");
-    let mut tmp = TempFile::create_in(dir)?;
+    let mut tmp = TempFile::create_in(to.parent().expect("object paths have a fan-out directory"))?;
     let mut file = File::open(&from).at(&from)?;
-    let mut hasher = Hasher::new(oid.algo());
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = read_full(&mut file, &mut buf).at(&from)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        tmp.write_all(&buf[..n])?;
-        size += n as u64;
-    }
-    let got = hasher.finish(oid.is_tree());
+    let (got, size) = copy_hashing(&mut file, &mut tmp, oid.algo(), oid.is_tree(), &from)?;
     if got.digest() != oid.digest() {
         return Err(Error::CorruptObject { path: from, expected: oid.to_string(), actual: got.hex_digest() });
     }
     tmp.persist_new(&to)?;
     Ok(size)
-}
-
-fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 #[cfg(test)]
