@@ -117,6 +117,9 @@ def test_kill_9_during_add_leaves_a_consistent_cache(md5_repo: Path, run: Run) -
             oid, _ = _core.hash_file(obj, "md5")
             assert obj.parent.name + obj.name == oid
     run("bale", "add", "data")
+    # gc collects the killed writer's temp files, and only those.
+    run("bale", "gc", "-w", "-f")
+    assert not [p for p in cache.rglob(".bale*.tmp")]
     before = read_tree(data)
     shutil.rmtree(data)
     run("bale", "checkout")

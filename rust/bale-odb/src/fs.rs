@@ -22,6 +22,11 @@ pub fn temp_path(dir: &Path) -> PathBuf {
     dir.join(format!(".bale{}x{n}x{nanos:x}.tmp", std::process::id()))
 }
 
+/// The pid of the bale process that made a temp file, from its name.
+pub fn temp_owner(name: &str) -> Option<u32> {
+    name.strip_prefix(".bale")?.strip_suffix(".tmp")?.split('x').next()?.parse().ok()
+}
+
 /// The process umask, read once.
 pub fn umask() -> u32 {
     static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();

@@ -201,6 +201,31 @@ impl Odb {
         Ok(all)
     }
 
+    /// Temp files left by bale processes that are no longer running (a
+    /// killed `add` or `pull`), with their sizes. Live writers' temps are kept.
+    pub fn stale_temps(&self) -> Result<Vec<(PathBuf, u64)>> {
+        let mut dirs = Vec::new();
+        for algo in [Algo::Md5, Algo::Blake3] {
+            let area = self.area(algo);
+            dirs.push(area.clone());
+            dirs.extend((0..=255u8).map(|b| area.join(format!("{b:02x}"))));
+        }
+        let found: Vec<Vec<(PathBuf, u64)>> = dirs
+            .par_iter()
+            .map(|dir| {
+                let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
+                entries
+                    .filter_map(|e| e.ok())
+                    .filter(|e| {
+                        e.file_name().to_str().and_then(crate::fs::temp_owner).is_some_and(|pid| !pid_alive(pid))
+                    })
+                    .map(|e| (e.path(), e.metadata().map(|m| m.len()).unwrap_or(0)))
+                    .collect()
+            })
+            .collect();
+        Ok(found.into_iter().flatten().collect())
+    }
+
     /// Removes an object; a missing one is not an error.
     pub fn remove(&self, oid: &Oid) -> Result<()> {
         let path = self.object_path(oid);
@@ -209,6 +234,10 @@ impl Odb {
             other => other.at(&path),
         }
     }
+}
+
+fn pid_alive(pid: u32) -> bool {
+    Path::new("/proc").join(pid.to_string()).exists() || !Path::new("/proc/self").exists()
 }
 
 fn ensure_parent(dest: &Path) -> Result<PathBuf> {
@@ -305,6 +334,12 @@ mod tests {
         }
         fs::write(odb.area(Algo::Md5).join("00").join(".x.tmp"), b"").unwrap_or(());
         assert_eq!(odb.list(Algo::Md5).unwrap().len(), 20);
+        let dead = odb.area(Algo::Md5).join("ab").join(".bale4000000000x1x2.tmp");
+        fs::create_dir_all(dead.parent().unwrap()).unwrap();
+        fs::write(&dead, b"partial").unwrap();
+        let live = odb.area(Algo::Md5).join("ab").join(format!(".bale{}x1x2.tmp", std::process::id()));
+        fs::write(&live, b"in progress").unwrap();
+        assert_eq!(odb.stale_temps().unwrap(), vec![(dead, 7)]);
         assert!(odb.list(Algo::Blake3).unwrap().is_empty());
     }
 }

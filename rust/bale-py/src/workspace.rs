@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::sync::Mutex;
 
 use bale_checkout::{CheckoutOptions, LinkType, Linker};
-use bale_error::Error;
+use bale_error::{Error, IoContext};
 use bale_hash::{Algo, Oid};
 use bale_index::build::{build_target, BuildOptions};
 use bale_index::{diff_manifests, Manifest, State};
@@ -347,6 +347,14 @@ impl Workspace {
                     self.odb.remove(&oid)?;
                 }
             }
+            // Leftovers of killed writers are garbage too.
+            for (path, size) in self.odb.stale_temps()? {
+                removed += 1;
+                bytes += size;
+                if !dry {
+                    std::fs::remove_file(&path).at(&path)?;
+                }
+            }
             Ok(GcResult { removed, bytes, kept: kept.len() as u64 })
         })
     }
@@ -428,7 +436,6 @@ pub fn probe_links(py: Python<'_>, cache_dir: PathBuf, workspace_dir: PathBuf) -
 }
 
 fn probe(cache_dir: &Path, dir: &Path) -> Result<Vec<String>, Error> {
-    use bale_error::IoContext;
     std::fs::create_dir_all(cache_dir).at(cache_dir)?;
     let src = bale_odb::fs::temp_path(cache_dir);
     std::fs::write(&src, b"probe").at(&src)?;
