@@ -10,7 +10,7 @@ a fresh ``git init`` repository into which the workload is copied with
 ``cp -r`` (that copy is the ``cp -r`` baseline), and these steps are timed as
 whole processes (``time.perf_counter`` around fork/exec/``wait4``):
 
-    add                      ``add data`` in the fresh repo (+ peak RSS via wait4)
+    add                      ``add data`` in the fresh repo (+ peak RSS, via GNU time)
     status (unchanged)       ``status`` right after the add
     status (k touched)       ``status`` after os.utime on 10 files (content unchanged)
     change 1 file, add       one file rewritten (new inode, first bytes flipped), ``add data``
@@ -25,8 +25,9 @@ recorded with its stderr and the run carries on.
 
 Noise: tools are interleaved within each repetition (order rotated each
 repetition) and every step compared with a baseline has that baseline timed
-right before it (``cp -r`` of the workload before add and before the copy
-checkout, ``cp -al`` before the hardlink checkout).  The table shows the
+shortly before it (the ``cp -r`` that filled the repository pairs with add
+and with the copy checkout, a ``cp -al`` timed right before the hardlink
+checkout pairs with it).  The table shows the
 MEDIAN time of each cell, and every ratio is the median over repetitions of
 the ratio measured within one repetition (paired), not a ratio of medians.
 Peak RSS is measured with GNU time (see ``run``).
@@ -70,6 +71,25 @@ def log(msg: str) -> None:
     print(time.strftime("%H:%M:%S ") + msg, file=sys.stderr, flush=True)
 
 
+def engine_fingerprint() -> str:
+    """sha256 prefix and mtime of bale's compiled engine, so that a run that
+    straddles a rebuild (``maturin develop`` in the same checkout) says so."""
+    import hashlib
+
+    r = subprocess.run(
+        [sys.executable, "-c", "import bale._core as c; print(c.__file__)"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+    )
+    path = Path(r.stdout.strip()) if r.returncode == 0 else None
+    if not path or not path.exists():
+        return "unknown"
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    mtime = time.strftime("%H:%M:%S", time.localtime(path.stat().st_mtime))
+    return f"{path.name} sha256:{digest} mtime {mtime}"
+
+
 def find_exe(name: str) -> str:
     """The real console script next to this Python (skips pyenv's bash shims,
     which add tens of milliseconds to every call), else whatever PATH has."""
@@ -100,8 +120,9 @@ class Proc:
 GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 
 
-def run(cmd: list[str], cwd: Path, *, check: bool = True, capture: bool = False,
-        rss: bool = False) -> Proc:
+def run(
+    cmd: list[str], cwd: Path, *, check: bool = True, capture: bool = False, rss: bool = False
+) -> Proc:
     """Runs ``cmd`` to completion and times it (perf_counter around fork, exec
     and wait4).  stdout goes to /dev/null (or, with ``capture``, to a scratch
     file, to verify status output); stderr to a scratch file, shown if the
@@ -120,7 +141,9 @@ def run(cmd: list[str], cwd: Path, *, check: bool = True, capture: bool = False,
         full = [GNU_TIME, "-f", "%M", "-o", str(rss_path), *cmd]
     with open(out_path, "w+b" if capture else "wb") as out, open(err_path, "w+b") as err:
         t0 = time.perf_counter()
-        p = subprocess.Popen(full, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=ENV)
+        p = subprocess.Popen(
+            full, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=ENV
+        )
         _, status, ru = os.wait4(p.pid, 0)
         t1 = time.perf_counter()
         p.returncode = os.waitstatus_to_exitcode(status)
@@ -146,12 +169,28 @@ def sh(cmd: list[str], cwd: Path | None = None) -> None:
     """An untimed helper command that must succeed."""
     r = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
     if r.returncode != 0:
-        raise SystemExit(f"run.py: `{' '.join(map(str, cmd))}` failed: {r.stderr.decode(errors='replace')}")
+        raise SystemExit(
+            f"run.py: `{' '.join(map(str, cmd))}` failed: {r.stderr.decode(errors='replace')}"
+        )
 
 
 def rm_rf(path: Path) -> None:
     if path.exists() or path.is_symlink():
         sh(["rm", "-rf", str(path)])
+
+
+_trashed = [0]
+
+
+def discard(path: Path) -> None:
+    """``rm -rf`` later: renames ``path`` into benches/work/trash (instant).
+    Deleting 100,000 files takes a minute on some disks (ext4 mounted with
+    ``discard``), untimed but long; the trash goes when the run ends."""
+    if path.exists() or path.is_symlink():
+        trash = WORK / "trash"
+        trash.mkdir(parents=True, exist_ok=True)
+        _trashed[0] += 1
+        os.rename(path, trash / f"{_trashed[0]:05d}-{os.getpid()}-{path.name}")
 
 
 # --------------------------------------------------------------------------
@@ -179,7 +218,7 @@ def make_tools(names: list[str]) -> list[Tool]:
 
 
 def fresh_repo(path: Path, tool: Tool) -> None:
-    rm_rf(path)
+    discard(path)
     path.mkdir(parents=True)
     sh(["git", "init", "-q"], cwd=path)
     sh(tool.init, cwd=path)
@@ -243,16 +282,17 @@ def bench_tool(w: wl.Workload, src: Path, tool: Tool, rep: int, res: Results) ->
 
     def baseline(name: str, cmd: list[str], step: str) -> None:
         """A baseline timed right before ``step``, on the same machine state."""
-        rm_rf(scratch)
+        discard(scratch)
         p = run(cmd, cwd=WORK)
         res.add_base(w.name, name, p.seconds)
         res.paired.setdefault((w.name, step, tool.name), {})[rep] = p.seconds
-        rm_rf(scratch)
+        discard(scratch)
 
     # cp -r: the workload into the repo, and the cp -r baseline paired with add
     p = run(["cp", "-r", str(src), str(data)], cwd=repo)
-    res.add_base(w.name, "cp -r", p.seconds)
-    res.paired.setdefault((w.name, "add", tool.name), {})[rep] = p.seconds
+    cp_r = p.seconds
+    res.add_base(w.name, "cp -r", cp_r)
+    res.paired.setdefault((w.name, "add", tool.name), {})[rep] = cp_r
     expect_n, expect_bytes = wl.tree_stats(data)
     assert expect_n == len(paths), (expect_n, len(paths))
 
@@ -283,16 +323,21 @@ def bench_tool(w: wl.Workload, src: Path, tool: Tool, rep: int, res: Results) ->
                 )
             nlink = os.stat(data / paths[-1]).st_nlink
             if link == "hardlink" and nlink < 2:
-                raise StepFailed(f"checkout with cache.type hardlink made a file with {nlink} link(s)")
+                raise StepFailed(
+                    f"checkout with cache.type hardlink made a file with {nlink} link(s)"
+                )
             if link == "copy" and nlink != 1:
-                raise StepFailed(f"checkout with the copy cache type made a file with {nlink} links")
+                raise StepFailed(
+                    f"checkout with the copy cache type made a file with {nlink} links"
+                )
+
         return verify
 
     # add in the fresh repo
     p = step("add", tool.cmd("add", "data"), rss=True)
     if p is None:
         res.errors.append((w.name, tool.name, "(rest)", "skipped: add failed"))
-        rm_rf(repo)
+        discard(repo)
         return
     res.rss.setdefault((w.name, tool.name), {})[rep] = p.maxrss_kib / 1024
     dvcfile = repo / "data.dvc"
@@ -314,14 +359,17 @@ def bench_tool(w: wl.Workload, src: Path, tool: Tool, rep: int, res: Results) ->
     def dvcfile_changed(p: Proc) -> None:
         if dvcfile.read_text() == before:
             raise StepFailed("data.dvc did not change after adding a changed file")
+
     step("change 1 file, add", tool.cmd("add", "data"), dvcfile_changed)
 
-    rm_rf(data)
-    baseline("cp -r", ["cp", "-r", str(src), str(scratch)], "checkout (copy)")
+    discard(data)
+    # paired with the cp -r that filled this repo (a second 100,000-file copy
+    # per run would add minutes on this machine)
+    res.paired.setdefault((w.name, "checkout (copy)", tool.name), {})[rep] = cp_r
     step("checkout (copy)", tool.cmd("checkout"), restored("copy"))
 
     sh(tool.cmd("config", "cache.type", "hardlink"), cwd=repo)
-    rm_rf(data)
+    discard(data)
     baseline("cp -al", ["cp", "-al", str(src), str(scratch)], "checkout (hardlink)")
     step("checkout (hardlink)", tool.cmd("checkout"), restored("hardlink"))
     sh(tool.cmd("config", "--unset", "cache.type"), cwd=repo)
@@ -333,9 +381,10 @@ def bench_tool(w: wl.Workload, src: Path, tool: Tool, rep: int, res: Results) ->
         n_after = count_files(cache)
         if n_after >= n_before:
             raise StepFailed(f"gc removed nothing ({n_before} cache files before, {n_after} after)")
+
     step("gc -w -f", tool.cmd("gc", "-w", "-f"), collected)
 
-    rm_rf(repo)
+    discard(repo)
 
 
 def bench_baselines(w: wl.Workload, src: Path, res: Results) -> None:
@@ -343,14 +392,14 @@ def bench_baselines(w: wl.Workload, src: Path, res: Results) -> None:
     if w.nfiles != 1:
         return
     dst = WORK / "repos" / f"{w.name}-baseline"
-    rm_rf(dst)
+    discard(dst)
     dst.mkdir(parents=True)
     f = src / wl.relpaths(w)[0]
     p = run(["cat", str(f)], cwd=dst)  # stdout is /dev/null
     res.add_base(w.name, "cat > /dev/null", p.seconds)
     p = run(["cp", str(f), str(dst / "copy.bin")], cwd=dst)
     res.add_base(w.name, "cp (file)", p.seconds)
-    rm_rf(dst)
+    discard(dst)
 
 
 def bench_startup(tools: list[Tool], n: int, res: Results) -> None:
@@ -382,9 +431,14 @@ def bench_startup(tools: list[Tool], n: int, res: Results) -> None:
         )
     for repo in repos.values():
         rm_rf(repo)
-    log("startup: " + ", ".join(
-        f"{k[2]} {k[1]} {statistics.median(v.values()) * 1000:.0f} ms"
-        for k, v in res.times.items() if k[0] == "startup"))
+    log(
+        "startup: "
+        + ", ".join(
+            f"{k[2]} {k[1]} {statistics.median(v.values()) * 1000:.0f} ms"
+            for k, v in res.times.items()
+            if k[0] == "startup"
+        )
+    )
 
 
 # --------------------------------------------------------------------------
@@ -455,32 +509,69 @@ def build_rows(res: Results, names: list[str], tools: list[str], repeat: int) ->
             label = s
             if s == "status (touched)":
                 label = "status (10 touched)" if w != "W2" else "status (1 touched)"
-            rows.append([
-                w, label, cell("bale-md5"), cell("bale-blake3"), cell("dvc"),
-                fmt_x(paired_ratio(samples["dvc"], samples["bale-md5"])),
-                fmt_x(paired_ratio(samples["dvc"], samples["bale-blake3"])),
-                f"{bname} {fmt_s(bval)}" if bval is not None else "",
-                fmt_x(paired_ratio(samples["bale-md5"], pb["bale-md5"])) if bval is not None else "",
-                fmt_x(paired_ratio(samples["bale-blake3"], pb["bale-blake3"])) if bval is not None else "",
-            ])
+            rows.append(
+                [
+                    w,
+                    label,
+                    cell("bale-md5"),
+                    cell("bale-blake3"),
+                    cell("dvc"),
+                    fmt_x(paired_ratio(samples["dvc"], samples["bale-md5"])),
+                    fmt_x(paired_ratio(samples["dvc"], samples["bale-blake3"])),
+                    f"{bname} {fmt_s(bval)}" if bval is not None else "",
+                    fmt_x(paired_ratio(samples["bale-md5"], pb["bale-md5"]))
+                    if bval is not None
+                    else "",
+                    fmt_x(paired_ratio(samples["bale-blake3"], pb["bale-blake3"]))
+                    if bval is not None
+                    else "",
+                ]
+            )
         if w != "startup":
             rss = {t: res.rss.get((w, t)) for t in ALL_TOOLS}
-            rows.append([
-                w, "add peak RSS",
-                *[f"{med(rss[t]):.0f} MiB" if rss[t] else "-" for t in ALL_TOOLS],
-                fmt_x(paired_ratio(rss["dvc"], rss["bale-md5"])),
-                fmt_x(paired_ratio(rss["dvc"], rss["bale-blake3"])),
-                "", "", "",
-            ])
+            rows.append(
+                [
+                    w,
+                    "add peak RSS",
+                    *[f"{med(rss[t]):.0f} MiB" if rss[t] else "-" for t in ALL_TOOLS],
+                    fmt_x(paired_ratio(rss["dvc"], rss["bale-md5"])),
+                    fmt_x(paired_ratio(rss["dvc"], rss["bale-blake3"])),
+                    "",
+                    "",
+                    "",
+                ]
+            )
         for (ww, bname), v in res.baselines.items():
             if ww == w:
-                rows.append([w, f"[baseline] {bname} (all {len(v)})", "", "", "", "", "",
-                             fmt_s(med(v)), "", ""])
+                rows.append(
+                    [
+                        w,
+                        f"[baseline] {bname} (all {len(v)})",
+                        "",
+                        "",
+                        "",
+                        "",
+                        "",
+                        fmt_s(med(v)),
+                        "",
+                        "",
+                    ]
+                )
     return rows
 
 
-HEADER = ["workload", "step", "bale-md5", "bale-blake3", "dvc", "dvc/md5", "dvc/blake3",
-          "baseline", "md5/base", "blake3/base"]
+HEADER = [
+    "workload",
+    "step",
+    "bale-md5",
+    "bale-blake3",
+    "dvc",
+    "dvc/md5",
+    "dvc/blake3",
+    "baseline",
+    "md5/base",
+    "blake3/base",
+]
 
 
 def plain_table(rows: list[list[str]]) -> str:
@@ -510,8 +601,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workloads", default="W1,W2,W3")
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--dvc-repeat", type=int, default=None,
-                    help="repetitions for dvc on W1 (default: --repeat); dvc W1 steps take minutes")
+    ap.add_argument(
+        "--dvc-repeat",
+        type=int,
+        default=None,
+        help="repetitions for dvc on W1 (default: --repeat); dvc W1 steps take minutes",
+    )
     ap.add_argument("--tools", default=",".join(ALL_TOOLS))
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
@@ -535,12 +630,27 @@ def main() -> int:
     WORK.mkdir(parents=True, exist_ok=True)
     res = Results()
     started = time.time()
-    versions = {t.name: subprocess.run(t.cmd("--version"), capture_output=True, text=True, env=ENV)
-                .stdout.strip().splitlines()[0] for t in tools}
+    versions = {
+        t.name: subprocess.run(t.cmd("--version"), capture_output=True, text=True, env=ENV)
+        .stdout.strip()
+        .splitlines()[0]
+        for t in tools
+    }
     log(f"tools: {versions}; python {platform.python_version()}; cpus {os.cpu_count()}")
+
+    engines = [engine_fingerprint()]
+    log(f"engine: {engines[0]}")
+
+    def check_engine(where: str) -> None:
+        fp = engine_fingerprint()
+        if fp != engines[-1]:
+            engines.append(fp)
+            res.notes.append(f"bale's engine changed during the run ({where}): now {fp}")
+            log(f"WARNING: bale's engine changed ({where}): {fp}")
 
     if not args.no_startup:
         bench_startup(tools, max(10, args.repeat), res)
+        check_engine("after startup")
 
     for n in names:
         w = specs[n]
@@ -553,18 +663,37 @@ def main() -> int:
             for tool in tools[k:] + tools[:k]:
                 if tool.name == "dvc" and n == "W1" and rep >= dvc_repeat:
                     continue
-                bench_tool(w, src, tool, rep, res)
+                try:
+                    bench_tool(w, src, tool, rep, res)
+                except (OSError, SystemExit, AssertionError) as e:  # setup, not a timed step
+                    res.errors.append((n, tool.name, "(setup)", f"{type(e).__name__}: {e}"))
+                    log(f"[{n} r{rep + 1} {tool.name}] setup failed: {e}")
+                if w.nfiles <= 10_000:
+                    # few files: deleting is quick, and the big copies would fill the disk
+                    rm_rf(WORK / "trash")
+                if tool.name.startswith("bale"):
+                    check_engine(f"after {n} r{rep + 1} {tool.name}")
         if not args.keep:
-            rm_rf(WORK / "src" / n)
+            discard(WORK / "src" / n)
+        if args.json:  # so far, in case a later workload dies
+            Path(args.json).write_text(
+                json.dumps(
+                    {"versions": versions, "engines": engines, "args": vars(args), **res.to_json()},
+                    indent=1,
+                )
+            )
 
     order = (["startup"] if not args.no_startup else []) + names
     rows = build_rows(res, order, tool_names, args.repeat)
     print()
-    print(f"bale vs dvc: medians of {args.repeat} runs, scale {args.scale}, "
-          f"{time.strftime('%Y-%m-%d %H:%M')}, {(time.time() - started) / 60:.1f} min")
+    print(
+        f"bale vs dvc: medians of {args.repeat} runs, scale {args.scale}, "
+        f"{time.strftime('%Y-%m-%d %H:%M')}, {(time.time() - started) / 60:.1f} min"
+    )
     for n in names:
         print(f"  {n}: {specs[n].description}")
     print(plain_table(rows))
+    print(f"\nbale engine at start: {engines[0]}")
     if res.notes:
         print("\nnotes:\n" + "\n".join(f"  - {x}" for x in res.notes))
     if res.errors:
@@ -575,9 +704,17 @@ def main() -> int:
         print()
         print(markdown_table(rows))
     if args.json:
-        Path(args.json).write_text(json.dumps({"versions": versions, "args": vars(args), **res.to_json()}, indent=1))
+        Path(args.json).write_text(
+            json.dumps(
+                {"versions": versions, "engines": engines, "args": vars(args), **res.to_json()},
+                indent=1,
+            )
+        )
+    sys.stdout.flush()
     if not args.keep:
+        log("cleaning up benches/work")
         rm_rf(WORK)
+        log("done")
     return 1 if res.errors else 0
 
 

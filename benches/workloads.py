@@ -48,15 +48,30 @@ def workloads(scale: float = 1.0) -> dict[str, Workload]:
 
     return {
         "W1": Workload(
-            "W1", count(100_000), min(100, count(100_000)), 1 * KIB, 8 * KIB, 1,
+            "W1",
+            count(100_000),
+            min(100, count(100_000)),
+            1 * KIB,
+            8 * KIB,
+            1,
             f"{count(100_000):,} files of 1-8 KiB random bytes in {min(100, count(100_000))} directories",
         ),
         "W2": Workload(
-            "W2", 1, 0, count(2 * GIB), count(2 * GIB), 2,
+            "W2",
+            1,
+            0,
+            count(2 * GIB),
+            count(2 * GIB),
+            2,
             f"one {_human(count(2 * GIB))} random file",
         ),
         "W3": Workload(
-            "W3", count(1_000), 0, 1 * MIB, 1 * MIB, 3,
+            "W3",
+            count(1_000),
+            0,
+            1 * MIB,
+            1 * MIB,
+            3,
             f"{count(1_000):,} files of 1 MiB random bytes",
         ),
     }
