@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::sync::Mutex;
 
 use bale_error::{Error, IoContext, Result};
 use bale_hash::{hash_file, Oid};
@@ -48,6 +47,16 @@ pub struct Conflict {
 
 /// A workspace file with its hash, and the state entry to record if it was read.
 type Hashed = (String, PathBuf, Oid, Option<(String, bale_index::Stat)>);
+
+/// One file a worker wrote, for the state to record afterwards.
+struct Written {
+    rel: String,
+    existed: bool,
+    key: String,
+    stat: bale_index::Stat,
+    /// The object, if this worker verified it now.
+    verified: Option<(PathBuf, bale_index::Stat)>,
+}
 
 enum Want {
     File { oid: Oid, exec: bool },
@@ -161,8 +170,15 @@ pub fn checkout(
 
     // Verify every object before it reaches the workspace.
     opts.progress.total.store(writes.len() as u64, Ordering::Relaxed);
-    let state_lock = Mutex::new(std::mem::take(state));
-    let results: Vec<Result<Option<(String, bool)>>> = writes
+    // Parents first, once each, so that no worker stats its directory.
+    let mut parents: Vec<&Path> = writes.iter().filter_map(|w| w.1.parent()).collect();
+    parents.sort_unstable();
+    parents.dedup();
+    for p in parents {
+        fs::create_dir_all(p).at(p)?;
+    }
+    let shared: &State = state;
+    let results: Vec<Result<Option<Written>>> = writes
         .par_iter()
         .map(|(rel, abs, oid, exec, existed)| {
             opts.progress.check()?;
@@ -170,8 +186,10 @@ pub fn checkout(
             let Ok(ometa) = fs::metadata(&object) else {
                 return Ok(None); // missing: reported, file left alone
             };
-            let verified = state_lock.lock().unwrap().object_verified(&object, &stat_of(&ometa), oid);
-            if !verified {
+            let ostat = stat_of(&ometa);
+            let verified = if shared.object_verified(&object, &ostat, oid) {
+                None
+            } else {
                 let got = hash_file(&object, oid.algo())?;
                 if got.oid.digest() != oid.digest() {
                     return Err(Error::CorruptObject {
@@ -180,27 +198,35 @@ pub fn checkout(
                         actual: got.oid.hex_digest(),
                     });
                 }
-                state_lock.lock().unwrap().record_object(&object, stat_of(&ometa), *oid);
-            }
-            if let Some(parent) = abs.parent() {
-                if !parent.is_dir() {
-                    fs::create_dir_all(parent).at(parent)?;
-                }
-            }
-            opts.linker.link(&object, abs, *exec)?;
-            let meta = fs::metadata(abs).at(abs)?;
-            state_lock.lock().unwrap().record_written(state_key(opts.repo_root, abs)?, stat_of(&meta), *oid);
+                Some((object.clone(), ostat))
+            };
+            let (_, meta) = opts.linker.link(&object, abs, *exec)?;
+            let stat = meta.as_ref().map(stat_of).unwrap_or(ostat);
             opts.progress.done.fetch_add(1, Ordering::Relaxed);
-            opts.progress.bytes.fetch_add(meta.len(), Ordering::Relaxed);
-            Ok(Some((rel.clone(), *existed)))
+            opts.progress.bytes.fetch_add(stat.size, Ordering::Relaxed);
+            Ok(Some(Written {
+                rel: rel.clone(),
+                existed: *existed,
+                key: state_key(opts.repo_root, abs)?,
+                stat,
+                verified,
+            }))
         })
         .collect();
-    *state = state_lock.into_inner().unwrap();
     let mut first_err = None;
-    for (r, (rel, ..)) in results.into_iter().zip(&writes) {
+    for (r, (rel, _, oid, ..)) in results.into_iter().zip(&writes) {
         match r {
-            Ok(Some((rel, true))) => stats.modified.push(rel),
-            Ok(Some((rel, false))) => stats.added.push(rel),
+            Ok(Some(w)) => {
+                if let Some((path, ostat)) = w.verified {
+                    state.record_object(&path, ostat, *oid);
+                }
+                state.record_written(w.key, w.stat, *oid);
+                if w.existed {
+                    stats.modified.push(w.rel);
+                } else {
+                    stats.added.push(w.rel);
+                }
+            }
             Ok(None) => stats.missing.push(rel.clone()),
             Err(e) => {
                 first_err.get_or_insert(e);

@@ -70,7 +70,8 @@ impl Linker {
     }
 
     /// Replaces `dest` (if it exists) by a link to `object`, atomically.
-    pub fn link(&self, object: &Path, dest: &Path, exec: bool) -> Result<LinkType> {
+    /// Returns the link type used and, for copies, the new file's metadata.
+    pub fn link(&self, object: &Path, dest: &Path, exec: bool) -> Result<(LinkType, Option<fs::Metadata>)> {
         loop {
             let idx = self.current.load(Ordering::Relaxed);
             let Some(&kind) = self.types.get(idx) else {
@@ -80,7 +81,7 @@ impl Linker {
                 });
             };
             match link_one(kind, object, dest, exec) {
-                Ok(()) => return Ok(kind),
+                Ok(meta) => return Ok((kind, meta)),
                 Err(e) if link_unsupported(&e) && idx + 1 < self.types.len() => {
                     // Not possible on this file system: fall to the next type for everyone.
                     let _ = self.current.compare_exchange(idx, idx + 1, Ordering::Relaxed, Ordering::Relaxed);
@@ -91,23 +92,33 @@ impl Linker {
     }
 }
 
-fn link_one(kind: LinkType, object: &Path, dest: &Path, exec: bool) -> std::io::Result<()> {
+/// Makes `dest` a link or copy of `object`. Returns the new file's metadata
+/// for copies and clones; a link shares the object's.
+fn link_one(kind: LinkType, object: &Path, dest: &Path, exec: bool) -> std::io::Result<Option<fs::Metadata>> {
     let dir = dest.parent().unwrap_or(Path::new("."));
     match kind {
         LinkType::Hardlink | LinkType::Symlink => {
-            let tmp = temp_path(dir);
-            if kind == LinkType::Hardlink {
-                fs::hard_link(object, &tmp)?;
-            } else {
-                let abs =
-                    if object.is_absolute() { object.to_path_buf() } else { std::env::current_dir()?.join(object) };
-                std::os::unix::fs::symlink(abs, &tmp)?;
+            let abs = if object.is_absolute() { object.to_path_buf() } else { std::env::current_dir()?.join(object) };
+            let make = |at: &Path| {
+                if kind == LinkType::Hardlink {
+                    fs::hard_link(&abs, at)
+                } else {
+                    std::os::unix::fs::symlink(&abs, at)
+                }
+            };
+            // Creating a link is atomic: only an existing file needs the
+            // temp-and-rename dance.
+            match make(dest) {
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                other => return other.map(|()| None),
             }
+            let tmp = temp_path(dir);
+            make(&tmp)?;
             if let Err(e) = fs::rename(&tmp, dest) {
                 let _ = fs::remove_file(&tmp);
                 return Err(e);
             }
-            Ok(())
+            Ok(None)
         }
         LinkType::Reflink | LinkType::Copy => {
             let mut tmp = private_temp(dir, exec).map_err(to_io)?;
@@ -118,7 +129,9 @@ fn link_one(kind: LinkType, object: &Path, dest: &Path, exec: bool) -> std::io::
                 let mut reader = src;
                 std::io::copy(&mut reader, tmp.file())?;
             }
-            tmp.persist(dest).map_err(to_io)
+            let meta = tmp.metadata().map_err(to_io)?;
+            tmp.persist(dest).map_err(to_io)?;
+            Ok(Some(meta))
         }
     }
 }
@@ -164,7 +177,7 @@ mod tests {
         for kind in [LinkType::Hardlink, LinkType::Symlink, LinkType::Copy] {
             let dest = d.path().join(kind.name());
             fs::write(&dest, b"old").unwrap();
-            let used = Linker::new(vec![kind]).link(&obj, &dest, false).unwrap();
+            let (used, _) = Linker::new(vec![kind]).link(&obj, &dest, false).unwrap();
             assert_eq!(used, kind);
             assert_eq!(fs::read(&dest).unwrap(), b"data");
             unprotect(&dest).unwrap();
@@ -180,7 +193,7 @@ mod tests {
         let obj = d.path().join("obj");
         fs::write(&obj, b"x").unwrap();
         let linker = Linker::new(vec![LinkType::Reflink, LinkType::Copy]);
-        let used = linker.link(&obj, &d.path().join("a"), true).unwrap();
+        let (used, _) = linker.link(&obj, &d.path().join("a"), true).unwrap();
         // ext4 and tmpfs refuse FICLONE; XFS/btrfs accept it.
         assert!(matches!(used, LinkType::Reflink | LinkType::Copy));
         assert_eq!(fs::metadata(d.path().join("a")).unwrap().permissions().mode() & 0o100, 0o100);

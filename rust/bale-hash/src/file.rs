@@ -11,7 +11,7 @@ use crate::{Algo, Oid};
 const BLOCK: usize = 1 << 20;
 
 /// Above this size a blake3 hash is split across the rayon pool.
-const PARALLEL_BLAKE3_MIN: u64 = 4 << 20;
+const PARALLEL_BLAKE3_MIN: u64 = 8 << 20;
 
 /// What hashing a file found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,9 +129,21 @@ pub fn hash_file(path: &Path, algo: Algo) -> Result<FileHash> {
     let file = File::open(path).at(path)?;
     let before = file.metadata().at(path)?;
     let hash = if algo == Algo::Blake3 && before.len() >= PARALLEL_BLAKE3_MIN {
+        // Large blocks hashed across the pool; read, not mapped, so that
+        // memory stays bounded whatever the file's size.
         let mut hasher = blake3::Hasher::new();
-        hasher.update_mmap_rayon(path).at(path)?;
-        FileHash { oid: Oid::from_digest(Algo::Blake3, hasher.finalize().as_bytes(), false), size: before.len() }
+        let mut buf = vec![0u8; PARALLEL_BLAKE3_MIN as usize];
+        let mut size = 0u64;
+        let mut reader = &file;
+        loop {
+            let n = read_block(&mut reader, &mut buf).at(path)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update_rayon(&buf[..n]);
+            size += n as u64;
+        }
+        FileHash { oid: Oid::from_digest(Algo::Blake3, hasher.finalize().as_bytes(), false), size }
     } else {
         hash_reader(algo, &file, path)?
     };

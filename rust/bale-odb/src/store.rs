@@ -1,6 +1,8 @@
 use std::fs::{self, File};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
 
 use bale_error::{Error, IoContext, Result};
 use bale_hash::{hash_file, read_block, Algo, FileHash, Hasher, Oid};
@@ -23,14 +25,20 @@ pub enum PutOutcome {
 }
 
 /// A content-addressed object store rooted at the cache directory.
+const CLONE_UNKNOWN: u8 = 0;
+const CLONE_WORKS: u8 = 1;
+const CLONE_UNSUPPORTED: u8 = 2;
+
 #[derive(Clone, Debug)]
 pub struct Odb {
     root: PathBuf,
+    /// Whether copy-on-write clones work in this store, once probed.
+    clone_state: Arc<AtomicU8>,
 }
 
 impl Odb {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Odb { root: root.into() }
+        Odb { root: root.into(), clone_state: Arc::new(AtomicU8::new(CLONE_UNKNOWN)) }
     }
 
     pub fn root(&self) -> &Path {
@@ -60,20 +68,24 @@ impl Odb {
 
     /// Hashes `src` and stores it, reading the file once. With `clone`, a
     /// missing object is made by a copy-on-write clone where the file system
-    /// allows it, falling back to a copy.
+    /// allows it (probed once per store), else by a copy.
     pub fn add_file(&self, src: &Path, algo: Algo, clone: bool) -> Result<(FileHash, PutOutcome)> {
-        let meta = fs::metadata(src).at(src)?;
-        if clone {
+        let before = fs::metadata(src).at(src)?;
+        if clone && self.clone_state.load(Ordering::Relaxed) != CLONE_UNSUPPORTED {
             let hash = hash_file(src, algo)?;
-            let outcome = self.put_by_clone(src, &hash)?;
-            return Ok((hash, outcome));
-        }
-        if meta.len() <= SMALL_FILE {
-            let data = fs::read(src).at(src)?;
-            let after = fs::metadata(src).at(src)?;
-            if after.len() != data.len() as u64 || after.modified().ok() != meta.modified().ok() {
-                return Err(Error::ChangedWhileHashing { path: src.to_path_buf() });
+            if let Some(outcome) = self.put_by_clone(src, &hash, &before)? {
+                return Ok((hash, outcome));
             }
+            let dest = self.object_path(&hash.oid);
+            if dest.is_file() {
+                return Ok((hash, PutOutcome::Present));
+            }
+            let tmp = copy_checked(src, &before, &self.area(algo))?;
+            return Ok((hash, self.publish(tmp, &dest)?));
+        }
+        if before.len() <= SMALL_FILE {
+            let data = fs::read(src).at(src)?;
+            check_unchanged(src, &before, data.len() as u64)?;
             let mut hasher = Hasher::new(algo);
             for block in data.chunks(BLOCK) {
                 hasher.update(block);
@@ -82,45 +94,44 @@ impl Odb {
             let outcome = self.put_bytes(&hash.oid, &data)?;
             return Ok((hash, outcome));
         }
-        self.add_large_file(src, algo, &meta)
-    }
-
-    fn add_large_file(&self, src: &Path, algo: Algo, before: &fs::Metadata) -> Result<(FileHash, PutOutcome)> {
-        let mut file = File::open(src).at(src)?;
-        let mut tmp = TempFile::create_in(&self.area(algo))?;
-        let (oid, size) = copy_hashing(&mut file, &mut tmp, algo, false, src)?;
-        let after = file.metadata().at(src)?;
-        if after.len() != size || after.modified().ok() != before.modified().ok() {
-            return Err(Error::ChangedWhileHashing { path: src.to_path_buf() });
-        }
-        let hash = FileHash { oid, size };
+        // Large: hash and copy at once, each reading from the page cache;
+        // the copy is the hashed content if the file did not change meanwhile.
+        let (hash, tmp) = rayon::join(|| hash_file(src, algo), || copy_checked(src, &before, &self.area(algo)));
+        let (hash, tmp) = (hash?, tmp?);
+        check_unchanged(src, &before, hash.size)?;
         let dest = self.object_path(&hash.oid);
         if dest.is_file() {
             return Ok((hash, PutOutcome::Present));
         }
-        ensure_parent(&dest)?;
-        let outcome = if tmp.persist_new(&dest)? { PutOutcome::Stored } else { PutOutcome::Present };
-        Ok((hash, outcome))
+        Ok((hash, self.publish(tmp, &dest)?))
     }
 
-    fn put_by_clone(&self, src: &Path, hash: &FileHash) -> Result<PutOutcome> {
+    fn publish(&self, tmp: TempFile, dest: &Path) -> Result<PutOutcome> {
+        ensure_parent(dest)?;
+        Ok(if tmp.persist_new(dest)? { PutOutcome::Stored } else { PutOutcome::Present })
+    }
+
+    /// `None` when this file system cannot clone (remembered for the store).
+    fn put_by_clone(&self, src: &Path, hash: &FileHash, before: &fs::Metadata) -> Result<Option<PutOutcome>> {
         let dest = self.object_path(&hash.oid);
         if dest.is_file() {
-            return Ok(PutOutcome::Present);
+            return Ok(Some(PutOutcome::Present));
         }
         let dir = ensure_parent(&dest)?;
-        let mut source = File::open(src).at(src)?;
+        let source = File::open(src).at(src)?;
         let mut tmp = TempFile::create_in(&dir)?;
-        // The clone or copy is taken after hashing: check it is still those bytes.
-        let got = if clone_into(&source, tmp.file()).is_ok() {
-            hash_file(tmp.path(), hash.oid.algo())?.oid
-        } else {
-            copy_hashing(&mut source, &mut tmp, hash.oid.algo(), false, src)?.0
-        };
-        if got != hash.oid {
-            return Err(Error::ChangedWhileHashing { path: src.to_path_buf() });
+        match clone_into(&source, tmp.file()) {
+            Ok(()) => self.clone_state.store(CLONE_WORKS, Ordering::Relaxed),
+            Err(e) if crate::fs::link_unsupported(&e) => {
+                self.clone_state.store(CLONE_UNSUPPORTED, Ordering::Relaxed);
+                return Ok(None);
+            }
+            Err(e) => return Err(Error::io(&dest, e)),
         }
-        Ok(if tmp.persist_new(&dest)? { PutOutcome::Stored } else { PutOutcome::Present })
+        // The clone was taken after hashing: it holds the hashed bytes if the
+        // source did not change meanwhile.
+        check_unchanged(src, before, hash.size)?;
+        Ok(Some(if tmp.persist_new(&dest)? { PutOutcome::Stored } else { PutOutcome::Present }))
     }
 
     /// Stores bytes already known to hash to `oid` (the caller hashed them).
@@ -234,6 +245,26 @@ impl Odb {
             other => other.at(&path),
         }
     }
+}
+
+/// Fails if `src` changed since `before` was taken.
+fn check_unchanged(src: &Path, before: &fs::Metadata, size: u64) -> Result<()> {
+    let after = fs::metadata(src).at(src)?;
+    if after.len() != size || before.len() != size || after.modified().ok() != before.modified().ok() {
+        return Err(Error::ChangedWhileHashing { path: src.to_path_buf() });
+    }
+    Ok(())
+}
+
+/// A kernel-side copy of `src` into a temp file in `dir`.
+fn copy_checked(src: &Path, before: &fs::Metadata, dir: &Path) -> Result<TempFile> {
+    let mut file = File::open(src).at(src)?;
+    let mut tmp = TempFile::create_in(dir)?;
+    let n = std::io::copy(&mut file, tmp.file()).at(src)?;
+    if n != before.len() {
+        return Err(Error::ChangedWhileHashing { path: src.to_path_buf() });
+    }
+    Ok(tmp)
 }
 
 fn pid_alive(pid: u32) -> bool {
