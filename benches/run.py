@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import workloads as wl  # noqa: E402
+import workloads as wl
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / "work"
