@@ -197,3 +197,42 @@ def test_python_api_returns_typed_results_and_builtin_exceptions(tmp_path: Path)
         repo.add([root / "missing"])
     with pytest.raises(bale.NotARepositoryError):
         bale.Repo(tmp_path)
+
+
+def test_gc_refuses_to_run_where_pipeline_outputs_would_look_unreferenced(
+    md5_repo: Path, run: Run
+) -> None:
+    write_tree(md5_repo, {"f.txt": "x", "dvc.yaml": "stages: {}\n"})
+    run("bale", "add", "f.txt")
+    line = _one_error_line(run("bale", "gc", "-w", "-f", ok=False).stderr)
+    assert "dvc.yaml" in line and "dvc gc" in line
+    assert [p for p in (md5_repo / ".dvc" / "cache").rglob("*") if p.is_file()]
+
+
+@pytest.mark.interop
+def test_gc_keeps_the_objects_of_imports(md5_repo: Path, tmp_path: Path, run: Run) -> None:
+    ext = tmp_path / "ext.txt"
+    ext.write_text("imported\n")
+    run("dvc", "import-url", str(ext), "imp.txt")
+    run("bale", "gc", "-w", "-f")
+    (md5_repo / "imp.txt").unlink()
+    run("dvc", "checkout", "imp.txt.dvc")
+    assert (md5_repo / "imp.txt").read_text() == "imported\n"
+
+
+def test_files_inside_symlinked_directories_are_refused_before_anything_is_stored(
+    repo: Path, tmp_path: Path, run: Run
+) -> None:
+    outside = tmp_path / "outside"
+    write_tree(outside, {"x.txt": "x"})
+    (repo / "lnk").symlink_to(outside)
+    line = _one_error_line(run("bale", "add", "lnk/x.txt", ok=False).stderr)
+    assert "symlinked" in line
+    assert not (outside / "x.txt.dvc").exists()
+    assert not (repo / ".dvc" / "cache").exists()
+
+
+def test_outputs_outside_the_repository_are_a_metafile_error(repo: Path, run: Run) -> None:
+    (repo / "bad.dvc").write_text("outs:\n- md5: d41d8cd98f00b204e9800998ecf8427e\n  path: ../zz\n")
+    line = _one_error_line(run("bale", "status", ok=False).stderr)
+    assert "bad.dvc" in line and "outside the repository" in line

@@ -54,6 +54,9 @@ def _check_target(repo: Repo, path: Path, tracked_dirs: list[Path]) -> None:
         raise TargetNotFoundError(f"{rel}: no such file or directory")
     if path.name.endswith(".dvc"):
         raise TargetError(f"{rel}: is a .dvc file; add the data it describes instead")
+    # As dvc: a symlinked directory could lead anywhere, even out of the repository.
+    if path.parent.resolve() != repo.root.resolve() / path.parent.relative_to(repo.root):
+        raise TargetError(f"{rel}: cannot add files inside symlinked directories")
     why = _core.ignored_reason(str(repo.root), str(path))
     if why:
         raise TargetError(f"{rel}: cannot be tracked: {why}")
@@ -101,7 +104,9 @@ def add_one(repo: Repo, path: Path, *, require_dvcfile: bool = False) -> AddResu
     if path.is_symlink() or types[0] in ("hardlink", "symlink"):
         # DVC replaces a symlinked target by its content, and links the
         # workspace to the cache when the cache type asks for links.
-        ws.checkout(str(path), algo, built.oid, built.isexec, types, True, True)
+        # Only files still holding what was hashed are re-linked: nothing is
+        # deleted or overwritten, so edits made while hashing survive.
+        ws.checkout(str(path), algo, built.oid, built.isexec, types, relink_only=True)
     gitignore = None
     if scm.is_git_repo(repo.root) and not repo.config.core_no_scm():
         changed = ignore_in_git(repo.root, path)

@@ -96,8 +96,7 @@ def _workspace_side(repo: Repo) -> Side:
         if not (t.path.exists() or t.path.is_symlink()):
             continue
         rel = t.rel(repo)
-        algo = "md5" if t.algo == "md5-dos2unix" else t.algo
-        oid, listing = repo.workspace.scan(str(t.path), algo)
+        oid, listing = repo.workspace.scan(str(t.path), t.algo)
         if oid.endswith((".dir", ".tree")):
             dirs[rel + "/"] = oid
             for r, foid in listing:

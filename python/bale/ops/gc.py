@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bale.exceptions import BaleError, CorruptObjectError, ObjectMissingError
-from bale.ops.outputs import collect
+from bale.ops.outputs import collect, pipeline_files
 
 if TYPE_CHECKING:
     from bale.repo import Repo
@@ -26,8 +26,17 @@ def gc(repo: Repo, *, workspace: bool = True, dry: bool = False) -> GcResult:
     or manifest stops it before anything is deleted."""
     if not workspace:
         raise BaleError("gc needs a scope: use -w/--workspace")
+    pipelines = pipeline_files(repo)
+    if pipelines:
+        # Their outputs live in dvc.lock, which bale does not read yet: without
+        # them the keep-list would be incomplete, so nothing is collected.
+        rel = pipelines[0].relative_to(repo.root)
+        raise BaleError(
+            f"{rel}: gc cannot run in a repository with pipelines yet "
+            "(bale does not read dvc.lock); use 'dvc gc -w'"
+        )
     with repo.locked():
-        keep = [(t.algo, t.out.oid) for t in collect(repo) if t.out.oid]
+        keep = [(t.algo, t.out.oid) for t in collect(repo, imports=True) if t.out.oid]
         try:
             r = repo.workspace.gc(keep, dry)
         except (ObjectMissingError, CorruptObjectError) as e:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bale import _core
-from bale.exceptions import OutputNotTrackedError, TargetError
+from bale.exceptions import MetafileError, OutputNotTrackedError, TargetError
 from bale.metafiles import DvcFile, Out, load_dvcfile
 
 if TYPE_CHECKING:
@@ -56,19 +56,29 @@ def dvcfiles(repo: Repo) -> list[Path]:
     return [Path(p) for p in _core.find_metafiles(str(repo.root)) if str(p).endswith(".dvc")]
 
 
-def _outs_of(path: Path) -> list[Tracked]:
+def _outs_of(root: Path, path: Path, imports: bool = False) -> list[Tracked]:
     f = load_dvcfile(path)
-    if f.is_import:
+    if f.is_import and not imports:
         return []  # imports are the remotes issue's work; their outputs stay untouched
-    return [Tracked(f, o, abspath(path.parent / o.path)) for o in f.outs]
+    tracked = [Tracked(f, o, abspath(path.parent / o.path)) for o in f.outs]
+    for t in tracked:
+        if not t.path.is_relative_to(root) or t.path == root:
+            raise MetafileError(f"{path}: output '{t.out.path}' is outside the repository")
+    return tracked
 
 
-def collect(repo: Repo) -> list[Tracked]:
-    """All outputs tracked by ``.dvc`` files in the workspace."""
+def collect(repo: Repo, *, imports: bool = False) -> list[Tracked]:
+    """All outputs tracked by ``.dvc`` files in the workspace (with
+    ``imports``, also the outputs of ``dvc import`` files)."""
     out: list[Tracked] = []
     for p in dvcfiles(repo):
-        out.extend(_outs_of(p))
+        out.extend(_outs_of(repo.root, p, imports))
     return out
+
+
+def pipeline_files(repo: Repo) -> list[Path]:
+    """Every ``dvc.yaml`` and ``dvc.lock`` of the workspace."""
+    return [Path(p) for p in _core.find_metafiles(str(repo.root)) if not str(p).endswith(".dvc")]
 
 
 def resolve(repo: Repo, targets: Sequence[str | Path] | None) -> list[tuple[Tracked, str | None]]:
@@ -83,11 +93,11 @@ def resolve(repo: Repo, targets: Sequence[str | Path] | None) -> list[tuple[Trac
         path = abspath(target)
         inside_repo(repo, path)
         if path.name.endswith(".dvc") and path.is_file():
-            found.extend((t, None) for t in _outs_of(path))
+            found.extend((t, None) for t in _outs_of(repo.root, path))
             continue
         sibling = path.with_name(path.name + ".dvc")
         if sibling.is_file():
-            outs = [t for t in _outs_of(sibling) if t.path == path]
+            outs = [t for t in _outs_of(repo.root, sibling) if t.path == path]
             if outs:
                 found.extend((t, None) for t in outs)
                 continue

@@ -24,6 +24,10 @@ pub struct CheckoutOptions<'a> {
     pub force: bool,
     /// Re-create every file even where the content already matches.
     pub relink: bool,
+    /// Only re-link files whose content already matches (after `add` with a
+    /// link cache type): create nothing, delete nothing, overwrite nothing
+    /// that changed since it was hashed.
+    pub relink_matching_only: bool,
     pub progress: &'a Progress,
 }
 
@@ -144,14 +148,19 @@ pub fn checkout(
                     set_exec(&abs)?;
                 }
             }
+            Some((_, now)) if opts.relink_matching_only && now.digest() != oid.digest() => {}
             Some((_, now)) => {
                 if now.digest() != oid.digest() && !opts.force && !opts.odb.exists(&now) {
                     conflicts.push(abs.clone());
                 }
                 writes.push((rel.clone(), abs, *oid, *exec, true));
             }
+            None if opts.relink_matching_only => {}
             None => writes.push((rel.clone(), abs, *oid, *exec, false)),
         }
+    }
+    if opts.relink_matching_only {
+        current.clear();
     }
     let mut deletes: Vec<(String, PathBuf)> = current
         .into_iter()
@@ -170,6 +179,14 @@ pub fn checkout(
 
     // Verify every object before it reaches the workspace.
     opts.progress.total.store(writes.len() as u64, Ordering::Relaxed);
+    // Deletions first (all proven safe above): a file that stands where a
+    // directory is wanted, or a directory where a file is wanted, goes first.
+    for (rel, abs) in deletes {
+        fs::remove_file(&abs).at(&abs)?;
+        state.forget(&state_key(opts.repo_root, &abs)?);
+        remove_empty_parents(&abs, dest);
+        stats.deleted.push(rel);
+    }
     // Parents first, once each, so that no worker stats its directory.
     let mut parents: Vec<&Path> = writes.iter().filter_map(|w| w.1.parent()).collect();
     parents.sort_unstable();
@@ -236,12 +253,6 @@ pub fn checkout(
     if let Some(e) = first_err {
         return Err(e);
     }
-    for (rel, abs) in deletes {
-        fs::remove_file(&abs).at(&abs)?;
-        state.forget(&state_key(opts.repo_root, &abs)?);
-        remove_empty_parents(&abs, dest);
-        stats.deleted.push(rel);
-    }
     if let Want::Tree(m) = &want {
         fs::create_dir_all(dest).at(dest)?;
         for d in &m.empty_dirs {
@@ -301,10 +312,28 @@ mod tests {
     }
 
     fn run(r: &Repo, dest: &Path, b: &bale_index::Built, force: bool, types: Vec<LinkType>) -> Result<CheckoutStats> {
+        run_with(r, dest, b, force, types, false)
+    }
+
+    fn run_with(
+        r: &Repo,
+        dest: &Path,
+        b: &bale_index::Built,
+        force: bool,
+        types: Vec<LinkType>,
+        relink_matching_only: bool,
+    ) -> Result<CheckoutStats> {
         let p = Progress::default();
         let linker = Linker::new(types);
-        let opts =
-            CheckoutOptions { odb: &r.odb, repo_root: &r.root, linker: &linker, force, relink: false, progress: &p };
+        let opts = CheckoutOptions {
+            odb: &r.odb,
+            repo_root: &r.root,
+            linker: &linker,
+            force,
+            relink: relink_matching_only,
+            relink_matching_only,
+            progress: &p,
+        };
         checkout(dest, &b.oid, b.exec, b.manifest.clone(), &opts, &mut State::in_memory())
     }
 
@@ -325,6 +354,43 @@ mod tests {
         fs::copy(data.join("a"), data.join("extra")).unwrap();
         let st = run(&r, &data, &built, false, vec![LinkType::Copy]).unwrap();
         assert_eq!(st.deleted, ["extra"]);
+    }
+
+    #[test]
+    fn relinking_after_add_touches_only_files_that_still_match() {
+        let r = repo();
+        let data = r.root.join("data");
+        fs::create_dir_all(&data).unwrap();
+        fs::write(data.join("a"), b"a").unwrap();
+        fs::write(data.join("b"), b"b").unwrap();
+        let built = add(&r, &data, Algo::Md5);
+        // Edits made while the add was hashing:
+        fs::write(data.join("b"), b"edited").unwrap();
+        fs::write(data.join("new"), b"created").unwrap();
+        let st = run_with(&r, &data, &built, false, vec![LinkType::Hardlink], true).unwrap();
+        assert_eq!(st.modified, ["a"]);
+        assert!(st.deleted.is_empty());
+        assert_eq!(fs::read(data.join("b")).unwrap(), b"edited");
+        assert_eq!(fs::read(data.join("new")).unwrap(), b"created");
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(fs::metadata(data.join("a")).unwrap().nlink(), 2);
+    }
+
+    #[test]
+    fn a_path_may_switch_between_file_and_directory() {
+        let r = repo();
+        let data = r.root.join("data");
+        fs::create_dir_all(&data).unwrap();
+        fs::write(data.join("a"), b"file").unwrap();
+        let v1 = add(&r, &data, Algo::Md5);
+        fs::remove_file(data.join("a")).unwrap();
+        fs::create_dir_all(data.join("a")).unwrap();
+        fs::write(data.join("a/x"), b"inside").unwrap();
+        let v2 = add(&r, &data, Algo::Md5);
+        run(&r, &data, &v1, false, vec![LinkType::Copy]).unwrap();
+        assert_eq!(fs::read(data.join("a")).unwrap(), b"file");
+        run(&r, &data, &v2, false, vec![LinkType::Copy]).unwrap();
+        assert_eq!(fs::read(data.join("a/x")).unwrap(), b"inside");
     }
 
     #[test]

@@ -15,10 +15,19 @@ use bale_odb::fs::write_atomic;
 
 const MAGIC: &[u8; 10] = b"BALESTATE\x01";
 
-/// A file whose mtime is this close to the moment it was hashed may still
-/// change within the same timestamp tick, so its hash is not remembered
-/// (git's "racy clean" problem).
+/// A file whose mtime is this close to the moment it was read may still
+/// change within the same timestamp tick without its mtime moving, so its
+/// hash is not remembered (git's "racy clean" problem). Fine-grained file
+/// systems tick every few milliseconds; a timestamp with no sub-second part
+/// comes from a coarse one (ext4 with small inodes, FAT, some network file
+/// systems), where a tick can be up to two seconds.
 const RACY_NS: i64 = 50_000_000;
+const RACY_COARSE_NS: i64 = 2_000_000_000;
+
+fn racy(mtime_ns: i64, reference_ns: i64) -> bool {
+    let tick = if mtime_ns % 1_000_000_000 == 0 { RACY_COARSE_NS } else { RACY_NS };
+    mtime_ns + tick > reference_ns
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Stat {
@@ -38,6 +47,9 @@ pub struct State {
     path: PathBuf,
     entries: HashMap<String, Entry>,
     dirty: bool,
+    /// Taken before this process read any file: the reference for racy
+    /// timestamps of hashed files.
+    opened_ns: i64,
 }
 
 /// Cache objects are keyed by absolute path under a prefix no workspace path
@@ -55,12 +67,12 @@ impl State {
     pub fn load(path: impl Into<PathBuf>) -> State {
         let path = path.into();
         let entries = fs::read(&path).ok().and_then(|b| parse(&b)).unwrap_or_default();
-        State { path, entries, dirty: false }
+        State { path, entries, dirty: false, opened_ns: now_ns() }
     }
 
     /// An index that is never saved.
     pub fn in_memory() -> State {
-        State::default()
+        State { opened_ns: now_ns(), ..State::default() }
     }
 
     pub fn len(&self) -> usize {
@@ -79,16 +91,25 @@ impl State {
 
     /// Remembers a hash computed from the file's content now.
     pub fn record_hashed(&mut self, key: String, stat: Stat, oid: Oid) {
-        if now_ns() - stat.mtime_ns < RACY_NS {
-            self.entries.remove(&key);
-            self.dirty = true;
+        if racy(stat.mtime_ns, self.opened_ns) {
+            self.forget(&key);
             return;
         }
-        self.record_written(key, stat, oid);
+        self.remember(key, stat, oid);
     }
 
     /// Remembers a hash for a file bale itself just wrote with that content.
+    /// On a coarse-timestamp file system an edit right after the write could
+    /// keep the mtime, so such files are not remembered.
     pub fn record_written(&mut self, key: String, stat: Stat, oid: Oid) {
+        if stat.mtime_ns % 1_000_000_000 == 0 && racy(stat.mtime_ns, now_ns()) {
+            self.forget(&key);
+            return;
+        }
+        self.remember(key, stat, oid);
+    }
+
+    fn remember(&mut self, key: String, stat: Stat, oid: Oid) {
         let new = Entry { stat, oid };
         match self.entries.get(&key) {
             Some(old) if old.stat == stat && old.oid == oid => {}
@@ -106,7 +127,7 @@ impl State {
 
     /// Remembers that the cache object at `path` hashes to `oid`.
     pub fn record_object(&mut self, path: &Path, stat: Stat, oid: Oid) {
-        self.record_written(object_key(path), stat, oid);
+        self.remember(object_key(path), stat, oid);
     }
 
     pub fn forget(&mut self, key: &str) {
@@ -244,5 +265,15 @@ mod tests {
         let stat = Stat { inode: 1, size: 1, mtime_ns: now_ns() };
         s.record_hashed("f".into(), stat, oid(2));
         assert_eq!(s.get("f", &stat, Algo::Md5), None);
+        // A whole-second mtime from a coarse file system, 1.5 s before the
+        // command started: the same tick could still be running.
+        let coarse = Stat { inode: 2, size: 1, mtime_ns: (s.opened_ns / 1_000_000_000 - 1) * 1_000_000_000 };
+        s.record_hashed("g".into(), coarse, oid(3));
+        assert_eq!(s.get("g", &coarse, Algo::Md5), None);
+        s.record_written("g".into(), coarse, oid(3));
+        assert_eq!(s.get("g", &coarse, Algo::Md5), None);
+        let old = Stat { inode: 3, size: 1, mtime_ns: s.opened_ns - 10_000_000_000 };
+        s.record_hashed("h".into(), old, oid(4));
+        assert_eq!(s.get("h", &old, Algo::Md5), Some(oid(4)));
     }
 }

@@ -232,7 +232,7 @@ impl Workspace {
 
     /// Makes `target` hold `oid`. `subpath` limits the checkout to one file or
     /// sub-directory of a directory output.
-    #[pyo3(signature = (target, algo, oid, isexec=false, link_types=vec![], force=false, relink=false, subpath=None, progress=None, tick=None))]
+    #[pyo3(signature = (target, algo, oid, isexec=false, link_types=vec![], force=false, relink=false, subpath=None, progress=None, tick=None, relink_only=false))]
     #[allow(clippy::too_many_arguments)]
     fn checkout(
         &self,
@@ -247,13 +247,21 @@ impl Workspace {
         subpath: Option<String>,
         progress: Option<&Progress>,
         tick: Option<&Bound<'_, PyAny>>,
+        relink_only: bool,
     ) -> PyResult<CheckoutResult> {
         let oid = parse_oid(algo, oid).py_err(py)?;
         let types = link_types.iter().map(|t| LinkType::from_str(t)).collect::<Result<Vec<_>, _>>().py_err(py)?;
         run(py, self.jobs, progress, tick, |p| {
             let linker = Linker::new(types);
-            let opts =
-                CheckoutOptions { odb: &self.odb, repo_root: &self.root, linker: &linker, force, relink, progress: p };
+            let opts = CheckoutOptions {
+                odb: &self.odb,
+                repo_root: &self.root,
+                linker: &linker,
+                force,
+                relink: relink || relink_only,
+                relink_matching_only: relink_only,
+                progress: p,
+            };
             let mut state = self.state.lock().unwrap();
             let (dest, want_oid, exec, manifest) = match subpath.as_deref().filter(|s| !s.is_empty()) {
                 None => (target.clone(), oid, isexec, self.manifest_for(&oid)?),
