@@ -181,34 +181,39 @@ impl Workspace {
         let recorded = oid.map(|o| parse_oid(algo, o)).transpose().py_err(py)?;
         run(py, self.jobs, progress, tick, |p| {
             let in_cache = recorded.map(|o| self.odb.exists(&o)).unwrap_or(false);
-            let old = match recorded {
-                Some(o) if o.is_tree() && in_cache => self.manifest_for(&o)?,
-                _ => None,
+            let uncached = |m: &Manifest| -> Vec<String> {
+                use rayon::prelude::*;
+                m.entries.par_iter().filter(|e| !self.odb.exists(&e.oid)).map(|e| e.rel.clone()).collect()
             };
-            let not_in_cache = old
-                .as_ref()
-                .map(|m| {
-                    use rayon::prelude::*;
-                    m.entries.par_iter().filter(|e| !self.odb.exists(&e.oid)).map(|e| e.rel.clone()).collect()
-                })
-                .unwrap_or_default();
+            let recorded_manifest = || -> Result<Option<Manifest>, Error> {
+                match recorded {
+                    Some(o) if o.is_tree() && in_cache => self.manifest_for(&o),
+                    _ => Ok(None),
+                }
+            };
             if std::fs::symlink_metadata(&target).is_err() {
+                let old = recorded_manifest()?;
                 return Ok(Status {
                     oid: None,
                     size: 0,
                     nfiles: None,
                     added: vec![],
+                    not_in_cache: old.as_ref().map(uncached).unwrap_or_default(),
                     deleted: old.map(|m| m.entries.into_iter().map(|e| e.rel).collect()).unwrap_or_default(),
                     modified: vec![],
                     in_cache,
-                    not_in_cache,
                 });
             }
             let opts = BuildOptions { algo: algo_v, repo_root: &self.root, odb: None, clone: false, progress: p };
             let now = build_target(&target, &opts, &mut self.state.lock().unwrap())?;
             let (mut added, mut deleted, mut modified) = (vec![], vec![], vec![]);
             let same = recorded.is_some_and(|r| r.digest() == now.oid.digest() && r.is_tree() == now.oid.is_tree());
-            if !same {
+            // Unchanged: the workspace's own listing has the recorded ids, so
+            // the recorded manifest need not be read at all.
+            let not_in_cache = if same {
+                now.manifest.as_ref().map(uncached).unwrap_or_default()
+            } else {
+                let old = recorded_manifest()?;
                 match (&old, &now.manifest) {
                     (Some(o), Some(n)) => {
                         let d = diff_manifests(o, n);
@@ -216,7 +221,8 @@ impl Workspace {
                     }
                     _ => modified.push(String::new()),
                 }
-            }
+                old.as_ref().map(uncached).unwrap_or_default()
+            };
             Ok(Status {
                 oid: Some(now.oid.to_string()),
                 size: now.size,
