@@ -51,4 +51,8 @@ def files_at(root: Path, rev: str, suffix: str) -> list[str]:
 
 def read_at(root: Path, rev: str, path: str) -> str:
     """The text of ``path`` at ``rev``."""
-    return _git(root, "show", f"{rev}:{path}").stdout.decode()
+    data = _git(root, "show", f"{rev}:{path}").stdout
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BaleError(f"{rev}:{path}: not valid UTF-8 (byte {e.start})") from None

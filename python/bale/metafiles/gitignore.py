@@ -88,13 +88,13 @@ def ignore_in_git(repo_root: Path, path: Path) -> Path | None:
     gitignore = path.parent / GITIGNORE
     entry = escape_entry(gitignore_entry(path))
     try:
-        content = gitignore.read_bytes().decode("utf-8")
+        content = gitignore.read_bytes().decode("utf-8", errors="surrogateescape")
     except FileNotFoundError:
         content = ""
     prefix = "" if not content or content.endswith("\n") else "\n"
     # scmrepo's duplicate check reads from the end of an "a+" file and so never fires:
     # it always appends. That is also right when a later "!" line re-included the path.
-    atomic_write(gitignore, f"{content}{prefix}{entry}\n".encode())
+    atomic_write(gitignore, f"{content}{prefix}{entry}\n".encode("utf-8", errors="surrogateescape"))
     return gitignore
 
 
@@ -116,7 +116,7 @@ def unignore_in_git(repo_root: Path, path: Path) -> Path | None:
     _, path = located
     gitignore = path.parent / GITIGNORE
     try:
-        content = gitignore.read_bytes().decode("utf-8")
+        content = gitignore.read_bytes().decode("utf-8", errors="surrogateescape")
     except FileNotFoundError:
         return None
     raw = gitignore_entry(path)
@@ -130,5 +130,5 @@ def unignore_in_git(repo_root: Path, path: Path) -> Path | None:
     if not kept:
         gitignore.unlink()
         return gitignore
-    atomic_write(gitignore, "".join(kept).encode("utf-8"))
+    atomic_write(gitignore, "".join(kept).encode("utf-8", errors="surrogateescape"))
     return gitignore

@@ -172,6 +172,33 @@ pub fn checkout(
         })
         .collect();
     deletes.sort();
+    // Every directory the writes go through, below `dest`. The walk does not
+    // follow a symlinked directory, so nothing behind one was checked: writing
+    // through it could overwrite files anywhere. It is a conflict; with
+    // --force the link itself (never its target) is replaced.
+    let mut dirs: std::collections::BTreeSet<&Path> = std::collections::BTreeSet::new();
+    for w in &writes {
+        let mut p = w.1.parent();
+        while let Some(d) = p {
+            if !d.starts_with(dest) || !dirs.insert(d) {
+                break;
+            }
+            p = d.parent();
+        }
+    }
+    let mut links_to_replace = Vec::new();
+    for d in &dirs {
+        match fs::symlink_metadata(d) {
+            Ok(m) if m.file_type().is_symlink() => {
+                if opts.force {
+                    links_to_replace.push(d.to_path_buf());
+                } else {
+                    conflicts.push(d.to_path_buf());
+                }
+            }
+            _ => {}
+        }
+    }
     if !conflicts.is_empty() {
         conflicts.sort();
         return Err(Error::CheckoutConflict { first: conflicts[0].clone(), count: conflicts.len() });
@@ -187,12 +214,15 @@ pub fn checkout(
         remove_empty_parents(&abs, dest);
         stats.deleted.push(rel);
     }
+    for link in links_to_replace {
+        fs::remove_file(&link).at(&link)?;
+    }
     // Parents first, once each, so that no worker stats its directory.
-    let mut parents: Vec<&Path> = writes.iter().filter_map(|w| w.1.parent()).collect();
-    parents.sort_unstable();
-    parents.dedup();
-    for p in parents {
-        fs::create_dir_all(p).at(p)?;
+    if let Some(top) = dest.parent().filter(|_| !writes.is_empty()) {
+        fs::create_dir_all(top).at(top)?;
+    }
+    for d in dirs {
+        fs::create_dir_all(d).at(d)?;
     }
     let shared: &State = state;
     let results: Vec<Result<Option<Written>>> = writes
@@ -391,6 +421,26 @@ mod tests {
         assert_eq!(fs::read(data.join("a")).unwrap(), b"file");
         run(&r, &data, &v2, false, vec![LinkType::Copy]).unwrap();
         assert_eq!(fs::read(data.join("a/x")).unwrap(), b"inside");
+    }
+
+    #[test]
+    fn never_writes_through_a_symlinked_sub_directory() {
+        let r = repo();
+        let data = r.root.join("data");
+        fs::create_dir_all(data.join("sub")).unwrap();
+        fs::write(data.join("sub/x"), b"v1").unwrap();
+        let built = add(&r, &data, Algo::Md5);
+        fs::remove_dir_all(data.join("sub")).unwrap();
+        let elsewhere = r.root.join("elsewhere");
+        fs::create_dir_all(&elsewhere).unwrap();
+        fs::write(elsewhere.join("x"), b"precious").unwrap();
+        std::os::unix::fs::symlink(&elsewhere, data.join("sub")).unwrap();
+        let err = run(&r, &data, &built, false, vec![LinkType::Copy]).unwrap_err();
+        assert!(matches!(err, Error::CheckoutConflict { .. }));
+        assert_eq!(fs::read(elsewhere.join("x")).unwrap(), b"precious");
+        run(&r, &data, &built, true, vec![LinkType::Copy]).unwrap();
+        assert_eq!(fs::read(elsewhere.join("x")).unwrap(), b"precious", "the link's target is never written");
+        assert_eq!(fs::read(data.join("sub/x")).unwrap(), b"v1");
     }
 
     #[test]
