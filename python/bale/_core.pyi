@@ -114,6 +114,7 @@ class Workspace:
         cache_dir: _Path,
         state_path: _Path | None = None,
         jobs: int | None = None,
+        shared_group: bool = False,
     ) -> Workspace: ...
     @property
     def cache_dir(self) -> str: ...

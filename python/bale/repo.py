@@ -88,6 +88,7 @@ class Repo:
             str(self.cache_dir),
             str(self.tmp_dir / "bale" / "state"),
             self.config.jobs(),
+            self.config.cache_shared() == "group",
         )
 
     @contextlib.contextmanager

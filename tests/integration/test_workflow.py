@@ -191,3 +191,11 @@ def test_config_routes_bale_keys_to_bales_own_file(repo: Path, run: Run) -> None
     err = run("bale", "config", "core.bogus", "1", ok=False).stderr
     assert "bogus" in err
     assert run("bale", "cache", "dir").stdout.strip() == str(repo / ".dvc" / "cache")
+
+
+def test_shared_cache_directories_are_group_writable(repo: Path, run: Run) -> None:
+    run("bale", "config", "cache.shared", "group")
+    write_tree(repo / "data", DATA)
+    run("bale", "add", "data")
+    dirs = [p for p in (repo / ".dvc" / "cache").rglob("*") if p.is_dir()]
+    assert dirs and all(stat.S_IMODE(d.stat().st_mode) == 0o2775 for d in dirs)

@@ -34,11 +34,43 @@ pub struct Odb {
     root: PathBuf,
     /// Whether copy-on-write clones work in this store, once probed.
     clone_state: Arc<AtomicU8>,
+    /// `cache.shared = group`: directories group-writable and setgid, as DVC
+    /// makes them, so that a team can share one cache.
+    shared_group: bool,
 }
 
 impl Odb {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Odb { root: root.into(), clone_state: Arc::new(AtomicU8::new(CLONE_UNKNOWN)) }
+        Odb { root: root.into(), clone_state: Arc::new(AtomicU8::new(CLONE_UNKNOWN)), shared_group: false }
+    }
+
+    /// The same store with `cache.shared = group` semantics.
+    pub fn shared_group(mut self, shared: bool) -> Self {
+        self.shared_group = shared;
+        self
+    }
+
+    /// Creates `dir` (inside the store) if missing, with the store's modes.
+    pub fn ensure_dir(&self, dir: &Path) -> Result<()> {
+        if dir.is_dir() {
+            return Ok(());
+        }
+        fs::create_dir_all(dir).at(dir)?;
+        if self.shared_group {
+            use std::os::unix::fs::PermissionsExt;
+            let mut d = Some(dir);
+            while let Some(cur) = d.filter(|c| c.starts_with(&self.root)) {
+                fs::set_permissions(cur, fs::Permissions::from_mode(0o2775)).at(cur)?;
+                d = cur.parent();
+            }
+        }
+        Ok(())
+    }
+
+    fn ensure_parent(&self, dest: &Path) -> Result<PathBuf> {
+        let dir = dest.parent().expect("object paths have a fan-out directory").to_path_buf();
+        self.ensure_dir(&dir)?;
+        Ok(dir)
     }
 
     pub fn root(&self) -> &Path {
@@ -80,6 +112,7 @@ impl Odb {
             if dest.is_file() {
                 return Ok((hash, PutOutcome::Present));
             }
+            self.ensure_dir(&self.area(algo))?;
             let tmp = copy_checked(src, &before, &self.area(algo))?;
             return Ok((hash, self.publish(tmp, &dest)?));
         }
@@ -96,6 +129,7 @@ impl Odb {
         }
         // Large: hash and copy at once, each reading from the page cache;
         // the copy is the hashed content if the file did not change meanwhile.
+        self.ensure_dir(&self.area(algo))?;
         let (hash, tmp) = rayon::join(|| hash_file(src, algo), || copy_checked(src, &before, &self.area(algo)));
         let (hash, tmp) = (hash?, tmp?);
         check_unchanged(src, &before, hash.size)?;
@@ -107,7 +141,7 @@ impl Odb {
     }
 
     fn publish(&self, tmp: TempFile, dest: &Path) -> Result<PutOutcome> {
-        ensure_parent(dest)?;
+        self.ensure_parent(dest)?;
         Ok(if tmp.persist_new(dest)? { PutOutcome::Stored } else { PutOutcome::Present })
     }
 
@@ -117,7 +151,7 @@ impl Odb {
         if dest.is_file() {
             return Ok(Some(PutOutcome::Present));
         }
-        let dir = ensure_parent(&dest)?;
+        let dir = self.ensure_parent(&dest)?;
         let source = File::open(src).at(src)?;
         let mut tmp = TempFile::create_in(&dir)?;
         match clone_into(&source, tmp.file()) {
@@ -140,7 +174,7 @@ impl Odb {
         if dest.is_file() {
             return Ok(PutOutcome::Present);
         }
-        let dir = ensure_parent(&dest)?;
+        let dir = self.ensure_parent(&dest)?;
         let mut tmp = TempFile::create_in(&dir)?;
         tmp.write_all(data)?;
         Ok(if tmp.persist_new(&dest)? { PutOutcome::Stored } else { PutOutcome::Present })
@@ -271,14 +305,6 @@ fn pid_alive(pid: u32) -> bool {
     Path::new("/proc").join(pid.to_string()).exists() || !Path::new("/proc/self").exists()
 }
 
-fn ensure_parent(dest: &Path) -> Result<PathBuf> {
-    let dir = dest.parent().expect("object paths have a fan-out directory").to_path_buf();
-    if !dir.is_dir() {
-        fs::create_dir_all(&dir).at(&dir)?;
-    }
-    Ok(dir)
-}
-
 /// Streams `reader` into `tmp` in DVC's 1 MiB blocks, hashing on the way;
 /// returns the id of what was written and its size.
 pub(crate) fn copy_hashing(
@@ -338,6 +364,21 @@ mod tests {
         assert_eq!(fs::read(a.object_path(&ha.oid)).unwrap(), data);
         assert_eq!(fs::read(b.object_path(&hb.oid)).unwrap(), data);
         assert_eq!(fs::read_dir(a.area(Algo::Blake3)).unwrap().count(), 1, "no temp left behind");
+    }
+
+    #[test]
+    fn a_shared_cache_has_group_writable_setgid_directories() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("f");
+        fs::write(&src, b"x").unwrap();
+        let odb = Odb::new(dir.path().join("cache")).shared_group(true);
+        let (hash, _) = odb.add_file(&src, Algo::Md5, false).unwrap();
+        let obj = odb.object_path(&hash.oid);
+        for d in [obj.parent().unwrap(), &odb.area(Algo::Md5), odb.root()] {
+            assert_eq!(fs::metadata(d).unwrap().permissions().mode() & 0o7777, 0o2775, "{d:?}");
+        }
+        assert_eq!(fs::metadata(&obj).unwrap().permissions().mode() & 0o777, 0o444);
     }
 
     #[test]

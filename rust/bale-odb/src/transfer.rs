@@ -61,7 +61,9 @@ pub fn transfer(src: &Odb, dst: &Odb, oids: &[Oid], progress: &Progress) -> Resu
 fn copy_verified(src: &Odb, dst: &Odb, oid: &Oid) -> Result<u64> {
     let from = src.object_path(oid);
     let to = dst.object_path(oid);
-    let mut tmp = TempFile::create_in(to.parent().expect("object paths have a fan-out directory"))?;
+    let dir = to.parent().expect("object paths have a fan-out directory");
+    dst.ensure_dir(dir)?;
+    let mut tmp = TempFile::create_in(dir)?;
     let mut file = File::open(&from).at(&from)?;
     let (got, size) = copy_hashing(&mut file, &mut tmp, oid.algo(), oid.is_tree(), &from)?;
     if got.digest() != oid.digest() {

@@ -98,13 +98,19 @@ impl Workspace {
 #[pymethods]
 impl Workspace {
     #[new]
-    #[pyo3(signature = (root, cache_dir, state_path=None, jobs=None))]
-    fn new(root: PathBuf, cache_dir: PathBuf, state_path: Option<PathBuf>, jobs: Option<usize>) -> Self {
+    #[pyo3(signature = (root, cache_dir, state_path=None, jobs=None, shared_group=false))]
+    fn new(
+        root: PathBuf,
+        cache_dir: PathBuf,
+        state_path: Option<PathBuf>,
+        jobs: Option<usize>,
+        shared_group: bool,
+    ) -> Self {
         let state = match state_path {
             Some(p) => State::load(p),
             None => State::in_memory(),
         };
-        Workspace { root, odb: Odb::new(cache_dir), state: Mutex::new(state), jobs }
+        Workspace { root, odb: Odb::new(cache_dir).shared_group(shared_group), state: Mutex::new(state), jobs }
     }
 
     #[getter]
