@@ -58,6 +58,15 @@ fn object_key(path: &Path) -> String {
     format!("\0cache:{}", path.display())
 }
 
+fn complete_key(oid: &Oid) -> String {
+    format!("\0complete:{oid}")
+}
+
+/// The fingerprint travels in the entry's stat fields.
+fn fingerprint_stat(fingerprint: u64) -> Stat {
+    Stat { inode: 0, size: fingerprint, mtime_ns: 0 }
+}
+
 fn now_ns() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
 }
@@ -128,6 +137,19 @@ impl State {
     /// Remembers that the cache object at `path` hashes to `oid`.
     pub fn record_object(&mut self, path: &Path, stat: Stat, oid: Oid) {
         self.remember(object_key(path), stat, oid);
+    }
+
+    /// Whether every object of tree `oid` was found in the cache when the
+    /// cache area had this fingerprint ([`Odb::area_fingerprint`]).
+    ///
+    /// [`Odb::area_fingerprint`]: bale_odb::Odb::area_fingerprint
+    pub fn tree_complete(&self, oid: &Oid, fingerprint: u64) -> bool {
+        self.get(&complete_key(oid), &fingerprint_stat(fingerprint), oid.algo()) == Some(*oid)
+    }
+
+    /// Remembers that every object of tree `oid` was in the cache.
+    pub fn record_tree_complete(&mut self, oid: Oid, fingerprint: u64) {
+        self.remember(complete_key(&oid), fingerprint_stat(fingerprint), oid);
     }
 
     pub fn forget(&mut self, key: &str) {

@@ -271,6 +271,31 @@ impl Odb {
         Ok(found.into_iter().flatten().collect())
     }
 
+    /// A fingerprint of every fan-out directory of one algorithm's area: their
+    /// inodes and mtimes. Removing or adding any object changes its
+    /// directory's mtime, so an unchanged fingerprint proves no object came or
+    /// went. `None` while a directory changed too recently to be sure (a
+    /// removal in the same timestamp tick would not move its mtime).
+    pub fn area_fingerprint(&self, algo: Algo) -> Option<u64> {
+        use std::os::unix::fs::MetadataExt;
+        let area = self.area(algo);
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos() as i64;
+        let mut h = blake3::Hasher::new();
+        for name in std::iter::once(String::new()).chain((0..=255u8).map(|b| format!("{b:02x}"))) {
+            let dir = if name.is_empty() { area.clone() } else { area.join(&name) };
+            let (ino, mtime) = match fs::metadata(&dir) {
+                Ok(m) => (m.ino(), m.mtime() * 1_000_000_000 + m.mtime_nsec()),
+                Err(_) => (0, 0),
+            };
+            if mtime != 0 && now - mtime < 2_000_000_000 {
+                return None;
+            }
+            h.update(&ino.to_le_bytes());
+            h.update(&mtime.to_le_bytes());
+        }
+        Some(u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().ok()?))
+    }
+
     /// Removes an object; a missing one is not an error.
     pub fn remove(&self, oid: &Oid) -> Result<()> {
         let path = self.object_path(oid);
@@ -379,6 +404,32 @@ mod tests {
             assert_eq!(fs::metadata(d).unwrap().permissions().mode() & 0o7777, 0o2775, "{d:?}");
         }
         assert_eq!(fs::metadata(&obj).unwrap().permissions().mode() & 0o777, 0o444);
+    }
+
+    #[test]
+    fn the_area_fingerprint_moves_when_an_object_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let odb = Odb::new(dir.path().join("cache"));
+        let mut oids = Vec::new();
+        for i in 0..3 {
+            let f = dir.path().join(format!("f{i}"));
+            fs::write(&f, format!("{i}")).unwrap();
+            oids.push(odb.add_file(&f, Algo::Md5, false).unwrap().0.oid);
+        }
+        assert_eq!(odb.area_fingerprint(Algo::Md5), None, "just written: too recent to trust");
+        let backdate = |secs: u64| {
+            let area = odb.area(Algo::Md5);
+            let t = std::time::SystemTime::now() - std::time::Duration::from_secs(secs);
+            for e in fs::read_dir(&area).unwrap().flatten().map(|e| e.path()).chain([area.clone()]) {
+                fs::File::open(&e).unwrap().set_modified(t).unwrap();
+            }
+        };
+        backdate(100);
+        let before = odb.area_fingerprint(Algo::Md5).expect("settled");
+        assert_eq!(odb.area_fingerprint(Algo::Md5), Some(before));
+        odb.remove(&oids[1]).unwrap();
+        backdate(50);
+        assert_ne!(odb.area_fingerprint(Algo::Md5), Some(before));
     }
 
     #[test]

@@ -217,7 +217,19 @@ impl Workspace {
             // Unchanged: the workspace's own listing has the recorded ids, so
             // the recorded manifest need not be read at all.
             let not_in_cache = if same {
-                now.manifest.as_ref().map(uncached).unwrap_or_default()
+                // A tree found complete before, with no object come or gone
+                // since, is complete now: no need to look for each member.
+                let fingerprint = self.odb.area_fingerprint(algo_v);
+                let known = fingerprint.is_some_and(|f| self.state.lock().unwrap().tree_complete(&now.oid, f));
+                if known {
+                    Vec::new()
+                } else {
+                    let missing = now.manifest.as_ref().map(uncached).unwrap_or_default();
+                    if let (Some(f), true, true) = (fingerprint, missing.is_empty(), in_cache) {
+                        self.state.lock().unwrap().record_tree_complete(now.oid, f);
+                    }
+                    missing
+                }
             } else {
                 let old = recorded_manifest()?;
                 match (&old, &now.manifest) {
