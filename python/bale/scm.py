@@ -28,6 +28,11 @@ def is_git_repo(root: Path) -> bool:
     return proc.returncode == 0 and proc.stdout.strip() == b"true"
 
 
+def toplevel(root: Path) -> Path:
+    """The root of the git work tree that holds ``root``."""
+    return Path(_git(root, "rev-parse", "--show-toplevel").stdout.decode().strip())
+
+
 def git_add(root: Path, paths: list[Path]) -> None:
     """Stages ``paths`` (as ``dvc init`` and autostage do)."""
     if paths:

@@ -87,6 +87,12 @@ class Out:
     remote: str | None = None
 
     @property
+    def algo(self) -> str:
+        """The engine's name for this output's hash: outputs without a
+        ``hash:`` key are DVC 2.x ones, hashed with ``md5-dos2unix``."""
+        return self.hash_name or "md5-dos2unix"
+
+    @property
     def is_dir(self) -> bool:
         """True when the output is a directory (``.dir``/``.tree`` oid or ``nfiles`` set)."""
         if self.oid is not None and self.oid.endswith((".dir", ".tree")):

@@ -66,7 +66,7 @@ def _rev_side(repo: Repo, rev: str) -> Side:
     dirs: dict[str, str] = {}
     missing: list[str] = []
     commit = scm.resolve_rev(repo.root, rev)
-    prefix = repo.root.relative_to(_git_top(repo)).as_posix()
+    prefix = repo.root.relative_to(scm.toplevel(repo.root)).as_posix()
     for name in scm.files_at(repo.root, commit, ".dvc"):
         rel_name = name if prefix == "." else name.removeprefix(prefix + "/")
         if prefix != "." and not name.startswith(prefix + "/"):
@@ -77,16 +77,8 @@ def _rev_side(repo: Repo, rev: str) -> Side:
         base = PurePosixPath(rel_name).parent
         for o in f.outs:
             if o.oid:
-                algo = o.hash_name or "md5-dos2unix"
-                _expand(repo, (base / o.path).as_posix(), algo, o.oid, files, dirs, missing)
+                _expand(repo, (base / o.path).as_posix(), o.algo, o.oid, files, dirs, missing)
     return files, dirs, missing
-
-
-def _git_top(repo: Repo) -> Any:
-    from pathlib import Path
-
-    out = scm._git(repo.root, "rev-parse", "--show-toplevel")
-    return Path(out.stdout.decode().strip())
 
 
 def _workspace_side(repo: Repo) -> Side:

@@ -26,10 +26,7 @@ class Tracked:
 
     @property
     def algo(self) -> str:
-        """The engine's name for the output's hash algorithm."""
-        if self.out.hash_name is None:
-            return "md5-dos2unix"
-        return self.out.hash_name
+        return self.out.algo
 
     def rel(self, repo: Repo) -> str:
         return self.path.relative_to(repo.root).as_posix()

@@ -22,6 +22,7 @@ from bale.progress import Bar
 from bale.remotes import Remote, RemoteError, resolve_remote
 
 if TYPE_CHECKING:
+    from bale import _core
     from bale.repo import Repo
 
 
@@ -53,10 +54,11 @@ def _group(
     return groups
 
 
-def _add(total: TransferResult, part: object) -> None:
-    total.copied += part.copied  # type: ignore[attr-defined]
-    total.bytes += part.bytes  # type: ignore[attr-defined]
-    total.present += part.present  # type: ignore[attr-defined]
+def _add(total: TransferResult, part: _core.Transferred) -> None:
+    total.copied += part.copied
+    total.bytes += part.bytes
+    total.present += part.present
+    total.missing += part.missing
 
 
 def push(
@@ -89,7 +91,6 @@ def push(
             part = ws.transfer(rem.path, members, True, bar.progress, bar.tick, jobs)
         _add(result, part)
         lacking = set(part.missing)
-        result.missing += sorted(lacking)
         complete = [(a, o) for a, o, ms in dirs if not lacking & {m[1] for m in ms}]
         if complete:
             _add(result, ws.transfer(rem.path, complete, True, jobs=jobs))
@@ -121,7 +122,6 @@ def fetch(
         files = [(t.algo, t.out.oid) for t in outs if not t.out.is_dir and t.out.oid]
         part = ws.transfer(rem.path, dirs, False, jobs=jobs)
         _add(result, part)
-        result.missing += part.missing
         for algo, oid in dirs:
             if oid not in part.missing:
                 files += [(algo, o) for _r, o, _s, _x in ws.manifest(algo, oid)]
@@ -130,7 +130,6 @@ def fetch(
                 rem.path, list(dict.fromkeys(files)), False, bar.progress, bar.tick, jobs
             )
         _add(result, part)
-        result.missing += part.missing
     result.seconds = time.monotonic() - start
     if result.missing:
         raise ObjectMissingError(

@@ -110,7 +110,7 @@ pub fn build_target(target: &Path, opts: &BuildOptions, state: &mut State) -> Re
     let rules = rules_for(opts.repo_root, parent)?;
     let walked = walk(target, &rules)?;
     opts.progress.total.store(walked.files.len() as u64, Ordering::Relaxed);
-    let results: Vec<Result<FileResult>> = walked
+    let results: Vec<Result<(String, FileResult)>> = walked
         .files
         .par_iter()
         .map(|f| {
@@ -118,16 +118,16 @@ pub fn build_target(target: &Path, opts: &BuildOptions, state: &mut State) -> Re
             let key = state_key(opts.repo_root, &f.abs)?;
             let r = hash_one(&f.abs, &key, &f.stat, opts, state)?;
             opts.progress.step(f.stat.size);
-            Ok(r)
+            Ok((key, r))
         })
         .collect();
     let mut entries = Vec::with_capacity(walked.files.len());
     let (mut hashed, mut stored) = (0, 0);
     for (f, r) in walked.files.iter().zip(results) {
-        let r = r?;
+        let (key, r) = r?;
         if r.read {
             hashed += 1;
-            state.record_hashed(state_key(opts.repo_root, &f.abs)?, f.stat, r.oid);
+            state.record_hashed(key, f.stat, r.oid);
         }
         stored += r.stored as u64;
         if let Some((path, ostat)) = r.object {

@@ -206,9 +206,6 @@ pub fn hash_bytes(algo: Algo, bytes: &[u8], tree: bool) -> Oid {
     for block in bytes.chunks(1 << 20) {
         h.update(block);
     }
-    if bytes.is_empty() {
-        h.update(&[]);
-    }
     h.finish(tree)
 }
 

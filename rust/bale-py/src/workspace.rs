@@ -352,27 +352,15 @@ impl Workspace {
                     kept.insert(root);
                 }
             }
-            let (mut removed, mut bytes) = (0, 0);
-            let mut trees_last = Vec::new();
+            let mut garbage = Vec::new();
             for algo in [Algo::Md5, Algo::Md5Dos2Unix, Algo::Blake3] {
-                for (oid, size) in self.odb.list(algo)? {
-                    if kept.contains(&oid) {
-                        continue;
-                    }
-                    // Trees go first, as DVC does: a half-collected directory
-                    // must not look complete.
-                    if oid.is_tree() {
-                        removed += 1;
-                        bytes += size;
-                        if !dry {
-                            self.odb.remove(&oid)?;
-                        }
-                    } else {
-                        trees_last.push((oid, size));
-                    }
-                }
+                garbage.extend(self.odb.list(algo)?.into_iter().filter(|(oid, _)| !kept.contains(oid)));
             }
-            for (oid, size) in trees_last {
+            // Trees go first, as DVC does: a half-collected directory must
+            // not look complete.
+            garbage.sort_by_key(|(oid, _)| !oid.is_tree());
+            let (mut removed, mut bytes) = (0, 0);
+            for (oid, size) in garbage {
                 removed += 1;
                 bytes += size;
                 if !dry {
