@@ -70,6 +70,26 @@ class InvalidOidError(BaleError, ValueError):
     """A string is not a valid object id."""
 
 
+class RemoteError(BaleError):
+    """A remote failed; the message names the remote."""
+
+
+class RemoteConfigError(RemoteError, ConfigError):
+    """A remote is not configured, or is configured with something bale cannot use."""
+
+
+class RemoteAuthError(RemoteError, PermissionError):
+    """A remote refused the credentials; the message names where they came from."""
+
+
+class RemoteNotFoundError(RemoteError, FileNotFoundError):
+    """A remote's bucket or base location does not exist."""
+
+
+class RemoteUnreachableError(RemoteError, ConnectionError):
+    """A remote's endpoint could not be reached, even after retries."""
+
+
 __all__ = [
     "BaleError",
     "CheckoutConflictError",
@@ -84,6 +104,11 @@ __all__ = [
     "ObjectMissingError",
     "OutputNotTrackedError",
     "PermissionDeniedError",
+    "RemoteAuthError",
+    "RemoteConfigError",
+    "RemoteError",
+    "RemoteNotFoundError",
+    "RemoteUnreachableError",
     "TargetError",
     "TargetNotFoundError",
 ]

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bale.exceptions import ObjectMissingError
+from bale.exceptions import ObjectMissingError, RemoteConfigError
 from bale.ops.outputs import Tracked, resolve
 from bale.progress import Bar
-from bale.remotes import Remote, RemoteError, resolve_remote
+from bale.remotes import Remote, resolve_remote
 
 if TYPE_CHECKING:
     from bale import _core
@@ -46,7 +46,7 @@ def _group(
         if t.out.oid is None or not t.out.cache or (pushing and not t.out.push):
             continue
         if t.algo == "blake3":
-            raise RemoteError(
+            raise RemoteConfigError(
                 f"{t.rel(repo)}: blake3 (bale-native) data needs the packed remote layout, "
                 "which is not implemented yet; md5 repositories sync today"
             )
@@ -116,7 +116,7 @@ def fetch(
     ws = repo.workspace
     for rem, outs in _group(repo, targets, remote, pushing=False).items():
         if not rem.path.is_dir():
-            raise RemoteError(f"remote '{rem.name}': {rem.path} is not a directory")
+            raise RemoteConfigError(f"remote '{rem.name}': {rem.path} is not a directory")
         result.remotes.append(rem.name)
         dirs = [(t.algo, t.out.oid) for t in outs if t.out.is_dir and t.out.oid]
         files = [(t.algo, t.out.oid) for t in outs if not t.out.is_dir and t.out.oid]

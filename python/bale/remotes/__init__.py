@@ -14,16 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bale.exceptions import ConfigError
+from bale.exceptions import RemoteConfigError
 
 if TYPE_CHECKING:
     from bale.repo import Repo
 
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
-
-
-class RemoteError(ConfigError):
-    """A remote is not configured, or of a kind bale cannot use yet."""
 
 
 @dataclass(frozen=True)
@@ -38,15 +34,15 @@ def resolve_remote(repo: Repo, name: str | None = None) -> Remote:
     config = repo.config
     name = name or config.core_remote()
     if not name:
-        raise RemoteError(
+        raise RemoteConfigError(
             "no remote given and no default remote; add one with 'bale remote add -d <name> <path>'"
         )
     url = config.get(f"remote.{name}.url")
     if url is None:
-        raise RemoteError(f"remote '{name}' is not configured (see 'bale remote list')")
+        raise RemoteConfigError(f"remote '{name}' is not configured (see 'bale remote list')")
     scheme = _SCHEME.match(url)
     if scheme and scheme.group(1) != "file":
-        raise RemoteError(
+        raise RemoteConfigError(
             f"remote '{name}': {scheme.group(1)}:// remotes are not supported yet "
             "(folder remotes are)"
         )

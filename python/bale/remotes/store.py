@@ -1,0 +1,97 @@
+"""The contract every kind of remote store fulfils.
+
+A store is a flat namespace of immutable objects addressed by keys such as
+``files/md5/ab/cdef…``: the same relative paths a folder remote holds. Stores
+move bytes and nothing else. Which objects to move, in which order, and
+whether a downloaded object is what its name says are decided elsewhere
+(``bale.remotes.sync`` and the Rust engine), once, for every kind of store.
+
+Rules every implementation keeps (``tests/remotes`` checks them on all kinds):
+
+- ``put`` is atomic on the remote side: a reader sees the whole object or
+  nothing, never a prefix. A store that cannot promise this (a plain HTTP
+  server) must say so in its docstring; ``bale serve`` and S3 can.
+- ``get`` writes into a local file the caller names and returns the number of
+  bytes written; a missing key raises :class:`ObjectNotFound`.
+- Transient failures (timeouts, dropped connections, HTTP 5xx, S3 ``SlowDown``)
+  are retried inside the store with :func:`retrying`; what escapes is final
+  and is a :class:`~bale.remotes.errors.RemoteError` subclass whose message
+  names the remote.
+- Nothing is ever logged or raised with a credential in it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+from bale.remotes.errors import ObjectNotFound, TransientError
+
+__all__ = ["ObjectNotFound", "Progress", "Store", "TransientError", "retrying"]
+
+T = TypeVar("T")
+
+# Called with a byte count as bytes move, so progress bars advance inside
+# large objects too.
+Progress = Callable[[int], None]
+
+
+class Store(Protocol):
+    """A remote object store; see the module docstring for the rules."""
+
+    #: The remote's name as configured, for messages.
+    name: str
+
+    async def exists(self, keys: Iterable[str]) -> set[str]:
+        """The subset of ``keys`` the store holds.
+
+        Implementations choose between one request per key and listing,
+        whichever costs fewer requests for this many keys.
+        """
+        ...
+
+    def list(self, prefix: str) -> AsyncIterator[str]:
+        """Every key under ``prefix`` (which ends with ``/`` or is empty), in any order."""
+        ...
+
+    async def get(self, key: str, dest: Path, progress: Progress | None = None) -> int:
+        """Writes the object ``key`` into the new file ``dest``; returns its size."""
+        ...
+
+    async def put(self, src: Path, key: str, progress: Progress | None = None) -> None:
+        """Uploads the local file ``src`` as ``key``, atomically."""
+        ...
+
+    async def delete(self, keys: Iterable[str]) -> None:
+        """Removes ``keys``; keys already gone are not an error."""
+        ...
+
+    async def close(self) -> None:
+        """Releases connections. The store is unusable afterwards."""
+        ...
+
+
+async def retrying(
+    what: Callable[[], Awaitable[T]],
+    *,
+    attempts: int = 5,
+    base_delay: float = 0.2,
+    max_delay: float = 5.0,
+) -> T:
+    """Runs ``what`` until it succeeds or fails with something not transient.
+
+    Exponential backoff with full jitter (the AWS architecture blog's
+    recommendation), so many clients retrying at once spread out.
+    """
+    for attempt in range(attempts):
+        try:
+            return await what()
+        except TransientError:
+            if attempt == attempts - 1:
+                raise
+            delay = min(max_delay, base_delay * 2**attempt)
+            await asyncio.sleep(random.uniform(0, delay))
+    raise AssertionError("unreachable")
