@@ -24,6 +24,18 @@ class Bar:
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
         self._start = time.monotonic()
         self._bar: Any = None
+        # Work counted on the Python side (async transfers), added to the
+        # engine's counters.
+        self.total = 0
+        self.done = 0
+        self.bytes = 0
+
+    def add_total(self, n: int) -> None:
+        self.total += n
+
+    def step(self, nbytes: int = 0, files: int = 1) -> None:
+        self.done += files
+        self.bytes += nbytes
 
     def tick(self) -> None:
         if not self.enabled or time.monotonic() - self._start < 0.5:
@@ -32,11 +44,11 @@ class Bar:
             from tqdm import tqdm
 
             self._bar = tqdm(desc=self.desc, unit=self.unit, total=None, leave=False)
-        total = self.progress.total
+        total = self.progress.total + self.total
         if total and self._bar.total != total:
             self._bar.total = total
-        self._bar.n = self.progress.done
-        mib = self.progress.bytes / (1 << 20)
+        self._bar.n = self.progress.done + self.done
+        mib = (self.progress.bytes + self.bytes) / (1 << 20)
         self._bar.set_postfix_str(f"{mib:,.1f} MiB", refresh=False)
         self._bar.refresh()
 

@@ -107,7 +107,7 @@ def test_a_corrupt_remote_object_never_enters_the_cache(
 def test_blake3_data_and_unknown_remote_kinds_are_clear_errors(repo: Path, run: Run) -> None:
     write_tree(repo, {"f.txt": "x"})
     run("bale", "add", "f.txt")
-    run("bale", "remote", "add", "-d", "s3r", "s3://bucket/prefix")
+    run("bale", "remote", "add", "-d", "gsr", "gs://bucket/prefix")
     err = run("bale", "push", ok=False).stderr
     assert err.startswith("ERROR: ")
-    assert "s3://" in err or "blake3" in err
+    assert "gs://" in err or "blake3" in err

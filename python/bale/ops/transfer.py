@@ -1,29 +1,39 @@
-"""``bale push``, ``bale fetch`` and ``bale pull`` for folder remotes.
+"""``bale push``, ``bale fetch`` and ``bale pull``.
 
-md5 data goes in DVC's remote layout, and a directory's ``.dir`` manifest is
-uploaded only after every one of its files: DVC treats a remote ``.dir`` as
-"this directory is complete", so uploading it first could make a remote claim
-data it does not hold. Every object is verified by hash as it is copied, in
-both directions.
+md5 data goes in DVC's remote layout on every kind of remote. The engine
+plans what moves (``Workspace.sync_plan``): each file object once, and each
+directory's ``.dir`` with the files it lists. A ``.dir`` is uploaded only
+after every one of its files, because DVC reads a remote ``.dir`` as "this
+directory is complete". Every object is verified by hash: before it is
+uploaded, and when it is downloaded, before it enters the cache.
+
+A folder remote is copied by the engine directly (it has the cache's
+layout); S3 and HTTP remotes go through :mod:`bale.remotes.sync`. The two
+movers below are the only difference between the kinds.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from bale.exceptions import ObjectMissingError, RemoteConfigError
 from bale.ops.outputs import Tracked, resolve
 from bale.progress import Bar
 from bale.remotes import Remote, resolve_remote
+from bale.remotes.sync import Incoming, Moved, Outgoing, Session, receive, send
 
 if TYPE_CHECKING:
     from bale import _core
     from bale.repo import Repo
+
+# (algo, oid, key, size or None when the cache lacks it)
+_File = tuple[str, str, str, "int | None"]
 
 
 @dataclass
@@ -36,6 +46,68 @@ class TransferResult:
     missing: list[str] = field(default_factory=list)
     seconds: float = 0.0
     remotes: list[str] = field(default_factory=list)
+
+    def add(self, moved: Moved) -> None:
+        self.copied += moved.copied
+        self.bytes += moved.bytes
+        self.present += moved.present
+        self.missing += moved.missing
+
+
+class _Mover(Protocol):
+    def send(self, objects: Sequence[_File], bar: Bar) -> Moved: ...
+    def receive(self, objects: Sequence[_File], bar: Bar) -> Moved: ...
+    def close(self) -> None: ...
+
+
+class _FolderMover:
+    """A folder remote has the cache's layout: the engine copies directly."""
+
+    def __init__(self, ws: _core.Workspace, remote: Remote, jobs: int | None) -> None:
+        assert remote.path is not None
+        self.ws, self.root, self.jobs = ws, remote.path, jobs
+
+    def _copy(self, objects: Sequence[_File], bar: Bar, push: bool) -> Moved:
+        keys = {oid: key for _a, oid, key, _s in objects}
+        pairs = [(algo, oid) for algo, oid, _k, _s in objects]
+        t = self.ws.transfer(self.root, pairs, push, bar.progress, bar.tick, self.jobs)
+        return Moved(t.copied, t.bytes, t.present, [keys[o] for o in t.missing])
+
+    def send(self, objects: Sequence[_File], bar: Bar) -> Moved:
+        return self._copy(objects, bar, push=True)
+
+    def receive(self, objects: Sequence[_File], bar: Bar) -> Moved:
+        return self._copy(objects, bar, push=False)
+
+    def close(self) -> None:
+        pass
+
+
+class _StoreMover:
+    """S3 and HTTP remotes: async transfers, verified by the engine."""
+
+    def __init__(self, ws: _core.Workspace, remote: Remote, jobs: int | None) -> None:
+        self.ws = ws
+        self.jobs = jobs or int(remote.options.get("jobs", 0)) or 4 * (os.cpu_count() or 1)
+        self.session = Session(remote, self.jobs)
+
+    def send(self, objects: Sequence[_File], bar: Bar) -> Moved:
+        cache = self.ws.cache_dir
+        items = [Outgoing(key, Path(cache, key)) for _a, _o, key, _s in objects]
+        return self.session.run(send(self.session.store, items, self.jobs, bar))
+
+    def receive(self, objects: Sequence[_File], bar: Bar) -> Moved:
+        items = [Incoming(algo, oid, key) for algo, oid, key, _s in objects]
+        return self.session.run(receive(self.session.store, self.ws, items, self.jobs, bar))
+
+    def close(self) -> None:
+        self.session.__exit__()
+
+
+def _mover(repo: Repo, remote: Remote, jobs: int | None) -> _Mover:
+    if remote.kind == "folder":
+        return _FolderMover(repo.workspace, remote, jobs)
+    return _StoreMover(repo.workspace, remote, jobs)
 
 
 def _group(
@@ -54,11 +126,8 @@ def _group(
     return groups
 
 
-def _add(total: TransferResult, part: _core.Transferred) -> None:
-    total.copied += part.copied
-    total.bytes += part.bytes
-    total.present += part.present
-    total.missing += part.missing
+def _roots(outs: list[Tracked]) -> list[tuple[str, str]]:
+    return [(t.algo, t.out.oid) for t in outs if t.out.oid is not None]
 
 
 def push(
@@ -74,26 +143,22 @@ def push(
     ws = repo.workspace
     for rem, outs in _group(repo, targets, remote, pushing=True).items():
         result.remotes.append(rem.name)
-        files: list[tuple[str, str]] = []
-        dirs: list[tuple[str, str, list[tuple[str, str]]]] = []
-        for t in outs:
-            assert t.out.oid is not None
-            if t.out.is_dir:
-                if not ws.exists(t.algo, t.out.oid):
-                    result.missing.append(t.rel(repo))
-                    continue
-                members = [(t.algo, oid) for _rel, oid, _s, _x in ws.manifest(t.algo, t.out.oid)]
-                dirs.append((t.algo, t.out.oid, members))
-            else:
-                files.append((t.algo, t.out.oid))
-        members = list(dict.fromkeys([m for _a, _o, ms in dirs for m in ms] + files))
-        with Bar(f"Pushing to {rem.name}") as bar:
-            part = ws.transfer(rem.path, members, True, bar.progress, bar.tick, jobs)
-        _add(result, part)
-        lacking = set(part.missing)
-        complete = [(a, o) for a, o, ms in dirs if not lacking & {m[1] for m in ms}]
-        if complete:
-            _add(result, ws.transfer(rem.path, complete, True, jobs=jobs))
+        mover = _mover(repo, rem, jobs)
+        try:
+            # A folder copy hashes every object on the way; other remotes
+            # get objects verified before they leave.
+            files, dirs = ws.sync_plan(_roots(outs), verify=rem.kind != "folder")
+            result.missing += [f[2] for f in files if f[3] is None]
+            result.missing += [d[2] for d in dirs if d[3] is None]
+            with Bar(f"Pushing to {rem.name}") as bar:
+                result.add(mover.send([f for f in files if f[3] is not None], bar))
+            # A send that fails raises, so every file that was cached arrived.
+            cached = [f[3] is not None for f in files]
+            complete = [d[:4] for d in dirs if d[3] is not None and all(cached[m] for m in d[4])]
+            with Bar(f"Pushing to {rem.name}") as bar:
+                result.add(mover.send(complete, bar))
+        finally:
+            mover.close()
     result.seconds = time.monotonic() - start
     if result.missing:
         raise ObjectMissingError(
@@ -115,21 +180,23 @@ def fetch(
     result = TransferResult()
     ws = repo.workspace
     for rem, outs in _group(repo, targets, remote, pushing=False).items():
-        if not rem.path.is_dir():
+        if rem.kind == "folder" and not (rem.path and rem.path.is_dir()):
             raise RemoteConfigError(f"remote '{rem.name}': {rem.path} is not a directory")
         result.remotes.append(rem.name)
-        dirs = [(t.algo, t.out.oid) for t in outs if t.out.is_dir and t.out.oid]
-        files = [(t.algo, t.out.oid) for t in outs if not t.out.is_dir and t.out.oid]
-        part = ws.transfer(rem.path, dirs, False, jobs=jobs)
-        _add(result, part)
-        for algo, oid in dirs:
-            if oid not in part.missing:
-                files += [(algo, o) for _r, o, _s, _x in ws.manifest(algo, oid)]
-        with Bar(f"Fetching from {rem.name}") as bar:
-            part = ws.transfer(
-                rem.path, list(dict.fromkeys(files)), False, bar.progress, bar.tick, jobs
-            )
-        _add(result, part)
+        mover = _mover(repo, rem, jobs)
+        try:
+            roots = _roots(outs)
+            files, dirs = ws.sync_plan(roots)
+            lacking = [d[:4] for d in dirs if d[3] is None]
+            if lacking:
+                # A directory's files are known only once its .dir is here.
+                with Bar(f"Fetching from {rem.name}") as bar:
+                    result.add(mover.receive(lacking, bar))
+                files, dirs = ws.sync_plan(roots)
+            with Bar(f"Fetching from {rem.name}") as bar:
+                result.add(mover.receive([f for f in files if f[3] is None], bar))
+        finally:
+            mover.close()
     result.seconds = time.monotonic() - start
     if result.missing:
         raise ObjectMissingError(

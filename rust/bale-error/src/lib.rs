@@ -47,6 +47,10 @@ pub enum Error {
     #[error("{count} file(s) have changes that are not in the cache, first {}; use --force to discard them", .first.display())]
     CheckoutConflict { first: PathBuf, count: usize },
 
+    /// Something this version of bale does not do, said plainly.
+    #[error("{0}")]
+    Unsupported(String),
+
     #[error("interrupted")]
     Interrupted,
 }

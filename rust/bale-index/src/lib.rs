@@ -10,12 +10,15 @@
 //! - [`build`]: hashes a file or directory through the state and optionally
 //!   stores it in the object store, producing a manifest.
 //! - [`diff`]: compares two manifests file by file.
+//! - [`sync`]: what a push or fetch moves, ordered so a remote never claims
+//!   a directory it does not fully hold.
 
 pub mod build;
 pub mod diff;
 pub mod ignore;
 pub mod manifest;
 pub mod state;
+pub mod sync;
 pub mod walk;
 
 pub use build::{build_target, BuildOptions, Built};

@@ -70,6 +70,12 @@ impl TempFile {
         Ok(TempFile { path, file: Some(file) })
     }
 
+    /// Takes charge of a file someone else wrote at `path` (a download): it
+    /// is removed unless published.
+    pub fn adopt(path: PathBuf) -> Self {
+        TempFile { path, file: None }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -180,6 +180,33 @@ impl Odb {
         Ok(if tmp.persist_new(&dest)? { PutOutcome::Stored } else { PutOutcome::Present })
     }
 
+    /// A fresh temp path beside where `oid` will live, for a download to
+    /// land in before [`ingest`](Self::ingest). Named like every temp of the
+    /// store, so `gc` removes it if the downloader dies.
+    pub fn temp_for(&self, oid: &Oid) -> Result<PathBuf> {
+        let dir = self.ensure_parent(&self.object_path(oid))?;
+        Ok(crate::fs::temp_path(&dir))
+    }
+
+    /// Publishes the downloaded file `tmp` as `oid` if it hashes to `oid`;
+    /// otherwise removes it and fails with [`Error::CorruptObject`] naming
+    /// `source` (where the bytes came from). Returns the object's size.
+    pub fn ingest(&self, oid: &Oid, tmp: &Path, source: &str) -> Result<(FileHash, PutOutcome)> {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = TempFile::adopt(tmp.to_path_buf());
+        let got = hash_file(tmp.path(), oid.algo())?;
+        if got.oid.digest() != oid.digest() {
+            return Err(Error::CorruptObject {
+                path: PathBuf::from(source),
+                expected: oid.to_string(),
+                actual: got.oid.hex_digest(),
+            });
+        }
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(crate::fs::OBJECT_MODE)).at(tmp.path())?;
+        let outcome = if tmp.persist_new(&self.object_path(oid))? { PutOutcome::Stored } else { PutOutcome::Present };
+        Ok((got, outcome))
+    }
+
     /// Re-hashes an object and fails with [`Error::CorruptObject`] if its
     /// content does not match its name.
     pub fn verify(&self, oid: &Oid) -> Result<FileHash> {
@@ -358,6 +385,31 @@ pub(crate) fn copy_hashing(
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn ingest_publishes_a_matching_download_and_removes_a_corrupt_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let odb = Odb::new(dir.path().join("cache"));
+        let md5 = |b: &[u8]| {
+            let mut h = Hasher::new(Algo::Md5);
+            h.update(b);
+            h.finish(false)
+        };
+        let oid = md5(b"payload");
+        let tmp = odb.temp_for(&oid).unwrap();
+        fs::write(&tmp, b"payload").unwrap();
+        assert_eq!(odb.ingest(&oid, &tmp, "remote").unwrap().1, PutOutcome::Stored);
+        let meta = fs::metadata(odb.object_path(&oid)).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o444);
+        assert!(!tmp.exists());
+
+        let other = md5(b"other");
+        let tmp = odb.temp_for(&other).unwrap();
+        fs::write(&tmp, b"0ther").unwrap();
+        let err = odb.ingest(&other, &tmp, "s3://b/k").unwrap_err();
+        assert!(matches!(err, Error::CorruptObject { .. }) && err.to_string().starts_with("s3://b/k"));
+        assert!(!tmp.exists() && !odb.exists(&other));
+    }
 
     #[test]
     fn md5_objects_use_dvc_layout_and_are_read_only() {

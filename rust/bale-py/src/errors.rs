@@ -19,6 +19,7 @@ fn class_name(e: &Error) -> &'static str {
         Error::NonUtf8Path { .. } => "TargetError",
         Error::BadIgnoreFile { .. } => "ConfigError",
         Error::CheckoutConflict { .. } => "CheckoutConflictError",
+        Error::Unsupported(_) => "BaleError",
         Error::Interrupted => "KeyboardInterrupt",
     }
 }

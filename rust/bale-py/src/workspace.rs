@@ -18,6 +18,9 @@ use crate::errors::IntoPy;
 use crate::progress::Progress;
 use crate::runtime::run;
 
+type PlannedFile = (&'static str, String, String, Option<u64>);
+type PlannedDir = (&'static str, String, String, Option<u64>, Vec<u32>);
+
 fn parse_oid(algo: &str, oid: &str) -> Result<Oid, Error> {
     Oid::parse(Algo::from_str(algo)?, oid)
 }
@@ -415,6 +418,57 @@ impl Workspace {
                 missing: t.missing.iter().map(|o| o.to_string()).collect(),
             })
         })
+    }
+
+    /// What a push or fetch of `roots` moves in DVC's remote layout:
+    /// `(files, dirs)`, files as `(algo, oid, key, size)` and dirs with the
+    /// indexes of their files appended. `size` is `None` for objects the
+    /// cache lacks. With `verify`, cached objects are hashed (unless the stat
+    /// cache knows them verified) so a corrupt one fails here.
+    #[pyo3(signature = (roots, verify=false, progress=None, tick=None))]
+    #[allow(clippy::type_complexity)]
+    fn sync_plan(
+        &self,
+        py: Python<'_>,
+        roots: Vec<(String, String)>,
+        verify: bool,
+        progress: Option<&Progress>,
+        tick: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(Vec<PlannedFile>, Vec<PlannedDir>)> {
+        let roots = roots.iter().map(|(a, o)| parse_oid(a, o)).collect::<Result<Vec<_>, _>>().py_err(py)?;
+        let plan = run(py, self.jobs, progress, tick, |_| {
+            bale_index::sync::plan(&self.odb, &roots, verify, Some(&self.state))
+        })?;
+        let row = |o: bale_index::sync::PlannedObject| (o.oid.algo().name(), o.oid.to_string(), o.key, o.size);
+        let files = plan.files.into_iter().map(row).collect();
+        let dirs = plan
+            .dirs
+            .into_iter()
+            .map(|d| {
+                let (a, o, k, s) = row(d.object);
+                (a, o, k, s, d.members)
+            })
+            .collect();
+        Ok((files, dirs))
+    }
+
+    /// A fresh temp path in the cache for a download of `oid` to land in.
+    fn temp_for(&self, py: Python<'_>, algo: &str, oid: &str) -> PyResult<PathBuf> {
+        let oid = parse_oid(algo, oid).py_err(py)?;
+        py.detach(|| self.odb.temp_for(&oid)).py_err(py)
+    }
+
+    /// Publishes the downloaded file `tmp` as `oid` if it hashes to `oid`;
+    /// otherwise removes it and raises `CorruptObjectError` naming `source`.
+    /// Returns the object's size.
+    fn ingest(&self, py: Python<'_>, algo: &str, oid: &str, tmp: PathBuf, source: &str) -> PyResult<u64> {
+        let oid = parse_oid(algo, oid).py_err(py)?;
+        let hash = py.detach(|| self.odb.ingest(&oid, &tmp, source)).py_err(py)?.0;
+        let path = self.odb.object_path(&oid);
+        if let Ok(m) = std::fs::metadata(&path) {
+            self.state.lock().unwrap().record_object(&path, bale_index::walk::stat_of(&m), oid);
+        }
+        Ok(hash.size)
     }
 
     /// Saves the stat cache. Failure is ignored: it is only a cache.

@@ -1,0 +1,183 @@
+"""Moving objects between the cache and a :class:`~bale.remotes.store.Store`.
+
+The plan (which objects, in which order) comes from the engine
+(``Workspace.sync_plan``); this module only moves bytes, with a fixed number
+of requests in flight and the rest cancelled on the first final error, and
+hands every download to the engine, which verifies its hash before it enters
+the cache (``Workspace.ingest``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from bale.remotes.errors import ObjectNotFound
+
+if TYPE_CHECKING:
+    from bale import _core
+    from bale.progress import Bar
+    from bale.remotes import Remote
+    from bale.remotes.store import Store
+
+T = TypeVar("T")
+
+# Downloads above this size are verified on a worker thread so the event loop
+# keeps other transfers moving meanwhile.
+_HASH_OFF_LOOP = 1 << 20
+
+
+@dataclass
+class Moved:
+    """What one batch of transfers did."""
+
+    copied: int = 0
+    bytes: int = 0
+    present: int = 0
+    #: Keys the source does not hold.
+    missing: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    key: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class Incoming:
+    algo: str
+    oid: str
+    key: str
+
+
+async def for_each(items: Iterable[T], fn: Callable[[T], Awaitable[None]], jobs: int) -> None:
+    """Runs ``fn`` over ``items`` with at most ``jobs`` in flight; the first
+    error cancels the rest and is raised."""
+    it = iter(items)
+
+    async def worker() -> None:
+        for item in it:  # one iterator shared by all workers: each item once
+            await fn(item)
+
+    tasks = [asyncio.ensure_future(worker()) for _ in range(max(1, jobs))]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+async def _ticking(bar: Bar, work: Awaitable[T]) -> T:
+    async def tick() -> None:
+        while True:
+            bar.tick()
+            await asyncio.sleep(0.1)
+
+    ticker = asyncio.ensure_future(tick())
+    try:
+        return await work
+    finally:
+        ticker.cancel()
+
+
+async def send(store: Store, items: Sequence[Outgoing], jobs: int, bar: Bar) -> Moved:
+    """Uploads the items the store lacks."""
+    moved = Moved()
+    present = await store.exists(i.key for i in items)
+    todo = [i for i in items if i.key not in present]
+    moved.present = len(items) - len(todo)
+    bar.add_total(len(todo))
+
+    async def put(item: Outgoing) -> None:
+        await store.put(item.path, item.key, lambda n: bar.step(n, files=0))
+        moved.copied += 1
+        moved.bytes += item.path.stat().st_size
+        bar.step(files=1)
+
+    await _ticking(bar, for_each(todo, put, jobs))
+    return moved
+
+
+async def receive(
+    store: Store, ws: _core.Workspace, items: Sequence[Incoming], jobs: int, bar: Bar
+) -> Moved:
+    """Downloads the items (which the plan found the cache lacking), each
+    verified by the engine before it is published; keys the store lacks are
+    reported, not raised."""
+    moved = Moved()
+    bar.add_total(len(items))
+    loop = asyncio.get_running_loop()
+
+    async def get(item: Incoming) -> None:
+        tmp = ws.temp_for(item.algo, item.oid)
+        try:
+            size = await store.get(item.key, tmp, lambda n: bar.step(n, files=0))
+        except ObjectNotFound:
+            moved.missing.append(item.key)
+            _discard(tmp)
+            bar.step(files=1)
+            return
+        except BaseException:
+            _discard(tmp)
+            raise
+        source = f"remote '{store.name}': {item.key}"
+        if size > _HASH_OFF_LOOP:
+            await loop.run_in_executor(None, ws.ingest, item.algo, item.oid, tmp, source)
+        else:
+            ws.ingest(item.algo, item.oid, tmp, source)
+        moved.copied += 1
+        moved.bytes += size
+        bar.step(files=1)
+
+    await _ticking(bar, for_each(items, get, jobs))
+    return moved
+
+
+def _discard(path: str | os.PathLike[str]) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+class Session:
+    """One event loop and one open store for the span of a command.
+
+    Usage::
+
+        with Session(remote, jobs) as s:
+            s.run(send(s.store, items, jobs, bar))
+    """
+
+    def __init__(self, remote: Remote, jobs: int) -> None:
+        self._remote = remote
+        self._jobs = jobs
+        self._loop = asyncio.new_event_loop()
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            # Stores open their connections lazily, inside the loop.
+            self._store = self._remote.open_store(self._jobs)
+        return self._store
+
+    def run(self, work: Coroutine[Any, Any, T]) -> T:
+        return self._loop.run_until_complete(work)
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self._store is not None:
+                self._loop.run_until_complete(self._store.close())
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+        finally:
+            self._loop.close()

@@ -1,0 +1,163 @@
+//! What a push or fetch moves, in DVC's remote layout, and in which order.
+//!
+//! DVC reads a `.dir` object on a remote as "this directory is complete", so a
+//! directory's `.dir` may be sent only after every one of its files. The plan
+//! therefore lists files and directories apart, each directory with the
+//! indexes of its files, and the caller sends a directory only when all of
+//! them arrived. The plan is made here, once, for every kind of remote.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use bale_error::{Error, Result};
+use bale_hash::{Algo, Oid};
+use bale_odb::Odb;
+use rayon::prelude::*;
+
+use crate::manifest::Manifest;
+use crate::state::State;
+use crate::walk::stat_of;
+
+/// One object of a plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlannedObject {
+    pub oid: Oid,
+    /// Its path relative to the store root, `/`-separated: the remote key.
+    pub key: String,
+    /// Its size in the local store; `None` when the local store lacks it.
+    pub size: Option<u64>,
+}
+
+/// A directory of a plan and the indexes of its files in [`SyncPlan::files`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlannedDir {
+    pub object: PlannedObject,
+    pub members: Vec<u32>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncPlan {
+    /// Every file object, each once, in the order the roots list them.
+    pub files: Vec<PlannedObject>,
+    /// Directory objects; those whose manifest is not in the local store
+    /// have no members listed (fetch them first, then plan again).
+    pub dirs: Vec<PlannedDir>,
+}
+
+/// The key of an object in a store with the cache's layout.
+pub fn object_key(odb: &Odb, oid: &Oid) -> String {
+    let path = odb.object_path(oid);
+    let rel = path.strip_prefix(odb.root()).expect("object paths are under the store root");
+    rel.to_str().expect("object paths are ASCII").to_owned()
+}
+
+/// Plans the objects `roots` need. With `verify`, every object the local
+/// store holds is hashed (unless `state` remembers it verified) so that a
+/// corrupt object fails the plan instead of spreading to a remote.
+pub fn plan(odb: &Odb, roots: &[Oid], verify: bool, state: Option<&Mutex<State>>) -> Result<SyncPlan> {
+    if let Some(root) = roots.iter().find(|o| o.algo() == Algo::Blake3) {
+        return Err(Error::Unsupported(format!(
+            "{root}: blake3 objects sync through the packed remote layout, not DVC's"
+        )));
+    }
+    let mut plan = SyncPlan::default();
+    let mut index: HashMap<Oid, u32> = HashMap::new();
+    let mut add_file = |plan: &mut SyncPlan, oid: Oid| -> u32 {
+        *index.entry(oid).or_insert_with(|| {
+            plan.files.push(PlannedObject { oid, key: String::new(), size: None });
+            (plan.files.len() - 1) as u32
+        })
+    };
+    let mut seen_dirs = std::collections::HashSet::new();
+    for root in roots {
+        if !root.is_tree() {
+            add_file(&mut plan, *root);
+            continue;
+        }
+        if !seen_dirs.insert(*root) {
+            continue;
+        }
+        let members = match Manifest::load(odb, root) {
+            Ok(m) => m.entries.into_iter().map(|e| add_file(&mut plan, e.oid)).collect(),
+            Err(Error::ObjectMissing { .. }) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        plan.dirs.push(PlannedDir { object: PlannedObject { oid: *root, key: String::new(), size: None }, members });
+    }
+    let describe = |o: &mut PlannedObject| -> Result<()> {
+        o.key = object_key(odb, &o.oid);
+        o.size = local_size(odb, &o.oid, verify, state)?;
+        Ok(())
+    };
+    plan.files.par_iter_mut().try_for_each(describe)?;
+    plan.dirs.par_iter_mut().try_for_each(|d| describe(&mut d.object))?;
+    Ok(plan)
+}
+
+fn local_size(odb: &Odb, oid: &Oid, verify: bool, state: Option<&Mutex<State>>) -> Result<Option<u64>> {
+    let path = odb.object_path(oid);
+    let meta = match std::fs::metadata(&path) {
+        Ok(m) if m.is_file() => m,
+        _ => return Ok(None),
+    };
+    if verify {
+        let stat = stat_of(&meta);
+        let known = state.is_some_and(|s| s.lock().unwrap().object_verified(&path, &stat, oid));
+        if !known {
+            odb.verify(oid)?;
+            if let Some(s) = state {
+                s.lock().unwrap().record_object(&path, stat, *oid);
+            }
+        }
+    }
+    Ok(Some(meta.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn store_dir(odb: &Odb, files: &[(&str, &str)], tmp: &std::path::Path) -> Oid {
+        let dir = tmp.join("d");
+        fs::create_dir_all(&dir).unwrap();
+        for (name, body) in files {
+            fs::write(dir.join(name), body).unwrap();
+        }
+        let progress = bale_odb::Progress::default();
+        let opts =
+            crate::BuildOptions { algo: Algo::Md5, repo_root: tmp, odb: Some(odb), clone: false, progress: &progress };
+        crate::build_target(&dir, &opts, &mut State::in_memory()).unwrap().oid
+    }
+
+    #[test]
+    fn lists_each_file_once_and_each_dir_with_its_members() {
+        let d = tempfile::tempdir().unwrap();
+        let odb = Odb::new(d.path().join("cache"));
+        let dir = store_dir(&odb, &[("a", "same"), ("b", "same"), ("c", "other")], d.path());
+        let plan = plan(&odb, &[dir, dir], true, None).unwrap();
+        assert_eq!(plan.files.len(), 2, "a and b share one object");
+        assert_eq!(plan.dirs.len(), 1);
+        assert_eq!(plan.dirs[0].members, vec![0, 0, 1]);
+        assert!(plan.dirs[0].object.key.starts_with("files/md5/") && plan.dirs[0].object.key.ends_with(".dir"));
+        assert!(plan.files.iter().all(|f| f.size.is_some()));
+    }
+
+    #[test]
+    fn a_missing_manifest_plans_no_members_and_a_corrupt_object_fails_verification() {
+        let d = tempfile::tempdir().unwrap();
+        let odb = Odb::new(d.path().join("cache"));
+        let ghost = Oid::from_digest(Algo::Md5, &[9; 16], true);
+        let p = plan(&odb, &[ghost], true, None).unwrap();
+        assert_eq!((p.dirs.len(), p.dirs[0].members.len(), p.dirs[0].object.size), (1, 0, None));
+
+        let dir = store_dir(&odb, &[("a", "x")], d.path());
+        let member = plan(&odb, &[dir], false, None).unwrap().files[0].oid;
+        let path = odb.object_path(&member);
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::write(&path, "y").unwrap();
+        assert!(plan(&odb, &[dir], false, None).is_ok(), "unverified plans only stat");
+        assert!(matches!(plan(&odb, &[dir], true, None), Err(Error::CorruptObject { .. })));
+    }
+}
