@@ -69,9 +69,29 @@ def cmd_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cloud_status(args: argparse.Namespace) -> int:
+    from bale.ops.status import cloud_status
+
+    result = cloud_status(_repo(), args.targets, remote=args.remote, jobs=args.jobs)
+    if args.json:
+        _json(result.to_dvc_json())
+        return 0
+    if args.quiet:
+        return int(not result.clean)
+    if result.clean:
+        names = ", ".join(f"'{r}'" for r in result.remotes) or "(none)"
+        _say(args, f"Cache and remote {names} are in sync.")
+        return 0
+    for name, state in result.states.items():
+        print(f"\t{state + ':':<20}{name}")
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from bale.ops.status import status
 
+    if args.cloud:
+        return _cloud_status(args)
     result = status(_repo(), args.targets, granular=args.granular)
     if args.json:
         _json(result.to_dvc_json(granular=args.granular))
@@ -305,6 +325,8 @@ def cmd_remote(args: argparse.Namespace) -> int:
         remote.remove(repo, args.name, level=level)
     elif args.remote_command == "modify":
         remote.modify(repo, args.name, args.option, None if args.unset else args.value, level=level)
+    elif args.remote_command == "rename":
+        remote.rename(repo, args.name, args.new, level=level)
     elif args.remote_command == "default":
         name = remote.default(repo, args.name, level=level)
         if args.name is None:
@@ -389,6 +411,11 @@ def register(sub: Any) -> None:
     p.add_argument("targets", nargs="*", help=".dvc files or outputs (default: all)")
     p.add_argument("--granular", action="store_true", help="list changed files inside directories")
     p.add_argument("--json", action="store_true", help="print as JSON ({} when up to date)")
+    p.add_argument(
+        "-c", "--cloud", action="store_true", help="compare the cache with the remote instead"
+    )
+    p.add_argument("-r", "--remote", help="remote to compare with (default: core.remote)")
+    p.add_argument("-j", "--jobs", type=int, help="parallel requests to the remote")
 
     p = command(
         "checkout", cmd_checkout, "Make the workspace match the .dvc files, from the cache."
@@ -465,7 +492,9 @@ def register(sub: Any) -> None:
     rsub = p.add_subparsers(dest="remote_command", metavar="COMMAND")
     r = rsub.add_parser("add", help="Add a remote.")
     r.add_argument("name")
-    r.add_argument("url", help="a folder path (relative paths are kept relative)")
+    r.add_argument(
+        "url", help="a folder path (kept relative if relative), s3://bucket/prefix or http(s)://…"
+    )
     r.add_argument("-d", "--default", action="store_true", help="make it the default remote")
     r.add_argument("-f", "--force", action="store_true", help="replace an existing remote")
     r = rsub.add_parser("remove", help="Remove a remote.")
@@ -477,7 +506,12 @@ def register(sub: Any) -> None:
     r.add_argument("-u", "--unset", action="store_true")
     r = rsub.add_parser("default", help="Show or set the default remote.")
     r.add_argument("name", nargs="?")
-    rsub.add_parser("list", help="List remotes.")
+    r = rsub.add_parser("rename", help="Rename a remote (and core.remote if it is the default).")
+    r.add_argument("name")
+    r.add_argument("new")
+    r = rsub.add_parser("list", help="List remotes.")
+    for sp in rsub.choices.values():
+        _levels(sp, sub=True)
 
     command("version", cmd_version, "Show bale's version and platform.")
     p = command(
@@ -486,9 +520,10 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print as JSON")
 
 
-def _levels(p: argparse.ArgumentParser) -> None:
+def _levels(p: argparse.ArgumentParser, sub: bool = False) -> None:
     g = p.add_mutually_exclusive_group()
-    g.set_defaults(level=None)
+    if not sub:
+        g.set_defaults(level=None)
     for level, help in (
         ("global", "the user's config"),
         ("system", "the machine's config"),
@@ -500,5 +535,8 @@ def _levels(p: argparse.ArgumentParser) -> None:
             dest="level",
             action="store_const",
             const="repo" if level == "project" else level,
+            # dvc takes the level before or after the subcommand: the
+            # subcommand's copy must not reset what the parent parsed.
+            default=argparse.SUPPRESS if sub else None,
             help=help,
         )

@@ -67,3 +67,24 @@ def listing(repo: Repo) -> list[tuple[str, str]]:
         if len(parts) == 3 and parts[0] == "remote" and parts[2] == "url":
             names.add(parts[1])
     return [(n, repo.config.get(f"remote.{n}.url") or "") for n in sorted(names)]
+
+
+def rename(repo: Repo, name: str, new: str, *, level: str = "repo") -> None:
+    """Renames remote ``name`` at ``level``; a default remote stays the default."""
+    config = repo.config
+    if config.get(f"remote.{name}.url", level) is None:
+        raise ConfigError(f"remote '{name}' does not exist")
+    if config.get(f"remote.{new}.url") is not None:
+        raise ConfigError(f"remote '{new}' already exists")
+    prefix = f"remote.{name}."
+    options = [(k.removeprefix(prefix), v) for k, v in config.items(level) if k.startswith(prefix)]
+    # Raw values: paths stay relative exactly as written.
+    raw = {opt: config.get_raw(f"{prefix}{opt}", level) for opt, _v in options}
+    for opt in sorted(raw, key=lambda o: o != "url"):  # url first: it makes the section
+        value = raw[opt]
+        if value is not None:
+            config.set(f"remote.{new}.{opt}", value, level=level)
+    defaults = [lvl for lvl in config.files if config.get_raw("core.remote", lvl) == name]
+    remove(repo, name, level=level)
+    for lvl in defaults:
+        config.set("core.remote", new, level=lvl)

@@ -89,3 +89,72 @@ def status(
     finally:
         repo.save_state()
     return StatusResult(changed)
+
+
+_CLOUD_ORDER = {"deleted": 0, "new": 1, "missing": 2}
+
+
+@dataclass
+class CloudStatusResult:
+    """How the cache compares with the remotes, in ``dvc status -c``'s words:
+    ``new`` (only in the cache), ``deleted`` (only on the remote) or
+    ``missing`` (in neither), by output path and by file inside directories."""
+
+    states: dict[str, str]
+    remotes: list[str]
+
+    @property
+    def clean(self) -> bool:
+        return not self.states
+
+    def to_dvc_json(self) -> dict[str, str]:
+        """The shape ``dvc status -c --json`` prints (``{}`` when in sync)."""
+        return dict(self.states)
+
+
+def _cloud_state(cached: bool, remote: bool) -> str | None:
+    if cached:
+        return None if remote else "new"
+    return "deleted" if remote else "missing"
+
+
+def cloud_status(
+    repo: Repo,
+    targets: Sequence[str | Path] | None = None,
+    *,
+    remote: str | None = None,
+    jobs: int | None = None,
+) -> CloudStatusResult:
+    """Compares the cache with each output's remote (read-only: no lock).
+
+    Unlike dvc, which trusts a remote ``.dir`` to mean its files are there,
+    every file of a directory is checked.
+    """
+    from bale.ops.transfer import group, mover
+
+    ws = repo.workspace
+    states: dict[str, str] = {}
+    remotes = []
+    for rem, outs in group(repo, targets, remote, pushing=True).items():
+        remotes.append(rem.name)
+        moving = mover(repo, rem, jobs)
+        try:
+            files, dirs = ws.sync_plan([(t.algo, t.out.oid) for t in outs if t.out.oid])
+            objects = {o: (key, size is not None) for _a, o, key, size in files}
+            objects.update({o: (key, size is not None) for _a, o, key, size, _m in dirs})
+            on_remote = moving.exists([key for key, _c in objects.values()])
+        finally:
+            moving.close()
+        for t in outs:
+            assert t.out.oid is not None
+            rel = t.rel(repo)
+            names = [(rel, t.out.oid)]
+            if t.out.is_dir and objects[t.out.oid][1]:
+                names += [(f"{rel}/{r}", o) for r, o, _s, _x in ws.manifest(t.algo, t.out.oid)]
+            for name, oid in names:
+                key, cached = objects[oid]
+                state = _cloud_state(cached, key in on_remote)
+                if state:
+                    states[name] = state
+    ordered = sorted(states.items(), key=lambda kv: (_CLOUD_ORDER[kv[1]], kv[0]))
+    return CloudStatusResult(dict(ordered), remotes)

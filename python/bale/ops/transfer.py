@@ -55,6 +55,7 @@ class TransferResult:
 
 
 class _Mover(Protocol):
+    def exists(self, keys: Sequence[str]) -> set[str]: ...
     def send(self, objects: Sequence[_File], bar: Bar) -> Moved: ...
     def receive(self, objects: Sequence[_File], bar: Bar) -> Moved: ...
     def close(self) -> None: ...
@@ -72,6 +73,9 @@ class _FolderMover:
         pairs = [(algo, oid) for algo, oid, _k, _s in objects]
         t = self.ws.transfer(self.root, pairs, push, bar.progress, bar.tick, self.jobs)
         return Moved(t.copied, t.bytes, t.present, [keys[o] for o in t.missing])
+
+    def exists(self, keys: Sequence[str]) -> set[str]:
+        return {k for k in keys if os.path.isfile(os.path.join(self.root, k))}
 
     def send(self, objects: Sequence[_File], bar: Bar) -> Moved:
         return self._copy(objects, bar, push=True)
@@ -91,6 +95,9 @@ class _StoreMover:
         self.jobs = jobs or int(remote.options.get("jobs", 0)) or 4 * (os.cpu_count() or 1)
         self.session = Session(remote, self.jobs)
 
+    def exists(self, keys: Sequence[str]) -> set[str]:
+        return self.session.run(self.session.store.exists(keys))
+
     def send(self, objects: Sequence[_File], bar: Bar) -> Moved:
         cache = self.ws.cache_dir
         items = [Outgoing(key, Path(cache, key)) for _a, _o, key, _s in objects]
@@ -104,15 +111,17 @@ class _StoreMover:
         self.session.__exit__()
 
 
-def _mover(repo: Repo, remote: Remote, jobs: int | None) -> _Mover:
+def mover(repo: Repo, remote: Remote, jobs: int | None) -> _Mover:
+    """What moves objects to and from ``remote``; close it when done."""
     if remote.kind == "folder":
         return _FolderMover(repo.workspace, remote, jobs)
     return _StoreMover(repo.workspace, remote, jobs)
 
 
-def _group(
+def group(
     repo: Repo, targets: Sequence[str | Path] | None, remote: str | None, pushing: bool
 ) -> dict[Remote, list[Tracked]]:
+    """The targeted outputs with data to sync, by the remote each syncs with."""
     groups: dict[Remote, list[Tracked]] = defaultdict(list)
     for t, _sub in resolve(repo, targets):
         if t.out.oid is None or not t.out.cache or (pushing and not t.out.push):
@@ -141,24 +150,25 @@ def push(
     start = time.monotonic()
     result = TransferResult()
     ws = repo.workspace
-    for rem, outs in _group(repo, targets, remote, pushing=True).items():
+    for rem, outs in group(repo, targets, remote, pushing=True).items():
         result.remotes.append(rem.name)
-        mover = _mover(repo, rem, jobs)
+        moving = mover(repo, rem, jobs)
         try:
             # A folder copy hashes every object on the way; other remotes
             # get objects verified before they leave.
             files, dirs = ws.sync_plan(_roots(outs), verify=rem.kind != "folder")
-            result.missing += [f[2] for f in files if f[3] is None]
-            result.missing += [d[2] for d in dirs if d[3] is None]
+            names = {t.out.oid: t.rel(repo) for t in outs}
+            lacking = [f[:4] for f in files if f[3] is None] + [d[:4] for d in dirs if d[3] is None]
+            result.missing += [names.get(oid, key) for _a, oid, key, _s in lacking]
             with Bar(f"Pushing to {rem.name}") as bar:
-                result.add(mover.send([f for f in files if f[3] is not None], bar))
+                result.add(moving.send([f for f in files if f[3] is not None], bar))
             # A send that fails raises, so every file that was cached arrived.
             cached = [f[3] is not None for f in files]
             complete = [d[:4] for d in dirs if d[3] is not None and all(cached[m] for m in d[4])]
             with Bar(f"Pushing to {rem.name}") as bar:
-                result.add(mover.send(complete, bar))
+                result.add(moving.send(complete, bar))
         finally:
-            mover.close()
+            moving.close()
     result.seconds = time.monotonic() - start
     if result.missing:
         raise ObjectMissingError(
@@ -179,11 +189,11 @@ def fetch(
     start = time.monotonic()
     result = TransferResult()
     ws = repo.workspace
-    for rem, outs in _group(repo, targets, remote, pushing=False).items():
+    for rem, outs in group(repo, targets, remote, pushing=False).items():
         if rem.kind == "folder" and not (rem.path and rem.path.is_dir()):
             raise RemoteConfigError(f"remote '{rem.name}': {rem.path} is not a directory")
         result.remotes.append(rem.name)
-        mover = _mover(repo, rem, jobs)
+        moving = mover(repo, rem, jobs)
         try:
             roots = _roots(outs)
             files, dirs = ws.sync_plan(roots)
@@ -191,12 +201,12 @@ def fetch(
             if lacking:
                 # A directory's files are known only once its .dir is here.
                 with Bar(f"Fetching from {rem.name}") as bar:
-                    result.add(mover.receive(lacking, bar))
+                    result.add(moving.receive(lacking, bar))
                 files, dirs = ws.sync_plan(roots)
             with Bar(f"Fetching from {rem.name}") as bar:
-                result.add(mover.receive([f for f in files if f[3] is None], bar))
+                result.add(moving.receive([f for f in files if f[3] is None], bar))
         finally:
-            mover.close()
+            moving.close()
     result.seconds = time.monotonic() - start
     if result.missing:
         raise ObjectMissingError(
