@@ -47,11 +47,66 @@ def resolve_rev(root: Path, rev: str) -> str:
     return out.stdout.decode().strip()
 
 
-def files_at(root: Path, rev: str, suffix: str) -> list[str]:
-    """Repository-relative paths at ``rev`` ending in ``suffix``."""
-    out = _git(root, "ls-tree", "-r", "-z", "--name-only", "--full-tree", rev)
-    names = out.stdout.decode("utf-8", errors="surrogateescape").split("\0")
-    return [n for n in names if n.endswith(suffix)]
+def files_at(root: Path, rev: str, suffix: str) -> list[tuple[str, str]]:
+    """``(path, blob id)`` of the files at ``rev`` whose path ends in ``suffix``;
+    paths relative to the top of the git work tree."""
+    out = _git(root, "ls-tree", "-r", "-z", "--full-tree", rev)
+    found = []
+    for line in out.stdout.decode("utf-8", errors="surrogateescape").split("\0"):
+        meta, _tab, name = line.partition("\t")
+        parts = meta.split()
+        if name.endswith(suffix) and len(parts) == 3 and parts[1] == "blob":
+            found.append((name, parts[2]))
+    return found
+
+
+def read_blobs(root: Path, blobs: list[str]) -> dict[str, bytes]:
+    """The contents of many blobs, in one ``git cat-file --batch``."""
+    if not blobs:
+        return {}
+    unique = list(dict.fromkeys(blobs))
+    proc = subprocess.run(
+        ["git", "cat-file", "--batch"],
+        cwd=root,
+        input="".join(b + "\n" for b in unique).encode(),
+        capture_output=True,
+        check=True,
+    )
+    data, pos, out = proc.stdout, 0, {}
+    for blob in unique:
+        end = data.index(b"\n", pos)
+        header = data[pos:end].split()
+        if len(header) != 3:
+            raise BaleError(f"git cat-file: cannot read blob {blob}")
+        size = int(header[2])
+        out[blob] = data[end + 1 : end + 1 + size]
+        pos = end + 1 + size + 1  # the content is followed by a newline
+    return out
+
+
+def revisions(
+    root: Path,
+    *,
+    all_branches: bool = False,
+    all_tags: bool = False,
+    all_commits: bool = False,
+    revs: list[str] | None = None,
+) -> list[str]:
+    """Commit ids of the revisions a scope names (``-a``, ``-T``, ``-A``, ``--rev``), each once."""
+    found: list[str] = [resolve_rev(root, r) for r in revs or []]
+    if all_commits:
+        found += _git(root, "rev-list", "--all").stdout.decode().split()
+    refs = [p for p, on in (("refs/heads", all_branches), ("refs/tags", all_tags)) if on]
+    if refs:
+        out = _git(root, "for-each-ref", "--format=%(objectname)^{commit}", *refs).stdout
+        for spec in out.decode().split():
+            found.append(resolve_rev(root, spec.removesuffix("^{commit}")))
+    return list(dict.fromkeys(found))
+
+
+def has_commits(root: Path) -> bool:
+    """Whether the repository has a HEAD commit."""
+    return _git(root, "rev-parse", "--verify", "HEAD", check=False).returncode == 0
 
 
 def read_at(root: Path, rev: str, path: str) -> str:

@@ -111,3 +111,28 @@ def test_blake3_data_and_unknown_remote_kinds_are_clear_errors(repo: Path, run: 
     err = run("bale", "push", ok=False).stderr
     assert err.startswith("ERROR: ")
     assert "gs://" in err or "blake3" in err
+
+
+def test_scopes_reach_the_data_of_other_revisions(md5_repo: Path, run: Run, tmp_path: Path) -> None:
+    remote = tmp_path / "store"
+    run("bale", "remote", "add", "-d", "store", str(remote))
+    for version in ("v1\n", "v2\n", "v3\n"):
+        write_tree(md5_repo, {"f.txt": version})
+        run("bale", "add", "f.txt")
+        run("git", "add", "-A")
+        run("git", "commit", "-qm", version)
+    run("git", "tag", "first", "HEAD~2")
+    assert json.loads(run("bale", "push", "--json").stdout)["copied"] == 1
+    assert json.loads(run("bale", "status", "-c", "-T", "--json").stdout) == {"f.txt": "new"}
+    assert json.loads(run("bale", "push", "-T", "--json").stdout)["copied"] == 1
+    assert json.loads(run("bale", "push", "-A", "--json").stdout)["copied"] == 1
+    assert json.loads(run("bale", "status", "-c", "-A", "--json").stdout) == {}
+
+    shutil.rmtree(md5_repo / ".dvc" / "cache")
+    fetched = json.loads(run("bale", "fetch", "--rev", "HEAD~1", "--json").stdout)
+    assert fetched["copied"] == 2  # the workspace's version and HEAD~1's
+    run("git", "checkout", "-q", "HEAD~1")
+    run("bale", "checkout", "--force")
+    assert (md5_repo / "f.txt").read_text() == "v2\n"
+    err = run("bale", "push", "--rev", "nope", ok=False).stderr
+    assert "unknown git revision 'nope'" in err

@@ -10,9 +10,12 @@ import platform
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bale.exceptions import BaleError
+
+if TYPE_CHECKING:
+    from bale.ops.outputs import Scope
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -72,7 +75,9 @@ def cmd_add(args: argparse.Namespace) -> int:
 def _cloud_status(args: argparse.Namespace) -> int:
     from bale.ops.status import cloud_status
 
-    result = cloud_status(_repo(), args.targets, remote=args.remote, jobs=args.jobs)
+    result = cloud_status(
+        _repo(), args.targets, remote=args.remote, jobs=args.jobs, scope=_scope(args)
+    )
     if args.json:
         _json(result.to_dvc_json())
         return 0
@@ -287,12 +292,32 @@ def _transfer_summary(args: argparse.Namespace, verb: str, r: Any) -> None:
         _say(args, "Everything is up to date.")
 
 
+def _scope(args: argparse.Namespace, workspace: bool = True) -> Scope:
+    from bale.ops.outputs import Scope
+
+    return Scope(
+        workspace=workspace,
+        all_branches=args.all_branches,
+        all_tags=args.all_tags,
+        all_commits=args.all_commits,
+        revs=tuple(args.rev or ()),
+    )
+
+
+def _scope_flags(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "-a", "--all-branches", action="store_true", help=f"{what} of every branch's head too"
+    )
+    p.add_argument("-T", "--all-tags", action="store_true", help=f"{what} of every tag too")
+    p.add_argument("-A", "--all-commits", action="store_true", help=f"{what} of every commit too")
+    p.add_argument("--rev", action="append", metavar="REV", help=f"{what} of this git revision too")
+
+
 def cmd_push(args: argparse.Namespace) -> int:
     from bale.ops.transfer import push
 
-    _transfer_summary(
-        args, "pushed", push(_repo(), args.targets, remote=args.remote, jobs=args.jobs)
-    )
+    r = push(_repo(), args.targets, remote=args.remote, jobs=args.jobs, scope=_scope(args))
+    _transfer_summary(args, "pushed", r)
     return 0
 
 
@@ -301,7 +326,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
     repo = _repo()
     with repo.locked():
-        r = fetch(repo, args.targets, remote=args.remote, jobs=args.jobs)
+        r = fetch(repo, args.targets, remote=args.remote, jobs=args.jobs, scope=_scope(args))
     _transfer_summary(args, "fetched", r)
     return 0
 
@@ -309,7 +334,14 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 def cmd_pull(args: argparse.Namespace) -> int:
     from bale.ops.transfer import pull
 
-    r = pull(_repo(), args.targets, remote=args.remote, force=args.force, jobs=args.jobs)
+    r = pull(
+        _repo(),
+        args.targets,
+        remote=args.remote,
+        force=args.force,
+        jobs=args.jobs,
+        scope=_scope(args),
+    )
     _transfer_summary(args, "pulled", r)
     return 0
 
@@ -416,6 +448,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("-r", "--remote", help="remote to compare with (default: core.remote)")
     p.add_argument("-j", "--jobs", type=int, help="parallel requests to the remote")
+    _scope_flags(p, "with -c, compare the data")
 
     p = command(
         "checkout", cmd_checkout, "Make the workspace match the .dvc files, from the cache."
@@ -484,6 +517,7 @@ def register(sub: Any) -> None:
         p.add_argument("-r", "--remote", help="remote name (default: core.remote)")
         p.add_argument("-j", "--jobs", type=int, help="parallel transfers (default: per core)")
         p.add_argument("--json", action="store_true", help="print the counts as JSON")
+        _scope_flags(p, "the data")
         if name == "pull":
             p.add_argument("-f", "--force", action="store_true", help="discard workspace changes")
 

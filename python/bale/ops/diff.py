@@ -4,13 +4,11 @@ between a revision and the workspace."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from bale import scm
 from bale.exceptions import BaleError, CorruptObjectError, ObjectMissingError
-from bale.metafiles import loads_dvcfile
-from bale.ops.outputs import collect
+from bale.ops.outputs import collect, collect_at
 
 if TYPE_CHECKING:
     from bale.repo import Repo
@@ -65,19 +63,9 @@ def _rev_side(repo: Repo, rev: str) -> Side:
     files: dict[str, str] = {}
     dirs: dict[str, str] = {}
     missing: list[str] = []
-    commit = scm.resolve_rev(repo.root, rev)
-    prefix = repo.root.relative_to(scm.toplevel(repo.root)).as_posix()
-    for name in scm.files_at(repo.root, commit, ".dvc"):
-        rel_name = name if prefix == "." else name.removeprefix(prefix + "/")
-        if prefix != "." and not name.startswith(prefix + "/"):
-            continue
-        f = loads_dvcfile(scm.read_at(repo.root, commit, name), f"{rev}:{name}")
-        if f.is_import:
-            continue
-        base = PurePosixPath(rel_name).parent
-        for o in f.outs:
-            if o.oid:
-                _expand(repo, (base / o.path).as_posix(), o.algo, o.oid, files, dirs, missing)
+    for t in collect_at(repo, scm.resolve_rev(repo.root, rev), rev):
+        if t.out.oid:
+            _expand(repo, t.rel(repo), t.algo, t.out.oid, files, dirs, missing)
     return files, dirs, missing
 
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bale import _core
-from bale.exceptions import MetafileError, OutputNotTrackedError, TargetError
-from bale.metafiles import DvcFile, Out, load_dvcfile
+from bale import _core, scm
+from bale.exceptions import BaleError, MetafileError, OutputNotTrackedError, TargetError
+from bale.metafiles import DvcFile, Out, load_dvcfile, loads_dvcfile
 
 if TYPE_CHECKING:
     from bale.repo import Repo
@@ -111,3 +111,83 @@ def resolve(repo: Repo, targets: Sequence[str | Path] | None) -> list[tuple[Trac
             continue
         raise OutputNotTrackedError(f"{target}: not tracked by any .dvc file")
     return found
+
+
+def collect_at(repo: Repo, commit: str, label: str | None = None) -> list[Tracked]:
+    """The outputs the ``.dvc`` files of git revision ``commit`` track, with
+    paths as they would be in this workspace. ``label`` names the revision in
+    messages."""
+    top = scm.toplevel(repo.root)
+    prefix = repo.root.relative_to(top).as_posix()
+    found = [
+        (name, blob)
+        for name, blob in scm.files_at(repo.root, commit, ".dvc")
+        if prefix == "." or name.startswith(prefix + "/")
+    ]
+    texts = scm.read_blobs(repo.root, [blob for _n, blob in found])
+    out: list[Tracked] = []
+    for name, blob in found:
+        where = f"{label or commit[:7]}:{name}"
+        try:
+            text = texts[blob].decode("utf-8")
+        except UnicodeDecodeError:
+            raise MetafileError(f"{where}: is not valid utf-8") from None
+        f = loads_dvcfile(text, where)
+        if f.is_import:
+            continue
+        base = (top / name).parent
+        out.extend(Tracked(f, o, abspath(base / o.path)) for o in f.outs)
+    return out
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which revisions' outputs a command covers, as dvc's ``-a -T -A --rev``
+    name them; the workspace's ``.dvc`` files unless ``workspace`` is False."""
+
+    workspace: bool = True
+    all_branches: bool = False
+    all_tags: bool = False
+    all_commits: bool = False
+    revs: tuple[str, ...] = ()
+
+    @property
+    def revisions(self) -> bool:
+        return self.all_branches or self.all_tags or self.all_commits or bool(self.revs)
+
+
+#: The workspace's ``.dvc`` files only: every command's default.
+WORKSPACE = Scope()
+
+
+def in_scope(
+    repo: Repo, targets: Sequence[str | Path] | None, scope: Scope = WORKSPACE
+) -> list[Tracked]:
+    """The outputs ``targets`` name in every revision of ``scope``, each
+    (path, id) once. In other revisions a target names the outputs at the
+    same paths."""
+    found = [t for t, _sub in resolve(repo, targets)] if scope.workspace else []
+    if scope.revisions:
+        if not scm.is_git_repo(repo.root) or not scm.has_commits(repo.root):
+            raise BaleError("-a, -T, -A and --rev need a git repository with commits")
+        wanted = {abspath(t) for t in targets or ()}
+        commits = scm.revisions(
+            repo.root,
+            all_branches=scope.all_branches,
+            all_tags=scope.all_tags,
+            all_commits=scope.all_commits,
+            revs=list(scope.revs),
+        )
+        for commit in commits:
+            for t in collect_at(repo, commit):
+                dvcfile = t.path.with_name(t.path.name + ".dvc")
+                if not wanted or t.path in wanted or dvcfile in wanted:
+                    found.append(t)
+    seen: set[tuple[Path, str | None, str | None]] = set()
+    unique = []
+    for t in found:
+        key = (t.path, t.out.oid, t.out.remote)
+        if key not in seen:
+            seen.add(key)
+            unique.append(t)
+    return unique

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bale.ops.outputs import Tracked, resolve
+from bale.ops.outputs import WORKSPACE, Scope, Tracked, resolve
 from bale.progress import Bar
 
 if TYPE_CHECKING:
@@ -124,6 +124,7 @@ def cloud_status(
     *,
     remote: str | None = None,
     jobs: int | None = None,
+    scope: Scope = WORKSPACE,
 ) -> CloudStatusResult:
     """Compares the cache with each output's remote (read-only: no lock).
 
@@ -135,7 +136,7 @@ def cloud_status(
     ws = repo.workspace
     states: dict[str, str] = {}
     remotes = []
-    for rem, outs in group(repo, targets, remote, pushing=True).items():
+    for rem, outs in group(repo, targets, scope, remote, pushing=True).items():
         remotes.append(rem.name)
         moving = mover(repo, rem, jobs)
         try:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from bale.exceptions import ObjectMissingError, RemoteConfigError
-from bale.ops.outputs import Tracked, resolve
+from bale.ops.outputs import WORKSPACE, Scope, Tracked, in_scope
 from bale.progress import Bar
 from bale.remotes import Remote, resolve_remote
 from bale.remotes.sync import Incoming, Moved, Outgoing, Session, receive, send
@@ -119,11 +119,15 @@ def mover(repo: Repo, remote: Remote, jobs: int | None) -> _Mover:
 
 
 def group(
-    repo: Repo, targets: Sequence[str | Path] | None, remote: str | None, pushing: bool
+    repo: Repo,
+    targets: Sequence[str | Path] | None,
+    scope: Scope,
+    remote: str | None,
+    pushing: bool,
 ) -> dict[Remote, list[Tracked]]:
     """The targeted outputs with data to sync, by the remote each syncs with."""
     groups: dict[Remote, list[Tracked]] = defaultdict(list)
-    for t, _sub in resolve(repo, targets):
+    for t in in_scope(repo, targets, scope):
         if t.out.oid is None or not t.out.cache or (pushing and not t.out.push):
             continue
         if t.algo == "blake3":
@@ -145,12 +149,14 @@ def push(
     *,
     remote: str | None = None,
     jobs: int | None = None,
+    scope: Scope = WORKSPACE,
 ) -> TransferResult:
-    """Copies the cached data of the targeted outputs to their remote."""
+    """Copies the cached data of the targeted outputs to their remote; with
+    a ``scope``, also those of other git revisions."""
     start = time.monotonic()
     result = TransferResult()
     ws = repo.workspace
-    for rem, outs in group(repo, targets, remote, pushing=True).items():
+    for rem, outs in group(repo, targets, scope, remote, pushing=True).items():
         result.remotes.append(rem.name)
         moving = mover(repo, rem, jobs)
         try:
@@ -184,12 +190,14 @@ def fetch(
     *,
     remote: str | None = None,
     jobs: int | None = None,
+    scope: Scope = WORKSPACE,
 ) -> TransferResult:
-    """Copies the data of the targeted outputs from their remote into the cache."""
+    """Copies the data of the targeted outputs from their remote into the
+    cache; with a ``scope``, also those of other git revisions."""
     start = time.monotonic()
     result = TransferResult()
     ws = repo.workspace
-    for rem, outs in group(repo, targets, remote, pushing=False).items():
+    for rem, outs in group(repo, targets, scope, remote, pushing=False).items():
         if rem.kind == "folder" and not (rem.path and rem.path.is_dir()):
             raise RemoteConfigError(f"remote '{rem.name}': {rem.path} is not a directory")
         result.remotes.append(rem.name)
@@ -222,11 +230,12 @@ def pull(
     remote: str | None = None,
     force: bool = False,
     jobs: int | None = None,
+    scope: Scope = WORKSPACE,
 ) -> TransferResult:
-    """Fetches, then checks out the targeted outputs."""
+    """Fetches, then checks out the targeted outputs (of the workspace)."""
     from bale.ops.checkout import checkout
 
     with repo.locked():
-        result = fetch(repo, targets, remote=remote, jobs=jobs)
+        result = fetch(repo, targets, remote=remote, jobs=jobs, scope=scope)
     checkout(repo, targets, force=force)
     return result

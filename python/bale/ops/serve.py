@@ -1,0 +1,474 @@
+"""``bale serve``: a folder remote, served over HTTP to ``dvc`` and bale.
+
+The folder is served in DVC's http-remote protocol (dvc-http on fsspec): an
+object is ``<url>/<key>`` with the keys of a folder remote, read with ``GET``
+(``Range`` honoured) and ``HEAD``, uploaded with ``POST`` or ``PUT`` whose body
+is the raw bytes (dvc sends it with chunked transfer encoding), removed with
+``DELETE``. What a plain web server cannot promise, this one does:
+
+- An upload lands in a hidden temp file next to its destination
+  (``.bale-upload-<random>.tmp``) and is published only when the body is
+  complete and, for content-addressed keys, hashes to its name; a dropped
+  client or a wrong hash leaves no object. Objects are immutable: the first
+  complete upload of a key wins, and it is made read-only (0444).
+- Keys are a strict subset of relative paths (see :func:`parse_key`), and a
+  path that resolves outside the folder through a symlink is never read,
+  listed or written, so no request reaches anything but the folder's objects.
+- ``token`` requires ``Authorization: Bearer <token>`` on every request (dvc:
+  ``auth = custom``, ``custom_auth_header = Authorization``,
+  ``password = Bearer <token>``); ``read_only`` refuses writes with 403.
+
+Protocol ``bale-serve 1``: extensions live under ``/.bale/v1/``, a path no
+key can take (key segments never start with a dot). Every response carries
+``X-Bale-Serve: 1``. Bodies are JSON unless said otherwise; bad input is 400.
+
+``GET /.bale/v1/info``
+    ``{"server": "bale serve", "protocol": 1, "read_only": bool,
+    "max_keys": int, "max_body": int}`` — the capability probe.
+``POST /.bale/v1/exists``
+    ``{"keys": [key, ...]}`` (at most ``max_keys`` keys, ``max_body`` bytes)
+    → ``{"present": [key, ...]}``, the subset the folder holds.
+``GET /.bale/v1/list?prefix=P&after=K&limit=N``
+    ``{"keys": [key, ...], "more": bool}``: the first ``N`` (default and
+    at most ``max_keys``) keys under ``P`` (empty, or ending with ``/``) that
+    sort after ``K`` (optional), in order (compared segment by segment, so a
+    page costs a walk of only the directories on the way to ``K``). Ask for
+    the next page with ``after`` = the last key while ``more`` is true.
+``POST /.bale/v1/delete``
+    ``{"keys": [key, ...]}`` (same limits) → ``{"deleted": int}``; keys
+    already absent are not an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import itertools
+import logging
+import os
+import re
+import secrets
+import signal
+import stat
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from aiohttp import hdrs, web
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.typedefs import Middleware
+from multidict import CIMultiDict
+
+from bale import _core
+from bale.exceptions import TargetNotFoundError
+
+__all__ = ["MAX_BODY", "MAX_KEYS", "PROTOCOL", "make_app", "parse_key", "serve"]
+
+log = logging.getLogger(__name__)
+
+PROTOCOL = 1
+MAX_KEYS = 10_000
+MAX_BODY = 2 * 1024 * 1024
+_CHUNK = 1024 * 1024
+
+# At most 255 bytes: longer names fail on every common filesystem.
+_SEGMENT = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,254}")
+# Content-addressed keys and the hash that names them. Legacy DVC 2.x names are
+# the md5 of the text with CRLF turned into LF ("md5-dos2unix").
+_VERIFIED = (
+    (re.compile(r"files/md5/([0-9a-f]{2})/([0-9a-f]{30})(?:\.dir)?"), "md5"),
+    (re.compile(r"([0-9a-f]{2})/([0-9a-f]{30})(?:\.dir)?"), "md5-dos2unix"),
+    (re.compile(r"bale/blake3/([0-9a-f]{2})/([0-9a-f]{62})(?:\.tree)?"), "blake3"),
+)
+
+_ROOT: web.AppKey[Path] = web.AppKey("root", Path)
+_READ_ONLY: web.AppKey[bool] = web.AppKey("read_only", bool)
+
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def parse_key(raw: str) -> str | None:
+    """The key a raw (still percent-encoded) URL path or JSON string names, else None.
+
+    Segments are ASCII letters, digits, ``_ - .`` and never start with a dot,
+    so ``..``, hidden temp files, ``/.bale/`` and anything percent-encoded
+    (``%`` is not allowed at all) are rejected before any file is touched.
+    """
+    key = raw.removeprefix("/")
+    if not key or len(key) > 1024:
+        return None
+    parts = key.split("/")
+    return key if all(_SEGMENT.fullmatch(p) for p in parts) else None
+
+
+def _inside(root: Path, path: str) -> bool:
+    return path == str(root) or path.startswith(str(root) + os.sep)
+
+
+class _Resolver:
+    """Maps keys to files inside the root, following symlinks only while they stay inside.
+
+    Parent directories are checked once per resolver, so a batch of 10,000
+    keys costs one ``lstat`` each plus one ``realpath`` per directory.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._dirs: dict[str, bool] = {}
+
+    def _dir_ok(self, parent: str) -> bool:
+        ok = self._dirs.get(parent)
+        if ok is None:
+            ok = self._dirs[parent] = _inside(self.root, os.path.realpath(parent))
+        return ok
+
+    def existing(self, key: str) -> Path | None:
+        """The regular file holding ``key``, or None."""
+        path = os.path.join(self.root, key)
+        try:
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                real = os.path.realpath(path)
+                if not _inside(self.root, real):
+                    return None
+                st = os.stat(real)
+        except OSError:
+            return None
+        if not stat.S_ISREG(st.st_mode) or not self._dir_ok(os.path.dirname(path)):
+            return None
+        return Path(path)
+
+    def make_parent(self, key: str) -> Path:
+        """Creates the directories above ``key`` one by one, refusing any that leads outside."""
+        current = self.root
+        for part in key.split("/")[:-1]:
+            nxt = current / part
+            with contextlib.suppress(FileExistsError):
+                nxt.mkdir()
+            real = Path(os.path.realpath(nxt))
+            if not _inside(self.root, str(real)) or not real.is_dir():
+                raise web.HTTPBadRequest(text="key leads outside the served folder\n")
+            current = real
+        return current
+
+
+def _expected_hash(key: str) -> tuple[str, str] | None:
+    for pattern, algo in _VERIFIED:
+        m = pattern.fullmatch(key)
+        if m:
+            return algo, m.group(1) + m.group(2)
+    return None
+
+
+def _key_of(request: web.Request) -> str:
+    key = parse_key(request.rel_url.raw_path)
+    if key is None:
+        raise web.HTTPNotFound()
+    return key
+
+
+def _check_writable(request: web.Request) -> None:
+    if request.app[_READ_ONLY]:
+        raise web.HTTPForbidden(text="this bale serve is read-only\n")
+
+
+class _ObjectResponse(web.FileResponse):
+    """A FileResponse (Range, HEAD, conditional requests) that serves only the file itself.
+
+    FileResponse answers with a pre-compressed sibling (``<key>.gz``) when the
+    client accepts gzip; an uploaded ``<key>.gz`` must never stand in for
+    ``<key>``, so the request it sees accepts no encoding.
+    """
+
+    async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
+        headers = CIMultiDict(request.headers)
+        headers.popall(hdrs.ACCEPT_ENCODING, None)
+        return await super().prepare(request.clone(headers=headers))
+
+
+async def _get(request: web.Request) -> web.StreamResponse:
+    key = _key_of(request)
+    path = await asyncio.to_thread(_Resolver(request.app[_ROOT]).existing, key)
+    if path is None:
+        raise web.HTTPNotFound()
+    return _ObjectResponse(path)
+
+
+class _Upload:
+    """One upload: buffered in memory up to a chunk, then spilled to a hidden temp file.
+
+    Nothing touches the disk before the first spill, so a small object costs
+    one worker-thread call (temp file, write, hash, publish) in all.
+    """
+
+    def __init__(self, root: Path, key: str) -> None:
+        self.root = root
+        self.key = key
+        self.buffer = bytearray()
+        self.path: Path | None = None
+        self.file: BinaryIO | None = None
+
+    async def add(self, chunk: bytes) -> None:
+        self.buffer += chunk
+        if len(self.buffer) >= _CHUNK:
+            await asyncio.to_thread(self._spill)
+
+    def _spill(self) -> BinaryIO:
+        if self.file is None:
+            parent = _Resolver(self.root).make_parent(self.key)
+            self.path = parent / f".bale-upload-{secrets.token_hex(8)}.tmp"
+            self.file = open(self.path, "xb")  # noqa: SIM115 - closed by discard()
+        self.file.write(self.buffer)
+        self.buffer.clear()
+        return self.file
+
+    def publish(self, expected: tuple[str, str] | None) -> bool:
+        """Verifies and publishes; False if the bytes do not hash to the key."""
+        self._spill().close()
+        assert self.path is not None
+        if expected is not None:
+            algo, want = expected
+            if _core.hash_file(self.path, algo)[0] != want:
+                return False
+        os.chmod(self.path, 0o444)
+        dest = self.path.with_name(self.key.rsplit("/", 1)[-1])
+        try:
+            # link() fails if the name exists, so an object is never replaced.
+            os.link(self.path, dest)
+        except FileExistsError:
+            pass
+        except OSError:  # no hard links on this filesystem
+            if not dest.exists():
+                os.replace(self.path, dest)
+        return True
+
+    def discard(self) -> None:
+        if self.file is not None and self.path is not None:
+            self.file.close()
+            self.path.unlink(missing_ok=True)
+
+
+async def _put(request: web.Request) -> web.StreamResponse:
+    key = _key_of(request)
+    _check_writable(request)
+    upload = _Upload(request.app[_ROOT], key)
+    try:
+        async for chunk in request.content.iter_chunked(_CHUNK):
+            await upload.add(chunk)
+        ok = await asyncio.to_thread(upload.publish, _expected_hash(key))
+    except ConnectionResetError:  # the client went away mid-body: nothing to answer
+        log.debug("%s %s: client disconnected mid-body", request.method, key)
+        raise web.HTTPBadRequest(text="incomplete body\n") from None
+    finally:
+        upload.discard()  # quick, and must run even when the handler is cancelled
+    if not ok:
+        raise web.HTTPBadRequest(text="the body does not hash to the key\n")
+    return web.Response(status=201)
+
+
+def _delete_keys(root: Path, keys: list[str]) -> int:
+    resolver = _Resolver(root)
+    deleted = 0
+    for key in keys:
+        path = resolver.existing(key)
+        if path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                deleted += 1
+    return deleted
+
+
+async def _delete(request: web.Request) -> web.StreamResponse:
+    key = _key_of(request)
+    _check_writable(request)
+    deleted = await asyncio.to_thread(_delete_keys, request.app[_ROOT], [key])
+    if not deleted:
+        raise web.HTTPNotFound()
+    return web.Response(status=204)
+
+
+async def _info(request: web.Request) -> web.StreamResponse:
+    return web.json_response(
+        {
+            "server": "bale serve",
+            "protocol": PROTOCOL,
+            "read_only": request.app[_READ_ONLY],
+            "max_keys": MAX_KEYS,
+            "max_body": MAX_BODY,
+        }
+    )
+
+
+async def _keys_body(request: web.Request) -> list[str]:
+    """The validated ``{"keys": [...]}`` of a batch request."""
+    try:
+        body: Any = await request.json()
+    except ValueError:
+        raise web.HTTPBadRequest(text="body is not JSON\n") from None
+    keys = body.get("keys") if isinstance(body, dict) else None
+    if not isinstance(keys, list) or len(keys) > MAX_KEYS:
+        raise web.HTTPBadRequest(text=f'expected {{"keys": [...]}} with at most {MAX_KEYS}\n')
+    if not all(isinstance(k, str) and parse_key(k) == k for k in keys):
+        raise web.HTTPBadRequest(text="invalid key\n")
+    return keys
+
+
+def _present(root: Path, keys: list[str]) -> list[str]:
+    resolver = _Resolver(root)
+    return [k for k in keys if resolver.existing(k) is not None]
+
+
+async def _exists_batch(request: web.Request) -> web.StreamResponse:
+    keys = await _keys_body(request)
+    present = await asyncio.to_thread(_present, request.app[_ROOT], keys)
+    return web.json_response({"present": present})
+
+
+async def _delete_batch(request: web.Request) -> web.StreamResponse:
+    _check_writable(request)
+    keys = await _keys_body(request)
+    deleted = await asyncio.to_thread(_delete_keys, request.app[_ROOT], keys)
+    return web.json_response({"deleted": deleted})
+
+
+def _walk(root: Path, rel: list[str], after: list[str] | None) -> Iterator[str]:
+    """Keys below ``rel``, sorted segment by segment, skipping those up to ``after``.
+
+    Symlinks and dot names (temp files) are never listed. ``after`` holds the
+    remaining segments of the resume point while the walk is on its path.
+    """
+    try:
+        with os.scandir(root.joinpath(*rel)) as it:
+            entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for entry in entries:
+        if parse_key(entry.name) is None:
+            continue
+        below: list[str] | None = None
+        if after:
+            if entry.name < after[0]:
+                continue
+            if entry.name == after[0]:
+                below = after[1:]
+                if not below:
+                    continue
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk(root, [*rel, entry.name], below)
+        elif entry.is_file(follow_symlinks=False) and below is None:
+            yield "/".join([*rel, entry.name])
+
+
+async def _list(request: web.Request) -> web.StreamResponse:
+    prefix = request.query.get("prefix", "")
+    after = request.query.get("after")
+    try:
+        limit = max(1, min(int(request.query.get("limit", MAX_KEYS)), MAX_KEYS))
+    except ValueError:
+        raise web.HTTPBadRequest(text="limit must be a number\n") from None
+    if prefix and (not prefix.endswith("/") or parse_key(prefix[:-1]) is None):
+        raise web.HTTPBadRequest(text="prefix must be empty or a key path ending with '/'\n")
+    if after is not None and (parse_key(after) is None or not after.startswith(prefix)):
+        raise web.HTTPBadRequest(text="after must be a key under the prefix\n")
+    walk = _listing(request.app[_ROOT], prefix, after)
+    keys = await asyncio.to_thread(_take, walk, limit + 1)
+    more = len(keys) > limit
+    return web.json_response({"keys": keys[:limit], "more": more})
+
+
+def _listing(root: Path, prefix: str, after: str | None) -> Iterator[str]:
+    rel = prefix.split("/")[:-1]
+    if rel and not _inside(root, os.path.realpath(root.joinpath(*rel))):
+        return
+    yield from _walk(root, rel, after.split("/")[len(rel) :] if after else None)
+
+
+def _take(it: Iterator[str], n: int) -> list[str]:
+    return list(itertools.islice(it, n))
+
+
+def _auth_middleware(expected: bytes) -> Middleware:
+    @web.middleware
+    async def check(request: web.Request, handler: _Handler) -> web.StreamResponse:
+        got = request.headers.get(hdrs.AUTHORIZATION, "").encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(got, expected):
+            raise web.HTTPUnauthorized(
+                headers={hdrs.WWW_AUTHENTICATE: 'Bearer realm="bale"'}, text="unauthorized\n"
+            )
+        return await handler(request)
+
+    return check
+
+
+@web.middleware
+async def _log_requests(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    try:
+        response = await handler(request)
+    except web.HTTPException as e:
+        log.debug("%s %s %d", request.method, request.rel_url.raw_path, e.status)
+        raise
+    log.debug("%s %s %d", request.method, request.rel_url.raw_path, response.status)
+    return response
+
+
+async def _advertise(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["X-Bale-Serve"] = str(PROTOCOL)
+
+
+def make_app(folder: Path, *, token: str | None = None, read_only: bool = False) -> web.Application:
+    """The aiohttp application serving ``folder``; see the module docstring."""
+    root = Path(os.path.realpath(folder))
+    if not root.is_dir():
+        raise TargetNotFoundError(f"{folder}: no such directory")
+    middlewares: list[Middleware] = [_log_requests]
+    if token is not None:
+        middlewares.append(_auth_middleware(f"Bearer {token}".encode()))
+    app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
+    app[_ROOT] = root
+    app[_READ_ONLY] = read_only
+    app.on_response_prepare.append(_advertise)
+    app.router.add_get("/.bale/v1/info", _info)
+    app.router.add_post("/.bale/v1/exists", _exists_batch)
+    app.router.add_get("/.bale/v1/list", _list)
+    app.router.add_post("/.bale/v1/delete", _delete_batch)
+    app.router.add_get("/{key:.*}", _get)  # HEAD too
+    app.router.add_post("/{key:.*}", _put)
+    app.router.add_put("/{key:.*}", _put)
+    app.router.add_delete("/{key:.*}", _delete)
+    return app
+
+
+async def _run(
+    app: web.Application, host: str, port: int, ready: Callable[[int], None] | None
+) -> None:
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        if ready is not None:
+            ready(runner.addresses[0][1])
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def serve(
+    folder: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    token: str | None = None,
+    read_only: bool = False,
+    ready: Callable[[int], None] | None = None,
+) -> None:
+    """Serves ``folder`` on ``host:port`` until SIGINT or SIGTERM.
+
+    ``ready`` is called with the bound port (useful with ``port=0``) once
+    requests are accepted.
+    """
+    asyncio.run(_run(make_app(folder, token=token, read_only=read_only), host, port, ready))
