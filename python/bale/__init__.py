@@ -22,9 +22,10 @@ from bale.exceptions import __all__ as _exc_all
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from bale.ops.outputs import Scope
     from bale.repo import Repo
 
-__all__ = ["Repo", "__version__", *_exc_all]
+__all__ = ["Repo", "Scope", "__version__", *_exc_all]
 
 
 def __getattr__(name: str) -> Any:
@@ -33,4 +34,8 @@ def __getattr__(name: str) -> Any:
         from bale.repo import Repo
 
         return Repo
+    if name == "Scope":
+        from bale.ops.outputs import Scope
+
+        return Scope
     raise AttributeError(f"module 'bale' has no attribute {name!r}")

@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, overload
 
 from bale.exceptions import NotARepositoryError
 
@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from bale.ops.checkout import CheckoutResult
     from bale.ops.diff import DiffResult
     from bale.ops.gc import GcResult
-    from bale.ops.status import StatusResult
+    from bale.ops.outputs import Scope
+    from bale.ops.status import CloudStatusResult, StatusResult
+    from bale.ops.transfer import TransferResult
 
 DVC_DIR = ".dvc"
 
@@ -114,13 +116,91 @@ class Repo:
 
         return add(self, targets, glob=glob)
 
+    @overload
     def status(
-        self, targets: Sequence[str | Path] | None = None, *, granular: bool = False
-    ) -> StatusResult:
-        """How the workspace differs from what the ``.dvc`` files record."""
-        from bale.ops.status import status
+        self,
+        targets: Sequence[str | Path] | None = None,
+        *,
+        granular: bool = False,
+        cloud: Literal[False] = False,
+    ) -> StatusResult: ...
 
+    @overload
+    def status(
+        self,
+        targets: Sequence[str | Path] | None = None,
+        *,
+        cloud: Literal[True],
+        remote: str | None = None,
+        jobs: int | None = None,
+        scope: Scope | None = None,
+    ) -> CloudStatusResult: ...
+
+    def status(
+        self,
+        targets: Sequence[str | Path] | None = None,
+        *,
+        granular: bool = False,
+        cloud: bool = False,
+        remote: str | None = None,
+        jobs: int | None = None,
+        scope: Scope | None = None,
+    ) -> StatusResult | CloudStatusResult:
+        """How the workspace differs from what the ``.dvc`` files record; with
+        ``cloud=True``, how the cache differs from the remote instead."""
+        from bale.ops.outputs import WORKSPACE
+        from bale.ops.status import cloud_status, status
+
+        if cloud:
+            return cloud_status(self, targets, remote=remote, jobs=jobs, scope=scope or WORKSPACE)
         return status(self, targets, granular=granular)
+
+    def push(
+        self,
+        targets: Sequence[str | Path] | None = None,
+        *,
+        remote: str | None = None,
+        jobs: int | None = None,
+        scope: Scope | None = None,
+    ) -> TransferResult:
+        """Uploads the cached data of the targeted outputs to their remote.
+
+        >>> repo.push(scope=Scope(all_commits=True))  # doctest: +SKIP
+        """
+        from bale.ops.outputs import WORKSPACE
+        from bale.ops.transfer import push
+
+        return push(self, targets, remote=remote, jobs=jobs, scope=scope or WORKSPACE)
+
+    def fetch(
+        self,
+        targets: Sequence[str | Path] | None = None,
+        *,
+        remote: str | None = None,
+        jobs: int | None = None,
+        scope: Scope | None = None,
+    ) -> TransferResult:
+        """Downloads the data of the targeted outputs into the cache, verified."""
+        from bale.ops.outputs import WORKSPACE
+        from bale.ops.transfer import fetch
+
+        with self.locked():
+            return fetch(self, targets, remote=remote, jobs=jobs, scope=scope or WORKSPACE)
+
+    def pull(
+        self,
+        targets: Sequence[str | Path] | None = None,
+        *,
+        remote: str | None = None,
+        force: bool = False,
+        jobs: int | None = None,
+        scope: Scope | None = None,
+    ) -> TransferResult:
+        """Fetches, then checks out the targeted outputs."""
+        from bale.ops.outputs import WORKSPACE
+        from bale.ops.transfer import pull
+
+        return pull(self, targets, remote=remote, force=force, jobs=jobs, scope=scope or WORKSPACE)
 
     def checkout(
         self,

@@ -136,3 +136,21 @@ def test_scopes_reach_the_data_of_other_revisions(md5_repo: Path, run: Run, tmp_
     assert (md5_repo / "f.txt").read_text() == "v2\n"
     err = run("bale", "push", "--rev", "nope", ok=False).stderr
     assert "unknown git revision 'nope'" in err
+
+
+def test_the_python_api_pushes_pulls_and_compares_with_the_remote(
+    md5_repo: Path, run: Run, tmp_path: Path
+) -> None:
+    import bale
+
+    remote = _setup(md5_repo, run, tmp_path)
+    repo = bale.Repo(md5_repo)
+    assert repo.status(cloud=True).states["one.txt"] == "new"
+    pushed = repo.push()
+    assert (pushed.copied, pushed.remotes) == (5, ["store"])
+    assert repo.status(cloud=True, scope=bale.Scope()).clean
+    shutil.rmtree(md5_repo / ".dvc" / "cache")
+    shutil.rmtree(md5_repo / "data")
+    assert bale.Repo(md5_repo).pull().copied == 5
+    assert read_tree(md5_repo / "data")["s/t/c"] == b"c\n"
+    assert remote.is_dir()
