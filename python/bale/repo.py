@@ -226,11 +226,30 @@ class Repo:
 
         return diff(self, a_rev, b_rev)
 
-    def gc(self, *, workspace: bool = True, dry: bool = False) -> GcResult:
-        """Deletes cached objects the workspace does not reference."""
+    def gc(
+        self,
+        *,
+        scope: Scope | None = None,
+        cloud: bool = False,
+        remote: str | None = None,
+        dry: bool = False,
+        force: bool = False,
+        jobs: int | None = None,
+    ) -> GcResult:
+        """Deletes cached objects the ``scope`` (default: the workspace) does
+        not reference; with ``cloud``, from the remote too (needs ``force``)."""
         from bale.ops.gc import gc
+        from bale.ops.outputs import WORKSPACE
 
-        return gc(self, workspace=workspace, dry=dry)
+        return gc(
+            self,
+            scope=scope or WORKSPACE,
+            cloud=cloud,
+            remote=remote,
+            dry=dry,
+            force=force,
+            jobs=jobs,
+        )
 
     def remove(self, targets: Sequence[str | Path], *, outs: bool = False) -> list[Path]:
         """Stops tracking: deletes ``.dvc`` files and their ``.gitignore`` lines."""

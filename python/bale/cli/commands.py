@@ -202,23 +202,46 @@ def cmd_gc(args: argparse.Namespace) -> int:
     from bale.ops.gc import gc
 
     repo = _repo()
-    if not args.workspace:
-        raise BaleError("gc needs a scope: use -w/--workspace to keep what the workspace uses")
+    scope = _scope(args, workspace=args.workspace)
+    if not (scope.workspace or scope.revisions):
+        raise BaleError("gc needs a scope: use -w, -a, -T, -A or --rev to say what to keep")
     if not args.dry and not args.force:
         if not sys.stdin.isatty():
-            raise BaleError("gc deletes cached data: confirm with -f (or preview with --dry)")
+            raise BaleError("gc deletes data: confirm with -f (or preview with --dry)")
+        where = "the cache and the remote" if args.cloud else "the cache"
         answer = input(
-            "This will remove all cache except items used in the workspace. "
+            f"This will remove everything from {where} except what the chosen revisions use. "
             "Are you sure you want to proceed? [y/n] "
         )
         if answer.strip().lower() not in ("y", "yes"):
             return 1
-    r = gc(repo, workspace=True, dry=args.dry)
+    r = gc(
+        repo,
+        scope=scope,
+        cloud=args.cloud,
+        remote=args.remote,
+        dry=args.dry,
+        force=True,
+        jobs=args.jobs,
+    )
     if args.json:
-        _json({"removed": r.removed, "bytes": r.bytes, "kept": r.kept, "dry": r.dry})
+        _json(
+            {
+                "removed": r.removed,
+                "bytes": r.bytes,
+                "kept": r.kept,
+                "dry": r.dry,
+                "remotes": {g.remote: {"removed": g.removed, "bytes": g.bytes} for g in r.remotes},
+            }
+        )
         return 0
     verb = "would remove" if r.dry else "removed"
-    _say(args, f"{verb} {r.removed:,} objects ({human_size(r.bytes)}); kept {r.kept:,}")
+    _say(
+        args,
+        f"{verb} {r.removed:,} objects ({human_size(r.bytes)}) from the cache; kept {r.kept:,}",
+    )
+    for g in r.remotes:
+        _say(args, f"{verb} {g.removed:,} objects ({human_size(g.bytes)}) from remote '{g.remote}'")
     return 0
 
 
@@ -484,6 +507,12 @@ def register(sub: Any) -> None:
 
     p = command("gc", cmd_gc, "Delete cached data nothing references.")
     p.add_argument("-w", "--workspace", action="store_true", help="keep what the workspace uses")
+    _scope_flags(p, "keep the data")
+    p.add_argument(
+        "-c", "--cloud", action="store_true", help="also delete unused data from the remote"
+    )
+    p.add_argument("-r", "--remote", help="remote to collect with -c (default: core.remote)")
+    p.add_argument("-j", "--jobs", type=int, help="parallel requests to the remote")
     p.add_argument("--dry", action="store_true", help="only count what would be removed")
     p.add_argument("-f", "--force", action="store_true", help="do not ask for confirmation")
     p.add_argument("--json", action="store_true", help="print the counts as JSON")

@@ -161,12 +161,21 @@ WORKSPACE = Scope()
 
 
 def in_scope(
-    repo: Repo, targets: Sequence[str | Path] | None, scope: Scope = WORKSPACE
+    repo: Repo,
+    targets: Sequence[str | Path] | None,
+    scope: Scope = WORKSPACE,
+    *,
+    imports: bool = False,
 ) -> list[Tracked]:
     """The outputs ``targets`` name in every revision of ``scope``, each
     (path, id) once. In other revisions a target names the outputs at the
-    same paths."""
-    found = [t for t, _sub in resolve(repo, targets)] if scope.workspace else []
+    same paths. ``imports`` adds the outputs of ``dvc import`` files (of the
+    workspace), which gc must keep."""
+    found: list[Tracked] = []
+    if scope.workspace and not targets:
+        found = collect(repo, imports=imports)
+    elif scope.workspace:
+        found = [t for t, _sub in resolve(repo, targets)]
     if scope.revisions:
         if not scm.is_git_repo(repo.root) or not scm.has_commits(repo.root):
             raise BaleError("-a, -T, -A and --rev need a git repository with commits")

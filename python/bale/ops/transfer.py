@@ -14,7 +14,9 @@ movers below are the only difference between the kinds.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -31,6 +33,11 @@ from bale.remotes.sync import Incoming, Moved, Outgoing, Session, receive, send
 if TYPE_CHECKING:
     from bale import _core
     from bale.repo import Repo
+
+# Objects in DVC's remote layout (DVC 3's and DVC 2's); nothing else on a
+# remote is ever listed for deletion.
+_OBJECT_KEY = re.compile(r"(files/md5/)?[0-9a-f]{2}/[0-9a-f]{30}(\.dir)?")
+_FANOUT = re.compile(r"[0-9a-f]{2}")
 
 # (algo, oid, key, size or None when the cache lacks it)
 _File = tuple[str, str, str, "int | None"]
@@ -56,6 +63,8 @@ class TransferResult:
 
 class _Mover(Protocol):
     def exists(self, keys: Sequence[str]) -> set[str]: ...
+    def listing(self) -> list[tuple[str, int]]: ...
+    def delete(self, keys: Sequence[str]) -> None: ...
     def send(self, objects: Sequence[_File], bar: Bar) -> Moved: ...
     def receive(self, objects: Sequence[_File], bar: Bar) -> Moved: ...
     def close(self) -> None: ...
@@ -77,6 +86,24 @@ class _FolderMover:
     def exists(self, keys: Sequence[str]) -> set[str]:
         return {k for k in keys if os.path.isfile(os.path.join(self.root, k))}
 
+    def listing(self) -> list[tuple[str, int]]:
+        found = []
+        for top in ("files/md5", "."):
+            base = self.root / top
+            for fanout in os.scandir(base) if base.is_dir() else ():
+                if not (fanout.is_dir(follow_symlinks=False) and _FANOUT.fullmatch(fanout.name)):
+                    continue
+                for e in os.scandir(fanout.path):
+                    key = os.path.relpath(e.path, self.root).replace(os.sep, "/")
+                    if _OBJECT_KEY.fullmatch(key) and e.is_file(follow_symlinks=False):
+                        found.append((key, e.stat(follow_symlinks=False).st_size))
+        return found
+
+    def delete(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.root / key)
+
     def send(self, objects: Sequence[_File], bar: Bar) -> Moved:
         return self._copy(objects, bar, push=True)
 
@@ -97,6 +124,15 @@ class _StoreMover:
 
     def exists(self, keys: Sequence[str]) -> set[str]:
         return self.session.run(self.session.store.exists(keys))
+
+    def listing(self) -> list[tuple[str, int]]:
+        async def collect() -> list[tuple[str, int]]:
+            return [kv async for kv in self.session.store.list("")]
+
+        return [(k, n) for k, n in self.session.run(collect()) if _OBJECT_KEY.fullmatch(k)]
+
+    def delete(self, keys: Sequence[str]) -> None:
+        self.session.run(self.session.store.delete(keys))
 
     def send(self, objects: Sequence[_File], bar: Bar) -> Moved:
         cache = self.ws.cache_dir

@@ -53,8 +53,9 @@ class Store(Protocol):
         """
         ...
 
-    def list(self, prefix: str) -> AsyncIterator[str]:
-        """Every key under ``prefix`` (which ends with ``/`` or is empty), in any order."""
+    def list(self, prefix: str) -> AsyncIterator[tuple[str, int]]:
+        """``(key, size)`` of every object under ``prefix`` (which ends with
+        ``/`` or is empty), in any order."""
         ...
 
     async def get(self, key: str, dest: Path, progress: Progress | None = None) -> int:
