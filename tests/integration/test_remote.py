@@ -154,3 +154,26 @@ def test_the_python_api_pushes_pulls_and_compares_with_the_remote(
     assert bale.Repo(md5_repo).pull().copied == 5
     assert read_tree(md5_repo / "data")["s/t/c"] == b"c\n"
     assert remote.is_dir()
+
+
+def test_bale_serve_serves_a_folder_until_terminated(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    folder = tmp_path / "served"
+    (folder / "files" / "md5" / "ab").mkdir(parents=True)
+    (folder / "files" / "md5" / "ab" / ("c" * 30)).write_bytes(b"payload")
+    cmd = [sys.executable, "-m", "bale", "serve", str(folder), "--port", "0"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith(f"Serving {folder} at http://127.0.0.1:")
+        url = line.split(" at ")[1].split()[0]
+        with urllib.request.urlopen(f"{url}files/md5/ab/{'c' * 30}") as resp:
+            assert resp.read() == b"payload"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0

@@ -245,6 +245,31 @@ def cmd_gc(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from bale.ops.serve import serve
+
+    token = args.token or os.environ.get("BALE_SERVE_TOKEN")
+    host = f"[{args.host}]" if ":" in args.host else args.host
+
+    def ready(port: int) -> None:
+        _say(args, f"Serving {args.folder} at http://{host}:{port}/ (Ctrl-C to stop)")
+
+    if args.verbose:
+        import logging
+
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        logging.getLogger("bale.ops.serve").setLevel(logging.DEBUG)
+    serve(
+        Path(args.folder),
+        host=args.host,
+        port=args.port,
+        token=token,
+        read_only=args.read_only,
+        ready=ready,
+    )
+    return 0
+
+
 def cmd_cache_dir(args: argparse.Namespace) -> int:
     repo = _repo()
     level = args.level or "repo"
@@ -516,6 +541,27 @@ def register(sub: Any) -> None:
     p.add_argument("--dry", action="store_true", help="only count what would be removed")
     p.add_argument("-f", "--force", action="store_true", help="do not ask for confirmation")
     p.add_argument("--json", action="store_true", help="print the counts as JSON")
+
+    p = command(
+        "serve",
+        cmd_serve,
+        "Serve a remote folder over HTTP, to dvc and bale (DVC's http remote protocol).",
+    )
+    p.add_argument("folder", help="the remote folder to serve (DVC's remote layout)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1, this machine only)",
+    )
+    p.add_argument(
+        "--port", type=int, default=8080, help="port (default: 8080; 0 picks a free one)"
+    )
+    p.add_argument(
+        "--token",
+        help="require 'Authorization: Bearer TOKEN' (or set BALE_SERVE_TOKEN); for dvc: "
+        "auth = custom, custom_auth_header = Authorization, password = 'Bearer TOKEN'",
+    )
+    p.add_argument("--read-only", action="store_true", help="refuse uploads and deletes (403)")
 
     p = command("cache", lambda a: (a.cache_parser.print_help(), 2)[1], "Cache settings.")
     cache_sub = p.add_subparsers(dest="cache_command", metavar="COMMAND")

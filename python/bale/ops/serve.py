@@ -29,11 +29,12 @@ key can take (key segments never start with a dot). Every response carries
     ``{"keys": [key, ...]}`` (at most ``max_keys`` keys, ``max_body`` bytes)
     → ``{"present": [key, ...]}``, the subset the folder holds.
 ``GET /.bale/v1/list?prefix=P&after=K&limit=N``
-    ``{"keys": [key, ...], "more": bool}``: the first ``N`` (default and
-    at most ``max_keys``) keys under ``P`` (empty, or ending with ``/``) that
-    sort after ``K`` (optional), in order (compared segment by segment, so a
-    page costs a walk of only the directories on the way to ``K``). Ask for
-    the next page with ``after`` = the last key while ``more`` is true.
+    ``{"objects": [[key, size], ...], "more": bool}``: the first ``N``
+    (default and at most ``max_keys``) objects under ``P`` (empty, or ending
+    with ``/``) whose keys sort after ``K`` (optional), in key order (compared
+    segment by segment, so a page costs a walk of only the directories on the
+    way to ``K``). Ask for the next page with ``after`` = the last key while
+    ``more`` is true.
 ``POST /.bale/v1/delete``
     ``{"keys": [key, ...]}`` (same limits) → ``{"deleted": int}``; keys
     already absent are not an error.
@@ -241,12 +242,14 @@ class _Upload:
         except OSError:  # no hard links on this filesystem
             if not dest.exists():
                 os.replace(self.path, dest)
+        self.discard()  # here, in the worker thread, rather than on the event loop
         return True
 
     def discard(self) -> None:
         if self.file is not None and self.path is not None:
             self.file.close()
             self.path.unlink(missing_ok=True)
+            self.file = self.path = None
 
 
 async def _put(request: web.Request) -> web.StreamResponse:
@@ -261,7 +264,7 @@ async def _put(request: web.Request) -> web.StreamResponse:
         log.debug("%s %s: client disconnected mid-body", request.method, key)
         raise web.HTTPBadRequest(text="incomplete body\n") from None
     finally:
-        upload.discard()  # quick, and must run even when the handler is cancelled
+        upload.discard()  # after a failure; quick, and runs even if the handler is cancelled
     if not ok:
         raise web.HTTPBadRequest(text="the body does not hash to the key\n")
     return web.Response(status=201)
@@ -332,8 +335,8 @@ async def _delete_batch(request: web.Request) -> web.StreamResponse:
     return web.json_response({"deleted": deleted})
 
 
-def _walk(root: Path, rel: list[str], after: list[str] | None) -> Iterator[str]:
-    """Keys below ``rel``, sorted segment by segment, skipping those up to ``after``.
+def _walk(root: Path, rel: list[str], after: list[str] | None) -> Iterator[tuple[str, int]]:
+    """(key, size) below ``rel``, sorted segment by segment, skipping keys up to ``after``.
 
     Symlinks and dot names (temp files) are never listed. ``after`` holds the
     remaining segments of the resume point while the walk is on its path.
@@ -357,7 +360,7 @@ def _walk(root: Path, rel: list[str], after: list[str] | None) -> Iterator[str]:
         if entry.is_dir(follow_symlinks=False):
             yield from _walk(root, [*rel, entry.name], below)
         elif entry.is_file(follow_symlinks=False) and below is None:
-            yield "/".join([*rel, entry.name])
+            yield "/".join([*rel, entry.name]), entry.stat(follow_symlinks=False).st_size
 
 
 async def _list(request: web.Request) -> web.StreamResponse:
@@ -372,19 +375,18 @@ async def _list(request: web.Request) -> web.StreamResponse:
     if after is not None and (parse_key(after) is None or not after.startswith(prefix)):
         raise web.HTTPBadRequest(text="after must be a key under the prefix\n")
     walk = _listing(request.app[_ROOT], prefix, after)
-    keys = await asyncio.to_thread(_take, walk, limit + 1)
-    more = len(keys) > limit
-    return web.json_response({"keys": keys[:limit], "more": more})
+    objects = await asyncio.to_thread(_take, walk, limit + 1)
+    return web.json_response({"objects": objects[:limit], "more": len(objects) > limit})
 
 
-def _listing(root: Path, prefix: str, after: str | None) -> Iterator[str]:
+def _listing(root: Path, prefix: str, after: str | None) -> Iterator[tuple[str, int]]:
     rel = prefix.split("/")[:-1]
     if rel and not _inside(root, os.path.realpath(root.joinpath(*rel))):
         return
     yield from _walk(root, rel, after.split("/")[len(rel) :] if after else None)
 
 
-def _take(it: Iterator[str], n: int) -> list[str]:
+def _take(it: Iterator[tuple[str, int]], n: int) -> list[tuple[str, int]]:
     return list(itertools.islice(it, n))
 
 
