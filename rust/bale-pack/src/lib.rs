@@ -1,0 +1,39 @@
+//! The packed remote layout for bale-native (blake3) objects.
+//!
+//! Pushing 100,000 small files as 100,000 remote objects costs 100,000
+//! requests. Instead bale bundles objects into immutable pack files named by
+//! the blake3 of their bytes, each with an index (DESIGN.md §11 holds both byte
+//! layouts), so that a push is a handful of uploads, an existence check reads
+//! indexes, and a pull fetches only the byte ranges it needs. Nothing on the
+//! remote is ever rewritten, so concurrent pushes cannot corrupt each other.
+//!
+//! The flow, with the Python layer moving the bytes in between:
+//!
+//! - push: [`RemoteIndex::missing`] → [`plan_packs`] (tree order kept, trees
+//!   last) → [`write_packs`] into a staging folder → upload each `.pack`, then
+//!   its `.idx`; the tree pack's `.idx` goes last.
+//! - pull: [`RemoteIndex::load_dir`] over the cached `.idx` files →
+//!   [`read_plan`] (ranged reads per pack, neighbours merged) → download each
+//!   [`Read`] into a file → [`ingest_read`] verifies and stores every object.
+//!
+//! [`PackIndex`] is one parsed index; [`PackId`] names a pack; [`Entry`] is
+//! one object's place in a pack.
+
+mod errors;
+mod format;
+mod id;
+mod index;
+mod ingest;
+mod plan;
+mod read;
+mod remote;
+mod write;
+
+pub use format::{Encoding, Entry, Kind, ENTRY_LEN, VERSION};
+pub use id::{PackId, PACKS_DIR};
+pub use index::PackIndex;
+pub use ingest::{ingest_read, Ingested};
+pub use plan::{plan_packs, PlannedPack};
+pub use read::{read_plan, Read, ReadPlan};
+pub use remote::{Location, RemoteIndex};
+pub use write::{write_pack, write_packs, WrittenPack};

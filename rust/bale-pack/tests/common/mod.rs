@@ -1,0 +1,69 @@
+//! Helpers shared by the integration tests: a seeded generator, a store of
+//! random objects, and a stand-in for a ranged download.
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use bale_hash::{Algo, Oid};
+use bale_odb::Odb;
+use bale_pack::Read;
+
+/// splitmix64: fixed seeds make every failure reproducible.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        let mut v = Vec::with_capacity(n + 8);
+        while v.len() < n {
+            v.extend_from_slice(&self.next().to_le_bytes());
+        }
+        v.truncate(n);
+        v
+    }
+}
+
+/// Stores `data` as a blake3 object (a tree if `tree`).
+pub fn put(odb: &Odb, data: &[u8], tree: bool) -> Oid {
+    let oid = Oid::from_digest(Algo::Blake3, blake3::hash(data).as_bytes(), tree);
+    odb.put_bytes(&oid, data).unwrap();
+    oid
+}
+
+/// `files` random blobs of sizes `0..max`, then `trees` small trees, as
+/// (id, size) in that order.
+pub fn random_objects(odb: &Odb, rng: &mut Rng, files: usize, max: u64, trees: usize) -> Vec<(Oid, u64)> {
+    let mut out = Vec::new();
+    for _ in 0..files {
+        let size = rng.below(max) as usize;
+        let data = rng.bytes(size);
+        out.push((put(odb, &data, false), data.len() as u64));
+    }
+    for i in 0..trees {
+        let data = format!("bale-tree 1\nf {} 1 1 file{i}\n", "ab".repeat(32)).into_bytes();
+        out.push((put(odb, &data, true), data.len() as u64));
+    }
+    out
+}
+
+/// What a ranged GET of `read` would leave on disk.
+pub fn download(read: &Read, packs: &Path, into: &Path) -> PathBuf {
+    let pack = fs::read(packs.join(read.pack.pack_file_name())).unwrap();
+    let dest = into.join(format!("{}-{}-{}", read.pack.hex(), read.start, read.end));
+    fs::create_dir_all(into).unwrap();
+    fs::write(&dest, &pack[read.start as usize..read.end as usize]).unwrap();
+    dest
+}
