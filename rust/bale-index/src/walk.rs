@@ -125,44 +125,6 @@ fn walk_dir(dir: &Path, prefix: &str, parent_rules: &Rules, out: &mut Walked) ->
     Ok(any)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn walk_sorts_by_code_point_and_skips_ignored_and_special_dirs() {
-        let d = tempfile::tempdir().unwrap();
-        let root = d.path();
-        for p in ["a-b", "a.b", "a/b", "link_target", "ign.tmp", ".git/HEAD", "sub/.dvc/config"] {
-            let p = root.join(p);
-            fs::create_dir_all(p.parent().unwrap()).unwrap();
-            fs::write(&p, p.to_string_lossy().as_bytes()).unwrap();
-        }
-        fs::create_dir_all(root.join("empty/deeper")).unwrap();
-        fs::write(root.join(".dvcignore"), "*.tmp\n").unwrap();
-        std::os::unix::fs::symlink(root.join("link_target"), root.join("link")).unwrap();
-        std::os::unix::fs::symlink(root.join("a"), root.join("dirlink")).unwrap();
-        let w = walk(root, &Rules::default()).unwrap();
-        let rels: Vec<_> = w.files.iter().map(|f| f.rel.as_str()).collect();
-        assert_eq!(rels, [".dvcignore", "a-b", "a.b", "a/b", "link", "link_target"]);
-        assert_eq!(w.empty_dirs, ["empty", "empty/deeper"]);
-    }
-
-    #[test]
-    fn metafiles_are_found_without_entering_outputs() {
-        let d = tempfile::tempdir().unwrap();
-        let root = d.path();
-        for p in ["a.dvc", "a/inner.dvc", "p/q/f.bin.dvc", "p/dvc.yaml", "p/dvc.lock", "x/.dvc/config", "x/y.dvc"] {
-            let p = root.join(p);
-            fs::create_dir_all(p.parent().unwrap()).unwrap();
-            fs::write(&p, b"").unwrap();
-        }
-        let found: Vec<_> =
-            find_metafiles(root).unwrap().into_iter().map(|p| p.strip_prefix(root).unwrap().to_owned()).collect();
-        let found: Vec<_> = found.iter().map(|p| p.to_str().unwrap()).collect();
-        assert_eq!(found, ["a.dvc", "p/dvc.lock", "p/dvc.yaml", "p/q/f.bin.dvc"]);
-    }
-}
 
 /// Every `.dvc` file, `dvc.yaml` and `dvc.lock` in the repository, sorted.
 /// A directory `x` beside an `x.dvc` is an output and is not searched: that
@@ -208,4 +170,43 @@ fn find_in(dir: &Path, parent_rules: &Rules, is_root: bool) -> Result<Vec<PathBu
         found.extend(n?);
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn walk_sorts_by_code_point_and_skips_ignored_and_special_dirs() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        for p in ["a-b", "a.b", "a/b", "link_target", "ign.tmp", ".git/HEAD", "sub/.dvc/config"] {
+            let p = root.join(p);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(&p, p.to_string_lossy().as_bytes()).unwrap();
+        }
+        fs::create_dir_all(root.join("empty/deeper")).unwrap();
+        fs::write(root.join(".dvcignore"), "*.tmp\n").unwrap();
+        std::os::unix::fs::symlink(root.join("link_target"), root.join("link")).unwrap();
+        std::os::unix::fs::symlink(root.join("a"), root.join("dirlink")).unwrap();
+        let w = walk(root, &Rules::default()).unwrap();
+        let rels: Vec<_> = w.files.iter().map(|f| f.rel.as_str()).collect();
+        assert_eq!(rels, [".dvcignore", "a-b", "a.b", "a/b", "link", "link_target"]);
+        assert_eq!(w.empty_dirs, ["empty", "empty/deeper"]);
+    }
+
+    #[test]
+    fn metafiles_are_found_without_entering_outputs() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        for p in ["a.dvc", "a/inner.dvc", "p/q/f.bin.dvc", "p/dvc.yaml", "p/dvc.lock", "x/.dvc/config", "x/y.dvc"] {
+            let p = root.join(p);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(&p, b"").unwrap();
+        }
+        let found: Vec<_> =
+            find_metafiles(root).unwrap().into_iter().map(|p| p.strip_prefix(root).unwrap().to_owned()).collect();
+        let found: Vec<_> = found.iter().map(|p| p.to_str().unwrap()).collect();
+        assert_eq!(found, ["a.dvc", "p/dvc.lock", "p/dvc.yaml", "p/q/f.bin.dvc"]);
+    }
 }
