@@ -9,12 +9,15 @@ __version__: str
 __all__ = [
     "Built",
     "CheckoutResult",
+    "FetchPlan",
     "GcResult",
+    "PackPush",
     "Progress",
     "Status",
     "Transferred",
     "Workspace",
     "__version__",
+    "check_pack_index",
     "find_metafiles",
     "hash_file",
     "ignored_reason",
@@ -182,8 +185,51 @@ class Workspace:
     ]: ...
     def temp_for(self, algo: str, oid: str) -> Path: ...
     def ingest(self, algo: str, oid: str, tmp: _Path, source: str) -> int: ...
+    def pack_push(
+        self,
+        roots: list[tuple[str, str]],
+        index_dir: _Path,
+        staging: _Path,
+        target: int,
+        progress: Progress | None = None,
+        tick: Callable[[], object] | None = None,
+    ) -> PackPush: ...
+    def pack_fetch_plan(
+        self,
+        roots: list[tuple[str, str]],
+        index_dir: _Path,
+        max_gap: int = ...,
+        max_read: int = ...,
+    ) -> FetchPlan: ...
+    def ingest_read(self, plan: FetchPlan, i: int, data: _Path) -> tuple[int, int]: ...
+    def pack_presence(
+        self, roots: list[tuple[str, str]], index_dir: _Path
+    ) -> list[tuple[str, bool, bool]]: ...
     def save(self) -> None: ...
 
+@final
+class PackPush:
+    """What a push uploads: ``(pack, index, pack key, index key, trees, bytes, objects)``."""
+
+    @property
+    def packs(self) -> list[tuple[Path, Path, str, str, bool, int, int]]: ...
+    @property
+    def missing(self) -> list[str]: ...
+    @property
+    def present(self) -> int: ...
+
+@final
+class FetchPlan:
+    """The ranged reads of one fetch round."""
+
+    @property
+    def reads(self) -> list[tuple[str, int, int]]: ...
+    @property
+    def missing(self) -> list[str]: ...
+    @property
+    def wanted_bytes(self) -> int: ...
+
+def check_pack_index(path: _Path, pack: str) -> None: ...
 def hash_file(path: _Path, algo: str) -> tuple[str, int]: ...
 def ignored_reason(repo_root: _Path, path: _Path) -> str | None: ...
 def unprotect(path: _Path) -> None: ...

@@ -11,6 +11,7 @@ from bale.ops.outputs import WORKSPACE, Scope, Tracked, resolve
 from bale.progress import Bar
 
 if TYPE_CHECKING:
+    from bale.remotes import Remote
     from bale.repo import Repo
 
 
@@ -131,31 +132,64 @@ def cloud_status(
     Unlike dvc, which trusts a remote ``.dir`` to mean its files are there,
     every file of a directory is checked.
     """
-    from bale.ops.transfer import group, mover
+    from bale.ops.transfer import group
 
     ws = repo.workspace
     states: dict[str, str] = {}
     remotes = []
     for rem, outs in group(repo, targets, scope, remote, pushing=True).items():
         remotes.append(rem.name)
-        moving = mover(repo, rem, jobs)
-        try:
-            files, dirs = ws.sync_plan([(t.algo, t.out.oid) for t in outs if t.out.oid])
-            objects = {o: (key, size is not None) for _a, o, key, size in files}
-            objects.update({o: (key, size is not None) for _a, o, key, size, _m in dirs})
-            on_remote = moving.exists([key for key, _c in objects.values()])
-        finally:
-            moving.close()
+        # oid -> (in the cache, on the remote)
+        known = _presence_dvc_layout(repo, rem, [t for t in outs if t.algo != "blake3"], jobs)
+        known.update(_presence_packed(repo, rem, [t for t in outs if t.algo == "blake3"], jobs))
         for t in outs:
             assert t.out.oid is not None
             rel = t.rel(repo)
             names = [(rel, t.out.oid)]
-            if t.out.is_dir and objects[t.out.oid][1]:
+            if t.out.is_dir and known[t.out.oid][0]:
                 names += [(f"{rel}/{r}", o) for r, o, _s, _x in ws.manifest(t.algo, t.out.oid)]
             for name, oid in names:
-                key, cached = objects[oid]
-                state = _cloud_state(cached, key in on_remote)
+                state = _cloud_state(*known[oid])
                 if state:
                     states[name] = state
     ordered = sorted(states.items(), key=lambda kv: (_CLOUD_ORDER[kv[1]], kv[0]))
     return CloudStatusResult(dict(ordered), remotes)
+
+
+def _roots(outs: list[Tracked]) -> list[tuple[str, str]]:
+    return [(t.algo, t.out.oid) for t in outs if t.out.oid]
+
+
+def _presence_dvc_layout(
+    repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | None
+) -> dict[str, tuple[bool, bool]]:
+    from bale.ops.transfer import mover
+
+    if not outs:
+        return {}
+    files, dirs = repo.workspace.sync_plan(_roots(outs))
+    objects = {o: (key, size is not None) for _a, o, key, size in files}
+    objects.update({o: (key, size is not None) for _a, o, key, size, _m in dirs})
+    moving = mover(repo, rem, jobs)
+    try:
+        on_remote = moving.exists([key for key, _c in objects.values()])
+    finally:
+        moving.close()
+    return {o: (cached, key in on_remote) for o, (key, cached) in objects.items()}
+
+
+def _presence_packed(
+    repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | None
+) -> dict[str, tuple[bool, bool]]:
+    from bale.ops.transfer import store_jobs
+    from bale.remotes import packed
+    from bale.remotes.sync import Session
+
+    if not outs:
+        return {}
+    n = store_jobs(rem, jobs)
+    paths = packed.PackedPaths.for_remote(repo.tmp_dir, rem)
+    with Session(rem, n) as s:
+        s.run(packed.refresh_indexes(s.store, paths, n))
+    presence = repo.workspace.pack_presence(_roots(outs), paths.indexes)
+    return {o: (cached, remote) for o, cached, remote in presence}

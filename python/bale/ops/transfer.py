@@ -119,7 +119,7 @@ class _StoreMover:
 
     def __init__(self, ws: _core.Workspace, remote: Remote, jobs: int | None) -> None:
         self.ws = ws
-        self.jobs = jobs or int(remote.options.get("jobs", 0)) or 4 * (os.cpu_count() or 1)
+        self.jobs = store_jobs(remote, jobs)
         self.session = Session(remote, self.jobs)
 
     def exists(self, keys: Sequence[str]) -> set[str]:
@@ -166,17 +166,87 @@ def group(
     for t in in_scope(repo, targets, scope):
         if t.out.oid is None or not t.out.cache or (pushing and not t.out.push):
             continue
-        if t.algo == "blake3":
-            raise RemoteConfigError(
-                f"{t.rel(repo)}: blake3 (bale-native) data needs the packed remote layout, "
-                "which is not implemented yet; md5 repositories sync today"
-            )
         groups[resolve_remote(repo, remote or t.out.remote)].append(t)
     return groups
 
 
 def _roots(outs: list[Tracked]) -> list[tuple[str, str]]:
     return [(t.algo, t.out.oid) for t in outs if t.out.oid is not None]
+
+
+def store_jobs(remote: Remote, jobs: int | None) -> int:
+    """Requests in flight for a remote: ``-j``, else the remote's ``jobs``, else 4 per core."""
+    return jobs or int(remote.options.get("jobs", 0)) or 4 * (os.cpu_count() or 1)
+
+
+def _packed(repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | None, pushing: bool) -> Moved:
+    """Pushes or fetches the native outputs ``outs`` in the packed layout."""
+    from bale.remotes import packed
+
+    n = store_jobs(rem, jobs)
+    paths = packed.PackedPaths.for_remote(repo.tmp_dir, rem)
+    verb = "Pushing to" if pushing else "Fetching from"
+    with Session(rem, n) as s, Bar(f"{verb} {rem.name}") as bar:
+        move = packed.push if pushing else packed.fetch
+        moved = s.run(move(s.store, repo.workspace, _roots(outs), paths, n, bar))
+    names = {t.out.oid: t.rel(repo) for t in outs}
+    moved.missing = [names.get(oid, oid) for oid in moved.missing]
+    return moved
+
+
+def _push_dvc_layout(repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | None) -> Moved:
+    ws = repo.workspace
+    total = Moved()
+    moving = mover(repo, rem, jobs)
+    try:
+        # A folder copy hashes every object on the way; other remotes get
+        # objects verified before they leave.
+        files, dirs = ws.sync_plan(_roots(outs), verify=rem.kind != "folder")
+        names = {t.out.oid: t.rel(repo) for t in outs}
+        lacking = [f[:4] for f in files if f[3] is None] + [d[:4] for d in dirs if d[3] is None]
+        total.missing += [names.get(oid, key) for _a, oid, key, _s in lacking]
+        with Bar(f"Pushing to {rem.name}") as bar:
+            _merge(total, moving.send([f for f in files if f[3] is not None], bar))
+        # A send that fails raises, so every file that was cached arrived.
+        cached = [f[3] is not None for f in files]
+        complete = [d[:4] for d in dirs if d[3] is not None and all(cached[m] for m in d[4])]
+        with Bar(f"Pushing to {rem.name}") as bar:
+            _merge(total, moving.send(complete, bar))
+    finally:
+        moving.close()
+    return total
+
+
+def _fetch_dvc_layout(repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | None) -> Moved:
+    ws = repo.workspace
+    total = Moved()
+    moving = mover(repo, rem, jobs)
+    try:
+        roots = _roots(outs)
+        files, dirs = ws.sync_plan(roots)
+        lacking = [d[:4] for d in dirs if d[3] is None]
+        if lacking:
+            # A directory's files are known only once its .dir is here.
+            with Bar(f"Fetching from {rem.name}") as bar:
+                _merge(total, moving.receive(lacking, bar))
+            files, dirs = ws.sync_plan(roots)
+        with Bar(f"Fetching from {rem.name}") as bar:
+            _merge(total, moving.receive([f for f in files if f[3] is None], bar))
+    finally:
+        moving.close()
+    return total
+
+
+def _merge(total: Moved, part: Moved) -> None:
+    total.copied += part.copied
+    total.bytes += part.bytes
+    total.present += part.present
+    total.missing += part.missing
+
+
+def _by_layout(outs: list[Tracked]) -> tuple[list[Tracked], list[Tracked]]:
+    """``(DVC layout, packed layout)``: md5 data in DVC's, blake3 in bale's."""
+    return [t for t in outs if t.algo != "blake3"], [t for t in outs if t.algo == "blake3"]
 
 
 def push(
@@ -191,26 +261,13 @@ def push(
     a ``scope``, also those of other git revisions."""
     start = time.monotonic()
     result = TransferResult()
-    ws = repo.workspace
     for rem, outs in group(repo, targets, scope, remote, pushing=True).items():
         result.remotes.append(rem.name)
-        moving = mover(repo, rem, jobs)
-        try:
-            # A folder copy hashes every object on the way; other remotes
-            # get objects verified before they leave.
-            files, dirs = ws.sync_plan(_roots(outs), verify=rem.kind != "folder")
-            names = {t.out.oid: t.rel(repo) for t in outs}
-            lacking = [f[:4] for f in files if f[3] is None] + [d[:4] for d in dirs if d[3] is None]
-            result.missing += [names.get(oid, key) for _a, oid, key, _s in lacking]
-            with Bar(f"Pushing to {rem.name}") as bar:
-                result.add(moving.send([f for f in files if f[3] is not None], bar))
-            # A send that fails raises, so every file that was cached arrived.
-            cached = [f[3] is not None for f in files]
-            complete = [d[:4] for d in dirs if d[3] is not None and all(cached[m] for m in d[4])]
-            with Bar(f"Pushing to {rem.name}") as bar:
-                result.add(moving.send(complete, bar))
-        finally:
-            moving.close()
+        dvc_layout, native = _by_layout(outs)
+        if dvc_layout:
+            result.add(_push_dvc_layout(repo, rem, dvc_layout, jobs))
+        if native:
+            result.add(_packed(repo, rem, native, jobs, pushing=True))
     result.seconds = time.monotonic() - start
     if result.missing:
         raise ObjectMissingError(
@@ -232,25 +289,15 @@ def fetch(
     cache; with a ``scope``, also those of other git revisions."""
     start = time.monotonic()
     result = TransferResult()
-    ws = repo.workspace
     for rem, outs in group(repo, targets, scope, remote, pushing=False).items():
         if rem.kind == "folder" and not (rem.path and rem.path.is_dir()):
             raise RemoteConfigError(f"remote '{rem.name}': {rem.path} is not a directory")
         result.remotes.append(rem.name)
-        moving = mover(repo, rem, jobs)
-        try:
-            roots = _roots(outs)
-            files, dirs = ws.sync_plan(roots)
-            lacking = [d[:4] for d in dirs if d[3] is None]
-            if lacking:
-                # A directory's files are known only once its .dir is here.
-                with Bar(f"Fetching from {rem.name}") as bar:
-                    result.add(moving.receive(lacking, bar))
-                files, dirs = ws.sync_plan(roots)
-            with Bar(f"Fetching from {rem.name}") as bar:
-                result.add(moving.receive([f for f in files if f[3] is None], bar))
-        finally:
-            moving.close()
+        dvc_layout, native = _by_layout(outs)
+        if dvc_layout:
+            result.add(_fetch_dvc_layout(repo, rem, dvc_layout, jobs))
+        if native:
+            result.add(_packed(repo, rem, native, jobs, pushing=False))
     result.seconds = time.monotonic() - start
     if result.missing:
         raise ObjectMissingError(

@@ -4,7 +4,8 @@ Three kinds, one layout: a folder (a local path, a network mount), S3, and
 DVC's HTTP protocol (served by ``bale serve``). md5 data uses DVC's remote
 layout, which is the cache layout, so a folder remote is copied to and from by
 the engine directly, while S3 and HTTP remotes are :class:`~bale.remotes.store.Store`
-implementations driven by :mod:`bale.remotes.sync`.
+implementations driven by :mod:`bale.remotes.sync`. blake3 data uses bale's
+packed layout on every kind (:mod:`bale.remotes.packed`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class Remote:
     options: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
     def open_store(self, jobs: int) -> Store:
-        """The remote as a :class:`Store` (S3 and HTTP remotes only)."""
+        """The remote as a :class:`Store`."""
         if self.kind == "s3":
             from bale.remotes.s3 import S3Store
 
@@ -44,7 +45,10 @@ class Remote:
             from bale.remotes.http import HTTPStore
 
             return HTTPStore(self.name, self.url, self.options, jobs=jobs)
-        raise AssertionError(f"folder remote '{self.name}' is copied by the engine")
+        from bale.remotes.folder import FolderStore
+
+        assert self.path is not None
+        return FolderStore(self.name, self.path)
 
 
 def resolve_remote(repo: Repo, name: str | None = None) -> Remote:

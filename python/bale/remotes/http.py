@@ -234,8 +234,14 @@ class HTTPStore:
                 yield key, size
             after = page[-1][0] if page else None
 
-    async def get(self, key: str, dest: Path, progress: Progress | None = None) -> int:
-        return await self._retry(lambda: self._get_once(key, dest, progress))
+    async def get(
+        self,
+        key: str,
+        dest: Path,
+        progress: Progress | None = None,
+        byte_range: tuple[int, int] | None = None,
+    ) -> int:
+        return await self._retry(lambda: self._get_once(key, dest, progress, byte_range))
 
     async def put(self, src: Path, key: str, progress: Progress | None = None) -> None:
         if self._auth.kind == "digest":
@@ -402,11 +408,20 @@ class HTTPStore:
             page = await resp.json()
             return [(str(k), int(n)) for k, n in page["objects"]], bool(page["more"])
 
-    async def _get_once(self, key: str, dest: Path, progress: Progress | None) -> int:
-        async with self._request("GET", key) as resp:
+    async def _get_once(
+        self,
+        key: str,
+        dest: Path,
+        progress: Progress | None,
+        byte_range: tuple[int, int] | None,
+    ) -> int:
+        headers = {}
+        if byte_range is not None:
+            headers["Range"] = f"bytes={byte_range[0]}-{byte_range[1] - 1}"
+        async with self._request("GET", key, headers=headers) as resp:
             if resp.status == 404:
                 raise ObjectNotFound(f"remote '{self.name}': {key} not found")
-            if resp.status != 200:
+            if resp.status != (200 if byte_range is None else 206):
                 raise self._unexpected("GET", key, resp.status)
             if resp.content_length is not None and resp.content_length <= _CHUNK:
                 # Small objects (most of them): one worker-thread call, not three.

@@ -12,7 +12,8 @@ Rules every implementation keeps (``tests/remotes`` checks them on all kinds):
   nothing, never a prefix. A store that cannot promise this (a plain HTTP
   server) must say so in its docstring; ``bale serve`` and S3 can.
 - ``get`` writes into a local file the caller names and returns the number of
-  bytes written; a missing key raises :class:`ObjectNotFound`.
+  bytes written; a missing key raises :class:`ObjectNotFound`. With a byte
+  range it writes exactly those bytes (packs are read in ranges).
 - Transient failures (timeouts, dropped connections, HTTP 5xx, S3 ``SlowDown``)
   are retried inside the store with :func:`retrying`; what escapes is final
   and is a :class:`~bale.remotes.errors.RemoteError` subclass whose message
@@ -58,8 +59,15 @@ class Store(Protocol):
         ``/`` or is empty), in any order."""
         ...
 
-    async def get(self, key: str, dest: Path, progress: Progress | None = None) -> int:
-        """Writes the object ``key`` into the new file ``dest``; returns its size."""
+    async def get(
+        self,
+        key: str,
+        dest: Path,
+        progress: Progress | None = None,
+        byte_range: tuple[int, int] | None = None,
+    ) -> int:
+        """Writes the object ``key`` (or its bytes ``[start, end)`` of
+        ``byte_range``) into the new file ``dest``; returns the bytes written."""
         ...
 
     async def put(self, src: Path, key: str, progress: Progress | None = None) -> None:

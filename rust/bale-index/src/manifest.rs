@@ -314,6 +314,12 @@ struct TreeLine {
     name: String,
 }
 
+/// The entries of one native tree object as `(oid, size)`, verified on read.
+/// Sub-trees are the entries whose oid is a tree.
+pub fn tree_children(odb: &Odb, oid: &Oid) -> Result<Vec<(Oid, u64)>> {
+    Ok(read_tree(odb, oid)?.into_iter().map(|l| (l.oid, l.size)).collect())
+}
+
 fn read_tree(odb: &Odb, oid: &Oid) -> Result<Vec<TreeLine>> {
     let path = odb.object_path(oid);
     let bytes = odb.read_verified(oid)?;

@@ -94,6 +94,36 @@ pub fn plan(odb: &Odb, roots: &[Oid], verify: bool, state: Option<&Mutex<State>>
     Ok(plan)
 }
 
+/// Every object the native (blake3) `roots` reach, each once, in tree order
+/// (a directory's files together, so a sub-directory pull reads few ranges),
+/// with its size in the local store (`None` when the store lacks it). A tree
+/// the store lacks is listed but not entered: fetch it, then ask again.
+pub fn native_closure(odb: &Odb, roots: &[Oid]) -> Result<Vec<(Oid, Option<u64>)>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut order = Vec::new();
+    let mut stack: Vec<Oid> = roots.iter().rev().copied().collect();
+    while let Some(oid) = stack.pop() {
+        if oid.algo() != Algo::Blake3 {
+            return Err(Error::Unsupported(format!("{oid}: only blake3 objects are packed")));
+        }
+        if !seen.insert(oid) {
+            continue;
+        }
+        order.push(oid);
+        if oid.is_tree() && odb.exists(&oid) {
+            let children = crate::manifest::tree_children(odb, &oid)?;
+            stack.extend(children.into_iter().rev().map(|(c, _)| c));
+        }
+    }
+    Ok(order
+        .into_par_iter()
+        .map(|oid| {
+            let size = std::fs::metadata(odb.object_path(&oid)).ok().filter(|m| m.is_file()).map(|m| m.len());
+            (oid, size)
+        })
+        .collect())
+}
+
 fn local_size(odb: &Odb, oid: &Oid, verify: bool, state: Option<&Mutex<State>>) -> Result<Option<u64>> {
     let path = odb.object_path(oid);
     let meta = match std::fs::metadata(&path) {
@@ -128,6 +158,30 @@ mod tests {
         let opts =
             crate::BuildOptions { algo: Algo::Md5, repo_root: tmp, odb: Some(odb), clone: false, progress: &progress };
         crate::build_target(&dir, &opts, &mut State::in_memory()).unwrap().oid
+    }
+
+    #[test]
+    fn native_closure_lists_every_object_once_in_tree_order() {
+        let d = tempfile::tempdir().unwrap();
+        let odb = Odb::new(d.path().join("cache"));
+        let dir = d.path().join("d");
+        for (rel, body) in [("a/1", "one"), ("a/2", "two"), ("b/1", "one"), ("c", "three")] {
+            let p = dir.join(rel);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, body).unwrap();
+        }
+        let progress = bale_odb::Progress::default();
+        let opts =
+            crate::BuildOptions { algo: Algo::Blake3, repo_root: d.path(), odb: Some(&odb), clone: false, progress: &progress };
+        let root = crate::build_target(&dir, &opts, &mut State::in_memory()).unwrap().oid;
+        let all = native_closure(&odb, &[root, root]).unwrap();
+        let trees = all.iter().filter(|(o, _)| o.is_tree()).count();
+        assert_eq!((all.len(), trees), (6, 3), "root, a, b trees; one, two, three blobs");
+        assert_eq!(all[0].0, root);
+        assert!(all.iter().all(|(_, s)| s.is_some()));
+        odb.remove(&root).unwrap();
+        let shallow = native_closure(&odb, &[root]).unwrap();
+        assert_eq!(shallow, vec![(root, None)], "an absent tree is listed, not entered");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! the GIL and runs on bale's own rayon pool (see [`runtime`]).
 
 mod errors;
+mod packs;
 mod progress;
 mod runtime;
 mod workspace;
@@ -21,6 +22,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<workspace::CheckoutResult>()?;
     m.add_class::<workspace::GcResult>()?;
     m.add_class::<workspace::Transferred>()?;
+    m.add_class::<packs::PackPush>()?;
+    m.add_class::<packs::FetchPlan>()?;
+    m.add_function(wrap_pyfunction!(workspace::check_pack_index, m)?)?;
     m.add_function(wrap_pyfunction!(workspace::hash_file, m)?)?;
     m.add_function(wrap_pyfunction!(workspace::ignored_reason, m)?)?;
     m.add_function(wrap_pyfunction!(workspace::unprotect, m)?)?;

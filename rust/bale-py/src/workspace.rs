@@ -25,6 +25,10 @@ fn parse_oid(algo: &str, oid: &str) -> Result<Oid, Error> {
     Oid::parse(Algo::from_str(algo)?, oid)
 }
 
+fn parse_oids(py: Python<'_>, pairs: &[(String, String)]) -> PyResult<Vec<Oid>> {
+    pairs.iter().map(|(a, o)| parse_oid(a, o)).collect::<Result<Vec<_>, _>>().py_err(py)
+}
+
 /// What a file or directory hashed to.
 #[pyclass(frozen, get_all, module = "bale._core")]
 pub struct Built {
@@ -471,10 +475,77 @@ impl Workspace {
         Ok(hash.size)
     }
 
+    /// Writes into `staging` the packs a push of the native `roots` needs:
+    /// every object they reach that the remote indexes in `index_dir` do
+    /// not list, verified as it is read, trees last.
+    #[pyo3(signature = (roots, index_dir, staging, target, progress=None, tick=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn pack_push(
+        &self,
+        py: Python<'_>,
+        roots: Vec<(String, String)>,
+        index_dir: PathBuf,
+        staging: PathBuf,
+        target: u64,
+        progress: Option<&Progress>,
+        tick: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<crate::packs::PackPush> {
+        let roots = parse_oids(py, &roots)?;
+        run(py, self.jobs, progress, tick, |p| crate::packs::push(&self.odb, &roots, &index_dir, &staging, target, p))
+    }
+
+    /// The ranged reads that fetch what the native `roots` reach and the
+    /// cache lacks, from the packs the indexes in `index_dir` describe.
+    #[pyo3(signature = (roots, index_dir, max_gap=1 << 20, max_read=64 << 20))]
+    fn pack_fetch_plan(
+        &self,
+        py: Python<'_>,
+        roots: Vec<(String, String)>,
+        index_dir: PathBuf,
+        max_gap: u64,
+        max_read: u64,
+    ) -> PyResult<crate::packs::FetchPlan> {
+        let roots = parse_oids(py, &roots)?;
+        run(py, self.jobs, None, None, |_| crate::packs::fetch_plan(&self.odb, &roots, &index_dir, max_gap, max_read))
+    }
+
+    /// Verifies every object of read `i` of `plan`, downloaded into `data`,
+    /// and stores it; returns `(objects stored, bytes stored)`.
+    fn ingest_read(
+        &self,
+        py: Python<'_>,
+        plan: &crate::packs::FetchPlan,
+        i: usize,
+        data: PathBuf,
+    ) -> PyResult<(u64, u64)> {
+        let read = plan.plan.reads.get(i).ok_or_else(|| pyo3::exceptions::PyIndexError::new_err(i))?;
+        let got = py.detach(|| bale_pack::ingest_read(&self.odb, read, &data, &bale_odb::Progress::default()));
+        let got = got.py_err(py)?;
+        Ok((got.stored, got.bytes))
+    }
+
+    /// `(oid, cached, on the remote)` of every object the native `roots`
+    /// reach through the trees the cache holds.
+    fn pack_presence(
+        &self,
+        py: Python<'_>,
+        roots: Vec<(String, String)>,
+        index_dir: PathBuf,
+    ) -> PyResult<Vec<(String, bool, bool)>> {
+        let roots = parse_oids(py, &roots)?;
+        run(py, self.jobs, None, None, |_| crate::packs::presence(&self.odb, &roots, &index_dir))
+    }
+
     /// Saves the stat cache. Failure is ignored: it is only a cache.
     fn save(&self) {
         let _ = self.state.lock().unwrap().save();
     }
+}
+
+/// Checks a downloaded pack index: well formed, and the index of `pack`.
+#[pyfunction]
+pub fn check_pack_index(py: Python<'_>, path: PathBuf, pack: &str) -> PyResult<()> {
+    py.detach(|| crate::packs::check_index(&path, pack)).py_err(py)
 }
 
 /// `(oid, size)` of one file.

@@ -1,0 +1,163 @@
+"""bale's packed remote layout (DESIGN.md §11) on any :class:`Store`.
+
+The engine decides what goes in which pack and which byte ranges a fetch
+reads, and verifies every object that arrives; this module moves files:
+
+- Index copies. A pack index never changes under its name, so each is
+  downloaded once into a local folder (checked by the engine first) and
+  the union of the copies answers every existence question.
+- Push. Packs upload in parallel, each followed by its index; the pack that
+  holds the trees goes last, after every other index, so a tree on the
+  remote always has its members there too.
+- Fetch. Rounds of ranged reads: the files of a tree are known only once
+  the tree is in the cache, so each round fetches what the trees fetched so
+  far reveal, until nothing is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bale import _core
+from bale.remotes.sync import Moved, for_each
+
+if TYPE_CHECKING:
+    from bale.progress import Bar
+    from bale.remotes import Remote
+    from bale.remotes.store import Store
+
+PACKS_PREFIX = "bale/packs/"
+# About 32 MiB per pack: large enough that 100k small files are a dozen
+# uploads, small enough that several upload in parallel.
+DEFAULT_PACK_SIZE = 32 << 20
+
+
+@dataclass(frozen=True)
+class PackedPaths:
+    """Where a repository keeps its copies of one remote's indexes, and its staged packs."""
+
+    indexes: Path
+    staging: Path
+
+    @classmethod
+    def for_remote(cls, tmp_dir: Path, remote: Remote) -> PackedPaths:
+        # By URL, not name: a name can be reused for another remote.
+        url = remote.url if remote.path is None else str(remote.path)
+        tag = hashlib.sha256(url.encode()).hexdigest()[:16]
+        base = tmp_dir / "bale" / "remotes" / tag
+        staging = tmp_dir / "bale" / "staging" / str(os.getpid())
+        return cls(indexes=base / "indexes", staging=staging)
+
+
+async def refresh_indexes(store: Store, paths: PackedPaths, jobs: int) -> None:
+    """Downloads the remote's indexes that the local copies lack."""
+    paths.indexes.mkdir(parents=True, exist_ok=True)
+    have = set(os.listdir(paths.indexes))
+    new = [
+        key
+        async for key, _size in store.list(PACKS_PREFIX)
+        if key.endswith(".idx") and key.rsplit("/", 1)[-1] not in have
+    ]
+
+    async def fetch(key: str) -> None:
+        name = key.rsplit("/", 1)[-1]
+        tmp = paths.indexes / f".{name}.{os.getpid()}.tmp"
+        try:
+            await store.get(key, tmp)
+            await asyncio.to_thread(_core.check_pack_index, tmp, name.removesuffix(".idx"))
+            os.replace(tmp, paths.indexes / name)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    await for_each(new, fetch, jobs)
+
+
+async def push(
+    store: Store,
+    ws: _core.Workspace,
+    roots: list[tuple[str, str]],
+    paths: PackedPaths,
+    jobs: int,
+    bar: Bar,
+    pack_size: int = DEFAULT_PACK_SIZE,
+) -> Moved:
+    """Uploads, as packs, every object ``roots`` reach that the remote lacks."""
+    await refresh_indexes(store, paths, jobs)
+    plan = await asyncio.to_thread(
+        ws.pack_push, roots, paths.indexes, paths.staging, pack_size, bar.progress
+    )
+    moved = Moved(present=plan.present, missing=list(plan.missing))
+    bar.progress.reset()
+    bar.add_total(sum(p[6] for p in plan.packs))
+    try:
+        members = [p for p in plan.packs if not p[4]]
+        trees = [p for p in plan.packs if p[4]]
+
+        async def upload(pack: tuple[Path, Path, str, str, bool, int, int]) -> None:
+            pack_path, index_path, pack_key, index_key, _trees, nbytes, objects = pack
+            await store.put(pack_path, pack_key, lambda n: bar.step(n, files=0))
+            await store.put(index_path, index_key)
+            shutil.copyfile(index_path, paths.indexes / Path(index_key).name)
+            moved.copied += objects
+            moved.bytes += nbytes
+            bar.step(files=objects)
+
+        await for_each(members, upload, jobs)
+        await for_each(trees, upload, 1)
+    finally:
+        shutil.rmtree(paths.staging, ignore_errors=True)
+    return moved
+
+
+async def fetch(
+    store: Store,
+    ws: _core.Workspace,
+    roots: list[tuple[str, str]],
+    paths: PackedPaths,
+    jobs: int,
+    bar: Bar,
+) -> Moved:
+    """Downloads every object ``roots`` reach that the cache lacks, in ranged
+    reads of the packs that hold them; each object is verified as it lands."""
+    await refresh_indexes(store, paths, jobs)
+    moved = Moved()
+    paths.staging.mkdir(parents=True, exist_ok=True)
+    try:
+        while True:
+            plan = await asyncio.to_thread(ws.pack_fetch_plan, roots, paths.indexes)
+            reads = plan.reads
+            if not reads:
+                moved.missing = list(plan.missing)
+                return moved
+            bar.add_total(len(reads))
+            before = moved.copied
+
+            async def read(item: tuple[_core.FetchPlan, int, tuple[str, int, int]]) -> None:
+                plan, i, (key, start, end) = item
+                tmp = paths.staging / f"read-{i}"
+                try:
+                    await store.get(key, tmp, lambda n: bar.step(n, files=0), (start, end))
+                    stored, nbytes = await asyncio.to_thread(ws.ingest_read, plan, i, tmp)
+                finally:
+                    with contextlib.suppress(FileNotFoundError):
+                        tmp.unlink()
+                moved.copied += stored
+                moved.bytes += nbytes
+                bar.step(files=1)
+
+            await for_each([(plan, i, r) for i, r in enumerate(reads)], read, jobs)
+            if moved.copied == before:
+                # Every read landed objects already here: nothing new can
+                # be revealed, and the rest is on no remote.
+                moved.missing = list(plan.missing)
+                return moved
+    finally:
+        shutil.rmtree(paths.staging, ignore_errors=True)

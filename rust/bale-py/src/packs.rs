@@ -1,0 +1,111 @@
+//! The packed remote layout as Python sees it: what to upload for a push,
+//! which byte ranges to download for a fetch, and the verified ingest of each
+//! downloaded range. Python moves the bytes; every decision is made here.
+
+use std::path::{Path, PathBuf};
+
+use bale_error::{Error, Result};
+use bale_hash::Oid;
+use bale_index::sync::native_closure;
+use bale_odb::{Odb, Progress};
+use bale_pack::{plan_packs, read_plan, write_packs, PackIndex, ReadPlan, RemoteIndex};
+use pyo3::prelude::*;
+
+/// What a push must upload: packs in upload order, each with its index.
+/// The last pack holds the trees and must go last (its index after every
+/// other index), so that a tree on the remote implies all of its members.
+#[pyclass(frozen, get_all, module = "bale._core")]
+pub struct PackPush {
+    /// `(pack path, index path, pack key, index key, holds trees, bytes, objects)`.
+    pub packs: Vec<(PathBuf, PathBuf, String, String, bool, u64, u64)>,
+    /// Objects the cache lacks (nothing that needs them is uploaded).
+    pub missing: Vec<String>,
+    /// Objects the remote's indexes already list.
+    pub present: u64,
+}
+
+/// The ranged reads a fetch makes. Ingest each downloaded read with
+/// `Workspace.ingest_read(plan, i, file)`; then plan again, because the
+/// files of a tree fetched now are known only once it is in the cache.
+#[pyclass(frozen, module = "bale._core")]
+pub struct FetchPlan {
+    pub(crate) plan: ReadPlan,
+}
+
+#[pymethods]
+impl FetchPlan {
+    /// `(remote key, start, end)` of each read; `end` is exclusive.
+    #[getter]
+    fn reads(&self) -> Vec<(String, u64, u64)> {
+        self.plan.reads.iter().map(|r| (r.key(), r.start, r.end)).collect()
+    }
+
+    /// Objects no index lists.
+    #[getter]
+    fn missing(&self) -> Vec<String> {
+        self.plan.missing.iter().map(|o| o.to_string()).collect()
+    }
+
+    /// Bytes of the objects wanted (the reads may cover a few more).
+    #[getter]
+    fn wanted_bytes(&self) -> u64 {
+        self.plan.wanted_bytes
+    }
+}
+
+pub fn push(
+    odb: &Odb,
+    roots: &[Oid],
+    index_dir: &Path,
+    staging: &Path,
+    target: u64,
+    progress: &Progress,
+) -> Result<PackPush> {
+    let remote = RemoteIndex::load_dir(index_dir)?;
+    let all = native_closure(odb, roots)?;
+    let missing: Vec<Oid> = all.iter().filter(|(_, s)| s.is_none()).map(|(o, _)| *o).collect();
+    let present = all.iter().filter(|(o, _)| remote.contains(o)).count() as u64;
+    let send: Vec<(Oid, u64)> = all
+        .iter()
+        // With anything missing, no tree goes: it would claim what is not there.
+        .filter(|(o, _)| !remote.contains(o) && (missing.is_empty() || !o.is_tree()))
+        .filter_map(|(o, s)| s.map(|s| (*o, s)))
+        .collect();
+    let planned = plan_packs(&send, target);
+    std::fs::create_dir_all(staging).map_err(|e| Error::io(staging, e))?;
+    let written = write_packs(odb, &planned, staging, progress)?;
+    let packs = written
+        .into_iter()
+        .zip(&planned)
+        .map(|(w, p)| {
+            (w.pack_path, w.index_path, w.id.pack_key(), w.id.index_key(), p.trees, w.bytes, w.objects as u64)
+        })
+        .collect();
+    Ok(PackPush { packs, missing: missing.iter().map(|o| o.to_string()).collect(), present })
+}
+
+pub fn fetch_plan(odb: &Odb, roots: &[Oid], index_dir: &Path, max_gap: u64, max_read: u64) -> Result<FetchPlan> {
+    let remote = RemoteIndex::load_dir(index_dir)?;
+    let wanted: Vec<Oid> = native_closure(odb, roots)?.into_iter().filter(|(_, s)| s.is_none()).map(|(o, _)| o).collect();
+    Ok(FetchPlan { plan: read_plan(&remote, &wanted, max_gap, max_read) })
+}
+
+/// `(oid, in the cache, on the remote)` of every object `roots` reach
+/// through the trees the cache holds.
+pub fn presence(odb: &Odb, roots: &[Oid], index_dir: &Path) -> Result<Vec<(String, bool, bool)>> {
+    let remote = RemoteIndex::load_dir(index_dir)?;
+    Ok(native_closure(odb, roots)?.into_iter().map(|(o, s)| (o.to_string(), s.is_some(), remote.contains(&o))).collect())
+}
+
+/// Checks a downloaded index before it joins the local copies: well formed,
+/// and the index of the pack its name says.
+pub fn check_index(path: &Path, pack_hex: &str) -> Result<()> {
+    let index = PackIndex::read(path)?;
+    if index.pack().hex() != pack_hex {
+        return Err(Error::BadManifest {
+            path: path.to_path_buf(),
+            reason: format!("index of pack {} stored under the name of pack {pack_hex}", index.pack().hex()),
+        });
+    }
+    Ok(())
+}
