@@ -406,7 +406,14 @@ async def upload(url: str, key: str, data: Any, **kw: Any) -> tuple[int, str]:
 
 
 def test_an_upload_that_does_not_hash_to_its_key_is_refused(http_remote: HTTPRemote) -> None:
-    for key in (md5_key(b"the real one"), "ab/" + "0" * 30, "bale/blake3/ab/" + "0" * 62):
+    keys = (
+        md5_key(b"the real one"),
+        "ab/" + "0" * 30,
+        "bale/blake3/ab/" + "0" * 62,
+        "bale/packs/" + "0" * 64 + ".pack",
+        "bale/packs/" + "0" * 64 + ".idx",  # not an index, so not that pack's
+    )
+    for key in keys:
         status, text = asyncio.run(upload(http_remote.url, key, b"something else"))
         assert status == 400 and "hash" in text
     assert list(http_remote.folder.rglob("*.tmp")) == []

@@ -62,7 +62,7 @@ from aiohttp.typedefs import Middleware
 from multidict import CIMultiDict
 
 from bale import _core
-from bale.exceptions import TargetNotFoundError
+from bale.exceptions import BaleError, TargetNotFoundError
 
 __all__ = ["MAX_BODY", "MAX_KEYS", "PROTOCOL", "make_app", "parse_key", "serve"]
 
@@ -81,6 +81,10 @@ _VERIFIED = (
     (re.compile(r"files/md5/([0-9a-f]{2})/([0-9a-f]{30})(?:\.dir)?"), "md5"),
     (re.compile(r"([0-9a-f]{2})/([0-9a-f]{30})(?:\.dir)?"), "md5-dos2unix"),
     (re.compile(r"bale/blake3/([0-9a-f]{2})/([0-9a-f]{62})(?:\.tree)?"), "blake3"),
+    # Packs are named by the blake3 of their bytes; an index must parse and
+    # belong to the pack of its name (DESIGN.md §11).
+    (re.compile(r"bale/packs/([0-9a-f]{2})([0-9a-f]{62})\.pack"), "blake3"),
+    (re.compile(r"bale/packs/([0-9a-f]{2})([0-9a-f]{62})\.idx"), "pack-index"),
 )
 
 _ROOT: web.AppKey[Path] = web.AppKey("root", Path)
@@ -230,7 +234,12 @@ class _Upload:
         assert self.path is not None
         if expected is not None:
             algo, want = expected
-            if _core.hash_file(self.path, algo)[0] != want:
+            if algo == "pack-index":
+                try:
+                    _core.check_pack_index(self.path, want)
+                except BaleError:
+                    return False
+            elif _core.hash_file(self.path, algo)[0] != want:
                 return False
         os.chmod(self.path, 0o444)
         dest = self.path.with_name(self.key.rsplit("/", 1)[-1])
