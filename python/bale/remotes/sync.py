@@ -27,9 +27,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-# Downloads above this size are verified on a worker thread so the event loop
-# keeps other transfers moving meanwhile.
-_HASH_OFF_LOOP = 1 << 20
+# Downloads go to the engine in batches of this many, or at once when large.
+_BATCH = 64
+_LARGE = 1 << 20
 
 
 @dataclass
@@ -111,10 +111,28 @@ async def receive(
 ) -> Moved:
     """Downloads the items (which the plan found the cache lacking), each
     verified by the engine before it is published; keys the store lacks are
-    reported, not raised."""
+    reported, not raised.
+
+    Downloads are handed to the engine in batches, verified in parallel off
+    the event loop, so the loop keeps requests in flight meanwhile."""
     moved = Moved()
     bar.add_total(len(items))
     loop = asyncio.get_running_loop()
+    batch: list[tuple[str, str, str | os.PathLike[str], str]] = []
+
+    async def flush() -> None:
+        nonlocal batch
+        todo, batch = batch, []
+        if not todo:
+            return
+        try:
+            sizes = await loop.run_in_executor(None, ws.ingest_many, todo)
+        finally:
+            for _a, _o, tmp, _s in todo:
+                _discard(tmp)  # only corrupt ones are left, and only on error
+        moved.copied += len(sizes)
+        moved.bytes += sum(sizes)
+        bar.step(files=len(sizes))
 
     async def get(item: Incoming) -> None:
         tmp = ws.temp_for(item.algo, item.oid)
@@ -128,16 +146,16 @@ async def receive(
         except BaseException:
             _discard(tmp)
             raise
-        source = f"remote '{store.name}': {item.key}"
-        if size > _HASH_OFF_LOOP:
-            await loop.run_in_executor(None, ws.ingest, item.algo, item.oid, tmp, source)
-        else:
-            ws.ingest(item.algo, item.oid, tmp, source)
-        moved.copied += 1
-        moved.bytes += size
-        bar.step(files=1)
+        batch.append((item.algo, item.oid, tmp, f"remote '{store.name}': {item.key}"))
+        if len(batch) >= _BATCH or size > _LARGE:
+            await flush()
 
-    await _ticking(bar, for_each(items, get, jobs))
+    try:
+        await _ticking(bar, for_each(items, get, jobs))
+        await flush()
+    finally:
+        for _a, _o, tmp, _s in batch:
+            _discard(tmp)
     return moved
 
 

@@ -7,12 +7,13 @@ use std::str::FromStr;
 use std::sync::Mutex;
 
 use bale_checkout::{CheckoutOptions, LinkType, Linker};
-use bale_error::{Error, IoContext};
+use bale_error::{Error, IoContext, Result};
 use bale_hash::{Algo, Oid};
 use bale_index::build::{build_target, BuildOptions};
 use bale_index::{diff_manifests, Manifest, State};
 use bale_odb::Odb;
 use pyo3::prelude::*;
+use rayon::prelude::*;
 
 use crate::errors::IntoPy;
 use crate::progress::Progress;
@@ -454,6 +455,40 @@ impl Workspace {
             })
             .collect();
         Ok((files, dirs))
+    }
+
+    /// [`ingest`](Self::ingest) for many downloads at once, in parallel:
+    /// `(algo, oid, tmp, source)` each. Every item is handled (published,
+    /// or removed if corrupt) before the first error is raised.
+    fn ingest_many(&self, py: Python<'_>, items: Vec<(String, String, PathBuf, String)>) -> PyResult<Vec<u64>> {
+        let parsed = items.iter().map(|(a, o, _, _)| parse_oid(a, o)).collect::<Result<Vec<_>, _>>().py_err(py)?;
+        run(py, self.jobs, None, None, |_| {
+            let done: Vec<Result<(Oid, u64, bale_index::Stat)>> = parsed
+                .par_iter()
+                .zip(&items)
+                .map(|(oid, (_, _, tmp, source))| {
+                    let hash = self.odb.ingest(oid, tmp, source)?.0;
+                    let path = self.odb.object_path(oid);
+                    let stat = bale_index::walk::stat_of(&std::fs::metadata(&path).at(&path)?);
+                    Ok((*oid, hash.size, stat))
+                })
+                .collect();
+            let mut state = self.state.lock().unwrap();
+            let mut sizes = Vec::with_capacity(done.len());
+            let mut first_error = None;
+            for r in done {
+                match r {
+                    Ok((oid, size, stat)) => {
+                        state.record_object(&self.odb.object_path(&oid), stat, oid);
+                        sizes.push(size);
+                    }
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            first_error.map_or(Ok(sizes), Err)
+        })
     }
 
     /// A fresh temp path in the cache for a download of `oid` to land in.

@@ -1,0 +1,132 @@
+"""One fixture, ``remote``, that is each kind of remote in turn: a folder, S3
+on a real SeaweedFS server, and HTTP through ``bale serve``. Each kind also
+offers raw access to what the remote holds, to inspect and to tamper with."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import Run, md5_repo, run  # noqa: F401
+from tests.remotes.http_server import serving
+from tests.remotes.seaweed import SeaweedServer, seaweed  # noqa: F401
+
+
+class RemoteUnderTest(ABC):
+    """A remote as the suite sees it: configured into a repository by the
+    CLI, and inspected behind bale's back."""
+
+    name = "store"
+
+    @abstractmethod
+    def configure(self, repo: Path, cli: Run) -> None: ...
+
+    @abstractmethod
+    def listing(self) -> set[str]: ...
+
+    @abstractmethod
+    def read(self, key: str) -> bytes: ...
+
+    @abstractmethod
+    def write(self, key: str, data: bytes) -> None: ...
+
+    @abstractmethod
+    def delete(self, key: str) -> None: ...
+
+
+class FolderRemote(RemoteUnderTest):
+    def __init__(self, root: Path, url: str | None = None) -> None:
+        self.root = root
+        self.url = url or str(root)
+
+    def configure(self, repo: Path, cli: Run) -> None:
+        cli("bale", "remote", "add", "-d", self.name, self.url, cwd=repo)
+
+    def listing(self) -> set[str]:
+        return {
+            p.relative_to(self.root).as_posix()
+            for p in self.root.rglob("*")
+            if p.is_file() and not p.name.startswith(".")
+        }
+
+    def read(self, key: str) -> bytes:
+        return (self.root / key).read_bytes()
+
+    def write(self, key: str, data: bytes) -> None:
+        path = self.root / key
+        if path.exists():
+            path.chmod(0o644)
+        path.write_bytes(data)
+
+    def delete(self, key: str) -> None:
+        (self.root / key).unlink()
+
+
+class S3Remote(RemoteUnderTest):
+    def __init__(self, server: SeaweedServer) -> None:
+        import boto3
+
+        self.server = server
+        self.bucket = f"conf-{uuid.uuid4().hex[:12]}"
+        self.prefix = "team/data"
+        self.client: Any = boto3.client(
+            "s3",
+            endpoint_url=server.endpoint,
+            aws_access_key_id=server.access_key,
+            aws_secret_access_key=server.secret_key,
+            region_name=server.region,
+        )
+        self.client.create_bucket(Bucket=self.bucket)
+
+    def configure(self, repo: Path, cli: Run) -> None:
+        url = f"s3://{self.bucket}/{self.prefix}"
+        cli("bale", "remote", "add", "-d", self.name, url, cwd=repo)
+        for option, value in self.server.options().items():
+            cli("bale", "remote", "modify", "--local", self.name, option, value, cwd=repo)
+
+    def listing(self) -> set[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix + "/"
+        )
+        start = len(self.prefix) + 1
+        return {o["Key"][start:] for page in pages for o in page.get("Contents", [])}
+
+    def read(self, key: str) -> bytes:
+        body = self.client.get_object(Bucket=self.bucket, Key=f"{self.prefix}/{key}")["Body"]
+        data: bytes = body.read()
+        return data
+
+    def write(self, key: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=f"{self.prefix}/{key}", Body=data)
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=f"{self.prefix}/{key}")
+
+
+@pytest.fixture(params=["folder", "s3", "http"])
+def remote(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RemoteUnderTest]:
+    """Each kind of remote, empty, for one test."""
+    if request.param == "folder":
+        yield FolderRemote(tmp_path / "store")
+    elif request.param == "s3":
+        server: SeaweedServer = request.getfixturevalue("seaweed")
+        yield S3Remote(server)
+    else:
+        folder = tmp_path / "served"
+        folder.mkdir()
+        with serving(folder) as url:
+            yield FolderRemote(folder, url)
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials come from the remote's config, never from the machine."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)

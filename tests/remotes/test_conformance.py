@@ -1,0 +1,207 @@
+"""The conformance suite: every kind of remote (folder, S3, HTTP) passes the
+same tests, through the CLI, as a user would see them."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import GIT_ENV, Run, read_tree, write_tree
+
+from .conftest import RemoteUnderTest
+
+DATA = {"a.txt": "alpha\n", "s/b.bin": b"\x00\x01" * 1000, "s/t/c": "c\n", "s/t/same": "c\n"}
+
+
+def _push_json(run: Run, *args: str) -> dict[str, object]:
+    out: dict[str, object] = json.loads(run("bale", "push", "--json", *args).stdout)
+    return out
+
+
+def _setup(repo: Path, run: Run, remote: RemoteUnderTest) -> None:
+    write_tree(repo / "data", DATA)
+    write_tree(repo, {"one.txt": "1\n"})
+    run("bale", "add", "data", "one.txt")
+    remote.configure(repo, run)
+
+
+def _clone(repo: Path, tmp_path: Path) -> Path:
+    """A second checkout: the same metafiles and config, no cache, no data."""
+    clone = tmp_path / "clone"
+    shutil.copytree(repo, clone, ignore=shutil.ignore_patterns("cache", "tmp", "data", "one.txt"))
+    return clone
+
+
+def test_push_then_pull_into_an_empty_clone_restores_every_byte(
+    md5_repo: Path, run: Run, remote: RemoteUnderTest, tmp_path: Path
+) -> None:
+    _setup(md5_repo, run, remote)
+    pushed = _push_json(run)
+    assert pushed["copied"] == 5  # 4 distinct files + 1 .dir
+    assert any(k.endswith(".dir") for k in remote.listing())
+    assert all(k.startswith("files/md5/") for k in remote.listing())
+
+    clone = _clone(md5_repo, tmp_path)
+    run("bale", "pull", cwd=clone)
+    assert read_tree(clone / "data") == read_tree(md5_repo / "data")
+    assert (clone / "one.txt").read_text() == "1\n"
+    run("bale", "status", cwd=clone)
+
+
+def test_a_second_push_moves_nothing_and_an_edit_moves_only_what_changed(
+    md5_repo: Path, run: Run, remote: RemoteUnderTest
+) -> None:
+    _setup(md5_repo, run, remote)
+    _push_json(run)
+    again = _push_json(run)
+    assert again["copied"] == 0 and again["present"] == 5
+
+    (md5_repo / "data" / "a.txt").write_text("changed\n")
+    run("bale", "add", "data")
+    edit = _push_json(run)
+    assert edit["copied"] == 2  # the new file and the new .dir
+
+
+def test_status_cloud_names_new_deleted_and_in_sync(
+    md5_repo: Path, run: Run, remote: RemoteUnderTest
+) -> None:
+    _setup(md5_repo, run, remote)
+    before = json.loads(run("bale", "status", "-c", "--json").stdout)
+    assert before == {
+        "data": "new",
+        "data/a.txt": "new",
+        "data/s/b.bin": "new",
+        "data/s/t/c": "new",
+        "data/s/t/same": "new",
+        "one.txt": "new",
+    }
+    run("bale", "push")
+    assert json.loads(run("bale", "status", "-c", "--json").stdout) == {}
+    assert "in sync" in run("bale", "status", "-c").stdout
+
+    shutil.rmtree(md5_repo / ".dvc" / "cache")
+    after = json.loads(run("bale", "status", "-c", "--json").stdout)
+    assert after == {"data": "deleted", "one.txt": "deleted"}
+
+
+def test_a_directory_missing_a_file_is_never_marked_complete_on_the_remote(
+    md5_repo: Path, run: Run, remote: RemoteUnderTest
+) -> None:
+    _setup(md5_repo, run, remote)
+    cache = md5_repo / ".dvc" / "cache"
+    alpha = next(p for p in cache.rglob("*") if p.is_file() and p.read_bytes() == b"alpha\n")
+    alpha.unlink()
+    err = run("bale", "push", ok=False).stderr
+    assert err.startswith("ERROR: ") and "not in the cache" in err
+    assert not any(k.endswith(".dir") for k in remote.listing())
+    assert len(remote.listing()) == 3  # the other files did go
+
+
+def test_a_corrupt_object_on_the_remote_never_enters_the_cache(
+    md5_repo: Path, run: Run, remote: RemoteUnderTest
+) -> None:
+    _setup(md5_repo, run, remote)
+    run("bale", "push")
+    key = next(k for k in remote.listing() if remote.read(k) == b"alpha\n")
+    remote.write(key, b"bit rot\n")
+    shutil.rmtree(md5_repo / ".dvc" / "cache")
+    shutil.rmtree(md5_repo / "data")
+    err = run("bale", "pull", ok=False).stderr
+    assert err.startswith("ERROR: ") and "corrupt" in err and remote.name in err
+    cached = [p.read_bytes() for p in (md5_repo / ".dvc" / "cache").rglob("*") if p.is_file()]
+    assert b"bit rot\n" not in cached
+    assert not [p for p in (md5_repo / ".dvc" / "cache").rglob("*.tmp")]
+
+
+def test_an_object_missing_on_the_remote_is_reported_and_the_rest_arrive(
+    md5_repo: Path, run: Run, remote: RemoteUnderTest
+) -> None:
+    _setup(md5_repo, run, remote)
+    run("bale", "push")
+    key = next(k for k in remote.listing() if remote.read(k) == b"alpha\n")
+    remote.delete(key)
+    shutil.rmtree(md5_repo / ".dvc" / "cache")
+    err = run("bale", "fetch", ok=False).stderr
+    assert "on no remote" in err
+    status = json.loads(run("bale", "status", "-c", "--json").stdout)
+    assert status == {"data/a.txt": "missing"}
+
+
+@pytest.mark.interop
+def test_dvc_pulls_what_bale_pushed(md5_repo: Path, run: Run, remote: RemoteUnderTest) -> None:
+    _setup(md5_repo, run, remote)
+    run("bale", "push")
+    shutil.rmtree(md5_repo / ".dvc" / "cache")
+    shutil.rmtree(md5_repo / "data")
+    run("dvc", "pull", "-q")
+    assert read_tree(md5_repo / "data") == {
+        k: v.encode() if isinstance(v, str) else v for k, v in DATA.items()
+    }
+    assert json.loads(run("dvc", "status", "-c", "--json").stdout) == {}
+
+
+@pytest.mark.interop
+def test_bale_pulls_what_dvc_pushed(md5_repo: Path, run: Run, remote: RemoteUnderTest) -> None:
+    _setup(md5_repo, run, remote)
+    run("dvc", "push", "-q")
+    assert json.loads(run("bale", "status", "-c", "--json").stdout) == {}
+    shutil.rmtree(md5_repo / ".dvc" / "cache")
+    shutil.rmtree(md5_repo / "data")
+    run("bale", "pull")
+    assert (md5_repo / "data" / "s" / "b.bin").read_bytes() == b"\x00\x01" * 1000
+
+
+def test_gc_cloud_deletes_only_unreferenced_objects_and_only_when_forced(
+    md5_repo: Path, run: Run, remote: RemoteUnderTest
+) -> None:
+    _setup(md5_repo, run, remote)
+    run("bale", "push")
+    old_dir = next(k for k in remote.listing() if k.endswith(".dir"))
+    old_file = next(k for k in remote.listing() if remote.read(k) == b"alpha\n")
+    (md5_repo / "data" / "a.txt").write_text("changed\n")
+    run("bale", "add", "data")
+    run("bale", "push")
+    before = remote.listing()
+    err = run("bale", "gc", "-w", "-c", ok=False).stderr
+    assert "-f" in err and remote.listing() == before
+
+    dry = json.loads(run("bale", "gc", "-w", "-c", "--dry", "--json").stdout)
+    size = len(remote.read(old_dir)) + len(b"alpha\n")
+    assert dry["remotes"]["store"] == {"removed": 2, "bytes": size}
+    assert remote.listing() == before
+
+    run("bale", "gc", "-w", "-c", "-f")
+    assert before - remote.listing() == {old_dir, old_file}
+    assert json.loads(run("bale", "status", "-c", "--json").stdout) == {}
+
+
+def test_a_killed_push_leaves_no_directory_claimed_and_resumes(
+    md5_repo: Path, run: Run, remote: RemoteUnderTest, tmp_path: Path
+) -> None:
+    write_tree(md5_repo / "many", {f"f{i:04d}": f"file {i}\n" for i in range(600)})
+    run("bale", "add", "many")
+    remote.configure(md5_repo, run)
+    env = {**os.environ, **GIT_ENV}
+    cmd = [sys.executable, "-m", "bale", "push", "-j", "1"]
+    proc = subprocess.Popen(cmd, cwd=md5_repo, env=env, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while len(remote.listing()) < 20 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.kill()
+    proc.wait()
+    partial = remote.listing()
+    assert 0 < len(partial) < 601, "the push was not interrupted half-way"
+    assert not any(k.endswith(".dir") for k in partial)
+
+    resumed = _push_json(run)
+    assert resumed["present"] >= len(partial) and resumed["copied"] == 601 - resumed["present"]
+    clone = _clone(md5_repo, tmp_path)
+    run("bale", "pull", cwd=clone)
+    assert read_tree(clone / "many") == read_tree(md5_repo / "many")

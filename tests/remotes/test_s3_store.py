@@ -1,0 +1,411 @@
+"""S3Store against a real S3 server (SeaweedFS), cross-checked with boto3."""
+
+# The fixture imported from seaweed is taken as a parameter (F811).
+# ruff: noqa: F811
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import boto3
+import pytest
+from aiohttp import web
+
+import bale.remotes.s3 as s3
+from bale.remotes.aws import resolve_aws
+from bale.remotes.errors import (
+    ObjectNotFound,
+    RemoteAuthError,
+    RemoteConfigError,
+    RemoteError,
+    RemoteNotFoundError,
+    RemoteUnreachableError,
+)
+from bale.remotes.s3 import S3Store
+from tests.remotes.seaweed import SeaweedServer, seaweed, start_seaweed  # noqa: F401
+
+T = TypeVar("T")
+MiB = 1024 * 1024
+
+
+def _run(server_options: Mapping[str, str], url: str, body: Callable[[S3Store], Awaitable[T]]) -> T:
+    """Runs ``body`` with a store made inside the event loop, as bale does."""
+
+    async def main() -> T:
+        store = S3Store("store", url, server_options, jobs=8)
+        try:
+            return await body(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(main())
+
+
+def _boto(server: SeaweedServer) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=server.endpoint,
+        aws_access_key_id=server.access_key,
+        aws_secret_access_key=server.secret_key,
+        region_name=server.region,
+    )
+
+
+@pytest.fixture
+def url() -> str:
+    """A fresh prefix in the server's bucket, so tests never see each other's objects."""
+    return f"s3://test/t-{uuid.uuid4().hex[:10]}/data"
+
+
+def _prefix(url: str) -> str:
+    return url.removeprefix("s3://test/") + "/"
+
+
+def test_put_get_exists_list_delete_round_trip(
+    seaweed: SeaweedServer, url: str, tmp_path: Path
+) -> None:
+    contents = {
+        "files/md5/ab/cdef": b"abc" * 1000,
+        "files/md5/ab/0123.dir": b"[]",
+        "odd/a b+c~é(1)&<x>.txt": b"special",
+        "files/md5/d4/1d8cd98f00b204e9800998ecf8427e": b"",
+        "big/streamed": os.urandom(s3._INLINE_MAX + 12345),  # the streamed paths
+    }
+    for i, data in enumerate(contents.values()):
+        (tmp_path / f"src{i}").write_bytes(data)
+
+    async def body(store: S3Store) -> None:
+        for i, key in enumerate(contents):
+            await store.put(tmp_path / f"src{i}", key)
+        asked = [*contents, "files/md5/ab/missing", "nowhere/x"]
+        assert await store.exists(asked) == set(contents)
+        assert {k: n async for k, n in store.list("")} == {k: len(d) for k, d in contents.items()}
+        assert {k async for k, _ in store.list("files/md5/ab/")} == {
+            "files/md5/ab/cdef",
+            "files/md5/ab/0123.dir",
+        }
+        for i, (key, data) in enumerate(contents.items()):
+            dest = tmp_path / f"dest{i}"
+            assert await store.get(key, dest) == len(data)
+            assert dest.read_bytes() == data
+        await store.delete(["files/md5/ab/cdef", "odd/a b+c~é(1)&<x>.txt", "never/there"])
+        assert await store.exists(contents) == set(contents) - {
+            "files/md5/ab/cdef",
+            "odd/a b+c~é(1)&<x>.txt",
+        }
+        await store.delete(contents)
+        assert [k async for k, _ in store.list("")] == []
+
+    _run(seaweed.options(), url, body)
+
+
+def _md5_names(parent: str, count: int, salt: str = "") -> list[str]:
+    """Keys spread over their prefix like real object names."""
+    return [f"{parent}/{hashlib.md5(f'{salt}{i}'.encode()).hexdigest()[2:]}" for i in range(count)]
+
+
+def test_exists_by_listing_and_by_head_agree_across_pages(
+    seaweed: SeaweedServer, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small pages make continuation tokens, and the switch from listing to
+    # HEADs, happen with few objects.
+    monkeypatch.setattr(s3, "_LIST_PAGE", 7)
+    pages: list[str] = []
+    heads: list[str] = []
+    list_page, exists_head = S3Store._list_page, S3Store._exists_head
+
+    async def counted_list(self: S3Store, prefix: str, token: str | None, size: int) -> Any:
+        pages.append(prefix.rsplit("/", 2)[-2])
+        return await list_page(self, prefix, token, size)
+
+    async def counted_head(self: S3Store, key: str) -> set[str]:
+        heads.append(key)
+        return await exists_head(self, key)
+
+    src = tmp_path / "src"
+    src.write_bytes(b"x")
+    held = [k for p in ("00", "7f", "ff") for k in _md5_names(f"files/md5/{p}", 20)]
+    missing = [k for p in ("00", "aa") for k in _md5_names(f"files/md5/{p}", 6, "missing")]
+    # A prefix with many objects, of which only its last few are wanted: after
+    # one page, HEADs cost fewer requests than the pages still to come.
+    crowded = [f"files/md5/cc/{i:02x}{'0' * 28}" for i in range(0, 256, 8)]
+    wanted_crowded = [*crowded[-3:], "files/md5/cc/ff" + "0" * 28]
+    expected = set(held) | set(crowded[-3:])
+
+    async def body(store: S3Store) -> tuple[set[str], set[str]]:
+        await asyncio.gather(*(store.put(src, key) for key in held + crowded))
+        assert sorted([k async for k, _ in store.list("files/")]) == sorted(held + crowded)
+        monkeypatch.setattr(S3Store, "_list_page", counted_list)
+        monkeypatch.setattr(S3Store, "_exists_head", counted_head)
+        asked = held + missing + wanted_crowded
+        by_listing = await store.exists(asked)
+        assert sorted(pages) == ["00"] * 3 + ["7f"] * 3 + ["aa", "cc"] + ["ff"] * 3
+        assert sorted(heads) == sorted(wanted_crowded)
+        monkeypatch.setattr(s3, "_LIST_MIN_KEYS", 10**9)
+        return by_listing, await store.exists(asked)
+
+    by_listing, by_head = _run(seaweed.options(), url, body)
+    assert by_listing == by_head == expected
+
+
+def test_multipart_upload_and_ranged_downloads_are_byte_identical(
+    seaweed: SeaweedServer, url: str, tmp_path: Path
+) -> None:
+    data = os.urandom(12 * MiB + 123)
+    src, dest = tmp_path / "big", tmp_path / "back"
+    src.write_bytes(data)
+    sent: list[int] = []
+    received: list[int] = []
+    options = seaweed.options(part_size=str(5 * MiB), part_jobs="3")
+
+    ranges = [(5 * MiB - 10, 11 * MiB + 7), (0, 10), (len(data) - 1, len(data)), (7, 7)]
+
+    async def body(store: S3Store) -> int:
+        await store.put(src, "big/object", sent.append)
+        size = await store.get("big/object", dest, received.append)
+        for i, (start, end) in enumerate(ranges):
+            assert await store.get("big/object", tmp_path / f"r{i}", byte_range=(start, end)) == (
+                end - start
+            )
+        with pytest.raises(RemoteError, match="ends before byte"):
+            await store.get(
+                "big/object", tmp_path / "beyond", byte_range=(len(data) - 5, len(data) + 5)
+            )
+        return size
+
+    assert _run(options, url, body) == len(data)
+    assert dest.read_bytes() == data
+    assert sum(sent) == sum(received) == len(data)
+    for i, (start, end) in enumerate(ranges):
+        assert (tmp_path / f"r{i}").read_bytes() == data[start:end]
+    assert not (tmp_path / "beyond").exists()
+    head = _boto(seaweed).head_object(Bucket="test", Key=_prefix(url) + "big/object")
+    assert head["ETag"].strip('"').endswith("-3")  # three parts: a real multipart upload
+
+
+def test_a_cancelled_multipart_put_leaves_no_object_and_no_upload(
+    seaweed: SeaweedServer, url: str, tmp_path: Path
+) -> None:
+    src = tmp_path / "big"
+    src.write_bytes(os.urandom(20 * MiB))
+    options = seaweed.options(part_size=str(5 * MiB), part_jobs="1")
+
+    async def body(store: S3Store) -> None:
+        started = asyncio.Event()
+        task = asyncio.ensure_future(store.put(src, "big/cancelled", lambda n: started.set()))
+        await asyncio.wait_for(started.wait(), 10)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    _run(options, url, body)
+    client = _boto(seaweed)
+    uploads = client.list_multipart_uploads(Bucket="test", Prefix=_prefix(url))
+    assert uploads.get("Uploads", []) == []
+    listed = client.list_objects_v2(Bucket="test", Prefix=_prefix(url))
+    assert listed.get("Contents", []) == []
+
+
+def test_a_wrong_secret_is_an_auth_error_naming_the_source_not_the_secret(
+    seaweed: SeaweedServer, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = tmp_path / "f"
+    src.write_bytes(b"x")
+    secret = "not-the-right-secret"
+    options = seaweed.options(secret_access_key=secret)
+    with pytest.raises(RemoteAuthError) as put_error:
+        _run(options, url, lambda store: store.put(src, "k"))
+    with pytest.raises(RemoteAuthError) as exists_error:
+        _run(options, url, lambda store: store.exists(["k"]))
+    for error in (put_error, exists_error):
+        message = str(error.value)
+        assert message.startswith("remote 'store': S3 refused the credentials (access_key_id in")
+        assert secret not in message and "\n" not in message
+
+    env_options = {k: v for k, v in options.items() if "access_key" not in k}
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", seaweed.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    with pytest.raises(RemoteAuthError, match=r"\(environment AWS_ACCESS_KEY_ID\)") as env_error:
+        _run(env_options, url, lambda store: store.get("k", tmp_path / "d"))
+    assert secret not in str(env_error.value)
+    assert not (tmp_path / "d").exists()
+
+
+def test_no_credentials_go_unsigned_and_say_so_when_refused(
+    seaweed: SeaweedServer, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"):
+        monkeypatch.setenv(name, str(tmp_path / "absent"))
+    options = {"endpointurl": seaweed.endpoint}
+    with pytest.raises(RemoteAuthError, match=r"\(no credentials \(anonymous\)\)"):
+        _run(options, url, lambda store: store.exists(["k"]))
+
+
+def test_a_missing_bucket_is_remote_not_found(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    server = start_seaweed(tmp_path_factory, auto_create_bucket=False)
+    try:
+        src = tmp_path / "f"
+        src.write_bytes(b"x")
+        url = "s3://no-such-bucket/p"
+        for action in (
+            lambda store: store.put(src, "k"),
+            lambda store: store.exists(["k"]),  # a HEAD's bare 404 is told apart
+            lambda store: store.exists([f"d/{i}" for i in range(10)]),  # by listing
+            lambda store: store.get("k", tmp_path / "d"),
+        ):
+            with pytest.raises(RemoteNotFoundError, match="bucket 'no-such-bucket' does not exist"):
+                _run(server.options(), url, action)
+    finally:
+        server.stop()
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_an_unreachable_endpoint_fails_fast_naming_it(tmp_path: Path) -> None:
+    endpoint = f"http://127.0.0.1:{_closed_port()}"
+    options = {"endpointurl": endpoint, "access_key_id": "a", "secret_access_key": "b"}
+    options |= {"retries": "2", "connect_timeout": "1"}
+    started = time.monotonic()
+    with pytest.raises(RemoteUnreachableError, match=f"cannot reach {endpoint}"):
+        _run(options, "s3://b/p", lambda store: store.exists(["k"]))
+    assert time.monotonic() - started < 5
+
+
+def test_get_of_a_missing_key_is_object_not_found_and_creates_no_file(
+    seaweed: SeaweedServer, url: str, tmp_path: Path
+) -> None:
+    dest = tmp_path / "d"
+    with pytest.raises(ObjectNotFound):
+        _run(seaweed.options(), url, lambda store: store.get("files/md5/00/none", dest))
+    assert not dest.exists()
+
+
+def test_objects_cross_between_s3store_and_boto3(
+    seaweed: SeaweedServer, url: str, tmp_path: Path
+) -> None:
+    client = _boto(seaweed)
+    ours, theirs = os.urandom(100_000), os.urandom(7 * MiB)
+    (tmp_path / "ours").write_bytes(ours)
+    client.put_object(Bucket="test", Key=_prefix(url) + "files/theirs", Body=theirs)
+
+    async def body(store: S3Store) -> None:
+        await store.put(tmp_path / "ours", "files/ours")
+        await store.get("files/theirs", tmp_path / "theirs")
+
+    _run(seaweed.options(part_size=str(5 * MiB)), url, body)
+    got = client.get_object(Bucket="test", Key=_prefix(url) + "files/ours")["Body"].read()
+    assert got == ours
+    assert (tmp_path / "theirs").read_bytes() == theirs
+
+
+def _flaky_app(calls: dict[str, int], bodies: list[bytes]) -> web.Application:
+    """An S3 stand-in that answers each PUT first with 503 SlowDown, then 200."""
+
+    async def handler(request: web.Request) -> web.Response:
+        data = await request.read()
+        calls[request.path] = calls.get(request.path, 0) + 1
+        if calls[request.path] == 1:
+            error = b"<Error><Code>SlowDown</Code><Message>Reduce your rate</Message></Error>"
+            return web.Response(status=503, body=error)
+        bodies.append(data)
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_route("PUT", "/{tail:.*}", handler)
+    return app
+
+
+def test_a_slowdown_is_retried_and_the_retried_put_resends_the_whole_body(tmp_path: Path) -> None:
+    calls: dict[str, int] = {}
+    bodies: list[bytes] = []
+    small, large = b"small", os.urandom(s3._INLINE_MAX * 3)  # sent from memory, streamed
+    (tmp_path / "small").write_bytes(small)
+    (tmp_path / "large").write_bytes(large)
+
+    async def main() -> None:
+        runner = web.AppRunner(_flaky_app(calls, bodies), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        port = runner.addresses[0][1]
+        options = {"endpointurl": f"http://127.0.0.1:{port}", "access_key_id": "a"}
+        options |= {"secret_access_key": "b"}
+        store = S3Store("flaky", "s3://b/p", options)
+        try:
+            await store.put(tmp_path / "small", "small")
+            await store.put(tmp_path / "large", "large")
+        finally:
+            await store.close()
+            await runner.cleanup()
+
+    asyncio.run(main())
+    assert calls == {"/b/p/small": 2, "/b/p/large": 2}
+    assert bodies == [small, large]
+
+
+def test_credentials_follow_dvc_precedence(tmp_path: Path) -> None:
+    creds = tmp_path / "credentials"
+    creds.write_text(
+        "[default]\naws_access_key_id = DEF\naws_secret_access_key = s1\n"
+        "[team]\naws_access_key_id = TEAM\naws_secret_access_key = s2\naws_session_token = t\n"
+    )
+    config = tmp_path / "config"
+    config.write_text("[profile team]\nregion = eu-west-3\n")
+    files = {"credentialpath": str(creds), "configpath": str(config)}
+    env = {"AWS_ACCESS_KEY_ID": "ENV", "AWS_SECRET_ACCESS_KEY": "s3"}
+
+    options_keys = {"access_key_id": "OPT", "secret_access_key": "s0", **files}
+    got = resolve_aws("r", options_keys, env)
+    assert got.credentials and got.credentials.access_key == "OPT"
+    assert (got.region, got.source) == ("us-east-1", got.credentials.source)
+
+    got = resolve_aws("r", files, env)
+    assert got.source == "environment AWS_ACCESS_KEY_ID"
+
+    got = resolve_aws("r", files, {})
+    assert got.source == f"profile 'default' in {creds}"
+
+    got = resolve_aws("r", {**files, "profile": "team"}, env)  # a named profile beats env
+    assert got.credentials and got.credentials.session_token == "t"
+    assert (got.source, got.region) == (f"profile 'team' in {creds}", "eu-west-3")
+    assert "s2" not in repr(got) and "'t'" not in repr(got)
+
+    got = resolve_aws("r", files, {"AWS_PROFILE": "team", "AWS_REGION": "ap-south-1"})
+    assert (got.source, got.region) == (f"profile 'team' in {creds}", "ap-south-1")
+
+    nothing = {"credentialpath": str(tmp_path / "none"), "configpath": str(tmp_path / "none")}
+    got = resolve_aws("r", nothing, {})
+    assert (got.credentials, got.source) == (None, "no credentials (anonymous)")
+
+    with pytest.raises(RemoteConfigError, match="profile 'nope'"):
+        resolve_aws("r", {**files, "profile": "nope"}, {})
+
+
+@pytest.mark.parametrize(
+    ("url", "options", "message"),
+    [
+        ("s3:/bucket", {}, "is not an s3://bucket/prefix URL"),
+        ("s3://b/p", {"part_size": "1000"}, "part_size must be a number of at least 5.24288e"),
+        ("s3://b/p", {"retries": "many"}, "retries must be a number"),
+        ("s3://b/p", {"sse": "AES256"}, "do not support the option 'sse'"),
+        ("s3://b/p", {"access_key_id": "a"}, "secret_access_key is missing"),
+    ],
+)
+def test_bad_configuration_is_a_config_error_naming_the_remote(
+    url: str, options: dict[str, str], message: str
+) -> None:
+    with pytest.raises(RemoteConfigError, match=f"^remote 'store': .*{message}"):
+        S3Store("store", url, options)
