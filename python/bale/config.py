@@ -22,6 +22,7 @@ from bale.exceptions import ConfigError
 
 __all__ = [
     "BALE_KEYS",
+    "BALE_REMOTE_KEYS",
     "CACHE_TYPES",
     "LEVELS",
     "Config",
@@ -362,7 +363,22 @@ BALE_KEYS: dict[str, Validator] = {
     "core.hash": _choices("md5", "blake3"),
     "core.jobs": _int(1),
 }
+# bale-only options of a remote: ``remote.<name>.<option>`` in bale's files,
+# because dvc rejects unknown remote options.
+BALE_REMOTE_KEYS: dict[str, Validator] = {
+    "part_size": _int(5 << 20),  # S3 multipart part size, bytes
+    "part_jobs": _int(1),  # parts in flight per large object
+    "retries": _int(1),  # attempts per request on transient failures
+    "pack_size": _int(1 << 20),  # target size of a pack (packed layout), bytes
+}
 _BALE_FILES = {"repo": "bale.conf", "local": "bale.conf.local"}
+
+
+def _is_bale(key: Key) -> bool:
+    """Whether ``key`` lives in bale's files rather than dvc's."""
+    if len(key) == 3 and key[0] == "remote":
+        return key[2] in BALE_REMOTE_KEYS
+    return len(key) == 2 and _key_str(key) in BALE_KEYS
 
 
 # ---------------------------------------------------------------------------
@@ -674,10 +690,11 @@ class Config:
     def _check_bale(conf: dict[str, Any], path: Path) -> None:
         for key, value in _flatten(conf):
             name = _key_str(key)
-            if name not in BALE_KEYS:
+            if not _is_bale(key):
                 raise ConfigError(f"{_display(path)}: unknown key '{name}'")
+            check = BALE_REMOTE_KEYS[key[2]] if len(key) == 3 else BALE_KEYS[name]
             try:
-                BALE_KEYS[name](value)
+                check(value)
             except (TypeError, ValueError) as exc:
                 raise ConfigError(
                     f"{_display(path)}: bad value for '{name}' ({_as_str(value)!r}): {exc}"
@@ -686,7 +703,7 @@ class Config:
     # -- reading ----------------------------------------------------------
 
     def _origin_level(self, key: Key) -> str | None:
-        if _key_str(key) in BALE_KEYS and len(key) == 2:
+        if _is_bale(key):
             for level in ("local", "repo"):
                 if _lookup(self._bale.get(level, {}), key) is not None:
                     return level
@@ -701,7 +718,7 @@ class Config:
         return None if level is None else self._file_for(key, level)
 
     def _file_for(self, key: Key, level: str) -> Path:
-        if _key_str(key) in BALE_KEYS and len(key) == 2:
+        if _is_bale(key):
             if level not in self.bale_files:
                 raise ConfigError(
                     f"'{_key_str(key)}' is a bale setting: it can only be set at the repo or "
@@ -713,7 +730,7 @@ class Config:
         return self.files[level]
 
     def _conf_for(self, key: Key, level: str) -> dict[str, Any]:
-        if _key_str(key) in BALE_KEYS and len(key) == 2:
+        if _is_bale(key):
             return self._bale.get(level, {})
         return self._levels.get(level, {})
 
@@ -787,9 +804,12 @@ class Config:
         k = _parse_key(key)
         self._check_level(level)
         path = self._file_for(k, level)
-        if _key_str(k) in BALE_KEYS and len(k) == 2:
+        if _is_bale(k):
             conf = _copy(self._bale.get(level, {}))
-            conf.setdefault(k[0], {})[k[1]] = value
+            node = conf
+            for part in k[:-1]:
+                node = node.setdefault(part, {})
+            node[k[-1]] = value
             self._check_bale(conf, path)
             _write_ini(path, conf)
             self._bale[level] = conf
@@ -808,20 +828,20 @@ class Config:
         k = _parse_key(key)
         self._check_level(level)
         path = self._file_for(k, level)
-        bale = _key_str(k) in BALE_KEYS and len(k) == 2
+        bale = _is_bale(k)
         conf = _copy((self._bale if bale else self._levels).get(level, {}))
         parent = _lookup(conf, k[:-1])
         if not isinstance(parent, dict) or k[-1] not in parent:
             raise ConfigError(f"option '{_key_str(k)}' doesn't exist in {_display(path)}")
         del parent[k[-1]]
+        if k[0] in _NAMED and not parent:
+            del conf[k[0]][k[1]]
         if bale:
             _write_ini(path, conf)
             self._bale[level] = conf
             return
-        # an emptied remote section would be written as an empty, url-less section
-        # that dvc rejects: drop it (dvc would refuse the unset instead)
-        if k[0] in _NAMED and not parent:
-            del conf[k[0]][k[1]]
+        # (an emptied remote section would be written as an empty, url-less
+        # section that dvc rejects: it was dropped above)
         self._save(level, conf, changed=None)
 
     @staticmethod

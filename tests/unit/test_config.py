@@ -173,6 +173,23 @@ def test_bale_keys_routed_to_bale_conf(env: dict[str, Path]) -> None:
         Config.load(dvc)
 
 
+def test_bale_remote_options_live_in_bale_conf(env: dict[str, Path]) -> None:
+    dvc = env["repo"] / ".dvc"
+    cfg = Config.load(dvc)
+    cfg.set("remote.s3r.url", "s3://bucket/prefix")
+    cfg.set("remote.s3r.part_size", "8388608")
+    cfg.set("remote.s3r.retries", "3", level="local")
+    assert (dvc / "config").read_text() == "['remote \"s3r\"']\n    url = s3://bucket/prefix\n"
+    assert "part_size = 8388608" in (dvc / "bale.conf").read_text()
+    assert "retries = 3" in (dvc / "bale.conf.local").read_text()
+    items = dict(Config.load(dvc).items())
+    assert items["remote.s3r.part_size"] == "8388608" and items["remote.s3r.retries"] == "3"
+    with pytest.raises(ConfigError, match="at least"):
+        cfg.set("remote.s3r.part_size", "1024")
+    cfg.unset("remote.s3r.part_size")
+    assert "s3r" not in (dvc / "bale.conf").read_text()
+
+
 def test_set_keeps_other_content_and_unset(env: dict[str, Path]) -> None:
     dvc = env["repo"] / ".dvc"
     _write(dvc / "config", '[core]\n    autostage = true\n[remote "a"]\n    url = ../x/../y\n')
@@ -223,8 +240,13 @@ def test_dvc_accepts_what_we_write(dvc_repo: Path) -> None:
     cfg.set("remote.s3r.endpointurl", "http://127.0.0.1:9000")
     cfg.set("core.autostage", "true", level="local")
     cfg.set("core.hash", "blake3")  # must not leak into dvc's files
+    cfg.set("remote.s3r.part_size", "8388608")  # nor bale's remote options
     listed = _dvc(dvc_repo, "config", "-l").splitlines()
-    ours = [f"{k}={v}" for k, v in Config.load(dvc).items() if k != "core.hash"]
+    ours = [
+        f"{k}={v}"
+        for k, v in Config.load(dvc).items()
+        if k not in ("core.hash", "remote.s3r.part_size")
+    ]
     assert listed == ours
     assert "cache.dir=" + str(dvc_repo.parent / "shared-cache") in listed
     assert "remote.myremote.url=" + str(dvc_repo.parent / "remote1") in listed
@@ -240,7 +262,7 @@ def test_dvc_accepts_what_we_write(dvc_repo: Path) -> None:
     dvc_text = (dvc / "config").read_text()
     assert dvc_text == ours_text
     assert "hash" not in ours_text
-    assert (dvc / "bale.conf").read_text() == "[core]\n    hash = blake3\n"
+    assert (dvc / "bale.conf").read_text().startswith("[core]\n    hash = blake3\n")
 
 
 @pytest.mark.interop

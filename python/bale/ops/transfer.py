@@ -187,8 +187,12 @@ def _packed(repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | None, push
     paths = packed.PackedPaths.for_remote(repo.tmp_dir, rem)
     verb = "Pushing to" if pushing else "Fetching from"
     with Session(rem, n) as s, Bar(f"{verb} {rem.name}") as bar:
-        move = packed.push if pushing else packed.fetch
-        moved = s.run(move(s.store, repo.workspace, _roots(outs), paths, n, bar))
+        if pushing:
+            size = int(rem.options.get("pack_size", packed.DEFAULT_PACK_SIZE))
+            work = packed.push(s.store, repo.workspace, _roots(outs), paths, n, bar, size)
+        else:
+            work = packed.fetch(s.store, repo.workspace, _roots(outs), paths, n, bar)
+        moved = s.run(work)
     names = {t.out.oid: t.rel(repo) for t in outs}
     moved.missing = [names.get(oid, oid) for oid in moved.missing]
     return moved
