@@ -171,8 +171,13 @@ mod tests {
             fs::write(p, body).unwrap();
         }
         let progress = bale_odb::Progress::default();
-        let opts =
-            crate::BuildOptions { algo: Algo::Blake3, repo_root: d.path(), odb: Some(&odb), clone: false, progress: &progress };
+        let opts = crate::BuildOptions {
+            algo: Algo::Blake3,
+            repo_root: d.path(),
+            odb: Some(&odb),
+            clone: false,
+            progress: &progress,
+        };
         let root = crate::build_target(&dir, &opts, &mut State::in_memory()).unwrap().oid;
         let all = native_closure(&odb, &[root, root]).unwrap();
         let trees = all.iter().filter(|(o, _)| o.is_tree()).count();

@@ -125,7 +125,6 @@ fn walk_dir(dir: &Path, prefix: &str, parent_rules: &Rules, out: &mut Walked) ->
     Ok(any)
 }
 
-
 /// Every `.dvc` file, `dvc.yaml` and `dvc.lock` in the repository, sorted.
 /// A directory `x` beside an `x.dvc` is an output and is not searched: that
 /// keeps this walk as cheap as the number of metafiles, not of data files.

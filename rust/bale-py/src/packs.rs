@@ -86,7 +86,8 @@ pub fn push(
 
 pub fn fetch_plan(odb: &Odb, roots: &[Oid], index_dir: &Path, max_gap: u64, max_read: u64) -> Result<FetchPlan> {
     let remote = RemoteIndex::load_dir(index_dir)?;
-    let wanted: Vec<Oid> = native_closure(odb, roots)?.into_iter().filter(|(_, s)| s.is_none()).map(|(o, _)| o).collect();
+    let wanted: Vec<Oid> =
+        native_closure(odb, roots)?.into_iter().filter(|(_, s)| s.is_none()).map(|(o, _)| o).collect();
     Ok(FetchPlan { plan: read_plan(&remote, &wanted, max_gap, max_read) })
 }
 
@@ -94,7 +95,10 @@ pub fn fetch_plan(odb: &Odb, roots: &[Oid], index_dir: &Path, max_gap: u64, max_
 /// through the trees the cache holds.
 pub fn presence(odb: &Odb, roots: &[Oid], index_dir: &Path) -> Result<Vec<(String, bool, bool)>> {
     let remote = RemoteIndex::load_dir(index_dir)?;
-    Ok(native_closure(odb, roots)?.into_iter().map(|(o, s)| (o.to_string(), s.is_some(), remote.contains(&o))).collect())
+    Ok(native_closure(odb, roots)?
+        .into_iter()
+        .map(|(o, s)| (o.to_string(), s.is_some(), remote.contains(&o)))
+        .collect())
 }
 
 /// Checks a downloaded index before it joins the local copies: well formed,
