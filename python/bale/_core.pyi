@@ -201,7 +201,9 @@ class Workspace:
         index_dir: _Path,
         max_gap: int = ...,
         max_read: int = ...,
+        shallow: bool = False,
     ) -> FetchPlan: ...
+    def tree_entry(self, oid: str, name: str) -> str | None: ...
     def ingest_read(self, plan: FetchPlan, i: int, data: _Path) -> tuple[int, int]: ...
     def pack_presence(
         self, roots: list[tuple[str, str]], index_dir: _Path

@@ -125,3 +125,23 @@ def test_two_clones_pushing_at_once_keep_each_others_data(
     run("bale", "pull", cwd=merged)
     assert read_tree(merged / "data") == read_tree(native_repo / "data")
     assert read_tree(merged / "extra") == read_tree(other / "extra")
+
+
+def test_pulling_one_subdirectory_fetches_only_its_bytes(
+    native_repo: Path, run: Run, remote: RemoteUnderTest, tmp_path: Path
+) -> None:
+    _setup(native_repo, run, remote)
+    _push(run)
+    clone = _fresh_clone(native_repo, tmp_path)
+    pulled = json.loads(run("bale", "pull", "--json", "data/d3", cwd=clone).stdout)
+    wanted = {k: v for k, v in read_tree(native_repo / "data").items() if k.startswith("d3/")}
+    tree_bytes = 4096  # the root tree and d3's tree, generously
+    assert (
+        sum(map(len, wanted.values()))
+        <= pulled["bytes"]
+        <= sum(map(len, wanted.values())) + tree_bytes
+    )
+    assert read_tree(clone / "data") == wanted
+
+    file_only = json.loads(run("bale", "fetch", "--json", "data/d5/f005", cwd=clone).stdout)
+    assert file_only["copied"] == 2  # d5's tree and the file

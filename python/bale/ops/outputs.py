@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ class Tracked:
     dvcfile: DvcFile
     out: Out
     path: Path  # absolute
+    #: A path inside a directory output that a target named, posix, relative
+    #: to the output; None for the whole output.
+    sub: str | None = None
 
     @property
     def algo(self) -> str:
@@ -175,7 +179,7 @@ def in_scope(
     if scope.workspace and not targets:
         found = collect(repo, imports=imports)
     elif scope.workspace:
-        found = [t for t, _sub in resolve(repo, targets)]
+        found = [dataclasses.replace(t, sub=sub) for t, sub in resolve(repo, targets)]
     if scope.revisions:
         if not scm.is_git_repo(repo.root) or not scm.has_commits(repo.root):
             raise BaleError("-a, -T, -A and --rev need a git repository with commits")
@@ -192,10 +196,10 @@ def in_scope(
                 dvcfile = t.path.with_name(t.path.name + ".dvc")
                 if not wanted or t.path in wanted or dvcfile in wanted:
                     found.append(t)
-    seen: set[tuple[Path, str | None, str | None]] = set()
+    seen: set[tuple[Path, str | None, str | None, str | None]] = set()
     unique = []
     for t in found:
-        key = (t.path, t.out.oid, t.out.remote)
+        key = (t.path, t.out.oid, t.out.remote, t.sub)
         if key not in seen:
             seen.add(key)
             unique.append(t)

@@ -191,7 +191,8 @@ def _packed(repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | None, push
             size = int(rem.options.get("pack_size", packed.DEFAULT_PACK_SIZE))
             work = packed.push(s.store, repo.workspace, _roots(outs), paths, n, bar, size)
         else:
-            work = packed.fetch(s.store, repo.workspace, _roots(outs), paths, n, bar)
+            targets = [(t.out.oid, t.sub) for t in outs if t.out.oid]
+            work = packed.fetch(s.store, repo.workspace, targets, paths, n, bar)
         moved = s.run(work)
     names = {t.out.oid: t.rel(repo) for t in outs}
     moved.missing = [names.get(oid, oid) for oid in moved.missing]

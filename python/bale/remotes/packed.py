@@ -120,44 +120,76 @@ async def push(
 async def fetch(
     store: Store,
     ws: _core.Workspace,
-    roots: list[tuple[str, str]],
+    targets: list[tuple[str, str | None]],
     paths: PackedPaths,
     jobs: int,
     bar: Bar,
 ) -> Moved:
-    """Downloads every object ``roots`` reach that the cache lacks, in ranged
-    reads of the packs that hold them; each object is verified as it lands."""
+    """Downloads every object the ``targets`` reach that the cache lacks, in
+    ranged reads of the packs that hold them; each object is verified as it
+    lands. A target is ``(root id, path inside it or None)``: for a path, only
+    the trees on the way to it and what it holds are fetched."""
     await refresh_indexes(store, paths, jobs)
     moved = Moved()
     paths.staging.mkdir(parents=True, exist_ok=True)
     try:
-        while True:
-            plan = await asyncio.to_thread(ws.pack_fetch_plan, roots, paths.indexes)
-            reads = plan.reads
-            if not reads:
-                moved.missing = list(plan.missing)
-                return moved
-            bar.add_total(len(reads))
-            before = moved.copied
-
-            async def read(item: tuple[_core.FetchPlan, int, tuple[str, int, int]]) -> None:
-                plan, i, (key, start, end) = item
-                tmp = paths.staging / f"read-{i}"
-                try:
-                    await store.get(key, tmp, lambda n: bar.step(n, files=0), (start, end))
-                    stored, nbytes = await asyncio.to_thread(ws.ingest_read, plan, i, tmp)
-                finally:
-                    with contextlib.suppress(FileNotFoundError):
-                        tmp.unlink()
-                moved.copied += stored
-                moved.bytes += nbytes
-                bar.step(files=1)
-
-            await for_each([(plan, i, r) for i, r in enumerate(reads)], read, jobs)
-            if moved.copied == before:
-                # Every read landed objects already here: nothing new can
-                # be revealed, and the rest is on no remote.
-                moved.missing = list(plan.missing)
-                return moved
+        roots: list[tuple[str, str]] = []
+        for root, sub in targets:
+            oid = root
+            for name in sub.split("/") if sub else ():
+                if not ws.exists("blake3", oid):
+                    await _rounds(store, ws, [("blake3", oid)], paths, jobs, bar, moved, True)
+                if not ws.exists("blake3", oid):
+                    break  # on no remote: reported by the round below
+                found = ws.tree_entry(oid, name)
+                if found is None:
+                    break  # not in this output: nothing to fetch for it
+                oid = found
+            roots.append(("blake3", oid))
+        await _rounds(store, ws, roots, paths, jobs, bar, moved, False)
+        return moved
     finally:
         shutil.rmtree(paths.staging, ignore_errors=True)
+
+
+async def _rounds(
+    store: Store,
+    ws: _core.Workspace,
+    roots: list[tuple[str, str]],
+    paths: PackedPaths,
+    jobs: int,
+    bar: Bar,
+    moved: Moved,
+    shallow: bool,
+) -> None:
+    """Fetch rounds until the roots (and, unless ``shallow``, all they reach)
+    are cached or on no remote; missing ids are set on ``moved``."""
+    paths.staging.mkdir(parents=True, exist_ok=True)
+    while True:
+        plan = await asyncio.to_thread(ws.pack_fetch_plan, roots, paths.indexes, shallow=shallow)
+        reads = plan.reads
+        if not reads:
+            moved.missing = list(plan.missing)
+            return
+        bar.add_total(len(reads))
+        before = moved.copied
+
+        async def read(item: tuple[_core.FetchPlan, int, tuple[str, int, int]]) -> None:
+            plan, i, (key, start, end) = item
+            tmp = paths.staging / f"read-{i}"
+            try:
+                await store.get(key, tmp, lambda n: bar.step(n, files=0), (start, end))
+                stored, nbytes = await asyncio.to_thread(ws.ingest_read, plan, i, tmp)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+            moved.copied += stored
+            moved.bytes += nbytes
+            bar.step(files=1)
+
+        await for_each([(plan, i, r) for i, r in enumerate(reads)], read, jobs)
+        if moved.copied == before or shallow:
+            # Every read landed objects already here: nothing new can
+            # be revealed, and the rest is on no remote.
+            moved.missing = list(plan.missing)
+            return

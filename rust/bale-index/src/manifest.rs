@@ -320,6 +320,11 @@ pub fn tree_children(odb: &Odb, oid: &Oid) -> Result<Vec<(Oid, u64)>> {
     Ok(read_tree(odb, oid)?.into_iter().map(|l| (l.oid, l.size)).collect())
 }
 
+/// The entry called `name` of one native tree object, verified on read.
+pub fn tree_entry(odb: &Odb, oid: &Oid, name: &str) -> Result<Option<Oid>> {
+    Ok(read_tree(odb, oid)?.into_iter().find(|l| l.name == name).map(|l| l.oid))
+}
+
 fn read_tree(odb: &Odb, oid: &Oid) -> Result<Vec<TreeLine>> {
     let path = odb.object_path(oid);
     let bytes = odb.read_verified(oid)?;

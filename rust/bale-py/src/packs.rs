@@ -84,10 +84,22 @@ pub fn push(
     Ok(PackPush { packs, missing: missing.iter().map(|o| o.to_string()).collect(), present })
 }
 
-pub fn fetch_plan(odb: &Odb, roots: &[Oid], index_dir: &Path, max_gap: u64, max_read: u64) -> Result<FetchPlan> {
+/// With `shallow`, only the roots themselves are wanted, not what they reach
+/// (to walk down to a sub-directory one tree at a time).
+pub fn fetch_plan(
+    odb: &Odb,
+    roots: &[Oid],
+    index_dir: &Path,
+    max_gap: u64,
+    max_read: u64,
+    shallow: bool,
+) -> Result<FetchPlan> {
     let remote = RemoteIndex::load_dir(index_dir)?;
-    let wanted: Vec<Oid> =
-        native_closure(odb, roots)?.into_iter().filter(|(_, s)| s.is_none()).map(|(o, _)| o).collect();
+    let wanted: Vec<Oid> = if shallow {
+        roots.iter().filter(|o| !odb.exists(o)).copied().collect()
+    } else {
+        native_closure(odb, roots)?.into_iter().filter(|(_, s)| s.is_none()).map(|(o, _)| o).collect()
+    };
     Ok(FetchPlan { plan: read_plan(&remote, &wanted, max_gap, max_read) })
 }
 

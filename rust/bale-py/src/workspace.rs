@@ -531,7 +531,8 @@ impl Workspace {
 
     /// The ranged reads that fetch what the native `roots` reach and the
     /// cache lacks, from the packs the indexes in `index_dir` describe.
-    #[pyo3(signature = (roots, index_dir, max_gap=1 << 20, max_read=64 << 20))]
+    /// With `shallow`, only the roots themselves.
+    #[pyo3(signature = (roots, index_dir, max_gap=1 << 20, max_read=64 << 20, shallow=false))]
     fn pack_fetch_plan(
         &self,
         py: Python<'_>,
@@ -539,9 +540,19 @@ impl Workspace {
         index_dir: PathBuf,
         max_gap: u64,
         max_read: u64,
+        shallow: bool,
     ) -> PyResult<crate::packs::FetchPlan> {
         let roots = parse_oids(py, &roots)?;
-        run(py, self.jobs, None, None, |_| crate::packs::fetch_plan(&self.odb, &roots, &index_dir, max_gap, max_read))
+        run(py, self.jobs, None, None, |_| {
+            crate::packs::fetch_plan(&self.odb, &roots, &index_dir, max_gap, max_read, shallow)
+        })
+    }
+
+    /// The id of the entry `name` in the cached native tree `oid`, or `None`.
+    fn tree_entry(&self, py: Python<'_>, oid: &str, name: &str) -> PyResult<Option<String>> {
+        let oid = parse_oid("blake3", oid).py_err(py)?;
+        let found = py.detach(|| bale_index::manifest::tree_entry(&self.odb, &oid, name)).py_err(py)?;
+        Ok(found.map(|o| o.to_string()))
     }
 
     /// Verifies every object of read `i` of `plan`, downloaded into `data`,
