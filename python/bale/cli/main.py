@@ -61,3 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 141
+    except OSError as e:
+        # What the Python side writes (downloads, metafiles) can still hit a
+        # full disk or a permission: one line, like every other failure.
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"ERROR: {where}{e.strerror or e}", file=sys.stderr)
+        return 1
