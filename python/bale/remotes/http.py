@@ -48,7 +48,7 @@ from bale.remotes.errors import (
     RemoteUnreachableError,
     TransientError,
 )
-from bale.remotes.store import Progress, retrying
+from bale.remotes.store import Progress, bounded, retrying
 
 __all__ = ["HTTPStore"]
 
@@ -139,25 +139,6 @@ class _BaleServe:
     max_body: int
 
 
-async def _each(items: Iterable[T], fn: Callable[[T], Awaitable[R]], limit: int) -> list[R]:
-    """``fn`` over ``items``, at most ``limit`` at once; on an error the rest are cancelled."""
-    it = iter(items)
-    results: list[R] = []
-
-    async def worker() -> None:
-        for item in it:  # the workers share one iterator
-            results.append(await fn(item))
-
-    tasks = [asyncio.ensure_future(worker()) for _ in range(limit)]
-    try:
-        await asyncio.gather(*tasks)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    return results
-
-
 def _batches(keys: list[str], server: _BaleServe) -> Iterator[list[str]]:
     """Splits keys into request bodies within the server's key and byte limits."""
     batch: list[str] = []
@@ -215,9 +196,9 @@ class HTTPStore:
             return set()
         server = await self._bale_serve()
         if server is None:
-            found = await _each(wanted, self._head, self._jobs)
+            found = await bounded(wanted, self._head, self._jobs)
             return {k for k in found if k is not None}
-        pages = await _each(_batches(wanted, server), self._exists_batch, self._jobs)
+        pages = await bounded(_batches(wanted, server), self._exists_batch, self._jobs)
         return {k for page in pages for k in page}
 
     async def list(self, prefix: str) -> AsyncIterator[tuple[str, int]]:
@@ -256,9 +237,9 @@ class HTTPStore:
             return
         server = await self._bale_serve()
         if server is None:
-            await _each(doomed, self._delete_one, self._jobs)
+            await bounded(doomed, self._delete_one, self._jobs)
         else:
-            await _each(_batches(doomed, server), self._delete_batch, self._jobs)
+            await bounded(_batches(doomed, server), self._delete_batch, self._jobs)
 
     async def close(self) -> None:
         if self._session is not None:

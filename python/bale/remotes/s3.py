@@ -62,7 +62,7 @@ from bale.remotes.sigv4 import (
     quote_path,
     quote_query,
 )
-from bale.remotes.store import Progress, retrying
+from bale.remotes.store import Progress, bounded, retrying
 
 __all__ = ["S3Store"]
 
@@ -698,23 +698,8 @@ class _Output:
 
 
 async def _bounded(jobs: Sequence[Callable[[], Awaitable[T]]], limit: int) -> list[T]:
-    """Runs ``jobs`` with at most ``limit`` at once; the first failure cancels the rest."""
-    pending = iter(jobs)
-    results: list[T] = []
-
-    async def worker() -> None:
-        for job in pending:
-            results.append(await job())
-
-    tasks = [asyncio.ensure_future(worker()) for _ in range(min(limit, len(jobs)))]
-    try:
-        await asyncio.gather(*tasks)
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
-    return results
+    """Runs ``jobs`` with at most ``limit`` at once (see :func:`bounded`)."""
+    return await bounded(jobs, lambda job: job(), limit)
 
 
 async def _file_body(

@@ -31,9 +31,10 @@ from typing import Protocol, TypeVar
 
 from bale.remotes.errors import ObjectNotFound, TransientError
 
-__all__ = ["ObjectNotFound", "Progress", "Store", "TransientError", "retrying"]
+__all__ = ["ObjectNotFound", "Progress", "Store", "TransientError", "bounded", "retrying"]
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 # Called with a byte count as bytes move, so progress bars advance inside
 # large objects too.
@@ -104,3 +105,25 @@ async def retrying(
             delay = min(max_delay, base_delay * 2**attempt)
             await asyncio.sleep(random.uniform(0, delay))
     raise AssertionError("unreachable")
+
+
+async def bounded(items: Iterable[T], fn: Callable[[T], Awaitable[R]], limit: int) -> list[R]:
+    """``fn`` over ``items`` with at most ``limit`` in flight, results in the
+    items' order; the first failure cancels the rest and is raised (as
+    dvc-objects' ``batch_coros`` does)."""
+    indexed = enumerate(items)
+    results: dict[int, R] = {}
+
+    async def worker() -> None:
+        for i, item in indexed:  # one iterator shared by all workers: each item once
+            results[i] = await fn(item)
+
+    tasks = [asyncio.ensure_future(worker()) for _ in range(max(1, limit))]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    return [results[i] for i in range(len(results))]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bale.remotes.errors import ObjectNotFound
+from bale.remotes.store import bounded
 
 if TYPE_CHECKING:
     from bale import _core
@@ -59,20 +60,7 @@ class Incoming:
 async def for_each(items: Iterable[T], fn: Callable[[T], Awaitable[None]], jobs: int) -> None:
     """Runs ``fn`` over ``items`` with at most ``jobs`` in flight; the first
     error cancels the rest and is raised."""
-    it = iter(items)
-
-    async def worker() -> None:
-        for item in it:  # one iterator shared by all workers: each item once
-            await fn(item)
-
-    tasks = [asyncio.ensure_future(worker()) for _ in range(max(1, jobs))]
-    try:
-        await asyncio.gather(*tasks)
-    except BaseException:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
+    await bounded(items, fn, jobs)
 
 
 async def _ticking(bar: Bar, work: Awaitable[T]) -> T:
