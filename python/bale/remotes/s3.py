@@ -31,11 +31,9 @@ import builtins
 import contextlib
 import hashlib
 import os
-import ssl
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
@@ -55,6 +53,7 @@ from bale.remotes.errors import (
     RemoteUnreachableError,
     TransientError,
 )
+from bale.remotes.s3_settings import MiB, endpoint, parse_settings, parse_url
 from bale.remotes.sigv4 import (
     EMPTY_SHA256,
     UNSIGNED_PAYLOAD,
@@ -68,11 +67,9 @@ __all__ = ["S3Store"]
 
 T = TypeVar("T")
 
-_MiB = 1024 * 1024
-_MIN_PART = 5 * _MiB  # S3's smallest part, except the last
 _MAX_PARTS = 10_000  # S3's most parts per upload
 _INLINE_MAX = 256 * 1024
-_CHUNK = _MiB
+_CHUNK = MiB
 _LIST_PAGE = 1000
 # exists() weighs a listing against one HEAD per key. Measured on SeaweedFS
 # (loopback): a HEAD takes 3.9 ms and 0.9 ms of client CPU; a listing page
@@ -90,38 +87,10 @@ _AUTH_CODES = frozenset(
 _TRANSIENT_CODES = frozenset(
     {"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "Throttling"}
 )
-_FALSE = frozenset({"false", "no", "0", "off"})
-# DVC options that change what a write means (encryption, ACLs, versioned
-# layout). Ignoring one could break a bucket policy or write the wrong layout,
-# so asking for it is an error until it is supported.
-_UNSUPPORTED = (
-    "sse",
-    "sse_kms_key_id",
-    "sse_customer_key",
-    "sse_customer_algorithm",
-    "acl",
-    "grant_read",
-    "grant_read_acp",
-    "grant_write_acp",
-    "grant_full_control",
-    "version_aware",
-)
 
 
 class _Unreachable(TransientError):
     """Cannot connect or no answer in time: retried, then a RemoteUnreachableError."""
-
-
-@dataclass(frozen=True)
-class _Settings:
-    """The remote options bale uses, parsed and checked once."""
-
-    part_size: int
-    part_jobs: int
-    attempts: int
-    connect_timeout: float
-    read_timeout: float
-    ssl: ssl.SSLContext | bool
 
 
 class S3Store:
@@ -134,10 +103,10 @@ class S3Store:
     def __init__(self, name: str, url: str, options: Mapping[str, str], *, jobs: int = 16) -> None:
         self.name = name
         self._jobs = jobs
-        bucket, prefix = _parse_url(name, url)
+        bucket, prefix = parse_url(name, url)
         self._bucket = bucket
         self._prefix = prefix
-        self._settings = _parse_settings(name, options)
+        self._settings = parse_settings(name, options)
         aws = resolve_aws(name, options)
         self._aws: AwsSettings = aws
         creds = aws.credentials
@@ -146,7 +115,7 @@ class S3Store:
             if creds
             else None
         )
-        origin, bucket_path = _endpoint(options, bucket, aws.region)
+        origin, bucket_path = endpoint(options, bucket, aws.region)
         self._origin = origin
         self._host = yarl.URL(origin).host_port_subcomponent or ""
         self._bucket_path = bucket_path
@@ -797,66 +766,3 @@ def _one_line(text: str) -> str:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _parse_url(name: str, url: str) -> tuple[str, str]:
-    """``s3://bucket/some/prefix`` → (``bucket``, ``some/prefix/``)."""
-    rest = url.removeprefix("s3://")
-    bucket, _, prefix = rest.partition("/")
-    if rest == url or not bucket:
-        raise RemoteConfigError(f"remote '{name}': '{url}' is not an s3://bucket/prefix URL")
-    prefix = prefix.strip("/")
-    return bucket, prefix + "/" if prefix else ""
-
-
-def _endpoint(options: Mapping[str, str], bucket: str, region: str) -> tuple[str, str]:
-    """The origin (``scheme://host[:port]``) and the bucket's path under it."""
-    scheme = "http" if options.get("use_ssl", "true").lower() in _FALSE else "https"
-    endpoint = options.get("endpointurl")
-    if endpoint:
-        url = yarl.URL(endpoint if "://" in endpoint else f"{scheme}://{endpoint}")
-        origin = str(url.origin())
-        return origin, url.raw_path.rstrip("/") + "/" + quote_path(bucket)
-    if "." in bucket:
-        return f"{scheme}://s3.{region}.amazonaws.com", "/" + quote_path(bucket)
-    return f"{scheme}://{bucket}.s3.{region}.amazonaws.com", "/"
-
-
-def _parse_settings(name: str, options: Mapping[str, str]) -> _Settings:
-    for option in _UNSUPPORTED:
-        if options.get(option, "false").lower() not in _FALSE:
-            raise RemoteConfigError(
-                f"remote '{name}': bale's S3 remotes do not support the option '{option}' yet"
-            )
-
-    def number(option: str, default: float, minimum: float) -> float:
-        raw = options.get(option)
-        try:
-            value = float(raw) if raw is not None else default
-        except ValueError:
-            value = minimum - 1
-        if value < minimum:
-            raise RemoteConfigError(
-                f"remote '{name}': {option} must be a number of at least {minimum:g}, not {raw!r}"
-            )
-        return value
-
-    verify = options.get("ssl_verify", "true")
-    context: ssl.SSLContext | bool
-    if verify.lower() in _FALSE:
-        context = False
-    elif verify.lower() in {"true", "yes", "1", "on"}:
-        context = True
-    else:
-        try:
-            context = ssl.create_default_context(cafile=verify)
-        except (OSError, ssl.SSLError) as e:
-            raise RemoteConfigError(f"remote '{name}': ssl_verify {verify}: {e}") from None
-    return _Settings(
-        part_size=int(number("part_size", 64 * _MiB, _MIN_PART)),
-        part_jobs=int(number("part_jobs", 4, 1)),
-        attempts=int(number("retries", 5, 1)),
-        connect_timeout=number("connect_timeout", 60, 0.001),
-        read_timeout=number("read_timeout", 60, 0.001),
-        ssl=context,
-    )
