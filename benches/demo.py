@@ -115,6 +115,19 @@ def main() -> int:
         shutil.rmtree(native / "data")
         sh("bale", "checkout", cwd=native)
         sh("bale", "status", cwd=native)
+
+        print("\n6. Native data syncs in packs: a few uploads, not one per file")
+        packs = work / "packs-remote"
+        sh("bale", "remote", "add", "-d", "packs", str(packs), cwd=native)
+        sh("bale", "push", cwd=native)
+        print(f"  the remote holds {len(list(packs.rglob('*.pack')))} packs")
+        (native / "data" / "part03" / "sample00003.bin").write_bytes(b"edited again")
+        sh("bale", "add", "data", cwd=native)
+        sh("bale", "push", cwd=native)
+        shutil.rmtree(native / "data")
+        shutil.rmtree(native / ".dvc" / "cache")
+        sh("bale", "pull", cwd=native)
+        sh("bale", "status", cwd=native)
         print("\ndemo passed")
         return 0
     finally:
