@@ -35,7 +35,8 @@ def _setup(repo: Path, run: Run, remote: RemoteUnderTest) -> None:
 def _clone(repo: Path, tmp_path: Path) -> Path:
     """A second checkout: the same metafiles and config, no cache, no data."""
     clone = tmp_path / "clone"
-    shutil.copytree(repo, clone, ignore=shutil.ignore_patterns("cache", "tmp", "data", "one.txt"))
+    ignore = shutil.ignore_patterns("cache", "tmp", "data", "one.txt", "big.bin")
+    shutil.copytree(repo, clone, ignore=ignore)
     return clone
 
 
@@ -43,8 +44,11 @@ def test_push_then_pull_into_an_empty_clone_restores_every_byte(
     md5_repo: Path, run: Run, remote: RemoteUnderTest, tmp_path: Path
 ) -> None:
     _setup(md5_repo, run, remote)
+    big = bytes(range(256)) * (6 << 10)  # 1.5 MiB: downloaded into a file, not memory
+    write_tree(md5_repo, {"big.bin": big})
+    run("bale", "add", "big.bin")
     pushed = _push_json(run)
-    assert pushed["copied"] == 5  # 4 distinct files + 1 .dir
+    assert pushed["copied"] == 6  # 4 distinct files + 1 .dir + big.bin
     assert any(k.endswith(".dir") for k in remote.listing())
     assert all(k.startswith("files/md5/") for k in remote.listing())
 
@@ -52,6 +56,7 @@ def test_push_then_pull_into_an_empty_clone_restores_every_byte(
     run("bale", "pull", cwd=clone)
     assert read_tree(clone / "data") == read_tree(md5_repo / "data")
     assert (clone / "one.txt").read_text() == "1\n"
+    assert (clone / "big.bin").read_bytes() == big
     run("bale", "status", cwd=clone)
 
 

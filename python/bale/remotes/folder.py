@@ -85,6 +85,20 @@ class FolderStore:
 
         return await asyncio.to_thread(copy)
 
+    async def read_small(self, key: str, limit: int) -> bytes | None:
+        path = self._path(key)
+
+        def read() -> bytes | None:
+            try:
+                with open(path, "rb") as f:
+                    if os.fstat(f.fileno()).st_size > limit:
+                        return None
+                    return f.read()
+            except FileNotFoundError:
+                raise ObjectNotFound(f"remote '{self.name}': {key} not found") from None
+
+        return await asyncio.to_thread(read)
+
     async def put(self, src: Path, key: str, progress: Progress | None = None) -> None:
         dest = self._path(key)
 

@@ -224,6 +224,9 @@ class HTTPStore:
     ) -> int:
         return await self._retry(lambda: self._get_once(key, dest, progress, byte_range))
 
+    async def read_small(self, key: str, limit: int) -> bytes | None:
+        return await self._retry(lambda: self._read_small_once(key, limit))
+
     async def put(self, src: Path, key: str, progress: Progress | None = None) -> None:
         if self._auth.kind == "digest":
             # A streamed body cannot be sent twice, so the digest challenge is
@@ -412,6 +415,17 @@ class HTTPStore:
                     progress(len(data))
                 return len(data)
             return await _stream_into(resp.content, dest, progress)
+
+    async def _read_small_once(self, key: str, limit: int) -> bytes | None:
+        async with self._request("GET", key) as resp:
+            if resp.status == 404:
+                raise ObjectNotFound(f"remote '{self.name}': {key} not found")
+            if resp.status != 200:
+                raise self._unexpected("GET", key, resp.status)
+            if resp.content_length is None or resp.content_length > limit:
+                return None  # dropping the unread body closes this connection
+            data: bytes = await resp.read()
+            return data
 
     async def _put_once(self, src: Path, key: str, progress: Progress | None) -> None:
         size, head, f = await asyncio.to_thread(_open_upload, src)

@@ -187,6 +187,30 @@ class S3Store:
         out.close()
         return size
 
+    async def read_small(self, key: str, limit: int) -> bytes | None:
+        path = self._key_base + quote_path(key)
+
+        async def once() -> bytes | None:
+            headers = {"range": f"bytes=0-{limit - 1}"}
+            resp = await self._send("GET", path, key=key, headers=headers, ok=(200, 206, 416))
+            try:
+                size = _object_size(resp)
+                if resp.status == 416:
+                    return b""
+                if size > limit:
+                    return None
+                try:
+                    data = await resp.read()
+                except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+                    raise self._transport_error(e) from e
+            finally:
+                resp.release()
+            if len(data) != size:
+                raise TransientError(f"remote '{self.name}': {key}: short read")
+            return data
+
+        return await self._retry(once)
+
     async def put(self, src: Path, key: str, progress: Progress | None = None) -> None:
         path = self._key_base + quote_path(key)
         size = os.stat(src).st_size

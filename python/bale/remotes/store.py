@@ -71,6 +71,12 @@ class Store(Protocol):
         ``byte_range``) into the new file ``dest``; returns the bytes written."""
         ...
 
+    async def read_small(self, key: str, limit: int) -> bytes | None:
+        """The whole object ``key`` in memory if it is at most ``limit`` bytes,
+        else None (then :meth:`get` it into a file). Small objects, most of a
+        DVC-layout pull, so skip a temp file each."""
+        ...
+
     async def put(self, src: Path, key: str, progress: Progress | None = None) -> None:
         """Uploads the local file ``src`` as ``key``, atomically."""
         ...

@@ -28,9 +28,11 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-# Downloads go to the engine in batches of this many, or at once when large.
+# Objects up to this size are downloaded into memory, not a temp file; they
+# go to the engine in batches of _BATCH objects or _BATCH_BYTES bytes.
+_SMALL = 1 << 20
 _BATCH = 64
-_LARGE = 1 << 20
+_BATCH_BYTES = 16 << 20
 
 
 @dataclass
@@ -101,16 +103,29 @@ async def receive(
     verified by the engine before it is published; keys the store lacks are
     reported, not raised.
 
-    Downloads are handed to the engine in batches, verified in parallel off
-    the event loop, so the loop keeps requests in flight meanwhile."""
+    Small objects are held in memory and large ones land in cache temp files;
+    either way they go to the engine in batches, verified and published in
+    parallel off the event loop, so the loop keeps requests in flight."""
     moved = Moved()
     bar.add_total(len(items))
     loop = asyncio.get_running_loop()
-    batch: list[tuple[str, str, str | os.PathLike[str], str]] = []
+    small: list[tuple[str, str, bytes, str]] = []
+    large: list[tuple[str, str, str | os.PathLike[str], str]] = []
 
-    async def flush() -> None:
-        nonlocal batch
-        todo, batch = batch, []
+    def done(sizes: list[int]) -> None:
+        moved.copied += len(sizes)
+        moved.bytes += sum(sizes)
+        bar.step(files=len(sizes))
+
+    async def flush_small() -> None:
+        nonlocal small
+        todo, small = small, []
+        if todo:
+            done(await loop.run_in_executor(None, ws.ingest_bytes_many, todo))
+
+    async def flush_large() -> None:
+        nonlocal large
+        todo, large = large, []
         if not todo:
             return
         try:
@@ -118,31 +133,38 @@ async def receive(
         finally:
             for _a, _o, tmp, _s in todo:
                 _discard(tmp)  # only corrupt ones are left, and only on error
-        moved.copied += len(sizes)
-        moved.bytes += sum(sizes)
-        bar.step(files=len(sizes))
+        done(sizes)
 
     async def get(item: Incoming) -> None:
-        tmp = ws.temp_for(item.algo, item.oid)
+        source = f"remote '{store.name}': {item.key}"
         try:
-            size = await store.get(item.key, tmp, lambda n: bar.step(n, files=0))
+            data = await store.read_small(item.key, _SMALL)
+            if data is None:
+                tmp = ws.temp_for(item.algo, item.oid)
+                try:
+                    await store.get(item.key, tmp, lambda n: bar.step(n, files=0))
+                except BaseException:
+                    _discard(tmp)
+                    raise
         except ObjectNotFound:
             moved.missing.append(item.key)
-            _discard(tmp)
             bar.step(files=1)
             return
-        except BaseException:
-            _discard(tmp)
-            raise
-        batch.append((item.algo, item.oid, tmp, f"remote '{store.name}': {item.key}"))
-        if len(batch) >= _BATCH or size > _LARGE:
-            await flush()
+        if data is not None:
+            bar.step(len(data), files=0)
+            small.append((item.algo, item.oid, data, source))
+            if len(small) >= _BATCH or sum(len(d) for _a, _o, d, _s in small) > _BATCH_BYTES:
+                await flush_small()
+        else:
+            large.append((item.algo, item.oid, tmp, source))
+            await flush_large()
 
     try:
         await _ticking(bar, for_each(items, get, jobs))
-        await flush()
+        await flush_small()
+        await flush_large()
     finally:
-        for _a, _o, tmp, _s in batch:
+        for _a, _o, tmp, _s in large:
             _discard(tmp)
     return moved
 

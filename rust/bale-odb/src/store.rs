@@ -207,6 +207,24 @@ impl Odb {
         Ok((got, outcome))
     }
 
+    /// [`ingest`](Self::ingest) for a download held in memory: stored only
+    /// if `data` hashes to `oid`.
+    pub fn ingest_bytes(&self, oid: &Oid, data: &[u8], source: &str) -> Result<PutOutcome> {
+        let mut hasher = Hasher::new(oid.algo());
+        for block in data.chunks(BLOCK) {
+            hasher.update(block);
+        }
+        let got = hasher.finish(oid.is_tree());
+        if got.digest() != oid.digest() {
+            return Err(Error::CorruptObject {
+                path: PathBuf::from(source),
+                expected: oid.to_string(),
+                actual: got.hex_digest(),
+            });
+        }
+        self.put_bytes(oid, data)
+    }
+
     /// Re-hashes an object and fails with [`Error::CorruptObject`] if its
     /// content does not match its name.
     pub fn verify(&self, oid: &Oid) -> Result<FileHash> {
@@ -409,6 +427,11 @@ mod tests {
         let err = odb.ingest(&other, &tmp, "s3://b/k").unwrap_err();
         assert!(matches!(err, Error::CorruptObject { .. }) && err.to_string().starts_with("s3://b/k"));
         assert!(!tmp.exists() && !odb.exists(&other));
+
+        assert!(matches!(odb.ingest_bytes(&other, b"0ther", "mem"), Err(Error::CorruptObject { .. })));
+        assert!(!odb.exists(&other));
+        assert_eq!(odb.ingest_bytes(&other, b"other", "mem").unwrap(), PutOutcome::Stored);
+        assert_eq!(fs::read(odb.object_path(&other)).unwrap(), b"other");
     }
 
     #[test]

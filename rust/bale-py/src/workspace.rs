@@ -94,6 +94,36 @@ pub struct Workspace {
 }
 
 impl Workspace {
+    /// Runs `publish` for every oid in parallel, records each published
+    /// object as verified in the stat cache, and raises the first error only
+    /// after every item was handled. Returns each object's size.
+    fn publish_all(&self, oids: &[Oid], publish: impl Fn(usize, &Oid) -> Result<u64> + Sync) -> Result<Vec<u64>> {
+        let done: Vec<Result<(u64, bale_index::Stat)>> = oids
+            .par_iter()
+            .enumerate()
+            .map(|(i, oid)| {
+                let size = publish(i, oid)?;
+                let path = self.odb.object_path(oid);
+                Ok((size, bale_index::walk::stat_of(&std::fs::metadata(&path).at(&path)?)))
+            })
+            .collect();
+        let mut state = self.state.lock().unwrap();
+        let mut sizes = Vec::with_capacity(done.len());
+        let mut first_error = None;
+        for (oid, r) in oids.iter().zip(done) {
+            match r {
+                Ok((size, stat)) => {
+                    state.record_object(&self.odb.object_path(oid), stat, *oid);
+                    sizes.push(size);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(sizes), Err)
+    }
+
     fn manifest_for(&self, oid: &Oid) -> Result<Option<Manifest>, Error> {
         if oid.is_tree() {
             Manifest::load(&self.odb, oid).map(Some)
@@ -463,31 +493,22 @@ impl Workspace {
     fn ingest_many(&self, py: Python<'_>, items: Vec<(String, String, PathBuf, String)>) -> PyResult<Vec<u64>> {
         let parsed = items.iter().map(|(a, o, _, _)| parse_oid(a, o)).collect::<Result<Vec<_>, _>>().py_err(py)?;
         run(py, self.jobs, None, None, |_| {
-            let done: Vec<Result<(Oid, u64, bale_index::Stat)>> = parsed
-                .par_iter()
-                .zip(&items)
-                .map(|(oid, (_, _, tmp, source))| {
-                    let hash = self.odb.ingest(oid, tmp, source)?.0;
-                    let path = self.odb.object_path(oid);
-                    let stat = bale_index::walk::stat_of(&std::fs::metadata(&path).at(&path)?);
-                    Ok((*oid, hash.size, stat))
-                })
-                .collect();
-            let mut state = self.state.lock().unwrap();
-            let mut sizes = Vec::with_capacity(done.len());
-            let mut first_error = None;
-            for r in done {
-                match r {
-                    Ok((oid, size, stat)) => {
-                        state.record_object(&self.odb.object_path(&oid), stat, oid);
-                        sizes.push(size);
-                    }
-                    Err(e) => {
-                        first_error.get_or_insert(e);
-                    }
-                }
-            }
-            first_error.map_or(Ok(sizes), Err)
+            self.publish_all(&parsed, |i, oid| {
+                let (_, _, tmp, source) = &items[i];
+                Ok(self.odb.ingest(oid, tmp, source)?.0.size)
+            })
+        })
+    }
+
+    /// The same for downloads held in memory: `(algo, oid, bytes, source)`.
+    fn ingest_bytes_many(&self, py: Python<'_>, items: Vec<(String, String, Vec<u8>, String)>) -> PyResult<Vec<u64>> {
+        let parsed = items.iter().map(|(a, o, _, _)| parse_oid(a, o)).collect::<Result<Vec<_>, _>>().py_err(py)?;
+        run(py, self.jobs, None, None, |_| {
+            self.publish_all(&parsed, |i, oid| {
+                let (_, _, data, source) = &items[i];
+                self.odb.ingest_bytes(oid, data, source)?;
+                Ok(data.len() as u64)
+            })
         })
     }
 
