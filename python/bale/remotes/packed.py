@@ -80,6 +80,14 @@ async def refresh_indexes(store: Store, paths: PackedPaths, jobs: int) -> None:
     await for_each(new, fetch, jobs)
 
 
+def _keep_copy(index: Path, dest: Path) -> None:
+    """Keeps a local copy of an index just uploaded, atomically: a torn copy
+    would poison every later load of the copies."""
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    shutil.copyfile(index, tmp)
+    os.replace(tmp, dest)
+
+
 async def push(
     store: Store,
     ws: _core.Workspace,
@@ -105,7 +113,7 @@ async def push(
             pack_path, index_path, pack_key, index_key, _trees, nbytes, objects = pack
             await store.put(pack_path, pack_key, lambda n: bar.step(n, files=0))
             await store.put(index_path, index_key)
-            shutil.copyfile(index_path, paths.indexes / Path(index_key).name)
+            _keep_copy(index_path, paths.indexes / Path(index_key).name)
             moved.copied += objects
             moved.bytes += nbytes
             bar.step(files=objects)
