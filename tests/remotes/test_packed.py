@@ -145,3 +145,14 @@ def test_pulling_one_subdirectory_fetches_only_its_bytes(
 
     file_only = json.loads(run("bale", "fetch", "--json", "data/d5/f005", cwd=clone).stdout)
     assert file_only["copied"] == 2  # d5's tree and the file
+
+
+def test_a_remote_emptied_behind_our_back_is_pushed_to_again(
+    native_repo: Path, run: Run, remote: RemoteUnderTest
+) -> None:
+    _setup(native_repo, run, remote)
+    _push(run)
+    for key in remote.listing():
+        remote.delete(key)
+    assert json.loads(run("bale", "status", "-c", "--json").stdout)["data"] == "new"
+    assert _push(run)["copied"] == 309

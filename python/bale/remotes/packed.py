@@ -57,14 +57,20 @@ class PackedPaths:
 
 
 async def refresh_indexes(store: Store, paths: PackedPaths, jobs: int) -> None:
-    """Downloads the remote's indexes that the local copies lack."""
+    """Makes the local copies match the remote's indexes: downloads the new
+    ones, and drops copies of indexes the remote no longer has (a remote
+    emptied or collected behind our back must not look like it holds data)."""
     paths.indexes.mkdir(parents=True, exist_ok=True)
     have = set(os.listdir(paths.indexes))
-    new = [
-        key
+    remote = {
+        key.rsplit("/", 1)[-1]: key
         async for key, _size in store.list(PACKS_PREFIX)
-        if key.endswith(".idx") and key.rsplit("/", 1)[-1] not in have
-    ]
+        if key.endswith(".idx")
+    }
+    for name in have - remote.keys():
+        with contextlib.suppress(FileNotFoundError):
+            (paths.indexes / name).unlink()
+    new = [key for name, key in remote.items() if name not in have]
 
     async def fetch(key: str) -> None:
         name = key.rsplit("/", 1)[-1]
