@@ -144,6 +144,14 @@ def test_linked_checkouts_protect_the_cache(repo: Path, run: Run, kind: str) -> 
     assert a.read_text() == "original\n", "the edit must not have reached the cache"
     assert (repo / "data" / "s" / "b").read_text() == "b\n"
 
+    # A whole directory at once: every file becomes a private, writable copy.
+    assert "unprotected 2 file(s)" in run("bale", "unprotect", "data").stdout
+    for f in (a, repo / "data" / "s" / "b"):
+        assert not f.is_symlink() and f.stat().st_nlink == 1 and os.access(f, os.W_OK)
+        f.write_text("edited\n")
+    run("bale", "checkout", "--force")
+    assert a.read_text() == "original\n"
+
 
 def _mount_xfs(tmp_path: Path) -> Path | None:
     if os.geteuid() != 0 or shutil.which("mkfs.xfs") is None:

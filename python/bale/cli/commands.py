@@ -183,18 +183,10 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_unprotect(args: argparse.Namespace) -> int:
-    from bale import _core
-    from bale.exceptions import TargetNotFoundError
+    from bale.ops.unprotect import unprotect
 
-    repo = _repo()
-    with repo.locked():
-        for t in args.targets:
-            p = Path(t)
-            if not p.exists():
-                raise TargetNotFoundError(f"{t}: no such file or directory")
-            files = [p] if p.is_file() else [f for f in p.rglob("*") if f.is_file()]
-            for f in files:
-                _core.unprotect(str(f))
+    n = unprotect(_repo(), args.targets)
+    _say(args, f"unprotected {n:,} file(s)")
     return 0
 
 

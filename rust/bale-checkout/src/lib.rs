@@ -11,4 +11,4 @@ pub mod checkout;
 pub mod link;
 
 pub use checkout::{checkout, CheckoutOptions, CheckoutStats, Conflict};
-pub use link::{unprotect, LinkType, Linker};
+pub use link::{unprotect, unprotect_tree, LinkType, Linker};

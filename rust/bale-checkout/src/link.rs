@@ -163,6 +163,33 @@ pub fn unprotect(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// [`unprotect`] for a file, or for every file under a directory (in
+/// parallel; symlinked sub-directories are not followed). Returns how many
+/// files it handled.
+pub fn unprotect_tree(path: &Path) -> Result<u64> {
+    use rayon::prelude::*;
+    let meta = fs::symlink_metadata(path).at(path)?;
+    if !meta.is_dir() {
+        unprotect(path)?;
+        return Ok(1);
+    }
+    let mut files = Vec::new();
+    let mut dirs = vec![path.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(&dir).at(&dir)? {
+            let entry = entry.at(&dir)?;
+            let kind = entry.file_type().at(entry.path())?;
+            if kind.is_dir() {
+                dirs.push(entry.path());
+            } else if kind.is_file() || (kind.is_symlink() && entry.path().is_file()) {
+                files.push(entry.path());
+            }
+        }
+    }
+    files.par_iter().try_for_each(|f| unprotect(f))?;
+    Ok(files.len() as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

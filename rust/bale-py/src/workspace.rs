@@ -635,10 +635,11 @@ pub fn find_metafiles(py: Python<'_>, repo_root: PathBuf) -> PyResult<Vec<PathBu
     py.detach(|| bale_index::walk::find_metafiles(&repo_root)).py_err(py)
 }
 
-/// Replaces a hardlink or symlink into the cache by a private writable copy.
+/// Replaces hardlinks and symlinks into the cache by private writable
+/// copies: `path` itself, or every file under it. Returns the file count.
 #[pyfunction]
-pub fn unprotect(py: Python<'_>, path: PathBuf) -> PyResult<()> {
-    py.detach(|| bale_checkout::unprotect(&path)).py_err(py)
+pub fn unprotect(py: Python<'_>, path: PathBuf) -> PyResult<u64> {
+    run(py, None, None, None, |_| bale_checkout::unprotect_tree(&path))
 }
 
 /// The link types that work from `cache_dir` into `workspace_dir`.
