@@ -49,9 +49,6 @@ def checkout(
             if t.out.oid is None or not t.out.cache:
                 continue
             ws = repo.workspace
-            if not ws.exists(t.algo, t.out.oid):
-                result.missing.append(rel)
-                continue
             try:
                 with Bar(f"Checking out {rel}") as bar:
                     r = ws.checkout(
@@ -68,6 +65,10 @@ def checkout(
                     )
             except CheckoutConflictError as e:
                 conflicts.append(str(e))
+                continue
+            except ObjectMissingError:
+                # The output's own object (a file, or a directory's manifest).
+                result.missing.append(rel)
                 continue
             base = _join(rel, sub or "")
             result.added += [_join(base, p) for p in r.added]
