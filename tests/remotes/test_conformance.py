@@ -210,3 +210,36 @@ def test_a_killed_push_leaves_no_directory_claimed_and_resumes(
     clone = _clone(md5_repo, tmp_path)
     run("bale", "pull", cwd=clone)
     assert read_tree(clone / "many") == read_tree(md5_repo / "many")
+
+
+def test_a_killed_pull_resumes_and_leaves_nothing_half_written(
+    md5_repo: Path, run: Run, remote: RemoteUnderTest, tmp_path: Path
+) -> None:
+    write_tree(md5_repo / "many", {f"f{i:04d}": f"file {i}\n" for i in range(600)})
+    run("bale", "add", "many")
+    remote.configure(md5_repo, run)
+    run("bale", "push")
+    clone = _clone(md5_repo, tmp_path)
+    shutil.rmtree(clone / "many", ignore_errors=True)
+    cache = clone / ".dvc" / "cache"
+    env = {**os.environ, **GIT_ENV}
+    cmd = [sys.executable, "-m", "bale", "fetch", "-j", "1"]
+    proc = subprocess.Popen(cmd, cwd=clone, env=env, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+
+    def cached() -> int:
+        return sum(1 for p in cache.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+    while cached() < 20 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.kill()
+    proc.wait()
+    got = cached()
+    assert 0 < got < 601, "the fetch was not interrupted half-way"
+
+    resumed = json.loads(run("bale", "fetch", "--json", cwd=clone).stdout)
+    assert resumed["copied"] == 601 - got
+    run("bale", "checkout", cwd=clone)
+    assert read_tree(clone / "many") == read_tree(md5_repo / "many")
+    run("bale", "gc", "-w", "-f", cwd=clone)  # collects a killed writer's temp files
+    assert not [p for p in cache.rglob("*") if p.name.startswith(".") and p.is_file()]
