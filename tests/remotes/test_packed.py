@@ -156,3 +156,31 @@ def test_a_remote_emptied_behind_our_back_is_pushed_to_again(
         remote.delete(key)
     assert json.loads(run("bale", "status", "-c", "--json").stdout)["data"] == "new"
     assert _push(run)["copied"] == 309
+
+
+def test_gc_cloud_deletes_packs_no_kept_output_uses(
+    native_repo: Path, run: Run, remote: RemoteUnderTest, tmp_path: Path
+) -> None:
+    _setup(native_repo, run, remote)
+    _push(run)
+    kept = remote.listing()
+    write_tree(native_repo / "extra", {f"x{i}": f"extra {i}\n" for i in range(50)})
+    run("bale", "add", "extra")
+    _push(run)
+    extra = remote.listing() - kept
+    assert len(extra) == 4  # a pack of files and a pack of trees, with their indexes
+    run("bale", "remove", "extra.dvc")
+
+    dry = json.loads(run("bale", "gc", "-w", "-c", "--dry", "--json").stdout)
+    assert dry["remotes"]["store"]["removed"] == 51  # 50 files and extra's tree
+    assert remote.listing() == kept | extra
+    run("bale", "gc", "-w", "-c", "-f")
+    assert remote.listing() == kept
+
+    # A clone without the trees in its cache fetches them to decide, and
+    # finds nothing more to delete.
+    clone = _fresh_clone(native_repo, tmp_path)
+    again = json.loads(run("bale", "gc", "-w", "-c", "--dry", "--json", cwd=clone).stdout)
+    assert again["remotes"]["store"]["removed"] == 0
+    run("bale", "pull", cwd=clone)
+    assert read_tree(clone / "data") == read_tree(native_repo / "data")

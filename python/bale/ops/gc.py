@@ -10,6 +10,8 @@ from bale.ops.outputs import WORKSPACE, Scope, Tracked, in_scope, pipeline_files
 from bale.progress import Bar
 
 if TYPE_CHECKING:
+    from bale.ops.transfer import Mover
+    from bale.remotes import Remote
     from bale.repo import Repo
 
 
@@ -79,34 +81,103 @@ def gc(
 def _remote_gc(
     repo: Repo, outs: list[Tracked], name: str | None, dry: bool, jobs: int | None
 ) -> RemoteGc:
+    """Both layouts are planned before anything is deleted, so a failure in
+    either deletes nothing."""
     from bale.ops.transfer import mover
     from bale.remotes import resolve_remote
 
     rem = resolve_remote(repo, name)
-    ws = repo.workspace
-    roots = [(t.algo, t.out.oid) for t in outs if t.out.oid and t.algo != "blake3"]
     moving = mover(repo, rem, jobs)
     try:
-        files, dirs = ws.sync_plan(roots)
-        lacking = [d[:4] for d in dirs if d[3] is None]
-        if lacking:
-            # A kept directory's files are known only from its .dir.
-            with Bar(f"Fetching manifests from {rem.name}") as bar:
-                moving.receive(lacking, bar)
-            files, dirs = ws.sync_plan(roots)
-        unknown = [d[2] for d in dirs if d[3] is None]
-        if unknown:
-            raise BaleError(
-                f"gc -c stopped before deleting anything: the manifest {unknown[0]} of a kept "
-                f"directory is neither in the cache nor on remote '{rem.name}'"
-            )
-        keep = {f[2] for f in files} | {d[2] for d in dirs}
-        garbage = [(k, n) for k, n in moving.listing() if k not in keep]
-        # Manifests first, as dvc does: a half-collected directory must never
-        # look complete.
-        garbage.sort(key=lambda kn: not kn[0].endswith(".dir"))
+        garbage = _dvc_layout_garbage(repo, rem, moving, outs)
+        dead_packs = _dead_packs(repo, rem, outs, jobs)
         if not dry:
             moving.delete([k for k, _n in garbage])
+            _delete_packs(repo, rem, dead_packs, jobs)
     finally:
         moving.close()
-    return RemoteGc(rem.name, len(garbage), sum(n for _k, n in garbage))
+    return RemoteGc(
+        rem.name,
+        len(garbage) + sum(objects for _p, _i, _b, objects in dead_packs),
+        sum(n for _k, n in garbage) + sum(nbytes for _p, _i, nbytes, _o in dead_packs),
+    )
+
+
+def _dvc_layout_garbage(
+    repo: Repo, rem: Remote, moving: Mover, outs: list[Tracked]
+) -> list[tuple[str, int]]:
+    """Remote objects in DVC's layout that no kept md5 output references,
+    manifests first (as dvc does: a half-collected directory must never look
+    complete)."""
+    ws = repo.workspace
+    roots = [(t.algo, t.out.oid) for t in outs if t.out.oid and t.algo != "blake3"]
+    files, dirs = ws.sync_plan(roots)
+    lacking = [d[:4] for d in dirs if d[3] is None]
+    if lacking:
+        # A kept directory's files are known only from its .dir.
+        with Bar(f"Fetching manifests from {rem.name}") as bar:
+            moving.receive(lacking, bar)
+        files, dirs = ws.sync_plan(roots)
+    unknown = [d[2] for d in dirs if d[3] is None]
+    if unknown:
+        raise BaleError(
+            f"gc -c stopped before deleting anything: the manifest {unknown[0]} of a kept "
+            f"directory is neither in the cache nor on remote '{rem.name}'"
+        )
+    keep = {f[2] for f in files} | {d[2] for d in dirs}
+    garbage = [(k, n) for k, n in moving.listing() if k not in keep]
+    garbage.sort(key=lambda kn: not kn[0].endswith(".dir"))
+    return garbage
+
+
+def _dead_packs(
+    repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | None
+) -> list[tuple[str, str, int, int]]:
+    """Packs none of whose objects a kept blake3 output uses:
+    ``(pack key, index key, bytes, objects)``. Packs still partly used are
+    kept whole (repacking them is future work)."""
+    from bale.ops.transfer import store_jobs
+    from bale.remotes import packed
+    from bale.remotes.sync import Session
+
+    ws = repo.workspace
+    roots = [(t.algo, t.out.oid) for t in outs if t.out.oid and t.algo == "blake3"]
+    n = store_jobs(rem, jobs)
+    paths = packed.PackedPaths.for_remote(repo.tmp_dir, rem)
+    with Session(rem, n) as s, Bar(f"Fetching trees from {rem.name}") as bar:
+        s.run(packed.refresh_indexes(s.store, paths, n))
+        # Which objects are live is known only once every kept tree is here.
+        while True:
+            absent = [
+                ("blake3", oid)
+                for oid, cached, _remote in ws.pack_presence(roots, paths.indexes)
+                if oid.endswith(".tree") and not cached
+            ]
+            if not absent:
+                break
+            moved = s.run(packed.fetch_shallow(s.store, ws, absent, paths, n, bar))
+            if moved.missing:
+                raise BaleError(
+                    f"gc -c stopped before deleting anything: the tree {moved.missing[0]} of a "
+                    f"kept directory is neither in the cache nor on remote '{rem.name}'"
+                )
+    usage = ws.pack_usage(roots, paths.indexes)
+    return [(pack, index, nbytes, total) for pack, index, nbytes, live, total in usage if not live]
+
+
+def _delete_packs(
+    repo: Repo, rem: Remote, dead: list[tuple[str, str, int, int]], jobs: int | None
+) -> None:
+    """Indexes first, then packs: an index must never name a missing pack."""
+    from bale.ops.transfer import store_jobs
+    from bale.remotes import packed
+    from bale.remotes.sync import Session
+
+    if not dead:
+        return
+    with Session(rem, store_jobs(rem, jobs)) as s:
+        s.run(s.store.delete([index for _p, index, _b, _o in dead]))
+        s.run(s.store.delete([pack for pack, _i, _b, _o in dead]))
+    paths = packed.PackedPaths.for_remote(repo.tmp_dir, rem)
+    for _p, index, _b, _o in dead:
+        (paths.indexes / index.rsplit("/", 1)[-1]).unlink(missing_ok=True)

@@ -61,7 +61,9 @@ class TransferResult:
         self.missing += moved.missing
 
 
-class _Mover(Protocol):
+class Mover(Protocol):
+    """Moves objects in DVC's layout between the cache and one remote."""
+
     def exists(self, keys: Sequence[str]) -> set[str]: ...
     def listing(self) -> list[tuple[str, int]]: ...
     def delete(self, keys: Sequence[str]) -> None: ...
@@ -147,7 +149,7 @@ class _StoreMover:
         self.session.__exit__()
 
 
-def mover(repo: Repo, remote: Remote, jobs: int | None) -> _Mover:
+def mover(repo: Repo, remote: Remote, jobs: int | None) -> Mover:
     """What moves objects to and from ``remote``; close it when done."""
     if remote.kind == "folder":
         return _FolderMover(repo.workspace, remote, jobs)

@@ -166,6 +166,23 @@ async def fetch(
         shutil.rmtree(paths.staging, ignore_errors=True)
 
 
+async def fetch_shallow(
+    store: Store,
+    ws: _core.Workspace,
+    oids: list[tuple[str, str]],
+    paths: PackedPaths,
+    jobs: int,
+    bar: Bar,
+) -> Moved:
+    """Fetches just these objects (trees, say), not what they reach."""
+    moved = Moved()
+    try:
+        await _rounds(store, ws, oids, paths, jobs, bar, moved, True)
+    finally:
+        shutil.rmtree(paths.staging, ignore_errors=True)
+    return moved
+
+
 async def _rounds(
     store: Store,
     ws: _core.Workspace,

@@ -113,6 +113,34 @@ pub fn presence(odb: &Odb, roots: &[Oid], index_dir: &Path) -> Result<Vec<(Strin
         .collect())
 }
 
+/// How much of each pack the native `roots` still use: `(pack key, index
+/// key, pack bytes, live objects, all objects)` per pack the local index
+/// copies describe. Every tree the roots reach must be in the cache (else
+/// which objects are live is unknown, and the answer is an error).
+pub fn usage(odb: &Odb, roots: &[Oid], index_dir: &Path) -> Result<Vec<(String, String, u64, u64, u64)>> {
+    let all = native_closure(odb, roots)?;
+    if let Some((tree, _)) = all.iter().find(|(o, s)| o.is_tree() && s.is_none()) {
+        return Err(Error::ObjectMissing { path: odb.object_path(tree), oid: tree.to_string() });
+    }
+    let live: std::collections::HashSet<Oid> = all.into_iter().map(|(o, _)| o).collect();
+    let mut out = Vec::new();
+    let listing = match std::fs::read_dir(index_dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        other => other.map_err(|e| Error::io(index_dir, e))?,
+    };
+    for entry in listing {
+        let path = entry.map_err(|e| Error::io(index_dir, e))?.path();
+        if path.extension().is_none_or(|x| x != "idx") {
+            continue;
+        }
+        let index = PackIndex::read(&path)?;
+        let used = index.entries().iter().filter(|e| live.contains(&e.oid())).count() as u64;
+        let id = index.pack();
+        out.push((id.pack_key(), id.index_key(), index.pack_len(), used, index.len() as u64));
+    }
+    Ok(out)
+}
+
 /// Checks a downloaded index before it joins the local copies: well formed,
 /// and the index of the pack its name says.
 pub fn check_index(path: &Path, pack_hex: &str) -> Result<()> {

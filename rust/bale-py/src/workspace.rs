@@ -591,6 +591,19 @@ impl Workspace {
         Ok((got.stored, got.bytes))
     }
 
+    /// How much of each pack the native `roots` still use (see
+    /// `packs::usage`): `(pack key, index key, bytes, live, objects)`.
+    #[allow(clippy::type_complexity)]
+    fn pack_usage(
+        &self,
+        py: Python<'_>,
+        roots: Vec<(String, String)>,
+        index_dir: PathBuf,
+    ) -> PyResult<Vec<(String, String, u64, u64, u64)>> {
+        let roots = parse_oids(py, &roots)?;
+        run(py, self.jobs, None, None, |_| crate::packs::usage(&self.odb, &roots, &index_dir))
+    }
+
     /// `(oid, cached, on the remote)` of every object the native `roots`
     /// reach through the trees the cache holds.
     fn pack_presence(
