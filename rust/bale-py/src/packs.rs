@@ -113,11 +113,14 @@ pub fn presence(odb: &Odb, roots: &[Oid], index_dir: &Path) -> Result<Vec<(Strin
         .collect())
 }
 
+/// `(pack key, index key, pack bytes, live objects, all objects)`.
+pub type PackUse = (String, String, u64, u64, u64);
+
 /// How much of each pack the native `roots` still use: `(pack key, index
 /// key, pack bytes, live objects, all objects)` per pack the local index
 /// copies describe. Every tree the roots reach must be in the cache (else
 /// which objects are live is unknown, and the answer is an error).
-pub fn usage(odb: &Odb, roots: &[Oid], index_dir: &Path) -> Result<Vec<(String, String, u64, u64, u64)>> {
+pub fn usage(odb: &Odb, roots: &[Oid], index_dir: &Path) -> Result<Vec<PackUse>> {
     let all = native_closure(odb, roots)?;
     if let Some((tree, _)) = all.iter().find(|(o, s)| o.is_tree() && s.is_none()) {
         return Err(Error::ObjectMissing { path: odb.object_path(tree), oid: tree.to_string() });

@@ -593,13 +593,12 @@ impl Workspace {
 
     /// How much of each pack the native `roots` still use (see
     /// `packs::usage`): `(pack key, index key, bytes, live, objects)`.
-    #[allow(clippy::type_complexity)]
     fn pack_usage(
         &self,
         py: Python<'_>,
         roots: Vec<(String, String)>,
         index_dir: PathBuf,
-    ) -> PyResult<Vec<(String, String, u64, u64, u64)>> {
+    ) -> PyResult<Vec<crate::packs::PackUse>> {
         let roots = parse_oids(py, &roots)?;
         run(py, self.jobs, None, None, |_| crate::packs::usage(&self.odb, &roots, &index_dir))
     }
