@@ -243,3 +243,16 @@ def test_a_killed_pull_resumes_and_leaves_nothing_half_written(
     assert read_tree(clone / "many") == read_tree(md5_repo / "many")
     run("bale", "gc", "-w", "-f", cwd=clone)  # collects a killed writer's temp files
     assert not [p for p in cache.rglob("*") if p.name.startswith(".") and p.is_file()]
+
+
+def test_a_corrupt_cache_object_is_never_pushed(
+    md5_repo: Path, run: Run, remote: RemoteUnderTest
+) -> None:
+    _setup(md5_repo, run, remote)
+    cache = md5_repo / ".dvc" / "cache"
+    alpha = next(p for p in cache.rglob("*") if p.is_file() and p.read_bytes() == b"alpha\n")
+    alpha.chmod(0o644)
+    alpha.write_bytes(b"bit rot\n")  # a new mtime: the stat cache no longer vouches for it
+    err = run("bale", "push", ok=False).stderr
+    assert err.startswith("ERROR: ") and "corrupt" in err
+    assert all(remote.read(k) != b"bit rot\n" for k in remote.listing())

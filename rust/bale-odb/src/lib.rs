@@ -15,4 +15,4 @@ mod transfer;
 
 pub use progress::Progress;
 pub use store::{Odb, PutOutcome};
-pub use transfer::{transfer, Transferred};
+pub use transfer::{transfer, Transferred, Trust};

@@ -418,7 +418,8 @@ impl Workspace {
     }
 
     /// Copies objects between the cache and a folder remote with the same
-    /// layout (`push`: cache to remote; else remote to cache), verifying each.
+    /// layout (`push`: cache to remote, objects the caller verified with
+    /// `sync_plan(verify=True)`; else remote to cache, each hashed on the way).
     #[pyo3(signature = (remote_root, oids, push, progress=None, tick=None, jobs=None))]
     #[allow(clippy::too_many_arguments)]
     fn transfer(
@@ -434,8 +435,14 @@ impl Workspace {
         let oids = oids.iter().map(|(a, o)| parse_oid(a, o)).collect::<Result<Vec<_>, _>>().py_err(py)?;
         let remote = Odb::new(remote_root);
         run(py, jobs.or(self.jobs), progress, tick, |p| {
-            let (src, dst) = if push { (&self.odb, &remote) } else { (&remote, &self.odb) };
-            let t = bale_odb::transfer(src, dst, &oids, p)?;
+            // A push sends objects the plan verified (through the stat
+            // cache); what comes from a remote is hashed on the way.
+            let (src, dst, trust) = if push {
+                (&self.odb, &remote, bale_odb::Trust::Verified)
+            } else {
+                (&remote, &self.odb, bale_odb::Trust::Verify)
+            };
+            let t = bale_odb::transfer(src, dst, &oids, trust, p)?;
             if !push {
                 // Fetched objects were hashed as they arrived: trust them.
                 let mut state = self.state.lock().unwrap();
