@@ -203,7 +203,18 @@ impl Odb {
             });
         }
         fs::set_permissions(tmp.path(), fs::Permissions::from_mode(crate::fs::OBJECT_MODE)).at(tmp.path())?;
-        let outcome = if tmp.persist_new(&self.object_path(oid))? { PutOutcome::Stored } else { PutOutcome::Present };
+        let dest = self.object_path(oid);
+        let dir = self.ensure_parent(&dest)?;
+        let tmp = if same_device(tmp.path(), &dir) {
+            tmp
+        } else {
+            // A download staged on another file system: a rename cannot
+            // cross it, so copy next to the destination first.
+            let near = TempFile::adopt(crate::fs::temp_path(&dir));
+            fs::copy(tmp.path(), near.path()).at(tmp.path())?;
+            near
+        };
+        let outcome = if tmp.persist_new(&dest)? { PutOutcome::Stored } else { PutOutcome::Present };
         Ok((got, outcome))
     }
 
@@ -397,6 +408,14 @@ pub(crate) fn copy_hashing(
         size += n as u64;
     }
     Ok((hasher.finish(tree), size))
+}
+
+fn same_device(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::metadata(a), fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev(),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
