@@ -3,7 +3,7 @@ PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: help sysdeps dev demo test test-rust test-python lint bench clean
+.PHONY: help sysdeps dev demo test test-rust test-python lint bench bench-sync clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ lint: ## formatting, lints, the type-checked stub
 
 bench: dev ## bale against dvc on generated workloads (see benches/RESULTS.md)
 	$(PYTHON) benches/run.py
+
+bench-sync: dev ## push/pull vs dvc on folder and S3 (SeaweedFS) remotes; SYNC_ARGS="--scale 0.1" for a quick run
+	$(PYTHON) benches/sync.py $(SYNC_ARGS)
 
 clean: ## remove build products
 	cargo clean

@@ -1,0 +1,910 @@
+#!/usr/bin/env python3
+"""bale vs dvc: push and pull, folder and S3 remotes (stdlib + boto3).
+
+    python benches/sync.py [--workloads W1,W2] [--remotes folder,s3]
+                           [--tools bale-md5,bale-blake3,dvc] [--repeat N]
+                           [--dvc-repeat N] [--scale F] [--no-raw]
+                           [--stop-after MIN] [--json FILE] [--results]
+                           [--keep]
+    python benches/sync.py --merge A.json B.json ... [--results]
+
+Tools: ``dvc`` (md5, DVC's remote layout), ``bale-md5`` (``bale init --hash
+md5``: DVC's layout), ``bale-blake3`` (``bale init --hash blake3``: bale's
+packed layout, DESIGN.md section 11).  Remotes: ``folder`` (a directory on
+the same disk as the repositories) and ``s3`` (a SeaweedFS ``weed mini`` on
+127.0.0.1 started by this script, one server per repetition so that its
+disk is freed, and a fresh bucket per tool, made with boto3; the keys and
+endpoint go to ``.dvc/config.local`` with ``remote modify --local``).
+
+For every workload (``workloads.py``), repetition, remote and tool, in a
+fresh ``git init`` repository into which the workload is copied (``cp -r``)
+and added (``add data``: untimed setup, its time is shown for reference),
+these steps are timed as whole processes, as ``run.py`` times them
+(``time.perf_counter`` around fork/exec/``wait4``):
+
+    push (first)          everything to an empty remote (+ peak RSS, GNU time)
+    push (no-op)          again: must print that everything is up to date
+    push (1 changed)      one file rewritten and ``add data`` (both untimed),
+                          then ``push``: must upload something
+    pull (fresh clone)    into a new ``git init`` repository holding only the
+                          ``.dvc`` file, ``.dvc/config``, ``.dvc/config.local``
+                          (and ``.dvc/bale.conf`` for bale): no cache, no data
+
+Every pull is verified: file count and total bytes of the pulled tree equal
+the source's, and the changed file has the changed bytes.  A failing step is
+recorded with its command and full stderr, and the run carries on.
+
+Raw client (W2 on S3, unless ``--no-raw``): boto3's TransferManager
+(``upload_file`` / ``download_file``, 64 MiB parts, 10 threads), run as a
+process like the tools, rotated with them within each repetition; each
+tool's push/pull throughput is reported as a percentage of it (paired: the
+raw time of the same repetition divided by the tool's time).
+
+Noise: tools are interleaved within each repetition (order rotated per
+repetition).  Cells are MEDIANS; every ratio is the median over repetitions
+of the ratio within one repetition (paired), as in ``run.py``.
+
+Output: a plain table on stdout; with ``--json`` the raw samples (written
+after every tool, so a killed run keeps what it measured); with
+``--results`` a section (machine, commands, table, targets, errors) is
+appended to ``benches/RESULTS.md``.  ``--merge`` renders several JSON files
+as one table (samples of different runs never pair with each other).
+Generated data lives in ``benches/work`` (git-ignored) and is deleted at the
+end unless ``--keep``; deleted trees are moved to ``benches/work/trash`` and
+removed once per repetition (``rm -rf`` of 100,000 files is slow here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import run as rb  # noqa: E402  (process timing, tools, table helpers)
+import workloads as wl  # noqa: E402
+
+WORK = rb.WORK
+ALL_TOOLS = ("bale-md5", "bale-blake3", "dvc")
+RAW = "boto3"
+ALL_REMOTES = ("folder", "s3")
+STEPS = ("add (setup)", "push (first)", "push (no-op)", "push (1 changed)", "pull (fresh clone)")
+RAW_STEP = {"push (first)": "upload", "pull (fresh clone)": "download"}
+PART = 64 * wl.MIB
+RAW_THREADS = 10
+
+RAW_SCRIPT = """
+import sys, boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+op, ep, ak, sk, bucket, key, path, part, threads = sys.argv[1:10]
+c = boto3.client("s3", endpoint_url=ep, aws_access_key_id=ak, aws_secret_access_key=sk,
+                 region_name="us-east-1",
+                 config=Config(s3={"addressing_style": "path"}, max_pool_connections=int(threads)))
+cfg = TransferConfig(multipart_threshold=int(part), multipart_chunksize=int(part),
+                     max_concurrency=int(threads), use_threads=True)
+if op == "upload":
+    c.upload_file(path, bucket, key, Config=cfg)
+else:
+    c.download_file(bucket, key, path, Config=cfg)
+"""
+
+log = rb.log
+
+
+# --------------------------------------------------------------------------
+# results: every sample keyed by "<run id>.<repetition>", so runs merge
+
+
+class Results:
+    def __init__(self) -> None:
+        self.times: dict = {}  # (workload, remote, step, tool) -> {rep: s}
+        self.rss: dict = {}  # (workload, remote, tool) -> {rep: MiB}
+        self.errors: list = []  # dicts
+        self.notes: list = []
+        self.descriptions: dict = {}  # workload label -> description
+        self.bytes: dict = {}  # workload label -> total bytes
+        self.outputs: list = []  # (workload, remote, tool, rep, step, last line of stdout)
+        self.runs: list = []  # metadata of each run merged in
+
+    def add_time(self, w: str, r: str, step: str, tool: str, rep: str, s: float) -> None:
+        self.times.setdefault((w, r, step, tool), {})[rep] = s
+
+    def to_json(self) -> dict:
+        return {
+            "times": [[*k, v] for k, v in self.times.items()],
+            "rss_mib": [[*k, v] for k, v in self.rss.items()],
+            "errors": self.errors,
+            "notes": self.notes,
+            "descriptions": self.descriptions,
+            "bytes": self.bytes,
+            "outputs": self.outputs,
+            "runs": self.runs,
+        }
+
+    def merge_json(self, d: dict) -> None:
+        for *k, v in d["times"]:
+            self.times.setdefault(tuple(k), {}).update(v)
+        for *k, v in d["rss_mib"]:
+            self.rss.setdefault(tuple(k), {}).update(v)
+        self.errors += d["errors"]
+        self.notes += d["notes"]
+        self.descriptions.update(d["descriptions"])
+        self.bytes.update(d["bytes"])
+        self.outputs += d.get("outputs", [])
+        self.runs += d["runs"]
+
+
+# --------------------------------------------------------------------------
+# one tool on one remote
+
+
+def s3_client(server):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=server.endpoint,
+        aws_access_key_id=server.access_key,
+        aws_secret_access_key=server.secret_key,
+        region_name=server.region,
+        config=Config(s3={"addressing_style": "path"}),
+    )
+
+
+class Ctx:
+    """What one (workload, repetition, remote) shares."""
+
+    def __init__(self, w, label, src, remote, rep, rep_key, server, run_id, res):
+        self.w, self.label, self.src, self.remote = w, label, src, remote
+        self.rep, self.rep_key, self.server, self.run_id, self.res = (
+            rep,
+            rep_key,
+            server,
+            run_id,
+            res,
+        )
+        self.expect = wl.tree_stats(src)
+
+    def bucket(self, tool: str) -> str:
+        name = f"{self.run_id}-{self.label}-{tool}-r{self.rep + 1}".lower()
+        return re.sub(r"[^a-z0-9-]", "-", name)[:63]
+
+
+def last_line(text: str) -> str:
+    lines = [x for x in text.strip().splitlines() if x.strip()]
+    return lines[-1][:200] if lines else ""
+
+
+def bench_tool(ctx: Ctx, tool: rb.Tool) -> None:
+    w, res, remote = ctx.w, ctx.res, ctx.remote
+    base = WORK / "repos"
+    repo = base / f"{ctx.label}-{remote}-{tool.name}"
+    clone = base / f"{ctx.label}-{remote}-{tool.name}-clone"
+    folder = WORK / "remotes" / f"{ctx.label}-{tool.name}-r{ctx.rep + 1}"
+    tag = f"[{ctx.label} {remote} r{ctx.rep + 1} {tool.name}]"
+    paths = wl.relpaths(w)
+    changed_rel = paths[len(paths) // 2]
+
+    def fail(step: str, cmd: list[str], msg: str, stderr: str | None = None) -> None:
+        res.errors.append(
+            {
+                "workload": ctx.label,
+                "remote": remote,
+                "tool": tool.name,
+                "rep": ctx.rep_key,
+                "step": step,
+                "cmd": " ".join(map(str, cmd)),
+                "message": msg,
+                "stderr": stderr,
+            }
+        )
+        log(f"{tag} {step}: FAILED: {msg}")
+
+    def step(name: str, cmd: list[str], cwd: Path, verify=None, rss: bool = False) -> bool:
+        try:
+            p = rb.run(cmd, cwd=cwd, capture=True, rss=rss)
+        except rb.StepFailed as e:
+            try:
+                stderr = (WORK / ".stderr").read_text(errors="replace")[-6000:]
+            except OSError:
+                stderr = None
+            fail(name, cmd, str(e), stderr)
+            return False
+        res.outputs.append([ctx.label, remote, tool.name, ctx.rep_key, name, last_line(p.stdout)])
+        if verify:
+            try:
+                verify(p)
+            except rb.StepFailed as e:
+                fail(name, cmd, str(e), None)
+                return False
+        res.add_time(ctx.label, remote, name, tool.name, ctx.rep_key, p.seconds)
+        extra = ""
+        if rss:
+            mib = p.maxrss_kib / 1024
+            res.rss.setdefault((ctx.label, remote, tool.name), {})[ctx.rep_key] = mib
+            extra = f"  (peak RSS {mib:.0f} MiB)"
+        log(f"{tag} {name}: {p.seconds:.3f} s{extra}  | {last_line(p.stdout)}")
+        return True
+
+    def nothing_to_do(p: rb.Proc) -> None:
+        if not re.search(r"up to date|nothing to push|^0 files pushed", p.stdout, re.I | re.M):
+            raise rb.StepFailed(f"no-op push did not say up to date: {p.stdout.strip()[:300]!r}")
+
+    def pushed_something(p: rb.Proc) -> None:
+        if re.search(r"up to date", p.stdout, re.I):
+            raise rb.StepFailed(f"push after a change uploaded nothing: {p.stdout.strip()[:300]!r}")
+
+    def pulled(p: rb.Proc) -> None:
+        got = wl.tree_stats(clone / "data") if (clone / "data").exists() else (0, 0)
+        if got != ctx.expect:
+            raise rb.StepFailed(
+                f"pull gave {got[0]} files / {got[1]} bytes, expected {ctx.expect[0]} / {ctx.expect[1]}"
+            )
+        if not filecmp.cmp(
+            repo / "data" / changed_rel, clone / "data" / changed_rel, shallow=False
+        ):
+            raise rb.StepFailed(f"pulled data/{changed_rel} differs from the pushed (changed) one")
+
+    try:
+        rb.fresh_repo(repo, tool)
+        rb.run(["cp", "-r", str(ctx.src), str(repo / "data")], cwd=repo)
+        # the remote
+        if remote == "folder":
+            rb.discard(folder)
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            rb.sh(tool.cmd("remote", "add", "-d", "store", str(folder)), cwd=repo)
+        else:
+            bucket = ctx.bucket(tool.name)
+            s3_client(ctx.server).create_bucket(Bucket=bucket)
+            rb.sh(tool.cmd("remote", "add", "-d", "store", f"s3://{bucket}/store"), cwd=repo)
+            for k, v in (
+                ("endpointurl", ctx.server.endpoint),
+                ("access_key_id", ctx.server.access_key),
+                ("secret_access_key", ctx.server.secret_key),
+            ):
+                rb.sh(tool.cmd("remote", "modify", "--local", "store", k, v), cwd=repo)
+    except (OSError, SystemExit, rb.StepFailed, Exception) as e:  # setup, not a timed step
+        fail("(setup)", [], f"{type(e).__name__}: {e}")
+        return
+
+    if not step("add (setup)", tool.cmd("add", "data"), repo):
+        fail("(rest)", [], "skipped: add failed")
+        return
+    ok = step("push (first)", tool.cmd("push"), repo, rss=True)
+    if ok:
+        step("push (no-op)", tool.cmd("push"), repo, verify=nothing_to_do)
+    rb.rewrite_changed(repo / "data" / changed_rel)
+    try:
+        rb.run(tool.cmd("add", "data"), cwd=repo)
+    except rb.StepFailed as e:
+        fail("add (after change)", tool.cmd("add", "data"), str(e))
+        return
+    ok = step("push (1 changed)", tool.cmd("push"), repo, verify=pushed_something) and ok
+    if not ok:
+        fail("pull (fresh clone)", [], "skipped: a push failed, the remote is incomplete")
+    else:
+        rb.discard(clone)
+        clone.mkdir(parents=True)
+        rb.sh(["git", "init", "-q"], cwd=clone)
+        (clone / ".dvc").mkdir()
+        for name in ("config", "config.local", "bale.conf"):
+            if (repo / ".dvc" / name).exists():
+                shutil.copy2(repo / ".dvc" / name, clone / ".dvc" / name)
+        shutil.copy2(repo / "data.dvc", clone / "data.dvc")
+        step("pull (fresh clone)", tool.cmd("pull"), clone, verify=pulled)
+    for p in (repo, clone, folder):
+        rb.discard(p)
+
+
+def bench_raw(ctx: Ctx) -> None:
+    """boto3 TransferManager: upload the W2 file, download it again."""
+    res, tag = ctx.res, f"[{ctx.label} s3 r{ctx.rep + 1} {RAW}]"
+    f = ctx.src / wl.relpaths(ctx.w)[0]
+    bucket = ctx.bucket(RAW)
+    s3_client(ctx.server).create_bucket(Bucket=bucket)
+    dst_dir = WORK / "repos" / "raw-download"
+    rb.discard(dst_dir)
+    dst_dir.mkdir(parents=True)
+    dst = dst_dir / f.name
+    srv = ctx.server
+    for step, op, path in (
+        ("push (first)", "upload", f),
+        ("pull (fresh clone)", "download", dst),
+    ):
+        cmd = [
+            sys.executable,
+            "-c",
+            RAW_SCRIPT,
+            op,
+            srv.endpoint,
+            srv.access_key,
+            srv.secret_key,
+            bucket,
+            "store/raw.bin",
+            str(path),
+            str(PART),
+            str(RAW_THREADS),
+        ]
+        try:
+            p = rb.run(cmd, cwd=WORK, rss=step == "push (first)")
+        except rb.StepFailed as e:
+            ctx.res.errors.append(
+                {
+                    "workload": ctx.label,
+                    "remote": "s3",
+                    "tool": RAW,
+                    "rep": ctx.rep_key,
+                    "step": step,
+                    "cmd": f"boto3 {op}_file",
+                    "message": str(e),
+                    "stderr": None,
+                }
+            )
+            log(f"{tag} {op}: FAILED: {e}")
+            break
+        if step == "push (first)":
+            res.rss.setdefault((ctx.label, "s3", RAW), {})[ctx.rep_key] = p.maxrss_kib / 1024
+        res.add_time(ctx.label, "s3", step, RAW, ctx.rep_key, p.seconds)
+        mbs = ctx.expect[1] / p.seconds / 1e6
+        log(f"{tag} {op}: {p.seconds:.3f} s ({mbs:.0f} MB/s)")
+    if dst.exists() and dst.stat().st_size != ctx.expect[1]:
+        log(f"{tag} download has {dst.stat().st_size} bytes, expected {ctx.expect[1]}")
+    rb.rm_rf(dst_dir)
+
+
+# --------------------------------------------------------------------------
+# machine
+
+
+def machine() -> dict:
+    def cmd(*c: str) -> str:
+        try:
+            return subprocess.run(c, capture_output=True, text=True).stdout.strip()
+        except OSError:
+            return "?"
+
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = "?"
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split("MemTotal:")[1].split()[0])
+        mem = f"{kb / 1024 / 1024:.1f} GiB (MemTotal {kb:,} kB)"
+    except (OSError, ValueError, IndexError):
+        pass
+    fs = cmd("df", "-T", str(WORK)).splitlines()[-1].split()
+    opts = "?"
+    try:
+        best = ""
+        for line in Path("/proc/mounts").read_text().splitlines():
+            dev, mnt, typ, o, *_ = line.split()
+            if str(WORK).startswith(mnt) and len(mnt) >= len(best):
+                best, opts = mnt, f"{typ} on {dev} mounted at {mnt}, {o}"
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "nproc": os.cpu_count(),
+        "memory": mem,
+        "filesystem": opts if opts != "?" else " ".join(fs),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "git": cmd("git", "--version"),
+        "weed": cmd("weed", "version").splitlines()[0] if shutil.which("weed") else "?",
+        "boto3": cmd(sys.executable, "-c", "import boto3; print(boto3.__version__)"),
+        "loadavg": Path("/proc/loadavg").read_text().split()[:3],
+    }
+
+
+# --------------------------------------------------------------------------
+# table
+
+HEADER = [
+    "workload",
+    "remote",
+    "step",
+    "bale-md5",
+    "bale-blake3",
+    "dvc",
+    "dvc/md5",
+    "dvc/blake3",
+    "boto3",
+    "md5 % boto3",
+    "blake3 % boto3",
+    "dvc % boto3",
+]
+
+
+def fmt_pct(v: float | None) -> str:
+    return "" if v is None else f"{v * 100:.0f}%"
+
+
+def workload_order(res: Results) -> list[str]:
+    seen: list[str] = []
+    for k in res.times:
+        if k[0] not in seen:
+            seen.append(k[0])
+    return sorted(seen, key=lambda x: (x[:2], -res.bytes.get(x, 0)))
+
+
+def build_rows(res: Results) -> list[list[str]]:
+    rows = []
+    for w in workload_order(res):
+        for r in ALL_REMOTES:
+            if not any(k[0] == w and k[1] == r for k in res.times):
+                continue
+            for s in STEPS:
+                samples = {t: res.times.get((w, r, s, t)) for t in (*ALL_TOOLS, RAW)}
+                errs = {
+                    e["tool"]
+                    for e in res.errors
+                    if e["workload"] == w
+                    and e["remote"] == r
+                    and e["step"] in (s, "(rest)", "(setup)")
+                }
+                nmax = max((len(v) for v in samples.values() if v), default=0)
+
+                def cell(t: str) -> str:
+                    v = samples[t]
+                    if not v:
+                        return "ERR" if t in errs else "-"
+                    c = rb.fmt_s(rb.med(v))
+                    if len(v) < nmax:
+                        c += f" (n={len(v)})"
+                    if t in errs:
+                        c += " ERR"
+                    return c
+
+                raw = samples[RAW] if s in RAW_STEP else None
+                rows.append(
+                    [
+                        w,
+                        r,
+                        s,
+                        cell("bale-md5"),
+                        cell("bale-blake3"),
+                        cell("dvc"),
+                        rb.fmt_x(rb.paired_ratio(samples["dvc"], samples["bale-md5"])),
+                        rb.fmt_x(rb.paired_ratio(samples["dvc"], samples["bale-blake3"])),
+                        rb.fmt_s(rb.med(raw)) if raw else "",
+                        fmt_pct(rb.paired_ratio(raw, samples["bale-md5"])) if raw else "",
+                        fmt_pct(rb.paired_ratio(raw, samples["bale-blake3"])) if raw else "",
+                        fmt_pct(rb.paired_ratio(raw, samples["dvc"])) if raw else "",
+                    ]
+                )
+            rss = {t: res.rss.get((w, r, t)) for t in (*ALL_TOOLS, RAW)}
+            rows.append(
+                [
+                    w,
+                    r,
+                    "push peak RSS",
+                    *[f"{rb.med(rss[t]):.0f} MiB" if rss[t] else "-" for t in ALL_TOOLS],
+                    rb.fmt_x(rb.paired_ratio(rss["dvc"], rss["bale-md5"])),
+                    rb.fmt_x(rb.paired_ratio(rss["dvc"], rss["bale-blake3"])),
+                    f"{rb.med(rss[RAW]):.0f} MiB" if rss[RAW] else "",
+                    "",
+                    "",
+                    "",
+                ]
+            )
+    return rows
+
+
+def plain_table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [HEADER, *rows]) for i in range(len(HEADER))]
+    out = [
+        "  ".join(h.ljust(w) for h, w in zip(HEADER, widths)),
+        "  ".join("-" * w for w in widths),
+    ]
+    prev = None
+    for r in rows:
+        if prev is not None and r[:2] != prev:
+            out.append("")
+        prev = r[:2]
+        out.append("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+    return "\n".join(out)
+
+
+def markdown_table(rows: list[list[str]]) -> str:
+    out = [
+        "| " + " | ".join(HEADER) + " |",
+        "|" + "|".join(["---"] * 3 + ["---:"] * (len(HEADER) - 3)) + "|",
+    ]
+    for r in rows:
+        out.append("| " + " | ".join(c.replace("|", "\\|") for c in r) + " |")
+    return "\n".join(out)
+
+
+def throughput_lines(res: Results) -> list[str]:
+    """MB/s of the big-file rows (W2): median over repetitions."""
+    out = []
+    for w in workload_order(res):
+        if not w.startswith("W2"):
+            continue
+        n = res.bytes.get(w)
+        for r in ALL_REMOTES:
+            for s in ("push (first)", "pull (fresh clone)"):
+                parts = []
+                for t in (*ALL_TOOLS, RAW):
+                    v = res.times.get((w, r, s, t))
+                    if v and n:
+                        parts.append(f"{t} {n / rb.med(v) / 1e6:.0f}")
+                if parts:
+                    out.append(f"{w} {r} {s}: " + ", ".join(parts) + " MB/s (median)")
+    return out
+
+
+def targets(res: Results) -> list[list[str]]:
+    """The issue's targets, checked on whatever this run measured."""
+    out = []
+
+    def ratio(w, r, s, t):
+        return rb.paired_ratio(res.times.get((w, r, s, "dvc")), res.times.get((w, r, s, t)))
+
+    w1 = [w for w in workload_order(res) if w.startswith("W1")]
+    w2 = [w for w in workload_order(res) if w.startswith("W2")]
+    for w in w1:
+        for t, goal in (("bale-blake3", 20), ("bale-md5", 3)):
+            for s in ("push (first)", "pull (fresh clone)"):
+                for r in ALL_REMOTES:
+                    x = ratio(w, r, s, t)
+                    if x is None:
+                        continue
+                    target = f"{w} {s.split()[0]} {t} >= {goal}x faster than dvc" + (
+                        "" if r == "s3" else " (target is for S3; folder for reference)"
+                    )
+                    verdict = "met" if x >= goal else "MISSED"
+                    if r != "s3":
+                        verdict = f"reference only ({verdict.lower()} if it were S3)"
+                    out.append([f"{target} [{r}]", rb.fmt_x(x), verdict])
+    for s, goal, ws in (("push (no-op)", 1.0, w1 + w2), ("push (1 changed)", 2.0, w1)):
+        for w in ws:
+            for r in ALL_REMOTES:
+                for t in ("bale-md5", "bale-blake3"):
+                    v = res.times.get((w, r, s, t))
+                    if not v:
+                        continue
+                    m = rb.med(v)
+                    out.append(
+                        [
+                            f"{w} {r} {s} {t} <= {goal:g} s",
+                            f"{rb.fmt_s(m)} (max {rb.fmt_s(max(v.values()))})",
+                            "met" if m <= goal else "MISSED",
+                        ]
+                    )
+    for w in w2:
+        for s in ("push (first)", "pull (fresh clone)"):
+            raw = res.times.get((w, "s3", s, RAW))
+            for t in ("bale-md5", "bale-blake3"):
+                x = rb.paired_ratio(raw, res.times.get((w, "s3", s, t)))
+                if x is None:
+                    continue
+                out.append(
+                    [
+                        f"{w} s3 {s.split()[0]} {t} >= 80% of boto3's throughput",
+                        fmt_pct(x),
+                        "met" if x >= 0.8 else "MISSED",
+                    ]
+                )
+    for w in w1:
+        for r in ALL_REMOTES:
+            for t in ("bale-md5", "bale-blake3"):
+                v = res.rss.get((w, r, t))
+                if not v:
+                    continue
+                mb = max(v.values()) * 1.048576
+                out.append(
+                    [
+                        f"{w} {r} push peak memory {t} <= 300 MB",
+                        f"{rb.med(v):.0f} MiB median, {mb:.0f} MB max",
+                        "met" if mb <= 300 else "MISSED",
+                    ]
+                )
+    return out
+
+
+def report(res: Results, markdown: bool = False) -> str:
+    rows = build_rows(res)
+    lines = []
+    for w in workload_order(res):
+        lines.append(f"  {w}: {res.descriptions.get(w, '')}")
+    if markdown:
+        lines = [x.strip() for x in lines]
+        body = [
+            "Workloads: " + "; ".join(lines) + ".",
+            "",
+            markdown_table(rows),
+            "",
+            *[f"- {x}" for x in throughput_lines(res)],
+            "",
+            "| target | measured | verdict |",
+            "|---|---|---|",
+            *[f"| {a} | {b} | {c} |" for a, b, c in targets(res)],
+        ]
+    else:
+        body = [
+            *lines,
+            plain_table(rows),
+            "",
+            *throughput_lines(res),
+            "",
+            "targets:",
+            *[f"  {a}: {b}: {c}" for a, b, c in targets(res)],
+        ]
+    if res.errors:
+        body += ["", "ERRORS:" if not markdown else "Errors:", ""]
+        for e in res.errors:
+            head = f"{e['workload']} {e['remote']} {e['tool']} rep {e['rep']} {e['step']}: `{e['cmd']}`: {e['message']}"
+            body.append(("- " if markdown else "  ") + head)
+            if e.get("stderr"):
+                body += ["", "```", e["stderr"].rstrip(), "```", ""]
+    if res.notes:
+        body += ["", "notes:"] + [("- " if markdown else "  - ") + n for n in res.notes]
+    return "\n".join(body)
+
+
+def results_section(res: Results) -> str:
+    runs = sorted(res.runs, key=lambda r: r["started"])
+    first = runs[0]
+    m = first["machine"]
+    date = time.strftime("%Y-%m-%d", time.gmtime(first["started"]))
+    span = ", ".join(
+        time.strftime("%H:%M", time.gmtime(r["started"]))
+        + "-"
+        + time.strftime("%H:%M", time.gmtime(r.get("ended", r["started"])))
+        for r in runs
+    )
+    cmds = "\n".join("python benches/sync.py " + " ".join(r["argv"]) for r in runs)
+    engines = sorted({e for r in runs for e in r["engines"]})
+    loads = "; ".join(
+        f"{' '.join(r['machine']['loadavg'])} -> {' '.join(r.get('loadavg_end', ['?']))}"
+        for r in runs
+    )
+    return f"""
+## Push and pull (`benches/sync.py`), {date}, {span} UTC
+
+```sh
+{cmds}
+```
+
+| | |
+|---|---|
+| date | {date}, {span} UTC |
+| CPU | {m["cpu"]}, `nproc` = {m["nproc"]} |
+| memory | {m["memory"]} |
+| filesystem of benches/work | {m["filesystem"]} |
+| kernel / Python / git | {m["kernel"]}, CPython {m["python"]}, {m["git"]} |
+| tools | {"; ".join(f"{k}: {v}" for k, v in first["versions"].items())}; boto3 {m["boto3"]} |
+| S3 server | SeaweedFS `weed mini` ({m["weed"]}) on 127.0.0.1, one per repetition, a fresh bucket per tool |
+| bale engine | {"; ".join(engines)} |
+| load average (1/5/15 min) at start -> end of each run | {loads} |
+
+Cells are medians; ratios are medians of per-repetition ratios (paired);
+`boto3` is TransferManager `upload_file`/`download_file` (64 MiB parts, 10
+threads) on the same file and server in the same repetition, and `x % boto3`
+is the tool's throughput as a percentage of it (paired).
+
+{report(res, markdown=True)}
+"""
+
+
+# --------------------------------------------------------------------------
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ap.add_argument("--workloads", default="W1,W2", help="from workloads.py (default: W1,W2)")
+    ap.add_argument("--remotes", default="folder,s3", help="folder,s3 (default: both)")
+    ap.add_argument(
+        "--tools",
+        default=",".join(ALL_TOOLS),
+        help=f"subset of {','.join(ALL_TOOLS)} (default: all)",
+    )
+    ap.add_argument("--repeat", type=int, default=3, help="repetitions (default: 3)")
+    ap.add_argument(
+        "--dvc-repeat",
+        type=int,
+        default=None,
+        help="repetitions for dvc (default: --repeat); dvc W1 steps take minutes",
+    )
+    ap.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="shrink W1's file count and W2's size (0.1: 10,000 files, 205 MiB)",
+    )
+    ap.add_argument(
+        "--no-raw", action="store_true", help="skip the boto3 TransferManager baseline (W2 on S3)"
+    )
+    ap.add_argument(
+        "--stop-after",
+        type=float,
+        metavar="MIN",
+        help="start no new repetition after MIN minutes (the ones done are reported)",
+    )
+    ap.add_argument(
+        "--json", metavar="FILE", help="write the raw samples as JSON (after each tool)"
+    )
+    ap.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="FILE",
+        help="do not measure: render these --json files as one table",
+    )
+    ap.add_argument("--results", action="store_true", help="append a section to benches/RESULTS.md")
+    ap.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
+    ap.add_argument("--keep", action="store_true", help="keep benches/work (generated workloads)")
+    args = ap.parse_args()
+
+    res = Results()
+    if args.merge:
+        for f in args.merge:
+            res.merge_json(json.loads(Path(f).read_text()))
+        return finish(res, args)
+
+    names = [n.strip() for n in args.workloads.split(",") if n.strip()]
+    remotes = [r.strip() for r in args.remotes.split(",") if r.strip()]
+    tool_names = [t.strip() for t in args.tools.split(",") if t.strip()]
+    specs = wl.workloads(args.scale)
+    for n in names:
+        if n not in specs:
+            ap.error(f"unknown workload {n} (choose from {', '.join(specs)})")
+    for r in remotes:
+        if r not in ALL_REMOTES:
+            ap.error(f"unknown remote {r} (choose from {', '.join(ALL_REMOTES)})")
+    for t in tool_names:
+        if t not in ALL_TOOLS:
+            ap.error(f"unknown tool {t} (choose from {', '.join(ALL_TOOLS)})")
+    tools = rb.make_tools(tool_names)
+    dvc_repeat = args.dvc_repeat if args.dvc_repeat is not None else args.repeat
+
+    start_seaweed = None
+    if "s3" in remotes:
+        sys.path.insert(0, str(HERE.parent))
+        from tests.remotes.seaweed import start_seaweed
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    run_id = time.strftime("%H%M%S", time.gmtime(started))
+    versions = {
+        t.name: subprocess.run(t.cmd("--version"), capture_output=True, text=True, env=rb.ENV)
+        .stdout.strip()
+        .splitlines()[0]
+        for t in tools
+    }
+    engines = [rb.engine_fingerprint()]
+    meta = {
+        "run_id": run_id,
+        "argv": sys.argv[1:],
+        "started": started,
+        "versions": versions,
+        "engines": engines,
+        "machine": machine(),
+        "executables": {t.name: t.exe for t in tools},
+    }
+    res.runs.append(meta)
+    log(f"tools: {versions}; {meta['executables']}; engine {engines[0]}")
+
+    def save() -> None:
+        meta["ended"] = time.time()
+        meta["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
+        if args.json:
+            Path(args.json).write_text(json.dumps(res.to_json(), indent=1))
+
+    def check_engine(where: str) -> None:
+        fp = rb.engine_fingerprint()
+        if fp != engines[-1]:
+            engines.append(fp)
+            res.notes.append(f"bale's engine changed during the run ({where}): now {fp}")
+            log(f"WARNING: bale's engine changed ({where}): {fp}")
+
+    stop = False
+    for n in names:
+        w = specs[n]
+        label = n if args.scale == 1 else f"{n}@{args.scale:g}"
+        t0 = time.perf_counter()
+        src = wl.generate(w, WORK / "src" / f"scale-{args.scale:g}")
+        res.descriptions[label] = w.description
+        res.bytes[label] = wl.tree_stats(src)[1]
+        log(f"[{label}] {w.description}: ready in {time.perf_counter() - t0:.1f} s")
+        for rep in range(args.repeat):
+            if args.stop_after and time.time() - started > args.stop_after * 60:
+                res.notes.append(
+                    f"{label}: stopped after {rep} repetition(s) (--stop-after {args.stop_after:g})"
+                )
+                log(f"[{label}] --stop-after reached: no repetition {rep + 1}")
+                stop = True
+                break
+            for remote in remotes:
+                server = None
+                if remote == "s3":
+                    (WORK / "seaweed").mkdir(parents=True, exist_ok=True)
+                    server = start_seaweed(WORK / "seaweed")
+                    log(f"[{label}] weed mini at {server.endpoint}")
+                try:
+                    ctx = Ctx(w, label, src, remote, rep, f"{run_id}.{rep}", server, run_id, res)
+                    order = list(tools)
+                    k = rep % len(order)
+                    order = order[k:] + order[:k]
+                    entries: list = list(order)
+                    if remote == "s3" and n == "W2" and not args.no_raw:
+                        entries.insert(rep % (len(entries) + 1), RAW)
+                    for tool in entries:
+                        if tool == RAW:
+                            bench_raw(ctx)
+                            continue
+                        if tool.name == "dvc" and rep >= dvc_repeat:
+                            continue
+                        try:
+                            bench_tool(ctx, tool)
+                        except Exception as e:  # a bug here must not lose the run
+                            res.errors.append(
+                                {
+                                    "workload": label,
+                                    "remote": remote,
+                                    "tool": tool.name,
+                                    "rep": ctx.rep_key,
+                                    "step": "(harness)",
+                                    "cmd": "",
+                                    "message": f"{type(e).__name__}: {e}",
+                                    "stderr": None,
+                                }
+                            )
+                            log(f"[{label} {remote} r{rep + 1} {tool.name}] harness error: {e!r}")
+                        if w.nfiles <= 10:  # big files: free the disk at once
+                            rb.rm_rf(WORK / "trash")
+                        if tool.name.startswith("bale"):
+                            check_engine(f"after {label} {remote} r{rep + 1} {tool.name}")
+                        save()
+                finally:
+                    if server is not None:
+                        server.stop()
+            t0 = time.perf_counter()
+            rb.rm_rf(WORK / "trash")  # once per repetition
+            log(f"[{label}] r{rep + 1} done; emptied the trash in {time.perf_counter() - t0:.1f} s")
+            save()
+        if stop:
+            break
+    save()
+    code = finish(res, args)
+    if not args.keep:
+        log("cleaning up benches/work")
+        rb.rm_rf(WORK)
+    return code
+
+
+def finish(res: Results, args) -> int:
+    print()
+    print(report(res))
+    if args.markdown:
+        print()
+        print(markdown_table(build_rows(res)))
+    if args.results:
+        with open(HERE / "RESULTS.md", "a") as f:
+            f.write(results_section(res))
+        log("appended a section to benches/RESULTS.md")
+    sys.stdout.flush()
+    return 1 if res.errors else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
