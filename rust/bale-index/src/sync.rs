@@ -95,10 +95,9 @@ pub fn plan(odb: &Odb, roots: &[Oid], verify: bool, state: Option<&Mutex<State>>
 }
 
 /// Every object the native (blake3) `roots` reach, each once, in tree order
-/// (a directory's files together, so a sub-directory pull reads few ranges),
-/// with its size in the local store (`None` when the store lacks it). A tree
-/// the store lacks is listed but not entered: fetch it, then ask again.
-pub fn native_closure(odb: &Odb, roots: &[Oid]) -> Result<Vec<(Oid, Option<u64>)>> {
+/// (a directory's files together, so a sub-directory pull reads few ranges).
+/// A tree the store lacks is listed but not entered: fetch it, then ask again.
+pub fn native_objects(odb: &Odb, roots: &[Oid]) -> Result<Vec<Oid>> {
     let mut seen = std::collections::HashSet::new();
     let mut order = Vec::new();
     let mut stack: Vec<Oid> = roots.iter().rev().copied().collect();
@@ -115,13 +114,23 @@ pub fn native_closure(odb: &Odb, roots: &[Oid]) -> Result<Vec<(Oid, Option<u64>)
             stack.extend(children.into_iter().rev().map(|(c, _)| c));
         }
     }
-    Ok(order
-        .into_par_iter()
+    Ok(order)
+}
+
+/// [`native_objects`] with each object's size in the local store (`None`
+/// when the store lacks it).
+pub fn native_closure(odb: &Odb, roots: &[Oid]) -> Result<Vec<(Oid, Option<u64>)>> {
+    Ok(with_sizes(odb, native_objects(odb, roots)?))
+}
+
+/// Each object with its size in the local store, stat-ed in parallel.
+pub fn with_sizes(odb: &Odb, oids: Vec<Oid>) -> Vec<(Oid, Option<u64>)> {
+    oids.into_par_iter()
         .map(|oid| {
             let size = std::fs::metadata(odb.object_path(&oid)).ok().filter(|m| m.is_file()).map(|m| m.len());
             (oid, size)
         })
-        .collect())
+        .collect()
 }
 
 fn local_size(odb: &Odb, oid: &Oid, verify: bool, state: Option<&Mutex<State>>) -> Result<Option<u64>> {

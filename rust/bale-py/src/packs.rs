@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use bale_error::{Error, Result};
 use bale_hash::Oid;
-use bale_index::sync::native_closure;
+use bale_index::sync::{native_closure, native_objects, with_sizes};
 use bale_odb::{Odb, Progress};
 use bale_pack::{plan_packs, read_plan, write_packs, PackIndex, ReadPlan, RemoteIndex};
 use pyo3::prelude::*;
@@ -62,13 +62,16 @@ pub fn push(
     progress: &Progress,
 ) -> Result<PackPush> {
     let remote = RemoteIndex::load_dir(index_dir)?;
-    let all = native_closure(odb, roots)?;
-    let missing: Vec<Oid> = all.iter().filter(|(_, s)| s.is_none()).map(|(o, _)| *o).collect();
-    let present = all.iter().filter(|(o, _)| remote.contains(o)).count() as u64;
-    let send: Vec<(Oid, u64)> = all
+    let all = native_objects(odb, roots)?;
+    let present = all.iter().filter(|o| remote.contains(o)).count() as u64;
+    // Only what the remote lacks is looked at in the cache: a no-op push
+    // stats nothing.
+    let lacking = with_sizes(odb, all.into_iter().filter(|o| !remote.contains(o)).collect());
+    let missing: Vec<Oid> = lacking.iter().filter(|(_, s)| s.is_none()).map(|(o, _)| *o).collect();
+    let send: Vec<(Oid, u64)> = lacking
         .iter()
         // With anything missing, no tree goes: it would claim what is not there.
-        .filter(|(o, _)| !remote.contains(o) && (missing.is_empty() || !o.is_tree()))
+        .filter(|(o, _)| missing.is_empty() || !o.is_tree())
         .filter_map(|(o, s)| s.map(|s| (*o, s)))
         .collect();
     let planned = plan_packs(&send, target);
