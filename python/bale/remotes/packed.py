@@ -11,7 +11,9 @@ reads, and verifies every object that arrives; this module moves files:
   remote always has its members there too.
 - Fetch. Rounds of ranged reads: the files of a tree are known only once
   the tree is in the cache, so each round fetches what the trees fetched so
-  far reveal, until nothing is left.
+  far reveal, until nothing is left. A chunked file (DESIGN.md §13) takes
+  three: its list, then the chunks the cache lacks (both kept in the
+  staging folder), then its rebuild into the cache, verified.
 """
 
 from __future__ import annotations
@@ -197,7 +199,10 @@ async def _rounds(
     are cached or on no remote; missing ids are set on ``moved``."""
     paths.staging.mkdir(parents=True, exist_ok=True)
     while True:
-        plan = await asyncio.to_thread(ws.pack_fetch_plan, roots, paths.indexes, shallow=shallow)
+        plan = await asyncio.to_thread(
+            ws.pack_fetch_plan, roots, paths.indexes, paths.staging, shallow=shallow
+        )
+        moved.copied += plan.rebuilt
         reads = plan.reads
         if not reads:
             moved.missing = list(plan.missing)

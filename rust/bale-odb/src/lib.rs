@@ -6,13 +6,16 @@
 //! rewrites one that exists. [`fs`] holds the small file-system primitives the
 //! store and checkout share: temp-and-rename writes and copy-on-write clones.
 //! [`transfer`] copies objects between two stores (the cache and a folder
-//! remote share one layout), verifying every byte it copies.
+//! remote share one layout), verifying every byte it copies. [`chunks`]
+//! holds chunked files: lists beside objects, rebuilds, compaction.
 
+mod chunks;
 pub mod fs;
 mod progress;
 mod store;
 mod transfer;
 
+pub use chunks::{settle, LocalChunks, Settled};
 pub use progress::Progress;
-pub use store::{Odb, PutOutcome};
+pub use store::{chunked, Odb, PutOutcome};
 pub use transfer::{transfer, Transferred, Trust};

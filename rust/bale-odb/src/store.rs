@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
+use bale_chunk::{chunk_file, ChunkList, Params, DEFAULT_THRESHOLD};
 use bale_error::{Error, IoContext, Result};
 use bale_hash::{hash_file, read_block, Algo, FileHash, Hasher, Oid};
 use rayon::prelude::*;
@@ -104,7 +105,8 @@ impl Odb {
     pub fn add_file(&self, src: &Path, algo: Algo, clone: bool) -> Result<(FileHash, PutOutcome)> {
         let before = fs::metadata(src).at(src)?;
         if clone && self.clone_state.load(Ordering::Relaxed) != CLONE_UNSUPPORTED {
-            let hash = hash_file(src, algo)?;
+            let (hash, list) = hash_for_store(src, algo, before.len())?;
+            self.keep_list(list)?;
             if let Some(outcome) = self.put_by_clone(src, &hash, &before)? {
                 return Ok((hash, outcome));
             }
@@ -116,7 +118,7 @@ impl Odb {
             let tmp = copy_checked(src, &before, &self.area(algo))?;
             return Ok((hash, self.publish(tmp, &dest)?));
         }
-        if before.len() <= SMALL_FILE {
+        if before.len() <= SMALL_FILE && !chunked(algo, before.len()) {
             let data = fs::read(src).at(src)?;
             check_unchanged(src, &before, data.len() as u64)?;
             let mut hasher = Hasher::new(algo);
@@ -130,14 +132,26 @@ impl Odb {
         // Large: hash and copy at once, each reading from the page cache;
         // the copy is the hashed content if the file did not change meanwhile.
         self.ensure_dir(&self.area(algo))?;
-        let (hash, tmp) = rayon::join(|| hash_file(src, algo), || copy_checked(src, &before, &self.area(algo)));
-        let (hash, tmp) = (hash?, tmp?);
+        let (hash, tmp) =
+            rayon::join(|| hash_for_store(src, algo, before.len()), || copy_checked(src, &before, &self.area(algo)));
+        let ((hash, list), tmp) = (hash?, tmp?);
         check_unchanged(src, &before, hash.size)?;
+        // The list goes first: an object is never stored without the list
+        // its add computed (a killed add leaves at most a list, which gc
+        // collects with its missing object).
+        self.keep_list(list)?;
         let dest = self.object_path(&hash.oid);
         if dest.is_file() {
             return Ok((hash, PutOutcome::Present));
         }
         Ok((hash, self.publish(tmp, &dest)?))
+    }
+
+    fn keep_list(&self, list: Option<ChunkList>) -> Result<()> {
+        if let Some(list) = list {
+            self.put_list(&list)?;
+        }
+        Ok(())
     }
 
     fn publish(&self, tmp: TempFile, dest: &Path) -> Result<PutOutcome> {
@@ -360,6 +374,23 @@ impl Odb {
             other => other.at(&path),
         }
     }
+}
+
+/// Whether a file of `size` bytes is stored with a chunk list (DESIGN.md §13).
+pub fn chunked(algo: Algo, size: u64) -> bool {
+    algo == Algo::Blake3 && size >= DEFAULT_THRESHOLD
+}
+
+/// Hashes `src` for storing; a bale-native file above the threshold is
+/// chunked in the same read, and its list comes back with the hash.
+fn hash_for_store(src: &Path, algo: Algo, size: u64) -> Result<(FileHash, Option<ChunkList>)> {
+    if !chunked(algo, size) {
+        return Ok((hash_file(src, algo)?, None));
+    }
+    let found = chunk_file(src, &Params::DEFAULT, DEFAULT_THRESHOLD)?;
+    let hash = FileHash { oid: found.id, size: found.size };
+    let list = found.is_chunked().then(|| ChunkList::new(&found, &Params::DEFAULT)).transpose()?;
+    Ok((hash, list))
 }
 
 /// Fails if `src` changed since `before` was taken.

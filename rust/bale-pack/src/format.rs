@@ -31,9 +31,9 @@ pub enum Kind {
     Blob = 0,
     /// A `bale-tree` directory manifest.
     Tree = 1,
-    /// Reserved for issue 4: a piece of a chunked file.
+    /// A piece of a chunked file (DESIGN.md §13), stored as `<hex>` like a blob.
     Chunk = 2,
-    /// Reserved for issue 4: the list of a chunked file's chunks.
+    /// The list of a chunked file's chunks; its digest is the file's id.
     ChunkList = 3,
 }
 
@@ -48,7 +48,7 @@ impl Kind {
         }
     }
 
-    /// The kind of an object id (ids cannot name chunks yet).
+    /// The kind an object id names (a tree or a file's bytes).
     pub fn of(oid: &Oid) -> Kind {
         if oid.is_tree() {
             Kind::Tree
@@ -88,8 +88,8 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// The object id this entry stores (chunk kinds read as plain blobs until
-    /// ids can name them).
+    /// The object id this entry is about: a tree, a file or chunk's bytes,
+    /// or (for a list) the file it describes.
     pub fn oid(&self) -> Oid {
         Oid::from_digest(Algo::Blake3, &self.digest, self.kind == Kind::Tree)
     }

@@ -36,7 +36,12 @@ pub struct Ingested {
 /// store: it fails the call with [`CorruptObject`](bale_error::Error::CorruptObject) naming the pack and
 /// the object. Other objects of the same read that verified may already be
 /// stored by then; they are correct, and a retry skips them.
-pub fn ingest_read(odb: &Odb, read: &Read, data_file: &Path, progress: &Progress) -> Result<Ingested> {
+///
+/// Chunks and chunk lists (fetched to rebuild a chunked file) go into
+/// `side`, a store of their own beside the fetch, never into the cache: a
+/// list in the cache promises its chunks (DESIGN.md §13.0), which a fetch
+/// cut short could not keep.
+pub fn ingest_read(odb: &Odb, side: &Odb, read: &Read, data_file: &Path, progress: &Progress) -> Result<Ingested> {
     let file = File::open(data_file).at(data_file)?;
     let size = file.metadata().at(data_file)?.len();
     if size != read.len() {
@@ -65,7 +70,12 @@ pub fn ingest_read(odb: &Odb, read: &Read, data_file: &Path, progress: &Progress
         .par_iter()
         .map(|e| {
             progress.check()?;
-            let outcome = ingest_one(odb, read, &file, data_file, e)?;
+            let outcome = match e.kind {
+                Kind::Blob | Kind::Tree => ingest_one(odb, read, &file, data_file, e)?,
+                Kind::Chunk if odb.exists(&e.oid()) => (PutOutcome::Present, 0),
+                Kind::Chunk => ingest_one(side, read, &file, data_file, e)?,
+                Kind::ChunkList => ingest_list(side, read, &file, data_file, e)?,
+            };
             progress.step(e.length);
             Ok(outcome)
         })
@@ -81,6 +91,17 @@ pub fn ingest_read(odb: &Odb, read: &Read, data_file: &Path, progress: &Progress
         }
     }
     Ok(done)
+}
+
+fn ingest_list(side: &Odb, read: &Read, file: &File, data_file: &Path, e: &Entry) -> Result<(PutOutcome, u64)> {
+    let oid = e.oid();
+    if e.offset < read.start || e.end() > read.end {
+        return Err(bad_format(data_file, format!("object {oid} lies outside bytes {}..{}", read.start, read.end)));
+    }
+    let mut data = vec![0u8; e.length as usize];
+    file.read_exact_at(&mut data, e.offset - read.start).at(data_file)?;
+    let outcome = side.ingest_list(&oid, &data, &read.pack.pack_key())?;
+    Ok((outcome, e.length))
 }
 
 fn ingest_one(odb: &Odb, read: &Read, file: &File, data_file: &Path, e: &Entry) -> Result<(PutOutcome, u64)> {

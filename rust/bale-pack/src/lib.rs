@@ -20,6 +20,7 @@
 //! one object's place in a pack.
 
 mod errors;
+mod fetch;
 mod format;
 mod id;
 mod index;
@@ -27,13 +28,16 @@ mod ingest;
 mod plan;
 mod read;
 mod remote;
+mod select;
 mod write;
 
+pub use fetch::{fetch_round, Round};
 pub use format::{Encoding, Entry, Kind, ENTRY_LEN, VERSION};
 pub use id::{PackId, PACKS_DIR};
 pub use index::PackIndex;
 pub use ingest::{ingest_read, Ingested};
-pub use plan::{plan_packs, PlannedPack};
-pub use read::{read_plan, Read, ReadPlan};
+pub use plan::{plan_packs, PackItem, PlannedPack};
+pub use read::{read_plan, read_plan_kinds, Read, ReadPlan};
 pub use remote::{Location, RemoteIndex};
+pub use select::push_items;
 pub use write::{write_pack, write_packs, WrittenPack};

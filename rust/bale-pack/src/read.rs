@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use bale_hash::Oid;
 
-use crate::{Entry, Location, PackId, RemoteIndex};
+use crate::{Entry, Kind, Location, PackId, RemoteIndex};
 
 /// One ranged read of a pack: bytes `start..end` of it, holding `entries`
 /// (sorted by offset). Bytes between entries belong to objects nobody asked
@@ -55,18 +55,35 @@ pub struct ReadPlan {
 /// An object stored in several packs is read from the pack that serves the
 /// most other wanted objects, so duplicates do not add requests.
 pub fn read_plan(index: &RemoteIndex, wanted: &[Oid], max_gap: u64, max_read: u64) -> ReadPlan {
+    let wanted: Vec<(Oid, Kind)> = wanted.iter().map(|o| (*o, Kind::of(o))).collect();
+    read_plan_kinds(index, &wanted, max_gap, max_read)
+}
+
+/// [`read_plan`] for objects wanted as a given kind, which decides where
+/// they are stored on arrival (DESIGN.md §13.4): `Blob` a file for the
+/// cache, `Chunk` a chunk for a rebuild, `ChunkList` a file's list, `Tree`
+/// a tree. The bytes of a blob or chunk are read from whichever pack holds
+/// them as either; each read entry carries the wanted kind.
+pub fn read_plan_kinds(index: &RemoteIndex, wanted: &[(Oid, Kind)], max_gap: u64, max_read: u64) -> ReadPlan {
     let mut plan = ReadPlan::default();
     let mut seen = HashSet::with_capacity(wanted.len());
     let mut chosen: Vec<Location> = Vec::with_capacity(wanted.len());
     let mut several: Vec<Vec<Location>> = Vec::new();
     let mut per_pack: HashMap<PackId, usize> = HashMap::new();
-    for oid in wanted {
-        if !seen.insert(*oid) {
+    for &(oid, kind) in wanted {
+        if !seen.insert((oid, kind)) {
             continue;
         }
-        let mut places: Vec<Location> = index.locations(oid).collect();
+        let mut places: Vec<Location> = match kind {
+            Kind::Tree => index.locations(&oid).collect(),
+            Kind::Blob | Kind::Chunk => index.byte_locations(&oid),
+            Kind::ChunkList => index.list_location(&oid).into_iter().collect(),
+        };
+        for place in &mut places {
+            place.entry.kind = kind;
+        }
         match places.len() {
-            0 => plan.missing.push(*oid),
+            0 => plan.missing.push(oid),
             1 => {
                 *per_pack.entry(places[0].pack).or_default() += 1;
                 chosen.push(places.remove(0));
@@ -123,7 +140,7 @@ pub fn read_plan(index: &RemoteIndex, wanted: &[Oid], max_gap: u64, max_read: u6
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Encoding, Kind, PackIndex};
+    use crate::{Encoding, PackIndex};
     use bale_hash::Algo;
 
     fn entry(n: u8, offset: u64, length: u64) -> Entry {

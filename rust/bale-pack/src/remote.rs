@@ -170,28 +170,58 @@ impl RemoteIndex {
         (self.slots, self.fanout, self.bits) = (slots, fanout, bits);
     }
 
-    /// Every place `oid` is stored, in the order packs were added.
-    pub fn locations(&self, oid: &Oid) -> impl Iterator<Item = Location> + '_ {
-        let found = match oid_key(oid) {
-            Some((digest, kind)) if !self.slots.is_empty() => {
-                let b = bucket(&digest, self.bits);
-                let candidates = &self.slots[self.fanout[b] as usize..self.fanout[b + 1] as usize];
-                let start = candidates.partition_point(|s| (s.digest, s.kind) < (digest, kind));
-                let len = candidates[start..].iter().take_while(|s| s.digest == digest && s.kind == kind).count();
-                &candidates[start..start + len]
-            }
-            _ => &[],
+    /// Every place an object of this digest and kind is stored, in the
+    /// order packs were added.
+    pub fn find(&self, digest: &[u8; 32], kind: Kind) -> impl Iterator<Item = Location> + '_ {
+        let found = if self.slots.is_empty() {
+            &[][..]
+        } else {
+            let b = bucket(digest, self.bits);
+            let candidates = &self.slots[self.fanout[b] as usize..self.fanout[b + 1] as usize];
+            let start = candidates.partition_point(|s| (&s.digest, s.kind) < (digest, kind));
+            let len = candidates[start..].iter().take_while(|s| s.digest == *digest && s.kind == kind).count();
+            &candidates[start..start + len]
         };
         found.iter().map(|s| Location { pack: self.packs[s.pack as usize], entry: s.entry() })
     }
 
-    /// One place `oid` is stored.
+    /// Every place `oid` is stored as what its id names (a tree, or a
+    /// file's whole bytes), in the order packs were added.
+    pub fn locations(&self, oid: &Oid) -> impl Iterator<Item = Location> + '_ {
+        let key = oid_key(oid);
+        let (digest, kind) = key.unwrap_or(([0; 32], Kind::Blob));
+        self.find(&digest, kind).filter(move |_| key.is_some())
+    }
+
+    /// Every place the bytes of `oid` (a file or a chunk) are stored: as a
+    /// blob or as a chunk, the same bytes either way.
+    pub fn byte_locations(&self, oid: &Oid) -> Vec<Location> {
+        match oid_key(oid) {
+            Some((digest, Kind::Blob)) => {
+                self.find(&digest, Kind::Blob).chain(self.find(&digest, Kind::Chunk)).collect()
+            }
+            _ => self.locations(oid).collect(),
+        }
+    }
+
+    /// Where the chunk list of the file `oid` is stored, if anywhere.
+    pub fn list_location(&self, oid: &Oid) -> Option<Location> {
+        match oid_key(oid) {
+            Some((digest, Kind::Blob)) => self.find(&digest, Kind::ChunkList).next(),
+            _ => None,
+        }
+    }
+
+    /// One place `oid` is stored as what its id names.
     pub fn locate(&self, oid: &Oid) -> Option<Location> {
         self.locations(oid).next()
     }
 
+    /// Whether the remote holds `oid`: a tree as a tree, a file as its
+    /// bytes (blob or chunk) or as a chunk list. A list implies its chunks:
+    /// they are in packs whose indexes went up before the list's.
     pub fn contains(&self, oid: &Oid) -> bool {
-        self.locate(oid).is_some()
+        self.locate(oid).is_some() || self.list_location(oid).is_some() || !self.byte_locations(oid).is_empty()
     }
 
     /// The ids of `oids` that no pack holds (what a push must upload), in the

@@ -2,18 +2,17 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::Read as _;
+use std::io::{Read as _, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
 use bale_error::{Error, IoContext, Result};
-use bale_hash::Oid;
 use bale_odb::fs::TempFile;
-use bale_odb::{Odb, Progress};
+use bale_odb::Progress;
 use rayon::prelude::*;
 
-use crate::format::{encode_pack_tail, oid_key, pack_header, Encoding, Entry};
-use crate::{PackId, PackIndex, PlannedPack};
+use crate::format::{encode_pack_tail, pack_header, Encoding, Entry, Kind};
+use crate::{PackId, PackIndex, PackItem, PlannedPack};
 
 /// Bytes gathered before one write and one pack-hash update: large enough
 /// that blake3 hashes many chunks at once and the file sees few writes.
@@ -34,20 +33,21 @@ pub struct WrittenPack {
     pub index: PackIndex,
 }
 
-/// Writes `oids` (blake3 objects of `odb`, in this order) as one pack in
-/// `out_dir`, then its index, both named by the pack's blake3.
+/// Writes `items` (in this order) as one pack in `out_dir`, then its index,
+/// both named by the pack's blake3.
 ///
-/// Every object is hashed as it is read and a corrupt one fails the pack
-/// ([`Error::CorruptObject`]): a pack never spreads a damaged object. The
-/// pack's own id is hashed on the way, so each byte is read once. Both files
-/// are written under temp names and renamed, pack first, so a pack name
-/// always holds a whole pack and an index name implies its pack. Writing the
-/// same objects again yields the same names and bytes; the fresh files
-/// replace the staged ones rather than trusting them, because staging files
-/// are not fsynced and a machine crash may have left one truncated under its
-/// name. `progress` counts one step per object (its total is the caller's
-/// to set; [`write_packs`] sets it).
-pub fn write_pack(odb: &Odb, oids: &[Oid], out_dir: &Path, progress: &Progress) -> Result<WrittenPack> {
+/// Every object is hashed as it is read and one that does not hash to its
+/// digest fails the pack ([`Error::CorruptObject`]): a pack never spreads a
+/// damaged object. (A chunk list is named by its file, not its bytes; the
+/// caller checked it when it chose it.) The pack's own id is hashed on the
+/// way, so each byte is read once. Both files are written under temp names
+/// and renamed, pack first, so a pack name always holds a whole pack and an
+/// index name implies its pack. Writing the same objects again yields the
+/// same names and bytes; the fresh files replace the staged ones rather than
+/// trusting them, because staging files are not fsynced and a machine crash
+/// may have left one truncated under its name. `progress` counts one step
+/// per object (its total is the caller's to set; [`write_packs`] sets it).
+pub fn write_pack(items: &[PackItem], out_dir: &Path, progress: &Progress) -> Result<WrittenPack> {
     std::fs::create_dir_all(out_dir).at(out_dir)?;
     let mut pack = PackWriter {
         tmp: TempFile::create_in(out_dir)?,
@@ -56,20 +56,16 @@ pub fn write_pack(odb: &Odb, oids: &[Oid], out_dir: &Path, progress: &Progress) 
         flushed: 0,
     };
     pack.buf.extend_from_slice(&pack_header());
-    let mut seen = HashSet::with_capacity(oids.len());
-    let mut entries = Vec::with_capacity(oids.len());
-    for oid in oids {
+    let mut seen = HashSet::with_capacity(items.len());
+    let mut entries = Vec::with_capacity(items.len());
+    for item in items {
         progress.check()?;
-        let (digest, kind) = oid_key(oid).ok_or_else(|| Error::InvalidOid {
-            text: oid.to_string(),
-            what: "blake3 object id (only bale-native objects are packed)",
-        })?;
-        if !seen.insert((digest, kind)) {
+        if !seen.insert((item.digest, item.kind)) {
             continue;
         }
         let offset = pack.position();
-        let length = pack.append_object(odb, oid)?;
-        entries.push(Entry { digest, kind, encoding: Encoding::Raw, offset, length });
+        let length = pack.append(item)?;
+        entries.push(Entry { digest: item.digest, kind: item.kind, encoding: Encoding::Raw, offset, length });
         progress.step(length);
     }
     let objects = entries.len();
@@ -91,11 +87,11 @@ pub fn write_pack(odb: &Odb, oids: &[Oid], out_dir: &Path, progress: &Progress) 
 
 /// Writes each planned pack with [`write_pack`], several at once on the
 /// current rayon pool (one thread per pack: within a pack the bytes are
-/// sequential). Results are in plan order, so the tree pack stays last.
-pub fn write_packs(odb: &Odb, plan: &[PlannedPack], out_dir: &Path, progress: &Progress) -> Result<Vec<WrittenPack>> {
-    let total: usize = plan.iter().map(|p| p.oids.len()).sum();
+/// sequential). Results are in plan order, so the final pack stays last.
+pub fn write_packs(plan: &[PlannedPack], out_dir: &Path, progress: &Progress) -> Result<Vec<WrittenPack>> {
+    let total: usize = plan.iter().map(|p| p.items.len()).sum();
     progress.total.fetch_add(total as u64, Ordering::Relaxed);
-    plan.par_iter().with_max_len(1).map(|p| write_pack(odb, &p.oids, out_dir, progress)).collect()
+    plan.par_iter().with_max_len(1).map(|p| write_pack(&p.items, out_dir, progress)).collect()
 }
 
 /// A pack being written: a buffer in front of the temp file, and the pack's
@@ -121,25 +117,27 @@ impl PackWriter {
     }
 
     /// Appends one object, hashing it on the way; returns its length.
-    fn append_object(&mut self, odb: &Odb, oid: &Oid) -> Result<u64> {
-        let path = odb.object_path(oid);
-        let mut file = match File::open(&path) {
+    fn append(&mut self, item: &PackItem) -> Result<u64> {
+        let path = &item.source;
+        let mut file = match File::open(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::ObjectMissing { path, oid: oid.to_string() })
+                return Err(Error::ObjectMissing { path: path.clone(), oid: item.oid().to_string() })
             }
-            other => other.at(&path)?,
+            other => other.at(path)?,
         };
-        let size = file.metadata().at(&path)?.len();
+        if item.offset > 0 {
+            file.seek(SeekFrom::Start(item.offset)).at(path)?;
+        }
         let mut hasher = blake3::Hasher::new();
-        let mut left = size;
+        let mut left = item.len;
         while left > 0 {
             let want = left.min(BLOCK);
             let start = self.buf.len();
             // read_to_end through `take` fills the spare capacity without
             // zeroing it first and stops at `want` without another syscall.
-            let got = (&mut file).take(want).read_to_end(&mut self.buf).at(&path)? as u64;
+            let got = (&mut file).take(want).read_to_end(&mut self.buf).at(path)? as u64;
             if got < want {
-                return Err(Error::ChangedWhileHashing { path });
+                return Err(Error::ChangedWhileHashing { path: path.clone() });
             }
             hasher.update(&self.buf[start..]);
             left -= got;
@@ -148,10 +146,14 @@ impl PackWriter {
             }
         }
         let got = hasher.finalize();
-        if got.as_bytes()[..] != *oid.digest() {
-            return Err(Error::CorruptObject { path, expected: oid.to_string(), actual: got.to_hex().to_string() });
+        if item.kind != Kind::ChunkList && got.as_bytes()[..] != item.digest {
+            return Err(Error::CorruptObject {
+                path: path.clone(),
+                expected: item.oid().to_string(),
+                actual: got.to_hex().to_string(),
+            });
         }
-        Ok(size)
+        Ok(item.len)
     }
 
     /// Flushes the rest; returns the temp file, the pack's id and size.

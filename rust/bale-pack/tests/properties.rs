@@ -24,9 +24,9 @@ fn random_pushes_and_pulls_round_trip_every_wanted_object() {
         let trees = rng.below(10) as usize;
         let objects = common::random_objects(&local, &mut rng, files, max, trees);
         let target = [4 << 10, 32 << 10, 1 << 20][rng.below(3) as usize];
-        let plan = plan_packs(&objects, target);
+        let plan = plan_packs(items(&local, &objects.iter().map(|o| o.0).collect::<Vec<_>>()), target);
         let staged = d.path().join("s");
-        let written = write_packs(&local, &plan, &staged, &Progress::default()).unwrap();
+        let written = write_packs(&plan, &staged, &Progress::default()).unwrap();
         let remote = RemoteIndex::load_dir(&staged).unwrap();
         assert_eq!(remote.packs().len(), written.len());
 
@@ -50,7 +50,7 @@ fn random_pushes_and_pulls_round_trip_every_wanted_object() {
             assert_eq!(read.end, read.entries.iter().map(Entry::end).max().unwrap());
             ranges.push((read.pack, read.start, read.end));
             let data = download(read, &staged, &d.path().join("dl"));
-            ingest_read(&fresh, read, &data, &Progress::default()).unwrap();
+            ingest_read(&fresh, &fresh, read, &data, &Progress::default()).unwrap();
         }
         ranges.sort();
         for pair in ranges.windows(2) {
@@ -153,15 +153,20 @@ fn bench(count: usize, size: usize) {
     let t = start.elapsed().as_secs_f64();
     println!("[{count} x {size}] setup: put_bytes into a local store, one thread: {t:.2} s = {:.0} MB/s", mb / t);
 
-    let plan = plan_packs(&objects, 32 << 20);
+    let plan = plan_packs(items(&local, &objects.iter().map(|o| o.0).collect::<Vec<_>>()), 32 << 20);
     let staged = d.path().join("s");
     let start = Instant::now();
-    let written = write_packs(&local, &plan, &staged, &Progress::default()).unwrap();
+    let written = write_packs(&plan, &staged, &Progress::default()).unwrap();
     let t = start.elapsed().as_secs_f64();
     println!("[{count} x {size}] write_packs: {} packs, {mb:.0} MB in {t:.2} s = {:.0} MB/s", written.len(), mb / t);
 
     let start = Instant::now();
-    let w = bale_pack::write_pack(&local, &plan[0].oids, &d.path().join("s1"), &Progress::default()).unwrap();
+    let w = bale_pack::write_pack(
+        &items(&local, &plan[0].items.iter().map(bale_pack::PackItem::oid).collect::<Vec<_>>()),
+        &d.path().join("s1"),
+        &Progress::default(),
+    )
+    .unwrap();
     let t = start.elapsed().as_secs_f64();
     let one = w.bytes as f64 / 1e6;
     println!("[{count} x {size}] write_pack, one pack on one thread: {one:.1} MB in {t:.3} s = {:.0} MB/s", one / t);
@@ -172,8 +177,12 @@ fn bench(count: usize, size: usize) {
     let files: Vec<_> = rplan.reads.iter().map(|r| download(r, &staged, &d.path().join("dl"))).collect();
     let start = Instant::now();
     for (read, file) in rplan.reads.iter().zip(&files) {
-        ingest_read(&fresh, read, file, &Progress::default()).unwrap();
+        ingest_read(&fresh, &fresh, read, file, &Progress::default()).unwrap();
     }
     let t = start.elapsed().as_secs_f64();
     println!("[{count} x {size}] ingest: {} reads, {mb:.0} MB in {t:.2} s = {:.0} MB/s", rplan.reads.len(), mb / t);
+}
+
+fn items(odb: &bale_odb::Odb, oids: &[bale_hash::Oid]) -> Vec<bale_pack::PackItem> {
+    bale_pack::PackItem::objects(odb, oids).unwrap()
 }

@@ -18,7 +18,7 @@ fn pull(remote: &RemoteIndex, wanted: &[Oid], packs: &Path, into: &Odb, scratch:
     assert!(plan.missing.is_empty(), "missing {:?}", plan.missing);
     for read in &plan.reads {
         let data = download(read, packs, scratch);
-        ingest_read(into, read, &data, &Progress::default()).unwrap();
+        ingest_read(into, into, read, &data, &Progress::default()).unwrap();
     }
     plan.reads.len()
 }
@@ -35,15 +35,15 @@ fn every_object_round_trips_through_packs_into_a_fresh_store() {
     objects.insert(300, (put(&local, &big, false), big.len() as u64));
     objects.insert(10, (put(&local, b"", false), 0));
 
-    let plan = plan_packs(&objects, 64 << 10);
+    let plan = plan_packs(items(&local, &objects.iter().map(|o| o.0).collect::<Vec<_>>()), 64 << 10);
     assert!(plan.last().unwrap().trees);
     let staged = d.path().join("staged");
     let progress = Progress::default();
-    let written = write_packs(&local, &plan, &staged, &progress).unwrap();
+    let written = write_packs(&plan, &staged, &progress).unwrap();
     assert_eq!(written.len(), plan.len());
     assert_eq!(progress.done.load(std::sync::atomic::Ordering::Relaxed), objects.len() as u64);
     for (w, p) in written.iter().zip(&plan) {
-        assert_eq!((w.objects, w.bytes), (p.oids.len(), p.bytes), "the plan predicts the pack's size");
+        assert_eq!((w.objects, w.bytes), (p.items.len(), p.bytes), "the plan predicts the pack's size");
         assert_eq!(fs::metadata(&w.pack_path).unwrap().len(), w.bytes);
         assert_eq!(*blake3::hash(&fs::read(&w.pack_path).unwrap()).as_bytes(), *w.id.as_bytes());
         assert_eq!(PackIndex::read(&w.index_path).unwrap(), w.index);
@@ -69,7 +69,7 @@ fn every_object_round_trips_through_packs_into_a_fresh_store() {
     // Ingesting again finds everything present.
     let plan = read_plan(&remote, &subdir, 4096, 256 << 10);
     let data = download(&plan.reads[0], &staged, &d.path().join("dl3"));
-    let again = ingest_read(&other, &plan.reads[0], &data, &Progress::default()).unwrap();
+    let again = ingest_read(&other, &other, &plan.reads[0], &data, &Progress::default()).unwrap();
     assert_eq!((again.stored, again.present), (0, plan.reads[0].entries.len() as u64));
 }
 
@@ -80,7 +80,7 @@ fn a_flipped_byte_in_a_pack_is_caught_at_ingest_and_nothing_of_it_is_stored() {
     let objects = random_objects(&local, &mut Rng(2), 50, 5000, 0);
     let oids: Vec<Oid> =
         objects.iter().map(|o| o.0).filter(|o| local.object_path(o).metadata().unwrap().len() > 0).collect();
-    let w = write_pack(&local, &oids, &d.path().join("s"), &Progress::default()).unwrap();
+    let w = write_pack(&items(&local, &oids), &d.path().join("s"), &Progress::default()).unwrap();
     let victim = oids[7];
     let entry = w.index.get(&victim).unwrap();
     let remote = RemoteIndex::from_indexes([w.index.clone()]);
@@ -89,7 +89,7 @@ fn a_flipped_byte_in_a_pack_is_caught_at_ingest_and_nothing_of_it_is_stored() {
     let mut bytes = fs::read(&data).unwrap();
     bytes[(entry.length / 2) as usize] ^= 1;
     fs::write(&data, bytes).unwrap();
-    match ingest_read(&fresh, &plan.reads[0], &data, &Progress::default()) {
+    match ingest_read(&fresh, &fresh, &plan.reads[0], &data, &Progress::default()) {
         Err(Error::CorruptObject { path, expected, .. }) => {
             assert_eq!(path, Path::new(&w.id.pack_key()));
             assert_eq!(expected, victim.to_string());
@@ -101,7 +101,10 @@ fn a_flipped_byte_in_a_pack_is_caught_at_ingest_and_nothing_of_it_is_stored() {
 
     // A short download is refused before anything is read.
     fs::write(&data, b"short").unwrap();
-    assert!(matches!(ingest_read(&fresh, &plan.reads[0], &data, &Progress::default()), Err(Error::BadManifest { .. })));
+    assert!(matches!(
+        ingest_read(&fresh, &fresh, &plan.reads[0], &data, &Progress::default()),
+        Err(Error::BadManifest { .. })
+    ));
 }
 
 #[test]
@@ -115,12 +118,16 @@ fn a_corrupt_or_missing_local_object_is_never_packed() {
     fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
     fs::write(&path, b"rot").unwrap();
     let staged = d.path().join("s");
-    assert!(matches!(write_pack(&local, &oids, &staged, &Progress::default()), Err(Error::CorruptObject { .. })));
+    assert!(matches!(
+        write_pack(&items(&local, &oids), &staged, &Progress::default()),
+        Err(Error::CorruptObject { .. })
+    ));
+    let listed = items(&local, &oids);
     fs::remove_file(&path).unwrap();
-    assert!(matches!(write_pack(&local, &oids, &staged, &Progress::default()), Err(Error::ObjectMissing { .. })));
+    assert!(matches!(write_pack(&listed, &staged, &Progress::default()), Err(Error::ObjectMissing { .. })));
     assert_eq!(fs::read_dir(&staged).unwrap().count(), 0, "nothing staged, no temp left");
     let md5 = Oid::from_digest(bale_hash::Algo::Md5, &[0; 16], false);
-    assert!(matches!(write_pack(&local, &[md5], &staged, &Progress::default()), Err(Error::InvalidOid { .. })));
+    assert!(matches!(bale_pack::PackItem::objects(&local, &[md5]), Err(Error::InvalidOid { .. })));
 }
 
 #[test]
@@ -129,12 +136,12 @@ fn packs_are_named_by_content_and_a_lost_index_is_rebuilt_from_the_pack() {
     let local = Odb::new(d.path().join("a"));
     let objects = random_objects(&local, &mut Rng(4), 40, 3000, 3);
     let oids: Vec<Oid> = objects.iter().map(|o| o.0).collect();
-    let one = write_pack(&local, &oids, &d.path().join("s1"), &Progress::default()).unwrap();
-    let two = write_pack(&local, &oids, &d.path().join("s2"), &Progress::default()).unwrap();
+    let one = write_pack(&items(&local, &oids), &d.path().join("s1"), &Progress::default()).unwrap();
+    let two = write_pack(&items(&local, &oids), &d.path().join("s2"), &Progress::default()).unwrap();
     assert_eq!(one.id, two.id);
     assert_eq!(fs::read(&one.index_path).unwrap(), fs::read(&two.index_path).unwrap());
     // Writing it again into the same folder replaces the staged files.
-    let again = write_pack(&local, &oids, &d.path().join("s1"), &Progress::default()).unwrap();
+    let again = write_pack(&items(&local, &oids), &d.path().join("s1"), &Progress::default()).unwrap();
     assert_eq!(again.id, one.id);
     assert_eq!(fs::read_dir(d.path().join("s1")).unwrap().count(), 2);
 
@@ -156,8 +163,8 @@ fn an_object_in_two_packs_is_fine_and_indexes_are_checked_on_load() {
     let oids: Vec<Oid> = objects.iter().map(|o| o.0).collect();
     let staged = d.path().join("s");
     // Two clones pushed overlapping sets at once.
-    let a: WrittenPack = write_pack(&local, &oids[..20], &staged, &Progress::default()).unwrap();
-    let b: WrittenPack = write_pack(&local, &oids[10..], &staged, &Progress::default()).unwrap();
+    let a: WrittenPack = write_pack(&items(&local, &oids[..20]), &staged, &Progress::default()).unwrap();
+    let b: WrittenPack = write_pack(&items(&local, &oids[10..]), &staged, &Progress::default()).unwrap();
     let remote = RemoteIndex::load_dir(&staged).unwrap();
     assert_eq!(remote.packs().len(), 2);
     assert_eq!(remote.len(), 40);
@@ -194,11 +201,11 @@ fn a_file_listed_as_a_tree_is_refused_at_ingest() {
     let d = tempfile::tempdir().unwrap();
     let (local, fresh) = (Odb::new(d.path().join("a")), Odb::new(d.path().join("b")));
     let fake = put(&local, b"not a tree at all", true);
-    let w = write_pack(&local, &[fake], &d.path().join("s"), &Progress::default()).unwrap();
+    let w = write_pack(&items(&local, &[fake]), &d.path().join("s"), &Progress::default()).unwrap();
     let remote = RemoteIndex::from_indexes([w.index]);
     let plan = read_plan(&remote, &[fake], 0, u64::MAX);
     let data = download(&plan.reads[0], &d.path().join("s"), &d.path().join("dl"));
-    let err = ingest_read(&fresh, &plan.reads[0], &data, &Progress::default()).unwrap_err();
+    let err = ingest_read(&fresh, &fresh, &plan.reads[0], &data, &Progress::default()).unwrap_err();
     assert!(err.to_string().contains("listed as a tree"), "{err}");
     assert!(!fresh.exists(&fake));
 }
@@ -209,14 +216,18 @@ fn a_cancelled_write_or_ingest_stops_and_leaves_no_files() {
     let (local, fresh) = (Odb::new(d.path().join("a")), Odb::new(d.path().join("b")));
     let oids: Vec<Oid> = random_objects(&local, &mut Rng(6), 20, 3000, 0).into_iter().map(|o| o.0).collect();
     let staged = d.path().join("s");
-    let w = write_pack(&local, &oids, &staged, &Progress::default()).unwrap();
+    let w = write_pack(&items(&local, &oids), &staged, &Progress::default()).unwrap();
     let cancelled = Progress::default();
     cancelled.cancelled.store(true, std::sync::atomic::Ordering::Relaxed);
     let other = d.path().join("s2");
-    assert!(matches!(write_pack(&local, &oids, &other, &cancelled), Err(Error::Interrupted)));
+    assert!(matches!(write_pack(&items(&local, &oids), &other, &cancelled), Err(Error::Interrupted)));
     assert_eq!(fs::read_dir(&other).unwrap().count(), 0);
     let plan = read_plan(&RemoteIndex::from_indexes([w.index]), &oids, 0, u64::MAX);
     let data = download(&plan.reads[0], &staged, &d.path().join("dl"));
-    assert!(matches!(ingest_read(&fresh, &plan.reads[0], &data, &cancelled), Err(Error::Interrupted)));
+    assert!(matches!(ingest_read(&fresh, &fresh, &plan.reads[0], &data, &cancelled), Err(Error::Interrupted)));
     assert!(oids.iter().all(|o| !fresh.exists(o)));
+}
+
+fn items(odb: &bale_odb::Odb, oids: &[bale_hash::Oid]) -> Vec<bale_pack::PackItem> {
+    bale_pack::PackItem::objects(odb, oids).unwrap()
 }

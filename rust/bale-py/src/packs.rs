@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 
 use bale_error::{Error, Result};
 use bale_hash::Oid;
-use bale_index::sync::{native_closure, native_objects, with_sizes};
+use bale_index::sync::{native_closure, native_objects};
 use bale_odb::{Odb, Progress};
-use bale_pack::{plan_packs, read_plan, write_packs, PackIndex, ReadPlan, RemoteIndex};
+use bale_pack::{fetch_round, plan_packs, push_items, write_packs, Kind, PackIndex, ReadPlan, RemoteIndex};
 use pyo3::prelude::*;
+use rayon::prelude::*;
 
 /// What a push must upload: packs in upload order, each with its index.
 /// The last pack holds the trees and must go last (its index after every
@@ -30,6 +31,12 @@ pub struct PackPush {
 #[pyclass(frozen, module = "bale._core")]
 pub struct FetchPlan {
     pub(crate) plan: ReadPlan,
+    pub(crate) side: Odb,
+    /// Chunked files this round rebuilt into the cache, and their bytes.
+    #[pyo3(get)]
+    rebuilt: u64,
+    #[pyo3(get)]
+    rebuilt_bytes: u64,
 }
 
 #[pymethods]
@@ -66,17 +73,13 @@ pub fn push(
     let present = all.iter().filter(|o| remote.contains(o)).count() as u64;
     // Only what the remote lacks is looked at in the cache: a no-op push
     // stats nothing.
-    let lacking = with_sizes(odb, all.into_iter().filter(|o| !remote.contains(o)).collect());
-    let missing: Vec<Oid> = lacking.iter().filter(|(_, s)| s.is_none()).map(|(o, _)| *o).collect();
-    let send: Vec<(Oid, u64)> = lacking
-        .iter()
-        // With anything missing, no tree goes: it would claim what is not there.
-        .filter(|(o, _)| missing.is_empty() || !o.is_tree())
-        .filter_map(|(o, s)| s.map(|s| (*o, s)))
-        .collect();
-    let planned = plan_packs(&send, target);
+    let lacking: Vec<Oid> = all.into_iter().filter(|o| !remote.contains(o)).collect();
+    let (items, missing) = push_items(odb, &lacking, &remote)?;
+    // With anything missing, no tree goes: it would claim what is not there.
+    let items = items.into_iter().filter(|i| missing.is_empty() || i.kind != Kind::Tree).collect();
+    let planned = plan_packs(items, target);
     std::fs::create_dir_all(staging).map_err(|e| Error::io(staging, e))?;
-    let written = write_packs(odb, &planned, staging, progress)?;
+    let written = write_packs(&planned, staging, progress)?;
     let packs = written
         .into_iter()
         .zip(&planned)
@@ -87,33 +90,41 @@ pub fn push(
     Ok(PackPush { packs, missing: missing.iter().map(|o| o.to_string()).collect(), present })
 }
 
-/// With `shallow`, only the roots themselves are wanted, not what they reach
-/// (to walk down to a sub-directory one tree at a time).
+/// The side store of a fetch: chunks and lists on their way to a rebuild,
+/// under the fetch's staging folder (removed with it).
+pub fn side_store(staging: &Path) -> Odb {
+    Odb::new(staging.join("chunks"))
+}
+
+/// One fetch round (see `bale_pack::fetch_round`). With `shallow`, only the
+/// roots themselves are wanted, not what they reach (to walk down to a
+/// sub-directory one tree at a time).
+#[allow(clippy::too_many_arguments)]
 pub fn fetch_plan(
     odb: &Odb,
     roots: &[Oid],
     index_dir: &Path,
+    staging: &Path,
     max_gap: u64,
     max_read: u64,
     shallow: bool,
 ) -> Result<FetchPlan> {
     let remote = RemoteIndex::load_dir(index_dir)?;
     let wanted: Vec<Oid> = if shallow {
-        roots.iter().filter(|o| !odb.exists(o)).copied().collect()
+        roots.iter().filter(|o| !odb.has(o)).copied().collect()
     } else {
-        native_closure(odb, roots)?.into_iter().filter(|(_, s)| s.is_none()).map(|(o, _)| o).collect()
+        native_objects(odb, roots)?.into_par_iter().filter(|o| !odb.has(o)).collect()
     };
-    Ok(FetchPlan { plan: read_plan(&remote, &wanted, max_gap, max_read) })
+    let side = side_store(staging);
+    let round = fetch_round(odb, &side, &remote, &wanted, max_gap, max_read)?;
+    Ok(FetchPlan { plan: round.plan, side, rebuilt: round.rebuilt, rebuilt_bytes: round.rebuilt_bytes })
 }
 
 /// `(oid, in the cache, on the remote)` of every object `roots` reach
 /// through the trees the cache holds.
 pub fn presence(odb: &Odb, roots: &[Oid], index_dir: &Path) -> Result<Vec<(String, bool, bool)>> {
     let remote = RemoteIndex::load_dir(index_dir)?;
-    Ok(native_closure(odb, roots)?
-        .into_iter()
-        .map(|(o, s)| (o.to_string(), s.is_some(), remote.contains(&o)))
-        .collect())
+    Ok(native_objects(odb, roots)?.into_par_iter().map(|o| (o.to_string(), odb.has(&o), remote.contains(&o))).collect())
 }
 
 /// `(pack key, index key, pack bytes, live objects, all objects)`.
@@ -128,7 +139,20 @@ pub fn usage(odb: &Odb, roots: &[Oid], index_dir: &Path) -> Result<Vec<PackUse>>
     if let Some((tree, _)) = all.iter().find(|(o, s)| o.is_tree() && s.is_none()) {
         return Err(Error::ObjectMissing { path: odb.object_path(tree), oid: tree.to_string() });
     }
-    let live: std::collections::HashSet<Oid> = all.into_iter().map(|(o, _)| o).collect();
+    let mut live: std::collections::HashSet<Oid> = all.into_iter().map(|(o, _)| o).collect();
+    // A chunked file keeps its list's chunks alive. Its list must be here
+    // (`bale fetch` brings it): which chunks it names is not guessed.
+    let remote = RemoteIndex::load_dir(index_dir)?;
+    let files: Vec<Oid> = live.iter().filter(|o| !o.is_tree()).copied().collect();
+    for oid in files {
+        match odb.read_list(&oid)? {
+            Some(list) => live.extend(list.chunks.iter().map(|c| c.id)),
+            None if remote.list_location(&oid).is_some() && remote.byte_locations(&oid).is_empty() => {
+                return Err(Error::ObjectMissing { path: odb.list_path(&oid), oid: oid.to_string() });
+            }
+            None => {}
+        }
+    }
     let mut out = Vec::new();
     let listing = match std::fs::read_dir(index_dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),

@@ -560,19 +560,23 @@ impl Workspace {
     /// The ranged reads that fetch what the native `roots` reach and the
     /// cache lacks, from the packs the indexes in `index_dir` describe.
     /// With `shallow`, only the roots themselves.
-    #[pyo3(signature = (roots, index_dir, max_gap=1 << 20, max_read=64 << 20, shallow=false))]
+    /// First rebuilds every wanted chunked file whose chunks all arrived
+    /// (in `staging`) in earlier rounds.
+    #[pyo3(signature = (roots, index_dir, staging, max_gap=1 << 20, max_read=64 << 20, shallow=false))]
+    #[allow(clippy::too_many_arguments)]
     fn pack_fetch_plan(
         &self,
         py: Python<'_>,
         roots: Vec<(String, String)>,
         index_dir: PathBuf,
+        staging: PathBuf,
         max_gap: u64,
         max_read: u64,
         shallow: bool,
     ) -> PyResult<crate::packs::FetchPlan> {
         let roots = parse_oids(py, &roots)?;
         run(py, self.jobs, None, None, |_| {
-            crate::packs::fetch_plan(&self.odb, &roots, &index_dir, max_gap, max_read, shallow)
+            crate::packs::fetch_plan(&self.odb, &roots, &index_dir, &staging, max_gap, max_read, shallow)
         })
     }
 
@@ -593,7 +597,8 @@ impl Workspace {
         data: PathBuf,
     ) -> PyResult<(u64, u64)> {
         let read = plan.plan.reads.get(i).ok_or_else(|| pyo3::exceptions::PyIndexError::new_err(i))?;
-        let got = py.detach(|| bale_pack::ingest_read(&self.odb, read, &data, &bale_odb::Progress::default()));
+        let got =
+            py.detach(|| bale_pack::ingest_read(&self.odb, &plan.side, read, &data, &bale_odb::Progress::default()));
         let got = got.py_err(py)?;
         Ok((got.stored, got.bytes))
     }

@@ -1,0 +1,395 @@
+//! Chunked files in the store (DESIGN.md §13.0): a chunk list beside a
+//! file's object, chunks read as slices of whole objects or as loose
+//! objects, verified rebuilds, and the compaction and gc rules that keep
+//! every kept list rebuildable.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File};
+use std::io::{BufWriter, Read};
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::PathBuf;
+
+use bale_chunk::{rebuild, ChunkList, ChunkSource, LIST_SUFFIX};
+use bale_error::{Error, IoContext, Result};
+use bale_hash::{Algo, Oid};
+use rayon::prelude::*;
+
+use crate::fs::TempFile;
+use crate::{Odb, PutOutcome};
+
+impl Odb {
+    /// Where the chunk list of the blake3 file `oid` lives: beside its object.
+    pub fn list_path(&self, oid: &Oid) -> PathBuf {
+        let mut p = self.object_path(oid).into_os_string();
+        p.push(LIST_SUFFIX);
+        PathBuf::from(p)
+    }
+
+    pub fn has_list(&self, oid: &Oid) -> bool {
+        oid.algo() == Algo::Blake3 && !oid.is_tree() && self.list_path(oid).is_file()
+    }
+
+    /// Whether the store can give `oid`'s content: its object, or (for a
+    /// compacted file) its chunk list, whose chunks gc keeps available.
+    pub fn has(&self, oid: &Oid) -> bool {
+        self.exists(oid) || self.has_list(oid)
+    }
+
+    /// The chunk list of `oid`, `None` when the store has none. A damaged
+    /// list is an error naming it.
+    pub fn read_list(&self, oid: &Oid) -> Result<Option<ChunkList>> {
+        if oid.algo() != Algo::Blake3 || oid.is_tree() {
+            return Ok(None);
+        }
+        let path = self.list_path(oid);
+        let bytes = match fs::read(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            other => other.at(&path)?,
+        };
+        let list = ChunkList::decode(&bytes, &path)?;
+        if list.file != *oid {
+            return Err(Error::BadManifest { path, reason: format!("chunk list of {} under another name", list.file) });
+        }
+        Ok(Some(list))
+    }
+
+    /// Stores a list (first writer wins, like any object).
+    pub fn put_list(&self, list: &ChunkList) -> Result<PutOutcome> {
+        let dest = self.list_path(&list.file);
+        if dest.is_file() {
+            return Ok(PutOutcome::Present);
+        }
+        let dir = dest.parent().expect("object paths have a fan-out directory");
+        self.ensure_dir(dir)?;
+        let mut tmp = TempFile::create_in(dir)?;
+        tmp.write_all(&list.encode())?;
+        Ok(if tmp.persist_new(&dest)? { PutOutcome::Stored } else { PutOutcome::Present })
+    }
+
+    /// Stores list bytes that arrived from elsewhere (a pack), after checking
+    /// they are a well-formed list of `oid`. The content is verified when the
+    /// file is rebuilt.
+    pub fn ingest_list(&self, oid: &Oid, bytes: &[u8], source: &str) -> Result<PutOutcome> {
+        let list = ChunkList::decode(bytes, std::path::Path::new(source))?;
+        if list.file != *oid {
+            return Err(Error::BadManifest {
+                path: PathBuf::from(source),
+                reason: format!("chunk list of {} stored as the list of {oid}", list.file),
+            });
+        }
+        self.put_list(&list)
+    }
+
+    /// Every blake3 file id the store holds a chunk list for.
+    pub fn lists(&self) -> Result<Vec<Oid>> {
+        let area = self.area(Algo::Blake3);
+        let per_prefix: Vec<Result<Vec<Oid>>> = (0..=255u8)
+            .into_par_iter()
+            .map(|b| {
+                let prefix = format!("{b:02x}");
+                let dir = area.join(&prefix);
+                let entries = match fs::read_dir(&dir) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                    other => other.at(&dir)?,
+                };
+                let mut found = Vec::new();
+                for entry in entries {
+                    let name = entry.at(&dir)?.file_name();
+                    let stem = name.to_str().and_then(|n| n.strip_suffix(LIST_SUFFIX));
+                    if let Some(oid) = stem.and_then(|s| Oid::parse(Algo::Blake3, &format!("{prefix}{s}")).ok()) {
+                        found.push(oid);
+                    }
+                }
+                Ok(found)
+            })
+            .collect();
+        let mut all = Vec::new();
+        for part in per_prefix {
+            all.extend(part?);
+        }
+        Ok(all)
+    }
+
+    /// Removes a list; a missing one is not an error.
+    pub fn remove_list(&self, oid: &Oid) -> Result<()> {
+        let path = self.list_path(oid);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            other => other.at(&path),
+        }
+    }
+
+    /// Rebuilds the object of a file the store holds only as a list, from
+    /// `chunks`: every chunk and the whole are verified, and the object is
+    /// published by rename only if all is well.
+    pub fn rebuild(&self, oid: &Oid, chunks: &LocalChunks) -> Result<PutOutcome> {
+        if self.exists(oid) {
+            return Ok(PutOutcome::Present);
+        }
+        let list = self
+            .read_list(oid)?
+            .ok_or_else(|| Error::ObjectMissing { path: self.object_path(oid), oid: oid.to_string() })?;
+        self.rebuild_list(&list, chunks)
+    }
+
+    /// Rebuilds the object `list` describes from `source` (see
+    /// [`rebuild`](Self::rebuild)).
+    pub fn rebuild_list(&self, list: &ChunkList, source: &impl ChunkSource) -> Result<PutOutcome> {
+        let dest = self.object_path(&list.file);
+        if dest.is_file() {
+            return Ok(PutOutcome::Present);
+        }
+        let dir = dest.parent().expect("object paths have a fan-out directory");
+        self.ensure_dir(dir)?;
+        let mut tmp = TempFile::create_in(dir)?;
+        {
+            let mut out = BufWriter::with_capacity(4 << 20, tmp.file());
+            rebuild(list, source, &mut out)?;
+        }
+        Ok(if tmp.persist_new(&dest)? { PutOutcome::Stored } else { PutOutcome::Present })
+    }
+
+    /// Rebuilds each of `oids` the store holds only as a list; returns how
+    /// many were rebuilt. The chunk sources are indexed once, and only if
+    /// something needs them.
+    pub fn restore(&self, oids: &[Oid]) -> Result<u64> {
+        let needed: Vec<&Oid> = oids.iter().filter(|o| !self.exists(o) && self.has_list(o)).collect();
+        if needed.is_empty() {
+            return Ok(0);
+        }
+        let chunks = LocalChunks::scan(self)?;
+        let mut rebuilt = 0;
+        for oid in needed {
+            rebuilt += u64::from(self.rebuild(oid, &chunks)? == PutOutcome::Stored);
+        }
+        Ok(rebuilt)
+    }
+}
+
+/// Where the store holds chunks: loose objects, and slices of whole objects
+/// that have a list (`chunk id → (file id, offset)`).
+pub struct LocalChunks<'a> {
+    odb: &'a Odb,
+    slices: HashMap<Oid, (Oid, u64)>,
+}
+
+impl<'a> LocalChunks<'a> {
+    /// Slices of the given files, each of which must be whole in the store
+    /// and have a list (others are skipped).
+    pub fn of(odb: &'a Odb, files: impl IntoIterator<Item = Oid>) -> Result<Self> {
+        let mut slices = HashMap::new();
+        for file in files {
+            if !odb.exists(&file) {
+                continue;
+            }
+            if let Some(list) = odb.read_list(&file)? {
+                for c in &list.chunks {
+                    slices.entry(c.id).or_insert((file, c.offset));
+                }
+            }
+        }
+        Ok(LocalChunks { odb, slices })
+    }
+
+    /// Slices of every whole object in the store that has a list.
+    pub fn scan(odb: &'a Odb) -> Result<Self> {
+        Self::of(odb, odb.lists()?)
+    }
+
+    /// Whether `chunk` can be read here (loose or as a slice).
+    pub fn has(&self, chunk: &Oid) -> bool {
+        self.slices.contains_key(chunk) || self.odb.exists(chunk)
+    }
+
+    /// Whether `chunk` is a slice of one of the indexed files.
+    pub fn has_slice(&self, chunk: &Oid) -> bool {
+        self.slices.contains_key(chunk)
+    }
+}
+
+impl ChunkSource for LocalChunks<'_> {
+    fn read_chunk(&self, id: &Oid, len: u64, buf: &mut Vec<u8>) -> Result<()> {
+        buf.clear();
+        let loose = self.odb.object_path(id);
+        match File::open(&loose) {
+            Ok(mut f) => {
+                f.read_to_end(buf).at(&loose)?;
+                return Ok(());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(&loose, e)),
+        }
+        let Some((file, offset)) = self.slices.get(id) else {
+            return Err(Error::ObjectMissing { path: loose, oid: id.to_string() });
+        };
+        let path = self.odb.object_path(file);
+        let f = File::open(&path).at(&path)?;
+        buf.resize(len as usize, 0);
+        // A short read leaves zeros, which fail the chunk's verification.
+        let mut done = 0;
+        while done < buf.len() {
+            match f.read_at(&mut buf[done..], offset + done as u64).at(&path)? {
+                0 => break,
+                n => done += n,
+            }
+        }
+        buf.truncate(done);
+        Ok(())
+    }
+}
+
+/// What [`settle`] did (or, dry, would do).
+#[derive(Clone, Debug, Default)]
+pub struct Settled {
+    /// Loose chunks kept lists need: gc must not delete them.
+    pub keep_chunks: HashSet<Oid>,
+    /// Whole objects removed because their list and chunks now stand for them.
+    pub compacted: u64,
+    /// Bytes those objects held.
+    pub compacted_bytes: u64,
+    /// Loose chunks written so that kept lists stay rebuildable.
+    pub chunks_written: u64,
+    pub chunk_bytes: u64,
+}
+
+/// Makes the chunked part of the store obey DESIGN.md §13.0 before gc
+/// deletes anything: every chunk a kept list whose object is (or is about to
+/// be) gone names is loose or a slice of a file kept whole.
+///
+/// `kept` are the blake3 files gc keeps; `compact` those of them to store as
+/// chunks only (a whole object with other hard links is left alone). Loose
+/// chunks are written from any source the store has now, garbage objects
+/// included, and verified first. With `dry`, nothing is written or removed.
+pub fn settle(odb: &Odb, kept: &HashSet<Oid>, compact: &HashSet<Oid>, dry: bool) -> Result<Settled> {
+    let lists = odb.lists()?;
+    let mut settled = Settled::default();
+    let mut whole = Vec::new();
+    let mut chunked = Vec::new();
+    for oid in lists.iter().filter(|o| kept.contains(o)) {
+        let path = odb.object_path(oid);
+        let meta = fs::metadata(&path).ok().filter(|m| m.is_file());
+        match meta {
+            Some(m) if !compact.contains(oid) || m.nlink() > 1 => whole.push(*oid),
+            Some(m) => chunked.push((*oid, Some(m.len()))),
+            None => chunked.push((*oid, None)),
+        }
+    }
+    if chunked.is_empty() {
+        return Ok(settled);
+    }
+    let kept_whole = LocalChunks::of(odb, whole)?;
+    // Everything readable now, garbage included: a chunk only a garbage
+    // object holds is written loose before that object goes.
+    let anywhere = LocalChunks::scan(odb)?;
+    let mut buf = Vec::new();
+    for (oid, size) in chunked {
+        let list = odb.read_list(&oid)?.expect("listed above");
+        for c in &list.chunks {
+            if !settled.keep_chunks.insert(c.id) || kept_whole.has_slice(&c.id) || odb.exists(&c.id) {
+                continue;
+            }
+            if !anywhere.has(&c.id) {
+                return Err(Error::ObjectMissing { path: odb.list_path(&oid), oid: c.id.to_string() });
+            }
+            settled.chunks_written += 1;
+            settled.chunk_bytes += c.len;
+            if !dry {
+                anywhere.read_chunk(&c.id, c.len, &mut buf)?;
+                odb.ingest_bytes(&c.id, &buf, &odb.object_path(&oid).to_string_lossy())?;
+            }
+        }
+        if let Some(bytes) = size {
+            settled.compacted += 1;
+            settled.compacted_bytes += bytes;
+            if !dry {
+                odb.remove(&oid)?;
+            }
+        }
+    }
+    Ok(settled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bale_chunk::{chunk_file, Params, DEFAULT_THRESHOLD};
+
+    fn random(n: usize, seed: u64) -> Vec<u8> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                (s >> 56) as u8
+            })
+            .collect()
+    }
+
+    /// Adds `data` as a chunked file and returns its id.
+    fn add(odb: &Odb, dir: &std::path::Path, name: &str, data: &[u8]) -> Oid {
+        let src = dir.join(name);
+        fs::write(&src, data).unwrap();
+        let (hash, _) = odb.add_file(&src, Algo::Blake3, false).unwrap();
+        assert!(odb.has_list(&hash.oid), "a file above the threshold gets a list at add");
+        let listed = odb.read_list(&hash.oid).unwrap().unwrap();
+        assert_eq!(
+            listed,
+            ChunkList::new(&chunk_file(&src, &Params::DEFAULT, DEFAULT_THRESHOLD).unwrap(), &Params::DEFAULT).unwrap()
+        );
+        hash.oid
+    }
+
+    #[test]
+    fn compacted_versions_share_chunks_and_rebuild_identical() {
+        let d = tempfile::tempdir().unwrap();
+        let odb = Odb::new(d.path().join("cache"));
+        let v1 = random(6 << 20, 1);
+        let mut v2 = v1.clone();
+        v2[3 << 20..(3 << 20) + 100_000].copy_from_slice(&random(100_000, 2));
+        let mut v3 = v2.clone();
+        v3.insert(10, 7);
+        let (a, b, c) = (add(&odb, d.path(), "a", &v1), add(&odb, d.path(), "b", &v2), add(&odb, d.path(), "c", &v3));
+        let small = d.path().join("small");
+        fs::write(&small, b"tiny").unwrap();
+        let (s, _) = odb.add_file(&small, Algo::Blake3, false).unwrap();
+        assert!(!odb.has_list(&s.oid), "small files are one object");
+
+        // Keep all three, v3 whole: v1 and v2 become lists + a few loose chunks.
+        let kept: HashSet<Oid> = [a, b, c].into();
+        let settled = settle(&odb, &kept, &[a, b].into(), false).unwrap();
+        assert_eq!(settled.compacted, 2);
+        assert!(!odb.exists(&a) && !odb.exists(&b) && odb.exists(&c));
+        assert!(odb.has(&a) && odb.has(&b));
+        assert!(settled.chunk_bytes < 1 << 20, "only what v3 does not hold: {}", settled.chunk_bytes);
+
+        // v3 now goes (garbage): the chunks v1/v2 took from it are made loose first.
+        let settled = settle(&odb, &[a, b].into(), &HashSet::new(), false).unwrap();
+        assert!(settled.chunk_bytes > 5 << 20);
+        odb.remove(&c).unwrap();
+        odb.remove_list(&c).unwrap();
+        assert_eq!(odb.restore(&[a, b]).unwrap(), 2);
+        assert_eq!(fs::read(odb.object_path(&a)).unwrap(), v1);
+        assert_eq!(fs::read(odb.object_path(&b)).unwrap(), v2);
+    }
+
+    #[test]
+    fn a_corrupt_loose_chunk_fails_the_rebuild_and_publishes_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let odb = Odb::new(d.path().join("cache"));
+        let a = add(&odb, d.path(), "a", &random(5 << 20, 9));
+        settle(&odb, &[a].into(), &[a].into(), false).unwrap();
+        assert!(!odb.exists(&a));
+        let list = odb.read_list(&a).unwrap().unwrap();
+        let victim = odb.object_path(&list.chunks[3].id);
+        let mut perms = fs::metadata(&victim).unwrap().permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(false);
+        fs::set_permissions(&victim, perms).unwrap();
+        let mut bytes = fs::read(&victim).unwrap();
+        bytes[100] ^= 1;
+        fs::write(&victim, bytes).unwrap();
+        let err = odb.restore(&[a]).unwrap_err();
+        assert!(matches!(err, Error::CorruptObject { .. }), "{err}");
+        assert!(err.to_string().contains("chunk 3"), "{err}");
+        assert!(!odb.exists(&a));
+    }
+}

@@ -1,0 +1,90 @@
+//! One round of a packed fetch: rebuild what can be rebuilt, then plan the
+//! reads that bring the rest (DESIGN.md §11.5, §13.4).
+
+use bale_chunk::ChunkSource;
+use bale_error::Result;
+use bale_hash::Oid;
+use bale_odb::{LocalChunks, Odb, PutOutcome};
+
+use crate::{read_plan_kinds, Kind, ReadPlan, RemoteIndex};
+
+/// What a round found to do.
+#[derive(Debug, Default)]
+pub struct Round {
+    /// Reads to make now; none means the fetch is done (what is still
+    /// wanted is in `plan.missing`).
+    pub plan: ReadPlan,
+    /// Chunked files rebuilt into the cache this round, and their bytes.
+    pub rebuilt: u64,
+    pub rebuilt_bytes: u64,
+}
+
+/// `wanted` are objects the cache lacks (trees and files). A file whose
+/// list and chunks all arrived in `side` (earlier rounds) is rebuilt into the
+/// cache now, verified, with its list; for the others the round reads a
+/// tree, a file's list (where the remote has one: only the chunks the cache
+/// lacks then follow), the chunks a fetched list still needs, or a file's
+/// whole bytes.
+pub fn fetch_round(
+    odb: &Odb,
+    side: &Odb,
+    remote: &RemoteIndex,
+    wanted: &[Oid],
+    max_gap: u64,
+    max_read: u64,
+) -> Result<Round> {
+    let mut round = Round::default();
+    let mut reads: Vec<(Oid, Kind)> = Vec::with_capacity(wanted.len());
+    let mut local: Option<LocalChunks> = None;
+    for oid in wanted {
+        if oid.is_tree() {
+            reads.push((*oid, Kind::Tree));
+            continue;
+        }
+        let Some(list) = side.read_list(oid)? else {
+            let kind = if remote.list_location(oid).is_some() { Kind::ChunkList } else { Kind::Blob };
+            reads.push((*oid, kind));
+            continue;
+        };
+        let cache = match &mut local {
+            Some(l) => &*l,
+            None => local.insert(LocalChunks::scan(odb)?),
+        };
+        let before = reads.len();
+        for c in &list.chunks {
+            if !side.exists(&c.id) && !cache.has(&c.id) {
+                reads.push((c.id, Kind::Chunk));
+            }
+        }
+        if reads.len() == before {
+            let source = Fetched { side, cache };
+            if odb.rebuild_list(&list, &source)? == PutOutcome::Stored {
+                round.rebuilt += 1;
+                round.rebuilt_bytes += list.size;
+            }
+            odb.put_list(&list)?;
+        }
+    }
+    round.plan = read_plan_kinds(remote, &reads, max_gap, max_read);
+    Ok(round)
+}
+
+/// Chunks fetched this time (loose in `side`), then the cache's.
+struct Fetched<'a> {
+    side: &'a Odb,
+    cache: &'a LocalChunks<'a>,
+}
+
+impl ChunkSource for Fetched<'_> {
+    fn read_chunk(&self, id: &Oid, len: u64, buf: &mut Vec<u8>) -> Result<()> {
+        let path = self.side.object_path(id);
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                *buf = bytes;
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => self.cache.read_chunk(id, len, buf),
+            Err(e) => Err(bale_error::Error::io(&path, e)),
+        }
+    }
+}
