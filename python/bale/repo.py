@@ -235,9 +235,12 @@ class Repo:
         dry: bool = False,
         force: bool = False,
         jobs: int | None = None,
+        compact: bool = False,
     ) -> GcResult:
         """Deletes cached objects the ``scope`` (default: the workspace) does
-        not reference; with ``cloud``, from the remote too (needs ``force``)."""
+        not reference; with ``cloud``, from the remote too (needs ``force``).
+        With ``compact``, kept large files the workspace does not use are
+        kept as chunks only."""
         from bale.ops.gc import gc
         from bale.ops.outputs import WORKSPACE
 
@@ -249,6 +252,7 @@ class Repo:
             dry=dry,
             force=force,
             jobs=jobs,
+            compact=compact,
         )
 
     def remove(self, targets: Sequence[str | Path], *, outs: bool = False) -> list[Path]:

@@ -215,6 +215,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
         dry=args.dry,
         force=True,
         jobs=args.jobs,
+        compact=args.compact,
     )
     if args.json:
         _json(
@@ -223,6 +224,9 @@ def cmd_gc(args: argparse.Namespace) -> int:
                 "bytes": r.bytes,
                 "kept": r.kept,
                 "dry": r.dry,
+                "compacted": r.compacted,
+                "compacted_bytes": r.compacted_bytes,
+                "chunk_bytes": r.chunk_bytes,
                 "remotes": {g.remote: {"removed": g.removed, "bytes": g.bytes} for g in r.remotes},
             }
         )
@@ -232,6 +236,13 @@ def cmd_gc(args: argparse.Namespace) -> int:
         args,
         f"{verb} {r.removed:,} objects ({human_size(r.bytes)}) from the cache; kept {r.kept:,}",
     )
+    if r.compacted:
+        verb = "would compact" if r.dry else "compacted"
+        _say(
+            args,
+            f"{verb} {r.compacted:,} files not in the workspace to chunks: "
+            f"{human_size(r.compacted_bytes)} freed, {human_size(r.chunk_bytes)} of chunks written",
+        )
     for g in r.remotes:
         _say(args, f"{verb} {g.removed:,} objects ({human_size(g.bytes)}) from remote '{g.remote}'")
     return 0
@@ -531,6 +542,11 @@ def register(sub: Any) -> None:
     p.add_argument("-r", "--remote", help="remote to collect with -c (default: core.remote)")
     p.add_argument("-j", "--jobs", type=int, help="parallel requests to the remote")
     p.add_argument("--dry", action="store_true", help="only count what would be removed")
+    p.add_argument(
+        "--compact",
+        action="store_true",
+        help="keep large files the workspace does not use (older versions) as chunks only",
+    )
     p.add_argument("-f", "--force", action="store_true", help="do not ask for confirmation")
     p.add_argument("--json", action="store_true", help="print the counts as JSON")
 

@@ -26,11 +26,18 @@ class RemoteGc:
 
 @dataclass(frozen=True)
 class GcResult:
+    """What gc removed from the cache (or would, with ``dry``); ``compacted``
+    files are now kept as chunks only, which freed ``compacted_bytes`` and
+    wrote ``chunk_bytes`` of chunks no kept whole file holds."""
+
     removed: int
     bytes: int
     kept: int
     dry: bool
     remotes: list[RemoteGc] = field(default_factory=list)
+    compacted: int = 0
+    compacted_bytes: int = 0
+    chunk_bytes: int = 0
 
 
 def gc(
@@ -42,12 +49,18 @@ def gc(
     dry: bool = False,
     force: bool = False,
     jobs: int | None = None,
+    compact: bool = False,
 ) -> GcResult:
     """Keeps every object the ``.dvc`` files of ``scope`` reach (directories
     through their manifests) and deletes the rest from the cache, and with
     ``cloud`` from the remote too. Nothing is deleted unless proven
     unreferenced: an unreadable ``.dvc`` file or manifest stops gc first.
-    Deleting from a remote needs ``force``."""
+    Deleting from a remote needs ``force``.
+
+    With ``compact``, every kept chunked file (bale-native, 4 MiB or more)
+    that the workspace does not use is kept as its chunk list and the chunks
+    no other kept file holds (DESIGN.md §13.0): ten versions of a large file
+    that differ a little cost about one copy. Checking one out rebuilds it."""
     if not (scope.workspace or scope.revisions):
         raise BaleError("gc needs a scope: use -w, -a, -T, -A or --rev")
     if cloud and not (force or dry):
@@ -68,14 +81,27 @@ def gc(
         outs = in_scope(repo, None, scope, imports=True)
         remotes = [_remote_gc(repo, outs, remote, dry, jobs)] if cloud else []
         keep = [(t.algo, t.out.oid) for t in outs if t.out.oid]
+        whole = []
+        if compact:
+            used = in_scope(repo, None, WORKSPACE, imports=True)
+            whole = [(t.algo, t.out.oid) for t in used if t.out.oid]
         try:
-            r = repo.workspace.gc(keep, dry)
+            r = repo.workspace.gc(keep, dry, compact, whole)
         except (ObjectMissingError, CorruptObjectError) as e:
             raise BaleError(
                 f"gc stopped before deleting anything: a tracked directory's manifest "
                 f"cannot be read ({e})"
             ) from None
-    return GcResult(r.removed, r.bytes, r.kept, dry, remotes)
+    return GcResult(
+        r.removed,
+        r.bytes,
+        r.kept,
+        dry,
+        remotes,
+        compacted=r.compacted,
+        compacted_bytes=r.compacted_bytes,
+        chunk_bytes=r.chunk_bytes,
+    )
 
 
 def _remote_gc(

@@ -83,6 +83,12 @@ pub struct GcResult {
     pub removed: u64,
     pub bytes: u64,
     pub kept: u64,
+    /// Files now kept as chunks only (`compact`), the bytes that freed, and
+    /// the loose chunks written so that kept lists stay rebuildable.
+    pub compacted: u64,
+    pub compacted_bytes: u64,
+    pub chunks_written: u64,
+    pub chunk_bytes: u64,
 }
 
 #[pyclass(module = "bale._core")]
@@ -224,10 +230,10 @@ impl Workspace {
         let algo_v = Algo::from_str(algo).py_err(py)?;
         let recorded = oid.map(|o| parse_oid(algo, o)).transpose().py_err(py)?;
         run(py, self.jobs, progress, tick, |p| {
-            let in_cache = recorded.map(|o| self.odb.exists(&o)).unwrap_or(false);
+            let in_cache = recorded.map(|o| self.odb.has(&o)).unwrap_or(false);
             let uncached = |m: &Manifest| -> Vec<String> {
                 use rayon::prelude::*;
-                m.entries.par_iter().filter(|e| !self.odb.exists(&e.oid)).map(|e| e.rel.clone()).collect()
+                m.entries.par_iter().filter(|e| !self.odb.has(&e.oid)).map(|e| e.rel.clone()).collect()
             };
             let recorded_manifest = || -> Result<Option<Manifest>, Error> {
                 match recorded {
@@ -347,6 +353,15 @@ impl Workspace {
                     }
                 }
             };
+            // Files kept as chunks only (`gc --compact`) are rebuilt into the
+            // cache, verified, before anything is linked.
+            let large: Vec<Oid> = match &manifest {
+                Some(m) => {
+                    m.entries.iter().filter(|e| bale_odb::chunked(e.oid.algo(), e.size)).map(|e| e.oid).collect()
+                }
+                None => vec![want_oid],
+            };
+            self.odb.restore(&large)?;
             let st = bale_checkout::checkout(&dest, &want_oid, exec, manifest, &opts, &mut state)?;
             Ok(CheckoutResult {
                 added: st.added,
@@ -371,25 +386,51 @@ impl Workspace {
     }
 
     fn exists(&self, py: Python<'_>, algo: &str, oid: &str) -> PyResult<bool> {
-        Ok(self.odb.exists(&parse_oid(algo, oid).py_err(py)?))
+        Ok(self.odb.has(&parse_oid(algo, oid).py_err(py)?))
     }
 
     /// Deletes every cached object not reachable from `keep`
     /// (`(algo, oid)` pairs). A kept directory whose manifest cannot be read
     /// stops the collection: nothing is deleted unless proven unreferenced.
-    #[pyo3(signature = (keep, dry=false))]
-    fn gc(&self, py: Python<'_>, keep: Vec<(String, String)>, dry: bool) -> PyResult<GcResult> {
-        let roots = keep.iter().map(|(a, o)| parse_oid(a, o)).collect::<Result<Vec<_>, _>>().py_err(py)?;
+    ///
+    /// Chunked files (DESIGN.md §13.0): with `compact`, every kept chunked
+    /// file that `whole` (the workspace's outputs) does not reach is kept as
+    /// its list and chunks only. Lists of deleted files go with them; loose
+    /// chunks are kept while a kept list names them.
+    #[pyo3(signature = (keep, dry=false, compact=false, whole=vec![]))]
+    fn gc(
+        &self,
+        py: Python<'_>,
+        keep: Vec<(String, String)>,
+        dry: bool,
+        compact: bool,
+        whole: Vec<(String, String)>,
+    ) -> PyResult<GcResult> {
+        let roots = parse_oids(py, &keep)?;
+        let whole = parse_oids(py, &whole)?;
         run(py, self.jobs, None, None, |_| {
-            let mut kept: HashSet<Oid> = HashSet::new();
-            for root in roots {
-                if root.is_tree() {
-                    // A missing manifest hides which objects it keeps: stop.
-                    kept.extend(Manifest::objects(&self.odb, &root)?);
-                } else {
-                    kept.insert(root);
+            let reach = |roots: Vec<Oid>| -> Result<HashSet<Oid>, Error> {
+                let mut found = HashSet::new();
+                for root in roots {
+                    if root.is_tree() {
+                        // A missing manifest hides which objects it keeps: stop.
+                        found.extend(Manifest::objects(&self.odb, &root)?);
+                    } else {
+                        found.insert(root);
+                    }
                 }
-            }
+                Ok(found)
+            };
+            let mut kept = reach(roots)?;
+            let to_compact: HashSet<Oid> = if compact {
+                let used = reach(whole)?;
+                kept.iter().filter(|o| o.algo() == Algo::Blake3 && !used.contains(o)).copied().collect()
+            } else {
+                HashSet::new()
+            };
+            let settled = bale_odb::settle(&self.odb, &kept, &to_compact, dry)?;
+            let nkept = kept.len() as u64;
+            kept.extend(settled.keep_chunks.iter().copied());
             let mut garbage = Vec::new();
             for algo in [Algo::Md5, Algo::Md5Dos2Unix, Algo::Blake3] {
                 garbage.extend(self.odb.list(algo)?.into_iter().filter(|(oid, _)| !kept.contains(oid)));
@@ -405,6 +446,14 @@ impl Workspace {
                     self.odb.remove(&oid)?;
                 }
             }
+            for oid in self.odb.lists()?.into_iter().filter(|o| !kept.contains(o)) {
+                let path = self.odb.list_path(&oid);
+                removed += 1;
+                bytes += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                if !dry {
+                    self.odb.remove_list(&oid)?;
+                }
+            }
             // Leftovers of killed writers are garbage too.
             for (path, size) in self.odb.stale_temps()? {
                 removed += 1;
@@ -413,7 +462,15 @@ impl Workspace {
                     std::fs::remove_file(&path).at(&path)?;
                 }
             }
-            Ok(GcResult { removed, bytes, kept: kept.len() as u64 })
+            Ok(GcResult {
+                removed,
+                bytes,
+                kept: nkept,
+                compacted: settled.compacted,
+                compacted_bytes: settled.compacted_bytes,
+                chunks_written: settled.chunks_written,
+                chunk_bytes: settled.chunk_bytes,
+            })
         })
     }
 

@@ -1,0 +1,221 @@
+"""Chunked files (DESIGN.md §13): an edit to a large bale-native file costs
+the chunks around it, on every kind of remote and in the local cache."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.integration.conftest import Run, make_repo
+
+from .conftest import FolderRemote, RemoteUnderTest
+
+MIB = 1 << 20
+
+
+def _random(n: int, seed: int) -> bytes:
+    return random.Random(seed).randbytes(n)
+
+
+def _push(run: Run, cwd: Path | None = None) -> dict[str, int]:
+    out: dict[str, int] = json.loads(run("bale", "push", "--json", cwd=cwd).stdout)
+    return out
+
+
+def _remote_bytes(remote: RemoteUnderTest) -> int:
+    return sum(len(remote.read(k)) for k in remote.listing())
+
+
+def _clone(repo: Path, tmp_path: Path, name: str = "clone") -> Path:
+    clone = tmp_path / name
+    shutil.copytree(repo, clone, ignore=shutil.ignore_patterns("cache", "tmp", "*.bin"))
+    return clone
+
+
+@pytest.fixture
+def native_repo(tmp_path: Path) -> Path:
+    return make_repo(tmp_path, "--hash", "blake3")
+
+
+def test_an_edit_uploads_the_chunks_around_it_and_a_pull_rebuilds_the_file(
+    native_repo: Path, run: Run, remote: RemoteUnderTest, tmp_path: Path
+) -> None:
+    big = native_repo / "big.bin"
+    big.write_bytes(_random(12 * MIB, 1))
+    run("bale", "add", "big.bin")
+    remote.configure(native_repo, run)
+    first = _push(run)
+    assert first["bytes"] > 12 * MIB
+    before = _remote_bytes(remote)
+
+    data = bytearray(big.read_bytes())
+    data[6 * MIB : 7 * MIB] = _random(MIB, 2)
+    big.write_bytes(bytes(data))
+    run("bale", "add", "big.bin")
+    edit = _push(run)
+    grown = _remote_bytes(remote) - before
+    assert edit["bytes"] <= grown  # packs; their indexes come on top
+    assert MIB < grown < 2 * MIB, grown
+
+    big.write_bytes(b"!" + bytes(data))
+    run("bale", "add", "big.bin")
+    before = _remote_bytes(remote)
+    _push(run)
+    assert _remote_bytes(remote) - before < 300 << 10, "one re-cut chunk and the list"
+
+    clone = _clone(native_repo, tmp_path)
+    run("bale", "pull", cwd=clone)
+    assert (clone / "big.bin").read_bytes() == b"!" + bytes(data)
+    assert json.loads(run("bale", "status", "-c", "--json", cwd=clone).stdout) == {}
+    staged = clone / ".dvc" / "tmp" / "bale" / "staging"
+    assert not staged.exists() or not any(staged.iterdir()), "fetched chunks are not left behind"
+
+
+def test_a_corrupt_chunk_on_the_remote_is_reported_and_never_written_into_a_file(
+    native_repo: Path, run: Run, remote: RemoteUnderTest, tmp_path: Path
+) -> None:
+    payload = _random(6 * MIB, 3)
+    (native_repo / "big.bin").write_bytes(payload)
+    run("bale", "add", "big.bin")
+    remote.configure(native_repo, run)
+    _push(run)
+    pack = max(
+        (k for k in remote.listing() if k.endswith(".pack")), key=lambda k: len(remote.read(k))
+    )
+    data = bytearray(remote.read(pack))
+    data[3 * MIB] ^= 0xFF
+    remote.write(pack, bytes(data))
+
+    clone = _clone(native_repo, tmp_path)
+    err = run("bale", "pull", cwd=clone, ok=False).stderr
+    assert err.startswith("ERROR: ") and "corrupt" in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert not (clone / "big.bin").exists()
+    objects = clone / ".dvc" / "cache" / "bale" / "blake3"
+    assert not any(p.is_file() and p.stat().st_size >= MIB for p in objects.rglob("*"))
+
+
+def test_older_versions_compact_to_chunks_and_check_out_verified(
+    native_repo: Path, run: Run
+) -> None:
+    big = native_repo / "big.bin"
+    versions = [_random(16 * MIB, 4)]
+    for i in range(1, 5):
+        v = bytearray(versions[-1])
+        v[i * 3 * MIB : i * 3 * MIB + MIB] = _random(MIB, 10 + i)
+        versions.append(bytes(v))
+    for i, v in enumerate(versions):
+        big.write_bytes(v)
+        run("bale", "add", "big.bin")
+        run("git", "add", "-A")
+        run("git", "commit", "-qm", f"v{i}")
+    cache = native_repo / ".dvc" / "cache"
+
+    def cached() -> int:
+        return sum(p.stat().st_size for p in cache.rglob("*") if p.is_file())
+
+    assert cached() > 5 * 16 * MIB
+    out = json.loads(run("bale", "gc", "-A", "--compact", "-f", "--json").stdout)
+    assert out["compacted"] == 4 and out["removed"] == 0
+    assert cached() < 16 * MIB + 5 * MIB, cached()
+    assert run("bale", "status").stdout.strip() == "Data and pipelines are up to date."
+
+    run("git", "checkout", "-q", "HEAD~3", "--", "big.bin.dvc")
+    run("bale", "checkout")
+    assert big.read_bytes() == versions[1]
+    # The workspace moved: the newest version is compacted now, v1 kept whole.
+    run("bale", "gc", "-A", "--compact", "-f")
+    run("git", "checkout", "-q", "HEAD", "--", "big.bin.dvc")
+    run("bale", "checkout")
+    assert big.read_bytes() == versions[-1]
+    run("bale", "gc", "-w", "-f")
+    assert cached() < 16 * MIB + MIB
+    assert [p.name for p in cache.rglob("*.chunks")] != []
+
+
+def test_a_corrupt_loose_chunk_stops_checkout_and_keeps_the_workspace(
+    native_repo: Path, run: Run
+) -> None:
+    big = native_repo / "big.bin"
+    v0 = _random(6 * MIB, 5)
+    big.write_bytes(v0)
+    run("bale", "add", "big.bin")
+    run("git", "add", "-A")
+    run("git", "commit", "-qm", "v0")
+    big.write_bytes(_random(6 * MIB, 6))
+    run("bale", "add", "big.bin")
+    run("git", "add", "-A")
+    run("git", "commit", "-qm", "v1")
+    run("bale", "gc", "-A", "--compact", "-f")
+    loose = [
+        p
+        for p in (native_repo / ".dvc" / "cache" / "bale" / "blake3").rglob("*")
+        if p.is_file() and not p.name.endswith(".chunks") and p.stat().st_size < MIB
+    ]
+    assert loose
+    victim = loose[0]
+    victim.chmod(0o644)
+    data = bytearray(victim.read_bytes())
+    data[0] ^= 1
+    victim.write_bytes(bytes(data))
+    current = big.read_bytes()
+    run("git", "checkout", "-q", "HEAD~1", "--", "big.bin.dvc")
+    err = run("bale", "checkout", ok=False).stderr
+    assert "corrupt" in err and "chunk" in err, err
+    assert big.read_bytes() == current
+
+
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    edits=st.lists(
+        st.tuples(
+            st.sampled_from(["overwrite", "insert", "delete", "append"]),
+            st.floats(0, 1),
+            st.integers(1, 300_000),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    seed=st.integers(0, 1000),
+)
+def test_random_edits_round_trip_through_a_remote(
+    tmp_path_factory: pytest.TempPathFactory,
+    run: Run,
+    edits: list[tuple[str, float, int]],
+    seed: int,
+) -> None:
+    base = tmp_path_factory.mktemp("edits")
+    repo = make_repo(base, "--hash", "blake3")
+    remote = FolderRemote(base / "remote")
+    remote.configure(repo, run)
+    data = bytearray(_random(5 * MIB, seed))
+    (repo / "big.bin").write_bytes(data)
+    run("bale", "add", "big.bin", cwd=repo)
+    _push(run, repo)
+    for i, (kind, where, n) in enumerate(edits):
+        at = int(where * len(data))
+        fresh = _random(n, seed + i + 1)
+        if kind == "overwrite":
+            data[at : at + n] = fresh[: len(data) - at]
+        elif kind == "insert":
+            data[at:at] = fresh
+        elif kind == "delete":
+            del data[at : at + n]
+        else:
+            data += fresh
+    (repo / "big.bin").write_bytes(data)
+    run("bale", "add", "big.bin", cwd=repo)
+    _push(run, repo)
+    clone = _clone(repo, base)
+    run("bale", "pull", cwd=clone)
+    assert (clone / "big.bin").read_bytes() == bytes(data)
