@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from bale.ops.add import AddResult
     from bale.ops.checkout import CheckoutResult
     from bale.ops.diff import DiffResult
+    from bale.ops.du import DiskUsage
     from bale.ops.gc import GcResult
     from bale.ops.outputs import Scope
     from bale.ops.status import CloudStatusResult, StatusResult
@@ -254,6 +255,23 @@ class Repo:
             jobs=jobs,
             compact=compact,
         )
+
+    def du(
+        self,
+        targets: Sequence[str | Path] | None = None,
+        *,
+        scope: Scope | None = None,
+        cloud: bool = False,
+        remote: str | None = None,
+        jobs: int | None = None,
+    ) -> DiskUsage:
+        """Logical bytes of the outputs (every version in ``scope`` counted in
+        full) against the bytes the cache, and with ``cloud`` the remote,
+        stores for them, each object once."""
+        from bale.ops.du import du
+        from bale.ops.outputs import WORKSPACE
+
+        return du(self, targets, scope=scope or WORKSPACE, cloud=cloud, remote=remote, jobs=jobs)
 
     def remove(self, targets: Sequence[str | Path], *, outs: bool = False) -> list[Path]:
         """Stops tracking: deletes ``.dvc`` files and their ``.gitignore`` lines."""

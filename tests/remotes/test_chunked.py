@@ -219,3 +219,27 @@ def test_random_edits_round_trip_through_a_remote(
     clone = _clone(repo, base)
     run("bale", "pull", cwd=clone)
     assert (clone / "big.bin").read_bytes() == bytes(data)
+
+
+def test_du_shows_versions_stored_once_locally_and_on_the_remote(
+    native_repo: Path, run: Run, remote: RemoteUnderTest
+) -> None:
+    big = native_repo / "big.bin"
+    data = bytearray(_random(8 * MIB, 7))
+    remote.configure(native_repo, run)
+    for i in range(3):
+        data[i * 2 * MIB : i * 2 * MIB + 1000] = _random(1000, 20 + i)
+        big.write_bytes(bytes(data))
+        run("bale", "add", "big.bin")
+        run("git", "add", "-A")
+        run("git", "commit", "-qm", f"v{i}")
+        _push(run)
+    run("bale", "gc", "-A", "--compact", "-f")
+    out = json.loads(run("bale", "du", "-A", "-c", "--json").stdout)
+    assert out["outputs"] == 3 and out["logical"] == 3 * 8 * MIB
+    assert 8 * MIB < out["local"] < 9 * MIB, out
+    assert out["local_ratio"] > 2.5
+    assert out["remote"]["name"] == remote.name
+    assert 8 * MIB < out["remote"]["bytes"] < 9 * MIB, out
+    text = run("bale", "du").stdout
+    assert "logical" in text and "1 output" in text

@@ -248,6 +248,47 @@ def cmd_gc(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_du(args: argparse.Namespace) -> int:
+    from bale.ops.du import du
+
+    r = du(
+        _repo(),
+        args.targets,
+        scope=_scope(args),
+        cloud=args.cloud or args.remote is not None,
+        remote=args.remote,
+        jobs=args.jobs,
+    )
+    if args.json:
+        _json(
+            {
+                "outputs": r.outputs,
+                "logical": r.logical,
+                "local": r.local,
+                "local_ratio": r.local_ratio,
+                "not_cached": r.not_cached,
+                "not_cached_bytes": r.not_cached_bytes,
+                "remote": None
+                if r.remote_name is None
+                else {"name": r.remote_name, "bytes": r.remote, "ratio": r.remote_ratio},
+            }
+        )
+        return 0
+
+    def ratio(x: float | None) -> str:
+        return "" if x is None else f"  ({x:.2f}x dedup)"
+
+    versions = "output" if r.outputs == 1 else "outputs"
+    print(f"logical        {human_size(r.logical):>10}  in {r.outputs:,} {versions}")
+    print(f"cache          {human_size(r.local):>10}{ratio(r.local_ratio)}")
+    if r.not_cached:
+        print(f"               ({r.not_cached:,} {versions} not in the cache)")
+    if r.remote_name is not None:
+        label = f"remote {r.remote_name}"
+        print(f"{label:<14} {human_size(r.remote or 0):>10}{ratio(r.remote_ratio)}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from bale.ops.serve import serve
 
@@ -549,6 +590,20 @@ def register(sub: Any) -> None:
     )
     p.add_argument("-f", "--force", action="store_true", help="do not ask for confirmation")
     p.add_argument("--json", action="store_true", help="print the counts as JSON")
+
+    p = command(
+        "du",
+        cmd_du,
+        "Show how much data the outputs hold and what the cache and a remote store for it.",
+    )
+    p.add_argument("targets", nargs="*", help=".dvc files or outputs (default: all)")
+    _scope_flags(p, "count the outputs")
+    p.add_argument(
+        "-c", "--cloud", action="store_true", help="also measure the remote (default: core.remote)"
+    )
+    p.add_argument("-r", "--remote", help="remote to measure (implies -c)")
+    p.add_argument("-j", "--jobs", type=int, help="parallel requests to the remote")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
 
     p = command(
         "serve",

@@ -238,6 +238,31 @@ impl ChunkSource for LocalChunks<'_> {
     }
 }
 
+/// Bytes the store spends on `oids` (each counted once): whole objects,
+/// chunk lists, and the loose chunks of compacted files that no whole object
+/// here holds (a chunk shared by several files counts once). Objects the
+/// store lacks count nothing.
+pub fn stored_bytes(odb: &Odb, oids: &HashSet<Oid>) -> Result<u64> {
+    let size = |p: PathBuf| fs::metadata(p).ok().filter(|m| m.is_file()).map_or(0, |m| m.len());
+    let mut total: u64 = oids.par_iter().map(|o| size(odb.object_path(o)) + size(odb.list_path(o))).sum();
+    let compacted: Vec<&Oid> = oids.iter().filter(|o| !odb.exists(o) && odb.has_list(o)).collect();
+    if compacted.is_empty() {
+        return Ok(total);
+    }
+    let mut counted: HashSet<Oid> = HashSet::new();
+    for oid in compacted {
+        if let Some(list) = odb.read_list(oid)? {
+            for c in list.chunks {
+                // A chunk that is also one of `oids` is counted with them.
+                if !oids.contains(&c.id) && counted.insert(c.id) && odb.exists(&c.id) {
+                    total += c.len;
+                }
+            }
+        }
+    }
+    Ok(total)
+}
+
 /// What [`settle`] did (or, dry, would do).
 #[derive(Clone, Debug, Default)]
 pub struct Settled {

@@ -224,6 +224,31 @@ impl RemoteIndex {
         self.locate(oid).is_some() || self.list_location(oid).is_some() || !self.byte_locations(oid).is_empty()
     }
 
+    /// Bytes the remote's packs spend on `oids` (each counted once): a tree
+    /// or a file's whole bytes, or a file's list plus its chunks (each chunk
+    /// once, whatever shares it), read from `list_of` (a list the remote
+    /// holds but `list_of` cannot give counts only its own bytes). Packs
+    /// hold some objects twice after concurrent pushes; one copy is counted.
+    pub fn stored_bytes(&self, oids: &HashSet<Oid>, list_of: impl Fn(&Oid) -> Option<Vec<(Oid, u64)>>) -> u64 {
+        let mut chunks: HashSet<Oid> = HashSet::new();
+        let mut total = 0;
+        for oid in oids {
+            if let Some(l) = self.locate(oid) {
+                total += l.entry.length;
+            } else if let Some(l) = self.list_location(oid) {
+                total += l.entry.length;
+                for (chunk, len) in list_of(oid).unwrap_or_default() {
+                    if !oids.contains(&chunk) && chunks.insert(chunk) && !self.byte_locations(&chunk).is_empty() {
+                        total += len;
+                    }
+                }
+            } else if let Some(l) = self.byte_locations(oid).first() {
+                total += l.entry.length;
+            }
+        }
+        total
+    }
+
     /// The ids of `oids` that no pack holds (what a push must upload), in the
     /// given order.
     pub fn missing(&self, oids: &[Oid]) -> Vec<Oid> {

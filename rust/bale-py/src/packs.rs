@@ -183,3 +183,38 @@ pub fn check_index(path: &Path, pack_hex: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// `(bytes in the cache, bytes on the remote)` that the objects `roots`
+/// reach take, each object once (DESIGN.md §13: chunked files count their
+/// lists and the chunks only they hold). The remote figure, for native
+/// objects only, is `None` without `index_dir`.
+pub fn stored(odb: &Odb, roots: &[Oid], index_dir: Option<&Path>) -> Result<(u64, Option<u64>)> {
+    let mut oids = std::collections::HashSet::new();
+    let mut native = Vec::new();
+    for root in roots {
+        if root.algo() == bale_hash::Algo::Blake3 {
+            native.push(*root);
+        } else if root.is_tree() {
+            oids.insert(*root);
+            match bale_index::Manifest::load(odb, root) {
+                Ok(m) => oids.extend(m.entries.into_iter().map(|e| e.oid)),
+                Err(Error::ObjectMissing { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        } else {
+            oids.insert(*root);
+        }
+    }
+    let native: std::collections::HashSet<Oid> = native_objects(odb, &native)?.into_iter().collect();
+    let local = bale_odb::stored_bytes(odb, &oids)? + bale_odb::stored_bytes(odb, &native)?;
+    let remote = match index_dir {
+        None => None,
+        Some(dir) => {
+            let remote = RemoteIndex::load_dir(dir)?;
+            let list_of =
+                |o: &Oid| odb.read_list(o).ok().flatten().map(|l| l.chunks.iter().map(|c| (c.id, c.len)).collect());
+            Some(remote.stored_bytes(&native, list_of))
+        }
+    };
+    Ok((local, remote))
+}

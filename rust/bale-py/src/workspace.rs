@@ -684,6 +684,20 @@ impl Workspace {
         run(py, self.jobs, None, None, |_| crate::packs::presence(&self.odb, &roots, &index_dir))
     }
 
+    /// `(bytes in the cache, bytes on the remote)` the objects `roots`
+    /// reach take, each object once; the remote figure (native objects, from
+    /// the index copies in `index_dir`) is `None` without `index_dir`.
+    #[pyo3(signature = (roots, index_dir=None))]
+    fn stored(
+        &self,
+        py: Python<'_>,
+        roots: Vec<(String, String)>,
+        index_dir: Option<PathBuf>,
+    ) -> PyResult<(u64, Option<u64>)> {
+        let roots = parse_oids(py, &roots)?;
+        run(py, self.jobs, None, None, |_| crate::packs::stored(&self.odb, &roots, index_dir.as_deref()))
+    }
+
     /// Saves the stat cache. Failure is ignored: it is only a cache.
     fn save(&self) {
         let _ = self.state.lock().unwrap().save();
