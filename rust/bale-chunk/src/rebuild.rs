@@ -8,6 +8,7 @@ use std::io::Write;
 
 use bale_error::Result;
 use bale_hash::Oid;
+use rayon::prelude::*;
 
 use crate::errors::{corrupt_chunk, corrupt_whole, missing_chunk, write_failed};
 use crate::ChunkList;
@@ -38,17 +39,30 @@ impl<S: BuildHasher> ChunkSource for HashMap<Oid, Vec<u8>, S> {
 /// `out` must be a temp file that is published only on `Ok`.
 pub fn rebuild(list: &ChunkList, source: &impl ChunkSource, out: &mut impl Write) -> Result<u64> {
     let mut whole = blake3::Hasher::new();
-    let mut buf = Vec::new();
     let mut size = 0u64;
-    for (i, chunk) in list.chunks.iter().enumerate() {
-        source.read_chunk(&chunk.id, chunk.len, &mut buf)?;
-        let actual = blake3::hash(&buf);
-        if actual.as_bytes() != chunk.id.digest() || buf.len() as u64 != chunk.len {
-            return Err(corrupt_chunk(&list.file, i, &chunk.id, &actual));
+    let mut bufs: Vec<Vec<u8>> = Vec::new();
+    let mut first = 0;
+    for batch in list.chunks.chunks(BATCH) {
+        // Read in order (sources need not be thread-safe), verify the batch
+        // on the pool, then write it: hashing is most of the work.
+        bufs.resize_with(batch.len(), Vec::new);
+        for (chunk, buf) in batch.iter().zip(bufs.iter_mut()) {
+            source.read_chunk(&chunk.id, chunk.len, buf)?;
         }
-        whole.update(&buf);
-        out.write_all(&buf).map_err(|e| write_failed(&list.file, e))?;
-        size += buf.len() as u64;
+        let bad = batch.par_iter().zip(bufs.par_iter()).enumerate().find_map_first(|(j, (chunk, buf))| {
+            let actual = blake3::hash(buf);
+            (actual.as_bytes() != chunk.id.digest() || buf.len() as u64 != chunk.len).then_some((j, actual))
+        });
+        let good = bad.map_or(batch.len(), |(j, _)| j);
+        for buf in &bufs[..good] {
+            whole.update(buf);
+            out.write_all(buf).map_err(|e| write_failed(&list.file, e))?;
+            size += buf.len() as u64;
+        }
+        if let Some((j, actual)) = bad {
+            return Err(corrupt_chunk(&list.file, first + j, &batch[j].id, &actual));
+        }
+        first += batch.len();
     }
     out.flush().map_err(|e| write_failed(&list.file, e))?;
     let actual = whole.finalize();
@@ -57,3 +71,6 @@ pub fn rebuild(list: &ChunkList, source: &impl ChunkSource, out: &mut impl Write
     }
     Ok(size)
 }
+
+/// Chunks verified together: ~16 MiB at the default 64 KiB average.
+const BATCH: usize = 256;

@@ -6,6 +6,7 @@ use bale_error::Result;
 use bale_hash::Oid;
 use bale_odb::{LocalChunks, Odb, PutOutcome};
 
+use crate::ingest::SideChunks;
 use crate::{read_plan_kinds, Kind, ReadPlan, RemoteIndex};
 
 /// What a round found to do.
@@ -36,6 +37,7 @@ pub fn fetch_round(
     let mut round = Round::default();
     let mut reads: Vec<(Oid, Kind)> = Vec::with_capacity(wanted.len());
     let mut local: Option<LocalChunks> = None;
+    let fetched = SideChunks::load(side)?;
     for oid in wanted {
         if oid.is_tree() {
             reads.push((*oid, Kind::Tree));
@@ -52,12 +54,12 @@ pub fn fetch_round(
         };
         let before = reads.len();
         for c in &list.chunks {
-            if !side.exists(&c.id) && !cache.has(&c.id) {
+            if !fetched.has(&c.id) && !cache.has(&c.id) {
                 reads.push((c.id, Kind::Chunk));
             }
         }
         if reads.len() == before {
-            let source = Fetched { side, cache };
+            let source = Fetched { side: &fetched, cache };
             if odb.rebuild_list(&list, &source)? == PutOutcome::Stored {
                 round.rebuilt += 1;
                 round.rebuilt_bytes += list.size;
@@ -69,22 +71,17 @@ pub fn fetch_round(
     Ok(round)
 }
 
-/// Chunks fetched this time (loose in `side`), then the cache's.
+/// Chunks fetched this time (in `side`'s ranges), then the cache's.
 struct Fetched<'a> {
-    side: &'a Odb,
+    side: &'a SideChunks,
     cache: &'a LocalChunks<'a>,
 }
 
 impl ChunkSource for Fetched<'_> {
     fn read_chunk(&self, id: &Oid, len: u64, buf: &mut Vec<u8>) -> Result<()> {
-        let path = self.side.object_path(id);
-        match std::fs::read(&path) {
-            Ok(bytes) => {
-                *buf = bytes;
-                Ok(())
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => self.cache.read_chunk(id, len, buf),
-            Err(e) => Err(bale_error::Error::io(&path, e)),
+        if self.side.read(id, buf)? {
+            return Ok(());
         }
+        self.cache.read_chunk(id, len, buf)
     }
 }

@@ -1,10 +1,12 @@
 //! Storing downloaded pack bytes into the local object store, verified.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bale_error::{IoContext, Result};
+use bale_hash::Oid;
 use bale_odb::fs::TempFile;
 use bale_odb::{Odb, Progress, PutOutcome};
 use rayon::prelude::*;
@@ -65,22 +67,28 @@ pub fn ingest_read(odb: &Odb, side: &Odb, read: &Read, data_file: &Path, progres
             return Ok(Ingested { stored, present: 1 - stored, bytes: stored * e.length });
         }
     }
+    let chunks: Vec<&Entry> = read.entries.iter().filter(|e| e.kind == Kind::Chunk).collect();
+    let mut done = Ingested::default();
+    if !chunks.is_empty() {
+        keep_range(side, read, data_file, &chunks)?;
+        done.stored += chunks.len() as u64;
+        done.bytes += chunks.iter().map(|e| e.length).sum::<u64>();
+        progress.step(done.bytes);
+    }
     let outcomes: Vec<(PutOutcome, u64)> = read
         .entries
         .par_iter()
+        .filter(|e| e.kind != Kind::Chunk)
         .map(|e| {
             progress.check()?;
             let outcome = match e.kind {
-                Kind::Blob | Kind::Tree => ingest_one(odb, read, &file, data_file, e)?,
-                Kind::Chunk if odb.exists(&e.oid()) => (PutOutcome::Present, 0),
-                Kind::Chunk => ingest_one(side, read, &file, data_file, e)?,
                 Kind::ChunkList => ingest_list(side, read, &file, data_file, e)?,
+                _ => ingest_one(odb, read, &file, data_file, e)?,
             };
             progress.step(e.length);
             Ok(outcome)
         })
         .collect::<Result<_>>()?;
-    let mut done = Ingested::default();
     for (outcome, bytes) in outcomes {
         match outcome {
             PutOutcome::Stored => {
@@ -91,6 +99,83 @@ pub fn ingest_read(odb: &Odb, side: &Odb, read: &Read, data_file: &Path, progres
         }
     }
     Ok(done)
+}
+
+/// Keeps a downloaded range that holds chunks in `side` as it is (a hard
+/// link: no copy), with a note of where each chunk lies in it, for the
+/// rebuild to read from ([`SideChunks`]). A rebuild of a large file then
+/// reads a few large files in order instead of one small file per chunk.
+/// Nothing is verified here: the rebuild hashes every chunk before it
+/// writes any of its bytes (DESIGN.md §13.3).
+fn keep_range(side: &Odb, read: &Read, data_file: &Path, chunks: &[&Entry]) -> Result<()> {
+    let dir = side.root().join(RANGES);
+    std::fs::create_dir_all(&dir).at(&dir)?;
+    let name = format!("{}-{}", read.pack.hex(), read.start);
+    let kept = dir.join(format!("{name}.range"));
+    if let Err(e) = std::fs::hard_link(data_file, &kept) {
+        if e.kind() != std::io::ErrorKind::AlreadyExists {
+            // Another file system: copy once.
+            std::fs::copy(data_file, &kept).at(&kept)?;
+        }
+    }
+    let mut note = Vec::with_capacity(chunks.len() * 48);
+    for e in chunks {
+        note.extend_from_slice(&e.digest);
+        note.extend_from_slice(&(e.offset - read.start).to_le_bytes());
+        note.extend_from_slice(&e.length.to_le_bytes());
+    }
+    let mut tmp = TempFile::create_in(&dir)?;
+    tmp.write_all(&note)?;
+    tmp.persist(&dir.join(format!("{name}.at")))
+}
+
+/// Where a fetch keeps its downloaded chunk ranges, below its side store.
+const RANGES: &str = "ranges";
+
+/// The chunks downloaded so far by a fetch (kept by `ingest_read`):
+/// chunk id → (range file, offset, length).
+pub struct SideChunks {
+    at: HashMap<Oid, (PathBuf, u64, u64)>,
+}
+
+impl SideChunks {
+    pub fn load(side: &Odb) -> Result<SideChunks> {
+        let dir = side.root().join(RANGES);
+        let mut at = HashMap::new();
+        let listing = match std::fs::read_dir(&dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(SideChunks { at }),
+            other => other.at(&dir)?,
+        };
+        for entry in listing {
+            let path = entry.at(&dir)?.path();
+            if path.extension().is_none_or(|x| x != "at") {
+                continue;
+            }
+            let note = std::fs::read(&path).at(&path)?;
+            let range = path.with_extension("range");
+            for rec in note.chunks_exact(48) {
+                let oid = Oid::from_digest(bale_hash::Algo::Blake3, &rec[..32], false);
+                let offset = u64::from_le_bytes(rec[32..40].try_into().expect("8 bytes"));
+                let len = u64::from_le_bytes(rec[40..48].try_into().expect("8 bytes"));
+                at.entry(oid).or_insert_with(|| (range.clone(), offset, len));
+            }
+        }
+        Ok(SideChunks { at })
+    }
+
+    pub fn has(&self, chunk: &Oid) -> bool {
+        self.at.contains_key(chunk)
+    }
+
+    /// Reads a chunk's bytes into `buf`; `false` if this fetch has not
+    /// downloaded it.
+    pub fn read(&self, chunk: &Oid, buf: &mut Vec<u8>) -> Result<bool> {
+        let Some((path, offset, len)) = self.at.get(chunk) else { return Ok(false) };
+        let file = File::open(path).at(path)?;
+        buf.resize(*len as usize, 0);
+        file.read_exact_at(buf, *offset).at(path)?;
+        Ok(true)
+    }
 }
 
 fn ingest_list(side: &Odb, read: &Read, file: &File, data_file: &Path, e: &Entry) -> Result<(PutOutcome, u64)> {
