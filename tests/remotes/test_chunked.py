@@ -243,3 +243,26 @@ def test_du_shows_versions_stored_once_locally_and_on_the_remote(
     assert 8 * MIB < out["remote"]["bytes"] < 9 * MIB, out
     text = run("bale", "du").stdout
     assert "logical" in text and "1 output" in text
+
+
+def test_a_killed_transfer_leaves_no_staging_behind_the_next_one(
+    native_repo: Path, run: Run, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    staging = native_repo / ".dvc" / "tmp" / "bale" / "staging"
+    left = staging / dead.stdout.strip() / "chunks"
+    left.mkdir(parents=True)
+    (left / "range").write_bytes(b"x" * 1000)
+    (native_repo / "big.bin").write_bytes(_random(5 * MIB, 8))
+    run("bale", "add", "big.bin")
+    FolderRemote(tmp_path / "remote").configure(native_repo, run)
+    _push(run)
+    assert not (staging / dead.stdout.strip()).exists()

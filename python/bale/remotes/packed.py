@@ -54,8 +54,27 @@ class PackedPaths:
         url = remote.url if remote.path is None else str(remote.path)
         tag = hashlib.sha256(url.encode()).hexdigest()[:16]
         base = tmp_dir / "bale" / "remotes" / tag
-        staging = tmp_dir / "bale" / "staging" / str(os.getpid())
-        return cls(indexes=base / "indexes", staging=staging)
+        staging_root = tmp_dir / "bale" / "staging"
+        _sweep_dead(staging_root)
+        return cls(indexes=base / "indexes", staging=staging_root / str(os.getpid()))
+
+
+def _sweep_dead(staging_root: Path) -> None:
+    """Removes the staging folders of killed pushes and fetches (named by
+    pid): a staged pack or a fetched range can be gigabytes."""
+    try:
+        names = os.listdir(staging_root)
+    except FileNotFoundError:
+        return
+    for name in names:
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            os.kill(int(name), 0)
+        except ProcessLookupError:
+            shutil.rmtree(staging_root / name, ignore_errors=True)
+        except PermissionError:
+            pass  # alive, someone else's
 
 
 async def refresh_indexes(store: Store, paths: PackedPaths, jobs: int) -> None:
