@@ -27,6 +27,7 @@ mod list;
 mod parallel;
 mod params;
 mod rebuild;
+mod segment;
 
 pub use cdc::boundaries;
 pub use file::{chunk_file, Chunk, ChunkedFile, DEFAULT_THRESHOLD};
@@ -35,3 +36,4 @@ pub use list::{ChunkList, LIST_SUFFIX, LIST_VERSION};
 pub use parallel::boundaries_parallel;
 pub use params::Params;
 pub use rebuild::{rebuild, ChunkSource};
+pub use segment::{Segment, SegmentRef, TopList, TOP_VERSION};

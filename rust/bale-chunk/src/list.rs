@@ -156,7 +156,7 @@ impl ChunkList {
 
 /// The lengths rule shared by writing and reading: at least one chunk, each
 /// `1..=max` bytes and at least `min` but for the last, adding up to `size`.
-fn check_lengths(lens: &[u64], p: &Params, size: u64) -> Result<(), String> {
+pub(crate) fn check_lengths(lens: &[u64], p: &Params, size: u64) -> Result<(), String> {
     if lens.is_empty() {
         return Err("a chunk list has at least one chunk".into());
     }
@@ -175,10 +175,10 @@ fn check_lengths(lens: &[u64], p: &Params, size: u64) -> Result<(), String> {
     Ok(())
 }
 
-fn u64_at(b: &[u8], at: usize) -> u64 {
+pub(crate) fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
 }
 
-fn u32_at(b: &[u8], at: usize) -> u32 {
+pub(crate) fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
 }

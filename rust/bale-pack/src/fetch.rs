@@ -1,12 +1,14 @@
 //! One round of a packed fetch: rebuild what can be rebuilt, then plan the
 //! reads that bring the rest (DESIGN.md §11.5, §13.4).
 
-use bale_chunk::ChunkSource;
+use std::path::PathBuf;
+
+use bale_chunk::{ChunkList, ChunkSource, TopList};
 use bale_error::Result;
 use bale_hash::Oid;
 use bale_odb::{LocalChunks, Odb, PutOutcome};
 
-use crate::ingest::SideChunks;
+use crate::ingest::{SideChunks, TOPS};
 use crate::{read_plan_kinds, Kind, ReadPlan, RemoteIndex};
 
 /// What a round found to do.
@@ -43,10 +45,28 @@ pub fn fetch_round(
             reads.push((*oid, Kind::Tree));
             continue;
         }
-        let Some(list) = side.read_list(oid)? else {
-            let kind = if remote.list_location(oid).is_some() { Kind::ChunkList } else { Kind::Blob };
-            reads.push((*oid, kind));
-            continue;
+        let list = match side.read_list(oid)? {
+            Some(list) => list,
+            None => match read_top(side, oid)? {
+                Some((top, path)) => {
+                    let lacking: Vec<Oid> = top.segments.iter().map(|s| s.id).filter(|id| !fetched.has(id)).collect();
+                    if !lacking.is_empty() {
+                        reads.extend(lacking.into_iter().map(|id| (id, Kind::Chunk)));
+                        continue;
+                    }
+                    let mut buf = Vec::new();
+                    let list = ChunkList::from_top(&top, &path, |id| {
+                        Ok(fetched.read(id, &mut buf)?.then(|| std::mem::take(&mut buf)))
+                    })?;
+                    side.put_list(&list)?;
+                    list
+                }
+                None => {
+                    let kind = if remote.list_location(oid).is_some() { Kind::ChunkList } else { Kind::Blob };
+                    reads.push((*oid, kind));
+                    continue;
+                }
+            },
         };
         let cache = match &mut local {
             Some(l) => &*l,
@@ -69,6 +89,16 @@ pub fn fetch_round(
     }
     round.plan = read_plan_kinds(remote, &reads, max_gap, max_read);
     Ok(round)
+}
+
+/// The top list of `oid` a previous round fetched, and its path.
+fn read_top(side: &Odb, oid: &Oid) -> Result<Option<(TopList, PathBuf)>> {
+    let path = side.root().join(TOPS).join(oid.hex_digest());
+    match std::fs::read(&path) {
+        Ok(bytes) => Ok(Some((TopList::decode(&bytes, &path)?, path))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(bale_error::Error::io(&path, e)),
+    }
 }
 
 /// Chunks fetched this time (in `side`'s ranges), then the cache's.

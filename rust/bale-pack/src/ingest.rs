@@ -5,6 +5,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use bale_chunk::{TopList, TOP_VERSION};
 use bale_error::{IoContext, Result};
 use bale_hash::Oid;
 use bale_odb::fs::TempFile;
@@ -131,6 +132,8 @@ fn keep_range(side: &Odb, read: &Read, data_file: &Path, chunks: &[&Entry]) -> R
 
 /// Where a fetch keeps its downloaded chunk ranges, below its side store.
 const RANGES: &str = "ranges";
+/// Where it keeps top lists (DESIGN.md §13.6) until their segments arrive.
+pub(crate) const TOPS: &str = "tops";
 
 /// The chunks downloaded so far by a fetch (kept by `ingest_read`):
 /// chunk id → (range file, offset, length).
@@ -185,8 +188,19 @@ fn ingest_list(side: &Odb, read: &Read, file: &File, data_file: &Path, e: &Entry
     }
     let mut data = vec![0u8; e.length as usize];
     file.read_exact_at(&mut data, e.offset - read.start).at(data_file)?;
-    let outcome = side.ingest_list(&oid, &data, &read.pack.pack_key())?;
-    Ok((outcome, e.length))
+    let source = read.pack.pack_key();
+    if data.get(7) != Some(&TOP_VERSION) {
+        return Ok((side.ingest_list(&oid, &data, &source)?, e.length));
+    }
+    // A top list: kept as it came until its segments arrive (fetch.rs).
+    let top = TopList::decode(&data, Path::new(&source))?;
+    if top.file != oid {
+        return Err(bad_format(source, format!("chunk list of {} stored as the list of {oid}", top.file)));
+    }
+    let dir = side.root().join(TOPS);
+    std::fs::create_dir_all(&dir).at(&dir)?;
+    bale_odb::fs::write_atomic(&dir.join(oid.hex_digest()), &data, 0o644)?;
+    Ok((PutOutcome::Stored, e.length))
 }
 
 fn ingest_one(odb: &Odb, read: &Read, file: &File, data_file: &Path, e: &Entry) -> Result<(PutOutcome, u64)> {

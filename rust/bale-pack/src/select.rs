@@ -2,9 +2,11 @@
 //! (DESIGN.md §13.4) its list plus only the chunks the remote lacks.
 
 use std::collections::HashSet;
+use std::path::Path;
 
-use bale_error::Result;
+use bale_error::{IoContext, Result};
 use bale_hash::Oid;
+use bale_odb::fs::write_atomic;
 use bale_odb::Odb;
 
 use crate::{Kind, PackItem, RemoteIndex};
@@ -16,7 +18,15 @@ use crate::{Kind, PackItem, RemoteIndex};
 /// chunks no index lists, each read as a slice of the file's object, or as a
 /// loose chunk where the file is compacted. A file without a list (stored
 /// before chunking existed, or below the threshold) goes whole.
-pub fn push_items(odb: &Odb, lacking: &[Oid], remote: &RemoteIndex) -> Result<(Vec<PackItem>, Vec<Oid>)> {
+///
+/// The list goes in its two-level form (DESIGN.md §13.6): its top, and the
+/// segments the remote lacks, written into `staging` to be packed.
+pub fn push_items(
+    odb: &Odb,
+    lacking: &[Oid],
+    remote: &RemoteIndex,
+    staging: &Path,
+) -> Result<(Vec<PackItem>, Vec<Oid>)> {
     let mut items = Vec::with_capacity(lacking.len());
     let mut missing = Vec::new();
     let mut chunks_sent: HashSet<Oid> = HashSet::new();
@@ -51,11 +61,24 @@ pub fn push_items(odb: &Odb, lacking: &[Oid], remote: &RemoteIndex) -> Result<(V
             missing.push(*oid);
             continue;
         }
+        let (top, segments) = list.segmented();
+        let dir = staging.join("segments");
+        std::fs::create_dir_all(&dir).at(&dir)?;
+        for seg in segments {
+            if !remote.byte_locations(&seg.id).is_empty() || !chunks_sent.insert(seg.id) {
+                continue;
+            }
+            let path = dir.join(seg.id.hex_digest());
+            write_atomic(&path, &seg.bytes, 0o644)?;
+            let digest: [u8; 32] = seg.id.digest().try_into().expect("blake3 digests are 32 bytes");
+            let len = seg.bytes.len() as u64;
+            file_items.push(PackItem { digest, kind: Kind::Chunk, source: path, offset: 0, len });
+        }
+        let path = dir.join(format!("{}.top", oid.hex_digest()));
+        write_atomic(&path, &top, 0o644)?;
         let digest: [u8; 32] = oid.digest().try_into().expect("blake3 digests are 32 bytes");
-        let path = odb.list_path(oid);
-        let len = std::fs::metadata(&path).map_err(|e| bale_error::Error::io(&path, e))?.len();
         items.extend(file_items);
-        items.push(PackItem { digest, kind: Kind::ChunkList, source: path, offset: 0, len });
+        items.push(PackItem { digest, kind: Kind::ChunkList, source: path, offset: 0, len: top.len() as u64 });
     }
     Ok((items, missing))
 }

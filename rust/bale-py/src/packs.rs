@@ -74,7 +74,8 @@ pub fn push(
     // Only what the remote lacks is looked at in the cache: a no-op push
     // stats nothing.
     let lacking: Vec<Oid> = all.into_iter().filter(|o| !remote.contains(o)).collect();
-    let (items, missing) = push_items(odb, &lacking, &remote)?;
+    std::fs::create_dir_all(staging).map_err(|e| Error::io(staging, e))?;
+    let (items, missing) = push_items(odb, &lacking, &remote, staging)?;
     // With anything missing, no tree goes: it would claim what is not there.
     let items = items.into_iter().filter(|i| missing.is_empty() || i.kind != Kind::Tree).collect();
     let planned = plan_packs(items, target);
@@ -146,7 +147,10 @@ pub fn usage(odb: &Odb, roots: &[Oid], index_dir: &Path) -> Result<Vec<PackUse>>
     let files: Vec<Oid> = live.iter().filter(|o| !o.is_tree()).copied().collect();
     for oid in files {
         match odb.read_list(&oid)? {
-            Some(list) => live.extend(list.chunks.iter().map(|c| c.id)),
+            Some(list) => {
+                live.extend(list.chunks.iter().map(|c| c.id));
+                live.extend(list.segmented().1.into_iter().map(|s| s.id));
+            }
             None if remote.list_location(&oid).is_some() && remote.byte_locations(&oid).is_empty() => {
                 return Err(Error::ObjectMissing { path: odb.list_path(&oid), oid: oid.to_string() });
             }
