@@ -777,7 +777,18 @@ def build_rows(res: Results, size: int, csv_size: int) -> list[list[str]]:
                     "—" if pr is None else ("yes" if pr >= 0.9 else "NO"),
                 ]
             )
-        row("6. cp of the file (raw baseline, paired with each tool)", "W2 cp MB/s", "MB/s")
+        cps = [v for t in res.samples.get("W2 cp MB/s", {}).values() for v in t.values()]
+        if cps:
+            rows.append(
+                [
+                    f"6. cp of the file into a folder (raw baseline; median of {len(cps)})",
+                    f"{statistics.median(cps):.0f} MB/s",
+                    f"{statistics.median(cps):.0f} MB/s",
+                    "—",
+                    "—",
+                    "—",
+                ]
+            )
         if res.samples.get("W2 cp MB/s"):
             for t in ("bale", "dvc"):
                 pairs = [

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bale_error::Result;
@@ -45,7 +46,14 @@ struct Entry {
 #[derive(Default)]
 pub struct State {
     path: PathBuf,
+    /// Workspace paths and tree-completeness marks.
     entries: HashMap<String, Entry>,
+    /// Cache objects known verified: parsed from `raw_objects` only when
+    /// first asked for (`status` never does, and they are half the file).
+    objects: OnceLock<HashMap<String, Entry>>,
+    /// The serialized object entries as loaded, and how many there are.
+    raw_objects: Vec<u8>,
+    raw_count: usize,
     dirty: bool,
     /// Taken before this process read any file: the reference for racy
     /// timestamps of hashed files.
@@ -54,8 +62,10 @@ pub struct State {
 
 /// Cache objects are keyed by absolute path under a prefix no workspace path
 /// can have.
+const OBJECT_PREFIX: &str = "\0cache:";
+
 fn object_key(path: &Path) -> String {
-    format!("\0cache:{}", path.display())
+    format!("{OBJECT_PREFIX}{}", path.display())
 }
 
 fn complete_key(oid: &Oid) -> String {
@@ -75,8 +85,8 @@ impl State {
     /// Loads the index at `path`; anything unreadable starts it empty.
     pub fn load(path: impl Into<PathBuf>) -> State {
         let path = path.into();
-        let entries = fs::read(&path).ok().and_then(|b| parse(&b)).unwrap_or_default();
-        State { path, entries, dirty: false, opened_ns: now_ns() }
+        let (entries, raw_objects, raw_count) = fs::read(&path).ok().and_then(|b| parse(&b)).unwrap_or_default();
+        State { path, entries, raw_objects, raw_count, opened_ns: now_ns(), ..State::default() }
     }
 
     /// An index that is never saved.
@@ -85,16 +95,30 @@ impl State {
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.len() + self.objects.get().map_or(self.raw_count, HashMap::len)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
+    }
+
+    fn objects(&self) -> &HashMap<String, Entry> {
+        self.objects.get_or_init(|| parse_entries(&self.raw_objects, self.raw_count).unwrap_or_default())
+    }
+
+    fn map_for(&mut self, key: &str) -> &mut HashMap<String, Entry> {
+        if key.starts_with(OBJECT_PREFIX) {
+            self.objects();
+            self.objects.get_mut().expect("initialised above")
+        } else {
+            &mut self.entries
+        }
     }
 
     /// The remembered hash of `key` if its stat is unchanged.
     pub fn get(&self, key: &str, stat: &Stat, algo: Algo) -> Option<Oid> {
-        let e = self.entries.get(key)?;
+        let map = if key.starts_with(OBJECT_PREFIX) { self.objects() } else { &self.entries };
+        let e = map.get(key)?;
         (e.stat == *stat && e.oid.algo() == algo).then_some(e.oid)
     }
 
@@ -120,10 +144,11 @@ impl State {
 
     fn remember(&mut self, key: String, stat: Stat, oid: Oid) {
         let new = Entry { stat, oid };
-        match self.entries.get(&key) {
+        let map = self.map_for(&key);
+        match map.get(&key) {
             Some(old) if old.stat == stat && old.oid == oid => {}
             _ => {
-                self.entries.insert(key, new);
+                map.insert(key, new);
                 self.dirty = true;
             }
         }
@@ -153,7 +178,7 @@ impl State {
     }
 
     pub fn forget(&mut self, key: &str) {
-        if self.entries.remove(key).is_some() {
+        if self.map_for(key).remove(key).is_some() {
             self.dirty = true;
         }
     }
@@ -167,7 +192,12 @@ impl State {
         if let Some(dir) = self.path.parent() {
             let _ = fs::create_dir_all(dir);
         }
-        write_atomic(&self.path, &serialize(&self.entries), 0o644)?;
+        let data = match self.objects.get() {
+            Some(objects) => serialize(self.entries.iter().chain(objects), self.entries.len() + objects.len(), &[]),
+            // Never looked at: written back as it was read.
+            None => serialize(self.entries.iter(), self.entries.len() + self.raw_count, &self.raw_objects),
+        };
+        write_atomic(&self.path, &data, 0o644)?;
         self.dirty = false;
         Ok(())
     }
@@ -185,10 +215,10 @@ fn algo_code(a: Algo) -> u8 {
     }
 }
 
-fn serialize(entries: &HashMap<String, Entry>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(16 + entries.len() * 96);
+fn serialize<'a>(entries: impl Iterator<Item = (&'a String, &'a Entry)>, count: usize, raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + count * 96);
     out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&(entries.len() as u64).to_le_bytes());
+    out.extend_from_slice(&(count as u64).to_le_bytes());
     for (key, e) in entries {
         out.extend_from_slice(&(key.len() as u32).to_le_bytes());
         out.extend_from_slice(key.as_bytes());
@@ -201,35 +231,66 @@ fn serialize(entries: &HashMap<String, Entry>) -> Vec<u8> {
         out.push(d.len() as u8);
         out.extend_from_slice(d);
     }
+    out.extend_from_slice(raw);
     out
 }
 
-fn parse(b: &[u8]) -> Option<HashMap<String, Entry>> {
+/// The path entries parsed, and the object entries' bytes set aside
+/// unparsed with their count.
+type Parsed = (HashMap<String, Entry>, Vec<u8>, usize);
+
+fn parse(b: &[u8]) -> Option<Parsed> {
     let mut r = Reader { b, pos: 0 };
     if r.take(MAGIC.len())? != MAGIC {
         return None;
     }
     let n = r.u64()? as usize;
     let mut map = HashMap::with_capacity(n.min(10_000_000));
+    let mut raw = Vec::new();
+    let mut raw_count = 0;
+    for _ in 0..n {
+        let start = r.pos;
+        let klen = r.u32()? as usize;
+        let key = r.take(klen)?;
+        if key.starts_with(OBJECT_PREFIX.as_bytes()) {
+            r.take(24 + 2)?;
+            let dlen = r.take(1)?[0] as usize;
+            r.take(dlen)?;
+            raw.extend_from_slice(&b[start..r.pos]);
+            raw_count += 1;
+            continue;
+        }
+        let key = std::str::from_utf8(key).ok()?.to_owned();
+        map.insert(key, read_entry(&mut r)?);
+    }
+    Some((map, raw, raw_count))
+}
+
+fn parse_entries(b: &[u8], n: usize) -> Option<HashMap<String, Entry>> {
+    let mut r = Reader { b, pos: 0 };
+    let mut map = HashMap::with_capacity(n);
     for _ in 0..n {
         let klen = r.u32()? as usize;
         let key = std::str::from_utf8(r.take(klen)?).ok()?.to_owned();
-        let stat = Stat { inode: r.u64()?, size: r.u64()?, mtime_ns: r.u64()? as i64 };
-        let algo = match r.take(1)?[0] {
-            1 => Algo::Md5,
-            2 => Algo::Md5Dos2Unix,
-            3 => Algo::Blake3,
-            _ => return None,
-        };
-        let tree = r.take(1)?[0] != 0;
-        let dlen = r.take(1)?[0] as usize;
-        if dlen != algo.digest_len() {
-            return None;
-        }
-        let oid = Oid::from_digest(algo, r.take(dlen)?, tree);
-        map.insert(key, Entry { stat, oid });
+        map.insert(key, read_entry(&mut r)?);
     }
     Some(map)
+}
+
+fn read_entry(r: &mut Reader) -> Option<Entry> {
+    let stat = Stat { inode: r.u64()?, size: r.u64()?, mtime_ns: r.u64()? as i64 };
+    let algo = match r.take(1)?[0] {
+        1 => Algo::Md5,
+        2 => Algo::Md5Dos2Unix,
+        3 => Algo::Blake3,
+        _ => return None,
+    };
+    let tree = r.take(1)?[0] != 0;
+    let dlen = r.take(1)?[0] as usize;
+    if dlen != algo.digest_len() {
+        return None;
+    }
+    Some(Entry { stat, oid: Oid::from_digest(algo, r.take(dlen)?, tree) })
 }
 
 struct Reader<'a> {
@@ -271,6 +332,31 @@ mod tests {
         assert_eq!(s.get("a/b.txt", &stat, Algo::Md5), Some(oid(1)));
         assert_eq!(s.get("a/b.txt", &Stat { mtime_ns: 1_001, ..stat }, Algo::Md5), None);
         assert_eq!(s.get("a/b.txt", &stat, Algo::Blake3), None);
+    }
+
+    #[test]
+    fn object_entries_load_only_when_asked_and_survive_saves_unread() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("state");
+        let stat = Stat { inode: 7, size: 3, mtime_ns: 1_000 };
+        let obj = Path::new("/cache/ab/cd");
+        let mut s = State::load(&p);
+        s.record_hashed("a".into(), stat, oid(1));
+        s.record_object(obj, stat, oid(2));
+        s.save().unwrap();
+        // Saved again without touching the objects: they are kept verbatim.
+        let mut s = State::load(&p);
+        assert!(s.objects.get().is_none() && s.len() == 2);
+        s.record_hashed("b".into(), stat, oid(3));
+        s.save().unwrap();
+        assert!(s.objects.get().is_none());
+        let mut s = State::load(&p);
+        assert!(s.object_verified(obj, &stat, &oid(2)));
+        assert_eq!(s.get("b", &stat, Algo::Md5), Some(oid(3)));
+        s.forget(&object_key(obj));
+        s.save().unwrap();
+        let s = State::load(&p);
+        assert!(!s.object_verified(obj, &stat, &oid(2)) && s.len() == 2);
     }
 
     #[test]
