@@ -201,6 +201,15 @@ impl<'a> LocalChunks<'a> {
         self.slices.contains_key(chunk) || self.odb.exists(chunk)
     }
 
+    /// Where `chunk`'s bytes are: a loose object (offset 0) or a slice of
+    /// an indexed file's object.
+    pub fn place(&self, chunk: &Oid) -> Option<(PathBuf, u64)> {
+        if self.odb.exists(chunk) {
+            return Some((self.odb.object_path(chunk), 0));
+        }
+        self.slices.get(chunk).map(|(file, offset)| (self.odb.object_path(file), *offset))
+    }
+
     /// Whether `chunk` is a slice of one of the indexed files.
     pub fn has_slice(&self, chunk: &Oid) -> bool {
         self.slices.contains_key(chunk)

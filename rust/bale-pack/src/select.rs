@@ -7,7 +7,7 @@ use std::path::Path;
 use bale_error::{IoContext, Result};
 use bale_hash::Oid;
 use bale_odb::fs::write_atomic;
-use bale_odb::Odb;
+use bale_odb::{LocalChunks, Odb};
 
 use crate::{Kind, PackItem, RemoteIndex};
 
@@ -30,6 +30,7 @@ pub fn push_items(
     let mut items = Vec::with_capacity(lacking.len());
     let mut missing = Vec::new();
     let mut chunks_sent: HashSet<Oid> = HashSet::new();
+    let mut local: Option<LocalChunks> = None;
     for oid in lacking {
         let whole = std::fs::metadata(odb.object_path(oid)).ok().filter(|m| m.is_file()).map(|m| m.len());
         let list = odb.read_list(oid)?;
@@ -47,13 +48,17 @@ pub fn push_items(
                 continue;
             }
             let digest: [u8; 32] = c.id.digest().try_into().expect("blake3 digests are 32 bytes");
-            let (source, offset) = match whole {
-                Some(_) => (odb.object_path(oid), c.offset),
-                None if odb.exists(&c.id) => (odb.object_path(&c.id), 0),
-                None => {
-                    complete = false;
-                    break;
-                }
+            let place = match whole {
+                Some(_) => Some((odb.object_path(oid), c.offset)),
+                // Compacted: loose, or a slice of a file kept whole.
+                None => match &mut local {
+                    Some(l) => l.place(&c.id),
+                    None => local.insert(LocalChunks::scan(odb)?).place(&c.id),
+                },
+            };
+            let Some((source, offset)) = place else {
+                complete = false;
+                break;
             };
             file_items.push(PackItem { digest, kind: Kind::Chunk, source, offset, len: c.len });
         }

@@ -145,16 +145,16 @@ pub fn usage(odb: &Odb, roots: &[Oid], index_dir: &Path) -> Result<Vec<PackUse>>
     // (`bale fetch` brings it): which chunks it names is not guessed.
     let remote = RemoteIndex::load_dir(index_dir)?;
     let files: Vec<Oid> = live.iter().filter(|o| !o.is_tree()).copied().collect();
+    // A live file whose list this clone never fetched names chunks nobody
+    // here knows: then every pack holding chunks is kept (never guess).
+    let mut unknown_chunks = false;
     for oid in files {
         match odb.read_list(&oid)? {
             Some(list) => {
                 live.extend(list.chunks.iter().map(|c| c.id));
                 live.extend(list.segmented().1.into_iter().map(|s| s.id));
             }
-            None if remote.list_location(&oid).is_some() && remote.byte_locations(&oid).is_empty() => {
-                return Err(Error::ObjectMissing { path: odb.list_path(&oid), oid: oid.to_string() });
-            }
-            None => {}
+            None => unknown_chunks |= remote.list_location(&oid).is_some(),
         }
     }
     let mut out = Vec::new();
@@ -168,7 +168,11 @@ pub fn usage(odb: &Odb, roots: &[Oid], index_dir: &Path) -> Result<Vec<PackUse>>
             continue;
         }
         let index = PackIndex::read(&path)?;
-        let used = index.entries().iter().filter(|e| live.contains(&e.oid())).count() as u64;
+        let used = index
+            .entries()
+            .iter()
+            .filter(|e| live.contains(&e.oid()) || (unknown_chunks && e.kind == Kind::Chunk))
+            .count() as u64;
         let id = index.pack();
         out.push((id.pack_key(), id.index_key(), index.pack_len(), used, index.len() as u64));
     }
