@@ -227,7 +227,9 @@ class HTTPStore:
     async def read_small(self, key: str, limit: int) -> bytes | None:
         return await self._retry(lambda: self._read_small_once(key, limit))
 
-    async def put(self, src: Path, key: str, progress: Progress | None = None) -> None:
+    async def put(
+        self, src: Path, key: str, progress: Progress | None = None, consume: bool = False
+    ) -> None:
         if self._auth.kind == "digest":
             # A streamed body cannot be sent twice, so the digest challenge is
             # fetched with the cheap probe before the first upload.

@@ -138,7 +138,7 @@ async def push(
 
         async def upload(pack: tuple[Path, Path, str, str, bool, int, int]) -> None:
             pack_path, index_path, pack_key, index_key, _trees, nbytes, objects = pack
-            await store.put(pack_path, pack_key, lambda n: bar.step(n, files=0))
+            await store.put(pack_path, pack_key, lambda n: bar.step(n, files=0), consume=True)
             await store.put(index_path, index_key)
             _keep_copy(index_path, paths.indexes / Path(index_key).name)
             moved.copied += objects

@@ -211,7 +211,9 @@ class S3Store:
 
         return await self._retry(once)
 
-    async def put(self, src: Path, key: str, progress: Progress | None = None) -> None:
+    async def put(
+        self, src: Path, key: str, progress: Progress | None = None, consume: bool = False
+    ) -> None:
         path = self._key_base + quote_path(key)
         size = os.stat(src).st_size
         if size > self._settings.part_size:

@@ -77,8 +77,12 @@ class Store(Protocol):
         DVC-layout pull, so skip a temp file each."""
         ...
 
-    async def put(self, src: Path, key: str, progress: Progress | None = None) -> None:
-        """Uploads the local file ``src`` as ``key``, atomically."""
+    async def put(
+        self, src: Path, key: str, progress: Progress | None = None, consume: bool = False
+    ) -> None:
+        """Uploads the local file ``src`` as ``key``, atomically. With
+        ``consume`` the caller is done with ``src`` and never changes it: a
+        store on the same file system may link it instead of copying."""
         ...
 
     async def delete(self, keys: Iterable[str]) -> None:

@@ -40,25 +40,31 @@ impl<S: BuildHasher> ChunkSource for HashMap<Oid, Vec<u8>, S> {
 pub fn rebuild(list: &ChunkList, source: &impl ChunkSource, out: &mut impl Write) -> Result<u64> {
     let mut whole = blake3::Hasher::new();
     let mut size = 0u64;
-    let mut bufs: Vec<Vec<u8>> = Vec::new();
+    let mut batch_buf: Vec<u8> = Vec::new();
+    let mut piece = Vec::new();
     let mut first = 0;
     for batch in list.chunks.chunks(BATCH) {
-        // Read in order (sources need not be thread-safe), verify the batch
-        // on the pool, then write it: hashing is most of the work.
-        bufs.resize_with(batch.len(), Vec::new);
-        for (chunk, buf) in batch.iter().zip(bufs.iter_mut()) {
-            source.read_chunk(&chunk.id, chunk.len, buf)?;
+        // Read in order into one buffer (sources need not be thread-safe),
+        // verify the chunks on the pool, then hash the whole batch on the
+        // pool and write it at once: hashing is most of the work.
+        batch_buf.clear();
+        let mut ends = Vec::with_capacity(batch.len());
+        for chunk in batch {
+            source.read_chunk(&chunk.id, chunk.len, &mut piece)?;
+            batch_buf.extend_from_slice(&piece);
+            ends.push(batch_buf.len());
         }
-        let bad = batch.par_iter().zip(bufs.par_iter()).enumerate().find_map_first(|(j, (chunk, buf))| {
-            let actual = blake3::hash(buf);
-            (actual.as_bytes() != chunk.id.digest() || buf.len() as u64 != chunk.len).then_some((j, actual))
+        let bad = batch.par_iter().enumerate().find_map_first(|(j, chunk)| {
+            let start = if j == 0 { 0 } else { ends[j - 1] };
+            let bytes = &batch_buf[start..ends[j]];
+            let actual = blake3::hash(bytes);
+            (actual.as_bytes() != chunk.id.digest() || bytes.len() as u64 != chunk.len).then_some((j, actual))
         });
-        let good = bad.map_or(batch.len(), |(j, _)| j);
-        for buf in &bufs[..good] {
-            whole.update(buf);
-            out.write_all(buf).map_err(|e| write_failed(&list.file, e))?;
-            size += buf.len() as u64;
-        }
+        // Exactly the verified chunks before a bad one are written.
+        let good = bad.map_or(batch_buf.len(), |(j, _)| if j == 0 { 0 } else { ends[j - 1] });
+        whole.update_rayon(&batch_buf[..good]);
+        out.write_all(&batch_buf[..good]).map_err(|e| write_failed(&list.file, e))?;
+        size += good as u64;
         if let Some((j, actual)) = bad {
             return Err(corrupt_chunk(&list.file, first + j, &batch[j].id, &actual));
         }

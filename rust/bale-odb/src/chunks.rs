@@ -3,6 +3,7 @@
 //! objects, verified rebuilds, and the compaction and gc rules that keep
 //! every kept list rebuildable.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{BufWriter, Read};
@@ -171,6 +172,8 @@ impl Odb {
 pub struct LocalChunks<'a> {
     odb: &'a Odb,
     slices: HashMap<Oid, (Oid, u64)>,
+    /// The file last read a slice from: a rebuild reads many in a row.
+    open: RefCell<Option<(Oid, File)>>,
 }
 
 impl<'a> LocalChunks<'a> {
@@ -188,7 +191,7 @@ impl<'a> LocalChunks<'a> {
                 }
             }
         }
-        Ok(LocalChunks { odb, slices })
+        Ok(LocalChunks { odb, slices, open: RefCell::new(None) })
     }
 
     /// Slices of every whole object in the store that has a list.
@@ -232,7 +235,12 @@ impl ChunkSource for LocalChunks<'_> {
             return Err(Error::ObjectMissing { path: loose, oid: id.to_string() });
         };
         let path = self.odb.object_path(file);
-        let f = File::open(&path).at(&path)?;
+        let mut open = self.open.borrow_mut();
+        let f = match open.take() {
+            Some((o, f)) if o == *file => f,
+            _ => File::open(&path).at(&path)?,
+        };
+        let f = &open.insert((*file, f)).1;
         buf.resize(len as usize, 0);
         // A short read leaves zeros, which fail the chunk's verification.
         let mut done = 0;

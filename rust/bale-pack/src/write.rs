@@ -54,6 +54,7 @@ pub fn write_pack(items: &[PackItem], out_dir: &Path, progress: &Progress) -> Re
         buf: Vec::with_capacity(FLUSH + BLOCK as usize),
         hasher: blake3::Hasher::new(),
         flushed: 0,
+        source: None,
     };
     pack.buf.extend_from_slice(&pack_header());
     let mut seen = HashSet::with_capacity(items.len());
@@ -101,6 +102,9 @@ struct PackWriter {
     buf: Vec<u8>,
     hasher: blake3::Hasher,
     flushed: u64,
+    /// The source last read: the chunks of a large file come one after the
+    /// other from its object, so it is opened once, not once per chunk.
+    source: Option<(PathBuf, File)>,
 }
 
 impl PackWriter {
@@ -119,15 +123,16 @@ impl PackWriter {
     /// Appends one object, hashing it on the way; returns its length.
     fn append(&mut self, item: &PackItem) -> Result<u64> {
         let path = &item.source;
-        let mut file = match File::open(path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::ObjectMissing { path: path.clone(), oid: item.oid().to_string() })
-            }
-            other => other.at(path)?,
+        let mut file = match self.source.take() {
+            Some((open, file)) if open == *path => file,
+            _ => match File::open(path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(Error::ObjectMissing { path: path.clone(), oid: item.oid().to_string() })
+                }
+                other => other.at(path)?,
+            },
         };
-        if item.offset > 0 {
-            file.seek(SeekFrom::Start(item.offset)).at(path)?;
-        }
+        file.seek(SeekFrom::Start(item.offset)).at(path)?;
         let mut hasher = blake3::Hasher::new();
         let mut left = item.len;
         while left > 0 {
@@ -145,6 +150,7 @@ impl PackWriter {
                 self.flush()?;
             }
         }
+        self.source = Some((path.clone(), file));
         let got = hasher.finalize();
         if item.kind != Kind::ChunkList && got.as_bytes()[..] != item.digest {
             return Err(Error::CorruptObject {
