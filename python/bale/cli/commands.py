@@ -237,10 +237,10 @@ def cmd_gc(args: argparse.Namespace) -> int:
         f"{verb} {r.removed:,} objects ({human_size(r.bytes)}) from the cache; kept {r.kept:,}",
     )
     if r.compacted:
-        verb = "would compact" if r.dry else "compacted"
+        compacted = "would compact" if r.dry else "compacted"
         _say(
             args,
-            f"{verb} {r.compacted:,} files not in the workspace to chunks: "
+            f"{compacted} {r.compacted:,} files not in the workspace to chunks: "
             f"{human_size(r.compacted_bytes)} freed, {human_size(r.chunk_bytes)} of chunks written",
         )
     for g in r.remotes:

@@ -56,7 +56,10 @@ class PackedPaths:
         base = tmp_dir / "bale" / "remotes" / tag
         staging_root = tmp_dir / "bale" / "staging"
         _sweep_dead(staging_root)
-        return cls(indexes=base / "indexes", staging=staging_root / str(os.getpid()))
+        staging = staging_root / str(os.getpid())
+        # Ours by name only: a dead process with our pid may have left it.
+        shutil.rmtree(staging, ignore_errors=True)
+        return cls(indexes=base / "indexes", staging=staging)
 
 
 def _sweep_dead(staging_root: Path) -> None:

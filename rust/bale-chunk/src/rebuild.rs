@@ -43,7 +43,7 @@ pub fn rebuild(list: &ChunkList, source: &impl ChunkSource, out: &mut impl Write
     let mut batch_buf: Vec<u8> = Vec::new();
     let mut piece = Vec::new();
     let mut first = 0;
-    for batch in list.chunks.chunks(BATCH) {
+    for batch in batches(&list.chunks) {
         // Read in order into one buffer (sources need not be thread-safe),
         // verify the chunks on the pool, then hash the whole batch on the
         // pool and write it at once: hashing is most of the work.
@@ -78,5 +78,26 @@ pub fn rebuild(list: &ChunkList, source: &impl ChunkSource, out: &mut impl Write
     Ok(size)
 }
 
-/// Chunks verified together: ~16 MiB at the default 64 KiB average.
-const BATCH: usize = 256;
+/// Bytes of chunks verified together (whatever a list's chunk sizes).
+const BATCH_BYTES: u64 = 16 << 20;
+
+/// Consecutive runs of chunks of about [`BATCH_BYTES`] (at least one chunk).
+fn batches(chunks: &[crate::Chunk]) -> impl Iterator<Item = &[crate::Chunk]> {
+    let mut rest = chunks;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut bytes = 0;
+        let n = rest
+            .iter()
+            .position(|c| {
+                bytes += c.len;
+                bytes >= BATCH_BYTES
+            })
+            .map_or(rest.len(), |i| i + 1);
+        let (batch, tail) = rest.split_at(n);
+        rest = tail;
+        Some(batch)
+    })
+}

@@ -292,6 +292,8 @@ pub struct Settled {
     /// Loose chunks written so that kept lists stay rebuildable.
     pub chunks_written: u64,
     pub chunk_bytes: u64,
+    /// Kept files held only as a list some of whose chunks are gone.
+    pub lost: Vec<Oid>,
 }
 
 /// Makes the chunked part of the store obey DESIGN.md §13.0 before gc
@@ -326,12 +328,17 @@ pub fn settle(odb: &Odb, kept: &HashSet<Oid>, compact: &HashSet<Oid>, dry: bool)
     let mut buf = Vec::new();
     for (oid, size) in chunked {
         let list = odb.read_list(&oid)?.expect("listed above");
+        settled.keep_chunks.extend(list.chunks.iter().map(|c| c.id));
+        if list.chunks.iter().any(|c| !anywhere.has(&c.id)) {
+            // Already unrebuildable (a chunk lost behind bale's back): there
+            // is nothing to secure, and gc must not stop over it. Its whole
+            // object, if any, stays.
+            settled.lost.push(oid);
+            continue;
+        }
         for c in &list.chunks {
-            if !settled.keep_chunks.insert(c.id) || kept_whole.has_slice(&c.id) || odb.exists(&c.id) {
+            if kept_whole.has_slice(&c.id) || odb.exists(&c.id) {
                 continue;
-            }
-            if !anywhere.has(&c.id) {
-                return Err(Error::ObjectMissing { path: odb.list_path(&oid), oid: c.id.to_string() });
             }
             settled.chunks_written += 1;
             settled.chunk_bytes += c.len;

@@ -106,17 +106,20 @@ impl Odb {
         let before = fs::metadata(src).at(src)?;
         if clone && self.clone_state.load(Ordering::Relaxed) != CLONE_UNSUPPORTED {
             let (hash, list) = hash_for_store(src, algo, before.len())?;
-            self.keep_list(list)?;
             if let Some(outcome) = self.put_by_clone(src, &hash, &before)? {
+                self.keep_list(list)?;
                 return Ok((hash, outcome));
             }
             let dest = self.object_path(&hash.oid);
             if dest.is_file() {
+                self.keep_list(list)?;
                 return Ok((hash, PutOutcome::Present));
             }
             self.ensure_dir(&self.area(algo))?;
             let tmp = copy_checked(src, &before, &self.area(algo))?;
-            return Ok((hash, self.publish(tmp, &dest)?));
+            let outcome = self.publish(tmp, &dest)?;
+            self.keep_list(list)?;
+            return Ok((hash, outcome));
         }
         if before.len() <= SMALL_FILE && !chunked(algo, before.len()) {
             let data = fs::read(src).at(src)?;
@@ -136,15 +139,13 @@ impl Odb {
             rayon::join(|| hash_for_store(src, algo, before.len()), || copy_checked(src, &before, &self.area(algo)));
         let ((hash, list), tmp) = (hash?, tmp?);
         check_unchanged(src, &before, hash.size)?;
-        // The list goes first: an object is never stored without the list
-        // its add computed (a killed add leaves at most a list, which gc
-        // collects with its missing object).
-        self.keep_list(list)?;
+        // The list goes after the object: a list alone promises chunks the
+        // store does not have (DESIGN.md §13.0), while an object without its
+        // list (a killed add) is only pushed whole.
         let dest = self.object_path(&hash.oid);
-        if dest.is_file() {
-            return Ok((hash, PutOutcome::Present));
-        }
-        Ok((hash, self.publish(tmp, &dest)?))
+        let outcome = if dest.is_file() { PutOutcome::Present } else { self.publish(tmp, &dest)? };
+        self.keep_list(list)?;
+        Ok((hash, outcome))
     }
 
     fn keep_list(&self, list: Option<ChunkList>) -> Result<()> {

@@ -80,11 +80,13 @@ pub fn fetch_round(
         }
         if reads.len() == before {
             let source = Fetched { side: &fetched, cache };
+            // The list joins the cache only with the object it rebuilt: one
+            // that never rebuilt anything is not trusted for slices.
             if odb.rebuild_list(&list, &source)? == PutOutcome::Stored {
+                odb.put_list(&list)?;
                 round.rebuilt += 1;
                 round.rebuilt_bytes += list.size;
             }
-            odb.put_list(&list)?;
         }
     }
     round.plan = read_plan_kinds(remote, &reads, max_gap, max_read);

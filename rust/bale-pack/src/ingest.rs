@@ -111,7 +111,7 @@ pub fn ingest_read(odb: &Odb, side: &Odb, read: &Read, data_file: &Path, progres
 fn keep_range(side: &Odb, read: &Read, data_file: &Path, chunks: &[&Entry]) -> Result<()> {
     let dir = side.root().join(RANGES);
     std::fs::create_dir_all(&dir).at(&dir)?;
-    let name = format!("{}-{}", read.pack.hex(), read.start);
+    let name = format!("{}-{}-{}", read.pack.hex(), read.start, read.end);
     let kept = dir.join(format!("{name}.range"));
     if let Err(e) = std::fs::hard_link(data_file, &kept) {
         if e.kind() != std::io::ErrorKind::AlreadyExists {

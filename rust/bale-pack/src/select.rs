@@ -42,9 +42,12 @@ pub fn push_items(
             continue;
         };
         let mut file_items = Vec::new();
+        // Joined into `chunks_sent` only once the file is known complete:
+        // another file sharing these chunks must not count on them otherwise.
+        let mut mine: HashSet<Oid> = HashSet::new();
         let mut complete = true;
         for c in &list.chunks {
-            if !remote.byte_locations(&c.id).is_empty() || !chunks_sent.insert(c.id) {
+            if !remote.byte_locations(&c.id).is_empty() || chunks_sent.contains(&c.id) || !mine.insert(c.id) {
                 continue;
             }
             let digest: [u8; 32] = c.id.digest().try_into().expect("blake3 digests are 32 bytes");
@@ -69,6 +72,7 @@ pub fn push_items(
         let (top, segments) = list.segmented();
         let dir = staging.join("segments");
         std::fs::create_dir_all(&dir).at(&dir)?;
+        chunks_sent.extend(mine);
         for seg in segments {
             if !remote.byte_locations(&seg.id).is_empty() || !chunks_sent.insert(seg.id) {
                 continue;

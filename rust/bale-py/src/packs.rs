@@ -151,6 +151,10 @@ pub fn usage(odb: &Odb, roots: &[Oid], index_dir: &Path) -> Result<Vec<PackUse>>
     for oid in files {
         match odb.read_list(&oid)? {
             Some(list) => {
+                // Another chunker or other parameters may have cut the
+                // remote's list differently from ours: then ours says nothing.
+                unknown_chunks |=
+                    list.chunker != bale_chunk::GEAR_VERSION || list.params != bale_chunk::Params::DEFAULT;
                 live.extend(list.chunks.iter().map(|c| c.id));
                 live.extend(list.segmented().1.into_iter().map(|s| s.id));
             }

@@ -439,19 +439,21 @@ impl Workspace {
             // not look complete.
             garbage.sort_by_key(|(oid, _)| !oid.is_tree());
             let (mut removed, mut bytes) = (0, 0);
-            for (oid, size) in garbage {
-                removed += 1;
-                bytes += size;
-                if !dry {
-                    self.odb.remove(&oid)?;
-                }
-            }
+            // Lists first: a list whose chunks went first would promise what
+            // is gone if gc were killed in between.
             for oid in self.odb.lists()?.into_iter().filter(|o| !kept.contains(o)) {
                 let path = self.odb.list_path(&oid);
                 removed += 1;
                 bytes += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
                 if !dry {
                     self.odb.remove_list(&oid)?;
+                }
+            }
+            for (oid, size) in garbage {
+                removed += 1;
+                bytes += size;
+                if !dry {
+                    self.odb.remove(&oid)?;
                 }
             }
             // Leftovers of killed writers are garbage too.
