@@ -3,7 +3,7 @@ PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: help sysdeps dev demo test test-rust test-python lint bench bench-sync clean
+.PHONY: help sysdeps dev demo test test-rust test-python lint bench bench-sync bench-chunks clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ bench: dev ## bale against dvc on generated workloads (see benches/RESULTS.md)
 
 bench-sync: dev ## push/pull vs dvc on folder and S3 (SeaweedFS) remotes; SYNC_ARGS="--scale 0.1" for a quick run
 	$(PYTHON) benches/sync.py $(SYNC_ARGS)
+
+bench-chunks: dev ## chunk-level dedup vs dvc: an edit, an insert, ten versions, CSV appends; CHUNK_ARGS="--scale 0.05" for a quick run
+	$(PYTHON) benches/chunks.py $(CHUNK_ARGS)
 
 clean: ## remove build products
 	cargo clean
