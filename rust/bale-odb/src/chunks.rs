@@ -83,32 +83,10 @@ impl Odb {
 
     /// Every blake3 file id the store holds a chunk list for.
     pub fn lists(&self) -> Result<Vec<Oid>> {
-        let area = self.area(Algo::Blake3);
-        let per_prefix: Vec<Result<Vec<Oid>>> = (0..=255u8)
-            .into_par_iter()
-            .map(|b| {
-                let prefix = format!("{b:02x}");
-                let dir = area.join(&prefix);
-                let entries = match fs::read_dir(&dir) {
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-                    other => other.at(&dir)?,
-                };
-                let mut found = Vec::new();
-                for entry in entries {
-                    let name = entry.at(&dir)?.file_name();
-                    let stem = name.to_str().and_then(|n| n.strip_suffix(LIST_SUFFIX));
-                    if let Some(oid) = stem.and_then(|s| Oid::parse(Algo::Blake3, &format!("{prefix}{s}")).ok()) {
-                        found.push(oid);
-                    }
-                }
-                Ok(found)
-            })
-            .collect();
-        let mut all = Vec::new();
-        for part in per_prefix {
-            all.extend(part?);
-        }
-        Ok(all)
+        self.scan(Algo::Blake3, |prefix, name, _| {
+            let stem = name.strip_suffix(LIST_SUFFIX)?;
+            Oid::parse(Algo::Blake3, &format!("{prefix}{stem}")).ok()
+        })
     }
 
     /// Removes a list; a missing one is not an error.

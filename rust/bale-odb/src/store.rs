@@ -287,12 +287,25 @@ impl Odb {
 
     /// Every object of one algorithm in the store, in no particular order.
     pub fn list(&self, algo: Algo) -> Result<Vec<(Oid, u64)>> {
+        self.scan(algo, |prefix, name, entry| {
+            let oid = Oid::parse(algo, &format!("{prefix}{name}")).ok()?;
+            Some((oid, entry.metadata().map(|m| m.len()).unwrap_or(0)))
+        })
+    }
+
+    /// What `pick` makes of each file of one algorithm's area (given its
+    /// fan-out prefix and name), the 256 fan-out directories read in parallel.
+    pub(crate) fn scan<T: Send>(
+        &self,
+        algo: Algo,
+        pick: impl Fn(&str, &str, &fs::DirEntry) -> Option<T> + Sync,
+    ) -> Result<Vec<T>> {
         let area = self.area(algo);
-        let prefixes: Vec<String> = (0..=255u8).map(|b| format!("{b:02x}")).collect();
-        let per_prefix: Vec<Result<Vec<(Oid, u64)>>> = prefixes
-            .par_iter()
-            .map(|prefix| {
-                let dir = area.join(prefix);
+        let per_prefix: Vec<Result<Vec<T>>> = (0..=255u8)
+            .into_par_iter()
+            .map(|b| {
+                let prefix = format!("{b:02x}");
+                let dir = area.join(&prefix);
                 let entries = match fs::read_dir(&dir) {
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
                     other => other.at(&dir)?,
@@ -301,10 +314,8 @@ impl Odb {
                 for entry in entries {
                     let entry = entry.at(&dir)?;
                     let name = entry.file_name();
-                    let Some(name) = name.to_str() else { continue };
-                    if let Ok(oid) = Oid::parse(algo, &format!("{prefix}{name}")) {
-                        let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-                        found.push((oid, size));
+                    if let Some(t) = name.to_str().and_then(|name| pick(&prefix, name, &entry)) {
+                        found.push(t);
                     }
                 }
                 Ok(found)
