@@ -328,3 +328,25 @@ def test_remote_gc_keeps_every_chunk_a_kept_version_needs(
 def _push_all(run: Run, repo: Path) -> dict[str, object]:
     out: dict[str, object] = json.loads(run("bale", "push", "-A", "--json", cwd=repo).stdout)
     return out
+
+
+def test_an_unreadable_list_on_the_remote_means_the_file_is_not_there(
+    native_repo: Path, run: Run, tmp_path: Path
+) -> None:
+    (native_repo / "big.bin").write_bytes(_random(5 * MIB, 9))
+    run("bale", "add", "big.bin")
+    remote = FolderRemote(tmp_path / "remote")
+    remote.configure(native_repo, run)
+    _push(run)
+    # The final pack holds the top list alone: damage it (as another list
+    # version would look to this bale).
+    final = min(
+        (k for k in remote.listing() if k.endswith(".pack")), key=lambda k: len(remote.read(k))
+    )
+    data = bytearray(remote.read(final))
+    data[8 + 20] ^= 0xFF
+    remote.write(final, bytes(data))
+    clone = _clone(native_repo, tmp_path)
+    result = run("bale", "pull", cwd=clone, ok=False)
+    assert "big.bin" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (clone / "big.bin").exists()

@@ -8,7 +8,7 @@ use bale_error::Result;
 use bale_hash::Oid;
 use bale_odb::{LocalChunks, Odb, PutOutcome};
 
-use crate::ingest::{SideChunks, TOPS};
+use crate::ingest::{SideChunks, TOPS, UNREADABLE};
 use crate::{read_plan_kinds, Kind, ReadPlan, RemoteIndex};
 
 /// What a round found to do.
@@ -62,8 +62,9 @@ pub fn fetch_round(
                     list
                 }
                 None => {
-                    let kind = if remote.list_location(oid).is_some() { Kind::ChunkList } else { Kind::Blob };
-                    reads.push((*oid, kind));
+                    let unreadable = side.root().join(UNREADABLE).join(oid.hex_digest()).exists();
+                    let listed = remote.list_location(oid).is_some() && !unreadable;
+                    reads.push((*oid, if listed { Kind::ChunkList } else { Kind::Blob }));
                     continue;
                 }
             },

@@ -189,19 +189,37 @@ fn ingest_list(side: &Odb, read: &Read, file: &File, data_file: &Path, e: &Entry
     let mut data = vec![0u8; e.length as usize];
     file.read_exact_at(&mut data, e.offset - read.start).at(data_file)?;
     let source = read.pack.pack_key();
-    if data.get(7) != Some(&TOP_VERSION) {
-        return Ok((side.ingest_list(&oid, &data, &source)?, e.length));
+    let kept = if data.get(7) == Some(&TOP_VERSION) {
+        // A top list: kept as it came until its segments arrive (fetch.rs).
+        TopList::decode(&data, Path::new(&source)).and_then(|top| {
+            if top.file != oid {
+                return Err(bad_format(&source, format!("chunk list of {} stored as the list of {oid}", top.file)));
+            }
+            let dir = side.root().join(TOPS);
+            std::fs::create_dir_all(&dir).at(&dir)?;
+            bale_odb::fs::write_atomic(&dir.join(oid.hex_digest()), &data, 0o644)
+        })
+    } else {
+        side.ingest_list(&oid, &data, &source).map(|_| ())
+    };
+    match kept {
+        Ok(()) => Ok((PutOutcome::Stored, e.length)),
+        // A list this bale cannot read (another version or chunker, or
+        // damaged): the file is not stored in that form (DESIGN.md §13.5).
+        // Noted, so that the next round asks for its whole bytes instead,
+        // or reports it missing.
+        Err(bale_error::Error::BadManifest { .. }) => {
+            let dir = side.root().join(UNREADABLE);
+            std::fs::create_dir_all(&dir).at(&dir)?;
+            bale_odb::fs::write_atomic(&dir.join(oid.hex_digest()), b"", 0o644)?;
+            Ok((PutOutcome::Stored, e.length))
+        }
+        Err(other) => Err(other),
     }
-    // A top list: kept as it came until its segments arrive (fetch.rs).
-    let top = TopList::decode(&data, Path::new(&source))?;
-    if top.file != oid {
-        return Err(bad_format(source, format!("chunk list of {} stored as the list of {oid}", top.file)));
-    }
-    let dir = side.root().join(TOPS);
-    std::fs::create_dir_all(&dir).at(&dir)?;
-    bale_odb::fs::write_atomic(&dir.join(oid.hex_digest()), &data, 0o644)?;
-    Ok((PutOutcome::Stored, e.length))
 }
+
+/// Where a fetch notes the files whose remote list it could not read.
+pub(crate) const UNREADABLE: &str = "unreadable";
 
 fn ingest_one(odb: &Odb, read: &Read, file: &File, data_file: &Path, e: &Entry) -> Result<(PutOutcome, u64)> {
     let oid = e.oid();
