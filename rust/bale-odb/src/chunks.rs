@@ -3,11 +3,10 @@
 //! objects, verified rebuilds, and the compaction and gc rules that keep
 //! every kept list rebuildable.
 
-use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
-use std::fs::{self, File};
-use std::io::{BufWriter, Read};
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::fs;
+use std::io::BufWriter;
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
 use bale_chunk::{rebuild, ChunkList, ChunkSource, LIST_SUFFIX};
@@ -15,7 +14,7 @@ use bale_error::{Error, IoContext, Result};
 use bale_hash::{Algo, Oid};
 use rayon::prelude::*;
 
-use crate::fs::TempFile;
+use crate::fs::{RangeReader, TempFile};
 use crate::{Odb, PutOutcome};
 
 impl Odb {
@@ -150,8 +149,7 @@ impl Odb {
 pub struct LocalChunks<'a> {
     odb: &'a Odb,
     slices: HashMap<Oid, (Oid, u64)>,
-    /// The file last read a slice from: a rebuild reads many in a row.
-    open: RefCell<Option<(Oid, File)>>,
+    reader: RangeReader,
 }
 
 impl<'a> LocalChunks<'a> {
@@ -169,7 +167,7 @@ impl<'a> LocalChunks<'a> {
                 }
             }
         }
-        Ok(LocalChunks { odb, slices, open: RefCell::new(None) })
+        Ok(LocalChunks { odb, slices, reader: RangeReader::default() })
     }
 
     /// Slices of every whole object in the store that has a list.
@@ -199,37 +197,10 @@ impl<'a> LocalChunks<'a> {
 
 impl ChunkSource for LocalChunks<'_> {
     fn read_chunk(&self, id: &Oid, len: u64, buf: &mut Vec<u8>) -> Result<()> {
-        buf.clear();
-        let loose = self.odb.object_path(id);
-        match File::open(&loose) {
-            Ok(mut f) => {
-                f.read_to_end(buf).at(&loose)?;
-                return Ok(());
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io(&loose, e)),
-        }
-        let Some((file, offset)) = self.slices.get(id) else {
-            return Err(Error::ObjectMissing { path: loose, oid: id.to_string() });
-        };
-        let path = self.odb.object_path(file);
-        let mut open = self.open.borrow_mut();
-        let f = match open.take() {
-            Some((o, f)) if o == *file => f,
-            _ => File::open(&path).at(&path)?,
-        };
-        let f = &open.insert((*file, f)).1;
-        buf.resize(len as usize, 0);
-        // A short read leaves zeros, which fail the chunk's verification.
-        let mut done = 0;
-        while done < buf.len() {
-            match f.read_at(&mut buf[done..], offset + done as u64).at(&path)? {
-                0 => break,
-                n => done += n,
-            }
-        }
-        buf.truncate(done);
-        Ok(())
+        let (path, offset) = self
+            .place(id)
+            .ok_or_else(|| Error::ObjectMissing { path: self.odb.object_path(id), oid: id.to_string() })?;
+        self.reader.read(&path, offset, len, buf).at(&path)
     }
 }
 

@@ -236,3 +236,35 @@ mod tests {
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }
+
+/// Reads byte ranges of files, keeping the last file open: the chunks of a
+/// large file are read one after the other from the same object or range.
+#[derive(Default)]
+pub struct RangeReader {
+    open: std::cell::RefCell<Option<(PathBuf, File)>>,
+}
+
+impl RangeReader {
+    /// Replaces `buf` with bytes `offset..offset + len` of `path`. A file
+    /// shorter than that gives fewer bytes (which fail any verification);
+    /// a missing file is `NotFound`.
+    pub fn read(&self, path: &Path, offset: u64, len: u64, buf: &mut Vec<u8>) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let mut open = self.open.borrow_mut();
+        let file = match open.take() {
+            Some((p, f)) if p == path => f,
+            _ => File::open(path)?,
+        };
+        let file = &open.insert((path.to_path_buf(), file)).1;
+        buf.resize(len as usize, 0);
+        let mut done = 0;
+        while done < buf.len() {
+            match file.read_at(&mut buf[done..], offset + done as u64)? {
+                0 => break,
+                n => done += n,
+            }
+        }
+        buf.truncate(done);
+        Ok(())
+    }
+}

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use bale_chunk::{TopList, TOP_VERSION};
 use bale_error::{IoContext, Result};
 use bale_hash::Oid;
-use bale_odb::fs::TempFile;
+use bale_odb::fs::{RangeReader, TempFile};
 use bale_odb::{Odb, Progress, PutOutcome};
 use rayon::prelude::*;
 
@@ -139,6 +139,7 @@ pub(crate) const TOPS: &str = "tops";
 /// chunk id → (range file, offset, length).
 pub struct SideChunks {
     at: HashMap<Oid, (PathBuf, u64, u64)>,
+    reader: RangeReader,
 }
 
 impl SideChunks {
@@ -146,7 +147,9 @@ impl SideChunks {
         let dir = side.root().join(RANGES);
         let mut at = HashMap::new();
         let listing = match std::fs::read_dir(&dir) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(SideChunks { at }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(SideChunks { at, reader: RangeReader::default() })
+            }
             other => other.at(&dir)?,
         };
         for entry in listing {
@@ -163,7 +166,7 @@ impl SideChunks {
                 at.entry(oid).or_insert_with(|| (range.clone(), offset, len));
             }
         }
-        Ok(SideChunks { at })
+        Ok(SideChunks { at, reader: RangeReader::default() })
     }
 
     pub fn has(&self, chunk: &Oid) -> bool {
@@ -174,9 +177,7 @@ impl SideChunks {
     /// downloaded it.
     pub fn read(&self, chunk: &Oid, buf: &mut Vec<u8>) -> Result<bool> {
         let Some((path, offset, len)) = self.at.get(chunk) else { return Ok(false) };
-        let file = File::open(path).at(path)?;
-        buf.resize(*len as usize, 0);
-        file.read_exact_at(buf, *offset).at(path)?;
+        self.reader.read(path, *offset, *len, buf).at(path)?;
         Ok(true)
     }
 }

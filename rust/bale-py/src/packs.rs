@@ -79,7 +79,6 @@ pub fn push(
     // With anything missing, no tree goes: it would claim what is not there.
     let items = items.into_iter().filter(|i| missing.is_empty() || i.kind != Kind::Tree).collect();
     let planned = plan_packs(items, target);
-    std::fs::create_dir_all(staging).map_err(|e| Error::io(staging, e))?;
     let written = write_packs(&planned, staging, progress)?;
     let packs = written
         .into_iter()
