@@ -26,9 +26,9 @@ use crate::{Chunk, ChunkedFile, Params};
 /// The format version written, and the only one read.
 pub const LIST_VERSION: u8 = 1;
 const MAGIC: &[u8; 7] = b"BALECHL";
-const HEADER_LEN: usize = 72;
-const ENTRY_LEN: usize = 36;
-const CHECKSUM_LEN: usize = 32;
+pub(crate) const HEADER_LEN: usize = 72;
+pub(crate) const ENTRY_LEN: usize = 36;
+pub(crate) const CHECKSUM_LEN: usize = 32;
 
 /// The suffix of a chunk list's cache name, after the file id's hex.
 pub const LIST_SUFFIX: &str = ".chunks";
@@ -85,23 +85,17 @@ impl ChunkList {
 
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(HEADER_LEN + ENTRY_LEN * self.chunks.len() + CHECKSUM_LEN);
-        out.extend_from_slice(MAGIC);
-        out.push(LIST_VERSION);
-        out.extend_from_slice(self.file.digest());
-        out.extend_from_slice(&self.size.to_le_bytes());
-        out.extend_from_slice(&[self.chunker, 0, 0, 0]);
-        for v in [self.params.min, self.params.avg, self.params.max] {
-            out.extend_from_slice(&v.to_le_bytes());
-        }
-        out.extend_from_slice(&(self.chunks.len() as u64).to_le_bytes());
+        self.header().encode(LIST_VERSION, self.chunks.len(), &mut out);
         for c in &self.chunks {
-            out.extend_from_slice(c.id.digest());
-            let len = u32::try_from(c.len).expect("chunk lengths are at most Params::MAX_MAX");
-            out.extend_from_slice(&len.to_le_bytes());
+            encode_entry(c, &mut out);
         }
-        let checksum = blake3::hash(&out);
-        out.extend_from_slice(checksum.as_bytes());
+        seal(&mut out);
         out
+    }
+
+    /// The fields every list version opens with.
+    pub(crate) fn header(&self) -> Header {
+        Header { file: self.file, size: self.size, chunker: self.chunker, params: self.params }
     }
 
     /// Parses and checks a list read from `path` (named in errors). Refuses
@@ -109,21 +103,56 @@ impl ChunkList {
     /// the chunker could have produced.
     pub fn decode(b: &[u8], path: &Path) -> Result<ChunkList> {
         let bad = |reason: String| bad_list(path, reason);
+        let (h, entries) = Header::decode(b, path, LIST_VERSION, ENTRY_LEN)?;
+        let chunks = decode_entries(entries, 0);
+        let lens: Vec<u64> = chunks.iter().map(|c| c.len).collect();
+        check_lengths(&lens, &h.params, h.size).map_err(bad)?;
+        Ok(ChunkList { file: h.file, size: h.size, chunker: h.chunker, params: h.params, chunks })
+    }
+}
+
+/// The fields that open every chunk list version (the 72-byte header of
+/// DESIGN.md §13.2, whose `count` counts that version's entries).
+pub(crate) struct Header {
+    pub file: Oid,
+    pub size: u64,
+    pub chunker: u8,
+    pub params: Params,
+}
+
+impl Header {
+    /// Appends magic, `version`, the fields and `count`.
+    pub(crate) fn encode(&self, version: u8, count: usize, out: &mut Vec<u8>) {
+        out.extend_from_slice(MAGIC);
+        out.push(version);
+        out.extend_from_slice(self.file.digest());
+        out.extend_from_slice(&self.size.to_le_bytes());
+        out.extend_from_slice(&[self.chunker, 0, 0, 0]);
+        for v in [self.params.min, self.params.avg, self.params.max] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&(count as u64).to_le_bytes());
+    }
+
+    /// Checks a whole list of `version` whose entries are `entry_len` bytes:
+    /// length, magic, version, checksum, chunker, reserved bytes, parameters,
+    /// and a `count` (at least 1) that matches the length exactly. Returns the
+    /// header and the entries' bytes.
+    pub(crate) fn decode<'b>(b: &'b [u8], path: &Path, version: u8, entry_len: usize) -> Result<(Header, &'b [u8])> {
+        let bad = |reason: String| bad_list(path, reason);
         if b.len() < HEADER_LEN + CHECKSUM_LEN {
             return Err(bad(format!("chunk list too short ({} bytes)", b.len())));
         }
         if &b[..7] != MAGIC {
             return Err(bad("not a chunk list (bad magic)".into()));
         }
-        if b[7] != LIST_VERSION {
-            return Err(bad(format!("chunk list version {} is not supported", b[7])));
+        if b[7] != version {
+            return Err(bad(format!("chunk list version {} is not supported here (expected {version})", b[7])));
         }
         let (body, checksum) = b.split_at(b.len() - CHECKSUM_LEN);
         if blake3::hash(body).as_bytes() != checksum {
             return Err(bad("chunk list checksum mismatch".into()));
         }
-        let file = Oid::from_digest(Algo::Blake3, &b[8..40], false);
-        let size = u64_at(b, 40);
         let chunker = b[48];
         if chunker != GEAR_VERSION {
             return Err(bad(format!("unknown chunker {chunker}")));
@@ -134,24 +163,39 @@ impl ChunkList {
         let params = Params { min: u32_at(b, 52), avg: u32_at(b, 56), max: u32_at(b, 60) };
         params.validate().map_err(|e| bad(e.to_string()))?;
         let count = u64_at(b, 64);
-        let expected = (body.len() - HEADER_LEN) / ENTRY_LEN;
-        if count != expected as u64 || expected * ENTRY_LEN != body.len() - HEADER_LEN {
+        let entries = &body[HEADER_LEN..];
+        if count == 0 || entries.len() % entry_len != 0 || (entries.len() / entry_len) as u64 != count {
             return Err(bad(format!("count {count} does not match the list's length")));
         }
-        let entries = body[HEADER_LEN..].chunks_exact(ENTRY_LEN);
-        let lens: Vec<u64> = entries.clone().map(|e| u32_at(e, 32) as u64).collect();
-        check_lengths(&lens, &params, size).map_err(bad)?;
-        let mut offset = 0u64;
-        let chunks = entries
-            .zip(lens)
-            .map(|(e, len)| {
-                let c = Chunk { id: Oid::from_digest(Algo::Blake3, &e[..32], false), offset, len };
-                offset += len;
-                c
-            })
-            .collect();
-        Ok(ChunkList { file, size, chunker, params, chunks })
+        let file = Oid::from_digest(Algo::Blake3, &b[8..40], false);
+        Ok((Header { file, size: u64_at(b, 40), chunker, params }, entries))
     }
+}
+
+/// Appends the checksum: blake3 of every byte before it.
+pub(crate) fn seal(out: &mut Vec<u8>) {
+    let checksum = blake3::hash(out);
+    out.extend_from_slice(checksum.as_bytes());
+}
+
+/// One chunk as flat lists and segments store it: id, u32 length.
+pub(crate) fn encode_entry(c: &Chunk, out: &mut Vec<u8>) {
+    out.extend_from_slice(c.id.digest());
+    let len = u32::try_from(c.len).expect("chunk lengths are at most Params::MAX_MAX");
+    out.extend_from_slice(&len.to_le_bytes());
+}
+
+/// Chunks from entries written by [`encode_entry`], the first at `offset`.
+pub(crate) fn decode_entries(entries: &[u8], mut offset: u64) -> Vec<Chunk> {
+    entries
+        .chunks_exact(ENTRY_LEN)
+        .map(|e| {
+            let len = u64::from(u32_at(e, 32));
+            let c = Chunk { id: Oid::from_digest(Algo::Blake3, &e[..32], false), offset, len };
+            offset += len;
+            c
+        })
+        .collect()
 }
 
 /// The lengths rule shared by writing and reading: at least one chunk, each

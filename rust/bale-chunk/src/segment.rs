@@ -14,18 +14,17 @@ use bale_error::Result;
 use bale_hash::{Algo, Oid};
 
 use crate::errors::bad_list;
-use crate::list::{check_lengths, u32_at, u64_at};
-use crate::{Chunk, ChunkList, Params};
+use crate::list::{
+    check_lengths, decode_entries, encode_entry, seal, u32_at, u64_at, Header, CHECKSUM_LEN, ENTRY_LEN, HEADER_LEN,
+};
+use crate::{ChunkList, Params};
 
 const SEGMENT_MAGIC: &[u8; 7] = b"BALESEG";
 const SEGMENT_VERSION: u8 = 1;
-const LIST_MAGIC: &[u8; 7] = b"BALECHL";
 /// The top list is version 2 of the chunk list object.
 pub const TOP_VERSION: u8 = 2;
 const SEGMENT_MAX: usize = 2048;
-const TOP_HEADER: usize = 72;
 const TOP_ENTRY: usize = 44;
-const CHECKSUM: usize = 32;
 
 /// One segment as stored: its id is the blake3 of `bytes`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,13 +61,12 @@ impl ChunkList {
             let last = i + 1 == self.chunks.len();
             if c.id.digest()[31] == 0 || i + 1 - start == SEGMENT_MAX || last {
                 let part = &self.chunks[start..=i];
-                let mut bytes = Vec::with_capacity(16 + 36 * part.len());
+                let mut bytes = Vec::with_capacity(16 + ENTRY_LEN * part.len());
                 bytes.extend_from_slice(SEGMENT_MAGIC);
                 bytes.push(SEGMENT_VERSION);
                 bytes.extend_from_slice(&(part.len() as u64).to_le_bytes());
                 for c in part {
-                    bytes.extend_from_slice(c.id.digest());
-                    bytes.extend_from_slice(&(c.len as u32).to_le_bytes());
+                    encode_entry(c, &mut bytes);
                 }
                 let id = Oid::from_digest(Algo::Blake3, blake3::hash(&bytes).as_bytes(), false);
                 refs.push(SegmentRef { id, size: part.iter().map(|c| c.len).sum(), count: part.len() as u32 });
@@ -76,23 +74,14 @@ impl ChunkList {
                 start = i + 1;
             }
         }
-        let mut top = Vec::with_capacity(TOP_HEADER + TOP_ENTRY * refs.len() + CHECKSUM);
-        top.extend_from_slice(LIST_MAGIC);
-        top.push(TOP_VERSION);
-        top.extend_from_slice(self.file.digest());
-        top.extend_from_slice(&self.size.to_le_bytes());
-        top.extend_from_slice(&[self.chunker, 0, 0, 0]);
-        for v in [self.params.min, self.params.avg, self.params.max] {
-            top.extend_from_slice(&v.to_le_bytes());
-        }
-        top.extend_from_slice(&(refs.len() as u64).to_le_bytes());
+        let mut top = Vec::with_capacity(HEADER_LEN + TOP_ENTRY * refs.len() + CHECKSUM_LEN);
+        self.header().encode(TOP_VERSION, refs.len(), &mut top);
         for r in &refs {
             top.extend_from_slice(r.id.digest());
             top.extend_from_slice(&r.size.to_le_bytes());
             top.extend_from_slice(&r.count.to_le_bytes());
         }
-        let checksum = blake3::hash(&top);
-        top.extend_from_slice(checksum.as_bytes());
+        seal(&mut top);
         (top, segments)
     }
 
@@ -113,20 +102,17 @@ impl ChunkList {
                 return Err(bad(format!("segment {n} ({}) is corrupt", r.id)));
             }
             let count = r.count as usize;
-            if bytes.len() != 16 + 36 * count
+            if bytes.len() != 16 + ENTRY_LEN * count
                 || &bytes[..7] != SEGMENT_MAGIC
                 || bytes[7] != SEGMENT_VERSION
                 || u64_at(&bytes, 8) != count as u64
             {
                 return Err(bad(format!("segment {n} ({}) is not a segment of {count} chunks", r.id)));
             }
-            let mut covered = 0;
-            for e in bytes[16..].chunks_exact(36) {
-                let len = u64::from(u32_at(e, 32));
-                chunks.push(Chunk { id: Oid::from_digest(Algo::Blake3, &e[..32], false), offset, len });
-                offset += len;
-                covered += len;
-            }
+            let part = decode_entries(&bytes[16..], offset);
+            let covered: u64 = part.iter().map(|c| c.len).sum();
+            offset += covered;
+            chunks.extend(part);
             if covered != r.size {
                 return Err(bad(format!("segment {n} covers {covered} bytes, the list says {}", r.size)));
             }
@@ -140,28 +126,8 @@ impl ChunkList {
 impl TopList {
     /// Parses and checks a top list read from `path` (named in errors).
     pub fn decode(b: &[u8], path: &Path) -> Result<TopList> {
-        let bad = |reason: String| bad_list(path, reason);
-        if b.len() < TOP_HEADER + CHECKSUM {
-            return Err(bad(format!("chunk list too short ({} bytes)", b.len())));
-        }
-        if &b[..7] != LIST_MAGIC || b[7] != TOP_VERSION {
-            return Err(bad("not a top chunk list (bad magic or version)".into()));
-        }
-        let (body, checksum) = b.split_at(b.len() - CHECKSUM);
-        if blake3::hash(body).as_bytes() != checksum {
-            return Err(bad("chunk list checksum mismatch".into()));
-        }
-        let chunker = b[48];
-        if chunker != crate::GEAR_VERSION || b[49..52] != [0, 0, 0] {
-            return Err(bad(format!("unknown chunker {chunker}")));
-        }
-        let params = Params { min: u32_at(b, 52), avg: u32_at(b, 56), max: u32_at(b, 60) };
-        params.validate().map_err(|e| bad(e.to_string()))?;
-        let count = u64_at(b, 64) as usize;
-        if body.len() != TOP_HEADER + count * TOP_ENTRY || count == 0 {
-            return Err(bad(format!("count {count} does not match the list's length")));
-        }
-        let segments = body[TOP_HEADER..]
+        let (h, entries) = Header::decode(b, path, TOP_VERSION, TOP_ENTRY)?;
+        let segments = entries
             .chunks_exact(TOP_ENTRY)
             .map(|e| SegmentRef {
                 id: Oid::from_digest(Algo::Blake3, &e[..32], false),
@@ -169,19 +135,14 @@ impl TopList {
                 count: u32_at(e, 40),
             })
             .collect();
-        Ok(TopList {
-            file: Oid::from_digest(Algo::Blake3, &b[8..40], false),
-            size: u64_at(b, 40),
-            chunker,
-            params,
-            segments,
-        })
+        Ok(TopList { file: h.file, size: h.size, chunker: h.chunker, params: h.params, segments })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Chunk;
     use std::collections::HashMap;
 
     fn list(n: usize, seed: u8) -> ChunkList {
