@@ -1,15 +1,13 @@
 //! One round of a packed fetch: rebuild what can be rebuilt, then plan the
 //! reads that bring the rest (DESIGN.md §11.5, §13.4).
 
-use std::path::PathBuf;
-
-use bale_chunk::{ChunkList, ChunkSource, TopList};
+use bale_chunk::{ChunkList, ChunkSource};
 use bale_error::Result;
 use bale_hash::Oid;
 use bale_odb::{LocalChunks, Odb, PutOutcome};
 
-use crate::ingest::{SideChunks, TOPS, UNREADABLE};
-use crate::{read_plan_kinds, Kind, ReadPlan, RemoteIndex};
+use crate::side::SideChunks;
+use crate::{read_plan_kinds, Kind, ReadPlan, RemoteIndex, Side};
 
 /// What a round found to do.
 #[derive(Debug, Default)]
@@ -30,7 +28,7 @@ pub struct Round {
 /// whole bytes.
 pub fn fetch_round(
     odb: &Odb,
-    side: &Odb,
+    side: &Side,
     remote: &RemoteIndex,
     wanted: &[Oid],
     max_gap: u64,
@@ -39,15 +37,15 @@ pub fn fetch_round(
     let mut round = Round::default();
     let mut reads: Vec<(Oid, Kind)> = Vec::with_capacity(wanted.len());
     let mut local: Option<LocalChunks> = None;
-    let fetched = SideChunks::load(side)?;
+    let fetched = side.chunks()?;
     for oid in wanted {
         if oid.is_tree() {
             reads.push((*oid, Kind::Tree));
             continue;
         }
-        let list = match side.read_list(oid)? {
+        let list = match side.list(oid)? {
             Some(list) => list,
-            None => match read_top(side, oid)? {
+            None => match side.top(oid)? {
                 Some((top, path)) => {
                     let lacking: Vec<Oid> = top.segments.iter().map(|s| s.id).filter(|id| !fetched.has(id)).collect();
                     if !lacking.is_empty() {
@@ -62,8 +60,7 @@ pub fn fetch_round(
                     list
                 }
                 None => {
-                    let unreadable = side.root().join(UNREADABLE).join(oid.hex_digest()).exists();
-                    let listed = remote.list_location(oid).is_some() && !unreadable;
+                    let listed = remote.list_location(oid).is_some() && !side.unreadable(oid);
                     reads.push((*oid, if listed { Kind::ChunkList } else { Kind::Blob }));
                     continue;
                 }
@@ -92,16 +89,6 @@ pub fn fetch_round(
     }
     round.plan = read_plan_kinds(remote, &reads, max_gap, max_read);
     Ok(round)
-}
-
-/// The top list of `oid` a previous round fetched, and its path.
-fn read_top(side: &Odb, oid: &Oid) -> Result<Option<(TopList, PathBuf)>> {
-    let path = side.root().join(TOPS).join(oid.hex_digest());
-    match std::fs::read(&path) {
-        Ok(bytes) => Ok(Some((TopList::decode(&bytes, &path)?, path))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(bale_error::Error::io(&path, e)),
-    }
 }
 
 /// Chunks fetched this time (in `side`'s ranges), then the cache's.

@@ -1,19 +1,16 @@
 //! Storing downloaded pack bytes into the local object store, verified.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use bale_chunk::{TopList, TOP_VERSION};
 use bale_error::{IoContext, Result};
-use bale_hash::Oid;
-use bale_odb::fs::{RangeReader, TempFile};
+use bale_odb::fs::TempFile;
 use bale_odb::{Odb, Progress, PutOutcome};
 use rayon::prelude::*;
 
 use crate::errors::{bad_format, corrupt_in_pack};
-use crate::{Encoding, Entry, Kind, Read};
+use crate::{Encoding, Entry, Kind, Read, Side};
 
 /// Objects up to this size are read whole and stored with `Odb::put_bytes`;
 /// larger ones are streamed through a temp file in blocks of it.
@@ -44,7 +41,7 @@ pub struct Ingested {
 /// `side`, a store of their own beside the fetch, never into the cache: a
 /// list in the cache promises its chunks (DESIGN.md §13.0), which a fetch
 /// cut short could not keep.
-pub fn ingest_read(odb: &Odb, side: &Odb, read: &Read, data_file: &Path, progress: &Progress) -> Result<Ingested> {
+pub fn ingest_read(odb: &Odb, side: &Side, read: &Read, data_file: &Path, progress: &Progress) -> Result<Ingested> {
     let file = File::open(data_file).at(data_file)?;
     let size = file.metadata().at(data_file)?.len();
     if size != read.len() {
@@ -71,7 +68,7 @@ pub fn ingest_read(odb: &Odb, side: &Odb, read: &Read, data_file: &Path, progres
     let chunks: Vec<&Entry> = read.entries.iter().filter(|e| e.kind == Kind::Chunk).collect();
     let mut done = Ingested::default();
     if !chunks.is_empty() {
-        keep_range(side, read, data_file, &chunks)?;
+        side.keep_range(read, data_file, &chunks)?;
         done.stored += chunks.len() as u64;
         done.bytes += chunks.iter().map(|e| e.length).sum::<u64>();
         progress.step(done.bytes);
@@ -102,125 +99,16 @@ pub fn ingest_read(odb: &Odb, side: &Odb, read: &Read, data_file: &Path, progres
     Ok(done)
 }
 
-/// Keeps a downloaded range that holds chunks in `side` as it is (a hard
-/// link: no copy), with a note of where each chunk lies in it, for the
-/// rebuild to read from ([`SideChunks`]). A rebuild of a large file then
-/// reads a few large files in order instead of one small file per chunk.
-/// Nothing is verified here: the rebuild hashes every chunk before it
-/// writes any of its bytes (DESIGN.md §13.3).
-fn keep_range(side: &Odb, read: &Read, data_file: &Path, chunks: &[&Entry]) -> Result<()> {
-    let dir = side.root().join(RANGES);
-    std::fs::create_dir_all(&dir).at(&dir)?;
-    let name = format!("{}-{}-{}", read.pack.hex(), read.start, read.end);
-    let kept = dir.join(format!("{name}.range"));
-    if let Err(e) = std::fs::hard_link(data_file, &kept) {
-        if e.kind() != std::io::ErrorKind::AlreadyExists {
-            // Another file system: copy once.
-            std::fs::copy(data_file, &kept).at(&kept)?;
-        }
-    }
-    let mut note = Vec::with_capacity(chunks.len() * 48);
-    for e in chunks {
-        note.extend_from_slice(&e.digest);
-        note.extend_from_slice(&(e.offset - read.start).to_le_bytes());
-        note.extend_from_slice(&e.length.to_le_bytes());
-    }
-    let mut tmp = TempFile::create_in(&dir)?;
-    tmp.write_all(&note)?;
-    tmp.persist(&dir.join(format!("{name}.at")))
-}
-
-/// Where a fetch keeps its downloaded chunk ranges, below its side store.
-const RANGES: &str = "ranges";
-/// Where it keeps top lists (DESIGN.md §13.6) until their segments arrive.
-pub(crate) const TOPS: &str = "tops";
-
-/// The chunks downloaded so far by a fetch (kept by `ingest_read`):
-/// chunk id → (range file, offset, length).
-pub struct SideChunks {
-    at: HashMap<Oid, (PathBuf, u64, u64)>,
-    reader: RangeReader,
-}
-
-impl SideChunks {
-    pub fn load(side: &Odb) -> Result<SideChunks> {
-        let dir = side.root().join(RANGES);
-        let mut at = HashMap::new();
-        let listing = match std::fs::read_dir(&dir) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(SideChunks { at, reader: RangeReader::default() })
-            }
-            other => other.at(&dir)?,
-        };
-        for entry in listing {
-            let path = entry.at(&dir)?.path();
-            if path.extension().is_none_or(|x| x != "at") {
-                continue;
-            }
-            let note = std::fs::read(&path).at(&path)?;
-            let range = path.with_extension("range");
-            for rec in note.chunks_exact(48) {
-                let oid = Oid::from_digest(bale_hash::Algo::Blake3, &rec[..32], false);
-                let offset = u64::from_le_bytes(rec[32..40].try_into().expect("8 bytes"));
-                let len = u64::from_le_bytes(rec[40..48].try_into().expect("8 bytes"));
-                at.entry(oid).or_insert_with(|| (range.clone(), offset, len));
-            }
-        }
-        Ok(SideChunks { at, reader: RangeReader::default() })
-    }
-
-    pub fn has(&self, chunk: &Oid) -> bool {
-        self.at.contains_key(chunk)
-    }
-
-    /// Reads a chunk's bytes into `buf`; `false` if this fetch has not
-    /// downloaded it.
-    pub fn read(&self, chunk: &Oid, buf: &mut Vec<u8>) -> Result<bool> {
-        let Some((path, offset, len)) = self.at.get(chunk) else { return Ok(false) };
-        self.reader.read(path, *offset, *len, buf).at(path)?;
-        Ok(true)
-    }
-}
-
-fn ingest_list(side: &Odb, read: &Read, file: &File, data_file: &Path, e: &Entry) -> Result<(PutOutcome, u64)> {
+fn ingest_list(side: &Side, read: &Read, file: &File, data_file: &Path, e: &Entry) -> Result<(PutOutcome, u64)> {
     let oid = e.oid();
     if e.offset < read.start || e.end() > read.end {
         return Err(bad_format(data_file, format!("object {oid} lies outside bytes {}..{}", read.start, read.end)));
     }
     let mut data = vec![0u8; e.length as usize];
     file.read_exact_at(&mut data, e.offset - read.start).at(data_file)?;
-    let source = read.pack.pack_key();
-    let kept = if data.get(7) == Some(&TOP_VERSION) {
-        // A top list: kept as it came until its segments arrive (fetch.rs).
-        TopList::decode(&data, Path::new(&source)).and_then(|top| {
-            if top.file != oid {
-                return Err(bad_format(&source, format!("chunk list of {} stored as the list of {oid}", top.file)));
-            }
-            let dir = side.root().join(TOPS);
-            std::fs::create_dir_all(&dir).at(&dir)?;
-            bale_odb::fs::write_atomic(&dir.join(oid.hex_digest()), &data, 0o644)
-        })
-    } else {
-        side.ingest_list(&oid, &data, &source).map(|_| ())
-    };
-    match kept {
-        Ok(()) => Ok((PutOutcome::Stored, e.length)),
-        // A list this bale cannot read (another version or chunker, or
-        // damaged): the file is not stored in that form (DESIGN.md §13.5).
-        // Noted, so that the next round asks for its whole bytes instead,
-        // or reports it missing.
-        Err(bale_error::Error::BadManifest { .. }) => {
-            let dir = side.root().join(UNREADABLE);
-            std::fs::create_dir_all(&dir).at(&dir)?;
-            bale_odb::fs::write_atomic(&dir.join(oid.hex_digest()), b"", 0o644)?;
-            Ok((PutOutcome::Stored, e.length))
-        }
-        Err(other) => Err(other),
-    }
+    side.keep_list(&oid, &data, &read.pack.pack_key())?;
+    Ok((PutOutcome::Stored, e.length))
 }
-
-/// Where a fetch notes the files whose remote list it could not read.
-pub(crate) const UNREADABLE: &str = "unreadable";
 
 fn ingest_one(odb: &Odb, read: &Read, file: &File, data_file: &Path, e: &Entry) -> Result<(PutOutcome, u64)> {
     let oid = e.oid();

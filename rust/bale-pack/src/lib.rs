@@ -29,6 +29,7 @@ mod plan;
 mod read;
 mod remote;
 mod select;
+mod side;
 mod write;
 
 pub use fetch::{fetch_round, Round};
@@ -40,4 +41,5 @@ pub use plan::{plan_packs, PackItem, PlannedPack};
 pub use read::{read_plan, read_plan_kinds, Read, ReadPlan};
 pub use remote::{Location, RemoteIndex};
 pub use select::push_items;
+pub use side::{Side, SideChunks};
 pub use write::{write_pack, write_packs, WrittenPack};

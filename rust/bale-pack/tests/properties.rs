@@ -50,7 +50,7 @@ fn random_pushes_and_pulls_round_trip_every_wanted_object() {
             assert_eq!(read.end, read.entries.iter().map(Entry::end).max().unwrap());
             ranges.push((read.pack, read.start, read.end));
             let data = download(read, &staged, &d.path().join("dl"));
-            ingest_read(&fresh, &fresh, read, &data, &Progress::default()).unwrap();
+            ingest_read(&fresh, &no_side(), read, &data, &Progress::default()).unwrap();
         }
         ranges.sort();
         for pair in ranges.windows(2) {
@@ -177,7 +177,7 @@ fn bench(count: usize, size: usize) {
     let files: Vec<_> = rplan.reads.iter().map(|r| download(r, &staged, &d.path().join("dl"))).collect();
     let start = Instant::now();
     for (read, file) in rplan.reads.iter().zip(&files) {
-        ingest_read(&fresh, &fresh, read, file, &Progress::default()).unwrap();
+        ingest_read(&fresh, &no_side(), read, file, &Progress::default()).unwrap();
     }
     let t = start.elapsed().as_secs_f64();
     println!("[{count} x {size}] ingest: {} reads, {mb:.0} MB in {t:.2} s = {:.0} MB/s", rplan.reads.len(), mb / t);
@@ -185,4 +185,9 @@ fn bench(count: usize, size: usize) {
 
 fn items(odb: &bale_odb::Odb, oids: &[bale_hash::Oid]) -> Vec<bale_pack::PackItem> {
     bale_pack::PackItem::objects(odb, oids).unwrap()
+}
+
+/// These reads hold whole files and trees only: nothing goes to a side store.
+fn no_side() -> bale_pack::Side {
+    bale_pack::Side::new(std::path::PathBuf::from("/nonexistent/side"))
 }

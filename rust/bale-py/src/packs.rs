@@ -8,7 +8,7 @@ use bale_error::{Error, Result};
 use bale_hash::Oid;
 use bale_index::sync::{native_closure, native_objects};
 use bale_odb::{Odb, Progress};
-use bale_pack::{fetch_round, plan_packs, push_items, write_packs, Kind, PackIndex, ReadPlan, RemoteIndex};
+use bale_pack::{fetch_round, plan_packs, push_items, write_packs, Kind, PackIndex, ReadPlan, RemoteIndex, Side};
 use pyo3::prelude::*;
 use rayon::prelude::*;
 
@@ -31,7 +31,7 @@ pub struct PackPush {
 #[pyclass(frozen, module = "bale._core")]
 pub struct FetchPlan {
     pub(crate) plan: ReadPlan,
-    pub(crate) side: Odb,
+    pub(crate) side: Side,
     /// Chunked files this round rebuilt into the cache, and their bytes.
     #[pyo3(get)]
     rebuilt: u64,
@@ -92,8 +92,8 @@ pub fn push(
 
 /// The side store of a fetch: chunks and lists on their way to a rebuild,
 /// under the fetch's staging folder (removed with it).
-pub fn side_store(staging: &Path) -> Odb {
-    Odb::new(staging.join("chunks"))
+pub fn side_store(staging: &Path) -> Side {
+    Side::new(staging.join("chunks"))
 }
 
 /// One fetch round (see `bale_pack::fetch_round`). With `shallow`, only the
