@@ -64,16 +64,7 @@ pub(crate) fn next_cut(data: &[u8], eof: bool, p: &Params) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn random(n: usize, seed: u64) -> Vec<u8> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                (s >> 56) as u8
-            })
-            .collect()
-    }
+    use crate::testing::random;
 
     #[test]
     fn chunks_respect_min_and_max_and_cover_the_data() {

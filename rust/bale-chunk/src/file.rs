@@ -170,17 +170,8 @@ fn finish(data: &[u8], base: u64, found: &[Piece]) -> Vec<Chunk> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::random;
     use std::io::Write;
-
-    fn random(n: usize, seed: u64) -> Vec<u8> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                (s >> 56) as u8
-            })
-            .collect()
-    }
 
     /// Small reads and segments, so that chunks straddle many buffers and
     /// the carried tail is exercised at every size.

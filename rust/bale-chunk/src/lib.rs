@@ -28,6 +28,8 @@ mod parallel;
 mod params;
 mod rebuild;
 mod segment;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use cdc::boundaries;
 pub use file::{chunk_file, Chunk, ChunkedFile, DEFAULT_THRESHOLD};

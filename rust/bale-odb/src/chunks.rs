@@ -310,17 +310,8 @@ pub fn settle(odb: &Odb, kept: &HashSet<Oid>, compact: &HashSet<Oid>, dry: bool)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bale_chunk::testing::random;
     use bale_chunk::{chunk_file, Params, DEFAULT_THRESHOLD};
-
-    fn random(n: usize, seed: u64) -> Vec<u8> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                (s >> 56) as u8
-            })
-            .collect()
-    }
 
     /// Adds `data` as a chunked file and returns its id.
     fn add(odb: &Odb, dir: &std::path::Path, name: &str, data: &[u8]) -> Oid {

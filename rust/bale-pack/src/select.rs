@@ -95,17 +95,8 @@ pub fn push_items(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bale_chunk::testing::random;
     use bale_hash::Algo;
-
-    fn random(n: usize, seed: u64) -> Vec<u8> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                (s >> 56) as u8
-            })
-            .collect()
-    }
 
     /// Two compacted versions share chunks; one of the first's own chunks
     /// is lost. The first is reported missing, and the second still sends
