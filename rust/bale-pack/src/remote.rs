@@ -221,7 +221,24 @@ impl RemoteIndex {
     /// bytes (blob or chunk) or as a chunk list. A list implies its chunks:
     /// they are in packs whose indexes went up before the list's.
     pub fn contains(&self, oid: &Oid) -> bool {
-        self.locate(oid).is_some() || self.list_location(oid).is_some() || !self.byte_locations(oid).is_empty()
+        match oid_key(oid) {
+            Some((digest, Kind::Tree)) => self.find(&digest, Kind::Tree).next().is_some(),
+            Some((digest, _)) => {
+                [Kind::Blob, Kind::Chunk, Kind::ChunkList].into_iter().any(|k| self.find(&digest, k).next().is_some())
+            }
+            None => false,
+        }
+    }
+
+    /// Whether some pack holds the bytes of `oid` (a file or a chunk), as a
+    /// blob or as a chunk.
+    pub fn has_bytes(&self, oid: &Oid) -> bool {
+        match oid_key(oid) {
+            Some((digest, Kind::Blob)) => {
+                self.find(&digest, Kind::Blob).next().is_some() || self.find(&digest, Kind::Chunk).next().is_some()
+            }
+            _ => self.locate(oid).is_some(),
+        }
     }
 
     /// Bytes the remote's packs spend on `oids` (each counted once): a tree
@@ -238,7 +255,7 @@ impl RemoteIndex {
             } else if let Some(l) = self.list_location(oid) {
                 total += l.entry.length;
                 for (chunk, len) in list_of(oid).unwrap_or_default() {
-                    if !oids.contains(&chunk) && chunks.insert(chunk) && !self.byte_locations(&chunk).is_empty() {
+                    if !oids.contains(&chunk) && chunks.insert(chunk) && self.has_bytes(&chunk) {
                         total += len;
                     }
                 }

@@ -47,7 +47,7 @@ pub fn push_items(
         let mut mine: HashSet<Oid> = HashSet::new();
         let mut complete = true;
         for c in &list.chunks {
-            if !remote.byte_locations(&c.id).is_empty() || chunks_sent.contains(&c.id) || !mine.insert(c.id) {
+            if remote.has_bytes(&c.id) || chunks_sent.contains(&c.id) || !mine.insert(c.id) {
                 continue;
             }
             let digest: [u8; 32] = c.id.digest().try_into().expect("blake3 digests are 32 bytes");
@@ -74,7 +74,7 @@ pub fn push_items(
         std::fs::create_dir_all(&dir).at(&dir)?;
         chunks_sent.extend(mine);
         for seg in segments {
-            if !remote.byte_locations(&seg.id).is_empty() || !chunks_sent.insert(seg.id) {
+            if remote.has_bytes(&seg.id) || !chunks_sent.insert(seg.id) {
                 continue;
             }
             let path = dir.join(seg.id.hex_digest());

@@ -69,11 +69,11 @@ pub fn push(
     progress: &Progress,
 ) -> Result<PackPush> {
     let remote = RemoteIndex::load_dir(index_dir)?;
-    let all = native_objects(odb, roots)?;
-    let present = all.iter().filter(|o| remote.contains(o)).count() as u64;
     // Only what the remote lacks is looked at in the cache: a no-op push
     // stats nothing.
-    let lacking: Vec<Oid> = all.into_iter().filter(|o| !remote.contains(o)).collect();
+    let (on_remote, lacking): (Vec<Oid>, Vec<Oid>) =
+        native_objects(odb, roots)?.into_iter().partition(|o| remote.contains(o));
+    let present = on_remote.len() as u64;
     std::fs::create_dir_all(staging).map_err(|e| Error::io(staging, e))?;
     let (items, missing) = push_items(odb, &lacking, &remote, staging)?;
     // With anything missing, no tree goes: it would claim what is not there.
