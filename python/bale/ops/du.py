@@ -58,46 +58,42 @@ def du(
     """Sizes of the outputs ``targets`` name (default: all) in every revision
     of ``scope``; with ``cloud``, also what the remote stores for them."""
     outs = [t for t in in_scope(repo, targets, scope) if t.out.oid]
-    logical = sum(t.out.size or 0 for t in outs)
     roots = sorted({(t.algo, t.out.oid) for t in outs if t.out.oid})
     absent = [t for t in outs if not repo.workspace.exists(t.algo, t.out.oid or "")]
-    not_cached, not_cached_bytes = len(absent), sum(t.out.size or 0 for t in absent)
-    if not cloud:
-        local, _ = repo.workspace.stored(roots)
-        return DiskUsage(
-            len(outs), logical, local, not_cached=not_cached, not_cached_bytes=not_cached_bytes
-        )
-    from bale.remotes import resolve_remote
+    rem = None
+    if cloud:
+        from bale.remotes import resolve_remote
 
-    rem = resolve_remote(repo, remote)
-    local, native = _native_remote(repo, rem, roots, jobs)
-    remote_bytes = native + _dvc_layout_remote(repo, rem, roots, jobs)
+        rem = resolve_remote(repo, remote)
+    local, native = repo.workspace.stored(roots, _packed_indexes(repo, rem, roots, jobs))
     return DiskUsage(
         len(outs),
-        logical,
+        sum(t.out.size or 0 for t in outs),
         local,
-        remote_bytes,
-        rem.name,
-        not_cached=not_cached,
-        not_cached_bytes=not_cached_bytes,
+        None if rem is None else (native or 0) + _dvc_layout_remote(repo, rem, roots, jobs),
+        None if rem is None else rem.name,
+        not_cached=len(absent),
+        not_cached_bytes=sum(t.out.size or 0 for t in absent),
     )
 
 
-def _native_remote(
-    repo: Repo, rem: Remote, roots: list[tuple[str, str]], jobs: int | None
-) -> tuple[int, int]:
-    """The cache's bytes, and the packed remote's for the blake3 objects."""
+def _packed_indexes(
+    repo: Repo, rem: Remote | None, roots: list[tuple[str, str]], jobs: int | None
+) -> Path | None:
+    """The local copies of ``rem``'s pack indexes, brought up to date when
+    blake3 outputs are measured (``None`` without a remote)."""
     from bale.ops.transfer import store_jobs
     from bale.remotes import packed
     from bale.remotes.sync import Session
 
+    if rem is None:
+        return None
     paths = packed.PackedPaths.for_remote(repo.tmp_dir, rem)
     if any(algo == "blake3" for algo, _ in roots):
         n = store_jobs(rem, jobs)
         with Session(rem, n) as s:
             s.run(packed.refresh_indexes(s.store, paths, n))
-    local, native = repo.workspace.stored(roots, paths.indexes)
-    return local, native or 0
+    return paths.indexes
 
 
 def _dvc_layout_remote(
