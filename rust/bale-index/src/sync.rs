@@ -118,19 +118,15 @@ pub fn native_objects(odb: &Odb, roots: &[Oid]) -> Result<Vec<Oid>> {
 }
 
 /// [`native_objects`] with each object's size in the local store (`None`
-/// when the store lacks it).
+/// when the store lacks it), stat-ed in parallel.
 pub fn native_closure(odb: &Odb, roots: &[Oid]) -> Result<Vec<(Oid, Option<u64>)>> {
-    Ok(with_sizes(odb, native_objects(odb, roots)?))
-}
-
-/// Each object with its size in the local store, stat-ed in parallel.
-pub fn with_sizes(odb: &Odb, oids: Vec<Oid>) -> Vec<(Oid, Option<u64>)> {
-    oids.into_par_iter()
+    Ok(native_objects(odb, roots)?
+        .into_par_iter()
         .map(|oid| {
             let size = std::fs::metadata(odb.object_path(&oid)).ok().filter(|m| m.is_file()).map(|m| m.len());
             (oid, size)
         })
-        .collect()
+        .collect())
 }
 
 fn local_size(odb: &Odb, oid: &Oid, verify: bool, state: Option<&Mutex<State>>) -> Result<Option<u64>> {

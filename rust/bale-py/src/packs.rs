@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use bale_error::{Error, Result};
 use bale_hash::Oid;
-use bale_index::sync::{native_closure, native_objects};
+use bale_index::sync::native_objects;
 use bale_odb::{Odb, Progress};
 use bale_pack::{fetch_round, plan_packs, push_items, write_packs, Kind, PackIndex, ReadPlan, RemoteIndex, Side};
 use pyo3::prelude::*;
@@ -135,11 +135,11 @@ pub type PackUse = (String, String, u64, u64, u64);
 /// copies describe. Every tree the roots reach must be in the cache (else
 /// which objects are live is unknown, and the answer is an error).
 pub fn usage(odb: &Odb, roots: &[Oid], index_dir: &Path) -> Result<Vec<PackUse>> {
-    let all = native_closure(odb, roots)?;
-    if let Some((tree, _)) = all.iter().find(|(o, s)| o.is_tree() && s.is_none()) {
+    let all = native_objects(odb, roots)?;
+    if let Some(tree) = all.iter().find(|o| o.is_tree() && !odb.exists(o)) {
         return Err(Error::ObjectMissing { path: odb.object_path(tree), oid: tree.to_string() });
     }
-    let mut live: std::collections::HashSet<Oid> = all.into_iter().map(|(o, _)| o).collect();
+    let mut live: std::collections::HashSet<Oid> = all.into_iter().collect();
     // A chunked file keeps its list's chunks alive. Its list must be here
     // (`bale fetch` brings it): which chunks it names is not guessed.
     let remote = RemoteIndex::load_dir(index_dir)?;
