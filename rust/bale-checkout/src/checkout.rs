@@ -78,6 +78,13 @@ pub fn checkout(
     opts: &CheckoutOptions,
     state: &mut State,
 ) -> Result<CheckoutStats> {
+    // Files kept as chunks only (`gc --compact`, DESIGN.md §13.0) are
+    // rebuilt into the cache, verified, before anything is linked.
+    let large: Vec<Oid> = match &manifest {
+        Some(m) => m.entries.iter().filter(|e| bale_odb::chunked(e.oid.algo(), e.size)).map(|e| e.oid).collect(),
+        None => vec![*oid],
+    };
+    opts.odb.restore(&large)?;
     let want = match manifest {
         Some(m) => Want::Tree(m),
         None => Want::File { oid: *oid, exec },

@@ -10,11 +10,13 @@
 //! - [`build`]: hashes a file or directory through the state and optionally
 //!   stores it in the object store, producing a manifest.
 //! - [`diff`]: compares two manifests file by file.
+//! - [`gc`]: what the cache keeps, compacts and deletes, in a safe order.
 //! - [`sync`]: what a push or fetch moves, ordered so a remote never claims
 //!   a directory it does not fully hold.
 
 pub mod build;
 pub mod diff;
+pub mod gc;
 pub mod ignore;
 pub mod manifest;
 pub mod state;

@@ -1,7 +1,6 @@
 //! The `Workspace` class: one repository's engine, holding its stat cache
 //! across the calls of one command.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Mutex;
@@ -353,15 +352,6 @@ impl Workspace {
                     }
                 }
             };
-            // Files kept as chunks only (`gc --compact`) are rebuilt into the
-            // cache, verified, before anything is linked.
-            let large: Vec<Oid> = match &manifest {
-                Some(m) => {
-                    m.entries.iter().filter(|e| bale_odb::chunked(e.oid.algo(), e.size)).map(|e| e.oid).collect()
-                }
-                None => vec![want_oid],
-            };
-            self.odb.restore(&large)?;
             let st = bale_checkout::checkout(&dest, &want_oid, exec, manifest, &opts, &mut state)?;
             Ok(CheckoutResult {
                 added: st.added,
@@ -409,69 +399,15 @@ impl Workspace {
         let roots = parse_oids(py, &keep)?;
         let whole = parse_oids(py, &whole)?;
         run(py, self.jobs, None, None, |_| {
-            let reach = |roots: Vec<Oid>| -> Result<HashSet<Oid>, Error> {
-                let mut found = HashSet::new();
-                for root in roots {
-                    if root.is_tree() {
-                        // A missing manifest hides which objects it keeps: stop.
-                        found.extend(Manifest::objects(&self.odb, &root)?);
-                    } else {
-                        found.insert(root);
-                    }
-                }
-                Ok(found)
-            };
-            let mut kept = reach(roots)?;
-            let to_compact: HashSet<Oid> = if compact {
-                let used = reach(whole)?;
-                kept.iter().filter(|o| o.algo() == Algo::Blake3 && !used.contains(o)).copied().collect()
-            } else {
-                HashSet::new()
-            };
-            let settled = bale_odb::settle(&self.odb, &kept, &to_compact, dry)?;
-            let nkept = kept.len() as u64;
-            kept.extend(settled.keep_chunks.iter().copied());
-            let mut garbage = Vec::new();
-            for algo in [Algo::Md5, Algo::Md5Dos2Unix, Algo::Blake3] {
-                garbage.extend(self.odb.list(algo)?.into_iter().filter(|(oid, _)| !kept.contains(oid)));
-            }
-            // Trees go first, as DVC does: a half-collected directory must
-            // not look complete.
-            garbage.sort_by_key(|(oid, _)| !oid.is_tree());
-            let (mut removed, mut bytes) = (0, 0);
-            // Lists first: a list whose chunks went first would promise what
-            // is gone if gc were killed in between.
-            for oid in self.odb.lists()?.into_iter().filter(|o| !kept.contains(o)) {
-                let path = self.odb.list_path(&oid);
-                removed += 1;
-                bytes += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-                if !dry {
-                    self.odb.remove_list(&oid)?;
-                }
-            }
-            for (oid, size) in garbage {
-                removed += 1;
-                bytes += size;
-                if !dry {
-                    self.odb.remove(&oid)?;
-                }
-            }
-            // Leftovers of killed writers are garbage too.
-            for (path, size) in self.odb.stale_temps()? {
-                removed += 1;
-                bytes += size;
-                if !dry {
-                    std::fs::remove_file(&path).at(&path)?;
-                }
-            }
+            let c = bale_index::gc::collect(&self.odb, &roots, &whole, compact, dry)?;
             Ok(GcResult {
-                removed,
-                bytes,
-                kept: nkept,
-                compacted: settled.compacted,
-                compacted_bytes: settled.compacted_bytes,
-                chunks_written: settled.chunks_written,
-                chunk_bytes: settled.chunk_bytes,
+                removed: c.removed,
+                bytes: c.bytes,
+                kept: c.kept,
+                compacted: c.compacted,
+                compacted_bytes: c.compacted_bytes,
+                chunks_written: c.chunks_written,
+                chunk_bytes: c.chunk_bytes,
             })
         })
     }
