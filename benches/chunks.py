@@ -323,18 +323,10 @@ class S3Remote:
     kind = "s3"
 
     def __init__(self, server, bucket: str) -> None:
-        import boto3
-        from botocore.config import Config
+        from sync import s3_client  # benches/sync.py: the same client setup
 
         self.server, self.bucket = server, bucket
-        self.client = boto3.client(
-            "s3",
-            endpoint_url=server.endpoint,
-            aws_access_key_id=server.access_key,
-            aws_secret_access_key=server.secret_key,
-            region_name=server.region,
-            config=Config(s3={"addressing_style": "path"}),
-        )
+        self.client = s3_client(server)
         self.client.create_bucket(Bucket=bucket)
 
     def setup(self, tool: Tool, repo: Path) -> None:
