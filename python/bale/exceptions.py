@@ -38,6 +38,14 @@ class OutputNotTrackedError(TargetError):
     """A path is not tracked by any ``.dvc`` file."""
 
 
+class StageNotFoundError(TargetError):
+    """A target names no pipeline stage, ``.dvc`` file or output."""
+
+
+class StageFailedError(BaleError):
+    """A stage's command failed, or did not produce an output it declares."""
+
+
 class PermissionDeniedError(BaleError, PermissionError):
     """The operating system refused access to a file."""
 
@@ -109,6 +117,8 @@ __all__ = [
     "RemoteError",
     "RemoteNotFoundError",
     "RemoteUnreachableError",
+    "StageFailedError",
+    "StageNotFoundError",
     "TargetError",
     "TargetNotFoundError",
 ]

@@ -60,6 +60,13 @@ def files_at(root: Path, rev: str, suffix: str) -> list[tuple[str, str]]:
     return found
 
 
+def read_path_at(root: Path, rev: str, path: str) -> bytes | None:
+    """The content of ``path`` (relative to the top of the work tree) at
+    ``rev``, or None when it does not exist there."""
+    out = _git(root, "cat-file", "blob", f"{rev}:{path}", check=False)
+    return out.stdout if out.returncode == 0 else None
+
+
 def read_blobs(root: Path, blobs: list[str]) -> dict[str, bytes]:
     """The contents of many blobs, in one ``git cat-file --batch``."""
     if not blobs:
@@ -109,10 +116,18 @@ def has_commits(root: Path) -> bool:
     return _git(root, "rev-parse", "--verify", "HEAD", check=False).returncode == 0
 
 
-def read_at(root: Path, rev: str, path: str) -> str:
-    """The text of ``path`` at ``rev``."""
-    data = _git(root, "show", f"{rev}:{path}").stdout
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise BaleError(f"{rev}:{path}: not valid UTF-8 (byte {e.start})") from None
+def last_commit(root: Path, path: Path) -> dict[str, str] | None:
+    """The commit that last changed ``path``: id, author, author date (ISO)
+    and subject; None when no commit has it."""
+    out = _git(root, "log", "-1", "--format=%H%x00%an <%ae>%x00%aI%x00%s", "--", str(path))
+    text = out.stdout.decode("utf-8", errors="replace").strip()
+    if not text:
+        return None
+    commit, author, date, subject = text.split("\0", 3)
+    return {"commit": commit, "author": author, "date": date, "subject": subject}
+
+
+def is_modified(root: Path, path: Path) -> bool:
+    """Whether ``path`` differs from HEAD (or is not in it)."""
+    out = _git(root, "status", "--porcelain", "--", str(path), check=False)
+    return bool(out.stdout.strip())

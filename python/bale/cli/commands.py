@@ -106,18 +106,35 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     if args.quiet:
         return 1
-    for s in result.changed:
-        print(f"{s.dvcfile}:\n\tchanged outs:\n\t\t{s.state + ':':<20}{s.path}")
-        if args.granular:
-            for kind, paths in (
-                ("added", s.added),
-                ("deleted", s.deleted),
-                ("modified", s.modified),
-                ("not in cache", s.not_in_cache),
-            ):
-                for p in paths:
-                    print(f"\t\t\t{kind + ':':<16}{s.path}/{p}")
+    _show_status(result.to_dvc_json())
+    for s in result.changed if args.granular else []:
+        for kind, paths in (
+            ("added", s.added),
+            ("deleted", s.deleted),
+            ("modified", s.modified),
+            ("not in cache", s.not_in_cache),
+        ):
+            for p in paths:
+                print(f"\t\t\t{kind + ':':<16}{s.path}/{p}")
     return 0
+
+
+def _show_status(status: Any, indent: int = 0) -> None:
+    """Prints a ``dvc status --json`` structure as dvc's text: states padded
+    to 20 columns, one tab per level."""
+    ind = "\t" * indent
+    if isinstance(status, str):
+        print(f"{ind}{status}")
+    elif isinstance(status, list):
+        for entry in status:
+            _show_status(entry, indent)
+    else:
+        for key, value in status.items():
+            if isinstance(value, str):
+                print(f"{ind}{value + ':':<20}{key}")
+            elif value:
+                print(f"{ind}{key}:")
+                _show_status(value, indent + 1)
 
 
 def cmd_checkout(args: argparse.Namespace) -> int:
@@ -684,6 +701,10 @@ def register(sub: Any) -> None:
     r = rsub.add_parser("list", help="List remotes.")
     for sp in rsub.choices.values():
         _levels(sp, sub=True)
+
+    from bale.cli import pipeline
+
+    pipeline.register(sub, command)
 
     command("version", cmd_version, "Show bale's version and platform.")
     p = command(

@@ -29,6 +29,7 @@ __all__ = [
     "dvcfile_path_for",
     "load_dvcfile",
     "loads_dvcfile",
+    "parse_yaml",
 ]
 
 DVCFILE_SUFFIX = ".dvc"
@@ -158,7 +159,9 @@ def _loader_class() -> type:
 _LOADER: type | None = None
 
 
-def _parse(text: str, name: str) -> Any:
+def parse_yaml(text: str, name: str) -> Any:
+    """Safe-load YAML text (rejecting duplicate keys, as dvc does); a syntax
+    error becomes a one-line MetafileError with line and column."""
     import yaml
 
     global _LOADER
@@ -275,7 +278,7 @@ def loads_dvcfile(text: str, path: Path | str) -> DvcFile:
     """Parse and validate the text of a ``.dvc`` file; ``path`` is used in messages."""
     path = Path(path)
     name = str(path)
-    data = _parse(text, name)
+    data = parse_yaml(text, name)
     if data is None:
         raise MetafileError(f"{name}: file is empty")
     if not isinstance(data, dict):
@@ -436,7 +439,7 @@ def _state(outs: list[Out], old: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in state.items() if v}
 
 
-def _apply_diff(src: Any, dest: Any) -> None:
+def apply_diff(src: Any, dest: Any) -> None:
     """Port of ``dvc/utils/collections.py: apply_diff`` (keeps ruamel's hidden formatting)."""
     seq = (list, tuple)
     container = (Mapping, list, tuple)
@@ -447,7 +450,7 @@ def _apply_diff(src: Any, dest: Any) -> None:
     if isinstance(src, Mapping) and isinstance(dest, MutableMapping):
         for key, value in src.items():
             if isinstance(value, container) and same_type(value, dest.get(key)):
-                _apply_diff(value, dest[key])
+                apply_diff(value, dest[key])
             elif key not in dest or value != dest[key]:
                 dest[key] = value
         for key in set(dest) - set(src):
@@ -458,7 +461,7 @@ def _apply_diff(src: Any, dest: Any) -> None:
         else:
             for i, value in enumerate(src):
                 if isinstance(value, container) and same_type(value, dest[i]):
-                    _apply_diff(value, dest[i])
+                    apply_diff(value, dest[i])
                 elif value != dest[i]:
                     dest[i] = value
     else:
@@ -488,7 +491,7 @@ def dumps_dvcfile(outs: list[Out], base: DvcFile | None = None) -> str:
 
     state = _state(outs, base.data)
     saved = YAML(typ="rt").load(base.text) or {}
-    _apply_diff(state, saved)
+    apply_diff(state, saved)
     return _yaml_dump(saved)
 
 

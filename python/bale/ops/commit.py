@@ -8,17 +8,27 @@ from typing import TYPE_CHECKING
 
 from bale.exceptions import TargetError
 from bale.ops.add import AddResult, add_one
-from bale.ops.outputs import resolve
 
 if TYPE_CHECKING:
     from bale.repo import Repo
 
 
 def commit(repo: Repo, targets: Sequence[str | Path] | None = None) -> list[AddResult]:
-    """Re-stores every targeted output and updates its ``.dvc`` file."""
+    """Re-stores every targeted output and updates its ``.dvc`` file; a
+    targeted stage (every changed stage, without targets) gets its outputs
+    stored and its ``dvc.lock`` entry rewritten, without running."""
+    from bale.pipeline import index, run
+    from bale.pipeline.changes import Hasher, stage_changes
+
     results = []
     with repo.locked():
-        for t, sub in resolve(repo, targets):
+        tracked, stages, pipes = index.split_targets(repo, targets)
+        hasher = Hasher(repo)
+        for stage in stages:
+            assert pipes is not None
+            if targets or stage_changes(stage, pipes.lock_entry(stage), hasher, repo.root).changed:
+                run.record(repo, stage, hasher)
+        for t, sub in tracked:
             if sub:
                 raise TargetError(f"{t.rel(repo)}/{sub}: commit the whole output '{t.rel(repo)}'")
             if not t.out.cache:

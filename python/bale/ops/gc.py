@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bale.exceptions import BaleError, CorruptObjectError, ObjectMissingError
-from bale.ops.outputs import WORKSPACE, Scope, Tracked, in_scope, pipeline_files
+from bale.ops.outputs import WORKSPACE, Scope, Tracked, in_scope
 from bale.progress import Bar
 
 if TYPE_CHECKING:
@@ -67,15 +67,6 @@ def gc(
         raise BaleError(
             "gc -c deletes data from the remote for good: nothing was deleted; "
             "see what would go with --dry, then run again with -f"
-        )
-    pipelines = pipeline_files(repo)
-    if pipelines:
-        # Their outputs live in dvc.lock, which bale does not read yet: without
-        # them the keep-list would be incomplete, so nothing is collected.
-        rel = pipelines[0].relative_to(repo.root)
-        raise BaleError(
-            f"{rel}: gc cannot run in a repository with pipelines yet "
-            "(bale does not read dvc.lock); use 'dvc gc'"
         )
     with repo.locked():
         outs = in_scope(repo, None, scope, imports=True)

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bale import _core, scm
 from bale.exceptions import BaleError, MetafileError, OutputNotTrackedError, TargetError
 from bale.metafiles import DvcFile, Out, load_dvcfile, loads_dvcfile
 
 if TYPE_CHECKING:
+    from bale.pipeline.dvcyaml import PipelineFile
     from bale.repo import Repo
 
 
@@ -27,6 +29,9 @@ class Tracked:
     #: A path inside a directory output that a target named, posix, relative
     #: to the output; None for the whole output.
     sub: str | None = None
+    #: For a stage output recorded in ``dvc.lock``: the stage (dvc's
+    #: addressing); ``dvcfile`` is then the ``dvc.yaml``.
+    stage: str | None = None
 
     @property
     def algo(self) -> str:
@@ -68,12 +73,64 @@ def _outs_of(root: Path, path: Path, imports: bool = False) -> list[Tracked]:
     return tracked
 
 
-def collect(repo: Repo, *, imports: bool = False) -> list[Tracked]:
+def collect(repo: Repo, *, imports: bool = False, stages: bool = True) -> list[Tracked]:
     """All outputs tracked by ``.dvc`` files in the workspace (with
-    ``imports``, also the outputs of ``dvc import`` files)."""
+    ``imports``, also the outputs of ``dvc import`` files), and with
+    ``stages`` the cached outputs of pipeline stages as ``dvc.lock`` records
+    them."""
     out: list[Tracked] = []
     for p in dvcfiles(repo):
         out.extend(_outs_of(repo.root, p, imports))
+    if stages:
+        out.extend(stage_outputs(repo))
+    return out
+
+
+def _lock_outs(
+    root: Path, pf: PipelineFile, entries: dict[str, dict[str, Any]], base: Path
+) -> list[Tracked]:
+    """Cached stage outputs ``entries`` records, placed under ``base`` (the
+    workspace directory the ``dvc.yaml`` is in)."""
+    found = []
+    holder = DvcFile(path=pf.path, outs=[], deps=[], data={})
+    for stage in pf.stages:
+        entry = entries.get(stage.name)
+        if entry is None:
+            continue
+        recorded = {o.get("path"): o for o in entry.get("outs") or []}
+        for so in stage.outs:
+            item = recorded.get(so.path)
+            if not so.cache or item is None or not item.get("md5"):
+                continue
+            out = Out(
+                path=so.path,
+                hash_name=item.get("hash"),
+                oid=item["md5"],
+                size=item.get("size"),
+                nfiles=item.get("nfiles"),
+                isexec=bool(item.get("isexec", False)),
+                push=so.push,
+                remote=so.remote,
+            )
+            where = abspath(base / os.path.relpath(stage.wdir, pf.path.parent) / so.path)
+            if not where.is_relative_to(root) or where == root:
+                raise MetafileError(
+                    f"{pf.path.relative_to(root)}: output '{so.path}' of stage "
+                    f"'{stage.name}' is outside the repository"
+                )
+            found.append(Tracked(holder, out, where, stage=stage.addressing(root)))
+    return found
+
+
+def stage_outputs(repo: Repo) -> list[Tracked]:
+    """The cached outputs of every stage of the workspace, from ``dvc.lock``."""
+    from bale.pipeline import index
+
+    pipes = index.load(repo)
+    out: list[Tracked] = []
+    for pf in pipes.files:
+        entries = pipes.locks.get(pf.path.with_name("dvc.lock"), {})
+        out.extend(_lock_outs(repo.root, pf, entries, pf.path.parent))
     return out
 
 
@@ -82,12 +139,14 @@ def pipeline_files(repo: Repo) -> list[Path]:
     return [Path(p) for p in _core.find_metafiles(str(repo.root)) if not str(p).endswith(".dvc")]
 
 
-def resolve(repo: Repo, targets: Sequence[str | Path] | None) -> list[tuple[Tracked, str | None]]:
+def resolve(
+    repo: Repo, targets: Sequence[str | Path] | None, *, stages: bool = True
+) -> list[tuple[Tracked, str | None]]:
     """Outputs named by ``targets`` (``.dvc`` files, outputs, or paths inside a
     directory output), each with the sub-path inside it (or ``None``). No
-    targets means every output."""
+    targets means every output; ``stages`` includes stage outputs."""
     if not targets:
-        return [(t, None) for t in collect(repo)]
+        return [(t, None) for t in collect(repo, stages=stages)]
     everything: list[Tracked] | None = None
     found: list[tuple[Tracked, str | None]] = []
     for target in targets:
@@ -103,7 +162,7 @@ def resolve(repo: Repo, targets: Sequence[str | Path] | None) -> list[tuple[Trac
                 found.extend((t, None) for t in outs)
                 continue
         if everything is None:
-            everything = collect(repo)
+            everything = collect(repo, stages=stages)
         match = [t for t in everything if t.path == path]
         if match:
             found.extend((t, None) for t in match)
@@ -129,7 +188,7 @@ def collect_at(repo: Repo, commit: str, label: str | None = None) -> list[Tracke
         if prefix == "." or name.startswith(prefix + "/")
     ]
     texts = scm.read_blobs(repo.root, [blob for _n, blob in found])
-    out: list[Tracked] = []
+    out: list[Tracked] = _stage_outputs_at(repo, commit, label, top, prefix)
     for name, blob in found:
         where = f"{label or commit[:7]}:{name}"
         try:
@@ -141,6 +200,42 @@ def collect_at(repo: Repo, commit: str, label: str | None = None) -> list[Tracke
             continue
         base = (top / name).parent
         out.extend(Tracked(f, o, abspath(base / o.path)) for o in f.outs)
+    return out
+
+
+def _stage_outputs_at(
+    repo: Repo, commit: str, label: str | None, top: Path, prefix: str
+) -> list[Tracked]:
+    from bale.pipeline.dvcyaml import loads_dvcyaml
+    from bale.pipeline.lockfile import loads_lock
+    from bale.pipeline.params import loads
+
+    names = dict(scm.files_at(repo.root, commit, "dvc.yaml"))
+    names.update(scm.files_at(repo.root, commit, "dvc.lock"))
+    names = {n: b for n, b in names.items() if prefix == "." or n.startswith(prefix + "/")}
+    texts = scm.read_blobs(repo.root, list(names.values()))
+    out: list[Tracked] = []
+    for name, blob in names.items():
+        if posixpath.basename(name) != "dvc.yaml":
+            continue
+        lock_name = posixpath.join(posixpath.dirname(name), "dvc.lock")
+        if lock_name not in names:
+            continue
+        where = f"{label or commit[:7]}:{name}"
+
+        def load(rel: str, name: str = name) -> Any:
+            path = posixpath.normpath(posixpath.join(posixpath.dirname(name), rel))
+            data = scm.read_path_at(repo.root, commit, path)
+            if data is None:
+                raise FileNotFoundError(path)
+            return loads(data.decode("utf-8"), f"{label or commit[:7]}:{path}")
+
+        try:
+            pf = loads_dvcyaml(texts[blob].decode("utf-8"), top / name, where, load)
+            entries = loads_lock(texts[names[lock_name]].decode("utf-8"), f"{where[:-4]}lock")
+        except UnicodeDecodeError:
+            raise MetafileError(f"{where}: is not valid utf-8") from None
+        out.extend(_lock_outs(repo.root, pf, entries, (top / name).parent))
     return out
 
 

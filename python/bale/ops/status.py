@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bale.ops.outputs import WORKSPACE, Scope, Tracked, resolve
+from bale.ops.outputs import WORKSPACE, Scope, Tracked
 from bale.progress import Bar
 
 if TYPE_CHECKING:
@@ -32,14 +32,17 @@ class OutStatus:
 @dataclass
 class StatusResult:
     changed: list[OutStatus]
+    #: Pipeline stages that changed (dvc's addressing), each as the list
+    #: ``dvc status --json`` prints for it.
+    stages: dict[str, list[Any]] = field(default_factory=dict)
 
     @property
     def clean(self) -> bool:
-        return not self.changed
+        return not self.changed and not self.stages
 
     def to_dvc_json(self, granular: bool = False) -> dict[str, Any]:
         """The same shape ``dvc status --json`` prints (``{}`` when clean)."""
-        out: dict[str, list[Any]] = {}
+        out: dict[str, list[Any]] = dict(self.stages)
         for s in self.changed:
             entry: dict[str, Any] = {"changed outs": {s.path: s.state}}
             if granular:
@@ -80,16 +83,35 @@ def status_one(repo: Repo, t: Tracked, granular: bool) -> OutStatus | None:
 def status(
     repo: Repo, targets: Sequence[str | Path] | None = None, *, granular: bool = False
 ) -> StatusResult:
-    """Compares every targeted output with its ``.dvc`` record (read-only: no lock)."""
+    """Compares every targeted output with its ``.dvc`` record, and every
+    targeted stage with its ``dvc.lock`` entry (read-only: no lock)."""
+    from bale.pipeline import index
+
     changed = []
     try:
-        for t, _sub in resolve(repo, targets):
+        tracked, stages, pipes = index.split_targets(repo, targets)
+        for t, _sub in tracked:
             s = status_one(repo, t, granular)
             if s is not None:
                 changed.append(s)
+        result = StatusResult(changed)
+        if pipes is not None:
+            result.stages = _stage_status(repo, pipes, stages)
     finally:
         repo.save_state()
-    return StatusResult(changed)
+    return result
+
+
+def _stage_status(repo: Repo, pipes: Any, stages: list[Any]) -> dict[str, list[Any]]:
+    from bale.pipeline.changes import Hasher, stage_changes
+
+    hasher = Hasher(repo)
+    out: dict[str, list[Any]] = {}
+    for stage in stages:
+        ch = stage_changes(stage, pipes.lock_entry(stage), hasher, repo.root)
+        if ch.changed:
+            out[stage.addressing(repo.root)] = ch.to_dvc()
+    return out
 
 
 _CLOUD_ORDER = {"deleted": 0, "new": 1, "missing": 2}

@@ -1,0 +1,280 @@
+"""Pipeline commands: ``repro``, ``stage add/list``, ``dag``. Like the other
+handlers they call :mod:`bale.ops` and print what came back."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from typing import Any
+
+
+def _repo() -> Any:
+    from bale.repo import Repo
+
+    return Repo()
+
+
+def cmd_repro(args: argparse.Namespace) -> int:
+    from bale.ops.repro import repro, summary
+
+    result = repro(
+        _repo(),
+        args.targets,
+        force=args.force,
+        force_downstream=args.force_downstream,
+        single=args.single_item,
+        dry=args.dry,
+        downstream=args.downstream,
+        all_pipelines=args.all_pipelines,
+        jobs=args.jobs,
+        run_cache=not args.no_run_cache,
+        echo=not (args.quiet or args.json),
+    )
+    if args.json:
+        print(json.dumps(summary(result), indent=2))
+    elif not args.quiet and not args.dry:
+        files = sorted(set(result.changed_files))
+        if files and not _repo().config.core_autostage():
+            print("\nTo track the changes with git, run:\n\n\tgit add " + " ".join(files))
+    return 0
+
+
+def _stage_usage(args: argparse.Namespace) -> int:
+    print("usage: bale stage {add,list} ...  (see bale stage --help)")
+    return 2
+
+
+def cmd_stage_add(args: argparse.Namespace) -> int:
+    from bale.ops.stage import StageSpec, add_stage
+
+    cmd = " ".join(args.command) if len(args.command) > 1 else args.command[0]
+    spec = StageSpec(
+        name=args.name,
+        cmd=cmd,
+        deps=args.deps,
+        params=args.params,
+        outs=args.outs,
+        outs_no_cache=args.outs_no_cache,
+        outs_persist=args.outs_persist,
+        outs_persist_no_cache=args.outs_persist_no_cache,
+        metrics=args.metrics,
+        metrics_no_cache=args.metrics_no_cache,
+        plots=args.plots,
+        plots_no_cache=args.plots_no_cache,
+        wdir=args.wdir,
+        always_changed=args.always_changed,
+        desc=args.desc,
+    )
+    repo = _repo()
+    stage = add_stage(repo, spec, force=args.force)
+    label = stage.addressing(repo.root)
+    if not args.quiet:
+        print(f"Added stage '{label}' in '{stage.dvcyaml.relative_to(repo.root).as_posix()}'")
+    if args.run:
+        from bale.ops.repro import repro
+
+        repro(repo, [label], single=True, force=True, echo=not args.quiet)
+    return 0
+
+
+def cmd_stage_list(args: argparse.Namespace) -> int:
+    from bale.ops.stage import list_stages, to_json
+
+    infos = list_stages(_repo(), args.targets)
+    if args.json:
+        print(json.dumps(to_json(infos), indent=2))
+        return 0
+    width = max((len(i.name) for i in infos), default=0)
+    for i in infos:
+        if args.name_only or not i.description:
+            print(i.name)
+        else:
+            print(f"{i.name:<{width}}  {i.description}")
+    return 0
+
+
+def cmd_dag(args: argparse.Namespace) -> int:
+    from bale.pipeline import index
+    from bale.pipeline.graph import to_dot, to_mermaid, to_text
+
+    pipes = index.load(_repo())
+    graph = pipes.graph
+    if args.target:
+        chosen = pipes.select([args.target])
+        nodes = (
+            graph.downstream_closure(chosen)
+            if args.outs_downstream
+            else graph.upstream_closure(chosen)
+        )
+    else:
+        nodes = graph.upstream_closure(graph.nodes)
+    if args.dot:
+        print(to_dot(nodes), end="")
+    elif args.mermaid or args.md:
+        text = to_mermaid(nodes)
+        print(f"```mermaid\n{text}```" if args.md else text, end="" if not args.md else "\n")
+    else:
+        print(to_text(nodes), end="")
+    return 0
+
+
+def register(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
+    p = command(
+        "repro",
+        cmd_repro,
+        "Reproduce pipeline stages whose deps, params or command changed, upstream first.",
+    )
+    p.add_argument(
+        "targets", nargs="*", help="stages, dvc.yaml files or outputs (default: ./dvc.yaml)"
+    )
+    p.add_argument("-f", "--force", action="store_true", help="run the targets even if unchanged")
+    p.add_argument(
+        "-F",
+        "--force-downstream",
+        action="store_true",
+        help="also run every stage after one that ran",
+    )
+    p.add_argument(
+        "-s", "--single-item", action="store_true", help="only the targets, not their upstream"
+    )
+    p.add_argument("--dry", action="store_true", help="print what would run, run nothing")
+    p.add_argument(
+        "--downstream", action="store_true", help="the targets and the stages after them"
+    )
+    p.add_argument(
+        "-P", "--all-pipelines", action="store_true", help="every stage of every dvc.yaml"
+    )
+    p.add_argument("-j", "--jobs", type=int, default=1, help="stages to run at once (default 1)")
+    p.add_argument(
+        "--no-run-cache", action="store_true", help="always run; never restore from the run cache"
+    )
+    p.add_argument("--json", action="store_true", help="print which stages ran, as JSON")
+
+    p = command("stage", _stage_usage, "Add or list pipeline stages.")
+    ssub = p.add_subparsers(dest="stage_command", metavar="COMMAND")
+    a = ssub.add_parser(
+        "add", help="Add a stage to ./dvc.yaml.", description="Add a stage to ./dvc.yaml."
+    )
+    a.set_defaults(func=cmd_stage_add)
+    a.add_argument("-n", "--name", required=True, help="the stage's name")
+    a.add_argument("-d", "--deps", action="append", default=[], metavar="PATH", help="a dependency")
+    a.add_argument(
+        "-p",
+        "--params",
+        action="append",
+        default=[],
+        metavar="[FILE:]KEYS",
+        help="params the stage reads: key,key (params.yaml) or file:key,key",
+    )
+    for flag, long, dest, help in (
+        ("-o", "--outs", "outs", "an output, cached"),
+        ("-O", "--outs-no-cache", "outs_no_cache", "an output, not cached (git-tracked)"),
+        (None, "--outs-persist", "outs_persist", "an output kept between runs, cached"),
+        (None, "--outs-persist-no-cache", "outs_persist_no_cache", "an output kept between runs"),
+        ("-m", "--metrics", "metrics", "a metrics file, cached"),
+        ("-M", "--metrics-no-cache", "metrics_no_cache", "a metrics file, not cached"),
+        (None, "--plots", "plots", "a plots file, cached"),
+        (None, "--plots-no-cache", "plots_no_cache", "a plots file, not cached"),
+    ):
+        names = [n for n in (flag, long) if n]
+        a.add_argument(*names, dest=dest, action="append", default=[], metavar="PATH", help=help)
+    a.add_argument("-w", "--wdir", help="directory to run the command in")
+    a.add_argument("-f", "--force", action="store_true", help="overwrite a stage of that name")
+    a.add_argument("--always-changed", action="store_true", help="always consider it changed")
+    a.add_argument("--desc", help="a description")
+    a.add_argument("--run", action="store_true", help="run it right away")
+    a.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    a.add_argument("command", nargs=argparse.REMAINDER, help="the command to run")
+    ls = ssub.add_parser("list", help="List stages.", description="List stages.")
+    ls.set_defaults(func=cmd_stage_list)
+    ls.add_argument("targets", nargs="*", help="stages or dvc.yaml files (default: all)")
+    ls.add_argument("--name-only", "--names-only", action="store_true", help="names only")
+    ls.add_argument("--json", action="store_true", help="print as JSON")
+
+    p = command(
+        "lineage",
+        cmd_lineage,
+        "Where an output came from: stage, command, commit, params, inputs, metrics.",
+    )
+    p.add_argument("target", help="an output path (a model file), or a stage")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+
+    p = command("dag", cmd_dag, "Show the pipeline graph.")
+    p.add_argument("target", nargs="?", help="a stage or output (default: everything)")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--dot", action="store_true", help="as Graphviz dot")
+    fmt.add_argument("--mermaid", action="store_true", help="as a mermaid flowchart")
+    fmt.add_argument("--md", action="store_true", help="as mermaid inside a markdown fence")
+    p.add_argument(
+        "-o",
+        "--outs-downstream",
+        action="store_true",
+        help="the target and what depends on it, instead of what it depends on",
+    )
+
+
+def cmd_lineage(args: argparse.Namespace) -> int:
+    from bale.ops.lineage import lineage
+
+    result = lineage(_repo(), args.target)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False, default=str))
+        return 0
+    print(_render_lineage(result))
+    return 0
+
+
+def _commit_line(commit: dict[str, str] | None) -> str:
+    if not commit:
+        return "not in git"
+    if not commit.get("commit"):
+        return commit.get("note", "never committed")
+    line = f"{commit['commit'][:8]} by {commit['author']} on {commit['date']}"
+    return line + (f" ({commit['note']})" if commit.get("note") else "")
+
+
+def _render_lineage(r: Any) -> str:
+    lines = [f"{r.path}" + (f"  md5 {r.md5}" if r.md5 else "")]
+    if r.remote:
+        lines.append(f"  remote:     {r.remote['name']} ({r.remote['url']})")
+    if r.produced_by is None:
+        lines.append(f"  tracked by: {r.tracked_by} (added by hand, not produced by a stage)")
+        lines.append(f"  recorded:   {_commit_line(r.commit)}")
+        lines.append(f"  up to date: {'yes' if r.up_to_date else 'no'}")
+        return "\n".join(lines)
+    for i, rec in enumerate([r.produced_by, *reversed(r.upstream)]):
+        head = "produced by" if i == 0 else "upstream"
+        lines.append("")
+        lines.append(f"{head} stage '{rec.stage}' ({rec.file}, wdir {rec.wdir})")
+        cmds = rec.cmd if isinstance(rec.cmd, list) else [rec.cmd]
+        for c in cmds:
+            lines.append(f"  cmd:        {c}")
+        lines.append(f"  recorded:   {_commit_line(rec.commit)}")
+        for f, values in rec.params.items():
+            shown = ", ".join(f"{k}={v}" for k, v in values.items())
+            lines.append(f"  params:     {f}: {shown}")
+        for inp in rec.inputs:
+            where = (
+                f"from stage '{inp.produced_by}'"
+                if inp.produced_by
+                else f"tracked by {inp.tracked_by}"
+                if inp.tracked_by
+                else "in git"
+            )
+            size = f", {inp.nfiles} files" if inp.nfiles else ""
+            if inp.produced_by or inp.tracked_by:
+                where += "; cached" if inp.in_cache else "; not cached"
+                where += f", remote {inp.remote['name']}" if inp.remote else ", no remote"
+            lines.append(f"  input:      {inp.path}  md5 {inp.md5 or '?'}{size} ({where})")
+        for f, values in rec.metrics.items():
+            lines.append(f"  metrics:    {f}: {json.dumps(values, default=str)}")
+        state = "yes" if rec.up_to_date else "no: " + json.dumps(rec.changes)
+        lines.append(f"  up to date: {state}")
+    lines.append("")
+    lines.append(
+        "reproduce:  bale repro " + r.produced_by.stage
+        if r.up_to_date
+        else "reproduce:  bale repro " + r.produced_by.stage + "  (the workspace has changed)"
+    )
+    return "\n".join(lines)

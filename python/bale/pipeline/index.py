@@ -1,0 +1,145 @@
+"""Every pipeline of a workspace: the ``dvc.yaml`` files, their ``dvc.lock``
+entries, and the graph joining them with ``.dvc`` data sources."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bale.exceptions import StageNotFoundError
+from bale.pipeline.dvcyaml import PipelineFile, load_dvcyaml
+from bale.pipeline.graph import Graph, Node, source_node, stage_node
+from bale.pipeline.lockfile import load_lock
+from bale.pipeline.stage import LOCK_FILE, PROJECT_FILE, Stage
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from bale.ops.outputs import Tracked
+    from bale.repo import Repo
+
+
+def lock_path(stage: Stage) -> Path:
+    return stage.dvcyaml.with_name(LOCK_FILE)
+
+
+@dataclass
+class Pipelines:
+    """The pipelines of the workspace, loaded once per command."""
+
+    repo: Repo
+    files: list[PipelineFile]
+    locks: dict[Path, dict[str, dict[str, Any]]]  # dvc.lock path -> stage entries
+
+    @property
+    def stages(self) -> list[Stage]:
+        return [s for f in self.files for s in f.stages]
+
+    def lock_entry(self, stage: Stage) -> dict[str, Any] | None:
+        return self.locks.get(lock_path(stage), {}).get(stage.name)
+
+    @cached_property
+    def graph(self) -> Graph:
+        from bale.ops.outputs import collect
+
+        root = self.repo.root
+        nodes = [stage_node(s, root) for s in self.stages]
+        by_file: dict[Path, list[Path]] = {}
+        for t in collect(self.repo, imports=True, stages=False):
+            by_file.setdefault(t.dvcfile.path, []).append(t.path)
+        nodes += [source_node(f, outs, root) for f, outs in by_file.items()]
+        return Graph(nodes, root)
+
+    def select(self, targets: list[str] | None) -> list[Node]:
+        """Nodes named by ``targets``: stage names, ``path/dvc.yaml:name``,
+        a ``dvc.yaml`` (all its stages), a ``.dvc`` file, or an output path."""
+        from bale.ops.outputs import abspath
+
+        graph = self.graph
+        if not targets:
+            return list(graph.nodes)
+        found: list[Node] = []
+        for target in targets:
+            found.extend(self._select_one(graph, target, abspath))
+        return list({id(n): n for n in found}.values())
+
+    def _select_one(self, graph: Graph, target: str, abspath: Any) -> list[Node]:
+        root = self.repo.root
+        file, sep, name = target.rpartition(":")
+        if sep and file.endswith(("dvc.yaml", ".yaml", ".yml")):
+            path = abspath(file)
+            hits = [
+                n
+                for n in graph.nodes
+                if n.stage is not None
+                and n.stage.dvcyaml == path
+                and (n.stage.name == name or n.stage.name.split("@")[0] == name)
+            ]
+            if hits:
+                return hits
+            raise StageNotFoundError(f"{file}: has no stage named '{name}'")
+        path = abspath(target)
+        if path.name == PROJECT_FILE and path.is_file():
+            return [n for n in graph.nodes if n.stage is not None and n.stage.dvcyaml == path]
+        if path.name.endswith(".dvc"):
+            hits = [n for n in graph.nodes if n.stage is None and (root / n.label) == path]
+            if hits:
+                return hits
+        # a stage name from the current directory's dvc.yaml, as dvc reads it
+        here = Path.cwd() / PROJECT_FILE
+        hits = [
+            n
+            for n in graph.nodes
+            if n.stage is not None
+            and n.stage.dvcyaml == here
+            and (n.stage.name == target or n.stage.name.split("@")[0] == target)
+        ]
+        if hits:
+            return hits
+        owner = graph.owner_of(path)
+        if owner is not None:
+            return [owner]
+        raise StageNotFoundError(f"{target}: no stage or output of that name")
+
+
+def pipeline_paths(repo: Repo) -> list[Path]:
+    """Every ``dvc.yaml`` of the workspace."""
+    from bale.ops.outputs import pipeline_files
+
+    return [p for p in pipeline_files(repo) if p.name == PROJECT_FILE]
+
+
+def load(repo: Repo) -> Pipelines:
+    """Loads every ``dvc.yaml`` and ``dvc.lock`` of the workspace."""
+    files = [load_dvcyaml(p, repo.root) for p in pipeline_paths(repo)]
+    locks = {}
+    for f in files:
+        lock = f.path.with_name(LOCK_FILE)
+        locks[lock] = load_lock(lock, lock.relative_to(repo.root).as_posix())
+    return Pipelines(repo, files, locks)
+
+
+def split_targets(
+    repo: Repo, targets: Sequence[str | Path] | None
+) -> tuple[list[tuple[Tracked, str | None]], list[Stage], Pipelines | None]:
+    """``targets`` as ``.dvc`` outputs (with a sub-path) and pipeline stages.
+    No targets means every ``.dvc`` output and every stage; a target no
+    ``.dvc`` file tracks is looked up among the stages."""
+    from bale.exceptions import OutputNotTrackedError
+    from bale.ops.outputs import resolve
+
+    if not targets:
+        everything = load(repo)
+        return resolve(repo, None, stages=False), everything.stages, everything
+    tracked: list[tuple[Tracked, str | None]] = []
+    stages: list[Stage] = []
+    pipes: Pipelines | None = None
+    for target in targets:
+        try:
+            tracked += resolve(repo, [target], stages=False)
+        except OutputNotTrackedError:
+            pipes = pipes or load(repo)
+            stages += [n.stage for n in pipes.select([str(target)]) if n.stage is not None]
+    return tracked, list({id(s): s for s in stages}.values()), pipes

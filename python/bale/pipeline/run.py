@@ -1,0 +1,243 @@
+"""Running a stage and recording it: the command, then its outputs into the
+cache through the engine, then its ``dvc.lock`` entry and the run cache.
+
+Mirrors ``dvc/stage/run.py`` and ``Stage.run/save/commit``: outputs are
+removed before the command runs (``persist`` ones are unprotected instead),
+commands run one after another in ``$SHELL`` without its rc files, in the
+stage's ``wdir``, with ``DVC_ROOT`` and ``DVC_STAGE`` set. A failed command
+records nothing: no lock entry, no cached output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import threading
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bale import _core, scm
+from bale.exceptions import ObjectMissingError, StageFailedError
+from bale.pipeline import lockfile
+from bale.pipeline.changes import Hasher, params_values
+from bale.pipeline.runcache import RunCache, cacheable, key_of
+from bale.pipeline.stage import LOCK_FILE, Stage, StageOut
+
+if TYPE_CHECKING:
+    from bale.repo import Repo
+
+
+def shell_command(cmd: str) -> list[str]:
+    """``cmd`` for the user's shell, without rc files (dvc's ``_make_cmd``)."""
+    shell = os.environ.get("SHELL") or "/bin/sh"
+    opts = {"zsh": ["--no-rcs"], "bash": ["--noprofile", "--norc"]}
+    return [shell, *opts.get(os.path.basename(shell).lower(), []), "-c", cmd]
+
+
+def run_commands(repo: Repo, stage: Stage, label: str, echo: bool = True) -> None:
+    env = dict(os.environ)
+    env.setdefault("DVC_ROOT", str(repo.root))
+    env["DVC_STAGE"] = label
+    if echo:
+        print(f"Running stage '{label}':", flush=True)
+    for cmd in stage.commands:
+        if echo:
+            print(f"> {cmd}", flush=True)
+        main = threading.current_thread() is threading.main_thread()
+        # Ctrl-C reaches the command (same process group); we wait for it to
+        # end rather than die first and leave it writing outputs.
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+        try:
+            proc = subprocess.run(shell_command(cmd), cwd=stage.wdir, env=env, check=False)
+        except FileNotFoundError as e:
+            raise StageFailedError(
+                f"failed to reproduce '{label}': {e.filename}: not found"
+            ) from None
+        finally:
+            if old is not None:
+                signal.signal(signal.SIGINT, old)
+        if proc.returncode != 0:
+            if proc.returncode < 0 and -proc.returncode == signal.SIGINT:
+                raise KeyboardInterrupt
+            raise StageFailedError(
+                f"failed to reproduce '{label}': command '{cmd}' exited with {proc.returncode}"
+            )
+
+
+def remove_outs(stage: Stage) -> None:
+    """Clears outputs before a run; ``persist`` ones become private copies."""
+    for so in stage.outs:
+        path = stage.abspath(so.path)
+        if not (path.exists() or path.is_symlink()):
+            continue
+        if so.persist:
+            _core.unprotect(path)
+        elif path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+def _out_item(so: StageOut, built: Any) -> dict[str, Any]:
+    return lockfile.item(so.path, built.oid, built.size, built.nfiles, built.isexec)
+
+
+def current_entry(
+    stage: Stage, hasher: Hasher, repo: Repo, outs: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The lock entry for the workspace as it is, with ``outs`` as given."""
+    deps = []
+    for d in stage.deps:
+        h = hasher.hash(stage.abspath(d))
+        if h is None:
+            raise StageFailedError(
+                f"failed to reproduce '{stage.addressing(repo.root)}': dependency '{d}' "
+                "does not exist"
+            )
+        deps.append(lockfile.item(d, h.oid, h.size, h.nfiles, h.isexec))
+    params: dict[str, dict[str, Any]] = {}
+    for f, values in params_values(stage, repo.root).items():
+        if values is None:
+            raise StageFailedError(
+                f"failed to reproduce '{stage.addressing(repo.root)}': params file '{f}' "
+                "does not exist"
+            )
+        params[f] = values
+    for p in stage.params:
+        missing = [k for k in p.keys if k not in params[p.path]]
+        if missing:
+            raise StageFailedError(
+                f"failed to reproduce '{stage.addressing(repo.root)}': params "
+                f"{', '.join(missing)} are missing from '{p.path}'"
+            )
+    return lockfile.entry(stage.cmd, deps, params, outs)
+
+
+def commit_outs(
+    repo: Repo, stage: Stage, hasher: Hasher, for_run_cache: bool
+) -> tuple[list[dict[str, Any]], list[Path]]:
+    """Hashes every output, stores the cached ones (and, for the run cache,
+    uncached metrics and plots too, as dvc does), links them as
+    ``cache.type`` says and ignores them in git. Returns their lock items
+    and the ``.gitignore`` files changed."""
+    label = stage.addressing(repo.root)
+    types = repo.config.cache_types()
+    ws = repo.workspace
+    use_git = scm.is_git_repo(repo.root) and not repo.config.core_no_scm()
+    items = []
+    ignores = []
+    paths = [stage.abspath(so.path) for so in stage.outs]
+    hasher.forget(paths)
+    for so, path in zip(stage.outs, paths, strict=True):
+        if not (path.exists() or path.is_symlink()):
+            raise StageFailedError(
+                f"failed to reproduce '{label}': output '{so.path}' does not exist"
+            )
+        store = so.cache or (for_run_cache and so.kind != "outs")
+        built = ws.build(str(path), "md5", store, types[0] == "reflink")
+        items.append(_out_item(so, built))
+        if so.cache and types[0] in ("hardlink", "symlink"):
+            ws.checkout(str(path), "md5", built.oid, built.isexec, types, relink_only=True)
+        if so.cache and use_git:
+            from bale.metafiles import ignore_in_git
+
+            changed = ignore_in_git(repo.root, path)
+            if changed is not None:
+                ignores.append(changed)
+    return items, ignores
+
+
+def restore(repo: Repo, stage: Stage, entry: dict[str, Any]) -> bool:
+    """Checks out the outputs ``entry`` records, from the cache; False (with
+    nothing left behind) when any of them is not cached."""
+    ws = repo.workspace
+    recorded = {o["path"]: o for o in entry.get("outs") or []}
+    plan = []
+    for so in stage.outs:
+        item = recorded.get(so.path)
+        if item is None or not item.get("md5"):
+            return False
+        algo = "md5" if item.get("hash") == "md5" else "md5-dos2unix"
+        plan.append((so, item, algo))
+    types = repo.config.cache_types()
+    done: list[Path] = []
+    for so, item, algo in plan:
+        path = stage.abspath(so.path)
+        try:
+            # An uncached output is restored as a copy, like a git-tracked file.
+            r = ws.checkout(
+                str(path),
+                algo,
+                item["md5"],
+                bool(item.get("isexec")),
+                types if so.cache else ["copy"],
+                True,
+            )
+            missing = bool(r.missing)
+        except ObjectMissingError:
+            missing = True
+        done.append(path)
+        if missing:
+            for p in done:
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p)
+                elif p.exists() or p.is_symlink():
+                    p.unlink()
+            return False
+    return True
+
+
+def try_run_cache(
+    repo: Repo, stage: Stage, hasher: Hasher, lock_entry: dict[str, Any] | None, cmd_changed: bool
+) -> bool:
+    """Restores the stage's outputs from a run seen before (its own lock
+    entry when only outputs changed, else the run cache); True if it did."""
+    if not cacheable(stage):
+        return False
+    try:
+        current = current_entry(stage, hasher, repo, [{"path": so.path} for so in stage.outs])
+    except StageFailedError:
+        return False
+    candidate = None
+    if lock_entry and not cmd_changed:
+        same_inputs = {k: v for k, v in lock_entry.items() if k != "outs"} == {
+            k: v for k, v in current.items() if k != "outs"
+        }
+        if same_inputs and all(o.get("md5") for o in lock_entry.get("outs") or []):
+            candidate = lock_entry
+    if candidate is None:
+        candidate = RunCache(repo.cache_dir).lookup(key_of(current))
+    return candidate is not None and restore(repo, stage, candidate)
+
+
+def record(
+    repo: Repo,
+    stage: Stage,
+    hasher: Hasher,
+    guard: AbstractContextManager[Any] | None = None,
+    *,
+    run_cache: bool = True,
+) -> tuple[dict[str, Any], list[str]]:
+    """Records the stage as the workspace now holds it (after a run, or for
+    ``commit``): outputs into the cache, the ``dvc.lock`` entry (under
+    ``guard``, for parallel runs) and, where dvc would, the run cache.
+    Returns the entry and the repository-relative files changed (lock,
+    ``.gitignore``)."""
+    hasher.forget([stage.abspath(d) for d in stage.deps])
+    # dvc keeps no run-cache entry when a plain output is not cached: it
+    # could not be restored.
+    uncached = any(not o.cache and o.kind == "outs" for o in stage.outs)
+    outs, ignores = commit_outs(repo, stage, hasher, for_run_cache=not uncached)
+    entry = current_entry(stage, hasher, repo, outs)
+    lock = stage.dvcyaml.with_name(LOCK_FILE)
+    changed = [p.relative_to(repo.root).as_posix() for p in ignores]
+    with guard or contextlib.nullcontext():
+        if lockfile.dump_lock(lock, {stage.name: entry}):
+            changed.append(lock.relative_to(repo.root).as_posix())
+    if run_cache and cacheable(stage) and not uncached:
+        RunCache(repo.cache_dir).save(entry)
+    return entry, changed

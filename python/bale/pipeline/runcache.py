@@ -1,0 +1,98 @@
+"""The run cache: outputs of runs seen before, found by what went in.
+
+Laid out as dvc's (``dvc/stage/cache.py``), so dvc and bale share entries:
+``<cache>/runs/<key[:2]>/<key>/<value>``, where the file holds the stage's
+lock entry as YAML, ``value`` is the sha256 of that entry as sorted JSON
+without ``size``/``nfiles`` keys (at any depth, as dvc filters them), and
+``key`` the same with ``outs`` reduced to their paths.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from bale.metafiles import atomic_write
+from bale.pipeline.stage import Stage
+
+
+def _filtered(d: Any) -> Any:
+    if isinstance(d, list):
+        return [_filtered(e) for e in d]
+    if isinstance(d, dict):
+        return {k: _filtered(v) for k, v in d.items() if k not in ("size", "nfiles")}
+    return d
+
+
+def _sha256(d: Any) -> str:
+    return hashlib.sha256(json.dumps(_filtered(d), sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def value_of(entry: dict[str, Any]) -> str:
+    return _sha256(entry)
+
+
+def key_of(entry: dict[str, Any]) -> str:
+    keyed = copy.copy(entry)
+    keyed["outs"] = [o["path"] for o in entry.get("outs") or []]
+    return _sha256(keyed)
+
+
+def cacheable(stage: Stage) -> bool:
+    """dvc's ``_can_hash``: a command, something read (files or params),
+    something written, nothing persisted, nothing always changed, every
+    output inside the repository's workspace."""
+    if stage.always_changed or not stage.cmd or not stage.outs:
+        return False
+    if not (stage.deps or stage.params):
+        return False
+    return not any(o.persist or "://" in o.path for o in stage.outs)
+
+
+class RunCache:
+    def __init__(self, cache_dir: Path) -> None:
+        self.dir = cache_dir / "runs"
+
+    def path(self, key: str, value: str) -> Path:
+        return self.dir / key[:2] / key / value
+
+    def lookup(self, key: str) -> dict[str, Any] | None:
+        """The newest entry recorded for ``key``, if any is readable; a
+        corrupt one is skipped (dvc deletes it; we leave it to dvc)."""
+        from bale.exceptions import MetafileError
+        from bale.pipeline.dvcyaml import parse_yaml12
+        from bale.pipeline.lockfile import check_entry
+
+        d = self.dir / key[:2] / key
+        try:
+            names = sorted(os.scandir(d), key=lambda e: e.stat().st_mtime, reverse=True)
+        except FileNotFoundError:
+            return None
+        for e in names:
+            if e.name.startswith("."):
+                continue
+            try:
+                entry = parse_yaml12(Path(e.path).read_text(encoding="utf-8"), e.path)
+                check_entry(entry, e.path, "entry")
+            except (OSError, UnicodeDecodeError, MetafileError):
+                continue
+            return entry  # type: ignore[no-any-return]
+        return None
+
+    def save(self, entry: dict[str, Any]) -> bool:
+        """Records ``entry``; False when it was already there."""
+        from bale.pipeline.lockfile import yaml_dumper
+
+        path = self.path(key_of(entry), value_of(entry))
+        if path.exists():
+            return False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stream = io.StringIO()
+        yaml_dumper().dump(entry, stream)
+        atomic_write(path, stream.getvalue().encode("utf-8"))
+        return True
