@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
 from bale.exceptions import BaleError
 
 
-def _git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+def git(
+    root: Path,
+    *args: str,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+    input: bytes | None = None,
+) -> subprocess.CompletedProcess[bytes]:
     try:
-        proc = subprocess.run(["git", *args], cwd=root, capture_output=True, check=False)
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=root,
+            capture_output=True,
+            check=False,
+            env={**os.environ, **env} if env else None,
+            input=input,
+        )
     except FileNotFoundError:
         raise BaleError("git is not installed") from None
     if check and proc.returncode != 0:
@@ -22,7 +36,7 @@ def _git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProc
 def is_git_repo(root: Path) -> bool:
     """Whether ``root`` is inside a git work tree."""
     try:
-        proc = _git(root, "rev-parse", "--is-inside-work-tree", check=False)
+        proc = git(root, "rev-parse", "--is-inside-work-tree", check=False)
     except BaleError:
         return False
     return proc.returncode == 0 and proc.stdout.strip() == b"true"
@@ -30,18 +44,18 @@ def is_git_repo(root: Path) -> bool:
 
 def toplevel(root: Path) -> Path:
     """The root of the git work tree that holds ``root``."""
-    return Path(_git(root, "rev-parse", "--show-toplevel").stdout.decode().strip())
+    return Path(git(root, "rev-parse", "--show-toplevel").stdout.decode().strip())
 
 
 def git_add(root: Path, paths: list[Path]) -> None:
     """Stages ``paths`` (as ``dvc init`` and autostage do)."""
     if paths:
-        _git(root, "add", "--", *[str(p) for p in paths])
+        git(root, "add", "--", *[str(p) for p in paths])
 
 
 def resolve_rev(root: Path, rev: str) -> str:
     """The commit id of ``rev``."""
-    out = _git(root, "rev-parse", "--verify", f"{rev}^{{commit}}", check=False)
+    out = git(root, "rev-parse", "--verify", f"{rev}^{{commit}}", check=False)
     if out.returncode != 0:
         raise BaleError(f"unknown git revision '{rev}'")
     return out.stdout.decode().strip()
@@ -50,7 +64,7 @@ def resolve_rev(root: Path, rev: str) -> str:
 def files_at(root: Path, rev: str, suffix: str) -> list[tuple[str, str]]:
     """``(path, blob id)`` of the files at ``rev`` whose path ends in ``suffix``;
     paths relative to the top of the git work tree."""
-    out = _git(root, "ls-tree", "-r", "-z", "--full-tree", rev)
+    out = git(root, "ls-tree", "-r", "-z", "--full-tree", rev)
     found = []
     for line in out.stdout.decode("utf-8", errors="surrogateescape").split("\0"):
         meta, _tab, name = line.partition("\t")
@@ -63,7 +77,7 @@ def files_at(root: Path, rev: str, suffix: str) -> list[tuple[str, str]]:
 def read_path_at(root: Path, rev: str, path: str) -> bytes | None:
     """The content of ``path`` (relative to the top of the work tree) at
     ``rev``, or None when it does not exist there."""
-    out = _git(root, "cat-file", "blob", f"{rev}:{path}", check=False)
+    out = git(root, "cat-file", "blob", f"{rev}:{path}", check=False)
     return out.stdout if out.returncode == 0 else None
 
 
@@ -102,10 +116,10 @@ def revisions(
     """Commit ids of the revisions a scope names (``-a``, ``-T``, ``-A``, ``--rev``), each once."""
     found: list[str] = [resolve_rev(root, r) for r in revs or []]
     if all_commits:
-        found += _git(root, "rev-list", "--all").stdout.decode().split()
+        found += git(root, "rev-list", "--all").stdout.decode().split()
     refs = [p for p, on in (("refs/heads", all_branches), ("refs/tags", all_tags)) if on]
     if refs:
-        out = _git(root, "for-each-ref", "--format=%(objectname)^{commit}", *refs).stdout
+        out = git(root, "for-each-ref", "--format=%(objectname)^{commit}", *refs).stdout
         for spec in out.decode().split():
             found.append(resolve_rev(root, spec.removesuffix("^{commit}")))
     return list(dict.fromkeys(found))
@@ -113,13 +127,13 @@ def revisions(
 
 def has_commits(root: Path) -> bool:
     """Whether the repository has a HEAD commit."""
-    return _git(root, "rev-parse", "--verify", "HEAD", check=False).returncode == 0
+    return git(root, "rev-parse", "--verify", "HEAD", check=False).returncode == 0
 
 
 def last_commit(root: Path, path: Path) -> dict[str, str] | None:
     """The commit that last changed ``path``: id, author, author date (ISO)
     and subject; None when no commit has it."""
-    out = _git(root, "log", "-1", "--format=%H%x00%an <%ae>%x00%aI%x00%s", "--", str(path))
+    out = git(root, "log", "-1", "--format=%H%x00%an <%ae>%x00%aI%x00%s", "--", str(path))
     text = out.stdout.decode("utf-8", errors="replace").strip()
     if not text:
         return None
@@ -129,5 +143,35 @@ def last_commit(root: Path, path: Path) -> dict[str, str] | None:
 
 def is_modified(root: Path, path: Path) -> bool:
     """Whether ``path`` differs from HEAD (or is not in it)."""
-    out = _git(root, "status", "--porcelain", "--", str(path), check=False)
+    out = git(root, "status", "--porcelain", "--", str(path), check=False)
     return bool(out.stdout.strip())
+
+
+def read_paths_at(root: Path, specs: list[tuple[str, str]]) -> dict[tuple[str, str], bytes | None]:
+    """The contents of many ``(rev, path)`` pairs (paths relative to the top
+    of the work tree), in one ``git cat-file --batch``; None where missing."""
+    if not specs:
+        return {}
+    unique = list(dict.fromkeys(specs))
+    proc = subprocess.run(
+        ["git", "cat-file", "--batch"],
+        cwd=root,
+        input="".join(f"{rev}:{path}\n" for rev, path in unique).encode(),
+        capture_output=True,
+        check=True,
+    )
+    data, pos = proc.stdout, 0
+    out: dict[tuple[str, str], bytes | None] = {}
+    for spec in unique:
+        end = data.index(b"\n", pos)
+        header = data[pos:end].split()
+        pos = end + 1
+        if len(header) < 3 or header[-1] == b"missing" or header[1] != b"blob":
+            out[spec] = None
+            if len(header) >= 3 and header[-1] != b"missing":
+                pos += int(header[2]) + 1  # a tree or other object: skip its bytes
+            continue
+        size = int(header[2])
+        out[spec] = data[pos : pos + size]
+        pos += size + 1
+    return out

@@ -702,9 +702,10 @@ def register(sub: Any) -> None:
     for sp in rsub.choices.values():
         _levels(sp, sub=True)
 
-    from bale.cli import pipeline
+    from bale.cli import experiments, pipeline
 
     pipeline.register(sub, command)
+    experiments.register(sub, command)
 
     command("version", cmd_version, "Show bale's version and platform.")
     p = command(

@@ -9,6 +9,12 @@ from collections.abc import Callable
 from typing import Any
 
 
+def _out(text: str) -> None:
+    """Prints a rendered table or text, ending it with one newline."""
+    if text:
+        print(text, end="" if text.endswith("\n") else "\n")
+
+
 def _repo() -> Any:
     from bale.repo import Repo
 
@@ -200,6 +206,31 @@ def register(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("target", help="an output path (a model file), or a stage")
     p.add_argument("--json", action="store_true", help="print as JSON")
 
+    p = command("metrics", cmd_metrics, "Show or compare metrics.")
+    msub = p.add_subparsers(dest="metrics_command", metavar="COMMAND")
+    ms = msub.add_parser("show", help="Show the workspace's metrics.")
+    ms.add_argument("--json", action="store_true", help="print as JSON")
+    ms.add_argument("--md", action="store_true", help="print as a markdown table")
+    ms.add_argument("--precision", type=int, help="decimals to round to (default 5)")
+    md = msub.add_parser("diff", help="Compare metrics between revisions and the workspace.")
+    md.add_argument("a_rev", nargs="?", help="old revision (default: HEAD)")
+    md.add_argument("b_rev", nargs="?", help="new revision (default: the workspace)")
+    md.add_argument("--all", action="store_true", help="include unchanged metrics")
+    md.add_argument("--json", action="store_true", help="print as JSON")
+    md.add_argument("--md", action="store_true", help="print as a markdown table")
+    md.add_argument("--precision", type=int, help="decimals to round to (default 5)")
+    md.add_argument("--no-path", action="store_true", help="leave out the Path column")
+
+    p = command("params", cmd_params, "Compare params.")
+    psub = p.add_subparsers(dest="params_command", metavar="COMMAND")
+    pd = psub.add_parser("diff", help="Compare params between revisions and the workspace.")
+    pd.add_argument("a_rev", nargs="?", help="old revision (default: HEAD)")
+    pd.add_argument("b_rev", nargs="?", help="new revision (default: the workspace)")
+    pd.add_argument("--all", action="store_true", help="include unchanged params")
+    pd.add_argument("--json", action="store_true", help="print as JSON")
+    pd.add_argument("--md", action="store_true", help="print as a markdown table")
+    pd.add_argument("--no-path", action="store_true", help="leave out the Path column")
+
     p = command("dag", cmd_dag, "Show the pipeline graph.")
     p.add_argument("target", nargs="?", help="a stage or output (default: everything)")
     fmt = p.add_mutually_exclusive_group()
@@ -212,6 +243,66 @@ def register(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
         action="store_true",
         help="the target and what depends on it, instead of what it depends on",
     )
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from bale.exceptions import BaleError
+    from bale.ops import metrics
+    from bale.pipeline.compare import render_diff_table, render_json, render_show_table, show_json
+
+    repo = _repo()
+    if args.metrics_command == "show":
+        shown = metrics.show(repo)
+        from bale.pipeline.revision import loaded
+
+        ok = loaded(shown, metrics=True)
+        if args.json:
+            errors = {f: BaleError(d["error"]) for f, d in shown.items() if f not in ok}
+            print(render_json(show_json(ok, errors=errors)), end="")
+            return 0
+        _out(render_show_table(ok, markdown=args.md, precision=args.precision))
+        return 0
+    if args.metrics_command == "diff":
+        d = metrics.diff(repo, args.a_rev, args.b_rev, all_=args.all)
+        if args.json:
+            print(render_json(d), end="")
+            return 0
+        text = render_diff_table(
+            d,
+            kind="metrics",
+            markdown=args.md,
+            a_rev=args.a_rev,
+            b_rev=args.b_rev,
+            precision=args.precision,
+            no_path=args.no_path,
+        )
+        _out(text)
+        return 0
+    print("usage: bale metrics {show,diff} ...")
+    return 2
+
+
+def cmd_params(args: argparse.Namespace) -> int:
+    from bale.ops import metrics
+    from bale.pipeline.compare import render_diff_table, render_json
+
+    if args.params_command != "diff":
+        print("usage: bale params diff ...")
+        return 2
+    d = metrics.params_diff(_repo(), args.a_rev, args.b_rev, all_=args.all)
+    if args.json:
+        print(render_json(d), end="")
+        return 0
+    text = render_diff_table(
+        d,
+        kind="params",
+        markdown=args.md,
+        a_rev=args.a_rev,
+        b_rev=args.b_rev,
+        no_path=args.no_path,
+    )
+    _out(text)
+    return 0
 
 
 def cmd_lineage(args: argparse.Namespace) -> int:

@@ -1,0 +1,159 @@
+"""``bale exp`` sub-commands; they call :mod:`bale.ops.exp` and print."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+from bale.cli.pipeline import _out
+
+
+def _repo() -> Any:
+    from bale.repo import Repo
+
+    return Repo()
+
+
+def cmd_exp_run(args: argparse.Namespace) -> int:
+    from bale.ops import exp
+
+    repo = _repo()
+    if args.run_all:
+        res = exp.run_all(repo, jobs=args.jobs, echo=not args.quiet)
+        for r in res.done:
+            print(f"Ran experiment '{r.name}' ({r.commit[:7]}, baseline {r.baseline[:7]})")
+        for ref, why in res.failed.items():
+            print(f"FAILED {ref}: {why}")
+        return 1 if res.failed else 0
+    r = exp.run(
+        repo,
+        args.targets,
+        set_params=args.set_param,
+        name=args.name,
+        queue=args.queue,
+        force=args.force,
+        jobs=args.jobs,
+        echo=not args.quiet,
+    )
+    if r.queued:
+        print(f"Queued experiment{f' {r.name!r}' if r.name else ''} for 'bale exp run --run-all'")
+    elif not args.quiet:
+        print(f"\nRan experiment '{r.name}' ({r.commit[:7]}, baseline {r.baseline[:7]})")
+    return 0
+
+
+def cmd_exp_show(args: argparse.Namespace) -> int:
+    from bale.ops import exp
+    from bale.pipeline.compare import format_table
+
+    rows = exp.show(_repo(), all_baselines=args.all_commits)
+    if args.json:
+        print(json.dumps(exp.to_json(rows), indent=2, default=str))
+        return 0
+    headers, cells = exp.table(rows)
+    if args.csv:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(headers)
+        w.writerows([[c.removeprefix("└── ").removeprefix("├── ") for c in row] for row in cells])
+        print(buf.getvalue(), end="")
+        return 0
+    _out(format_table(headers, cells, markdown=args.md))
+    return 0
+
+
+def cmd_exp_diff(args: argparse.Namespace) -> int:
+    from bale.ops import exp
+    from bale.pipeline.compare import render_diff_table
+
+    d = exp.diff(_repo(), args.a_rev, args.b_rev)
+    if args.json:
+        print(json.dumps({"metrics": d["metrics"], "params": d["params"]}, default=str))
+        return 0
+    a, b = d["old"][:7], d["new"][:7] if d["new"] != "workspace" else "workspace"
+    for kind in ("metrics", "params"):
+        _out(render_diff_table(d[kind], kind=kind, markdown=args.md, a_rev=a, b_rev=b))
+    return 0
+
+
+def cmd_exp_apply(args: argparse.Namespace) -> int:
+    from bale.ops import exp
+
+    r = exp.apply(_repo(), args.experiment)
+    print(f"Applied experiment '{r.name}' ({r.commit[:7]}) to the workspace")
+    return 0
+
+
+def cmd_exp_branch(args: argparse.Namespace) -> int:
+    from bale.ops import exp
+
+    r = exp.branch(_repo(), args.experiment, args.branch)
+    print(f"Git branch '{args.branch}' created from experiment '{r.name}' ({r.commit[:7]})")
+    return 0
+
+
+def cmd_exp_remove(args: argparse.Namespace) -> int:
+    from bale.ops import exp
+
+    removed = exp.remove(_repo(), args.experiment, all_=args.all, queue=args.queue)
+    print(f"Removed {len(removed)} experiment{'s' if len(removed) != 1 else ''}")
+    return 0
+
+
+def _usage(args: argparse.Namespace) -> int:
+    print("usage: bale exp {run,show,diff,apply,branch,remove} ...  (see bale exp --help)")
+    return 2
+
+
+def register(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
+    p = command("exp", _usage, "Run and compare experiments (kept as git refs, as dvc keeps them).")
+    esub = p.add_subparsers(dest="exp_command", metavar="COMMAND")
+
+    def sub_cmd(name: str, handler: Callable[[argparse.Namespace], int], help: str) -> Any:
+        sp = esub.add_parser(name, help=help, description=help)
+        sp.set_defaults(func=handler)
+        sp.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+        return sp
+
+    r = sub_cmd("run", cmd_exp_run, "Run an experiment: set params, reproduce, keep the result.")
+    r.add_argument("targets", nargs="*", help="stages to reproduce (default: all)")
+    r.add_argument(
+        "-S",
+        "--set-param",
+        action="append",
+        default=[],
+        metavar="[FILE:]KEY=VALUE",
+        help="set a param for this experiment (+KEY=VALUE adds a new one)",
+    )
+    r.add_argument("-n", "--name", help="the experiment's name (default: a random one)")
+    r.add_argument("--queue", action="store_true", help="queue it for --run-all instead")
+    r.add_argument("--run-all", action="store_true", help="run every queued experiment")
+    r.add_argument("-j", "--jobs", type=int, default=1, help="experiments (or stages) at once")
+    r.add_argument("-f", "--force", action="store_true", help="replace an experiment of that name")
+
+    s = sub_cmd("show", cmd_exp_show, "Show experiments with their metrics and params.")
+    fmt = s.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print as JSON")
+    fmt.add_argument("--csv", action="store_true", help="print as CSV")
+    fmt.add_argument("--md", action="store_true", help="print as a markdown table")
+    s.add_argument("-A", "--all-commits", action="store_true", help="experiments of every baseline")
+
+    d = sub_cmd("diff", cmd_exp_diff, "Compare the params and metrics of two experiments.")
+    d.add_argument("a_rev", nargs="?", help="an experiment or revision (default: HEAD)")
+    d.add_argument("b_rev", nargs="?", help="an experiment or revision (default: the workspace)")
+    d.add_argument("--json", action="store_true", help="print as JSON")
+    d.add_argument("--md", action="store_true", help="print as markdown tables")
+
+    a = sub_cmd("apply", cmd_exp_apply, "Put an experiment's results into the workspace.")
+    a.add_argument("experiment")
+    b = sub_cmd("branch", cmd_exp_branch, "Make a git branch from an experiment.")
+    b.add_argument("experiment")
+    b.add_argument("branch")
+    rm = sub_cmd("remove", cmd_exp_remove, "Delete experiments.")
+    rm.add_argument("experiment", nargs="*")
+    rm.add_argument("-A", "--all", action="store_true", help="every experiment")
+    rm.add_argument("--queue", action="store_true", help="empty the queue")

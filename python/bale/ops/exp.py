@@ -1,0 +1,478 @@
+"""``bale exp``: run, queue, show, diff, apply, branch and remove experiments.
+
+An experiment is a run of the pipeline with some params set (``-S``),
+committed on top of its baseline commit without moving any branch, and named
+by a ref under ``refs/exps/`` as dvc names them, so ``dvc exp show`` lists
+bale's experiments and the other way round. ``exp run`` works in the
+workspace and leaves the results there, as dvc's does; queued experiments
+run in temporary git worktrees sharing the cache, ``-j`` of them at once,
+and leave the workspace alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bale import scm
+from bale.exceptions import BaleError
+from bale.experiments import modify, refs, snapshot
+from bale.pipeline import index, revision
+
+if TYPE_CHECKING:
+    from bale.repo import Repo
+
+
+@dataclass(frozen=True)
+class ExpResult:
+    name: str
+    commit: str
+    baseline: str
+    queued: bool = False
+
+
+def _baseline(repo: Repo) -> str:
+    if not scm.is_git_repo(repo.root) or not scm.has_commits(repo.root):
+        raise BaleError("experiments need a git repository with a commit to start from")
+    return scm.resolve_rev(repo.root, "HEAD")
+
+
+def _pick_name(repo: Repo, baseline: str, name: str | None, force: bool) -> str:
+    taken = {r.name for r in refs.list_refs(repo.root) if r.baseline == baseline}
+    if name is None:
+        return refs.new_name(taken)
+    refs.check_name(name)
+    if name in taken and not force:
+        raise BaleError(f"experiment '{name}' already exists for this baseline (use -f to replace)")
+    return name
+
+
+def _overridden(repo: Repo, overrides: list[modify.Override]) -> dict[str, bytes]:
+    """Each params file ``overrides`` touch, with its new content
+    (repository-relative name -> bytes)."""
+    by_file: dict[str, list[modify.Override]] = {}
+    for o in overrides:
+        by_file.setdefault(o.file, []).append(o)
+    out = {}
+    for name, os_ in by_file.items():
+        path = Path.cwd() / name
+        text = path.read_text(encoding="utf-8") if path.exists() else None
+        rel = path.relative_to(repo.root).as_posix()
+        out[rel] = modify.apply(text, rel, os_).encode("utf-8")
+    return out
+
+
+def _exp_hash(repo: Repo) -> str:
+    """dvc's ``hash_exp``: sha256 of the merged lock entries, as sorted JSON."""
+    import hashlib
+
+    merged: dict[str, Any] = {}
+    pipes = index.load(repo)
+    for entries in pipes.locks.values():
+        merged.update(entries)
+    return hashlib.sha256(json.dumps(merged, sort_keys=True).encode()).hexdigest()
+
+
+def _tracked_results(repo: Repo, changed: list[str]) -> list[Path]:
+    """What a run wrote that belongs in the experiment's commit: lock files,
+    ``.gitignore`` files, params files and stage outputs kept in git."""
+    pipes = index.load(repo)
+    paths = [repo.root / p for p in changed]
+    for f in pipes.files:
+        paths.append(f.path)
+        paths.append(f.path.with_name("dvc.lock"))
+        for s in f.stages:
+            paths += [s.abspath(o.path) for o in s.outs if not o.cache]
+            paths += [s.abspath(p.path) for p in s.params]
+    return list(dict.fromkeys(paths))
+
+
+def run(
+    repo: Repo,
+    targets: Sequence[str] | None = None,
+    *,
+    set_params: Sequence[str] = (),
+    name: str | None = None,
+    queue: bool = False,
+    force: bool = False,
+    jobs: int = 1,
+    echo: bool = True,
+) -> ExpResult:
+    """Runs (or with ``queue``, queues) one experiment."""
+    from bale.ops.repro import repro
+
+    baseline = _baseline(repo)
+    overrides = modify.parse(set_params)
+    changed_params = _overridden(repo, overrides)
+    if queue:
+        # The queue entry is a commit of the workspace as it is now, params
+        # set, named by bale's own ref; the workspace is not touched.
+        payload = json.dumps({"name": name, "targets": list(targets or []), "force": force})
+        commit = snapshot.commit_workspace(
+            repo.root,
+            baseline,
+            f"bale: queued experiment\n\n{payload}",
+            [],
+            replace=_top_relative(repo, changed_params),
+        )
+        ref = f"{refs.QUEUE_NAMESPACE}/{time.time_ns():020d}"
+        snapshot.set_ref(repo.root, ref, commit)
+        return ExpResult(name or "", commit, baseline, queued=True)
+    exp_name = _pick_name(repo, baseline, name, force)
+    for rel, data in changed_params.items():
+        from bale.metafiles import atomic_write
+
+        atomic_write(repo.root / rel, data)
+    result = repro(repo, targets or None, all_pipelines=not targets, jobs=jobs, echo=echo)
+    commit = snapshot.commit_workspace(
+        repo.root,
+        baseline,
+        f"dvc: commit experiment {_exp_hash(repo)}",
+        _tracked_results(repo, result.changed_files),
+    )
+    snapshot.set_ref(repo.root, refs.ref_name(baseline, exp_name), commit)
+    return ExpResult(exp_name, commit, baseline)
+
+
+def _top_relative(repo: Repo, files: dict[str, bytes]) -> dict[str, bytes]:
+    top = scm.toplevel(repo.root)
+    prefix = repo.root.relative_to(top).as_posix()
+    return {(rel if prefix == "." else f"{prefix}/{rel}"): d for rel, d in files.items()}
+
+
+@dataclass(frozen=True)
+class Queued:
+    ref: str
+    commit: str
+    name: str | None
+    targets: list[str]
+    force: bool
+
+
+def queued(repo: Repo) -> list[Queued]:
+    out = scm.git(
+        repo.root, "for-each-ref", "--format=%(refname) %(objectname)", refs.QUEUE_NAMESPACE
+    )
+    found = []
+    for line in sorted(out.stdout.decode().splitlines()):
+        ref, commit = line.split(" ", 1)
+        body = scm.git(repo.root, "log", "-1", "--format=%b", commit).stdout.decode().strip()
+        try:
+            info = json.loads(body)
+        except ValueError:
+            info = {}
+        found.append(
+            Queued(
+                ref, commit, info.get("name"), info.get("targets") or [], bool(info.get("force"))
+            )
+        )
+    return found
+
+
+@dataclass
+class RunAllResult:
+    done: list[ExpResult] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # queue ref -> error
+
+
+def run_all(repo: Repo, *, jobs: int = 1, echo: bool = True) -> RunAllResult:
+    """Runs every queued experiment, ``jobs`` at once, each in its own
+    temporary worktree that shares this repository's cache."""
+    todo = queued(repo)
+    result = RunAllResult()
+    if not todo:
+        return result
+    taken: set[str] = set()
+    names: dict[str, str] = {}
+    for q in todo:
+        baseline = scm.git(repo.root, "rev-parse", f"{q.commit}^").stdout.decode().strip()
+        names[q.ref] = q.name or refs.new_name(
+            taken | {r.name for r in refs.list_refs(repo.root) if r.baseline == baseline}
+        )
+        taken.add(names[q.ref])
+
+    def one(q: Queued) -> ExpResult:
+        return _run_in_worktree(repo, q, names[q.ref], echo)
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {pool.submit(one, q): q for q in todo}
+        for f, q in futures.items():
+            try:
+                result.done.append(f.result())
+            except BaleError as e:
+                result.failed[q.ref] = str(e)
+    return result
+
+
+def _run_in_worktree(repo: Repo, q: Queued, name: str, echo: bool) -> ExpResult:
+    baseline = scm.git(repo.root, "rev-parse", f"{q.commit}^").stdout.decode().strip()
+    top = scm.toplevel(repo.root)
+    base = repo.tmp_dir / "bale" / "exps"
+    base.mkdir(parents=True, exist_ok=True)
+    wt = base / q.ref.rsplit("/", 1)[1]
+    if wt.exists():
+        scm.git(repo.root, "worktree", "remove", "--force", str(wt), check=False)
+        shutil.rmtree(wt, ignore_errors=True)
+    scm.git(repo.root, "worktree", "add", "--detach", "-q", str(wt), q.commit)
+    try:
+        inner = wt / repo.root.relative_to(top)
+        # The worktree uses this repository's cache; links keep checkouts cheap.
+        (inner / ".dvc" / "config.local").write_text(
+            f'[cache]\n    dir = {repo.cache_dir}\n    type = "reflink,hardlink,copy"\n'
+        )
+        log = inner / ".dvc" / "tmp"
+        log.mkdir(parents=True, exist_ok=True)
+        argv = [sys.executable, "-m", "bale"]
+        env = {**os.environ, "BALE_EXP_NAME": name}
+        steps = [[*argv, "checkout", "-q", "--force"], [*argv, "repro", *(q.targets or ["-P"])]]
+        for step in steps:
+            p = subprocess.run(step, cwd=inner, env=env, capture_output=not echo, text=True)
+            if p.returncode != 0:
+                why = (p.stderr or "").strip().splitlines()[-1:] if not echo else []
+                raise BaleError(
+                    f"queued experiment '{name}' failed at '{' '.join(step[3:])}'"
+                    + (f": {why[0]}" if why else "")
+                )
+        from bale.repo import Repo as RepoClass
+
+        wrepo = RepoClass(inner)
+        commit = snapshot.commit_workspace(
+            inner,
+            baseline,
+            f"dvc: commit experiment {_exp_hash(wrepo)}",
+            _tracked_results(wrepo, []),
+        )
+        snapshot.set_ref(repo.root, refs.ref_name(baseline, name), commit)
+        snapshot.delete_ref(repo.root, q.ref)
+        return ExpResult(name, commit, baseline)
+    finally:
+        scm.git(repo.root, "worktree", "remove", "--force", str(wt), check=False)
+        shutil.rmtree(wt, ignore_errors=True)
+        scm.git(repo.root, "worktree", "prune", check=False)
+
+
+# ---------------------------------------------------------------------------
+# show / diff
+
+
+@dataclass
+class ExpRow:
+    """One line of ``exp show``: the workspace, the baseline, or an experiment."""
+
+    name: str
+    rev: str  # commit id ("workspace" for the workspace)
+    kind: str  # "workspace", "baseline" or "experiment"
+    timestamp: int | None
+    parent: str | None
+    metrics: dict[str, Any]
+    params: dict[str, Any]
+
+
+def show(repo: Repo, *, all_baselines: bool = False) -> list[ExpRow]:
+    """The workspace, HEAD, and HEAD's experiments (every baseline's with
+    ``all_baselines``), with their params and metrics."""
+    baseline = _baseline(repo)
+    pipes = index.load(repo)
+    files = revision.files_of(repo, pipes)
+    exps = [r for r in refs.list_refs(repo.root) if all_baselines or r.baseline == baseline]
+    bases = list(dict.fromkeys([baseline, *(r.baseline for r in exps)]))
+    snaps = revision.at_revisions(repo, files, [*bases, *(r.commit for r in exps)])
+    times = _commit_times(repo, bases)
+    branch = scm.git(repo.root, "rev-parse", "--abbrev-ref", "HEAD").stdout.decode().strip()
+    ws = revision.workspace(repo, files)
+    rows = [ExpRow("workspace", "workspace", "workspace", None, None, ws.metrics, ws.params)]
+    for b in bases:
+        label = branch if b == baseline and branch != "HEAD" else b[:7]
+        s = snaps[b]
+        rows.append(ExpRow(label, b, "baseline", times.get(b), None, s.metrics, s.params))
+        for r in exps:
+            if r.baseline == b:
+                s = snaps[r.commit]
+                rows.append(
+                    ExpRow(r.name, r.commit, "experiment", r.timestamp, b, s.metrics, s.params)
+                )
+    return rows
+
+
+def _commit_times(repo: Repo, commits: list[str]) -> dict[str, int]:
+    out = scm.git(repo.root, "log", "--no-walk", "--format=%H %ct", *commits)
+    return {c: int(t) for c, t in (ln.split() for ln in out.stdout.decode().splitlines())}
+
+
+def _columns(rows: list[ExpRow], kind: str) -> list[tuple[str, str]]:
+    """(file, flattened key) columns; files in name order, keys as first seen."""
+    from bale.pipeline.params import flatten
+
+    cols: dict[tuple[str, str], None] = {}
+    for row in rows:
+        for f, data in sorted(getattr(row, kind).items()):
+            if isinstance(data, dict) and "error" not in data:
+                for k in flatten(data):
+                    cols[(f, k)] = None
+    return list(cols)
+
+
+def _cell(row: ExpRow, kind: str, col: tuple[str, str]) -> Any:
+    from bale.pipeline.params import flatten
+
+    data = getattr(row, kind).get(col[0])
+    if not isinstance(data, dict) or "error" in data:
+        return None
+    return flatten(data).get(col[1])
+
+
+def table(rows: list[ExpRow]) -> tuple[list[str], list[list[str]]]:
+    """Headers and cells of ``exp show``: metrics then params, a column per
+    key (named ``file:key`` only where two files share a key)."""
+    mcols, pcols = _columns(rows, "metrics"), _columns(rows, "params")
+
+    def header(cols: list[tuple[str, str]]) -> list[str]:
+        keys = [k for _f, k in cols]
+        return [k if keys.count(k) == 1 else f"{f}:{k}" for f, k in cols]
+
+    headers = ["Experiment", "rev", "Created", *header(mcols), *header(pcols)]
+    cells = []
+    for row in rows:
+        created = (
+            time.strftime("%Y-%m-%d %H:%M", time.localtime(row.timestamp)) if row.timestamp else "-"
+        )
+        last = row.kind == "experiment" and not any(
+            r.parent == row.parent and r.kind == "experiment" for r in rows[rows.index(row) + 1 :]
+        )
+        name = row.name if row.kind != "experiment" else f"{'└' if last else '├'}── {row.name}"
+        rev = row.rev[:7] if row.kind != "workspace" else "-"
+        line = [name, rev, created]
+        for kind, cols in (("metrics", mcols), ("params", pcols)):
+            for c in cols:
+                v = _cell(row, kind, c)
+                line.append("-" if v is None else _fmt(v))
+        cells.append(line)
+    return headers, cells
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return f"{v:.5g}"
+    return str(v)
+
+
+def to_json(rows: list[ExpRow]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": r.name,
+            "rev": r.rev,
+            "type": r.kind,
+            "baseline": r.parent,
+            "timestamp": r.timestamp,
+            "metrics": {f: {"data": d} for f, d in r.metrics.items()},
+            "params": {f: {"data": d} for f, d in r.params.items()},
+        }
+        for r in rows
+    ]
+
+
+def diff(repo: Repo, a: str | None = None, b: str | None = None) -> dict[str, Any]:
+    """Params and metrics of ``b`` (default: the workspace, or experiment
+    ``a``'s result) against ``a`` (default: HEAD, or experiment ``a``'s
+    baseline), in ``metrics diff --json`` shape, under ``metrics`` and
+    ``params``."""
+    from bale.pipeline.compare import diff as compare
+
+    pipes = index.load(repo)
+    files = revision.files_of(repo, pipes)
+    if a is not None and b is None:
+        exp = _rev_of(repo, a)
+        if exp[1] is not None:
+            old_rev, new_rev = exp[1], exp[0]
+        else:
+            old_rev, new_rev = exp[0], None
+    else:
+        old_rev = _rev_of(repo, a)[0] if a else _baseline(repo)
+        new_rev = _rev_of(repo, b)[0] if b else None
+    revs = [r for r in (old_rev, new_rev) if r]
+    snaps = revision.at_revisions(repo, files, revs)
+    old = snaps[old_rev]
+    new = snaps[new_rev] if new_rev else revision.workspace(repo, files)
+    return {
+        "metrics": compare(*(revision.loaded(s.metrics, metrics=True) for s in (old, new))),
+        "params": compare(*(revision.loaded(s.params) for s in (old, new))),
+        "old": old_rev,
+        "new": new_rev or "workspace",
+    }
+
+
+def _rev_of(repo: Repo, name: str) -> tuple[str, str | None]:
+    """(commit, its baseline if ``name`` is an experiment) for an experiment
+    name or any git revision."""
+    try:
+        r = refs.find(repo.root, name, _baseline(repo))
+        return r.commit, r.baseline
+    except BaleError:
+        return scm.resolve_rev(repo.root, name), None
+
+
+# ---------------------------------------------------------------------------
+# apply / branch / remove
+
+
+def apply(repo: Repo, name: str) -> ExpResult:
+    """Puts the experiment's files into the workspace (git-tracked files,
+    then its data from the cache), without committing or moving HEAD."""
+    from bale.ops.checkout import checkout
+
+    r = refs.find(repo.root, name, _baseline(repo))
+    top = scm.toplevel(repo.root)
+    changed = scm.git(
+        repo.root, "diff", "--name-status", "--no-renames", "-z", "HEAD", r.commit
+    ).stdout.decode("utf-8", errors="surrogateescape")
+    parts = [p for p in changed.split("\0") if p]
+    restore: list[str] = []
+    delete: list[str] = []
+    for status, path in zip(parts[::2], parts[1::2], strict=False):
+        (delete if status == "D" else restore).append(path)
+    if restore:
+        scm.git(top, "restore", f"--source={r.commit}", "--worktree", "--", *restore)
+    for p in delete:
+        (top / p).unlink(missing_ok=True)
+    checkout(repo, None, force=True)
+    return ExpResult(r.name, r.commit, r.baseline)
+
+
+def branch(repo: Repo, name: str, new_branch: str) -> ExpResult:
+    r = refs.find(repo.root, name, _baseline(repo))
+    out = scm.git(repo.root, "branch", new_branch, r.commit, check=False)
+    if out.returncode != 0:
+        raise BaleError(f"cannot create branch '{new_branch}': {out.stderr.decode().strip()}")
+    return ExpResult(r.name, r.commit, r.baseline)
+
+
+def remove(
+    repo: Repo, names: Sequence[str] = (), *, all_: bool = False, queue: bool = False
+) -> list[str]:
+    """Deletes experiments (their refs; the commits go with git's gc)."""
+    removed = []
+    if queue:
+        for q in queued(repo):
+            snapshot.delete_ref(repo.root, q.ref)
+            removed.append(q.ref)
+    if all_:
+        for r in refs.list_refs(repo.root):
+            snapshot.delete_ref(repo.root, r.ref)
+            removed.append(r.name)
+        return removed
+    for n in names:
+        r = refs.find(repo.root, n, _baseline(repo))
+        snapshot.delete_ref(repo.root, r.ref)
+        removed.append(r.name)
+    return removed

@@ -1,0 +1,55 @@
+"""``bale metrics show/diff`` and ``bale params diff``: the files the
+pipelines name, read in the workspace and at git revisions, compared as dvc
+compares them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from bale import scm
+from bale.pipeline import index, revision
+
+if TYPE_CHECKING:
+    from bale.repo import Repo
+
+
+def show(repo: Repo) -> dict[str, Any]:
+    """The workspace's metrics: ``{file: data}`` (errors as ``{"error": msg}``)."""
+    files = revision.files_of(repo, index.load(repo))
+    return revision.workspace(repo, files).metrics
+
+
+def _sides(
+    repo: Repo, a_rev: str | None, b_rev: str | None
+) -> tuple[revision.Snapshot, revision.Snapshot]:
+    files = revision.files_of(repo, index.load(repo))
+    a = scm.resolve_rev(repo.root, a_rev or "HEAD")
+    b = scm.resolve_rev(repo.root, b_rev) if b_rev else None
+    snaps = revision.at_revisions(repo, files, [r for r in (a, b) if r])
+    return snaps[a], snaps[b] if b else revision.workspace(repo, files)
+
+
+def diff(
+    repo: Repo, a_rev: str | None = None, b_rev: str | None = None, *, all_: bool = False
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Metrics of ``b_rev`` (default: the workspace) against ``a_rev``
+    (default: HEAD), in ``dvc metrics diff --json``'s shape."""
+    from bale.pipeline.compare import diff as compare
+
+    old, new = _sides(repo, a_rev, b_rev)
+    return compare(
+        revision.loaded(old.metrics, metrics=True),
+        revision.loaded(new.metrics, metrics=True),
+        with_unchanged=all_,
+    )
+
+
+def params_diff(
+    repo: Repo, a_rev: str | None = None, b_rev: str | None = None, *, all_: bool = False
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Params of ``b_rev`` (default: the workspace) against ``a_rev``
+    (default: HEAD), in ``dvc params diff --json``'s shape."""
+    from bale.pipeline.compare import diff as compare
+
+    old, new = _sides(repo, a_rev, b_rev)
+    return compare(revision.loaded(old.params), revision.loaded(new.params), with_unchanged=all_)

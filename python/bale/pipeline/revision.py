@@ -1,0 +1,153 @@
+"""The metrics and params of a revision (or of the workspace), read the way
+``metrics show``, ``params diff`` and ``exp show`` need them: the files the
+pipelines name, each read whole, many revisions in one ``git cat-file``."""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bale import scm
+from bale.exceptions import BaleError
+
+if TYPE_CHECKING:
+    from bale.pipeline.index import Pipelines
+    from bale.repo import Repo
+
+
+@dataclass
+class Snapshot:
+    """Per file (repository-relative): its parsed data, or ``{"error": why}``."""
+
+    metrics: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Files:
+    metrics: list[str]  # repository-relative
+    params: list[str]
+    #: Cached metrics files: where their dvc.lock records them (lock path,
+    #: stage name, path as written there).
+    cached: dict[str, tuple[str, str, str]]
+
+
+def files_of(repo: Repo, pipes: Pipelines) -> Files:
+    """The metrics and params files the workspace's pipelines name: stage
+    ``metrics`` outputs and params deps, and each ``dvc.yaml``'s top-level
+    ``metrics:`` and ``params:`` lists."""
+    root = repo.root
+    metrics: dict[str, None] = {}
+    params: dict[str, None] = {}
+    cached = {}
+    for f in pipes.files:
+        base = f.path.parent
+        for m in f.metrics:
+            metrics[_rel(root, base / m)] = None
+        for p in f.params:
+            params[_rel(root, base / p)] = None
+        for s in f.stages:
+            for o in s.outs:
+                if o.kind == "metrics":
+                    rel = _rel(root, s.abspath(o.path))
+                    metrics[rel] = None
+                    if o.cache:
+                        lock = _rel(root, f.path.with_name("dvc.lock"))
+                        cached[rel] = (lock, s.name, o.path)
+            for dep in s.params:
+                params[_rel(root, s.abspath(dep.path))] = None
+    return Files(sorted(metrics), sorted(params), cached)
+
+
+def loaded(files: dict[str, Any], metrics: bool = False) -> dict[str, Any]:
+    """The files that loaded (errors left out), metrics reduced to what dvc
+    counts as metrics (numbers, strings, booleans)."""
+    from bale.pipeline.compare import extract_metrics
+
+    ok = {f: d for f, d in files.items() if not (isinstance(d, dict) and "error" in d)}
+    return {f: extract_metrics(d) for f, d in ok.items()} if metrics else ok
+
+
+def _rel(root: Path, p: Path) -> str:
+    return posixpath.normpath(p.relative_to(root).as_posix()) if p.is_relative_to(root) else str(p)
+
+
+def _parse(name: str, data: bytes | None, label: str) -> Any:
+    from bale.pipeline.params import loads_bytes
+
+    if data is None:
+        return {"error": f"{label}:{name}: does not exist"}
+    try:
+        return loads_bytes(data, name)
+    except BaleError as e:
+        return {"error": str(e)}
+
+
+def workspace(repo: Repo, files: Files) -> Snapshot:
+    snap = Snapshot()
+    for kind, names in (("metrics", files.metrics), ("params", files.params)):
+        for name in names:
+            path = repo.root / name
+            try:
+                data: bytes | None = path.read_bytes()
+            except (FileNotFoundError, IsADirectoryError):
+                data = None
+            getattr(snap, kind)[name] = _parse(name, data, "workspace")
+    return snap
+
+
+def at_revisions(repo: Repo, files: Files, revs: list[str]) -> dict[str, Snapshot]:
+    """Snapshots of git revisions (commit ids), read in one batch; a cached
+    metrics file comes from the cache, as that revision's lock records it."""
+    from bale.pipeline.lockfile import loads_lock
+
+    top = scm.toplevel(repo.root)
+    prefix = repo.root.relative_to(top).as_posix()
+
+    def at(name: str) -> str:
+        return name if prefix == "." else f"{prefix}/{name}"
+
+    locks = sorted({lock for lock, _s, _p in files.cached.values()})
+    names = [*files.metrics, *files.params, *locks]
+    blobs = scm.read_paths_at(repo.root, [(r, at(n)) for r in revs for n in names])
+    out = {}
+    for rev in revs:
+        snap = Snapshot()
+        for name in files.metrics:
+            data = blobs[(rev, at(name))]
+            if data is None and name in files.cached:
+                data = _from_cache(
+                    repo,
+                    files.cached[name],
+                    blobs.get((rev, at(files.cached[name][0]))),
+                    loads_lock,
+                )
+            snap.metrics[name] = _parse(name, data, rev[:7])
+        for name in files.params:
+            snap.params[name] = _parse(name, blobs[(rev, at(name))], rev[:7])
+        out[rev] = snap
+    return out
+
+
+def _from_cache(
+    repo: Repo, where: tuple[str, str, str], lock: bytes | None, loads_lock: Any
+) -> bytes | None:
+    lock_name, stage, out_path = where
+    if lock is None:
+        return None
+    try:
+        entries = loads_lock(lock.decode("utf-8"), lock_name)
+    except (BaleError, UnicodeDecodeError):
+        return None
+    item = next(
+        (o for o in entries.get(stage, {}).get("outs") or [] if o.get("path") == out_path), None
+    )
+    if not item or not item.get("md5"):
+        return None
+    algo = "md5" if item.get("hash") == "md5" else "md5-dos2unix"
+    try:
+        return repo.workspace.object_path(algo, item["md5"]).read_bytes()
+    except OSError:
+        return None

@@ -1,0 +1,103 @@
+"""Experiments against dvc 3.67.1: bale's experiments are dvc's git refs, so
+each tool lists, compares and applies the other's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.interop.conftest import copy_repo
+from tests.interop.test_pipelines import PARAMS, _project, _stages
+
+Sh = Any
+
+
+@pytest.fixture(scope="module")
+def baseline(sh: Sh, dvc_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The two-stage project, reproduced and committed: the experiments' baseline."""
+    root = copy_repo(dvc_template, tmp_path_factory.mktemp("exps") / "repo")
+    _project(root)
+    _stages(sh, root, "bale")
+    sh.bale("repro", cwd=root)
+    sh.git("add", "-A", cwd=root)
+    sh.git("commit", "-qm", "baseline", cwd=root)
+    return root
+
+
+def _names(rows: list[dict[str, Any]]) -> set[str]:
+    """Experiment names in ``dvc exp show --json``'s output."""
+    names = set()
+    for row in rows:
+        for e in row.get("experiments") or []:
+            names.add(e["name"])
+    return names
+
+
+def test_exp_run_is_listed_by_dvc_and_compared(sh: Sh, baseline: Path, tmp_path: Path) -> None:
+    root = copy_repo(baseline, tmp_path / "repo")
+    sh.bale("exp", "run", "-S", "train.lr=0.5", "-n", "lr05", cwd=root)
+    # the workspace holds the experiment's results, HEAD has not moved
+    assert "lr: 0.5" in (root / "params.yaml").read_text()
+    assert sh.git("log", "--oneline", cwd=root).stdout.count("\n") == 1
+    refs = sh.git("for-each-ref", "--format=%(refname)", "refs/exps", cwd=root).stdout.split()
+    head = sh.git("rev-parse", "HEAD", cwd=root).stdout.strip()
+    assert refs == [f"refs/exps/{head[:2]}/{head[2:]}/lr05"]
+    # dvc lists bale's experiment, with its params
+    shown = json.loads(sh.dvc("exp", "show", "--json", cwd=root).stdout)
+    assert "lr05" in _names(shown)
+    # and bale lists dvc's
+    sh.git("checkout", "-q", "--", "params.yaml", cwd=root)
+    sh.dvc("exp", "run", "-S", "train.lr=0.2", "-n", "lr02", cwd=root)
+    rows = json.loads(sh.bale("exp", "show", "--json", cwd=root).stdout)
+    exps = {r["name"]: r for r in rows if r["type"] == "experiment"}
+    assert set(exps) == {"lr05", "lr02"}
+    assert exps["lr05"]["params"]["params.yaml"]["data"]["train"]["lr"] == 0.5
+    assert exps["lr02"]["params"]["params.yaml"]["data"]["train"]["lr"] == 0.2
+    loss = {n: e["metrics"]["metrics.json"]["data"]["loss"] for n, e in exps.items()}
+    assert loss["lr05"] < loss["lr02"]
+    table = sh.bale("exp", "show", cwd=root).stdout
+    assert "── lr05" in table and "train.lr" in table and "loss" in table
+    csv = sh.bale("exp", "show", "--csv", cwd=root).stdout.splitlines()
+    assert csv[0].startswith("Experiment,rev,Created,")
+    # diff of an experiment against its baseline
+    d = json.loads(sh.bale("exp", "diff", "lr05", "--json", cwd=root).stdout)
+    assert d["params"]["params.yaml"]["train.lr"] == {"old": 0.1, "new": 0.5, "diff": 0.4}
+    assert "loss" in d["metrics"]["metrics.json"]
+
+
+def test_queue_run_all_in_parallel_apply_branch_remove(
+    sh: Sh, baseline: Path, tmp_path: Path
+) -> None:
+    root = copy_repo(baseline, tmp_path / "repo")
+    for lr in ("0.3", "0.4"):
+        sh.bale("exp", "run", "--queue", "-S", f"train.lr={lr}", "-n", f"q{lr[-1]}", cwd=root)
+    # queueing leaves the workspace alone
+    assert (root / "params.yaml").read_text() == PARAMS
+    sh.bale("exp", "run", "--run-all", "-j", "2", cwd=root)
+    assert (root / "params.yaml").read_text() == PARAMS
+    rows = json.loads(sh.bale("exp", "show", "--json", cwd=root).stdout)
+    exps = {r["name"]: r for r in rows if r["type"] == "experiment"}
+    assert set(exps) == {"q3", "q4"}
+    assert exps["q4"]["params"]["params.yaml"]["data"]["train"]["lr"] == 0.4
+    assert "q4" in _names(json.loads(sh.dvc("exp", "show", "--json", cwd=root).stdout))
+    assert sh.git("worktree", "list", cwd=root).stdout.count("\n") == 1
+    # apply puts the results (and their data) into the workspace
+    sh.bale("exp", "apply", "q4", cwd=root)
+    assert "lr: 0.4" in (root / "params.yaml").read_text()
+    assert json.loads(sh.dvc("status", "--json", cwd=root).stdout) == {}
+    sh.bale("exp", "branch", "q3", "try-q3", cwd=root)
+    assert sh.git("rev-parse", "try-q3", cwd=root).stdout.strip() == exps["q3"]["rev"]
+    sh.bale("exp", "remove", "q3", cwd=root)
+    rows = json.loads(sh.bale("exp", "show", "--json", cwd=root).stdout)
+    assert {r["name"] for r in rows if r["type"] == "experiment"} == {"q4"}
+
+
+def test_exp_run_rejects_unknown_params(sh: Sh, baseline: Path, tmp_path: Path) -> None:
+    root = copy_repo(baseline, tmp_path / "repo")
+    p = sh.bale("exp", "run", "-S", "train.nope=1", cwd=root, check=False)
+    assert p.returncode == 1
+    assert "has no param 'train.nope'" in p.stderr
+    assert (root / "params.yaml").read_text() == PARAMS
