@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from bale.exceptions import NotARepositoryError
 
@@ -18,8 +18,11 @@ if TYPE_CHECKING:
     from bale.ops.checkout import CheckoutResult
     from bale.ops.diff import DiffResult
     from bale.ops.du import DiskUsage
+    from bale.ops.exp import ExpResult, ExpRow
     from bale.ops.gc import GcResult
+    from bale.ops.lineage import Lineage
     from bale.ops.outputs import Scope
+    from bale.ops.repro import ReproResult
     from bale.ops.status import CloudStatusResult, StatusResult
     from bale.ops.transfer import TransferResult
 
@@ -278,3 +281,72 @@ class Repo:
         from bale.ops.remove import remove
 
         return remove(self, targets, outs=outs)
+
+    # Pipelines and experiments
+
+    def repro(
+        self,
+        targets: Sequence[str] | None = None,
+        *,
+        force: bool = False,
+        single: bool = False,
+        downstream: bool = False,
+        all_pipelines: bool = False,
+        dry: bool = False,
+        jobs: int = 1,
+        run_cache: bool = True,
+    ) -> ReproResult:
+        """Runs the stages whose command, deps or params changed since
+        ``dvc.lock`` recorded them, upstream first (``jobs`` at once).
+
+        >>> repo.repro(["train"]).ran  # doctest: +SKIP
+        ['prepare', 'train']
+        """
+        from bale.ops.repro import repro
+
+        return repro(
+            self,
+            targets,
+            force=force,
+            single=single,
+            downstream=downstream,
+            all_pipelines=all_pipelines,
+            dry=dry,
+            jobs=jobs,
+            run_cache=run_cache,
+            echo=False,
+        )
+
+    def lineage(self, path: str | Path) -> Lineage:
+        """Where ``path`` came from: its stage, command, commit, params, inputs
+        (with hashes and remotes), metrics, the stages upstream, and whether
+        the workspace still matches."""
+        from bale.ops.lineage import lineage
+
+        return lineage(self, path)
+
+    def exp_run(
+        self,
+        set_params: Sequence[str] = (),
+        *,
+        name: str | None = None,
+        queue: bool = False,
+        targets: Sequence[str] | None = None,
+    ) -> ExpResult:
+        """Runs an experiment with params set (``["train.lr=0.01"]``), kept as
+        a git ref dvc lists too; with ``queue``, only queues it."""
+        from bale.ops.exp import run
+
+        return run(self, targets, set_params=set_params, name=name, queue=queue, echo=False)
+
+    def exp_show(self, *, all_baselines: bool = False) -> list[ExpRow]:
+        """The workspace, HEAD and HEAD's experiments, with params and metrics."""
+        from bale.ops.exp import show
+
+        return show(self, all_baselines=all_baselines)
+
+    def metrics(self) -> dict[str, Any]:
+        """The workspace's metrics files, parsed: ``{file: data}``."""
+        from bale.ops.metrics import show
+
+        return show(self)

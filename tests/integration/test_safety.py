@@ -207,14 +207,23 @@ def test_python_api_returns_typed_results_and_builtin_exceptions(tmp_path: Path)
         bale.Repo(tmp_path)
 
 
-def test_gc_refuses_to_run_where_pipeline_outputs_would_look_unreferenced(
+def test_gc_keeps_stage_outputs_and_stops_on_an_unreadable_pipeline(
     md5_repo: Path, run: Run
 ) -> None:
-    write_tree(md5_repo, {"f.txt": "x", "dvc.yaml": "stages: {}\n"})
+    write_tree(md5_repo, {"f.txt": "x", "in.txt": "i"})
     run("bale", "add", "f.txt")
+    run("bale", "stage", "add", "-n", "s", "-d", "in.txt", "-o", "o.txt", "cp in.txt o.txt")
+    run("bale", "repro")
+    cached = sorted(p for p in (md5_repo / ".dvc" / "cache" / "files").rglob("*") if p.is_file())
+    assert len(cached) == 2  # f.txt and o.txt's content
+    run("bale", "gc", "-w", "-f")
+    assert sorted(p for p in (md5_repo / ".dvc" / "cache" / "files").rglob("*") if p.is_file()) == cached
+    # a dvc.yaml bale cannot read could hide outputs: nothing is deleted
+    (md5_repo / "f.txt.dvc").unlink()
+    (md5_repo / "dvc.yaml").write_text("stages:\n  s: [\n")
     line = _one_error_line(run("bale", "gc", "-w", "-f", ok=False).stderr)
-    assert "dvc.yaml" in line and "dvc gc" in line
-    assert [p for p in (md5_repo / ".dvc" / "cache").rglob("*") if p.is_file()]
+    assert "dvc.yaml" in line
+    assert sorted(p for p in (md5_repo / ".dvc" / "cache" / "files").rglob("*") if p.is_file()) == cached
 
 
 @pytest.mark.interop
