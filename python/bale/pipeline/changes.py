@@ -91,9 +91,10 @@ def _shown(path: Path) -> str:
 
 
 def params_values(stage: Stage, repo_root: Path) -> dict[str, dict[str, Any] | None]:
-    """The current values of the stage's params, per file as written; None
-    for a file that does not exist."""
-    from bale.pipeline.params import load_file, select
+    """The current values of the stage's params, per file as written (dvc's
+    ``read_params``: the tracked keys, or the whole file); None for a file
+    that does not exist."""
+    from bale.pipeline.params import load_file, read_params
 
     out: dict[str, dict[str, Any] | None] = {}
     for p in stage.params:
@@ -108,11 +109,8 @@ def params_values(stage: Stage, repo_root: Path) -> dict[str, dict[str, Any] | N
             continue
         except IsADirectoryError:
             raise MetafileError(f"{name}: is a directory, expected a parameters file") from None
-        if p.keys:
-            values = select(data, list(p.keys))
-        else:
-            values = dict(data) if isinstance(data, dict) else {}
-        out[p.path] = values
+        values = read_params(data, list(p.keys) or None)
+        out[p.path] = dict(values) if isinstance(values, dict) else {}
     return out
 
 

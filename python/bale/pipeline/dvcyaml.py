@@ -83,22 +83,10 @@ class _Invalid(Exception):
 def parse_yaml12(text: str, name: str) -> Any:
     """YAML 1.2 safe load, as dvc reads ``dvc.yaml``, ``dvc.lock`` and
     ``params.yaml`` (``1e-3`` is a float, ``yes`` a string; duplicate keys
-    are errors)."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    are errors); an empty document is None."""
+    from bale.pipeline.params import parse_yaml
 
-    try:
-        return YAML(typ="safe", pure=False).load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
-        if mark is not None:
-            raise MetafileError(
-                f"{name}: line {mark.line + 1}, column {mark.column + 1}: {problem}"
-            ) from None
-        raise MetafileError(f"{name}: {problem}") from None
-    except YAMLError as exc:
-        raise MetafileError(f"{name}: {' '.join(str(exc).split())}") from None
+    return parse_yaml(text, name) if text.strip() else None
 
 
 def locate(text: str, where: Path_) -> tuple[int, int] | None:

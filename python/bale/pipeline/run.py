@@ -100,20 +100,21 @@ def current_entry(
             )
         deps.append(lockfile.item(d, h.oid, h.size, h.nfiles, h.isexec))
     params: dict[str, dict[str, Any]] = {}
-    for f, values in params_values(stage, repo.root).items():
+    label = stage.addressing(repo.root)
+    current = params_values(stage, repo.root)
+    for p in stage.params:
+        values = current[p.path]
         if values is None:
             raise StageFailedError(
-                f"failed to reproduce '{stage.addressing(repo.root)}': params file '{f}' "
-                "does not exist"
+                f"failed to reproduce '{label}': params file '{p.path}' does not exist"
             )
-        params[f] = values
-    for p in stage.params:
-        missing = [k for k in p.keys if k not in params[p.path]]
+        missing = [k for k in p.keys if k not in values]
         if missing:
             raise StageFailedError(
-                f"failed to reproduce '{stage.addressing(repo.root)}': params "
-                f"{', '.join(missing)} are missing from '{p.path}'"
+                f"failed to reproduce '{label}': params {', '.join(missing)} are missing "
+                f"from '{p.path}'"
             )
+        params[p.path] = values
     return lockfile.entry(stage.cmd, deps, params, outs)
 
 

@@ -1,0 +1,451 @@
+"""``metrics show``, ``metrics diff`` and ``params diff``: results and their text, as dvc 3.x.
+
+Pure functions over data already loaded (see :mod:`bale.pipeline.params`); no
+repository access. Mirrors:
+
+- ``dvc/repo/metrics/show.py`` ``_extract_metrics``/``_read_metric``
+  (:func:`extract_metrics`): only numbers, strings and booleans are metrics.
+- ``dvc/utils/diff.py`` and ``dvc/repo/metrics/diff.py`` ``_diff`` (:func:`diff`):
+  lists are compared as their ``str()``, numbers get a ``diff`` (params too).
+- ``dvc/compare.py`` ``diff_table``/``metrics_table`` and ``dvc/commands/metrics.py``,
+  ``dvc/commands/params.py`` (:func:`render_diff_table`, :func:`render_show_table`):
+  metrics are rounded to 5 decimals by default, params are not rounded.
+- ``dvc/ui/table.py`` ``plain_table``: tabulate's ``plain`` and ``github`` (``--md``)
+  formats with number parsing off, re-implemented here (:func:`format_table`).
+- ``dvc/ui/__init__.py`` ``write_json`` when stdout is not a terminal (:func:`render_json`).
+
+dvc builds diffs from Python sets, so its ``--json`` key order and the order of
+files in its tables change from run to run; bale sorts files and keys.
+Table rows within a file are sorted by key, as in dvc.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
+
+from bale.pipeline.params import flatten
+
+__all__ = [
+    "DEFAULT_PRECISION",
+    "diff",
+    "extract_metrics",
+    "format_table",
+    "render_diff_table",
+    "render_json",
+    "render_show_table",
+    "show_json",
+]
+
+DEFAULT_PRECISION = 5
+"""Decimal places metrics are rounded to in tables (``dvc metrics ... --precision``)."""
+
+_FILL = "-"
+
+# ---------------------------------------------------------------------------
+# results
+
+
+def extract_metrics(data: Any) -> Any:
+    """What dvc keeps of a loaded metrics file: numbers, strings and booleans, in
+    nested dicts; anything else (lists, nulls, dates) is dropped, and a file with
+    nothing left is ``{}``."""
+    return _extract(data) or {}
+
+
+def _extract(value: Any) -> Any:
+    if isinstance(value, (int, float, str)):
+        return value
+    if not isinstance(value, dict):
+        return None
+    kept = {}
+    for key, item in value.items():
+        extracted = _extract(item)
+        if extracted not in (None, {}):
+            kept[key] = extracted
+    return kept
+
+
+def _format_lists(value: Any) -> Any:
+    """dvc's ``format_dict`` on one file's data: lists become their ``str()``."""
+    if isinstance(value, dict):
+        return {key: _format_lists(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return str(value)
+    return value
+
+
+def _parse(raw: Any) -> Any:
+    # a top-level list arrives as its str(): dvc reads it back as JSON if it can
+    if isinstance(raw, str):
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw
+    return raw
+
+
+def _diff_values(old: Any, new: Any, with_unchanged: bool) -> dict[str, Any]:
+    if isinstance(new, list) and isinstance(old, list) and len(old) == len(new) == 1:
+        return _diff_values(old[0], new[0], with_unchanged)
+    if not with_unchanged and old == new:
+        return {}
+    res = {"old": old, "new": new}
+    if isinstance(new, (int, float)) and isinstance(old, (int, float)):
+        res["diff"] = new - old
+    return res
+
+
+def _flat_for_diff(data: Any) -> tuple[dict[str, Any], Any]:
+    """(flattened values, value for keys the other side has): dvc's ``_flatten``."""
+    if not data:
+        return {}, None
+    if isinstance(data, dict):
+        return flatten(data), None
+    return {}, "unable to parse"
+
+
+def _diff_file(old_raw: Any, new_raw: Any, with_unchanged: bool) -> dict[str, dict[str, Any]]:
+    old = _parse(old_raw)
+    new = _parse(new_raw)
+    if isinstance(new, dict) or isinstance(old, dict):
+        old_flat, old_default = _flat_for_diff(old)
+        new_flat, new_default = _flat_for_diff(new)
+        res = {}
+        for key in sorted({*old_flat, *new_flat}):
+            change = _diff_values(
+                old_flat.get(key, old_default), new_flat.get(key, new_default), with_unchanged
+            )
+            if change:
+                res[key] = change
+        return res
+    change = _diff_values(old, new, with_unchanged)
+    return {"": change} if change else {}
+
+
+def diff(
+    old: Mapping[str, Any], new: Mapping[str, Any], *, with_unchanged: bool = False
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Compare two revisions' files: ``{file: data}`` each, as dvc's ``metrics show`` /
+    ``params show`` would give them (metrics through :func:`extract_metrics`, params
+    through :func:`~bale.pipeline.params.select_tree`). A file that failed to load
+    is left out of its side.
+
+    Returns dvc's ``--json`` shape, ``{file: {dotted.key: {"old", "new"[, "diff"]}}}``:
+    a side without the key has ``None``; ``diff`` (``new - old``) is there when both
+    are numbers (booleans count, as in dvc). Unchanged keys only with
+    ``with_unchanged`` (``--all``). Files and keys are sorted.
+    """
+    res: dict[str, dict[str, dict[str, Any]]] = {}
+    for path in sorted({*old, *new}):
+        old_raw = _format_lists(old[path]) if path in old else {}
+        new_raw = _format_lists(new[path]) if path in new else {}
+        changes = _diff_file(old_raw, new_raw, with_unchanged)
+        if changes:
+            res[path] = changes
+    return res
+
+
+def show_json(
+    shown: Mapping[str, Any],
+    *,
+    errors: Mapping[str, BaseException] | None = None,
+    rev: str = "",
+) -> dict[str, Any]:
+    """``dvc metrics show --json``'s shape for one revision (``""``, the workspace,
+    when no revisions are asked for): ``{rev: {"data": {file: {"data": ...}}}}``;
+    a file in ``errors`` gets ``{"error": {"type", "msg"}}`` instead."""
+    files: dict[str, Any] = {path: {"data": data} for path, data in shown.items()}
+    for path, exc in (errors or {}).items():
+        files[path] = {"error": {"type": type(exc).__name__, "msg": str(exc)}}
+    return {rev: {"data": files}}
+
+
+def _json_default(value: Any) -> Any:
+    # dvc fails on these (a date param, a set from a .py file); bale prints them
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    return str(value)
+
+
+def render_json(data: Any) -> str:
+    """What dvc prints for ``--json`` to a pipe or file: one compact line."""
+    return json.dumps(data, default=_json_default) + "\n"
+
+
+# ---------------------------------------------------------------------------
+# tables
+
+
+def _format_field(value: Any, precision: int | None, round_digits: bool) -> str:
+    """dvc's ``_format_field``: floats rounded (or ``.Ng``-formatted), then ``str()``."""
+
+    def fmt(item: Any) -> Any:
+        if isinstance(item, float) and precision:
+            return round(item, precision) if round_digits else f"{item:.{precision}g}"
+        if isinstance(item, Mapping):
+            return {key: fmt(sub) for key, sub in item.items()}
+        if isinstance(item, list):
+            return [fmt(sub) for sub in item]
+        return item
+
+    return str(fmt(value))
+
+
+def render_diff_table(
+    result: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    *,
+    kind: Literal["metrics", "params"],
+    markdown: bool = False,
+    a_rev: str | None = None,
+    b_rev: str | None = None,
+    precision: int | None = None,
+    no_path: bool = False,
+) -> str:
+    """The text ``dvc metrics diff`` / ``dvc params diff`` print for a :func:`diff` result.
+
+    Columns: Path, Metric/Param, ``a_rev`` (default ``HEAD``), ``b_rev`` (default
+    ``workspace``), and for metrics Change. Metrics are rounded to ``precision``
+    decimals (``None`` or 0: 5, as dvc's ``--precision``); params are printed as
+    they are (``precision`` is ignored: dvc has no such option for them).
+    Returns ``""`` for an empty plain table (dvc prints nothing).
+    """
+    metrics = kind == "metrics"
+    digits = (precision or DEFAULT_PRECISION) if metrics else None
+    a_rev = a_rev or "HEAD"
+    b_rev = b_rev or "workspace"
+    headers = ["Path", "Metric" if metrics else "Param", a_rev, b_rev, "Change"]
+    rows = []
+    for path, changes in result.items():
+        for key, change in sorted(changes.items()):
+            cells = [change.get("old"), change.get("new"), change.get("diff")]
+            rows.append(
+                [
+                    path,
+                    str(key),
+                    *(_format_field(_FILL if c is None else c, digits, True) for c in cells),
+                ]
+            )
+    dropped = {0} if no_path else set()
+    if not metrics:
+        dropped.add(4)  # dvc params diff has no Change column
+    keep = [i for i in range(len(headers)) if i not in dropped]
+    return _render([headers[i] for i in keep], [[row[i] for i in keep] for row in rows], markdown)
+
+
+def render_show_table(
+    shown: Mapping[str, Any],
+    *,
+    markdown: bool = False,
+    precision: int | None = None,
+    revisions: Mapping[str, Mapping[str, Any]] | None = None,
+) -> str:
+    """The text ``dvc metrics show`` prints.
+
+    ``shown`` is ``{file: data}`` for the workspace, data as :func:`extract_metrics`
+    gives it (a file that failed to load: ``{}``, which dvc prints as a row of
+    ``-``). Columns: Path, then every flattened metric key, sorted; a file whose
+    metric is a bare value gets the column ``""``. Floats are rounded to
+    ``precision`` decimals (``None`` or 0: 5).
+
+    ``revisions`` (``{rev: {file: data}}``, instead of ``shown``) adds the Revision
+    column, as ``-a``/``-T``/``-A`` do. Returns ``""`` for an empty plain table.
+    """
+    digits = precision or DEFAULT_PRECISION
+    by_rev = revisions if revisions is not None else {"": shown}
+    records: list[tuple[str, str, dict[str, str]]] = []
+    columns: dict[str, None] = {}
+    for rev, files in by_rev.items():
+        for path, data in files.items():
+            flat = flatten(_format_lists(data)) if isinstance(data, dict) else {"": data}
+            cells = {key: _format_field(value, digits, True) for key, value in flat.items()}
+            columns.update(dict.fromkeys(cells))
+            records.append((rev, path, cells))
+    keys = sorted(columns)
+    headers = ["Path", *keys]
+    rows = [[path, *(cells.get(key, _FILL) for key in keys)] for _, path, cells in records]
+    if revisions is not None:
+        headers.insert(0, "Revision")
+        rows = [[rev, *row] for (rev, _, _), row in zip(records, rows, strict=True)]
+    return _render(headers, rows, markdown)
+
+
+def _render(headers: list[str], rows: list[list[str]], markdown: bool) -> str:
+    """dvc's ``ui.table`` → ``plain_table``, as written to stdout."""
+    if not rows and not markdown:
+        return ""
+    text = format_table(headers, rows, markdown=markdown)
+    # dvc appends a newline to markdown ("md table is incomplete without it"), print another
+    return text + "\n\n" if markdown else text + "\n"
+
+
+# ---------------------------------------------------------------------------
+# tabulate's "plain" and "github" formats, string cells only
+
+_ANSI = re.compile(
+    r"""
+    (
+        \x1b\[ [\x30-\x3f]* [\x20-\x2f]* [\x40-\x7e]
+    |
+        \x1b\]8; (\w+=\w+:?)* ; ([^\x1b]+) \x1b\\ ([^\x1b]+) \x1b\]8;;\x1b\\
+    )
+    """,
+    re.VERBOSE,
+)
+_LINE_BREAK = re.compile(r"\r|\n|\r\n")
+_LINES = re.compile(r"[\r\n]")
+_MIN_PADDING = 2
+
+
+def _char_width(char: str) -> int:
+    code = ord(char)
+    if code == 0:
+        return 0
+    if code < 32 or 0x7F <= code < 0xA0:
+        return -1
+    if code == 0xAD:  # soft hyphen: shown
+        return 1
+    category = unicodedata.category(char)
+    if category == "Cn":  # unassigned (in this Python's Unicode tables)
+        return 1
+    if category in ("Mn", "Me", "Cf", "Zl", "Zp") or 0x1160 <= code <= 0x11FF:
+        return 0
+    if 0x4DC0 <= code <= 0x4DFF:  # hexagrams: wide since Unicode 16
+        return 2
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def _text_width(text: str) -> int:
+    """Terminal columns of ``text``, like ``wcwidth.wcswidth`` (which tabulate uses when
+    installed, as with dvc): -1 if it holds a control character. An approximation
+    outside ASCII: emoji sequences are only partly understood."""
+    if text.isascii() and text.isprintable():
+        return len(text)
+    total = 0
+    skip = False
+    previous = ""
+    for char in text:
+        if skip:
+            skip = False
+            continue
+        code = ord(char)
+        if code == 0x200D:  # zero-width joiner: the joined character adds nothing
+            skip = True
+            continue
+        if 0x1F3FB <= code <= 0x1F3FF and previous:  # skin tone modifies the emoji before it
+            continue
+        # a spacing mark takes a column after a letter, none on its own
+        spacing_mark = unicodedata.category(char) == "Mc"
+        width = (1 if previous else 0) if spacing_mark else _char_width(char)
+        if width < 0:
+            return -1
+        total += width
+        previous = char
+    return total
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, markdown: bool) -> str:
+    """``tabulate(rows, headers, tablefmt="github" if markdown else "plain",
+    disable_numparse=True)``: left-aligned columns two spaces apart (or GitHub
+    pipes), each at least its header's width plus two; cells stripped of
+    surrounding whitespace; multi-line cells spread over several lines; trailing
+    spaces removed from every line."""
+    headers = [str(h) for h in headers]
+    rows = [list(row) for row in rows]
+    everything = [*headers, *(cell for row in rows for cell in row)]
+    invisible = any(_ANSI.search(text) for text in everything)
+    multiline = any(_LINE_BREAK.search(text) for text in everything)
+
+    def line_width(text: str) -> int:
+        return _text_width(_ANSI.sub(r"\4", text) if invisible else text)
+
+    def width(text: str) -> int:
+        if multiline:
+            return max(line_width(part) for part in _LINES.split(text))
+        return line_width(text)
+
+    columns: list[list[str]] = [list(col) for col in zip(*rows, strict=True)] if rows else []
+    minimums = [width(h) + _MIN_PADDING for h in headers] if headers else [0] * len(columns)
+    columns = [
+        _align(col, minimum, line_width, multiline)
+        for col, minimum in zip(columns, minimums, strict=False)
+    ]
+    if headers:
+        filled = columns or [[""]] * len(headers)
+        widths = [
+            max(minimum, *(width(cell) for cell in col))
+            for minimum, col in zip(minimums, filled, strict=False)
+        ]
+        headers = [
+            _align_header(h, w, line_width, multiline)
+            for h, w in zip(headers, widths, strict=False)
+        ]
+    else:
+        widths = [max(width(cell) for cell in col) for col in columns]
+    body = [list(row) for row in zip(*columns, strict=True)]
+
+    pad = 1 if markdown else 0
+    begin, sep, end = ("|", "|", "|") if markdown else ("", "  ", "")
+    lines: list[str] = []
+
+    def add_row(cells: Sequence[str]) -> None:
+        if not multiline:
+            lines.append(_build(cells, pad, begin, sep, end))
+            return
+        split = [cell.splitlines() for cell in cells]
+        height = max((len(parts) for parts in split), default=0)
+        split = [
+            parts + [" " * w] * (height - len(parts))
+            for parts, w in zip(split, widths, strict=True)
+        ]
+        for i in range(height):
+            lines.append(_build([parts[i] for parts in split], pad, begin, sep, end))
+
+    if headers:
+        add_row(headers)
+        if markdown:
+            lines.append(_build(["-" * (w + 2 * pad) for w in widths], 0, "|", "|", "|"))
+    for row in body:
+        add_row(row)
+    return "\n".join(lines) if headers or body else ""
+
+
+def _build(cells: Sequence[str], pad: int, begin: str, sep: str, end: str) -> str:
+    space = " " * pad
+    return (begin + sep.join(space + cell + space for cell in cells) + end).rstrip()
+
+
+def _align(
+    column: list[str], minimum: int, line_width: Callable[[str], int], multiline: bool
+) -> list[str]:
+    """tabulate's ``_align_column`` for left alignment, wide-character aware."""
+    cells = [cell.strip() for cell in column]
+    if multiline:
+        widths = [[line_width(part) for part in _LINES.split(cell)] for cell in cells]
+        target = max(minimum, *(w for per in widths for w in per))
+        out = []
+        for cell, per in zip(cells, widths, strict=True):
+            lengths = [len(part) for part in _LINES.split(cell)]
+            pads = [target - (w - n) for w, n in zip(per, lengths, strict=True)]
+            # lines split two ways (splitlines vs [\r\n]) as in tabulate; an empty cell stays ""
+            parts = cell.splitlines()
+            out.append("\n".join(part.ljust(p) for part, p in zip(parts, pads, strict=False)))
+        return out
+    widths_flat = [line_width(cell) for cell in cells]
+    target = max(minimum, *widths_flat)
+    return [
+        cell.ljust(target - (w - len(cell))) for cell, w in zip(cells, widths_flat, strict=True)
+    ]
+
+
+def _align_header(
+    header: str, width: int, line_width: Callable[[str], int], multiline: bool
+) -> str:
+    if multiline:
+        return "\n".join(
+            part.ljust(width + len(part) - line_width(part)) for part in _LINE_BREAK.split(header)
+        )
+    return header.ljust(width + len(header) - line_width(header))

@@ -1,0 +1,866 @@
+"""Reading parameter files, and selecting and comparing their values, the way dvc 3.x does.
+
+Mirrors:
+
+- ``dvc/utils/serialize`` (``LOADERS``/``load_path``): the loader is chosen by the
+  file name's suffix, which dvc takes as *everything after the first dot* of the
+  base name, lower-cased (``fs.suffix``): ``.json``, ``.toml`` and ``.py`` have
+  their own loaders and every other suffix — including ``params.prod.json``,
+  whose suffix is ``.prod.json`` — is read as YAML. YAML is ruamel's safe loader
+  (YAML 1.2: ``1e-3`` is a float, ``yes`` is a string, duplicate keys are
+  errors); JSON and YAML documents that are empty or falsy load as ``{}``.
+- ``dvc/utils/serialize/_py.py``: top-level and class-level constant
+  assignments of a Python file, and ``self.x = ...`` in ``__init__``.
+- ``dvc/dependency/param.py``: ``read_param_file`` with ``flatten=True``
+  (:func:`select`, dpath ``get`` with ``.`` as separator) and ``flatten=False``
+  (:func:`select_tree`, dpath ``search`` + additive ``merge``),
+  ``ParamsDependency.read_params`` (:func:`read_params`), ``get_hash``
+  (:func:`lock_values`) and ``workspace_status`` (:func:`changed`).
+- ``dvc/utils/flatten.py`` (``flatten_dict`` with the dot reducer): :func:`flatten`.
+
+YAML is parsed with PyYAML's C loader configured with ruamel's YAML 1.2
+resolvers and constructors (ten to twenty times faster than ruamel). Documents
+using the few constructs where libyaml's parser and ruamel's disagree (see
+``_RUAMEL_ONLY``), and any document the fast path rejects, go through ruamel
+itself, so what loads, what fails and the values match dvc's.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime
+import functools
+import json
+import re
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from fnmatch import fnmatchcase
+from pathlib import Path, PurePath
+from typing import Any
+
+from bale.exceptions import MetafileError
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+__all__ = [
+    "DEFAULT_PARAMS_FILE",
+    "changed",
+    "flatten",
+    "load_file",
+    "loads",
+    "loads_bytes",
+    "lock_values",
+    "parse_yaml",
+    "read_params",
+    "select",
+    "select_tree",
+    "suffix",
+]
+
+DEFAULT_PARAMS_FILE = "params.yaml"
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+# ---------------------------------------------------------------------------
+# loading
+
+
+def suffix(name: str) -> str:
+    """The suffix dvc picks a loader by: from the first dot of the base name, lower-cased."""
+    base = PurePath(name).name
+    _, dot, rest = base.partition(".")
+    return (dot + rest).lower()
+
+
+def loads(text: str, name: str) -> Any:
+    """Parse a params/metrics file's text by ``name``'s suffix, as dvc's ``LOADERS`` do.
+
+    Unknown suffixes are YAML, as in dvc. Malformed content raises a one-line
+    :class:`MetafileError` starting with ``name``.
+    """
+    parser = _PARSERS.get(suffix(name), parse_yaml)
+    return parser(text, name)
+
+
+def loads_bytes(data: bytes, name: str) -> Any:
+    """:func:`loads` for raw bytes (a git blob, say), decoded as dvc opens files:
+    UTF-8 text mode, so ``\\r\\n`` and ``\\r`` read as ``\\n``."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MetafileError(f"{name}: is not valid utf-8") from None
+    return loads(text.replace("\r\n", "\n").replace("\r", "\n"), name)
+
+
+def load_file(path: Path | str, name: str | None = None) -> Any:
+    """Read and parse a file; ``name`` (default: ``path``) is used for the suffix and
+    in error messages. A missing file raises :class:`FileNotFoundError`."""
+    label = str(path) if name is None else name
+    try:
+        # text mode with universal newlines: what dvc's ``open(..., encoding="utf-8")`` reads
+        with open(path, encoding="utf-8") as fobj:
+            text = fobj.read()
+    except UnicodeDecodeError:
+        raise MetafileError(f"{label}: is not valid utf-8") from None
+    return loads(text, label)
+
+
+# -- JSON -------------------------------------------------------------------
+
+
+def _parse_json(text: str, name: str) -> Any:
+    try:
+        return json.loads(text) or {}
+    except json.JSONDecodeError as exc:
+        raise MetafileError(f"{name}: line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise MetafileError(f"{name}: JSON nested too deeply") from None
+
+
+# -- TOML -------------------------------------------------------------------
+
+_TOML_WHERE = re.compile(r"^(.*) \(at line (\d+), column (\d+)\)$", re.S)
+
+
+def _parse_toml(text: str, name: str) -> Any:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = _one_line(exc)
+        where = _TOML_WHERE.match(message)
+        if where:
+            raise MetafileError(f"{name}: line {where[2]}, column {where[3]}: {where[1]}") from None
+        raise MetafileError(f"{name}: {message}") from None
+
+
+# -- Python -----------------------------------------------------------------
+
+
+def _parse_py(text: str, name: str) -> Any:
+    try:
+        tree = ast.parse(text, filename=name)
+    except SyntaxError as exc:
+        where = f"line {exc.lineno}, column {exc.offset}: " if exc.lineno else ""
+        raise MetafileError(f"{name}: {where}{_one_line(exc.msg)}") from None
+    except ValueError as exc:  # null bytes, on Python < 3.12
+        raise MetafileError(f"{name}: {_one_line(exc)}") from None
+    try:
+        return _py_body(tree.body, only_self=False)
+    except (TypeError, RecursionError, MemoryError) as exc:
+        # dvc crashes here (an unhashable literal key, say); an error is the closest match
+        raise MetafileError(f"{name}: {_one_line(exc)}") from None
+
+
+def _py_body(body: list[ast.stmt], only_self: bool) -> dict[Any, Any]:
+    # dvc skips any statement whose name or value it cannot take (ValueError or
+    # AttributeError inside), keeping the rest of the file.
+    result: dict[Any, Any] = {}
+    for stmt in body:
+        try:
+            if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+                result.update(_py_assign(stmt, only_self))
+            elif isinstance(stmt, ast.ClassDef):
+                result.update({stmt.name: _py_body(stmt.body, only_self=False)})
+            elif isinstance(stmt, ast.FunctionDef) and stmt.name == "__init__":
+                result.update(_py_body(stmt.body, only_self=True))
+        except (ValueError, AttributeError):
+            continue
+    return result
+
+
+def _py_assign(stmt: ast.Assign | ast.AnnAssign, only_self: bool) -> dict[Any, Any]:
+    if isinstance(stmt, ast.AnnAssign):
+        name = _py_target(stmt.target, only_self)
+    elif len(stmt.targets) == 1:
+        name = _py_target(stmt.targets[0], only_self)
+    else:
+        raise AttributeError("chained assignment")
+    node = stmt.value
+    value: Any
+    if isinstance(node, ast.Dict):
+        value = {}
+        for key, val in zip(node.keys, node.values, strict=True):
+            item = ast.literal_eval(val)
+            value[ast.literal_eval(key)] = item  # type: ignore[arg-type]
+    elif isinstance(node, ast.List):
+        value = [ast.literal_eval(elt) for elt in node.elts]
+    elif isinstance(node, ast.Set):
+        value = {ast.literal_eval(elt) for elt in node.elts}
+    elif isinstance(node, ast.Tuple):
+        value = tuple(ast.literal_eval(elt) for elt in node.elts)
+    else:
+        value = ast.literal_eval(node)  # type: ignore[arg-type]
+    return {name: value}
+
+
+def _py_target(target: ast.expr, only_self: bool) -> str:
+    if isinstance(target, ast.Name) and not only_self:
+        return target.id
+    if isinstance(target, ast.Attribute):
+        owner = target.value
+        if not isinstance(owner, ast.Name):
+            raise AttributeError("not a plain attribute")
+        if owner.id == "self":
+            return target.attr
+    raise AttributeError("not a parameter name")
+
+
+# -- YAML -------------------------------------------------------------------
+
+# ruamel.yaml's YAML 1.2 implicit resolvers (ruamel/yaml/resolver.py), in its order.
+_YAML12_RESOLVERS: list[tuple[str, str, list[str]]] = [
+    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", list("tTfF")),
+    (
+        "float",
+        r"""^(?:
+         [-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        list("-+0123456789."),
+    ),
+    (
+        "int",
+        r"""^(?:[-+]?0b[0-1_]+
+        |[-+]?0o?[0-7_]+
+        |[-+]?[0-9_]+
+        |[-+]?0x[0-9a-fA-F_]+)$""",
+        list("-+0123456789"),
+    ),
+    ("merge", r"^(?:<<)$", ["<"]),
+    ("null", r"""^(?: ~ |null|Null|NULL | )$""", ["~", "n", "N", ""]),
+    (
+        "timestamp",
+        r"""^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]
+        |[0-9][0-9][0-9][0-9] -[0-9][0-9]? -[0-9][0-9]?
+        (?:[Tt]|[ \t]+)[0-9][0-9]?
+        :[0-9][0-9] :[0-9][0-9] (?:\.[0-9]*)?
+        (?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$""",
+        list("0123456789"),
+    ),
+    ("value", r"^(?:=)$", ["="]),
+]
+
+# ruamel.yaml.util.timestamp_regexp: what the timestamp constructor accepts.
+_TIMESTAMP = re.compile(
+    r"""^(?P<year>[0-9][0-9][0-9][0-9])
+       -(?P<month>[0-9][0-9]?)
+       -(?P<day>[0-9][0-9]?)
+       (?:((?P<t>[Tt])|[ \t]+)
+       (?P<hour>[0-9][0-9]?)
+       :(?P<minute>[0-9][0-9])
+       :(?P<second>[0-9][0-9])
+       (?:\.(?P<fraction>[0-9]*))?
+        (?:[ \t]*(?P<tz>Z|(?P<tz_sign>[-+])(?P<tz_hour>[0-9][0-9]?)
+       (?::(?P<tz_minute>[0-9][0-9]))?))?)?$""",
+    re.X,
+)
+
+_BOOL_VALUES = {
+    "yes": True,
+    "no": False,
+    "y": True,
+    "n": False,
+    "true": True,
+    "false": False,
+    "on": True,
+    "off": False,
+}
+
+_TAG = "tag:yaml.org,2002:"
+# Documents where libyaml's parser and ruamel's part ways go to ruamel itself.
+_RUAMEL_ONLY = re.compile(
+    r"^%YAML"  # a directive: ruamel may switch to YAML 1.1 rules
+    r"|[\t\x85\u2028\u2029]"  # tabs (libyaml takes more), NEL and U+2028/9 (breaks to libyaml)
+    r"|[\s\S]\ufeff"  # a byte order mark after the start (libyaml skips it)
+    r"|[|>][-+0-9]*#"  # a block scalar header run into a comment
+    r"|(?:^|[\s\[{,])"  # then, starting a token:
+    r"(?:!|[&*](?![\w-]+(?:[\s\]},]|$)))",  # a tag (a bare ``!`` differs); ``&a:b``-like names
+    re.M,
+)
+
+
+def _timestamp(value: str) -> datetime.date:
+    """ruamel.yaml.util.create_timestamp, rounding and all."""
+    match = _TIMESTAMP.match(value)
+    if match is None:
+        raise ValueError(f'failed to construct timestamp from "{value}"')
+    g = match.groupdict()
+    year, month, day = int(g["year"]), int(g["month"]), int(g["day"])
+    if g["hour"] is None:
+        return datetime.date(year, month, day)
+    fraction = g["fraction"]
+    frac = 0
+    if fraction:
+        frac = int(fraction[:6].ljust(6, "0"))
+        if len(fraction) > 6 and int(fraction[6]) > 4:
+            frac += 1
+    tzinfo = None
+    if g["tz_sign"]:
+        delta = datetime.timedelta(
+            hours=int(g["tz_hour"]), minutes=int(g["tz_minute"]) if g["tz_minute"] else 0
+        )
+        if g["tz_sign"] == "-":
+            delta = -delta
+        tzinfo = datetime.timezone(delta, name=g["tz"])
+    elif g["tz"] == "Z":
+        tzinfo = datetime.timezone(datetime.timedelta(hours=0), name="Z")
+    data = datetime.datetime(
+        year,
+        month,
+        day,
+        int(g["hour"]),
+        int(g["minute"]),
+        int(g["second"]),
+        frac if frac <= 999999 else 0,
+        tzinfo,
+    )
+    if frac > 999999:  # a fraction that rounded up to a whole second
+        data += datetime.timedelta(seconds=1)
+    return data
+
+
+def _yaml_int(text: str) -> int:
+    """ruamel's YAML 1.2 int constructor: ``0o17``, ``0x1f``, ``0b11``, ``1_000``; ``017`` is 17."""
+    digits = text.replace("_", "")
+    sign = -1 if digits[0] == "-" else 1
+    if digits[0] in "+-":
+        digits = digits[1:]
+    if digits == "0":
+        return 0
+    for prefix, base in (("0b", 2), ("0x", 16), ("0o", 8)):
+        if digits.startswith(prefix):
+            return sign * int(digits[2:], base)
+    return sign * int(digits)
+
+
+def _yaml_float(text: str) -> float:
+    """ruamel's YAML 1.2 float constructor."""
+    digits = text.replace("_", "").lower()
+    sign = -1 if digits[0] == "-" else 1
+    if digits[0] in "+-":
+        digits = digits[1:]
+    if digits == ".inf":
+        return sign * float("inf")
+    if digits == ".nan":
+        return float("nan")
+    return sign * float(digits)
+
+
+@functools.cache
+def _yaml_loader() -> type:
+    import yaml
+    from yaml.constructor import ConstructorError
+    from yaml.nodes import MappingNode, SequenceNode
+
+    base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    def scalar(loader: Any, node: Any) -> str:
+        text: str = loader.construct_scalar(node)
+        return text
+
+    def construct_int(loader: Any, node: Any) -> int:
+        return _yaml_int(scalar(loader, node))
+
+    def construct_float(loader: Any, node: Any) -> float:
+        return _yaml_float(scalar(loader, node))
+
+    def construct_bool(loader: Any, node: Any) -> bool:
+        return _BOOL_VALUES[scalar(loader, node).lower()]
+
+    def construct_timestamp(loader: Any, node: Any) -> datetime.date:
+        if not isinstance(node.value, str):
+            raise ConstructorError(None, None, "expected a scalar node", node.start_mark)
+        return _timestamp(node.value)
+
+    def construct_omap(loader: Any, node: Any) -> Iterator[dict[Any, Any]]:
+        # ruamel builds an ordered dict (PyYAML a list of pairs); a dict compares equal
+        omap: dict[Any, Any] = {}
+        yield omap
+        if not isinstance(node, SequenceNode):
+            raise ConstructorError(
+                "while constructing an ordered map",
+                node.start_mark,
+                f"expected a sequence, but found {node.id}",
+                node.start_mark,
+            )
+        for sub in node.value:
+            if not isinstance(sub, MappingNode) or len(sub.value) != 1:
+                raise ConstructorError(
+                    "while constructing an ordered map",
+                    node.start_mark,
+                    "expected a single mapping item",
+                    sub.start_mark,
+                )
+            key_node, value_node = sub.value[0]
+            key = loader.construct_object(key_node)
+            if key in omap:
+                raise ConstructorError(
+                    "while constructing an ordered map",
+                    node.start_mark,
+                    f'found duplicate key "{key}"',
+                    key_node.start_mark,
+                )
+            omap[key] = loader.construct_object(value_node)
+
+    class _Loader(base):  # type: ignore[misc]
+        """PyYAML safe loader that resolves and constructs like ruamel's YAML 1.2 safe loader."""
+
+        def flatten_mapping(self, node: Any) -> None:
+            # ruamel's merge-key handling: a second ``<<`` is an error, and the merged
+            # pairs go first so the mapping's own keys win.
+            merge: list[Any] = []
+            index = 0
+            while index < len(node.value):
+                key_node, value_node = node.value[index]
+                if key_node.tag == _TAG + "merge":
+                    if merge:
+                        raise ConstructorError(
+                            "while constructing a mapping",
+                            node.start_mark,
+                            'found duplicate merge key "<<"',
+                            key_node.start_mark,
+                        )
+                    del node.value[index]
+                    if isinstance(value_node, MappingNode):
+                        self.flatten_mapping(value_node)
+                        merge.extend(value_node.value)
+                    elif isinstance(value_node, SequenceNode):
+                        submerge = []
+                        for sub in value_node.value:
+                            if not isinstance(sub, MappingNode):
+                                raise ConstructorError(
+                                    "while constructing a mapping",
+                                    node.start_mark,
+                                    f"expected a mapping for merging, but found {sub.id}",
+                                    sub.start_mark,
+                                )
+                            self.flatten_mapping(sub)
+                            submerge.append(sub.value)
+                        for values in reversed(submerge):
+                            merge.extend(values)
+                    else:
+                        raise ConstructorError(
+                            "while constructing a mapping",
+                            node.start_mark,
+                            "expected a mapping or list of mappings for merging, "
+                            f"but found {value_node.id}",
+                            value_node.start_mark,
+                        )
+                elif key_node.tag == _TAG + "value":
+                    key_node.tag = _TAG + "str"
+                    index += 1
+                else:
+                    index += 1
+            if merge:
+                node.merge = merge
+                node.value = merge + node.value
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+            if not isinstance(node, MappingNode):
+                raise ConstructorError(
+                    None, None, f"expected a mapping node, but found {node.id}", node.start_mark
+                )
+            self.flatten_mapping(node)
+            merged = getattr(node, "merge", None)
+            # ruamel checks duplicates only in mappings without a merge key
+            todo = [(merged, False), (node.value, False)] if merged else [(node.value, True)]
+            total: dict[Any, Any] = {}
+            for pairs, check in todo:
+                mapping: dict[Any, Any] = {}
+                for key_node, value_node in pairs:
+                    key = self.construct_object(key_node, deep=True)
+                    if isinstance(key, list):  # ruamel turns a sequence key into a tuple
+                        key = tuple(key)
+                    try:
+                        hash(key)
+                    except TypeError:
+                        raise ConstructorError(
+                            "while constructing a mapping",
+                            node.start_mark,
+                            "found unhashable key",
+                            key_node.start_mark,
+                        ) from None
+                    value = self.construct_object(value_node, deep=deep)
+                    if check and key in mapping:
+                        raise ConstructorError(
+                            "while constructing a mapping",
+                            node.start_mark,
+                            f'found duplicate key "{key}" with value "{value}" '
+                            f'(original value: "{mapping[key]}")',
+                            key_node.start_mark,
+                        )
+                    mapping[key] = value
+                total.update(mapping)
+            return total
+
+    _Loader.yaml_implicit_resolvers = {}
+    for tag, pattern, first in _YAML12_RESOLVERS:
+        _Loader.add_implicit_resolver(_TAG + tag, re.compile(pattern, re.X), first)
+    for tag, func in (
+        ("int", construct_int),
+        ("float", construct_float),
+        ("bool", construct_bool),
+        ("timestamp", construct_timestamp),
+        ("omap", construct_omap),
+    ):
+        _Loader.add_constructor(_TAG + tag, func)
+    return _Loader
+
+
+def _load_yaml_fast(text: str) -> Any:
+    """The PyYAML path alone (exposed for tests): raises whatever PyYAML raises."""
+    import yaml
+
+    return yaml.load(text, Loader=_yaml_loader())
+
+
+def _load_yaml_ruamel(text: str, name: str) -> Any:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError
+
+    try:
+        with warnings.catch_warnings():
+            # YAML 1.1 documents make ruamel warn about floats like 1e3; dvc's users see
+            # that noise, bale's need not
+            warnings.simplefilter("ignore")
+            return YAML(typ="safe").load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = _one_line(exc.problem or exc.context or "invalid YAML")
+        if mark is not None:
+            raise MetafileError(
+                f"{name}: line {mark.line + 1}, column {mark.column + 1}: {problem}"
+            ) from None
+        raise MetafileError(f"{name}: {problem}") from None
+    except Exception as exc:  # ruamel raises ValueError on some scalars (``+_``)
+        raise MetafileError(f"{name}: {_one_line(exc) or type(exc).__name__}") from None
+
+
+def parse_yaml(text: str, name: str) -> Any:
+    """YAML 1.2 as dvc's ruamel reads it (fast path, ruamel where they could
+    differ); empty or falsy documents are ``{}``."""
+    if _RUAMEL_ONLY.search(text):
+        return _load_yaml_ruamel(text, name) or {}
+    try:
+        return _load_yaml_fast(text) or {}
+    except Exception:  # ruamel decides whether dvc accepts it, and words the error
+        return _load_yaml_ruamel(text, name) or {}
+
+
+_PARSERS: dict[str, Callable[[str, str], Any]] = {
+    ".json": _parse_json,
+    ".toml": _parse_toml,
+    ".py": _parse_py,
+}
+
+
+# ---------------------------------------------------------------------------
+# dpath with "." as separator
+
+
+class _Index(int):
+    """A list position that also equals its negative form (dpath's ``ListIndex``)."""
+
+    length: int
+
+    def __new__(cls, value: int, length: int) -> _Index:
+        obj = super().__new__(cls, value)
+        obj.length = length
+        return obj
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, int):
+            return False
+        return other == int(self) or self.length + other == int(self)
+
+    __hash__ = int.__hash__
+
+
+_LEAVES = (bytes, str, int, float, bool, type(None))
+
+# (path from the document root, the values along that path: the last is the match)
+_Match = tuple[tuple[Any, ...], tuple[Any, ...]]
+
+
+def _children(node: Any) -> list[tuple[Any, Any]]:
+    """dpath's ``make_walkable``: mapping items, or (position, item) of a sized iterable."""
+    if isinstance(node, _LEAVES):
+        return []
+    items = getattr(node, "items", None)
+    if items is not None:
+        return list(items())
+    try:
+        size = len(node)
+    except TypeError:
+        return []
+    return [(_Index(i, size), item) for i, item in enumerate(node)]
+
+
+def _is_empty(key: Any) -> bool:
+    try:
+        return len(key) == 0
+    except TypeError:
+        return False
+
+
+def _check_keys(node: Any) -> None:
+    """dpath refuses a document with an empty key anywhere (``InvalidKeyName``)."""
+    stack = [node]
+    while stack:
+        for key, child in _children(stack.pop()):
+            if not isinstance(key, int) and _is_empty(key):
+                raise MetafileError("parameter files read by key may not have empty keys")
+            stack.append(child)
+
+
+def _walk(node: Any, path: tuple[Any, ...] = (), chain: tuple[Any, ...] = ()) -> Iterator[_Match]:
+    """dpath's ``walk`` order: a node's children, then each child's subtree."""
+    pairs = _children(node)
+    for key, child in pairs:
+        yield (*path, key), (*chain, child)
+    for key, child in pairs:
+        yield from _walk(child, (*path, key), (*chain, child))
+
+
+def _segment_matches(key: Any, glob: str) -> bool:
+    """dpath's per-segment match: ints (list positions too) by value, others by fnmatch."""
+    if isinstance(key, int):
+        try:
+            number = int(glob)
+        except ValueError:
+            key = str(key)
+        else:
+            return bool(key == number)
+    try:
+        return fnmatchcase(key, glob)
+    except TypeError:  # a key that is neither str nor int never matches
+        return False
+
+
+def _path_matches(path: tuple[Any, ...], glob: list[str]) -> bool:
+    """dpath's ``match``, with ``**`` standing for zero or more segments."""
+    if "**" in glob:
+        at = glob.index("**")
+        if len(path) >= len(glob):
+            glob = [*glob[:at], *(["*"] * (len(path) - len(glob) + 1)), *glob[at + 1 :]]
+        elif len(path) == len(glob) - 1:
+            glob = [*glob[:at], *glob[at + 1 :]]
+    if len(path) != len(glob):
+        return False
+    return all(_segment_matches(key, pattern) for key, pattern in zip(path, glob, strict=True))
+
+
+def _find(data: Any, key_path: str) -> list[_Match]:
+    """Every match of a dotted key path (a dpath glob), in dpath's walk order."""
+    glob = key_path.lstrip(".").split(".")
+    if "**" in glob:
+        if glob.count("**") > 1:
+            raise MetafileError(f"invalid key '{key_path}': only one '**' is allowed")
+        return [match for match in _walk(data) if _path_matches(match[0], glob)]
+    # without "**" every match has len(glob) segments and dpath's walk meets them in
+    # depth-first order, so descending gives the same list without visiting everything
+    found: list[_Match] = [((), (data,))]
+    for pattern in glob:
+        found = [
+            ((*path, key), (*chain, child))
+            for path, chain in found
+            for key, child in _children(chain[-1])
+            if _segment_matches(key, pattern)
+        ]
+    return [(path, chain[1:]) for path, chain in found]
+
+
+def select(data: Any, keys: Sequence[str]) -> dict[str, Any]:
+    """dvc's ``read_param_file(..., flatten=True)``: ``{key_path: value}`` for the
+    dotted key paths found in ``data``; absent ones are left out.
+
+    Key paths are dpath globs split on ``.``: ``train.lr``, ``layers.0`` (a list
+    position; ``-1`` too), ``train.*`` (if it matches one value). A path that
+    matches several values, or a document with an empty key, is an error, as in dvc.
+    """
+    ret: dict[str, Any] = {}
+    checked = False
+    for key_path in keys:
+        if key_path in ("", "/"):  # dpath.get returns the whole document for these
+            ret[key_path] = data
+            continue
+        if not checked:
+            _check_keys(data)
+            checked = True
+        found = _find(data, key_path)
+        if len(found) > 1:
+            raise MetafileError(f"parameter '{key_path}' matches more than one value")
+        if found:
+            ret[key_path] = found[0][1][-1]
+    return ret
+
+
+def _lookup(container: Any, key: Any) -> tuple[bool, Any]:
+    if isinstance(container, list):
+        if isinstance(key, int) and -len(container) <= key < len(container):
+            return True, container[key]
+        return False, None
+    if isinstance(container, dict):
+        try:
+            if key in container:
+                return True, container[key]
+        except TypeError:
+            pass
+    return False, None
+
+
+def _assign(container: Any, key: Any, value: Any) -> None:
+    if isinstance(container, list):
+        if key >= len(container):
+            container.extend([None] * (key + 1 - len(container)))
+        container[key] = value
+    elif isinstance(container, dict):
+        container[key] = value
+    else:
+        # dvc fails too: dpath cannot rebuild a tuple or a set item by item
+        raise MetafileError(f"cannot select parameters inside a {type(container).__name__}")
+
+
+def _set_path(root: dict[Any, Any], path: tuple[Any, ...], chain: tuple[Any, ...]) -> None:
+    """dpath ``set`` with type hints: a missing level is created empty, of the same
+    container type as in the source; lists are padded with ``None``."""
+    current: Any = root
+    for key, source in zip(path[:-1], chain[:-1], strict=True):
+        present, child = _lookup(current, key)
+        if not present:
+            child = type(source)() if isinstance(source, (dict, list)) else ()
+            _assign(current, key, child)
+        elif isinstance(child, _LEAVES):
+            raise MetafileError("cannot select parameters below a value")
+        current = child
+    _assign(current, path[-1], chain[-1])
+
+
+def _merge(dst: Any, src: dict[Any, Any]) -> None:
+    """dpath ``merge`` (additive): dicts merge key by key, lists are concatenated,
+    other values are replaced."""
+    for key, found in src.items():
+        try:
+            empty = len(key) == 0
+        except TypeError:
+            # dpath's merge measures every key it visits: dvc fails on int or bool keys
+            raise MetafileError(
+                f"cannot merge parameters with the non-string key {key!r}"
+            ) from None
+        if empty:
+            raise MetafileError("parameter files read by key may not have empty keys")
+        present, target = _lookup(dst, key)
+        if not present:
+            _assign(dst, key, found)
+        elif isinstance(found, dict) and isinstance(target, dict):
+            _merge(target, found)
+        elif isinstance(found, list) and isinstance(target, list):
+            target.extend(found)
+        elif type(found) is not type(target) or isinstance(target, _LEAVES):
+            _assign(dst, key, found)
+        elif isinstance(target, (set, frozenset)):
+            raise MetafileError("cannot merge parameter sets")
+        # a tuple ``+=`` makes a new tuple that dpath drops: the first one stays
+
+
+def select_tree(data: Any, keys: Sequence[str] | None) -> Any:
+    """dvc's ``read_param_file(..., flatten=False)`` (what ``params show``/``diff``
+    compare): the nested part of ``data`` holding the given key paths, or all of
+    ``data`` if ``keys`` is empty. Lists keep their positions (``a.1`` gives
+    ``{"a": [None, x]}``) and two key paths selecting list parts concatenate, as
+    dpath's additive merge does."""
+    import copy
+
+    if not keys:
+        return data
+    if isinstance(data, (list, tuple, set)):
+        # dvc fails too: dpath's merge cannot take list positions at the top
+        raise MetafileError(f"cannot select parameters from a {type(data).__name__}")
+    _check_keys(data)
+    ret: dict[Any, Any] = {}
+    for key_path in dict.fromkeys(keys):
+        part: dict[Any, Any] = {}
+        for path, chain in _find(data, key_path):
+            _set_path(part, path, chain)
+        _merge(ret, copy.deepcopy(part))
+    return ret
+
+
+# ---------------------------------------------------------------------------
+# ParamsDependency
+
+
+def read_params(data: Any, keys: Sequence[str] | None) -> Any:
+    """``ParamsDependency.read_params``: the tracked values ``{key_path: value}``, or
+    the whole document when the stage tracks the whole file (no keys)."""
+    return select(data, keys) if keys else data
+
+
+def lock_values(data: Any, keys: Sequence[str] | None, name: str) -> Any:
+    """``ParamsDependency.get_hash``: the values ``dvc.lock`` records for this
+    params file; a tracked key missing from the file is an error naming it."""
+    info = read_params(data, keys)
+    missing = [key for key in dict.fromkeys(keys or ()) if key not in info]
+    if missing:
+        raise MetafileError(f"Parameters '{', '.join(missing)}' are missing from '{name}'.")
+    return info
+
+
+def changed(
+    recorded: Mapping[str, Any], actual: Mapping[str, Any], keys: Sequence[str] | None
+) -> dict[str, str]:
+    """``ParamsDependency.workspace_status`` for an existing file with a lock record:
+    ``{key: "modified" | "new" | "deleted"}`` for the keys that differ.
+
+    ``recorded`` is the file's entry in ``dvc.lock``, ``actual`` is
+    :func:`read_params` of the file now. Order: ``keys`` as given; for a wholly
+    tracked file, the file's keys then the lock's. A tuple (from a ``.py`` file)
+    equals the list the lock holds for it.
+    """
+    order = list(keys) if keys else list(dict.fromkeys([*actual.keys(), *recorded.keys()]))
+    status: dict[str, str] = {}
+    for key in order:
+        if key not in actual:
+            status[key] = "deleted"
+        elif key not in recorded:
+            status[key] = "new"
+        elif actual[key] != recorded[key]:
+            if isinstance(actual[key], tuple) and list(actual[key]) == recorded[key]:
+                continue
+            status[key] = "modified"
+    return status
+
+
+# ---------------------------------------------------------------------------
+# flatten
+
+
+def flatten(data: Mapping[Any, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings to dotted keys, as dvc's ``flatten`` (``flatten_dict``, dot
+    reducer): lists stay values, empty mappings vanish, and two paths that
+    flatten to the same key are an error. Keys are made strings."""
+    out: dict[str, Any] = {}
+
+    def walk(node: Mapping[Any, Any], parent: str | None) -> None:
+        for key, value in node.items():
+            flat = str(key) if parent is None else f"{parent}.{key}"
+            if isinstance(value, Mapping):
+                if value:
+                    walk(value, flat)
+                continue
+            if flat in out:
+                raise MetafileError(f"duplicated key '{flat}'")
+            out[flat] = value
+
+    if not isinstance(data, Mapping):
+        raise TypeError(f"cannot flatten a {type(data).__name__}")
+    walk(data, prefix or None)
+    return out
