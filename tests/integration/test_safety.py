@@ -207,6 +207,10 @@ def test_python_api_returns_typed_results_and_builtin_exceptions(tmp_path: Path)
         bale.Repo(tmp_path)
 
 
+def _cached(repo: Path) -> list[Path]:
+    return sorted(p for p in (repo / ".dvc" / "cache" / "files").rglob("*") if p.is_file())
+
+
 def test_gc_keeps_stage_outputs_and_stops_on_an_unreadable_pipeline(
     md5_repo: Path, run: Run
 ) -> None:
@@ -214,16 +218,16 @@ def test_gc_keeps_stage_outputs_and_stops_on_an_unreadable_pipeline(
     run("bale", "add", "f.txt")
     run("bale", "stage", "add", "-n", "s", "-d", "in.txt", "-o", "o.txt", "cp in.txt o.txt")
     run("bale", "repro")
-    cached = sorted(p for p in (md5_repo / ".dvc" / "cache" / "files").rglob("*") if p.is_file())
+    cached = _cached(md5_repo)
     assert len(cached) == 2  # f.txt and o.txt's content
     run("bale", "gc", "-w", "-f")
-    assert sorted(p for p in (md5_repo / ".dvc" / "cache" / "files").rglob("*") if p.is_file()) == cached
+    assert _cached(md5_repo) == cached
     # a dvc.yaml bale cannot read could hide outputs: nothing is deleted
     (md5_repo / "f.txt.dvc").unlink()
     (md5_repo / "dvc.yaml").write_text("stages:\n  s: [\n")
     line = _one_error_line(run("bale", "gc", "-w", "-f", ok=False).stderr)
     assert "dvc.yaml" in line
-    assert sorted(p for p in (md5_repo / ".dvc" / "cache" / "files").rglob("*") if p.is_file()) == cached
+    assert _cached(md5_repo) == cached
 
 
 @pytest.mark.interop
