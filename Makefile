@@ -3,13 +3,16 @@ PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: help sysdeps dev demo test test-rust test-python lint bench bench-sync bench-chunks clean
+.PHONY: help sysdeps dev demo test test-rust test-python lint bench bench-sync bench-chunks bench-pipelines clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 dev: sysdeps ## build the extension (release) and install bale with its test dependencies
 	$(PIP) install -q -e '.[test]'
+	@# Bytecode now, as a wheel install would: with PYTHONDONTWRITEBYTECODE set,
+	@# every command would otherwise recompile bale's modules at start.
+	$(PYTHON) -m compileall -q python/bale
 
 sysdeps: ## xfsprogs, for the reflink tests on a loop-mounted XFS image (root + apt only)
 	@command -v mkfs.xfs >/dev/null 2>&1 || { \
@@ -45,6 +48,9 @@ bench-sync: dev ## push/pull vs dvc on folder and S3 (SeaweedFS) remotes; SYNC_A
 
 bench-chunks: dev ## chunk-level dedup vs dvc: an edit, an insert, ten versions, CSV appends; CHUNK_ARGS="--scale 0.05" for a quick run
 	$(PYTHON) benches/chunks.py $(CHUNK_ARGS)
+
+bench-pipelines: dev ## no-op repro/status of a 50-stage pipeline on a 100k-file dir vs dvc; PIPE_ARGS="--scale 0.05 --repeat 2" for a quick run
+	$(PYTHON) benches/pipelines.py $(PIPE_ARGS)
 
 clean: ## remove build products
 	cargo clean

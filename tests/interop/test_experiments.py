@@ -101,3 +101,24 @@ def test_exp_run_rejects_unknown_params(sh: Sh, baseline: Path, tmp_path: Path) 
     assert p.returncode == 1
     assert "has no param 'train.nope'" in p.stderr
     assert (root / "params.yaml").read_text() == PARAMS
+
+
+def test_metrics_and_params_commands_print_what_dvc_prints(
+    sh: Sh, baseline: Path, tmp_path: Path
+) -> None:
+    root = copy_repo(baseline, tmp_path / "repo")
+    (root / "params.yaml").write_text(PARAMS.replace("lr: 0.1", "lr: 0.05"))
+    sh.bale("repro", cwd=root)
+    for args in (
+        ["metrics", "show"],
+        ["metrics", "show", "--md"],
+        ["metrics", "diff"],
+        ["metrics", "diff", "--md"],
+        ["metrics", "diff", "--all"],
+        ["params", "diff"],
+        ["params", "diff", "--md"],
+    ):
+        assert sh.bale(*args, cwd=root).stdout == sh.dvc(*args, cwd=root).stdout, args
+    for args in (["metrics", "diff", "--json"], ["params", "diff", "--json"]):
+        ours = json.loads(sh.bale(*args, cwd=root).stdout)
+        assert ours == json.loads(sh.dvc(*args, cwd=root).stdout), args

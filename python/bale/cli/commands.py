@@ -518,10 +518,29 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: Any) -> None:
-    """Adds every command to the parser's sub-parsers."""
+class _Skipped:
+    """Stands in for the parser of a command that is not being run: every
+    call on it is accepted and does nothing."""
+
+    def __getattr__(self, name: str) -> Any:
+        return self
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self
+
+    def __iter__(self) -> Any:
+        return iter(())
+
+
+def register(sub: Any, only: str | None = None) -> None:
+    """Adds every command to the parser's sub-parsers; with ``only`` (the
+    command being run), only that one is built, unless it names none."""
+    built: list[str] = []
 
     def command(name: str, handler: Handler, help: str) -> argparse.ArgumentParser:
+        if only is not None and name != only:
+            return _Skipped()  # type: ignore[return-value]
+        built.append(name)
         p: argparse.ArgumentParser = sub.add_parser(name, help=help, description=help)
         p.set_defaults(func=handler)
         p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
@@ -712,6 +731,9 @@ def register(sub: Any) -> None:
         "doctor", cmd_doctor, "Show the platform, config files and which link types work here."
     )
     p.add_argument("--json", action="store_true", help="print as JSON")
+
+    if only is not None and not built:
+        register(sub)  # not a command: build them all, for argparse's message
 
 
 def _levels(p: argparse.ArgumentParser, sub: bool = False) -> None:
