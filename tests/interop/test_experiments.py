@@ -84,8 +84,13 @@ def test_queue_run_all_in_parallel_apply_branch_remove(
     assert exps["q4"]["params"]["params.yaml"]["data"]["train"]["lr"] == 0.4
     assert "q4" in _names(json.loads(sh.dvc("exp", "show", "--json", cwd=root).stdout))
     assert sh.git("worktree", "list", cwd=root).stdout.count("\n") == 1
-    # apply puts the results (and their data) into the workspace
-    sh.bale("exp", "apply", "q4", cwd=root)
+    # apply refuses to overwrite uncommitted edits, then puts the results
+    # (and their data) into the workspace
+    (root / "params.yaml").write_text(PARAMS + "# mine\n")
+    p = sh.bale("exp", "apply", "q4", cwd=root, check=False)
+    assert p.returncode == 1 and "params.yaml: has uncommitted changes" in p.stderr
+    assert (root / "params.yaml").read_text().endswith("# mine\n")
+    sh.bale("exp", "apply", "-f", "q4", cwd=root)
     assert "lr: 0.4" in (root / "params.yaml").read_text()
     assert json.loads(sh.dvc("status", "--json", cwd=root).stdout) == {}
     sh.bale("exp", "branch", "q3", "try-q3", cwd=root)
@@ -122,3 +127,20 @@ def test_metrics_and_params_commands_print_what_dvc_prints(
     for args in (["metrics", "diff", "--json"], ["params", "diff", "--json"]):
         ours = json.loads(sh.bale(*args, cwd=root).stdout)
         assert ours == json.loads(sh.dvc(*args, cwd=root).stdout), args
+
+
+def test_frozen_stage_cuts_its_upstream_off(sh: Sh, baseline: Path, tmp_path: Path) -> None:
+    root = copy_repo(baseline, tmp_path / "repo")
+    text = (root / "dvc.yaml").read_text()
+    (root / "dvc.yaml").write_text(
+        text.replace(
+            "    cmd: python src/train.py\n", "    cmd: python src/train.py\n    frozen: true\n"
+        )
+    )
+    (root / "data/raw.txt").write_text("changed\n")
+    for tool in (sh.dvc, sh.bale):
+        out = tool("repro", "train", cwd=root).stdout
+        assert "Running stage 'prepare'" not in out, out
+    assert json.loads(sh.bale("status", "--json", cwd=root).stdout) == json.loads(
+        sh.dvc("status", "--json", cwd=root).stdout
+    )

@@ -371,3 +371,44 @@ def yaml_load(path: Path) -> Any:
     import yaml
 
     return yaml.safe_load(path.read_text())
+
+
+def test_review_findings_stay_fixed(sh: Sh, dvc_repo: Path) -> None:
+    """A dep inside its own stage's output is refused before anything is
+    deleted; -f forces the whole plan; a missing dep fails before the command
+    runs; `add` refuses a stage output; parallel runs keep every .gitignore line."""
+    (dvc_repo / "src").mkdir()
+    (dvc_repo / "src/a.py").write_text("edit\n")
+    (dvc_repo / "dvc.yaml").write_text(
+        "stages:\n  x:\n    cmd: echo hi\n    deps: [src/a.py]\n    outs: [src]\n"
+    )
+    p = sh.bale("repro", cwd=dvc_repo, check=False)
+    assert p.returncode == 1 and "also its output" in p.stderr
+    assert (dvc_repo / "src/a.py").read_text() == "edit\n"
+    # -f runs upstream stages too, as dvc's does
+    (dvc_repo / "in.txt").write_text("1\n")
+    (dvc_repo / "dvc.yaml").write_text(
+        "stages:\n"
+        "  a:\n    cmd: cp in.txt a.txt\n    deps: [in.txt]\n    outs: [a.txt]\n"
+        "  b:\n    cmd: cp a.txt b.txt\n    deps: [a.txt]\n    outs: [b.txt]\n"
+        "  c:\n    cmd: touch ran-c && cp in.txt c.txt\n    deps: [nope.txt]\n    outs: [c.txt]\n"
+    )
+    sh.bale("repro", "b", cwd=dvc_repo)
+    out = sh.bale("repro", "-f", "b", cwd=dvc_repo).stdout
+    assert "Running stage 'a'" in out and "Running stage 'b'" in out
+    p = sh.bale("repro", "c", cwd=dvc_repo, check=False)
+    assert "dependency 'nope.txt' does not exist" in p.stderr
+    assert not (dvc_repo / "ran-c").exists()
+    p = sh.bale("add", "b.txt", cwd=dvc_repo, check=False)
+    assert p.returncode == 1 and "output 'b.txt' of stage 'b'" in p.stderr
+    # sixteen stages writing one .gitignore at once
+    (dvc_repo / "dvc.yaml").write_text(
+        "stages:\n"
+        + "".join(
+            f"  s{i}:\n    cmd: echo {i} > o{i}.txt\n    deps: [in.txt]\n    outs: [o{i}.txt]\n"
+            for i in range(16)
+        )
+    )
+    sh.bale("repro", "-j", "8", cwd=dvc_repo)
+    lines = set((dvc_repo / ".gitignore").read_text().split())
+    assert {f"/o{i}.txt" for i in range(16)} <= lines

@@ -83,7 +83,7 @@ def cmd_exp_diff(args: argparse.Namespace) -> int:
 def cmd_exp_apply(args: argparse.Namespace) -> int:
     from bale.ops import exp
 
-    r = exp.apply(_repo(), args.experiment)
+    r = exp.apply(_repo(), args.experiment, force=args.force)
     print(f"Applied experiment '{r.name}' ({r.commit[:7]}) to the workspace")
     return 0
 
@@ -150,6 +150,9 @@ def register(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
 
     a = sub_cmd("apply", cmd_exp_apply, "Put an experiment's results into the workspace.")
     a.add_argument("experiment")
+    a.add_argument(
+        "-f", "--force", action="store_true", help="overwrite uncommitted changes to its files"
+    )
     b = sub_cmd("branch", cmd_exp_branch, "Make a git branch from an experiment.")
     b.add_argument("experiment")
     b.add_argument("branch")

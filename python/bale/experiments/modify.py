@@ -74,16 +74,24 @@ def apply(text: str | None, name: str, overrides: list[Override]) -> str:
     """``text`` (the params file, or None if it does not exist yet) with
     ``overrides`` set; the file's format is chosen by its name."""
     if name.endswith(".json"):
-        data = json.loads(text) if text else {}
+        try:
+            data = json.loads(text) if text else {}
+        except ValueError as e:
+            raise BaleError(f"{name}: not valid JSON: {e}") from None
         for o in overrides:
             _set(data, o, name)
         return json.dumps(data, indent=4) + "\n"
     if not name.endswith((".yaml", ".yml")):
         raise BaleError(f"-S: {name}: only YAML and JSON params files can be set")
+    from ruamel.yaml.error import YAMLError
+
     from bale.pipeline.lockfile import yaml_dumper
 
     yaml = yaml_dumper()
-    data = yaml.load(text) if text else None
+    try:
+        data = yaml.load(text) if text else None
+    except YAMLError as e:
+        raise BaleError(f"{name}: not valid YAML: {' '.join(str(e).split())}") from None
     if data is None:
         data = {}
     for o in overrides:

@@ -124,14 +124,30 @@ def add_one(repo: Repo, path: Path, *, require_dvcfile: bool = False) -> AddResu
     )
 
 
+def _stage_outputs(repo: Repo) -> list[tuple[Path, str]]:
+    """Every output a ``dvc.yaml`` declares (run or not), with its stage."""
+    from bale.pipeline import index
+
+    pipes = index.load(repo)
+    return [(s.abspath(o.path), s.addressing(repo.root)) for s in pipes.stages for o in s.outs]
+
+
 def add(repo: Repo, targets: Sequence[str | Path], *, glob: bool = False) -> list[AddResult]:
     """Adds every target; checks them all before storing any."""
     paths = expand_targets(targets, glob)
     if not paths:
         raise TargetError("nothing to add: give at least one target")
-    tracked_dirs = [t.path for t in collect(repo) if t.out.is_dir]
+    tracked_dirs = [t.path for t in collect(repo, stages=False) if t.out.is_dir]
+    stage_outs = _stage_outputs(repo)
     for p in paths:
         _check_target(repo, p, tracked_dirs)
+        for out, label in stage_outs:
+            if p == out or p.is_relative_to(out) or out.is_relative_to(p):
+                rel = out.relative_to(repo.root).as_posix()
+                raise TargetError(
+                    f"{p.relative_to(repo.root).as_posix()}: overlaps the output '{rel}' of "
+                    f"stage '{label}'; a stage's outputs are recorded by repro or commit"
+                )
     results = []
     with repo.locked():
         for p in paths:

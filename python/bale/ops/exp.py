@@ -27,6 +27,7 @@ from bale import scm
 from bale.exceptions import BaleError
 from bale.experiments import modify, refs, snapshot
 from bale.pipeline import index, revision
+from bale.pipeline.stage import LOCK_FILE
 
 if TYPE_CHECKING:
     from bale.repo import Repo
@@ -64,7 +65,9 @@ def _overridden(repo: Repo, overrides: list[modify.Override]) -> dict[str, bytes
         by_file.setdefault(o.file, []).append(o)
     out = {}
     for name, os_ in by_file.items():
-        path = Path.cwd() / name
+        path = Path(os.path.normpath(Path.cwd() / name))
+        if not path.is_relative_to(repo.root):
+            raise BaleError(f"-S {name}: the params file is outside the repository")
         text = path.read_text(encoding="utf-8") if path.exists() else None
         rel = path.relative_to(repo.root).as_posix()
         out[rel] = modify.apply(text, rel, os_).encode("utf-8")
@@ -82,18 +85,28 @@ def _exp_hash(repo: Repo) -> str:
     return hashlib.sha256(json.dumps(merged, sort_keys=True).encode()).hexdigest()
 
 
-def _tracked_results(repo: Repo, changed: list[str]) -> list[Path]:
-    """What a run wrote that belongs in the experiment's commit: lock files,
-    ``.gitignore`` files, params files and stage outputs kept in git."""
+def _tracked_results(repo: Repo) -> list[Path]:
+    """What a run wrote that belongs in the experiment's commit, beyond the
+    files git tracks already: lock files, new ``.gitignore`` files, params
+    files, stage outputs kept in git, and each ``dvc.yaml``'s top-level
+    metrics, params and plots files (dvc's ``_get_top_level_paths``)."""
     pipes = index.load(repo)
-    paths = [repo.root / p for p in changed]
+    paths = []
     for f in pipes.files:
-        paths.append(f.path)
-        paths.append(f.path.with_name("dvc.lock"))
+        base = f.path.parent
+        paths += [f.path, f.path.with_name(LOCK_FILE)]
+        paths += [base / m for m in [*f.metrics, *f.params]]
+        for plot in f.data.get("plots") or []:
+            names = [plot] if isinstance(plot, str) else list(plot or {})
+            paths += [base / n for n in names if isinstance(n, str)]
         for s in f.stages:
             paths += [s.abspath(o.path) for o in s.outs if not o.cache]
             paths += [s.abspath(p.path) for p in s.params]
-    return list(dict.fromkeys(paths))
+    out = scm.git(
+        repo.root, "ls-files", "-z", "--others", "--exclude-standard", "--", ":(glob)**/.gitignore"
+    ).stdout.decode("utf-8", errors="surrogateescape")
+    paths += [repo.root / p for p in out.split("\0") if p]
+    return [p for p in dict.fromkeys(paths) if p.is_relative_to(repo.root)]
 
 
 def run(
@@ -113,6 +126,8 @@ def run(
     baseline = _baseline(repo)
     overrides = modify.parse(set_params)
     changed_params = _overridden(repo, overrides)
+    if queue and name is not None:
+        _pick_name(repo, baseline, name, force)
     if queue:
         # The queue entry is a commit of the workspace as it is now, params
         # set, named by bale's own ref; the workspace is not touched.
@@ -132,12 +147,13 @@ def run(
         from bale.metafiles import atomic_write
 
         atomic_write(repo.root / rel, data)
-    result = repro(repo, targets or None, all_pipelines=not targets, jobs=jobs, echo=echo)
+    # like dvc, the stages of ./dvc.yaml (and what they need) by default
+    repro(repo, targets or None, jobs=jobs, echo=echo)
     commit = snapshot.commit_workspace(
         repo.root,
         baseline,
         f"dvc: commit experiment {_exp_hash(repo)}",
-        _tracked_results(repo, result.changed_files),
+        _tracked_results(repo),
     )
     snapshot.set_ref(repo.root, refs.ref_name(baseline, exp_name), commit)
     return ExpResult(exp_name, commit, baseline)
@@ -195,10 +211,13 @@ def run_all(repo: Repo, *, jobs: int = 1, echo: bool = True) -> RunAllResult:
     names: dict[str, str] = {}
     for q in todo:
         baseline = scm.git(repo.root, "rev-parse", f"{q.commit}^").stdout.decode().strip()
-        names[q.ref] = q.name or refs.new_name(
-            taken | {r.name for r in refs.list_refs(repo.root) if r.baseline == baseline}
-        )
+        existing = {r.name for r in refs.list_refs(repo.root) if r.baseline == baseline}
+        if q.name and q.name in existing | taken and not q.force:
+            result.failed[q.ref] = f"experiment '{q.name}' already exists (queue it again with -f)"
+            continue
+        names[q.ref] = q.name or refs.new_name(taken | existing)
         taken.add(names[q.ref])
+    todo = [q for q in todo if q.ref in names]
 
     def one(q: Queued) -> ExpResult:
         return _run_in_worktree(repo, q, names[q.ref], echo)
@@ -225,15 +244,16 @@ def _run_in_worktree(repo: Repo, q: Queued, name: str, echo: bool) -> ExpResult:
     scm.git(repo.root, "worktree", "add", "--detach", "-q", str(wt), q.commit)
     try:
         inner = wt / repo.root.relative_to(top)
-        # The worktree uses this repository's cache; links keep checkouts cheap.
+        # The worktree uses this repository's cache; reflinks or copies, never
+        # hard links: a command writing a dep in place must not reach the cache.
         (inner / ".dvc" / "config.local").write_text(
-            f'[cache]\n    dir = {repo.cache_dir}\n    type = "reflink,hardlink,copy"\n'
+            f'[cache]\n    dir = "{repo.cache_dir}"\n    type = "reflink,copy"\n'
         )
         log = inner / ".dvc" / "tmp"
         log.mkdir(parents=True, exist_ok=True)
         argv = [sys.executable, "-m", "bale"]
         env = {**os.environ, "BALE_EXP_NAME": name}
-        steps = [[*argv, "checkout", "-q", "--force"], [*argv, "repro", *(q.targets or ["-P"])]]
+        steps = [[*argv, "checkout", "-q", "--force"], [*argv, "repro", *q.targets]]
         for step in steps:
             p = subprocess.run(step, cwd=inner, env=env, capture_output=not echo, text=True)
             if p.returncode != 0:
@@ -249,7 +269,7 @@ def _run_in_worktree(repo: Repo, q: Queued, name: str, echo: bool) -> ExpResult:
             inner,
             baseline,
             f"dvc: commit experiment {_exp_hash(wrepo)}",
-            _tracked_results(wrepo, []),
+            _tracked_results(wrepo),
         )
         snapshot.set_ref(repo.root, refs.ref_name(baseline, name), commit)
         snapshot.delete_ref(repo.root, q.ref)
@@ -426,9 +446,11 @@ def _rev_of(repo: Repo, name: str) -> tuple[str, str | None]:
 # apply / branch / remove
 
 
-def apply(repo: Repo, name: str) -> ExpResult:
+def apply(repo: Repo, name: str, *, force: bool = False) -> ExpResult:
     """Puts the experiment's files into the workspace (git-tracked files,
-    then its data from the cache), without committing or moving HEAD."""
+    then its data from the cache), without committing or moving HEAD.
+    Uncommitted changes to the files it would replace stop it, unless
+    ``force``."""
     from bale.ops.checkout import checkout
 
     r = refs.find(repo.root, name, _baseline(repo))
@@ -441,11 +463,21 @@ def apply(repo: Repo, name: str) -> ExpResult:
     delete: list[str] = []
     for status, path in zip(parts[::2], parts[1::2], strict=False):
         (delete if status == "D" else restore).append(path)
+    touched = restore + delete
+    if touched and not force:
+        out = scm.git(top, "status", "--porcelain", "-z", "--", *touched).stdout.decode()
+        dirty = [e for e in out.split("\0") if e]
+        if dirty:
+            first = dirty[0][3:]
+            raise BaleError(
+                f"{first}: has uncommitted changes that applying '{r.name}' would overwrite "
+                "(commit or stash them, or use -f)"
+            )
     if restore:
         scm.git(top, "restore", f"--source={r.commit}", "--worktree", "--", *restore)
     for p in delete:
         (top / p).unlink(missing_ok=True)
-    checkout(repo, None, force=True)
+    checkout(repo, None, force=force)
     return ExpResult(r.name, r.commit, r.baseline)
 
 

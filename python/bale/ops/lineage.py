@@ -20,6 +20,7 @@ from bale.exceptions import BaleError, RemoteConfigError, StageNotFoundError
 from bale.pipeline import index
 from bale.pipeline.changes import Hasher, stage_changes
 from bale.pipeline.graph import Node
+from bale.pipeline.lockfile import algo_of
 from bale.pipeline.stage import Stage
 
 if TYPE_CHECKING:
@@ -127,7 +128,7 @@ def _record(repo: Repo, pipes: index.Pipelines, node: Node, hasher: Hasher) -> S
         item = deps.get(dep, {})
         owner = graph.owner_of(path)
         md5 = item.get("md5")
-        algo = "md5" if item.get("hash") == "md5" else "md5-dos2unix"
+        algo = algo_of(item)
         inp = Input(
             path=path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path),
             md5=md5,

@@ -125,11 +125,12 @@ def _lock_outs(
 def stage_outputs(repo: Repo) -> list[Tracked]:
     """The cached outputs of every stage of the workspace, from ``dvc.lock``."""
     from bale.pipeline import index
+    from bale.pipeline.stage import LOCK_FILE
 
     pipes = index.load(repo)
     out: list[Tracked] = []
     for pf in pipes.files:
-        entries = pipes.locks.get(pf.path.with_name("dvc.lock"), {})
+        entries = pipes.locks.get(pf.path.with_name(LOCK_FILE), {})
         out.extend(_lock_outs(repo.root, pf, entries, pf.path.parent))
     return out
 

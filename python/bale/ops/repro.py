@@ -133,7 +133,7 @@ class _Runner:
             changes = None
         else:
             changes = stage_changes(stage, entry, self.hasher, self.repo.root)
-            if not forced and not changes.changed:
+            if not forced and not changes.needs_run:
                 self.say(f"Stage '{label}' didn't change, skipping")
                 with self.lock:
                     self.result.unchanged.append(label)
@@ -152,11 +152,11 @@ class _Runner:
             self.say(f"Verifying outputs in frozen stage: '{label}'")
             restored = True
         else:
+            # Missing deps or params fail before anything is deleted or run.
+            run.current_entry(stage, self.hasher, self.repo, [])
             run.remove_outs(stage)
-            restored = (
-                self.use_run_cache
-                and not forced
-                and run.try_run_cache(self.repo, stage, self.hasher, entry, cmd_changed)
+            restored = not forced and run.try_run_cache(
+                self.repo, stage, self.hasher, entry, cmd_changed, self.use_run_cache
             )
             if restored:
                 self.say(f"Stage '{label}' is cached - skipping run, checking out outputs")
@@ -229,10 +229,8 @@ def repro(
         nodes = _plan(
             pipes, targets, single=single, downstream=downstream, all_pipelines=all_pipelines
         )
-        forced: set[int] = set()
-        if force:
-            chosen = pipes.select(list(targets)) if targets and not all_pipelines else nodes
-            forced = {id(n) for n in chosen}
+        # dvc's -f forces every stage of the plan, upstream ones included
+        forced = {id(n) for n in nodes} if force else set()
         runner = _Runner(
             repo,
             pipes,

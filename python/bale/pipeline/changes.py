@@ -7,11 +7,13 @@ shared by fifty stages is walked once.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bale.exceptions import MetafileError
+from bale.pipeline.lockfile import algo_of
 from bale.pipeline.stage import Stage
 
 if TYPE_CHECKING:
@@ -33,25 +35,25 @@ class Hasher:
     def __init__(self, repo: Repo) -> None:
         self.repo = repo
         self._memo: dict[tuple[Path, str], Hashed | None] = {}
+        self._lock = threading.Lock()  # repro -j shares one Hasher
 
     def hash(self, path: Path, algo: str = "md5") -> Hashed | None:
         key = (path, algo)
-        if key not in self._memo:
-            if not (path.exists() or path.is_symlink()):
-                self._memo[key] = None
-            else:
-                b = self.repo.workspace.build(str(path), algo, False)
-                self._memo[key] = Hashed(b.oid, b.size, b.nfiles, b.isexec)
-        return self._memo[key]
+        with self._lock:
+            if key in self._memo:
+                return self._memo[key]
+        found = None
+        if path.exists() or path.is_symlink():
+            b = self.repo.workspace.build(str(path), algo, False)
+            found = Hashed(b.oid, b.size, b.nfiles, b.isexec)
+        with self._lock:
+            self._memo[key] = found
+        return found
 
     def forget(self, paths: list[Path]) -> None:
-        for key in [k for k in self._memo if k[0] in paths]:
-            del self._memo[key]
-
-
-def _algo(item: dict[str, Any] | None) -> str:
-    # An entry without `hash:` was written by dvc 2.x, hashed with dos2unix md5.
-    return "md5" if item is None or item.get("hash") == "md5" else "md5-dos2unix"
+        with self._lock:
+            for key in [k for k in self._memo if k[0] in paths]:
+                del self._memo[key]
 
 
 @dataclass
@@ -64,10 +66,20 @@ class StageChanges:
     outs: dict[str, str] = field(default_factory=dict)
     always_changed: bool = False
     cmd_changed: bool = False
+    frozen: bool = False
 
     @property
     def changed(self) -> bool:
+        """Whether ``status`` reports the stage."""
         return bool(self.deps or self.outs or self.always_changed or self.cmd_changed)
+
+    @property
+    def needs_run(self) -> bool:
+        """Whether ``repro`` runs it: as ``changed``, except that a frozen
+        stage's ``always_changed`` does not count (dvc checks frozen first)."""
+        return bool(
+            self.deps or self.outs or self.cmd_changed or (self.always_changed and not self.frozen)
+        )
 
     def to_dvc(self) -> list[Any]:
         """The list ``dvc status --json`` prints for the stage."""
@@ -127,7 +139,7 @@ def stage_changes(
         deps = {d.get("path"): d for d in entry.get("deps") or []}
         for dep in stage.deps:
             item = deps.get(dep)
-            now = hasher.hash(stage.abspath(dep), _algo(item))
+            now = hasher.hash(stage.abspath(dep), algo_of(item))
             state = _state(now, item)
             if state:
                 ch.deps[_shown(stage.abspath(dep))] = state
@@ -150,7 +162,7 @@ def stage_changes(
         path = stage.abspath(so.path)
         if item is not None and so.cache and item.get("md5"):
             # one engine call answers both: is it cached, and what is there now
-            st = hasher.repo.workspace.status(str(path), _algo(item), item["md5"])
+            st = hasher.repo.workspace.status(str(path), algo_of(item), item["md5"])
             if not st.in_cache or st.not_in_cache:
                 ch.outs[_shown(path)] = "not in cache"
             elif st.oid is None:
@@ -158,13 +170,14 @@ def stage_changes(
             elif st.oid != item["md5"] or st.added or st.deleted or st.modified:
                 ch.outs[_shown(path)] = "modified"
             continue
-        state = _state(hasher.hash(path, _algo(item)), item)
+        state = _state(hasher.hash(path, algo_of(item)), item)
         if state:
             ch.outs[_shown(path)] = state
     # dvc's "callback" stage: a command that reads and writes nothing
     # tracked must always run.
     ch.always_changed = stage.always_changed or not (stage.deps or stage.params or stage.outs)
     ch.cmd_changed = bool(entry) and entry.get("cmd") != stage.cmd
+    ch.frozen = stage.frozen
     return ch
 
 

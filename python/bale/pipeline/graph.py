@@ -29,6 +29,12 @@ class Node:
     downstream: list[Node] = field(default_factory=list)
 
 
+def _active_upstream(node: Node) -> list[Node]:
+    """What a node needs reproduced first: nothing for a frozen stage (dvc's
+    ``get_active_graph`` cuts its edges)."""
+    return [] if node.stage is not None and node.stage.frozen else node.upstream
+
+
 def _inside(child: Path, parent: Path) -> bool:
     return child != parent and child.is_relative_to(parent)
 
@@ -77,7 +83,11 @@ class Graph:
                     i += 1
             for up in found.values():
                 if up is node:
-                    continue
+                    # repro deletes outputs before running: a dep among them would go
+                    raise MetafileError(
+                        f"'{node.label}' has a dependency that is also its output, or "
+                        "inside or around one"
+                    )
                 node.upstream.append(up)
                 up.downstream.append(node)
         self._check_cycles()
@@ -121,10 +131,11 @@ class Graph:
                     if id(node) in seen:
                         continue
                     seen.add(id(node))
-                if i < len(node.upstream):
+                ups = _active_upstream(node)
+                if i < len(ups):
                     stack.append((node, i + 1))
-                    if id(node.upstream[i]) not in seen:
-                        stack.append((node.upstream[i], 0))
+                    if id(ups[i]) not in seen:
+                        stack.append((ups[i], 0))
                 else:
                     order.append(node)
         return order
@@ -137,7 +148,7 @@ class Graph:
             node = todo.pop()
             if id(node) not in wanted:
                 wanted.add(id(node))
-                todo.extend(node.downstream)
+                todo.extend(d for d in node.downstream if node in _active_upstream(d))
         return [n for n in self.upstream_closure(self.nodes) if id(n) in wanted]
 
     def find(self, label: str) -> list[Node]:
@@ -146,7 +157,7 @@ class Graph:
         exact = [n for n in self.nodes if n.label == label]
         if exact:
             return exact
-        return [n for n in self.nodes if n.stage is not None and n.label.split("@")[0] == label]
+        return [n for n in self.nodes if n.stage is not None and n.stage.answers_to(label)]
 
     def owner_of(self, path: Path) -> Node | None:
         """The node whose output is ``path`` or holds it."""
@@ -158,6 +169,13 @@ class Graph:
 
 
 def stage_node(stage: Stage, root: Path) -> Node:
+    for o in stage.outs:
+        out = stage.abspath(o.path)
+        if out == root or not out.is_relative_to(root) or (root / ".dvc") in (out, *out.parents):
+            raise MetafileError(
+                f"{stage.dvcyaml.relative_to(root).as_posix()}: output '{o.path}' of stage "
+                f"'{stage.name}' is outside the repository's workspace"
+            )
     deps = [stage.abspath(d) for d in stage.deps]
     deps += [stage.abspath(p.path) for p in stage.params]
     return Node(

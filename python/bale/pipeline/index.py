@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 def lock_path(stage: Stage) -> Path:
-    return stage.dvcyaml.with_name(LOCK_FILE)
+    return stage.lock_path
 
 
 @dataclass
@@ -73,9 +73,7 @@ class Pipelines:
             hits = [
                 n
                 for n in graph.nodes
-                if n.stage is not None
-                and n.stage.dvcyaml == path
-                and (n.stage.name == name or n.stage.name.split("@")[0] == name)
+                if n.stage is not None and n.stage.dvcyaml == path and n.stage.answers_to(name)
             ]
             if hits:
                 return hits
@@ -92,9 +90,7 @@ class Pipelines:
         hits = [
             n
             for n in graph.nodes
-            if n.stage is not None
-            and n.stage.dvcyaml == here
-            and (n.stage.name == target or n.stage.name.split("@")[0] == target)
+            if n.stage is not None and n.stage.dvcyaml == here and n.stage.answers_to(target)
         ]
         if hits:
             return hits

@@ -85,6 +85,12 @@ def load_lock(path: Path, name: str) -> dict[str, dict[str, Any]]:
     return loads_lock(text, name)
 
 
+def algo_of(item: Mapping[str, Any] | None) -> str:
+    """The engine's algorithm for a lock item: an item without ``hash:`` was
+    written by dvc 2.x, hashed with dos2unix md5."""
+    return "md5" if item is None or item.get("hash") == "md5" else "md5-dos2unix"
+
+
 def item(path: str, oid: str, size: int | None, nfiles: int | None, isexec: bool) -> dict[str, Any]:
     """A dep or out of a lock entry, keys in ``to_single_stage_lockfile`` order."""
     ret: dict[str, Any] = {"path": path, "hash": "md5", "md5": oid}

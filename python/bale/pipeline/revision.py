@@ -54,7 +54,7 @@ def files_of(repo: Repo, pipes: Pipelines) -> Files:
                     rel = _rel(root, s.abspath(o.path))
                     metrics[rel] = None
                     if o.cache:
-                        lock = _rel(root, f.path.with_name("dvc.lock"))
+                        lock = _rel(root, s.lock_path)
                         cached[rel] = (lock, s.name, o.path)
             for dep in s.params:
                 params[_rel(root, s.abspath(dep.path))] = None
@@ -146,7 +146,9 @@ def _from_cache(
     )
     if not item or not item.get("md5"):
         return None
-    algo = "md5" if item.get("hash") == "md5" else "md5-dos2unix"
+    from bale.pipeline.lockfile import algo_of
+
+    algo = algo_of(item)
     try:
         return repo.workspace.object_path(algo, item["md5"]).read_bytes()
     except OSError:

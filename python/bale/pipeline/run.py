@@ -25,7 +25,7 @@ from bale.exceptions import ObjectMissingError, StageFailedError
 from bale.pipeline import lockfile
 from bale.pipeline.changes import Hasher, params_values
 from bale.pipeline.runcache import RunCache, cacheable, key_of
-from bale.pipeline.stage import LOCK_FILE, Stage, StageOut
+from bale.pipeline.stage import Stage, StageOut
 
 if TYPE_CHECKING:
     from bale.repo import Repo
@@ -123,8 +123,8 @@ def commit_outs(
 ) -> tuple[list[dict[str, Any]], list[Path]]:
     """Hashes every output, stores the cached ones (and, for the run cache,
     uncached metrics and plots too, as dvc does), links them as
-    ``cache.type`` says and ignores them in git. Returns their lock items
-    and the ``.gitignore`` files changed."""
+    ``cache.type`` says. Returns their lock items and the outputs git
+    must ignore."""
     label = stage.addressing(repo.root)
     types = repo.config.cache_types()
     ws = repo.workspace
@@ -144,11 +144,7 @@ def commit_outs(
         if so.cache and types[0] in ("hardlink", "symlink"):
             ws.checkout(str(path), "md5", built.oid, built.isexec, types, relink_only=True)
         if so.cache and use_git:
-            from bale.metafiles import ignore_in_git
-
-            changed = ignore_in_git(repo.root, path)
-            if changed is not None:
-                ignores.append(changed)
+            ignores.append(path)
     return items, ignores
 
 
@@ -162,7 +158,7 @@ def restore(repo: Repo, stage: Stage, entry: dict[str, Any]) -> bool:
         item = recorded.get(so.path)
         if item is None or not item.get("md5"):
             return False
-        algo = "md5" if item.get("hash") == "md5" else "md5-dos2unix"
+        algo = lockfile.algo_of(item)
         plan.append((so, item, algo))
     types = repo.config.cache_types()
     done: list[Path] = []
@@ -193,10 +189,16 @@ def restore(repo: Repo, stage: Stage, entry: dict[str, Any]) -> bool:
 
 
 def try_run_cache(
-    repo: Repo, stage: Stage, hasher: Hasher, lock_entry: dict[str, Any] | None, cmd_changed: bool
+    repo: Repo,
+    stage: Stage,
+    hasher: Hasher,
+    lock_entry: dict[str, Any] | None,
+    cmd_changed: bool,
+    use_run_cache: bool = True,
 ) -> bool:
-    """Restores the stage's outputs from a run seen before (its own lock
-    entry when only outputs changed, else the run cache); True if it did."""
+    """Restores the stage's outputs from a run seen before: its own lock
+    entry when only outputs changed, else (with ``use_run_cache``) the run
+    cache. True if it did."""
     if not cacheable(stage):
         return False
     try:
@@ -210,7 +212,7 @@ def try_run_cache(
         }
         if same_inputs and all(o.get("md5") for o in lock_entry.get("outs") or []):
             candidate = lock_entry
-    if candidate is None:
+    if candidate is None and use_run_cache:
         candidate = RunCache(repo.cache_dir).lookup(key_of(current))
     return candidate is not None and restore(repo, stage, candidate)
 
@@ -234,9 +236,16 @@ def record(
     uncached = any(not o.cache and o.kind == "outs" for o in stage.outs)
     outs, ignores = commit_outs(repo, stage, hasher, for_run_cache=not uncached)
     entry = current_entry(stage, hasher, repo, outs)
-    lock = stage.dvcyaml.with_name(LOCK_FILE)
-    changed = [p.relative_to(repo.root).as_posix() for p in ignores]
+    lock = stage.lock_path
+    changed = []
+    # .gitignore files and dvc.lock are shared by stages running in parallel
     with guard or contextlib.nullcontext():
+        from bale.metafiles import ignore_in_git
+
+        for path in ignores:
+            g = ignore_in_git(repo.root, path)
+            if g is not None:
+                changed.append(g.relative_to(repo.root).as_posix())
         if lockfile.dump_lock(lock, {stage.name: entry}):
             changed.append(lock.relative_to(repo.root).as_posix())
     if run_cache and cacheable(stage) and not uncached:

@@ -66,6 +66,16 @@ class Stage:
         rel = self.dvcyaml.relative_to(root).as_posix()
         return self.name if rel == PROJECT_FILE else f"{rel}:{self.name}"
 
+    @property
+    def lock_path(self) -> Path:
+        """The ``dvc.lock`` that records the stage: beside its ``dvc.yaml``."""
+        return self.dvcyaml.with_name(LOCK_FILE)
+
+    def answers_to(self, name: str) -> bool:
+        """Whether ``name`` targets the stage: its own name, or the group
+        (``build`` for ``build@a``) that foreach/matrix generated it from."""
+        return self.name == name or self.name.split("@")[0] == name
+
     def abspath(self, def_path: str) -> Path:
         return Path(os.path.normpath(self.wdir / def_path))
 
