@@ -7,6 +7,7 @@ shared by fifty stages is walked once.
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +45,10 @@ class Hasher:
                 return self._memo[key]
         found = None
         if path.exists() or path.is_symlink():
-            b = self.repo.workspace.build(str(path), algo, False)
+            from bale.progress import Bar
+
+            with Bar(f"Hashing {os.path.relpath(path)}") as bar:
+                b = self.repo.workspace.build(str(path), algo, False, False, bar.progress, bar.tick)
             found = Hashed(b.oid, b.size, b.nfiles, b.isexec)
         with self._lock:
             self._memo[key] = found
@@ -97,8 +101,6 @@ class StageChanges:
 
 def _shown(path: Path) -> str:
     """How dvc prints a path in status: relative to the current directory."""
-    import os
-
     return os.path.relpath(path)
 
 

@@ -26,6 +26,7 @@ from bale.pipeline import lockfile
 from bale.pipeline.changes import Hasher, params_values
 from bale.pipeline.runcache import RunCache, cacheable, key_of
 from bale.pipeline.stage import Stage, StageOut
+from bale.progress import Bar
 
 if TYPE_CHECKING:
     from bale.repo import Repo
@@ -139,7 +140,8 @@ def commit_outs(
                 f"failed to reproduce '{label}': output '{so.path}' does not exist"
             )
         store = so.cache or (for_run_cache and so.kind != "outs")
-        built = ws.build(str(path), "md5", store, types[0] == "reflink")
+        with Bar(f"Saving {so.path}") as bar:
+            built = ws.build(str(path), "md5", store, types[0] == "reflink", bar.progress, bar.tick)
         items.append(_out_item(so, built))
         if so.cache and types[0] in ("hardlink", "symlink"):
             ws.checkout(str(path), "md5", built.oid, built.isexec, types, relink_only=True)
