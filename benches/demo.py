@@ -61,6 +61,52 @@ def digest_tree(root: Path) -> str:
     return h.hexdigest()
 
 
+TRAIN = """\
+import json, os, sys, yaml
+p = yaml.safe_load(open("params.yaml"))["train"]
+size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk("data") for f in fs)
+open("model.txt", "w").write(f"weights {size * p['lr']:.3f}\\n")
+json.dump({"loss": round(1 / (1 + p["lr"] * p["epochs"]), 4)}, open("metrics.json", "w"))
+"""
+
+
+def pipeline_demo(repo: Path) -> None:
+    """A training stage on the md5 repository's dataset, run by bale, read
+    as up to date by dvc, tried with another learning rate as an experiment."""
+    (repo / "train.py").write_text(TRAIN)
+    (repo / "params.yaml").write_text("train:\n  lr: 0.1\n  epochs: 3\n")
+    sh(
+        "bale",
+        "stage",
+        "add",
+        "-n",
+        "train",
+        "-d",
+        "data",
+        "-d",
+        "train.py",
+        "-p",
+        "train.lr,train.epochs",
+        "-o",
+        "model.txt",
+        "-M",
+        "metrics.json",
+        "python train.py",
+        cwd=repo,
+    )
+    sh("bale", "repro", cwd=repo)
+    sh("bale", "repro", cwd=repo)
+    if shutil.which("dvc"):
+        out = sh("dvc", "status", cwd=repo)
+        if "up to date" not in out:
+            raise SystemExit("demo failed: dvc does not see bale's run as up to date")
+    sh("git", "add", "-A", cwd=repo)
+    sh("git", "commit", "-qm", "Train", cwd=repo)
+    sh("bale", "exp", "run", "-S", "train.lr=0.3", "-n", "lr03", cwd=repo)
+    print(sh("bale", "exp", "show", cwd=repo).rstrip())
+    print(sh("bale", "lineage", "model.txt", cwd=repo).rstrip())
+
+
 def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="bale-demo-"))
     try:
@@ -152,6 +198,9 @@ def main() -> int:
         if model.read_bytes() != want_model:
             raise SystemExit("demo failed: the rebuilt model differs")
         print("  verified: the pulled model is rebuilt from its chunks, byte for byte")
+
+        print("\n8. A pipeline on the dataset: repro, an experiment, and where the model came from")
+        pipeline_demo(repo)
         print("\ndemo passed")
         return 0
     finally:

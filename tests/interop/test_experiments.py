@@ -39,6 +39,9 @@ def _names(rows: list[dict[str, Any]]) -> set[str]:
 def test_exp_run_is_listed_by_dvc_and_compared(sh: Sh, baseline: Path, tmp_path: Path) -> None:
     root = copy_repo(baseline, tmp_path / "repo")
     sh.bale("exp", "run", "-S", "train.lr=0.5", "-n", "lr05", cwd=root)
+    # lineage names the experiment that left the workspace as it is
+    got = json.loads(sh.bale("lineage", "model.bin", "--json", cwd=root).stdout)
+    assert got["produced_by"]["commit"]["note"].startswith("then run as experiment 'lr05'")
     # the workspace holds the experiment's results, HEAD has not moved
     assert "lr: 0.5" in (root / "params.yaml").read_text()
     assert sh.git("log", "--oneline", cwd=root).stdout.count("\n") == 1

@@ -95,8 +95,31 @@ def _last_commit(repo: Repo, path: Path) -> dict[str, str] | None:
         return {"commit": "", "author": "", "date": "", "note": "never committed"}
     info = dict(out)
     if scm.is_modified(repo.root, path):
-        info["note"] = "changed since this commit (not committed yet)"
+        exp = _experiment_with(repo, path)
+        info["note"] = (
+            f"then run as experiment '{exp[0]}' ({exp[1][:7]})"
+            if exp
+            else "changed since this commit (not committed yet)"
+        )
     return info
+
+
+def _experiment_with(repo: Repo, path: Path) -> tuple[str, str] | None:
+    """The experiment of HEAD whose commit holds ``path`` as the workspace
+    does now (the run that left the workspace as it is)."""
+    from bale.experiments.refs import list_refs
+
+    head = scm.resolve_rev(repo.root, "HEAD")
+    exps = [r for r in list_refs(repo.root) if r.baseline == head]
+    if not exps or not path.exists():
+        return None
+    rel = path.relative_to(scm.toplevel(repo.root)).as_posix()
+    blobs = scm.read_paths_at(repo.root, [(r.commit, rel) for r in exps])
+    now = path.read_bytes()
+    for r in reversed(exps):  # the newest first
+        if blobs.get((r.commit, rel)) == now:
+            return r.name, r.commit
+    return None
 
 
 def _metrics(stage: Stage, root: Path) -> dict[str, Any]:
