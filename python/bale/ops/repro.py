@@ -102,7 +102,7 @@ class _Runner:
 
         changed = []
         for t, _sub in resolve(self.repo, [self.repo.root / node.label], stages=False):
-            st = status_one(self.repo, t, granular=False)
+            st = status_one(self.repo, t, False, self.hasher)
             if st is not None and st.state == "deleted":
                 raise StageFailedError(
                     f"failed to reproduce '{node.label}': "

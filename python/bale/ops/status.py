@@ -11,6 +11,7 @@ from bale.ops.outputs import WORKSPACE, Scope, Tracked
 from bale.progress import Bar
 
 if TYPE_CHECKING:
+    from bale.pipeline.changes import Hasher
     from bale.remotes import Remote
     from bale.repo import Repo
 
@@ -56,13 +57,22 @@ class StatusResult:
         return out
 
 
-def status_one(repo: Repo, t: Tracked, granular: bool) -> OutStatus | None:
+def status_one(
+    repo: Repo, t: Tracked, granular: bool, hasher: Hasher | None = None
+) -> OutStatus | None:
+    """The state of one ``.dvc`` output, or None when it is up to date. A
+    directory's md5 seen on the way is given to ``hasher``, for stages that
+    depend on it."""
     rel = t.rel(repo)
     dvcfile = t.dvcfile.path.relative_to(repo.root).as_posix()
     if not t.out.cache:
         return None
     with Bar(f"Checking {rel}") as bar:
         st = repo.workspace.status(str(t.path), t.algo, t.out.oid, bar.progress, bar.tick)
+    if hasher is not None and st.oid is not None and t.algo == "md5" and st.nfiles is not None:
+        from bale.pipeline.changes import Hashed
+
+        hasher.seed(t.path, "md5", Hashed(st.oid, st.size, st.nfiles, False))
     result = OutStatus(rel, dvcfile, "")
     if granular:
         result.added, result.deleted, result.modified = st.added, st.deleted, st.modified
@@ -90,22 +100,26 @@ def status(
     changed = []
     try:
         tracked, stages, pipes = index.split_targets(repo, targets)
+        from bale.pipeline.changes import Hasher
+
+        hasher = Hasher(repo)
         for t, _sub in tracked:
-            s = status_one(repo, t, granular)
+            s = status_one(repo, t, granular, hasher)
             if s is not None:
                 changed.append(s)
         result = StatusResult(changed)
         if pipes is not None:
-            result.stages = _stage_status(repo, pipes, stages)
+            result.stages = _stage_status(repo, pipes, stages, hasher)
     finally:
         repo.save_state()
     return result
 
 
-def _stage_status(repo: Repo, pipes: Any, stages: list[Any]) -> dict[str, list[Any]]:
-    from bale.pipeline.changes import Hasher, stage_changes
+def _stage_status(
+    repo: Repo, pipes: Any, stages: list[Any], hasher: Hasher
+) -> dict[str, list[Any]]:
+    from bale.pipeline.changes import stage_changes
 
-    hasher = Hasher(repo)
     out: dict[str, list[Any]] = {}
     for stage in stages:
         ch = stage_changes(stage, pipes.lock_entry(stage), hasher, repo.root)

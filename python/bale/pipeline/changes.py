@@ -36,6 +36,7 @@ class Hasher:
     def __init__(self, repo: Repo) -> None:
         self.repo = repo
         self._memo: dict[tuple[Path, str], Hashed | None] = {}
+        self._params: dict[Path, Any] = {}
         self._lock = threading.Lock()  # repro -j shares one Hasher
 
     def hash(self, path: Path, algo: str = "md5") -> Hashed | None:
@@ -54,10 +55,30 @@ class Hasher:
             self._memo[key] = found
         return found
 
+    def seed(self, path: Path, algo: str, hashed: Hashed) -> None:
+        """Records a hash computed elsewhere this command (a ``.dvc``
+        output's status walks the same directory a stage depends on)."""
+        with self._lock:
+            self._memo[(path, algo)] = hashed
+
+    def params_file(self, path: Path, name: str) -> Any:
+        """A params file, parsed once per command however many stages read it."""
+        from bale.pipeline.params import load_file
+
+        with self._lock:
+            if path in self._params:
+                return self._params[path]
+        data = load_file(path, name)
+        with self._lock:
+            self._params[path] = data
+        return data
+
     def forget(self, paths: list[Path]) -> None:
         with self._lock:
             for key in [k for k in self._memo if k[0] in paths]:
                 del self._memo[key]
+            for p in paths:
+                self._params.pop(p, None)
 
 
 @dataclass
@@ -104,11 +125,13 @@ def _shown(path: Path) -> str:
     return os.path.relpath(path)
 
 
-def params_values(stage: Stage, repo_root: Path) -> dict[str, dict[str, Any] | None]:
+def params_values(
+    stage: Stage, repo_root: Path, hasher: Hasher
+) -> dict[str, dict[str, Any] | None]:
     """The current values of the stage's params, per file as written (dvc's
     ``read_params``: the tracked keys, or the whole file); None for a file
     that does not exist."""
-    from bale.pipeline.params import load_file, read_params
+    from bale.pipeline.params import read_params
 
     out: dict[str, dict[str, Any] | None] = {}
     for p in stage.params:
@@ -117,7 +140,7 @@ def params_values(stage: Stage, repo_root: Path) -> dict[str, dict[str, Any] | N
             path.relative_to(repo_root).as_posix() if path.is_relative_to(repo_root) else str(path)
         )
         try:
-            data = load_file(path, name)
+            data = hasher.params_file(path, name)
         except FileNotFoundError:
             out[p.path] = None
             continue
@@ -146,7 +169,7 @@ def stage_changes(
             if state:
                 ch.deps[_shown(stage.abspath(dep))] = state
         recorded_params = entry.get("params") or {}
-        values = params_values(stage, repo_root)
+        values = params_values(stage, repo_root, hasher)
         for p in stage.params:
             shown = _shown(stage.abspath(p.path))
             actual = values[p.path]

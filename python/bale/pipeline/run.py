@@ -102,7 +102,7 @@ def current_entry(
         deps.append(lockfile.item(d, h.oid, h.size, h.nfiles, h.isexec))
     params: dict[str, dict[str, Any]] = {}
     label = stage.addressing(repo.root)
-    current = params_values(stage, repo.root)
+    current = params_values(stage, repo.root, hasher)
     for p in stage.params:
         values = current[p.path]
         if values is None:
@@ -232,7 +232,7 @@ def record(
     ``guard``, for parallel runs) and, where dvc would, the run cache.
     Returns the entry and the repository-relative files changed (lock,
     ``.gitignore``)."""
-    hasher.forget([stage.abspath(d) for d in stage.deps])
+    # Deps keep the hashes taken before the run: what the command read.
     # dvc keeps no run-cache entry when a plain output is not cached: it
     # could not be restored.
     uncached = any(not o.cache and o.kind == "outs" for o in stage.outs)
