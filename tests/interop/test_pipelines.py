@@ -412,3 +412,38 @@ def test_review_findings_stay_fixed(sh: Sh, dvc_repo: Path) -> None:
     sh.bale("repro", "-j", "8", cwd=dvc_repo)
     lines = set((dvc_repo / ".gitignore").read_text().split())
     assert {f"/o{i}.txt" for i in range(16)} <= lines
+
+
+@pytest.mark.parametrize("pusher", ["bale", "dvc"])
+def test_run_cache_travels_through_a_remote(
+    sh: Sh, twins: tuple[Path, Path], tmp_path: Path, pusher: str
+) -> None:
+    """`push --run-cache` and `pull --run-cache` agree with dvc's layout: a
+    clone that never ran the pipeline restores it from the remote's run cache."""
+    _a, b = twins
+    b = copy_repo(b, tmp_path / "b")
+    remote = tmp_path / "remote"
+    sh.bale("remote", "add", "-d", "store", str(remote), cwd=b)
+    sh.bale("repro", cwd=b)
+    push = sh.bale if pusher == "bale" else sh.dvc
+    push("push", "--run-cache", cwd=b)
+    assert len([p for p in (remote / "runs").rglob("*") if p.is_file()]) == 2
+    sh.git("add", "-A", cwd=b)
+    sh.git("commit", "-qm", "ran", cwd=b)
+    clone = tmp_path / "clone"
+    sh.git("clone", "-q", str(b), str(clone), cwd=tmp_path)
+    (clone / "dvc.lock").unlink()  # nothing recorded: only the run cache can help
+    sh.bale("pull", "--run-cache", cwd=clone, check=False)
+    out = sh.bale("repro", cwd=clone).stdout
+    assert "Stage 'prepare' is cached - skipping run" in out
+    if pusher == "bale":
+        # bale also sends the uncached metrics and plots a run-cache entry
+        # needs; dvc does not, so with dvc's push train runs again
+        assert "Running stage" not in out
+    assert (clone / "model.bin").read_bytes() == (b / "model.bin").read_bytes()
+    # an entry whose content does not match its name is refused
+    entry = next(p for p in (remote / "runs").rglob("*") if p.is_file())
+    entry.write_text(entry.read_text().replace("python", "pithon"))
+    shutil.rmtree(clone / ".dvc/cache/runs")
+    p = sh.bale("fetch", "--run-cache", cwd=clone, check=False)
+    assert p.returncode == 1 and "not what its name says" in p.stderr

@@ -425,7 +425,14 @@ def _scope_flags(p: argparse.ArgumentParser, what: str) -> None:
 def cmd_push(args: argparse.Namespace) -> int:
     from bale.ops.transfer import push
 
-    r = push(_repo(), args.targets, remote=args.remote, jobs=args.jobs, scope=_scope(args))
+    r = push(
+        _repo(),
+        args.targets,
+        remote=args.remote,
+        jobs=args.jobs,
+        scope=_scope(args),
+        run_cache=args.run_cache,
+    )
     _transfer_summary(args, "pushed", r)
     return 0
 
@@ -435,7 +442,14 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
     repo = _repo()
     with repo.locked():
-        r = fetch(repo, args.targets, remote=args.remote, jobs=args.jobs, scope=_scope(args))
+        r = fetch(
+            repo,
+            args.targets,
+            remote=args.remote,
+            jobs=args.jobs,
+            scope=_scope(args),
+            run_cache=args.run_cache,
+        )
     _transfer_summary(args, "fetched", r)
     return 0
 
@@ -450,6 +464,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
         force=args.force,
         jobs=args.jobs,
         scope=_scope(args),
+        run_cache=args.run_cache,
     )
     _transfer_summary(args, "pulled", r)
     return 0
@@ -692,6 +707,9 @@ def register(sub: Any, only: str | None = None) -> None:
         p.add_argument("-j", "--jobs", type=int, help="parallel transfers (default: per core)")
         p.add_argument("--json", action="store_true", help="print the counts as JSON")
         _scope_flags(p, "the data")
+        p.add_argument(
+            "--run-cache", action="store_true", help="the run cache too (runs/ on the remote)"
+        )
         if name == "pull":
             p.add_argument("-f", "--force", action="store_true", help="discard workspace changes")
 

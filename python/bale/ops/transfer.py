@@ -176,6 +176,63 @@ def _roots(outs: list[Tracked]) -> list[tuple[str, str]]:
     return [(t.algo, t.out.oid) for t in outs if t.out.oid is not None]
 
 
+def _sync_runs(
+    repo: Repo, remote: str | None, jobs: int | None, result: TransferResult, pushing: bool
+) -> None:
+    """Pushes or pulls the run cache (``runs/`` on the remote, as dvc's
+    ``--run-cache``)."""
+    from bale.remotes import runs
+
+    rem = resolve_remote(repo, remote)
+    n = store_jobs(rem, jobs)
+    local = repo.cache_dir / "runs"
+    with Session(rem, n) as s:
+        if pushing:
+            count, nbytes = s.run(runs.push(s.store, local, n))
+        else:
+            count, nbytes, bad = s.run(runs.pull(s.store, local, n))
+            if bad:
+                raise ObjectMissingError(
+                    f"remote '{rem.name}': {len(bad)} run-cache entr"
+                    f"{'y is' if len(bad) == 1 else 'ies are'} not what "
+                    f"{'its name says' if len(bad) == 1 else 'their names say'} and "
+                    f"{'was' if len(bad) == 1 else 'were'} skipped (first: {bad[0]})"
+                )
+    result.copied += count
+    result.bytes += nbytes
+    # The outputs the entries name travel with them, as with dvc's
+    # --run-cache; one that is on neither side is no error (gc may have
+    # taken it), a run that cannot be restored is simply run again.
+    outs = _run_cache_outputs(repo)
+    if outs:
+        moved = (_push_dvc_layout if pushing else _fetch_dvc_layout)(repo, rem, outs, jobs)
+        moved.missing = []
+        result.add(moved)
+
+
+def _run_cache_outputs(repo: Repo) -> list[Tracked]:
+    from bale.exceptions import BaleError
+    from bale.metafiles import DvcFile, Out
+    from bale.pipeline.dvcyaml import parse_yaml12
+    from bale.pipeline.lockfile import check_entry
+
+    found: dict[str, Tracked] = {}
+    runs = repo.cache_dir / "runs"
+    for p in runs.glob("*/*/*") if runs.is_dir() else []:
+        try:
+            entry = parse_yaml12(p.read_text(encoding="utf-8"), str(p))
+            check_entry(entry, str(p), "entry")
+        except (BaleError, OSError, UnicodeDecodeError):
+            continue
+        holder = DvcFile(path=p, outs=[], deps=[], data={})
+        for item in entry.get("outs") or []:
+            oid = item.get("md5")
+            if oid and oid not in found:
+                out = Out(item["path"], item.get("hash"), oid, item.get("size"), item.get("nfiles"))
+                found[oid] = Tracked(holder, out, repo.root / item["path"], stage="run-cache")
+    return list(found.values())
+
+
 def store_jobs(remote: Remote, jobs: int | None) -> int:
     """Requests in flight for a remote: ``-j``, else the remote's ``jobs``, else 4 per core."""
     return jobs or int(remote.options.get("jobs", 0)) or 4 * (os.cpu_count() or 1)
@@ -263,9 +320,11 @@ def push(
     remote: str | None = None,
     jobs: int | None = None,
     scope: Scope = WORKSPACE,
+    run_cache: bool = False,
 ) -> TransferResult:
     """Copies the cached data of the targeted outputs to their remote; with
-    a ``scope``, also those of other git revisions."""
+    a ``scope``, also those of other git revisions; with ``run_cache``, the
+    run cache too (to ``remote``, else the default remote)."""
     start = time.monotonic()
     result = TransferResult()
     for rem, outs in group(repo, targets, scope, remote, pushing=True).items():
@@ -275,6 +334,8 @@ def push(
             result.add(_push_dvc_layout(repo, rem, dvc_layout, jobs))
         if native:
             result.add(_packed(repo, rem, native, jobs, pushing=True))
+    if run_cache:
+        _sync_runs(repo, remote, jobs, result, pushing=True)
     result.seconds = time.monotonic() - start
     if result.missing:
         raise ObjectMissingError(
@@ -291,9 +352,11 @@ def fetch(
     remote: str | None = None,
     jobs: int | None = None,
     scope: Scope = WORKSPACE,
+    run_cache: bool = False,
 ) -> TransferResult:
     """Copies the data of the targeted outputs from their remote into the
-    cache; with a ``scope``, also those of other git revisions."""
+    cache; with a ``scope``, also those of other git revisions; with
+    ``run_cache``, the remote's run cache too."""
     start = time.monotonic()
     result = TransferResult()
     for rem, outs in group(repo, targets, scope, remote, pushing=False).items():
@@ -305,6 +368,8 @@ def fetch(
             result.add(_fetch_dvc_layout(repo, rem, dvc_layout, jobs))
         if native:
             result.add(_packed(repo, rem, native, jobs, pushing=False))
+    if run_cache:
+        _sync_runs(repo, remote, jobs, result, pushing=False)
     result.seconds = time.monotonic() - start
     if result.missing:
         raise ObjectMissingError(
@@ -321,11 +386,12 @@ def pull(
     force: bool = False,
     jobs: int | None = None,
     scope: Scope = WORKSPACE,
+    run_cache: bool = False,
 ) -> TransferResult:
     """Fetches, then checks out the targeted outputs (of the workspace)."""
     from bale.ops.checkout import checkout
 
     with repo.locked():
-        result = fetch(repo, targets, remote=remote, jobs=jobs, scope=scope)
+        result = fetch(repo, targets, remote=remote, jobs=jobs, scope=scope, run_cache=run_cache)
     checkout(repo, targets, force=force)
     return result
