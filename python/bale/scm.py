@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 from pathlib import Path
@@ -42,9 +43,23 @@ def is_git_repo(root: Path) -> bool:
     return proc.returncode == 0 and proc.stdout.strip() == b"true"
 
 
+@functools.lru_cache(maxsize=16)
 def toplevel(root: Path) -> Path:
-    """The root of the git work tree that holds ``root``."""
+    """The root of the git work tree that holds ``root`` (asked once per process)."""
     return Path(git(root, "rev-parse", "--show-toplevel").stdout.decode().strip())
+
+
+def head(root: Path) -> tuple[str, str] | None:
+    """HEAD's commit id and branch name (``HEAD`` when detached), in one
+    call; None outside git or before the first commit."""
+    try:
+        out = git(root, "rev-parse", "HEAD", "--abbrev-ref", "HEAD", check=False)
+    except BaleError:
+        return None
+    lines = out.stdout.decode().split()
+    if out.returncode != 0 or len(lines) != 2:
+        return None
+    return lines[0], lines[1]
 
 
 def git_add(root: Path, paths: list[Path]) -> None:

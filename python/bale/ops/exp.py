@@ -41,10 +41,15 @@ class ExpResult:
     queued: bool = False
 
 
-def _baseline(repo: Repo) -> str:
-    if not scm.is_git_repo(repo.root) or not scm.has_commits(repo.root):
+def _head(repo: Repo) -> tuple[str, str]:
+    found = scm.head(repo.root)
+    if found is None:
         raise BaleError("experiments need a git repository with a commit to start from")
-    return scm.resolve_rev(repo.root, "HEAD")
+    return found
+
+
+def _baseline(repo: Repo) -> str:
+    return _head(repo)[0]
 
 
 def _pick_name(repo: Repo, baseline: str, name: str | None, force: bool) -> str:
@@ -300,14 +305,13 @@ class ExpRow:
 def show(repo: Repo, *, all_baselines: bool = False) -> list[ExpRow]:
     """The workspace, HEAD, and HEAD's experiments (every baseline's with
     ``all_baselines``), with their params and metrics."""
-    baseline = _baseline(repo)
+    baseline, branch = _head(repo)
     pipes = index.load(repo)
     files = revision.files_of(repo, pipes)
     exps = [r for r in refs.list_refs(repo.root) if all_baselines or r.baseline == baseline]
     bases = list(dict.fromkeys([baseline, *(r.baseline for r in exps)]))
     snaps = revision.at_revisions(repo, files, [*bases, *(r.commit for r in exps)])
     times = _commit_times(repo, bases)
-    branch = scm.git(repo.root, "rev-parse", "--abbrev-ref", "HEAD").stdout.decode().strip()
     ws = revision.workspace(repo, files)
     rows = [ExpRow("workspace", "workspace", "workspace", None, None, ws.metrics, ws.params)]
     for b in bases:
