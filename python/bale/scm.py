@@ -98,25 +98,38 @@ def read_path_at(root: Path, rev: str, path: str) -> bytes | None:
 
 def read_blobs(root: Path, blobs: list[str]) -> dict[str, bytes]:
     """The contents of many blobs, in one ``git cat-file --batch``."""
-    if not blobs:
+    found = _cat_batch(root, blobs)
+    missing = [b for b, data in found.items() if data is None]
+    if missing:
+        raise BaleError(f"git cat-file: cannot read blob {missing[0]}")
+    return {b: data for b, data in found.items() if data is not None}
+
+
+def _cat_batch(root: Path, names: list[str]) -> dict[str, bytes | None]:
+    """Blob contents by any name ``cat-file`` takes (an id, ``rev:path``);
+    None for what is missing or not a blob."""
+    if not names:
         return {}
-    unique = list(dict.fromkeys(blobs))
+    unique = list(dict.fromkeys(names))
     proc = subprocess.run(
         ["git", "cat-file", "--batch"],
         cwd=root,
-        input="".join(b + "\n" for b in unique).encode(),
+        input="".join(n + "\n" for n in unique).encode(),
         capture_output=True,
         check=True,
     )
-    data, pos, out = proc.stdout, 0, {}
-    for blob in unique:
+    data, pos = proc.stdout, 0
+    out: dict[str, bytes | None] = {}
+    for name in unique:
         end = data.index(b"\n", pos)
         header = data[pos:end].split()
-        if len(header) != 3:
-            raise BaleError(f"git cat-file: cannot read blob {blob}")
+        pos = end + 1
+        if len(header) < 3 or header[-1] == b"missing":
+            out[name] = None
+            continue
         size = int(header[2])
-        out[blob] = data[end + 1 : end + 1 + size]
-        pos = end + 1 + size + 1  # the content is followed by a newline
+        out[name] = data[pos : pos + size] if header[1] == b"blob" else None
+        pos += size + 1  # the content is followed by a newline
     return out
 
 
@@ -165,28 +178,5 @@ def is_modified(root: Path, path: Path) -> bool:
 def read_paths_at(root: Path, specs: list[tuple[str, str]]) -> dict[tuple[str, str], bytes | None]:
     """The contents of many ``(rev, path)`` pairs (paths relative to the top
     of the work tree), in one ``git cat-file --batch``; None where missing."""
-    if not specs:
-        return {}
-    unique = list(dict.fromkeys(specs))
-    proc = subprocess.run(
-        ["git", "cat-file", "--batch"],
-        cwd=root,
-        input="".join(f"{rev}:{path}\n" for rev, path in unique).encode(),
-        capture_output=True,
-        check=True,
-    )
-    data, pos = proc.stdout, 0
-    out: dict[tuple[str, str], bytes | None] = {}
-    for spec in unique:
-        end = data.index(b"\n", pos)
-        header = data[pos:end].split()
-        pos = end + 1
-        if len(header) < 3 or header[-1] == b"missing" or header[1] != b"blob":
-            out[spec] = None
-            if len(header) >= 3 and header[-1] != b"missing":
-                pos += int(header[2]) + 1  # a tree or other object: skip its bytes
-            continue
-        size = int(header[2])
-        out[spec] = data[pos : pos + size]
-        pos += size + 1
-    return out
+    found = _cat_batch(root, [f"{rev}:{path}" for rev, path in specs])
+    return {(rev, path): found[f"{rev}:{path}"] for rev, path in specs}

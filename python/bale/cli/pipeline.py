@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 
 def _out(text: str) -> None:
@@ -248,7 +248,7 @@ def register(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
 def cmd_metrics(args: argparse.Namespace) -> int:
     from bale.exceptions import BaleError
     from bale.ops import metrics
-    from bale.pipeline.compare import render_diff_table, render_json, render_show_table, show_json
+    from bale.pipeline.compare import render_json, render_show_table, show_json
 
     repo = _repo()
     if args.metrics_command == "show":
@@ -263,45 +263,38 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         _out(render_show_table(ok, markdown=args.md, precision=args.precision))
         return 0
     if args.metrics_command == "diff":
-        d = metrics.diff(repo, args.a_rev, args.b_rev, all_=args.all)
-        if args.json:
-            print(render_json(d), end="")
-            return 0
-        text = render_diff_table(
-            d,
-            kind="metrics",
-            markdown=args.md,
-            a_rev=args.a_rev,
-            b_rev=args.b_rev,
-            precision=args.precision,
-            no_path=args.no_path,
-        )
-        _out(text)
-        return 0
+        return _diff(args, "metrics")
     print("usage: bale metrics {show,diff} ...")
     return 2
 
 
 def cmd_params(args: argparse.Namespace) -> int:
-    from bale.ops import metrics
-    from bale.pipeline.compare import render_diff_table, render_json
-
     if args.params_command != "diff":
         print("usage: bale params diff ...")
         return 2
-    d = metrics.params_diff(_repo(), args.a_rev, args.b_rev, all_=args.all)
+    return _diff(args, "params")
+
+
+def _diff(args: argparse.Namespace, kind: Literal["metrics", "params"]) -> int:
+    from bale.ops import metrics
+    from bale.pipeline.compare import render_diff_table, render_json
+
+    compare = metrics.diff if kind == "metrics" else metrics.params_diff
+    d = compare(_repo(), args.a_rev, args.b_rev, all_=args.all)
     if args.json:
         print(render_json(d), end="")
         return 0
-    text = render_diff_table(
-        d,
-        kind="params",
-        markdown=args.md,
-        a_rev=args.a_rev,
-        b_rev=args.b_rev,
-        no_path=args.no_path,
+    _out(
+        render_diff_table(
+            d,
+            kind=kind,
+            markdown=args.md,
+            a_rev=args.a_rev,
+            b_rev=args.b_rev,
+            precision=getattr(args, "precision", None),
+            no_path=args.no_path,
+        )
     )
-    _out(text)
     return 0
 
 
