@@ -447,3 +447,25 @@ def test_run_cache_travels_through_a_remote(
     shutil.rmtree(clone / ".dvc/cache/runs")
     p = sh.bale("fetch", "--run-cache", cwd=clone, check=False)
     assert p.returncode == 1 and "not what its name says" in p.stderr
+
+
+def test_run_cache_hits_across_branches(sh: Sh, twins: tuple[Path, Path], tmp_path: Path) -> None:
+    _a, b = twins
+    b = copy_repo(b, tmp_path / "b")
+    sh.bale("repro", cwd=b)
+    sh.git("add", "-A", cwd=b)
+    sh.git("commit", "-qm", "lr 0.1", cwd=b)
+    sh.git("checkout", "-qb", "try-lr", cwd=b)
+    (b / "params.yaml").write_text(PARAMS.replace("lr: 0.1", "lr: 0.7"))
+    sh.bale("repro", cwd=b)
+    sh.git("commit", "-qam", "lr 0.7", cwd=b)
+    model = (b / "model.bin").read_bytes()
+    sh.git("checkout", "-q", "-", cwd=b)
+    sh.bale("checkout", cwd=b)
+    assert json.loads(sh.bale("status", "--json", cwd=b).stdout) == {}
+    # on the other branch, the same params again: nothing runs
+    (b / "params.yaml").write_text(PARAMS.replace("lr: 0.1", "lr: 0.7"))
+    out = sh.bale("repro", cwd=b).stdout
+    assert "Stage 'train' is cached - skipping run" in out and "Running" not in out
+    assert (b / "model.bin").read_bytes() == model
+    assert (b / "dvc.lock").read_bytes() == sh.git("show", "try-lr:dvc.lock", cwd=b).stdout.encode()
