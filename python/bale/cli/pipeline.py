@@ -134,7 +134,12 @@ def register(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument(
         "targets", nargs="*", help="stages, dvc.yaml files or outputs (default: ./dvc.yaml)"
     )
-    p.add_argument("-f", "--force", action="store_true", help="run the targets even if unchanged")
+    p.add_argument(
+        "-f",
+        "--force",
+        action="store_true",
+        help="run the targets and the stages they need, even if unchanged",
+    )
     p.add_argument(
         "-F",
         "--force-downstream",
@@ -153,7 +158,9 @@ def register(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
     )
     p.add_argument("-j", "--jobs", type=int, default=1, help="stages to run at once (default 1)")
     p.add_argument(
-        "--no-run-cache", action="store_true", help="always run; never restore from the run cache"
+        "--no-run-cache",
+        action="store_true",
+        help="do not restore outputs from earlier runs (only from the stage's own dvc.lock)",
     )
     p.add_argument("--json", action="store_true", help="print which stages ran, as JSON")
 
