@@ -147,3 +147,13 @@ def test_frozen_stage_cuts_its_upstream_off(sh: Sh, baseline: Path, tmp_path: Pa
     assert json.loads(sh.bale("status", "--json", cwd=root).stdout) == json.loads(
         sh.dvc("status", "--json", cwd=root).stdout
     )
+
+
+def test_exp_run_with_an_unreadable_params_file_is_one_line(
+    sh: Sh, baseline: Path, tmp_path: Path
+) -> None:
+    root = copy_repo(baseline, tmp_path / "repo")
+    (root / "params.yaml").write_text("train: [\n")
+    p = sh.bale("exp", "run", "-S", "train.lr=1", cwd=root, check=False)
+    lines = p.stderr.strip().splitlines()
+    assert p.returncode == 1 and len(lines) == 1 and lines[0].startswith("ERROR: params.yaml:")

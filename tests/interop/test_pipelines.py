@@ -469,3 +469,19 @@ def test_run_cache_hits_across_branches(sh: Sh, twins: tuple[Path, Path], tmp_pa
     assert "Stage 'train' is cached - skipping run" in out and "Running" not in out
     assert (b / "model.bin").read_bytes() == model
     assert (b / "dvc.lock").read_bytes() == sh.git("show", "try-lr:dvc.lock", cwd=b).stdout.encode()
+
+
+def test_outputs_outside_the_workspace_are_refused_before_anything_is_deleted(
+    sh: Sh, dvc_repo: Path, tmp_path: Path
+) -> None:
+    outside = dvc_repo.parent / "keep.txt"
+    outside.write_text("mine\n")
+    (dvc_repo / "in.txt").write_text("1\n")
+    (dvc_repo / "dvc.yaml").write_text(
+        "stages:\n  s:\n    cmd: cp in.txt ../keep.txt\n"
+        "    deps: [in.txt]\n    outs: [../keep.txt]\n"
+    )
+    p = sh.bale("repro", cwd=dvc_repo, check=False)
+    lines = p.stderr.strip().splitlines()
+    assert p.returncode == 1 and len(lines) == 1 and "outside the repository" in lines[0]
+    assert outside.read_text() == "mine\n"
