@@ -9,13 +9,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from bale.cli.commands import _repo
 from bale.cli.pipeline import _out
-
-
-def _repo() -> Any:
-    from bale.repo import Repo
-
-    return Repo()
 
 
 def cmd_exp_run(args: argparse.Namespace) -> int:

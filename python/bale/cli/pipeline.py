@@ -8,17 +8,13 @@ import json
 from collections.abc import Callable
 from typing import Any, Literal
 
+from bale.cli.commands import _repo
+
 
 def _out(text: str) -> None:
     """Prints a rendered table or text, ending it with one newline."""
     if text:
         print(text, end="" if text.endswith("\n") else "\n")
-
-
-def _repo() -> Any:
-    from bale.repo import Repo
-
-    return Repo()
 
 
 def cmd_repro(args: argparse.Namespace) -> int:
