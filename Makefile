@@ -6,7 +6,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK = 1
 .PHONY: help sysdeps dev demo test test-rust test-python lint bench bench-sync bench-chunks bench-pipelines bench-experiments clean
 
 help: ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 dev: sysdeps ## build the extension (release) and install bale with its test dependencies
 	$(PIP) install -q -e '.[test]'
