@@ -89,13 +89,6 @@ def files_at(root: Path, rev: str, suffix: str) -> list[tuple[str, str]]:
     return found
 
 
-def read_path_at(root: Path, rev: str, path: str) -> bytes | None:
-    """The content of ``path`` (relative to the top of the work tree) at
-    ``rev``, or None when it does not exist there."""
-    out = git(root, "cat-file", "blob", f"{rev}:{path}", check=False)
-    return out.stdout if out.returncode == 0 else None
-
-
 def read_blobs(root: Path, blobs: list[str]) -> dict[str, bytes]:
     """The contents of many blobs, in one ``git cat-file --batch``."""
     found = _cat_batch(root, blobs)

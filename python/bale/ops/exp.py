@@ -79,23 +79,21 @@ def _overridden(repo: Repo, overrides: list[modify.Override]) -> dict[str, bytes
     return out
 
 
-def _exp_hash(repo: Repo) -> str:
+def _exp_hash(pipes: index.Pipelines) -> str:
     """dvc's ``hash_exp``: sha256 of the merged lock entries, as sorted JSON."""
     import hashlib
 
     merged: dict[str, Any] = {}
-    pipes = index.load(repo)
     for entries in pipes.locks.values():
         merged.update(entries)
     return hashlib.sha256(json.dumps(merged, sort_keys=True).encode()).hexdigest()
 
 
-def _tracked_results(repo: Repo) -> list[Path]:
+def _tracked_results(repo: Repo, pipes: index.Pipelines) -> list[Path]:
     """What a run wrote that belongs in the experiment's commit, beyond the
     files git tracks already: lock files, new ``.gitignore`` files, params
     files, stage outputs kept in git, and each ``dvc.yaml``'s top-level
     metrics, params and plots files (dvc's ``_get_top_level_paths``)."""
-    pipes = index.load(repo)
     paths = []
     for f in pipes.files:
         base = f.path.parent
@@ -154,11 +152,12 @@ def run(
         atomic_write(repo.root / rel, data)
     # like dvc, the stages of ./dvc.yaml (and what they need) by default
     repro(repo, targets or None, jobs=jobs, echo=echo)
+    pipes = index.load(repo)  # as the run left it: new lock entries
     commit = snapshot.commit_workspace(
         repo.root,
         baseline,
-        f"dvc: commit experiment {_exp_hash(repo)}",
-        _tracked_results(repo),
+        f"dvc: commit experiment {_exp_hash(pipes)}",
+        _tracked_results(repo, pipes),
     )
     snapshot.set_ref(repo.root, refs.ref_name(baseline, exp_name), commit)
     return ExpResult(exp_name, commit, baseline)
@@ -270,11 +269,12 @@ def _run_in_worktree(repo: Repo, q: Queued, name: str, echo: bool) -> ExpResult:
         from bale.repo import Repo as RepoClass
 
         wrepo = RepoClass(inner)
+        wpipes = index.load(wrepo)
         commit = snapshot.commit_workspace(
             inner,
             baseline,
-            f"dvc: commit experiment {_exp_hash(wrepo)}",
-            _tracked_results(wrepo),
+            f"dvc: commit experiment {_exp_hash(wpipes)}",
+            _tracked_results(wrepo, wpipes),
         )
         snapshot.set_ref(repo.root, refs.ref_name(baseline, name), commit)
         snapshot.delete_ref(repo.root, q.ref)

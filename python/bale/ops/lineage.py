@@ -177,7 +177,7 @@ def _record(repo: Repo, pipes: index.Pipelines, node: Node, hasher: Hasher) -> S
         inputs=inputs,
         outputs=list(entry.get("outs") or []),
         metrics=_metrics(stage, root),
-        commit=_last_commit(repo, index.lock_path(stage)),
+        commit=_last_commit(repo, stage.lock_path),
         up_to_date=bool(entry) and not ch.changed,
         changes=ch.to_dvc() if entry else ["never run"],
     )

@@ -86,11 +86,8 @@ def collect(repo: Repo, *, imports: bool = False, stages: bool = True) -> list[T
     return out
 
 
-def _lock_outs(
-    root: Path, pf: PipelineFile, entries: dict[str, dict[str, Any]], base: Path
-) -> list[Tracked]:
-    """Cached stage outputs ``entries`` records, placed under ``base`` (the
-    workspace directory the ``dvc.yaml`` is in)."""
+def _lock_outs(root: Path, pf: PipelineFile, entries: dict[str, dict[str, Any]]) -> list[Tracked]:
+    """Cached stage outputs ``entries`` (``pf``'s lock) records."""
     found = []
     holder = DvcFile(path=pf.path, outs=[], deps=[], data={})
     for stage in pf.stages:
@@ -98,7 +95,7 @@ def _lock_outs(
         if entry is None:
             continue
         recorded = {o.get("path"): o for o in entry.get("outs") or []}
-        for so in stage.outs:
+        for so, where in zip(stage.outs, stage.out_paths(root), strict=True):
             item = recorded.get(so.path)
             if not so.cache or item is None or not item.get("md5"):
                 continue
@@ -112,12 +109,6 @@ def _lock_outs(
                 push=so.push,
                 remote=so.remote,
             )
-            where = abspath(base / os.path.relpath(stage.wdir, pf.path.parent) / so.path)
-            if not where.is_relative_to(root) or where == root:
-                raise MetafileError(
-                    f"{pf.path.relative_to(root)}: output '{so.path}' of stage "
-                    f"'{stage.name}' is outside the repository"
-                )
             found.append(Tracked(holder, out, where, stage=stage.addressing(root)))
     return found
 
@@ -131,7 +122,7 @@ def stage_outputs(repo: Repo) -> list[Tracked]:
     out: list[Tracked] = []
     for pf in pipes.files:
         entries = pipes.locks.get(pf.path.with_name(LOCK_FILE), {})
-        out.extend(_lock_outs(repo.root, pf, entries, pf.path.parent))
+        out.extend(_lock_outs(repo.root, pf, entries))
     return out
 
 
@@ -226,17 +217,18 @@ def _stage_outputs_at(
 
         def load(rel: str, name: str = name) -> Any:
             path = posixpath.normpath(posixpath.join(posixpath.dirname(name), rel))
-            data = scm.read_path_at(repo.root, commit, path)
+            data = scm.read_paths_at(repo.root, [(commit, path)])[(commit, path)]
             if data is None:
                 raise FileNotFoundError(path)
             return loads(data.decode("utf-8"), f"{label or commit[:7]}:{path}")
 
         try:
             pf = loads_dvcyaml(texts[blob].decode("utf-8"), top / name, where, load)
-            entries = loads_lock(texts[names[lock_name]].decode("utf-8"), f"{where[:-4]}lock")
+            lock_where = f"{label or commit[:7]}:{lock_name}"
+            entries = loads_lock(texts[names[lock_name]].decode("utf-8"), lock_where)
         except UnicodeDecodeError:
             raise MetafileError(f"{where}: is not valid utf-8") from None
-        out.extend(_lock_outs(repo.root, pf, entries, (top / name).parent))
+        out.extend(_lock_outs(repo.root, pf, entries))
     return out
 
 

@@ -167,7 +167,7 @@ class _Runner:
         )
         with self.lock:
             self.result.changed_files += changed
-            self.pipes.locks.setdefault(index.lock_path(stage), {})[stage.name] = entry
+            self.pipes.locks.setdefault(stage.lock_path, {})[stage.name] = entry
             self.dirty.add(id(node))
             done = self.result.restored if restored and not stage.frozen else self.result.ran
             done.append(label)

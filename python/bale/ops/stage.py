@@ -14,7 +14,6 @@ from bale.metafiles import atomic_write
 from bale.ops.outputs import abspath, inside_repo
 from bale.pipeline import index
 from bale.pipeline.dvcyaml import dumps_stage, loads_dvcyaml
-from bale.pipeline.graph import Graph, source_node, stage_node
 from bale.pipeline.stage import PROJECT_FILE, OutKind, ParamsDep, Stage, StageOut
 
 if TYPE_CHECKING:
@@ -108,14 +107,7 @@ def add_stage(repo: Repo, spec: StageSpec, *, force: bool = False) -> Stage:
         # Check the file we are about to write the way every command will read it.
         loaded = loads_dvcyaml(new_text, path, name)
         others = [s for s in pipes.stages if s.dvcyaml != path]
-        nodes = [stage_node(s, repo.root) for s in [*others, *loaded.stages]]
-        by_file: dict[Path, list[Path]] = {}
-        from bale.ops.outputs import collect
-
-        for t in collect(repo, imports=True, stages=False):
-            by_file.setdefault(t.dvcfile.path, []).append(t.path)
-        nodes += [source_node(f, outs, repo.root) for f, outs in by_file.items()]
-        Graph(nodes, repo.root)
+        index.build_graph(repo, [*others, *loaded.stages])
         atomic_write(path, new_text.encode("utf-8"))
         changed = [path]
         if scm.is_git_repo(repo.root) and not repo.config.core_no_scm():

@@ -169,21 +169,9 @@ class Graph:
 
 
 def stage_node(stage: Stage, root: Path) -> Node:
-    for o in stage.outs:
-        out = stage.abspath(o.path)
-        if out == root or not out.is_relative_to(root) or (root / ".dvc") in (out, *out.parents):
-            raise MetafileError(
-                f"{stage.dvcyaml.relative_to(root).as_posix()}: output '{o.path}' of stage "
-                f"'{stage.name}' is outside the repository's workspace"
-            )
     deps = [stage.abspath(d) for d in stage.deps]
     deps += [stage.abspath(p.path) for p in stage.params]
-    return Node(
-        label=stage.addressing(root),
-        stage=stage,
-        outs=[stage.abspath(o.path) for o in stage.outs],
-        deps=deps,
-    )
+    return Node(label=stage.addressing(root), stage=stage, outs=stage.out_paths(root), deps=deps)
 
 
 def source_node(dvcfile: Path, outs: Sequence[Path], root: Path) -> Node:

@@ -21,10 +21,6 @@ if TYPE_CHECKING:
     from bale.repo import Repo
 
 
-def lock_path(stage: Stage) -> Path:
-    return stage.lock_path
-
-
 @dataclass
 class Pipelines:
     """The pipelines of the workspace, loaded once per command."""
@@ -38,19 +34,11 @@ class Pipelines:
         return [s for f in self.files for s in f.stages]
 
     def lock_entry(self, stage: Stage) -> dict[str, Any] | None:
-        return self.locks.get(lock_path(stage), {}).get(stage.name)
+        return self.locks.get(stage.lock_path, {}).get(stage.name)
 
     @cached_property
     def graph(self) -> Graph:
-        from bale.ops.outputs import collect
-
-        root = self.repo.root
-        nodes = [stage_node(s, root) for s in self.stages]
-        by_file: dict[Path, list[Path]] = {}
-        for t in collect(self.repo, imports=True, stages=False):
-            by_file.setdefault(t.dvcfile.path, []).append(t.path)
-        nodes += [source_node(f, outs, root) for f, outs in by_file.items()]
-        return Graph(nodes, root)
+        return build_graph(self.repo, self.stages)
 
     def select(self, targets: list[str] | None) -> list[Node]:
         """Nodes named by ``targets``: stage names, ``path/dvc.yaml:name``,
@@ -98,6 +86,20 @@ class Pipelines:
         if owner is not None:
             return [owner]
         raise StageNotFoundError(f"{target}: no stage or output of that name")
+
+
+def build_graph(repo: Repo, stages: list[Stage]) -> Graph:
+    """``stages`` joined with the workspace's ``.dvc`` files; raises on what
+    dvc refuses (two producers of one path, nested outputs, cycles)."""
+    from bale.ops.outputs import collect
+
+    root = repo.root
+    nodes = [stage_node(s, root) for s in stages]
+    by_file: dict[Path, list[Path]] = {}
+    for t in collect(repo, imports=True, stages=False):
+        by_file.setdefault(t.dvcfile.path, []).append(t.path)
+    nodes += [source_node(f, outs, root) for f, outs in by_file.items()]
+    return Graph(nodes, root)
 
 
 def pipeline_paths(repo: Repo) -> list[Path]:

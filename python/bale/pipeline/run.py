@@ -69,18 +69,21 @@ def run_commands(repo: Repo, stage: Stage, label: str, echo: bool = True) -> Non
             )
 
 
+def _clear(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
 def remove_outs(stage: Stage) -> None:
     """Clears outputs before a run; ``persist`` ones become private copies."""
     for so in stage.outs:
         path = stage.abspath(so.path)
-        if not (path.exists() or path.is_symlink()):
-            continue
-        if so.persist:
+        if so.persist and (path.exists() or path.is_symlink()):
             _core.unprotect(path)
-        elif path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
+        elif not so.persist:
+            _clear(path)
 
 
 def _out_item(so: StageOut, built: Any) -> dict[str, Any]:
@@ -182,10 +185,7 @@ def restore(repo: Repo, stage: Stage, entry: dict[str, Any]) -> bool:
         done.append(path)
         if missing:
             for p in done:
-                if p.is_dir() and not p.is_symlink():
-                    shutil.rmtree(p)
-                elif p.exists() or p.is_symlink():
-                    p.unlink()
+                _clear(p)
             return False
     return True
 

@@ -79,6 +79,24 @@ class Stage:
     def abspath(self, def_path: str) -> Path:
         return Path(os.path.normpath(self.wdir / def_path))
 
+    def out_paths(self, root: Path) -> list[Path]:
+        """Where the outputs live; an output outside the workspace at
+        ``root`` (or inside ``.dvc/``) is an error, before anything touches it."""
+        from bale.exceptions import MetafileError
+
+        paths = []
+        for o in self.outs:
+            out = self.abspath(o.path)
+            inside = out != root and out.is_relative_to(root)
+            if not inside or (root / ".dvc") in (out, *out.parents):
+                where = self.dvcyaml.relative_to(root).as_posix()
+                raise MetafileError(
+                    f"{where}: output '{o.path}' of stage '{self.name}' is outside the "
+                    "repository's workspace"
+                )
+            paths.append(out)
+        return paths
+
     @property
     def commands(self) -> list[str]:
         """``cmd`` as the list of commands run one after another (dvc splits a
