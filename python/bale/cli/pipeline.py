@@ -121,6 +121,15 @@ def cmd_dag(args: argparse.Namespace) -> int:
     return 0
 
 
+def _diff_flags(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("a_rev", nargs="?", help="old revision (default: HEAD)")
+    p.add_argument("b_rev", nargs="?", help="new revision (default: the workspace)")
+    p.add_argument("--all", action="store_true", help=f"include unchanged {what}")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.add_argument("--md", action="store_true", help="print as a markdown table")
+    p.add_argument("--no-path", action="store_true", help="leave out the Path column")
+
+
 def register(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
     p = command(
         "repro",
@@ -216,23 +225,13 @@ def register(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
     ms.add_argument("--md", action="store_true", help="print as a markdown table")
     ms.add_argument("--precision", type=int, help="decimals to round to (default 5)")
     md = msub.add_parser("diff", help="Compare metrics between revisions and the workspace.")
-    md.add_argument("a_rev", nargs="?", help="old revision (default: HEAD)")
-    md.add_argument("b_rev", nargs="?", help="new revision (default: the workspace)")
-    md.add_argument("--all", action="store_true", help="include unchanged metrics")
-    md.add_argument("--json", action="store_true", help="print as JSON")
-    md.add_argument("--md", action="store_true", help="print as a markdown table")
+    _diff_flags(md, "metrics")
     md.add_argument("--precision", type=int, help="decimals to round to (default 5)")
-    md.add_argument("--no-path", action="store_true", help="leave out the Path column")
 
     p = command("params", cmd_params, "Compare params.")
     psub = p.add_subparsers(dest="params_command", metavar="COMMAND")
     pd = psub.add_parser("diff", help="Compare params between revisions and the workspace.")
-    pd.add_argument("a_rev", nargs="?", help="old revision (default: HEAD)")
-    pd.add_argument("b_rev", nargs="?", help="new revision (default: the workspace)")
-    pd.add_argument("--all", action="store_true", help="include unchanged params")
-    pd.add_argument("--json", action="store_true", help="print as JSON")
-    pd.add_argument("--md", action="store_true", help="print as a markdown table")
-    pd.add_argument("--no-path", action="store_true", help="leave out the Path column")
+    _diff_flags(pd, "params")
 
     p = command("dag", cmd_dag, "Show the pipeline graph.")
     p.add_argument("target", nargs="?", help="a stage or output (default: everything)")
