@@ -199,3 +199,43 @@ def test_shared_cache_directories_are_group_writable(repo: Path, run: Run) -> No
     run("bale", "add", "data")
     dirs = [p for p in (repo / ".dvc" / "cache").rglob("*") if p.is_dir()]
     assert dirs and all(stat.S_IMODE(d.stat().st_mode) == 0o2775 for d in dirs)
+
+
+def _backdate(root: Path, seconds: int) -> None:
+    """Older mtimes, so the stat cache and tree memos may trust the files."""
+    when = os.stat(root).st_mtime - seconds
+    for p in [root, *root.rglob("*")]:
+        os.utime(p, (when, when), follow_symlinks=False)
+
+
+def test_status_of_a_remembered_tree_still_sees_every_change(repo: Path, run: Run) -> None:
+    write_tree(repo / "data", DATA)
+    _backdate(repo / "data", 100)
+    run("bale", "add", "data")
+    for _ in range(2):  # the first status remembers the tree, the second uses it
+        assert json.loads(run("bale", "status", "--json").stdout) == {}
+    assert (repo / ".dvc" / "tmp" / "bale" / "yaml.json").exists()
+
+    # Same size, and an mtime older than the remembered one.
+    (repo / "data" / "a.txt").write_text("ALPHA\n")
+    _backdate(repo / "data", 200)
+    out = json.loads(run("bale", "status", "--granular", "--json").stdout)
+    files = out["data.dvc"][0]["files"]
+    assert files["modified"] == ["a.txt"] and not files["added"] and not files["deleted"]
+    run("bale", "checkout", "--force")
+    _backdate(repo / "data", 100)
+    assert json.loads(run("bale", "status", "--json").stdout) == {}
+
+    # A cache object lost after the tree was remembered.
+    objects = [p for p in (repo / ".dvc" / "cache").rglob("*") if p.is_file()]
+    victim = next(p for p in objects if p.read_bytes() == b"\x00\x01\x02")
+    victim.chmod(0o644)
+    victim.unlink()
+    out = json.loads(run("bale", "status", "--json").stdout)
+    assert out["data.dvc"] == [{"changed outs": {"data": "not in cache"}}]
+
+    # The .dvc file edited by hand: its new text is parsed, not remembered.
+    dvcfile = repo / "data.dvc"
+    dvcfile.write_text(dvcfile.read_text().replace("path: data", "path: other"))
+    out = json.loads(run("bale", "status", "--json").stdout)
+    assert out["data.dvc"] == [{"changed outs": {"other": "deleted"}}]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bale.exceptions import MetafileError
+from bale.metafiles import yamlmemo
 
 __all__ = [
     "DvcFile",
@@ -162,6 +163,10 @@ _LOADER: type | None = None
 def parse_yaml(text: str, name: str) -> Any:
     """Safe-load YAML text (rejecting duplicate keys, as dvc does); a syntax
     error becomes a one-line MetafileError with line and column."""
+    return yamlmemo.parse("yaml1.1", text, lambda: _parse_yaml(text, name))
+
+
+def _parse_yaml(text: str, name: str) -> Any:
     import yaml
 
     global _LOADER

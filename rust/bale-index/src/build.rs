@@ -13,8 +13,8 @@ use rayon::prelude::*;
 
 use crate::ignore::rules_for;
 use crate::manifest::{Entry, Manifest};
-use crate::state::{Stat, State};
-use crate::walk::{is_exec, stat_of, walk};
+use crate::state::{Stat, State, TreeMemo};
+use crate::walk::{is_exec, stat_of, walk, Walked};
 
 pub struct BuildOptions<'a> {
     pub algo: Algo,
@@ -83,32 +83,120 @@ fn hash_one(abs: &Path, key: &str, stat: &Stat, opts: &BuildOptions, state: &Sta
 
 /// Hashes (and with `opts.odb`, stores) a file or directory.
 pub fn build_target(target: &Path, opts: &BuildOptions, state: &mut State) -> Result<Built> {
+    match walk_target(target, opts)? {
+        Target::File(meta) => build_file(target, &meta, opts, state),
+        Target::Dir(walked) => build_walked(walked, opts, state),
+    }
+}
+
+/// Hashes a file or directory without storing it, as [`build_target`]
+/// does, except that a directory whose walk saw exactly what it saw when
+/// last hashed (same names, stats, exec bits and empty directories) is
+/// answered from the stat cache's memo of its id. Such an answer has no
+/// manifest (`Built::manifest` is `None`): nothing was looked up per file.
+pub fn hash_target(target: &Path, opts: &BuildOptions, state: &mut State) -> Result<Built> {
+    debug_assert!(opts.odb.is_none(), "a memo proves the id, not that the objects are stored");
+    let walked = match walk_target(target, opts)? {
+        Target::File(meta) => return build_file(target, &meta, opts, state),
+        Target::Dir(walked) => walked,
+    };
+    let key = state_key(opts.repo_root, target)?;
+    let fingerprint = fingerprint(opts.algo, &walked);
+    if let Some(m) = state.tree_memo(&key, &fingerprint, opts.algo) {
+        opts.progress.total.store(m.nfiles, Ordering::Relaxed);
+        opts.progress.done.store(m.nfiles, Ordering::Relaxed);
+        opts.progress.bytes.fetch_add(m.size, Ordering::Relaxed);
+        return Ok(Built {
+            oid: m.oid,
+            size: m.size,
+            nfiles: Some(m.nfiles),
+            exec: false,
+            manifest: None,
+            hashed: 0,
+            stored: 0,
+        });
+    }
+    // Recorded only when every file's stat would be trusted by the stat
+    // cache itself: a racy file could change without the fingerprint moving.
+    let trusted = walked.files.iter().all(|f| !state.is_racy(&f.stat));
+    let built = build_walked(walked, opts, state)?;
+    if trusted {
+        let nfiles = built.nfiles.unwrap_or(0);
+        state.record_tree_memo(&key, TreeMemo { fingerprint, size: built.size, nfiles, oid: built.oid });
+    }
+    Ok(built)
+}
+
+enum Target {
+    File(fs::Metadata),
+    Dir(Walked),
+}
+
+fn walk_target(target: &Path, opts: &BuildOptions) -> Result<Target> {
     let meta = fs::metadata(target).at(target)?;
     if meta.is_file() {
-        opts.progress.total.store(1, Ordering::Relaxed);
-        let key = state_key(opts.repo_root, target)?;
-        let stat = stat_of(&meta);
-        let r = hash_one(target, &key, &stat, opts, state)?;
-        if r.read {
-            state.record_hashed(key, stat, r.oid);
-        }
-        if let Some((path, ostat)) = r.object {
-            state.record_object(&path, ostat, r.oid);
-        }
-        opts.progress.step(meta.len());
-        return Ok(Built {
-            oid: r.oid,
-            size: meta.len(),
-            nfiles: None,
-            exec: is_exec(&meta),
-            manifest: None,
-            hashed: r.read as u64,
-            stored: r.stored as u64,
-        });
+        return Ok(Target::File(meta));
     }
     let parent = target.parent().unwrap_or(opts.repo_root);
     let rules = rules_for(opts.repo_root, parent)?;
-    let walked = walk(target, &rules)?;
+    Ok(Target::Dir(walk(target, &rules)?))
+}
+
+/// Everything a walk saw that a directory's id depends on, hashed: any
+/// renamed, added, removed or touched file, changed exec bit or new empty
+/// directory gives another fingerprint.
+fn fingerprint(algo: Algo, walked: &Walked) -> [u8; 16] {
+    let mut h = blake3::Hasher::new();
+    h.update(b"bale tree memo 1\0");
+    h.update(algo.to_string().as_bytes());
+    let mut buf = Vec::with_capacity(64 * 1024);
+    for f in &walked.files {
+        buf.extend_from_slice(&(f.rel.len() as u32).to_le_bytes());
+        buf.extend_from_slice(f.rel.as_bytes());
+        buf.extend_from_slice(&f.stat.inode.to_le_bytes());
+        buf.extend_from_slice(&f.stat.size.to_le_bytes());
+        buf.extend_from_slice(&f.stat.mtime_ns.to_le_bytes());
+        buf.push(f.exec as u8);
+        if buf.len() >= 60 * 1024 {
+            h.update(&buf);
+            buf.clear();
+        }
+    }
+    h.update(&buf);
+    h.update(&(walked.files.len() as u64).to_le_bytes());
+    for d in &walked.empty_dirs {
+        h.update(&(d.len() as u32).to_le_bytes());
+        h.update(d.as_bytes());
+    }
+    let mut out = [0; 16];
+    out.copy_from_slice(&h.finalize().as_bytes()[..16]);
+    out
+}
+
+fn build_file(target: &Path, meta: &fs::Metadata, opts: &BuildOptions, state: &mut State) -> Result<Built> {
+    opts.progress.total.store(1, Ordering::Relaxed);
+    let key = state_key(opts.repo_root, target)?;
+    let stat = stat_of(meta);
+    let r = hash_one(target, &key, &stat, opts, state)?;
+    if r.read {
+        state.record_hashed(key, stat, r.oid);
+    }
+    if let Some((path, ostat)) = r.object {
+        state.record_object(&path, ostat, r.oid);
+    }
+    opts.progress.step(meta.len());
+    Ok(Built {
+        oid: r.oid,
+        size: meta.len(),
+        nfiles: None,
+        exec: is_exec(meta),
+        manifest: None,
+        hashed: r.read as u64,
+        stored: r.stored as u64,
+    })
+}
+
+fn build_walked(walked: Walked, opts: &BuildOptions, state: &mut State) -> Result<Built> {
     opts.progress.total.store(walked.files.len() as u64, Ordering::Relaxed);
     let results: Vec<Result<(String, FileResult)>> = walked
         .files
@@ -123,7 +211,7 @@ pub fn build_target(target: &Path, opts: &BuildOptions, state: &mut State) -> Re
         .collect();
     let mut entries = Vec::with_capacity(walked.files.len());
     let (mut hashed, mut stored) = (0, 0);
-    for (f, r) in walked.files.iter().zip(results) {
+    for (f, r) in walked.files.into_iter().zip(results) {
         let (key, r) = r?;
         if r.read {
             hashed += 1;
@@ -133,7 +221,7 @@ pub fn build_target(target: &Path, opts: &BuildOptions, state: &mut State) -> Re
         if let Some((path, ostat)) = r.object {
             state.record_object(&path, ostat, r.oid);
         }
-        entries.push(Entry { rel: f.rel.clone(), oid: r.oid, size: f.stat.size, exec: f.exec });
+        entries.push(Entry { rel: f.rel, oid: r.oid, size: f.stat.size, exec: f.exec });
     }
     let native = opts.algo == Algo::Blake3;
     let manifest =
@@ -159,6 +247,62 @@ mod tests {
 
     fn opts<'a>(root: &'a Path, odb: Option<&'a Odb>, p: &'a Progress) -> BuildOptions<'a> {
         BuildOptions { algo: Algo::Md5, repo_root: root, odb, clone: false, progress: p }
+    }
+
+    fn backdate(path: &Path, secs: u64) {
+        let f = fs::File::options().write(true).open(path).unwrap();
+        f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(secs)).unwrap();
+    }
+
+    #[test]
+    fn unchanged_walk_is_answered_by_the_tree_memo_and_any_change_misses_it() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        let data = root.join("data");
+        fs::create_dir_all(data.join("sub")).unwrap();
+        for (f, body) in [("a", "1"), ("sub/b", "22")] {
+            fs::write(data.join(f), body).unwrap();
+            backdate(&data.join(f), 10);
+        }
+        let p = Progress::default();
+        for algo in [Algo::Md5, Algo::Blake3] {
+            let o = BuildOptions { algo, ..opts(root, None, &p) };
+            let mut state = State::in_memory();
+            let first = hash_target(&data, &o, &mut state).unwrap();
+            assert!(first.manifest.is_some(), "nothing remembered yet");
+            let again = hash_target(&data, &o, &mut state).unwrap();
+            assert!(again.manifest.is_none() && again.hashed == 0);
+            assert_eq!((again.oid, again.size, again.nfiles), (first.oid, first.size, first.nfiles));
+
+            // Same size, older mtime: the content changed and so must the id.
+            fs::write(data.join("a"), "9").unwrap();
+            backdate(&data.join("a"), 20);
+            let edited = hash_target(&data, &o, &mut state).unwrap();
+            assert!(edited.manifest.is_some() && edited.oid != first.oid);
+            assert_eq!(edited.oid, build_target(&data, &o, &mut State::in_memory()).unwrap().oid);
+
+            // An exec bit is part of the fingerprint.
+            let exec = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+            fs::set_permissions(data.join("sub/b"), exec).unwrap();
+            assert!(hash_target(&data, &o, &mut state).unwrap().manifest.is_some());
+            fs::set_permissions(data.join("sub/b"), std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+
+            // A file written just now could still change unseen: no memo.
+            fs::write(data.join("new"), "x").unwrap();
+            hash_target(&data, &o, &mut state).unwrap();
+            assert!(hash_target(&data, &o, &mut state).unwrap().manifest.is_some());
+            fs::remove_file(data.join("new")).unwrap();
+            fs::write(data.join("a"), "1").unwrap();
+            backdate(&data.join("a"), 10);
+        }
+        // Native trees hold empty directories, so a new one changes the id.
+        let o = BuildOptions { algo: Algo::Blake3, ..opts(root, None, &p) };
+        let mut state = State::in_memory();
+        let before = hash_target(&data, &o, &mut state).unwrap();
+        hash_target(&data, &o, &mut state).unwrap();
+        fs::create_dir(data.join("empty")).unwrap();
+        let after = hash_target(&data, &o, &mut state).unwrap();
+        assert!(after.manifest.is_some() && after.oid != before.oid);
     }
 
     #[test]

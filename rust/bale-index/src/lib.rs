@@ -23,7 +23,7 @@ pub mod state;
 pub mod sync;
 pub mod walk;
 
-pub use build::{build_target, BuildOptions, Built};
+pub use build::{build_target, hash_target, BuildOptions, Built};
 pub use diff::{diff_manifests, ManifestDiff};
 pub use manifest::{Entry, Manifest};
 pub use state::{Stat, State};

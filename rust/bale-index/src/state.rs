@@ -14,7 +14,7 @@ use bale_error::Result;
 use bale_hash::{Algo, Oid};
 use bale_odb::fs::write_atomic;
 
-const MAGIC: &[u8; 10] = b"BALESTATE\x01";
+const MAGIC: &[u8; 10] = b"BALESTATE\x02";
 
 /// A file whose mtime is this close to the moment it was read may still
 /// change within the same timestamp tick without its mtime moving, so its
@@ -37,23 +37,86 @@ pub struct Stat {
     pub mtime_ns: i64,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Entry {
     stat: Stat,
     oid: Oid,
 }
 
+/// What a directory hashed to, remembered with a fingerprint of everything
+/// its walk saw (names, stats, exec bits, empty directories): while the
+/// fingerprint is unchanged, so is the id, and no file needs looking up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TreeMemo {
+    pub fingerprint: [u8; 16],
+    pub size: u64,
+    pub nfiles: u64,
+    pub oid: Oid,
+}
+
+/// One kind of record, kept as the bytes it was loaded from until first
+/// asked for: a clean `status` answered by tree memos never parses the
+/// per-file entries, which are most of the file.
+struct Section<T> {
+    raw: Vec<u8>,
+    count: usize,
+    map: OnceLock<HashMap<String, T>>,
+}
+
+impl<T: Record> Default for Section<T> {
+    fn default() -> Self {
+        Section { raw: Vec::new(), count: 0, map: OnceLock::new() }
+    }
+}
+
+impl<T: Record> Section<T> {
+    fn map(&self) -> &HashMap<String, T> {
+        self.map.get_or_init(|| parse_records(&self.raw, self.count).unwrap_or_default())
+    }
+
+    fn map_mut(&mut self) -> &mut HashMap<String, T> {
+        self.map();
+        self.raw = Vec::new();
+        self.map.get_mut().expect("initialised above")
+    }
+
+    fn len(&self) -> usize {
+        self.map.get().map_or(self.count, HashMap::len)
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        out.extend_from_slice(&[0; 16]);
+        let count = match self.map.get() {
+            Some(map) => {
+                for (key, rec) in map {
+                    out.extend_from_slice(&(key.len() as u32).to_le_bytes());
+                    out.extend_from_slice(key.as_bytes());
+                    rec.write(out);
+                }
+                map.len()
+            }
+            // Never looked at: written back as it was read.
+            None => {
+                out.extend_from_slice(&self.raw);
+                self.count
+            }
+        };
+        let nbytes = (out.len() - start - 16) as u64;
+        out[start..start + 8].copy_from_slice(&(count as u64).to_le_bytes());
+        out[start + 8..start + 16].copy_from_slice(&nbytes.to_le_bytes());
+    }
+}
+
 #[derive(Default)]
 pub struct State {
     path: PathBuf,
-    /// Workspace paths and tree-completeness marks.
-    entries: HashMap<String, Entry>,
-    /// Cache objects known verified: parsed from `raw_objects` only when
-    /// first asked for (`status` never does, and they are half the file).
-    objects: OnceLock<HashMap<String, Entry>>,
-    /// The serialized object entries as loaded, and how many there are.
-    raw_objects: Vec<u8>,
-    raw_count: usize,
+    /// Workspace paths, keyed by repository-relative path.
+    paths: Section<Entry>,
+    /// Cache objects known verified, keyed by [`object_key`].
+    objects: Section<Entry>,
+    /// Directory memos (`\0tree:<path>`) and completeness marks.
+    trees: Section<TreeMemo>,
     dirty: bool,
     /// Taken before this process read any file: the reference for racy
     /// timestamps of hashed files.
@@ -72,9 +135,8 @@ fn complete_key(oid: &Oid) -> String {
     format!("\0complete:{oid}")
 }
 
-/// The fingerprint travels in the entry's stat fields.
-fn fingerprint_stat(fingerprint: u64) -> Stat {
-    Stat { inode: 0, size: fingerprint, mtime_ns: 0 }
+fn memo_key(key: &str) -> String {
+    format!("\0tree:{key}")
 }
 
 fn now_ns() -> i64 {
@@ -85,8 +147,11 @@ impl State {
     /// Loads the index at `path`; anything unreadable starts it empty.
     pub fn load(path: impl Into<PathBuf>) -> State {
         let path = path.into();
-        let (entries, raw_objects, raw_count) = fs::read(&path).ok().and_then(|b| parse(&b)).unwrap_or_default();
-        State { path, entries, raw_objects, raw_count, opened_ns: now_ns(), ..State::default() }
+        let opened_ns = now_ns();
+        let mut state = fs::read(&path).ok().and_then(|b| split(&b)).unwrap_or_default();
+        state.path = path;
+        state.opened_ns = opened_ns;
+        state
     }
 
     /// An index that is never saved.
@@ -95,36 +160,44 @@ impl State {
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len() + self.objects.get().map_or(self.raw_count, HashMap::len)
+        self.paths.len() + self.objects.len() + self.trees.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    fn objects(&self) -> &HashMap<String, Entry> {
-        self.objects.get_or_init(|| parse_entries(&self.raw_objects, self.raw_count).unwrap_or_default())
+    fn section(&self, key: &str) -> &Section<Entry> {
+        if key.starts_with(OBJECT_PREFIX) {
+            &self.objects
+        } else {
+            &self.paths
+        }
     }
 
-    fn map_for(&mut self, key: &str) -> &mut HashMap<String, Entry> {
+    fn section_mut(&mut self, key: &str) -> &mut HashMap<String, Entry> {
         if key.starts_with(OBJECT_PREFIX) {
-            self.objects();
-            self.objects.get_mut().expect("initialised above")
+            self.objects.map_mut()
         } else {
-            &mut self.entries
+            self.paths.map_mut()
         }
     }
 
     /// The remembered hash of `key` if its stat is unchanged.
     pub fn get(&self, key: &str, stat: &Stat, algo: Algo) -> Option<Oid> {
-        let map = if key.starts_with(OBJECT_PREFIX) { self.objects() } else { &self.entries };
-        let e = map.get(key)?;
+        let e = self.section(key).map().get(key)?;
         (e.stat == *stat && e.oid.algo() == algo).then_some(e.oid)
+    }
+
+    /// Whether a file with this stat could still change without its stat
+    /// showing it: such a file's hash is never remembered.
+    pub fn is_racy(&self, stat: &Stat) -> bool {
+        racy(stat.mtime_ns, self.opened_ns)
     }
 
     /// Remembers a hash computed from the file's content now.
     pub fn record_hashed(&mut self, key: String, stat: Stat, oid: Oid) {
-        if racy(stat.mtime_ns, self.opened_ns) {
+        if self.is_racy(&stat) {
             self.forget(&key);
             return;
         }
@@ -144,13 +217,9 @@ impl State {
 
     fn remember(&mut self, key: String, stat: Stat, oid: Oid) {
         let new = Entry { stat, oid };
-        let map = self.map_for(&key);
-        match map.get(&key) {
-            Some(old) if old.stat == stat && old.oid == oid => {}
-            _ => {
-                map.insert(key, new);
-                self.dirty = true;
-            }
+        if self.section(&key).map().get(&key) != Some(&new) {
+            self.section_mut(&key).insert(key, new);
+            self.dirty = true;
         }
     }
 
@@ -164,21 +233,42 @@ impl State {
         self.remember(object_key(path), stat, oid);
     }
 
+    /// The remembered id of the directory at `key` (repository-relative) if
+    /// its walk still has this fingerprint and it was hashed with `algo`.
+    pub fn tree_memo(&self, key: &str, fingerprint: &[u8; 16], algo: Algo) -> Option<TreeMemo> {
+        let m = self.trees.map().get(&memo_key(key))?;
+        (m.fingerprint == *fingerprint && m.oid.algo() == algo).then_some(*m)
+    }
+
+    /// Remembers a directory's id for its walk's fingerprint. The caller
+    /// makes sure no file of the walk [is racy](Self::is_racy).
+    pub fn record_tree_memo(&mut self, key: &str, memo: TreeMemo) {
+        self.remember_tree(memo_key(key), memo);
+    }
+
     /// Whether every object of tree `oid` was found in the cache when the
     /// cache area had this fingerprint ([`Odb::area_fingerprint`]).
     ///
     /// [`Odb::area_fingerprint`]: bale_odb::Odb::area_fingerprint
     pub fn tree_complete(&self, oid: &Oid, fingerprint: u64) -> bool {
-        self.get(&complete_key(oid), &fingerprint_stat(fingerprint), oid.algo()) == Some(*oid)
+        self.trees.map().get(&complete_key(oid)) == Some(&complete_mark(*oid, fingerprint))
     }
 
     /// Remembers that every object of tree `oid` was in the cache.
     pub fn record_tree_complete(&mut self, oid: Oid, fingerprint: u64) {
-        self.remember(complete_key(&oid), fingerprint_stat(fingerprint), oid);
+        self.remember_tree(complete_key(&oid), complete_mark(oid, fingerprint));
+    }
+
+    fn remember_tree(&mut self, key: String, memo: TreeMemo) {
+        if self.trees.map().get(&key) != Some(&memo) {
+            self.trees.map_mut().insert(key, memo);
+            self.dirty = true;
+        }
     }
 
     pub fn forget(&mut self, key: &str) {
-        if self.map_for(key).remove(key).is_some() {
+        if self.section(key).map().contains_key(key) {
+            self.section_mut(key).remove(key);
             self.dirty = true;
         }
     }
@@ -192,11 +282,11 @@ impl State {
         if let Some(dir) = self.path.parent() {
             let _ = fs::create_dir_all(dir);
         }
-        let data = match self.objects.get() {
-            Some(objects) => serialize(self.entries.iter().chain(objects), self.entries.len() + objects.len(), &[]),
-            // Never looked at: written back as it was read.
-            None => serialize(self.entries.iter(), self.entries.len() + self.raw_count, &self.raw_objects),
-        };
+        let mut data = Vec::with_capacity(MAGIC.len() + 48 + self.len() * 96);
+        data.extend_from_slice(MAGIC);
+        self.paths.write(&mut data);
+        self.objects.write(&mut data);
+        self.trees.write(&mut data);
         write_atomic(&self.path, &data, 0o644)?;
         self.dirty = false;
         Ok(())
@@ -207,6 +297,14 @@ impl State {
     }
 }
 
+/// A completeness mark: the area fingerprint travels in the memo's
+/// fingerprint field.
+fn complete_mark(oid: Oid, fingerprint: u64) -> TreeMemo {
+    let mut f = [0; 16];
+    f[..8].copy_from_slice(&fingerprint.to_le_bytes());
+    TreeMemo { fingerprint: f, size: 0, nfiles: 0, oid }
+}
+
 fn algo_code(a: Algo) -> u8 {
     match a {
         Algo::Md5 => 1,
@@ -215,70 +313,15 @@ fn algo_code(a: Algo) -> u8 {
     }
 }
 
-fn serialize<'a>(entries: impl Iterator<Item = (&'a String, &'a Entry)>, count: usize, raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(16 + count * 96);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&(count as u64).to_le_bytes());
-    for (key, e) in entries {
-        out.extend_from_slice(&(key.len() as u32).to_le_bytes());
-        out.extend_from_slice(key.as_bytes());
-        out.extend_from_slice(&e.stat.inode.to_le_bytes());
-        out.extend_from_slice(&e.stat.size.to_le_bytes());
-        out.extend_from_slice(&e.stat.mtime_ns.to_le_bytes());
-        out.push(algo_code(e.oid.algo()));
-        out.push(e.oid.is_tree() as u8);
-        let d = e.oid.digest();
-        out.push(d.len() as u8);
-        out.extend_from_slice(d);
-    }
-    out.extend_from_slice(raw);
-    out
+fn write_oid(oid: &Oid, out: &mut Vec<u8>) {
+    out.push(algo_code(oid.algo()));
+    out.push(oid.is_tree() as u8);
+    let d = oid.digest();
+    out.push(d.len() as u8);
+    out.extend_from_slice(d);
 }
 
-/// The path entries parsed, and the object entries' bytes set aside
-/// unparsed with their count.
-type Parsed = (HashMap<String, Entry>, Vec<u8>, usize);
-
-fn parse(b: &[u8]) -> Option<Parsed> {
-    let mut r = Reader { b, pos: 0 };
-    if r.take(MAGIC.len())? != MAGIC {
-        return None;
-    }
-    let n = r.u64()? as usize;
-    let mut map = HashMap::with_capacity(n.min(10_000_000));
-    let mut raw = Vec::new();
-    let mut raw_count = 0;
-    for _ in 0..n {
-        let start = r.pos;
-        let klen = r.u32()? as usize;
-        let key = r.take(klen)?;
-        if key.starts_with(OBJECT_PREFIX.as_bytes()) {
-            r.take(24 + 2)?;
-            let dlen = r.take(1)?[0] as usize;
-            r.take(dlen)?;
-            raw.extend_from_slice(&b[start..r.pos]);
-            raw_count += 1;
-            continue;
-        }
-        let key = std::str::from_utf8(key).ok()?.to_owned();
-        map.insert(key, read_entry(&mut r)?);
-    }
-    Some((map, raw, raw_count))
-}
-
-fn parse_entries(b: &[u8], n: usize) -> Option<HashMap<String, Entry>> {
-    let mut r = Reader { b, pos: 0 };
-    let mut map = HashMap::with_capacity(n);
-    for _ in 0..n {
-        let klen = r.u32()? as usize;
-        let key = std::str::from_utf8(r.take(klen)?).ok()?.to_owned();
-        map.insert(key, read_entry(&mut r)?);
-    }
-    Some(map)
-}
-
-fn read_entry(r: &mut Reader) -> Option<Entry> {
-    let stat = Stat { inode: r.u64()?, size: r.u64()?, mtime_ns: r.u64()? as i64 };
+fn read_oid(r: &mut Reader) -> Option<Oid> {
     let algo = match r.take(1)?[0] {
         1 => Algo::Md5,
         2 => Algo::Md5Dos2Unix,
@@ -290,7 +333,69 @@ fn read_entry(r: &mut Reader) -> Option<Entry> {
     if dlen != algo.digest_len() {
         return None;
     }
-    Some(Entry { stat, oid: Oid::from_digest(algo, r.take(dlen)?, tree) })
+    Some(Oid::from_digest(algo, r.take(dlen)?, tree))
+}
+
+/// A record's bytes after its key.
+trait Record: Sized {
+    fn read(r: &mut Reader) -> Option<Self>;
+    fn write(&self, out: &mut Vec<u8>);
+}
+
+impl Record for Entry {
+    fn read(r: &mut Reader) -> Option<Self> {
+        let stat = Stat { inode: r.u64()?, size: r.u64()?, mtime_ns: r.u64()? as i64 };
+        Some(Entry { stat, oid: read_oid(r)? })
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.stat.inode.to_le_bytes());
+        out.extend_from_slice(&self.stat.size.to_le_bytes());
+        out.extend_from_slice(&self.stat.mtime_ns.to_le_bytes());
+        write_oid(&self.oid, out);
+    }
+}
+
+impl Record for TreeMemo {
+    fn read(r: &mut Reader) -> Option<Self> {
+        let fingerprint = r.take(16)?.try_into().ok()?;
+        Some(TreeMemo { fingerprint, size: r.u64()?, nfiles: r.u64()?, oid: read_oid(r)? })
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.fingerprint);
+        out.extend_from_slice(&self.size.to_le_bytes());
+        out.extend_from_slice(&self.nfiles.to_le_bytes());
+        write_oid(&self.oid, out);
+    }
+}
+
+/// The file cut into its sections, none parsed yet.
+fn split(b: &[u8]) -> Option<State> {
+    let mut r = Reader { b, pos: 0 };
+    if r.take(MAGIC.len())? != MAGIC {
+        return None;
+    }
+    fn section<T: Record>(r: &mut Reader) -> Option<Section<T>> {
+        let count = r.u64()? as usize;
+        let nbytes = usize::try_from(r.u64()?).ok()?;
+        Some(Section { raw: r.take(nbytes)?.to_vec(), count, map: OnceLock::new() })
+    }
+    let paths = section(&mut r)?;
+    let objects = section(&mut r)?;
+    let trees = section(&mut r)?;
+    (r.pos == b.len()).then_some(State { paths, objects, trees, ..State::default() })
+}
+
+fn parse_records<T: Record>(b: &[u8], n: usize) -> Option<HashMap<String, T>> {
+    let mut r = Reader { b, pos: 0 };
+    let mut map = HashMap::with_capacity(n.min(b.len() / 8));
+    for _ in 0..n {
+        let klen = r.u32()? as usize;
+        let key = std::str::from_utf8(r.take(klen)?).ok()?.to_owned();
+        map.insert(key, T::read(&mut r)?);
+    }
+    (r.pos == b.len()).then_some(map)
 }
 
 struct Reader<'a> {
@@ -346,10 +451,10 @@ mod tests {
         s.save().unwrap();
         // Saved again without touching the objects: they are kept verbatim.
         let mut s = State::load(&p);
-        assert!(s.objects.get().is_none() && s.len() == 2);
+        assert!(s.objects.map.get().is_none() && s.paths.map.get().is_none() && s.len() == 2);
         s.record_hashed("b".into(), stat, oid(3));
         s.save().unwrap();
-        assert!(s.objects.get().is_none());
+        assert!(s.objects.map.get().is_none());
         let mut s = State::load(&p);
         assert!(s.object_verified(obj, &stat, &oid(2)));
         assert_eq!(s.get("b", &stat, Algo::Md5), Some(oid(3)));
@@ -363,8 +468,31 @@ mod tests {
     fn damaged_index_reads_as_empty() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("state");
-        fs::write(&p, b"BALESTATE\x01\xff\xff").unwrap();
+        fs::write(&p, b"BALESTATE\x02\xff\xff").unwrap();
         assert!(State::load(&p).is_empty());
+        // A file of an older format is ignored, not misread.
+        fs::write(&p, b"BALESTATE\x01\x00\x00\x00\x00\x00\x00\x00\x00").unwrap();
+        assert!(State::load(&p).is_empty());
+    }
+
+    #[test]
+    fn tree_memos_need_the_same_fingerprint_and_algorithm_and_survive_saves() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("state");
+        let memo = TreeMemo { fingerprint: [7; 16], size: 10, nfiles: 2, oid: oid(5).as_tree() };
+        let mut s = State::load(&p);
+        s.record_hashed("data/a".into(), Stat { inode: 1, size: 5, mtime_ns: 1_000 }, oid(1));
+        s.record_tree_memo("data", memo);
+        s.record_tree_complete(oid(5).as_tree(), 42);
+        s.save().unwrap();
+        let s = State::load(&p);
+        assert_eq!(s.tree_memo("data", &[7; 16], Algo::Md5), Some(memo));
+        assert_eq!(s.tree_memo("data", &[8; 16], Algo::Md5), None);
+        assert_eq!(s.tree_memo("data", &[7; 16], Algo::Blake3), None);
+        assert_eq!(s.tree_memo("other", &[7; 16], Algo::Md5), None);
+        assert!(s.tree_complete(&oid(5).as_tree(), 42) && !s.tree_complete(&oid(5).as_tree(), 43));
+        // Answering from memos never parses the per-file entries.
+        assert!(s.paths.map.get().is_none());
     }
 
     #[test]

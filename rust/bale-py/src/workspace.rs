@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use bale_checkout::{CheckoutOptions, LinkType, Linker};
 use bale_error::{Error, IoContext, Result};
 use bale_hash::{Algo, Oid};
-use bale_index::build::{build_target, BuildOptions};
+use bale_index::build::{build_target, hash_target, BuildOptions};
 use bale_index::{diff_manifests, Manifest, State};
 use bale_odb::Odb;
 use pyo3::prelude::*;
@@ -180,7 +180,11 @@ impl Workspace {
             let opts =
                 BuildOptions { algo, repo_root: &self.root, odb: store.then_some(&self.odb), clone, progress: p };
             let mut state = self.state.lock().unwrap();
-            let b = build_target(&target, &opts, &mut state)?;
+            let b = if store {
+                build_target(&target, &opts, &mut state)?
+            } else {
+                hash_target(&target, &opts, &mut state)?
+            };
             Ok(Built {
                 oid: b.oid.to_string(),
                 size: b.size,
@@ -254,16 +258,20 @@ impl Workspace {
                 });
             }
             let opts = BuildOptions { algo: algo_v, repo_root: &self.root, odb: None, clone: false, progress: p };
-            let now = build_target(&target, &opts, &mut self.state.lock().unwrap())?;
+            let mut now = hash_target(&target, &opts, &mut self.state.lock().unwrap())?;
             let (mut added, mut deleted, mut modified) = (vec![], vec![], vec![]);
             let same = recorded.is_some_and(|r| r.digest() == now.oid.digest() && r.is_tree() == now.oid.is_tree());
+            // A tree found complete before, with no object come or gone
+            // since, is complete now: no need to look for each member.
+            let fingerprint = self.odb.area_fingerprint(algo_v);
+            let known = same && fingerprint.is_some_and(|f| self.state.lock().unwrap().tree_complete(&now.oid, f));
+            if !known && now.nfiles.is_some() && now.manifest.is_none() {
+                // The memo gave the id, but this answer needs the files.
+                now = build_target(&target, &opts, &mut self.state.lock().unwrap())?;
+            }
             // Unchanged: the workspace's own listing has the recorded ids, so
             // the recorded manifest need not be read at all.
             let not_in_cache = if same {
-                // A tree found complete before, with no object come or gone
-                // since, is complete now: no need to look for each member.
-                let fingerprint = self.odb.area_fingerprint(algo_v);
-                let known = fingerprint.is_some_and(|f| self.state.lock().unwrap().tree_complete(&now.oid, f));
                 if known {
                     Vec::new()
                 } else {

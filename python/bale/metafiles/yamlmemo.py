@@ -1,0 +1,139 @@
+"""Parsed YAML remembered by its exact text.
+
+Importing a YAML parser and parsing ``.dvc``, ``dvc.yaml`` and ``dvc.lock``
+cost more than a clean ``bale status`` of 100,000 files spends on anything
+else in Python. Metafiles rarely change between commands, so their parsed
+form is kept in ``.dvc/tmp/bale/yaml.json``, keyed by the parser and the
+whole text: a text that differs by one byte is parsed again, so the memo can
+be stale only in what it holds, never in what it answers. Values that JSON
+cannot carry exactly (dates, non-string keys, tuples, NaN) are not kept.
+
+Like the stat cache it costs time, never correctness: an unreadable file is
+treated as empty, and writes are atomic (the last writer wins).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+FILE_NAME = "yaml.json"
+FORMAT = 1
+# The texts kept, at most: a repository with far more metafile text than
+# this still gains on every file that fits.
+MAX_TEXT = 8 * 1024 * 1024
+
+
+def _exact(value: Any) -> bool:
+    """Whether JSON gives ``value`` back equal and of the same types."""
+    t = type(value)
+    if t is str or t is bool or t is int or value is None:
+        return True
+    if t is float:
+        return math.isfinite(value)
+    if t is list:
+        return all(_exact(v) for v in value)
+    if t is dict:
+        return all(type(k) is str and _exact(v) for k, v in value.items())
+    return False
+
+
+class YamlMemo:
+    """The memo file of one repository, loaded on first use."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        # Each value as JSON text: every hit decodes a fresh object that the
+        # caller may change.
+        self._entries: dict[str, str] | None = None
+        # Keys looked up or added by this process: kept first when saving.
+        self._used: list[str] = []
+        self._dirty = False
+
+    def _load(self) -> dict[str, str]:
+        if self._entries is None:
+            try:
+                data = json.loads(self.path.read_bytes())
+                ok = isinstance(data, dict) and data.get("format") == FORMAT
+                entries = data.get("entries") if ok else None
+                self._entries = entries if isinstance(entries, dict) else {}
+            except (OSError, ValueError):
+                self._entries = {}
+        return self._entries
+
+    def parse(self, kind: str, text: str, parser: Callable[[], Any]) -> Any:
+        """``parser()``'s result for ``text``, from the memo when it has it.
+        ``kind`` names the parser: two parsers may read one text differently."""
+        key = f"{kind}\0{text}"
+        entries = self._load()
+        known = entries.get(key)
+        if isinstance(known, str):
+            try:
+                value = json.loads(known)
+            except ValueError:
+                pass
+            else:
+                self._used.append(key)
+                return value
+        value = parser()
+        if _exact(value):
+            entries[key] = json.dumps(value, separators=(",", ":"))
+            self._used.append(key)
+            self._dirty = True
+        return value
+
+    def save(self) -> None:
+        if not self._dirty or self._entries is None:
+            return
+        entries = self._entries
+        used = dict.fromkeys(self._used)
+        order = list(used) + [k for k in entries if k not in used]
+        kept: dict[str, str] = {}
+        total = 0
+        for key in order:
+            total += len(key) + len(entries[key])
+            if total > MAX_TEXT and kept:
+                break
+            kept[key] = entries[key]
+        from bale.metafiles.dvcfile import atomic_write
+
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            body = json.dumps({"format": FORMAT, "entries": kept}, separators=(",", ":"))
+            atomic_write(self.path, body.encode("utf-8"))
+        except OSError:
+            pass  # a cache: failing to save costs the next command time only
+        self._dirty = False
+
+
+_memos: dict[Path, YamlMemo] = {}
+_active: YamlMemo | None = None
+
+
+def use(tmp_dir: Path) -> None:
+    """Makes the memo under a repository's ``.dvc/tmp`` the one parsers
+    consult (the most recently opened repository's; since entries are keyed
+    by text, any repository's memo gives right answers)."""
+    global _active
+    path = Path(tmp_dir) / "bale" / FILE_NAME
+    memo = _memos.get(path)
+    if memo is None:
+        memo = _memos[path] = YamlMemo(path)
+    _active = memo
+
+
+def parse(kind: str, text: str, parser: Callable[[], Any]) -> Any:
+    """``parser()``, through the active memo if a repository is open."""
+    if _active is None:
+        return parser()
+    return _active.parse(kind, text, parser)
+
+
+@atexit.register
+def _save_all() -> None:
+    for memo in _memos.values():
+        memo.save()
