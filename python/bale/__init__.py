@@ -14,14 +14,17 @@ Every error bale raises on purpose is a :class:`bale.BaleError`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from bale.exceptions import *  # noqa: F403
 from bale.exceptions import __all__ as _exc_all
 
 __version__ = "0.1.0"
 
+# Not `typing.TYPE_CHECKING`: importing typing costs `bale --version` more
+# than the rest of it (mypy treats any name TYPE_CHECKING as true).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from bale.ops.outputs import Scope
     from bale.repo import Repo
 

@@ -6,8 +6,9 @@
 
 use std::collections::HashMap;
 use std::fs;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bale_error::Result;
@@ -58,25 +59,30 @@ pub struct TreeMemo {
 /// asked for: a clean `status` answered by tree memos never parses the
 /// per-file entries, which are most of the file.
 struct Section<T> {
-    raw: Vec<u8>,
+    /// The whole file as loaded, shared by the sections, and this one's part.
+    file: Arc<Vec<u8>>,
+    range: Range<usize>,
     count: usize,
     map: OnceLock<HashMap<String, T>>,
 }
 
 impl<T: Record> Default for Section<T> {
     fn default() -> Self {
-        Section { raw: Vec::new(), count: 0, map: OnceLock::new() }
+        Section { file: Arc::default(), range: 0..0, count: 0, map: OnceLock::new() }
     }
 }
 
 impl<T: Record> Section<T> {
+    fn raw(&self) -> &[u8] {
+        &self.file[self.range.clone()]
+    }
+
     fn map(&self) -> &HashMap<String, T> {
-        self.map.get_or_init(|| parse_records(&self.raw, self.count).unwrap_or_default())
+        self.map.get_or_init(|| parse_records(self.raw(), self.count).unwrap_or_default())
     }
 
     fn map_mut(&mut self) -> &mut HashMap<String, T> {
         self.map();
-        self.raw = Vec::new();
         self.map.get_mut().expect("initialised above")
     }
 
@@ -98,7 +104,7 @@ impl<T: Record> Section<T> {
             }
             // Never looked at: written back as it was read.
             None => {
-                out.extend_from_slice(&self.raw);
+                out.extend_from_slice(self.raw());
                 self.count
             }
         };
@@ -148,7 +154,7 @@ impl State {
     pub fn load(path: impl Into<PathBuf>) -> State {
         let path = path.into();
         let opened_ns = now_ns();
-        let mut state = fs::read(&path).ok().and_then(|b| split(&b)).unwrap_or_default();
+        let mut state = fs::read(&path).ok().and_then(split).unwrap_or_default();
         state.path = path;
         state.opened_ns = opened_ns;
         state
@@ -371,20 +377,24 @@ impl Record for TreeMemo {
 }
 
 /// The file cut into its sections, none parsed yet.
-fn split(b: &[u8]) -> Option<State> {
-    let mut r = Reader { b, pos: 0 };
+fn split(file: Vec<u8>) -> Option<State> {
+    let file = Arc::new(file);
+    let mut r = Reader { b: &file, pos: 0 };
     if r.take(MAGIC.len())? != MAGIC {
         return None;
     }
-    fn section<T: Record>(r: &mut Reader) -> Option<Section<T>> {
-        let count = r.u64()? as usize;
-        let nbytes = usize::try_from(r.u64()?).ok()?;
-        Some(Section { raw: r.take(nbytes)?.to_vec(), count, map: OnceLock::new() })
-    }
-    let paths = section(&mut r)?;
-    let objects = section(&mut r)?;
-    let trees = section(&mut r)?;
-    (r.pos == b.len()).then_some(State { paths, objects, trees, ..State::default() })
+    let paths = section(&file, &mut r)?;
+    let objects = section(&file, &mut r)?;
+    let trees = section(&file, &mut r)?;
+    (r.pos == file.len()).then_some(State { paths, objects, trees, ..State::default() })
+}
+
+fn section<T: Record>(file: &Arc<Vec<u8>>, r: &mut Reader) -> Option<Section<T>> {
+    let count = r.u64()? as usize;
+    let nbytes = usize::try_from(r.u64()?).ok()?;
+    let start = r.pos;
+    r.take(nbytes)?;
+    Some(Section { file: Arc::clone(file), range: start..r.pos, count, map: OnceLock::new() })
 }
 
 fn parse_records<T: Record>(b: &[u8], n: usize) -> Option<HashMap<String, T>> {
