@@ -498,7 +498,7 @@ def _to_file_relative(conf_dir: Path, value: str, base: Path | None) -> str:
 
 
 def _read_ini(path: Path) -> dict[str, Any]:
-    from configobj import ConfigObj, ConfigObjError
+    from bale.metafiles import memo
 
     try:
         raw = path.read_bytes()
@@ -507,8 +507,18 @@ def _read_ini(path: Path) -> dict[str, Any]:
     except IsADirectoryError:
         raise ConfigError(f"{_display(path)}: is a directory") from None
     try:
-        obj = ConfigObj(io.BytesIO(raw), encoding="utf-8")
-        data = obj.dict()
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{_display(path)}: is not valid utf-8") from None
+    data = memo.parse("configobj", text, lambda: _parse_ini(raw, path))
+    return _parse_named(_lower_keys(data))
+
+
+def _parse_ini(raw: bytes, path: Path) -> dict[str, Any]:
+    from configobj import ConfigObj, ConfigObjError
+
+    try:
+        data: dict[str, Any] = ConfigObj(io.BytesIO(raw), encoding="utf-8").dict()
     except UnicodeDecodeError:
         raise ConfigError(f"{_display(path)}: is not valid utf-8") from None
     except ConfigObjError as exc:
@@ -518,7 +528,7 @@ def _read_ini(path: Path) -> dict[str, Any]:
         line = getattr(first, "line_number", None)
         where = f" line {line}:" if line else ""
         raise ConfigError(f"{_display(path)}:{where} {msg}") from None
-    return _parse_named(_lower_keys(data))
+    return data
 
 
 def _lower_keys(data: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from bale.exceptions import NotARepositoryError
-from bale.metafiles import yamlmemo
+from bale.metafiles import memo
 
 if TYPE_CHECKING:
     from bale import _core
@@ -50,7 +50,7 @@ class Repo:
         self.root = find_root(path)
         self.dvc_dir = self.root / DVC_DIR
         self.tmp_dir = self.dvc_dir / "tmp"
-        yamlmemo.use(self.tmp_dir)
+        memo.use(self.tmp_dir)
         # Like dvc, refuse to work with a broken config, whatever the command.
         self.config  # noqa: B018
 

@@ -214,7 +214,7 @@ def test_status_of_a_remembered_tree_still_sees_every_change(repo: Path, run: Ru
     run("bale", "add", "data")
     for _ in range(2):  # the first status remembers the tree, the second uses it
         assert json.loads(run("bale", "status", "--json").stdout) == {}
-    assert (repo / ".dvc" / "tmp" / "bale" / "yaml.json").exists()
+    assert (repo / ".dvc" / "tmp" / "bale" / "parsed.json").exists()
 
     # Same size, and an mtime older than the remembered one.
     (repo / "data" / "a.txt").write_text("ALPHA\n")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -497,6 +496,8 @@ def cmd_remote(args: argparse.Namespace) -> int:
 
 
 def cmd_version(args: argparse.Namespace) -> int:
+    import platform
+
     from bale import __version__
 
     print(f"bale {__version__}")
@@ -505,6 +506,8 @@ def cmd_version(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    import platform
+
     from bale import __version__, _core
 
     report: dict[str, Any] = {

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bale.exceptions import MetafileError
-from bale.metafiles import yamlmemo
+from bale.metafiles import memo
 
 __all__ = [
     "DvcFile",
@@ -163,7 +163,7 @@ _LOADER: type | None = None
 def parse_yaml(text: str, name: str) -> Any:
     """Safe-load YAML text (rejecting duplicate keys, as dvc does); a syntax
     error becomes a one-line MetafileError with line and column."""
-    return yamlmemo.parse("yaml1.1", text, lambda: _parse_yaml(text, name))
+    return memo.parse("yaml1.1", text, lambda: _parse_yaml(text, name))
 
 
 def _parse_yaml(text: str, name: str) -> Any:

@@ -547,9 +547,9 @@ def _load_yaml_ruamel(text: str, name: str) -> Any:
 def parse_yaml(text: str, name: str) -> Any:
     """YAML 1.2 as dvc's ruamel reads it (fast path, ruamel where they could
     differ); empty or falsy documents are ``{}``."""
-    from bale.metafiles import yamlmemo
+    from bale.metafiles import memo
 
-    return yamlmemo.parse("yaml1.2", text, lambda: _parse_yaml(text, name))
+    return memo.parse("yaml1.2", text, lambda: _parse_yaml(text, name))
 
 
 def _parse_yaml(text: str, name: str) -> Any:

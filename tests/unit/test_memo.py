@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bale.metafiles.yamlmemo import FILE_NAME, YamlMemo, _exact
+from bale.metafiles.memo import FILE_NAME, ParseMemo, _exact
 
 
 class Counting:
@@ -26,10 +26,10 @@ def test_a_remembered_text_is_not_parsed_again_and_each_caller_gets_its_own_copy
 ) -> None:
     path = tmp_path / FILE_NAME
     parse = Counting({"outs": [{"path": "data", "size": 3, "isexec": True, "x": 1.5}]})
-    memo = YamlMemo(path)
+    memo = ParseMemo(path)
     first = memo.parse("k", "text", parse)
     memo.save()
-    memo = YamlMemo(path)
+    memo = ParseMemo(path)
     second = memo.parse("k", "text", parse)
     assert parse.calls == 1 and first == second == parse.value
     second["outs"].append("changed by the caller")
@@ -51,7 +51,7 @@ def test_a_remembered_text_is_not_parsed_again_and_each_caller_gets_its_own_copy
     ],
 )
 def test_values_json_cannot_carry_exactly_are_not_kept(tmp_path: Path, value: Any) -> None:
-    memo = YamlMemo(tmp_path / FILE_NAME)
+    memo = ParseMemo(tmp_path / FILE_NAME)
     parse = Counting(value)
     assert memo.parse("k", "t", parse) == value
     assert memo.parse("k", "t", parse) == value
@@ -67,12 +67,12 @@ def test_a_damaged_memo_file_reads_as_empty(tmp_path: Path) -> None:
     ]:
         path.write_text(text)
         parse = Counting({"a": 1})
-        assert YamlMemo(path).parse("k", "t", parse) == {"a": 1}
+        assert ParseMemo(path).parse("k", "t", parse) == {"a": 1}
         assert parse.calls == 1
 
 
 def test_parse_errors_are_not_remembered(tmp_path: Path) -> None:
-    memo = YamlMemo(tmp_path / FILE_NAME)
+    memo = ParseMemo(tmp_path / FILE_NAME)
 
     def bad() -> Any:
         raise ValueError("line 1, column 2: nope")

@@ -1,12 +1,13 @@
-"""Parsed YAML remembered by its exact text.
+"""Parsed metafiles and config files, remembered by their exact text.
 
-Importing a YAML parser and parsing ``.dvc``, ``dvc.yaml`` and ``dvc.lock``
-cost more than a clean ``bale status`` of 100,000 files spends on anything
-else in Python. Metafiles rarely change between commands, so their parsed
-form is kept in ``.dvc/tmp/bale/yaml.json``, keyed by the parser and the
-whole text: a text that differs by one byte is parsed again, so the memo can
-be stale only in what it holds, never in what it answers. Values that JSON
-cannot carry exactly (dates, non-string keys, tuples, NaN) are not kept.
+Importing a YAML parser and configobj and parsing ``.dvc`` files,
+``dvc.yaml``, ``dvc.lock`` and ``.dvc/config`` cost more than a clean
+``bale status`` of 100,000 files spends on anything else in Python. These
+files rarely change between commands, so their parsed form is kept in
+``.dvc/tmp/bale/parsed.json``, keyed by the parser and the whole text: a text
+that differs by one byte is parsed again, so the memo can be stale only in
+what it holds, never in what it answers. Values that JSON cannot carry
+exactly (dates, non-string keys, tuples, NaN) are not kept.
 
 Like the stat cache it costs time, never correctness: an unreadable file is
 treated as empty, and writes are atomic (the last writer wins).
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-FILE_NAME = "yaml.json"
+FILE_NAME = "parsed.json"
 FORMAT = 1
 # The texts kept, at most: a repository with far more metafile text than
 # this still gains on every file that fits.
@@ -42,7 +43,7 @@ def _exact(value: Any) -> bool:
     return False
 
 
-class YamlMemo:
+class ParseMemo:
     """The memo file of one repository, loaded on first use."""
 
     def __init__(self, path: Path) -> None:
@@ -110,8 +111,8 @@ class YamlMemo:
         self._dirty = False
 
 
-_memos: dict[Path, YamlMemo] = {}
-_active: YamlMemo | None = None
+_memos: dict[Path, ParseMemo] = {}
+_active: ParseMemo | None = None
 
 
 def use(tmp_dir: Path) -> None:
@@ -122,7 +123,7 @@ def use(tmp_dir: Path) -> None:
     path = Path(tmp_dir) / "bale" / FILE_NAME
     memo = _memos.get(path)
     if memo is None:
-        memo = _memos[path] = YamlMemo(path)
+        memo = _memos[path] = ParseMemo(path)
     _active = memo
 
 
