@@ -92,9 +92,18 @@ pub fn build_target(target: &Path, opts: &BuildOptions, state: &mut State) -> Re
 /// Hashes a file or directory without storing it, as [`build_target`]
 /// does, except that a directory whose walk saw exactly what it saw when
 /// last hashed (same names, stats, exec bits and empty directories) is
-/// answered from the stat cache's memo of its id. Such an answer has no
-/// manifest (`Built::manifest` is `None`): nothing was looked up per file.
-pub fn hash_target(target: &Path, opts: &BuildOptions, state: &mut State) -> Result<Built> {
+/// answered from the stat cache's memo of its id, without a manifest
+/// (`Built::manifest` is `None`): nothing was looked up per file.
+///
+/// `wants_files` is asked on such a hit whether the caller needs the
+/// manifest after all (say, to diff it); if so the walk already made is
+/// hashed through as [`build_target`] would, never walked twice.
+pub fn hash_target(
+    target: &Path,
+    opts: &BuildOptions,
+    state: &mut State,
+    wants_files: &dyn Fn(&Oid, &State) -> bool,
+) -> Result<Built> {
     debug_assert!(opts.odb.is_none(), "a memo proves the id, not that the objects are stored");
     let walked = match walk_target(target, opts)? {
         Target::File(meta) => return build_file(target, &meta, opts, state),
@@ -102,7 +111,8 @@ pub fn hash_target(target: &Path, opts: &BuildOptions, state: &mut State) -> Res
     };
     let key = state_key(opts.repo_root, target)?;
     let fingerprint = fingerprint(opts.algo, &walked);
-    if let Some(m) = state.tree_memo(&key, &fingerprint, opts.algo) {
+    let memo = state.tree_memo(&key, &fingerprint, opts.algo);
+    if let Some(m) = memo.filter(|m| !wants_files(&m.oid, state)) {
         opts.progress.total.store(m.nfiles, Ordering::Relaxed);
         opts.progress.done.store(m.nfiles, Ordering::Relaxed);
         opts.progress.bytes.fetch_add(m.size, Ordering::Relaxed);
@@ -120,7 +130,7 @@ pub fn hash_target(target: &Path, opts: &BuildOptions, state: &mut State) -> Res
     // cache itself: a racy file could change without the fingerprint moving.
     let trusted = walked.files.iter().all(|f| !state.is_racy(&f.stat));
     let built = build_walked(walked, opts, state)?;
-    if trusted {
+    if trusted && memo.is_none() {
         let nfiles = built.nfiles.unwrap_or(0);
         state.record_tree_memo(&key, TreeMemo { fingerprint, size: built.size, nfiles, oid: built.oid });
     }
@@ -268,29 +278,38 @@ mod tests {
         for algo in [Algo::Md5, Algo::Blake3] {
             let o = BuildOptions { algo, ..opts(root, None, &p) };
             let mut state = State::in_memory();
-            let first = hash_target(&data, &o, &mut state).unwrap();
+            let first = hash_target(&data, &o, &mut state, &|_, _| false).unwrap();
             assert!(first.manifest.is_some(), "nothing remembered yet");
-            let again = hash_target(&data, &o, &mut state).unwrap();
+            let again = hash_target(&data, &o, &mut state, &|_, _| false).unwrap();
             assert!(again.manifest.is_none() && again.hashed == 0);
             assert_eq!((again.oid, again.size, again.nfiles), (first.oid, first.size, first.nfiles));
+            // A caller that needs the files after all gets them from the same walk.
+            let asked = std::cell::Cell::new(None);
+            let wants = |oid: &Oid, _: &State| {
+                asked.set(Some(*oid));
+                true
+            };
+            let full = hash_target(&data, &o, &mut state, &wants).unwrap();
+            assert_eq!(asked.get(), Some(first.oid));
+            assert_eq!(full.manifest.unwrap().entries, first.manifest.as_ref().unwrap().entries);
 
             // Same size, older mtime: the content changed and so must the id.
             fs::write(data.join("a"), "9").unwrap();
             backdate(&data.join("a"), 20);
-            let edited = hash_target(&data, &o, &mut state).unwrap();
+            let edited = hash_target(&data, &o, &mut state, &|_, _| false).unwrap();
             assert!(edited.manifest.is_some() && edited.oid != first.oid);
             assert_eq!(edited.oid, build_target(&data, &o, &mut State::in_memory()).unwrap().oid);
 
             // An exec bit is part of the fingerprint.
             let exec = std::os::unix::fs::PermissionsExt::from_mode(0o755);
             fs::set_permissions(data.join("sub/b"), exec).unwrap();
-            assert!(hash_target(&data, &o, &mut state).unwrap().manifest.is_some());
+            assert!(hash_target(&data, &o, &mut state, &|_, _| false).unwrap().manifest.is_some());
             fs::set_permissions(data.join("sub/b"), std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
 
             // A file written just now could still change unseen: no memo.
             fs::write(data.join("new"), "x").unwrap();
-            hash_target(&data, &o, &mut state).unwrap();
-            assert!(hash_target(&data, &o, &mut state).unwrap().manifest.is_some());
+            hash_target(&data, &o, &mut state, &|_, _| false).unwrap();
+            assert!(hash_target(&data, &o, &mut state, &|_, _| false).unwrap().manifest.is_some());
             fs::remove_file(data.join("new")).unwrap();
             fs::write(data.join("a"), "1").unwrap();
             backdate(&data.join("a"), 10);
@@ -298,10 +317,10 @@ mod tests {
         // Native trees hold empty directories, so a new one changes the id.
         let o = BuildOptions { algo: Algo::Blake3, ..opts(root, None, &p) };
         let mut state = State::in_memory();
-        let before = hash_target(&data, &o, &mut state).unwrap();
-        hash_target(&data, &o, &mut state).unwrap();
+        let before = hash_target(&data, &o, &mut state, &|_, _| false).unwrap();
+        hash_target(&data, &o, &mut state, &|_, _| false).unwrap();
         fs::create_dir(data.join("empty")).unwrap();
-        let after = hash_target(&data, &o, &mut state).unwrap();
+        let after = hash_target(&data, &o, &mut state, &|_, _| false).unwrap();
         assert!(after.manifest.is_some() && after.oid != before.oid);
     }
 

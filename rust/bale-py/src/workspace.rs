@@ -183,7 +183,7 @@ impl Workspace {
             let b = if store {
                 build_target(&target, &opts, &mut state)?
             } else {
-                hash_target(&target, &opts, &mut state)?
+                hash_target(&target, &opts, &mut state, &|_, _| false)?
             };
             Ok(Built {
                 oid: b.oid.to_string(),
@@ -258,17 +258,17 @@ impl Workspace {
                 });
             }
             let opts = BuildOptions { algo: algo_v, repo_root: &self.root, odb: None, clone: false, progress: p };
-            let mut now = hash_target(&target, &opts, &mut self.state.lock().unwrap())?;
-            let (mut added, mut deleted, mut modified) = (vec![], vec![], vec![]);
-            let same = recorded.is_some_and(|r| r.digest() == now.oid.digest() && r.is_tree() == now.oid.is_tree());
+            let same = |oid: &Oid| recorded.is_some_and(|r| r.digest() == oid.digest() && r.is_tree() == oid.is_tree());
             // A tree found complete before, with no object come or gone
             // since, is complete now: no need to look for each member.
-            let fingerprint = self.odb.area_fingerprint(algo_v);
-            let known = same && fingerprint.is_some_and(|f| self.state.lock().unwrap().tree_complete(&now.oid, f));
-            if !known && now.nfiles.is_some() && now.manifest.is_none() {
-                // The memo gave the id, but this answer needs the files.
-                now = build_target(&target, &opts, &mut self.state.lock().unwrap())?;
-            }
+            let fingerprint = recorded.and_then(|_| self.odb.area_fingerprint(algo_v));
+            let known = |oid: &Oid, state: &State| fingerprint.is_some_and(|f| state.tree_complete(oid, f));
+            // Only an unchanged, complete tree can be answered without its files.
+            let wants_files = |oid: &Oid, state: &State| !(same(oid) && known(oid, state));
+            let now = hash_target(&target, &opts, &mut self.state.lock().unwrap(), &wants_files)?;
+            let (mut added, mut deleted, mut modified) = (vec![], vec![], vec![]);
+            let same = same(&now.oid);
+            let known = same && known(&now.oid, &self.state.lock().unwrap());
             // Unchanged: the workspace's own listing has the recorded ids, so
             // the recorded manifest need not be read at all.
             let not_in_cache = if same {
