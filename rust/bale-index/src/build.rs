@@ -81,12 +81,18 @@ fn hash_one(abs: &Path, key: &str, stat: &Stat, opts: &BuildOptions, state: &Sta
     Ok(FileResult { oid: hash.oid, read: true, stored, object })
 }
 
-/// Hashes (and with `opts.odb`, stores) a file or directory.
+/// Hashes (and with `opts.odb`, stores) a file or directory. A directory's
+/// id is remembered for [`hash_target`], so the first `status` after an
+/// `add` or `commit` is already answered without per-file lookups.
 pub fn build_target(target: &Path, opts: &BuildOptions, state: &mut State) -> Result<Built> {
-    match walk_target(target, opts)? {
-        Target::File(meta) => build_file(target, &meta, opts, state),
-        Target::Dir(walked) => build_walked(walked, opts, state),
-    }
+    let walked = match walk_target(target, opts)? {
+        Target::File(meta) => return build_file(target, &meta, opts, state),
+        Target::Dir(walked) => walked,
+    };
+    let memo = Memo::of(target, opts, state, &walked)?;
+    let built = build_walked(walked, opts, state)?;
+    memo.record(state, &built);
+    Ok(built)
 }
 
 /// Hashes a file or directory without storing it, as [`build_target`]
@@ -109,10 +115,8 @@ pub fn hash_target(
         Target::File(meta) => return build_file(target, &meta, opts, state),
         Target::Dir(walked) => walked,
     };
-    let key = state_key(opts.repo_root, target)?;
-    let fingerprint = fingerprint(opts.algo, &walked);
-    let memo = state.tree_memo(&key, &fingerprint, opts.algo);
-    if let Some(m) = memo.filter(|m| !wants_files(&m.oid, state)) {
+    let memo = Memo::of(target, opts, state, &walked)?;
+    if let Some(m) = memo.known.filter(|m| !wants_files(&m.oid, state)) {
         opts.progress.total.store(m.nfiles, Ordering::Relaxed);
         opts.progress.done.store(m.nfiles, Ordering::Relaxed);
         opts.progress.bytes.fetch_add(m.size, Ordering::Relaxed);
@@ -126,15 +130,38 @@ pub fn hash_target(
             stored: 0,
         });
     }
-    // Recorded only when every file's stat would be trusted by the stat
-    // cache itself: a racy file could change without the fingerprint moving.
-    let trusted = walked.files.iter().all(|f| !state.is_racy(&f.stat));
     let built = build_walked(walked, opts, state)?;
-    if trusted && memo.is_none() {
-        let nfiles = built.nfiles.unwrap_or(0);
-        state.record_tree_memo(&key, TreeMemo { fingerprint, size: built.size, nfiles, oid: built.oid });
-    }
+    memo.record(state, &built);
     Ok(built)
+}
+
+/// A directory's walk, as the stat cache's tree memos see it.
+struct Memo {
+    key: String,
+    fingerprint: [u8; 16],
+    /// What the stat cache remembers for this very walk.
+    known: Option<TreeMemo>,
+    /// Whether a memo may be recorded: only when every file's stat would
+    /// be trusted by the stat cache itself (a racy file could change
+    /// without the fingerprint moving).
+    trusted: bool,
+}
+
+impl Memo {
+    fn of(target: &Path, opts: &BuildOptions, state: &State, walked: &Walked) -> Result<Memo> {
+        let key = state_key(opts.repo_root, target)?;
+        let fingerprint = fingerprint(opts.algo, walked);
+        let known = state.tree_memo(&key, &fingerprint, opts.algo);
+        let trusted = walked.files.iter().all(|f| !state.is_racy(&f.stat));
+        Ok(Memo { key, fingerprint, known, trusted })
+    }
+
+    fn record(self, state: &mut State, built: &Built) {
+        if self.trusted && self.known.is_none() {
+            let (size, nfiles, oid) = (built.size, built.nfiles.unwrap_or(0), built.oid);
+            state.record_tree_memo(&self.key, TreeMemo { fingerprint: self.fingerprint, size, nfiles, oid });
+        }
+    }
 }
 
 enum Target {
@@ -350,5 +377,8 @@ mod tests {
         let again = build_target(&data, &opts(root, Some(&odb), &p), &mut state).unwrap();
         assert_eq!(again.oid, built.oid);
         assert_eq!(again.hashed, 0, "unchanged files are answered by the stat cache");
+        let status = hash_target(&data, &opts(root, None, &p), &mut state, &|_, _| false).unwrap();
+        assert!(status.manifest.is_none(), "what add hashed is remembered for status");
+        assert_eq!(status.oid, built.oid);
     }
 }

@@ -13,23 +13,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bale_error::Result;
 use bale_hash::{Algo, Oid};
-use bale_odb::fs::write_atomic;
+use bale_odb::fs::{racy, write_atomic};
 
 const MAGIC: &[u8; 10] = b"BALESTATE\x02";
-
-/// A file whose mtime is this close to the moment it was read may still
-/// change within the same timestamp tick without its mtime moving, so its
-/// hash is not remembered (git's "racy clean" problem). Fine-grained file
-/// systems tick every few milliseconds; a timestamp with no sub-second part
-/// comes from a coarse one (ext4 with small inodes, FAT, some network file
-/// systems), where a tick can be up to two seconds.
-const RACY_NS: i64 = 50_000_000;
-const RACY_COARSE_NS: i64 = 2_000_000_000;
-
-fn racy(mtime_ns: i64, reference_ns: i64) -> bool {
-    let tick = if mtime_ns % 1_000_000_000 == 0 { RACY_COARSE_NS } else { RACY_NS };
-    mtime_ns + tick > reference_ns
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Stat {

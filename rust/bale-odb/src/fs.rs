@@ -12,6 +12,19 @@ use bale_error::{IoContext, Result};
 /// "already verified".
 pub const OBJECT_MODE: u32 = 0o444;
 
+/// Whether something whose mtime is `mtime_ns` could still change within
+/// the same timestamp tick, as seen at `reference_ns`, without its mtime
+/// moving (git's "racy clean" problem): such a timestamp proves nothing yet.
+/// Fine-grained file systems tick every few milliseconds; a timestamp with
+/// no sub-second part comes from a coarse one (ext4 with small inodes, FAT,
+/// some network file systems), where a tick can be up to two seconds.
+pub fn racy(mtime_ns: i64, reference_ns: i64) -> bool {
+    const FINE_NS: i64 = 50_000_000;
+    const COARSE_NS: i64 = 2_000_000_000;
+    let tick = if mtime_ns % 1_000_000_000 == 0 { COARSE_NS } else { FINE_NS };
+    mtime_ns + tick > reference_ns
+}
+
 /// A unique hidden temp name in `dir`, shaped like DVC's (`.<random>.tmp`) so
 /// that either tool recognises leftovers of an interrupted write.
 pub fn temp_path(dir: &Path) -> PathBuf {

@@ -357,7 +357,8 @@ impl Odb {
     /// inodes and mtimes. Removing or adding any object changes its
     /// directory's mtime, so an unchanged fingerprint proves no object came or
     /// went. `None` while a directory changed too recently to be sure (a
-    /// removal in the same timestamp tick would not move its mtime).
+    /// removal in the same timestamp tick would not move its mtime: see
+    /// [`racy`](crate::fs::racy)).
     pub fn area_fingerprint(&self, algo: Algo) -> Option<u64> {
         use std::os::unix::fs::MetadataExt;
         let area = self.area(algo);
@@ -369,13 +370,26 @@ impl Odb {
                 Ok(m) => (m.ino(), m.mtime() * 1_000_000_000 + m.mtime_nsec()),
                 Err(_) => (0, 0),
             };
-            if mtime != 0 && now - mtime < 2_000_000_000 {
+            if mtime != 0 && crate::fs::racy(mtime, now) {
                 return None;
             }
             h.update(&ino.to_le_bytes());
             h.update(&mtime.to_le_bytes());
         }
         Some(u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().ok()?))
+    }
+
+    /// [`area_fingerprint`](Self::area_fingerprint) right after this
+    /// process changed the area: waits out one fine-grained timestamp tick
+    /// at most (about 50 ms), and gives up on a coarse file system.
+    pub fn settled_area_fingerprint(&self, algo: Algo) -> Option<u64> {
+        for _ in 0..3 {
+            if let Some(f) = self.area_fingerprint(algo) {
+                return Some(f);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        None
     }
 
     /// Removes an object; a missing one is not an error.

@@ -181,7 +181,15 @@ impl Workspace {
                 BuildOptions { algo, repo_root: &self.root, odb: store.then_some(&self.odb), clone, progress: p };
             let mut state = self.state.lock().unwrap();
             let b = if store {
-                build_target(&target, &opts, &mut state)?
+                let b = build_target(&target, &opts, &mut state)?;
+                if b.oid.is_tree() {
+                    // Every object is in the cache now: say so, so that the
+                    // first `status` after an `add` need not look for each.
+                    if let Some(f) = self.odb.settled_area_fingerprint(algo) {
+                        state.record_tree_complete(b.oid, f);
+                    }
+                }
+                b
             } else {
                 hash_target(&target, &opts, &mut state, &|_, _| false)?
             };
@@ -381,6 +389,11 @@ impl Workspace {
 
     fn object_path(&self, py: Python<'_>, algo: &str, oid: &str) -> PyResult<PathBuf> {
         Ok(self.odb.object_path(&parse_oid(algo, oid).py_err(py)?))
+    }
+
+    /// The object's key on a remote in DVC's layout (its path under the cache root).
+    fn object_key(&self, py: Python<'_>, algo: &str, oid: &str) -> PyResult<String> {
+        Ok(bale_index::sync::object_key(&self.odb, &parse_oid(algo, oid).py_err(py)?))
     }
 
     fn exists(&self, py: Python<'_>, algo: &str, oid: &str) -> PyResult<bool> {
