@@ -383,11 +383,12 @@ impl Odb {
     /// process changed the area: waits out one fine-grained timestamp tick
     /// at most (about 50 ms), and gives up on a coarse file system.
     pub fn settled_area_fingerprint(&self, algo: Algo) -> Option<u64> {
-        for _ in 0..3 {
+        // A fine tick is 50 ms: five looks 15 ms apart see past it.
+        for _ in 0..5 {
             if let Some(f) = self.area_fingerprint(algo) {
                 return Some(f);
             }
-            std::thread::sleep(std::time::Duration::from_millis(20));
+            std::thread::sleep(std::time::Duration::from_millis(15));
         }
         None
     }
@@ -479,6 +480,22 @@ fn same_device(a: &Path, b: &Path) -> bool {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_area_fingerprint_settles_right_after_a_write_and_moves_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let odb = Odb::new(dir.path().join("cache"));
+        let put = |b: &[u8]| {
+            let mut h = Hasher::new(Algo::Md5);
+            h.update(b);
+            odb.put_bytes(&h.finish(false), b).unwrap();
+        };
+        put(b"one");
+        let before = odb.settled_area_fingerprint(Algo::Md5).expect("settles within one tick");
+        put(b"two");
+        let after = odb.settled_area_fingerprint(Algo::Md5).expect("settles within one tick");
+        assert_ne!(before, after);
+    }
 
     #[test]
     fn ingest_publishes_a_matching_download_and_removes_a_corrupt_one() {
