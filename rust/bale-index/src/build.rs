@@ -7,8 +7,8 @@ use std::sync::atomic::Ordering;
 
 use bale_error::{Error, IoContext, Result};
 use bale_hash::{hash_file, Algo, Oid};
-use bale_odb::Odb;
 pub use bale_odb::Progress;
+use bale_odb::{Odb, Presence};
 use rayon::prelude::*;
 
 use crate::ignore::rules_for;
@@ -58,12 +58,21 @@ struct FileResult {
     object: Option<(std::path::PathBuf, Stat)>,
 }
 
-fn hash_one(abs: &Path, key: &str, stat: &Stat, opts: &BuildOptions, state: &State) -> Result<FileResult> {
+/// Hashes one file through the stat cache; with `opts.odb`, stores it
+/// unless `stored` (the store's [`Presence`]) already has its object.
+fn hash_one(
+    abs: &Path,
+    key: &str,
+    stat: &Stat,
+    opts: &BuildOptions,
+    state: &State,
+    stored: Option<&Presence>,
+) -> Result<FileResult> {
     let unread = |oid| FileResult { oid, read: false, stored: false, object: None };
     if let Some(oid) = state.get(key, stat, opts.algo) {
-        match opts.odb {
+        match stored {
             None => return Ok(unread(oid)),
-            Some(odb) if odb.exists(&oid) => return Ok(unread(oid)),
+            Some(p) if p.exists(&oid) => return Ok(unread(oid)),
             Some(_) => {}
         }
     }
@@ -214,7 +223,8 @@ fn build_file(target: &Path, meta: &fs::Metadata, opts: &BuildOptions, state: &m
     opts.progress.total.store(1, Ordering::Relaxed);
     let key = state_key(opts.repo_root, target)?;
     let stat = stat_of(meta);
-    let r = hash_one(target, &key, &stat, opts, state)?;
+    let stored = opts.odb.map(|odb| odb.presence(opts.algo, 1));
+    let r = hash_one(target, &key, &stat, opts, state, stored.as_ref())?;
     if r.read {
         state.record_hashed(key, stat, r.oid);
     }
@@ -235,13 +245,14 @@ fn build_file(target: &Path, meta: &fs::Metadata, opts: &BuildOptions, state: &m
 
 fn build_walked(walked: Walked, opts: &BuildOptions, state: &mut State) -> Result<Built> {
     opts.progress.total.store(walked.files.len() as u64, Ordering::Relaxed);
+    let stored = opts.odb.map(|odb| odb.presence(opts.algo, walked.files.len()));
     let results: Vec<Result<(String, FileResult)>> = walked
         .files
         .par_iter()
         .map(|f| {
             opts.progress.check()?;
             let key = state_key(opts.repo_root, &f.abs)?;
-            let r = hash_one(&f.abs, &key, &f.stat, opts, state)?;
+            let r = hash_one(&f.abs, &key, &f.stat, opts, state, stored.as_ref())?;
             opts.progress.step(f.stat.size);
             Ok((key, r))
         })

@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use bale_error::{Error, Result};
 use bale_hash::{Algo, Hasher, Oid};
 use bale_odb::Odb;
+use rayon::prelude::*;
 
 /// One file of a directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -185,7 +186,7 @@ impl Manifest {
         let mut root = Node::default();
         for e in &self.entries {
             let (dirs, name) = split_last(&e.rel);
-            root.descend(dirs).files.insert(name.to_owned(), e.clone());
+            root.descend(dirs).files.insert(name, e);
         }
         for d in &self.empty_dirs {
             root.descend(d);
@@ -233,42 +234,51 @@ fn json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// The manifest's entries as a directory tree, borrowing names and entries.
 #[derive(Default)]
-struct Node {
-    files: BTreeMap<String, Entry>,
-    dirs: BTreeMap<String, Node>,
+struct Node<'a> {
+    files: BTreeMap<&'a str, &'a Entry>,
+    dirs: BTreeMap<&'a str, Node<'a>>,
 }
 
-impl Node {
-    fn descend(&mut self, dirs: &str) -> &mut Node {
+impl<'a> Node<'a> {
+    fn descend(&mut self, dirs: &'a str) -> &mut Node<'a> {
         let mut node = self;
         if dirs.is_empty() {
             return node;
         }
         for part in dirs.split('/') {
-            node = node.dirs.entry(part.to_owned()).or_default();
+            node = node.dirs.entry(part).or_default();
         }
         node
     }
 
-    /// Returns (tree oid, bytes below, files below).
+    /// Returns (tree oid, bytes below, files below). Sub-directories are
+    /// serialized in parallel: a 100,000-file tree is mostly their lines.
     fn serialize(&self, odb: Option<&Odb>) -> Result<(Oid, u64, u64)> {
-        let mut lines: BTreeMap<&str, String> = BTreeMap::new();
+        let subtrees: Vec<(&str, Oid, u64, u64)> = self
+            .dirs
+            .par_iter()
+            .map(|(name, node)| node.serialize(odb).map(|(oid, s, n)| (*name, oid, s, n)))
+            .collect::<Result<_>>()?;
         let (mut size, mut nfiles) = (0u64, 0u64);
+        let mut lines: Vec<(&str, String)> = Vec::with_capacity(self.files.len() + subtrees.len());
         for (name, e) in &self.files {
             let kind = if e.exec { 'x' } else { 'f' };
-            lines.insert(name, format!("{kind} {} {} 1 {}\n", e.oid.hex_digest(), e.size, escape_name(name)));
+            lines.push((name, format!("{kind} {} {} 1 {}\n", e.oid.hex_digest(), e.size, escape_name(name))));
             size += e.size;
             nfiles += 1;
         }
-        for (name, node) in &self.dirs {
-            let (oid, s, n) = node.serialize(odb)?;
-            lines.insert(name, format!("t {} {s} {n} {}\n", oid.hex_digest(), escape_name(name)));
+        for (name, oid, s, n) in subtrees {
+            lines.push((name, format!("t {} {s} {n} {}\n", oid.hex_digest(), escape_name(name))));
             size += s;
             nfiles += n;
         }
-        let mut bytes = String::from(TREE_HEADER);
-        for line in lines.values() {
+        // A name is a file or a directory, never both: one order for both.
+        lines.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut bytes = String::with_capacity(TREE_HEADER.len() + lines.iter().map(|l| l.1.len()).sum::<usize>());
+        bytes.push_str(TREE_HEADER);
+        for (_, line) in &lines {
             bytes.push_str(line);
         }
         let oid = hash_bytes(Algo::Blake3, bytes.as_bytes(), true);
@@ -279,8 +289,12 @@ impl Node {
     }
 }
 
-fn escape_name(name: &str) -> String {
-    name.replace('\\', "\\\\").replace('\n', "\\n")
+fn escape_name(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.contains(['\\', '\n']) {
+        name.replace('\\', "\\\\").replace('\n', "\\n").into()
+    } else {
+        name.into()
+    }
 }
 
 fn unescape_name(name: &str) -> String {

@@ -17,5 +17,5 @@ mod transfer;
 
 pub use chunks::{settle, stored_bytes, LocalChunks, Settled};
 pub use progress::Progress;
-pub use store::{chunked, Odb, PutOutcome};
+pub use store::{chunked, Odb, Presence, PutOutcome};
 pub use transfer::{transfer, Transferred, Trust};

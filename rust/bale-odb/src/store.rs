@@ -99,6 +99,50 @@ impl Odb {
         self.object_path(oid).is_file()
     }
 
+    /// An answer to "is it stored?" for many objects of one algorithm: a
+    /// listing of the area when reading its directories costs less than a
+    /// stat per object (a stat walks the whole path, a listing reads names
+    /// in bulk), else a stat per question. The listing is taken once: an
+    /// object stored after it reads as absent (and is stored again, which a
+    /// put of an existing object tolerates); one removed after it reads as
+    /// present, as after any stat, and writers hold the repository lock.
+    pub fn presence(&self, algo: Algo, questions: usize) -> Presence<'_> {
+        // About 40 bytes of directory per entry (a name of 30-66 characters
+        // and its header) on ext4 and XFS: listing pays off while the area
+        // holds at most a few entries per question.
+        if questions < 1024 {
+            return Presence::Stat(self);
+        }
+        let area = self.area(algo);
+        let hex = |b: u8| format!("{b:02x}");
+        let dir_bytes: u64 = (0..=255u8).map(|b| fs::metadata(area.join(hex(b))).map_or(0, |m| m.len())).sum();
+        if dir_bytes / 40 > 4 * questions as u64 {
+            return Presence::Stat(self);
+        }
+        self.listing(algo)
+    }
+
+    /// [`presence`](Self::presence) by listing, whatever it costs.
+    pub fn listing(&self, algo: Algo) -> Presence<'_> {
+        let area = self.area(algo);
+        let names: Vec<Vec<String>> = (0..=255u8)
+            .into_par_iter()
+            .map(|b| {
+                let fanout = format!("{b:02x}");
+                let Ok(entries) = fs::read_dir(area.join(&fanout)) else { return Vec::new() };
+                entries
+                    .filter_map(|e| e.ok())
+                    .filter(|e| {
+                        // A symlinked object (a shared cache) counts if it leads to a file.
+                        e.file_type().is_ok_and(|t| t.is_file() || (t.is_symlink() && e.path().is_file()))
+                    })
+                    .filter_map(|e| e.file_name().to_str().map(|n| format!("{fanout}{n}")))
+                    .collect()
+            })
+            .collect();
+        Presence::Listed(names.into_iter().flatten().collect())
+    }
+
     /// Hashes `src` and stores it, reading the file once. With `clone`, a
     /// missing object is made by a copy-on-write clone where the file system
     /// allows it (probed once per store), else by a copy.
@@ -403,6 +447,23 @@ impl Odb {
     }
 }
 
+/// See [`Odb::presence`].
+pub enum Presence<'a> {
+    Stat(&'a Odb),
+    /// Every object's id text (`<fan-out><rest>`, as its path spells it).
+    Listed(std::collections::HashSet<String>),
+}
+
+impl Presence<'_> {
+    /// Whether the object is stored, as [`Odb::exists`] says.
+    pub fn exists(&self, oid: &Oid) -> bool {
+        match self {
+            Presence::Stat(odb) => odb.exists(oid),
+            Presence::Listed(names) => names.contains(&oid.to_string()),
+        }
+    }
+}
+
 /// Whether a file of `size` bytes is stored with a chunk list (DESIGN.md §13).
 pub fn chunked(algo: Algo, size: u64) -> bool {
     algo == Algo::Blake3 && size >= DEFAULT_THRESHOLD
@@ -480,6 +541,27 @@ fn same_device(a: &Path, b: &Path) -> bool {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_listing_answers_as_a_stat_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let odb = Odb::new(dir.path().join("cache"));
+        let oid = |b: &[u8]| {
+            let mut h = Hasher::new(Algo::Md5);
+            h.update(b);
+            h.finish(false)
+        };
+        let (file, tree, absent) = (oid(b"file"), oid(b"{}").as_tree(), oid(b"absent"));
+        odb.put_bytes(&file, b"file").unwrap();
+        odb.put_bytes(&tree, b"{}").unwrap();
+        fs::create_dir_all(odb.area(Algo::Md5).join("zz")).unwrap();
+        let listed = odb.listing(Algo::Md5);
+        assert!(matches!(listed, Presence::Listed(_)));
+        for o in [file, tree, absent, file.as_tree()] {
+            assert_eq!(listed.exists(&o), odb.exists(&o), "{o}");
+        }
+        assert!(matches!(odb.presence(Algo::Md5, 10), Presence::Stat(_)), "few questions: stat them");
+    }
 
     #[test]
     fn the_area_fingerprint_settles_right_after_a_write_and_moves_with_it() {
