@@ -148,7 +148,7 @@ impl Odb {
     /// allows it (probed once per store), else by a copy.
     pub fn add_file(&self, src: &Path, algo: Algo, clone: bool) -> Result<(FileHash, PutOutcome)> {
         let before = fs::metadata(src).at(src)?;
-        if clone && self.clone_state.load(Ordering::Relaxed) != CLONE_UNSUPPORTED {
+        if clone && self.clones()? {
             let (hash, list) = hash_for_store(src, algo, before.len())?;
             if let Some(outcome) = self.put_by_clone(src, &hash, &before)? {
                 self.keep_list(list)?;
@@ -190,6 +190,33 @@ impl Odb {
         let outcome = if dest.is_file() { PutOutcome::Present } else { self.publish(tmp, &dest)? };
         self.keep_list(list)?;
         Ok((hash, outcome))
+    }
+
+    /// Whether copy-on-write clones work in this store, probed once per
+    /// process on two scratch files. Knowing it before the first file is
+    /// hashed lets a store that cannot clone hash and copy in parallel,
+    /// rather than hash, fail to clone, then copy.
+    fn clones(&self) -> Result<bool> {
+        match self.clone_state.load(Ordering::Relaxed) {
+            CLONE_WORKS => return Ok(true),
+            CLONE_UNSUPPORTED => return Ok(false),
+            _ => {}
+        }
+        // Beside the areas, not in one: an area's directory times are its
+        // fingerprint (see `area_fingerprint`).
+        let dir = self.root.join("bale");
+        self.ensure_dir(&dir)?;
+        let mut probe = TempFile::create_in(&dir)?;
+        probe.write_all(b"clone probe")?;
+        let source = File::open(probe.path()).at(probe.path())?;
+        let mut copy = TempFile::create_in(&dir)?;
+        let works = match clone_into(&source, copy.file()) {
+            Ok(()) => true,
+            Err(e) if crate::fs::link_unsupported(&e) => false,
+            Err(e) => return Err(Error::io(&dir, e)),
+        };
+        self.clone_state.store(if works { CLONE_WORKS } else { CLONE_UNSUPPORTED }, Ordering::Relaxed);
+        Ok(works)
     }
 
     fn keep_list(&self, list: Option<ChunkList>) -> Result<()> {
