@@ -497,7 +497,10 @@ def _to_file_relative(conf_dir: Path, value: str, base: Path | None) -> str:
 # file io
 
 
-def _read_ini(path: Path) -> dict[str, Any]:
+def _read_ini(path: Path, remember: bool = False) -> dict[str, Any]:
+    """One config file; with ``remember``, through the parse memo (only for
+    files that are committed to git anyway: local and user-level files may
+    hold credentials, which must not be copied into the memo)."""
     from bale.metafiles import memo
 
     try:
@@ -510,7 +513,8 @@ def _read_ini(path: Path) -> dict[str, Any]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{_display(path)}: is not valid utf-8") from None
-    data = memo.parse("configobj", text, lambda: _parse_ini(raw, path))
+    parse = lambda: _parse_ini(raw, path)  # noqa: E731
+    data = memo.parse("configobj", text, parse) if remember else parse()
     return _parse_named(_lower_keys(data))
 
 
@@ -630,8 +634,8 @@ class Config:
             files["repo"] = dvc_dir / "config"
             files["local"] = dvc_dir / "config.local"
             bale_files = {lvl: dvc_dir / name for lvl, name in _BALE_FILES.items()}
-        levels = {lvl: _read_ini(path) for lvl, path in files.items()}
-        bale = {lvl: _read_ini(path) for lvl, path in bale_files.items()}
+        levels = {lvl: _read_ini(path, remember=lvl == "repo") for lvl, path in files.items()}
+        bale = {lvl: _read_ini(path, remember=lvl == "repo") for lvl, path in bale_files.items()}
         cfg = cls(dvc_dir, files, levels, bale_files, bale)
         if validate:
             cfg.validate()

@@ -1,7 +1,8 @@
 """Parsed metafiles and config files, remembered by their exact text.
 
 Importing a YAML parser and configobj and parsing ``.dvc`` files,
-``dvc.yaml``, ``dvc.lock`` and ``.dvc/config`` cost more than a clean
+``dvc.yaml``, ``dvc.lock`` and ``.dvc/config`` (never ``config.local`` or
+user-level config, which may hold credentials) cost more than a clean
 ``bale status`` of 100,000 files spends on anything else in Python. These
 files rarely change between commands, so their parsed form is kept in
 ``.dvc/tmp/bale/parsed.json``, keyed by the parser and the whole text: a text
@@ -25,8 +26,10 @@ from typing import Any
 FILE_NAME = "parsed.json"
 FORMAT = 1
 # The texts kept, at most: a repository with far more metafile text than
-# this still gains on every file that fits.
+# this still gains on every file that fits. A text over MAX_ONE is not kept
+# (loading it back would cost about what parsing it does).
 MAX_TEXT = 8 * 1024 * 1024
+MAX_ONE = 1024 * 1024
 
 
 def _exact(value: Any) -> bool:
@@ -81,7 +84,7 @@ class ParseMemo:
                 self._used.append(key)
                 return value
         value = parser()
-        if _exact(value):
+        if len(text) <= MAX_ONE and _exact(value):
             entries[key] = json.dumps(value, separators=(",", ":"))
             self._used.append(key)
             self._dirty = True
@@ -97,13 +100,15 @@ class ParseMemo:
         total = 0
         for key in order:
             total += len(key) + len(entries[key])
-            if total > MAX_TEXT and kept:
+            if total > MAX_TEXT:
                 break
             kept[key] = entries[key]
         from bale.metafiles.dvcfile import atomic_write
 
+        if not self.path.parent.parent.is_dir():
+            return  # the repository's .dvc/tmp is gone: nothing to keep
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(exist_ok=True)
             body = json.dumps({"format": FORMAT, "entries": kept}, separators=(",", ":"))
             atomic_write(self.path, body.encode("utf-8"))
         except OSError:

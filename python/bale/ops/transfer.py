@@ -302,9 +302,9 @@ def _not_on_remote(
         return outs
     there = moving.exists(list(keys.values()))
     complete = {oid for oid, key in keys.items() if key in there}
-    for t in outs:
-        if t.out.oid in complete:
-            total.present += (t.out.nfiles or 0) + 1
+    # Counted as the file-by-file path counts: the .dir and each file.
+    nfiles = {t.out.oid: t.out.nfiles or 0 for t in outs if t.out.oid in complete}
+    total.present += sum(n + 1 for n in nfiles.values())
     return [t for t in outs if t.out.oid not in complete]
 
 
@@ -354,18 +354,20 @@ def push(
     run cache too (to ``remote``, else the default remote)."""
     start = time.monotonic()
     result = TransferResult()
-    for rem, outs in group(repo, targets, scope, remote, pushing=True).items():
-        result.remotes.append(rem.name)
-        dvc_layout, native = _by_layout(outs)
-        if dvc_layout:
-            result.add(_push_dvc_layout(repo, rem, dvc_layout, jobs))
-        if native:
-            result.add(_packed(repo, rem, native, jobs, pushing=True))
-    if run_cache:
-        _sync_runs(repo, remote, jobs, result, pushing=True)
-    # Objects verified on the way out stay known verified: the next push
-    # hashes only what is new.
-    repo.save_state()
+    try:
+        for rem, outs in group(repo, targets, scope, remote, pushing=True).items():
+            result.remotes.append(rem.name)
+            dvc_layout, native = _by_layout(outs)
+            if dvc_layout:
+                result.add(_push_dvc_layout(repo, rem, dvc_layout, jobs))
+            if native:
+                result.add(_packed(repo, rem, native, jobs, pushing=True))
+        if run_cache:
+            _sync_runs(repo, remote, jobs, result, pushing=True)
+    finally:
+        # Objects verified on the way out stay known verified, also after
+        # a failed push: the next one hashes only what is new.
+        repo.save_state()
     result.seconds = time.monotonic() - start
     if result.missing:
         raise ObjectMissingError(

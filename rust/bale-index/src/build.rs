@@ -119,7 +119,10 @@ pub fn hash_target(
     state: &mut State,
     wants_files: &dyn Fn(&Oid, &State) -> bool,
 ) -> Result<Built> {
-    debug_assert!(opts.odb.is_none(), "a memo proves the id, not that the objects are stored");
+    if opts.odb.is_some() {
+        // A memo proves the id, not that the objects are stored.
+        return build_target(target, opts, state);
+    }
     let walked = match walk_target(target, opts)? {
         Target::File(meta) => return build_file(target, &meta, opts, state),
         Target::Dir(walked) => walked,
@@ -165,8 +168,11 @@ impl Memo {
         Ok(Memo { key, fingerprint, known, trusted })
     }
 
+    /// Remembers what the walk hashed to, unless that is already what is
+    /// remembered (a memo that disagrees with a hash of the content is
+    /// replaced, not kept).
     fn record(self, state: &mut State, built: &Built) {
-        if self.trusted && self.known.is_none() {
+        if self.trusted && self.known.map(|k| k.oid) != Some(built.oid) {
             let (size, nfiles, oid) = (built.size, built.nfiles.unwrap_or(0), built.oid);
             state.record_tree_memo(&self.key, TreeMemo { fingerprint: self.fingerprint, size, nfiles, oid });
         }

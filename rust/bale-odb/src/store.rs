@@ -202,19 +202,24 @@ impl Odb {
             CLONE_UNSUPPORTED => return Ok(false),
             _ => {}
         }
-        // Beside the areas, not in one: an area's directory times are its
-        // fingerprint (see `area_fingerprint`).
+        // Beside the md5 and blake3 areas, not in one: an area's directory
+        // times are its fingerprint (see `area_fingerprint`). A probe that
+        // cannot even be made (a read-only cache root, say) decides nothing:
+        // the first store then finds out, as it did before the probe.
         let dir = self.root.join("bale");
-        self.ensure_dir(&dir)?;
-        let mut probe = TempFile::create_in(&dir)?;
-        probe.write_all(b"clone probe")?;
-        let source = File::open(probe.path()).at(probe.path())?;
-        let mut copy = TempFile::create_in(&dir)?;
-        let works = match clone_into(&source, copy.file()) {
-            Ok(()) => true,
-            Err(e) if crate::fs::link_unsupported(&e) => false,
-            Err(e) => return Err(Error::io(&dir, e)),
+        let probe = || -> std::io::Result<bool> {
+            self.ensure_dir(&dir).map_err(std::io::Error::other)?;
+            let mut probe = TempFile::create_in(&dir).map_err(std::io::Error::other)?;
+            probe.write_all(b"clone probe").map_err(std::io::Error::other)?;
+            let source = File::open(probe.path())?;
+            let mut copy = TempFile::create_in(&dir).map_err(std::io::Error::other)?;
+            match clone_into(&source, copy.file()) {
+                Ok(()) => Ok(true),
+                Err(e) if crate::fs::link_unsupported(&e) => Ok(false),
+                Err(e) => Err(e),
+            }
         };
+        let Ok(works) = probe() else { return Ok(true) };
         self.clone_state.store(if works { CLONE_WORKS } else { CLONE_UNSUPPORTED }, Ordering::Relaxed);
         Ok(works)
     }
@@ -455,11 +460,13 @@ impl Odb {
     /// at most (about 50 ms), and gives up on a coarse file system.
     pub fn settled_area_fingerprint(&self, algo: Algo) -> Option<u64> {
         // A fine tick is 50 ms: five looks 15 ms apart see past it.
-        for _ in 0..5 {
+        for look in 0..5 {
+            if look > 0 {
+                std::thread::sleep(std::time::Duration::from_millis(15));
+            }
             if let Some(f) = self.area_fingerprint(algo) {
                 return Some(f);
             }
-            std::thread::sleep(std::time::Duration::from_millis(15));
         }
         None
     }

@@ -96,6 +96,10 @@ pub struct Workspace {
     odb: Odb,
     state: Mutex<State>,
     jobs: Option<usize>,
+    /// Trees this process stored whole, marked complete in the stat cache
+    /// at `save`: once, after the last write, so one settled fingerprint of
+    /// the cache covers them all.
+    stored_trees: Mutex<Vec<Oid>>,
 }
 
 impl Workspace {
@@ -153,7 +157,8 @@ impl Workspace {
             Some(p) => State::load(p),
             None => State::in_memory(),
         };
-        Workspace { root, odb: Odb::new(cache_dir).shared_group(shared_group), state: Mutex::new(state), jobs }
+        let odb = Odb::new(cache_dir).shared_group(shared_group);
+        Workspace { root, odb, state: Mutex::new(state), jobs, stored_trees: Mutex::default() }
     }
 
     #[getter]
@@ -183,11 +188,10 @@ impl Workspace {
             let b = if store {
                 let b = build_target(&target, &opts, &mut state)?;
                 if b.oid.is_tree() {
-                    // Every object is in the cache now: say so, so that the
-                    // first `status` after an `add` need not look for each.
-                    if let Some(f) = self.odb.settled_area_fingerprint(algo) {
-                        state.record_tree_complete(b.oid, f);
-                    }
+                    // Every object is in the cache now: said at `save`, so
+                    // that the first `status` after an `add` need not look
+                    // for each.
+                    self.stored_trees.lock().unwrap().push(b.oid);
                 }
                 b
             } else {
@@ -658,8 +662,21 @@ impl Workspace {
     }
 
     /// Saves the stat cache. Failure is ignored: it is only a cache.
-    fn save(&self) {
-        let _ = self.state.lock().unwrap().save();
+    fn save(&self, py: Python<'_>) {
+        py.detach(|| {
+            let trees = std::mem::take(&mut *self.stored_trees.lock().unwrap());
+            let mut state = self.state.lock().unwrap();
+            for algo in [Algo::Md5, Algo::Blake3] {
+                let of_algo = trees.iter().filter(|o| o.algo() == algo);
+                if of_algo.clone().next().is_none() {
+                    continue;
+                }
+                if let Some(f) = self.odb.settled_area_fingerprint(algo) {
+                    of_algo.for_each(|oid| state.record_tree_complete(*oid, f));
+                }
+            }
+            let _ = state.save();
+        })
     }
 }
 
