@@ -513,7 +513,9 @@ def _read_ini(path: Path, remember: bool = False) -> dict[str, Any]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{_display(path)}: is not valid utf-8") from None
-    parse = lambda: _parse_ini(raw, path)  # noqa: E731
+    def parse() -> dict[str, Any]:
+        return _parse_ini(raw, path)
+
     data = memo.parse("configobj", text, parse) if remember else parse()
     return _parse_named(_lower_keys(data))
 
