@@ -513,6 +513,7 @@ def _read_ini(path: Path, remember: bool = False) -> dict[str, Any]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{_display(path)}: is not valid utf-8") from None
+
     def parse() -> dict[str, Any]:
         return _parse_ini(raw, path)
 
