@@ -273,7 +273,9 @@ impl Workspace {
             let same = |oid: &Oid| recorded.is_some_and(|r| r.digest() == oid.digest() && r.is_tree() == oid.is_tree());
             // A tree found complete before, with no object come or gone
             // since, is complete now: no need to look for each member.
-            let fingerprint = recorded.and_then(|_| self.odb.area_fingerprint(algo_v));
+            // Only a tree has members to look for: a file output is in the
+            // cache or not (`in_cache`), with no 257 stats of fan-out dirs.
+            let fingerprint = recorded.filter(Oid::is_tree).and_then(|_| self.odb.area_fingerprint(algo_v));
             let known = |oid: &Oid, state: &State| fingerprint.is_some_and(|f| state.tree_complete(oid, f));
             // Only an unchanged, complete tree can be answered without its files.
             let wants_files = |oid: &Oid, state: &State| !(same(oid) && known(oid, state));
