@@ -76,6 +76,20 @@ impl<T: Record> Section<T> {
         self.map.get().map_or(self.count, HashMap::len)
     }
 
+    /// Sets `key`; whether that changed anything.
+    fn set(&mut self, key: String, value: T) -> bool {
+        if self.map().get(&key) == Some(&value) {
+            return false;
+        }
+        self.map_mut().insert(key, value);
+        true
+    }
+
+    /// Removes `key`; whether it was there.
+    fn remove(&mut self, key: &str) -> bool {
+        self.map().contains_key(key) && self.map_mut().remove(key).is_some()
+    }
+
     fn write(&self, out: &mut Vec<u8>) {
         let start = out.len();
         out.extend_from_slice(&[0; 16]);
@@ -105,7 +119,7 @@ pub struct State {
     path: PathBuf,
     /// Workspace paths, keyed by repository-relative path.
     paths: Section<Entry>,
-    /// Cache objects known verified, keyed by [`object_key`].
+    /// Cache objects known verified, keyed by absolute path.
     objects: Section<Entry>,
     /// Directory memos (`\0tree:<path>`) and completeness marks.
     trees: Section<TreeMemo>,
@@ -115,12 +129,8 @@ pub struct State {
     opened_ns: i64,
 }
 
-/// Cache objects are keyed by absolute path under a prefix no workspace path
-/// can have.
-const OBJECT_PREFIX: &str = "\0cache:";
-
 fn object_key(path: &Path) -> String {
-    format!("{OBJECT_PREFIX}{}", path.display())
+    path.display().to_string()
 }
 
 fn complete_key(oid: &Oid) -> String {
@@ -159,25 +169,9 @@ impl State {
         self.len() == 0
     }
 
-    fn section(&self, key: &str) -> &Section<Entry> {
-        if key.starts_with(OBJECT_PREFIX) {
-            &self.objects
-        } else {
-            &self.paths
-        }
-    }
-
-    fn section_mut(&mut self, key: &str) -> &mut HashMap<String, Entry> {
-        if key.starts_with(OBJECT_PREFIX) {
-            self.objects.map_mut()
-        } else {
-            self.paths.map_mut()
-        }
-    }
-
     /// The remembered hash of `key` if its stat is unchanged.
     pub fn get(&self, key: &str, stat: &Stat, algo: Algo) -> Option<Oid> {
-        let e = self.section(key).map().get(key)?;
+        let e = self.paths.map().get(key)?;
         (e.stat == *stat && e.oid.algo() == algo).then_some(e.oid)
     }
 
@@ -208,21 +202,17 @@ impl State {
     }
 
     fn remember(&mut self, key: String, stat: Stat, oid: Oid) {
-        let new = Entry { stat, oid };
-        if self.section(&key).map().get(&key) != Some(&new) {
-            self.section_mut(&key).insert(key, new);
-            self.dirty = true;
-        }
+        self.dirty |= self.paths.set(key, Entry { stat, oid });
     }
 
     /// Whether the cache object at `path` was verified with this stat.
     pub fn object_verified(&self, path: &Path, stat: &Stat, oid: &Oid) -> bool {
-        self.get(&object_key(path), stat, oid.algo()).is_some_and(|o| o == *oid)
+        self.objects.map().get(&object_key(path)) == Some(&Entry { stat: *stat, oid: *oid })
     }
 
     /// Remembers that the cache object at `path` hashes to `oid`.
     pub fn record_object(&mut self, path: &Path, stat: Stat, oid: Oid) {
-        self.remember(object_key(path), stat, oid);
+        self.dirty |= self.objects.set(object_key(path), Entry { stat, oid });
     }
 
     /// The remembered id of the directory at `key` (repository-relative) if
@@ -252,17 +242,11 @@ impl State {
     }
 
     fn remember_tree(&mut self, key: String, memo: TreeMemo) {
-        if self.trees.map().get(&key) != Some(&memo) {
-            self.trees.map_mut().insert(key, memo);
-            self.dirty = true;
-        }
+        self.dirty |= self.trees.set(key, memo);
     }
 
     pub fn forget(&mut self, key: &str) {
-        if self.section(key).map().contains_key(key) {
-            self.section_mut(key).remove(key);
-            self.dirty = true;
-        }
+        self.dirty |= self.paths.remove(key);
     }
 
     /// Writes the index if it changed. Failing to save is not an error for
@@ -329,7 +313,7 @@ fn read_oid(r: &mut Reader) -> Option<Oid> {
 }
 
 /// A record's bytes after its key.
-trait Record: Sized {
+trait Record: Sized + PartialEq {
     fn read(r: &mut Reader) -> Option<Self>;
     fn write(&self, out: &mut Vec<u8>);
 }
@@ -454,7 +438,7 @@ mod tests {
         let mut s = State::load(&p);
         assert!(s.object_verified(obj, &stat, &oid(2)));
         assert_eq!(s.get("b", &stat, Algo::Md5), Some(oid(3)));
-        s.forget(&object_key(obj));
+        s.dirty |= s.objects.remove(&object_key(obj));
         s.save().unwrap();
         let s = State::load(&p);
         assert!(!s.object_verified(obj, &stat, &oid(2)) && s.len() == 2);
