@@ -94,14 +94,7 @@ fn hash_one(
 /// id is remembered for [`hash_target`], so the first `status` after an
 /// `add` or `commit` is already answered without per-file lookups.
 pub fn build_target(target: &Path, opts: &BuildOptions, state: &mut State) -> Result<Built> {
-    let walked = match walk_target(target, opts)? {
-        Target::File(meta) => return build_file(target, &meta, opts, state),
-        Target::Dir(walked) => walked,
-    };
-    let memo = Memo::of(target, opts, state, &walked)?;
-    let built = build_walked(walked, opts, state)?;
-    memo.record(state, &built);
-    Ok(built)
+    build(target, opts, state, &|_, _| true)
 }
 
 /// Hashes a file or directory without storing it, as [`build_target`]
@@ -119,10 +112,17 @@ pub fn hash_target(
     state: &mut State,
     wants_files: &dyn Fn(&Oid, &State) -> bool,
 ) -> Result<Built> {
-    if opts.odb.is_some() {
-        // A memo proves the id, not that the objects are stored.
-        return build_target(target, opts, state);
-    }
+    // A memo proves the id, not that the objects are stored.
+    let wants_files = if opts.odb.is_some() { &|_: &Oid, _: &State| true } else { wants_files };
+    build(target, opts, state, wants_files)
+}
+
+fn build(
+    target: &Path,
+    opts: &BuildOptions,
+    state: &mut State,
+    wants_files: &dyn Fn(&Oid, &State) -> bool,
+) -> Result<Built> {
     let walked = match walk_target(target, opts)? {
         Target::File(meta) => return build_file(target, &meta, opts, state),
         Target::Dir(walked) => walked,
@@ -380,8 +380,7 @@ mod tests {
         fs::write(data.join("sub/b.txt"), b"b\r\n").unwrap();
         // Backdate so the stat cache does not treat the files as racy.
         for f in ["Z.bin", "a.txt", "empty", "sub/b.txt"] {
-            let f = fs::File::options().write(true).open(data.join(f)).unwrap();
-            f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(10)).unwrap();
+            backdate(&data.join(f), 10);
         }
         let odb = Odb::new(root.join(".dvc/cache"));
         let p = Progress::default();
