@@ -57,6 +57,16 @@ impl Hasher {
     }
 }
 
+/// The id of bytes held in memory, hashed in DVC's 1 MiB blocks as the same
+/// bytes in a file would be (the legacy algorithm tests text per block).
+pub fn hash_bytes(algo: Algo, bytes: &[u8], tree: bool) -> Oid {
+    let mut hasher = Hasher::new(algo);
+    for block in bytes.chunks(BLOCK) {
+        hasher.update(block);
+    }
+    hasher.finish(tree)
+}
+
 /// DVC 2.x's text test: the first 512 bytes of the block hold no NUL and at
 /// most 30% bytes outside printable ASCII and `\n\r\t\f\b`.
 fn is_text_block(block: &[u8]) -> bool {

@@ -10,5 +10,5 @@
 mod file;
 mod oid;
 
-pub use file::{hash_file, hash_reader, read_block, FileHash, Hasher};
+pub use file::{hash_bytes, hash_file, hash_reader, read_block, FileHash, Hasher};
 pub use oid::{Algo, Oid};

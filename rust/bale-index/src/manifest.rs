@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use bale_error::{Error, Result};
-use bale_hash::{Algo, Hasher, Oid};
+use bale_hash::{hash_bytes, Algo, Oid};
 use bale_odb::Odb;
 use rayon::prelude::*;
 
@@ -200,14 +200,6 @@ fn split_last(rel: &str) -> (&str, &str) {
         Some(i) => (&rel[..i], &rel[i + 1..]),
         None => ("", rel),
     }
-}
-
-pub fn hash_bytes(algo: Algo, bytes: &[u8], tree: bool) -> Oid {
-    let mut h = Hasher::new(algo);
-    for block in bytes.chunks(1 << 20) {
-        h.update(block);
-    }
-    h.finish(tree)
 }
 
 /// Python's `json.dumps(..., ensure_ascii=True)` string form.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bale_chunk::{chunk_file, ChunkList, Params, DEFAULT_THRESHOLD};
 use bale_error::{Error, IoContext, Result};
-use bale_hash::{hash_file, read_block, Algo, FileHash, Hasher, Oid};
+use bale_hash::{hash_bytes, hash_file, read_block, Algo, FileHash, Hasher, Oid};
 use rayon::prelude::*;
 
 use crate::fs::{clone_into, TempFile};
@@ -168,11 +168,7 @@ impl Odb {
         if before.len() <= SMALL_FILE && !chunked(algo, before.len()) {
             let data = fs::read(src).at(src)?;
             check_unchanged(src, &before, data.len() as u64)?;
-            let mut hasher = Hasher::new(algo);
-            for block in data.chunks(BLOCK) {
-                hasher.update(block);
-            }
-            let hash = FileHash { oid: hasher.finish(false), size: data.len() as u64 };
+            let hash = FileHash { oid: hash_bytes(algo, &data, false), size: data.len() as u64 };
             let outcome = self.put_bytes(&hash.oid, &data)?;
             return Ok((hash, outcome));
         }
@@ -312,11 +308,7 @@ impl Odb {
     /// [`ingest`](Self::ingest) for a download held in memory: stored only
     /// if `data` hashes to `oid`.
     pub fn ingest_bytes(&self, oid: &Oid, data: &[u8], source: &str) -> Result<PutOutcome> {
-        let mut hasher = Hasher::new(oid.algo());
-        for block in data.chunks(BLOCK) {
-            hasher.update(block);
-        }
-        let got = hasher.finish(oid.is_tree());
+        let got = hash_bytes(oid.algo(), &data, oid.is_tree());
         if got.digest() != oid.digest() {
             return Err(Error::CorruptObject {
                 path: PathBuf::from(source),
@@ -350,11 +342,7 @@ impl Odb {
             }
             other => other.at(&path)?,
         };
-        let mut hasher = Hasher::new(oid.algo());
-        for block in data.chunks(BLOCK) {
-            hasher.update(block);
-        }
-        let got = hasher.finish(oid.is_tree());
+        let got = hash_bytes(oid.algo(), &data, oid.is_tree());
         if got.digest() != oid.digest() {
             return Err(Error::CorruptObject { path, expected: oid.to_string(), actual: got.hex_digest() });
         }
@@ -580,11 +568,7 @@ mod tests {
     fn a_listing_answers_as_a_stat_does() {
         let dir = tempfile::tempdir().unwrap();
         let odb = Odb::new(dir.path().join("cache"));
-        let oid = |b: &[u8]| {
-            let mut h = Hasher::new(Algo::Md5);
-            h.update(b);
-            h.finish(false)
-        };
+        let oid = |b: &[u8]| hash_bytes(Algo::Md5, b, false);
         let (file, tree, absent) = (oid(b"file"), oid(b"{}").as_tree(), oid(b"absent"));
         odb.put_bytes(&file, b"file").unwrap();
         odb.put_bytes(&tree, b"{}").unwrap();
@@ -601,11 +585,7 @@ mod tests {
     fn the_area_fingerprint_settles_right_after_a_write_and_moves_with_it() {
         let dir = tempfile::tempdir().unwrap();
         let odb = Odb::new(dir.path().join("cache"));
-        let put = |b: &[u8]| {
-            let mut h = Hasher::new(Algo::Md5);
-            h.update(b);
-            odb.put_bytes(&h.finish(false), b).unwrap();
-        };
+        let put = |b: &[u8]| odb.put_bytes(&hash_bytes(Algo::Md5, b, false), b).unwrap();
         put(b"one");
         let before = odb.settled_area_fingerprint(Algo::Md5).expect("settles within one tick");
         put(b"two");
@@ -617,11 +597,7 @@ mod tests {
     fn ingest_publishes_a_matching_download_and_removes_a_corrupt_one() {
         let dir = tempfile::tempdir().unwrap();
         let odb = Odb::new(dir.path().join("cache"));
-        let md5 = |b: &[u8]| {
-            let mut h = Hasher::new(Algo::Md5);
-            h.update(b);
-            h.finish(false)
-        };
+        let md5 = |b: &[u8]| hash_bytes(Algo::Md5, b, false);
         let oid = md5(b"payload");
         let tmp = odb.temp_for(&oid).unwrap();
         fs::write(&tmp, b"payload").unwrap();
