@@ -308,7 +308,7 @@ impl Odb {
     /// [`ingest`](Self::ingest) for a download held in memory: stored only
     /// if `data` hashes to `oid`.
     pub fn ingest_bytes(&self, oid: &Oid, data: &[u8], source: &str) -> Result<PutOutcome> {
-        let got = hash_bytes(oid.algo(), &data, oid.is_tree());
+        let got = hash_bytes(oid.algo(), data, oid.is_tree());
         if got.digest() != oid.digest() {
             return Err(Error::CorruptObject {
                 path: PathBuf::from(source),
