@@ -352,23 +352,12 @@ def push(
     """Copies the cached data of the targeted outputs to their remote; with
     a ``scope``, also those of other git revisions; with ``run_cache``, the
     run cache too (to ``remote``, else the default remote)."""
-    start = time.monotonic()
-    result = TransferResult()
     try:
-        for rem, outs in group(repo, targets, scope, remote, pushing=True).items():
-            result.remotes.append(rem.name)
-            dvc_layout, native = _by_layout(outs)
-            if dvc_layout:
-                result.add(_push_dvc_layout(repo, rem, dvc_layout, jobs))
-            if native:
-                result.add(_packed(repo, rem, native, jobs, pushing=True))
-        if run_cache:
-            _sync_runs(repo, remote, jobs, result, pushing=True)
+        result = _sync(repo, targets, remote, jobs, scope, run_cache, pushing=True)
     finally:
         # Objects verified on the way out stay known verified, also after
         # a failed push: the next one hashes only what is new.
         repo.save_state()
-    result.seconds = time.monotonic() - start
     if result.missing:
         raise ObjectMissingError(
             f"{len(result.missing)} object(s) are not in the cache and were not pushed "
@@ -389,24 +378,39 @@ def fetch(
     """Copies the data of the targeted outputs from their remote into the
     cache; with a ``scope``, also those of other git revisions; with
     ``run_cache``, the remote's run cache too."""
-    start = time.monotonic()
-    result = TransferResult()
-    for rem, outs in group(repo, targets, scope, remote, pushing=False).items():
-        if rem.kind == "folder" and not (rem.path and rem.path.is_dir()):
-            raise RemoteConfigError(f"remote '{rem.name}': {rem.path} is not a directory")
-        result.remotes.append(rem.name)
-        dvc_layout, native = _by_layout(outs)
-        if dvc_layout:
-            result.add(_fetch_dvc_layout(repo, rem, dvc_layout, jobs))
-        if native:
-            result.add(_packed(repo, rem, native, jobs, pushing=False))
-    if run_cache:
-        _sync_runs(repo, remote, jobs, result, pushing=False)
-    result.seconds = time.monotonic() - start
+    result = _sync(repo, targets, remote, jobs, scope, run_cache, pushing=False)
     if result.missing:
         raise ObjectMissingError(
             f"{len(result.missing)} object(s) are on no remote (first: {result.missing[0]})"
         )
+    return result
+
+
+def _sync(
+    repo: Repo,
+    targets: Sequence[str | Path] | None,
+    remote: str | None,
+    jobs: int | None,
+    scope: Scope,
+    run_cache: bool,
+    pushing: bool,
+) -> TransferResult:
+    """A push or a fetch: each remote's outputs in their layout, then the run cache."""
+    start = time.monotonic()
+    result = TransferResult()
+    dvc_layout_sync = _push_dvc_layout if pushing else _fetch_dvc_layout
+    for rem, outs in group(repo, targets, scope, remote, pushing).items():
+        if not pushing and rem.kind == "folder" and not (rem.path and rem.path.is_dir()):
+            raise RemoteConfigError(f"remote '{rem.name}': {rem.path} is not a directory")
+        result.remotes.append(rem.name)
+        dvc_layout, native = _by_layout(outs)
+        if dvc_layout:
+            result.add(dvc_layout_sync(repo, rem, dvc_layout, jobs))
+        if native:
+            result.add(_packed(repo, rem, native, jobs, pushing))
+    if run_cache:
+        _sync_runs(repo, remote, jobs, result, pushing)
+    result.seconds = time.monotonic() - start
     return result
 
 
