@@ -524,10 +524,8 @@ def _read_ini(path: Path, remember: bool = False) -> dict[str, Any]:
 def _parse_ini(raw: bytes, path: Path) -> dict[str, Any]:
     from configobj import ConfigObj, ConfigObjError
 
-    try:
+    try:  # ``raw`` is valid UTF-8: _read_ini decoded it first
         data: dict[str, Any] = ConfigObj(io.BytesIO(raw), encoding="utf-8").dict()
-    except UnicodeDecodeError:
-        raise ConfigError(f"{_display(path)}: is not valid utf-8") from None
     except ConfigObjError as exc:
         errors = getattr(exc, "errors", None) or [exc]
         first = errors[0]

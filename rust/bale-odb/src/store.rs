@@ -114,33 +114,25 @@ impl Odb {
             return Presence::Stat(self);
         }
         let area = self.area(algo);
-        let hex = |b: u8| format!("{b:02x}");
-        let dir_bytes: u64 = (0..=255u8).map(|b| fs::metadata(area.join(hex(b))).map_or(0, |m| m.len())).sum();
+        let dir_bytes: u64 = fanouts().map(|f| fs::metadata(area.join(f)).map_or(0, |m| m.len())).sum();
         if dir_bytes / 40 > 4 * questions as u64 {
             return Presence::Stat(self);
         }
         self.listing(algo)
     }
 
-    /// [`presence`](Self::presence) by listing, whatever it costs.
+    /// [`presence`](Self::presence) by listing, whatever it costs (by stats
+    /// if the area cannot be listed).
     pub fn listing(&self, algo: Algo) -> Presence<'_> {
-        let area = self.area(algo);
-        let names: Vec<Vec<String>> = (0..=255u8)
-            .into_par_iter()
-            .map(|b| {
-                let fanout = format!("{b:02x}");
-                let Ok(entries) = fs::read_dir(area.join(&fanout)) else { return Vec::new() };
-                entries
-                    .filter_map(|e| e.ok())
-                    .filter(|e| {
-                        // A symlinked object (a shared cache) counts if it leads to a file.
-                        e.file_type().is_ok_and(|t| t.is_file() || (t.is_symlink() && e.path().is_file()))
-                    })
-                    .filter_map(|e| e.file_name().to_str().map(|n| format!("{fanout}{n}")))
-                    .collect()
-            })
-            .collect();
-        Presence::Listed(names.into_iter().flatten().collect())
+        let names = self.scan(algo, |prefix, name, entry| {
+            // A symlinked object (a shared cache) counts if it leads to a file.
+            let t = entry.file_type().ok()?;
+            (t.is_file() || (t.is_symlink() && entry.path().is_file())).then(|| format!("{prefix}{name}"))
+        });
+        match names {
+            Ok(names) => Presence::Listed(names.into_iter().collect()),
+            Err(_) => Presence::Stat(self),
+        }
     }
 
     /// Hashes `src` and stores it, reading the file once. With `clone`, a
@@ -148,7 +140,7 @@ impl Odb {
     /// allows it (probed once per store), else by a copy.
     pub fn add_file(&self, src: &Path, algo: Algo, clone: bool) -> Result<(FileHash, PutOutcome)> {
         let before = fs::metadata(src).at(src)?;
-        if clone && self.clones()? {
+        if clone && self.clones() {
             let (hash, list) = hash_for_store(src, algo, before.len())?;
             if let Some(outcome) = self.put_by_clone(src, &hash, &before)? {
                 self.keep_list(list)?;
@@ -192,10 +184,10 @@ impl Odb {
     /// process on two scratch files. Knowing it before the first file is
     /// hashed lets a store that cannot clone hash and copy in parallel,
     /// rather than hash, fail to clone, then copy.
-    fn clones(&self) -> Result<bool> {
+    fn clones(&self) -> bool {
         match self.clone_state.load(Ordering::Relaxed) {
-            CLONE_WORKS => return Ok(true),
-            CLONE_UNSUPPORTED => return Ok(false),
+            CLONE_WORKS => return true,
+            CLONE_UNSUPPORTED => return false,
             _ => {}
         }
         // Beside the md5 and blake3 areas, not in one: an area's directory
@@ -215,9 +207,9 @@ impl Odb {
                 Err(e) => Err(e),
             }
         };
-        let Ok(works) = probe() else { return Ok(true) };
+        let Ok(works) = probe() else { return true };
         self.clone_state.store(if works { CLONE_WORKS } else { CLONE_UNSUPPORTED }, Ordering::Relaxed);
-        Ok(works)
+        works
     }
 
     fn keep_list(&self, list: Option<ChunkList>) -> Result<()> {
@@ -365,10 +357,10 @@ impl Odb {
         pick: impl Fn(&str, &str, &fs::DirEntry) -> Option<T> + Sync,
     ) -> Result<Vec<T>> {
         let area = self.area(algo);
-        let per_prefix: Vec<Result<Vec<T>>> = (0..=255u8)
+        let per_prefix: Vec<Result<Vec<T>>> = fanouts()
+            .collect::<Vec<_>>()
             .into_par_iter()
-            .map(|b| {
-                let prefix = format!("{b:02x}");
+            .map(|prefix| {
                 let dir = area.join(&prefix);
                 let entries = match fs::read_dir(&dir) {
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -399,7 +391,7 @@ impl Odb {
         for algo in [Algo::Md5, Algo::Blake3] {
             let area = self.area(algo);
             dirs.push(area.clone());
-            dirs.extend((0..=255u8).map(|b| area.join(format!("{b:02x}"))));
+            dirs.extend(fanouts().map(|f| area.join(f)));
         }
         let found: Vec<Vec<(PathBuf, u64)>> = dirs
             .par_iter()
@@ -428,7 +420,7 @@ impl Odb {
         let area = self.area(algo);
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos() as i64;
         let mut h = blake3::Hasher::new();
-        for name in std::iter::once(String::new()).chain((0..=255u8).map(|b| format!("{b:02x}"))) {
+        for name in std::iter::once(String::new()).chain(fanouts()) {
             let dir = if name.is_empty() { area.clone() } else { area.join(&name) };
             let (ino, mtime) = match fs::metadata(&dir) {
                 Ok(m) => (m.ino(), m.mtime() * 1_000_000_000 + m.mtime_nsec()),
@@ -467,6 +459,11 @@ impl Odb {
             other => other.at(&path),
         }
     }
+}
+
+/// The names of an area's 256 fan-out directories, `00` to `ff`.
+fn fanouts() -> impl Iterator<Item = String> + Send {
+    (0..=255u8).map(|b| format!("{b:02x}"))
 }
 
 /// See [`Odb::presence`].

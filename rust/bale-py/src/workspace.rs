@@ -185,18 +185,12 @@ impl Workspace {
             let opts =
                 BuildOptions { algo, repo_root: &self.root, odb: store.then_some(&self.odb), clone, progress: p };
             let mut state = self.state.lock().unwrap();
-            let b = if store {
-                let b = build_target(&target, &opts, &mut state)?;
-                if b.oid.is_tree() {
-                    // Every object is in the cache now: said at `save`, so
-                    // that the first `status` after an `add` need not look
-                    // for each.
-                    self.stored_trees.lock().unwrap().push(b.oid);
-                }
-                b
-            } else {
-                hash_target(&target, &opts, &mut state, &|_, _| false)?
-            };
+            let b = hash_target(&target, &opts, &mut state, &|_, _| false)?;
+            if store && b.oid.is_tree() {
+                // Every object is in the cache now: said at `save`, so that
+                // the first `status` after an `add` need not look for each.
+                self.stored_trees.lock().unwrap().push(b.oid);
+            }
             Ok(Built {
                 oid: b.oid.to_string(),
                 size: b.size,
@@ -272,9 +266,9 @@ impl Workspace {
             let opts = BuildOptions { algo: algo_v, repo_root: &self.root, odb: None, clone: false, progress: p };
             let same = |oid: &Oid| recorded.is_some_and(|r| r.digest() == oid.digest() && r.is_tree() == oid.is_tree());
             // A tree found complete before, with no object come or gone
-            // since, is complete now: no need to look for each member.
-            // Only a tree has members to look for: a file output is in the
-            // cache or not (`in_cache`), with no 257 stats of fan-out dirs.
+            // since, is complete now: no need to look for each member. A
+            // file has no members (`in_cache` says it all), so it needs no
+            // fingerprint of the cache area.
             let fingerprint = recorded.filter(Oid::is_tree).and_then(|_| self.odb.area_fingerprint(algo_v));
             let known = |oid: &Oid, state: &State| fingerprint.is_some_and(|f| state.tree_complete(oid, f));
             // Only an unchanged, complete tree can be answered without its files.
@@ -668,13 +662,12 @@ impl Workspace {
         py.detach(|| {
             let trees = std::mem::take(&mut *self.stored_trees.lock().unwrap());
             let mut state = self.state.lock().unwrap();
-            for algo in [Algo::Md5, Algo::Blake3] {
-                let of_algo = trees.iter().filter(|o| o.algo() == algo);
-                if of_algo.clone().next().is_none() {
-                    continue;
-                }
-                if let Some(f) = self.odb.settled_area_fingerprint(algo) {
-                    of_algo.for_each(|oid| state.record_tree_complete(*oid, f));
+            let mut fingerprints = std::collections::HashMap::new();
+            for oid in trees {
+                let algo = oid.algo();
+                let f = *fingerprints.entry(algo).or_insert_with(|| self.odb.settled_area_fingerprint(algo));
+                if let Some(f) = f {
+                    state.record_tree_complete(oid, f);
                 }
             }
             let _ = state.save();
