@@ -211,18 +211,16 @@ def _sync_runs(
 
 
 def _run_cache_outputs(repo: Repo) -> list[Tracked]:
-    from bale.exceptions import BaleError
     from bale.metafiles import DvcFile, Out
-    from bale.pipeline.dvcyaml import parse_yaml12
-    from bale.pipeline.lockfile import check_entry
+    from bale.pipeline.runcache import entry_files, loads_entry
 
     found: dict[str, Tracked] = {}
-    runs = repo.cache_dir / "runs"
-    for p in runs.glob("*/*/*") if runs.is_dir() else []:
+    for p in entry_files(repo.cache_dir / "runs"):
         try:
-            entry = parse_yaml12(p.read_text(encoding="utf-8"), str(p))
-            check_entry(entry, str(p), "entry")
-        except (BaleError, OSError, UnicodeDecodeError):
+            entry = loads_entry(p.read_text(encoding="utf-8"), str(p))
+        except (OSError, UnicodeDecodeError):
+            continue
+        if entry is None:
             continue
         holder = DvcFile(path=p, outs=[], deps=[], data={})
         for item in entry.get("outs") or []:

@@ -54,6 +54,28 @@ def cacheable(stage: Stage) -> bool:
     return not any(o.persist or "://" in o.path for o in stage.outs)
 
 
+def loads_entry(text: str, name: str) -> dict[str, Any] | None:
+    """A run-cache file's text as its lock entry; None unless it is a valid one."""
+    from bale.exceptions import BaleError
+    from bale.pipeline.dvcyaml import parse_yaml12
+    from bale.pipeline.lockfile import check_entry
+
+    try:
+        entry = parse_yaml12(text, name)
+        check_entry(entry, name, "entry")
+    except BaleError:
+        return None
+    return entry  # type: ignore[no-any-return]
+
+
+def entry_files(runs: Path) -> list[Path]:
+    """Every entry file under a ``runs`` directory (not the temp files of a
+    write in progress)."""
+    if not runs.is_dir():
+        return []
+    return sorted(p for p in runs.glob("*/*/*") if p.is_file() and not p.name.startswith("."))
+
+
 class RunCache:
     def __init__(self, cache_dir: Path) -> None:
         self.dir = cache_dir / "runs"
@@ -64,10 +86,6 @@ class RunCache:
     def lookup(self, key: str) -> dict[str, Any] | None:
         """The newest entry recorded for ``key``, if any is readable; a
         corrupt one is skipped (dvc deletes it; we leave it to dvc)."""
-        from bale.exceptions import MetafileError
-        from bale.pipeline.dvcyaml import parse_yaml12
-        from bale.pipeline.lockfile import check_entry
-
         d = self.dir / key[:2] / key
         try:
             names = sorted(os.scandir(d), key=lambda e: e.stat().st_mtime, reverse=True)
@@ -77,11 +95,11 @@ class RunCache:
             if e.name.startswith("."):
                 continue
             try:
-                entry = parse_yaml12(Path(e.path).read_text(encoding="utf-8"), e.path)
-                check_entry(entry, e.path, "entry")
-            except (OSError, UnicodeDecodeError, MetafileError):
+                entry = loads_entry(Path(e.path).read_text(encoding="utf-8"), e.path)
+            except (OSError, UnicodeDecodeError):
                 continue
-            return entry  # type: ignore[no-any-return]
+            if entry is not None:
+                return entry
         return None
 
     def save(self, entry: dict[str, Any]) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bale.exceptions import BaleError
 from bale.metafiles import atomic_write
 from bale.remotes.store import Store, bounded
 
@@ -19,13 +18,9 @@ _LIMIT = 1 << 20  # a lock entry is a few KiB; anything this big is not one
 
 
 def _local(runs: Path) -> dict[str, Path]:
-    if not runs.is_dir():
-        return {}
-    return {
-        PREFIX + p.relative_to(runs).as_posix(): p
-        for p in runs.glob("*/*/*")
-        if p.is_file() and not p.name.startswith(".")
-    }
+    from bale.pipeline.runcache import entry_files
+
+    return {PREFIX + p.relative_to(runs).as_posix(): p for p in entry_files(runs)}
 
 
 async def push(store: Store, runs: Path, jobs: int) -> tuple[int, int]:
@@ -38,19 +33,16 @@ async def push(store: Store, runs: Path, jobs: int) -> tuple[int, int]:
 
 
 def _verified(key: str, data: bytes) -> bool:
-    from bale.pipeline.dvcyaml import parse_yaml12
-    from bale.pipeline.lockfile import check_entry
-    from bale.pipeline.runcache import key_of, value_of
+    from bale.pipeline.runcache import key_of, loads_entry, value_of
 
     parts = key.split("/")
     if len(parts) != 4 or parts[2][:2] != parts[1]:
         return False
     try:
-        entry = parse_yaml12(data.decode("utf-8"), key)
-        check_entry(entry, key, "entry")
-    except (BaleError, UnicodeDecodeError):
+        entry = loads_entry(data.decode("utf-8"), key)
+    except UnicodeDecodeError:
         return False
-    return bool(key_of(entry) == parts[2] and value_of(entry) == parts[3])
+    return entry is not None and key_of(entry) == parts[2] and value_of(entry) == parts[3]
 
 
 async def pull(store: Store, runs: Path, jobs: int) -> tuple[int, int, list[str]]:
