@@ -86,10 +86,24 @@ def add_one(repo: Repo, path: Path, *, require_dvcfile: bool = False) -> AddResu
     else:
         algo = repo.default_hash
     types = repo.config.cache_types()
+    relink = path.is_symlink() or types[0] in ("hardlink", "symlink")
     ws = repo.workspace
     rel = path.relative_to(repo.root).as_posix()
+    # Where the workspace keeps its own copy, an edited chunked file may be
+    # stored as the chunks it changed (DESIGN.md 13.0); the `.dvc` file names
+    # the version it was.
+    previous = old.oid if old is not None and old.oid and not old.is_dir else None
     with Bar(f"Adding {rel}") as bar:
-        built = ws.build(str(path), algo, True, types[0] == "reflink", bar.progress, bar.tick)
+        built = ws.build(
+            str(path),
+            algo,
+            True,
+            types[0] == "reflink",
+            bar.progress,
+            bar.tick,
+            versions=not relink,
+            previous=previous,
+        )
     out = Out(
         path=path.name,
         hash_name=algo,
@@ -101,7 +115,7 @@ def add_one(repo: Repo, path: Path, *, require_dvcfile: bool = False) -> AddResu
     if old is not None:
         out.cache, out.push, out.remote = old.cache, old.push, old.remote
     dump_dvcfile(dvcfile, [out], base=base)
-    if path.is_symlink() or types[0] in ("hardlink", "symlink"):
+    if relink:
         # DVC replaces a symlinked target by its content, and links the
         # workspace to the cache when the cache type asks for links.
         # Only files still holding what was hashed are re-linked: nothing is

@@ -78,13 +78,11 @@ pub fn checkout(
     opts: &CheckoutOptions,
     state: &mut State,
 ) -> Result<CheckoutStats> {
-    // Files kept as chunks only (`gc --compact`, DESIGN.md §13.0) are
-    // rebuilt into the cache, verified, before anything is linked.
+    // Files the cache may hold as chunks only (DESIGN.md §13.0).
     let large: Vec<Oid> = match &manifest {
         Some(m) => m.entries.iter().filter(|e| bale_odb::chunked(e.oid.algo(), e.size)).map(|e| e.oid).collect(),
         None => vec![*oid],
     };
-    opts.odb.restore(&large)?;
     let want = match manifest {
         Some(m) => Want::Tree(m),
         None => Want::File { oid: *oid, exec },
@@ -157,7 +155,7 @@ pub fn checkout(
             }
             Some((_, now)) if opts.relink_matching_only && now.digest() != oid.digest() => {}
             Some((_, now)) => {
-                if now.digest() != oid.digest() && !opts.force && !opts.odb.exists(&now) {
+                if now.digest() != oid.digest() && !opts.force && !opts.odb.has(&now) {
                     conflicts.push(abs.clone());
                 }
                 writes.push((rel.clone(), abs, *oid, *exec, true));
@@ -172,7 +170,7 @@ pub fn checkout(
     let mut deletes: Vec<(String, PathBuf)> = current
         .into_iter()
         .map(|(rel, (abs, oid))| {
-            if !opts.force && !opts.odb.exists(&oid) {
+            if !opts.force && !opts.odb.has(&oid) {
                 conflicts.push(abs.clone());
             }
             (rel, abs)
@@ -211,6 +209,13 @@ pub fn checkout(
         return Err(Error::CheckoutConflict { first: conflicts[0].clone(), count: conflicts.len() });
     }
 
+    // Files held as chunks only are rebuilt into the cache, verified, before
+    // anything is linked; only those written now (a rebuild is a full write).
+    if !large.is_empty() {
+        let written: std::collections::HashSet<&Oid> = writes.iter().map(|w| &w.2).collect();
+        let large: Vec<Oid> = large.into_iter().filter(|o| written.contains(o)).collect();
+        opts.odb.restore(&large)?;
+    }
     // Verify every object before it reaches the workspace.
     opts.progress.total.store(writes.len() as u64, Ordering::Relaxed);
     // Deletions first (all proven safe above): a file that stands where a
@@ -344,7 +349,15 @@ mod tests {
 
     fn add(r: &Repo, target: &Path, algo: Algo) -> bale_index::Built {
         let p = Progress::default();
-        let opts = BuildOptions { algo, repo_root: &r.root, odb: Some(&r.odb), clone: false, progress: &p };
+        let opts = BuildOptions {
+            algo,
+            repo_root: &r.root,
+            odb: Some(&r.odb),
+            clone: false,
+            versions: false,
+            previous: None,
+            progress: &p,
+        };
         build_target(target, &opts, &mut State::in_memory()).unwrap()
     }
 

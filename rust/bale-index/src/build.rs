@@ -4,11 +4,12 @@
 use std::fs;
 use std::path::Path;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 
 use bale_error::{Error, IoContext, Result};
 use bale_hash::{hash_file, Algo, Oid};
 pub use bale_odb::Progress;
-use bale_odb::{Odb, Presence};
+use bale_odb::{HeldChunks, Odb, Presence};
 use rayon::prelude::*;
 
 use crate::ignore::rules_for;
@@ -24,6 +25,13 @@ pub struct BuildOptions<'a> {
     pub odb: Option<&'a Odb>,
     /// Store file objects by copy-on-write clone where possible.
     pub clone: bool,
+    /// The workspace keeps its own copy of what is stored (no link to the
+    /// cache replaces it), so a new version of a chunked file may be stored
+    /// as the chunks it changed ([`Odb::add_version`]).
+    pub versions: bool,
+    /// A file target's previous id (its `.dvc` file's), in case the stat
+    /// cache has forgotten it; files in a directory ask the stat cache.
+    pub previous: Option<Oid>,
     pub progress: &'a Progress,
 }
 
@@ -58,28 +66,58 @@ struct FileResult {
     object: Option<(std::path::PathBuf, Stat)>,
 }
 
-/// Hashes one file through the stat cache; with `opts.odb`, stores it
-/// unless `stored` (the store's [`Presence`]) already has its object.
+/// What one build knows of the store it writes to.
+struct Stored<'a> {
+    odb: &'a Odb,
+    presence: Presence<'a>,
+    /// Chunks new versions are stored against, indexed on first need.
+    held: Mutex<Option<Arc<HeldChunks>>>,
+}
+
+impl<'a> Stored<'a> {
+    fn new(odb: &'a Odb, algo: Algo, questions: usize) -> Self {
+        Stored { odb, presence: odb.presence(algo, questions), held: Mutex::new(None) }
+    }
+
+    fn held(&self) -> Result<Arc<HeldChunks>> {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(h) = &*held {
+            return Ok(h.clone());
+        }
+        Ok(held.insert(Arc::new(HeldChunks::scan(self.odb)?)).clone())
+    }
+}
+
+/// Hashes one file through the stat cache; with `stored`, stores it unless
+/// the store already has it. A file whose previous version was stored
+/// chunked is stored as a new version of it where `opts.versions` allows.
 fn hash_one(
     abs: &Path,
     key: &str,
     stat: &Stat,
     opts: &BuildOptions,
     state: &State,
-    stored: Option<&Presence>,
+    stored: Option<&Stored>,
 ) -> Result<FileResult> {
     let unread = |oid| FileResult { oid, read: false, stored: false, object: None };
     if let Some(oid) = state.get(key, stat, opts.algo) {
         match stored {
             None => return Ok(unread(oid)),
-            Some(p) if p.exists(&oid) => return Ok(unread(oid)),
+            Some(s) if s.presence.has(&oid) => return Ok(unread(oid)),
             Some(_) => {}
         }
     }
-    let Some(odb) = opts.odb else {
+    let Some(stored) = stored else {
         return Ok(FileResult { oid: hash_file(abs, opts.algo)?.oid, read: true, stored: false, object: None });
     };
-    let (hash, outcome) = odb.add_file(abs, opts.algo, opts.clone)?;
+    let odb = stored.odb;
+    let previous = || opts.previous.or_else(|| state.last(key, opts.algo));
+    let (hash, outcome) = if opts.versions && opts.algo == Algo::Blake3 && previous().is_some_and(|p| odb.has_list(&p))
+    {
+        odb.add_version(abs, opts.clone, &|| stored.held())?
+    } else {
+        odb.add_file(abs, opts.algo, opts.clone)?
+    };
     let stored = outcome == bale_odb::PutOutcome::Stored;
     let object = if stored {
         let path = odb.object_path(&hash.oid);
@@ -229,7 +267,7 @@ fn build_file(target: &Path, meta: &fs::Metadata, opts: &BuildOptions, state: &m
     opts.progress.total.store(1, Ordering::Relaxed);
     let key = state_key(opts.repo_root, target)?;
     let stat = stat_of(meta);
-    let stored = opts.odb.map(|odb| odb.presence(opts.algo, 1));
+    let stored = opts.odb.map(|odb| Stored::new(odb, opts.algo, 1));
     let r = hash_one(target, &key, &stat, opts, state, stored.as_ref())?;
     if r.read {
         state.record_hashed(key, stat, r.oid);
@@ -251,7 +289,9 @@ fn build_file(target: &Path, meta: &fs::Metadata, opts: &BuildOptions, state: &m
 
 fn build_walked(walked: Walked, opts: &BuildOptions, state: &mut State) -> Result<Built> {
     opts.progress.total.store(walked.files.len() as u64, Ordering::Relaxed);
-    let stored = opts.odb.map(|odb| odb.presence(opts.algo, walked.files.len()));
+    let stored = opts.odb.map(|odb| Stored::new(odb, opts.algo, walked.files.len()));
+    // `previous` names a file target's earlier version, not these files'.
+    let opts = &BuildOptions { previous: None, ..*opts };
     let results: Vec<Result<(String, FileResult)>> = walked
         .files
         .par_iter()
@@ -300,7 +340,15 @@ mod tests {
     use super::*;
 
     fn opts<'a>(root: &'a Path, odb: Option<&'a Odb>, p: &'a Progress) -> BuildOptions<'a> {
-        BuildOptions { algo: Algo::Md5, repo_root: root, odb, clone: false, progress: p }
+        BuildOptions {
+            algo: Algo::Md5,
+            repo_root: root,
+            odb,
+            clone: false,
+            versions: false,
+            previous: None,
+            progress: p,
+        }
     }
 
     fn backdate(path: &Path, secs: u64) {

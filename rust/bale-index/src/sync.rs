@@ -160,8 +160,15 @@ mod tests {
             fs::write(dir.join(name), body).unwrap();
         }
         let progress = bale_odb::Progress::default();
-        let opts =
-            crate::BuildOptions { algo: Algo::Md5, repo_root: tmp, odb: Some(odb), clone: false, progress: &progress };
+        let opts = crate::BuildOptions {
+            algo: Algo::Md5,
+            repo_root: tmp,
+            odb: Some(odb),
+            clone: false,
+            versions: false,
+            previous: None,
+            progress: &progress,
+        };
         crate::build_target(&dir, &opts, &mut State::in_memory()).unwrap().oid
     }
 
@@ -181,6 +188,8 @@ mod tests {
             repo_root: d.path(),
             odb: Some(&odb),
             clone: false,
+            versions: false,
+            previous: None,
             progress: &progress,
         };
         let root = crate::build_target(&dir, &opts, &mut State::in_memory()).unwrap().oid;

@@ -5,17 +5,20 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
+use std::fs::File;
 use std::io::BufWriter;
-use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use bale_chunk::{rebuild, ChunkList, ChunkSource, LIST_SUFFIX};
+use bale_chunk::{rebuild, Chunk, ChunkList, ChunkSource, LIST_SUFFIX};
 use bale_error::{Error, IoContext, Result};
-use bale_hash::{Algo, Oid};
+use bale_hash::{hash_bytes, Algo, FileHash, Oid};
 use rayon::prelude::*;
 
 use crate::fs::{RangeReader, TempFile};
-use crate::{Odb, PutOutcome};
+use crate::store::{check_unchanged, copy_checked, hash_for_store};
+use crate::{chunked, Odb, PutOutcome};
 
 impl Odb {
     /// Where the chunk list of the blake3 file `oid` lives: beside its object.
@@ -141,6 +144,89 @@ impl Odb {
             rebuilt += u64::from(self.rebuild(oid, &chunks)? == PutOutcome::Stored);
         }
         Ok(rebuilt)
+    }
+}
+
+/// The chunks the store holds as slices of whole objects that have a list:
+/// what a new version of a chunked file is stored against
+/// ([`Odb::add_version`]). Loose chunks are asked of the store directly.
+pub struct HeldChunks {
+    slices: HashSet<Oid>,
+}
+
+impl HeldChunks {
+    pub fn scan(odb: &Odb) -> Result<Self> {
+        Ok(HeldChunks { slices: LocalChunks::scan(odb)?.slices.into_keys().collect() })
+    }
+}
+
+impl Odb {
+    /// Stores a new version of a chunked file (DESIGN.md §13.0). Where the
+    /// workspace keeps its own copy anyway, and at least half of the file's
+    /// bytes are chunks the store already holds (slices of another version,
+    /// or loose), the version is stored as its list plus the chunks the
+    /// store lacks, read from `src` and verified: an edit then costs what
+    /// changed, locally as on a remote. Otherwise it is stored as
+    /// [`add_file`](Self::add_file) stores it. `held` is asked only once the
+    /// file is hashed and found new.
+    ///
+    /// Hashing and storing are sequential here, where `add_file` overlaps a
+    /// copy with the hash: the caller chooses this only for a file whose
+    /// previous version was chunked, which is likely to share most chunks.
+    pub fn add_version(
+        &self,
+        src: &Path,
+        clone: bool,
+        held: &dyn Fn() -> Result<Arc<HeldChunks>>,
+    ) -> Result<(FileHash, PutOutcome)> {
+        let before = fs::metadata(src).at(src)?;
+        if !chunked(Algo::Blake3, before.len()) || (clone && self.clones()) {
+            return self.add_file(src, Algo::Blake3, clone);
+        }
+        let (hash, list) = hash_for_store(src, Algo::Blake3, before.len())?;
+        if self.has(&hash.oid) {
+            return Ok((hash, PutOutcome::Present));
+        }
+        if let Some(list) = &list {
+            let held = held()?;
+            if self.holds_most_of(list, &held) {
+                self.store_new_chunks(src, list, &held)?;
+                check_unchanged(src, &before, hash.size)?;
+                // The list goes last: it promises chunks, all stored now.
+                return Ok((hash, self.put_list(list)?));
+            }
+        }
+        self.ensure_dir(&self.area(Algo::Blake3))?;
+        let tmp = copy_checked(src, &before, &self.area(Algo::Blake3))?;
+        check_unchanged(src, &before, hash.size)?;
+        let outcome = self.publish(tmp, &self.object_path(&hash.oid))?;
+        self.keep_list(list)?;
+        Ok((hash, outcome))
+    }
+
+    /// Writes loose the chunks of `list` that `held` lacks, read from `src`
+    /// at their offsets and checked against their ids.
+    fn store_new_chunks(&self, src: &Path, list: &ChunkList, held: &HeldChunks) -> Result<()> {
+        let missing: Vec<&Chunk> =
+            list.chunks.iter().filter(|c| !held.slices.contains(&c.id) && !self.exists(&c.id)).collect();
+        let file = File::open(src).at(src)?;
+        missing.par_iter().try_for_each(|c| {
+            let mut buf = vec![0u8; c.len as usize];
+            file.read_exact_at(&mut buf, c.offset).at(src)?;
+            // Bytes that no longer hash to the chunk changed after hashing.
+            if hash_bytes(Algo::Blake3, &buf, false) != c.id {
+                return Err(Error::ChangedWhileHashing { path: src.to_path_buf() });
+            }
+            self.put_bytes(&c.id, &buf).map(drop)
+        })
+    }
+
+    /// Whether at least half of the bytes `list` describes are chunks held
+    /// here (a loose chunk is asked only if no slice holds it).
+    fn holds_most_of(&self, list: &ChunkList, held: &HeldChunks) -> bool {
+        let held_bytes: u64 =
+            list.chunks.iter().filter(|c| held.slices.contains(&c.id) || self.exists(&c.id)).map(|c| c.len).sum();
+        held_bytes * 2 >= list.size
     }
 }
 
@@ -358,6 +444,50 @@ mod tests {
         assert_eq!(odb.restore(&[a, b]).unwrap(), 2);
         assert_eq!(fs::read(odb.object_path(&a)).unwrap(), v1);
         assert_eq!(fs::read(odb.object_path(&b)).unwrap(), v2);
+    }
+
+    #[test]
+    fn a_new_version_is_stored_as_its_new_chunks_and_rebuilds_identical() {
+        let d = tempfile::tempdir().unwrap();
+        let odb = Odb::new(d.path().join("cache"));
+        let v1 = random(8 << 20, 3);
+        let a = add(&odb, d.path(), "a", &v1);
+        let scans = std::sync::atomic::AtomicUsize::new(0);
+        let held = || {
+            scans.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            HeldChunks::scan(&odb).map(Arc::new)
+        };
+        let mut v2 = v1.clone();
+        v2[5 << 20..(5 << 20) + 300_000].copy_from_slice(&random(300_000, 4));
+        let src = d.path().join("work");
+        fs::write(&src, &v2).unwrap();
+        let (hash, outcome) = odb.add_version(&src, false, &held).unwrap();
+        assert_eq!(outcome, PutOutcome::Stored);
+        assert_eq!(hash.oid.digest(), blake3::hash(&v2).as_bytes());
+        assert!(!odb.exists(&hash.oid) && odb.has(&hash.oid), "stored as a list, not whole");
+        let list = odb.read_list(&hash.oid).unwrap().unwrap();
+        let loose: u64 = list.chunks.iter().filter(|c| odb.exists(&c.id)).map(|c| c.len).sum();
+        assert!(loose > 0 && loose < 1 << 20, "only the chunks around the edit: {loose}");
+        assert!(odb.listing(Algo::Blake3).has(&hash.oid), "a listing sees the list too");
+
+        // Again: present, nothing hashed against.
+        assert_eq!(odb.add_version(&src, false, &held).unwrap().1, PutOutcome::Present);
+        assert_eq!(scans.load(std::sync::atomic::Ordering::Relaxed), 1);
+
+        // A file mostly unlike anything held is stored whole, with its list.
+        let other = d.path().join("other");
+        fs::write(&other, random(6 << 20, 5)).unwrap();
+        let (o, _) = odb.add_version(&other, false, &held).unwrap();
+        assert!(odb.exists(&o.oid) && odb.has_list(&o.oid));
+
+        // The version rebuilds, verified; and once the first version goes
+        // (gc keeping only the second), its chunks are made loose first.
+        let settled = settle(&odb, &[hash.oid].into(), &HashSet::new(), false).unwrap();
+        assert!(settled.chunk_bytes > 7 << 20 && settled.lost.is_empty());
+        odb.remove(&a).unwrap();
+        odb.remove_list(&a).unwrap();
+        assert_eq!(odb.restore(&[hash.oid]).unwrap(), 1);
+        assert_eq!(fs::read(odb.object_path(&hash.oid)).unwrap(), v2);
     }
 
     #[test]

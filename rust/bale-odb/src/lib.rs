@@ -15,7 +15,7 @@ mod progress;
 mod store;
 mod transfer;
 
-pub use chunks::{settle, stored_bytes, LocalChunks, Settled};
+pub use chunks::{settle, stored_bytes, HeldChunks, LocalChunks, Settled};
 pub use progress::Progress;
 pub use store::{chunked, Odb, Presence, PutOutcome};
 pub use transfer::{transfer, Transferred, Trust};

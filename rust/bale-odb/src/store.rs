@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
-use bale_chunk::{chunk_file, ChunkList, Params, DEFAULT_THRESHOLD};
+use bale_chunk::{chunk_file, ChunkList, Params, DEFAULT_THRESHOLD, LIST_SUFFIX};
 use bale_error::{Error, IoContext, Result};
 use bale_hash::{hash_bytes, hash_file, read_block, Algo, FileHash, Hasher, Oid};
 use rayon::prelude::*;
@@ -184,7 +184,7 @@ impl Odb {
     /// process on two scratch files. Knowing it before the first file is
     /// hashed lets a store that cannot clone hash and copy in parallel,
     /// rather than hash, fail to clone, then copy.
-    fn clones(&self) -> bool {
+    pub(crate) fn clones(&self) -> bool {
         match self.clone_state.load(Ordering::Relaxed) {
             CLONE_WORKS => return true,
             CLONE_UNSUPPORTED => return false,
@@ -212,14 +212,14 @@ impl Odb {
         works
     }
 
-    fn keep_list(&self, list: Option<ChunkList>) -> Result<()> {
+    pub(crate) fn keep_list(&self, list: Option<ChunkList>) -> Result<()> {
         if let Some(list) = list {
             self.put_list(&list)?;
         }
         Ok(())
     }
 
-    fn publish(&self, tmp: TempFile, dest: &Path) -> Result<PutOutcome> {
+    pub(crate) fn publish(&self, tmp: TempFile, dest: &Path) -> Result<PutOutcome> {
         self.ensure_parent(dest)?;
         Ok(if tmp.persist_new(dest)? { PutOutcome::Stored } else { PutOutcome::Present })
     }
@@ -474,11 +474,16 @@ pub enum Presence<'a> {
 }
 
 impl Presence<'_> {
-    /// Whether the object is stored, as [`Odb::exists`] says.
-    pub fn exists(&self, oid: &Oid) -> bool {
+    /// Whether the store can give the object's content, as [`Odb::has`]
+    /// says: its object, or the chunk list of a file stored as chunks.
+    pub fn has(&self, oid: &Oid) -> bool {
         match self {
-            Presence::Stat(odb) => odb.exists(oid),
-            Presence::Listed(names) => names.contains(&oid.to_string()),
+            Presence::Stat(odb) => odb.has(oid),
+            Presence::Listed(names) => {
+                let name = oid.to_string();
+                names.contains(&name)
+                    || (oid.algo() == Algo::Blake3 && !oid.is_tree() && names.contains(&(name + LIST_SUFFIX)))
+            }
         }
     }
 }
@@ -490,7 +495,7 @@ pub fn chunked(algo: Algo, size: u64) -> bool {
 
 /// Hashes `src` for storing; a bale-native file above the threshold is
 /// chunked in the same read, and its list comes back with the hash.
-fn hash_for_store(src: &Path, algo: Algo, size: u64) -> Result<(FileHash, Option<ChunkList>)> {
+pub(crate) fn hash_for_store(src: &Path, algo: Algo, size: u64) -> Result<(FileHash, Option<ChunkList>)> {
     if !chunked(algo, size) {
         return Ok((hash_file(src, algo)?, None));
     }
@@ -501,7 +506,7 @@ fn hash_for_store(src: &Path, algo: Algo, size: u64) -> Result<(FileHash, Option
 }
 
 /// Fails if `src` changed since `before` was taken.
-fn check_unchanged(src: &Path, before: &fs::Metadata, size: u64) -> Result<()> {
+pub(crate) fn check_unchanged(src: &Path, before: &fs::Metadata, size: u64) -> Result<()> {
     let after = fs::metadata(src).at(src)?;
     if after.len() != size || before.len() != size || after.modified().ok() != before.modified().ok() {
         return Err(Error::ChangedWhileHashing { path: src.to_path_buf() });
@@ -510,7 +515,7 @@ fn check_unchanged(src: &Path, before: &fs::Metadata, size: u64) -> Result<()> {
 }
 
 /// A kernel-side copy of `src` into a temp file in `dir`.
-fn copy_checked(src: &Path, before: &fs::Metadata, dir: &Path) -> Result<TempFile> {
+pub(crate) fn copy_checked(src: &Path, before: &fs::Metadata, dir: &Path) -> Result<TempFile> {
     let mut file = File::open(src).at(src)?;
     let mut tmp = TempFile::create_in(dir)?;
     let n = std::io::copy(&mut file, tmp.file()).at(src)?;
@@ -573,7 +578,7 @@ mod tests {
         let listed = odb.listing(Algo::Md5);
         assert!(matches!(listed, Presence::Listed(_)));
         for o in [file, tree, absent, file.as_tree()] {
-            assert_eq!(listed.exists(&o), odb.exists(&o), "{o}");
+            assert_eq!(listed.has(&o), odb.has(&o), "{o}");
         }
         assert!(matches!(odb.presence(Algo::Md5, 10), Presence::Stat(_)), "few questions: stat them");
     }

@@ -168,7 +168,10 @@ impl Workspace {
 
     /// Hashes a file or directory; with `store`, also puts every object in
     /// the cache (reading each file once). `clone` stores by reflink.
-    #[pyo3(signature = (target, algo, store, clone=false, progress=None, tick=None))]
+    /// `versions` says the workspace keeps its own copy (nothing links it to
+    /// the cache), so an edited chunked file may be stored as its new chunks;
+    /// `previous` is a file target's id before (from its `.dvc` file).
+    #[pyo3(signature = (target, algo, store, clone=false, progress=None, tick=None, versions=false, previous=None))]
     #[allow(clippy::too_many_arguments)]
     fn build(
         &self,
@@ -179,11 +182,22 @@ impl Workspace {
         clone: bool,
         progress: Option<&Progress>,
         tick: Option<&Bound<'_, PyAny>>,
+        versions: bool,
+        previous: Option<&str>,
     ) -> PyResult<Built> {
         let algo = Algo::from_str(algo).py_err(py)?;
+        // Only a hint: an id that does not parse is no previous version.
+        let previous = previous.and_then(|o| Oid::parse(algo, o).ok());
         run(py, self.jobs, progress, tick, |p| {
-            let opts =
-                BuildOptions { algo, repo_root: &self.root, odb: store.then_some(&self.odb), clone, progress: p };
+            let opts = BuildOptions {
+                algo,
+                repo_root: &self.root,
+                odb: store.then_some(&self.odb),
+                clone,
+                versions,
+                previous,
+                progress: p,
+            };
             let mut state = self.state.lock().unwrap();
             let b = hash_target(&target, &opts, &mut state, &|_, _| false)?;
             if store && b.oid.is_tree() {
@@ -215,7 +229,15 @@ impl Workspace {
     ) -> PyResult<(String, Vec<(String, String)>)> {
         let algo = Algo::from_str(algo).py_err(py)?;
         run(py, self.jobs, progress, tick, |p| {
-            let opts = BuildOptions { algo, repo_root: &self.root, odb: None, clone: false, progress: p };
+            let opts = BuildOptions {
+                algo,
+                repo_root: &self.root,
+                odb: None,
+                clone: false,
+                versions: false,
+                previous: None,
+                progress: p,
+            };
             let b = build_target(&target, &opts, &mut self.state.lock().unwrap())?;
             let files = match b.manifest {
                 Some(m) => m.entries.into_iter().map(|e| (e.rel, e.oid.to_string())).collect(),
@@ -263,7 +285,15 @@ impl Workspace {
                     in_cache,
                 });
             }
-            let opts = BuildOptions { algo: algo_v, repo_root: &self.root, odb: None, clone: false, progress: p };
+            let opts = BuildOptions {
+                algo: algo_v,
+                repo_root: &self.root,
+                odb: None,
+                clone: false,
+                versions: false,
+                previous: None,
+                progress: p,
+            };
             let same = |oid: &Oid| recorded.is_some_and(|r| r.digest() == oid.digest() && r.is_tree() == oid.is_tree());
             // A tree found complete before, with no object come or gone
             // since, is complete now: no need to look for each member. A
