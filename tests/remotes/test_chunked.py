@@ -145,6 +145,8 @@ def test_edits_are_stored_as_chunks_and_older_versions_compact_and_check_out_ver
     run("bale", "gc", "-w", "-f")
     assert cached() < 16 * MIB + MIB
     assert [p.name for p in cache.rglob("*.chunks")] != []
+    # Block maps (DESIGN.md 13.7) go with the versions gc drops.
+    assert len(list((cache / "bale" / "blocks").iterdir())) == 1
 
 
 def test_a_corrupt_loose_chunk_stops_checkout_and_keeps_the_workspace(

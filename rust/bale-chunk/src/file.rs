@@ -19,6 +19,7 @@ use bale_error::{Error, IoContext, Result};
 use bale_hash::{read_block, Algo, Oid};
 use rayon::prelude::*;
 
+use crate::blocks::{BlockHasher, BlockMap};
 use crate::parallel::{pieces, Piece};
 use crate::Params;
 
@@ -57,6 +58,8 @@ pub struct ChunkedFile {
     /// In file order, covering it exactly; one chunk (whose id is the file's)
     /// below the threshold, none for an empty file.
     pub chunks: Vec<Chunk>,
+    /// For a chunked file larger than one block, its block map.
+    pub blocks: Option<BlockMap>,
 }
 
 impl ChunkedFile {
@@ -88,7 +91,7 @@ pub fn chunk_file(path: &Path, params: &Params, threshold: u64) -> Result<Chunke
 
 /// bale-hash's rule for `hash_file`: the bytes read must match the size
 /// after, and the mtime must not have moved.
-fn check_unchanged(path: &Path, before: &Metadata, after: &Metadata, read: u64) -> Result<()> {
+pub(crate) fn check_unchanged(path: &Path, before: &Metadata, after: &Metadata, read: u64) -> Result<()> {
     if read != after.len() || before.modified().ok() != after.modified().ok() {
         return Err(Error::ChangedWhileHashing { path: path.to_path_buf() });
     }
@@ -106,7 +109,7 @@ fn one_chunk(mut file: &File, path: &Path, size_hint: u64) -> Result<ChunkedFile
     let id = blake3_oid(blake3::hash(&data).as_bytes());
     let size = data.len() as u64;
     let chunks = if data.is_empty() { Vec::new() } else { vec![Chunk { id, offset: 0, len: size }] };
-    Ok(ChunkedFile { id, size, chunks })
+    Ok(ChunkedFile { id, size, chunks, blocks: None })
 }
 
 /// Chunks `file` reading `read` new bytes at a time, cutting each buffer
@@ -117,7 +120,7 @@ fn chunked(file: &File, path: &Path, p: &Params, read: usize, segment: usize) ->
     // across two reads is contiguous without copying the new bytes.
     let prefix = p.max as usize;
     let mut reader = file;
-    let mut whole = blake3::Hasher::new();
+    let mut whole = BlockHasher::new();
     let mut chunks: Vec<Chunk> = Vec::new();
     let mut size = 0u64;
     let (mut cur, mut next) = (vec![0u8; prefix + read], vec![0u8; prefix + read]);
@@ -128,14 +131,7 @@ fn chunked(file: &File, path: &Path, p: &Params, read: usize, segment: usize) ->
         let data = &cur[prefix - carry..prefix + n];
         // The next read runs on the pool beside the work on this buffer.
         let ((found, ()), next_n) = rayon::join(
-            || {
-                rayon::join(
-                    || pieces(data, eof, p, segment, true),
-                    || {
-                        whole.update_rayon(&data[carry..]);
-                    },
-                )
-            },
+            || rayon::join(|| pieces(data, eof, p, segment, true), || whole.update(&data[carry..])),
             || if eof { Ok(0) } else { read_block(&mut reader, &mut next[prefix..]) },
         );
         chunks.extend(finish(data, size - carry as u64, &found));
@@ -151,7 +147,8 @@ fn chunked(file: &File, path: &Path, p: &Params, read: usize, segment: usize) ->
         std::mem::swap(&mut cur, &mut next);
         n = next_n.at(path)?;
     }
-    Ok(ChunkedFile { id: blake3_oid(whole.finalize().as_bytes()), size, chunks })
+    let (id, _, blocks) = whole.finish();
+    Ok(ChunkedFile { id, size, chunks, blocks })
 }
 
 /// Turns a buffer's pieces into chunks, hashing those the stitch re-cut.

@@ -11,6 +11,8 @@
 //!   sequential or over segments stitched into the same result.
 //! - [`chunk_file`]: one read of a file gives its [`ChunkedFile`]: id, size,
 //!   and every [`Chunk`] with its id, in parallel on the current rayon pool.
+//! - [`chunk_file_against`]: a new version of a file chunked against the
+//!   previous one's list and [`BlockMap`], re-chunking only changed blocks.
 //! - [`ChunkList`]: the `.chunks` object that describes a chunked file
 //!   (DESIGN.md §13.2), with strict [`ChunkList::decode`].
 //! - [`rebuild`]: streams a file back from a [`ChunkSource`], verifying every
@@ -19,6 +21,7 @@
 //! This crate does no I/O beyond reading the file it chunks: storing chunks
 //! and lists belongs to bale-odb and bale-pack.
 
+mod blocks;
 mod cdc;
 mod errors;
 mod file;
@@ -30,7 +33,9 @@ mod rebuild;
 mod segment;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+mod version;
 
+pub use blocks::{BlockMap, BLOCK};
 pub use cdc::boundaries;
 pub use file::{chunk_file, Chunk, ChunkedFile, DEFAULT_THRESHOLD};
 pub use gear::{GEAR_SEED, GEAR_VERSION};
@@ -39,3 +44,4 @@ pub use parallel::boundaries_parallel;
 pub use params::Params;
 pub use rebuild::{rebuild, ChunkSource};
 pub use segment::{Segment, SegmentRef, TopList, TOP_VERSION};
+pub use version::{chunk_file_against, Against, Base};

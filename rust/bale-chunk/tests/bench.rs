@@ -314,6 +314,7 @@ fn bench_rebuild_from_memory() {
         id: bale_hash::Oid::from_digest(Algo::Blake3, blake3::hash(&data).as_bytes(), false),
         size: size as u64,
         chunks,
+        blocks: None,
     };
     let list = bale_chunk::ChunkList::new(&file, &p).unwrap();
     let r = rate(size as u64, || {

@@ -45,7 +45,7 @@ fn a_file_that_was_not_chunked_has_no_list() {
     let mut gap = file.clone();
     gap.chunks.remove(1);
     assert!(ChunkList::new(&gap, &P).is_err(), "a missing chunk");
-    let empty = ChunkedFile { id: file.id, size: 0, chunks: vec![] };
+    let empty = ChunkedFile { id: file.id, size: 0, chunks: vec![], blocks: None };
     assert!(ChunkList::new(&empty, &P).is_err(), "an empty file");
 }
 

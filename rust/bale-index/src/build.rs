@@ -111,12 +111,12 @@ fn hash_one(
         return Ok(FileResult { oid: hash_file(abs, opts.algo)?.oid, read: true, stored: false, object: None });
     };
     let odb = stored.odb;
-    let previous = || opts.previous.or_else(|| state.last(key, opts.algo));
-    let (hash, outcome) = if opts.versions && opts.algo == Algo::Blake3 && previous().is_some_and(|p| odb.has_list(&p))
-    {
-        odb.add_version(abs, opts.clone, &|| stored.held())?
-    } else {
-        odb.add_file(abs, opts.algo, opts.clone)?
+    let previous = opts.previous.or_else(|| state.last(key, opts.algo));
+    let (hash, outcome) = match previous {
+        Some(p) if opts.versions && opts.algo == Algo::Blake3 && odb.has_list(&p) => {
+            odb.add_version(abs, opts.clone, &p, &|| stored.held())?
+        }
+        _ => odb.add_file(abs, opts.algo, opts.clone)?,
     };
     let stored = outcome == bale_odb::PutOutcome::Stored;
     let object = if stored {

@@ -73,6 +73,12 @@ pub fn collect(odb: &Odb, keep: &[Oid], whole: &[Oid], compact: bool, dry: bool)
             odb.remove_list(&oid)?;
         }
     }
+    // Block maps are derived (DESIGN.md §13.7): they go with their files.
+    if !dry {
+        for oid in odb.block_maps()?.into_iter().filter(|o| !kept.contains(o)) {
+            odb.remove_blocks(&oid)?;
+        }
+    }
     let mut garbage = Vec::new();
     for algo in [Algo::Md5, Algo::Md5Dos2Unix, Algo::Blake3] {
         garbage.extend(odb.list(algo)?.into_iter().filter(|(oid, _)| !kept.contains(oid)));

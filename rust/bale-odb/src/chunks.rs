@@ -11,13 +11,16 @@ use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bale_chunk::{rebuild, Chunk, ChunkList, ChunkSource, LIST_SUFFIX};
+use bale_chunk::{
+    chunk_file, chunk_file_against, rebuild, Against, Base, BlockMap, Chunk, ChunkList, ChunkSource, ChunkedFile,
+    Params, TopList, DEFAULT_THRESHOLD, LIST_SUFFIX, TOP_VERSION,
+};
 use bale_error::{Error, IoContext, Result};
 use bale_hash::{hash_bytes, Algo, FileHash, Oid};
 use rayon::prelude::*;
 
 use crate::fs::{RangeReader, TempFile};
-use crate::store::{check_unchanged, copy_checked, hash_for_store};
+use crate::store::{check_unchanged, copy_checked};
 use crate::{chunked, Odb, PutOutcome};
 
 impl Odb {
@@ -39,33 +42,63 @@ impl Odb {
     }
 
     /// The chunk list of `oid`, `None` when the store has none. A damaged
-    /// list is an error naming it.
+    /// list, or a missing or damaged segment of one, is an error naming it.
     pub fn read_list(&self, oid: &Oid) -> Result<Option<ChunkList>> {
-        if oid.algo() != Algo::Blake3 || oid.is_tree() {
-            return Ok(None);
-        }
-        let path = self.list_path(oid);
-        let bytes = match fs::read(&path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            other => other.at(&path)?,
+        let Some((bytes, path)) = self.list_bytes(oid)? else { return Ok(None) };
+        let list = match stored_top(&bytes, &path)? {
+            Some(top) => ChunkList::from_top(&top, &path, |id| self.object_bytes(id))?,
+            None => ChunkList::decode(&bytes, &path)?,
         };
-        let list = ChunkList::decode(&bytes, &path)?;
         if list.file != *oid {
             return Err(Error::BadManifest { path, reason: format!("chunk list of {} under another name", list.file) });
         }
         Ok(Some(list))
     }
 
-    /// Stores a list (first writer wins, like any object).
+    /// The segments `oid`'s list names (none for a flat list): loose objects
+    /// kept as long as the list is.
+    pub fn list_segments(&self, oid: &Oid) -> Result<Vec<Oid>> {
+        let Some((bytes, path)) = self.list_bytes(oid)? else { return Ok(Vec::new()) };
+        Ok(stored_top(&bytes, &path)?.map(|t| t.segments.iter().map(|s| s.id).collect()).unwrap_or_default())
+    }
+
+    fn list_bytes(&self, oid: &Oid) -> Result<Option<(Vec<u8>, PathBuf)>> {
+        if oid.algo() != Algo::Blake3 || oid.is_tree() {
+            return Ok(None);
+        }
+        let path = self.list_path(oid);
+        match fs::read(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            other => Ok(Some((other.at(&path)?, path))),
+        }
+    }
+
+    /// An object's bytes, unverified (the caller hashes them); `None` if absent.
+    fn object_bytes(&self, oid: &Oid) -> Result<Option<Vec<u8>>> {
+        let path = self.object_path(oid);
+        match fs::read(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            other => other.at(&path).map(Some),
+        }
+    }
+
+    /// Stores a list (first writer wins, like any object) in two levels
+    /// (DESIGN.md §13.6): its segments as loose objects, then the top list
+    /// that names them, so that versions of a file share the segments their
+    /// edits did not touch.
     pub fn put_list(&self, list: &ChunkList) -> Result<PutOutcome> {
         let dest = self.list_path(&list.file);
         if dest.is_file() {
             return Ok(PutOutcome::Present);
         }
+        let (top, segments) = list.segmented();
+        for s in &segments {
+            self.put_bytes(&s.id, &s.bytes)?;
+        }
         let dir = dest.parent().expect("object paths have a fan-out directory");
         self.ensure_dir(dir)?;
         let mut tmp = TempFile::create_in(dir)?;
-        tmp.write_all(&list.encode())?;
+        tmp.write_all(&top)?;
         Ok(if tmp.persist_new(&dest)? { PutOutcome::Stored } else { PutOutcome::Present })
     }
 
@@ -147,6 +180,34 @@ impl Odb {
     }
 }
 
+/// A stored list in two levels, `None` for a flat one (version 1, written
+/// before lists were stored in two levels).
+fn stored_top(bytes: &[u8], path: &Path) -> Result<Option<TopList>> {
+    if bytes.get(7) != Some(&TOP_VERSION) {
+        return Ok(None);
+    }
+    TopList::decode(bytes, path).map(Some)
+}
+
+/// How a chunked file is kept beside (or instead of) its object: its list,
+/// and the block map its next version is chunked against.
+pub(crate) struct Chunked {
+    pub list: ChunkList,
+    pub blocks: Option<BlockMap>,
+}
+
+impl Chunked {
+    /// With the hash, for storing; `None` for a file of one chunk.
+    pub(crate) fn of(found: ChunkedFile) -> Result<(FileHash, Option<Chunked>)> {
+        let hash = FileHash { oid: found.id, size: found.size };
+        if !found.is_chunked() {
+            return Ok((hash, None));
+        }
+        let list = ChunkList::new(&found, &Params::DEFAULT)?;
+        Ok((hash, Some(Chunked { list, blocks: found.blocks })))
+    }
+}
+
 /// The chunks the store holds as slices of whole objects that have a list:
 /// what a new version of a chunked file is stored against
 /// ([`Odb::add_version`]). Loose chunks are asked of the store directly.
@@ -177,31 +238,101 @@ impl Odb {
         &self,
         src: &Path,
         clone: bool,
+        previous: &Oid,
         held: &dyn Fn() -> Result<Arc<HeldChunks>>,
     ) -> Result<(FileHash, PutOutcome)> {
         let before = fs::metadata(src).at(src)?;
         if !chunked(Algo::Blake3, before.len()) || (clone && self.clones()) {
             return self.add_file(src, Algo::Blake3, clone);
         }
-        let (hash, list) = hash_for_store(src, Algo::Blake3, before.len())?;
+        let (hash, chunked) = self.hash_against(src, previous)?;
         if self.has(&hash.oid) {
+            // Stored before block maps were: the next version can use this one's.
+            if let Some(Chunked { list, blocks: Some(map) }) = &chunked {
+                if self.read_blocks(&list.file).is_none() {
+                    self.put_blocks(&list.file, map)?;
+                }
+            }
             return Ok((hash, PutOutcome::Present));
         }
-        if let Some(list) = &list {
+        if let Some(c) = &chunked {
             let held = held()?;
-            if self.holds_most_of(list, &held) {
-                self.store_new_chunks(src, list, &held)?;
+            if self.holds_most_of(&c.list, &held) {
+                self.store_new_chunks(src, &c.list, &held)?;
                 check_unchanged(src, &before, hash.size)?;
                 // The list goes last: it promises chunks, all stored now.
-                return Ok((hash, self.put_list(list)?));
+                let outcome = self.put_list(&c.list)?;
+                if let Some(map) = &c.blocks {
+                    self.put_blocks(&c.list.file, map)?;
+                }
+                return Ok((hash, outcome));
             }
         }
         self.ensure_dir(&self.area(Algo::Blake3))?;
         let tmp = copy_checked(src, &before, &self.area(Algo::Blake3))?;
         check_unchanged(src, &before, hash.size)?;
         let outcome = self.publish(tmp, &self.object_path(&hash.oid))?;
-        self.keep_list(list)?;
+        self.keep_list(chunked)?;
         Ok((hash, outcome))
+    }
+
+    /// Hashes and chunks `src`, against `previous`'s list and block map
+    /// where the store has both (re-chunking only the blocks that changed),
+    /// else afresh.
+    fn hash_against(&self, src: &Path, previous: &Oid) -> Result<(FileHash, Option<Chunked>)> {
+        let list = self.read_list(previous).ok().flatten();
+        let found = match (list, self.read_blocks(previous)) {
+            (Some(list), Some(map)) => {
+                match chunk_file_against(src, &Params::DEFAULT, &Base { list: &list, map: &map })? {
+                    Against::Chunked(found) => found,
+                    Against::Afresh { .. } => chunk_file(src, &Params::DEFAULT, DEFAULT_THRESHOLD)?,
+                }
+            }
+            _ => chunk_file(src, &Params::DEFAULT, DEFAULT_THRESHOLD)?,
+        };
+        Chunked::of(found)
+    }
+
+    fn blocks_dir(&self) -> PathBuf {
+        self.root().join("bale").join("blocks")
+    }
+
+    /// Stores the block map of the blake3 file `oid` (DESIGN.md §13.7).
+    pub fn put_blocks(&self, oid: &Oid, map: &BlockMap) -> Result<()> {
+        let dir = self.blocks_dir();
+        self.ensure_dir(&dir)?;
+        let mut tmp = TempFile::create_in(&dir)?;
+        tmp.write_all(&map.encode(oid))?;
+        tmp.persist_new(&dir.join(oid.hex_digest()))?;
+        Ok(())
+    }
+
+    /// The block map stored for `oid`, if there is one that merges into it:
+    /// a damaged or foreign map is no map.
+    pub fn read_blocks(&self, oid: &Oid) -> Option<BlockMap> {
+        let bytes = fs::read(self.blocks_dir().join(oid.hex_digest())).ok()?;
+        BlockMap::decode(&bytes, oid)
+    }
+
+    /// Every file id a block map is stored for.
+    pub fn block_maps(&self) -> Result<Vec<Oid>> {
+        let dir = self.blocks_dir();
+        let entries = match fs::read_dir(&dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            other => other.at(&dir)?,
+        };
+        Ok(entries
+            .filter_map(|e| e.ok()?.file_name().to_str().and_then(|n| Oid::parse(Algo::Blake3, n).ok()))
+            .collect())
+    }
+
+    /// Removes a block map; a missing one is not an error.
+    pub fn remove_blocks(&self, oid: &Oid) -> Result<()> {
+        let path = self.blocks_dir().join(oid.hex_digest());
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            other => other.at(&path),
+        }
     }
 
     /// Writes loose the chunks of `list` that `held` lacks, read from `src`
@@ -297,6 +428,12 @@ impl ChunkSource for LocalChunks<'_> {
 pub fn stored_bytes(odb: &Odb, oids: &HashSet<Oid>) -> Result<u64> {
     let size = |p: PathBuf| fs::metadata(p).ok().filter(|m| m.is_file()).map_or(0, |m| m.len());
     let mut total: u64 = oids.par_iter().map(|o| size(odb.object_path(o)) + size(odb.list_path(o))).sum();
+    // Segments of lists, each counted once: versions share most of theirs.
+    let mut segments: HashSet<Oid> = HashSet::new();
+    for oid in oids {
+        segments.extend(odb.list_segments(oid)?);
+    }
+    total += segments.iter().filter(|s| !oids.contains(s)).map(|s| size(odb.object_path(s))).sum::<u64>();
     let compacted: Vec<&Oid> = oids.iter().filter(|o| !odb.exists(o) && odb.has_list(o)).collect();
     if compacted.is_empty() {
         return Ok(total);
@@ -345,6 +482,7 @@ pub fn settle(odb: &Odb, kept: &HashSet<Oid>, compact: &HashSet<Oid>, dry: bool)
     let mut whole = Vec::new();
     let mut chunked = Vec::new();
     for oid in lists.iter().filter(|o| kept.contains(o)) {
+        settled.keep_chunks.extend(odb.list_segments(oid)?);
         let path = odb.object_path(oid);
         let meta = fs::metadata(&path).ok().filter(|m| m.is_file());
         match meta {
@@ -447,6 +585,31 @@ mod tests {
     }
 
     #[test]
+    fn lists_are_stored_in_two_levels_and_flat_ones_still_read() {
+        let d = tempfile::tempdir().unwrap();
+        let odb = Odb::new(d.path().join("cache"));
+        let a = add(&odb, d.path(), "a", &random(6 << 20, 21));
+        let list = odb.read_list(&a).unwrap().unwrap();
+        let segments = odb.list_segments(&a).unwrap();
+        assert!(!segments.is_empty() && segments.iter().all(|s| odb.exists(s)));
+        let top = fs::read(odb.list_path(&a)).unwrap();
+        assert!(top.len() < 1024, "the top names segments, not chunks: {} bytes", top.len());
+
+        // A cache written before: the flat list beside the object.
+        fs::remove_file(odb.list_path(&a)).unwrap();
+        fs::write(odb.list_path(&a), list.encode()).unwrap();
+        assert_eq!(odb.read_list(&a).unwrap(), Some(list.clone()));
+        assert!(odb.list_segments(&a).unwrap().is_empty());
+
+        // A segment gone behind bale's back: the list is an error naming it.
+        fs::remove_file(odb.list_path(&a)).unwrap();
+        odb.put_list(&list).unwrap();
+        odb.remove(&segments[0]).unwrap();
+        let err = odb.read_list(&a).unwrap_err().to_string();
+        assert!(err.contains("segment 0") && err.contains("missing"), "{err}");
+    }
+
+    #[test]
     fn a_new_version_is_stored_as_its_new_chunks_and_rebuilds_identical() {
         let d = tempfile::tempdir().unwrap();
         let odb = Odb::new(d.path().join("cache"));
@@ -461,7 +624,7 @@ mod tests {
         v2[5 << 20..(5 << 20) + 300_000].copy_from_slice(&random(300_000, 4));
         let src = d.path().join("work");
         fs::write(&src, &v2).unwrap();
-        let (hash, outcome) = odb.add_version(&src, false, &held).unwrap();
+        let (hash, outcome) = odb.add_version(&src, false, &a, &held).unwrap();
         assert_eq!(outcome, PutOutcome::Stored);
         assert_eq!(hash.oid.digest(), blake3::hash(&v2).as_bytes());
         assert!(!odb.exists(&hash.oid) && odb.has(&hash.oid), "stored as a list, not whole");
@@ -471,13 +634,13 @@ mod tests {
         assert!(odb.listing(Algo::Blake3).has(&hash.oid), "a listing sees the list too");
 
         // Again: present, nothing hashed against.
-        assert_eq!(odb.add_version(&src, false, &held).unwrap().1, PutOutcome::Present);
+        assert_eq!(odb.add_version(&src, false, &a, &held).unwrap().1, PutOutcome::Present);
         assert_eq!(scans.load(std::sync::atomic::Ordering::Relaxed), 1);
 
         // A file mostly unlike anything held is stored whole, with its list.
         let other = d.path().join("other");
         fs::write(&other, random(6 << 20, 5)).unwrap();
-        let (o, _) = odb.add_version(&other, false, &held).unwrap();
+        let (o, _) = odb.add_version(&other, false, &a, &held).unwrap();
         assert!(odb.exists(&o.oid) && odb.has_list(&o.oid));
 
         // The version rebuilds, verified; and once the first version goes

@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
-use bale_chunk::{chunk_file, ChunkList, Params, DEFAULT_THRESHOLD, LIST_SUFFIX};
+use bale_chunk::{chunk_file, Params, DEFAULT_THRESHOLD, LIST_SUFFIX};
+
+use crate::chunks::Chunked;
 use bale_error::{Error, IoContext, Result};
 use bale_hash::{hash_bytes, hash_file, read_block, Algo, FileHash, Hasher, Oid};
 use rayon::prelude::*;
@@ -212,9 +214,14 @@ impl Odb {
         works
     }
 
-    pub(crate) fn keep_list(&self, list: Option<ChunkList>) -> Result<()> {
-        if let Some(list) = list {
-            self.put_list(&list)?;
+    /// Stores a chunked file's list (after its object, if any: a list
+    /// promises chunks) and its block map.
+    pub(crate) fn keep_list(&self, chunked: Option<Chunked>) -> Result<()> {
+        if let Some(c) = chunked {
+            self.put_list(&c.list)?;
+            if let Some(map) = &c.blocks {
+                self.put_blocks(&c.list.file, map)?;
+            }
         }
         Ok(())
     }
@@ -495,14 +502,11 @@ pub fn chunked(algo: Algo, size: u64) -> bool {
 
 /// Hashes `src` for storing; a bale-native file above the threshold is
 /// chunked in the same read, and its list comes back with the hash.
-pub(crate) fn hash_for_store(src: &Path, algo: Algo, size: u64) -> Result<(FileHash, Option<ChunkList>)> {
+pub(crate) fn hash_for_store(src: &Path, algo: Algo, size: u64) -> Result<(FileHash, Option<Chunked>)> {
     if !chunked(algo, size) {
         return Ok((hash_file(src, algo)?, None));
     }
-    let found = chunk_file(src, &Params::DEFAULT, DEFAULT_THRESHOLD)?;
-    let hash = FileHash { oid: found.id, size: found.size };
-    let list = found.is_chunked().then(|| ChunkList::new(&found, &Params::DEFAULT)).transpose()?;
-    Ok((hash, list))
+    Chunked::of(chunk_file(src, &Params::DEFAULT, DEFAULT_THRESHOLD)?)
 }
 
 /// Fails if `src` changed since `before` was taken.
@@ -637,6 +641,20 @@ mod tests {
         assert_eq!(again, PutOutcome::Present);
     }
 
+    /// Every file under `dir`.
+    fn walkdir(dir: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for e in fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                out.extend(walkdir(&p));
+            } else {
+                out.push(p);
+            }
+        }
+        out
+    }
+
     #[test]
     fn large_files_stream_and_clone_fallback_store_the_same_object() {
         let dir = tempfile::tempdir().unwrap();
@@ -650,7 +668,10 @@ mod tests {
         assert_eq!(ha, hb);
         assert_eq!(fs::read(a.object_path(&ha.oid)).unwrap(), data);
         assert_eq!(fs::read(b.object_path(&hb.oid)).unwrap(), data);
-        assert_eq!(fs::read_dir(a.area(Algo::Blake3)).unwrap().count(), 1, "no temp left behind");
+        let temps = |odb: &Odb| {
+            walkdir(odb.root()).into_iter().filter(|p| p.to_string_lossy().ends_with(".tmp")).collect::<Vec<_>>()
+        };
+        assert_eq!((temps(&a), temps(&b)), (vec![], vec![]), "no temp left behind");
     }
 
     #[test]

@@ -1,0 +1,169 @@
+//! Chunking a new version of a file against the previous one: one read for
+//! the block map, then the chunker runs only where blocks changed, and the
+//! previous version's chunks stand everywhere else (DESIGN.md §13.7).
+//!
+//! A cut depends only on the bytes since its chunk's start. So where the
+//! new version reaches a cut of the old one and the bytes of the old chunk
+//! that follows are unchanged (its blocks have equal values), the new
+//! version has that chunk too, with the same id; elsewhere the chunker runs
+//! from the last shared cut until the two versions meet again at a cut.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use bale_error::{Error, IoContext, Result};
+use bale_hash::{Algo, Oid};
+use blake3::hazmat::ChainingValue;
+use rayon::prelude::*;
+
+use crate::blocks::{block_values, BlockMap, BLOCK};
+use crate::cdc::next_cut;
+use crate::file::check_unchanged;
+use crate::gear::GEAR_VERSION;
+use crate::{Chunk, ChunkList, ChunkedFile, Params};
+
+/// Re-chunking beyond this share of a file's blocks costs more than the
+/// parallel full pass of [`crate::chunk_file`] it saves.
+const MAX_CHANGED: f64 = 0.25;
+
+/// What a new version is chunked against: the previous version's list and
+/// block map (`map` must be the list's file's).
+pub struct Base<'a> {
+    pub list: &'a ChunkList,
+    pub map: &'a BlockMap,
+}
+
+/// What [`chunk_file_against`] found.
+pub enum Against {
+    /// The file, chunked exactly as [`crate::chunk_file`] would chunk it.
+    Chunked(ChunkedFile),
+    /// Too little in common with the base to gain from it: chunk the file
+    /// afresh. The read found its id and size.
+    Afresh { id: Oid, size: u64 },
+}
+
+/// Reads `path` once for its id and block map, then chunks only where its
+/// blocks differ from the base's. The answer is [`Against::Afresh`] when
+/// `params` are not the base list's (no chunk could be shared), the file is
+/// not larger than a block, or more than a quarter of its blocks changed.
+/// Fails with [`bale_error::Error::ChangedWhileHashing`] if the file moved
+/// meanwhile.
+pub fn chunk_file_against(path: &Path, params: &Params, base: &Base) -> Result<Against> {
+    params.validate()?;
+    let file = File::open(path).at(path)?;
+    let before = file.metadata().at(path)?;
+    let (id, size, map) = block_map(&file, path)?;
+    let unchanged_since = |read: u64| -> Result<()> {
+        let after = file.metadata().at(path)?;
+        check_unchanged(path, &before, &after, read)
+    };
+    let comparable = base.list.params == *params && base.list.chunker == GEAR_VERSION;
+    let Some(map) = map.filter(|_| comparable) else {
+        unchanged_since(size)?;
+        return Ok(Against::Afresh { id, size });
+    };
+    let same: Vec<bool> = (0..map.cvs.len()).map(|k| map.same_block(base.map, k)).collect();
+    if same.iter().filter(|s| !**s).count() as f64 > MAX_CHANGED * same.len() as f64 {
+        unchanged_since(size)?;
+        return Ok(Against::Afresh { id, size });
+    }
+    let unchanged = |start: u64, end: u64| (start / BLOCK..=(end - 1) / BLOCK).all(|k| same[k as usize]);
+
+    let old = &base.list.chunks;
+    let mut window = Window::new(&file, path, size, params.max as usize);
+    let mut chunks: Vec<Chunk> = Vec::with_capacity(old.len() + 16);
+    let (mut at, mut i) = (0u64, 0usize);
+    while at < size {
+        while i < old.len() && old[i].offset < at {
+            i += 1;
+        }
+        if let Some(c) = old.get(i).filter(|c| c.offset == at) {
+            let end = c.offset + c.len;
+            // The old last chunk was cut by its end of file, not its bytes.
+            let last = i + 1 == old.len();
+            if end <= size && unchanged(at, end) && (!last || end == size) {
+                chunks.push(*c);
+                at = end;
+                i += 1;
+                continue;
+            }
+        }
+        let bytes = window.at(at)?;
+        let eof = at + bytes.len() as u64 == size;
+        let n = next_cut(bytes, eof, params).expect("max bytes, or the rest of the file, always decide a cut");
+        let id = Oid::from_digest(Algo::Blake3, blake3::hash(&bytes[..n]).as_bytes(), false);
+        chunks.push(Chunk { id, offset: at, len: n as u64 });
+        at += n as u64;
+    }
+    unchanged_since(size)?;
+    Ok(Against::Chunked(ChunkedFile { id, size, chunks, blocks: Some(map) }))
+}
+
+/// The file's id, size and (above one block) block map, from one read.
+/// Spans are read and hashed in parallel, each by one worker: blocks are
+/// independent, and the copy out of the page cache is half of the work.
+fn block_map(file: &File, path: &Path) -> Result<(Oid, u64, Option<BlockMap>)> {
+    const SPAN: u64 = 8 * BLOCK;
+    let size = file.metadata().at(path)?.len();
+    let read_span = |buf: &mut Vec<u8>, start: u64| -> Result<()> {
+        buf.resize(SPAN.min(size - start) as usize, 0);
+        file.read_exact_at(buf, start).map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => Error::ChangedWhileHashing { path: path.to_path_buf() },
+            _ => Error::io(path, e),
+        })
+    };
+    if size <= BLOCK {
+        let mut buf = Vec::new();
+        read_span(&mut buf, 0)?;
+        return Ok((Oid::from_digest(Algo::Blake3, blake3::hash(&buf).as_bytes(), false), size, None));
+    }
+    let spans: Vec<Vec<ChainingValue>> = (0..size.div_ceil(SPAN))
+        .into_par_iter()
+        .map_init(Vec::new, |buf, i| {
+            read_span(buf, i * SPAN)?;
+            Ok(block_values(buf, i * SPAN))
+        })
+        .collect::<Result<_>>()?;
+    let map = BlockMap { size, cvs: spans.into_iter().flatten().collect() };
+    Ok((Oid::from_digest(Algo::Blake3, &map.root(), false), size, Some(map)))
+}
+
+/// Bytes of a file from an offset, `want` at a time, read in larger spans.
+struct Window<'a> {
+    file: &'a File,
+    path: &'a Path,
+    size: u64,
+    want: usize,
+    start: u64,
+    buf: Vec<u8>,
+}
+
+impl<'a> Window<'a> {
+    const SPAN: usize = 4 << 20;
+
+    fn new(file: &'a File, path: &'a Path, size: u64, want: usize) -> Self {
+        Window { file, path, size, want, start: 0, buf: Vec::new() }
+    }
+
+    /// `want` bytes from `at`, fewer only at the end of the file.
+    fn at(&mut self, at: u64) -> Result<&[u8]> {
+        let need = (self.want as u64).min(self.size - at) as usize;
+        let held = at >= self.start && at + need as u64 <= self.start + self.buf.len() as u64;
+        if !held {
+            let len = (Self::SPAN.max(self.want) as u64).min(self.size - at) as usize;
+            self.buf.resize(len, 0);
+            let mut done = 0;
+            while done < len {
+                match self.file.read_at(&mut self.buf[done..], at + done as u64).at(self.path)? {
+                    0 => break,
+                    n => done += n,
+                }
+            }
+            self.buf.truncate(done);
+            self.start = at;
+        }
+        let from = (at - self.start) as usize;
+        Ok(&self.buf[from..(from + need).min(self.buf.len())])
+    }
+}
