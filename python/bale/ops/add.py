@@ -89,10 +89,11 @@ def add_one(repo: Repo, path: Path, *, require_dvcfile: bool = False) -> AddResu
     relink = path.is_symlink() or types[0] in ("hardlink", "symlink")
     ws = repo.workspace
     rel = path.relative_to(repo.root).as_posix()
-    # Where the workspace keeps its own copy, an edited chunked file may be
-    # stored as the chunks it changed (DESIGN.md 13.0); the `.dvc` file names
-    # the version it was.
-    previous = old.oid if old is not None and old.oid and not old.is_dir else None
+    # Where the workspace keeps its own copy (never linked to the cache), an
+    # edited chunked file may be stored as the chunks it changed (DESIGN.md
+    # 13.0); the `.dvc` file names the version it was.
+    own_copy = not relink and "hardlink" not in types and "symlink" not in types
+    previous = old.oid if old is not None and old.oid else None
     with Bar(f"Adding {rel}") as bar:
         built = ws.build(
             str(path),
@@ -101,7 +102,7 @@ def add_one(repo: Repo, path: Path, *, require_dvcfile: bool = False) -> AddResu
             types[0] == "reflink",
             bar.progress,
             bar.tick,
-            versions=not relink,
+            versions=own_copy,
             previous=previous,
         )
     out = Out(

@@ -79,7 +79,7 @@ fn edited_versions_chunk_as_a_fresh_pass_does() {
                     reused += 1;
                     assert_eq!(got, expected, "{what}");
                 }
-                Against::Afresh { id, size } => assert_eq!((id, size), (expected.id, expected.size), "{what}"),
+                Against::Afresh => {}
             }
         }
     }
@@ -102,12 +102,8 @@ fn an_unchanged_file_reuses_every_chunk_and_a_rewrite_is_chunked_afresh() {
     assert_eq!(same, old);
 
     let other = write(d.path(), "g", &rng.bytes(5 * BLOCK as usize));
-    let expected = fresh(&other, &p);
-    match chunk_file_against(&other, &p, &base).unwrap() {
-        Against::Afresh { id, size } => assert_eq!((id, size), (expected.id, expected.size)),
-        Against::Chunked(_) => panic!("nothing in common: chunked afresh"),
-    }
+    assert!(matches!(chunk_file_against(&other, &p, &base).unwrap(), Against::Afresh), "nothing in common");
     // Other parameters share no cuts: afresh too.
     let small = Params { min: 1024, avg: 4096, max: 16384 };
-    assert!(matches!(chunk_file_against(&path, &small, &base).unwrap(), Against::Afresh { .. }));
+    assert!(matches!(chunk_file_against(&path, &small, &base).unwrap(), Against::Afresh));
 }

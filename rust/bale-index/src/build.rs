@@ -29,8 +29,10 @@ pub struct BuildOptions<'a> {
     /// cache replaces it), so a new version of a chunked file may be stored
     /// as the chunks it changed ([`Odb::add_version`]).
     pub versions: bool,
-    /// A file target's previous id (its `.dvc` file's), in case the stat
-    /// cache has forgotten it; files in a directory ask the stat cache.
+    /// The target's previous id (its `.dvc` file's): a file's, or a
+    /// directory's whose manifest names its files' previous ids. The stat
+    /// cache's last id for a path is only a fallback: a `status` records
+    /// the edited file's new id there.
     pub previous: Option<Oid>,
     pub progress: &'a Progress,
 }
@@ -91,10 +93,12 @@ impl<'a> Stored<'a> {
 /// Hashes one file through the stat cache; with `stored`, stores it unless
 /// the store already has it. A file whose previous version was stored
 /// chunked is stored as a new version of it where `opts.versions` allows.
+#[allow(clippy::too_many_arguments)]
 fn hash_one(
     abs: &Path,
     key: &str,
     stat: &Stat,
+    previous: Option<Oid>,
     opts: &BuildOptions,
     state: &State,
     stored: Option<&Stored>,
@@ -111,7 +115,7 @@ fn hash_one(
         return Ok(FileResult { oid: hash_file(abs, opts.algo)?.oid, read: true, stored: false, object: None });
     };
     let odb = stored.odb;
-    let previous = opts.previous.or_else(|| state.last(key, opts.algo));
+    let previous = previous.or_else(|| state.last(key, opts.algo));
     let (hash, outcome) = match previous {
         Some(p) if opts.versions && opts.algo == Algo::Blake3 && odb.has_list(&p) => {
             odb.add_version(abs, opts.clone, &p, &|| stored.held())?
@@ -268,7 +272,8 @@ fn build_file(target: &Path, meta: &fs::Metadata, opts: &BuildOptions, state: &m
     let key = state_key(opts.repo_root, target)?;
     let stat = stat_of(meta);
     let stored = opts.odb.map(|odb| Stored::new(odb, opts.algo, 1));
-    let r = hash_one(target, &key, &stat, opts, state, stored.as_ref())?;
+    let previous = opts.previous.filter(|p| !p.is_tree());
+    let r = hash_one(target, &key, &stat, previous, opts, state, stored.as_ref())?;
     if r.read {
         state.record_hashed(key, stat, r.oid);
     }
@@ -287,18 +292,28 @@ fn build_file(target: &Path, meta: &fs::Metadata, opts: &BuildOptions, state: &m
     })
 }
 
+/// The previous ids of a directory's chunked files, from the manifest of
+/// its previous version when the store has it (only a hint: none is fine).
+fn previous_files(opts: &BuildOptions) -> std::collections::HashMap<String, Oid> {
+    let (Some(odb), Some(tree)) = (opts.odb, opts.previous.filter(|p| p.is_tree() && opts.versions)) else {
+        return Default::default();
+    };
+    let Ok(m) = Manifest::load(odb, &tree) else { return Default::default() };
+    m.entries.into_iter().filter(|e| bale_odb::chunked(e.oid.algo(), e.size)).map(|e| (e.rel, e.oid)).collect()
+}
+
 fn build_walked(walked: Walked, opts: &BuildOptions, state: &mut State) -> Result<Built> {
     opts.progress.total.store(walked.files.len() as u64, Ordering::Relaxed);
     let stored = opts.odb.map(|odb| Stored::new(odb, opts.algo, walked.files.len()));
-    // `previous` names a file target's earlier version, not these files'.
-    let opts = &BuildOptions { previous: None, ..*opts };
+    let previous = previous_files(opts);
     let results: Vec<Result<(String, FileResult)>> = walked
         .files
         .par_iter()
         .map(|f| {
             opts.progress.check()?;
             let key = state_key(opts.repo_root, &f.abs)?;
-            let r = hash_one(&f.abs, &key, &f.stat, opts, state, stored.as_ref())?;
+            let before = previous.get(f.rel.as_str()).copied();
+            let r = hash_one(&f.abs, &key, &f.stat, before, opts, state, stored.as_ref())?;
             opts.progress.step(f.stat.size);
             Ok((key, r))
         })

@@ -242,7 +242,9 @@ impl Odb {
         held: &dyn Fn() -> Result<Arc<HeldChunks>>,
     ) -> Result<(FileHash, PutOutcome)> {
         let before = fs::metadata(src).at(src)?;
-        if !chunked(Algo::Blake3, before.len()) || (clone && self.clones()) {
+        // A file hard-linked elsewhere (into the cache, say) is no copy of
+        // the workspace's own: an edit in place would change both.
+        if !chunked(Algo::Blake3, before.len()) || (clone && self.clones()) || before.nlink() > 1 {
             return self.add_file(src, Algo::Blake3, clone);
         }
         let (hash, chunked) = self.hash_against(src, previous)?;
@@ -285,7 +287,7 @@ impl Odb {
             (Some(list), Some(map)) => {
                 match chunk_file_against(src, &Params::DEFAULT, &Base { list: &list, map: &map })? {
                     Against::Chunked(found) => found,
-                    Against::Afresh { .. } => chunk_file(src, &Params::DEFAULT, DEFAULT_THRESHOLD)?,
+                    Against::Afresh => chunk_file(src, &Params::DEFAULT, DEFAULT_THRESHOLD)?,
                 }
             }
             _ => chunk_file(src, &Params::DEFAULT, DEFAULT_THRESHOLD)?,
@@ -293,18 +295,19 @@ impl Odb {
         Chunked::of(found)
     }
 
-    fn blocks_dir(&self) -> PathBuf {
+    pub(crate) fn blocks_dir(&self) -> PathBuf {
         self.root().join("bale").join("blocks")
     }
 
-    /// Stores the block map of the blake3 file `oid` (DESIGN.md §13.7).
+    /// Stores the block map of the blake3 file `oid` (DESIGN.md §13.7),
+    /// replacing any: a map is derived, and one that does not merge into
+    /// its id is ignored until replaced.
     pub fn put_blocks(&self, oid: &Oid, map: &BlockMap) -> Result<()> {
         let dir = self.blocks_dir();
         self.ensure_dir(&dir)?;
         let mut tmp = TempFile::create_in(&dir)?;
         tmp.write_all(&map.encode(oid))?;
-        tmp.persist_new(&dir.join(oid.hex_digest()))?;
-        Ok(())
+        tmp.persist(&dir.join(oid.hex_digest()))
     }
 
     /// The block map stored for `oid`, if there is one that merges into it:
@@ -378,7 +381,9 @@ impl<'a> LocalChunks<'a> {
             if !odb.exists(&file) {
                 continue;
             }
-            if let Some(list) = odb.read_list(&file)? {
+            // A whole file loses nothing with an unreadable list (a segment
+            // gone, say): its chunks are just not offered as slices.
+            if let Ok(Some(list)) = odb.read_list(&file) {
                 for c in &list.chunks {
                     slices.entry(c.id).or_insert((file, c.offset));
                 }
@@ -482,7 +487,7 @@ pub fn settle(odb: &Odb, kept: &HashSet<Oid>, compact: &HashSet<Oid>, dry: bool)
     let mut whole = Vec::new();
     let mut chunked = Vec::new();
     for oid in lists.iter().filter(|o| kept.contains(o)) {
-        settled.keep_chunks.extend(odb.list_segments(oid)?);
+        settled.keep_chunks.extend(odb.list_segments(oid).unwrap_or_default());
         let path = odb.object_path(oid);
         let meta = fs::metadata(&path).ok().filter(|m| m.is_file());
         match meta {
@@ -500,7 +505,12 @@ pub fn settle(odb: &Odb, kept: &HashSet<Oid>, compact: &HashSet<Oid>, dry: bool)
     let anywhere = LocalChunks::scan(odb)?;
     let mut buf = Vec::new();
     for (oid, size) in chunked {
-        let list = odb.read_list(&oid)?.expect("listed above");
+        let Ok(Some(list)) = odb.read_list(&oid) else {
+            // A list that no longer reads (a segment gone behind bale's
+            // back) is as unrebuildable as one whose chunk is gone.
+            settled.lost.push(oid);
+            continue;
+        };
         settled.keep_chunks.extend(list.chunks.iter().map(|c| c.id));
         if list.chunks.iter().any(|c| !anywhere.has(&c.id)) {
             // Already unrebuildable (a chunk lost behind bale's back): there

@@ -400,6 +400,7 @@ impl Odb {
             dirs.push(area.clone());
             dirs.extend(fanouts().map(|f| area.join(f)));
         }
+        dirs.push(self.blocks_dir());
         let found: Vec<Vec<(PathBuf, u64)>> = dirs
             .par_iter()
             .map(|dir| {

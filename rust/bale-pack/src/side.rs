@@ -7,7 +7,8 @@
 //! ranges/<pack>-<start>-<end>.range   a downloaded range holding chunks, kept whole
 //! ranges/<pack>-<start>-<end>.at      where each chunk lies in it: ([32] id, u64 offset, u64 length)*
 //! tops/<file hex>                     a top list (§13.6) waiting for its segments
-//! bale/blake3/…/<file hex>.chunks     a flat list (a remote's v1 list, or one assembled from a top)
+//! bale/blake3/…/<file hex>.chunks     a list (a remote's v1 list, or one assembled from a top),
+//!                                     stored as the cache stores lists: a top and its segments
 //! unreadable/<file hex>               a remote list this bale cannot read (§13.5)
 //! ```
 
