@@ -135,9 +135,13 @@ def test_edits_are_stored_as_chunks_and_older_versions_compact_and_check_out_ver
     assert run("bale", "status").stdout.strip() == "Data and pipelines are up to date."
 
     run("git", "checkout", "-q", "HEAD~3", "--", "big.bin.dvc")
+    before = cached()
     run("bale", "checkout")
     assert big.read_bytes() == versions[1]
-    # The workspace moved: the newest version is compacted now, v1 kept whole.
+    # The workspace gets a copy anyway: v1 was rebuilt straight into it,
+    # verified, and the cache holds it as chunks still.
+    assert cached() == before
+    assert run("bale", "status").stdout.strip() == "Data and pipelines are up to date."
     run("bale", "gc", "-A", "--compact", "-f")
     run("git", "checkout", "-q", "HEAD", "--", "big.bin.dvc")
     run("bale", "checkout")
@@ -147,6 +151,30 @@ def test_edits_are_stored_as_chunks_and_older_versions_compact_and_check_out_ver
     assert [p.name for p in cache.rglob("*.chunks")] != []
     # Block maps (DESIGN.md 13.7) go with the versions gc drops.
     assert len(list((cache / "bale" / "blocks").iterdir())) == 1
+
+
+def test_a_version_held_as_chunks_is_rebuilt_into_the_cache_for_a_linked_checkout(
+    native_repo: Path, run: Run
+) -> None:
+    run("bale", "config", "cache.type", "copy")
+    big = native_repo / "big.bin"
+    data = bytearray(_random(8 * MIB, 50))
+    big.write_bytes(bytes(data))
+    run("bale", "add", "big.bin")
+    data[MIB : MIB + 100] = _random(100, 51)
+    big.write_bytes(bytes(data))
+    run("bale", "add", "big.bin")
+    objects = native_repo / ".dvc" / "cache" / "bale" / "blake3"
+
+    def whole() -> int:
+        return sum(1 for p in objects.rglob("*") if p.is_file() and p.stat().st_size >= 4 * MIB)
+
+    assert whole() == 1, "the edit is held as chunks"
+    run("bale", "config", "cache.type", "hardlink")
+    big.unlink()
+    run("bale", "checkout")
+    assert big.read_bytes() == bytes(data)
+    assert whole() == 2 and big.stat().st_nlink == 2, "rebuilt into the cache, then linked"
 
 
 def test_an_edit_inside_a_tracked_directory_is_stored_as_its_chunks(

@@ -14,7 +14,7 @@ use bale_index::{Manifest, State};
 use bale_odb::Odb;
 use rayon::prelude::*;
 
-use crate::link::{LinkType, Linker};
+use crate::link::{write_private, LinkType, Linker};
 
 pub struct CheckoutOptions<'a> {
     pub odb: &'a Odb,
@@ -209,12 +209,25 @@ pub fn checkout(
         return Err(Error::CheckoutConflict { first: conflicts[0].clone(), count: conflicts.len() });
     }
 
-    // Files held as chunks only are rebuilt into the cache, verified, before
-    // anything is linked; only those written now (a rebuild is a full write).
+    // Files held as chunks only, among those written now (a rebuild is a
+    // full write): where the workspace gets a copy anyway, each is rebuilt
+    // straight into it (verified), which writes it once and adds nothing to
+    // the cache; else into the cache, before anything is linked.
+    let mut rebuild_here: std::collections::HashSet<Oid> = std::collections::HashSet::new();
     if !large.is_empty() {
         let written: std::collections::HashSet<&Oid> = writes.iter().map(|w| &w.2).collect();
-        let large: Vec<Oid> = large.into_iter().filter(|o| written.contains(o)).collect();
-        opts.odb.restore(&large)?;
+        let (here, cached): (Vec<Oid>, Vec<Oid>) = large
+            .into_iter()
+            .filter(|o| written.contains(o))
+            .partition(|o| !opts.odb.exists(o) && opts.odb.has_list(o) && opts.linker.copies(opts.odb.clones()));
+        rebuild_here.extend(here);
+        // A rebuild hashed every byte it wrote: no second read to verify.
+        for oid in opts.odb.restore(&cached)? {
+            let object = opts.odb.object_path(&oid);
+            if let Ok(meta) = fs::metadata(&object) {
+                state.record_object(&object, stat_of(&meta), oid);
+            }
+        }
     }
     // Verify every object before it reaches the workspace.
     opts.progress.total.store(writes.len() as u64, Ordering::Relaxed);
@@ -236,8 +249,26 @@ pub fn checkout(
     for d in dirs {
         fs::create_dir_all(d).at(d)?;
     }
+    let (direct, linked): (Vec<_>, Vec<_>) = writes.into_iter().partition(|w| rebuild_here.contains(&w.2));
+    let only_rebuilt = linked.is_empty() && !direct.is_empty();
+    let mut results: Vec<Result<Option<Written>>> = Vec::with_capacity(direct.len() + linked.len());
+    if !direct.is_empty() {
+        let chunks = bale_odb::LocalChunks::scan(opts.odb)?;
+        for (rel, abs, oid, exec, existed) in &direct {
+            opts.progress.check()?;
+            let written = write_private(abs, *exec, |f| opts.odb.rebuild_into(oid, &chunks, f)).and_then(|meta| {
+                opts.progress.done.fetch_add(1, Ordering::Relaxed);
+                opts.progress.bytes.fetch_add(meta.len(), Ordering::Relaxed);
+                let key = state_key(opts.repo_root, abs)?;
+                Ok(Some(Written { rel: rel.clone(), existed: *existed, key, stat: stat_of(&meta), verified: None }))
+            });
+            results.push(written);
+        }
+    }
     let shared: &State = state;
-    let results: Vec<Result<Option<Written>>> = writes
+    let writes: Vec<_> = direct.into_iter().chain(linked).collect();
+    let first_linked = results.len();
+    let linked_results: Vec<Result<Option<Written>>> = writes[first_linked..]
         .par_iter()
         .map(|(rel, abs, oid, exec, existed)| {
             opts.progress.check()?;
@@ -272,6 +303,7 @@ pub fn checkout(
             }))
         })
         .collect();
+    results.extend(linked_results);
     let mut first_err = None;
     for (r, (rel, _, oid, ..)) in results.into_iter().zip(&writes) {
         match r {
@@ -302,7 +334,13 @@ pub fn checkout(
             fs::create_dir_all(&p).at(&p)?;
         }
     }
-    stats.link_type = (!stats.added.is_empty() || !stats.modified.is_empty()).then(|| opts.linker.in_use());
+    stats.link_type = (!stats.added.is_empty() || !stats.modified.is_empty()).then(|| {
+        if only_rebuilt {
+            LinkType::Copy
+        } else {
+            opts.linker.in_use()
+        }
+    });
     Ok(stats)
 }
 

@@ -69,6 +69,21 @@ impl Linker {
         self.types[self.current.load(Ordering::Relaxed).min(self.types.len() - 1)]
     }
 
+    /// Whether the next file would be a copy (`clones`: whether this cache
+    /// can clone). The workspace then gets a private file either way, so a
+    /// file the cache holds as chunks is rebuilt straight into it.
+    pub fn copies(&self, clones: bool) -> bool {
+        let from = self.current.load(Ordering::Relaxed).min(self.types.len() - 1);
+        for &kind in &self.types[from..] {
+            match kind {
+                LinkType::Reflink if !clones => continue,
+                LinkType::Copy => return true,
+                _ => return false,
+            }
+        }
+        false
+    }
+
     /// Replaces `dest` (if it exists) by a link to `object`, atomically.
     /// Returns the link type used and, for copies, the new file's metadata.
     pub fn link(&self, object: &Path, dest: &Path, exec: bool) -> Result<(LinkType, Option<fs::Metadata>)> {
@@ -134,6 +149,17 @@ fn link_one(kind: LinkType, object: &Path, dest: &Path, exec: bool) -> std::io::
             Ok(Some(meta))
         }
     }
+}
+
+/// Replaces `dest` (if it exists), atomically, by a private file that
+/// `fill` writes (a rebuild from chunks); returns its metadata. Nothing
+/// replaces `dest` if `fill` fails.
+pub fn write_private(dest: &Path, exec: bool, fill: impl FnOnce(&mut File) -> Result<()>) -> Result<fs::Metadata> {
+    let mut tmp = private_temp(dest.parent().unwrap_or(Path::new(".")), exec)?;
+    fill(tmp.file())?;
+    let meta = tmp.metadata()?;
+    tmp.persist(dest)?;
+    Ok(meta)
 }
 
 fn to_io(e: Error) -> std::io::Error {

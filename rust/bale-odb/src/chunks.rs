@@ -156,28 +156,42 @@ impl Odb {
         let dir = dest.parent().expect("object paths have a fan-out directory");
         self.ensure_dir(dir)?;
         let mut tmp = TempFile::create_in(dir)?;
-        {
-            let mut out = BufWriter::with_capacity(4 << 20, tmp.file());
-            rebuild(list, source, &mut out)?;
-        }
+        write_rebuilt(list, source, tmp.file())?;
         Ok(if tmp.persist_new(&dest)? { PutOutcome::Stored } else { PutOutcome::Present })
     }
 
-    /// Rebuilds each of `oids` the store holds only as a list; returns how
-    /// many were rebuilt. The chunk sources are indexed once, and only if
-    /// something needs them.
-    pub fn restore(&self, oids: &[Oid]) -> Result<u64> {
+    /// Rebuilds the file `oid`, held as a list, into `out` (a temp file the
+    /// caller publishes only on success: a list of good chunks for other
+    /// bytes fails only at the end).
+    pub fn rebuild_into(&self, oid: &Oid, source: &impl ChunkSource, out: &mut File) -> Result<()> {
+        let list = self
+            .read_list(oid)?
+            .ok_or_else(|| Error::ObjectMissing { path: self.object_path(oid), oid: oid.to_string() })?;
+        write_rebuilt(&list, source, out)
+    }
+
+    /// Rebuilds each of `oids` the store holds only as a list; returns those
+    /// rebuilt now (verified on the way). The chunk sources are indexed
+    /// once, and only if something needs them.
+    pub fn restore(&self, oids: &[Oid]) -> Result<Vec<Oid>> {
         let needed: Vec<&Oid> = oids.iter().filter(|o| !self.exists(o) && self.has_list(o)).collect();
         if needed.is_empty() {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         let chunks = LocalChunks::scan(self)?;
-        let mut rebuilt = 0;
+        let mut rebuilt = Vec::new();
         for oid in needed {
-            rebuilt += u64::from(self.rebuild(oid, &chunks)? == PutOutcome::Stored);
+            if self.rebuild(oid, &chunks)? == PutOutcome::Stored {
+                rebuilt.push(*oid);
+            }
         }
         Ok(rebuilt)
     }
+}
+
+fn write_rebuilt(list: &ChunkList, source: &impl ChunkSource, out: &mut File) -> Result<()> {
+    let mut out = BufWriter::with_capacity(4 << 20, out);
+    rebuild(list, source, &mut out).map(drop)
 }
 
 /// A stored list in two levels, `None` for a flat one (version 1, written
@@ -589,7 +603,7 @@ mod tests {
         assert!(settled.chunk_bytes > 5 << 20);
         odb.remove(&c).unwrap();
         odb.remove_list(&c).unwrap();
-        assert_eq!(odb.restore(&[a, b]).unwrap(), 2);
+        assert_eq!(odb.restore(&[a, b]).unwrap(), [a, b]);
         assert_eq!(fs::read(odb.object_path(&a)).unwrap(), v1);
         assert_eq!(fs::read(odb.object_path(&b)).unwrap(), v2);
     }
@@ -659,7 +673,7 @@ mod tests {
         assert!(settled.chunk_bytes > 7 << 20 && settled.lost.is_empty());
         odb.remove(&a).unwrap();
         odb.remove_list(&a).unwrap();
-        assert_eq!(odb.restore(&[hash.oid]).unwrap(), 1);
+        assert_eq!(odb.restore(&[hash.oid]).unwrap(), [hash.oid]);
         assert_eq!(fs::read(odb.object_path(&hash.oid)).unwrap(), v2);
     }
 

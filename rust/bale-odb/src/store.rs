@@ -186,7 +186,7 @@ impl Odb {
     /// process on two scratch files. Knowing it before the first file is
     /// hashed lets a store that cannot clone hash and copy in parallel,
     /// rather than hash, fail to clone, then copy.
-    pub(crate) fn clones(&self) -> bool {
+    pub fn clones(&self) -> bool {
         match self.clone_state.load(Ordering::Relaxed) {
             CLONE_WORKS => return true,
             CLONE_UNSUPPORTED => return false,
