@@ -487,6 +487,32 @@ pub struct Settled {
     pub lost: Vec<Oid>,
 }
 
+/// Moves from `chunked` to `whole` every file asked to be compacted whose
+/// bytes are mostly chunks that kept files held only as lists read from it
+/// (not loose): compacting it would free nothing, only move those bytes into
+/// loose chunks, and a checkout of those files would read a file per chunk.
+fn keep_whole_what_others_need(odb: &Odb, chunked: &mut Vec<(Oid, Option<u64>)>, whole: &mut Vec<Oid>) {
+    let needed: HashSet<Oid> = chunked
+        .iter()
+        .filter(|(_, size)| size.is_none())
+        .filter_map(|(oid, _)| odb.read_list(oid).ok().flatten())
+        .flat_map(|list| list.chunks.into_iter().map(|c| c.id))
+        .collect();
+    if needed.is_empty() {
+        return;
+    }
+    chunked.retain(|(oid, size)| {
+        let (Some(size), Ok(Some(list))) = (size, odb.read_list(oid)) else { return true };
+        let shared: u64 =
+            list.chunks.iter().filter(|c| needed.contains(&c.id) && !odb.exists(&c.id)).map(|c| c.len).sum();
+        let keep = shared * 2 >= *size;
+        if keep {
+            whole.push(*oid);
+        }
+        !keep
+    });
+}
+
 /// Makes the chunked part of the store obey DESIGN.md §13.0 before gc
 /// deletes anything: every chunk a kept list whose object is (or is about to
 /// be) gone names is loose or a slice of a file kept whole.
@@ -510,6 +536,7 @@ pub fn settle(odb: &Odb, kept: &HashSet<Oid>, compact: &HashSet<Oid>, dry: bool)
             None => chunked.push((*oid, None)),
         }
     }
+    keep_whole_what_others_need(odb, &mut chunked, &mut whole);
     if chunked.is_empty() {
         return Ok(settled);
     }
@@ -666,6 +693,12 @@ mod tests {
         fs::write(&other, random(6 << 20, 5)).unwrap();
         let (o, _) = odb.add_version(&other, false, &a, &held).unwrap();
         assert!(odb.exists(&o.oid) && odb.has_list(&o.oid));
+
+        // Compacting the first version would free nothing: the second reads
+        // most of its chunks from it.
+        let settled = settle(&odb, &[a, hash.oid].into(), &[a].into(), false).unwrap();
+        assert_eq!((settled.compacted, settled.chunks_written), (0, 0));
+        assert!(odb.exists(&a));
 
         // The version rebuilds, verified; and once the first version goes
         // (gc keeping only the second), its chunks are made loose first.
