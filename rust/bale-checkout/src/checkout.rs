@@ -387,15 +387,7 @@ mod tests {
 
     fn add(r: &Repo, target: &Path, algo: Algo) -> bale_index::Built {
         let p = Progress::default();
-        let opts = BuildOptions {
-            algo,
-            repo_root: &r.root,
-            odb: Some(&r.odb),
-            clone: false,
-            versions: false,
-            previous: None,
-            progress: &p,
-        };
+        let opts = BuildOptions::hashing(algo, &r.root, &p).storing(&r.odb);
         build_target(target, &opts, &mut State::in_memory()).unwrap()
     }
 

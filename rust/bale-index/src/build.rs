@@ -37,6 +37,19 @@ pub struct BuildOptions<'a> {
     pub progress: &'a Progress,
 }
 
+impl<'a> BuildOptions<'a> {
+    /// Options that only hash (`status`, `scan`): no store, no clone, no
+    /// previous version.
+    pub fn hashing(algo: Algo, repo_root: &'a Path, progress: &'a Progress) -> Self {
+        BuildOptions { algo, repo_root, odb: None, clone: false, versions: false, previous: None, progress }
+    }
+
+    /// The same options, storing every object in `odb`.
+    pub fn storing(self, odb: &'a Odb) -> Self {
+        BuildOptions { odb: Some(odb), ..self }
+    }
+}
+
 /// What a target hashed to.
 #[derive(Clone, Debug)]
 pub struct Built {
@@ -355,15 +368,7 @@ mod tests {
     use super::*;
 
     fn opts<'a>(root: &'a Path, odb: Option<&'a Odb>, p: &'a Progress) -> BuildOptions<'a> {
-        BuildOptions {
-            algo: Algo::Md5,
-            repo_root: root,
-            odb,
-            clone: false,
-            versions: false,
-            previous: None,
-            progress: p,
-        }
+        BuildOptions { odb, ..BuildOptions::hashing(Algo::Md5, root, p) }
     }
 
     fn backdate(path: &Path, secs: u64) {

@@ -160,15 +160,7 @@ mod tests {
             fs::write(dir.join(name), body).unwrap();
         }
         let progress = bale_odb::Progress::default();
-        let opts = crate::BuildOptions {
-            algo: Algo::Md5,
-            repo_root: tmp,
-            odb: Some(odb),
-            clone: false,
-            versions: false,
-            previous: None,
-            progress: &progress,
-        };
+        let opts = crate::BuildOptions::hashing(Algo::Md5, tmp, &progress).storing(odb);
         crate::build_target(&dir, &opts, &mut State::in_memory()).unwrap().oid
     }
 
@@ -183,15 +175,7 @@ mod tests {
             fs::write(p, body).unwrap();
         }
         let progress = bale_odb::Progress::default();
-        let opts = crate::BuildOptions {
-            algo: Algo::Blake3,
-            repo_root: d.path(),
-            odb: Some(&odb),
-            clone: false,
-            versions: false,
-            previous: None,
-            progress: &progress,
-        };
+        let opts = crate::BuildOptions::hashing(Algo::Blake3, d.path(), &progress).storing(&odb);
         let root = crate::build_target(&dir, &opts, &mut State::in_memory()).unwrap().oid;
         let all = native_closure(&odb, &[root, root]).unwrap();
         let trees = all.iter().filter(|(o, _)| o.is_tree()).count();

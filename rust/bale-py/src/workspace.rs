@@ -229,15 +229,7 @@ impl Workspace {
     ) -> PyResult<(String, Vec<(String, String)>)> {
         let algo = Algo::from_str(algo).py_err(py)?;
         run(py, self.jobs, progress, tick, |p| {
-            let opts = BuildOptions {
-                algo,
-                repo_root: &self.root,
-                odb: None,
-                clone: false,
-                versions: false,
-                previous: None,
-                progress: p,
-            };
+            let opts = BuildOptions::hashing(algo, &self.root, p);
             let b = build_target(&target, &opts, &mut self.state.lock().unwrap())?;
             let files = match b.manifest {
                 Some(m) => m.entries.into_iter().map(|e| (e.rel, e.oid.to_string())).collect(),
@@ -285,15 +277,7 @@ impl Workspace {
                     in_cache,
                 });
             }
-            let opts = BuildOptions {
-                algo: algo_v,
-                repo_root: &self.root,
-                odb: None,
-                clone: false,
-                versions: false,
-                previous: None,
-                progress: p,
-            };
+            let opts = BuildOptions::hashing(algo_v, &self.root, p);
             let same = |oid: &Oid| recorded.is_some_and(|r| r.digest() == oid.digest() && r.is_tree() == oid.is_tree());
             // A tree found complete before, with no object come or gone
             // since, is complete now: no need to look for each member. A
