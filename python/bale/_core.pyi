@@ -138,7 +138,6 @@ class Workspace:
         clone: bool = False,
         progress: Progress | None = None,
         tick: Callable[[], object] | None = None,
-        versions: bool = False,
         previous: str | None = None,
     ) -> Built: ...
     def scan(

@@ -90,10 +90,10 @@ def add_one(repo: Repo, path: Path, *, require_dvcfile: bool = False) -> AddResu
     ws = repo.workspace
     rel = path.relative_to(repo.root).as_posix()
     # Where the workspace keeps its own copy (never linked to the cache), an
-    # edited chunked file may be stored as the chunks it changed (DESIGN.md
-    # 13.0); the `.dvc` file names the version it was.
-    own_copy = not relink and "hardlink" not in types and "symlink" not in types
-    previous = old.oid if old is not None and old.oid else None
+    # edited chunked file may be stored as the chunks it changed against the
+    # version its `.dvc` file names (DESIGN.md 13.0).
+    own_copy = not path.is_symlink() and "hardlink" not in types and "symlink" not in types
+    previous = old.oid if own_copy and old is not None and old.oid else None
     with Bar(f"Adding {rel}") as bar:
         built = ws.build(
             str(path),
@@ -102,7 +102,6 @@ def add_one(repo: Repo, path: Path, *, require_dvcfile: bool = False) -> AddResu
             types[0] == "reflink",
             bar.progress,
             bar.tick,
-            versions=own_copy,
             previous=previous,
         )
     out = Out(

@@ -25,14 +25,11 @@ pub struct BuildOptions<'a> {
     pub odb: Option<&'a Odb>,
     /// Store file objects by copy-on-write clone where possible.
     pub clone: bool,
-    /// The workspace keeps its own copy of what is stored (no link to the
-    /// cache replaces it), so a new version of a chunked file may be stored
-    /// as the chunks it changed ([`Odb::add_version`]).
-    pub versions: bool,
-    /// The target's previous id (its `.dvc` file's): a file's, or a
-    /// directory's whose manifest names its files' previous ids. The stat
-    /// cache's last id for a path is only a fallback: a `status` records
-    /// the edited file's new id there.
+    /// The target's previous version (its `.dvc` file's id: a file's, or a
+    /// directory's whose manifest names its files'), which a new version of
+    /// a chunked file is stored against as the chunks it changed
+    /// ([`Odb::add_version`]). Given only where the workspace keeps its own
+    /// copy of what is stored (no link to the cache replaces it).
     pub previous: Option<Oid>,
     pub progress: &'a Progress,
 }
@@ -41,7 +38,7 @@ impl<'a> BuildOptions<'a> {
     /// Options that only hash (`status`, `scan`): no store, no clone, no
     /// previous version.
     pub fn hashing(algo: Algo, repo_root: &'a Path, progress: &'a Progress) -> Self {
-        BuildOptions { algo, repo_root, odb: None, clone: false, versions: false, previous: None, progress }
+        BuildOptions { algo, repo_root, odb: None, clone: false, previous: None, progress }
     }
 
     /// The same options, storing every object in `odb`.
@@ -104,8 +101,8 @@ impl<'a> Stored<'a> {
 }
 
 /// Hashes one file through the stat cache; with `stored`, stores it unless
-/// the store already has it. A file whose previous version was stored
-/// chunked is stored as a new version of it where `opts.versions` allows.
+/// the store already has it: as a new version of `previous` where that was
+/// stored chunked.
 #[allow(clippy::too_many_arguments)]
 fn hash_one(
     abs: &Path,
@@ -128,9 +125,8 @@ fn hash_one(
         return Ok(FileResult { oid: hash_file(abs, opts.algo)?.oid, read: true, stored: false, object: None });
     };
     let odb = stored.odb;
-    let previous = previous.or_else(|| state.last(key, opts.algo));
     let (hash, outcome) = match previous {
-        Some(p) if opts.versions && opts.algo == Algo::Blake3 && odb.has_list(&p) => {
+        Some(p) if opts.algo == Algo::Blake3 && odb.has_list(&p) => {
             odb.add_version(abs, opts.clone, &p, &|| stored.held())?
         }
         _ => odb.add_file(abs, opts.algo, opts.clone)?,
@@ -308,7 +304,7 @@ fn build_file(target: &Path, meta: &fs::Metadata, opts: &BuildOptions, state: &m
 /// The previous ids of a directory's chunked files, from the manifest of
 /// its previous version when the store has it (only a hint: none is fine).
 fn previous_files(opts: &BuildOptions) -> std::collections::HashMap<String, Oid> {
-    let (Some(odb), Some(tree)) = (opts.odb, opts.previous.filter(|p| p.is_tree() && opts.versions)) else {
+    let (Some(odb), Some(tree)) = (opts.odb, opts.previous.filter(Oid::is_tree)) else {
         return Default::default();
     };
     let Ok(m) = Manifest::load(odb, &tree) else { return Default::default() };

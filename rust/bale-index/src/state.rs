@@ -175,12 +175,6 @@ impl State {
         (e.stat == *stat && e.oid.algo() == algo).then_some(e.oid)
     }
 
-    /// The id last remembered for `key`, whatever its stat now: the version
-    /// an edited file was before.
-    pub fn last(&self, key: &str, algo: Algo) -> Option<Oid> {
-        self.paths.map().get(key).map(|e| e.oid).filter(|o| o.algo() == algo)
-    }
-
     /// Whether a file with this stat could still change without its stat
     /// showing it: such a file's hash is never remembered.
     pub fn is_racy(&self, stat: &Stat) -> bool {

@@ -168,10 +168,10 @@ impl Workspace {
 
     /// Hashes a file or directory; with `store`, also puts every object in
     /// the cache (reading each file once). `clone` stores by reflink.
-    /// `versions` says the workspace keeps its own copy (nothing links it to
-    /// the cache), so an edited chunked file may be stored as its new chunks;
-    /// `previous` is a file target's id before (from its `.dvc` file).
-    #[pyo3(signature = (target, algo, store, clone=false, progress=None, tick=None, versions=false, previous=None))]
+    /// `previous` is the target's id before (from its `.dvc` file), given
+    /// where the workspace keeps its own copy (nothing links it to the
+    /// cache): an edited chunked file is then stored as its new chunks.
+    #[pyo3(signature = (target, algo, store, clone=false, progress=None, tick=None, previous=None))]
     #[allow(clippy::too_many_arguments)]
     fn build(
         &self,
@@ -182,7 +182,6 @@ impl Workspace {
         clone: bool,
         progress: Option<&Progress>,
         tick: Option<&Bound<'_, PyAny>>,
-        versions: bool,
         previous: Option<&str>,
     ) -> PyResult<Built> {
         let algo = Algo::from_str(algo).py_err(py)?;
@@ -194,7 +193,6 @@ impl Workspace {
                 repo_root: &self.root,
                 odb: store.then_some(&self.odb),
                 clone,
-                versions,
                 previous,
                 progress: p,
             };
