@@ -20,7 +20,7 @@ use bale_hash::{hash_bytes, Algo, FileHash, Oid};
 use rayon::prelude::*;
 
 use crate::fs::{RangeReader, TempFile};
-use crate::store::{check_unchanged, copy_checked};
+use crate::store::check_unchanged;
 use crate::{chunked, Odb, PutOutcome};
 
 impl Odb {
@@ -233,6 +233,12 @@ impl HeldChunks {
     pub fn scan(odb: &Odb) -> Result<Self> {
         Ok(HeldChunks { slices: LocalChunks::scan(odb)?.slices.into_keys().collect() })
     }
+
+    /// Whether `odb` holds `chunk`: as a slice, or loose (asked only if no
+    /// slice holds it).
+    fn has(&self, odb: &Odb, chunk: &Oid) -> bool {
+        self.slices.contains(chunk) || odb.exists(chunk)
+    }
 }
 
 impl Odb {
@@ -263,18 +269,13 @@ impl Odb {
         }
         let (hash, chunked) = self.hash_against(src, previous)?;
         if self.has(&hash.oid) {
-            // Stored before block maps were: the next version can use this one's.
-            if let Some(Chunked { list, blocks: Some(map) }) = &chunked {
-                if self.read_blocks(&list.file).is_none() {
-                    self.put_blocks(&list.file, map)?;
-                }
-            }
             return Ok((hash, PutOutcome::Present));
         }
         if let Some(c) = &chunked {
             let held = held()?;
-            if self.holds_most_of(&c.list, &held) {
-                self.store_new_chunks(src, &c.list, &held)?;
+            let missing: Vec<&Chunk> = c.list.chunks.iter().filter(|ch| !held.has(self, &ch.id)).collect();
+            if missing.iter().map(|ch| ch.len).sum::<u64>() * 2 <= c.list.size {
+                self.store_chunks(src, &missing)?;
                 check_unchanged(src, &before, hash.size)?;
                 // The list goes last: it promises chunks, all stored now.
                 let outcome = self.put_list(&c.list)?;
@@ -284,12 +285,7 @@ impl Odb {
                 return Ok((hash, outcome));
             }
         }
-        self.ensure_dir(&self.area(Algo::Blake3))?;
-        let tmp = copy_checked(src, &before, &self.area(Algo::Blake3))?;
-        check_unchanged(src, &before, hash.size)?;
-        let outcome = self.publish(tmp, &self.object_path(&hash.oid))?;
-        self.keep_list(chunked)?;
-        Ok((hash, outcome))
+        Ok((hash, self.store_copy(src, &before, &hash, chunked)?))
     }
 
     /// Hashes and chunks `src`, against `previous`'s list and block map
@@ -352,13 +348,11 @@ impl Odb {
         }
     }
 
-    /// Writes loose the chunks of `list` that `held` lacks, read from `src`
-    /// at their offsets and checked against their ids.
-    fn store_new_chunks(&self, src: &Path, list: &ChunkList, held: &HeldChunks) -> Result<()> {
-        let missing: Vec<&Chunk> =
-            list.chunks.iter().filter(|c| !held.slices.contains(&c.id) && !self.exists(&c.id)).collect();
+    /// Writes `chunks` loose, read from `src` at their offsets and checked
+    /// against their ids.
+    fn store_chunks(&self, src: &Path, chunks: &[&Chunk]) -> Result<()> {
         let file = File::open(src).at(src)?;
-        missing.par_iter().try_for_each(|c| {
+        chunks.par_iter().try_for_each(|c| {
             let mut buf = vec![0u8; c.len as usize];
             file.read_exact_at(&mut buf, c.offset).at(src)?;
             // Bytes that no longer hash to the chunk changed after hashing.
@@ -367,14 +361,6 @@ impl Odb {
             }
             self.put_bytes(&c.id, &buf).map(drop)
         })
-    }
-
-    /// Whether at least half of the bytes `list` describes are chunks held
-    /// here (a loose chunk is asked only if no slice holds it).
-    fn holds_most_of(&self, list: &ChunkList, held: &HeldChunks) -> bool {
-        let held_bytes: u64 =
-            list.chunks.iter().filter(|c| held.slices.contains(&c.id) || self.exists(&c.id)).map(|c| c.len).sum();
-        held_bytes * 2 >= list.size
     }
 }
 

@@ -148,16 +148,7 @@ impl Odb {
                 self.keep_list(list)?;
                 return Ok((hash, outcome));
             }
-            let dest = self.object_path(&hash.oid);
-            if dest.is_file() {
-                self.keep_list(list)?;
-                return Ok((hash, PutOutcome::Present));
-            }
-            self.ensure_dir(&self.area(algo))?;
-            let tmp = copy_checked(src, &before, &self.area(algo))?;
-            let outcome = self.publish(tmp, &dest)?;
-            self.keep_list(list)?;
-            return Ok((hash, outcome));
+            return Ok((hash, self.store_copy(src, &before, &hash, list)?));
         }
         if before.len() <= SMALL_FILE && !chunked(algo, before.len()) {
             let data = fs::read(src).at(src)?;
@@ -214,6 +205,30 @@ impl Odb {
         works
     }
 
+    /// Stores `src`, hashed to `hash` already, by a copy (unless the store
+    /// has it), then its list: the copy holds the hashed bytes if the file
+    /// did not change since `before`.
+    pub(crate) fn store_copy(
+        &self,
+        src: &Path,
+        before: &fs::Metadata,
+        hash: &FileHash,
+        chunked: Option<Chunked>,
+    ) -> Result<PutOutcome> {
+        let dest = self.object_path(&hash.oid);
+        let outcome = if dest.is_file() {
+            PutOutcome::Present
+        } else {
+            let area = self.area(hash.oid.algo());
+            self.ensure_dir(&area)?;
+            let tmp = copy_checked(src, before, &area)?;
+            check_unchanged(src, before, hash.size)?;
+            self.publish(tmp, &dest)?
+        };
+        self.keep_list(chunked)?;
+        Ok(outcome)
+    }
+
     /// Stores a chunked file's list (after its object, if any: a list
     /// promises chunks) and its block map.
     pub(crate) fn keep_list(&self, chunked: Option<Chunked>) -> Result<()> {
@@ -226,7 +241,7 @@ impl Odb {
         Ok(())
     }
 
-    pub(crate) fn publish(&self, tmp: TempFile, dest: &Path) -> Result<PutOutcome> {
+    fn publish(&self, tmp: TempFile, dest: &Path) -> Result<PutOutcome> {
         self.ensure_parent(dest)?;
         Ok(if tmp.persist_new(dest)? { PutOutcome::Stored } else { PutOutcome::Present })
     }
@@ -520,7 +535,7 @@ pub(crate) fn check_unchanged(src: &Path, before: &fs::Metadata, size: u64) -> R
 }
 
 /// A kernel-side copy of `src` into a temp file in `dir`.
-pub(crate) fn copy_checked(src: &Path, before: &fs::Metadata, dir: &Path) -> Result<TempFile> {
+fn copy_checked(src: &Path, before: &fs::Metadata, dir: &Path) -> Result<TempFile> {
     let mut file = File::open(src).at(src)?;
     let mut tmp = TempFile::create_in(dir)?;
     let n = std::io::copy(&mut file, tmp.file()).at(src)?;
