@@ -31,9 +31,9 @@ pub struct BlockMap {
 }
 
 impl BlockMap {
-    /// The blake3 of the whole file, merged from the blocks.
-    pub fn root(&self) -> [u8; 32] {
-        *merge(&self.cvs, self.size, true).as_bytes()
+    /// The file's id: the blake3 of its whole content, merged from the blocks.
+    pub fn id(&self) -> Oid {
+        Oid::from_digest(Algo::Blake3, merge(&self.cvs, self.size, true).as_bytes(), false)
     }
 
     /// Whether block `k` holds the same bytes in both files.
@@ -66,7 +66,7 @@ impl BlockMap {
         }
         let cvs = bytes[HEADER..].chunks_exact(32).map(|c| c.try_into().expect("32 bytes")).collect();
         let map = BlockMap { size, cvs };
-        (map.root().as_slice() == file.digest()).then_some(map)
+        (map.id() == *file).then_some(map)
     }
 }
 
@@ -165,7 +165,7 @@ impl BlockHasher {
             self.cvs.push(self.partial.finalize_non_root());
         }
         let map = BlockMap { size, cvs: self.cvs };
-        (Oid::from_digest(Algo::Blake3, &map.root(), false), size, Some(map))
+        (map.id(), size, Some(map))
     }
 }
 

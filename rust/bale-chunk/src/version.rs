@@ -59,8 +59,12 @@ pub fn chunk_file_against(path: &Path, params: &Params, base: &Base) -> Result<A
     if shifted(&file, path, before.len(), base.map)? {
         return Ok(Against::Afresh);
     }
-    let (id, size, map) = block_map(&file, path)?;
-    let Some(map) = map else { return Ok(Against::Afresh) };
+    let size = before.len();
+    // One block or less has no map (nor anything to gain).
+    let Some(map) = (size > BLOCK).then(|| block_map(&file, path, size)).transpose()? else {
+        return Ok(Against::Afresh);
+    };
+    let id = map.id();
     let same: Vec<bool> = (0..map.cvs.len()).map(|k| map.same_block(base.map, k)).collect();
     if same.iter().filter(|s| !**s).count() as f64 > MAX_CHANGED * same.len() as f64 {
         return Ok(Against::Afresh);
@@ -137,30 +141,21 @@ fn shifted(file: &File, path: &Path, size: u64, base: &BlockMap) -> Result<bool>
     Ok(block_values(&block, k * BLOCK)[0] != base.cvs[k as usize])
 }
 
-/// The file's id, size and (above one block) block map, from one read.
-/// Spans are read and hashed in parallel, each by one worker: blocks are
-/// independent, and the copy out of the page cache is half of the work.
-fn block_map(file: &File, path: &Path) -> Result<(Oid, u64, Option<BlockMap>)> {
+/// The block map of the first `size` bytes of a file larger than one
+/// block, from one read. Spans are read and hashed in parallel, each by one
+/// worker: blocks are independent, and the copy out of the page cache is
+/// half of the work.
+fn block_map(file: &File, path: &Path, size: u64) -> Result<BlockMap> {
     const SPAN: u64 = 8 * BLOCK;
-    let size = file.metadata().at(path)?.len();
-    let read_span = |buf: &mut Vec<u8>, start: u64| -> Result<()> {
-        buf.resize(SPAN.min(size - start) as usize, 0);
-        read_exact(file, path, buf, start)
-    };
-    if size <= BLOCK {
-        let mut buf = Vec::new();
-        read_span(&mut buf, 0)?;
-        return Ok((Oid::from_digest(Algo::Blake3, blake3::hash(&buf).as_bytes(), false), size, None));
-    }
     let spans: Vec<Vec<ChainingValue>> = (0..size.div_ceil(SPAN))
         .into_par_iter()
-        .map_init(Vec::new, |buf, i| {
-            read_span(buf, i * SPAN)?;
+        .map_init(Vec::new, |buf: &mut Vec<u8>, i| {
+            buf.resize(SPAN.min(size - i * SPAN) as usize, 0);
+            read_exact(file, path, buf, i * SPAN)?;
             Ok(block_values(buf, i * SPAN))
         })
         .collect::<Result<_>>()?;
-    let map = BlockMap { size, cvs: spans.into_iter().flatten().collect() };
-    Ok((Oid::from_digest(Algo::Blake3, &map.root(), false), size, Some(map)))
+    Ok(BlockMap { size, cvs: spans.into_iter().flatten().collect() })
 }
 
 /// Bytes of a file from an offset, `want` at a time, read in larger spans.
