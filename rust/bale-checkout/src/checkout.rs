@@ -216,10 +216,11 @@ pub fn checkout(
     let mut rebuild_here: std::collections::HashSet<Oid> = std::collections::HashSet::new();
     if !large.is_empty() {
         let written: std::collections::HashSet<&Oid> = writes.iter().map(|w| &w.2).collect();
+        let copies = opts.linker.copies(opts.odb.clones());
         let (here, cached): (Vec<Oid>, Vec<Oid>) = large
             .into_iter()
             .filter(|o| written.contains(o))
-            .partition(|o| !opts.odb.exists(o) && opts.odb.has_list(o) && opts.linker.copies(opts.odb.clones()));
+            .partition(|o| copies && !opts.odb.exists(o) && opts.odb.has_list(o));
         rebuild_here.extend(here);
         // A rebuild hashed every byte it wrote: no second read to verify.
         for oid in opts.odb.restore(&cached)? {
@@ -249,6 +250,13 @@ pub fn checkout(
     for d in dirs {
         fs::create_dir_all(d).at(d)?;
     }
+    // A file written, as the stat cache and the stats will know it.
+    let written = |rel: &str, abs: &Path, existed: bool, stat: bale_index::Stat, verified| {
+        opts.progress.done.fetch_add(1, Ordering::Relaxed);
+        opts.progress.bytes.fetch_add(stat.size, Ordering::Relaxed);
+        let key = state_key(opts.repo_root, abs)?;
+        Ok(Some(Written { rel: rel.to_owned(), existed, key, stat, verified }))
+    };
     let (direct, linked): (Vec<_>, Vec<_>) = writes.into_iter().partition(|w| rebuild_here.contains(&w.2));
     let only_rebuilt = linked.is_empty() && !direct.is_empty();
     let mut results: Vec<Result<Option<Written>>> = Vec::with_capacity(direct.len() + linked.len());
@@ -256,19 +264,12 @@ pub fn checkout(
         let chunks = bale_odb::LocalChunks::scan(opts.odb)?;
         for (rel, abs, oid, exec, existed) in &direct {
             opts.progress.check()?;
-            let written = write_private(abs, *exec, |f| opts.odb.rebuild_into(oid, &chunks, f)).and_then(|meta| {
-                opts.progress.done.fetch_add(1, Ordering::Relaxed);
-                opts.progress.bytes.fetch_add(meta.len(), Ordering::Relaxed);
-                let key = state_key(opts.repo_root, abs)?;
-                Ok(Some(Written { rel: rel.clone(), existed: *existed, key, stat: stat_of(&meta), verified: None }))
-            });
-            results.push(written);
+            let rebuilt = write_private(abs, *exec, |f| opts.odb.rebuild_into(oid, &chunks, f));
+            results.push(rebuilt.and_then(|meta| written(rel, abs, *existed, stat_of(&meta), None)));
         }
     }
     let shared: &State = state;
-    let writes: Vec<_> = direct.into_iter().chain(linked).collect();
-    let first_linked = results.len();
-    let linked_results: Vec<Result<Option<Written>>> = writes[first_linked..]
+    let linked_results: Vec<Result<Option<Written>>> = linked
         .par_iter()
         .map(|(rel, abs, oid, exec, existed)| {
             opts.progress.check()?;
@@ -291,19 +292,11 @@ pub fn checkout(
                 Some((object.clone(), ostat))
             };
             let (_, meta) = opts.linker.link(&object, abs, *exec)?;
-            let stat = meta.as_ref().map(stat_of).unwrap_or(ostat);
-            opts.progress.done.fetch_add(1, Ordering::Relaxed);
-            opts.progress.bytes.fetch_add(stat.size, Ordering::Relaxed);
-            Ok(Some(Written {
-                rel: rel.clone(),
-                existed: *existed,
-                key: state_key(opts.repo_root, abs)?,
-                stat,
-                verified,
-            }))
+            written(rel, abs, *existed, meta.as_ref().map(stat_of).unwrap_or(ostat), verified)
         })
         .collect();
     results.extend(linked_results);
+    let writes: Vec<_> = direct.into_iter().chain(linked).collect();
     let mut first_err = None;
     for (r, (rel, _, oid, ..)) in results.into_iter().zip(&writes) {
         match r {
