@@ -473,22 +473,26 @@ pub struct Settled {
     pub lost: Vec<Oid>,
 }
 
+/// A kept file settle keeps as a list: its id, the size of a whole object it
+/// removes (if any), and its list (`None` if unreadable).
+type ToSettle = (Oid, Option<u64>, Option<ChunkList>);
+
 /// Moves from `chunked` to `whole` every file asked to be compacted whose
 /// bytes are mostly chunks that kept files held only as lists read from it
 /// (not loose): compacting it would free nothing, only move those bytes into
 /// loose chunks, and a checkout of those files would read a file per chunk.
-fn keep_whole_what_others_need(odb: &Odb, chunked: &mut Vec<(Oid, Option<u64>)>, whole: &mut Vec<Oid>) {
+fn keep_whole_what_others_need(odb: &Odb, chunked: &mut Vec<ToSettle>, whole: &mut Vec<Oid>) {
     let needed: HashSet<Oid> = chunked
         .iter()
-        .filter(|(_, size)| size.is_none())
-        .filter_map(|(oid, _)| odb.read_list(oid).ok().flatten())
-        .flat_map(|list| list.chunks.into_iter().map(|c| c.id))
+        .filter(|(_, size, _)| size.is_none())
+        .filter_map(|(_, _, list)| list.as_ref())
+        .flat_map(|list| list.chunks.iter().map(|c| c.id))
         .collect();
     if needed.is_empty() {
         return;
     }
-    chunked.retain(|(oid, size)| {
-        let (Some(size), Ok(Some(list))) = (size, odb.read_list(oid)) else { return true };
+    chunked.retain(|(oid, size, list)| {
+        let (Some(size), Some(list)) = (size, list) else { return true };
         let shared: u64 =
             list.chunks.iter().filter(|c| needed.contains(&c.id) && !odb.exists(&c.id)).map(|c| c.len).sum();
         let keep = shared * 2 >= *size;
@@ -511,15 +515,18 @@ pub fn settle(odb: &Odb, kept: &HashSet<Oid>, compact: &HashSet<Oid>, dry: bool)
     let lists = odb.lists()?;
     let mut settled = Settled::default();
     let mut whole = Vec::new();
-    let mut chunked = Vec::new();
+    let mut chunked: Vec<ToSettle> = Vec::new();
     for oid in lists.iter().filter(|o| kept.contains(o)) {
         settled.keep_chunks.extend(odb.list_segments(oid).unwrap_or_default());
         let path = odb.object_path(oid);
         let meta = fs::metadata(&path).ok().filter(|m| m.is_file());
+        // A list that no longer reads (a segment gone behind bale's back)
+        // is `None`: as unrebuildable as one whose chunk is gone.
+        let list = || odb.read_list(oid).ok().flatten();
         match meta {
             Some(m) if !compact.contains(oid) || m.nlink() > 1 => whole.push(*oid),
-            Some(m) => chunked.push((*oid, Some(m.len()))),
-            None => chunked.push((*oid, None)),
+            Some(m) => chunked.push((*oid, Some(m.len()), list())),
+            None => chunked.push((*oid, None, list())),
         }
     }
     keep_whole_what_others_need(odb, &mut chunked, &mut whole);
@@ -531,10 +538,8 @@ pub fn settle(odb: &Odb, kept: &HashSet<Oid>, compact: &HashSet<Oid>, dry: bool)
     // object holds is written loose before that object goes.
     let anywhere = LocalChunks::scan(odb)?;
     let mut buf = Vec::new();
-    for (oid, size) in chunked {
-        let Ok(Some(list)) = odb.read_list(&oid) else {
-            // A list that no longer reads (a segment gone behind bale's
-            // back) is as unrebuildable as one whose chunk is gone.
+    for (oid, size, list) in chunked {
+        let Some(list) = list else {
             settled.lost.push(oid);
             continue;
         };
