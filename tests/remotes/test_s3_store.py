@@ -191,6 +191,44 @@ def test_multipart_upload_and_ranged_downloads_are_byte_identical(
     assert head["ETag"].strip('"').endswith("-3")  # three parts: a real multipart upload
 
 
+def test_parallel_parts_land_hashed_and_a_corrupt_object_never_enters_the_cache(
+    seaweed: SeaweedServer, url: str, tmp_path: Path
+) -> None:
+    """A multi-part GET into the engine's landing: parts arrive out of order
+    from several connections, the hash follows them, and the object is
+    published only if it is what its name says."""
+    import bale
+    from bale.exceptions import CorruptObjectError
+
+    repo = bale.Repo.init(tmp_path / "repo", no_scm=True, hash="md5")
+    ws = repo.workspace
+    data = os.urandom(17 * MiB + 5)
+    good = hashlib.md5(data).hexdigest()
+    bad = bytearray(data)
+    bad[11 * MiB] ^= 1  # the same size, one bit off, in the third part
+    options = seaweed.options(part_size=str(5 * MiB), part_jobs="4")
+    client = _boto(seaweed)
+    client.put_object(Bucket="test", Key=_prefix(url) + "good", Body=data)
+    client.put_object(Bucket="test", Key=_prefix(url) + "bad", Body=bytes(bad))
+
+    async def body(store: S3Store) -> tuple[bale._core.Landing, bale._core.Landing]:
+        corrupt, landed = ws.landing("md5", good), ws.landing("md5", good)
+        assert await store.get("bad", corrupt) == len(data)
+        assert await store.get("good", landed) == len(data)
+        return corrupt, landed
+
+    corrupt, landed = _run(options, url, body)
+    tmp = corrupt.path
+    with pytest.raises(CorruptObjectError, match="remote 'store': bad"):
+        ws.ingest_landed_many([(corrupt, "remote 'store': bad")])
+    assert tmp is not None and not tmp.exists()
+    cached = repo.cache_dir / "files" / "md5" / good[:2] / good[2:]
+    assert not cached.exists()
+    assert ws.ingest_landed_many([(landed, "remote 'store': good")]) == [len(data)]
+    assert cached.read_bytes() == data
+    assert not list(cached.parent.glob("*.tmp"))
+
+
 def test_a_cancelled_multipart_put_leaves_no_object_and_no_upload(
     seaweed: SeaweedServer, url: str, tmp_path: Path
 ) -> None:

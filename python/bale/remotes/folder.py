@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 from bale.remotes.errors import ObjectNotFound, RemoteError
-from bale.remotes.store import Progress
+from bale.remotes.store import Progress, Sink, sink_for
 
 _BLOCK = 1 << 20
 
@@ -58,32 +58,38 @@ class FolderStore:
     async def get(
         self,
         key: str,
-        dest: Path,
+        dest: Path | Sink,
         progress: Progress | None = None,
         byte_range: tuple[int, int] | None = None,
     ) -> int:
         src = self._path(key)
+        out = sink_for(dest)
 
         def copy() -> int:
             try:
-                f = open(src, "rb")  # noqa: SIM115 - closed below, with dest
+                f = open(src, "rb")  # noqa: SIM115 - closed below
             except FileNotFoundError:
                 raise ObjectNotFound(f"remote '{self.name}': {key} not found") from None
-            with f, open(dest, "xb") as out:
+            with f:
                 start, end = byte_range or (0, os.fstat(f.fileno()).st_size)
                 f.seek(start)
-                left = end - start
-                while left > 0:
-                    block = f.read(min(_BLOCK, left))
+                offset = 0
+                while offset < end - start:
+                    block = f.read(min(_BLOCK, end - start - offset))
                     if not block:
                         raise RemoteError(f"remote '{self.name}': {key} is shorter than expected")
-                    out.write(block)
-                    left -= len(block)
+                    out.write(block, offset)
+                    offset += len(block)
                     if progress is not None:
                         progress(len(block))
-                return end - start
+            out.close()
+            return offset
 
-        return await asyncio.to_thread(copy)
+        try:
+            return await asyncio.to_thread(copy)
+        except BaseException:
+            out.discard()
+            raise
 
     async def read_small(self, key: str, limit: int) -> bytes | None:
         path = self._path(key)

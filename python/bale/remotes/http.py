@@ -48,7 +48,7 @@ from bale.remotes.errors import (
     RemoteUnreachableError,
     TransientError,
 )
-from bale.remotes.store import Progress, bounded, retrying
+from bale.remotes.store import Progress, Sink, bounded, retrying, sink_for
 
 __all__ = ["HTTPStore"]
 
@@ -218,11 +218,19 @@ class HTTPStore:
     async def get(
         self,
         key: str,
-        dest: Path,
+        dest: Path | Sink,
         progress: Progress | None = None,
         byte_range: tuple[int, int] | None = None,
     ) -> int:
-        return await self._retry(lambda: self._get_once(key, dest, progress, byte_range))
+        out = sink_for(dest)
+        try:
+            # A retried attempt writes from the start again, over the same offsets.
+            size = await self._retry(lambda: self._get_once(key, out, progress, byte_range))
+        except BaseException:
+            out.discard()
+            raise
+        out.close()
+        return size
 
     async def read_small(self, key: str, limit: int) -> bytes | None:
         return await self._retry(lambda: self._read_small_once(key, limit))
@@ -397,7 +405,7 @@ class HTTPStore:
     async def _get_once(
         self,
         key: str,
-        dest: Path,
+        out: Sink,
         progress: Progress | None,
         byte_range: tuple[int, int] | None,
     ) -> int:
@@ -412,11 +420,11 @@ class HTTPStore:
             if resp.content_length is not None and resp.content_length <= _CHUNK:
                 # Small objects (most of them): one worker-thread call, not three.
                 data = await resp.read()
-                await asyncio.to_thread(_write_new, dest, data)
+                await asyncio.to_thread(out.write, data, 0)
                 if progress is not None:
                     progress(len(data))
                 return len(data)
-            return await _stream_into(resp.content, dest, progress)
+            return await _stream_into(resp.content, out, progress)
 
     async def _read_small_once(self, key: str, limit: int) -> bytes | None:
         async with self._request("GET", key) as resp:
@@ -455,26 +463,14 @@ def _open_upload(src: Path) -> tuple[int, bytes, BinaryIO | None]:
         return size, f.read(), None
 
 
-def _write_new(dest: Path, data: bytes) -> None:
-    with open(dest, "xb") as f:
-        f.write(data)
-
-
-async def _stream_into(content: aiohttp.StreamReader, dest: Path, progress: Progress | None) -> int:
-    f = await asyncio.to_thread(open, dest, "xb")
-    size = 0
-    try:
-        async for chunk in content.iter_chunked(_CHUNK):
-            await asyncio.to_thread(f.write, chunk)
-            size += len(chunk)
-            if progress is not None:
-                progress(len(chunk))
-    except BaseException:
-        f.close()
-        dest.unlink(missing_ok=True)  # a retry starts from an empty file
-        raise
-    f.close()
-    return size
+async def _stream_into(content: aiohttp.StreamReader, out: Sink, progress: Progress | None) -> int:
+    offset = 0
+    async for chunk in content.iter_chunked(_CHUNK):
+        await asyncio.to_thread(out.write, chunk, offset)
+        offset += len(chunk)
+        if progress is not None:
+            progress(len(chunk))
+    return offset
 
 
 async def _first_line(resp: aiohttp.ClientResponse) -> str:

@@ -31,7 +31,6 @@ import builtins
 import contextlib
 import hashlib
 import os
-import threading
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from functools import partial
@@ -61,7 +60,7 @@ from bale.remotes.sigv4 import (
     quote_path,
     quote_query,
 )
-from bale.remotes.store import Progress, bounded, retrying
+from bale.remotes.store import Progress, Sink, bounded, retrying, sink_for
 
 __all__ = ["S3Store"]
 
@@ -157,12 +156,12 @@ class S3Store:
     async def get(
         self,
         key: str,
-        dest: Path,
+        dest: Path | Sink,
         progress: Progress | None = None,
         byte_range: tuple[int, int] | None = None,
     ) -> int:
         path = self._key_base + quote_path(key)
-        out = _Output(dest)
+        out = sink_for(dest)
         try:
             if byte_range is None:
                 origin = 0
@@ -324,7 +323,7 @@ class S3Store:
         self,
         path: str,
         key: str,
-        out: _Output,
+        out: Sink,
         offset: int,
         progress: Progress | None,
         length: int | None = None,
@@ -359,7 +358,7 @@ class S3Store:
         self,
         path: str,
         key: str,
-        out: _Output,
+        out: Sink,
         offset: int,
         length: int,
         progress: Progress | None,
@@ -374,7 +373,7 @@ class S3Store:
             )
 
     async def _receive(
-        self, resp: aiohttp.ClientResponse, out: _Output, offset: int, progress: Progress | None
+        self, resp: aiohttp.ClientResponse, out: Sink, offset: int, progress: Progress | None
     ) -> int:
         """Writes the answer's body at ``offset``; returns its length."""
         start = offset
@@ -648,48 +647,6 @@ class S3Store:
         return RemoteNotFoundError(
             f"remote '{self.name}': bucket '{self._bucket}' does not exist at {self._origin}"
         )
-
-
-class _Output:
-    """The destination file of a GET, created on the first byte and removed on failure.
-
-    Parts are written from worker threads, and a cancelled part's thread may
-    still be writing when the GET gives up; the lock makes opening, writing
-    and closing exclusive, so no write ever lands on a closed (or reused)
-    descriptor, and nothing is written after :meth:`discard`.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._fd = -1
-        self._finished = False
-        self._lock = threading.Lock()
-
-    def write(self, data: bytes, offset: int) -> None:
-        with self._lock:
-            if self._finished:
-                return
-            if self._fd < 0:
-                # "xb": the caller names a new file; never overwrite one.
-                self._fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            view = memoryview(data)
-            while view:
-                written = os.pwrite(self._fd, view, offset)
-                view, offset = view[written:], offset + written
-
-    def close(self) -> None:
-        """Closes the file; an empty object was never written, so it is created here."""
-        self.write(b"", 0)
-        with self._lock:
-            os.close(self._fd)
-            self._finished = True
-
-    def discard(self) -> None:
-        with self._lock:
-            if self._fd >= 0:
-                os.close(self._fd)
-                self._path.unlink(missing_ok=True)
-            self._finished = True
 
 
 async def _bounded(jobs: Sequence[Callable[[], Awaitable[T]]], limit: int) -> list[T]:

@@ -11,9 +11,12 @@ Rules every implementation keeps (``tests/remotes`` checks them on all kinds):
 - ``put`` is atomic on the remote side: a reader sees the whole object or
   nothing, never a prefix. A store that cannot promise this (a plain HTTP
   server) must say so in its docstring; ``bale serve`` and S3 can.
-- ``get`` writes into a local file the caller names and returns the number of
-  bytes written; a missing key raises :class:`ObjectNotFound`. With a byte
-  range it writes exactly those bytes (packs are read in ranges).
+- ``get`` writes into a :class:`Sink` (a new local file the caller names, or
+  the engine's ``Landing``, which hashes a download as its parts arrive) and
+  returns the number of bytes written; a missing key raises
+  :class:`ObjectNotFound`. With a byte range it writes exactly those bytes
+  (packs are read in ranges). A retried attempt writes its bytes again at
+  the same offsets.
 - Transient failures (timeouts, dropped connections, HTTP 5xx, S3 ``SlowDown``)
   are retried inside the store with :func:`retrying`; what escapes is final
   and is a :class:`~bale.remotes.errors.RemoteError` subclass whose message
@@ -24,14 +27,26 @@ Rules every implementation keeps (``tests/remotes`` checks them on all kinds):
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Protocol, TypeVar
 
 from bale.remotes.errors import ObjectNotFound, TransientError
 
-__all__ = ["ObjectNotFound", "Progress", "Store", "TransientError", "bounded", "retrying"]
+__all__ = [
+    "FileSink",
+    "ObjectNotFound",
+    "Progress",
+    "Sink",
+    "Store",
+    "TransientError",
+    "bounded",
+    "retrying",
+    "sink_for",
+]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -39,6 +54,68 @@ R = TypeVar("R")
 # Called with a byte count as bytes move, so progress bars advance inside
 # large objects too.
 Progress = Callable[[int], None]
+
+
+class Sink(Protocol):
+    """Where a download lands: bytes written at offsets, in any order, from
+    worker threads; closed when the download is complete, discarded (and
+    removed) when it fails. Writes after :meth:`discard` are dropped."""
+
+    def write(self, data: bytes, offset: int) -> None: ...
+
+    def close(self) -> None: ...
+
+    def discard(self) -> None: ...
+
+
+class FileSink:
+    """A :class:`Sink` that is a new file, created on the first byte.
+
+    Parts are written from worker threads, and a cancelled part's thread may
+    still be writing when the download gives up; the lock makes opening,
+    writing and closing exclusive, so no write ever lands on a closed (or
+    reused) descriptor, and nothing is written after :meth:`discard`.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._fd = -1
+        self._finished = False
+        self._lock = threading.Lock()
+
+    def write(self, data: bytes, offset: int) -> None:
+        with self._lock:
+            if self._finished:
+                return
+            if self._fd < 0:
+                # O_EXCL: the caller names a new file; never overwrite one.
+                self._fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            view = memoryview(data)
+            while view:
+                written = os.pwrite(self._fd, view, offset)
+                view, offset = view[written:], offset + written
+
+    def close(self) -> None:
+        """Closes the file; an empty object was never written, so it is created here."""
+        self.write(b"", 0)
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+            self._finished = True
+
+    def discard(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+                self._path.unlink(missing_ok=True)
+            self._finished = True
+
+
+def sink_for(dest: Path | Sink) -> Sink:
+    """``dest`` as a :class:`Sink`: a path becomes a new file there."""
+    return FileSink(dest) if isinstance(dest, Path) else dest
 
 
 class Store(Protocol):
@@ -63,12 +140,13 @@ class Store(Protocol):
     async def get(
         self,
         key: str,
-        dest: Path,
+        dest: Path | Sink,
         progress: Progress | None = None,
         byte_range: tuple[int, int] | None = None,
     ) -> int:
         """Writes the object ``key`` (or its bytes ``[start, end)`` of
-        ``byte_range``) into the new file ``dest``; returns the bytes written."""
+        ``byte_range``) into ``dest`` (a path names a new file), closes it,
+        and returns the bytes written; on failure ``dest`` is discarded."""
         ...
 
     async def read_small(self, key: str, limit: int) -> bytes | None:

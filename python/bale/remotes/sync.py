@@ -4,14 +4,12 @@ The plan (which objects, in which order) comes from the engine
 (``Workspace.sync_plan``); this module only moves bytes, with a fixed number
 of requests in flight and the rest cancelled on the first final error, and
 hands every download to the engine, which verifies its hash before it enters
-the cache (``Workspace.ingest``).
+the cache (``Workspace.ingest_landed_many``, ``ingest_bytes_many``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,14 +101,15 @@ async def receive(
     verified by the engine before it is published; keys the store lacks are
     reported, not raised.
 
-    Small objects are held in memory and large ones land in cache temp files;
-    either way they go to the engine in batches, verified and published in
-    parallel off the event loop, so the loop keeps requests in flight."""
+    Small objects are held in memory and go to the engine in batches; large
+    ones land in the engine's ``Landing`` files, hashed while their parts
+    arrive. Either way they are verified and published in parallel off the
+    event loop, so the loop keeps requests in flight."""
     moved = Moved()
     bar.add_total(len(items))
     loop = asyncio.get_running_loop()
     small: list[tuple[str, str, bytes, str]] = []
-    large: list[tuple[str, str, str | os.PathLike[str], str]] = []
+    large: list[tuple[_core.Landing, str]] = []
 
     def done(sizes: list[int]) -> None:
         moved.copied += len(sizes)
@@ -128,23 +127,18 @@ async def receive(
         todo, large = large, []
         if not todo:
             return
-        try:
-            sizes = await loop.run_in_executor(None, ws.ingest_many, todo)
-        finally:
-            for _a, _o, tmp, _s in todo:
-                _discard(tmp)  # only corrupt ones are left, and only on error
-        done(sizes)
+        done(await loop.run_in_executor(None, ws.ingest_landed_many, todo))
 
     async def get(item: Incoming) -> None:
         source = f"remote '{store.name}': {item.key}"
         try:
             data = await store.read_small(item.key, _SMALL)
             if data is None:
-                tmp = ws.temp_for(item.algo, item.oid)
+                landing = ws.landing(item.algo, item.oid)
                 try:
-                    await store.get(item.key, tmp, lambda n: bar.step(n, files=0))
+                    await store.get(item.key, landing, lambda n: bar.step(n, files=0))
                 except BaseException:
-                    _discard(tmp)
+                    landing.discard()
                     raise
         except ObjectNotFound:
             moved.missing.append(item.key)
@@ -156,7 +150,7 @@ async def receive(
             if len(small) >= _BATCH or sum(len(d) for _a, _o, d, _s in small) > _BATCH_BYTES:
                 await flush_small()
         else:
-            large.append((item.algo, item.oid, tmp, source))
+            large.append((landing, source))
             await flush_large()
 
     try:
@@ -164,14 +158,9 @@ async def receive(
         await flush_small()
         await flush_large()
     finally:
-        for _a, _o, tmp, _s in large:
-            _discard(tmp)
+        for landing, _s in large:
+            landing.discard()
     return moved
-
-
-def _discard(path: str | os.PathLike[str]) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
 
 
 class Session:

@@ -68,8 +68,18 @@ impl TempFile {
     /// objects must be 0444 whatever the umask), otherwise the umask applies
     /// as it does to any file the user creates.
     pub fn create_with_mode(dir: &Path, mode: u32, exact: bool) -> Result<Self> {
+        Self::create(dir, mode, exact, false)
+    }
+
+    /// [`create_in`](Self::create_in), also open for reading back what was
+    /// written (a download hashed as it lands).
+    pub fn create_readable_in(dir: &Path) -> Result<Self> {
+        Self::create(dir, OBJECT_MODE, true, true)
+    }
+
+    fn create(dir: &Path, mode: u32, exact: bool, read: bool) -> Result<Self> {
         let path = temp_path(dir);
-        let open = || OpenOptions::new().write(true).create_new(true).mode(mode).open(&path);
+        let open = || OpenOptions::new().read(read).write(true).create_new(true).mode(mode).open(&path);
         let file = match open() {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 fs::create_dir_all(dir).at(dir)?;
@@ -95,6 +105,11 @@ impl TempFile {
 
     pub fn file(&mut self) -> &mut File {
         self.file.as_mut().expect("temp file is open until persisted")
+    }
+
+    /// The open file, for positioned writes from several threads.
+    pub fn handle(&self) -> &File {
+        self.file.as_ref().expect("temp file is open until persisted")
     }
 
     pub fn write_all(&mut self, data: &[u8]) -> Result<()> {

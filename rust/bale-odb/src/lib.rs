@@ -8,14 +8,17 @@
 //! [`transfer`] copies objects between two stores (the cache and a folder
 //! remote share one layout), verifying every byte it copies. [`chunks`]
 //! holds chunked files: lists beside objects, rebuilds, compaction.
+//! [`Landing`] is a download hashed while its parts land.
 
 mod chunks;
 pub mod fs;
+mod landing;
 mod progress;
 mod store;
 mod transfer;
 
 pub use chunks::{settle, stored_bytes, HeldChunks, LocalChunks, Settled};
+pub use landing::Landing;
 pub use progress::Progress;
 pub use store::{chunked, Odb, Presence, PutOutcome};
 pub use transfer::{transfer, Transferred, Trust};

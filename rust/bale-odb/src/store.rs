@@ -12,6 +12,7 @@ use bale_hash::{hash_bytes, hash_file, read_block, Algo, FileHash, Hasher, Oid};
 use rayon::prelude::*;
 
 use crate::fs::{clone_into, TempFile};
+use crate::landing::Landing;
 
 /// Files up to this size are read into memory once, hashed, and written from
 /// the same buffer only if the store lacks them.
@@ -281,21 +282,45 @@ impl Odb {
         Ok(if tmp.persist_new(&dest)? { PutOutcome::Stored } else { PutOutcome::Present })
     }
 
-    /// A fresh temp path beside where `oid` will live, for a download to
-    /// land in before [`ingest`](Self::ingest). Named like every temp of the
+    /// A download of `oid` landing beside where it will live, hashed as it
+    /// lands (see [`Landing`]). Its temp is named like every temp of the
     /// store, so `gc` removes it if the downloader dies.
-    pub fn temp_for(&self, oid: &Oid) -> Result<PathBuf> {
+    pub fn landing(&self, oid: &Oid) -> Result<Landing> {
         let dir = self.ensure_parent(&self.object_path(oid))?;
-        Ok(crate::fs::temp_path(&dir))
+        Landing::create(&dir, *oid)
+    }
+
+    /// Publishes a finished [`landing`](Self::landing) as its object if it
+    /// hashes to it (with the hash streamed while it landed, else hashed
+    /// now); otherwise removes it and fails as [`ingest`](Self::ingest) does.
+    pub fn ingest_landed(&self, landing: Landing, source: &str) -> Result<(FileHash, PutOutcome)> {
+        let oid = landing.oid();
+        let (tmp, streamed) = landing.finish()?;
+        let got = match streamed {
+            Some(hash) => hash,
+            None => hash_file(tmp.path(), oid.algo())?,
+        };
+        self.publish_download(&oid, tmp, got, source)
     }
 
     /// Publishes the downloaded file `tmp` as `oid` if it hashes to `oid`;
     /// otherwise removes it and fails with [`Error::CorruptObject`] naming
     /// `source` (where the bytes came from). Returns the object's size.
     pub fn ingest(&self, oid: &Oid, tmp: &Path, source: &str) -> Result<(FileHash, PutOutcome)> {
-        use std::os::unix::fs::PermissionsExt;
         let tmp = TempFile::adopt(tmp.to_path_buf());
         let got = hash_file(tmp.path(), oid.algo())?;
+        self.publish_download(oid, tmp, got, source)
+    }
+
+    /// The end of both ingests: `got` is what `tmp` hashed to.
+    fn publish_download(
+        &self,
+        oid: &Oid,
+        tmp: TempFile,
+        got: FileHash,
+        source: &str,
+    ) -> Result<(FileHash, PutOutcome)> {
+        use std::os::unix::fs::PermissionsExt;
         if got.oid.digest() != oid.digest() {
             return Err(Error::CorruptObject {
                 path: PathBuf::from(source),
@@ -621,7 +646,7 @@ mod tests {
         let odb = Odb::new(dir.path().join("cache"));
         let md5 = |b: &[u8]| hash_bytes(Algo::Md5, b, false);
         let oid = md5(b"payload");
-        let tmp = odb.temp_for(&oid).unwrap();
+        let tmp = dir.path().join("download.tmp");
         fs::write(&tmp, b"payload").unwrap();
         assert_eq!(odb.ingest(&oid, &tmp, "remote").unwrap().1, PutOutcome::Stored);
         let meta = fs::metadata(odb.object_path(&oid)).unwrap();
@@ -629,11 +654,22 @@ mod tests {
         assert!(!tmp.exists());
 
         let other = md5(b"other");
-        let tmp = odb.temp_for(&other).unwrap();
         fs::write(&tmp, b"0ther").unwrap();
         let err = odb.ingest(&other, &tmp, "s3://b/k").unwrap_err();
         assert!(matches!(err, Error::CorruptObject { .. }) && err.to_string().starts_with("s3://b/k"));
         assert!(!tmp.exists() && !odb.exists(&other));
+
+        // A landing: the same check, on the hash streamed while it landed.
+        let landed = odb.landing(&other).unwrap();
+        landed.write(1, b"ther").unwrap();
+        landed.write(0, b"0").unwrap();
+        let tmp = landed.path().to_path_buf();
+        let err = odb.ingest_landed(landed, "s3://b/k2").unwrap_err();
+        assert!(matches!(err, Error::CorruptObject { .. }) && err.to_string().starts_with("s3://b/k2"));
+        assert!(!tmp.exists() && !odb.exists(&other));
+        let landed = odb.landing(&oid).unwrap();
+        landed.write(0, b"payload").unwrap();
+        assert_eq!(odb.ingest_landed(landed, "remote").unwrap().1, PutOutcome::Present);
 
         assert!(matches!(odb.ingest_bytes(&other, b"0ther", "mem"), Err(Error::CorruptObject { .. })));
         assert!(!odb.exists(&other));

@@ -5,6 +5,7 @@
 //! the GIL and runs on bale's own rayon pool (see [`runtime`]).
 
 mod errors;
+mod landing;
 mod packs;
 mod progress;
 mod runtime;
@@ -22,6 +23,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<workspace::CheckoutResult>()?;
     m.add_class::<workspace::GcResult>()?;
     m.add_class::<workspace::Transferred>()?;
+    m.add_class::<landing::Landing>()?;
     m.add_class::<packs::PackPush>()?;
     m.add_class::<packs::FetchPlan>()?;
     m.add_function(wrap_pyfunction!(workspace::check_pack_index, m)?)?;

@@ -11,10 +11,12 @@ use bale_hash::{Algo, Oid};
 use bale_index::build::{build_target, hash_target, BuildOptions};
 use bale_index::{diff_manifests, Manifest, State};
 use bale_odb::Odb;
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use rayon::prelude::*;
 
 use crate::errors::IntoPy;
+use crate::landing::Landing;
 use crate::progress::Progress;
 use crate::runtime::run;
 
@@ -522,15 +524,33 @@ impl Workspace {
         Ok((files, dirs))
     }
 
-    /// [`ingest`](Self::ingest) for many downloads at once, in parallel:
-    /// `(algo, oid, tmp, source)` each. Every item is handled (published,
-    /// or removed if corrupt) before the first error is raised.
-    fn ingest_many(&self, py: Python<'_>, items: Vec<(String, String, PathBuf, String)>) -> PyResult<Vec<u64>> {
-        let parsed = items.iter().map(|(a, o, _, _)| parse_oid(a, o)).collect::<Result<Vec<_>, _>>().py_err(py)?;
+    /// A download of `oid` to land in the cache, hashed as it lands.
+    fn landing(&self, py: Python<'_>, algo: &str, oid: &str) -> PyResult<Landing> {
+        let oid = parse_oid(algo, oid).py_err(py)?;
+        py.detach(|| self.odb.landing(&oid)).py_err(py).map(Landing::new)
+    }
+
+    /// Publishes finished downloads, `(landing, source)` each, in parallel:
+    /// each only if it hashes to its id (else it is removed, and the
+    /// `CorruptObjectError` names `source`). Every item is handled before
+    /// the first error is raised.
+    fn ingest_landed_many(&self, py: Python<'_>, items: Vec<(Py<Landing>, String)>) -> PyResult<Vec<u64>> {
+        let mut landings = Vec::with_capacity(items.len());
+        for (landing, _) in &items {
+            let Some(l) = landing.get().take() else {
+                return Err(PyValueError::new_err("a download was already published or discarded"));
+            };
+            landings.push(l);
+        }
+        let oids: Vec<Oid> = landings.iter().map(bale_odb::Landing::oid).collect();
+        // Each is taken, once, by the worker that publishes it.
+        let landings: Vec<Mutex<Option<bale_odb::Landing>>> =
+            landings.into_iter().map(|l| Mutex::new(Some(l))).collect();
         run(py, self.jobs, None, None, |_| {
-            self.publish_all(&parsed, |i, oid| {
-                let (_, _, tmp, source) = &items[i];
-                Ok(self.odb.ingest(oid, tmp, source)?.0.size)
+            self.publish_all(&oids, |i, _| {
+                let landing =
+                    landings[i].lock().unwrap_or_else(|e| e.into_inner()).take().expect("each item is published once");
+                Ok(self.odb.ingest_landed(landing, &items[i].1)?.0.size)
             })
         })
     }
@@ -545,25 +565,6 @@ impl Workspace {
                 Ok(data.len() as u64)
             })
         })
-    }
-
-    /// A fresh temp path in the cache for a download of `oid` to land in.
-    fn temp_for(&self, py: Python<'_>, algo: &str, oid: &str) -> PyResult<PathBuf> {
-        let oid = parse_oid(algo, oid).py_err(py)?;
-        py.detach(|| self.odb.temp_for(&oid)).py_err(py)
-    }
-
-    /// Publishes the downloaded file `tmp` as `oid` if it hashes to `oid`;
-    /// otherwise removes it and raises `CorruptObjectError` naming `source`.
-    /// Returns the object's size.
-    fn ingest(&self, py: Python<'_>, algo: &str, oid: &str, tmp: PathBuf, source: &str) -> PyResult<u64> {
-        let oid = parse_oid(algo, oid).py_err(py)?;
-        let hash = py.detach(|| self.odb.ingest(&oid, &tmp, source)).py_err(py)?.0;
-        let path = self.odb.object_path(&oid);
-        if let Ok(m) = std::fs::metadata(&path) {
-            self.state.lock().unwrap().record_object(&path, bale_index::walk::stat_of(&m), oid);
-        }
-        Ok(hash.size)
     }
 
     /// Writes into `staging` the packs a push of the native `roots` needs:
