@@ -12,8 +12,9 @@ reads, and verifies every object that arrives; this module moves files:
 - Fetch. Rounds of ranged reads: the files of a tree are known only once
   the tree is in the cache, so each round fetches what the trees fetched so
   far reveal, until nothing is left. A chunked file (DESIGN.md §13) takes
-  three: its list, then the chunks the cache lacks (both kept in the
-  staging folder), then its rebuild into the cache, verified.
+  two: its list (kept in the staging folder), then the chunks the cache
+  lacks, each written, verified, straight into the file, which is hashed
+  as it fills and published when the round's reads are in.
 """
 
 from __future__ import annotations
@@ -245,7 +246,13 @@ async def _rounds(
             moved.bytes += nbytes
             bar.step(files=1)
 
-        await for_each([(plan, i, r) for i, r in enumerate(reads)], read, jobs)
+        try:
+            await for_each([(plan, i, r) for i, r in enumerate(reads)], read, jobs)
+        except BaseException:
+            plan.discard()
+            raise
+        rebuilt, _ = await asyncio.to_thread(ws.pack_fetch_finish, plan)
+        moved.copied += rebuilt
         if moved.copied == before or shallow:
             # Every read landed objects already here: nothing new can
             # be revealed, and the rest is on no remote.

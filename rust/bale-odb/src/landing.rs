@@ -58,30 +58,24 @@ struct Landed {
 }
 
 impl Landed {
-    /// Records `[start, end)`, merged with its neighbours.
+    /// Records `[start, end)`, merged with the ranges it touches; bytes
+    /// written before mark the landing overlapped.
     fn record(&mut self, start: u64, end: u64) {
         if start == end {
             return;
         }
-        if let Some((_, &before_end)) = self.ranges.range(..end).next_back() {
-            // Ranges are disjoint, so only the last one starting before `end` can reach past `start`.
-            if before_end > start {
-                self.overlapped = true;
-                return;
-            }
+        let (mut lo, mut hi) = (start, end);
+        // Ranges are disjoint and sorted: walking back from the last one that
+        // starts at or before `end`, they touch until one ends before `start`.
+        let touching: Vec<(u64, u64)> =
+            self.ranges.range(..=end).rev().take_while(|(_, &e)| e >= start).map(|(&s, &e)| (s, e)).collect();
+        for (s, e) in touching {
+            self.overlapped |= e > start && s < end;
+            lo = lo.min(s);
+            hi = hi.max(e);
+            self.ranges.remove(&s);
         }
-        let mut start = start;
-        let mut end = end;
-        if let Some((&s, &e)) = self.ranges.range(..start).next_back() {
-            if e == start {
-                self.ranges.remove(&s);
-                start = s;
-            }
-        }
-        if let Some(e) = self.ranges.remove(&end) {
-            end = e;
-        }
-        self.ranges.insert(start, end);
+        self.ranges.insert(lo, hi);
     }
 
     /// How far from byte 0 the file is written without a gap.
@@ -156,6 +150,11 @@ impl Landing {
         }
         self.shared.changed.notify_all();
         written
+    }
+
+    /// How many bytes from the first one have landed without a gap.
+    pub fn covered(&self) -> u64 {
+        self.shared.lock().prefix()
     }
 
     /// Takes no more writes (waiting for those in progress).
@@ -318,5 +317,8 @@ mod tests {
         l.record(0, 10);
         l.record(9, 11);
         assert!(l.overlapped);
+        l.record(11, 45); // the union is kept, overlap or not
+        assert_eq!(l.prefix(), 50);
+        assert_eq!(l.ranges.len(), 1);
     }
 }

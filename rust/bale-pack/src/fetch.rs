@@ -6,6 +6,7 @@ use bale_error::Result;
 use bale_hash::Oid;
 use bale_odb::{LocalChunks, Odb, PutOutcome};
 
+use crate::assembly::Assemblies;
 use crate::side::SideChunks;
 use crate::{read_plan_kinds, Kind, ReadPlan, RemoteIndex, Side};
 
@@ -18,14 +19,19 @@ pub struct Round {
     /// Chunked files rebuilt into the cache this round, and their bytes.
     pub rebuilt: u64,
     pub rebuilt_bytes: u64,
+    /// Chunked files assembled from the chunks the reads bring: pass to
+    /// [`ingest_read`](crate::ingest_read), then
+    /// [`finish`](Assemblies::finish) once every read is in.
+    pub assemblies: Assemblies,
 }
 
 /// `wanted` are objects the cache lacks (trees and files). A file whose
-/// list and chunks all arrived in `side` (earlier rounds) is rebuilt into the
-/// cache now, verified, with its list; for the others the round reads a
-/// tree, a file's list (where the remote has one: only the chunks the cache
-/// lacks then follow), the chunks a fetched list still needs, or a file's
-/// whole bytes.
+/// list arrived (earlier rounds) and whose chunks the cache holds is rebuilt
+/// into the cache now, verified, with its list; a file whose list arrived
+/// but that lacks chunks is assembled as they land ([`Assemblies`]); for the
+/// others the round reads a tree, a file's list (where the remote has one:
+/// only the chunks the cache lacks then follow) or its list's segments, or a
+/// file's whole bytes.
 pub fn fetch_round(
     odb: &Odb,
     side: &Side,
@@ -70,14 +76,10 @@ pub fn fetch_round(
             Some(l) => &*l,
             None => local.insert(LocalChunks::scan(odb)?),
         };
-        let before = reads.len();
-        for c in &list.chunks {
-            if !fetched.has(&c.id) && !cache.has(&c.id) {
-                reads.push((c.id, Kind::Chunk));
-            }
-        }
-        if reads.len() == before {
-            let source = Fetched { side: &fetched, cache };
+        let held = |id: &Oid| fetched.has(id) || cache.has(id);
+        let source = Fetched { side: &fetched, cache };
+        let lacking: Vec<Oid> = list.chunks.iter().map(|c| c.id).filter(|id| !held(id)).collect();
+        if lacking.is_empty() {
             // The list joins the cache only with the object it rebuilt: one
             // that never rebuilt anything is not trusted for slices.
             if odb.rebuild_list(&list, &source)? == PutOutcome::Stored {
@@ -85,6 +87,12 @@ pub fn fetch_round(
                 round.rebuilt += 1;
                 round.rebuilt_bytes += list.size;
             }
+        } else if lacking.iter().any(|id| !remote.contains(id)) {
+            // The file cannot be whole: its chunks on no remote are reported.
+            reads.extend(lacking.into_iter().filter(|id| !remote.contains(id)).map(|id| (id, Kind::Chunk)));
+        } else {
+            let fetch = round.assemblies.start(odb, list, &source, held)?;
+            reads.extend(fetch.into_iter().map(|id| (id, Kind::Chunk)));
         }
     }
     round.plan = read_plan_kinds(remote, &reads, max_gap, max_read);

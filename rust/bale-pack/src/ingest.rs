@@ -10,7 +10,7 @@ use bale_odb::{Odb, Progress, PutOutcome};
 use rayon::prelude::*;
 
 use crate::errors::{bad_format, corrupt_in_pack};
-use crate::{Encoding, Entry, Kind, Read, Side};
+use crate::{Assemblies, Encoding, Entry, Kind, Read, Side};
 
 /// Objects up to this size are read whole and stored with `Odb::put_bytes`;
 /// larger ones are streamed through a temp file in blocks of it.
@@ -37,11 +37,19 @@ pub struct Ingested {
 /// the object. Other objects of the same read that verified may already be
 /// stored by then; they are correct, and a retry skips them.
 ///
-/// Chunks and chunk lists (fetched to rebuild a chunked file) go into
-/// `side`, a store of their own beside the fetch, never into the cache: a
-/// list in the cache promises its chunks (DESIGN.md §13.0), which a fetch
-/// cut short could not keep.
-pub fn ingest_read(odb: &Odb, side: &Side, read: &Read, data_file: &Path, progress: &Progress) -> Result<Ingested> {
+/// Chunks go, verified, into the files `assemblies` builds from them. Chunk
+/// lists, and the segments of two-level lists, go into `side`, a store of
+/// their own beside the fetch, never into the cache: a list in the cache
+/// promises its chunks (DESIGN.md §13.0), which a fetch cut short could not
+/// keep.
+pub fn ingest_read(
+    odb: &Odb,
+    side: &Side,
+    assemblies: &Assemblies,
+    read: &Read,
+    data_file: &Path,
+    progress: &Progress,
+) -> Result<Ingested> {
     let file = File::open(data_file).at(data_file)?;
     let size = file.metadata().at(data_file)?.len();
     if size != read.len() {
@@ -65,13 +73,27 @@ pub fn ingest_read(odb: &Odb, side: &Side, read: &Read, data_file: &Path, progre
             return Ok(Ingested { stored, present: 1 - stored, bytes: stored * e.length });
         }
     }
-    let chunks: Vec<&Entry> = read.entries.iter().filter(|e| e.kind == Kind::Chunk).collect();
+    let (placed, kept): (Vec<&Entry>, Vec<&Entry>) =
+        read.entries.iter().filter(|e| e.kind == Kind::Chunk).partition(|e| assemblies.wants(&e.oid()));
     let mut done = Ingested::default();
-    if !chunks.is_empty() {
-        side.keep_range(read, data_file, &chunks)?;
-        done.stored += chunks.len() as u64;
-        done.bytes += chunks.iter().map(|e| e.length).sum::<u64>();
-        progress.step(done.bytes);
+    // Chunks of files being assembled go, verified, straight into them.
+    placed.par_iter().try_for_each(|e| {
+        progress.check()?;
+        let mut data = vec![0u8; e.length as usize];
+        file.read_exact_at(&mut data, within(read, data_file, e)?).at(data_file)?;
+        verify(read, e, blake3::hash(&data), &data)?;
+        assemblies.place(&e.oid(), &data)?;
+        progress.step(e.length);
+        Ok::<_, bale_error::Error>(())
+    })?;
+    // The rest (a list's segments) wait in the side store, verified when used.
+    if !kept.is_empty() {
+        side.keep_range(read, data_file, &kept)?;
+        progress.step(kept.iter().map(|e| e.length).sum());
+    }
+    for e in placed.iter().chain(&kept) {
+        done.stored += 1;
+        done.bytes += e.length;
     }
     let outcomes: Vec<(PutOutcome, u64)> = read
         .entries
@@ -101,27 +123,21 @@ pub fn ingest_read(odb: &Odb, side: &Side, read: &Read, data_file: &Path, progre
 
 fn ingest_list(side: &Side, read: &Read, file: &File, data_file: &Path, e: &Entry) -> Result<(PutOutcome, u64)> {
     let oid = e.oid();
-    if e.offset < read.start || e.end() > read.end {
-        return Err(bad_format(data_file, format!("object {oid} lies outside bytes {}..{}", read.start, read.end)));
-    }
     let mut data = vec![0u8; e.length as usize];
-    file.read_exact_at(&mut data, e.offset - read.start).at(data_file)?;
+    file.read_exact_at(&mut data, within(read, data_file, e)?).at(data_file)?;
     side.keep_list(&oid, &data, &read.pack.pack_key())?;
     Ok((PutOutcome::Stored, e.length))
 }
 
 fn ingest_one(odb: &Odb, read: &Read, file: &File, data_file: &Path, e: &Entry) -> Result<(PutOutcome, u64)> {
     let oid = e.oid();
-    if e.offset < read.start || e.end() > read.end {
-        return Err(bad_format(data_file, format!("object {oid} lies outside bytes {}..{}", read.start, read.end)));
-    }
+    let at = within(read, data_file, e)?;
     match e.encoding {
         Encoding::Raw => {}
     }
     if odb.exists(&oid) {
         return Ok((PutOutcome::Present, 0));
     }
-    let at = e.offset - read.start;
     if e.length <= IN_MEMORY {
         let mut data = vec![0u8; e.length as usize];
         file.read_exact_at(&mut data, at).at(data_file)?;
@@ -153,6 +169,15 @@ fn ingest_one(odb: &Odb, read: &Read, file: &File, data_file: &Path, e: &Entry) 
 
 /// Fails unless the bytes that hashed to `got` (starting with `head`) are the
 /// object `e` says they are.
+/// Where entry `e` starts in the downloaded bytes of `read`.
+fn within(read: &Read, data_file: &Path, e: &Entry) -> Result<u64> {
+    if e.offset < read.start || e.end() > read.end {
+        let oid = e.oid();
+        return Err(bad_format(data_file, format!("object {oid} lies outside bytes {}..{}", read.start, read.end)));
+    }
+    Ok(e.offset - read.start)
+}
+
 fn verify(read: &Read, e: &Entry, got: blake3::Hash, head: &[u8]) -> Result<()> {
     let oid = e.oid();
     if got.as_bytes()[..] != *oid.digest() {

@@ -13,12 +13,15 @@
 //!   last) → [`write_packs`] into a staging folder → upload each `.pack`, then
 //!   its `.idx`; the tree pack's `.idx` goes last.
 //! - pull: [`RemoteIndex::load_dir`] over the cached `.idx` files →
-//!   [`read_plan`] (ranged reads per pack, neighbours merged) → download each
-//!   [`Read`] into a file → [`ingest_read`] verifies and stores every object.
+//!   [`fetch_round`] (ranged reads per pack, neighbours merged) → download
+//!   each [`Read`] into a file → [`ingest_read`] verifies and stores every
+//!   object, chunks straight into the files [`Assemblies`] builds → their
+//!   [`finish`](Assemblies::finish) publishes those files; repeat.
 //!
 //! [`PackIndex`] is one parsed index; [`PackId`] names a pack; [`Entry`] is
 //! one object's place in a pack.
 
+mod assembly;
 mod errors;
 mod fetch;
 mod format;
@@ -32,6 +35,7 @@ mod select;
 mod side;
 mod write;
 
+pub use assembly::Assemblies;
 pub use fetch::{fetch_round, Round};
 pub use format::{Encoding, Entry, Kind, ENTRY_LEN, VERSION};
 pub use id::{PackId, PACKS_DIR};

@@ -9,7 +9,7 @@ use std::time::Instant;
 use bale_hash::{Algo, Oid};
 use bale_odb::{Odb, Progress};
 use bale_pack::{
-    ingest_read, plan_packs, read_plan, write_packs, Encoding, Entry, Kind, PackId, PackIndex, RemoteIndex,
+    ingest_read, plan_packs, read_plan, write_packs, Assemblies, Encoding, Entry, Kind, PackId, PackIndex, RemoteIndex,
 };
 use common::{download, Rng};
 
@@ -50,7 +50,7 @@ fn random_pushes_and_pulls_round_trip_every_wanted_object() {
             assert_eq!(read.end, read.entries.iter().map(Entry::end).max().unwrap());
             ranges.push((read.pack, read.start, read.end));
             let data = download(read, &staged, &d.path().join("dl"));
-            ingest_read(&fresh, &no_side(), read, &data, &Progress::default()).unwrap();
+            ingest_read(&fresh, &no_side(), &Assemblies::default(), read, &data, &Progress::default()).unwrap();
         }
         ranges.sort();
         for pair in ranges.windows(2) {
@@ -177,7 +177,7 @@ fn bench(count: usize, size: usize) {
     let files: Vec<_> = rplan.reads.iter().map(|r| download(r, &staged, &d.path().join("dl"))).collect();
     let start = Instant::now();
     for (read, file) in rplan.reads.iter().zip(&files) {
-        ingest_read(&fresh, &no_side(), read, file, &Progress::default()).unwrap();
+        ingest_read(&fresh, &no_side(), &Assemblies::default(), read, file, &Progress::default()).unwrap();
     }
     let t = start.elapsed().as_secs_f64();
     println!("[{count} x {size}] ingest: {} reads, {mb:.0} MB in {t:.2} s = {:.0} MB/s", rplan.reads.len(), mb / t);

@@ -9,7 +9,8 @@ use bale_error::Error;
 use bale_hash::Oid;
 use bale_odb::{Odb, Progress};
 use bale_pack::{
-    ingest_read, plan_packs, read_plan, write_pack, write_packs, PackId, PackIndex, RemoteIndex, WrittenPack,
+    ingest_read, plan_packs, read_plan, write_pack, write_packs, Assemblies, PackId, PackIndex, RemoteIndex,
+    WrittenPack,
 };
 use common::{download, put, random_objects, Rng};
 
@@ -18,7 +19,7 @@ fn pull(remote: &RemoteIndex, wanted: &[Oid], packs: &Path, into: &Odb, scratch:
     assert!(plan.missing.is_empty(), "missing {:?}", plan.missing);
     for read in &plan.reads {
         let data = download(read, packs, scratch);
-        ingest_read(into, &no_side(), read, &data, &Progress::default()).unwrap();
+        ingest_read(into, &no_side(), &Assemblies::default(), read, &data, &Progress::default()).unwrap();
     }
     plan.reads.len()
 }
@@ -69,7 +70,8 @@ fn every_object_round_trips_through_packs_into_a_fresh_store() {
     // Ingesting again finds everything present.
     let plan = read_plan(&remote, &subdir, 4096, 256 << 10);
     let data = download(&plan.reads[0], &staged, &d.path().join("dl3"));
-    let again = ingest_read(&other, &no_side(), &plan.reads[0], &data, &Progress::default()).unwrap();
+    let again =
+        ingest_read(&other, &no_side(), &Assemblies::default(), &plan.reads[0], &data, &Progress::default()).unwrap();
     assert_eq!((again.stored, again.present), (0, plan.reads[0].entries.len() as u64));
 }
 
@@ -89,7 +91,7 @@ fn a_flipped_byte_in_a_pack_is_caught_at_ingest_and_nothing_of_it_is_stored() {
     let mut bytes = fs::read(&data).unwrap();
     bytes[(entry.length / 2) as usize] ^= 1;
     fs::write(&data, bytes).unwrap();
-    match ingest_read(&fresh, &no_side(), &plan.reads[0], &data, &Progress::default()) {
+    match ingest_read(&fresh, &no_side(), &Assemblies::default(), &plan.reads[0], &data, &Progress::default()) {
         Err(Error::CorruptObject { path, expected, .. }) => {
             assert_eq!(path, Path::new(&w.id.pack_key()));
             assert_eq!(expected, victim.to_string());
@@ -102,7 +104,7 @@ fn a_flipped_byte_in_a_pack_is_caught_at_ingest_and_nothing_of_it_is_stored() {
     // A short download is refused before anything is read.
     fs::write(&data, b"short").unwrap();
     assert!(matches!(
-        ingest_read(&fresh, &no_side(), &plan.reads[0], &data, &Progress::default()),
+        ingest_read(&fresh, &no_side(), &Assemblies::default(), &plan.reads[0], &data, &Progress::default()),
         Err(Error::BadManifest { .. })
     ));
 }
@@ -205,7 +207,8 @@ fn a_file_listed_as_a_tree_is_refused_at_ingest() {
     let remote = RemoteIndex::from_indexes([w.index]);
     let plan = read_plan(&remote, &[fake], 0, u64::MAX);
     let data = download(&plan.reads[0], &d.path().join("s"), &d.path().join("dl"));
-    let err = ingest_read(&fresh, &no_side(), &plan.reads[0], &data, &Progress::default()).unwrap_err();
+    let err = ingest_read(&fresh, &no_side(), &Assemblies::default(), &plan.reads[0], &data, &Progress::default())
+        .unwrap_err();
     assert!(err.to_string().contains("listed as a tree"), "{err}");
     assert!(!fresh.exists(&fake));
 }
@@ -224,7 +227,10 @@ fn a_cancelled_write_or_ingest_stops_and_leaves_no_files() {
     assert_eq!(fs::read_dir(&other).unwrap().count(), 0);
     let plan = read_plan(&RemoteIndex::from_indexes([w.index]), &oids, 0, u64::MAX);
     let data = download(&plan.reads[0], &staged, &d.path().join("dl"));
-    assert!(matches!(ingest_read(&fresh, &no_side(), &plan.reads[0], &data, &cancelled), Err(Error::Interrupted)));
+    assert!(matches!(
+        ingest_read(&fresh, &no_side(), &Assemblies::default(), &plan.reads[0], &data, &cancelled),
+        Err(Error::Interrupted)
+    ));
     assert!(oids.iter().all(|o| !fresh.exists(o)));
 }
 

@@ -8,7 +8,9 @@ use bale_error::{Error, Result};
 use bale_hash::Oid;
 use bale_index::sync::native_objects;
 use bale_odb::{Odb, Progress};
-use bale_pack::{fetch_round, plan_packs, push_items, write_packs, Kind, PackIndex, ReadPlan, RemoteIndex, Side};
+use bale_pack::{
+    fetch_round, plan_packs, push_items, write_packs, Assemblies, Kind, PackIndex, ReadPlan, RemoteIndex, Side,
+};
 use pyo3::prelude::*;
 use rayon::prelude::*;
 
@@ -26,12 +28,15 @@ pub struct PackPush {
 }
 
 /// The ranged reads a fetch makes. Ingest each downloaded read with
-/// `Workspace.ingest_read(plan, i, file)`; then plan again, because the
-/// files of a tree fetched now are known only once it is in the cache.
+/// `Workspace.ingest_read(plan, i, file)`, then publish the chunked files
+/// the reads completed with `Workspace.pack_fetch_finish(plan)` (or give
+/// them up with `discard()`); then plan again, because the files of a tree
+/// fetched now are known only once it is in the cache.
 #[pyclass(frozen, module = "bale._core")]
 pub struct FetchPlan {
     pub(crate) plan: ReadPlan,
     pub(crate) side: Side,
+    pub(crate) assemblies: Assemblies,
     /// Chunked files this round rebuilt into the cache, and their bytes.
     #[pyo3(get)]
     rebuilt: u64,
@@ -57,6 +62,12 @@ impl FetchPlan {
     #[getter]
     fn wanted_bytes(&self) -> u64 {
         self.plan.wanted_bytes
+    }
+
+    /// Gives up the chunked files this round was assembling (a failed
+    /// fetch): their temp files go.
+    fn discard(&self, py: Python<'_>) {
+        py.detach(|| self.assemblies.discard())
     }
 }
 
@@ -117,7 +128,13 @@ pub fn fetch_plan(
     };
     let side = side_store(staging);
     let round = fetch_round(odb, &side, &remote, &wanted, max_gap, max_read)?;
-    Ok(FetchPlan { plan: round.plan, side, rebuilt: round.rebuilt, rebuilt_bytes: round.rebuilt_bytes })
+    Ok(FetchPlan {
+        plan: round.plan,
+        side,
+        assemblies: round.assemblies,
+        rebuilt: round.rebuilt,
+        rebuilt_bytes: round.rebuilt_bytes,
+    })
 }
 
 /// `(oid, in the cache, on the remote)` of every object `roots` reach

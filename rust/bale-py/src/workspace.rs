@@ -626,10 +626,17 @@ impl Workspace {
         data: PathBuf,
     ) -> PyResult<(u64, u64)> {
         let read = plan.plan.reads.get(i).ok_or_else(|| pyo3::exceptions::PyIndexError::new_err(i))?;
-        let got =
-            py.detach(|| bale_pack::ingest_read(&self.odb, &plan.side, read, &data, &bale_odb::Progress::default()));
+        let got = py.detach(|| {
+            bale_pack::ingest_read(&self.odb, &plan.side, &plan.assemblies, read, &data, &bale_odb::Progress::default())
+        });
         let got = got.py_err(py)?;
         Ok((got.stored, got.bytes))
+    }
+
+    /// Publishes the chunked files `plan`'s reads completed, each verified
+    /// whole, with its list; returns `(files stored, their bytes)`.
+    fn pack_fetch_finish(&self, py: Python<'_>, plan: &crate::packs::FetchPlan) -> PyResult<(u64, u64)> {
+        run(py, self.jobs, None, None, |_| plan.assemblies.finish(&self.odb))
     }
 
     /// How much of each pack the native `roots` still use (see

@@ -1,0 +1,242 @@
+//! Chunked files a fetch rebuilds where their chunks land (DESIGN.md §13.4).
+//!
+//! When a round reads the chunks a file lacks, the file is assembled in a
+//! [`Landing`] in the cache: the chunks the cache (or the side store)
+//! already holds are written at their offsets when the round is planned,
+//! and each fetched chunk, verified, is written at every offset the file's
+//! list gives it as its read is ingested. The landing hashes the file as it
+//! fills, and [`Assemblies::finish`] publishes the files that filled, each
+//! with its list. A fetched chunk is written once, into its file: nothing is
+//! staged and copied again, so a 2 GiB file costs 2 GiB of writes, not 6.
+
+use std::collections::HashMap;
+use std::sync::{RwLock, RwLockReadGuard};
+
+use bale_chunk::{ChunkList, ChunkSource};
+use bale_error::{Error, Result};
+use bale_hash::Oid;
+use bale_odb::{Landing, Odb, PutOutcome};
+use rayon::prelude::*;
+
+/// The files one fetch round assembles.
+#[derive(Default)]
+pub struct Assemblies {
+    files: Vec<RwLock<Option<Assembly>>>,
+    /// Where each chunk to fetch goes: every `(file, offset)` that uses it.
+    at: HashMap<Oid, Vec<(usize, u64)>>,
+}
+
+struct Assembly {
+    list: ChunkList,
+    landing: Landing,
+}
+
+impl std::fmt::Debug for Assemblies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Assemblies").field("files", &self.files.len()).field("chunks", &self.at.len()).finish()
+    }
+}
+
+impl Assemblies {
+    /// Starts assembling `list`'s file: the chunks `has` says `held` holds
+    /// are read, verified and written now; the others are placed for
+    /// [`place`](Self::place). Returns the chunks to fetch that no earlier
+    /// file of the round asked for.
+    pub fn start(
+        &mut self,
+        odb: &Odb,
+        list: ChunkList,
+        held: &impl ChunkSource,
+        has: impl Fn(&Oid) -> bool,
+    ) -> Result<Vec<Oid>> {
+        let landing = odb.landing(&list.file)?;
+        let index = self.files.len();
+        let mut fetch = Vec::new();
+        let mut buf = Vec::new();
+        for c in &list.chunks {
+            if has(&c.id) {
+                held.read_chunk(&c.id, c.len, &mut buf)?;
+                let actual = blake3::hash(&buf);
+                if actual.as_bytes() != c.id.digest() || buf.len() as u64 != c.len {
+                    return Err(Error::CorruptObject {
+                        path: odb.object_path(&c.id),
+                        expected: c.id.to_string(),
+                        actual: actual.to_hex().to_string(),
+                    });
+                }
+                landing.write(c.offset, &buf)?;
+                continue;
+            }
+            let places = self.at.entry(c.id).or_default();
+            if places.is_empty() {
+                fetch.push(c.id);
+            }
+            places.push((index, c.offset));
+        }
+        self.files.push(RwLock::new(Some(Assembly { list, landing })));
+        Ok(fetch)
+    }
+
+    /// Whether fetched chunk `id` has a place in a file being assembled.
+    pub fn wants(&self, id: &Oid) -> bool {
+        self.at.contains_key(id)
+    }
+
+    /// Writes the bytes of fetched chunk `id` (verified by the caller) at
+    /// each of its places. Safe to call from several threads at once.
+    pub fn place(&self, id: &Oid, bytes: &[u8]) -> Result<()> {
+        for &(file, offset) in self.at.get(id).map(Vec::as_slice).unwrap_or_default() {
+            if let Some(a) = self.read(file).as_ref() {
+                a.landing.write(offset, bytes)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes every file whose bytes all landed, with its list (the
+    /// landing checks the whole file's hash); the others are dropped, their
+    /// chunks not all fetched. Returns the files stored now and their bytes.
+    pub fn finish(&self, odb: &Odb) -> Result<(u64, u64)> {
+        let stored: Vec<Result<Option<u64>>> = (0..self.files.len())
+            .into_par_iter()
+            .map(|file| {
+                let Some(Assembly { list, landing }) = self.take(file) else { return Ok(None) };
+                if landing.covered() < list.size {
+                    return Ok(None);
+                }
+                let source = format!("the chunks listed for {}", list.file);
+                if odb.ingest_landed(landing, &source)?.1 == PutOutcome::Present {
+                    return Ok(None);
+                }
+                // The list joins the cache only with the object it rebuilt.
+                odb.put_list(&list)?;
+                Ok(Some(list.size))
+            })
+            .collect();
+        let mut done = (0, 0);
+        for bytes in stored {
+            if let Some(bytes) = bytes? {
+                done.0 += 1;
+                done.1 += bytes;
+            }
+        }
+        Ok(done)
+    }
+
+    /// Gives every unfinished file up (a failed fetch): their temps go.
+    pub fn discard(&self) {
+        for file in 0..self.files.len() {
+            drop(self.take(file));
+        }
+    }
+
+    fn read(&self, file: usize) -> RwLockReadGuard<'_, Option<Assembly>> {
+        self.files[file].read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn take(&self, file: usize) -> Option<Assembly> {
+        self.files[file].write().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bale_chunk::testing::random;
+    use bale_hash::Algo;
+    use bale_odb::LocalChunks;
+
+    /// A chunked file stored in a first cache, and an empty second one.
+    fn setup(dir: &std::path::Path) -> (Odb, Odb, Vec<u8>, ChunkList) {
+        let bytes = random(9 << 20, 7);
+        let src = dir.join("file");
+        std::fs::write(&src, &bytes).unwrap();
+        let from = Odb::new(dir.join("from"));
+        let (hash, _) = from.add_file(&src, Algo::Blake3, false).unwrap();
+        let list = from.read_list(&hash.oid).unwrap().expect("a chunked file has a list");
+        assert!(list.chunks.len() > 10);
+        (from, Odb::new(dir.join("to")), bytes, list)
+    }
+
+    fn temps(odb: &Odb) -> usize {
+        walk(odb.root()).filter(|p| p.extension().is_some_and(|x| x == "tmp")).count()
+    }
+
+    fn walk(dir: &std::path::Path) -> Box<dyn Iterator<Item = std::path::PathBuf>> {
+        let Ok(entries) = std::fs::read_dir(dir) else { return Box::new(std::iter::empty()) };
+        Box::new(entries.flatten().flat_map(|e| {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p)
+            } else {
+                Box::new(std::iter::once(p))
+            }
+        }))
+    }
+
+    #[test]
+    fn chunks_placed_in_any_order_from_many_threads_rebuild_the_file_with_its_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, to, bytes, list) = setup(dir.path());
+        // Two chunks are already held: they are copied in, not fetched.
+        for c in &list.chunks[3..5] {
+            to.put_bytes(&c.id, &bytes[c.offset as usize..(c.offset + c.len) as usize]).unwrap();
+        }
+        let held = LocalChunks::scan(&to).unwrap();
+        let mut assemblies = Assemblies::default();
+        let fetch = assemblies.start(&to, list.clone(), &held, |id| held.has(id)).unwrap();
+        let distinct: std::collections::HashSet<Oid> = list.chunks.iter().map(|c| c.id).collect();
+        assert_eq!(fetch.len(), distinct.len() - 2);
+        std::thread::scope(|s| {
+            for c in list.chunks.iter().rev().filter(|c| fetch.contains(&c.id)) {
+                let assemblies = &assemblies;
+                let chunk = &bytes[c.offset as usize..(c.offset + c.len) as usize];
+                s.spawn(move || assemblies.place(&c.id, chunk).unwrap());
+            }
+        });
+        assert_eq!(assemblies.finish(&to).unwrap(), (1, list.size));
+        assert_eq!(std::fs::read(to.object_path(&list.file)).unwrap(), bytes);
+        assert!(to.has_list(&list.file));
+        assert_eq!(temps(&to), 0);
+    }
+
+    #[test]
+    fn a_file_missing_a_chunk_is_not_published_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, to, bytes, list) = setup(dir.path());
+        let held = LocalChunks::scan(&to).unwrap();
+        let mut assemblies = Assemblies::default();
+        let fetch = assemblies.start(&to, list.clone(), &held, |_| false).unwrap();
+        for c in list.chunks.iter().filter(|c| c.id != fetch[1]) {
+            assemblies.place(&c.id, &bytes[c.offset as usize..(c.offset + c.len) as usize]).unwrap();
+        }
+        assert_eq!(temps(&to), 1);
+        assert_eq!(assemblies.finish(&to).unwrap(), (0, 0));
+        assert!(!to.exists(&list.file) && !to.has_list(&list.file));
+        assert_eq!(temps(&to), 0);
+
+        let mut given_up = Assemblies::default();
+        given_up.start(&to, list, &held, |_| false).unwrap();
+        given_up.discard();
+        assert_eq!(temps(&to), 0);
+    }
+
+    #[test]
+    fn chunks_that_fit_but_make_another_file_are_refused_whole() {
+        // A list whose file id is not the hash of its chunks (a corrupt list
+        // on a remote): every chunk verifies, the whole does not.
+        let dir = tempfile::tempdir().unwrap();
+        let (_, to, bytes, mut list) = setup(dir.path());
+        list.file = bale_hash::hash_bytes(Algo::Blake3, b"another file", false);
+        let held = LocalChunks::scan(&to).unwrap();
+        let mut assemblies = Assemblies::default();
+        assemblies.start(&to, list.clone(), &held, |_| false).unwrap();
+        for c in &list.chunks {
+            assemblies.place(&c.id, &bytes[c.offset as usize..(c.offset + c.len) as usize]).unwrap();
+        }
+        let err = assemblies.finish(&to).unwrap_err();
+        assert!(matches!(err, Error::CorruptObject { .. }), "{err}");
+        assert!(!to.exists(&list.file) && !to.has_list(&list.file));
+        assert_eq!(temps(&to), 0);
+    }
+}
