@@ -219,9 +219,9 @@ class Workspace:
         index_dir: _Path,
         staging: _Path,
         target: int,
-        progress: Progress | None = None,
         tick: Callable[[], object] | None = None,
     ) -> PackPush: ...
+    def pack_write(self, plan: PackPush, i: int) -> tuple[Path, Path, str, str, int, int]: ...
     def pack_fetch_plan(
         self,
         roots: list[tuple[str, str]],
@@ -247,10 +247,10 @@ class Workspace:
 
 @final
 class PackPush:
-    """What a push uploads: ``(pack, index, pack key, index key, trees, bytes, objects)``."""
+    """The packs a push uploads, in order; ``Workspace.pack_write`` writes each."""
 
     @property
-    def packs(self) -> list[tuple[Path, Path, str, str, bool, int, int]]: ...
+    def packs(self) -> list[tuple[bool, int]]: ...
     @property
     def missing(self) -> list[str]: ...
     @property

@@ -6,9 +6,10 @@ reads, and verifies every object that arrives; this module moves files:
 - Index copies. A pack index never changes under its name, so each is
   downloaded once into a local folder (checked by the engine first) and
   the union of the copies answers every existence question.
-- Push. Packs upload in parallel, each followed by its index; the pack that
-  holds the trees goes last, after every other index, so a tree on the
-  remote always has its members there too.
+- Push. Packs are written and uploaded in parallel, each just before its
+  upload and followed by its index; the pack that holds the trees goes
+  last, after every other index, so a tree on the remote always has its
+  members there too.
 - Fetch. Rounds of ranged reads: the files of a tree are known only once
   the tree is in the cache, so each round fetches what the trees fetched so
   far reveal, until nothing is left. A chunked file (DESIGN.md §13) takes
@@ -128,29 +129,35 @@ async def push(
     bar: Bar,
     pack_size: int = DEFAULT_PACK_SIZE,
 ) -> Moved:
-    """Uploads, as packs, every object ``roots`` reach that the remote lacks."""
-    await refresh_indexes(store, paths, jobs)
-    plan = await asyncio.to_thread(
-        ws.pack_push, roots, paths.indexes, paths.staging, pack_size, bar.progress
-    )
-    moved = Moved(present=plan.present, missing=list(plan.missing))
-    bar.progress.reset()
-    bar.add_total(sum(p[6] for p in plan.packs))
-    try:
-        members = [p for p in plan.packs if not p[4]]
-        trees = [p for p in plan.packs if p[4]]
+    """Uploads, as packs, every object ``roots`` reach that the remote lacks.
 
-        async def upload(pack: tuple[Path, Path, str, str, bool, int, int]) -> None:
-            pack_path, index_path, pack_key, index_key, _trees, nbytes, objects = pack
-            await store.put(pack_path, pack_key, lambda n: bar.step(n, files=0), consume=True)
-            await store.put(index_path, index_key)
-            _keep_copy(index_path, paths.indexes / Path(index_key).name)
+    Each pack is written just before its upload and removed after it, so
+    writing one overlaps sending others and the staging folder holds about
+    ``jobs`` packs at a time."""
+    await refresh_indexes(store, paths, jobs)
+    plan = await asyncio.to_thread(ws.pack_push, roots, paths.indexes, paths.staging, pack_size)
+    moved = Moved(present=plan.present, missing=list(plan.missing))
+    packs = plan.packs
+    bar.add_total(sum(objects for _trees, objects in packs))
+    try:
+
+        async def upload(i: int) -> None:
+            written = await asyncio.to_thread(ws.pack_write, plan, i)
+            pack_path, index_path, pack_key, index_key, nbytes, objects = written
+            try:
+                await store.put(pack_path, pack_key, lambda n: bar.step(n, files=0), consume=True)
+                await store.put(index_path, index_key)
+                _keep_copy(index_path, paths.indexes / Path(index_key).name)
+            finally:
+                # Sent (or failed): its bytes need not reach the disk.
+                pack_path.unlink(missing_ok=True)
+                index_path.unlink(missing_ok=True)
             moved.copied += objects
             moved.bytes += nbytes
             bar.step(files=objects)
 
-        await for_each(members, upload, jobs)
-        await for_each(trees, upload, 1)
+        await for_each([i for i, (trees, _) in enumerate(packs) if not trees], upload, jobs)
+        await for_each([i for i, (trees, _) in enumerate(packs) if trees], upload, 1)
     finally:
         shutil.rmtree(paths.staging, ignore_errors=True)
     return moved

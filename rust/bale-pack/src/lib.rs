@@ -10,8 +10,9 @@
 //! The flow, with the Python layer moving the bytes in between:
 //!
 //! - push: [`RemoteIndex::missing`] → [`plan_packs`] (tree order kept, trees
-//!   last) → [`write_packs`] into a staging folder → upload each `.pack`, then
-//!   its `.idx`; the tree pack's `.idx` goes last.
+//!   last) → for each pack, [`write_pack`] into a staging folder, upload the
+//!   `.pack`, then its `.idx`, several packs at once; the tree pack goes
+//!   last. ([`write_packs`] writes a whole plan at once.)
 //! - pull: [`RemoteIndex::load_dir`] over the cached `.idx` files →
 //!   [`fetch_round`] (ranged reads per pack, neighbours merged) → download
 //!   each [`Read`] into a file → [`ingest_read`] verifies and stores every

@@ -9,22 +9,36 @@ use bale_hash::Oid;
 use bale_index::sync::native_objects;
 use bale_odb::{Odb, Progress};
 use bale_pack::{
-    fetch_round, plan_packs, push_items, write_packs, Assemblies, Kind, PackIndex, ReadPlan, RemoteIndex, Side,
+    fetch_round, plan_packs, push_items, write_pack, Assemblies, Kind, PackIndex, PlannedPack, ReadPlan, RemoteIndex,
+    Side,
 };
 use pyo3::prelude::*;
 use rayon::prelude::*;
 
-/// What a push must upload: packs in upload order, each with its index.
-/// The last pack holds the trees and must go last (its index after every
-/// other index), so that a tree on the remote implies all of its members.
-#[pyclass(frozen, get_all, module = "bale._core")]
+/// What a push must upload: packs in upload order, each written by
+/// `Workspace.pack_write(plan, i)` just before its upload (so writing one
+/// overlaps sending others, and each is removed once sent). The last pack
+/// holds the trees and must go last (its index after every other index), so
+/// that a tree on the remote implies all of its members.
+#[pyclass(frozen, module = "bale._core")]
 pub struct PackPush {
-    /// `(pack path, index path, pack key, index key, holds trees, bytes, objects)`.
-    pub packs: Vec<(PathBuf, PathBuf, String, String, bool, u64, u64)>,
+    pub(crate) planned: Vec<PlannedPack>,
+    pub(crate) staging: PathBuf,
     /// Objects the cache lacks (nothing that needs them is uploaded).
-    pub missing: Vec<String>,
+    #[pyo3(get)]
+    missing: Vec<String>,
     /// Objects the remote's indexes already list.
-    pub present: u64,
+    #[pyo3(get)]
+    present: u64,
+}
+
+#[pymethods]
+impl PackPush {
+    /// `(holds trees, objects)` of each pack, in upload order.
+    #[getter]
+    fn packs(&self) -> Vec<(bool, u64)> {
+        self.planned.iter().map(|p| (p.trees, p.items.len() as u64)).collect()
+    }
 }
 
 /// The ranged reads a fetch makes. Ingest each downloaded read with
@@ -71,14 +85,7 @@ impl FetchPlan {
     }
 }
 
-pub fn push(
-    odb: &Odb,
-    roots: &[Oid],
-    index_dir: &Path,
-    staging: &Path,
-    target: u64,
-    progress: &Progress,
-) -> Result<PackPush> {
+pub fn push(odb: &Odb, roots: &[Oid], index_dir: &Path, staging: &Path, target: u64) -> Result<PackPush> {
     let remote = RemoteIndex::load_dir(index_dir)?;
     // Only what the remote lacks is looked at in the cache: a no-op push
     // stats nothing.
@@ -89,17 +96,22 @@ pub fn push(
     let (items, missing) = push_items(odb, &lacking, &remote, staging)?;
     // With anything missing, no tree goes: it would claim what is not there.
     let items = items.into_iter().filter(|i| missing.is_empty() || i.kind != Kind::Tree).collect();
-    let planned = plan_packs(items, target);
-    let written = write_packs(&planned, staging, progress)?;
-    let packs = written
-        .into_iter()
-        .zip(&planned)
-        .map(|(w, p)| {
-            (w.pack_path, w.index_path, w.id.pack_key(), w.id.index_key(), p.trees, w.bytes, w.objects as u64)
-        })
-        .collect();
-    Ok(PackPush { packs, missing: missing.iter().map(|o| o.to_string()).collect(), present })
+    Ok(PackPush {
+        planned: plan_packs(items, target),
+        staging: staging.to_path_buf(),
+        missing: missing.iter().map(|o| o.to_string()).collect(),
+        present,
+    })
 }
+
+/// Writes pack `i` of `plan` into its staging folder, every object verified
+/// as it is read: `(pack path, index path, pack key, index key, bytes, objects)`.
+pub fn write_planned(plan: &PackPush, i: usize, progress: &Progress) -> Result<WrittenRow> {
+    let w = write_pack(&plan.planned[i].items, &plan.staging, progress)?;
+    Ok((w.pack_path, w.index_path, w.id.pack_key(), w.id.index_key(), w.bytes, w.objects as u64))
+}
+
+pub type WrittenRow = (PathBuf, PathBuf, String, String, u64, u64);
 
 /// The side store of a fetch: chunks and lists on their way to a rebuild,
 /// under the fetch's staging folder (removed with it).

@@ -567,11 +567,10 @@ impl Workspace {
         })
     }
 
-    /// Writes into `staging` the packs a push of the native `roots` needs:
-    /// every object they reach that the remote indexes in `index_dir` do
-    /// not list, verified as it is read, trees last.
-    #[pyo3(signature = (roots, index_dir, staging, target, progress=None, tick=None))]
-    #[allow(clippy::too_many_arguments)]
+    /// Plans the packs a push of the native `roots` needs: every object they
+    /// reach that the remote indexes in `index_dir` do not list, trees last.
+    /// Nothing is written yet (see [`pack_write`](Self::pack_write)).
+    #[pyo3(signature = (roots, index_dir, staging, target, tick=None))]
     fn pack_push(
         &self,
         py: Python<'_>,
@@ -579,11 +578,25 @@ impl Workspace {
         index_dir: PathBuf,
         staging: PathBuf,
         target: u64,
-        progress: Option<&Progress>,
         tick: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<crate::packs::PackPush> {
         let roots = parse_oids(py, &roots)?;
-        run(py, self.jobs, progress, tick, |p| crate::packs::push(&self.odb, &roots, &index_dir, &staging, target, p))
+        run(py, self.jobs, None, tick, |_| crate::packs::push(&self.odb, &roots, &index_dir, &staging, target))
+    }
+
+    /// Writes pack `i` of `plan` into its staging folder, each object
+    /// verified as it is read: `(pack path, index path, pack key, index key,
+    /// bytes, objects)`.
+    fn pack_write(
+        &self,
+        py: Python<'_>,
+        plan: &crate::packs::PackPush,
+        i: usize,
+    ) -> PyResult<crate::packs::WrittenRow> {
+        if i >= plan.planned.len() {
+            return Err(pyo3::exceptions::PyIndexError::new_err(i));
+        }
+        run(py, self.jobs, None, None, |p| crate::packs::write_planned(plan, i, p))
     }
 
     /// The ranged reads that fetch what the native `roots` reach and the
