@@ -95,9 +95,10 @@ impl Assemblies {
 
     /// Publishes every file whose bytes all landed, with its list (the
     /// landing checks the whole file's hash); the others are dropped, their
-    /// chunks not all fetched. Returns the files stored now and their bytes.
-    pub fn finish(&self, odb: &Odb) -> Result<(u64, u64)> {
-        let stored: Vec<Result<Option<u64>>> = (0..self.files.len())
+    /// chunks not all fetched. Returns the files stored now (verified) and
+    /// their bytes.
+    pub fn finish(&self, odb: &Odb) -> Result<(Vec<Oid>, u64)> {
+        let stored: Vec<Result<Option<(Oid, u64)>>> = (0..self.files.len())
             .into_par_iter()
             .map(|file| {
                 let Some(Assembly { list, landing }) = self.take(file) else { return Ok(None) };
@@ -110,13 +111,13 @@ impl Assemblies {
                 }
                 // The list joins the cache only with the object it rebuilt.
                 odb.put_list(&list)?;
-                Ok(Some(list.size))
+                Ok(Some((list.file, list.size)))
             })
             .collect();
-        let mut done = (0, 0);
-        for bytes in stored {
-            if let Some(bytes) = bytes? {
-                done.0 += 1;
+        let mut done = (Vec::new(), 0);
+        for file in stored {
+            if let Some((oid, bytes)) = file? {
+                done.0.push(oid);
                 done.1 += bytes;
             }
         }
@@ -194,7 +195,7 @@ mod tests {
                 s.spawn(move || assemblies.place(&c.id, chunk).unwrap());
             }
         });
-        assert_eq!(assemblies.finish(&to).unwrap(), (1, list.size));
+        assert_eq!(assemblies.finish(&to).unwrap(), (vec![list.file], list.size));
         assert_eq!(std::fs::read(to.object_path(&list.file)).unwrap(), bytes);
         assert!(to.has_list(&list.file));
         assert_eq!(temps(&to), 0);
@@ -211,7 +212,7 @@ mod tests {
             assemblies.place(&c.id, &bytes[c.offset as usize..(c.offset + c.len) as usize]).unwrap();
         }
         assert_eq!(temps(&to), 1);
-        assert_eq!(assemblies.finish(&to).unwrap(), (0, 0));
+        assert_eq!(assemblies.finish(&to).unwrap(), (vec![], 0));
         assert!(!to.exists(&list.file) && !to.has_list(&list.file));
         assert_eq!(temps(&to), 0);
 

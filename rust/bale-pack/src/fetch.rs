@@ -16,8 +16,9 @@ pub struct Round {
     /// Reads to make now; none means the fetch is done (what is still
     /// wanted is in `plan.missing`).
     pub plan: ReadPlan,
-    /// Chunked files rebuilt into the cache this round, and their bytes.
-    pub rebuilt: u64,
+    /// Chunked files rebuilt (and verified) into the cache this round, and
+    /// their bytes.
+    pub rebuilt: Vec<Oid>,
     pub rebuilt_bytes: u64,
     /// Chunked files assembled from the chunks the reads bring: pass to
     /// [`ingest_read`](crate::ingest_read), then
@@ -84,7 +85,7 @@ pub fn fetch_round(
             // that never rebuilt anything is not trusted for slices.
             if odb.rebuild_list(&list, &source)? == PutOutcome::Stored {
                 odb.put_list(&list)?;
-                round.rebuilt += 1;
+                round.rebuilt.push(list.file);
                 round.rebuilt_bytes += list.size;
             }
         } else if lacking.iter().any(|id| !remote.contains(id)) {

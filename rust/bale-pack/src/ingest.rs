@@ -5,6 +5,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use bale_error::{IoContext, Result};
+use bale_hash::Oid;
 use bale_odb::fs::TempFile;
 use bale_odb::{Odb, Progress, PutOutcome};
 use rayon::prelude::*;
@@ -17,14 +18,17 @@ use crate::{Assemblies, Encoding, Entry, Kind, Read, Side};
 const IN_MEMORY: u64 = 8 << 20;
 
 /// What [`ingest_read`] did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Ingested {
-    /// Objects written into the store now.
+    /// Objects (and chunks) written now.
     pub stored: u64,
     /// Objects the store already held (not read, not re-verified).
     pub present: u64,
     /// Bytes of the objects stored now.
     pub bytes: u64,
+    /// The objects published into the store now, each hashed on the way:
+    /// the caller may remember them verified.
+    pub published: Vec<Oid>,
 }
 
 /// Splits the downloaded bytes of `read` (`data_file` holds exactly bytes
@@ -70,7 +74,8 @@ pub fn ingest_read(
             let outcome = odb.ingest(&oid, data_file, &read.pack.pack_key())?.1;
             progress.step(e.length);
             let stored = u64::from(outcome == PutOutcome::Stored);
-            return Ok(Ingested { stored, present: 1 - stored, bytes: stored * e.length });
+            let published = if stored == 1 { vec![oid] } else { Vec::new() };
+            return Ok(Ingested { stored, present: 1 - stored, bytes: stored * e.length, published });
         }
     }
     let (placed, kept): (Vec<&Entry>, Vec<&Entry>) =
@@ -95,25 +100,28 @@ pub fn ingest_read(
         done.stored += 1;
         done.bytes += e.length;
     }
-    let outcomes: Vec<(PutOutcome, u64)> = read
+    let outcomes: Vec<(&Entry, PutOutcome, u64)> = read
         .entries
         .par_iter()
         .filter(|e| e.kind != Kind::Chunk)
         .map(|e| {
             progress.check()?;
-            let outcome = match e.kind {
+            let (outcome, bytes) = match e.kind {
                 Kind::ChunkList => ingest_list(side, read, &file, data_file, e)?,
                 _ => ingest_one(odb, read, &file, data_file, e)?,
             };
             progress.step(e.length);
-            Ok(outcome)
+            Ok((e, outcome, bytes))
         })
         .collect::<Result<_>>()?;
-    for (outcome, bytes) in outcomes {
+    for (e, outcome, bytes) in outcomes {
         match outcome {
             PutOutcome::Stored => {
                 done.stored += 1;
                 done.bytes += bytes;
+                if e.kind != Kind::ChunkList {
+                    done.published.push(e.oid()); // a list goes to the side store
+                }
             }
             PutOutcome::Present => done.present += 1,
         }

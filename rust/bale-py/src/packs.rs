@@ -51,9 +51,8 @@ pub struct FetchPlan {
     pub(crate) plan: ReadPlan,
     pub(crate) side: Side,
     pub(crate) assemblies: Assemblies,
-    /// Chunked files this round rebuilt into the cache, and their bytes.
-    #[pyo3(get)]
-    rebuilt: u64,
+    /// Chunked files this round rebuilt (verified) into the cache, and their bytes.
+    pub(crate) rebuilt_files: Vec<Oid>,
     #[pyo3(get)]
     rebuilt_bytes: u64,
 }
@@ -70,6 +69,12 @@ impl FetchPlan {
     #[getter]
     fn missing(&self) -> Vec<String> {
         self.plan.missing.iter().map(|o| o.to_string()).collect()
+    }
+
+    /// How many chunked files this round rebuilt into the cache.
+    #[getter]
+    fn rebuilt(&self) -> u64 {
+        self.rebuilt_files.len() as u64
     }
 
     /// Bytes of the objects wanted (the reads may cover a few more).
@@ -144,7 +149,7 @@ pub fn fetch_plan(
         plan: round.plan,
         side,
         assemblies: round.assemblies,
-        rebuilt: round.rebuilt,
+        rebuilt_files: round.rebuilt,
         rebuilt_bytes: round.rebuilt_bytes,
     })
 }

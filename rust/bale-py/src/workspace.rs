@@ -105,26 +105,35 @@ pub struct Workspace {
 }
 
 impl Workspace {
+    /// Remembers in the stat cache that these cache objects were verified
+    /// now (each was hashed as it was published), so that a checkout that
+    /// follows does not hash them again.
+    fn remember_verified(&self, oids: &[Oid]) {
+        let seen: Vec<(PathBuf, bale_index::Stat, Oid)> = oids
+            .par_iter()
+            .filter_map(|oid| {
+                let path = self.odb.object_path(oid);
+                std::fs::metadata(&path).ok().map(|m| (path, bale_index::walk::stat_of(&m), *oid))
+            })
+            .collect();
+        let mut state = self.state.lock().unwrap();
+        for (path, stat, oid) in seen {
+            state.record_object(&path, stat, oid);
+        }
+    }
+
     /// Runs `publish` for every oid in parallel, records each published
     /// object as verified in the stat cache, and raises the first error only
     /// after every item was handled. Returns each object's size.
     fn publish_all(&self, oids: &[Oid], publish: impl Fn(usize, &Oid) -> Result<u64> + Sync) -> Result<Vec<u64>> {
-        let done: Vec<Result<(u64, bale_index::Stat)>> = oids
-            .par_iter()
-            .enumerate()
-            .map(|(i, oid)| {
-                let size = publish(i, oid)?;
-                let path = self.odb.object_path(oid);
-                Ok((size, bale_index::walk::stat_of(&std::fs::metadata(&path).at(&path)?)))
-            })
-            .collect();
-        let mut state = self.state.lock().unwrap();
+        let done: Vec<Result<u64>> = oids.par_iter().enumerate().map(|(i, oid)| publish(i, oid)).collect();
         let mut sizes = Vec::with_capacity(done.len());
+        let mut published = Vec::with_capacity(done.len());
         let mut first_error = None;
         for (oid, r) in oids.iter().zip(done) {
             match r {
-                Ok((size, stat)) => {
-                    state.record_object(&self.odb.object_path(oid), stat, *oid);
+                Ok(size) => {
+                    published.push(*oid);
                     sizes.push(size);
                 }
                 Err(e) => {
@@ -132,6 +141,7 @@ impl Workspace {
                 }
             }
         }
+        self.remember_verified(&published);
         first_error.map_or(Ok(sizes), Err)
     }
 
@@ -617,9 +627,11 @@ impl Workspace {
         shallow: bool,
     ) -> PyResult<crate::packs::FetchPlan> {
         let roots = parse_oids(py, &roots)?;
-        run(py, self.jobs, None, None, |_| {
+        let plan = run(py, self.jobs, None, None, |_| {
             crate::packs::fetch_plan(&self.odb, &roots, &index_dir, &staging, max_gap, max_read, shallow)
-        })
+        })?;
+        self.remember_verified(&plan.rebuilt_files);
+        Ok(plan)
     }
 
     /// The id of the entry `name` in the cached native tree `oid`, or `None`.
@@ -643,13 +655,16 @@ impl Workspace {
             bale_pack::ingest_read(&self.odb, &plan.side, &plan.assemblies, read, &data, &bale_odb::Progress::default())
         });
         let got = got.py_err(py)?;
+        self.remember_verified(&got.published);
         Ok((got.stored, got.bytes))
     }
 
     /// Publishes the chunked files `plan`'s reads completed, each verified
     /// whole, with its list; returns `(files stored, their bytes)`.
     fn pack_fetch_finish(&self, py: Python<'_>, plan: &crate::packs::FetchPlan) -> PyResult<(u64, u64)> {
-        run(py, self.jobs, None, None, |_| plan.assemblies.finish(&self.odb))
+        let (files, bytes) = run(py, self.jobs, None, None, |_| plan.assemblies.finish(&self.odb))?;
+        self.remember_verified(&files);
+        Ok((files.len() as u64, bytes))
     }
 
     /// How much of each pack the native `roots` still use (see
