@@ -221,7 +221,9 @@ class Workspace:
         target: int,
         tick: Callable[[], object] | None = None,
     ) -> PackPush: ...
-    def pack_write(self, plan: PackPush, i: int) -> tuple[Path, Path, str, str, int, int]: ...
+    def pack_write(
+        self, plan: PackPush, i: int, progress: Progress | None = None
+    ) -> tuple[Path, Path, str, str, int, int]: ...
     def pack_fetch_plan(
         self,
         roots: list[tuple[str, str]],

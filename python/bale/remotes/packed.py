@@ -139,10 +139,13 @@ async def push(
     moved = Moved(present=plan.present, missing=list(plan.missing))
     packs = plan.packs
     bar.add_total(sum(objects for _trees, objects in packs))
+    # A cancelled upload leaves its pack's writing thread running: this stops
+    # it at its next object, before staging is removed.
+    writing = _core.Progress()
     try:
 
         async def upload(i: int) -> None:
-            written = await asyncio.to_thread(ws.pack_write, plan, i)
+            written = await asyncio.to_thread(ws.pack_write, plan, i, writing)
             pack_path, index_path, pack_key, index_key, nbytes, objects = written
             try:
                 await store.put(pack_path, pack_key, lambda n: bar.step(n, files=0), consume=True)
@@ -159,6 +162,7 @@ async def push(
         await for_each([i for i, (trees, _) in enumerate(packs) if not trees], upload, jobs)
         await for_each([i for i, (trees, _) in enumerate(packs) if trees], upload, 1)
     finally:
+        writing.cancel()
         shutil.rmtree(paths.staging, ignore_errors=True)
     return moved
 

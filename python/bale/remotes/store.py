@@ -59,7 +59,9 @@ Progress = Callable[[int], None]
 class Sink(Protocol):
     """Where a download lands: bytes written at offsets, in any order, from
     worker threads; closed when the download is complete, discarded (and
-    removed) when it fails. Writes after :meth:`discard` are dropped."""
+    removed) when it fails. Writes after :meth:`discard` are dropped (a
+    cancelled part's thread may still be writing); none come after
+    :meth:`close`."""
 
     def write(self, data: bytes, offset: int) -> None: ...
 

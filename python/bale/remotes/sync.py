@@ -127,7 +127,12 @@ async def receive(
         todo, large = large, []
         if not todo:
             return
-        done(await loop.run_in_executor(None, ws.ingest_landed_many, todo))
+        try:
+            done(await loop.run_in_executor(None, ws.ingest_landed_many, todo))
+        except BaseException:
+            for landing, _s in todo:
+                landing.discard()  # published or removed already, unless cancelled first
+            raise
 
     async def get(item: Incoming) -> None:
         source = f"remote '{store.name}': {item.key}"

@@ -109,7 +109,7 @@ impl Landing {
     /// A new, empty temp file in `dir` for `oid`, with its follower started.
     pub fn create(dir: &Path, oid: Oid) -> Result<Self> {
         let tmp = TempFile::create_readable_in(dir)?;
-        let reader = File::open(tmp.path()).at(tmp.path())?;
+        let reader = tmp.handle().try_clone().at(tmp.path())?;
         let shared = Arc::new(Shared::default());
         let follower = {
             let shared = Arc::clone(&shared);

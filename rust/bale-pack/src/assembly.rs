@@ -18,6 +18,16 @@ use bale_hash::Oid;
 use bale_odb::{Landing, Odb, PutOutcome};
 use rayon::prelude::*;
 
+/// What [`Assemblies::finish`] did.
+#[derive(Debug, Default)]
+pub struct Finished {
+    /// Files stored now (verified), and their bytes.
+    pub files: Vec<Oid>,
+    pub bytes: u64,
+    /// The first file that failed, if any.
+    pub error: Option<Error>,
+}
+
 /// The files one fetch round assembles.
 #[derive(Default)]
 pub struct Assemblies {
@@ -38,10 +48,19 @@ impl std::fmt::Debug for Assemblies {
 }
 
 impl Assemblies {
-    /// Starts assembling `list`'s file: the chunks `has` says `held` holds
-    /// are read, verified and written now; the others are placed for
-    /// [`place`](Self::place). Returns the chunks to fetch that no earlier
-    /// file of the round asked for.
+    /// How many files the round assembles.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// Starts assembling `list`'s file: the chunks `has` says the cache
+    /// (`held`) holds are read, verified and written now; the others are
+    /// placed for [`place`](Self::place). Returns the chunks to fetch that no
+    /// earlier file of the round asked for.
     pub fn start(
         &mut self,
         odb: &Odb,
@@ -58,8 +77,10 @@ impl Assemblies {
                 held.read_chunk(&c.id, c.len, &mut buf)?;
                 let actual = blake3::hash(&buf);
                 if actual.as_bytes() != c.id.digest() || buf.len() as u64 != c.len {
+                    // A loose chunk, or a slice of a whole object (whose
+                    // path names the object, not the chunk).
                     return Err(Error::CorruptObject {
-                        path: odb.object_path(&c.id),
+                        path: format!("the cache's chunk at byte {} of {}", c.offset, list.file).into(),
                         expected: c.id.to_string(),
                         actual: actual.to_hex().to_string(),
                     });
@@ -93,17 +114,21 @@ impl Assemblies {
         Ok(())
     }
 
-    /// Publishes every file whose bytes all landed, with its list (the
-    /// landing checks the whole file's hash); the others are dropped, their
-    /// chunks not all fetched. Returns the files stored now (verified) and
-    /// their bytes.
-    pub fn finish(&self, odb: &Odb) -> Result<(Vec<Oid>, u64)> {
-        let stored: Vec<Result<Option<(Oid, u64)>>> = (0..self.files.len())
+    /// Publishes every file, with its list, once all its bytes landed (the
+    /// landing checks the whole file's hash). Every file is handled, and
+    /// those stored are in the result, before an error is given: a file
+    /// that did not fill (a read the plan left out, which would otherwise be
+    /// planned again and again) or that hashed to something else.
+    pub fn finish(&self, odb: &Odb) -> Finished {
+        let results: Vec<Result<Option<(Oid, u64)>>> = (0..self.files.len())
             .into_par_iter()
             .map(|file| {
                 let Some(Assembly { list, landing }) = self.take(file) else { return Ok(None) };
                 if landing.covered() < list.size {
-                    return Ok(None);
+                    return Err(Error::ObjectMissing {
+                        path: format!("bytes {}.. of the file assembled from its chunks", landing.covered()).into(),
+                        oid: list.file.to_string(),
+                    });
                 }
                 let source = format!("the chunks listed for {}", list.file);
                 if odb.ingest_landed(landing, &source)?.1 == PutOutcome::Present {
@@ -114,14 +139,20 @@ impl Assemblies {
                 Ok(Some((list.file, list.size)))
             })
             .collect();
-        let mut done = (Vec::new(), 0);
-        for file in stored {
-            if let Some((oid, bytes)) = file? {
-                done.0.push(oid);
-                done.1 += bytes;
+        let mut done = Finished::default();
+        for r in results {
+            match r {
+                Ok(Some((oid, bytes))) => {
+                    done.files.push(oid);
+                    done.bytes += bytes;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    done.error.get_or_insert(e);
+                }
             }
         }
-        Ok(done)
+        done
     }
 
     /// Gives every unfinished file up (a failed fetch): their temps go.
@@ -195,14 +226,16 @@ mod tests {
                 s.spawn(move || assemblies.place(&c.id, chunk).unwrap());
             }
         });
-        assert_eq!(assemblies.finish(&to).unwrap(), (vec![list.file], list.size));
+        let done = assemblies.finish(&to);
+        assert!(done.error.is_none());
+        assert_eq!((done.files, done.bytes), (vec![list.file], list.size));
         assert_eq!(std::fs::read(to.object_path(&list.file)).unwrap(), bytes);
         assert!(to.has_list(&list.file));
         assert_eq!(temps(&to), 0);
     }
 
     #[test]
-    fn a_file_missing_a_chunk_is_not_published_and_leaves_no_temp() {
+    fn a_file_missing_a_chunk_is_an_error_not_published_and_leaves_no_temp() {
         let dir = tempfile::tempdir().unwrap();
         let (_, to, bytes, list) = setup(dir.path());
         let held = LocalChunks::scan(&to).unwrap();
@@ -212,7 +245,9 @@ mod tests {
             assemblies.place(&c.id, &bytes[c.offset as usize..(c.offset + c.len) as usize]).unwrap();
         }
         assert_eq!(temps(&to), 1);
-        assert_eq!(assemblies.finish(&to).unwrap(), (vec![], 0));
+        let done = assemblies.finish(&to);
+        assert!(done.files.is_empty());
+        assert!(matches!(done.error, Some(Error::ObjectMissing { .. })));
         assert!(!to.exists(&list.file) && !to.has_list(&list.file));
         assert_eq!(temps(&to), 0);
 
@@ -235,7 +270,7 @@ mod tests {
         for c in &list.chunks {
             assemblies.place(&c.id, &bytes[c.offset as usize..(c.offset + c.len) as usize]).unwrap();
         }
-        let err = assemblies.finish(&to).unwrap_err();
+        let err = assemblies.finish(&to).error.expect("the whole does not verify");
         assert!(matches!(err, Error::CorruptObject { .. }), "{err}");
         assert!(!to.exists(&list.file) && !to.has_list(&list.file));
         assert_eq!(temps(&to), 0);

@@ -1,14 +1,17 @@
 //! One round of a packed fetch: rebuild what can be rebuilt, then plan the
 //! reads that bring the rest (DESIGN.md §11.5, §13.4).
 
-use bale_chunk::{ChunkList, ChunkSource};
+use bale_chunk::ChunkList;
 use bale_error::Result;
 use bale_hash::Oid;
 use bale_odb::{LocalChunks, Odb, PutOutcome};
 
 use crate::assembly::Assemblies;
-use crate::side::SideChunks;
 use crate::{read_plan_kinds, Kind, ReadPlan, RemoteIndex, Side};
+
+/// Files assembled at once (each holds a temp file and a hashing thread
+/// until its round's reads are in); more wait for the next round.
+const MAX_ASSEMBLIES: usize = 64;
 
 /// What a round found to do.
 #[derive(Debug, Default)]
@@ -44,7 +47,8 @@ pub fn fetch_round(
     let mut round = Round::default();
     let mut reads: Vec<(Oid, Kind)> = Vec::with_capacity(wanted.len());
     let mut local: Option<LocalChunks> = None;
-    let fetched = side.chunks()?;
+    // The side store holds the segments of two-level lists fetched so far.
+    let segments = side.segments()?;
     for oid in wanted {
         if oid.is_tree() {
             reads.push((*oid, Kind::Tree));
@@ -54,14 +58,14 @@ pub fn fetch_round(
             Some(list) => list,
             None => match side.top(oid)? {
                 Some((top, path)) => {
-                    let lacking: Vec<Oid> = top.segments.iter().map(|s| s.id).filter(|id| !fetched.has(id)).collect();
+                    let lacking: Vec<Oid> = top.segments.iter().map(|s| s.id).filter(|id| !segments.has(id)).collect();
                     if !lacking.is_empty() {
                         reads.extend(lacking.into_iter().map(|id| (id, Kind::Chunk)));
                         continue;
                     }
                     let mut buf = Vec::new();
                     let list = ChunkList::from_top(&top, &path, |id| {
-                        Ok(fetched.read(id, &mut buf)?.then(|| std::mem::take(&mut buf)))
+                        Ok(segments.read(id, &mut buf)?.then(|| std::mem::take(&mut buf)))
                     })?;
                     side.put_list(&list)?;
                     list
@@ -77,13 +81,12 @@ pub fn fetch_round(
             Some(l) => &*l,
             None => local.insert(LocalChunks::scan(odb)?),
         };
-        let held = |id: &Oid| fetched.has(id) || cache.has(id);
-        let source = Fetched { side: &fetched, cache };
+        let held = |id: &Oid| cache.has(id);
         let lacking: Vec<Oid> = list.chunks.iter().map(|c| c.id).filter(|id| !held(id)).collect();
         if lacking.is_empty() {
             // The list joins the cache only with the object it rebuilt: one
             // that never rebuilt anything is not trusted for slices.
-            if odb.rebuild_list(&list, &source)? == PutOutcome::Stored {
+            if odb.rebuild_list(&list, cache)? == PutOutcome::Stored {
                 odb.put_list(&list)?;
                 round.rebuilt.push(list.file);
                 round.rebuilt_bytes += list.size;
@@ -91,26 +94,12 @@ pub fn fetch_round(
         } else if lacking.iter().any(|id| !remote.contains(id)) {
             // The file cannot be whole: its chunks on no remote are reported.
             reads.extend(lacking.into_iter().filter(|id| !remote.contains(id)).map(|id| (id, Kind::Chunk)));
-        } else {
-            let fetch = round.assemblies.start(odb, list, &source, held)?;
+        } else if round.assemblies.len() < MAX_ASSEMBLIES {
+            let fetch = round.assemblies.start(odb, list, cache, held)?;
             reads.extend(fetch.into_iter().map(|id| (id, Kind::Chunk)));
         }
+        // Beyond that, the file waits for the next round, its list kept.
     }
     round.plan = read_plan_kinds(remote, &reads, max_gap, max_read);
     Ok(round)
-}
-
-/// Chunks fetched this time (in `side`'s ranges), then the cache's.
-struct Fetched<'a> {
-    side: &'a SideChunks,
-    cache: &'a LocalChunks<'a>,
-}
-
-impl ChunkSource for Fetched<'_> {
-    fn read_chunk(&self, id: &Oid, len: u64, buf: &mut Vec<u8>) -> Result<()> {
-        if self.side.read(id, buf)? {
-            return Ok(());
-        }
-        self.cache.read_chunk(id, len, buf)
-    }
 }

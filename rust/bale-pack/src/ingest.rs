@@ -175,8 +175,6 @@ fn ingest_one(odb: &Odb, read: &Read, file: &File, data_file: &Path, e: &Entry) 
     Ok((outcome, e.length))
 }
 
-/// Fails unless the bytes that hashed to `got` (starting with `head`) are the
-/// object `e` says they are.
 /// Where entry `e` starts in the downloaded bytes of `read`.
 fn within(read: &Read, data_file: &Path, e: &Entry) -> Result<u64> {
     if e.offset < read.start || e.end() > read.end {
@@ -186,6 +184,8 @@ fn within(read: &Read, data_file: &Path, e: &Entry) -> Result<u64> {
     Ok(e.offset - read.start)
 }
 
+/// Fails unless the bytes that hashed to `got` (starting with `head`) are the
+/// object `e` says they are.
 fn verify(read: &Read, e: &Entry, got: blake3::Hash, head: &[u8]) -> Result<()> {
     let oid = e.oid();
     if got.as_bytes()[..] != *oid.digest() {

@@ -12,7 +12,7 @@
 //! - push: [`RemoteIndex::missing`] → [`plan_packs`] (tree order kept, trees
 //!   last) → for each pack, [`write_pack`] into a staging folder, upload the
 //!   `.pack`, then its `.idx`, several packs at once; the tree pack goes
-//!   last. ([`write_packs`] writes a whole plan at once.)
+//!   last.
 //! - pull: [`RemoteIndex::load_dir`] over the cached `.idx` files →
 //!   [`fetch_round`] (ranged reads per pack, neighbours merged) → download
 //!   each [`Read`] into a file → [`ingest_read`] verifies and stores every
@@ -36,7 +36,7 @@ mod select;
 mod side;
 mod write;
 
-pub use assembly::Assemblies;
+pub use assembly::{Assemblies, Finished};
 pub use fetch::{fetch_round, Round};
 pub use format::{Encoding, Entry, Kind, ENTRY_LEN, VERSION};
 pub use id::{PackId, PACKS_DIR};
@@ -46,5 +46,5 @@ pub use plan::{plan_packs, PackItem, PlannedPack};
 pub use read::{read_plan, read_plan_kinds, Read, ReadPlan};
 pub use remote::{Location, RemoteIndex};
 pub use select::push_items;
-pub use side::{Side, SideChunks};
-pub use write::{write_pack, write_packs, WrittenPack};
+pub use side::{Side, SideSegments};
+pub use write::{write_pack, WrittenPack};

@@ -1,11 +1,13 @@
-//! A fetch's side store (DESIGN.md §13.0): what arrives for a chunked
-//! file before its rebuild, kept under the fetch's staging folder and never
-//! in the cache (a list in the cache promises its chunks, which a fetch cut
-//! short could not keep). The folder's layout is decided here only:
+//! A fetch's side store (DESIGN.md §13.0): a chunked file's list and, for a
+//! two-level list, its segments, kept under the fetch's staging folder
+//! until the file is assembled, never in the cache (a list in the cache
+//! promises its chunks, which a fetch cut short could not keep). The chunks
+//! themselves go straight into the file ([`Assemblies`](crate::Assemblies)).
+//! The folder's layout is decided here only:
 //!
 //! ```text
-//! ranges/<pack>-<start>-<end>.range   a downloaded range holding chunks, kept whole
-//! ranges/<pack>-<start>-<end>.at      where each chunk lies in it: ([32] id, u64 offset, u64 length)*
+//! ranges/<pack>-<start>-<end>.range   a downloaded range holding segments, kept whole
+//! ranges/<pack>-<start>-<end>.at      where each segment lies in it: ([32] id, u64 offset, u64 length)*
 //! tops/<file hex>                     a top list (§13.6) waiting for its segments
 //! bale/blake3/…/<file hex>.chunks     a list (a remote's v1 list, or one assembled from a top),
 //!                                     stored as the cache stores lists: a top and its segments
@@ -41,13 +43,12 @@ impl Side {
         Side { lists: Odb::new(&root), root }
     }
 
-    /// Keeps a downloaded range that holds chunks as it is (a hard link: no
-    /// copy), with a note of where each chunk lies in it, for the rebuild to
-    /// read from ([`SideChunks`]). A rebuild of a large file then reads a few
-    /// large files in order instead of one small file per chunk. Nothing is
-    /// verified here: the rebuild hashes every chunk before it writes any of
-    /// its bytes (DESIGN.md §13.3).
-    pub fn keep_range(&self, read: &Read, data_file: &Path, chunks: &[&Entry]) -> Result<()> {
+    /// Keeps a downloaded range that holds segments of two-level lists as it
+    /// is (a hard link: no copy), with a note of where each lies in it, for
+    /// the list's assembly to read from ([`SideSegments`]). Nothing is
+    /// verified here: assembling the list checks each segment (DESIGN.md
+    /// §13.6).
+    pub fn keep_range(&self, read: &Read, data_file: &Path, segments: &[&Entry]) -> Result<()> {
         let dir = self.root.join(RANGES);
         std::fs::create_dir_all(&dir).at(&dir)?;
         let name = format!("{}-{}-{}", read.pack.hex(), read.start, read.end);
@@ -58,8 +59,8 @@ impl Side {
                 std::fs::copy(data_file, &kept).at(&kept)?;
             }
         }
-        let mut note = Vec::with_capacity(chunks.len() * 48);
-        for e in chunks {
+        let mut note = Vec::with_capacity(segments.len() * 48);
+        for e in segments {
             note.extend_from_slice(&e.digest);
             note.extend_from_slice(&(e.offset - read.start).to_le_bytes());
             note.extend_from_slice(&e.length.to_le_bytes());
@@ -69,9 +70,9 @@ impl Side {
         tmp.persist(&dir.join(format!("{name}.at")))
     }
 
-    /// The chunks downloaded so far.
-    pub fn chunks(&self) -> Result<SideChunks> {
-        SideChunks::load(&self.root.join(RANGES))
+    /// The segments downloaded so far.
+    pub fn segments(&self) -> Result<SideSegments> {
+        SideSegments::load(&self.root.join(RANGES))
     }
 
     /// Keeps the list of `oid` that arrived from `source` in the form it
@@ -127,19 +128,19 @@ impl Side {
     }
 }
 
-/// The chunks downloaded so far by a fetch: chunk id → (range file, offset,
+/// The segments downloaded so far by a fetch: id → (range file, offset,
 /// length).
-pub struct SideChunks {
+pub struct SideSegments {
     at: HashMap<Oid, (PathBuf, u64, u64)>,
     reader: RangeReader,
 }
 
-impl SideChunks {
-    fn load(dir: &Path) -> Result<SideChunks> {
+impl SideSegments {
+    fn load(dir: &Path) -> Result<SideSegments> {
         let mut at = HashMap::new();
         let listing = match std::fs::read_dir(dir) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(SideChunks { at, reader: RangeReader::default() })
+                return Ok(SideSegments { at, reader: RangeReader::default() })
             }
             other => other.at(dir)?,
         };
@@ -157,17 +158,17 @@ impl SideChunks {
                 at.entry(oid).or_insert_with(|| (range.clone(), offset, len));
             }
         }
-        Ok(SideChunks { at, reader: RangeReader::default() })
+        Ok(SideSegments { at, reader: RangeReader::default() })
     }
 
-    pub fn has(&self, chunk: &Oid) -> bool {
-        self.at.contains_key(chunk)
+    pub fn has(&self, segment: &Oid) -> bool {
+        self.at.contains_key(segment)
     }
 
-    /// Reads a chunk's bytes into `buf`; `false` if this fetch has not
+    /// Reads a segment's bytes into `buf`; `false` if this fetch has not
     /// downloaded it.
-    pub fn read(&self, chunk: &Oid, buf: &mut Vec<u8>) -> Result<bool> {
-        let Some((path, offset, len)) = self.at.get(chunk) else { return Ok(false) };
+    pub fn read(&self, segment: &Oid, buf: &mut Vec<u8>) -> Result<bool> {
+        let Some((path, offset, len)) = self.at.get(segment) else { return Ok(false) };
         self.reader.read(path, *offset, *len, buf).at(path)?;
         Ok(true)
     }

@@ -4,15 +4,13 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::io::{Read as _, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 
 use bale_error::{Error, IoContext, Result};
 use bale_odb::fs::TempFile;
 use bale_odb::Progress;
-use rayon::prelude::*;
 
 use crate::format::{encode_pack_tail, pack_header, Encoding, Entry, Kind};
-use crate::{PackId, PackIndex, PackItem, PlannedPack};
+use crate::{PackId, PackIndex, PackItem};
 
 /// Bytes gathered before one write and one pack-hash update: large enough
 /// that blake3 hashes many chunks at once and the file sees few writes.
@@ -46,7 +44,7 @@ pub struct WrittenPack {
 /// same names and bytes; the fresh files replace the staged ones rather than
 /// trusting them, because staging files are not fsynced and a machine crash
 /// may have left one truncated under its name. `progress` counts one step
-/// per object (its total is the caller's to set; [`write_packs`] sets it).
+/// per object (its total is the caller's to set).
 pub fn write_pack(items: &[PackItem], out_dir: &Path, progress: &Progress) -> Result<WrittenPack> {
     std::fs::create_dir_all(out_dir).at(out_dir)?;
     let mut pack = PackWriter {
@@ -84,15 +82,6 @@ pub fn write_pack(items: &[PackItem], out_dir: &Path, progress: &Progress) -> Re
     tmp.write_all(&index.to_bytes())?;
     tmp.persist(&index_path)?;
     Ok(WrittenPack { id, pack_path, index_path, bytes, objects, index })
-}
-
-/// Writes each planned pack with [`write_pack`], several at once on the
-/// current rayon pool (one thread per pack: within a pack the bytes are
-/// sequential). Results are in plan order, so the final pack stays last.
-pub fn write_packs(plan: &[PlannedPack], out_dir: &Path, progress: &Progress) -> Result<Vec<WrittenPack>> {
-    let total: usize = plan.iter().map(|p| p.items.len()).sum();
-    progress.total.fetch_add(total as u64, Ordering::Relaxed);
-    plan.par_iter().with_max_len(1).map(|p| write_pack(&p.items, out_dir, progress)).collect()
 }
 
 /// A pack being written: a buffer in front of the temp file, and the pack's

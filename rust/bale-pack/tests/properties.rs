@@ -9,7 +9,7 @@ use std::time::Instant;
 use bale_hash::{Algo, Oid};
 use bale_odb::{Odb, Progress};
 use bale_pack::{
-    ingest_read, plan_packs, read_plan, write_packs, Assemblies, Encoding, Entry, Kind, PackId, PackIndex, RemoteIndex,
+    ingest_read, plan_packs, read_plan, Assemblies, Encoding, Entry, Kind, PackId, PackIndex, RemoteIndex,
 };
 use common::{download, Rng};
 
@@ -26,7 +26,7 @@ fn random_pushes_and_pulls_round_trip_every_wanted_object() {
         let target = [4 << 10, 32 << 10, 1 << 20][rng.below(3) as usize];
         let plan = plan_packs(items(&local, &objects.iter().map(|o| o.0).collect::<Vec<_>>()), target);
         let staged = d.path().join("s");
-        let written = write_packs(&plan, &staged, &Progress::default()).unwrap();
+        let written = common::write_packs(&plan, &staged, &Progress::default());
         let remote = RemoteIndex::load_dir(&staged).unwrap();
         assert_eq!(remote.packs().len(), written.len());
 
@@ -156,7 +156,7 @@ fn bench(count: usize, size: usize) {
     let plan = plan_packs(items(&local, &objects.iter().map(|o| o.0).collect::<Vec<_>>()), 32 << 20);
     let staged = d.path().join("s");
     let start = Instant::now();
-    let written = write_packs(&plan, &staged, &Progress::default()).unwrap();
+    let written = common::write_packs(&plan, &staged, &Progress::default());
     let t = start.elapsed().as_secs_f64();
     println!("[{count} x {size}] write_packs: {} packs, {mb:.0} MB in {t:.2} s = {:.0} MB/s", written.len(), mb / t);
 

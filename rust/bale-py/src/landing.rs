@@ -19,6 +19,11 @@ impl Landing {
         Landing { inner: RwLock::new(Some(landing)) }
     }
 
+    /// Whether the landing is still here (neither published nor discarded).
+    pub fn is_open(&self) -> bool {
+        self.read().is_some()
+    }
+
     /// The landing itself, once: publishing or discarding it ends it here.
     pub fn take(&self) -> Option<bale_odb::Landing> {
         self.inner.write().unwrap_or_else(|e| e.into_inner()).take()

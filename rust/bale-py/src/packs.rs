@@ -118,8 +118,8 @@ pub fn write_planned(plan: &PackPush, i: usize, progress: &Progress) -> Result<W
 
 pub type WrittenRow = (PathBuf, PathBuf, String, String, u64, u64);
 
-/// The side store of a fetch: chunks and lists on their way to a rebuild,
-/// under the fetch's staging folder (removed with it).
+/// The side store of a fetch: lists (and their segments) on their way to a
+/// file's assembly, under the fetch's staging folder (removed with it).
 pub fn side_store(staging: &Path) -> Side {
     Side::new(staging.join("chunks"))
 }

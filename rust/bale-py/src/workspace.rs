@@ -10,7 +10,7 @@ use bale_error::{Error, IoContext, Result};
 use bale_hash::{Algo, Oid};
 use bale_index::build::{build_target, hash_target, BuildOptions};
 use bale_index::{diff_manifests, Manifest, State};
-use bale_odb::Odb;
+use bale_odb::{Odb, PutOutcome};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use rayon::prelude::*;
@@ -122,18 +122,26 @@ impl Workspace {
         }
     }
 
-    /// Runs `publish` for every oid in parallel, records each published
-    /// object as verified in the stat cache, and raises the first error only
-    /// after every item was handled. Returns each object's size.
-    fn publish_all(&self, oids: &[Oid], publish: impl Fn(usize, &Oid) -> Result<u64> + Sync) -> Result<Vec<u64>> {
-        let done: Vec<Result<u64>> = oids.par_iter().enumerate().map(|(i, oid)| publish(i, oid)).collect();
+    /// Runs `publish` for every oid in parallel, remembers each object it
+    /// stored (hashed on the way) as verified in the stat cache, and raises
+    /// the first error only after every item was handled. Returns each
+    /// object's size.
+    fn publish_all(
+        &self,
+        oids: &[Oid],
+        publish: impl Fn(usize, &Oid) -> Result<(u64, PutOutcome)> + Sync,
+    ) -> Result<Vec<u64>> {
+        let done: Vec<Result<(u64, PutOutcome)>> =
+            oids.par_iter().enumerate().map(|(i, oid)| publish(i, oid)).collect();
         let mut sizes = Vec::with_capacity(done.len());
-        let mut published = Vec::with_capacity(done.len());
+        let mut stored = Vec::with_capacity(done.len());
         let mut first_error = None;
         for (oid, r) in oids.iter().zip(done) {
             match r {
-                Ok(size) => {
-                    published.push(*oid);
+                Ok((size, outcome)) => {
+                    if outcome == PutOutcome::Stored {
+                        stored.push(*oid);
+                    }
                     sizes.push(size);
                 }
                 Err(e) => {
@@ -141,7 +149,7 @@ impl Workspace {
                 }
             }
         }
-        self.remember_verified(&published);
+        self.remember_verified(&stored);
         first_error.map_or(Ok(sizes), Err)
     }
 
@@ -545,13 +553,10 @@ impl Workspace {
     /// `CorruptObjectError` names `source`). Every item is handled before
     /// the first error is raised.
     fn ingest_landed_many(&self, py: Python<'_>, items: Vec<(Py<Landing>, String)>) -> PyResult<Vec<u64>> {
-        let mut landings = Vec::with_capacity(items.len());
-        for (landing, _) in &items {
-            let Some(l) = landing.get().take() else {
-                return Err(PyValueError::new_err("a download was already published or discarded"));
-            };
-            landings.push(l);
+        if let Some(i) = items.iter().position(|(l, _)| !l.get().is_open()) {
+            return Err(PyValueError::new_err(format!("download {i} was already published or discarded")));
         }
+        let landings: Vec<bale_odb::Landing> = items.iter().filter_map(|(l, _)| l.get().take()).collect();
         let oids: Vec<Oid> = landings.iter().map(bale_odb::Landing::oid).collect();
         // Each is taken, once, by the worker that publishes it.
         let landings: Vec<Mutex<Option<bale_odb::Landing>>> =
@@ -560,7 +565,8 @@ impl Workspace {
             self.publish_all(&oids, |i, _| {
                 let landing =
                     landings[i].lock().unwrap_or_else(|e| e.into_inner()).take().expect("each item is published once");
-                Ok(self.odb.ingest_landed(landing, &items[i].1)?.0.size)
+                let (hash, outcome) = self.odb.ingest_landed(landing, &items[i].1)?;
+                Ok((hash.size, outcome))
             })
         })
     }
@@ -571,8 +577,7 @@ impl Workspace {
         run(py, self.jobs, None, None, |_| {
             self.publish_all(&parsed, |i, oid| {
                 let (_, _, data, source) = &items[i];
-                self.odb.ingest_bytes(oid, data, source)?;
-                Ok(data.len() as u64)
+                Ok((data.len() as u64, self.odb.ingest_bytes(oid, data, source)?))
             })
         })
     }
@@ -596,17 +601,19 @@ impl Workspace {
 
     /// Writes pack `i` of `plan` into its staging folder, each object
     /// verified as it is read: `(pack path, index path, pack key, index key,
-    /// bytes, objects)`.
+    /// bytes, objects)`. Cancelling `progress` stops it at the next object.
+    #[pyo3(signature = (plan, i, progress=None))]
     fn pack_write(
         &self,
         py: Python<'_>,
         plan: &crate::packs::PackPush,
         i: usize,
+        progress: Option<&Progress>,
     ) -> PyResult<crate::packs::WrittenRow> {
         if i >= plan.planned.len() {
             return Err(pyo3::exceptions::PyIndexError::new_err(i));
         }
-        run(py, self.jobs, None, None, |p| crate::packs::write_planned(plan, i, p))
+        run(py, self.jobs, progress, None, |p| crate::packs::write_planned(plan, i, p))
     }
 
     /// The ranged reads that fetch what the native `roots` reach and the
@@ -662,9 +669,12 @@ impl Workspace {
     /// Publishes the chunked files `plan`'s reads completed, each verified
     /// whole, with its list; returns `(files stored, their bytes)`.
     fn pack_fetch_finish(&self, py: Python<'_>, plan: &crate::packs::FetchPlan) -> PyResult<(u64, u64)> {
-        let (files, bytes) = run(py, self.jobs, None, None, |_| plan.assemblies.finish(&self.odb))?;
-        self.remember_verified(&files);
-        Ok((files.len() as u64, bytes))
+        let done = run(py, self.jobs, None, None, |_| Ok(plan.assemblies.finish(&self.odb)))?;
+        self.remember_verified(&done.files);
+        match done.error {
+            Some(e) => Err::<(u64, u64), _>(e).py_err(py),
+            None => Ok((done.files.len() as u64, done.bytes)),
+        }
     }
 
     /// How much of each pack the native `roots` still use (see

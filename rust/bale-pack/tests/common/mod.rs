@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use bale_hash::{Algo, Oid};
 use bale_odb::Odb;
-use bale_pack::Read;
+use bale_pack::{write_pack, PlannedPack, Read, WrittenPack};
 
 /// splitmix64: fixed seeds make every failure reproducible.
 pub struct Rng(pub u64);
@@ -66,4 +66,10 @@ pub fn download(read: &Read, packs: &Path, into: &Path) -> PathBuf {
     fs::create_dir_all(into).unwrap();
     fs::write(&dest, &pack[read.start as usize..read.end as usize]).unwrap();
     dest
+}
+
+/// Writes every pack of `plan`, in order (a push writes each just before
+/// its upload).
+pub fn write_packs(plan: &[PlannedPack], out_dir: &Path, progress: &bale_odb::Progress) -> Vec<WrittenPack> {
+    plan.iter().map(|p| write_pack(&p.items, out_dir, progress).unwrap()).collect()
 }
