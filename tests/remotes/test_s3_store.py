@@ -220,11 +220,11 @@ def test_parallel_parts_land_hashed_and_a_corrupt_object_never_enters_the_cache(
     corrupt, landed = _run(options, url, body)
     tmp = corrupt.path
     with pytest.raises(CorruptObjectError, match="remote 'store': bad"):
-        ws.ingest_landed_many([(corrupt, "remote 'store': bad")])
+        ws.ingest_landed(corrupt, "remote 'store': bad")
     assert tmp is not None and not tmp.exists()
     cached = repo.cache_dir / "files" / "md5" / good[:2] / good[2:]
     assert not cached.exists()
-    assert ws.ingest_landed_many([(landed, "remote 'store': good")]) == [len(data)]
+    assert ws.ingest_landed(landed, "remote 'store': good") == len(data)
     assert cached.read_bytes() == data
     assert not list(cached.parent.glob("*.tmp"))
 

@@ -4,7 +4,7 @@ The plan (which objects, in which order) comes from the engine
 (``Workspace.sync_plan``); this module only moves bytes, with a fixed number
 of requests in flight and the rest cancelled on the first final error, and
 hands every download to the engine, which verifies its hash before it enters
-the cache (``Workspace.ingest_landed_many``, ``ingest_bytes_many``).
+the cache (``Workspace.ingest_landed``, ``ingest_bytes_many``).
 """
 
 from __future__ import annotations
@@ -109,7 +109,6 @@ async def receive(
     bar.add_total(len(items))
     loop = asyncio.get_running_loop()
     small: list[tuple[str, str, bytes, str]] = []
-    large: list[tuple[_core.Landing, str]] = []
 
     def done(sizes: list[int]) -> None:
         moved.copied += len(sizes)
@@ -122,49 +121,33 @@ async def receive(
         if todo:
             done(await loop.run_in_executor(None, ws.ingest_bytes_many, todo))
 
-    async def flush_large() -> None:
-        nonlocal large
-        todo, large = large, []
-        if not todo:
-            return
+    async def land(item: Incoming, source: str) -> None:
+        """A large object, into the engine's landing, published once whole."""
+        landing = ws.landing(item.algo, item.oid)
         try:
-            done(await loop.run_in_executor(None, ws.ingest_landed_many, todo))
-        except BaseException:
-            for landing, _s in todo:
-                landing.discard()  # published or removed already, unless cancelled first
-            raise
+            await store.get(item.key, landing, lambda n: bar.step(n, files=0))
+            done([await loop.run_in_executor(None, ws.ingest_landed, landing, source)])
+        finally:
+            landing.discard()  # nothing is left to discard once published
 
     async def get(item: Incoming) -> None:
         source = f"remote '{store.name}': {item.key}"
         try:
             data = await store.read_small(item.key, _SMALL)
             if data is None:
-                landing = ws.landing(item.algo, item.oid)
-                try:
-                    await store.get(item.key, landing, lambda n: bar.step(n, files=0))
-                except BaseException:
-                    landing.discard()
-                    raise
+                await land(item, source)
+                return
         except ObjectNotFound:
             moved.missing.append(item.key)
             bar.step(files=1)
             return
-        if data is not None:
-            bar.step(len(data), files=0)
-            small.append((item.algo, item.oid, data, source))
-            if len(small) >= _BATCH or sum(len(d) for _a, _o, d, _s in small) > _BATCH_BYTES:
-                await flush_small()
-        else:
-            large.append((landing, source))
-            await flush_large()
+        bar.step(len(data), files=0)
+        small.append((item.algo, item.oid, data, source))
+        if len(small) >= _BATCH or sum(len(d) for _a, _o, d, _s in small) > _BATCH_BYTES:
+            await flush_small()
 
-    try:
-        await _ticking(bar, for_each(items, get, jobs))
-        await flush_small()
-        await flush_large()
-    finally:
-        for landing, _s in large:
-            landing.discard()
+    await _ticking(bar, for_each(items, get, jobs))
+    await flush_small()
     return moved
 
 

@@ -1,5 +1,5 @@
 //! `Landing`: the file a remote writes a download into, hashed as it lands
-//! (see [`bale_odb::Landing`]); `Workspace.ingest_landed_many` publishes it.
+//! (see [`bale_odb::Landing`]); `Workspace.ingest_landed` publishes it.
 
 use std::path::PathBuf;
 use std::sync::{RwLock, RwLockReadGuard};
@@ -17,11 +17,6 @@ pub struct Landing {
 impl Landing {
     pub fn new(landing: bale_odb::Landing) -> Self {
         Landing { inner: RwLock::new(Some(landing)) }
-    }
-
-    /// Whether the landing is still here (neither published nor discarded).
-    pub fn is_open(&self) -> bool {
-        self.read().is_some()
     }
 
     /// The landing itself, once: publishing or discarding it ends it here.

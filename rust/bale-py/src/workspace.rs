@@ -548,27 +548,19 @@ impl Workspace {
         py.detach(|| self.odb.landing(&oid)).py_err(py).map(Landing::new)
     }
 
-    /// Publishes finished downloads, `(landing, source)` each, in parallel:
-    /// each only if it hashes to its id (else it is removed, and the
-    /// `CorruptObjectError` names `source`). Every item is handled before
-    /// the first error is raised.
-    fn ingest_landed_many(&self, py: Python<'_>, items: Vec<(Py<Landing>, String)>) -> PyResult<Vec<u64>> {
-        if let Some(i) = items.iter().position(|(l, _)| !l.get().is_open()) {
-            return Err(PyValueError::new_err(format!("download {i} was already published or discarded")));
+    /// Publishes a finished download if it hashes to its id (else it is
+    /// removed, and the `CorruptObjectError` names `source`); returns its
+    /// size.
+    fn ingest_landed(&self, py: Python<'_>, landing: &Landing, source: &str) -> PyResult<u64> {
+        let Some(landing) = landing.take() else {
+            return Err(PyValueError::new_err("the download was already published or discarded"));
+        };
+        let oid = landing.oid();
+        let (hash, outcome) = run(py, self.jobs, None, None, |_| self.odb.ingest_landed(landing, source))?;
+        if outcome == PutOutcome::Stored {
+            self.remember_verified(&[oid]);
         }
-        let landings: Vec<bale_odb::Landing> = items.iter().filter_map(|(l, _)| l.get().take()).collect();
-        let oids: Vec<Oid> = landings.iter().map(bale_odb::Landing::oid).collect();
-        // Each is taken, once, by the worker that publishes it.
-        let landings: Vec<Mutex<Option<bale_odb::Landing>>> =
-            landings.into_iter().map(|l| Mutex::new(Some(l))).collect();
-        run(py, self.jobs, None, None, |_| {
-            self.publish_all(&oids, |i, _| {
-                let landing =
-                    landings[i].lock().unwrap_or_else(|e| e.into_inner()).take().expect("each item is published once");
-                let (hash, outcome) = self.odb.ingest_landed(landing, &items[i].1)?;
-                Ok((hash.size, outcome))
-            })
-        })
+        Ok(hash.size)
     }
 
     /// The same for downloads held in memory: `(algo, oid, bytes, source)`.
