@@ -434,6 +434,12 @@ impl Odb {
     /// Temp files left by bale processes that are no longer running (a
     /// killed `add` or `pull`), with their sizes. Live writers' temps are kept.
     pub fn stale_temps(&self) -> Result<Vec<(PathBuf, u64)>> {
+        Ok(self.temps().into_iter().filter(|(_, _, owner)| !pid_alive(*owner)).map(|(p, n, _)| (p, n)).collect())
+    }
+
+    /// Every bale temp file in the store, with its size and the pid that
+    /// made it.
+    pub fn temps(&self) -> Vec<(PathBuf, u64, u32)> {
         let mut dirs = Vec::new();
         for algo in [Algo::Md5, Algo::Blake3] {
             let area = self.area(algo);
@@ -441,20 +447,20 @@ impl Odb {
             dirs.extend(fanouts().map(|f| area.join(f)));
         }
         dirs.push(self.blocks_dir());
-        let found: Vec<Vec<(PathBuf, u64)>> = dirs
+        let found: Vec<Vec<(PathBuf, u64, u32)>> = dirs
             .par_iter()
             .map(|dir| {
                 let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
                 entries
                     .filter_map(|e| e.ok())
-                    .filter(|e| {
-                        e.file_name().to_str().and_then(crate::fs::temp_owner).is_some_and(|pid| !pid_alive(pid))
+                    .filter_map(|e| {
+                        let owner = e.file_name().to_str().and_then(crate::fs::temp_owner)?;
+                        Some((e.path(), e.metadata().map(|m| m.len()).unwrap_or(0), owner))
                     })
-                    .map(|e| (e.path(), e.metadata().map(|m| m.len()).unwrap_or(0)))
                     .collect()
             })
             .collect();
-        Ok(found.into_iter().flatten().collect())
+        found.into_iter().flatten().collect()
     }
 
     /// A fingerprint of every fan-out directory of one algorithm's area: their
@@ -693,20 +699,6 @@ mod tests {
         assert_eq!(again, PutOutcome::Present);
     }
 
-    /// Every file under `dir`.
-    fn walkdir(dir: &Path) -> Vec<PathBuf> {
-        let mut out = Vec::new();
-        for e in fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                out.extend(walkdir(&p));
-            } else {
-                out.push(p);
-            }
-        }
-        out
-    }
-
     #[test]
     fn large_files_stream_and_clone_fallback_store_the_same_object() {
         let dir = tempfile::tempdir().unwrap();
@@ -720,10 +712,7 @@ mod tests {
         assert_eq!(ha, hb);
         assert_eq!(fs::read(a.object_path(&ha.oid)).unwrap(), data);
         assert_eq!(fs::read(b.object_path(&hb.oid)).unwrap(), data);
-        let temps = |odb: &Odb| {
-            walkdir(odb.root()).into_iter().filter(|p| p.to_string_lossy().ends_with(".tmp")).collect::<Vec<_>>()
-        };
-        assert_eq!((temps(&a), temps(&b)), (vec![], vec![]), "no temp left behind");
+        assert_eq!((a.temps(), b.temps()), (vec![], vec![]), "no temp left behind");
     }
 
     #[test]
