@@ -262,8 +262,7 @@ async def _rounds(
         except BaseException:
             plan.discard()
             raise
-        rebuilt, _ = await asyncio.to_thread(ws.pack_fetch_finish, plan)
-        moved.copied += rebuilt
+        moved.copied += await asyncio.to_thread(ws.pack_fetch_finish, plan)
         if moved.copied == before or shallow:
             # Every read landed objects already here: nothing new can
             # be revealed, and the rest is on no remote.

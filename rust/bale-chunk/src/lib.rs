@@ -42,6 +42,6 @@ pub use gear::{GEAR_SEED, GEAR_VERSION};
 pub use list::{ChunkList, LIST_SUFFIX, LIST_VERSION};
 pub use parallel::boundaries_parallel;
 pub use params::Params;
-pub use rebuild::{rebuild, ChunkSource};
+pub use rebuild::{check_chunk, rebuild, ChunkSource};
 pub use segment::{Segment, SegmentRef, TopList, TOP_VERSION};
 pub use version::{chunk_file_against, Against, Base};

@@ -54,19 +54,17 @@ pub fn rebuild(list: &ChunkList, source: &impl ChunkSource, out: &mut impl Write
             batch_buf.extend_from_slice(&piece);
             ends.push(batch_buf.len());
         }
-        let bad = batch.par_iter().enumerate().find_map_first(|(j, chunk)| {
+        let bad = (0..batch.len()).into_par_iter().find_map_first(|j| {
             let start = if j == 0 { 0 } else { ends[j - 1] };
-            let bytes = &batch_buf[start..ends[j]];
-            let actual = blake3::hash(bytes);
-            (actual.as_bytes() != chunk.id.digest() || bytes.len() as u64 != chunk.len).then_some((j, actual))
+            check_chunk(list, first + j, &batch_buf[start..ends[j]]).err().map(|e| (j, e))
         });
         // Exactly the verified chunks before a bad one are written.
-        let good = bad.map_or(batch_buf.len(), |(j, _)| if j == 0 { 0 } else { ends[j - 1] });
+        let good = bad.as_ref().map_or(batch_buf.len(), |&(j, _)| if j == 0 { 0 } else { ends[j - 1] });
         whole.update_rayon(&batch_buf[..good]);
         out.write_all(&batch_buf[..good]).map_err(|e| write_failed(&list.file, e))?;
         size += good as u64;
-        if let Some((j, actual)) = bad {
-            return Err(corrupt_chunk(&list.file, first + j, &batch[j].id, &actual));
+        if let Some((_, e)) = bad {
+            return Err(e);
         }
         first += batch.len();
     }
@@ -76,6 +74,17 @@ pub fn rebuild(list: &ChunkList, source: &impl ChunkSource, out: &mut impl Write
         return Err(corrupt_whole(&list.file, &actual));
     }
     Ok(size)
+}
+
+/// Fails unless `bytes` are chunk `index` of `list` (its hash and length),
+/// naming the list and the chunk's place in it.
+pub fn check_chunk(list: &ChunkList, index: usize, bytes: &[u8]) -> Result<()> {
+    let chunk = &list.chunks[index];
+    let actual = blake3::hash(bytes);
+    if actual.as_bytes() != chunk.id.digest() || bytes.len() as u64 != chunk.len {
+        return Err(corrupt_chunk(&list.file, index, &chunk.id, &actual));
+    }
+    Ok(())
 }
 
 /// Bytes of chunks verified together (whatever a list's chunk sizes).

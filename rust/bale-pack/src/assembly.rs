@@ -1,8 +1,8 @@
 //! Chunked files a fetch rebuilds where their chunks land (DESIGN.md §13.4).
 //!
 //! When a round reads the chunks a file lacks, the file is assembled in a
-//! [`Landing`] in the cache: the chunks the cache (or the side store)
-//! already holds are written at their offsets when the round is planned,
+//! [`Landing`] in the cache: the chunks the cache already holds are written
+//! at their offsets when the round is planned,
 //! and each fetched chunk, verified, is written at every offset the file's
 //! list gives it as its read is ingested. The landing hashes the file as it
 //! fills, and [`Assemblies::finish`] publishes the files that filled, each
@@ -12,18 +12,17 @@
 use std::collections::HashMap;
 use std::sync::{RwLock, RwLockReadGuard};
 
-use bale_chunk::{ChunkList, ChunkSource};
+use bale_chunk::{check_chunk, ChunkList, ChunkSource};
 use bale_error::{Error, Result};
 use bale_hash::Oid;
-use bale_odb::{Landing, Odb, PutOutcome};
+use bale_odb::{Landing, LocalChunks, Odb, PutOutcome};
 use rayon::prelude::*;
 
 /// What [`Assemblies::finish`] did.
 #[derive(Debug, Default)]
 pub struct Finished {
-    /// Files stored now (verified), and their bytes.
+    /// Files stored now (verified).
     pub files: Vec<Oid>,
-    pub bytes: u64,
     /// The first file that failed, if any.
     pub error: Option<Error>,
 }
@@ -57,34 +56,19 @@ impl Assemblies {
         self.files.is_empty()
     }
 
-    /// Starts assembling `list`'s file: the chunks `has` says the cache
-    /// (`held`) holds are read, verified and written now; the others are
-    /// placed for [`place`](Self::place). Returns the chunks to fetch that no
-    /// earlier file of the round asked for.
-    pub fn start(
-        &mut self,
-        odb: &Odb,
-        list: ChunkList,
-        held: &impl ChunkSource,
-        has: impl Fn(&Oid) -> bool,
-    ) -> Result<Vec<Oid>> {
+    /// Starts assembling `list`'s file: the chunks the cache holds are read,
+    /// verified and written now; the others are placed for
+    /// [`place`](Self::place). Returns the chunks to fetch that no earlier
+    /// file of the round asked for.
+    pub fn start(&mut self, odb: &Odb, list: ChunkList, cache: &LocalChunks) -> Result<Vec<Oid>> {
         let landing = odb.landing(&list.file)?;
         let index = self.files.len();
         let mut fetch = Vec::new();
         let mut buf = Vec::new();
-        for c in &list.chunks {
-            if has(&c.id) {
-                held.read_chunk(&c.id, c.len, &mut buf)?;
-                let actual = blake3::hash(&buf);
-                if actual.as_bytes() != c.id.digest() || buf.len() as u64 != c.len {
-                    // A loose chunk, or a slice of a whole object (whose
-                    // path names the object, not the chunk).
-                    return Err(Error::CorruptObject {
-                        path: format!("the cache's chunk at byte {} of {}", c.offset, list.file).into(),
-                        expected: c.id.to_string(),
-                        actual: actual.to_hex().to_string(),
-                    });
-                }
+        for (i, c) in list.chunks.iter().enumerate() {
+            if cache.has(&c.id) {
+                cache.read_chunk(&c.id, c.len, &mut buf)?;
+                check_chunk(&list, i, &buf)?;
                 landing.write(c.offset, &buf)?;
                 continue;
             }
@@ -120,7 +104,7 @@ impl Assemblies {
     /// that did not fill (a read the plan left out, which would otherwise be
     /// planned again and again) or that hashed to something else.
     pub fn finish(&self, odb: &Odb) -> Finished {
-        let results: Vec<Result<Option<(Oid, u64)>>> = (0..self.files.len())
+        let results: Vec<Result<Option<Oid>>> = (0..self.files.len())
             .into_par_iter()
             .map(|file| {
                 let Some(Assembly { list, landing }) = self.take(file) else { return Ok(None) };
@@ -130,22 +114,20 @@ impl Assemblies {
                         oid: list.file.to_string(),
                     });
                 }
-                let source = format!("the chunks listed for {}", list.file);
-                if odb.ingest_landed(landing, &source)?.1 == PutOutcome::Present {
+                // Named as a rebuild names a list whose whole is wrong.
+                let source = ChunkList::relative_path(&list.file);
+                if odb.ingest_landed(landing, &source.to_string_lossy())?.1 == PutOutcome::Present {
                     return Ok(None);
                 }
                 // The list joins the cache only with the object it rebuilt.
                 odb.put_list(&list)?;
-                Ok(Some((list.file, list.size)))
+                Ok(Some(list.file))
             })
             .collect();
         let mut done = Finished::default();
         for r in results {
             match r {
-                Ok(Some((oid, bytes))) => {
-                    done.files.push(oid);
-                    done.bytes += bytes;
-                }
+                Ok(Some(oid)) => done.files.push(oid),
                 Ok(None) => {}
                 Err(e) => {
                     done.error.get_or_insert(e);
@@ -204,7 +186,7 @@ mod tests {
         }
         let held = LocalChunks::scan(&to).unwrap();
         let mut assemblies = Assemblies::default();
-        let fetch = assemblies.start(&to, list.clone(), &held, |id| held.has(id)).unwrap();
+        let fetch = assemblies.start(&to, list.clone(), &held).unwrap();
         let distinct: std::collections::HashSet<Oid> = list.chunks.iter().map(|c| c.id).collect();
         assert_eq!(fetch.len(), distinct.len() - 2);
         std::thread::scope(|s| {
@@ -216,7 +198,7 @@ mod tests {
         });
         let done = assemblies.finish(&to);
         assert!(done.error.is_none());
-        assert_eq!((done.files, done.bytes), (vec![list.file], list.size));
+        assert_eq!(done.files, vec![list.file]);
         assert_eq!(std::fs::read(to.object_path(&list.file)).unwrap(), bytes);
         assert!(to.has_list(&list.file));
         assert_eq!(temps(&to), 0);
@@ -228,7 +210,7 @@ mod tests {
         let (_, to, bytes, list) = setup(dir.path());
         let held = LocalChunks::scan(&to).unwrap();
         let mut assemblies = Assemblies::default();
-        let fetch = assemblies.start(&to, list.clone(), &held, |_| false).unwrap();
+        let fetch = assemblies.start(&to, list.clone(), &held).unwrap();
         for c in list.chunks.iter().filter(|c| c.id != fetch[1]) {
             assemblies.place(&c.id, &bytes[c.offset as usize..(c.offset + c.len) as usize]).unwrap();
         }
@@ -240,7 +222,7 @@ mod tests {
         assert_eq!(temps(&to), 0);
 
         let mut given_up = Assemblies::default();
-        given_up.start(&to, list, &held, |_| false).unwrap();
+        given_up.start(&to, list, &held).unwrap();
         given_up.discard();
         assert_eq!(temps(&to), 0);
     }
@@ -254,7 +236,7 @@ mod tests {
         list.file = bale_hash::hash_bytes(Algo::Blake3, b"another file", false);
         let held = LocalChunks::scan(&to).unwrap();
         let mut assemblies = Assemblies::default();
-        assemblies.start(&to, list.clone(), &held, |_| false).unwrap();
+        assemblies.start(&to, list.clone(), &held).unwrap();
         for c in &list.chunks {
             assemblies.place(&c.id, &bytes[c.offset as usize..(c.offset + c.len) as usize]).unwrap();
         }

@@ -19,10 +19,8 @@ pub struct Round {
     /// Reads to make now; none means the fetch is done (what is still
     /// wanted is in `plan.missing`).
     pub plan: ReadPlan,
-    /// Chunked files rebuilt (and verified) into the cache this round, and
-    /// their bytes.
+    /// Chunked files rebuilt (and verified) into the cache this round.
     pub rebuilt: Vec<Oid>,
-    pub rebuilt_bytes: u64,
     /// Chunked files assembled from the chunks the reads bring: pass to
     /// [`ingest_read`](crate::ingest_read), then
     /// [`finish`](Assemblies::finish) once every read is in.
@@ -81,21 +79,20 @@ pub fn fetch_round(
             Some(l) => &*l,
             None => local.insert(LocalChunks::scan(odb)?),
         };
-        let held = |id: &Oid| cache.has(id);
-        let lacking: Vec<Oid> = list.chunks.iter().map(|c| c.id).filter(|id| !held(id)).collect();
+        let lacking: Vec<Oid> = list.chunks.iter().map(|c| c.id).filter(|id| !cache.has(id)).collect();
+        let unlisted: Vec<Oid> = lacking.iter().copied().filter(|id| !remote.contains(id)).collect();
         if lacking.is_empty() {
             // The list joins the cache only with the object it rebuilt: one
             // that never rebuilt anything is not trusted for slices.
             if odb.rebuild_list(&list, cache)? == PutOutcome::Stored {
                 odb.put_list(&list)?;
                 round.rebuilt.push(list.file);
-                round.rebuilt_bytes += list.size;
             }
-        } else if lacking.iter().any(|id| !remote.contains(id)) {
+        } else if !unlisted.is_empty() {
             // The file cannot be whole: its chunks on no remote are reported.
-            reads.extend(lacking.into_iter().filter(|id| !remote.contains(id)).map(|id| (id, Kind::Chunk)));
+            reads.extend(unlisted.into_iter().map(|id| (id, Kind::Chunk)));
         } else if round.assemblies.len() < MAX_ASSEMBLIES {
-            let fetch = round.assemblies.start(odb, list, cache, held)?;
+            let fetch = round.assemblies.start(odb, list, cache)?;
             reads.extend(fetch.into_iter().map(|id| (id, Kind::Chunk)));
         }
         // Beyond that, the file waits for the next round, its list kept.

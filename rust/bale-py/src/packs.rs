@@ -51,10 +51,8 @@ pub struct FetchPlan {
     pub(crate) plan: ReadPlan,
     pub(crate) side: Side,
     pub(crate) assemblies: Assemblies,
-    /// Chunked files this round rebuilt (verified) into the cache, and their bytes.
+    /// Chunked files this round rebuilt (verified) into the cache.
     pub(crate) rebuilt_files: Vec<Oid>,
-    #[pyo3(get)]
-    rebuilt_bytes: u64,
 }
 
 #[pymethods]
@@ -145,13 +143,7 @@ pub fn fetch_plan(
     };
     let side = side_store(staging);
     let round = fetch_round(odb, &side, &remote, &wanted, max_gap, max_read)?;
-    Ok(FetchPlan {
-        plan: round.plan,
-        side,
-        assemblies: round.assemblies,
-        rebuilt_files: round.rebuilt,
-        rebuilt_bytes: round.rebuilt_bytes,
-    })
+    Ok(FetchPlan { plan: round.plan, side, assemblies: round.assemblies, rebuilt_files: round.rebuilt })
 }
 
 /// `(oid, in the cache, on the remote)` of every object `roots` reach

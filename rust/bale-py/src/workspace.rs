@@ -659,13 +659,13 @@ impl Workspace {
     }
 
     /// Publishes the chunked files `plan`'s reads completed, each verified
-    /// whole, with its list; returns `(files stored, their bytes)`.
-    fn pack_fetch_finish(&self, py: Python<'_>, plan: &crate::packs::FetchPlan) -> PyResult<(u64, u64)> {
+    /// whole, with its list; returns how many were stored.
+    fn pack_fetch_finish(&self, py: Python<'_>, plan: &crate::packs::FetchPlan) -> PyResult<u64> {
         let done = run(py, self.jobs, None, None, |_| Ok(plan.assemblies.finish(&self.odb)))?;
         self.remember_verified(&done.files);
         match done.error {
-            Some(e) => Err::<(u64, u64), _>(e).py_err(py),
-            None => Ok((done.files.len() as u64, done.bytes)),
+            Some(e) => Err::<u64, _>(e).py_err(py),
+            None => Ok(done.files.len() as u64),
         }
     }
 
