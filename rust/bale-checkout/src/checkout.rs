@@ -223,12 +223,7 @@ pub fn checkout(
             .partition(|o| copies && !opts.odb.exists(o) && opts.odb.has_list(o));
         rebuild_here.extend(here);
         // A rebuild hashed every byte it wrote: no second read to verify.
-        for oid in opts.odb.restore(&cached)? {
-            let object = opts.odb.object_path(&oid);
-            if let Ok(meta) = fs::metadata(&object) {
-                state.record_object(&object, stat_of(&meta), oid);
-            }
-        }
+        state.record_verified(opts.odb, &opts.odb.restore(&cached)?);
     }
     // Verify every object before it reaches the workspace.
     opts.progress.total.store(writes.len() as u64, Ordering::Relaxed);

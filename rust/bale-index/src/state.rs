@@ -14,6 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bale_error::Result;
 use bale_hash::{Algo, Oid};
 use bale_odb::fs::{racy, write_atomic};
+use bale_odb::Odb;
 
 const MAGIC: &[u8; 10] = b"BALESTATE\x02";
 
@@ -213,6 +214,17 @@ impl State {
     /// Remembers that the cache object at `path` hashes to `oid`.
     pub fn record_object(&mut self, path: &Path, stat: Stat, oid: Oid) {
         self.dirty |= self.objects.set(object_key(path), Entry { stat, oid });
+    }
+
+    /// Remembers that these objects of `odb` were verified just now (each
+    /// hashed as it was written or read), with their stat as it is now.
+    pub fn record_verified(&mut self, odb: &Odb, oids: &[Oid]) {
+        for oid in oids {
+            let path = odb.object_path(oid);
+            if let Ok(meta) = fs::metadata(&path) {
+                self.record_object(&path, crate::walk::stat_of(&meta), *oid);
+            }
+        }
     }
 
     /// The remembered id of the directory at `key` (repository-relative) if

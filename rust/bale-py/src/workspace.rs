@@ -105,23 +105,6 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// Remembers in the stat cache that these cache objects were verified
-    /// now (each was hashed as it was published), so that a checkout that
-    /// follows does not hash them again.
-    fn remember_verified(&self, oids: &[Oid]) {
-        let seen: Vec<(PathBuf, bale_index::Stat, Oid)> = oids
-            .par_iter()
-            .filter_map(|oid| {
-                let path = self.odb.object_path(oid);
-                std::fs::metadata(&path).ok().map(|m| (path, bale_index::walk::stat_of(&m), *oid))
-            })
-            .collect();
-        let mut state = self.state.lock().unwrap();
-        for (path, stat, oid) in seen {
-            state.record_object(&path, stat, oid);
-        }
-    }
-
     /// Runs `publish` for every oid in parallel, remembers each object it
     /// stored (hashed on the way) as verified in the stat cache, and raises
     /// the first error only after every item was handled. Returns each
@@ -149,7 +132,7 @@ impl Workspace {
                 }
             }
         }
-        self.remember_verified(&stored);
+        self.state.lock().unwrap().record_verified(&self.odb, &stored);
         first_error.map_or(Ok(sizes), Err)
     }
 
@@ -493,13 +476,7 @@ impl Workspace {
             let t = bale_odb::transfer(src, dst, &oids, trust, p)?;
             if !push {
                 // Fetched objects were hashed as they arrived: trust them.
-                let mut state = self.state.lock().unwrap();
-                for oid in &t.verified {
-                    let path = self.odb.object_path(oid);
-                    if let Ok(m) = std::fs::metadata(&path) {
-                        state.record_object(&path, bale_index::walk::stat_of(&m), *oid);
-                    }
-                }
+                self.state.lock().unwrap().record_verified(&self.odb, &t.verified);
             }
             Ok(Transferred {
                 copied: t.copied,
@@ -558,7 +535,7 @@ impl Workspace {
         let oid = landing.oid();
         let (hash, outcome) = run(py, self.jobs, None, None, |_| self.odb.ingest_landed(landing, source))?;
         if outcome == PutOutcome::Stored {
-            self.remember_verified(&[oid]);
+            self.state.lock().unwrap().record_verified(&self.odb, &[oid]);
         }
         Ok(hash.size)
     }
@@ -629,7 +606,7 @@ impl Workspace {
         let plan = run(py, self.jobs, None, None, |_| {
             crate::packs::fetch_plan(&self.odb, &roots, &index_dir, &staging, max_gap, max_read, shallow)
         })?;
-        self.remember_verified(&plan.rebuilt_files);
+        self.state.lock().unwrap().record_verified(&self.odb, &plan.rebuilt_files);
         Ok(plan)
     }
 
@@ -654,7 +631,7 @@ impl Workspace {
             bale_pack::ingest_read(&self.odb, &plan.side, &plan.assemblies, read, &data, &bale_odb::Progress::default())
         });
         let got = got.py_err(py)?;
-        self.remember_verified(&got.published);
+        self.state.lock().unwrap().record_verified(&self.odb, &got.published);
         Ok((got.stored, got.bytes))
     }
 
@@ -662,7 +639,7 @@ impl Workspace {
     /// whole, with its list; returns how many were stored.
     fn pack_fetch_finish(&self, py: Python<'_>, plan: &crate::packs::FetchPlan) -> PyResult<u64> {
         let done = run(py, self.jobs, None, None, |_| Ok(plan.assemblies.finish(&self.odb)))?;
-        self.remember_verified(&done.files);
+        self.state.lock().unwrap().record_verified(&self.odb, &done.files);
         match done.error {
             Some(e) => Err::<u64, _>(e).py_err(py),
             None => Ok(done.files.len() as u64),
