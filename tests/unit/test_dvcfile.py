@@ -331,7 +331,13 @@ def test_dvc_loads_what_we_write(dvc_repo: Path) -> None:
 _path_chars = st.characters(
     blacklist_categories=("Cs", "Cc"), blacklist_characters="/\\\x85\u2028\u2029\ufeff"
 )
-_names = st.text(_path_chars, min_size=1, max_size=40).filter(lambda s: s not in (".", ".."))
+# Plain scalars that YAML 1.1 (PyYAML's default) and YAML 1.2 (dvc's ruamel) read
+# differently, or that look like numbers, dates or nulls: a name must stay a string.
+_YAML_LOOKALIKES = ["Yes", "no", "On", "OFF", "y", "1e3", "017", "0o17", "1:20", "1_0", "~"]
+_YAML_LOOKALIKES += ["null", "true", "2001-12-14", "=", "<<", ".inf", "0x1F", "-0", "+.5"]
+_names = st.sampled_from(_YAML_LOOKALIKES) | st.text(_path_chars, min_size=1, max_size=40).filter(
+    lambda s: s not in (".", "..")
+)
 _md5 = st.text("0123456789abcdef", min_size=32, max_size=32)
 
 
@@ -370,6 +376,7 @@ def test_property_round_trip(outs: list[Out]) -> None:
         assert raw["path"] == out.path
         assert raw.get("size") == out.size
         assert raw.get("nfiles") == out.nfiles
+        assert raw.get("remote") == out.remote
         if out.hash_name != "blake3":
             assert raw.get("md5") == out.oid
     # a second write over the first is a no-op

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bale.exceptions import MetafileError
+from bale.metafiles import yaml12
 from bale.pipeline import params as P
 
 
@@ -143,7 +144,7 @@ def test_yaml_fast_path_needs_no_fallback(text: str) -> None:
     # the PyYAML path alone must already give ruamel's values (the fallback is for errors)
     if text == "!!set {a, b}":
         return  # sets have no order to compare by, checked below
-    assert _same(P._load_yaml_fast(text) or {}, _ruamel(text))
+    assert _same(yaml12._load_fast(text) or {}, _ruamel(text))
 
 
 def test_yaml_document_matches_dvc(tmp_path: Path) -> None:
@@ -153,7 +154,7 @@ def test_yaml_document_matches_dvc(tmp_path: Path) -> None:
     theirs = _dvc_load(path)
     assert ours["train"].pop("set") == theirs["train"].pop("set") == {"a", "b"}
     assert _same(ours, theirs)
-    assert P._load_yaml_fast(YAML_DOC)["train"]["lr"] == 0.001
+    assert yaml12._load_fast(YAML_DOC)["train"]["lr"] == 0.001
 
 
 @pytest.mark.parametrize("text", YAML_ERRORS)

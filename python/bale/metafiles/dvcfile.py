@@ -1,6 +1,6 @@
 """Reading and writing single-stage ``.dvc`` files, byte-compatible with DVC 3.x.
 
-Loading uses PyYAML's C safe loader (fast, no comments); validation mirrors
+Loading is :mod:`bale.metafiles.yaml12` (YAML 1.2, as dvc reads it); validation mirrors
 ``dvc.schema.SINGLE_STAGE_SCHEMA`` and ``dvc.output.SCHEMA``. Updating an existing
 file re-parses its text with ruamel.yaml in round-trip mode and applies a diff,
 exactly like ``dvc/stage/serialize.py: to_single_stage_file``, so comments, flow
@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from bale.exceptions import MetafileError
-from bale.metafiles import memo
 
 __all__ = [
     "DvcFile",
@@ -128,61 +127,12 @@ def dvcfile_path_for(target: Path) -> Path:
 # loading
 
 
-def _loader_class() -> type:
-    import yaml
-
-    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-    class _Loader(base):  # type: ignore[misc, valid-type]
-        """Safe loader that rejects duplicate keys like ruamel (and thus dvc) does."""
-
-    def construct_mapping(loader: Any, node: Any, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = loader.construct_object(key_node, deep=deep)
-            try:
-                dup = key in seen
-            except TypeError:
-                continue
-            if dup:
-                mark = key_node.start_mark
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"found duplicate key {key!r}", mark
-                )
-            seen.add(key)
-        mapping: dict[Any, Any] = base.construct_mapping(loader, node, deep=deep)
-        return mapping
-
-    _Loader.construct_mapping = construct_mapping
-    return _Loader
-
-
-_LOADER: type | None = None
-
-
 def parse_yaml(text: str, name: str) -> Any:
-    """Safe-load YAML text (rejecting duplicate keys, as dvc does); a syntax
-    error becomes a one-line MetafileError with line and column."""
-    return memo.parse("yaml1.1", text, lambda: _parse_yaml(text, name))
+    """The YAML document in ``text`` as dvc reads it (YAML 1.2; None when empty);
+    a syntax error becomes a one-line MetafileError with line and column."""
+    from bale.metafiles import yaml12
 
-
-def _parse_yaml(text: str, name: str) -> Any:
-    import yaml
-
-    global _LOADER
-    if _LOADER is None:
-        _LOADER = _loader_class()
-    try:
-        return yaml.load(text, Loader=_LOADER)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "invalid YAML"
-        if mark is not None:
-            where = f"line {mark.line + 1}, column {mark.column + 1}"
-            raise MetafileError(f"{name}: {where}: {problem}") from None
-        raise MetafileError(f"{name}: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise MetafileError(f"{name}: {' '.join(str(exc).split())}") from None
+    return yaml12.parse(text, name)
 
 
 def _type_name(value: Any) -> str:
