@@ -88,6 +88,34 @@ def test_a_directory_is_marked_complete_only_when_all_its_files_are_there(
     assert not list(remote.rglob("*.dir")), "no .dir on the remote while a member is missing"
 
 
+def test_an_older_dir_on_the_remote_vouches_for_the_files_it_shares(
+    md5_repo: Path, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bale import Repo
+    from bale.ops import transfer
+
+    monkeypatch.setattr(transfer, "_VOUCH_MIN_FILES", 1)  # it takes 1,000 files otherwise
+    remote = _setup(md5_repo, run, tmp_path)
+    run("bale", "push")
+    # Removed behind the old .dir's back (which a user must not do): the old
+    # .dir still vouches for it, so the push does not ask about it.
+    gone = next(p for p in remote.rglob("*") if p.is_file() and p.read_bytes() == b"c\n")
+    gone.chmod(0o644)
+    gone.unlink()
+    write_tree(md5_repo / "data", {"a.txt": "edited\n"})
+    run("bale", "add", "data")
+    pushed = Repo(md5_repo).push()
+    assert pushed.copied == 2  # the edited file and the new .dir
+    assert not gone.exists()
+    # With no older .dir on the remote, every file is checked: the lost one is sent.
+    for d in remote.rglob("*.dir"):
+        d.chmod(0o644)
+        d.unlink()
+    pushed = Repo(md5_repo).push()
+    assert pushed.copied == 2  # the lost file and the new .dir again
+    assert gone.read_bytes() == b"c\n"
+
+
 def test_a_corrupt_remote_object_never_enters_the_cache(
     md5_repo: Path, run: Run, tmp_path: Path
 ) -> None:

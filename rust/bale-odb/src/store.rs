@@ -138,6 +138,21 @@ impl Odb {
         }
     }
 
+    /// The directory objects of `algo` in the store, newest first (by
+    /// mtime: the order they were stored), at most `limit`.
+    pub fn recent_trees(&self, algo: Algo, limit: usize) -> Result<Vec<Oid>> {
+        let suffix = algo.tree_suffix();
+        let mut found = self.scan(algo, |prefix, name, entry| {
+            if !name.ends_with(suffix) {
+                return None;
+            }
+            let oid = Oid::parse(algo, &format!("{prefix}{name}")).ok()?;
+            Some((entry.metadata().ok()?.modified().ok()?, oid))
+        })?;
+        found.sort_unstable_by_key(|f| std::cmp::Reverse(f.0));
+        Ok(found.into_iter().take(limit).map(|(_, oid)| oid).collect())
+    }
+
     /// Hashes `src` and stores it, reading the file once. With `clone`, a
     /// missing object is made by a copy-on-write clone where the file system
     /// allows it (probed once per store), else by a copy.
@@ -632,6 +647,22 @@ mod tests {
             assert_eq!(listed.has(&o), odb.has(&o), "{o}");
         }
         assert!(matches!(odb.presence(Algo::Md5, 10), Presence::Stat(_)), "few questions: stat them");
+    }
+
+    #[test]
+    fn recent_trees_are_the_directory_objects_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let odb = Odb::new(dir.path().join("cache"));
+        let tree = |b: &[u8]| hash_bytes(Algo::Md5, b, false).as_tree();
+        let (old, new) = (tree(b"[1]"), tree(b"[2]"));
+        odb.put_bytes(&old, b"[1]").unwrap();
+        odb.put_bytes(&new, b"[2]").unwrap();
+        odb.put_bytes(&hash_bytes(Algo::Md5, b"file", false), b"file").unwrap();
+        let past = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        fs::File::open(odb.object_path(&old)).unwrap().set_modified(past).unwrap();
+        assert_eq!(odb.recent_trees(Algo::Md5, 8).unwrap(), vec![new, old]);
+        assert_eq!(odb.recent_trees(Algo::Md5, 1).unwrap(), vec![new]);
+        assert!(odb.recent_trees(Algo::Blake3, 8).unwrap().is_empty());
     }
 
     #[test]

@@ -402,6 +402,14 @@ impl Workspace {
         Ok(m.entries.into_iter().map(|e| (e.rel, e.oid.to_string(), e.size, e.exec)).collect())
     }
 
+    /// The directory objects of `algo` the cache holds, newest first, at
+    /// most `limit`.
+    fn recent_trees(&self, py: Python<'_>, algo: &str, limit: usize) -> PyResult<Vec<String>> {
+        let algo = Algo::from_str(algo).py_err(py)?;
+        let oids = py.detach(|| self.odb.recent_trees(algo, limit)).py_err(py)?;
+        Ok(oids.iter().map(Oid::to_string).collect())
+    }
+
     fn object_path(&self, py: Python<'_>, algo: &str, oid: &str) -> PyResult<PathBuf> {
         Ok(self.odb.object_path(&parse_oid(algo, oid).py_err(py)?))
     }
