@@ -204,12 +204,22 @@ class Workspace:
     def sync_plan(
         self,
         roots: list[tuple[str, str]],
-        verify: bool = False,
         progress: Progress | None = None,
         tick: Callable[[], object] | None = None,
     ) -> tuple[
         list[tuple[str, str, str, int | None]],
         list[tuple[str, str, str, int | None, list[int]]],
+    ]: ...
+    def push_plan(
+        self,
+        roots: list[tuple[str, str]],
+        vouched_by: list[tuple[str, str]],
+        progress: Progress | None = None,
+        tick: Callable[[], object] | None = None,
+    ) -> tuple[
+        list[tuple[str, str, str, int | None]],
+        list[tuple[str, str, str, int | None, list[int]]],
+        int,
     ]: ...
     def landing(self, algo: str, oid: str) -> Landing: ...
     def ingest_landed(self, landing: Landing, source: str) -> int: ...

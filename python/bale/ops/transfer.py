@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from bale.exceptions import BaleError, ObjectMissingError, RemoteConfigError
+from bale.exceptions import ObjectMissingError, RemoteConfigError
 from bale.ops.outputs import WORKSPACE, Scope, Tracked, in_scope
 from bale.progress import Bar
 from bale.remotes import Remote, resolve_remote
@@ -41,8 +41,6 @@ _FANOUT = re.compile(r"[0-9a-f]{2}")
 
 # (algo, oid, key, size or None when the cache lacks it)
 _File = tuple[str, str, str, "int | None"]
-# The same for a directory object, with the indexes of its files in the plan
-_Dir = tuple[str, str, str, "int | None", list[int]]
 
 
 @dataclass
@@ -275,17 +273,13 @@ def _push_dvc_layout(repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | N
             return total
         # Objects are verified before they leave (free for those the stat
         # cache knows verified), so the copy itself need not hash.
-        files, dirs = ws.sync_plan(_roots(outs), verify=True)
+        files, dirs, vouched = ws.push_plan(_roots(outs), _vouchers(ws, moving, outs))
+        total.present += vouched
         names = {t.out.oid: t.rel(repo) for t in outs}
         lacking = [f[:4] for f in files if f[3] is None] + [d[:4] for d in dirs if d[3] is None]
         total.missing += [names.get(oid, key) for _a, oid, key, _s in lacking]
-        sending = [f for f in files if f[3] is not None]
-        vouched = _vouched(ws, moving, dirs)
-        if vouched:
-            total.present += sum(f[1] in vouched for f in sending)
-            sending = [f for f in sending if f[1] not in vouched]
         with Bar(f"Pushing to {rem.name}") as bar:
-            _merge(total, moving.send(sending, bar))
+            _merge(total, moving.send([f for f in files if f[3] is not None], bar))
         # A send that fails raises, so every file that was cached arrived.
         cached = [f[3] is not None for f in files]
         complete = [d[:4] for d in dirs if d[3] is not None and all(cached[m] for m in d[4])]
@@ -320,32 +314,30 @@ def _not_on_remote(
     return [t for t in outs if t.out.oid not in complete]
 
 
-# A push planning directories of at least this many files asks the remote
-# about the cache's newest other directory objects (at most _VOUCHERS).
+# A push of directories of at least this many files (their .dvc files' nfiles)
+# asks the remote about the cache's newest other directory objects (at most
+# _VOUCHERS).
 _VOUCH_MIN_FILES = 1000
 _VOUCHERS = 8
 
 
-def _vouched(ws: _core.Workspace, moving: Mover, dirs: list[_Dir]) -> set[str]:
-    """The files that older directory objects on the remote list. Each such
-    ``.dir`` vouches for its files as a pushed directory's own ``.dir`` would
-    (see :func:`_not_on_remote`), so a push after editing one file of 100,000
-    asks about a few ``.dir`` objects (the cache's newest: the versions
-    before) instead of listing every file."""
-    if sum(len(d[4]) for d in dirs) < _VOUCH_MIN_FILES:
-        return set()
-    pushing = {oid for _a, oid, *_ in dirs}
+def _vouchers(ws: _core.Workspace, moving: Mover, outs: list[Tracked]) -> list[tuple[str, str]]:
+    """Older directory objects the remote holds. Each vouches for its files
+    as a pushed directory's own ``.dir`` would (see :func:`_not_on_remote`),
+    so a push after editing one file of 100,000 asks about a few ``.dir``
+    objects (the cache's newest: the versions before) instead of listing
+    every file."""
+    dirs = [t for t in outs if t.out.is_dir]
+    if sum(t.out.nfiles or 0 for t in dirs) < _VOUCH_MIN_FILES:
+        return []
+    pushing = {t.out.oid for t in dirs}
     candidates: dict[str, tuple[str, str]] = {}
-    for algo in sorted({a for a, *_ in dirs}):
+    for algo in sorted({t.algo for t in dirs}):
         for oid in ws.recent_trees(algo, _VOUCHERS + len(pushing)):
             if oid not in pushing and len(candidates) < _VOUCHERS:
                 candidates[ws.object_key(algo, oid)] = (algo, oid)
-    vouched: set[str] = set()
-    for key in moving.exists(list(candidates)) if candidates else ():
-        algo, oid = candidates[key]
-        with contextlib.suppress(BaleError):  # a damaged .dir vouches for nothing
-            vouched.update(member for _rel, member, _size, _x in ws.manifest(algo, oid))
-    return vouched
+    there = moving.exists(list(candidates)) if candidates else set()
+    return [pair for key, pair in candidates.items() if key in there]
 
 
 def _fetch_dvc_layout(repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | None) -> Moved:

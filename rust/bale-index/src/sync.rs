@@ -6,7 +6,7 @@
 //! indexes of its files, and the caller sends a directory only when all of
 //! them arrived. The plan is made here, once, for every kind of remote.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use bale_error::{Error, Result};
@@ -42,6 +42,9 @@ pub struct SyncPlan {
     /// Directory objects; those whose manifest is not in the local store
     /// have no members listed (fetch them first, then plan again).
     pub dirs: Vec<PlannedDir>,
+    /// Files of the directories left out because a voucher lists them
+    /// ([`plan_push`]).
+    pub vouched: u64,
 }
 
 /// The key of an object in a store with the cache's layout.
@@ -55,6 +58,29 @@ pub fn object_key(odb: &Odb, oid: &Oid) -> String {
 /// store holds is hashed (unless `state` remembers it verified) so that a
 /// corrupt object fails the plan instead of spreading to a remote.
 pub fn plan(odb: &Odb, roots: &[Oid], verify: bool, state: Option<&Mutex<State>>) -> Result<SyncPlan> {
+    plan_with(odb, roots, verify, state, &HashSet::new())
+}
+
+/// The [`plan`] of a push (every object verified), leaving out the files of
+/// the directories that a `voucher` lists: directory objects the remote
+/// holds, each vouching for its files (DESIGN.md §12). A voucher the cache
+/// cannot read vouches for nothing.
+pub fn plan_push(odb: &Odb, roots: &[Oid], vouchers: &[Oid], state: Option<&Mutex<State>>) -> Result<SyncPlan> {
+    let vouched: HashSet<Oid> = vouchers
+        .iter()
+        .filter_map(|v| Manifest::load(odb, v).ok())
+        .flat_map(|m| m.entries.into_iter().map(|e| e.oid))
+        .collect();
+    plan_with(odb, roots, true, state, &vouched)
+}
+
+fn plan_with(
+    odb: &Odb,
+    roots: &[Oid],
+    verify: bool,
+    state: Option<&Mutex<State>>,
+    vouched: &HashSet<Oid>,
+) -> Result<SyncPlan> {
     if let Some(root) = roots.iter().find(|o| o.algo() == Algo::Blake3) {
         return Err(Error::Unsupported(format!(
             "{root}: blake3 objects sync through the packed remote layout, not DVC's"
@@ -68,7 +94,8 @@ pub fn plan(odb: &Odb, roots: &[Oid], verify: bool, state: Option<&Mutex<State>>
             (plan.files.len() - 1) as u32
         })
     };
-    let mut seen_dirs = std::collections::HashSet::new();
+    let mut seen_dirs = HashSet::new();
+    let mut left_out = HashSet::new();
     for root in roots {
         if !root.is_tree() {
             add_file(&mut plan, *root);
@@ -78,7 +105,17 @@ pub fn plan(odb: &Odb, roots: &[Oid], verify: bool, state: Option<&Mutex<State>>
             continue;
         }
         let members = match Manifest::load(odb, root) {
-            Ok(m) => m.entries.into_iter().map(|e| add_file(&mut plan, e.oid)).collect(),
+            Ok(m) => {
+                let mut members = Vec::with_capacity(m.entries.len());
+                for e in m.entries {
+                    if vouched.contains(&e.oid) {
+                        left_out.insert(e.oid);
+                    } else {
+                        members.push(add_file(&mut plan, e.oid));
+                    }
+                }
+                members
+            }
             Err(Error::ObjectMissing { .. }) => Vec::new(),
             Err(e) => return Err(e),
         };
@@ -89,6 +126,7 @@ pub fn plan(odb: &Odb, roots: &[Oid], verify: bool, state: Option<&Mutex<State>>
         o.size = local_size(odb, &o.oid, verify, state)?;
         Ok(())
     };
+    plan.vouched = left_out.len() as u64;
     plan.files.par_iter_mut().try_for_each(describe)?;
     plan.dirs.par_iter_mut().try_for_each(|d| describe(&mut d.object))?;
     Ok(plan)
@@ -151,6 +189,7 @@ fn local_size(odb: &Odb, oid: &Oid, verify: bool, state: Option<&Mutex<State>>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bale_hash::hash_bytes;
     use std::fs;
 
     fn store_dir(odb: &Odb, files: &[(&str, &str)], tmp: &std::path::Path) -> Oid {
@@ -185,6 +224,22 @@ mod tests {
         odb.remove(&root).unwrap();
         let shallow = native_closure(&odb, &[root]).unwrap();
         assert_eq!(shallow, vec![(root, None)], "an absent tree is listed, not entered");
+    }
+
+    #[test]
+    fn a_push_plan_leaves_out_the_files_a_voucher_lists() {
+        let d = tempfile::tempdir().unwrap();
+        let odb = Odb::new(d.path().join("cache"));
+        let old = store_dir(&odb, &[("a", "same"), ("b", "kept"), ("c", "old")], d.path());
+        fs::write(d.path().join("d/c"), "new").unwrap();
+        let new = store_dir(&odb, &[], d.path());
+        let p = plan_push(&odb, &[new], &[old], None).unwrap();
+        assert_eq!(p.files.len(), 1, "only the changed file is planned");
+        assert_eq!(p.dirs[0].members, vec![0]);
+        assert_eq!(p.vouched, 2);
+        let ghost = hash_bytes(Algo::Md5, b"[]", false).as_tree();
+        let p = plan_push(&odb, &[new], &[ghost], None).unwrap();
+        assert_eq!((p.files.len(), p.vouched), (3, 0), "a voucher the cache lacks vouches for nothing");
     }
 
     #[test]

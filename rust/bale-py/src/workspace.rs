@@ -27,6 +27,20 @@ fn parse_oid(algo: &str, oid: &str) -> Result<Oid, Error> {
     Oid::parse(Algo::from_str(algo)?, oid)
 }
 
+/// A sync plan as Python rows (see `Workspace.sync_plan`).
+fn plan_rows(plan: bale_index::sync::SyncPlan) -> (Vec<PlannedFile>, Vec<PlannedDir>, u64) {
+    let row = |o: bale_index::sync::PlannedObject| (o.oid.algo().name(), o.oid.to_string(), o.key, o.size);
+    let dirs = plan
+        .dirs
+        .into_iter()
+        .map(|d| {
+            let (a, o, k, s) = row(d.object);
+            (a, o, k, s, d.members)
+        })
+        .collect();
+    (plan.files.into_iter().map(row).collect(), dirs, plan.vouched)
+}
+
 fn parse_oids(py: Python<'_>, pairs: &[(String, String)]) -> PyResult<Vec<Oid>> {
     pairs.iter().map(|(a, o)| parse_oid(a, o)).collect::<Result<Vec<_>, _>>().py_err(py)
 }
@@ -458,7 +472,7 @@ impl Workspace {
 
     /// Copies objects between the cache and a folder remote with the same
     /// layout (`push`: cache to remote, objects the caller verified with
-    /// `sync_plan(verify=True)`; else remote to cache, each hashed on the way).
+    /// `push_plan`; else remote to cache, each hashed on the way).
     #[pyo3(signature = (remote_root, oids, push, progress=None, tick=None, jobs=None))]
     #[allow(clippy::too_many_arguments)]
     fn transfer(
@@ -498,33 +512,45 @@ impl Workspace {
     /// What a push or fetch of `roots` moves in DVC's remote layout:
     /// `(files, dirs)`, files as `(algo, oid, key, size)` and dirs with the
     /// indexes of their files appended. `size` is `None` for objects the
-    /// cache lacks. With `verify`, cached objects are hashed (unless the stat
-    /// cache knows them verified) so a corrupt one fails here.
-    #[pyo3(signature = (roots, verify=false, progress=None, tick=None))]
+    /// cache lacks.
+    #[pyo3(signature = (roots, progress=None, tick=None))]
     #[allow(clippy::type_complexity)]
     fn sync_plan(
         &self,
         py: Python<'_>,
         roots: Vec<(String, String)>,
-        verify: bool,
         progress: Option<&Progress>,
         tick: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(Vec<PlannedFile>, Vec<PlannedDir>)> {
-        let roots = roots.iter().map(|(a, o)| parse_oid(a, o)).collect::<Result<Vec<_>, _>>().py_err(py)?;
+        let roots = parse_oids(py, &roots)?;
         let plan = run(py, self.jobs, progress, tick, |_| {
-            bale_index::sync::plan(&self.odb, &roots, verify, Some(&self.state))
+            bale_index::sync::plan(&self.odb, &roots, false, Some(&self.state))
         })?;
-        let row = |o: bale_index::sync::PlannedObject| (o.oid.algo().name(), o.oid.to_string(), o.key, o.size);
-        let files = plan.files.into_iter().map(row).collect();
-        let dirs = plan
-            .dirs
-            .into_iter()
-            .map(|d| {
-                let (a, o, k, s) = row(d.object);
-                (a, o, k, s, d.members)
-            })
-            .collect();
+        let (files, dirs, _) = plan_rows(plan);
         Ok((files, dirs))
+    }
+
+    /// The plan of a push: as [`sync_plan`](Self::sync_plan), with every
+    /// cached object hashed (unless the stat cache knows it verified) so a
+    /// corrupt one fails here, and without the files of the directories that
+    /// the directory objects `vouched_by` (on the remote) list. The third
+    /// value counts those files.
+    #[pyo3(signature = (roots, vouched_by, progress=None, tick=None))]
+    #[allow(clippy::type_complexity)]
+    fn push_plan(
+        &self,
+        py: Python<'_>,
+        roots: Vec<(String, String)>,
+        vouched_by: Vec<(String, String)>,
+        progress: Option<&Progress>,
+        tick: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(Vec<PlannedFile>, Vec<PlannedDir>, u64)> {
+        let roots = parse_oids(py, &roots)?;
+        let vouchers = parse_oids(py, &vouched_by)?;
+        let plan = run(py, self.jobs, progress, tick, |_| {
+            bale_index::sync::plan_push(&self.odb, &roots, &vouchers, Some(&self.state))
+        })?;
+        Ok(plan_rows(plan))
     }
 
     /// A download of `oid` to land in the cache, hashed as it lands.
