@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bale.exceptions import MetafileError
-from bale.metafiles.dvcfile import parse_yaml
+from bale.metafiles.yaml12 import parse as parse_yaml
 from bale.pipeline.templating import interpolates, resolve_stages
 
 Files = dict[str, str]

@@ -29,7 +29,6 @@ __all__ = [
     "dvcfile_path_for",
     "load_dvcfile",
     "loads_dvcfile",
-    "parse_yaml",
 ]
 
 DVCFILE_SUFFIX = ".dvc"
@@ -125,14 +124,6 @@ def dvcfile_path_for(target: Path) -> Path:
 
 # ---------------------------------------------------------------------------
 # loading
-
-
-def parse_yaml(text: str, name: str) -> Any:
-    """The YAML document in ``text`` as dvc reads it (YAML 1.2; None when empty);
-    a syntax error becomes a one-line MetafileError with line and column."""
-    from bale.metafiles import yaml12
-
-    return yaml12.parse(text, name)
 
 
 def _type_name(value: Any) -> str:
@@ -233,7 +224,9 @@ def loads_dvcfile(text: str, path: Path | str) -> DvcFile:
     """Parse and validate the text of a ``.dvc`` file; ``path`` is used in messages."""
     path = Path(path)
     name = str(path)
-    data = parse_yaml(text, name)
+    from bale.metafiles import yaml12  # its regexes compile on import: only when parsing
+
+    data = yaml12.parse(text, name)
     if data is None:
         raise MetafileError(f"{name}: file is empty")
     if not isinstance(data, dict):

@@ -13,14 +13,16 @@ fails and the values match dvc's.
 
 from __future__ import annotations
 
-import datetime
 import functools
 import re
 import warnings
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bale.exceptions import MetafileError
+
+if TYPE_CHECKING:
+    import datetime
 
 __all__ = ["parse"]
 
@@ -64,9 +66,11 @@ _YAML12_RESOLVERS: list[tuple[str, str, list[str]]] = [
     ("value", r"^(?:=)$", ["="]),
 ]
 
+# Patterns are compiled on first use (by re's cache), not at import: most
+# commands find every metafile in the parse memo.
+
 # ruamel.yaml.util.timestamp_regexp: what the timestamp constructor accepts.
-_TIMESTAMP = re.compile(
-    r"""^(?P<year>[0-9][0-9][0-9][0-9])
+_TIMESTAMP = r"""^(?P<year>[0-9][0-9][0-9][0-9])
        -(?P<month>[0-9][0-9]?)
        -(?P<day>[0-9][0-9]?)
        (?:((?P<t>[Tt])|[ \t]+)
@@ -75,9 +79,7 @@ _TIMESTAMP = re.compile(
        :(?P<second>[0-9][0-9])
        (?:\.(?P<fraction>[0-9]*))?
         (?:[ \t]*(?P<tz>Z|(?P<tz_sign>[-+])(?P<tz_hour>[0-9][0-9]?)
-       (?::(?P<tz_minute>[0-9][0-9]))?))?)?$""",
-    re.X,
-)
+       (?::(?P<tz_minute>[0-9][0-9]))?))?)?$"""
 
 _BOOL_VALUES = {
     "yes": True,
@@ -92,20 +94,21 @@ _BOOL_VALUES = {
 
 _TAG = "tag:yaml.org,2002:"
 # Documents where libyaml's parser and ruamel's part ways go to ruamel itself.
-_RUAMEL_ONLY = re.compile(
+_RUAMEL_ONLY = (
     r"^%YAML"  # a directive: ruamel may switch to YAML 1.1 rules
     r"|[\t\x85\u2028\u2029]"  # tabs (libyaml takes more), NEL and U+2028/9 (breaks to libyaml)
     r"|[\s\S]\ufeff"  # a byte order mark after the start (libyaml skips it)
     r"|[|>][-+0-9]*#"  # a block scalar header run into a comment
     r"|(?:^|[\s\[{,])"  # then, starting a token:
-    r"(?:!|[&*](?![\w-]+(?:[\s\]},]|$)))",  # a tag (a bare ``!`` differs); ``&a:b``-like names
-    re.M,
+    r"(?:!|[&*](?![\w-]+(?:[\s\]},]|$)))"  # a tag (a bare ``!`` differs); ``&a:b``-like names
 )
 
 
 def _timestamp(value: str) -> datetime.date:
     """ruamel.yaml.util.create_timestamp, rounding and all."""
-    match = _TIMESTAMP.match(value)
+    import datetime
+
+    match = re.match(_TIMESTAMP, value, re.X)
     if match is None:
         raise ValueError(f'failed to construct timestamp from "{value}"')
     g = match.groupdict()
@@ -370,7 +373,7 @@ def parse(text: str, name: str) -> Any:
 
 
 def _parse(text: str, name: str) -> Any:
-    if _RUAMEL_ONLY.search(text):
+    if re.search(_RUAMEL_ONLY, text, re.M):
         return _load_ruamel(text, name)
     try:
         return _load_fast(text)

@@ -84,9 +84,9 @@ def parse_yaml12(text: str, name: str) -> Any:
     """YAML 1.2 safe load, as dvc reads ``dvc.yaml``, ``dvc.lock`` and
     ``params.yaml`` (``1e-3`` is a float, ``yes`` a string; duplicate keys
     are errors); an empty document is None."""
-    from bale.metafiles import yaml12
+    from bale.pipeline.params import parse_yaml
 
-    return (yaml12.parse(text, name) or {}) if text.strip() else None
+    return parse_yaml(text, name) if text.strip() else None
 
 
 def locate(text: str, where: Path_) -> tuple[int, int] | None:
