@@ -27,6 +27,9 @@ __all__ = [
 ]
 
 _Path = str | PathLike[str]
+# A sync plan's rows: (algo, oid, key, size or None), a dir with its files' indexes
+_PlannedFile = tuple[str, str, str, int | None]
+_PlannedDir = tuple[str, str, str, int | None, list[int]]
 
 @final
 class Progress:
@@ -206,21 +209,14 @@ class Workspace:
         roots: list[tuple[str, str]],
         progress: Progress | None = None,
         tick: Callable[[], object] | None = None,
-    ) -> tuple[
-        list[tuple[str, str, str, int | None]],
-        list[tuple[str, str, str, int | None, list[int]]],
-    ]: ...
+    ) -> tuple[list[_PlannedFile], list[_PlannedDir]]: ...
     def push_plan(
         self,
         roots: list[tuple[str, str]],
         vouched_by: list[tuple[str, str]],
         progress: Progress | None = None,
         tick: Callable[[], object] | None = None,
-    ) -> tuple[
-        list[tuple[str, str, str, int | None]],
-        list[tuple[str, str, str, int | None, list[int]]],
-        int,
-    ]: ...
+    ) -> tuple[list[_PlannedFile], list[_PlannedDir], int]: ...
     def landing(self, algo: str, oid: str) -> Landing: ...
     def ingest_landed(self, landing: Landing, source: str) -> int: ...
     def ingest_bytes_many(self, items: list[tuple[str, str, bytes, str]]) -> list[int]: ...

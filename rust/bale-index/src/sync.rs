@@ -54,17 +54,17 @@ pub fn object_key(odb: &Odb, oid: &Oid) -> String {
     rel.to_str().expect("object paths are ASCII").to_owned()
 }
 
-/// Plans the objects `roots` need. With `verify`, every object the local
-/// store holds is hashed (unless `state` remembers it verified) so that a
-/// corrupt object fails the plan instead of spreading to a remote.
-pub fn plan(odb: &Odb, roots: &[Oid], verify: bool, state: Option<&Mutex<State>>) -> Result<SyncPlan> {
-    plan_with(odb, roots, verify, state, &HashSet::new())
+/// Plans the objects `roots` need (a fetch's, or what a remote lacks).
+pub fn plan(odb: &Odb, roots: &[Oid]) -> Result<SyncPlan> {
+    plan_with(odb, roots, false, None, &HashSet::new())
 }
 
-/// The [`plan`] of a push (every object verified), leaving out the files of
-/// the directories that a `voucher` lists: directory objects the remote
-/// holds, each vouching for its files (DESIGN.md §12). A voucher the cache
-/// cannot read vouches for nothing.
+/// The [`plan`] of a push: every object the local store holds is hashed
+/// (unless `state` remembers it verified) so that a corrupt object fails the
+/// plan instead of spreading to a remote; and the files of the directories
+/// that a `voucher` lists are left out: directory objects the remote holds,
+/// each vouching for its files (DESIGN.md §12). A voucher the cache cannot
+/// read vouches for nothing.
 pub fn plan_push(odb: &Odb, roots: &[Oid], vouchers: &[Oid], state: Option<&Mutex<State>>) -> Result<SyncPlan> {
     let vouched: HashSet<Oid> = vouchers
         .iter()
@@ -247,7 +247,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let odb = Odb::new(d.path().join("cache"));
         let dir = store_dir(&odb, &[("a", "same"), ("b", "same"), ("c", "other")], d.path());
-        let plan = plan(&odb, &[dir, dir], true, None).unwrap();
+        let plan = plan_push(&odb, &[dir, dir], &[], None).unwrap();
         assert_eq!(plan.files.len(), 2, "a and b share one object");
         assert_eq!(plan.dirs.len(), 1);
         assert_eq!(plan.dirs[0].members, vec![0, 0, 1]);
@@ -260,16 +260,16 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let odb = Odb::new(d.path().join("cache"));
         let ghost = Oid::from_digest(Algo::Md5, &[9; 16], true);
-        let p = plan(&odb, &[ghost], true, None).unwrap();
+        let p = plan_push(&odb, &[ghost], &[], None).unwrap();
         assert_eq!((p.dirs.len(), p.dirs[0].members.len(), p.dirs[0].object.size), (1, 0, None));
 
         let dir = store_dir(&odb, &[("a", "x")], d.path());
-        let member = plan(&odb, &[dir], false, None).unwrap().files[0].oid;
+        let member = plan(&odb, &[dir]).unwrap().files[0].oid;
         let path = odb.object_path(&member);
         use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
         fs::write(&path, "y").unwrap();
-        assert!(plan(&odb, &[dir], false, None).is_ok(), "unverified plans only stat");
-        assert!(matches!(plan(&odb, &[dir], true, None), Err(Error::CorruptObject { .. })));
+        assert!(plan(&odb, &[dir]).is_ok(), "unverified plans only stat");
+        assert!(matches!(plan_push(&odb, &[dir], &[], None), Err(Error::CorruptObject { .. })));
     }
 }

@@ -523,9 +523,7 @@ impl Workspace {
         tick: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(Vec<PlannedFile>, Vec<PlannedDir>)> {
         let roots = parse_oids(py, &roots)?;
-        let plan = run(py, self.jobs, progress, tick, |_| {
-            bale_index::sync::plan(&self.odb, &roots, false, Some(&self.state))
-        })?;
+        let plan = run(py, self.jobs, progress, tick, |_| bale_index::sync::plan(&self.odb, &roots))?;
         let (files, dirs, _) = plan_rows(plan);
         Ok((files, dirs))
     }
