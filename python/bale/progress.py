@@ -1,8 +1,10 @@
 """Progress bars for engine work: a tqdm bar that polls the engine's counters.
 
 The engine advances atomic counters; the waiting Python thread calls
-:meth:`Bar.tick` every 100 ms. Bars draw only on a terminal and only for work
-that has lasted over half a second, so quick commands print nothing extra.
+:meth:`Bar.tick` every 100 ms. Bars draw on stderr only when both stdout and
+stderr are a terminal (``bale push > log`` stays silent, as the log's reader
+never sees a bar), never under ``-q``, and only for work that has lasted over
+half a second, so quick commands print nothing extra.
 """
 
 from __future__ import annotations
@@ -13,6 +15,18 @@ from typing import Any
 
 from bale import _core
 
+_silenced = False
+
+
+def silence() -> None:
+    """No bars for the rest of this process (``-q``)."""
+    global _silenced
+    _silenced = True
+
+
+def _on_terminal() -> bool:
+    return not _silenced and sys.stdout.isatty() and sys.stderr.isatty()
+
 
 class Bar:
     """A progress bar over one engine call (use as a context manager)."""
@@ -21,7 +35,7 @@ class Bar:
         self.desc = desc
         self.unit = unit
         self.progress = _core.Progress()
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.enabled = _on_terminal() if enabled is None else enabled
         self._start = time.monotonic()
         self._bar: Any = None
         # Work counted on the Python side (async transfers), added to the

@@ -354,13 +354,24 @@ def _config_for(args: argparse.Namespace) -> Any:
         raise
 
 
+def _origin(config: Any, key: str, level: str | None) -> str:
+    """Where ``key`` comes from, as ``dvc config --show-origin`` names it:
+    a file inside the repository relative to its root, others absolute."""
+    path = config.origin(key, level)
+    if path is not None and config.dvc_dir is not None:
+        root = config.dvc_dir.parent
+        if path.is_relative_to(root):
+            return str(path.relative_to(root))
+    return str(path)
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     config = _config_for(args)
     level = args.level
     if args.list:
         for key, value in config.items(level):
             if args.show_origin:
-                print(f"{config.origin(key, level)}\t{key}={value}")
+                print(f"{_origin(config, key, level)}\t{key}={value}")
             else:
                 print(f"{key}={value}")
         return 0
@@ -374,7 +385,7 @@ def cmd_config(args: argparse.Namespace) -> int:
         if value is None:
             raise BaleError(f"config: '{args.name}' is not set")
         if args.show_origin:
-            print(f"{config.origin(args.name, level)}\t{value}")
+            print(f"{_origin(config, args.name, level)}\t{value}")
         else:
             print(value)
         return 0
@@ -395,7 +406,9 @@ def _transfer_summary(args: argparse.Namespace, verb: str, r: Any) -> None:
         )
         return
     if r.copied:
-        _say(args, f"{verb} {r.copied:,} objects, {human_size(r.bytes)} in {r.seconds:.1f} s")
+        # "files" as dvc says it, counting a directory's .dir object too.
+        noun = "file" if r.copied == 1 else "files"
+        _say(args, f"{verb} {r.copied:,} {noun}, {human_size(r.bytes)} in {r.seconds:.1f} s")
     else:
         _say(args, "Everything is up to date.")
 

@@ -29,6 +29,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from bale.exceptions import BaleError
 
+    if getattr(args, "quiet", False):
+        from bale.progress import silence
+
+        silence()
     try:
         return int(args.func(args) or 0)
     except BaleError as e:
