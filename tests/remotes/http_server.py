@@ -7,6 +7,7 @@ http_remote  # noqa: F401``); there is deliberately no conftest.py here.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,8 +29,9 @@ class HTTPRemote:
 
 
 @contextmanager
-def running(app: web.Application) -> Iterator[str]:
-    """Runs ``app`` on 127.0.0.1 (a free port) in a thread with its own loop; yields the URL."""
+def running(app: web.Application, tls: ssl.SSLContext | None = None) -> Iterator[str]:
+    """Runs ``app`` on 127.0.0.1 (a free port) in a thread with its own loop; yields the URL
+    (``https://`` with a ``tls`` server context)."""
     loop = asyncio.new_event_loop()
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     started = threading.Event()
@@ -37,7 +39,7 @@ def running(app: web.Application) -> Iterator[str]:
 
     async def start() -> None:
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls).start()
         port.append(runner.addresses[0][1])
         started.set()
 
@@ -53,7 +55,7 @@ def running(app: web.Application) -> Iterator[str]:
     if not started.wait(10):
         raise RuntimeError("test server did not start")
     try:
-        yield f"http://127.0.0.1:{port[0]}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port[0]}"
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)

@@ -333,6 +333,118 @@ def test_server_errors_are_retried(tmp_path: Path) -> None:
     assert calls == 3
 
 
+def test_a_read_that_times_out_is_retried(tmp_path: Path) -> None:
+    calls = 0
+
+    async def slow_once(request: web.Request) -> web.StreamResponse:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await asyncio.sleep(3)
+        return web.Response(body=b"in time")
+
+    app = web.Application()
+    app.router.add_get("/{key:.*}", slow_once)
+    with running(app) as url:
+        got = asyncio.run(
+            with_store(url, {"read_timeout": "0.3"}, lambda s: s.get("ab/cd", tmp_path / "f"))
+        )
+    assert got == 7
+    assert (tmp_path / "f").read_bytes() == b"in time"
+    assert calls == 2
+
+
+# ------------------------------------------------------------------ https
+
+
+@pytest.fixture(scope="module")
+def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key (PEM paths)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bale test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    d = tmp_path_factory.mktemp("tls")
+    (d / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (d / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return d / "cert.pem", d / "key.pem"
+
+
+@pytest.fixture
+def https_url(tmp_path: Path, tls_cert: tuple[Path, Path]) -> Iterator[str]:
+    """``bale serve`` over TLS with the self-signed certificate; holds one object."""
+    import ssl
+
+    folder = tmp_path / "served"
+    (folder / "ab").mkdir(parents=True)
+    (folder / "ab" / "cd").write_bytes(b"over tls")
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(*tls_cert)
+    with running(serve_mod.make_app(folder), tls) as url:
+        yield url
+
+
+def test_https_with_an_untrusted_certificate_is_refused_in_one_line(
+    tmp_path: Path, https_url: str
+) -> None:
+    with pytest.raises(RemoteUnreachableError) as e:
+        asyncio.run(with_store(https_url, {}, lambda s: s.get("ab/cd", tmp_path / "f")))
+    assert "certificate" in str(e.value)
+    assert "ssl_verify" in str(e.value)
+    assert "\n" not in str(e.value)
+    assert not (tmp_path / "f").exists()
+
+
+@pytest.mark.parametrize("verify", ["false", "bundle"])
+def test_https_trusts_what_ssl_verify_says(
+    tmp_path: Path, https_url: str, tls_cert: tuple[Path, Path], verify: str
+) -> None:
+    option = str(tls_cert[0]) if verify == "bundle" else verify
+    got = asyncio.run(
+        with_store(https_url, {"ssl_verify": option}, lambda s: s.get("ab/cd", tmp_path / "f"))
+    )
+    assert got == 8
+    assert (tmp_path / "f").read_bytes() == b"over tls"
+
+
+def test_a_ca_bundle_that_cannot_be_read_is_a_config_error(tmp_path: Path, https_url: str) -> None:
+    with pytest.raises(RemoteError, match="ssl_verify: cannot load CA bundle"):
+        asyncio.run(
+            with_store(
+                https_url,
+                {"ssl_verify": str(tmp_path / "none.pem")},
+                lambda s: s.get("ab/cd", tmp_path / "f"),
+            )
+        )
+
+
 # -------------------------------------------------------- bale serve safety
 
 
