@@ -3,6 +3,7 @@ cause, a non-zero exit, and nothing half-done left behind."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -98,6 +99,64 @@ def test_a_server_killed_mid_push_leaves_no_directory_claimed_and_the_push_resum
         (clone / ".dvc" / "config").write_bytes((md5_repo / ".dvc" / "config").read_bytes())
         (clone / "many.dvc").write_bytes((md5_repo / "many.dvc").read_bytes())
         run("bale", "pull", cwd=clone)
+        assert read_tree(clone / "many") == read_tree(md5_repo / "many")
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def test_a_server_killed_mid_pull_leaves_only_whole_objects_and_the_pull_resumes(
+    md5_repo: Path, run: Run, tmp_path: Path
+) -> None:
+    write_tree(md5_repo / "many", {f"f{i:04d}": f"file {i}\n" for i in range(600)})
+    run("bale", "add", "many")
+    folder, port = tmp_path / "served", _free_port()
+    folder.mkdir()
+    run("bale", "remote", "add", "-d", "web", f"http://127.0.0.1:{port}")
+    run("bale", "remote", "modify", "web", "retries", "1")
+    server = _serve(folder, port)
+    try:
+        run("bale", "push")
+    finally:
+        server.terminate()
+        server.wait()
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    run("git", "init", "-q", cwd=clone)
+    run("bale", "init", "-q", "--hash", "md5", cwd=clone)
+    (clone / ".dvc" / "config").write_bytes((md5_repo / ".dvc" / "config").read_bytes())
+    (clone / "many.dvc").write_bytes((md5_repo / "many.dvc").read_bytes())
+    cache = clone / ".dvc" / "cache" / "files" / "md5"
+
+    server = _serve(folder, port)
+    pull = subprocess.Popen(
+        [sys.executable, "-m", "bale", "pull", "-j", "2"],
+        cwd=clone,
+        env={**os.environ, **GIT_ENV},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while len(list(cache.rglob("*"))) < 60 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    server.send_signal(signal.SIGKILL)
+    server.wait()
+    assert pull.wait(timeout=60) != 0
+    assert pull.stderr is not None
+    err = pull.stderr.read().strip()
+    assert err.startswith("ERROR: remote 'web'") and len(err.splitlines()) == 1
+    # Whatever landed is whole and verified: every object hashes to its name.
+    landed = [p for p in cache.rglob("*") if p.is_file()]
+    assert 0 < len(landed) < 601
+    for p in landed:
+        digest = hashlib.md5(p.read_bytes()).hexdigest()
+        assert p.parent.name + p.name.removesuffix(".dir") == digest, p
+    assert not (clone / "many").exists() or len(list((clone / "many").iterdir())) < 600
+
+    server = _serve(folder, port)
+    try:
+        resumed = json.loads(run("bale", "pull", "--json", cwd=clone).stdout)
+        assert resumed["copied"] == 601 - len(landed)  # nothing that landed is sent again
         assert read_tree(clone / "many") == read_tree(md5_repo / "many")
     finally:
         server.terminate()
