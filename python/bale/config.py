@@ -793,8 +793,13 @@ class Config:
         With a level, that level's dvc file followed by its bale file; without one,
         every level in merge order (a key may then appear more than once, as in dvc).
         """
+        return [(key, value) for key, value, _file in self.entries(level)]
+
+    def entries(self, level: str | None = None) -> list[tuple[str, str, Path]]:
+        """:meth:`items` with the file each pair is written in (``--show-origin``):
+        a key set at two levels is listed twice, each time with its own file."""
         levels = [level] if level else [lvl for lvl in LEVELS if lvl in self.files]
-        out: list[tuple[str, str]] = []
+        out: list[tuple[str, str, Path]] = []
         for lvl in levels:
             for conf, files in ((self._levels, self.files), (self._bale, self.bale_files)):
                 if lvl not in conf:
@@ -803,7 +808,7 @@ class Config:
                     shown = _as_str(value)
                     if _is_path_key(key) and conf is self._levels:
                         shown = _resolve(files[lvl].parent, shown)
-                    out.append((_key_str(key), shown))
+                    out.append((_key_str(key), shown, files[lvl]))
         return out
 
     # -- writing ----------------------------------------------------------

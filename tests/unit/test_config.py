@@ -296,3 +296,19 @@ def test_we_read_what_dvc_writes(dvc_repo: Path) -> None:
             shown = os.path.relpath(origin, dvc_repo) if level in ("repo", "local") else origin
             ours.append(f"{shown}\t{k}={v}")
     assert with_origin == ours
+
+
+def test_a_key_set_at_two_levels_keeps_each_levels_origin(env: dict[str, Path]) -> None:
+    dvc = env["repo"] / ".dvc"
+    _write(env["system"] / "config", "[cache]\n    type = copy\n")
+    _write(dvc / "config.local", "[cache]\n    type = hardlink\n")
+    cfg = Config.load(dvc)
+    assert cfg.get("cache.type") == "hardlink"
+    assert cfg.origin("cache.type") == dvc / "config.local"
+    assert cfg.origin("cache.type", "system") == env["system"] / "config"
+    assert cfg.get("cache.type", level="system") == "copy"
+    # Listing every level shows both entries, as `dvc config -l` does.
+    assert [kv for kv in cfg.items() if kv[0] == "cache.type"] == [
+        ("cache.type", "copy"),
+        ("cache.type", "hardlink"),
+    ]

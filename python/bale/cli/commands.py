@@ -96,16 +96,17 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     if args.cloud:
         return _cloud_status(args)
-    result = status(_repo(), args.targets, granular=args.granular)
+    repo = _repo()
+    result = status(repo, args.targets, granular=args.granular)
     if args.json:
-        _json(result.to_dvc_json(granular=args.granular))
+        _json(_from_cwd(repo.root, result.to_dvc_json(granular=args.granular)))
         return 0
     if result.clean:
         _say(args, "Data and pipelines are up to date.")
         return 0
     if args.quiet:
         return 1
-    _show_status(result.to_dvc_json())
+    _show_status(_from_cwd(repo.root, result.to_dvc_json()))
     for s in result.changed if args.granular else []:
         for kind, paths in (
             ("added", s.added),
@@ -114,8 +115,36 @@ def cmd_status(args: argparse.Namespace) -> int:
             ("not in cache", s.not_in_cache),
         ):
             for p in paths:
-                print(f"\t\t\t{kind + ':':<16}{s.path}/{p}")
+                print(f"\t\t\t{kind + ':':<16}{_rel_cwd(repo.root, s.path)}/{p}")
     return 0
+
+
+def _rel_cwd(root: Path, path: str) -> str:
+    """A repository-relative path as dvc prints it: relative to where it runs."""
+    return Path(os.path.relpath(root / path)).as_posix()
+
+
+def _from_cwd(root: Path, status: dict[str, Any]) -> dict[str, Any]:
+    """A status structure whose ``.dvc`` files, outputs and stage addresses
+    are relative to the repository root, named from the current directory as
+    dvc names them (``../data.dvc``, ``../dvc.yaml:train``)."""
+    out: dict[str, Any] = {}
+    for key, entries in status.items():
+        if key.endswith(".dvc"):
+            out[_rel_cwd(root, key)] = [
+                {
+                    what: {_rel_cwd(root, k): v for k, v in changed.items()}
+                    if what == "changed outs"
+                    else changed
+                    for what, changed in entry.items()
+                }
+                for entry in entries
+            ]
+            continue
+        dvcyaml, _, name = key.rpartition(":")
+        rel = _rel_cwd(root, dvcyaml or "dvc.yaml")
+        out[name if rel == "dvc.yaml" else f"{rel}:{name}"] = entries
+    return out
 
 
 def _show_status(status: Any, indent: int = 0) -> None:
@@ -354,10 +383,9 @@ def _config_for(args: argparse.Namespace) -> Any:
         raise
 
 
-def _origin(config: Any, key: str, level: str | None) -> str:
-    """Where ``key`` comes from, as ``dvc config --show-origin`` names it:
-    a file inside the repository relative to its root, others absolute."""
-    path = config.origin(key, level)
+def _shown_origin(config: Any, path: Path | None) -> str:
+    """A config file as ``dvc config --show-origin`` names it: inside the
+    repository relative to its root, elsewhere absolute."""
     if path is not None and config.dvc_dir is not None:
         root = config.dvc_dir.parent
         if path.is_relative_to(root):
@@ -369,9 +397,9 @@ def cmd_config(args: argparse.Namespace) -> int:
     config = _config_for(args)
     level = args.level
     if args.list:
-        for key, value in config.items(level):
+        for key, value, path in config.entries(level):
             if args.show_origin:
-                print(f"{_origin(config, key, level)}\t{key}={value}")
+                print(f"{_shown_origin(config, path)}\t{key}={value}")
             else:
                 print(f"{key}={value}")
         return 0
@@ -385,7 +413,7 @@ def cmd_config(args: argparse.Namespace) -> int:
         if value is None:
             raise BaleError(f"config: '{args.name}' is not set")
         if args.show_origin:
-            print(f"{_origin(config, args.name, level)}\t{value}")
+            print(f"{_shown_origin(config, config.origin(args.name, level))}\t{value}")
         else:
             print(value)
         return 0
@@ -540,7 +568,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         report["hash"] = repo.default_hash
         report["cache.type"] = repo.config.cache_types()
         report["links that work"] = _core.probe_links(str(repo.cache_dir), str(repo.root))
-        report["config files"] = [str(p) for p in repo.config.files() if p.exists()]
+        files = [*repo.config.files.values(), *repo.config.bale_files.values()]
+        report["config files"] = [str(p) for p in files if p.exists()]
     if args.json:
         _json(report)
         return 0
