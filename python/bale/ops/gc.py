@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from bale.exceptions import BaleError, CorruptObjectError, ObjectMissingError
@@ -63,6 +63,9 @@ def gc(
     that differ a little cost about one copy. Checking one out rebuilds it."""
     if not (scope.workspace or scope.revisions):
         raise BaleError("gc needs a scope: use -w, -a, -T, -A or --rev")
+    # What the workspace uses is kept whatever the scope, as dvc's gc keeps
+    # it: -T alone must not delete the data of uncommitted work.
+    scope = replace(scope, workspace=True)
     if cloud and not (force or dry):
         raise BaleError(
             "gc -c deletes data from the remote for good: nothing was deleted; "
