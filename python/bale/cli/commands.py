@@ -523,11 +523,14 @@ def cmd_remote(args: argparse.Namespace) -> int:
         remote.modify(repo, args.name, args.option, None if args.unset else args.value, level=level)
     elif args.remote_command == "rename":
         remote.rename(repo, args.name, args.new, level=level)
+    elif args.remote_command == "default" and args.unset:
+        remote.unset_default(repo, level=level)
     elif args.remote_command == "default":
         name = remote.default(repo, args.name, level=level)
         if args.name is None:
             if name is None:
-                raise BaleError("no default remote (set one with 'bale remote default <name>')")
+                print("No default remote set")  # dvc's words, on stdout, exit 1
+                return 1
             print(name)
     else:
         default = repo.config.core_remote()
@@ -775,8 +778,9 @@ def register(sub: Any, only: str | None = None) -> None:
     r.add_argument("option")
     r.add_argument("value", nargs="?")
     r.add_argument("-u", "--unset", action="store_true")
-    r = rsub.add_parser("default", help="Show or set the default remote.")
+    r = rsub.add_parser("default", help="Show, set or unset the default remote.")
     r.add_argument("name", nargs="?")
+    r.add_argument("-u", "--unset", action="store_true", help="no default remote any more")
     r = rsub.add_parser("rename", help="Rename a remote (and core.remote if it is the default).")
     r.add_argument("name")
     r.add_argument("new")

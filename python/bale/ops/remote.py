@@ -22,6 +22,9 @@ def add(
     config = repo.config
     if config.get(f"remote.{name}.url") is not None and not force:
         raise ConfigError(f"remote '{name}' already exists; use -f to replace it")
+    # Replacing is a new section, as dvc writes it: none of the old
+    # remote's options (credentials, endpoint) carry over to the new url.
+    _drop_options(repo, name, level)
     config.set(f"remote.{name}.url", url, level=level)
     if default:
         config.set("core.remote", name, level=level)
@@ -31,12 +34,17 @@ def remove(repo: Repo, name: str, *, level: str = "repo") -> None:
     config = repo.config
     if config.get(f"remote.{name}.url", level) is None:
         raise ConfigError(f"remote '{name}' does not exist")
-    prefix = f"remote.{name}."
-    keys = [k for k, _v in config.items(level) if k.startswith(prefix)]
-    for key in sorted(keys, key=lambda k: k.endswith(".url")):  # url last
-        config.unset(key, level=level)
+    _drop_options(repo, name, level)
     if config.get("core.remote", level) == name:
         config.unset("core.remote", level=level)
+
+
+def _drop_options(repo: Repo, name: str, level: str) -> None:
+    """Unsets every option of remote ``name`` at ``level``, its url last."""
+    prefix = f"remote.{name}."
+    keys = [k for k, _v in repo.config.items(level) if k.startswith(prefix)]
+    for key in sorted(keys, key=lambda k: k.endswith(".url")):
+        repo.config.unset(key, level=level)
 
 
 def modify(repo: Repo, name: str, option: str, value: str | None, *, level: str = "repo") -> None:
@@ -57,6 +65,13 @@ def default(repo: Repo, name: str | None, *, level: str = "repo") -> str | None:
         raise ConfigError(f"remote '{name}' does not exist")
     config.set("core.remote", name, level=level)
     return name
+
+
+def unset_default(repo: Repo, *, level: str = "repo") -> None:
+    """No default remote at ``level`` (``remote default --unset``); not an
+    error when none is set, as in dvc."""
+    if repo.config.get("core.remote", level) is not None:
+        repo.config.unset("core.remote", level=level)
 
 
 def listing(repo: Repo) -> list[tuple[str, str]]:
