@@ -411,11 +411,15 @@ def fetch(
     cache; with a ``scope``, also those of other git revisions; with
     ``run_cache``, the remote's run cache too."""
     result = _sync(repo, targets, remote, jobs, scope, run_cache, pushing=False)
+    _check_fetched(result)
+    return result
+
+
+def _check_fetched(result: TransferResult) -> None:
     if result.missing:
         raise ObjectMissingError(
             f"{len(result.missing)} object(s) are on no remote (first: {result.missing[0]})"
         )
-    return result
 
 
 def _sync(
@@ -456,10 +460,17 @@ def pull(
     scope: Scope = WORKSPACE,
     run_cache: bool = False,
 ) -> TransferResult:
-    """Fetches, then checks out the targeted outputs (of the workspace)."""
+    """Fetches, then checks out the targeted outputs (of the workspace).
+    Outputs whose data is on no remote do not stop the others: as dvc does,
+    everything fetched is checked out before the missing data is reported."""
     from bale.ops.checkout import checkout
 
     with repo.locked():
-        result = fetch(repo, targets, remote=remote, jobs=jobs, scope=scope, run_cache=run_cache)
-    checkout(repo, targets, force=force)
+        result = _sync(repo, targets, remote, jobs, scope, run_cache, pushing=False)
+    try:
+        checkout(repo, targets, force=force)
+    except ObjectMissingError:
+        _check_fetched(result)  # the remote's account of it, where it has one
+        raise
+    _check_fetched(result)
     return result
