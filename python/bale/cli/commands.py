@@ -63,7 +63,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         return 0
     for r in results:
         files = f"{r.nfiles:,} files, " if r.nfiles is not None else ""
-        _say(args, f"added {r.path} ({files}{human_size(r.size)}; {r.stored:,} new objects)")
+        _say(args, f"added {r.path} ({files}{human_size(r.size)}; {r.stored:,} newly cached)")
     if not repo.config.core_autostage() and not args.quiet:
         stage = sorted({r.dvcfile for r in results} | {r.gitignore for r in results if r.gitignore})
         if (repo.root / ".git").exists():
@@ -189,7 +189,7 @@ def cmd_commit(args: argparse.Namespace) -> int:
     from bale.ops.commit import commit
 
     for r in commit(_repo(), args.targets):
-        _say(args, f"committed {r.path} ({r.stored:,} new objects)")
+        _say(args, f"committed {r.path} ({r.stored:,} newly cached)")
     return 0
 
 

@@ -29,7 +29,7 @@ class AddResult:
     size: int
     nfiles: int | None
     hashed: int  # files read (the rest came from the stat cache)
-    stored: int  # objects newly written to the cache
+    stored: int  # files whose content was newly written to the cache (not manifests)
     gitignore: str | None  # the .gitignore that was changed
 
 
