@@ -12,7 +12,7 @@ from bale.metafiles.dvcfile import (
     load_dvcfile,
     loads_dvcfile,
 )
-from bale.metafiles.gitignore import ignore_in_git, unignore_in_git
+from bale.metafiles.gitignore import git_ignored, ignore_in_git, unignore_in_git
 
 __all__ = [
     "DvcFile",
@@ -21,6 +21,7 @@ __all__ = [
     "dump_dvcfile",
     "dumps_dvcfile",
     "dvcfile_path_for",
+    "git_ignored",
     "ignore_in_git",
     "load_dvcfile",
     "loads_dvcfile",

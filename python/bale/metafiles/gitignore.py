@@ -73,6 +73,24 @@ def _locate(repo_root: Path, path: Path) -> tuple[Path, Path] | None:
     return toplevel, path
 
 
+def git_ignored(repo_root: Path, paths: list[Path]) -> list[Path]:
+    """Those of ``paths`` (inside the repository) that git's ignore rules
+    cover, asked in one ``git check-ignore``; none outside a git work tree."""
+    toplevel = _git_toplevel(Path(repo_root))
+    if toplevel is None or not paths:
+        return []
+    rels = {os.path.relpath(os.path.abspath(p), toplevel): p for p in paths}
+    proc = subprocess.run(
+        ["git", "-C", str(toplevel), "check-ignore", "--no-index", "--stdin", "-z"],
+        input=b"".join(os.fsencode(r) + b"\0" for r in rels),
+        capture_output=True,
+        check=False,
+    )
+    if proc.returncode not in (0, 1):  # 1: none ignored
+        return []
+    return [rels[os.fsdecode(r)] for r in proc.stdout.split(b"\0") if r]
+
+
 def ignore_in_git(repo_root: Path, path: Path) -> Path | None:
     """Add ``/<name>`` for ``path`` to the ``.gitignore`` in its parent directory.
 

@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING
 
 from bale import _core, scm
 from bale.exceptions import TargetError, TargetNotFoundError
-from bale.metafiles import Out, dump_dvcfile, dvcfile_path_for, ignore_in_git, load_dvcfile
+from bale.metafiles import (
+    Out,
+    dump_dvcfile,
+    dvcfile_path_for,
+    git_ignored,
+    ignore_in_git,
+    load_dvcfile,
+)
 from bale.ops.outputs import abspath, collect, inside_repo
 from bale.progress import Bar
 
@@ -46,7 +53,11 @@ def expand_targets(targets: Sequence[str | Path], glob: bool) -> list[Path]:
     return paths
 
 
-def _check_target(repo: Repo, path: Path, tracked_dirs: list[Path]) -> None:
+def _uses_git(repo: Repo) -> bool:
+    return scm.is_git_repo(repo.root) and not repo.config.core_no_scm()
+
+
+def _check_target(repo: Repo, path: Path, tracked: list[tuple[Path, bool]]) -> None:
     rel = inside_repo(repo, path)
     if path == repo.root:
         raise TargetError(f"{path}: cannot track the repository root")
@@ -60,8 +71,8 @@ def _check_target(repo: Repo, path: Path, tracked_dirs: list[Path]) -> None:
     why = _core.ignored_reason(str(repo.root), str(path))
     if why:
         raise TargetError(f"{rel}: cannot be tracked: {why}")
-    for d in tracked_dirs:
-        if path != d and path.is_relative_to(d):
+    for d, is_dir in tracked:
+        if path != d and is_dir and path.is_relative_to(d):
             raise TargetError(
                 f"{rel}: is inside the tracked directory '{d.relative_to(repo.root).as_posix()}'"
             )
@@ -122,7 +133,7 @@ def add_one(repo: Repo, path: Path, *, require_dvcfile: bool = False) -> AddResu
         # deleted or overwritten, so edits made while hashing survive.
         ws.checkout(str(path), algo, built.oid, built.isexec, types, relink_only=True)
     gitignore = None
-    if scm.is_git_repo(repo.root) and not repo.config.core_no_scm():
+    if _uses_git(repo):
         changed = ignore_in_git(repo.root, path)
         gitignore = changed.relative_to(repo.root).as_posix() if changed else None
     return AddResult(
@@ -151,10 +162,10 @@ def add(repo: Repo, targets: Sequence[str | Path], *, glob: bool = False) -> lis
     paths = expand_targets(targets, glob)
     if not paths:
         raise TargetError("nothing to add: give at least one target")
-    tracked_dirs = [t.path for t in collect(repo, stages=False) if t.out.is_dir]
+    tracked = [(t.path, t.out.is_dir) for t in collect(repo, stages=False)]
     stage_outs = _stage_outputs(repo)
     for p in paths:
-        _check_target(repo, p, tracked_dirs)
+        _check_target(repo, p, tracked)
         for out, label in stage_outs:
             if p == out or p.is_relative_to(out) or out.is_relative_to(p):
                 rel = out.relative_to(repo.root).as_posix()
@@ -162,6 +173,12 @@ def add(repo: Repo, targets: Sequence[str | Path], *, glob: bool = False) -> lis
                     f"{p.relative_to(repo.root).as_posix()}: overlaps the output '{rel}' of "
                     f"stage '{label}'; a stage's outputs are recorded by repro or commit"
                 )
+    # A .dvc file git ignores could never be committed: every clone would
+    # lack it, and gc there would delete the data it names (dvc refuses too).
+    if _uses_git(repo):
+        for dvcfile in git_ignored(repo.root, [dvcfile_path_for(p) for p in paths]):
+            rel = dvcfile.relative_to(repo.root).as_posix()
+            raise TargetError(f"{rel}: bad DVC file name: it is git-ignored")
     results = []
     with repo.locked():
         for p in paths:
