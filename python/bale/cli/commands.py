@@ -196,27 +196,38 @@ def cmd_commit(args: argparse.Namespace) -> int:
 def cmd_diff(args: argparse.Namespace) -> int:
     from bale.ops.diff import diff
 
-    r = diff(_repo(), args.a_rev, args.b_rev)
+    r = diff(_repo(), args.a_rev, args.b_rev).to_dvc_json()
+    # As dvc's diff command: nothing changed is {}; between two revisions
+    # nothing is "not in cache"; entries sorted by path (a rename's old one).
+    if not any(r.values()):
+        r = {}
+    if args.b_rev:
+        r.pop("not in cache", None)
+    for state, entries in r.items():
+        r[state] = sorted(entries, key=lambda e: _diff_path(e, old=True))
     if args.json:
-        _json(r.to_dvc_json())
+        _json(r)
         return 0
-    sections = [
-        ("Added", r.added),
-        ("Deleted", r.deleted),
-        ("Modified", r.modified),
-        ("Renamed", [f"{a} -> {b}" for a, b in r.renamed]),
-        ("Not in cache", r.not_in_cache),
-    ]
-    for title, paths in sections:
+    states = [s for s in ("added", "deleted", "renamed", "modified", "not in cache") if s in r]
+    counts = {}
+    for state in states:
+        paths = [_diff_path(e) for e in r[state]]
         if paths:
-            print(f"{title}:")
+            print(f"{state.capitalize()}:")
             for p in paths:
                 print(f"    {p}")
             print()
-    counts = [f"{len(p)} {t.lower()}" for t, p in sections if p and t != "Not in cache"]
-    if counts:
-        print("files summary: " + ", ".join(counts))
+        counts[state] = sum(not p.endswith("/") for p in paths)  # files, not directories
+    if any(counts.values()):
+        print("files summary: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
     return 0
+
+
+def _diff_path(entry: dict[str, Any], old: bool = False) -> str:
+    path = entry["path"]
+    if isinstance(path, dict):
+        return str(path["old"]) if old else f"{path['old']} -> {path['new']}"
+    return str(path)
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
