@@ -312,11 +312,6 @@ def test_add_refuses_a_dvc_file_that_git_ignores(
     assert_same_state(sh, d, b)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bale's 'git add ...' hint is neither shell-quoted nor relative to the "
-    "current directory, so pasting it fails",
-)
 def test_add_prints_a_git_add_hint_that_works_when_pasted(
     sh: Sh, dvc_template: Path, tmp_path: Path
 ) -> None:

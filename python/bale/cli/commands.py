@@ -67,7 +67,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     if not repo.config.core_autostage() and not args.quiet:
         stage = sorted({r.dvcfile for r in results} | {r.gitignore for r in results if r.gitignore})
         if (repo.root / ".git").exists():
-            print("\nTo track the changes with git, run:\n\n\tgit add " + " ".join(stage))
+            print(git_add_hint(repo.root, stage))
     return 0
 
 
@@ -89,6 +89,16 @@ def _cloud_status(args: argparse.Namespace) -> int:
     for name, state in result.states.items():
         print(f"\t{state + ':':<20}{name}")
     return 0
+
+
+def git_add_hint(root: Path, files: Any) -> str:
+    """dvc's hint to stage what a command changed: repository-relative
+    ``files`` named from the current directory and shell-quoted, so that
+    pasting it works for any name."""
+    import shlex
+
+    named = sorted(os.path.relpath(root / f) for f in files)
+    return "\nTo track the changes with git, run:\n\n\tgit add " + " ".join(map(shlex.quote, named))
 
 
 def cmd_status(args: argparse.Namespace) -> int:

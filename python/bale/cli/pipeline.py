@@ -36,9 +36,12 @@ def cmd_repro(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary(result), indent=2))
     elif not args.quiet and not args.dry:
-        files = sorted(set(result.changed_files))
-        if files and not _repo().config.core_autostage():
-            print("\nTo track the changes with git, run:\n\n\tgit add " + " ".join(files))
+        files = set(result.changed_files)
+        repo = _repo()
+        if files and not repo.config.core_autostage():
+            from bale.cli.commands import git_add_hint
+
+            print(git_add_hint(repo.root, files))
     return 0
 
 
