@@ -380,11 +380,6 @@ def cacheless(history: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bale status says deleted/modified where dvc says 'not in cache' "
-    "(dvc checks the cache first; ops/status.py status_one checks it last)",
-)
 def test_status_reports_not_in_cache_first_like_dvc(sh: Sh, cacheless: Path) -> None:
     steps: list[Step] = [("status", "--json")]
     dvc = run_dvc(sh, cacheless, steps)

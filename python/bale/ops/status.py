@@ -77,14 +77,16 @@ def status_one(
     if granular:
         result.added, result.deleted, result.modified = st.added, st.deleted, st.modified
         result.not_in_cache = st.not_in_cache
-    if t.out.oid is None:
+    # dvc asks the cache first: an output whose data is not cached is "not in
+    # cache" even when its workspace copy is also gone or changed (a clone).
+    if t.out.oid is not None and (not st.in_cache or st.not_in_cache):
+        result.state = "not in cache"
+    elif t.out.oid is None:
         result.state = "new" if st.oid is not None else "deleted"
     elif st.oid is None:
         result.state = "deleted"
     elif st.added or st.deleted or st.modified:
         result.state = "modified"
-    elif not st.in_cache or st.not_in_cache:
-        result.state = "not in cache"
     else:
         return None
     return result
