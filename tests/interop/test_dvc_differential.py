@@ -456,10 +456,6 @@ def test_diff_json_entries_are_sorted_by_path(diffs: dict[str, list[Result]]) ->
     assert diffs["bale"][4].json()["added"] == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bale reports a renamed tracked directory as deleted + added; dvc as renamed",
-)
 def test_diff_reports_a_renamed_directory(diffs: dict[str, list[Result]]) -> None:
     dvc = diffs["dvc"][5].json()
     assert {"path": {"old": "e/", "new": "e2/"}} in dvc["renamed"]
@@ -468,11 +464,6 @@ def test_diff_reports_a_renamed_directory(diffs: dict[str, list[Result]]) -> Non
     assert _unordered(bale) == _unordered(dvc)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bale pairs only one deleted file per content hash with an added one "
-    "(ops/diff.py by_oid), so the second rename shows as deleted + added",
-)
 def test_diff_pairs_every_rename_of_identical_files(diffs: dict[str, list[Result]]) -> None:
     dvc, bale = diffs["dvc"][6].json(), diffs["bale"][6].json()
     assert (dvc["added"], dvc["deleted"], len(dvc["renamed"])) == ([], [], 2)

@@ -100,13 +100,26 @@ def diff(repo: Repo, a_rev: str | None = None, b_rev: str | None = None) -> Diff
     r.modified += sorted(p for p in set(a_dirs) & set(b_dirs) if a_dirs[p] != b_dirs[p])
     r.added = added + sorted(set(b_dirs) - set(a_dirs))
     r.deleted = deleted + sorted(set(a_dirs) - set(b_dirs))
-    # A deleted and an added file with the same content is a rename.
-    by_oid = {a_files[p]: p for p in deleted}
-    for p in added:
-        old = by_oid.pop(b_files[p], None)
-        if old is not None:
-            r.renamed.append((old, p))
-            r.added.remove(p)
-            r.deleted.remove(old)
+    # A deleted and an added file (or tracked directory) with the same
+    # content is a rename; several with one content pair up in path order.
+    _renames(r, deleted, added, a_files, b_files)
+    _renames(
+        r, sorted(set(a_dirs) - set(b_dirs)), sorted(set(b_dirs) - set(a_dirs)), a_dirs, b_dirs
+    )
     r.modified.sort()
     return r
+
+
+def _renames(
+    r: DiffResult, deleted: list[str], added: list[str], old: dict[str, str], new: dict[str, str]
+) -> None:
+    by_oid: dict[str, list[str]] = {}
+    for p in deleted:
+        by_oid.setdefault(old[p], []).append(p)
+    for p in added:
+        gone = by_oid.get(new[p])
+        if gone:
+            was = gone.pop(0)
+            r.renamed.append((was, p))
+            r.added.remove(p)
+            r.deleted.remove(was)
