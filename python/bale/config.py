@@ -925,6 +925,13 @@ class Config:
         """``core.autostage`` (default False)."""
         return self._bool("core.autostage", False)
 
+    def parsing(self) -> dict[str, str]:
+        """The ``[parsing]`` section: how ``${dict}`` renders in a stage's
+        command (``bool``: store_true or boolean_optional, ``list``: nargs or
+        append); only the options that are set."""
+        found = {k: self.get(f"parsing.{k}") for k in ("bool", "list")}
+        return {k: v for k, v in found.items() if v is not None}
+
     def core_remote(self) -> str | None:
         """The default remote name (``core.remote``, lower-cased like dvc) or None."""
         value = self.get("core.remote")

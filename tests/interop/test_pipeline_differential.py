@@ -414,11 +414,6 @@ def test_metrics_and_params_diff_json_like_dvc(sh: Sh, dvc_repo: Path) -> None:
 # known bale bugs
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bale ignores dvc's [parsing] config (list/bool) when rendering a dict into cmd: "
-    "loads_dvcyaml never passes `parsing` to resolve_stages",
-)
 def test_parsing_config_changes_how_a_dict_renders_in_cmd(sh: Sh, dvc_repo: Path) -> None:
     root = dvc_repo
     (root / ".dvc/config").write_text("[parsing]\n    list = append\n    bool = boolean_optional\n")

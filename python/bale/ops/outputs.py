@@ -223,7 +223,8 @@ def _stage_outputs_at(
             return loads(data.decode("utf-8"), f"{label or commit[:7]}:{path}")
 
         try:
-            pf = loads_dvcyaml(texts[blob].decode("utf-8"), top / name, where, load)
+            text = texts[blob].decode("utf-8")
+            pf = loads_dvcyaml(text, top / name, where, load, repo.config.parsing())
             lock_where = f"{label or commit[:7]}:{lock_name}"
             entries = loads_lock(texts[names[lock_name]].decode("utf-8"), lock_where)
         except UnicodeDecodeError:

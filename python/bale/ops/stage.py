@@ -105,7 +105,7 @@ def add_stage(repo: Repo, spec: StageSpec, *, force: bool = False) -> Stage:
             )
         new_text = dumps_stage(text, stage)
         # Check the file we are about to write the way every command will read it.
-        loaded = loads_dvcyaml(new_text, path, name)
+        loaded = loads_dvcyaml(new_text, path, name, parsing=repo.config.parsing())
         others = [s for s in pipes.stages if s.dvcyaml != path]
         index.build_graph(repo, [*others, *loaded.stages])
         atomic_write(path, new_text.encode("utf-8"))

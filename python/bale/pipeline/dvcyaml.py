@@ -315,11 +315,17 @@ def _stage(name: str, d: Mapping[str, Any], dvcyaml: Path) -> Stage:
 
 
 def loads_dvcyaml(
-    text: str, path: Path, name: str, load: Callable[[str], Any] | None = None
+    text: str,
+    path: Path,
+    name: str,
+    load: Callable[[str], Any] | None = None,
+    parsing: Mapping[str, Any] | None = None,
 ) -> PipelineFile:
     """Parse, check and resolve the text of the ``dvc.yaml`` at ``path``
     (absolute); ``name`` is used in messages; ``load`` reads a vars file
-    relative to the file's directory (default: from the workspace)."""
+    relative to the file's directory (default: from the workspace);
+    ``parsing`` is the config's ``[parsing]`` section (how a dict renders in
+    a command)."""
     from bale.pipeline.templating import resolve_stages
 
     data = parse_yaml12(text, name)
@@ -337,7 +343,7 @@ def loads_dvcyaml(
             path.parent / rel, posixpath.normpath(posixpath.join(posixpath.dirname(name), rel))
         )
 
-    resolved = resolve_stages(data, where=name, load=load or load_workspace)
+    resolved = resolve_stages(data, where=name, load=load or load_workspace, parsing=parsing)
     stages = []
     for stage_name, d in resolved:
         try:
@@ -355,7 +361,7 @@ def loads_dvcyaml(
     )
 
 
-def load_dvcyaml(path: Path, root: Path) -> PipelineFile:
+def load_dvcyaml(path: Path, root: Path, parsing: Mapping[str, Any] | None = None) -> PipelineFile:
     """Load the ``dvc.yaml`` at ``path`` (absolute) from the workspace."""
     name = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
     try:
@@ -364,7 +370,7 @@ def load_dvcyaml(path: Path, root: Path) -> PipelineFile:
         raise MetafileError(f"{name}: file does not exist") from None
     except UnicodeDecodeError:
         raise MetafileError(f"{name}: is not valid utf-8") from None
-    return loads_dvcyaml(text, path, name)
+    return loads_dvcyaml(text, path, name, parsing=parsing)
 
 
 __all__ = [

@@ -111,7 +111,8 @@ def pipeline_paths(repo: Repo) -> list[Path]:
 
 def load(repo: Repo) -> Pipelines:
     """Loads every ``dvc.yaml`` and ``dvc.lock`` of the workspace."""
-    files = [load_dvcyaml(p, repo.root) for p in pipeline_paths(repo)]
+    parsing = repo.config.parsing()
+    files = [load_dvcyaml(p, repo.root, parsing) for p in pipeline_paths(repo)]
     locks = {}
     for f in files:
         lock = f.path.with_name(LOCK_FILE)
