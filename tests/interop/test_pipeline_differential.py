@@ -425,11 +425,6 @@ def test_parsing_config_changes_how_a_dict_renders_in_cmd(sh: Sh, dvc_repo: Path
     assert "cmd: echo --on --no-off --l 1 --l 2 > u.txt\n" in (root / "dvc.lock").read_text()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="params diff only reads params files some stage names; dvc always includes the "
-    "root params.yaml (pipeline/revision.py files_of)",
-)
 def test_params_diff_always_includes_the_root_params_yaml(sh: Sh, dvc_repo: Path) -> None:
     root = dvc_repo
     (root / "params.yaml").write_text("a: 1\nb: {c: 2}\n")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from bale import scm
 from bale.exceptions import BaleError
+from bale.pipeline.dvcyaml import DEFAULT_PARAMS_FILE
 
 if TYPE_CHECKING:
     from bale.pipeline.index import Pipelines
@@ -32,6 +33,9 @@ class Files:
     #: Cached metrics files: where their dvc.lock records them (lock path,
     #: stage name, path as written there).
     cached: dict[str, tuple[str, str, str]]
+    #: Files read only where they exist: the root params.yaml, which dvc
+    #: always shows, named by a stage or not.
+    optional: frozenset[str] = frozenset()
 
 
 def files_of(repo: Repo, pipes: Pipelines) -> Files:
@@ -58,7 +62,9 @@ def files_of(repo: Repo, pipes: Pipelines) -> Files:
                         cached[rel] = (lock, s.name, o.path)
             for dep in s.params:
                 params[_rel(root, s.abspath(dep.path))] = None
-    return Files(sorted(metrics), sorted(params), cached)
+    optional = frozenset() if DEFAULT_PARAMS_FILE in params else frozenset([DEFAULT_PARAMS_FILE])
+    params[DEFAULT_PARAMS_FILE] = None
+    return Files(sorted(metrics), sorted(params), cached, optional)
 
 
 def loaded(files: dict[str, Any], metrics: bool = False) -> dict[str, Any]:
@@ -94,6 +100,8 @@ def workspace(repo: Repo, files: Files) -> Snapshot:
                 data: bytes | None = path.read_bytes()
             except (FileNotFoundError, IsADirectoryError):
                 data = None
+            if data is None and name in files.optional:
+                continue
             getattr(snap, kind)[name] = _parse(name, data, "workspace")
     return snap
 
@@ -126,7 +134,10 @@ def at_revisions(repo: Repo, files: Files, revs: list[str]) -> dict[str, Snapsho
                 )
             snap.metrics[name] = _parse(name, data, rev[:7])
         for name in files.params:
-            snap.params[name] = _parse(name, blobs[(rev, at(name))], rev[:7])
+            data = blobs[(rev, at(name))]
+            if data is None and name in files.optional:
+                continue
+            snap.params[name] = _parse(name, data, rev[:7])
         out[rev] = snap
     return out
 
