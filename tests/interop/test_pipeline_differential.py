@@ -558,10 +558,6 @@ stages:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dag --dot writes 'strict digraph  {' (two spaces) and no blank line at the end",
-)
 def test_dag_dot_is_byte_identical(sh: Sh, dvc_repo: Path) -> None:
     (dvc_repo / "dvc.yaml").write_text(DAG)
     assert sh.bale("dag", "--dot", cwd=dvc_repo).stdout == (
@@ -569,13 +565,16 @@ def test_dag_dot_is_byte_identical(sh: Sh, dvc_repo: Path) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bale's `dag -o` means --outs-downstream; dvc's `-o/--outs` draws the outputs",
-)
 def test_dag_o_draws_outputs_as_dvc_does(sh: Sh, dvc_repo: Path) -> None:
     (dvc_repo / "dvc.yaml").write_text(DAG)
     assert sh.bale("dag", "--dot", "-o", cwd=dvc_repo, check=False).stdout == (
         'strict digraph {\n"a.txt";\n"b.txt";\n"c.txt";\n'
         '"a.txt" -> "b.txt";\n"a.txt" -> "c.txt";\n"b.txt" -> "c.txt";\n}\n\n'
     )
+
+
+def test_dag_full_and_outs_of_a_target_are_dvcs(sh: Sh, dvc_repo: Path) -> None:
+    (dvc_repo / "dvc.yaml").write_text(DAG)
+    for args in (["--dot", "b"], ["--dot", "--full", "b"], ["--dot", "-o", "--full", "b"]):
+        theirs = sh.dvc("dag", *args, cwd=dvc_repo).stdout
+        assert sh.bale("dag", *args, cwd=dvc_repo).stdout == theirs, args

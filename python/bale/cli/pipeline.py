@@ -101,21 +101,20 @@ def cmd_stage_list(args: argparse.Namespace) -> int:
 
 def cmd_dag(args: argparse.Namespace) -> int:
     from bale.pipeline import index
-    from bale.pipeline.graph import to_dot, to_mermaid, to_text
+    from bale.pipeline.graph import connected, outputs_graph, to_dot, to_mermaid, to_text
 
-    pipes = index.load(_repo())
+    repo = _repo()
+    pipes = index.load(repo)
     graph = pipes.graph
+    nodes = graph.upstream_closure(graph.nodes)
     if args.target:
         chosen = pipes.select([args.target])
-        nodes = (
-            graph.downstream_closure(chosen)
-            if args.outs_downstream
-            else graph.upstream_closure(chosen)
-        )
-    else:
-        nodes = graph.upstream_closure(graph.nodes)
+        # dvc: what the target needs, or with --full its whole pipeline.
+        nodes = connected(nodes, chosen) if args.full else graph.upstream_closure(chosen)
+    if args.outs:
+        nodes = outputs_graph(nodes, repo.root)
     if args.dot:
-        print(to_dot(nodes), end="")
+        print(to_dot(nodes))  # dvc's dot ends with a blank line
     elif args.mermaid or args.md:
         text = to_mermaid(nodes)
         print(f"```mermaid\n{text}```" if args.md else text, end="" if not args.md else "\n")
@@ -243,11 +242,11 @@ def register(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
     fmt.add_argument("--mermaid", action="store_true", help="as a mermaid flowchart")
     fmt.add_argument("--md", action="store_true", help="as mermaid inside a markdown fence")
     p.add_argument(
-        "-o",
-        "--outs-downstream",
+        "--full",
         action="store_true",
-        help="the target and what depends on it, instead of what it depends on",
+        help="the whole pipeline the target belongs to, not only what it depends on",
     )
+    p.add_argument("-o", "--outs", action="store_true", help="draw outputs instead of stages")
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:

@@ -187,8 +187,41 @@ def _edges(nodes: list[Node]) -> list[tuple[Node, Node]]:
     return [(up, n) for n in nodes for up in n.upstream if id(up) in wanted]
 
 
+def outputs_graph(nodes: list[Node], root: Path) -> list[Node]:
+    """The graph of ``nodes``' outputs, as ``dvc dag --outs`` draws it: every
+    output a node, and an edge from each output a stage depends on (a dep
+    inside it, or holding it) to each output of that stage."""
+    made = {out: Node(_rel(root, out), None, [out], []) for n in nodes for out in n.outs}
+    for n in nodes:
+        used = [
+            o for o in made for dep in n.deps if o == dep or dep in o.parents or o in dep.parents
+        ]
+        for out in n.outs:
+            made[out].upstream = [made[o] for o in used if o not in n.outs]
+    for node in made.values():
+        for up in node.upstream:
+            up.downstream.append(node)
+    return [made[o] for o in sorted(made, key=lambda p: p.parts)]
+
+
+def connected(nodes: list[Node], targets: Iterable[Node]) -> list[Node]:
+    """The nodes linked to ``targets`` either way (``dvc dag --full``)."""
+    seen: set[int] = set()
+    todo = list(targets)
+    while todo:
+        node = todo.pop()
+        if id(node) not in seen:
+            seen.add(id(node))
+            todo += node.upstream + node.downstream
+    return [n for n in nodes if id(n) in seen]
+
+
+def _rel(root: Path, p: Path) -> str:
+    return p.relative_to(root).as_posix() if p.is_relative_to(root) else str(p)
+
+
 def to_dot(nodes: list[Node]) -> str:
-    lines = ["strict digraph  {"]
+    lines = ["strict digraph {"]
     lines += [f'"{n.label}";' for n in nodes]
     lines += [f'"{a.label}" -> "{b.label}";' for a, b in _edges(nodes)]
     lines.append("}")
