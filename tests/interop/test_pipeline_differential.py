@@ -521,11 +521,6 @@ def test_metrics_and_params_paths_are_relative_to_the_current_directory(
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="status with an output as target lists every output of its stage; dvc only "
-    "the targeted one",
-)
 def test_status_of_an_output_target_reports_only_that_output(sh: Sh, dvc_repo: Path) -> None:
     root = dvc_repo
     (root / "in.txt").write_text("i\n")
