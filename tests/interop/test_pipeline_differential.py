@@ -494,11 +494,6 @@ def test_metrics_diff_shows_a_metrics_file_only_the_old_revision_declares(
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="metrics/params paths are repo-relative; dvc prints them relative to the "
-    "current directory (as bale's status already does)",
-)
 def test_metrics_and_params_paths_are_relative_to_the_current_directory(
     sh: Sh, dvc_repo: Path
 ) -> None:

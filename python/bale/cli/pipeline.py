@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Literal
 
 from bale.cli.commands import _repo
@@ -256,7 +257,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
     repo = _repo()
     if args.metrics_command == "show":
-        shown = metrics.show(repo)
+        shown = _from_cwd(repo.root, metrics.show(repo))
         from bale.pipeline.revision import loaded
 
         ok = loaded(shown, metrics=True)
@@ -272,6 +273,14 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     return 2
 
 
+def _from_cwd(root: Path, per_file: dict[str, Any]) -> dict[str, Any]:
+    """Repository-relative file keys named from the current directory, as
+    dvc's metrics and params commands name them."""
+    import os
+
+    return {Path(os.path.relpath(root / k)).as_posix(): v for k, v in per_file.items()}
+
+
 def cmd_params(args: argparse.Namespace) -> int:
     if args.params_command != "diff":
         print("usage: bale params diff ...")
@@ -284,7 +293,8 @@ def _diff(args: argparse.Namespace, kind: Literal["metrics", "params"]) -> int:
     from bale.pipeline.compare import render_diff_table, render_json
 
     compare = metrics.diff if kind == "metrics" else metrics.params_diff
-    d = compare(_repo(), args.a_rev, args.b_rev, all_=args.all)
+    repo = _repo()
+    d = _from_cwd(repo.root, compare(repo, args.a_rev, args.b_rev, all_=args.all))
     if args.json:
         print(render_json(d), end="")
         return 0
