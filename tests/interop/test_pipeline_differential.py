@@ -453,11 +453,6 @@ def test_metrics_show_reads_a_metrics_directory(sh: Sh, dvc_repo: Path) -> None:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a cached metrics file missing from the workspace is not read from the cache "
-    "(only revisions use revision._from_cache)",
-)
 def test_metrics_show_reads_a_cached_metric_missing_from_the_workspace(
     sh: Sh, dvc_repo: Path
 ) -> None:

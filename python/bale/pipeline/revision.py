@@ -100,10 +100,24 @@ def workspace(repo: Repo, files: Files) -> Snapshot:
                 data: bytes | None = path.read_bytes()
             except (FileNotFoundError, IsADirectoryError):
                 data = None
+            if data is None and kind == "metrics" and name in files.cached:
+                # A cached metrics file gone from the workspace is read from
+                # the cache, as its dvc.lock records it (dvc does the same).
+                data = _workspace_cached(repo, files.cached[name])
             if data is None and name in files.optional:
                 continue
             getattr(snap, kind)[name] = _parse(name, data, "workspace")
     return snap
+
+
+def _workspace_cached(repo: Repo, where: tuple[str, str, str]) -> bytes | None:
+    from bale.pipeline.lockfile import loads_lock
+
+    try:
+        lock = (repo.root / where[0]).read_bytes()
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+    return _from_cache(repo, where, lock, loads_lock)
 
 
 def at_revisions(repo: Repo, files: Files, revs: list[str]) -> dict[str, Snapshot]:
