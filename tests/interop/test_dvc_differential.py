@@ -387,11 +387,6 @@ def test_status_reports_not_in_cache_first_like_dvc(sh: Sh, cacheless: Path) -> 
     assert run_bale(sh, cacheless, steps)[0].json() == dvc[0].json()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="without the .dir manifest in the cache, bale diff lists every file of "
-    "an unchanged directory as added, and 'not in cache' misses files (ops/diff.py)",
-)
 def test_diff_without_cache_reports_not_in_cache_like_dvc(sh: Sh, cacheless: Path) -> None:
     steps: list[Step] = [("diff", "--json")]
     dvc = run_dvc(sh, cacheless, steps)

@@ -57,6 +57,8 @@ def _expand(
             files[f"{path}/{rel}"] = foid
     else:
         files[path] = oid
+        if not repo.workspace.exists(algo, oid):
+            missing.append(path)
 
 
 def _rev_side(repo: Repo, rev: str) -> Side:
@@ -94,6 +96,11 @@ def diff(repo: Repo, a_rev: str | None = None, b_rev: str | None = None) -> Diff
     a_files, a_dirs, a_missing = _rev_side(repo, a_rev or "HEAD")
     b_files, b_dirs, b_missing = _rev_side(repo, b_rev) if b_rev else _workspace_side(repo)
     r = DiffResult(not_in_cache=sorted(set(a_missing + b_missing)))
+    # A directory whose manifest is not in the cache has no known files: the
+    # other side's files under it cannot be compared, only the directory.
+    for gone in (p for p in a_missing + b_missing if p.endswith("/")):
+        a_files = {p: o for p, o in a_files.items() if not p.startswith(gone)}
+        b_files = {p: o for p, o in b_files.items() if not p.startswith(gone)}
     added = sorted(set(b_files) - set(a_files))
     deleted = sorted(set(a_files) - set(b_files))
     r.modified = sorted(p for p in set(a_files) & set(b_files) if a_files[p] != b_files[p])
