@@ -563,3 +563,17 @@ def test_dag_full_and_outs_of_a_target_are_dvcs(sh: Sh, dvc_repo: Path) -> None:
     for args in (["--dot", "b"], ["--dot", "--full", "b"], ["--dot", "-o", "--full", "b"]):
         theirs = sh.dvc("dag", *args, cwd=dvc_repo).stdout
         assert sh.bale("dag", *args, cwd=dvc_repo).stdout == theirs, args
+
+
+def test_status_names_odd_stages_from_a_subdirectory_as_dvc(sh: Sh, dvc_repo: Path) -> None:
+    deep = dvc_repo / "sub" / "deep"
+    deep.mkdir(parents=True)
+    (deep / "dvc.yaml").write_text(
+        "stages:\n  prep.dvc:\n    cmd: echo\n    always_changed: true\n"
+        '  x:\n    foreach: ["a:b"]\n    do:\n      cmd: echo ${item}\n      always_changed: true\n'
+    )
+    sub = dvc_repo / "sub"
+    theirs = _status(sh, "dvc", sub)
+    assert set(theirs) == {"deep/dvc.yaml:prep.dvc", "deep/dvc.yaml:x@a:b"}
+    assert _status(sh, "bale", sub) == theirs
+    assert "deep/dvc.yaml:prep.dvc:" in sh.bale("status", cwd=sub).stdout

@@ -108,15 +108,16 @@ def cmd_status(args: argparse.Namespace) -> int:
         return _cloud_status(args)
     repo = _repo()
     result = status(repo, args.targets, granular=args.granular)
+    dvcfiles = {s.dvcfile for s in result.changed}
     if args.json:
-        _json(_from_cwd(repo.root, result.to_dvc_json(granular=args.granular)))
+        _json(_from_cwd(repo.root, result.to_dvc_json(granular=args.granular), dvcfiles))
         return 0
     if result.clean:
         _say(args, "Data and pipelines are up to date.")
         return 0
     if args.quiet:
         return 1
-    _show_status(_from_cwd(repo.root, result.to_dvc_json()))
+    _show_status(_from_cwd(repo.root, result.to_dvc_json(), dvcfiles))
     for s in result.changed if args.granular else []:
         for kind, paths in (
             ("added", s.added),
@@ -134,13 +135,13 @@ def _rel_cwd(root: Path, path: str) -> str:
     return Path(os.path.relpath(root / path)).as_posix()
 
 
-def _from_cwd(root: Path, status: dict[str, Any]) -> dict[str, Any]:
-    """A status structure whose ``.dvc`` files, outputs and stage addresses
-    are relative to the repository root, named from the current directory as
-    dvc names them (``../data.dvc``, ``../dvc.yaml:train``)."""
+def _from_cwd(root: Path, status: dict[str, Any], dvcfiles: set[str]) -> dict[str, Any]:
+    """A status structure whose ``.dvc`` files (``dvcfiles``), outputs and
+    stage addresses are relative to the repository root, named from the
+    current directory as dvc names them (``../data.dvc``, ``../dvc.yaml:train``)."""
     out: dict[str, Any] = {}
     for key, entries in status.items():
-        if key.endswith(".dvc"):
+        if key in dvcfiles:
             out[_rel_cwd(root, key)] = [
                 {
                     what: {_rel_cwd(root, k): v for k, v in changed.items()}
@@ -151,9 +152,16 @@ def _from_cwd(root: Path, status: dict[str, Any]) -> dict[str, Any]:
                 for entry in entries
             ]
             continue
-        dvcyaml, _, name = key.rpartition(":")
-        rel = _rel_cwd(root, dvcyaml or "dvc.yaml")
-        out[name if rel == "dvc.yaml" else f"{rel}:{name}"] = entries
+        # A stage: `name` in the root dvc.yaml, else `<dir>/dvc.yaml:name`
+        # (a name may itself hold ':' or end in '.dvc').
+        from bale.pipeline.stage import PROJECT_FILE
+
+        dvcyaml, name = PROJECT_FILE, key
+        at = key.find(f"/{PROJECT_FILE}:")
+        if at >= 0:
+            dvcyaml, name = key[: at + len(PROJECT_FILE) + 1], key[at + len(PROJECT_FILE) + 2 :]
+        rel = _rel_cwd(root, dvcyaml)
+        out[name if rel == PROJECT_FILE else f"{rel}:{name}"] = entries
     return out
 
 
@@ -209,10 +217,10 @@ def cmd_diff(args: argparse.Namespace) -> int:
     r = diff(_repo(), args.a_rev, args.b_rev).to_dvc_json()
     # As dvc's diff command: nothing changed is {}; between two revisions
     # nothing is "not in cache"; entries sorted by path (a rename's old one).
-    if not any(r.values()):
-        r = {}
     if args.b_rev:
         r.pop("not in cache", None)
+    if not any(r.values()):
+        r = {}
     for state, entries in r.items():
         r[state] = sorted(entries, key=lambda e: _diff_path(e, old=True))
     if args.json:
