@@ -53,11 +53,19 @@ def expand_targets(targets: Sequence[str | Path], glob: bool) -> list[Path]:
     return paths
 
 
+@dataclass(frozen=True)
+class _Tracked:
+    """The outputs ``.dvc`` files track: every path, and the directories."""
+
+    paths: frozenset[Path]
+    dirs: frozenset[Path]
+
+
 def _uses_git(repo: Repo) -> bool:
     return scm.is_git_repo(repo.root) and not repo.config.core_no_scm()
 
 
-def _check_target(repo: Repo, path: Path, tracked: list[tuple[Path, bool]]) -> None:
+def _check_target(repo: Repo, path: Path, tracked: _Tracked) -> None:
     rel = inside_repo(repo, path)
     if path == repo.root:
         raise TargetError(f"{path}: cannot track the repository root")
@@ -71,14 +79,18 @@ def _check_target(repo: Repo, path: Path, tracked: list[tuple[Path, bool]]) -> N
     why = _core.ignored_reason(str(repo.root), str(path))
     if why:
         raise TargetError(f"{rel}: cannot be tracked: {why}")
-    for d, is_dir in tracked:
-        if path != d and is_dir and path.is_relative_to(d):
+    # Lookups, not a scan of every tracked output per target: re-adding
+    # thousands of tracked files one by one must not be quadratic.
+    inside = next((d for d in path.parents if d in tracked.dirs), None)
+    if inside is not None:
+        raise TargetError(
+            f"{rel}: is inside the tracked directory '{inside.relative_to(repo.root).as_posix()}'"
+        )
+    if path.is_dir() and not path.is_symlink():
+        held = next((d for d in tracked.paths if d != path and path in d.parents), None)
+        if held is not None:
             raise TargetError(
-                f"{rel}: is inside the tracked directory '{d.relative_to(repo.root).as_posix()}'"
-            )
-        if path != d and d.is_relative_to(path):
-            raise TargetError(
-                f"{rel}: contains the tracked output '{d.relative_to(repo.root).as_posix()}'"
+                f"{rel}: contains the tracked output '{held.relative_to(repo.root).as_posix()}'"
             )
 
 
@@ -162,7 +174,10 @@ def add(repo: Repo, targets: Sequence[str | Path], *, glob: bool = False) -> lis
     paths = expand_targets(targets, glob)
     if not paths:
         raise TargetError("nothing to add: give at least one target")
-    tracked = [(t.path, t.out.is_dir) for t in collect(repo, stages=False)]
+    outs = collect(repo, stages=False)
+    tracked = _Tracked(
+        frozenset(t.path for t in outs), frozenset(t.path for t in outs if t.out.is_dir)
+    )
     stage_outs = _stage_outputs(repo)
     for p in paths:
         _check_target(repo, p, tracked)
