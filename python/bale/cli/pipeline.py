@@ -102,18 +102,21 @@ def cmd_stage_list(args: argparse.Namespace) -> int:
 
 def cmd_dag(args: argparse.Namespace) -> int:
     from bale.pipeline import index
-    from bale.pipeline.graph import connected, outputs_graph, to_dot, to_mermaid, to_text
+    from bale.pipeline.graph import connected, needed, outputs_graph, to_dot, to_mermaid, to_text
 
     repo = _repo()
     pipes = index.load(repo)
     graph = pipes.graph
     nodes = graph.upstream_closure(graph.nodes)
-    if args.target:
-        chosen = pipes.select([args.target])
-        # dvc: what the target needs, or with --full its whole pipeline.
-        nodes = connected(nodes, chosen) if args.full else graph.upstream_closure(chosen)
+    chosen = pipes.select([args.target]) if args.target else []
     if args.outs:
+        # As dvc: the whole outputs graph, then what the target's outputs reach.
         nodes = outputs_graph(nodes, repo.root)
+        wanted = {o for n in chosen for o in n.outs}
+        chosen = [n for n in nodes if n.outs[0] in wanted]
+    if args.target:
+        # dvc: what the target needs, or with --full its whole pipeline.
+        nodes = connected(nodes, chosen) if args.full else needed(nodes, chosen)
     if args.dot:
         print(to_dot(nodes))  # dvc's dot ends with a blank line
     elif args.mermaid or args.md:

@@ -193,15 +193,27 @@ def outputs_graph(nodes: list[Node], root: Path) -> list[Node]:
     inside it, or holding it) to each output of that stage."""
     made = {out: Node(_rel(root, out), None, [out], []) for n in nodes for out in n.outs}
     for n in nodes:
-        used = [
+        used = dict.fromkeys(
             o for o in made for dep in n.deps if o == dep or dep in o.parents or o in dep.parents
-        ]
+        )
         for out in n.outs:
             made[out].upstream = [made[o] for o in used if o not in n.outs]
     for node in made.values():
         for up in node.upstream:
             up.downstream.append(node)
     return [made[o] for o in sorted(made, key=lambda p: p.parts)]
+
+
+def needed(nodes: list[Node], targets: Iterable[Node]) -> list[Node]:
+    """``targets`` and everything they reach upstream, in ``nodes``' order."""
+    seen: set[int] = set()
+    todo = list(targets)
+    while todo:
+        node = todo.pop()
+        if id(node) not in seen:
+            seen.add(id(node))
+            todo += node.upstream
+    return [n for n in nodes if id(n) in seen]
 
 
 def connected(nodes: list[Node], targets: Iterable[Node]) -> list[Node]:
