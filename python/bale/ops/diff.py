@@ -98,7 +98,8 @@ def diff(repo: Repo, a_rev: str | None = None, b_rev: str | None = None) -> Diff
     r = DiffResult(not_in_cache=sorted(set(a_missing + b_missing)))
     # A directory whose manifest is not in the cache has no known files: the
     # other side's files under it cannot be compared, only the directory.
-    for gone in (p for p in a_missing + b_missing if p.endswith("/")):
+    gone = tuple(p for p in a_missing + b_missing if p.endswith("/"))
+    if gone:
         a_files = {p: o for p, o in a_files.items() if not p.startswith(gone)}
         b_files = {p: o for p, o in b_files.items() if not p.startswith(gone)}
     added = sorted(set(b_files) - set(a_files))

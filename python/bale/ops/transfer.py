@@ -469,8 +469,11 @@ def pull(
         result = _sync(repo, targets, remote, jobs, scope, run_cache, pushing=False)
     try:
         checkout(repo, targets, force=force)
-    except ObjectMissingError:
-        _check_fetched(result)  # the remote's account of it, where it has one
+    except ObjectMissingError as e:
+        if result.missing:  # checkout names the outputs, the fetch the objects
+            raise ObjectMissingError(
+                f"{e}; {len(result.missing)} object(s) are on no remote"
+            ) from None
         raise
     _check_fetched(result)
     return result

@@ -96,11 +96,15 @@ def workspace(repo: Repo, files: Files) -> Snapshot:
     for kind, names in (("metrics", files.metrics), ("params", files.params)):
         for name in names:
             path = repo.root / name
+            missing = False
             try:
                 data: bytes | None = path.read_bytes()
-            except (FileNotFoundError, IsADirectoryError):
+            except FileNotFoundError:
                 data = None
-            if data is None and kind == "metrics" and name in files.cached:
+                missing = True
+            except IsADirectoryError:
+                data, missing = None, False
+            if missing and kind == "metrics" and name in files.cached:
                 # A cached metrics file gone from the workspace is read from
                 # the cache, as its dvc.lock records it (dvc does the same).
                 data = _workspace_cached(repo, files.cached[name])
@@ -169,8 +173,8 @@ def _from_cache(
     item = next(
         (o for o in entries.get(stage, {}).get("outs") or [] if o.get("path") == out_path), None
     )
-    if not item or not item.get("md5"):
-        return None
+    if not item or not item.get("md5") or str(item["md5"]).endswith((".dir", ".tree")):
+        return None  # a directory's manifest is not its metrics
     from bale.pipeline.lockfile import algo_of
 
     algo = algo_of(item)
