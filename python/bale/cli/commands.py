@@ -7,7 +7,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,7 +91,7 @@ def _cloud_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def git_add_hint(root: Path, files: Any) -> str:
+def git_add_hint(root: Path, files: Iterable[str]) -> str:
     """dvc's hint to stage what a command changed: repository-relative
     ``files`` named from the current directory and shell-quoted, so that
     pasting it works for any name."""
@@ -214,15 +214,7 @@ def cmd_commit(args: argparse.Namespace) -> int:
 def cmd_diff(args: argparse.Namespace) -> int:
     from bale.ops.diff import diff
 
-    r = diff(_repo(), args.a_rev, args.b_rev).to_dvc_json()
-    # As dvc's diff command: nothing changed is {}; between two revisions
-    # nothing is "not in cache"; entries sorted by path (a rename's old one).
-    if args.b_rev:
-        r.pop("not in cache", None)
-    if not any(r.values()):
-        r = {}
-    for state, entries in r.items():
-        r[state] = sorted(entries, key=lambda e: _diff_path(e, old=True))
+    r = diff(_repo(), args.a_rev, args.b_rev).to_dvc_json(hide_missing=bool(args.b_rev))
     if args.json:
         _json(r)
         return 0
@@ -241,11 +233,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return 0
 
 
-def _diff_path(entry: dict[str, Any], old: bool = False) -> str:
+def _diff_path(entry: dict[str, Any]) -> str:
     path = entry["path"]
-    if isinstance(path, dict):
-        return str(path["old"]) if old else f"{path['old']} -> {path['new']}"
-    return str(path)
+    return f"{path['old']} -> {path['new']}" if isinstance(path, dict) else str(path)
 
 
 def cmd_remove(args: argparse.Namespace) -> int:

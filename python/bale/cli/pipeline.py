@@ -260,7 +260,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
     repo = _repo()
     if args.metrics_command == "show":
-        shown = _from_cwd(repo.root, metrics.show(repo))
+        shown = _files_from_cwd(repo.root, metrics.show(repo))
         from bale.pipeline.revision import loaded
 
         ok = loaded(shown, metrics=True)
@@ -276,12 +276,12 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     return 2
 
 
-def _from_cwd(root: Path, per_file: dict[str, Any]) -> dict[str, Any]:
+def _files_from_cwd(root: Path, per_file: dict[str, Any]) -> dict[str, Any]:
     """Repository-relative file keys named from the current directory, as
     dvc's metrics and params commands name them."""
-    import os
+    from bale.cli.commands import _rel_cwd
 
-    return {Path(os.path.relpath(root / k)).as_posix(): v for k, v in per_file.items()}
+    return {_rel_cwd(root, k): v for k, v in per_file.items()}
 
 
 def cmd_params(args: argparse.Namespace) -> int:
@@ -297,7 +297,7 @@ def _diff(args: argparse.Namespace, kind: Literal["metrics", "params"]) -> int:
 
     compare = metrics.diff if kind == "metrics" else metrics.params_diff
     repo = _repo()
-    d = _from_cwd(repo.root, compare(repo, args.a_rev, args.b_rev, all_=args.all))
+    d = _files_from_cwd(repo.root, compare(repo, args.a_rev, args.b_rev, all_=args.all))
     if args.json:
         print(render_json(d), end="")
         return 0

@@ -13,7 +13,7 @@ from pathlib import Path
 from bale.exceptions import TargetError
 from bale.metafiles.dvcfile import atomic_write
 
-__all__ = ["escape_entry", "gitignore_entry", "ignore_in_git", "unignore_in_git"]
+__all__ = ["escape_entry", "git_ignored", "gitignore_entry", "ignore_in_git", "unignore_in_git"]
 
 GITIGNORE = ".gitignore"
 # pathspec's GitWildMatchPattern.escape, which scmrepo uses
@@ -46,15 +46,22 @@ def _git_toplevel(directory: Path) -> Path | None:
 
 
 def _is_ignored(toplevel: Path, path: Path) -> bool:
+    return bool(_ignored_among(toplevel, [path]))
+
+
+def _ignored_among(toplevel: Path, paths: list[Path]) -> list[Path]:
     # --no-index: a tracked path still counts as ignored by the patterns, like dulwich's
     # IgnoreFilterManager that scmrepo asks first
-    rel = os.path.relpath(path, toplevel)
+    rels = {os.path.relpath(os.path.abspath(p), toplevel): p for p in paths}
     proc = subprocess.run(
-        ["git", "-C", str(toplevel), "check-ignore", "-q", "--no-index", "--", rel],
+        ["git", "-C", str(toplevel), "check-ignore", "--no-index", "--stdin", "-z"],
+        input=b"".join(os.fsencode(r) + b"\0" for r in rels),
         capture_output=True,
         check=False,
     )
-    return proc.returncode == 0
+    if proc.returncode not in (0, 1):  # 1: none ignored
+        return []
+    return [rels[os.fsdecode(r)] for r in proc.stdout.split(b"\0") if r]
 
 
 def _locate(repo_root: Path, path: Path) -> tuple[Path, Path] | None:
@@ -77,18 +84,7 @@ def git_ignored(repo_root: Path, paths: list[Path]) -> list[Path]:
     """Those of ``paths`` (inside the repository) that git's ignore rules
     cover, asked in one ``git check-ignore``; none outside a git work tree."""
     toplevel = _git_toplevel(Path(repo_root))
-    if toplevel is None or not paths:
-        return []
-    rels = {os.path.relpath(os.path.abspath(p), toplevel): p for p in paths}
-    proc = subprocess.run(
-        ["git", "-C", str(toplevel), "check-ignore", "--no-index", "--stdin", "-z"],
-        input=b"".join(os.fsencode(r) + b"\0" for r in rels),
-        capture_output=True,
-        check=False,
-    )
-    if proc.returncode not in (0, 1):  # 1: none ignored
-        return []
-    return [rels[os.fsdecode(r)] for r in proc.stdout.split(b"\0") if r]
+    return _ignored_among(toplevel, paths) if toplevel is not None and paths else []
 
 
 def ignore_in_git(repo_root: Path, path: Path) -> Path | None:

@@ -26,15 +26,20 @@ class DiffResult:
     renamed: list[tuple[str, str]] = field(default_factory=list)
     not_in_cache: list[str] = field(default_factory=list)
 
-    def to_dvc_json(self) -> dict[str, Any]:
-        """The shape ``dvc diff --json`` prints."""
-        return {
-            "added": [{"path": p} for p in self.added],
-            "deleted": [{"path": p} for p in self.deleted],
-            "modified": [{"path": p} for p in self.modified],
-            "renamed": [{"path": {"old": a, "new": b}} for a, b in self.renamed],
-            "not in cache": [{"path": p} for p in self.not_in_cache],
+    def to_dvc_json(self, hide_missing: bool = False) -> dict[str, Any]:
+        """What ``dvc diff --json`` prints: entries sorted by path (a
+        rename's old one), ``{}`` when nothing changed, and with
+        ``hide_missing`` (dvc's rule between two revisions) no "not in cache"."""
+        out: dict[str, Any] = {
+            "added": [{"path": p} for p in sorted(self.added)],
+            "deleted": [{"path": p} for p in sorted(self.deleted)],
+            "modified": [{"path": p} for p in sorted(self.modified)],
+            "renamed": [{"path": {"old": a, "new": b}} for a, b in sorted(self.renamed)],
+            "not in cache": [{"path": p} for p in sorted(self.not_in_cache)],
         }
+        if hide_missing:
+            del out["not in cache"]
+        return out if any(out.values()) else {}
 
 
 def _expand(
