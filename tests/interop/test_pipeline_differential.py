@@ -437,11 +437,6 @@ def test_params_diff_always_includes_the_root_params_yaml(sh: Sh, dvc_repo: Path
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a directory in top-level `metrics:` is reported as missing instead of read "
-    "file by file (pipeline/revision.py workspace)",
-)
 def test_metrics_show_reads_a_metrics_directory(sh: Sh, dvc_repo: Path) -> None:
     root = dvc_repo
     (root / "mdir").mkdir()

@@ -49,7 +49,11 @@ def files_of(repo: Repo, pipes: Pipelines) -> Files:
     for f in pipes.files:
         base = f.path.parent
         for m in f.metrics:
-            metrics[_rel(root, base / m)] = None
+            # A directory stands for every file in it, as dvc reads it (the
+            # workspace's files; a revision is asked for the same names).
+            path = base / m
+            found = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+            metrics.update(dict.fromkeys(_rel(root, p) for p in found))
         for p in f.params:
             params[_rel(root, base / p)] = None
         for s in f.stages:
