@@ -102,7 +102,7 @@ def cmd_stage_list(args: argparse.Namespace) -> int:
 
 def cmd_dag(args: argparse.Namespace) -> int:
     from bale.pipeline import index
-    from bale.pipeline.graph import connected, needed, outputs_graph, to_dot, to_mermaid, to_text
+    from bale.pipeline.graph import outputs_graph, reached, to_dot, to_mermaid, to_text
 
     repo = _repo()
     pipes = index.load(repo)
@@ -115,8 +115,7 @@ def cmd_dag(args: argparse.Namespace) -> int:
         wanted = {o for n in chosen for o in n.outs}
         chosen = [n for n in nodes if n.outs[0] in wanted]
     if args.target:
-        # dvc: what the target needs, or with --full its whole pipeline.
-        nodes = connected(nodes, chosen) if args.full else needed(nodes, chosen)
+        nodes = reached(nodes, chosen, full=args.full)
     if args.dot:
         print(to_dot(nodes))  # dvc's dot ends with a blank line
     elif args.mermaid or args.md:

@@ -48,7 +48,7 @@ class Graph:
         self._link()
 
     def _rel(self, p: Path) -> str:
-        return p.relative_to(self.root).as_posix() if p.is_relative_to(self.root) else str(p)
+        return _rel(self.root, p)
 
     def _link(self) -> None:
         owner: dict[Path, Node] = {}
@@ -204,27 +204,18 @@ def outputs_graph(nodes: list[Node], root: Path) -> list[Node]:
     return [made[o] for o in sorted(made, key=lambda p: p.parts)]
 
 
-def needed(nodes: list[Node], targets: Iterable[Node]) -> list[Node]:
-    """``targets`` and everything they reach upstream, in ``nodes``' order."""
+def reached(nodes: list[Node], targets: Iterable[Node], *, full: bool = False) -> list[Node]:
+    """``targets`` and everything they need, in ``nodes``' order, as ``dvc
+    dag`` draws a target; with ``full``, every node linked to them either
+    way (``dvc dag --full``). Frozen stages keep their edges here: dvc's dag
+    draws them."""
     seen: set[int] = set()
     todo = list(targets)
     while todo:
         node = todo.pop()
         if id(node) not in seen:
             seen.add(id(node))
-            todo += node.upstream
-    return [n for n in nodes if id(n) in seen]
-
-
-def connected(nodes: list[Node], targets: Iterable[Node]) -> list[Node]:
-    """The nodes linked to ``targets`` either way (``dvc dag --full``)."""
-    seen: set[int] = set()
-    todo = list(targets)
-    while todo:
-        node = todo.pop()
-        if id(node) not in seen:
-            seen.add(id(node))
-            todo += node.upstream + node.downstream
+            todo += node.upstream + node.downstream if full else node.upstream
     return [n for n in nodes if id(n) in seen]
 
 
