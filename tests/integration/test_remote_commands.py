@@ -295,27 +295,7 @@ def test_remote_rename_modify_unset_and_default_write_what_dvc_writes(
 
 
 @pytest.mark.interop
-def test_remote_add_refuses_an_existing_name_and_add_force_replaces_it(
-    md5_repo: Path, run: Run, tmp_path: Path
-) -> None:
-    steps = _both(
-        run,
-        tmp_path,
-        md5_repo,
-        [
-            ["remote", "add", "-d", "r", "/srv/one"],
-            ["remote", "add", "r", "/srv/two"],
-            ["remote", "add", "-f", "r", "/srv/two"],
-        ],
-    )
-    assert steps[1].code != 0
-    assert steps[1].stderr == "ERROR: remote 'r' already exists; use -f to replace it\n"
-    assert steps[1].config == steps[0].config
-    assert steps[2].config == "[core]\n    remote = r\n['remote \"r\"']\n    url = /srv/two\n"
-
-
-@pytest.mark.interop
-def test_remote_add_force_drops_the_old_remotes_options_like_dvc(
+def test_remote_add_refuses_an_existing_name_and_add_force_replaces_it_whole(
     md5_repo: Path, run: Run, tmp_path: Path
 ) -> None:
     steps = _both(
@@ -325,10 +305,16 @@ def test_remote_add_force_drops_the_old_remotes_options_like_dvc(
         [
             ["remote", "add", "-d", "r", "/srv/one"],
             ["remote", "modify", "r", "jobs", "4"],
+            ["remote", "add", "r", "/srv/two"],
             ["remote", "add", "-f", "r", "/srv/two"],
         ],
     )
-    assert "jobs" not in steps[2].config
+    assert steps[2].code != 0
+    assert steps[2].stderr == "ERROR: remote 'r' already exists; use -f to replace it\n"
+    assert steps[2].config == steps[1].config
+    # As dvc: the old remote's options do not carry over to the new url.
+    assert "jobs" not in steps[3].config
+    assert steps[3].config == "[core]\n    remote = r\n['remote \"r\"']\n    url = /srv/two\n"
 
 
 @pytest.mark.interop

@@ -59,31 +59,57 @@ def _serve(folder: Path, port: int) -> subprocess.Popen[str]:
     return proc
 
 
-def test_a_server_killed_mid_push_leaves_no_directory_claimed_and_the_push_resumes(
-    md5_repo: Path, run: Run, tmp_path: Path
-) -> None:
-    write_tree(md5_repo / "many", {f"f{i:04d}": f"file {i}\n" for i in range(600)})
+def _many_on_a_web_remote(repo: Path, run: Run, tmp_path: Path) -> tuple[Path, int]:
+    """600 files added in ``repo``, whose default remote ``web`` (one try
+    per request) is ``bale serve`` of a folder on a free port, not yet
+    started; returns the folder and the port."""
+    write_tree(repo / "many", {f"f{i:04d}": f"file {i}\n" for i in range(600)})
     run("bale", "add", "many")
     folder, port = tmp_path / "served", _free_port()
     folder.mkdir()
     run("bale", "remote", "add", "-d", "web", f"http://127.0.0.1:{port}")
     run("bale", "remote", "modify", "web", "retries", "1")
-    server = _serve(folder, port)
-    env = {**os.environ, **GIT_ENV}
-    push = subprocess.Popen(
-        [sys.executable, "-m", "bale", "push", "-j", "2"],
-        cwd=md5_repo,
-        env=env,
+    return folder, port
+
+
+def _clone(repo: Path, run: Run, clone: Path) -> None:
+    """A new repository with ``repo``'s config and ``many.dvc``, no data."""
+    clone.mkdir()
+    run("git", "init", "-q", cwd=clone)
+    run("bale", "init", "-q", "--hash", "md5", cwd=clone)
+    (clone / ".dvc" / "config").write_bytes((repo / ".dvc" / "config").read_bytes())
+    (clone / "many.dvc").write_bytes((repo / "many.dvc").read_bytes())
+
+
+def _killed_midway(
+    command: str, cwd: Path, watched: Path, enough: int, server: subprocess.Popen[str]
+) -> str:
+    """Runs ``bale <command> -j 2`` in ``cwd``, kills the server once
+    ``watched`` holds ``enough`` entries; returns the command's stderr after
+    checking that it failed."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bale", command, "-j", "2"],
+        cwd=cwd,
+        env={**os.environ, **GIT_ENV},
         stderr=subprocess.PIPE,
         text=True,
     )
     deadline = time.monotonic() + 60
-    while len(list(folder.rglob("*"))) < 40 and time.monotonic() < deadline:
+    while len(list(watched.rglob("*"))) < enough and time.monotonic() < deadline:
         time.sleep(0.01)
     server.send_signal(signal.SIGKILL)
     server.wait()
-    assert push.wait(timeout=60) != 0
-    assert push.stderr is not None and "ERROR: remote 'web'" in push.stderr.read()
+    assert proc.wait(timeout=60) != 0
+    assert proc.stderr is not None
+    return proc.stderr.read().strip()
+
+
+def test_a_server_killed_mid_push_leaves_no_directory_claimed_and_the_push_resumes(
+    md5_repo: Path, run: Run, tmp_path: Path
+) -> None:
+    folder, port = _many_on_a_web_remote(md5_repo, run, tmp_path)
+    err = _killed_midway("push", md5_repo, folder, 40, _serve(folder, port))
+    assert "ERROR: remote 'web'" in err
     objects = [p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")]
     assert 0 < len(objects) < 601 and not any(p.name.endswith(".dir") for p in objects)
 
@@ -93,11 +119,7 @@ def test_a_server_killed_mid_push_leaves_no_directory_claimed_and_the_push_resum
         assert resumed["present"] >= len(objects)
         assert resumed["copied"] + resumed["present"] == 601
         clone = tmp_path / "clone"
-        clone.mkdir()
-        run("git", "init", "-q", cwd=clone)
-        run("bale", "init", "-q", "--hash", "md5", cwd=clone)
-        (clone / ".dvc" / "config").write_bytes((md5_repo / ".dvc" / "config").read_bytes())
-        (clone / "many.dvc").write_bytes((md5_repo / "many.dvc").read_bytes())
+        _clone(md5_repo, run, clone)
         run("bale", "pull", cwd=clone)
         assert read_tree(clone / "many") == read_tree(md5_repo / "many")
     finally:
@@ -108,12 +130,7 @@ def test_a_server_killed_mid_push_leaves_no_directory_claimed_and_the_push_resum
 def test_a_server_killed_mid_pull_leaves_only_whole_objects_and_the_pull_resumes(
     md5_repo: Path, run: Run, tmp_path: Path
 ) -> None:
-    write_tree(md5_repo / "many", {f"f{i:04d}": f"file {i}\n" for i in range(600)})
-    run("bale", "add", "many")
-    folder, port = tmp_path / "served", _free_port()
-    folder.mkdir()
-    run("bale", "remote", "add", "-d", "web", f"http://127.0.0.1:{port}")
-    run("bale", "remote", "modify", "web", "retries", "1")
+    folder, port = _many_on_a_web_remote(md5_repo, run, tmp_path)
     server = _serve(folder, port)
     try:
         run("bale", "push")
@@ -121,29 +138,10 @@ def test_a_server_killed_mid_pull_leaves_only_whole_objects_and_the_pull_resumes
         server.terminate()
         server.wait()
     clone = tmp_path / "clone"
-    clone.mkdir()
-    run("git", "init", "-q", cwd=clone)
-    run("bale", "init", "-q", "--hash", "md5", cwd=clone)
-    (clone / ".dvc" / "config").write_bytes((md5_repo / ".dvc" / "config").read_bytes())
-    (clone / "many.dvc").write_bytes((md5_repo / "many.dvc").read_bytes())
+    _clone(md5_repo, run, clone)
     cache = clone / ".dvc" / "cache" / "files" / "md5"
 
-    server = _serve(folder, port)
-    pull = subprocess.Popen(
-        [sys.executable, "-m", "bale", "pull", "-j", "2"],
-        cwd=clone,
-        env={**os.environ, **GIT_ENV},
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while len(list(cache.rglob("*"))) < 60 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    server.send_signal(signal.SIGKILL)
-    server.wait()
-    assert pull.wait(timeout=60) != 0
-    assert pull.stderr is not None
-    err = pull.stderr.read().strip()
+    err = _killed_midway("pull", clone, cache, 60, _serve(folder, port))
     assert err.startswith("ERROR: remote 'web'") and len(err.splitlines()) == 1
     # Whatever landed is whole and verified: every object hashes to its name.
     landed = [p for p in cache.rglob("*") if p.is_file()]
