@@ -111,28 +111,11 @@ def status(
                 changed.append(s)
         result = StatusResult(changed)
         if pipes is not None:
-            filters = _out_filters(stages, targets)
-            result.stages = _stage_status(repo, pipes, stages, hasher, filters)
+            only = pipes.outputs_named(targets)
+            result.stages = _stage_status(repo, pipes, stages, hasher, only)
     finally:
         repo.save_state()
     return result
-
-
-def _out_filters(stages: list[Any], targets: Sequence[str | Path] | None) -> dict[int, list[Path]]:
-    """Per stage named by one of its outputs (not by its name), those
-    outputs: dvc's status then shows only them among the stage's outputs."""
-    from bale.ops.outputs import abspath
-
-    filters: dict[int, list[Path]] = {}
-    for target in targets or []:
-        p = abspath(target)
-        for stage in stages:
-            outs = [stage.abspath(o.path) for o in stage.outs]
-            if any(p == o or o in p.parents for o in outs):
-                filters.setdefault(id(stage), []).append(p)
-            elif stage.answers_to(str(target)) or str(target).endswith(f":{stage.name}"):
-                filters[id(stage)] = []  # named: every output
-    return {k: v for k, v in filters.items() if v}
 
 
 def _stage_status(

@@ -53,7 +53,36 @@ class Pipelines:
             found.extend(self._select_one(graph, target, abspath))
         return list({id(n): n for n in found}.values())
 
+    def outputs_named(self, targets: Sequence[str | Path] | None) -> dict[int, list[Path]]:
+        """Per stage (by ``id``) that ``targets`` select by one of its outputs
+        only, never by name: those paths. dvc's status shows only them among
+        the stage's outputs."""
+        from bale.ops.outputs import abspath
+
+        graph = self.graph
+        by_path: dict[int, list[Path]] = {}
+        named: set[int] = set()
+        for target in targets or []:
+            hits = self._named(graph, str(target), abspath)
+            if hits is not None:
+                named.update(id(n.stage) for n in hits)
+                continue
+            owner = graph.owner_of(abspath(target))
+            if owner is not None and owner.stage is not None:
+                by_path.setdefault(id(owner.stage), []).append(abspath(target))
+        return {k: v for k, v in by_path.items() if k not in named}
+
     def _select_one(self, graph: Graph, target: str, abspath: Any) -> list[Node]:
+        hits = self._named(graph, target, abspath)
+        if hits is not None:
+            return hits
+        owner = graph.owner_of(abspath(target))
+        if owner is not None:
+            return [owner]
+        raise StageNotFoundError(f"{target}: no stage or output of that name")
+
+    def _named(self, graph: Graph, target: str, abspath: Any) -> list[Node] | None:
+        """The nodes ``target`` names other than by an output path, or None."""
         root = self.repo.root
         file, sep, name = target.rpartition(":")
         if sep and file.endswith(("dvc.yaml", ".yaml", ".yml")):
@@ -80,12 +109,7 @@ class Pipelines:
             for n in graph.nodes
             if n.stage is not None and n.stage.dvcyaml == here and n.stage.answers_to(target)
         ]
-        if hits:
-            return hits
-        owner = graph.owner_of(path)
-        if owner is not None:
-            return [owner]
-        raise StageNotFoundError(f"{target}: no stage or output of that name")
+        return hits or None
 
 
 def build_graph(repo: Repo, stages: list[Stage]) -> Graph:
