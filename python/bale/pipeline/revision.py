@@ -100,18 +100,16 @@ def workspace(repo: Repo, files: Files) -> Snapshot:
     for kind, names in (("metrics", files.metrics), ("params", files.params)):
         for name in names:
             path = repo.root / name
-            missing = False
+            data: bytes | None = None
             try:
-                data: bytes | None = path.read_bytes()
+                data = path.read_bytes()
             except FileNotFoundError:
-                data = None
-                missing = True
+                if kind == "metrics" and name in files.cached:
+                    # A cached metrics file gone from the workspace is read from
+                    # the cache, as its dvc.lock records it (dvc does the same).
+                    data = _workspace_cached(repo, files.cached[name])
             except IsADirectoryError:
-                data, missing = None, False
-            if missing and kind == "metrics" and name in files.cached:
-                # A cached metrics file gone from the workspace is read from
-                # the cache, as its dvc.lock records it (dvc does the same).
-                data = _workspace_cached(repo, files.cached[name])
+                pass
             if data is None and name in files.optional:
                 continue
             getattr(snap, kind)[name] = _parse(name, data, "workspace")
