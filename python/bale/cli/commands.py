@@ -97,7 +97,7 @@ def git_add_hint(root: Path, files: Iterable[str]) -> str:
     pasting it works for any name."""
     import shlex
 
-    named = sorted(os.path.relpath(root / f) for f in files)
+    named = sorted(_rel_cwd(root, f) for f in files)
     return "\nTo track the changes with git, run:\n\n\tgit add " + " ".join(map(shlex.quote, named))
 
 
@@ -136,32 +136,25 @@ def _rel_cwd(root: Path, path: str) -> str:
 
 
 def _from_cwd(root: Path, status: dict[str, Any], dvcfiles: set[str]) -> dict[str, Any]:
-    """A status structure whose ``.dvc`` files (``dvcfiles``), outputs and
-    stage addresses are relative to the repository root, named from the
-    current directory as dvc names them (``../data.dvc``, ``../dvc.yaml:train``)."""
+    """A status structure whose ``.dvc`` files (``dvcfiles``) and their
+    outputs, repository-relative, are named from the current directory as dvc
+    names them (``../data.dvc``); stages are named so already."""
     out: dict[str, Any] = {}
     for key, entries in status.items():
-        if key in dvcfiles:
-            out[_rel_cwd(root, key)] = [
-                {
-                    what: {_rel_cwd(root, k): v for k, v in changed.items()}
-                    if what == "changed outs"
-                    else changed
-                    for what, changed in entry.items()
-                }
-                for entry in entries
-            ]
+        if key not in dvcfiles:
+            out[key] = entries
             continue
-        # A stage: `name` in the root dvc.yaml, else `<dir>/dvc.yaml:name`
-        # (a name may itself hold ':' or end in '.dvc').
-        from bale.pipeline.stage import PROJECT_FILE
-
-        dvcyaml, name = PROJECT_FILE, key
-        at = key.find(f"/{PROJECT_FILE}:")
-        if at >= 0:
-            dvcyaml, name = key[: at + len(PROJECT_FILE) + 1], key[at + len(PROJECT_FILE) + 2 :]
-        rel = _rel_cwd(root, dvcyaml)
-        out[name if rel == PROJECT_FILE else f"{rel}:{name}"] = entries
+        # Only "changed outs" names paths ("files", with --granular, names
+        # states whose entries are relative to their output).
+        out[_rel_cwd(root, key)] = [
+            {
+                w: {_rel_cwd(root, k): v for k, v in changed.items()}
+                if w == "changed outs"
+                else changed
+                for w, changed in e.items()
+            }
+            for e in entries
+        ]
     return out
 
 

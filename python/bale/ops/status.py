@@ -33,8 +33,8 @@ class OutStatus:
 @dataclass
 class StatusResult:
     changed: list[OutStatus]
-    #: Pipeline stages that changed (dvc's addressing), each as the list
-    #: ``dvc status --json`` prints for it.
+    #: Pipeline stages that changed (dvc's addressing from the current
+    #: directory), each as the list ``dvc status --json`` prints for it.
     stages: dict[str, list[Any]] = field(default_factory=dict)
 
     @property
@@ -135,7 +135,8 @@ def _stage_status(
                 if any(f == abspath(k) or abspath(k) in f.parents for f in only)
             }
         if ch.changed:
-            out[stage.addressing(repo.root)] = ch.to_dvc()
+            # Named from the current directory, as the paths inside are.
+            out[stage.addressing(Path.cwd())] = ch.to_dvc()
     return out
 
 

@@ -61,9 +61,9 @@ class Stage:
     wdir_raw: str | None = None
 
     def addressing(self, root: Path) -> str:
-        """How dvc names the stage: ``train`` in the root ``dvc.yaml``,
-        ``sub/dvc.yaml:train`` elsewhere."""
-        rel = self.dvcyaml.relative_to(root).as_posix()
+        """How dvc names the stage from ``root``: ``train`` in its
+        ``dvc.yaml``, ``sub/dvc.yaml:train`` or ``../dvc.yaml:train`` elsewhere."""
+        rel = Path(os.path.relpath(self.dvcyaml, root)).as_posix()
         return self.name if rel == PROJECT_FILE else f"{rel}:{self.name}"
 
     @property
