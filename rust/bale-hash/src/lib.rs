@@ -8,7 +8,8 @@
 //! used where a file is hashed while it is copied.
 
 mod file;
+mod md5;
 mod oid;
 
-pub use file::{hash_bytes, hash_file, hash_reader, read_block, FileHash, Hasher};
+pub use file::{hash_bytes, hash_file, hash_reader, read_block, FileHash, Hasher, READ_SIZE};
 pub use oid::{Algo, Oid};

@@ -8,7 +8,7 @@ use bale_chunk::{chunk_file, Params, DEFAULT_THRESHOLD, LIST_SUFFIX};
 
 use crate::chunks::Chunked;
 use bale_error::{Error, IoContext, Result};
-use bale_hash::{hash_bytes, hash_file, read_block, Algo, FileHash, Hasher, Oid};
+use bale_hash::{hash_bytes, hash_file, read_block, Algo, FileHash, Hasher, Oid, READ_SIZE};
 use rayon::prelude::*;
 
 use crate::fs::{clone_into, TempFile};
@@ -17,7 +17,6 @@ use crate::landing::Landing;
 /// Files up to this size are read into memory once, hashed, and written from
 /// the same buffer only if the store lacks them.
 const SMALL_FILE: u64 = 8 << 20;
-const BLOCK: usize = 1 << 20;
 
 /// What [`Odb::add_file`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -595,7 +594,7 @@ fn pid_alive(pid: u32) -> bool {
     Path::new("/proc").join(pid.to_string()).exists() || !Path::new("/proc/self").exists()
 }
 
-/// Streams `reader` into `tmp` in DVC's 1 MiB blocks, hashing on the way;
+/// Streams `reader` into `tmp`, hashing on the way;
 /// returns the id of what was written and its size.
 pub(crate) fn copy_hashing(
     reader: &mut impl Read,
@@ -605,7 +604,7 @@ pub(crate) fn copy_hashing(
     path: &Path,
 ) -> Result<(Oid, u64)> {
     let mut hasher = Hasher::new(algo);
-    let mut buf = vec![0u8; BLOCK];
+    let mut buf = vec![0u8; READ_SIZE];
     let mut size = 0u64;
     loop {
         let n = read_block(reader, &mut buf).at(path)?;
