@@ -230,7 +230,9 @@ class Workspace:
     ) -> PackPush: ...
     def pack_write(
         self, plan: PackPush, i: int, progress: Progress | None = None
-    ) -> tuple[Path, Path, str, str, int, int]: ...
+    ) -> tuple[Path, Path, str, str, int, int, int]:
+        """``(pack path, index path, pack key, index key, bytes, objects,
+        files)``: files count a chunked file's list, not its chunks."""
     def pack_fetch_plan(
         self,
         roots: list[tuple[str, str]],
@@ -244,7 +246,8 @@ class Workspace:
     def stored(
         self, roots: list[tuple[str, str]], index_dir: _Path | None = None
     ) -> tuple[int, int | None]: ...
-    def ingest_read(self, plan: FetchPlan, i: int, data: _Path) -> tuple[int, int]: ...
+    def ingest_read(self, plan: FetchPlan, i: int, data: _Path) -> tuple[int, int, int]:
+        """``(objects stored, files and trees among them, bytes)``."""
     def pack_fetch_finish(self, plan: FetchPlan) -> int: ...
     def pack_usage(
         self, roots: list[tuple[str, str]], index_dir: _Path

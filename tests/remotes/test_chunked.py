@@ -52,6 +52,7 @@ def test_an_edit_uploads_the_chunks_around_it_and_a_pull_rebuilds_the_file(
     remote.configure(native_repo, run)
     first = _push(run)
     assert first["bytes"] > 12 * MIB
+    assert first["copied"] == 1, "the file is counted once, not once per chunk"
     before = _remote_bytes(remote)
 
     data = bytearray(big.read_bytes())
@@ -70,7 +71,8 @@ def test_an_edit_uploads_the_chunks_around_it_and_a_pull_rebuilds_the_file(
     assert _remote_bytes(remote) - before < 300 << 10, "one re-cut chunk and the list"
 
     clone = _clone(native_repo, tmp_path)
-    run("bale", "pull", cwd=clone)
+    pulled = json.loads(run("bale", "pull", "--json", cwd=clone).stdout)
+    assert pulled["copied"] == 1, "the file is counted once, not once per chunk"
     assert (clone / "big.bin").read_bytes() == b"!" + bytes(data)
     assert json.loads(run("bale", "status", "-c", "--json", cwd=clone).stdout) == {}
     staged = clone / ".dvc" / "tmp" / "bale" / "staging"

@@ -146,7 +146,7 @@ async def push(
 
         async def upload(i: int) -> None:
             written = await asyncio.to_thread(ws.pack_write, plan, i, writing)
-            pack_path, index_path, pack_key, index_key, nbytes, objects = written
+            pack_path, index_path, pack_key, index_key, nbytes, objects, files = written
             try:
                 await store.put(pack_path, pack_key, lambda n: bar.step(n, files=0), consume=True)
                 await store.put(index_path, index_key)
@@ -155,7 +155,9 @@ async def push(
                 # Sent (or failed): its bytes need not reach the disk.
                 pack_path.unlink(missing_ok=True)
                 index_path.unlink(missing_ok=True)
-            moved.copied += objects
+            # Files as the summary counts them: a chunked file once, not
+            # once per chunk.
+            moved.copied += files
             moved.bytes += nbytes
             bar.step(files=objects)
 
@@ -242,18 +244,21 @@ async def _rounds(
             moved.missing = list(plan.missing)
             return
         bar.add_total(len(reads))
-        before = moved.copied
+        landed = 0
 
         async def read(item: tuple[_core.FetchPlan, int, tuple[str, int, int]]) -> None:
+            nonlocal landed
             plan, i, (key, start, end) = item
             tmp = paths.staging / f"read-{i}"
             try:
                 await store.get(key, tmp, lambda n: bar.step(n, files=0), (start, end))
-                stored, nbytes = await asyncio.to_thread(ws.ingest_read, plan, i, tmp)
+                stored, files, nbytes = await asyncio.to_thread(ws.ingest_read, plan, i, tmp)
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     tmp.unlink()
-            moved.copied += stored
+            # Chunks and lists land too, but the summary counts files.
+            landed += stored
+            moved.copied += files
             moved.bytes += nbytes
             bar.step(files=1)
 
@@ -262,8 +267,9 @@ async def _rounds(
         except BaseException:
             plan.discard()
             raise
-        moved.copied += await asyncio.to_thread(ws.pack_fetch_finish, plan)
-        if moved.copied == before or shallow:
+        assembled = await asyncio.to_thread(ws.pack_fetch_finish, plan)
+        moved.copied += assembled
+        if landed + assembled == 0 or shallow:
             # Every read landed objects already here: nothing new can
             # be revealed, and the rest is on no remote.
             moved.missing = list(plan.missing)

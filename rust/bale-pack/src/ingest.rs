@@ -22,6 +22,9 @@ const IN_MEMORY: u64 = 8 << 20;
 pub struct Ingested {
     /// Objects (and chunks) written now.
     pub stored: u64,
+    /// The files and directories (blobs and trees) among them: what a
+    /// user counts as pulled, as DVC counts a directory's `.dir`.
+    pub files: u64,
     /// Objects the store already held (not read, not re-verified).
     pub present: u64,
     /// Bytes of the objects stored now.
@@ -75,7 +78,7 @@ pub fn ingest_read(
             progress.step(e.length);
             let stored = u64::from(outcome == PutOutcome::Stored);
             let published = if stored == 1 { vec![oid] } else { Vec::new() };
-            return Ok(Ingested { stored, present: 1 - stored, bytes: stored * e.length, published });
+            return Ok(Ingested { stored, files: stored, present: 1 - stored, bytes: stored * e.length, published });
         }
     }
     let (placed, kept): (Vec<&Entry>, Vec<&Entry>) =
@@ -120,6 +123,7 @@ pub fn ingest_read(
                 done.stored += 1;
                 done.bytes += bytes;
                 if e.kind != Kind::ChunkList {
+                    done.files += 1;
                     done.published.push(e.oid()); // a list goes to the side store
                 }
             }

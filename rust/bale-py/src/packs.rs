@@ -110,11 +110,15 @@ pub fn push(odb: &Odb, roots: &[Oid], index_dir: &Path, staging: &Path, target: 
 /// Writes pack `i` of `plan` into its staging folder, every object verified
 /// as it is read: `(pack path, index path, pack key, index key, bytes, objects)`.
 pub fn write_planned(plan: &PackPush, i: usize, progress: &Progress) -> Result<WrittenRow> {
-    let w = write_pack(&plan.planned[i].items, &plan.staging, progress)?;
-    Ok((w.pack_path, w.index_path, w.id.pack_key(), w.id.index_key(), w.bytes, w.objects as u64))
+    let items = &plan.planned[i].items;
+    let w = write_pack(items, &plan.staging, progress)?;
+    // A chunked file is pushed as its list and chunks: the list counts as the file.
+    let files = items.iter().filter(|item| item.kind != Kind::Chunk).count() as u64;
+    Ok((w.pack_path, w.index_path, w.id.pack_key(), w.id.index_key(), w.bytes, w.objects as u64, files))
 }
 
-pub type WrittenRow = (PathBuf, PathBuf, String, String, u64, u64);
+/// `(pack path, index path, pack key, index key, bytes, objects, files)`.
+pub type WrittenRow = (PathBuf, PathBuf, String, String, u64, u64, u64);
 
 /// The side store of a fetch: lists (and their segments) on their way to a
 /// file's assembly, under the fetch's staging folder (removed with it).

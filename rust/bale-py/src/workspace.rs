@@ -657,14 +657,14 @@ impl Workspace {
         plan: &crate::packs::FetchPlan,
         i: usize,
         data: PathBuf,
-    ) -> PyResult<(u64, u64)> {
+    ) -> PyResult<(u64, u64, u64)> {
         let read = plan.plan.reads.get(i).ok_or_else(|| pyo3::exceptions::PyIndexError::new_err(i))?;
         let got = py.detach(|| {
             bale_pack::ingest_read(&self.odb, &plan.side, &plan.assemblies, read, &data, &bale_odb::Progress::default())
         });
         let got = got.py_err(py)?;
         self.state.lock().unwrap().record_verified(&self.odb, &got.published);
-        Ok((got.stored, got.bytes))
+        Ok((got.stored, got.files, got.bytes))
     }
 
     /// Publishes the chunked files `plan`'s reads completed, each verified
