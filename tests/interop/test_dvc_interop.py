@@ -178,6 +178,8 @@ def twins(sh: Sh, dvc_template: Path, tmp_path_factory: pytest.TempPathFactory) 
         "bale_cache": tree_listing(a / ".dvc/cache/files/md5"),
         "dvc_cache": tree_listing(b / ".dvc/cache/files/md5"),
         "bale_modes": cache_modes(a),
+        "bale_cache_top": sorted(p.name for p in (a / ".dvc/cache").iterdir()),
+        "dvc_cache_top": sorted(p.name for p in (b / ".dvc/cache").iterdir()),
         "bale_gitignore": (a / ".gitignore").read_bytes() if (a / ".gitignore").exists() else None,
         "dvc_gitignore": (b / ".gitignore").read_bytes() if (b / ".gitignore").exists() else None,
     }
@@ -213,6 +215,7 @@ def test_bale_md5_cache_layout_matches_dvc(twins: dict[str, Any]) -> None:
     bale_cache: dict[str, bytes] = twins["bale_cache"]
     dvc_cache: dict[str, bytes] = twins["dvc_cache"]
     assert sorted(bale_cache) == sorted(dvc_cache)
+    assert twins["bale_cache_top"] == twins["dvc_cache_top"], "no folder of bale's in the cache"
     assert {k: oct(m) for k, m in twins["bale_modes"].items() if m != 0o444} == {}
     dirs = [k for k in dvc_cache if k.endswith(".dir")]
     assert len(dirs) == len(DIR_TARGETS)

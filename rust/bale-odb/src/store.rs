@@ -199,10 +199,15 @@ impl Odb {
             _ => {}
         }
         // Beside the md5 and blake3 areas, not in one: an area's directory
-        // times are its fingerprint (see `area_fingerprint`). A probe that
-        // cannot even be made (a read-only cache root, say) decides nothing:
-        // the first store then finds out, as it did before the probe.
-        let dir = self.root.join("bale");
+        // times are its fingerprint (see `area_fingerprint`). In bale's own
+        // folder where there is one, else in the cache root, so that the
+        // cache of a DVC repository gets no folder of bale's (the root is an
+        // area only for DVC 2.x data, whose fingerprint this makes stale
+        // once). A probe that cannot even be made (a read-only cache root,
+        // say) decides nothing: the first store then finds out, as it did
+        // before the probe.
+        let native = self.root.join("bale");
+        let dir = if native.is_dir() { native } else { self.root.clone() };
         let probe = || -> std::io::Result<bool> {
             self.ensure_dir(&dir).map_err(std::io::Error::other)?;
             let mut probe = TempFile::create_in(&dir).map_err(std::io::Error::other)?;
@@ -743,6 +748,28 @@ mod tests {
         assert_eq!(fs::read(a.object_path(&ha.oid)).unwrap(), data);
         assert_eq!(fs::read(b.object_path(&hb.oid)).unwrap(), data);
         assert_eq!((a.temps(), b.temps()), (vec![], vec![]), "no temp left behind");
+    }
+
+    /// The clone probe leaves nothing behind, and no folder of bale's in
+    /// the cache of a DVC repository.
+    #[test]
+    fn the_clone_probe_leaves_a_dvc_cache_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let odb = Odb::new(dir.path().join("cache"));
+        fs::create_dir_all(odb.area(Algo::Md5)).unwrap();
+        let entries = || {
+            let mut names: Vec<String> =
+                fs::read_dir(odb.root()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+            names.sort();
+            names
+        };
+        odb.clones();
+        assert_eq!(entries(), vec!["files"]);
+
+        let native = Odb::new(dir.path().join("native"));
+        fs::create_dir_all(native.area(Algo::Blake3)).unwrap();
+        native.clones();
+        assert_eq!(fs::read_dir(native.root().join("bale")).unwrap().count(), 1, "only the blake3 area");
     }
 
     #[test]
