@@ -236,6 +236,13 @@ mod tests {
             assert_eq!(h.finish(false), expected, "pieces of {piece}");
         }
         assert_eq!(hash_bytes(Algo::Md5Dos2Unix, &data), expected.to_string());
+        // Exactly whole blocks: the last one is fed whole, then nothing.
+        let whole_blocks = &data[..2 * BLOCK];
+        let mut reference = Md5::new();
+        whole_blocks.chunks(BLOCK).for_each(|block| dos2unix_update(&mut reference, block));
+        let mut h = Hasher::new(Algo::Md5Dos2Unix);
+        whole_blocks.chunks(READ_SIZE).for_each(|p| h.update(p));
+        assert_eq!(h.finish(false), Oid::from_digest(Algo::Md5Dos2Unix, &reference.finalize(), false));
         assert_ne!(expected.digest(), super::hash_bytes(Algo::Md5, &data, false).digest(), "CRLFs were folded");
     }
 

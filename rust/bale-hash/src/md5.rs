@@ -40,6 +40,7 @@ const M4: [usize; 16] = [0, 7, 14, 5, 12, 3, 10, 1, 8, 15, 6, 13, 4, 11, 2, 9];
 /// `x`, unchanged, as a value the optimizer cannot see into, so an addition
 /// made before this point is not moved after it.
 #[inline(always)]
+#[cfg_attr(not(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64")), allow(unused_mut))]
 fn settled(mut x: u32) -> u32 {
     // SAFETY: the template is a comment: no instruction runs, no memory,
     // stack or flag is touched, and `x` leaves the register it came in.

@@ -188,6 +188,11 @@ impl Odb {
         Ok((hash, outcome))
     }
 
+    /// Where the clone probe runs: the first of these that exists.
+    fn probe_dirs(&self) -> [PathBuf; 3] {
+        [self.root.join("bale"), self.root.join("files"), self.root.clone()]
+    }
+
     /// Whether copy-on-write clones work in this store, probed once per
     /// process on two scratch files. Knowing it before the first file is
     /// hashed lets a store that cannot clone hash and copy in parallel,
@@ -199,15 +204,14 @@ impl Odb {
             _ => {}
         }
         // Beside the md5 and blake3 areas, not in one: an area's directory
-        // times are its fingerprint (see `area_fingerprint`). In bale's own
-        // folder where there is one, else in the cache root, so that the
-        // cache of a DVC repository gets no folder of bale's (the root is an
-        // area only for DVC 2.x data, whose fingerprint this makes stale
-        // once). A probe that cannot even be made (a read-only cache root,
-        // say) decides nothing: the first store then finds out, as it did
-        // before the probe.
-        let native = self.root.join("bale");
-        let dir = if native.is_dir() { native } else { self.root.clone() };
+        // times are its fingerprint (see `area_fingerprint`). In a folder
+        // that already exists, so that the cache of a DVC repository gets no
+        // folder of bale's: bale's own, else DVC 3's `files/`, else the
+        // root, which is an area itself (DVC 2.x data's) but is used only in
+        // a cache holding neither. A probe that cannot even be made (a
+        // read-only cache root, say) decides nothing: the first store then
+        // finds out, as it did before the probe.
+        let dir = self.probe_dirs().into_iter().find(|d| d.is_dir()).unwrap_or_else(|| self.root.clone());
         let probe = || -> std::io::Result<bool> {
             self.ensure_dir(&dir).map_err(std::io::Error::other)?;
             let mut probe = TempFile::create_in(&dir).map_err(std::io::Error::other)?;
@@ -459,7 +463,8 @@ impl Odb {
     /// Every bale temp file in the store, with its size and the pid that
     /// made it.
     pub fn temps(&self) -> Vec<(PathBuf, u64, u32)> {
-        let mut dirs = Vec::new();
+        // Where the clone probe may leave a pair, if killed in between.
+        let mut dirs = self.probe_dirs().to_vec();
         for algo in [Algo::Md5, Algo::Blake3] {
             let area = self.area(algo);
             dirs.push(area.clone());
@@ -765,6 +770,10 @@ mod tests {
         };
         odb.clones();
         assert_eq!(entries(), vec!["files"]);
+        // A probe killed between its two files leaves temps that gc finds.
+        let left = odb.root().join("files").join(".bale999999999x0x0.tmp");
+        fs::write(&left, b"clone probe").unwrap();
+        assert!(odb.temps().iter().any(|(p, _, owner)| p == &left && *owner == 999_999_999));
 
         let native = Odb::new(dir.path().join("native"));
         fs::create_dir_all(native.area(Algo::Blake3)).unwrap();

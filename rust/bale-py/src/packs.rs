@@ -108,7 +108,7 @@ pub fn push(odb: &Odb, roots: &[Oid], index_dir: &Path, staging: &Path, target: 
 }
 
 /// Writes pack `i` of `plan` into its staging folder, every object verified
-/// as it is read: `(pack path, index path, pack key, index key, bytes, objects)`.
+/// as it is read: see [`WrittenRow`].
 pub fn write_planned(plan: &PackPush, i: usize, progress: &Progress) -> Result<WrittenRow> {
     let items = &plan.planned[i].items;
     let w = write_pack(items, &plan.staging, progress)?;

@@ -650,7 +650,8 @@ impl Workspace {
     }
 
     /// Verifies every object of read `i` of `plan`, downloaded into `data`,
-    /// and stores it; returns `(objects stored, bytes stored)`.
+    /// and stores it; returns `(objects stored, files and trees among them,
+    /// bytes stored)`.
     fn ingest_read(
         &self,
         py: Python<'_>,
