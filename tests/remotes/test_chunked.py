@@ -291,6 +291,25 @@ def test_random_edits_round_trip_through_a_remote(
     assert (clone / "big.bin").read_bytes() == bytes(data)
 
 
+def test_a_file_repeating_its_chunks_pulls_back_whole(
+    native_repo: Path, run: Run, tmp_path: Path
+) -> None:
+    """Chunks used at several offsets of one file, and runs of zeros cut into
+    identical chunks, placed across the fetch's 8 MiB windows."""
+    block = _random(MIB + 12345, 7)
+    data = block * 9 + bytes(3 * MIB) + _random(2 * MIB, 8) + block * 3 + bytes(700_000)
+    (native_repo / "big.bin").write_bytes(data)
+    run("bale", "add", "big.bin")
+    remote = FolderRemote(tmp_path / "remote")
+    remote.configure(native_repo, run)
+    _push(run)
+    clone = _clone(native_repo, tmp_path)
+    pulled = json.loads(run("bale", "pull", "--json", cwd=clone).stdout)
+    assert pulled["copied"] == 1
+    assert pulled["bytes"] < len(data) // 2, "each repeated chunk is fetched once"
+    assert (clone / "big.bin").read_bytes() == data
+
+
 def test_du_shows_versions_stored_once_locally_and_on_the_remote(
     native_repo: Path, run: Run, remote: RemoteUnderTest
 ) -> None:
