@@ -30,7 +30,8 @@ and with the copy checkout, a ``cp -al`` timed right before the hardlink
 checkout pairs with it).  The table shows the
 MEDIAN time of each cell, and every ratio is the median over repetitions of
 the ratio measured within one repetition (paired), not a ratio of medians.
-Peak RSS is measured with GNU time (see ``run``).
+Peak RSS is measured with GNU time (see ``run``).  Every timed process
+starts after an untimed ``sync``, as in ``sync.py``.
 
 Startup: ``--version`` and ``status`` in a repository holding one small file.
 """
@@ -140,6 +141,9 @@ def run(
     if rss and GNU_TIME:
         full = [GNU_TIME, "-f", "%M", "-o", str(rss_path), *cmd]
     with open(out_path, "w+b" if capture else "wb") as out, open(err_path, "w+b") as err:
+        # Untimed: the dirty pages an earlier step left (gigabytes after a W2
+        # add) would otherwise be written back during this one, and pace it.
+        os.sync()
         t0 = time.perf_counter()
         p = subprocess.Popen(
             full, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=ENV
