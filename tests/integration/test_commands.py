@@ -157,6 +157,49 @@ def backdate(root: Path, seconds: int = 100) -> None:
 # -- add --glob ---------------------------------------------------------------
 
 
+def test_add_inside_a_tracked_directory_records_only_that_path(repo: Path, run: Run) -> None:
+    """DVC 3's granular add: the path's content joins the directory's record;
+    other changes in the directory stay uncommitted."""
+    write_tree(repo, {"d/x": "x\n", "d/y": "y\n", "d/sub/z": "z\n"})
+    run("bale", "add", "d")
+    write_tree(repo, {"d/new": "new!\n", "d/y": "changed\n", "d/sub/w": "w\n"})
+    r = bale.Repo(repo).add([repo / "d/new", repo / "d/sub"])
+    assert [(a.path, a.dvcfile, a.nfiles) for a in r] == [
+        ("d/new", "d.dvc", 4),
+        ("d/sub", "d.dvc", 5),
+    ]
+    text = (repo / "d.dvc").read_text()
+    assert "nfiles: 5" in text
+    status = json.loads(run("bale", "status", "--json").stdout)
+    assert status == {"d.dvc": [{"changed outs": {"d": "modified"}}]}, "d/y is not recorded"
+    granular = json.loads(run("bale", "status", "--granular", "--json").stdout)
+    files = granular["d.dvc"][0]["files"]
+    assert (files["modified"], files["added"], files["deleted"]) == (["y"], [], [])
+
+    shutil.rmtree(repo / "d")
+    run("bale", "checkout")
+    assert read_tree(repo / "d") == {
+        "new": b"new!\n",
+        "sub/w": b"w\n",
+        "sub/z": b"z\n",
+        "x": b"x\n",
+        "y": b"y\n",  # as recorded before: its change was never added
+    }
+    assert json.loads(run("bale", "status", "--json").stdout) == {}
+
+
+def test_add_inside_a_tracked_directory_links_it_with_a_link_cache_type(
+    md5_repo: Path, run: Run
+) -> None:
+    write_tree(md5_repo, {"d/x": "x\n"})
+    run("bale", "config", "cache.type", "hardlink")
+    run("bale", "add", "d")
+    write_tree(md5_repo, {"d/new": "new\n"})
+    run("bale", "add", "d/new")
+    assert (md5_repo / "d" / "new").stat().st_nlink == 2
+    assert json.loads(run("bale", "status", "--json").stdout) == {}
+
+
 def test_add_glob_tracks_each_match_with_its_own_dvcfile(repo: Path, run: Run) -> None:
     write_tree(repo / "data", {"a.csv": "1,2\n", "b.csv": "3,4\n", "c.txt": "not csv\n"})
     out = json.loads(run("bale", "add", "--glob", "data/*.csv", "--json").stdout)
@@ -632,6 +675,16 @@ def test_legacy_directory_output_is_clean_and_checks_out(dvc_repo: Path, run: Ru
     assert (dvc_repo / "data" / "crlf.txt").read_bytes() == LEGACY["crlf.txt"]
     assert (dvc_repo / "data.dvc").read_text() == dvcfile, "the 2.x record is left as it was"
     assert not [p for p in cache_files(dvc_repo) if "/files/" in p.as_posix()], "no migration"
+
+
+@needs_dvc
+def test_a_path_inside_a_legacy_directory_is_refused_alone(dvc_repo: Path, run: Run) -> None:
+    dvcfile = make_legacy_dir_output(dvc_repo, "data", LEGACY)
+    (dvc_repo / "data" / "new.txt").write_text("new\n")
+    r = run("bale", "add", "data/new.txt", ok=False)
+    assert "DVC 2.x" in r.stderr and "add the whole directory" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert (dvc_repo / "data.dvc").read_text() == dvcfile
 
 
 # -- a repository made by dvc, used from a subdirectory -------------------------

@@ -271,11 +271,6 @@ def test_gc_workspace_keeps_what_dvc_keeps(sh: Sh, dvc_template: Path, tmp_path:
 # add: the errors dvc raises, and its granular form
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bale add refuses a path inside a tracked directory; dvc 3 adds it to "
-    "the directory's .dvc (ops/add.py _check_target)",
-)
 def test_add_of_a_file_inside_a_tracked_directory_updates_it_like_dvc(
     sh: Sh, dvc_template: Path, tmp_path: Path
 ) -> None:
@@ -287,6 +282,25 @@ def test_add_of_a_file_inside_a_tracked_directory_updates_it_like_dvc(
     ]
     dvc, bale, d, b = differential(sh, dvc_template, tmp_path, steps, SETUP)
     assert dvc[3].ok
+    assert_same_outcomes(steps, dvc, bale)
+    assert_same_state(sh, d, b)
+
+
+def test_add_inside_a_tracked_directory_of_a_changed_file_and_a_new_subdirectory_like_dvc(
+    sh: Sh, dvc_template: Path, tmp_path: Path
+) -> None:
+    steps: list[Step] = [
+        ("add", "d"),
+        commit_all("v1"),
+        "echo changed >> d/x && mkdir -p d/sub/deep && echo s > d/sub/s && echo t > d/sub/deep/t",
+        ("add", "d/x", "d/sub"),
+        ("status",),
+        "echo again > d/sub/s",
+        ("add", "d/sub/s"),
+        ("status",),
+    ]
+    dvc, bale, d, b = differential(sh, dvc_template, tmp_path, steps, SETUP)
+    assert dvc[3].ok and dvc[6].ok
     assert_same_outcomes(steps, dvc, bale)
     assert_same_state(sh, d, b)
 

@@ -638,7 +638,12 @@ def register(sub: Any, only: str | None = None) -> None:
     p = command(
         "add", cmd_add, "Track files or directories: store them in the cache, write .dvc files."
     )
-    p.add_argument("targets", nargs="+", help="files or directories")
+    p.add_argument(
+        "targets",
+        nargs="+",
+        help="files or directories; a path inside a tracked directory is recorded in that "
+        "directory's .dvc file",
+    )
     p.add_argument("--glob", action="store_true", help="expand wildcards in targets")
     p.add_argument("--json", action="store_true", help="print results as JSON")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import glob as globlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,7 +18,7 @@ from bale.metafiles import (
     ignore_in_git,
     load_dvcfile,
 )
-from bale.ops.outputs import abspath, collect, inside_repo
+from bale.ops.outputs import Tracked, abspath, collect, inside_repo
 from bale.progress import Bar
 
 if TYPE_CHECKING:
@@ -58,14 +58,16 @@ class _Tracked:
     """The outputs ``.dvc`` files track: every path, and the directories."""
 
     paths: frozenset[Path]
-    dirs: frozenset[Path]
+    dirs: dict[Path, Tracked]
 
 
 def _uses_git(repo: Repo) -> bool:
     return scm.is_git_repo(repo.root) and not repo.config.core_no_scm()
 
 
-def _check_target(repo: Repo, path: Path, tracked: _Tracked) -> None:
+def _check_target(repo: Repo, path: Path, tracked: _Tracked) -> Tracked | None:
+    """Refuses a target that cannot be added; returns the tracked directory
+    it lies inside, if any (it then joins that directory's ``.dvc`` file)."""
     rel = inside_repo(repo, path)
     if path == repo.root:
         raise TargetError(f"{path}: cannot track the repository root")
@@ -81,17 +83,13 @@ def _check_target(repo: Repo, path: Path, tracked: _Tracked) -> None:
         raise TargetError(f"{rel}: cannot be tracked: {why}")
     # Lookups, not a scan of every tracked output per target: re-adding
     # thousands of tracked files one by one must not be quadratic.
-    inside = next((d for d in path.parents if d in tracked.dirs), None)
-    if inside is not None:
-        raise TargetError(
-            f"{rel}: is inside the tracked directory '{inside.relative_to(repo.root).as_posix()}'"
-        )
     if path.is_dir() and not path.is_symlink():
         held = next((d for d in tracked.paths if d != path and path in d.parents), None)
         if held is not None:
             raise TargetError(
                 f"{rel}: contains the tracked output '{held.relative_to(repo.root).as_posix()}'"
             )
+    return next((tracked.dirs[d] for d in path.parents if d in tracked.dirs), None)
 
 
 def add_one(repo: Repo, path: Path, *, require_dvcfile: bool = False) -> AddResult:
@@ -161,6 +159,52 @@ def add_one(repo: Repo, path: Path, *, require_dvcfile: bool = False) -> AddResu
     )
 
 
+def add_inside(repo: Repo, path: Path, t: Tracked) -> AddResult:
+    """``add`` of a path inside the tracked directory ``t``, as DVC 3 does
+    it: the path's current content replaces what the directory's ``.dvc``
+    file recorded there; the rest of the directory stays as recorded."""
+    rel = path.relative_to(repo.root).as_posix()
+    # Read now, not when the targets were checked: an earlier target of the
+    # same add may have changed this directory's record.
+    base = load_dvcfile(t.dvcfile.path)
+    out = base.outs[0] if len(base.outs) == 1 else None
+    if out is None or out.oid is None:
+        raise TargetError(
+            f"{rel}: is inside '{t.out.path}', which {t.dvcfile.path.name} does not record "
+            "alone; add the whole directory"
+        )
+    algo = "blake3" if out.hash_name == "blake3" else "md5"
+    types = repo.config.cache_types()
+    ws = repo.workspace
+    with Bar(f"Adding {rel}") as bar:
+        built = ws.build(str(path), algo, True, types[0] == "reflink", bar.progress, bar.tick)
+    inside = path.relative_to(t.path).as_posix()
+    oid, size, nfiles, replaced = ws.graft(
+        out.algo, out.oid, inside, built.oid, built.size, built.isexec
+    )
+    recorded: int | None = size
+    if algo == "md5" and (replaced or out.size is None):
+        # As dvc writes it: it knows the size of what it adds, not of what
+        # that replaces, so a replacing add leaves the size out.
+        recorded = None
+    dump_dvcfile(t.dvcfile.path, [replace(out, oid=oid, size=recorded, nfiles=nfiles)], base=base)
+    if types[0] in ("hardlink", "symlink"):
+        # As for any add: the workspace is linked to the cache when the
+        # cache type asks for links, where it still holds what was hashed.
+        ws.checkout(str(path), algo, built.oid, built.isexec, types, relink_only=True)
+    return AddResult(
+        path=rel,
+        dvcfile=t.dvcfile.path.relative_to(repo.root).as_posix(),
+        oid=oid,
+        hash=algo,
+        size=size,
+        nfiles=nfiles,
+        hashed=built.hashed,
+        stored=built.stored,
+        gitignore=None,
+    )
+
+
 def _stage_outputs(repo: Repo) -> list[tuple[Path, str]]:
     """Every output a ``dvc.yaml`` declares (run or not), with its stage."""
     from bale.pipeline import index
@@ -175,12 +219,12 @@ def add(repo: Repo, targets: Sequence[str | Path], *, glob: bool = False) -> lis
     if not paths:
         raise TargetError("nothing to add: give at least one target")
     outs = collect(repo, stages=False)
-    tracked = _Tracked(
-        frozenset(t.path for t in outs), frozenset(t.path for t in outs if t.out.is_dir)
-    )
+    tracked = _Tracked(frozenset(t.path for t in outs), {t.path: t for t in outs if t.out.is_dir})
     stage_outs = _stage_outputs(repo)
+    inside: dict[Path, Tracked] = {}
     for p in paths:
-        _check_target(repo, p, tracked)
+        if (t := _check_target(repo, p, tracked)) is not None:
+            inside[p] = t
         for out, label in stage_outs:
             if p == out or p.is_relative_to(out) or out.is_relative_to(p):
                 rel = out.relative_to(repo.root).as_posix()
@@ -191,13 +235,14 @@ def add(repo: Repo, targets: Sequence[str | Path], *, glob: bool = False) -> lis
     # A .dvc file git ignores could never be committed: every clone would
     # lack it, and gc there would delete the data it names (dvc refuses too).
     if _uses_git(repo):
-        for dvcfile in git_ignored(repo.root, [dvcfile_path_for(p) for p in paths]):
+        new = [dvcfile_path_for(p) for p in paths if p not in inside]
+        for dvcfile in git_ignored(repo.root, new):
             rel = dvcfile.relative_to(repo.root).as_posix()
             raise TargetError(f"{rel}: bad DVC file name: it is git-ignored")
     results = []
     with repo.locked():
         for p in paths:
-            results.append(add_one(repo, p))
+            results.append(add_inside(repo, p, inside[p]) if p in inside else add_one(repo, p))
         if repo.config.core_autostage() and scm.is_git_repo(repo.root):
             stage = [repo.root / r.dvcfile for r in results]
             stage += [repo.root / r.gitignore for r in results if r.gitignore]

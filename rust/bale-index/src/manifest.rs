@@ -320,6 +320,71 @@ struct TreeLine {
     name: String,
 }
 
+/// What takes the place of a path inside a tracked directory.
+#[derive(Clone, Copy, Debug)]
+pub enum Graft {
+    File {
+        oid: Oid,
+        size: u64,
+        exec: bool,
+    },
+    /// A stored directory manifest.
+    Dir(Oid),
+}
+
+/// A directory output after `add` of a path inside it, as DVC 3 does it: the
+/// stored manifest `dir` with everything at or under `rel` replaced by
+/// `with`, and nothing else taken from the workspace. Stores the new
+/// manifest; returns its id, total size, file count, and whether any file
+/// was replaced (not only added). md5 manifests record no sizes, so there
+/// each file's size is its cached object's.
+pub fn graft(odb: &Odb, dir: &Oid, rel: &str, with: Graft) -> Result<(Oid, u64, u64, bool)> {
+    if dir.algo() == Algo::Md5Dos2Unix {
+        return Err(Error::Unsupported(format!(
+            "adding '{rel}' alone to a directory tracked by DVC 2.x: add the whole directory"
+        )));
+    }
+    let algo = match with {
+        Graft::File { oid, .. } | Graft::Dir(oid) => oid.algo(),
+    };
+    if algo != dir.algo() {
+        return Err(Error::Unsupported(format!(
+            "adding '{rel}' ({}) to a {} directory",
+            algo.name(),
+            dir.algo().name()
+        )));
+    }
+    let mut m = Manifest::load(odb, dir)?;
+    let under = format!("{rel}/");
+    let before = m.entries.len();
+    m.entries.retain(|e| e.rel != rel && !e.rel.starts_with(&under));
+    let replaced = m.entries.len() < before;
+    m.empty_dirs.retain(|d| d != rel && !d.starts_with(&under) && !under.starts_with(&format!("{d}/")));
+    match with {
+        Graft::File { oid, size, exec } => m.entries.push(Entry { rel: rel.to_string(), oid, size, exec }),
+        Graft::Dir(sub) => {
+            let sub = Manifest::load(odb, &sub)?;
+            m.entries.extend(sub.entries.into_iter().map(|e| Entry { rel: format!("{under}{}", e.rel), ..e }));
+            if sub.empty_dirs.is_empty() && m.entries.iter().all(|e| !e.rel.starts_with(&under)) {
+                m.empty_dirs.push(rel.to_string());
+            }
+            m.empty_dirs.extend(sub.empty_dirs.into_iter().map(|d| format!("{under}{d}")));
+        }
+    }
+    m.entries.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+    m.empty_dirs.sort_unstable();
+    if m.algo != Algo::Blake3 {
+        for e in &mut m.entries {
+            let path = odb.object_path(&e.oid);
+            e.size = std::fs::metadata(&path)
+                .map_err(|_| Error::ObjectMissing { path: path.clone(), oid: e.oid.to_string() })?
+                .len();
+        }
+    }
+    let oid = m.store(odb)?;
+    Ok((oid, m.size(), m.entries.len() as u64, replaced))
+}
+
 /// The entries of one native tree object as `(oid, size)`, verified on read.
 /// Sub-trees are the entries whose oid is a tree.
 pub fn tree_children(odb: &Odb, oid: &Oid) -> Result<Vec<(Oid, u64)>> {
@@ -590,6 +655,49 @@ mod tests {
     fn unsafe_relpaths_are_rejected() {
         let j = r#"[{"md5": "d41d8cd98f00b204e9800998ecf8427e", "relpath": "../etc/passwd"}]"#;
         assert!(Manifest::from_dvc_json(Algo::Md5, j.as_bytes(), "x".into()).is_err());
+    }
+
+    /// A graft gives the manifest that holds the new path and keeps every
+    /// other entry as stored, in both formats; md5 sizes come from the cache.
+    #[test]
+    fn a_graft_replaces_only_what_is_at_or_under_its_path() {
+        let d = tempfile::tempdir().unwrap();
+        let odb = Odb::new(d.path());
+        for algo in [Algo::Md5, Algo::Blake3] {
+            let file = |bytes: &[u8], exec: bool| {
+                let oid = hash_bytes(algo, bytes, false);
+                odb.put_bytes(&oid, bytes).unwrap();
+                (oid, bytes.len() as u64, exec)
+            };
+            let entry = |rel: &str, (oid, size, exec): (Oid, u64, bool)| Entry { rel: rel.into(), oid, size, exec };
+            let manifest = |entries: Vec<Entry>| Manifest { algo, entries, empty_dirs: Vec::new() };
+            let old = manifest(vec![
+                entry("a", file(b"a\n", false)),
+                entry("s/x", file(b"x\n", false)),
+                entry("s/y", file(b"yy\n", false)),
+            ]);
+            let dir = old.store(&odb).unwrap();
+
+            let (oid, size, exec) = file(b"new\n", true);
+            let (got, got_size, n, replaced) = graft(&odb, &dir, "new", Graft::File { oid, size, exec }).unwrap();
+            assert!(!replaced);
+            let mut want = old.entries.clone();
+            want.push(entry("new", (oid, size, exec)));
+            want.sort_by(|a, b| a.rel.cmp(&b.rel));
+            assert_eq!(got, manifest(want).oid().unwrap(), "{algo:?}");
+            assert_eq!((got_size, n), (2 + 2 + 3 + 4, 4));
+
+            let sub = manifest(vec![entry("z", file(b"zzzz\n", false))]).store(&odb).unwrap();
+            let (got, got_size, n, replaced) = graft(&odb, &dir, "s", Graft::Dir(sub)).unwrap();
+            assert!(replaced);
+            let want = manifest(vec![entry("a", file(b"a\n", false)), entry("s/z", file(b"zzzz\n", false))]);
+            assert_eq!(got, want.oid().unwrap(), "{algo:?}");
+            assert_eq!((got_size, n), (2 + 5, 2));
+        }
+        let md5_dir = Manifest { algo: Algo::Md5, entries: Vec::new(), empty_dirs: Vec::new() }.store(&odb).unwrap();
+        let native = hash_bytes(Algo::Blake3, b"b", false);
+        let err = graft(&odb, &md5_dir, "b", Graft::File { oid: native, size: 1, exec: false }).unwrap_err();
+        assert!(err.to_string().contains("blake3"), "{err}");
     }
 
     #[test]

@@ -642,6 +642,33 @@ impl Workspace {
         Ok(plan)
     }
 
+    /// The directory output `dir` (a stored manifest of `algo`) after `add`
+    /// of `rel` inside it, which was built to `oid` (a file, or a directory
+    /// manifest): `(new id, size, file count, whether a file was replaced)`,
+    /// the new manifest stored.
+    #[allow(clippy::too_many_arguments)]
+    fn graft(
+        &self,
+        py: Python<'_>,
+        algo: &str,
+        dir: &str,
+        rel: &str,
+        oid: &str,
+        size: u64,
+        isexec: bool,
+    ) -> PyResult<(String, u64, u64, bool)> {
+        let dir = parse_oid(algo, dir).py_err(py)?;
+        let built = parse_oid(if algo == "blake3" { "blake3" } else { "md5" }, oid).py_err(py)?;
+        let with = if built.is_tree() {
+            bale_index::manifest::Graft::Dir(built)
+        } else {
+            bale_index::manifest::Graft::File { oid: built, size, exec: isexec }
+        };
+        let (oid, size, nfiles, replaced) =
+            py.detach(|| bale_index::manifest::graft(&self.odb, &dir, rel, with)).py_err(py)?;
+        Ok((oid.to_string(), size, nfiles, replaced))
+    }
+
     /// The id of the entry `name` in the cached native tree `oid`, or `None`.
     fn tree_entry(&self, py: Python<'_>, oid: &str, name: &str) -> PyResult<Option<String>> {
         let oid = parse_oid("blake3", oid).py_err(py)?;
