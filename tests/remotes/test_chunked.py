@@ -208,6 +208,16 @@ def test_an_edit_inside_a_tracked_directory_is_stored_as_its_chunks(
     assert (data / "big.bin").read_bytes() == bytes(big)
     assert (data / "small.txt").read_text() == "small"
 
+    # The same through an add of the file alone (dvc's granular add).
+    before = cached()
+    big[9 * MIB : 9 * MIB + 1000] = _random(1000, 42)
+    (data / "big.bin").write_bytes(bytes(big))
+    run("bale", "add", "data/big.bin")
+    assert cached() - before < 2 * MIB, cached() - before
+    shutil.rmtree(data)
+    run("bale", "checkout")
+    assert (data / "big.bin").read_bytes() == bytes(big)
+
 
 def test_a_corrupt_loose_chunk_stops_checkout_and_keeps_the_workspace(
     native_repo: Path, run: Run

@@ -176,9 +176,24 @@ def add_inside(repo: Repo, path: Path, t: Tracked) -> AddResult:
     algo = "blake3" if out.hash_name == "blake3" else "md5"
     types = repo.config.cache_types()
     ws = repo.workspace
-    with Bar(f"Adding {rel}") as bar:
-        built = ws.build(str(path), algo, True, types[0] == "reflink", bar.progress, bar.tick)
     inside = path.relative_to(t.path).as_posix()
+    # As add_one: an edited chunked file may be stored as the chunks it
+    # changed against the version the directory recorded at this path.
+    previous: str | None = None
+    if algo == "blake3" and not path.is_symlink() and not {"hardlink", "symlink"} & set(types):
+        previous = out.oid
+        for name in inside.split("/"):
+            previous = ws.tree_entry(previous, name) if previous else None
+    with Bar(f"Adding {rel}") as bar:
+        built = ws.build(
+            str(path),
+            algo,
+            True,
+            types[0] == "reflink",
+            bar.progress,
+            bar.tick,
+            previous=previous,
+        )
     oid, size, nfiles, replaced = ws.graft(
         out.algo, out.oid, inside, built.oid, built.size, built.isexec
     )
