@@ -243,11 +243,18 @@ class Workspace:
         shallow: bool = False,
     ) -> FetchPlan: ...
     def graft(
-        self, algo: str, dir: str, rel: str, oid: str, size: int, isexec: bool
+        self,
+        dir_algo: str,
+        dir: str,
+        rel: str,
+        algo: str,
+        oid: str,
+        size: int,
+        isexec: bool,
     ) -> tuple[str, int, int, bool]:
         """The directory output ``dir`` after ``add`` of ``rel`` inside it
-        (built to ``oid``): ``(new id, size, file count, whether a file was
-        replaced)``, stored."""
+        (built with ``algo`` to ``oid``): ``(new id, size, file count,
+        whether a file was replaced)``, stored."""
     def tree_entry(self, oid: str, name: str) -> str | None: ...
     def stored(
         self, roots: list[tuple[str, str]], index_dir: _Path | None = None

@@ -92,6 +92,43 @@ def _check_target(repo: Repo, path: Path, tracked: _Tracked) -> Tracked | None:
     return next((tracked.dirs[d] for d in path.parents if d in tracked.dirs), None)
 
 
+def _kept_algo(out: Out) -> str:
+    """An output keeps its algorithm; legacy DVC 2.x outputs become DVC 3 md5."""
+    return "blake3" if out.hash_name == "blake3" else "md5"
+
+
+def _own_copy(path: Path, types: list[str]) -> bool:
+    """Whether the workspace keeps its own copy of ``path`` (never linked to
+    the cache)."""
+    return not path.is_symlink() and "hardlink" not in types and "symlink" not in types
+
+
+def _relinks(path: Path, types: list[str]) -> bool:
+    """Whether an add links the workspace to the cache afterwards: DVC
+    replaces a symlinked target by its content, and links when the cache
+    type asks for links (only files still holding what was hashed)."""
+    return path.is_symlink() or types[0] in ("hardlink", "symlink")
+
+
+def _build(
+    repo: Repo, path: Path, algo: str, types: list[str], previous: str | None
+) -> _core.Built:
+    """Hashes and stores ``path``. Where the workspace keeps its own copy, an
+    edited chunked file may be stored as the chunks it changed against
+    ``previous``, the version recorded before (DESIGN.md 13.0)."""
+    rel = path.relative_to(repo.root).as_posix()
+    with Bar(f"Adding {rel}") as bar:
+        return repo.workspace.build(
+            str(path),
+            algo,
+            True,
+            types[0] == "reflink",
+            bar.progress,
+            bar.tick,
+            previous=previous if _own_copy(path, types) else None,
+        )
+
+
 def add_one(repo: Repo, path: Path, *, require_dvcfile: bool = False) -> AddResult:
     """Stores ``path`` and writes its ``.dvc`` file (keeping hand-written fields)."""
     dvcfile = dvcfile_path_for(path)
@@ -99,32 +136,12 @@ def add_one(repo: Repo, path: Path, *, require_dvcfile: bool = False) -> AddResu
     if require_dvcfile and base is None:
         raise TargetError(f"{dvcfile}: does not exist")
     old = base.outs[0] if base and base.outs else None
-    # An output keeps its algorithm; legacy DVC 2.x outputs become DVC 3 md5.
-    if old is not None and old.hash_name == "blake3":
-        algo = "blake3"
-    elif old is not None:
-        algo = "md5"
-    else:
-        algo = repo.default_hash
+    algo = _kept_algo(old) if old is not None else repo.default_hash
     types = repo.config.cache_types()
-    relink = path.is_symlink() or types[0] in ("hardlink", "symlink")
+    relink = _relinks(path, types)
     ws = repo.workspace
     rel = path.relative_to(repo.root).as_posix()
-    # Where the workspace keeps its own copy (never linked to the cache), an
-    # edited chunked file may be stored as the chunks it changed against the
-    # version its `.dvc` file names (DESIGN.md 13.0).
-    own_copy = not path.is_symlink() and "hardlink" not in types and "symlink" not in types
-    previous = old.oid if own_copy and old is not None and old.oid else None
-    with Bar(f"Adding {rel}") as bar:
-        built = ws.build(
-            str(path),
-            algo,
-            True,
-            types[0] == "reflink",
-            bar.progress,
-            bar.tick,
-            previous=previous,
-        )
+    built = _build(repo, path, algo, types, old.oid if old is not None else None)
     out = Out(
         path=path.name,
         hash_name=algo,
@@ -137,10 +154,7 @@ def add_one(repo: Repo, path: Path, *, require_dvcfile: bool = False) -> AddResu
         out.cache, out.push, out.remote = old.cache, old.push, old.remote
     dump_dvcfile(dvcfile, [out], base=base)
     if relink:
-        # DVC replaces a symlinked target by its content, and links the
-        # workspace to the cache when the cache type asks for links.
-        # Only files still holding what was hashed are re-linked: nothing is
-        # deleted or overwritten, so edits made while hashing survive.
+        # Nothing is deleted or overwritten: edits made while hashing survive.
         ws.checkout(str(path), algo, built.oid, built.isexec, types, relink_only=True)
     gitignore = None
     if _uses_git(repo):
@@ -173,29 +187,21 @@ def add_inside(repo: Repo, path: Path, t: Tracked) -> AddResult:
             f"{rel}: is inside '{t.out.path}', which {t.dvcfile.path.name} does not record "
             "alone; add the whole directory"
         )
-    algo = "blake3" if out.hash_name == "blake3" else "md5"
+    algo = _kept_algo(out)
     types = repo.config.cache_types()
     ws = repo.workspace
     inside = path.relative_to(t.path).as_posix()
-    # As add_one: an edited chunked file may be stored as the chunks it
-    # changed against the version the directory recorded at this path.
+    # The version the directory recorded at this path (native trees are read
+    # one level at a time; md5 manifests give chunking nothing to compare).
     previous: str | None = None
-    if algo == "blake3" and not path.is_symlink() and not {"hardlink", "symlink"} & set(types):
+    if algo == "blake3" and _own_copy(path, types):
         previous = out.oid
         for name in inside.split("/"):
             previous = ws.tree_entry(previous, name) if previous else None
-    with Bar(f"Adding {rel}") as bar:
-        built = ws.build(
-            str(path),
-            algo,
-            True,
-            types[0] == "reflink",
-            bar.progress,
-            bar.tick,
-            previous=previous,
-        )
+    relink = _relinks(path, types)
+    built = _build(repo, path, algo, types, previous)
     oid, size, nfiles, replaced = ws.graft(
-        out.algo, out.oid, inside, built.oid, built.size, built.isexec
+        out.algo, out.oid, inside, algo, built.oid, built.size, built.isexec
     )
     recorded: int | None = size
     if algo == "md5" and (replaced or out.size is None):
@@ -203,9 +209,7 @@ def add_inside(repo: Repo, path: Path, t: Tracked) -> AddResult:
         # that replaces, so a replacing add leaves the size out.
         recorded = None
     dump_dvcfile(t.dvcfile.path, [replace(out, oid=oid, size=recorded, nfiles=nfiles)], base=base)
-    if types[0] in ("hardlink", "symlink"):
-        # As for any add: the workspace is linked to the cache when the
-        # cache type asks for links, where it still holds what was hashed.
+    if relink:
         ws.checkout(str(path), algo, built.oid, built.isexec, types, relink_only=True)
     return AddResult(
         path=rel,

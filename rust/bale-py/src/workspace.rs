@@ -642,23 +642,24 @@ impl Workspace {
         Ok(plan)
     }
 
-    /// The directory output `dir` (a stored manifest of `algo`) after `add`
-    /// of `rel` inside it, which was built to `oid` (a file, or a directory
-    /// manifest): `(new id, size, file count, whether a file was replaced)`,
-    /// the new manifest stored.
+    /// The directory output `dir` (a stored manifest of `dir_algo`) after
+    /// `add` of `rel` inside it, which was built with `algo` to `oid` (a
+    /// file, or a directory manifest): `(new id, size, file count, whether a
+    /// file was replaced)`, the new manifest stored.
     #[allow(clippy::too_many_arguments)]
     fn graft(
         &self,
         py: Python<'_>,
-        algo: &str,
+        dir_algo: &str,
         dir: &str,
         rel: &str,
+        algo: &str,
         oid: &str,
         size: u64,
         isexec: bool,
     ) -> PyResult<(String, u64, u64, bool)> {
-        let dir = parse_oid(algo, dir).py_err(py)?;
-        let built = parse_oid(if algo == "blake3" { "blake3" } else { "md5" }, oid).py_err(py)?;
+        let dir = parse_oid(dir_algo, dir).py_err(py)?;
+        let built = parse_oid(algo, oid).py_err(py)?;
         let with = if built.is_tree() {
             bale_index::manifest::Graft::Dir(built)
         } else {
