@@ -40,6 +40,7 @@ from typing import Any, BinaryIO, TypeVar
 import aiohttp
 from yarl import URL
 
+from bale.remotes.body import receive
 from bale.remotes.errors import (
     ObjectNotFound,
     RemoteAuthError,
@@ -424,7 +425,7 @@ class HTTPStore:
                 if progress is not None:
                     progress(len(data))
                 return len(data)
-            return await _stream_into(resp.content, out, progress)
+            return await receive(resp.content, out, 0, progress)
 
     async def _read_small_once(self, key: str, limit: int) -> bytes | None:
         async with self._request("GET", key) as resp:
@@ -461,16 +462,6 @@ def _open_upload(src: Path) -> tuple[int, bytes, BinaryIO | None]:
         return size, b"", f
     with f:
         return size, f.read(), None
-
-
-async def _stream_into(content: aiohttp.StreamReader, out: Sink, progress: Progress | None) -> int:
-    offset = 0
-    async for chunk in content.iter_chunked(_CHUNK):
-        await asyncio.to_thread(out.write, chunk, offset)
-        offset += len(chunk)
-        if progress is not None:
-            progress(len(chunk))
-    return offset
 
 
 async def _first_line(resp: aiohttp.ClientResponse) -> str:

@@ -12,10 +12,13 @@ reads, and verifies every object that arrives; this module moves files:
   members there too.
 - Fetch. Rounds of ranged reads: the files of a tree are known only once
   the tree is in the cache, so each round fetches what the trees fetched so
-  far reveal, until nothing is left. A chunked file (DESIGN.md §13) takes
-  two: its list (kept in the staging folder), then the chunks the cache
-  lacks, each written, verified, straight into the file, which is hashed
-  as it fills and published when the round's reads are in.
+  far reveal, until nothing is left. Each read downloads into the engine's
+  ``ReadArrival``, which verifies and stores every object as its last byte
+  arrives: nothing is staged on disk and read back. A chunked file
+  (DESIGN.md §13) takes two: its list (kept in the staging folder), then
+  the chunks the cache lacks, each written, verified, straight into the
+  file, which is hashed as it fills and published when the round's reads
+  are in.
 """
 
 from __future__ import annotations
@@ -249,13 +252,9 @@ async def _rounds(
         async def read(item: tuple[_core.FetchPlan, int, tuple[str, int, int]]) -> None:
             nonlocal landed
             plan, i, (key, start, end) = item
-            tmp = paths.staging / f"read-{i}"
-            try:
-                await store.get(key, tmp, lambda n: bar.step(n, files=0), (start, end))
-                stored, files, nbytes = await asyncio.to_thread(ws.ingest_read, plan, i, tmp)
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    tmp.unlink()
+            arrival = ws.read_arrival(plan, i)
+            await store.get(key, arrival, lambda n: bar.step(n, files=0), (start, end))
+            stored, files, nbytes = await asyncio.to_thread(ws.ingest_arrival, arrival)
             # Chunks and lists land too, but the summary counts files.
             landed += stored
             moved.copied += files

@@ -43,6 +43,7 @@ import aiohttp
 import yarl
 
 from bale.remotes.aws import AwsSettings, resolve_aws
+from bale.remotes.body import receive
 from bale.remotes.errors import (
     ObjectNotFound,
     RemoteAuthError,
@@ -376,7 +377,6 @@ class S3Store:
         self, resp: aiohttp.ClientResponse, out: Sink, offset: int, progress: Progress | None
     ) -> int:
         """Writes the answer's body at ``offset``; returns its length."""
-        start = offset
         try:
             if (resp.content_length or 0) <= _INLINE_MAX:
                 data = await resp.read()
@@ -384,12 +384,7 @@ class S3Store:
                 if progress is not None:
                     progress(len(data))
                 return len(data)
-            async for data in _coalesced(resp.content):
-                await asyncio.to_thread(out.write, data, offset)
-                offset += len(data)
-                if progress is not None:
-                    progress(len(data))
-            return offset - start
+            return await receive(resp.content, out, offset, progress)
         except (aiohttp.ClientError, asyncio.TimeoutError) as e:
             raise self._transport_error(e) from e
 
@@ -674,20 +669,6 @@ async def _file_body(
                 progress(len(data))
     finally:
         os.close(fd)
-
-
-async def _coalesced(stream: aiohttp.StreamReader) -> AsyncIterator[bytes]:
-    """The body in chunks of about :data:`_CHUNK`, so writes cost few thread hops."""
-    buffer: list[bytes] = []
-    held = 0
-    async for data in stream.iter_any():
-        buffer.append(data)
-        held += len(data)
-        if held >= _CHUNK:
-            yield b"".join(buffer)
-            buffer, held = [], 0
-    if buffer:
-        yield b"".join(buffer)
 
 
 def _object_size(resp: aiohttp.ClientResponse) -> int:

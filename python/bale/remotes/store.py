@@ -65,6 +65,11 @@ class Sink(Protocol):
 
     def write(self, data: bytes, offset: int) -> None: ...
 
+    def writev(self, pieces: list[bytes], offset: int) -> None:
+        """The pieces one after another from ``offset``: a body received in
+        pieces goes in one call, without joining them."""
+        ...
+
     def close(self) -> None: ...
 
     def discard(self) -> None: ...
@@ -86,16 +91,20 @@ class FileSink:
         self._lock = threading.Lock()
 
     def write(self, data: bytes, offset: int) -> None:
+        self.writev([data], offset)
+
+    def writev(self, pieces: list[bytes], offset: int) -> None:
         with self._lock:
             if self._finished:
                 return
             if self._fd < 0:
                 # O_EXCL: the caller names a new file; never overwrite one.
                 self._fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            view = memoryview(data)
-            while view:
-                written = os.pwrite(self._fd, view, offset)
-                view, offset = view[written:], offset + written
+            for data in pieces:
+                view = memoryview(data)
+                while view:
+                    written = os.pwrite(self._fd, view, offset)
+                    view, offset = view[written:], offset + written
 
     def close(self) -> None:
         """Closes the file; an empty object was never written, so it is created here."""

@@ -22,7 +22,7 @@ pub struct Round {
     /// Chunked files rebuilt (and verified) into the cache this round.
     pub rebuilt: Vec<Oid>,
     /// Chunked files assembled from the chunks the reads bring: pass to
-    /// [`ingest_read`](crate::ingest_read), then
+    /// each read's [`Arrival`](crate::Arrival), then
     /// [`finish`](Assemblies::finish) once every read is in.
     pub assemblies: Assemblies,
 }

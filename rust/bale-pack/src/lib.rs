@@ -14,9 +14,10 @@
 //!   `.pack`, then its `.idx`, several packs at once; the tree pack goes
 //!   last.
 //! - pull: [`RemoteIndex::load_dir`] over the cached `.idx` files →
-//!   [`fetch_round`] (ranged reads per pack, neighbours merged) → download
-//!   each [`Read`] into a file → [`ingest_read`] verifies and stores every
-//!   object, chunks straight into the files [`Assemblies`] builds → their
+//!   [`fetch_round`] (ranged reads per pack, neighbours merged) → each
+//!   [`Read`]'s bytes go, as they are downloaded, into an [`Arrival`], which
+//!   verifies and stores every object, chunks straight into the files
+//!   [`Assemblies`] builds → their
 //!   [`finish`](Assemblies::finish) publishes those files; repeat.
 //!
 //! [`PackIndex`] is one parsed index; [`PackId`] names a pack; [`Entry`] is
@@ -41,7 +42,7 @@ pub use fetch::{fetch_round, Round};
 pub use format::{Encoding, Entry, Kind, ENTRY_LEN, VERSION};
 pub use id::{PackId, PACKS_DIR};
 pub use index::PackIndex;
-pub use ingest::{ingest_read, Ingested};
+pub use ingest::{ingest_read, Arrival, Destinations, Ingested};
 pub use plan::{plan_packs, PackItem, PlannedPack};
 pub use read::{read_plan, read_plan_kinds, Read, ReadPlan};
 pub use remote::{Location, RemoteIndex};

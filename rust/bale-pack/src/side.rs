@@ -6,7 +6,7 @@
 //! The folder's layout is decided here only:
 //!
 //! ```text
-//! ranges/<pack>-<start>-<end>.range   a downloaded range holding segments, kept whole
+//! ranges/<pack>-<start>-<end>.range   the segments a downloaded range held, one after another
 //! ranges/<pack>-<start>-<end>.at      where each segment lies in it: ([32] id, u64 offset, u64 length)*
 //! tops/<file hex>                     a top list (§13.6) waiting for its segments
 //! bale/blake3/…/<file hex>.chunks     a list (a remote's v1 list, or one assembled from a top),
@@ -43,28 +43,26 @@ impl Side {
         Side { lists: Odb::new(&root), root }
     }
 
-    /// Keeps a downloaded range that holds segments of two-level lists as it
-    /// is (a hard link: no copy), with a note of where each lies in it, for
-    /// the list's assembly to read from ([`SideSegments`]). Nothing is
-    /// verified here: assembling the list checks each segment (DESIGN.md
-    /// §13.6).
-    pub fn keep_range(&self, read: &Read, data_file: &Path, segments: &[&Entry]) -> Result<()> {
+    /// Keeps the segments of two-level lists that `read` brought, with a note
+    /// of where each lies, for the list's assembly to read from
+    /// ([`SideSegments`]). Nothing is verified here: assembling the list
+    /// checks each segment (DESIGN.md §13.6).
+    pub fn keep_segments(&self, read: &Read, segments: &[(Entry, Vec<u8>)]) -> Result<()> {
         let dir = self.root.join(RANGES);
         std::fs::create_dir_all(&dir).at(&dir)?;
         let name = format!("{}-{}-{}", read.pack.hex(), read.start, read.end);
-        let kept = dir.join(format!("{name}.range"));
-        if let Err(e) = std::fs::hard_link(data_file, &kept) {
-            if e.kind() != std::io::ErrorKind::AlreadyExists {
-                // Another file system: copy once.
-                std::fs::copy(data_file, &kept).at(&kept)?;
-            }
-        }
+        let mut range = TempFile::create_in(&dir)?;
         let mut note = Vec::with_capacity(segments.len() * 48);
-        for e in segments {
+        let mut at = 0u64;
+        for (e, data) in segments {
+            range.write_all(data)?;
             note.extend_from_slice(&e.digest);
-            note.extend_from_slice(&(e.offset - read.start).to_le_bytes());
+            note.extend_from_slice(&at.to_le_bytes());
             note.extend_from_slice(&e.length.to_le_bytes());
+            at += e.length;
         }
+        // The range before its note: a note always finds its bytes.
+        range.persist(&dir.join(format!("{name}.range")))?;
         let mut tmp = TempFile::create_in(&dir)?;
         tmp.write_all(&note)?;
         tmp.persist(&dir.join(format!("{name}.at")))

@@ -8,10 +8,8 @@ use std::time::Instant;
 
 use bale_hash::{Algo, Oid};
 use bale_odb::{Odb, Progress};
-use bale_pack::{
-    ingest_read, plan_packs, read_plan, Assemblies, Encoding, Entry, Kind, PackId, PackIndex, RemoteIndex,
-};
-use common::{download, Rng};
+use bale_pack::{plan_packs, read_plan, Encoding, Entry, Kind, PackId, PackIndex, RemoteIndex};
+use common::{download, ingest_alone, Rng};
 
 #[test]
 fn random_pushes_and_pulls_round_trip_every_wanted_object() {
@@ -50,7 +48,7 @@ fn random_pushes_and_pulls_round_trip_every_wanted_object() {
             assert_eq!(read.end, read.entries.iter().map(Entry::end).max().unwrap());
             ranges.push((read.pack, read.start, read.end));
             let data = download(read, &staged, &d.path().join("dl"));
-            ingest_read(&fresh, &no_side(), &Assemblies::default(), read, &data, &Progress::default()).unwrap();
+            ingest_alone(&fresh, read, &data).unwrap();
         }
         ranges.sort();
         for pair in ranges.windows(2) {
@@ -59,7 +57,10 @@ fn random_pushes_and_pulls_round_trip_every_wanted_object() {
         let wanted: HashSet<Oid> = wanted.into_iter().collect();
         for oid in &all {
             if wanted.contains(oid) {
-                let got = std::fs::read(fresh.object_path(oid)).unwrap();
+                let got = std::fs::read(fresh.object_path(oid)).unwrap_or_else(|e| {
+                    let r = rplan.reads.iter().find(|r| r.entries.iter().any(|x| x.oid() == *oid));
+                    panic!("seed {seed}: {oid}: {e}; read {r:?}")
+                });
                 assert_eq!(got, std::fs::read(local.object_path(oid)).unwrap(), "seed {seed}: {oid}");
             } else {
                 assert!(!fresh.exists(oid), "seed {seed}: {oid} was not wanted");
@@ -177,7 +178,7 @@ fn bench(count: usize, size: usize) {
     let files: Vec<_> = rplan.reads.iter().map(|r| download(r, &staged, &d.path().join("dl"))).collect();
     let start = Instant::now();
     for (read, file) in rplan.reads.iter().zip(&files) {
-        ingest_read(&fresh, &no_side(), &Assemblies::default(), read, file, &Progress::default()).unwrap();
+        ingest_alone(&fresh, read, file).unwrap();
     }
     let t = start.elapsed().as_secs_f64();
     println!("[{count} x {size}] ingest: {} reads, {mb:.0} MB in {t:.2} s = {:.0} MB/s", rplan.reads.len(), mb / t);
@@ -185,9 +186,4 @@ fn bench(count: usize, size: usize) {
 
 fn items(odb: &bale_odb::Odb, oids: &[bale_hash::Oid]) -> Vec<bale_pack::PackItem> {
     bale_pack::PackItem::objects(odb, oids).unwrap()
-}
-
-/// These reads hold whole files and trees only: nothing goes to a side store.
-fn no_side() -> bale_pack::Side {
-    bale_pack::Side::new(std::path::PathBuf::from("/nonexistent/side"))
 }

@@ -8,17 +8,15 @@ use std::path::Path;
 use bale_error::Error;
 use bale_hash::Oid;
 use bale_odb::{Odb, Progress};
-use bale_pack::{
-    ingest_read, plan_packs, read_plan, write_pack, Assemblies, PackId, PackIndex, RemoteIndex, WrittenPack,
-};
-use common::{download, put, random_objects, Rng};
+use bale_pack::{plan_packs, read_plan, write_pack, PackId, PackIndex, RemoteIndex, WrittenPack};
+use common::{download, ingest_alone, ingest_with, put, random_objects, Rng};
 
 fn pull(remote: &RemoteIndex, wanted: &[Oid], packs: &Path, into: &Odb, scratch: &Path) -> usize {
     let plan = read_plan(remote, wanted, 4096, 256 << 10);
     assert!(plan.missing.is_empty(), "missing {:?}", plan.missing);
     for read in &plan.reads {
         let data = download(read, packs, scratch);
-        ingest_read(into, &no_side(), &Assemblies::default(), read, &data, &Progress::default()).unwrap();
+        ingest_alone(into, read, &data).unwrap();
     }
     plan.reads.len()
 }
@@ -69,8 +67,7 @@ fn every_object_round_trips_through_packs_into_a_fresh_store() {
     // Ingesting again finds everything present.
     let plan = read_plan(&remote, &subdir, 4096, 256 << 10);
     let data = download(&plan.reads[0], &staged, &d.path().join("dl3"));
-    let again =
-        ingest_read(&other, &no_side(), &Assemblies::default(), &plan.reads[0], &data, &Progress::default()).unwrap();
+    let again = ingest_alone(&other, &plan.reads[0], &data).unwrap();
     assert_eq!((again.stored, again.present), (0, plan.reads[0].entries.len() as u64));
 }
 
@@ -90,7 +87,7 @@ fn a_flipped_byte_in_a_pack_is_caught_at_ingest_and_nothing_of_it_is_stored() {
     let mut bytes = fs::read(&data).unwrap();
     bytes[(entry.length / 2) as usize] ^= 1;
     fs::write(&data, bytes).unwrap();
-    match ingest_read(&fresh, &no_side(), &Assemblies::default(), &plan.reads[0], &data, &Progress::default()) {
+    match ingest_alone(&fresh, &plan.reads[0], &data) {
         Err(Error::CorruptObject { path, expected, .. }) => {
             assert_eq!(path, Path::new(&w.id.pack_key()));
             assert_eq!(expected, victim.to_string());
@@ -102,10 +99,7 @@ fn a_flipped_byte_in_a_pack_is_caught_at_ingest_and_nothing_of_it_is_stored() {
 
     // A short download is refused before anything is read.
     fs::write(&data, b"short").unwrap();
-    assert!(matches!(
-        ingest_read(&fresh, &no_side(), &Assemblies::default(), &plan.reads[0], &data, &Progress::default()),
-        Err(Error::BadManifest { .. })
-    ));
+    assert!(matches!(ingest_alone(&fresh, &plan.reads[0], &data), Err(Error::BadManifest { .. })));
 }
 
 #[test]
@@ -206,8 +200,7 @@ fn a_file_listed_as_a_tree_is_refused_at_ingest() {
     let remote = RemoteIndex::from_indexes([w.index]);
     let plan = read_plan(&remote, &[fake], 0, u64::MAX);
     let data = download(&plan.reads[0], &d.path().join("s"), &d.path().join("dl"));
-    let err = ingest_read(&fresh, &no_side(), &Assemblies::default(), &plan.reads[0], &data, &Progress::default())
-        .unwrap_err();
+    let err = ingest_alone(&fresh, &plan.reads[0], &data).unwrap_err();
     assert!(err.to_string().contains("listed as a tree"), "{err}");
     assert!(!fresh.exists(&fake));
 }
@@ -226,18 +219,10 @@ fn a_cancelled_write_or_ingest_stops_and_leaves_no_files() {
     assert_eq!(fs::read_dir(&other).unwrap().count(), 0);
     let plan = read_plan(&RemoteIndex::from_indexes([w.index]), &oids, 0, u64::MAX);
     let data = download(&plan.reads[0], &staged, &d.path().join("dl"));
-    assert!(matches!(
-        ingest_read(&fresh, &no_side(), &Assemblies::default(), &plan.reads[0], &data, &cancelled),
-        Err(Error::Interrupted)
-    ));
+    assert!(matches!(ingest_with(&fresh, &plan.reads[0], &data, &cancelled), Err(Error::Interrupted)));
     assert!(oids.iter().all(|o| !fresh.exists(o)));
 }
 
 fn items(odb: &bale_odb::Odb, oids: &[bale_hash::Oid]) -> Vec<bale_pack::PackItem> {
     bale_pack::PackItem::objects(odb, oids).unwrap()
-}
-
-/// These reads hold whole files and trees only: nothing goes to a side store.
-fn no_side() -> bale_pack::Side {
-    bale_pack::Side::new(std::path::PathBuf::from("/nonexistent/side"))
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::{RwLock, RwLockReadGuard};
 
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
 
 use crate::errors::IntoPy;
 
@@ -37,6 +38,21 @@ impl Landing {
         py.detach(|| match self.read().as_ref() {
             Some(landing) => landing.write(offset, data),
             None => Ok(()),
+        })
+        .py_err(py)
+    }
+
+    /// Writes `pieces` one after another from `offset`.
+    fn writev(&self, py: Python<'_>, pieces: Vec<PyBackedBytes>, offset: u64) -> PyResult<()> {
+        py.detach(|| {
+            let guard = self.read();
+            let Some(landing) = guard.as_ref() else { return Ok(()) };
+            let mut at = offset;
+            for piece in &pieces {
+                landing.write(at, piece)?;
+                at += piece.len() as u64;
+            }
+            Ok(())
         })
         .py_err(py)
     }

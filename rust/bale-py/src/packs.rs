@@ -9,10 +9,13 @@ use bale_hash::Oid;
 use bale_index::sync::native_objects;
 use bale_odb::{Odb, Progress};
 use bale_pack::{
-    fetch_round, plan_packs, push_items, write_pack, Assemblies, Kind, PackIndex, PlannedPack, ReadPlan, RemoteIndex,
-    Side,
+    fetch_round, plan_packs, push_items, write_pack, Arrival, Assemblies, Destinations, Ingested, Kind, PackIndex,
+    PlannedPack, ReadPlan, RemoteIndex, Side,
 };
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
+
+use crate::errors::IntoPy;
 use rayon::prelude::*;
 
 /// What a push must upload: packs in upload order, each written by
@@ -41,10 +44,11 @@ impl PackPush {
     }
 }
 
-/// The ranged reads a fetch makes. Ingest each downloaded read with
-/// `Workspace.ingest_read(plan, i, file)`, then publish the chunked files
-/// the reads completed with `Workspace.pack_fetch_finish(plan)` (or give
-/// them up with `discard()`); then plan again, because the files of a tree
+/// The ranged reads a fetch makes. Download each read into its
+/// `Workspace.read_arrival(plan, i)` and end it with
+/// `Workspace.ingest_arrival(arrival)`, then publish the chunked files the
+/// reads completed with `Workspace.pack_fetch_finish(plan)` (or give them
+/// up with `discard()`); then plan again, because the files of a tree
 /// fetched now are known only once it is in the cache.
 #[pyclass(frozen, module = "bale._core")]
 pub struct FetchPlan {
@@ -85,6 +89,93 @@ impl FetchPlan {
     /// fetch): their temp files go.
     fn discard(&self, py: Python<'_>) {
         py.detach(|| self.assemblies.discard())
+    }
+}
+
+/// The bytes of one read of a fetch, as the remote delivers them (a sink
+/// in the sense of `bale.remotes.store.Sink`): each object is verified and
+/// stored as soon as its last byte is in, so nothing is staged on disk.
+#[pyclass(frozen, module = "bale._core")]
+pub struct ReadArrival {
+    plan: Py<FetchPlan>,
+    i: usize,
+    odb: Odb,
+    progress: Progress,
+    /// None once ingested or discarded.
+    arrival: std::sync::Mutex<Option<Arrival>>,
+}
+
+impl ReadArrival {
+    pub fn new(py: Python<'_>, odb: &Odb, plan: &Bound<'_, FetchPlan>, i: usize) -> PyResult<ReadArrival> {
+        let read = plan.get().plan.reads.get(i).ok_or_else(|| pyo3::exceptions::PyIndexError::new_err(i))?;
+        let arrival = Arrival::new(read).py_err(py)?;
+        Ok(ReadArrival {
+            plan: plan.clone().unbind(),
+            i,
+            odb: odb.clone(),
+            progress: Progress::default(),
+            arrival: std::sync::Mutex::new(Some(arrival)),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Arrival>> {
+        self.arrival.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn destinations(&self) -> Destinations<'_> {
+        let plan = self.plan.get();
+        Destinations { odb: &self.odb, side: &plan.side, assemblies: &plan.assemblies, progress: &self.progress }
+    }
+
+    /// Ends the read (see [`Arrival::finish`]); an error once taken.
+    pub fn finish(&self) -> Result<Ingested> {
+        match self.lock().take() {
+            Some(arrival) => arrival.finish(self.destinations()),
+            None => Err(Error::Interrupted),
+        }
+    }
+}
+
+#[pymethods]
+impl ReadArrival {
+    /// Takes bytes `offset..` of the read; nothing once discarded (a
+    /// cancelled part's thread may still be writing when its download
+    /// gives up).
+    fn write(&self, py: Python<'_>, data: &[u8], offset: u64) -> PyResult<()> {
+        py.detach(|| match self.lock().as_mut() {
+            Some(arrival) => arrival.write(self.destinations(), offset, data),
+            None => Ok(()),
+        })
+        .py_err(py)
+    }
+
+    /// Takes `pieces`, one after another from `offset`.
+    fn writev(&self, py: Python<'_>, pieces: Vec<PyBackedBytes>, offset: u64) -> PyResult<()> {
+        py.detach(|| {
+            let mut guard = self.lock();
+            let Some(arrival) = guard.as_mut() else { return Ok(()) };
+            let mut at = offset;
+            for piece in &pieces {
+                arrival.write(self.destinations(), at, piece)?;
+                at += piece.len() as u64;
+            }
+            Ok(())
+        })
+        .py_err(py)
+    }
+
+    /// The download is complete (`Workspace.ingest_arrival` ends it).
+    fn close(&self) {}
+
+    /// Gives the read up: what was stored stays (it verified), the rest goes.
+    fn discard(&self, py: Python<'_>) {
+        py.detach(|| drop(self.lock().take()))
+    }
+
+    /// Which read of its plan this is.
+    #[getter]
+    fn index(&self) -> usize {
+        self.i
     }
 }
 

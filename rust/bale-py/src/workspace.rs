@@ -677,21 +677,22 @@ impl Workspace {
         Ok(found.map(|o| o.to_string()))
     }
 
-    /// Verifies every object of read `i` of `plan`, downloaded into `data`,
-    /// and stores it; returns `(objects stored, files and trees among them,
-    /// bytes stored)`.
-    fn ingest_read(
+    /// The sink that read `i` of `plan` is downloaded into: each object is
+    /// verified and stored as its bytes arrive.
+    fn read_arrival(
         &self,
         py: Python<'_>,
-        plan: &crate::packs::FetchPlan,
+        plan: &Bound<'_, crate::packs::FetchPlan>,
         i: usize,
-        data: PathBuf,
-    ) -> PyResult<(u64, u64, u64)> {
-        let read = plan.plan.reads.get(i).ok_or_else(|| pyo3::exceptions::PyIndexError::new_err(i))?;
-        let got = py.detach(|| {
-            bale_pack::ingest_read(&self.odb, &plan.side, &plan.assemblies, read, &data, &bale_odb::Progress::default())
-        });
-        let got = got.py_err(py)?;
+    ) -> PyResult<crate::packs::ReadArrival> {
+        crate::packs::ReadArrival::new(py, &self.odb, plan, i)
+    }
+
+    /// Ends a read once its download completed (every byte must have
+    /// arrived); returns `(objects stored, files and trees among them,
+    /// bytes stored)`.
+    fn ingest_arrival(&self, py: Python<'_>, arrival: &crate::packs::ReadArrival) -> PyResult<(u64, u64, u64)> {
+        let got = py.detach(|| arrival.finish()).py_err(py)?;
         self.state.lock().unwrap().record_verified(&self.odb, &got.published);
         Ok((got.stored, got.files, got.bytes))
     }

@@ -6,9 +6,10 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use bale_error::Result;
 use bale_hash::{Algo, Oid};
 use bale_odb::Odb;
-use bale_pack::{write_pack, PlannedPack, Read, WrittenPack};
+use bale_pack::{ingest_read, write_pack, Assemblies, Destinations, Ingested, PlannedPack, Read, Side, WrittenPack};
 
 /// splitmix64: fixed seeds make every failure reproducible.
 pub struct Rng(pub u64);
@@ -72,4 +73,16 @@ pub fn download(read: &Read, packs: &Path, into: &Path) -> PathBuf {
 /// its upload).
 pub fn write_packs(plan: &[PlannedPack], out_dir: &Path, progress: &bale_odb::Progress) -> Vec<WrittenPack> {
     plan.iter().map(|p| write_pack(&p.items, out_dir, progress).unwrap()).collect()
+}
+
+/// Ingests a read downloaded into `data` that holds whole files and trees
+/// only (nothing goes to a side store or an assembly).
+pub fn ingest_alone(odb: &Odb, read: &Read, data: &Path) -> Result<Ingested> {
+    ingest_with(odb, read, data, &bale_odb::Progress::default())
+}
+
+pub fn ingest_with(odb: &Odb, read: &Read, data: &Path, progress: &bale_odb::Progress) -> Result<Ingested> {
+    let side = Side::new(PathBuf::from("/nonexistent/side"));
+    let to = Destinations { odb, side: &side, assemblies: &Assemblies::default(), progress };
+    ingest_read(to, read, data)
 }
