@@ -98,7 +98,6 @@ impl FetchPlan {
 #[pyclass(frozen, module = "bale._core")]
 pub struct ReadArrival {
     plan: Py<FetchPlan>,
-    i: usize,
     odb: Odb,
     progress: Progress,
     /// None once ingested or discarded.
@@ -111,7 +110,6 @@ impl ReadArrival {
         let arrival = Arrival::new(read).py_err(py)?;
         Ok(ReadArrival {
             plan: plan.clone().unbind(),
-            i,
             odb: odb.clone(),
             progress: Progress::default(),
             arrival: std::sync::Mutex::new(Some(arrival)),
@@ -170,12 +168,6 @@ impl ReadArrival {
     /// Gives the read up: what was stored stays (it verified), the rest goes.
     fn discard(&self, py: Python<'_>) {
         py.detach(|| drop(self.lock().take()))
-    }
-
-    /// Which read of its plan this is.
-    #[getter]
-    fn index(&self) -> usize {
-        self.i
     }
 }
 
