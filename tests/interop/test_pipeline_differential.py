@@ -4,16 +4,14 @@ and through bale, compared on what a user or a script sees (which stages ran,
 
 dvc takes about a second to start, so a test runs it only where the comparison
 needs it live; elsewhere the expected value (marked "dvc:") was recorded by
-running dvc 3.67.1 on the same sequence. Tests marked ``xfail`` pin a known
-bale bug: fixing the bug turns them into failures (strict) to be unmarked."""
+running dvc 3.67.1 on the same sequence. A test marked ``xfail`` pins a known
+bale bug: fixing the bug turns it into a failure (strict), to be unmarked."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.interop.conftest import Sh, copy_repo
 
@@ -464,11 +462,6 @@ def test_metrics_show_reads_a_cached_metric_missing_from_the_workspace(
     assert _json(sh, "bale", root, "metrics", "diff") == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="metrics diff takes the metrics files from the workspace's dvc.yaml only, "
-    "so a metric the old revision declared disappears (pipeline/revision.py files_of)",
-)
 def test_metrics_diff_shows_a_metrics_file_only_the_old_revision_declares(
     sh: Sh, dvc_repo: Path
 ) -> None:
@@ -478,9 +471,34 @@ def test_metrics_diff_shows_a_metrics_file_only_the_old_revision_declares(
     _commit(sh, root, "one")
     (root / "m.json").rename(root / "m2.json")
     (root / "dvc.yaml").write_text("metrics: [m2.json]\n")
-    assert _json(sh, "bale", root, "metrics", "diff") == {
+    expected = {
         "m.json": {"acc": {"old": 0.7, "new": None}},
         "m2.json": {"acc": {"old": None, "new": 0.7}},
+    }
+    assert _json(sh, "dvc", root, "metrics", "diff") == expected
+    assert _json(sh, "bale", root, "metrics", "diff") == expected
+
+
+def test_params_diff_between_revisions_reads_each_revisions_own_stages(
+    sh: Sh, dvc_repo: Path
+) -> None:
+    root = dvc_repo
+    (root / "cfg.yaml").write_text("lr: 0.1\nbatch: 8\n")
+    (root / "other.yaml").write_text("lr: 0.2\n")
+    (root / "dvc.yaml").write_text("stages:\n  s:\n    cmd: echo\n    params: [{cfg.yaml: [lr]}]\n")
+    _commit(sh, root, "one")
+    (root / "dvc.yaml").write_text(
+        "stages:\n  s:\n    cmd: echo\n    params: [{other.yaml: [lr]}]\n"
+    )
+    _commit(sh, root, "two")
+    (root / "dvc.yaml").write_text("stages:\n  s:\n    cmd: echo\n")
+    (root / "cfg.yaml").write_text("lr: 0.1\nbatch: 9\n")  # a key no stage tracked
+    for args in (("HEAD~1", "HEAD"), ("HEAD~1",), ()):
+        want = _json(sh, "dvc", root, "params", "diff", *args)
+        assert _json(sh, "bale", root, "params", "diff", *args) == want, args
+    assert _json(sh, "bale", root, "params", "diff", "HEAD~1", "HEAD") == {
+        "cfg.yaml": {"lr": {"old": 0.1, "new": None}},
+        "other.yaml": {"lr": {"old": None, "new": 0.2}},
     }
 
 

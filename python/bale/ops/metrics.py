@@ -22,11 +22,17 @@ def show(repo: Repo) -> dict[str, Any]:
 def _sides(
     repo: Repo, a_rev: str | None, b_rev: str | None
 ) -> tuple[revision.Snapshot, revision.Snapshot]:
-    files = revision.files_of(repo, index.load(repo))
+    # Each side's own pipelines name its files, as dvc reads every revision
+    # with that revision's dvc.yaml: a metric one side no longer declares
+    # shows as added or deleted.
+    def at(rev: str) -> revision.Snapshot:
+        files = revision.files_of(repo, index.load_at(repo, rev))
+        return revision.at_revisions(repo, files, [rev])[rev]
+
     a = scm.resolve_rev(repo.root, a_rev or "HEAD")
-    b = scm.resolve_rev(repo.root, b_rev) if b_rev else None
-    snaps = revision.at_revisions(repo, files, [r for r in (a, b) if r])
-    return snaps[a], snaps[b] if b else revision.workspace(repo, files)
+    if b_rev:
+        return at(a), at(scm.resolve_rev(repo.root, b_rev))
+    return at(a), revision.workspace(repo, revision.files_of(repo, index.load(repo)))
 
 
 def diff(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,7 +179,7 @@ def collect_at(repo: Repo, commit: str, label: str | None = None) -> list[Tracke
         if prefix == "." or name.startswith(prefix + "/")
     ]
     texts = scm.read_blobs(repo.root, [blob for _n, blob in found])
-    out: list[Tracked] = _stage_outputs_at(repo, commit, label, top, prefix)
+    out: list[Tracked] = _stage_outputs_at(repo, commit, label)
     for name, blob in found:
         where = f"{label or commit[:7]}:{name}"
         try:
@@ -195,41 +194,14 @@ def collect_at(repo: Repo, commit: str, label: str | None = None) -> list[Tracke
     return out
 
 
-def _stage_outputs_at(
-    repo: Repo, commit: str, label: str | None, top: Path, prefix: str
-) -> list[Tracked]:
-    from bale.pipeline.dvcyaml import loads_dvcyaml
-    from bale.pipeline.lockfile import loads_lock
-    from bale.pipeline.params import loads
+def _stage_outputs_at(repo: Repo, commit: str, label: str | None) -> list[Tracked]:
+    from bale.pipeline.index import load_at
+    from bale.pipeline.stage import LOCK_FILE
 
-    names = dict(scm.files_at(repo.root, commit, "dvc.yaml"))
-    names.update(scm.files_at(repo.root, commit, "dvc.lock"))
-    names = {n: b for n, b in names.items() if prefix == "." or n.startswith(prefix + "/")}
-    texts = scm.read_blobs(repo.root, list(names.values()))
+    pipes = load_at(repo, commit, label, locked=True)
     out: list[Tracked] = []
-    for name, blob in names.items():
-        if posixpath.basename(name) != "dvc.yaml":
-            continue
-        lock_name = posixpath.join(posixpath.dirname(name), "dvc.lock")
-        if lock_name not in names:
-            continue
-        where = f"{label or commit[:7]}:{name}"
-
-        def load(rel: str, name: str = name) -> Any:
-            path = posixpath.normpath(posixpath.join(posixpath.dirname(name), rel))
-            data = scm.read_paths_at(repo.root, [(commit, path)])[(commit, path)]
-            if data is None:
-                raise FileNotFoundError(path)
-            return loads(data.decode("utf-8"), f"{label or commit[:7]}:{path}")
-
-        try:
-            text = texts[blob].decode("utf-8")
-            pf = loads_dvcyaml(text, top / name, where, load, repo.config.parsing())
-            lock_where = f"{label or commit[:7]}:{lock_name}"
-            entries = loads_lock(texts[names[lock_name]].decode("utf-8"), lock_where)
-        except UnicodeDecodeError:
-            raise MetafileError(f"{where}: is not valid utf-8") from None
-        out.extend(_lock_outs(repo.root, pf, entries))
+    for pf in pipes.files:
+        out.extend(_lock_outs(repo.root, pf, pipes.locks[pf.path.with_name(LOCK_FILE)]))
     return out
 
 

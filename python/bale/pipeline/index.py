@@ -3,11 +3,13 @@ entries, and the graph joining them with ``.dvc`` data sources."""
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bale import scm
 from bale.exceptions import StageNotFoundError
 from bale.pipeline.dvcyaml import PipelineFile, load_dvcyaml
 from bale.pipeline.graph import Graph, Node, source_node, stage_node
@@ -141,6 +143,54 @@ def load(repo: Repo) -> Pipelines:
     for f in files:
         lock = f.path.with_name(LOCK_FILE)
         locks[lock] = load_lock(lock, lock.relative_to(repo.root).as_posix())
+    return Pipelines(repo, files, locks)
+
+
+def load_at(
+    repo: Repo, commit: str, label: str | None = None, *, locked: bool = False
+) -> Pipelines:
+    """Loads every ``dvc.yaml`` and ``dvc.lock`` of git revision ``commit``
+    (its vars files read at ``commit`` too), with paths as they would be in
+    this workspace; ``label`` names the revision in messages. With
+    ``locked``, only the ``dvc.yaml`` files with a ``dvc.lock`` beside them
+    (those that record outputs)."""
+    from bale.exceptions import MetafileError
+    from bale.pipeline.dvcyaml import loads_dvcyaml
+    from bale.pipeline.lockfile import loads_lock
+    from bale.pipeline.params import loads_bytes
+
+    top = scm.toplevel(repo.root)
+    prefix = repo.root.relative_to(top).as_posix()
+    tag = label or commit[:7]
+    names = dict(scm.files_at(repo.root, commit, PROJECT_FILE))
+    names.update(scm.files_at(repo.root, commit, LOCK_FILE))
+    names = {n: b for n, b in names.items() if prefix == "." or n.startswith(prefix + "/")}
+    blobs = scm.read_blobs(repo.root, list(names.values()))
+
+    def text(name: str) -> str:
+        try:
+            return blobs[names[name]].decode("utf-8")
+        except UnicodeDecodeError:
+            raise MetafileError(f"{tag}:{name}: is not valid utf-8") from None
+
+    files = []
+    locks: dict[Path, dict[str, dict[str, Any]]] = {}
+    for name in sorted(names):
+        lock_name = posixpath.join(posixpath.dirname(name), LOCK_FILE)
+        if posixpath.basename(name) != PROJECT_FILE or (locked and lock_name not in names):
+            continue
+
+        def load(rel: str, name: str = name) -> Any:
+            path = posixpath.normpath(posixpath.join(posixpath.dirname(name), rel))
+            data = scm.read_paths_at(repo.root, [(commit, path)])[(commit, path)]
+            if data is None:
+                raise FileNotFoundError(path)
+            return loads_bytes(data, f"{tag}:{path}")
+
+        f = loads_dvcyaml(text(name), top / name, f"{tag}:{name}", load, repo.config.parsing())
+        files.append(f)
+        entries = loads_lock(text(lock_name), f"{tag}:{lock_name}") if lock_name in names else {}
+        locks[f.path.with_name(LOCK_FILE)] = entries
     return Pipelines(repo, files, locks)
 
 

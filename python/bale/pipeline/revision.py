@@ -36,15 +36,20 @@ class Files:
     #: Files read only where they exist: the root params.yaml, which dvc
     #: always shows, named by a stage or not.
     optional: frozenset[str] = frozenset()
+    #: Params files that only some of whose keys are tracked: those keys
+    #: (dotted paths), which are all ``params diff`` shows of them.
+    keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def files_of(repo: Repo, pipes: Pipelines) -> Files:
-    """The metrics and params files the workspace's pipelines name: stage
-    ``metrics`` outputs and params deps, and each ``dvc.yaml``'s top-level
-    ``metrics:`` and ``params:`` lists."""
+    """The metrics and params files ``pipes`` (the workspace's, or a
+    revision's) name: stage ``metrics`` outputs and params deps, and each
+    ``dvc.yaml``'s top-level ``metrics:`` and ``params:`` lists."""
     root = repo.root
     metrics: dict[str, None] = {}
-    params: dict[str, None] = {}
+    # Per params file, the keys stages track; None once something tracks
+    # the whole file (then every key shows, as dvc's _merge_params decides).
+    params: dict[str, list[str] | None] = {}
     cached = {}
     for f in pipes.files:
         base = f.path.parent
@@ -65,10 +70,13 @@ def files_of(repo: Repo, pipes: Pipelines) -> Files:
                         lock = _rel(root, s.lock_path)
                         cached[rel] = (lock, s.name, o.path)
             for dep in s.params:
-                params[_rel(root, s.abspath(dep.path))] = None
+                name = _rel(root, s.abspath(dep.path))
+                tracked = params.get(name, [])
+                params[name] = [*tracked, *dep.keys] if tracked is not None and dep.keys else None
     optional = frozenset() if DEFAULT_PARAMS_FILE in params else frozenset([DEFAULT_PARAMS_FILE])
     params[DEFAULT_PARAMS_FILE] = None
-    return Files(sorted(metrics), sorted(params), cached, optional)
+    keys = {name: tuple(k) for name, k in params.items() if k is not None}
+    return Files(sorted(metrics), sorted(params), cached, optional, keys)
 
 
 def loaded(files: dict[str, Any], metrics: bool = False) -> dict[str, Any]:
@@ -84,13 +92,15 @@ def _rel(root: Path, p: Path) -> str:
     return posixpath.normpath(p.relative_to(root).as_posix()) if p.is_relative_to(root) else str(p)
 
 
-def _parse(name: str, data: bytes | None, label: str) -> Any:
-    from bale.pipeline.params import loads_bytes
+def _parse(name: str, data: bytes | None, label: str, keys: tuple[str, ...] = ()) -> Any:
+    """The file's data, or ``{"error": why}``; with ``keys``, only the part
+    of it that holds them."""
+    from bale.pipeline.params import loads_bytes, select_tree
 
     if data is None:
         return {"error": f"{label}:{name}: does not exist"}
     try:
-        return loads_bytes(data, name)
+        return select_tree(loads_bytes(data, name), keys)
     except BaleError as e:
         return {"error": str(e)}
 
@@ -112,7 +122,8 @@ def workspace(repo: Repo, files: Files) -> Snapshot:
                 pass
             if data is None and name in files.optional:
                 continue
-            getattr(snap, kind)[name] = _parse(name, data, "workspace")
+            keys = files.keys.get(name, ()) if kind == "params" else ()
+            getattr(snap, kind)[name] = _parse(name, data, "workspace", keys)
     return snap
 
 
@@ -157,7 +168,7 @@ def at_revisions(repo: Repo, files: Files, revs: list[str]) -> dict[str, Snapsho
             data = blobs[(rev, at(name))]
             if data is None and name in files.optional:
                 continue
-            snap.params[name] = _parse(name, data, rev[:7])
+            snap.params[name] = _parse(name, data, rev[:7], files.keys.get(name, ()))
         out[rev] = snap
     return out
 
