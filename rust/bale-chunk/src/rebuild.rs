@@ -37,38 +37,62 @@ impl<S: BuildHasher> ChunkSource for HashMap<Oid, Vec<u8>, S> {
 /// If every chunk is good but the whole does not hash to the file id (a
 /// wrong list), everything was written and the error comes at the end: so
 /// `out` must be a temp file that is published only on `Ok`.
-pub fn rebuild(list: &ChunkList, source: &impl ChunkSource, out: &mut impl Write) -> Result<u64> {
+///
+/// A thread writes each verified batch while the next one is read and
+/// hashed: writing a new 2 GiB file costs about as much as hashing it twice,
+/// and the two overlap instead of taking turns.
+pub fn rebuild(list: &ChunkList, source: &impl ChunkSource, out: &mut (impl Write + Send)) -> Result<u64> {
     let mut whole = blake3::Hasher::new();
     let mut size = 0u64;
-    let mut batch_buf: Vec<u8> = Vec::new();
-    let mut piece = Vec::new();
-    let mut first = 0;
-    for batch in batches(&list.chunks) {
-        // Read in order into one buffer (sources need not be thread-safe),
-        // verify the chunks on the pool, then hash the whole batch on the
-        // pool and write it at once: hashing is most of the work.
-        batch_buf.clear();
-        let mut ends = Vec::with_capacity(batch.len());
-        for chunk in batch {
-            source.read_chunk(&chunk.id, chunk.len, &mut piece)?;
-            batch_buf.extend_from_slice(&piece);
-            ends.push(batch_buf.len());
-        }
-        let bad = (0..batch.len()).into_par_iter().find_map_first(|j| {
-            let start = if j == 0 { 0 } else { ends[j - 1] };
-            check_chunk(list, first + j, &batch_buf[start..ends[j]]).err().map(|e| (j, e))
+    let (to_writer, written) = std::sync::mpsc::sync_channel::<Vec<u8>>(1);
+    let (spare_back, spare) = std::sync::mpsc::channel::<Vec<u8>>();
+    let (produced, wrote) = std::thread::scope(|scope| {
+        let writer = scope.spawn(move || -> std::io::Result<()> {
+            for buf in written {
+                out.write_all(&buf)?;
+                let _ = spare_back.send(buf);
+            }
+            out.flush()
         });
-        // Exactly the verified chunks before a bad one are written.
-        let good = bad.as_ref().map_or(batch_buf.len(), |&(j, _)| if j == 0 { 0 } else { ends[j - 1] });
-        whole.update_rayon(&batch_buf[..good]);
-        out.write_all(&batch_buf[..good]).map_err(|e| write_failed(&list.file, e))?;
-        size += good as u64;
-        if let Some((_, e)) = bad {
-            return Err(e);
-        }
-        first += batch.len();
-    }
-    out.flush().map_err(|e| write_failed(&list.file, e))?;
+        let produced = (|| -> Result<()> {
+            let mut piece = Vec::new();
+            let mut first = 0;
+            for batch in batches(&list.chunks) {
+                // Read in order into one buffer (sources need not be
+                // thread-safe), verify the chunks on the pool, then hash the
+                // whole batch on the pool: hashing is most of the work.
+                let mut batch_buf = spare.try_recv().unwrap_or_default();
+                batch_buf.clear();
+                let mut ends = Vec::with_capacity(batch.len());
+                for chunk in batch {
+                    source.read_chunk(&chunk.id, chunk.len, &mut piece)?;
+                    batch_buf.extend_from_slice(&piece);
+                    ends.push(batch_buf.len());
+                }
+                let bad = (0..batch.len()).into_par_iter().find_map_first(|j| {
+                    let start = if j == 0 { 0 } else { ends[j - 1] };
+                    check_chunk(list, first + j, &batch_buf[start..ends[j]]).err().map(|e| (j, e))
+                });
+                // Exactly the verified chunks before a bad one are written.
+                let good = bad.as_ref().map_or(batch_buf.len(), |&(j, _)| if j == 0 { 0 } else { ends[j - 1] });
+                batch_buf.truncate(good);
+                whole.update_rayon(&batch_buf);
+                size += good as u64;
+                if to_writer.send(batch_buf).is_err() {
+                    return Ok(()); // the writer failed: its error is the one to give
+                }
+                if let Some((_, e)) = bad {
+                    return Err(e);
+                }
+                first += batch.len();
+            }
+            Ok(())
+        })();
+        drop(to_writer);
+        (produced, writer.join().expect("the rebuild's writer does not panic"))
+    });
+    wrote.map_err(|e| write_failed(&list.file, e))?;
+    produced?;
     let actual = whole.finalize();
     if actual.as_bytes() != list.file.digest() || size != list.size {
         return Err(corrupt_whole(&list.file, &actual));

@@ -153,3 +153,34 @@ fn a_list_of_good_chunks_for_another_file_fails_at_the_end() {
     assert!(matches!(err, Error::CorruptObject { .. }), "{err}");
     assert!(err.to_string().contains(&format!("expected {}", file.id)), "{err}");
 }
+
+/// A writer that takes `room` bytes, then fails as a full disk does.
+struct Full {
+    room: usize,
+    taken: Vec<u8>,
+}
+
+impl Write for Full {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.taken.len() + buf.len() > self.room {
+            return Err(std::io::Error::from(std::io::ErrorKind::StorageFull));
+        }
+        self.taken.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failed_write_is_the_error_given_whatever_the_batches_after_it() {
+    // Over 16 MiB: several batches, so the writer fails while the next is hashed.
+    let (_, file, store) = chunked(12, 40 << 20);
+    let list = ChunkList::new(&file, &P).unwrap();
+    let mut out = Full { room: 20 << 20, taken: Vec::new() };
+    let err = rebuild(&list, &store, &mut out).unwrap_err();
+    assert!(err.to_string().contains("no space left"), "{err}");
+    assert!(out.taken.len() <= 20 << 20);
+}
