@@ -10,6 +10,7 @@ bale bug: fixing the bug turns it into a failure (strict), to be unmarked."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -477,6 +478,44 @@ def test_metrics_diff_shows_a_metrics_file_only_the_old_revision_declares(
     }
     assert _json(sh, "dvc", root, "metrics", "diff") == expected
     assert _json(sh, "bale", root, "metrics", "diff") == expected
+
+
+def test_metrics_diff_reads_a_metrics_directory_as_the_revision_holds_it(
+    sh: Sh, dvc_repo: Path
+) -> None:
+    root = dvc_repo
+    (root / "md").mkdir()
+    (root / "md/a.json").write_text('{"acc": 0.5}')
+    (root / "dvc.yaml").write_text("metrics: [md]\n")
+    _commit(sh, root, "one")
+    shutil.rmtree(root / "md")
+    want = _json(sh, "dvc", root, "metrics", "diff")
+    assert want == {"md/a.json": {"acc": {"old": 0.5, "new": None}}}
+    assert _json(sh, "bale", root, "metrics", "diff") == want
+
+
+def test_metrics_diff_skips_what_dvc_does_not_see_and_a_revision_it_cannot_load(
+    sh: Sh, dvc_repo: Path
+) -> None:
+    root = dvc_repo
+    (root / "fixtures").mkdir()
+    (root / "fixtures/x.yaml").write_text("loss: 1\n")
+    (root / "fixtures/dvc.yaml").write_text("metrics: [x.yaml]\n")
+    (root / ".dvcignore").write_text("fixtures/\n")
+    (root / "m.yaml").write_text("acc: 0.7\n")
+    (root / "dvc.yaml").write_text("metrics: [m.yaml]\nstages:\n  s:\n    cmd: echo ${missing}\n")
+    _commit(sh, root, "one")
+    (root / "dvc.yaml").write_text("metrics: [m.yaml]\n")
+    _commit(sh, root, "two")
+    want = _json(sh, "dvc", root, "metrics", "diff")
+    assert want == {}
+    assert _json(sh, "bale", root, "metrics", "diff") == want
+    # The first revision's dvc.yaml does not load: dvc warns and diffs without it.
+    want = _json(sh, "dvc", root, "metrics", "diff", "HEAD~1", "HEAD")
+    assert want == {"m.yaml": {"acc": {"old": None, "new": 0.7}}}
+    run = sh.bale("metrics", "diff", "HEAD~1", "HEAD", "--json", cwd=root)
+    assert json.loads(run.stdout) == want
+    assert "WARNING: failed to load revision" in run.stderr
 
 
 def test_params_diff_between_revisions_reads_each_revisions_own_stages(

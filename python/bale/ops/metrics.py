@@ -4,9 +4,11 @@ compares them."""
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 from bale import scm
+from bale.exceptions import BaleError
 from bale.pipeline import index, revision
 
 if TYPE_CHECKING:
@@ -26,7 +28,13 @@ def _sides(
     # with that revision's dvc.yaml: a metric one side no longer declares
     # shows as added or deleted.
     def at(rev: str) -> revision.Snapshot:
-        files = revision.files_of(repo, index.load_at(repo, rev))
+        try:
+            pipes = index.load_at(repo, rev)
+        except BaleError as e:
+            # dvc warns and shows the revision without its files.
+            print(f"WARNING: failed to load revision '{rev[:7]}': {e}", file=sys.stderr)
+            return revision.Snapshot()
+        files = revision.files_of(repo, pipes, revision.tree_at(repo, rev))
         return revision.at_revisions(repo, files, [rev])[rev]
 
     a = scm.resolve_rev(repo.root, a_rev or "HEAD")

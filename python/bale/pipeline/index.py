@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bale import scm
+from bale import _core, scm
 from bale.exceptions import StageNotFoundError
 from bale.pipeline.dvcyaml import PipelineFile, load_dvcyaml
 from bale.pipeline.graph import Graph, Node, source_node, stage_node
@@ -165,6 +165,10 @@ def load_at(
     names = dict(scm.files_at(repo.root, commit, PROJECT_FILE))
     names.update(scm.files_at(repo.root, commit, LOCK_FILE))
     names = {n: b for n, b in names.items() if prefix == "." or n.startswith(prefix + "/")}
+    # What dvc would not see: under a .dvcignore rule or in another
+    # repository (judged by this workspace's rules, as the revision's own
+    # are usually the same).
+    names = {n: b for n, b in names.items() if not _core.ignored_reason(repo.root, top / n)}
     blobs = scm.read_blobs(repo.root, list(names.values()))
 
     def text(name: str) -> str:

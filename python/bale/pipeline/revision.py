@@ -5,6 +5,7 @@ pipelines name, each read whole, many revisions in one ``git cat-file``."""
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,10 +42,12 @@ class Files:
     keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
-def files_of(repo: Repo, pipes: Pipelines) -> Files:
+def files_of(repo: Repo, pipes: Pipelines, tree: Collection[str] | None = None) -> Files:
     """The metrics and params files ``pipes`` (the workspace's, or a
     revision's) name: stage ``metrics`` outputs and params deps, and each
-    ``dvc.yaml``'s top-level ``metrics:`` and ``params:`` lists."""
+    ``dvc.yaml``'s top-level ``metrics:`` and ``params:`` lists. A metrics
+    directory stands for the files in it: those of ``tree`` (a revision's
+    files, repository-relative) if given, else the workspace's."""
     root = repo.root
     metrics: dict[str, None] = {}
     # Per params file, the keys stages track; None once something tracks
@@ -54,11 +57,15 @@ def files_of(repo: Repo, pipes: Pipelines) -> Files:
     for f in pipes.files:
         base = f.path.parent
         for m in f.metrics:
-            # A directory stands for every file in it, as dvc reads it (the
-            # workspace's files; a revision is asked for the same names).
-            path = base / m
-            found = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-            metrics.update(dict.fromkeys(_rel(root, p) for p in found))
+            rel = _rel(root, base / m)
+            if tree is not None:
+                # git holds no empty directories: a path with nothing under it is a file.
+                found = sorted(p for p in tree if p.startswith(rel + "/")) or [rel]
+            elif (root / rel).is_dir():
+                found = [_rel(root, p) for p in sorted((root / rel).rglob("*")) if p.is_file()]
+            else:
+                found = [rel]
+            metrics.update(dict.fromkeys(found))
         for p in f.params:
             params[_rel(root, base / p)] = None
         for s in f.stages:
@@ -77,6 +84,16 @@ def files_of(repo: Repo, pipes: Pipelines) -> Files:
     params[DEFAULT_PARAMS_FILE] = None
     keys = {name: tuple(k) for name, k in params.items() if k is not None}
     return Files(sorted(metrics), sorted(params), cached, optional, keys)
+
+
+def tree_at(repo: Repo, rev: str) -> list[str]:
+    """The files of git revision ``rev`` under the repository, repository-relative."""
+    top = scm.toplevel(repo.root)
+    prefix = repo.root.relative_to(top).as_posix()
+    names = [name for name, _blob in scm.files_at(repo.root, rev, "")]
+    if prefix == ".":
+        return names
+    return [n[len(prefix) + 1 :] for n in names if n.startswith(prefix + "/")]
 
 
 def loaded(files: dict[str, Any], metrics: bool = False) -> dict[str, Any]:

@@ -380,7 +380,9 @@ class S3Store:
         try:
             if (resp.content_length or 0) <= _INLINE_MAX:
                 data = await resp.read()
-                out.write(data, offset)
+                # In a thread: a sink may do real work per write (the
+                # engine verifies and stores a pack read's objects).
+                await asyncio.to_thread(out.write, data, offset)
                 if progress is not None:
                     progress(len(data))
                 return len(data)

@@ -18,7 +18,7 @@ use std::path::Path;
 use bale_error::{IoContext, Result};
 use bale_hash::Oid;
 use bale_odb::fs::TempFile;
-use bale_odb::{Odb, Progress, PutOutcome};
+use bale_odb::{Landing, Odb, Progress, PutOutcome};
 use rayon::prelude::*;
 
 use crate::errors::{bad_format, corrupt_in_pack};
@@ -99,7 +99,21 @@ pub struct Arrival {
     ahead: BTreeMap<u64, Vec<u8>>,
     /// Segments of two-level lists, for the side store.
     kept: Vec<(Entry, Vec<u8>)>,
+    /// A read that is one large file lands in the cache at the offsets its
+    /// pieces come with (a download in parallel parts need not wait in
+    /// memory for the part before).
+    whole: Whole,
     done: Ingested,
+}
+
+enum Whole {
+    /// The read holds several objects, or a small one.
+    No,
+    /// One large file; no byte has come yet.
+    Expected,
+    Landing(Landing),
+    /// One large file the store already holds: its bytes are dropped.
+    Present,
 }
 
 /// A large object on its way into the store.
@@ -146,7 +160,14 @@ impl Arrival {
                 small.push(*e);
             }
         }
+        let whole = match read.entries.as_slice() {
+            [e] if e.kind == Kind::Blob && e.length > IN_MEMORY && e.offset == read.start && e.end() == read.end => {
+                Whole::Expected
+            }
+            _ => Whole::No,
+        };
         Ok(Arrival {
+            whole,
             read: read.clone(),
             small,
             large,
@@ -163,7 +184,8 @@ impl Arrival {
     }
 
     /// Takes `data`, bytes `offset..` of the read (counted from its start),
-    /// and handles every object it completes.
+    /// and handles every object it completes. After an error the arrival is
+    /// spent (its place in the bytes is lost): drop it.
     pub fn write(&mut self, to: Destinations<'_>, offset: u64, data: &[u8]) -> Result<()> {
         let end = offset + data.len() as u64;
         if end > self.read.len() {
@@ -171,6 +193,9 @@ impl Arrival {
                 self.read.pack.pack_key(),
                 format!("{} bytes arrived at {offset} of a {}-byte read", data.len(), self.read.len()),
             ));
+        }
+        if !matches!(self.whole, Whole::No) {
+            return self.land(to, offset, data);
         }
         if offset > self.next {
             let held = self.ahead.entry(offset).or_default();
@@ -196,8 +221,54 @@ impl Arrival {
         Ok(())
     }
 
+    /// Writes the bytes of a read that is one large file where they belong.
+    fn land(&mut self, to: Destinations<'_>, offset: u64, data: &[u8]) -> Result<()> {
+        if let Whole::Expected = self.whole {
+            to.progress.check()?;
+            let oid = self.read.entries[0].oid();
+            self.whole = if to.odb.exists(&oid) { Whole::Present } else { Whole::Landing(to.odb.landing(&oid)?) };
+        }
+        match &self.whole {
+            Whole::Landing(landing) => landing.write(offset, data),
+            _ => Ok(()),
+        }
+    }
+
+    /// Ends a read that is one large file: publishes it if it hashes to its id.
+    fn finish_whole(self, to: Destinations<'_>) -> Result<Ingested> {
+        let read = &self.read;
+        let e = &read.entries[0];
+        let short = |got: u64| {
+            bad_format(
+                read.pack.pack_key(),
+                format!("the download of bytes {}..{} stopped after {got} bytes", read.start, read.end),
+            )
+        };
+        let mut done = Ingested::default();
+        match self.whole {
+            Whole::Landing(landing) => {
+                if landing.covered() < read.len() {
+                    return Err(short(landing.covered()));
+                }
+                match to.odb.ingest_landed(landing, &read.pack.pack_key())?.1 {
+                    PutOutcome::Stored => {
+                        done = Ingested { stored: 1, files: 1, bytes: e.length, published: vec![e.oid()], present: 0 };
+                    }
+                    PutOutcome::Present => done.present = 1,
+                }
+            }
+            Whole::Present => done.present = 1,
+            _ => return Err(short(0)),
+        }
+        to.progress.step(e.length);
+        Ok(done)
+    }
+
     /// Ends the read: every byte must have arrived. Returns what it stored.
     pub fn finish(mut self, to: Destinations<'_>) -> Result<Ingested> {
+        if !matches!(self.whole, Whole::No) {
+            return self.finish_whole(to);
+        }
         // A read of empty objects only gets no bytes: they are handled here.
         self.take(to, &[])?;
         if self.next != self.read.len() {

@@ -186,3 +186,50 @@ fn the_same_bytes_wanted_as_a_file_and_as_a_segment_reach_both_stores() {
         assert_eq!(buf, fs::read(local.object_path(&oid)).unwrap());
     }
 }
+
+#[test]
+fn a_read_that_is_one_large_file_lands_from_parts_in_any_order() {
+    let d = tempfile::tempdir().unwrap();
+    let local = Odb::new(d.path().join("a"));
+    let mut rng = Rng(10);
+    let big = put(&local, &rng.bytes(9 << 20), false);
+    let w =
+        bale_pack::write_pack(&PackItem::objects(&local, &[big]).unwrap(), &d.path().join("s"), &Progress::default())
+            .unwrap();
+    let mut pack = fs::read(&w.pack_path).unwrap();
+    let plan = read_plan(&RemoteIndex::from_indexes([w.index]), &[big], 0, u64::MAX);
+    let read = &plan.reads[0];
+    let (side, assemblies, p) = (Side::new(d.path().join("side")), Assemblies::default(), Progress::default());
+
+    // Parts out of order, one of them twice: nothing is held in memory.
+    let fresh = Odb::new(d.path().join("b"));
+    let to = destinations(&fresh, &side, &assemblies, &p);
+    let mut arrival = Arrival::new(read).unwrap();
+    for (a, b) in pieces(&mut rng, read.len(), true) {
+        arrival.write(to, a, &pack[(read.start + a) as usize..(read.start + b) as usize]).unwrap();
+    }
+    let got = arrival.finish(to).unwrap();
+    assert_eq!((got.stored, got.files, got.published), (1, 1, vec![big]));
+    assert_eq!(fs::read(fresh.object_path(&big)).unwrap(), fs::read(local.object_path(&big)).unwrap());
+
+    // A part missing, then a corrupt byte: refused, nothing left behind.
+    let fresh = Odb::new(d.path().join("c"));
+    let to = destinations(&fresh, &side, &assemblies, &p);
+    let bytes = |pack: &[u8]| pack[read.start as usize..read.end as usize].to_vec();
+    let mut arrival = Arrival::new(read).unwrap();
+    let all = bytes(&pack);
+    arrival.write(to, 0, &all[..1 << 20]).unwrap();
+    arrival.write(to, 2 << 20, &all[2 << 20..]).unwrap();
+    assert!(arrival.finish(to).unwrap_err().to_string().contains("stopped after 1048576 bytes"));
+    pack[(read.start + 5) as usize] ^= 1;
+    let mut arrival = Arrival::new(read).unwrap();
+    arrival.write(to, 0, &bytes(&pack)).unwrap();
+    match arrival.finish(to) {
+        Err(Error::CorruptObject { path, expected, .. }) => {
+            assert_eq!((path, expected), (Path::new(&read.key()).to_path_buf(), big.to_string()));
+        }
+        other => panic!("expected a corrupt object, got {other:?}"),
+    }
+    assert!(!fresh.exists(&big));
+    assert!(fresh.stale_temps().unwrap().is_empty());
+}

@@ -125,12 +125,27 @@ impl ReadArrival {
         Destinations { odb: &self.odb, side: &plan.side, assemblies: &plan.assemblies, progress: &self.progress }
     }
 
-    /// Ends the read (see [`Arrival::finish`]); an error once taken.
-    pub fn finish(&self) -> Result<Ingested> {
-        match self.lock().take() {
-            Some(arrival) => arrival.finish(self.destinations()),
-            None => Err(Error::Interrupted),
+    /// Ends the read (see [`Arrival::finish`]); None if it was already
+    /// ended, discarded, or given up after a failed write.
+    pub fn finish(&self) -> Option<Result<Ingested>> {
+        self.lock().take().map(|arrival| arrival.finish(self.destinations()))
+    }
+
+    /// Writes `pieces` one after another from `offset`. A failed write ends
+    /// the read: the arrival's place in the bytes is lost with it, and the
+    /// other parts of the download (other threads) must not go on.
+    fn write_pieces(&self, offset: u64, pieces: &[&[u8]]) -> Result<()> {
+        let mut guard = self.lock();
+        let Some(arrival) = guard.as_mut() else { return Ok(()) };
+        let mut at = offset;
+        for piece in pieces {
+            if let Err(e) = arrival.write(self.destinations(), at, piece) {
+                *guard = None;
+                return Err(e);
+            }
+            at += piece.len() as u64;
         }
+        Ok(())
     }
 }
 
@@ -138,26 +153,16 @@ impl ReadArrival {
 impl ReadArrival {
     /// Takes bytes `offset..` of the read; nothing once discarded (a
     /// cancelled part's thread may still be writing when its download
-    /// gives up).
+    /// gives up) or once a write failed.
     fn write(&self, py: Python<'_>, data: &[u8], offset: u64) -> PyResult<()> {
-        py.detach(|| match self.lock().as_mut() {
-            Some(arrival) => arrival.write(self.destinations(), offset, data),
-            None => Ok(()),
-        })
-        .py_err(py)
+        py.detach(|| self.write_pieces(offset, &[data])).py_err(py)
     }
 
     /// Takes `pieces`, one after another from `offset`.
     fn writev(&self, py: Python<'_>, pieces: Vec<PyBackedBytes>, offset: u64) -> PyResult<()> {
         py.detach(|| {
-            let mut guard = self.lock();
-            let Some(arrival) = guard.as_mut() else { return Ok(()) };
-            let mut at = offset;
-            for piece in &pieces {
-                arrival.write(self.destinations(), at, piece)?;
-                at += piece.len() as u64;
-            }
-            Ok(())
+            let pieces: Vec<&[u8]> = pieces.iter().map(|p| &p[..]).collect();
+            self.write_pieces(offset, &pieces)
         })
         .py_err(py)
     }

@@ -692,7 +692,10 @@ impl Workspace {
     /// arrived); returns `(objects stored, files and trees among them,
     /// bytes stored)`.
     fn ingest_arrival(&self, py: Python<'_>, arrival: &crate::packs::ReadArrival) -> PyResult<(u64, u64, u64)> {
-        let got = py.detach(|| arrival.finish()).py_err(py)?;
+        let Some(got) = py.detach(|| arrival.finish()) else {
+            return Err(PyValueError::new_err("the read was already ingested, discarded or failed"));
+        };
+        let got = got.py_err(py)?;
         self.state.lock().unwrap().record_verified(&self.odb, &got.published);
         Ok((got.stored, got.files, got.bytes))
     }
