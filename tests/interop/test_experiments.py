@@ -3,12 +3,14 @@ each tool lists, compares and applies the other's."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bale.pipeline.lockfile import loads_lock
 from tests.interop.conftest import copy_repo
 from tests.interop.test_pipelines import PARAMS, _project, _stages
 
@@ -95,6 +97,11 @@ def test_queue_run_all_in_parallel_apply_branch_remove(
     assert (root / "params.yaml").read_text().endswith("# mine\n")
     sh.bale("exp", "apply", "-f", "q4", cwd=root)
     assert "lr: 0.4" in (root / "params.yaml").read_text()
+    # The applied metrics are the ones the applied dvc.lock records (checked
+    # directly, so that a failure of the status below says which side is wrong).
+    lock = loads_lock((root / "dvc.lock").read_text(), "dvc.lock")
+    recorded = {o["path"]: o["md5"] for o in lock["train"]["outs"]}
+    assert hashlib.md5((root / "metrics.json").read_bytes()).hexdigest() == recorded["metrics.json"]
     assert json.loads(sh.dvc("status", "--json", cwd=root).stdout) == {}
     sh.bale("exp", "branch", "q3", "try-q3", cwd=root)
     assert sh.git("rev-parse", "try-q3", cwd=root).stdout.strip() == exps["q3"]["rev"]
