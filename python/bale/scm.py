@@ -79,14 +79,23 @@ def resolve_rev(root: Path, rev: str) -> str:
 def files_at(root: Path, rev: str, suffix: str) -> list[tuple[str, str]]:
     """``(path, blob id)`` of the files at ``rev`` whose path ends in ``suffix``;
     paths relative to the top of the git work tree."""
+    # A commit id names one tree forever: its listing is read once per process
+    # (a metrics diff asks for a revision's dvc.yaml, dvc.lock and all files).
+    is_id = len(rev) == 40 and all(c in "0123456789abcdef" for c in rev)
+    listing = _tree(root, rev) if is_id else _tree.__wrapped__(root, rev)
+    return [(name, blob) for name, blob in listing if name.endswith(suffix)]
+
+
+@functools.lru_cache(maxsize=4)
+def _tree(root: Path, rev: str) -> tuple[tuple[str, str], ...]:
     out = git(root, "ls-tree", "-r", "-z", "--full-tree", rev)
     found = []
     for line in out.stdout.decode("utf-8", errors="surrogateescape").split("\0"):
         meta, _tab, name = line.partition("\t")
         parts = meta.split()
-        if name.endswith(suffix) and len(parts) == 3 and parts[1] == "blob":
+        if len(parts) == 3 and parts[1] == "blob":
             found.append((name, parts[2]))
-    return found
+    return tuple(found)
 
 
 def read_blobs(root: Path, blobs: list[str]) -> dict[str, bytes]:

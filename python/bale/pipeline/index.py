@@ -162,9 +162,12 @@ def load_at(
     top = scm.toplevel(repo.root)
     prefix = repo.root.relative_to(top).as_posix()
     tag = label or commit[:7]
-    names = dict(scm.files_at(repo.root, commit, PROJECT_FILE))
-    names.update(scm.files_at(repo.root, commit, LOCK_FILE))
-    names = {n: b for n, b in names.items() if prefix == "." or n.startswith(prefix + "/")}
+    names = {
+        n: b
+        for n, b in scm.files_at(repo.root, commit, "")
+        if posixpath.basename(n) in (PROJECT_FILE, LOCK_FILE)
+        and (prefix == "." or n.startswith(prefix + "/"))
+    }
     # What dvc would not see: under a .dvcignore rule or in another
     # repository (judged by this workspace's rules, as the revision's own
     # are usually the same).
