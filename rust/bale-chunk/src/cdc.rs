@@ -59,22 +59,37 @@ pub(crate) fn next_cut(data: &[u8], eof: bool, p: &Params) -> Option<usize> {
 /// are all zero right after byte `n - 1` (the first such byte), otherwise
 /// `Err` with the hash after the last byte.
 ///
-/// Eight bytes per step, written out: the byte loop spent as much time on
-/// its index and exit bookkeeping as on the hash, whose only serial part is
-/// one shift-and-add per byte (measured on 1 GiB of random bytes, one
-/// thread: 1.06 GB/s byte by byte).
+/// Eight bytes per step, in two runs of four. Byte by byte, the hash is one
+/// serial chain of a shift and an add per byte (two cycles), which was the
+/// whole cost. But `h` after four more bytes is `(h << 4)` plus a sum of
+/// those bytes' table values, which does not depend on `h`: so the chain
+/// advances four bytes per shift-and-add, and the hash after each byte in
+/// between is computed beside it, off the chain, for its mask test.
+/// Measured on 512 MiB of random bytes, one thread: 1.06 GB/s byte by byte,
+/// 1.8 GB/s with the byte loop unrolled, 3.0 GB/s so (two runs of two: 2.5;
+/// one run of eight: 2.4, its sums' chain being the longer). Runs of four
+/// over sixteen bytes, in one loop, fell to 0.8: that loop did not unroll.
 #[inline(always)]
 fn roll(mut h: u64, bytes: &[u8], mask: u64) -> Result<usize, u64> {
     let mut words = bytes.chunks_exact(8);
     let mut at = 0;
     for word in &mut words {
-        let word: &[u8; 8] = word.try_into().expect("chunks of eight");
-        for (k, &b) in word.iter().enumerate() {
-            h = (h << 1).wrapping_add(GEAR[b as usize]);
-            if h & mask == 0 {
+        let g = |i: usize| GEAR[word[i] as usize];
+        let low = four(h, [g(0), g(1), g(2), g(3)]);
+        let high = four(low[3], [g(4), g(5), g(6), g(7)]);
+        // Two fixed loops, which unroll; one over both chained did not
+        // (0.7 GB/s).
+        for (k, hk) in low.iter().enumerate() {
+            if hk & mask == 0 {
                 return Ok(at + k + 1);
             }
         }
+        for (k, hk) in high.iter().enumerate() {
+            if hk & mask == 0 {
+                return Ok(at + k + 5);
+            }
+        }
+        h = high[3];
         at += 8;
     }
     for (k, &b) in words.remainder().iter().enumerate() {
@@ -84,6 +99,16 @@ fn roll(mut h: u64, bytes: &[u8], mask: u64) -> Result<usize, u64> {
         }
     }
     Err(h)
+}
+
+/// The hash after each of four more bytes whose table values are `g`,
+/// from `h`: each one `h` shifted plus a sum that does not involve `h`.
+#[inline(always)]
+fn four(h: u64, g: [u64; 4]) -> [u64; 4] {
+    let s1 = (g[0] << 1).wrapping_add(g[1]);
+    let s2 = (s1 << 1).wrapping_add(g[2]);
+    let s3 = (s2 << 1).wrapping_add(g[3]);
+    [(h << 1).wrapping_add(g[0]), (h << 2).wrapping_add(s1), (h << 3).wrapping_add(s2), (h << 4).wrapping_add(s3)]
 }
 
 #[cfg(test)]
