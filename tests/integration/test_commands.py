@@ -188,6 +188,20 @@ def test_add_inside_a_tracked_directory_records_only_that_path(repo: Path, run: 
     assert json.loads(run("bale", "status", "--json").stdout) == {}
 
 
+def test_add_inside_a_tracked_directory_under_a_recorded_file(repo: Path, run: Run) -> None:
+    """A file the directory recorded is now a directory: the new path has no
+    earlier version to chunk against, and its add records it."""
+    write_tree(repo, {"d/x": "x\n", "d/y": "y\n"})
+    run("bale", "add", "d")
+    (repo / "d" / "x").unlink()
+    write_tree(repo, {"d/x/inner": "inner\n"})
+    (r,) = bale.Repo(repo).add([repo / "d/x/inner"])
+    assert (r.path, r.dvcfile, r.nfiles) == ("d/x/inner", "d.dvc", 2)
+    shutil.rmtree(repo / "d")
+    run("bale", "checkout")
+    assert read_tree(repo / "d") == {"x/inner": b"inner\n", "y": b"y\n"}
+
+
 def test_add_inside_a_tracked_directory_links_it_with_a_link_cache_type(
     md5_repo: Path, run: Run
 ) -> None:

@@ -191,13 +191,11 @@ def add_inside(repo: Repo, path: Path, t: Tracked) -> AddResult:
     types = repo.config.cache_types()
     ws = repo.workspace
     inside = path.relative_to(t.path).as_posix()
-    # The version the directory recorded at this path (native trees are read
-    # one level at a time; md5 manifests give chunking nothing to compare).
+    # The version the directory recorded at this path (md5 manifests give
+    # chunking nothing to compare).
     previous: str | None = None
     if algo == "blake3" and _own_copy(path, types):
-        previous = out.oid
-        for name in inside.split("/"):
-            previous = ws.tree_entry(previous, name) if previous else None
+        previous = ws.tree_entry(out.oid, inside)
     relink = _relinks(path, types)
     built = _build(repo, path, algo, types, previous)
     oid, size, nfiles, replaced = ws.graft(

@@ -357,7 +357,11 @@ pub fn graft(odb: &Odb, dir: &Oid, rel: &str, with: Graft) -> Result<(Oid, u64, 
     let mut m = Manifest::load(odb, dir)?;
     let under = format!("{rel}/");
     let before = m.entries.len();
-    m.entries.retain(|e| e.rel != rel && !e.rel.starts_with(&under));
+    // A file recorded where the path now has a directory on the way goes
+    // too (dvc keeps it, and then records both a file and a directory under
+    // one name, which no checkout can make).
+    let is_ancestor = |e: &Entry| rel.strip_prefix(e.rel.as_str()).is_some_and(|r| r.starts_with('/'));
+    m.entries.retain(|e| e.rel != rel && !e.rel.starts_with(&under) && !is_ancestor(e));
     let replaced = m.entries.len() < before;
     m.empty_dirs.retain(|d| d != rel && !d.starts_with(&under) && !under.starts_with(&format!("{d}/")));
     match with {
@@ -391,9 +395,21 @@ pub fn tree_children(odb: &Odb, oid: &Oid) -> Result<Vec<(Oid, u64)>> {
     Ok(read_tree(odb, oid)?.into_iter().map(|l| (l.oid, l.size)).collect())
 }
 
-/// The entry called `name` of one native tree object, verified on read.
-pub fn tree_entry(odb: &Odb, oid: &Oid, name: &str) -> Result<Option<Oid>> {
-    Ok(read_tree(odb, oid)?.into_iter().find(|l| l.name == name).map(|l| l.oid))
+/// The id of what the native tree `oid` holds at `path` (names joined by
+/// `/`), each tree on the way verified on read. `None` where the path leaves
+/// what the tree records: a name it lacks, or a file with names after it.
+pub fn tree_entry(odb: &Odb, oid: &Oid, path: &str) -> Result<Option<Oid>> {
+    let mut at = *oid;
+    for name in path.split('/') {
+        if !at.is_tree() {
+            return Ok(None);
+        }
+        match read_tree(odb, &at)?.into_iter().find(|l| l.name == name) {
+            Some(line) => at = line.oid,
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(at))
 }
 
 fn read_tree(odb: &Odb, oid: &Oid) -> Result<Vec<TreeLine>> {
@@ -652,6 +668,33 @@ mod tests {
     }
 
     #[test]
+    fn a_path_is_looked_up_one_tree_at_a_time() {
+        let d = tempfile::tempdir().unwrap();
+        let odb = Odb::new(d.path());
+        let file = |bytes: &[u8]| {
+            let oid = hash_bytes(Algo::Blake3, bytes, false);
+            odb.put_bytes(&oid, bytes).unwrap();
+            Entry { rel: String::new(), oid, size: bytes.len() as u64, exec: false }
+        };
+        let at = |rel: &str, e: Entry| Entry { rel: rel.into(), ..e };
+        let (x, y) = (file(b"x\n"), file(b"y\n"));
+        let m = Manifest {
+            algo: Algo::Blake3,
+            entries: vec![at("a", x.clone()), at("s/t/y", y.clone())],
+            empty_dirs: Vec::new(),
+        };
+        let dir = m.store(&odb).unwrap();
+        let found = |path: &str| tree_entry(&odb, &dir, path).unwrap();
+        assert_eq!(found("a"), Some(x.oid));
+        assert_eq!(found("s/t/y"), Some(y.oid));
+        assert!(found("s/t").is_some_and(|t| t.is_tree()));
+        assert_eq!(found("s/t/z"), None);
+        assert_eq!(found("nothing/here"), None);
+        // A recorded file that the workspace now holds as a directory.
+        assert_eq!(found("a/b"), None);
+    }
+
+    #[test]
     fn unsafe_relpaths_are_rejected() {
         let j = r#"[{"md5": "d41d8cd98f00b204e9800998ecf8427e", "relpath": "../etc/passwd"}]"#;
         assert!(Manifest::from_dvc_json(Algo::Md5, j.as_bytes(), "x".into()).is_err());
@@ -693,6 +736,17 @@ mod tests {
             let want = manifest(vec![entry("a", file(b"a\n", false)), entry("s/z", file(b"zzzz\n", false))]);
             assert_eq!(got, want.oid().unwrap(), "{algo:?}");
             assert_eq!((got_size, n), (2 + 5, 2));
+
+            // The recorded file `a` is a directory now, holding `a/b`.
+            let (oid, size, exec) = file(b"b\n", false);
+            let (got, _, n, replaced) = graft(&odb, &dir, "a/b", Graft::File { oid, size, exec }).unwrap();
+            assert!(replaced);
+            let want = manifest(vec![
+                entry("a/b", (oid, size, exec)),
+                entry("s/x", file(b"x\n", false)),
+                entry("s/y", file(b"yy\n", false)),
+            ]);
+            assert_eq!((got, n), (want.oid().unwrap(), 3), "{algo:?}");
         }
         let md5_dir = Manifest { algo: Algo::Md5, entries: Vec::new(), empty_dirs: Vec::new() }.store(&odb).unwrap();
         let native = hash_bytes(Algo::Blake3, b"b", false);

@@ -670,10 +670,11 @@ impl Workspace {
         Ok((oid.to_string(), size, nfiles, replaced))
     }
 
-    /// The id of the entry `name` in the cached native tree `oid`, or `None`.
-    fn tree_entry(&self, py: Python<'_>, oid: &str, name: &str) -> PyResult<Option<String>> {
+    /// The id of what the cached native tree `oid` holds at `path` (names
+    /// joined by `/`), or `None` where it records nothing there.
+    fn tree_entry(&self, py: Python<'_>, oid: &str, path: &str) -> PyResult<Option<String>> {
         let oid = parse_oid("blake3", oid).py_err(py)?;
-        let found = py.detach(|| bale_index::manifest::tree_entry(&self.odb, &oid, name)).py_err(py)?;
+        let found = py.detach(|| bale_index::manifest::tree_entry(&self.odb, &oid, path)).py_err(py)?;
         Ok(found.map(|o| o.to_string()))
     }
 
