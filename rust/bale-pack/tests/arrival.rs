@@ -10,7 +10,9 @@ use std::path::Path;
 use bale_error::Error;
 use bale_hash::Oid;
 use bale_odb::{Odb, Progress};
-use bale_pack::{read_plan, read_plan_kinds, Arrival, Assemblies, Destinations, Kind, PackItem, RemoteIndex, Side};
+use bale_pack::{
+    read_plan, read_plan_kinds, Arrival, Assemblies, Destinations, Kind, PackItem, RemoteIndex, Side, WrittenPack,
+};
 use common::{put, random_objects, Rng};
 
 /// Pieces of `0..len`, some starting before their neighbour ended (as a
@@ -39,8 +41,32 @@ fn pieces(rng: &mut Rng, len: u64, shuffled: bool) -> Vec<(u64, u64)> {
     out
 }
 
-fn destinations<'a>(odb: &'a Odb, side: &'a Side, assemblies: &'a Assemblies, p: &'a Progress) -> Destinations<'a> {
-    Destinations { odb, side, assemblies, progress: p }
+/// One pack of `objects` (each in `local`), written under `dir`, and its bytes.
+fn pack_of(local: &Odb, objects: &[Oid], dir: &Path) -> (WrittenPack, Vec<u8>) {
+    let w = bale_pack::write_pack(&PackItem::objects(local, objects).unwrap(), &dir.join("s"), &Progress::default())
+        .unwrap();
+    let bytes = fs::read(&w.pack_path).unwrap();
+    (w, bytes)
+}
+
+/// Empty stores for a read to arrive into: a cache, a side store, and the
+/// rest of what an arrival writes to.
+struct Stores {
+    odb: Odb,
+    side: Side,
+    assemblies: Assemblies,
+    progress: Progress,
+}
+
+impl Stores {
+    fn new(dir: &Path, name: &str) -> Stores {
+        let side = Side::new(dir.join(format!("{name}-side")));
+        Stores { odb: Odb::new(dir.join(name)), side, assemblies: Assemblies::default(), progress: Progress::default() }
+    }
+
+    fn to(&self) -> Destinations<'_> {
+        Destinations { odb: &self.odb, side: &self.side, assemblies: &self.assemblies, progress: &self.progress }
+    }
 }
 
 #[test]
@@ -52,19 +78,15 @@ fn pieces_in_any_order_store_every_object_once_with_one_large_one_streamed() {
         let mut objects: Vec<Oid> = random_objects(&local, &mut rng, 40, 20_000, 3).into_iter().map(|o| o.0).collect();
         // Larger than what is gathered in memory: streamed into its temp file.
         objects.insert(20, put(&local, &rng.bytes(9 << 20), false));
-        let packs = d.path().join("s");
-        let w =
-            bale_pack::write_pack(&PackItem::objects(&local, &objects).unwrap(), &packs, &Progress::default()).unwrap();
-        let pack = fs::read(&w.pack_path).unwrap();
+        let (w, pack) = pack_of(&local, &objects, d.path());
         let remote = RemoteIndex::from_indexes([w.index]);
         // Every other object: reads have gaps of objects nobody asked for.
         let wanted: Vec<Oid> = objects.iter().copied().step_by(2).chain([objects[20]]).collect();
         let plan = read_plan(&remote, &wanted, 64 << 10, u64::MAX);
         assert_eq!(plan.reads.len(), 1);
         let read = &plan.reads[0];
-        let fresh = Odb::new(d.path().join(format!("b{seed}")));
-        let (side, assemblies, p) = (Side::new(d.path().join("side")), Assemblies::default(), Progress::default());
-        let to = destinations(&fresh, &side, &assemblies, &p);
+        let stores = Stores::new(d.path(), "b");
+        let (fresh, to) = (&stores.odb, stores.to());
         let mut arrival = Arrival::new(read).unwrap();
         for (a, b) in pieces(&mut rng, read.len(), seed % 2 == 1) {
             let bytes = &pack[(read.start + a) as usize..(read.start + b) as usize];
@@ -93,20 +115,13 @@ fn a_corrupt_byte_in_a_streamed_object_stores_nothing_of_it() {
     let mut rng = Rng(7);
     let big = put(&local, &rng.bytes(10 << 20), false);
     let small = put(&local, b"small", false);
-    let w = bale_pack::write_pack(
-        &PackItem::objects(&local, &[small, big]).unwrap(),
-        &d.path().join("s"),
-        &Progress::default(),
-    )
-    .unwrap();
-    let mut pack = fs::read(&w.pack_path).unwrap();
+    let (w, mut pack) = pack_of(&local, &[small, big], d.path());
     let entry = w.index.get(&big).unwrap();
     pack[(entry.offset + entry.length - 3) as usize] ^= 1;
     let plan = read_plan(&RemoteIndex::from_indexes([w.index]), &[small, big], 0, u64::MAX);
     let read = &plan.reads[0];
-    let fresh = Odb::new(d.path().join("b"));
-    let (side, assemblies, p) = (Side::new(d.path().join("side")), Assemblies::default(), Progress::default());
-    let to = destinations(&fresh, &side, &assemblies, &p);
+    let stores = Stores::new(d.path(), "b");
+    let (fresh, to) = (&stores.odb, stores.to());
     let mut arrival = Arrival::new(read).unwrap();
     let bytes = &pack[read.start as usize..read.end as usize];
     let failed =
@@ -129,15 +144,11 @@ fn a_download_that_stops_short_or_overruns_is_refused() {
     let d = tempfile::tempdir().unwrap();
     let local = Odb::new(d.path().join("a"));
     let objects: Vec<Oid> = random_objects(&local, &mut Rng(8), 10, 5000, 0).into_iter().map(|o| o.0).collect();
-    let w =
-        bale_pack::write_pack(&PackItem::objects(&local, &objects).unwrap(), &d.path().join("s"), &Progress::default())
-            .unwrap();
-    let pack = fs::read(&w.pack_path).unwrap();
+    let (w, pack) = pack_of(&local, &objects, d.path());
     let plan = read_plan(&RemoteIndex::from_indexes([w.index]), &objects, 0, u64::MAX);
     let read = &plan.reads[0];
-    let fresh = Odb::new(d.path().join("b"));
-    let (side, assemblies, p) = (Side::new(d.path().join("side")), Assemblies::default(), Progress::default());
-    let to = destinations(&fresh, &side, &assemblies, &p);
+    let stores = Stores::new(d.path(), "b");
+    let to = stores.to();
     let bytes = &pack[read.start as usize..read.end as usize];
 
     let mut arrival = Arrival::new(read).unwrap();
@@ -161,17 +172,13 @@ fn the_same_bytes_wanted_as_a_file_and_as_a_segment_reach_both_stores() {
     let local = Odb::new(d.path().join("a"));
     let mut rng = Rng(9);
     let objects: Vec<Oid> = random_objects(&local, &mut rng, 5, 3000, 0).into_iter().map(|o| o.0).collect();
-    let w =
-        bale_pack::write_pack(&PackItem::objects(&local, &objects).unwrap(), &d.path().join("s"), &Progress::default())
-            .unwrap();
-    let pack = fs::read(&w.pack_path).unwrap();
+    let (w, pack) = pack_of(&local, &objects, d.path());
     let wanted = [(objects[1], Kind::Blob), (objects[1], Kind::Chunk), (objects[3], Kind::Chunk)];
     let plan = read_plan_kinds(&RemoteIndex::from_indexes([w.index]), &wanted, 1 << 20, u64::MAX);
     let read = &plan.reads[0];
     assert_eq!(read.entries.len(), 3);
-    let fresh = Odb::new(d.path().join("b"));
-    let (side, assemblies, p) = (Side::new(d.path().join("side")), Assemblies::default(), Progress::default());
-    let to = destinations(&fresh, &side, &assemblies, &p);
+    let stores = Stores::new(d.path(), "b");
+    let (fresh, to) = (&stores.odb, stores.to());
     let mut arrival = Arrival::new(read).unwrap();
     for (i, piece) in pack[read.start as usize..read.end as usize].chunks(7).enumerate() {
         arrival.write(to, i as u64 * 7, piece).unwrap();
@@ -179,7 +186,7 @@ fn the_same_bytes_wanted_as_a_file_and_as_a_segment_reach_both_stores() {
     let got = arrival.finish(to).unwrap();
     assert_eq!((got.stored, got.files), (3, 1));
     assert_eq!(fs::read(fresh.object_path(&objects[1])).unwrap(), fs::read(local.object_path(&objects[1])).unwrap());
-    let segments = side.segments().unwrap();
+    let segments = stores.side.segments().unwrap();
     for oid in [objects[1], objects[3]] {
         let mut buf = Vec::new();
         assert!(segments.read(&oid, &mut buf).unwrap());
@@ -193,17 +200,13 @@ fn a_read_that_is_one_large_file_lands_from_parts_in_any_order() {
     let local = Odb::new(d.path().join("a"));
     let mut rng = Rng(10);
     let big = put(&local, &rng.bytes(9 << 20), false);
-    let w =
-        bale_pack::write_pack(&PackItem::objects(&local, &[big]).unwrap(), &d.path().join("s"), &Progress::default())
-            .unwrap();
-    let mut pack = fs::read(&w.pack_path).unwrap();
+    let (w, mut pack) = pack_of(&local, &[big], d.path());
     let plan = read_plan(&RemoteIndex::from_indexes([w.index]), &[big], 0, u64::MAX);
     let read = &plan.reads[0];
-    let (side, assemblies, p) = (Side::new(d.path().join("side")), Assemblies::default(), Progress::default());
 
     // Parts out of order, one of them twice: nothing is held in memory.
-    let fresh = Odb::new(d.path().join("b"));
-    let to = destinations(&fresh, &side, &assemblies, &p);
+    let stores = Stores::new(d.path(), "b");
+    let (fresh, to) = (&stores.odb, stores.to());
     let mut arrival = Arrival::new(read).unwrap();
     for (a, b) in pieces(&mut rng, read.len(), true) {
         arrival.write(to, a, &pack[(read.start + a) as usize..(read.start + b) as usize]).unwrap();
@@ -213,8 +216,8 @@ fn a_read_that_is_one_large_file_lands_from_parts_in_any_order() {
     assert_eq!(fs::read(fresh.object_path(&big)).unwrap(), fs::read(local.object_path(&big)).unwrap());
 
     // A part missing, then a corrupt byte: refused, nothing left behind.
-    let fresh = Odb::new(d.path().join("c"));
-    let to = destinations(&fresh, &side, &assemblies, &p);
+    let stores = Stores::new(d.path(), "c");
+    let (fresh, to) = (&stores.odb, stores.to());
     let bytes = |pack: &[u8]| pack[read.start as usize..read.end as usize].to_vec();
     let mut arrival = Arrival::new(read).unwrap();
     let all = bytes(&pack);
