@@ -146,6 +146,12 @@ def test_pulling_one_subdirectory_fetches_only_its_bytes(
     file_only = json.loads(run("bale", "fetch", "--json", "data/d5/f005", cwd=clone).stdout)
     assert file_only["copied"] == 2  # d5's tree and the file
 
+    # A path the output does not record fetches no file: only the trees
+    # read to find that out.
+    other = _fresh_clone(native_repo, tmp_path, "other")
+    nothing = json.loads(run("bale", "fetch", "--json", "data/d5/nothing", cwd=other).stdout)
+    assert nothing["copied"] == 2  # the root tree and d5's
+
 
 def test_a_remote_emptied_behind_our_back_is_pushed_to_again(
     native_repo: Path, run: Run, remote: RemoteUnderTest

@@ -190,17 +190,20 @@ async def fetch(
     try:
         roots: list[tuple[str, str]] = []
         for root, sub in targets:
-            oid = root
+            oid: str | None = root
             for name in sub.split("/") if sub else ():
+                assert oid is not None
                 if not ws.exists("blake3", oid):
                     await _rounds(store, ws, [("blake3", oid)], paths, jobs, bar, moved, True)
                 if not ws.exists("blake3", oid):
                     break  # on no remote: reported by the round below
-                found = ws.tree_entry(oid, name)
-                if found is None:
-                    break  # not in this output: nothing to fetch for it
-                oid = found
-            roots.append(("blake3", oid))
+                # None where the output records nothing at this path (a
+                # name it lacks, or a file on the way): nothing to fetch.
+                oid = ws.tree_entry(oid, name)
+                if oid is None:
+                    break
+            if oid is not None:
+                roots.append(("blake3", oid))
         await _rounds(store, ws, roots, paths, jobs, bar, moved, False)
         return moved
     finally:

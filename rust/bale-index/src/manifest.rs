@@ -737,16 +737,15 @@ mod tests {
             assert_eq!(got, want.oid().unwrap(), "{algo:?}");
             assert_eq!((got_size, n), (2 + 5, 2));
 
-            // The recorded file `a` is a directory now, holding `a/b`.
-            let (oid, size, exec) = file(b"b\n", false);
-            let (got, _, n, replaced) = graft(&odb, &dir, "a/b", Graft::File { oid, size, exec }).unwrap();
+            // The recorded file `a` is a directory now, holding `a/b/c`; `ab`
+            // only shares a prefix of its name and stays.
+            let with_ab = manifest(vec![entry("a", file(b"a\n", false)), entry("ab/c", file(b"ab\n", false))]);
+            let with_ab = with_ab.store(&odb).unwrap();
+            let (oid, size, exec) = file(b"c\n", false);
+            let (got, got_size, n, replaced) = graft(&odb, &with_ab, "a/b/c", Graft::File { oid, size, exec }).unwrap();
             assert!(replaced);
-            let want = manifest(vec![
-                entry("a/b", (oid, size, exec)),
-                entry("s/x", file(b"x\n", false)),
-                entry("s/y", file(b"yy\n", false)),
-            ]);
-            assert_eq!((got, n), (want.oid().unwrap(), 3), "{algo:?}");
+            let want = manifest(vec![entry("a/b/c", (oid, size, exec)), entry("ab/c", file(b"ab\n", false))]);
+            assert_eq!((got, got_size, n), (want.oid().unwrap(), 2 + 3, 2), "{algo:?}");
         }
         let md5_dir = Manifest { algo: Algo::Md5, entries: Vec::new(), empty_dirs: Vec::new() }.store(&odb).unwrap();
         let native = hash_bytes(Algo::Blake3, b"b", false);
