@@ -49,6 +49,12 @@ def toplevel(root: Path) -> Path:
     return Path(git(root, "rev-parse", "--show-toplevel").stdout.decode().strip())
 
 
+def subdir(root: Path) -> str:
+    """Where ``root`` lies in its git work tree: ``.`` at the top, else a
+    relative path such as ``a/b``."""
+    return root.relative_to(toplevel(root)).as_posix()
+
+
 def head(root: Path) -> tuple[str, str] | None:
     """HEAD's commit id and branch name (``HEAD`` when detached), in one
     call; None outside git or before the first commit."""
@@ -84,6 +90,15 @@ def files_at(root: Path, rev: str, suffix: str) -> list[tuple[str, str]]:
     is_id = len(rev) == 40 and all(c in "0123456789abcdef" for c in rev)
     listing = _tree(root, rev) if is_id else _tree.__wrapped__(root, rev)
     return [(name, blob) for name, blob in listing if name.endswith(suffix)]
+
+
+def files_under(root: Path, rev: str, suffix: str = "") -> list[tuple[str, str]]:
+    """:func:`files_at`, only those under ``root``: a repository in a
+    subdirectory of its git work tree (``dvc init --subdir``) sees its own
+    files. Paths stay relative to the top of the work tree."""
+    found = files_at(root, rev, suffix)
+    prefix = subdir(root)
+    return found if prefix == "." else [(n, b) for n, b in found if n.startswith(prefix + "/")]
 
 
 @functools.lru_cache(maxsize=4)

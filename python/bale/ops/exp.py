@@ -164,8 +164,7 @@ def run(
 
 
 def _top_relative(repo: Repo, files: dict[str, bytes]) -> dict[str, bytes]:
-    top = scm.toplevel(repo.root)
-    prefix = repo.root.relative_to(top).as_posix()
+    prefix = scm.subdir(repo.root)
     return {(rel if prefix == "." else f"{prefix}/{rel}"): d for rel, d in files.items()}
 
 

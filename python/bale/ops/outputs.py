@@ -172,12 +172,7 @@ def collect_at(repo: Repo, commit: str, label: str | None = None) -> list[Tracke
     paths as they would be in this workspace. ``label`` names the revision in
     messages."""
     top = scm.toplevel(repo.root)
-    prefix = repo.root.relative_to(top).as_posix()
-    found = [
-        (name, blob)
-        for name, blob in scm.files_at(repo.root, commit, ".dvc")
-        if prefix == "." or name.startswith(prefix + "/")
-    ]
+    found = scm.files_under(repo.root, commit, ".dvc")
     texts = scm.read_blobs(repo.root, [blob for _n, blob in found])
     out: list[Tracked] = _stage_outputs_at(repo, commit, label)
     for name, blob in found:

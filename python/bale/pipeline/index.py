@@ -160,13 +160,11 @@ def load_at(
     from bale.pipeline.params import loads_bytes
 
     top = scm.toplevel(repo.root)
-    prefix = repo.root.relative_to(top).as_posix()
     tag = label or commit[:7]
     names = {
         n: b
-        for n, b in scm.files_at(repo.root, commit, "")
+        for n, b in scm.files_under(repo.root, commit)
         if posixpath.basename(n) in (PROJECT_FILE, LOCK_FILE)
-        and (prefix == "." or n.startswith(prefix + "/"))
     }
     # What dvc would not see: under a .dvcignore rule or in another
     # repository (judged by this workspace's rules, as the revision's own

@@ -88,12 +88,9 @@ def files_of(repo: Repo, pipes: Pipelines, tree: Collection[str] | None = None) 
 
 def tree_at(repo: Repo, rev: str) -> list[str]:
     """The files of git revision ``rev`` under the repository, repository-relative."""
-    top = scm.toplevel(repo.root)
-    prefix = repo.root.relative_to(top).as_posix()
-    names = [name for name, _blob in scm.files_at(repo.root, rev, "")]
-    if prefix == ".":
-        return names
-    return [n[len(prefix) + 1 :] for n in names if n.startswith(prefix + "/")]
+    names = [name for name, _blob in scm.files_under(repo.root, rev)]
+    prefix = scm.subdir(repo.root)
+    return names if prefix == "." else [n[len(prefix) + 1 :] for n in names]
 
 
 def loaded(files: dict[str, Any], metrics: bool = False) -> dict[str, Any]:
@@ -159,8 +156,7 @@ def at_revisions(repo: Repo, files: Files, revs: list[str]) -> dict[str, Snapsho
     metrics file comes from the cache, as that revision's lock records it."""
     from bale.pipeline.lockfile import loads_lock
 
-    top = scm.toplevel(repo.root)
-    prefix = repo.root.relative_to(top).as_posix()
+    prefix = scm.subdir(repo.root)
 
     def at(name: str) -> str:
         return name if prefix == "." else f"{prefix}/{name}"
