@@ -160,10 +160,9 @@ impl Arrival {
                 small.push(*e);
             }
         }
-        let whole = match read.entries.as_slice() {
-            [e] if e.kind == Kind::Blob && e.length > IN_MEMORY && e.offset == read.start && e.end() == read.end => {
-                Whole::Expected
-            }
+        // One streamed file and nothing else, over the whole read.
+        let whole = match large.as_slice() {
+            [e] if small.is_empty() && e.offset == read.start && e.end() == read.end => Whole::Expected,
             _ => Whole::No,
         };
         Ok(Arrival {
