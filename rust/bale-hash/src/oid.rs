@@ -84,10 +84,15 @@ impl Oid {
             return Err(bad());
         }
         let mut bytes = [0u8; 32];
-        for (i, pair) in hex.as_bytes().chunks(2).enumerate() {
-            let hi = hex_val(pair[0]).ok_or_else(bad)?;
-            let lo = hex_val(pair[1]).ok_or_else(bad)?;
+        // A manifest holds one id per file: no branch per digit.
+        let mut invalid = 0u8;
+        for (i, pair) in hex.as_bytes().chunks_exact(2).enumerate() {
+            let (hi, lo) = (HEX_VALUE[pair[0] as usize], HEX_VALUE[pair[1] as usize]);
+            invalid |= hi | lo;
             bytes[i] = hi << 4 | lo;
+        }
+        if invalid > 0xf {
+            return Err(bad());
         }
         Ok(Oid { algo, tree, bytes })
     }
@@ -126,14 +131,22 @@ impl Oid {
     }
 }
 
-fn hex_val(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
+/// Each byte's value as a hex digit, 0xff where it is none.
+static HEX_VALUE: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut c = 0;
+    while c < 10 {
+        t[b'0' as usize + c] = c as u8;
+        c += 1;
     }
-}
+    let mut c = 0;
+    while c < 6 {
+        t[b'a' as usize + c] = 10 + c as u8;
+        t[b'A' as usize + c] = 10 + c as u8;
+        c += 1;
+    }
+    t
+};
 
 impl fmt::Display for Oid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -171,6 +184,20 @@ mod tests {
         assert!(Oid::parse(Algo::Md5, &("a".repeat(32) + ".tree")).is_err());
         assert!(Oid::parse(Algo::Blake3, &"a".repeat(32)).is_err());
         assert!(Oid::parse(Algo::Md5, &"g".repeat(32)).is_err());
+    }
+
+    #[test]
+    fn one_non_digit_anywhere_is_rejected() {
+        let digits = "0123456789abcdefABCDEF0123456789";
+        assert_eq!(Oid::parse(Algo::Md5, digits).unwrap().to_string(), digits.to_lowercase());
+        for at in 0..32 {
+            for bad in ["g", "G", "/", ":", "@", "`", " ", "\u{0}"] {
+                let text = format!("{}{bad}{}", &digits[..at], &digits[at + 1..]);
+                assert!(Oid::parse(Algo::Md5, &text).is_err(), "{text:?}");
+            }
+        }
+        // Two bytes of one character, where the length alone would pass.
+        assert!(Oid::parse(Algo::Md5, &format!("é{}", &digits[2..])).is_err());
     }
 
     #[test]

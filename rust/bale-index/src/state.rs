@@ -79,11 +79,18 @@ impl<T: Record> Section<T> {
 
     /// Sets `key`; whether that changed anything.
     fn set(&mut self, key: String, value: T) -> bool {
-        if self.map().get(&key) == Some(&value) {
-            return false;
+        use std::collections::hash_map::Entry::{Occupied, Vacant};
+        match self.map_mut().entry(key) {
+            Occupied(o) if *o.get() == value => false,
+            Occupied(mut o) => {
+                o.insert(value);
+                true
+            }
+            Vacant(v) => {
+                v.insert(value);
+                true
+            }
         }
-        self.map_mut().insert(key, value);
-        true
     }
 
     /// Removes `key`; whether it was there.
@@ -130,8 +137,9 @@ pub struct State {
     opened_ns: i64,
 }
 
-fn object_key(path: &Path) -> String {
-    path.display().to_string()
+/// Borrowed for the lookups of a checkout, which makes one per file.
+fn object_key(path: &Path) -> std::borrow::Cow<'_, str> {
+    path.to_string_lossy()
 }
 
 fn complete_key(oid: &Oid) -> String {
@@ -160,6 +168,14 @@ impl State {
     /// An index that is never saved.
     pub fn in_memory() -> State {
         State { opened_ns: now_ns(), ..State::default() }
+    }
+
+    /// Parses the per-file records now, so that a command that will look
+    /// files up (checkout) can do it on one thread while another reads the
+    /// manifest, instead of stalling its workers at their first lookup.
+    pub fn warm(&self) {
+        self.paths.map();
+        self.objects.map();
     }
 
     pub fn len(&self) -> usize {
@@ -208,12 +224,12 @@ impl State {
 
     /// Whether the cache object at `path` was verified with this stat.
     pub fn object_verified(&self, path: &Path, stat: &Stat, oid: &Oid) -> bool {
-        self.objects.map().get(&object_key(path)) == Some(&Entry { stat: *stat, oid: *oid })
+        self.objects.map().get(object_key(path).as_ref()) == Some(&Entry { stat: *stat, oid: *oid })
     }
 
     /// Remembers that the cache object at `path` hashes to `oid`.
     pub fn record_object(&mut self, path: &Path, stat: Stat, oid: Oid) {
-        self.dirty |= self.objects.set(object_key(path), Entry { stat, oid });
+        self.dirty |= self.objects.set(object_key(path).into_owned(), Entry { stat, oid });
     }
 
     /// Remembers that these objects of `odb` were verified just now (each

@@ -375,28 +375,37 @@ impl Workspace {
                 progress: p,
             };
             let mut state = self.state.lock().unwrap();
-            let (dest, want_oid, exec, manifest) = match subpath.as_deref().filter(|s| !s.is_empty()) {
-                None => (target.clone(), oid, isexec, self.manifest_for(&oid)?),
-                Some(sub) => {
-                    let mut m = Manifest::load_under(&self.odb, &oid, sub)?;
-                    let dest = target.join(sub);
-                    if m.entries.len() == 1 && m.entries[0].rel == sub {
-                        let e = &m.entries[0];
-                        (dest, e.oid, e.exec, None)
-                    } else {
-                        let prefix = format!("{sub}/");
-                        for e in &mut m.entries {
-                            e.rel = e.rel.strip_prefix(&prefix).unwrap_or(&e.rel).to_owned();
+            // The state's records are parsed while the manifest is read.
+            let shared: &State = &state;
+            let (_, picked) = rayon::join(
+                || shared.warm(),
+                || match subpath.as_deref().filter(|s| !s.is_empty()) {
+                    None => Ok((target.clone(), oid, isexec, self.manifest_for(&oid)?)),
+                    Some(sub) => {
+                        let mut m = Manifest::load_under(&self.odb, &oid, sub)?;
+                        let dest = target.join(sub);
+                        if m.entries.len() == 1 && m.entries[0].rel == sub {
+                            let e = &m.entries[0];
+                            Ok((dest, e.oid, e.exec, None))
+                        } else {
+                            let prefix = format!("{sub}/");
+                            for e in &mut m.entries {
+                                e.rel = e.rel.strip_prefix(&prefix).unwrap_or(&e.rel).to_owned();
+                            }
+                            m.empty_dirs = m
+                                .empty_dirs
+                                .iter()
+                                .filter_map(|d| d.strip_prefix(&prefix).map(str::to_owned))
+                                .collect();
+                            if m.entries.is_empty() && m.empty_dirs.is_empty() {
+                                return Err(Error::NotFound { path: dest });
+                            }
+                            Ok((dest, oid, false, Some(m)))
                         }
-                        m.empty_dirs =
-                            m.empty_dirs.iter().filter_map(|d| d.strip_prefix(&prefix).map(str::to_owned)).collect();
-                        if m.entries.is_empty() && m.empty_dirs.is_empty() {
-                            return Err(Error::NotFound { path: dest });
-                        }
-                        (dest, oid, false, Some(m))
                     }
-                }
-            };
+                },
+            );
+            let (dest, want_oid, exec, manifest) = picked?;
             let st = bale_checkout::checkout(&dest, &want_oid, exec, manifest, &opts, &mut state)?;
             Ok(CheckoutResult {
                 added: st.added,
