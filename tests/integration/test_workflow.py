@@ -7,6 +7,8 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
+
 from .conftest import Run, read_tree, write_tree
 
 DATA = {
@@ -172,6 +174,15 @@ def test_diff_between_revisions_and_workspace(repo: Path, run: Run) -> None:
     d2 = json.loads(run("bale", "diff", "HEAD~1", "HEAD", "--json").stdout)
     assert d2["renamed"] == d["renamed"]
     assert json.loads(run("bale", "diff", "--json").stdout) == {}  # nothing changed, as dvc
+
+
+@pytest.mark.interop
+def test_diff_before_the_first_commit_is_empty_as_in_dvc(md5_repo: Path, run: Run) -> None:
+    write_tree(md5_repo / "data", DATA)
+    run("bale", "add", "data")
+    for tool in ("bale", "dvc"):
+        assert json.loads(run(tool, "diff", "--json").stdout) == {}, tool
+        assert run(tool, "diff").stdout == "", tool
 
 
 def test_commands_work_from_a_subdirectory(repo: Path, run: Run) -> None:

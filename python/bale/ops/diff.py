@@ -98,6 +98,8 @@ def diff(repo: Repo, a_rev: str | None = None, b_rev: str | None = None) -> Diff
     """``a_rev`` defaults to HEAD; ``b_rev`` to the workspace."""
     if not scm.is_git_repo(repo.root):
         raise BaleError("diff compares git revisions: this repository has no git")
+    if not scm.has_commits(repo.root):
+        return DiffResult()  # as dvc: before the first commit there is nothing to compare
     a_files, a_dirs, a_missing = _rev_side(repo, a_rev or "HEAD")
     b_files, b_dirs, b_missing = _rev_side(repo, b_rev) if b_rev else _workspace_side(repo)
     r = DiffResult(not_in_cache=sorted(set(a_missing + b_missing)))
