@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bale import _core, scm
+from bale.console import warn
 from bale.exceptions import TargetError, TargetNotFoundError
 from bale.metafiles import (
     Out,
@@ -118,7 +119,7 @@ def _build(
     ``previous``, the version recorded before (DESIGN.md 13.0)."""
     rel = path.relative_to(repo.root).as_posix()
     with Bar(f"Adding {rel}") as bar:
-        return repo.workspace.build(
+        built = repo.workspace.build(
             str(path),
             algo,
             True,
@@ -127,6 +128,16 @@ def _build(
             bar.tick,
             previous=previous if _own_copy(path, types) else None,
         )
+    _tell_skipped(rel, built.skipped)
+    return built
+
+
+def _tell_skipped(rel: str, skipped: list[tuple[str, str]], shown: int = 5) -> None:
+    """Names what a directory holds that its record leaves out, and why."""
+    for inner, why in skipped[:shown]:
+        warn(f"{rel}/{inner}: not tracked: {why}")
+    if len(skipped) > shown:
+        warn(f"{rel}: {len(skipped) - shown} more entries not tracked")
 
 
 def add_one(repo: Repo, path: Path, *, require_dvcfile: bool = False) -> AddResult:

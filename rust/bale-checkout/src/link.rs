@@ -127,13 +127,17 @@ fn link_one(kind: LinkType, object: &Path, dest: &Path, exec: bool) -> std::io::
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
                 other => return other.map(|()| None),
             }
+            if already_linked(kind, &abs, dest) {
+                return Ok(None);
+            }
             let tmp = temp_path(dir);
             make(&tmp)?;
-            if let Err(e) = fs::rename(&tmp, dest) {
-                let _ = fs::remove_file(&tmp);
-                return Err(e);
-            }
-            Ok(None)
+            bale_odb::failpoint::reached("temp");
+            let renamed = fs::rename(&tmp, dest);
+            // rename(2) between two names of one inode succeeds and does
+            // nothing, leaving the temp name behind: the temp goes on every path.
+            let _ = fs::remove_file(&tmp);
+            renamed.map(|()| None)
         }
         LinkType::Reflink | LinkType::Copy => {
             let mut tmp = private_temp(dir, exec).map_err(to_io)?;
@@ -148,6 +152,19 @@ fn link_one(kind: LinkType, object: &Path, dest: &Path, exec: bool) -> std::io::
             tmp.persist(dest).map_err(to_io)?;
             Ok(Some(meta))
         }
+    }
+}
+
+/// Whether `dest` already is the link `kind` would make to `object`: a
+/// hard link to the same inode, or a symlink naming the same path.
+fn already_linked(kind: LinkType, object: &Path, dest: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    if kind == LinkType::Symlink {
+        return fs::read_link(dest).is_ok_and(|target| target == object);
+    }
+    match (fs::symlink_metadata(dest), fs::metadata(object)) {
+        (Ok(d), Ok(o)) => d.is_file() && d.ino() == o.ino() && d.dev() == o.dev(),
+        _ => false,
     }
 }
 
@@ -238,6 +255,32 @@ mod tests {
             assert_eq!(fs::read(&obj).unwrap(), b"data", "{kind:?} edit reached the cache");
         }
         assert_eq!(fs::metadata(&obj).unwrap().nlink(), 1);
+    }
+
+    #[test]
+    fn relinking_a_linked_file_leaves_no_temp_file() {
+        let d = tempfile::tempdir().unwrap();
+        let obj = d.path().join("obj");
+        fs::write(&obj, b"data").unwrap();
+        let ws = d.path().join("ws");
+        fs::create_dir(&ws).unwrap();
+        for kind in [LinkType::Hardlink, LinkType::Symlink] {
+            let dest = ws.join(kind.name());
+            let linker = Linker::new(vec![kind]);
+            for _ in 0..3 {
+                linker.link(&obj, &dest, false).unwrap();
+            }
+            // A file linked to another object is replaced, also without a trace.
+            let other = d.path().join("other");
+            fs::write(&other, b"other").unwrap();
+            linker.link(&other, &dest, false).unwrap();
+            assert_eq!(fs::read(&dest).unwrap(), b"other");
+            linker.link(&obj, &dest, false).unwrap();
+            assert_eq!(fs::read(&dest).unwrap(), b"data");
+        }
+        let mut names: Vec<_> = fs::read_dir(&ws).unwrap().map(|e| e.unwrap().file_name()).collect();
+        names.sort();
+        assert_eq!(names, ["hardlink", "symlink"]);
     }
 
     #[test]

@@ -61,6 +61,9 @@ pub struct Built {
     pub hashed: u64,
     /// Objects written to the store.
     pub stored: u64,
+    /// What a directory holds but cannot be tracked, with why (see
+    /// [`Walked::skipped`]): told to the user, never dropped silently.
+    pub skipped: Vec<(String, &'static str)>,
 }
 
 /// The state key of a path: repository-relative, `/`-separated.
@@ -174,11 +177,12 @@ fn build(
     state: &mut State,
     wants_files: &dyn Fn(&Oid, &State) -> bool,
 ) -> Result<Built> {
-    let walked = match walk_target(target, opts)? {
+    let mut walked = match walk_target(target, opts)? {
         Target::File(meta) => return build_file(target, &meta, opts, state),
         Target::Dir(walked) => walked,
     };
     let memo = Memo::of(target, opts, state, &walked)?;
+    let skipped = std::mem::take(&mut walked.skipped);
     if let Some(m) = memo.known.filter(|m| !wants_files(&m.oid, state)) {
         opts.progress.total.store(m.nfiles, Ordering::Relaxed);
         opts.progress.done.store(m.nfiles, Ordering::Relaxed);
@@ -191,9 +195,11 @@ fn build(
             manifest: None,
             hashed: 0,
             stored: 0,
+            skipped,
         });
     }
-    let built = build_walked(walked, opts, state)?;
+    let mut built = build_walked(walked, opts, state)?;
+    built.skipped = skipped;
     memo.record(state, &built);
     Ok(built)
 }
@@ -298,6 +304,7 @@ fn build_file(target: &Path, meta: &fs::Metadata, opts: &BuildOptions, state: &m
         manifest: None,
         hashed: r.read as u64,
         stored: r.stored as u64,
+        skipped: Vec::new(),
     })
 }
 
@@ -356,6 +363,7 @@ fn build_walked(walked: Walked, opts: &BuildOptions, state: &mut State) -> Resul
         manifest: Some(manifest),
         hashed,
         stored,
+        skipped: Vec::new(),
     })
 }
 

@@ -292,6 +292,11 @@ impl State {
         self.objects.write(&mut data);
         self.trees.write(&mut data);
         write_atomic(&self.path, &data, 0o644)?;
+        // A save killed half-way (by a command that holds no lock, like
+        // `status`) left a temp as large as the state: the next save drops it.
+        if let Some(dir) = self.path.parent() {
+            bale_odb::fs::sweep_temps(dir, false);
+        }
         self.dirty = false;
         Ok(())
     }

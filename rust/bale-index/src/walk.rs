@@ -1,13 +1,18 @@
 //! A parallel walk of a directory that applies the ignore rules.
 //!
 //! Symlinks are followed to files, as DVC does (the link's target content is
-//! tracked); a symlink to a directory is skipped, as `os.walk` skips it.
+//! tracked); a symlink to a directory is skipped, as `os.walk` skips it, and
+//! so are sockets, fifos and devices: each is reported in
+//! [`Walked::skipped`], never dropped without a word. bale's own temp files
+//! are never data: the walk passes over them, and removes those whose writer
+//! was killed ([`bale_odb::fs::abandoned_temp`]).
 
 use std::fs::{self, Metadata};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use bale_error::{Error, IoContext, Result};
+use bale_odb::fs::{abandoned_temp, temp_owner};
 use rayon::prelude::*;
 
 use crate::ignore::{always_ignored, is_subrepo, Rules};
@@ -30,7 +35,14 @@ pub struct Walked {
     pub files: Vec<WalkFile>,
     /// Directories that hold no tracked file at any depth, sorted.
     pub empty_dirs: Vec<String>,
+    /// What is there but cannot be tracked, with why, sorted.
+    pub skipped: Vec<(String, &'static str)>,
 }
+
+/// Why a symlink to a directory is not tracked.
+pub const SKIPPED_DIR_LINK: &str = "a symlink to a directory (not followed, as dvc does not)";
+/// Why a socket, fifo or device is not tracked.
+pub const SKIPPED_SPECIAL: &str = "not a regular file (a socket, fifo or device)";
 
 pub fn stat_of(meta: &Metadata) -> Stat {
     Stat { inode: meta.ino(), size: meta.len(), mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec() }
@@ -51,6 +63,7 @@ pub fn walk(dir: &Path, rules: &Rules) -> Result<Walked> {
     }
     out.files.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
     out.empty_dirs.sort_unstable();
+    out.skipped.sort_unstable();
     Ok(out)
 }
 
@@ -76,24 +89,35 @@ fn walk_dir(dir: &Path, prefix: &str, parent_rules: &Rules, out: &mut Walked) ->
         if always_ignored(&name) {
             continue;
         }
+        if temp_owner(&name).is_some() {
+            if abandoned_temp(&name) {
+                let _ = fs::remove_file(&path);
+            }
+            continue;
+        }
         let ftype = entry.file_type().at(&path)?;
-        let (is_dir, meta) = if ftype.is_symlink() {
+        let (is_dir, meta, skip) = if ftype.is_symlink() {
             match fs::metadata(&path) {
-                Ok(m) if m.is_file() => (false, Some(m)),
-                Ok(_) => continue,
+                Ok(m) if m.is_file() => (false, Some(m), None),
+                Ok(m) if m.is_dir() => (false, None, Some(SKIPPED_DIR_LINK)),
+                Ok(_) => (false, None, Some(SKIPPED_SPECIAL)),
                 Err(e) => return Err(Error::io(&path, e)),
             }
         } else if ftype.is_dir() {
-            (true, None)
+            (true, None, None)
         } else if ftype.is_file() {
-            (false, Some(entry.metadata().at(&path)?))
+            (false, Some(entry.metadata().at(&path)?), None)
         } else {
-            continue; // sockets, fifos, devices: not data
+            (false, None, Some(SKIPPED_SPECIAL))
         };
         if rules.ignores(&path, is_dir) {
             continue;
         }
         let rel = join_rel(prefix, &name);
+        if let Some(why) = skip {
+            out.skipped.push((rel, why));
+            continue;
+        }
         if is_dir {
             if !is_subrepo(&path) {
                 subdirs.push((path, rel));
@@ -118,6 +142,7 @@ fn walk_dir(dir: &Path, prefix: &str, parent_rules: &Rules, out: &mut Walked) ->
         any |= has;
         out.files.extend(sub.files);
         out.empty_dirs.extend(sub.empty_dirs);
+        out.skipped.extend(sub.skipped);
     }
     if !any {
         out.empty_dirs.push(prefix.to_owned());
@@ -192,6 +217,39 @@ mod tests {
         let rels: Vec<_> = w.files.iter().map(|f| f.rel.as_str()).collect();
         assert_eq!(rels, [".dvcignore", "a-b", "a.b", "a/b", "link", "link_target"]);
         assert_eq!(w.empty_dirs, ["empty", "empty/deeper"]);
+        assert_eq!(w.skipped, [("dirlink".to_owned(), SKIPPED_DIR_LINK)]);
+    }
+
+    #[test]
+    fn bale_temp_files_are_never_data_and_abandoned_ones_are_removed() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        fs::create_dir_all(root.join("sub")).unwrap();
+        // pid 4,000,000,000 runs nowhere (pid_max is at most 2^22).
+        let dead = root.join("sub/.bale4000000000x3x1f.tmp");
+        let live = root.join(format!(".bale{}x0xab.tmp", std::process::id()));
+        let python_made = root.join(".bale4000000000xdeadbeef.tmp");
+        let lookalike = root.join(".bale12.tmp"); // not bale's shape: the user's file
+        for p in [&dead, &live, &python_made, &lookalike] {
+            fs::write(p, b"x").unwrap();
+        }
+        fs::write(root.join("sub/data"), b"d").unwrap();
+        let w = walk(root, &Rules::default()).unwrap();
+        let rels: Vec<_> = w.files.iter().map(|f| f.rel.as_str()).collect();
+        assert_eq!(rels, [".bale12.tmp", "sub/data"]);
+        assert!(!dead.exists() && !python_made.exists(), "a killed writer's temps are swept");
+        assert!(live.exists(), "a running writer's temp is left to it");
+    }
+
+    #[test]
+    fn fifos_are_reported_not_dropped() {
+        let d = tempfile::tempdir().unwrap();
+        let fifo = std::ffi::CString::new(d.path().join("pipe").into_os_string().into_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        let w = walk(d.path(), &Rules::default()).unwrap();
+        assert!(w.files.is_empty());
+        assert_eq!(w.skipped, [("pipe".to_owned(), SKIPPED_SPECIAL)]);
     }
 
     #[test]

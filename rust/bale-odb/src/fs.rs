@@ -36,8 +36,56 @@ pub fn temp_path(dir: &Path) -> PathBuf {
 }
 
 /// The pid of the bale process that made a temp file, from its name.
+///
+/// Names of exactly the shape bale writes are bale's, whichever process made
+/// them (`.bale<pid>x<tag>.tmp`, the tag of hex digits and `x`, as Rust's
+/// [`temp_path`] and Python's atomic writes spell them): no walk ever takes
+/// one for data, and a sweep may remove it once its writer is gone.
 pub fn temp_owner(name: &str) -> Option<u32> {
-    name.strip_prefix(".bale")?.strip_suffix(".tmp")?.split('x').next()?.parse().ok()
+    let (pid, tag) = name.strip_prefix(".bale")?.strip_suffix(".tmp")?.split_once('x')?;
+    let digits = |s: &str, ok: fn(&u8) -> bool| !s.is_empty() && s.as_bytes().iter().all(ok);
+    if !digits(pid, u8::is_ascii_digit) || !digits(tag, |b| b.is_ascii_hexdigit() || *b == b'x') {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+/// Whether the process `pid` is running (always true where `/proc` is
+/// missing: nothing is then taken for abandoned).
+pub fn pid_alive(pid: u32) -> bool {
+    Path::new("/proc").join(pid.to_string()).exists() || !Path::new("/proc/self").exists()
+}
+
+/// Whether `name` is a temp file whose bale writer is no longer running
+/// (killed): nobody will publish or remove it but a sweep.
+pub fn abandoned_temp(name: &str) -> bool {
+    temp_owner(name).is_some_and(|pid| !pid_alive(pid))
+}
+
+/// Removes the abandoned temp files ([`abandoned_temp`]) in `dir`, and with
+/// `recursive` in every directory below it (symlinks are not followed).
+/// Returns the paths removed. A directory that cannot be read is passed over:
+/// a sweep tidies, it never fails the command that runs it.
+pub fn sweep_temps(dir: &Path, recursive: bool) -> Vec<PathBuf> {
+    use rayon::prelude::*;
+    let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
+    let mut removed = Vec::new();
+    let mut subdirs = Vec::new();
+    for entry in entries.filter_map(|e| e.ok()) {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if is_dir {
+            if recursive && !matches!(&*name, ".git" | ".dvc") {
+                subdirs.push(entry.path());
+            }
+        } else if abandoned_temp(&name) && fs::remove_file(entry.path()).is_ok() {
+            removed.push(entry.path());
+        }
+    }
+    let nested: Vec<Vec<PathBuf>> = subdirs.par_iter().map(|d| sweep_temps(d, true)).collect();
+    removed.extend(nested.into_iter().flatten());
+    removed
 }
 
 /// The process umask, read once.
@@ -87,10 +135,12 @@ impl TempFile {
             }
             other => other.at(&path)?,
         };
+        let tmp = TempFile { path, file: Some(file) };
         if exact && mode & !umask() != mode {
-            file.set_permissions(Permissions::from_mode(mode)).at(&path)?;
+            tmp.handle().set_permissions(Permissions::from_mode(mode)).at(&tmp.path)?;
         }
-        Ok(TempFile { path, file: Some(file) })
+        crate::failpoint::reached("temp");
+        Ok(tmp)
     }
 
     /// Takes charge of a file someone else wrote at `path` (a download): it

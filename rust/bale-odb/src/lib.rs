@@ -8,9 +8,11 @@
 //! [`transfer`] copies objects between two stores (the cache and a folder
 //! remote share one layout), verifying every byte it copies. [`chunks`]
 //! holds chunked files: lists beside objects, rebuilds, compaction.
-//! [`Landing`] is a download hashed while its parts land.
+//! [`Landing`] is a download hashed while its parts land. [`failpoint`]
+//! lets the kill tests stop a process at a chosen moment.
 
 mod chunks;
+pub mod failpoint;
 pub mod fs;
 mod landing;
 mod progress;

@@ -457,7 +457,12 @@ impl Odb {
     /// Temp files left by bale processes that are no longer running (a
     /// killed `add` or `pull`), with their sizes. Live writers' temps are kept.
     pub fn stale_temps(&self) -> Result<Vec<(PathBuf, u64)>> {
-        Ok(self.temps().into_iter().filter(|(_, _, owner)| !pid_alive(*owner)).map(|(p, n, _)| (p, n)).collect())
+        Ok(self
+            .temps()
+            .into_iter()
+            .filter(|(_, _, owner)| !crate::fs::pid_alive(*owner))
+            .map(|(p, n, _)| (p, n))
+            .collect())
     }
 
     /// Every bale temp file in the store, with its size and the pid that
@@ -598,10 +603,6 @@ fn copy_checked(src: &Path, before: &fs::Metadata, dir: &Path) -> Result<TempFil
         return Err(Error::ChangedWhileHashing { path: src.to_path_buf() });
     }
     Ok(tmp)
-}
-
-fn pid_alive(pid: u32) -> bool {
-    Path::new("/proc").join(pid.to_string()).exists() || !Path::new("/proc/self").exists()
 }
 
 /// Streams `reader` into `tmp`, hashing on the way;

@@ -52,6 +52,7 @@ pub fn transfer(src: &Odb, dst: &Odb, oids: &[Oid], trust: Trust, progress: &Pro
                     Trust::Verify => copy_verified(src, dst, oid)?,
                     Trust::Verified => copy_trusted(src, dst, oid)?,
                 };
+                crate::failpoint::reached("upload");
                 (1, n, *oid)
             };
             progress.step(r.1);

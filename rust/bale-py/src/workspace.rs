@@ -1,6 +1,7 @@
 //! The `Workspace` class: one repository's engine, holding its stat cache
 //! across the calls of one command.
 
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Mutex;
@@ -56,6 +57,8 @@ pub struct Built {
     pub hashed: u64,
     /// Objects newly written to the cache.
     pub stored: u64,
+    /// `(relpath, why)` of what a directory holds but cannot be tracked.
+    pub skipped: Vec<(String, String)>,
 }
 
 /// How the workspace differs from a recorded id.
@@ -227,7 +230,28 @@ impl Workspace {
                 isexec: b.exec,
                 hashed: b.hashed,
                 stored: b.stored,
+                skipped: b.skipped.into_iter().map(|(rel, why)| (rel, why.to_owned())).collect(),
             })
+        })
+    }
+
+    /// Removes the temp files of bale processes that are no longer running
+    /// (killed): in the cache, in each of `dirs`, and anywhere below each of
+    /// `trees`. Returns the paths removed.
+    fn sweep_temps(&self, py: Python<'_>, dirs: Vec<PathBuf>, trees: Vec<PathBuf>) -> PyResult<Vec<PathBuf>> {
+        use bale_odb::fs::sweep_temps;
+        run(py, self.jobs, None, None, |_| {
+            let mut removed: Vec<PathBuf> = Vec::new();
+            for (path, _) in self.odb.stale_temps()? {
+                if fs::remove_file(&path).is_ok() {
+                    removed.push(path);
+                }
+            }
+            let places: Vec<(&PathBuf, bool)> =
+                dirs.iter().map(|d| (d, false)).chain(trees.iter().map(|t| (t, true))).collect();
+            let swept: Vec<Vec<PathBuf>> = places.par_iter().map(|(p, deep)| sweep_temps(p, *deep)).collect();
+            removed.extend(swept.into_iter().flatten());
+            Ok(removed)
         })
     }
 
@@ -784,6 +808,12 @@ pub fn check_pack_index(py: Python<'_>, path: PathBuf, pack: &str) -> PyResult<(
 }
 
 /// `(oid, size)` of one file.
+/// Passes a crash point of the kill tests (see `bale_odb::failpoint`).
+#[pyfunction]
+pub fn failpoint(name: &str) {
+    bale_odb::failpoint::reached(name);
+}
+
 #[pyfunction]
 pub fn hash_file(py: Python<'_>, path: PathBuf, algo: &str) -> PyResult<(String, u64)> {
     let algo = Algo::from_str(algo).py_err(py)?;
