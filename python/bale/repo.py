@@ -101,10 +101,18 @@ class Repo:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        """Holds the write lock (shared with dvc) and saves the stat cache."""
-        from bale.lock import repo_lock
+        """Holds the write lock (shared with dvc) and saves the stat cache.
 
-        with repo_lock(self.tmp_dir):
+        A writer that was killed (``kill -9``, a power cut) may have left
+        temp files in the cache and beside or inside outputs; it also left
+        its mark (``.dvc/tmp/bale/writer``), which only a clean exit removes.
+        The next writer finds the mark and sweeps them first (see
+        :func:`bale.recovery.sweep`), so no command after an interruption
+        meets another's leftovers."""
+        from bale.lock import repo_lock
+        from bale.recovery import writing
+
+        with repo_lock(self.tmp_dir), writing(self):
             try:
                 yield
             finally:

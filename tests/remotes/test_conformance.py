@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import GIT_ENV, Run, read_tree, write_tree
+from tests.integration.conftest import GIT_ENV, Run, make_repo, read_tree, write_tree
+from tests.integration.kills import assert_settled, killed_at
 
 from .conftest import RemoteUnderTest
 
@@ -280,3 +281,29 @@ def test_a_corrupt_cache_object_is_never_pushed(
     err = run("bale", "push", ok=False).stderr
     assert err.startswith("ERROR: ") and "corrupt" in err
     assert all(remote.read(k) != b"bit rot\n" for k in remote.listing())
+
+
+@pytest.mark.parametrize("algo", ["md5", "blake3"])
+def test_push_and_pull_killed_at_their_fragile_moments_finish_on_the_rerun(
+    tmp_path: Path, run: Run, remote: RemoteUnderTest, algo: str
+) -> None:
+    repo = make_repo(tmp_path, "--hash", algo)
+    files = {f"d{i % 4}/f{i:02}": f"{algo} file {i}\n" for i in range(40)}
+    write_tree(repo / "data", files)
+    write_tree(repo, {"one.txt": "1\n"})
+    run("bale", "add", "data", "one.txt")
+    remote.configure(repo, run)
+    # md5: a quarter of the objects sent; blake3: the first pack sent, its
+    # index not (a pack the remote holds but nothing names).
+    killed_at("upload", 10 if algo == "md5" else 1, repo, "push")
+    run("bale", "push")
+    assert json.loads(run("bale", "status", "-c", "--json").stdout) == {}
+
+    clone = _clone(repo, tmp_path)
+    # Among the downloads, then again (now among the rest, or the checkout).
+    killed_at("temp", 5, clone, "pull")
+    killed_at("temp", 20, clone, "pull")
+    run("bale", "pull", cwd=clone)
+    assert_settled(clone, run)
+    assert read_tree(clone / "data") == read_tree(repo / "data")
+    assert (clone / "one.txt").read_text() == "1\n"

@@ -29,6 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from bale.exceptions import BaleError
 
+    _exit_cleanly_on_termination()
     if getattr(args, "quiet", False):
         from bale.progress import silence
 
@@ -49,3 +50,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"{e.filename}: " if e.filename else ""
         print(f"ERROR: {where}{e.strerror or e}", file=sys.stderr)
         return 1
+
+
+def _exit_cleanly_on_termination() -> None:
+    """SIGTERM and SIGHUP end bale as Ctrl-C does: the engine stops at its
+    next file and every temp file is removed on the way out (the default
+    action would kill the process where it stands, leaving them)."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)

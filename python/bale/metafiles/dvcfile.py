@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bale import _core
 from bale.exceptions import MetafileError
 
 __all__ = [
@@ -461,10 +462,13 @@ def atomic_write(path: Path | str, data: bytes) -> None:
     A new file gets the usual ``0666 & ~umask`` mode; an existing one keeps its mode.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.urandom(4).hex()}.tmp")
+    # bale's temp name (see bale.recovery): a killed write's leftover is
+    # swept by the next command, and never taken for data.
+    tmp = path.with_name(f".bale{os.getpid()}x{os.urandom(4).hex()}.tmp")
     # os.open applies the umask for us, unlike mkstemp's fixed 0600
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
+        _core.failpoint("temp")
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         with contextlib.suppress(FileNotFoundError):

@@ -152,6 +152,7 @@ async def push(
             pack_path, index_path, pack_key, index_key, nbytes, objects, files = written
             try:
                 await store.put(pack_path, pack_key, lambda n: bar.step(n, files=0), consume=True)
+                _core.failpoint("upload")  # a pack on the remote, its index not yet
                 await store.put(index_path, index_key)
                 _keep_copy(index_path, paths.indexes / Path(index_key).name)
             finally:

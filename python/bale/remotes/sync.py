@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from bale import _core
 from bale.remotes.errors import ObjectNotFound
 from bale.remotes.store import bounded
 
 if TYPE_CHECKING:
-    from bale import _core
     from bale.progress import Bar
     from bale.remotes import Remote
     from bale.remotes.store import Store
@@ -86,6 +86,7 @@ async def send(store: Store, items: Sequence[Outgoing], jobs: int, bar: Bar) -> 
 
     async def put(item: Outgoing) -> None:
         await store.put(item.path, item.key, lambda n: bar.step(n, files=0))
+        _core.failpoint("upload")
         moved.copied += 1
         moved.bytes += item.path.stat().st_size
         bar.step(files=1)
