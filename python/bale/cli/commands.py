@@ -395,6 +395,33 @@ def _checked_token(token: str, source: str) -> str:
     return token
 
 
+def _size_arg(text: str) -> int:
+    """A size in bytes, or with a K, M or G suffix (powers of 1024)."""
+    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    digits = text.rstrip("KMGkmg")
+    try:
+        n = int(digits)
+        unit = units[text[len(digits) :].upper()]
+    except (ValueError, KeyError):
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 65536, 512K, 64M)") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r}")
+    return n * unit
+
+
+def _positive(kind: type[int] | type[float]) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"must be a finite number above 0: {text!r}")
+        return value
+
+    return parse
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from bale.ops.serve import serve
 
@@ -416,6 +443,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         token=token,
         read_only=args.read_only,
         ready=ready,
+        max_connections=args.max_connections,
+        timeout=args.timeout,
+        max_unverified_size=args.max_unverified_size,
     )
     return 0
 
@@ -798,6 +828,30 @@ def register(sub: Any, only: str | None = None) -> None:
         "use --token-file or BALE_SERVE_TOKEN",
     )
     p.add_argument("--read-only", action="store_true", help="refuse uploads and deletes (403)")
+    p.add_argument(
+        "--max-connections",
+        type=_positive(int),
+        metavar="N",
+        help="open connections at most (default: 1000, fewer if the open-file limit is low); "
+        "at the limit the longest idle one is closed to make room",
+    )
+    p.add_argument(
+        "--timeout",
+        type=_positive(float),
+        default=60.0,
+        metavar="SECONDS",
+        help="close a connection idle (no request, or request headers still arriving) "
+        "this long, and refuse a request body that brings less than 64 KiB in this long "
+        "(default: 60)",
+    )
+    p.add_argument(
+        "--max-unverified-size",
+        type=_size_arg,
+        default="64M",
+        metavar="SIZE",
+        help="largest upload accepted under a key that is not a content hash the server "
+        "can check, such as a run-cache entry (default: 64M; 0 refuses them all)",
+    )
 
     p = command("cache", lambda a: (a.cache_parser.print_help(), 2)[1], "Cache settings.")
     cache_sub = p.add_subparsers(dest="cache_command", metavar="COMMAND")
