@@ -577,6 +577,32 @@ def test_an_existing_object_is_never_overwritten(http_remote: HTTPRemote) -> Non
     assert (http_remote.folder / key).read_bytes() == b"first"
 
 
+def test_uploads_under_keys_the_server_cannot_check_are_bounded(tmp_path: Path) -> None:
+    """Run-cache entries and other keys that are not a content hash are stored
+    unchecked, so at most ``max_unverified_size`` bytes; checked keys are not bounded."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+    limit = 1_500_000  # past the 1 MiB memory buffer: the refusal must remove a temp file
+    runs = [f"runs/ab/ab{i:062x}/{i:064x}" for i in range(4)]
+    big = os.urandom(limit + 1)
+
+    async def chunked(data: bytes) -> Any:
+        for i in range(0, len(data), 100_000):
+            yield data[i : i + 100_000]
+
+    app = serve_mod.make_app(folder, max_unverified_size=limit)
+    with running(app) as url:
+        assert asyncio.run(upload(url, runs[0], big[:limit]))[0] == 201
+        status, text = asyncio.run(upload(url, runs[1], big))  # Content-Length: refused at once
+        assert status == 413 and runs[1] in text and str(limit) in text
+        assert asyncio.run(upload(url, runs[2], chunked(big)))[0] == 413  # refused mid-body
+        assert asyncio.run(upload(url, md5_key(big), chunked(big)))[0] == 201
+        status, body = raw_request(url, "GET /.bale/v1/info HTTP/1.1")
+        assert status == 200 and f'"max_unverified_size": {limit}'.encode() in body
+    assert objects(folder) == {runs[0], md5_key(big)}
+    assert list(folder.rglob(".*")) == []
+
+
 def test_temp_files_and_precompressed_siblings_are_never_served(
     http_remote: HTTPRemote,
 ) -> None:

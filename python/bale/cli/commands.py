@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bale.exceptions import BaleError
+from bale.exceptions import BaleError, ConfigError
 
 if TYPE_CHECKING:
     from bale.ops.outputs import Scope
@@ -346,10 +346,86 @@ def cmd_du(args: argparse.Namespace) -> int:
     return 0
 
 
+_TOKEN_ENV = "BALE_SERVE_TOKEN"
+
+
+def _serve_token(args: argparse.Namespace) -> str | None:
+    """The token from --token-file, BALE_SERVE_TOKEN or --token (at most one of them)."""
+    env = os.environ.get(_TOKEN_ENV)
+    given = [
+        name
+        for name, value in (
+            ("--token", args.token),
+            ("--token-file", args.token_file),
+            (_TOKEN_ENV, env),
+        )
+        if value is not None
+    ]
+    if len(given) > 1:
+        raise ConfigError(f"serve: the token comes from one place only; got {' and '.join(given)}")
+    if args.token_file is not None:
+        path = Path(args.token_file)
+        try:
+            text = path.read_text(encoding="utf-8")
+            mode = path.stat().st_mode
+        except (OSError, UnicodeDecodeError) as e:
+            why = e.strerror if isinstance(e, OSError) and e.strerror else "not UTF-8 text"
+            raise ConfigError(f"{path}: cannot read the token: {why}") from None
+        token = _checked_token(text.strip(), str(path))
+        if mode & 0o077:
+            print(f"WARNING: {path} is readable by other users (chmod 600 it)", file=sys.stderr)
+        return token
+    if env is not None:
+        return _checked_token(env, _TOKEN_ENV)
+    if args.token is not None:
+        print(
+            "WARNING: --token is visible to every user of this machine (ps, /proc); "
+            f"use --token-file PATH or {_TOKEN_ENV} instead",
+            file=sys.stderr,
+        )
+        return _checked_token(args.token, "--token")
+    return None
+
+
+def _checked_token(token: str, source: str) -> str:
+    if not token:
+        raise ConfigError(f"{source}: the token is empty")
+    if not token.isprintable() or not token.isascii():
+        raise ConfigError(f"{source}: the token must be one line of printable ASCII")
+    return token
+
+
+def _size_arg(text: str) -> int:
+    """A size in bytes, or with a K, M or G suffix (powers of 1024)."""
+    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    digits = text.rstrip("KMGkmg")
+    try:
+        n = int(digits)
+        unit = units[text[len(digits) :].upper()]
+    except (ValueError, KeyError):
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 65536, 512K, 64M)") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r}")
+    return n * unit
+
+
+def _positive(kind: type[int] | type[float]) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"must be a finite number above 0: {text!r}")
+        return value
+
+    return parse
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from bale.ops.serve import serve
 
-    token = args.token or os.environ.get("BALE_SERVE_TOKEN")
+    token = _serve_token(args)
     host = f"[{args.host}]" if ":" in args.host else args.host
 
     def ready(port: int) -> None:
@@ -367,6 +443,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         token=token,
         read_only=args.read_only,
         ready=ready,
+        max_connections=args.max_connections,
+        timeout=args.timeout,
+        max_unverified_size=args.max_unverified_size,
     )
     return 0
 
@@ -736,11 +815,43 @@ def register(sub: Any, only: str | None = None) -> None:
         "--port", type=int, default=8080, help="port (default: 8080; 0 picks a free one)"
     )
     p.add_argument(
+        "--token-file",
+        metavar="PATH",
+        help="require 'Authorization: Bearer TOKEN' on every request, TOKEN being this "
+        "file's content (trailing newline ignored); or set the token in BALE_SERVE_TOKEN. "
+        "For dvc: auth = custom, custom_auth_header = Authorization, "
+        "password = 'Bearer TOKEN'",
+    )
+    p.add_argument(
         "--token",
-        help="require 'Authorization: Bearer TOKEN' (or set BALE_SERVE_TOKEN); for dvc: "
-        "auth = custom, custom_auth_header = Authorization, password = 'Bearer TOKEN'",
+        help="the token itself (not recommended: every user of the machine sees it in ps); "
+        "use --token-file or BALE_SERVE_TOKEN",
     )
     p.add_argument("--read-only", action="store_true", help="refuse uploads and deletes (403)")
+    p.add_argument(
+        "--max-connections",
+        type=_positive(int),
+        metavar="N",
+        help="open connections at most (default: 1000, fewer if the open-file limit is low); "
+        "at the limit the longest idle one is closed to make room",
+    )
+    p.add_argument(
+        "--timeout",
+        type=_positive(float),
+        default=60.0,
+        metavar="SECONDS",
+        help="close a connection idle (no request, or request headers still arriving) "
+        "this long, and refuse a request body that brings less than 64 KiB in this long "
+        "(default: 60)",
+    )
+    p.add_argument(
+        "--max-unverified-size",
+        type=_size_arg,
+        default="64M",
+        metavar="SIZE",
+        help="largest upload accepted under a key that is not a content hash the server "
+        "can check, such as a run-cache entry (default: 64M; 0 refuses them all)",
+    )
 
     p = command("cache", lambda a: (a.cache_parser.print_help(), 2)[1], "Cache settings.")
     cache_sub = p.add_subparsers(dest="cache_command", metavar="COMMAND")
