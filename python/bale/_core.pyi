@@ -19,6 +19,7 @@ __all__ = [
     "Transferred",
     "Workspace",
     "__version__",
+    "check_index_copies",
     "check_pack_index",
     "failpoint",
     "find_metafiles",
@@ -272,10 +273,20 @@ class Workspace:
     def pack_fetch_finish(self, plan: FetchPlan) -> int: ...
     def pack_usage(
         self, roots: list[tuple[str, str]], index_dir: _Path
-    ) -> list[tuple[str, str, int, int, int]]: ...
+    ) -> list[tuple[str, str, int, int, int, bool, int]]:
+        """``(pack key, index key, bytes, live objects, objects, repack,
+        bytes not live)``."""
+    def pack_repack(
+        self,
+        roots: list[tuple[str, str]],
+        index_dir: _Path,
+        packs: Sequence[tuple[_Path, str]],
+        out_dir: _Path,
+    ) -> list[tuple[Path, Path, str, str, int, int, int]]: ...
     def pack_presence(
         self, roots: list[tuple[str, str]], index_dir: _Path
-    ) -> list[tuple[str, bool, bool]]: ...
+    ) -> list[tuple[str, bool, bool, bool]]:
+        """``(oid, in the cache, on the remote, checked)``."""
     def save(self) -> None: ...
 
 @final
@@ -314,6 +325,7 @@ class ReadArrival:
     def discard(self) -> None: ...
 
 def check_pack_index(path: _Path, pack: str) -> None: ...
+def check_index_copies(index_dir: _Path) -> list[str]: ...
 def failpoint(name: str) -> None: ...
 def hash_file(path: _Path, algo: str) -> tuple[str, int]: ...
 def ignored_reason(repo_root: _Path, path: _Path) -> str | None: ...

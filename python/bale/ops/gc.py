@@ -110,16 +110,16 @@ def _remote_gc(
     moving = mover(repo, rem, jobs)
     try:
         garbage = _dvc_layout_garbage(repo, rem, moving, outs)
-        dead_packs = _dead_packs(repo, rem, outs, jobs)
+        packs = _pack_garbage(repo, rem, outs, jobs)
         if not dry:
             moving.delete([k for k, _n in garbage])
-            _delete_packs(repo, rem, dead_packs, jobs)
+            _collect_packs(repo, rem, outs, packs, jobs)
     finally:
         moving.close()
     return RemoteGc(
         rem.name,
-        len(garbage) + sum(objects for _p, _i, _b, objects in dead_packs),
-        sum(n for _k, n in garbage) + sum(nbytes for _p, _i, nbytes, _o in dead_packs),
+        len(garbage) + packs.objects,
+        sum(n for _k, n in garbage) + packs.bytes,
     )
 
 
@@ -150,27 +150,44 @@ def _dvc_layout_garbage(
     return garbage
 
 
-def _dead_packs(
-    repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | None
-) -> list[tuple[str, str, int, int]]:
-    """Packs none of whose objects a kept blake3 output uses:
-    ``(pack key, index key, bytes, objects)``. Packs still partly used are
-    kept whole (repacking them is future work)."""
+@dataclass
+class _PackGarbage:
+    """What gc -c removes from a remote's packed layout."""
+
+    #: ``(pack key, index key)`` of packs nothing uses.
+    dead: list[tuple[str, str]] = field(default_factory=list)
+    #: ``(pack key, index key)`` of packs still in use that hold a tree or
+    #: chunk list nothing uses: rewritten without the unused objects.
+    repack: list[tuple[str, str]] = field(default_factory=list)
+    #: Indexes whose pack the remote lacks (damage): they only mislead.
+    orphans: list[str] = field(default_factory=list)
+    objects: int = 0
+    bytes: int = 0
+
+
+def _pack_garbage(repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | None) -> _PackGarbage:
+    """Packs none of whose objects a kept blake3 output uses, and packs to
+    rewrite: a used pack keeps an unused tree or list only if nothing it
+    names is deleted, which gc cannot promise without reading it (DESIGN.md
+    11.1: a tree implies its members, a list its chunks), so such a pack is
+    rewritten without them. Other packs still partly used are kept whole:
+    their unused files and chunks claim nothing."""
     from bale.ops.transfer import store_jobs
     from bale.remotes import packed
     from bale.remotes.sync import Session
 
     ws = repo.workspace
-    roots = [(t.algo, t.out.oid) for t in outs if t.out.oid and t.algo == "blake3"]
+    roots = _native_roots(outs)
     n = store_jobs(rem, jobs)
     paths = packed.PackedPaths.for_remote(repo.tmp_dir, rem)
+    found = _PackGarbage()
     with Session(rem, n) as s, Bar(f"Fetching trees from {rem.name}") as bar:
-        s.run(packed.refresh_indexes(s.store, paths, n))
+        found.orphans = s.run(packed.refresh_indexes(s.store, paths, n))
         # Which objects are live is known only once every kept tree is here.
         while True:
             absent = [
                 ("blake3", oid)
-                for oid, cached, _remote in ws.pack_presence(roots, paths.indexes)
+                for oid, cached, _remote, _checked in ws.pack_presence(roots, paths.indexes)
                 if oid.endswith(".tree") and not cached
             ]
             if not absent:
@@ -181,23 +198,45 @@ def _dead_packs(
                     f"gc -c stopped before deleting anything: the tree {moved.missing[0]} of a "
                     f"kept directory is neither in the cache nor on remote '{rem.name}'"
                 )
-    usage = ws.pack_usage(roots, paths.indexes)
-    return [(pack, index, nbytes, total) for pack, index, nbytes, live, total in usage if not live]
+    for pack, index, nbytes, live, total, repack, unused in ws.pack_usage(roots, paths.indexes):
+        if not live:
+            found.dead.append((pack, index))
+            found.objects += total
+            found.bytes += nbytes
+        elif repack:
+            found.repack.append((pack, index))
+            found.objects += total - live
+            found.bytes += unused
+    return found
 
 
-def _delete_packs(
-    repo: Repo, rem: Remote, dead: list[tuple[str, str, int, int]], jobs: int | None
+def _native_roots(outs: list[Tracked]) -> list[tuple[str, str]]:
+    return [(t.algo, t.out.oid) for t in outs if t.out.oid and t.algo == "blake3"]
+
+
+def _collect_packs(
+    repo: Repo, rem: Remote, outs: list[Tracked], garbage: _PackGarbage, jobs: int | None
 ) -> None:
-    """Indexes first, then packs: an index must never name a missing pack."""
+    """Rewrites, then deletes. A rewritten pack and its index are uploaded
+    before the old index and pack go, so every used object stays listed
+    throughout; then indexes go before their packs, so an index never names
+    a missing pack."""
     from bale.ops.transfer import store_jobs
     from bale.remotes import packed
     from bale.remotes.sync import Session
 
-    if not dead:
+    if not (garbage.dead or garbage.repack or garbage.orphans):
         return
-    with Session(rem, store_jobs(rem, jobs)) as s:
-        s.run(s.store.delete([index for _p, index, _b, _o in dead]))
-        s.run(s.store.delete([pack for pack, _i, _b, _o in dead]))
     paths = packed.PackedPaths.for_remote(repo.tmp_dir, rem)
-    for _p, index, _b, _o in dead:
+    with Session(rem, store_jobs(rem, jobs)) as s:
+        if garbage.repack:
+            s.run(
+                packed.repack(
+                    s.store, repo.workspace, _native_roots(outs), paths, garbage.repack, jobs or 4
+                )
+            )
+        gone = garbage.dead + garbage.repack
+        s.run(s.store.delete(garbage.orphans + [index for _p, index in gone]))
+        s.run(s.store.delete([pack for pack, _i in gone]))
+    for _p, index in garbage.dead + garbage.repack:
         (paths.indexes / index.rsplit("/", 1)[-1]).unlink(missing_ok=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bale.console import warn
 from bale.ops.outputs import WORKSPACE, Scope, Tracked
 from bale.progress import Bar
 
@@ -151,6 +152,9 @@ class CloudStatusResult:
 
     states: dict[str, str]
     remotes: list[str]
+    #: Files a remote holds as a chunk list the cache lacks: their chunks
+    #: could not be checked (the list says which they are).
+    unchecked: list[str] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
@@ -185,11 +189,14 @@ def cloud_status(
     ws = repo.workspace
     states: dict[str, str] = {}
     remotes = []
+    unchecked: list[str] = []
     for rem, outs in group(repo, targets, scope, remote, pushing=True).items():
         remotes.append(rem.name)
         # oid -> (in the cache, on the remote)
         known = _presence_dvc_layout(repo, rem, [t for t in outs if t.algo != "blake3"], jobs)
-        known.update(_presence_packed(repo, rem, [t for t in outs if t.algo == "blake3"], jobs))
+        packed, unsure = _presence_packed(repo, rem, [t for t in outs if t.algo == "blake3"], jobs)
+        known.update(packed)
+        unsure_here: list[str] = []
         for t in outs:
             assert t.out.oid is not None
             rel = t.rel(repo)
@@ -200,8 +207,17 @@ def cloud_status(
                 state = _cloud_state(*known[oid])
                 if state:
                     states[name] = state
+                if oid in unsure:
+                    unsure_here.append(name)
+        if unsure_here:
+            warn(
+                f"remote '{rem.name}': {len(unsure_here)} file(s) are there only as chunk lists "
+                f"this cache lacks, so their chunks were not checked (first: {unsure_here[0]}); "
+                "bale fetch brings the lists"
+            )
+        unchecked += unsure_here
     ordered = sorted(states.items(), key=lambda kv: (_CLOUD_ORDER[kv[1]], kv[0]))
-    return CloudStatusResult(dict(ordered), remotes)
+    return CloudStatusResult(dict(ordered), remotes, unchecked)
 
 
 def _roots(outs: list[Tracked]) -> list[tuple[str, str]]:
@@ -228,16 +244,20 @@ def _presence_dvc_layout(
 
 def _presence_packed(
     repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | None
-) -> dict[str, tuple[bool, bool]]:
+) -> tuple[dict[str, tuple[bool, bool]], set[str]]:
+    """``(oid -> (in the cache, on the remote), oids not checked whole)``:
+    a file the remote holds as a chunk list counts only with all its
+    chunks, where the cache has the list to tell which they are."""
     from bale.ops.transfer import store_jobs
     from bale.remotes import packed
     from bale.remotes.sync import Session
 
     if not outs:
-        return {}
+        return {}, set()
     n = store_jobs(rem, jobs)
     paths = packed.PackedPaths.for_remote(repo.tmp_dir, rem)
     with Session(rem, n) as s:
         s.run(packed.refresh_indexes(s.store, paths, n))
     presence = repo.workspace.pack_presence(_roots(outs), paths.indexes)
-    return {o: (cached, remote) for o, cached, remote in presence}
+    known = {o: (cached, remote) for o, cached, remote, _checked in presence}
+    return known, {o for o, _c, remote, checked in presence if remote and not checked}

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bale import _core
+from bale.console import warn
 from bale.remotes.sync import Moved, for_each
 
 if TYPE_CHECKING:
@@ -85,17 +86,38 @@ def _sweep_dead(staging_root: Path) -> None:
             pass  # alive, someone else's
 
 
-async def refresh_indexes(store: Store, paths: PackedPaths, jobs: int) -> None:
-    """Makes the local copies match the remote's indexes: downloads the new
-    ones, and drops copies of indexes the remote no longer has (a remote
-    emptied or collected behind our back must not look like it holds data)."""
+async def refresh_indexes(store: Store, paths: PackedPaths, jobs: int) -> list[str]:
+    """Makes the local copies match the remote's indexes, and returns the
+    keys of the indexes whose pack the remote lacks.
+
+    One listing of ``bale/packs/`` is all it costs, and it is taken by every
+    command that reads the packed layout, so nothing is trusted that the
+    remote no longer holds: copies of indexes the remote dropped (another
+    clone's ``gc -c``) go; an index whose pack is gone (deleted behind
+    bale's back) is ignored, so what it lists counts as absent and a push
+    sends it again; a damaged local copy is fetched again. New indexes are
+    downloaded, each checked by the engine before it joins the copies."""
     paths.indexes.mkdir(parents=True, exist_ok=True)
+    damaged = await asyncio.to_thread(_core.check_index_copies, paths.indexes)
+    for name in damaged:
+        warn(f"{paths.indexes / name}: a damaged copy of a remote index; fetched again")
     have = set(os.listdir(paths.indexes))
-    remote = {
-        key.rsplit("/", 1)[-1]: key
-        async for key, _size in store.list(PACKS_PREFIX)
-        if key.endswith(".idx")
-    }
+    listed: dict[str, str] = {}
+    packs: set[str] = set()
+    async for key, _size in store.list(PACKS_PREFIX):
+        name = key.rsplit("/", 1)[-1]
+        if name.endswith(".idx"):
+            listed[name] = key
+        elif name.endswith(".pack"):
+            packs.add(name.removesuffix(".pack"))
+    orphans = sorted(key for name, key in listed.items() if name.removesuffix(".idx") not in packs)
+    if orphans:
+        warn(
+            f"remote '{store.name}': {len(orphans)} pack index(es) name a pack the remote does "
+            f"not hold (first: {orphans[0]}); what they list counts as absent, and push sends "
+            "it again (gc -c removes such indexes)"
+        )
+    remote = {name: key for name, key in listed.items() if key not in orphans}
     for name in have - remote.keys():
         with contextlib.suppress(FileNotFoundError):
             (paths.indexes / name).unlink()
@@ -103,7 +125,7 @@ async def refresh_indexes(store: Store, paths: PackedPaths, jobs: int) -> None:
 
     async def fetch(key: str) -> None:
         name = key.rsplit("/", 1)[-1]
-        tmp = paths.indexes / f".{name}.{os.getpid()}.tmp"
+        tmp = paths.indexes / f".bale{os.getpid()}x{os.urandom(4).hex()}.tmp"
         try:
             await store.get(key, tmp)
             await asyncio.to_thread(_core.check_pack_index, tmp, name.removesuffix(".idx"))
@@ -113,12 +135,13 @@ async def refresh_indexes(store: Store, paths: PackedPaths, jobs: int) -> None:
                 tmp.unlink()
 
     await for_each(new, fetch, jobs)
+    return orphans
 
 
 def _keep_copy(index: Path, dest: Path) -> None:
     """Keeps a local copy of an index just uploaded, atomically: a torn copy
     would poison every later load of the copies."""
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    tmp = dest.with_name(f".bale{os.getpid()}x{os.urandom(4).hex()}.tmp")
     shutil.copyfile(index, tmp)
     os.replace(tmp, dest)
 
@@ -171,6 +194,43 @@ async def push(
         writing.cancel()
         shutil.rmtree(paths.staging, ignore_errors=True)
     return moved
+
+
+async def repack(
+    store: Store,
+    ws: _core.Workspace,
+    roots: list[tuple[str, str]],
+    paths: PackedPaths,
+    packs: list[tuple[str, str]],
+    jobs: int,
+) -> None:
+    """Rewrites each of ``packs`` (``(pack key, index key)``) with only the
+    objects ``roots`` use (``Workspace.pack_repack``): downloaded, rewritten
+    and verified by the engine, uploaded with its index. The old pack and
+    index stay: the caller deletes them once every rewrite is up."""
+    paths.staging.mkdir(parents=True, exist_ok=True)
+    try:
+
+        async def one(item: tuple[str, str]) -> None:
+            key, _index = item
+            old = paths.staging / key.rsplit("/", 1)[-1]
+            await store.get(key, old)
+            rows = await asyncio.to_thread(
+                ws.pack_repack, roots, paths.indexes, [(old, key)], paths.staging
+            )
+            old.unlink(missing_ok=True)
+            for pack_path, index_path, pack_key, index_key, _n, _objects, _files in rows:
+                try:
+                    await store.put(pack_path, pack_key, consume=True)
+                    await store.put(index_path, index_key)
+                    _keep_copy(index_path, paths.indexes / Path(index_key).name)
+                finally:
+                    pack_path.unlink(missing_ok=True)
+                    index_path.unlink(missing_ok=True)
+
+        await for_each(packs, one, jobs)
+    finally:
+        shutil.rmtree(paths.staging, ignore_errors=True)
 
 
 async def fetch(

@@ -230,6 +230,15 @@ impl RemoteIndex {
         }
     }
 
+    /// Whether the remote can give back the file of `list` through that
+    /// list: every chunk and every segment (DESIGN.md §13.6) the list names
+    /// is in some pack. A list on the remote is meant to imply its chunks,
+    /// but a pack or index deleted behind bale's back (or by an older
+    /// bale's `gc -c`) can leave a list whose chunks are gone.
+    pub fn holds_chunks_of(&self, list: &bale_chunk::ChunkList) -> bool {
+        list.chunks.iter().all(|c| self.has_bytes(&c.id)) && list.segmented().1.iter().all(|s| self.has_bytes(&s.id))
+    }
+
     /// Whether some pack holds the bytes of `oid` (a file or a chunk), as a
     /// blob or as a chunk.
     pub fn has_bytes(&self, oid: &Oid) -> bool {

@@ -176,13 +176,40 @@ impl ReadArrival {
     }
 }
 
+/// Whether the remote holds all of `oid`: a tree or a file's bytes as
+/// such, or a file's chunk list together with every chunk and segment it
+/// names. `None` when the remote holds only a list and the cache has no
+/// list of that file to check it with.
+fn whole_on_remote(odb: &Odb, remote: &RemoteIndex, oid: &Oid) -> Result<Option<bool>> {
+    if oid.is_tree() || remote.has_bytes(oid) {
+        return Ok(Some(remote.contains(oid)));
+    }
+    if remote.list_location(oid).is_none() {
+        return Ok(Some(false));
+    }
+    Ok(odb.read_list(oid)?.map(|list| remote.holds_chunks_of(&list)))
+}
+
 pub fn push(odb: &Odb, roots: &[Oid], index_dir: &Path, staging: &Path, target: u64) -> Result<PackPush> {
     let remote = RemoteIndex::load_dir(index_dir)?;
     // Only what the remote lacks is looked at in the cache: a no-op push
-    // stats nothing.
-    let (on_remote, lacking): (Vec<Oid>, Vec<Oid>) =
-        native_objects(odb, roots)?.into_iter().partition(|o| remote.contains(o));
-    let present = on_remote.len() as u64;
+    // stats nothing. A file the remote has only as a list is checked chunk
+    // by chunk, and its missing chunks go again (the list implies them); one
+    // that cannot be checked goes whole if the cache has it.
+    let mut on_remote = 0u64;
+    let mut lacking = Vec::new();
+    for oid in native_objects(odb, roots)? {
+        let there = match whole_on_remote(odb, &remote, &oid)? {
+            Some(there) => there,
+            None => !odb.exists(&oid),
+        };
+        if there {
+            on_remote += 1;
+        } else {
+            lacking.push(oid);
+        }
+    }
+    let present = on_remote;
     std::fs::create_dir_all(staging).map_err(|e| Error::io(staging, e))?;
     let (items, missing) = push_items(odb, &lacking, &remote, staging)?;
     // With anything missing, no tree goes: it would claim what is not there.
@@ -238,66 +265,178 @@ pub fn fetch_plan(
     Ok(FetchPlan { plan: round.plan, side, assemblies: round.assemblies, rebuilt_files: round.rebuilt })
 }
 
-/// `(oid, in the cache, on the remote)` of every object `roots` reach
-/// through the trees the cache holds.
-pub fn presence(odb: &Odb, roots: &[Oid], index_dir: &Path) -> Result<Vec<(String, bool, bool)>> {
+/// `(oid, in the cache, on the remote, checked)` of every object `roots`
+/// reach through the trees the cache holds. A file the remote holds as a
+/// chunk list is on it only with every chunk the list names; `checked` is
+/// false where the cache has no list to tell which those are (the answer is
+/// then what the remote's indexes claim).
+pub fn presence(odb: &Odb, roots: &[Oid], index_dir: &Path) -> Result<Vec<(String, bool, bool, bool)>> {
     let remote = RemoteIndex::load_dir(index_dir)?;
-    Ok(native_objects(odb, roots)?.into_par_iter().map(|o| (o.to_string(), odb.has(&o), remote.contains(&o))).collect())
+    native_objects(odb, roots)?
+        .into_par_iter()
+        .map(|o| {
+            let whole = whole_on_remote(odb, &remote, &o)?;
+            Ok((o.to_string(), odb.has(&o), whole.unwrap_or(true), whole.is_some()))
+        })
+        .collect()
 }
 
-/// `(pack key, index key, pack bytes, live objects, all objects)`.
-pub type PackUse = (String, String, u64, u64, u64);
+/// `(pack key, index key, pack bytes, live objects, all objects, repack,
+/// bytes of the objects not live)`.
+pub type PackUse = (String, String, u64, u64, u64, bool, u64);
 
-/// How much of each pack the native `roots` still use: `(pack key, index
-/// key, pack bytes, live objects, all objects)` per pack the local index
-/// copies describe. Every tree the roots reach must be in the cache (else
-/// which objects are live is unknown, and the answer is an error).
-pub fn usage(odb: &Odb, roots: &[Oid], index_dir: &Path) -> Result<Vec<PackUse>> {
-    let all = native_objects(odb, roots)?;
-    if let Some(tree) = all.iter().find(|o| o.is_tree() && !odb.exists(o)) {
-        return Err(Error::ObjectMissing { path: odb.object_path(tree), oid: tree.to_string() });
-    }
-    let mut live: std::collections::HashSet<Oid> = all.into_iter().collect();
-    // A chunked file keeps its list's chunks alive. Its list must be here
-    // (`bale fetch` brings it): which chunks it names is not guessed.
-    let remote = RemoteIndex::load_dir(index_dir)?;
-    let files: Vec<Oid> = live.iter().filter(|o| !o.is_tree()).copied().collect();
-    // A live file whose list this clone never fetched names chunks nobody
-    // here knows: then every pack holding chunks is kept (never guess).
-    let mut unknown_chunks = false;
-    for oid in files {
-        match odb.read_list(&oid)? {
-            Some(list) => {
-                // Another chunker or other parameters may have cut the
-                // remote's list differently from ours: then ours says nothing.
-                unknown_chunks |=
-                    list.chunker != bale_chunk::GEAR_VERSION || list.params != bale_chunk::Params::DEFAULT;
-                live.extend(list.chunks.iter().map(|c| c.id));
-                live.extend(list.segmented().1.into_iter().map(|s| s.id));
-            }
-            None => unknown_chunks |= remote.list_location(&oid).is_some(),
+/// Which remote objects the native `roots` still use.
+struct Liveness {
+    live: std::collections::HashSet<Oid>,
+    /// A live file whose list this clone never fetched names chunks nobody
+    /// here knows: then every chunk counts as used (never guess).
+    unknown_chunks: bool,
+}
+
+impl Liveness {
+    /// Every tree the roots reach must be in the cache (else which objects
+    /// are live is unknown, and the answer is an error).
+    fn of(odb: &Odb, roots: &[Oid], remote: &RemoteIndex) -> Result<Liveness> {
+        let all = native_objects(odb, roots)?;
+        if let Some(tree) = all.iter().find(|o| o.is_tree() && !odb.exists(o)) {
+            return Err(Error::ObjectMissing { path: odb.object_path(tree), oid: tree.to_string() });
         }
+        let mut live: std::collections::HashSet<Oid> = all.into_iter().collect();
+        // A chunked file keeps its list's chunks alive. Its list must be here
+        // (`bale fetch` brings it): which chunks it names is not guessed.
+        let files: Vec<Oid> = live.iter().filter(|o| !o.is_tree()).copied().collect();
+        let mut unknown_chunks = false;
+        for oid in files {
+            match odb.read_list(&oid)? {
+                Some(list) => {
+                    // Another chunker or other parameters may have cut the
+                    // remote's list differently from ours: then ours says nothing.
+                    unknown_chunks |=
+                        list.chunker != bale_chunk::GEAR_VERSION || list.params != bale_chunk::Params::DEFAULT;
+                    live.extend(list.chunks.iter().map(|c| c.id));
+                    live.extend(list.segmented().1.into_iter().map(|s| s.id));
+                }
+                None => unknown_chunks |= remote.list_location(&oid).is_some(),
+            }
+        }
+        Ok(Liveness { live, unknown_chunks })
     }
-    let mut out = Vec::new();
+
+    fn uses(&self, e: &bale_pack::Entry) -> bool {
+        self.live.contains(&e.oid()) || (self.unknown_chunks && e.kind == Kind::Chunk)
+    }
+}
+
+/// The local index copies in `index_dir`, each parsed.
+fn index_copies(index_dir: &Path) -> Result<Vec<PackIndex>> {
     let listing = match std::fs::read_dir(index_dir) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         other => other.map_err(|e| Error::io(index_dir, e))?,
     };
+    let mut out = Vec::new();
     for entry in listing {
         let path = entry.map_err(|e| Error::io(index_dir, e))?.path();
-        if path.extension().is_none_or(|x| x != "idx") {
-            continue;
+        if path.extension().is_some_and(|x| x == "idx") {
+            out.push(PackIndex::read(&path)?);
         }
-        let index = PackIndex::read(&path)?;
-        let used = index
-            .entries()
-            .iter()
-            .filter(|e| live.contains(&e.oid()) || (unknown_chunks && e.kind == Kind::Chunk))
-            .count() as u64;
-        let id = index.pack();
-        out.push((id.pack_key(), id.index_key(), index.pack_len(), used, index.len() as u64));
     }
     Ok(out)
+}
+
+/// How much of each pack the native `roots` still use, per pack the local
+/// index copies describe: see [`PackUse`]. `repack` marks a pack still in
+/// use that holds a tree or chunk list nothing uses: deleting what such a
+/// tree or list names would leave it claiming objects the remote no longer
+/// has (a tree implies its members, a list its chunks: DESIGN.md §11.1), so
+/// it is rewritten without them ([`repack`]) before anything is deleted.
+pub fn usage(odb: &Odb, roots: &[Oid], index_dir: &Path) -> Result<Vec<PackUse>> {
+    let remote = RemoteIndex::load_dir(index_dir)?;
+    let liveness = Liveness::of(odb, roots, &remote)?;
+    Ok(index_copies(index_dir)?
+        .into_iter()
+        .map(|index| {
+            let (used, unused): (Vec<&bale_pack::Entry>, Vec<&bale_pack::Entry>) =
+                index.entries().iter().partition(|e| liveness.uses(e));
+            let claims = |e: &&&bale_pack::Entry| matches!(e.kind, Kind::Tree | Kind::ChunkList);
+            let repack = !used.is_empty() && unused.iter().any(|e| claims(&e));
+            let unused_bytes = unused.iter().map(|e| e.length).sum();
+            let id = index.pack();
+            let (live, all) = (used.len() as u64, index.len() as u64);
+            (id.pack_key(), id.index_key(), index.pack_len(), live, all, repack, unused_bytes)
+        })
+        .collect())
+}
+
+/// Rewrites each of `packs` (`(downloaded pack file, pack key)`, marked
+/// `repack` by [`usage`]) into `out_dir` with only the objects the native
+/// `roots` use, each verified on the way (a pack whose bytes are not its
+/// name is refused whole). Returns the new packs as [`WrittenRow`]s, in
+/// the order given: upload each, then its index, before the old index and
+/// pack are deleted.
+pub fn repack(
+    odb: &Odb,
+    roots: &[Oid],
+    index_dir: &Path,
+    packs: &[(PathBuf, String)],
+    out_dir: &Path,
+) -> Result<Vec<WrittenRow>> {
+    let remote = RemoteIndex::load_dir(index_dir)?;
+    let liveness = Liveness::of(odb, roots, &remote)?;
+    packs
+        .iter()
+        .map(|(path, key)| {
+            let name = key.rsplit('/').next().unwrap_or(key).strip_suffix(".pack");
+            let id = name
+                .and_then(bale_pack::PackId::parse)
+                .ok_or_else(|| Error::InvalidOid { text: key.clone(), what: "pack key" })?;
+            let index = PackIndex::read(&index_dir.join(id.index_file_name()))?;
+            let got = bale_hash::hash_file(path, bale_hash::Algo::Blake3)?;
+            if got.oid.digest() != id.as_bytes() || got.size != index.pack_len() {
+                return Err(Error::CorruptObject {
+                    path: path.clone(),
+                    expected: id.hex(),
+                    actual: got.oid.hex_digest(),
+                });
+            }
+            let mut kept: Vec<bale_pack::Entry> =
+                index.entries().iter().filter(|e| liveness.uses(e)).copied().collect();
+            kept.sort_unstable_by_key(|e| e.offset);
+            let items: Vec<bale_pack::PackItem> = kept
+                .iter()
+                .map(|e| bale_pack::PackItem {
+                    digest: e.digest,
+                    kind: e.kind,
+                    source: path.clone(),
+                    offset: e.offset,
+                    len: e.length,
+                })
+                .collect();
+            let w = write_pack(&items, out_dir, &Progress::default())?;
+            let files = items.iter().filter(|item| item.kind != Kind::Chunk).count() as u64;
+            Ok((w.pack_path, w.index_path, w.id.pack_key(), w.id.index_key(), w.bytes, w.objects as u64, files))
+        })
+        .collect()
+}
+
+/// Checks every local index copy in `index_dir` (they are a cache of the
+/// remote's indexes: a damaged one must be fetched again, not trusted or
+/// fatal) and removes those that do not read as the index of the pack
+/// their name says. Returns the names removed.
+pub fn check_copies(index_dir: &Path) -> Result<Vec<String>> {
+    let listing = match std::fs::read_dir(index_dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        other => other.map_err(|e| Error::io(index_dir, e))?,
+    };
+    let names: Vec<String> =
+        listing.filter_map(|e| e.ok()?.file_name().into_string().ok()).filter(|n| n.ends_with(".idx")).collect();
+    let bad: Vec<String> = names
+        .into_par_iter()
+        .filter(|name| {
+            let path = index_dir.join(name);
+            check_index(&path, name.trim_end_matches(".idx")).is_err() && std::fs::remove_file(&path).is_ok()
+        })
+        .collect();
+    Ok(bad)
 }
 
 /// Checks a downloaded index before it joins the local copies: well formed,

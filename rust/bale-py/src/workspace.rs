@@ -757,14 +757,30 @@ impl Workspace {
         run(py, self.jobs, None, None, |_| crate::packs::usage(&self.odb, &roots, &index_dir))
     }
 
-    /// `(oid, cached, on the remote)` of every object the native `roots`
-    /// reach through the trees the cache holds.
+    /// Rewrites packs still in use without the trees and chunk lists
+    /// nothing uses (`(downloaded pack file, pack key)` each): see
+    /// `packs::repack`. Returns one written row per pack, as `pack_write`.
+    fn pack_repack(
+        &self,
+        py: Python<'_>,
+        roots: Vec<(String, String)>,
+        index_dir: PathBuf,
+        packs: Vec<(PathBuf, String)>,
+        out_dir: PathBuf,
+    ) -> PyResult<Vec<crate::packs::WrittenRow>> {
+        let roots = parse_oids(py, &roots)?;
+        run(py, self.jobs, None, None, |_| crate::packs::repack(&self.odb, &roots, &index_dir, &packs, &out_dir))
+    }
+
+    /// `(oid, cached, on the remote, checked)` of every object the native
+    /// `roots` reach through the trees the cache holds: see
+    /// `packs::presence`.
     fn pack_presence(
         &self,
         py: Python<'_>,
         roots: Vec<(String, String)>,
         index_dir: PathBuf,
-    ) -> PyResult<Vec<(String, bool, bool)>> {
+    ) -> PyResult<Vec<(String, bool, bool, bool)>> {
         let roots = parse_oids(py, &roots)?;
         run(py, self.jobs, None, None, |_| crate::packs::presence(&self.odb, &roots, &index_dir))
     }
@@ -807,13 +823,20 @@ pub fn check_pack_index(py: Python<'_>, path: PathBuf, pack: &str) -> PyResult<(
     py.detach(|| crate::packs::check_index(&path, pack)).py_err(py)
 }
 
-/// `(oid, size)` of one file.
+/// Removes the local index copies in `index_dir` that are damaged; returns
+/// their names (fetch them again).
+#[pyfunction]
+pub fn check_index_copies(py: Python<'_>, index_dir: PathBuf) -> PyResult<Vec<String>> {
+    py.detach(|| crate::packs::check_copies(&index_dir)).py_err(py)
+}
+
 /// Passes a crash point of the kill tests (see `bale_odb::failpoint`).
 #[pyfunction]
 pub fn failpoint(name: &str) {
     bale_odb::failpoint::reached(name);
 }
 
+/// `(oid, size)` of one file.
 #[pyfunction]
 pub fn hash_file(py: Python<'_>, path: PathBuf, algo: &str) -> PyResult<(String, u64)> {
     let algo = Algo::from_str(algo).py_err(py)?;
