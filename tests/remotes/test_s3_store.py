@@ -438,7 +438,7 @@ def test_credentials_follow_dvc_precedence(tmp_path: Path) -> None:
         ("s3:/bucket", {}, "is not an s3://bucket/prefix URL"),
         ("s3://b/p", {"part_size": "1000"}, "part_size must be a number of at least 5.24288e"),
         ("s3://b/p", {"retries": "many"}, "retries must be a number"),
-        ("s3://b/p", {"sse": "AES256"}, "do not support the option 'sse'"),
+        ("s3://b/p", {"sse": "AES256"}, "option 'sse' is not supported by bale yet"),
         ("s3://b/p", {"access_key_id": "a"}, "secret_access_key is missing"),
     ],
 )
