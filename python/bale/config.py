@@ -40,6 +40,14 @@ _KEY_RE = re.compile(
     r"^(?:(?P<top>remote|db|machine)\.(?P<name>[^.]*)|(?P<section>[^.]*))\.(?P<opt>[^.]*)$"
 )
 _URL_RE = re.compile(r"\w+://")
+# an option whose value may be a secret (password, secret_access_key,
+# session_token, sse_customer_key, account_key, sas_token, client_secret,
+# connection_string, passphrase, studio's token, ...): broad on purpose,
+# a false match only costs a parse
+_SECRET_OPTION = re.compile(
+    r"^\s*[\w.-]*(password|secret|token|passphrase|key|connection_string)[\w.-]*\s*=",
+    re.IGNORECASE | re.MULTILINE,
+)
 
 Validator = Callable[[Any], Any]
 
@@ -524,6 +532,10 @@ def _read_ini(path: Path, remember: bool = False) -> dict[str, Any]:
     def parse() -> dict[str, Any]:
         return _parse_ini(raw, path)
 
+    # dvc's docs put credentials in config.local, but a committed config can
+    # hold them too: such a text is not copied into the memo (the memo itself
+    # skips any text with a password in a URL)
+    remember = remember and _SECRET_OPTION.search(text) is None
     data = memo.parse("configobj", text, parse) if remember else parse()
     return _parse_named(_lower_keys(data))
 

@@ -1,5 +1,7 @@
 """Remote settings bale cannot honour are refused when they are set, and,
-when dvc wrote them, before a push or pull moves anything."""
+when dvc wrote them, before a push or pull moves anything; a password in a
+remote URL is never printed by ``remote list`` nor copied into
+``.dvc/tmp``."""
 
 from __future__ import annotations
 
@@ -189,3 +191,29 @@ def test_a_remote_bale_has_no_store_for_is_added_with_a_warning_and_refused_at_p
     err = run("bale", "remote", "modify", "g", "projectname", "proj").stderr
     assert err.startswith("WARNING: remote 'g': bale cannot push") and "'projectname'" in err
     assert "projectname = proj" in (repo / ".dvc" / "config").read_text()
+
+
+def test_a_password_in_a_remote_url_is_masked_in_listings_and_never_cached(
+    md5_repo: Path, run: Run
+) -> None:
+    repo = md5_repo
+    url = "https://ann:s3cret-pw@example.com/dvc"
+    run("bale", "remote", "add", "-d", "h", url)
+    run("bale", "remote", "add", "s", "s3://bucket/p")
+    run("bale", "config", "remote.s.secret_access_key", "s3cret-key")
+    run("bale", "config", "remote.s.access_key_id", "AK")
+    listed = run("bale", "remote", "list").stdout
+    assert listed.splitlines()[0] == "h\thttps://ann:***@example.com/dvc\t(default)"
+    assert "s3cret" not in listed
+    # asking for the one value is asking for the secret (as dvc and git config do)
+    assert run("bale", "config", "remote.h.url").stdout == url + "\n"
+    write_tree(repo, {"f": "hi\n"})
+    run("bale", "add", "-q", "f")
+    run("bale", "status")
+    lineage = run("bale", "lineage", "f").stdout
+    assert "https://ann:***@example.com/dvc" in lineage and "s3cret" not in lineage
+    tmp = repo / ".dvc" / "tmp"
+    assert (tmp / "bale" / "parsed.json").is_file()  # the memo was written...
+    for p in tmp.rglob("*"):  # ...but nothing under .dvc/tmp holds a secret
+        if p.is_file():
+            assert b"s3cret" not in p.read_bytes(), p

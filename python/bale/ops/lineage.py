@@ -82,7 +82,9 @@ def _remote_of(repo: Repo, name: str | None) -> dict[str, str] | None:
         r = resolve_remote(repo, name)
     except RemoteConfigError:
         return None
-    return {"name": r.name, "url": r.url}
+    from bale.redact import mask_url
+
+    return {"name": r.name, "url": mask_url(r.url)}
 
 
 def _last_commit(repo: Repo, path: Path) -> dict[str, str] | None:

@@ -107,13 +107,22 @@ def unset_default(repo: Repo, *, level: str = "repo") -> None:
 
 
 def listing(repo: Repo) -> list[tuple[str, str]]:
-    """``(name, url)`` of every remote, local paths made absolute (as dvc lists them)."""
+    """``(name, url)`` of every remote, local paths made absolute (as dvc lists
+    them), a password in a URL shown as ``***``.
+
+    dvc prints the URL as written, password and all. A listing is what gets
+    pasted into an issue or scrolls past in a CI log, and it is read for the
+    names and places, never for the password; ``bale config remote.<name>.url``
+    prints the value as written for whoever needs it.
+    """
+    from bale.redact import mask_url
+
     names = set()
     for key, _value in repo.config.items():
         parts = key.split(".")
         if len(parts) == 3 and parts[0] == "remote" and parts[2] == "url":
             names.add(parts[1])
-    return [(n, repo.config.get(f"remote.{n}.url") or "") for n in sorted(names)]
+    return [(n, mask_url(repo.config.get(f"remote.{n}.url") or "")) for n in sorted(names)]
 
 
 def rename(repo: Repo, name: str, new: str, *, level: str = "repo") -> None:

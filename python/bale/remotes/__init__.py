@@ -32,6 +32,12 @@ class Remote:
     path: Path | None = None  # the folder, for folder remotes
     options: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
+    def __repr__(self) -> str:
+        # not the options (keys, passwords), nor a password in the URL
+        from bale.redact import mask_url
+
+        return f"Remote({self.name!r}, {mask_url(self.url)!r}, {self.kind!r})"
+
     def open_store(self, jobs: int) -> Store:
         """The remote as a :class:`Store`."""
         if self.kind == "s3":

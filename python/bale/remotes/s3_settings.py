@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import yarl
 
+from bale.redact import mask_url
 from bale.remotes.errors import RemoteConfigError
 from bale.remotes.sigv4 import quote_path
 from bale.remotes.support import refuse_options
@@ -39,7 +40,8 @@ def parse_url(name: str, url: str) -> tuple[str, str]:
     rest = url.removeprefix("s3://")
     bucket, _, prefix = rest.partition("/")
     if rest == url or not bucket:
-        raise RemoteConfigError(f"remote '{name}': '{url}' is not an s3://bucket/prefix URL")
+        shown = mask_url(url)
+        raise RemoteConfigError(f"remote '{name}': '{shown}' is not an s3://bucket/prefix URL")
     prefix = prefix.strip("/")
     return bucket, prefix + "/" if prefix else ""
 
