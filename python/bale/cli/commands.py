@@ -71,7 +71,9 @@ def cmd_add(args: argparse.Namespace) -> int:
         _say(args, f"added {r.path} ({files}{human_size(r.size)}; {r.stored:,} newly cached)")
     if not repo.config.core_autostage() and not args.quiet:
         stage = sorted({r.dvcfile for r in results} | {r.gitignore for r in results if r.gitignore})
-        if (repo.root / ".git").exists():
+        from bale import scm
+
+        if (repo.root / ".git").exists() and scm.uses_git(repo):
             print(git_add_hint(repo.root, stage))
     return 0
 
