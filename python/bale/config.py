@@ -26,6 +26,7 @@ __all__ = [
     "CACHE_TYPES",
     "LEVELS",
     "Config",
+    "display_path",
     "global_config_dir",
     "system_config_dir",
 ]
@@ -39,6 +40,14 @@ _KEY_RE = re.compile(
     r"^(?:(?P<top>remote|db|machine)\.(?P<name>[^.]*)|(?P<section>[^.]*))\.(?P<opt>[^.]*)$"
 )
 _URL_RE = re.compile(r"\w+://")
+# an option whose value may be a secret (password, secret_access_key,
+# session_token, sse_customer_key, account_key, sas_token, client_secret,
+# connection_string, passphrase, studio's token, ...): broad on purpose,
+# a false match only costs a parse
+_SECRET_OPTION = re.compile(
+    r"^\s*[\w.-]*(password|secret|token|passphrase|key|connection_string)[\w.-]*\s*=",
+    re.IGNORECASE | re.MULTILINE,
+)
 
 Validator = Callable[[Any], Any]
 
@@ -109,6 +118,11 @@ def _anything(v: Any) -> Any:
 
 _BOOL_OR_STR = _anything  # Any(Bool, str): every string passes
 
+
+def _python_bool(v: Any) -> Any:
+    raise ValueError("dvc accepts no value of it in a config file (expected bool)")
+
+
 _REMOTE_COMMON: dict[str, Validator] = {
     "url": _str,
     "checksum_jobs": _int(1),
@@ -176,8 +190,9 @@ _S3: dict[str, Validator] = {
     "use_ssl": _bool,
     "allow_anonymous_login": _bool,
     "ssl_verify": _BOOL_OR_STR,
-    # dvc's schema says python bool here, which a config string can never be
-    "cache_regions": _anything,
+    # dvc's schema says python bool here, which a config string can never be:
+    # dvc refuses to run with any value of it in a file, so bale refuses it too
+    "cache_regions": _python_bool,
     "read_timeout": _int(),
     "connect_timeout": _int(),
     "verify": _bool,
@@ -403,7 +418,7 @@ def global_config_dir() -> Path:
     return Path(xdg) / "dvc"
 
 
-def _display(path: Path) -> str:
+def display_path(path: Path) -> str:
     """A file name for messages: relative to the cwd when below it."""
     try:
         rel = os.path.relpath(path)
@@ -508,15 +523,19 @@ def _read_ini(path: Path, remember: bool = False) -> dict[str, Any]:
     except FileNotFoundError:
         return {}
     except IsADirectoryError:
-        raise ConfigError(f"{_display(path)}: is a directory") from None
+        raise ConfigError(f"{display_path(path)}: is a directory") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise ConfigError(f"{_display(path)}: is not valid utf-8") from None
+        raise ConfigError(f"{display_path(path)}: is not valid utf-8") from None
 
     def parse() -> dict[str, Any]:
         return _parse_ini(raw, path)
 
+    # dvc's docs put credentials in config.local, but a committed config can
+    # hold them too: such a text is not copied into the memo (the memo itself
+    # skips any text with a password in a URL)
+    remember = remember and _SECRET_OPTION.search(text) is None
     data = memo.parse("configobj", text, parse) if remember else parse()
     return _parse_named(_lower_keys(data))
 
@@ -532,7 +551,7 @@ def _parse_ini(raw: bytes, path: Path) -> dict[str, Any]:
         msg = re.sub(r"\s+at line \d+\.?$", "", str(first)).strip()
         line = getattr(first, "line_number", None)
         where = f" line {line}:" if line else ""
-        raise ConfigError(f"{_display(path)}:{where} {msg}") from None
+        raise ConfigError(f"{display_path(path)}:{where} {msg}") from None
     return data
 
 
@@ -658,23 +677,23 @@ class Config:
         for section, val in conf.items():
             if section in _NAMED:
                 if not isinstance(val, dict) or not all(isinstance(v, dict) for v in val.values()):
-                    raise ConfigError(f"{_display(path)}: '{section}' must be a named section")
+                    raise ConfigError(f"{display_path(path)}: '{section}' must be a named section")
                 continue
             if section not in SECTIONS:
-                raise ConfigError(f"{_display(path)}: unknown section '{section}'")
+                raise ConfigError(f"{display_path(path)}: unknown section '{section}'")
             if not isinstance(val, dict):
-                raise ConfigError(f"{_display(path)}: '{section}' must be a section")
+                raise ConfigError(f"{display_path(path)}: '{section}' must be a section")
             if section == "feature":
                 continue  # dvc only warns about unknown feature flags
             for opt in val:
                 if isinstance(val[opt], dict) or opt not in SECTIONS[section]:
-                    raise ConfigError(f"{_display(path)}: unknown key '{section}.{opt}'")
+                    raise ConfigError(f"{display_path(path)}: unknown key '{section}.{opt}'")
 
     @staticmethod
     def _check_merged(merged: dict[str, Any], origin: Callable[[Key], Path | None]) -> None:
         def where(key: Key) -> str:
             path = origin(key)
-            return _display(path) if path is not None else "config"
+            return display_path(path) if path is not None else "config"
 
         for name, section in (merged.get("remote") or {}).items():
             url = section.get("url") if isinstance(section, dict) else None
@@ -706,13 +725,13 @@ class Config:
         for key, value in _flatten(conf):
             name = _key_str(key)
             if not _is_bale(key):
-                raise ConfigError(f"{_display(path)}: unknown key '{name}'")
+                raise ConfigError(f"{display_path(path)}: unknown key '{name}'")
             check = BALE_REMOTE_KEYS[key[2]] if len(key) == 3 else BALE_KEYS[name]
             try:
                 check(value)
             except (TypeError, ValueError) as exc:
                 raise ConfigError(
-                    f"{_display(path)}: bad value for '{name}' ({_as_str(value)!r}): {exc}"
+                    f"{display_path(path)}: bad value for '{name}' ({_as_str(value)!r}): {exc}"
                 ) from None
 
     # -- reading ----------------------------------------------------------
@@ -852,7 +871,7 @@ class Config:
         conf = _copy((self._bale if bale else self._levels).get(level, {}))
         parent = _lookup(conf, k[:-1])
         if not isinstance(parent, dict) or k[-1] not in parent:
-            raise ConfigError(f"option '{_key_str(k)}' doesn't exist in {_display(path)}")
+            raise ConfigError(f"option '{_key_str(k)}' doesn't exist in {display_path(path)}")
         del parent[k[-1]]
         if k[0] in _NAMED and not parent:
             del conf[k[0]][k[1]]
@@ -960,7 +979,7 @@ class Config:
             check(value)
         except (TypeError, ValueError) as exc:
             path = self.origin(key)
-            shown = _display(path) if path is not None else "config"
+            shown = display_path(path) if path is not None else "config"
             raise ConfigError(f"{shown}: bad value for '{key}' ({value!r}): {exc}") from None
         return value
 

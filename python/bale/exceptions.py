@@ -78,6 +78,10 @@ class InvalidOidError(BaleError, ValueError):
     """A string is not a valid object id."""
 
 
+class NoSCMError(BaleError):
+    """A command needs git revisions, and the repository has no git or sets ``core.no_scm``."""
+
+
 class RemoteError(BaleError):
     """A remote failed; the message names the remote."""
 
@@ -107,6 +111,7 @@ __all__ = [
     "InvalidOidError",
     "LockError",
     "MetafileError",
+    "NoSCMError",
     "NoSpaceError",
     "NotARepositoryError",
     "ObjectMissingError",

@@ -1,4 +1,11 @@
-"""The little bale needs from git, through the ``git`` command."""
+"""The little bale needs from git, through the ``git`` command.
+
+:func:`uses_git` is the one place that decides whether a repository may use
+git at all, and :func:`require_git` the one refusal for commands that cannot
+work without it: with ``core.no_scm`` set (``bale init --no-scm`` sets it)
+bale, like dvc, writes no ``.gitignore`` entries, stages nothing and reads no
+revision, even inside a git work tree.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +13,12 @@ import functools
 import os
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bale.exceptions import BaleError
+from bale.exceptions import BaleError, NoSCMError
+
+if TYPE_CHECKING:
+    from bale.repo import Repo
 
 
 def git(
@@ -32,6 +43,30 @@ def git(
         msg = proc.stderr.decode(errors="replace").strip().splitlines()
         raise BaleError(f"git {' '.join(args)}: {msg[-1] if msg else 'failed'}")
     return proc
+
+
+def uses_git(repo: Repo) -> bool:
+    """Whether bale may touch git for ``repo``: ``core.no_scm`` unset and the
+    repository inside a git work tree (dvc's SCM versus NoSCM)."""
+    return not repo.config.core_no_scm() and is_git_repo(repo.root)
+
+
+def require_git(repo: Repo, what: str) -> None:
+    """Raises NoSCMError when ``what`` (a command, for the message) needs git
+    revisions and ``repo`` may not use git: dvc says "Only supported for Git
+    repositories" and exits non-zero there."""
+    if repo.config.core_no_scm():
+        origin = repo.config.origin("core.no_scm")
+        where = ""
+        if origin is not None:
+            shown = origin.relative_to(repo.root) if origin.is_relative_to(repo.root) else origin
+            where = f" in {shown.as_posix()}"
+        raise NoSCMError(
+            f"{what}: only supported with git, and core.no_scm is set{where} "
+            "(to use git: bale config core.no_scm false)"
+        )
+    if not is_git_repo(repo.root):
+        raise NoSCMError(f"{what}: only supported in a git repository")
 
 
 def is_git_repo(root: Path) -> bool:

@@ -432,13 +432,45 @@ def test_credentials_follow_dvc_precedence(tmp_path: Path) -> None:
         resolve_aws("r", {**files, "profile": "nope"}, {})
 
 
+def test_a_named_profile_that_does_not_exist_is_an_error_even_with_keys(tmp_path: Path) -> None:
+    # dvc 3.67.1 + dvc-s3 (botocore): "The config profile (nope) could not be
+    # found", whether or not keys are set too, for the option and AWS_PROFILE alike
+    creds = tmp_path / "credentials"
+    creds.write_text("[team]\naws_access_key_id = TEAM\naws_secret_access_key = s2\n")
+    config = tmp_path / "config"
+    config.write_text("[profile cfg]\nregion = eu-west-3\n")
+    files = {"credentialpath": str(creds), "configpath": str(config)}
+    keys = {"access_key_id": "OPT", "secret_access_key": "s0"}
+    env_keys = {"AWS_ACCESS_KEY_ID": "ENV", "AWS_SECRET_ACCESS_KEY": "s3"}
+    named = f"is in neither {creds} nor {config}"
+    for options, env, source in [
+        ({**files, "profile": "nope"}, {}, "the remote's option 'profile'"),
+        ({**files, **keys, "profile": "nope"}, {}, "the remote's option 'profile'"),
+        ({**files, "profile": "nope"}, env_keys, "the remote's option 'profile'"),
+        ({**files, **keys}, {"AWS_PROFILE": "nope"}, "AWS_PROFILE"),
+        (files, {**env_keys, "AWS_PROFILE": "nope"}, "AWS_PROFILE"),
+    ]:
+        with pytest.raises(RemoteConfigError) as e:
+            resolve_aws("r", options, env)
+        assert str(e.value) == f"remote 'r': AWS profile 'nope' (from {source}) {named}"
+    # a named profile that exists but holds no keys: dvc fails with "Unable
+    # to locate credentials"; bale says so rather than going anonymous
+    with pytest.raises(RemoteConfigError, match=r"^remote 'r': AWS profile 'cfg' .* has no aws_"):
+        resolve_aws("r", {**files, "profile": "cfg"}, env_keys)  # the option skips env keys
+    # ... while keys set beside an existing profile are used, as in dvc
+    got = resolve_aws("r", {**files, **keys, "profile": "cfg"}, {})
+    assert got.credentials and (got.credentials.access_key, got.region) == ("OPT", "eu-west-3")
+    got = resolve_aws("r", files, {**env_keys, "AWS_PROFILE": "cfg"})
+    assert got.credentials and got.credentials.access_key == "ENV"
+
+
 @pytest.mark.parametrize(
     ("url", "options", "message"),
     [
         ("s3:/bucket", {}, "is not an s3://bucket/prefix URL"),
         ("s3://b/p", {"part_size": "1000"}, "part_size must be a number of at least 5.24288e"),
         ("s3://b/p", {"retries": "many"}, "retries must be a number"),
-        ("s3://b/p", {"sse": "AES256"}, "do not support the option 'sse'"),
+        ("s3://b/p", {"sse": "AES256"}, "option 'sse' is not supported by bale yet"),
         ("s3://b/p", {"access_key_id": "a"}, "secret_access_key is missing"),
     ],
 )

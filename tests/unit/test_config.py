@@ -312,3 +312,44 @@ def test_a_key_set_at_two_levels_keeps_each_levels_origin(env: dict[str, Path]) 
         ("cache.type", "copy"),
         ("cache.type", "hardlink"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://ann:pw@example.com/dvc", "https://ann:***@example.com/dvc"),
+        ("https://ann:p@ss:w0rd@host:8080/a@b", "https://ann:***@host:8080/a@b"),
+        ("s3://KEY:SECRET@bucket/p", "s3://KEY:***@bucket/p"),
+        ("https://ann@example.com/dvc", "https://ann@example.com/dvc"),  # no password
+        ("https://example.com/a:b@c", "https://example.com/a:b@c"),  # in the path
+        ("/srv/dvc:store@x", "/srv/dvc:store@x"),  # a local path
+    ],
+)
+def test_mask_url_hides_only_the_password(url: str, shown: str) -> None:
+    from bale.redact import has_url_password, mask_url
+
+    assert mask_url(url) == shown
+    assert has_url_password(url) == (shown != url)
+
+
+def test_a_config_with_a_secret_is_not_copied_into_the_parse_memo(
+    env: dict[str, Path],
+) -> None:
+    from bale.metafiles import memo
+
+    (env["repo"] / ".dvc" / "tmp").mkdir()
+    memo.use(env["repo"] / ".dvc" / "tmp")
+    try:
+        for text in (
+            "['remote \"h\"']\n    url = https://ann:s3cret@example.com/x\n",
+            "['remote \"s\"']\n    url = s3://b/p\n    secret_access_key = s3cret\n",
+            "[studio]\n    token = s3cret\n",
+            "['remote \"plain\"']\n    url = https://example.com/x\n",  # kept: no secret
+        ):
+            _write(env["repo"] / ".dvc" / "config", text)
+            Config.load(env["repo"] / ".dvc")
+        memo._save_all()
+    finally:
+        memo._active = None
+    saved = (env["repo"] / ".dvc" / "tmp" / "bale" / "parsed.json").read_text()
+    assert "s3cret" not in saved and "https://example.com/x" in saved

@@ -30,6 +30,11 @@ def _say(args: argparse.Namespace, text: str) -> None:
         print(text)
 
 
+def _warn(warning: str | None) -> None:
+    if warning:
+        print(f"WARNING: {warning}", file=sys.stderr)
+
+
 def _json(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False))
 
@@ -66,7 +71,9 @@ def cmd_add(args: argparse.Namespace) -> int:
         _say(args, f"added {r.path} ({files}{human_size(r.size)}; {r.stored:,} newly cached)")
     if not repo.config.core_autostage() and not args.quiet:
         stage = sorted({r.dvcfile for r in results} | {r.gitignore for r in results if r.gitignore})
-        if (repo.root / ".git").exists():
+        from bale import scm
+
+        if (repo.root / ".git").exists() and scm.uses_git(repo):
             print(git_add_hint(repo.root, stage))
     return 0
 
@@ -508,7 +515,12 @@ def cmd_config(args: argparse.Namespace) -> int:
         else:
             print(value)
         return 0
+    from bale.ops.remote import check_setting
+
+    # `config remote.<name>.<option>` is held to what `remote modify` is
+    warning = check_setting(config, args.name, args.value)
     config.set(args.name, args.value, level=level or "repo")
+    _warn(warning)
     return 0
 
 
@@ -607,11 +619,16 @@ def cmd_remote(args: argparse.Namespace) -> int:
     repo = _repo()
     level = args.level or "repo"
     if args.remote_command == "add":
-        remote.add(repo, args.name, args.url, default=args.default, force=args.force, level=level)
+        _warn(
+            remote.add(
+                repo, args.name, args.url, default=args.default, force=args.force, level=level
+            )
+        )
     elif args.remote_command == "remove":
         remote.remove(repo, args.name, level=level)
     elif args.remote_command == "modify":
-        remote.modify(repo, args.name, args.option, None if args.unset else args.value, level=level)
+        value = None if args.unset else args.value
+        _warn(remote.modify(repo, args.name, args.option, value, level=level))
     elif args.remote_command == "rename":
         remote.rename(repo, args.name, args.new, level=level)
     elif args.remote_command == "default" and args.unset:

@@ -39,7 +39,9 @@ def cmd_repro(args: argparse.Namespace) -> int:
     elif not args.quiet and not args.dry:
         files = set(result.changed_files)
         repo = _repo()
-        if files and not repo.config.core_autostage():
+        from bale import scm
+
+        if files and not repo.config.core_autostage() and scm.uses_git(repo):
             from bale.cli.commands import git_add_hint
 
             print(git_add_hint(repo.root, files))

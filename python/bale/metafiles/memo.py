@@ -11,7 +11,9 @@ what it holds, never in what it answers. Values that JSON cannot carry
 exactly (dates, non-string keys, tuples, NaN) are not kept.
 
 Like the stat cache it costs time, never correctness: an unreadable file is
-treated as empty, and writes are atomic (the last writer wins).
+treated as empty, and writes are atomic (the last writer wins). A text
+holding a password is never kept (see :func:`bale.redact.has_url_password`
+and the config reader's check of secret options).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from bale.redact import has_url_password
 
 FILE_NAME = "parsed.json"
 FORMAT = 1
@@ -84,7 +88,9 @@ class ParseMemo:
                 self._used.append(key)
                 return value
         value = parser()
-        if len(text) <= MAX_ONE and _exact(value):
+        # The key is the whole text: one with a password in a URL (a remote,
+        # an import's source) is parsed every time rather than copied here.
+        if len(text) <= MAX_ONE and _exact(value) and not has_url_password(text):
             entries[key] = json.dumps(value, separators=(",", ":"))
             self._used.append(key)
             self._dirty = True

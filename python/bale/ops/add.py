@@ -62,10 +62,6 @@ class _Tracked:
     dirs: dict[Path, Tracked]
 
 
-def _uses_git(repo: Repo) -> bool:
-    return scm.is_git_repo(repo.root) and not repo.config.core_no_scm()
-
-
 def _check_target(repo: Repo, path: Path, tracked: _Tracked) -> Tracked | None:
     """Refuses a target that cannot be added; returns the tracked directory
     it lies inside, if any (it then joins that directory's ``.dvc`` file)."""
@@ -168,7 +164,7 @@ def add_one(repo: Repo, path: Path, *, require_dvcfile: bool = False) -> AddResu
         # Nothing is deleted or overwritten: edits made while hashing survive.
         ws.checkout(str(path), algo, built.oid, built.isexec, types, relink_only=True)
     gitignore = None
-    if _uses_git(repo):
+    if scm.uses_git(repo):
         changed = ignore_in_git(repo.root, path)
         gitignore = changed.relative_to(repo.root).as_posix() if changed else None
     return AddResult(
@@ -262,7 +258,7 @@ def add(repo: Repo, targets: Sequence[str | Path], *, glob: bool = False) -> lis
                 )
     # A .dvc file git ignores could never be committed: every clone would
     # lack it, and gc there would delete the data it names (dvc refuses too).
-    if _uses_git(repo):
+    if scm.uses_git(repo):
         new = [dvcfile_path_for(p) for p in paths if p not in inside]
         for dvcfile in git_ignored(repo.root, new):
             rel = dvcfile.relative_to(repo.root).as_posix()
@@ -271,7 +267,7 @@ def add(repo: Repo, targets: Sequence[str | Path], *, glob: bool = False) -> lis
     with repo.locked():
         for p in paths:
             results.append(add_inside(repo, p, inside[p]) if p in inside else add_one(repo, p))
-        if repo.config.core_autostage() and scm.is_git_repo(repo.root):
+        if repo.config.core_autostage() and scm.uses_git(repo):
             stage = [repo.root / r.dvcfile for r in results]
             stage += [repo.root / r.gitignore for r in results if r.gitignore]
             scm.git_add(repo.root, stage)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bale import scm
-from bale.exceptions import BaleError, CorruptObjectError, ObjectMissingError
+from bale.exceptions import CorruptObjectError, ObjectMissingError
 from bale.ops.outputs import collect, collect_at
 
 if TYPE_CHECKING:
@@ -96,8 +96,7 @@ def _workspace_side(repo: Repo) -> Side:
 
 def diff(repo: Repo, a_rev: str | None = None, b_rev: str | None = None) -> DiffResult:
     """``a_rev`` defaults to HEAD; ``b_rev`` to the workspace."""
-    if not scm.is_git_repo(repo.root):
-        raise BaleError("diff compares git revisions: this repository has no git")
+    scm.require_git(repo, "diff")
     if not scm.has_commits(repo.root):
         return DiffResult()  # as dvc: before the first commit there is nothing to compare
     a_files, a_dirs, a_missing = _rev_side(repo, a_rev or "HEAD")

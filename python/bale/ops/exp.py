@@ -126,6 +126,7 @@ def run(
     """Runs (or with ``queue``, queues) one experiment."""
     from bale.ops.repro import repro
 
+    scm.require_git(repo, "exp run")
     baseline = _baseline(repo)
     overrides = modify.parse(set_params)
     changed_params = _overridden(repo, overrides)
@@ -178,6 +179,7 @@ class Queued:
 
 
 def queued(repo: Repo) -> list[Queued]:
+    scm.require_git(repo, "exp run")
     out = scm.git(
         repo.root, "for-each-ref", "--format=%(refname) %(objectname)", refs.QUEUE_NAMESPACE
     )
@@ -206,6 +208,7 @@ class RunAllResult:
 def run_all(repo: Repo, *, jobs: int = 1, echo: bool = True) -> RunAllResult:
     """Runs every queued experiment, ``jobs`` at once, each in its own
     temporary worktree that shares this repository's cache."""
+    scm.require_git(repo, "exp run")
     todo = queued(repo)
     result = RunAllResult()
     if not todo:
@@ -304,6 +307,7 @@ class ExpRow:
 def show(repo: Repo, *, all_baselines: bool = False) -> list[ExpRow]:
     """The workspace, HEAD, and HEAD's experiments (every baseline's with
     ``all_baselines``), with their params and metrics."""
+    scm.require_git(repo, "exp show")
     baseline, branch = _head(repo)
     pipes = index.load(repo)
     files = revision.files_of(repo, pipes)
@@ -412,6 +416,7 @@ def diff(repo: Repo, a: str | None = None, b: str | None = None) -> dict[str, An
     ``params``."""
     from bale.pipeline.compare import diff as compare
 
+    scm.require_git(repo, "exp diff")
     pipes = index.load(repo)
     files = revision.files_of(repo, pipes)
     if a is not None and b is None:
@@ -456,6 +461,7 @@ def apply(repo: Repo, name: str, *, force: bool = False) -> ExpResult:
     ``force``."""
     from bale.ops.checkout import checkout
 
+    scm.require_git(repo, "exp apply")
     r = refs.find(repo.root, name, _baseline(repo))
     top = scm.toplevel(repo.root)
     changed = scm.git(
@@ -485,6 +491,7 @@ def apply(repo: Repo, name: str, *, force: bool = False) -> ExpResult:
 
 
 def branch(repo: Repo, name: str, new_branch: str) -> ExpResult:
+    scm.require_git(repo, "exp branch")
     r = refs.find(repo.root, name, _baseline(repo))
     out = scm.git(repo.root, "branch", new_branch, r.commit, check=False)
     if out.returncode != 0:
@@ -496,6 +503,7 @@ def remove(
     repo: Repo, names: Sequence[str] = (), *, all_: bool = False, queue: bool = False
 ) -> list[str]:
     """Deletes experiments (their refs; the commits go with git's gc)."""
+    scm.require_git(repo, "exp remove")
     removed = []
     if queue:
         for q in queued(repo):

@@ -82,13 +82,15 @@ def _remote_of(repo: Repo, name: str | None) -> dict[str, str] | None:
         r = resolve_remote(repo, name)
     except RemoteConfigError:
         return None
-    return {"name": r.name, "url": r.url}
+    from bale.redact import mask_url
+
+    return {"name": r.name, "url": mask_url(r.url)}
 
 
 def _last_commit(repo: Repo, path: Path) -> dict[str, str] | None:
     """The commit that last changed ``path``, and whether the workspace
     copy differs from it."""
-    if not scm.is_git_repo(repo.root) or not scm.has_commits(repo.root):
+    if not scm.uses_git(repo) or not scm.has_commits(repo.root):
         return None
     out = scm.last_commit(repo.root, path)
     if out is None:

@@ -50,6 +50,7 @@ def diff(
     (default: HEAD), in ``dvc metrics diff --json``'s shape."""
     from bale.pipeline.compare import diff as compare
 
+    scm.require_git(repo, "metrics diff")
     old, new = _sides(repo, a_rev, b_rev)
     return compare(
         revision.loaded(old.metrics, metrics=True),
@@ -65,5 +66,6 @@ def params_diff(
     (default: HEAD), in ``dvc params diff --json``'s shape."""
     from bale.pipeline.compare import diff as compare
 
+    scm.require_git(repo, "params diff")
     old, new = _sides(repo, a_rev, b_rev)
     return compare(revision.loaded(old.params), revision.loaded(new.params), with_unchanged=all_)

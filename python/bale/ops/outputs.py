@@ -237,7 +237,8 @@ def in_scope(
     elif scope.workspace:
         found = [dataclasses.replace(t, sub=sub) for t, sub in resolve(repo, targets)]
     if scope.revisions:
-        if not scm.is_git_repo(repo.root) or not scm.has_commits(repo.root):
+        scm.require_git(repo, "-a, -T, -A and --rev")
+        if not scm.has_commits(repo.root):
             raise BaleError("-a, -T, -A and --rev need a git repository with commits")
         wanted = {abspath(t) for t in targets or ()}
         commits = scm.revisions(

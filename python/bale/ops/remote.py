@@ -1,13 +1,34 @@
-"""``bale remote``: manage remotes in ``.dvc/config`` exactly as dvc does."""
+"""``bale remote``: manage remotes in ``.dvc/config`` exactly as dvc does.
+
+Except that a setting bale could not honour at push and pull is refused
+before anything is written (:mod:`bale.remotes.support` decides which).
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from bale.exceptions import ConfigError
+from bale.remotes import support
 
 if TYPE_CHECKING:
+    from bale.config import Config
     from bale.repo import Repo
+
+
+def check_setting(config: Config, key: str, value: str) -> str | None:
+    """Whether ``key = value`` may be set, for a ``remote.<name>.<option>`` key
+    (other keys pass): raises RemoteConfigError, naming the option and the
+    remote, for what bale cannot honour; returns a warning for what it ignores.
+
+    Called before the write, so a refused setting leaves the file unchanged.
+    """
+    parts = key.split(".")
+    if len(parts) != 3 or parts[0].lower() != "remote":
+        return None
+    name, option = parts[1].lower(), parts[2].lower()
+    url = None if option == "url" else config.get(f"remote.{name}.url")
+    return support.check_option(name, url, option, value)
 
 
 def add(
@@ -18,16 +39,20 @@ def add(
     default: bool = False,
     force: bool = False,
     level: str = "repo",
-) -> None:
+) -> str | None:
+    """Adds remote ``name``; returns a warning when bale cannot push to its
+    kind of URL (dvc can: the remote is kept for dvc)."""
     config = repo.config
     if config.get(f"remote.{name}.url") is not None and not force:
         raise ConfigError(f"remote '{name}' already exists; use -f to replace it")
+    warning = check_setting(config, f"remote.{name}.url", url)
     # Replacing is a new section, as dvc writes it: none of the old
     # remote's options (credentials, endpoint) carry over to the new url.
     _drop_options(repo, name, level)
     config.set(f"remote.{name}.url", url, level=level)
     if default:
         config.set("core.remote", name, level=level)
+    return warning
 
 
 def remove(repo: Repo, name: str, *, level: str = "repo") -> None:
@@ -47,14 +72,21 @@ def _drop_options(repo: Repo, name: str, level: str) -> None:
         repo.config.unset(key, level=level)
 
 
-def modify(repo: Repo, name: str, option: str, value: str | None, *, level: str = "repo") -> None:
+def modify(
+    repo: Repo, name: str, option: str, value: str | None, *, level: str = "repo"
+) -> str | None:
+    """Sets (or with None unsets) an option of remote ``name``; returns a
+    warning when bale will ignore it. An option bale cannot honour is refused
+    (RemoteConfigError) and nothing is written."""
     config = repo.config
     if config.get(f"remote.{name}.url") is None:
         raise ConfigError(f"remote '{name}' does not exist")
     if value is None:
         config.unset(f"remote.{name}.{option}", level=level)
-    else:
-        config.set(f"remote.{name}.{option}", value, level=level)
+        return None
+    warning = check_setting(config, f"remote.{name}.{option}", value)
+    config.set(f"remote.{name}.{option}", value, level=level)
+    return warning
 
 
 def default(repo: Repo, name: str | None, *, level: str = "repo") -> str | None:
@@ -75,13 +107,22 @@ def unset_default(repo: Repo, *, level: str = "repo") -> None:
 
 
 def listing(repo: Repo) -> list[tuple[str, str]]:
-    """``(name, url)`` of every remote, local paths made absolute (as dvc lists them)."""
+    """``(name, url)`` of every remote, local paths made absolute (as dvc lists
+    them), a password in a URL shown as ``***``.
+
+    dvc prints the URL as written, password and all. A listing is what gets
+    pasted into an issue or scrolls past in a CI log, and it is read for the
+    names and places, never for the password; ``bale config remote.<name>.url``
+    prints the value as written for whoever needs it.
+    """
+    from bale.redact import mask_url
+
     names = set()
     for key, _value in repo.config.items():
         parts = key.split(".")
         if len(parts) == 3 and parts[0] == "remote" and parts[2] == "url":
             names.add(parts[1])
-    return [(n, repo.config.get(f"remote.{n}.url") or "") for n in sorted(names)]
+    return [(n, mask_url(repo.config.get(f"remote.{n}.url") or "")) for n in sorted(names)]
 
 
 def rename(repo: Repo, name: str, new: str, *, level: str = "repo") -> None:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bale import scm
 from bale.exceptions import TargetError, TargetNotFoundError
 from bale.metafiles import load_dvcfile, unignore_in_git
 from bale.ops.outputs import abspath, inside_repo
@@ -19,6 +20,7 @@ def remove(repo: Repo, targets: Sequence[str | Path], *, outs: bool = False) -> 
     """Deletes each ``.dvc`` file and its outputs' ``.gitignore`` lines; with
     ``outs``, the outputs too. The cache keeps the data (``gc`` frees it)."""
     removed = []
+    git = scm.uses_git(repo)  # with core.no_scm, .gitignore files are not bale's to edit
     with repo.locked():
         for target in targets:
             path = abspath(target)
@@ -32,7 +34,8 @@ def remove(repo: Repo, targets: Sequence[str | Path], *, outs: bool = False) -> 
                 out = abspath(path.parent / o.path)
                 if not out.is_relative_to(repo.root):
                     raise TargetError(f"{path}: output {o.path} is outside the repository")
-                unignore_in_git(repo.root, out)
+                if git:
+                    unignore_in_git(repo.root, out)
                 if outs and (out.exists() or out.is_symlink()):
                     if out.is_dir() and not out.is_symlink():
                         shutil.rmtree(out)

@@ -248,7 +248,7 @@ def repro(
 
 
 def _stage_in_git(repo: Repo, result: ReproResult) -> None:
-    if not scm.is_git_repo(repo.root) or repo.config.core_no_scm():
+    if not scm.uses_git(repo):
         return
     if repo.config.core_autostage():
         scm.git_add(repo.root, [repo.root / p for p in result.changed_files])

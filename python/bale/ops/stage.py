@@ -110,7 +110,7 @@ def add_stage(repo: Repo, spec: StageSpec, *, force: bool = False) -> Stage:
         index.build_graph(repo, [*others, *loaded.stages])
         atomic_write(path, new_text.encode("utf-8"))
         changed = [path]
-        if scm.is_git_repo(repo.root) and not repo.config.core_no_scm():
+        if scm.uses_git(repo):
             from bale.metafiles import ignore_in_git
 
             for o in stage.cached_outs:

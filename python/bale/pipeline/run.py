@@ -132,7 +132,7 @@ def commit_outs(
     label = stage.addressing(repo.root)
     types = repo.config.cache_types()
     ws = repo.workspace
-    use_git = scm.is_git_repo(repo.root) and not repo.config.core_no_scm()
+    use_git = scm.uses_git(repo)
     items = []
     ignores = []
     paths = [stage.abspath(so.path) for so in stage.outs]

@@ -10,19 +10,16 @@ packed layout on every kind (:mod:`bale.remotes.packed`).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bale.exceptions import RemoteConfigError
+from bale.remotes.support import check_remote
 
 if TYPE_CHECKING:
     from bale.remotes.store import Store
     from bale.repo import Repo
-
-_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
-_KINDS = {"": "folder", "file": "folder", "s3": "s3", "http": "http", "https": "http"}
 
 
 @dataclass(frozen=True)
@@ -34,6 +31,12 @@ class Remote:
     kind: str  # "folder", "s3" or "http"
     path: Path | None = None  # the folder, for folder remotes
     options: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+    def __repr__(self) -> str:
+        # not the options (keys, passwords), nor a password in the URL
+        from bale.redact import mask_url
+
+        return f"Remote({self.name!r}, {mask_url(self.url)!r}, {self.kind!r})"
 
     def open_store(self, jobs: int) -> Store:
         """The remote as a :class:`Store`."""
@@ -52,7 +55,12 @@ class Remote:
 
 
 def resolve_remote(repo: Repo, name: str | None = None) -> Remote:
-    """The remote called ``name``, else the default one (``core.remote``)."""
+    """The remote called ``name``, else the default one (``core.remote``).
+
+    Raises RemoteConfigError when bale cannot use it (see :mod:`bale.remotes.support`).
+    """
+    from bale.config import display_path
+
     config = repo.config
     name = name or config.core_remote()
     if not name:
@@ -62,16 +70,16 @@ def resolve_remote(repo: Repo, name: str | None = None) -> Remote:
     url = config.get(f"remote.{name}.url")
     if url is None:
         raise RemoteConfigError(f"remote '{name}' is not configured (see 'bale remote list')")
-    match = _SCHEME.match(url)
-    scheme = match.group(1).lower() if match else ""
-    kind = _KINDS.get(scheme)
-    if kind is None:
-        raise RemoteConfigError(
-            f"remote '{name}': {scheme}:// remotes are not supported "
-            "(folder, s3:// and http(s):// remotes are)"
-        )
     prefix = f"remote.{name}."
     options = {k.removeprefix(prefix): v for k, v in config.items() if k.startswith(prefix)}
+
+    def origin(option: str) -> str:
+        path = config.origin(f"{prefix}{option}")
+        return display_path(path) if path is not None else "config"
+
+    # Before any store is opened: an option bale cannot honour (one dvc
+    # wrote, say) fails here, naming its file, not halfway through a push.
+    kind = check_remote(name, url, options, origin)
     if kind != "folder":
         return Remote(name=name, url=url, kind=kind, options=options)
     resolved = config.resolved_path(f"remote.{name}.url") or url

@@ -15,6 +15,12 @@ with ``dvc push`` works with bale unchanged:
    ``~/.aws/config``);
 4. none: requests go unsigned, which public buckets accept.
 
+A profile that is named (option ``profile`` or ``AWS_PROFILE``) must exist in
+one of the two files even when keys come from elsewhere, and must then yield
+keys when nothing before it did: dvc (botocore) fails with "The config profile
+(x) could not be found" and "Unable to locate credentials" there, and a typo
+in a profile name must not quietly send requests with other keys or none.
+
 Region: option ``region``, else ``AWS_REGION`` / ``AWS_DEFAULT_REGION``, else
 the profile's ``region`` in the config file, else ``us-east-1``.
 
@@ -66,12 +72,22 @@ def resolve_aws(
     """The remote ``name``'s credentials and region, from ``options`` and the environment."""
     env = os.environ if environ is None else environ
     explicit_profile = options.get("profile")
-    files = _ProfileFiles(name, explicit_profile or env.get("AWS_PROFILE"), options, env)
+    if explicit_profile:
+        files = _ProfileFiles(name, explicit_profile, "the remote's option 'profile'", options, env)
+    else:
+        files = _ProfileFiles(name, env.get("AWS_PROFILE") or None, "AWS_PROFILE", options, env)
+    files.check_exists()
     credentials = (
         _from_options(name, options)
         or (None if explicit_profile else _from_env(env))
         or files.credentials()
     )
+    if credentials is None and files.named is not None:
+        raise RemoteConfigError(
+            f"remote '{name}': AWS profile '{files.profile}' (from {files.named}) has no "
+            f"aws_access_key_id and aws_secret_access_key in {files.credentials_path} "
+            f"or {files.config_path}"
+        )
     region = (
         options.get("region")
         or env.get("AWS_REGION")
@@ -113,10 +129,16 @@ class _ProfileFiles:
     """One profile's sections in the shared credentials and config files, read once."""
 
     def __init__(
-        self, name: str, profile: str | None, options: Mapping[str, str], env: Mapping[str, str]
+        self,
+        name: str,
+        profile: str | None,
+        named_by: str,
+        options: Mapping[str, str],
+        env: Mapping[str, str],
     ) -> None:
         self._name = name
-        self._explicit = profile is not None
+        # where the profile's name came from; None when it is the default one
+        self.named = named_by if profile is not None else None
         self.profile = profile or "default"
         self.credentials_path = _path(
             options.get("credentialpath"), env.get("AWS_SHARED_CREDENTIALS_FILE"), "credentials"
@@ -127,13 +149,17 @@ class _ProfileFiles:
         self._creds = _section(name, self.credentials_path, self.profile)
         self._config = _section(name, self.config_path, config_section)
 
-    def credentials(self) -> Credentials | None:
-        """The profile's keys; a profile asked for by name must exist (as in botocore)."""
-        if self._explicit and self._creds is None and self._config is None:
+    def check_exists(self) -> None:
+        """A profile asked for by name must exist (as in botocore), whatever
+        the keys are taken from."""
+        if self.named is not None and self._creds is None and self._config is None:
             raise RemoteConfigError(
-                f"remote '{self._name}': AWS profile '{self.profile}' is in neither "
-                f"{self.credentials_path} nor {self.config_path}"
+                f"remote '{self._name}': AWS profile '{self.profile}' (from {self.named}) "
+                f"is in neither {self.credentials_path} nor {self.config_path}"
             )
+
+    def credentials(self) -> Credentials | None:
+        """The profile's keys, from the credentials file, else the config file."""
         for path, section in (
             (self.credentials_path, self._creds),
             (self.config_path, self._config),

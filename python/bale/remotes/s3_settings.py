@@ -12,28 +12,15 @@ from dataclasses import dataclass
 
 import yarl
 
+from bale.redact import mask_url
 from bale.remotes.errors import RemoteConfigError
 from bale.remotes.sigv4 import quote_path
+from bale.remotes.support import refuse_options
 
 MiB = 1024 * 1024
 MIN_PART = 5 * MiB  # S3's smallest part, except the last
 
 _FALSE = frozenset({"false", "no", "0", "off"})
-# DVC options that change what a write means (encryption, ACLs, versioned
-# layout). Ignoring one could break a bucket policy or write the wrong layout,
-# so asking for it is an error until it is supported.
-_UNSUPPORTED = (
-    "sse",
-    "sse_kms_key_id",
-    "sse_customer_key",
-    "sse_customer_algorithm",
-    "acl",
-    "grant_read",
-    "grant_read_acp",
-    "grant_write_acp",
-    "grant_full_control",
-    "version_aware",
-)
 
 
 @dataclass(frozen=True)
@@ -53,7 +40,8 @@ def parse_url(name: str, url: str) -> tuple[str, str]:
     rest = url.removeprefix("s3://")
     bucket, _, prefix = rest.partition("/")
     if rest == url or not bucket:
-        raise RemoteConfigError(f"remote '{name}': '{url}' is not an s3://bucket/prefix URL")
+        shown = mask_url(url)
+        raise RemoteConfigError(f"remote '{name}': '{shown}' is not an s3://bucket/prefix URL")
     prefix = prefix.strip("/")
     return bucket, prefix + "/" if prefix else ""
 
@@ -72,11 +60,9 @@ def endpoint(options: Mapping[str, str], bucket: str, region: str) -> tuple[str,
 
 
 def parse_settings(name: str, options: Mapping[str, str]) -> Settings:
-    for option in _UNSUPPORTED:
-        if options.get(option, "false").lower() not in _FALSE:
-            raise RemoteConfigError(
-                f"remote '{name}': bale's S3 remotes do not support the option '{option}' yet"
-            )
+    # resolve_remote has checked these against the config files already; a
+    # store made directly (tests, the API) gets the same refusal
+    refuse_options(name, "s3", options)
 
     def number(option: str, default: float, minimum: float) -> float:
         raw = options.get(option)
