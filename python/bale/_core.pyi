@@ -12,6 +12,7 @@ __all__ = [
     "FetchPlan",
     "GcResult",
     "Landing",
+    "ObjectReader",
     "PackPush",
     "Progress",
     "ReadArrival",
@@ -109,6 +110,18 @@ class Transferred:
     def present(self) -> int: ...
     @property
     def missing(self) -> list[str]: ...
+
+@final
+class ObjectReader:
+    """A cache object read for an upload, hashed on the way: the read that
+    reaches the end raises ``CorruptObjectError`` instead of giving the last
+    bytes if the object is not what its name says."""
+
+    def __init__(self, path: _Path, algo: str, oid: str) -> None: ...
+    @property
+    def size(self) -> int: ...
+    def read(self, n: int) -> bytes: ...
+    def verify(self) -> None: ...
 
 @final
 class Landing:

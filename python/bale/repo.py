@@ -198,8 +198,7 @@ class Repo:
         from bale.ops.outputs import WORKSPACE
         from bale.ops.transfer import fetch
 
-        with self.locked():
-            return fetch(self, targets, remote=remote, jobs=jobs, scope=scope or WORKSPACE)
+        return fetch(self, targets, remote=remote, jobs=jobs, scope=scope or WORKSPACE)
 
     def pull(
         self,

@@ -3,6 +3,7 @@ same tests, through the CLI, as a user would see them."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -17,7 +18,7 @@ import pytest
 from tests.integration.conftest import GIT_ENV, Run, make_repo, read_tree, write_tree
 from tests.integration.kills import assert_settled, killed_at
 
-from .conftest import RemoteUnderTest
+from .conftest import RemoteUnderTest, S3Remote
 
 DATA = {"a.txt": "alpha\n", "s/b.bin": b"\x00\x01" * 1000, "s/t/c": "c\n", "s/t/same": "c\n"}
 
@@ -307,3 +308,33 @@ def test_push_and_pull_killed_at_their_fragile_moments_finish_on_the_rerun(
     assert_settled(clone, run)
     assert read_tree(clone / "data") == read_tree(repo / "data")
     assert (clone / "one.txt").read_text() == "1\n"
+
+
+def test_bytes_that_rotted_under_an_unchanged_stat_are_never_pushed(
+    md5_repo: Path, run: Run, remote: RemoteUnderTest
+) -> None:
+    # Small (sent from memory), streamed, and in parallel parts on S3.
+    sizes = {"small.bin": 1000, "medium.bin": 600_000, "big.bin": 11 << 20}
+    write_tree(md5_repo, {name: os.urandom(n) for name, n in sizes.items()})
+    run("bale", "add", *sizes)
+    remote.configure(md5_repo, run)
+    if isinstance(remote, S3Remote):
+        run("bale", "remote", "modify", remote.name, "part_size", str(5 << 20))
+    cache = md5_repo / ".dvc" / "cache" / "files" / "md5"
+    for obj in [p for p in cache.rglob("*") if p.is_file()]:
+        # The stat cache knows each object verified by (inode, size, mtime):
+        # one byte flips in place and the mtime is put back.
+        st = obj.stat()
+        obj.chmod(0o644)
+        with open(obj, "r+b") as f:
+            f.seek(st.st_size - 1)
+            last = f.read(1)
+            f.seek(st.st_size - 1)
+            f.write(bytes([last[0] ^ 1]))
+        os.utime(obj, ns=(st.st_atime_ns, st.st_mtime_ns))
+        obj.chmod(0o444)
+    err = run("bale", "push", "-j", "1", ok=False).stderr
+    assert "corrupt" in err and len(err.strip().splitlines()) == 1, err
+    for key in remote.listing():
+        digest = hashlib.md5(remote.read(key)).hexdigest()
+        assert key.removeprefix("files/md5/").replace("/", "") == digest, key

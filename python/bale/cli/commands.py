@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bale.console import warn
 from bale.exceptions import BaleError, ConfigError
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def _say(args: argparse.Namespace, text: str) -> None:
 
 def _warn(warning: str | None) -> None:
     if warning:
-        print(f"WARNING: {warning}", file=sys.stderr)
+        warn(warning)
 
 
 def _json(data: Any) -> None:
@@ -380,15 +381,14 @@ def _serve_token(args: argparse.Namespace) -> str | None:
             raise ConfigError(f"{path}: cannot read the token: {why}") from None
         token = _checked_token(text.strip(), str(path))
         if mode & 0o077:
-            print(f"WARNING: {path} is readable by other users (chmod 600 it)", file=sys.stderr)
+            warn(f"{path} is readable by other users (chmod 600 it)")
         return token
     if env is not None:
         return _checked_token(env, _TOKEN_ENV)
     if args.token is not None:
-        print(
-            "WARNING: --token is visible to every user of this machine (ps, /proc); "
-            f"use --token-file PATH or {_TOKEN_ENV} instead",
-            file=sys.stderr,
+        warn(
+            "--token is visible to every user of this machine (ps, /proc); "
+            f"use --token-file PATH or {_TOKEN_ENV} instead"
         )
         return _checked_token(args.token, "--token")
     return None
@@ -584,15 +584,14 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     from bale.ops.transfer import fetch
 
     repo = _repo()
-    with repo.locked():
-        r = fetch(
-            repo,
-            args.targets,
-            remote=args.remote,
-            jobs=args.jobs,
-            scope=_scope(args),
-            run_cache=args.run_cache,
-        )
+    r = fetch(
+        repo,
+        args.targets,
+        remote=args.remote,
+        jobs=args.jobs,
+        scope=_scope(args),
+        run_cache=args.run_cache,
+    )
     _transfer_summary(args, "fetched", r)
     return 0
 

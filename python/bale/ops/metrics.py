@@ -4,10 +4,10 @@ compares them."""
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any
 
 from bale import scm
+from bale.console import warn
 from bale.exceptions import BaleError
 from bale.pipeline import index, revision
 
@@ -32,7 +32,7 @@ def _sides(
             pipes = index.load_at(repo, rev)
         except BaleError as e:
             # dvc warns and shows the revision without its files.
-            print(f"WARNING: failed to load revision '{rev[:7]}': {e}", file=sys.stderr)
+            warn(f"failed to load revision '{rev[:7]}': {e}")
             return revision.Snapshot()
         files = revision.files_of(repo, pipes, revision.tree_at(repo, rev))
         return revision.at_revisions(repo, files, [rev])[rev]

@@ -138,7 +138,7 @@ class _StoreMover:
 
     def send(self, objects: Sequence[_File], bar: Bar) -> Moved:
         cache = self.ws.cache_dir
-        items = [Outgoing(key, Path(cache, key)) for _a, _o, key, _s in objects]
+        items = [Outgoing(key, Path(cache, key), (algo, oid)) for algo, oid, key, _s in objects]
         return self.session.run(send(self.session.store, items, self.jobs, bar))
 
     def receive(self, objects: Sequence[_File], bar: Bar) -> Moved:
@@ -271,8 +271,8 @@ def _push_dvc_layout(repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | N
         outs = _not_on_remote(ws, moving, outs, total)
         if not outs:
             return total
-        # Objects are verified before they leave (free for those the stat
-        # cache knows verified), so the copy itself need not hash.
+        # Every object is hashed as it leaves (the engine's copy to a folder,
+        # the stores' UploadSource): a corrupt one is never sent.
         files, dirs, vouched = ws.push_plan(_roots(outs), _vouchers(ws, moving, outs))
         total.present += vouched
         names = {t.out.oid: t.rel(repo) for t in outs}
@@ -383,13 +383,13 @@ def push(
 ) -> TransferResult:
     """Copies the cached data of the targeted outputs to their remote; with
     a ``scope``, also those of other git revisions; with ``run_cache``, the
-    run cache too (to ``remote``, else the default remote)."""
-    try:
+    run cache too (to ``remote``, else the default remote).
+
+    It holds the write lock, as dvc's push does: the stat cache it saves
+    (objects verified on the way out stay known verified, also after a
+    failed push) and the local copies of the remote's indexes are written."""
+    with repo.locked():
         result = _sync(repo, targets, remote, jobs, scope, run_cache, pushing=True)
-    finally:
-        # Objects verified on the way out stay known verified, also after
-        # a failed push: the next one hashes only what is new.
-        repo.save_state()
     if result.missing:
         raise ObjectMissingError(
             f"{len(result.missing)} object(s) are not in the cache and were not pushed "
@@ -410,7 +410,8 @@ def fetch(
     """Copies the data of the targeted outputs from their remote into the
     cache; with a ``scope``, also those of other git revisions; with
     ``run_cache``, the remote's run cache too."""
-    result = _sync(repo, targets, remote, jobs, scope, run_cache, pushing=False)
+    with repo.locked():
+        result = _sync(repo, targets, remote, jobs, scope, run_cache, pushing=False)
     _check_fetched(result)
     return result
 

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 from bale.remotes.errors import ObjectNotFound, RemoteError
-from bale.remotes.store import Progress, Sink, sink_for
+from bale.remotes.store import Expect, Progress, Sink, check_object, sink_for
 
 _BLOCK = 1 << 20
 
@@ -106,7 +106,12 @@ class FolderStore:
         return await asyncio.to_thread(read)
 
     async def put(
-        self, src: Path, key: str, progress: Progress | None = None, consume: bool = False
+        self,
+        src: Path,
+        key: str,
+        progress: Progress | None = None,
+        consume: bool = False,
+        expect: Expect = None,
     ) -> None:
         dest = self._path(key)
 
@@ -116,6 +121,9 @@ class FolderStore:
             try:
                 if not (consume and _linked(src, tmp)):
                     shutil.copyfile(src, tmp)
+                # What landed is what is checked (md5 objects usually take the
+                # engine's verified copy instead: ops.transfer).
+                check_object(tmp, expect)
                 os.chmod(tmp, 0o444)
                 os.replace(tmp, dest)
             except BaseException:

@@ -35,7 +35,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterat
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 from yarl import URL
@@ -49,7 +49,15 @@ from bale.remotes.errors import (
     RemoteUnreachableError,
     TransientError,
 )
-from bale.remotes.store import Progress, Sink, bounded, retrying, sink_for
+from bale.remotes.store import (
+    Expect,
+    Progress,
+    Sink,
+    UploadSource,
+    bounded,
+    retrying,
+    sink_for,
+)
 
 __all__ = ["HTTPStore"]
 
@@ -155,13 +163,6 @@ def _batches(keys: list[str], server: _BaleServe) -> Iterator[list[str]]:
         yield batch
 
 
-async def _file_chunks(f: BinaryIO, progress: Progress | None) -> AsyncIterator[bytes]:
-    while chunk := await asyncio.to_thread(f.read, _CHUNK):
-        yield chunk
-        if progress is not None:
-            progress(len(chunk))
-
-
 class HTTPStore:
     """A DVC http(s) remote, and ``bale serve``; see the module docstring.
 
@@ -237,13 +238,18 @@ class HTTPStore:
         return await self._retry(lambda: self._read_small_once(key, limit))
 
     async def put(
-        self, src: Path, key: str, progress: Progress | None = None, consume: bool = False
+        self,
+        src: Path,
+        key: str,
+        progress: Progress | None = None,
+        consume: bool = False,
+        expect: Expect = None,
     ) -> None:
         if self._auth.kind == "digest":
             # A streamed body cannot be sent twice, so the digest challenge is
             # fetched with the cheap probe before the first upload.
             await self._bale_serve()
-        await self._retry(lambda: self._put_once(src, key, progress))
+        await self._retry(lambda: self._put_once(src, key, progress, expect))
 
     async def delete(self, keys: Iterable[str]) -> None:
         doomed = list(dict.fromkeys(keys))
@@ -438,30 +444,30 @@ class HTTPStore:
             data: bytes = await resp.read()
             return data
 
-    async def _put_once(self, src: Path, key: str, progress: Progress | None) -> None:
-        size, head, f = await asyncio.to_thread(_open_upload, src)
+    async def _put_once(
+        self, src: Path, key: str, progress: Progress | None, expect: Expect
+    ) -> None:
+        """One attempt: a body of at most a chunk is sent from memory, a
+        larger one streamed (see :class:`UploadSource`: a rotten cache object
+        never gives its last bytes, so its upload never completes)."""
+        source = await asyncio.to_thread(UploadSource, src, expect)
         try:
+            size = source.size
             # An explicit length, so servers that refuse chunked uploads accept it.
             headers = {"Content-Length": str(size)}
-            body = head if f is None else _file_chunks(f, progress)
+            small = size <= _CHUNK
+            body: bytes | AsyncIterator[bytes] = (
+                await asyncio.to_thread(source.read, size + 1)
+                if small
+                else source.chunks(_CHUNK, progress)
+            )
             async with self._request(self._method, key, data=body, headers=headers) as resp:
                 if resp.status not in (200, 201, 204):
                     raise self._unexpected(self._method, key, resp.status)
         finally:
-            if f is not None:
-                f.close()
-        if f is None and progress is not None:
+            source.close()
+        if small and progress is not None:
             progress(size)
-
-
-def _open_upload(src: Path) -> tuple[int, bytes, BinaryIO | None]:
-    """(size, content, None) for a file of at most a chunk, else (size, b"", open file)."""
-    f = open(src, "rb")  # noqa: SIM115 - returned open, or closed here
-    size = os.fstat(f.fileno()).st_size
-    if size > _CHUNK:
-        return size, b"", f
-    with f:
-        return size, f.read(), None
 
 
 async def _first_line(resp: aiohttp.ClientResponse) -> str:

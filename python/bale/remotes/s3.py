@@ -61,7 +61,16 @@ from bale.remotes.sigv4 import (
     quote_path,
     quote_query,
 )
-from bale.remotes.store import Progress, Sink, bounded, retrying, sink_for
+from bale.remotes.store import (
+    Expect,
+    Progress,
+    Sink,
+    UploadSource,
+    bounded,
+    check_object,
+    retrying,
+    sink_for,
+)
 
 __all__ = ["S3Store"]
 
@@ -212,20 +221,25 @@ class S3Store:
         return await self._retry(once)
 
     async def put(
-        self, src: Path, key: str, progress: Progress | None = None, consume: bool = False
+        self,
+        src: Path,
+        key: str,
+        progress: Progress | None = None,
+        consume: bool = False,
+        expect: Expect = None,
     ) -> None:
         path = self._key_base + quote_path(key)
         size = os.stat(src).st_size
         if size > self._settings.part_size:
-            await self._put_multipart(src, path, key, size, progress)
+            await self._put_multipart(src, path, key, size, progress, expect)
         elif size > _INLINE_MAX:
             await self._retry(
                 lambda: self._call(
-                    "PUT", path, key=key, data=_file_body(src, 0, size, progress), size=size
+                    "PUT", path, key=key, data=_whole_body(src, expect, progress), size=size
                 )
             )
         else:
-            data = src.read_bytes()
+            data = await asyncio.to_thread(UploadSource.whole, src, expect)
             await self._retry(lambda: self._call("PUT", path, key=key, data=data))
             if progress is not None:
                 progress(size)
@@ -391,12 +405,22 @@ class S3Store:
             raise self._transport_error(e) from e
 
     async def _put_multipart(
-        self, src: Path, path: str, key: str, size: int, progress: Progress | None
+        self,
+        src: Path,
+        path: str,
+        key: str,
+        size: int,
+        progress: Progress | None,
+        expect: Expect,
     ) -> None:
-        """Create, upload the parts in parallel, Complete; Abort on any failure or cancellation."""
+        """Create, upload the parts in parallel, Complete; Abort on any failure
+        or cancellation. The parts read ranges, so no reader sees the bytes in
+        order: a cache object is hashed whole beside them, and Complete (the
+        moment the object exists) waits for the hash to match."""
         body = await self._retry(lambda: self._call("POST", path, "uploads=", key=key))
         root = ET.fromstring(body)
         upload_id = root.findtext(f"{_namespace(root)}UploadId") or ""
+        checked = asyncio.ensure_future(asyncio.to_thread(check_object, src, expect))
         try:
             parts = _ranges(size, self._part_size(size))
             etags = await _bounded(
@@ -413,8 +437,12 @@ class S3Store:
             )
             data = f"<CompleteMultipartUpload>{xml}</CompleteMultipartUpload>".encode()
             query = quote_query({"uploadId": upload_id})
+            await checked
             await self._retry(lambda: self._complete(path, key, query, data))
         except BaseException:
+            checked.cancel()
+            with contextlib.suppress(BaseException):
+                await checked
             await self._abort(path, upload_id)
             raise
 
@@ -649,6 +677,19 @@ class S3Store:
 async def _bounded(jobs: Sequence[Callable[[], Awaitable[T]]], limit: int) -> list[T]:
     """Runs ``jobs`` with at most ``limit`` at once (see :func:`bounded`)."""
     return await bounded(jobs, lambda job: job(), limit)
+
+
+async def _whole_body(
+    src: Path, expect: Expect, progress: Progress | None
+) -> AsyncIterator[bytes]:
+    """All of ``src`` (see :class:`UploadSource`), a chunk at a time; a new
+    generator per attempt, so a retried upload starts again."""
+    source = await asyncio.to_thread(UploadSource, src, expect)
+    try:
+        async for chunk in source.chunks(_CHUNK, progress):
+            yield chunk
+    finally:
+        source.close()
 
 
 async def _file_body(

@@ -32,8 +32,9 @@ import random
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import BinaryIO, Protocol, TypeVar
 
+from bale import _core
 from bale.remotes.errors import ObjectNotFound, TransientError
 
 __all__ = [
@@ -124,6 +125,68 @@ class FileSink:
             self._finished = True
 
 
+#: ``(algo, oid)`` the bytes of an upload must hash to, or None for a file
+#: that is not a cache object (a pack, which is verified as it is written;
+#: a run-cache entry).
+Expect = tuple[str, str] | None
+
+
+class UploadSource:
+    """The bytes one upload attempt sends, front to back.
+
+    A cache object (``expect``) is read by the engine and hashed on the
+    way: the stat cache vouches for an object only while its (inode, size,
+    mtime) stay, and bytes can rot under an unchanged stat. The read that
+    reaches the end raises ``CorruptObjectError`` instead of giving the last
+    bytes, so a streamed upload of a rotten object never completes. Other
+    files are read as they are."""
+
+    def __init__(self, src: Path, expect: Expect) -> None:
+        if expect is None:
+            self._file: BinaryIO | None = open(src, "rb")  # noqa: SIM115 - closed by close()
+            self._reader: _core.ObjectReader | None = None
+            self.size = os.fstat(self._file.fileno()).st_size
+        else:
+            self._file = None
+            self._reader = _core.ObjectReader(src, *expect)
+            self.size = self._reader.size
+
+    def read(self, n: int) -> bytes:
+        """At most ``n`` next bytes; empty at the end (blocking: call it in a thread)."""
+        if self._reader is not None:
+            return self._reader.read(n)
+        assert self._file is not None
+        return self._file.read(n)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    @classmethod
+    def whole(cls, src: Path, expect: Expect) -> bytes:
+        """All of ``src`` at once (a small object), read as described above."""
+        source = cls(src, expect)
+        try:
+            return source.read(source.size + 1)
+        finally:
+            source.close()
+
+    async def chunks(self, size: int, progress: Progress | None = None) -> AsyncIterator[bytes]:
+        """The bytes in pieces of at most ``size``, each read in a thread."""
+        while chunk := await asyncio.to_thread(self.read, size):
+            yield chunk
+            if progress is not None:
+                progress(len(chunk))
+
+
+def check_object(src: Path, expect: Expect) -> None:
+    """Hashes all of ``src`` and raises ``CorruptObjectError`` unless it is
+    ``expect``: for uploads sent in parallel parts, whose bytes no single
+    reader sees in order (blocking: call it in a thread)."""
+    if expect is not None:
+        _core.ObjectReader(src, *expect).verify()
+
+
 def sink_for(dest: Path | Sink) -> Sink:
     """``dest`` as a :class:`Sink`: a path becomes a new file there."""
     return FileSink(dest) if isinstance(dest, Path) else dest
@@ -167,11 +230,20 @@ class Store(Protocol):
         ...
 
     async def put(
-        self, src: Path, key: str, progress: Progress | None = None, consume: bool = False
+        self,
+        src: Path,
+        key: str,
+        progress: Progress | None = None,
+        consume: bool = False,
+        expect: Expect = None,
     ) -> None:
         """Uploads the local file ``src`` as ``key``, atomically. With
         ``consume`` the caller is done with ``src`` and never changes it: a
-        store on the same file system may link it instead of copying."""
+        store on the same file system may link it instead of copying. With
+        ``expect`` (``(algo, oid)``, a cache object) the bytes are read
+        through the engine, hashed on the way, and the upload never
+        completes if they are not what the name says (see
+        :class:`UploadSource`)."""
         ...
 
     async def delete(self, keys: Iterable[str]) -> None:

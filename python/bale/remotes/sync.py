@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from bale import _core
 from bale.remotes.errors import ObjectNotFound
-from bale.remotes.store import bounded
+from bale.remotes.store import Expect, bounded
 
 if TYPE_CHECKING:
     from bale.progress import Bar
@@ -48,6 +48,8 @@ class Moved:
 class Outgoing:
     key: str
     path: Path
+    #: ``(algo, oid)`` of a cache object: its bytes are hashed as they leave.
+    expect: Expect = None
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ async def send(store: Store, items: Sequence[Outgoing], jobs: int, bar: Bar) -> 
     bar.add_total(len(todo))
 
     async def put(item: Outgoing) -> None:
-        await store.put(item.path, item.key, lambda n: bar.step(n, files=0))
+        await store.put(item.path, item.key, lambda n: bar.step(n, files=0), expect=item.expect)
         _core.failpoint("upload")
         moved.copied += 1
         moved.bytes += item.path.stat().st_size

@@ -7,7 +7,6 @@
 //! them arrived. The plan is made here, once, for every kind of remote.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
 
 use bale_error::{Error, Result};
 use bale_hash::{Algo, Oid};
@@ -15,8 +14,6 @@ use bale_odb::Odb;
 use rayon::prelude::*;
 
 use crate::manifest::Manifest;
-use crate::state::State;
-use crate::walk::stat_of;
 
 /// One object of a plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,31 +53,23 @@ pub fn object_key(odb: &Odb, oid: &Oid) -> String {
 
 /// Plans the objects `roots` need (a fetch's, or what a remote lacks).
 pub fn plan(odb: &Odb, roots: &[Oid]) -> Result<SyncPlan> {
-    plan_with(odb, roots, false, None, &HashSet::new())
+    plan_with(odb, roots, &HashSet::new())
 }
 
-/// The [`plan`] of a push: every object the local store holds is hashed
-/// (unless `state` remembers it verified) so that a corrupt object fails the
-/// plan instead of spreading to a remote; and the files of the directories
-/// that a `voucher` lists are left out: directory objects the remote holds,
-/// each vouching for its files (DESIGN.md §12). A voucher the cache cannot
-/// read vouches for nothing.
-pub fn plan_push(odb: &Odb, roots: &[Oid], vouchers: &[Oid], state: Option<&Mutex<State>>) -> Result<SyncPlan> {
+/// The [`plan`] of a push, without the files of the directories that a
+/// `voucher` lists: directory objects the remote holds, each vouching for
+/// its files (DESIGN.md §12). A voucher the cache cannot read vouches for
+/// nothing. Nothing is hashed here: every upload hashes what it reads.
+pub fn plan_push(odb: &Odb, roots: &[Oid], vouchers: &[Oid]) -> Result<SyncPlan> {
     let vouched: HashSet<Oid> = vouchers
         .iter()
         .filter_map(|v| Manifest::load(odb, v).ok())
         .flat_map(|m| m.entries.into_iter().map(|e| e.oid))
         .collect();
-    plan_with(odb, roots, true, state, &vouched)
+    plan_with(odb, roots, &vouched)
 }
 
-fn plan_with(
-    odb: &Odb,
-    roots: &[Oid],
-    verify: bool,
-    state: Option<&Mutex<State>>,
-    vouched: &HashSet<Oid>,
-) -> Result<SyncPlan> {
+fn plan_with(odb: &Odb, roots: &[Oid], vouched: &HashSet<Oid>) -> Result<SyncPlan> {
     if let Some(root) = roots.iter().find(|o| o.algo() == Algo::Blake3) {
         return Err(Error::Unsupported(format!(
             "{root}: blake3 objects sync through the packed remote layout, not DVC's"
@@ -123,7 +112,7 @@ fn plan_with(
     }
     let describe = |o: &mut PlannedObject| -> Result<()> {
         o.key = object_key(odb, &o.oid);
-        o.size = local_size(odb, &o.oid, verify, state)?;
+        o.size = local_size(odb, &o.oid);
         Ok(())
     };
     plan.vouched = left_out.len() as u64;
@@ -167,23 +156,8 @@ pub fn native_closure(odb: &Odb, roots: &[Oid]) -> Result<Vec<(Oid, Option<u64>)
         .collect())
 }
 
-fn local_size(odb: &Odb, oid: &Oid, verify: bool, state: Option<&Mutex<State>>) -> Result<Option<u64>> {
-    let path = odb.object_path(oid);
-    let meta = match std::fs::metadata(&path) {
-        Ok(m) if m.is_file() => m,
-        _ => return Ok(None),
-    };
-    if verify {
-        let stat = stat_of(&meta);
-        let known = state.is_some_and(|s| s.lock().unwrap().object_verified(&path, &stat, oid));
-        if !known {
-            odb.verify(oid)?;
-            if let Some(s) = state {
-                s.lock().unwrap().record_object(&path, stat, *oid);
-            }
-        }
-    }
-    Ok(Some(meta.len()))
+fn local_size(odb: &Odb, oid: &Oid) -> Option<u64> {
+    std::fs::metadata(odb.object_path(oid)).ok().filter(|m| m.is_file()).map(|m| m.len())
 }
 
 #[cfg(test)]
@@ -233,12 +207,12 @@ mod tests {
         let old = store_dir(&odb, &[("a", "same"), ("b", "kept"), ("c", "old")], d.path());
         fs::write(d.path().join("d/c"), "new").unwrap();
         let new = store_dir(&odb, &[], d.path());
-        let p = plan_push(&odb, &[new], &[old], None).unwrap();
+        let p = plan_push(&odb, &[new], &[old]).unwrap();
         assert_eq!(p.files.len(), 1, "only the changed file is planned");
         assert_eq!(p.dirs[0].members, vec![0]);
         assert_eq!(p.vouched, 2);
         let ghost = hash_bytes(Algo::Md5, b"[]", false).as_tree();
-        let p = plan_push(&odb, &[new], &[ghost], None).unwrap();
+        let p = plan_push(&odb, &[new], &[ghost]).unwrap();
         assert_eq!((p.files.len(), p.vouched), (3, 0), "a voucher the cache lacks vouches for nothing");
     }
 
@@ -247,7 +221,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let odb = Odb::new(d.path().join("cache"));
         let dir = store_dir(&odb, &[("a", "same"), ("b", "same"), ("c", "other")], d.path());
-        let plan = plan_push(&odb, &[dir, dir], &[], None).unwrap();
+        let plan = plan_push(&odb, &[dir, dir], &[]).unwrap();
         assert_eq!(plan.files.len(), 2, "a and b share one object");
         assert_eq!(plan.dirs.len(), 1);
         assert_eq!(plan.dirs[0].members, vec![0, 0, 1]);
@@ -256,20 +230,11 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_manifest_plans_no_members_and_a_corrupt_object_fails_verification() {
+    fn a_missing_manifest_plans_no_members() {
         let d = tempfile::tempdir().unwrap();
         let odb = Odb::new(d.path().join("cache"));
         let ghost = Oid::from_digest(Algo::Md5, &[9; 16], true);
-        let p = plan_push(&odb, &[ghost], &[], None).unwrap();
+        let p = plan_push(&odb, &[ghost], &[]).unwrap();
         assert_eq!((p.dirs.len(), p.dirs[0].members.len(), p.dirs[0].object.size), (1, 0, None));
-
-        let dir = store_dir(&odb, &[("a", "x")], d.path());
-        let member = plan(&odb, &[dir]).unwrap().files[0].oid;
-        let path = odb.object_path(&member);
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-        fs::write(&path, "y").unwrap();
-        assert!(plan(&odb, &[dir]).is_ok(), "unverified plans only stat");
-        assert!(matches!(plan_push(&odb, &[dir], &[], None), Err(Error::CorruptObject { .. })));
     }
 }

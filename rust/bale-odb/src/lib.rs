@@ -9,7 +9,8 @@
 //! remote share one layout), verifying every byte it copies. [`chunks`]
 //! holds chunked files: lists beside objects, rebuilds, compaction.
 //! [`Landing`] is a download hashed while its parts land. [`failpoint`]
-//! lets the kill tests stop a process at a chosen moment.
+//! lets the kill tests stop a process at a chosen moment. [`VerifiedReader`]
+//! reads an object for an upload, hashed on the way.
 
 mod chunks;
 pub mod failpoint;
@@ -18,9 +19,11 @@ mod landing;
 mod progress;
 mod store;
 mod transfer;
+mod verified;
 
 pub use chunks::{settle, stored_bytes, HeldChunks, LocalChunks, Settled};
 pub use landing::Landing;
 pub use progress::Progress;
 pub use store::{chunked, Odb, Presence, PutOutcome};
-pub use transfer::{transfer, Transferred, Trust};
+pub use transfer::{transfer, Transferred};
+pub use verified::VerifiedReader;

@@ -23,21 +23,12 @@ pub struct Transferred {
     pub verified: Vec<Oid>,
 }
 
-/// How a transfer trusts its source.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Trust {
-    /// Hash every object while copying it (a remote's objects).
-    Verify,
-    /// The caller verified the source objects already (the local cache,
-    /// through the stat cache): copy with the kernel's copy_file_range.
-    Verified,
-}
-
 /// Copies every object of `oids` that `dst` lacks from `src`, in parallel.
-/// With [`Trust::Verify`] each object is hashed while it is copied and
-/// published only if it matches its name, so a corrupt source object never
-/// spreads.
-pub fn transfer(src: &Odb, dst: &Odb, oids: &[Oid], trust: Trust, progress: &Progress) -> Result<Transferred> {
+/// Each object is hashed while it is copied and published only if it
+/// matches its name, whichever way it goes: a corrupt object never spreads,
+/// also from the cache, where bytes can rot under a stat the stat cache
+/// still trusts (what is read anyway is hashed on the way).
+pub fn transfer(src: &Odb, dst: &Odb, oids: &[Oid], progress: &Progress) -> Result<Transferred> {
     progress.total.fetch_add(oids.len() as u64, std::sync::atomic::Ordering::Relaxed);
     let results: Vec<Result<(u8, u64, Oid)>> = oids
         .par_iter()
@@ -48,10 +39,7 @@ pub fn transfer(src: &Odb, dst: &Odb, oids: &[Oid], trust: Trust, progress: &Pro
             } else if !src.exists(oid) {
                 (2, 0, *oid)
             } else {
-                let n = match trust {
-                    Trust::Verify => copy_verified(src, dst, oid)?,
-                    Trust::Verified => copy_trusted(src, dst, oid)?,
-                };
+                let n = copy_verified(src, dst, oid)?;
                 crate::failpoint::reached("upload");
                 (1, n, *oid)
             };
@@ -72,19 +60,6 @@ pub fn transfer(src: &Odb, dst: &Odb, oids: &[Oid], trust: Trust, progress: &Pro
         }
     }
     Ok(t)
-}
-
-fn copy_trusted(src: &Odb, dst: &Odb, oid: &Oid) -> Result<u64> {
-    let from = src.object_path(oid);
-    let to = dst.object_path(oid);
-    let dir = to.parent().expect("object paths have a fan-out directory");
-    dst.ensure_dir(dir)?;
-    let tmp = TempFile::adopt(crate::fs::temp_path(dir));
-    // std's copy uses copy_file_range (in-kernel, and a reflink where the
-    // file system offers one) and keeps the source's 0444 mode.
-    let n = std::fs::copy(&from, tmp.path()).at(&from)?;
-    tmp.persist_new(&to)?;
-    Ok(n)
 }
 
 fn copy_verified(src: &Odb, dst: &Odb, oid: &Oid) -> Result<u64> {
@@ -121,9 +96,9 @@ mod tests {
         let ghost = Oid::from_digest(Algo::Md5, &[7; 16], false);
         let mut want = oids.clone();
         want.push(ghost);
-        let t = transfer(&a, &b, &want, Trust::Verify, &Progress::default()).unwrap();
+        let t = transfer(&a, &b, &want, &Progress::default()).unwrap();
         assert_eq!((t.copied, t.present, t.missing.clone()), (5, 0, vec![ghost]));
-        let again = transfer(&a, &b, &oids, Trust::Verified, &Progress::default()).unwrap();
+        let again = transfer(&a, &b, &oids, &Progress::default()).unwrap();
         assert_eq!((again.copied, again.present), (0, 5));
         // A corrupt source object is never published.
         let c = Odb::new(d.path().join("c"));
@@ -132,13 +107,13 @@ mod tests {
         fs::set_permissions(&obj, fs::Permissions::from_mode(0o644)).unwrap();
         fs::write(&obj, b"rot").unwrap();
         assert!(matches!(
-            transfer(&a, &c, &oids[..1], Trust::Verify, &Progress::default()),
+            transfer(&a, &c, &oids[..1], &Progress::default()),
             Err(Error::CorruptObject { .. })
         ));
         assert!(!c.exists(&oids[0]));
-        // Trusted copies are byte copies, mode kept.
+        // Copies are byte copies, published read-only.
         let d2 = Odb::new(d.path().join("d"));
-        let t = transfer(&a, &d2, &oids[1..], Trust::Verified, &Progress::default()).unwrap();
+        let t = transfer(&a, &d2, &oids[1..], &Progress::default()).unwrap();
         assert_eq!(t.copied, 4);
         let copied = d2.object_path(&oids[1]);
         assert_eq!(fs::read(&copied).unwrap(), fs::read(a.object_path(&oids[1])).unwrap());

@@ -8,6 +8,7 @@ mod errors;
 mod landing;
 mod packs;
 mod progress;
+mod reader;
 mod runtime;
 mod workspace;
 
@@ -24,6 +25,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<workspace::GcResult>()?;
     m.add_class::<workspace::Transferred>()?;
     m.add_class::<landing::Landing>()?;
+    m.add_class::<reader::ObjectReader>()?;
     m.add_class::<packs::PackPush>()?;
     m.add_class::<packs::FetchPlan>()?;
     m.add_class::<packs::ReadArrival>()?;

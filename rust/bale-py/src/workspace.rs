@@ -504,8 +504,8 @@ impl Workspace {
     }
 
     /// Copies objects between the cache and a folder remote with the same
-    /// layout (`push`: cache to remote, objects the caller verified with
-    /// `push_plan`; else remote to cache, each hashed on the way).
+    /// layout (`push`: cache to remote; else remote to cache), each hashed
+    /// on the way and published only if it is what its name says.
     #[pyo3(signature = (remote_root, oids, push, progress=None, tick=None, jobs=None))]
     #[allow(clippy::too_many_arguments)]
     fn transfer(
@@ -521,18 +521,11 @@ impl Workspace {
         let oids = oids.iter().map(|(a, o)| parse_oid(a, o)).collect::<Result<Vec<_>, _>>().py_err(py)?;
         let remote = Odb::new(remote_root);
         run(py, jobs.or(self.jobs), progress, tick, |p| {
-            // A push sends objects the plan verified (through the stat
-            // cache); what comes from a remote is hashed on the way.
-            let (src, dst, trust) = if push {
-                (&self.odb, &remote, bale_odb::Trust::Verified)
-            } else {
-                (&remote, &self.odb, bale_odb::Trust::Verify)
-            };
-            let t = bale_odb::transfer(src, dst, &oids, trust, p)?;
-            if !push {
-                // Fetched objects were hashed as they arrived: trust them.
-                self.state.lock().unwrap().record_verified(&self.odb, &t.verified);
-            }
+            // Every object is hashed on the way, both ways (DESIGN.md §12).
+            let (src, dst) = if push { (&self.odb, &remote) } else { (&remote, &self.odb) };
+            let t = bale_odb::transfer(src, dst, &oids, p)?;
+            // What was copied was hashed: the cache's copy is known good.
+            self.state.lock().unwrap().record_verified(&self.odb, &t.verified);
             Ok(Transferred {
                 copied: t.copied,
                 bytes: t.bytes,
@@ -561,11 +554,10 @@ impl Workspace {
         Ok((files, dirs))
     }
 
-    /// The plan of a push: as [`sync_plan`](Self::sync_plan), with every
-    /// cached object hashed (unless the stat cache knows it verified) so a
-    /// corrupt one fails here, and without the files of the directories that
-    /// the directory objects `vouched_by` (on the remote) list. The third
-    /// value counts those files.
+    /// The plan of a push: as [`sync_plan`](Self::sync_plan), without the
+    /// files of the directories that the directory objects `vouched_by` (on
+    /// the remote) list. The third value counts those files. Nothing is
+    /// hashed here: every upload hashes the bytes it sends.
     #[pyo3(signature = (roots, vouched_by, progress=None, tick=None))]
     #[allow(clippy::type_complexity)]
     fn push_plan(
@@ -579,7 +571,7 @@ impl Workspace {
         let roots = parse_oids(py, &roots)?;
         let vouchers = parse_oids(py, &vouched_by)?;
         let plan = run(py, self.jobs, progress, tick, |_| {
-            bale_index::sync::plan_push(&self.odb, &roots, &vouchers, Some(&self.state))
+            bale_index::sync::plan_push(&self.odb, &roots, &vouchers)
         })?;
         Ok(plan_rows(plan))
     }
