@@ -5,7 +5,8 @@ pipelines name, each read whole, many revisions in one ``git cat-file``."""
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Collection
+import sys
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,19 @@ class Files:
     #: Params files that only some of whose keys are tracked: those keys
     #: (dotted paths), which are all ``params diff`` shows of them.
     keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def loaded_or_warn(load: Callable[[], Pipelines], label: str) -> Pipelines | BaleError:
+    """``load()``'s pipelines, or the error that stopped them after a
+    warning naming revision ``label``: dvc's metrics, params and exp
+    commands show such a revision without its files and go on (a ``live:``
+    section dvclive once wrote in ``dvc.yaml``, which dvc's schema refuses,
+    warns there, where ``status`` and ``repro`` fail)."""
+    try:
+        return load()
+    except BaleError as e:
+        print(f"WARNING: failed to load revision '{label}': {e}", file=sys.stderr)
+        return e
 
 
 def files_of(repo: Repo, pipes: Pipelines, tree: Collection[str] | None = None) -> Files:
