@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 from pathlib import Path
@@ -19,6 +20,7 @@ from bale.metafiles.dvcfile import (
     dvcfile_path_for,
     load_dvcfile,
     loads_dvcfile,
+    stage_md5,
 )
 
 MD5 = "b1946ac92492d2347c6235b4d2611184"
@@ -100,6 +102,67 @@ def test_is_dir_and_is_import() -> None:
     assert f.deps[0]["repo"]["url"] == "/x/r1"
     # rewriting an import with the same outputs leaves it byte-identical
     assert dumps_dvcfile(f.outs, f) == text
+
+
+# As dvc 3.67.1 wrote them: `dvc import <repo> data/dir -o dir` and
+# `dvc import-url <file> url.txt`.
+DVC_DIR_IMPORT = """\
+md5: 2885ff78b56861a2b6caab5ebb1491ea
+frozen: true
+deps:
+- path: data/dir
+  repo:
+    url: /tmp/imp/src
+    rev_lock: 3e19d6115cf029ab8a09d6605d4032aa62df2ab3
+outs:
+- md5: c37f8bc8917fdf64a45bb6010380cdab.dir
+  size: 4
+  nfiles: 2
+  hash: md5
+  path: dir
+"""
+DVC_URL_IMPORT = """\
+md5: aff7835b3aaa28d953d9b41f2aa8665f
+frozen: true
+deps:
+- md5: 12595c247d5f057e820763aa560b5d2b
+  size: 8
+  hash: md5
+  path: /tmp/imp/url.txt
+outs:
+- md5: 12595c247d5f057e820763aa560b5d2b
+  size: 8
+  hash: md5
+  path: url.txt
+"""
+
+
+@pytest.mark.parametrize("text", [DVC_DIR_IMPORT, DVC_URL_IMPORT])
+def test_stage_md5_of_an_import_is_the_one_dvc_wrote(text: str) -> None:
+    f = loads_dvcfile(text, "x.dvc")
+    assert f.is_import
+    assert stage_md5(f.data) == f.data["md5"]
+    assert not f.checksum_changed
+    # annotations and sizes do not count; the output's hash does
+    assert stage_md5({**f.data, "desc": "d", "frozen": False}) == f.data["md5"]
+    changed = loads_dvcfile(
+        text.replace("  size: 8\n  hash: md5\n  path: url", "  hash: md5\n  path: url"), "x"
+    )
+    assert changed.data["md5"] == f.data["md5"] and not changed.checksum_changed
+    out = dataclasses.replace(f.outs[0], oid="0" * 32, size=1)
+    assert loads_dvcfile(dumps_dvcfile([out], f), "x.dvc").checksum_changed  # as dvc add
+    stamped_text = dumps_dvcfile([out], f, stamp=True)  # as dvc commit
+    _dvc_validate(stamped_text)
+    stamped = loads_dvcfile(stamped_text, "x.dvc")
+    assert not stamped.checksum_changed and stamped.deps == f.deps
+    assert stamped.data["frozen"] is True
+
+
+def test_a_stamp_leaves_files_that_are_not_imports_alone() -> None:
+    text = f"outs:\n- md5: {MD5}\n  size: 6\n  hash: md5\n  path: f\n"
+    f = loads_dvcfile(text, "f.dvc")
+    assert not f.is_import and not f.checksum_changed
+    assert dumps_dvcfile(f.outs, f, stamp=True) == text
 
 
 # -- round trips -------------------------------------------------------------

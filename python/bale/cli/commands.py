@@ -116,7 +116,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         return _cloud_status(args)
     repo = _repo()
     result = status(repo, args.targets, granular=args.granular)
-    dvcfiles = {s.dvcfile for s in result.changed}
+    for line in result.warnings:
+        warn(line)
+    dvcfiles = result.dvcfiles
     if args.json:
         _json(_from_cwd(repo.root, result.to_dvc_json(granular=args.granular), dvcfiles))
         return 0
@@ -161,6 +163,8 @@ def _from_cwd(root: Path, status: dict[str, Any], dvcfiles: set[str]) -> dict[st
                 else changed
                 for w, changed in e.items()
             }
+            if isinstance(e, dict)
+            else e  # "changed checksum"
             for e in entries
         ]
     return out

@@ -261,7 +261,14 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
     repo = _repo()
     if args.metrics_command == "show":
-        shown = _files_from_cwd(repo.root, metrics.show(repo))
+        found = metrics.show_or_error(repo)
+        if isinstance(found, BaleError):
+            # dvc's shape for a revision it could not load; the table is empty.
+            if args.json:
+                error = {"type": type(found).__name__, "msg": str(found)}
+                print(render_json({"": {"error": error}}), end="")
+            return 0
+        shown = _files_from_cwd(repo.root, found)
         from bale.pipeline.revision import loaded
 
         ok = loaded(shown, metrics=True)

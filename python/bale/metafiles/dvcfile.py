@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
+import json
 import os
 import posixpath
 from collections.abc import Mapping, MutableMapping
@@ -30,6 +32,7 @@ __all__ = [
     "dvcfile_path_for",
     "load_dvcfile",
     "loads_dvcfile",
+    "stage_md5",
 ]
 
 DVCFILE_SUFFIX = ".dvc"
@@ -113,8 +116,33 @@ class DvcFile:
 
     @property
     def is_import(self) -> bool:
-        """True for files written by ``dvc import``/``import-url`` (they have deps)."""
-        return bool(self.deps)
+        """True for files written by ``dvc import``/``import-url``: one
+        dependency (the source) and one output, as dvc's ``Stage.is_import``."""
+        return len(self.deps) == 1 and len(self.outs) == 1
+
+    @property
+    def is_repo_import(self) -> bool:
+        """True for ``dvc import`` (from a repository), False for ``import-url``."""
+        return self.is_import and isinstance(self.deps[0].get("repo"), Mapping)
+
+    @property
+    def import_source(self) -> str:
+        """Where an import's data comes from, for messages: the repository
+        and the path in it, or the URL."""
+        dep = self.deps[0]
+        if self.is_repo_import:
+            repo = dep["repo"]
+            rev = repo.get("rev_lock") or repo.get("rev")
+            at = f" at {str(rev)[:7]}" if rev else ""
+            return f"{dep['path']} in {repo.get('url')}{at}"
+        return str(dep["path"])
+
+    @property
+    def checksum_changed(self) -> bool:
+        """For an import: its ``md5:`` is not the checksum of what it records
+        (``dvc add`` of the imported path leaves it so; ``dvc status`` then
+        says "changed checksum")."""
+        return self.is_import and self.data.get("md5") != stage_md5(_state(self.outs, self.data))
 
 
 def dvcfile_path_for(target: Path) -> Path:
@@ -388,6 +416,33 @@ def _state(outs: list[Out], old: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in state.items() if v}
 
 
+# dvc/stage/utils.py compute_md5: what does not count in a stage's checksum,
+# at any depth (annotations, frozen, and the meta of outputs and deps).
+_STAGE_MD5_IGNORED = frozenset(
+    {"desc", "type", "labels", "meta", "locked", "frozen", "metric", "persist"}
+    | {"isexec", "size", "nfiles"}
+)
+
+
+def _without(value: Any, ignored: frozenset[str]) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _without(v, ignored) for k, v in value.items() if k not in ignored}
+    if isinstance(value, list):
+        return [_without(v, ignored) for v in value]
+    return value
+
+
+def stage_md5(state: Mapping[str, Any]) -> str:
+    """The ``md5:`` dvc writes at the top of an import's ``.dvc`` file, of
+    the file's top-level mapping as dvc dumps it (``compute_md5``: the JSON
+    of what counts, keys sorted)."""
+    d = {k: v for k, v in state.items() if k not in ("md5", "meta", "desc")}
+    if d.get("wdir") == ".":
+        del d["wdir"]
+    text = json.dumps(_without(d, _STAGE_MD5_IGNORED), sort_keys=True)
+    return hashlib.md5(text.encode("utf-8")).hexdigest()
+
+
 def apply_diff(src: Any, dest: Any) -> None:
     """Port of ``dvc/utils/collections.py: apply_diff`` (keeps ruamel's hidden formatting)."""
     seq = (list, tuple)
@@ -430,8 +485,12 @@ def _yaml_dump(data: Any) -> str:
     return stream.getvalue()
 
 
-def dumps_dvcfile(outs: list[Out], base: DvcFile | None = None) -> str:
-    """Return the text ``dvc add`` would write for ``outs``, updating ``base`` if given."""
+def dumps_dvcfile(outs: list[Out], base: DvcFile | None = None, *, stamp: bool = False) -> str:
+    """Return the text ``dvc add`` would write for ``outs``, updating ``base`` if given.
+
+    An import's ``md5:`` is kept as it was (``dvc add`` leaves it); with
+    ``stamp`` it is computed anew for the new outputs, as ``dvc commit``
+    and ``dvc repro`` write it."""
     if not outs:
         raise ValueError("a .dvc file needs at least one output")
     if base is None:
@@ -439,21 +498,26 @@ def dumps_dvcfile(outs: list[Out], base: DvcFile | None = None) -> str:
     from ruamel.yaml import YAML
 
     state = _state(outs, base.data)
+    if stamp and base.is_import:
+        state["md5"] = stage_md5(state)
     saved = YAML(typ="rt").load(base.text) or {}
     apply_diff(state, saved)
     return _yaml_dump(saved)
 
 
-def dump_dvcfile(path: Path | str, outs: list[Out], base: DvcFile | None = None) -> None:
+def dump_dvcfile(
+    path: Path | str, outs: list[Out], base: DvcFile | None = None, *, stamp: bool = False
+) -> None:
     """Create or update the ``.dvc`` file at ``path`` atomically.
 
     An existing file (or ``base``, e.g. the file's previous location after a move)
-    is updated in round-trip mode: comments, formatting and hand-written keys stay.
+    is updated in round-trip mode: comments, formatting and hand-written keys stay;
+    ``stamp`` as in :func:`dumps_dvcfile`.
     """
     path = Path(path)
     if base is None and path.exists():
         base = load_dvcfile(path)
-    atomic_write(path, dumps_dvcfile(outs, base).encode("utf-8"))
+    atomic_write(path, dumps_dvcfile(outs, base, stamp=stamp).encode("utf-8"))
 
 
 def atomic_write(path: Path | str, data: bytes) -> None:

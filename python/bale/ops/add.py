@@ -136,8 +136,12 @@ def _tell_skipped(rel: str, skipped: list[tuple[str, str]], shown: int = 5) -> N
         warn(f"{rel}: {len(skipped) - shown} more entries not tracked")
 
 
-def add_one(repo: Repo, path: Path, *, require_dvcfile: bool = False) -> AddResult:
-    """Stores ``path`` and writes its ``.dvc`` file (keeping hand-written fields)."""
+def add_one(
+    repo: Repo, path: Path, *, require_dvcfile: bool = False, stamp: bool = False
+) -> AddResult:
+    """Stores ``path`` and writes its ``.dvc`` file (keeping hand-written
+    fields); ``stamp`` writes an import's stage checksum anew, as ``dvc
+    commit`` and ``dvc repro`` do (``dvc add`` keeps it)."""
     dvcfile = dvcfile_path_for(path)
     base = load_dvcfile(dvcfile) if dvcfile.exists() else None
     if require_dvcfile and base is None:
@@ -159,7 +163,7 @@ def add_one(repo: Repo, path: Path, *, require_dvcfile: bool = False) -> AddResu
     )
     if old is not None:
         out.cache, out.push, out.remote = old.cache, old.push, old.remote
-    dump_dvcfile(dvcfile, [out], base=base)
+    dump_dvcfile(dvcfile, [out], base=base, stamp=stamp)
     if relink:
         # Nothing is deleted or overwritten: edits made while hashing survive.
         ws.checkout(str(path), algo, built.oid, built.isexec, types, relink_only=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bale.exceptions import CheckoutConflictError, ObjectMissingError
-from bale.ops.outputs import resolve
+from bale.ops.outputs import Tracked, resolve
 from bale.progress import Bar
 
 if TYPE_CHECKING:
@@ -40,13 +40,22 @@ def checkout(
 ) -> CheckoutResult:
     """Checks out every targeted output. Outputs whose objects are missing are
     left alone and reported; conflicts stop before anything is written."""
+    from bale.ops import imports
+
     result = CheckoutResult()
     types = repo.config.cache_types()
     conflicts: list[str] = []
+    # Missing import outputs: only their source has the data (named apart).
+    from_source: dict[str, Tracked] = {}
     with repo.locked():
         for t, sub in resolve(repo, targets):
             rel = t.rel(repo)
-            if t.out.oid is None or not t.out.cache:
+            if not t.out.cache:
+                continue
+            if t.out.oid is None:
+                # A --no-download import: dvc fetches it from its source.
+                if imports.from_source_only(t):
+                    from_source[rel] = t
                 continue
             ws = repo.workspace
             try:
@@ -68,22 +77,38 @@ def checkout(
                 continue
             except ObjectMissingError:
                 # The output's own object (a file, or a directory's manifest).
-                result.missing.append(rel)
+                if imports.from_source_only(t):
+                    from_source[rel] = t
+                else:
+                    result.missing.append(rel)
                 continue
             base = _join(rel, sub or "")
             result.added += [_join(base, p) for p in r.added]
             result.modified += [_join(base, p) for p in r.modified]
             result.deleted += [_join(base, p) for p in r.deleted]
-            result.missing += [_join(base, p) for p in r.missing]
+            if r.missing and imports.from_source_only(t):
+                from_source[rel] = t
+            else:
+                result.missing += [_join(base, p) for p in r.missing]
             result.unchanged += r.unchanged
             if r.link_type:
                 result.link_types.add(r.link_type)
     if conflicts:
         raise CheckoutConflictError("; ".join(conflicts))
-    if result.missing:
-        raise ObjectMissingError(
-            f"not in the cache, so not checked out: {', '.join(result.missing[:5])}"
-            + (f" and {len(result.missing) - 5} more" if len(result.missing) > 5 else "")
+    result.missing += list(from_source)
+    problems = []
+    regular = [p for p in result.missing if p not in from_source]
+    if regular:
+        problems.append(
+            f"not in the cache, so not checked out: {', '.join(regular[:5])}"
+            + (f" and {len(regular) - 5} more" if len(regular) > 5 else "")
             + " (fetch them from a remote)"
         )
+    if from_source:
+        problems.append(
+            f"not in the cache, so not checked out: {', '.join(from_source)}; "
+            + imports.unfetchable(repo, list(from_source.values()))
+        )
+    if problems:
+        raise ObjectMissingError("; ".join(problems))
     return result

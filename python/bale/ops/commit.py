@@ -37,5 +37,5 @@ def commit(repo: Repo, targets: Sequence[str | Path] | None = None) -> list[AddR
                 raise TargetError(
                     f"{t.dvcfile.path}: files with several outputs are not supported yet"
                 )
-            results.append(add_one(repo, t.path, require_dvcfile=True))
+            results.append(add_one(repo, t.path, require_dvcfile=True, stamp=True))
     return results

@@ -309,13 +309,12 @@ def show(repo: Repo, *, all_baselines: bool = False) -> list[ExpRow]:
     ``all_baselines``), with their params and metrics."""
     scm.require_git(repo, "exp show")
     baseline, branch = _head(repo)
-    pipes = index.load(repo)
-    files = revision.files_of(repo, pipes)
+    files, ws_loaded = _files(repo, baseline)
     exps = [r for r in refs.list_refs(repo.root) if all_baselines or r.baseline == baseline]
     bases = list(dict.fromkeys([baseline, *(r.baseline for r in exps)]))
     snaps = revision.at_revisions(repo, files, [*bases, *(r.commit for r in exps)])
     times = _commit_times(repo, bases)
-    ws = revision.workspace(repo, files)
+    ws = revision.workspace(repo, files) if ws_loaded else revision.Snapshot()
     rows = [ExpRow("workspace", "workspace", "workspace", None, None, ws.metrics, ws.params)]
     for b in bases:
         label = branch if b == baseline and branch != "HEAD" else b[:7]
@@ -328,6 +327,20 @@ def show(repo: Repo, *, all_baselines: bool = False) -> list[ExpRow]:
                     ExpRow(r.name, r.commit, "experiment", r.timestamp, b, s.metrics, s.params)
                 )
     return rows
+
+
+def _files(repo: Repo, baseline: str) -> tuple[revision.Files, bool]:
+    """The metrics and params files every row is read from: those the
+    workspace's pipelines name, and whether they loaded. Pipelines that
+    cannot be loaded leave the workspace's row empty after a warning (dvc
+    shows it as an error and goes on), and the baseline's name the files."""
+    pipes = revision.loaded_or_warn(lambda: index.load(repo), "workspace")
+    if not isinstance(pipes, BaleError):
+        return revision.files_of(repo, pipes), True
+    pipes = revision.loaded_or_warn(lambda: index.load_at(repo, baseline), baseline[:7])
+    if isinstance(pipes, BaleError):
+        return revision.Files([], [], {}), False
+    return revision.files_of(repo, pipes, revision.tree_at(repo, baseline)), False
 
 
 def _commit_times(repo: Repo, commits: list[str]) -> dict[str, int]:
@@ -417,8 +430,7 @@ def diff(repo: Repo, a: str | None = None, b: str | None = None) -> dict[str, An
     from bale.pipeline.compare import diff as compare
 
     scm.require_git(repo, "exp diff")
-    pipes = index.load(repo)
-    files = revision.files_of(repo, pipes)
+    files, ws_loaded = _files(repo, _baseline(repo))
     if a is not None and b is None:
         exp = _rev_of(repo, a)
         if exp[1] is not None:
@@ -431,7 +443,10 @@ def diff(repo: Repo, a: str | None = None, b: str | None = None) -> dict[str, An
     revs = [r for r in (old_rev, new_rev) if r]
     snaps = revision.at_revisions(repo, files, revs)
     old = snaps[old_rev]
-    new = snaps[new_rev] if new_rev else revision.workspace(repo, files)
+    if new_rev:
+        new = snaps[new_rev]
+    else:
+        new = revision.workspace(repo, files) if ws_loaded else revision.Snapshot()
     return {
         "metrics": compare(*(revision.loaded(s.metrics, metrics=True) for s in (old, new))),
         "params": compare(*(revision.loaded(s.params) for s in (old, new))),

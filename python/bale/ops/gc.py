@@ -72,12 +72,14 @@ def gc(
             "see what would go with --dry, then run again with -f"
         )
     with repo.locked():
-        outs = in_scope(repo, None, scope, imports=True)
+        # Imports' objects are kept too, unlike dvc's gc -w, which deletes those
+        # of dvc import outputs: bale cannot fetch them again (bale.ops.imports).
+        outs = in_scope(repo, None, scope)
         remotes = [_remote_gc(repo, outs, remote, dry, jobs)] if cloud else []
         keep = [(t.algo, t.out.oid) for t in outs if t.out.oid]
         whole = []
         if compact:
-            used = in_scope(repo, None, WORKSPACE, imports=True)
+            used = in_scope(repo, None, WORKSPACE)
             whole = [(t.algo, t.out.oid) for t in used if t.out.oid]
         try:
             r = repo.workspace.gc(keep, dry, compact, whole)

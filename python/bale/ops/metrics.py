@@ -16,9 +16,20 @@ if TYPE_CHECKING:
 
 
 def show(repo: Repo) -> dict[str, Any]:
-    """The workspace's metrics: ``{file: data}`` (errors as ``{"error": msg}``)."""
-    files = revision.files_of(repo, index.load(repo))
-    return revision.workspace(repo, files).metrics
+    """The workspace's metrics: ``{file: data}`` (errors as ``{"error": msg}``);
+    none, after a warning, when its pipelines cannot be loaded."""
+    shown = show_or_error(repo)
+    return {} if isinstance(shown, BaleError) else shown
+
+
+def show_or_error(repo: Repo) -> dict[str, Any] | BaleError:
+    """:func:`show`, or the error that kept the workspace's pipelines from
+    loading (after a warning), which ``metrics show --json`` reports as dvc
+    does."""
+    pipes = revision.loaded_or_warn(lambda: index.load(repo), "workspace")
+    if isinstance(pipes, BaleError):
+        return pipes
+    return revision.workspace(repo, revision.files_of(repo, pipes)).metrics
 
 
 def _sides(
@@ -28,19 +39,23 @@ def _sides(
     # with that revision's dvc.yaml: a metric one side no longer declares
     # shows as added or deleted.
     def at(rev: str) -> revision.Snapshot:
-        try:
-            pipes = index.load_at(repo, rev)
-        except BaleError as e:
-            # dvc warns and shows the revision without its files.
-            warn(f"failed to load revision '{rev[:7]}': {e}")
+        # dvc warns and shows the revision without its files.
+        pipes = revision.loaded_or_warn(lambda: index.load_at(repo, rev), rev[:7])
+        if isinstance(pipes, BaleError):
             return revision.Snapshot()
         files = revision.files_of(repo, pipes, revision.tree_at(repo, rev))
         return revision.at_revisions(repo, files, [rev])[rev]
 
+    def here() -> revision.Snapshot:
+        pipes = revision.loaded_or_warn(lambda: index.load(repo), "workspace")
+        if isinstance(pipes, BaleError):
+            return revision.Snapshot()
+        return revision.workspace(repo, revision.files_of(repo, pipes))
+
     a = scm.resolve_rev(repo.root, a_rev or "HEAD")
     if b_rev:
         return at(a), at(scm.resolve_rev(repo.root, b_rev))
-    return at(a), revision.workspace(repo, revision.files_of(repo, index.load(repo)))
+    return at(a), here()
 
 
 def diff(

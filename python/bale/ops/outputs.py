@@ -61,10 +61,10 @@ def dvcfiles(repo: Repo) -> list[Path]:
     return [Path(p) for p in _core.find_metafiles(str(repo.root)) if str(p).endswith(".dvc")]
 
 
-def _outs_of(root: Path, path: Path, imports: bool = False) -> list[Tracked]:
+def _outs_of(root: Path, path: Path) -> list[Tracked]:
+    # Imports included: every command covers their outputs as dvc does, and
+    # bale.ops.imports decides where they differ (push, fetch).
     f = load_dvcfile(path)
-    if f.is_import and not imports:
-        return []  # imports are the remotes issue's work; their outputs stay untouched
     tracked = [Tracked(f, o, abspath(path.parent / o.path)) for o in f.outs]
     for t in tracked:
         if not t.path.is_relative_to(root) or t.path == root:
@@ -72,14 +72,13 @@ def _outs_of(root: Path, path: Path, imports: bool = False) -> list[Tracked]:
     return tracked
 
 
-def collect(repo: Repo, *, imports: bool = False, stages: bool = True) -> list[Tracked]:
-    """All outputs tracked by ``.dvc`` files in the workspace (with
-    ``imports``, also the outputs of ``dvc import`` files), and with
-    ``stages`` the cached outputs of pipeline stages as ``dvc.lock`` records
-    them."""
+def collect(repo: Repo, *, stages: bool = True) -> list[Tracked]:
+    """All outputs tracked by ``.dvc`` files in the workspace (those of
+    ``dvc import`` files too), and with ``stages`` the cached outputs of
+    pipeline stages as ``dvc.lock`` records them."""
     out: list[Tracked] = []
     for p in dvcfiles(repo):
-        out.extend(_outs_of(repo.root, p, imports))
+        out.extend(_outs_of(repo.root, p))
     if stages:
         out.extend(stage_outputs(repo))
     return out
@@ -182,8 +181,6 @@ def collect_at(repo: Repo, commit: str, label: str | None = None) -> list[Tracke
         except UnicodeDecodeError:
             raise MetafileError(f"{where}: is not valid utf-8") from None
         f = loads_dvcfile(text, where)
-        if f.is_import:
-            continue
         base = (top / name).parent
         out.extend(Tracked(f, o, abspath(base / o.path)) for o in f.outs)
     return out
@@ -224,16 +221,13 @@ def in_scope(
     repo: Repo,
     targets: Sequence[str | Path] | None,
     scope: Scope = WORKSPACE,
-    *,
-    imports: bool = False,
 ) -> list[Tracked]:
     """The outputs ``targets`` name in every revision of ``scope``, each
     (path, id) once. In other revisions a target names the outputs at the
-    same paths. ``imports`` adds the outputs of ``dvc import`` files (of the
-    workspace), which gc must keep."""
+    same paths."""
     found: list[Tracked] = []
     if scope.workspace and not targets:
-        found = collect(repo, imports=imports)
+        found = collect(repo)
     elif scope.workspace:
         found = [dataclasses.replace(t, sub=sub) for t, sub in resolve(repo, targets)]
     if scope.revisions:

@@ -101,7 +101,8 @@ class _Runner:
         from bale.ops.status import status_one
 
         changed = []
-        for t, _sub in resolve(self.repo, [self.repo.root / node.label], stages=False):
+        tracked = resolve(self.repo, [self.repo.root / node.label], stages=False)
+        for t, _sub in tracked:
             st = status_one(self.repo, t, False, self.hasher)
             if st is not None and st.state == "deleted":
                 raise StageFailedError(
@@ -112,10 +113,13 @@ class _Runner:
                 changed.append(t.path)
         if not changed:
             return
-        self.say(f"Verifying data sources in stage: '{node.label}'")
+        data = tracked[0][0].dvcfile.data
+        frozen = bool(data.get("frozen") or data.get("locked"))
+        what = "outputs in frozen stage" if frozen else "data sources in stage"
+        self.say(f"Verifying {what}: '{node.label}'")
         if not self.dry:
             for out in changed:
-                add_one(self.repo, out, require_dvcfile=True)
+                add_one(self.repo, out, require_dvcfile=True, stamp=True)
             self.hasher.forget(changed)
         with self.lock:
             self.dirty.add(id(node))

@@ -37,10 +37,20 @@ class StatusResult:
     #: Pipeline stages that changed (dvc's addressing from the current
     #: directory), each as the list ``dvc status --json`` prints for it.
     stages: dict[str, list[Any]] = field(default_factory=dict)
+    #: Import ``.dvc`` files (repository-relative) whose ``md5:`` is not
+    #: the checksum of what they record: dvc's "changed checksum".
+    checksums: list[str] = field(default_factory=list)
+    #: What was not checked, one line each.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
-        return not self.changed and not self.stages
+        return not self.changed and not self.stages and not self.checksums
+
+    @property
+    def dvcfiles(self) -> set[str]:
+        """The ``.dvc`` files (repository-relative) the result names."""
+        return {s.dvcfile for s in self.changed} | set(self.checksums)
 
     def to_dvc_json(self, granular: bool = False) -> dict[str, Any]:
         """The same shape ``dvc status --json`` prints (``{}`` when clean)."""
@@ -55,6 +65,8 @@ class StatusResult:
                     "not in cache": s.not_in_cache,
                 }
             out.setdefault(s.dvcfile, []).append(entry)
+        for dvcfile in self.checksums:
+            out.setdefault(dvcfile, []).append("changed checksum")
         return out
 
 
@@ -111,12 +123,28 @@ def status(
             if s is not None:
                 changed.append(s)
         result = StatusResult(changed)
+        _import_status(repo, [t for t, _sub in tracked], result)
         if pipes is not None:
             only = pipes.outputs_named(targets)
             result.stages = _stage_status(repo, pipes, stages, hasher, only)
     finally:
         repo.save_state()
     return result
+
+
+def _import_status(repo: Repo, tracked: list[Tracked], result: StatusResult) -> None:
+    """What dvc checks of an import besides its output: the stage checksum,
+    and the source of one that is not frozen (which bale cannot read)."""
+    seen = {t.dvcfile.path: t.dvcfile for t in tracked if t.dvcfile.is_import}
+    for path, f in sorted(seen.items()):
+        rel = path.relative_to(repo.root).as_posix()
+        if f.checksum_changed:
+            result.checksums.append(rel)
+        if not (f.data.get("frozen") or f.data.get("locked")):
+            result.warnings.append(
+                f"{rel}: is not frozen, but bale does not check an import's source "
+                f"({f.import_source}) for changes yet; 'dvc status {rel}' does"
+            )
 
 
 def _stage_status(

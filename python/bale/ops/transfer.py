@@ -53,6 +53,8 @@ class TransferResult:
     missing: list[str] = field(default_factory=list)
     seconds: float = 0.0
     remotes: list[str] = field(default_factory=list)
+    #: Import outputs not in the cache whose data only their source has.
+    at_source: list[Tracked] = field(default_factory=list)
 
     def add(self, moved: Moved) -> None:
         self.copied += moved.copied
@@ -162,11 +164,22 @@ def group(
     scope: Scope,
     remote: str | None,
     pushing: bool,
+    at_source: list[Tracked] | None = None,
 ) -> dict[Remote, list[Tracked]]:
-    """The targeted outputs with data to sync, by the remote each syncs with."""
+    """The targeted outputs with data to sync, by the remote each syncs
+    with. Imports go as dvc sends them (see :mod:`bale.ops.imports`): the
+    outputs whose data only their source has are left to ``at_source``."""
+    from bale.ops import imports
+
     groups: dict[Remote, list[Tracked]] = defaultdict(list)
     for t in in_scope(repo, targets, scope):
+        if not pushing and imports.from_source_only(t):
+            if at_source is not None and t.out.cache:
+                at_source.append(t)
+            continue
         if t.out.oid is None or not t.out.cache or (pushing and not t.out.push):
+            continue
+        if pushing and not imports.pushed(t):
             continue
         groups[resolve_remote(repo, remote or t.out.remote)].append(t)
     return groups
@@ -412,15 +425,24 @@ def fetch(
     ``run_cache``, the remote's run cache too."""
     with repo.locked():
         result = _sync(repo, targets, remote, jobs, scope, run_cache, pushing=False)
-    _check_fetched(result)
+    _check_fetched(repo, result)
     return result
 
 
-def _check_fetched(result: TransferResult) -> None:
+def _check_fetched(repo: Repo, result: TransferResult) -> None:
+    from bale.ops import imports
+
+    problems = []
+    if result.at_source:
+        names = ", ".join(t.rel(repo) for t in result.at_source)
+        why = imports.unfetchable(repo, result.at_source, "fetch")
+        problems.append(f"not fetched: {names}; {why}")
     if result.missing:
-        raise ObjectMissingError(
+        problems.append(
             f"{len(result.missing)} object(s) are on no remote (first: {result.missing[0]})"
         )
+    if problems:
+        raise ObjectMissingError("; ".join(problems))
 
 
 def _sync(
@@ -433,10 +455,13 @@ def _sync(
     pushing: bool,
 ) -> TransferResult:
     """A push or a fetch: each remote's outputs in their layout, then the run cache."""
+    from bale.ops import imports
+
     start = time.monotonic()
     result = TransferResult()
     dvc_layout_sync = _push_dvc_layout if pushing else _fetch_dvc_layout
-    for rem, outs in group(repo, targets, scope, remote, pushing).items():
+    at_source: list[Tracked] = []
+    for rem, outs in group(repo, targets, scope, remote, pushing, at_source).items():
         if not pushing and rem.kind == "folder" and not (rem.path and rem.path.is_dir()):
             raise RemoteConfigError(f"remote '{rem.name}': {rem.path} is not a directory")
         result.remotes.append(rem.name)
@@ -447,6 +472,7 @@ def _sync(
             result.add(_packed(repo, rem, native, jobs, pushing))
     if run_cache:
         _sync_runs(repo, remote, jobs, result, pushing)
+    result.at_source = imports.not_cached(repo, at_source)
     result.seconds = time.monotonic() - start
     return result
 
@@ -471,10 +497,11 @@ def pull(
     try:
         checkout(repo, targets, force=force)
     except ObjectMissingError as e:
-        if result.missing:  # checkout names the outputs, the fetch the objects
+        # checkout names the outputs (and the imports' sources), the fetch the objects
+        if result.missing:
             raise ObjectMissingError(
                 f"{e}; {len(result.missing)} object(s) are on no remote"
             ) from None
         raise
-    _check_fetched(result)
+    _check_fetched(repo, result)
     return result

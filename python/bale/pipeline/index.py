@@ -122,7 +122,7 @@ def build_graph(repo: Repo, stages: list[Stage]) -> Graph:
     root = repo.root
     nodes = [stage_node(s, root) for s in stages]
     by_file: dict[Path, list[Path]] = {}
-    for t in collect(repo, imports=True, stages=False):
+    for t in collect(repo, stages=False):
         by_file.setdefault(t.dvcfile.path, []).append(t.path)
     nodes += [source_node(f, outs, root) for f, outs in by_file.items()]
     return Graph(nodes, root)

@@ -5,12 +5,13 @@ pipelines name, each read whole, many revisions in one ``git cat-file``."""
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bale import scm
+from bale.console import warn
 from bale.exceptions import BaleError
 from bale.pipeline.dvcyaml import DEFAULT_PARAMS_FILE
 
@@ -40,6 +41,19 @@ class Files:
     #: Params files that only some of whose keys are tracked: those keys
     #: (dotted paths), which are all ``params diff`` shows of them.
     keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def loaded_or_warn(load: Callable[[], Pipelines], label: str) -> Pipelines | BaleError:
+    """``load()``'s pipelines, or the error that stopped them after a
+    warning naming revision ``label``: dvc's metrics, params and exp
+    commands show such a revision without its files and go on (a ``live:``
+    section dvclive once wrote in ``dvc.yaml``, which dvc's schema refuses,
+    warns there, where ``status`` and ``repro`` fail)."""
+    try:
+        return load()
+    except BaleError as e:
+        warn(f"failed to load revision '{label}': {e}")
+        return e
 
 
 def files_of(repo: Repo, pipes: Pipelines, tree: Collection[str] | None = None) -> Files:

@@ -679,9 +679,7 @@ async def _bounded(jobs: Sequence[Callable[[], Awaitable[T]]], limit: int) -> li
     return await bounded(jobs, lambda job: job(), limit)
 
 
-async def _whole_body(
-    src: Path, expect: Expect, progress: Progress | None
-) -> AsyncIterator[bytes]:
+async def _whole_body(src: Path, expect: Expect, progress: Progress | None) -> AsyncIterator[bytes]:
     """All of ``src`` (see :class:`UploadSource`), a chunk at a time; a new
     generator per attempt, so a retried upload starts again."""
     source = await asyncio.to_thread(UploadSource, src, expect)
