@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bale import scm
-from bale.console import warn
 from bale.exceptions import BaleError
 from bale.pipeline import index, revision
 
