@@ -106,10 +106,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(&obj, fs::Permissions::from_mode(0o644)).unwrap();
         fs::write(&obj, b"rot").unwrap();
-        assert!(matches!(
-            transfer(&a, &c, &oids[..1], &Progress::default()),
-            Err(Error::CorruptObject { .. })
-        ));
+        assert!(matches!(transfer(&a, &c, &oids[..1], &Progress::default()), Err(Error::CorruptObject { .. })));
         assert!(!c.exists(&oids[0]));
         // Copies are byte copies, published read-only.
         let d2 = Odb::new(d.path().join("d"));

@@ -570,9 +570,7 @@ impl Workspace {
     ) -> PyResult<(Vec<PlannedFile>, Vec<PlannedDir>, u64)> {
         let roots = parse_oids(py, &roots)?;
         let vouchers = parse_oids(py, &vouched_by)?;
-        let plan = run(py, self.jobs, progress, tick, |_| {
-            bale_index::sync::plan_push(&self.odb, &roots, &vouchers)
-        })?;
+        let plan = run(py, self.jobs, progress, tick, |_| bale_index::sync::plan_push(&self.odb, &roots, &vouchers))?;
         Ok(plan_rows(plan))
     }
 
