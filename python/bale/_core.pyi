@@ -289,6 +289,7 @@ class Workspace:
     ) -> list[tuple[str, str, int, int, int, bool, int]]:
         """``(pack key, index key, bytes, live objects, objects, repack,
         bytes not live)``."""
+    def repair(self, roots: list[tuple[str, str]]) -> list[tuple[str, Path]]: ...
     def pack_repack(
         self,
         roots: list[tuple[str, str]],

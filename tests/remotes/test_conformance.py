@@ -338,3 +338,32 @@ def test_bytes_that_rotted_under_an_unchanged_stat_are_never_pushed(
     for key in remote.listing():
         digest = hashlib.md5(remote.read(key)).hexdigest()
         assert key.removeprefix("files/md5/").replace("/", "") == digest, key
+
+
+@pytest.mark.parametrize("algo", ["md5", "blake3"])
+def test_a_corrupt_cache_object_is_moved_aside_and_fetched_again(
+    tmp_path: Path, run: Run, remote: RemoteUnderTest, algo: str
+) -> None:
+    repo = make_repo(tmp_path, "--hash", algo)
+    _setup(repo, run, remote)
+    run("bale", "push")
+    cache = repo / ".dvc" / "cache"
+    alpha = next(p for p in cache.rglob("*") if p.is_file() and p.read_bytes() == b"alpha\n")
+    alpha.chmod(0o644)
+    alpha.write_bytes(b"bit rot\n")
+    (repo / "data" / "a.txt").unlink()
+    # checkout finds it, moves it aside and says how to recover.
+    err = run("bale", "checkout", ok=False).stderr.strip()
+    assert "corrupt" in err and "bale pull data" in err and len(err.splitlines()) == 1, err
+    assert not alpha.exists()
+    run("bale", "pull")
+    assert (repo / "data" / "a.txt").read_text() == "alpha\n"
+    assert alpha.read_bytes() == b"alpha\n"
+
+    # A fetch replaces what it would otherwise skip as cached.
+    alpha.chmod(0o644)
+    alpha.write_bytes(b"bit rot\n")
+    fetched = run("bale", "fetch")
+    assert "did not match its hash" in fetched.stderr
+    assert alpha.read_bytes() == b"alpha\n"
+    assert_settled(repo, run)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bale.exceptions import CheckoutConflictError, ObjectMissingError
+from bale.exceptions import CheckoutConflictError, CorruptObjectError, ObjectMissingError
 from bale.ops.outputs import Tracked, resolve
 from bale.progress import Bar
 
@@ -82,6 +82,11 @@ def checkout(
                 else:
                     result.missing.append(rel)
                 continue
+            except CorruptObjectError as e:
+                raise CorruptObjectError(
+                    f"{e}; run 'bale pull {rel}' to download a good copy from the remote "
+                    f"(a corrupt object is moved to {repo.cache_dir / 'bale' / 'corrupt'})"
+                ) from None
             base = _join(rel, sub or "")
             result.added += [_join(base, p) for p in r.added]
             result.modified += [_join(base, p) for p in r.modified]

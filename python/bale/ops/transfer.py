@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from bale.console import warn
 from bale.exceptions import ObjectMissingError, RemoteConfigError
 from bale.ops.outputs import WORKSPACE, Scope, Tracked, in_scope
 from bale.progress import Bar
@@ -465,6 +466,8 @@ def _sync(
         if not pushing and rem.kind == "folder" and not (rem.path and rem.path.is_dir()):
             raise RemoteConfigError(f"remote '{rem.name}': {rem.path} is not a directory")
         result.remotes.append(rem.name)
+        if not pushing:
+            _repair(repo, outs)
         dvc_layout, native = _by_layout(outs)
         if dvc_layout:
             result.add(dvc_layout_sync(repo, rem, dvc_layout, jobs))
@@ -475,6 +478,20 @@ def _sync(
     result.at_source = imports.not_cached(repo, at_source)
     result.seconds = time.monotonic() - start
     return result
+
+
+def _repair(repo: Repo, outs: list[Tracked]) -> None:
+    """Moves aside the cached objects of ``outs`` that are not what their
+    names say (the stat cache's verified ones are not read again), so the
+    fetch that follows downloads good copies instead of skipping them."""
+    moved = repo.workspace.repair(_roots(outs))
+    if moved:
+        oid, to = moved[0]
+        more = f" and {len(moved) - 1} more" if len(moved) > 1 else ""
+        warn(
+            f"cache object {oid}{more} did not match its hash: moved to {to.parent} "
+            "and fetched again"
+        )
 
 
 def pull(

@@ -287,6 +287,9 @@ pub fn checkout(
             } else {
                 let got = hash_file(&object, oid.algo())?;
                 if got.oid.digest() != oid.digest() {
+                    // Out of the way, so that a fetch downloads a good copy
+                    // (another worker may have moved it already).
+                    let _ = opts.odb.quarantine(&oid);
                     return Err(Error::CorruptObject {
                         path: object,
                         expected: oid.to_string(),

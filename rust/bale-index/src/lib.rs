@@ -13,12 +13,15 @@
 //! - [`gc`]: what the cache keeps, compacts and deletes, in a safe order.
 //! - [`sync`]: what a push or fetch moves, ordered so a remote never claims
 //!   a directory it does not fully hold.
+//! - [`repair`]: corrupt cache objects moved aside before a fetch, so that
+//!   it downloads them again.
 
 pub mod build;
 pub mod diff;
 pub mod gc;
 pub mod ignore;
 pub mod manifest;
+pub mod repair;
 pub mod state;
 pub mod sync;
 pub mod walk;

@@ -163,6 +163,7 @@ fn local_size(odb: &Odb, oid: &Oid) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::State;
     use bale_hash::hash_bytes;
     use std::fs;
 

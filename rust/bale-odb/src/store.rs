@@ -395,6 +395,18 @@ impl Odb {
         Ok(got)
     }
 
+    /// Moves a corrupt object out of the way, into `bale/corrupt/` of the
+    /// store (kept for a look, never read again), so that the next fetch
+    /// downloads a good copy. Returns where it went.
+    pub fn quarantine(&self, oid: &Oid) -> Result<PathBuf> {
+        let from = self.object_path(oid);
+        let dir = self.root().join("bale").join("corrupt");
+        fs::create_dir_all(&dir).at(&dir)?;
+        let to = dir.join(format!("{}-{oid}", oid.algo()));
+        fs::rename(&from, &to).at(&from)?;
+        Ok(to)
+    }
+
     /// Reads an object whole, verifying it on the way.
     pub fn read_verified(&self, oid: &Oid) -> Result<Vec<u8>> {
         let path = self.object_path(oid);

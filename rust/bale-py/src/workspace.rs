@@ -747,6 +747,18 @@ impl Workspace {
         run(py, self.jobs, None, None, |_| crate::packs::usage(&self.odb, &roots, &index_dir))
     }
 
+    /// Hashes every object `roots` reach that the cache holds and the stat
+    /// cache does not know verified; moves the corrupt ones aside (see
+    /// `bale_index::repair`) and returns `(oid, where it went)` for each, so
+    /// that a fetch downloads them again.
+    fn repair(&self, py: Python<'_>, roots: Vec<(String, String)>) -> PyResult<Vec<(String, PathBuf)>> {
+        let roots = parse_oids(py, &roots)?;
+        run(py, self.jobs, None, None, |_| {
+            let moved = bale_index::repair::repair(&self.odb, &roots, &self.state)?;
+            Ok(moved.into_iter().map(|(oid, to)| (oid.to_string(), to)).collect())
+        })
+    }
+
     /// Rewrites packs still in use without the trees and chunk lists
     /// nothing uses (`(downloaded pack file, pack key)` each): see
     /// `packs::repack`. Returns one written row per pack, as `pack_write`.
