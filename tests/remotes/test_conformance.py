@@ -367,3 +367,7 @@ def test_a_corrupt_cache_object_is_moved_aside_and_fetched_again(
     assert "did not match its hash" in fetched.stderr
     assert alpha.read_bytes() == b"alpha\n"
     assert_settled(repo, run)
+    # gc collects what was moved aside.
+    assert len(list((cache / "bale" / "corrupt").iterdir())) == 1
+    run("bale", "gc", "-w", "-f")
+    assert not list((cache / "bale" / "corrupt").iterdir())

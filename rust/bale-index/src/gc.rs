@@ -90,8 +90,9 @@ pub fn collect(odb: &Odb, keep: &[Oid], whole: &[Oid], compact: bool, dry: bool)
             odb.remove(&oid)?;
         }
     }
-    // Leftovers of killed writers are garbage too.
-    for (path, size) in odb.stale_temps()? {
+    // Leftovers of killed writers are garbage too, and so are the corrupt
+    // objects a checkout or fetch moved aside.
+    for (path, size) in odb.stale_temps()?.into_iter().chain(odb.quarantined()) {
         gone(size);
         if !dry {
             std::fs::remove_file(&path).at(&path)?;

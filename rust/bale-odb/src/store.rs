@@ -407,6 +407,14 @@ impl Odb {
         Ok(to)
     }
 
+    /// The corrupt objects [`quarantine`](Self::quarantine) moved aside,
+    /// with their sizes.
+    pub fn quarantined(&self) -> Vec<(PathBuf, u64)> {
+        let dir = self.root().join("bale").join("corrupt");
+        let Ok(entries) = fs::read_dir(&dir) else { return Vec::new() };
+        entries.filter_map(|e| e.ok()).map(|e| (e.path(), e.metadata().map(|m| m.len()).unwrap_or(0))).collect()
+    }
+
     /// Reads an object whole, verifying it on the way.
     pub fn read_verified(&self, oid: &Oid) -> Result<Vec<u8>> {
         let path = self.object_path(oid);
