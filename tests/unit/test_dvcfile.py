@@ -259,11 +259,12 @@ def test_native_round_trip_and_switch(tmp_path: Path) -> None:
 
 def test_native_first_write(tmp_path: Path) -> None:
     dvcfile = tmp_path / "f.dvc"
-    out = Out("f", "blake3", "ab12", size=3)
+    oid = "ab12" * 16
+    out = Out("f", "blake3", oid, size=3)
     dump_dvcfile(dvcfile, [out])
     assert (
         dvcfile.read_text()
-        == "outs:\n- size: 3\n  path: f\n  meta:\n    bale:\n      blake3: ab12\n"
+        == f"outs:\n- size: 3\n  path: f\n  meta:\n    bale:\n      blake3: {oid}\n"
     )
     assert load_dvcfile(dvcfile).outs == [out]
 
@@ -295,6 +296,14 @@ def test_dvc_rewrite_of_native_output_means_md5(tmp_path: Path) -> None:
         ("outs:\n- path: x\n  path: y\n", "data.dvc: line 3, column 3: found duplicate key"),
         ("outs:\n- path: x\n  hash: sha1\n", "data.dvc: unsupported hash 'sha1' in outs[0]"),
         ("- a\n", "data.dvc: expected a mapping at the top level"),
+        (
+            f"outs:\n- md5: zz{'0' * 30}.dir\n  path: x\n",
+            f"data.dvc: outs[0]: 'zz{'0' * 30}.dir' is not a valid md5 id",
+        ),
+        (
+            "outs:\n- path: x\n  meta:\n    bale:\n      blake3: ab12\n",
+            "data.dvc: outs[0]: 'ab12' is not a valid blake3 id",
+        ),
     ],
 )
 def test_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, message: str) -> None:
