@@ -11,9 +11,12 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-from tests.integration.conftest import GIT_ENV, Run, read_tree, write_tree
+import pytest
+
+from tests.integration.conftest import GIT_ENV, Run, make_repo, read_tree, write_tree
 
 from .seaweed import SeaweedServer
 
@@ -159,3 +162,33 @@ def test_a_server_killed_mid_pull_leaves_only_whole_objects_and_the_pull_resumes
     finally:
         server.terminate()
         server.wait()
+
+
+@pytest.fixture
+def full_folder(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MiB tmpfs: a remote that fills up. Mounting needs root."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {mounted.stderr!r}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+@pytest.mark.parametrize("algo", ["md5", "blake3"])
+def test_a_full_remote_is_named_not_the_cache(
+    tmp_path: Path, run: Run, full_folder: Path, algo: str
+) -> None:
+    repo = make_repo(tmp_path, "--hash", algo)
+    write_tree(repo, {"big.bin": os.urandom(3 << 20)})
+    run("bale", "add", "big.bin")
+    run("bale", "remote", "add", "-d", "small", str(full_folder))
+    err = run("bale", "push", ok=False).stderr.strip()
+    assert len(err.splitlines()) == 1 and "no space left on device" in err.lower(), err
+    assert str(full_folder) in err and ".dvc" not in err, err
+    assert not [p for p in full_folder.rglob("*") if p.is_file()]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import shutil
 import uuid
@@ -120,7 +121,16 @@ class FolderStore:
             tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
             try:
                 if not (consume and _linked(src, tmp)):
-                    shutil.copyfile(src, tmp)
+                    try:
+                        shutil.copyfile(src, tmp)
+                    except OSError as e:
+                        # copyfile names the source even when the write
+                        # failed: a full disk is the remote's disk.
+                        full = e.errno in (errno.ENOSPC, errno.EDQUOT)
+                        if e.filename != str(src) or full:
+                            where = f"remote '{self.name}': {dest}"
+                            raise RemoteError(f"{where}: {e.strerror}") from None
+                        raise
                 # What landed is what is checked (md5 objects usually take the
                 # engine's verified copy instead: ops.transfer).
                 check_object(tmp, expect)

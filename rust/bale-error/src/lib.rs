@@ -67,6 +67,20 @@ impl Error {
             _ => Error::Io { path, source },
         }
     }
+
+    /// The same error, naming `to` where it named `from`: a write into a
+    /// temp file is told as a write of the file it was to become (a temp
+    /// name means nothing to the user; the destination says which disk).
+    pub fn at_path(self, from: &Path, to: &Path) -> Self {
+        let swap = |path: PathBuf| if path == from { to.to_path_buf() } else { path };
+        match self {
+            Error::NotFound { path } => Error::NotFound { path: swap(path) },
+            Error::PermissionDenied { path } => Error::PermissionDenied { path: swap(path) },
+            Error::NoSpace { path } => Error::NoSpace { path: swap(path) },
+            Error::Io { path, source } => Error::Io { path: swap(path), source },
+            other => other,
+        }
+    }
 }
 
 const fn libc_enospc() -> i32 {

@@ -69,7 +69,9 @@ fn copy_verified(src: &Odb, dst: &Odb, oid: &Oid) -> Result<u64> {
     dst.ensure_dir(dir)?;
     let mut tmp = TempFile::create_in(dir)?;
     let mut file = File::open(&from).at(&from)?;
-    let (got, size) = copy_hashing(&mut file, &mut tmp, oid.algo(), oid.is_tree(), &from)?;
+    let tmp_path = tmp.path().to_path_buf();
+    let (got, size) =
+        copy_hashing(&mut file, &mut tmp, oid.algo(), oid.is_tree(), &from).map_err(|e| e.at_path(&tmp_path, &to))?;
     if got.digest() != oid.digest() {
         return Err(Error::CorruptObject { path: from, expected: oid.to_string(), actual: got.hex_digest() });
     }
