@@ -86,7 +86,8 @@ pub fn rules_for(repo_root: &Path, dir: &Path) -> Result<Rules> {
 }
 
 /// Why a path inside the repository is not tracked, if it is not: an always
-/// ignored name, a `.dvcignore` rule on it or an ancestor, or a sub-repository.
+/// ignored name, a temp file of bale's, a `.dvcignore` rule on it or an
+/// ancestor, or a sub-repository.
 pub fn ignored_reason(repo_root: &Path, path: &Path) -> Result<Option<String>> {
     let Ok(rel) = path.strip_prefix(repo_root) else {
         return Ok(None);
@@ -99,6 +100,9 @@ pub fn ignored_reason(repo_root: &Path, path: &Path) -> Result<Option<String>> {
         let name = comp.as_os_str().to_string_lossy();
         if always_ignored(&name) {
             return Ok(Some(format!("'{name}' is never tracked")));
+        }
+        if bale_odb::fs::temp_owner(&name).is_some() {
+            return Ok(Some(format!("'{name}' is a temp file of bale's, never data")));
         }
         let last = i + 1 == comps.len();
         let is_dir = !last || cur.is_dir();
@@ -139,5 +143,8 @@ mod tests {
         assert!(r("k/other.tmp"));
         assert!(r(".git/config"));
         assert!(!r("data/sub/y.txt"));
+        // bale's temp names, whatever the rules say.
+        assert!(r("data/sub/.bale12x0x1f.tmp"));
+        assert!(!r("data/sub/.bale.tmp"));
     }
 }
