@@ -144,7 +144,7 @@ mod tests {
         assert!(r(".git/config"));
         assert!(!r("data/sub/y.txt"));
         // bale's temp names, whatever the rules say.
-        assert!(r("k/.bale12x0x1f.tmp"));
+        assert!(r("k/keep.tmp/.bale12x0x1f.tmp"));
         assert!(!r("data/sub/.bale12x0x1f.txt"));
     }
 }
