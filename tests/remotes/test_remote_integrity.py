@@ -152,3 +152,31 @@ def test_a_damaged_local_copy_of_a_remote_index_is_fetched_again(
     copy.write_bytes(copy.read_bytes()[:-1])
     run("bale", "pull", cwd=clone)
     assert read_tree(clone / "d") == read_tree(repo / "d")
+
+
+@pytest.mark.parametrize("remote", ["folder", "s3"], indirect=True)
+def test_after_another_clones_gc_a_push_of_the_old_version_sends_it_again_md5(
+    tmp_path: Path, run: Run, remote: RemoteUnderTest
+) -> None:
+    a = make_repo(tmp_path, "--hash", "md5")
+    write_tree(a / "d", {f"f{i}": f"v1 {i}\n" for i in range(5)})
+    run("bale", "add", "d", cwd=a)
+    remote.configure(a, run)
+    run("git", "add", "-A", cwd=a)
+    run("git", "commit", "-qm", "v1", cwd=a)
+    run("bale", "push", cwd=a)
+    write_tree(a / "d", {f"f{i}": f"v2 {i}\n" for i in range(2)})
+    run("bale", "add", "d", cwd=a)
+    run("git", "commit", "-qam", "v2", cwd=a)
+    run("bale", "push", cwd=a)
+    b = _clone(a, tmp_path, "b")
+    run("bale", "pull", cwd=b)
+    run("bale", "gc", "-w", "-c", "-f", cwd=b)
+
+    run("git", "checkout", "-q", "HEAD~1", cwd=a)
+    run("bale", "checkout", cwd=a)
+    assert _cloud(run, a) == {"d": "new", "d/f0": "new", "d/f1": "new"}
+    assert _pushed(run, a) == 3
+    c = _clone(a, tmp_path, "c")
+    run("bale", "pull", cwd=c)
+    assert read_tree(c / "d") == read_tree(a / "d")

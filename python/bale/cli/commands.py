@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bale.console import warn
-from bale.exceptions import BaleError, ConfigError
+from bale.exceptions import BaleError
 
 if TYPE_CHECKING:
     from bale.ops.outputs import Scope
@@ -358,54 +358,6 @@ def cmd_du(args: argparse.Namespace) -> int:
     return 0
 
 
-_TOKEN_ENV = "BALE_SERVE_TOKEN"
-
-
-def _serve_token(args: argparse.Namespace) -> str | None:
-    """The token from --token-file, BALE_SERVE_TOKEN or --token (at most one of them)."""
-    env = os.environ.get(_TOKEN_ENV)
-    given = [
-        name
-        for name, value in (
-            ("--token", args.token),
-            ("--token-file", args.token_file),
-            (_TOKEN_ENV, env),
-        )
-        if value is not None
-    ]
-    if len(given) > 1:
-        raise ConfigError(f"serve: the token comes from one place only; got {' and '.join(given)}")
-    if args.token_file is not None:
-        path = Path(args.token_file)
-        try:
-            text = path.read_text(encoding="utf-8")
-            mode = path.stat().st_mode
-        except (OSError, UnicodeDecodeError) as e:
-            why = e.strerror if isinstance(e, OSError) and e.strerror else "not UTF-8 text"
-            raise ConfigError(f"{path}: cannot read the token: {why}") from None
-        token = _checked_token(text.strip(), str(path))
-        if mode & 0o077:
-            warn(f"{path} is readable by other users (chmod 600 it)")
-        return token
-    if env is not None:
-        return _checked_token(env, _TOKEN_ENV)
-    if args.token is not None:
-        warn(
-            "--token is visible to every user of this machine (ps, /proc); "
-            f"use --token-file PATH or {_TOKEN_ENV} instead"
-        )
-        return _checked_token(args.token, "--token")
-    return None
-
-
-def _checked_token(token: str, source: str) -> str:
-    if not token:
-        raise ConfigError(f"{source}: the token is empty")
-    if not token.isprintable() or not token.isascii():
-        raise ConfigError(f"{source}: the token must be one line of printable ASCII")
-    return token
-
-
 def _size_arg(text: str) -> int:
     """A size in bytes, or with a K, M or G suffix (powers of 1024)."""
     units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
@@ -434,9 +386,9 @@ def _positive(kind: type[int] | type[float]) -> Callable[[str], Any]:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from bale.ops.serve import serve
+    from bale.ops.serve import resolve_token, serve
 
-    token = _serve_token(args)
+    token = resolve_token(args.token, args.token_file)
     host = f"[{args.host}]" if ":" in args.host else args.host
 
     def ready(port: int) -> None:

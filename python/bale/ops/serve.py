@@ -91,7 +91,8 @@ from aiohttp.typedefs import Middleware
 from multidict import CIMultiDict
 
 from bale import _core
-from bale.exceptions import BaleError, TargetNotFoundError
+from bale.console import warn
+from bale.exceptions import BaleError, ConfigError, TargetNotFoundError
 
 __all__ = [
     "DEFAULT_MAX_CONNECTIONS",
@@ -100,9 +101,11 @@ __all__ = [
     "MAX_KEYS",
     "MAX_UNVERIFIED_SIZE",
     "PROTOCOL",
+    "TOKEN_ENV",
     "make_app",
     "parse_key",
     "remove_stale_uploads",
+    "resolve_token",
     "serve",
 ]
 
@@ -682,6 +685,52 @@ async def _track_requests(request: web.Request, handler: _Handler) -> web.Stream
         # response is written: then the connection is idle again.
         task.add_done_callback(lambda _: conns.request_done(conn))
     return await handler(request)
+
+
+TOKEN_ENV = "BALE_SERVE_TOKEN"
+
+
+def resolve_token(token: str | None, token_file: str | Path | None) -> str | None:
+    """The token from ``token_file``, ``$BALE_SERVE_TOKEN`` or ``token`` (at
+    most one of them): a token given on the command line is visible to every
+    user of the machine (``ps``, ``/proc``), so it is warned about."""
+    env = os.environ.get(TOKEN_ENV)
+    given = [
+        name
+        for name, value in (("--token", token), ("--token-file", token_file), (TOKEN_ENV, env))
+        if value is not None
+    ]
+    if len(given) > 1:
+        raise ConfigError(f"serve: the token comes from one place only; got {' and '.join(given)}")
+    if token_file is not None:
+        path = Path(token_file)
+        try:
+            text = path.read_text(encoding="utf-8")
+            mode = path.stat().st_mode
+        except (OSError, UnicodeDecodeError) as e:
+            why = e.strerror if isinstance(e, OSError) and e.strerror else "not UTF-8 text"
+            raise ConfigError(f"{path}: cannot read the token: {why}") from None
+        checked = _checked_token(text.strip(), str(path))
+        if mode & 0o077:
+            warn(f"{path} is readable by other users (chmod 600 it)")
+        return checked
+    if env is not None:
+        return _checked_token(env, TOKEN_ENV)
+    if token is not None:
+        warn(
+            "--token is visible to every user of this machine (ps, /proc); "
+            f"use --token-file PATH or {TOKEN_ENV} instead"
+        )
+        return _checked_token(token, "--token")
+    return None
+
+
+def _checked_token(token: str, source: str) -> str:
+    if not token:
+        raise ConfigError(f"{source}: the token is empty")
+    if not token.isprintable() or not token.isascii():
+        raise ConfigError(f"{source}: the token must be one line of printable ASCII")
+    return token
 
 
 def make_app(
