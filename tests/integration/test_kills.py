@@ -62,8 +62,8 @@ def test_a_relink_killed_halfway_leaves_nothing_the_next_add_records(repo: Path,
     # Relinking what is linked already rewrote nothing and left one temp
     # link per file, which the next add recorded as data.
     run("bale", "checkout", "--relink")
-    run("bale", "add", "data", "one.txt")
     assert temp_files(repo) == []
+    run("bale", "add", "data", "one.txt")
     assert "nfiles: 30" in (repo / "data.dvc").read_text()
     # Copies, relinked: each file goes through a temp link, killed half-way.
     run("bale", "unprotect", "data")

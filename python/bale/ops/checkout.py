@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bale.console import warn
 from bale.exceptions import CheckoutConflictError, CorruptObjectError, ObjectMissingError
 from bale.ops.outputs import Tracked, resolve
 from bale.progress import Bar
@@ -88,6 +89,12 @@ def checkout(
                     f"(a corrupt object is moved to {repo.cache_dir / 'bale' / 'corrupt'})"
                 ) from None
             base = _join(rel, sub or "")
+            if r.skipped_temps:
+                warn(
+                    f"{t.dvcfile.path.name} records {len(r.skipped_temps)} bale temp file(s) "
+                    f"in {rel} (first: {r.skipped_temps[0]}), left by an older bale: not "
+                    f"checked out; run 'bale add {rel}' to drop them from the record"
+                )
             result.added += [_join(base, p) for p in r.added]
             result.modified += [_join(base, p) for p in r.modified]
             result.deleted += [_join(base, p) for p in r.deleted]

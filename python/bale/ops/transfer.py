@@ -466,13 +466,22 @@ def _sync(
         if not pushing and rem.kind == "folder" and not (rem.path and rem.path.is_dir()):
             raise RemoteConfigError(f"remote '{rem.name}': {rem.path} is not a directory")
         result.remotes.append(rem.name)
-        if not pushing:
-            _repair(repo, outs)
         dvc_layout, native = _by_layout(outs)
-        if dvc_layout:
-            result.add(dvc_layout_sync(repo, rem, dvc_layout, jobs))
-        if native:
-            result.add(_packed(repo, rem, native, jobs, pushing))
+        moved = Moved()
+        # A fetch first moves aside the corrupt objects it would skip. A
+        # corrupt directory object hides its files until a good copy is in,
+        # so then the files are looked at in a second round.
+        for again in (False, True):
+            trees_moved = not pushing and _repair(repo, outs)
+            if again:
+                moved.present, moved.missing = 0, []
+            if dvc_layout:
+                _merge(moved, dvc_layout_sync(repo, rem, dvc_layout, jobs))
+            if native:
+                _merge(moved, _packed(repo, rem, native, jobs, pushing))
+            if not trees_moved:
+                break
+        result.add(moved)
     if run_cache:
         _sync_runs(repo, remote, jobs, result, pushing)
     result.at_source = imports.not_cached(repo, at_source)
@@ -480,18 +489,20 @@ def _sync(
     return result
 
 
-def _repair(repo: Repo, outs: list[Tracked]) -> None:
+def _repair(repo: Repo, outs: list[Tracked]) -> bool:
     """Moves aside the cached objects of ``outs`` that are not what their
     names say (the stat cache's verified ones are not read again), so the
-    fetch that follows downloads good copies instead of skipping them."""
+    fetch that follows downloads good copies instead of skipping them.
+    Returns whether a directory object was among them."""
     moved = repo.workspace.repair(_roots(outs))
     if moved:
         oid, to = moved[0]
         more = f" and {len(moved) - 1} more" if len(moved) > 1 else ""
         warn(
-            f"cache object {oid}{more} did not match its hash: moved to {to.parent} "
-            "and fetched again"
+            f"cache object {oid}{more} did not match its hash: moved to {to.parent}; "
+            "fetching a good copy"
         )
+    return any(oid.endswith((".dir", ".tree")) for oid, _to in moved)
 
 
 def pull(

@@ -55,6 +55,7 @@ from bale.remotes.store import (
     Sink,
     UploadSource,
     bounded,
+    raise_body_error,
     retrying,
     sink_for,
 )
@@ -298,6 +299,7 @@ class HTTPStore:
         except (aiohttp.ClientConnectorError, aiohttp.ServerTimeoutError, TimeoutError) as e:
             raise _Unreachable(f"{where}: cannot reach {self._shown} ({_reason(e)})") from None
         except aiohttp.ClientError as e:
+            raise_body_error(e)
             raise TransientError(f"{where}: {method} {path}: {_reason(e)}") from None
 
     def _unexpected(self, method: str, path: str, status: int) -> RemoteError:

@@ -205,30 +205,35 @@ async def repack(
     jobs: int,
 ) -> None:
     """Rewrites each of ``packs`` (``(pack key, index key)``) with only the
-    objects ``roots`` use (``Workspace.pack_repack``): downloaded, rewritten
-    and verified by the engine, uploaded with its index. The old pack and
-    index stay: the caller deletes them once every rewrite is up."""
+    objects ``roots`` use (``Workspace.pack_repack``, which works out what
+    is used once for all of them): downloaded, rewritten and verified by the
+    engine, uploaded with its index. The old packs and indexes stay: the
+    caller deletes them once every rewrite is up."""
     paths.staging.mkdir(parents=True, exist_ok=True)
     try:
+        downloaded = [(paths.staging / key.rsplit("/", 1)[-1], key) for key, _index in packs]
 
-        async def one(item: tuple[str, str]) -> None:
-            key, _index = item
-            old = paths.staging / key.rsplit("/", 1)[-1]
-            await store.get(key, old)
-            rows = await asyncio.to_thread(
-                ws.pack_repack, roots, paths.indexes, [(old, key)], paths.staging
-            )
+        async def download(item: tuple[Path, str]) -> None:
+            await store.get(item[1], item[0])
+
+        await for_each(downloaded, download, jobs)
+        rows = await asyncio.to_thread(
+            ws.pack_repack, roots, paths.indexes, downloaded, paths.staging
+        )
+        for old, _key in downloaded:
             old.unlink(missing_ok=True)
-            for pack_path, index_path, pack_key, index_key, _n, _objects, _files in rows:
-                try:
-                    await store.put(pack_path, pack_key, consume=True)
-                    await store.put(index_path, index_key)
-                    _keep_copy(index_path, paths.indexes / Path(index_key).name)
-                finally:
-                    pack_path.unlink(missing_ok=True)
-                    index_path.unlink(missing_ok=True)
 
-        await for_each(packs, one, jobs)
+        async def upload(row: tuple[Path, Path, str, str, int, int, int]) -> None:
+            pack_path, index_path, pack_key, index_key, _n, _objects, _files = row
+            try:
+                await store.put(pack_path, pack_key, consume=True)
+                await store.put(index_path, index_key)
+                _keep_copy(index_path, paths.indexes / Path(index_key).name)
+            finally:
+                pack_path.unlink(missing_ok=True)
+                index_path.unlink(missing_ok=True)
+
+        await for_each(rows, upload, jobs)
     finally:
         shutil.rmtree(paths.staging, ignore_errors=True)
 

@@ -68,6 +68,7 @@ from bale.remotes.store import (
     UploadSource,
     bounded,
     check_object,
+    raise_body_error,
     retrying,
     sink_for,
 )
@@ -421,15 +422,22 @@ class S3Store:
         root = ET.fromstring(body)
         upload_id = root.findtext(f"{_namespace(root)}UploadId") or ""
         checked = asyncio.ensure_future(asyncio.to_thread(check_object, src, expect))
-        try:
-            parts = _ranges(size, self._part_size(size))
-            etags = await _bounded(
+        parts = _ranges(size, self._part_size(size))
+        uploads = asyncio.ensure_future(
+            _bounded(
                 [
                     partial(self._put_part, src, path, key, upload_id, n, o, ln, progress)
                     for n, (o, ln) in enumerate(parts, start=1)
                 ],
                 self._settings.part_jobs,
             )
+        )
+        try:
+            # A corrupt object stops the parts at once, not after the last.
+            await asyncio.wait({checked, uploads}, return_when=asyncio.FIRST_EXCEPTION)
+            if checked.done():
+                checked.result()
+            etags = await uploads
             etags.sort()
             xml = "".join(
                 f"<Part><PartNumber>{n}</PartNumber><ETag>{escape(tag)}</ETag></Part>"
@@ -440,9 +448,10 @@ class S3Store:
             await checked
             await self._retry(lambda: self._complete(path, key, query, data))
         except BaseException:
-            checked.cancel()
-            with contextlib.suppress(BaseException):
-                await checked
+            for task in (checked, uploads):
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
             await self._abort(path, upload_id)
             raise
 
@@ -562,6 +571,7 @@ class S3Store:
             # An unexpected 2xx (a whole object where a range was asked) is not read.
             body = await resp.read() if resp.status >= 300 else b""
         except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+            raise_body_error(e)
             raise self._transport_error(e) from e
         resp.release()
         raise self._error(method, resp.status, body, resp.headers, key)

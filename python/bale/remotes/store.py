@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol, TypeVar
 
 from bale import _core
+from bale.exceptions import BaleError
 from bale.remotes.errors import ObjectNotFound, TransientError
 
 __all__ = [
@@ -177,6 +178,18 @@ class UploadSource:
             yield chunk
             if progress is not None:
                 progress(len(chunk))
+
+
+def raise_body_error(e: BaseException) -> None:
+    """Raises the error an upload's body raised, if that is what ``e``
+    (a client error) wraps: aiohttp reports a failing body as a failed
+    send, which would be retried as a network error (a corrupt object would
+    be read and refused again at every try, and named as a lost connection)."""
+    cause = e.__cause__
+    while cause is not None:
+        if isinstance(cause, BaleError):
+            raise cause from None
+        cause = cause.__cause__
 
 
 def check_object(src: Path, expect: Expect) -> None:

@@ -39,6 +39,9 @@ pub struct CheckoutStats {
     pub unchanged: u64,
     /// Objects that are not in the cache (their files were left alone).
     pub missing: Vec<String>,
+    /// Entries of the manifest named like bale's temp files (an older bale
+    /// recorded a linked workspace's leftovers as data): never written.
+    pub skipped_temps: Vec<String>,
     pub link_type: Option<LinkType>,
 }
 
@@ -137,13 +140,27 @@ pub fn checkout(
     // Plan. Paths are joined to `dest` only where a file is touched: for a
     // directory of 100,000 files this part runs on one thread.
     let abs_of = |rel: &str| if rel.is_empty() { dest.to_path_buf() } else { dest.join(rel) };
+    let mut stats = CheckoutStats::default();
     let wanted: Vec<(&str, Oid, bool)> = match &want {
         Want::File { oid, exec } => vec![("", *oid, *exec)],
-        Want::Tree(m) => m.entries.iter().map(|e| (e.rel.as_str(), e.oid, e.exec)).collect(),
+        Want::Tree(m) => {
+            let (temps, data): (Vec<_>, Vec<_>) = m.entries.iter().partition(|e| is_temp_name(&e.rel));
+            stats.skipped_temps = temps.into_iter().map(|e| e.rel.clone()).collect();
+            data.into_iter().map(|e| (e.rel.as_str(), e.oid, e.exec)).collect()
+        }
     };
-    let mut stats = CheckoutStats::default();
     let mut writes: Vec<(&str, Oid, bool, bool)> = Vec::new(); // rel, oid, exec, existed
     let mut conflicts: Vec<PathBuf> = Vec::new();
+    // A file hard-linked to a cache object that was found corrupt (and moved
+    // aside) holds those bad bytes: replacing it loses nothing.
+    let corrupt: std::collections::HashSet<u64> = {
+        use std::os::unix::fs::MetadataExt;
+        opts.odb.quarantined().iter().filter_map(|(p, _)| fs::metadata(p).ok().map(|m| m.ino())).collect()
+    };
+    let unsaved = |abs: &Path, now: &Oid| {
+        use std::os::unix::fs::MetadataExt;
+        !opts.force && !opts.odb.has(now) && !fs::metadata(abs).is_ok_and(|m| corrupt.contains(&m.ino()))
+    };
     for &(rel, oid, exec) in &wanted {
         match current.remove(rel) {
             Some((abs, now)) if now.digest() == oid.digest() && !opts.relink => {
@@ -155,7 +172,7 @@ pub fn checkout(
             }
             Some((_, now)) if opts.relink_matching_only && now.digest() != oid.digest() => {}
             Some((abs, now)) => {
-                if now.digest() != oid.digest() && !opts.force && !opts.odb.has(&now) {
+                if now.digest() != oid.digest() && unsaved(&abs, &now) {
                     conflicts.push(abs);
                 }
                 writes.push((rel, oid, exec, true));
@@ -170,7 +187,7 @@ pub fn checkout(
     let mut deletes: Vec<(String, PathBuf)> = current
         .into_iter()
         .map(|(rel, (abs, oid))| {
-            if !opts.force && !opts.odb.has(&oid) {
+            if unsaved(&abs, &oid) {
                 conflicts.push(abs.clone());
             }
             (rel, abs)
@@ -273,6 +290,8 @@ pub fn checkout(
         }
     }
     let shared: &State = state;
+    // Inodes of objects found corrupt and moved aside (see below).
+    let rotten = std::sync::Mutex::new(std::collections::HashSet::new());
     let linked_results: Vec<Result<Option<Written>>> = linked
         .par_iter()
         .map(|&(rel, oid, exec, existed)| {
@@ -288,8 +307,10 @@ pub fn checkout(
                 let got = hash_file(&object, oid.algo())?;
                 if got.oid.digest() != oid.digest() {
                     // Out of the way, so that a fetch downloads a good copy
-                    // (another worker may have moved it already).
+                    // (another worker may have moved it already); files
+                    // linked to it share its bytes.
                     let _ = opts.odb.quarantine(&oid);
+                    rotten.lock().unwrap().insert(ostat.inode);
                     return Err(Error::CorruptObject {
                         path: object,
                         expected: oid.to_string(),
@@ -304,6 +325,7 @@ pub fn checkout(
         })
         .collect();
     results.extend(linked_results);
+    state.forget_inodes(&rotten.into_inner().unwrap());
     let writes: Vec<_> = direct.into_iter().chain(linked).collect();
     let mut first_err = None;
     for (r, &(rel, oid, ..)) in results.into_iter().zip(&writes) {
@@ -357,6 +379,11 @@ fn set_exec(path: &Path) -> Result<()> {
 }
 
 /// The directory holding `rel` ("" for the top).
+/// Whether a manifest path's last component is named like bale's temp files.
+fn is_temp_name(rel: &str) -> bool {
+    bale_odb::fs::temp_owner(rel.rsplit('/').next().unwrap_or(rel)).is_some()
+}
+
 fn parent_rel(rel: &str) -> &str {
     rel.rsplit_once('/').map_or("", |(parent, _)| parent)
 }

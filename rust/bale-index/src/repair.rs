@@ -24,9 +24,30 @@ use crate::walk::stat_of;
 /// corrupt ones with where each was moved.
 pub fn repair(odb: &Odb, roots: &[Oid], state: &Mutex<State>) -> Result<Vec<(Oid, PathBuf)>> {
     let (native, dvc): (Vec<Oid>, Vec<Oid>) = roots.iter().partition(|o| o.algo() == Algo::Blake3);
-    let mut objects = native_objects(odb, &native)?;
-    let p = plan(odb, &dvc)?;
-    objects.extend(p.files.into_iter().chain(p.dirs.into_iter().map(|d| d.object)).map(|o| o.oid));
+    // A corrupt tree or `.dir` stops the walk that reads it: it is moved
+    // aside, and the walk starts again without it (once per corrupt tree).
+    let mut moved = Vec::new();
+    let mut objects = loop {
+        let walked = native_objects(odb, &native).and_then(|mut objects| {
+            let p = plan(odb, &dvc)?;
+            objects.extend(p.files.into_iter().chain(p.dirs.into_iter().map(|d| d.object)).map(|o| o.oid));
+            Ok(objects)
+        });
+        match walked {
+            Ok(objects) => break objects,
+            Err(Error::CorruptObject { path, expected, actual }) => {
+                let tree = [Algo::Blake3, Algo::Md5, Algo::Md5Dos2Unix]
+                    .into_iter()
+                    .filter_map(|a| Oid::parse(a, &expected).ok())
+                    .find(|o| o.is_tree() && odb.object_path(o) == path);
+                let Some(tree) = tree else { return Err(Error::CorruptObject { path, expected, actual }) };
+                forget_linked(&path, state);
+                moved.push((tree, odb.quarantine(&tree)?));
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    objects.retain(|o| !moved.iter().any(|(m, _)| m == o));
     let found: Vec<Option<(Oid, PathBuf)>> = objects
         .par_iter()
         .map(|oid| {
@@ -41,13 +62,26 @@ pub fn repair(odb: &Odb, roots: &[Oid], state: &Mutex<State>) -> Result<Vec<(Oid
                     state.lock().unwrap().record_object(&path, stat, *oid);
                     Ok(None)
                 }
-                Err(Error::CorruptObject { .. }) => Ok(Some((*oid, odb.quarantine(oid)?))),
+                Err(Error::CorruptObject { .. }) => {
+                    forget_linked(&path, state);
+                    Ok(Some((*oid, odb.quarantine(oid)?)))
+                }
                 Err(Error::ObjectMissing { .. }) => Ok(None),
                 Err(e) => Err(e),
             }
         })
         .collect::<Result<_>>()?;
-    Ok(found.into_iter().flatten().collect())
+    moved.extend(found.into_iter().flatten());
+    Ok(moved)
+}
+
+/// Workspace files hard-linked to a corrupt object share its bad bytes under
+/// an unchanged stat: the stat cache must not vouch for them any more.
+fn forget_linked(object: &std::path::Path, state: &Mutex<State>) {
+    use std::os::unix::fs::MetadataExt;
+    if let Ok(meta) = std::fs::metadata(object) {
+        state.lock().unwrap().forget_inodes(&std::collections::HashSet::from([meta.ino()]));
+    }
 }
 
 #[cfg(test)]
@@ -80,5 +114,26 @@ mod tests {
         let stat = stat_of(&fs::metadata(&good).unwrap());
         assert!(state.lock().unwrap().object_verified(&good, &stat, &oids[0]));
         assert!(repair(&odb, &oids, &state).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_corrupt_directory_object_is_moved_aside_too() {
+        let d = tempfile::tempdir().unwrap();
+        let odb = Odb::new(d.path().join("cache"));
+        let state = Mutex::new(State::in_memory());
+        for algo in [Algo::Md5, Algo::Blake3] {
+            let dir = d.path().join(format!("d-{algo}"));
+            fs::create_dir_all(dir.join("sub")).unwrap();
+            fs::write(dir.join("sub/a"), "a").unwrap();
+            let progress = crate::build::Progress::default();
+            let opts = crate::BuildOptions::hashing(algo, d.path(), &progress).storing(&odb);
+            let root = crate::build_target(&dir, &opts, &mut State::in_memory()).unwrap().oid;
+            let path = odb.object_path(&root);
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+            fs::write(&path, "not a manifest").unwrap();
+            let moved = repair(&odb, &[root], &state).unwrap();
+            assert_eq!(moved.iter().map(|(o, _)| *o).collect::<Vec<_>>(), vec![root], "{algo}");
+            assert!(!odb.exists(&root));
+        }
     }
 }

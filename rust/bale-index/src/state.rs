@@ -277,6 +277,20 @@ impl State {
         self.dirty |= self.paths.remove(key);
     }
 
+    /// Forgets every workspace path recorded with one of `inodes`: files
+    /// hard-linked to a cache object found corrupt (and moved aside) share
+    /// its bad bytes under a stat that did not change, so the hash recorded
+    /// for them no longer holds.
+    pub fn forget_inodes(&mut self, inodes: &std::collections::HashSet<u64>) {
+        if inodes.is_empty() {
+            return;
+        }
+        let map = self.paths.map_mut();
+        let before = map.len();
+        map.retain(|_, e| !inodes.contains(&e.stat.inode));
+        self.dirty |= map.len() != before;
+    }
+
     /// Writes the index if it changed. Failing to save is not an error for
     /// the command (the index is a cache), so the caller may ignore it.
     pub fn save(&mut self) -> Result<()> {
@@ -295,7 +309,7 @@ impl State {
         // A save killed half-way (by a command that holds no lock, like
         // `status`) left a temp as large as the state: the next save drops it.
         if let Some(dir) = self.path.parent() {
-            bale_odb::fs::sweep_temps(dir, false);
+            bale_odb::fs::sweep_temps(dir, false, bale_odb::fs::QUIET_FOR);
         }
         self.dirty = false;
         Ok(())

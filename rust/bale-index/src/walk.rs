@@ -5,14 +5,14 @@
 //! so are sockets, fifos and devices: each is reported in
 //! [`Walked::skipped`], never dropped without a word. bale's own temp files
 //! are never data: the walk passes over them, and removes those whose writer
-//! was killed ([`bale_odb::fs::abandoned_temp`]).
+//! was killed long enough ago ([`bale_odb::fs::sweepable`]).
 
 use std::fs::{self, Metadata};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use bale_error::{Error, IoContext, Result};
-use bale_odb::fs::{abandoned_temp, temp_owner};
+use bale_odb::fs::{sweepable, temp_owner, QUIET_FOR};
 use rayon::prelude::*;
 
 use crate::ignore::{always_ignored, is_subrepo, Rules};
@@ -89,13 +89,16 @@ fn walk_dir(dir: &Path, prefix: &str, parent_rules: &Rules, out: &mut Walked) ->
         if always_ignored(&name) {
             continue;
         }
-        if temp_owner(&name).is_some() {
-            if abandoned_temp(&name) {
+        let ftype = entry.file_type().at(&path)?;
+        if !ftype.is_dir() && temp_owner(&name).is_some() {
+            // No command holds a lock to walk: only a temp left alone long
+            // enough goes (see QUIET_FOR); the next writer after a kill
+            // sweeps the rest (bale.recovery).
+            if sweepable(&path, &name, QUIET_FOR) {
                 let _ = fs::remove_file(&path);
             }
             continue;
         }
-        let ftype = entry.file_type().at(&path)?;
         let (is_dir, meta, skip) = if ftype.is_symlink() {
             match fs::metadata(&path) {
                 Ok(m) if m.is_file() => (false, Some(m), None),
@@ -229,16 +232,24 @@ mod tests {
         let dead = root.join("sub/.bale4000000000x3x1f.tmp");
         let live = root.join(format!(".bale{}x0xab.tmp", std::process::id()));
         let python_made = root.join(".bale4000000000xdeadbeef.tmp");
+        let young = root.join(".bale4000000000x9x9.tmp");
         let lookalike = root.join(".bale12.tmp"); // not bale's shape: the user's file
-        for p in [&dead, &live, &python_made, &lookalike] {
+        let named_like_one = root.join(".bale5x5.tmp/inner"); // a directory is never a temp
+        fs::create_dir_all(named_like_one.parent().unwrap()).unwrap();
+        for p in [&dead, &live, &python_made, &young, &lookalike, &named_like_one] {
             fs::write(p, b"x").unwrap();
+        }
+        let long_ago = std::time::SystemTime::now() - QUIET_FOR * 2;
+        for p in [&dead, &live, &python_made] {
+            fs::File::options().write(true).open(p).unwrap().set_modified(long_ago).unwrap();
         }
         fs::write(root.join("sub/data"), b"d").unwrap();
         let w = walk(root, &Rules::default()).unwrap();
         let rels: Vec<_> = w.files.iter().map(|f| f.rel.as_str()).collect();
-        assert_eq!(rels, [".bale12.tmp", "sub/data"]);
-        assert!(!dead.exists() && !python_made.exists(), "a killed writer's temps are swept");
+        assert_eq!(rels, [".bale12.tmp", ".bale5x5.tmp/inner", "sub/data"]);
+        assert!(!dead.exists() && !python_made.exists(), "a killed writer's old temps are swept");
         assert!(live.exists(), "a running writer's temp is left to it");
+        assert!(young.exists(), "a recent one may be a writer's on another host: left, never data");
     }
 
     #[test]

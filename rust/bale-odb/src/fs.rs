@@ -62,11 +62,29 @@ pub fn abandoned_temp(name: &str) -> bool {
     temp_owner(name).is_some_and(|pid| !pid_alive(pid))
 }
 
-/// Removes the abandoned temp files ([`abandoned_temp`]) in `dir`, and with
+/// How long an abandoned temp file must have been left untouched before a
+/// sweep that cannot be sure its writer ran on this machine removes it. A
+/// pid says nothing about a writer in another pid namespace or on another
+/// host (a container, a cache on NFS), but such a writer touches its temp as
+/// it writes. The sweep after a writer of this repository was killed (see
+/// `bale.recovery`) waits for nothing.
+pub const QUIET_FOR: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Whether the temp file `path` (named `name`) is [abandoned](abandoned_temp)
+/// and was last modified at least `quiet` ago.
+pub fn sweepable(path: &Path, name: &str, quiet: std::time::Duration) -> bool {
+    abandoned_temp(name)
+        && (quiet.is_zero()
+            || fs::symlink_metadata(path)
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age >= quiet)))
+}
+
+/// Removes the [sweepable](sweepable) temp files in `dir`, and with
 /// `recursive` in every directory below it (symlinks are not followed).
 /// Returns the paths removed. A directory that cannot be read is passed over:
 /// a sweep tidies, it never fails the command that runs it.
-pub fn sweep_temps(dir: &Path, recursive: bool) -> Vec<PathBuf> {
+pub fn sweep_temps(dir: &Path, recursive: bool, quiet: std::time::Duration) -> Vec<PathBuf> {
     use rayon::prelude::*;
     let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
     let mut removed = Vec::new();
@@ -79,11 +97,11 @@ pub fn sweep_temps(dir: &Path, recursive: bool) -> Vec<PathBuf> {
             if recursive && !matches!(&*name, ".git" | ".dvc") {
                 subdirs.push(entry.path());
             }
-        } else if abandoned_temp(&name) && fs::remove_file(entry.path()).is_ok() {
+        } else if sweepable(&entry.path(), &name, quiet) && fs::remove_file(entry.path()).is_ok() {
             removed.push(entry.path());
         }
     }
-    let nested: Vec<Vec<PathBuf>> = subdirs.par_iter().map(|d| sweep_temps(d, true)).collect();
+    let nested: Vec<Vec<PathBuf>> = subdirs.par_iter().map(|d| sweep_temps(d, true, quiet)).collect();
     removed.extend(nested.into_iter().flatten());
     removed
 }

@@ -21,6 +21,9 @@ pub struct VerifiedReader {
     size: u64,
     read: u64,
     hasher: Option<Hasher>,
+    /// What the check found, once it failed: every later read fails the
+    /// same way, never looking like a clean end.
+    failed: Option<String>,
 }
 
 impl VerifiedReader {
@@ -32,7 +35,7 @@ impl VerifiedReader {
         })?;
         let size = file.metadata().at(path)?.len();
         let hasher = Some(Hasher::new(oid.algo()));
-        Ok(VerifiedReader { path: path.to_path_buf(), oid, file, size, read: 0, hasher })
+        Ok(VerifiedReader { path: path.to_path_buf(), oid, file, size, read: 0, hasher, failed: None })
     }
 
     pub fn size(&self) -> u64 {
@@ -43,6 +46,9 @@ impl VerifiedReader {
     /// reaches the end fails, giving nothing, if the object is not what its
     /// name says ([`Error::CorruptObject`]) or changed size.
     pub fn read(&mut self, max: usize) -> Result<Vec<u8>> {
+        if let Some(actual) = &self.failed {
+            return Err(self.corrupt(actual.clone()));
+        }
         let want = (self.size - self.read).min(max as u64);
         let mut buf = Vec::with_capacity(want as usize);
         (&mut self.file).take(want).read_to_end(&mut buf).at(&self.path)?;
@@ -76,13 +82,14 @@ impl VerifiedReader {
         }
         let got = hasher.finish(self.oid.is_tree());
         if got.digest() != self.oid.digest() {
-            return Err(Error::CorruptObject {
-                path: self.path.clone(),
-                expected: self.oid.to_string(),
-                actual: got.hex_digest(),
-            });
+            self.failed = Some(got.hex_digest());
+            return Err(self.corrupt(got.hex_digest()));
         }
         Ok(())
+    }
+
+    fn corrupt(&self, actual: String) -> Error {
+        Error::CorruptObject { path: self.path.clone(), expected: self.oid.to_string(), actual }
     }
 }
 
@@ -128,6 +135,7 @@ mod tests {
             };
             assert!(matches!(err, Error::CorruptObject { .. }), "{err}");
             assert_eq!(given, 9_000, "the last bytes are never handed out");
+            assert!(r.read(3000).is_err(), "and no later read looks like a clean end");
             assert!(VerifiedReader::open(&other, oid).unwrap().verify().is_err());
         }
     }

@@ -427,8 +427,16 @@ pub fn check_copies(index_dir: &Path) -> Result<Vec<String>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         other => other.map_err(|e| Error::io(index_dir, e))?,
     };
-    let names: Vec<String> =
-        listing.filter_map(|e| e.ok()?.file_name().into_string().ok()).filter(|n| n.ends_with(".idx")).collect();
+    let names: Vec<String> = listing.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect();
+    // A copy a killed command was writing: left long enough, it goes (the
+    // refresh that calls this holds no lock).
+    for name in &names {
+        let path = index_dir.join(name);
+        if bale_odb::fs::sweepable(&path, name, bale_odb::fs::QUIET_FOR) {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+    let names: Vec<String> = names.into_iter().filter(|n| n.ends_with(".idx")).collect();
     let bad: Vec<String> = names
         .into_par_iter()
         .filter(|name| {

@@ -85,6 +85,8 @@ pub struct CheckoutResult {
     pub unchanged: u64,
     pub missing: Vec<String>,
     pub link_type: Option<String>,
+    /// Manifest entries named like bale's temp files, not written.
+    pub skipped_temps: Vec<String>,
 }
 
 #[pyclass(frozen, get_all, module = "bale._core")]
@@ -249,7 +251,9 @@ impl Workspace {
             }
             let places: Vec<(&PathBuf, bool)> =
                 dirs.iter().map(|d| (d, false)).chain(trees.iter().map(|t| (t, true))).collect();
-            let swept: Vec<Vec<PathBuf>> = places.par_iter().map(|(p, deep)| sweep_temps(p, *deep)).collect();
+            // A writer of this repository was killed: its temps go now.
+            let now = std::time::Duration::ZERO;
+            let swept: Vec<Vec<PathBuf>> = places.par_iter().map(|(p, deep)| sweep_temps(p, *deep, now)).collect();
             removed.extend(swept.into_iter().flatten());
             Ok(removed)
         })
@@ -438,6 +442,7 @@ impl Workspace {
                 unchanged: st.unchanged,
                 missing: st.missing,
                 link_type: st.link_type.map(|l| l.name().to_owned()),
+                skipped_temps: st.skipped_temps,
             })
         })
     }
