@@ -5,6 +5,8 @@ add, and a killed checkout blocked the next one)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -71,3 +73,29 @@ def test_a_relink_killed_halfway_leaves_nothing_the_next_add_records(repo: Path,
     run("bale", "add", "data", "one.txt")
     assert "nfiles: 30" in (repo / "data.dvc").read_text()
     assert_settled(repo, run)
+
+
+def test_temp_files_an_older_bale_recorded_are_not_checked_out_and_named(
+    md5_repo: Path, run: Run
+) -> None:
+    # What an older bale (or dvc, which takes any name for data) recorded:
+    # a directory manifest listing a temp file beside the data.
+    files = {".bale4000000000x1x2.tmp": b"leftover\n", "a": b"a\n"}
+    cache = md5_repo / ".dvc" / "cache" / "files" / "md5"
+
+    def store(data: bytes, suffix: str = "") -> str:
+        digest = hashlib.md5(data).hexdigest()
+        obj = cache / digest[:2] / (digest[2:] + suffix)
+        obj.parent.mkdir(parents=True, exist_ok=True)
+        obj.write_bytes(data)
+        return digest + suffix
+
+    entries = [{"md5": store(data), "relpath": rel} for rel, data in sorted(files.items())]
+    oid = store(json.dumps(entries, sort_keys=True).encode(), ".dir")
+    (md5_repo / "data.dvc").write_text(
+        f"outs:\n- md5: {oid}\n  size: 12\n  nfiles: 2\n  hash: md5\n  path: data\n"
+    )
+    checkout = run("bale", "checkout")
+    assert "records 1 bale temp file(s) in data" in checkout.stderr
+    assert "bale add data" in checkout.stderr
+    assert read_tree(md5_repo / "data") == {"a": b"a\n"}
