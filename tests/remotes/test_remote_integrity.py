@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.integration.conftest import Run, make_repo, read_tree, write_tree
+from tests.integration.kills import killed_at
 
 from .conftest import RemoteUnderTest
 
@@ -180,3 +182,29 @@ def test_after_another_clones_gc_a_push_of_the_old_version_sends_it_again_md5(
     c = _clone(a, tmp_path, "c")
     run("bale", "pull", cwd=c)
     assert read_tree(c / "d") == read_tree(a / "d")
+
+
+@pytest.mark.parametrize("algo", ["md5", "blake3"])
+def test_gc_c_removes_what_a_killed_push_left_on_a_folder_remote(
+    tmp_path: Path, run: Run, algo: str
+) -> None:
+    repo = make_repo(tmp_path, "--hash", algo)
+    write_tree(repo / "d", {f"f{i}": f"{i}\n" * 100 for i in range(6)})
+    run("bale", "add", "d", cwd=repo)
+    store = tmp_path / "store"
+    run("bale", "remote", "add", "-d", "store", str(store), cwd=repo)
+    # md5: the engine's copies go straight to the remote; blake3: a pack and
+    # its index are staged first, then copied.
+    killed_at("temp", 3, repo, "push")
+    (left,) = [p for p in store.rglob(".bale*.tmp")]
+    # Another host's push may be writing: only a temp left alone an hour goes.
+    run("bale", "gc", "-w", "-c", "-f", cwd=repo)
+    assert left.exists()
+    hours_ago = time.time() - 2 * 3600
+    os.utime(left, (hours_ago, hours_ago))
+    run("bale", "gc", "-w", "-c", "-f", cwd=repo)
+    assert not left.exists()
+    run("bale", "push", cwd=repo)
+    clone = _clone(repo, tmp_path, "clone")
+    run("bale", "pull", cwd=clone)
+    assert read_tree(clone / "d") == read_tree(repo / "d")

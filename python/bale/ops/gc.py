@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from bale import _core
 from bale.exceptions import BaleError, CorruptObjectError, ObjectMissingError
 from bale.ops.outputs import WORKSPACE, Scope, Tracked, in_scope
 from bale.progress import Bar
@@ -113,15 +114,19 @@ def _remote_gc(
     try:
         garbage = _dvc_layout_garbage(repo, rem, moving, outs)
         packs = _pack_garbage(repo, rem, outs, jobs)
+        # A folder remote also keeps what killed pushes were writing.
+        temps = _core.remote_temps(rem.path) if rem.kind == "folder" and rem.path else []
         if not dry:
             moving.delete([k for k, _n in garbage])
             _collect_packs(repo, rem, outs, packs, jobs)
+            for path, _n in temps:
+                path.unlink(missing_ok=True)
     finally:
         moving.close()
     return RemoteGc(
         rem.name,
-        len(garbage) + packs.objects,
-        sum(n for _k, n in garbage) + packs.bytes,
+        len(garbage) + packs.objects + len(temps),
+        sum(n for _k, n in garbage) + packs.bytes + sum(n for _p, n in temps),
     )
 
 

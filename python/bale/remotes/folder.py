@@ -17,6 +17,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
+from bale import _core
 from bale.remotes.errors import ObjectNotFound, RemoteError
 from bale.remotes.store import Expect, Progress, Sink, check_object, sink_for
 
@@ -118,7 +119,8 @@ class FolderStore:
 
         def copy() -> None:
             dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
+            # bale's temp name: gc -c finds a killed push's leftovers by it.
+            tmp = dest.with_name(f".bale{os.getpid()}x{uuid.uuid4().hex}.tmp")
             try:
                 if not (consume and _linked(src, tmp)):
                     try:
@@ -131,6 +133,7 @@ class FolderStore:
                             where = f"remote '{self.name}': {dest}"
                             raise RemoteError(f"{where}: {e.strerror}") from None
                         raise
+                _core.failpoint("temp")
                 # What landed is what is checked (md5 objects usually take the
                 # engine's verified copy instead: ops.transfer).
                 check_object(tmp, expect)

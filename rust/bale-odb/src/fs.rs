@@ -73,11 +73,7 @@ pub const QUIET_FOR: std::time::Duration = std::time::Duration::from_secs(3600);
 /// Whether the temp file `path` (named `name`) is [abandoned](abandoned_temp)
 /// and was last modified at least `quiet` ago.
 pub fn sweepable(path: &Path, name: &str, quiet: std::time::Duration) -> bool {
-    abandoned_temp(name)
-        && (quiet.is_zero()
-            || fs::symlink_metadata(path)
-                .and_then(|m| m.modified())
-                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age >= quiet)))
+    abandoned_temp(name) && (quiet.is_zero() || untouched_for(path, quiet))
 }
 
 /// Removes the [sweepable](sweepable) temp files in `dir`, and with
@@ -85,9 +81,31 @@ pub fn sweepable(path: &Path, name: &str, quiet: std::time::Duration) -> bool {
 /// Returns the paths removed. A directory that cannot be read is passed over:
 /// a sweep tidies, it never fails the command that runs it.
 pub fn sweep_temps(dir: &Path, recursive: bool, quiet: std::time::Duration) -> Vec<PathBuf> {
+    find_temps(dir, recursive, &|path, name| sweepable(path, name, quiet))
+        .into_iter()
+        .filter(|(path, _)| fs::remove_file(path).is_ok())
+        .map(|(path, _)| path)
+        .collect()
+}
+
+/// Temp files of bale's under `root` (a folder remote, which other hosts may
+/// write to: a pid says nothing there) left untouched for at least `quiet`,
+/// with their sizes. A writer touches its temp as it writes, so these are
+/// leftovers of killed pushes.
+pub fn quiet_temps(root: &Path, quiet: std::time::Duration) -> Vec<(PathBuf, u64)> {
+    find_temps(root, true, &|path, name| temp_owner(name).is_some() && untouched_for(path, quiet))
+}
+
+fn untouched_for(path: &Path, quiet: std::time::Duration) -> bool {
+    fs::symlink_metadata(path).and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().is_ok_and(|age| age >= quiet))
+}
+
+/// The files in `dir` (and below, with `recursive`; never `.git` or `.dvc`)
+/// that `take` accepts by path and name, with their sizes.
+fn find_temps(dir: &Path, recursive: bool, take: &(dyn Fn(&Path, &str) -> bool + Sync)) -> Vec<(PathBuf, u64)> {
     use rayon::prelude::*;
     let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
-    let mut removed = Vec::new();
+    let mut found = Vec::new();
     let mut subdirs = Vec::new();
     for entry in entries.filter_map(|e| e.ok()) {
         let name = entry.file_name();
@@ -97,13 +115,13 @@ pub fn sweep_temps(dir: &Path, recursive: bool, quiet: std::time::Duration) -> V
             if recursive && !matches!(&*name, ".git" | ".dvc") {
                 subdirs.push(entry.path());
             }
-        } else if sweepable(&entry.path(), &name, quiet) && fs::remove_file(entry.path()).is_ok() {
-            removed.push(entry.path());
+        } else if take(&entry.path(), &name) {
+            found.push((entry.path(), entry.metadata().map(|m| m.len()).unwrap_or(0)));
         }
     }
-    let nested: Vec<Vec<PathBuf>> = subdirs.par_iter().map(|d| sweep_temps(d, true, quiet)).collect();
-    removed.extend(nested.into_iter().flatten());
-    removed
+    let nested: Vec<Vec<(PathBuf, u64)>> = subdirs.par_iter().map(|d| find_temps(d, true, take)).collect();
+    found.extend(nested.into_iter().flatten());
+    found
 }
 
 /// The process umask, read once.

@@ -830,6 +830,13 @@ pub fn check_pack_index(py: Python<'_>, path: PathBuf, pack: &str) -> PyResult<(
     py.detach(|| crate::packs::check_index(&path, pack)).py_err(py)
 }
 
+/// bale's temp files under a folder remote's `root` that were left alone
+/// an hour or more (killed pushes'), with their sizes: `gc -c` removes them.
+#[pyfunction]
+pub fn remote_temps(py: Python<'_>, root: PathBuf) -> Vec<(PathBuf, u64)> {
+    py.detach(|| bale_odb::fs::quiet_temps(&root, bale_odb::fs::QUIET_FOR))
+}
+
 /// Removes the local index copies in `index_dir` that are damaged; returns
 /// their names (fetch them again).
 #[pyfunction]
