@@ -79,3 +79,15 @@ def read_tree(root: Path) -> dict[str, bytes]:
         for p in sorted(root.rglob("*"))
         if p.is_file()
     }
+
+
+@pytest.fixture
+def isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No user or system config of bale's or dvc's leaks in; dvc stays quiet."""
+    for level in ("GLOBAL", "SYSTEM"):
+        d = tmp_path / f"{level.lower()}-config"
+        d.mkdir()
+        monkeypatch.setenv(f"DVC_{level}_CONFIG_DIR", str(d))
+    monkeypatch.setenv("DVC_SITE_CACHE_DIR", str(tmp_path / "site-cache"))
+    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
+    monkeypatch.setenv("CI", "1")

@@ -14,17 +14,7 @@ import pytest
 
 from .conftest import GIT_ENV, Run, write_tree
 
-
-@pytest.fixture(autouse=True)
-def _isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No user or system config of bale's or dvc's leaks in; dvc stays quiet."""
-    for level in ("GLOBAL", "SYSTEM"):
-        d = tmp_path / f"{level.lower()}-config"
-        d.mkdir()
-        monkeypatch.setenv(f"DVC_{level}_CONFIG_DIR", str(d))
-    monkeypatch.setenv("DVC_SITE_CACHE_DIR", str(tmp_path / "site-cache"))
-    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
-    monkeypatch.setenv("CI", "1")
+pytestmark = pytest.mark.usefixtures("isolated_config")
 
 
 PIPELINE = {
