@@ -240,7 +240,9 @@ class S3Store:
                 )
             )
         else:
-            data = await asyncio.to_thread(UploadSource.whole, src, expect)
+            # At most 256 KiB: read (and hashed) on the loop, as a thread
+            # hop would cost more than the read.
+            data = UploadSource.whole(src, expect)
             await self._retry(lambda: self._call("PUT", path, key=key, data=data))
             if progress is not None:
                 progress(size)
