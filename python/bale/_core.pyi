@@ -232,6 +232,7 @@ class Workspace:
         roots: list[tuple[str, str]],
         progress: Progress | None = None,
         tick: Callable[[], object] | None = None,
+        repair: bool = False,
     ) -> tuple[list[_PlannedFile], list[_PlannedDir]]: ...
     def push_plan(
         self,
@@ -292,7 +293,9 @@ class Workspace:
     ) -> list[tuple[str, str, int, int, int, bool, int]]:
         """``(pack key, index key, bytes, live objects, objects, repack,
         bytes not live)``."""
-    def repair(self, roots: list[tuple[str, str]]) -> list[tuple[str, Path]]: ...
+    def take_moved_aside(self) -> list[tuple[str, Path]]: ...
+    @property
+    def corrupt_dir(self) -> Path: ...
     def pack_repack(
         self,
         roots: list[tuple[str, str]],

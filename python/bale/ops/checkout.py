@@ -86,7 +86,7 @@ def checkout(
             except CorruptObjectError as e:
                 raise CorruptObjectError(
                     f"{e}; run 'bale pull {rel}' to download a good copy from the remote "
-                    f"(a corrupt object is moved to {repo.cache_dir / 'bale' / 'corrupt'})"
+                    f"(a corrupt object is moved to {ws.corrupt_dir})"
                 ) from None
             base = _join(rel, sub or "")
             if r.skipped_temps:

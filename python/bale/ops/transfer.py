@@ -360,13 +360,15 @@ def _fetch_dvc_layout(repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | 
     moving = mover(repo, rem, jobs)
     try:
         roots = _roots(outs)
-        files, dirs = ws.sync_plan(roots)
+        # What the cache holds counts only if it is good: a corrupt object
+        # (or manifest) is moved aside and fetched again.
+        files, dirs = ws.sync_plan(roots, repair=True)
         lacking = [d[:4] for d in dirs if d[3] is None]
         if lacking:
             # A directory's files are known only once its .dir is here.
             with Bar(f"Fetching from {rem.name}") as bar:
                 _merge(total, moving.receive(lacking, bar))
-            files, dirs = ws.sync_plan(roots)
+            files, dirs = ws.sync_plan(roots, repair=True)
         with Bar(f"Fetching from {rem.name}") as bar:
             _merge(total, moving.receive([f for f in files if f[3] is None], bar))
     finally:
@@ -467,21 +469,12 @@ def _sync(
             raise RemoteConfigError(f"remote '{rem.name}': {rem.path} is not a directory")
         result.remotes.append(rem.name)
         dvc_layout, native = _by_layout(outs)
-        moved = Moved()
-        # A fetch first moves aside the corrupt objects it would skip. A
-        # corrupt directory object hides its files until a good copy is in,
-        # so then the files are looked at in a second round.
-        for again in (False, True):
-            trees_moved = not pushing and _repair(repo, outs)
-            if again:
-                moved.present, moved.missing = 0, []
-            if dvc_layout:
-                _merge(moved, dvc_layout_sync(repo, rem, dvc_layout, jobs))
-            if native:
-                _merge(moved, _packed(repo, rem, native, jobs, pushing))
-            if not trees_moved:
-                break
-        result.add(moved)
+        if dvc_layout:
+            result.add(dvc_layout_sync(repo, rem, dvc_layout, jobs))
+        if native:
+            result.add(_packed(repo, rem, native, jobs, pushing))
+    if not pushing:
+        _tell_moved_aside(repo)
     if run_cache:
         _sync_runs(repo, remote, jobs, result, pushing)
     result.at_source = imports.not_cached(repo, at_source)
@@ -489,20 +482,17 @@ def _sync(
     return result
 
 
-def _repair(repo: Repo, outs: list[Tracked]) -> bool:
-    """Moves aside the cached objects of ``outs`` that are not what their
-    names say (the stat cache's verified ones are not read again), so the
-    fetch that follows downloads good copies instead of skipping them.
-    Returns whether a directory object was among them."""
-    moved = repo.workspace.repair(_roots(outs))
+def _tell_moved_aside(repo: Repo) -> None:
+    """Names the corrupt cache objects the fetch's plans moved aside (and
+    fetched again, where a remote had them)."""
+    moved = repo.workspace.take_moved_aside()
     if moved:
-        oid, to = moved[0]
+        oid, _to = moved[0]
         more = f" and {len(moved) - 1} more" if len(moved) > 1 else ""
         warn(
-            f"cache object {oid}{more} did not match its hash: moved to {to.parent}; "
-            "fetching a good copy"
+            f"cache object {oid}{more} did not match its hash: moved to "
+            f"{repo.workspace.corrupt_dir}; a good copy was fetched unless reported missing"
         )
-    return any(oid.endswith((".dir", ".tree")) for oid, _to in moved)
 
 
 def pull(

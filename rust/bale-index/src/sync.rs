@@ -14,6 +14,7 @@ use bale_odb::Odb;
 use rayon::prelude::*;
 
 use crate::manifest::Manifest;
+use crate::repair::Repair;
 
 /// One object of a plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,7 +54,14 @@ pub fn object_key(odb: &Odb, oid: &Oid) -> String {
 
 /// Plans the objects `roots` need (a fetch's, or what a remote lacks).
 pub fn plan(odb: &Odb, roots: &[Oid]) -> Result<SyncPlan> {
-    plan_with(odb, roots, &HashSet::new())
+    plan_with(odb, roots, &HashSet::new(), None)
+}
+
+/// The [`plan`] of a fetch: what the cache holds counts only if it is good
+/// (see [`Repair`]); a corrupt object or manifest is moved aside and
+/// planned as missing, so the fetch downloads it again.
+pub fn plan_repairing(odb: &Odb, roots: &[Oid], repair: &Repair) -> Result<SyncPlan> {
+    plan_with(odb, roots, &HashSet::new(), Some(repair))
 }
 
 /// The [`plan`] of a push, without the files of the directories that a
@@ -66,10 +74,10 @@ pub fn plan_push(odb: &Odb, roots: &[Oid], vouchers: &[Oid]) -> Result<SyncPlan>
         .filter_map(|v| Manifest::load(odb, v).ok())
         .flat_map(|m| m.entries.into_iter().map(|e| e.oid))
         .collect();
-    plan_with(odb, roots, &vouched)
+    plan_with(odb, roots, &vouched, None)
 }
 
-fn plan_with(odb: &Odb, roots: &[Oid], vouched: &HashSet<Oid>) -> Result<SyncPlan> {
+fn plan_with(odb: &Odb, roots: &[Oid], vouched: &HashSet<Oid>, repair: Option<&Repair>) -> Result<SyncPlan> {
     if let Some(root) = roots.iter().find(|o| o.algo() == Algo::Blake3) {
         return Err(Error::Unsupported(format!(
             "{root}: blake3 objects sync through the packed remote layout, not DVC's"
@@ -93,7 +101,12 @@ fn plan_with(odb: &Odb, roots: &[Oid], vouched: &HashSet<Oid>) -> Result<SyncPla
         if !seen_dirs.insert(*root) {
             continue;
         }
-        let members = match Manifest::load(odb, root) {
+        let loaded = match repair {
+            // A corrupt manifest is moved aside: the directory is missing.
+            Some(r) => r.walk(|| Manifest::load(odb, root)),
+            None => Manifest::load(odb, root),
+        };
+        let members = match loaded {
             Ok(m) => {
                 let mut members = Vec::with_capacity(m.entries.len());
                 for e in m.entries {
@@ -112,7 +125,10 @@ fn plan_with(odb: &Odb, roots: &[Oid], vouched: &HashSet<Oid>) -> Result<SyncPla
     }
     let describe = |o: &mut PlannedObject| -> Result<()> {
         o.key = object_key(odb, &o.oid);
-        o.size = local_size(odb, &o.oid);
+        o.size = match repair {
+            Some(r) => r.cached(&o.oid)?,
+            None => local_size(odb, &o.oid),
+        };
         Ok(())
     };
     plan.vouched = left_out.len() as u64;

@@ -395,12 +395,18 @@ impl Odb {
         Ok(got)
     }
 
+    /// Where [`quarantine`](Self::quarantine) moves corrupt objects:
+    /// `bale/corrupt/`, outside every object area (DESIGN.md §3).
+    pub fn corrupt_dir(&self) -> PathBuf {
+        self.root().join("bale").join("corrupt")
+    }
+
     /// Moves a corrupt object out of the way, into `bale/corrupt/` of the
     /// store (kept for a look, never read again), so that the next fetch
     /// downloads a good copy. Returns where it went.
     pub fn quarantine(&self, oid: &Oid) -> Result<PathBuf> {
         let from = self.object_path(oid);
-        let dir = self.root().join("bale").join("corrupt");
+        let dir = self.corrupt_dir();
         fs::create_dir_all(&dir).at(&dir)?;
         let to = dir.join(format!("{}-{oid}", oid.algo()));
         fs::rename(&from, &to).at(&from)?;
@@ -410,8 +416,7 @@ impl Odb {
     /// The corrupt objects [`quarantine`](Self::quarantine) moved aside,
     /// with their sizes.
     pub fn quarantined(&self) -> Vec<(PathBuf, u64)> {
-        let dir = self.root().join("bale").join("corrupt");
-        let Ok(entries) = fs::read_dir(&dir) else { return Vec::new() };
+        let Ok(entries) = fs::read_dir(self.corrupt_dir()) else { return Vec::new() };
         entries.filter_map(|e| e.ok()).map(|e| (e.path(), e.metadata().map(|m| m.len()).unwrap_or(0))).collect()
     }
 

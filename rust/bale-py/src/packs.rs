@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use bale_error::{Error, Result};
 use bale_hash::Oid;
+use bale_index::repair::Repair;
 use bale_index::sync::native_objects;
 use bale_odb::{Odb, Progress};
 use bale_pack::{
@@ -247,6 +248,7 @@ pub fn side_store(staging: &Path) -> Side {
 #[allow(clippy::too_many_arguments)]
 pub fn fetch_plan(
     odb: &Odb,
+    repair: &Repair,
     roots: &[Oid],
     index_dir: &Path,
     staging: &Path,
@@ -255,11 +257,16 @@ pub fn fetch_plan(
     shallow: bool,
 ) -> Result<FetchPlan> {
     let remote = RemoteIndex::load_dir(index_dir)?;
-    let wanted: Vec<Oid> = if shallow {
-        roots.iter().filter(|o| !odb.has(o)).copied().collect()
-    } else {
-        native_objects(odb, roots)?.into_par_iter().filter(|o| !odb.has(o)).collect()
-    };
+    // What the cache holds counts only if it is good: a corrupt object is
+    // moved aside and wanted again (bale_index::repair).
+    let listed = if shallow { roots.to_vec() } else { repair.walk(|| native_objects(odb, roots))? };
+    let wanted: Vec<Oid> = listed
+        .into_par_iter()
+        .map(|o| Ok(repair.cached(&o)?.is_none().then_some(o)))
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect();
     let side = side_store(staging);
     let round = fetch_round(odb, &side, &remote, &wanted, max_gap, max_read)?;
     Ok(FetchPlan { plan: round.plan, side, assemblies: round.assemblies, rebuilt_files: round.rebuilt })

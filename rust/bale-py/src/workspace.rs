@@ -10,6 +10,7 @@ use bale_checkout::{CheckoutOptions, LinkType, Linker};
 use bale_error::{Error, IoContext, Result};
 use bale_hash::{Algo, Oid};
 use bale_index::build::{build_target, hash_target, BuildOptions};
+use bale_index::repair::Repair;
 use bale_index::{diff_manifests, Manifest, State};
 use bale_odb::{Odb, PutOutcome};
 use pyo3::exceptions::PyValueError;
@@ -121,6 +122,8 @@ pub struct Workspace {
     /// at `save`: once, after the last write, so one settled fingerprint of
     /// the cache covers them all.
     stored_trees: Mutex<Vec<Oid>>,
+    /// Corrupt objects the fetch plans moved aside (`take_moved_aside`).
+    moved_aside: Mutex<Vec<(Oid, PathBuf)>>,
 }
 
 impl Workspace {
@@ -180,7 +183,14 @@ impl Workspace {
             None => State::in_memory(),
         };
         let odb = Odb::new(cache_dir).shared_group(shared_group);
-        Workspace { root, odb, state: Mutex::new(state), jobs, stored_trees: Mutex::default() }
+        Workspace {
+            root,
+            odb,
+            state: Mutex::new(state),
+            jobs,
+            stored_trees: Mutex::default(),
+            moved_aside: Mutex::default(),
+        }
     }
 
     #[getter]
@@ -544,7 +554,10 @@ impl Workspace {
     /// `(files, dirs)`, files as `(algo, oid, key, size)` and dirs with the
     /// indexes of their files appended. `size` is `None` for objects the
     /// cache lacks.
-    #[pyo3(signature = (roots, progress=None, tick=None))]
+    /// With `repair` (a fetch's plan), what the cache holds counts only if it
+    /// is good: a corrupt object is moved aside and planned as missing (see
+    /// `take_moved_aside`).
+    #[pyo3(signature = (roots, progress=None, tick=None, repair=false))]
     #[allow(clippy::type_complexity)]
     fn sync_plan(
         &self,
@@ -552,9 +565,18 @@ impl Workspace {
         roots: Vec<(String, String)>,
         progress: Option<&Progress>,
         tick: Option<&Bound<'_, PyAny>>,
+        repair: bool,
     ) -> PyResult<(Vec<PlannedFile>, Vec<PlannedDir>)> {
         let roots = parse_oids(py, &roots)?;
-        let plan = run(py, self.jobs, progress, tick, |_| bale_index::sync::plan(&self.odb, &roots))?;
+        let plan = run(py, self.jobs, progress, tick, |_| {
+            if !repair {
+                return bale_index::sync::plan(&self.odb, &roots);
+            }
+            let repair = Repair::new(&self.odb, &self.state);
+            let plan = bale_index::sync::plan_repairing(&self.odb, &roots, &repair);
+            self.moved_aside.lock().unwrap().extend(repair.into_moved());
+            plan
+        })?;
         let (files, dirs, _) = plan_rows(plan);
         Ok((files, dirs))
     }
@@ -664,7 +686,11 @@ impl Workspace {
     ) -> PyResult<crate::packs::FetchPlan> {
         let roots = parse_oids(py, &roots)?;
         let plan = run(py, self.jobs, None, None, |_| {
-            crate::packs::fetch_plan(&self.odb, &roots, &index_dir, &staging, max_gap, max_read, shallow)
+            let repair = Repair::new(&self.odb, &self.state);
+            let plan =
+                crate::packs::fetch_plan(&self.odb, &repair, &roots, &index_dir, &staging, max_gap, max_read, shallow);
+            self.moved_aside.lock().unwrap().extend(repair.into_moved());
+            plan
         })?;
         self.state.lock().unwrap().record_verified(&self.odb, &plan.rebuilt_files);
         Ok(plan)
@@ -752,16 +778,18 @@ impl Workspace {
         run(py, self.jobs, None, None, |_| crate::packs::usage(&self.odb, &roots, &index_dir))
     }
 
-    /// Hashes every object `roots` reach that the cache holds and the stat
-    /// cache does not know verified; moves the corrupt ones aside (see
-    /// `bale_index::repair`) and returns `(oid, where it went)` for each, so
-    /// that a fetch downloads them again.
-    fn repair(&self, py: Python<'_>, roots: Vec<(String, String)>) -> PyResult<Vec<(String, PathBuf)>> {
-        let roots = parse_oids(py, &roots)?;
-        run(py, self.jobs, None, None, |_| {
-            let moved = bale_index::repair::repair(&self.odb, &roots, &self.state)?;
-            Ok(moved.into_iter().map(|(oid, to)| (oid.to_string(), to)).collect())
-        })
+    /// The corrupt objects this engine's fetch plans moved aside since the
+    /// last call, `(oid, where it went)`, for the command to say so.
+    fn take_moved_aside(&self) -> Vec<(String, PathBuf)> {
+        let moved = std::mem::take(&mut *self.moved_aside.lock().unwrap());
+        moved.into_iter().map(|(oid, to)| (oid.to_string(), to)).collect()
+    }
+
+    /// Where corrupt objects are moved aside (kept for a look; `gc`
+    /// removes them).
+    #[getter]
+    fn corrupt_dir(&self) -> PathBuf {
+        self.odb.corrupt_dir()
     }
 
     /// Rewrites packs still in use without the trees and chunk lists
