@@ -542,7 +542,7 @@ def atomic_write(path: Path | str, data: bytes) -> None:
     path = Path(path)
     # bale's temp name (see bale.recovery): a killed write's leftover is
     # swept by the next command, and never taken for data.
-    tmp = path.with_name(f".bale{os.getpid()}x{os.urandom(4).hex()}.tmp")
+    tmp = _core.temp_path(path.parent)
     # os.open applies the umask for us, unlike mkstemp's fixed 0600
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:

@@ -13,7 +13,6 @@ import contextlib
 import errno
 import os
 import shutil
-import uuid
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
@@ -120,7 +119,7 @@ class FolderStore:
         def copy() -> None:
             dest.parent.mkdir(parents=True, exist_ok=True)
             # bale's temp name: gc -c finds a killed push's leftovers by it.
-            tmp = dest.with_name(f".bale{os.getpid()}x{uuid.uuid4().hex}.tmp")
+            tmp = _core.temp_path(dest.parent)
             try:
                 if not (consume and _linked(src, tmp)):
                     try:

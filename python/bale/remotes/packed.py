@@ -125,7 +125,7 @@ async def refresh_indexes(store: Store, paths: PackedPaths, jobs: int) -> list[s
 
     async def fetch(key: str) -> None:
         name = key.rsplit("/", 1)[-1]
-        tmp = paths.indexes / f".bale{os.getpid()}x{os.urandom(4).hex()}.tmp"
+        tmp = _core.temp_path(paths.indexes)
         try:
             await store.get(key, tmp)
             await asyncio.to_thread(_core.check_pack_index, tmp, name.removesuffix(".idx"))
@@ -141,7 +141,7 @@ async def refresh_indexes(store: Store, paths: PackedPaths, jobs: int) -> list[s
 def _keep_copy(index: Path, dest: Path) -> None:
     """Keeps a local copy of an index just uploaded, atomically: a torn copy
     would poison every later load of the copies."""
-    tmp = dest.with_name(f".bale{os.getpid()}x{os.urandom(4).hex()}.tmp")
+    tmp = _core.temp_path(dest.parent)
     shutil.copyfile(index, tmp)
     os.replace(tmp, dest)
 

@@ -25,8 +25,10 @@ pub fn racy(mtime_ns: i64, reference_ns: i64) -> bool {
     mtime_ns + tick > reference_ns
 }
 
-/// A unique hidden temp name in `dir`, shaped like DVC's (`.<random>.tmp`) so
-/// that either tool recognises leftovers of an interrupted write.
+/// A unique hidden temp name in `dir`, `.bale<pid>x<n>x<nanos>.tmp`: the one
+/// shape of every temp file bale writes, from Rust or Python (`_core.temp_path`),
+/// which [`temp_owner`] recognises. Like DVC's (`.<random>.tmp`) it is hidden,
+/// so either tool passes over leftovers of an interrupted write.
 pub fn temp_path(dir: &Path) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -38,8 +40,8 @@ pub fn temp_path(dir: &Path) -> PathBuf {
 /// The pid of the bale process that made a temp file, from its name.
 ///
 /// Names of exactly the shape bale writes are bale's, whichever process made
-/// them (`.bale<pid>x<tag>.tmp`, the tag of hex digits and `x`, as Rust's
-/// [`temp_path`] and Python's atomic writes spell them): no walk ever takes
+/// them (`.bale<pid>x<tag>.tmp`, the tag of hex digits and `x`, as
+/// [`temp_path`] spells them for Rust and Python alike): no walk ever takes
 /// one for data, and a sweep may remove it once its writer is gone.
 pub fn temp_owner(name: &str) -> Option<u32> {
     let (pid, tag) = name.strip_prefix(".bale")?.strip_suffix(".tmp")?.split_once('x')?;

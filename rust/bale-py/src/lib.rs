@@ -37,6 +37,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(workspace::find_metafiles, m)?)?;
     m.add_function(wrap_pyfunction!(workspace::probe_links, m)?)?;
     m.add_function(wrap_pyfunction!(workspace::remote_temps, m)?)?;
+    m.add_function(wrap_pyfunction!(workspace::temp_path, m)?)?;
     m.add_function(wrap_pyfunction!(workspace::failpoint, m)?)?;
     Ok(())
 }

@@ -872,6 +872,13 @@ pub fn check_index_copies(py: Python<'_>, index_dir: PathBuf) -> PyResult<Vec<St
     py.detach(|| crate::packs::check_copies(&index_dir)).py_err(py)
 }
 
+/// A new temp name in `dir` (see `bale_odb::fs::temp_path`): every file
+/// bale writes goes through one, so that its leftovers are known as bale's.
+#[pyfunction]
+pub fn temp_path(dir: PathBuf) -> PathBuf {
+    bale_odb::fs::temp_path(&dir)
+}
+
 /// Passes a crash point of the kill tests (see `bale_odb::failpoint`).
 #[pyfunction]
 pub fn failpoint(name: &str) {
