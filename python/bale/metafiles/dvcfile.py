@@ -15,14 +15,13 @@ import hashlib
 import json
 import os
 import posixpath
-import re
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bale import _core
-from bale.exceptions import MetafileError
+from bale.exceptions import InvalidOidError, MetafileError
 
 __all__ = [
     "DvcFile",
@@ -215,14 +214,6 @@ def _check_out(raw: Any, where: str, name: str) -> dict[str, Any]:
     return d
 
 
-# What an output's id looks like: its digest in lower-case hex, and the
-# suffix of a directory (DVC's .dir, bale's .tree).
-_OID_SHAPES = {
-    "md5": re.compile(r"[0-9a-f]{32}(\.dir)?"),
-    NATIVE_HASH: re.compile(r"[0-9a-f]{64}(\.tree)?"),
-}
-
-
 def _native_oid(d: Mapping[str, Any]) -> tuple[bool, str | None]:
     meta = d.get("meta")
     if isinstance(meta, Mapping):
@@ -245,11 +236,14 @@ def _out_from_dict(d: dict[str, Any], where: str, name: str) -> Out:
         oid = d.get("md5")
         if hash_name is not None and hash_name != "md5":
             raise MetafileError(f"{name}: unsupported hash {hash_name!r} in {where}")
-    algo = NATIVE_HASH if hash_name == NATIVE_HASH else "md5"
-    if oid is not None and not _OID_SHAPES[algo].fullmatch(oid):
-        # dvc would call such an output "not in cache"; it can never be, so
-        # the file is what is wrong, and every command says so.
-        raise MetafileError(f"{name}: {where}: {oid!r} is not a valid {algo} id")
+    if oid is not None:
+        algo = NATIVE_HASH if hash_name == NATIVE_HASH else "md5"
+        try:
+            _core.check_oid(algo, oid)
+        except InvalidOidError:
+            # dvc would call such an output "not in cache"; it can never be,
+            # so the file is what is wrong, and every command says so.
+            raise MetafileError(f"{name}: {where}: {oid!r} is not a valid {algo} id") from None
     return Out(
         path=d["path"],
         hash_name=hash_name,

@@ -31,6 +31,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<packs::ReadArrival>()?;
     m.add_function(wrap_pyfunction!(workspace::check_pack_index, m)?)?;
     m.add_function(wrap_pyfunction!(workspace::check_index_copies, m)?)?;
+    m.add_function(wrap_pyfunction!(workspace::check_oid, m)?)?;
     m.add_function(wrap_pyfunction!(workspace::hash_file, m)?)?;
     m.add_function(wrap_pyfunction!(workspace::ignored_reason, m)?)?;
     m.add_function(wrap_pyfunction!(workspace::unprotect, m)?)?;

@@ -872,6 +872,14 @@ pub fn check_index_copies(py: Python<'_>, index_dir: PathBuf) -> PyResult<Vec<St
     py.detach(|| crate::packs::check_copies(&index_dir)).py_err(py)
 }
 
+/// Raises `InvalidOidError` unless `oid` is the text of an `algo` id (its
+/// digest in hex, with the tree suffix of the algorithm or none).
+#[pyfunction]
+pub fn check_oid(py: Python<'_>, algo: &str, oid: &str) -> PyResult<()> {
+    let algo = Algo::from_str(algo).py_err(py)?;
+    Oid::parse(algo, oid).map(drop).py_err(py)
+}
+
 /// A new temp name in `dir` (see `bale_odb::fs::temp_path`): every file
 /// bale writes goes through one, so that its leftovers are known as bale's.
 #[pyfunction]
