@@ -5,9 +5,10 @@ beside its destination (the cache, a workspace file, a ``.dvc`` file), which a
 rename publishes. A writer killed before the rename leaves the temp file. Two
 things keep such leftovers harmless:
 
-- the engine's walk never hashes a name of that shape, and removes one whose
-  writer is no longer running wherever it walks (so ``status`` and ``add``
-  never see them as data);
+- the engine's walk never hashes a name of that shape (so ``status`` and
+  ``add`` never see them as data), and removes one whose writer is no longer
+  running once it has been left alone an hour (a writer in another pid
+  namespace or on another host touches its temp as it writes);
 - a writer marks the repository while it holds the write lock
   (``.dvc/tmp/bale/writer``, removed on every exit Python sees). A mark
   found by the next writer means the last one was killed: it sweeps the
@@ -66,11 +67,13 @@ def sweep(repo: Repo) -> int:
     """Removes the temp files of bale writers that are no longer running:
     in the cache, beside every output and metafile, and inside directory
     outputs. Returns how many."""
-    from bale.ops.outputs import collect, dvcfiles, pipeline_files
+    from bale import _core
+    from bale.ops.outputs import collect
 
-    # The stat cache is saved beside the mark.
+    # The stat cache is saved beside the mark; metafiles are written beside
+    # themselves.
     dirs = {repo.tmp_dir / "bale"}
-    dirs |= {p.parent for p in dvcfiles(repo)} | {p.parent for p in pipeline_files(repo)}
+    dirs |= {Path(p).parent for p in _core.find_metafiles(str(repo.root))}
     trees: set[Path] = set()
     try:
         outputs = collect(repo)

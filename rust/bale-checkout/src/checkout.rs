@@ -378,12 +378,12 @@ fn set_exec(path: &Path) -> Result<()> {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).at(path)
 }
 
-/// The directory holding `rel` ("" for the top).
 /// Whether a manifest path's last component is named like bale's temp files.
 fn is_temp_name(rel: &str) -> bool {
     bale_odb::fs::temp_owner(rel.rsplit('/').next().unwrap_or(rel)).is_some()
 }
 
+/// The directory holding `rel` ("" for the top).
 fn parent_rel(rel: &str) -> &str {
     rel.rsplit_once('/').map_or("", |(parent, _)| parent)
 }

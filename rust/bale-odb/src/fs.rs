@@ -104,7 +104,11 @@ fn untouched_for(path: &Path, quiet: std::time::Duration) -> bool {
 
 /// The files in `dir` (and below, with `recursive`; never `.git` or `.dvc`)
 /// that `take` accepts by path and name, with their sizes.
-fn find_temps(dir: &Path, recursive: bool, take: &(dyn Fn(&Path, &str) -> bool + Sync)) -> Vec<(PathBuf, u64)> {
+pub(crate) fn find_temps(
+    dir: &Path,
+    recursive: bool,
+    take: &(dyn Fn(&Path, &str) -> bool + Sync),
+) -> Vec<(PathBuf, u64)> {
     use rayon::prelude::*;
     let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
     let mut found = Vec::new();

@@ -501,20 +501,11 @@ impl Odb {
             dirs.extend(fanouts().map(|f| area.join(f)));
         }
         dirs.push(self.blocks_dir());
-        let found: Vec<Vec<(PathBuf, u64, u32)>> = dirs
-            .par_iter()
-            .map(|dir| {
-                let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
-                entries
-                    .filter_map(|e| e.ok())
-                    .filter_map(|e| {
-                        let owner = e.file_name().to_str().and_then(crate::fs::temp_owner)?;
-                        Some((e.path(), e.metadata().map(|m| m.len()).unwrap_or(0), owner))
-                    })
-                    .collect()
-            })
-            .collect();
-        found.into_iter().flatten().collect()
+        let is_temp = |_: &Path, name: &str| crate::fs::temp_owner(name).is_some();
+        let found: Vec<Vec<(PathBuf, u64)>> =
+            dirs.par_iter().map(|dir| crate::fs::find_temps(dir, false, &is_temp)).collect();
+        let owner = |path: &Path| path.file_name().and_then(|n| n.to_str()).and_then(crate::fs::temp_owner);
+        found.into_iter().flatten().filter_map(|(path, size)| owner(&path).map(|pid| (path, size, pid))).collect()
     }
 
     /// A fingerprint of every fan-out directory of one algorithm's area: their
