@@ -38,8 +38,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
-from yarl import URL
 
+from bale.redact import mask_url
 from bale.remotes.body import receive
 from bale.remotes.errors import (
     ObjectNotFound,
@@ -174,8 +174,8 @@ class HTTPStore:
     def __init__(self, name: str, url: str, options: Mapping[str, str], *, jobs: int = 16) -> None:
         self.name = name
         self._base = url.rstrip("/")
-        # For messages: a URL with "user:password@" in it is shown without them.
-        self._shown = str(URL(self._base).with_user(None))
+        # For messages: a password in the URL is never shown (bale.redact).
+        self._shown = mask_url(self._base)
         self._jobs = max(1, jobs)
         self._auth = _read_auth(name, options)
         self._method = options.get("method", "POST").strip().upper()
