@@ -1,6 +1,6 @@
-"""What ``pull``, ``push``, ``fetch`` and ``checkout`` say about what
+"""What ``pull``, ``push``, ``fetch``, ``checkout`` and ``init`` say about what
 they did, and what ``-v`` adds, against dvc 3.67.1 on twin repositories with
-a folder remote each (issue 20, item 7).
+a folder remote each (issue 20, items 7 and 9).
 
 The plain output is compared byte for byte: dvc's ``A``/``M`` line per
 changed output and its summary ("4 files fetched and 3 files added",
@@ -22,6 +22,7 @@ from tests.interop.test_dvc_differential import (
     Step,
     commit_all,
     differential,
+    run_dvc,
 )
 
 pytestmark = pytest.mark.interop
@@ -160,6 +161,38 @@ def test_verbose_says_why_an_output_is_skipped(sh: Sh, dvc_template: Path, tmp_p
     ]
     _dvc, bale, _d, _b = differential(sh, dvc_template, tmp_path, steps, SETUP)
     assert "model.pkl: skipped: model.pkl.dvc says push: false" in bale[2].err
+
+
+def test_init_says_the_hash_mode_and_how_to_share_with_dvc(sh: Sh, tmp_path: Path) -> None:
+    native = tmp_path / "native"
+    native.mkdir()
+    sh.git("init", "-q", cwd=native)
+    out = sh.bale("init", cwd=native).stdout
+    assert out == (
+        f"Initialized bale repository in {native}.\n"
+        "Hash: blake3, bale's own format (faster): dvc cannot read the data stored here.\n"
+        "For a repository dvc can share, use --hash md5: "
+        "bale init -f --hash md5 (before adding data).\n"
+        "\n"
+        "You can now commit the changes to git.\n"
+    )
+    # The advice works: after it, dvc checks out what bale added.
+    out = sh.bale("init", "-f", "--hash", "md5", cwd=native).stdout
+    assert out == (
+        f"Initialized bale repository in {native}.\n"
+        "Hash: md5, dvc's format: dvc and bale read each other's data.\n"
+        "\n"
+        "You can now commit the changes to git.\n"
+    )
+    (native / "f.txt").write_text("data\n")
+    sh.bale("add", "f.txt", cwd=native)
+    (native / "f.txt").unlink()
+    [pulled] = run_dvc(sh, native, [("checkout",)])
+    assert pulled.ok and (native / "f.txt").read_text() == "data\n", pulled
+    # Without git, no word about committing (dvc says none either).
+    plain = tmp_path / "plain"
+    out = sh.bale("init", "--no-scm", "--hash", "md5", str(plain), cwd=tmp_path).stdout
+    assert out.endswith("read each other's data.\n")
 
 
 def test_pull_and_checkout_name_what_they_did_before_failing(

@@ -50,10 +50,10 @@ def human_size(n: int) -> str:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from bale.ops.init import init
+    from bale.ops.init import init, made
 
     repo = init(Path(args.path), no_scm=args.no_scm, hash_name=args.hash, force=args.force)
-    _say(args, f"Initialized bale repository in {repo.root} (hash: {args.hash})")
+    _say(args, made(repo.root, hash_name=args.hash, no_scm=args.no_scm))
     return 0
 
 
