@@ -131,6 +131,8 @@ def test_verbose_names_the_remote_and_the_cache_as_dvc_does(
         ("status", "-v"),
         "rm model.pkl",
         ("checkout", "-v"),
+        "rm model.pkl",
+        ("-v", "checkout"),  # before the command, as dvc also takes it
     ]
     dvc, bale, d, b = differential(sh, dvc_template, tmp_path, steps, SETUP)
     for i in (2, 4, 5):
@@ -147,7 +149,7 @@ def test_verbose_names_the_remote_and_the_cache_as_dvc_does(
     assert "checking out model.pkl" in bale[8].err
     # -v adds to stderr only: stdout is what dvc prints besides its debug
     # lines (some of which carry tracebacks), which end with dvc's own.
-    for i in (2, 4, 5, 6, 8):
+    for i in (2, 4, 5, 6, 8, 10):
         plain = "".join(ln for ln in dvc[i].out.splitlines(True) if " DEBUG: " not in ln)
         assert bale[i].out and plain.endswith(bale[i].out), (steps[i], plain, bale[i].out)
         assert bale[i].err.startswith("DEBUG: "), steps[i]

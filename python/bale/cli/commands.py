@@ -718,8 +718,11 @@ def register(sub: Any, only: str | None = None) -> None:
         built.append(name)
         p: argparse.ArgumentParser = sub.add_parser(name, help=help, description=help)
         p.set_defaults(func=handler)
-        p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
-        p.add_argument("-v", "--verbose", action="store_true", help="print more")
+        # SUPPRESS: not given after the command, they keep what was given
+        # before it ("bale -v pull"), as dvc takes them in either place.
+        keep = argparse.SUPPRESS
+        p.add_argument("-q", "--quiet", action="store_true", default=keep, help="print only errors")
+        p.add_argument("-v", "--verbose", action="store_true", default=keep, help="print more")
         return p
 
     p = command("init", cmd_init, "Create a repository here (or use an existing DVC one).")
