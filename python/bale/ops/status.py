@@ -106,8 +106,8 @@ def status_one(
         return None
     debug(
         f"{rel}: {result.state}: {dvcfile} records {t.algo} {t.out.oid}, the workspace has "
-        f"{st.oid} ({len(st.added)} added, {len(st.modified)} modified, {len(st.deleted)} "
-        f"deleted, {len(st.not_in_cache)} not in the cache)"
+        f"{st.oid or 'nothing'} ({len(st.added)} added, {len(st.modified)} modified, "
+        f"{len(st.deleted)} deleted, {len(st.not_in_cache)} not in the cache)"
     )
     return result
 
