@@ -480,10 +480,11 @@ def test_pull_with_a_scope_fetches_those_revisions_and_checks_out_the_workspace(
 
 # ------------------------------------------------------ the summary line
 
-# "pushed 3 files, 1.2 KiB in 0.1 s": the noun and the size unit may change wording.
+# dvc's "3 files pushed" on stdout; with -v, on stderr,
+# "DEBUG: pushed 3 objects, 1.2 KiB in 0.1 s; ...": the noun and the size unit may change wording.
 SUMMARY = re.compile(
-    r"^(?P<verb>pushed|pulled|fetched) (?P<count>[\d,]+) (?:files|objects), "
-    r"(?P<size>[\d.]+) ?(?P<unit>B|[kKMG]i?B),? in (?P<secs>\d+(?:\.\d+)?) ?s\.?$",
+    r"^DEBUG: (?P<verb>pushed|fetched) (?P<count>[\d,]+) (?:files|objects), "
+    r"(?P<size>[\d.]+) ?(?P<unit>B|[kKMG]i?B),? in (?P<secs>\d+(?:\.\d+)?) ?s\b",
     re.MULTILINE,
 )
 _UNITS = {"B": 0, "KB": 1, "KIB": 1, "MB": 2, "MIB": 2, "GB": 3, "GIB": 3}
@@ -513,20 +514,22 @@ def test_push_and_pull_end_with_a_summary_of_what_moved(
     run("bale", "add", "data", "one.txt")
     run("bale", "remote", "add", "-d", "store", str(store))
 
-    proc = run("bale", "push")
-    count, size, unit, secs = _summary(proc.stdout + proc.stderr, "pushed")
+    proc = run("bale", "push", "-v")
+    assert proc.stdout == "5 files pushed\n"  # dvc's line, the same with -v
+    count, size, unit, secs = _summary(proc.stderr, "pushed")
     on_remote = [p for p in store.rglob("*") if p.is_file()]
     assert count == len(on_remote) == 5  # 4 files and the .dir
     assert _sized(size, unit, sum(p.stat().st_size for p in on_remote)), (size, unit)
     assert 0 <= secs < 60
 
     proc = run("bale", "push")
-    assert not re.search(r"pushed [1-9]", proc.stdout + proc.stderr)
+    assert proc.stdout == "Everything is up to date.\n"
 
     (md5_repo / "data" / "a.bin").unlink()
     shutil.rmtree(md5_repo / ".dvc" / "cache")
-    proc = run("bale", "pull")
-    count, size, unit, _secs = _summary(proc.stdout + proc.stderr, "pulled")
+    proc = run("bale", "pull", "-v")
+    assert proc.stdout == "M       data/\n5 files fetched and 1 file added\n"
+    count, size, unit, _secs = _summary(proc.stderr, "fetched")
     assert count == 5
     assert _sized(size, unit, sum(p.stat().st_size for p in on_remote)), (size, unit)
     assert (md5_repo / "data" / "a.bin").read_bytes() == b"a" * 3000

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bale.console import warn
+from bale.console import debug, warn
 from bale.exceptions import BaleError
 
 if TYPE_CHECKING:
@@ -50,10 +50,10 @@ def human_size(n: int) -> str:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from bale.ops.init import init
+    from bale.ops.init import init, made
 
     repo = init(Path(args.path), no_scm=args.no_scm, hash_name=args.hash, force=args.force)
-    _say(args, f"Initialized bale repository in {repo.root} (hash: {args.hash})")
+    _say(args, made(repo.root, hash_name=args.hash, no_scm=args.no_scm))
     return 0
 
 
@@ -188,24 +188,56 @@ def _show_status(status: Any, indent: int = 0) -> None:
                 _show_status(value, indent + 1)
 
 
-def cmd_checkout(args: argparse.Namespace) -> int:
-    from bale.ops.checkout import checkout
+def _summary(counts: Iterable[tuple[str, int]]) -> str:
+    """dvc's ``get_summary``: "4 files fetched, 1 file modified and 2 files
+    added", leaving out the zeros ("" when all are)."""
+    words = [f"{n} file{'s' if n > 1 else ''} {what}" for what, n in counts if n]
+    return " and ".join([", ".join(words[:-1]), words[-1]]) if len(words) > 1 else "".join(words)
 
-    r = checkout(_repo(), args.targets, force=args.force, relink=args.relink)
+
+def _log_changes(root: Path, r: Any) -> None:
+    """dvc's ``log_changes``: one line per changed output, modified ones
+    first, then added; directories first in each, with a trailing slash.
+    dvc writes a tab, which its console (rich) expands to spaces."""
+    for kind in ("modified", "added", "deleted"):
+        paths = [
+            _rel_cwd(root, o.path) + ("/" if o.is_dir else "") for o in r.outputs if o.kind == kind
+        ]
+        for p in sorted(paths, key=lambda p: (not p.endswith("/"), p)):
+            print(f"{kind[0].upper():<8}{p}")
+
+
+def _file_counts(r: Any) -> list[tuple[str, int]]:
+    """The files a checkout changed, by kind, in dvc's order."""
+    return [("modified", len(r.modified)), ("added", len(r.added)), ("deleted", len(r.deleted))]
+
+
+def cmd_checkout(args: argparse.Namespace) -> int:
+    from bale.ops.checkout import CheckoutIncompleteError, checkout
+
+    repo = _repo()
+    try:
+        r = checkout(repo, args.targets, force=args.force, relink=args.relink)
+    except CheckoutIncompleteError as e:
+        # dvc names what it did check out before it fails.
+        if not args.json and not args.quiet:
+            _report_checkout(args, repo.root, e.result)
+        raise
     if args.json:
         _json({"added": r.added, "modified": r.modified, "deleted": r.deleted})
         return 0
-    for tag, paths in (("A", r.added), ("M", r.modified), ("D", r.deleted)):
-        if args.verbose:
-            for p in paths:
-                print(f"{tag}       {p}")
-    parts = [
-        f"{len(paths):,} {word}"
-        for paths, word in ((r.added, "added"), (r.modified, "modified"), (r.deleted, "deleted"))
-        if paths
-    ]
-    _say(args, ", ".join(parts) + (" files" if parts else "No changes."))
+    if not args.quiet:
+        _report_checkout(args, repo.root, r)
+        if args.relink:
+            print("Relinked successfully")
     return 0
+
+
+def _report_checkout(args: argparse.Namespace, root: Path, r: Any) -> None:
+    if args.summary:
+        print(_summary(_file_counts(r)) or "No changes.")
+    else:
+        _log_changes(root, r)
 
 
 def cmd_commit(args: argparse.Namespace) -> int:
@@ -480,7 +512,11 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _transfer_summary(args: argparse.Namespace, verb: str, r: Any) -> None:
+def _transfer_summary(
+    args: argparse.Namespace, verb: str, r: Any, root: Path | None = None
+) -> None:
+    """What a push, fetch or pull did (a pull also names the outputs it
+    checked out, relative to ``root``), as dvc says it."""
     if args.json:
         _json(
             {
@@ -492,12 +528,18 @@ def _transfer_summary(args: argparse.Namespace, verb: str, r: Any) -> None:
             }
         )
         return
-    if r.copied:
-        # "files" as dvc says it, counting a directory's .dir object too.
-        noun = "file" if r.copied == 1 else "files"
-        _say(args, f"{verb} {r.copied:,} {noun}, {human_size(r.bytes)} in {r.seconds:.1f} s")
-    else:
-        _say(args, "Everything is up to date.")
+    # dvc's words: "4 files pushed", its "files" counting a directory's .dir
+    # object too; the bytes and the time are told with -v.
+    debug(
+        f"{verb} {r.copied:,} objects, {human_size(r.bytes)} in {r.seconds:.1f} s; "
+        f"{r.present:,} were there already"
+    )
+    counts = [(verb, r.copied)]
+    if r.checked_out is not None and root is not None:
+        if not args.quiet:
+            _log_changes(root, r.checked_out)
+        counts += _file_counts(r.checked_out)
+    _say(args, _summary(counts) or "Everything is up to date.")
 
 
 def _scope(args: argparse.Namespace, workspace: bool = True) -> Scope:
@@ -553,18 +595,25 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
-    from bale.ops.transfer import pull
+    from bale.ops.transfer import PullIncompleteError, pull
 
-    r = pull(
-        _repo(),
-        args.targets,
-        remote=args.remote,
-        force=args.force,
-        jobs=args.jobs,
-        scope=_scope(args),
-        run_cache=args.run_cache,
-    )
-    _transfer_summary(args, "pulled", r)
+    repo = _repo()
+    try:
+        r = pull(
+            repo,
+            args.targets,
+            remote=args.remote,
+            force=args.force,
+            jobs=args.jobs,
+            scope=_scope(args),
+            run_cache=args.run_cache,
+        )
+    except PullIncompleteError as e:
+        # dvc reports what it did fetch and check out before it fails.
+        if not args.json:
+            _transfer_summary(args, "fetched", e.result, repo.root)
+        raise
+    _transfer_summary(args, "fetched", r, repo.root)
     return 0
 
 
@@ -669,8 +718,11 @@ def register(sub: Any, only: str | None = None) -> None:
         built.append(name)
         p: argparse.ArgumentParser = sub.add_parser(name, help=help, description=help)
         p.set_defaults(func=handler)
-        p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
-        p.add_argument("-v", "--verbose", action="store_true", help="print more")
+        # SUPPRESS: not given after the command, they keep what was given
+        # before it ("bale -v pull"), as dvc takes them in either place.
+        keep = argparse.SUPPRESS
+        p.add_argument("-q", "--quiet", action="store_true", default=keep, help="print only errors")
+        p.add_argument("-v", "--verbose", action="store_true", default=keep, help="print more")
         return p
 
     p = command("init", cmd_init, "Create a repository here (or use an existing DVC one).")
@@ -718,6 +770,9 @@ def register(sub: Any, only: str | None = None) -> None:
     )
     p.add_argument(
         "--relink", action="store_true", help="re-create links even where content matches"
+    )
+    p.add_argument(
+        "--summary", action="store_true", help="print how many files changed, not which outputs"
     )
     p.add_argument("--json", action="store_true", help="print changed paths as JSON")
 

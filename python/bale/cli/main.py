@@ -34,6 +34,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bale.progress import silence
 
         silence()
+    if getattr(args, "verbose", False):
+        from bale.console import set_verbose
+
+        set_verbose()
     try:
         return int(args.func(args) or 0)
     except BaleError as e:

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bale.console import warn
+from bale.console import debug, warn
 from bale.exceptions import CheckoutConflictError, CorruptObjectError, ObjectMissingError
 from bale.ops.outputs import Tracked, resolve
 from bale.progress import Bar
 
 if TYPE_CHECKING:
     from bale.repo import Repo
+
+
+@dataclass
+class OutputChange:
+    """One output the checkout changed, as dvc reports it: ``added`` when
+    nothing was at its path before, else ``modified`` (also when only files
+    inside a directory changed)."""
+
+    path: str
+    kind: str
+    is_dir: bool
 
 
 @dataclass
@@ -26,6 +38,23 @@ class CheckoutResult:
     unchanged: int = 0
     missing: list[str] = field(default_factory=list)
     link_types: set[str] = field(default_factory=set)
+    #: The changed outputs, in the order they were checked out.
+    outputs: list[OutputChange] = field(default_factory=list)
+
+    def note(self, path: str, existed: bool, is_dir: bool) -> None:
+        """Records that output ``path`` changed (once, however many of its
+        paths were targeted)."""
+        if all(o.path != path for o in self.outputs):
+            self.outputs.append(OutputChange(path, "modified" if existed else "added", is_dir))
+
+
+class CheckoutIncompleteError(ObjectMissingError):
+    """Some outputs' data is not in the cache; the others were checked out
+    (``result``), and dvc names those before it fails."""
+
+    def __init__(self, message: str, result: CheckoutResult) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 def _join(base: str, rel: str) -> str:
@@ -52,13 +81,24 @@ def checkout(
         for t, sub in resolve(repo, targets):
             rel = t.rel(repo)
             if not t.out.cache:
+                debug(f"{rel}: not checked out: {t.dvcfile.path.name} says cache: false")
                 continue
             if t.out.oid is None:
                 # A --no-download import: dvc fetches it from its source.
                 if imports.from_source_only(t):
                     from_source[rel] = t
+                debug(f"{rel}: not checked out: {t.dvcfile.path.name} records no hash")
                 continue
             ws = repo.workspace
+            # The engine reports the files it changed, not whether the
+            # output's path existed: dvc calls an output that was absent
+            # "added" and one that was there "modified".
+            existed = os.path.lexists(t.path)
+            debug(
+                f"checking out {_join(rel, sub or '')} from {t.algo} {t.out.oid} "
+                f"(link types: {', '.join(types)}{', force' if force else ''}"
+                f"{', relink' if relink else ''})"
+            )
             try:
                 with Bar(f"Checking out {rel}") as bar:
                     r = ws.checkout(
@@ -74,10 +114,12 @@ def checkout(
                         bar.tick,
                     )
             except CheckoutConflictError as e:
+                debug(f"{rel}: not checked out: {e}")
                 conflicts.append(str(e))
                 continue
             except ObjectMissingError:
                 # The output's own object (a file, or a directory's manifest).
+                debug(f"{rel}: not checked out: {t.algo} {t.out.oid} is not in the cache")
                 if imports.from_source_only(t):
                     from_source[rel] = t
                 else:
@@ -105,6 +147,14 @@ def checkout(
             result.unchanged += r.unchanged
             if r.link_type:
                 result.link_types.add(r.link_type)
+            if r.added or r.modified or r.deleted:
+                result.note(rel, existed, t.out.is_dir)
+            debug(
+                f"{_join(rel, sub or '')}: {len(r.added)} added, {len(r.modified)} modified, "
+                f"{len(r.deleted)} deleted, {r.unchanged} unchanged"
+                + (f", {len(r.missing)} not in the cache" if r.missing else "")
+                + (f" (linked by {r.link_type})" if r.link_type else "")
+            )
     if conflicts:
         raise CheckoutConflictError("; ".join(conflicts))
     result.missing += list(from_source)
@@ -122,5 +172,5 @@ def checkout(
             + imports.unfetchable(repo, list(from_source.values()))
         )
     if problems:
-        raise ObjectMissingError("; ".join(problems))
+        raise CheckoutIncompleteError("; ".join(problems), result)
     return result

@@ -59,3 +59,22 @@ def init(
     if use_git:
         scm.git_add(root, created)
     return Repo(root)
+
+
+def made(root: Path, *, hash_name: str, no_scm: bool) -> str:
+    """What ``bale init`` tells the user it made: where, the hash mode and
+    what it means for dvc (blake3 data is bale's own: dvc reads the
+    ``.dvc`` files but not the data), then dvc's closing line."""
+    lines = [f"Initialized bale repository in {root}."]
+    if hash_name == "md5":
+        lines.append("Hash: md5, dvc's format: dvc and bale read each other's data.")
+    else:
+        lines += [
+            "Hash: blake3, bale's own format (faster): dvc cannot read the data stored here.",
+            "For a repository dvc can share, use --hash md5: "
+            "bale init -f --hash md5 (before adding data).",
+        ]
+    if not no_scm:
+        # dvc's words after its "Initialized DVC repository."
+        lines += ["", "You can now commit the changes to git."]
+    return "\n".join(lines)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bale.console import warn
+from bale.console import debug, warn
 from bale.ops.outputs import WORKSPACE, Scope, Tracked
 from bale.progress import Bar
 
@@ -79,6 +79,7 @@ def status_one(
     rel = t.rel(repo)
     dvcfile = t.dvcfile.path.relative_to(repo.root).as_posix()
     if not t.out.cache:
+        debug(f"{rel}: not checked: {t.dvcfile.path.name} says cache: false")
         return None
     with Bar(f"Checking {rel}") as bar:
         st = repo.workspace.status(str(t.path), t.algo, t.out.oid, bar.progress, bar.tick)
@@ -101,7 +102,13 @@ def status_one(
     elif st.added or st.deleted or st.modified:
         result.state = "modified"
     else:
+        debug(f"{rel}: up to date with {dvcfile} ({t.algo} {t.out.oid})")
         return None
+    debug(
+        f"{rel}: {result.state}: {dvcfile} records {t.algo} {t.out.oid}, the workspace has "
+        f"{st.oid or 'nothing'} ({len(st.added)} added, {len(st.modified)} modified, "
+        f"{len(st.deleted)} deleted, {len(st.not_in_cache)} not in the cache)"
+    )
     return result
 
 
@@ -163,6 +170,7 @@ def _stage_status(
                 for k, v in ch.outs.items()
                 if any(f == abspath(k) or abspath(k) in f.parents for f in only)
             }
+        debug(f"stage {stage.addressing(Path.cwd())}: {'changed' if ch.changed else 'up to date'}")
         if ch.changed:
             # Named from the current directory, as the paths inside are.
             out[stage.addressing(Path.cwd())] = ch.to_dvc()
@@ -220,6 +228,9 @@ def cloud_status(
     unchecked: list[str] = []
     for rem, outs in group(repo, targets, scope, remote, pushing=True).items():
         remotes.append(rem.name)
+        debug(
+            f"comparing the cache ({repo.cache_dir}) with remote '{rem.name}': {len(outs)} outputs"
+        )
         # oid -> (in the cache, on the remote)
         known = _presence_dvc_layout(repo, rem, [t for t in outs if t.algo != "blake3"], jobs)
         packed, unsure = _presence_packed(repo, rem, [t for t in outs if t.algo == "blake3"], jobs)

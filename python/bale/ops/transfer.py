@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from bale.console import warn
+from bale.console import debug, verbose, warn
 from bale.exceptions import ObjectMissingError, RemoteConfigError
 from bale.ops.outputs import WORKSPACE, Scope, Tracked, in_scope
 from bale.progress import Bar
@@ -33,6 +33,7 @@ from bale.remotes.sync import Incoming, Moved, Outgoing, Session, receive, send
 
 if TYPE_CHECKING:
     from bale import _core
+    from bale.ops.checkout import CheckoutResult
     from bale.repo import Repo
 
 # Objects in DVC's remote layout (DVC 3's and DVC 2's); nothing else on a
@@ -42,6 +43,8 @@ _FANOUT = re.compile(r"[0-9a-f]{2}")
 
 # (algo, oid, key, size or None when the cache lacks it)
 _File = tuple[str, str, str, "int | None"]
+# A directory's _File and the indexes of its files in the plan's files.
+_Dir = tuple[str, str, str, "int | None", list[int]]
 
 
 @dataclass
@@ -56,6 +59,8 @@ class TransferResult:
     remotes: list[str] = field(default_factory=list)
     #: Import outputs not in the cache whose data only their source has.
     at_source: list[Tracked] = field(default_factory=list)
+    #: What a pull's checkout changed (None for a push or a fetch).
+    checked_out: CheckoutResult | None = None
 
     def add(self, moved: Moved) -> None:
         self.copied += moved.copied
@@ -174,16 +179,32 @@ def group(
 
     groups: dict[Remote, list[Tracked]] = defaultdict(list)
     for t in in_scope(repo, targets, scope):
-        if not pushing and imports.from_source_only(t):
-            if at_source is not None and t.out.cache:
+        why = _skipped(t, pushing)
+        if why:
+            debug(f"{t.rel(repo)}: skipped: {why}")
+            from_source = not pushing and imports.from_source_only(t)
+            if from_source and at_source is not None and t.out.cache:
                 at_source.append(t)
-            continue
-        if t.out.oid is None or not t.out.cache or (pushing and not t.out.push):
-            continue
-        if pushing and not imports.pushed(t):
             continue
         groups[resolve_remote(repo, remote or t.out.remote)].append(t)
     return groups
+
+
+def _skipped(t: Tracked, pushing: bool) -> str | None:
+    """Why output ``t`` has no data to push or fetch (None if it has)."""
+    from bale.ops import imports
+
+    if not pushing and imports.from_source_only(t):
+        return "an import whose data only its source has"
+    if not t.out.cache:
+        return f"{t.dvcfile.path.name} says cache: false"
+    if t.out.oid is None:
+        return f"{t.dvcfile.path.name} records no hash"
+    if pushing and not t.out.push:
+        return f"{t.dvcfile.path.name} says push: false"
+    if pushing and not imports.pushed(t):
+        return "an import: its source has the data"
+    return None
 
 
 def _roots(outs: list[Tracked]) -> list[tuple[str, str]]:
@@ -289,6 +310,7 @@ def _push_dvc_layout(repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | N
         # the stores' UploadSource): a corrupt one is never sent.
         files, dirs, vouched = ws.push_plan(_roots(outs), _vouchers(ws, moving, outs))
         total.present += vouched
+        _tell_plan(files, dirs, True, vouched)
         names = {t.out.oid: t.rel(repo) for t in outs}
         lacking = [f[:4] for f in files if f[3] is None] + [d[:4] for d in dirs if d[3] is None]
         total.missing += [names.get(oid, key) for _a, oid, key, _s in lacking]
@@ -322,6 +344,8 @@ def _not_on_remote(
         return outs
     there = moving.exists(list(keys.values()))
     complete = {oid for oid, key in keys.items() if key in there}
+    for oid in complete:
+        debug(f"the remote holds {oid}: the directory is complete there, its files not asked about")
     # Counted as the file-by-file path counts: the .dir and each file.
     nfiles = {t.out.oid: t.out.nfiles or 0 for t in outs if t.out.oid in complete}
     total.present += sum(n + 1 for n in nfiles.values())
@@ -366,14 +390,36 @@ def _fetch_dvc_layout(repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | 
         lacking = [d[:4] for d in dirs if d[3] is None]
         if lacking:
             # A directory's files are known only once its .dir is here.
+            debug(f"{len(lacking)} directory object(s) not in the cache: fetching them first")
             with Bar(f"Fetching from {rem.name}") as bar:
                 _merge(total, moving.receive(lacking, bar))
             files, dirs = ws.sync_plan(roots, repair=True)
+        _tell_plan(files, dirs, False)
         with Bar(f"Fetching from {rem.name}") as bar:
             _merge(total, moving.receive([f for f in files if f[3] is None], bar))
     finally:
         moving.close()
     return total
+
+
+def _tell_plan(
+    files: Sequence[_File], dirs: Sequence[_Dir], pushing: bool, vouched: int = 0
+) -> None:
+    """With ``-v``: what the engine planned to move. An object the plan
+    gives a size is in the cache; a push then sends each such file the
+    remote lacks, a fetch fetches the others."""
+    if not verbose():
+        return
+    for d in dirs:
+        debug(f"directory {d[1]}: {len(d[4])} files")
+    cached = sum(1 for f in files if f[3] is not None)
+    if pushing:
+        debug(
+            f"{len(files)} file object(s) planned: {len(files) - cached} not in the cache"
+            + (f", {vouched} vouched for by directories the remote holds" if vouched else "")
+        )
+    else:
+        debug(f"{len(files)} file object(s) planned: {cached} already in the cache")
 
 
 def _merge(total: Moved, part: Moved) -> None:
@@ -469,6 +515,7 @@ def _sync(
             raise RemoteConfigError(f"remote '{rem.name}': {rem.path} is not a directory")
         result.remotes.append(rem.name)
         dvc_layout, native = _by_layout(outs)
+        _tell_remote(repo, rem, outs, dvc_layout, native, pushing)
         if dvc_layout:
             result.add(dvc_layout_sync(repo, rem, dvc_layout, jobs))
         if native:
@@ -480,6 +527,31 @@ def _sync(
     result.at_source = imports.not_cached(repo, at_source)
     result.seconds = time.monotonic() - start
     return result
+
+
+def _tell_remote(
+    repo: Repo,
+    rem: Remote,
+    outs: list[Tracked],
+    dvc_layout: list[Tracked],
+    native: list[Tracked],
+    pushing: bool,
+) -> None:
+    """With ``-v``: which remote and cache a transfer uses, and for what."""
+    if not verbose():
+        return
+    from bale.redact import mask_url
+
+    there = f"remote '{rem.name}' ({mask_url(rem.url)})"
+    here = f"the cache ({repo.cache_dir})"
+    src, dst = (here, there) if pushing else (there, here)
+    debug(f"transferring from {src} to {dst}")
+    for t in outs:
+        debug(f"  {t.rel(repo)}: {t.algo} {t.out.oid}")
+    if dvc_layout:
+        debug(f"{len(dvc_layout)} output(s) of md5 data, in DVC's remote layout (files/md5/)")
+    if native:
+        debug(f"{len(native)} output(s) of blake3 data, in bale's packed layout")
 
 
 def _tell_moved_aside(repo: Repo) -> None:
@@ -495,6 +567,15 @@ def _tell_moved_aside(repo: Repo) -> None:
         )
 
 
+class PullIncompleteError(ObjectMissingError):
+    """Some data is on no remote or could not be checked out; ``result`` is
+    what the pull did, which dvc reports before it fails."""
+
+    def __init__(self, message: str, result: TransferResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
 def pull(
     repo: Repo,
     targets: Sequence[str | Path] | None = None,
@@ -508,18 +589,19 @@ def pull(
     """Fetches, then checks out the targeted outputs (of the workspace).
     Outputs whose data is on no remote do not stop the others: as dvc does,
     everything fetched is checked out before the missing data is reported."""
-    from bale.ops.checkout import checkout
+    from bale.ops.checkout import CheckoutIncompleteError, checkout
 
     with repo.locked():
         result = _sync(repo, targets, remote, jobs, scope, run_cache, pushing=False)
     try:
-        checkout(repo, targets, force=force)
-    except ObjectMissingError as e:
+        result.checked_out = checkout(repo, targets, force=force)
+    except CheckoutIncompleteError as e:
+        result.checked_out = e.result
         # checkout names the outputs (and the imports' sources), the fetch the objects
-        if result.missing:
-            raise ObjectMissingError(
-                f"{e}; {len(result.missing)} object(s) are on no remote"
-            ) from None
-        raise
-    _check_fetched(repo, result)
+        more = f"; {len(result.missing)} object(s) are on no remote" if result.missing else ""
+        raise PullIncompleteError(f"{e}{more}", result) from None
+    try:
+        _check_fetched(repo, result)
+    except ObjectMissingError as e:
+        raise PullIncompleteError(str(e), result) from None
     return result
