@@ -103,28 +103,28 @@ def cmd_stage_list(args: argparse.Namespace) -> int:
 
 
 def cmd_dag(args: argparse.Namespace) -> int:
-    from bale.pipeline import index
-    from bale.pipeline.graph import outputs_graph, reached, to_dot, to_mermaid, to_text
+    from bale.pipeline import dagview, index
 
     repo = _repo()
     pipes = index.load(repo)
-    graph = pipes.graph
-    nodes = graph.upstream_closure(graph.nodes)
-    chosen = pipes.select([args.target]) if args.target else []
-    if args.outs:
-        # As dvc: the whole outputs graph, then what the target's outputs reach.
-        nodes = outputs_graph(nodes, repo.root)
-        wanted = {o for n in chosen for o in n.outs}
-        chosen = [n for n in nodes if n.outs[0] in wanted]
+    graph = dagview.build(pipes.graph, outs=args.outs)
+    targets: list[str] = []
     if args.target:
-        nodes = reached(nodes, chosen, full=args.full)
+        chosen = pipes.select([args.target])
+        if args.outs:
+            # as dvc: a stage stands for its outputs
+            targets = [dagview.rel(repo.root, o) for n in chosen for o in n.outs]
+        else:
+            targets = [n.label for n in chosen]
+    graph = dagview.restrict(graph, targets, full=args.full)
     if args.dot:
-        print(to_dot(nodes))  # dvc's dot ends with a blank line
+        print(dagview.to_dot(graph))  # dvc's dot ends with a blank line
     elif args.mermaid or args.md:
-        text = to_mermaid(nodes)
-        print(f"```mermaid\n{text}```" if args.md else text, end="" if not args.md else "\n")
+        print(dagview.to_mermaid(graph, markdown=args.md))
     else:
-        print(to_text(nodes), end="")
+        from bale.cli.pager import page
+
+        page(dagview.to_ascii(graph) + "\n")
     return 0
 
 
