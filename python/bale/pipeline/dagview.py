@@ -227,6 +227,42 @@ def restrict(g: DiGraph, targets: list[str], *, full: bool) -> DiGraph:
     return g.keep(connected)
 
 
+def _generated(label: str) -> bool:
+    return not label.endswith(".dvc") and "@" in label
+
+
+def collapse_generated(g: DiGraph) -> DiGraph:
+    """``--collapse-foreach-matrix``: every ``group@item`` stage drawn as one
+    ``group`` node. dvc gathers the new nodes and edges in sets, so (as for
+    :meth:`DiGraph.pipelines`) their order follows the hash seed; the same
+    sets are built here in the same order."""
+    new_nodes: set[str] = set()
+    gone: set[str] = set()
+    for n in g.nodes:
+        if _generated(n):
+            gone.add(n)
+            new_nodes.add(n.split("@")[0])
+    new_edges: set[tuple[str, str]] = set()
+    old_edges: set[tuple[str, str]] = set()
+    for u, v in g.edges():
+        nu = u.split("@")[0] if _generated(u) else u
+        nv = v.split("@")[0] if _generated(v) else v
+        if (nu, nv) != (u, v):
+            old_edges.add((u, v))
+            new_edges.add((nu, nv))
+    h = g.keep(set(g.nodes))
+    for u, v in old_edges:
+        del h.succ[u][v]
+        del h.pred[v][u]
+    for n in new_nodes:
+        h.add_node(n)
+    for u, v in new_edges:
+        h.add_edge(u, v)
+    for n in gone:
+        h.remove_node(n)
+    return h
+
+
 def to_ascii(g: DiGraph) -> str:
     from bale.pipeline.dagascii import draw
 
@@ -280,3 +316,73 @@ def to_mermaid(g: DiGraph, *, markdown: bool = False) -> str:
         for a, b in sorted((b, a) for a, b in p.edges()):
             text += f"\n\t{ids[a]}-->{ids[b]}"
     return f"```mermaid\n{text}\n```" if markdown else text
+
+
+def _dfs_postorder(g: DiGraph, starts: Iterable[str], *, reverse: bool = False) -> list[str]:
+    """networkx's ``dfs_postorder_nodes``: what a node leads to before the
+    node, successors (``reverse``: predecessors) in edge order."""
+    adj = g.pred if reverse else g.succ
+    visited: set[str] = set()
+    order: list[str] = []
+    for start in starts:
+        if start in visited:
+            continue
+        visited.add(start)
+        stack = [(start, iter(adj[start]))]
+        while stack:
+            parent, children = stack[-1]
+            for child in children:
+                if child not in visited:
+                    visited.add(child)
+                    stack.append((child, iter(adj[child])))
+                    break
+            else:
+                stack.pop()
+                order.append(parent)
+    return order
+
+
+def _stage_key(node: Node, root: Path) -> str | tuple[str, str]:
+    """What dvc hashes a stage by (``Stage.__hash__``)."""
+    if node.stage is None:
+        return node.label
+    return (node.stage.dvcyaml.relative_to(root).as_posix(), node.stage.name)
+
+
+def plan(
+    graph: Graph, chosen: list[Node] | None, *, single: bool = False, downstream: bool = False
+) -> list[Node]:
+    """The nodes ``dvc repro`` goes through, in its order (``plan_repro``):
+    ``chosen`` (None: every node, as ``-P``) after what they need, or before
+    what needs them with ``downstream``; frozen stages cut from their deps."""
+    if single and chosen is not None:
+        return chosen
+    by_label = {n.label: n for n in graph.nodes}
+    g = build(graph)
+    for n in graph.nodes:
+        if n.stage is not None and n.stage.frozen:  # get_active_graph
+            for dep in list(g.succ[n.label]):
+                del g.succ[n.label][dep]
+                del g.pred[dep][n.label]
+    if chosen is None:
+        return [by_label[x] for x in _dfs_postorder(g, g.nodes)]
+    reached: list[str] = []
+    for n in chosen:
+        reached += _dfs_postorder(g, [n.label], reverse=downstream)
+    # graph.subgraph(nodes): networkx's FilterAtlas order, as in pipelines();
+    # here dvc's nodes are Stage objects, hashed as (dvc.yaml path, name) or
+    # as the .dvc file's path: a set of those keys iterates as dvc's does
+    keys = {n.label: _stage_key(n, graph.root) for n in graph.nodes}
+    back = {k: label for label, k in keys.items()}
+    wanted_keys = set(iter(keys[x] for x in reached))
+    wanted = {back[k] for k in wanted_keys}
+    small = 2 * len(wanted) < len(g)
+    order = [back[k] for k in wanted_keys] if small else [x for x in g.nodes if x in wanted]
+    sub = DiGraph()
+    for x in order:
+        sub.add_node(x)
+    for u in order:
+        for v in g.succ[u]:
+            if v in wanted:
+                sub.add_edge(u, v)
+    return [by_label[x] for x in _dfs_postorder(sub, sub.nodes)]
