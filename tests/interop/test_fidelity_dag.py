@@ -269,3 +269,20 @@ def test_repro_of_pipelines_in_subdirectories_and_foreach_is_dvcs(
     _compare_repro(sh, dvc_template, tmp_path, SUBDIR, steps)
     steps = [("repro",), ("repro", "--dry", "split@eu"), ("repro", "-f", "split")]
     _compare_repro(sh, dvc_template, tmp_path / "foreach", FOREACH, steps)
+
+
+def test_repro_verbose_says_why_each_stage_runs_as_dvc_does(
+    sh: Sh, dvc_template: Path, tmp_path: Path
+) -> None:
+    steps: list[Step] = [("repro",), "echo 3 > data.txt", ("repro", "-v")]
+    dvc, bale, _, _ = differential(_seeded(sh), dvc_template, tmp_path, steps, LINEAR)
+    # dvc logs DEBUG lines with a time stamp among its output; bale, on stderr
+    theirs = [
+        line.split(" DEBUG: ", 1)[1]
+        for line in dvc[2].out.splitlines()
+        if " DEBUG: " in line
+        and ("of stage: " in line or line.endswith(("changed.", "reproduced")))
+    ]
+    ours = [line.removeprefix("DEBUG: ") for line in bale[2].err.splitlines()]
+    assert list(dict.fromkeys(theirs)) == ours
+    assert "Dependency 'data.txt' of stage: 'prepare' changed because it is 'modified'." in ours

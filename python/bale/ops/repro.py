@@ -213,6 +213,10 @@ class _Runner:
         else:
             # Missing deps or params fail before anything is deleted or run.
             run.current_entry(stage, self.hasher, self.repo, [])
+            for so in stage.outs:
+                if not so.persist:  # a persistent one is unprotected, not removed
+                    shown = os.path.relpath(stage.abspath(so.path))
+                    self.debug(f"Removing output '{shown}' of stage: '{label}'.")
             run.remove_outs(stage)
             restored = not forced and run.try_run_cache(
                 self.repo, stage, self.hasher, entry, cmd_changed, self.use_run_cache
