@@ -286,3 +286,12 @@ def test_repro_verbose_says_why_each_stage_runs_as_dvc_does(
     ours = [line.removeprefix("DEBUG: ") for line in bale[2].err.splitlines()]
     assert list(dict.fromkeys(theirs)) == ours
     assert "Dependency 'data.txt' of stage: 'prepare' changed because it is 'modified'." in ours
+
+
+def test_dag_from_a_subdirectory_names_nodes_from_there(
+    sh: Sh, dvc_template: Path, tmp_path: Path
+) -> None:
+    steps: list[Step] = [("@pipe", *args) for args in DAG_ARGS[:6]]
+    steps += [("@pipe", "dag", "report"), ("@pipe", "dag", "-o", "--full", "clean")]
+    steps += [("@pipe", "dag", "--dot", "../dvc.yaml:publish")]
+    _compare(sh, dvc_template, tmp_path, SUBDIR, steps)

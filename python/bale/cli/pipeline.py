@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -122,15 +123,16 @@ def cmd_dag(args: argparse.Namespace) -> int:
         raise TargetError("`--outs` and `--collapse-foreach-matrix` are mutually exclusive")
     repo = _repo()
     pipes = index.load(repo)
-    graph = dagview.build(pipes.graph, outs=args.outs)
+    here = Path.cwd()  # dvc names nodes from the current directory
+    graph = dagview.build(pipes.graph, outs=args.outs, here=here)
     targets: list[str] = []
     if args.target:
         chosen = pipes.select([args.target])
         if args.outs:
             # as dvc: a stage stands for its outputs
-            targets = [dagview.rel(repo.root, o) for n in chosen for o in n.outs]
+            targets = [Path(os.path.relpath(o, here)).as_posix() for n in chosen for o in n.outs]
         else:
-            targets = [n.label for n in chosen]
+            targets = [dagview.shown(n, repo.root, here) for n in chosen]
     graph = dagview.restrict(graph, targets, full=args.full)
     if args.collapse_foreach_matrix:
         graph = dagview.collapse_generated(graph)

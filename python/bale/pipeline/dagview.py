@@ -180,28 +180,44 @@ def rel(root: Path, p: Path) -> str:
     return p.relative_to(root).as_posix() if p.is_relative_to(root) else str(p)
 
 
-def build(graph: Graph, *, outs: bool = False) -> DiGraph:
+def shown(node: Node, root: Path, here: Path | None) -> str:
+    """A node's label as dvc prints it from directory ``here`` (None: from
+    the repository's root, bale's own label)."""
+    if here is None:
+        return node.label
+    if node.stage is not None:
+        return node.stage.addressing(here)
+    return Path(os.path.relpath(root / node.label, here)).as_posix()
+
+
+def build(graph: Graph, *, outs: bool = False, here: Path | None = None) -> DiGraph:
     """dvc's ``index.graph`` (``outs``: ``index.outs_graph``), relabelled as
-    ``dvc dag`` relabels it: edges from a consumer to what it depends on."""
+    ``dvc dag`` relabels it, names from ``here`` (None: the root): edges
+    from a consumer to what it depends on."""
     nodes = dvc_order(graph.nodes, graph.root)
     trie = _Trie(nodes)
     g = DiGraph()
+
+    def out_label(p: Path) -> str:
+        return rel(graph.root, p) if here is None else Path(os.path.relpath(p, here)).as_posix()
+
     if outs:
         for o in trie.values():
-            g.add_node(rel(graph.root, o))
+            g.add_node(out_label(o))
         for node in nodes:
             for dep in node.deps:
                 found = trie.overlapping(dep)
                 for out in node.outs:
                     for o in found:
-                        g.add_edge(rel(graph.root, out), rel(graph.root, o))
+                        g.add_edge(out_label(out), out_label(o))
         return g
+    label = {id(n): shown(n, graph.root, here) for n in nodes}
     for node in nodes:
-        g.add_node(node.label)
+        g.add_node(label[id(node)])
     for node in nodes:
         for dep in node.deps:
             for o in trie.overlapping(dep):
-                g.add_edge(node.label, trie.owner[o].label)
+                g.add_edge(label[id(node)], label[id(trie.owner[o])])
     return g
 
 
