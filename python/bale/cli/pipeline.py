@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -33,18 +34,28 @@ def cmd_repro(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         run_cache=not args.no_run_cache,
         echo=not (args.quiet or args.json),
+        verbose=getattr(args, "verbose", False),
     )
     if args.json:
         print(json.dumps(summary(result), indent=2))
-    elif not args.quiet and not args.dry:
-        files = set(result.changed_files)
-        repo = _repo()
-        from bale import scm
+        return 0
+    if args.quiet:
+        return 0
+    files = set(result.changed_files)
+    repo = _repo()
+    from bale import scm
 
-        if files and not repo.config.core_autostage() and scm.uses_git(repo):
-            from bale.cli.commands import git_add_hint
+    if files and not args.dry and not repo.config.core_autostage() and scm.uses_git(repo):
+        from bale.cli.commands import git_add_hint
 
-            print(git_add_hint(repo.root, files))
+        print(git_add_hint(repo.root, files))
+        # dvc's words, naming bale's own command as bale's hints do
+        print("\nTo enable auto staging, run:\n\n\tbale config core.autostage true")
+    # dvc's closing line: whether any stage ran (or, dry, would run)
+    if result.ran or result.restored or result.committed:
+        print("Use `bale push` to send your updates to remote storage.")
+    else:
+        print("Data and pipelines are up to date.")
     return 0
 
 
@@ -103,28 +114,36 @@ def cmd_stage_list(args: argparse.Namespace) -> int:
 
 
 def cmd_dag(args: argparse.Namespace) -> int:
-    from bale.pipeline import index
-    from bale.pipeline.graph import outputs_graph, reached, to_dot, to_mermaid, to_text
+    from bale.pipeline import dagview, index
 
+    if args.outs and args.collapse_foreach_matrix:
+        from bale.exceptions import TargetError
+
+        # dvc's InvalidArgumentError: an error line and a failure, not argparse's usage
+        raise TargetError("`--outs` and `--collapse-foreach-matrix` are mutually exclusive")
     repo = _repo()
     pipes = index.load(repo)
-    graph = pipes.graph
-    nodes = graph.upstream_closure(graph.nodes)
-    chosen = pipes.select([args.target]) if args.target else []
-    if args.outs:
-        # As dvc: the whole outputs graph, then what the target's outputs reach.
-        nodes = outputs_graph(nodes, repo.root)
-        wanted = {o for n in chosen for o in n.outs}
-        chosen = [n for n in nodes if n.outs[0] in wanted]
+    here = Path.cwd()  # dvc names nodes from the current directory
+    graph = dagview.build(pipes.graph, outs=args.outs, here=here)
+    targets: list[str] = []
     if args.target:
-        nodes = reached(nodes, chosen, full=args.full)
+        chosen = pipes.select([args.target])
+        if args.outs:
+            # as dvc: a stage stands for its outputs
+            targets = [Path(os.path.relpath(o, here)).as_posix() for n in chosen for o in n.outs]
+        else:
+            targets = [dagview.shown(n, repo.root, here) for n in chosen]
+    graph = dagview.restrict(graph, targets, full=args.full)
+    if args.collapse_foreach_matrix:
+        graph = dagview.collapse_generated(graph)
     if args.dot:
-        print(to_dot(nodes))  # dvc's dot ends with a blank line
+        print(dagview.to_dot(graph))  # dvc's dot ends with a blank line
     elif args.mermaid or args.md:
-        text = to_mermaid(nodes)
-        print(f"```mermaid\n{text}```" if args.md else text, end="" if not args.md else "\n")
+        print(dagview.to_mermaid(graph, markdown=args.md))
     else:
-        print(to_text(nodes), end="")
+        from bale.cli.pager import page
+
+        page(dagview.to_ascii(graph) + "\n")
     return 0
 
 
@@ -252,6 +271,11 @@ def register(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
         help="the whole pipeline the target belongs to, not only what it depends on",
     )
     p.add_argument("-o", "--outs", action="store_true", help="draw outputs instead of stages")
+    p.add_argument(
+        "--collapse-foreach-matrix",
+        action="store_true",
+        help="draw the stages of each foreach/matrix group as one node",
+    )
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:

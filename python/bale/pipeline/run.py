@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import threading
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -226,12 +227,14 @@ def record(
     guard: AbstractContextManager[Any] | None = None,
     *,
     run_cache: bool = True,
+    say: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """Records the stage as the workspace now holds it (after a run, or for
     ``commit``): outputs into the cache, the ``dvc.lock`` entry (under
     ``guard``, for parallel runs) and, where dvc would, the run cache.
     Returns the entry and the repository-relative files changed (lock,
-    ``.gitignore``)."""
+    ``.gitignore``). ``say`` hears dvc's "Generating lock file" and
+    "Updating lock file" lines."""
     # Deps keep the hashes taken before the run: what the command read.
     # dvc keeps no run-cache entry when a plain output is not cached: it
     # could not be restored.
@@ -248,8 +251,15 @@ def record(
             g = ignore_in_git(repo.root, path)
             if g is not None:
                 changed.append(g.relative_to(repo.root).as_posix())
+        fresh = not (lock.exists() and lock.read_text(encoding="utf-8").strip())
         if lockfile.dump_lock(lock, {stage.name: entry}):
             changed.append(lock.relative_to(repo.root).as_posix())
+            if say is not None:
+                # dvc names the lock file from the current directory
+                shown = os.path.relpath(lock)
+                if fresh:
+                    say(f"Generating lock file '{shown}'")
+                say(f"Updating lock file '{shown}'")
     if run_cache and cacheable(stage) and not uncached:
         RunCache(repo.cache_dir).save(entry)
     return entry, changed
