@@ -42,6 +42,9 @@ class StatusResult:
     checksums: list[str] = field(default_factory=list)
     #: What was not checked, one line each.
     warnings: list[str] = field(default_factory=list)
+    #: Where dvc would print each entry (keyed as in :meth:`to_dvc_json`):
+    #: the walk order of its metafile, then the stage's place in the file.
+    order: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
     @property
     def clean(self) -> bool:
@@ -67,7 +70,9 @@ class StatusResult:
             out.setdefault(s.dvcfile, []).append(entry)
         for dvcfile in self.checksums:
             out.setdefault(dvcfile, []).append("changed checksum")
-        return out
+        last = (((2, 0),), 0)  # unranked entries keep their place, after the rest
+        keys = sorted(out, key=lambda k: self.order.get(k, last))
+        return {k: out[k] for k in keys}
 
 
 def status_one(
@@ -88,8 +93,11 @@ def status_one(
         hasher.seed(t.path, "md5", Hashed(st.oid, st.size, st.nfiles, False))
     result = OutStatus(rel, dvcfile, "")
     if granular:
-        result.added, result.deleted, result.modified = st.added, st.deleted, st.modified
-        result.not_in_cache = st.not_in_cache
+        # A file output is listed as "" (itself): its "changed outs" line says it all.
+        result.added = [p for p in st.added if p]
+        result.deleted = [p for p in st.deleted if p]
+        result.modified = [p for p in st.modified if p]
+        result.not_in_cache = [p for p in st.not_in_cache if p]
     # dvc asks the cache first: an output whose data is not cached is "not in
     # cache" even when its workspace copy is also gone or changed (a clone).
     if t.out.oid is not None and (not st.in_cache or st.not_in_cache):
@@ -127,9 +135,35 @@ def status(
         if pipes is not None:
             only = pipes.outputs_named(targets)
             result.stages = _stage_status(repo, pipes, stages, hasher, only)
+        result.order = _dvc_order(repo, [t for t, _sub in tracked], stages)
     finally:
         repo.save_state()
     return result
+
+
+def _dvc_order(repo: Repo, tracked: list[Tracked], stages: list[Any]) -> dict[str, tuple[Any, ...]]:
+    """Sort keys that put status entries in dvc's order: the order its index
+    walks the metafiles in, stages in their file's order."""
+    from bale.ops.walk_order import WalkOrder
+
+    walk = WalkOrder(repo.root)
+    order: dict[str, tuple[Any, ...]] = {}
+    for t in tracked:
+        rel = t.dvcfile.path.relative_to(repo.root).as_posix()
+        order.setdefault(rel, (walk.key(t.dvcfile.path), 0))
+    cwd = Path.cwd()
+    for i, stage in enumerate(stages):
+        order.setdefault(stage.addressing(cwd), (walk.key(stage.dvcyaml), i))
+    return order
+
+
+def has_stages(repo: Repo) -> bool:
+    """Whether the project tracks anything: a ``.dvc`` file or a pipeline
+    stage (dvc's test for its "no data or pipelines" message)."""
+    from bale.ops.outputs import dvcfiles
+    from bale.pipeline import index
+
+    return bool(dvcfiles(repo)) or bool(index.load(repo).stages)
 
 
 def _import_status(repo: Repo, tracked: list[Tracked], result: StatusResult) -> None:
