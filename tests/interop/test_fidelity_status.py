@@ -231,3 +231,76 @@ def test_diff_names_stage_outputs_that_have_no_lock_entry(
     ]
     dvc, _bale = compare(sh, d, b, steps)
     assert dvc[1].json()["deleted"] == [{"path": "ed"}, {"path": "extra.txt"}]
+
+
+# --------------------------------------------------------------------------
+# stage list, remote list
+
+
+def test_stage_list_prints_as_dvc_does(
+    sh: Sh, dvc_template: Path, project: Path, tmp_path: Path
+) -> None:
+    # sub/extra: a desc whose first line is blanks (dvc then generates one),
+    # a stage of params only
+    extra = (
+        'stages:\\n  blank:\\n    cmd: echo\\n    desc: "  \\\\n  second"\\n'
+        "  tuned:\\n    cmd: echo\\n    params: [lr]\\n    deps: [in.txt]\\n"
+    )
+    d, b = twins(
+        project, tmp_path, sh, f"mkdir -p sub/extra && printf '{extra}' > sub/extra/dvc.yaml"
+    )
+    steps: list[Step] = [
+        ("stage", "list"),
+        ("stage", "list", "--all"),
+        ("stage", "list", "--name-only"),
+        ("stage", "list", "--all", "--name-only"),
+        ("stage", "list", "train"),
+        ("stage", "list", "loop"),
+        ("stage", "list", "images.dvc"),
+        ("stage", "list", "sub/extra/dvc.yaml"),
+        ("stage", "list", "-R", "sub/extra"),
+        ("@sub", "stage", "list"),
+        ("@sub", "stage", "list", "--all"),
+        ("@sub", "stage", "list", "../dvc.yaml"),
+        ("@images", "stage", "list"),  # no dvc.yaml here: an error
+    ]
+    dvc, bale = compare(sh, d, b, steps)
+    assert "\u2026" in dvc[0].out  # the long description is cut
+    assert not dvc[-1].ok
+    # ERROR: '<abs>/images/dvc.yaml' does not exist
+    assert bale[-1].err == dvc[-1].err.replace(str(d), str(b))
+    # and in a project with no dvc.yaml at all
+    empty_d = copy_repo(dvc_template, tmp_path / "empty-dvc")
+    empty_b = copy_repo(dvc_template, tmp_path / "empty-bale")
+    compare(sh, empty_d, empty_b, [("stage", "list"), ("stage", "list", "--all")])
+
+
+def test_remote_list_pads_and_orders_as_dvc_does(
+    sh: Sh, dvc_template: Path, tmp_path: Path
+) -> None:
+    # Config order, not sorted; the default marked at the level shown; tabs
+    # expanded to 8-column stops (a name of 8 characters gets a full tab).
+    base = copy_repo(dvc_template, tmp_path / "base")
+    (base / ".dvc" / "config").write_text(
+        "[core]\n    remote = alpha\n"
+        "['remote \"zeta\"']\n    url = /tmp/zeta\n"
+        "['remote \"alpha\"']\n    url = /srv/data\n"
+        "['remote \"12345678\"']\n    url = s3://bucket/x\n"
+    )
+    (base / ".dvc" / "config.local").write_text("['remote \"loc\"']\n    url = /tmp/loc\n")
+    d, b = copy_repo(base, tmp_path / "dvc"), copy_repo(base, tmp_path / "bale")
+    steps: list[Step] = [
+        ("remote", "list"),
+        ("remote", "list", "--project"),
+        ("remote", "list", "--local"),
+        ("remote", "default", "--local", "loc"),
+        ("remote", "list"),
+        ("remote", "list", "--local"),
+    ]
+    dvc, _bale = compare(sh, d, b, steps)
+    assert dvc[0].out.splitlines() == [
+        "zeta    /tmp/zeta",
+        "alpha   /srv/data       (default)",
+        "12345678        s3://bucket/x",
+        "loc     /tmp/loc",
+    ]

@@ -640,9 +640,11 @@ def cmd_remote(args: argparse.Namespace) -> int:
                 return 1
             print(name)
     else:
-        default = repo.config.core_remote()
-        for name, url in remote.listing(repo):
-            print(f"{name}\t{url}" + ("\t(default)" if name == default else ""))
+        for name, url, default in remote.listing(repo, args.level):
+            # dvc writes the line through rich, which expands the tabs to
+            # 8-column stops (and wraps it at the terminal's width, which bale
+            # does not: a URL cut in two is no use to a script or a reader).
+            print((f"{name}\t{url}" + ("\t(default)" if default else "")).expandtabs(8))
     return 0
 
 
