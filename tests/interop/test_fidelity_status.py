@@ -127,6 +127,9 @@ def test_status_prints_stages_and_outputs_as_dvc_does(
         ("status", "--json", "sub/dvc.yaml:prep"),
         ("@sub", "status"),
         ("@sub", "status", "--json"),
+        # several targets: in the order they are given
+        ("status", "sub/notes.txt.dvc", "train", "data.txt"),
+        ("status", "--json", "loop@x", "images"),
     ]
     dvc, _bale = compare(sh, d, b, steps)
     # The order is dvc's walk of the workspace: root files (.dvc files and

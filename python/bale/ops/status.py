@@ -70,7 +70,7 @@ class StatusResult:
             out.setdefault(s.dvcfile, []).append(entry)
         for dvcfile in self.checksums:
             out.setdefault(dvcfile, []).append("changed checksum")
-        last = (((2, 0),), 0)  # unranked entries keep their place, after the rest
+        last = (float("inf"),)  # unranked entries keep their place, after the rest
         keys = sorted(out, key=lambda k: self.order.get(k, last))
         return {k: out[k] for k in keys}
 
@@ -135,25 +135,44 @@ def status(
         if pipes is not None:
             only = pipes.outputs_named(targets)
             result.stages = _stage_status(repo, pipes, stages, hasher, only)
-        result.order = _dvc_order(repo, [t for t, _sub in tracked], stages)
+        result.order = _dvc_order(repo, targets, [t for t, _sub in tracked], stages, pipes)
     finally:
         repo.save_state()
     return result
 
 
-def _dvc_order(repo: Repo, tracked: list[Tracked], stages: list[Any]) -> dict[str, tuple[Any, ...]]:
-    """Sort keys that put status entries in dvc's order: the order its index
-    walks the metafiles in, stages in their file's order."""
+def _dvc_order(
+    repo: Repo,
+    targets: Sequence[str | Path] | None,
+    tracked: list[Tracked],
+    stages: list[Any],
+    pipes: Any,
+) -> dict[str, tuple[Any, ...]]:
+    """Sort keys that put status entries in dvc's order: by the first target
+    that names them, then in the order dvc's index walks the metafiles,
+    stages in their file's order."""
+    from bale.exceptions import OutputNotTrackedError
+    from bale.ops.outputs import resolve
     from bale.ops.walk_order import WalkOrder
 
+    # Which target first names each entry (the same lookup as split_targets).
+    first: dict[Any, int] = {}
+    for i, target in enumerate(targets or []):
+        try:
+            for t, _sub in resolve(repo, [target], stages=False):
+                first.setdefault(t.dvcfile.path, i)
+        except OutputNotTrackedError:
+            for n in pipes.select([str(target)]) if pipes is not None else []:
+                first.setdefault(id(n.stage), i)
     walk = WalkOrder(repo.root)
     order: dict[str, tuple[Any, ...]] = {}
     for t in tracked:
         rel = t.dvcfile.path.relative_to(repo.root).as_posix()
-        order.setdefault(rel, (walk.key(t.dvcfile.path), 0))
+        order.setdefault(rel, (first.get(t.dvcfile.path, 0), walk.key(t.dvcfile.path), 0))
     cwd = Path.cwd()
     for i, stage in enumerate(stages):
-        order.setdefault(stage.addressing(cwd), (walk.key(stage.dvcyaml), i))
+        rank = (first.get(id(stage), 0), walk.key(stage.dvcyaml), i)
+        order.setdefault(stage.addressing(cwd), rank)
     return order
 
 
