@@ -204,8 +204,16 @@ def test_diff_prints_as_dvc_does(sh: Sh, project: Path, tmp_path: Path) -> None:
         ("diff", "HEAD~1", "HEAD", "--md", "--show-hash"),
         ("diff", "HEAD", "HEAD~1", "--json", "--show-hash"),
         ("@sub", "diff", "HEAD~1", "--json"),
+        # --targets: a directory output, a path inside one, a .dvc file, a
+        # stage, a stage output from a subdirectory; one that names nothing
+        ("diff", "--json", "--targets", "images"),
+        ("diff", "HEAD~1", "--json", "--targets", "images/cat", "data.txt.dvc"),
+        ("diff", "HEAD~1", "--show-hash", "--targets", "sub/dvc.yaml:prep", "loop@x"),
+        ("@sub", "diff", "HEAD~1", "--json", "--targets", "prepared"),
+        ("diff", "--json", "--targets", "sub"),
     ]
-    compare(sh, d, b, steps)
+    dvc, _bale = compare(sh, d, b, steps)
+    assert not dvc[-1].ok
 
 
 def test_diff_names_stage_outputs_that_have_no_lock_entry(

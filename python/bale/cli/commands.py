@@ -235,7 +235,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
     # dvc's CmdDiff: between two revisions "not in cache" is not shown.
     hide_missing = bool(args.b_rev) or args.hide_missing
-    r = diff(_repo(), args.a_rev, args.b_rev).to_dvc_json(hide_missing, args.show_hash)
+    result = diff(_repo(), args.a_rev, args.b_rev, args.targets)
+    r = result.to_dvc_json(hide_missing, args.show_hash)
     if args.json:
         _dvc_json(r)
         return 0
@@ -778,6 +779,9 @@ def register(sub: Any, only: str | None = None) -> None:
     p.add_argument("b_rev", nargs="?", help="new revision (default: the workspace)")
     p.add_argument("--json", action="store_true", help="print as JSON, like dvc diff --json")
     p.add_argument("--show-hash", action="store_true", help="show each entry's hash")
+    p.add_argument(
+        "--targets", nargs="*", metavar="<paths>", help="only these .dvc files, stages or paths"
+    )
     p.add_argument(
         "--md", dest="markdown", action="store_true", help="print a Markdown (GFM) table"
     )

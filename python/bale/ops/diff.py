@@ -3,7 +3,9 @@ between a revision and the workspace."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bale import scm
@@ -140,15 +142,23 @@ def _workspace_side(repo: Repo) -> Side:
     return files, dirs, [], set()
 
 
-def diff(repo: Repo, a_rev: str | None = None, b_rev: str | None = None) -> DiffResult:
-    """``a_rev`` defaults to HEAD; ``b_rev`` to the workspace."""
+def diff(
+    repo: Repo,
+    a_rev: str | None = None,
+    b_rev: str | None = None,
+    targets: Sequence[str] | None = None,
+) -> DiffResult:
+    """``a_rev`` defaults to HEAD; ``b_rev`` to the workspace; ``targets``
+    (``.dvc`` files, stages, paths) limit it to what they name."""
     scm.require_git(repo, "diff")
     if not scm.has_commits(repo.root):
         return DiffResult()  # as dvc: before the first commit there is nothing to compare
-    a_files, a_dirs, a_missing, a_unknown = _rev_side(repo, a_rev or "HEAD")
-    b_files, b_dirs, b_missing, b_unknown = (
-        _rev_side(repo, b_rev) if b_rev else _workspace_side(repo)
-    )
+    a_side = _rev_side(repo, a_rev or "HEAD")
+    b_side = _rev_side(repo, b_rev) if b_rev else _workspace_side(repo)
+    if targets:
+        a_side, b_side = _only(repo, targets, a_side, b_side)
+    a_files, a_dirs, a_missing, a_unknown = a_side
+    b_files, b_dirs, b_missing, b_unknown = b_side
     r = DiffResult(not_in_cache=sorted(set(a_missing + b_missing)))
     for p in r.not_in_cache:
         r.hashes["not in cache", p] = (
@@ -187,6 +197,68 @@ def diff(repo: Repo, a_rev: str | None = None, b_rev: str | None = None) -> Diff
     r.deleted.sort()
     r.modified.sort()
     return r
+
+
+def _only(repo: Repo, targets: Sequence[str], *sides: Side) -> tuple[Side, Side]:
+    """``sides`` cut to what ``targets`` name (``dvc diff --targets``): the
+    outputs of a ``.dvc`` file or a stage, or a path and what is under it (a
+    path inside a tracked directory: only that part of it). A target that
+    names no output on either side is an error, as in dvc."""
+    from bale.exceptions import TargetError, TargetNotFoundError
+    from bale.metafiles import load_dvcfile
+    from bale.pipeline import index
+
+    def rel(path: Path) -> str:
+        return path.relative_to(repo.root).as_posix() if path != repo.root else ""
+
+    prefixes: list[tuple[str, list[str]]] = []
+    stages: set[str] = set()  # targets that name stages: found, outputs or not
+    pipes = None
+    for target in targets:
+        path = abspath(target)
+        if path.suffix == ".dvc" and path.is_file():
+            f = load_dvcfile(path)
+            named = [rel(abspath(path.parent / o.path)) for o in f.outs]
+        elif path.exists():
+            named = [rel(path)]
+        else:
+            pipes = pipes or index.load(repo)
+            try:
+                nodes = pipes.select([target])
+            except TargetError:  # not a stage: a path gone from the workspace
+                nodes = []
+            # A path in (or of) an output selects its node too: that is a path.
+            nodes = [n for n in nodes if not any(path.is_relative_to(o) for o in n.outs)]
+            named = [rel(o) for n in nodes for o in n.outs] if nodes else [rel(path)]
+            if nodes:
+                stages.add(target)
+        prefixes.append((target, named))
+
+    def wanted(p: str) -> bool:
+        p = p.rstrip("/")
+        return any(not n or p == n or p.startswith(n + "/") for _t, ns in prefixes for n in ns)
+
+    out = []
+    for files, dirs, missing, unknown in sides:
+        out.append(
+            (
+                {p: o for p, o in files.items() if wanted(p)},
+                {p: o for p, o in dirs.items() if wanted(p)},
+                [p for p in missing if wanted(p)],
+                {p for p in unknown if wanted(p)},
+            )
+        )
+    # dvc's rule: a target is an output, or a path inside one, on either side
+    # (a directory holding outputs is not one without --recursive).
+    everything = [p.rstrip("/") for files, dirs, _m, unk in sides for p in (*files, *dirs, *unk)]
+    for target, named in prefixes:
+        if target in stages:
+            continue
+        if not any(p == n or n.startswith(p + "/") for n in named for p in everything):
+            raise TargetNotFoundError(
+                f"{target}: is not a tracked output, or a path inside one, at either revision"
+            )
+    return out[0], out[1]
 
 
 def _hashless(
