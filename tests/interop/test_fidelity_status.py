@@ -315,3 +315,20 @@ def test_remote_list_pads_and_orders_as_dvc_does(
         "12345678        s3://bucket/x",
         "loc     /tmp/loc",
     ]
+
+
+def test_diff_lists_each_file_of_a_directory_the_cache_lacks(
+    sh: Sh, project: Path, tmp_path: Path
+) -> None:
+    import hashlib
+
+    dog = hashlib.md5(b"dog\n").hexdigest()
+    d, b = twins(project, tmp_path, sh, f"rm .dvc/cache/files/md5/{dog[:2]}/{dog[2:]}")
+    steps: list[Step] = [
+        ("diff", "--json"),
+        ("diff",),
+        ("diff", "--md", "--show-hash"),
+        ("diff", "--json", "--hide-missing"),
+    ]
+    dvc, _bale = compare(sh, d, b, steps)
+    assert dvc[0].json()["not in cache"] == [{"path": "images/dog"}]

@@ -39,8 +39,8 @@ class DiffResult:
 
     def to_dvc_json(self, hide_missing: bool = False, show_hash: bool = False) -> dict[str, Any]:
         """What ``dvc diff --json`` prints: entries sorted by path (a
-        rename's old one), ``{}`` when nothing changed, and with
-        ``hide_missing`` (dvc's rule between two revisions) no "not in cache";
+        rename's old one), ``{}`` when nothing changed (nor is missing), and
+        with ``hide_missing`` (dvc's rule between two revisions) no "not in cache";
         with ``show_hash``, each entry's hash after its path."""
         paths: dict[str, list[Any]] = {
             "added": sorted(self.added),
@@ -49,8 +49,11 @@ class DiffResult:
             "renamed": sorted(self.renamed),
             "not in cache": sorted(self.not_in_cache),
         }
+        if not any(paths.values()):
+            return {}
         out: dict[str, Any] = {}
         for state in _STATES:
+            # dvc drops the state after the test for an empty diff
             if state == "not in cache" and hide_missing:
                 continue
             entries = []
@@ -63,7 +66,7 @@ class DiffResult:
                     entry["hash"] = self.hashes.get((state, key))
                 entries.append(entry)
             out[state] = entries
-        return out if any(out.values()) else {}
+        return out
 
 
 def _expand(
@@ -74,7 +77,11 @@ def _expand(
     files: dict[str, str],
     dirs: dict[str, str],
     missing: list[str],
+    check_files: bool = False,
 ) -> None:
+    """Adds the output at ``path`` to ``files``/``dirs`` (a directory's
+    files one by one); what the cache lacks to ``missing``: the directory's
+    manifest, and with ``check_files`` each of its files, as dvc checks them."""
     if oid.endswith((".dir", ".tree")):
         dirs[path + "/"] = oid
         try:
@@ -84,6 +91,8 @@ def _expand(
             return
         for rel, foid, _size, _x in entries:
             files[f"{path}/{rel}"] = foid
+            if check_files and not repo.workspace.exists(algo, foid):
+                missing.append(f"{path}/{rel}")
     else:
         files[path] = oid
         if not repo.workspace.exists(algo, oid):
@@ -106,7 +115,7 @@ def _unlocked_outs(repo: Repo, pipes: Pipelines) -> set[str]:
     return unlocked
 
 
-def _rev_side(repo: Repo, rev: str) -> Side:
+def _rev_side(repo: Repo, rev: str, check_files: bool = False) -> Side:
     from bale.pipeline.index import load_at
 
     files: dict[str, str] = {}
@@ -115,7 +124,7 @@ def _rev_side(repo: Repo, rev: str) -> Side:
     commit = scm.resolve_rev(repo.root, rev)
     for t in collect_at(repo, commit, rev):
         if t.out.oid:
-            _expand(repo, t.rel(repo), t.algo, t.out.oid, files, dirs, missing)
+            _expand(repo, t.rel(repo), t.algo, t.out.oid, files, dirs, missing, check_files)
     return files, dirs, missing, _unlocked_outs(repo, load_at(repo, commit, rev))
 
 
@@ -153,13 +162,16 @@ def diff(
     scm.require_git(repo, "diff")
     if not scm.has_commits(repo.root):
         return DiffResult()  # as dvc: before the first commit there is nothing to compare
-    a_side = _rev_side(repo, a_rev or "HEAD")
+    # Against the workspace, dvc lists every file of the old side the cache
+    # lacks ("not in cache"); between two revisions it shows none.
+    a_side = _rev_side(repo, a_rev or "HEAD", check_files=not b_rev)
     b_side = _rev_side(repo, b_rev) if b_rev else _workspace_side(repo)
     if targets:
         a_side, b_side = _only(repo, targets, a_side, b_side)
     a_files, a_dirs, a_missing, a_unknown = a_side
     b_files, b_dirs, b_missing, b_unknown = b_side
-    r = DiffResult(not_in_cache=sorted(set(a_missing + b_missing)))
+    # Between two revisions dvc does not look for what the cache lacks.
+    r = DiffResult(not_in_cache=sorted(set(a_missing + b_missing)) if not b_rev else [])
     for p in r.not_in_cache:
         r.hashes["not in cache", p] = (
             a_files.get(p) or a_dirs.get(p) or b_files.get(p) or b_dirs.get(p)
