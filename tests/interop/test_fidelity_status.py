@@ -286,6 +286,22 @@ def test_stage_list_prints_as_dvc_does(
     compare(sh, empty_d, empty_b, [("stage", "list"), ("stage", "list", "--all")])
 
 
+def test_stage_list_leaves_out_a_dvc_yaml_that_does_not_load_as_dvc_does(
+    sh: Sh, project: Path, tmp_path: Path
+) -> None:
+    setup = "mkdir bad && printf 'stages:\\n  x:\\n    cmdd: echo\\n' > bad/dvc.yaml"
+    d, b = twins(project, tmp_path, sh, setup)
+    steps: list[Step] = [
+        ("stage", "list"),
+        ("stage", "list", "--all"),
+        ("stage", "list", "--fail"),  # --fail matters only where dvc walks the project
+        ("stage", "list", "--all", "--fail"),
+        ("stage", "list", "bad/dvc.yaml"),
+    ]
+    dvc, _bale = compare(sh, d, b, steps)
+    assert [r.ok for r in dvc] == [True, True, True, False, False]
+
+
 def test_remote_list_pads_and_orders_as_dvc_does(
     sh: Sh, dvc_template: Path, tmp_path: Path
 ) -> None:

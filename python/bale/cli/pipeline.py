@@ -90,7 +90,9 @@ def cmd_stage_list(args: argparse.Namespace) -> int:
     from bale.ops.stage import list_stages, to_json
     from bale.pipeline.compare import format_table
 
-    infos = list_stages(_repo(), args.targets, everything=args.all, recursive=args.recursive)
+    infos = list_stages(
+        _repo(), args.targets, everything=args.all, recursive=args.recursive, fail=args.fail
+    )
     if args.json:
         print(json.dumps(to_json(infos), indent=2))
         return 0
@@ -217,6 +219,9 @@ def register(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
         help="stages, dvc.yaml/.dvc files or directories (default: ./dvc.yaml)",
     )
     ls.add_argument("--all", action="store_true", help="every stage of the project")
+    ls.add_argument(
+        "--fail", action="store_true", help="fail on a dvc.yaml or .dvc file that does not load"
+    )
     ls.add_argument(
         "-R", "--recursive", action="store_true", help="every stage inside the target directories"
     )

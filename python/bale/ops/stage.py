@@ -183,13 +183,47 @@ def _describe_dvcfile(path: Path) -> str:
 _Entry = Stage | Path
 
 
-def _walk_ordered(repo: Repo, pipes: index.Pipelines) -> list[_Entry]:
+def _load(repo: Repo, fail: bool, targets: Sequence[Path]) -> index.Pipelines:
+    """The pipelines as ``dvc stage list`` reads them: a ``dvc.yaml`` that
+    does not load is left out (dvc logs it at debug level), unless ``fail``
+    or a target names it."""
+    from bale.exceptions import BaleError
+    from bale.pipeline.dvcyaml import load_dvcyaml
+
+    parsing = repo.config.parsing()
+    files = []
+    for path in index.pipeline_paths(repo):
+        try:
+            files.append(load_dvcyaml(path, repo.root, parsing))
+        except BaleError:
+            if fail or path in targets:
+                raise
+    return index.Pipelines(repo, files, {})
+
+
+def _loads(path: Path, fail: bool) -> bool:
+    """Whether the ``.dvc`` file at ``path`` loads (or raise, with ``fail``)."""
+    from bale.exceptions import BaleError
+    from bale.metafiles import load_dvcfile
+
+    try:
+        load_dvcfile(path)
+    except BaleError:
+        if fail:
+            raise
+        return False
+    return True
+
+
+def _walk_ordered(repo: Repo, pipes: index.Pipelines, fail: bool) -> list[_Entry]:
     """Every stage and ``.dvc`` file, in the order dvc's index walks them."""
     from bale.ops.outputs import dvcfiles
     from bale.ops.walk_order import WalkOrder
 
     walk = WalkOrder(repo.root)
-    keyed: list[tuple[Any, _Entry]] = [((walk.key(p), 0), p) for p in dvcfiles(repo)]
+    keyed: list[tuple[Any, _Entry]] = [
+        ((walk.key(p), 0), p) for p in dvcfiles(repo) if _loads(p, fail)
+    ]
     keyed += [((walk.key(s.dvcyaml), i), s) for i, s in enumerate(pipes.stages)]
     return [e for _k, e in sorted(keyed, key=lambda ke: ke[0])]
 
@@ -204,20 +238,27 @@ def list_stages(
     *,
     everything: bool = False,
     recursive: bool = False,
+    fail: bool = False,
 ) -> list[StageInfo]:
     """What ``dvc stage list`` lists: the stages ``targets`` name (default:
     the ``dvc.yaml`` of the current directory, which must exist), with
     ``recursive`` every stage under a target directory, with ``everything``
-    every stage and ``.dvc`` file of the project, in dvc's walk order."""
-    pipes = index.load(repo)
+    every stage and ``.dvc`` file of the project, in dvc's walk order. A
+    ``dvc.yaml`` or ``.dvc`` file that does not load is left out unless
+    ``fail`` or a target names it."""
+    targets = list(targets or ([] if everything else [PROJECT_FILE]))
+    # dvc walks the project (where --fail applies) only for --all and -R.
+    fail = fail and (everything or recursive)
+    pipes = _load(repo, fail, [abspath(t) for t in targets])
     if everything:
-        entries = _walk_ordered(repo, pipes)
+        entries = _walk_ordered(repo, pipes, fail)
     else:
         entries = []
-        for target in targets or [PROJECT_FILE]:
+        for target in targets:
             path = abspath(target)
             if recursive and path.is_dir():
-                entries += [e for e in _walk_ordered(repo, pipes) if _where(e).is_relative_to(path)]
+                inside = _walk_ordered(repo, pipes, fail)
+                entries += [e for e in inside if _where(e).is_relative_to(path)]
                 continue
             if (path.name == PROJECT_FILE or path.suffix == ".dvc") and not path.exists():
                 raise TargetError(f"'{path}' does not exist")  # dvc's words
