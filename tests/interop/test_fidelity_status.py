@@ -270,6 +270,7 @@ def test_stage_list_prints_as_dvc_does(
         ("stage", "list", "images.dvc"),
         ("stage", "list", "sub/extra/dvc.yaml"),
         ("stage", "list", "-R", "sub/extra"),
+        ("stage", "list", "-R", "."),  # dvc's graph order: what a stage needs before it
         ("@sub", "stage", "list"),
         ("@sub", "stage", "list", "--all"),
         ("@sub", "stage", "list", "../dvc.yaml"),

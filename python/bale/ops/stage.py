@@ -228,6 +228,36 @@ def _walk_ordered(repo: Repo, pipes: index.Pipelines, fail: bool) -> list[_Entry
     return [e for _k, e in sorted(keyed, key=lambda ke: ke[0])]
 
 
+def _postorder(repo: Repo, pipes: index.Pipelines, entries: list[_Entry]) -> list[_Entry]:
+    """``entries`` as dvc's ``collect_inside_path`` orders them (networkx's
+    ``dfs_postorder_nodes`` of its graph): from each, in order, depth first
+    through what it depends on, each listed after what it depends on."""
+
+    def key(e: _Entry) -> Any:
+        return e if isinstance(e, Path) else id(e)
+
+    nodes = {
+        (repo.root / n.label if n.stage is None else id(n.stage)): n for n in pipes.graph.nodes
+    }
+    by_node = {id(nodes[key(e)]): e for e in entries if key(e) in nodes}
+    out: list[_Entry] = []
+    seen: set[Any] = set()
+
+    def visit(e: _Entry) -> None:
+        if key(e) in seen:
+            return
+        seen.add(key(e))
+        node = nodes.get(key(e))
+        for up in node.upstream if node is not None else []:
+            if id(up) in by_node:
+                visit(by_node[id(up)])
+        out.append(e)
+
+    for e in entries:
+        visit(e)
+    return out
+
+
 def _where(entry: _Entry) -> Path:
     return entry if isinstance(entry, Path) else entry.dvcyaml
 
@@ -257,7 +287,7 @@ def list_stages(
         for target in targets:
             path = abspath(target)
             if recursive and path.is_dir():
-                inside = _walk_ordered(repo, pipes, fail)
+                inside = _postorder(repo, pipes, _walk_ordered(repo, pipes, fail))
                 entries += [e for e in inside if _where(e).is_relative_to(path)]
                 continue
             if (path.name == PROJECT_FILE or path.suffix == ".dvc") and not path.exists():
