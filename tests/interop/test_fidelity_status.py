@@ -138,6 +138,19 @@ def test_status_prints_stages_and_outputs_as_dvc_does(
     assert "\n" not in dvc[1].out.rstrip("\n")  # one line
 
 
+def test_status_warns_of_a_frozen_stage_as_dvc_does(sh: Sh, project: Path, tmp_path: Path) -> None:
+    setup = (
+        "sed -i 's/^    cmd: cp data.txt model.txt/    frozen: true\\n&/' dvc.yaml"
+        " && echo 2 > data.txt"
+    )
+    d, b = twins(project, tmp_path, sh, setup)
+    steps: list[Step] = [("status",), ("status", "--json"), ("status", "train")]
+    dvc, bale = compare(sh, d, b, steps)
+    for dr, br in zip(dvc, bale, strict=True):
+        assert "stage: 'train' is frozen" in dr.err
+        assert br.err == dr.err
+
+
 def test_status_of_an_empty_project_and_of_an_up_to_date_one(
     sh: Sh, dvc_template: Path, project: Path, tmp_path: Path
 ) -> None:

@@ -135,6 +135,13 @@ def status(
         if pipes is not None:
             only = pipes.outputs_named(targets)
             result.stages = _stage_status(repo, pipes, stages, hasher, only)
+            # dvc's warning, stage by stage, before what it prints
+            result.warnings += [
+                f"stage: '{s.addressing(Path.cwd())}' is frozen. Its dependencies are"
+                " not going to be shown in the status output."
+                for s in stages
+                if s.frozen
+            ]
         result.order = _dvc_order(repo, targets, [t for t, _sub in tracked], stages, pipes)
     finally:
         repo.save_state()
