@@ -193,7 +193,7 @@ def test_a_password_in_a_remote_url_is_masked_in_listings_and_never_cached(
     run("bale", "config", "remote.s.secret_access_key", "s3cret-key")
     run("bale", "config", "remote.s.access_key_id", "AK")
     listed = run("bale", "remote", "list").stdout
-    assert listed.splitlines()[0] == "h\thttps://ann:***@example.com/dvc\t(default)"
+    assert listed.splitlines()[0] == "h\thttps://ann:***@example.com/dvc\t(default)".expandtabs()
     assert "s3cret" not in listed
     # asking for the one value is asking for the secret (as dvc and git config do)
     assert run("bale", "config", "remote.h.url").stdout == url + "\n"

@@ -79,18 +79,36 @@ def cmd_add(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cloud_status(args: argparse.Namespace) -> int:
-    from bale.ops.status import cloud_status
+#: dvc's words for a project that tracks nothing (dvc/commands/status.py).
+EMPTY_PROJECT_MSG = (
+    "There are no data or pipelines tracked in this project yet.\n"
+    "See <https://dvc.org/doc/start> to get started!"
+)
 
+
+def _dvc_json(data: Any) -> None:
+    """Prints ``data`` as dvc's ``ui.write_json`` does, for the commands whose
+    ``--json`` mirrors dvc's: on one line (ASCII, json's default separators),
+    indented only on a terminal."""
+    print(json.dumps(data, indent=2 if sys.stdout.isatty() else None))
+
+
+def _cloud_status(args: argparse.Namespace) -> int:
+    from bale.ops.status import cloud_status, has_stages
+
+    repo = _repo()
     result = cloud_status(
-        _repo(), args.targets, remote=args.remote, jobs=args.jobs, scope=_scope(args)
+        repo, args.targets, remote=args.remote, jobs=args.jobs, scope=_scope(args)
     )
     if args.json:
-        _json(result.to_dvc_json())
+        _dvc_json(result.to_dvc_json())
         return 0
     if args.quiet:
         return int(not result.clean)
     if result.clean:
+        if not has_stages(repo):
+            print(EMPTY_PROJECT_MSG)
+            return 0
         names = ", ".join(f"'{r}'" for r in result.remotes) or "(none)"
         _say(args, f"Cache and remote {names} are in sync.")
         return 0
@@ -110,7 +128,7 @@ def git_add_hint(root: Path, files: Iterable[str]) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from bale.ops.status import status
+    from bale.ops.status import has_stages, status
 
     if args.cloud:
         return _cloud_status(args)
@@ -118,25 +136,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     result = status(repo, args.targets, granular=args.granular)
     for line in result.warnings:
         warn(line)
-    dvcfiles = result.dvcfiles
+    shown = _from_cwd(repo.root, result.to_dvc_json(granular=args.granular), result.dvcfiles)
     if args.json:
-        _json(_from_cwd(repo.root, result.to_dvc_json(granular=args.granular), dvcfiles))
-        return 0
-    if result.clean:
-        _say(args, "Data and pipelines are up to date.")
+        _dvc_json(shown)
         return 0
     if args.quiet:
-        return 1
-    _show_status(_from_cwd(repo.root, result.to_dvc_json(), dvcfiles))
-    for s in result.changed if args.granular else []:
-        for kind, paths in (
-            ("added", s.added),
-            ("deleted", s.deleted),
-            ("modified", s.modified),
-            ("not in cache", s.not_in_cache),
-        ):
-            for p in paths:
-                print(f"\t\t\t{kind + ':':<16}{_rel_cwd(repo.root, s.path)}/{p}")
+        return int(not result.clean)
+    if result.clean:
+        print(EMPTY_PROJECT_MSG if not has_stages(repo) else "Data and pipelines are up to date.")
+        return 0
+    _show_status(shown)
     return 0
 
 
@@ -181,7 +190,12 @@ def _show_status(status: Any, indent: int = 0) -> None:
             _show_status(entry, indent)
     else:
         for key, value in status.items():
-            if isinstance(value, str):
+            if key == "files":  # --granular: each file under its own output
+                (out,) = status["changed outs"]
+                for kind, paths in value.items():
+                    for p in paths:
+                        print(f"{ind}\t\t{kind + ':':<16}{out}/{p}")
+            elif isinstance(value, str):
                 print(f"{ind}{value + ':':<20}{key}")
             elif value:
                 print(f"{ind}{key}:")
@@ -251,23 +265,54 @@ def cmd_commit(args: argparse.Namespace) -> int:
 def cmd_diff(args: argparse.Namespace) -> int:
     from bale.ops.diff import diff
 
-    r = diff(_repo(), args.a_rev, args.b_rev).to_dvc_json(hide_missing=bool(args.b_rev))
+    # dvc's CmdDiff: between two revisions "not in cache" is not shown.
+    hide_missing = bool(args.b_rev) or args.hide_missing
+    result = diff(_repo(), args.a_rev, args.b_rev, args.targets)
+    r = result.to_dvc_json(hide_missing, args.show_hash)
     if args.json:
-        _json(r)
+        _dvc_json(r)
         return 0
-    states = [s for s in ("added", "deleted", "renamed", "modified", "not in cache") if s in r]
+    states = ["added", "deleted", "renamed", "modified"] + (
+        [] if hide_missing else ["not in cache"]
+    )
+    if args.markdown:
+        from bale.pipeline.compare import format_table
+
+        headers = ["Status", "Hash", "Path"] if args.show_hash else ["Status", "Path"]
+        rows = [
+            [state, _digest(e.get("hash")), _diff_path(e)]
+            if args.show_hash
+            else [state, _diff_path(e)]
+            for state in states
+            for e in r.get(state, [])
+        ]
+        print(format_table(headers, rows, markdown=True) + "\n")
+        return 0
     counts = {}
     for state in states:
-        paths = [_diff_path(e) for e in r[state]]
-        if paths:
+        entries = r.get(state, [])
+        if entries:
             print(f"{state.capitalize()}:")
-            for p in paths:
-                print(f"    {p}")
+            for e in entries:
+                digest = _digest(e.get("hash"))
+                print(f"    {digest}{'  ' if digest else ''}{_diff_path(e)}")
             print()
-        counts[state] = sum(not p.endswith("/") for p in paths)  # files, not directories
+        # files, not directories
+        counts[state] = sum(not _diff_path(e).endswith("/") for e in entries)
     if any(counts.values()):
         print("files summary: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
     return 0
+
+
+def _digest(checksum: Any) -> str:
+    """dvc's short hash: 8 digits, ``old..new`` for a modification; a side
+    with no hash (a stage output with no dvc.lock entry) shown as nothing,
+    where dvc fails with a TypeError."""
+    if not checksum:
+        return ""
+    if isinstance(checksum, str):
+        return checksum[:8]
+    return "{}..{}".format((checksum["old"] or "")[:8], (checksum["new"] or "")[:8])
 
 
 def _diff_path(entry: dict[str, Any]) -> str:
@@ -645,9 +690,11 @@ def cmd_remote(args: argparse.Namespace) -> int:
                 return 1
             print(name)
     else:
-        default = repo.config.core_remote()
-        for name, url in remote.listing(repo):
-            print(f"{name}\t{url}" + ("\t(default)" if name == default else ""))
+        for name, url, default in remote.listing(repo, args.level):
+            # dvc writes the line through rich, which expands the tabs to
+            # 8-column stops (and wraps it at the terminal's width, which bale
+            # does not: a URL cut in two is no use to a script or a reader).
+            print((f"{name}\t{url}" + ("\t(default)" if default else "")).expandtabs(8))
     return 0
 
 
@@ -786,6 +833,16 @@ def register(sub: Any, only: str | None = None) -> None:
     p.add_argument("a_rev", nargs="?", help="old revision (default: HEAD)")
     p.add_argument("b_rev", nargs="?", help="new revision (default: the workspace)")
     p.add_argument("--json", action="store_true", help="print as JSON, like dvc diff --json")
+    p.add_argument("--show-hash", action="store_true", help="show each entry's hash")
+    p.add_argument(
+        "--targets", nargs="*", metavar="<paths>", help="only these .dvc files, stages or paths"
+    )
+    p.add_argument(
+        "--md", dest="markdown", action="store_true", help="print a Markdown (GFM) table"
+    )
+    p.add_argument(
+        "--hide-missing", action="store_true", help="do not list what is not in the cache"
+    )
 
     p = command(
         "remove", cmd_remove, "Stop tracking: delete .dvc files and their .gitignore lines."

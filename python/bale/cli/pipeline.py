@@ -99,17 +99,17 @@ def cmd_stage_add(args: argparse.Namespace) -> int:
 
 def cmd_stage_list(args: argparse.Namespace) -> int:
     from bale.ops.stage import list_stages, to_json
+    from bale.pipeline.compare import format_table
 
-    infos = list_stages(_repo(), args.targets)
+    infos = list_stages(
+        _repo(), args.targets, everything=args.all, recursive=args.recursive, fail=args.fail
+    )
     if args.json:
         print(json.dumps(to_json(infos), indent=2))
         return 0
-    width = max((len(i.name) for i in infos), default=0)
-    for i in infos:
-        if args.name_only or not i.description:
-            print(i.name)
-        else:
-            print(f"{i.name:<{width}}  {i.description}")
+    if infos:  # dvc's ui.table: tabulate's plain format, nothing for no rows
+        rows = [[i.name, "" if args.name_only else i.description] for i in infos]
+        print(format_table([], rows, markdown=False))
     return 0
 
 
@@ -232,7 +232,18 @@ def register(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
     a.add_argument("command", nargs=argparse.REMAINDER, help="the command to run")
     ls = ssub.add_parser("list", help="List stages.", description="List stages.")
     ls.set_defaults(func=cmd_stage_list)
-    ls.add_argument("targets", nargs="*", help="stages or dvc.yaml files (default: all)")
+    ls.add_argument(
+        "targets",
+        nargs="*",
+        help="stages, dvc.yaml/.dvc files or directories (default: ./dvc.yaml)",
+    )
+    ls.add_argument("--all", action="store_true", help="every stage of the project")
+    ls.add_argument(
+        "--fail", action="store_true", help="fail on a dvc.yaml or .dvc file that does not load"
+    )
+    ls.add_argument(
+        "-R", "--recursive", action="store_true", help="every stage inside the target directories"
+    )
     ls.add_argument("--name-only", "--names-only", action="store_true", help="names only")
     ls.add_argument("--json", action="store_true", help="print as JSON")
 

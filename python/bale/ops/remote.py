@@ -106,9 +106,11 @@ def unset_default(repo: Repo, *, level: str = "repo") -> None:
         repo.config.unset("core.remote", level=level)
 
 
-def listing(repo: Repo) -> list[tuple[str, str]]:
-    """``(name, url)`` of every remote, local paths made absolute (as dvc lists
-    them), a password in a URL shown as ``***``.
+def listing(repo: Repo, level: str | None = None) -> list[tuple[str, str, bool]]:
+    """``(name, url, is the default)`` of every remote (at ``level``, or
+    merged across levels), in dvc's order: as the config files name them,
+    a level's remotes after the ones before it; local paths made absolute
+    (as dvc lists them), a password in a URL shown as ``***``.
 
     dvc prints the URL as written, password and all. A listing is what gets
     pasted into an issue or scrolls past in a CI log, and it is read for the
@@ -117,12 +119,18 @@ def listing(repo: Repo) -> list[tuple[str, str]]:
     """
     from bale.redact import mask_url
 
-    names = set()
-    for key, _value in repo.config.items():
+    names: dict[str, None] = {}
+    for key, _value in repo.config.items(level):
         parts = key.split(".")
-        if len(parts) == 3 and parts[0] == "remote" and parts[2] == "url":
-            names.add(parts[1])
-    return [(n, mask_url(repo.config.get(f"remote.{n}.url") or "")) for n in sorted(names)]
+        if len(parts) == 3 and parts[0] == "remote":
+            names.setdefault(parts[1], None)
+    default = repo.config.get("core.remote", level)
+    out = []
+    for n in names:
+        url = repo.config.get(f"remote.{n}.url", level)
+        if url is not None:  # options set at a level without the url: not a remote there
+            out.append((n, mask_url(url), n == default))
+    return out
 
 
 def rename(repo: Repo, name: str, new: str, *, level: str = "repo") -> None:

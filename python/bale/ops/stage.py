@@ -124,40 +124,185 @@ def add_stage(repo: Repo, spec: StageSpec, *, force: bool = False) -> Stage:
 
 @dataclass(frozen=True)
 class StageInfo:
-    name: str  # dvc's addressing
+    name: str  # dvc's addressing, from the current directory
     description: str
 
 
-def _describe(stage: Stage) -> str:
-    """dvc's ``stage list`` description: the desc's first line, else what the
-    stage outputs and reports (``dvc/commands/stage.py``)."""
-    if stage.desc:
-        lines = [ln.strip() for ln in stage.desc.splitlines() if ln.strip()]
-        if lines:
-            return lines[0]
-    deps = [*stage.deps, *(p.path for p in stage.params)]
-    if not deps and not stage.outs:
+#: dvc cuts a description longer than this (dvc/commands/stage.py MAX_TEXT_LENGTH).
+MAX_DESCRIPTION = 80
+
+
+def _truncate(text: str, width: int = MAX_DESCRIPTION) -> str:
+    """dvc's ``truncate_text``: cut to ``width`` characters, the last one ``…``."""
+    return text[: width - 1] + "\u2026" if len(text) > width else text
+
+
+def _generated(deps: list[str], outs: list[str], reports: list[str]) -> str:
+    """dvc's ``generate_description``: what the stage outputs and reports,
+    else what it depends on."""
+    if not deps and not outs and not reports:
         return "No outputs or dependencies"
-    if not stage.outs:
+    if not outs and not reports:
         return "Depends on " + ", ".join(deps)
     parts = []
-    outs = [o.path for o in stage.outs if o.kind == "outs"]
     if outs:
         parts.append("Outputs " + ", ".join(outs))
-    reports = [o.path for o in stage.outs if o.kind != "outs"]
     if reports:
         parts.append("Reports " + ", ".join(reports))
     return "; ".join(parts)
 
 
-def list_stages(repo: Repo, targets: Sequence[str] | None = None) -> list[StageInfo]:
-    """The stages of every ``dvc.yaml`` (or of ``targets``), in file order."""
-    pipes = index.load(repo)
-    if targets:
-        stages = [n.stage for n in pipes.select(list(targets)) if n.stage is not None]
+def _describe(stage: Stage) -> str:
+    """dvc's ``stage list`` description: the desc's first non-empty line,
+    stripped (``Stage.short_description``; a line of blanks strips to
+    nothing, and then, as in dvc, the generated one is used)."""
+    if stage.desc:
+        lines = [ln for ln in stage.desc.splitlines() if ln]
+        if lines and lines[0].strip():
+            return lines[0].strip()
+    deps = [*stage.deps, *(p.path for p in stage.params)]
+    outs = [o.path for o in stage.outs if o.kind == "outs"]
+    reports = [o.path for o in stage.outs if o.kind != "outs"]
+    return _generated(deps, outs, reports)
+
+
+def _describe_dvcfile(path: Path) -> str:
+    from bale.metafiles import load_dvcfile
+
+    f = load_dvcfile(path)
+    desc = f.data.get("desc")
+    if isinstance(desc, str):
+        lines = [ln for ln in desc.splitlines() if ln]
+        if lines and lines[0].strip():
+            return lines[0].strip()
+    deps = [str(d.get("path", "")) for d in f.deps]
+    return _generated(deps, [o.path for o in f.outs], [])
+
+
+# A stage of a dvc.yaml, or a .dvc file (by its path).
+_Entry = Stage | Path
+
+
+def _load(repo: Repo, fail: bool, targets: Sequence[Path]) -> index.Pipelines:
+    """The pipelines as ``dvc stage list`` reads them: a ``dvc.yaml`` that
+    does not load is left out (dvc logs it at debug level), unless ``fail``
+    or a target names it."""
+    from bale.exceptions import BaleError
+    from bale.pipeline.dvcyaml import load_dvcyaml
+
+    parsing = repo.config.parsing()
+    files = []
+    for path in index.pipeline_paths(repo):
+        try:
+            files.append(load_dvcyaml(path, repo.root, parsing))
+        except BaleError:
+            if fail or path in targets:
+                raise
+    return index.Pipelines(repo, files, {})
+
+
+def _loads(path: Path, fail: bool) -> bool:
+    """Whether the ``.dvc`` file at ``path`` loads (or raise, with ``fail``)."""
+    from bale.exceptions import BaleError
+    from bale.metafiles import load_dvcfile
+
+    try:
+        load_dvcfile(path)
+    except BaleError:
+        if fail:
+            raise
+        return False
+    return True
+
+
+def _walk_ordered(repo: Repo, pipes: index.Pipelines, fail: bool) -> list[_Entry]:
+    """Every stage and ``.dvc`` file, in the order dvc's index walks them."""
+    from bale.ops.outputs import dvcfiles
+    from bale.ops.walk_order import WalkOrder
+
+    walk = WalkOrder(repo.root)
+    keyed: list[tuple[Any, _Entry]] = [
+        ((walk.key(p), 0), p) for p in dvcfiles(repo) if _loads(p, fail)
+    ]
+    keyed += [((walk.key(s.dvcyaml), i), s) for i, s in enumerate(pipes.stages)]
+    return [e for _k, e in sorted(keyed, key=lambda ke: ke[0])]
+
+
+def _postorder(repo: Repo, pipes: index.Pipelines, entries: list[_Entry]) -> list[_Entry]:
+    """``entries`` as dvc's ``collect_inside_path`` orders them (networkx's
+    ``dfs_postorder_nodes`` of its graph): from each, in order, depth first
+    through what it depends on, each listed after what it depends on."""
+
+    def key(e: _Entry) -> Any:
+        return e if isinstance(e, Path) else id(e)
+
+    nodes = {
+        (repo.root / n.label if n.stage is None else id(n.stage)): n for n in pipes.graph.nodes
+    }
+    by_node = {id(nodes[key(e)]): e for e in entries if key(e) in nodes}
+    out: list[_Entry] = []
+    seen: set[Any] = set()
+
+    def visit(e: _Entry) -> None:
+        if key(e) in seen:
+            return
+        seen.add(key(e))
+        node = nodes.get(key(e))
+        for up in node.upstream if node is not None else []:
+            if id(up) in by_node:
+                visit(by_node[id(up)])
+        out.append(e)
+
+    for e in entries:
+        visit(e)
+    return out
+
+
+def _where(entry: _Entry) -> Path:
+    return entry if isinstance(entry, Path) else entry.dvcyaml
+
+
+def list_stages(
+    repo: Repo,
+    targets: Sequence[str] | None = None,
+    *,
+    everything: bool = False,
+    recursive: bool = False,
+    fail: bool = False,
+) -> list[StageInfo]:
+    """What ``dvc stage list`` lists: the stages ``targets`` name (default:
+    the ``dvc.yaml`` of the current directory, which must exist), with
+    ``recursive`` every stage under a target directory, with ``everything``
+    every stage and ``.dvc`` file of the project, in dvc's walk order. A
+    ``dvc.yaml`` or ``.dvc`` file that does not load is left out unless
+    ``fail`` or a target names it."""
+    targets = list(targets or ([] if everything else [PROJECT_FILE]))
+    # dvc walks the project (where --fail applies) only for --all and -R.
+    fail = fail and (everything or recursive)
+    pipes = _load(repo, fail, [abspath(t) for t in targets])
+    if everything:
+        entries = _walk_ordered(repo, pipes, fail)
     else:
-        stages = pipes.stages
-    return [StageInfo(s.addressing(repo.root), _describe(s)) for s in stages]
+        entries = []
+        for target in targets:
+            path = abspath(target)
+            if recursive and path.is_dir():
+                inside = _postorder(repo, pipes, _walk_ordered(repo, pipes, fail))
+                entries += [e for e in inside if _where(e).is_relative_to(path)]
+                continue
+            if (path.name == PROJECT_FILE or path.suffix == ".dvc") and not path.exists():
+                raise TargetError(f"'{path}' does not exist")  # dvc's words
+            for n in pipes.select([target]):
+                entries.append(n.stage if n.stage is not None else repo.root / n.label)
+        entries = list({id(e) if isinstance(e, Stage) else e: e for e in entries}.values())
+    cwd = Path.cwd()
+    return [
+        StageInfo(
+            Path(os.path.relpath(e, cwd)).as_posix() if isinstance(e, Path) else e.addressing(cwd),
+            _truncate(_describe_dvcfile(e) if isinstance(e, Path) else _describe(e)),
+        )
+        for e in entries
+    ]
 
 
 def to_json(infos: list[StageInfo]) -> list[dict[str, Any]]:

@@ -42,6 +42,9 @@ class StatusResult:
     checksums: list[str] = field(default_factory=list)
     #: What was not checked, one line each.
     warnings: list[str] = field(default_factory=list)
+    #: Where dvc would print each entry (keyed as in :meth:`to_dvc_json`):
+    #: the walk order of its metafile, then the stage's place in the file.
+    order: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
     @property
     def clean(self) -> bool:
@@ -67,7 +70,9 @@ class StatusResult:
             out.setdefault(s.dvcfile, []).append(entry)
         for dvcfile in self.checksums:
             out.setdefault(dvcfile, []).append("changed checksum")
-        return out
+        last = (float("inf"),)  # unranked entries keep their place, after the rest
+        keys = sorted(out, key=lambda k: self.order.get(k, last))
+        return {k: out[k] for k in keys}
 
 
 def status_one(
@@ -89,8 +94,11 @@ def status_one(
         hasher.seed(t.path, "md5", Hashed(st.oid, st.size, st.nfiles, False))
     result = OutStatus(rel, dvcfile, "")
     if granular:
-        result.added, result.deleted, result.modified = st.added, st.deleted, st.modified
-        result.not_in_cache = st.not_in_cache
+        # A file output is listed as "" (itself): its "changed outs" line says it all.
+        result.added = [p for p in st.added if p]
+        result.deleted = [p for p in st.deleted if p]
+        result.modified = [p for p in st.modified if p]
+        result.not_in_cache = [p for p in st.not_in_cache if p]
     # dvc asks the cache first: an output whose data is not cached is "not in
     # cache" even when its workspace copy is also gone or changed (a clone).
     if t.out.oid is not None and (not st.in_cache or st.not_in_cache):
@@ -134,9 +142,61 @@ def status(
         if pipes is not None:
             only = pipes.outputs_named(targets)
             result.stages = _stage_status(repo, pipes, stages, hasher, only)
+            # dvc's warning, stage by stage, before what it prints
+            result.warnings += [
+                f"stage: '{s.addressing(Path.cwd())}' is frozen. Its dependencies are"
+                " not going to be shown in the status output."
+                for s in stages
+                if s.frozen
+            ]
+        result.order = _dvc_order(repo, targets, [t for t, _sub in tracked], stages, pipes)
     finally:
         repo.save_state()
     return result
+
+
+def _dvc_order(
+    repo: Repo,
+    targets: Sequence[str | Path] | None,
+    tracked: list[Tracked],
+    stages: list[Any],
+    pipes: Any,
+) -> dict[str, tuple[Any, ...]]:
+    """Sort keys that put status entries in dvc's order: by the first target
+    that names them, then in the order dvc's index walks the metafiles,
+    stages in their file's order."""
+    from bale.exceptions import OutputNotTrackedError
+    from bale.ops.outputs import resolve
+    from bale.ops.walk_order import WalkOrder
+
+    # Which target first names each entry (the same lookup as split_targets).
+    first: dict[Any, int] = {}
+    for i, target in enumerate(targets or []):
+        try:
+            for t, _sub in resolve(repo, [target], stages=False):
+                first.setdefault(t.dvcfile.path, i)
+        except OutputNotTrackedError:
+            for n in pipes.select([str(target)]) if pipes is not None else []:
+                first.setdefault(id(n.stage), i)
+    walk = WalkOrder(repo.root)
+    order: dict[str, tuple[Any, ...]] = {}
+    for t in tracked:
+        rel = t.dvcfile.path.relative_to(repo.root).as_posix()
+        order.setdefault(rel, (first.get(t.dvcfile.path, 0), walk.key(t.dvcfile.path), 0))
+    cwd = Path.cwd()
+    for i, stage in enumerate(stages):
+        rank = (first.get(id(stage), 0), walk.key(stage.dvcyaml), i)
+        order.setdefault(stage.addressing(cwd), rank)
+    return order
+
+
+def has_stages(repo: Repo) -> bool:
+    """Whether the project tracks anything: a ``.dvc`` file or a pipeline
+    stage (dvc's test for its "no data or pipelines" message)."""
+    from bale.ops.outputs import dvcfiles
+    from bale.pipeline import index
+
+    return bool(dvcfiles(repo)) or bool(index.load(repo).stages)
 
 
 def _import_status(repo: Repo, tracked: list[Tracked], result: StatusResult) -> None:
