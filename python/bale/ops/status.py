@@ -167,7 +167,7 @@ def _dvc_order(
     stages in their file's order."""
     from bale.exceptions import OutputNotTrackedError
     from bale.ops.outputs import resolve
-    from bale.ops.walk_order import WalkOrder
+    from bale.metafiles.walk_order import WalkOrder
 
     # Which target first names each entry (the same lookup as split_targets).
     first: dict[Any, int] = {}

@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from bale.metafiles.walk_order import Key, WalkOrder
 from bale.pipeline.graph import Graph, Node
 
 
@@ -117,34 +118,13 @@ class DiGraph:
         return seen
 
 
-def _walk_key(root: Path, path: Path, listings: dict[Path, dict[str, int]]) -> tuple[int, ...]:
-    """Where ``os.walk(root)`` (top-down) meets ``path``: files of a directory
-    before its subdirectories, each in directory listing order."""
-    key: list[int] = []
-    parts = path.relative_to(root).parts
-    d = root
-    for i, name in enumerate(parts):
-        listing = listings.get(d)
-        if listing is None:
-            try:
-                with os.scandir(d) as it:
-                    listing = {e.name: j for j, e in enumerate(it)}
-            except OSError:
-                listing = {}
-            listings[d] = listing
-        key += [0 if i == len(parts) - 1 else 1, listing.get(name, -1)]
-        d = d / name
-    return tuple(key)
-
-
 def dvc_order(nodes: Iterable[Node], root: Path) -> list[Node]:
     """``nodes`` in the order dvc collects them: metafiles as ``os.walk``
     lists them, stages of one ``dvc.yaml`` in file order."""
-    listings: dict[Path, dict[str, int]] = {}
+    walk = WalkOrder(root)
 
-    def key(node: Node) -> tuple[int, ...]:
-        where = node.stage.dvcyaml if node.stage is not None else root / node.label
-        return _walk_key(root, where, listings)
+    def key(node: Node) -> Key:
+        return walk.key(node.stage.dvcyaml if node.stage is not None else root / node.label)
 
     return sorted(nodes, key=key)
 

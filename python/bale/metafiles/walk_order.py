@@ -1,7 +1,8 @@
 """The order in which dvc meets metafiles: its index walks the workspace with
 ``os.walk`` (top-down, each directory's files before its subdirectories, in
 the order the file system lists entries), and every command that prints
-stages (``status``, ``stage list --all``) prints them in that order.
+stages (``status``, ``stage list --all``, ``dag``, ``repro``) prints them in
+that order.
 
 bale finds metafiles its own (sorted) way; this sorts them back into dvc's
 order, so that output a user compares with dvc's reads the same.
