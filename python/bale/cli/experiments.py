@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -42,22 +41,43 @@ def cmd_exp_run(args: argparse.Namespace) -> int:
 
 
 def cmd_exp_show(args: argparse.Namespace) -> int:
+    from bale.experiments import table
     from bale.ops import exp
-    from bale.pipeline.compare import format_table
+    from bale.pipeline.compare import render_json
 
-    rows = exp.show(_repo(), all_baselines=args.all_commits)
+    states = exp.show(
+        _repo(),
+        all_commits=args.all_commits,
+        all_branches=args.all_branches,
+        all_tags=args.all_tags,
+        revs=args.rev,
+        num=args.num,
+        hide_workspace=args.hide_workspace,
+    )
     if args.json:
-        print(json.dumps(exp.to_json(rows), indent=2, default=str))
+        print(render_json([s.dumpd() for s in states]), end="")
         return 0
-    headers, cells = exp.table(rows)
-    if args.csv:
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(headers)
-        w.writerows([[c.removeprefix("└── ").removeprefix("├── ") for c in row] for row in cells])
-        print(buf.getvalue(), end="")
-        return 0
-    _out(format_table(headers, cells, markdown=args.md))
+    # As dvc 3.67.1 does: --precision rounds CSV only (its table always shows
+    # 5 significant digits; CSV without --precision shows every digit).
+    precision = (args.precision or None) if args.csv else 5
+    td, headers = table.tabulate(
+        states,
+        fill="" if args.csv else "-",
+        precision=precision,
+        iso=args.csv,
+        sort_by=args.sort_by,
+        sort_order=args.sort_order,
+    )
+    text = table.render(
+        td,
+        headers,
+        keep=args.keep,
+        drop=args.drop,
+        csv_out=args.csv,
+        markdown=args.md,
+        only_changed=args.only_changed,
+    )
+    sys.stdout.write(text)
     return 0
 
 
@@ -135,7 +155,22 @@ def register(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
     fmt.add_argument("--json", action="store_true", help="print as JSON")
     fmt.add_argument("--csv", action="store_true", help="print as CSV")
     fmt.add_argument("--md", action="store_true", help="print as a markdown table")
-    s.add_argument("-A", "--all-commits", action="store_true", help="experiments of every baseline")
+    s.add_argument("-A", "--all-commits", action="store_true", help="every commit as a baseline")
+    s.add_argument("-a", "--all-branches", action="store_true", help="every branch's tip")
+    s.add_argument("-T", "--all-tags", action="store_true", help="every tag")
+    s.add_argument("--rev", action="append", metavar="<commit>", help="baseline (default HEAD)")
+    s.add_argument(
+        "-n", "--num", type=int, default=1, metavar="<num>", help="that many first parents"
+    )
+    s.add_argument("--hide-workspace", action="store_true", help="no workspace row")
+    s.add_argument("--only-changed", action="store_true", help="only columns whose values differ")
+    s.add_argument("--sort-by", metavar="<metric/param>", help="sort each baseline's experiments")
+    s.add_argument("--sort-order", choices=("asc", "desc"), default="asc")
+    s.add_argument("--keep", action="append", default=[], metavar="<regex>", help="keep columns")
+    s.add_argument("--drop", action="append", default=[], metavar="<regex>", help="drop columns")
+    s.add_argument("--precision", type=int, metavar="<n>", help="digits of floats (default 5)")
+    # bale never pages: accepted so that dvc's command lines run unchanged
+    s.add_argument("--no-pager", action="store_true", help=argparse.SUPPRESS)
 
     d = sub_cmd("diff", cmd_exp_diff, "Compare the params and metrics of two experiments.")
     d.add_argument("a_rev", nargs="?", help="an experiment or revision (default: HEAD)")

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from bale import scm
 from bale.exceptions import BaleError
 from bale.experiments import modify, refs, snapshot
+from bale.experiments.show import ExpState
 from bale.pipeline import index, revision
 from bale.pipeline.stage import LOCK_FILE
 
@@ -291,42 +292,31 @@ def _run_in_worktree(repo: Repo, q: Queued, name: str, echo: bool) -> ExpResult:
 # show / diff
 
 
-@dataclass
-class ExpRow:
-    """One line of ``exp show``: the workspace, the baseline, or an experiment."""
+def show(
+    repo: Repo,
+    *,
+    all_commits: bool = False,
+    all_branches: bool = False,
+    all_tags: bool = False,
+    revs: list[str] | None = None,
+    num: int = 1,
+    hide_workspace: bool = False,
+) -> list[ExpState]:
+    """The workspace, then HEAD (or the baselines asked for) each with its
+    experiments: params, metrics, deps and outputs, in ``dvc exp show
+    --json``'s shape (:meth:`ExpState.dumpd`)."""
+    from bale.experiments.show import collect
 
-    name: str
-    rev: str  # commit id ("workspace" for the workspace)
-    kind: str  # "workspace", "baseline" or "experiment"
-    timestamp: int | None
-    parent: str | None
-    metrics: dict[str, Any]
-    params: dict[str, Any]
-
-
-def show(repo: Repo, *, all_baselines: bool = False) -> list[ExpRow]:
-    """The workspace, HEAD, and HEAD's experiments (every baseline's with
-    ``all_baselines``), with their params and metrics."""
     scm.require_git(repo, "exp show")
-    baseline, branch = _head(repo)
-    files, ws_loaded = _files(repo, baseline)
-    exps = [r for r in refs.list_refs(repo.root) if all_baselines or r.baseline == baseline]
-    bases = list(dict.fromkeys([baseline, *(r.baseline for r in exps)]))
-    snaps = revision.at_revisions(repo, files, [*bases, *(r.commit for r in exps)])
-    times = _commit_times(repo, bases)
-    ws = revision.workspace(repo, files) if ws_loaded else revision.Snapshot()
-    rows = [ExpRow("workspace", "workspace", "workspace", None, None, ws.metrics, ws.params)]
-    for b in bases:
-        label = branch if b == baseline and branch != "HEAD" else b[:7]
-        s = snaps[b]
-        rows.append(ExpRow(label, b, "baseline", times.get(b), None, s.metrics, s.params))
-        for r in exps:
-            if r.baseline == b:
-                s = snaps[r.commit]
-                rows.append(
-                    ExpRow(r.name, r.commit, "experiment", r.timestamp, b, s.metrics, s.params)
-                )
-    return rows
+    return collect(
+        repo,
+        all_commits=all_commits,
+        all_branches=all_branches,
+        all_tags=all_tags,
+        revs=revs,
+        num=num,
+        hide_workspace=hide_workspace,
+    )
 
 
 def _files(repo: Repo, baseline: str) -> tuple[revision.Files, bool]:
@@ -341,85 +331,6 @@ def _files(repo: Repo, baseline: str) -> tuple[revision.Files, bool]:
     if isinstance(pipes, BaleError):
         return revision.Files([], [], {}), False
     return revision.files_of(repo, pipes, revision.tree_at(repo, baseline)), False
-
-
-def _commit_times(repo: Repo, commits: list[str]) -> dict[str, int]:
-    out = scm.git(repo.root, "log", "--no-walk", "--format=%H %ct", *commits)
-    return {c: int(t) for c, t in (ln.split() for ln in out.stdout.decode().splitlines())}
-
-
-def _columns(rows: list[ExpRow], kind: str) -> list[tuple[str, str]]:
-    """(file, flattened key) columns; files in name order, keys as first seen."""
-    from bale.pipeline.params import flatten
-
-    cols: dict[tuple[str, str], None] = {}
-    for row in rows:
-        for f, data in sorted(getattr(row, kind).items()):
-            if isinstance(data, dict) and "error" not in data:
-                for k in flatten(data):
-                    cols[(f, k)] = None
-    return list(cols)
-
-
-def _cell(row: ExpRow, kind: str, col: tuple[str, str]) -> Any:
-    from bale.pipeline.params import flatten
-
-    data = getattr(row, kind).get(col[0])
-    if not isinstance(data, dict) or "error" in data:
-        return None
-    return flatten(data).get(col[1])
-
-
-def table(rows: list[ExpRow]) -> tuple[list[str], list[list[str]]]:
-    """Headers and cells of ``exp show``: metrics then params, a column per
-    key (named ``file:key`` only where two files share a key)."""
-    mcols, pcols = _columns(rows, "metrics"), _columns(rows, "params")
-
-    def header(cols: list[tuple[str, str]]) -> list[str]:
-        keys = [k for _f, k in cols]
-        return [k if keys.count(k) == 1 else f"{f}:{k}" for f, k in cols]
-
-    headers = ["Experiment", "rev", "Created", *header(mcols), *header(pcols)]
-    cells = []
-    for row in rows:
-        created = (
-            time.strftime("%Y-%m-%d %H:%M", time.localtime(row.timestamp)) if row.timestamp else "-"
-        )
-        last = row.kind == "experiment" and not any(
-            r.parent == row.parent and r.kind == "experiment" for r in rows[rows.index(row) + 1 :]
-        )
-        name = row.name if row.kind != "experiment" else f"{'└' if last else '├'}── {row.name}"
-        rev = row.rev[:7] if row.kind != "workspace" else "-"
-        line = [name, rev, created]
-        for kind, cols in (("metrics", mcols), ("params", pcols)):
-            for c in cols:
-                v = _cell(row, kind, c)
-                line.append("-" if v is None else _fmt(v))
-        cells.append(line)
-    return headers, cells
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return f"{v:.5g}"
-    return str(v)
-
-
-def to_json(rows: list[ExpRow]) -> list[dict[str, Any]]:
-    return [
-        {
-            "name": r.name,
-            "rev": r.rev,
-            "type": r.kind,
-            "baseline": r.parent,
-            "timestamp": r.timestamp,
-            "metrics": {f: {"data": d} for f, d in r.metrics.items()},
-            "params": {f: {"data": d} for f, d in r.params.items()},
-        }
-        for r in rows
-    ]
 
 
 def diff(repo: Repo, a: str | None = None, b: str | None = None) -> dict[str, Any]:
