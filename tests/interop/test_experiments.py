@@ -69,7 +69,7 @@ def test_exp_run_is_listed_by_dvc_and_compared(sh: Sh, baseline: Path, tmp_path:
     csv = sh.bale("exp", "show", "--csv", cwd=root).stdout.splitlines()
     assert csv[0].startswith("Experiment,rev,typ,Created,parent,")
     # diff of an experiment against its baseline
-    d = json.loads(sh.bale("exp", "diff", "lr05", "--json", cwd=root).stdout)
+    d = json.loads(sh.bale("exp", "diff", "HEAD", "lr05", "--json", cwd=root).stdout)
     assert d["params"]["params.yaml"]["train.lr"] == {"old": 0.1, "new": 0.5, "diff": 0.4}
     assert "loss" in d["metrics"]["metrics.json"]
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from typing import Any
 
 from bale.cli.commands import _repo
-from bale.cli.pipeline import _out
 
 
 def cmd_exp_run(args: argparse.Namespace) -> int:
@@ -82,24 +80,34 @@ def cmd_exp_show(args: argparse.Namespace) -> int:
 
 
 def cmd_exp_diff(args: argparse.Namespace) -> int:
+    from bale.experiments.table import render_diff
     from bale.ops import exp
-    from bale.pipeline.compare import render_diff_table
+    from bale.pipeline.compare import render_json
 
-    d = exp.diff(_repo(), args.a_rev, args.b_rev)
+    d = exp.diff(_repo(), args.a_rev, args.b_rev, with_unchanged=args.all)
     if args.json:
-        print(json.dumps({"metrics": d["metrics"], "params": d["params"]}, default=str))
+        print(render_json(d), end="")
         return 0
-    a, b = d["old"][:7], d["new"][:7] if d["new"] != "workspace" else "workspace"
-    for kind in ("metrics", "params"):
-        _out(render_diff_table(d[kind], kind=kind, markdown=args.md, a_rev=a, b_rev=b))
+    text = render_diff(
+        d,
+        a_rev=args.a_rev or "HEAD",
+        b_rev=args.b_rev or "workspace",
+        markdown=args.md,
+        no_path=args.no_path,
+        precision=args.precision,
+    )
+    sys.stdout.write(text)
     return 0
 
 
 def cmd_exp_apply(args: argparse.Namespace) -> int:
     from bale.ops import exp
 
-    r = exp.apply(_repo(), args.experiment, force=args.force)
-    print(f"Applied experiment '{r.name}' ({r.commit[:7]}) to the workspace")
+    exp.apply(_repo(), args.experiment, force=args.force)
+    # dvc's words, naming the experiment as the user did
+    print(
+        f"Changes for experiment '{args.experiment}' have been applied to your current workspace."
+    )
     return 0
 
 
@@ -177,6 +185,9 @@ def register(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
     d.add_argument("b_rev", nargs="?", help="an experiment or revision (default: the workspace)")
     d.add_argument("--json", action="store_true", help="print as JSON")
     d.add_argument("--md", action="store_true", help="print as markdown tables")
+    d.add_argument("--all", action="store_true", help="unchanged params and metrics too")
+    d.add_argument("--no-path", action="store_true", help="no Path column")
+    d.add_argument("--precision", type=int, metavar="<n>", help="digits of metrics (default 5)")
 
     a = sub_cmd("apply", cmd_exp_apply, "Put an experiment's results into the workspace.")
     a.add_argument("experiment")

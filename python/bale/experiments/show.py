@@ -193,6 +193,12 @@ def _commit_times(repo: Repo, commits: list[str]) -> dict[str, int]:
     return {c: int(t) for c, t in (ln.split() for ln in out.stdout.decode().splitlines())}
 
 
+def state_of(repo: Repo, rev: str) -> ExpState:
+    """The state of one commit (or of the workspace, :data:`WORKSPACE`)."""
+    times = {} if rev == WORKSPACE else _commit_times(repo, [rev])
+    return _state(repo, rev, times.get(rev))
+
+
 def _state(repo: Repo, rev: str, timestamp: int | None) -> ExpState:
     """One revision's state; what stops its pipelines from loading is its error."""
     try:
@@ -214,9 +220,6 @@ def _data(repo: Repo, rev: str, timestamp: int | None) -> ExpData:
         files = revision.files_of(repo, pipes, revision.tree_at(repo, rev))
         snap = revision.at_revisions(repo, files, [rev])[rev]
         dvcfiles = _dvcfiles_at(repo, rev)
-    data = ExpData(rev, timestamp)
-    data.params = {f: _result(f, d, rev, metrics=False) for f, d in snap.params.items()}
-    data.metrics = {f: _result(f, d, rev, metrics=True) for f, d in snap.metrics.items()}
     # dvc lists them as its index walks the metafiles: a directory's files
     # before its subdirectories', in git's (name) order at a commit, in the
     # directory's own order (os.walk's) in the workspace.
@@ -245,12 +248,53 @@ def _data(repo: Repo, rev: str, timestamp: int | None) -> ExpData:
         return [*key, (0, rank(here, name))]
 
     metafiles.sort(key=lambda item: walk_key(item[0]))
+    ordered = [f for _p, f in metafiles if isinstance(f, PipelineFile)]
+    metrics_order, params_order = _files_order(repo, ordered)
+    data = ExpData(rev, timestamp)
+    data.params = {
+        f: _result(f, snap.params[f], rev, metrics=False)
+        for f in _in_order(snap.params, params_order)
+    }
+    data.metrics = {
+        f: _result(f, snap.metrics[f], rev, metrics=True)
+        for f in _in_order(snap.metrics, metrics_order)
+    }
     for _path, f in metafiles:
         if isinstance(f, PipelineFile):
             _stage_deps_outs(repo, pipes, f, data)
         else:
             _dvcfile_deps_outs(repo, f, data)
     return data
+
+
+def _files_order(repo: Repo, files: list[PipelineFile]) -> tuple[list[str], list[str]]:
+    """The metrics and the params files in dvc's order (``_collect_metrics``,
+    ``_collect_params``): the stages' (in index order), then each
+    ``dvc.yaml``'s top-level ones, then the root ``params.yaml``."""
+    from bale.pipeline.dvcyaml import DEFAULT_PARAMS_FILE
+
+    metrics: list[str] = []
+    params: list[str] = []
+    for f in files:
+        for s in f.stages:
+            metrics += [_rel(repo.root, s.abspath(o.path)) for o in s.outs if o.kind == "metrics"]
+            params += [_rel(repo.root, s.abspath(p.path)) for p in s.params]
+    for f in files:
+        metrics += [_rel(repo.root, f.path.parent / m) for m in f.metrics]
+        params += [_rel(repo.root, f.path.parent / p) for p in f.params]
+    return metrics, [*params, DEFAULT_PARAMS_FILE]
+
+
+def _in_order(found: dict[str, Any], order: list[str]) -> list[str]:
+    """``found``'s files in ``order`` (a directory there stands for the files
+    in it), those it does not name last."""
+
+    def rank(name: str) -> int:
+        return next(
+            (i for i, o in enumerate(order) if name == o or name.startswith(o + "/")), len(order)
+        )
+
+    return sorted(found, key=rank)
 
 
 def _result(name: str, loaded: Any, rev: str, *, metrics: bool) -> dict[str, Any]:

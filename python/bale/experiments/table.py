@@ -94,9 +94,19 @@ def format_time(ts: int | None, fill: str, iso: bool) -> str:
 
 
 def _format_field(value: Any, precision: int | None) -> str:
-    from bale.pipeline.compare import _format_field as fmt
+    """dvc's ``_format_field`` (``round_digits=False``): floats to
+    ``precision`` significant digits, in lists and dicts too, then ``str()``."""
 
-    return fmt(value, precision, False)
+    def fmt(item: Any) -> Any:
+        if isinstance(item, float) and precision:
+            return f"{item:.{precision}g}"
+        if isinstance(item, Mapping):
+            return {k: fmt(v) for k, v in item.items()}
+        if isinstance(item, list):
+            return [fmt(v) for v in item]
+        return item
+
+    return str(fmt(value))
 
 
 def tabulate(
@@ -194,7 +204,8 @@ def _sort_column(sort_by: str, names: Names) -> tuple[str, str, str]:
     if len(matches) == 1:
         return matches.pop()
     if matches:
-        found = ", ".join(f"{p}:{n}" for p, n, _ in matches)
+        # dvc names them in a set's order; bale sorts them
+        found = ", ".join(f"{p}:{n}" for p, n, _ in sorted(matches))
         raise BaleError(f"Ambiguous sort column '{sort_by}' matched '{found}'")
     raise BaleError(f"Unknown sort column '{sort_by}'")
 
@@ -287,3 +298,47 @@ def _rich_horizontals(keys: list[str], rows: list[list[str]], right: set[str]) -
 
     rule = " " + "─".join("─" * (w + 2) for w in widths) + " "
     return "\n".join([rule, line(keys), rule, *(line(r) for r in rows), rule])
+
+
+def render_diff(
+    result: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    *,
+    a_rev: str,
+    b_rev: str,
+    markdown: bool = False,
+    no_path: bool = False,
+    precision: int | None = None,
+) -> str:
+    """What ``dvc exp diff`` prints: a metrics table then a params table,
+    a blank line between them, each with a Change column (``diff not
+    supported`` where a value is not a number); metrics to ``precision``
+    significant digits (5 by default), params as they are. An empty plain
+    table prints nothing; an empty markdown table prints its header."""
+    from bale.pipeline.compare import format_table
+
+    out = []
+    for kind, title in (("metrics", "Metric"), ("params", "Param")):
+        digits = (precision or 5) if kind == "metrics" else None
+        rows = []
+        for path, changes in result.get(kind, {}).items():
+            for key, change in sorted(changes.items()):
+                cells = [change.get("old"), change.get("new"), change.get("diff", _NO_DIFF)]
+                rows.append(
+                    [
+                        path,
+                        str(key),
+                        *(_format_field("-" if c is None else c, digits) for c in cells),
+                    ]
+                )
+        headers = ["Path", title, a_rev, b_rev, "Change"]
+        if no_path:
+            headers, rows = headers[1:], [r[1:] for r in rows]
+        if rows or markdown:
+            text = format_table(headers, rows, markdown=markdown)
+            out.append(text + ("\n\n" if markdown else "\n"))
+        else:
+            out.append("")
+    return "\n".join(out)
+
+
+_NO_DIFF = "diff not supported"

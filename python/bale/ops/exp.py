@@ -27,7 +27,7 @@ from bale import scm
 from bale.exceptions import BaleError
 from bale.experiments import modify, refs, snapshot
 from bale.experiments.show import ExpState
-from bale.pipeline import index, revision
+from bale.pipeline import index
 from bale.pipeline.stage import LOCK_FILE
 
 if TYPE_CHECKING:
@@ -319,61 +319,38 @@ def show(
     )
 
 
-def _files(repo: Repo, baseline: str) -> tuple[revision.Files, bool]:
-    """The metrics and params files every row is read from: those the
-    workspace's pipelines name, and whether they loaded. Pipelines that
-    cannot be loaded leave the workspace's row empty after a warning (dvc
-    shows it as an error and goes on), and the baseline's name the files."""
-    pipes = revision.loaded_or_warn(lambda: index.load(repo), "workspace")
-    if not isinstance(pipes, BaleError):
-        return revision.files_of(repo, pipes), True
-    pipes = revision.loaded_or_warn(lambda: index.load_at(repo, baseline), baseline[:7])
-    if isinstance(pipes, BaleError):
-        return revision.Files([], [], {}), False
-    return revision.files_of(repo, pipes, revision.tree_at(repo, baseline)), False
-
-
-def diff(repo: Repo, a: str | None = None, b: str | None = None) -> dict[str, Any]:
-    """Params and metrics of ``b`` (default: the workspace, or experiment
-    ``a``'s result) against ``a`` (default: HEAD, or experiment ``a``'s
-    baseline), in ``metrics diff --json`` shape, under ``metrics`` and
-    ``params``."""
+def diff(
+    repo: Repo, a: str | None = None, b: str | None = None, *, with_unchanged: bool = False
+) -> dict[str, Any]:
+    """dvc's ``exp diff``: the params and metrics of ``b`` (an experiment or
+    git revision; default the workspace) against ``a`` (default HEAD), in
+    ``metrics diff --json``'s shape under ``metrics`` and ``params``. Each
+    side is read with its own pipelines, so a metrics file only one side
+    declares is compared with nothing."""
+    from bale.experiments.show import WORKSPACE, state_of
     from bale.pipeline.compare import diff as compare
 
     scm.require_git(repo, "exp diff")
-    files, ws_loaded = _files(repo, _baseline(repo))
-    if a is not None and b is None:
-        exp = _rev_of(repo, a)
-        if exp[1] is not None:
-            old_rev, new_rev = exp[1], exp[0]
-        else:
-            old_rev, new_rev = exp[0], None
-    else:
-        old_rev = _rev_of(repo, a)[0] if a else _baseline(repo)
-        new_rev = _rev_of(repo, b)[0] if b else None
-    revs = [r for r in (old_rev, new_rev) if r]
-    snaps = revision.at_revisions(repo, files, revs)
-    old = snaps[old_rev]
-    if new_rev:
-        new = snaps[new_rev]
-    else:
-        new = revision.workspace(repo, files) if ws_loaded else revision.Snapshot()
+    old = state_of(repo, _rev_of(repo, a) if a else _baseline(repo))
+    new = state_of(repo, _rev_of(repo, b) if b else WORKSPACE)
+
+    def files(state: ExpState, kind: str) -> dict[str, Any]:
+        # a file that failed to load counts as empty, as in dvc
+        found = getattr(state.data, kind) if state.data else {}
+        return {f: item.get("data", {}) for f, item in found.items()}
+
     return {
-        "metrics": compare(*(revision.loaded(s.metrics, metrics=True) for s in (old, new))),
-        "params": compare(*(revision.loaded(s.params) for s in (old, new))),
-        "old": old_rev,
-        "new": new_rev or "workspace",
+        kind: compare(files(old, kind), files(new, kind), with_unchanged=with_unchanged)
+        for kind in ("metrics", "params")
     }
 
 
-def _rev_of(repo: Repo, name: str) -> tuple[str, str | None]:
-    """(commit, its baseline if ``name`` is an experiment) for an experiment
-    name or any git revision."""
+def _rev_of(repo: Repo, name: str) -> str:
+    """The commit of an experiment name or any git revision."""
     try:
-        r = refs.find(repo.root, name, _baseline(repo))
-        return r.commit, r.baseline
+        return refs.find(repo.root, name, _baseline(repo)).commit
     except BaleError:
-        return scm.resolve_rev(repo.root, name), None
+        return scm.resolve_rev(repo.root, name)
 
 
 # ---------------------------------------------------------------------------
@@ -383,8 +360,15 @@ def _rev_of(repo: Repo, name: str) -> tuple[str, str | None]:
 def apply(repo: Repo, name: str, *, force: bool = False) -> ExpResult:
     """Puts the experiment's files into the workspace (git-tracked files,
     then its data from the cache), without committing or moving HEAD.
+
     Uncommitted changes to the files it would replace stop it, unless
-    ``force``."""
+    ``force`` or unless they are an experiment's results as ``exp run``
+    left them (kept in that experiment's commit, so nothing is lost: dvc
+    applies there too). dvc 3.67.1 always overwrites, after stashing the
+    workspace under ``refs/exps/apply/stash``; bale refuses instead, as a
+    ``git checkout`` would. An output of the experiment that the cache
+    lacks (and the workspace does not hold) stops it before it changes
+    anything: dvc changes the files, then fails at its checkout."""
     from bale.ops.checkout import checkout
 
     scm.require_git(repo, "exp apply")
@@ -400,20 +384,89 @@ def apply(repo: Repo, name: str, *, force: bool = False) -> ExpResult:
         (delete if status == "D" else restore).append(path)
     touched = restore + delete
     if touched and not force:
-        out = scm.git(top, "status", "--porcelain", "-z", "--", *touched).stdout.decode()
-        dirty = [e for e in out.split("\0") if e]
-        if dirty:
-            first = dirty[0][3:]
+        dirty = _dirty(top, touched)
+        unsaved = _unsaved(repo, top, dirty, r.baseline) if dirty else []
+        if unsaved:
             raise BaleError(
-                f"{first}: has uncommitted changes that applying '{r.name}' would overwrite "
+                f"{unsaved[0]}: has uncommitted changes that applying '{r.name}' would overwrite "
                 "(commit or stash them, or use -f)"
             )
+    missing = _missing_outputs(repo, r.commit)
+    if missing:
+        from bale.exceptions import ObjectMissingError
+
+        raise ObjectMissingError(
+            f"cannot apply '{r.name}': not in the cache: {', '.join(missing[:5])}"
+            + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            + " (fetch them from a remote); the workspace is unchanged"
+        )
     if restore:
         scm.git(top, "restore", f"--source={r.commit}", "--worktree", "--", *restore)
     for p in delete:
         (top / p).unlink(missing_ok=True)
     checkout(repo, None, force=force)
     return ExpResult(r.name, r.commit, r.baseline)
+
+
+def _dirty(top: Path, paths: list[str]) -> list[str]:
+    """Those of ``paths`` (top-relative) that differ from HEAD or are untracked."""
+    out = scm.git(top, "status", "--porcelain", "--no-renames", "-z", "--", *paths).stdout
+    return [e[3:] for e in out.decode("utf-8", errors="surrogateescape").split("\0") if e]
+
+
+def _unsaved(repo: Repo, top: Path, dirty: list[str], baseline: str) -> list[str]:
+    """Those of the workspace's ``dirty`` files that differ from what one of
+    ``baseline``'s experiments has (the one closest to the workspace): none
+    when the workspace holds an experiment's results as ``exp run`` or
+    ``exp apply`` left them."""
+    present = [p for p in dirty if (top / p).is_file()]
+    listed = "\n".join(present).encode()
+    ids = scm.git(top, "hash-object", "--no-filters", "--stdin-paths", input=listed)
+    here: dict[str, str | None] = dict.fromkeys(dirty)
+    here.update(zip(present, ids.stdout.decode().split(), strict=True))
+    best = dirty
+    for r in refs.list_refs(repo.root):
+        if r.baseline != baseline:
+            continue
+        out = scm.git(top, "ls-tree", "-r", "-z", "--full-tree", r.commit, "--", *dirty).stdout
+        there: dict[str, str | None] = dict.fromkeys(dirty)
+        for entry in out.decode("utf-8", errors="surrogateescape").split("\0"):
+            if entry:
+                meta, path = entry.split("\t", 1)
+                there[path] = meta.split()[2]
+        differ = [p for p in dirty if there[p] != here[p]]
+        if len(differ) < len(best):
+            best = differ
+    return best
+
+
+def _missing_outputs(repo: Repo, commit: str) -> list[str]:
+    """The outputs ``commit`` records that neither the cache nor the
+    workspace (as it is) holds: what a checkout of it could not write."""
+    from bale import _core
+    from bale.ops.outputs import collect_at
+
+    ws = repo.workspace
+    missing = []
+    for t in collect_at(repo, commit):
+        if not t.out.cache or t.out.oid is None:
+            continue
+        algo, oid = t.algo, t.out.oid
+
+        def held(path: Path, oid: str, algo: str = algo) -> bool:
+            return ws.exists(algo, oid) or (
+                path.is_file() and _core.hash_file(path, algo)[0] == oid
+            )
+
+        if t.out.is_dir:
+            ok = ws.exists(algo, oid) and all(
+                held(t.path / rel, entry_oid) for rel, entry_oid, _s, _x in ws.manifest(algo, oid)
+            )
+        else:
+            ok = held(t.path, oid)
+        if not ok:
+            missing.append(t.rel(repo))
+    return missing
 
 
 def branch(repo: Repo, name: str, new_branch: str) -> ExpResult:
