@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bale import scm
+from bale.console import warn
 from bale.exceptions import BaleError
 from bale.experiments import refs
 from bale.pipeline.dvcyaml import PipelineFile
@@ -204,6 +205,10 @@ def _state(repo: Repo, rev: str, timestamp: int | None) -> ExpState:
     try:
         return ExpState(rev, data=_data(repo, rev, timestamp))
     except BaleError as e:
+        # dvc says nothing on stderr (its JSON holds the error, its table
+        # dashes); bale says why the row is empty
+        label = rev if rev == WORKSPACE else rev[:7]
+        warn(f"failed to load revision '{label}': {e}")
         return ExpState(rev, error={"msg": str(e), "type": type(e).__name__})
 
 
