@@ -70,6 +70,7 @@ SHOW: list[Step] = [
     ("exp", "show", "-A"),
     ("exp", "show", "-A", "--json"),
     ("exp", "show", "-T", "--hide-workspace"),
+    ("exp", "show", "--sha"),
     ("exp", "show", "--only-changed"),
     ("exp", "show", "-A", "--only-changed", "--md"),
     ("exp", "show", "--sort-by", "metrics.json:loss"),
@@ -101,6 +102,11 @@ def _same(steps: list[Step], dvc: list[Result], bale: list[Result]) -> None:
 def test_exp_show_prints_what_dvc_prints(sh: Sh, history: Path, tmp_path: Path) -> None:
     root = copy_repo(history, tmp_path / "repo")
     _same(SHOW, run_dvc(sh, root, SHOW), run_bale(sh, root, SHOW))
+
+
+def test_exp_show_before_the_first_commit(sh: Sh, dvc_repo: Path) -> None:
+    steps: list[Step] = [("exp", "show"), ("exp", "show", "--json"), ("exp", "show", "--md")]
+    _same(steps, run_dvc(sh, dvc_repo, steps), run_bale(sh, dvc_repo, steps))
 
 
 def test_exp_show_with_a_missing_metrics_file(sh: Sh, history: Path, tmp_path: Path) -> None:

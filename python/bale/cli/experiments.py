@@ -51,6 +51,7 @@ def cmd_exp_show(args: argparse.Namespace) -> int:
         revs=args.rev,
         num=args.num,
         hide_workspace=args.hide_workspace,
+        sha_only=args.sha,
     )
     if args.json:
         print(render_json([s.dumpd() for s in states]), end="")
@@ -171,6 +172,7 @@ def register(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
         "-n", "--num", type=int, default=1, metavar="<num>", help="that many first parents"
     )
     s.add_argument("--hide-workspace", action="store_true", help="no workspace row")
+    s.add_argument("--sha", action="store_true", help="commit ids, not branch or tag names")
     s.add_argument("--only-changed", action="store_true", help="only columns whose values differ")
     s.add_argument("--sort-by", metavar="<metric/param>", help="sort each baseline's experiments")
     s.add_argument("--sort-order", choices=("asc", "desc"), default="asc")

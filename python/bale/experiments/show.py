@@ -95,6 +95,7 @@ def collect(
     revs: list[str] | None = None,
     num: int = 1,
     hide_workspace: bool = False,
+    sha_only: bool = False,
 ) -> list[ExpState]:
     """dvc's ``experiments.collect``: the workspace, then each baseline
     (HEAD by default; with ``all_commits`` every commit reachable from HEAD,
@@ -103,7 +104,7 @@ def collect(
     if not scm.has_commits(repo.root):
         return []
     baselines = _baselines(repo, all_commits, all_branches, all_tags, revs, num)
-    names = _describe(repo, baselines)
+    names = {} if sha_only else _describe(repo, baselines)
     exps = refs.list_refs(repo.root)
     wanted = set(baselines)
     commits = list(dict.fromkeys([*baselines, *(r.commit for r in exps if r.baseline in wanted)]))

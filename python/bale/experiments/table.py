@@ -275,7 +275,9 @@ def render(
         from bale.pipeline.compare import format_table
 
         return format_table(td.keys, td.rows(), markdown=True) + "\n\n"
-    return _rich_horizontals(td.keys, td.rows(), right) + "\n"
+    rows = td.rows()
+    # dvc prints no table at all without rows (a repository with no commit)
+    return _rich_horizontals(td.keys, rows, right) + "\n" if rows else ""
 
 
 def _rich_horizontals(keys: list[str], rows: list[list[str]], right: set[str]) -> str:

@@ -301,6 +301,7 @@ def show(
     revs: list[str] | None = None,
     num: int = 1,
     hide_workspace: bool = False,
+    sha_only: bool = False,
 ) -> list[ExpState]:
     """The workspace, then HEAD (or the baselines asked for) each with its
     experiments: params, metrics, deps and outputs, in ``dvc exp show
@@ -316,6 +317,7 @@ def show(
         revs=revs,
         num=num,
         hide_workspace=hide_workspace,
+        sha_only=sha_only,
     )
 
 
