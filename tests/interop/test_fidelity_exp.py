@@ -225,3 +225,33 @@ def test_exp_apply_of_outputs_not_in_the_cache_changes_nothing(
 def _exp_ref(sh: Sh, root: Path, name: str) -> str:
     out = sh.git("for-each-ref", "--format=%(refname)", "refs/exps", cwd=root).stdout.split()
     return next(r for r in out if r.endswith("/" + name))
+
+
+def test_exp_show_of_a_table_wider_than_dvc_prints(sh: Sh, dvc_repo: Path) -> None:
+    """Beyond 1024 columns dvc's table drops dependency columns from the right."""
+    deps = []
+    for i in range(1, 41):
+        (dvc_repo / f"dep{i}.txt").write_text(f"{i}\n")
+        deps += ["-d", f"dep{i}.txt"]
+    (dvc_repo / "params.yaml").write_text("a_long_parameter_name: 1\nb: 2\n")
+    cmd = 'echo \'{"x": 1, "y": 2}\' > m.json'
+    sh.dvc(
+        "stage",
+        "add",
+        "-q",
+        "-n",
+        "s",
+        "-p",
+        "a_long_parameter_name,b",
+        *deps,
+        "-M",
+        "m.json",
+        cmd,
+        cwd=dvc_repo,
+    )
+    sh.dvc("repro", "-q", cwd=dvc_repo)
+    _commit(sh, dvc_repo, "wide", 1)
+    steps: list[Step] = [("exp", "show"), ("exp", "show", "--drop", "dep1.txt")]
+    dvc, bale = run_dvc(sh, dvc_repo, steps), run_bale(sh, dvc_repo, steps)
+    _same(steps, dvc, bale)
+    assert "dep9.txt" not in dvc[0].out and len(dvc[0].out.splitlines()[0]) > 1024

@@ -277,10 +277,20 @@ def render(
         return format_table(td.keys, td.rows(), markdown=True) + "\n\n"
     rows = td.rows()
     # dvc prints no table at all without rows (a repository with no commit)
-    return _rich_horizontals(td.keys, rows, right) + "\n" if rows else ""
+    if not rows:
+        return ""
+    # the first column of each kind stays when the table is too wide
+    collapsible = {h for hs in headers.values() for h in hs[1:]}
+    return _rich_horizontals(td.keys, rows, right, collapsible) + "\n"
 
 
-def _rich_horizontals(keys: list[str], rows: list[list[str]], right: set[str]) -> str:
+#: dvc's SHOW_MAX_WIDTH: the widest table it prints (in its pager path)
+_MAX_WIDTH = 1024
+
+
+def _rich_horizontals(
+    keys: list[str], rows: list[list[str]], right: set[str], collapsible: set[str]
+) -> str:
     """rich's ``Table(box=HORIZONTALS)`` at its full width: a rule above and
     below, one under the header, cells padded by a space each side, columns a
     space apart, metrics aligned right."""
@@ -290,6 +300,11 @@ def _rich_horizontals(keys: list[str], rows: list[list[str]], right: set[str]) -
         return max(_text_width(text), 0)
 
     widths = [max([width(k), *(width(r[i]) for r in rows)]) for i, k in enumerate(keys)]
+    gone = _collapsed(keys, widths, collapsible)
+    if gone:
+        keys = [k for i, k in enumerate(keys) if i not in gone]
+        widths = [w for i, w in enumerate(widths) if i not in gone]
+        rows = [[c for i, c in enumerate(r) if i not in gone] for r in rows]
 
     def line(cells: list[str]) -> str:
         out = []
@@ -344,3 +359,23 @@ def render_diff(
 
 
 _NO_DIFF = "diff not supported"
+
+
+def _collapsed(keys: list[str], widths: list[int], collapsible: set[str]) -> set[int]:
+    """The columns dvc's table loses when wider than :data:`_MAX_WIDTH`:
+    measuring it, dvc's ``Table`` empties collapsible columns from the right
+    until the rest fits, then deletes each emptied column whose left
+    neighbour was emptied too (rich then prints the table at the width of
+    what is left, every column whole)."""
+    padded = [w + 2 for w in widths]
+    excess = sum(padded) - (_MAX_WIDTH - (len(keys) + 1))
+    if excess <= 0:
+        return set()
+    emptied: set[int] = set()
+    for i in range(len(keys) - 1, -1, -1):
+        if keys[i] in collapsible:
+            excess -= padded[i]
+            emptied.add(i)
+            if excess <= 0:
+                break
+    return {i for i in emptied if i - 1 in emptied}
