@@ -48,6 +48,8 @@ def history(sh: Sh, dvc_template: Path, tmp_path_factory: pytest.TempPathFactory
     _commit(sh, root, "data", 2)
     sh.git("tag", "v1", cwd=root)
     _project(root)
+    with (root / "params.yaml").open("a") as f:
+        f.write("seed: 7\n")  # no stage depends on it: --param-deps leaves it out
     _stages(sh, root, "dvc")
     (root / "extra.json").write_text(EXTRA)
     with (root / "dvc.yaml").open("a") as f:
@@ -71,6 +73,8 @@ SHOW: list[Step] = [
     ("exp", "show", "-A", "--json"),
     ("exp", "show", "-T", "--hide-workspace"),
     ("exp", "show", "--sha"),
+    ("exp", "show", "--param-deps", "--json"),
+    ("exp", "show", "--param-deps", "--csv"),
     ("exp", "show", "--only-changed"),
     ("exp", "show", "-A", "--only-changed", "--md"),
     ("exp", "show", "--sort-by", "metrics.json:loss"),
@@ -135,6 +139,7 @@ def test_exp_diff_keeps_a_metrics_file_only_the_old_revision_has(
         ("exp", "diff", "by-dvc"),
         ("exp", "diff", "by-dvc", "by-bale", "--json"),
         ("exp", "diff", "HEAD~1", "HEAD"),
+        ("exp", "diff", "v1", "--param-deps", "--json"),
         ("exp", "diff", "v1", "by-bale", "--md", "--precision", "2"),
     ]
     dvc, bale = run_dvc(sh, root, steps), run_bale(sh, root, steps)

@@ -52,6 +52,7 @@ def cmd_exp_show(args: argparse.Namespace) -> int:
         num=args.num,
         hide_workspace=args.hide_workspace,
         sha_only=args.sha,
+        param_deps=args.param_deps,
     )
     if args.json:
         print(render_json([s.dumpd() for s in states]), end="")
@@ -85,7 +86,9 @@ def cmd_exp_diff(args: argparse.Namespace) -> int:
     from bale.ops import exp
     from bale.pipeline.compare import render_json
 
-    d = exp.diff(_repo(), args.a_rev, args.b_rev, with_unchanged=args.all)
+    d = exp.diff(
+        _repo(), args.a_rev, args.b_rev, with_unchanged=args.all, param_deps=args.param_deps
+    )
     if args.json:
         print(render_json(d), end="")
         return 0
@@ -173,6 +176,7 @@ def register(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
     )
     s.add_argument("--hide-workspace", action="store_true", help="no workspace row")
     s.add_argument("--sha", action="store_true", help="commit ids, not branch or tag names")
+    s.add_argument("--param-deps", action="store_true", help="only params stages depend on")
     s.add_argument("--only-changed", action="store_true", help="only columns whose values differ")
     s.add_argument("--sort-by", metavar="<metric/param>", help="sort each baseline's experiments")
     s.add_argument("--sort-order", choices=("asc", "desc"), default="asc")
@@ -189,6 +193,7 @@ def register(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
     d.add_argument("--md", action="store_true", help="print as markdown tables")
     d.add_argument("--all", action="store_true", help="unchanged params and metrics too")
     d.add_argument("--no-path", action="store_true", help="no Path column")
+    d.add_argument("--param-deps", action="store_true", help="only params stages depend on")
     d.add_argument("--precision", type=int, metavar="<n>", help="digits of metrics (default 5)")
 
     a = sub_cmd("apply", cmd_exp_apply, "Put an experiment's results into the workspace.")

@@ -96,6 +96,7 @@ def collect(
     num: int = 1,
     hide_workspace: bool = False,
     sha_only: bool = False,
+    param_deps: bool = False,
 ) -> list[ExpState]:
     """dvc's ``experiments.collect``: the workspace, then each baseline
     (HEAD by default; with ``all_commits`` every commit reachable from HEAD,
@@ -111,16 +112,17 @@ def collect(
     times = _commit_times(repo, commits)
     out: list[ExpState] = []
     if not hide_workspace:
-        out.append(_state(repo, WORKSPACE, None))
+        out.append(_state(repo, WORKSPACE, None, param_deps))
     for b in baselines:
-        state = _state(repo, b, times.get(b))
+        # dvc reads baselines whole even with --param-deps
+        state = _state(repo, b, times.get(b), False)
         state.name = names.get(b)
         mine = [r for r in exps if r.baseline == b]
         # dvc's _sorted_ranges: by (timestamp, rev), newest first
         mine.sort(key=lambda r: (times.get(r.commit, 0), r.commit), reverse=True)
         children = []
         for r in mine:
-            child = _state(repo, r.commit, times.get(r.commit))
+            child = _state(repo, r.commit, times.get(r.commit), param_deps)
             child.name = r.name
             children.append(child)
         state.experiments = children or None
@@ -195,16 +197,17 @@ def _commit_times(repo: Repo, commits: list[str]) -> dict[str, int]:
     return {c: int(t) for c, t in (ln.split() for ln in out.stdout.decode().splitlines())}
 
 
-def state_of(repo: Repo, rev: str) -> ExpState:
-    """The state of one commit (or of the workspace, :data:`WORKSPACE`)."""
+def state_of(repo: Repo, rev: str, param_deps: bool = False) -> ExpState:
+    """The state of one commit (or of the workspace, :data:`WORKSPACE`);
+    with ``param_deps``, only the params stages depend on."""
     times = {} if rev == WORKSPACE else _commit_times(repo, [rev])
-    return _state(repo, rev, times.get(rev))
+    return _state(repo, rev, times.get(rev), param_deps)
 
 
-def _state(repo: Repo, rev: str, timestamp: int | None) -> ExpState:
+def _state(repo: Repo, rev: str, timestamp: int | None, param_deps: bool) -> ExpState:
     """One revision's state; what stops its pipelines from loading is its error."""
     try:
-        return ExpState(rev, data=_data(repo, rev, timestamp))
+        return ExpState(rev, data=_data(repo, rev, timestamp, param_deps))
     except BaleError as e:
         # dvc says nothing on stderr (its JSON holds the error, its table
         # dashes); bale says why the row is empty
@@ -213,7 +216,7 @@ def _state(repo: Repo, rev: str, timestamp: int | None) -> ExpState:
         return ExpState(rev, error={"msg": str(e), "type": type(e).__name__})
 
 
-def _data(repo: Repo, rev: str, timestamp: int | None) -> ExpData:
+def _data(repo: Repo, rev: str, timestamp: int | None, param_deps: bool) -> ExpData:
     from bale.pipeline import index, revision
 
     snap: Snapshot
@@ -257,9 +260,9 @@ def _data(repo: Repo, rev: str, timestamp: int | None) -> ExpData:
     ordered = [f for _p, f in metafiles if isinstance(f, PipelineFile)]
     metrics_order, params_order = _files_order(repo, ordered)
     data = ExpData(rev, timestamp)
+    params = _stage_params(repo, ordered, snap.params) if param_deps else snap.params
     data.params = {
-        f: _result(f, snap.params[f], rev, metrics=False)
-        for f in _in_order(snap.params, params_order)
+        f: _result(f, params[f], rev, metrics=False) for f in _in_order(params, params_order)
     }
     data.metrics = {
         f: _result(f, snap.metrics[f], rev, metrics=True)
@@ -271,6 +274,32 @@ def _data(repo: Repo, rev: str, timestamp: int | None) -> ExpData:
         else:
             _dvcfile_deps_outs(repo, f, data)
     return data
+
+
+def _stage_params(repo: Repo, files: list[PipelineFile], found: dict[str, Any]) -> dict[str, Any]:
+    """dvc's ``--param-deps``: only the params files stages depend on, each
+    cut to the keys they track (whole where one stage tracks it whole)."""
+    from bale.pipeline.params import select_tree
+
+    tracked: dict[str, list[str] | None] = {}
+    for f in files:
+        for s in f.stages:
+            for p in s.params:
+                name = _rel(repo.root, s.abspath(p.path))
+                keys = tracked.get(name, [])
+                tracked[name] = None if keys is None or not p.keys else [*keys, *p.keys]
+    out = {}
+    for name, keys in tracked.items():
+        data = found.get(name)
+        if data is None:
+            continue
+        if keys and not (isinstance(data, dict) and set(data) == {"error"}):
+            try:
+                data = select_tree(data, keys)
+            except BaleError as e:
+                data = {"error": str(e)}
+        out[name] = data
+    return out
 
 
 def _files_order(repo: Repo, files: list[PipelineFile]) -> tuple[list[str], list[str]]:

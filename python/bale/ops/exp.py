@@ -302,6 +302,7 @@ def show(
     num: int = 1,
     hide_workspace: bool = False,
     sha_only: bool = False,
+    param_deps: bool = False,
 ) -> list[ExpState]:
     """The workspace, then HEAD (or the baselines asked for) each with its
     experiments: params, metrics, deps and outputs, in ``dvc exp show
@@ -318,11 +319,17 @@ def show(
         num=num,
         hide_workspace=hide_workspace,
         sha_only=sha_only,
+        param_deps=param_deps,
     )
 
 
 def diff(
-    repo: Repo, a: str | None = None, b: str | None = None, *, with_unchanged: bool = False
+    repo: Repo,
+    a: str | None = None,
+    b: str | None = None,
+    *,
+    with_unchanged: bool = False,
+    param_deps: bool = False,
 ) -> dict[str, Any]:
     """dvc's ``exp diff``: the params and metrics of ``b`` (an experiment or
     git revision; default the workspace) against ``a`` (default HEAD), in
@@ -333,8 +340,8 @@ def diff(
     from bale.pipeline.compare import diff as compare
 
     scm.require_git(repo, "exp diff")
-    old = state_of(repo, _rev_of(repo, a) if a else _baseline(repo))
-    new = state_of(repo, _rev_of(repo, b) if b else WORKSPACE)
+    old = state_of(repo, _rev_of(repo, a) if a else _baseline(repo), param_deps)
+    new = state_of(repo, _rev_of(repo, b) if b else WORKSPACE, param_deps)
 
     def files(state: ExpState, kind: str) -> dict[str, Any]:
         # a file that failed to load counts as empty, as in dvc
