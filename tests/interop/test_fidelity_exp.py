@@ -260,3 +260,16 @@ def test_exp_show_of_a_table_wider_than_dvc_prints(sh: Sh, dvc_repo: Path) -> No
     dvc, bale = run_dvc(sh, dvc_repo, steps), run_bale(sh, dvc_repo, steps)
     _same(steps, dvc, bale)
     assert "dep9.txt" not in dvc[0].out and len(dvc[0].out.splitlines()[0]) > 1024
+
+
+def test_exp_show_with_a_corrupt_metrics_file(sh: Sh, history: Path, tmp_path: Path) -> None:
+    """dvc's error type; bale's message says where the file is broken (dvc's
+    names the file by a path relative to somewhere else)."""
+    root = copy_repo(history, tmp_path / "repo")
+    (root / "extra.json").write_text("{bad\n")
+    steps: list[Step] = [("exp", "show", "--csv"), ("exp", "show", "--json")]
+    dvc, bale = run_dvc(sh, root, steps), run_bale(sh, root, steps)
+    _same(steps[:1], dvc[:1], bale[:1])
+    shown = [r.json()[0]["data"]["metrics"]["extra.json"]["error"] for r in (dvc[1], bale[1])]
+    assert shown[1]["type"] == shown[0]["type"] == "JSONFileCorruptedError"
+    assert shown[1]["msg"].startswith("extra.json: line 1")

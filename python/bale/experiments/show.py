@@ -346,7 +346,9 @@ def _result(name: str, loaded: Any, rev: str, *, metrics: bool) -> dict[str, Any
                     "msg": f"[Errno 2] No such file or directory: '{name}'",
                 }
             }
-        return {"error": {"type": "BaleError", "msg": why}}
+        # dvc's type for a file it cannot parse; bale's message, which says where
+        fmt = {".json": "JSON", ".toml": "TOML", ".py": "Python"}.get(Path(name).suffix, "YAML")
+        return {"error": {"type": f"{fmt}FileCorruptedError", "msg": why}}
     return {"data": extract_metrics(loaded) if metrics else loaded}
 
 
