@@ -15,11 +15,12 @@ from bale.metafiles import memo
 if TYPE_CHECKING:
     from bale import _core
     from bale.config import Config
+    from bale.experiments.show import ExpState
     from bale.ops.add import AddResult
     from bale.ops.checkout import CheckoutResult
     from bale.ops.diff import DiffResult
     from bale.ops.du import DiskUsage
-    from bale.ops.exp import ExpResult, ExpRow
+    from bale.ops.exp import ExpResult
     from bale.ops.gc import GcResult
     from bale.ops.lineage import Lineage
     from bale.ops.outputs import Scope
@@ -348,11 +349,13 @@ class Repo:
 
         return run(self, targets, set_params=set_params, name=name, queue=queue, echo=False)
 
-    def exp_show(self, *, all_baselines: bool = False) -> list[ExpRow]:
-        """The workspace, HEAD and HEAD's experiments, with params and metrics."""
+    def exp_show(self, *, all_commits: bool = False) -> list[ExpState]:
+        """The workspace, then HEAD (every commit with ``all_commits``) with
+        its experiments nested, each with params, metrics, deps and outputs;
+        ``[s.dumpd() for s in ...]`` is ``dvc exp show --json``."""
         from bale.ops.exp import show
 
-        return show(self, all_baselines=all_baselines)
+        return show(self, all_commits=all_commits)
 
     def metrics(self) -> dict[str, Any]:
         """The workspace's metrics files, parsed: ``{file: data}``."""

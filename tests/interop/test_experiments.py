@@ -31,11 +31,12 @@ def baseline(sh: Sh, dvc_template: Path, tmp_path_factory: pytest.TempPathFactor
 
 def _names(rows: list[dict[str, Any]]) -> set[str]:
     """Experiment names in ``dvc exp show --json``'s output."""
-    names = set()
-    for row in rows:
-        for e in row.get("experiments") or []:
-            names.add(e["name"])
-    return names
+    return set(_exps(rows))
+
+
+def _exps(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each experiment's state in ``exp show --json``'s output, by name."""
+    return {e["name"]: e["revs"][0] for row in rows for e in row.get("experiments") or []}
 
 
 def test_exp_run_is_listed_by_dvc_and_compared(sh: Sh, baseline: Path, tmp_path: Path) -> None:
@@ -57,18 +58,18 @@ def test_exp_run_is_listed_by_dvc_and_compared(sh: Sh, baseline: Path, tmp_path:
     sh.git("checkout", "-q", "--", "params.yaml", cwd=root)
     sh.dvc("exp", "run", "-S", "train.lr=0.2", "-n", "lr02", cwd=root)
     rows = json.loads(sh.bale("exp", "show", "--json", cwd=root).stdout)
-    exps = {r["name"]: r for r in rows if r["type"] == "experiment"}
+    exps = _exps(rows)
     assert set(exps) == {"lr05", "lr02"}
-    assert exps["lr05"]["params"]["params.yaml"]["data"]["train"]["lr"] == 0.5
-    assert exps["lr02"]["params"]["params.yaml"]["data"]["train"]["lr"] == 0.2
-    loss = {n: e["metrics"]["metrics.json"]["data"]["loss"] for n, e in exps.items()}
+    assert exps["lr05"]["data"]["params"]["params.yaml"]["data"]["train"]["lr"] == 0.5
+    assert exps["lr02"]["data"]["params"]["params.yaml"]["data"]["train"]["lr"] == 0.2
+    loss = {n: e["data"]["metrics"]["metrics.json"]["data"]["loss"] for n, e in exps.items()}
     assert loss["lr05"] < loss["lr02"]
     table = sh.bale("exp", "show", cwd=root).stdout
-    assert "── lr05" in table and "train.lr" in table and "loss" in table
+    assert "── " in table and "[lr05]" in table and "train.lr" in table and "loss" in table
     csv = sh.bale("exp", "show", "--csv", cwd=root).stdout.splitlines()
-    assert csv[0].startswith("Experiment,rev,Created,")
+    assert csv[0].startswith("Experiment,rev,typ,Created,parent,")
     # diff of an experiment against its baseline
-    d = json.loads(sh.bale("exp", "diff", "lr05", "--json", cwd=root).stdout)
+    d = json.loads(sh.bale("exp", "diff", "HEAD", "lr05", "--json", cwd=root).stdout)
     assert d["params"]["params.yaml"]["train.lr"] == {"old": 0.1, "new": 0.5, "diff": 0.4}
     assert "loss" in d["metrics"]["metrics.json"]
 
@@ -84,9 +85,9 @@ def test_queue_run_all_in_parallel_apply_branch_remove(
     sh.bale("exp", "run", "--run-all", "-j", "2", cwd=root)
     assert (root / "params.yaml").read_text() == PARAMS
     rows = json.loads(sh.bale("exp", "show", "--json", cwd=root).stdout)
-    exps = {r["name"]: r for r in rows if r["type"] == "experiment"}
+    exps = _exps(rows)
     assert set(exps) == {"q3", "q4"}
-    assert exps["q4"]["params"]["params.yaml"]["data"]["train"]["lr"] == 0.4
+    assert exps["q4"]["data"]["params"]["params.yaml"]["data"]["train"]["lr"] == 0.4
     assert "q4" in _names(json.loads(sh.dvc("exp", "show", "--json", cwd=root).stdout))
     assert sh.git("worktree", "list", cwd=root).stdout.count("\n") == 1
     # apply refuses to overwrite uncommitted edits, then puts the results
@@ -107,7 +108,7 @@ def test_queue_run_all_in_parallel_apply_branch_remove(
     assert sh.git("rev-parse", "try-q3", cwd=root).stdout.strip() == exps["q3"]["rev"]
     sh.bale("exp", "remove", "q3", cwd=root)
     rows = json.loads(sh.bale("exp", "show", "--json", cwd=root).stdout)
-    assert {r["name"] for r in rows if r["type"] == "experiment"} == {"q4"}
+    assert set(_exps(rows)) == {"q4"}
 
 
 def test_exp_run_rejects_unknown_params(sh: Sh, baseline: Path, tmp_path: Path) -> None:

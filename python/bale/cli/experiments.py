@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from bale.cli.commands import _repo
-from bale.cli.pipeline import _out
 
 
 def cmd_exp_run(args: argparse.Namespace) -> int:
@@ -42,44 +39,79 @@ def cmd_exp_run(args: argparse.Namespace) -> int:
 
 
 def cmd_exp_show(args: argparse.Namespace) -> int:
+    from bale.experiments import table
     from bale.ops import exp
-    from bale.pipeline.compare import format_table
+    from bale.pipeline.compare import render_json
 
-    rows = exp.show(_repo(), all_baselines=args.all_commits)
+    states = exp.show(
+        _repo(),
+        all_commits=args.all_commits,
+        all_branches=args.all_branches,
+        all_tags=args.all_tags,
+        revs=args.rev,
+        num=args.num,
+        hide_workspace=args.hide_workspace,
+        sha_only=args.sha,
+        param_deps=args.param_deps,
+    )
     if args.json:
-        print(json.dumps(exp.to_json(rows), indent=2, default=str))
+        print(render_json([s.dumpd() for s in states]), end="")
         return 0
-    headers, cells = exp.table(rows)
-    if args.csv:
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(headers)
-        w.writerows([[c.removeprefix("└── ").removeprefix("├── ") for c in row] for row in cells])
-        print(buf.getvalue(), end="")
-        return 0
-    _out(format_table(headers, cells, markdown=args.md))
+    # As dvc 3.67.1 does: --precision rounds CSV only (its table always shows
+    # 5 significant digits; CSV without --precision shows every digit).
+    precision = (args.precision or None) if args.csv else 5
+    td, headers = table.tabulate(
+        states,
+        fill="" if args.csv else "-",
+        precision=precision,
+        iso=args.csv,
+        sort_by=args.sort_by,
+        sort_order=args.sort_order,
+    )
+    text = table.render(
+        td,
+        headers,
+        keep=args.keep,
+        drop=args.drop,
+        csv_out=args.csv,
+        markdown=args.md,
+        only_changed=args.only_changed,
+    )
+    sys.stdout.write(text)
     return 0
 
 
 def cmd_exp_diff(args: argparse.Namespace) -> int:
+    from bale.experiments.table import render_diff
     from bale.ops import exp
-    from bale.pipeline.compare import render_diff_table
+    from bale.pipeline.compare import render_json
 
-    d = exp.diff(_repo(), args.a_rev, args.b_rev)
+    d = exp.diff(
+        _repo(), args.a_rev, args.b_rev, with_unchanged=args.all, param_deps=args.param_deps
+    )
     if args.json:
-        print(json.dumps({"metrics": d["metrics"], "params": d["params"]}, default=str))
+        print(render_json(d), end="")
         return 0
-    a, b = d["old"][:7], d["new"][:7] if d["new"] != "workspace" else "workspace"
-    for kind in ("metrics", "params"):
-        _out(render_diff_table(d[kind], kind=kind, markdown=args.md, a_rev=a, b_rev=b))
+    text = render_diff(
+        d,
+        a_rev=args.a_rev or "HEAD",
+        b_rev=args.b_rev or "workspace",
+        markdown=args.md,
+        no_path=args.no_path,
+        precision=args.precision,
+    )
+    sys.stdout.write(text)
     return 0
 
 
 def cmd_exp_apply(args: argparse.Namespace) -> int:
     from bale.ops import exp
 
-    r = exp.apply(_repo(), args.experiment, force=args.force)
-    print(f"Applied experiment '{r.name}' ({r.commit[:7]}) to the workspace")
+    exp.apply(_repo(), args.experiment, force=args.force)
+    # dvc's words, naming the experiment as the user did
+    print(
+        f"Changes for experiment '{args.experiment}' have been applied to your current workspace."
+    )
     return 0
 
 
@@ -135,13 +167,34 @@ def register(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
     fmt.add_argument("--json", action="store_true", help="print as JSON")
     fmt.add_argument("--csv", action="store_true", help="print as CSV")
     fmt.add_argument("--md", action="store_true", help="print as a markdown table")
-    s.add_argument("-A", "--all-commits", action="store_true", help="experiments of every baseline")
+    s.add_argument("-A", "--all-commits", action="store_true", help="every commit as a baseline")
+    s.add_argument("-a", "--all-branches", action="store_true", help="every branch's tip")
+    s.add_argument("-T", "--all-tags", action="store_true", help="every tag")
+    s.add_argument("--rev", action="append", metavar="<commit>", help="baseline (default HEAD)")
+    s.add_argument(
+        "-n", "--num", type=int, default=1, metavar="<num>", help="that many first parents"
+    )
+    s.add_argument("--hide-workspace", action="store_true", help="no workspace row")
+    s.add_argument("--sha", action="store_true", help="commit ids, not branch or tag names")
+    s.add_argument("--param-deps", action="store_true", help="only params stages depend on")
+    s.add_argument("--only-changed", action="store_true", help="only columns whose values differ")
+    s.add_argument("--sort-by", metavar="<metric/param>", help="sort each baseline's experiments")
+    s.add_argument("--sort-order", choices=("asc", "desc"), default="asc")
+    s.add_argument("--keep", action="append", default=[], metavar="<regex>", help="keep columns")
+    s.add_argument("--drop", action="append", default=[], metavar="<regex>", help="drop columns")
+    s.add_argument("--precision", type=int, metavar="<n>", help="digits of floats (default 5)")
+    # bale never pages: accepted so that dvc's command lines run unchanged
+    s.add_argument("--no-pager", action="store_true", help=argparse.SUPPRESS)
 
     d = sub_cmd("diff", cmd_exp_diff, "Compare the params and metrics of two experiments.")
     d.add_argument("a_rev", nargs="?", help="an experiment or revision (default: HEAD)")
     d.add_argument("b_rev", nargs="?", help="an experiment or revision (default: the workspace)")
     d.add_argument("--json", action="store_true", help="print as JSON")
     d.add_argument("--md", action="store_true", help="print as markdown tables")
+    d.add_argument("--all", action="store_true", help="unchanged params and metrics too")
+    d.add_argument("--no-path", action="store_true", help="no Path column")
+    d.add_argument("--param-deps", action="store_true", help="only params stages depend on")
+    d.add_argument("--precision", type=int, metavar="<n>", help="digits of metrics (default 5)")
 
     a = sub_cmd("apply", cmd_exp_apply, "Put an experiment's results into the workspace.")
     a.add_argument("experiment")

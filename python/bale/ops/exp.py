@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 from bale import scm
 from bale.exceptions import BaleError
 from bale.experiments import modify, refs, snapshot
-from bale.pipeline import index, revision
+from bale.experiments.show import ExpState
+from bale.pipeline import index
 from bale.pipeline.stage import LOCK_FILE
 
 if TYPE_CHECKING:
@@ -291,178 +292,74 @@ def _run_in_worktree(repo: Repo, q: Queued, name: str, echo: bool) -> ExpResult:
 # show / diff
 
 
-@dataclass
-class ExpRow:
-    """One line of ``exp show``: the workspace, the baseline, or an experiment."""
+def show(
+    repo: Repo,
+    *,
+    all_commits: bool = False,
+    all_branches: bool = False,
+    all_tags: bool = False,
+    revs: list[str] | None = None,
+    num: int = 1,
+    hide_workspace: bool = False,
+    sha_only: bool = False,
+    param_deps: bool = False,
+) -> list[ExpState]:
+    """The workspace, then HEAD (or the baselines asked for) each with its
+    experiments: params, metrics, deps and outputs, in ``dvc exp show
+    --json``'s shape (:meth:`ExpState.dumpd`)."""
+    from bale.experiments.show import collect
 
-    name: str
-    rev: str  # commit id ("workspace" for the workspace)
-    kind: str  # "workspace", "baseline" or "experiment"
-    timestamp: int | None
-    parent: str | None
-    metrics: dict[str, Any]
-    params: dict[str, Any]
-
-
-def show(repo: Repo, *, all_baselines: bool = False) -> list[ExpRow]:
-    """The workspace, HEAD, and HEAD's experiments (every baseline's with
-    ``all_baselines``), with their params and metrics."""
     scm.require_git(repo, "exp show")
-    baseline, branch = _head(repo)
-    files, ws_loaded = _files(repo, baseline)
-    exps = [r for r in refs.list_refs(repo.root) if all_baselines or r.baseline == baseline]
-    bases = list(dict.fromkeys([baseline, *(r.baseline for r in exps)]))
-    snaps = revision.at_revisions(repo, files, [*bases, *(r.commit for r in exps)])
-    times = _commit_times(repo, bases)
-    ws = revision.workspace(repo, files) if ws_loaded else revision.Snapshot()
-    rows = [ExpRow("workspace", "workspace", "workspace", None, None, ws.metrics, ws.params)]
-    for b in bases:
-        label = branch if b == baseline and branch != "HEAD" else b[:7]
-        s = snaps[b]
-        rows.append(ExpRow(label, b, "baseline", times.get(b), None, s.metrics, s.params))
-        for r in exps:
-            if r.baseline == b:
-                s = snaps[r.commit]
-                rows.append(
-                    ExpRow(r.name, r.commit, "experiment", r.timestamp, b, s.metrics, s.params)
-                )
-    return rows
+    return collect(
+        repo,
+        all_commits=all_commits,
+        all_branches=all_branches,
+        all_tags=all_tags,
+        revs=revs,
+        num=num,
+        hide_workspace=hide_workspace,
+        sha_only=sha_only,
+        param_deps=param_deps,
+    )
 
 
-def _files(repo: Repo, baseline: str) -> tuple[revision.Files, bool]:
-    """The metrics and params files every row is read from: those the
-    workspace's pipelines name, and whether they loaded. Pipelines that
-    cannot be loaded leave the workspace's row empty after a warning (dvc
-    shows it as an error and goes on), and the baseline's name the files."""
-    pipes = revision.loaded_or_warn(lambda: index.load(repo), "workspace")
-    if not isinstance(pipes, BaleError):
-        return revision.files_of(repo, pipes), True
-    pipes = revision.loaded_or_warn(lambda: index.load_at(repo, baseline), baseline[:7])
-    if isinstance(pipes, BaleError):
-        return revision.Files([], [], {}), False
-    return revision.files_of(repo, pipes, revision.tree_at(repo, baseline)), False
-
-
-def _commit_times(repo: Repo, commits: list[str]) -> dict[str, int]:
-    out = scm.git(repo.root, "log", "--no-walk", "--format=%H %ct", *commits)
-    return {c: int(t) for c, t in (ln.split() for ln in out.stdout.decode().splitlines())}
-
-
-def _columns(rows: list[ExpRow], kind: str) -> list[tuple[str, str]]:
-    """(file, flattened key) columns; files in name order, keys as first seen."""
-    from bale.pipeline.params import flatten
-
-    cols: dict[tuple[str, str], None] = {}
-    for row in rows:
-        for f, data in sorted(getattr(row, kind).items()):
-            if isinstance(data, dict) and "error" not in data:
-                for k in flatten(data):
-                    cols[(f, k)] = None
-    return list(cols)
-
-
-def _cell(row: ExpRow, kind: str, col: tuple[str, str]) -> Any:
-    from bale.pipeline.params import flatten
-
-    data = getattr(row, kind).get(col[0])
-    if not isinstance(data, dict) or "error" in data:
-        return None
-    return flatten(data).get(col[1])
-
-
-def table(rows: list[ExpRow]) -> tuple[list[str], list[list[str]]]:
-    """Headers and cells of ``exp show``: metrics then params, a column per
-    key (named ``file:key`` only where two files share a key)."""
-    mcols, pcols = _columns(rows, "metrics"), _columns(rows, "params")
-
-    def header(cols: list[tuple[str, str]]) -> list[str]:
-        keys = [k for _f, k in cols]
-        return [k if keys.count(k) == 1 else f"{f}:{k}" for f, k in cols]
-
-    headers = ["Experiment", "rev", "Created", *header(mcols), *header(pcols)]
-    cells = []
-    for row in rows:
-        created = (
-            time.strftime("%Y-%m-%d %H:%M", time.localtime(row.timestamp)) if row.timestamp else "-"
-        )
-        last = row.kind == "experiment" and not any(
-            r.parent == row.parent and r.kind == "experiment" for r in rows[rows.index(row) + 1 :]
-        )
-        name = row.name if row.kind != "experiment" else f"{'└' if last else '├'}── {row.name}"
-        rev = row.rev[:7] if row.kind != "workspace" else "-"
-        line = [name, rev, created]
-        for kind, cols in (("metrics", mcols), ("params", pcols)):
-            for c in cols:
-                v = _cell(row, kind, c)
-                line.append("-" if v is None else _fmt(v))
-        cells.append(line)
-    return headers, cells
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return f"{v:.5g}"
-    return str(v)
-
-
-def to_json(rows: list[ExpRow]) -> list[dict[str, Any]]:
-    return [
-        {
-            "name": r.name,
-            "rev": r.rev,
-            "type": r.kind,
-            "baseline": r.parent,
-            "timestamp": r.timestamp,
-            "metrics": {f: {"data": d} for f, d in r.metrics.items()},
-            "params": {f: {"data": d} for f, d in r.params.items()},
-        }
-        for r in rows
-    ]
-
-
-def diff(repo: Repo, a: str | None = None, b: str | None = None) -> dict[str, Any]:
-    """Params and metrics of ``b`` (default: the workspace, or experiment
-    ``a``'s result) against ``a`` (default: HEAD, or experiment ``a``'s
-    baseline), in ``metrics diff --json`` shape, under ``metrics`` and
-    ``params``."""
+def diff(
+    repo: Repo,
+    a: str | None = None,
+    b: str | None = None,
+    *,
+    with_unchanged: bool = False,
+    param_deps: bool = False,
+) -> dict[str, Any]:
+    """dvc's ``exp diff``: the params and metrics of ``b`` (an experiment or
+    git revision; default the workspace) against ``a`` (default HEAD), in
+    ``metrics diff --json``'s shape under ``metrics`` and ``params``. Each
+    side is read with its own pipelines, so a metrics file only one side
+    declares is compared with nothing."""
+    from bale.experiments.show import WORKSPACE, state_of
     from bale.pipeline.compare import diff as compare
 
     scm.require_git(repo, "exp diff")
-    files, ws_loaded = _files(repo, _baseline(repo))
-    if a is not None and b is None:
-        exp = _rev_of(repo, a)
-        if exp[1] is not None:
-            old_rev, new_rev = exp[1], exp[0]
-        else:
-            old_rev, new_rev = exp[0], None
-    else:
-        old_rev = _rev_of(repo, a)[0] if a else _baseline(repo)
-        new_rev = _rev_of(repo, b)[0] if b else None
-    revs = [r for r in (old_rev, new_rev) if r]
-    snaps = revision.at_revisions(repo, files, revs)
-    old = snaps[old_rev]
-    if new_rev:
-        new = snaps[new_rev]
-    else:
-        new = revision.workspace(repo, files) if ws_loaded else revision.Snapshot()
+    old = state_of(repo, _rev_of(repo, a) if a else _baseline(repo), param_deps)
+    new = state_of(repo, _rev_of(repo, b) if b else WORKSPACE, param_deps)
+
+    def files(state: ExpState, kind: str) -> dict[str, Any]:
+        # a file that failed to load counts as empty, as in dvc
+        found = getattr(state.data, kind) if state.data else {}
+        return {f: item.get("data", {}) for f, item in found.items()}
+
     return {
-        "metrics": compare(*(revision.loaded(s.metrics, metrics=True) for s in (old, new))),
-        "params": compare(*(revision.loaded(s.params) for s in (old, new))),
-        "old": old_rev,
-        "new": new_rev or "workspace",
+        kind: compare(files(old, kind), files(new, kind), with_unchanged=with_unchanged)
+        for kind in ("metrics", "params")
     }
 
 
-def _rev_of(repo: Repo, name: str) -> tuple[str, str | None]:
-    """(commit, its baseline if ``name`` is an experiment) for an experiment
-    name or any git revision."""
+def _rev_of(repo: Repo, name: str) -> str:
+    """The commit of an experiment name or any git revision."""
     try:
-        r = refs.find(repo.root, name, _baseline(repo))
-        return r.commit, r.baseline
+        return refs.find(repo.root, name, _baseline(repo)).commit
     except BaleError:
-        return scm.resolve_rev(repo.root, name), None
+        return scm.resolve_rev(repo.root, name)
 
 
 # ---------------------------------------------------------------------------
@@ -472,8 +369,15 @@ def _rev_of(repo: Repo, name: str) -> tuple[str, str | None]:
 def apply(repo: Repo, name: str, *, force: bool = False) -> ExpResult:
     """Puts the experiment's files into the workspace (git-tracked files,
     then its data from the cache), without committing or moving HEAD.
+
     Uncommitted changes to the files it would replace stop it, unless
-    ``force``."""
+    ``force`` or unless they are an experiment's results as ``exp run``
+    left them (kept in that experiment's commit, so nothing is lost: dvc
+    applies there too). dvc 3.67.1 always overwrites, after stashing the
+    workspace under ``refs/exps/apply/stash``; bale refuses instead, as a
+    ``git checkout`` would. An output of the experiment that the cache
+    lacks (and the workspace does not hold) stops it before it changes
+    anything: dvc changes the files, then fails at its checkout."""
     from bale.ops.checkout import checkout
 
     scm.require_git(repo, "exp apply")
@@ -489,20 +393,89 @@ def apply(repo: Repo, name: str, *, force: bool = False) -> ExpResult:
         (delete if status == "D" else restore).append(path)
     touched = restore + delete
     if touched and not force:
-        out = scm.git(top, "status", "--porcelain", "-z", "--", *touched).stdout.decode()
-        dirty = [e for e in out.split("\0") if e]
-        if dirty:
-            first = dirty[0][3:]
+        dirty = _dirty(top, touched)
+        unsaved = _unsaved(repo, top, dirty, r.baseline) if dirty else []
+        if unsaved:
             raise BaleError(
-                f"{first}: has uncommitted changes that applying '{r.name}' would overwrite "
+                f"{unsaved[0]}: has uncommitted changes that applying '{r.name}' would overwrite "
                 "(commit or stash them, or use -f)"
             )
+    missing = _missing_outputs(repo, r.commit)
+    if missing:
+        from bale.exceptions import ObjectMissingError
+
+        raise ObjectMissingError(
+            f"cannot apply '{r.name}': not in the cache: {', '.join(missing[:5])}"
+            + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            + " (fetch them from a remote); the workspace is unchanged"
+        )
     if restore:
         scm.git(top, "restore", f"--source={r.commit}", "--worktree", "--", *restore)
     for p in delete:
         (top / p).unlink(missing_ok=True)
     checkout(repo, None, force=force)
     return ExpResult(r.name, r.commit, r.baseline)
+
+
+def _dirty(top: Path, paths: list[str]) -> list[str]:
+    """Those of ``paths`` (top-relative) that differ from HEAD or are untracked."""
+    out = scm.git(top, "status", "--porcelain", "--no-renames", "-z", "--", *paths).stdout
+    return [e[3:] for e in out.decode("utf-8", errors="surrogateescape").split("\0") if e]
+
+
+def _unsaved(repo: Repo, top: Path, dirty: list[str], baseline: str) -> list[str]:
+    """Those of the workspace's ``dirty`` files that differ from what one of
+    ``baseline``'s experiments has (the one closest to the workspace): none
+    when the workspace holds an experiment's results as ``exp run`` or
+    ``exp apply`` left them."""
+    present = [p for p in dirty if (top / p).is_file()]
+    listed = "\n".join(present).encode()
+    ids = scm.git(top, "hash-object", "--no-filters", "--stdin-paths", input=listed)
+    here: dict[str, str | None] = dict.fromkeys(dirty)
+    here.update(zip(present, ids.stdout.decode().split(), strict=True))
+    best = dirty
+    for r in refs.list_refs(repo.root):
+        if r.baseline != baseline:
+            continue
+        out = scm.git(top, "ls-tree", "-r", "-z", "--full-tree", r.commit, "--", *dirty).stdout
+        there: dict[str, str | None] = dict.fromkeys(dirty)
+        for entry in out.decode("utf-8", errors="surrogateescape").split("\0"):
+            if entry:
+                meta, path = entry.split("\t", 1)
+                there[path] = meta.split()[2]
+        differ = [p for p in dirty if there[p] != here[p]]
+        if len(differ) < len(best):
+            best = differ
+    return best
+
+
+def _missing_outputs(repo: Repo, commit: str) -> list[str]:
+    """The outputs ``commit`` records that neither the cache nor the
+    workspace (as it is) holds: what a checkout of it could not write."""
+    from bale import _core
+    from bale.ops.outputs import collect_at
+
+    ws = repo.workspace
+    missing = []
+    for t in collect_at(repo, commit):
+        if not t.out.cache or t.out.oid is None:
+            continue
+        algo, oid = t.algo, t.out.oid
+
+        def held(path: Path, oid: str, algo: str = algo) -> bool:
+            return ws.exists(algo, oid) or (
+                path.is_file() and _core.hash_file(path, algo)[0] == oid
+            )
+
+        if t.out.is_dir:
+            ok = ws.exists(algo, oid) and all(
+                held(t.path / rel, entry_oid) for rel, entry_oid, _s, _x in ws.manifest(algo, oid)
+            )
+        else:
+            ok = held(t.path, oid)
+        if not ok:
+            missing.append(t.rel(repo))
+    return missing
 
 
 def branch(repo: Repo, name: str, new_branch: str) -> ExpResult:
