@@ -22,10 +22,10 @@ quirks, so that a pipeline means the same thing to bale and to dvc:
 
 Where dvc crashes, or cannot load the stage (a literal stage name containing ``@``, a generated
 name whose key is empty or contains ``@``, an empty matrix, unsupported value types), this
-raises a :class:`MetafileError` instead. Not mirrored: interpolation of the top-level
-``params``/``metrics``/``plots``/``artifacts``/``datasets`` sections, the record of which
-variables each stage used (``tracked_vars``, used by ``dvc params show``), and dvc's warning when
-``item``/``key`` shadow a variable.
+raises a :class:`MetafileError` instead. Each stage's ``tracked_vars`` (the variables from files it
+interpolated, which dvc's ``params show``/``diff`` and ``exp show`` list) are recorded when asked.
+Not mirrored: interpolation of the top-level ``params``/``metrics``/``plots``/``artifacts``/
+``datasets`` sections, and dvc's warning when ``item``/``key`` shadow a variable.
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ def resolve_stages(
     where: str,
     load: Callable[[str], Any],
     parsing: Mapping[str, Any] | None = None,
+    tracked: dict[str, dict[str, dict[str, Any]]] | None = None,
 ) -> list[tuple[str, dict[str, Any]]]:
     """Stages in file order, each (name, definition) with every ${...} resolved,
     `vars` applied and removed, `foreach`/`do` and `matrix` expanded
@@ -86,8 +87,14 @@ def resolve_stages(
     raises FileNotFoundError if it is missing. ``parsing`` is dvc's ``parsing`` config
     section (``bool``: ``store_true``/``boolean_optional``, ``list``: ``nargs``/``append``),
     which only changes how a mapping interpolated into ``cmd`` is rendered.
+
+    ``tracked``, if given, receives dvc's ``tracked_vars``: per stage name, per vars file
+    (relative to the ``dvc.yaml`` directory), ``{dotted.key: value}`` of each variable from
+    that file the stage's fields interpolated, in the order they were met. As in dvc's
+    ``Context._track_data``, inline ``vars`` dictionaries and ``item``/``key`` are not
+    tracked, nor are whole dictionaries (a list is), nor ``foreach``/``matrix`` data.
     """
-    return _Resolver(where, load, parsing or {}).run(data)
+    return _Resolver(where, load, parsing or {}, tracked).run(data)
 
 
 class _Context:
@@ -101,6 +108,10 @@ class _Context:
         self.imports: dict[str, list[str] | None] = {}
         # `item`/`key` of the current foreach/matrix member: stage vars may not redefine them.
         self.reserved: tuple[str, ...] = ()
+        # Vars files by their `sources` name: the path relative to the dvc.yaml directory.
+        self.files: dict[str, str] = {}
+        # Set while a stage's fields resolve: {file: {dotted.key: value}} of what they used.
+        self.tracking: dict[str, dict[str, Any]] | None = None
 
     def clone(self) -> _Context:
         new = _Context()
@@ -108,6 +119,8 @@ class _Context:
         new.sources = dict(self.sources)
         new.imports = {k: None if v is None else list(v) for k, v in self.imports.items()}
         new.reserved = self.reserved
+        new.files = dict(self.files)
+        new.tracking = self.tracking
         return new
 
     def with_member(self, values: dict[str, Any]) -> _Context:
@@ -118,6 +131,15 @@ class _Context:
         new.sources = self.sources
         new.imports = self.imports
         new.reserved = tuple(values)
+        new.files = self.files
+        new.tracking = self.tracking
+        return new
+
+    def with_tracking(self, tracking: dict[str, dict[str, Any]]) -> _Context:
+        """The same variables (shared, not copied), recording what is looked up in ``tracking``."""
+        new = _Context()
+        new.data, new.sources, new.imports = self.data, self.sources, self.imports
+        new.reserved, new.files, new.tracking = self.reserved, self.files, tracking
         return new
 
     def merge(self, new: dict[str, Any], source: str, item: str | None = None) -> None:
@@ -151,25 +173,49 @@ class _Context:
 
     def lookup(self, expr: str) -> Any:
         node: Any = self.data
+        path: list[str] = []
         for part in _parse(expr):
             try:
                 if isinstance(node, dict):
                     node = node[part]
                 elif isinstance(node, list):
-                    node = node[int(part)]  # as in dvc: "-1" and " 1" work too
+                    index = int(part)  # as in dvc: "-1" and " 1" work too
+                    part = str(index + len(node) if index < 0 else index)
+                    node = node[index]
                 else:
                     raise LookupError(part)
             except (LookupError, ValueError):
                 raise _Error(f"Could not find '{'.'.join(_parse(expr))}'") from None
+            path.append(part)
+        if self.tracking is not None and not isinstance(node, dict):
+            self._track(tuple(path), node)
         return node
+
+    def _track(self, path: tuple[str, ...], value: Any) -> None:
+        """dvc's ``_track_data``: a value from a vars file (not an inline dictionary, not
+        ``item``/``key``) is recorded under its file and dotted path."""
+        assert self.tracking is not None
+        if not path or path[0] in self.reserved:
+            return
+        source = self._source_of(path)
+        if source is None or source not in self.files:
+            return
+        self.tracking.setdefault(self.files[source], {})[".".join(path)] = value
 
 
 class _Resolver:
-    def __init__(self, where: str, load: Callable[[str], Any], parsing: Mapping[str, Any]):
+    def __init__(
+        self,
+        where: str,
+        load: Callable[[str], Any],
+        parsing: Mapping[str, Any],
+        tracked: dict[str, dict[str, dict[str, Any]]] | None = None,
+    ):
         self.where = where
         self.base = posixpath.dirname(where)
         self.load = load
         self.parsing = parsing
+        self.tracked = tracked
 
     @contextmanager
     def _at(self, locus: str, only: type[_Error] = _Error) -> Iterator[None]:
@@ -285,6 +331,7 @@ class _Resolver:
                 raise _Error(f"could not find '{missing[0]}' in '{repo_path}'")
             data = {k: data[k] for k in keys}
         ctx.merge(_to_context(data), repo_path, item)
+        ctx.files[repo_path] = path
         if repo_path not in ctx.imports:
             ctx.imports[repo_path] = keys
         elif keys:
@@ -386,6 +433,10 @@ class _Resolver:
                     self._at(f"'stages.{name}.vars'", only=_AlreadyLoaded),
                 ):
                     self._load_vars(ctx, vars_, wdir or "", name)
+        if self.tracked is not None:
+            # dvc tracks while it resolves the fields (wdir again too), not while vars load
+            self.tracked[name] = {}  # a name generated twice: the last member wins, as in dvc
+            ctx = ctx.with_tracking(self.tracked[name])
         resolved: dict[str, Any] = {}
         for field, value in definition.items():
             if field != "vars":
