@@ -1,0 +1,253 @@
+"""Differential tests of ``metrics show/diff`` and ``params diff`` against dvc 3.67.1,
+on a repository shaped like the public projects of issue 20: several pipelines in
+subdirectories, each ``dvc.yaml`` with its own ``params.yaml``, params files in
+YAML, JSON, TOML and Python named per stage, variables a stage interpolates from
+its directory's ``params.yaml`` and from a ``vars:`` file, a metrics file declared
+but absent, and two commits of history plus an edited workspace.
+
+dvc builds these results from Python sets, so the order of files (and of keys in
+its JSON) changes from run to run: JSON is compared parsed, tables as their
+header and their sorted rows. Everything else is compared as printed, with
+"DVC" read as "bale" in stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.interop.conftest import copy_repo
+from tests.interop.test_dvc_differential import Result, Sh, Step, run_bale, run_dvc
+
+pytestmark = pytest.mark.interop
+
+FILES_V1 = {
+    "params.yaml": "seed: 1\n",
+    "dvc.yaml": "stages:\n  top:\n    cmd: echo top\n    params: [seed]\n",
+    # a: its own params.yaml (the stage names keys only) and a JSON file named per stage
+    "a/params.yaml": "prep:\n  size: 10\n  ratio: 0.5\n",
+    "a/config/train.json": '{"lr": 0.1, "epochs": 3, "opt": {"name": "adam"}}\n',
+    "a/metrics.json": '{"acc": 0.91234567, "loss": 1.5}\n',
+    "a/dvc.yaml": (
+        "stages:\n"
+        "  prep:\n    cmd: echo prep\n    params: [prep.size]\n"
+        "  train:\n    cmd: echo train\n"
+        "    params:\n      - config/train.json: [lr, opt.name]\n"
+        "    metrics:\n      - metrics.json:\n          cache: false\n"
+    ),
+    # b: a TOML file tracked whole and a Python file by key
+    "b/params.toml": "[model]\ndepth = 4\nwidth = 8\n",
+    "b/hp.py": 'ALPHA = 0.3\nBETA = "x"\n',
+    "b/score.json": '{"score": 3}\n',
+    "b/dvc.yaml": (
+        "stages:\n  fit:\n    cmd: echo fit\n"
+        "    params:\n      - params.toml:\n      - hp.py: [ALPHA]\n"
+        "    metrics:\n      - score.json:\n          cache: false\n"
+    ),
+    # c: a metrics file declared at the top level that is not there
+    "c/params.yaml": "k: 5\n",
+    "c/dvc.yaml": "stages:\n  s:\n    cmd: echo s\n    params: [k]\nmetrics:\n  - missing.json\n",
+    # t: no params section; the stage interpolates its params.yaml and a vars file
+    "t/params.yaml": "train:\n  lr: 0.01\n  epochs: 4\n  unused: 9\nmodel: cnn\n",
+    "t/extra.json": '{"batch": 32, "other": 1}\n',
+    "t/dvc.yaml": (
+        "vars:\n  - extra.json\n"
+        "stages:\n  tr:\n    cmd: echo ${train.lr} ${train.epochs} ${batch}\n"
+    ),
+    # files no pipeline names, for targets
+    "mdir/m1.json": '{"x": 1}\n',
+    "mdir/sub/m2.yaml": "y: 2\n",
+}
+
+FILES_V2 = {
+    "params.yaml": "seed: 2\n",
+    "a/config/train.json": '{"lr": 0.2, "epochs": 3, "opt": {"name": "sgd"}}\n',
+    "a/metrics.json": '{"acc": 0.93, "loss": 1.25}\n',
+    "b/params.toml": "[model]\ndepth = 5\nwidth = 8\n",
+    "b/hp.py": 'ALPHA = 0.4\nBETA = "y"\n',
+    "c/params.yaml": "k: 6\n",
+    "t/params.yaml": "train:\n  lr: 0.02\n  epochs: 4\n  unused: 10\nmodel: rnn\n",
+    "t/extra.json": '{"batch": 64, "other": 2}\n',
+    "mdir/m1.json": '{"x": 1.5}\n',
+}
+
+# the workspace, edited after the second commit
+FILES_WS = {
+    "a/params.yaml": "prep:\n  size: 12\n  ratio: 0.5\n",
+    "b/score.json": '{"score": 4}\n',
+    "t/extra.json": '{"batch": 128, "other": 2}\n',
+}
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+@pytest.fixture(scope="module")
+def project(sh: Sh, dvc_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = copy_repo(dvc_template, tmp_path_factory.mktemp("fidelity-params") / "repo")
+    for files, msg in ((FILES_V1, "v1"), (FILES_V2, "v2")):
+        _write(root, files)
+        sh.git("add", "-A", cwd=root)
+        sh.git("commit", "-qm", msg, cwd=root)
+    _write(root, FILES_WS)
+    return root
+
+
+def _both(sh: Sh, project: Path, tmp_path: Path, steps: list[Step]) -> list[tuple[Result, Result]]:
+    """Each step run by dvc in one copy of ``project`` and by bale in another."""
+    d = copy_repo(project, tmp_path / "dvc")
+    b = copy_repo(project, tmp_path / "bale")
+    dvc = run_dvc(sh, d, steps)
+    bale = run_bale(sh, b, steps)
+    shutil.rmtree(d)
+    shutil.rmtree(b)
+    return list(zip(dvc, bale, strict=True))
+
+
+def _stderr_lines(err: str) -> list[str]:
+    return [line.replace("DVC", "bale") for line in err.splitlines() if "failed to load" in line]
+
+
+def _same_json(step: Step, d: Result, b: Result) -> None:
+    assert (d.rc, b.rc) == (0, 0), (step, d.err, b.err)
+    # dvc prints JSON on one line, to a pipe
+    assert b.out.count("\n") == 1 and b.out.endswith("\n"), (step, b.out)
+    assert b.json() == d.json(), step
+    assert _stderr_lines(b.err) == _stderr_lines(d.err), step
+
+
+def _table(text: str, markdown: bool) -> tuple[list[str], list[str]]:
+    lines = text.splitlines()
+    head = 2 if markdown else 1
+    return lines[:head], sorted(lines[head:])
+
+
+def _same_table(step: Step, d: Result, b: Result) -> None:
+    assert (d.rc, b.rc) == (0, 0), (step, d.err, b.err)
+    markdown = "--md" in step
+    assert _table(b.out, markdown) == _table(d.out, markdown), step
+    assert b.out.endswith("\n\n") == d.out.endswith("\n\n"), step
+    assert _stderr_lines(b.err) == _stderr_lines(d.err), step
+
+
+def test_params_diff_reads_every_params_file_of_every_dvcyaml(
+    sh: Sh, project: Path, tmp_path: Path
+) -> None:
+    steps: list[Step] = [
+        ("params", "diff", "--json"),
+        ("params", "diff", "HEAD~1", "HEAD", "--json"),
+        ("params", "diff", "HEAD~1", "--all", "--json"),
+        ("@a", "params", "diff", "HEAD~1", "HEAD", "--json"),
+        ("params", "diff", "HEAD~1", "HEAD"),
+        ("params", "diff", "HEAD~1", "--all", "--md"),
+        ("@t", "params", "diff", "HEAD~1", "--no-path"),
+    ]
+    results = _both(sh, project, tmp_path, steps)
+    # the variables t/dvc.yaml interpolates show under their files, as dvc shows them
+    assert results[1][0].json()["t/params.yaml"] == {
+        "train.lr": {"old": 0.01, "new": 0.02, "diff": 0.01}
+    }
+    assert set(results[1][0].json()) == {
+        "params.yaml",
+        "a/config/train.json",
+        "b/params.toml",
+        "b/hp.py",
+        "c/params.yaml",
+        "t/params.yaml",
+        "t/extra.json",
+    }
+    for step, (d, b) in zip(steps[:4], results[:4], strict=True):
+        _same_json(step, d, b)
+    for step, (d, b) in zip(steps[4:], results[4:], strict=True):
+        _same_table(step, d, b)
+
+
+def test_params_diff_targets_and_deps(sh: Sh, project: Path, tmp_path: Path) -> None:
+    steps: list[Step] = [
+        ("params", "diff", "--targets", "a/params.yaml", "b/params.toml", "--all", "--json"),
+        ("params", "diff", "HEAD~1", "HEAD", "--targets", "t/params.yaml", "--json"),
+        # dvc takes --targets from the repository root, whatever the current directory
+        ("@a", "params", "diff", "--targets", "a/params.yaml", "params.yaml", "--all", "--json"),
+        ("params", "diff", "--targets", "mdir", "--all", "--json"),
+        ("params", "diff", "--targets", "nope.yaml", "--json"),
+        ("params", "diff", "HEAD~1", "--deps", "--all", "--json"),
+        ("@a", "params", "diff", "--targets", "a/params.yaml", "--all"),
+    ]
+    results = _both(sh, project, tmp_path, steps)
+    assert results[2][0].json() == {
+        "params.yaml": {
+            "prep.ratio": {"old": 0.5, "new": 0.5, "diff": 0.0},
+            "prep.size": {"old": 10, "new": 12, "diff": 2},
+        },
+        "../params.yaml": {"seed": {"old": 2, "new": 2, "diff": 0}},
+    }
+    for step, (d, b) in zip(steps[:-1], results[:-1], strict=True):
+        _same_json(step, d, b)
+    _same_table(steps[-1], *results[-1])
+
+
+def test_metrics_show_like_dvc(sh: Sh, project: Path, tmp_path: Path) -> None:
+    steps: list[Step] = [
+        ("metrics", "show", "--json"),
+        ("metrics", "show"),
+        ("metrics", "show", "--md"),
+        ("metrics", "show", "--precision", "2"),
+        ("@a", "metrics", "show", "--json"),
+        ("@a", "metrics", "show"),
+        ("metrics", "show", "mdir", "nope.json", "a/metrics.json", "--json"),
+        ("metrics", "show", "-R", "mdir"),
+        ("metrics", "show", "nope.json"),
+        ("@a", "metrics", "show", "metrics.json", "../b/score.json", "--json"),
+    ]
+    results = _both(sh, project, tmp_path, steps)
+    # a declared metrics file that is absent: an error in JSON, a row of "-" in the table
+    assert results[0][0].json()[""]["data"]["c/missing.json"] == {
+        "error": {
+            "type": "FileNotFoundError",
+            "msg": "[Errno 2] No such file or directory: 'c/missing.json'",
+        }
+    }
+    assert "c/missing.json  -" in results[1][0].out
+    for step, (d, b) in zip(steps, results, strict=True):
+        if "--json" in step:
+            _same_json(step, d, b)
+        else:
+            _same_table(step, d, b)
+
+
+def test_metrics_diff_like_dvc(sh: Sh, project: Path, tmp_path: Path) -> None:
+    steps: list[Step] = [
+        ("metrics", "diff", "--json"),
+        ("metrics", "diff", "HEAD~1", "HEAD", "--all", "--json"),
+        ("metrics", "diff", "--targets", "a/metrics.json", "--all", "--json"),
+        ("@a", "metrics", "diff", "HEAD~1", "--targets", "metrics.json", "--json"),
+        ("metrics", "diff", "HEAD~1", "--targets", "mdir", "--json"),
+        ("metrics", "diff", "HEAD~1"),
+        ("metrics", "diff", "HEAD~1", "HEAD", "--all", "--md", "--precision", "2"),
+        ("@b", "metrics", "diff", "HEAD~1", "--no-path"),
+    ]
+    results = _both(sh, project, tmp_path, steps)
+    assert results[0][0].json() == {"b/score.json": {"score": {"old": 3, "new": 4, "diff": 1}}}
+    for step, (d, b) in zip(steps, results, strict=True):
+        if "--json" in step:
+            _same_json(step, d, b)
+        else:
+            _same_table(step, d, b)
+
+
+def test_json_is_one_line_per_command(sh: Sh, project: Path) -> None:
+    # byte for byte where dvc's order is fixed: one file, keys in a fixed order
+    for args in (
+        ("metrics", "show", "mdir/m1.json", "--json"),
+        ("params", "diff", "HEAD~1", "--targets", "c/params.yaml", "--json"),
+    ):
+        want = sh.dvc(*args, cwd=project).stdout
+        assert sh.bale(*args, cwd=project).stdout == want, args
+    assert json.loads(want) == {"c/params.yaml": {"k": {"old": 5, "new": 6, "diff": 1}}}
