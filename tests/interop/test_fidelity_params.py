@@ -251,3 +251,72 @@ def test_json_is_one_line_per_command(sh: Sh, project: Path) -> None:
         want = sh.dvc(*args, cwd=project).stdout
         assert sh.bale(*args, cwd=project).stdout == want, args
     assert json.loads(want) == {"c/params.yaml": {"k": {"old": 5, "new": 6, "diff": 1}}}
+
+
+TEMPLATED = {
+    "shared/common.yaml": "base:\n  seed: 7\n  tags: [x, y]\nlayers: [8, 16, 32]\n",
+    "p/params.yaml": (
+        "models:\n  small: {depth: 2}\n  big: {depth: 8}\nlrs: [0.1, 0.2]\n"
+        "opt:\n  name: adam\n  beta: 0.9\nflag: true\n"
+    ),
+    "p/local.json": '{"loc": 5}\n',
+    "p/dvc.yaml": (
+        "vars:\n  - ../shared/common.yaml:base,layers\n  - {inline: 3}\n"
+        "stages:\n"
+        # foreach data and ${item...} are not tracked; ${opt.name} is
+        "  fe:\n    foreach: ${models}\n    do:\n"
+        "      cmd: echo ${item.depth} ${opt.name} ${inline}\n"
+        # matrix data neither; a negative list position is tracked at its real position
+        "  mx:\n    matrix:\n      lr: ${lrs}\n"
+        "    cmd: echo ${item.lr} ${base.seed} ${layers[-1]}\n"
+        # a file the stage names as params shows only what it names; a whole dict is not tracked
+        "  d:\n    cmd: echo ${opt}\n    wdir: src\n    params:\n      - ../params.yaml:\n"
+        "          - flag\n"
+        # a stage's own vars file
+        "  w:\n    vars:\n      - local.json\n    cmd: echo ${loc} ${layers.0}\n"
+    ),
+}
+
+
+def test_params_diff_shows_the_variables_stages_interpolate(
+    sh: Sh, dvc_template: Path, tmp_path: Path
+) -> None:
+    root = copy_repo(dvc_template, tmp_path / "repo")
+    _write(
+        root, {**TEMPLATED, "p/dvc.yaml": TEMPLATED["p/dvc.yaml"] + "  broken:\n    cmd: ${no}\n"}
+    )
+    sh.git("add", "-A", cwd=root)
+    sh.git("commit", "-qm", "a revision whose p/dvc.yaml does not load", cwd=root)
+    _write(root, TEMPLATED)
+    sh.git("add", "-A", cwd=root)
+    sh.git("commit", "-qm", "one", cwd=root)
+    _write(
+        root,
+        {
+            "shared/common.yaml": "base:\n  seed: 8\n  tags: [x, y]\nlayers: [8, 16, 64]\n",
+            "p/params.yaml": TEMPLATED["p/params.yaml"].replace("adam", "sgd"),
+            "p/local.json": '{"loc": 6}\n',
+        },
+    )
+    steps: list[Step] = [
+        ("params", "diff", "--all", "--json"),
+        ("params", "diff", "HEAD~1", "--json"),
+        ("@p", "params", "diff", "--all", "--json"),
+        ("exp", "diff", "--json"),
+    ]
+    results = _both(sh, root, tmp_path, steps)
+    assert results[0][0].json() == {
+        "shared/common.yaml": {
+            "base.seed": {"old": 7, "new": 8, "diff": 1},
+            "layers.0": {"old": 8, "new": 8, "diff": 0},
+            "layers.2": {"old": 32, "new": 64, "diff": 32},
+        },
+        "p/params.yaml": {"flag": {"old": True, "new": True, "diff": 0}},
+        "p/local.json": {"loc": {"old": 5, "new": 6, "diff": 1}},
+    }
+    for step, (d, b) in zip(steps, results, strict=True):
+        assert (d.rc, b.rc) == (0, 0), (step, d.err, b.err)
+        assert b.json() == d.json(), step
+    # the revision that does not load is named as it was given, as dvc names it
+    assert "'HEAD~1'" in results[1][0].err
+    assert "WARNING: failed to load revision 'HEAD~1'" in results[1][1].err

@@ -70,9 +70,9 @@ def _sides(
     # Each side's own pipelines name its files, as dvc reads every revision
     # with that revision's dvc.yaml: a metric one side no longer declares
     # shows as added or deleted.
-    def at(rev: str) -> revision.Snapshot:
-        # dvc warns and shows the revision without its files.
-        pipes = revision.loaded_or_warn(lambda: index.load_at(repo, rev), rev[:7])
+    def at(rev: str, label: str) -> revision.Snapshot:
+        # dvc warns (naming the revision as it was given) and shows it without its files.
+        pipes = revision.loaded_or_warn(lambda: index.load_at(repo, rev), label)
         if isinstance(pipes, BaleError):
             return revision.Snapshot()
         tree = revision.tree_at(repo, rev)
@@ -88,8 +88,8 @@ def _sides(
 
     a = scm.resolve_rev(repo.root, a_rev or "HEAD")
     if b_rev:
-        return at(a), at(scm.resolve_rev(repo.root, b_rev))
-    return at(a), here()
+        return at(a, a_rev or "HEAD"), at(scm.resolve_rev(repo.root, b_rev), b_rev)
+    return at(a, a_rev or "HEAD"), here()
 
 
 def _failed(
