@@ -112,7 +112,10 @@ def _both(sh: Sh, project: Path, tmp_path: Path, steps: list[Step]) -> list[tupl
 
 
 def _stderr_lines(err: str) -> list[str]:
-    return [line.replace("DVC", "bale") for line in err.splitlines() if "failed to load" in line]
+    # dvc's line naming the revisions with files it could not read (its warnings
+    # about a revision that does not load are worded differently, in substance the same)
+    lines = err.splitlines()
+    return [line.replace("DVC", "bale") for line in lines if "failed to load some" in line]
 
 
 def _same_json(step: Step, d: Result, b: Result) -> None:
@@ -318,5 +321,60 @@ def test_params_diff_shows_the_variables_stages_interpolate(
         assert (d.rc, b.rc) == (0, 0), (step, d.err, b.err)
         assert b.json() == d.json(), step
     # the revision that does not load is named as it was given, as dvc names it
+    assert _stderr_lines(results[1][1].err) == _stderr_lines(results[1][0].err)
     assert "'HEAD~1'" in results[1][0].err
     assert "WARNING: failed to load revision 'HEAD~1'" in results[1][1].err
+
+
+LOCK = """\
+schema: '2.0'
+stages:
+  m:
+    cmd: echo m
+    outs:
+    - path: m.json
+      hash: md5
+      md5: 0123456789abcdef0123456789abcdef
+      size: 9
+"""
+
+
+def test_metrics_files_that_cannot_be_read(sh: Sh, dvc_template: Path, tmp_path: Path) -> None:
+    root = copy_repo(dvc_template, tmp_path / "repo")
+    _write(
+        root,
+        {
+            "s/dvc.yaml": (
+                "metrics: [broken.json, broken.yaml, bad.toml, list.json, gone.json]\n"
+                "stages:\n  m:\n    cmd: echo m\n    metrics: [m.json]\n"
+            ),
+            # a cached metrics file that is neither in the workspace nor in the cache
+            "s/dvc.lock": LOCK,
+            "s/broken.json": '{"a": \n',
+            "s/broken.yaml": "a: [\n",
+            "s/bad.toml": "a = \n",
+            "s/list.json": "[1, 2]\n",
+        },
+    )
+    sh.git("add", "-A", cwd=root)
+    sh.git("commit", "-qm", "one", cwd=root)
+    steps: list[Step] = [("metrics", "show", "--json"), ("metrics", "show")]
+    (d_json, b_json), (d_table, b_table) = _both(sh, root, tmp_path, steps)
+    want = d_json.json()[""]["data"]
+    got = b_json.json()[""]["data"]
+    assert want["s/gone.json"]["error"] == {
+        "type": "FileNotFoundError",
+        "msg": "[Errno 2] No such file or directory: 's/gone.json'",
+    }
+    assert want["s/m.json"]["error"]["msg"] == "[Errno 2] No storage files available: 's/m.json'"
+    assert want["s/list.json"] == {"data": {}}
+    assert set(got) == set(want)
+    for name, entry in want.items():
+        if "error" not in entry or entry["error"]["type"] == "FileNotFoundError":
+            assert got[name] == entry, name
+        else:
+            # dvc's type; bale's message says where the file is broken (dvc's names
+            # the file by an odd relative path and says it "is corrupted")
+            assert got[name]["error"]["type"] == entry["error"]["type"], name
+    assert _stderr_lines(b_json.err) == _stderr_lines(d_json.err) != []
+    _same_table(steps[1], d_table, b_table)

@@ -290,6 +290,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         found = metrics.show_or_error(repo, args.targets)
         if isinstance(found, BaleError):
             # dvc's shape for a revision it could not load; the table is empty.
+            _say_failed([""])
             if args.json:
                 error = {"type": type(found).__name__, "msg": str(found)}
                 print(render_json({"": {"error": error}}), end="")

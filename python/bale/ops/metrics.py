@@ -74,7 +74,7 @@ def _sides(
         # dvc warns (naming the revision as it was given) and shows it without its files.
         pipes = revision.loaded_or_warn(lambda: index.load_at(repo, rev), label)
         if isinstance(pipes, BaleError):
-            return revision.Snapshot()
+            return _Unloaded()
         tree = revision.tree_at(repo, rev)
         files = narrow(revision.files_of(repo, pipes, tree, deps_only=deps_only), tree)
         return revision.at_revisions(repo, files, [rev])[rev]
@@ -82,7 +82,7 @@ def _sides(
     def here() -> revision.Snapshot:
         pipes = revision.loaded_or_warn(lambda: index.load(repo), "workspace")
         if isinstance(pipes, BaleError):
-            return revision.Snapshot()
+            return _Unloaded()
         files = narrow(revision.files_of(repo, pipes, deps_only=deps_only), None)
         return revision.workspace(repo, files)
 
@@ -92,19 +92,24 @@ def _sides(
     return at(a, a_rev or "HEAD"), here()
 
 
+class _Unloaded(revision.Snapshot):
+    """A revision whose pipelines did not load: shown without its files."""
+
+
 def _failed(
     sides: tuple[revision.Snapshot, revision.Snapshot],
     labels: tuple[str, str],
     kind: str,
     into: list[str] | None,
 ) -> None:
-    """Adds to ``into`` the labels of the sides with a file that could not be
-    read (dvc names them on stderr)."""
+    """Adds to ``into`` the labels of the sides that did not load or have a
+    file that could not be read (dvc names them on stderr)."""
     if into is None:
         return
     for snap, label in zip(sides, labels, strict=True):
         files = getattr(snap, kind)
-        if any(isinstance(d, dict) and "error" in d for d in files.values()):
+        unread = any(isinstance(d, dict) and "error" in d for d in files.values())
+        if unread or isinstance(snap, _Unloaded):
             into.append(label)
 
 

@@ -175,15 +175,27 @@ def _rel(root: Path, p: Path) -> str:
 def _parse(name: str, data: bytes | None, keys: tuple[str, ...] = (), flat: bool = False) -> Any:
     """The file's data, or ``{"error": why}``; with ``keys``, only the part
     of it that holds them (``flat``: ``{dotted.key: value}``)."""
-    from bale.pipeline.params import loads_bytes, select, select_tree
+    from bale.pipeline.params import loads_bytes, select, select_tree, suffix
 
     if data is None:
         return missing(name)
     try:
         loaded = loads_bytes(data, name)
+    except BaleError as e:
+        # dvc's type for a file it cannot parse; bale's message says where and
+        # why (dvc's says "unable to read: '<path>', JSON file structure is corrupted")
+        return {"error": str(e), "type": _CORRUPTED.get(suffix(name), "YAMLFileCorruptedError")}
+    try:
         return select(loaded, keys) if flat else select_tree(loaded, keys)
     except BaleError as e:
         return {"error": str(e)}
+
+
+_CORRUPTED = {
+    ".json": "JSONFileCorruptedError",
+    ".toml": "TOMLFileCorruptedError",
+    ".py": "PythonFileCorruptedError",
+}
 
 
 def missing(name: str, cached: bool = False) -> dict[str, str]:
