@@ -56,6 +56,11 @@ _EXPR = re.compile(rf"{_WORD}(?:\.{_WORD}|\[{_WORD}\][ \t\r]*)*")
 _SCALARS = (str, int, float, bytes, bool)
 
 _Stage = tuple[str, dict[str, Any]]
+# Where a value came from: (the source it was merged from, its path there). dvc keeps the
+# nodes of `foreach: ${x}` and `matrix` data as `item`, so their origin is x's.
+_Origin = tuple[str | None, tuple[str, ...]]
+# A foreach/matrix member: its variables (item, key), and the origin of those from variables.
+_Member = tuple[dict[str, Any], dict[tuple[str, ...], _Origin]]
 
 
 class _Error(Exception):
@@ -112,6 +117,8 @@ class _Context:
         self.files: dict[str, str] = {}
         # Set while a stage's fields resolve: {file: {dotted.key: value}} of what they used.
         self.tracking: dict[str, dict[str, Any]] | None = None
+        # The origin of member variables that came from other variables, by their path.
+        self.aliases: dict[tuple[str, ...], _Origin] = {}
 
     def clone(self) -> _Context:
         new = _Context()
@@ -121,12 +128,15 @@ class _Context:
         new.reserved = self.reserved
         new.files = dict(self.files)
         new.tracking = self.tracking
+        new.aliases = self.aliases
         return new
 
-    def with_member(self, values: dict[str, Any]) -> _Context:
-        """``values`` shadow (not merge with) same-named variables; shares the rest, so it
-        must be cloned before merging into it."""
+    def with_member(self, member: _Member) -> _Context:
+        """The member's values shadow (not merge with) same-named variables; shares the
+        rest, so it must be cloned before merging into it."""
+        values, aliases = member
         new = _Context()
+        new.aliases = aliases
         new.data = {**self.data, **values}
         new.sources = self.sources
         new.imports = self.imports
@@ -140,6 +150,7 @@ class _Context:
         new = _Context()
         new.data, new.sources, new.imports = self.data, self.sources, self.imports
         new.reserved, new.files, new.tracking = self.reserved, self.files, tracking
+        new.aliases = self.aliases
         return new
 
     def merge(self, new: dict[str, Any], source: str, item: str | None = None) -> None:
@@ -172,6 +183,13 @@ class _Context:
         return self.sources.get(path)
 
     def lookup(self, expr: str) -> Any:
+        node, path = self.locate(expr)
+        if self.tracking is not None and not isinstance(node, dict):
+            self._track(path, node)
+        return node
+
+    def locate(self, expr: str) -> tuple[Any, tuple[str, ...]]:
+        """The value of ``expr`` and its path (list positions made non-negative)."""
         node: Any = self.data
         path: list[str] = []
         for part in _parse(expr):
@@ -187,20 +205,25 @@ class _Context:
             except (LookupError, ValueError):
                 raise _Error(f"Could not find '{'.'.join(_parse(expr))}'") from None
             path.append(part)
-        if self.tracking is not None and not isinstance(node, dict):
-            self._track(tuple(path), node)
-        return node
+        return node, tuple(path)
+
+    def origin(self, path: tuple[str, ...]) -> _Origin | None:
+        """Where the value at ``path`` came from; None for a member's own value."""
+        for end in range(len(path), 0, -1):
+            if path[:end] in self.aliases:
+                source, at = self.aliases[path[:end]]
+                return source, at + path[end:]
+        if not path or path[0] in self.reserved:
+            return None
+        return self._source_of(path), path
 
     def _track(self, path: tuple[str, ...], value: Any) -> None:
         """dvc's ``_track_data``: a value from a vars file (not an inline dictionary, not
-        ``item``/``key``) is recorded under its file and dotted path."""
+        a member's own ``item``/``key``) is recorded under its file and dotted path."""
         assert self.tracking is not None
-        if not path or path[0] in self.reserved:
-            return
-        source = self._source_of(path)
-        if source is None or source not in self.files:
-            return
-        self.tracking.setdefault(self.files[source], {})[".".join(path)] = value
+        source, at = self.origin(path) or (None, ())
+        if source is not None and source in self.files:
+            self.tracking.setdefault(self.files[source], {})[".".join(at)] = value
 
 
 class _Resolver:
@@ -237,7 +260,7 @@ class _Resolver:
 
         # dvc lists every generated name before it resolves any stage, so errors in
         # foreach/matrix data come first; keep that order.
-        plan: list[tuple[str, Mapping[str, Any], dict[str, dict[str, Any]] | None]] = []
+        plan: list[tuple[str, Mapping[str, Any], dict[str, _Member] | None]] = []
         for name, definition in (data.get("stages") or {}).items():
             if not isinstance(definition, Mapping):
                 raise self._fail(
@@ -341,24 +364,29 @@ class _Resolver:
 
     # -- foreach / matrix -----------------------------------------------------------------
 
-    def _source(self, value: Any, ctx: _Context) -> tuple[Any, bool]:
+    def _source(self, value: Any, ctx: _Context) -> tuple[Any, bool, _Origin | None]:
         """Resolve ``value``; the flag says it is a variable's value, which dvc keeps as a
-        node whose ``str()`` (used for names) gives ``True`` where ``to_str`` gives ``true``."""
+        node whose ``str()`` (used for names) gives ``True`` where ``to_str`` gives ``true``,
+        and whose origin it keeps."""
         if isinstance(value, str):
             matches = list(_INTERP.finditer(value))
             if len(matches) == 1 and matches[0].group(0) == value:
-                return ctx.lookup(matches[0]["inner"]), True
-        return self._resolve(value, ctx, None), False
+                found, path = ctx.locate(matches[0]["inner"])
+                return found, True, ctx.origin(path)
+        return self._resolve(value, ctx, None), False, None
 
-    def _foreach(self, name: str, data: Any, ctx: _Context) -> dict[str, dict[str, Any]]:
+    def _foreach(self, name: str, data: Any, ctx: _Context) -> dict[str, _Member]:
         with self._at(f"'stages.{name}.foreach'"):
             if isinstance(data, list):
                 elems = [self._source(e, ctx) for e in data]
             else:
-                value, is_var = self._source(data, ctx)
+                value, is_var, origin = self._source(data, ctx)
                 if isinstance(value, Mapping):
                     return {
-                        _to_str(k, None): {"item": _to_context(v), "key": _to_str(k, None)}
+                        _to_str(k, None): (
+                            {"item": _to_context(v), "key": _to_str(k, None)},
+                            _item_origin(("item",), _child(origin, k)),
+                        )
                         for k, v in value.items()
                     }
                 if not isinstance(value, list):
@@ -367,41 +395,54 @@ class _Resolver:
                         f"expected list/dictionary, got {_tn(value)}",
                         verb="resolve",
                     )
-                elems = [(v, is_var) for v in value]
-            if any(isinstance(v, (Mapping, list)) for v, _ in elems):
-                return {str(i): {"item": _to_context(v)} for i, (v, _) in enumerate(elems)}
-            return {_name_part(v, is_var): {"item": _to_context(v)} for v, is_var in elems}
+                elems = [(v, is_var, _child(origin, i)) for i, v in enumerate(value)]
+            if any(isinstance(v, (Mapping, list)) for v, _, _ in elems):
+                return {
+                    str(i): ({"item": _to_context(v)}, _item_origin(("item",), o))
+                    for i, (v, _, o) in enumerate(elems)
+                }
+            return {
+                _name_part(v, is_var): ({"item": _to_context(v)}, _item_origin(("item",), o))
+                for v, is_var, o in elems
+            }
 
-    def _matrix(self, name: str, data: Any, ctx: _Context) -> dict[str, dict[str, Any]]:
+    def _matrix(self, name: str, data: Any, ctx: _Context) -> dict[str, _Member]:
         with self._at(f"'stages.{name}.matrix'"):
             if not isinstance(data, Mapping):
                 raise _Error(f"expected a dictionary, got {_tn(data)}")
             if not data:
                 raise _Error("it is empty")
-            axes: dict[Any, list[tuple[str, Any]]] = {}
+            axes: dict[Any, list[tuple[str, Any, _Origin | None]]] = {}
             for axis, spec in data.items():
                 axis = self._resolve_key(axis, ctx, None)
                 if isinstance(spec, list):
                     elems = [self._source(e, ctx) for e in spec]
                 else:
-                    value, is_var = self._source(spec, ctx)
+                    value, is_var, origin = self._source(spec, ctx)
                     if isinstance(value, list):
-                        elems = [(v, is_var) for v in value]
+                        elems = [(v, is_var, _child(origin, i)) for i, v in enumerate(value)]
                     elif is_var and isinstance(value, Mapping):  # dvc iterates a mapping's keys
-                        elems = [(k, True) for k in value]
+                        elems = [(k, True, None) for k in value]
                     elif not is_var and isinstance(value, str):  # ... and a string's characters
-                        elems = [(c, False) for c in value]
+                        elems = [(c, False, None) for c in value]
                     else:
                         raise _Error(f"expected a list for '{axis}', got {_tn(value)}")
                 axes[axis] = [
-                    (f"{axis}{i}" if isinstance(v, (Mapping, list)) else _name_part(v, is_var), v)
-                    for i, (v, is_var) in enumerate(elems)
+                    (
+                        f"{axis}{i}" if isinstance(v, (Mapping, list)) else _name_part(v, is_var),
+                        v,
+                        o,
+                    )
+                    for i, (v, is_var, o) in enumerate(elems)
                 ]
-            members: dict[str, dict[str, Any]] = {}
+            members: dict[str, _Member] = {}
             for combo in product(*axes.values()):
-                key = "-".join(part for part, _ in combo)
-                item = dict(zip(axes, (v for _, v in combo), strict=True))
-                members[key] = {"key": key, "item": _to_context(item)}
+                key = "-".join(part for part, _, _ in combo)
+                item = dict(zip(axes, (v for _, v, _ in combo), strict=True))
+                aliases: dict[tuple[str, ...], _Origin] = {}
+                for axis, (_, _, o) in zip(axes, combo, strict=True):
+                    aliases.update(_item_origin(("item", str(axis)), o))
+                members[key] = ({"key": key, "item": _to_context(item)}, aliases)
             return members
 
     # -- stages ---------------------------------------------------------------------------
@@ -482,6 +523,14 @@ class _Resolver:
         parts.append(s[pos:])
         # Unescaping after substitution (so also inside substituted values), as dvc does.
         return "".join(parts).replace("\\${", "${")
+
+
+def _child(origin: _Origin | None, key: Any) -> _Origin | None:
+    return None if origin is None else (origin[0], (*origin[1], str(key)))
+
+
+def _item_origin(path: tuple[str, ...], origin: _Origin | None) -> dict[tuple[str, ...], _Origin]:
+    return {} if origin is None else {path: origin}
 
 
 @functools.lru_cache(maxsize=4096)
