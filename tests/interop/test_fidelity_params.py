@@ -49,7 +49,14 @@ FILES_V1 = {
     ),
     # c: a metrics file declared at the top level that is not there
     "c/params.yaml": "k: 5\n",
-    "c/dvc.yaml": "stages:\n  s:\n    cmd: echo s\n    params: [k]\nmetrics:\n  - missing.json\n",
+    # ... and a stage's metrics directory, which stands for the files in it
+    "c/dvc.yaml": (
+        "stages:\n  s:\n    cmd: echo s\n    params: [k]\n"
+        "    metrics:\n      - rdir:\n          cache: false\n"
+        "metrics:\n  - missing.json\n"
+    ),
+    "c/rdir/r1.json": '{"r": 1}\n',
+    "c/rdir/deep/r2.yaml": "q: 2\n",
     # t: no params section; the stage interpolates its params.yaml and a vars file
     "t/params.yaml": "train:\n  lr: 0.01\n  epochs: 4\n  unused: 9\nmodel: cnn\n",
     "t/extra.json": '{"batch": 32, "other": 1}\n',
@@ -69,6 +76,7 @@ FILES_V2 = {
     "b/params.toml": "[model]\ndepth = 5\nwidth = 8\n",
     "b/hp.py": 'ALPHA = 0.4\nBETA = "y"\n',
     "c/params.yaml": "k: 6\n",
+    "c/rdir/r1.json": '{"r": 1.5}\n',
     "t/params.yaml": "train:\n  lr: 0.02\n  epochs: 4\n  unused: 10\nmodel: rnn\n",
     "t/extra.json": '{"batch": 64, "other": 2}\n',
     "mdir/m1.json": '{"x": 1.5}\n',
@@ -217,7 +225,8 @@ def test_metrics_show_like_dvc(sh: Sh, project: Path, tmp_path: Path) -> None:
             "msg": "[Errno 2] No such file or directory: 'c/missing.json'",
         }
     }
-    assert "c/missing.json  -" in results[1][0].out
+    assert "\nc/missing.json  " in results[1][0].out
+    assert results[0][0].json()[""]["data"]["c/rdir/deep/r2.yaml"] == {"data": {"q": 2}}
     for step, (d, b) in zip(steps, results, strict=True):
         if "--json" in step:
             _same_json(step, d, b)
@@ -238,6 +247,7 @@ def test_metrics_diff_like_dvc(sh: Sh, project: Path, tmp_path: Path) -> None:
     ]
     results = _both(sh, project, tmp_path, steps)
     assert results[0][0].json() == {"b/score.json": {"score": {"old": 3, "new": 4, "diff": 1}}}
+    assert results[1][0].json()["c/rdir/r1.json"] == {"r": {"old": 1, "new": 1.5, "diff": 0.5}}
     for step, (d, b) in zip(steps, results, strict=True):
         if "--json" in step:
             _same_json(step, d, b)

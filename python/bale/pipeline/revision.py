@@ -86,8 +86,10 @@ def files_of(
             for o in s.outs:
                 if o.kind == "metrics":
                     rel = _rel(root, s.abspath(o.path))
-                    metrics[rel] = None
-                    if o.cache:
+                    # a metrics directory stands for its files, as a top-level one does
+                    found = _expand(root, rel, tree)
+                    metrics.update(dict.fromkeys(found))
+                    if o.cache and found == [rel]:
                         lock = _rel(root, s.lock_path)
                         cached[rel] = (lock, s.name, o.path)
             for dep in s.params:
