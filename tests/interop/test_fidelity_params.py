@@ -388,3 +388,35 @@ def test_metrics_files_that_cannot_be_read(sh: Sh, dvc_template: Path, tmp_path:
             assert got[name]["error"]["type"] == entry["error"]["type"], name
     assert _stderr_lines(b_json.err) == _stderr_lines(d_json.err) != []
     _same_table(steps[1], d_table, b_table)
+
+
+def test_metrics_show_of_branches_tags_and_commits(sh: Sh, project: Path, tmp_path: Path) -> None:
+    root = copy_repo(project, tmp_path / "repo")
+    sh.git("tag", "v1", "HEAD~1", cwd=root)
+    sh.git("tag", "v2", cwd=root)
+    sh.git("branch", "old", "HEAD~1", cwd=root)
+    steps: list[Step] = [
+        ("metrics", "show", "-a", "--json"),
+        ("metrics", "show", "-T"),
+        ("metrics", "show", "-A", "--json"),
+        # one commit with several names is one revision, "master,v2"
+        ("metrics", "show", "-a", "-T", "--md"),
+        ("metrics", "show", "-a", "b/score.json", "--json"),
+        # the workspace is left out when it shows what the checked-out branch shows,
+        # unless a file could not be read (dvc compares the exceptions, never equal)
+        "git checkout -q -- b/score.json",
+        ("metrics", "show", "-a", "--json"),
+        ("metrics", "show", "-a", "b/score.json", "--json"),
+        ("metrics", "show", "-a", "b/score.json"),
+    ]
+    results = _both(sh, root, tmp_path, steps)
+    assert set(results[0][0].json()) == {"workspace", "master", "old"}
+    assert set(results[6][0].json()) == {"workspace", "master", "old"}
+    assert set(results[7][0].json()) == {"master", "old"}
+    for step, (d, b) in zip(steps, results, strict=True):
+        if isinstance(step, str):
+            continue
+        if "--json" in step:
+            _same_json(step, d, b)
+        else:
+            _same_table(step, d, b)

@@ -240,6 +240,12 @@ def register(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
         "targets", nargs="*", help="metrics files or directories to show (default: the pipelines')"
     )
     _recursive_flag(ms)
+    for short, long, what in (
+        ("-a", "--all-branches", "every branch"),
+        ("-T", "--all-tags", "every tag"),
+        ("-A", "--all-commits", "every commit"),
+    ):
+        ms.add_argument(short, long, action="store_true", help=f"also show {what}")
     ms.add_argument("--json", action="store_true", help="print as JSON")
     ms.add_argument("--md", action="store_true", help="print as a markdown table")
     ms.add_argument("--precision", type=int, help="decimals to round to (default 5)")
@@ -286,6 +292,8 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     from bale.pipeline.compare import render_json, render_show_table, show_json
 
     repo = _repo()
+    if args.metrics_command == "show" and (args.all_branches or args.all_tags or args.all_commits):
+        return _show_revisions(args, repo)
     if args.metrics_command == "show":
         found = metrics.show_or_error(repo, args.targets)
         if isinstance(found, BaleError):
@@ -312,6 +320,43 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         return _diff(args, "metrics")
     print("usage: bale metrics {show,diff} ...")
     return 2
+
+
+def _show_revisions(args: argparse.Namespace, repo: Any) -> int:
+    """``metrics show -a/-T/-A``: one block per revision, as dvc prints them."""
+    from bale.exceptions import BaleError
+    from bale.ops import metrics
+    from bale.pipeline.compare import render_json, render_show_table, show_json
+    from bale.pipeline.revision import loaded
+
+    found = metrics.show_revisions(
+        repo,
+        args.targets,
+        all_branches=args.all_branches,
+        all_tags=args.all_tags,
+        all_commits=args.all_commits,
+    )
+    as_json: dict[str, Any] = {}
+    tables: dict[str, dict[str, Any]] = {}
+    failed = []
+    for rev, files in found.items():
+        if isinstance(files, BaleError):
+            failed.append(rev)
+            as_json[rev] = {"error": {"type": type(files).__name__, "msg": str(files)}}
+            continue
+        shown = _files_from_cwd(repo.root, files)
+        ok = loaded(shown, metrics=True)
+        errors = {f: d for f, d in shown.items() if f not in ok}
+        if errors:
+            failed.append(rev)
+        as_json.update(show_json(ok, errors=errors, rev=rev, order=list(shown)))
+        tables[rev] = {f: ok.get(f, {}) for f in shown}
+    _say_failed(failed)
+    if args.json:
+        print(render_json(as_json), end="")
+        return 0
+    _out(render_show_table({}, markdown=args.md, precision=args.precision, revisions=tables))
+    return 0
 
 
 def _say_failed(revs: list[str]) -> None:

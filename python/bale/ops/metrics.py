@@ -4,6 +4,7 @@ revisions, compared as dvc compares them."""
 
 from __future__ import annotations
 
+import functools
 import os
 import posixpath
 from collections.abc import Callable, Collection, Sequence
@@ -58,6 +59,70 @@ def show_or_error(repo: Repo, targets: Sequence[str] | None = None) -> dict[str,
     if targets:
         files = revision.targeted(repo, files, metrics=metrics_targets(repo, targets))
     return revision.workspace(repo, files).metrics
+
+
+def _named_revisions(
+    repo: Repo, *, all_branches: bool, all_tags: bool, all_commits: bool
+) -> list[tuple[str, str]]:
+    """dvc's brancher without the workspace: (names, commit id) per commit,
+    names of one commit joined by ``,`` (``master,v1``); branches then tags,
+    by name, or with ``all_commits`` every commit by id, newest first."""
+    names: list[str] = []
+    if all_commits:
+        names = scm.git(repo.root, "rev-list", "--all").stdout.decode().split()
+    else:
+        refs = [p for p, on in (("refs/heads", all_branches), ("refs/tags", all_tags)) if on]
+        for ref in refs:
+            out = scm.git(repo.root, "for-each-ref", "--format=%(refname:short)", ref).stdout
+            names += out.decode().split()
+    by_commit: dict[str, list[str]] = {}
+    for name in names:
+        by_commit.setdefault(scm.resolve_rev(repo.root, name), []).append(name)
+    return [(",".join(group), commit) for commit, group in by_commit.items()]
+
+
+def show_revisions(
+    repo: Repo,
+    targets: Sequence[str] | None = None,
+    *,
+    all_branches: bool = False,
+    all_tags: bool = False,
+    all_commits: bool = False,
+) -> dict[str, dict[str, Any] | BaleError]:
+    """``metrics show -a/-T/-A``: per revision name (``workspace`` first),
+    its files as :func:`show_or_error` gives them, or the error that kept its
+    pipelines from loading. The workspace is left out when it shows the same
+    as the branch checked out (and no file is unreadable), as dvc leaves it out."""
+    scm.require_git(repo, "metrics show -a/-T/-A")
+    wanted = metrics_targets(repo, targets)
+    out: dict[str, dict[str, Any] | BaleError] = {"workspace": show_or_error(repo, targets)}
+    named = _named_revisions(
+        repo, all_branches=all_branches, all_tags=all_tags, all_commits=all_commits
+    )
+    for name, commit in named:
+        pipes = revision.loaded_or_warn(functools.partial(index.load_at, repo, commit), name)
+        if isinstance(pipes, BaleError):
+            out[name] = pipes
+            continue
+        tree = revision.tree_at(repo, commit)
+        files = revision.targeted(
+            repo, revision.files_of(repo, pipes, tree), tree, metrics=wanted or None
+        )
+        out[name] = revision.at_revisions(repo, files, [commit])[commit].metrics
+    current = scm.head(repo.root)
+    if current and current[1] in out and _same(out[current[1]], out["workspace"]):
+        del out["workspace"]
+    return out
+
+
+def _same(a: dict[str, Any] | BaleError, b: dict[str, Any] | BaleError) -> bool:
+    """Whether two revisions show the same, as dvc compares them: a file it
+    could not read holds an exception, which equals no other, so such a
+    revision is never the same as another."""
+    if isinstance(a, BaleError) or isinstance(b, BaleError):
+        return False
+    unread = any(isinstance(d, dict) and "error" in d for d in (*a.values(), *b.values()))
+    return not unread and a == b
 
 
 def _sides(
