@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -156,6 +157,13 @@ def _diff_flags(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--no-path", action="store_true", help="leave out the Path column")
 
 
+def _recursive_flag(p: argparse.ArgumentParser) -> None:
+    # dvc's -R: dvc expands a directory target whether it is given or not, and so does bale
+    p.add_argument(
+        "-R", "--recursive", action="store_true", help="a directory target stands for its files"
+    )
+
+
 def register(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
     p = command(
         "repro",
@@ -258,17 +266,41 @@ def register(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
     p = command("metrics", cmd_metrics, "Show or compare metrics.")
     msub = p.add_subparsers(dest="metrics_command", metavar="COMMAND")
     ms = msub.add_parser("show", help="Show the workspace's metrics.")
+    ms.add_argument(
+        "targets", nargs="*", help="metrics files or directories to show (default: the pipelines')"
+    )
+    _recursive_flag(ms)
+    for short, long, what in (
+        ("-a", "--all-branches", "every branch"),
+        ("-T", "--all-tags", "every tag"),
+        ("-A", "--all-commits", "every commit"),
+    ):
+        ms.add_argument(short, long, action="store_true", help=f"also show {what}")
     ms.add_argument("--json", action="store_true", help="print as JSON")
     ms.add_argument("--md", action="store_true", help="print as a markdown table")
     ms.add_argument("--precision", type=int, help="decimals to round to (default 5)")
     md = msub.add_parser("diff", help="Compare metrics between revisions and the workspace.")
     _diff_flags(md, "metrics")
     md.add_argument("--precision", type=int, help="decimals to round to (default 5)")
+    md.add_argument(
+        "--targets",
+        nargs="*",
+        metavar="<paths>",
+        help="metrics files or directories to compare (default: the pipelines')",
+    )
+    _recursive_flag(md)
 
     p = command("params", cmd_params, "Compare params.")
     psub = p.add_subparsers(dest="params_command", metavar="COMMAND")
     pd = psub.add_parser("diff", help="Compare params between revisions and the workspace.")
     _diff_flags(pd, "params")
+    pd.add_argument(
+        "--targets",
+        nargs="*",
+        metavar="<paths>",
+        help="params files to compare whole, from the repository root (as dvc takes them)",
+    )
+    pd.add_argument("--deps", action="store_true", help="only the params that stages depend on")
 
     p = command("dag", cmd_dag, "Show the pipeline graph.")
     p.add_argument("target", nargs="?", help="a stage or output (default: everything)")
@@ -295,10 +327,13 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     from bale.pipeline.compare import render_json, render_show_table, show_json
 
     repo = _repo()
+    if args.metrics_command == "show" and (args.all_branches or args.all_tags or args.all_commits):
+        return _show_revisions(args, repo)
     if args.metrics_command == "show":
-        found = metrics.show_or_error(repo)
+        found = metrics.show_or_error(repo, args.targets)
         if isinstance(found, BaleError):
             # dvc's shape for a revision it could not load; the table is empty.
+            _say_failed([""])
             if args.json:
                 error = {"type": type(found).__name__, "msg": str(found)}
                 print(render_json({"": {"error": error}}), end="")
@@ -307,16 +342,65 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         from bale.pipeline.revision import loaded
 
         ok = loaded(shown, metrics=True)
+        errors = {f: d for f, d in shown.items() if f not in ok}
+        _say_failed([""] if errors else [])  # dvc names the workspace '' here
         if args.json:
-            errors = {f: BaleError(d["error"]) for f, d in shown.items() if f not in ok}
-            print(render_json(show_json(ok, errors=errors)), end="")
+            print(render_json(show_json(ok, errors=errors, order=list(shown))), end="")
             return 0
-        _out(render_show_table(ok, markdown=args.md, precision=args.precision))
+        # A file that could not be read is a row of "-", as dvc prints it.
+        table = {f: ok.get(f, {}) for f in shown}
+        _out(render_show_table(table, markdown=args.md, precision=args.precision))
         return 0
     if args.metrics_command == "diff":
         return _diff(args, "metrics")
     print("usage: bale metrics {show,diff} ...")
     return 2
+
+
+def _show_revisions(args: argparse.Namespace, repo: Any) -> int:
+    """``metrics show -a/-T/-A``: one block per revision, as dvc prints them."""
+    from bale.exceptions import BaleError
+    from bale.ops import metrics
+    from bale.pipeline.compare import render_json, render_show_table, show_json
+    from bale.pipeline.revision import loaded
+
+    found = metrics.show_revisions(
+        repo,
+        args.targets,
+        all_branches=args.all_branches,
+        all_tags=args.all_tags,
+        all_commits=args.all_commits,
+    )
+    as_json: dict[str, Any] = {}
+    tables: dict[str, dict[str, Any]] = {}
+    failed = []
+    for rev, files in found.items():
+        if isinstance(files, BaleError):
+            failed.append(rev)
+            as_json[rev] = {"error": {"type": type(files).__name__, "msg": str(files)}}
+            continue
+        shown = _files_from_cwd(repo.root, files)
+        ok = loaded(shown, metrics=True)
+        errors = {f: d for f, d in shown.items() if f not in ok}
+        if errors:
+            failed.append(rev)
+        as_json.update(show_json(ok, errors=errors, rev=rev, order=list(shown)))
+        tables[rev] = {f: ok.get(f, {}) for f in shown}
+    _say_failed(failed)
+    if args.json:
+        print(render_json(as_json), end="")
+        return 0
+    _out(render_show_table({}, markdown=args.md, precision=args.precision, revisions=tables))
+    return 0
+
+
+def _say_failed(revs: list[str]) -> None:
+    """dvc's line for revisions with files it could not read (it says
+    "metrics" for params too)."""
+    if revs:
+        names = ", ".join(revs)
+        line = f"bale failed to load some metrics for following revisions: '{names}'."
+        print(line, file=sys.stderr)
 
 
 def _files_from_cwd(root: Path, per_file: dict[str, Any]) -> dict[str, Any]:
@@ -338,9 +422,24 @@ def _diff(args: argparse.Namespace, kind: Literal["metrics", "params"]) -> int:
     from bale.ops import metrics
     from bale.pipeline.compare import render_diff_table, render_json
 
-    compare = metrics.diff if kind == "metrics" else metrics.params_diff
     repo = _repo()
-    d = _files_from_cwd(repo.root, compare(repo, args.a_rev, args.b_rev, all_=args.all))
+    failed: list[str] = []
+    if kind == "metrics":
+        found = metrics.diff(
+            repo, args.a_rev, args.b_rev, all_=args.all, targets=args.targets, failed=failed
+        )
+    else:
+        found = metrics.params_diff(
+            repo,
+            args.a_rev,
+            args.b_rev,
+            all_=args.all,
+            targets=args.targets,
+            deps_only=args.deps,
+            failed=failed,
+        )
+    _say_failed(failed)
+    d = _files_from_cwd(repo.root, found)
     if args.json:
         print(render_json(d), end="")
         return 0

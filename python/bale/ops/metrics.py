@@ -1,9 +1,14 @@
 """``bale metrics show/diff`` and ``bale params diff``: the files the
-pipelines name, read in the workspace and at git revisions, compared as dvc
-compares them."""
+pipelines name (or the targets given), read in the workspace and at git
+revisions, compared as dvc compares them."""
 
 from __future__ import annotations
 
+import functools
+import os
+import posixpath
+from collections.abc import Callable, Collection, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bale import scm
@@ -13,59 +18,190 @@ from bale.pipeline import index, revision
 if TYPE_CHECKING:
     from bale.repo import Repo
 
+#: What a revision's files become: (files the pipelines name, the revision's
+#: tree or None for the workspace) -> the files to read.
+_Narrow = Callable[[revision.Files, Collection[str] | None], revision.Files]
 
-def show(repo: Repo) -> dict[str, Any]:
+
+def metrics_targets(repo: Repo, targets: Sequence[str] | None) -> list[str]:
+    """``metrics`` targets as dvc takes them: paths from the current
+    directory, made repository-relative."""
+    out = []
+    for t in targets or ():
+        rel = os.path.relpath(os.path.abspath(t), repo.root)
+        out.append(posixpath.normpath(Path(rel).as_posix()))
+    return out
+
+
+def params_targets(targets: Sequence[str] | None) -> list[str]:
+    """``params diff --targets`` as dvc takes them: repository-relative
+    paths, whatever the current directory (dvc's ``params.show`` does not make
+    them absolute, where ``metrics.show`` does)."""
+    return [posixpath.normpath(Path(t).as_posix()) for t in targets or ()]
+
+
+def show(repo: Repo, targets: Sequence[str] | None = None) -> dict[str, Any]:
     """The workspace's metrics: ``{file: data}`` (errors as ``{"error": msg}``);
     none, after a warning, when its pipelines cannot be loaded."""
-    shown = show_or_error(repo)
+    shown = show_or_error(repo, targets)
     return {} if isinstance(shown, BaleError) else shown
 
 
-def show_or_error(repo: Repo) -> dict[str, Any] | BaleError:
+def show_or_error(repo: Repo, targets: Sequence[str] | None = None) -> dict[str, Any] | BaleError:
     """:func:`show`, or the error that kept the workspace's pipelines from
     loading (after a warning), which ``metrics show --json`` reports as dvc
-    does."""
+    does. ``targets`` (paths from the current directory) are the files to
+    show instead of those the pipelines name."""
     pipes = revision.loaded_or_warn(lambda: index.load(repo), "workspace")
     if isinstance(pipes, BaleError):
         return pipes
-    return revision.workspace(repo, revision.files_of(repo, pipes)).metrics
+    files = revision.files_of(repo, pipes)
+    if targets:
+        files = revision.targeted(repo, files, metrics=metrics_targets(repo, targets))
+    return revision.workspace(repo, files).metrics
+
+
+def _named_revisions(
+    repo: Repo, *, all_branches: bool, all_tags: bool, all_commits: bool
+) -> list[tuple[str, str]]:
+    """dvc's brancher without the workspace: (names, commit id) per commit,
+    names of one commit joined by ``,`` (``master,v1``); branches then tags,
+    by name, or with ``all_commits`` every commit by id, newest first."""
+    names: list[str] = []
+    if all_commits:
+        names = scm.git(repo.root, "rev-list", "--all").stdout.decode().split()
+    else:
+        refs = [p for p, on in (("refs/heads", all_branches), ("refs/tags", all_tags)) if on]
+        for ref in refs:
+            out = scm.git(repo.root, "for-each-ref", "--format=%(refname:short)", ref).stdout
+            names += out.decode().split()
+    by_commit: dict[str, list[str]] = {}
+    for name in names:
+        by_commit.setdefault(scm.resolve_rev(repo.root, name), []).append(name)
+    return [(",".join(group), commit) for commit, group in by_commit.items()]
+
+
+def show_revisions(
+    repo: Repo,
+    targets: Sequence[str] | None = None,
+    *,
+    all_branches: bool = False,
+    all_tags: bool = False,
+    all_commits: bool = False,
+) -> dict[str, dict[str, Any] | BaleError]:
+    """``metrics show -a/-T/-A``: per revision name (``workspace`` first),
+    its files as :func:`show_or_error` gives them, or the error that kept its
+    pipelines from loading. The workspace is left out when it shows the same
+    as the branch checked out (and no file is unreadable), as dvc leaves it out."""
+    scm.require_git(repo, "metrics show -a/-T/-A")
+    wanted = metrics_targets(repo, targets)
+    out: dict[str, dict[str, Any] | BaleError] = {"workspace": show_or_error(repo, targets)}
+    named = _named_revisions(
+        repo, all_branches=all_branches, all_tags=all_tags, all_commits=all_commits
+    )
+    for name, commit in named:
+        pipes = revision.loaded_or_warn(functools.partial(index.load_at, repo, commit), name)
+        if isinstance(pipes, BaleError):
+            out[name] = pipes
+            continue
+        tree = revision.tree_at(repo, commit)
+        files = revision.targeted(
+            repo, revision.files_of(repo, pipes, tree), tree, metrics=wanted or None
+        )
+        out[name] = revision.at_revisions(repo, files, [commit])[commit].metrics
+    current = scm.head(repo.root)
+    if current and current[1] in out and _same(out[current[1]], out["workspace"]):
+        del out["workspace"]
+    return out
+
+
+def _same(a: dict[str, Any] | BaleError, b: dict[str, Any] | BaleError) -> bool:
+    """Whether two revisions show the same, as dvc compares them: a file it
+    could not read holds an exception, which equals no other, so such a
+    revision is never the same as another."""
+    if isinstance(a, BaleError) or isinstance(b, BaleError):
+        return False
+    unread = any(isinstance(d, dict) and "error" in d for d in (*a.values(), *b.values()))
+    return not unread and a == b
 
 
 def _sides(
-    repo: Repo, a_rev: str | None, b_rev: str | None
+    repo: Repo,
+    a_rev: str | None,
+    b_rev: str | None,
+    narrow: _Narrow,
+    deps_only: bool = False,
 ) -> tuple[revision.Snapshot, revision.Snapshot]:
     # Each side's own pipelines name its files, as dvc reads every revision
     # with that revision's dvc.yaml: a metric one side no longer declares
     # shows as added or deleted.
-    def at(rev: str) -> revision.Snapshot:
-        # dvc warns and shows the revision without its files.
-        pipes = revision.loaded_or_warn(lambda: index.load_at(repo, rev), rev[:7])
+    def at(rev: str, label: str) -> revision.Snapshot:
+        # dvc warns (naming the revision as it was given) and shows it without its files.
+        pipes = revision.loaded_or_warn(lambda: index.load_at(repo, rev), label)
         if isinstance(pipes, BaleError):
-            return revision.Snapshot()
-        files = revision.files_of(repo, pipes, revision.tree_at(repo, rev))
+            return _Unloaded()
+        tree = revision.tree_at(repo, rev)
+        files = narrow(revision.files_of(repo, pipes, tree, deps_only=deps_only), tree)
         return revision.at_revisions(repo, files, [rev])[rev]
 
     def here() -> revision.Snapshot:
         pipes = revision.loaded_or_warn(lambda: index.load(repo), "workspace")
         if isinstance(pipes, BaleError):
-            return revision.Snapshot()
-        return revision.workspace(repo, revision.files_of(repo, pipes))
+            return _Unloaded()
+        files = narrow(revision.files_of(repo, pipes, deps_only=deps_only), None)
+        return revision.workspace(repo, files)
 
     a = scm.resolve_rev(repo.root, a_rev or "HEAD")
     if b_rev:
-        return at(a), at(scm.resolve_rev(repo.root, b_rev))
-    return at(a), here()
+        return at(a, a_rev or "HEAD"), at(scm.resolve_rev(repo.root, b_rev), b_rev)
+    return at(a, a_rev or "HEAD"), here()
+
+
+class _Unloaded(revision.Snapshot):
+    """A revision whose pipelines did not load: shown without its files."""
+
+
+def _failed(
+    sides: tuple[revision.Snapshot, revision.Snapshot],
+    labels: tuple[str, str],
+    kind: str,
+    into: list[str] | None,
+) -> None:
+    """Adds to ``into`` the labels of the sides that did not load or have a
+    file that could not be read (dvc names them on stderr)."""
+    if into is None:
+        return
+    for snap, label in zip(sides, labels, strict=True):
+        files = getattr(snap, kind)
+        unread = any(isinstance(d, dict) and "error" in d for d in files.values())
+        if unread or isinstance(snap, _Unloaded):
+            into.append(label)
 
 
 def diff(
-    repo: Repo, a_rev: str | None = None, b_rev: str | None = None, *, all_: bool = False
+    repo: Repo,
+    a_rev: str | None = None,
+    b_rev: str | None = None,
+    *,
+    all_: bool = False,
+    targets: Sequence[str] | None = None,
+    failed: list[str] | None = None,
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """Metrics of ``b_rev`` (default: the workspace) against ``a_rev``
-    (default: HEAD), in ``dvc metrics diff --json``'s shape."""
+    (default: HEAD), in ``dvc metrics diff --json``'s shape; ``targets``
+    (paths from the current directory) narrow it to those files. ``failed``
+    receives the names (as given, or HEAD/workspace) of the sides with a
+    file that could not be read."""
     from bale.pipeline.compare import diff as compare
 
     scm.require_git(repo, "metrics diff")
-    old, new = _sides(repo, a_rev, b_rev)
+    wanted = metrics_targets(repo, targets)
+
+    def narrow(files: revision.Files, tree: Collection[str] | None) -> revision.Files:
+        return revision.targeted(repo, files, tree, metrics=wanted)
+
+    old, new = _sides(repo, a_rev, b_rev, narrow)
+    _failed((old, new), (a_rev or "HEAD", b_rev or "workspace"), "metrics", failed)
     return compare(
         revision.loaded(old.metrics, metrics=True),
         revision.loaded(new.metrics, metrics=True),
@@ -74,12 +210,28 @@ def diff(
 
 
 def params_diff(
-    repo: Repo, a_rev: str | None = None, b_rev: str | None = None, *, all_: bool = False
+    repo: Repo,
+    a_rev: str | None = None,
+    b_rev: str | None = None,
+    *,
+    all_: bool = False,
+    targets: Sequence[str] | None = None,
+    deps_only: bool = False,
+    failed: list[str] | None = None,
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """Params of ``b_rev`` (default: the workspace) against ``a_rev``
-    (default: HEAD), in ``dvc params diff --json``'s shape."""
+    (default: HEAD), in ``dvc params diff --json``'s shape. ``targets``
+    (repository-relative) are read whole instead of the files stages name;
+    ``deps_only`` leaves out params no stage depends on; ``failed`` as in
+    :func:`diff`."""
     from bale.pipeline.compare import diff as compare
 
     scm.require_git(repo, "params diff")
-    old, new = _sides(repo, a_rev, b_rev)
+    wanted = params_targets(targets)
+
+    def narrow(files: revision.Files, tree: Collection[str] | None) -> revision.Files:
+        return revision.targeted(repo, files, tree, params=wanted)
+
+    old, new = _sides(repo, a_rev, b_rev, narrow, deps_only)
+    _failed((old, new), (a_rev or "HEAD", b_rev or "workspace"), "params", failed)
     return compare(revision.loaded(old.params), revision.loaded(new.params), with_unchanged=all_)

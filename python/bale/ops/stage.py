@@ -217,8 +217,8 @@ def _loads(path: Path, fail: bool) -> bool:
 
 def _walk_ordered(repo: Repo, pipes: index.Pipelines, fail: bool) -> list[_Entry]:
     """Every stage and ``.dvc`` file, in the order dvc's index walks them."""
-    from bale.ops.outputs import dvcfiles
     from bale.metafiles.walk_order import WalkOrder
+    from bale.ops.outputs import dvcfiles
 
     walk = WalkOrder(repo.root)
     keyed: list[tuple[Any, _Entry]] = [

@@ -166,8 +166,8 @@ def _dvc_order(
     that names them, then in the order dvc's index walks the metafiles,
     stages in their file's order."""
     from bale.exceptions import OutputNotTrackedError
-    from bale.ops.outputs import resolve
     from bale.metafiles.walk_order import WalkOrder
+    from bale.ops.outputs import resolve
 
     # Which target first names each entry (the same lookup as split_targets).
     first: dict[Any, int] = {}

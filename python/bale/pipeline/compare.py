@@ -152,16 +152,25 @@ def diff(
 def show_json(
     shown: Mapping[str, Any],
     *,
-    errors: Mapping[str, BaseException] | None = None,
+    errors: Mapping[str, BaseException | Mapping[str, str]] | None = None,
     rev: str = "",
+    order: Sequence[str] = (),
 ) -> dict[str, Any]:
     """``dvc metrics show --json``'s shape for one revision (``""``, the workspace,
     when no revisions are asked for): ``{rev: {"data": {file: {"data": ...}}}}``;
-    a file in ``errors`` gets ``{"error": {"type", "msg"}}`` instead."""
+    a file in ``errors`` gets ``{"error": {"type", "msg"}}`` instead. An error is
+    an exception, or a snapshot's ``{"error": msg[, "type": name]}`` (type
+    default ``BaleError``). Files come in ``order`` if given (the rest after),
+    else those of ``shown`` then those of ``errors``."""
     files: dict[str, Any] = {path: {"data": data} for path, data in shown.items()}
     for path, exc in (errors or {}).items():
-        files[path] = {"error": {"type": type(exc).__name__, "msg": str(exc)}}
-    return {rev: {"data": files}}
+        if isinstance(exc, BaseException):
+            files[path] = {"error": {"type": type(exc).__name__, "msg": str(exc)}}
+        else:
+            error = {"type": exc.get("type", "BaleError"), "msg": exc["error"]}
+            files[path] = {"error": error}
+    ordered = {path: files[path] for path in order if path in files}
+    return {rev: {"data": {**ordered, **files}}}
 
 
 def _json_default(value: Any) -> Any:

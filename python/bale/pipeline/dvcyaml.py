@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import posixpath
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -263,6 +263,9 @@ class PipelineFile:
     params: list[str]  # top-level `params:`
     data: dict[str, Any]  # as parsed, before templating
     text: str
+    #: Per stage name, the variables it interpolated from vars files (dvc's
+    #: ``tracked_vars``): ``{file relative to this directory: {dotted.key: value}}``.
+    tracked_vars: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
 
 def _outs(items: list[Any], kind: OutKind) -> list[StageOut]:
@@ -343,7 +346,10 @@ def loads_dvcyaml(
             path.parent / rel, posixpath.normpath(posixpath.join(posixpath.dirname(name), rel))
         )
 
-    resolved = resolve_stages(data, where=name, load=load or load_workspace, parsing=parsing)
+    tracked: dict[str, dict[str, dict[str, Any]]] = {}
+    resolved = resolve_stages(
+        data, where=name, load=load or load_workspace, parsing=parsing, tracked=tracked
+    )
     stages = []
     for stage_name, d in resolved:
         try:
@@ -358,6 +364,7 @@ def loads_dvcyaml(
         params=list(data.get("params") or []),
         data=data,
         text=text,
+        tracked_vars=tracked,
     )
 
 

@@ -5,8 +5,8 @@ pipelines name, each read whole, many revisions in one ``git cat-file``."""
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,10 @@ class Files:
     #: Params files that only some of whose keys are tracked: those keys
     #: (dotted paths), which are all ``params diff`` shows of them.
     keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Vars files no stage names as params, with the variables stages
+    #: interpolated from them (dvc's ``tracked_vars``): those dotted keys,
+    #: read flat (``{"train.lr": 0.1}``), as dvc shows them.
+    vars: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def loaded_or_warn(load: Callable[[], Pipelines], label: str) -> Pipelines | BaleError:
@@ -56,12 +60,16 @@ def loaded_or_warn(load: Callable[[], Pipelines], label: str) -> Pipelines | Bal
         return e
 
 
-def files_of(repo: Repo, pipes: Pipelines, tree: Collection[str] | None = None) -> Files:
+def files_of(
+    repo: Repo, pipes: Pipelines, tree: Collection[str] | None = None, *, deps_only: bool = False
+) -> Files:
     """The metrics and params files ``pipes`` (the workspace's, or a
     revision's) name: stage ``metrics`` outputs and params deps, and each
     ``dvc.yaml``'s top-level ``metrics:`` and ``params:`` lists. A metrics
     directory stands for the files in it: those of ``tree`` (a revision's
-    files, repository-relative) if given, else the workspace's."""
+    files, repository-relative) if given, else the workspace's. With
+    ``deps_only`` (``params diff --deps``), only the params stages depend
+    on: no top-level ``params:`` nor the root params.yaml by itself."""
     root = repo.root
     metrics: dict[str, None] = {}
     # Per params file, the keys stages track; None once something tracks
@@ -71,23 +79,17 @@ def files_of(repo: Repo, pipes: Pipelines, tree: Collection[str] | None = None) 
     for f in pipes.files:
         base = f.path.parent
         for m in f.metrics:
-            rel = _rel(root, base / m)
-            if tree is not None:
-                # git holds no empty directories: a path with nothing under it is a file.
-                found = sorted(p for p in tree if p.startswith(rel + "/")) or [rel]
-            elif (root / rel).is_dir():
-                found = [_rel(root, p) for p in sorted((root / rel).rglob("*")) if p.is_file()]
-            else:
-                found = [rel]
-            metrics.update(dict.fromkeys(found))
-        for p in f.params:
+            metrics.update(dict.fromkeys(_expand(root, _rel(root, base / m), tree)))
+        for p in f.params if not deps_only else ():
             params[_rel(root, base / p)] = None
         for s in f.stages:
             for o in s.outs:
                 if o.kind == "metrics":
                     rel = _rel(root, s.abspath(o.path))
-                    metrics[rel] = None
-                    if o.cache:
+                    # a metrics directory stands for its files, as a top-level one does
+                    found = _expand(root, rel, tree)
+                    metrics.update(dict.fromkeys(found))
+                    if o.cache and found == [rel]:
                         lock = _rel(root, s.lock_path)
                         cached[rel] = (lock, s.name, o.path)
             for dep in s.params:
@@ -95,9 +97,61 @@ def files_of(repo: Repo, pipes: Pipelines, tree: Collection[str] | None = None) 
                 tracked = params.get(name, [])
                 params[name] = [*tracked, *dep.keys] if tracked is not None and dep.keys else None
     optional = frozenset() if DEFAULT_PARAMS_FILE in params else frozenset([DEFAULT_PARAMS_FILE])
-    params[DEFAULT_PARAMS_FILE] = None
+    if not deps_only:
+        params[DEFAULT_PARAMS_FILE] = None
     keys = {name: tuple(k) for name, k in params.items() if k is not None}
-    return Files(sorted(metrics), sorted(params), cached, optional, keys)
+    tracked_vars = _vars(root, pipes, params)
+    return Files(sorted(metrics), sorted(params), cached, optional, keys, tracked_vars)
+
+
+def _vars(root: Path, pipes: Pipelines, params: Collection[str]) -> dict[str, tuple[str, ...]]:
+    """dvc's ``_collect_vars``: the variables each stage interpolated, per
+    vars file (a params.yaml beside a dvc.yaml, or a ``vars:`` file), for the
+    files that are not params files already (those show as they are)."""
+    found: dict[str, dict[str, None]] = {}
+    for f in pipes.files:
+        for s in f.stages:
+            for name, used in f.tracked_vars.get(s.name, {}).items():
+                rel = _rel(root, f.path.parent / name)
+                if rel not in params:
+                    found.setdefault(rel, {}).update(dict.fromkeys(used))
+    return {name: tuple(keys) for name, keys in found.items()}
+
+
+def _expand(root: Path, rel: str, tree: Collection[str] | None) -> list[str]:
+    """The files a path stands for: itself, or those under it if it is a
+    directory in ``tree`` (a revision's files), else in the workspace."""
+    if tree is not None:
+        # git holds no empty directories: a path with nothing under it is a file.
+        return sorted(p for p in tree if p.startswith(rel + "/")) or [rel]
+    if (root / rel).is_dir():
+        return [_rel(root, p) for p in sorted((root / rel).rglob("*")) if p.is_file()]
+    return [rel]
+
+
+def targeted(
+    repo: Repo,
+    files: Files,
+    tree: Collection[str] | None = None,
+    *,
+    metrics: Sequence[str] | None = None,
+    params: Sequence[str] | None = None,
+) -> Files:
+    """``files`` narrowed to the given targets (repository-relative paths,
+    directories standing for the files under them, as in :func:`files_of`):
+    ``metrics show TARGETS`` and ``metrics diff --targets`` read those
+    metrics files, named by a pipeline or not; ``params diff --targets``
+    reads those params files whole. As in dvc, a target replaces what the
+    pipelines name of its kind (the other kind is left as it was)."""
+    root = repo.root
+    if metrics:
+        found = list(dict.fromkeys(p for t in metrics for p in _expand(root, t, tree)))
+        cached = {k: v for k, v in files.cached.items() if k in found}
+        files = replace(files, metrics=found, cached=cached)
+    if params:
+        found = list(dict.fromkeys(p for t in params for p in _expand(root, t, tree)))
+        files = replace(files, params=found, optional=frozenset(), keys={}, vars={})
+    return files
 
 
 def tree_at(repo: Repo, rev: str) -> list[str]:
@@ -120,17 +174,38 @@ def _rel(root: Path, p: Path) -> str:
     return posixpath.normpath(p.relative_to(root).as_posix()) if p.is_relative_to(root) else str(p)
 
 
-def _parse(name: str, data: bytes | None, label: str, keys: tuple[str, ...] = ()) -> Any:
+def _parse(name: str, data: bytes | None, keys: tuple[str, ...] = (), flat: bool = False) -> Any:
     """The file's data, or ``{"error": why}``; with ``keys``, only the part
-    of it that holds them."""
-    from bale.pipeline.params import loads_bytes, select_tree
+    of it that holds them (``flat``: ``{dotted.key: value}``)."""
+    from bale.pipeline.params import loads_bytes, select, select_tree, suffix
 
     if data is None:
-        return {"error": f"{label}:{name}: does not exist"}
+        return missing(name)
     try:
-        return select_tree(loads_bytes(data, name), keys)
+        loaded = loads_bytes(data, name)
+    except BaleError as e:
+        # dvc's type for a file it cannot parse; bale's message says where and
+        # why (dvc's says "unable to read: '<path>', JSON file structure is corrupted")
+        return {"error": str(e), "type": _CORRUPTED.get(suffix(name), "YAMLFileCorruptedError")}
+    try:
+        return select(loaded, keys) if flat else select_tree(loaded, keys)
     except BaleError as e:
         return {"error": str(e)}
+
+
+_CORRUPTED = {
+    ".json": "JSONFileCorruptedError",
+    ".toml": "TOMLFileCorruptedError",
+    ".py": "PythonFileCorruptedError",
+}
+
+
+def missing(name: str, cached: bool = False) -> dict[str, str]:
+    """The error of a file that is not there, as dvc reports it (type and
+    message of the ``FileNotFoundError`` its file systems raise): a file
+    dvc tracks is looked for in the cache (its "storage")."""
+    why = "No storage files available" if cached else "No such file or directory"
+    return {"error": f"[Errno 2] {why}: '{name}'", "type": "FileNotFoundError"}
 
 
 def workspace(repo: Repo, files: Files) -> Snapshot:
@@ -150,8 +225,17 @@ def workspace(repo: Repo, files: Files) -> Snapshot:
                 pass
             if data is None and name in files.optional:
                 continue
+            if data is None and kind == "metrics" and name in files.cached:
+                snap.metrics[name] = missing(name, cached=True)
+                continue
             keys = files.keys.get(name, ()) if kind == "params" else ()
-            getattr(snap, kind)[name] = _parse(name, data, "workspace", keys)
+            getattr(snap, kind)[name] = _parse(name, data, keys)
+    for name, keys in files.vars.items():
+        try:
+            data = (repo.root / name).read_bytes()
+        except (FileNotFoundError, IsADirectoryError):
+            continue  # dvc shows what the stages used: nothing, if they could not load
+        snap.params[name] = _parse(name, data, keys, flat=True)
     return snap
 
 
@@ -176,7 +260,7 @@ def at_revisions(repo: Repo, files: Files, revs: list[str]) -> dict[str, Snapsho
         return name if prefix == "." else f"{prefix}/{name}"
 
     locks = sorted({lock for lock, _s, _p in files.cached.values()})
-    names = [*files.metrics, *files.params, *locks]
+    names = [*files.metrics, *files.params, *files.vars, *locks]
     blobs = scm.read_paths_at(repo.root, [(r, at(n)) for r in revs for n in names])
     out = {}
     for rev in revs:
@@ -190,12 +274,16 @@ def at_revisions(repo: Repo, files: Files, revs: list[str]) -> dict[str, Snapsho
                     blobs.get((rev, at(files.cached[name][0]))),
                     loads_lock,
                 )
-            snap.metrics[name] = _parse(name, data, rev[:7])
+            snap.metrics[name] = _parse(name, data)
         for name in files.params:
             data = blobs[(rev, at(name))]
             if data is None and name in files.optional:
                 continue
-            snap.params[name] = _parse(name, data, rev[:7], files.keys.get(name, ()))
+            snap.params[name] = _parse(name, data, files.keys.get(name, ()))
+        for name, keys in files.vars.items():
+            data = blobs[(rev, at(name))]
+            if data is not None:
+                snap.params[name] = _parse(name, data, keys, flat=True)
         out[rev] = snap
     return out
 

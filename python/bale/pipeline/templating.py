@@ -22,10 +22,10 @@ quirks, so that a pipeline means the same thing to bale and to dvc:
 
 Where dvc crashes, or cannot load the stage (a literal stage name containing ``@``, a generated
 name whose key is empty or contains ``@``, an empty matrix, unsupported value types), this
-raises a :class:`MetafileError` instead. Not mirrored: interpolation of the top-level
-``params``/``metrics``/``plots``/``artifacts``/``datasets`` sections, the record of which
-variables each stage used (``tracked_vars``, used by ``dvc params show``), and dvc's warning when
-``item``/``key`` shadow a variable.
+raises a :class:`MetafileError` instead. Each stage's ``tracked_vars`` (the variables from files it
+interpolated, which dvc's ``params show``/``diff`` and ``exp show`` list) are recorded when asked.
+Not mirrored: interpolation of the top-level ``params``/``metrics``/``plots``/``artifacts``/
+``datasets`` sections, and dvc's warning when ``item``/``key`` shadow a variable.
 """
 
 from __future__ import annotations
@@ -56,6 +56,11 @@ _EXPR = re.compile(rf"{_WORD}(?:\.{_WORD}|\[{_WORD}\][ \t\r]*)*")
 _SCALARS = (str, int, float, bytes, bool)
 
 _Stage = tuple[str, dict[str, Any]]
+# Where a value came from: (the source it was merged from, its path there). dvc keeps the
+# nodes of `foreach: ${x}` and `matrix` data as `item`, so their origin is x's.
+_Origin = tuple[str | None, tuple[str, ...]]
+# A foreach/matrix member: its variables (item, key), and the origin of those from variables.
+_Member = tuple[dict[str, Any], dict[tuple[str, ...], _Origin]]
 
 
 class _Error(Exception):
@@ -77,6 +82,7 @@ def resolve_stages(
     where: str,
     load: Callable[[str], Any],
     parsing: Mapping[str, Any] | None = None,
+    tracked: dict[str, dict[str, dict[str, Any]]] | None = None,
 ) -> list[tuple[str, dict[str, Any]]]:
     """Stages in file order, each (name, definition) with every ${...} resolved,
     `vars` applied and removed, `foreach`/`do` and `matrix` expanded
@@ -86,8 +92,14 @@ def resolve_stages(
     raises FileNotFoundError if it is missing. ``parsing`` is dvc's ``parsing`` config
     section (``bool``: ``store_true``/``boolean_optional``, ``list``: ``nargs``/``append``),
     which only changes how a mapping interpolated into ``cmd`` is rendered.
+
+    ``tracked``, if given, receives dvc's ``tracked_vars``: per stage name, per vars file
+    (relative to the ``dvc.yaml`` directory), ``{dotted.key: value}`` of each variable from
+    that file the stage's fields interpolated, in the order they were met. As in dvc's
+    ``Context._track_data``, inline ``vars`` dictionaries and ``item``/``key`` are not
+    tracked, nor are whole dictionaries (a list is), nor ``foreach``/``matrix`` data.
     """
-    return _Resolver(where, load, parsing or {}).run(data)
+    return _Resolver(where, load, parsing or {}, tracked).run(data)
 
 
 class _Context:
@@ -101,6 +113,12 @@ class _Context:
         self.imports: dict[str, list[str] | None] = {}
         # `item`/`key` of the current foreach/matrix member: stage vars may not redefine them.
         self.reserved: tuple[str, ...] = ()
+        # Vars files by their `sources` name: the path relative to the dvc.yaml directory.
+        self.files: dict[str, str] = {}
+        # Set while a stage's fields resolve: {file: {dotted.key: value}} of what they used.
+        self.tracking: dict[str, dict[str, Any]] | None = None
+        # The origin of member variables that came from other variables, by their path.
+        self.aliases: dict[tuple[str, ...], _Origin] = {}
 
     def clone(self) -> _Context:
         new = _Context()
@@ -108,16 +126,31 @@ class _Context:
         new.sources = dict(self.sources)
         new.imports = {k: None if v is None else list(v) for k, v in self.imports.items()}
         new.reserved = self.reserved
+        new.files = dict(self.files)
+        new.tracking = self.tracking
+        new.aliases = self.aliases
         return new
 
-    def with_member(self, values: dict[str, Any]) -> _Context:
-        """``values`` shadow (not merge with) same-named variables; shares the rest, so it
-        must be cloned before merging into it."""
+    def with_member(self, member: _Member) -> _Context:
+        """The member's values shadow (not merge with) same-named variables; shares the
+        rest, so it must be cloned before merging into it."""
+        values, aliases = member
         new = _Context()
+        new.aliases = aliases
         new.data = {**self.data, **values}
         new.sources = self.sources
         new.imports = self.imports
         new.reserved = tuple(values)
+        new.files = self.files
+        new.tracking = self.tracking
+        return new
+
+    def with_tracking(self, tracking: dict[str, dict[str, Any]]) -> _Context:
+        """The same variables (shared, not copied), recording what is looked up in ``tracking``."""
+        new = _Context()
+        new.data, new.sources, new.imports = self.data, self.sources, self.imports
+        new.reserved, new.files, new.tracking = self.reserved, self.files, tracking
+        new.aliases = self.aliases
         return new
 
     def merge(self, new: dict[str, Any], source: str, item: str | None = None) -> None:
@@ -150,26 +183,62 @@ class _Context:
         return self.sources.get(path)
 
     def lookup(self, expr: str) -> Any:
+        node, path = self.locate(expr)
+        if self.tracking is not None and not isinstance(node, dict):
+            self._track(path, node)
+        return node
+
+    def locate(self, expr: str) -> tuple[Any, tuple[str, ...]]:
+        """The value of ``expr`` and its path (list positions made non-negative)."""
         node: Any = self.data
+        path: list[str] = []
         for part in _parse(expr):
             try:
                 if isinstance(node, dict):
                     node = node[part]
                 elif isinstance(node, list):
-                    node = node[int(part)]  # as in dvc: "-1" and " 1" work too
+                    index = int(part)  # as in dvc: "-1" and " 1" work too
+                    part = str(index + len(node) if index < 0 else index)
+                    node = node[index]
                 else:
                     raise LookupError(part)
             except (LookupError, ValueError):
                 raise _Error(f"Could not find '{'.'.join(_parse(expr))}'") from None
-        return node
+            path.append(part)
+        return node, tuple(path)
+
+    def origin(self, path: tuple[str, ...]) -> _Origin | None:
+        """Where the value at ``path`` came from; None for a member's own value."""
+        for end in range(len(path), 0, -1):
+            if path[:end] in self.aliases:
+                source, at = self.aliases[path[:end]]
+                return source, at + path[end:]
+        if not path or path[0] in self.reserved:
+            return None
+        return self._source_of(path), path
+
+    def _track(self, path: tuple[str, ...], value: Any) -> None:
+        """dvc's ``_track_data``: a value from a vars file (not an inline dictionary, not
+        a member's own ``item``/``key``) is recorded under its file and dotted path."""
+        assert self.tracking is not None
+        source, at = self.origin(path) or (None, ())
+        if source is not None and source in self.files:
+            self.tracking.setdefault(self.files[source], {})[".".join(at)] = value
 
 
 class _Resolver:
-    def __init__(self, where: str, load: Callable[[str], Any], parsing: Mapping[str, Any]):
+    def __init__(
+        self,
+        where: str,
+        load: Callable[[str], Any],
+        parsing: Mapping[str, Any],
+        tracked: dict[str, dict[str, dict[str, Any]]] | None = None,
+    ):
         self.where = where
         self.base = posixpath.dirname(where)
         self.load = load
         self.parsing = parsing
+        self.tracked = tracked
 
     @contextmanager
     def _at(self, locus: str, only: type[_Error] = _Error) -> Iterator[None]:
@@ -191,7 +260,7 @@ class _Resolver:
 
         # dvc lists every generated name before it resolves any stage, so errors in
         # foreach/matrix data come first; keep that order.
-        plan: list[tuple[str, Mapping[str, Any], dict[str, dict[str, Any]] | None]] = []
+        plan: list[tuple[str, Mapping[str, Any], dict[str, _Member] | None]] = []
         for name, definition in (data.get("stages") or {}).items():
             if not isinstance(definition, Mapping):
                 raise self._fail(
@@ -285,6 +354,7 @@ class _Resolver:
                 raise _Error(f"could not find '{missing[0]}' in '{repo_path}'")
             data = {k: data[k] for k in keys}
         ctx.merge(_to_context(data), repo_path, item)
+        ctx.files[repo_path] = path
         if repo_path not in ctx.imports:
             ctx.imports[repo_path] = keys
         elif keys:
@@ -294,24 +364,29 @@ class _Resolver:
 
     # -- foreach / matrix -----------------------------------------------------------------
 
-    def _source(self, value: Any, ctx: _Context) -> tuple[Any, bool]:
+    def _source(self, value: Any, ctx: _Context) -> tuple[Any, bool, _Origin | None]:
         """Resolve ``value``; the flag says it is a variable's value, which dvc keeps as a
-        node whose ``str()`` (used for names) gives ``True`` where ``to_str`` gives ``true``."""
+        node whose ``str()`` (used for names) gives ``True`` where ``to_str`` gives ``true``,
+        and whose origin it keeps."""
         if isinstance(value, str):
             matches = list(_INTERP.finditer(value))
             if len(matches) == 1 and matches[0].group(0) == value:
-                return ctx.lookup(matches[0]["inner"]), True
-        return self._resolve(value, ctx, None), False
+                found, path = ctx.locate(matches[0]["inner"])
+                return found, True, ctx.origin(path)
+        return self._resolve(value, ctx, None), False, None
 
-    def _foreach(self, name: str, data: Any, ctx: _Context) -> dict[str, dict[str, Any]]:
+    def _foreach(self, name: str, data: Any, ctx: _Context) -> dict[str, _Member]:
         with self._at(f"'stages.{name}.foreach'"):
             if isinstance(data, list):
                 elems = [self._source(e, ctx) for e in data]
             else:
-                value, is_var = self._source(data, ctx)
+                value, is_var, origin = self._source(data, ctx)
                 if isinstance(value, Mapping):
                     return {
-                        _to_str(k, None): {"item": _to_context(v), "key": _to_str(k, None)}
+                        _to_str(k, None): (
+                            {"item": _to_context(v), "key": _to_str(k, None)},
+                            _item_origin(("item",), _child(origin, k)),
+                        )
                         for k, v in value.items()
                     }
                 if not isinstance(value, list):
@@ -320,41 +395,54 @@ class _Resolver:
                         f"expected list/dictionary, got {_tn(value)}",
                         verb="resolve",
                     )
-                elems = [(v, is_var) for v in value]
-            if any(isinstance(v, (Mapping, list)) for v, _ in elems):
-                return {str(i): {"item": _to_context(v)} for i, (v, _) in enumerate(elems)}
-            return {_name_part(v, is_var): {"item": _to_context(v)} for v, is_var in elems}
+                elems = [(v, is_var, _child(origin, i)) for i, v in enumerate(value)]
+            if any(isinstance(v, (Mapping, list)) for v, _, _ in elems):
+                return {
+                    str(i): ({"item": _to_context(v)}, _item_origin(("item",), o))
+                    for i, (v, _, o) in enumerate(elems)
+                }
+            return {
+                _name_part(v, is_var): ({"item": _to_context(v)}, _item_origin(("item",), o))
+                for v, is_var, o in elems
+            }
 
-    def _matrix(self, name: str, data: Any, ctx: _Context) -> dict[str, dict[str, Any]]:
+    def _matrix(self, name: str, data: Any, ctx: _Context) -> dict[str, _Member]:
         with self._at(f"'stages.{name}.matrix'"):
             if not isinstance(data, Mapping):
                 raise _Error(f"expected a dictionary, got {_tn(data)}")
             if not data:
                 raise _Error("it is empty")
-            axes: dict[Any, list[tuple[str, Any]]] = {}
+            axes: dict[Any, list[tuple[str, Any, _Origin | None]]] = {}
             for axis, spec in data.items():
                 axis = self._resolve_key(axis, ctx, None)
                 if isinstance(spec, list):
                     elems = [self._source(e, ctx) for e in spec]
                 else:
-                    value, is_var = self._source(spec, ctx)
+                    value, is_var, origin = self._source(spec, ctx)
                     if isinstance(value, list):
-                        elems = [(v, is_var) for v in value]
+                        elems = [(v, is_var, _child(origin, i)) for i, v in enumerate(value)]
                     elif is_var and isinstance(value, Mapping):  # dvc iterates a mapping's keys
-                        elems = [(k, True) for k in value]
+                        elems = [(k, True, None) for k in value]
                     elif not is_var and isinstance(value, str):  # ... and a string's characters
-                        elems = [(c, False) for c in value]
+                        elems = [(c, False, None) for c in value]
                     else:
                         raise _Error(f"expected a list for '{axis}', got {_tn(value)}")
                 axes[axis] = [
-                    (f"{axis}{i}" if isinstance(v, (Mapping, list)) else _name_part(v, is_var), v)
-                    for i, (v, is_var) in enumerate(elems)
+                    (
+                        f"{axis}{i}" if isinstance(v, (Mapping, list)) else _name_part(v, is_var),
+                        v,
+                        o,
+                    )
+                    for i, (v, is_var, o) in enumerate(elems)
                 ]
-            members: dict[str, dict[str, Any]] = {}
+            members: dict[str, _Member] = {}
             for combo in product(*axes.values()):
-                key = "-".join(part for part, _ in combo)
-                item = dict(zip(axes, (v for _, v in combo), strict=True))
-                members[key] = {"key": key, "item": _to_context(item)}
+                key = "-".join(part for part, _, _ in combo)
+                item = dict(zip(axes, (v for _, v, _ in combo), strict=True))
+                aliases: dict[tuple[str, ...], _Origin] = {}
+                for axis, (_, _, o) in zip(axes, combo, strict=True):
+                    aliases.update(_item_origin(("item", str(axis)), o))
+                members[key] = ({"key": key, "item": _to_context(item)}, aliases)
             return members
 
     # -- stages ---------------------------------------------------------------------------
@@ -386,6 +474,10 @@ class _Resolver:
                     self._at(f"'stages.{name}.vars'", only=_AlreadyLoaded),
                 ):
                     self._load_vars(ctx, vars_, wdir or "", name)
+        if self.tracked is not None:
+            # dvc tracks while it resolves the fields (wdir again too), not while vars load
+            self.tracked[name] = {}  # a name generated twice: the last member wins, as in dvc
+            ctx = ctx.with_tracking(self.tracked[name])
         resolved: dict[str, Any] = {}
         for field, value in definition.items():
             if field != "vars":
@@ -431,6 +523,14 @@ class _Resolver:
         parts.append(s[pos:])
         # Unescaping after substitution (so also inside substituted values), as dvc does.
         return "".join(parts).replace("\\${", "${")
+
+
+def _child(origin: _Origin | None, key: Any) -> _Origin | None:
+    return None if origin is None else (origin[0], (*origin[1], str(key)))
+
+
+def _item_origin(path: tuple[str, ...], origin: _Origin | None) -> dict[tuple[str, ...], _Origin]:
+    return {} if origin is None else {path: origin}
 
 
 @functools.lru_cache(maxsize=4096)
