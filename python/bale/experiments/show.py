@@ -279,6 +279,7 @@ def _data(repo: Repo, rev: str, timestamp: int | None, param_deps: bool) -> ExpD
 def _stage_params(repo: Repo, files: list[PipelineFile], found: dict[str, Any]) -> dict[str, Any]:
     """dvc's ``--param-deps``: only the params files stages depend on, each
     cut to the keys they track (whole where one stage tracks it whole)."""
+    from bale.pipeline.compare import is_error
     from bale.pipeline.params import select_tree
 
     tracked: dict[str, list[str] | None] = {}
@@ -293,7 +294,7 @@ def _stage_params(repo: Repo, files: list[PipelineFile], found: dict[str, Any]) 
         data = found.get(name)
         if data is None:
             continue
-        if keys and not (isinstance(data, dict) and set(data) == {"error"}):
+        if keys and not is_error(data):
             try:
                 data = select_tree(data, keys)
             except BaleError as e:
@@ -334,21 +335,11 @@ def _in_order(found: dict[str, Any], order: list[str]) -> list[str]:
 
 def _result(name: str, loaded: Any, rev: str, *, metrics: bool) -> dict[str, Any]:
     """A file's entry as dvc's ``_gather_params``/``_gather_metrics`` write it."""
-    from bale.pipeline.compare import extract_metrics
+    from bale.pipeline.compare import dvc_error, extract_metrics, is_error
 
-    if isinstance(loaded, dict) and set(loaded) == {"error"}:
-        why = str(loaded["error"])
-        if why.endswith(": does not exist"):
-            # what dvc's open() raised, in its words
-            return {
-                "error": {
-                    "type": "FileNotFoundError",
-                    "msg": f"[Errno 2] No such file or directory: '{name}'",
-                }
-            }
-        # dvc's type for a file it cannot parse; bale's message, which says where
-        fmt = {".json": "JSON", ".toml": "TOML", ".py": "Python"}.get(Path(name).suffix, "YAML")
-        return {"error": {"type": f"{fmt}FileCorruptedError", "msg": why}}
+    if is_error(loaded):
+        # the snapshot carries dvc's type (FileNotFoundError, JSONFileCorruptedError...)
+        return {"error": dvc_error(loaded)}
     return {"data": extract_metrics(loaded) if metrics else loaded}
 
 

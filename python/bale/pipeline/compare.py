@@ -149,6 +149,20 @@ def diff(
     return res
 
 
+def is_error(data: Any) -> bool:
+    """Whether a snapshot's entry is ``{"error": msg[, "type": name]}``, not a
+    file's data."""
+    return isinstance(data, dict) and "error" in data and set(data) <= {"error", "type"}
+
+
+def dvc_error(error: BaseException | Mapping[str, str]) -> dict[str, str]:
+    """An error as dvc's JSON writes it: ``{"type", "msg"}``, from an exception
+    or a snapshot's error entry (type default ``BaleError``)."""
+    if isinstance(error, BaseException):
+        return {"type": type(error).__name__, "msg": str(error)}
+    return {"type": error.get("type", "BaleError"), "msg": error["error"]}
+
+
 def show_json(
     shown: Mapping[str, Any],
     *,
@@ -164,11 +178,7 @@ def show_json(
     else those of ``shown`` then those of ``errors``."""
     files: dict[str, Any] = {path: {"data": data} for path, data in shown.items()}
     for path, exc in (errors or {}).items():
-        if isinstance(exc, BaseException):
-            files[path] = {"error": {"type": type(exc).__name__, "msg": str(exc)}}
-        else:
-            error = {"type": exc.get("type", "BaleError"), "msg": exc["error"]}
-            files[path] = {"error": error}
+        files[path] = {"error": dvc_error(exc)}
     ordered = {path: files[path] for path in order if path in files}
     return {rev: {"data": {**ordered, **files}}}
 
