@@ -401,24 +401,7 @@ def _dvcfiles(repo: Repo) -> list[DvcFile]:
 
 def _dvcfiles_at(repo: Repo, rev: str) -> list[DvcFile]:
     from bale import _core
-    from bale.exceptions import MetafileError
-    from bale.metafiles.dvcfile import loads_dvcfile
+    from bale.ops.outputs import dvcfiles_at
 
-    top = scm.toplevel(repo.root)
-    found = [
-        (n, b)
-        for n, b in scm.files_under(repo.root, rev, ".dvc")
-        if not _core.ignored_reason(repo.root, top / n)
-    ]
-    texts = scm.read_blobs(repo.root, [b for _n, b in found])
-    out = []
-    for name, blob in found:
-        where = f"{rev[:7]}:{name}"
-        try:
-            text = texts[blob].decode("utf-8")
-        except UnicodeDecodeError:
-            raise MetafileError(f"{where}: is not valid utf-8") from None
-        f = loads_dvcfile(text, where)
-        f.path = top / name
-        out.append(f)
-    return out
+    # as the workspace's index: .dvc files under an ignored path are not read
+    return [f for f in dvcfiles_at(repo, rev) if not _core.ignored_reason(repo.root, f.path)]

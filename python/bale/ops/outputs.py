@@ -170,10 +170,19 @@ def collect_at(repo: Repo, commit: str, label: str | None = None) -> list[Tracke
     """The outputs the ``.dvc`` files of git revision ``commit`` track, with
     paths as they would be in this workspace. ``label`` names the revision in
     messages."""
+    out: list[Tracked] = _stage_outputs_at(repo, commit, label)
+    for f in dvcfiles_at(repo, commit, label):
+        out.extend(Tracked(f, o, abspath(f.path.parent / o.path)) for o in f.outs)
+    return out
+
+
+def dvcfiles_at(repo: Repo, commit: str, label: str | None = None) -> list[DvcFile]:
+    """The ``.dvc`` files of git revision ``commit``, parsed, each ``path`` as
+    it would be in this workspace. ``label`` names the revision in messages."""
     top = scm.toplevel(repo.root)
     found = scm.files_under(repo.root, commit, ".dvc")
     texts = scm.read_blobs(repo.root, [blob for _n, blob in found])
-    out: list[Tracked] = _stage_outputs_at(repo, commit, label)
+    out = []
     for name, blob in found:
         where = f"{label or commit[:7]}:{name}"
         try:
@@ -181,8 +190,8 @@ def collect_at(repo: Repo, commit: str, label: str | None = None) -> list[Tracke
         except UnicodeDecodeError:
             raise MetafileError(f"{where}: is not valid utf-8") from None
         f = loads_dvcfile(text, where)
-        base = (top / name).parent
-        out.extend(Tracked(f, o, abspath(base / o.path)) for o in f.outs)
+        f.path = top / name
+        out.append(f)
     return out
 
 
