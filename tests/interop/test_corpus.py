@@ -24,25 +24,6 @@ from tests.interop.corpus.run import COMMANDS, FIXTURES, Report, run
 pytestmark = pytest.mark.interop
 
 KNOWN: dict[tuple[str, str], str] = {
-    ("dag", "foreach_matrix"): "#20.4: dvc draws grandalf boxes, bale its own picture",
-    ("dag", "get_started"): "#20.4: dvc draws grandalf boxes, bale its own picture",
-    ("dag", "imports_dvcignore"): "#20.4: dvc draws grandalf boxes, bale its own picture",
-    ("dag", "metrics_plots"): "#20.4: dvc draws grandalf boxes, bale its own picture",
-    ("dag", "no_scm"): "#20.4: dvc draws grandalf boxes, bale its own picture",
-    ("dag", "params_formats"): "#20.4: dvc draws grandalf boxes, bale its own picture",
-    ("dag", "subdir_pipelines"): "#20.4: dvc draws grandalf boxes, bale its own picture",
-    ("dag --dot", "get_started"): "#20.4: nodes and edges not in dvc's order",
-    ("dag --dot", "imports_dvcignore"): "#20.4: nodes and edges not in dvc's order",
-    ("dag --dot", "no_scm"): "#20.4: nodes and edges not in dvc's order",
-    ("dag --dot", "subdir_pipelines"): "#20.4: nodes and edges not in dvc's order",
-    ("dag --md", "get_started"): "#20.4: nodes and edges not in dvc's order",
-    ("dag --md", "imports_dvcignore"): "#20.4: nodes and edges not in dvc's order",
-    ("dag --md", "no_scm"): "#20.4: nodes and edges not in dvc's order",
-    ("dag --md", "subdir_pipelines"): "#20.4: nodes and edges not in dvc's order",
-    ("dag --mermaid", "get_started"): "#20.4: nodes and edges not in dvc's order",
-    ("dag --mermaid", "imports_dvcignore"): "#20.4: nodes and edges not in dvc's order",
-    ("dag --mermaid", "no_scm"): "#20.4: nodes and edges not in dvc's order",
-    ("dag --mermaid", "subdir_pipelines"): "#20.4: nodes and edges not in dvc's order",
     ("data status --json", "foreach_matrix"): "bale lacks the command (not part of issue 20)",
     ("data status --json", "get_started"): "bale lacks the command (not part of issue 20)",
     ("data status --json", "imports_dvcignore"): "bale lacks the command (not part of issue 20)",
@@ -50,28 +31,6 @@ KNOWN: dict[tuple[str, str], str] = {
     ("data status --json", "no_scm"): "bale lacks the command (not part of issue 20)",
     ("data status --json", "params_formats"): "bale lacks the command (not part of issue 20)",
     ("data status --json", "subdir_pipelines"): "bale lacks the command (not part of issue 20)",
-    ("diff", "foreach_matrix"): "#20.3: dvc lists stage outputs with no dvc.lock entry as deleted",
-    ("diff --json", "foreach_matrix"): (
-        "#20.3: dvc lists stage outputs with no dvc.lock entry as deleted"
-    ),
-    ("diff --json", "get_started"): "#20.3: JSON layout: dvc prints one line, bale indents",
-    ("diff --json", "imports_dvcignore"): "#20.3: JSON layout: dvc prints one line, bale indents",
-    ("diff --json {prev}", "foreach_matrix"): (
-        "#20.3: dvc lists stage outputs with no dvc.lock entry as deleted"
-    ),
-    ("diff --json {prev}", "get_started"): "#20.3: JSON layout: dvc prints one line, bale indents",
-    ("diff --json {prev}", "imports_dvcignore"): (
-        "#20.3: JSON layout: dvc prints one line, bale indents"
-    ),
-    ("diff --json {prev}", "params_formats"): (
-        "#20.3: JSON layout: dvc prints one line, bale indents"
-    ),
-    ("diff --json {prev}", "subdir_pipelines"): (
-        "#20.3: JSON layout: dvc prints one line, bale indents"
-    ),
-    ("diff {prev}", "foreach_matrix"): (
-        "#20.3: dvc lists stage outputs with no dvc.lock entry as deleted"
-    ),
     ("exp show --json", "foreach_matrix"): (
         "#20.1: dvc's JSON shape (rev/name/data with deps and outs), one line"
     ),
@@ -118,30 +77,15 @@ KNOWN: dict[tuple[str, str], str] = {
     ("params diff {prev}", "params_formats"): (
         "#20.2/6: rows not in dvc's order of params files (top-level extra.yaml)"
     ),
-    ("remote list", "get_started"): "#20.6: dvc pads the columns with spaces, bale uses tabs",
-    ("repro --dry", "foreach_matrix"): (
-        "#20.5: dvc's blank lines and 'didn't change, skipping' lines"
+    ("repro --dry", "get_started"): (
+        "#20.5: dvc's 'Stage ... is cached - skipping run, checking out outputs' line"
     ),
-    ("repro --dry", "get_started"): "#20.5: dvc's blank lines and 'didn't change, skipping' lines",
-    ("repro --dry", "metrics_plots"): "#20.5: dvc's closing 'Use `dvc push` ...' line",
-    ("repro --dry", "no_scm"): "#20.5: dvc's blank lines and 'didn't change, skipping' lines",
-    ("repro --dry", "params_formats"): "#20.5: dvc's closing 'Use `dvc push` ...' line",
-    ("stage list", "get_started"): "#20.6: dvc fails where there is no dvc.yaml at the root",
-    ("stage list", "imports_dvcignore"): "#20.6: dvc fails where there is no dvc.yaml at the root",
-    ("stage list", "subdir_pipelines"): "#20.6: dvc fails where there is no dvc.yaml at the root",
     ("status", "imports_dvcignore"): (
         "bale does not check an import-url's source (dvc: changed deps)"
     ),
-    ("status --json", "foreach_matrix"): "#20.3: JSON layout: dvc prints one line, bale indents",
-    ("status --json", "get_started"): "#20.3: JSON layout: dvc prints one line, bale indents",
     ("status --json", "imports_dvcignore"): (
-        "#20.3 layout; and bale does not check an import-url's source"
+        "bale does not check an import-url's source (dvc: changed deps)"
     ),
-    ("status --json", "metrics_plots"): "#20.3: JSON layout: dvc prints one line, bale indents",
-    ("status --json", "no_scm"): "#20.3: JSON layout: dvc prints one line, bale indents",
-    ("status --json", "params_formats"): "#20.3: JSON layout: dvc prints one line, bale indents",
-    ("status --json", "subdir_pipelines"): "#20.3: JSON layout: dvc prints one line, bale indents",
-    ("status -c --json", "get_started"): "#20.3: JSON layout: dvc prints one line, bale indents",
 }
 
 

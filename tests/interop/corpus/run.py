@@ -378,6 +378,11 @@ def tool_env(base: Path) -> dict[str, str]:
         # changes from run to run): one seed makes each run of the corpus
         # reproducible. A difference in order only says so in the report.
         PYTHONHASHSEED="0",
+        # dvc wraps a table line at the terminal's width (80 columns when
+        # stdout is not a terminal): ``remote list`` breaks a long URL's line
+        # in two, bale does not. A wide terminal keeps the result independent
+        # of how long the temporary directory's path is.
+        COLUMNS="200",
         PYTHONPATH=os.pathsep.join(
             [str(Path(__file__).resolve().parents[3] / "python"), env.get("PYTHONPATH", "")]
         ),
