@@ -100,10 +100,14 @@ def _write(root: Path, files: dict[str, str]) -> None:
 @pytest.fixture(scope="module")
 def project(sh: Sh, dvc_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = copy_repo(dvc_template, tmp_path_factory.mktemp("fidelity-params") / "repo")
-    for files, msg in ((FILES_V1, "v1"), (FILES_V2, "v2")):
+    for day, (files, msg) in enumerate(((FILES_V1, "v1"), (FILES_V2, "v2")), 1):
         _write(root, files)
         sh.git("add", "-A", cwd=root)
-        sh.git("commit", "-qm", msg, cwd=root)
+        # commits a day apart: both tools list -A's commits newest first, but
+        # break a tie of commit times each its own way
+        when = f"2024-01-0{day}T10:00:00"
+        env = f"GIT_AUTHOR_DATE={when} GIT_COMMITTER_DATE={when}"
+        sh.run(["sh", "-c", f"{env} git commit -qm {msg}"], root)
     _write(root, FILES_WS)
     return root
 

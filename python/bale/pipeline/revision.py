@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from bale import scm
 from bale.console import warn
 from bale.exceptions import BaleError
+from bale.metafiles.walk_order import WalkOrder
 from bale.pipeline.dvcyaml import DEFAULT_PARAMS_FILE
 
 if TYPE_CHECKING:
@@ -71,17 +72,21 @@ def files_of(
     ``deps_only`` (``params diff --deps``), only the params stages depend
     on: no top-level ``params:`` nor the root params.yaml by itself."""
     root = repo.root
+    # Metrics in dvc's order (metrics show prints them so): every stage's, the
+    # dvc.yaml files as dvc's index walks them (the workspace's os.walk; git's
+    # sorted tree at a revision), then every dvc.yaml's top-level ones.
+    files = pipes.files
+    if tree is None:
+        walk = WalkOrder(root)
+        files = sorted(files, key=lambda f: walk.key(f.path))
     metrics: dict[str, None] = {}
     # Per params file, the keys stages track; None once something tracks
     # the whole file (then every key shows, as dvc's _merge_params decides).
     params: dict[str, list[str] | None] = {}
     cached = {}
-    for f in pipes.files:
-        base = f.path.parent
-        for m in f.metrics:
-            metrics.update(dict.fromkeys(_expand(root, _rel(root, base / m), tree)))
+    for f in files:
         for p in f.params if not deps_only else ():
-            params[_rel(root, base / p)] = None
+            params[_rel(root, f.path.parent / p)] = None
         for s in f.stages:
             for o in s.outs:
                 if o.kind == "metrics":
@@ -96,12 +101,15 @@ def files_of(
                 name = _rel(root, s.abspath(dep.path))
                 tracked = params.get(name, [])
                 params[name] = [*tracked, *dep.keys] if tracked is not None and dep.keys else None
+    for f in files:
+        for m in f.metrics:
+            metrics.update(dict.fromkeys(_expand(root, _rel(root, f.path.parent / m), tree)))
     optional = frozenset() if DEFAULT_PARAMS_FILE in params else frozenset([DEFAULT_PARAMS_FILE])
     if not deps_only:
         params[DEFAULT_PARAMS_FILE] = None
     keys = {name: tuple(k) for name, k in params.items() if k is not None}
     tracked_vars = _vars(root, pipes, params)
-    return Files(sorted(metrics), sorted(params), cached, optional, keys, tracked_vars)
+    return Files(list(metrics), sorted(params), cached, optional, keys, tracked_vars)
 
 
 def _vars(root: Path, pipes: Pipelines, params: Collection[str]) -> dict[str, tuple[str, ...]]:
