@@ -31,6 +31,13 @@ def _say(args: argparse.Namespace, text: str) -> None:
         print(text)
 
 
+def _tell(args: argparse.Namespace, text: str) -> None:
+    """What bale did where dvc shows only a progress bar (add, commit): on
+    stderr, so that stdout is what dvc prints, for a script that reads it."""
+    if not getattr(args, "quiet", False):
+        print(text, file=sys.stderr)
+
+
 def _warn(warning: str | None) -> None:
     if warning:
         warn(warning)
@@ -69,7 +76,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         return 0
     for r in results:
         files = f"{r.nfiles:,} files, " if r.nfiles is not None else ""
-        _say(args, f"added {r.path} ({files}{human_size(r.size)}; {r.stored:,} newly cached)")
+        _tell(args, f"added {r.path} ({files}{human_size(r.size)}; {r.stored:,} newly cached)")
     if not repo.config.core_autostage() and not args.quiet:
         stage = sorted({r.dvcfile for r in results} | {r.gitignore for r in results if r.gitignore})
         from bale import scm
@@ -118,13 +125,19 @@ def _cloud_status(args: argparse.Namespace) -> int:
 
 
 def git_add_hint(root: Path, files: Iterable[str]) -> str:
-    """dvc's hint to stage what a command changed: repository-relative
-    ``files`` named from the current directory and shell-quoted, so that
-    pasting it works for any name."""
+    """dvc's hint to stage what a command changed (and to let bale do it):
+    repository-relative ``files`` named from the current directory and
+    shell-quoted, so that pasting it works for any name."""
     import shlex
 
+    # sorted: dvc names them in the order of a Python set, which changes from run to run
     named = sorted(_rel_cwd(root, f) for f in files)
-    return "\nTo track the changes with git, run:\n\n\tgit add " + " ".join(map(shlex.quote, named))
+    return (
+        "\nTo track the changes with git, run:\n\n\tgit add "
+        + " ".join(map(shlex.quote, named))
+        # dvc's words, naming bale's own command as bale's hints do
+        + "\n\nTo enable auto staging, run:\n\n\tbale config core.autostage true"
+    )
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -258,7 +271,7 @@ def cmd_commit(args: argparse.Namespace) -> int:
     from bale.ops.commit import commit
 
     for r in commit(_repo(), args.targets):
-        _say(args, f"committed {r.path} ({r.stored:,} newly cached)")
+        _tell(args, f"committed {r.path} ({r.stored:,} newly cached)")
     return 0
 
 
@@ -673,6 +686,8 @@ def cmd_remote(args: argparse.Namespace) -> int:
                 repo, args.name, args.url, default=args.default, force=args.force, level=level
             )
         )
+        if args.default and not args.quiet:
+            print(f"Setting '{args.name}' as a default remote.")  # dvc's words
     elif args.remote_command == "remove":
         remote.remove(repo, args.name, level=level)
     elif args.remote_command == "modify":

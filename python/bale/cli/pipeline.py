@@ -50,8 +50,6 @@ def cmd_repro(args: argparse.Namespace) -> int:
         from bale.cli.commands import git_add_hint
 
         print(git_add_hint(repo.root, files))
-        # dvc's words, naming bale's own command as bale's hints do
-        print("\nTo enable auto staging, run:\n\n\tbale config core.autostage true")
     # dvc's closing line: whether any stage ran (or, dry, would run)
     if result.ran or result.restored or result.committed:
         print("Use `bale push` to send your updates to remote storage.")
@@ -87,10 +85,15 @@ def cmd_stage_add(args: argparse.Namespace) -> int:
         desc=args.desc,
     )
     repo = _repo()
-    stage = add_stage(repo, spec, force=args.force)
+    stage, changed = add_stage(repo, spec, force=args.force)
     label = stage.addressing(repo.root)
     if not args.quiet:
         print(f"Added stage '{label}' in '{stage.dvcyaml.relative_to(repo.root).as_posix()}'")
+        from bale import scm
+        from bale.cli.commands import git_add_hint
+
+        if not repo.config.core_autostage() and scm.uses_git(repo):
+            print(git_add_hint(repo.root, [p.relative_to(repo.root).as_posix() for p in changed]))
     if args.run:
         from bale.ops.repro import repro
 

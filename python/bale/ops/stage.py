@@ -70,9 +70,11 @@ def _outs(spec: StageSpec) -> list[StageOut]:
     ]
 
 
-def add_stage(repo: Repo, spec: StageSpec, *, force: bool = False) -> Stage:
+def add_stage(repo: Repo, spec: StageSpec, *, force: bool = False) -> tuple[Stage, list[Path]]:
     """Writes a stage into the ``dvc.yaml`` of the current directory (or
-    updates it, with ``force``); outputs are ignored in git as dvc does."""
+    updates it, with ``force``); outputs are ignored in git as dvc does.
+    Returns the stage and the files written (``dvc.yaml``, ``.gitignore``
+    files), which ``core.autostage`` stages in git."""
     if not spec.name or any(c in spec.name for c in ":@/\\"):
         raise TargetError(f"invalid stage name '{spec.name}': it cannot contain ':', '@' or '/'")
     if not spec.cmd.strip():
@@ -119,7 +121,7 @@ def add_stage(repo: Repo, spec: StageSpec, *, force: bool = False) -> Stage:
                     changed.append(g)
             if repo.config.core_autostage():
                 scm.git_add(repo.root, changed)
-    return stage
+    return stage, changed
 
 
 @dataclass(frozen=True)
