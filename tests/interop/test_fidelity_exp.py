@@ -153,11 +153,12 @@ def _exp_json(out: str) -> list[dict[str, Any]]:
     rows = json.loads(out)
     for row in rows:
         exps = row.get("experiments") or []
+        # newest first; experiments made in one second are ordered by commit
+        # id, which differs between twins (and one twin's two runs may share a
+        # second where the other's do not): compared by name past that
         times = [e["revs"][0]["data"]["timestamp"] for e in exps]
-        if len(set(times)) < len(times):
-            # experiments made in one second: both tools order them by commit
-            # id then, and the twins' ids differ
-            exps.sort(key=lambda e: e["name"] or "")
+        assert times == sorted(times, reverse=True), times
+        exps.sort(key=lambda e: e["name"] or "")
         for e in exps:
             for state in e["revs"]:
                 state["rev"] = state["data"]["rev"] = "<exp>"
