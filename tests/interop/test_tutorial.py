@@ -121,7 +121,6 @@ STEPS: list[tuple[str, str | tuple[str, ...]]] = [
 # label -> why bale's output still differs from dvc's.
 KNOWN: dict[str, str] = {
     "init": "#20.9 init: bale says what it made (hash mode); dvc prints its welcome and links",
-    "exp run": "#20.1 exp: dvc's 'Reproducing experiment'/'Ran experiment(s)' lines",
 }
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bale.cli.commands import _repo
+from bale.console import debug
 
 
 def cmd_exp_run(args: argparse.Namespace) -> int:
@@ -34,7 +35,10 @@ def cmd_exp_run(args: argparse.Namespace) -> int:
     if r.queued:
         print(f"Queued experiment{f' {r.name!r}' if r.name else ''} for 'bale exp run --run-all'")
     elif not args.quiet:
-        print(f"\nRan experiment '{r.name}' ({r.commit[:7]}, baseline {r.baseline[:7]})")
+        # dvc's words; which commit holds the experiment is for -v
+        print(f"\nRan experiment(s): {r.name}")
+        print("Experiment results have been applied to your workspace.")
+        debug(f"experiment '{r.name}' is commit {r.commit}, baseline {r.baseline}")
     return 0
 
 

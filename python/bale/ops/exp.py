@@ -152,6 +152,8 @@ def run(
         from bale.metafiles import atomic_write
 
         atomic_write(repo.root / rel, data)
+    if echo:
+        print(f"Reproducing experiment '{exp_name}'")  # dvc's words
     # like dvc, the stages of ./dvc.yaml (and what they need) by default
     repro(repo, targets or None, jobs=jobs, echo=echo)
     pipes = index.load(repo)  # as the run left it: new lock entries
