@@ -57,12 +57,6 @@ KNOWN: dict[tuple[str, str], str] = {
     ("repro --dry", "get_started"): (
         "deliberate: dvc's dry run says it checks out a cached stage, then runs it anyway"
     ),
-    ("status", "imports_dvcignore"): (
-        "bale does not check an import-url's source yet (it warns; dvc: changed deps)"
-    ),
-    ("status --json", "imports_dvcignore"): (
-        "bale does not check an import-url's source yet (it warns; dvc: changed deps)"
-    ),
 }
 
 

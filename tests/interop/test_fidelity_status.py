@@ -10,6 +10,7 @@ description, a ``foreach`` group, a metric not cached) and one in
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -362,3 +363,44 @@ def test_diff_lists_each_file_of_a_directory_the_cache_lacks(
     ]
     dvc, _bale = compare(sh, d, b, steps)
     assert dvc[0].json()["not in cache"] == [{"path": "images/dog"}]
+
+
+def test_status_checks_a_local_import_url_source_as_dvc_does(
+    sh: Sh, dvc_template: Path, tmp_path: Path
+) -> None:
+    # Sources outside the repository (dvc names them by absolute path) and
+    # inside it, a file and a directory, edited and deleted after the import.
+    base = copy_repo(dvc_template, tmp_path / "base")
+    outside = tmp_path / "sources"
+
+    def sources() -> None:  # both tools edit the one outside source: each starts afresh
+        shutil.rmtree(outside, ignore_errors=True)
+        (outside / "dir").mkdir(parents=True)
+        (outside / "labels.csv").write_text("a,b\n")
+        (outside / "dir" / "x").write_text("x\n")
+
+    sources()
+    sh.run(["sh", "-c", "mkdir src && echo in > src/in.txt"], base)
+    for src in (str(outside / "labels.csv"), str(outside / "dir"), "src/in.txt"):
+        sh.dvc("import-url", src, cwd=base)
+    # dvc 3 writes imports frozen; a project that updates its imports unfreezes them
+    sh.run(["sh", "-c", "sed -i '/^frozen: true$/d' *.dvc"], base)
+    d, b = copy_repo(base, tmp_path / "dvc"), copy_repo(base, tmp_path / "bale")
+    steps: list[Step] = [
+        ("status",),
+        f"echo changed >> {outside}/labels.csv && echo y > {outside}/dir/y",
+        ("status",),
+        ("status", "--json"),
+        "echo more >> src/in.txt",
+        ("status", "--json"),
+        f"rm {outside}/labels.csv",
+        ("status",),
+    ]
+    dvc = DvcBatch(sh, d, steps).results()
+    sources()
+    bale = run_bale(sh, b, steps)
+    for step, dr, br in zip(steps, dvc, bale, strict=True):
+        if isinstance(step, tuple):
+            assert br.out == dr.out, f"{step}: bale printed\n{br.out}\ndvc printed\n{dr.out}"
+            assert br.ok == dr.ok, step
+    assert "changed deps" in dvc[3].out  # the test means something

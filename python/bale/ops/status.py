@@ -40,6 +40,9 @@ class StatusResult:
     #: Import ``.dvc`` files (repository-relative) whose ``md5:`` is not
     #: the checksum of what they record: dvc's "changed checksum".
     checksums: list[str] = field(default_factory=list)
+    #: Import ``.dvc`` files (repository-relative) whose local source
+    #: changed: source as dvc prints it -> ``modified``/``deleted``.
+    deps: dict[str, dict[str, str]] = field(default_factory=dict)
     #: What was not checked, one line each.
     warnings: list[str] = field(default_factory=list)
     #: Where dvc would print each entry (keyed as in :meth:`to_dvc_json`):
@@ -48,16 +51,19 @@ class StatusResult:
 
     @property
     def clean(self) -> bool:
-        return not self.changed and not self.stages and not self.checksums
+        return not self.changed and not self.stages and not self.checksums and not self.deps
 
     @property
     def dvcfiles(self) -> set[str]:
         """The ``.dvc`` files (repository-relative) the result names."""
-        return {s.dvcfile for s in self.changed} | set(self.checksums)
+        return {s.dvcfile for s in self.changed} | set(self.checksums) | set(self.deps)
 
     def to_dvc_json(self, granular: bool = False) -> dict[str, Any]:
         """The same shape ``dvc status --json`` prints (``{}`` when clean)."""
         out: dict[str, list[Any]] = dict(self.stages)
+        # dvc's Stage.status: changed deps, then changed outs, then the checksum
+        for dvcfile, deps in self.deps.items():
+            out.setdefault(dvcfile, []).append({"changed deps": deps})
         for s in self.changed:
             entry: dict[str, Any] = {"changed outs": {s.path: s.state}}
             if granular:
@@ -138,7 +144,7 @@ def status(
             if s is not None:
                 changed.append(s)
         result = StatusResult(changed)
-        _import_status(repo, [t for t, _sub in tracked], result)
+        _import_status(repo, [t for t, _sub in tracked], result, hasher)
         if pipes is not None:
             only = pipes.outputs_named(targets)
             result.stages = _stage_status(repo, pipes, stages, hasher, only)
@@ -199,15 +205,33 @@ def has_stages(repo: Repo) -> bool:
     return bool(dvcfiles(repo)) or bool(index.load(repo).stages)
 
 
-def _import_status(repo: Repo, tracked: list[Tracked], result: StatusResult) -> None:
+def _import_status(
+    repo: Repo, tracked: list[Tracked], result: StatusResult, hasher: Hasher
+) -> None:
     """What dvc checks of an import besides its output: the stage checksum,
-    and the source of one that is not frozen (which bale cannot read)."""
+    and the source of one that is not frozen: a local ``import-url`` source
+    is hashed as dvc hashes it; a URL or a repository bale cannot read yet."""
+    import os
+
+    from bale.pipeline.changes import dep_shown, dep_state
+    from bale.pipeline.lockfile import algo_of
+
     seen = {t.dvcfile.path: t.dvcfile for t in tracked if t.dvcfile.is_import}
     for path, f in sorted(seen.items()):
         rel = path.relative_to(repo.root).as_posix()
         if f.checksum_changed:
             result.checksums.append(rel)
-        if not (f.data.get("frozen") or f.data.get("locked")):
+        if f.data.get("frozen") or f.data.get("locked"):
+            continue
+        dep = f.deps[0]
+        written = str(dep.get("path", ""))
+        if not f.is_repo_import and written and "://" not in written:
+            source = Path(os.path.normpath(path.parent / written))
+            state = dep_state(hasher.hash(source, algo_of(dep)), dep)
+            debug(f"{rel}: source {source}: {state or 'unchanged'}")
+            if state:
+                result.deps[rel] = {dep_shown(written, source, repo.root): state}
+        else:
             result.warnings.append(
                 f"{rel}: is not frozen, but bale does not check an import's source "
                 f"({f.import_source}) for changes yet; 'dvc status {rel}' does"

@@ -125,6 +125,23 @@ def _shown(path: Path) -> str:
     return os.path.relpath(path)
 
 
+def dep_shown(written: str, path: Path, repo_root: Path) -> str:
+    """How dvc prints a dependency (``Output.__str__``): an absolute path as
+    written, one outside the repository absolute, else from the current
+    directory."""
+    if os.path.isabs(written):
+        return written
+    if not path.is_relative_to(repo_root):
+        return str(path)
+    return _shown(path)
+
+
+def dep_state(now: Hashed | None, recorded: dict[str, Any] | None) -> str | None:
+    """A dependency's state in dvc's words (``modified``, ``deleted``), or
+    None when ``now`` is what ``recorded`` (its lock or ``.dvc`` entry) says."""
+    return _state(now, recorded)
+
+
 def params_values(
     stage: Stage, repo_root: Path, hasher: Hasher
 ) -> dict[str, dict[str, Any] | None]:
