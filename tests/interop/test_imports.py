@@ -211,16 +211,28 @@ def test_checkout_and_fetch_without_the_imported_data_fail_naming_the_source(
     assert "'dvc fetch file.txt.dvc'" in fetched.stderr
 
 
-def test_status_warns_that_it_does_not_check_the_source_of_an_unfrozen_import(
+def test_status_checks_a_local_source_and_warns_of_a_repository_one(
     sh: Sh, imported: Path, tmp_path: Path
 ) -> None:
     root = copy_repo(imported, tmp_path / "repo")
-    dvcfile = root / "url.txt.dvc"
-    dvcfile.write_text(dvcfile.read_text().replace("frozen: true\n", ""))
-    r = sh.bale("status", cwd=root)
+    for name in ("url.txt.dvc", "file.txt.dvc"):
+        dvcfile = root / name
+        dvcfile.write_text(dvcfile.read_text().replace("frozen: true\n", ""))
+    r = sh.bale("status", "url.txt.dvc", cwd=root)
+    assert (r.stdout, r.stderr) == ("Data and pipelines are up to date.\n", "")
+    # a repository source is not checked yet: said, not skipped silently
+    r = sh.bale("status", "file.txt.dvc", cwd=root)
     assert r.stdout == "Data and pipelines are up to date.\n"
-    assert r.stderr.startswith("WARNING: url.txt.dvc: is not frozen")
-    assert str(_source_of_url(imported)) in r.stderr and "'dvc status url.txt.dvc'" in r.stderr
+    assert r.stderr.startswith("WARNING: file.txt.dvc: is not frozen")
+    assert "'dvc status file.txt.dvc'" in r.stderr
+    source = _source_of_url(imported)
+    saved = source.read_bytes()
+    try:
+        source.write_bytes(saved + b"more\n")
+        r = sh.bale("status", "url.txt.dvc", cwd=root)
+        assert r.stdout == f"url.txt.dvc:\n\tchanged deps:\n\t\tmodified:           {source}\n"
+    finally:
+        source.write_bytes(saved)
 
 
 def _source_of_url(imported: Path) -> Path:
