@@ -589,7 +589,7 @@ def _ini_bytes(conf: dict[str, Any]) -> bytes:
 
 
 def _write_ini(path: Path, conf: dict[str, Any]) -> None:
-    from bale.metafiles.dvcfile import atomic_write
+    from bale.metafiles._fs import atomic_write
 
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, _ini_bytes(conf))

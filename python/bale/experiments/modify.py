@@ -8,13 +8,13 @@ a key the file lacks needs ``+key=value``, as in dvc.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bale.exceptions import BaleError
+from bale.metafiles import yaml12
 from bale.pipeline.stage import DEFAULT_PARAMS_FILE
 
 
@@ -85,17 +85,12 @@ def apply(text: str | None, name: str, overrides: list[Override]) -> str:
         raise BaleError(f"-S: {name}: only YAML and JSON params files can be set")
     from ruamel.yaml.error import YAMLError
 
-    from bale.pipeline.lockfile import yaml_dumper
-
-    yaml = yaml_dumper()
     try:
-        data = yaml.load(text) if text else None
+        data = yaml12.load_roundtrip(text)
     except YAMLError as e:
         raise BaleError(f"{name}: not valid YAML: {' '.join(str(e).split())}") from None
     if data is None:
         data = {}
     for o in overrides:
         _set(data, o, name)
-    stream = io.StringIO()
-    yaml.dump(data, stream)
-    return stream.getvalue()
+    return yaml12.dumps(data)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from bale.metafiles.dvcfile import (
     DvcFile,
     Out,
-    atomic_write,
     dump_dvcfile,
     dumps_dvcfile,
     dvcfile_path_for,
@@ -17,7 +16,6 @@ from bale.metafiles.gitignore import git_ignored, ignore_in_git, unignore_in_git
 __all__ = [
     "DvcFile",
     "Out",
-    "atomic_write",
     "dump_dvcfile",
     "dumps_dvcfile",
     "dvcfile_path_for",

@@ -9,11 +9,9 @@ style and hand-written keys survive.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import hashlib
 import json
-import os
 import posixpath
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
@@ -22,11 +20,12 @@ from typing import Any
 
 from bale import _core
 from bale.exceptions import InvalidOidError, MetafileError
+from bale.metafiles import yaml12
+from bale.metafiles._fs import atomic_write
 
 __all__ = [
     "DvcFile",
     "Out",
-    "atomic_write",
     "dump_dvcfile",
     "dumps_dvcfile",
     "dvcfile_path_for",
@@ -261,8 +260,6 @@ def loads_dvcfile(text: str, path: Path | str) -> DvcFile:
     """Parse and validate the text of a ``.dvc`` file; ``path`` is used in messages."""
     path = Path(path)
     name = str(path)
-    from bale.metafiles import yaml12  # its regexes compile on import: only when parsing
-
     data = yaml12.parse(text, name)
     if data is None:
         raise MetafileError(f"{name}: file is empty")
@@ -480,19 +477,6 @@ def apply_diff(src: Any, dest: Any) -> None:
         raise TypeError(f"can't apply diff from {type(src).__name__} to {type(dest).__name__}")
 
 
-def _yaml_dump(data: Any) -> str:
-    import io
-
-    # ruamel is slow to import; only the write path pays for it
-    from ruamel.yaml import YAML
-
-    yaml = YAML()
-    yaml.default_flow_style = False
-    stream = io.StringIO()
-    yaml.dump(data, stream)
-    return stream.getvalue()
-
-
 def dumps_dvcfile(outs: list[Out], base: DvcFile | None = None, *, stamp: bool = False) -> str:
     """Return the text ``dvc add`` would write for ``outs``, updating ``base`` if given.
 
@@ -502,15 +486,14 @@ def dumps_dvcfile(outs: list[Out], base: DvcFile | None = None, *, stamp: bool =
     if not outs:
         raise ValueError("a .dvc file needs at least one output")
     if base is None:
-        return _yaml_dump(_state(outs, {}))
-    from ruamel.yaml import YAML
+        return yaml12.dumps(_state(outs, {}))
 
     state = _state(outs, base.data)
     if stamp and base.is_import:
         state["md5"] = stage_md5(state)
-    saved = YAML(typ="rt").load(base.text) or {}
+    saved = yaml12.load_roundtrip(base.text) or {}
     apply_diff(state, saved)
-    return _yaml_dump(saved)
+    return yaml12.dumps(saved)
 
 
 def dump_dvcfile(
@@ -526,27 +509,3 @@ def dump_dvcfile(
     if base is None and path.exists():
         base = load_dvcfile(path)
     atomic_write(path, dumps_dvcfile(outs, base, stamp=stamp).encode("utf-8"))
-
-
-def atomic_write(path: Path | str, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically (temp file in the same dir + rename).
-
-    A new file gets the usual ``0666 & ~umask`` mode; an existing one keeps its mode.
-    """
-    path = Path(path)
-    # bale's temp name (see bale.recovery): a killed write's leftover is
-    # swept by the next command, and never taken for data.
-    tmp = _core.temp_path(path.parent)
-    # os.open applies the umask for us, unlike mkstemp's fixed 0600
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        _core.failpoint("temp")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        with contextlib.suppress(FileNotFoundError):
-            os.chmod(tmp, os.stat(path).st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise

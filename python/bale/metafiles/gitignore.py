@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 from bale.exceptions import TargetError
-from bale.metafiles.dvcfile import atomic_write
+from bale.metafiles._fs import atomic_write
 
 __all__ = ["escape_entry", "git_ignored", "gitignore_entry", "ignore_in_git", "unignore_in_git"]
 

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bale.metafiles._fs import atomic_write
 from bale.redact import has_url_password
 
 FILE_NAME = "parsed.json"
@@ -109,8 +110,6 @@ class ParseMemo:
             if total > MAX_TEXT:
                 break
             kept[key] = entries[key]
-        from bale.metafiles.dvcfile import atomic_write
-
         if not self.path.parent.parent.is_dir():
             return  # the repository's .dvc/tmp is gone: nothing to keep
         try:

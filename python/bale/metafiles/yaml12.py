@@ -1,5 +1,5 @@
-"""YAML 1.2 exactly as dvc reads it: every ``.dvc`` file, ``dvc.yaml``,
-``dvc.lock``, run-cache entry and YAML params file.
+"""YAML 1.2 exactly as dvc reads and writes it: every ``.dvc`` file,
+``dvc.yaml``, ``dvc.lock``, run-cache entry and YAML params file.
 
 dvc loads them all with ruamel.yaml's safe loader (``dvc/utils/serialize``),
 which speaks YAML 1.2: ``yes``, ``on`` and ``No`` are strings, ``1e3`` is a
@@ -9,11 +9,15 @@ twenty times faster than ruamel). Documents using the few constructs where
 libyaml's parser and ruamel's disagree (see ``_RUAMEL_ONLY``), and any
 document the fast path rejects, go through ruamel itself, so what loads, what
 fails and the values match dvc's.
+
+Writing is ruamel's round trip, as dvc's ``dump_yaml``: :func:`load_roundtrip`
+keeps a file's comments and styles, :func:`dumps` writes the changed document.
 """
 
 from __future__ import annotations
 
 import functools
+import io
 import re
 import warnings
 from collections.abc import Iterator
@@ -24,7 +28,7 @@ from bale.exceptions import MetafileError
 if TYPE_CHECKING:
     import datetime
 
-__all__ = ["parse"]
+__all__ = ["dumps", "load_roundtrip", "parse"]
 
 
 def _one_line(text: object) -> str:
@@ -379,3 +383,26 @@ def _parse(text: str, name: str) -> Any:
         return _load_fast(text)
     except Exception:  # ruamel decides whether dvc accepts it, and words the error
         return _load_ruamel(text, name)
+
+
+def _roundtrip() -> Any:
+    # ruamel is slow to import; only the write path pays for it
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    yaml.default_flow_style = False
+    return yaml
+
+
+def load_roundtrip(text: str | None) -> Any:
+    """``text`` as ruamel's round-trip loader reads it (comments, order and
+    styles kept for :func:`dumps`); None for no text. Raises ruamel's
+    ``YAMLError`` on invalid YAML."""
+    return _roundtrip().load(text) if text else None
+
+
+def dumps(data: Any) -> str:
+    """``data`` (plain, or from :func:`load_roundtrip`) as dvc's ``dump_yaml`` writes it."""
+    stream = io.StringIO()
+    _roundtrip().dump(data, stream)
+    return stream.getvalue()

@@ -149,7 +149,7 @@ def run(
         return ExpResult(name or "", commit, baseline, queued=True)
     exp_name = _pick_name(repo, baseline, name, force)
     for rel, data in changed_params.items():
-        from bale.metafiles import atomic_write
+        from bale.metafiles._fs import atomic_write
 
         atomic_write(repo.root / rel, data)
     if echo:

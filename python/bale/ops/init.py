@@ -26,7 +26,7 @@ def init(
     """Creates ``.dvc/`` (config, .gitignore, tmp), ``.dvcignore`` and
     ``.dvc/bale.conf`` with ``core.hash``; stages them in git."""
     from bale.config import Config
-    from bale.metafiles import atomic_write
+    from bale.metafiles._fs import atomic_write
     from bale.repo import Repo
 
     if hash_name not in ("md5", "blake3"):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from bale import scm
 from bale.exceptions import MetafileError, TargetError
-from bale.metafiles import atomic_write
+from bale.metafiles._fs import atomic_write
 from bale.ops.outputs import abspath, inside_repo
 from bale.pipeline import index
 from bale.pipeline.dvcyaml import dumps_stage, loads_dvcyaml

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bale.exceptions import MetafileError
+from bale.metafiles import yaml12
 from bale.pipeline.stage import (
     DEFAULT_PARAMS_FILE,
     PROJECT_FILE,
@@ -78,15 +79,6 @@ class _Invalid(Exception):
 
 # ---------------------------------------------------------------------------
 # YAML
-
-
-def parse_yaml12(text: str, name: str) -> Any:
-    """YAML 1.2 safe load, as dvc reads ``dvc.yaml``, ``dvc.lock`` and
-    ``params.yaml`` (``1e-3`` is a float, ``yes`` a string; duplicate keys
-    are errors); an empty document is None."""
-    from bale.pipeline.params import parse_yaml
-
-    return parse_yaml(text, name) if text.strip() else None
 
 
 def locate(text: str, where: Path_) -> tuple[int, int] | None:
@@ -331,9 +323,7 @@ def loads_dvcyaml(
     a command)."""
     from bale.pipeline.templating import resolve_stages
 
-    data = parse_yaml12(text, name)
-    if data is None:
-        data = {}
+    data = yaml12.parse(text, name) or {} if text.strip() else {}
     try:
         _check_top(data)
     except _Invalid as exc:
@@ -387,7 +377,6 @@ __all__ = [
     "load_dvcyaml",
     "loads_dvcyaml",
     "locate",
-    "parse_yaml12",
 ]
 
 
@@ -440,12 +429,7 @@ def dumps_stage(text: str | None, stage: Stage) -> str:
     """``text`` (a ``dvc.yaml``, or None) with ``stage`` added, or updated in
     round-trip mode so comments and hand formatting survive (dvc's
     ``ProjectFile._dump_pipeline_file``)."""
-    import io
-
-    from bale.pipeline.lockfile import yaml_dumper
-
-    yaml = yaml_dumper()
-    data = yaml.load(text) if text else None
+    data = yaml12.load_roundtrip(text)
     if not data:
         data = {}
     data["stages"] = data.get("stages", {})
@@ -456,6 +440,4 @@ def dumps_stage(text: str | None, stage: Stage) -> str:
         apply_diff(definition, data["stages"][stage.name])
     else:
         data["stages"][stage.name] = definition
-    stream = io.StringIO()
-    yaml.dump(data, stream)
-    return stream.getvalue()
+    return yaml12.dumps(data)

@@ -8,14 +8,13 @@ hand edit elsewhere in the file survives.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from bale.exceptions import MetafileError
-from bale.metafiles import atomic_write
-from bale.pipeline.dvcyaml import parse_yaml12
+from bale.metafiles import yaml12
+from bale.metafiles._fs import atomic_write
 
 SCHEMA_VERSION = "2.0"
 # dvc/schema.py DATA_SCHEMA: checksums, meta, path, cloud, files, hash, dataset
@@ -68,10 +67,9 @@ def check_entry(entry: Any, name: str, where: str) -> None:
 
 def loads_lock(text: str, name: str) -> dict[str, dict[str, Any]]:
     """The stage entries of a ``dvc.lock`` text, checked against dvc's schema."""
-    data = parse_yaml12(text, name)
-    if data is None:
+    if not text.strip():
         return {}
-    return _check(data, name)
+    return _check(yaml12.parse(text, name) or {}, name)
 
 
 def load_lock(path: Path, name: str) -> dict[str, dict[str, Any]]:
@@ -125,27 +123,15 @@ def entry(
     return ret
 
 
-def yaml_dumper() -> Any:
-    """ruamel set up as dvc's ``dump_yaml``."""
-    from ruamel.yaml import YAML
-
-    yaml = YAML()
-    yaml.default_flow_style = False
-    return yaml
-
-
 def dumps_lock(text: str | None, updates: Mapping[str, dict[str, Any]]) -> str:
     """``text`` (an existing ``dvc.lock``, or None) with the entries of
     ``updates`` replaced or added."""
-    yaml = yaml_dumper()
-    data = yaml.load(text) if text else None
+    data = yaml12.load_roundtrip(text)
     if not data:
         data = {"schema": SCHEMA_VERSION}
     data["stages"] = data.get("stages", {})
     data["stages"].update(updates)
-    stream = io.StringIO()
-    yaml.dump(data, stream)
-    return stream.getvalue()
+    return yaml12.dumps(data)
 
 
 def dump_lock(path: Path, updates: Mapping[str, dict[str, Any]]) -> bool:
@@ -168,14 +154,11 @@ def remove_entries(path: Path, names: list[str]) -> None:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return
-    yaml = yaml_dumper()
-    data = yaml.load(text) or {}
+    data = yaml12.load_roundtrip(text) or {}
     stages = data.get("stages") or {}
     for n in names:
         stages.pop(n, None)
     if not stages:
         path.unlink()
         return
-    stream = io.StringIO()
-    yaml.dump(data, stream)
-    atomic_write(path, stream.getvalue().encode("utf-8"))
+    atomic_write(path, yaml12.dumps(data).encode("utf-8"))

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import io
 import json
 import os
 from pathlib import Path
 from typing import Any
 
-from bale.metafiles import atomic_write
+from bale.exceptions import BaleError
+from bale.metafiles import yaml12
+from bale.metafiles._fs import atomic_write
+from bale.pipeline.lockfile import check_entry
 from bale.pipeline.stage import Stage
 
 
@@ -56,16 +58,27 @@ def cacheable(stage: Stage) -> bool:
 
 def loads_entry(text: str, name: str) -> dict[str, Any] | None:
     """A run-cache file's text as its lock entry; None unless it is a valid one."""
-    from bale.exceptions import BaleError
-    from bale.pipeline.dvcyaml import parse_yaml12
-    from bale.pipeline.lockfile import check_entry
-
     try:
-        entry = parse_yaml12(text, name)
+        entry = yaml12.parse(text, name)
         check_entry(entry, name, "entry")
     except BaleError:
         return None
     return entry  # type: ignore[no-any-return]
+
+
+def _name(key: str, value: str) -> str:
+    return f"{key[:2]}/{key}/{value}"
+
+
+def is_entry_named(name: str, data: bytes) -> bool:
+    """Whether ``data`` is a valid entry whose own key and value give ``name``
+    (``<key[:2]>/<key>/<value>`` below ``runs``): entries are named by their
+    content, so one from elsewhere (a remote) is trusted only then."""
+    try:
+        entry = loads_entry(data.decode("utf-8"), name)
+    except UnicodeDecodeError:
+        return False
+    return entry is not None and _name(key_of(entry), value_of(entry)) == name
 
 
 def entry_files(runs: Path) -> list[Path]:
@@ -81,7 +94,7 @@ class RunCache:
         self.dir = cache_dir / "runs"
 
     def path(self, key: str, value: str) -> Path:
-        return self.dir / key[:2] / key / value
+        return self.dir / _name(key, value)
 
     def lookup(self, key: str) -> dict[str, Any] | None:
         """The newest entry recorded for ``key``, if any is readable; a
@@ -104,13 +117,9 @@ class RunCache:
 
     def save(self, entry: dict[str, Any]) -> bool:
         """Records ``entry``; False when it was already there."""
-        from bale.pipeline.lockfile import yaml_dumper
-
         path = self.path(key_of(entry), value_of(entry))
         if path.exists():
             return False
         path.parent.mkdir(parents=True, exist_ok=True)
-        stream = io.StringIO()
-        yaml_dumper().dump(entry, stream)
-        atomic_write(path, stream.getvalue().encode("utf-8"))
+        atomic_write(path, yaml12.dumps(entry).encode("utf-8"))
         return True
