@@ -55,14 +55,17 @@ def integer(minimum: int | None = None, maximum: int | None = None) -> Validator
     return check
 
 
-def _float0(v: Any) -> Any:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        raise ValueError("expected a number") from None
-    if f < 0:
-        raise ValueError("value must be at least 0")
-    return v
+def _float(minimum: float | None = None) -> Validator:
+    def check(v: Any) -> Any:
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            raise ValueError("expected a number") from None
+        if minimum is not None and f < minimum:
+            raise ValueError(f"value must be at least {minimum:g}")
+        return v
+
+    return check
 
 
 def choices(*choices: str) -> Validator:
@@ -84,15 +87,16 @@ def cache_type(v: Any) -> Any:
     return v
 
 
-def _anything(v: Any) -> Any:
-    return v
+_BOOL_OR_STR = _str  # Any(Bool, str): every string passes, a list does not
 
 
-_BOOL_OR_STR = _anything  # Any(Bool, str): every string passes
+def _python_type(name: str) -> Validator:
+    # dvc's schema says a python type here, which a config string can never be:
+    # dvc refuses to run with any value of it in a file, so bale refuses it too
+    def check(v: Any) -> Any:
+        raise ValueError(f"dvc accepts no value of it in a config file (expected {name})")
 
-
-def _python_bool(v: Any) -> Any:
-    raise ValueError("dvc accepts no value of it in a config file (expected bool)")
+    return check
 
 
 _REMOTE_COMMON: dict[str, Validator] = {
@@ -118,8 +122,8 @@ _HTTP_COMMON: dict[str, Validator] = {
     "ask_password": boolean,
     "ssl_verify": _BOOL_OR_STR,
     "method": _str,
-    "connect_timeout": _float0,
-    "read_timeout": _float0,
+    "connect_timeout": _float(0),
+    "read_timeout": _float(0),
     "verify": boolean,
 }
 _WEBDAV_COMMON: dict[str, Validator] = {
@@ -162,9 +166,7 @@ _S3: dict[str, Validator] = {
     "use_ssl": boolean,
     "allow_anonymous_login": boolean,
     "ssl_verify": _BOOL_OR_STR,
-    # dvc's schema says python bool here, which a config string can never be:
-    # dvc refuses to run with any value of it in a file, so bale refuses it too
-    "cache_regions": _python_bool,
+    "cache_regions": _python_type("bool"),
     "read_timeout": integer(),
     "connect_timeout": integer(),
     "verify": boolean,
@@ -191,7 +193,11 @@ _SSH: dict[str, Validator] = {
     "max_sessions": integer(),
     "verify": boolean,
 }
-_HDFS: dict[str, Validator] = {"user": _str, "kerb_ticket": _str, "replication": _anything}
+_HDFS: dict[str, Validator] = {
+    "user": _str,
+    "kerb_ticket": _str,
+    "replication": _python_type("int"),
+}
 _WEBHDFS: dict[str, Validator] = {
     "kerberos": boolean,
     "kerberos_principal": _str,
@@ -318,7 +324,7 @@ _MACHINE: dict[str, Validator] = {
     "region": choices("us-west", "us-east", "eu-west", "eu-north"),
     "image": _str,
     "spot": boolean,
-    "spot_price": _float0,
+    "spot_price": _float(),
     "instance_hdd_size": integer(),
     "instance_type": _str,
     "instance_gpu": _str,
