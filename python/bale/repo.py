@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import weakref
 from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from bale.exceptions import NotARepositoryError
-from bale.metafiles import memo
+from bale.metafiles.memo import FILE_NAME, ParseMemo
 
 if TYPE_CHECKING:
     from bale import _core
@@ -51,7 +52,10 @@ class Repo:
         self.root = find_root(path)
         self.dvc_dir = self.root / DVC_DIR
         self.tmp_dir = self.dvc_dir / "tmp"
-        memo.use(self.tmp_dir)
+        # This repository's parsed metafiles, passed to every reader; saved
+        # when the Repo is dropped or the process exits.
+        self.memo = ParseMemo(self.tmp_dir / "bale" / FILE_NAME)
+        weakref.finalize(self, self.memo.save)
         # Like dvc, refuse to work with a broken config, whatever the command.
         self.config  # noqa: B018
 
@@ -76,7 +80,7 @@ class Repo:
     def config(self) -> Config:
         from bale.config import Config
 
-        return Config.load(self.dvc_dir)
+        return Config.load(self.dvc_dir, memo=self.memo)
 
     @property
     def cache_dir(self) -> Path:

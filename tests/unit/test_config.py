@@ -335,21 +335,18 @@ def test_mask_url_hides_only_the_password(url: str, shown: str) -> None:
 def test_a_config_with_a_secret_is_not_copied_into_the_parse_memo(
     env: dict[str, Path],
 ) -> None:
-    from bale.metafiles import memo
+    from bale.metafiles.memo import FILE_NAME, ParseMemo
 
     (env["repo"] / ".dvc" / "tmp").mkdir()
-    memo.use(env["repo"] / ".dvc" / "tmp")
-    try:
-        for text in (
-            "['remote \"h\"']\n    url = https://ann:s3cret@example.com/x\n",
-            "['remote \"s\"']\n    url = s3://b/p\n    secret_access_key = s3cret\n",
-            "[studio]\n    token = s3cret\n",
-            "['remote \"plain\"']\n    url = https://example.com/x\n",  # kept: no secret
-        ):
-            _write(env["repo"] / ".dvc" / "config", text)
-            Config.load(env["repo"] / ".dvc")
-        memo._save_all()
-    finally:
-        memo._active = None
+    memo = ParseMemo(env["repo"] / ".dvc" / "tmp" / "bale" / FILE_NAME)
+    for text in (
+        "['remote \"h\"']\n    url = https://ann:s3cret@example.com/x\n",
+        "['remote \"s\"']\n    url = s3://b/p\n    secret_access_key = s3cret\n",
+        "[studio]\n    token = s3cret\n",
+        "['remote \"plain\"']\n    url = https://example.com/x\n",  # kept: no secret
+    ):
+        _write(env["repo"] / ".dvc" / "config", text)
+        Config.load(env["repo"] / ".dvc", memo=memo)
+    memo.save()
     saved = (env["repo"] / ".dvc" / "tmp" / "bale" / "parsed.json").read_text()
     assert "s3cret" not in saved and "https://example.com/x" in saved

@@ -17,8 +17,8 @@ from typing import Any
 
 from bale.config.keys import NAMED
 from bale.exceptions import ConfigError
-from bale.metafiles import memo
 from bale.metafiles._fs import atomic_write
+from bale.metafiles.memo import ParseMemo
 
 LEVELS = ("system", "global", "repo", "local")
 _NAMED_RE = re.compile(r'^\s*(remote|machine|db)\s*"(.*)"\s*$')
@@ -87,10 +87,10 @@ def to_file_relative(conf_dir: Path, value: str, base: Path | None) -> str:
 # file io
 
 
-def read_ini(path: Path, remember: bool = False) -> dict[str, Any]:
-    """One config file; with ``remember``, through the parse memo (only for
-    files that are committed to git anyway: local and user-level files may
-    hold credentials, which must not be copied into the memo)."""
+def read_ini(path: Path, memo: ParseMemo | None = None) -> dict[str, Any]:
+    """One config file; through ``memo`` when given (only for files that are
+    committed to git anyway: local and user-level files may hold
+    credentials, which must not be copied into the memo)."""
 
     try:
         raw = path.read_bytes()
@@ -109,8 +109,10 @@ def read_ini(path: Path, remember: bool = False) -> dict[str, Any]:
     # dvc's docs put credentials in config.local, but a committed config can
     # hold them too: such a text is not copied into the memo (the memo itself
     # skips any text with a password in a URL)
-    remember = remember and _SECRET_OPTION.search(text) is None
-    data = memo.parse("configobj", text, parse) if remember else parse()
+    if memo is not None and _SECRET_OPTION.search(text) is None:
+        data = memo.parse("configobj", text, parse)
+    else:
+        data = parse()
     return _parse_named(_lower_keys(data))
 
 

@@ -44,6 +44,7 @@ from bale.config.schema import (
     is_path_key,
 )
 from bale.exceptions import ConfigError
+from bale.metafiles.memo import ParseMemo
 
 
 class Config:
@@ -66,11 +67,14 @@ class Config:
     # -- loading ----------------------------------------------------------
 
     @classmethod
-    def load(cls, dvc_dir: Path | str | None, validate: bool = True) -> Config:
+    def load(
+        cls, dvc_dir: Path | str | None, validate: bool = True, memo: ParseMemo | None = None
+    ) -> Config:
         """Read every config level; ``dvc_dir`` is the ``.dvc`` directory (None outside a repo).
 
         With ``validate`` (dvc does the same for every command but ``dvc config``),
-        unknown keys and bad values raise ConfigError naming the file.
+        unknown keys and bad values raise ConfigError naming the file. ``memo``
+        (the repository's parse memo) remembers the repo-level files.
         """
         files = {
             "system": system_config_dir() / "config",
@@ -82,8 +86,12 @@ class Config:
             files["repo"] = dvc_dir / "config"
             files["local"] = dvc_dir / "config.local"
             bale_files = {lvl: dvc_dir / name for lvl, name in BALE_FILES.items()}
-        levels = {lvl: read_ini(path, remember=lvl == "repo") for lvl, path in files.items()}
-        bale = {lvl: read_ini(path, remember=lvl == "repo") for lvl, path in bale_files.items()}
+
+        def read(level: str, path: Path) -> dict[str, Any]:
+            return read_ini(path, memo if level == "repo" else None)
+
+        levels = {lvl: read(lvl, path) for lvl, path in files.items()}
+        bale = {lvl: read(lvl, path) for lvl, path in bale_files.items()}
         cfg = cls(dvc_dir, files, levels, bale_files, bale)
         if validate:
             cfg.validate()

@@ -396,7 +396,7 @@ def _dvcfiles(repo: Repo) -> list[DvcFile]:
     from bale.metafiles.dvcfile import load_dvcfile
     from bale.ops.outputs import dvcfiles
 
-    return [load_dvcfile(p) for p in dvcfiles(repo)]
+    return [load_dvcfile(p, repo.memo) for p in dvcfiles(repo)]
 
 
 def _dvcfiles_at(repo: Repo, rev: str) -> list[DvcFile]:

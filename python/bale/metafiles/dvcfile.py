@@ -16,12 +16,15 @@ import posixpath
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bale import _core
 from bale.exceptions import InvalidOidError, MetafileError
 from bale.metafiles import yaml12
 from bale.metafiles._fs import atomic_write
+
+if TYPE_CHECKING:
+    from bale.metafiles.memo import ParseMemo
 
 __all__ = [
     "DvcFile",
@@ -256,11 +259,12 @@ def _out_from_dict(d: dict[str, Any], where: str, name: str) -> Out:
     )
 
 
-def loads_dvcfile(text: str, path: Path | str) -> DvcFile:
-    """Parse and validate the text of a ``.dvc`` file; ``path`` is used in messages."""
+def loads_dvcfile(text: str, path: Path | str, memo: ParseMemo | None = None) -> DvcFile:
+    """Parse and validate the text of a ``.dvc`` file; ``path`` is used in
+    messages, ``memo`` (the repository's parse memo) remembers the parse."""
     path = Path(path)
     name = str(path)
-    data = yaml12.parse(text, name)
+    data = yaml12.parse(text, name, memo)
     if data is None:
         raise MetafileError(f"{name}: file is empty")
     if not isinstance(data, dict):
@@ -294,8 +298,9 @@ def loads_dvcfile(text: str, path: Path | str) -> DvcFile:
     return DvcFile(path=path, outs=outs, deps=deps, data=data, text=text)
 
 
-def load_dvcfile(path: Path | str) -> DvcFile:
-    """Load and validate a ``.dvc`` file; any problem raises a one-line MetafileError."""
+def load_dvcfile(path: Path | str, memo: ParseMemo | None = None) -> DvcFile:
+    """Load and validate a ``.dvc`` file (see :func:`loads_dvcfile`); any
+    problem raises a one-line MetafileError."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -307,7 +312,7 @@ def load_dvcfile(path: Path | str) -> DvcFile:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise MetafileError(f"{path}: is not valid utf-8") from None
-    return loads_dvcfile(text, path)
+    return loads_dvcfile(text, path, memo)
 
 
 # ---------------------------------------------------------------------------

@@ -10,6 +10,9 @@ that differs by one byte is parsed again, so the memo can be stale only in
 what it holds, never in what it answers. Values that JSON cannot carry
 exactly (dates, non-string keys, tuples, NaN) are not kept.
 
+Each :class:`bale.Repo` owns the memo of its repository and passes it to
+the readers (``memo=repo.memo``); a reader given none parses every time.
+
 Like the stat cache it costs time, never correctness: an unreadable file is
 treated as empty, and writes are atomic (the last writer wins). A text
 holding a password is never kept (see :func:`bale.redact.has_url_password`
@@ -18,7 +21,6 @@ and the config reader's check of secret options).
 
 from __future__ import annotations
 
-import atexit
 import json
 import math
 from collections.abc import Callable
@@ -52,7 +54,7 @@ def _exact(value: Any) -> bool:
 
 
 class ParseMemo:
-    """The memo file of one repository, loaded on first use."""
+    """The memo file of one repository, loaded on first use, written by :meth:`save`."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -98,6 +100,7 @@ class ParseMemo:
         return value
 
     def save(self) -> None:
+        """Writes what this process added (nothing when it added nothing)."""
         if not self._dirty or self._entries is None:
             return
         entries = self._entries
@@ -119,32 +122,3 @@ class ParseMemo:
         except OSError:
             pass  # a cache: failing to save costs the next command time only
         self._dirty = False
-
-
-_memos: dict[Path, ParseMemo] = {}
-_active: ParseMemo | None = None
-
-
-def use(tmp_dir: Path) -> None:
-    """Makes the memo under a repository's ``.dvc/tmp`` the one parsers
-    consult (the most recently opened repository's; since entries are keyed
-    by text, any repository's memo gives right answers)."""
-    global _active
-    path = Path(tmp_dir) / "bale" / FILE_NAME
-    memo = _memos.get(path)
-    if memo is None:
-        memo = _memos[path] = ParseMemo(path)
-    _active = memo
-
-
-def parse(kind: str, text: str, parser: Callable[[], Any]) -> Any:
-    """``parser()``, through the active memo if a repository is open."""
-    if _active is None:
-        return parser()
-    return _active.parse(kind, text, parser)
-
-
-@atexit.register
-def _save_all() -> None:
-    for memo in _memos.values():
-        memo.save()

@@ -28,6 +28,8 @@ from bale.exceptions import MetafileError
 if TYPE_CHECKING:
     import datetime
 
+    from bale.metafiles.memo import ParseMemo
+
 __all__ = ["dumps", "load_roundtrip", "parse"]
 
 
@@ -367,12 +369,12 @@ def _load_ruamel(text: str, name: str) -> Any:
         raise MetafileError(f"{name}: {_one_line(exc) or type(exc).__name__}") from None
 
 
-def parse(text: str, name: str) -> Any:
+def parse(text: str, name: str, memo: ParseMemo | None = None) -> Any:
     """The document in ``text`` (None when it is empty), as dvc's ruamel reads
-    it; ``name`` is used in messages. Remembered by text in the repository's
-    parse memo."""
-    from bale.metafiles import memo
-
+    it; ``name`` is used in messages. Remembered by text in ``memo`` (the
+    repository's parse memo) when one is given."""
+    if memo is None:
+        return _parse(text, name)
     return memo.parse("yaml1.2-doc", text, lambda: _parse(text, name))
 
 

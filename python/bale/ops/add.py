@@ -143,7 +143,7 @@ def add_one(
     fields); ``stamp`` writes an import's stage checksum anew, as ``dvc
     commit`` and ``dvc repro`` do (``dvc add`` keeps it)."""
     dvcfile = dvcfile_path_for(path)
-    base = load_dvcfile(dvcfile) if dvcfile.exists() else None
+    base = load_dvcfile(dvcfile, repo.memo) if dvcfile.exists() else None
     if require_dvcfile and base is None:
         raise TargetError(f"{dvcfile}: does not exist")
     old = base.outs[0] if base and base.outs else None
@@ -191,7 +191,7 @@ def add_inside(repo: Repo, path: Path, t: Tracked) -> AddResult:
     rel = path.relative_to(repo.root).as_posix()
     # Read now, not when the targets were checked: an earlier target of the
     # same add may have changed this directory's record.
-    base = load_dvcfile(t.dvcfile.path)
+    base = load_dvcfile(t.dvcfile.path, repo.memo)
     out = base.outs[0] if len(base.outs) == 1 else None
     if out is None or out.oid is None:
         raise TargetError(

@@ -229,7 +229,7 @@ def _only(repo: Repo, targets: Sequence[str], *sides: Side) -> tuple[Side, Side]
     for target in targets:
         path = abspath(target)
         if path.suffix == ".dvc" and path.is_file():
-            f = load_dvcfile(path)
+            f = load_dvcfile(path, repo.memo)
             named = [rel(abspath(path.parent / o.path)) for o in f.outs]
         elif path.exists():
             named = [rel(path)]

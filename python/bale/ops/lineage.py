@@ -24,6 +24,7 @@ from bale.pipeline.lockfile import algo_of
 from bale.pipeline.stage import Stage
 
 if TYPE_CHECKING:
+    from bale.metafiles.memo import ParseMemo
     from bale.repo import Repo
 
 
@@ -124,7 +125,7 @@ def _experiment_with(repo: Repo, path: Path) -> tuple[str, str] | None:
     return None
 
 
-def _metrics(stage: Stage, root: Path) -> dict[str, Any]:
+def _metrics(stage: Stage, root: Path, memo: ParseMemo) -> dict[str, Any]:
     from bale.pipeline.params import load_file
 
     found: dict[str, Any] = {}
@@ -134,7 +135,7 @@ def _metrics(stage: Stage, root: Path) -> dict[str, Any]:
         path = stage.abspath(o.path)
         rel = path.relative_to(root).as_posix()
         try:
-            found[rel] = load_file(path, rel)
+            found[rel] = load_file(path, rel, memo)
         except (FileNotFoundError, BaleError) as e:
             found[rel] = {"error": str(e) if isinstance(e, BaleError) else "missing"}
     return found
@@ -178,7 +179,7 @@ def _record(repo: Repo, pipes: index.Pipelines, node: Node, hasher: Hasher) -> S
         params=entry.get("params") or {},
         inputs=inputs,
         outputs=list(entry.get("outs") or []),
-        metrics=_metrics(stage, root),
+        metrics=_metrics(stage, root, repo.memo),
         commit=_last_commit(repo, stage.lock_path),
         up_to_date=bool(entry) and not ch.changed,
         changes=ch.to_dvc() if entry else ["never run"],

@@ -14,6 +14,7 @@ from bale.exceptions import BaleError, MetafileError, OutputNotTrackedError, Tar
 from bale.metafiles import DvcFile, Out, load_dvcfile, loads_dvcfile
 
 if TYPE_CHECKING:
+    from bale.metafiles.memo import ParseMemo
     from bale.pipeline.dvcyaml import PipelineFile
     from bale.repo import Repo
 
@@ -61,10 +62,10 @@ def dvcfiles(repo: Repo) -> list[Path]:
     return [Path(p) for p in _core.find_metafiles(str(repo.root)) if str(p).endswith(".dvc")]
 
 
-def _outs_of(root: Path, path: Path) -> list[Tracked]:
+def _outs_of(root: Path, path: Path, memo: ParseMemo) -> list[Tracked]:
     # Imports included: every command covers their outputs as dvc does, and
     # bale.ops.imports decides where they differ (push, fetch).
-    f = load_dvcfile(path)
+    f = load_dvcfile(path, memo)
     tracked = [Tracked(f, o, abspath(path.parent / o.path)) for o in f.outs]
     for t in tracked:
         if not t.path.is_relative_to(root) or t.path == root:
@@ -78,7 +79,7 @@ def collect(repo: Repo, *, stages: bool = True) -> list[Tracked]:
     pipeline stages as ``dvc.lock`` records them."""
     out: list[Tracked] = []
     for p in dvcfiles(repo):
-        out.extend(_outs_of(repo.root, p))
+        out.extend(_outs_of(repo.root, p, repo.memo))
     if stages:
         out.extend(stage_outputs(repo))
     return out
@@ -143,11 +144,11 @@ def resolve(
         path = abspath(target)
         inside_repo(repo, path)
         if path.name.endswith(".dvc") and path.is_file():
-            found.extend((t, None) for t in _outs_of(repo.root, path))
+            found.extend((t, None) for t in _outs_of(repo.root, path, repo.memo))
             continue
         sibling = path.with_name(path.name + ".dvc")
         if sibling.is_file():
-            outs = [t for t in _outs_of(repo.root, sibling) if t.path == path]
+            outs = [t for t in _outs_of(repo.root, sibling, repo.memo) if t.path == path]
             if outs:
                 found.extend((t, None) for t in outs)
                 continue
@@ -189,7 +190,7 @@ def dvcfiles_at(repo: Repo, commit: str, label: str | None = None) -> list[DvcFi
             text = texts[blob].decode("utf-8")
         except UnicodeDecodeError:
             raise MetafileError(f"{where}: is not valid utf-8") from None
-        f = loads_dvcfile(text, where)
+        f = loads_dvcfile(text, where, repo.memo)
         f.path = top / name
         out.append(f)
     return out

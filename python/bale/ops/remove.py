@@ -29,7 +29,7 @@ def remove(repo: Repo, targets: Sequence[str | Path], *, outs: bool = False) -> 
                 path = path.with_name(path.name + ".dvc")
             if not path.is_file():
                 raise TargetNotFoundError(f"{target}: no such .dvc file")
-            f = load_dvcfile(path)
+            f = load_dvcfile(path, repo.memo)
             for o in f.outs:
                 out = abspath(path.parent / o.path)
                 if not out.is_relative_to(repo.root):

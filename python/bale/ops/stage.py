@@ -17,6 +17,7 @@ from bale.pipeline.dvcyaml import dumps_stage, loads_dvcyaml
 from bale.pipeline.stage import PROJECT_FILE, OutKind, ParamsDep, Stage, StageOut
 
 if TYPE_CHECKING:
+    from bale.metafiles.memo import ParseMemo
     from bale.repo import Repo
 
 
@@ -107,7 +108,7 @@ def add_stage(repo: Repo, spec: StageSpec, *, force: bool = False) -> tuple[Stag
             )
         new_text = dumps_stage(text, stage)
         # Check the file we are about to write the way every command will read it.
-        loaded = loads_dvcyaml(new_text, path, name, parsing=repo.config.parsing())
+        loaded = loads_dvcyaml(new_text, path, name, parsing=repo.config.parsing(), memo=repo.memo)
         others = [s for s in pipes.stages if s.dvcyaml != path]
         index.build_graph(repo, [*others, *loaded.stages])
         atomic_write(path, new_text.encode("utf-8"))
@@ -168,10 +169,10 @@ def _describe(stage: Stage) -> str:
     return _generated(deps, outs, reports)
 
 
-def _describe_dvcfile(path: Path) -> str:
+def _describe_dvcfile(path: Path, memo: ParseMemo) -> str:
     from bale.metafiles import load_dvcfile
 
-    f = load_dvcfile(path)
+    f = load_dvcfile(path, memo)
     desc = f.data.get("desc")
     if isinstance(desc, str):
         lines = [ln for ln in desc.splitlines() if ln]
@@ -196,20 +197,20 @@ def _load(repo: Repo, fail: bool, targets: Sequence[Path]) -> index.Pipelines:
     files = []
     for path in index.pipeline_paths(repo):
         try:
-            files.append(load_dvcyaml(path, repo.root, parsing))
+            files.append(load_dvcyaml(path, repo.root, parsing, repo.memo))
         except BaleError:
             if fail or path in targets:
                 raise
     return index.Pipelines(repo, files, {})
 
 
-def _loads(path: Path, fail: bool) -> bool:
+def _loads(path: Path, fail: bool, memo: ParseMemo) -> bool:
     """Whether the ``.dvc`` file at ``path`` loads (or raise, with ``fail``)."""
     from bale.exceptions import BaleError
     from bale.metafiles import load_dvcfile
 
     try:
-        load_dvcfile(path)
+        load_dvcfile(path, memo)
     except BaleError:
         if fail:
             raise
@@ -224,7 +225,7 @@ def _walk_ordered(repo: Repo, pipes: index.Pipelines, fail: bool) -> list[_Entry
 
     walk = WalkOrder(repo.root)
     keyed: list[tuple[Any, _Entry]] = [
-        ((walk.key(p), 0), p) for p in dvcfiles(repo) if _loads(p, fail)
+        ((walk.key(p), 0), p) for p in dvcfiles(repo) if _loads(p, fail, repo.memo)
     ]
     keyed += [((walk.key(s.dvcyaml), i), s) for i, s in enumerate(pipes.stages)]
     return [e for _k, e in sorted(keyed, key=lambda ke: ke[0])]
@@ -301,7 +302,7 @@ def list_stages(
     return [
         StageInfo(
             Path(os.path.relpath(e, cwd)).as_posix() if isinstance(e, Path) else e.addressing(cwd),
-            _truncate(_describe_dvcfile(e) if isinstance(e, Path) else _describe(e)),
+            _truncate(_describe_dvcfile(e, repo.memo) if isinstance(e, Path) else _describe(e)),
         )
         for e in entries
     ]

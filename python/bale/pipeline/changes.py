@@ -68,7 +68,7 @@ class Hasher:
         with self._lock:
             if path in self._params:
                 return self._params[path]
-        data = load_file(path, name)
+        data = load_file(path, name, memo=self.repo.memo)
         with self._lock:
             self._params[path] = data
         return data

@@ -14,7 +14,7 @@ import posixpath
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bale.exceptions import MetafileError
 from bale.metafiles import yaml12
@@ -26,6 +26,9 @@ from bale.pipeline.stage import (
     StageOut,
     merge_params,
 )
+
+if TYPE_CHECKING:
+    from bale.metafiles.memo import ParseMemo
 
 _TOP_KEYS = frozenset({"stages", "vars", "params", "metrics", "plots", "artifacts", "datasets"})
 _STAGE_KEYS = frozenset(
@@ -315,15 +318,16 @@ def loads_dvcyaml(
     name: str,
     load: Callable[[str], Any] | None = None,
     parsing: Mapping[str, Any] | None = None,
+    memo: ParseMemo | None = None,
 ) -> PipelineFile:
     """Parse, check and resolve the text of the ``dvc.yaml`` at ``path``
     (absolute); ``name`` is used in messages; ``load`` reads a vars file
     relative to the file's directory (default: from the workspace);
     ``parsing`` is the config's ``[parsing]`` section (how a dict renders in
-    a command)."""
+    a command); ``memo`` (the repository's parse memo) remembers the parses."""
     from bale.pipeline.templating import resolve_stages
 
-    data = yaml12.parse(text, name) or {} if text.strip() else {}
+    data = yaml12.parse(text, name, memo) or {} if text.strip() else {}
     try:
         _check_top(data)
     except _Invalid as exc:
@@ -333,7 +337,9 @@ def loads_dvcyaml(
         from bale.pipeline.params import load_file
 
         return load_file(
-            path.parent / rel, posixpath.normpath(posixpath.join(posixpath.dirname(name), rel))
+            path.parent / rel,
+            posixpath.normpath(posixpath.join(posixpath.dirname(name), rel)),
+            memo,
         )
 
     tracked: dict[str, dict[str, dict[str, Any]]] = {}
@@ -358,8 +364,14 @@ def loads_dvcyaml(
     )
 
 
-def load_dvcyaml(path: Path, root: Path, parsing: Mapping[str, Any] | None = None) -> PipelineFile:
-    """Load the ``dvc.yaml`` at ``path`` (absolute) from the workspace."""
+def load_dvcyaml(
+    path: Path,
+    root: Path,
+    parsing: Mapping[str, Any] | None = None,
+    memo: ParseMemo | None = None,
+) -> PipelineFile:
+    """Load the ``dvc.yaml`` at ``path`` (absolute) from the workspace (see
+    :func:`loads_dvcyaml`)."""
     name = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
     try:
         text = path.read_bytes().decode("utf-8")
@@ -367,7 +379,7 @@ def load_dvcyaml(path: Path, root: Path, parsing: Mapping[str, Any] | None = Non
         raise MetafileError(f"{name}: file does not exist") from None
     except UnicodeDecodeError:
         raise MetafileError(f"{name}: is not valid utf-8") from None
-    return loads_dvcyaml(text, path, name, parsing=parsing)
+    return loads_dvcyaml(text, path, name, parsing=parsing, memo=memo)
 
 
 __all__ = [

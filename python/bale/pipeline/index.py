@@ -138,11 +138,11 @@ def pipeline_paths(repo: Repo) -> list[Path]:
 def load(repo: Repo) -> Pipelines:
     """Loads every ``dvc.yaml`` and ``dvc.lock`` of the workspace."""
     parsing = repo.config.parsing()
-    files = [load_dvcyaml(p, repo.root, parsing) for p in pipeline_paths(repo)]
+    files = [load_dvcyaml(p, repo.root, parsing, repo.memo) for p in pipeline_paths(repo)]
     locks = {}
     for f in files:
         lock = f.path.with_name(LOCK_FILE)
-        locks[lock] = load_lock(lock, lock.relative_to(repo.root).as_posix())
+        locks[lock] = load_lock(lock, lock.relative_to(repo.root).as_posix(), repo.memo)
     return Pipelines(repo, files, locks)
 
 
@@ -190,11 +190,17 @@ def load_at(
             data = scm.read_paths_at(repo.root, [(commit, path)])[(commit, path)]
             if data is None:
                 raise FileNotFoundError(path)
-            return loads_bytes(data, f"{tag}:{path}")
+            return loads_bytes(data, f"{tag}:{path}", repo.memo)
 
-        f = loads_dvcyaml(text(name), top / name, f"{tag}:{name}", load, repo.config.parsing())
+        f = loads_dvcyaml(
+            text(name), top / name, f"{tag}:{name}", load, repo.config.parsing(), repo.memo
+        )
         files.append(f)
-        entries = loads_lock(text(lock_name), f"{tag}:{lock_name}") if lock_name in names else {}
+        entries = (
+            loads_lock(text(lock_name), f"{tag}:{lock_name}", repo.memo)
+            if lock_name in names
+            else {}
+        )
         locks[f.path.with_name(LOCK_FILE)] = entries
     return Pipelines(repo, files, locks)
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bale.exceptions import MetafileError
 from bale.metafiles import yaml12
 from bale.metafiles._fs import atomic_write
+
+if TYPE_CHECKING:
+    from bale.metafiles.memo import ParseMemo
 
 SCHEMA_VERSION = "2.0"
 # dvc/schema.py DATA_SCHEMA: checksums, meta, path, cloud, files, hash, dataset
@@ -65,14 +68,15 @@ def check_entry(entry: Any, name: str, where: str) -> None:
         raise MetafileError(f"{name}: {where}.params: must map files to their values")
 
 
-def loads_lock(text: str, name: str) -> dict[str, dict[str, Any]]:
-    """The stage entries of a ``dvc.lock`` text, checked against dvc's schema."""
+def loads_lock(text: str, name: str, memo: ParseMemo | None = None) -> dict[str, dict[str, Any]]:
+    """The stage entries of a ``dvc.lock`` text, checked against dvc's schema;
+    ``memo`` (the repository's parse memo) remembers the parse."""
     if not text.strip():
         return {}
-    return _check(yaml12.parse(text, name) or {}, name)
+    return _check(yaml12.parse(text, name, memo) or {}, name)
 
 
-def load_lock(path: Path, name: str) -> dict[str, dict[str, Any]]:
+def load_lock(path: Path, name: str, memo: ParseMemo | None = None) -> dict[str, dict[str, Any]]:
     """The stage entries of the ``dvc.lock`` at ``path``; none if it is missing."""
     try:
         text = path.read_bytes().decode("utf-8")
@@ -80,7 +84,7 @@ def load_lock(path: Path, name: str) -> dict[str, dict[str, Any]]:
         return {}
     except UnicodeDecodeError:
         raise MetafileError(f"{name}: is not valid utf-8") from None
-    return loads_lock(text, name)
+    return loads_lock(text, name, memo)
 
 
 def algo_of(item: Mapping[str, Any] | None) -> str:

@@ -29,9 +29,12 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bale.exceptions import MetafileError
+
+if TYPE_CHECKING:
+    from bale.metafiles.memo import ParseMemo
 
 try:
     import tomllib
@@ -71,27 +74,28 @@ def suffix(name: str) -> str:
     return (dot + rest).lower()
 
 
-def loads(text: str, name: str) -> Any:
+def loads(text: str, name: str, memo: ParseMemo | None = None) -> Any:
     """Parse a params/metrics file's text by ``name``'s suffix, as dvc's ``LOADERS`` do.
 
-    Unknown suffixes are YAML, as in dvc. Malformed content raises a one-line
+    Unknown suffixes are YAML, as in dvc; ``memo`` (the repository's parse
+    memo) remembers a YAML parse. Malformed content raises a one-line
     :class:`MetafileError` starting with ``name``.
     """
-    parser = _PARSERS.get(suffix(name), parse_yaml)
-    return parser(text, name)
+    parser = _PARSERS.get(suffix(name))
+    return parse_yaml(text, name, memo) if parser is None else parser(text, name)
 
 
-def loads_bytes(data: bytes, name: str) -> Any:
+def loads_bytes(data: bytes, name: str, memo: ParseMemo | None = None) -> Any:
     """:func:`loads` for raw bytes (a git blob, say), decoded as dvc opens files:
     UTF-8 text mode, so ``\\r\\n`` and ``\\r`` read as ``\\n``."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise MetafileError(f"{name}: is not valid utf-8") from None
-    return loads(text.replace("\r\n", "\n").replace("\r", "\n"), name)
+    return loads(text.replace("\r\n", "\n").replace("\r", "\n"), name, memo)
 
 
-def load_file(path: Path | str, name: str | None = None) -> Any:
+def load_file(path: Path | str, name: str | None = None, memo: ParseMemo | None = None) -> Any:
     """Read and parse a file; ``name`` (default: ``path``) is used for the suffix and
     in error messages. A missing file raises :class:`FileNotFoundError`."""
     label = str(path) if name is None else name
@@ -101,7 +105,7 @@ def load_file(path: Path | str, name: str | None = None) -> Any:
             text = fobj.read()
     except UnicodeDecodeError:
         raise MetafileError(f"{label}: is not valid utf-8") from None
-    return loads(text, label)
+    return loads(text, label, memo)
 
 
 # -- JSON -------------------------------------------------------------------
@@ -204,11 +208,11 @@ def _py_target(target: ast.expr, only_self: bool) -> str:
     raise AttributeError("not a parameter name")
 
 
-def parse_yaml(text: str, name: str) -> Any:
+def parse_yaml(text: str, name: str, memo: ParseMemo | None = None) -> Any:
     """A YAML params file as dvc reads it: empty or falsy documents are ``{}``."""
     from bale.metafiles import yaml12
 
-    return yaml12.parse(text, name) or {}
+    return yaml12.parse(text, name, memo) or {}
 
 
 _PARSERS: dict[str, Callable[[str, str], Any]] = {

@@ -17,6 +17,7 @@ from bale.metafiles.walk_order import WalkOrder
 from bale.pipeline.dvcyaml import DEFAULT_PARAMS_FILE
 
 if TYPE_CHECKING:
+    from bale.metafiles.memo import ParseMemo
     from bale.pipeline.index import Pipelines
     from bale.repo import Repo
 
@@ -182,7 +183,13 @@ def _rel(root: Path, p: Path) -> str:
     return posixpath.normpath(p.relative_to(root).as_posix()) if p.is_relative_to(root) else str(p)
 
 
-def _parse(name: str, data: bytes | None, keys: tuple[str, ...] = (), flat: bool = False) -> Any:
+def _parse(
+    memo: ParseMemo,
+    name: str,
+    data: bytes | None,
+    keys: tuple[str, ...] = (),
+    flat: bool = False,
+) -> Any:
     """The file's data, or ``{"error": why}``; with ``keys``, only the part
     of it that holds them (``flat``: ``{dotted.key: value}``)."""
     from bale.pipeline.params import loads_bytes, select, select_tree, suffix
@@ -190,7 +197,7 @@ def _parse(name: str, data: bytes | None, keys: tuple[str, ...] = (), flat: bool
     if data is None:
         return missing(name)
     try:
-        loaded = loads_bytes(data, name)
+        loaded = loads_bytes(data, name, memo)
     except BaleError as e:
         # dvc's type for a file it cannot parse; bale's message says where and
         # why (dvc's says "unable to read: '<path>', JSON file structure is corrupted")
@@ -237,13 +244,13 @@ def workspace(repo: Repo, files: Files) -> Snapshot:
                 snap.metrics[name] = missing(name, cached=True)
                 continue
             keys = files.keys.get(name, ()) if kind == "params" else ()
-            getattr(snap, kind)[name] = _parse(name, data, keys)
+            getattr(snap, kind)[name] = _parse(repo.memo, name, data, keys)
     for name, keys in files.vars.items():
         try:
             data = (repo.root / name).read_bytes()
         except (FileNotFoundError, IsADirectoryError):
             continue  # dvc shows what the stages used: nothing, if they could not load
-        snap.params[name] = _parse(name, data, keys, flat=True)
+        snap.params[name] = _parse(repo.memo, name, data, keys, flat=True)
     return snap
 
 
@@ -282,16 +289,16 @@ def at_revisions(repo: Repo, files: Files, revs: list[str]) -> dict[str, Snapsho
                     blobs.get((rev, at(files.cached[name][0]))),
                     loads_lock,
                 )
-            snap.metrics[name] = _parse(name, data)
+            snap.metrics[name] = _parse(repo.memo, name, data)
         for name in files.params:
             data = blobs[(rev, at(name))]
             if data is None and name in files.optional:
                 continue
-            snap.params[name] = _parse(name, data, files.keys.get(name, ()))
+            snap.params[name] = _parse(repo.memo, name, data, files.keys.get(name, ()))
         for name, keys in files.vars.items():
             data = blobs[(rev, at(name))]
             if data is not None:
-                snap.params[name] = _parse(name, data, keys, flat=True)
+                snap.params[name] = _parse(repo.memo, name, data, keys, flat=True)
         out[rev] = snap
     return out
 
@@ -303,7 +310,7 @@ def _from_cache(
     if lock is None:
         return None
     try:
-        entries = loads_lock(lock.decode("utf-8"), lock_name)
+        entries = loads_lock(lock.decode("utf-8"), lock_name, repo.memo)
     except (BaleError, UnicodeDecodeError):
         return None
     item = next(

@@ -216,7 +216,7 @@ def try_run_cache(
         if same_inputs and all(o.get("md5") for o in lock_entry.get("outs") or []):
             candidate = lock_entry
     if candidate is None and use_run_cache:
-        candidate = RunCache(repo.cache_dir).lookup(key_of(current))
+        candidate = RunCache(repo.cache_dir, repo.memo).lookup(key_of(current))
     return candidate is not None and restore(repo, stage, candidate)
 
 

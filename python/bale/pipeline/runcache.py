@@ -14,13 +14,16 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bale.exceptions import BaleError
 from bale.metafiles import yaml12
 from bale.metafiles._fs import atomic_write
 from bale.pipeline.lockfile import check_entry
 from bale.pipeline.stage import Stage
+
+if TYPE_CHECKING:
+    from bale.metafiles.memo import ParseMemo
 
 
 def _filtered(d: Any) -> Any:
@@ -56,10 +59,11 @@ def cacheable(stage: Stage) -> bool:
     return not any(o.persist or "://" in o.path for o in stage.outs)
 
 
-def loads_entry(text: str, name: str) -> dict[str, Any] | None:
-    """A run-cache file's text as its lock entry; None unless it is a valid one."""
+def loads_entry(text: str, name: str, memo: ParseMemo | None = None) -> dict[str, Any] | None:
+    """A run-cache file's text as its lock entry; None unless it is a valid
+    one. ``memo`` (the repository's parse memo) remembers the parse."""
     try:
-        entry = yaml12.parse(text, name)
+        entry = yaml12.parse(text, name, memo)
         check_entry(entry, name, "entry")
     except BaleError:
         return None
@@ -90,8 +94,9 @@ def entry_files(runs: Path) -> list[Path]:
 
 
 class RunCache:
-    def __init__(self, cache_dir: Path) -> None:
+    def __init__(self, cache_dir: Path, memo: ParseMemo | None = None) -> None:
         self.dir = cache_dir / "runs"
+        self.memo = memo
 
     def path(self, key: str, value: str) -> Path:
         return self.dir / _name(key, value)
@@ -108,7 +113,7 @@ class RunCache:
             if e.name.startswith("."):
                 continue
             try:
-                entry = loads_entry(Path(e.path).read_text(encoding="utf-8"), e.path)
+                entry = loads_entry(Path(e.path).read_text(encoding="utf-8"), e.path, self.memo)
             except (OSError, UnicodeDecodeError):
                 continue
             if entry is not None:
