@@ -25,7 +25,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from bale.ops.outputs import Scope
+    from bale.index import Scope
     from bale.repo import Repo
 
 __all__ = ["Repo", "Scope", "__version__", *_exc_all]
@@ -38,7 +38,7 @@ def __getattr__(name: str) -> Any:
 
         return Repo
     if name == "Scope":
-        from bale.ops.outputs import Scope
+        from bale.index import Scope
 
         return Scope
     raise AttributeError(f"module 'bale' has no attribute {name!r}")

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from bale.console import warn
 from bale.exceptions import BaleError
+from bale.index import collect
 
 if TYPE_CHECKING:
     from bale.repo import Repo
@@ -68,7 +69,6 @@ def sweep(repo: Repo) -> int:
     in the cache, beside every output and metafile, and inside directory
     outputs. Returns how many."""
     from bale import _core
-    from bale.ops.outputs import collect
 
     # The stat cache is saved beside the mark; metafiles are written beside
     # themselves.

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from bale import _core
     from bale.config import Config
     from bale.experiments.show import ExpState
+    from bale.index import Scope
     from bale.ops.add import AddResult
     from bale.ops.checkout import CheckoutResult
     from bale.ops.diff import DiffResult
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from bale.ops.exp import ExpResult
     from bale.ops.gc import GcResult
     from bale.ops.lineage import Lineage
-    from bale.ops.outputs import Scope
     from bale.ops.repro import ReproResult
     from bale.ops.status import CloudStatusResult, StatusResult
     from bale.ops.transfer import TransferResult
@@ -167,7 +167,7 @@ class Repo:
     ) -> StatusResult | CloudStatusResult:
         """How the workspace differs from what the ``.dvc`` files record; with
         ``cloud=True``, how the cache differs from the remote instead."""
-        from bale.ops.outputs import WORKSPACE
+        from bale.index import WORKSPACE
         from bale.ops.status import cloud_status, status
 
         if cloud:
@@ -186,7 +186,7 @@ class Repo:
 
         >>> repo.push(scope=Scope(all_commits=True))  # doctest: +SKIP
         """
-        from bale.ops.outputs import WORKSPACE
+        from bale.index import WORKSPACE
         from bale.ops.transfer import push
 
         return push(self, targets, remote=remote, jobs=jobs, scope=scope or WORKSPACE)
@@ -200,7 +200,7 @@ class Repo:
         scope: Scope | None = None,
     ) -> TransferResult:
         """Downloads the data of the targeted outputs into the cache, verified."""
-        from bale.ops.outputs import WORKSPACE
+        from bale.index import WORKSPACE
         from bale.ops.transfer import fetch
 
         return fetch(self, targets, remote=remote, jobs=jobs, scope=scope or WORKSPACE)
@@ -215,7 +215,7 @@ class Repo:
         scope: Scope | None = None,
     ) -> TransferResult:
         """Fetches, then checks out the targeted outputs."""
-        from bale.ops.outputs import WORKSPACE
+        from bale.index import WORKSPACE
         from bale.ops.transfer import pull
 
         return pull(self, targets, remote=remote, force=force, jobs=jobs, scope=scope or WORKSPACE)
@@ -259,8 +259,8 @@ class Repo:
         not reference; with ``cloud``, from the remote too (needs ``force``).
         With ``compact``, kept large files the workspace does not use are
         kept as chunks only."""
+        from bale.index import WORKSPACE
         from bale.ops.gc import gc
-        from bale.ops.outputs import WORKSPACE
 
         return gc(
             self,
@@ -285,8 +285,8 @@ class Repo:
         """Logical bytes of the outputs (every version in ``scope`` counted in
         full) against the bytes the cache, and with ``cloud`` the remote,
         stores for them, each object once."""
+        from bale.index import WORKSPACE
         from bale.ops.du import du
-        from bale.ops.outputs import WORKSPACE
 
         return du(self, targets, scope=scope or WORKSPACE, cloud=cloud, remote=remote, jobs=jobs)
 

@@ -15,7 +15,7 @@ from bale.console import debug, warn
 from bale.exceptions import BaleError
 
 if TYPE_CHECKING:
-    from bale.ops.outputs import Scope
+    from bale.index import Scope
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -601,7 +601,7 @@ def _transfer_summary(
 
 
 def _scope(args: argparse.Namespace, workspace: bool = True) -> Scope:
-    from bale.ops.outputs import Scope
+    from bale.index import Scope
 
     return Scope(
         workspace=workspace,

@@ -118,7 +118,8 @@ def cmd_stage_list(args: argparse.Namespace) -> int:
 
 
 def cmd_dag(args: argparse.Namespace) -> int:
-    from bale.pipeline import dagview, index
+    from bale import index
+    from bale.pipeline import dagview
 
     if args.outs and args.collapse_foreach_matrix:
         from bale.exceptions import TargetError

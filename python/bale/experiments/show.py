@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bale import scm
+from bale import index, scm
 from bale.console import warn
 from bale.exceptions import BaleError
 from bale.experiments import refs
@@ -25,7 +25,6 @@ from bale.pipeline.dvcyaml import PipelineFile
 
 if TYPE_CHECKING:
     from bale.metafiles.dvcfile import DvcFile
-    from bale.pipeline.index import Pipelines
     from bale.pipeline.revision import Snapshot
     from bale.repo import Repo
 
@@ -217,16 +216,16 @@ def _state(repo: Repo, rev: str, timestamp: int | None, param_deps: bool) -> Exp
 
 
 def _data(repo: Repo, rev: str, timestamp: int | None, param_deps: bool) -> ExpData:
-    from bale.pipeline import index, revision
+    from bale.pipeline import revision
 
     snap: Snapshot
     if rev == WORKSPACE:
         pipes = index.load(repo)
-        snap = revision.workspace(repo, revision.files_of(repo, pipes))
+        snap = revision.workspace(repo, revision.files_of(repo, pipes.files))
         dvcfiles = _dvcfiles(repo)
     else:
         pipes = index.load_at(repo, rev)
-        files = revision.files_of(repo, pipes, revision.tree_at(repo, rev))
+        files = revision.files_of(repo, pipes.files, revision.tree_at(repo, rev))
         snap = revision.at_revisions(repo, files, [rev])[rev]
         dvcfiles = _dvcfiles_at(repo, rev)
     # dvc lists them as its index walks the metafiles: a directory's files
@@ -354,7 +353,7 @@ def _rel(root: Path, path: Path) -> str:
     return os.path.relpath(os.path.normpath(path), root).replace(os.sep, "/")
 
 
-def _stage_deps_outs(repo: Repo, pipes: Pipelines, f: PipelineFile, data: ExpData) -> None:
+def _stage_deps_outs(repo: Repo, pipes: index.Pipelines, f: PipelineFile, data: ExpData) -> None:
     """Stage deps (params aside) and outputs (metrics and plots aside), hashed
     as the lock records them, as dvc's ``repo.index.deps``/``outs`` give them."""
     for s in f.stages:
@@ -394,14 +393,12 @@ def _dvcfile_deps_outs(repo: Repo, f: DvcFile, data: ExpData) -> None:
 
 def _dvcfiles(repo: Repo) -> list[DvcFile]:
     from bale.metafiles.dvcfile import load_dvcfile
-    from bale.ops.outputs import dvcfiles
 
-    return [load_dvcfile(p, repo.memo) for p in dvcfiles(repo)]
+    return [load_dvcfile(p, repo.memo) for p in index.dvcfiles(repo)]
 
 
 def _dvcfiles_at(repo: Repo, rev: str) -> list[DvcFile]:
     from bale import _core
-    from bale.ops.outputs import dvcfiles_at
 
     # as the workspace's index: .dvc files under an ignored path are not read
-    return [f for f in dvcfiles_at(repo, rev) if not _core.ignored_reason(repo.root, f.path)]
+    return [f for f in index.dvcfiles_at(repo, rev) if not _core.ignored_reason(repo.root, f.path)]

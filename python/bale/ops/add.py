@@ -8,9 +8,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bale import _core, scm
+from bale import _core, index, scm
 from bale.console import warn
 from bale.exceptions import TargetError, TargetNotFoundError
+from bale.index import Tracked, abspath, collect, inside_repo
 from bale.metafiles import (
     Out,
     dump_dvcfile,
@@ -19,7 +20,6 @@ from bale.metafiles import (
     ignore_in_git,
     load_dvcfile,
 )
-from bale.ops.outputs import Tracked, abspath, collect, inside_repo
 from bale.progress import Bar
 
 if TYPE_CHECKING:
@@ -235,8 +235,6 @@ def add_inside(repo: Repo, path: Path, t: Tracked) -> AddResult:
 
 def _stage_outputs(repo: Repo) -> list[tuple[Path, str]]:
     """Every output a ``dvc.yaml`` declares (run or not), with its stage."""
-    from bale.pipeline import index
-
     pipes = index.load(repo)
     return [(s.abspath(o.path), s.addressing(repo.root)) for s in pipes.stages for o in s.outs]
 

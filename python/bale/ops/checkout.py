@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from bale.console import debug, warn
 from bale.exceptions import CheckoutConflictError, CorruptObjectError, ObjectMissingError
-from bale.ops.outputs import Tracked, resolve
+from bale.index import Tracked, resolve
 from bale.progress import Bar
 
 if TYPE_CHECKING:

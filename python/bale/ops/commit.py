@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bale import index
 from bale.exceptions import TargetError
 from bale.ops.add import AddResult, add_one
 
@@ -17,7 +18,7 @@ def commit(repo: Repo, targets: Sequence[str | Path] | None = None) -> list[AddR
     """Re-stores every targeted output and updates its ``.dvc`` file; a
     targeted stage (every changed stage, without targets) gets its outputs
     stored and its ``dvc.lock`` entry rewritten, without running."""
-    from bale.pipeline import index, run
+    from bale.pipeline import run
     from bale.pipeline.changes import Hasher, stage_changes
 
     results = []

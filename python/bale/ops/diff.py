@@ -8,13 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bale import scm
+from bale import index, scm
 from bale.exceptions import CorruptObjectError, ObjectMissingError
-from bale.ops.outputs import abspath, collect, collect_at
-from bale.pipeline.stage import LOCK_FILE
 
 if TYPE_CHECKING:
-    from bale.pipeline.index import Pipelines
     from bale.repo import Repo
 
 # One side of a diff: repository-relative file path -> oid, the tracked
@@ -99,43 +96,32 @@ def _expand(
             missing.append(path)
 
 
-def _unlocked_outs(repo: Repo, pipes: Pipelines) -> set[str]:
-    """The cached outputs stages declare that their ``dvc.lock`` records no
-    hash for (never run, or run and not committed): dvc's index has them,
-    hashless, so its diff names them."""
-    unlocked = set()
-    for pf in pipes.files:
-        entries = pipes.locks.get(pf.path.with_name(LOCK_FILE)) or {}
-        for stage in pf.stages:
-            recorded = {o.get("path"): o for o in (entries.get(stage.name) or {}).get("outs") or []}
-            for so, where in zip(stage.outs, stage.out_paths(repo.root), strict=True):
-                item = recorded.get(so.path)
-                if so.cache and not (item and item.get("md5")):
-                    unlocked.add(abspath(where).relative_to(repo.root).as_posix())
-    return unlocked
+def _unlocked_outs(repo: Repo, pipes: index.Pipelines) -> set[str]:
+    """The stage outputs ``pipes`` declare with no hash recorded:
+    dvc's index has them, hashless, so its diff names them."""
+    return {p.relative_to(repo.root).as_posix() for p in pipes.hashless()}
 
 
 def _rev_side(repo: Repo, rev: str, check_files: bool = False) -> Side:
-    from bale.pipeline.index import load_at
-
     files: dict[str, str] = {}
     dirs: dict[str, str] = {}
     missing: list[str] = []
     commit = scm.resolve_rev(repo.root, rev)
-    for t in collect_at(repo, commit, rev):
+    pipes = index.load_at(repo, commit, rev)
+    for t in index.collect_at(repo, commit, rev, pipes):
         if t.out.oid:
             _expand(repo, t.rel(repo), t.algo, t.out.oid, files, dirs, missing, check_files)
-    return files, dirs, missing, _unlocked_outs(repo, load_at(repo, commit, rev))
+    return files, dirs, missing, _unlocked_outs(repo, pipes)
 
 
 def _workspace_side(repo: Repo) -> Side:
-    from bale.pipeline import index
-
     files: dict[str, str] = {}
     dirs: dict[str, str] = {}
-    paths = [(t.rel(repo), t.path, t.algo) for t in collect(repo)]
+    tracked = index.collect(repo, stages=False)
+    pipes = index.load(repo)
+    paths = [(t.rel(repo), t.path, t.algo) for t in tracked + pipes.outputs()]
     # Outputs no dvc.lock records are in the workspace all the same.
-    unlocked = _unlocked_outs(repo, index.load(repo))
+    unlocked = _unlocked_outs(repo, pipes)
     paths += [(rel, repo.root / rel, repo.config.hash_algorithm()) for rel in sorted(unlocked)]
     for rel, path, algo in paths:
         if not (path.exists() or path.is_symlink()):
@@ -218,7 +204,6 @@ def _only(repo: Repo, targets: Sequence[str], *sides: Side) -> tuple[Side, Side]
     names no output on either side is an error, as in dvc."""
     from bale.exceptions import TargetError, TargetNotFoundError
     from bale.metafiles import load_dvcfile
-    from bale.pipeline import index
 
     def rel(path: Path) -> str:
         return path.relative_to(repo.root).as_posix() if path != repo.root else ""
@@ -227,10 +212,10 @@ def _only(repo: Repo, targets: Sequence[str], *sides: Side) -> tuple[Side, Side]
     stages: set[str] = set()  # targets that name stages: found, outputs or not
     pipes = None
     for target in targets:
-        path = abspath(target)
+        path = index.abspath(target)
         if path.suffix == ".dvc" and path.is_file():
             f = load_dvcfile(path, repo.memo)
-            named = [rel(abspath(path.parent / o.path)) for o in f.outs]
+            named = [rel(index.abspath(path.parent / o.path)) for o in f.outs]
         elif path.exists():
             named = [rel(path)]
         else:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bale.ops.outputs import WORKSPACE, Scope, in_scope
+from bale.index import WORKSPACE, Scope, in_scope
 
 if TYPE_CHECKING:
     from bale.remotes import Remote

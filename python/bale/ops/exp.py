@@ -23,11 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bale import scm
+from bale import index, scm
 from bale.exceptions import BaleError
 from bale.experiments import modify, refs, snapshot
 from bale.experiments.show import ExpState
-from bale.pipeline import index
 from bale.pipeline.stage import LOCK_FILE
 
 if TYPE_CHECKING:
@@ -455,11 +454,10 @@ def _missing_outputs(repo: Repo, commit: str) -> list[str]:
     """The outputs ``commit`` records that neither the cache nor the
     workspace (as it is) holds: what a checkout of it could not write."""
     from bale import _core
-    from bale.ops.outputs import collect_at
 
     ws = repo.workspace
     missing = []
-    for t in collect_at(repo, commit):
+    for t in index.collect_at(repo, commit):
         if not t.out.cache or t.out.oid is None:
             continue
         algo, oid = t.algo, t.out.oid

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from bale import _core
 from bale.exceptions import BaleError, CorruptObjectError, ObjectMissingError
-from bale.ops.outputs import WORKSPACE, Scope, Tracked, in_scope
+from bale.index import WORKSPACE, Scope, Tracked, in_scope
 from bale.progress import Bar
 
 if TYPE_CHECKING:

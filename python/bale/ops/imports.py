@@ -34,7 +34,7 @@ import shlex
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bale.ops.outputs import Tracked
+from bale.index import Tracked
 
 if TYPE_CHECKING:
     from bale.repo import Repo

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bale import scm
+from bale import index, scm
 from bale.exceptions import BaleError, RemoteConfigError, StageNotFoundError
-from bale.pipeline import index
 from bale.pipeline.changes import Hasher, stage_changes
 from bale.pipeline.graph import Node
 from bale.pipeline.lockfile import algo_of
@@ -188,12 +187,10 @@ def _record(repo: Repo, pipes: index.Pipelines, node: Node, hasher: Hasher) -> S
 
 def lineage(repo: Repo, target: str | Path) -> Lineage:
     """Where ``target`` (an output path, or a stage) came from."""
-    from bale.ops.outputs import abspath, inside_repo
-
     pipes = index.load(repo)
     graph = pipes.graph
-    path = abspath(target)
-    inside_repo(repo, path)
+    path = index.abspath(target)
+    index.inside_repo(repo, path)
     node = graph.owner_of(path)
     if node is None:
         hits = [n for n in graph.find(str(target)) if n.stage is not None]
@@ -206,10 +203,9 @@ def lineage(repo: Repo, target: str | Path) -> Lineage:
     rel = path.relative_to(repo.root).as_posix()
     hasher = Hasher(repo)
     if node.stage is None:
-        from bale.ops.outputs import resolve
         from bale.ops.status import status_one
 
-        tracked = [t for t, _ in resolve(repo, [repo.root / node.label], stages=False)]
+        tracked = [t for t, _ in index.resolve(repo, [repo.root / node.label], stages=False)]
         t = next((t for t in tracked if path == t.path or path.is_relative_to(t.path)), tracked[0])
         st = status_one(repo, t, granular=False)
         return Lineage(

@@ -11,9 +11,9 @@ from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bale import scm
+from bale import index, scm
 from bale.exceptions import BaleError
-from bale.pipeline import index, revision
+from bale.pipeline import revision
 
 if TYPE_CHECKING:
     from bale.repo import Repo
@@ -55,7 +55,7 @@ def show_or_error(repo: Repo, targets: Sequence[str] | None = None) -> dict[str,
     pipes = revision.loaded_or_warn(lambda: index.load(repo), "workspace")
     if isinstance(pipes, BaleError):
         return pipes
-    files = revision.files_of(repo, pipes)
+    files = revision.files_of(repo, pipes.files)
     if targets:
         files = revision.targeted(repo, files, metrics=metrics_targets(repo, targets))
     return revision.workspace(repo, files).metrics
@@ -106,7 +106,7 @@ def show_revisions(
             continue
         tree = revision.tree_at(repo, commit)
         files = revision.targeted(
-            repo, revision.files_of(repo, pipes, tree), tree, metrics=wanted or None
+            repo, revision.files_of(repo, pipes.files, tree), tree, metrics=wanted or None
         )
         out[name] = revision.at_revisions(repo, files, [commit])[commit].metrics
     current = scm.head(repo.root)
@@ -141,14 +141,14 @@ def _sides(
         if isinstance(pipes, BaleError):
             return _Unloaded()
         tree = revision.tree_at(repo, rev)
-        files = narrow(revision.files_of(repo, pipes, tree, deps_only=deps_only), tree)
+        files = narrow(revision.files_of(repo, pipes.files, tree, deps_only=deps_only), tree)
         return revision.at_revisions(repo, files, [rev])[rev]
 
     def here() -> revision.Snapshot:
         pipes = revision.loaded_or_warn(lambda: index.load(repo), "workspace")
         if isinstance(pipes, BaleError):
             return _Unloaded()
-        files = narrow(revision.files_of(repo, pipes, deps_only=deps_only), None)
+        files = narrow(revision.files_of(repo, pipes.files, deps_only=deps_only), None)
         return revision.workspace(repo, files)
 
     a = scm.resolve_rev(repo.root, a_rev or "HEAD")

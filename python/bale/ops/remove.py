@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 from bale import scm
 from bale.exceptions import TargetError, TargetNotFoundError
+from bale.index import abspath, inside_repo
 from bale.metafiles import load_dvcfile, unignore_in_git
-from bale.ops.outputs import abspath, inside_repo
 
 if TYPE_CHECKING:
     from bale.repo import Repo

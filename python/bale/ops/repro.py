@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bale import scm
+from bale import index, scm
 from bale.exceptions import StageFailedError, StageNotFoundError
-from bale.pipeline import index, run
+from bale.pipeline import run
 from bale.pipeline.changes import Hasher, StageChanges, stage_changes
 from bale.pipeline.graph import Node
 from bale.pipeline.stage import Stage
@@ -111,13 +111,12 @@ class _Runner:
         """A ``.dvc`` file in the way: re-added if its data changed, as dvc's
         repro commits a modified data source."""
         from bale.ops.add import add_one
-        from bale.ops.outputs import resolve
         from bale.ops.status import status_one
 
         label = os.path.relpath(self.repo.root / node.label)  # dvc names it from here
         changed = []
         missing: str | None = None
-        tracked = resolve(self.repo, [self.repo.root / node.label], stages=False)
+        tracked = index.resolve(self.repo, [self.repo.root / node.label], stages=False)
         for t, _sub in tracked:
             st = status_one(self.repo, t, False, self.hasher)
             if st is not None and st.state == "deleted":

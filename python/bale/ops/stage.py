@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bale import scm
+from bale import index, scm
 from bale.exceptions import MetafileError, TargetError
+from bale.index import abspath, inside_repo
 from bale.metafiles._fs import atomic_write
-from bale.ops.outputs import abspath, inside_repo
-from bale.pipeline import index
 from bale.pipeline.dvcyaml import dumps_stage, loads_dvcyaml
 from bale.pipeline.stage import PROJECT_FILE, OutKind, ParamsDep, Stage, StageOut
 
@@ -221,11 +220,10 @@ def _loads(path: Path, fail: bool, memo: ParseMemo) -> bool:
 def _walk_ordered(repo: Repo, pipes: index.Pipelines, fail: bool) -> list[_Entry]:
     """Every stage and ``.dvc`` file, in the order dvc's index walks them."""
     from bale.metafiles.walk_order import WalkOrder
-    from bale.ops.outputs import dvcfiles
 
     walk = WalkOrder(repo.root)
     keyed: list[tuple[Any, _Entry]] = [
-        ((walk.key(p), 0), p) for p in dvcfiles(repo) if _loads(p, fail, repo.memo)
+        ((walk.key(p), 0), p) for p in index.dvcfiles(repo) if _loads(p, fail, repo.memo)
     ]
     keyed += [((walk.key(s.dvcyaml), i), s) for i, s in enumerate(pipes.stages)]
     return [e for _k, e in sorted(keyed, key=lambda ke: ke[0])]

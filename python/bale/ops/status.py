@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bale import index
 from bale.console import debug, warn
-from bale.ops.outputs import WORKSPACE, Scope, Tracked
+from bale.index import WORKSPACE, Pipelines, Scope, Tracked
 from bale.progress import Bar
 
 if TYPE_CHECKING:
     from bale.pipeline.changes import Hasher
+    from bale.pipeline.stage import Stage
     from bale.remotes import Remote
     from bale.repo import Repo
 
@@ -131,8 +133,6 @@ def status(
 ) -> StatusResult:
     """Compares every targeted output with its ``.dvc`` record, and every
     targeted stage with its ``dvc.lock`` entry (read-only: no lock)."""
-    from bale.pipeline import index
-
     changed = []
     try:
         tracked, stages, pipes = index.split_targets(repo, targets)
@@ -165,21 +165,20 @@ def _dvc_order(
     repo: Repo,
     targets: Sequence[str | Path] | None,
     tracked: list[Tracked],
-    stages: list[Any],
-    pipes: Any,
+    stages: list[Stage],
+    pipes: Pipelines | None,
 ) -> dict[str, tuple[Any, ...]]:
     """Sort keys that put status entries in dvc's order: by the first target
     that names them, then in the order dvc's index walks the metafiles,
     stages in their file's order."""
     from bale.exceptions import OutputNotTrackedError
     from bale.metafiles.walk_order import WalkOrder
-    from bale.ops.outputs import resolve
 
     # Which target first names each entry (the same lookup as split_targets).
     first: dict[Any, int] = {}
     for i, target in enumerate(targets or []):
         try:
-            for t, _sub in resolve(repo, [target], stages=False):
+            for t, _sub in index.resolve(repo, [target], stages=False):
                 first.setdefault(t.dvcfile.path, i)
         except OutputNotTrackedError:
             for n in pipes.select([str(target)]) if pipes is not None else []:
@@ -199,10 +198,7 @@ def _dvc_order(
 def has_stages(repo: Repo) -> bool:
     """Whether the project tracks anything: a ``.dvc`` file or a pipeline
     stage (dvc's test for its "no data or pipelines" message)."""
-    from bale.ops.outputs import dvcfiles
-    from bale.pipeline import index
-
-    return bool(dvcfiles(repo)) or bool(index.load(repo).stages)
+    return bool(index.dvcfiles(repo)) or bool(index.load(repo).stages)
 
 
 def _import_status(
@@ -239,9 +235,12 @@ def _import_status(
 
 
 def _stage_status(
-    repo: Repo, pipes: Any, stages: list[Any], hasher: Hasher, filters: dict[int, list[Path]]
+    repo: Repo,
+    pipes: Pipelines,
+    stages: list[Stage],
+    hasher: Hasher,
+    filters: dict[int, list[Path]],
 ) -> dict[str, list[Any]]:
-    from bale.ops.outputs import abspath
     from bale.pipeline.changes import stage_changes
 
     out: dict[str, list[Any]] = {}
@@ -252,7 +251,7 @@ def _stage_status(
             ch.outs = {
                 k: v
                 for k, v in ch.outs.items()
-                if any(f == abspath(k) or abspath(k) in f.parents for f in only)
+                if any(f == index.abspath(k) or index.abspath(k) in f.parents for f in only)
             }
         debug(f"stage {stage.addressing(Path.cwd())}: {'changed' if ch.changed else 'up to date'}")
         if ch.changed:

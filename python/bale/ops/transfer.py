@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from bale.console import debug, verbose, warn
 from bale.exceptions import ObjectMissingError, RemoteConfigError
-from bale.ops.outputs import WORKSPACE, Scope, Tracked, in_scope
+from bale.index import WORKSPACE, Scope, Tracked, in_scope
 from bale.progress import Bar
 from bale.remotes import Remote, resolve_remote
 from bale.remotes.sync import Incoming, Moved, Outgoing, Session, receive, send

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from bale import _core
 from bale.exceptions import TargetNotFoundError
-from bale.ops.outputs import abspath, inside_repo
+from bale.index import abspath, inside_repo
 
 if TYPE_CHECKING:
     from bale.repo import Repo

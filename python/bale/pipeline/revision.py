@@ -8,17 +8,16 @@ import posixpath
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bale import scm
 from bale.console import warn
 from bale.exceptions import BaleError
 from bale.metafiles.walk_order import WalkOrder
-from bale.pipeline.dvcyaml import DEFAULT_PARAMS_FILE
+from bale.pipeline.dvcyaml import DEFAULT_PARAMS_FILE, PipelineFile
 
 if TYPE_CHECKING:
     from bale.metafiles.memo import ParseMemo
-    from bale.pipeline.index import Pipelines
     from bale.repo import Repo
 
 
@@ -49,7 +48,10 @@ class Files:
     vars: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
-def loaded_or_warn(load: Callable[[], Pipelines], label: str) -> Pipelines | BaleError:
+_T = TypeVar("_T")
+
+
+def loaded_or_warn(load: Callable[[], _T], label: str) -> _T | BaleError:
     """``load()``'s pipelines, or the error that stopped them after a
     warning naming revision ``label``: dvc's metrics, params and exp
     commands show such a revision without its files and go on (a ``live:``
@@ -63,10 +65,14 @@ def loaded_or_warn(load: Callable[[], Pipelines], label: str) -> Pipelines | Bal
 
 
 def files_of(
-    repo: Repo, pipes: Pipelines, tree: Collection[str] | None = None, *, deps_only: bool = False
+    repo: Repo,
+    pipelines: Sequence[PipelineFile],
+    tree: Collection[str] | None = None,
+    *,
+    deps_only: bool = False,
 ) -> Files:
-    """The metrics and params files ``pipes`` (the workspace's, or a
-    revision's) name: stage ``metrics`` outputs and params deps, and each
+    """The metrics and params files ``pipelines`` (the workspace's ``dvc.yaml``
+    files, or a revision's) name: stage ``metrics`` outputs and params deps, and each
     ``dvc.yaml``'s top-level ``metrics:`` and ``params:`` lists. A metrics
     directory stands for the files in it: those of ``tree`` (a revision's
     files, repository-relative) if given, else the workspace's. With
@@ -76,7 +82,7 @@ def files_of(
     # Metrics in dvc's order (metrics show prints them so): every stage's, the
     # dvc.yaml files as dvc's index walks them (the workspace's os.walk; git's
     # sorted tree at a revision), then every dvc.yaml's top-level ones.
-    files = pipes.files
+    files = list(pipelines)
     if tree is None:
         walk = WalkOrder(root)
         files = sorted(files, key=lambda f: walk.key(f.path))
@@ -109,16 +115,18 @@ def files_of(
     if not deps_only:
         params[DEFAULT_PARAMS_FILE] = None
     keys = {name: tuple(k) for name, k in params.items() if k is not None}
-    tracked_vars = _vars(root, pipes, params)
+    tracked_vars = _vars(root, pipelines, params)
     return Files(list(metrics), sorted(params), cached, optional, keys, tracked_vars)
 
 
-def _vars(root: Path, pipes: Pipelines, params: Collection[str]) -> dict[str, tuple[str, ...]]:
+def _vars(
+    root: Path, pipelines: Sequence[PipelineFile], params: Collection[str]
+) -> dict[str, tuple[str, ...]]:
     """dvc's ``_collect_vars``: the variables each stage interpolated, per
     vars file (a params.yaml beside a dvc.yaml, or a ``vars:`` file), for the
     files that are not params files already (those show as they are)."""
     found: dict[str, dict[str, None]] = {}
-    for f in pipes.files:
+    for f in pipelines:
         for s in f.stages:
             for name, used in f.tracked_vars.get(s.name, {}).items():
                 rel = _rel(root, f.path.parent / name)
