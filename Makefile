@@ -43,7 +43,7 @@ lint: dev ## formatting, lints, mypy --strict, the stub checked against the buil
 
 ci: lint test ## what .ci/run runs on a fresh clone: lint, then every test
 
-bench: dev ## bale against dvc on generated workloads (see benches/RESULTS.md)
+bench: dev ## bale against dvc on generated workloads (benches/RESULTS.md; every bench run appends to benches/history/)
 	$(PYTHON) benches/run.py
 
 bench-sync: dev ## push/pull vs dvc on folder and S3 (SeaweedFS) remotes; SYNC_ARGS="--scale 0.1" for a quick run
