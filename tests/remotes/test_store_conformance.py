@@ -205,7 +205,7 @@ def test_a_missing_object_is_object_not_found_naming_the_remote_and_the_key(
 
     for body in (get, get_into_sink, read_small):
         with pytest.raises(ObjectNotFound) as e:
-            store.run(body)  # type: ignore[arg-type]
+            store.run(body)
         assert isinstance(e.value, RemoteError) and isinstance(e.value, FileNotFoundError)
         assert str(e.value).startswith("remote 'conf': ") and key in str(e.value)
         assert "\n" not in str(e.value)
@@ -382,14 +382,12 @@ def test_a_cancelled_put_leaves_the_whole_object_or_nothing(
         put.cancel()
         await asyncio.gather(put, return_exceptions=True)
 
-    async def after(s: Store) -> tuple[dict[str, int], set[str]]:
-        return await listed(s), await s.exists([key])
-
     store.run(cancelled)
-    remaining, present = store.run(after)
+    # One look: a server may still publish a body it had whole when the
+    # client gave up, so two looks may differ, each whole or nothing.
+    remaining = store.run(listed)
     assert remaining in ({}, {key: len(data)})
-    assert present == set(remaining)
-    if present:
+    if remaining:
         store.run(lambda s: s.get(key, tmp_path / "got"))
         assert (tmp_path / "got").read_bytes() == data
 
