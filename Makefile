@@ -3,7 +3,7 @@ PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: help sysdeps dev demo test test-rust test-python lint bench bench-sync bench-chunks bench-pipelines bench-experiments clean
+.PHONY: help sysdeps dev demo ci test test-rust test-python lint bench bench-sync bench-chunks bench-pipelines bench-experiments clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -30,17 +30,20 @@ test-rust: ## cargo test for every crate
 test-python: dev ## pytest: unit, CLI end to end, property tests, interop with dvc
 	$(PYTHON) -m pytest -q -n 2 tests
 
-test: test-rust test-python ## everything CI runs
+test: test-rust test-python ## every test: Rust crates, then Python
 
-lint: ## formatting, lints, the type-checked stub
+# stubtest imports bale._core, and ruff and mypy are test extras: lint needs dev.
+lint: dev ## formatting, lints, mypy --strict, the stub checked against the built extension
 	cargo fmt --all -- --check
 	cargo clippy --workspace --quiet -- -D warnings
-	ruff check python tests benches
-	ruff format --check python tests benches
+	$(PYTHON) -m ruff check python tests benches
+	$(PYTHON) -m ruff format --check python tests benches
 	$(PYTHON) -m mypy
 	$(PYTHON) -m mypy.stubtest bale._core
 
-bench: dev ## bale against dvc on generated workloads (see benches/RESULTS.md)
+ci: lint test ## what .ci/run runs on a fresh clone: lint, then every test
+
+bench: dev ## bale against dvc on generated workloads (benches/RESULTS.md; every bench run appends to benches/history/)
 	$(PYTHON) benches/run.py
 
 bench-sync: dev ## push/pull vs dvc on folder and S3 (SeaweedFS) remotes; SYNC_ARGS="--scale 0.1" for a quick run

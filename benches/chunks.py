@@ -65,7 +65,6 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import random
 import shutil
 import statistics
@@ -74,6 +73,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import history
 
 HERE = Path(__file__).resolve().parent
 KIB, MIB, GIB = 1024, 1024**2, 1024**3
@@ -794,14 +795,18 @@ def build_rows(res: Results, size: int, csv_size: int) -> list[list[str]]:
     return rows
 
 
+HEADER = ["step", "bale", "dvc", "ratio (bale/dvc)", "target (bale)", "met?"]
+
+
 def markdown(rows: list[list[str]]) -> str:
-    head = ["step", "bale", "dvc", "ratio (bale/dvc)", "target (bale)", "met?"]
-    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     out += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(out)
 
 
 def machine() -> dict:
+    """The shared record of the machine, with the tools and engine measured."""
+
     def cmd(*c: str) -> str:
         try:
             return subprocess.run(c, capture_output=True, text=True, env=ENV).stdout.strip()
@@ -813,13 +818,10 @@ def machine() -> dict:
     if core and Path(core).exists():
         fp = f"{core} sha256:{hashlib.sha256(Path(core).read_bytes()).hexdigest()[:12]}"
     return {
-        "host": platform.node(),
-        "cpus": os.cpu_count(),
-        "python": sys.version.split()[0],
+        **history.machine(WORK),
         "bale": cmd(find_exe("bale"), "--version"),
         "bale_engine": fp,
         "dvc": cmd(find_exe("dvc"), "--version"),
-        "kernel": platform.release(),
         "disk_free_gb": round(shutil.disk_usage(WORK).free / 1e9, 1),
     }
 
@@ -857,6 +859,7 @@ def main() -> int:
     rm_rf(WORK)
     WORK.mkdir(parents=True)
     res = Results()
+    started = time.time()
     res.meta = machine()
     res.meta.update(
         argv=sys.argv, scale=args.scale, repeat=args.repeat, started=time.strftime("%F %T")
@@ -957,6 +960,7 @@ def main() -> int:
         "- load averages (1/5/15 min): "
         + "; ".join(f"{w} {'/'.join(f'{x:.1f}' for x in la)}" for w, la in res.loads)
     )
+    history.record("chunks.py", args, started, HEADER, rows, res.to_json(), res.meta)
     return 1 if res.errors else 0
 
 

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import history
 import run as rb
 
 HERE = Path(__file__).resolve().parent
@@ -127,6 +128,7 @@ def main() -> int:
     for k in ("AUTHOR", "COMMITTER"):
         rb.ENV.setdefault(f"GIT_{k}_NAME", "bench")
         rb.ENV.setdefault(f"GIT_{k}_EMAIL", "bench@localhost")
+    started = time.time()
     root = build(args.experiments, bale, dvc)
     steps = {
         "exp show --json": ([bale, "exp", "show", "--json"], [dvc, "exp", "show", "--json"]),
@@ -141,12 +143,18 @@ def main() -> int:
         rb.log(f"repetition {rep + 1}/{args.repeat} done")
     print(f"\n{args.experiments} experiments, {args.repeat} repetitions, medians:")
     print(f"{'step':<20} {'bale':>9} {'dvc':>9} {'dvc/bale':>9}")
+    rows = []
     for step in steps:
         b, d = times[(step, "bale")], times[(step, "dvc")]
         ratio = statistics.median(x / y for x, y in zip(d, b, strict=True))
+        rows.append([step, statistics.median(b), statistics.median(d), ratio])
         print(
             f"{step:<20} {statistics.median(b):>8.3f}s {statistics.median(d):>8.3f}s {ratio:>8.1f}x"
         )
+    samples = {"times": [[*k, v] for k, v in times.items()]}
+    history.record(
+        "experiments.py", args, started, ["step", "bale", "dvc", "dvc/bale"], rows, samples
+    )
     if not args.keep:
         shutil.rmtree(WORK, ignore_errors=True)
     return 0

@@ -50,13 +50,13 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import chunks as cb
+import history
 import run as rb
 import workloads as wl
 
@@ -377,20 +377,11 @@ def main() -> int:
 
     WORK.mkdir(parents=True, exist_ok=True)
     meta = cb.machine()
-    commit = subprocess.run(
-        ["git", "-C", str(rb.HERE.parent), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "-C", str(rb.HERE.parent), "status", "--short", "python", "rust"],
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    meta.update(commit=commit, argv=sys.argv, started=time.strftime("%F %T"))
+    checkout = history.commit()
+    commit, dirty = checkout["commit"], checkout["dirty"]
+    meta.update(checkout, argv=sys.argv, started=time.strftime("%F %T"))
     log(f"machine: {meta}")
     if dirty:
-        meta["dirty"] = dirty
         log(f"note: uncommitted changes under python/ or rust/: {' '.join(dirty)}")
 
     bench = Bench(args, tools)
@@ -477,6 +468,8 @@ def main() -> int:
         print()
         print(markdown(bench.header(), rows))
     sys.stdout.flush()
+    samples = {"engines": engines, "sources": sources, **bench.to_json()}
+    history.record("pipelines.py", args, started, bench.header(), rows, samples, meta)
     if not args.keep:
         log(f"removing {WORK} and the W1 source")
         rb.rm_rf(WORK)

@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import history
 import workloads as wl
 
 HERE = Path(__file__).resolve().parent
@@ -672,6 +673,13 @@ def main() -> int:
             res.notes.append(f"bale's engine changed during the run ({where}): now {fp}")
             log(f"WARNING: bale's engine changed ({where}): {fp}")
 
+    def samples() -> dict:
+        return {"versions": versions, "engines": engines, "args": vars(args), **res.to_json()}
+
+    def save() -> None:
+        if args.json:
+            Path(args.json).write_text(json.dumps(samples(), indent=1))
+
     if not args.no_startup:
         bench_startup(tools, max(10, args.repeat), res)
         check_engine("after startup")
@@ -699,13 +707,7 @@ def main() -> int:
                     check_engine(f"after {n} r{rep + 1} {tool.name}")
         if not args.keep:
             discard(WORK / "src" / n)
-        if args.json:  # so far, in case a later workload dies
-            Path(args.json).write_text(
-                json.dumps(
-                    {"versions": versions, "engines": engines, "args": vars(args), **res.to_json()},
-                    indent=1,
-                )
-            )
+        save()  # so far, in case a later workload dies
 
     order = (["startup"] if not args.no_startup else []) + names
     rows = build_rows(res, order, tool_names, args.repeat)
@@ -727,14 +729,9 @@ def main() -> int:
     if args.markdown:
         print()
         print(markdown_table(rows))
-    if args.json:
-        Path(args.json).write_text(
-            json.dumps(
-                {"versions": versions, "engines": engines, "args": vars(args), **res.to_json()},
-                indent=1,
-            )
-        )
+    save()
     sys.stdout.flush()
+    history.record("run.py", args, started, HEADER, rows, samples())
     if not args.keep:
         log("cleaning up benches/work")
         rm_rf(WORK)

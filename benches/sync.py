@@ -4,9 +4,8 @@
     python benches/sync.py [--workloads W1,W2] [--remotes folder,s3]
                            [--tools bale-md5,bale-blake3,dvc] [--repeat N]
                            [--dvc-repeat N] [--scale F] [--no-raw]
-                           [--stop-after MIN] [--json FILE] [--results]
-                           [--keep]
-    python benches/sync.py --merge A.json B.json ... [--results]
+                           [--stop-after MIN] [--json FILE] [--keep]
+    python benches/sync.py --merge A.json B.json ...
 
 Tools: ``dvc`` (md5, DVC's remote layout), ``bale-md5`` (``bale init --hash
 md5``: DVC's layout), ``bale-blake3`` (``bale init --hash blake3``: bale's
@@ -45,9 +44,9 @@ repetition).  Cells are MEDIANS; every ratio is the median over repetitions
 of the ratio within one repetition (paired), as in ``run.py``.
 
 Output: a plain table on stdout; with ``--json`` the raw samples (written
-after every tool, so a killed run keeps what it measured); with
-``--results`` a section (machine, commands, table, targets, errors) is
-appended to ``benches/RESULTS.md``.  ``--merge`` renders several JSON files
+after every tool, so a killed run keeps what it measured); every run is
+appended to ``benches/history/runs.jsonl`` (``history.py``: machine,
+commit, options, table, samples).  ``--merge`` renders several JSON files
 as one table (samples of different runs never pair with each other).
 Generated data lives in ``benches/work`` (git-ignored) and is deleted at the
 end unless ``--keep``; deleted trees are moved to ``benches/work/trash`` and
@@ -59,8 +58,6 @@ from __future__ import annotations
 import argparse
 import filecmp
 import json
-import os
-import platform
 import re
 import shutil
 import subprocess
@@ -70,6 +67,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+import history  # noqa: E402
 import run as rb  # noqa: E402  (process timing, tools, table helpers)
 import workloads as wl  # noqa: E402
 
@@ -368,47 +366,16 @@ def bench_raw(ctx: Ctx) -> None:
 
 
 def machine() -> dict:
-    def cmd(*c: str) -> str:
+    def version(*c: str) -> str:
         try:
             return subprocess.run(c, capture_output=True, text=True).stdout.strip()
         except OSError:
             return "?"
 
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = "?"
-    try:
-        kb = int(Path("/proc/meminfo").read_text().split("MemTotal:")[1].split()[0])
-        mem = f"{kb / 1024 / 1024:.1f} GiB (MemTotal {kb:,} kB)"
-    except (OSError, ValueError, IndexError):
-        pass
-    fs = cmd("df", "-T", str(WORK)).splitlines()[-1].split()
-    opts = "?"
-    try:
-        best = ""
-        for line in Path("/proc/mounts").read_text().splitlines():
-            dev, mnt, typ, o, *_ = line.split()
-            if str(WORK).startswith(mnt) and len(mnt) >= len(best):
-                best, opts = mnt, f"{typ} on {dev} mounted at {mnt}, {o}"
-    except OSError:
-        pass
     return {
-        "cpu": cpu,
-        "nproc": os.cpu_count(),
-        "memory": mem,
-        "filesystem": opts if opts != "?" else " ".join(fs),
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "git": cmd("git", "--version"),
-        "weed": cmd("weed", "version").splitlines()[0] if shutil.which("weed") else "?",
-        "boto3": cmd(sys.executable, "-c", "import boto3; print(boto3.__version__)"),
-        "loadavg": Path("/proc/loadavg").read_text().split()[:3],
+        **history.machine(WORK),
+        "weed": version("weed", "version").splitlines()[0] if shutil.which("weed") else "?",
+        "boto3": version(sys.executable, "-c", "import boto3; print(boto3.__version__)"),
     }
 
 
@@ -659,51 +626,6 @@ def report(res: Results, markdown: bool = False) -> str:
     return "\n".join(body)
 
 
-def results_section(res: Results) -> str:
-    runs = sorted(res.runs, key=lambda r: r["started"])
-    first = runs[0]
-    m = first["machine"]
-    date = time.strftime("%Y-%m-%d", time.gmtime(first["started"]))
-    span = ", ".join(
-        time.strftime("%H:%M", time.gmtime(r["started"]))
-        + "-"
-        + time.strftime("%H:%M", time.gmtime(r.get("ended", r["started"])))
-        for r in runs
-    )
-    cmds = "\n".join("python benches/sync.py " + " ".join(r["argv"]) for r in runs)
-    engines = sorted({e for r in runs for e in r["engines"]})
-    loads = "; ".join(
-        f"{' '.join(r['machine']['loadavg'])} -> {' '.join(r.get('loadavg_end', ['?']))}"
-        for r in runs
-    )
-    return f"""
-## Push and pull (`benches/sync.py`), {date}, {span} UTC
-
-```sh
-{cmds}
-```
-
-| | |
-|---|---|
-| date | {date}, {span} UTC |
-| CPU | {m["cpu"]}, `nproc` = {m["nproc"]} |
-| memory | {m["memory"]} |
-| filesystem of benches/work | {m["filesystem"]} |
-| kernel / Python / git | {m["kernel"]}, CPython {m["python"]}, {m["git"]} |
-| tools | {"; ".join(f"{k}: {v}" for k, v in first["versions"].items())}; boto3 {m["boto3"]} |
-| S3 server | SeaweedFS `weed mini` ({m["weed"]}) on 127.0.0.1, one per repetition, a fresh bucket per tool |
-| bale engine | {"; ".join(engines)} |
-| load average (1/5/15 min) at start -> end of each run | {loads} |
-
-Cells are medians; ratios are medians of per-repetition ratios (paired);
-`boto3` is TransferManager `upload_file`/`download_file` (64 MiB parts, 10
-threads) on the same file and server in the same repetition, and `x % boto3`
-is the tool's throughput as a percentage of it (paired).
-
-{report(res, markdown=True)}
-"""
-
-
 # --------------------------------------------------------------------------
 
 
@@ -750,7 +672,6 @@ def main() -> int:
         metavar="FILE",
         help="do not measure: render these --json files as one table",
     )
-    ap.add_argument("--results", action="store_true", help="append a section to benches/RESULTS.md")
     ap.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
     ap.add_argument("--keep", action="store_true", help="keep benches/work (generated workloads)")
     args = ap.parse_args()
@@ -886,6 +807,9 @@ def main() -> int:
             break
     save()
     code = finish(res, args)
+    history.record(
+        "sync.py", args, started, HEADER, build_rows(res), res.to_json(), meta["machine"]
+    )
     if not args.keep:
         log("cleaning up benches/work")
         rb.rm_rf(WORK)
@@ -898,10 +822,6 @@ def finish(res: Results, args) -> int:
     if args.markdown:
         print()
         print(markdown_table(build_rows(res)))
-    if args.results:
-        with open(HERE / "RESULTS.md", "a") as f:
-            f.write(results_section(res))
-        log("appended a section to benches/RESULTS.md")
     sys.stdout.flush()
     return 1 if res.errors else 0
 

@@ -1,18 +1,26 @@
-"""One fixture, ``remote``, that is each kind of remote in turn: a folder, S3
-on a real SeaweedFS server, and HTTP through ``bale serve``. Each kind also
-offers raw access to what the remote holds, to inspect and to tamper with."""
+"""Two fixtures that are each kind of remote in turn: a folder, S3 on a real
+SeaweedFS server, and HTTP through ``bale serve``. ``remote`` is configured
+into a repository by the CLI and offers raw access to what the remote holds,
+to inspect and to tamper with; ``store`` is the same remote as a
+:class:`~bale.remotes.store.Store`, for the Store-level conformance suite.
+A new kind of remote is added to both."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
+import bale.remotes.s3 as s3
+from bale.ops import serve
+from bale.remotes import Remote
+from bale.remotes.store import Store
 from tests.integration.conftest import Run, md5_repo, run  # noqa: F401
 from tests.remotes.http_server import serving
 from tests.remotes.seaweed import SeaweedServer, seaweed  # noqa: F401
@@ -130,3 +138,55 @@ def _no_ambient_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("AWS_"):
             monkeypatch.delenv(name)
+
+
+T = TypeVar("T")
+
+# Listings and batches in pages of this many keys, so that every test of the
+# Store suite crosses page boundaries with a handful of objects.
+SMALL_PAGE = 7
+
+
+class StoreUnderTest:
+    """One kind of store, empty, opened afresh inside each event loop as bale
+    opens it (``Remote.open_store``): its sessions belong to one loop."""
+
+    def __init__(self, kind: str, remote: Remote) -> None:
+        self.kind = kind
+        self.remote = remote
+
+    def run(self, body: Callable[[Store], Awaitable[T]]) -> T:
+        """``body`` with the store open, in a new event loop; the store is closed after."""
+
+        async def main() -> T:
+            store = self.remote.open_store(jobs=8)
+            try:
+                return await body(store)
+            finally:
+                await store.close()
+
+        return asyncio.run(main())
+
+
+@pytest.fixture(params=["folder", "s3", "http"])
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[StoreUnderTest]:
+    """Each kind of store, empty, for one test, listing in small pages."""
+    name = "conf"
+    if request.param == "folder":
+        root = tmp_path / "store"
+        yield StoreUnderTest("folder", Remote(name, str(root), "folder", path=root))
+    elif request.param == "s3":
+        server: SeaweedServer = request.getfixturevalue("seaweed")
+        monkeypatch.setattr(s3, "_LIST_PAGE", SMALL_PAGE)
+        url = f"s3://{server.bucket}/c-{uuid.uuid4().hex[:12]}/data"
+        # The smallest part S3 allows, so a large object is a multipart upload.
+        options = server.options(part_size=str(5 << 20))
+        yield StoreUnderTest("s3", Remote(name, url, "s3", options=options))
+    else:
+        monkeypatch.setattr(serve, "MAX_KEYS", SMALL_PAGE)
+        folder = tmp_path / "served"
+        folder.mkdir()
+        with serving(folder) as url:
+            yield StoreUnderTest("http", Remote(name, url, "http"))

@@ -226,6 +226,11 @@ class HTTPStore:
         byte_range: tuple[int, int] | None = None,
     ) -> int:
         out = sink_for(dest)
+        if byte_range is not None and byte_range[0] == byte_range[1]:
+            # No request: HTTP has no empty range ("bytes=7-6" is answered
+            # 416), and a pack read of an empty file asks for one.
+            out.close()
+            return 0
         try:
             # A retried attempt writes from the start again, over the same offsets.
             size = await self._retry(lambda: self._get_once(key, out, progress, byte_range))
@@ -432,8 +437,15 @@ class HTTPStore:
                 await asyncio.to_thread(out.write, data, 0)
                 if progress is not None:
                     progress(len(data))
-                return len(data)
-            return await receive(resp.content, out, 0, progress)
+                received = len(data)
+            else:
+                received = await receive(resp.content, out, 0, progress)
+        # A server answers a range past the end with the bytes it has.
+        if byte_range is not None and received != byte_range[1] - byte_range[0]:
+            raise RemoteError(
+                f"remote '{self.name}': object {key} ends before byte {byte_range[1]}"
+            )
+        return received
 
     async def _read_small_once(self, key: str, limit: int) -> bytes | None:
         async with self._request("GET", key) as resp:

@@ -158,7 +158,7 @@ class S3Store:
         start = len(self._prefix)
         token: str | None = None
         while True:
-            objects, token = await self._list_page(self._prefix + prefix, token)
+            objects, token = await self._list_page(self._prefix + prefix, token, _LIST_PAGE)
             for key, size in objects:
                 yield key[start:], size
             if token is None:
@@ -311,7 +311,7 @@ class S3Store:
             self._bucket_ok = True
 
     async def _list_page(
-        self, prefix: str, token: str | None, max_keys: int = _LIST_PAGE
+        self, prefix: str, token: str | None, max_keys: int
     ) -> tuple[builtins.list[tuple[str, int]], str | None]:
         """One ListObjectsV2 page: (full key, size) pairs, and the next page's token if any."""
         params = {

@@ -6,7 +6,8 @@ move bytes and nothing else. Which objects to move, in which order, and
 whether a downloaded object is what its name says are decided elsewhere
 (``bale.remotes.sync`` and the Rust engine), once, for every kind of store.
 
-Rules every implementation keeps (``tests/remotes`` checks them on all kinds):
+Rules every implementation keeps (``tests/remotes/test_store_conformance.py``
+checks them on every kind):
 
 - ``put`` is atomic on the remote side: a reader sees the whole object or
   nothing, never a prefix. A store that cannot promise this (a plain HTTP
