@@ -12,6 +12,8 @@ A record holds what a reader needs to trust or compare a number later:
     table      the table the script printed: its header and rows (medians per
                step and tool, and the paired ratios, as shown)
     samples    every timed sample, as the script's ``--json`` writes them
+    ab         with ``--baseline``: the baseline checkout, its commit
+               (``git rev-parse HEAD``) and the A/B table (header and rows)
 
 ``benches/RESULTS.md`` shows the latest numbers; this file keeps them all.
 The runs before this file existed are in ``notebook-2026.md`` (prose) and
@@ -92,6 +94,7 @@ def record(
     rows: Sequence[Sequence[object]],
     samples: object,
     machine_info: dict | None = None,
+    ab: dict | None = None,
 ) -> dict:
     """Appends one run to :data:`RUNS` and returns the record."""
     stamp = "%Y-%m-%dT%H:%M:%SZ"
@@ -104,6 +107,7 @@ def record(
         "args": vars(args) if isinstance(args, argparse.Namespace) else args,
         "table": {"header": list(header), "rows": [list(r) for r in rows]},
         "samples": samples,
+        **({"ab": ab} if ab else {}),
     }
     RUNS.parent.mkdir(exist_ok=True)
     with RUNS.open("a") as f:

@@ -4,6 +4,7 @@
     python benches/run.py [--workloads W1,W2,W3] [--repeat N] [--scale F]
                           [--tools bale-md5,bale-blake3,dvc] [--markdown]
                           [--keep] [--json FILE] [--dvc-repeat N] [--no-startup]
+                          [--baseline CHECKOUT]
 
 For every workload (see ``workloads.py``) and every repetition, each tool gets
 a fresh ``git init`` repository into which the workload is copied with
@@ -34,6 +35,14 @@ Peak RSS is measured with GNU time (see ``run``).  Every timed process
 starts after an untimed ``sync``, as in ``sync.py``.
 
 Startup: ``--version`` and ``status`` in a repository holding one small file.
+
+A/B (``--baseline CHECKOUT``, another checkout of bale with its extension
+built, e.g. a worktree of an older commit): each bale tool also runs from
+CHECKOUT as a twin (``bale-md5-old``), interleaved and rotated with the
+others like any tool; both sides run as ``python -c 'main()'`` with
+PYTHONPATH=<checkout>/python (the log names the ``bale/__init__.py`` each
+imports).  After the main table (which shows this checkout's bale), an A/B
+table: per step, old and new medians and new/old as a paired ratio.
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -232,14 +242,110 @@ class Tool:
         return [self.exe, *args]
 
 
-def make_tools(names: list[str]) -> list[Tool]:
-    bale, dvc = find_exe("bale"), find_exe("dvc")
-    table = {
-        "bale-md5": Tool("bale-md5", bale, [bale, "init", "-q", "--hash", "md5"]),
-        "bale-blake3": Tool("bale-blake3", bale, [bale, "init", "-q", "--hash", "blake3"]),
-        "dvc": Tool("dvc", dvc, [dvc, "init", "-q"]),
-    }
-    return [table[n] for n in names]
+def bale_tool(name: str, exe: str) -> Tool:
+    """``bale-md5`` or ``bale-blake3`` (the name says the hash) run as ``exe``."""
+    return Tool(name, exe, [exe, "init", "-q", "--hash", name.split("-")[1]])
+
+
+def make_tools(names: list[str], baseline: Path | None = None) -> list[Tool]:
+    """The tools named; with ``baseline`` (another checkout of bale), each bale
+    tool runs this checkout's code and has an ``-old`` twin running the
+    baseline's, next to it in the list (see :func:`ab_wrapper`)."""
+    if baseline is None:
+        bale = find_exe("bale")
+        news = {n: bale_tool(n, bale) for n in names if n.startswith("bale")}
+        olds: dict[str, Tool] = {}
+    else:
+        new, old = ab_wrapper(HERE.parent, "new"), ab_wrapper(baseline, "old")
+        news = {n: bale_tool(n, new) for n in names if n.startswith("bale")}
+        olds = {n: bale_tool(n + OLD, old) for n in news}
+    tools = []
+    for n in names:
+        if n == "dvc":
+            dvc = find_exe("dvc")
+            tools.append(Tool("dvc", dvc, [dvc, "init", "-q"]))
+        else:
+            tools += [news[n], *([olds[n]] if n in olds else [])]
+    return tools
+
+
+# --------------------------------------------------------------------------
+# A/B: this checkout's bale against another checkout's (``--baseline``)
+
+OLD = "-old"  # suffix of a baseline twin: "bale-md5-old"
+AB_COLUMNS = ("old", "new", "new/old")
+# Both sides start the same way: this interpreter, PYTHONPATH=<checkout>/python,
+# the CLI's main.  BENCH_WHICH_BALE makes it print the package it imported
+# instead, so the log shows that each side runs the code it should.
+WRAPPER = """import os, sys
+import bale
+if os.environ.get("BENCH_WHICH_BALE"):
+    print(bale.__file__)
+    raise SystemExit(0)
+from bale.cli.main import main
+sys.argv[0] = "bale"
+raise SystemExit(main())
+"""
+
+
+def ab_wrapper(checkout: Path, side: str) -> str:
+    """A script under benches/work that runs the bale of ``checkout`` (its
+    python/ with the extension built in place); checks and logs which
+    ``bale/__init__.py`` it imports."""
+    checkout = checkout.resolve()
+    want = checkout / "python" / "bale" / "__init__.py"
+    if not any((want.parent).glob("_core*.so")):
+        raise SystemExit(f"run.py: {want.parent} has no built _core extension (--baseline)")
+    exe = WORK / "ab" / f"bale-{side}"
+    exe.parent.mkdir(parents=True, exist_ok=True)
+    env = f"PYTHONPATH={shlex.quote(str(checkout / 'python'))}"
+    exe.write_text(
+        f'#!/bin/sh\n{env} exec {shlex.quote(sys.executable)} -c {shlex.quote(WRAPPER)} "$@"\n'
+    )
+    exe.chmod(0o755)
+    r = subprocess.run(
+        [str(exe)], capture_output=True, text=True, env=dict(ENV, BENCH_WHICH_BALE="1")
+    )
+    got = r.stdout.strip()
+    if r.returncode != 0 or Path(got).resolve() != want:
+        raise SystemExit(f"run.py: {exe} imports {got or r.stderr.strip()!r}, not {want}")
+    log(f"bale ({side}): {exe} runs {got} at {git_head(checkout)}")
+    return str(exe)
+
+
+def git_head(checkout: Path) -> str:
+    r = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True)
+    return r.stdout.decode().strip() or "?"
+
+
+def ab_rows(times: dict, groups: list[tuple], tools: list[str]) -> list[list[str]]:
+    """One row per group (a key of ``times`` without its tool, e.g.
+    (workload, step)) that a baseline twin measured: per bale tool, the
+    baseline's median, this checkout's, and new/old as the median of the
+    ratios within one repetition."""
+    rows = []
+    for g in groups:
+        pairs = [(times.get((*g, t + OLD)), times.get((*g, t))) for t in tools]
+        if any(old for old, _ in pairs):
+            rows.append(list(g))
+            for old, new in pairs:
+                rows[-1] += [fmt_s(med(old)), fmt_s(med(new)), fmt_x(paired_ratio(new, old))]
+    return rows
+
+
+def ab_table(
+    baseline: Path, keys: list[str], tools: list[str], rows: list[list[str]], markdown: bool
+) -> dict:
+    """Prints the A/B table (``rows`` from :func:`ab_rows`, whose groups are
+    named by ``keys``; with ``markdown`` also as Markdown) and returns it as
+    the history record keeps it."""
+    header = keys + [f"{t.removeprefix('bale-')} {c}" for t in tools for c in AB_COLUMNS]
+    head = git_head(baseline)
+    print(f"\nA/B: this checkout (new) against {baseline} at {head} (old); medians, paired ratio")
+    print(plain_table(rows, header, len(keys) - 1))
+    if markdown:
+        print("\n" + markdown_table(rows, header, len(keys)))
+    return {"checkout": str(baseline), "commit": head, "header": header, "rows": rows}
 
 
 def fresh_repo(path: Path, tool: Tool) -> None:
@@ -440,13 +546,14 @@ def bench_startup(tools: list[Tool], n: int, res: Results) -> None:
         for tool in tools:
             repo = repos[tool.name]
             p = run(tool.cmd("--version"), cwd=repo)
-            res.add_time("startup", "--version", tool.name, i, p.seconds)
+            res.add_time("startup", STARTUP_STEPS[0], tool.name, i, p.seconds)
             p = run(tool.cmd("status"), cwd=repo, capture=True)
             if "up to date" not in p.stdout:
                 res.errors.append(("startup", tool.name, "status", f"not up to date: {p.stdout!r}"))
-            res.add_time("startup", "status (1 small file)", tool.name, i, p.seconds)
+            res.add_time("startup", STARTUP_STEPS[1], tool.name, i, p.seconds)
     shim = shutil.which("bale")
-    if shim and Path(shim).resolve() != Path(find_exe("bale")).resolve():
+    ab = any(t.name.endswith(OLD) for t in tools)  # then bale runs as a wrapper script
+    if shim and not ab and Path(shim).resolve() != Path(find_exe("bale")).resolve():
         for _ in range(n):
             p = run([shim, "--version"], cwd=WORK)
             res.add_base("startup", "bale --version via PATH shim", p.seconds)
@@ -469,6 +576,7 @@ def bench_startup(tools: list[Tool], n: int, res: Results) -> None:
 # --------------------------------------------------------------------------
 # table
 
+STARTUP_STEPS = ("--version", "status (1 small file)")
 BASELINE_FOR = {  # step -> the baseline timed right before it
     "add": "cp -r",
     "checkout (copy)": "cp -r",
@@ -507,8 +615,7 @@ def paired_ratio(num: dict | None, den: dict | None) -> float | None:
 def build_rows(res: Results, names: list[str], tools: list[str], repeat: int) -> list[list[str]]:
     rows = []
     for w in names:
-        steps = STEPS if w != "startup" else ("--version", "status (1 small file)")
-        for s in steps:
+        for s in STEPS if w != "startup" else STARTUP_STEPS:
             samples = {t: res.times.get((w, s, t)) for t in ALL_TOOLS}
             vals = {t: med(samples[t]) for t in ALL_TOOLS}
             errs = {t for (ww, t, ss, _) in res.errors if ww == w and ss in (s, "(rest)")}
@@ -599,21 +706,24 @@ HEADER = [
 ]
 
 
-def plain_table(rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in [HEADER, *rows]) for i in range(len(HEADER))]
+def plain_table(rows: list[list[str]], header: list[str] = HEADER, group: int = 1) -> str:
+    """A blank line where the first ``group`` columns change."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     line = "  ".join("-" * w for w in widths)
-    out = ["  ".join(h.ljust(w) for h, w in zip(HEADER, widths)), line]
+    out = ["  ".join(h.ljust(w) for h, w in zip(header, widths)), line]
     prev = None
     for r in rows:
-        if prev is not None and r[0] != prev:
+        if prev is not None and r[:group] != prev:
             out.append("")
-        prev = r[0]
+        prev = r[:group]
         out.append("  ".join(c.ljust(w) for c, w in zip(r, widths)))
     return "\n".join(out)
 
 
-def markdown_table(rows: list[list[str]]) -> str:
-    out = ["| " + " | ".join(HEADER) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * 8) + "|"]
+def markdown_table(rows: list[list[str]], header: list[str] = HEADER, left: int = 2) -> str:
+    """``left``: how many leading columns are text (left-aligned)."""
+    align = ["---"] * left + ["---:"] * (len(header) - left)
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
     for r in rows:
         out.append("| " + " | ".join(c.replace("|", "\\|") for c in r) + " |")
     return "\n".join(out)
@@ -638,6 +748,12 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="keep benches/work (generated workloads)")
     ap.add_argument("--json", metavar="FILE", help="write the raw samples as JSON")
     ap.add_argument("--no-startup", action="store_true", help="skip the startup measurements")
+    ap.add_argument(
+        "--baseline",
+        metavar="CHECKOUT",
+        help="A/B: also run the bale of CHECKOUT (another checkout, extension built) "
+        "as bale-md5-old / bale-blake3-old, interleaved; prints an A/B table",
+    )
     args = ap.parse_args()
 
     names = [n.strip() for n in args.workloads.split(",") if n.strip()]
@@ -649,10 +765,11 @@ def main() -> int:
     for t in tool_names:
         if t not in ALL_TOOLS:
             ap.error(f"unknown tool {t} (choose from {', '.join(ALL_TOOLS)})")
-    tools = make_tools(tool_names)
+    WORK.mkdir(parents=True, exist_ok=True)
+    baseline = Path(args.baseline) if args.baseline else None
+    tools = make_tools(tool_names, baseline)
     dvc_repeat = args.dvc_repeat if args.dvc_repeat is not None else args.repeat
 
-    WORK.mkdir(parents=True, exist_ok=True)
     res = Results()
     started = time.time()
     versions = {
@@ -719,6 +836,12 @@ def main() -> int:
     for n in names:
         print(f"  {n}: {specs[n].description}")
     print(plain_table(rows))
+    ab = None
+    if baseline:
+        bales = [t for t in tool_names if t.startswith("bale")]
+        steps = [(w, s) for w in order for s in (STARTUP_STEPS if w == "startup" else STEPS)]
+        rows_ab = ab_rows(res.times, steps, bales)
+        ab = ab_table(baseline, ["workload", "step"], bales, rows_ab, args.markdown)
     print(f"\nbale engine at start: {engines[0]}")
     if res.notes:
         print("\nnotes:\n" + "\n".join(f"  - {x}" for x in res.notes))
@@ -731,7 +854,7 @@ def main() -> int:
         print(markdown_table(rows))
     save()
     sys.stdout.flush()
-    history.record("run.py", args, started, HEADER, rows, samples())
+    history.record("run.py", args, started, HEADER, rows, samples(), ab=ab)
     if not args.keep:
         log("cleaning up benches/work")
         rm_rf(WORK)

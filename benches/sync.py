@@ -5,6 +5,7 @@
                            [--tools bale-md5,bale-blake3,dvc] [--repeat N]
                            [--dvc-repeat N] [--scale F] [--no-raw]
                            [--stop-after MIN] [--json FILE] [--keep]
+                           [--baseline CHECKOUT]
     python benches/sync.py --merge A.json B.json ...
 
 Tools: ``dvc`` (md5, DVC's remote layout), ``bale-md5`` (``bale init --hash
@@ -42,6 +43,12 @@ raw time of the same repetition divided by the tool's time).
 Noise: tools are interleaved within each repetition (order rotated per
 repetition).  Cells are MEDIANS; every ratio is the median over repetitions
 of the ratio within one repetition (paired), as in ``run.py``.
+
+A/B (``--baseline CHECKOUT``, another checkout of bale with its extension
+built): each bale tool also runs from CHECKOUT as ``bale-md5-old`` /
+``bale-blake3-old``, rotated with the others, both sides started the same
+way (``run.py``'s ``make_tools``); after the report, an A/B table of old and
+new medians per step and new/old as a paired ratio.
 
 Output: a plain table on stdout; with ``--json`` the raw samples (written
 after every tool, so a killed run keeps what it measured); every run is
@@ -473,31 +480,6 @@ def build_rows(res: Results) -> list[list[str]]:
     return rows
 
 
-def plain_table(rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in [HEADER, *rows]) for i in range(len(HEADER))]
-    out = [
-        "  ".join(h.ljust(w) for h, w in zip(HEADER, widths)),
-        "  ".join("-" * w for w in widths),
-    ]
-    prev = None
-    for r in rows:
-        if prev is not None and r[:2] != prev:
-            out.append("")
-        prev = r[:2]
-        out.append("  ".join(c.ljust(w) for c, w in zip(r, widths)))
-    return "\n".join(out)
-
-
-def markdown_table(rows: list[list[str]]) -> str:
-    out = [
-        "| " + " | ".join(HEADER) + " |",
-        "|" + "|".join(["---"] * 3 + ["---:"] * (len(HEADER) - 3)) + "|",
-    ]
-    for r in rows:
-        out.append("| " + " | ".join(c.replace("|", "\\|") for c in r) + " |")
-    return "\n".join(out)
-
-
 def throughput_lines(res: Results) -> list[str]:
     """MB/s of the big-file rows (W2): median over repetitions."""
     out = []
@@ -596,7 +578,7 @@ def report(res: Results, markdown: bool = False) -> str:
         body = [
             "Workloads: " + "; ".join(lines) + ".",
             "",
-            markdown_table(rows),
+            rb.markdown_table(rows, HEADER, left=3),
             "",
             *[f"- {x}" for x in throughput_lines(res)],
             "",
@@ -607,7 +589,7 @@ def report(res: Results, markdown: bool = False) -> str:
     else:
         body = [
             *lines,
-            plain_table(rows),
+            rb.plain_table(rows, HEADER, group=2),
             "",
             *throughput_lines(res),
             "",
@@ -674,13 +656,19 @@ def main() -> int:
     )
     ap.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
     ap.add_argument("--keep", action="store_true", help="keep benches/work (generated workloads)")
+    ap.add_argument(
+        "--baseline",
+        metavar="CHECKOUT",
+        help="A/B: also run the bale of CHECKOUT (another checkout, extension built) "
+        "as bale-md5-old / bale-blake3-old, interleaved; prints an A/B table",
+    )
     args = ap.parse_args()
 
     res = Results()
     if args.merge:
         for f in args.merge:
             res.merge_json(json.loads(Path(f).read_text()))
-        return finish(res, args)
+        return finish(res, args)[0]
 
     names = [n.strip() for n in args.workloads.split(",") if n.strip()]
     remotes = [r.strip() for r in args.remotes.split(",") if r.strip()]
@@ -695,7 +683,9 @@ def main() -> int:
     for t in tool_names:
         if t not in ALL_TOOLS:
             ap.error(f"unknown tool {t} (choose from {', '.join(ALL_TOOLS)})")
-    tools = rb.make_tools(tool_names)
+    WORK.mkdir(parents=True, exist_ok=True)
+    baseline = Path(args.baseline) if args.baseline else None
+    tools = rb.make_tools(tool_names, baseline)
     dvc_repeat = args.dvc_repeat if args.dvc_repeat is not None else args.repeat
 
     start_seaweed = None
@@ -703,7 +693,6 @@ def main() -> int:
         sys.path.insert(0, str(HERE.parent))
         from tests.remotes.seaweed import start_seaweed
 
-    WORK.mkdir(parents=True, exist_ok=True)
     started = time.time()
     run_id = time.strftime("%H%M%S", time.gmtime(started))
     versions = {
@@ -806,9 +795,9 @@ def main() -> int:
         if stop:
             break
     save()
-    code = finish(res, args)
+    code, ab = finish(res, args, baseline)
     history.record(
-        "sync.py", args, started, HEADER, build_rows(res), res.to_json(), meta["machine"]
+        "sync.py", args, started, HEADER, build_rows(res), res.to_json(), meta["machine"], ab
     )
     if not args.keep:
         log("cleaning up benches/work")
@@ -816,14 +805,21 @@ def main() -> int:
     return code
 
 
-def finish(res: Results, args) -> int:
+def finish(res: Results, args, baseline: Path | None = None) -> tuple[int, dict | None]:
+    """Prints the report (and with ``baseline`` the A/B table, returned for the history)."""
     print()
     print(report(res))
+    ab = None
+    if baseline:
+        bales = [t.strip() for t in args.tools.split(",") if t.strip().startswith("bale")]
+        groups = [(w, r, s) for w in workload_order(res) for r in ALL_REMOTES for s in STEPS]
+        rows = rb.ab_rows(res.times, groups, bales)
+        ab = rb.ab_table(baseline, ["workload", "remote", "step"], bales, rows, args.markdown)
     if args.markdown:
         print()
-        print(markdown_table(build_rows(res)))
+        print(rb.markdown_table(build_rows(res), HEADER, left=3))
     sys.stdout.flush()
-    return 1 if res.errors else 0
+    return 1 if res.errors else 0, ab
 
 
 if __name__ == "__main__":
