@@ -7,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 from bale.cli.common import (
     Commands,
@@ -19,6 +19,8 @@ from bale.cli.common import (
     scope_of,
 )
 from bale.exceptions import BaleError
+
+_Number = TypeVar("_Number", int, float)
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
@@ -162,8 +164,10 @@ def _size_arg(text: str) -> int:
     return n * unit
 
 
-def _positive(kind: type[int] | type[float]) -> Callable[[str], Any]:
-    def parse(text: str) -> Any:
+def _positive(kind: type[_Number]) -> Callable[[str], _Number]:
+    """An argument type: a finite number of ``kind`` above 0."""
+
+    def parse(text: str) -> _Number:
         try:
             value = kind(text)
         except ValueError:
