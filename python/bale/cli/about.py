@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 from typing import Any
 
 from bale import __version__
@@ -13,12 +12,16 @@ from bale.exceptions import BaleError
 
 
 def cmd_version(args: argparse.Namespace) -> int:
+    import platform
+
     print(f"bale {__version__}")
     print(f"Platform: Python {platform.python_version()} on {platform.platform()}")
     return 0
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    import platform
+
     from bale import _core
 
     report: dict[str, Any] = {

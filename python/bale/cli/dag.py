@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from bale.cli.common import Commands, open_repo
-from bale.cli.pager import page
 
 
 def cmd_dag(args: argparse.Namespace) -> int:
@@ -26,6 +25,8 @@ def cmd_dag(args: argparse.Namespace) -> int:
     elif args.mermaid or args.md:
         print(dagview.to_mermaid(graph, markdown=args.md))
     else:
+        from bale.cli.pager import page  # subprocess: only to page
+
         page(dagview.to_ascii(graph) + "\n")
     return 0
 
