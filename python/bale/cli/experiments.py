@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
-from typing import Any
 
-from bale.cli.commands import _repo
+from bale.cli.common import Commands, Handler, open_repo
 from bale.console import debug
 
 
 def cmd_exp_run(args: argparse.Namespace) -> int:
     from bale.ops import exp
 
-    repo = _repo()
+    repo = open_repo()
     if args.run_all:
         res = exp.run_all(repo, jobs=args.jobs, echo=not args.quiet)
         for r in res.done:
@@ -48,7 +46,7 @@ def cmd_exp_show(args: argparse.Namespace) -> int:
     from bale.pipeline.compare import render_json
 
     states = exp.show(
-        _repo(),
+        open_repo(),
         all_commits=args.all_commits,
         all_branches=args.all_branches,
         all_tags=args.all_tags,
@@ -91,7 +89,7 @@ def cmd_exp_diff(args: argparse.Namespace) -> int:
     from bale.pipeline.compare import render_json
 
     d = exp.diff(
-        _repo(), args.a_rev, args.b_rev, with_unchanged=args.all, param_deps=args.param_deps
+        open_repo(), args.a_rev, args.b_rev, with_unchanged=args.all, param_deps=args.param_deps
     )
     if args.json:
         print(render_json(d), end="")
@@ -111,7 +109,7 @@ def cmd_exp_diff(args: argparse.Namespace) -> int:
 def cmd_exp_apply(args: argparse.Namespace) -> int:
     from bale.ops import exp
 
-    exp.apply(_repo(), args.experiment, force=args.force)
+    exp.apply(open_repo(), args.experiment, force=args.force)
     # dvc's words, naming the experiment as the user did
     print(
         f"Changes for experiment '{args.experiment}' have been applied to your current workspace."
@@ -122,7 +120,7 @@ def cmd_exp_apply(args: argparse.Namespace) -> int:
 def cmd_exp_branch(args: argparse.Namespace) -> int:
     from bale.ops import exp
 
-    r = exp.branch(_repo(), args.experiment, args.branch)
+    r = exp.branch(open_repo(), args.experiment, args.branch)
     print(f"Git branch '{args.branch}' created from experiment '{r.name}' ({r.commit[:7]})")
     return 0
 
@@ -130,7 +128,7 @@ def cmd_exp_branch(args: argparse.Namespace) -> int:
 def cmd_exp_remove(args: argparse.Namespace) -> int:
     from bale.ops import exp
 
-    removed = exp.remove(_repo(), args.experiment, all_=args.all, queue=args.queue)
+    removed = exp.remove(open_repo(), args.experiment, all_=args.all, queue=args.queue)
     print(f"Removed {len(removed)} experiment{'s' if len(removed) != 1 else ''}")
     return 0
 
@@ -140,11 +138,13 @@ def _usage(args: argparse.Namespace) -> int:
     return 2
 
 
-def register(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
-    p = command("exp", _usage, "Run and compare experiments (kept as git refs, as dvc keeps them).")
+def register(commands: Commands) -> None:
+    p = commands.add(
+        "exp", _usage, "Run and compare experiments (kept as git refs, as dvc keeps them)."
+    )
     esub = p.add_subparsers(dest="exp_command", metavar="COMMAND")
 
-    def sub_cmd(name: str, handler: Callable[[argparse.Namespace], int], help: str) -> Any:
+    def sub_cmd(name: str, handler: Handler, help: str) -> argparse.ArgumentParser:
         sp = esub.add_parser(name, help=help, description=help)
         sp.set_defaults(func=handler)
         sp.add_argument("-q", "--quiet", action="store_true", help="print only errors")

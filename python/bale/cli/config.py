@@ -1,0 +1,107 @@
+"""Settings: ``cache dir`` and ``config`` (dvc's config files and bale's own)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bale.cli.common import Commands, level_flags, open_repo, warn_if
+from bale.exceptions import BaleError
+
+if TYPE_CHECKING:
+    from bale.config import Config
+
+
+def _cache_usage(args: argparse.Namespace) -> int:
+    args.cache_parser.print_help()
+    return 2
+
+
+def cmd_cache_dir(args: argparse.Namespace) -> int:
+    repo = open_repo()
+    level = args.level or "repo"
+    if args.unset:
+        repo.config.unset("cache.dir", level=level)
+    elif args.value is not None:
+        repo.config.set("cache.dir", args.value, level=level)
+    else:
+        print(repo.cache_dir)
+    return 0
+
+
+def _config_for(args: argparse.Namespace) -> Config:
+    from bale.config import Config
+    from bale.repo import find_root
+
+    try:
+        return Config.load(find_root() / ".dvc")
+    except BaleError:
+        if args.level in ("global", "system"):
+            return Config.load(None)
+        raise
+
+
+def _shown_origin(config: Config, path: Path | None) -> str:
+    """A config file as ``dvc config --show-origin`` names it: inside the
+    repository relative to its root, elsewhere absolute."""
+    if path is not None and config.dvc_dir is not None:
+        root = config.dvc_dir.parent
+        if path.is_relative_to(root):
+            return str(path.relative_to(root))
+    return str(path)
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    config = _config_for(args)
+    level = args.level
+    if args.list:
+        for key, setting, path in config.entries(level):
+            if args.show_origin:
+                print(f"{_shown_origin(config, path)}\t{key}={setting}")
+            else:
+                print(f"{key}={setting}")
+        return 0
+    if not args.name:
+        raise BaleError("config: give a name (section.option), or -l to list")
+    if args.unset:
+        config.unset(args.name, level=level or "repo")
+        return 0
+    if args.value is None:
+        value = config.get(args.name, level)
+        if value is None:
+            raise BaleError(f"config: '{args.name}' is not set")
+        if args.show_origin:
+            print(f"{_shown_origin(config, config.origin(args.name, level))}\t{value}")
+        else:
+            print(value)
+        return 0
+    from bale.ops.remote import check_setting
+
+    # `config remote.<name>.<option>` is held to what `remote modify` is
+    warning = check_setting(config, args.name, args.value)
+    config.set(args.name, args.value, level=level or "repo")
+    warn_if(warning)
+    return 0
+
+
+def register(commands: Commands) -> None:
+    command = commands.add
+    p = command("cache", _cache_usage, "Cache settings.")
+    cache_sub = p.add_subparsers(dest="cache_command", metavar="COMMAND")
+    p.set_defaults(cache_parser=p)
+    d = cache_sub.add_parser("dir", help="Show or set the cache directory.")
+    d.set_defaults(func=cmd_cache_dir, quiet=False)
+    d.add_argument("value", nargs="?", help="new cache directory")
+    d.add_argument("-u", "--unset", action="store_true", help="back to the default")
+    level_flags(d)
+
+    p = command(
+        "config", cmd_config, "Get, set or list configuration (dvc's files and bale's own)."
+    )
+    p.add_argument("name", nargs="?", help="section.option, e.g. cache.type or core.hash")
+    p.add_argument("value", nargs="?", help="new value")
+    p.add_argument("-u", "--unset", action="store_true", help="remove the option")
+    p.add_argument("-l", "--list", action="store_true", help="list every option")
+    p.add_argument("--show-origin", action="store_true", help="name the file each value comes from")
+    level_flags(p)
