@@ -74,7 +74,7 @@ class Repo:
         """Creates a repository at ``path`` (see :func:`bale.ops.init.init`)."""
         from bale.ops.init import init
 
-        return init(Path(path), no_scm=no_scm, hash_name=hash, force=force)
+        return cls(init(Path(path), no_scm=no_scm, hash_name=hash, force=force))
 
     @cached_property
     def config(self) -> Config:

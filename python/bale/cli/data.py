@@ -47,8 +47,8 @@ def _dvc_json(data: Any) -> None:
 def cmd_init(args: argparse.Namespace) -> int:
     from bale.ops.init import init, made
 
-    repo = init(Path(args.path), no_scm=args.no_scm, hash_name=args.hash, force=args.force)
-    say(args, made(repo.root, hash_name=args.hash, no_scm=args.no_scm))
+    root = init(Path(args.path), no_scm=args.no_scm, hash_name=args.hash, force=args.force)
+    say(args, made(root, hash_name=args.hash, no_scm=args.no_scm))
     return 0
 
 

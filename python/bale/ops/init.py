@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bale import scm
 from bale.exceptions import BaleError, ConfigError
-
-if TYPE_CHECKING:
-    from bale.repo import Repo
 
 DVCIGNORE = (
     "# Add patterns of files dvc should ignore, which could improve\n"
@@ -22,12 +18,12 @@ DVC_GITIGNORE = "/config.local\n/tmp\n/cache\n/bale.conf.local\n"
 
 def init(
     path: Path, *, no_scm: bool = False, hash_name: str = "blake3", force: bool = False
-) -> Repo:
+) -> Path:
     """Creates ``.dvc/`` (config, .gitignore, tmp), ``.dvcignore`` and
-    ``.dvc/bale.conf`` with ``core.hash``; stages them in git."""
+    ``.dvc/bale.conf`` with ``core.hash``; stages them in git. Returns the
+    repository's root (:meth:`bale.Repo.init` opens it)."""
     from bale.config import Config
     from bale.metafiles._fs import atomic_write
-    from bale.repo import Repo
 
     if hash_name not in ("md5", "blake3"):
         raise ConfigError(f"--hash: unknown algorithm '{hash_name}' (choose md5 or blake3)")
@@ -58,7 +54,7 @@ def init(
     created.append(dvc_dir / "bale.conf")
     if use_git:
         scm.git_add(root, created)
-    return Repo(root)
+    return root
 
 
 def made(root: Path, *, hash_name: str, no_scm: bool) -> str:
