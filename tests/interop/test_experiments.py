@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 
 from bale.pipeline.lockfile import loads_lock
 from tests.interop.conftest import copy_repo
-from tests.interop.test_pipelines import PARAMS, _project, _stages
+from tests.interop.test_pipelines import PARAMS, TRAIN, _project, _stages
 
 Sh = Any
 
@@ -74,9 +75,7 @@ def test_exp_run_is_listed_by_dvc_and_compared(sh: Sh, baseline: Path, tmp_path:
     assert "loss" in d["metrics"]["metrics.json"]
 
 
-def test_queue_run_all_in_parallel_apply_branch_remove(
-    sh: Sh, baseline: Path, tmp_path: Path
-) -> None:
+def test_queue_run_all_apply_branch_remove(sh: Sh, baseline: Path, tmp_path: Path) -> None:
     root = copy_repo(baseline, tmp_path / "repo")
     for lr in ("0.3", "0.4"):
         sh.bale("exp", "run", "--queue", "-S", f"train.lr={lr}", "-n", f"q{lr[-1]}", cwd=root)
@@ -109,6 +108,43 @@ def test_queue_run_all_in_parallel_apply_branch_remove(
     sh.bale("exp", "remove", "q3", cwd=root)
     rows = json.loads(sh.bale("exp", "show", "--json", cwd=root).stdout)
     assert set(_exps(rows)) == {"q4"}
+
+
+def test_queued_runs_see_their_name_hide_output_under_q_and_failures_stay_queued(
+    sh: Sh, baseline: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bale.ops import exp
+    from bale.repo import Repo
+
+    root = copy_repo(baseline, tmp_path / "repo")
+    (root / "src/train.py").write_text(
+        TRAIN + 'import os, sys\nprint("as", os.environ["BALE_EXP_NAME"])\n'
+        'sys.exit(3 if p["lr"] == 0.9 else 0)\n'
+    )
+    sh.git("commit", "-qam", "names", cwd=root)
+    # queued from a subdirectory: the run names its target from the root
+    for lr, name in (("0.9", "bad"), ("0.3", "ok")):
+        sh.bale("exp", "run", "--queue", "-S", f"../params.yaml:train.lr={lr}", "-n", name,
+                "train", cwd=root / "data")  # fmt: skip
+    p = sh.bale("exp", "run", "--run-all", cwd=root, check=False)
+    assert p.returncode == 1
+    assert "as bad\n" in p.stdout and "as ok\n" in p.stdout
+    assert "Ran experiment 'ok'" in p.stdout
+    assert (
+        "queued experiment 'bad' failed at 'repro train': failed to reproduce 'train': "
+        "command 'python src/train.py' exited with 3" in p.stdout
+    )
+    queue = sh.git("for-each-ref", "refs/bale/exp-queue", cwd=root).stdout.splitlines()
+    assert len(queue) == 1  # the failed one, to run again
+    assert sh.git("worktree", "list", cwd=root).stdout.count("\n") == 1
+    # -q: nothing but the failure, the command's own output included
+    p = sh.bale("exp", "run", "--run-all", "-q", cwd=root, check=False)
+    assert p.returncode == 1 and p.stderr == ""
+    assert p.stdout.startswith("FAILED refs/bale/exp-queue/") and p.stdout.count("\n") == 1
+    # in-process, the caller's directory is the same after the runs
+    monkeypatch.chdir(root / "data")
+    result = exp.run_all(Repo(), echo=False)
+    assert list(result.failed) == [queue[0].split()[-1]] and os.getcwd() == str(root / "data")
 
 
 def test_exp_run_rejects_unknown_params(sh: Sh, baseline: Path, tmp_path: Path) -> None:

@@ -28,7 +28,10 @@ def commit_workspace(
     fd, index = tempfile.mkstemp(prefix="bale-exp-index-", dir=git_dir)
     os.close(fd)
     try:
-        shutil.copyfile(git_dir / "index", index) if (git_dir / "index").exists() else None
+        if (git_dir / "index").exists():
+            # with its mtime: git re-reads a file changed in the second its
+            # index was written ("racy git") only while the index has that time
+            shutil.copy2(git_dir / "index", index)
         env = {"GIT_INDEX_FILE": index}
         scm.git(top, "add", "-u", env=env)
         paths = [str(p) for p in extra if p.exists()]

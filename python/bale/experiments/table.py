@@ -294,12 +294,7 @@ def _rich_horizontals(
     """rich's ``Table(box=HORIZONTALS)`` at its full width: a rule above and
     below, one under the header, cells padded by a space each side, columns a
     space apart, metrics aligned right."""
-    from bale.pipeline.compare import _text_width
-
-    def width(text: str) -> int:
-        return max(_text_width(text), 0)
-
-    widths = [max([width(k), *(width(r[i]) for r in rows)]) for i, k in enumerate(keys)]
+    widths = [max([_cell_width(k), *(_cell_width(r[i]) for r in rows)]) for i, k in enumerate(keys)]
     gone = _collapsed(keys, widths, collapsible)
     if gone:
         keys = [k for i, k in enumerate(keys) if i not in gone]
@@ -309,12 +304,27 @@ def _rich_horizontals(
     def line(cells: list[str]) -> str:
         out = []
         for k, cell, w in zip(keys, cells, widths, strict=True):
-            pad = " " * (w - width(cell))
+            pad = " " * (w - _cell_width(cell))
             out.append(f" {pad}{cell} " if k in right else f" {cell}{pad} ")
         return " " + " ".join(out) + " "
 
     rule = " " + "─".join("─" * (w + 2) for w in widths) + " "
     return "\n".join([rule, line(keys), rule, *(line(r) for r in rows), rule])
+
+
+def _cell_width(text: str) -> int:
+    """Terminal columns of ``text``, as wcwidth counts them (rich's count,
+    which dvc's table uses, differs only for a few emoji). Plain text and
+    the tree's lines are counted without importing wcwidth (~15 ms)."""
+    if text.isprintable() and text.translate(_ONE_COLUMN).isascii():
+        return len(text)
+    from wcwidth import wcswidth
+
+    return max(wcswidth(text), 0)
+
+
+#: the tree's characters, one column each
+_ONE_COLUMN = str.maketrans(dict.fromkeys("├└─", "-"))
 
 
 def render_diff(

@@ -5,20 +5,19 @@ committed on top of its baseline commit without moving any branch, and named
 by a ref under ``refs/exps/`` as dvc names them, so ``dvc exp show`` lists
 bale's experiments and the other way round. ``exp run`` works in the
 workspace and leaves the results there, as dvc's does; queued experiments
-run in temporary git worktrees sharing the cache, ``-j`` of them at once,
-and leave the workspace alone.
+run one after another in temporary git worktrees sharing the cache, each
+through the same ops as ``checkout`` and ``repro`` (in this process, with
+a :class:`Repo` of the worktree), and leave the workspace alone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +26,8 @@ from bale import index, scm
 from bale.exceptions import BaleError
 from bale.experiments import modify, refs, snapshot
 from bale.experiments.show import ExpState
+from bale.ops.checkout import checkout
+from bale.ops.repro import repro
 from bale.pipeline.stage import LOCK_FILE
 
 if TYPE_CHECKING:
@@ -124,8 +125,6 @@ def run(
     echo: bool = True,
 ) -> ExpResult:
     """Runs (or with ``queue``, queues) one experiment."""
-    from bale.ops.repro import repro
-
     scm.require_git(repo, "exp run")
     baseline = _baseline(repo)
     overrides = modify.parse(set_params)
@@ -208,40 +207,43 @@ class RunAllResult:
 
 
 def run_all(repo: Repo, *, jobs: int = 1, echo: bool = True) -> RunAllResult:
-    """Runs every queued experiment, ``jobs`` at once, each in its own
-    temporary worktree that shares this repository's cache."""
+    """Runs every queued experiment, one after another, each in its own
+    temporary worktree that shares this repository's cache (``jobs`` stages
+    at once); without ``echo``, what the runs and their commands print goes
+    nowhere. A failed one stays queued."""
     scm.require_git(repo, "exp run")
-    todo = queued(repo)
     result = RunAllResult()
-    if not todo:
-        return result
     taken: set[str] = set()
-    names: dict[str, str] = {}
-    for q in todo:
+    for q in queued(repo):
         baseline = scm.git(repo.root, "rev-parse", f"{q.commit}^").stdout.decode().strip()
         existing = {r.name for r in refs.list_refs(repo.root) if r.baseline == baseline}
         if q.name and q.name in existing | taken and not q.force:
             result.failed[q.ref] = f"experiment '{q.name}' already exists (queue it again with -f)"
             continue
-        names[q.ref] = q.name or refs.new_name(taken | existing)
-        taken.add(names[q.ref])
-    todo = [q for q in todo if q.ref in names]
-
-    def one(q: Queued) -> ExpResult:
-        return _run_in_worktree(repo, q, names[q.ref], echo)
-
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(one, q): q for q in todo}
-        for f, q in futures.items():
-            try:
-                result.done.append(f.result())
-            except BaleError as e:
-                result.failed[q.ref] = str(e)
+        name = q.name or refs.new_name(taken | existing)
+        taken.add(name)
+        try:
+            result.done.append(_run_in_worktree(repo, q, name, baseline, jobs, echo))
+        except BaleError as e:
+            result.failed[q.ref] = str(e)
     return result
 
 
-def _run_in_worktree(repo: Repo, q: Queued, name: str, echo: bool) -> ExpResult:
-    baseline = scm.git(repo.root, "rev-parse", f"{q.commit}^").stdout.decode().strip()
+@contextlib.contextmanager
+def _working_in(path: Path) -> Iterator[None]:
+    """The current directory is ``path`` meanwhile: the ops read targets and
+    name stages from it, as a command started there would."""
+    before = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+def _run_in_worktree(
+    repo: Repo, q: Queued, name: str, baseline: str, jobs: int, echo: bool
+) -> ExpResult:
     top = scm.toplevel(repo.root)
     base = repo.tmp_dir / "bale" / "exps"
     base.mkdir(parents=True, exist_ok=True)
@@ -257,22 +259,25 @@ def _run_in_worktree(repo: Repo, q: Queued, name: str, echo: bool) -> ExpResult:
         (inner / ".dvc" / "config.local").write_text(
             f'[cache]\n    dir = "{repo.cache_dir}"\n    type = "reflink,copy"\n'
         )
-        log = inner / ".dvc" / "tmp"
-        log.mkdir(parents=True, exist_ok=True)
-        argv = [sys.executable, "-m", "bale"]
-        env = {**os.environ, "BALE_EXP_NAME": name}
-        steps = [[*argv, "checkout", "-q", "--force"], [*argv, "repro", *q.targets]]
-        for step in steps:
-            p = subprocess.run(step, cwd=inner, env=env, capture_output=not echo, text=True)
-            if p.returncode != 0:
-                why = (p.stderr or "").strip().splitlines()[-1:] if not echo else []
-                raise BaleError(
-                    f"queued experiment '{name}' failed at '{' '.join(step[3:])}'"
-                    + (f": {why[0]}" if why else "")
+        (inner / ".dvc" / "tmp").mkdir(parents=True, exist_ok=True)
+        # A Repo of its own: the worktree's config, lock, stat cache and memo
+        # (made as type(repo) so that ops never import the facade they serve).
+        wrepo = type(repo)(inner)
+        step = "checkout -q --force"
+        try:
+            with _working_in(inner):
+                checkout(wrepo, force=True)
+                step = " ".join(["repro", *q.targets])
+                repro(
+                    wrepo,
+                    q.targets,
+                    jobs=jobs,
+                    echo=echo,
+                    run_env={"BALE_EXP_NAME": name},
+                    show_output=echo,
                 )
-        from bale.repo import Repo as RepoClass
-
-        wrepo = RepoClass(inner)
+        except (BaleError, OSError) as e:
+            raise BaleError(f"queued experiment '{name}' failed at '{step}': {e}") from e
         wpipes = index.load(wrepo)
         commit = snapshot.commit_workspace(
             inner,
@@ -379,8 +384,6 @@ def apply(repo: Repo, name: str, *, force: bool = False) -> ExpResult:
     ``git checkout`` would. An output of the experiment that the cache
     lacks (and the workspace does not hold) stops it before it changes
     anything: dvc changes the files, then fails at its checkout."""
-    from bale.ops.checkout import checkout
-
     scm.require_git(repo, "exp apply")
     r = refs.find(repo.root, name, _baseline(repo))
     top = scm.toplevel(repo.root)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +73,8 @@ class _Runner:
         use_run_cache: bool,
         echo: bool,
         verbose: bool = False,
+        run_env: Mapping[str, str] | None = None,
+        show_output: bool = True,
     ) -> None:
         self.repo = repo
         self.pipes = pipes
@@ -82,6 +84,8 @@ class _Runner:
         self.use_run_cache = use_run_cache
         self.echo = echo
         self.verbose = verbose
+        self.run_env = run_env
+        self.show_output = show_output
         self.hasher = Hasher(repo)
         self.result = ReproResult()
         self.lock = threading.Lock()  # dvc.lock writes and the result
@@ -223,7 +227,7 @@ class _Runner:
             if restored:
                 self.say(f"Stage '{label}' is cached - skipping run, checking out outputs")
             else:
-                run.run_commands(self.repo, stage, label, echo=self.echo)
+                run.run_commands(self.repo, stage, label, self.echo, self.run_env, self.show_output)
         entry, changed = run.record(
             self.repo, stage, self.hasher, self.lock, run_cache=not stage.frozen, say=self.say
         )
@@ -297,11 +301,15 @@ def repro(
     run_cache: bool = True,
     echo: bool = True,
     verbose: bool = False,
+    run_env: Mapping[str, str] | None = None,
+    show_output: bool = True,
 ) -> ReproResult:
     """Reproduces ``targets`` (default: the stages of ``dvc.yaml`` in the
     current directory) after whatever they depend on. ``force`` runs the
     targets whatever changed; ``force_downstream`` also everything after a
-    stage that runs; ``verbose`` says why each stage runs, on stderr."""
+    stage that runs; ``verbose`` says why each stage runs, on stderr.
+    ``run_env`` adds to the commands' environment; without ``show_output``
+    their output goes nowhere."""
     with repo.locked():
         pipes = index.load(repo)
         nodes = _plan(
@@ -318,6 +326,8 @@ def repro(
             use_run_cache=run_cache,
             echo=echo,
             verbose=verbose,
+            run_env=run_env,
+            show_output=show_output,
         )
         _execute(runner, nodes, max(1, jobs))
         result = runner.result

@@ -11,7 +11,7 @@ repository access. Mirrors:
   ``dvc/commands/params.py`` (:func:`render_diff_table`, :func:`render_show_table`):
   metrics are rounded to 5 decimals by default, params are not rounded.
 - ``dvc/ui/table.py`` ``plain_table``: tabulate's ``plain`` and ``github`` (``--md``)
-  formats with number parsing off, re-implemented here (:func:`format_table`).
+  formats with number parsing off (:func:`format_table`).
 - ``dvc/ui/__init__.py`` ``write_json`` when stdout is not a terminal (:func:`render_json`).
 
 dvc builds diffs from Python sets, so its ``--json`` key order and the order of
@@ -22,9 +22,7 @@ Table rows within a file are sorted by key, as in dvc.
 from __future__ import annotations
 
 import json
-import re
-import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from bale.pipeline.params import flatten
@@ -301,170 +299,11 @@ def _render(headers: list[str], rows: list[list[str]], markdown: bool) -> str:
     return text + "\n\n" if markdown else text + "\n"
 
 
-# ---------------------------------------------------------------------------
-# tabulate's "plain" and "github" formats, string cells only
-
-_ANSI = re.compile(
-    r"""
-    (
-        \x1b\[ [\x30-\x3f]* [\x20-\x2f]* [\x40-\x7e]
-    |
-        \x1b\]8; (\w+=\w+:?)* ; ([^\x1b]+) \x1b\\ ([^\x1b]+) \x1b\]8;;\x1b\\
-    )
-    """,
-    re.VERBOSE,
-)
-_LINE_BREAK = re.compile(r"\r|\n|\r\n")
-_LINES = re.compile(r"[\r\n]")
-_MIN_PADDING = 2
-
-
-def _char_width(char: str) -> int:
-    code = ord(char)
-    if code == 0:
-        return 0
-    if code < 32 or 0x7F <= code < 0xA0:
-        return -1
-    if code == 0xAD:  # soft hyphen: shown
-        return 1
-    category = unicodedata.category(char)
-    if category == "Cn":  # unassigned (in this Python's Unicode tables)
-        return 1
-    if category in ("Mn", "Me", "Cf", "Zl", "Zp") or 0x1160 <= code <= 0x11FF:
-        return 0
-    if 0x4DC0 <= code <= 0x4DFF:  # hexagrams: wide since Unicode 16
-        return 2
-    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
-
-
-def _text_width(text: str) -> int:
-    """Terminal columns of ``text``, like ``wcwidth.wcswidth`` (which tabulate uses when
-    installed, as with dvc): -1 if it holds a control character. An approximation
-    outside ASCII: emoji sequences are only partly understood."""
-    if text.isascii() and text.isprintable():
-        return len(text)
-    total = 0
-    skip = False
-    previous = ""
-    for char in text:
-        if skip:
-            skip = False
-            continue
-        code = ord(char)
-        if code == 0x200D:  # zero-width joiner: the joined character adds nothing
-            skip = True
-            continue
-        if 0x1F3FB <= code <= 0x1F3FF and previous:  # skin tone modifies the emoji before it
-            continue
-        # a spacing mark takes a column after a letter, none on its own
-        spacing_mark = unicodedata.category(char) == "Mc"
-        width = (1 if previous else 0) if spacing_mark else _char_width(char)
-        if width < 0:
-            return -1
-        total += width
-        previous = char
-    return total
-
-
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, markdown: bool) -> str:
-    """``tabulate(rows, headers, tablefmt="github" if markdown else "plain",
-    disable_numparse=True)``: left-aligned columns two spaces apart (or GitHub
-    pipes), each at least its header's width plus two; cells stripped of
-    surrounding whitespace; multi-line cells spread over several lines; trailing
-    spaces removed from every line."""
-    headers = [str(h) for h in headers]
-    rows = [list(row) for row in rows]
-    everything = [*headers, *(cell for row in rows for cell in row)]
-    invisible = any(_ANSI.search(text) for text in everything)
-    multiline = any(_LINE_BREAK.search(text) for text in everything)
+    """dvc's ``plain_table``: tabulate's ``plain`` format (``github`` with
+    ``markdown``), numbers not parsed, called as dvc calls it."""
+    # imported here: tabulate (with wcwidth) costs ~50 ms, for table output only
+    from tabulate import tabulate
 
-    def line_width(text: str) -> int:
-        return _text_width(_ANSI.sub(r"\4", text) if invisible else text)
-
-    def width(text: str) -> int:
-        if multiline:
-            return max(line_width(part) for part in _LINES.split(text))
-        return line_width(text)
-
-    columns: list[list[str]] = [list(col) for col in zip(*rows, strict=True)] if rows else []
-    minimums = [width(h) + _MIN_PADDING for h in headers] if headers else [0] * len(columns)
-    columns = [
-        _align(col, minimum, line_width, multiline)
-        for col, minimum in zip(columns, minimums, strict=False)
-    ]
-    if headers:
-        filled = columns or [[""]] * len(headers)
-        widths = [
-            max(minimum, *(width(cell) for cell in col))
-            for minimum, col in zip(minimums, filled, strict=False)
-        ]
-        headers = [
-            _align_header(h, w, line_width, multiline)
-            for h, w in zip(headers, widths, strict=False)
-        ]
-    else:
-        widths = [max(width(cell) for cell in col) for col in columns]
-    body = [list(row) for row in zip(*columns, strict=True)]
-
-    pad = 1 if markdown else 0
-    begin, sep, end = ("|", "|", "|") if markdown else ("", "  ", "")
-    lines: list[str] = []
-
-    def add_row(cells: Sequence[str]) -> None:
-        if not multiline:
-            lines.append(_build(cells, pad, begin, sep, end))
-            return
-        split = [cell.splitlines() for cell in cells]
-        height = max((len(parts) for parts in split), default=0)
-        split = [
-            parts + [" " * w] * (height - len(parts))
-            for parts, w in zip(split, widths, strict=True)
-        ]
-        for i in range(height):
-            lines.append(_build([parts[i] for parts in split], pad, begin, sep, end))
-
-    if headers:
-        add_row(headers)
-        if markdown:
-            lines.append(_build(["-" * (w + 2 * pad) for w in widths], 0, "|", "|", "|"))
-    for row in body:
-        add_row(row)
-    return "\n".join(lines) if headers or body else ""
-
-
-def _build(cells: Sequence[str], pad: int, begin: str, sep: str, end: str) -> str:
-    space = " " * pad
-    return (begin + sep.join(space + cell + space for cell in cells) + end).rstrip()
-
-
-def _align(
-    column: list[str], minimum: int, line_width: Callable[[str], int], multiline: bool
-) -> list[str]:
-    """tabulate's ``_align_column`` for left alignment, wide-character aware."""
-    cells = [cell.strip() for cell in column]
-    if multiline:
-        widths = [[line_width(part) for part in _LINES.split(cell)] for cell in cells]
-        target = max(minimum, *(w for per in widths for w in per))
-        out = []
-        for cell, per in zip(cells, widths, strict=True):
-            lengths = [len(part) for part in _LINES.split(cell)]
-            pads = [target - (w - n) for w, n in zip(per, lengths, strict=True)]
-            # lines split two ways (splitlines vs [\r\n]) as in tabulate; an empty cell stays ""
-            parts = cell.splitlines()
-            out.append("\n".join(part.ljust(p) for part, p in zip(parts, pads, strict=False)))
-        return out
-    widths_flat = [line_width(cell) for cell in cells]
-    target = max(minimum, *widths_flat)
-    return [
-        cell.ljust(target - (w - len(cell))) for cell, w in zip(cells, widths_flat, strict=True)
-    ]
-
-
-def _align_header(
-    header: str, width: int, line_width: Callable[[str], int], multiline: bool
-) -> str:
-    if multiline:
-        return "\n".join(
-            part.ljust(width + len(part) - line_width(part)) for part in _LINE_BREAK.split(header)
-        )
-    return header.ljust(width + len(header) - line_width(header))
+    fmt = "github" if markdown else "plain"
+    return str(tabulate(rows, headers, tablefmt=fmt, disable_numparse=True, missingval="-"))

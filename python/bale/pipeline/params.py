@@ -13,7 +13,8 @@ Mirrors:
   assignments of a Python file, and ``self.x = ...`` in ``__init__``.
 - ``dvc/dependency/param.py``: ``read_param_file`` with ``flatten=True``
   (:func:`select`, dpath ``get`` with ``.`` as separator) and ``flatten=False``
-  (:func:`select_tree`, dpath ``search`` + additive ``merge``),
+  (:func:`select_tree`, dpath ``search`` + additive ``merge``), calling dpath
+  as dvc does, so that keys select what they select in dvc;
   ``ParamsDependency.read_params`` (:func:`read_params`), ``get_hash``
   (:func:`lock_values`) and ``workspace_status`` (:func:`changed`).
 - ``dvc/utils/flatten.py`` (``flatten_dict`` with the dot reducer): :func:`flatten`.
@@ -24,12 +25,16 @@ YAML is :mod:`bale.metafiles.yaml12`, the one YAML 1.2 reader every metafile use
 from __future__ import annotations
 
 import ast
+import contextlib
+import copy
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from fnmatch import fnmatchcase
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
+
+import dpath
+from dpath.exceptions import InvalidGlob, InvalidKeyName
 
 from bale.exceptions import MetafileError
 
@@ -223,119 +228,21 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
 
 
 # ---------------------------------------------------------------------------
-# dpath with "." as separator
+# selecting by key: dpath with "." as separator, called as dvc calls it
 
 
-class _Index(int):
-    """A list position that also equals its negative form (dpath's ``ListIndex``)."""
-
-    length: int
-
-    def __new__(cls, value: int, length: int) -> _Index:
-        obj = super().__new__(cls, value)
-        obj.length = length
-        return obj
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, int):
-            return False
-        return other == int(self) or self.length + other == int(self)
-
-    __hash__ = int.__hash__
-
-
-_LEAVES = (bytes, str, int, float, bool, type(None))
-
-# (path from the document root, the values along that path: the last is the match)
-_Match = tuple[tuple[Any, ...], tuple[Any, ...]]
-
-
-def _children(node: Any) -> list[tuple[Any, Any]]:
-    """dpath's ``make_walkable``: mapping items, or (position, item) of a sized iterable."""
-    if isinstance(node, _LEAVES):
-        return []
-    items = getattr(node, "items", None)
-    if items is not None:
-        return list(items())
+@contextlib.contextmanager
+def _dpath_errors(key_path: str) -> Iterator[None]:
+    """What dpath raises where dvc fails too, as one line."""
     try:
-        size = len(node)
-    except TypeError:
-        return []
-    return [(_Index(i, size), item) for i, item in enumerate(node)]
-
-
-def _is_empty(key: Any) -> bool:
-    try:
-        return len(key) == 0
-    except TypeError:
-        return False
-
-
-def _check_keys(node: Any) -> None:
-    """dpath refuses a document with an empty key anywhere (``InvalidKeyName``)."""
-    stack = [node]
-    while stack:
-        for key, child in _children(stack.pop()):
-            if not isinstance(key, int) and _is_empty(key):
-                raise MetafileError("parameter files read by key may not have empty keys")
-            stack.append(child)
-
-
-def _walk(node: Any, path: tuple[Any, ...] = (), chain: tuple[Any, ...] = ()) -> Iterator[_Match]:
-    """dpath's ``walk`` order: a node's children, then each child's subtree."""
-    pairs = _children(node)
-    for key, child in pairs:
-        yield (*path, key), (*chain, child)
-    for key, child in pairs:
-        yield from _walk(child, (*path, key), (*chain, child))
-
-
-def _segment_matches(key: Any, glob: str) -> bool:
-    """dpath's per-segment match: ints (list positions too) by value, others by fnmatch."""
-    if isinstance(key, int):
-        try:
-            number = int(glob)
-        except ValueError:
-            key = str(key)
-        else:
-            return bool(key == number)
-    try:
-        return fnmatchcase(key, glob)
-    except TypeError:  # a key that is neither str nor int never matches
-        return False
-
-
-def _path_matches(path: tuple[Any, ...], glob: list[str]) -> bool:
-    """dpath's ``match``, with ``**`` standing for zero or more segments."""
-    if "**" in glob:
-        at = glob.index("**")
-        if len(path) >= len(glob):
-            glob = [*glob[:at], *(["*"] * (len(path) - len(glob) + 1)), *glob[at + 1 :]]
-        elif len(path) == len(glob) - 1:
-            glob = [*glob[:at], *glob[at + 1 :]]
-    if len(path) != len(glob):
-        return False
-    return all(_segment_matches(key, pattern) for key, pattern in zip(path, glob, strict=True))
-
-
-def _find(data: Any, key_path: str) -> list[_Match]:
-    """Every match of a dotted key path (a dpath glob), in dpath's walk order."""
-    glob = key_path.lstrip(".").split(".")
-    if "**" in glob:
-        if glob.count("**") > 1:
-            raise MetafileError(f"invalid key '{key_path}': only one '**' is allowed")
-        return [match for match in _walk(data) if _path_matches(match[0], glob)]
-    # without "**" every match has len(glob) segments and dpath's walk meets them in
-    # depth-first order, so descending gives the same list without visiting everything
-    found: list[_Match] = [((), (data,))]
-    for pattern in glob:
-        found = [
-            ((*path, key), (*chain, child))
-            for path, chain in found
-            for key, child in _children(chain[-1])
-            if _segment_matches(key, pattern)
-        ]
-    return [(path, chain[1:]) for path, chain in found]
+        yield
+    except InvalidKeyName:
+        raise MetafileError("parameter files read by key may not have empty keys") from None
+    except InvalidGlob:
+        raise MetafileError(f"invalid key '{key_path}': only one '**' is allowed") from None
+    except (TypeError, ValueError, AttributeError, IndexError, KeyError) as e:
+        # a set, tuple or non-string key (from a .py file, say) that dpath cannot walk
+        raise MetafileError(f"cannot select parameter '{key_path}': {_one_line(e)}") from None
 
 
 def select(data: Any, keys: Sequence[str]) -> dict[str, Any]:
@@ -347,88 +254,15 @@ def select(data: Any, keys: Sequence[str]) -> dict[str, Any]:
     matches several values, or a document with an empty key, is an error, as in dvc.
     """
     ret: dict[str, Any] = {}
-    checked = False
     for key_path in keys:
-        if key_path in ("", "/"):  # dpath.get returns the whole document for these
-            ret[key_path] = data
-            continue
-        if not checked:
-            _check_keys(data)
-            checked = True
-        found = _find(data, key_path)
-        if len(found) > 1:
-            raise MetafileError(f"parameter '{key_path}' matches more than one value")
-        if found:
-            ret[key_path] = found[0][1][-1]
+        with _dpath_errors(key_path):
+            try:
+                ret[key_path] = dpath.get(data, key_path, separator=".")
+            except KeyError:
+                continue
+            except ValueError:
+                raise MetafileError(f"parameter '{key_path}' matches more than one value") from None
     return ret
-
-
-def _lookup(container: Any, key: Any) -> tuple[bool, Any]:
-    if isinstance(container, list):
-        if isinstance(key, int) and -len(container) <= key < len(container):
-            return True, container[key]
-        return False, None
-    if isinstance(container, dict):
-        try:
-            if key in container:
-                return True, container[key]
-        except TypeError:
-            pass
-    return False, None
-
-
-def _assign(container: Any, key: Any, value: Any) -> None:
-    if isinstance(container, list):
-        if key >= len(container):
-            container.extend([None] * (key + 1 - len(container)))
-        container[key] = value
-    elif isinstance(container, dict):
-        container[key] = value
-    else:
-        # dvc fails too: dpath cannot rebuild a tuple or a set item by item
-        raise MetafileError(f"cannot select parameters inside a {type(container).__name__}")
-
-
-def _set_path(root: dict[Any, Any], path: tuple[Any, ...], chain: tuple[Any, ...]) -> None:
-    """dpath ``set`` with type hints: a missing level is created empty, of the same
-    container type as in the source; lists are padded with ``None``."""
-    current: Any = root
-    for key, source in zip(path[:-1], chain[:-1], strict=True):
-        present, child = _lookup(current, key)
-        if not present:
-            child = type(source)() if isinstance(source, (dict, list)) else ()
-            _assign(current, key, child)
-        elif isinstance(child, _LEAVES):
-            raise MetafileError("cannot select parameters below a value")
-        current = child
-    _assign(current, path[-1], chain[-1])
-
-
-def _merge(dst: Any, src: dict[Any, Any]) -> None:
-    """dpath ``merge`` (additive): dicts merge key by key, lists are concatenated,
-    other values are replaced."""
-    for key, found in src.items():
-        try:
-            empty = len(key) == 0
-        except TypeError:
-            # dpath's merge measures every key it visits: dvc fails on int or bool keys
-            raise MetafileError(
-                f"cannot merge parameters with the non-string key {key!r}"
-            ) from None
-        if empty:
-            raise MetafileError("parameter files read by key may not have empty keys")
-        present, target = _lookup(dst, key)
-        if not present:
-            _assign(dst, key, found)
-        elif isinstance(found, dict) and isinstance(target, dict):
-            _merge(target, found)
-        elif isinstance(found, list) and isinstance(target, list):
-            target.extend(found)
-        elif type(found) is not type(target) or isinstance(target, _LEAVES):
-            _assign(dst, key, found)
-        elif isinstance(target, (set, frozenset)):
-            raise MetafileError("cannot merge parameter sets")
-        # a tuple ``+=`` makes a new tuple that dpath drops: the first one stays
 
 
 def select_tree(data: Any, keys: Sequence[str] | None) -> Any:
@@ -437,20 +271,13 @@ def select_tree(data: Any, keys: Sequence[str] | None) -> Any:
     ``data`` if ``keys`` is empty. Lists keep their positions (``a.1`` gives
     ``{"a": [None, x]}``) and two key paths selecting list parts concatenate, as
     dpath's additive merge does."""
-    import copy
-
     if not keys:
         return data
-    if isinstance(data, (list, tuple, set)):
-        # dvc fails too: dpath's merge cannot take list positions at the top
-        raise MetafileError(f"cannot select parameters from a {type(data).__name__}")
-    _check_keys(data)
     ret: dict[Any, Any] = {}
     for key_path in dict.fromkeys(keys):
-        part: dict[Any, Any] = {}
-        for path, chain in _find(data, key_path):
-            _set_path(part, path, chain)
-        _merge(ret, copy.deepcopy(part))
+        with _dpath_errors(key_path):
+            found = copy.deepcopy(dpath.search(data, key_path, separator="."))
+            dpath.merge(ret, found, separator=".")
     return ret
 
 

@@ -16,7 +16,7 @@ import shutil
 import signal
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,8 +40,17 @@ def shell_command(cmd: str) -> list[str]:
     return [shell, *opts.get(os.path.basename(shell).lower(), []), "-c", cmd]
 
 
-def run_commands(repo: Repo, stage: Stage, label: str, echo: bool = True) -> None:
-    env = dict(os.environ)
+def run_commands(
+    repo: Repo,
+    stage: Stage,
+    label: str,
+    echo: bool = True,
+    run_env: Mapping[str, str] | None = None,
+    show_output: bool = True,
+) -> None:
+    """Runs the stage's commands; ``run_env`` adds to their environment (as
+    dvc's does), and without ``show_output`` what they print goes nowhere."""
+    env = {**os.environ, **(run_env or {})}
     env.setdefault("DVC_ROOT", str(repo.root))
     env["DVC_STAGE"] = label
     if echo:
@@ -54,7 +63,14 @@ def run_commands(repo: Repo, stage: Stage, label: str, echo: bool = True) -> Non
         # end rather than die first and leave it writing outputs.
         old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
         try:
-            proc = subprocess.run(shell_command(cmd), cwd=stage.wdir, env=env, check=False)
+            proc = subprocess.run(
+                shell_command(cmd),
+                cwd=stage.wdir,
+                env=env,
+                check=False,
+                stdout=None if show_output else subprocess.DEVNULL,
+                stderr=None if show_output else subprocess.DEVNULL,
+            )
         except FileNotFoundError as e:
             raise StageFailedError(
                 f"failed to reproduce '{label}': {e.filename}: not found"
