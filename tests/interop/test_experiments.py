@@ -75,7 +75,9 @@ def test_exp_run_is_listed_by_dvc_and_compared(sh: Sh, baseline: Path, tmp_path:
     assert "loss" in d["metrics"]["metrics.json"]
 
 
-def test_queue_run_all_apply_branch_remove(sh: Sh, baseline: Path, tmp_path: Path) -> None:
+def test_queue_run_all_in_parallel_apply_branch_remove(
+    sh: Sh, baseline: Path, tmp_path: Path
+) -> None:
     root = copy_repo(baseline, tmp_path / "repo")
     for lr in ("0.3", "0.4"):
         sh.bale("exp", "run", "--queue", "-S", f"train.lr={lr}", "-n", f"q{lr[-1]}", cwd=root)

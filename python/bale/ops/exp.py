@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import multiprocessing
 import os
 import shutil
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -207,13 +209,16 @@ class RunAllResult:
 
 
 def run_all(repo: Repo, *, jobs: int = 1, echo: bool = True) -> RunAllResult:
-    """Runs every queued experiment, one after another, each in its own
-    temporary worktree that shares this repository's cache (``jobs`` stages
-    at once); without ``echo``, what the runs and their commands print goes
-    nowhere. A failed one stays queued."""
+    """Runs every queued experiment, each in its own temporary worktree that
+    shares this repository's cache: ``jobs`` experiments at once, each in a
+    worker process (the ops work in the current directory, and a process has
+    one), or with ``jobs`` 1 one after another in this process. Without
+    ``echo``, what the runs and their commands print goes nowhere. A failed
+    one stays queued."""
     scm.require_git(repo, "exp run")
     result = RunAllResult()
     taken: set[str] = set()
+    todo: list[tuple[Queued, str, str]] = []
     for q in queued(repo):
         baseline = scm.git(repo.root, "rev-parse", f"{q.commit}^").stdout.decode().strip()
         existing = {r.name for r in refs.list_refs(repo.root) if r.baseline == baseline}
@@ -222,11 +227,35 @@ def run_all(repo: Repo, *, jobs: int = 1, echo: bool = True) -> RunAllResult:
             continue
         name = q.name or refs.new_name(taken | existing)
         taken.add(name)
+        todo.append((q, name, baseline))
+    if jobs > 1 and len(todo) > 1:
+        # spawn, not fork: the engine's thread pools do not survive a fork.
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(min(jobs, len(todo)), mp_context=spawn) as pool:
+            runs = [
+                (q, pool.submit(_run_queued, type(repo), repo.root, q, name, baseline, echo))
+                for q, name, baseline in todo
+            ]
+            for q, run in runs:
+                try:
+                    result.done.append(run.result())
+                except BaleError as e:
+                    result.failed[q.ref] = str(e)
+        return result
+    for q, name, baseline in todo:
         try:
             result.done.append(_run_in_worktree(repo, q, name, baseline, jobs, echo))
         except BaleError as e:
             result.failed[q.ref] = str(e)
     return result
+
+
+def _run_queued(
+    repo_type: type[Repo], root: Path, q: Queued, name: str, baseline: str, echo: bool
+) -> ExpResult:
+    """One queued experiment in a worker process (stages one at a time, as
+    ``jobs`` is spent on experiments)."""
+    return _run_in_worktree(repo_type(root), q, name, baseline, 1, echo)
 
 
 @contextlib.contextmanager
