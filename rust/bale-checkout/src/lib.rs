@@ -10,5 +10,5 @@
 pub mod checkout;
 pub mod link;
 
-pub use checkout::{checkout, CheckoutOptions, CheckoutStats, Conflict};
-pub use link::{unprotect, unprotect_tree, LinkType, Linker};
+pub use checkout::{checkout, checkout_output, CheckoutOptions, CheckoutStats, Conflict};
+pub use link::{probe_links, unprotect, unprotect_tree, LinkType, Linker};
