@@ -5,8 +5,9 @@
 //! costs a re-hash, never a wrong answer.
 
 use std::collections::HashMap;
-use std::fs;
+use std::fs::{self, Metadata};
 use std::ops::Range;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -34,6 +35,11 @@ struct Entry {
 /// What a directory hashed to, remembered with a fingerprint of everything
 /// its walk saw (names, stats, exec bits, empty directories): while the
 /// fingerprint is unchanged, so is the id, and no file needs looking up.
+/// The stat of a file as the cache keys it.
+pub fn stat_of(meta: &Metadata) -> Stat {
+    Stat { inode: meta.ino(), size: meta.len(), mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec() }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TreeMemo {
     pub fingerprint: [u8; 16],
@@ -238,7 +244,7 @@ impl State {
         for oid in oids {
             let path = odb.object_path(oid);
             if let Ok(meta) = fs::metadata(&path) {
-                self.record_object(&path, crate::walk::stat_of(&meta), *oid);
+                self.record_object(&path, stat_of(&meta), *oid);
             }
         }
     }

@@ -319,7 +319,7 @@ mod tests {
 
     fn verified(ws: &Workspace, oid: &Oid) -> bool {
         let path = ws.odb().object_path(oid);
-        let stat = crate::walk::stat_of(&fs::metadata(&path).unwrap());
+        let stat = crate::state::stat_of(&fs::metadata(&path).unwrap());
         ws.state().lock().unwrap().object_verified(&path, &stat, oid)
     }
 
