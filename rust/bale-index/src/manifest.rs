@@ -348,6 +348,18 @@ pub enum Graft {
     Dir(Oid),
 }
 
+impl Graft {
+    /// What `oid` built to: a directory manifest if it is a tree, else a
+    /// file of `size` bytes.
+    pub fn of(oid: Oid, size: u64, exec: bool) -> Graft {
+        if oid.is_tree() {
+            Graft::Dir(oid)
+        } else {
+            Graft::File { oid, size, exec }
+        }
+    }
+}
+
 /// A directory output after `add` of a path inside it, as DVC 3 does it: the
 /// stored manifest `dir` with everything at or under `rel` replaced by
 /// `with`, and nothing else taken from the workspace. Stores the new

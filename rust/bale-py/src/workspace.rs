@@ -518,11 +518,7 @@ impl Workspace {
     ) -> PyResult<(String, u64, u64, bool)> {
         let dir = parse_oid(dir_algo, dir).py_err(py)?;
         let built = parse_oid(algo, oid).py_err(py)?;
-        let with = if built.is_tree() {
-            bale_index::manifest::Graft::Dir(built)
-        } else {
-            bale_index::manifest::Graft::File { oid: built, size, exec: isexec }
-        };
+        let with = bale_index::manifest::Graft::of(built, size, isexec);
         let (oid, size, nfiles, replaced) =
             py.detach(|| bale_index::manifest::graft(self.ws.odb(), &dir, rel, with)).py_err(py)?;
         Ok((oid.to_string(), size, nfiles, replaced))
