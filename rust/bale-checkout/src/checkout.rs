@@ -9,7 +9,8 @@ use bale_error::{Error, IoContext, Result};
 use bale_hash::{hash_file, Oid};
 use bale_index::build::{state_key, Progress};
 use bale_index::ignore::rules_for;
-use bale_index::walk::{stat_of, walk};
+use bale_index::state::stat_of;
+use bale_index::walk::walk;
 use bale_index::{Manifest, State};
 use bale_odb::Odb;
 use rayon::prelude::*;
@@ -399,6 +400,54 @@ fn remove_empty_parents(file: &Path, stop: &Path) {
     }
 }
 
+/// Makes `target` hold `oid` (a file, or a tree), as [`checkout`] does;
+/// `subpath` (names joined by `/`) limits it to one file or sub-directory
+/// of a directory output. The stat cache's records are parsed while the
+/// manifest is read.
+pub fn checkout_output(
+    target: &Path,
+    oid: &Oid,
+    exec: bool,
+    subpath: Option<&str>,
+    opts: &CheckoutOptions,
+    state: &mut State,
+) -> Result<CheckoutStats> {
+    let shared: &State = state;
+    let (_, picked) = rayon::join(|| shared.warm(), || pick(opts.odb, target, oid, exec, subpath));
+    let (dest, want, exec, manifest) = picked?;
+    checkout(&dest, &want, exec, manifest, opts, state)
+}
+
+/// What a checkout of `subpath` of `oid` at `target` writes where:
+/// `(destination, id, exec, manifest)`.
+fn pick(
+    odb: &Odb,
+    target: &Path,
+    oid: &Oid,
+    exec: bool,
+    subpath: Option<&str>,
+) -> Result<(PathBuf, Oid, bool, Option<Manifest>)> {
+    let Some(sub) = subpath.filter(|s| !s.is_empty()) else {
+        let manifest = if oid.is_tree() { Some(Manifest::load(odb, oid)?) } else { None };
+        return Ok((target.to_path_buf(), *oid, exec, manifest));
+    };
+    let mut m = Manifest::load_under(odb, oid, sub)?;
+    let dest = target.join(sub);
+    if m.entries.len() == 1 && m.entries[0].rel == sub {
+        let e = &m.entries[0];
+        return Ok((dest, e.oid, e.exec, None));
+    }
+    let prefix = format!("{sub}/");
+    for e in &mut m.entries {
+        e.rel = e.rel.strip_prefix(&prefix).unwrap_or(&e.rel).to_owned();
+    }
+    m.empty_dirs = m.empty_dirs.iter().filter_map(|d| d.strip_prefix(&prefix).map(str::to_owned)).collect();
+    if m.entries.is_empty() && m.empty_dirs.is_empty() {
+        return Err(Error::NotFound { path: dest });
+    }
+    Ok((dest, *oid, false, Some(m)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -554,5 +603,36 @@ mod tests {
         let err = run(&r, &f, &built, false, vec![LinkType::Hardlink]).unwrap_err();
         assert!(matches!(err, Error::CorruptObject { .. }));
         assert!(!f.exists());
+    }
+
+    #[test]
+    fn a_subpath_checkout_writes_only_that_file_or_folder() {
+        let r = repo();
+        let data = r.root.join("data");
+        fs::create_dir_all(data.join("sub")).unwrap();
+        fs::write(data.join("sub/a"), b"a").unwrap();
+        fs::write(data.join("b"), b"b").unwrap();
+        let b = add(&r, &data, Algo::Md5);
+        fs::remove_dir_all(&data).unwrap();
+        let p = Progress::default();
+        let linker = Linker::new(vec![LinkType::Copy]);
+        let opts = CheckoutOptions {
+            odb: &r.odb,
+            repo_root: &r.root,
+            linker: &linker,
+            force: false,
+            relink: false,
+            relink_matching_only: false,
+            progress: &p,
+        };
+        let mut state = State::in_memory();
+        let st = checkout_output(&data, &b.oid, false, Some("sub"), &opts, &mut state).unwrap();
+        assert_eq!(st.added, vec!["a".to_owned()]);
+        assert!(data.join("sub/a").is_file() && !data.join("b").exists());
+        let st = checkout_output(&data, &b.oid, false, Some("b"), &opts, &mut state).unwrap();
+        assert_eq!(fs::read(data.join("b")).unwrap(), b"b");
+        assert_eq!(st.missing, Vec::<String>::new());
+        let err = checkout_output(&data, &b.oid, false, Some("nothing"), &opts, &mut state).unwrap_err();
+        assert!(matches!(err, Error::NotFound { .. }), "{err}");
     }
 }

@@ -233,6 +233,24 @@ pub fn unprotect_tree(path: &Path) -> Result<u64> {
     Ok(files.len() as u64)
 }
 
+/// The link types that work from `cache_dir` into `dir`, tried on a
+/// scratch file: each kind that links it.
+pub fn probe_links(cache_dir: &Path, dir: &Path) -> Result<Vec<LinkType>> {
+    fs::create_dir_all(cache_dir).at(cache_dir)?;
+    let src = temp_path(cache_dir);
+    fs::write(&src, b"probe").at(&src)?;
+    let mut works = Vec::new();
+    for kind in [LinkType::Reflink, LinkType::Hardlink, LinkType::Symlink, LinkType::Copy] {
+        let dest = temp_path(dir);
+        if Linker::new(vec![kind]).link(&src, &dest, false).is_ok() {
+            works.push(kind);
+        }
+        let _ = fs::remove_file(&dest);
+    }
+    let _ = fs::remove_file(&src);
+    Ok(works)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,5 +311,17 @@ mod tests {
         // ext4 and tmpfs refuse FICLONE; XFS/btrfs accept it.
         assert!(matches!(used, LinkType::Reflink | LinkType::Copy));
         assert_eq!(fs::metadata(d.path().join("a")).unwrap().permissions().mode() & 0o100, 0o100);
+    }
+
+    #[test]
+    fn probing_finds_the_links_this_file_system_makes_and_leaves_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let (cache, ws) = (d.path().join("cache"), d.path().join("ws"));
+        fs::create_dir_all(&ws).unwrap();
+        let works = probe_links(&cache, &ws).unwrap();
+        for kind in [LinkType::Hardlink, LinkType::Symlink, LinkType::Copy] {
+            assert!(works.contains(&kind), "{kind:?} in {works:?}");
+        }
+        assert_eq!(fs::read_dir(&cache).unwrap().count() + fs::read_dir(&ws).unwrap().count(), 0);
     }
 }

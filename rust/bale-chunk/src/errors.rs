@@ -10,29 +10,24 @@ use std::path::{Path, PathBuf};
 use bale_error::Error;
 use bale_hash::Oid;
 
-use crate::ChunkList;
-
 /// A chunk list whose bytes do not follow DESIGN.md §13.2.
 pub(crate) fn bad_list(path: &Path, reason: String) -> Error {
     Error::BadManifest { path: path.to_path_buf(), reason }
 }
 
-/// Chunk `index` of the list of `file` does not hash to its id. The path
-/// names the list and the chunk's place in it; `expected` is the chunk id.
-pub(crate) fn corrupt_chunk(file: &Oid, index: usize, chunk: &Oid, actual: &blake3::Hash) -> Error {
-    let mut path = ChunkList::relative_path(file).into_os_string();
+/// Chunk `index` of the list at `list` (its path relative to the store)
+/// does not hash to its id. The path names the list and the chunk's place
+/// in it; `expected` is the chunk id.
+pub(crate) fn corrupt_chunk(list: PathBuf, index: usize, chunk: &Oid, actual: &blake3::Hash) -> Error {
+    let mut path = list.into_os_string();
     path.push(format!(" chunk {index}"));
     Error::CorruptObject { path: PathBuf::from(path), expected: chunk.to_string(), actual: actual.to_hex().to_string() }
 }
 
 /// Every chunk verified, yet the whole does not hash to the file id: the
-/// list itself is wrong.
-pub(crate) fn corrupt_whole(file: &Oid, actual: &blake3::Hash) -> Error {
-    Error::CorruptObject {
-        path: ChunkList::relative_path(file),
-        expected: file.to_string(),
-        actual: actual.to_hex().to_string(),
-    }
+/// list (at `list`) itself is wrong.
+pub(crate) fn corrupt_whole(list: PathBuf, file: &Oid, actual: &blake3::Hash) -> Error {
+    Error::CorruptObject { path: list, expected: file.to_string(), actual: actual.to_hex().to_string() }
 }
 
 /// A chunk the source does not have.

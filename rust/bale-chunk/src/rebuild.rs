@@ -95,7 +95,7 @@ pub fn rebuild(list: &ChunkList, source: &impl ChunkSource, out: &mut (impl Writ
     produced?;
     let actual = whole.finalize();
     if actual.as_bytes() != list.file.digest() || size != list.size {
-        return Err(corrupt_whole(&list.file, &actual));
+        return Err(corrupt_whole(ChunkList::relative_path(&list.file), &list.file, &actual));
     }
     Ok(size)
 }
@@ -106,7 +106,7 @@ pub fn check_chunk(list: &ChunkList, index: usize, bytes: &[u8]) -> Result<()> {
     let chunk = &list.chunks[index];
     let actual = blake3::hash(bytes);
     if actual.as_bytes() != chunk.id.digest() || bytes.len() as u64 != chunk.len {
-        return Err(corrupt_chunk(&list.file, index, &chunk.id, &actual));
+        return Err(corrupt_chunk(ChunkList::relative_path(&list.file), index, &chunk.id, &actual));
     }
     Ok(())
 }

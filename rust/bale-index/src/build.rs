@@ -14,8 +14,9 @@ use rayon::prelude::*;
 
 use crate::ignore::rules_for;
 use crate::manifest::{Entry, Manifest};
+use crate::state::stat_of;
 use crate::state::{Stat, State, TreeMemo};
-use crate::walk::{is_exec, stat_of, walk, Walked};
+use crate::walk::{is_exec, walk, Walked};
 
 pub struct BuildOptions<'a> {
     pub algo: Algo,

@@ -15,6 +15,8 @@
 //!   a directory it does not fully hold.
 //! - [`repair`]: corrupt cache objects moved aside before a fetch, so that
 //!   it downloads them again.
+//! - [`workspace`]: one repository's engine across a command: store, stat
+//!   cache, status, and what the stat cache learns before it is saved.
 
 pub mod build;
 pub mod diff;
@@ -25,8 +27,10 @@ pub mod repair;
 pub mod state;
 pub mod sync;
 pub mod walk;
+pub mod workspace;
 
 pub use build::{build_target, hash_target, BuildOptions, Built};
 pub use diff::{diff_manifests, ManifestDiff};
 pub use manifest::{Entry, Manifest};
 pub use state::{Stat, State};
+pub use workspace::{Status, Workspace};

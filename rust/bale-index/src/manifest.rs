@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use bale_error::{Error, Result};
 use bale_hash::{hash_bytes, Algo, Oid};
@@ -45,7 +45,9 @@ const TREE_HEADER: &str = "bale-tree 1\n";
 
 impl Manifest {
     pub fn size(&self) -> u64 {
-        self.entries.iter().map(|e| e.size).sum()
+        // A loaded manifest's sizes add up (see `check_total`); a graft
+        // adds one file more, which saturates rather than wraps.
+        self.entries.iter().fold(0, |total, e| total.saturating_add(e.size))
     }
 
     /// Stores the manifest's objects and returns its id.
@@ -81,6 +83,7 @@ impl Manifest {
                 load_tree(odb, oid, "", &mut m)?;
                 m.entries.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
                 m.empty_dirs.sort_unstable();
+                check_total(&m, &odb.object_path(oid))?;
                 Ok(m)
             }
         }
@@ -129,6 +132,7 @@ impl Manifest {
         load_tree(odb, &tree, &walked, &mut m)?;
         m.entries.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
         m.empty_dirs.sort_unstable();
+        check_total(&m, &odb.object_path(oid))?;
         Ok(m)
     }
 
@@ -195,6 +199,18 @@ impl Manifest {
     }
 }
 
+/// Refuses a native manifest whose files' sizes add up past what a u64
+/// holds: the trees were read from a remote or the cache, and claim any size.
+fn check_total(m: &Manifest, path: &Path) -> Result<()> {
+    match m.entries.iter().try_fold(0u64, |total, e| total.checked_add(e.size)) {
+        Some(_) => Ok(()),
+        None => Err(Error::BadManifest {
+            path: path.to_path_buf(),
+            reason: "its files' sizes add up past 2^64 bytes".into(),
+        }),
+    }
+}
+
 fn split_last(rel: &str) -> (&str, &str) {
     match rel.rfind('/') {
         Some(i) => (&rel[..i], &rel[i + 1..]),
@@ -258,12 +274,12 @@ impl<'a> Node<'a> {
         for (name, e) in &self.files {
             let kind = if e.exec { 'x' } else { 'f' };
             lines.push((name, format!("{kind} {} {} 1 {}\n", e.oid.hex_digest(), e.size, escape_name(name))));
-            size += e.size;
+            size = size.saturating_add(e.size);
             nfiles += 1;
         }
         for (name, oid, s, n) in subtrees {
             lines.push((name, format!("t {} {s} {n} {}\n", oid.hex_digest(), escape_name(name))));
-            size += s;
+            size = size.saturating_add(s);
             nfiles += n;
         }
         // A name is a file or a directory, never both: one order for both.
@@ -330,6 +346,18 @@ pub enum Graft {
     },
     /// A stored directory manifest.
     Dir(Oid),
+}
+
+impl Graft {
+    /// What `oid` built to: a directory manifest if it is a tree, else a
+    /// file of `size` bytes.
+    pub fn of(oid: Oid, size: u64, exec: bool) -> Graft {
+        if oid.is_tree() {
+            Graft::Dir(oid)
+        } else {
+            Graft::File { oid, size, exec }
+        }
+    }
 }
 
 /// A directory output after `add` of a path inside it, as DVC 3 does it: the
@@ -413,10 +441,13 @@ pub fn tree_entry(odb: &Odb, oid: &Oid, path: &str) -> Result<Option<Oid>> {
 }
 
 fn read_tree(odb: &Odb, oid: &Oid) -> Result<Vec<TreeLine>> {
-    let path = odb.object_path(oid);
-    let bytes = odb.read_verified(oid)?;
-    let bad = |reason: String| Error::BadManifest { path: path.clone(), reason };
-    let text = std::str::from_utf8(&bytes).map_err(|_| bad("not UTF-8".into()))?;
+    parse_tree(&odb.read_verified(oid)?, &odb.object_path(oid))
+}
+
+/// The lines of a native tree object's bytes read from `path` (named in errors).
+fn parse_tree(bytes: &[u8], path: &Path) -> Result<Vec<TreeLine>> {
+    let bad = |reason: String| Error::BadManifest { path: path.to_path_buf(), reason };
+    let text = std::str::from_utf8(bytes).map_err(|_| bad("not UTF-8".into()))?;
     let body = text.strip_prefix(TREE_HEADER).ok_or_else(|| bad("not a bale-tree 1 object".into()))?;
     let mut lines = Vec::new();
     // Split on `\n` only: a name may end in `\r`, which `lines()` would eat.
@@ -777,5 +808,126 @@ mod tests {
         m.store(&odb).unwrap();
         // Only the root and `a` are new; `b`, `b/c` and `e` are shared.
         assert_eq!(odb.list(Algo::Blake3).unwrap().len(), before + 2);
+    }
+
+    /// The manifest decoders read bytes from a remote or the cache: random
+    /// and mutated `.dir` JSON and `.tree` objects give an error or a
+    /// manifest whose paths are safe to write under the output, never a
+    /// panic.
+    mod decoders {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn safe(rel: &str) -> bool {
+            !rel.is_empty() && !rel.starts_with('/') && rel.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+        }
+
+        /// One edit of a valid encoding: flip a byte, insert some, cut it short.
+        fn mutate(mut b: Vec<u8>, edits: &[(usize, u8, Vec<u8>)]) -> Vec<u8> {
+            for (at, op, bytes) in edits {
+                let n = b.len().max(1);
+                match op % 3 {
+                    0 if !b.is_empty() => b[at % n] ^= bytes.first().copied().unwrap_or(1) | 1,
+                    1 => {
+                        let at = at % (b.len() + 1);
+                        b.splice(at..at, bytes.iter().copied());
+                    }
+                    _ => b.truncate(at % n),
+                }
+            }
+            b
+        }
+
+        fn edits() -> impl Strategy<Value = Vec<(usize, u8, Vec<u8>)>> {
+            let token = prop_oneof![
+                proptest::collection::vec(any::<u8>(), 1..8),
+                Just(b"\\ud800".to_vec()),
+                Just(b"\\u00".to_vec()),
+                Just(b"..".to_vec()),
+                Just(b"/".to_vec()),
+                Just(b"\"".to_vec()),
+                Just(b"18446744073709551615".to_vec()),
+                Just(b"\n".to_vec()),
+            ];
+            proptest::collection::vec((any::<usize>(), any::<u8>(), token), 1..5)
+        }
+
+        fn name() -> impl Strategy<Value = String> {
+            "[a-z.\\\\ \n]{1,6}".prop_filter("a safe name", |n| n != "." && n != "..")
+        }
+
+        /// A valid `.dir` manifest's bytes.
+        fn dir_json() -> impl Strategy<Value = Vec<u8>> {
+            proptest::collection::btree_map("[a-z]{1,3}(/[a-z]{1,3}){0,2}", any::<[u8; 16]>(), 0..6).prop_map(|m| {
+                let entries = m
+                    .into_iter()
+                    .map(|(rel, d)| Entry { rel, oid: Oid::from_digest(Algo::Md5, &d, false), size: 0, exec: false })
+                    .collect();
+                Manifest { algo: Algo::Md5, entries, empty_dirs: vec![] }.to_dvc_json()
+            })
+        }
+
+        /// A valid native tree object's bytes, sizes anything a u64 holds.
+        fn tree() -> impl Strategy<Value = Vec<u8>> {
+            proptest::collection::btree_map(name(), (0..3u8, any::<[u8; 32]>(), any::<u64>()), 0..6).prop_map(|m| {
+                let mut text = TREE_HEADER.to_owned();
+                for (name, (kind, digest, size)) in m {
+                    let kind = ["f", "x", "t"][kind as usize];
+                    let hex = Oid::from_digest(Algo::Blake3, &digest, false).hex_digest();
+                    text.push_str(&format!("{kind} {hex} {size} 1 {}\n", escape_name(&name)));
+                }
+                text.into_bytes()
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn random_bytes_are_no_manifest(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+                let _ = Manifest::from_dvc_json(Algo::Md5, &bytes, "x".into());
+                let _ = parse_tree(&bytes, Path::new("t"));
+                let text = [TREE_HEADER.as_bytes(), &bytes].concat();
+                let _ = parse_tree(&text, Path::new("t"));
+            }
+
+            #[test]
+            fn a_mutated_dir_manifest_is_refused_or_safe(json in dir_json(), edits in edits()) {
+                let bytes = mutate(json.clone(), &edits);
+                if let Ok(m) = Manifest::from_dvc_json(Algo::Md5, &bytes, "x".into()) {
+                    prop_assert!(m.entries.iter().all(|e| safe(&e.rel)), "{:?}", m.entries);
+                }
+                prop_assert!(Manifest::from_dvc_json(Algo::Md5, &json, "x".into()).is_ok());
+            }
+
+            #[test]
+            fn a_mutated_tree_is_refused_or_safe(bytes in tree(), edits in edits()) {
+                prop_assert!(parse_tree(&bytes, Path::new("t")).is_ok());
+                if let Ok(lines) = parse_tree(&mutate(bytes, &edits), Path::new("t")) {
+                    prop_assert!(lines.iter().all(|l| safe(&l.name)));
+                }
+            }
+
+        }
+
+        proptest! {
+            // Each case writes to disk: fewer of them.
+            #![proptest_config(ProptestConfig::with_cases(64))]
+
+            /// A tree read from a remote claims any sizes: loading it gives
+            /// a manifest whose size can be told, or an error.
+            #[test]
+            fn a_stored_tree_loads_with_a_total_size_or_is_refused(bytes in tree()) {
+                let d = tempfile::tempdir().unwrap();
+                let odb = Odb::new(d.path());
+                let oid = hash_bytes(Algo::Blake3, &bytes, true);
+                odb.put_bytes(&oid, &bytes).unwrap();
+                // Only the files: a sub-tree named here is not in the store.
+                if let Ok(m) = Manifest::load(&odb, &oid) {
+                    let total = m.entries.iter().try_fold(0u64, |t, e| t.checked_add(e.size));
+                    prop_assert_eq!(total, Some(m.size()));
+                }
+            }
+        }
     }
 }

@@ -17,8 +17,8 @@ use bale_error::{Error, Result};
 use bale_hash::{Algo, Oid};
 use bale_odb::Odb;
 
+use crate::state::stat_of;
 use crate::state::State;
-use crate::walk::stat_of;
 
 /// One fetch's checks of the cache, and what they moved aside.
 pub struct Repair<'a> {

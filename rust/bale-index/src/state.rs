@@ -5,8 +5,9 @@
 //! costs a re-hash, never a wrong answer.
 
 use std::collections::HashMap;
-use std::fs;
+use std::fs::{self, Metadata};
 use std::ops::Range;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -34,6 +35,11 @@ struct Entry {
 /// What a directory hashed to, remembered with a fingerprint of everything
 /// its walk saw (names, stats, exec bits, empty directories): while the
 /// fingerprint is unchanged, so is the id, and no file needs looking up.
+/// The stat of a file as the cache keys it.
+pub fn stat_of(meta: &Metadata) -> Stat {
+    Stat { inode: meta.ino(), size: meta.len(), mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec() }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TreeMemo {
     pub fingerprint: [u8; 16],
@@ -238,7 +244,7 @@ impl State {
         for oid in oids {
             let path = odb.object_path(oid);
             if let Ok(meta) = fs::metadata(&path) {
-                self.record_object(&path, crate::walk::stat_of(&meta), *oid);
+                self.record_object(&path, stat_of(&meta), *oid);
             }
         }
     }
@@ -407,8 +413,14 @@ fn split(file: Vec<u8>) -> Option<State> {
 }
 
 fn section<T: Record>(file: &Arc<Vec<u8>>, r: &mut Reader) -> Option<Section<T>> {
-    let count = r.u64()? as usize;
+    let count = usize::try_from(r.u64()?).ok()?;
     let nbytes = usize::try_from(r.u64()?).ok()?;
+    // Every record opens with its key's 4-byte length: a count its bytes
+    // cannot hold is a damaged file, refused before it sizes anything (a
+    // save sizes its buffer by the count of a section never parsed).
+    if count > nbytes / 4 {
+        return None;
+    }
     let start = r.pos;
     r.take(nbytes)?;
     Some(Section { file: Arc::clone(file), range: start..r.pos, count, map: OnceLock::new() })
@@ -538,5 +550,88 @@ mod tests {
         let old = Stat { inode: 3, size: 1, mtime_ns: s.opened_ns - 10_000_000_000 };
         s.record_hashed("h".into(), old, oid(4));
         assert_eq!(s.get("h", &old, Algo::Md5), Some(oid(4)));
+    }
+
+    /// The state file is a cache on disk that any process may have left
+    /// half-written or damaged: random and mutated files load as some
+    /// state or as none, never a panic, and no count in the file sizes an
+    /// allocation or a save.
+    mod decoders {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A saved state with a few records in every section.
+        fn saved(dir: &Path, n: u8) -> Vec<u8> {
+            let p = dir.join("valid");
+            let mut s = State::load(&p);
+            for i in 0..n {
+                let stat = Stat { inode: i.into(), size: 3, mtime_ns: 1_000 };
+                s.record_hashed(format!("f{i}"), stat, oid(i));
+                s.record_object(&dir.join(format!("o{i}")), stat, oid(i).as_tree());
+                let memo = TreeMemo { fingerprint: [i; 16], size: 9, nfiles: 2, oid: oid(i).as_tree() };
+                s.record_tree_memo(&format!("d{i}"), memo);
+            }
+            s.save().unwrap();
+            fs::read(&p).unwrap()
+        }
+
+        /// Loads `bytes` as a state file, asks it everything, changes one
+        /// section and saves: what any command may do with a damaged file.
+        fn exercise(dir: &Path, bytes: &[u8]) -> std::result::Result<(), TestCaseError> {
+            let p = dir.join("state");
+            fs::write(&p, bytes).unwrap();
+            let mut s = State::load(&p);
+            prop_assert!(s.len() <= bytes.len(), "{} records from {} bytes", s.len(), bytes.len());
+            let stat = Stat { inode: 1, size: 3, mtime_ns: 1_000 };
+            let _ = s.get("f1", &stat, Algo::Md5);
+            s.record_hashed("new".into(), stat, oid(9));
+            let _ = s.save();
+            let mut s = State::load(&p);
+            let _ = s.object_verified(&dir.join("o1"), &stat, &oid(1));
+            let _ = s.tree_memo("d1", &[1; 16], Algo::Md5);
+            s.forget("f2");
+            let _ = s.save();
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+
+            #[test]
+            fn random_bytes_load_as_some_state_or_none(tail in proptest::collection::vec(any::<u8>(), 0..200)) {
+                let d = tempfile::tempdir().unwrap();
+                exercise(d.path(), &tail)?;
+                exercise(d.path(), &[MAGIC.as_slice(), &tail].concat())?;
+            }
+
+            #[test]
+            fn a_mutated_state_file_loads_as_some_state_or_none(
+                n in 1..4u8,
+                edits in proptest::collection::vec((any::<usize>(), prop_oneof![any::<u64>(), Just(1u64 << 60), Just(u64::MAX)], any::<bool>()), 1..4),
+            ) {
+                let d = tempfile::tempdir().unwrap();
+                let mut bytes = saved(d.path(), n);
+                for (at, v, wide) in edits {
+                    let w = if wide { 8 } else { 1 };
+                    if bytes.len() >= w {
+                        let at = at % (bytes.len() - w + 1);
+                        bytes[at..at + w].copy_from_slice(&v.to_le_bytes()[..w]);
+                    }
+                }
+                exercise(d.path(), &bytes)?;
+            }
+        }
+
+        /// A section claiming 2^60 records is refused when loaded, before a
+        /// save sizes its buffer by it.
+        #[test]
+        fn a_huge_record_count_is_refused_at_load() {
+            let d = tempfile::tempdir().unwrap();
+            let mut bytes = saved(d.path(), 2);
+            let objects =
+                MAGIC.len() + 16 + u64::from_le_bytes(bytes[MAGIC.len() + 8..][..8].try_into().unwrap()) as usize;
+            bytes[objects..objects + 8].copy_from_slice(&(1u64 << 60).to_le_bytes());
+            exercise(d.path(), &bytes).unwrap();
+        }
     }
 }

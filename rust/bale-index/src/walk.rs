@@ -8,7 +8,7 @@
 //! was killed long enough ago ([`bale_odb::fs::sweepable`]).
 
 use std::fs::{self, Metadata};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use bale_error::{Error, IoContext, Result};
@@ -16,7 +16,7 @@ use bale_odb::fs::{sweepable, temp_owner, QUIET_FOR};
 use rayon::prelude::*;
 
 use crate::ignore::{always_ignored, is_subrepo, Rules};
-use crate::state::Stat;
+use crate::state::{stat_of, Stat};
 
 /// One regular file found by the walk.
 #[derive(Clone, Debug)]
@@ -43,10 +43,6 @@ pub struct Walked {
 pub const SKIPPED_DIR_LINK: &str = "a symlink to a directory (not followed, as dvc does not)";
 /// Why a socket, fifo or device is not tracked.
 pub const SKIPPED_SPECIAL: &str = "not a regular file (a socket, fifo or device)";
-
-pub fn stat_of(meta: &Metadata) -> Stat {
-    Stat { inode: meta.ino(), size: meta.len(), mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec() }
-}
 
 pub fn is_exec(meta: &Metadata) -> bool {
     meta.permissions().mode() & 0o100 != 0

@@ -12,15 +12,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bale_chunk::{
-    chunk_file, chunk_file_against, rebuild, Against, Base, BlockMap, Chunk, ChunkList, ChunkSource, ChunkedFile,
-    Params, TopList, DEFAULT_THRESHOLD, LIST_SUFFIX, TOP_VERSION,
+    chunk_file, chunk_file_against, rebuild, Against, Base, BlockMap, Chunk, ChunkList, ChunkSource, Params, TopList,
+    DEFAULT_THRESHOLD, LIST_SUFFIX, TOP_VERSION,
 };
 use bale_error::{Error, IoContext, Result};
 use bale_hash::{hash_bytes, Algo, FileHash, Oid};
 use rayon::prelude::*;
 
 use crate::fs::{RangeReader, TempFile};
-use crate::store::check_unchanged;
+use crate::put::{check_unchanged, Chunked};
 use crate::{chunked, Odb, PutOutcome};
 
 impl Odb {
@@ -201,25 +201,6 @@ fn stored_top(bytes: &[u8], path: &Path) -> Result<Option<TopList>> {
         return Ok(None);
     }
     TopList::decode(bytes, path).map(Some)
-}
-
-/// How a chunked file is kept beside (or instead of) its object: its list,
-/// and the block map its next version is chunked against.
-pub(crate) struct Chunked {
-    pub list: ChunkList,
-    pub blocks: Option<BlockMap>,
-}
-
-impl Chunked {
-    /// With the hash, for storing; `None` for a file of one chunk.
-    pub(crate) fn of(found: ChunkedFile) -> Result<(FileHash, Option<Chunked>)> {
-        let hash = FileHash { oid: found.id, size: found.size };
-        if !found.is_chunked() {
-            return Ok((hash, None));
-        }
-        let list = ChunkList::new(&found, &Params::DEFAULT)?;
-        Ok((hash, Some(Chunked { list, blocks: found.blocks })))
-    }
 }
 
 /// The chunks the store holds as slices of whole objects that have a list:

@@ -7,7 +7,7 @@ use bale_hash::Oid;
 use rayon::prelude::*;
 
 use crate::fs::TempFile;
-use crate::store::copy_hashing;
+use crate::ingest::copy_hashing;
 use crate::{Odb, Progress};
 
 /// What a transfer did.

@@ -2,9 +2,15 @@
 //! reads that bring the rest (DESIGN.md §11.5, §13.4).
 
 use bale_chunk::ChunkList;
+use std::path::Path;
+
 use bale_error::Result;
 use bale_hash::Oid;
+use bale_index::repair::Repair;
+use bale_index::sync::native_objects;
+use bale_index::Workspace;
 use bale_odb::{LocalChunks, Odb, PutOutcome};
+use rayon::prelude::*;
 
 use crate::assembly::Assemblies;
 use crate::{read_plan_kinds, Kind, ReadPlan, RemoteIndex, Side};
@@ -99,4 +105,55 @@ pub fn fetch_round(
     }
     round.plan = read_plan_kinds(remote, &reads, max_gap, max_read);
     Ok(round)
+}
+
+/// Limits of the reads a round plans: neighbours closer than `max_gap`
+/// bytes merge into one read of at most `max_read` bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadLimits {
+    pub max_gap: u64,
+    pub max_read: u64,
+}
+
+/// One round of a fetch of the native `roots` from the packs the indexes
+/// in `index_dir` describe (see [`fetch_round`]), with its side store: the
+/// lists (and their segments) on their way to a file's assembly, under the
+/// fetch's `staging` folder (removed with it). What the cache holds counts
+/// only if it is good: `repair` moves a corrupt object aside and it is
+/// wanted again. With `shallow`, only the roots themselves are wanted, not
+/// what they reach (to walk down to a sub-directory one tree at a time).
+pub fn plan_fetch(
+    odb: &Odb,
+    repair: &Repair,
+    roots: &[Oid],
+    index_dir: &Path,
+    staging: &Path,
+    limits: ReadLimits,
+    shallow: bool,
+) -> Result<(Side, Round)> {
+    let remote = RemoteIndex::load_dir(index_dir)?;
+    let listed = if shallow { roots.to_vec() } else { repair.walk(|| native_objects(odb, roots))? };
+    let wanted: Vec<Oid> = listed
+        .into_par_iter()
+        .map(|o| Ok(repair.cached(&o)?.is_none().then_some(o)))
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+    let side = Side::new(staging.join("chunks"));
+    let round = fetch_round(odb, &side, &remote, &wanted, limits.max_gap, limits.max_read)?;
+    Ok((side, round))
+}
+
+/// Publishes the chunked files a round's reads completed, each verified
+/// whole, with its list (see [`Assemblies::finish`]), and records them as
+/// known good; returns how many were stored, or the first failure once
+/// the others are published.
+pub fn finish_fetch(ws: &Workspace, assemblies: &Assemblies) -> Result<u64> {
+    let done = assemblies.finish(ws.odb());
+    ws.record_verified(&done.files);
+    match done.error {
+        Some(e) => Err(e),
+        None => Ok(done.files.len() as u64),
+    }
 }

@@ -9,7 +9,7 @@
 //!
 //! The flow, with the Python layer moving the bytes in between:
 //!
-//! - push: [`RemoteIndex::missing`] → [`plan_packs`] (tree order kept, trees
+//! - push: [`plan_push`] ([`RemoteIndex::missing`] → [`plan_packs`]) (tree order kept, trees
 //!   last) → for each pack, [`write_pack`] into a staging folder, upload the
 //!   `.pack`, then its `.idx`, several packs at once; the tree pack goes
 //!   last.
@@ -20,10 +20,16 @@
 //!   [`Assemblies`] builds → their
 //!   [`finish`](Assemblies::finish) publishes those files; repeat.
 //!
+//! - gc: [`usage`] says how much of each pack is still used; [`repack`]
+//!   rewrites a pack in use without the trees and lists nothing uses.
+//! - [`presence`] and [`stored`] say what the remote holds of some roots;
+//!   [`check_copies`] keeps the local index copies honest.
+//!
 //! [`PackIndex`] is one parsed index; [`PackId`] names a pack; [`Entry`] is
 //! one object's place in a pack.
 
 mod assembly;
+mod copies;
 mod errors;
 mod fetch;
 mod format;
@@ -31,21 +37,28 @@ mod id;
 mod index;
 mod ingest;
 mod plan;
+mod presence;
+mod push;
 mod read;
 mod remote;
 mod select;
 mod side;
+mod usage;
 mod write;
 
 pub use assembly::{Assemblies, Finished};
-pub use fetch::{fetch_round, Round};
+pub use copies::{check_copies, check_index};
+pub use fetch::{fetch_round, finish_fetch, plan_fetch, ReadLimits, Round};
 pub use format::{Encoding, Entry, Kind, ENTRY_LEN, VERSION};
 pub use id::{PackId, PACKS_DIR};
 pub use index::PackIndex;
 pub use ingest::{ingest_read, Arrival, Destinations, Ingested};
 pub use plan::{plan_packs, PackItem, PlannedPack};
+pub use presence::{presence, stored, ObjectPresence};
+pub use push::{plan_push, write_counted, PushPlan, Written};
 pub use read::{read_plan, read_plan_kinds, Read, ReadPlan};
 pub use remote::{Location, RemoteIndex};
 pub use select::push_items;
 pub use side::{Side, SideSegments};
+pub use usage::{repack, usage, PackUse};
 pub use write::{write_pack, WrittenPack};

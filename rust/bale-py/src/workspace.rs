@@ -1,21 +1,16 @@
 //! The `Workspace` class: one repository's engine, holding its stat cache
 //! across the calls of one command.
 
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::Mutex;
 
 use bale_checkout::{CheckoutOptions, LinkType, Linker};
-use bale_error::{Error, IoContext, Result};
+use bale_error::{Error, Result};
 use bale_hash::{Algo, Oid};
-use bale_index::build::{build_target, hash_target, BuildOptions};
-use bale_index::repair::Repair;
-use bale_index::{diff_manifests, Manifest, State};
-use bale_odb::{Odb, PutOutcome};
+use bale_index::{Manifest, State};
+use bale_odb::Odb;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use rayon::prelude::*;
 
 use crate::errors::IntoPy;
 use crate::landing::Landing;
@@ -114,57 +109,8 @@ pub struct GcResult {
 
 #[pyclass(module = "bale._core")]
 pub struct Workspace {
-    root: PathBuf,
-    odb: Odb,
-    state: Mutex<State>,
+    ws: bale_index::Workspace,
     jobs: Option<usize>,
-    /// Trees this process stored whole, marked complete in the stat cache
-    /// at `save`: once, after the last write, so one settled fingerprint of
-    /// the cache covers them all.
-    stored_trees: Mutex<Vec<Oid>>,
-    /// Corrupt objects the fetch plans moved aside (`take_moved_aside`).
-    moved_aside: Mutex<Vec<(Oid, PathBuf)>>,
-}
-
-impl Workspace {
-    /// Runs `publish` for every oid in parallel, remembers each object it
-    /// stored (hashed on the way) as verified in the stat cache, and raises
-    /// the first error only after every item was handled. Returns each
-    /// object's size.
-    fn publish_all(
-        &self,
-        oids: &[Oid],
-        publish: impl Fn(usize, &Oid) -> Result<(u64, PutOutcome)> + Sync,
-    ) -> Result<Vec<u64>> {
-        let done: Vec<Result<(u64, PutOutcome)>> =
-            oids.par_iter().enumerate().map(|(i, oid)| publish(i, oid)).collect();
-        let mut sizes = Vec::with_capacity(done.len());
-        let mut stored = Vec::with_capacity(done.len());
-        let mut first_error = None;
-        for (oid, r) in oids.iter().zip(done) {
-            match r {
-                Ok((size, outcome)) => {
-                    if outcome == PutOutcome::Stored {
-                        stored.push(*oid);
-                    }
-                    sizes.push(size);
-                }
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        self.state.lock().unwrap().record_verified(&self.odb, &stored);
-        first_error.map_or(Ok(sizes), Err)
-    }
-
-    fn manifest_for(&self, oid: &Oid) -> Result<Option<Manifest>, Error> {
-        if oid.is_tree() {
-            Manifest::load(&self.odb, oid).map(Some)
-        } else {
-            Ok(None)
-        }
-    }
 }
 
 #[pymethods]
@@ -183,19 +129,12 @@ impl Workspace {
             None => State::in_memory(),
         };
         let odb = Odb::new(cache_dir).shared_group(shared_group);
-        Workspace {
-            root,
-            odb,
-            state: Mutex::new(state),
-            jobs,
-            stored_trees: Mutex::default(),
-            moved_aside: Mutex::default(),
-        }
+        Workspace { ws: bale_index::Workspace::new(root, odb, state), jobs }
     }
 
     #[getter]
     fn cache_dir(&self) -> PathBuf {
-        self.odb.root().to_path_buf()
+        self.ws.odb().root().to_path_buf()
     }
 
     /// Hashes a file or directory; with `store`, also puts every object in
@@ -220,21 +159,7 @@ impl Workspace {
         // Only a hint: an id that does not parse is no previous version.
         let previous = previous.and_then(|o| Oid::parse(algo, o).ok());
         run(py, self.jobs, progress, tick, |p| {
-            let opts = BuildOptions {
-                algo,
-                repo_root: &self.root,
-                odb: store.then_some(&self.odb),
-                clone,
-                previous,
-                progress: p,
-            };
-            let mut state = self.state.lock().unwrap();
-            let b = hash_target(&target, &opts, &mut state, &|_, _| false)?;
-            if store && b.oid.is_tree() {
-                // Every object is in the cache now: said at `save`, so that
-                // the first `status` after an `add` need not look for each.
-                self.stored_trees.lock().unwrap().push(b.oid);
-            }
+            let b = self.ws.build(&target, algo, store, clone, previous, p)?;
             Ok(Built {
                 oid: b.oid.to_string(),
                 size: b.size,
@@ -251,22 +176,7 @@ impl Workspace {
     /// (killed): in the cache, in each of `dirs`, and anywhere below each of
     /// `trees`. Returns the paths removed.
     fn sweep_temps(&self, py: Python<'_>, dirs: Vec<PathBuf>, trees: Vec<PathBuf>) -> PyResult<Vec<PathBuf>> {
-        use bale_odb::fs::sweep_temps;
-        run(py, self.jobs, None, None, |_| {
-            let mut removed: Vec<PathBuf> = Vec::new();
-            for (path, _) in self.odb.stale_temps()? {
-                if fs::remove_file(&path).is_ok() {
-                    removed.push(path);
-                }
-            }
-            let places: Vec<(&PathBuf, bool)> =
-                dirs.iter().map(|d| (d, false)).chain(trees.iter().map(|t| (t, true))).collect();
-            // A writer of this repository was killed: its temps go now.
-            let now = std::time::Duration::ZERO;
-            let swept: Vec<Vec<PathBuf>> = places.par_iter().map(|(p, deep)| sweep_temps(p, *deep, now)).collect();
-            removed.extend(swept.into_iter().flatten());
-            Ok(removed)
-        })
+        run(py, self.jobs, None, None, |_| self.ws.sweep_temps(&dirs, &trees))
     }
 
     /// Hashes `target` without storing and lists its files:
@@ -282,8 +192,7 @@ impl Workspace {
     ) -> PyResult<(String, Vec<(String, String)>)> {
         let algo = Algo::from_str(algo).py_err(py)?;
         run(py, self.jobs, progress, tick, |p| {
-            let opts = BuildOptions::hashing(algo, &self.root, p);
-            let b = build_target(&target, &opts, &mut self.state.lock().unwrap())?;
+            let b = self.ws.scan(&target, algo, p)?;
             let files = match b.manifest {
                 Some(m) => m.entries.into_iter().map(|e| (e.rel, e.oid.to_string())).collect(),
                 None => vec![(String::new(), b.oid.to_string())],
@@ -306,76 +215,16 @@ impl Workspace {
         let algo_v = Algo::from_str(algo).py_err(py)?;
         let recorded = oid.map(|o| parse_oid(algo, o)).transpose().py_err(py)?;
         run(py, self.jobs, progress, tick, |p| {
-            let in_cache = recorded.map(|o| self.odb.has(&o)).unwrap_or(false);
-            let uncached = |m: &Manifest| -> Vec<String> {
-                use rayon::prelude::*;
-                m.entries.par_iter().filter(|e| !self.odb.has(&e.oid)).map(|e| e.rel.clone()).collect()
-            };
-            let recorded_manifest = || -> Result<Option<Manifest>, Error> {
-                match recorded {
-                    Some(o) if o.is_tree() && in_cache => self.manifest_for(&o),
-                    _ => Ok(None),
-                }
-            };
-            if std::fs::symlink_metadata(&target).is_err() {
-                let old = recorded_manifest()?;
-                return Ok(Status {
-                    oid: None,
-                    size: 0,
-                    nfiles: None,
-                    added: vec![],
-                    not_in_cache: old.as_ref().map(uncached).unwrap_or_default(),
-                    deleted: old.map(|m| m.entries.into_iter().map(|e| e.rel).collect()).unwrap_or_default(),
-                    modified: vec![],
-                    in_cache,
-                });
-            }
-            let opts = BuildOptions::hashing(algo_v, &self.root, p);
-            let same = |oid: &Oid| recorded.is_some_and(|r| r.digest() == oid.digest() && r.is_tree() == oid.is_tree());
-            // A tree found complete before, with no object come or gone
-            // since, is complete now: no need to look for each member. A
-            // file has no members (`in_cache` says it all), so it needs no
-            // fingerprint of the cache area.
-            let fingerprint = recorded.filter(Oid::is_tree).and_then(|_| self.odb.area_fingerprint(algo_v));
-            let known = |oid: &Oid, state: &State| fingerprint.is_some_and(|f| state.tree_complete(oid, f));
-            // Only an unchanged, complete tree can be answered without its files.
-            let wants_files = |oid: &Oid, state: &State| !(same(oid) && known(oid, state));
-            let now = hash_target(&target, &opts, &mut self.state.lock().unwrap(), &wants_files)?;
-            let (mut added, mut deleted, mut modified) = (vec![], vec![], vec![]);
-            let same = same(&now.oid);
-            let known = same && known(&now.oid, &self.state.lock().unwrap());
-            // Unchanged: the workspace's own listing has the recorded ids, so
-            // the recorded manifest need not be read at all.
-            let not_in_cache = if same {
-                if known {
-                    Vec::new()
-                } else {
-                    let missing = now.manifest.as_ref().map(uncached).unwrap_or_default();
-                    if let (Some(f), true, true) = (fingerprint, missing.is_empty(), in_cache) {
-                        self.state.lock().unwrap().record_tree_complete(now.oid, f);
-                    }
-                    missing
-                }
-            } else {
-                let old = recorded_manifest()?;
-                match (&old, &now.manifest) {
-                    (Some(o), Some(n)) => {
-                        let d = diff_manifests(o, n);
-                        (added, deleted, modified) = (d.added, d.deleted, d.modified);
-                    }
-                    _ => modified.push(String::new()),
-                }
-                old.as_ref().map(uncached).unwrap_or_default()
-            };
+            let s = self.ws.status(&target, algo_v, recorded, p)?;
             Ok(Status {
-                oid: Some(now.oid.to_string()),
-                size: now.size,
-                nfiles: now.nfiles,
-                added,
-                deleted,
-                modified,
-                in_cache,
-                not_in_cache,
+                oid: s.oid.map(|o| o.to_string()),
+                size: s.size,
+                nfiles: s.nfiles,
+                added: s.added,
+                deleted: s.deleted,
+                modified: s.modified,
+                in_cache: s.in_cache,
+                not_in_cache: s.not_in_cache,
             })
         })
     }
@@ -404,47 +253,16 @@ impl Workspace {
         run(py, self.jobs, progress, tick, |p| {
             let linker = Linker::new(types);
             let opts = CheckoutOptions {
-                odb: &self.odb,
-                repo_root: &self.root,
+                odb: self.ws.odb(),
+                repo_root: self.ws.root(),
                 linker: &linker,
                 force,
                 relink: relink || relink_only,
                 relink_matching_only: relink_only,
                 progress: p,
             };
-            let mut state = self.state.lock().unwrap();
-            // The state's records are parsed while the manifest is read.
-            let shared: &State = &state;
-            let (_, picked) = rayon::join(
-                || shared.warm(),
-                || match subpath.as_deref().filter(|s| !s.is_empty()) {
-                    None => Ok((target.clone(), oid, isexec, self.manifest_for(&oid)?)),
-                    Some(sub) => {
-                        let mut m = Manifest::load_under(&self.odb, &oid, sub)?;
-                        let dest = target.join(sub);
-                        if m.entries.len() == 1 && m.entries[0].rel == sub {
-                            let e = &m.entries[0];
-                            Ok((dest, e.oid, e.exec, None))
-                        } else {
-                            let prefix = format!("{sub}/");
-                            for e in &mut m.entries {
-                                e.rel = e.rel.strip_prefix(&prefix).unwrap_or(&e.rel).to_owned();
-                            }
-                            m.empty_dirs = m
-                                .empty_dirs
-                                .iter()
-                                .filter_map(|d| d.strip_prefix(&prefix).map(str::to_owned))
-                                .collect();
-                            if m.entries.is_empty() && m.empty_dirs.is_empty() {
-                                return Err(Error::NotFound { path: dest });
-                            }
-                            Ok((dest, oid, false, Some(m)))
-                        }
-                    }
-                },
-            );
-            let (dest, want_oid, exec, manifest) = picked?;
-            let st = bale_checkout::checkout(&dest, &want_oid, exec, manifest, &opts, &mut state)?;
+            let mut state = self.ws.state().lock().unwrap();
+            let st = bale_checkout::checkout_output(&target, &oid, isexec, subpath.as_deref(), &opts, &mut state)?;
             Ok(CheckoutResult {
                 added: st.added,
                 modified: st.modified,
@@ -460,7 +278,7 @@ impl Workspace {
     /// The files of a directory object: `(relpath, oid, size, isexec)`.
     fn manifest(&self, py: Python<'_>, algo: &str, oid: &str) -> PyResult<Vec<(String, String, u64, bool)>> {
         let oid = parse_oid(algo, oid).py_err(py)?;
-        let m = py.detach(|| Manifest::load(&self.odb, &oid)).py_err(py)?;
+        let m = py.detach(|| Manifest::load(self.ws.odb(), &oid)).py_err(py)?;
         Ok(m.entries.into_iter().map(|e| (e.rel, e.oid.to_string(), e.size, e.exec)).collect())
     }
 
@@ -468,21 +286,21 @@ impl Workspace {
     /// most `limit`.
     fn recent_trees(&self, py: Python<'_>, algo: &str, limit: usize) -> PyResult<Vec<String>> {
         let algo = Algo::from_str(algo).py_err(py)?;
-        let oids = py.detach(|| self.odb.recent_trees(algo, limit)).py_err(py)?;
+        let oids = py.detach(|| self.ws.odb().recent_trees(algo, limit)).py_err(py)?;
         Ok(oids.iter().map(Oid::to_string).collect())
     }
 
     fn object_path(&self, py: Python<'_>, algo: &str, oid: &str) -> PyResult<PathBuf> {
-        Ok(self.odb.object_path(&parse_oid(algo, oid).py_err(py)?))
+        Ok(self.ws.odb().object_path(&parse_oid(algo, oid).py_err(py)?))
     }
 
     /// The object's key on a remote in DVC's layout (its path under the cache root).
     fn object_key(&self, py: Python<'_>, algo: &str, oid: &str) -> PyResult<String> {
-        Ok(bale_index::sync::object_key(&self.odb, &parse_oid(algo, oid).py_err(py)?))
+        Ok(bale_index::sync::object_key(self.ws.odb(), &parse_oid(algo, oid).py_err(py)?))
     }
 
     fn exists(&self, py: Python<'_>, algo: &str, oid: &str) -> PyResult<bool> {
-        Ok(self.odb.has(&parse_oid(algo, oid).py_err(py)?))
+        Ok(self.ws.odb().has(&parse_oid(algo, oid).py_err(py)?))
     }
 
     /// Deletes every cached object not reachable from `keep`
@@ -505,7 +323,7 @@ impl Workspace {
         let roots = parse_oids(py, &keep)?;
         let whole = parse_oids(py, &whole)?;
         run(py, self.jobs, None, None, |_| {
-            let c = bale_index::gc::collect(&self.odb, &roots, &whole, compact, dry)?;
+            let c = bale_index::gc::collect(self.ws.odb(), &roots, &whole, compact, dry)?;
             Ok(GcResult {
                 removed: c.removed,
                 bytes: c.bytes,
@@ -536,11 +354,7 @@ impl Workspace {
         let oids = oids.iter().map(|(a, o)| parse_oid(a, o)).collect::<Result<Vec<_>, _>>().py_err(py)?;
         let remote = Odb::new(remote_root);
         run(py, jobs.or(self.jobs), progress, tick, |p| {
-            // Every object is hashed on the way, both ways (DESIGN.md §12).
-            let (src, dst) = if push { (&self.odb, &remote) } else { (&remote, &self.odb) };
-            let t = bale_odb::transfer(src, dst, &oids, p)?;
-            // What was copied was hashed: the cache's copy is known good.
-            self.state.lock().unwrap().record_verified(&self.odb, &t.verified);
+            let t = self.ws.transfer(&remote, &oids, push, p)?;
             Ok(Transferred {
                 copied: t.copied,
                 bytes: t.bytes,
@@ -568,15 +382,7 @@ impl Workspace {
         repair: bool,
     ) -> PyResult<(Vec<PlannedFile>, Vec<PlannedDir>)> {
         let roots = parse_oids(py, &roots)?;
-        let plan = run(py, self.jobs, progress, tick, |_| {
-            if !repair {
-                return bale_index::sync::plan(&self.odb, &roots);
-            }
-            let repair = Repair::new(&self.odb, &self.state);
-            let plan = bale_index::sync::plan_repairing(&self.odb, &roots, &repair);
-            self.moved_aside.lock().unwrap().extend(repair.into_moved());
-            plan
-        })?;
+        let plan = run(py, self.jobs, progress, tick, |_| self.ws.sync_plan(&roots, repair))?;
         let (files, dirs, _) = plan_rows(plan);
         Ok((files, dirs))
     }
@@ -597,14 +403,15 @@ impl Workspace {
     ) -> PyResult<(Vec<PlannedFile>, Vec<PlannedDir>, u64)> {
         let roots = parse_oids(py, &roots)?;
         let vouchers = parse_oids(py, &vouched_by)?;
-        let plan = run(py, self.jobs, progress, tick, |_| bale_index::sync::plan_push(&self.odb, &roots, &vouchers))?;
+        let plan =
+            run(py, self.jobs, progress, tick, |_| bale_index::sync::plan_push(self.ws.odb(), &roots, &vouchers))?;
         Ok(plan_rows(plan))
     }
 
     /// A download of `oid` to land in the cache, hashed as it lands.
     fn landing(&self, py: Python<'_>, algo: &str, oid: &str) -> PyResult<Landing> {
         let oid = parse_oid(algo, oid).py_err(py)?;
-        py.detach(|| self.odb.landing(&oid)).py_err(py).map(Landing::new)
+        py.detach(|| self.ws.odb().landing(&oid)).py_err(py).map(Landing::new)
     }
 
     /// Publishes a finished download if it hashes to its id (else it is
@@ -614,23 +421,17 @@ impl Workspace {
         let Some(landing) = landing.take() else {
             return Err(PyValueError::new_err("the download was already published or discarded"));
         };
-        let oid = landing.oid();
-        let (hash, outcome) = run(py, self.jobs, None, None, |_| self.odb.ingest_landed(landing, source))?;
-        if outcome == PutOutcome::Stored {
-            self.state.lock().unwrap().record_verified(&self.odb, &[oid]);
-        }
-        Ok(hash.size)
+        run(py, self.jobs, None, None, |_| self.ws.ingest_landed(landing, source))
     }
 
     /// The same for downloads held in memory: `(algo, oid, bytes, source)`.
     fn ingest_bytes_many(&self, py: Python<'_>, items: Vec<(String, String, Vec<u8>, String)>) -> PyResult<Vec<u64>> {
-        let parsed = items.iter().map(|(a, o, _, _)| parse_oid(a, o)).collect::<Result<Vec<_>, _>>().py_err(py)?;
-        run(py, self.jobs, None, None, |_| {
-            self.publish_all(&parsed, |i, oid| {
-                let (_, _, data, source) = &items[i];
-                Ok((data.len() as u64, self.odb.ingest_bytes(oid, data, source)?))
-            })
-        })
+        let parsed = items
+            .iter()
+            .map(|(a, o, data, source)| Ok((parse_oid(a, o)?, &data[..], &source[..])))
+            .collect::<Result<Vec<_>, Error>>()
+            .py_err(py)?;
+        run(py, self.jobs, None, None, |_| self.ws.ingest_bytes_many(&parsed))
     }
 
     /// Plans the packs a push of the native `roots` needs: every object they
@@ -647,7 +448,10 @@ impl Workspace {
         tick: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<crate::packs::PackPush> {
         let roots = parse_oids(py, &roots)?;
-        run(py, self.jobs, None, tick, |_| crate::packs::push(&self.odb, &roots, &index_dir, &staging, target))
+        let plan = run(py, self.jobs, None, tick, |_| {
+            bale_pack::plan_push(self.ws.odb(), &roots, &index_dir, &staging, target)
+        })?;
+        Ok(crate::packs::PackPush { plan })
     }
 
     /// Writes pack `i` of `plan` into its staging folder, each object
@@ -661,10 +465,10 @@ impl Workspace {
         i: usize,
         progress: Option<&Progress>,
     ) -> PyResult<crate::packs::WrittenRow> {
-        if i >= plan.planned.len() {
+        if i >= plan.plan.planned.len() {
             return Err(pyo3::exceptions::PyIndexError::new_err(i));
         }
-        run(py, self.jobs, progress, None, |p| crate::packs::write_planned(plan, i, p))
+        run(py, self.jobs, progress, None, |p| plan.plan.write(i, p)).map(crate::packs::written_row)
     }
 
     /// The ranged reads that fetch what the native `roots` reach and the
@@ -685,14 +489,14 @@ impl Workspace {
         shallow: bool,
     ) -> PyResult<crate::packs::FetchPlan> {
         let roots = parse_oids(py, &roots)?;
+        let limits = bale_pack::ReadLimits { max_gap, max_read };
         let plan = run(py, self.jobs, None, None, |_| {
-            let repair = Repair::new(&self.odb, &self.state);
-            let plan =
-                crate::packs::fetch_plan(&self.odb, &repair, &roots, &index_dir, &staging, max_gap, max_read, shallow);
-            self.moved_aside.lock().unwrap().extend(repair.into_moved());
-            plan
+            self.ws.repairing(|repair| {
+                bale_pack::plan_fetch(self.ws.odb(), repair, &roots, &index_dir, &staging, limits, shallow)
+            })
         })?;
-        self.state.lock().unwrap().record_verified(&self.odb, &plan.rebuilt_files);
+        let plan = crate::packs::FetchPlan::new(plan);
+        self.ws.record_verified(&plan.rebuilt_files);
         Ok(plan)
     }
 
@@ -714,13 +518,9 @@ impl Workspace {
     ) -> PyResult<(String, u64, u64, bool)> {
         let dir = parse_oid(dir_algo, dir).py_err(py)?;
         let built = parse_oid(algo, oid).py_err(py)?;
-        let with = if built.is_tree() {
-            bale_index::manifest::Graft::Dir(built)
-        } else {
-            bale_index::manifest::Graft::File { oid: built, size, exec: isexec }
-        };
+        let with = bale_index::manifest::Graft::of(built, size, isexec);
         let (oid, size, nfiles, replaced) =
-            py.detach(|| bale_index::manifest::graft(&self.odb, &dir, rel, with)).py_err(py)?;
+            py.detach(|| bale_index::manifest::graft(self.ws.odb(), &dir, rel, with)).py_err(py)?;
         Ok((oid.to_string(), size, nfiles, replaced))
     }
 
@@ -728,7 +528,7 @@ impl Workspace {
     /// joined by `/`), or `None` where it records nothing there.
     fn tree_entry(&self, py: Python<'_>, oid: &str, path: &str) -> PyResult<Option<String>> {
         let oid = parse_oid("blake3", oid).py_err(py)?;
-        let found = py.detach(|| bale_index::manifest::tree_entry(&self.odb, &oid, path)).py_err(py)?;
+        let found = py.detach(|| bale_index::manifest::tree_entry(self.ws.odb(), &oid, path)).py_err(py)?;
         Ok(found.map(|o| o.to_string()))
     }
 
@@ -740,7 +540,7 @@ impl Workspace {
         plan: &Bound<'_, crate::packs::FetchPlan>,
         i: usize,
     ) -> PyResult<crate::packs::ReadArrival> {
-        crate::packs::ReadArrival::new(py, &self.odb, plan, i)
+        crate::packs::ReadArrival::new(py, self.ws.odb(), plan, i)
     }
 
     /// Ends a read once its download completed (every byte must have
@@ -751,19 +551,14 @@ impl Workspace {
             return Err(PyValueError::new_err("the read was already ingested, discarded or failed"));
         };
         let got = got.py_err(py)?;
-        self.state.lock().unwrap().record_verified(&self.odb, &got.published);
+        self.ws.record_verified(&got.published);
         Ok((got.stored, got.files, got.bytes))
     }
 
     /// Publishes the chunked files `plan`'s reads completed, each verified
     /// whole, with its list; returns how many were stored.
     fn pack_fetch_finish(&self, py: Python<'_>, plan: &crate::packs::FetchPlan) -> PyResult<u64> {
-        let done = run(py, self.jobs, None, None, |_| Ok(plan.assemblies.finish(&self.odb)))?;
-        self.state.lock().unwrap().record_verified(&self.odb, &done.files);
-        match done.error {
-            Some(e) => Err::<u64, _>(e).py_err(py),
-            None => Ok(done.files.len() as u64),
-        }
+        run(py, self.jobs, None, None, |_| bale_pack::finish_fetch(&self.ws, &plan.assemblies))
     }
 
     /// How much of each pack the native `roots` still use (see
@@ -773,23 +568,23 @@ impl Workspace {
         py: Python<'_>,
         roots: Vec<(String, String)>,
         index_dir: PathBuf,
-    ) -> PyResult<Vec<crate::packs::PackUse>> {
+    ) -> PyResult<Vec<crate::packs::PackUseRow>> {
         let roots = parse_oids(py, &roots)?;
-        run(py, self.jobs, None, None, |_| crate::packs::usage(&self.odb, &roots, &index_dir))
+        let uses = run(py, self.jobs, None, None, |_| bale_pack::usage(self.ws.odb(), &roots, &index_dir))?;
+        Ok(uses.into_iter().map(crate::packs::use_row).collect())
     }
 
     /// The corrupt objects this engine's fetch plans moved aside since the
     /// last call, `(oid, where it went)`, for the command to say so.
     fn take_moved_aside(&self) -> Vec<(String, PathBuf)> {
-        let moved = std::mem::take(&mut *self.moved_aside.lock().unwrap());
-        moved.into_iter().map(|(oid, to)| (oid.to_string(), to)).collect()
+        self.ws.take_moved_aside().into_iter().map(|(oid, to)| (oid.to_string(), to)).collect()
     }
 
     /// Where corrupt objects are moved aside (kept for a look; `gc`
     /// removes them).
     #[getter]
     fn corrupt_dir(&self) -> PathBuf {
-        self.odb.corrupt_dir()
+        self.ws.odb().corrupt_dir()
     }
 
     /// Rewrites packs still in use without the trees and chunk lists
@@ -804,7 +599,9 @@ impl Workspace {
         out_dir: PathBuf,
     ) -> PyResult<Vec<crate::packs::WrittenRow>> {
         let roots = parse_oids(py, &roots)?;
-        run(py, self.jobs, None, None, |_| crate::packs::repack(&self.odb, &roots, &index_dir, &packs, &out_dir))
+        let written =
+            run(py, self.jobs, None, None, |_| bale_pack::repack(self.ws.odb(), &roots, &index_dir, &packs, &out_dir))?;
+        Ok(written.into_iter().map(crate::packs::written_row).collect())
     }
 
     /// `(oid, cached, on the remote, checked)` of every object the native
@@ -817,7 +614,8 @@ impl Workspace {
         index_dir: PathBuf,
     ) -> PyResult<Vec<(String, bool, bool, bool)>> {
         let roots = parse_oids(py, &roots)?;
-        run(py, self.jobs, None, None, |_| crate::packs::presence(&self.odb, &roots, &index_dir))
+        let found = run(py, self.jobs, None, None, |_| bale_pack::presence(self.ws.odb(), &roots, &index_dir))?;
+        Ok(found.into_iter().map(|p| (p.oid.to_string(), p.cached, p.on_remote, p.checked)).collect())
     }
 
     /// `(bytes in the cache, bytes on the remote)` the objects `roots`
@@ -831,31 +629,19 @@ impl Workspace {
         index_dir: Option<PathBuf>,
     ) -> PyResult<(u64, Option<u64>)> {
         let roots = parse_oids(py, &roots)?;
-        run(py, self.jobs, None, None, |_| crate::packs::stored(&self.odb, &roots, index_dir.as_deref()))
+        run(py, self.jobs, None, None, |_| bale_pack::stored(self.ws.odb(), &roots, index_dir.as_deref()))
     }
 
     /// Saves the stat cache. Failure is ignored: it is only a cache.
     fn save(&self, py: Python<'_>) {
-        py.detach(|| {
-            let trees = std::mem::take(&mut *self.stored_trees.lock().unwrap());
-            let mut state = self.state.lock().unwrap();
-            let mut fingerprints = std::collections::HashMap::new();
-            for oid in trees {
-                let algo = oid.algo();
-                let f = *fingerprints.entry(algo).or_insert_with(|| self.odb.settled_area_fingerprint(algo));
-                if let Some(f) = f {
-                    state.record_tree_complete(oid, f);
-                }
-            }
-            let _ = state.save();
-        })
+        let _ = py.detach(|| self.ws.save());
     }
 }
 
 /// Checks a downloaded pack index: well formed, and the index of `pack`.
 #[pyfunction]
 pub fn check_pack_index(py: Python<'_>, path: PathBuf, pack: &str) -> PyResult<()> {
-    py.detach(|| crate::packs::check_index(&path, pack)).py_err(py)
+    py.detach(|| bale_pack::check_index(&path, pack)).py_err(py)
 }
 
 /// bale's temp files under a folder remote's `root` that were left alone
@@ -869,7 +655,7 @@ pub fn remote_temps(py: Python<'_>, root: PathBuf) -> Vec<(PathBuf, u64)> {
 /// their names (fetch them again).
 #[pyfunction]
 pub fn check_index_copies(py: Python<'_>, index_dir: PathBuf) -> PyResult<Vec<String>> {
-    py.detach(|| crate::packs::check_copies(&index_dir)).py_err(py)
+    py.detach(|| bale_pack::check_copies(&index_dir)).py_err(py)
 }
 
 /// Raises `InvalidOidError` unless `oid` is the text of an `algo` id (its
@@ -923,21 +709,6 @@ pub fn unprotect(py: Python<'_>, path: PathBuf) -> PyResult<u64> {
 /// The link types that work from `cache_dir` into `workspace_dir`.
 #[pyfunction]
 pub fn probe_links(py: Python<'_>, cache_dir: PathBuf, workspace_dir: PathBuf) -> PyResult<Vec<String>> {
-    py.detach(|| probe(&cache_dir, &workspace_dir)).py_err(py)
-}
-
-fn probe(cache_dir: &Path, dir: &Path) -> Result<Vec<String>, Error> {
-    std::fs::create_dir_all(cache_dir).at(cache_dir)?;
-    let src = bale_odb::fs::temp_path(cache_dir);
-    std::fs::write(&src, b"probe").at(&src)?;
-    let mut works = Vec::new();
-    for kind in [LinkType::Reflink, LinkType::Hardlink, LinkType::Symlink, LinkType::Copy] {
-        let dest = bale_odb::fs::temp_path(dir);
-        if Linker::new(vec![kind]).link(&src, &dest, false).is_ok() {
-            works.push(kind.name().to_owned());
-        }
-        let _ = std::fs::remove_file(&dest);
-    }
-    let _ = std::fs::remove_file(&src);
-    Ok(works)
+    let works = py.detach(|| bale_checkout::probe_links(&cache_dir, &workspace_dir)).py_err(py)?;
+    Ok(works.into_iter().map(|k| k.name().to_owned()).collect())
 }
