@@ -40,7 +40,7 @@ mod write;
 pub use assembly::{Assemblies, Finished};
 pub use fetch::{fetch_round, Round};
 pub use format::{Encoding, Entry, Kind, ENTRY_LEN, VERSION};
-pub use id::{PackId, PACKS_DIR};
+pub use id::{PackFile, PackId, PACKS_DIR};
 pub use index::PackIndex;
 pub use ingest::{ingest_read, Arrival, Destinations, Ingested};
 pub use plan::{plan_packs, PackItem, PlannedPack};
