@@ -7,6 +7,7 @@ from typing import final
 
 __version__: str
 __all__ = [
+    "PACKS_DIR",
     "Built",
     "CheckoutResult",
     "FetchPlan",
@@ -14,9 +15,12 @@ __all__ = [
     "Landing",
     "ObjectReader",
     "PackPush",
+    "PlannedDir",
+    "PlannedObject",
     "Progress",
     "ReadArrival",
     "Status",
+    "StoreKey",
     "Transferred",
     "Workspace",
     "__version__",
@@ -25,8 +29,11 @@ __all__ = [
     "check_pack_index",
     "failpoint",
     "find_metafiles",
+    "folder_objects",
     "hash_file",
     "ignored_reason",
+    "is_tree",
+    "parse_key",
     "probe_links",
     "remote_temps",
     "temp_path",
@@ -34,9 +41,49 @@ __all__ = [
 ]
 
 _Path = str | PathLike[str]
-# A sync plan's rows: (algo, oid, key, size or None), a dir with its files' indexes
-_PlannedFile = tuple[str, str, str, int | None]
-_PlannedDir = tuple[str, str, str, int | None, list[int]]
+
+#: The folder of a remote, beside DVC's ``files/``, that holds bale's packs.
+PACKS_DIR: str
+
+@final
+class PlannedObject:
+    """One object of a sync plan."""
+
+    @property
+    def algo(self) -> str: ...
+    @property
+    def oid(self) -> str: ...
+    @property
+    def key(self) -> str:
+        """Its key on a remote in DVC's layout (its path under the cache root)."""
+    @property
+    def size(self) -> int | None:
+        """Its size in the cache; ``None`` when the cache lacks it."""
+
+@final
+class PlannedDir:
+    """A directory of a sync plan: its object and the indexes of its files
+    in the plan's files (none while the cache lacks its manifest)."""
+
+    @property
+    def object(self) -> PlannedObject: ...
+    @property
+    def members(self) -> list[int]: ...
+
+@final
+class StoreKey:
+    """What a remote key names, when its content is known by its name."""
+
+    @property
+    def kind(self) -> str:
+        """``object``, ``pack`` or ``pack-index``."""
+    @property
+    def algo(self) -> str: ...
+    @property
+    def oid(self) -> str:
+        """The object's id, or the pack's (for a pack index, its pack's)."""
+    def verify(self, path: _Path) -> bool:
+        """Whether the file at ``path`` is what the key names."""
 
 @final
 class Progress:
@@ -235,14 +282,14 @@ class Workspace:
         progress: Progress | None = None,
         tick: Callable[[], object] | None = None,
         repair: bool = False,
-    ) -> tuple[list[_PlannedFile], list[_PlannedDir]]: ...
+    ) -> tuple[list[PlannedObject], list[PlannedDir]]: ...
     def push_plan(
         self,
         roots: list[tuple[str, str]],
         vouched_by: list[tuple[str, str]],
         progress: Progress | None = None,
         tick: Callable[[], object] | None = None,
-    ) -> tuple[list[_PlannedFile], list[_PlannedDir], int]: ...
+    ) -> tuple[list[PlannedObject], list[PlannedDir], int]: ...
     def landing(self, algo: str, oid: str) -> Landing: ...
     def ingest_landed(self, landing: Landing, source: str) -> int: ...
     def ingest_bytes_many(self, items: list[tuple[str, str, bytes, str]]) -> list[int]: ...
@@ -357,3 +404,6 @@ def temp_path(dir: _Path) -> Path: ...
 def unprotect(path: _Path) -> int: ...
 def probe_links(cache_dir: _Path, workspace_dir: _Path) -> list[str]: ...
 def find_metafiles(repo_root: _Path) -> list[str]: ...
+def parse_key(key: str) -> StoreKey | None: ...
+def is_tree(oid: str) -> bool: ...
+def folder_objects(root: _Path) -> list[tuple[str, int]]: ...

@@ -551,7 +551,7 @@ def _dropping_server(
     """``bale serve folder`` that cuts the first ``times`` GETs of ``key``
     off half-way through the body, recording every GET in ``gets`` and every
     cut in ``drops``."""
-    from bale.ops.serve import make_app
+    from bale.remotes.serve import make_app
 
     @web.middleware
     async def drop_once(request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -18,8 +18,7 @@ from typing import Any, TypeVar
 import pytest
 
 import bale.remotes.s3 as s3
-from bale.ops import serve
-from bale.remotes import Remote
+from bale.remotes import Remote, serve
 from bale.remotes.store import Store
 from tests.integration.conftest import Run, md5_repo, run  # noqa: F401
 from tests.remotes.http_server import serving

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from bale.ops.serve import make_app
+from bale.remotes.serve import make_app
 
 __all__ = ["HTTPRemote", "http_remote", "running", "serving"]
 

@@ -29,7 +29,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bale.ops import serve as serve_mod
+from bale.remotes import serve as serve_mod
 from bale.remotes.errors import (
     ObjectNotFound,
     RemoteAuthError,
@@ -608,7 +608,7 @@ def test_batch_endpoints_check_their_input(http_remote: HTTPRemote) -> None:
 
 def test_serve_reports_its_port_and_stops_on_sigterm(tmp_path: Path) -> None:
     code = (
-        "import sys; from pathlib import Path; from bale.ops.serve import serve; "
+        "import sys; from pathlib import Path; from bale.remotes.serve import serve; "
         "serve(Path(sys.argv[1]), port=0, ready=lambda p: print(p, flush=True))"
     )
     python_dir = Path(__file__).resolve().parents[2] / "python"

@@ -123,7 +123,7 @@ def cmd_du(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from bale.ops.serve import resolve_token, serve
+    from bale.remotes.serve import resolve_token, serve
 
     token = resolve_token(args.token, args.token_file)
     host = f"[{args.host}]" if ":" in args.host else args.host
@@ -135,7 +135,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         import logging
 
         logging.basicConfig(level=logging.INFO, format="%(message)s")
-        logging.getLogger("bale.ops.serve").setLevel(logging.DEBUG)
+        logging.getLogger("bale.remotes.serve").setLevel(logging.DEBUG)
     serve(
         Path(args.folder),
         host=args.host,

@@ -101,7 +101,7 @@ class Out:
     @property
     def is_dir(self) -> bool:
         """True when the output is a directory (``.dir``/``.tree`` oid or ``nfiles`` set)."""
-        if self.oid is not None and self.oid.endswith((".dir", ".tree")):
+        if self.oid is not None and _core.is_tree(self.oid):
             return True
         return self.nfiles is not None
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bale import index, scm
+from bale import _core, index, scm
 from bale.exceptions import CorruptObjectError, ObjectMissingError
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ def _expand(
     """Adds the output at ``path`` to ``files``/``dirs`` (a directory's
     files one by one); what the cache lacks to ``missing``: the directory's
     manifest, and with ``check_files`` each of its files, as dvc checks them."""
-    if oid.endswith((".dir", ".tree")):
+    if _core.is_tree(oid):
         dirs[path + "/"] = oid
         try:
             entries = repo.workspace.manifest(algo, oid)
@@ -127,7 +127,7 @@ def _workspace_side(repo: Repo) -> Side:
         if not (path.exists() or path.is_symlink()):
             continue
         oid, listing = repo.workspace.scan(str(path), algo)
-        if oid.endswith((".dir", ".tree")):
+        if _core.is_tree(oid):
             dirs[rel + "/"] = oid
             for r, foid in listing:
                 files[f"{rel}/{r}"] = foid

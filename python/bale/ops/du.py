@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bale.index import WORKSPACE, Scope, in_scope
+from bale.remotes import packed, resolve_remote
+from bale.remotes.movers import open_mover
+from bale.remotes.sync import Session, store_jobs
 
 if TYPE_CHECKING:
     from bale.remotes import Remote
@@ -62,8 +65,6 @@ def du(
     absent = [t for t in outs if not repo.workspace.exists(t.algo, t.out.oid or "")]
     rem = None
     if cloud:
-        from bale.remotes import resolve_remote
-
         rem = resolve_remote(repo, remote)
     local, native = repo.workspace.stored(roots, _packed_indexes(repo, rem, roots, jobs))
     return DiskUsage(
@@ -82,10 +83,6 @@ def _packed_indexes(
 ) -> Path | None:
     """The local copies of ``rem``'s pack indexes, brought up to date when
     blake3 outputs are measured (``None`` without a remote)."""
-    from bale.ops.transfer import store_jobs
-    from bale.remotes import packed
-    from bale.remotes.sync import Session
-
     if rem is None:
         return None
     paths = packed.PackedPaths.for_remote(repo.tmp_dir, rem)
@@ -101,14 +98,12 @@ def _dvc_layout_remote(
 ) -> int:
     """md5 data is stored whole, one remote object per object: the listing's
     sizes of the keys the outputs use."""
-    from bale.ops.transfer import mover
-
     dvc_roots = [r for r in roots if r[0] != "blake3"]
     if not dvc_roots:
         return 0
     files, dirs = repo.workspace.sync_plan(dvc_roots)
-    keys = {f[2] for f in files} | {d[2] for d in dirs}
-    moving = mover(repo, rem, jobs)
+    keys = {f.key for f in files} | {d.object.key for d in dirs}
+    moving = open_mover(repo.workspace, rem, jobs)
     try:
         return sum(size for key, size in moving.listing() if key in keys)
     finally:

@@ -9,10 +9,12 @@ from bale import _core
 from bale.exceptions import BaleError, CorruptObjectError, ObjectMissingError
 from bale.index import WORKSPACE, Scope, Tracked, in_scope
 from bale.progress import Bar
+from bale.remotes import Remote, packed, resolve_remote
+from bale.remotes.movers import Mover, open_mover
+from bale.remotes.plan import by_layout, roots
+from bale.remotes.sync import Session, store_jobs
 
 if TYPE_CHECKING:
-    from bale.ops.transfer import Mover
-    from bale.remotes import Remote
     from bale.repo import Repo
 
 
@@ -106,11 +108,8 @@ def _remote_gc(
 ) -> RemoteGc:
     """Both layouts are planned before anything is deleted, so a failure in
     either deletes nothing."""
-    from bale.ops.transfer import mover
-    from bale.remotes import resolve_remote
-
     rem = resolve_remote(repo, name)
-    moving = mover(repo, rem, jobs)
+    moving = open_mover(repo.workspace, rem, jobs)
     try:
         garbage = _dvc_layout_garbage(repo, rem, moving, outs)
         packs = _pack_garbage(repo, rem, outs, jobs)
@@ -137,23 +136,23 @@ def _dvc_layout_garbage(
     manifests first (as dvc does: a half-collected directory must never look
     complete)."""
     ws = repo.workspace
-    roots = [(t.algo, t.out.oid) for t in outs if t.out.oid and t.algo != "blake3"]
-    files, dirs = ws.sync_plan(roots)
-    lacking = [d[:4] for d in dirs if d[3] is None]
+    wanted = roots(by_layout(outs)[0])
+    files, dirs = ws.sync_plan(wanted)
+    lacking = [d.object for d in dirs if d.object.size is None]
     if lacking:
         # A kept directory's files are known only from its .dir.
         with Bar(f"Fetching manifests from {rem.name}") as bar:
             moving.receive(lacking, bar)
-        files, dirs = ws.sync_plan(roots)
-    unknown = [d[2] for d in dirs if d[3] is None]
+        files, dirs = ws.sync_plan(wanted)
+    unknown = [d.object.key for d in dirs if d.object.size is None]
     if unknown:
         raise BaleError(
             f"gc -c stopped before deleting anything: the manifest {unknown[0]} of a kept "
             f"directory is neither in the cache nor on remote '{rem.name}'"
         )
-    keep = {f[2] for f in files} | {d[2] for d in dirs}
+    keep = {f.key for f in files} | {d.object.key for d in dirs}
     garbage = [(k, n) for k, n in moving.listing() if k not in keep]
-    garbage.sort(key=lambda kn: not kn[0].endswith(".dir"))
+    garbage.sort(key=lambda kn: not _core.is_tree(kn[0]))
     return garbage
 
 
@@ -179,12 +178,8 @@ def _pack_garbage(repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | None
     11.1: a tree implies its members, a list its chunks), so such a pack is
     rewritten without them. Other packs still partly used are kept whole:
     their unused files and chunks claim nothing."""
-    from bale.ops.transfer import store_jobs
-    from bale.remotes import packed
-    from bale.remotes.sync import Session
-
     ws = repo.workspace
-    roots = _native_roots(outs)
+    native = roots(by_layout(outs)[1])
     n = store_jobs(rem, jobs)
     paths = packed.PackedPaths.for_remote(repo.tmp_dir, rem)
     found = _PackGarbage()
@@ -194,8 +189,8 @@ def _pack_garbage(repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | None
         while True:
             absent = [
                 ("blake3", oid)
-                for oid, cached, _remote, _checked in ws.pack_presence(roots, paths.indexes)
-                if oid.endswith(".tree") and not cached
+                for oid, cached, _remote, _checked in ws.pack_presence(native, paths.indexes)
+                if _core.is_tree(oid) and not cached
             ]
             if not absent:
                 break
@@ -205,7 +200,7 @@ def _pack_garbage(repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | None
                     f"gc -c stopped before deleting anything: the tree {moved.missing[0]} of a "
                     f"kept directory is neither in the cache nor on remote '{rem.name}'"
                 )
-    for pack, index, nbytes, live, total, repack, unused in ws.pack_usage(roots, paths.indexes):
+    for pack, index, nbytes, live, total, repack, unused in ws.pack_usage(native, paths.indexes):
         if not live:
             found.dead.append((pack, index))
             found.objects += total
@@ -217,10 +212,6 @@ def _pack_garbage(repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | None
     return found
 
 
-def _native_roots(outs: list[Tracked]) -> list[tuple[str, str]]:
-    return [(t.algo, t.out.oid) for t in outs if t.out.oid and t.algo == "blake3"]
-
-
 def _collect_packs(
     repo: Repo, rem: Remote, outs: list[Tracked], garbage: _PackGarbage, jobs: int | None
 ) -> None:
@@ -228,20 +219,13 @@ def _collect_packs(
     before the old index and pack go, so every used object stays listed
     throughout; then indexes go before their packs, so an index never names
     a missing pack."""
-    from bale.ops.transfer import store_jobs
-    from bale.remotes import packed
-    from bale.remotes.sync import Session
-
     if not (garbage.dead or garbage.repack or garbage.orphans):
         return
     paths = packed.PackedPaths.for_remote(repo.tmp_dir, rem)
     with Session(rem, store_jobs(rem, jobs)) as s:
         if garbage.repack:
-            s.run(
-                packed.repack(
-                    s.store, repo.workspace, _native_roots(outs), paths, garbage.repack, jobs or 4
-                )
-            )
+            native = roots(by_layout(outs)[1])
+            s.run(packed.repack(s.store, repo.workspace, native, paths, garbage.repack, jobs or 4))
         gone = garbage.dead + garbage.repack
         s.run(s.store.delete(garbage.orphans + [index for _p, index in gone]))
         s.run(s.store.delete([pack for pack, _i in gone]))

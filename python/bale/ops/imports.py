@@ -62,7 +62,7 @@ def not_cached(repo: Repo, outs: Sequence[Tracked]) -> list[Tracked]:
             missing.append(t)
             continue
         files, dirs = repo.workspace.sync_plan([(t.algo, t.out.oid)])
-        if any(f[3] is None for f in files) or any(d[3] is None for d in dirs):
+        if any(f.size is None for f in files) or any(d.object.size is None for d in dirs):
             missing.append(t)
     return missing
 

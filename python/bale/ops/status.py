@@ -303,7 +303,7 @@ def cloud_status(
     Unlike dvc, which trusts a remote ``.dir`` to mean its files are there,
     every file of a directory is checked.
     """
-    from bale.ops.transfer import group
+    from bale.remotes.plan import by_layout, group
 
     ws = repo.workspace
     states: dict[str, str] = {}
@@ -315,8 +315,9 @@ def cloud_status(
             f"comparing the cache ({repo.cache_dir}) with remote '{rem.name}': {len(outs)} outputs"
         )
         # oid -> (in the cache, on the remote)
-        known = _presence_dvc_layout(repo, rem, [t for t in outs if t.algo != "blake3"], jobs)
-        packed, unsure = _presence_packed(repo, rem, [t for t in outs if t.algo == "blake3"], jobs)
+        dvc_layout, native = by_layout(outs)
+        known = _presence_dvc_layout(repo, rem, dvc_layout, jobs)
+        packed, unsure = _presence_packed(repo, rem, native, jobs)
         known.update(packed)
         unsure_here: list[str] = []
         for t in outs:
@@ -342,21 +343,18 @@ def cloud_status(
     return CloudStatusResult(dict(ordered), remotes, unchecked)
 
 
-def _roots(outs: list[Tracked]) -> list[tuple[str, str]]:
-    return [(t.algo, t.out.oid) for t in outs if t.out.oid]
-
-
 def _presence_dvc_layout(
     repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | None
 ) -> dict[str, tuple[bool, bool]]:
-    from bale.ops.transfer import mover
+    from bale.remotes.movers import open_mover
+    from bale.remotes.plan import roots
 
     if not outs:
         return {}
-    files, dirs = repo.workspace.sync_plan(_roots(outs))
-    objects = {o: (key, size is not None) for _a, o, key, size in files}
-    objects.update({o: (key, size is not None) for _a, o, key, size, _m in dirs})
-    moving = mover(repo, rem, jobs)
+    files, dirs = repo.workspace.sync_plan(roots(outs))
+    planned = files + [d.object for d in dirs]
+    objects = {o.oid: (o.key, o.size is not None) for o in planned}
+    moving = open_mover(repo.workspace, rem, jobs)
     try:
         on_remote = moving.exists([key for key, _c in objects.values()])
     finally:
@@ -370,9 +368,9 @@ def _presence_packed(
     """``(oid -> (in the cache, on the remote), oids not checked whole)``:
     a file the remote holds as a chunk list counts only with all its
     chunks, where the cache has the list to tell which they are."""
-    from bale.ops.transfer import store_jobs
     from bale.remotes import packed
-    from bale.remotes.sync import Session
+    from bale.remotes.plan import roots
+    from bale.remotes.sync import Session, store_jobs
 
     if not outs:
         return {}, set()
@@ -380,6 +378,6 @@ def _presence_packed(
     paths = packed.PackedPaths.for_remote(repo.tmp_dir, rem)
     with Session(rem, n) as s:
         s.run(packed.refresh_indexes(s.store, paths, n))
-    presence = repo.workspace.pack_presence(_roots(outs), paths.indexes)
+    presence = repo.workspace.pack_presence(roots(outs), paths.indexes)
     known = {o: (cached, remote) for o, cached, remote, _checked in presence}
     return known, {o for o, _c, remote, checked in presence if remote and not checked}

@@ -5,210 +5,45 @@ plans what moves (``Workspace.sync_plan``): each file object once, and each
 directory's ``.dir`` with the files it lists. A ``.dir`` is uploaded only
 after every one of its files, because DVC reads a remote ``.dir`` as "this
 directory is complete". Every object is verified by hash: before it is
-uploaded, and when it is downloaded, before it enters the cache.
-
-A folder remote is copied by the engine directly (it has the cache's
-layout); S3 and HTTP remotes go through :mod:`bale.remotes.sync`. The two
-movers below are the only difference between the kinds.
+uploaded, and when it is downloaded, before it enters the cache. The movers
+(:mod:`bale.remotes.movers`) carry the objects; blake3 data goes in bale's
+packed layout (:mod:`bale.remotes.packed`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import re
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
+from bale import _core
 from bale.console import debug, verbose, warn
 from bale.exceptions import ObjectMissingError, RemoteConfigError
-from bale.index import WORKSPACE, Scope, Tracked, in_scope
+from bale.index import WORKSPACE, Scope, Tracked
+from bale.ops import imports
 from bale.progress import Bar
 from bale.remotes import Remote, resolve_remote
-from bale.remotes.sync import Incoming, Moved, Outgoing, Session, receive, send
+from bale.remotes.movers import Mover, open_mover
+from bale.remotes.plan import by_layout, group, roots
+from bale.remotes.sync import Moved, Session, store_jobs
 
 if TYPE_CHECKING:
-    from bale import _core
     from bale.ops.checkout import CheckoutResult
     from bale.repo import Repo
 
-# Objects in DVC's remote layout (DVC 3's and DVC 2's); nothing else on a
-# remote is ever listed for deletion.
-_OBJECT_KEY = re.compile(r"(files/md5/)?[0-9a-f]{2}/[0-9a-f]{30}(\.dir)?")
-_FANOUT = re.compile(r"[0-9a-f]{2}")
-
-# (algo, oid, key, size or None when the cache lacks it)
-_File = tuple[str, str, str, "int | None"]
-# A directory's _File and the indexes of its files in the plan's files.
-_Dir = tuple[str, str, str, "int | None", list[int]]
-
 
 @dataclass
-class TransferResult:
-    """What one push or fetch moved."""
+class TransferResult(Moved):
+    """What one push or fetch moved (counted as :class:`Moved` counts), and how."""
 
-    copied: int = 0
-    bytes: int = 0
-    present: int = 0
-    missing: list[str] = field(default_factory=list)
     seconds: float = 0.0
     remotes: list[str] = field(default_factory=list)
     #: Import outputs not in the cache whose data only their source has.
     at_source: list[Tracked] = field(default_factory=list)
     #: What a pull's checkout changed (None for a push or a fetch).
     checked_out: CheckoutResult | None = None
-
-    def add(self, moved: Moved) -> None:
-        self.copied += moved.copied
-        self.bytes += moved.bytes
-        self.present += moved.present
-        self.missing += moved.missing
-
-
-class Mover(Protocol):
-    """Moves objects in DVC's layout between the cache and one remote."""
-
-    def exists(self, keys: Sequence[str]) -> set[str]: ...
-    def listing(self) -> list[tuple[str, int]]: ...
-    def delete(self, keys: Sequence[str]) -> None: ...
-    def send(self, objects: Sequence[_File], bar: Bar) -> Moved: ...
-    def receive(self, objects: Sequence[_File], bar: Bar) -> Moved: ...
-    def close(self) -> None: ...
-
-
-class _FolderMover:
-    """A folder remote has the cache's layout: the engine copies directly."""
-
-    def __init__(self, ws: _core.Workspace, remote: Remote, jobs: int | None) -> None:
-        assert remote.path is not None
-        self.ws, self.root, self.jobs = ws, remote.path, jobs
-
-    def _copy(self, objects: Sequence[_File], bar: Bar, push: bool) -> Moved:
-        keys = {oid: key for _a, oid, key, _s in objects}
-        pairs = [(algo, oid) for algo, oid, _k, _s in objects]
-        t = self.ws.transfer(self.root, pairs, push, bar.progress, bar.tick, self.jobs)
-        return Moved(t.copied, t.bytes, t.present, [keys[o] for o in t.missing])
-
-    def exists(self, keys: Sequence[str]) -> set[str]:
-        return {k for k in keys if os.path.isfile(os.path.join(self.root, k))}
-
-    def listing(self) -> list[tuple[str, int]]:
-        found = []
-        for top in ("files/md5", "."):
-            base = self.root / top
-            for fanout in os.scandir(base) if base.is_dir() else ():
-                if not (fanout.is_dir(follow_symlinks=False) and _FANOUT.fullmatch(fanout.name)):
-                    continue
-                for e in os.scandir(fanout.path):
-                    key = os.path.relpath(e.path, self.root).replace(os.sep, "/")
-                    if _OBJECT_KEY.fullmatch(key) and e.is_file(follow_symlinks=False):
-                        found.append((key, e.stat(follow_symlinks=False).st_size))
-        return found
-
-    def delete(self, keys: Sequence[str]) -> None:
-        for key in keys:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.root / key)
-
-    def send(self, objects: Sequence[_File], bar: Bar) -> Moved:
-        return self._copy(objects, bar, push=True)
-
-    def receive(self, objects: Sequence[_File], bar: Bar) -> Moved:
-        return self._copy(objects, bar, push=False)
-
-    def close(self) -> None:
-        pass
-
-
-class _StoreMover:
-    """S3 and HTTP remotes: async transfers, verified by the engine."""
-
-    def __init__(self, ws: _core.Workspace, remote: Remote, jobs: int | None) -> None:
-        self.ws = ws
-        self.jobs = store_jobs(remote, jobs)
-        self.session = Session(remote, self.jobs)
-
-    def exists(self, keys: Sequence[str]) -> set[str]:
-        return self.session.run(self.session.store.exists(keys))
-
-    def listing(self) -> list[tuple[str, int]]:
-        async def collect() -> list[tuple[str, int]]:
-            return [kv async for kv in self.session.store.list("")]
-
-        return [(k, n) for k, n in self.session.run(collect()) if _OBJECT_KEY.fullmatch(k)]
-
-    def delete(self, keys: Sequence[str]) -> None:
-        self.session.run(self.session.store.delete(keys))
-
-    def send(self, objects: Sequence[_File], bar: Bar) -> Moved:
-        cache = self.ws.cache_dir
-        items = [Outgoing(key, Path(cache, key), (algo, oid)) for algo, oid, key, _s in objects]
-        return self.session.run(send(self.session.store, items, self.jobs, bar))
-
-    def receive(self, objects: Sequence[_File], bar: Bar) -> Moved:
-        items = [Incoming(algo, oid, key) for algo, oid, key, _s in objects]
-        return self.session.run(receive(self.session.store, self.ws, items, self.jobs, bar))
-
-    def close(self) -> None:
-        self.session.__exit__()
-
-
-def mover(repo: Repo, remote: Remote, jobs: int | None) -> Mover:
-    """What moves objects to and from ``remote``; close it when done."""
-    if remote.kind == "folder":
-        return _FolderMover(repo.workspace, remote, jobs)
-    return _StoreMover(repo.workspace, remote, jobs)
-
-
-def group(
-    repo: Repo,
-    targets: Sequence[str | Path] | None,
-    scope: Scope,
-    remote: str | None,
-    pushing: bool,
-    at_source: list[Tracked] | None = None,
-) -> dict[Remote, list[Tracked]]:
-    """The targeted outputs with data to sync, by the remote each syncs
-    with. Imports go as dvc sends them (see :mod:`bale.ops.imports`): the
-    outputs whose data only their source has are left to ``at_source``."""
-    from bale.ops import imports
-
-    groups: dict[Remote, list[Tracked]] = defaultdict(list)
-    for t in in_scope(repo, targets, scope):
-        why = _skipped(t, pushing)
-        if why:
-            debug(f"{t.rel(repo)}: skipped: {why}")
-            from_source = not pushing and imports.from_source_only(t)
-            if from_source and at_source is not None and t.out.cache:
-                at_source.append(t)
-            continue
-        groups[resolve_remote(repo, remote or t.out.remote)].append(t)
-    return groups
-
-
-def _skipped(t: Tracked, pushing: bool) -> str | None:
-    """Why output ``t`` has no data to push or fetch (None if it has)."""
-    from bale.ops import imports
-
-    if not pushing and imports.from_source_only(t):
-        return "an import whose data only its source has"
-    if not t.out.cache:
-        return f"{t.dvcfile.path.name} says cache: false"
-    if t.out.oid is None:
-        return f"{t.dvcfile.path.name} records no hash"
-    if pushing and not t.out.push:
-        return f"{t.dvcfile.path.name} says push: false"
-    if pushing and not imports.pushed(t):
-        return "an import: its source has the data"
-    return None
-
-
-def _roots(outs: list[Tracked]) -> list[tuple[str, str]]:
-    return [(t.algo, t.out.oid) for t in outs if t.out.oid is not None]
 
 
 def _sync_runs(
@@ -252,7 +87,7 @@ def _run_cache_outputs(repo: Repo) -> list[Tracked]:
     found: dict[str, Tracked] = {}
     for p in entry_files(repo.cache_dir / "runs"):
         try:
-            entry = loads_entry(p.read_text(encoding="utf-8"), str(p))
+            entry = loads_entry(p.read_text(encoding="utf-8"), str(p), repo.memo)
         except (OSError, UnicodeDecodeError):
             continue
         if entry is None:
@@ -266,18 +101,6 @@ def _run_cache_outputs(repo: Repo) -> list[Tracked]:
     return list(found.values())
 
 
-def store_jobs(remote: Remote, jobs: int | None, per_core: int = 16) -> int:
-    """Requests in flight for a remote: ``-j``, else the remote's ``jobs``,
-    else ``per_core`` per core.
-
-    Most requests move one small object, a round trip each, and a server
-    answers many at once: pushing 10,000 objects of 1-8 KiB to SeaweedFS on
-    loopback (2 cores) took 14-15 s with 8 in flight, 12-13 s with 16 and
-    10.6-11.3 s with 32. Packed transfers move tens of MiB per request and
-    keep 4 per core: more in flight would only stage more bytes."""
-    return jobs or int(remote.options.get("jobs", 0)) or per_core * (os.cpu_count() or 1)
-
-
 def _packed(repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | None, pushing: bool) -> Moved:
     """Pushes or fetches the native outputs ``outs`` in the packed layout."""
     from bale.remotes import packed
@@ -288,7 +111,7 @@ def _packed(repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | None, push
     with Session(rem, n) as s, Bar(f"{verb} {rem.name}") as bar:
         if pushing:
             size = int(rem.options.get("pack_size", packed.DEFAULT_PACK_SIZE))
-            work = packed.push(s.store, repo.workspace, _roots(outs), paths, n, bar, size)
+            work = packed.push(s.store, repo.workspace, roots(outs), paths, n, bar, size)
         else:
             targets = [(t.out.oid, t.sub) for t in outs if t.out.oid]
             work = packed.fetch(s.store, repo.workspace, targets, paths, n, bar)
@@ -301,26 +124,32 @@ def _packed(repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | None, push
 def _push_dvc_layout(repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | None) -> Moved:
     ws = repo.workspace
     total = Moved()
-    moving = mover(repo, rem, jobs)
+    moving = open_mover(ws, rem, jobs)
     try:
         outs = _not_on_remote(ws, moving, outs, total)
         if not outs:
             return total
         # Every object is hashed as it leaves (the engine's copy to a folder,
         # the stores' UploadSource): a corrupt one is never sent.
-        files, dirs, vouched = ws.push_plan(_roots(outs), _vouchers(ws, moving, outs))
+        files, dirs, vouched = ws.push_plan(roots(outs), _vouchers(ws, moving, outs))
         total.present += vouched
         _tell_plan(files, dirs, True, vouched)
         names = {t.out.oid: t.rel(repo) for t in outs}
-        lacking = [f[:4] for f in files if f[3] is None] + [d[:4] for d in dirs if d[3] is None]
-        total.missing += [names.get(oid, key) for _a, oid, key, _s in lacking]
+        lacking = [f for f in files if f.size is None] + [
+            d.object for d in dirs if d.object.size is None
+        ]
+        total.missing += [names.get(o.oid, o.key) for o in lacking]
         with Bar(f"Pushing to {rem.name}") as bar:
-            _merge(total, moving.send([f for f in files if f[3] is not None], bar))
+            total.add(moving.send([f for f in files if f.size is not None], bar))
         # A send that fails raises, so every file that was cached arrived.
-        cached = [f[3] is not None for f in files]
-        complete = [d[:4] for d in dirs if d[3] is not None and all(cached[m] for m in d[4])]
+        cached = [f.size is not None for f in files]
+        complete = [
+            d.object
+            for d in dirs
+            if d.object.size is not None and all(cached[m] for m in d.members)
+        ]
         with Bar(f"Pushing to {rem.name}") as bar:
-            _merge(total, moving.send(complete, bar))
+            total.add(moving.send(complete, bar))
     finally:
         moving.close()
     return total
@@ -338,7 +167,7 @@ def _not_on_remote(
     keys = {
         t.out.oid: ws.object_key(t.algo, t.out.oid)
         for t in outs
-        if t.out.oid and t.out.oid.endswith(".dir")
+        if t.out.oid and _core.is_tree(t.out.oid)
     }
     if not keys:
         return outs
@@ -381,29 +210,32 @@ def _vouchers(ws: _core.Workspace, moving: Mover, outs: list[Tracked]) -> list[t
 def _fetch_dvc_layout(repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | None) -> Moved:
     ws = repo.workspace
     total = Moved()
-    moving = mover(repo, rem, jobs)
+    moving = open_mover(ws, rem, jobs)
     try:
-        roots = _roots(outs)
+        wanted = roots(outs)
         # What the cache holds counts only if it is good: a corrupt object
         # (or manifest) is moved aside and fetched again.
-        files, dirs = ws.sync_plan(roots, repair=True)
-        lacking = [d[:4] for d in dirs if d[3] is None]
+        files, dirs = ws.sync_plan(wanted, repair=True)
+        lacking = [d.object for d in dirs if d.object.size is None]
         if lacking:
             # A directory's files are known only once its .dir is here.
             debug(f"{len(lacking)} directory object(s) not in the cache: fetching them first")
             with Bar(f"Fetching from {rem.name}") as bar:
-                _merge(total, moving.receive(lacking, bar))
-            files, dirs = ws.sync_plan(roots, repair=True)
+                total.add(moving.receive(lacking, bar))
+            files, dirs = ws.sync_plan(wanted, repair=True)
         _tell_plan(files, dirs, False)
         with Bar(f"Fetching from {rem.name}") as bar:
-            _merge(total, moving.receive([f for f in files if f[3] is None], bar))
+            total.add(moving.receive([f for f in files if f.size is None], bar))
     finally:
         moving.close()
     return total
 
 
 def _tell_plan(
-    files: Sequence[_File], dirs: Sequence[_Dir], pushing: bool, vouched: int = 0
+    files: Sequence[_core.PlannedObject],
+    dirs: Sequence[_core.PlannedDir],
+    pushing: bool,
+    vouched: int = 0,
 ) -> None:
     """With ``-v``: what the engine planned to move. An object the plan
     gives a size is in the cache; a push then sends each such file the
@@ -411,8 +243,8 @@ def _tell_plan(
     if not verbose():
         return
     for d in dirs:
-        debug(f"directory {d[1]}: {len(d[4])} files")
-    cached = sum(1 for f in files if f[3] is not None)
+        debug(f"directory {d.object.oid}: {len(d.members)} files")
+    cached = sum(1 for f in files if f.size is not None)
     if pushing:
         debug(
             f"{len(files)} file object(s) planned: {len(files) - cached} not in the cache"
@@ -420,18 +252,6 @@ def _tell_plan(
         )
     else:
         debug(f"{len(files)} file object(s) planned: {cached} already in the cache")
-
-
-def _merge(total: Moved, part: Moved) -> None:
-    total.copied += part.copied
-    total.bytes += part.bytes
-    total.present += part.present
-    total.missing += part.missing
-
-
-def _by_layout(outs: list[Tracked]) -> tuple[list[Tracked], list[Tracked]]:
-    """``(DVC layout, packed layout)``: md5 data in DVC's, blake3 in bale's."""
-    return [t for t in outs if t.algo != "blake3"], [t for t in outs if t.algo == "blake3"]
 
 
 def push(
@@ -479,8 +299,6 @@ def fetch(
 
 
 def _check_fetched(repo: Repo, result: TransferResult) -> None:
-    from bale.ops import imports
-
     problems = []
     if result.at_source:
         names = ", ".join(t.rel(repo) for t in result.at_source)
@@ -504,8 +322,6 @@ def _sync(
     pushing: bool,
 ) -> TransferResult:
     """A push or a fetch: each remote's outputs in their layout, then the run cache."""
-    from bale.ops import imports
-
     start = time.monotonic()
     result = TransferResult()
     dvc_layout_sync = _push_dvc_layout if pushing else _fetch_dvc_layout
@@ -514,7 +330,7 @@ def _sync(
         if not pushing and rem.kind == "folder" and not (rem.path and rem.path.is_dir()):
             raise RemoteConfigError(f"remote '{rem.name}': {rem.path} is not a directory")
         result.remotes.append(rem.name)
-        dvc_layout, native = _by_layout(outs)
+        dvc_layout, native = by_layout(outs)
         _tell_remote(repo, rem, outs, dvc_layout, native, pushing)
         if dvc_layout:
             result.add(dvc_layout_sync(repo, rem, dvc_layout, jobs))

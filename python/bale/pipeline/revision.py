@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from bale import scm
+from bale import _core, scm
 from bale.console import warn
 from bale.exceptions import BaleError
 from bale.metafiles.walk_order import WalkOrder
@@ -324,7 +324,7 @@ def _from_cache(
     item = next(
         (o for o in entries.get(stage, {}).get("outs") or [] if o.get("path") == out_path), None
     )
-    if not item or not item.get("md5") or str(item["md5"]).endswith((".dir", ".tree")):
+    if not item or not item.get("md5") or _core.is_tree(str(item["md5"])):
         return None  # a directory's manifest is not its metrics
     from bale.pipeline.lockfile import algo_of
 

@@ -1,11 +1,13 @@
 """Remotes: where a team shares data.
 
 Three kinds, one layout: a folder (a local path, a network mount), S3, and
-DVC's HTTP protocol (served by ``bale serve``). md5 data uses DVC's remote
-layout, which is the cache layout, so a folder remote is copied to and from by
-the engine directly, while S3 and HTTP remotes are :class:`~bale.remotes.store.Store`
-implementations driven by :mod:`bale.remotes.sync`. blake3 data uses bale's
-packed layout on every kind (:mod:`bale.remotes.packed`).
+DVC's HTTP protocol (served by ``bale serve``, :mod:`bale.remotes.serve`). md5
+data uses DVC's remote layout, which is the cache layout, so a folder remote is
+copied to and from by the engine directly, while S3 and HTTP remotes are
+:class:`~bale.remotes.store.Store` implementations driven by
+:mod:`bale.remotes.sync`; :mod:`bale.remotes.movers` hides the difference.
+blake3 data uses bale's packed layout on every kind (:mod:`bale.remotes.packed`).
+Which outputs sync with which remote is :mod:`bale.remotes.plan`'s to say.
 """
 
 from __future__ import annotations

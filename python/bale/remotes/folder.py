@@ -134,7 +134,7 @@ class FolderStore:
                         raise
                 _core.failpoint("temp")
                 # What landed is what is checked (md5 objects usually take the
-                # engine's verified copy instead: ops.transfer).
+                # engine's verified copy instead: remotes.movers).
                 check_object(tmp, expect)
                 os.chmod(tmp, 0o444)
                 os.replace(tmp, dest)

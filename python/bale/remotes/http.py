@@ -14,7 +14,7 @@ raises NotImplementedError for it; bale supports it with aiohttp's
 Where they differ: dvc checks existence with a ``GET`` per object (and counts
 any error as "absent"); this store sends ``HEAD`` and reports errors. Against
 ``bale serve`` (detected by one probe, ``GET /.bale/v1/info``) existence,
-listing and deletion use its batch endpoints (``bale.ops.serve`` documents
+listing and deletion use its batch endpoints (``bale.remotes.serve`` documents
 them), so 100,000 existence checks cost ten requests. A plain HTTP server
 cannot list, and whether its uploads are atomic is up to it: most servers
 that accept uploads at all write the file as the body arrives.

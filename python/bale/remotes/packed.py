@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from bale.remotes import Remote
     from bale.remotes.store import Store
 
-PACKS_PREFIX = "bale/packs/"
+PACKS_PREFIX = _core.PACKS_DIR + "/"
 # About 32 MiB per pack: large enough that 100k small files are a dozen
 # uploads, small enough that several upload in parallel.
 DEFAULT_PACK_SIZE = 32 << 20

@@ -10,14 +10,14 @@ the cache (``Workspace.ingest_landed``, ``ingest_bytes_many``).
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bale import _core
 from bale.remotes.errors import ObjectNotFound
-from bale.remotes.store import Expect, bounded
+from bale.remotes.store import bounded
 
 if TYPE_CHECKING:
     from bale.progress import Bar
@@ -43,20 +43,12 @@ class Moved:
     #: Keys the source does not hold.
     missing: list[str] = field(default_factory=list)
 
-
-@dataclass(frozen=True)
-class Outgoing:
-    key: str
-    path: Path
-    #: ``(algo, oid)`` of a cache object: its bytes are hashed as they leave.
-    expect: Expect = None
-
-
-@dataclass(frozen=True)
-class Incoming:
-    algo: str
-    oid: str
-    key: str
+    def add(self, other: Moved) -> None:
+        """Counts what ``other`` moved too."""
+        self.copied += other.copied
+        self.bytes += other.bytes
+        self.present += other.present
+        self.missing += other.missing
 
 
 async def for_each(items: Iterable[T], fn: Callable[[T], Awaitable[None]], jobs: int) -> None:
@@ -78,19 +70,23 @@ async def _ticking(bar: Bar, work: Awaitable[T]) -> T:
         ticker.cancel()
 
 
-async def send(store: Store, items: Sequence[Outgoing], jobs: int, bar: Bar) -> Moved:
-    """Uploads the items the store lacks."""
+async def send(
+    store: Store, ws: _core.Workspace, items: Sequence[_core.PlannedObject], jobs: int, bar: Bar
+) -> Moved:
+    """Uploads the cache objects the store lacks, each hashed as it leaves."""
     moved = Moved()
     present = await store.exists(i.key for i in items)
     todo = [i for i in items if i.key not in present]
     moved.present = len(items) - len(todo)
     bar.add_total(len(todo))
 
-    async def put(item: Outgoing) -> None:
-        await store.put(item.path, item.key, lambda n: bar.step(n, files=0), expect=item.expect)
+    async def put(item: _core.PlannedObject) -> None:
+        path = ws.object_path(item.algo, item.oid)
+        expect = (item.algo, item.oid)
+        await store.put(path, item.key, lambda n: bar.step(n, files=0), expect=expect)
         _core.failpoint("upload")
         moved.copied += 1
-        moved.bytes += item.path.stat().st_size
+        moved.bytes += path.stat().st_size
         bar.step(files=1)
 
     await _ticking(bar, for_each(todo, put, jobs))
@@ -98,7 +94,7 @@ async def send(store: Store, items: Sequence[Outgoing], jobs: int, bar: Bar) -> 
 
 
 async def receive(
-    store: Store, ws: _core.Workspace, items: Sequence[Incoming], jobs: int, bar: Bar
+    store: Store, ws: _core.Workspace, items: Sequence[_core.PlannedObject], jobs: int, bar: Bar
 ) -> Moved:
     """Downloads the items (which the plan found the cache lacking), each
     verified by the engine before it is published; keys the store lacks are
@@ -124,7 +120,7 @@ async def receive(
         if todo:
             done(await loop.run_in_executor(None, ws.ingest_bytes_many, todo))
 
-    async def land(item: Incoming, source: str) -> None:
+    async def land(item: _core.PlannedObject, source: str) -> None:
         """A large object, into the engine's landing, published once whole."""
         landing = ws.landing(item.algo, item.oid)
         try:
@@ -133,7 +129,7 @@ async def receive(
         finally:
             landing.discard()  # nothing is left to discard once published
 
-    async def get(item: Incoming) -> None:
+    async def get(item: _core.PlannedObject) -> None:
         source = f"remote '{store.name}': {item.key}"
         try:
             data = await store.read_small(item.key, _SMALL)
@@ -152,6 +148,18 @@ async def receive(
     await _ticking(bar, for_each(items, get, jobs))
     await flush_small()
     return moved
+
+
+def store_jobs(remote: Remote, jobs: int | None, per_core: int = 16) -> int:
+    """Requests in flight for a remote: ``-j``, else the remote's ``jobs``,
+    else ``per_core`` per core.
+
+    Most requests move one small object, a round trip each, and a server
+    answers many at once: pushing 10,000 objects of 1-8 KiB to SeaweedFS on
+    loopback (2 cores) took 14-15 s with 8 in flight, 12-13 s with 16 and
+    10.6-11.3 s with 32. Packed transfers move tens of MiB per request and
+    keep 4 per core: more in flight would only stage more bytes."""
+    return jobs or int(remote.options.get("jobs", 0)) or per_core * (os.cpu_count() or 1)
 
 
 class Session:

@@ -13,6 +13,7 @@
 //! - [`gc`]: what the cache keeps, compacts and deletes, in a safe order.
 //! - [`sync`]: what a push or fetch moves, ordered so a remote never claims
 //!   a directory it does not fully hold.
+//! - [`keys`]: an object's key in a store with the cache's layout, and back.
 //! - [`repair`]: corrupt cache objects moved aside before a fetch, so that
 //!   it downloads them again.
 //! - [`workspace`]: one repository's engine across a command: store, stat
@@ -22,6 +23,7 @@ pub mod build;
 pub mod diff;
 pub mod gc;
 pub mod ignore;
+pub mod keys;
 pub mod manifest;
 pub mod repair;
 pub mod state;

@@ -13,6 +13,7 @@ use bale_hash::{Algo, Oid};
 use bale_odb::Odb;
 use rayon::prelude::*;
 
+use crate::keys::object_key;
 use crate::manifest::Manifest;
 use crate::repair::Repair;
 
@@ -43,13 +44,6 @@ pub struct SyncPlan {
     /// Files of the directories left out because a voucher lists them
     /// ([`plan_push`]).
     pub vouched: u64,
-}
-
-/// The key of an object in a store with the cache's layout.
-pub fn object_key(odb: &Odb, oid: &Oid) -> String {
-    let path = odb.object_path(oid);
-    let rel = path.strip_prefix(odb.root()).expect("object paths are under the store root");
-    rel.to_str().expect("object paths are ASCII").to_owned()
 }
 
 /// Plans the objects `roots` need (a fetch's, or what a remote lacks).

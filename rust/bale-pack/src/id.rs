@@ -57,6 +57,43 @@ impl PackId {
     }
 }
 
+/// A file of the packed layout on a remote: a pack or its index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PackFile {
+    Pack(PackId),
+    Index(PackId),
+}
+
+impl PackFile {
+    /// The pack file `key` names (the inverse of [`PackId::pack_key`] and
+    /// [`PackId::index_key`]: lower-case hex only), else `None`.
+    pub fn parse_key(key: &str) -> Option<Self> {
+        let name = key.strip_prefix(PACKS_DIR)?.strip_prefix('/')?;
+        let (hex, ext) = name.split_once('.')?;
+        let id = PackId::parse(hex)?;
+        let file = match ext {
+            "pack" => PackFile::Pack(id),
+            "idx" => PackFile::Index(id),
+            _ => return None,
+        };
+        (file.key() == key).then_some(file)
+    }
+
+    pub fn id(&self) -> PackId {
+        match *self {
+            PackFile::Pack(id) | PackFile::Index(id) => id,
+        }
+    }
+
+    /// Its path under the remote root.
+    pub fn key(&self) -> String {
+        match self {
+            PackFile::Pack(id) => id.pack_key(),
+            PackFile::Index(id) => id.index_key(),
+        }
+    }
+}
+
 impl fmt::Display for PackId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.hex())
@@ -81,5 +118,25 @@ mod tests {
         assert_eq!(id.index_key(), format!("bale/packs/{}.idx", "ab".repeat(32)));
         assert_eq!(PackId::parse("ab"), None);
         assert_eq!(PackId::parse(&"g".repeat(64)), None);
+    }
+
+    #[test]
+    fn pack_keys_parse_back_to_their_file() {
+        let id = PackId::from_bytes([0xab; 32]);
+        for file in [PackFile::Pack(id), PackFile::Index(id)] {
+            assert_eq!(PackFile::parse_key(&file.key()), Some(file));
+        }
+        let hex = id.hex();
+        for key in [
+            format!("bale/packs/{}.pack", hex.to_uppercase()),
+            format!("bale/packs/{hex}.tmp"),
+            format!("bale/packs/{hex}"),
+            format!("bale/packs/x/{hex}.pack"),
+            format!("bale/packsy/{hex}.pack"),
+            format!("x/bale/packs/{hex}.idx"),
+            format!("bale/packs/{}.pack", &hex[1..]),
+        ] {
+            assert_eq!(PackFile::parse_key(&key), None, "{key}");
+        }
     }
 }

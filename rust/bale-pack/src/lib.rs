@@ -50,7 +50,7 @@ pub use assembly::{Assemblies, Finished};
 pub use copies::{check_copies, check_index};
 pub use fetch::{fetch_round, finish_fetch, plan_fetch, ReadLimits, Round};
 pub use format::{Encoding, Entry, Kind, ENTRY_LEN, VERSION};
-pub use id::{PackId, PACKS_DIR};
+pub use id::{PackFile, PackId, PACKS_DIR};
 pub use index::PackIndex;
 pub use ingest::{ingest_read, Arrival, Destinations, Ingested};
 pub use plan::{plan_packs, PackItem, PlannedPack};

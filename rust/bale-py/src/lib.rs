@@ -6,6 +6,7 @@
 
 mod errors;
 mod landing;
+mod layout;
 mod packs;
 mod progress;
 mod reader;
@@ -25,6 +26,13 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<workspace::GcResult>()?;
     m.add_class::<workspace::Transferred>()?;
     m.add_class::<landing::Landing>()?;
+    m.add_class::<layout::PlannedObject>()?;
+    m.add_class::<layout::PlannedDir>()?;
+    m.add_class::<layout::StoreKey>()?;
+    m.add("PACKS_DIR", bale_pack::PACKS_DIR)?;
+    m.add_function(wrap_pyfunction!(layout::parse_key, m)?)?;
+    m.add_function(wrap_pyfunction!(layout::is_tree, m)?)?;
+    m.add_function(wrap_pyfunction!(layout::folder_objects, m)?)?;
     m.add_class::<reader::ObjectReader>()?;
     m.add_class::<packs::PackPush>()?;
     m.add_class::<packs::FetchPlan>()?;

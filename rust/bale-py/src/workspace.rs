@@ -14,28 +14,12 @@ use pyo3::prelude::*;
 
 use crate::errors::IntoPy;
 use crate::landing::Landing;
+use crate::layout::{plan_rows, PlannedDir, PlannedObject};
 use crate::progress::Progress;
 use crate::runtime::run;
 
-type PlannedFile = (&'static str, String, String, Option<u64>);
-type PlannedDir = (&'static str, String, String, Option<u64>, Vec<u32>);
-
 fn parse_oid(algo: &str, oid: &str) -> Result<Oid, Error> {
     Oid::parse(Algo::from_str(algo)?, oid)
-}
-
-/// A sync plan as Python rows (see `Workspace.sync_plan`).
-fn plan_rows(plan: bale_index::sync::SyncPlan) -> (Vec<PlannedFile>, Vec<PlannedDir>, u64) {
-    let row = |o: bale_index::sync::PlannedObject| (o.oid.algo().name(), o.oid.to_string(), o.key, o.size);
-    let dirs = plan
-        .dirs
-        .into_iter()
-        .map(|d| {
-            let (a, o, k, s) = row(d.object);
-            (a, o, k, s, d.members)
-        })
-        .collect();
-    (plan.files.into_iter().map(row).collect(), dirs, plan.vouched)
 }
 
 fn parse_oids(py: Python<'_>, pairs: &[(String, String)]) -> PyResult<Vec<Oid>> {
@@ -296,7 +280,7 @@ impl Workspace {
 
     /// The object's key on a remote in DVC's layout (its path under the cache root).
     fn object_key(&self, py: Python<'_>, algo: &str, oid: &str) -> PyResult<String> {
-        Ok(bale_index::sync::object_key(self.ws.odb(), &parse_oid(algo, oid).py_err(py)?))
+        Ok(bale_index::keys::object_key(self.ws.odb(), &parse_oid(algo, oid).py_err(py)?))
     }
 
     fn exists(&self, py: Python<'_>, algo: &str, oid: &str) -> PyResult<bool> {
@@ -365,9 +349,8 @@ impl Workspace {
     }
 
     /// What a push or fetch of `roots` moves in DVC's remote layout:
-    /// `(files, dirs)`, files as `(algo, oid, key, size)` and dirs with the
-    /// indexes of their files appended. `size` is `None` for objects the
-    /// cache lacks.
+    /// `(files, dirs)`, each file once and each directory with the indexes
+    /// of its files (see `PlannedObject`, `PlannedDir`).
     /// With `repair` (a fetch's plan), what the cache holds counts only if it
     /// is good: a corrupt object is moved aside and planned as missing (see
     /// `take_moved_aside`).
@@ -380,10 +363,10 @@ impl Workspace {
         progress: Option<&Progress>,
         tick: Option<&Bound<'_, PyAny>>,
         repair: bool,
-    ) -> PyResult<(Vec<PlannedFile>, Vec<PlannedDir>)> {
+    ) -> PyResult<(Vec<PlannedObject>, Vec<PlannedDir>)> {
         let roots = parse_oids(py, &roots)?;
         let plan = run(py, self.jobs, progress, tick, |_| self.ws.sync_plan(&roots, repair))?;
-        let (files, dirs, _) = plan_rows(plan);
+        let (files, dirs, _) = plan_rows(py, plan)?;
         Ok((files, dirs))
     }
 
@@ -400,12 +383,12 @@ impl Workspace {
         vouched_by: Vec<(String, String)>,
         progress: Option<&Progress>,
         tick: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<(Vec<PlannedFile>, Vec<PlannedDir>, u64)> {
+    ) -> PyResult<(Vec<PlannedObject>, Vec<PlannedDir>, u64)> {
         let roots = parse_oids(py, &roots)?;
         let vouchers = parse_oids(py, &vouched_by)?;
         let plan =
             run(py, self.jobs, progress, tick, |_| bale_index::sync::plan_push(self.ws.odb(), &roots, &vouchers))?;
-        Ok(plan_rows(plan))
+        plan_rows(py, plan)
     }
 
     /// A download of `oid` to land in the cache, hashed as it lands.

@@ -92,7 +92,7 @@ from multidict import CIMultiDict
 
 from bale import _core
 from bale.console import warn
-from bale.exceptions import BaleError, ConfigError, TargetNotFoundError
+from bale.exceptions import ConfigError, TargetNotFoundError
 
 __all__ = [
     "DEFAULT_MAX_CONNECTIONS",
@@ -129,17 +129,6 @@ _FD_RESERVE = 64 + _BACKLOG
 
 # At most 255 bytes: longer names fail on every common filesystem.
 _SEGMENT = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,254}")
-# Content-addressed keys and the hash that names them. Legacy DVC 2.x names are
-# the md5 of the text with CRLF turned into LF ("md5-dos2unix").
-_VERIFIED = (
-    (re.compile(r"files/md5/([0-9a-f]{2})/([0-9a-f]{30})(?:\.dir)?"), "md5"),
-    (re.compile(r"([0-9a-f]{2})/([0-9a-f]{30})(?:\.dir)?"), "md5-dos2unix"),
-    (re.compile(r"bale/blake3/([0-9a-f]{2})/([0-9a-f]{62})(?:\.tree)?"), "blake3"),
-    # Packs are named by the blake3 of their bytes; an index must parse and
-    # belong to the pack of its name (DESIGN.md §11).
-    (re.compile(r"bale/packs/([0-9a-f]{2})([0-9a-f]{62})\.pack"), "blake3"),
-    (re.compile(r"bale/packs/([0-9a-f]{2})([0-9a-f]{62})\.idx"), "pack-index"),
-)
 
 _ROOT: web.AppKey[Path] = web.AppKey("root", Path)
 _READ_ONLY: web.AppKey[bool] = web.AppKey("read_only", bool)
@@ -220,14 +209,6 @@ class _Resolver:
         return current
 
 
-def _expected_hash(key: str) -> tuple[str, str] | None:
-    for pattern, algo in _VERIFIED:
-        m = pattern.fullmatch(key)
-        if m:
-            return algo, m.group(1) + m.group(2)
-    return None
-
-
 def _key_of(request: web.Request) -> str:
     key = parse_key(request.rel_url.raw_path)
     if key is None:
@@ -291,19 +272,12 @@ class _Upload:
         self.buffer.clear()
         return self.file
 
-    def publish(self, expected: tuple[str, str] | None) -> bool:
-        """Verifies and publishes; False if the bytes do not hash to the key."""
+    def publish(self, named: _core.StoreKey | None) -> bool:
+        """Verifies and publishes; False if the bytes are not what the key names."""
         self._spill().close()
         assert self.path is not None
-        if expected is not None:
-            algo, want = expected
-            if algo == "pack-index":
-                try:
-                    _core.check_pack_index(self.path, want)
-                except BaleError:
-                    return False
-            elif _core.hash_file(self.path, algo)[0] != want:
-                return False
+        if named is not None and not named.verify(self.path):
+            return False
         os.chmod(self.path, 0o444)
         dest = self.path.with_name(self.key.rsplit("/", 1)[-1])
         try:
@@ -375,9 +349,12 @@ def _too_large(key: str, limit: int) -> web.HTTPRequestEntityTooLarge:
 async def _put(request: web.Request) -> web.StreamResponse:
     key = _key_of(request)
     _check_writable(request)
-    expected = _expected_hash(key)
-    # What the server cannot check by hash, it bounds (see the module docstring).
-    limit = request.app[_MAX_UNVERIFIED] if expected is None else None
+    # Content-addressed keys: an object, a pack (named by the blake3 of its
+    # bytes) or a pack index (which must parse and belong to the pack of its
+    # name, DESIGN.md §11). What the server cannot check by hash, it bounds
+    # (see the module docstring).
+    named = _core.parse_key(key)
+    limit = request.app[_MAX_UNVERIFIED] if named is None else None
     if limit is not None and (request.content_length or 0) > limit:
         raise _too_large(key, limit)
     upload = _Upload(request.app[_ROOT], key)
@@ -388,7 +365,7 @@ async def _put(request: web.Request) -> web.StreamResponse:
             if limit is not None and size > limit:
                 raise _too_large(key, limit)
             await upload.add(chunk)
-        ok = await asyncio.to_thread(upload.publish, expected)
+        ok = await asyncio.to_thread(upload.publish, named)
     except ConnectionResetError:  # the client went away mid-body: nothing to answer
         log.debug("%s %s: client disconnected mid-body", request.method, key)
         raise web.HTTPBadRequest(text="incomplete body\n") from None
