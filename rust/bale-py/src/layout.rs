@@ -5,10 +5,10 @@
 
 use std::path::PathBuf;
 
-use bale_hash::{hash_file, Algo, Oid};
+use bale_hash::Algo;
 use bale_index::sync::{PlannedObject as Planned, SyncPlan};
 use bale_odb::Odb;
-use bale_pack::PackFile;
+use bale_pack::{Named, PackFile};
 use pyo3::prelude::*;
 
 use crate::errors::IntoPy;
@@ -50,11 +50,6 @@ pub fn plan_rows(py: Python<'_>, plan: SyncPlan) -> PyResult<(Vec<PlannedObject>
     Ok((plan.files.into_iter().map(PlannedObject::from).collect(), dirs, plan.vouched))
 }
 
-enum Named {
-    Object(Oid),
-    Pack(PackFile),
-}
-
 /// What a remote key names, for the keys whose content is known by name:
 /// an object (`kind` "object", of `algo`, `oid` its id), a pack ("pack",
 /// `oid` the blake3 of its bytes) or a pack index ("pack-index", `oid` its
@@ -91,17 +86,9 @@ impl StoreKey {
         }
     }
 
-    /// Whether the file at `path` is what the key names: its bytes hash to
-    /// the key (a tree's as a file's), or for a pack index, it parses and
-    /// indexes the pack of its name.
+    /// Whether the file at `path` is what the key names (`bale_pack::Named::verify`).
     fn verify(&self, py: Python<'_>, path: PathBuf) -> PyResult<bool> {
-        let digest = |algo| hash_file(&path, algo).map(|h| h.oid);
-        py.detach(|| match self.named {
-            Named::Object(oid) => digest(oid.algo()).map(|got| got.digest() == oid.digest()),
-            Named::Pack(PackFile::Pack(id)) => digest(Algo::Blake3).map(|got| got.digest() == id.as_bytes()),
-            Named::Pack(PackFile::Index(id)) => Ok(bale_pack::check_index(&path, &id.hex()).is_ok()),
-        })
-        .py_err(py)
+        py.detach(|| self.named.verify(&path)).py_err(py)
     }
 }
 
@@ -109,11 +96,7 @@ impl StoreKey {
 /// is not known by its name (the run cache, anything else).
 #[pyfunction]
 pub fn parse_key(key: &str) -> Option<StoreKey> {
-    let named = match bale_index::keys::parse_object_key(key) {
-        Some(oid) => Named::Object(oid),
-        None => Named::Pack(PackFile::parse_key(key)?),
-    };
-    Some(StoreKey { named })
+    Named::parse(key).map(|named| StoreKey { named })
 }
 
 /// Whether the text of an id names a directory (a tree: `.dir`, `.tree`).
