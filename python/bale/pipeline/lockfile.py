@@ -149,19 +149,3 @@ def dump_lock(path: Path, updates: Mapping[str, dict[str, Any]]) -> bool:
         return False
     atomic_write(path, new.encode("utf-8"))
     return True
-
-
-def remove_entries(path: Path, names: list[str]) -> None:
-    """Drops stage entries (``stage remove``); deletes the file when none is left."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return
-    data = yaml12.load_roundtrip(text) or {}
-    stages = data.get("stages") or {}
-    for n in names:
-        stages.pop(n, None)
-    if not stages:
-        path.unlink()
-        return
-    atomic_write(path, yaml12.dumps(data).encode("utf-8"))
