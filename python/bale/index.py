@@ -99,10 +99,24 @@ class Tracked:
     def rel(self, repo: Repo) -> str:
         return self.path.relative_to(repo.root).as_posix()
 
+    @property
+    def from_source_only(self) -> bool:
+        """True for an output whose data dvc fetches from its import's
+        source, never from a remote: a ``dvc import`` output, or a
+        ``--no-download`` import that records no hash."""
+        f = self.dvcfile
+        return f.is_import and (f.is_repo_import or self.out.oid is None)
+
+    @property
+    def pushed(self) -> bool:
+        """False for the outputs ``dvc push`` leaves out: ``dvc import`` ones."""
+        return not self.dvcfile.is_repo_import
+
 
 def _outs(f: DvcFile) -> list[Tracked]:
     # Imports included: every command covers their outputs as dvc does, and
-    # bale.ops.imports decides where they differ (push, fetch).
+    # where they differ (push, fetch) Tracked.pushed and .from_source_only say
+    # (see bale.ops.imports).
     return [Tracked(f, o, abspath(f.path.parent / o.path)) for o in f.outs]
 
 

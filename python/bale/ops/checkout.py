@@ -85,7 +85,7 @@ def checkout(
                 continue
             if t.out.oid is None:
                 # A --no-download import: dvc fetches it from its source.
-                if imports.from_source_only(t):
+                if t.from_source_only:
                     from_source[rel] = t
                 debug(f"{rel}: not checked out: {t.dvcfile.path.name} records no hash")
                 continue
@@ -120,7 +120,7 @@ def checkout(
             except ObjectMissingError:
                 # The output's own object (a file, or a directory's manifest).
                 debug(f"{rel}: not checked out: {t.algo} {t.out.oid} is not in the cache")
-                if imports.from_source_only(t):
+                if t.from_source_only:
                     from_source[rel] = t
                 else:
                     result.missing.append(rel)
@@ -140,7 +140,7 @@ def checkout(
             result.added += [_join(base, p) for p in r.added]
             result.modified += [_join(base, p) for p in r.modified]
             result.deleted += [_join(base, p) for p in r.deleted]
-            if r.missing and imports.from_source_only(t):
+            if r.missing and t.from_source_only:
                 from_source[rel] = t
             else:
                 result.missing += [_join(base, p) for p in r.missing]

@@ -26,6 +26,8 @@ file and directory imports, both frozen as dvc writes them):
 
 bale does all of that except fetching from an import's source: where dvc
 would, bale says so, naming the ``.dvc`` file and the source, and fails.
+Which outputs are whose: :attr:`bale.index.Tracked.from_source_only` and
+:attr:`~bale.index.Tracked.pushed`.
 """
 
 from __future__ import annotations
@@ -38,19 +40,6 @@ from bale.index import Tracked
 
 if TYPE_CHECKING:
     from bale.repo import Repo
-
-
-def from_source_only(t: Tracked) -> bool:
-    """True for an output whose data dvc fetches from its import's source,
-    never from a remote: a ``dvc import`` output, or a ``--no-download``
-    import that records no hash."""
-    f = t.dvcfile
-    return f.is_import and (f.is_repo_import or t.out.oid is None)
-
-
-def pushed(t: Tracked) -> bool:
-    """False for the outputs ``dvc push`` leaves out: ``dvc import`` ones."""
-    return not t.dvcfile.is_repo_import
 
 
 def not_cached(repo: Repo, outs: Sequence[Tracked]) -> list[Tracked]:

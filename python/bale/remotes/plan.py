@@ -3,7 +3,7 @@
 What moves object by object is planned by the engine (``Workspace.sync_plan``,
 ``push_plan``); this module decides the step before: which tracked outputs
 have data to push or fetch, grouped by the remote each syncs with. Imports go
-as dvc sends them (see :mod:`bale.ops.imports`).
+as dvc sends them (:attr:`bale.index.Tracked.pushed`, ``from_source_only``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from bale.console import debug
 from bale.index import Scope, Tracked, in_scope
-from bale.ops import imports
 from bale.remotes import Remote, resolve_remote
 
 if TYPE_CHECKING:
@@ -38,7 +37,7 @@ def group(
         why = _skipped(t, pushing)
         if why:
             debug(f"{t.rel(repo)}: skipped: {why}")
-            from_source = not pushing and imports.from_source_only(t)
+            from_source = not pushing and t.from_source_only
             if from_source and at_source is not None and t.out.cache:
                 at_source.append(t)
             continue
@@ -48,7 +47,7 @@ def group(
 
 def _skipped(t: Tracked, pushing: bool) -> str | None:
     """Why output ``t`` has no data to push or fetch (None if it has)."""
-    if not pushing and imports.from_source_only(t):
+    if not pushing and t.from_source_only:
         return "an import whose data only its source has"
     if not t.out.cache:
         return f"{t.dvcfile.path.name} says cache: false"
@@ -56,7 +55,7 @@ def _skipped(t: Tracked, pushing: bool) -> str | None:
         return f"{t.dvcfile.path.name} records no hash"
     if pushing and not t.out.push:
         return f"{t.dvcfile.path.name} says push: false"
-    if pushing and not imports.pushed(t):
+    if pushing and not t.pushed:
         return "an import: its source has the data"
     return None
 
