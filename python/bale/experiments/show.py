@@ -101,6 +101,7 @@ def collect(
     (HEAD by default; with ``all_commits`` every commit reachable from HEAD,
     branches, tags and remotes, newest first) with its experiments, newest
     first."""
+    scm.require_git(repo, "exp show")
     if not scm.has_commits(repo.root):
         return []
     baselines = _baselines(repo, all_commits, all_branches, all_tags, revs, num)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from bale import index, scm
 from bale.exceptions import BaleError
 from bale.experiments import modify, refs, snapshot
-from bale.experiments.show import ExpState
+from bale.experiments.show import ExpState, collect
 from bale.ops.checkout import checkout
 from bale.ops.repro import repro
 from bale.pipeline.stage import LOCK_FILE
@@ -327,35 +327,8 @@ def _run_in_worktree(
 # show / diff
 
 
-def show(
-    repo: Repo,
-    *,
-    all_commits: bool = False,
-    all_branches: bool = False,
-    all_tags: bool = False,
-    revs: list[str] | None = None,
-    num: int = 1,
-    hide_workspace: bool = False,
-    sha_only: bool = False,
-    param_deps: bool = False,
-) -> list[ExpState]:
-    """The workspace, then HEAD (or the baselines asked for) each with its
-    experiments: params, metrics, deps and outputs, in ``dvc exp show
-    --json``'s shape (:meth:`ExpState.dumpd`)."""
-    from bale.experiments.show import collect
-
-    scm.require_git(repo, "exp show")
-    return collect(
-        repo,
-        all_commits=all_commits,
-        all_branches=all_branches,
-        all_tags=all_tags,
-        revs=revs,
-        num=num,
-        hide_workspace=hide_workspace,
-        sha_only=sha_only,
-        param_deps=param_deps,
-    )
+#: ``exp show``: dvc's ``experiments.collect``, which experiments.show holds.
+show = collect
 
 
 def diff(
