@@ -18,8 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from bale.exceptions import MetafileError
 from bale.metafiles import yaml12
-from bale.metafiles.dvcfile import apply_diff
-from bale.pipeline.params import load_file
 from bale.pipeline.stage import (
     DEFAULT_PARAMS_FILE,
     PROJECT_FILE,
@@ -28,7 +26,6 @@ from bale.pipeline.stage import (
     StageOut,
     merge_params,
 )
-from bale.pipeline.templating import resolve_stages
 
 if TYPE_CHECKING:
     from bale.metafiles.memo import ParseMemo
@@ -328,6 +325,8 @@ def loads_dvcyaml(
     relative to the file's directory (default: from the workspace);
     ``parsing`` is the config's ``[parsing]`` section (how a dict renders in
     a command); ``memo`` (the repository's parse memo) remembers the parses."""
+    from bale.pipeline.templating import resolve_stages
+
     data = yaml12.parse(text, name, memo) or {} if text.strip() else {}
     try:
         _check_top(data)
@@ -335,6 +334,8 @@ def loads_dvcyaml(
         raise _fail(name, text, exc) from None
 
     def load_workspace(rel: str) -> Any:
+        from bale.pipeline.params import load_file
+
         return load_file(
             path.parent / rel,
             posixpath.normpath(posixpath.join(posixpath.dirname(name), rel)),
@@ -446,6 +447,8 @@ def dumps_stage(text: str | None, stage: Stage) -> str:
     data["stages"] = data.get("stages", {})
     definition = stage_definition(stage)
     if stage.name in data["stages"]:
+        from bale.metafiles.dvcfile import apply_diff
+
         apply_diff(definition, data["stages"][stage.name])
     else:
         data["stages"][stage.name] = definition

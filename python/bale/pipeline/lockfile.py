@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from bale.exceptions import MetafileError
 from bale.metafiles import yaml12
 from bale.metafiles._fs import atomic_write
-from bale.pipeline.stage import DEFAULT_PARAMS_FILE
 
 if TYPE_CHECKING:
     from bale.metafiles.memo import ParseMemo
@@ -114,6 +113,8 @@ def entry(
 ) -> dict[str, Any]:
     """A stage's lock entry: cmd, deps, params, outs (empty ones left out),
     deps and outs sorted by path, ``params.yaml`` first, keys sorted."""
+    from bale.pipeline.stage import DEFAULT_PARAMS_FILE
+
     ret: dict[str, Any] = {"cmd": cmd}
     if deps:
         ret["deps"] = sorted(deps, key=lambda d: d["path"])
