@@ -39,7 +39,6 @@ from bale.metafiles import DvcFile, Out, load_dvcfile, loads_dvcfile
 from bale.pipeline.dvcyaml import PipelineFile, load_dvcyaml, loads_dvcyaml
 from bale.pipeline.graph import Graph, Node, source_node, stage_node
 from bale.pipeline.lockfile import load_lock, loads_lock
-from bale.pipeline.params import loads_bytes
 from bale.pipeline.stage import LOCK_FILE, PROJECT_FILE, Stage, StageOut
 
 if TYPE_CHECKING:
@@ -427,6 +426,9 @@ def load_at(
             data = scm.read_paths_at(repo.root, [(commit, path)])[(commit, path)]
             if data is None:
                 raise FileNotFoundError(path)
+            # Here, not at the top: params' parsers only for a revision's vars.
+            from bale.pipeline.params import loads_bytes
+
             return loads_bytes(data, f"{tag}:{path}", repo.memo)
 
         f = loads_dvcyaml(

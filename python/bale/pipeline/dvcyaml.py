@@ -325,6 +325,8 @@ def loads_dvcyaml(
     relative to the file's directory (default: from the workspace);
     ``parsing`` is the config's ``[parsing]`` section (how a dict renders in
     a command); ``memo`` (the repository's parse memo) remembers the parses."""
+    # Imported here, not at the top: a repository without pipelines (and
+    # every command's start) does not pay for templating and params' parsers.
     from bale.pipeline.templating import resolve_stages
 
     data = yaml12.parse(text, name, memo) or {} if text.strip() else {}
