@@ -10,9 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bale.index import WORKSPACE, Scope, in_scope
-from bale.remotes import packed, resolve_remote
-from bale.remotes.movers import open_mover
-from bale.remotes.sync import Session, store_jobs
 
 if TYPE_CHECKING:
     from bale.remotes import Remote
@@ -65,6 +62,9 @@ def du(
     absent = [t for t in outs if not repo.workspace.exists(t.algo, t.out.oid or "")]
     rem = None
     if cloud:
+        # The remote machinery (asyncio, ssl, aiohttp) only when a remote is asked about.
+        from bale.remotes import resolve_remote
+
         rem = resolve_remote(repo, remote)
     local, native = repo.workspace.stored(roots, _packed_indexes(repo, rem, roots, jobs))
     return DiskUsage(
@@ -85,6 +85,9 @@ def _packed_indexes(
     blake3 outputs are measured (``None`` without a remote)."""
     if rem is None:
         return None
+    from bale.remotes import packed
+    from bale.remotes.sync import Session, store_jobs
+
     paths = packed.PackedPaths.for_remote(repo.tmp_dir, rem)
     if any(algo == "blake3" for algo, _ in roots):
         n = store_jobs(rem, jobs)
@@ -101,6 +104,8 @@ def _dvc_layout_remote(
     dvc_roots = [r for r in roots if r[0] != "blake3"]
     if not dvc_roots:
         return 0
+    from bale.remotes.movers import open_mover
+
     files, dirs = repo.workspace.sync_plan(dvc_roots)
     keys = {f.key for f in files} | {d.object.key for d in dirs}
     moving = open_mover(repo.workspace, rem, jobs)

@@ -9,12 +9,13 @@ from bale import _core
 from bale.exceptions import BaleError, CorruptObjectError, ObjectMissingError
 from bale.index import WORKSPACE, Scope, Tracked, in_scope
 from bale.progress import Bar
-from bale.remotes import Remote, packed, resolve_remote
-from bale.remotes.movers import Mover, open_mover
 from bale.remotes.plan import by_layout, roots
-from bale.remotes.sync import Session, store_jobs
 
+# The remote machinery (asyncio, ssl, aiohttp) is imported by the functions
+# that reach a remote: a local gc does not pay for it at start.
 if TYPE_CHECKING:
+    from bale.remotes import Remote
+    from bale.remotes.movers import Mover
     from bale.repo import Repo
 
 
@@ -108,6 +109,9 @@ def _remote_gc(
 ) -> RemoteGc:
     """Both layouts are planned before anything is deleted, so a failure in
     either deletes nothing."""
+    from bale.remotes import resolve_remote
+    from bale.remotes.movers import open_mover
+
     rem = resolve_remote(repo, name)
     moving = open_mover(repo.workspace, rem, jobs)
     try:
@@ -178,6 +182,9 @@ def _pack_garbage(repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | None
     11.1: a tree implies its members, a list its chunks), so such a pack is
     rewritten without them. Other packs still partly used are kept whole:
     their unused files and chunks claim nothing."""
+    from bale.remotes import packed
+    from bale.remotes.sync import Session, store_jobs
+
     ws = repo.workspace
     native = roots(by_layout(outs)[1])
     n = store_jobs(rem, jobs)
@@ -219,6 +226,9 @@ def _collect_packs(
     before the old index and pack go, so every used object stays listed
     throughout; then indexes go before their packs, so an index never names
     a missing pack."""
+    from bale.remotes import packed
+    from bale.remotes.sync import Session, store_jobs
+
     if not (garbage.dead or garbage.repack or garbage.orphans):
         return
     paths = packed.PackedPaths.for_remote(repo.tmp_dir, rem)
