@@ -296,6 +296,10 @@ def ab_wrapper(checkout: Path, side: str) -> str:
     want = checkout / "python" / "bale" / "__init__.py"
     if not any((want.parent).glob("_core*.so")):
         raise SystemExit(f"run.py: {want.parent} has no built _core extension (--baseline)")
+    # Bytecode for both sides, as an install has (`make dev` compiles): with
+    # PYTHONDONTWRITEBYTECODE set, a side without it would recompile every
+    # module it imports at each start and look slower than it is.
+    sh([sys.executable, "-m", "compileall", "-q", str(want.parent)])
     exe = WORK / "ab" / f"bale-{side}"
     exe.parent.mkdir(parents=True, exist_ok=True)
     env = f"PYTHONPATH={shlex.quote(str(checkout / 'python'))}"
