@@ -140,17 +140,6 @@ class Graph:
                     order.append(node)
         return order
 
-    def downstream_closure(self, targets: Iterable[Node]) -> list[Node]:
-        """``targets`` and everything that uses them, producers first."""
-        wanted: set[int] = set()
-        todo = list(targets)
-        while todo:
-            node = todo.pop()
-            if id(node) not in wanted:
-                wanted.add(id(node))
-                todo.extend(d for d in node.downstream if node in _active_upstream(d))
-        return [n for n in self.upstream_closure(self.nodes) if id(n) in wanted]
-
     def find(self, label: str) -> list[Node]:
         """Nodes named ``label``: a stage name (`train`), a generated group
         (`build` for `build@a`, `build@b`), or `file:name`."""
