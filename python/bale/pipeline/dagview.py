@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from bale.metafiles.walk_order import Key, WalkOrder
-from bale.pipeline.graph import Graph, Node
+from bale.pipeline.graph import Graph, Node, rel
 
 
 class DiGraph:
@@ -154,10 +154,6 @@ class _Trie:
         found = [p for p in (*reversed(dep.parents), dep) if p in self.owner]
         found += sorted((o for o in self.owner if o == dep or dep in o.parents), key=self._key)
         return list(dict.fromkeys(found))
-
-
-def rel(root: Path, p: Path) -> str:
-    return p.relative_to(root).as_posix() if p.is_relative_to(root) else str(p)
 
 
 def shown(node: Node, root: Path, here: Path | None) -> str:

@@ -48,7 +48,7 @@ class Graph:
         self._link()
 
     def _rel(self, p: Path) -> str:
-        return _rel(self.root, p)
+        return rel(self.root, p)
 
     def _link(self) -> None:
         owner: dict[Path, Node] = {}
@@ -167,5 +167,6 @@ def source_node(dvcfile: Path, outs: Sequence[Path], root: Path) -> Node:
     return Node(label=dvcfile.relative_to(root).as_posix(), stage=None, outs=list(outs), deps=[])
 
 
-def _rel(root: Path, p: Path) -> str:
+def rel(root: Path, p: Path) -> str:
+    """``p`` relative to ``root`` (posix), or as it is when outside it."""
     return p.relative_to(root).as_posix() if p.is_relative_to(root) else str(p)
