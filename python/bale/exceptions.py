@@ -10,6 +10,11 @@ Errors raised by the Rust engine arrive as these same classes (see
 from __future__ import annotations
 
 
+def one_line(text: object) -> str:
+    """``text`` (a message, or an exception's) on one line: bale's errors are."""
+    return " ".join(str(text).split())
+
+
 class BaleError(Exception):
     """Base class of every error bale raises on purpose."""
 

@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from bale.exceptions import MetafileError
+from bale.exceptions import MetafileError, one_line
 
 if TYPE_CHECKING:
     import datetime
@@ -31,10 +31,6 @@ if TYPE_CHECKING:
     from bale.metafiles.memo import ParseMemo
 
 __all__ = ["dumps", "load_roundtrip", "parse"]
-
-
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
 
 
 # ruamel.yaml's YAML 1.2 implicit resolvers (ruamel/yaml/resolver.py), in its order.
@@ -359,14 +355,14 @@ def _load_ruamel(text: str, name: str) -> Any:
             return YAML(typ="safe").load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        problem = _one_line(exc.problem or exc.context or "invalid YAML")
+        problem = one_line(exc.problem or exc.context or "invalid YAML")
         if mark is not None:
             raise MetafileError(
                 f"{name}: line {mark.line + 1}, column {mark.column + 1}: {problem}"
             ) from None
         raise MetafileError(f"{name}: {problem}") from None
     except Exception as exc:  # ruamel raises ValueError on some scalars (``+_``)
-        raise MetafileError(f"{name}: {_one_line(exc) or type(exc).__name__}") from None
+        raise MetafileError(f"{name}: {one_line(exc) or type(exc).__name__}") from None
 
 
 def parse(text: str, name: str, memo: ParseMemo | None = None) -> Any:

@@ -47,9 +47,6 @@ class Graph:
         self.root = root
         self._link()
 
-    def _rel(self, p: Path) -> str:
-        return rel(self.root, p)
-
     def _link(self) -> None:
         owner: dict[Path, Node] = {}
         for node in self.nodes:
@@ -57,7 +54,7 @@ class Graph:
                 other = owner.get(out)
                 if other is not None:
                     raise MetafileError(
-                        f"output '{self._rel(out)}' is produced by both "
+                        f"output '{rel(self.root, out)}' is produced by both "
                         f"'{other.label}' and '{node.label}'"
                     )
                 owner[out] = node
@@ -67,8 +64,8 @@ class Graph:
             for parent in out.parents:
                 if parent in owner:
                     raise MetafileError(
-                        f"output '{self._rel(out)}' of '{owner[out].label}' is inside the "
-                        f"output '{self._rel(parent)}' of '{owner[parent].label}'"
+                        f"output '{rel(self.root, out)}' of '{owner[out].label}' is inside the "
+                        f"output '{rel(self.root, parent)}' of '{owner[parent].label}'"
                     )
         for node in self.nodes:
             found: dict[int, Node] = {}

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import dpath
 from dpath.exceptions import InvalidGlob, InvalidKeyName
 
-from bale.exceptions import MetafileError
+from bale.exceptions import MetafileError, one_line
 
 if TYPE_CHECKING:
     from bale.metafiles.memo import ParseMemo
@@ -62,10 +62,6 @@ __all__ = [
 ]
 
 DEFAULT_PARAMS_FILE = "params.yaml"
-
-
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
 
 
 # ---------------------------------------------------------------------------
@@ -134,7 +130,7 @@ def _parse_toml(text: str, name: str) -> Any:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        message = _one_line(exc)
+        message = one_line(exc)
         where = _TOML_WHERE.match(message)
         if where:
             raise MetafileError(f"{name}: line {where[2]}, column {where[3]}: {where[1]}") from None
@@ -149,14 +145,14 @@ def _parse_py(text: str, name: str) -> Any:
         tree = ast.parse(text, filename=name)
     except SyntaxError as exc:
         where = f"line {exc.lineno}, column {exc.offset}: " if exc.lineno else ""
-        raise MetafileError(f"{name}: {where}{_one_line(exc.msg)}") from None
+        raise MetafileError(f"{name}: {where}{one_line(exc.msg)}") from None
     except ValueError as exc:  # null bytes, on Python < 3.12
-        raise MetafileError(f"{name}: {_one_line(exc)}") from None
+        raise MetafileError(f"{name}: {one_line(exc)}") from None
     try:
         return _py_body(tree.body, only_self=False)
     except (TypeError, RecursionError, MemoryError) as exc:
         # dvc crashes here (an unhashable literal key, say); an error is the closest match
-        raise MetafileError(f"{name}: {_one_line(exc)}") from None
+        raise MetafileError(f"{name}: {one_line(exc)}") from None
 
 
 def _py_body(body: list[ast.stmt], only_self: bool) -> dict[Any, Any]:
@@ -242,7 +238,7 @@ def _dpath_errors(key_path: str) -> Iterator[None]:
         raise MetafileError(f"invalid key '{key_path}': only one '**' is allowed") from None
     except (TypeError, ValueError, AttributeError, IndexError, KeyError) as e:
         # a set, tuple or non-string key (from a .py file, say) that dpath cannot walk
-        raise MetafileError(f"cannot select parameter '{key_path}': {_one_line(e)}") from None
+        raise MetafileError(f"cannot select parameter '{key_path}': {one_line(e)}") from None
 
 
 def select(data: Any, keys: Sequence[str]) -> dict[str, Any]:

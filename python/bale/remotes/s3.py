@@ -42,6 +42,7 @@ from xml.sax.saxutils import escape
 import aiohttp
 import yarl
 
+from bale.exceptions import one_line
 from bale.remotes.aws import AwsSettings, resolve_aws
 from bale.remotes.body import receive
 from bale.remotes.errors import (
@@ -641,7 +642,7 @@ class S3Store:
             return _Unreachable(f"remote '{self.name}': cannot reach {self._origin}: {reason}")
         if isinstance(e, asyncio.TimeoutError):
             return _Unreachable(f"remote '{self.name}': {self._origin} did not answer in time")
-        return TransientError(f"remote '{self.name}': {_one_line(str(e) or type(e).__name__)}")
+        return TransientError(f"remote '{self.name}': {one_line(str(e) or type(e).__name__)}")
 
     def _error(
         self,
@@ -675,7 +676,7 @@ class S3Store:
                 f"{code or f'HTTP {status}'}"
             )
         what = f"{method} {key}" if key is not None else method
-        detail = _one_line(f"{code or f'HTTP {status}'} {message}".strip())
+        detail = one_line(f"{code or f'HTTP {status}'} {message}".strip())
         if code in _TRANSIENT_CODES or status >= 500:
             return TransientError(f"remote '{self.name}': S3 {what} failed: {detail}")
         return RemoteError(f"remote '{self.name}': S3 {what} failed: {detail}")
@@ -775,10 +776,6 @@ def _error_code(body: bytes) -> tuple[str, str]:
         return "", ""
     ns = _namespace(root)
     return root.findtext(f"{ns}Code") or "", root.findtext(f"{ns}Message") or ""
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def _sha256(data: bytes) -> str:
