@@ -3,7 +3,7 @@ PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: help sysdeps dev demo ci test test-rust test-python lint bench bench-sync bench-chunks bench-pipelines bench-experiments clean
+.PHONY: help sysdeps dev demo test test-rust test-python lint bench bench-sync bench-chunks bench-pipelines bench-experiments clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -40,8 +40,6 @@ lint: dev ## formatting, lints, mypy --strict, the stub checked against the buil
 	$(PYTHON) -m ruff format --check python tests benches
 	$(PYTHON) -m mypy
 	$(PYTHON) -m mypy.stubtest bale._core
-
-ci: lint test ## what .ci/run runs on a fresh clone: lint, then every test
 
 bench: dev ## bale against dvc on generated workloads (benches/RESULTS.md; every bench run appends to benches/history/)
 	$(PYTHON) benches/run.py
