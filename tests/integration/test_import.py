@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,32 @@ def test_import_refuses_to_overwrite_and_no_exec_writes_only_the_file(
         "outs": [{"hash": "md5", "path": "later"}],
     }
     assert not (dest / "later").exists()
+
+
+@pytest.mark.parametrize("hash", ["md5", "blake3"])
+def test_pull_fetches_imports_from_their_source_remote_not_ours(
+    tmp_path: Path, run: Run, hash: str
+) -> None:
+    src = make_source(tmp_path, run, hash)
+    dest = make_dest(tmp_path, run)
+    url = f"file://{src}"
+    run("bale", "import", url, "data/dir", "-o", "d", cwd=dest)
+    run("bale", "import", url, "data/dir/sub", "-o", "sub", cwd=dest)
+    run("bale", "import", url, "data/README", cwd=dest)
+    run("git", "add", "-A", cwd=dest)
+    run("git", "commit", "-qm", "imports", cwd=dest)
+    clone = tmp_path / "clone"
+    run("git", "clone", "-q", str(dest), str(clone), cwd=tmp_path)
+    run("bale", "pull", cwd=clone)
+    assert read_tree(clone / "d") == {"a": b"1\n", "sub/b": b"2\n"}
+    assert read_tree(clone / "sub") == {"b": b"2\n"}
+    assert (clone / "README").read_text() == "r\n"
+    assert "Data and pipelines are up to date." in run("bale", "status", cwd=clone).stdout
+
+    # The source's remote lost the data: pull names the .dvc file and the source.
+    for p in [clone / ".dvc" / "cache", clone / "d"]:
+        shutil.rmtree(p)
+    shutil.rmtree(tmp_path / "remote")
+    (tmp_path / "remote").mkdir()
+    err = run("bale", "fetch", "d.dvc", cwd=clone, ok=False).stderr
+    assert "d.dvc: cannot fetch from its source: " in err and "'r'" in err
