@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -39,6 +40,17 @@ def test_import_tracks_the_source_output_and_update_fetches_only_what_changed(
     assert (dest / ".gitignore").read_text() == "/d\n/README\n"
     assert "Data and pipelines are up to date." in run("bale", "status", cwd=dest).stdout
     before = (dest / "d.dvc").read_text()
+    commit = run("git", "rev-parse", "HEAD", cwd=src).stdout.strip()
+    lineage = json.loads(run("bale", "lineage", "--json", "d/a", cwd=dest).stdout)
+    assert lineage["imported_from"] == {
+        "url": url,
+        "rev": None,
+        "rev_lock": commit,
+        "path": "data/dir",
+    }
+    assert lineage["remote"] is None
+    text = run("bale", "lineage", "d", cwd=dest).stdout
+    assert f"tracked by: d.dvc (imported from data/dir in {url} at {commit})" in text
     record = yaml.safe_load(before)
     assert record["frozen"] is True and record["deps"][0]["repo"]["url"] == url
 
