@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import Run, make_repo, read_tree, write_tree
+from tests.integration.kills import killed_at
 
 DATA = {
     "data/file.txt": "hello\n",
@@ -123,3 +124,18 @@ def test_get_of_what_the_source_does_not_have_names_it(
     err = run("bale", "get", str(plain), "x", cwd=out, ok=False).stderr
     assert "plain: not a git repository" in err
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize(("point", "n"), [("upload", 2), ("temp", 1)])
+def test_a_killed_get_leaves_no_destination_and_the_rerun_completes(
+    tmp_path: Path, run: Run, point: str, n: int
+) -> None:
+    src = make_source(tmp_path, run, "md5")
+    out = tmp_path / "out"
+    out.mkdir()
+    # From a clone: objects are copied from the remote (upload), then
+    # checked out (temp) in the staging directory.
+    killed_at(point, n, out, "get", f"file://{src}", "data/dir", "-o", "d")
+    assert not (out / "d").exists()
+    run("bale", "get", f"file://{src}", "data/dir", "-o", "d", cwd=out)
+    assert read_tree(out) == {"d/a": b"1\n", "d/sub/b": b"2\n"}

@@ -79,7 +79,7 @@ def get(
                 f"{path}: neither git nor bale/dvc tracks it in {mask_url(url)} at {src.rev_label}"
             )
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".bale-get-", dir=dest.parent))
+        tmp = staging_dir(dest.parent, "get")
         try:
             staged = tmp / "out"
             if located:
@@ -91,6 +91,24 @@ def get(
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return GetResult(dest, files)
+
+
+def staging_dir(parent: Path, verb: str) -> Path:
+    """A new temp directory in ``parent`` (``.bale-<verb>-<pid>-*``), after
+    removing those a killed ``bale`` left there (its pid is gone): a
+    download interrupted half-way leaves nothing behind once rerun."""
+    prefix = f".bale-{verb}-"
+    for old in parent.glob(prefix + "*"):
+        pid = old.name[len(prefix) :].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(old, ignore_errors=True)
+        except PermissionError:
+            pass  # alive, someone else's
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent))
 
 
 def _tree(
