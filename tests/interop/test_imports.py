@@ -282,6 +282,11 @@ def test_no_download_imports_are_reported_not_skipped(
     assert bale[0].json() == dvc[0].json()
     assert "f.txt.dvc imports data/file.txt in " in bale[1].err
     assert "u.txt.dvc imports " + str(source.parent / "url.txt") in bale[1].err
+    # pull checks the repository import out from its source, leaving its
+    # file as it is (as dvc does); the import-url one is dvc's to fetch.
+    before = (b / "f.txt.dvc").read_text()
     pulled = run_bale(sh, b, [("pull",)])[0]
-    assert pulled.rc == 1 and "'bale update f.txt.dvc'" in pulled.err
-    assert "'dvc pull u.txt.dvc'" in pulled.err
+    assert pulled.rc == 1 and "'dvc pull u.txt.dvc'" in pulled.err
+    assert "f.txt.dvc" not in pulled.err
+    assert (b / "f.txt").read_text() == "hello\n"
+    assert (b / "f.txt.dvc").read_text() == before

@@ -48,6 +48,9 @@ from bale.exceptions import BaleError, CorruptObjectError
 from bale.index import Tracked
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from bale.metafiles import Out
     from bale.remotes.sync import Moved
     from bale.repo import Repo
 
@@ -69,10 +72,15 @@ def not_cached(repo: Repo, outs: Sequence[Tracked]) -> list[Tracked]:
     return [t for t in outs if t.out.oid is None or lacking(repo.workspace, [(t.algo, t.out.oid)])]
 
 
-def fetch_from_sources(repo: Repo, outs: Sequence[Tracked], jobs: int | None) -> Moved:
+def fetch_from_sources(
+    repo: Repo, outs: Sequence[Tracked], jobs: int | None
+) -> tuple[Moved, dict[Path, Out]]:
     """Brings the data of the import outputs ``outs`` into the cache from
     their sources, each source (URL and ``rev_lock``) opened once. Raises,
-    naming the ``.dvc`` file, where a source cannot give it."""
+    naming the ``.dvc`` file, where a source cannot give it. Also returns,
+    for each ``--no-download`` import (which records no hash), the output
+    its source gave, by path: what a pull checks out (the file itself is
+    left as it is, as dvc leaves it)."""
     from bale.ops.importing import resolve
     from bale.remotes.sync import Moved
     from bale.source import Source, lacking
@@ -82,13 +90,12 @@ def fetch_from_sources(repo: Repo, outs: Sequence[Tracked], jobs: int | None) ->
     for t in outs:
         if t.out.oid is not None and not lacking(repo.workspace, [(t.algo, t.out.oid)]):
             continue
-        if t.out.oid is None or not t.dvcfile.is_repo_import:
-            # No hash to check the data against (--no-download): left to
-            # be reported (see unfetchable); import-url ones: not ours.
-            continue
+        if not t.dvcfile.is_repo_import:
+            continue  # import-url ones without a hash: not fetched by bale (see unfetchable)
         spec = t.dvcfile.deps[0]["repo"]
         rev = spec.get("rev_lock") or spec.get("rev")
         by_source.setdefault((str(spec["url"]), rev and str(rev)), []).append(t)
+    resolved: dict[Path, Out] = {}
     staging = repo.tmp_dir / "bale" / "imports"
     for (url, rev), group in by_source.items():
         names = ", ".join(t.dvcfile.path.relative_to(repo.root).as_posix() for t in group)
@@ -108,13 +115,15 @@ def fetch_from_sources(repo: Repo, outs: Sequence[Tracked], jobs: int | None) ->
                     )
                     if staged is not None:
                         shutil.rmtree(staged, ignore_errors=True)
-                    if (out.algo, out.oid) != (t.algo, t.out.oid):
+                    if t.out.oid is None:
+                        resolved[t.path] = out
+                    elif (out.algo, out.oid) != (t.algo, t.out.oid):
                         raise CorruptObjectError(
                             f"{path} at {src.rev_label} is {out.oid}, not {t.out.oid} as recorded"
                         )
         except BaleError as e:
             raise type(e)(f"{names}: cannot fetch from its source: {e}") from None
-    return total
+    return total, resolved
 
 
 def unfetchable(repo: Repo, outs: Sequence[Tracked], command: str = "pull") -> str:
