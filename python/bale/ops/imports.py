@@ -26,12 +26,13 @@ file and directory imports, both frozen as dvc writes them):
   output whose data is gone from the cache could no longer be checked out
   without the source at hand.
 
-bale does all of that (through :class:`bale.source.Source`), except the
-fetch of a ``--no-download`` import, which records no hash to check the
-data against: bale asks for ``bale update`` of its file instead. An output
+bale does all of that (through :class:`bale.source.Source`). An output
 that is the source's output is fetched as its objects; one that is a path
 inside a source's directory output, or a file git tracks there, is copied
-from the source and hashed, and must hash to what the file records.
+from the source and hashed, and must hash to what the file records. A
+``--no-download`` import records no hash: ``pull`` checks out what its
+source gives at ``rev_lock`` and leaves the file as it is, as dvc does
+(``fetch`` alone fetches it, but only ``pull`` or ``update`` can use it).
 Which outputs are whose: :attr:`bale.index.Tracked.from_source_only` and
 :attr:`~bale.index.Tracked.pushed`.
 """
@@ -127,20 +128,20 @@ def fetch_from_sources(
 
 
 def unfetchable(repo: Repo, outs: Sequence[Tracked], command: str = "pull") -> str:
-    """Why ``outs`` (import outputs) are not in the cache, and what fetches
-    them from their sources: ``bale <command>`` (``pull`` or ``fetch``) for
-    repository imports that record a hash, ``bale update`` for those that
-    record none, and ``dvc <command>`` for ``import-url`` ones without a
-    hash (bale cannot fetch those). One line naming each ``.dvc`` file and
-    its source."""
-    kinds: dict[str, dict[str, str]] = {"pull": {}, "update": {}, "dvc": {}}
+    """Why ``outs`` (import outputs) are not in the cache or checked out,
+    and what brings them from their sources: ``bale <command>`` (``pull``
+    or ``fetch``) for repository imports that record a hash, ``bale pull``
+    for those that record none, and ``dvc <command>`` for ``import-url``
+    ones without a hash (bale cannot fetch those). One line naming each
+    ``.dvc`` file and its source."""
+    kinds: dict[str, dict[str, str]] = {"pull": {}, "hashless": {}, "dvc": {}}
     for t in outs:
         f = t.dvcfile
-        kind = "pull" if t.out.oid else "update" if f.is_repo_import else "dvc"
+        kind = "pull" if t.out.oid else "hashless" if f.is_repo_import else "dvc"
         kinds[kind][f.path.relative_to(repo.root).as_posix()] = f.import_source
     runs = {
         "pull": ["bale", command],
-        "update": ["bale", "update"],
+        "hashless": ["bale", "pull"],
         "dvc": ["dvc", command],
     }
     parts = []
