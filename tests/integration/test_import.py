@@ -145,3 +145,25 @@ def test_a_killed_import_leaves_nothing_and_the_rerun_completes(
     run("bale", "import", f"file://{src}", "data/dir", "-o", "d", cwd=dest)
     assert read_tree(dest / "d") == {"a": b"1\n", "sub/b": b"2\n"}
     assert_settled(dest, run)
+
+
+def test_update_recursive_moves_every_import_below_and_leaves_other_files(
+    tmp_path: Path, run: Run
+) -> None:
+    src = make_source(tmp_path, run, "md5")
+    dest = make_dest(tmp_path, run)
+    (dest / "in").mkdir()
+    run("bale", "import", str(src), "data/README", "-o", "in/readme", cwd=dest)
+    run("bale", "import", str(src), "data/dir/a", "-o", "in/a", cwd=dest)
+    write_tree(dest, {"in/mine.txt": "mine\n"})
+    run("bale", "add", "in/mine.txt", cwd=dest)
+    write_tree(src, {"data/README": "new readme\n", "data/dir/a": "new a\n"})
+    run("bale", "add", "data/dir", cwd=src)
+    run("git", "add", "-A", cwd=src)
+    run("git", "commit", "-qm", "two", cwd=src)
+    run("bale", "update", "-R", "in", cwd=dest)
+    assert (dest / "in" / "readme").read_text() == "new readme\n"
+    assert (dest / "in" / "a").read_text() == "new a\n"
+    assert "up to date" in run("bale", "status", cwd=dest).stdout
+    err = run("bale", "update", "in/mine.txt.dvc", cwd=dest, ok=False).stderr
+    assert "in/mine.txt.dvc: not an import" in err
