@@ -227,11 +227,20 @@ def test_status_checks_a_local_source_and_warns_of_a_repository_one(
         dvcfile.write_text(dvcfile.read_text().replace("frozen: true\n", ""))
     r = sh.bale("status", "url.txt.dvc", cwd=root)
     assert (r.stdout, r.stderr) == ("Data and pipelines are up to date.\n", "")
-    # a repository source is not checked yet: said, not skipped silently
-    r = sh.bale("status", "file.txt.dvc", cwd=root)
-    assert r.stdout == "Data and pipelines are up to date.\n"
-    assert r.stderr.startswith("WARNING: file.txt.dvc: is not frozen")
-    assert "'dvc status file.txt.dvc'" in r.stderr
+    # a repository source is resolved again: up to date, then an update is
+    # available once its branch moves on (as dvc says, JSON too)
+    for tool in (sh.bale, sh.dvc):
+        r = tool("status", "file.txt.dvc", cwd=root)
+        assert (r.stdout, r.stderr) == ("Data and pipelines are up to date.\n", "")
+    repo_source = _source_of(imported)
+    sh.git("commit", "-q", "--allow-empty", "-m", "moved on", cwd=repo_source)
+    try:
+        for args in ((), ("--json",)):
+            got = sh.bale("status", "file.txt.dvc", *args, cwd=root).stdout
+            assert got == sh.dvc("status", "file.txt.dvc", *args, cwd=root).stdout
+        assert "update available:   data/file.txt (" in got or "update available" in got
+    finally:
+        sh.git("reset", "-q", "--hard", "HEAD~1", cwd=repo_source)
     source = _source_of_url(imported)
     saved = source.read_bytes()
     try:

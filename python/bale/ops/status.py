@@ -13,6 +13,7 @@ from bale.index import WORKSPACE, Pipelines, Scope, Tracked
 from bale.progress import Bar
 
 if TYPE_CHECKING:
+    from bale.metafiles import DvcFile
     from bale.pipeline.changes import Hasher
     from bale.pipeline.stage import Stage
     from bale.remotes import Remote
@@ -206,7 +207,8 @@ def _import_status(
 ) -> None:
     """What dvc checks of an import besides its output: the stage checksum,
     and the source of one that is not frozen: a local ``import-url`` source
-    is hashed as dvc hashes it; a URL or a repository bale cannot read yet."""
+    is hashed as dvc hashes it, a repository's revision is resolved again;
+    a remote URL bale cannot check yet."""
     import os
 
     from bale.pipeline.changes import dep_shown, dep_state
@@ -227,11 +229,35 @@ def _import_status(
             debug(f"{rel}: source {source}: {state or 'unchanged'}")
             if state:
                 result.deps[rel] = {dep_shown(written, source, repo.root): state}
+        elif f.is_repo_import:
+            _repo_import_status(repo, f, rel, result)
         else:
             result.warnings.append(
                 f"{rel}: is not frozen, but bale does not check an import's source "
                 f"({f.import_source}) for changes yet; 'dvc status {rel}' does"
             )
+
+
+def _repo_import_status(repo: Repo, f: DvcFile, rel: str, result: StatusResult) -> None:
+    """A repository import that is not frozen: "update available" when its
+    revision (its default branch without one) now names another commit than
+    ``rev_lock``, as dvc says it."""
+    from bale.exceptions import BaleError
+    from bale.ops.imports import source_url
+    from bale.source import Source
+
+    dep = f.deps[0]
+    spec = dep["repo"]
+    url, rev = str(spec.get("url")), spec.get("rev")
+    try:
+        with Source.open(source_url(repo, url), None if rev is None else str(rev)) as src:
+            commit = src.commit
+    except BaleError as e:
+        result.warnings.append(f"{rel}: cannot check its import's source: {e}")
+        return
+    debug(f"{rel}: {url} is at {commit}, the file records {spec.get('rev_lock')}")
+    if commit != spec.get("rev_lock"):
+        result.deps[rel] = {f"{dep.get('path')} ({url})": "update available"}
 
 
 def _stage_status(
