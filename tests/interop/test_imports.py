@@ -5,6 +5,7 @@ and with bale in its twin, and what a user sees is compared."""
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import shutil
@@ -235,10 +236,13 @@ def test_status_checks_a_local_source_and_warns_of_a_repository_one(
     repo_source = _source_of(imported)
     sh.git("commit", "-q", "--allow-empty", "-m", "moved on", cwd=repo_source)
     try:
+        # dir.dvc is frozen: dvc resolves its revision all the same
         for args in ((), ("--json",)):
-            got = sh.bale("status", "file.txt.dvc", *args, cwd=root).stdout
-            assert got == sh.dvc("status", "file.txt.dvc", *args, cwd=root).stdout
-        assert "update available:   data/file.txt (" in got or "update available" in got
+            got = sh.bale("status", "file.txt.dvc", "dir.dvc", *args, cwd=root).stdout
+            assert got == sh.dvc("status", "file.txt.dvc", "dir.dvc", *args, cwd=root).stdout
+        assert json.loads(got)["dir.dvc"] == [
+            {"changed deps": {f"data/dir ({repo_source})": "update available"}}
+        ]
     finally:
         sh.git("reset", "-q", "--hard", "HEAD~1", cwd=repo_source)
     source = _source_of_url(imported)

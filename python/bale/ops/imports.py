@@ -4,9 +4,11 @@ commands cover them, and how their data comes from their source.
 What dvc 3.67.1 does with them (checked on local repositories and files, for
 file and directory imports, both frozen as dvc writes them):
 
-- ``status``: the output is checked like any other (a frozen import's source
-  is not); the file's ``md5:`` is the stage checksum, and one that does not
-  match what the file records is "changed checksum". ``status -c`` leaves
+- ``status``: the output is checked like any other; a frozen
+  ``import-url``'s source is not, but a repository import's revision is
+  resolved again, frozen or not, and a new commit there is "update
+  available"; the file's ``md5:`` is the stage checksum, and one that does
+  not match what the file records is "changed checksum". ``status -c`` leaves
   out ``dvc import`` outputs and covers ``import-url`` ones.
 - ``diff``, ``checkout``, ``commit``, ``remove``, ``add`` of the imported
   path or of a path inside an imported directory: as any output. ``commit``

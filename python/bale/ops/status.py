@@ -205,10 +205,10 @@ def has_stages(repo: Repo) -> bool:
 def _import_status(
     repo: Repo, tracked: list[Tracked], result: StatusResult, hasher: Hasher
 ) -> None:
-    """What dvc checks of an import besides its output: the stage checksum,
-    and the source of one that is not frozen: a local ``import-url`` source
-    is hashed as dvc hashes it, a repository's revision is resolved again;
-    a remote URL bale cannot check yet."""
+    """What dvc checks of an import besides its output: the stage checksum;
+    a repository's revision, resolved again (frozen or not); and the source
+    of an ``import-url`` that is not frozen: a local one is hashed as dvc
+    hashes it, a remote URL bale cannot check yet."""
     import os
 
     from bale.pipeline.changes import dep_shown, dep_state
@@ -219,6 +219,11 @@ def _import_status(
         rel = path.relative_to(repo.root).as_posix()
         if f.checksum_changed:
             result.checksums.append(rel)
+        if f.is_repo_import:
+            # Frozen or not, as dvc 3.67.1 does (checked): its revision is
+            # resolved again at every status.
+            _repo_import_status(repo, f, rel, result)
+            continue
         if f.data.get("frozen") or f.data.get("locked"):
             continue
         dep = f.deps[0]
@@ -229,8 +234,6 @@ def _import_status(
             debug(f"{rel}: source {source}: {state or 'unchanged'}")
             if state:
                 result.deps[rel] = {dep_shown(written, source, repo.root): state}
-        elif f.is_repo_import:
-            _repo_import_status(repo, f, rel, result)
         else:
             result.warnings.append(
                 f"{rel}: is not frozen, but bale does not check an import's source "
@@ -239,8 +242,8 @@ def _import_status(
 
 
 def _repo_import_status(repo: Repo, f: DvcFile, rel: str, result: StatusResult) -> None:
-    """A repository import that is not frozen: "update available" when its
-    revision (its default branch without one) now names another commit than
+    """A repository import: "update available" when its revision (its
+    default branch without one) now names another commit than
     ``rev_lock``, as dvc says it."""
     from bale.exceptions import BaleError
     from bale.ops.imports import source_url
