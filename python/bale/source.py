@@ -64,6 +64,15 @@ def cache_home() -> Path:
     return Path(base) / "bale"
 
 
+def source_url(root: Path, url: str) -> str:
+    """Where an import's recorded URL is read from, in the repository at
+    ``root``: a relative local path from the root (dvc reads it from the
+    current directory, which is the root when dvc is run there)."""
+    if "://" in url or os.path.isabs(url) or (":" in url and not os.path.exists(url)):
+        return url
+    return str(root / url)
+
+
 def _is_sha(rev: str | None) -> bool:
     return rev is not None and len(rev) == 40 and all(c in "0123456789abcdef" for c in rev)
 
@@ -166,7 +175,8 @@ class _Clone:
 class Source:
     """A repository data is read from, at one commit (use as a context manager).
 
-    >>> with Source.open("https://github.com/org/registry", rev="v1") as src:  # doctest: +SKIP
+    >>> url = "https://github.com/org/registry"
+    >>> with Source.open(url, rev="v1", repo_type=Repo) as src:  # doctest: +SKIP
     ...     tracked, sub = src.locate("data/train.csv")
     """
 
@@ -182,12 +192,14 @@ class Source:
         commit: str,
         root: Path,
         local: bool,
+        repo_type: type[Repo],
     ) -> None:
         self.url = url
         self.rev = rev
         self.commit = commit
         self.root = root
         self.local = local
+        self._repo_type = repo_type
         self._repo: Repo | None = None
         self._outputs: list[Tracked] | None = None
 
@@ -213,26 +225,27 @@ class Source:
     # Opening
 
     @classmethod
-    def open(cls, url: str | None, rev: str | None = None) -> Source:
+    def open(cls, url: str | None, rev: str | None = None, *, repo_type: type[Repo]) -> Source:
         """The repository at ``url`` (a local path or anything ``git clone``
         takes; None: the repository around the current directory) at
         ``rev`` (a branch, tag or commit; None: its HEAD, or for a clone the
-        remote's default branch)."""
+        remote's default branch). ``repo_type`` is what it is opened as
+        (:class:`bale.repo.Repo`; ``type(repo)`` in ``bale.ops``, which
+        never import the facade they serve)."""
         if url is None:
-            from bale.repo import find_root
-
-            return cls._open_local(str(find_root()), find_root(), rev)
+            root = repo_type(None).root
+            return cls._open_local(str(root), root, rev, repo_type)
         if os.path.exists(url):
-            return cls._open_local(url, Path(url).absolute(), rev)
-        return cls._open_clone(url, rev)
+            return cls._open_local(url, Path(url).absolute(), rev, repo_type)
+        return cls._open_clone(url, rev, repo_type)
 
     @classmethod
-    def _open_local(cls, url: str, path: Path, rev: str | None) -> Source:
+    def _open_local(cls, url: str, path: Path, rev: str | None, repo_type: type[Repo]) -> Source:
         if not scm.is_git_repo(path):
             raise SourceError(f"{url}: not a git repository")
         root = Path(os.path.normpath(path))
         commit = cls._resolve_local(url, root, rev)
-        return cls(url, rev, commit, root, local=True)
+        return cls(url, rev, commit, root, True, repo_type)
 
     @staticmethod
     def _resolve_local(url: str, root: Path, rev: str | None) -> str:
@@ -244,7 +257,7 @@ class Source:
         return proc.stdout.decode().strip()
 
     @classmethod
-    def _open_clone(cls, url: str, rev: str | None) -> Source:
+    def _open_clone(cls, url: str, rev: str | None, repo_type: type[Repo]) -> Source:
         clone = _Clone.of(url)
         commit = clone.resolve(rev) if _is_sha(rev) else None
         if commit is None:
@@ -254,7 +267,7 @@ class Source:
             if rev is None:
                 raise SourceError(f"{mask_url(url)}: the git repository has no commits")
             raise SourceError(f"{mask_url(url)}: unknown git revision '{rev}'")
-        return cls(url, rev, commit, clone.checkout(commit), local=False)
+        return cls(url, rev, commit, clone.checkout(commit), False, repo_type)
 
     # The repository and its outputs
 
@@ -267,14 +280,12 @@ class Source:
     def repo(self) -> Repo:
         """The source as a :class:`~bale.repo.Repo` (its config, its cache)."""
         if self._repo is None:
-            from bale.repo import Repo
-
             if not self.is_dvc:
                 raise NotARepositoryError(
                     f"{mask_url(self.url)}: not a bale or dvc repository "
                     f"(no .dvc/ at {self.rev_label})"
                 )
-            self._repo = Repo(self.root)
+            self._repo = self._repo_type(self.root)
         return self._repo
 
     @property

@@ -73,7 +73,10 @@ def test_import_tracks_the_source_output_and_update_fetches_only_what_changed(
     assert read_tree(dest / "d") == {"a": b"one\n", "sub/b": b"2\n"}
     commit = run("git", "rev-parse", "HEAD", cwd=src).stdout.strip()
     assert yaml.safe_load((dest / "d.dvc").read_text())["deps"][0]["repo"]["rev_lock"] == commit
-    assert "Data and pipelines are up to date." in run("bale", "status", cwd=dest).stdout
+    assert "Data and pipelines are up to date." in run("bale", "status", "d.dvc", cwd=dest).stdout
+    # README.dvc was not updated: its source moved on (as dvc status says).
+    status = run("bale", "status", "README.dvc", cwd=dest).stdout
+    assert f"update available:   data/README ({url})" in status
 
     # --rev moves back, and is recorded.
     run("bale", "update", "--rev", "HEAD~1", "d.dvc", cwd=dest)

@@ -64,7 +64,7 @@ def fresh_ws(tmp_path: Path) -> _core.Workspace:
 
 def test_a_local_source_lists_locates_and_reads_at_its_commit(tmp_path: Path) -> None:
     root = make_source(tmp_path, remote=False)
-    with Source.open(str(root), rev="v1") as src:
+    with Source.open(str(root), rev="v1", repo_type=Repo) as src:
         assert src.local and src.commit == git(root, "rev-parse", "v1")
         rels = sorted(t.path.relative_to(src.root).as_posix() for t in src.outputs())
         assert rels == ["data/dir", "data/file.txt"]
@@ -89,7 +89,7 @@ def test_a_local_source_without_a_remote_gives_objects_from_its_cache(
 ) -> None:
     root = make_source(tmp_path, hash=hash, remote=False)
     ws = fresh_ws(tmp_path)
-    with Source.open(str(root)) as src:
+    with Source.open(str(root), repo_type=Repo) as src:
         roots = [(t.algo, t.out.oid) for t in src.outputs() if t.out.oid]
         moved = src.fetch(ws, roots)
     assert moved.copied == 4  # the file, the .dir and its two files
@@ -101,16 +101,16 @@ def test_a_cloned_source_is_checked_out_once_per_commit_and_follows_its_branch(
 ) -> None:
     root = make_source(tmp_path)
     url = f"file://{root}"
-    with Source.open(url) as src:
+    with Source.open(url, repo_type=Repo) as src:
         first = src.commit
         assert not src.local and src.root.name == first and src.root.parent.name == "commits"
         assert (src.root / "data" / "file.txt.dvc").is_file()
     (root / "README.md").write_text("changed\n")
     git(root, "commit", "-qam", "two")
-    with Source.open(url) as src:
+    with Source.open(url, repo_type=Repo) as src:
         assert src.commit == git(root, "rev-parse", "HEAD") != first
         assert src.read_git("README.md") == b"changed\n"
-    with Source.open(url, rev=first) as src:
+    with Source.open(url, rev=first, repo_type=Repo) as src:
         assert src.commit == first and src.read_git("README.md") == b"readme\n"
 
 
@@ -118,7 +118,7 @@ def test_a_cloned_source_is_checked_out_once_per_commit_and_follows_its_branch(
 def test_a_cloned_source_gives_objects_from_its_default_remote(tmp_path: Path, hash: str) -> None:
     root = make_source(tmp_path, hash=hash)
     ws = fresh_ws(tmp_path)
-    with Source.open(f"file://{root}", rev="v1") as src:
+    with Source.open(f"file://{root}", rev="v1", repo_type=Repo) as src:
         assert src.remote().name == "r"
         roots = [(t.algo, t.out.oid) for t in src.outputs() if t.out.oid]
         src.fetch(ws, roots)
@@ -129,18 +129,18 @@ def test_a_cloned_source_gives_objects_from_its_default_remote(tmp_path: Path, h
 def test_bad_sources_say_what_and_where(tmp_path: Path) -> None:
     (tmp_path / "plain").mkdir()
     with pytest.raises(SourceError, match="plain: not a git repository"):
-        Source.open(str(tmp_path / "plain"))
+        Source.open(str(tmp_path / "plain"), repo_type=Repo)
     with pytest.raises(SourceError, match="nowhere: not a git repository bale can clone"):
-        Source.open(f"file://{tmp_path}/nowhere")
+        Source.open(f"file://{tmp_path}/nowhere", repo_type=Repo)
     root = make_source(tmp_path, remote=False)
     with pytest.raises(SourceError, match="unknown git revision 'nope'"):
-        Source.open(str(root), rev="nope")
+        Source.open(str(root), rev="nope", repo_type=Repo)
     with pytest.raises(SourceError, match="unknown git revision 'nope'"):
-        Source.open(f"file://{root}", rev="nope")
+        Source.open(f"file://{root}", rev="nope", repo_type=Repo)
     # Cloned, it has no cache: no default remote is an error naming it.
     ws = fresh_ws(tmp_path)
     with (
-        Source.open(f"file://{root}") as src,
+        Source.open(f"file://{root}", repo_type=Repo) as src,
         pytest.raises(RemoteConfigError, match="no default remote"),
     ):
         src.fetch(ws, [(t.algo, t.out.oid) for t in src.outputs() if t.out.oid])
@@ -153,7 +153,7 @@ def test_an_object_missing_on_the_remote_is_an_error_naming_the_source(tmp_path:
             p.unlink()
     ws = fresh_ws(tmp_path)
     with (
-        Source.open(f"file://{root}") as src,
+        Source.open(f"file://{root}", repo_type=Repo) as src,
         pytest.raises(ObjectMissingError, match="not on the source's remote 'r'"),
     ):
         src.fetch(ws, [(t.algo, t.out.oid) for t in src.outputs() if t.out.oid])

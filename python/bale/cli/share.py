@@ -9,12 +9,22 @@ from bale.cli.common import Commands, git_add_hint, open_repo, say, tell
 
 if TYPE_CHECKING:
     from bale.ops.importing import ImportResult
+    from bale.source import Source
+
+
+def _open_source(args: argparse.Namespace) -> Source:
+    """The repository ``args.url`` names, at ``args.rev``."""
+    from bale.repo import Repo
+    from bale.source import Source
+
+    return Source.open(args.url, args.rev, repo_type=Repo)
 
 
 def cmd_get(args: argparse.Namespace) -> int:
     from bale.ops.get import get
 
-    r = get(args.url, args.path, args.out, rev=args.rev, jobs=args.jobs, force=args.force)
+    with _open_source(args) as src:
+        r = get(src, args.path, args.out, jobs=args.jobs, force=args.force)
     say(args, f"{args.path} -> {r.path.name} ({r.files:,} file{'s' if r.files != 1 else ''})")
     return 0
 
@@ -77,9 +87,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
     from bale.ops.ls import ls
 
-    entries = ls(
-        args.url, args.path, rev=args.rev, recursive=args.recursive, dvc_only=args.dvc_only
-    )
+    with _open_source(args) as src:
+        entries = ls(src, args.path, recursive=args.recursive, dvc_only=args.dvc_only)
     if args.json:
         # On one line, as dvc ls --json prints it.
         print(json.dumps([e.to_json() for e in entries]))

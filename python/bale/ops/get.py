@@ -13,7 +13,6 @@ only then.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import posixpath
 import shutil
@@ -55,41 +54,38 @@ def destination(path: str, out: str | None) -> Path:
 
 
 def get(
-    url: str,
+    src: Source,
     path: str,
     out: str | None = None,
     *,
-    rev: str | None = None,
     jobs: int | None = None,
     force: bool = False,
-    source: Source | None = None,
 ) -> GetResult:
-    """Copies ``path`` of the repository at ``url`` (at ``rev``) to ``out``
-    (default: its basename here), untracked; ``source``: that repository
-    already open."""
+    """Copies ``path`` of the repository ``src`` (see
+    :meth:`bale.source.Source.open`) to ``out`` (default: its basename
+    here), untracked."""
     dest = destination(path, out)
     if os.path.lexists(dest) and not force:
         raise TargetError(f"{dest.name}: already exists here; use -f to overwrite it")
-    with contextlib.nullcontext(source) if source else Source.open(url, rev) as src:
-        located = src.locate(path)
-        git_files = [] if located else src.git_files(path)
-        outs = [] if located else src.outputs_under(path)
-        if not located and not git_files and not outs:
-            raise OutputNotTrackedError(
-                f"{path}: neither git nor bale/dvc tracks it in {mask_url(url)} at {src.rev_label}"
-            )
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = staging_dir(dest.parent, "get")
-        try:
-            staged = tmp / "out"
-            if located:
-                t, sub = located
-                files = _checkout(src, tmp, [(t, sub, staged)], jobs)
-            else:
-                files = _tree(src, path, tmp, staged, git_files, outs, jobs)
-            publish(staged, dest, force)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+    located = src.locate(path)
+    git_files = [] if located else src.git_files(path)
+    outs = [] if located else src.outputs_under(path)
+    if not located and not git_files and not outs:
+        raise OutputNotTrackedError(
+            f"{path}: neither git nor bale/dvc tracks it in {mask_url(src.url)} at {src.rev_label}"
+        )
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = staging_dir(dest.parent, "get")
+    try:
+        staged = tmp / "out"
+        if located:
+            t, sub = located
+            files = _checkout(src, tmp, [(t, sub, staged)], jobs)
+        else:
+            files = _tree(src, path, tmp, staged, git_files, outs, jobs)
+        publish(staged, dest, force)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return GetResult(dest, files)
 
 

@@ -50,9 +50,8 @@ from bale.index import abspath, inside_repo
 from bale.metafiles import dvcfile_path_for, ignore_in_git, load_dvcfile, yaml12
 from bale.metafiles._fs import atomic_write
 from bale.metafiles.dvcfile import NATIVE_HASH, DvcFile, Out, _state, dumps_dvcfile, stage_md5
-from bale.ops.imports import source_url
 from bale.redact import mask_url
-from bale.source import Source
+from bale.source import Source, source_url
 
 if TYPE_CHECKING:
     from bale.remotes.sync import Moved
@@ -120,7 +119,7 @@ def resolve(
     tmp = staging_dir(dest.parent, "import")
     try:
         staged = tmp / "out"
-        get(src.url, path, str(staged), rev=src.commit, jobs=jobs, source=src)
+        get(src, path, str(staged), jobs=jobs)
         built = repo.workspace.build(str(staged), algo, True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -195,7 +194,7 @@ def import_(
             dep = {"path": path, "repo": repo_dep}
             _write(dvcfile, Out(dest.name, "md5", None), dep, None, stamp=False)
             return _finish(repo, dest, dvcfile, shown)
-        with Source.open(source_url(repo, url), rev) as src:
+        with Source.open(source_url(repo.root, url), rev, repo_type=type(repo)) as src:
             dep = {"path": path, "repo": {**repo_dep, "rev_lock": src.commit}}
             new, staged = resolve(repo, src, path, dest, download=not no_download, jobs=jobs)
         if new.oid is not None and not no_download:
@@ -281,7 +280,8 @@ def _update_one(
     if rev:
         repo_dep["rev"] = rev
     shown = f"{path} ({url})"
-    with Source.open(source_url(repo, url), repo_dep.get("rev")) as src:
+    rev_now = repo_dep.get("rev")
+    with Source.open(source_url(repo.root, url), rev_now, repo_type=type(repo)) as src:
         here = old_out.oid is not None and os.path.lexists(dest)
         if src.commit == repo_dep.get("rev_lock") and here and dep["repo"] == {**repo_dep}:
             debug(f"{rel}: {url} is still at {src.commit}")

@@ -41,7 +41,6 @@ Which outputs are whose: :attr:`bale.index.Tracked.from_source_only` and
 
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
 from collections.abc import Sequence
@@ -56,15 +55,6 @@ if TYPE_CHECKING:
     from bale.metafiles import Out
     from bale.remotes.sync import Moved
     from bale.repo import Repo
-
-
-def source_url(repo: Repo, url: str) -> str:
-    """Where an import's recorded URL is read from: a relative local path
-    from the repository's root (dvc reads it from the current directory,
-    which is the root when dvc is run there)."""
-    if "://" in url or os.path.isabs(url) or (":" in url and not os.path.exists(url)):
-        return url
-    return str(repo.root / url)
 
 
 def not_cached(repo: Repo, outs: Sequence[Tracked]) -> list[Tracked]:
@@ -86,7 +76,7 @@ def fetch_from_sources(
     left as it is, as dvc leaves it)."""
     from bale.ops.importing import resolve
     from bale.remotes.sync import Moved
-    from bale.source import Source, lacking
+    from bale.source import Source, lacking, source_url
 
     total = Moved()
     by_source: dict[tuple[str, str | None], list[Tracked]] = {}
@@ -103,7 +93,7 @@ def fetch_from_sources(
     for (url, rev), group in by_source.items():
         names = ", ".join(t.dvcfile.path.relative_to(repo.root).as_posix() for t in group)
         try:
-            with Source.open(source_url(repo, url), rev) as src:
+            with Source.open(source_url(repo.root, url), rev, repo_type=type(repo)) as src:
                 for t in group:
                     path = str(t.dvcfile.deps[0]["path"])
                     staging.mkdir(parents=True, exist_ok=True)

@@ -48,19 +48,17 @@ def _parents(path: str) -> list[str]:
 
 
 def ls(
-    url: str | None,
+    src: Source,
     path: str | None = None,
     *,
-    rev: str | None = None,
     recursive: bool = False,
     dvc_only: bool = False,
 ) -> list[Entry]:
-    """The entries of ``path`` (default: the top) in the repository at
-    ``url`` at ``rev``: its children, or with ``recursive`` every file
-    below it; only outputs (and the directories on their way) with
-    ``dvc_only``. A file lists as itself."""
-    with Source.open(url, rev) as src:
-        return _ls(src, posixpath.normpath(path or ".").strip("/"), recursive, dvc_only)
+    """The entries of ``path`` (default: the top) in the repository ``src``
+    (see :meth:`bale.source.Source.open`): its children, or with
+    ``recursive`` every file below it; only outputs (and the directories on
+    their way) with ``dvc_only``. A file lists as itself."""
+    return _ls(src, posixpath.normpath(path or ".").strip("/"), recursive, dvc_only)
 
 
 def _ls(src: Source, target: str, recursive: bool, dvc_only: bool) -> list[Entry]:

@@ -246,14 +246,14 @@ def _repo_import_status(repo: Repo, f: DvcFile, rel: str, result: StatusResult) 
     default branch without one) now names another commit than
     ``rev_lock``, as dvc says it."""
     from bale.exceptions import BaleError
-    from bale.ops.imports import source_url
-    from bale.source import Source
+    from bale.source import Source, source_url
 
     dep = f.deps[0]
     spec = dep["repo"]
     url, rev = str(spec.get("url")), spec.get("rev")
     try:
-        with Source.open(source_url(repo, url), None if rev is None else str(rev)) as src:
+        at = None if rev is None else str(rev)
+        with Source.open(source_url(repo.root, url), at, repo_type=type(repo)) as src:
             commit = src.commit
     except BaleError as e:
         result.warnings.append(f"{rel}: cannot check its import's source: {e}")
