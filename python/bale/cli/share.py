@@ -126,7 +126,10 @@ def _source_args(p: argparse.ArgumentParser, what: str) -> None:
         "path", metavar="PATH", help=f"the file or directory to {what}, in that repository"
     )
     p.add_argument("-o", "--out", help="where to put it (default: PATH's name, here)")
-    p.add_argument("--rev", help="git revision of the repository (default: its default branch)")
+    p.add_argument(
+        "--rev",
+        help="git revision (default: a local path's HEAD, a URL's default branch)",
+    )
 
 
 def register(commands: Commands) -> None:
@@ -195,7 +198,10 @@ def register(commands: Commands) -> None:
     p.add_argument(
         "path", metavar="PATH", nargs="?", help="a directory or file in it (default: the top)"
     )
-    p.add_argument("--rev", help="git revision of the repository (default: its default branch)")
+    p.add_argument(
+        "--rev",
+        help="git revision (default: a local path's HEAD, a URL's default branch)",
+    )
     p.add_argument("-R", "--recursive", action="store_true", help="list every file below PATH")
     p.add_argument(
         "--dvc-only", action="store_true", help="list only outputs tracked by bale or dvc"
