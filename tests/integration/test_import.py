@@ -67,7 +67,10 @@ def test_import_tracks_the_source_output_and_update_fetches_only_what_changed(
     run("git", "commit", "-qam", "two", cwd=src)
     cache = dest / ".dvc" / "cache"
     objects = {p for p in cache.rglob("*") if p.is_file()}
+    untouched = (dest / "d" / "sub" / "b").stat().st_ino
     run("bale", "update", "d", cwd=dest)
+    # Only the changed file was rewritten in the workspace.
+    assert (dest / "d" / "sub" / "b").stat().st_ino == untouched
     new = {p for p in cache.rglob("*") if p.is_file()} - objects
     assert len(new) == 2  # the new file, the new tree
     assert read_tree(dest / "d") == {"a": b"one\n", "sub/b": b"2\n"}

@@ -143,21 +143,29 @@ def _write(dvcfile: Path, out: Out, dep: dict[str, Any], base: DvcFile | None, s
 
 def _place(repo: Repo, dest: Path, out: Out, staged: Path | None) -> None:
     """Puts the imported data at ``dest`` from the cache (links as
-    ``cache.type`` says), replacing what is there only once it is whole:
-    it is checked out in a temp directory beside ``dest``, then renamed."""
+    ``cache.type`` says). A new output is checked out in a temp directory
+    beside ``dest`` and renamed into place, so a killed import leaves none;
+    an existing one (``update``, ``-f``) is checked out in place, where the
+    engine rewrites only the files that changed (each atomically): an update
+    of 10 files of 100,000 touches those 10, and a killed one is finished by
+    running it again."""
     from bale.ops.get import publish, staging_dir
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = staging_dir(dest.parent, "import")
+    assert out.oid is not None
+    types = repo.config.cache_types()
     try:
-        assert out.oid is not None
-        at = tmp / "out"
-        repo.workspace.checkout(
-            str(at), out.algo, out.oid, out.isexec, repo.config.cache_types(), True
-        )
-        publish(at, dest, force=True)
+        if os.path.lexists(dest):
+            repo.workspace.checkout(str(dest), out.algo, out.oid, out.isexec, types, True)
+            return
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = staging_dir(dest.parent, "import")
+        try:
+            at = tmp / "out"
+            repo.workspace.checkout(str(at), out.algo, out.oid, out.isexec, types, True)
+            publish(at, dest, force=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
         if staged is not None:
             shutil.rmtree(staged, ignore_errors=True)
 
