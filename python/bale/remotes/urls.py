@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote
 
-from bale.exceptions import BaleError, TargetError, TargetNotFoundError
+from bale.exceptions import BaleError, ConfigError, TargetError, TargetNotFoundError
 from bale.redact import mask_url
 from bale.remotes.store import bounded
 
@@ -381,8 +381,12 @@ def open_url(
             raise TargetError(f"{url}: remote:// URLs need a repository")
         name, _, rest = url.removeprefix("remote://").partition("/")
         remote = remotes(name)
-        inner = posixpath.join(remote.url.rstrip("/"), rest) if rest else remote.url
-        return _open(url, inner, base, {**remote.options, **options}, jobs)
+        if remote.path is not None:  # a folder remote, its path resolved from its config file
+            inner = str(remote.path / rest)
+        else:
+            inner = posixpath.join(remote.url.rstrip("/"), rest) if rest else remote.url
+        inherited = {k: v for k, v in remote.options.items() if k != "url"}
+        return _open(url, inner, base, {**inherited, **options}, jobs)
     return _open(url, url, base, options, jobs)
 
 
@@ -391,8 +395,23 @@ def _open(url: str, inner: str, base: Path, options: dict[str, str], jobs: int) 
     if path is not None:
         return LocalUrl(url, path)
     scheme = inner.partition("://")[0].lower()
+    if scheme not in ("s3", "http", "https"):
+        shown = mask_url(url)
+        raise BaleError(f"{shown}: bale cannot read {scheme}:// URLs (local, s3, http(s) only)")
+    _check_options(url, scheme, options)
     if scheme == "s3":
         return S3Url(inner, options, jobs)
-    if scheme in ("http", "https"):
-        return HTTPUrl(inner, options, jobs)
-    raise BaleError(f"{mask_url(url)}: bale cannot read {scheme}:// URLs (local, s3, http(s) only)")
+    return HTTPUrl(inner, options, jobs)
+
+
+def _check_options(url: str, scheme: str, options: Mapping[str, str]) -> None:
+    """Refuses an option a remote of this kind does not have (a typo would
+    otherwise be ignored) or that bale's store cannot honour."""
+    from bale.config import REMOTE_SCHEMAS
+    from bale.remotes.support import kind_of, refuse_options
+
+    known = REMOTE_SCHEMAS[scheme]
+    for option in options:
+        if option not in known or option == "url":
+            raise ConfigError(f"{mask_url(url)}: unknown --fs-config option '{option}'")
+    refuse_options(mask_url(url), kind_of(url) or scheme, options, lambda _o: "--fs-config")
