@@ -16,6 +16,7 @@ import yaml
 from bale.ops.urls import update_url
 from bale.repo import Repo
 from tests.integration.conftest import Run, read_tree, write_tree
+from tests.integration.kills import assert_settled, killed_at
 from tests.remotes.http_server import serving
 from tests.remotes.seaweed import SeaweedServer, seaweed  # noqa: F401
 
@@ -230,3 +231,33 @@ def test_import_url_from_s3_file_and_prefix(
     assert read_tree(md5_repo / "got") == {"s/y": b"y\n", "x": b"x2\n"}
     err = run("bale", "import-url", f"s3://{bucket}/p/nope", *cfg, ok=False).stderr
     assert "no such object or prefix" in err
+
+
+def _workspace(root: Path) -> dict[str, bytes]:
+    return {k: v for k, v in read_tree(root).items() if not k.startswith((".dvc/", ".git/"))}
+
+
+@pytest.mark.parametrize("n", [1, 4, 5])
+def test_an_import_url_killed_halfway_changes_nothing_and_the_rerun_completes(
+    repo: Path, src: Path, run: Run, n: int
+) -> None:
+    """Killed while the data enters the cache (1) or while it is checked
+    out into its temp beside the destination (4, 5: the last files)."""
+    before = _workspace(repo)
+    killed_at("temp", n, repo, "import-url", str(src / "d"))
+    assert {k: v for k, v in _workspace(repo).items() if "/.bale" not in f"/{k}"} == before
+    assert not (repo / "d").exists() and not (repo / "d.dvc").exists()
+    run("bale", "import-url", str(src / "d"))
+    assert read_tree(repo / "d") == read_tree(src / "d")
+    assert_settled(repo, run)
+
+
+def test_an_http_import_url_killed_after_the_download_leaves_no_partial_destination(
+    md5_repo: Path, src: Path, run: Run
+) -> None:
+    with serving(src) as url:
+        killed_at("temp", 1, md5_repo, "import-url", f"{url}/f.txt")
+        assert not (md5_repo / "f.txt").exists() and not (md5_repo / "f.txt.dvc").exists()
+        run("bale", "import-url", f"{url}/f.txt")
+    assert (md5_repo / "f.txt").read_text() == "hello\n"
+    assert_settled(md5_repo, run)

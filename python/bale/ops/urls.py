@@ -29,6 +29,7 @@ workspace as it was (the cache may keep objects, as after an interrupted
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -126,6 +127,32 @@ def _clear(path: Path) -> None:
         path.unlink()
 
 
+# The shape of _core.temp_path's names, ``.bale<pid>x<tag>.tmp`` (the
+# engine's temp_owner reads it; it is not exposed to Python).
+_TEMP = re.compile(r"^\.bale(\d+)x[0-9a-fx]+\.tmp$")
+
+
+def _sweep_downloads(parent: Path) -> None:
+    """Removes what a killed import-url or get-url left in ``parent``: its
+    temp files and directories (the repository's sweep takes temp files
+    only, and only beside outputs it knows), those whose writer is no longer
+    running."""
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return
+    for entry in entries:
+        m = _TEMP.match(entry.name)
+        if m is None or int(m.group(1)) == os.getpid():
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+        except ProcessLookupError:
+            _clear(Path(entry.path))
+        except OSError:
+            pass  # alive, another user's
+
+
 def _place(tmp: Path, dest: Path) -> None:
     """Moves ``tmp`` to ``dest``, replacing what is there: the old content
     is renamed aside first, so ``dest`` is at every moment old or new."""
@@ -168,8 +195,9 @@ def _fetch(repo: Repo, src: Url, info: Info, dest: Path, algo: str, jobs: int) -
     """Brings what ``src`` holds into the cache and to ``dest`` (replaced)."""
     ws = repo.workspace
     types = repo.config.cache_types()
-    tmp = _core.temp_path(dest.parent)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    _sweep_downloads(dest.parent)
+    tmp = _core.temp_path(dest.parent)
     try:
         if isinstance(src, LocalUrl):
             stored = _store_local(repo, src, algo, True)
@@ -402,6 +430,8 @@ def get_url(
     destination appears whole or not at all."""
     cwd = Path.cwd()
     dest = resolve_output(url, out, force)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    _sweep_downloads(dest.parent)
     tmp = _core.temp_path(dest.parent)
     with open_url(url, base=cwd, fs_config=fs_config, jobs=_jobs(jobs)) as src:
         info = src.info()
