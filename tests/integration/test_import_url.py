@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 import yaml
+from aiohttp import web
 
 from bale.ops.urls import update_url
 from bale.repo import Repo
 from tests.integration.conftest import Run, read_tree, write_tree
 from tests.integration.kills import assert_settled, killed_at
-from tests.remotes.http_server import serving
+from tests.remotes.http_server import running, serving
 from tests.remotes.seaweed import SeaweedServer, seaweed  # noqa: F401
 
 
@@ -261,3 +262,43 @@ def test_an_http_import_url_killed_after_the_download_leaves_no_partial_destinat
         run("bale", "import-url", f"{url}/f.txt")
     assert (md5_repo / "f.txt").read_text() == "hello\n"
     assert_settled(md5_repo, run)
+
+
+def test_an_output_inside_another_output_is_refused(md5_repo: Path, src: Path, run: Run) -> None:
+    write_tree(md5_repo, {"data/x": "x\n"})
+    run("bale", "add", "data")
+    err = run("bale", "import-url", str(src / "f.txt"), "data/f.txt", ok=False).stderr
+    assert "data/f.txt: overlaps the output 'data' of data.dvc" in err
+    assert not (md5_repo / "data" / "f.txt").exists()
+
+
+def _cut_off_server() -> web.Application:
+    """Serves /big (100 kB, an ETag) but breaks every GET off after 1 kB."""
+
+    async def head(request: web.Request) -> web.Response:
+        headers = {"ETag": '"v1"', "Content-Length": "100000"}
+        return web.Response(status=200, headers=headers)
+
+    async def get(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"ETag": '"v1"'})
+        resp.content_length = 100_000
+        await resp.prepare(request)
+        await resp.write(b"x" * 1000)
+        assert request.transport is not None
+        request.transport.close()
+        return resp
+
+    app = web.Application()
+    app.router.add_route("HEAD", "/big", head)
+    app.router.add_route("GET", "/big", get)
+    return app
+
+
+def test_a_connection_broken_halfway_fails_and_leaves_nothing(md5_repo: Path, run: Run) -> None:
+    before = _workspace(md5_repo)
+    with running(_cut_off_server()) as url:
+        err = run("bale", "import-url", f"{url}/big", ok=False).stderr
+        assert err.startswith("ERROR: ") and err.count("\n") == 1
+        run("bale", "get-url", f"{url}/big", ok=False)
+    assert _workspace(md5_repo) == before
+    assert [p.name for p in md5_repo.iterdir() if p.name.startswith(".bale")] == []

@@ -39,7 +39,7 @@ from urllib.parse import urlparse
 
 from bale import _core, scm
 from bale.exceptions import TargetError
-from bale.index import inside_repo
+from bale.index import collect, inside_repo
 from bale.metafiles import (
     DvcFile,
     Out,
@@ -310,6 +310,7 @@ def import_url(
     if dest.name.endswith(".dvc"):
         raise TargetError(f"{rel}: is a .dvc file name; choose another output")
     dvcfile = dvcfile_path_for(dest)
+    _check_overlap(repo, dest, dvcfile)
     if scm.uses_git(repo) and git_ignored(repo.root, [dvcfile]):
         raise TargetError(f"{dvcfile.relative_to(repo.root).as_posix()}: it is git-ignored")
     algo = repo.default_hash
@@ -348,6 +349,20 @@ def import_url(
         gitignore=gitignore,
         downloaded=not (no_exec or no_download),
     )
+
+
+def _check_overlap(repo: Repo, dest: Path, dvcfile: Path) -> None:
+    """Refuses an output that would lie inside, contain or be another file's
+    output (dvc's overlapping outputs); its own ``.dvc`` file is replaced."""
+    for t in collect(repo):
+        if t.dvcfile.path == dvcfile and t.stage is None:
+            continue
+        if t.path == dest or t.path in dest.parents or dest in t.path.parents:
+            where = t.dvcfile.path.relative_to(repo.root).as_posix()
+            raise TargetError(
+                f"{dest.relative_to(repo.root).as_posix()}: overlaps the output "
+                f"'{t.rel(repo)}' of {where}"
+            )
 
 
 def _check_replaceable(repo: Repo, dest: Path) -> None:
