@@ -132,6 +132,15 @@ def test_bale_writes_the_import_file_dvc_writes_over_http(
         _same(twins, "f.txt.dvc", "f.txt")
         out = sh.dvc("update", "f.txt.dvc", cwd=twins[1]).stdout.strip()
         assert out == "'f.txt.dvc' didn't change, skipping"
+        # Not frozen, its source is checked: as dvc says it, changed or gone.
+        unfrozen = (twins[1] / "f.txt.dvc").read_text().replace("frozen: true\n", "")
+        (twins[1] / "f.txt.dvc").write_text(unfrozen)
+        assert sh.bale("status", cwd=twins[1]).stdout.strip() == UP_TO_DATE
+        for change in (lambda: os.utime(src / "f.txt", (1, 1)), (src / "f.txt").unlink):
+            change()
+            said = sh.bale("status", cwd=twins[1]).stdout
+            assert said == sh.dvc("status", cwd=twins[1]).stdout
+            assert f"{url}/f.txt" in said
 
 
 def test_bale_writes_the_import_file_dvc_writes_from_s3(

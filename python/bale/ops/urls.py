@@ -50,7 +50,7 @@ from bale.metafiles import (
     load_dvcfile,
 )
 from bale.progress import Bar
-from bale.remotes.urls import Entry, Info, LocalUrl, Url, open_url
+from bale.remotes.urls import Entry, Info, LocalUrl, Url, UrlMissingError, open_url
 
 if TYPE_CHECKING:
     from bale.repo import Repo
@@ -431,6 +431,25 @@ def update_url(
             downloaded = True
         _write(dvcfile, dep, new_out, d, stamp=True)
     return UpdateUrlResult(rel, changed=True, downloaded=downloaded)
+
+
+def source_state(repo: Repo, dvcfile: DvcFile) -> str | None:
+    """How the S3 or HTTP source of the ``import-url`` file ``dvcfile`` has
+    changed since it was recorded, as ``dvc status`` says it of a dependency
+    ("modified", "deleted"), or None when it has not."""
+    dep = dvcfile.deps[0]
+    fs_config = dep.get("fs_config")
+    with open_url(
+        str(dep["path"]),
+        base=dvcfile.path.parent,
+        fs_config=fs_config if isinstance(fs_config, Mapping) else None,
+        remotes=_remotes(repo),
+    ) as src:
+        try:
+            info = src.info()
+        except UrlMissingError:
+            return "deleted"
+    return None if _same_source(dep, _dep(str(dep["path"]), info, None, None)) else "modified"
 
 
 def get_url(
