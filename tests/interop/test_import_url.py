@@ -175,6 +175,11 @@ def test_bale_writes_the_import_file_dvc_writes_from_s3(
         aws.bale("import-url", f"s3://{bucket}/p/{what}", *cfg, cwd=twins[1])
         _same(twins, f"{what}.dvc")
     assert read_tree(twins[1] / "d") == read_tree(twins[0] / "d")
+    # (dvc with dvc-s3 takes seconds a run: a few listings only)
+    for args, what in ((["-R", "--size"], "p"), (["-T", "--size"], "p"), ([], "p/f.txt")):
+        url = f"s3://{bucket}/{what}"
+        said = aws.bale("ls-url", *args, url, *cfg, cwd=twins[1]).stdout
+        assert said == aws.dvc("ls-url", *args, url, *cfg, cwd=twins[1]).stdout, args
     client.put_object(Bucket=bucket, Key="p/d/x", Body=b"x2\n")
     aws.dvc("update", "d.dvc", cwd=twins[1])
     with pytest.MonkeyPatch.context() as mp:
@@ -183,3 +188,19 @@ def test_bale_writes_the_import_file_dvc_writes_from_s3(
                 mp.setenv(k, v)
         assert _bale_update(twins[0], "d.dvc").downloaded
     _same(twins, "d.dvc", "d/x")
+
+
+def test_ls_url_prints_what_dvc_prints(sh: Sh, src: Path, tmp_path: Path) -> None:
+    write_tree(src, {"d/sub/deep/c": "c" * 3000})
+    (src / "empty").mkdir()
+    for args in (
+        ["--size", "src"],
+        ["-R", "src"],
+        ["-R", "-L", "2", "--size", "src"],
+        ["-L", "0", "src"],
+        ["-T", "--size", "src"],
+        ["-T", "-L", "2", "src"],
+        ["src/f.txt"],
+    ):
+        said = sh.bale("ls-url", *args, cwd=tmp_path).stdout
+        assert said == sh.dvc("ls-url", *args, cwd=tmp_path).stdout, args

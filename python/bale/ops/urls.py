@@ -50,7 +50,7 @@ from bale.metafiles import (
     load_dvcfile,
 )
 from bale.progress import Bar
-from bale.remotes.urls import Entry, Info, LocalUrl, Url, UrlMissingError, open_url
+from bale.remotes.urls import Entry, Info, LocalUrl, Node, Url, UrlMissingError, open_url
 
 if TYPE_CHECKING:
     from bale.repo import Repo
@@ -61,6 +61,8 @@ __all__ = [
     "get_url",
     "import_url",
     "ls_url",
+    "ls_url_tree",
+    "source_state",
     "update_url",
 ]
 
@@ -502,3 +504,12 @@ def _shown_path(src: Url) -> str:
     if isinstance(src, LocalUrl):
         return str(src.path.absolute())
     return src.url.removeprefix("s3://")
+
+
+def ls_url_tree(
+    url: str, *, maxdepth: int | None = None, fs_config: Mapping[str, str] | None = None
+) -> Node:
+    """What ``url`` holds as a tree (``dvc ls-url --tree``), ``maxdepth``
+    levels deep."""
+    with open_url(url, base=Path.cwd(), fs_config=fs_config) as src:
+        return src.tree(maxdepth)

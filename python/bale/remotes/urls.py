@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from bale.remotes.http import HTTPStore
     from bale.remotes.s3 import S3Store
 
-__all__ = ["Entry", "Info", "Url", "UrlMissingError", "open_url"]
+__all__ = ["Entry", "Info", "Node", "Url", "UrlMissingError", "open_url"]
 
 T = TypeVar("T")
 
@@ -73,6 +73,44 @@ class Info:
     nfiles: int | None = None
     checksum: dict[str, str] = field(default_factory=dict)
     files: tuple[Entry, ...] = ()
+
+
+@dataclass
+class Node:
+    """A URL as ``ls-url --tree`` draws it: a file, or a directory and what
+    it holds (down to the depth asked), each level sorted by name."""
+
+    name: str
+    isdir: bool
+    size: int | None
+    children: list[Node] = field(default_factory=list)
+
+
+def tree_of_files(name: str, files: Iterable[Entry], maxdepth: int | None) -> Node:
+    """The tree of a directory known by its files (an S3 prefix, whose
+    directories have no size of their own), cut ``maxdepth`` levels down."""
+    root = Node(name, True, None)
+    dirs = {"": root}
+    for f in sorted(files, key=lambda e: e.path):
+        parent = ""
+        *above, leaf = f.path.split("/")
+        for part in above:
+            key = f"{parent}/{part}" if parent else part
+            if key not in dirs:
+                dirs[key] = Node(part, True, None)
+                dirs[parent].children.append(dirs[key])
+            parent = key
+        dirs[parent].children.append(Node(leaf, False, f.size))
+    _cut(root, maxdepth)
+    return root
+
+
+def _cut(node: Node, maxdepth: int | None) -> None:
+    node.children.sort(key=lambda n: n.name)
+    if maxdepth is not None and maxdepth <= 0:
+        node.children = []
+    for child in node.children:
+        _cut(child, None if maxdepth is None else maxdepth - 1)
 
 
 def etag_tree_md5(files: list[Entry]) -> str:
@@ -106,6 +144,15 @@ class Url:
         """What a directory URL holds (files, and with ``recursive`` unset,
         its subdirectories), as ``dvc ls-url`` lists them."""
         raise NotImplementedError
+
+    def tree(self, maxdepth: int | None = None) -> Node:
+        """The URL as ``dvc ls-url --tree`` draws it, named by its path in
+        its file system (an S3 URL without ``s3://``)."""
+        info = self.info()
+        name = self.url.removeprefix("s3://")
+        if not info.isdir:
+            return Node(name, False, info.size)
+        return tree_of_files(name, info.files, maxdepth)
 
     def download(self, dest: Path, info: Info, jobs: int, bar: Bar) -> None:
         """Writes what :meth:`info` found into ``dest`` (a new path); on
@@ -141,12 +188,12 @@ class LocalUrl(Url):
         return Info(isdir=self.path.is_dir(), size=None if self.path.is_dir() else st.st_size)
 
     def listing(self, recursive: bool, maxdepth: int | None = None) -> list[Entry]:
+        # In the file system's order, as dvc lists (fsspec's walk: scandir's).
         out: list[Entry] = []
         for root, dirs, files in os.walk(self.path):
-            dirs.sort()
             rel = Path(root).relative_to(self.path)
             shallow = _shallow(len(rel.parts), recursive, maxdepth)
-            names = [(f, False) for f in sorted(files)]
+            names = [(f, False) for f in files]
             names += [(d, True) for d in dirs] if shallow else []
             for name, isdir in names:
                 size = Path(root, name).stat().st_size
@@ -154,6 +201,10 @@ class LocalUrl(Url):
             if shallow:
                 dirs.clear()
         return out
+
+    def tree(self, maxdepth: int | None = None) -> Node:
+        self.info()
+        return _local_node(self.path, self.url, maxdepth)
 
     def download(self, dest: Path, info: Info, jobs: int, bar: Bar) -> None:
         # Only get-url copies a local source; import-url has the engine store it.
@@ -308,6 +359,17 @@ class HTTPUrl(_Remote):
             _remove(dest)
             raise
         bar.step(files=1)
+
+
+def _local_node(path: Path, name: str, maxdepth: int | None) -> Node:
+    """A local path as a :class:`Node`; directories have their own size (as
+    the file system gives it, and as dvc shows it)."""
+    node = Node(name, path.is_dir(), path.stat().st_size)
+    if node.isdir and (maxdepth is None or maxdepth > 0):
+        deeper = None if maxdepth is None else maxdepth - 1
+        for entry in sorted(os.scandir(path), key=lambda e: e.name):
+            node.children.append(_local_node(Path(entry.path), entry.name, deeper))
+    return node
 
 
 def _shallow(depth: int, recursive: bool, maxdepth: int | None) -> bool:
