@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,6 +53,7 @@ from bale.progress import Bar
 from bale.remotes.urls import Entry, Info, LocalUrl, Node, Url, UrlMissingError, open_url
 
 if TYPE_CHECKING:
+    from bale.remotes import Remote
     from bale.repo import Repo
 
 __all__ = [
@@ -110,9 +111,8 @@ def resolve_output(url: str, out: str | Path | None, force: bool) -> Path:
     return dest
 
 
-def _remotes(repo: Repo | None) -> Any:
-    if repo is None:
-        return None
+def _remotes(repo: Repo) -> Callable[[str], Remote]:
+    """How ``remote://<name>/...`` URLs find their remote."""
     from bale.remotes import resolve_remote
 
     return lambda name: resolve_remote(repo, name)

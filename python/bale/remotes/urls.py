@@ -27,11 +27,11 @@ import json
 import os
 import posixpath
 import shutil
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from bale.exceptions import BaleError, ConfigError, TargetError, TargetNotFoundError
 from bale.redact import mask_url
@@ -39,6 +39,7 @@ from bale.remotes.store import bounded
 
 if TYPE_CHECKING:
     from bale.progress import Bar
+    from bale.remotes import Remote
     from bale.remotes.http import HTTPStore
     from bale.remotes.s3 import S3Store
 
@@ -130,8 +131,6 @@ class Url:
     """A source URL, opened for reading (use as a context manager: a
     remote one holds an event loop and its connections)."""
 
-    kind = ""
-
     def __init__(self, url: str) -> None:
         self.url = url
         self.shown = mask_url(url)
@@ -171,8 +170,6 @@ class Url:
 
 class LocalUrl(Url):
     """A path on this machine (``file://`` URLs included)."""
-
-    kind = "local"
 
     def __init__(self, url: str, path: Path) -> None:
         super().__init__(url)
@@ -242,8 +239,6 @@ class _Remote(Url):
 
 class S3Url(_Remote):
     """``s3://bucket/key``: the object ``key``, or every object under ``key/``."""
-
-    kind = "s3"
 
     def __init__(self, url: str, options: Mapping[str, str], jobs: int) -> None:
         from bale.remotes.s3 import S3Store
@@ -320,15 +315,17 @@ class S3Url(_Remote):
 class HTTPUrl(_Remote):
     """``http(s)://host/path``: one file (HTTP has no directories)."""
 
-    kind = "http"
-
     def __init__(self, url: str, options: Mapping[str, str], jobs: int) -> None:
         from bale.remotes.http import HTTPStore
 
         super().__init__(url, jobs)
-        base, _, self.name = url.rpartition("/")
-        if not self.name or "://" not in base:
+        # The store is rooted at the file's parent; a query stays with the name.
+        parts = urlsplit(url)
+        parent, _, name = parts.path.rpartition("/")
+        if not name:
             raise TargetError(f"{self.shown}: names no file (HTTP has no directories)")
+        base = urlunsplit((parts.scheme, parts.netloc, parent, "", ""))
+        self.name = name + (f"?{parts.query}" if parts.query else "")
         self._store: HTTPStore = HTTPStore(self.shown, base, options, jobs=jobs)
 
     async def _close_store(self) -> None:
@@ -431,7 +428,7 @@ def open_url(
     base: Path,
     fs_config: Mapping[str, str] | None = None,
     jobs: int = 16,
-    remotes: Any = None,
+    remotes: Callable[[str], Remote] | None = None,
 ) -> Url:
     """``url`` opened for reading: a path (relative ones from ``base``),
     ``file://``, ``s3://``, ``http(s)://``, or ``remote://<name>/<path>``
