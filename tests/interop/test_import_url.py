@@ -112,6 +112,17 @@ def test_each_tool_updates_the_import_file_the_other_wrote(
     assert sh.bale("status", cwd=bale_wrote).stdout.strip() == UP_TO_DATE
 
 
+@pytest.mark.parametrize("flag", ["--no-exec", "--no-download"])
+def test_update_of_a_file_written_without_its_data_downloads_it_as_dvc_does(
+    sh: Sh, twins: tuple[Path, Path], src: Path, flag: str
+) -> None:
+    sh.dvc("import-url", flag, str(src / "d"), cwd=twins[0])
+    sh.bale("import-url", flag, str(src / "d"), cwd=twins[1])
+    sh.dvc("update", "d.dvc", cwd=twins[0])
+    sh.bale("update", "d.dvc", cwd=twins[1])
+    _same(twins, "d.dvc", "d/a", "d/sub/b")
+
+
 def test_bale_writes_the_import_file_dvc_writes_over_http(
     sh: Sh, twins: tuple[Path, Path], src: Path
 ) -> None:
@@ -189,3 +200,13 @@ def test_ls_url_prints_what_dvc_prints(sh: Sh, src: Path, tmp_path: Path) -> Non
     ):
         said = sh.bale("ls-url", *args, cwd=tmp_path).stdout
         assert said == sh.dvc("ls-url", *args, cwd=tmp_path).stdout, args
+
+
+def test_get_url_copies_what_dvc_copies(sh: Sh, src: Path, tmp_path: Path) -> None:
+    for tool in ("dvc", "bale"):
+        (tmp_path / tool).mkdir()
+    with serving(src) as url:
+        for args in ([str(src / "d")], [f"{url}/f.txt", "sub/f.txt"]):
+            sh.dvc("get-url", *args, cwd=tmp_path / "dvc")
+            sh.bale("get-url", *args, cwd=tmp_path / "bale")
+    assert read_tree(tmp_path / "bale") == read_tree(tmp_path / "dvc")
