@@ -123,3 +123,38 @@ def test_import_writes_what_dvc_import_writes_and_each_updates_the_others(
     assert (with_dvc / "dir" / "a").read_text() == "one\n"
     assert "Data and pipelines are up to date." in sh.dvc("status", cwd=with_dvc).stdout
     assert "Data and pipelines are up to date." in sh.bale("status", cwd=with_bale).stdout
+
+
+LISTINGS = [
+    (),
+    ("data",),
+    ("-R",),
+    ("data", "-R", "--size"),
+    ("data/dir",),
+    ("data/dir/a",),
+    ("data/file.txt",),
+    ("--dvc-only",),
+    ("data", "--dvc-only"),
+    ("-R", "--dvc-only"),
+    ("data", "--rev", "v1", "-R"),
+]
+
+
+# The listings also compared as text (the others as JSON only: each dvc run costs seconds).
+TEXT = [(), ("data", "-R", "--size"), ("data", "--dvc-only")]
+
+
+@pytest.mark.parametrize("kind", ["bale", "dvc"])
+def test_ls_lists_what_dvc_ls_lists(
+    sh: Sh, kind: str, bale_source: Path, dvc_source: Path, tmp_path: Path
+) -> None:
+    src = bale_source if kind == "bale" else dvc_source
+    url = f"file://{src}"  # a clone: directory manifests come from the source's remote
+    for args in LISTINGS:
+        for fmt in (("--json",), ()) if args in TEXT else (("--json",),):
+            got = sh.bale("ls", url, *args, *fmt, cwd=tmp_path)
+            want = sh.dvc("ls", url, *args, *fmt, cwd=tmp_path)
+            assert got.stdout == want.stdout, (args, fmt)
+    missing = sh.bale("ls", url, "data/nothere", cwd=tmp_path, check=False)
+    assert missing.returncode == 1
+    assert "data/nothere: no such file or directory in " in missing.stderr

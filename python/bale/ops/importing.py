@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -116,7 +115,9 @@ def resolve(
                 f"at {src.rev_label}"
             )
         return Out(rel_out, _hash_name(algo), None), None
-    tmp = Path(tempfile.mkdtemp(prefix=".bale-import-", dir=dest.parent))
+    from bale.ops.get import staging_dir
+
+    tmp = staging_dir(dest.parent, "import")
     try:
         staged = tmp / "out"
         get(src.url, path, str(staged), rev=src.commit, jobs=jobs, source=src)
