@@ -115,7 +115,7 @@ def resolve(
                 f"at {src.rev_label}"
             )
         return Out(rel_out, _hash_name(algo), None), None
-    from bale.ops.get import staging_dir
+    from bale.staging import staging_dir
 
     tmp = staging_dir(dest.parent, "import")
     try:

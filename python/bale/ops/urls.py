@@ -51,6 +51,7 @@ from bale.metafiles import (
 )
 from bale.progress import Bar
 from bale.remotes.urls import Entry, Info, LocalUrl, Node, Url, UrlMissingError, open_url
+from bale.staging import staging_dir
 
 if TYPE_CHECKING:
     from bale.remotes import Remote
@@ -162,9 +163,7 @@ def _store_local(repo: Repo, src: LocalUrl, algo: str, store: bool) -> _Stored:
 def _fetch(repo: Repo, src: Url, info: Info, dest: Path, algo: str, jobs: int) -> _Stored:
     """Brings what ``src`` holds into the cache and to ``dest`` (replaced),
     by way of a staging directory beside it (one a killed bale left there
-    is removed first: :func:`bale.ops.get.staging_dir`)."""
-    from bale.ops.get import staging_dir
-
+    is removed first: :func:`bale.staging.staging_dir`)."""
     ws = repo.workspace
     types = repo.config.cache_types()
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -435,8 +434,6 @@ def get_url(
     destination appears whole or not at all."""
     cwd = Path.cwd()
     dest = resolve_output(url, out, force)
-    from bale.ops.get import staging_dir
-
     dest.parent.mkdir(parents=True, exist_ok=True)
     stage = staging_dir(dest.parent, "get-url")
     try:
