@@ -101,6 +101,23 @@ def test_a_source_inside_the_repository_is_recorded_relative_to_the_dvc_file(
     assert _dvcfile(md5_repo / "out" / "copy.txt.dvc")["deps"][0]["path"] == "../raw/in.txt"
 
 
+def test_remote_urls_read_a_configured_remote_and_are_recorded_as_given(
+    md5_repo: Path, src: Path, run: Run
+) -> None:
+    run("bale", "remote", "add", "store", str(src))
+    run("bale", "import-url", "remote://store/d", "d")
+    assert _dvcfile(md5_repo / "d.dvc")["deps"][0]["path"] == "remote://store/d"
+    assert read_tree(md5_repo / "d") == read_tree(src / "d")
+    assert sorted(run("bale", "ls-url", "remote://store").stdout.split()) == ["d", "f.txt"]
+    run("bale", "get-url", "remote://store/f.txt", "g.txt")
+    assert (md5_repo / "g.txt").read_text() == "hello\n"
+    (src / "d" / "a").write_text("changed\n")
+    assert _bale_update(run, "d.dvc")
+    assert (md5_repo / "d" / "a").read_text() == "changed\n"
+    err = run("bale", "ls-url", "remote://nope/x", ok=False).stderr
+    assert "remote 'nope' is not configured" in err
+
+
 def test_no_exec_and_no_download_write_the_file_only(md5_repo: Path, src: Path, run: Run) -> None:
     run("bale", "import-url", "--no-exec", str(src / "f.txt"), "a.txt")
     assert _dvcfile(md5_repo / "a.txt.dvc") == {

@@ -8,12 +8,14 @@ never ignored.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bale.cli.common import Commands, git_add_hint, open_repo, rel_cwd, say
 from bale.exceptions import BaleError
 
 if TYPE_CHECKING:
+    from bale.remotes import Remote
     from bale.remotes.urls import Node
 
 
@@ -69,10 +71,27 @@ def cmd_import_url(args: argparse.Namespace) -> int:
     return 0
 
 
+def _remotes(url: str) -> Callable[[str], Remote] | None:
+    """For a ``remote://`` URL, the repository's remotes (dvc reads them
+    from the config of the repository around the current directory)."""
+    if not url.startswith("remote://"):
+        return None
+    from bale.ops.urls import remotes_of
+
+    return remotes_of(open_repo())
+
+
 def cmd_get_url(args: argparse.Namespace) -> int:
     from bale.ops.urls import get_url
 
-    get_url(args.url, args.out, jobs=args.jobs, force=args.force, fs_config=args.fs_config)
+    get_url(
+        args.url,
+        args.out,
+        jobs=args.jobs,
+        force=args.force,
+        fs_config=args.fs_config,
+        remotes=_remotes(args.url),
+    )
     return 0
 
 
@@ -80,10 +99,17 @@ def cmd_ls_url(args: argparse.Namespace) -> int:
     from bale.ops.urls import ls_url, ls_url_tree
 
     if args.tree:
-        rows = _tree_rows(ls_url_tree(args.url, maxdepth=args.level, fs_config=args.fs_config))
+        tree = ls_url_tree(
+            args.url, maxdepth=args.level, fs_config=args.fs_config, remotes=_remotes(args.url)
+        )
+        rows = _tree_rows(tree)
     else:
         entries = ls_url(
-            args.url, recursive=args.recursive, maxdepth=args.level, fs_config=args.fs_config
+            args.url,
+            recursive=args.recursive,
+            maxdepth=args.level,
+            fs_config=args.fs_config,
+            remotes=_remotes(args.url),
         )
         rows = [(_size(e.size, e.isdir), e.path) for e in entries]
     if args.size:

@@ -64,6 +64,7 @@ __all__ = [
     "import_url",
     "ls_url",
     "ls_url_tree",
+    "remotes_of",
     "source_state",
     "update_url",
 ]
@@ -112,8 +113,9 @@ def resolve_output(url: str, out: str | Path | None, force: bool) -> Path:
     return dest
 
 
-def _remotes(repo: Repo) -> Callable[[str], Remote]:
-    """How ``remote://<name>/...`` URLs find their remote."""
+def remotes_of(repo: Repo) -> Callable[[str], Remote]:
+    """How ``remote://<name>/...`` URLs find their remote: in ``repo``'s
+    config (``get_url``, ``ls_url`` take it as ``remotes``)."""
     from bale.remotes import resolve_remote
 
     return lambda name: resolve_remote(repo, name)
@@ -288,7 +290,7 @@ def import_url(
     with (
         repo.locked(),
         open_url(
-            url, base=cwd, fs_config=fs_config, jobs=_jobs(jobs), remotes=_remotes(repo)
+            url, base=cwd, fs_config=fs_config, jobs=_jobs(jobs), remotes=remotes_of(repo)
         ) as src,
     ):
         info = None if no_exec else src.info()
@@ -367,7 +369,7 @@ def update_url(
         algo = "md5"
     url = str(old_dep["path"])
     with open_url(
-        url, base=wdir, fs_config=fs_config, jobs=_jobs(jobs), remotes=_remotes(repo)
+        url, base=wdir, fs_config=fs_config, jobs=_jobs(jobs), remotes=remotes_of(repo)
     ) as src:
         info = src.info()
         local = isinstance(src, LocalUrl)
@@ -413,7 +415,7 @@ def source_state(repo: Repo, dvcfile: DvcFile) -> str | None:
         str(dep["path"]),
         base=dvcfile.path.parent,
         fs_config=fs_config if isinstance(fs_config, Mapping) else None,
-        remotes=_remotes(repo),
+        remotes=remotes_of(repo),
     ) as src:
         try:
             info = src.info()
@@ -429,6 +431,7 @@ def get_url(
     jobs: int | None = None,
     force: bool = False,
     fs_config: Mapping[str, str] | None = None,
+    remotes: Callable[[str], Remote] | None = None,
 ) -> Path:
     """Downloads ``url`` to ``out``, untracked, as ``dvc get-url``; the
     destination appears whole or not at all."""
@@ -437,7 +440,7 @@ def get_url(
     dest.parent.mkdir(parents=True, exist_ok=True)
     stage = staging_dir(dest.parent, "get-url")
     try:
-        with open_url(url, base=cwd, fs_config=fs_config, jobs=_jobs(jobs)) as src:
+        with open_url(url, base=cwd, fs_config=fs_config, jobs=_jobs(jobs), remotes=remotes) as src:
             info = src.info()
             with Bar(f"Downloading {src.shown}") as bar:
                 src.download(stage / dest.name, info, _jobs(jobs), bar)
@@ -453,11 +456,12 @@ def ls_url(
     recursive: bool = False,
     maxdepth: int | None = None,
     fs_config: Mapping[str, str] | None = None,
+    remotes: Callable[[str], Remote] | None = None,
 ) -> list[Entry]:
     """What ``url`` holds, as ``dvc ls-url`` lists it: a file URL is one
     entry (its path as given); a directory's entries are relative to it,
     with ``recursive`` every file (down to ``maxdepth`` levels)."""
-    with open_url(url, base=Path.cwd(), fs_config=fs_config) as src:
+    with open_url(url, base=Path.cwd(), fs_config=fs_config, remotes=remotes) as src:
         info = src.info()
         if maxdepth == 0 or not info.isdir:
             return [Entry(_shown_path(src), False, None)]
@@ -473,9 +477,13 @@ def _shown_path(src: Url) -> str:
 
 
 def ls_url_tree(
-    url: str, *, maxdepth: int | None = None, fs_config: Mapping[str, str] | None = None
+    url: str,
+    *,
+    maxdepth: int | None = None,
+    fs_config: Mapping[str, str] | None = None,
+    remotes: Callable[[str], Remote] | None = None,
 ) -> Node:
     """What ``url`` holds as a tree (``dvc ls-url --tree``), ``maxdepth``
     levels deep."""
-    with open_url(url, base=Path.cwd(), fs_config=fs_config) as src:
+    with open_url(url, base=Path.cwd(), fs_config=fs_config, remotes=remotes) as src:
         return src.tree(maxdepth)
