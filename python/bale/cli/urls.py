@@ -162,7 +162,11 @@ def _fs_config(p: argparse.ArgumentParser) -> None:
 
 def _jobs(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "-j", "--jobs", type=int, metavar="<number>", help="parallel downloads (default 4 per core)"
+        "-j",
+        "--jobs",
+        type=int,
+        metavar="<number>",
+        help="parallel downloads (default 16 per core)",
     )
 
 

@@ -69,8 +69,11 @@ __all__ = [
     "update_url",
 ]
 
-# dvc's default for -j: 4 per core.
-_JOBS_PER_CORE = 4
+# Requests in flight without -j (dvc: 4 per core). Most requests fetch one
+# small file: importing an S3 prefix of 2,000 files of 2 KiB from SeaweedFS
+# on loopback (2 cores) took 3.3 s with 8 in flight, 2.2 s with 32 (dvc 7.1 s),
+# the figures behind bale.remotes.sync.store_jobs too.
+_JOBS_PER_CORE = 16
 
 
 @dataclass(frozen=True)
