@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from tests.integration.conftest import Run, read_tree, write_tree
+from tests.integration.kills import assert_settled, killed_at
 from tests.integration.test_get import make_source
 
 
@@ -128,3 +129,41 @@ def test_pull_fetches_imports_from_their_source_remote_not_ours(
     (tmp_path / "remote").mkdir()
     err = run("bale", "fetch", "d.dvc", cwd=clone, ok=False).stderr
     assert "d.dvc: cannot fetch from its source: " in err and "'r'" in err
+
+
+@pytest.mark.parametrize(("point", "n"), [("upload", 2), ("temp", 4), ("temp", 5)])
+def test_a_killed_import_leaves_nothing_and_the_rerun_completes(
+    tmp_path: Path, run: Run, point: str, n: int
+) -> None:
+    src = make_source(tmp_path, run, "md5")
+    dest = make_dest(tmp_path, run)
+    # Killed while objects come from the source's remote (upload, and the
+    # temp files of the 3 objects), or while the output is checked out
+    # (temp 4 and 5: its files).
+    killed_at(point, n, dest, "import", f"file://{src}", "data/dir", "-o", "d")
+    assert not (dest / "d").exists() and not (dest / "d.dvc").exists()
+    run("bale", "import", f"file://{src}", "data/dir", "-o", "d", cwd=dest)
+    assert read_tree(dest / "d") == {"a": b"1\n", "sub/b": b"2\n"}
+    assert_settled(dest, run)
+
+
+def test_update_recursive_moves_every_import_below_and_leaves_other_files(
+    tmp_path: Path, run: Run
+) -> None:
+    src = make_source(tmp_path, run, "md5")
+    dest = make_dest(tmp_path, run)
+    (dest / "in").mkdir()
+    run("bale", "import", str(src), "data/README", "-o", "in/readme", cwd=dest)
+    run("bale", "import", str(src), "data/dir/a", "-o", "in/a", cwd=dest)
+    write_tree(dest, {"in/mine.txt": "mine\n"})
+    run("bale", "add", "in/mine.txt", cwd=dest)
+    write_tree(src, {"data/README": "new readme\n", "data/dir/a": "new a\n"})
+    run("bale", "add", "data/dir", cwd=src)
+    run("git", "add", "-A", cwd=src)
+    run("git", "commit", "-qm", "two", cwd=src)
+    run("bale", "update", "-R", "in", cwd=dest)
+    assert (dest / "in" / "readme").read_text() == "new readme\n"
+    assert (dest / "in" / "a").read_text() == "new a\n"
+    assert "up to date" in run("bale", "status", cwd=dest).stdout
+    err = run("bale", "update", "in/mine.txt.dvc", cwd=dest, ok=False).stderr
+    assert "in/mine.txt.dvc: not an import" in err

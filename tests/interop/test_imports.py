@@ -5,6 +5,7 @@ and with bale in its twin, and what a user sees is compared."""
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import shutil
@@ -227,11 +228,23 @@ def test_status_checks_a_local_source_and_warns_of_a_repository_one(
         dvcfile.write_text(dvcfile.read_text().replace("frozen: true\n", ""))
     r = sh.bale("status", "url.txt.dvc", cwd=root)
     assert (r.stdout, r.stderr) == ("Data and pipelines are up to date.\n", "")
-    # a repository source is not checked yet: said, not skipped silently
-    r = sh.bale("status", "file.txt.dvc", cwd=root)
-    assert r.stdout == "Data and pipelines are up to date.\n"
-    assert r.stderr.startswith("WARNING: file.txt.dvc: is not frozen")
-    assert "'dvc status file.txt.dvc'" in r.stderr
+    # a repository source is resolved again: up to date, then an update is
+    # available once its branch moves on (as dvc says, JSON too)
+    for tool in (sh.bale, sh.dvc):
+        r = tool("status", "file.txt.dvc", cwd=root)
+        assert (r.stdout, r.stderr) == ("Data and pipelines are up to date.\n", "")
+    repo_source = _source_of(imported)
+    sh.git("commit", "-q", "--allow-empty", "-m", "moved on", cwd=repo_source)
+    try:
+        # dir.dvc is frozen: dvc resolves its revision all the same
+        for args in ((), ("--json",)):
+            got = sh.bale("status", "file.txt.dvc", "dir.dvc", *args, cwd=root).stdout
+            assert got == sh.dvc("status", "file.txt.dvc", "dir.dvc", *args, cwd=root).stdout
+        assert json.loads(got)["dir.dvc"] == [
+            {"changed deps": {f"data/dir ({repo_source})": "update available"}}
+        ]
+    finally:
+        sh.git("reset", "-q", "--hard", "HEAD~1", cwd=repo_source)
     source = _source_of_url(imported)
     saved = source.read_bytes()
     try:
@@ -282,6 +295,11 @@ def test_no_download_imports_are_reported_not_skipped(
     assert bale[0].json() == dvc[0].json()
     assert "f.txt.dvc imports data/file.txt in " in bale[1].err
     assert "u.txt.dvc imports " + str(source.parent / "url.txt") in bale[1].err
+    # pull checks the repository import out from its source, leaving its
+    # file as it is (as dvc does); the import-url one is dvc's to fetch.
+    before = (b / "f.txt.dvc").read_text()
     pulled = run_bale(sh, b, [("pull",)])[0]
-    assert pulled.rc == 1 and "'bale update f.txt.dvc'" in pulled.err
-    assert "'dvc pull u.txt.dvc'" in pulled.err
+    assert pulled.rc == 1 and "'dvc pull u.txt.dvc'" in pulled.err
+    assert "f.txt.dvc" not in pulled.err
+    assert (b / "f.txt").read_text() == "hello\n"
+    assert (b / "f.txt.dvc").read_text() == before

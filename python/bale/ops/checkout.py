@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +14,7 @@ from bale.index import Tracked, resolve
 from bale.progress import Bar
 
 if TYPE_CHECKING:
+    from bale.metafiles import Out
     from bale.repo import Repo
 
 
@@ -67,9 +68,12 @@ def checkout(
     *,
     force: bool = False,
     relink: bool = False,
+    resolved: Mapping[Path, Out] | None = None,
 ) -> CheckoutResult:
     """Checks out every targeted output. Outputs whose objects are missing are
-    left alone and reported; conflicts stop before anything is written."""
+    left alone and reported; conflicts stop before anything is written.
+    ``resolved``: for ``--no-download`` imports (no hash recorded), what
+    their sources gave at their paths (see :func:`bale.ops.imports.fetch_from_sources`)."""
     from bale.ops import imports
 
     result = CheckoutResult()
@@ -80,6 +84,8 @@ def checkout(
     with repo.locked():
         for t, sub in resolve(repo, targets):
             rel = t.rel(repo)
+            if t.out.oid is None and resolved and t.path in resolved:
+                t = replace(t, out=resolved[t.path])
             if not t.out.cache:
                 debug(f"{rel}: not checked out: {t.dvcfile.path.name} says cache: false")
                 continue

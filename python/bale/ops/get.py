@@ -87,7 +87,7 @@ def get(
                 files = _checkout(src, tmp, [(t, sub, staged)], jobs)
             else:
                 files = _tree(src, path, tmp, staged, git_files, outs, jobs)
-            _publish(staged, dest, force)
+            publish(staged, dest, force)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return GetResult(dest, files)
@@ -190,7 +190,7 @@ def _no_hash(src: Source, t: Tracked) -> bool:
     )
 
 
-def _publish(staged: Path, dest: Path, force: bool) -> None:
+def publish(staged: Path, dest: Path, force: bool) -> None:
     """Moves ``staged`` to ``dest``; an existing ``dest`` (``force``) is
     replaced only once the new one is complete, and then removed."""
     if not os.path.lexists(dest):

@@ -144,13 +144,22 @@ def _write(dvcfile: Path, out: Out, dep: dict[str, Any], base: DvcFile | None, s
 
 def _place(repo: Repo, dest: Path, out: Out, staged: Path | None) -> None:
     """Puts the imported data at ``dest`` from the cache (links as
-    ``cache.type`` says), replacing what is there."""
+    ``cache.type`` says), replacing what is there only once it is whole:
+    it is checked out in a temp directory beside ``dest``, then renamed."""
+    from bale.ops.get import publish
+    from bale.staging import staging_dir
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = staging_dir(dest.parent, "import")
     try:
         assert out.oid is not None
+        at = tmp / "out"
         repo.workspace.checkout(
-            str(dest), out.algo, out.oid, out.isexec, repo.config.cache_types(), True
+            str(at), out.algo, out.oid, out.isexec, repo.config.cache_types(), True
         )
+        publish(at, dest, force=True)
     finally:
+        shutil.rmtree(tmp, ignore_errors=True)
         if staged is not None:
             shutil.rmtree(staged, ignore_errors=True)
 

@@ -4,9 +4,11 @@ commands cover them, and how their data comes from their source.
 What dvc 3.67.1 does with them (checked on local repositories and files, for
 file and directory imports, both frozen as dvc writes them):
 
-- ``status``: the output is checked like any other (a frozen import's source
-  is not); the file's ``md5:`` is the stage checksum, and one that does not
-  match what the file records is "changed checksum". ``status -c`` leaves
+- ``status``: the output is checked like any other; a frozen
+  ``import-url``'s source is not, but a repository import's revision is
+  resolved again, frozen or not, and a new commit there is "update
+  available"; the file's ``md5:`` is the stage checksum, and one that does
+  not match what the file records is "changed checksum". ``status -c`` leaves
   out ``dvc import`` outputs and covers ``import-url`` ones.
 - ``diff``, ``checkout``, ``commit``, ``remove``, ``add`` of the imported
   path or of a path inside an imported directory: as any output. ``commit``
@@ -26,12 +28,13 @@ file and directory imports, both frozen as dvc writes them):
   output whose data is gone from the cache could no longer be checked out
   without the source at hand.
 
-bale does all of that (through :class:`bale.source.Source`), except the
-fetch of a ``--no-download`` import, which records no hash to check the
-data against: bale asks for ``bale update`` of its file instead. An output
+bale does all of that (through :class:`bale.source.Source`). An output
 that is the source's output is fetched as its objects; one that is a path
 inside a source's directory output, or a file git tracks there, is copied
-from the source and hashed, and must hash to what the file records.
+from the source and hashed, and must hash to what the file records. A
+``--no-download`` import records no hash: ``pull`` checks out what its
+source gives at ``rev_lock`` and leaves the file as it is, as dvc does
+(``fetch`` alone fetches it, but only ``pull`` or ``update`` can use it).
 Which outputs are whose: :attr:`bale.index.Tracked.from_source_only` and
 :attr:`~bale.index.Tracked.pushed`.
 """
@@ -48,6 +51,9 @@ from bale.exceptions import BaleError, CorruptObjectError
 from bale.index import Tracked
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from bale.metafiles import Out
     from bale.remotes.sync import Moved
     from bale.repo import Repo
 
@@ -69,10 +75,15 @@ def not_cached(repo: Repo, outs: Sequence[Tracked]) -> list[Tracked]:
     return [t for t in outs if t.out.oid is None or lacking(repo.workspace, [(t.algo, t.out.oid)])]
 
 
-def fetch_from_sources(repo: Repo, outs: Sequence[Tracked], jobs: int | None) -> Moved:
+def fetch_from_sources(
+    repo: Repo, outs: Sequence[Tracked], jobs: int | None
+) -> tuple[Moved, dict[Path, Out]]:
     """Brings the data of the import outputs ``outs`` into the cache from
     their sources, each source (URL and ``rev_lock``) opened once. Raises,
-    naming the ``.dvc`` file, where a source cannot give it."""
+    naming the ``.dvc`` file, where a source cannot give it. Also returns,
+    for each ``--no-download`` import (which records no hash), the output
+    its source gave, by path: what a pull checks out (the file itself is
+    left as it is, as dvc leaves it)."""
     from bale.ops.importing import resolve
     from bale.remotes.sync import Moved
     from bale.source import Source, lacking
@@ -82,13 +93,12 @@ def fetch_from_sources(repo: Repo, outs: Sequence[Tracked], jobs: int | None) ->
     for t in outs:
         if t.out.oid is not None and not lacking(repo.workspace, [(t.algo, t.out.oid)]):
             continue
-        if t.out.oid is None or not t.dvcfile.is_repo_import:
-            # No hash to check the data against (--no-download): left to
-            # be reported (see unfetchable); import-url ones: not ours.
-            continue
+        if not t.dvcfile.is_repo_import:
+            continue  # import-url ones without a hash: not fetched by bale (see unfetchable)
         spec = t.dvcfile.deps[0]["repo"]
         rev = spec.get("rev_lock") or spec.get("rev")
         by_source.setdefault((str(spec["url"]), rev and str(rev)), []).append(t)
+    resolved: dict[Path, Out] = {}
     staging = repo.tmp_dir / "bale" / "imports"
     for (url, rev), group in by_source.items():
         names = ", ".join(t.dvcfile.path.relative_to(repo.root).as_posix() for t in group)
@@ -108,30 +118,32 @@ def fetch_from_sources(repo: Repo, outs: Sequence[Tracked], jobs: int | None) ->
                     )
                     if staged is not None:
                         shutil.rmtree(staged, ignore_errors=True)
-                    if (out.algo, out.oid) != (t.algo, t.out.oid):
+                    if t.out.oid is None:
+                        resolved[t.path] = out
+                    elif (out.algo, out.oid) != (t.algo, t.out.oid):
                         raise CorruptObjectError(
                             f"{path} at {src.rev_label} is {out.oid}, not {t.out.oid} as recorded"
                         )
         except BaleError as e:
             raise type(e)(f"{names}: cannot fetch from its source: {e}") from None
-    return total
+    return total, resolved
 
 
 def unfetchable(repo: Repo, outs: Sequence[Tracked], command: str = "pull") -> str:
-    """Why ``outs`` (import outputs) are not in the cache, and what fetches
-    them from their sources: ``bale <command>`` (``pull`` or ``fetch``) for
-    repository imports that record a hash, ``bale update`` for those that
-    record none, and ``dvc <command>`` for ``import-url`` ones without a
-    hash (bale cannot fetch those). One line naming each ``.dvc`` file and
-    its source."""
-    kinds: dict[str, dict[str, str]] = {"pull": {}, "update": {}, "dvc": {}}
+    """Why ``outs`` (import outputs) are not in the cache or checked out,
+    and what brings them from their sources: ``bale <command>`` (``pull``
+    or ``fetch``) for repository imports that record a hash, ``bale pull``
+    for those that record none, and ``dvc <command>`` for ``import-url``
+    ones without a hash (bale cannot fetch those). One line naming each
+    ``.dvc`` file and its source."""
+    kinds: dict[str, dict[str, str]] = {"pull": {}, "hashless": {}, "dvc": {}}
     for t in outs:
         f = t.dvcfile
-        kind = "pull" if t.out.oid else "update" if f.is_repo_import else "dvc"
+        kind = "pull" if t.out.oid else "hashless" if f.is_repo_import else "dvc"
         kinds[kind][f.path.relative_to(repo.root).as_posix()] = f.import_source
     runs = {
         "pull": ["bale", command],
-        "update": ["bale", "update"],
+        "hashless": ["bale", "pull"],
         "dvc": ["dvc", command],
     }
     parts = []

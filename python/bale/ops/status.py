@@ -13,6 +13,7 @@ from bale.index import WORKSPACE, Pipelines, Scope, Tracked
 from bale.progress import Bar
 
 if TYPE_CHECKING:
+    from bale.metafiles import DvcFile
     from bale.pipeline.changes import Hasher
     from bale.pipeline.stage import Stage
     from bale.remotes import Remote
@@ -204,10 +205,10 @@ def has_stages(repo: Repo) -> bool:
 def _import_status(
     repo: Repo, tracked: list[Tracked], result: StatusResult, hasher: Hasher
 ) -> None:
-    """What dvc checks of an import besides its output: the stage checksum,
-    and the source of one that is not frozen: a local ``import-url`` source
-    is hashed as dvc hashes it, an S3 or HTTP one asked for its checksum; a
-    repository bale cannot read yet."""
+    """What dvc checks of an import besides its output: the stage checksum;
+    a repository's revision, resolved again (frozen or not); and the source
+    of an ``import-url`` that is not frozen: a local one is hashed as dvc
+    hashes it, an S3 or HTTP one asked for its checksum."""
     import os
 
     from bale.pipeline.changes import dep_shown, dep_state
@@ -218,26 +219,48 @@ def _import_status(
         rel = path.relative_to(repo.root).as_posix()
         if f.checksum_changed:
             result.checksums.append(rel)
+        if f.is_repo_import:
+            # Frozen or not, as dvc 3.67.1 does (checked): its revision is
+            # resolved again at every status.
+            _repo_import_status(repo, f, rel, result)
+            continue
         if f.data.get("frozen") or f.data.get("locked"):
             continue
         dep = f.deps[0]
         written = str(dep.get("path", ""))
-        if not f.is_repo_import and written and "://" not in written:
+        if "://" not in written:
             source = Path(os.path.normpath(path.parent / written))
             state = dep_state(hasher.hash(source, algo_of(dep)), dep)
             debug(f"{rel}: source {source}: {state or 'unchanged'}")
             if state:
                 result.deps[rel] = {dep_shown(written, source, repo.root): state}
-        elif not f.is_repo_import:
+        else:
             from bale.ops.urls import source_state
 
             if state := source_state(repo, f):
                 result.deps[rel] = {written: state}
-        else:
-            result.warnings.append(
-                f"{rel}: is not frozen, but bale does not check an import's source "
-                f"({f.import_source}) for changes yet; 'dvc status {rel}' does"
-            )
+
+
+def _repo_import_status(repo: Repo, f: DvcFile, rel: str, result: StatusResult) -> None:
+    """A repository import: "update available" when its revision (its
+    default branch without one) now names another commit than
+    ``rev_lock``, as dvc says it."""
+    from bale.exceptions import BaleError
+    from bale.ops.imports import source_url
+    from bale.source import Source
+
+    dep = f.deps[0]
+    spec = dep["repo"]
+    url, rev = str(spec.get("url")), spec.get("rev")
+    try:
+        with Source.open(source_url(repo, url), None if rev is None else str(rev)) as src:
+            commit = src.commit
+    except BaleError as e:
+        result.warnings.append(f"{rel}: cannot check its import's source: {e}")
+        return
+    debug(f"{rel}: {url} is at {commit}, the file records {spec.get('rev_lock')}")
+    if commit != spec.get("rev_lock"):
+        result.deps[rel] = {f"{dep.get('path')} ({url})": "update available"}
 
 
 def _stage_status(

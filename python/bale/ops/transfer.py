@@ -30,6 +30,7 @@ from bale.remotes.plan import by_layout, group, roots
 from bale.remotes.sync import Moved, Session, store_jobs
 
 if TYPE_CHECKING:
+    from bale.metafiles import Out
     from bale.ops.checkout import CheckoutResult
     from bale.repo import Repo
 
@@ -42,6 +43,8 @@ class TransferResult(Moved):
     remotes: list[str] = field(default_factory=list)
     #: Import outputs not in the cache whose data only their source has.
     at_source: list[Tracked] = field(default_factory=list)
+    #: The outputs the sources of ``--no-download`` imports gave, by path.
+    resolved: dict[Path, Out] = field(default_factory=dict)
     #: What a pull's checkout changed (None for a push or a fetch).
     checked_out: CheckoutResult | None = None
 
@@ -341,7 +344,9 @@ def _sync(
     if run_cache:
         _sync_runs(repo, remote, jobs, result, pushing)
     if at_source:
-        result.add(imports.fetch_from_sources(repo, at_source, jobs))
+        moved, result.resolved = imports.fetch_from_sources(repo, at_source, jobs)
+        result.add(moved)
+    at_source = [t for t in at_source if t.path not in result.resolved]
     result.at_source = imports.not_cached(repo, at_source)
     result.seconds = time.monotonic() - start
     return result
@@ -412,7 +417,7 @@ def pull(
     with repo.locked():
         result = _sync(repo, targets, remote, jobs, scope, run_cache, pushing=False)
     try:
-        result.checked_out = checkout(repo, targets, force=force)
+        result.checked_out = checkout(repo, targets, force=force, resolved=result.resolved)
     except CheckoutIncompleteError as e:
         result.checked_out = e.result
         # checkout names the outputs (and the imports' sources), the fetch the objects
