@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import posixpath
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +24,7 @@ from bale import _core
 from bale.exceptions import OutputNotTrackedError, TargetError
 from bale.redact import mask_url
 from bale.source import Source, lacking
+from bale.staging import staging_dir
 
 if TYPE_CHECKING:
     from bale.index import Tracked
@@ -87,24 +87,6 @@ def get(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return GetResult(dest, files)
-
-
-def staging_dir(parent: Path, verb: str) -> Path:
-    """A new temp directory in ``parent`` (``.bale-<verb>-<pid>-*``), after
-    removing those a killed ``bale`` left there (its pid is gone): a
-    download interrupted half-way leaves nothing behind once rerun."""
-    prefix = f".bale-{verb}-"
-    for old in parent.glob(prefix + "*"):
-        pid = old.name[len(prefix) :].split("-", 1)[0]
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            shutil.rmtree(old, ignore_errors=True)
-        except PermissionError:
-            pass  # alive, someone else's
-    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent))
 
 
 def _tree(

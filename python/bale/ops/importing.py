@@ -114,7 +114,7 @@ def resolve(
                 f"at {src.rev_label}"
             )
         return Out(rel_out, _hash_name(algo), None), None
-    from bale.ops.get import staging_dir
+    from bale.staging import staging_dir
 
     tmp = staging_dir(dest.parent, "import")
     try:
@@ -149,7 +149,8 @@ def _place(repo: Repo, dest: Path, out: Out, staged: Path | None) -> None:
     engine rewrites only the files that changed (each atomically): an update
     of 10 files of 100,000 touches those 10, and a killed one is finished by
     running it again."""
-    from bale.ops.get import publish, staging_dir
+    from bale.ops.get import publish
+    from bale.staging import staging_dir
 
     assert out.oid is not None
     types = repo.config.cache_types()
@@ -271,10 +272,22 @@ def update(
                     continue
                 raise MetafileError(f"{rel}: not an import (written by import or import-url)")
             if not base.is_repo_import:
-                # import-url files: bale.ops.urls updates them (their own helper).
-                raise MetafileError(f"{rel}: an import-url file; not a repository import")
+                results.append(_update_url(repo, base, no_download, jobs))
+                continue
             results.append(_update_one(repo, base, rel, rev, no_download, jobs))
     return results
+
+
+def _update_url(repo: Repo, base: DvcFile, no_download: bool, jobs: int | None) -> ImportResult:
+    """An ``import-url`` file, updated by :func:`bale.ops.urls.update_url`
+    (``--rev`` does not apply to a URL: dvc ignores it there too)."""
+    from bale.ops.urls import update_url
+
+    u = update_url(repo, base.path, no_download=no_download, jobs=jobs)
+    dest = abspath(base.path.parent / base.outs[0].path)
+    r = _finish(repo, dest, base.path, str(base.deps[0]["path"]))
+    r.changed = u.changed
+    return r
 
 
 def _update_one(

@@ -208,7 +208,7 @@ def _import_status(
     """What dvc checks of an import besides its output: the stage checksum;
     a repository's revision, resolved again (frozen or not); and the source
     of an ``import-url`` that is not frozen: a local one is hashed as dvc
-    hashes it, a remote URL bale cannot check yet."""
+    hashes it, an S3 or HTTP one asked for its checksum."""
     import os
 
     from bale.pipeline.changes import dep_shown, dep_state
@@ -228,17 +228,17 @@ def _import_status(
             continue
         dep = f.deps[0]
         written = str(dep.get("path", ""))
-        if not f.is_repo_import and written and "://" not in written:
+        if "://" not in written:
             source = Path(os.path.normpath(path.parent / written))
             state = dep_state(hasher.hash(source, algo_of(dep)), dep)
             debug(f"{rel}: source {source}: {state or 'unchanged'}")
             if state:
                 result.deps[rel] = {dep_shown(written, source, repo.root): state}
         else:
-            result.warnings.append(
-                f"{rel}: is not frozen, but bale does not check an import's source "
-                f"({f.import_source}) for changes yet; 'dvc status {rel}' does"
-            )
+            from bale.ops.urls import source_state
+
+            if state := source_state(repo, f):
+                result.deps[rel] = {written: state}
 
 
 def _repo_import_status(repo: Repo, f: DvcFile, rel: str, result: StatusResult) -> None:
