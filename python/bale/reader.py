@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
-import contextlib
 import io
 import os
 import threading
@@ -304,7 +303,9 @@ def open_cached(
     A whole object the stat cache does not vouch for is hashed here, at open
     (and remembered); a chunked blake3 file is verified chunk by chunk as it
     is read instead, also after ``gc --compact`` kept it as chunks only.
-    ``CorruptObjectError`` when a byte read does not match."""
+    ``CorruptObjectError`` when a byte read does not match. A verification
+    is remembered in ``ws``'s stat cache; ``ws.save()`` keeps it for later
+    processes (once, after many opens: saving rewrites the whole file)."""
     label = name or f"{algo}:{oid}"
     if algo == "blake3" and not _core.is_tree(oid):
         # Vouched for whole: plain reads, nothing to hash.
@@ -319,8 +320,6 @@ def open_cached(
             return ObjectStream(source, label, lambda: pool.shutdown(cancel_futures=True))
     if ws.verified_object(algo, oid, True) is None:
         return None
-    with contextlib.suppress(BaleError):
-        ws.save()  # the next open need not hash it again; a read-only repo just hashes
     return _file_stream(ws, algo, oid, label)
 
 
@@ -349,13 +348,16 @@ class _Loop:
 
 
 class _MemorySink:
-    """A ranged read held in memory (a window is at most a few MiB)."""
+    """A ranged read held in memory (a window: a few MiB). The pieces are
+    kept as they come and joined once at the end: one copy, or none for a
+    read that came in one piece."""
 
     def __init__(self, size: int) -> None:
-        self.data = bytearray(size)
+        self._size = size
+        self._pieces: list[tuple[int, bytes]] = []
 
     def write(self, data: bytes, offset: int) -> None:
-        self.data[offset : offset + len(data)] = data
+        self._pieces.append((offset, bytes(data)))
 
     def writev(self, pieces: list[bytes], offset: int) -> None:
         for piece in pieces:
@@ -366,7 +368,24 @@ class _MemorySink:
         pass
 
     def discard(self) -> None:
-        pass
+        self._pieces = []
+
+    def data(self) -> bytes:
+        """The bytes, in order."""
+        at = 0
+        for offset, piece in sorted(self._pieces, key=lambda p: p[0]):
+            if offset != at:
+                break
+            at += len(piece)
+        else:
+            if at == self._size:
+                return b"".join(piece for _, piece in sorted(self._pieces, key=lambda p: p[0]))
+        # Parts out of order or written twice (a retried part): in the
+        # order they were written, later over earlier.
+        buf = bytearray(self._size)
+        for offset, piece in self._pieces:
+            buf[offset : offset + len(piece)] = piece
+        return bytes(buf)
 
 
 class RemoteReader:
@@ -379,7 +398,8 @@ class RemoteReader:
     the local copies of the remote's pack indexes (needed for blake3), made
     current with one listing of the remote at the first blake3 open unless
     ``refresh`` is false (the caller keeps them current). Use it as a
-    context manager, or :meth:`close` it when done.
+    context manager, or :meth:`close` it when done. ``ws.save()`` keeps the
+    verifications of what landed for later processes.
     """
 
     def __init__(
@@ -479,9 +499,12 @@ class RemoteReader:
         return self._indexes
 
     def _land(self, algo: str, oid: str, key: str, byte_range: tuple[int, int] | None) -> None:
-        """Downloads a whole object into the cache, hashed as it lands and
-        published only if it matches (unless the cache vouches for it)."""
-        if self._ws.verified_object(algo, oid, False) is not None:
+        """Makes sure the cache holds the whole object good: downloaded,
+        hashed as it lands and published only if it matches, unless the
+        cache holds it (hashed now if the stat cache does not vouch for it;
+        a corrupt copy there is an error naming it, as it would be
+        neither replaced nor repaired by a download)."""
+        if self._ws.verified_object(algo, oid, True) is not None:
             return
         landing = self._ws.landing(algo, oid)
         try:
@@ -490,11 +513,14 @@ class RemoteReader:
             landing.discard()
             raise
         self._ws.ingest_landed(landing, f"{self._source} {key}")
+        # Another process may have stored it first: that copy is checked too.
+        if self._ws.verified_object(algo, oid, True) is None:
+            raise ObjectMissingError(f"{self._source}: {key} did not reach the cache")
 
     async def _get(self, key: str, start: int, end: int) -> bytes:
         sink = _MemorySink(end - start)
         await self.store.get(key, sink, None, (start, end))
-        return bytes(sink.data)
+        return sink.data()
 
     async def _get_all(self, reads: list[tuple[str, int, int]]) -> list[bytes]:
         from bale.remotes.store import bounded
