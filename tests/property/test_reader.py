@@ -382,3 +382,39 @@ def test_a_corrupt_chunk_in_the_cache_fails_the_read_that_needs_it(
         assert f"chunk {i}" in str(e.value)
         assert stream.tell() == start
     assert os.path.exists(victim)
+
+
+def _spoil_cached_md5(tracked: Tracked, tmp_path: Path) -> tuple[_core.Workspace, str, Path]:
+    """A copy of the cache whose large md5 object has one byte flipped."""
+    cache = tmp_path / "cache"
+    shutil.copytree(tracked.ws.cache_dir, cache)
+    (tmp_path / "repo").mkdir()
+    ws = _core.Workspace(tmp_path / "repo", cache)
+    oid = next(o for (a, o), d in sorted(tracked.files.items()) if a == "md5" and len(d) > 1 << 20)
+    path = ws.object_path("md5", oid)
+    _writable(path)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 1
+    path.write_bytes(data)
+    return ws, oid, path
+
+
+def test_a_corrupt_whole_object_in_the_cache_fails_at_open(
+    tracked: Tracked, tmp_path: Path
+) -> None:
+    ws, oid, path = _spoil_cached_md5(tracked, tmp_path)
+    with pytest.raises(CorruptObjectError) as e:
+        open_cached(ws, "md5", oid)
+    assert str(path) in str(e.value)
+
+
+def test_a_remote_read_does_not_trust_a_corrupt_copy_in_the_cache(
+    tracked: Tracked, tmp_path: Path
+) -> None:
+    """The remote's good copy would not replace the cache's (objects are
+    written once), so the reader must not take the cache's on its word."""
+    ws, oid, path = _spoil_cached_md5(tracked, tmp_path)
+    reader = RemoteReader(FolderStore("r", tracked.remote), ws)
+    with reader, pytest.raises(CorruptObjectError) as e:
+        reader.open("md5", oid)
+    assert str(path) in str(e.value)
