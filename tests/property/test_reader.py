@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from bale import _core
 from bale.exceptions import CorruptObjectError
 from bale.progress import Bar
-from bale.reader import ObjectStream, RemoteReader, open_cached
+from bale.reader import ObjectStream, RemoteReader, open_cached, open_remote
 from bale.remotes import packed
 from bale.remotes.folder import FolderStore
 from bale.remotes.store import Progress, Sink
@@ -418,3 +418,27 @@ def test_a_remote_read_does_not_trust_a_corrupt_copy_in_the_cache(
     with reader, pytest.raises(CorruptObjectError) as e:
         reader.open("md5", oid)
     assert str(path) in str(e.value)
+
+
+def test_a_stream_is_a_file_for_text_and_line_readers(tracked: Tracked, tmp_path: Path) -> None:
+    """``io.TextIOWrapper`` (what ``bale.api.open(mode="r")`` hands out) and
+    line iteration work on a stream of a remote object, and ``open_remote``
+    closes its store with the stream."""
+    text = "".join(f"row {i},{i * i}\n" for i in range(300_000)).encode()
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "t.csv").write_bytes(text)
+    ws = _core.Workspace(root, tmp_path / "cache")
+    oid = ws.build(root / "t.csv", "blake3", True).oid
+    remote = tmp_path / "remote"
+    _push(ws, {("blake3", oid): text}, remote, tmp_path / "push")
+    (tmp_path / "fresh").mkdir()
+    fresh = _core.Workspace(tmp_path / "fresh", tmp_path / "fresh-cache")
+    store = FolderStore("r", remote)
+    stream = open_remote(store, fresh, "blake3", oid, len(text), tmp_path / "indexes")
+    with io.TextIOWrapper(stream, encoding="utf-8") as f:
+        lines = list(f)
+    assert len(lines) == 300_000 and lines[12345] == "row 12345,152399025\n"
+    assert stream.closed
+    located = _core.RemoteIndexes(tmp_path / "indexes").locate(oid)
+    assert located is not None and located[0] == "list", "read as a chunked file"
