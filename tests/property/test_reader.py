@@ -81,6 +81,7 @@ def tracked(tmp_path_factory: pytest.TempPathFactory) -> Tracked:
         ("md5", "md5-big"): rng.randbytes(3 << 20),
         ("md5", "md5-small"): rng.randbytes(1000),
         ("md5", "empty"): b"",
+        ("blake3", "empty-b3"): b"",
     }
     for i, v in enumerate(_versions(rng)):
         contents[("blake3", f"v{i + 1}")] = v
