@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import contextlib
 import io
 import os
 import threading
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AHEAD",
+    "LINE_BUFFER",
     "WINDOW",
     "ObjectStream",
     "RemoteReader",
@@ -60,6 +62,8 @@ T = TypeVar("T")
 WINDOW = 8 << 20
 #: Windows a sequential read keeps in flight ahead of the reader.
 AHEAD = 4
+#: Bytes ``readline`` and ``peek`` take from the source at a time.
+LINE_BUFFER = 64 << 10
 
 
 class _Source(Protocol):
@@ -83,6 +87,7 @@ class ObjectStream(io.BufferedIOBase):
         super().__init__()
         self._source = source
         self._pos = 0
+        self._buf, self._buf_start = b"", 0
         self._on_close = on_close
         #: What the stream reads (for messages and ``repr``).
         self.name = name
@@ -124,6 +129,41 @@ class ObjectStream(io.BufferedIOBase):
         self._pos = pos
         return pos
 
+    def _buffered(self) -> tuple[bytes, int]:
+        """Bytes from the source that hold the position (read ahead by up
+        to :data:`LINE_BUFFER`), and the position's index in them: lines
+        and peeks are served from here, not a source call per byte."""
+        if not self._buf_start <= self._pos < self._buf_start + len(self._buf):
+            self._buf = self._source.read_at(self._pos, LINE_BUFFER)
+            self._buf_start = self._pos
+        return self._buf, self._pos - self._buf_start
+
+    def peek(self, size: int = 0) -> bytes:
+        """Bytes from the position on (at least one before the end; how
+        many is the stream's choice), without moving it."""
+        self._check_open()
+        if self._pos >= self.size:
+            return b""
+        buf, at = self._buffered()
+        return buf[at:]
+
+    def readline(self, size: int | None = -1) -> bytes:
+        self._check_open()
+        want = self.size if size is None or size < 0 else size
+        parts: list[bytes] = []
+        while want > 0 and self._pos < self.size:
+            buf, at = self._buffered()
+            stop = min(len(buf), at + want)
+            newline = buf.find(b"\n", at, stop)
+            if newline >= 0:
+                stop = newline + 1
+            parts.append(buf[at:stop])
+            self._pos += stop - at
+            want -= stop - at
+            if newline >= 0:
+                break
+        return b"".join(parts)
+
     def read(self, size: int | None = -1) -> bytes:
         self._check_open()
         want = self.size - self._pos if size is None or size < 0 else size
@@ -161,6 +201,7 @@ class ObjectStream(io.BufferedIOBase):
     def close(self) -> None:
         if self.closed:
             return
+        self._buf = b""
         try:
             self._source.close()
             if self._on_close is not None:
@@ -342,6 +383,17 @@ class _Loop:
         return self.submit(coro).result()
 
     def stop(self) -> None:
+        """Cancels what is in flight (a stream waiting on it gets
+        ``CancelledError``, not a hang), then ends the loop."""
+
+        async def cancel_all() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        with contextlib.suppress(RuntimeError):  # the loop is already gone
+            self.run(cancel_all())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join()
         self.loop.close()
@@ -421,6 +473,7 @@ class RemoteReader:
         self._window = window
         self._ahead = ahead
         self._indexes: _core.RemoteIndexes | None = None
+        self._indexes_lock = threading.Lock()  # opens may come from several threads
         self._loop = _Loop()
         self._closed = False
 
@@ -468,10 +521,7 @@ class RemoteReader:
             return self._sized(_file_stream(self._ws, algo, oid, label), size)
         chunks = self._loop.run(self._open_chunks(oid, key, start, end))
         source = _ChunkSource(
-            chunks,
-            lambda a, b: self._loop.submit(self._read_chunks(chunks, a, b)),
-            self._window,
-            self._ahead,
+            chunks, lambda a, b: self._submit_read(chunks, a, b), self._window, self._ahead
         )
         return self._sized(ObjectStream(source, label), size)
 
@@ -484,6 +534,10 @@ class RemoteReader:
         return stream
 
     def _remote_indexes(self) -> _core.RemoteIndexes:
+        with self._indexes_lock:
+            return self._load_indexes()
+
+    def _load_indexes(self) -> _core.RemoteIndexes:
         if self._indexes is None:
             if self._index_dir is None:
                 raise BaleError(
@@ -534,6 +588,13 @@ class RemoteReader:
         source = f"{self._source} {key}"
         segments = await self._get_all(indexes.list_reads(oid, listed, source))
         return await asyncio.to_thread(indexes.open_chunks, oid, listed, segments, self._source)
+
+    def _submit_read(
+        self, chunks: _core.RemoteChunks, first: int, last: int
+    ) -> concurrent.futures.Future[bytes]:
+        if self._closed:
+            raise ValueError(f"the reader of {self._source} is closed")
+        return self._loop.submit(self._read_chunks(chunks, first, last))
 
     async def _read_chunks(self, chunks: _core.RemoteChunks, first: int, last: int) -> bytes:
         data = await self._get_all(chunks.reads(first, last))

@@ -13,6 +13,7 @@ stores what ``bale add`` stores, ``Workspace.gc`` compacts as ``bale gc
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import io
 import os
 import random
@@ -126,7 +127,7 @@ def _push(
 # Random reads
 
 # (whence, offset as a fraction of the size, plus bytes) then a read length;
-# length -1 reads to the end, None uses readinto.
+# length -1 reads to the end, None uses readinto, ("line", n) readline(n).
 OPS = st.lists(
     st.tuples(
         st.sampled_from([io.SEEK_SET, io.SEEK_CUR, io.SEEK_END]),
@@ -137,6 +138,7 @@ OPS = st.lists(
             st.integers(min_value=0, max_value=70_000),
             st.just(-1),
             st.none(),
+            st.tuples(st.just("line"), st.integers(min_value=-1, max_value=200_000)),
         ),
     ),
     min_size=1,
@@ -157,7 +159,9 @@ def _check_reads(stream: ObjectStream, data: bytes, ops: list[Any]) -> None:
                     stream.seek(offset, whence)
                 continue
             assert stream.seek(offset, whence) == model.seek(offset, whence)
-            if length is None:
+            if isinstance(length, tuple):
+                assert stream.readline(length[1]) == model.readline(length[1])
+            elif length is None:
                 buf = bytearray(50_000)
                 n = stream.readinto(buf)
                 assert buf[:n] == model.read(n)
@@ -443,3 +447,39 @@ def test_a_stream_is_a_file_for_text_and_line_readers(tracked: Tracked, tmp_path
     assert stream.closed
     located = _core.RemoteIndexes(tmp_path / "indexes").locate(oid)
     assert located is not None and located[0] == "list", "read as a chunked file"
+
+
+def test_lines_of_a_binary_stream_are_read_from_a_buffer(tracked: Tracked) -> None:
+    """``for line in stream`` and ``peek`` on a chunked file: the lines are
+    the file's, and the source is asked for a buffer at a time, not a byte."""
+    oid, data = _largest_chunked(tracked)
+    stream = open_cached(tracked.ws, "blake3", oid)
+    assert stream is not None
+    calls = 0
+    read_at = stream._source.read_at
+
+    def counted(pos: int, n: int) -> bytes:
+        nonlocal calls
+        calls += 1
+        return read_at(pos, n)
+
+    stream._source.read_at = counted  # type: ignore[method-assign]
+    with stream:
+        assert stream.peek()[:10] == data[:10] and stream.tell() == 0
+        assert list(stream) == io.BytesIO(data).readlines()
+    assert calls <= len(data) // (32 << 10), calls
+
+
+def test_a_stream_whose_reader_closed_fails_instead_of_hanging(tracked: Tracked) -> None:
+    oid, data = _largest_chunked(tracked)
+    ws = tracked.fresh_ws("closed")
+    reader = RemoteReader(
+        FolderStore("r", tracked.remote), ws, tracked.tmp / "closed" / "indexes", window=WINDOW
+    )
+    stream = reader.open("blake3", oid)
+    assert stream.read(1000) == data[:1000]
+    assert stream.read(1000) == data[1000:2000]  # sequential: windows now in flight
+    reader.close()
+    with pytest.raises((ValueError, concurrent.futures.CancelledError)):
+        stream.read()
+    stream.close()
