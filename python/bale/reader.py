@@ -284,6 +284,8 @@ class _ChunkSource:
         exact = self._chunks.span(pos, pos + min(max(n, 1), self._window))[1]
         ahead = self._ahead.popleft() if sequential and self._ahead else None
         if ahead is None or ahead.first != first:
+            if ahead is not None:
+                ahead.data.cancel()
             self._drop_ahead()
             last = self._window_end(first) if sequential else exact
             pending = self._fetch(first, last)
