@@ -363,7 +363,13 @@ def open_cached(
         # Vouched for whole: plain reads, nothing to hash.
         if ws.verified_object(algo, oid, False) is not None:
             return _file_stream(ws, algo, oid, label)
-        chunks = ws.cached_chunks(oid)
+        try:
+            chunks = ws.cached_chunks(oid)
+        except BaleError:
+            # A damaged list costs the whole object nothing: hash it instead.
+            if ws.verified_object(algo, oid, True) is None:
+                raise
+            return _file_stream(ws, algo, oid, label)
         if chunks is not None:
             pool = concurrent.futures.ThreadPoolExecutor(max(1, ahead), "bale-reader")
             source = _ChunkSource(

@@ -517,3 +517,22 @@ def test_a_long_list_is_read_by_the_segments_a_read_needs(tmp_path: Path) -> Non
         assert stream.read() == data
     sequential = store.moved - opened - moved
     assert len(data) <= sequential < len(data) + 100_000, "every segment and chunk once"
+
+
+def test_a_whole_object_with_a_damaged_list_is_read_whole(tracked: Tracked, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    shutil.copytree(tracked.ws.cache_dir, cache)
+    (tmp_path / "repo").mkdir()
+    ws = _core.Workspace(tmp_path / "repo", cache)
+    oid, data = _largest_chunked(tracked)  # v3, kept whole by gc
+    listed = Path(f"{ws.object_path('blake3', oid)}.chunks")
+    _writable(listed)
+    damaged = bytearray(listed.read_bytes())
+    damaged[80] ^= 1
+    listed.write_bytes(damaged)
+    with pytest.raises(CorruptObjectError):
+        ws.cached_chunks(oid)
+    stream = open_cached(ws, "blake3", oid)
+    assert stream is not None
+    with stream:
+        assert stream.read() == data
