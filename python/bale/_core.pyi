@@ -9,6 +9,7 @@ __version__: str
 __all__ = [
     "PACKS_DIR",
     "Built",
+    "CachedChunks",
     "CheckoutResult",
     "FetchPlan",
     "GcResult",
@@ -19,6 +20,8 @@ __all__ = [
     "PlannedObject",
     "Progress",
     "ReadArrival",
+    "RemoteChunks",
+    "RemoteIndexes",
     "Status",
     "StoreKey",
     "Transferred",
@@ -176,6 +179,56 @@ class ObjectReader:
     def verify(self) -> None: ...
 
 @final
+class CachedChunks:
+    """A chunked file of the cache, open for ranged reads."""
+
+    @property
+    def size(self) -> int: ...
+    @property
+    def count(self) -> int: ...
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """``(first, last)``: chunks ``first..last`` hold bytes ``start..end``."""
+    def offset(self, i: int) -> int:
+        """Where chunk ``i`` starts (``count`` gives the size)."""
+    def read(self, first: int, last: int) -> bytes:
+        """Chunks ``first..last``, each verified against its id."""
+
+@final
+class RemoteIndexes:
+    """The union of a remote's pack indexes (its local copies), for reads."""
+
+    def __new__(cls, index_dir: _Path) -> RemoteIndexes: ...
+    def locate(self, oid: str) -> tuple[str, str, int, int] | None:
+        """``("list" | "whole", pack key, start, end)`` of the blake3 file
+        ``oid``: its chunk list, or its bytes in one piece."""
+    def open_chunks(self, oid: str, list: bytes, source: str) -> RemoteChunks:
+        """The chunked file from its list's bytes (checked; a two-level
+        list's segments are loaded as reads need them)."""
+
+@final
+class RemoteChunks:
+    """A chunked file of a remote, open for ranged reads."""
+
+    @property
+    def size(self) -> int: ...
+    @property
+    def count(self) -> int: ...
+    def missing(self, start: int, end: int) -> list[int]:
+        """The segments (by number) that cover bytes ``start..end`` and are
+        not loaded yet: ``span``, ``offset`` and ``reads`` need them."""
+    def segment_reads(self, parts: list[int]) -> list[tuple[str, int, int]]: ...
+    def add_segments(self, parts: list[int], data: list[bytes]) -> None:
+        """Loads segments ``parts`` from the bytes of ``segment_reads(parts)``,
+        each checked against its id and the top list."""
+    def span(self, start: int, end: int) -> tuple[int, int]: ...
+    def offset(self, i: int) -> int: ...
+    def reads(self, first: int, last: int) -> list[tuple[str, int, int]]:
+        """``(pack key, start, end)`` of the ranged reads that bring chunks ``first..last``."""
+    def verify(self, first: int, last: int, data: list[bytes]) -> bytes:
+        """Chunks ``first..last`` cut from ``data`` (the bytes of
+        ``reads(first, last)``, in order), each verified against its id."""
+
+@final
 class Landing:
     """A download landing in the cache, hashed while its parts arrive."""
 
@@ -259,6 +312,14 @@ class Workspace:
     def object_path(self, algo: str, oid: str) -> Path: ...
     def object_key(self, algo: str, oid: str) -> str: ...
     def exists(self, algo: str, oid: str) -> bool: ...
+    def verified_object(self, algo: str, oid: str, hash: bool = True) -> int | None:
+        """The object's size if the cache holds it known good: the stat
+        cache vouches for it, or (with ``hash``) it is hashed now. ``None``
+        if absent or not vouched for; ``CorruptObjectError`` if it does not
+        hash to its id."""
+    def cached_chunks(self, oid: str) -> CachedChunks | None:
+        """The blake3 file's chunk list, open for ranged reads of the
+        cache; ``None`` when the cache holds no list for it."""
     def sweep_temps(self, dirs: Sequence[_Path], trees: Sequence[_Path]) -> list[Path]: ...
     def gc(
         self,
