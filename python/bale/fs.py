@@ -31,7 +31,6 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import dataclasses
-import io
 import os
 import posixpath
 import shutil
@@ -45,14 +44,13 @@ from fsspec.spec import AbstractFileSystem
 
 from bale.exceptions import (
     BaleError,
-    NotARepositoryError,
     OutputNotTrackedError,
     TargetNotFoundError,
 )
+from bale.view import View, open_view
 
 if TYPE_CHECKING:
     from bale.index import Tracked
-    from bale.repo import Repo
 
 __all__ = ["PROTOCOL", "BaleFileSystem"]
 
@@ -104,7 +102,7 @@ class _Tree:
     """The repository's files at one revision, as nested directories;
     directory outputs are expanded from their manifests when first visited."""
 
-    def __init__(self, view: _View) -> None:
+    def __init__(self, view: View) -> None:
         self.view = view
         self.dirs: dict[str, dict[str, _Node]] = {"": {}}
         for rel, size, isexec in view.git_files():
@@ -218,15 +216,16 @@ class BaleFileSystem(AbstractFileSystem):  # type: ignore[misc]
         self.rev = rev
         self.remote = remote
         self.jobs = jobs or min(32, 4 * (os.cpu_count() or 1))
-        self._view: _View | None = None
+        self._view: View | None = None
         self._tree: _Tree | None = None
 
     # -- the repository, opened on first use --------------------------------
 
     @property
-    def view(self) -> _View:
+    def view(self) -> View:
+        """The repository at the revision, opened on first use."""
         if self._view is None:
-            self._view = _open_view(self.repo_url, self.rev, self.remote)
+            self._view = open_view(self.repo_url, self.rev, self.remote, self.jobs)
         return self._view
 
     @property
@@ -448,17 +447,54 @@ class BaleFileSystem(AbstractFileSystem):  # type: ignore[misc]
                 Path(tmp).unlink(missing_ok=True)
                 raise
 
+        where = dict(pairs)
         with concurrent.futures.ThreadPoolExecutor(self.jobs) as pool:
-            for fut in [pool.submit(one, p) for p in pairs]:
-                fut.result()
+            for group in self._batches([src for src, _dest in pairs]):
+                for fut in [pool.submit(one, (src, where[src])) for src in group]:
+                    fut.result()
 
-    # -- streaming many files ----------------------------------------------
+    # -- many files: fetched ahead in batches ---------------------------------
+
+    #: How many files :meth:`get` and :meth:`stream` fetch from a remote at once.
+    batch = 1024
+
+    def _objects(self, names: list[str]) -> list[tuple[str, str]]:
+        """The objects of the tracked files among ``names`` (those git has are read from git)."""
+        found = []
+        for name in names:
+            node = self.tree.node(name)
+            if node is not None and not node.git and node.algo and node.oid:
+                found.append((node.algo, node.oid))
+        return found
+
+    def _batches(self, names: list[str]) -> Iterator[list[str]]:
+        """``names`` in groups of :attr:`batch`, the objects of each fetched
+        from the remote (if no cache has them) in one parallel request
+        batch, the next group's while the caller works on this one. When
+        the caller is done with a group its fetched objects leave the temp
+        cache again: disk use stays bounded too."""
+        groups = [names[i : i + self.batch] for i in range(0, len(names), self.batch)]
+        if not groups:
+            return
+        view = self.view
+        with concurrent.futures.ThreadPoolExecutor(1) as fetcher:
+            ahead = fetcher.submit(view.prefetch, self._objects(groups[0]))
+            for i, group in enumerate(groups):
+                ahead.result()
+                if i + 1 < len(groups):
+                    ahead = fetcher.submit(view.prefetch, self._objects(groups[i + 1]))
+                try:
+                    yield group
+                finally:
+                    view.evict(self._objects(group))
 
     def stream(self, path: str = "", *, prefetch: int | None = None) -> Iterator[tuple[str, bytes]]:
         """Every file at or under ``path`` as ``(name, content)``, in sorted
-        order, read ``jobs`` at a time ahead of the caller: at most
-        ``prefetch`` files (default: 4 × ``jobs``) are held in memory at
-        once, so memory stays bounded whatever the directory's size.
+        order. Objects come from the remote :attr:`batch` files at a time,
+        the next batch fetched while this one is consumed; files are read
+        ``jobs`` at a time ahead of the caller, at most ``prefetch``
+        (default: 4 × ``jobs``) held in memory at once, so memory (and the
+        temp cache on disk) stay bounded whatever the directory's size.
 
         >>> for name, data in fs.stream("data/images"):  # doctest: +SKIP
         ...     train_step(decode(data))
@@ -471,194 +507,22 @@ class BaleFileSystem(AbstractFileSystem):  # type: ignore[misc]
                 return f.read()
 
         with concurrent.futures.ThreadPoolExecutor(min(self.jobs, window)) as pool:
-            pending: collections.deque[tuple[str, concurrent.futures.Future[bytes]]]
-            pending = collections.deque()
-            todo = iter(names)
-            try:
-                for name in todo:
-                    pending.append((name, pool.submit(read, name)))
-                    if len(pending) >= window:
-                        break
-                while pending:
-                    name, fut = pending.popleft()
-                    data = fut.result()
-                    nxt = next(todo, None)
-                    if nxt is not None:
-                        pending.append((nxt, pool.submit(read, nxt)))
-                    yield name, data
-            finally:
-                for _name, fut in pending:
-                    fut.cancel()
-
-
-# ---------------------------------------------------------------------------
-# What the tree is made of: a repository at a revision
-
-
-class _View:
-    """A local repository at a git revision (``commit``), or its workspace
-    (``commit`` None): its files and outputs, read without changing it."""
-
-    def __init__(self, root: Path, commit: str | None, label: str, remote: str | None) -> None:
-        from bale.repo import DVC_DIR
-
-        self.root = root
-        self.commit = commit
-        self.label = label
-        self.remote = remote
-        self.is_dvc = (root / DVC_DIR).is_dir()
-
-    def close(self) -> None:
-        pass
-
-    def rel(self, t: Tracked) -> str:
-        return t.path.relative_to(self.root).as_posix()
-
-    def bale_repo(self) -> Repo:
-        """The repository as bale opens it (for its config and pipelines)."""
-        from bale.repo import Repo
-
-        if not self.is_dvc:
-            raise NotARepositoryError(f"{self.root}: is a git repository, not a bale/dvc one")
-        return Repo(self.root)
-
-    def object_url(self, algo: str, oid: str, rel: str) -> str:
-        from bale.remotes import resolve_remote
-
-        if not algo.startswith("md5"):
-            raise BaleError(
-                f"{rel}: its data ({algo}) is stored in packs on the remote, with no URL of its own"
-            )
-        remote = resolve_remote(self.bale_repo(), self.remote)
-        key = self._workspace().object_key(algo, oid)
-        return f"{remote.url.rstrip('/')}/{key}"
-
-    def outputs(self) -> list[Tracked]:
-        if not self.is_dvc:
-            return []
-        from bale import index
-
-        repo = self.bale_repo()
-        if self.commit is None:
-            return index.collect(repo)
-        return index.collect_at(repo, self.commit, self.label)
-
-    def git_files(self) -> list[tuple[str, int | None, bool]]:
-        if self.commit is None:
-            return _disk_files(self.root)
-        return _git_files(self.root, self.commit)
-
-    def open_git(self, rel: str) -> BinaryIO:
-        if self.commit is None:
-            return open(self.root / rel, "rb")
-        from bale import scm
-
-        where = _git_path(self.root, rel)
-        data = scm.read_paths_at(self.root, [(self.commit, where)])[(self.commit, where)]
-        if data is None:
-            raise TargetNotFoundError(f"{rel}: not in git at {self.label}")
-        return io.BytesIO(data)
-
-    def _workspace(self) -> Any:
-        from bale import _core
-
-        repo = self.bale_repo()
-        # No stat cache: reading objects needs none, and writes nothing.
-        return _core.Workspace(str(self.root), str(repo.cache_dir), None, 1)
-
-    def manifest(self, algo: str, oid: str) -> list[tuple[str, str, int, bool]]:
-        return list(self._workspace().manifest(algo, oid))
-
-    def open_object(self, algo: str, oid: str, rel: str) -> BinaryIO:
-        from bale.exceptions import ObjectMissingError
-
-        path = self._workspace().object_path(algo, oid)
-        try:
-            return open(path, "rb")
-        except FileNotFoundError:
-            raise ObjectMissingError(
-                f"{rel}: its data ({algo} {oid}) is not in the cache of {self.label}"
-            ) from None
-
-
-def _git_path(root: Path, rel: str) -> str:
-    from bale import scm
-
-    prefix = scm.subdir(root)
-    return rel if prefix == "." else f"{prefix}/{rel}"
-
-
-def _git_files(root: Path, commit: str) -> list[tuple[str, int | None, bool]]:
-    """``(path, size, executable)`` of the files git has at ``commit`` under
-    ``root`` (repository-relative), from one ``git ls-tree``; ``.dvc/`` left out."""
-    from bale import scm
-
-    prefix = scm.subdir(root)
-    args = ["ls-tree", "-r", "-l", "-z", "--full-tree", commit]
-    out = scm.git(root, *args).stdout.decode("utf-8", errors="surrogateescape")
-    found = []
-    for line in out.split("\0"):
-        meta, _tab, name = line.partition("\t")
-        parts = meta.split()
-        if len(parts) != 4 or parts[1] != "blob":
-            continue
-        if prefix != ".":
-            if not name.startswith(prefix + "/"):
-                continue
-            name = name[len(prefix) + 1 :]
-        if name.startswith(".dvc/"):
-            continue
-        found.append((name, int(parts[3]) if parts[3] != "-" else None, parts[0] == "100755"))
-    return found
-
-
-def _disk_files(root: Path) -> list[tuple[str, int | None, bool]]:
-    """The workspace's files under ``root`` (what dvc's local file system
-    shows at the workspace), ``.git/`` and ``.dvc/`` left out."""
-    found: list[tuple[str, int | None, bool]] = []
-    for top, dirs, files in os.walk(root):
-        here = Path(top)
-        if here == root:
-            dirs[:] = [d for d in dirs if d not in (".git", ".dvc")]
-        # a repository inside this one is its own (dvc's subrepos), not ours
-        dirs[:] = [d for d in dirs if not (here / d / ".dvc").is_dir()]
-        for name in files:
-            p = here / name
-            try:
-                st = p.stat()
-            except OSError:
-                continue  # a broken symlink: dvc shows none either
-            rel = p.relative_to(root).as_posix()
-            found.append((rel, st.st_size, bool(st.st_mode & 0o100)))
-    return found
-
-
-def _open_view(repo: str | None, rev: str | None, remote: str | None) -> _View:
-    from bale import scm
-    from bale.repo import DVC_DIR
-
-    start = Path(repo) if repo is not None else Path.cwd()
-    if not start.is_dir():
-        raise BaleError(f"{repo}: no such repository (not a directory)")
-    root = _root_of(start.absolute(), DVC_DIR)
-    if rev is None:
-        return _View(root, None, str(root), remote)
-    if not scm.is_git_repo(root):
-        raise BaleError(f"{root}: not a git repository, so it has no revision '{rev}'")
-    out = scm.git(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
-    if out.returncode != 0:
-        raise BaleError(f"unknown git revision '{rev}' in {root}")
-    return _View(root, out.stdout.decode().strip(), f"{root}@{rev}", remote)
-
-
-def _root_of(start: Path, dvc_dir: str) -> Path:
-    """The bale/dvc repository at or above ``start``; else the top of its
-    git work tree (a plain git repository shows its git files)."""
-    from bale import scm
-
-    for d in (start, *start.parents):
-        if (d / dvc_dir).is_dir():
-            return d
-    if scm.is_git_repo(start):
-        return scm.toplevel(start)
-    raise BaleError(f"{start}: neither a bale/dvc repository nor a git repository")
+            for group in self._batches(names):
+                pending: collections.deque[tuple[str, concurrent.futures.Future[bytes]]]
+                pending = collections.deque()
+                todo = iter(group)
+                try:
+                    for name in todo:
+                        pending.append((name, pool.submit(read, name)))
+                        if len(pending) >= window:
+                            break
+                    while pending:
+                        name, fut = pending.popleft()
+                        data = fut.result()
+                        nxt = next(todo, None)
+                        if nxt is not None:
+                            pending.append((nxt, pool.submit(read, nxt)))
+                        yield name, data
+                finally:
+                    for _name, fut in pending:
+                        fut.cancel()
