@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import dataclasses
+import io
 import os
 import posixpath
 import shutil
@@ -22,7 +23,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from bale.exceptions import OutputNotTrackedError, TargetNotFoundError
 from bale.view import View, open_view
@@ -362,7 +363,7 @@ class RepoTree:
 
     # -- reading --------------------------------------------------------------
 
-    def open(self, path: str) -> BinaryIO:
+    def open(self, path: str) -> io.BufferedIOBase:
         """The file ``path``, opened for reading bytes (seekable)."""
         rel = norm(path)
         node = self._node(rel)
@@ -373,7 +374,7 @@ class RepoTree:
         if node.git:
             return self.view.open_git(rel)
         assert node.algo is not None and node.oid is not None
-        return self.view.open_object(node.algo, node.oid, rel)
+        return self.view.open_object(node.algo, node.oid, rel, node.size)
 
     def get(
         self, path: str, lpath: str, recursive: bool = False, maxdepth: int | None = None

@@ -372,4 +372,8 @@ def test_a_blake3_repository_reads_from_its_packed_remote(
             "data/a.txt": 2,
             "data/sub/b.txt": 2,
         }
+        # the listing fetched the directory's two trees, no file data
+        assert fs.view._tmp is not None
+        fetched = [p.name for p in (fs.view._tmp / "cache").rglob("*") if p.is_file()]
+        assert len(fetched) == 2 and all(n.endswith(".tree") for n in fetched)
     _untouched(clone)
