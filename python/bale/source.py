@@ -403,7 +403,7 @@ class Source:
             return total
         if self.local and self.is_dvc and self.repo.cache_dir.is_dir():
             _from_folder(ws, self.repo.cache_dir, roots, jobs, total)
-        if _lacking(ws, roots):
+        if lacking(ws, roots):
             total.missing = []
             rem = self.remote(remote)
             md5 = [r for r in roots if r[0] != "blake3"]
@@ -412,9 +412,9 @@ class Source:
                 _from_dvc_remote(ws, rem, md5, jobs, total)
             if native:
                 _from_packed_remote(ws, rem, native, jobs, total)
-            lacking = _lacking(ws, roots)
-            if lacking:
-                first = lacking[0]
+            still = lacking(ws, roots)
+            if still:
+                first = still[0]
                 raise ObjectMissingError(
                     f"{mask_url(self.url)}: {first} is not on the source's remote "
                     f"'{rem.name}' ({mask_url(rem.url)})"
@@ -423,13 +423,15 @@ class Source:
         return total
 
 
-def _lacking(ws: _core.Workspace, roots: list[tuple[str, str]]) -> list[str]:
+def lacking(ws: _core.Workspace, roots: list[tuple[str, str]], repair: bool = True) -> list[str]:
     """The ids of the objects ``roots`` reach that ``ws``'s cache lacks
-    (a tree it lacks stands for all it holds)."""
+    (a tree it lacks stands for all it holds). With ``repair``, a corrupt
+    md5 object counts as lacking and is moved aside (see ``sync_plan``):
+    only for a cache of ours."""
     md5 = [r for r in roots if r[0] != "blake3"]
     found: list[str] = []
     if md5:
-        files, dirs = ws.sync_plan(md5, repair=True)
+        files, dirs = ws.sync_plan(md5, repair=repair)
         found += [d.object.oid for d in dirs if d.object.size is None]
         found += [f.oid for f in files if f.size is None]
     for algo, oid in roots:

@@ -11,7 +11,7 @@ import pytest
 from bale import _core
 from bale.exceptions import ObjectMissingError, RemoteConfigError
 from bale.repo import Repo
-from bale.source import Source, SourceError, _lacking
+from bale.source import Source, SourceError, lacking
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "t",
@@ -93,7 +93,7 @@ def test_a_local_source_without_a_remote_gives_objects_from_its_cache(
         roots = [(t.algo, t.out.oid) for t in src.outputs() if t.out.oid]
         moved = src.fetch(ws, roots)
     assert moved.copied == 4  # the file, the .dir and its two files
-    assert _lacking(ws, roots) == []
+    assert lacking(ws, roots) == []
 
 
 def test_a_cloned_source_is_checked_out_once_per_commit_and_follows_its_branch(
@@ -122,7 +122,7 @@ def test_a_cloned_source_gives_objects_from_its_default_remote(tmp_path: Path, h
         assert src.remote().name == "r"
         roots = [(t.algo, t.out.oid) for t in src.outputs() if t.out.oid]
         src.fetch(ws, roots)
-    assert _lacking(ws, roots) == []
+    assert lacking(ws, roots) == []
     assert len(roots) == 2 and all(ws.exists(a, o) for a, o in roots)
 
 
