@@ -200,8 +200,10 @@ class RepoTree:
     Close it (or use it as a context manager) to drop its temp cache.
     """
 
-    #: How many files :meth:`get` and :meth:`stream` fetch from a remote at once.
-    batch = 1024
+    #: How many files :meth:`get` and :meth:`stream` fetch from a remote at
+    #: once: the temp cache holds at most two such batches (the engine moves
+    #: a batch of 10,000 small objects at twice the rate of one of 1,000).
+    batch = 4096
 
     def __init__(
         self,
@@ -443,6 +445,7 @@ class RepoTree:
         if not groups:
             return
         view = self.view
+        # One worker: fetches and evictions run in order, behind the caller.
         with concurrent.futures.ThreadPoolExecutor(1) as fetcher:
             ahead = fetcher.submit(view.prefetch, self._objects(groups[0]))
             for i, group in enumerate(groups):
@@ -452,7 +455,7 @@ class RepoTree:
                 try:
                     yield group
                 finally:
-                    view.evict(self._objects(group))
+                    fetcher.submit(view.evict, self._objects(group))
 
     def stream(self, path: str = "", *, prefetch: int | None = None) -> Iterator[tuple[str, bytes]]:
         """Every file at or under ``path`` as ``(name, content)``, in sorted

@@ -444,3 +444,25 @@ def test_a_source_without_remote_or_cache_is_one_clear_error(
     assert str(clone) in str(e.value) and "\n" not in str(e.value)
     with pytest.raises(BaleError, match="not a git repository"):
         bale.api.read("f.txt", repo=f"file://{tmp_path / 'nowhere'}", rev="HEAD")
+
+
+def test_stream_keeps_at_most_two_batches_in_its_temp_cache(clone: Path) -> None:
+    tree = RepoTree(str(clone), "v2", jobs=2)
+    tree.batch = 2
+    held = []
+    names = []
+    for name, _data in tree.stream("data", prefetch=1):
+        names.append(name)
+        assert tree.view._tmp is not None
+        cache = tree.view._tmp / "cache"
+        held.append(sum(1 for p in cache.rglob("*") if p.is_file() and ".dir" not in p.name))
+    tree.close()
+    assert names == [
+        "data/empty",
+        "data/sub/x.txt",
+        "data/sub/z.txt",
+        "data/train.csv",
+        "data/y.txt",
+    ]
+    # the batch being read and the one fetched ahead, no more
+    assert 0 < max(held) <= 4, held
