@@ -32,6 +32,7 @@ from bale.exceptions import (
     BaleError,
     NotARepositoryError,
     ObjectMissingError,
+    RemoteConfigError,
     TargetNotFoundError,
 )
 from bale.redact import mask_url
@@ -210,7 +211,10 @@ class View:
             return self.source.remote(self.remote_name)
         from bale.remotes import resolve_remote
 
-        return resolve_remote(self.bale_repo(), self.remote_name)
+        try:
+            return resolve_remote(self.bale_repo(), self.remote_name)
+        except RemoteConfigError as e:
+            raise RemoteConfigError(f"{self.label}: {e}") from None
 
     def prefetch(self, objects: list[tuple[str, str]]) -> None:
         """Brings into the temp cache the objects no cache has yet, in one

@@ -442,6 +442,9 @@ def test_a_source_without_remote_or_cache_is_one_clear_error(
     with pytest.raises(BaleError, match="no default remote") as e:
         bale.api.read("f.txt", repo=str(clone), rev="HEAD")
     assert str(clone) in str(e.value) and "\n" not in str(e.value)
+    with pytest.raises(BaleError, match="no default remote") as e:
+        bale.api.read("f.txt", repo=str(clone))  # the workspace, which lacks f.txt
+    assert str(e.value).startswith(f"{clone}: ")
     with pytest.raises(BaleError, match="not a git repository"):
         bale.api.read("f.txt", repo=f"file://{tmp_path / 'nowhere'}", rev="HEAD")
 
