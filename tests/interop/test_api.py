@@ -469,3 +469,22 @@ def test_stream_keeps_at_most_two_batches_in_its_temp_cache(clone: Path) -> None
     ]
     # the batch being read and the one fetched ahead, no more
     assert 0 < max(held) <= 4, held
+
+
+def test_an_http_remote_serves_listing_and_reads(source: Path, clone: Path) -> None:
+    from tests.remotes.http_server import serving
+
+    with serving(source.parent / "remote") as url:
+        # the clone's local config points its remote at `bale serve` of the folder
+        (clone / ".dvc" / "config.local").write_text(f"['remote \"r\"']\n    url = {url}\n")
+        with BaleFileSystem(repo=str(clone), rev="v1") as fs:
+            assert sorted(fs.find("data")) == [
+                "data/empty",
+                "data/sub/x.txt",
+                "data/train.csv",
+                "data/y.txt",
+            ]
+            assert fs.cat("data/sub/x.txt") == b"x\n"
+            assert fs.cat_file("data/train.csv", start=4, end=8) == b"1,2\n"
+        assert bale.api.read("model.bin", repo=str(clone)) == "model-2\n"
+        assert bale.api.get_url("model.bin", repo=str(clone)).startswith(f"{url}/files/md5/")
