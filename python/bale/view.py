@@ -13,8 +13,10 @@ Objects come from the repository's own cache when it is local and has them;
 the rest from its remote into a temporary cache this view owns (a
 directory under the system's temp dir, removed by :meth:`View.close`, as
 ``dvc.api`` uses a temporary cache per repository). A directory output's
-manifest is fetched alone (md5), so listing reads no file data; a file is
-fetched when read, or ahead in batches (:meth:`View.prefetch`).
+manifest (md5), or its trees (blake3), are fetched alone, so listing reads
+no file data; a file is streamed when read (:mod:`bale.reader`: every byte
+verified first), or fetched ahead in batches (:meth:`View.prefetch`) by
+``get`` and ``stream``.
 """
 
 from __future__ import annotations
