@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import contextlib
 import dataclasses
 import io
 import os
@@ -368,6 +369,12 @@ class RepoTree:
     def open(self, path: str) -> io.BufferedIOBase:
         """The file ``path``, opened for reading bytes (seekable)."""
         rel = norm(path)
+        view = self.view
+        if view.commit is None and rel.partition("/")[0] not in ("", ".git", ".dvc"):
+            # The workspace: a file on disk is that file (as dvc reads it),
+            # opened without listing the whole workspace first.
+            with contextlib.suppress(FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                return view.open_git(rel)
         node = self._node(rel)
         if node.type == "directory":
             raise IsADirectoryError(f"{rel}: is a directory in {self.view.label}")
