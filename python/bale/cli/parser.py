@@ -22,6 +22,7 @@ GROUPS = {
     "metrics": ("metrics", "params"),
     "dag": ("dag",),
     "experiments": ("exp",),
+    "share": ("get",),
     "about": ("version", "doctor"),
 }
 

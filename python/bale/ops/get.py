@@ -1,0 +1,182 @@
+"""``bale get``: a copy of a file or directory of another repository,
+untracked, as ``dvc get`` makes it.
+
+PATH may be an output the source tracks with bale or dvc, a path inside a
+directory output, a file or directory git tracks, or a git directory that
+holds outputs (their data is included, their ``.dvc`` files are not, as in
+dvc). The copy is whole or absent: everything lands in a temp directory
+beside OUT (objects from the source's cache when it is a local repository
+that has them, else fetched into a temp cache there, verified) and is
+renamed into place at the end; with ``force`` an existing OUT is replaced
+only then.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bale import _core
+from bale.exceptions import OutputNotTrackedError, TargetError
+from bale.redact import mask_url
+from bale.source import Source, lacking
+
+if TYPE_CHECKING:
+    from bale.index import Tracked
+
+#: Link types a copy out of a cache may use: never a link a later edit of
+#: the copy could write through into the cache.
+COPY_TYPES = ["reflink", "copy"]
+
+
+@dataclass
+class GetResult:
+    """Where the copy went, and how many files it has."""
+
+    path: Path
+    files: int
+
+
+def destination(path: str, out: str | None) -> Path:
+    """Where ``get``/``import`` of ``path`` writes: ``out``, inside it when it
+    is an existing directory (as ``cp``, and dvc), else the basename of
+    ``path`` here."""
+    name = posixpath.basename(posixpath.normpath(path.replace(os.sep, "/")))
+    if out is None:
+        return Path(name).absolute()
+    dest = Path(out).absolute()
+    return dest / name if dest.is_dir() else dest
+
+
+def get(
+    url: str,
+    path: str,
+    out: str | None = None,
+    *,
+    rev: str | None = None,
+    jobs: int | None = None,
+    force: bool = False,
+) -> GetResult:
+    """Copies ``path`` of the repository at ``url`` (at ``rev``) to ``out``
+    (default: its basename here), untracked."""
+    dest = destination(path, out)
+    if os.path.lexists(dest) and not force:
+        raise TargetError(f"{dest.name}: already exists here; use -f to overwrite it")
+    with Source.open(url, rev) as src:
+        located = src.locate(path)
+        git_files = [] if located else src.git_files(path)
+        outs = [] if located else src.outputs_under(path)
+        if not located and not git_files and not outs:
+            raise OutputNotTrackedError(
+                f"{path}: neither git nor bale/dvc tracks it in {mask_url(url)} at {src.rev_label}"
+            )
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".bale-get-", dir=dest.parent))
+        try:
+            staged = tmp / "out"
+            if located:
+                t, sub = located
+                files = _checkout(src, tmp, [(t, sub, staged)], jobs)
+            else:
+                files = _tree(src, path, tmp, staged, git_files, outs, jobs)
+            _publish(staged, dest, force)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return GetResult(dest, files)
+
+
+def _tree(
+    src: Source,
+    path: str,
+    tmp: Path,
+    staged: Path,
+    git_files: list[tuple[str, int]],
+    outs: list[Tracked],
+    jobs: int | None,
+) -> int:
+    """Stages a git path: its git files (but the ``.dvc`` files of outputs)
+    and the data of the outputs under it."""
+    top = src.root / posixpath.normpath(path) if posixpath.normpath(path) != "." else src.root
+    metafiles = {t.dvcfile.path for t in outs}
+    single = len(git_files) == 1 and src.root / git_files[0][0] == top and not outs
+    n = 0
+    for name, _size in git_files:
+        where = src.root / name
+        if where in metafiles:
+            continue
+        target = staged if single else staged / where.relative_to(top)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(src.read_git(name))
+        n += 1
+    if not single:
+        staged.mkdir(parents=True, exist_ok=True)
+    return n + _checkout(
+        src, tmp, [(t, None, staged / t.path.relative_to(top)) for t in outs], jobs
+    )
+
+
+def _checkout(
+    src: Source, tmp: Path, items: list[tuple[Tracked, str | None, Path]], jobs: int | None
+) -> int:
+    """Checks out each output (or the path ``sub`` inside it) at its target,
+    from the source's cache if it has all they need, else from a temp cache
+    the objects are fetched into."""
+    items = [i for i in items if i[0].out.oid is not None or _no_hash(src, i[0])]
+    roots = list(dict.fromkeys((t.algo, t.out.oid) for t, _s, _p in items if t.out.oid))
+    ws = None
+    if src.local and src.is_dvc and src.repo.cache_dir.is_dir():
+        # Straight from a local source's cache when it has everything (as
+        # dvc): nothing is copied twice, nothing written there.
+        theirs = _core.Workspace(str(tmp), str(src.repo.cache_dir))
+        if not lacking(theirs, roots, repair=False):
+            ws = theirs
+    if ws is None:
+        ws = _core.Workspace(str(tmp), str(tmp / "cache"))
+        src.fetch(ws, roots, jobs)
+    n = 0
+    for i, (t, sub, target) in enumerate(items):
+        assert t.out.oid is not None
+        if sub and not any(
+            p == sub or p.startswith(sub + "/") for p, *_ in ws.manifest(t.algo, t.out.oid)
+        ):
+            raise OutputNotTrackedError(
+                f"{t.path.relative_to(src.root).as_posix()}/{sub}: not in that directory output "
+                f"of {mask_url(src.url)} at {src.rev_label}"
+            )
+        # The engine writes the output at a path of its own, then its part
+        # ``sub`` (the whole of it without one) moves to the target.
+        at = tmp / f"o{i}"
+        r = ws.checkout(str(at), t.algo, t.out.oid, t.out.isexec, COPY_TYPES, True, False, sub)
+        n += len(r.added) + len(r.modified) + r.unchanged
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(at / sub if sub else at, target)
+    return n
+
+
+def _no_hash(src: Source, t: Tracked) -> bool:
+    raise OutputNotTrackedError(
+        f"{t.path.relative_to(src.root).as_posix()}: {mask_url(src.url)} records no hash for it "
+        f"at {src.rev_label} (not committed, or a --no-download import): nothing to get"
+    )
+
+
+def _publish(staged: Path, dest: Path, force: bool) -> None:
+    """Moves ``staged`` to ``dest``; an existing ``dest`` (``force``) is
+    replaced only once the new one is complete, and then removed."""
+    if not os.path.lexists(dest):
+        os.rename(staged, dest)
+        return
+    if not force:
+        raise TargetError(f"{dest.name}: already exists here; use -f to overwrite it")
+    old = staged.with_name("old")
+    os.rename(dest, old)
+    os.rename(staged, dest)
+    if old.is_dir() and not old.is_symlink():
+        shutil.rmtree(old)
+    else:
+        old.unlink()

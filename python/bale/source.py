@@ -1,0 +1,531 @@
+"""A repository data is read from: a git URL or local path at a revision.
+
+``bale get``, ``bale import``, ``bale update``, ``bale ls``, the fetch of
+import outputs and :mod:`bale.api` all read another repository through a
+:class:`Source`: its outputs at a commit, its git-tracked files, its
+default remote, and its objects brought into a cache, verified.
+
+Where a source lives, as dvc 3.67.1 opens it:
+
+- A local path (anything ``os.path.exists`` finds) is opened in place: its
+  ``.dvc/config`` is its config and its cache is the first place objects
+  come from (``dvc get`` from a local repository works without a remote).
+  Its metafiles are read from git at the resolved commit.
+- Any other URL (``file://``, ssh, https) is cloned once into
+  ``$XDG_CACHE_HOME/bale/repos/<sha256(url)[:16]>`` (``git clone
+  --no-checkout``), fetched again when the revision may have moved (a
+  branch, no revision, an id not yet present), and each commit read is
+  checked out once, immutably, under ``commits/<sha>`` of that clone: the
+  config there is the one committed. Such a source has no cache of its own:
+  its objects come from its default remote, as in dvc.
+
+Objects come in verified either way: the engine hashes every object it
+copies from a local cache, and every object a remote sends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import posixpath
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from bale import _core, scm
+from bale.exceptions import (
+    BaleError,
+    NotARepositoryError,
+    ObjectMissingError,
+    OutputNotTrackedError,
+    RemoteConfigError,
+)
+from bale.redact import mask_url
+
+if TYPE_CHECKING:
+    from bale.index import Tracked
+    from bale.remotes import Remote
+    from bale.remotes.sync import Moved
+    from bale.repo import Repo
+
+
+class SourceError(BaleError):
+    """A source repository cannot be opened or read: not git, unknown
+    revision, a path it does not track."""
+
+
+def cache_home() -> Path:
+    """Where bale keeps clones of source repositories (``$XDG_CACHE_HOME/bale``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "bale"
+
+
+def _is_sha(rev: str | None) -> bool:
+    return rev is not None and len(rev) == 40 and all(c in "0123456789abcdef" for c in rev)
+
+
+def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """git without raising: the caller words the error."""
+    return scm.git(cwd, *args, check=False, env={"GIT_TERMINAL_PROMPT": "0"})
+
+
+def _last_line(proc: subprocess.CompletedProcess[bytes]) -> str:
+    lines = proc.stderr.decode(errors="replace").strip().splitlines()
+    return lines[-1] if lines else f"exit status {proc.returncode}"
+
+
+@dataclass
+class _Clone:
+    """A cached ``git clone --no-checkout`` of one URL."""
+
+    url: str
+    path: Path
+
+    @classmethod
+    def of(cls, url: str) -> _Clone:
+        tag = hashlib.sha256(url.encode()).hexdigest()[:16]
+        path = cache_home() / "repos" / tag
+        clone = cls(url, path)
+        if not (path / ".git").is_dir():
+            clone._create()
+        return clone
+
+    def _create(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".clone-", dir=self.path.parent))
+        try:
+            proc = _git(self.path.parent, "clone", "--no-checkout", "--quiet", self.url, str(tmp))
+            if proc.returncode != 0:
+                raise SourceError(
+                    f"{mask_url(self.url)}: not a git repository bale can clone "
+                    f"(git clone: {_last_line(proc)})"
+                )
+            try:
+                os.rename(tmp, self.path)
+            except OSError:
+                # Another process cloned it first: use theirs.
+                if not (self.path / ".git").is_dir():
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def fetch(self) -> None:
+        proc = _git(
+            self.path,
+            "fetch",
+            "--quiet",
+            "--force",
+            "--tags",
+            "origin",
+            "+refs/heads/*:refs/remotes/origin/*",
+        )
+        if proc.returncode != 0:
+            raise SourceError(f"{mask_url(self.url)}: git fetch failed: {_last_line(proc)}")
+        # The remote's default branch may have changed since the clone.
+        _git(self.path, "remote", "set-head", "origin", "--auto")
+
+    def resolve(self, rev: str | None) -> str | None:
+        """The commit ``rev`` names here (a branch as the remote has it), or None."""
+        candidates = ["refs/remotes/origin/HEAD", "HEAD"] if rev is None else [f"origin/{rev}", rev]
+        for name in candidates:
+            proc = _git(self.path, "rev-parse", "--verify", "--quiet", f"{name}^{{commit}}")
+            if proc.returncode == 0:
+                return proc.stdout.decode().strip()
+        return None
+
+    def checkout(self, commit: str) -> Path:
+        """An immutable checkout of ``commit``, made once (by whichever
+        process gets there first)."""
+        dest = self.path / "commits" / commit
+        if (dest / ".git").exists():
+            return dest
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".checkout-", dir=dest.parent))
+        tmp.rmdir()  # git worktree add creates it
+        proc = _git(self.path, "worktree", "add", "--detach", "--quiet", str(tmp), commit)
+        if proc.returncode != 0:
+            raise SourceError(
+                f"{mask_url(self.url)}: cannot check out {commit}: {_last_line(proc)}"
+            )
+        try:
+            os.rename(tmp, dest)
+        except OSError:
+            if not (dest / ".git").exists():
+                raise
+            _git(self.path, "worktree", "remove", "--force", str(tmp))
+            return dest
+        # Point git's records of the worktree at its final place.
+        _git(self.path, "worktree", "repair", str(dest))
+        return dest
+
+
+class Source:
+    """A repository data is read from, at one commit (use as a context manager).
+
+    >>> with Source.open("https://github.com/org/registry", rev="v1") as src:  # doctest: +SKIP
+    ...     tracked, sub = src.locate("data/train.csv")
+    """
+
+    url: str
+    rev: str | None
+    commit: str
+    local: bool
+
+    def __init__(
+        self,
+        url: str,
+        rev: str | None,
+        commit: str,
+        root: Path,
+        local: bool,
+    ) -> None:
+        self.url = url
+        self.rev = rev
+        self.commit = commit
+        self.root = root
+        self.local = local
+        self._repo: Repo | None = None
+        self._outputs: list[Tracked] | None = None
+
+    def __repr__(self) -> str:
+        return f"Source({mask_url(self.url)!r}, rev={self.rev!r}, commit={self.commit[:7]!r})"
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Saves what the source's repository keeps (its parse memo)."""
+        if self._repo is not None:
+            self._repo.memo.save()
+
+    # Opening
+
+    @classmethod
+    def open(cls, url: str | None, rev: str | None = None) -> Source:
+        """The repository at ``url`` (a local path or anything ``git clone``
+        takes; None: the repository around the current directory) at
+        ``rev`` (a branch, tag or commit; None: its HEAD, or for a clone the
+        remote's default branch)."""
+        if url is None:
+            from bale.repo import find_root
+
+            return cls._open_local(str(find_root()), find_root(), rev)
+        if os.path.exists(url):
+            return cls._open_local(url, Path(url).absolute(), rev)
+        return cls._open_clone(url, rev)
+
+    @classmethod
+    def _open_local(cls, url: str, path: Path, rev: str | None) -> Source:
+        if not scm.is_git_repo(path):
+            raise SourceError(f"{url}: not a git repository")
+        root = Path(os.path.normpath(path))
+        commit = cls._resolve_local(url, root, rev)
+        return cls(url, rev, commit, root, local=True)
+
+    @staticmethod
+    def _resolve_local(url: str, root: Path, rev: str | None) -> str:
+        proc = _git(root, "rev-parse", "--verify", "--quiet", f"{rev or 'HEAD'}^{{commit}}")
+        if proc.returncode != 0:
+            if rev is None:
+                raise SourceError(f"{url}: the git repository has no commits")
+            raise SourceError(f"{url}: unknown git revision '{rev}'")
+        return proc.stdout.decode().strip()
+
+    @classmethod
+    def _open_clone(cls, url: str, rev: str | None) -> Source:
+        clone = _Clone.of(url)
+        commit = clone.resolve(rev) if _is_sha(rev) else None
+        if commit is None:
+            clone.fetch()
+            commit = clone.resolve(rev)
+        if commit is None:
+            if rev is None:
+                raise SourceError(f"{mask_url(url)}: the git repository has no commits")
+            raise SourceError(f"{mask_url(url)}: unknown git revision '{rev}'")
+        return cls(url, rev, commit, clone.checkout(commit), local=False)
+
+    # The repository and its outputs
+
+    @property
+    def is_dvc(self) -> bool:
+        """Whether the source is a bale or dvc repository (has ``.dvc/``)."""
+        return (self.root / ".dvc").is_dir()
+
+    @property
+    def repo(self) -> Repo:
+        """The source as a :class:`~bale.repo.Repo` (its config, its cache)."""
+        if self._repo is None:
+            from bale.repo import Repo
+
+            if not self.is_dvc:
+                raise NotARepositoryError(
+                    f"{mask_url(self.url)}: not a bale or dvc repository "
+                    f"(no .dvc/ at {self.rev_label})"
+                )
+            self._repo = Repo(self.root)
+        return self._repo
+
+    @property
+    def rev_label(self) -> str:
+        """How messages name the revision: as given, else the short commit."""
+        return self.rev or self.commit[:7]
+
+    def outputs(self) -> list[Tracked]:
+        """The outputs tracked at :attr:`commit` (``.dvc`` files, then the
+        stage outputs ``dvc.lock`` files record), paths under ``repo.root``."""
+        if self._outputs is None:
+            if not self.is_dvc:
+                self._outputs = []
+            else:
+                from bale.index import collect_at
+
+                self._outputs = collect_at(self.repo, self.commit, self.rev_label)
+        return self._outputs
+
+    def _abs(self, path: str) -> Path:
+        rel = posixpath.normpath(path.replace(os.sep, "/")).lstrip("/")
+        if rel == ".." or rel.startswith("../"):
+            raise SourceError(f"{path}: outside the repository {mask_url(self.url)}")
+        return self.root if rel == "." else self.root / rel
+
+    def locate(self, path: str) -> tuple[Tracked, str | None] | None:
+        """The output covering repository-relative ``path``, and the path
+        inside it when it is a directory output (None for the output itself);
+        None when no output covers it."""
+        want = self._abs(path)
+        for t in self.outputs():
+            if t.path == want:
+                return t, None
+        for t in self.outputs():
+            if want.is_relative_to(t.path):
+                return t, want.relative_to(t.path).as_posix()
+        return None
+
+    def outputs_under(self, path: str) -> list[Tracked]:
+        """The outputs at or below repository-relative ``path``."""
+        want = self._abs(path)
+        return [t for t in self.outputs() if t.path.is_relative_to(want)]
+
+    # git
+
+    def _git_prefix(self) -> str:
+        sub = scm.subdir(self.root)
+        return "" if sub == "." else sub + "/"
+
+    def git_files(self, path: str = "") -> list[tuple[str, int]]:
+        """The git-tracked files at or under repository-relative ``path`` at
+        :attr:`commit`: ``(repository-relative posix path, size)``."""
+        prefix = self._git_prefix()
+        rel = (
+            ""
+            if self._abs(path or ".") == self.root
+            else self._abs(path).relative_to(self.root).as_posix()
+        )
+        spec = prefix + rel
+        args = ["ls-tree", "-r", "-l", "-z", "--full-tree", self.commit]
+        if spec:
+            args += ["--", spec]
+        proc = _git(self.root, *args)
+        if proc.returncode != 0:
+            raise SourceError(
+                f"{mask_url(self.url)}: git ls-tree {self.rev_label}: {_last_line(proc)}"
+            )
+        found = []
+        for line in proc.stdout.decode("utf-8", errors="surrogateescape").split("\0"):
+            meta, _tab, name = line.partition("\t")
+            parts = meta.split()
+            if len(parts) != 4 or parts[1] != "blob":
+                continue
+            if spec and name != spec and not name.startswith(spec.rstrip("/") + "/"):
+                continue
+            size = int(parts[3]) if parts[3].isdigit() else 0
+            found.append((name[len(prefix) :], size))
+        return found
+
+    def read_git(self, path: str) -> bytes:
+        """The content of the git-tracked file at repository-relative ``path`` at :attr:`commit`."""
+        rel = self._abs(path).relative_to(self.root).as_posix()
+        data = scm.read_paths_at(self.root, [(self.commit, self._git_prefix() + rel)])
+        got = data[(self.commit, self._git_prefix() + rel)]
+        if got is None:
+            raise OutputNotTrackedError(
+                f"{path}: not a file git tracks in {mask_url(self.url)} at {self.rev_label}"
+            )
+        return got
+
+    # Data
+
+    def remote(self, name: str | None = None) -> Remote:
+        """The source's default remote (or the one called ``name``), from its config."""
+        from bale.remotes import resolve_remote
+
+        try:
+            return resolve_remote(self.repo, name)
+        except RemoteConfigError as e:
+            if name is None and not self.repo.config.core_remote():
+                raise RemoteConfigError(
+                    f"{mask_url(self.url)}: the source repository has no default remote "
+                    f"at {self.rev_label}, and its data is not in a local cache"
+                ) from None
+            raise RemoteConfigError(f"{mask_url(self.url)}: {e}") from None
+
+    def fetch(
+        self, ws: _core.Workspace, roots: list[tuple[str, str]], jobs: int | None = None
+    ) -> Moved:
+        """Brings every object ``roots`` (``(algo, oid)`` of outputs) reach
+        into ``ws``'s cache, verified: from the source's own cache when it is
+        a local repository that has them, the rest from its default remote.
+        Raises ObjectMissingError naming the source when some are on neither."""
+        from bale.remotes.sync import Moved
+
+        total = Moved()
+        roots = list(dict.fromkeys(roots))
+        if not roots:
+            return total
+        if self.local and self.is_dvc and self.repo.cache_dir.is_dir():
+            _from_folder(ws, self.repo.cache_dir, roots, jobs, total)
+        if lacking(ws, roots):
+            total.missing = []
+            rem = self.remote()
+            md5 = [r for r in roots if r[0] != "blake3"]
+            native = [r for r in roots if r[0] == "blake3"]
+            if md5:
+                _from_dvc_remote(ws, rem, md5, jobs, total)
+            if native:
+                _from_packed_remote(ws, rem, native, jobs, total)
+            still = lacking(ws, roots)
+            if still:
+                first = still[0]
+                raise ObjectMissingError(
+                    f"{mask_url(self.url)}: {first} is not on the source's remote "
+                    f"'{rem.name}' ({mask_url(rem.url)})"
+                    + (" nor in its cache" if self.local else "")
+                )
+        return total
+
+
+def lacking(ws: _core.Workspace, roots: list[tuple[str, str]], repair: bool = True) -> list[str]:
+    """The ids of the objects ``roots`` reach that ``ws``'s cache lacks
+    (a tree it lacks stands for all it holds). With ``repair``, a corrupt
+    md5 object counts as lacking and is moved aside (see ``sync_plan``):
+    only for a cache of ours."""
+    md5 = [r for r in roots if r[0] != "blake3"]
+    found: list[str] = []
+    if md5:
+        files, dirs = ws.sync_plan(md5, repair=repair)
+        found += [d.object.oid for d in dirs if d.object.size is None]
+        found += [f.oid for f in files if f.size is None]
+    for algo, oid in roots:
+        if algo != "blake3":
+            continue
+        if not ws.exists(algo, oid):
+            found.append(oid)
+        elif _core.is_tree(oid):
+            try:
+                members = ws.manifest(algo, oid)
+            except BaleError:  # a subtree it lacks
+                found.append(oid)
+                continue
+            found += [m for _p, m, _n, _x in members if not ws.exists(algo, m)]
+    return found
+
+
+def _reach(src: _core.Workspace, algo: str, oid: str) -> list[tuple[str, str]]:
+    """Every object ``oid`` reaches in the cache of ``src`` (itself, its
+    subtrees and files); only itself when it is not there."""
+    found = [(algo, oid)]
+    if not _core.is_tree(oid) or not src.exists(algo, oid):
+        return found
+    try:
+        members = src.manifest(algo, oid)
+    except BaleError:
+        return found
+    found += [(algo, m) for _p, m, _n, _x in members]
+    if algo == "blake3":
+        dirs = {posixpath.dirname(p) for p, _m, _n, _x in members} - {""}
+        parents = {d.rsplit("/", i)[0] for d in dirs for i in range(d.count("/") + 1)}
+        for d in sorted(parents):
+            sub = src.tree_entry(oid, d)
+            if sub is not None:
+                found.append((algo, sub))
+    return found
+
+
+def _from_folder(
+    ws: _core.Workspace, cache: Path, roots: list[tuple[str, str]], jobs: int | None, total: Moved
+) -> None:
+    """Copies what ``roots`` reach from a local source's ``cache``, each
+    object hashed on the way (the engine's transfer)."""
+    from bale.progress import Bar
+    from bale.remotes.sync import Moved
+
+    # An engine on the source's cache only reads it (no stat cache saved).
+    src = _core.Workspace(str(cache.parent), str(cache))
+    pairs = list(dict.fromkeys(p for algo, oid in roots for p in _reach(src, algo, oid)))
+    with Bar("Copying from the source's cache") as bar:
+        t = ws.transfer(cache, pairs, False, bar.progress, bar.tick, jobs)
+    total.add(Moved(t.copied, t.bytes, t.present, list(t.missing)))
+
+
+def _from_dvc_remote(
+    ws: _core.Workspace, rem: Remote, roots: list[tuple[str, str]], jobs: int | None, total: Moved
+) -> None:
+    from bale.progress import Bar
+    from bale.remotes.movers import open_mover
+
+    if rem.kind == "folder" and not (rem.path and rem.path.is_dir()):
+        raise RemoteConfigError(f"remote '{rem.name}': {rem.path} is not a directory")
+    moving = open_mover(ws, rem, jobs)
+    try:
+        files, dirs = ws.sync_plan(roots, repair=True)
+        lacking = [d.object for d in dirs if d.object.size is None]
+        if lacking:
+            with Bar(f"Fetching from {rem.name}") as bar:
+                total.add(moving.receive(lacking, bar))
+            files, dirs = ws.sync_plan(roots, repair=True)
+        with Bar(f"Fetching from {rem.name}") as bar:
+            total.add(moving.receive([f for f in files if f.size is None], bar))
+    finally:
+        moving.close()
+
+
+def _from_packed_remote(
+    ws: _core.Workspace, rem: Remote, roots: list[tuple[str, str]], jobs: int | None, total: Moved
+) -> None:
+    from bale.progress import Bar
+    from bale.remotes import packed
+    from bale.remotes.sync import Session, store_jobs
+
+    n = store_jobs(rem, jobs, per_core=4)
+    # The index copies of a source's remote are kept with bale's clones,
+    # never written into the source repository.
+    paths = packed.PackedPaths.for_remote(cache_home() / "remotes", rem)
+    with Session(rem, n) as s, Bar(f"Fetching from {rem.name}") as bar:
+        targets: list[tuple[str, str | None]] = [(oid, None) for _algo, oid in roots]
+        total.add(s.run(packed.fetch(s.store, ws, targets, paths, n, bar)))
+
+
+@contextlib.contextmanager
+def temp_cache(near: Path) -> Iterator[_core.Workspace]:
+    """A throwaway cache (and engine) in a temp directory beside ``near``:
+    where ``get`` lands objects that are not in any cache of ours."""
+    near.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".bale-get-", dir=near))
+    try:
+        yield _core.Workspace(str(tmp / "ws"), str(tmp / "cache"))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

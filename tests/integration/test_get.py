@@ -1,0 +1,125 @@
+"""``bale get``: a copy of another repository's file or directory, whole or not at all."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import Run, make_repo, read_tree, write_tree
+
+DATA = {
+    "data/file.txt": "hello\n",
+    "data/dir/a": "1\n",
+    "data/dir/sub/b": "2\n",
+    "data/README": "r\n",
+}
+
+
+@pytest.fixture(autouse=True)
+def _clones_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+
+
+def make_source(tmp_path: Path, run: Run, hash: str) -> Path:
+    """A repository tracking data/file.txt and data/dir (README in git),
+    pushed to a folder remote, committed."""
+    root = make_repo(tmp_path, "--hash", hash)
+    write_tree(root, DATA)
+    run("bale", "add", "data/file.txt", "data/dir")
+    run("bale", "remote", "add", "-d", "r", str(tmp_path / "remote"))
+    run("bale", "push")
+    run("git", "add", "-A")
+    run("git", "commit", "-qm", "one")
+    return root
+
+
+@pytest.fixture(params=["md5", "blake3"])
+def source(request: pytest.FixtureRequest, tmp_path: Path, run: Run) -> Path:
+    return make_source(tmp_path, run, request.param)
+
+
+def test_get_from_a_cloned_source_takes_its_data_from_its_remote(
+    source: Path, tmp_path: Path, run: Run
+) -> None:
+    url = f"file://{source}"
+    out = tmp_path / "out"
+    out.mkdir()
+    run("bale", "get", url, "data/dir", cwd=out)
+    run("bale", "get", url, "data/dir/sub/b", "-o", "deep/b", cwd=out)
+    run("bale", "get", url, "data/file.txt", "-o", "f", cwd=out)
+    run("bale", "get", url, "data/README", cwd=out)
+    run("bale", "get", url, "data", "-o", "all", cwd=out)
+    assert read_tree(out) == {
+        "dir/a": b"1\n",
+        "dir/sub/b": b"2\n",
+        "deep/b": b"2\n",
+        "f": b"hello\n",
+        "README": b"r\n",
+        "all/.gitignore": b"/file.txt\n/dir\n",
+        "all/README": b"r\n",
+        "all/file.txt": b"hello\n",
+        "all/dir/a": b"1\n",
+        "all/dir/sub/b": b"2\n",
+    }
+
+
+def test_get_from_a_local_source_reads_its_cache_without_a_remote(
+    source: Path, tmp_path: Path, run: Run
+) -> None:
+    (tmp_path / "remote").rename(tmp_path / "gone")
+    out = tmp_path / "out"
+    out.mkdir()
+    run("bale", "get", str(source), "data/dir", cwd=out)
+    assert read_tree(out) == {"dir/a": b"1\n", "dir/sub/b": b"2\n"}
+    # Copies, never links into the source's cache.
+    assert (out / "dir" / "a").stat().st_nlink == 1
+    assert os.access(out / "dir" / "a", os.W_OK)
+
+
+def test_get_never_overwrites_unless_forced_and_leaves_nothing_when_it_fails(
+    source: Path, tmp_path: Path, run: Run
+) -> None:
+    url = f"file://{source}"
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "f").write_text("old\n")
+    err = run("bale", "get", url, "data/file.txt", "-o", "f", cwd=out, ok=False).stderr
+    assert "f: already exists here; use -f to overwrite it" in err
+    run("bale", "get", url, "data/file.txt", "-o", "f", "-f", cwd=out)
+    assert (out / "f").read_text() == "hello\n"
+    # An existing directory as OUT: the copy goes inside it, as with cp and dvc.
+    (out / "into").mkdir()
+    run("bale", "get", url, "data/dir", "-o", "into", cwd=out)
+    assert read_tree(out / "into") == {"dir/a": b"1\n", "dir/sub/b": b"2\n"}
+    shutil.rmtree(out / "into")
+
+    # The remote lost the data: nothing at the destination, no temp left.
+    shutil.rmtree(tmp_path / "remote")
+    (tmp_path / "remote").mkdir()
+    shutil.rmtree(tmp_path / "xdg")  # no clone cached with the objects in it either
+    err = run("bale", "get", url, "data/dir", "-o", "d2", cwd=out, ok=False).stderr
+    assert "not on the source's remote 'r'" in err
+    assert sorted(p.name for p in out.iterdir()) == ["f"]
+
+
+def test_get_of_what_the_source_does_not_have_names_it(
+    source: Path, tmp_path: Path, run: Run
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    err = run("bale", "get", str(source), "nothere", cwd=out, ok=False).stderr
+    assert "nothere: neither git nor bale/dvc tracks it in" in err
+    err = run("bale", "get", str(source), "data/dir/zz", cwd=out, ok=False).stderr
+    assert "data/dir/zz: not in that directory output" in err
+    err = run(
+        "bale", "get", str(source), "data/file.txt", "--rev", "nope", cwd=out, ok=False
+    ).stderr
+    assert "unknown git revision 'nope'" in err
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    err = run("bale", "get", str(plain), "x", cwd=out, ok=False).stderr
+    assert "plain: not a git repository" in err
+    assert list(out.iterdir()) == []

@@ -1,0 +1,159 @@
+"""bale.source: a repository data is read from, local (in place) or cloned."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bale import _core
+from bale.exceptions import ObjectMissingError, RemoteConfigError
+from bale.repo import Repo
+from bale.source import Source, SourceError, lacking
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.invalid",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.invalid",
+}
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = {**os.environ, **GIT_ENV}
+    return subprocess.run(
+        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+@pytest.fixture(autouse=True)
+def _clones_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+
+
+def make_source(tmp_path: Path, hash: str = "md5", remote: bool = True) -> Path:
+    """A git repository tracking data/file.txt and data/dir/{a,b} (tagged
+    v1), with README.md in git; its data pushed to a folder remote."""
+    root = tmp_path / f"src-{hash}"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    repo = Repo.init(root, hash=hash)
+    (root / "data" / "dir").mkdir(parents=True)
+    (root / "data" / "file.txt").write_text("hello\n")
+    (root / "data" / "dir" / "a").write_text("1\n")
+    (root / "data" / "dir" / "b").write_text("2\n")
+    (root / "README.md").write_text("readme\n")
+    repo.add([root / "data" / "file.txt", root / "data" / "dir"])
+    if remote:
+        with (root / ".dvc" / "config").open("a") as f:
+            f.write(f"[core]\n    remote = r\n['remote \"r\"']\n    url = {tmp_path / 'remote'}\n")
+        repo = Repo(root)
+        repo.push()
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "one")
+    git(root, "tag", "v1")
+    return root
+
+
+def fresh_ws(tmp_path: Path) -> _core.Workspace:
+    (tmp_path / "ws").mkdir(exist_ok=True)
+    return _core.Workspace(str(tmp_path / "ws"), str(tmp_path / "cache"))
+
+
+def test_a_local_source_lists_locates_and_reads_at_its_commit(tmp_path: Path) -> None:
+    root = make_source(tmp_path, remote=False)
+    with Source.open(str(root), rev="v1") as src:
+        assert src.local and src.commit == git(root, "rev-parse", "v1")
+        rels = sorted(t.path.relative_to(src.root).as_posix() for t in src.outputs())
+        assert rels == ["data/dir", "data/file.txt"]
+        t, sub = src.locate("data/dir/a") or (None, None)
+        assert t is not None and t.path == src.root / "data/dir" and sub == "a"
+        t, sub = src.locate("data/file.txt") or (None, None)
+        assert t is not None and sub is None
+        assert src.locate("README.md") is None
+        files = dict(src.git_files())
+        assert files["README.md"] == 7 and "data/file.txt.dvc" in files
+        assert [n for n, _ in src.git_files("data")] == [
+            "data/.gitignore",
+            "data/dir.dvc",
+            "data/file.txt.dvc",
+        ]
+        assert src.read_git("README.md") == b"readme\n"
+
+
+@pytest.mark.parametrize("hash", ["md5", "blake3"])
+def test_a_local_source_without_a_remote_gives_objects_from_its_cache(
+    tmp_path: Path, hash: str
+) -> None:
+    root = make_source(tmp_path, hash=hash, remote=False)
+    ws = fresh_ws(tmp_path)
+    with Source.open(str(root)) as src:
+        roots = [(t.algo, t.out.oid) for t in src.outputs() if t.out.oid]
+        moved = src.fetch(ws, roots)
+    assert moved.copied == 4  # the file, the .dir and its two files
+    assert lacking(ws, roots) == []
+
+
+def test_a_cloned_source_is_checked_out_once_per_commit_and_follows_its_branch(
+    tmp_path: Path,
+) -> None:
+    root = make_source(tmp_path)
+    url = f"file://{root}"
+    with Source.open(url) as src:
+        first = src.commit
+        assert not src.local and src.root.name == first and src.root.parent.name == "commits"
+        assert (src.root / "data" / "file.txt.dvc").is_file()
+    (root / "README.md").write_text("changed\n")
+    git(root, "commit", "-qam", "two")
+    with Source.open(url) as src:
+        assert src.commit == git(root, "rev-parse", "HEAD") != first
+        assert src.read_git("README.md") == b"changed\n"
+    with Source.open(url, rev=first) as src:
+        assert src.commit == first and src.read_git("README.md") == b"readme\n"
+
+
+@pytest.mark.parametrize("hash", ["md5", "blake3"])
+def test_a_cloned_source_gives_objects_from_its_default_remote(tmp_path: Path, hash: str) -> None:
+    root = make_source(tmp_path, hash=hash)
+    ws = fresh_ws(tmp_path)
+    with Source.open(f"file://{root}", rev="v1") as src:
+        assert src.remote().name == "r"
+        roots = [(t.algo, t.out.oid) for t in src.outputs() if t.out.oid]
+        src.fetch(ws, roots)
+    assert lacking(ws, roots) == []
+    assert len(roots) == 2 and all(ws.exists(a, o) for a, o in roots)
+
+
+def test_bad_sources_say_what_and_where(tmp_path: Path) -> None:
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(SourceError, match="plain: not a git repository"):
+        Source.open(str(tmp_path / "plain"))
+    with pytest.raises(SourceError, match="nowhere: not a git repository bale can clone"):
+        Source.open(f"file://{tmp_path}/nowhere")
+    root = make_source(tmp_path, remote=False)
+    with pytest.raises(SourceError, match="unknown git revision 'nope'"):
+        Source.open(str(root), rev="nope")
+    with pytest.raises(SourceError, match="unknown git revision 'nope'"):
+        Source.open(f"file://{root}", rev="nope")
+    # Cloned, it has no cache: no default remote is an error naming it.
+    ws = fresh_ws(tmp_path)
+    with (
+        Source.open(f"file://{root}") as src,
+        pytest.raises(RemoteConfigError, match="no default remote"),
+    ):
+        src.fetch(ws, [(t.algo, t.out.oid) for t in src.outputs() if t.out.oid])
+
+
+def test_an_object_missing_on_the_remote_is_an_error_naming_the_source(tmp_path: Path) -> None:
+    root = make_source(tmp_path)
+    for p in (tmp_path / "remote").rglob("*"):
+        if p.is_file() and not p.name.endswith(".dir"):
+            p.unlink()
+    ws = fresh_ws(tmp_path)
+    with (
+        Source.open(f"file://{root}") as src,
+        pytest.raises(ObjectMissingError, match="not on the source's remote 'r'"),
+    ):
+        src.fetch(ws, [(t.algo, t.out.oid) for t in src.outputs() if t.out.oid])
