@@ -384,12 +384,17 @@ class Source:
             raise RemoteConfigError(f"{mask_url(self.url)}: {e}") from None
 
     def fetch(
-        self, ws: _core.Workspace, roots: list[tuple[str, str]], jobs: int | None = None
+        self,
+        ws: _core.Workspace,
+        roots: list[tuple[str, str]],
+        jobs: int | None = None,
+        remote: str | None = None,
     ) -> Moved:
         """Brings every object ``roots`` (``(algo, oid)`` of outputs) reach
         into ``ws``'s cache, verified: from the source's own cache when it is
-        a local repository that has them, the rest from its default remote.
-        Raises ObjectMissingError naming the source when some are on neither."""
+        a local repository that has them, the rest from its default remote
+        (or the one called ``remote``). Raises ObjectMissingError naming the
+        source when some are on neither."""
         from bale.remotes.sync import Moved
 
         total = Moved()
@@ -400,7 +405,7 @@ class Source:
             _from_folder(ws, self.repo.cache_dir, roots, jobs, total)
         if lacking(ws, roots):
             total.missing = []
-            rem = self.remote()
+            rem = self.remote(remote)
             md5 = [r for r in roots if r[0] != "blake3"]
             native = [r for r in roots if r[0] == "blake3"]
             if md5:

@@ -1,0 +1,322 @@
+"""A repository at a revision as :mod:`bale.fs` reads it: its git files, its
+outputs, their manifests and their objects, without changing it.
+
+Two kinds:
+
+- the workspace of a local repository (``rev`` None, as dvc reads a local
+  repository without a revision): the files on disk and the ``.dvc`` and
+  ``dvc.lock`` files there;
+- a :class:`~bale.source.Source` at a commit: a local repository's git
+  (read in place) or a cached clone of a URL.
+
+Objects come from the repository's own cache when it is local and has them;
+the rest from its remote into a temporary cache this view owns (a
+directory under the system's temp dir, removed by :meth:`View.close`, as
+``dvc.api`` uses a temporary cache per repository). A directory output's
+manifest is fetched alone (md5), so listing reads no file data; a file is
+fetched when read, or ahead in batches (:meth:`View.prefetch`).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from bale import _core, scm
+from bale.exceptions import (
+    BaleError,
+    NotARepositoryError,
+    ObjectMissingError,
+    TargetNotFoundError,
+)
+from bale.redact import mask_url
+
+if TYPE_CHECKING:
+    from bale.index import Tracked
+    from bale.remotes import Remote
+    from bale.repo import Repo
+    from bale.source import Source
+
+__all__ = ["View", "open_view"]
+
+GitFile = tuple[str, int | None, bool]
+
+
+class View:
+    """A repository at a commit (``source``), or a local workspace (``source``
+    None, ``root`` its root): files, outputs and objects."""
+
+    def __init__(
+        self, root: Path, source: Source | None, remote: str | None, jobs: int | None
+    ) -> None:
+        self.root = root
+        self.source = source
+        self.remote_name = remote
+        self.jobs = jobs
+        self.commit = source.commit if source is not None else None
+        if source is None:
+            self.label = str(root)
+        else:
+            self.label = f"{mask_url(source.url)}@{source.rev_label}"
+        self._repo: Repo | None = None
+        self._tmp: Path | None = None
+        self._temp_ws: _core.Workspace | None = None
+        self._own_ws: _core.Workspace | None = None
+        self._lock = threading.Lock()
+        #: Objects this view fetched into its temp cache (which it may evict).
+        self.fetched: set[tuple[str, str]] = set()
+        #: The workspace's repository as a source of its remote's data.
+        self._ws_source: Source | None = None
+
+    def close(self) -> None:
+        for source in (self.source, self._ws_source):
+            if source is not None:
+                source.close()
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+        self._tmp = self._temp_ws = None
+
+    # -- the repository --------------------------------------------------------
+
+    @property
+    def is_dvc(self) -> bool:
+        return (self.root / ".dvc").is_dir()
+
+    def bale_repo(self) -> Repo:
+        """The repository as bale opens it (its config, cache and pipelines)."""
+        if self.source is not None:
+            return self.source.repo
+        if self._repo is None:
+            from bale.repo import Repo
+
+            if not self.is_dvc:
+                raise NotARepositoryError(f"{self.root}: is a git repository, not a bale/dvc one")
+            self._repo = Repo(self.root)
+        return self._repo
+
+    def rel(self, t: Tracked) -> str:
+        return t.path.relative_to(self.root).as_posix()
+
+    def outputs(self) -> list[Tracked]:
+        if self.source is not None:
+            return self.source.outputs()
+        if not self.is_dvc:
+            return []
+        from bale import index
+
+        return index.collect(self.bale_repo())
+
+    def git_files(self) -> list[GitFile]:
+        if self.commit is None:
+            return _disk_files(self.root)
+        return _git_files(self.root, self.commit)
+
+    def open_git(self, rel: str) -> BinaryIO:
+        if self.source is None:
+            return open(self.root / rel, "rb")
+        try:
+            return io.BytesIO(self.source.read_git(rel))
+        except BaleError:
+            raise TargetNotFoundError(f"{rel}: not in git at {self.label}") from None
+
+    # -- objects ---------------------------------------------------------------
+
+    def _own(self) -> _core.Workspace | None:
+        """The engine on the repository's own cache, when it is a local one
+        (read only: no stat cache)."""
+        if self.source is not None and not self.source.local:
+            return None
+        if self._own_ws is None and self.is_dvc:
+            cache = self.bale_repo().cache_dir
+            self._own_ws = _core.Workspace(str(self.root), str(cache), None, 1)
+        return self._own_ws
+
+    def _temp(self) -> _core.Workspace:
+        with self._lock:
+            if self._temp_ws is None:
+                self._tmp = Path(tempfile.mkdtemp(prefix="bale-api-"))
+                self._temp_ws = _core.Workspace(
+                    str(self._tmp / "ws"), str(self._tmp / "cache"), None, self.jobs
+                )
+            return self._temp_ws
+
+    def _holder(self, algo: str, oid: str) -> _core.Workspace | None:
+        for ws in (self._own(), self._temp_ws):
+            if ws is not None and ws.exists(algo, oid):
+                return ws
+        return None
+
+    def manifest(self, algo: str, oid: str) -> list[tuple[str, str, int, bool]]:
+        """The files of the directory output ``oid``; its manifest alone is
+        fetched if no cache has it (for md5: no file data)."""
+        ws = self._holder(algo, oid)
+        if ws is None:
+            ws = self._temp()
+            if algo.startswith("md5"):
+                self._fetch_manifest(ws, algo, oid)
+            else:
+                # bale's trees live in packs with the data: fetched together.
+                self.prefetch([(algo, oid)])
+        return list(ws.manifest(algo, oid))
+
+    def _fetch_manifest(self, ws: _core.Workspace, algo: str, oid: str) -> None:
+        rem = self._remote()
+        key = ws.object_key(algo, oid)
+        data = _read_key(rem, key, self.jobs)
+        if data is None:
+            raise ObjectMissingError(
+                f"{self.label}: the manifest {oid} is not on its remote "
+                f"'{rem.name}' ({mask_url(rem.url)})"
+            )
+        ws.ingest_bytes_many([(algo, oid, data, f"remote '{rem.name}'")])
+
+    def _remote(self) -> Remote:
+        if self.source is not None:
+            return self.source.remote(self.remote_name)
+        from bale.remotes import resolve_remote
+
+        return resolve_remote(self.bale_repo(), self.remote_name)
+
+    def prefetch(self, objects: list[tuple[str, str]]) -> None:
+        """Brings into the temp cache the objects no cache has yet, in one
+        parallel, verified fetch from the remote."""
+        lacking = [o for o in dict.fromkeys(objects) if self._holder(*o) is None]
+        if not lacking:
+            return
+        source = self._source_for_fetch()
+        source.fetch(self._temp(), lacking, self.jobs, remote=self.remote_name)
+        self.fetched.update(lacking)
+
+    def _source_for_fetch(self) -> Source:
+        if self.source is not None:
+            return self.source
+        # The workspace's own repository, as a source of its remote's data.
+        from bale.source import Source
+
+        with self._lock:
+            if self._ws_source is None:
+                self._ws_source = Source.open(str(self.root), None)
+            return self._ws_source
+
+    def evict(self, objects: list[tuple[str, str]]) -> None:
+        """Drops from the temp cache objects this view fetched, once read
+        (bounded disk for a stream through a large directory)."""
+        ws = self._temp_ws
+        for obj in objects:
+            if ws is not None and obj in self.fetched:
+                self.fetched.discard(obj)
+                Path(ws.object_path(*obj)).unlink(missing_ok=True)
+
+    def open_object(self, algo: str, oid: str, rel: str) -> BinaryIO:
+        ws = self._holder(algo, oid)
+        if ws is None:
+            try:
+                self.prefetch([(algo, oid)])
+            except ObjectMissingError as e:
+                raise ObjectMissingError(f"{rel}: {e}") from None
+            ws = self._holder(algo, oid)
+        if ws is None:
+            raise ObjectMissingError(f"{rel}: its data ({algo} {oid}) is missing in {self.label}")
+        return open(ws.object_path(algo, oid), "rb")
+
+    def object_url(self, algo: str, oid: str, rel: str) -> str:
+        if not algo.startswith("md5"):
+            raise BaleError(
+                f"{rel}: its data ({algo}) is stored in packs on the remote, with no URL of its own"
+            )
+        remote = self._remote()
+        key = (self._own() or self._temp()).object_key(algo, oid)
+        base = str(remote.path) if remote.path is not None else remote.url.rstrip("/")
+        return f"{base}/{key}"
+
+
+def _read_key(rem: Remote, key: str, jobs: int | None) -> bytes | None:
+    """The whole object ``key`` of remote ``rem``, or None if it has none."""
+    if rem.kind == "folder":
+        assert rem.path is not None
+        try:
+            return (rem.path / key).read_bytes()
+        except FileNotFoundError:
+            return None
+    from bale.remotes.errors import ObjectNotFound
+    from bale.remotes.sync import Session
+
+    with Session(rem, jobs or 1) as s:
+        try:
+            return s.run(s.store.read_small(key, 1 << 40))
+        except ObjectNotFound:
+            return None
+
+
+def _git_files(root: Path, commit: str) -> list[GitFile]:
+    """``(path, size, executable)`` of the files git has at ``commit`` under
+    ``root`` (repository-relative), from one ``git ls-tree``; ``.dvc/`` left out."""
+    prefix = scm.subdir(root)
+    args = ["ls-tree", "-r", "-l", "-z", "--full-tree", commit]
+    out = scm.git(root, *args).stdout.decode("utf-8", errors="surrogateescape")
+    found: list[GitFile] = []
+    for line in out.split("\0"):
+        meta, _tab, name = line.partition("\t")
+        parts = meta.split()
+        if len(parts) != 4 or parts[1] != "blob":
+            continue
+        if prefix != ".":
+            if not name.startswith(prefix + "/"):
+                continue
+            name = name[len(prefix) + 1 :]
+        if name.startswith(".dvc/"):
+            continue
+        found.append((name, int(parts[3]) if parts[3] != "-" else None, parts[0] == "100755"))
+    return found
+
+
+def _disk_files(root: Path) -> list[GitFile]:
+    """The workspace's files under ``root`` (what dvc's local file system
+    shows at the workspace), ``.git/`` and ``.dvc/`` left out."""
+    found: list[GitFile] = []
+    for top, dirs, files in os.walk(root):
+        here = Path(top)
+        if here == root:
+            dirs[:] = [d for d in dirs if d not in (".git", ".dvc")]
+        # a repository inside this one is its own (dvc's subrepos), not ours
+        dirs[:] = [d for d in dirs if not (here / d / ".dvc").is_dir()]
+        for name in files:
+            p = here / name
+            try:
+                st = p.stat()
+            except OSError:
+                continue  # a broken symlink: dvc shows none either
+            found.append((p.relative_to(root).as_posix(), st.st_size, bool(st.st_mode & 0o100)))
+    return found
+
+
+def open_view(repo: str | None, rev: str | None, remote: str | None, jobs: int | None) -> View:
+    """``repo`` (a local path, a URL, or None for the repository around the
+    current directory) at ``rev``; a local repository without ``rev`` is
+    its workspace, as dvc reads it."""
+    from bale.source import Source
+
+    local = repo is None or os.path.exists(repo)
+    if local and rev is None:
+        start = Path(repo) if repo is not None else Path.cwd()
+        if not start.is_dir():
+            raise NotARepositoryError(f"{repo}: not a repository (not a directory)")
+        return View(_root_of(start.absolute()), None, remote, jobs)
+    source = Source.open(repo, rev)
+    return View(source.root, source, remote, jobs)
+
+
+def _root_of(start: Path) -> Path:
+    """The bale/dvc repository at or above ``start``; else the top of its
+    git work tree (a plain git repository shows its git files)."""
+    for d in (start, *start.parents):
+        if (d / ".dvc").is_dir():
+            return d
+    if scm.is_git_repo(start):
+        return scm.toplevel(start)
+    raise NotARepositoryError(f"{start}: neither a bale/dvc repository nor a git repository")

@@ -1,0 +1,304 @@
+"""``bale.api`` and ``bale.fs.BaleFileSystem`` against ``dvc.api`` and
+dvc's ``DVCFileSystem`` on the same repositories and revisions: the same
+bytes, the same listings, the same params and metrics."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import dvc.api
+import pytest
+
+import bale.api
+from bale.exceptions import BaleError, OutputNotTrackedError, TargetNotFoundError
+from bale.fs import BaleFileSystem
+from tests.interop.conftest import Sh, copy_repo
+
+pytestmark = pytest.mark.interop
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# What each revision holds (v1, then HEAD): a directory output with a nested
+# directory, a file output, git-tracked files, params and metrics.
+V1 = """
+mkdir -p data/sub && printf 'a,b\\n1,2\\n3,4\\n' > data/train.csv && echo x > data/sub/x.txt
+echo y > data/y.txt && : > data/empty && echo model-1 > model.bin
+printf 'train:\\n  lr: 0.1\\n  epochs: 3\\nseed: 1\\n' > params.yaml
+printf 'lr: 5\\n' > other.yaml
+echo '{"acc": 0.5, "loss": 1}' > m.json && echo hello > README.txt
+mkdir -p src && printf '#!/bin/sh\\n' > src/run.sh && chmod +x src/run.sh
+"""
+DVC_YAML = """\
+stages:
+  train:
+    cmd: echo
+    params: [train.lr, seed]
+    metrics:
+      - m.json:
+          cache: false
+  eval:
+    cmd: echo
+    params: [{other.yaml: [lr]}]
+"""
+V2 = """
+echo z > data/sub/z.txt && printf 'a,b\\n5,6\\n' > data/train.csv && echo model-2 > model.bin
+echo '{"acc": 0.7, "loss": 0.5}' > m.json
+"""
+
+
+@pytest.fixture(scope="module")
+def source(sh: Sh, dvc_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A dvc repository with two tagged revisions, pushed to a folder remote."""
+    base = tmp_path_factory.mktemp("api-source")
+    root = copy_repo(dvc_template, base / "repo")
+    remote = base / "remote"
+    sh.dvc("remote", "add", "-d", "r", str(remote), cwd=root)
+    (root / "dvc.yaml").write_text(DVC_YAML)
+    for tag, script in (("v1", V1), ("v2", V2)):
+        sh.run(["sh", "-c", script], root)
+        sh.dvc("add", "-q", "data", "model.bin", cwd=root)
+        sh.git("add", "-A", cwd=root)
+        sh.git("commit", "-qm", tag, cwd=root)
+        sh.git("tag", tag, cwd=root)
+    sh.dvc("push", "-q", "-a", "-T", cwd=root)
+    return root
+
+
+PATHS = [
+    "data/train.csv",
+    "data/sub/x.txt",
+    "data/empty",
+    "model.bin",
+    "README.txt",
+    "params.yaml",
+    "src/run.sh",
+]
+
+
+@pytest.mark.parametrize("rev", ["v1", "v2", None])
+def test_read_gives_the_bytes_dvc_api_gives(source: Path, rev: str | None) -> None:
+    for path in PATHS:
+        want = dvc.api.read(path, repo=str(source), rev=rev, mode="rb")
+        assert bale.api.read(path, repo=str(source), rev=rev, mode="rb") == want, (path, rev)
+    text = bale.api.read("data/train.csv", repo=str(source), rev=rev)
+    assert text == dvc.api.read("data/train.csv", repo=str(source), rev=rev)
+
+
+def test_open_streams_and_seeks(source: Path) -> None:
+    with bale.api.open("data/train.csv", repo=str(source), rev="v1", mode="rb") as f:
+        assert f.read(4) == b"a,b\n"
+        f.seek(6)
+        assert f.read() == b"2\n3,4\n"
+    with bale.api.open("data/train.csv", repo=str(source), rev="v1") as f:
+        assert list(f) == ["a,b\n", "1,2\n", "3,4\n"]
+
+
+def test_open_is_a_context_manager_only(source: Path) -> None:
+    opened = bale.api.open("data/train.csv", repo=str(source))
+    with pytest.raises(AttributeError, match="with statement"):
+        opened.read()
+    with pytest.raises(ValueError, match="only reading"):
+        bale.api.open("data/train.csv", repo=str(source), mode="w")
+
+
+def _dvc_listing(fs: Any, path: str) -> dict[str, tuple[str, int | None]]:
+    return {
+        name.lstrip("/"): (info["type"], info.get("size"))
+        for name, info in fs.find(path, detail=True, withdirs=True).items()
+    }
+
+
+@pytest.mark.parametrize("rev", ["v1", "v2", None])
+def test_listing_matches_dvcs_file_system(source: Path, rev: str | None) -> None:
+    theirs = dvc.api.DVCFileSystem(str(source), rev=rev)
+    ours = BaleFileSystem(repo=str(source), rev=rev)
+    want = _dvc_listing(theirs, "/")
+    want.pop("")  # fsspec's find names the root it starts at only if it is not ""
+    got = {
+        name: (info["type"], info["size"])
+        for name, info in ours.find("", detail=True, withdirs=True).items()
+    }
+    assert set(got) == set(want)
+    for name, (kind, size) in want.items():
+        assert got[name][0] == kind, name
+        if kind == "file" and size is not None:
+            assert got[name][1] == size, name
+    assert sorted(ours.ls("data", detail=False)) == sorted(
+        n.lstrip("/") for n in theirs.ls("/data", detail=False)
+    )
+    walked = sorted((r, sorted(d), sorted(f)) for r, d, f in ours.walk(""))
+    assert walked == sorted((r.lstrip("/"), sorted(d), sorted(f)) for r, d, f in theirs.walk("/"))
+    info = ours.info("data/sub")
+    assert (info["type"], info["isout"]) == ("directory", True)
+    assert ours.info("src/run.sh")["isexec"] is True
+
+
+def test_ls_is_what_dvc_ls_gives(source: Path) -> None:
+    from dvc.repo import Repo
+
+    for path, recursive, dvc_only in [
+        (None, False, False),
+        ("data", True, False),
+        ("data/train.csv", False, False),
+        (None, True, True),
+    ]:
+        want = Repo.ls(str(source), path, rev="v1", recursive=recursive, dvc_only=dvc_only)
+        got = bale.api.ls(
+            path or "", repo=str(source), rev="v1", recursive=recursive, dvc_only=dvc_only
+        )
+        for e in want:
+            if e["isdir"] and not e["isout"]:
+                e["size"] = None  # dvc gives the size of git's tree object, bale none
+        assert got == want, (path, recursive, dvc_only)
+
+
+@pytest.fixture
+def clone(source: Path, tmp_path: Path) -> Path:
+    """A git clone of the source: no cache, its data on the remote only."""
+    root = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(source), str(root)], check=True)
+    return root
+
+
+def _untouched(root: Path) -> None:
+    assert not (root / ".dvc" / "cache").exists()
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--ignored"], cwd=root, check=True, capture_output=True
+    )
+    assert status.stdout == b""
+
+
+def test_listing_a_directory_output_fetches_its_manifest_only(clone: Path) -> None:
+    with BaleFileSystem(repo=str(clone), rev="v2") as fs:
+        assert sorted(fs.find("data")) == [
+            "data/empty",
+            "data/sub/x.txt",
+            "data/sub/z.txt",
+            "data/train.csv",
+            "data/y.txt",
+        ]
+        assert fs.view._tmp is not None
+        fetched = [p.name for p in (fs.view._tmp / "cache").rglob("*") if p.is_file()]
+        assert fetched == [fs.info("data")["oid"][2:]]
+    _untouched(clone)
+
+
+@pytest.mark.parametrize("rev", ["v1", "v2"])
+def test_read_from_a_clone_without_cache_gives_dvc_api_bytes(clone: Path, rev: str) -> None:
+    got = {p: bale.api.read(p, repo=str(clone), rev=rev, mode="rb") for p in PATHS}
+    _untouched(clone)
+    for path in PATHS:
+        assert got[path] == dvc.api.read(path, repo=str(clone), rev=rev, mode="rb"), path
+
+
+def test_read_from_a_git_url_gives_dvc_api_bytes(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    url = f"file://{source}"
+    for path in ("data/sub/x.txt", "model.bin", "README.txt"):
+        want = dvc.api.read(path, repo=url, rev="v1", mode="rb")
+        assert bale.api.read(path, repo=url, rev="v1", mode="rb") == want, path
+    names = {e["path"] for e in bale.api.ls("data", repo=url, recursive=True)}
+    assert names == {"empty", "sub/x.txt", "sub/z.txt", "train.csv", "y.txt"}
+
+
+def test_get_copies_a_directory_like_dvcs_file_system(source: Path, tmp_path: Path) -> None:
+    dvc.api.DVCFileSystem(str(source), rev="v2").get("data", str(tmp_path / "dvc"), recursive=True)
+    BaleFileSystem(repo=str(source), rev="v2", jobs=3).get(
+        "data", str(tmp_path / "bale"), recursive=True
+    )
+    assert _tree(tmp_path / "bale") == _tree(tmp_path / "dvc")
+    # into an existing directory: under the source's name, as dvc does
+    (tmp_path / "into").mkdir()
+    BaleFileSystem(repo=str(source), rev="v1").get("data", str(tmp_path / "into"), recursive=True)
+    assert (tmp_path / "into" / "data" / "sub" / "x.txt").read_text() == "x\n"
+    assert not [p for p in tmp_path.rglob(".bale-get-*")]
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_stream_yields_every_file_in_order_with_its_bytes(source: Path) -> None:
+    got = list(bale.api.stream("data", repo=str(source), rev="v2", jobs=2, prefetch=2))
+    names = [n for n, _ in got]
+    assert names == sorted(names)
+    for name, data in got:
+        assert data == dvc.api.read(name, repo=str(source), rev="v2", mode="rb"), name
+    # stopping early leaves nothing running and nothing behind
+    it = bale.api.stream("data", repo=str(source), rev="v2", prefetch=1)
+    assert next(it)[0] == "data/empty"
+    it.close()
+
+
+@pytest.mark.parametrize("rev", ["v1", "v2", None])
+def test_params_and_metrics_show_match_dvc_api(
+    source: Path, rev: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = str(source)
+    monkeypatch.chdir(source)  # dvc finds stages by name from the current directory
+    assert bale.api.params_show(repo=repo, rev=rev) == dvc.api.params_show(repo=repo, rev=rev)
+    for kw in ({"stages": "train"}, {"stages": ["train", "eval"]}, {"deps": True}):
+        want = dvc.api.params_show(repo=repo, rev=rev, **kw)
+        assert bale.api.params_show(repo=repo, rev=rev, **kw) == want, kw
+    for targets in (("params.yaml",), ("params.yaml", "other.yaml")):
+        want = dvc.api.params_show(*targets, repo=repo, rev=rev)
+        assert bale.api.params_show(*targets, repo=repo, rev=rev) == want, targets
+    assert bale.api.metrics_show(repo=repo, rev=rev) == dvc.api.metrics_show(repo=repo, rev=rev)
+    want = dvc.api.metrics_show("m.json", repo=repo, rev=rev)
+    assert bale.api.metrics_show("m.json", repo=repo, rev=rev) == want
+
+
+def test_get_url_is_where_dvc_says_the_object_is(source: Path) -> None:
+    for path in ("data/train.csv", "data", "model.bin"):
+        assert bale.api.get_url(path, repo=str(source)) == dvc.api.get_url(path, repo=str(source))
+    with pytest.raises(OutputNotTrackedError, match=r"README\.txt: not tracked"):
+        bale.api.get_url("README.txt", repo=str(source))
+
+
+def test_pandas_reads_a_bale_url_through_the_entry_point(source: Path, tmp_path: Path) -> None:
+    # The entry point as an install declares it (pyproject.toml), found by
+    # fsspec's own discovery in a fresh interpreter.
+    import tomllib
+
+    eps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]
+    spec = eps["fsspec.specs"]["bale"]
+    dist = tmp_path / "site" / "bale_entry-0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: bale-entry\nVersion: 0\n")
+    (dist / "entry_points.txt").write_text(f"[fsspec.specs]\nbale = {spec}\n")
+    code = (
+        "import pandas, sys\n"
+        "df = pandas.read_csv('bale://data/train.csv',"
+        " storage_options={'repo': sys.argv[1], 'rev': 'v1'})\n"
+        "print(df.to_dict('list'))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path / 'site'}{os.pathsep}{ROOT / 'python'}"}
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(source)], env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "{'a': [1, 3], 'b': [2, 4]}"
+
+
+def test_bad_input_is_one_clear_error(source: Path, tmp_path: Path) -> None:
+    repo = str(source)
+    with pytest.raises(BaleError, match=f"{re.escape(str(source))}: unknown git revision .nope."):
+        bale.api.read("data/train.csv", repo=repo, rev="nope")
+    with pytest.raises(TargetNotFoundError, match=r"data/missing\.csv: no such file") as e:
+        bale.api.read("data/missing.csv", repo=repo, rev="v1")
+    assert isinstance(e.value, FileNotFoundError)
+    assert "\n" not in str(e.value) and repo in str(e.value)
+    with pytest.raises(FileNotFoundError):
+        BaleFileSystem(repo=repo, rev="v1").info("nothing/here")
+    with pytest.raises(IsADirectoryError, match="data: is a directory"):
+        bale.api.read("data", repo=repo, rev="v1")
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(BaleError, match="neither a bale/dvc repository nor a git repository"):
+        bale.api.read("x", repo=str(tmp_path / "plain"))
