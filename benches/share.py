@@ -41,6 +41,9 @@ W1 (many small files)
                        (``dvc.api`` for dvc) of one small file at ``v1``, a
                        file the first repetition's update changed: its md5
                        must be the v1 bytes' md5
+    api.read (2nd call)  the same process again, right after: bale keeps its
+                       clone of the source (in XDG_CACHE_HOME), dvc clones
+                       again
     fs.get (old rev)   ``bale.fs.BaleFileSystem(repo=URL, rev="v1").get("data",
                        OUT, recursive=True)`` vs ``dvc.api.DVCFileSystem``:
                        every file of W1 at v1, count, bytes and one file's
@@ -62,6 +65,11 @@ W2 (one big file)
                        Prometheus counter ``SeaweedFS_s3_bucket_traffic_sent_
                        bytes_total`` for the tool's bucket, read before and
                        after the process (``weed mini -metricsPort``)
+
+Cold: every timed process runs with XDG_CACHE_HOME set to an empty
+directory (bale keeps clones of source repositories there, and copies of a
+packed remote's index), except the second api.read; dvc's ``get``,
+``import``, ``update`` and ``api`` clone the source in every process.
 
 A failing step is recorded with its command and stderr, and the run
 carries on (a step that needs a failed one is recorded as skipped).
@@ -105,12 +113,14 @@ WORK = rb.WORK
 ALL_TOOLS = ("bale-md5", "bale-blake3", "dvc")
 ALL_REMOTES = ("folder", "s3")
 RAW = "boto3"
-W1_STEPS = ("get", "import", "update (10 changed)", "api.read (old rev)", "fs.get (old rev)")
+READ_COLD, READ_WARM = "api.read (old rev)", "api.read (2nd call)"
+W1_STEPS = ("get", "import", "update (10 changed)", READ_COLD, READ_WARM, "fs.get (old rev)")
 W2_STEPS = ("stream (8 MiB blocks)", "first byte", "1 MiB at offset")
 STREAM, FIRST, RANGED = W2_STEPS
 BLOCK = 8 * wl.MIB
 RANGE = 1 * wl.MIB
 CHANGED = 10
+XDG = WORK / "xdg-cache"  # XDG_CACHE_HOME of every process (see Runner.step)
 GIT = ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost"]
 SENT = "SeaweedFS_s3_bucket_traffic_sent_bytes_total"
 log = rb.log
@@ -347,9 +357,16 @@ class Runner:
         )
         log(f"{self.tag} {step}: FAILED: {msg}")
 
-    def step(self, name: str, cmd: list[str], cwd: Path, verify=None, rss: bool = False):
-        """Times ``cmd``; returns its Proc once verified, None (recorded) on failure."""
+    def step(self, name: str, cmd: list[str], cwd: Path, verify=None, rss: bool = False, cold=True):
+        """Times ``cmd``; returns its Proc once verified, None (recorded) on failure.
+
+        ``cold``: in an empty XDG_CACHE_HOME, where bale keeps its clones of
+        source repositories (and dvc nothing a step could reuse): every step
+        clones its source, as dvc's do."""
         ctx = self.ctx
+        if cold:
+            rb.rm_rf(XDG)
+            XDG.mkdir(parents=True)
         try:
             p = rb.run(cmd, cwd=cwd, capture=True, rss=rss)
         except rb.StepFailed as e:
@@ -454,7 +471,10 @@ class Runner:
                 raise rb.StepFailed(f"read {n} bytes, md5 {digest}; v1 has {want[0]}, {want[1]}")
 
         cwd = self.scratch("api")
-        self.step("api.read (old rev)", self.py(READ, f"data/{rel}", src.url, "v1"), cwd, same_read)
+        cmd = self.py(READ, f"data/{rel}", src.url, "v1")
+        if self.step(READ_COLD, cmd, cwd, same_read):
+            # the same again, keeping what the first call left in the user's cache
+            self.step(READ_WARM, cmd, cwd, same_read, cold=False)
 
         fs_dir = self.scratch("fs")
         out = fs_dir / "out"
@@ -571,11 +591,11 @@ def bench_raw(ctx: Ctx, key: str, bucket: str) -> None:
 # table
 
 HEADER = sync.HEADER
-METRICS = {  # metric -> (workload prefix, format)
-    "stream MB/s": ("W2", lambda v: f"{v:.0f} MB/s"),
-    "stream peak RSS": ("W2", lambda v: f"{v:.0f} MiB"),
-    "TTFB (in process, from open)": ("W2", rb.fmt_s),
-    "bytes sent by S3 for 1 MiB at offset": ("W2", lambda v: f"{v / wl.MIB:.2f} MiB"),
+METRICS = {  # W2 rows that are not times: metric -> (format, lower is better)
+    "stream MB/s": (lambda v: f"{v:.0f} MB/s", False),
+    "stream peak RSS": (lambda v: f"{v:.0f} MiB", True),
+    "TTFB (in process, from open)": (rb.fmt_s, True),
+    "bytes sent by S3 for 1 MiB at offset": (lambda v: f"{v / wl.MIB:.2f} MiB", True),
 }
 
 
@@ -628,7 +648,7 @@ def build_rows(res: Results) -> list[list[str]]:
                 )
             if not w.startswith("W2"):
                 continue
-            for metric, (_, fmt) in METRICS.items():
+            for metric, (fmt, lower) in METRICS.items():
                 if metric == "stream peak RSS":
                     vals = {t: res.rss.get((w, r, t)) for t in (*ALL_TOOLS, RAW)}
                 else:
@@ -641,8 +661,11 @@ def build_rows(res: Results) -> list[list[str]]:
                         r,
                         metric,
                         *[fmt(rb.med(vals[t])) if vals[t] else "-" for t in ALL_TOOLS],
-                        rb.fmt_x(rb.paired_ratio(vals["dvc"], vals["bale-md5"])),
-                        rb.fmt_x(rb.paired_ratio(vals["dvc"], vals["bale-blake3"])),
+                        # dvc/bale where more is worse (for MB/s the row says it)
+                        rb.fmt_x(rb.paired_ratio(vals["dvc"], vals["bale-md5"])) if lower else "",
+                        rb.fmt_x(rb.paired_ratio(vals["dvc"], vals["bale-blake3"]))
+                        if lower
+                        else "",
                         fmt(rb.med(vals[RAW])) if vals[RAW] else "",
                         "",
                         "",
@@ -674,7 +697,8 @@ def targets(res: Results) -> list[list[str]]:
                 for s, goal in (
                     ("get", 10),
                     ("import", 10),
-                    ("api.read (old rev)", 10),
+                    (READ_COLD, 10),
+                    (READ_WARM, 10),
                     ("fs.get (old rev)", 10),
                 ):
                     x = rb.paired_ratio(times(w, r, s, "dvc"), times(w, r, s, t))
@@ -686,7 +710,11 @@ def targets(res: Results) -> list[list[str]]:
                                 verdict(x >= goal),
                             ]
                         )
-                for s, goal in (("update (10 changed)", 2.0), ("api.read (old rev)", 0.5)):
+                for s, goal in (
+                    ("update (10 changed)", 2.0),
+                    (READ_COLD, 0.5),
+                    (READ_WARM, 0.5),
+                ):
                     v = times(w, r, s, t)
                     if v:
                         m = rb.med(v)
@@ -818,6 +846,7 @@ def main() -> int:
         if t not in ALL_TOOLS:
             ap.error(f"unknown tool {t} (choose from {', '.join(ALL_TOOLS)})")
     WORK.mkdir(parents=True, exist_ok=True)
+    rb.ENV["XDG_CACHE_HOME"] = str(XDG)  # nothing from the user's cache, emptied per step
     tools = rb.make_tools(tool_names)
     dvc_repeat = args.dvc_repeat if args.dvc_repeat is not None else args.repeat
 
