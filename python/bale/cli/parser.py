@@ -22,7 +22,7 @@ GROUPS = {
     "metrics": ("metrics", "params"),
     "dag": ("dag",),
     "experiments": ("exp",),
-    "share": ("get",),
+    "share": ("get", "import", "update"),
     "about": ("version", "doctor"),
 }
 

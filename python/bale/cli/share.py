@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from bale.cli.common import Commands, say
+from bale.cli.common import Commands, git_add_hint, open_repo, say, tell
+
+if TYPE_CHECKING:
+    from bale.ops.importing import ImportResult
 
 
 def cmd_get(args: argparse.Namespace) -> int:
@@ -12,6 +16,59 @@ def cmd_get(args: argparse.Namespace) -> int:
 
     r = get(args.url, args.path, args.out, rev=args.rev, jobs=args.jobs, force=args.force)
     say(args, f"{args.path} -> {r.path.name} ({r.files:,} file{'s' if r.files != 1 else ''})")
+    return 0
+
+
+def _hint(args: argparse.Namespace, results: list[ImportResult]) -> None:
+    """dvc's "To track the changes with git" hint, unless autostage did it."""
+    from bale import scm
+
+    repo = open_repo()
+    if repo.config.core_autostage() or args.quiet or not results:
+        return
+    stage = sorted({r.dvcfile for r in results} | {r.gitignore for r in results if r.gitignore})
+    if (repo.root / ".git").exists() and scm.uses_git(repo):
+        print(git_add_hint(repo.root, stage))
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from bale.ops.importing import import_
+
+    repo = open_repo()
+    r = import_(
+        repo,
+        args.url,
+        args.path,
+        args.out,
+        rev=args.rev,
+        no_exec=args.no_exec,
+        no_download=args.no_download,
+        force=args.force,
+        jobs=args.jobs,
+    )
+    tell(args, f"Importing '{r.source}' -> '{r.path}'")
+    _hint(args, [r])
+    return 0
+
+
+def cmd_update(args: argparse.Namespace) -> int:
+    from bale.ops.importing import update
+
+    repo = open_repo()
+    results = update(
+        repo,
+        args.targets,
+        rev=args.rev,
+        recursive=args.recursive,
+        no_download=args.no_download,
+        jobs=args.jobs,
+    )
+    for r in results:
+        if r.changed:
+            tell(args, f"Importing '{r.source}' -> '{r.path}'")
+        else:
+            tell(args, f"'{r.dvcfile}' didn't change, skipping")
+    _hint(args, [r for r in results if r.changed])
     return 0
 
 
@@ -37,3 +94,45 @@ def register(commands: Commands) -> None:
     _source_args(p, "download")
     p.add_argument("-j", "--jobs", type=int, help="parallel downloads")
     p.add_argument("-f", "--force", action="store_true", help="replace OUT if it exists")
+
+    p = command(
+        "import",
+        cmd_import,
+        "Download a file or directory from another repository and track it here "
+        "with an import .dvc file (dvc import's), so 'bale update' can move it "
+        "to a newer version.",
+    )
+    _source_args(p, "import")
+    p.add_argument(
+        "--no-exec",
+        action="store_true",
+        help="only write the .dvc file: no revision resolved, no data",
+    )
+    p.add_argument(
+        "--no-download",
+        action="store_true",
+        help="resolve the revision and record the hash, but do not download the data",
+    )
+    p.add_argument("-f", "--force", action="store_true", help="replace OUT if it exists")
+    p.add_argument("-j", "--jobs", type=int, help="parallel downloads")
+
+    p = command(
+        "update",
+        cmd_update,
+        "Move imports to the newest commit of their revision (or to --rev), "
+        "downloading only what changed.",
+    )
+    p.add_argument(
+        "targets", nargs="+", metavar="TARGET", help="import .dvc files (or their outputs)"
+    )
+    p.add_argument("--rev", help="git revision to move the imports to (then recorded as their rev)")
+    p.add_argument(
+        "-R",
+        "--recursive",
+        action="store_true",
+        help="update every import in the directories given",
+    )
+    p.add_argument(
+        "--no-download", action="store_true", help="record the new hashes without downloading"
+    )
+    p.add_argument("-j", "--jobs", type=int, help="parallel downloads")

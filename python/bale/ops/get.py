@@ -13,6 +13,7 @@ only then.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import shutil
@@ -61,13 +62,15 @@ def get(
     rev: str | None = None,
     jobs: int | None = None,
     force: bool = False,
+    source: Source | None = None,
 ) -> GetResult:
     """Copies ``path`` of the repository at ``url`` (at ``rev``) to ``out``
-    (default: its basename here), untracked."""
+    (default: its basename here), untracked; ``source``: that repository
+    already open."""
     dest = destination(path, out)
     if os.path.lexists(dest) and not force:
         raise TargetError(f"{dest.name}: already exists here; use -f to overwrite it")
-    with Source.open(url, rev) as src:
+    with contextlib.nullcontext(source) if source else Source.open(url, rev) as src:
         located = src.locate(path)
         git_files = [] if located else src.git_files(path)
         outs = [] if located else src.outputs_under(path)

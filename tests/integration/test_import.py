@@ -1,0 +1,88 @@
+"""``bale import`` and ``bale update`` between bale repositories, md5 and blake3."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.integration.conftest import Run, read_tree, write_tree
+from tests.integration.test_get import make_source
+
+
+@pytest.fixture(autouse=True)
+def _clones_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+
+
+def make_dest(tmp_path: Path, run: Run) -> Path:
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    run("git", "init", "-q", cwd=dest)
+    run("bale", "init", "-q", "--hash", "md5", cwd=dest)
+    return dest
+
+
+@pytest.mark.parametrize("hash", ["md5", "blake3"])
+def test_import_tracks_the_source_output_and_update_fetches_only_what_changed(
+    tmp_path: Path, run: Run, hash: str
+) -> None:
+    src = make_source(tmp_path, run, hash)
+    dest = make_dest(tmp_path, run)
+    url = f"file://{src}"
+    run("bale", "import", url, "data/dir", "-o", "d", cwd=dest)
+    run("bale", "import", url, "data/README", cwd=dest)
+    assert read_tree(dest / "d") == {"a": b"1\n", "sub/b": b"2\n"}
+    assert (dest / "README").read_text() == "r\n"
+    assert (dest / ".gitignore").read_text() == "/d\n/README\n"
+    assert "Data and pipelines are up to date." in run("bale", "status", cwd=dest).stdout
+    before = (dest / "d.dvc").read_text()
+    record = yaml.safe_load(before)
+    assert record["frozen"] is True and record["deps"][0]["repo"]["url"] == url
+
+    # Nothing new: update leaves the file alone.
+    out = run("bale", "update", "d.dvc", cwd=dest)
+    assert "'d.dvc' didn't change, skipping" in out.stderr + out.stdout
+    assert (dest / "d.dvc").read_text() == before
+
+    # One file changes in the source: update fetches that file and the new tree.
+    write_tree(src, {"data/dir/a": "one\n"})
+    run("bale", "add", "data/dir", cwd=src)
+    run("bale", "push", cwd=src)
+    run("git", "commit", "-qam", "two", cwd=src)
+    cache = dest / ".dvc" / "cache"
+    objects = {p for p in cache.rglob("*") if p.is_file()}
+    run("bale", "update", "d", cwd=dest)
+    new = {p for p in cache.rglob("*") if p.is_file()} - objects
+    assert len(new) == 2  # the new file, the new tree
+    assert read_tree(dest / "d") == {"a": b"one\n", "sub/b": b"2\n"}
+    commit = run("git", "rev-parse", "HEAD", cwd=src).stdout.strip()
+    assert yaml.safe_load((dest / "d.dvc").read_text())["deps"][0]["repo"]["rev_lock"] == commit
+    assert "Data and pipelines are up to date." in run("bale", "status", cwd=dest).stdout
+
+    # --rev moves back, and is recorded.
+    run("bale", "update", "--rev", "HEAD~1", "d.dvc", cwd=dest)
+    assert yaml.safe_load((dest / "d.dvc").read_text())["deps"][0]["repo"]["rev"] == "HEAD~1"
+    assert read_tree(dest / "d") == {"a": b"1\n", "sub/b": b"2\n"}
+
+
+def test_import_refuses_to_overwrite_and_no_exec_writes_only_the_file(
+    tmp_path: Path, run: Run
+) -> None:
+    src = make_source(tmp_path, run, "md5")
+    dest = make_dest(tmp_path, run)
+    (dest / "file.txt").write_text("mine\n")
+    err = run("bale", "import", str(src), "data/file.txt", cwd=dest, ok=False).stderr
+    assert "file.txt: already exists here; use -f to overwrite it" in err
+    assert not (dest / "file.txt.dvc").exists()
+    run("bale", "import", str(src), "data/file.txt", "-f", cwd=dest)
+    assert (dest / "file.txt").read_text() == "hello\n"
+
+    run("bale", "import", str(src), "data/dir", "-o", "later", "--no-exec", cwd=dest)
+    assert yaml.safe_load((dest / "later.dvc").read_text()) == {
+        "frozen": True,
+        "deps": [{"path": "data/dir", "repo": {"url": str(src)}}],
+        "outs": [{"hash": "md5", "path": "later"}],
+    }
+    assert not (dest / "later").exists()
