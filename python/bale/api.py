@@ -35,9 +35,10 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from bale.exceptions import BaleError, MetafileError, StageNotFoundError, TargetNotFoundError
-from bale.fs import BaleFileSystem
+from bale.tree import RepoTree
 
 if TYPE_CHECKING:
+    from bale.fs import BaleFileSystem
     from bale.pipeline.revision import Files
     from bale.repo import Repo
 
@@ -69,17 +70,17 @@ class _Opened:
         enc: str | None,
     ) -> None:
         self._args = (path, repo, rev, remote, mode, enc)
-        self._fs: BaleFileSystem | None = None
+        self._tree: RepoTree | None = None
         self._file: IO[Any] | None = None
 
     def __enter__(self) -> IO[Any]:
         path, repo, rev, remote, mode, encoding = self._args
-        self._fs = BaleFileSystem(repo=repo, rev=rev, remote=remote)
+        self._tree = RepoTree(repo, rev, remote)
         try:
-            raw = self._fs.open(path, "rb")
+            raw = self._tree.open(path)
             self._file = raw if "b" in mode else io.TextIOWrapper(raw, encoding=encoding)
         except BaseException:
-            self._fs.close()
+            self._tree.close()
             raise
         return self._file
 
@@ -88,8 +89,8 @@ class _Opened:
             if self._file is not None:
                 self._file.close()
         finally:
-            if self._fs is not None:
-                self._fs.close()
+            if self._tree is not None:
+                self._tree.close()
 
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(
@@ -139,8 +140,8 @@ def get_url(
     remote): where dvc's layout keeps the object of a tracked file, or the
     ``.dir`` manifest of a directory output. It is not checked to exist.
     Data in bale's packed layout (blake3) has no URL of its own."""
-    with BaleFileSystem(repo=repo, rev=rev, remote=remote) as fs:
-        return fs.url(path)
+    with RepoTree(repo, rev, remote) as tree:
+        return tree.url(path)
 
 
 def ls(
@@ -156,8 +157,8 @@ def ls(
     "isdir", "isexec", "size", "md5"}`` with ``path`` relative to ``path``.
     With ``recursive``, every file under it; with ``dvc_only``, only what
     bale/dvc tracks. Reads manifests, never data."""
-    with BaleFileSystem(repo=repo, rev=rev, remote=remote) as fs:
-        return fs.entries(path, recursive=recursive, dvc_only=dvc_only)
+    with RepoTree(repo, rev, remote) as tree:
+        return tree.entries(path, recursive=recursive, dvc_only=dvc_only)
 
 
 def walk(
@@ -169,9 +170,8 @@ def walk(
     """``os.walk`` over ``repo`` at ``rev`` from ``path``: ``(directory,
     subdirectory names, file names)``, top down, directories
     repository-relative."""
-    with BaleFileSystem(repo=repo, rev=rev, remote=remote) as fs:
-        for root, dirs, files in fs.walk(path):
-            yield root, list(dirs), list(files)
+    with RepoTree(repo, rev, remote) as tree:
+        yield from tree.walk(path)
 
 
 def stream(
@@ -184,10 +184,10 @@ def stream(
 ) -> Iterator[tuple[str, bytes]]:
     """Every file at or under ``path`` as ``(name, content)``, in sorted
     order, read ``jobs`` at a time ahead of the caller; at most ``prefetch``
-    files are held at once (see :meth:`BaleFileSystem.stream`), so a
+    files are held at once (see :meth:`bale.tree.RepoTree.stream`), so a
     100,000-file directory streams into a training loop in bounded memory."""
-    with BaleFileSystem(repo=repo, rev=rev, remote=remote, jobs=jobs) as fs:
-        yield from fs.stream(path, prefetch=prefetch)
+    with RepoTree(repo, rev, remote, jobs) as tree:
+        yield from tree.stream(path, prefetch=prefetch)
 
 
 # ---------------------------------------------------------------------------
@@ -279,8 +279,8 @@ def _snapshot(repo: _Repo, rev: str | None, collect: Any, kind: str) -> dict[str
     from bale import index
     from bale.pipeline import revision
 
-    with BaleFileSystem(repo=repo, rev=rev) as fs:
-        view = fs.view
+    with RepoTree(repo, rev) as at:
+        view = at.view
         r = view.bale_repo()
         where = view.label
         if view.commit is None:
@@ -288,8 +288,7 @@ def _snapshot(repo: _Repo, rev: str | None, collect: Any, kind: str) -> dict[str
             snap = revision.workspace(r, files)
         else:
             pipes = index.load_at(r, view.commit, where)
-            tree = revision.tree_at(r, view.commit)
-            files = collect(r, pipes, tree)
+            files = collect(r, pipes, revision.tree_at(r, view.commit))
             snap = revision.at_revisions(r, files, [view.commit])[view.commit]
     data: dict[str, Any] = getattr(snap, kind)
     for name, d in data.items():
@@ -312,3 +311,13 @@ def _merged(files: dict[str, Any]) -> dict[str, Any]:
             raise BaleError(f"{name}: holds no mapping of names to values")
         out.update({(k if counts[k] == 1 else f"{name}:{k}"): v for k, v in d.items()})
     return out
+
+
+def __getattr__(name: str) -> Any:
+    # As dvc.api offers DVCFileSystem; imported on demand, since fsspec
+    # costs a read of one file a fifth of a second.
+    if name == "BaleFileSystem":
+        from bale.fs import BaleFileSystem
+
+        return BaleFileSystem
+    raise AttributeError(f"module 'bale.api' has no attribute {name!r}")

@@ -302,3 +302,74 @@ def test_bad_input_is_one_clear_error(source: Path, tmp_path: Path) -> None:
     (tmp_path / "plain").mkdir()
     with pytest.raises(BaleError, match="neither a bale/dvc repository nor a git repository"):
         bale.api.read("x", repo=str(tmp_path / "plain"))
+
+
+def test_the_readme_streaming_example_runs(
+    source: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    example = next(b for b in blocks if "bale.api.stream(" in b)
+    exec(example.replace('"data/images"', '"data"'), {"url": str(source)})
+    count, _files, digest = capsys.readouterr().out.split()
+    assert count == "5"
+    import hashlib
+
+    want = hashlib.sha256()
+    for name in ("data/empty", "data/sub/x.txt", "data/sub/z.txt", "data/train.csv", "data/y.txt"):
+        want.update(dvc.api.read(name, repo=str(source), mode="rb"))
+    assert digest == want.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def native(sh: Sh, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, bytes]]:
+    """A bale blake3 repository (a chunked 5 MiB file among its data) with
+    two revisions pushed to a folder remote, and a git clone of it with no
+    cache; with the v1 bytes of its files."""
+    base = tmp_path_factory.mktemp("api-native")
+    root = base / "repo"
+    root.mkdir()
+    sh.git("init", "-q", cwd=root)
+    sh.bale("init", "-q", cwd=root)
+    sh.bale("remote", "add", "-d", "r", str(base / "remote"), cwd=root)
+    rng = __import__("random").Random(7)
+    v1 = {
+        "data/a.txt": b"a\n",
+        "data/sub/b.txt": b"b\n",
+        "big.bin": rng.randbytes(5 << 20),
+    }
+    for rel, data in v1.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    sh.bale("add", "-q", "data", "big.bin", cwd=root)
+    sh.git("add", "-A", cwd=root)
+    sh.git("commit", "-qm", "v1", cwd=root)
+    sh.git("tag", "v1", cwd=root)
+    (root / "big.bin").write_bytes(rng.randbytes(5 << 20))
+    (root / "data" / "a.txt").write_bytes(b"a2\n")
+    sh.bale("add", "-q", "data", "big.bin", cwd=root)
+    sh.git("add", "-A", cwd=root)
+    sh.git("commit", "-qm", "v2", cwd=root)
+    sh.bale("push", "-q", "-A", cwd=root)
+    clone = base / "clone"
+    sh.git("clone", "-q", str(root), str(clone), cwd=base)
+    return clone, v1
+
+
+def test_a_blake3_repository_reads_from_its_packed_remote(
+    native: tuple[Path, dict[str, bytes]],
+) -> None:
+    clone, v1 = native
+    for rel, data in v1.items():
+        assert bale.api.read(rel, repo=str(clone), rev="v1", mode="rb") == data, rel
+    with bale.api.open("big.bin", repo=str(clone), rev="v1", mode="rb") as f:
+        f.seek(3 << 20)
+        assert f.read(1000) == v1["big.bin"][3 << 20 : (3 << 20) + 1000]
+    assert bale.api.read("data/a.txt", repo=str(clone), rev="HEAD") == "a2\n"
+    with BaleFileSystem(repo=str(clone), rev="v1") as fs:
+        assert fs.info("big.bin")["size"] == 5 << 20
+        assert {n: i["size"] for n, i in fs.find("data", detail=True).items()} == {
+            "data/a.txt": 2,
+            "data/sub/b.txt": 2,
+        }
+    _untouched(clone)
