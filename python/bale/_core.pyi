@@ -9,6 +9,7 @@ __version__: str
 __all__ = [
     "PACKS_DIR",
     "Built",
+    "CachedChunks",
     "CheckoutResult",
     "FetchPlan",
     "GcResult",
@@ -19,6 +20,8 @@ __all__ = [
     "PlannedObject",
     "Progress",
     "ReadArrival",
+    "RemoteChunks",
+    "RemoteIndexes",
     "Status",
     "StoreKey",
     "Transferred",
@@ -176,6 +179,51 @@ class ObjectReader:
     def verify(self) -> None: ...
 
 @final
+class CachedChunks:
+    """A chunked file of the cache, open for ranged reads."""
+
+    @property
+    def size(self) -> int: ...
+    @property
+    def count(self) -> int: ...
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """``(first, last)``: chunks ``first..last`` hold bytes ``start..end``."""
+    def offset(self, i: int) -> int:
+        """Where chunk ``i`` starts (``count`` gives the size)."""
+    def read(self, first: int, last: int) -> bytes:
+        """Chunks ``first..last``, each verified against its id."""
+
+@final
+class RemoteIndexes:
+    """The union of a remote's pack indexes (its local copies), for reads."""
+
+    def __new__(cls, index_dir: _Path) -> RemoteIndexes: ...
+    def locate(self, oid: str) -> tuple[str, str, int, int] | None:
+        """``("list" | "whole", pack key, start, end)`` of the blake3 file
+        ``oid``: its chunk list, or its bytes in one piece."""
+    def list_reads(self, oid: str, list: bytes, source: str) -> list[tuple[str, int, int]]:
+        """The reads that bring the segments of a top list; none for a flat one."""
+    def open_chunks(
+        self, oid: str, list: bytes, segments: list[bytes], source: str
+    ) -> RemoteChunks: ...
+
+@final
+class RemoteChunks:
+    """A chunked file of a remote, open for ranged reads."""
+
+    @property
+    def size(self) -> int: ...
+    @property
+    def count(self) -> int: ...
+    def span(self, start: int, end: int) -> tuple[int, int]: ...
+    def offset(self, i: int) -> int: ...
+    def reads(self, first: int, last: int) -> list[tuple[str, int, int]]:
+        """``(pack key, start, end)`` of the ranged reads that bring chunks ``first..last``."""
+    def verify(self, first: int, last: int, data: list[bytes]) -> bytes:
+        """Chunks ``first..last`` cut from ``data`` (the bytes of
+        ``reads(first, last)``, in order), each verified against its id."""
+
+@final
 class Landing:
     """A download landing in the cache, hashed while its parts arrive."""
 
@@ -259,6 +307,14 @@ class Workspace:
     def object_path(self, algo: str, oid: str) -> Path: ...
     def object_key(self, algo: str, oid: str) -> str: ...
     def exists(self, algo: str, oid: str) -> bool: ...
+    def verified_object(self, algo: str, oid: str, hash: bool = True) -> int | None:
+        """The object's size if the cache holds it known good: the stat
+        cache vouches for it, or (with ``hash``) it is hashed now. ``None``
+        if absent or not vouched for; ``CorruptObjectError`` if it does not
+        hash to its id."""
+    def cached_chunks(self, oid: str) -> CachedChunks | None:
+        """The blake3 file's chunk list, open for ranged reads of the
+        cache; ``None`` when the cache holds no list for it."""
     def sweep_temps(self, dirs: Sequence[_Path], trees: Sequence[_Path]) -> list[Path]: ...
     def gc(
         self,

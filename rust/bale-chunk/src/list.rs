@@ -77,6 +77,20 @@ impl ChunkList {
         Ok(list)
     }
 
+    /// The chunks that hold bytes `start..end` of the file (clamped to its
+    /// size), as a range of indexes: what a ranged read must fetch and
+    /// verify. Empty when the range is.
+    pub fn span(&self, start: u64, end: u64) -> std::ops::Range<usize> {
+        let end = end.min(self.size);
+        if start >= end {
+            return 0..0;
+        }
+        // Chunks tile the file in order, so offsets are sorted.
+        let first = self.chunks.partition_point(|c| c.offset + c.len <= start);
+        let last = self.chunks.partition_point(|c| c.offset < end);
+        first..last
+    }
+
     /// Where the list lives below the cache directory.
     pub fn relative_path(file: &Oid) -> PathBuf {
         let hex = file.hex_digest();

@@ -184,3 +184,25 @@ fn a_failed_write_is_the_error_given_whatever_the_batches_after_it() {
     assert!(err.to_string().contains("no space left"), "{err}");
     assert!(out.taken.len() <= 20 << 20);
 }
+
+#[test]
+fn span_names_exactly_the_chunks_that_hold_a_range() {
+    let (_, file, _) = chunked(31, 200_000);
+    let list = ChunkList::new(&file, &P).unwrap();
+    let mut rng = Rng(32);
+    for _ in 0..500 {
+        let start = rng.next() % 210_000;
+        let end = start + rng.next() % 40_000;
+        let span = list.span(start, end);
+        let end = end.min(list.size);
+        if start >= end {
+            assert!(span.is_empty());
+            continue;
+        }
+        let expected: Vec<usize> = (0..list.chunks.len())
+            .filter(|&i| list.chunks[i].offset < end && list.chunks[i].offset + list.chunks[i].len > start)
+            .collect();
+        assert_eq!(span.clone().collect::<Vec<_>>(), expected, "{start}..{end}");
+    }
+    assert_eq!(list.span(0, u64::MAX), 0..list.chunks.len());
+}

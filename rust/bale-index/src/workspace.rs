@@ -73,6 +73,30 @@ impl Workspace {
         self.locked().record_verified(&self.odb, oids);
     }
 
+    /// The size of `oid`'s object if it is in the cache and known good: the
+    /// stat cache saw it verified with its (inode, size, mtime) unchanged, or
+    /// (with `hash`) it hashes to its id now, which is then remembered.
+    /// `None` when it is not there, or not vouched for and `hash` is false.
+    /// A corrupt object is a `CorruptObject` error (and stays where it is:
+    /// reading does not rearrange the cache).
+    pub fn verified_object(&self, oid: &Oid, hash: bool) -> Result<Option<u64>> {
+        let path = self.odb.object_path(oid);
+        let meta = match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => m,
+            _ => return Ok(None),
+        };
+        let stat = crate::state::stat_of(&meta);
+        if self.locked().object_verified(&path, &stat, oid) {
+            return Ok(Some(meta.len()));
+        }
+        if !hash {
+            return Ok(None);
+        }
+        self.odb.verify(oid)?;
+        self.locked().record_object(&path, stat, *oid);
+        Ok(Some(meta.len()))
+    }
+
     /// Publishes a finished download if it hashes to its id (else it is
     /// removed, and the error names `source`: see [`Odb::ingest_landed`]);
     /// returns its size. An object stored now is known good.
@@ -388,5 +412,22 @@ mod tests {
         let t = ws.transfer(&remote, &[oid], false, &Progress::default()).unwrap();
         assert_eq!(t.copied, 1);
         assert!(verified(&ws, &oid));
+    }
+
+    #[test]
+    fn a_verified_object_is_hashed_once_and_a_corrupt_one_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = workspace(dir.path());
+        let oid = hash_bytes(Algo::Md5, b"data", false);
+        assert_eq!(ws.verified_object(&oid, true).unwrap(), None, "not in the cache");
+        ws.odb().put_bytes(&oid, b"data").unwrap();
+        assert_eq!(ws.verified_object(&oid, false).unwrap(), None, "not vouched for, not hashed");
+        assert_eq!(ws.verified_object(&oid, true).unwrap(), Some(4));
+        assert_eq!(ws.verified_object(&oid, false).unwrap(), Some(4), "remembered");
+        let bad = hash_bytes(Algo::Md5, b"other", false);
+        ws.odb().put_bytes(&bad, b"data").unwrap(); // put_bytes trusts its caller
+        let path = ws.odb().object_path(&bad);
+        assert!(matches!(ws.verified_object(&bad, true), Err(Error::CorruptObject { .. })));
+        assert!(path.exists(), "left where it is");
     }
 }

@@ -378,6 +378,11 @@ impl<'a> LocalChunks<'a> {
         Self::of(odb, odb.lists()?)
     }
 
+    /// The slices found: chunk → (file, offset).
+    pub(crate) fn into_slices(self) -> HashMap<Oid, (Oid, u64)> {
+        self.slices
+    }
+
     /// Whether `chunk` can be read here (loose or as a slice).
     pub fn has(&self, chunk: &Oid) -> bool {
         self.slices.contains_key(chunk) || self.odb.exists(chunk)

@@ -14,7 +14,8 @@
 //! holds chunked files: lists beside objects, rebuilds, compaction.
 //! [`Landing`] is a download hashed while its parts land. [`failpoint`]
 //! lets the kill tests stop a process at a chosen moment. [`VerifiedReader`]
-//! reads an object for an upload, hashed on the way.
+//! reads an object for an upload, hashed on the way. [`CachedChunks`] reads
+//! byte ranges of a chunked file, each chunk verified.
 
 mod chunks;
 pub mod failpoint;
@@ -24,6 +25,7 @@ mod landing;
 mod layout;
 mod progress;
 mod put;
+mod ranged;
 mod scan;
 mod transfer;
 mod verified;
@@ -34,6 +36,7 @@ pub use landing::Landing;
 pub use layout::Odb;
 pub use progress::Progress;
 pub use put::{chunked, PutOutcome};
+pub use ranged::CachedChunks;
 pub use scan::Presence;
 pub use transfer::{transfer, Transferred};
 pub use verified::VerifiedReader;

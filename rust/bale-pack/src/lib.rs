@@ -25,6 +25,10 @@
 //! - [`presence`] and [`stored`] say what the remote holds of some roots;
 //!   [`check_copies`] keeps the local index copies honest.
 //!
+//! - streaming: [`RemoteFile::locate`] → [`list_reads`] → [`RemoteChunks`]
+//!   plans the ranged reads of any byte range of one file and verifies
+//!   each chunk they bring.
+//!
 //! [`PackIndex`] is one parsed index; [`PackId`] names a pack; [`Entry`] is
 //! one object's place in a pack.
 
@@ -40,6 +44,7 @@ mod key;
 mod plan;
 mod presence;
 mod push;
+mod ranged;
 mod read;
 mod remote;
 mod select;
@@ -58,6 +63,7 @@ pub use key::Named;
 pub use plan::{plan_packs, PackItem, PlannedPack};
 pub use presence::{presence, stored, ObjectPresence};
 pub use push::{plan_push, write_counted, PushPlan, Written};
+pub use ranged::{list_reads, RemoteChunks, RemoteFile};
 pub use read::{read_plan, read_plan_kinds, Read, ReadPlan};
 pub use remote::{Location, RemoteIndex};
 pub use select::push_items;

@@ -11,6 +11,7 @@ mod packs;
 mod progress;
 mod reader;
 mod runtime;
+mod stream;
 mod workspace;
 
 use pyo3::prelude::*;
@@ -34,6 +35,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(layout::is_tree, m)?)?;
     m.add_function(wrap_pyfunction!(layout::folder_objects, m)?)?;
     m.add_class::<reader::ObjectReader>()?;
+    m.add_class::<stream::CachedChunks>()?;
+    m.add_class::<stream::RemoteIndexes>()?;
+    m.add_class::<stream::RemoteChunks>()?;
     m.add_class::<packs::PackPush>()?;
     m.add_class::<packs::FetchPlan>()?;
     m.add_class::<packs::ReadArrival>()?;

@@ -17,6 +17,7 @@ use crate::landing::Landing;
 use crate::layout::{plan_rows, PlannedDir, PlannedObject};
 use crate::progress::Progress;
 use crate::runtime::run;
+use crate::stream::CachedChunks;
 
 fn parse_oid(algo: &str, oid: &str) -> Result<Oid, Error> {
     Oid::parse(Algo::from_str(algo)?, oid)
@@ -281,6 +282,24 @@ impl Workspace {
     /// The object's key on a remote in DVC's layout (its path under the cache root).
     fn object_key(&self, py: Python<'_>, algo: &str, oid: &str) -> PyResult<String> {
         Ok(bale_index::keys::object_key(self.ws.odb(), &parse_oid(algo, oid).py_err(py)?))
+    }
+
+    /// The size of the object if the cache holds it known good (see
+    /// `bale_index::Workspace::verified_object`): the stat cache vouches
+    /// for it, or, with `hash`, it is hashed now. `None` if absent or not
+    /// vouched for; `CorruptObjectError` if it does not hash to its id.
+    #[pyo3(signature = (algo, oid, hash=true))]
+    fn verified_object(&self, py: Python<'_>, algo: &str, oid: &str, hash: bool) -> PyResult<Option<u64>> {
+        let oid = parse_oid(algo, oid).py_err(py)?;
+        run(py, self.jobs, None, None, |_| self.ws.verified_object(&oid, hash))
+    }
+
+    /// The blake3 file `oid`'s chunk list, open for ranged reads of the
+    /// cache; `None` when the cache holds no list for it.
+    fn cached_chunks(&self, py: Python<'_>, oid: &str) -> PyResult<Option<CachedChunks>> {
+        let oid = parse_oid("blake3", oid).py_err(py)?;
+        let found = py.detach(|| self.ws.odb().cached_chunks(&oid)).py_err(py)?;
+        Ok(found.map(CachedChunks::new))
     }
 
     fn exists(&self, py: Python<'_>, algo: &str, oid: &str) -> PyResult<bool> {

@@ -1,0 +1,194 @@
+//! Ranged reads of one chunked file, for `bale.reader`'s streams: from the
+//! cache ([`bale_odb::CachedChunks`]) or from a remote's packs
+//! ([`bale_pack::RemoteChunks`]), every chunk verified before its bytes are
+//! returned. Python moves the remote's bytes; the engine plans and checks.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bale_chunk::ChunkList;
+use bale_hash::{Algo, Oid};
+use bale_pack::{list_reads, Read, RemoteChunks as Chunks, RemoteFile, RemoteIndex};
+use pyo3::exceptions::PyIndexError;
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
+use pyo3::types::PyBytes;
+
+use crate::errors::IntoPy;
+use crate::runtime::run;
+
+fn span(list: &ChunkList, start: u64, end: u64) -> (usize, usize) {
+    let r = list.span(start, end);
+    (r.start, r.end)
+}
+
+/// Where chunk `i` starts; `count` gives the file's size.
+fn offset(list: &ChunkList, i: usize) -> PyResult<u64> {
+    match list.chunks.get(i) {
+        Some(c) => Ok(c.offset),
+        None if i == list.chunks.len() => Ok(list.size),
+        None => Err(PyIndexError::new_err(format!("chunk {i} of {}", list.chunks.len()))),
+    }
+}
+
+fn checked(list: &ChunkList, first: usize, last: usize) -> PyResult<std::ops::Range<usize>> {
+    if first > last || last > list.chunks.len() {
+        return Err(PyIndexError::new_err(format!("chunks {first}..{last} of {}", list.chunks.len())));
+    }
+    Ok(first..last)
+}
+
+fn rows(reads: Vec<Read>) -> Vec<(String, u64, u64)> {
+    reads.into_iter().map(|r| (r.key(), r.start, r.end)).collect()
+}
+
+/// A chunked file of the cache, open for ranged reads.
+#[pyclass(frozen, module = "bale._core")]
+pub struct CachedChunks {
+    inner: bale_odb::CachedChunks,
+}
+
+impl CachedChunks {
+    pub fn new(inner: bale_odb::CachedChunks) -> Self {
+        CachedChunks { inner }
+    }
+}
+
+#[pymethods]
+impl CachedChunks {
+    #[getter]
+    fn size(&self) -> u64 {
+        self.inner.list().size
+    }
+
+    #[getter]
+    fn count(&self) -> usize {
+        self.inner.list().chunks.len()
+    }
+
+    /// `(first, last)`: the chunks `first..last` hold bytes `start..end`.
+    fn span(&self, start: u64, end: u64) -> (usize, usize) {
+        span(self.inner.list(), start, end)
+    }
+
+    fn offset(&self, i: usize) -> PyResult<u64> {
+        offset(self.inner.list(), i)
+    }
+
+    /// The bytes of chunks `first..last`, each verified against its id.
+    fn read<'py>(&self, py: Python<'py>, first: usize, last: usize) -> PyResult<Bound<'py, PyBytes>> {
+        let range = checked(self.inner.list(), first, last)?;
+        // On bale's pool, which hashes the chunks in parallel.
+        let data = run(py, None, None, None, |_| self.inner.read(range))?;
+        Ok(PyBytes::new(py, &data))
+    }
+}
+
+/// The union of a remote's pack indexes (its local copies), for reads.
+#[pyclass(frozen, module = "bale._core")]
+pub struct RemoteIndexes {
+    index: Arc<RemoteIndex>,
+}
+
+fn blake3(py: Python<'_>, oid: &str) -> PyResult<Oid> {
+    Oid::parse(Algo::Blake3, oid).py_err(py)
+}
+
+#[pymethods]
+impl RemoteIndexes {
+    #[new]
+    fn new(py: Python<'_>, index_dir: PathBuf) -> PyResult<Self> {
+        let index = py.detach(|| RemoteIndex::load_dir(&index_dir)).py_err(py)?;
+        Ok(RemoteIndexes { index: Arc::new(index) })
+    }
+
+    /// How the remote holds the blake3 file `oid`: `("list", pack key,
+    /// start, end)` for its chunk list, `("whole", ...)` for its bytes in
+    /// one piece, `None` if no index lists it.
+    fn locate(&self, py: Python<'_>, oid: &str) -> PyResult<Option<(&'static str, String, u64, u64)>> {
+        let row = |what, l: bale_pack::Location| (what, l.pack.pack_key(), l.entry.offset, l.entry.end());
+        Ok(RemoteFile::locate(&self.index, &blake3(py, oid)?).map(|f| match f {
+            RemoteFile::List(l) => row("list", l),
+            RemoteFile::Whole(l) => row("whole", l),
+        }))
+    }
+
+    /// The reads `(pack key, start, end)` that bring the segments of the
+    /// list `list` (a top list); none for a flat list.
+    fn list_reads(&self, py: Python<'_>, oid: &str, list: &[u8], source: &str) -> PyResult<Vec<(String, u64, u64)>> {
+        let oid = blake3(py, oid)?;
+        list_reads(&self.index, &oid, list, source).map(rows).py_err(py)
+    }
+
+    /// The chunked file, from its list and the bytes of its `list_reads`,
+    /// in order (each segment and the list checked).
+    fn open_chunks(
+        &self,
+        py: Python<'_>,
+        oid: &str,
+        list: &[u8],
+        segments: Vec<PyBackedBytes>,
+        source: &str,
+    ) -> PyResult<RemoteChunks> {
+        let oid = blake3(py, oid)?;
+        let index = self.index.clone();
+        let inner = py
+            .detach(|| {
+                let segments: Vec<&[u8]> = segments.iter().map(|s| &s[..]).collect();
+                Chunks::open(index, &oid, list, &segments, source)
+            })
+            .py_err(py)?;
+        Ok(RemoteChunks { inner })
+    }
+}
+
+/// A chunked file of a remote, open for ranged reads.
+#[pyclass(frozen, module = "bale._core")]
+pub struct RemoteChunks {
+    inner: Chunks,
+}
+
+#[pymethods]
+impl RemoteChunks {
+    #[getter]
+    fn size(&self) -> u64 {
+        self.inner.list().size
+    }
+
+    #[getter]
+    fn count(&self) -> usize {
+        self.inner.list().chunks.len()
+    }
+
+    fn span(&self, start: u64, end: u64) -> (usize, usize) {
+        span(self.inner.list(), start, end)
+    }
+
+    fn offset(&self, i: usize) -> PyResult<u64> {
+        offset(self.inner.list(), i)
+    }
+
+    /// The ranged reads `(pack key, start, end)` that bring chunks `first..last`.
+    fn reads(&self, first: usize, last: usize) -> PyResult<Vec<(String, u64, u64)>> {
+        Ok(rows(self.inner.reads(checked(self.inner.list(), first, last)?)))
+    }
+
+    /// The bytes of chunks `first..last`, cut from `data` (the bytes of
+    /// `reads(first, last)`, in order), each verified against its id.
+    fn verify<'py>(
+        &self,
+        py: Python<'py>,
+        first: usize,
+        last: usize,
+        data: Vec<PyBackedBytes>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let range = checked(self.inner.list(), first, last)?;
+        let out = py
+            .detach(|| {
+                let data: Vec<&[u8]> = data.iter().map(|d| &d[..]).collect();
+                self.inner.verify(range, &data)
+            })
+            .py_err(py)?;
+        Ok(PyBytes::new(py, &out))
+    }
+}
