@@ -18,6 +18,7 @@ GROUPS = {
     "config": ("cache", "config"),
     "sync": ("push", "fetch", "pull"),
     "remote": ("remote",),
+    "urls": ("import-url", "get-url", "ls-url", "list-url"),
     "pipeline": ("repro", "stage", "lineage"),
     "metrics": ("metrics", "params"),
     "dag": ("dag",),

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
+from multidict import CIMultiDict
 
 from bale.redact import mask_url
 from bale.remotes.body import receive
@@ -381,6 +382,21 @@ class HTTPStore:
                 if resp.status != 200:
                     raise self._unexpected("HEAD", key, resp.status)
                 return key
+
+        return await self._retry(once)
+
+    async def head_info(self, key: str) -> Mapping[str, str] | None:
+        """The headers a HEAD of ``key`` answers (its ETag, Content-MD5,
+        Content-Length: what import-url records of an HTTP source), None
+        if the server has no such file."""
+
+        async def once() -> Mapping[str, str] | None:
+            async with self._request("HEAD", key) as resp:
+                if resp.status == 404:
+                    return None
+                if resp.status != 200:
+                    raise self._unexpected("HEAD", key, resp.status)
+                return CIMultiDict(resp.headers)  # names stay case-insensitive
 
         return await self._retry(once)
 

@@ -156,14 +156,38 @@ class S3Store:
         return found
 
     async def list(self, prefix: str) -> AsyncIterator[tuple[str, int]]:
+        async for key, size, _etag in self.list_etags(prefix):
+            yield key, size
+
+    # -- beyond the Store protocol: what import-url records of an S3 source --
+
+    async def list_etags(self, prefix: str) -> AsyncIterator[tuple[str, int, str]]:
+        """``(key, size, etag)`` of every object under ``prefix``, the ETag
+        without its quotes (as dvc records it)."""
         start = len(self._prefix)
         token: str | None = None
         while True:
             objects, token = await self._list_page(self._prefix + prefix, token, _LIST_PAGE)
-            for key, size in objects:
-                yield key[start:], size
+            for key, size, etag in objects:
+                yield key[start:], size, etag
             if token is None:
                 return
+
+    async def head(self, key: str) -> tuple[int, str] | None:
+        """``(size, etag)`` of the object ``key``, None if there is none."""
+        path = self._key_base + quote_path(key)
+
+        async def once() -> tuple[int, str] | None:
+            resp = await self._send("HEAD", path, key=key, ok=(200, 404))
+            resp.release()
+            if resp.status == 404:
+                return None
+            return resp.content_length or 0, resp.headers.get("ETag", "").strip('"')
+
+        found = await self._retry(once)
+        if found is None:
+            await self._check_bucket()
+        return found
 
     async def get(
         self,
@@ -286,7 +310,7 @@ class S3Store:
         while True:
             objects, token = await self._list_page(prefix, token, page)
             page = _LIST_PAGE
-            found.update(k[cut:] for k, _ in objects)
+            found.update(k[cut:] for k, _, _ in objects)
             if token is None:
                 return found.intersection(wanted)
             last = objects[-1][0][cut:] if objects else ""
@@ -313,8 +337,9 @@ class S3Store:
 
     async def _list_page(
         self, prefix: str, token: str | None, max_keys: int
-    ) -> tuple[builtins.list[tuple[str, int]], str | None]:
-        """One ListObjectsV2 page: (full key, size) pairs, and the next page's token if any."""
+    ) -> tuple[builtins.list[tuple[str, int, str]], str | None]:
+        """One ListObjectsV2 page: (full key, size, etag) triples, and the
+        next page's token if any."""
         params = {
             "list-type": "2",
             "prefix": prefix,
@@ -327,8 +352,8 @@ class S3Store:
         body = await self._retry(lambda: self._call("GET", self._bucket_path, query))
         root = ET.fromstring(body)
         ns = _namespace(root)
-        key_tag, size_tag = f"{ns}Key", f"{ns}Size"
-        objects = [_entry(c, key_tag, size_tag) for c in root.iterfind(f"{ns}Contents")]
+        tags = (f"{ns}Key", f"{ns}Size", f"{ns}ETag")
+        objects = [_entry(c, *tags) for c in root.iterfind(f"{ns}Contents")]
         truncated = root.findtext(f"{ns}IsTruncated") == "true"
         next_token = root.findtext(f"{ns}NextContinuationToken") if truncated else None
         return objects, next_token or None
@@ -750,9 +775,12 @@ def _fraction(name: str) -> float | None:
         return None
 
 
-def _entry(contents: ET.Element, key_tag: str, size_tag: str) -> tuple[str, int]:
-    """(key, size) of a listing's ``Contents``; one pass, twice as fast as two findtext."""
-    key, size = "", 0
+def _entry(
+    contents: ET.Element, key_tag: str, size_tag: str, etag_tag: str
+) -> tuple[str, int, str]:
+    """(key, size, etag without quotes) of a listing's ``Contents``; one
+    pass, twice as fast as a findtext each."""
+    key, size, etag = "", 0, ""
     for child in contents:
         if child.tag == key_tag:
             key = child.text or ""
@@ -760,7 +788,9 @@ def _entry(contents: ET.Element, key_tag: str, size_tag: str) -> tuple[str, int]
                 key = unquote_plus(key)
         elif child.tag == size_tag:
             size = int(child.text or 0)
-    return key, size
+        elif child.tag == etag_tag:
+            etag = (child.text or "").strip('"')
+    return key, size, etag
 
 
 def _namespace(root: ET.Element) -> str:

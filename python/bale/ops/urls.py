@@ -1,0 +1,485 @@
+"""``bale import-url``, ``get-url``, ``ls-url``, and the update of an
+``import-url`` ``.dvc`` file, as dvc 3.67.1 does them.
+
+The file ``import-url`` writes (checked against dvc, see
+tests/interop/test_import_url.py)::
+
+    md5: <stage checksum>          # absent with --no-exec
+    frozen: true
+    deps:
+    - md5: <content md5>           # etag (S3) / checksum (HTTP) / <...>.dir
+      size: 6
+      hash: md5
+      path: /abs/or/as/given       # a path inside the repository: relative to the file
+      fs_config: {...}             # only with --fs-config
+    outs:
+    - md5: ...
+      size: 6
+      hash: md5
+      path: name
+
+Where the data goes: a local source is hashed and stored by the engine
+where it lies, then checked out; a remote one is downloaded into a temp
+name beside the destination and stored from there. Either way the result
+reaches the destination by a rename, so an interrupted import leaves the
+workspace as it was (the cache may keep objects, as after an interrupted
+``add``); the ``.dvc`` file is written last.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from bale import _core, scm
+from bale.exceptions import TargetError
+from bale.index import collect, inside_repo
+from bale.metafiles import (
+    DvcFile,
+    Out,
+    dump_dvcfile,
+    dvcfile_path_for,
+    git_ignored,
+    ignore_in_git,
+    load_dvcfile,
+)
+from bale.progress import Bar
+from bale.remotes.urls import Entry, Info, LocalUrl, Url, open_url
+
+if TYPE_CHECKING:
+    from bale.repo import Repo
+
+__all__ = [
+    "ImportUrlResult",
+    "UpdateUrlResult",
+    "get_url",
+    "import_url",
+    "ls_url",
+    "update_url",
+]
+
+# dvc's default for -j: 4 per core.
+_JOBS_PER_CORE = 4
+
+
+@dataclass(frozen=True)
+class ImportUrlResult:
+    """One ``import-url``: what was written, repository-relative."""
+
+    path: str
+    dvcfile: str
+    gitignore: str | None
+    downloaded: bool
+
+
+@dataclass(frozen=True)
+class UpdateUrlResult:
+    """One update of an ``import-url`` file: whether its source had changed
+    (or its output was missing), and whether data was downloaded."""
+
+    dvcfile: str
+    changed: bool
+    downloaded: bool
+
+
+def _jobs(jobs: int | None) -> int:
+    return jobs or _JOBS_PER_CORE * (os.cpu_count() or 1)
+
+
+def resolve_output(url: str, out: str | Path | None, force: bool) -> Path:
+    """Where ``url`` lands, as dvc's ``resolve_output``: ``out``, or inside
+    it when it is a directory, or the URL's last name in the current one."""
+    name = os.path.basename(os.path.normpath(urlparse(url).path))
+    if not out:
+        dest = Path(name)
+    elif os.path.isdir(out):
+        dest = Path(out) / name
+    else:
+        dest = Path(out)
+    dest = Path(os.path.abspath(dest))
+    if (dest.exists() or dest.is_symlink()) and not force:
+        raise TargetError(f"{dest.name}: already exists locally; use -f to overwrite it")
+    return dest
+
+
+def _remotes(repo: Repo | None) -> Any:
+    if repo is None:
+        return None
+    from bale.remotes import resolve_remote
+
+    return lambda name: resolve_remote(repo, name)
+
+
+# ---------------------------------------------------------------------------
+# moving data into place
+
+
+def _clear(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+# The shape of _core.temp_path's names, ``.bale<pid>x<tag>.tmp`` (the
+# engine's temp_owner reads it; it is not exposed to Python).
+_TEMP = re.compile(r"^\.bale(\d+)x[0-9a-fx]+\.tmp$")
+
+
+def _sweep_downloads(parent: Path) -> None:
+    """Removes what a killed import-url or get-url left in ``parent``: its
+    temp files and directories (the repository's sweep takes temp files
+    only, and only beside outputs it knows), those whose writer is no longer
+    running."""
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return
+    for entry in entries:
+        m = _TEMP.match(entry.name)
+        if m is None or int(m.group(1)) == os.getpid():
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+        except ProcessLookupError:
+            _clear(Path(entry.path))
+        except OSError:
+            pass  # alive, another user's
+
+
+def _place(tmp: Path, dest: Path) -> None:
+    """Moves ``tmp`` to ``dest``, replacing what is there: the old content
+    is renamed aside first, so ``dest`` is at every moment old or new."""
+    aside = None
+    if dest.exists() or dest.is_symlink():
+        aside = _core.temp_path(dest.parent)
+        os.replace(dest, aside)
+    try:
+        os.replace(tmp, dest)
+    except BaseException:
+        if aside is not None:
+            os.replace(aside, dest)
+        raise
+    if aside is not None:
+        _clear(aside)
+
+
+@dataclass(frozen=True)
+class _Stored:
+    oid: str
+    size: int
+    nfiles: int | None
+    isexec: bool
+    md5: str  # the content's md5 (the dep of a local source records it)
+
+
+def _store_local(repo: Repo, src: LocalUrl, algo: str, store: bool) -> _Stored:
+    """Hashes (and with ``store`` stores) a local source where it lies."""
+    ws = repo.workspace
+    with Bar(f"Importing {src.url}") as bar:
+        built = ws.build(str(src.path), algo, store, False, bar.progress, bar.tick)
+        md5 = built.oid
+        if algo != "md5":
+            # dvc's deps know md5 only.
+            md5 = ws.build(str(src.path), "md5", False, False, bar.progress, bar.tick).oid
+    return _Stored(built.oid, built.size, built.nfiles, built.isexec, md5)
+
+
+def _fetch(repo: Repo, src: Url, info: Info, dest: Path, algo: str, jobs: int) -> _Stored:
+    """Brings what ``src`` holds into the cache and to ``dest`` (replaced)."""
+    ws = repo.workspace
+    types = repo.config.cache_types()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    _sweep_downloads(dest.parent)
+    tmp = _core.temp_path(dest.parent)
+    try:
+        if isinstance(src, LocalUrl):
+            stored = _store_local(repo, src, algo, True)
+            ws.checkout(str(tmp), algo, stored.oid, stored.isexec, types)
+            _place(tmp, dest)
+            return stored
+        with Bar(f"Importing {src.shown}") as bar:
+            src.download(tmp, info, jobs, bar)
+            built = ws.build(str(tmp), algo, True, types[0] == "reflink", bar.progress, bar.tick)
+        _place(tmp, dest)
+    except BaseException:
+        _clear(tmp)
+        raise
+    if types[0] in ("hardlink", "symlink"):
+        ws.checkout(str(dest), algo, built.oid, built.isexec, types, relink_only=True)
+    return _Stored(built.oid, built.size, built.nfiles, built.isexec, "")
+
+
+# ---------------------------------------------------------------------------
+# the dependency record
+
+
+def dep_path(repo: Repo, url: str, wdir: Path, base: Path) -> str:
+    """The ``path:`` of the dependency, as dvc writes it: the URL as given,
+    but a path inside the repository relative to the ``.dvc`` file's
+    directory, and ``file://`` as a plain path (dvc cannot read those)."""
+    if url.startswith("file://"):
+        from bale.remotes.urls import local_path
+
+        local = local_path(url, base)
+        assert local is not None
+        url = str(local)
+    if "://" in url:
+        return url
+    full = Path(os.path.normpath(base / url))
+    if full.is_relative_to(repo.root):
+        return Path(os.path.relpath(full, wdir)).as_posix()
+    return url
+
+
+def _dep(
+    path: str, info: Info | None, stored: _Stored | None, fs_config: Mapping[str, str] | None
+) -> dict[str, Any]:
+    """The dependency entry in dvc's key order (``Output.dumpd``: the hash,
+    the metadata, ``hash``, ``path``, ``fs_config``)."""
+    dep: dict[str, Any] = {}
+    if stored is not None and stored.md5:
+        dep["md5"] = stored.md5
+        dep["size"] = stored.size
+        if stored.nfiles is not None:
+            dep["nfiles"] = stored.nfiles
+        if stored.isexec:
+            dep["isexec"] = True
+    elif info is not None and info.checksum:
+        dep.update(info.checksum)
+        if info.size is not None:
+            dep["size"] = info.size
+        if info.nfiles is not None:
+            dep["nfiles"] = info.nfiles
+    dep["hash"] = "md5"
+    dep["path"] = path
+    if fs_config:
+        dep["fs_config"] = dict(fs_config)
+    return dep
+
+
+def _write(dvcfile: Path, dep: dict[str, Any], out: Out, base: DvcFile | None, stamp: bool) -> None:
+    """Writes the import file: ``base`` updated (its formatting kept), or a
+    new one; ``stamp`` writes the stage checksum (not for ``--no-exec``)."""
+    if base is None:
+        data: dict[str, Any] = {"frozen": True, "deps": [dep], "outs": []}
+        if stamp:
+            data = {"md5": "0" * 32, **data}  # placeholder, keeps md5 first
+        base = DvcFile(path=dvcfile, outs=[out], deps=[dep], data=data, text="")
+    else:
+        data = dict(base.data)
+        data["deps"] = [dep]
+        base = replace(base, deps=[dep], data=data)
+    dump_dvcfile(dvcfile, [out], base=base, stamp=stamp)
+
+
+def _same_source(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    keys = ("md5", "etag", "checksum")
+    return any(old.get(k) for k in keys) and all(old.get(k) == new.get(k) for k in keys)
+
+
+# ---------------------------------------------------------------------------
+# the commands
+
+
+def import_url(
+    repo: Repo,
+    url: str,
+    out: str | Path | None = None,
+    *,
+    no_exec: bool = False,
+    no_download: bool = False,
+    jobs: int | None = None,
+    force: bool = False,
+    fs_config: Mapping[str, str] | None = None,
+) -> ImportUrlResult:
+    """Downloads ``url`` to ``out`` and tracks it with an import ``.dvc``
+    file, as ``dvc import-url``. ``no_exec`` writes the file only;
+    ``no_download`` records the source's checksum but downloads nothing."""
+    if no_exec and no_download:
+        raise TargetError("--no-exec and --no-download cannot be used together")
+    cwd = Path.cwd()
+    dest = resolve_output(url, out, force)
+    rel = inside_repo(repo, dest)
+    if dest.name.endswith(".dvc"):
+        raise TargetError(f"{rel}: is a .dvc file name; choose another output")
+    dvcfile = dvcfile_path_for(dest)
+    _check_overlap(repo, dest, dvcfile)
+    if scm.uses_git(repo) and git_ignored(repo.root, [dvcfile]):
+        raise TargetError(f"{dvcfile.relative_to(repo.root).as_posix()}: it is git-ignored")
+    algo = repo.default_hash
+    path = dep_path(repo, url, dest.parent, cwd)
+    with (
+        repo.locked(),
+        open_url(
+            url, base=cwd, fs_config=fs_config, jobs=_jobs(jobs), remotes=_remotes(repo)
+        ) as src,
+    ):
+        info = None if no_exec else src.info()
+        stored = None
+        if info is not None and isinstance(src, LocalUrl):
+            stored = _store_local(repo, src, algo, False) if no_download else None
+        if info is not None and not no_download:
+            if dest.exists() or dest.is_symlink():
+                _check_replaceable(repo, dest)
+            stored = _fetch(repo, src, info, dest, algo, _jobs(jobs))
+        o = Out(path=dest.name, hash_name=algo, oid=None)
+        if stored is not None and not no_download:
+            o = replace(
+                o, oid=stored.oid, size=stored.size, nfiles=stored.nfiles, isexec=stored.isexec
+            )
+        dep = _dep(path, info, stored, fs_config)
+        # A new file, even over an old one (-f), as dvc writes it.
+        _write(dvcfile, dep, o, None, stamp=not no_exec)
+        gitignore = None
+        if scm.uses_git(repo):
+            changed = ignore_in_git(repo.root, dest)
+            gitignore = changed.relative_to(repo.root).as_posix() if changed else None
+            if repo.config.core_autostage():
+                scm.git_add(repo.root, [dvcfile, *([changed] if changed else [])])
+    return ImportUrlResult(
+        path=rel,
+        dvcfile=dvcfile.relative_to(repo.root).as_posix(),
+        gitignore=gitignore,
+        downloaded=not (no_exec or no_download),
+    )
+
+
+def _check_overlap(repo: Repo, dest: Path, dvcfile: Path) -> None:
+    """Refuses an output that would lie inside, contain or be another file's
+    output (dvc's overlapping outputs); its own ``.dvc`` file is replaced."""
+    for t in collect(repo):
+        if t.dvcfile.path == dvcfile and t.stage is None:
+            continue
+        if t.path == dest or t.path in dest.parents or dest in t.path.parents:
+            where = t.dvcfile.path.relative_to(repo.root).as_posix()
+            raise TargetError(
+                f"{dest.relative_to(repo.root).as_posix()}: overlaps the output "
+                f"'{t.rel(repo)}' of {where}"
+            )
+
+
+def _check_replaceable(repo: Repo, dest: Path) -> None:
+    """``-f`` replaces a file or directory, never the repository's own parts."""
+    if dest == repo.root or dest in repo.root.parents or dest.name in (".git", ".dvc"):
+        raise TargetError(f"{dest}: cannot be replaced")
+
+
+def update_url(
+    repo: Repo, dvcfile: Path, *, no_download: bool = False, jobs: int | None = None
+) -> UpdateUrlResult:
+    """Updates the ``import-url`` file ``dvcfile`` as ``dvc update`` does:
+    the source's current checksum (etag, checksum or md5) is compared with
+    the recorded one, and the data downloaded again only when it changed or
+    the output is missing or modified in the workspace (when the cache has
+    the recorded data, it is checked out instead). With ``no_download`` the
+    new checksum is recorded and the output's hash cleared, nothing is
+    downloaded. The caller holds the repository lock."""
+    d = load_dvcfile(dvcfile, repo.memo)
+    rel = dvcfile.relative_to(repo.root).as_posix()
+    if not d.is_import or d.is_repo_import:
+        raise TargetError(f"{rel}: is not an import-url file")
+    old_dep = d.deps[0]
+    wdir = dvcfile.parent
+    fs_config = old_dep.get("fs_config")
+    if fs_config is not None and not isinstance(fs_config, Mapping):
+        raise TargetError(f"{rel}: 'fs_config' of its dependency must be a mapping")
+    out = d.outs[0]
+    dest = wdir / out.path
+    algo = out.algo if out.oid is not None else (out.hash_name or repo.default_hash)
+    if algo == "md5-dos2unix":
+        algo = "md5"
+    url = str(old_dep["path"])
+    with open_url(
+        url, base=wdir, fs_config=fs_config, jobs=_jobs(jobs), remotes=_remotes(repo)
+    ) as src:
+        info = src.info()
+        local = isinstance(src, LocalUrl)
+        stored = _store_local(repo, src, algo, False) if isinstance(src, LocalUrl) else None
+        dep = _dep(url, info, stored, fs_config)
+        source_changed = not _same_source(old_dep, dep)
+        ws = repo.workspace
+        current = ws.status(str(dest), out.algo, out.oid).oid if out.oid else None
+        out_ok = out.oid is not None and current == out.oid
+        if not source_changed and out_ok and not d.checksum_changed:
+            return UpdateUrlResult(rel, changed=False, downloaded=False)
+        new_out = replace(out, oid=None, size=None, nfiles=None, isexec=False, hash_name=algo)
+        downloaded = False
+        if no_download:
+            pass
+        elif not source_changed and out.oid is not None and ws.exists(out.algo, out.oid):
+            # As dvc's sync_import: the recorded data is cached; check it out.
+            ws.checkout(str(dest), out.algo, out.oid, out.isexec, repo.config.cache_types(), True)
+            new_out = out
+        else:
+            stored = _fetch(repo, src, info, dest, algo, _jobs(jobs))
+            if local:
+                dep = _dep(url, info, stored, fs_config)
+            new_out = replace(
+                new_out,
+                oid=stored.oid,
+                size=stored.size,
+                nfiles=stored.nfiles,
+                isexec=stored.isexec,
+            )
+            downloaded = True
+        _write(dvcfile, dep, new_out, d, stamp=True)
+    return UpdateUrlResult(rel, changed=True, downloaded=downloaded)
+
+
+def get_url(
+    url: str,
+    out: str | Path | None = None,
+    *,
+    jobs: int | None = None,
+    force: bool = False,
+    fs_config: Mapping[str, str] | None = None,
+) -> Path:
+    """Downloads ``url`` to ``out``, untracked, as ``dvc get-url``; the
+    destination appears whole or not at all."""
+    cwd = Path.cwd()
+    dest = resolve_output(url, out, force)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    _sweep_downloads(dest.parent)
+    tmp = _core.temp_path(dest.parent)
+    with open_url(url, base=cwd, fs_config=fs_config, jobs=_jobs(jobs)) as src:
+        info = src.info()
+        with Bar(f"Downloading {src.shown}") as bar:
+            src.download(tmp, info, _jobs(jobs), bar)
+    try:
+        _place(tmp, dest)
+    except BaseException:
+        _clear(tmp)
+        raise
+    return dest
+
+
+def ls_url(
+    url: str,
+    *,
+    recursive: bool = False,
+    maxdepth: int | None = None,
+    fs_config: Mapping[str, str] | None = None,
+) -> list[Entry]:
+    """What ``url`` holds, as ``dvc ls-url`` lists it: a file URL is one
+    entry (its path as given); a directory's entries are relative to it,
+    with ``recursive`` every file (down to ``maxdepth`` levels)."""
+    with open_url(url, base=Path.cwd(), fs_config=fs_config) as src:
+        info = src.info()
+        if maxdepth == 0 or not info.isdir:
+            return [Entry(_shown_path(src), False, None)]
+        return src.listing(recursive, maxdepth)
+
+
+def _shown_path(src: Url) -> str:
+    """A URL as dvc's ls-url names a file: the file system's path (absolute
+    for a local one, without ``s3://`` for S3, the URL for HTTP)."""
+    if isinstance(src, LocalUrl):
+        return str(src.path.absolute())
+    return src.url.removeprefix("s3://")
