@@ -48,6 +48,10 @@ W1 (many small files)
                        OUT, recursive=True)`` vs ``dvc.api.DVCFileSystem``:
                        every file of W1 at v1, count, bytes and one file's
                        v1 contents
+    read every file    a training loop's read, file after file, in memory
+      (old rev)        (+ peak RSS): ``bale.api.stream("data", repo=URL,
+                       rev="v1")`` vs ``DVCFileSystem.find`` + ``cat_file``;
+                       the count and bytes read
 
 W2 (one big file)
     stream             ``api.open(path, repo=URL, mode="rb")`` read in 8 MiB
@@ -114,9 +118,11 @@ ALL_TOOLS = ("bale-md5", "bale-blake3", "dvc")
 ALL_REMOTES = ("folder", "s3")
 RAW = "boto3"
 READ_COLD, READ_WARM = "api.read (old rev)", "api.read (2nd call)"
-W1_STEPS = ("get", "import", "update (10 changed)", READ_COLD, READ_WARM, "fs.get (old rev)")
+FS_GET, EVERY = "fs.get (old rev)", "read every file (old rev)"
+W1_STEPS = ("get", "import", "update (10 changed)", READ_COLD, READ_WARM, FS_GET, EVERY)
 W2_STEPS = ("stream (8 MiB blocks)", "first byte", "1 MiB at offset")
 STREAM, FIRST, RANGED = W2_STEPS
+TTFB, SENT_ROW = "TTFB (in process, from open)", "bytes sent by S3 for 1 MiB at offset"
 BLOCK = 8 * wl.MIB
 RANGE = 1 * wl.MIB
 CHANGED = 10
@@ -133,7 +139,7 @@ path, repo, rev = sys.argv[1:4]
 b = api.read(path, repo=repo, rev=rev, mode="rb")
 print(len(b), hashlib.md5(b).hexdigest())
 """
-FS_GET = {
+FS_GET_PY = {
     "bale": """import sys
 from bale.fs import BaleFileSystem
 repo, rev, out = sys.argv[1:4]
@@ -143,6 +149,28 @@ BaleFileSystem(repo=repo, rev=rev).get("data", out, recursive=True)
 from dvc.api import DVCFileSystem
 repo, rev, out = sys.argv[1:4]
 DVCFileSystem(repo=repo, rev=rev).get("data", out, recursive=True)
+""",
+}
+# A training loop's read of a directory, file after file: bale.api.stream
+# (reads ahead, bounded memory) against DVCFileSystem's find and cat_file
+# (dvc has no iterator of its own).
+EVERY_PY = {
+    "bale": """import sys
+import bale.api as api
+repo, rev = sys.argv[1:3]
+n = total = 0
+for _name, data in api.stream("data", repo=repo, rev=rev):
+    n, total = n + 1, total + len(data)
+print(n, total)
+""",
+    "dvc": """import sys
+from dvc.api import DVCFileSystem
+repo, rev = sys.argv[1:3]
+fs = DVCFileSystem(repo=repo, rev=rev)
+n = total = 0
+for path in fs.find("data"):
+    n, total = n + 1, total + len(fs.cat_file(path))
+print(n, total)
 """,
 }
 # Reads in 8 MiB blocks; keeps the first MiB only, to check it (hashing every
@@ -392,7 +420,7 @@ class Runner:
         extra = ""
         if rss:
             mib = p.maxrss_kib / 1024
-            self.res.rss.setdefault((ctx.label, ctx.remote, self.tool.name), {})[ctx.rep_key] = mib
+            self.value(f"peak RSS, {name}", mib)
             extra = f"  (peak RSS {mib:.0f} MiB)"
         log(f"{self.tag} {name}: {p.seconds:.3f} s{extra}  | {out}")
         return p
@@ -485,9 +513,17 @@ class Runner:
             if not hits or md5_of(hits[0]) != want[1]:
                 raise rb.StepFailed(f"{rel} missing or not its v1 bytes under {out}")
 
-        cmd = [sys.executable, "-c", FS_GET[self.side], src.url, "v1", str(out)]
-        self.step("fs.get (old rev)", cmd, fs_dir, fs_got)
+        cmd = [sys.executable, "-c", FS_GET_PY[self.side], src.url, "v1", str(out)]
+        self.step(FS_GET, cmd, fs_dir, fs_got)
         rb.discard(fs_dir)
+
+        def every(p: rb.Proc) -> None:
+            got = tuple(int(x) for x in p.stdout.split()[-2:])
+            if got != expect:
+                raise rb.StepFailed(f"read {got[0]} files / {got[1]} bytes, expected {expect}")
+
+        cmd = [sys.executable, "-c", EVERY_PY[self.side], src.url, "v1"]
+        self.step(EVERY, cmd, cwd, every, rss=True)
         rb.discard(cwd)
 
     # -- W2 ---------------------------------------------------------------
@@ -515,7 +551,7 @@ class Runner:
             n, secs = p.stdout.split()[-2:]
             if int(n) != 1:
                 raise rb.StepFailed(f"read(1) gave {n} bytes")
-            self.value("TTFB (in process, from open)", float(secs))
+            self.value(TTFB, float(secs))
 
         self.step(FIRST, self.py(FIRST_PY, path, src.url), cwd, first)
 
@@ -533,7 +569,7 @@ class Runner:
         if self.step(RANGED, cmd, cwd, ranged) is not None and before is not None:
             after = sent_bytes(ctx.server, src.bucket)
             if after is not None:
-                self.value("bytes sent by S3 for 1 MiB at offset", after - before)
+                self.value(SENT_ROW, after - before)
         rb.discard(cwd)
 
 
@@ -582,7 +618,7 @@ def bench_raw(ctx: Ctx, key: str, bucket: str) -> None:
         log(f"{tag} download_fileobj: FAILED: {e}")
         return
     res.add_time(ctx.label, "s3", STREAM, RAW, ctx.rep_key, p.seconds)
-    res.rss.setdefault((ctx.label, "s3", RAW), {})[ctx.rep_key] = p.maxrss_kib / 1024
+    res.add_value(ctx.label, "s3", f"peak RSS, {STREAM}", RAW, ctx.rep_key, p.maxrss_kib / 1024)
     res.add_value(ctx.label, "s3", "stream MB/s", RAW, ctx.rep_key, n / p.seconds / 1e6)
     log(f"{tag} download_fileobj: {p.seconds:.3f} s ({n / p.seconds / 1e6:.0f} MB/s)")
 
@@ -591,11 +627,12 @@ def bench_raw(ctx: Ctx, key: str, bucket: str) -> None:
 # table
 
 HEADER = sync.HEADER
-METRICS = {  # W2 rows that are not times: metric -> (format, lower is better)
-    "stream MB/s": (lambda v: f"{v:.0f} MB/s", False),
-    "stream peak RSS": (lambda v: f"{v:.0f} MiB", True),
-    "TTFB (in process, from open)": (rb.fmt_s, True),
-    "bytes sent by S3 for 1 MiB at offset": (lambda v: f"{v / wl.MIB:.2f} MiB", True),
+METRICS = {  # rows that are not times: metric -> (workload, format, lower is better)
+    f"peak RSS, {EVERY}": ("W1", lambda v: f"{v:.0f} MiB", True),
+    "stream MB/s": ("W2", lambda v: f"{v:.0f} MB/s", False),
+    f"peak RSS, {STREAM}": ("W2", lambda v: f"{v:.0f} MiB", True),
+    TTFB: ("W2", rb.fmt_s, True),
+    SENT_ROW: ("W2", lambda v: f"{v / wl.MIB:.2f} MiB", True),
 }
 
 
@@ -646,14 +683,9 @@ def build_rows(res: Results) -> list[list[str]]:
                         pct(rb.paired_ratio(raw, samples["dvc"])) if raw else "",
                     ]
                 )
-            if not w.startswith("W2"):
-                continue
-            for metric, (fmt, lower) in METRICS.items():
-                if metric == "stream peak RSS":
-                    vals = {t: res.rss.get((w, r, t)) for t in (*ALL_TOOLS, RAW)}
-                else:
-                    vals = {t: res.values.get((w, r, metric, t)) for t in (*ALL_TOOLS, RAW)}
-                if not any(vals.values()):
+            for metric, (wname, fmt, lower) in METRICS.items():
+                vals = {t: res.values.get((w, r, metric, t)) for t in (*ALL_TOOLS, RAW)}
+                if not w.startswith(wname) or not any(vals.values()):
                     continue
                 rows.append(
                     [
@@ -699,7 +731,7 @@ def targets(res: Results) -> list[list[str]]:
                     ("import", 10),
                     (READ_COLD, 10),
                     (READ_WARM, 10),
-                    ("fs.get (old rev)", 10),
+                    (FS_GET, 10),
                 ):
                     x = rb.paired_ratio(times(w, r, s, "dvc"), times(w, r, s, t))
                     if x is not None:
@@ -738,8 +770,8 @@ def targets(res: Results) -> list[list[str]]:
                     ]
                 )
             for r in ALL_REMOTES:
-                rss = res.rss.get((w, r, t))
-                if rss and times(w, r, STREAM, t):
+                rss = res.values.get((w, r, f"peak RSS, {STREAM}", t))
+                if rss:
                     mx = max(rss.values())
                     out.append(
                         [
@@ -748,13 +780,13 @@ def targets(res: Results) -> list[list[str]]:
                             verdict(mx <= 256),
                         ]
                     )
-            v = res.values.get((w, "s3", "TTFB (in process, from open)", t))
+            v = res.values.get((w, "s3", TTFB, t))
             if v:
                 m = rb.med(v)
                 out.append(
                     [f"{w} s3 time to first byte {t} <= 0.3 s", rb.fmt_s(m), verdict(m <= 0.3)]
                 )
-            v = res.values.get((w, "s3", "bytes sent by S3 for 1 MiB at offset", t))
+            v = res.values.get((w, "s3", SENT_ROW, t))
             if v:
                 mx = max(v.values())
                 out.append(
