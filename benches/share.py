@@ -905,6 +905,14 @@ def main() -> int:
         text=True,
         env=rb.ENV,
     ).stdout.strip()
+    if not which:
+        raise SystemExit(
+            "share.py: this Python cannot import bale and dvc (make dev, or PYTHONPATH)"
+        )
+    # Bytecode for the bale measured, as an install has (`make dev` compiles;
+    # dvc's came with pip): with PYTHONDONTWRITEBYTECODE set, every bale
+    # process would otherwise recompile each module it imports.
+    rb.sh([sys.executable, "-m", "compileall", "-q", str(Path(which.split()[0]).parent)])
     engines = [rb.engine_fingerprint()]
     meta = {
         "run_id": run_id,
