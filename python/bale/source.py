@@ -25,14 +25,12 @@ copies from a local cache, and every object a remote sends.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import posixpath
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -356,6 +354,33 @@ class Source:
             found.append((name[len(prefix) :], size))
         return found
 
+    def git_dirs(self) -> dict[str, int]:
+        """The directories git tracks at :attr:`commit` (repository-relative,
+        under the repository's own directory), each with the size of its git
+        tree object (what ``dvc ls`` reports for them)."""
+        prefix = self._git_prefix()
+        proc = _git(self.root, "ls-tree", "-r", "-t", "-z", "--full-tree", self.commit)
+        if proc.returncode != 0:
+            raise SourceError(
+                f"{mask_url(self.url)}: git ls-tree {self.rev_label}: {_last_line(proc)}"
+            )
+        trees: dict[str, str] = {}
+        for line in proc.stdout.decode("utf-8", errors="surrogateescape").split("\0"):
+            meta, _tab, name = line.partition("\t")
+            parts = meta.split()
+            if len(parts) == 3 and parts[1] == "tree" and name.startswith(prefix):
+                trees[name[len(prefix) :]] = parts[2]
+        if not trees:
+            return {}
+        check = scm.git(
+            self.root,
+            "cat-file",
+            "--batch-check",
+            input="".join(o + "\n" for o in trees.values()).encode(),
+        )
+        sizes = [int(line.split()[2]) for line in check.stdout.decode().splitlines()]
+        return dict(zip(trees, sizes, strict=True))
+
     def read_git(self, path: str) -> bytes:
         """The content of the git-tracked file at repository-relative ``path`` at :attr:`commit`."""
         rel = self._abs(path).relative_to(self.root).as_posix()
@@ -368,6 +393,41 @@ class Source:
         return got
 
     # Data
+
+    def manifest(self, algo: str, oid: str) -> list[tuple[str, str, int, bool]]:
+        """The files of the directory object ``oid``: ``(relative path, id,
+        size, isexec)``, read from the source's cache when it is local and
+        has the object, else fetched (the directory objects only, never the
+        files' data) into bale's user cache (``$XDG_CACHE_HOME/bale/cache``),
+        where objects are named by their hash and verified on arrival."""
+        readers = []
+        if self.local and self.is_dvc and self.repo.cache_dir.is_dir():
+            readers.append(_core.Workspace(str(self.root), str(self.repo.cache_dir)))
+        mine = user_cache()
+        readers.append(mine)
+        for ws in readers:
+            if ws.exists(algo, oid):
+                try:
+                    return ws.manifest(algo, oid)
+                except BaleError:  # a blake3 subtree missing
+                    pass
+        rem = self.remote()
+        if algo == "blake3":
+            _trees_from_packed_remote(mine, rem, [(algo, oid)])
+            try:
+                return mine.manifest(algo, oid)
+            except BaleError:
+                # Nested blake3 trees are found only by reading their
+                # parents: fetched whole (data too) for now.
+                self.fetch(mine, [(algo, oid)])
+                return mine.manifest(algo, oid)
+        _trees_from_dvc_remote(mine, rem, [(algo, oid)])
+        if not mine.exists(algo, oid):
+            raise ObjectMissingError(
+                f"{mask_url(self.url)}: {oid} is not on the source's remote "
+                f"'{rem.name}' ({mask_url(rem.url)})"
+            )
+        return mine.manifest(algo, oid)
 
     def remote(self, name: str | None = None) -> Remote:
         """The source's default remote (or the one called ``name``), from its config."""
@@ -524,13 +584,38 @@ def _from_packed_remote(
         total.add(s.run(packed.fetch(s.store, ws, targets, paths, n, bar)))
 
 
-@contextlib.contextmanager
-def temp_cache(near: Path) -> Iterator[_core.Workspace]:
-    """A throwaway cache (and engine) in a temp directory beside ``near``:
-    where ``get`` lands objects that are not in any cache of ours."""
-    near.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".bale-get-", dir=near))
+def user_cache() -> _core.Workspace:
+    """An engine on bale's user cache (``$XDG_CACHE_HOME/bale/cache``): the
+    directory objects of sources listed without a cache of their own."""
+    root = cache_home() / "ws"
+    root.mkdir(parents=True, exist_ok=True)
+    return _core.Workspace(str(root), str(cache_home() / "cache"))
+
+
+def _trees_from_dvc_remote(ws: _core.Workspace, rem: Remote, roots: list[tuple[str, str]]) -> None:
+    from bale.progress import Bar
+    from bale.remotes.movers import open_mover
+
+    _, dirs = ws.sync_plan(roots, repair=True)
+    lacking = [d.object for d in dirs if d.object.size is None]
+    if not lacking:
+        return
+    moving = open_mover(ws, rem, None)
     try:
-        yield _core.Workspace(str(tmp / "ws"), str(tmp / "cache"))
+        with Bar(f"Fetching from {rem.name}") as bar:
+            moving.receive(lacking, bar)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        moving.close()
+
+
+def _trees_from_packed_remote(
+    ws: _core.Workspace, rem: Remote, roots: list[tuple[str, str]]
+) -> None:
+    from bale.progress import Bar
+    from bale.remotes import packed
+    from bale.remotes.sync import Session, store_jobs
+
+    n = store_jobs(rem, None, per_core=4)
+    paths = packed.PackedPaths.for_remote(cache_home() / "remotes", rem)
+    with Session(rem, n) as s, Bar(f"Fetching from {rem.name}") as bar:
+        s.run(packed.fetch_shallow(s.store, ws, roots, paths, n, bar))

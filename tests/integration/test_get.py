@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import Run, make_repo, read_tree, write_tree
+from tests.integration.kills import killed_at
 
 DATA = {
     "data/file.txt": "hello\n",
@@ -123,3 +124,33 @@ def test_get_of_what_the_source_does_not_have_names_it(
     err = run("bale", "get", str(plain), "x", cwd=out, ok=False).stderr
     assert "plain: not a git repository" in err
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize(("point", "n"), [("upload", 2), ("temp", 1)])
+def test_a_killed_get_leaves_no_destination_and_the_rerun_completes(
+    tmp_path: Path, run: Run, point: str, n: int
+) -> None:
+    src = make_source(tmp_path, run, "md5")
+    out = tmp_path / "out"
+    out.mkdir()
+    # From a clone: objects are copied from the remote (upload), then
+    # checked out (temp) in the staging directory.
+    killed_at(point, n, out, "get", f"file://{src}", "data/dir", "-o", "d")
+    assert not (out / "d").exists()
+    run("bale", "get", f"file://{src}", "data/dir", "-o", "d", cwd=out)
+    assert read_tree(out) == {"d/a": b"1\n", "d/sub/b": b"2\n"}
+
+
+def test_get_of_a_path_inside_a_directory_fetches_only_what_is_under_it(
+    tmp_path: Path, run: Run
+) -> None:
+    src = make_source(tmp_path, run, "md5")
+    # The remote lacks data/dir/a ("1\n"): a get of data/dir/sub never needs it.
+    (tmp_path / "remote" / "files" / "md5" / "b0" / "26324c6904b2a9cb4b88d6d61c81d1").unlink()
+    out = tmp_path / "out"
+    out.mkdir()
+    run("bale", "get", f"file://{src}", "data/dir/sub", cwd=out)
+    run("bale", "get", f"file://{src}", "data/dir/sub/b", "-o", "b", cwd=out)
+    assert read_tree(out) == {"sub/b": b"2\n", "b": b"2\n"}
+    err = run("bale", "get", f"file://{src}", "data/dir", cwd=out, ok=False).stderr
+    assert "b026324c6904b2a9cb4b88d6d61c81d1" in err and "not on the source's remote" in err

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.integration.conftest import Run, read_tree, write_tree
+from tests.integration.kills import assert_settled, killed_at
 from tests.integration.test_get import make_source
 
 
@@ -38,6 +41,17 @@ def test_import_tracks_the_source_output_and_update_fetches_only_what_changed(
     assert (dest / ".gitignore").read_text() == "/d\n/README\n"
     assert "Data and pipelines are up to date." in run("bale", "status", cwd=dest).stdout
     before = (dest / "d.dvc").read_text()
+    commit = run("git", "rev-parse", "HEAD", cwd=src).stdout.strip()
+    lineage = json.loads(run("bale", "lineage", "--json", "d/a", cwd=dest).stdout)
+    assert lineage["imported_from"] == {
+        "url": url,
+        "rev": None,
+        "rev_lock": commit,
+        "path": "data/dir",
+    }
+    assert lineage["remote"] is None
+    text = run("bale", "lineage", "d", cwd=dest).stdout
+    assert f"tracked by: d.dvc (imported from data/dir in {url} at {commit})" in text
     record = yaml.safe_load(before)
     assert record["frozen"] is True and record["deps"][0]["repo"]["url"] == url
 
@@ -86,3 +100,48 @@ def test_import_refuses_to_overwrite_and_no_exec_writes_only_the_file(
         "outs": [{"hash": "md5", "path": "later"}],
     }
     assert not (dest / "later").exists()
+
+
+@pytest.mark.parametrize("hash", ["md5", "blake3"])
+def test_pull_fetches_imports_from_their_source_remote_not_ours(
+    tmp_path: Path, run: Run, hash: str
+) -> None:
+    src = make_source(tmp_path, run, hash)
+    dest = make_dest(tmp_path, run)
+    url = f"file://{src}"
+    run("bale", "import", url, "data/dir", "-o", "d", cwd=dest)
+    run("bale", "import", url, "data/dir/sub", "-o", "sub", cwd=dest)
+    run("bale", "import", url, "data/README", cwd=dest)
+    run("git", "add", "-A", cwd=dest)
+    run("git", "commit", "-qm", "imports", cwd=dest)
+    clone = tmp_path / "clone"
+    run("git", "clone", "-q", str(dest), str(clone), cwd=tmp_path)
+    run("bale", "pull", cwd=clone)
+    assert read_tree(clone / "d") == {"a": b"1\n", "sub/b": b"2\n"}
+    assert read_tree(clone / "sub") == {"b": b"2\n"}
+    assert (clone / "README").read_text() == "r\n"
+    assert "Data and pipelines are up to date." in run("bale", "status", cwd=clone).stdout
+
+    # The source's remote lost the data: pull names the .dvc file and the source.
+    for p in [clone / ".dvc" / "cache", clone / "d"]:
+        shutil.rmtree(p)
+    shutil.rmtree(tmp_path / "remote")
+    (tmp_path / "remote").mkdir()
+    err = run("bale", "fetch", "d.dvc", cwd=clone, ok=False).stderr
+    assert "d.dvc: cannot fetch from its source: " in err and "'r'" in err
+
+
+@pytest.mark.parametrize(("point", "n"), [("upload", 2), ("temp", 4), ("temp", 5)])
+def test_a_killed_import_leaves_nothing_and_the_rerun_completes(
+    tmp_path: Path, run: Run, point: str, n: int
+) -> None:
+    src = make_source(tmp_path, run, "md5")
+    dest = make_dest(tmp_path, run)
+    # Killed while objects come from the source's remote (upload, and the
+    # temp files of the 3 objects), or while the output is checked out
+    # (temp 4 and 5: its files).
+    killed_at(point, n, dest, "import", f"file://{src}", "data/dir", "-o", "d")
+    assert not (dest / "d").exists() and not (dest / "d.dvc").exists()
+    run("bale", "import", f"file://{src}", "data/dir", "-o", "d", cwd=dest)
+    assert read_tree(dest / "d") == {"a": b"1\n", "sub/b": b"2\n"}
+    assert_settled(dest, run)

@@ -165,28 +165,25 @@ def test_push_sends_what_dvc_pushes_and_a_clone_pulls_the_rest_or_says_why(
     assert _remote_keys(b) == _remote_keys(d)
     assert not _remote_keys(b) & REPO_IMPORT_OBJECTS
 
-    # A fresh clone gets what the remote has, and is told where the rest is.
+    # A fresh clone gets what the remote has, and the dvc imports from their source.
     clone = tmp_path / "clone"
     sh.git("clone", "-q", str(b), str(clone), cwd=tmp_path)
     (clone / ".dvc/config").write_text(
         f"[core]\n    remote = r\n['remote \"r\"']\n    url = {b}-remote\n"
     )
-    pulled = sh.bale("pull", cwd=clone, check=False)
-    assert pulled.returncode == 1
-    line = pulled.stderr.strip()
-    assert "\n" not in line
-    for name in ("dir.dvc", "file.txt.dvc", str(_source_of(imported))):
-        assert name in line, line
-    for out, text in (("reg.txt", "reg\n"), ("url.txt", "urldata\n"), ("urldir/y", "u2\n")):
+    sh.bale("pull", cwd=clone)
+    for out, text in (
+        ("reg.txt", "reg\n"),
+        ("url.txt", "urldata\n"),
+        ("urldir/y", "u2\n"),
+        ("file.txt", "hello\n"),
+        ("dir/b", "2\n"),
+    ):
         assert (clone / out).read_text() == text
-    assert not (clone / "file.txt").exists()
-    # What it says to run does fetch them; bale then has nothing left to say.
-    hint = re.search(r"run '(dvc pull [^']+)'", line)
-    assert hint is not None, line
-    sh.run(shlex.split(hint.group(1)), clone)
-    assert sh.bale("pull", cwd=clone).returncode == 0
     assert sh.bale("status", "--json", cwd=clone).stdout.strip() == "{}"
-    assert (clone / "dir/b").read_text() == "2\n"
+    assert sh.dvc("status", "--json", cwd=clone).stdout.strip() == "{}"
+    # Nothing of the imports went to this repository's remote.
+    assert not _remote_keys(b) & REPO_IMPORT_OBJECTS
 
 
 def _source_of(imported: Path) -> Path:
@@ -196,7 +193,7 @@ def _source_of(imported: Path) -> Path:
     return Path(found.group(1))
 
 
-def test_checkout_and_fetch_without_the_imported_data_fail_naming_the_source(
+def test_checkout_without_the_imported_data_names_the_source_and_fetch_gets_it_there(
     sh: Sh, imported: Path, tmp_path: Path
 ) -> None:
     root = copy_repo(imported, tmp_path / "repo")
@@ -204,11 +201,21 @@ def test_checkout_and_fetch_without_the_imported_data_fail_naming_the_source(
     shutil.rmtree(root / "dir")
     co = sh.bale("checkout", cwd=root, check=False)
     assert co.returncode == 1
-    assert "dir.dvc imports data/dir in " in co.stderr and "'dvc pull dir.dvc'" in co.stderr
-    fetched = sh.bale("fetch", "file.txt", cwd=root, check=False)
+    assert "dir.dvc imports data/dir in " in co.stderr and "'bale pull dir.dvc'" in co.stderr
+    sh.bale("fetch", "file.txt", "dir", cwd=root)
+    sh.bale("checkout", "dir", cwd=root)
+    assert (root / "dir/b").read_text() == "2\n"
+    # The source lost its data: fetch fails naming the .dvc file and the source.
+    shutil.rmtree(root / ".dvc/cache")
+    cache = _source_of(imported) / ".dvc/cache"
+    shutil.move(cache, cache.with_name("away"))
+    try:
+        fetched = sh.bale("fetch", "file.txt", cwd=root, check=False)
+    finally:
+        shutil.move(cache.with_name("away"), cache)
     assert fetched.returncode == 1
-    assert "file.txt.dvc imports data/file.txt in " in fetched.stderr
-    assert "'dvc fetch file.txt.dvc'" in fetched.stderr
+    assert "file.txt.dvc: cannot fetch from its source: " in fetched.stderr
+    assert "no default remote" in fetched.stderr
 
 
 def test_status_checks_a_local_source_and_warns_of_a_repository_one(
@@ -254,7 +261,8 @@ def test_gc_keeps_imported_objects_of_other_commits(sh: Sh, imported: Path, tmp_
         return {p.relative_to(c).as_posix() for p in c.rglob("*") if p.is_file()}
 
     # dvc keeps the import-url objects of HEAD~1 and deletes every dvc
-    # import object; bale keeps those too, as it cannot fetch them again.
+    # import object; bale keeps those too (a workspace output could not be
+    # checked out again without its source at hand).
     assert "files/md5/12/595c247d5f057e820763aa560b5d2b" in cache(d)  # url.txt
     assert not cache(d) & REPO_IMPORT_OBJECTS
     assert cache(b) == cache(d) | REPO_IMPORT_OBJECTS
@@ -275,4 +283,5 @@ def test_no_download_imports_are_reported_not_skipped(
     assert "f.txt.dvc imports data/file.txt in " in bale[1].err
     assert "u.txt.dvc imports " + str(source.parent / "url.txt") in bale[1].err
     pulled = run_bale(sh, b, [("pull",)])[0]
-    assert pulled.rc == 1 and "'dvc pull f.txt.dvc u.txt.dvc'" in pulled.err
+    assert pulled.rc == 1 and "'bale update f.txt.dvc'" in pulled.err
+    assert "'dvc pull u.txt.dvc'" in pulled.err

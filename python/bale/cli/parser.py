@@ -23,7 +23,7 @@ GROUPS = {
     "metrics": ("metrics", "params"),
     "dag": ("dag",),
     "experiments": ("exp",),
-    "share": ("get", "import", "update"),
+    "share": ("get", "import", "update", "ls"),
     "about": ("version", "doctor"),
 }
 

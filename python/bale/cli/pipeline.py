@@ -130,7 +130,17 @@ def _render_lineage(r: Lineage) -> str:
     if r.remote:
         lines.append(f"  remote:     {r.remote['name']} ({r.remote['url']})")
     if r.produced_by is None:
-        lines.append(f"  tracked by: {r.tracked_by} (added by hand, not produced by a stage)")
+        src = r.imported_from
+        if src and "path" in src:
+            at = src["rev_lock"] or src["rev"]
+            how = f"imported from {src['path']} in {src['url']}" + (f" at {at}" if at else "")
+            if src["rev"]:
+                how += f" (rev {src['rev']})"
+        elif src:
+            how = f"imported from {src['url']}"
+        else:
+            how = "added by hand, not produced by a stage"
+        lines.append(f"  tracked by: {r.tracked_by} ({how})")
         lines.append(f"  recorded:   {_commit_line(r.commit)}")
         lines.append(f"  up to date: {'yes' if r.up_to_date else 'no'}")
         return "\n".join(lines)

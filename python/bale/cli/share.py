@@ -72,6 +72,43 @@ def cmd_update(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ls(args: argparse.Namespace) -> int:
+    import json
+
+    from bale.ops.ls import ls
+
+    entries = ls(
+        args.url, args.path, rev=args.rev, recursive=args.recursive, dvc_only=args.dvc_only
+    )
+    if args.json:
+        # On one line, as dvc ls --json prints it.
+        print(json.dumps([e.to_json() for e in entries]))
+        return 0
+    if not args.size:
+        for e in entries:
+            print(e.path)
+        return 0
+    sizes = [_size(e.size) for e in entries]
+    width = max(map(len, sizes), default=0)
+    for size, e in zip(sizes, entries, strict=True):
+        print(f"{size:>{width}}  {e.path}")
+    return 0
+
+
+def _size(n: int | None) -> str:
+    """A size as dvc ls --size shows it: bytes below 1 KiB, else 4.00k, 1.50M..."""
+    if n is None:
+        return ""
+    if n < 1024:
+        return str(n)
+    value = float(n)
+    for unit in "kMGTPE":
+        value /= 1024
+        if value < 1024 or unit == "E":
+            break
+    return f"{value:.2f}{unit}"
+
+
 def _source_args(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument(
         "url", metavar="URL", help="the repository: a local path or any URL git clone takes"
@@ -136,3 +173,23 @@ def register(commands: Commands) -> None:
         "--no-download", action="store_true", help="record the new hashes without downloading"
     )
     p.add_argument("-j", "--jobs", type=int, help="parallel downloads")
+
+    p = command(
+        "ls",
+        cmd_ls,
+        "List what a repository holds (files in git and outputs tracked by bale or dvc), "
+        "without downloading data.",
+    )
+    p.add_argument(
+        "url", metavar="URL", help="the repository: a local path or any URL git clone takes"
+    )
+    p.add_argument(
+        "path", metavar="PATH", nargs="?", help="a directory or file in it (default: the top)"
+    )
+    p.add_argument("--rev", help="git revision of the repository (default: its default branch)")
+    p.add_argument("-R", "--recursive", action="store_true", help="list every file below PATH")
+    p.add_argument(
+        "--dvc-only", action="store_true", help="list only outputs tracked by bale or dvc"
+    )
+    p.add_argument("--json", action="store_true", help="print the entries as JSON, as dvc ls does")
+    p.add_argument("--size", action="store_true", help="show sizes")

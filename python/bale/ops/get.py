@@ -79,7 +79,7 @@ def get(
                 f"{path}: neither git nor bale/dvc tracks it in {mask_url(url)} at {src.rev_label}"
             )
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".bale-get-", dir=dest.parent))
+        tmp = staging_dir(dest.parent, "get")
         try:
             staged = tmp / "out"
             if located:
@@ -87,10 +87,28 @@ def get(
                 files = _checkout(src, tmp, [(t, sub, staged)], jobs)
             else:
                 files = _tree(src, path, tmp, staged, git_files, outs, jobs)
-            _publish(staged, dest, force)
+            publish(staged, dest, force)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return GetResult(dest, files)
+
+
+def staging_dir(parent: Path, verb: str) -> Path:
+    """A new temp directory in ``parent`` (``.bale-<verb>-<pid>-*``), after
+    removing those a killed ``bale`` left there (its pid is gone): a
+    download interrupted half-way leaves nothing behind once rerun."""
+    prefix = f".bale-{verb}-"
+    for old in parent.glob(prefix + "*"):
+        pid = old.name[len(prefix) :].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(old, ignore_errors=True)
+        except PermissionError:
+            pass  # alive, someone else's
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent))
 
 
 def _tree(
@@ -126,11 +144,34 @@ def _tree(
 def _checkout(
     src: Source, tmp: Path, items: list[tuple[Tracked, str | None, Path]], jobs: int | None
 ) -> int:
-    """Checks out each output (or the path ``sub`` inside it) at its target,
-    from the source's cache if it has all they need, else from a temp cache
-    the objects are fetched into."""
+    """Checks out each output (or the path ``sub`` inside a directory
+    output: then only the files under it, found in its manifest, are
+    fetched) at its target, from the source's cache if it has all they
+    need, else from a temp cache the objects are fetched into."""
     items = [i for i in items if i[0].out.oid is not None or _no_hash(src, i[0])]
-    roots = list(dict.fromkeys((t.algo, t.out.oid) for t, _s, _p in items if t.out.oid))
+    # What each item checks out: the output whole, or the files under ``sub``.
+    plans: list[tuple[Tracked, Path, list[tuple[str, str, bool]] | None]] = []
+    roots: list[tuple[str, str]] = []
+    for t, sub, target in items:
+        assert t.out.oid is not None
+        if not sub:
+            plans.append((t, target, None))
+            roots.append((t.algo, t.out.oid))
+            continue
+        files = [
+            (p, oid, isexec)
+            for p, oid, _n, isexec in src.manifest(t.algo, t.out.oid)
+            if p == sub or p.startswith(sub + "/")
+        ]
+        if not files:
+            raise OutputNotTrackedError(
+                f"{t.path.relative_to(src.root).as_posix()}/{sub}: not in that directory output "
+                f"of {mask_url(src.url)} at {src.rev_label}"
+            )
+        # A file at ``sub`` itself lands at the target; files below it inside.
+        plans.append((t, target, [(posixpath.relpath(p, sub), o, x) for p, o, x in files]))
+        roots += [(t.algo, oid) for _p, oid, _x in files]
+    roots = list(dict.fromkeys(roots))
     ws = None
     if src.local and src.is_dvc and src.repo.cache_dir.is_dir():
         # Straight from a local source's cache when it has everything (as
@@ -142,22 +183,21 @@ def _checkout(
         ws = _core.Workspace(str(tmp), str(tmp / "cache"))
         src.fetch(ws, roots, jobs)
     n = 0
-    for i, (t, sub, target) in enumerate(items):
+    for i, (t, target, members) in enumerate(plans):
         assert t.out.oid is not None
-        if sub and not any(
-            p == sub or p.startswith(sub + "/") for p, *_ in ws.manifest(t.algo, t.out.oid)
-        ):
-            raise OutputNotTrackedError(
-                f"{t.path.relative_to(src.root).as_posix()}/{sub}: not in that directory output "
-                f"of {mask_url(src.url)} at {src.rev_label}"
-            )
-        # The engine writes the output at a path of its own, then its part
-        # ``sub`` (the whole of it without one) moves to the target.
+        # The engine writes at a path of its own, moved to the target after.
         at = tmp / f"o{i}"
-        r = ws.checkout(str(at), t.algo, t.out.oid, t.out.isexec, COPY_TYPES, True, False, sub)
-        n += len(r.added) + len(r.modified) + r.unchanged
+        if members is None:
+            r = ws.checkout(str(at), t.algo, t.out.oid, t.out.isexec, COPY_TYPES, True)
+            n += len(r.added) + len(r.modified) + r.unchanged
+        else:
+            for rel, oid, isexec in members:
+                where = at if rel == "." else at / rel
+                where.parent.mkdir(parents=True, exist_ok=True)
+                ws.checkout(str(where), t.algo, oid, isexec, COPY_TYPES, True)
+                n += 1
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(at / sub if sub else at, target)
+        os.replace(at, target)
     return n
 
 
@@ -168,7 +208,7 @@ def _no_hash(src: Source, t: Tracked) -> bool:
     )
 
 
-def _publish(staged: Path, dest: Path, force: bool) -> None:
+def publish(staged: Path, dest: Path, force: bool) -> None:
     """Moves ``staged`` to ``dest``; an existing ``dest`` (``force``) is
     replaced only once the new one is complete, and then removed."""
     if not os.path.lexists(dest):

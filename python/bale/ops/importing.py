@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -51,10 +50,12 @@ from bale.index import abspath, inside_repo
 from bale.metafiles import dvcfile_path_for, ignore_in_git, load_dvcfile, yaml12
 from bale.metafiles._fs import atomic_write
 from bale.metafiles.dvcfile import NATIVE_HASH, DvcFile, Out, _state, dumps_dvcfile, stage_md5
+from bale.ops.imports import source_url
 from bale.redact import mask_url
 from bale.source import Source
 
 if TYPE_CHECKING:
+    from bale.remotes.sync import Moved
     from bale.repo import Repo
 
 
@@ -69,24 +70,24 @@ class ImportResult:
     changed: bool = True  # False: update found nothing new
 
 
-def _source_url(repo: Repo, url: str) -> str:
-    """Where a recorded URL is read from: a relative local path from the
-    repository's root."""
-    if "://" in url or os.path.isabs(url) or (":" in url and not os.path.exists(url)):
-        return url
-    return str(repo.root / url)
-
-
 def _hash_name(algo: str) -> str:
     return NATIVE_HASH if algo == "blake3" else "md5"
 
 
-def _resolve(
-    repo: Repo, src: Source, path: str, dest: Path, *, download: bool, jobs: int | None
+def resolve(
+    repo: Repo,
+    src: Source,
+    path: str,
+    dest: Path,
+    *,
+    download: bool,
+    jobs: int | None,
+    moved: Moved | None = None,
 ) -> tuple[Out, Path | None]:
     """The output ``path`` of ``src`` becomes at ``dest``, with its objects
-    in the cache (unless not ``download``); and a staged copy to move into
-    place when it had to be copied and hashed here (None: check it out)."""
+    in the cache (unless not ``download``; what moved is added to
+    ``moved``); and a temp directory beside ``dest`` to delete, when it had
+    to be copied and hashed here."""
     rel_out = dest.name
     located = src.locate(path)
     if located is not None and located[1] is None:
@@ -98,7 +99,9 @@ def _resolve(
         # As the source records it (a DVC 2.x output keeps no ``hash:``).
         out = Out(rel_out, t.out.hash_name, t.out.oid, t.out.size, t.out.nfiles, t.out.isexec)
         if download:
-            src.fetch(repo.workspace, [(t.algo, t.out.oid)], jobs)
+            got = src.fetch(repo.workspace, [(t.algo, t.out.oid)], jobs)
+            if moved is not None:
+                moved.add(got)
         return out, None
     # A path inside a directory output, or what git tracks: copied, then hashed.
     from bale.ops.get import get
@@ -112,7 +115,9 @@ def _resolve(
                 f"at {src.rev_label}"
             )
         return Out(rel_out, _hash_name(algo), None), None
-    tmp = Path(tempfile.mkdtemp(prefix=".bale-import-", dir=dest.parent))
+    from bale.ops.get import staging_dir
+
+    tmp = staging_dir(dest.parent, "import")
     try:
         staged = tmp / "out"
         get(src.url, path, str(staged), rev=src.commit, jobs=jobs, source=src)
@@ -139,13 +144,21 @@ def _write(dvcfile: Path, out: Out, dep: dict[str, Any], base: DvcFile | None, s
 
 def _place(repo: Repo, dest: Path, out: Out, staged: Path | None) -> None:
     """Puts the imported data at ``dest`` from the cache (links as
-    ``cache.type`` says), replacing what is there."""
+    ``cache.type`` says), replacing what is there only once it is whole:
+    it is checked out in a temp directory beside ``dest``, then renamed."""
+    from bale.ops.get import publish, staging_dir
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = staging_dir(dest.parent, "import")
     try:
         assert out.oid is not None
+        at = tmp / "out"
         repo.workspace.checkout(
-            str(dest), out.algo, out.oid, out.isexec, repo.config.cache_types(), True
+            str(at), out.algo, out.oid, out.isexec, repo.config.cache_types(), True
         )
+        publish(at, dest, force=True)
     finally:
+        shutil.rmtree(tmp, ignore_errors=True)
         if staged is not None:
             shutil.rmtree(staged, ignore_errors=True)
 
@@ -182,9 +195,9 @@ def import_(
             dep = {"path": path, "repo": repo_dep}
             _write(dvcfile, Out(dest.name, "md5", None), dep, None, stamp=False)
             return _finish(repo, dest, dvcfile, shown)
-        with Source.open(_source_url(repo, url), rev) as src:
+        with Source.open(source_url(repo, url), rev) as src:
             dep = {"path": path, "repo": {**repo_dep, "rev_lock": src.commit}}
-            new, staged = _resolve(repo, src, path, dest, download=not no_download, jobs=jobs)
+            new, staged = resolve(repo, src, path, dest, download=not no_download, jobs=jobs)
         if new.oid is not None and not no_download:
             _place(repo, dest, new, staged)
         _write(dvcfile, new, dep, None, stamp=True)
@@ -268,7 +281,7 @@ def _update_one(
     if rev:
         repo_dep["rev"] = rev
     shown = f"{path} ({url})"
-    with Source.open(_source_url(repo, url), repo_dep.get("rev")) as src:
+    with Source.open(source_url(repo, url), repo_dep.get("rev")) as src:
         here = old_out.oid is not None and os.path.lexists(dest)
         if src.commit == repo_dep.get("rev_lock") and here and dep["repo"] == {**repo_dep}:
             debug(f"{rel}: {url} is still at {src.commit}")
@@ -279,7 +292,7 @@ def _update_one(
         # Keys as dvc orders them: url, rev, rev_lock, then any others.
         ordered = {k: repo_dep[k] for k in ("url", "rev", "rev_lock") if k in repo_dep}
         dep["repo"] = {**ordered, **repo_dep}
-        new, staged = _resolve(repo, src, path, dest, download=not no_download, jobs=jobs)
+        new, staged = resolve(repo, src, path, dest, download=not no_download, jobs=jobs)
     new = replace(new, path=old_out.path)
     if new.oid is not None and not no_download:
         _place(repo, dest, new, staged)

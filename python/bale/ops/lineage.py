@@ -68,11 +68,31 @@ class Lineage:
     remote: dict[str, str] | None
     upstream: list[StageRecord] = field(default_factory=list)
     up_to_date: bool = True
+    #: For an import: where it comes from. A repository import has ``url``,
+    #: ``rev`` (None unless one was given), ``rev_lock`` and ``path``;
+    #: an ``import-url`` one has ``url`` only.
+    imported_from: dict[str, str | None] | None = None
 
     def to_json(self) -> dict[str, Any]:
         from dataclasses import asdict
 
         return asdict(self)
+
+
+def _imported_from(dep: dict[str, Any]) -> dict[str, str | None]:
+    """Where an import comes from, as its ``.dvc`` file records it."""
+    from bale.redact import mask_url
+
+    spec = dep.get("repo")
+    if isinstance(spec, dict):
+        rev, lock = spec.get("rev"), spec.get("rev_lock")
+        return {
+            "url": mask_url(str(spec.get("url"))),
+            "rev": None if rev is None else str(rev),
+            "rev_lock": None if lock is None else str(lock),
+            "path": str(dep.get("path")),
+        }
+    return {"url": mask_url(str(dep.get("path")))}
 
 
 def _remote_of(repo: Repo, name: str | None) -> dict[str, str] | None:
@@ -208,14 +228,17 @@ def lineage(repo: Repo, target: str | Path) -> Lineage:
         tracked = [t for t, _ in index.resolve(repo, [repo.root / node.label], stages=False)]
         t = next((t for t in tracked if path == t.path or path.is_relative_to(t.path)), tracked[0])
         st = status_one(repo, t, granular=False)
+        f = t.dvcfile
         return Lineage(
             path=rel,
             md5=t.out.oid,
             produced_by=None,
             tracked_by=node.label,
             commit=_last_commit(repo, repo.root / node.label),
-            remote=_remote_of(repo, t.out.remote),
+            # A repository import's data comes from its source, not a remote of ours.
+            remote=None if f.is_repo_import else _remote_of(repo, t.out.remote),
             up_to_date=st is None,
+            imported_from=_imported_from(f.deps[0]) if f.is_import else None,
         )
     record = _record(repo, pipes, node, hasher)
     upstream = [

@@ -340,6 +340,8 @@ def _sync(
         _tell_moved_aside(repo)
     if run_cache:
         _sync_runs(repo, remote, jobs, result, pushing)
+    if at_source:
+        result.add(imports.fetch_from_sources(repo, at_source, jobs))
     result.at_source = imports.not_cached(repo, at_source)
     result.seconds = time.monotonic() - start
     return result
