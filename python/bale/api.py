@@ -32,7 +32,7 @@ import posixpath
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from bale.exceptions import BaleError, MetafileError, StageNotFoundError, TargetNotFoundError
 from bale.tree import RepoTree
@@ -71,14 +71,19 @@ class _Opened:
     ) -> None:
         self._args = (path, repo, rev, remote, mode, enc)
         self._tree: RepoTree | None = None
-        self._file: IO[Any] | None = None
+        self._file: io.IOBase | None = None
 
-    def __enter__(self) -> IO[Any]:
+    def __enter__(self) -> Any:
+        """The file: binary (seekable, verified) or, in text mode, a
+        ``TextIOWrapper`` over it."""
         path, repo, rev, remote, mode, encoding = self._args
         self._tree = RepoTree(repo, rev, remote)
         try:
             raw = self._tree.open(path)
-            self._file = raw if "b" in mode else io.TextIOWrapper(raw, encoding=encoding)
+            if "b" in mode:
+                self._file = raw
+            else:
+                self._file = io.TextIOWrapper(cast("BinaryIO", raw), encoding=encoding)
         except BaseException:
             self._tree.close()
             raise

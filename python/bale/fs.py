@@ -25,9 +25,10 @@ shown. Nothing is written into the repository's workspace.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import Any
 
 from fsspec.spec import AbstractFileSystem
 
@@ -103,7 +104,7 @@ class BaleFileSystem(AbstractFileSystem):  # type: ignore[misc]
         """Where ``path``'s data is on the remote (:func:`bale.api.get_url`)."""
         return self.tree.url(self._strip_protocol(path))
 
-    def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> BinaryIO:
+    def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> io.BufferedIOBase:
         if mode != "rb":
             raise OSError(f"{path}: {PROTOCOL}:// is read-only (mode {mode!r})")
         return self.tree.open(self._strip_protocol(path))

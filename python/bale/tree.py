@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import contextlib
 import dataclasses
+import io
 import os
 import posixpath
 import shutil
@@ -22,7 +24,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from bale.exceptions import OutputNotTrackedError, TargetNotFoundError
 from bale.view import View, open_view
@@ -199,8 +201,10 @@ class RepoTree:
     Close it (or use it as a context manager) to drop its temp cache.
     """
 
-    #: How many files :meth:`get` and :meth:`stream` fetch from a remote at once.
-    batch = 1024
+    #: How many files :meth:`get` and :meth:`stream` fetch from a remote at
+    #: once: the temp cache holds at most two such batches (the engine moves
+    #: a batch of 10,000 small objects at twice the rate of one of 1,000).
+    batch = 4096
 
     def __init__(
         self,
@@ -362,9 +366,15 @@ class RepoTree:
 
     # -- reading --------------------------------------------------------------
 
-    def open(self, path: str) -> BinaryIO:
+    def open(self, path: str) -> io.BufferedIOBase:
         """The file ``path``, opened for reading bytes (seekable)."""
         rel = norm(path)
+        view = self.view
+        if view.commit is None and rel.partition("/")[0] not in ("", ".git", ".dvc"):
+            # The workspace: a file on disk is that file (as dvc reads it),
+            # opened without listing the whole workspace first.
+            with contextlib.suppress(FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                return view.open_git(rel)
         node = self._node(rel)
         if node.type == "directory":
             raise IsADirectoryError(f"{rel}: is a directory in {self.view.label}")
@@ -373,7 +383,7 @@ class RepoTree:
         if node.git:
             return self.view.open_git(rel)
         assert node.algo is not None and node.oid is not None
-        return self.view.open_object(node.algo, node.oid, rel)
+        return self.view.open_object(node.algo, node.oid, rel, node.size)
 
     def get(
         self, path: str, lpath: str, recursive: bool = False, maxdepth: int | None = None
@@ -442,6 +452,7 @@ class RepoTree:
         if not groups:
             return
         view = self.view
+        # One worker: fetches and evictions run in order, behind the caller.
         with concurrent.futures.ThreadPoolExecutor(1) as fetcher:
             ahead = fetcher.submit(view.prefetch, self._objects(groups[0]))
             for i, group in enumerate(groups):
@@ -451,7 +462,7 @@ class RepoTree:
                 try:
                     yield group
                 finally:
-                    view.evict(self._objects(group))
+                    fetcher.submit(view.evict, self._objects(group))
 
     def stream(self, path: str = "", *, prefetch: int | None = None) -> Iterator[tuple[str, bytes]]:
         """Every file at or under ``path`` as ``(name, content)``, in sorted

@@ -13,8 +13,10 @@ Objects come from the repository's own cache when it is local and has them;
 the rest from its remote into a temporary cache this view owns (a
 directory under the system's temp dir, removed by :meth:`View.close`, as
 ``dvc.api`` uses a temporary cache per repository). A directory output's
-manifest is fetched alone (md5), so listing reads no file data; a file is
-fetched when read, or ahead in batches (:meth:`View.prefetch`).
+manifest (md5), or its trees (blake3), are fetched alone, so listing reads
+no file data; a file is streamed when read (:mod:`bale.reader`: every byte
+verified first), or fetched ahead in batches (:meth:`View.prefetch`) by
+``get`` and ``stream``.
 """
 
 from __future__ import annotations
@@ -25,19 +27,21 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 from bale import _core, scm
 from bale.exceptions import (
     BaleError,
     NotARepositoryError,
     ObjectMissingError,
+    RemoteConfigError,
     TargetNotFoundError,
 )
 from bale.redact import mask_url
 
 if TYPE_CHECKING:
     from bale.index import Tracked
+    from bale.reader import RemoteReader
     from bale.remotes import Remote
     from bale.repo import Repo
     from bale.source import Source
@@ -68,12 +72,17 @@ class View:
         self._temp_ws: _core.Workspace | None = None
         self._own_ws: _core.Workspace | None = None
         self._lock = threading.Lock()
+        self._temp_lock = threading.Lock()
+        self._reader: RemoteReader | None = None
         #: Objects this view fetched into its temp cache (which it may evict).
         self.fetched: set[tuple[str, str]] = set()
         #: The workspace's repository as a source of its remote's data.
         self._ws_source: Source | None = None
 
     def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         for source in (self.source, self._ws_source):
             if source is not None:
                 source.close()
@@ -116,7 +125,7 @@ class View:
             return _disk_files(self.root)
         return _git_files(self.root, self.commit)
 
-    def open_git(self, rel: str) -> BinaryIO:
+    def open_git(self, rel: str) -> io.BufferedIOBase:
         if self.source is None:
             return open(self.root / rel, "rb")
         try:
@@ -137,7 +146,7 @@ class View:
         return self._own_ws
 
     def _temp(self) -> _core.Workspace:
-        with self._lock:
+        with self._temp_lock:
             if self._temp_ws is None:
                 self._tmp = Path(tempfile.mkdtemp(prefix="bale-api-"))
                 self._temp_ws = _core.Workspace(
@@ -160,9 +169,33 @@ class View:
             if algo.startswith("md5"):
                 self._fetch_manifest(ws, algo, oid)
             else:
-                # bale's trees live in packs with the data: fetched together.
-                self.prefetch([(algo, oid)])
+                self._fetch_trees(ws, oid)
         return list(ws.manifest(algo, oid))
+
+    def _fetch_trees(self, ws: _core.Workspace, oid: str) -> None:
+        """Fetches the blake3 tree ``oid`` and the trees below it, a level at
+        a time, from the packs that hold them: no file data."""
+        from bale.progress import Bar
+        from bale.remotes import packed
+        from bale.remotes.sync import Session, store_jobs
+        from bale.source import cache_home
+
+        rem = self._remote()
+        n = store_jobs(rem, self.jobs, per_core=4)
+        paths = packed.PackedPaths.for_remote(cache_home() / "remotes", rem)
+        with Session(rem, n) as s, Bar(f"Fetching from {rem.name}") as bar:
+            s.run(packed.refresh_indexes(s.store, paths, n))
+            level = [oid]
+            while level:
+                lacking = [("blake3", t) for t in level if not ws.exists("blake3", t)]
+                if lacking:
+                    moved = s.run(packed.fetch_shallow(s.store, ws, lacking, paths, n, bar))
+                    if moved.missing:
+                        raise ObjectMissingError(
+                            f"{self.label}: the tree {moved.missing[0]} is not on its remote "
+                            f"'{rem.name}' ({mask_url(rem.url)})"
+                        )
+                level = [sub for t in level for sub in _subtrees(ws.object_path("blake3", t))]
 
     def _fetch_manifest(self, ws: _core.Workspace, algo: str, oid: str) -> None:
         rem = self._remote()
@@ -180,7 +213,10 @@ class View:
             return self.source.remote(self.remote_name)
         from bale.remotes import resolve_remote
 
-        return resolve_remote(self.bale_repo(), self.remote_name)
+        try:
+            return resolve_remote(self.bale_repo(), self.remote_name)
+        except RemoteConfigError as e:
+            raise RemoteConfigError(f"{self.label}: {e}") from None
 
     def prefetch(self, objects: list[tuple[str, str]]) -> None:
         """Brings into the temp cache the objects no cache has yet, in one
@@ -212,17 +248,43 @@ class View:
                 self.fetched.discard(obj)
                 Path(ws.object_path(*obj)).unlink(missing_ok=True)
 
-    def open_object(self, algo: str, oid: str, rel: str) -> BinaryIO:
-        ws = self._holder(algo, oid)
-        if ws is None:
+    def open_object(
+        self, algo: str, oid: str, rel: str, size: int | None = None
+    ) -> io.BufferedIOBase:
+        """The object of the tracked file ``rel``, every byte verified before
+        it is returned (:mod:`bale.reader`): from a cache that has it, else
+        streamed from the remote (a chunked blake3 file by the chunks each
+        read needs; a whole object landed in the temp cache first)."""
+        from bale import reader
+
+        for ws in (self._own(), self._temp_ws):
+            if ws is not None:
+                stream = reader.open_cached(ws, algo, oid, name=rel)
+                if stream is not None:
+                    return stream
+        with self._lock:
+            remote = self._remote_reader()
             try:
-                self.prefetch([(algo, oid)])
+                return remote.open(algo, oid, size, name=rel)
             except ObjectMissingError as e:
-                raise ObjectMissingError(f"{rel}: {e}") from None
-            ws = self._holder(algo, oid)
-        if ws is None:
-            raise ObjectMissingError(f"{rel}: its data ({algo} {oid}) is missing in {self.label}")
-        return open(ws.object_path(algo, oid), "rb")
+                raise ObjectMissingError(f"{rel}: {e} (in {self.label})") from None
+
+    def _remote_reader(self) -> RemoteReader:
+        """The reader of the remote's objects, opened once (under the lock)."""
+        if self._reader is None:
+            from bale.reader import RemoteReader
+            from bale.remotes import packed
+            from bale.source import cache_home
+
+            rem = self._remote()
+            # Pack index copies where Source keeps them: never in the repository.
+            indexes = packed.PackedPaths.for_remote(cache_home() / "remotes", rem).indexes
+            self._temp()
+            assert self._temp_ws is not None
+            self._reader = RemoteReader(
+                rem.open_store(self.jobs or 8), self._temp_ws, indexes, jobs=self.jobs or 8
+            )
+        return self._reader
 
     def object_url(self, algo: str, oid: str, rel: str) -> str:
         if not algo.startswith("md5"):
@@ -233,6 +295,13 @@ class View:
         key = (self._own() or self._temp()).object_key(algo, oid)
         base = str(remote.path) if remote.path is not None else remote.url.rstrip("/")
         return f"{base}/{key}"
+
+
+def _subtrees(path: Path) -> list[str]:
+    """The ids of the sub-trees a ``bale-tree 1`` object lists (DESIGN.md
+    §4.2: ``t <hex> <size> <nfiles> <name>`` lines after the header)."""
+    lines = path.read_bytes().split(b"\n")[1:]
+    return [line[2:66].decode() + ".tree" for line in lines if line.startswith(b"t ")]
 
 
 def _read_key(rem: Remote, key: str, jobs: int | None) -> bytes | None:

@@ -15,8 +15,14 @@ import dvc.api
 import pytest
 
 import bale.api
-from bale.exceptions import BaleError, OutputNotTrackedError, TargetNotFoundError
+from bale.exceptions import (
+    BaleError,
+    CorruptObjectError,
+    OutputNotTrackedError,
+    TargetNotFoundError,
+)
 from bale.fs import BaleFileSystem
+from bale.tree import RepoTree
 from tests.interop.conftest import Sh, copy_repo
 
 pytestmark = pytest.mark.interop
@@ -67,6 +73,12 @@ def source(sh: Sh, dvc_template: Path, tmp_path_factory: pytest.TempPathFactory)
         sh.git("tag", tag, cwd=root)
     sh.dvc("push", "-q", "-a", "-T", cwd=root)
     return root
+
+
+@pytest.fixture(autouse=True)
+def _cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clones and pack index copies go to a temp $XDG_CACHE_HOME, not the user's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
 
 
 PATHS = [
@@ -133,6 +145,7 @@ def test_listing_matches_dvcs_file_system(source: Path, rev: str | None) -> None
     )
     walked = sorted((r, sorted(d), sorted(f)) for r, d, f in ours.walk(""))
     assert walked == sorted((r.lstrip("/"), sorted(d), sorted(f)) for r, d, f in theirs.walk("/"))
+    assert sorted(bale.api.walk(repo=str(source), rev=rev)) == walked
     info = ours.info("data/sub")
     assert (info["type"], info["isout"]) == ("directory", True)
     assert ours.info("src/run.sh")["isexec"] is True
@@ -196,10 +209,7 @@ def test_read_from_a_clone_without_cache_gives_dvc_api_bytes(clone: Path, rev: s
         assert got[path] == dvc.api.read(path, repo=str(clone), rev=rev, mode="rb"), path
 
 
-def test_read_from_a_git_url_gives_dvc_api_bytes(
-    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+def test_read_from_a_git_url_gives_dvc_api_bytes(source: Path) -> None:
     url = f"file://{source}"
     for path in ("data/sub/x.txt", "model.bin", "README.txt"):
         want = dvc.api.read(path, repo=url, rev="v1", mode="rb")
@@ -322,7 +332,7 @@ def test_the_readme_streaming_example_runs(
 
 
 @pytest.fixture(scope="module")
-def native(sh: Sh, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, bytes]]:
+def native(sh: Sh, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, bytes]]:
     """A bale blake3 repository (a chunked 5 MiB file among its data) with
     two revisions pushed to a folder remote, and a git clone of it with no
     cache; with the v1 bytes of its files."""
@@ -353,13 +363,13 @@ def native(sh: Sh, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict
     sh.bale("push", "-q", "-A", cwd=root)
     clone = base / "clone"
     sh.git("clone", "-q", str(root), str(clone), cwd=base)
-    return clone, v1
+    return root, clone, v1
 
 
 def test_a_blake3_repository_reads_from_its_packed_remote(
-    native: tuple[Path, dict[str, bytes]],
+    native: tuple[Path, Path, dict[str, bytes]],
 ) -> None:
-    clone, v1 = native
+    _root, clone, v1 = native
     for rel, data in v1.items():
         assert bale.api.read(rel, repo=str(clone), rev="v1", mode="rb") == data, rel
     with bale.api.open("big.bin", repo=str(clone), rev="v1", mode="rb") as f:
@@ -372,4 +382,109 @@ def test_a_blake3_repository_reads_from_its_packed_remote(
             "data/a.txt": 2,
             "data/sub/b.txt": 2,
         }
+        # the listing fetched the directory's two trees, no file data
+        assert fs.view._tmp is not None
+        fetched = [p.name for p in (fs.view._tmp / "cache").rglob("*") if p.is_file()]
+        assert len(fetched) == 2 and all(n.endswith(".tree") for n in fetched)
     _untouched(clone)
+
+
+def test_a_version_compacted_into_chunks_reads_like_any_other(
+    sh: Sh, native: tuple[Path, Path, dict[str, bytes]]
+) -> None:
+    root, _clone, v1 = native
+    out = (
+        sh.bale("gc", "-A", "--compact", "-f", cwd=root).stdout
+        + sh.bale("du", "-A", cwd=root).stdout
+    )
+    # v1's big.bin is kept as chunks only: no whole object in the cache
+    tree = RepoTree(str(root), "v1")
+    oid = tree.info("big.bin")["oid"]
+    assert not tree.view.bale_repo().workspace.object_path("blake3", oid).exists(), out
+    with bale.api.open("big.bin", repo=str(root), rev="v1", mode="rb") as f:
+        f.seek((5 << 20) - 100)
+        assert f.read() == v1["big.bin"][-100:]
+    assert bale.api.read("big.bin", repo=str(root), rev="v1", mode="rb") == v1["big.bin"]
+    tree.close()
+
+
+def test_a_corrupt_remote_object_never_reaches_the_caller(
+    source: Path, clone: Path, tmp_path: Path
+) -> None:
+    url = bale.api.get_url("data/train.csv", repo=str(clone), rev="v1")
+    good = Path(url).read_bytes()
+    Path(url).chmod(0o644)
+    Path(url).write_bytes(b"a,b\n9,9\n3,4\n")
+    try:
+        with pytest.raises(CorruptObjectError) as e:
+            bale.api.read("data/train.csv", repo=str(clone), rev="v1")
+        assert "\n" not in str(e.value)
+        with pytest.raises(CorruptObjectError):
+            BaleFileSystem(repo=str(clone), rev="v1").get(
+                "data", str(tmp_path / "out"), recursive=True
+            )
+        assert not (tmp_path / "out" / "train.csv").exists()
+        assert not list(tmp_path.rglob(".bale-get-*"))
+    finally:
+        Path(url).write_bytes(good)
+
+
+def test_a_source_without_remote_or_cache_is_one_clear_error(
+    sh: Sh, dvc_template: Path, tmp_path: Path
+) -> None:
+    root = copy_repo(dvc_template, tmp_path / "lonely")
+    (root / "f.txt").write_text("f\n")
+    sh.dvc("add", "-q", "f.txt", cwd=root)
+    sh.git("add", "-A", cwd=root)
+    sh.git("commit", "-qm", "f", cwd=root)
+    clone = tmp_path / "clone"
+    sh.git("clone", "-q", str(root), str(clone), cwd=tmp_path)
+    with pytest.raises(BaleError, match="no default remote") as e:
+        bale.api.read("f.txt", repo=str(clone), rev="HEAD")
+    assert str(clone) in str(e.value) and "\n" not in str(e.value)
+    with pytest.raises(BaleError, match="no default remote") as e:
+        bale.api.read("f.txt", repo=str(clone))  # the workspace, which lacks f.txt
+    assert str(e.value).startswith(f"{clone}: ")
+    with pytest.raises(BaleError, match="not a git repository"):
+        bale.api.read("f.txt", repo=f"file://{tmp_path / 'nowhere'}", rev="HEAD")
+
+
+def test_stream_keeps_at_most_two_batches_in_its_temp_cache(clone: Path) -> None:
+    tree = RepoTree(str(clone), "v2", jobs=2)
+    tree.batch = 2
+    held = []
+    names = []
+    for name, _data in tree.stream("data", prefetch=1):
+        names.append(name)
+        assert tree.view._tmp is not None
+        cache = tree.view._tmp / "cache"
+        held.append(sum(1 for p in cache.rglob("*") if p.is_file() and ".dir" not in p.name))
+    tree.close()
+    assert names == [
+        "data/empty",
+        "data/sub/x.txt",
+        "data/sub/z.txt",
+        "data/train.csv",
+        "data/y.txt",
+    ]
+    # the batch being read and the one fetched ahead, no more
+    assert 0 < max(held) <= 4, held
+
+
+def test_an_http_remote_serves_listing_and_reads(source: Path, clone: Path) -> None:
+    from tests.remotes.http_server import serving
+
+    with serving(source.parent / "remote") as url:
+        # the clone's local config points its remote at `bale serve` of the folder
+        (clone / ".dvc" / "config.local").write_text(f"['remote \"r\"']\n    url = {url}\n")
+        with BaleFileSystem(repo=str(clone), rev="v1") as fs:
+            assert sorted(fs.find("data")) == [
+                "data/empty",
+                "data/sub/x.txt",
+                "data/train.csv",
+                "data/y.txt",
+            ]
+            assert fs.cat("data/sub/x.txt") == b"x\n"
+            assert fs.cat_file("data/train.csv", start=4, end=8) == b"1,2\n"
+        assert bale.api.read("model.bin", repo=str(clone)) == "model-2\n"
+        assert bale.api.get_url("model.bin", repo=str(clone)).startswith(f"{url}/files/md5/")
