@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AHEAD",
+    "LINE_BUFFER",
     "WINDOW",
     "ObjectStream",
     "RemoteReader",
@@ -61,6 +62,8 @@ T = TypeVar("T")
 WINDOW = 8 << 20
 #: Windows a sequential read keeps in flight ahead of the reader.
 AHEAD = 4
+#: Bytes ``readline`` and ``peek`` take from the source at a time.
+LINE_BUFFER = 64 << 10
 
 
 class _Source(Protocol):
@@ -84,6 +87,7 @@ class ObjectStream(io.BufferedIOBase):
         super().__init__()
         self._source = source
         self._pos = 0
+        self._buf, self._buf_start = b"", 0
         self._on_close = on_close
         #: What the stream reads (for messages and ``repr``).
         self.name = name
@@ -125,6 +129,41 @@ class ObjectStream(io.BufferedIOBase):
         self._pos = pos
         return pos
 
+    def _buffered(self) -> tuple[bytes, int]:
+        """Bytes from the source that hold the position (read ahead by up
+        to :data:`LINE_BUFFER`), and the position's index in them: lines
+        and peeks are served from here, not a source call per byte."""
+        if not self._buf_start <= self._pos < self._buf_start + len(self._buf):
+            self._buf = self._source.read_at(self._pos, LINE_BUFFER)
+            self._buf_start = self._pos
+        return self._buf, self._pos - self._buf_start
+
+    def peek(self, size: int = 0) -> bytes:
+        """Bytes from the position on (at least one before the end; how
+        many is the stream's choice), without moving it."""
+        self._check_open()
+        if self._pos >= self.size:
+            return b""
+        buf, at = self._buffered()
+        return buf[at:]
+
+    def readline(self, size: int | None = -1) -> bytes:
+        self._check_open()
+        want = self.size if size is None or size < 0 else size
+        parts: list[bytes] = []
+        while want > 0 and self._pos < self.size:
+            buf, at = self._buffered()
+            stop = min(len(buf), at + want)
+            newline = buf.find(b"\n", at, stop)
+            if newline >= 0:
+                stop = newline + 1
+            parts.append(buf[at:stop])
+            self._pos += stop - at
+            want -= stop - at
+            if newline >= 0:
+                break
+        return b"".join(parts)
+
     def read(self, size: int | None = -1) -> bytes:
         self._check_open()
         want = self.size - self._pos if size is None or size < 0 else size
@@ -162,6 +201,7 @@ class ObjectStream(io.BufferedIOBase):
     def close(self) -> None:
         if self.closed:
             return
+        self._buf = b""
         try:
             self._source.close()
             if self._on_close is not None:
@@ -244,6 +284,8 @@ class _ChunkSource:
         exact = self._chunks.span(pos, pos + min(max(n, 1), self._window))[1]
         ahead = self._ahead.popleft() if sequential and self._ahead else None
         if ahead is None or ahead.first != first:
+            if ahead is not None:
+                ahead.data.cancel()
             self._drop_ahead()
             last = self._window_end(first) if sequential else exact
             pending = self._fetch(first, last)
@@ -304,7 +346,9 @@ def open_cached(
     A whole object the stat cache does not vouch for is hashed here, at open
     (and remembered); a chunked blake3 file is verified chunk by chunk as it
     is read instead, also after ``gc --compact`` kept it as chunks only.
-    ``CorruptObjectError`` when a byte read does not match."""
+    ``CorruptObjectError`` when a byte read does not match. A verification
+    is remembered in ``ws``'s stat cache; ``ws.save()`` keeps it for later
+    processes (once, after many opens: saving rewrites the whole file)."""
     label = name or f"{algo}:{oid}"
     if algo == "blake3" and not _core.is_tree(oid):
         # Vouched for whole: plain reads, nothing to hash.
@@ -319,8 +363,6 @@ def open_cached(
             return ObjectStream(source, label, lambda: pool.shutdown(cancel_futures=True))
     if ws.verified_object(algo, oid, True) is None:
         return None
-    with contextlib.suppress(BaleError):
-        ws.save()  # the next open need not hash it again; a read-only repo just hashes
     return _file_stream(ws, algo, oid, label)
 
 
@@ -343,19 +385,33 @@ class _Loop:
         return self.submit(coro).result()
 
     def stop(self) -> None:
+        """Cancels what is in flight (a stream waiting on it gets
+        ``CancelledError``, not a hang), then ends the loop."""
+
+        async def cancel_all() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        with contextlib.suppress(RuntimeError):  # the loop is already gone
+            self.run(cancel_all())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join()
         self.loop.close()
 
 
 class _MemorySink:
-    """A ranged read held in memory (a window is at most a few MiB)."""
+    """A ranged read held in memory (a window: a few MiB). The pieces are
+    kept as they come and joined once at the end: one copy, or none for a
+    read that came in one piece."""
 
     def __init__(self, size: int) -> None:
-        self.data = bytearray(size)
+        self._size = size
+        self._pieces: list[tuple[int, bytes]] = []
 
     def write(self, data: bytes, offset: int) -> None:
-        self.data[offset : offset + len(data)] = data
+        self._pieces.append((offset, bytes(data)))
 
     def writev(self, pieces: list[bytes], offset: int) -> None:
         for piece in pieces:
@@ -366,7 +422,24 @@ class _MemorySink:
         pass
 
     def discard(self) -> None:
-        pass
+        self._pieces = []
+
+    def data(self) -> bytes:
+        """The bytes, in order."""
+        at = 0
+        for offset, piece in sorted(self._pieces, key=lambda p: p[0]):
+            if offset != at:
+                break
+            at += len(piece)
+        else:
+            if at == self._size:
+                return b"".join(piece for _, piece in sorted(self._pieces, key=lambda p: p[0]))
+        # Parts out of order or written twice (a retried part): in the
+        # order they were written, later over earlier.
+        buf = bytearray(self._size)
+        for offset, piece in self._pieces:
+            buf[offset : offset + len(piece)] = piece
+        return bytes(buf)
 
 
 class RemoteReader:
@@ -379,7 +452,8 @@ class RemoteReader:
     the local copies of the remote's pack indexes (needed for blake3), made
     current with one listing of the remote at the first blake3 open unless
     ``refresh`` is false (the caller keeps them current). Use it as a
-    context manager, or :meth:`close` it when done.
+    context manager, or :meth:`close` it when done. ``ws.save()`` keeps the
+    verifications of what landed for later processes.
     """
 
     def __init__(
@@ -401,6 +475,7 @@ class RemoteReader:
         self._window = window
         self._ahead = ahead
         self._indexes: _core.RemoteIndexes | None = None
+        self._indexes_lock = threading.Lock()  # opens may come from several threads
         self._loop = _Loop()
         self._closed = False
 
@@ -448,10 +523,7 @@ class RemoteReader:
             return self._sized(_file_stream(self._ws, algo, oid, label), size)
         chunks = self._loop.run(self._open_chunks(oid, key, start, end))
         source = _ChunkSource(
-            chunks,
-            lambda a, b: self._loop.submit(self._read_chunks(chunks, a, b)),
-            self._window,
-            self._ahead,
+            chunks, lambda a, b: self._submit_read(chunks, a, b), self._window, self._ahead
         )
         return self._sized(ObjectStream(source, label), size)
 
@@ -464,6 +536,10 @@ class RemoteReader:
         return stream
 
     def _remote_indexes(self) -> _core.RemoteIndexes:
+        with self._indexes_lock:
+            return self._load_indexes()
+
+    def _load_indexes(self) -> _core.RemoteIndexes:
         if self._indexes is None:
             if self._index_dir is None:
                 raise BaleError(
@@ -479,9 +555,12 @@ class RemoteReader:
         return self._indexes
 
     def _land(self, algo: str, oid: str, key: str, byte_range: tuple[int, int] | None) -> None:
-        """Downloads a whole object into the cache, hashed as it lands and
-        published only if it matches (unless the cache vouches for it)."""
-        if self._ws.verified_object(algo, oid, False) is not None:
+        """Makes sure the cache holds the whole object good: downloaded,
+        hashed as it lands and published only if it matches, unless the
+        cache holds it (hashed now if the stat cache does not vouch for it;
+        a corrupt copy there is an error naming it, as it would be
+        neither replaced nor repaired by a download)."""
+        if self._ws.verified_object(algo, oid, True) is not None:
             return
         landing = self._ws.landing(algo, oid)
         try:
@@ -490,11 +569,14 @@ class RemoteReader:
             landing.discard()
             raise
         self._ws.ingest_landed(landing, f"{self._source} {key}")
+        # Another process may have stored it first: that copy is checked too.
+        if self._ws.verified_object(algo, oid, True) is None:
+            raise ObjectMissingError(f"{self._source}: {key} did not reach the cache")
 
     async def _get(self, key: str, start: int, end: int) -> bytes:
         sink = _MemorySink(end - start)
         await self.store.get(key, sink, None, (start, end))
-        return bytes(sink.data)
+        return sink.data()
 
     async def _get_all(self, reads: list[tuple[str, int, int]]) -> list[bytes]:
         from bale.remotes.store import bounded
@@ -508,6 +590,13 @@ class RemoteReader:
         source = f"{self._source} {key}"
         segments = await self._get_all(indexes.list_reads(oid, listed, source))
         return await asyncio.to_thread(indexes.open_chunks, oid, listed, segments, self._source)
+
+    def _submit_read(
+        self, chunks: _core.RemoteChunks, first: int, last: int
+    ) -> concurrent.futures.Future[bytes]:
+        if self._closed:
+            raise ValueError(f"the reader of {self._source} is closed")
+        return self._loop.submit(self._read_chunks(chunks, first, last))
 
     async def _read_chunks(self, chunks: _core.RemoteChunks, first: int, last: int) -> bytes:
         data = await self._get_all(chunks.reads(first, last))

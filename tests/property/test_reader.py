@@ -13,6 +13,7 @@ stores what ``bale add`` stores, ``Workspace.gc`` compacts as ``bale gc
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import io
 import os
 import random
@@ -29,7 +30,7 @@ from hypothesis import strategies as st
 from bale import _core
 from bale.exceptions import CorruptObjectError
 from bale.progress import Bar
-from bale.reader import ObjectStream, RemoteReader, open_cached
+from bale.reader import ObjectStream, RemoteReader, open_cached, open_remote
 from bale.remotes import packed
 from bale.remotes.folder import FolderStore
 from bale.remotes.store import Progress, Sink
@@ -81,6 +82,7 @@ def tracked(tmp_path_factory: pytest.TempPathFactory) -> Tracked:
         ("md5", "md5-big"): rng.randbytes(3 << 20),
         ("md5", "md5-small"): rng.randbytes(1000),
         ("md5", "empty"): b"",
+        ("blake3", "empty-b3"): b"",
     }
     for i, v in enumerate(_versions(rng)):
         contents[("blake3", f"v{i + 1}")] = v
@@ -125,7 +127,7 @@ def _push(
 # Random reads
 
 # (whence, offset as a fraction of the size, plus bytes) then a read length;
-# length -1 reads to the end, None uses readinto.
+# length -1 reads to the end, None uses readinto, ("line", n) readline(n).
 OPS = st.lists(
     st.tuples(
         st.sampled_from([io.SEEK_SET, io.SEEK_CUR, io.SEEK_END]),
@@ -136,6 +138,7 @@ OPS = st.lists(
             st.integers(min_value=0, max_value=70_000),
             st.just(-1),
             st.none(),
+            st.tuples(st.just("line"), st.integers(min_value=-1, max_value=200_000)),
         ),
     ),
     min_size=1,
@@ -156,7 +159,9 @@ def _check_reads(stream: ObjectStream, data: bytes, ops: list[Any]) -> None:
                     stream.seek(offset, whence)
                 continue
             assert stream.seek(offset, whence) == model.seek(offset, whence)
-            if length is None:
+            if isinstance(length, tuple):
+                assert stream.readline(length[1]) == model.readline(length[1])
+            elif length is None:
                 buf = bytearray(50_000)
                 n = stream.readinto(buf)
                 assert buf[:n] == model.read(n)
@@ -382,3 +387,99 @@ def test_a_corrupt_chunk_in_the_cache_fails_the_read_that_needs_it(
         assert f"chunk {i}" in str(e.value)
         assert stream.tell() == start
     assert os.path.exists(victim)
+
+
+def _spoil_cached_md5(tracked: Tracked, tmp_path: Path) -> tuple[_core.Workspace, str, Path]:
+    """A copy of the cache whose large md5 object has one byte flipped."""
+    cache = tmp_path / "cache"
+    shutil.copytree(tracked.ws.cache_dir, cache)
+    (tmp_path / "repo").mkdir()
+    ws = _core.Workspace(tmp_path / "repo", cache)
+    oid = next(o for (a, o), d in sorted(tracked.files.items()) if a == "md5" and len(d) > 1 << 20)
+    path = ws.object_path("md5", oid)
+    _writable(path)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 1
+    path.write_bytes(data)
+    return ws, oid, path
+
+
+def test_a_corrupt_whole_object_in_the_cache_fails_at_open(
+    tracked: Tracked, tmp_path: Path
+) -> None:
+    ws, oid, path = _spoil_cached_md5(tracked, tmp_path)
+    with pytest.raises(CorruptObjectError) as e:
+        open_cached(ws, "md5", oid)
+    assert str(path) in str(e.value)
+
+
+def test_a_remote_read_does_not_trust_a_corrupt_copy_in_the_cache(
+    tracked: Tracked, tmp_path: Path
+) -> None:
+    """The remote's good copy would not replace the cache's (objects are
+    written once), so the reader must not take the cache's on its word."""
+    ws, oid, path = _spoil_cached_md5(tracked, tmp_path)
+    reader = RemoteReader(FolderStore("r", tracked.remote), ws)
+    with reader, pytest.raises(CorruptObjectError) as e:
+        reader.open("md5", oid)
+    assert str(path) in str(e.value)
+
+
+def test_a_stream_is_a_file_for_text_and_line_readers(tracked: Tracked, tmp_path: Path) -> None:
+    """``io.TextIOWrapper`` (what ``bale.api.open(mode="r")`` hands out) and
+    line iteration work on a stream of a remote object, and ``open_remote``
+    closes its store with the stream."""
+    text = "".join(f"row {i},{i * i}\n" for i in range(300_000)).encode()
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "t.csv").write_bytes(text)
+    ws = _core.Workspace(root, tmp_path / "cache")
+    oid = ws.build(root / "t.csv", "blake3", True).oid
+    remote = tmp_path / "remote"
+    _push(ws, {("blake3", oid): text}, remote, tmp_path / "push")
+    (tmp_path / "fresh").mkdir()
+    fresh = _core.Workspace(tmp_path / "fresh", tmp_path / "fresh-cache")
+    store = FolderStore("r", remote)
+    stream = open_remote(store, fresh, "blake3", oid, len(text), tmp_path / "indexes")
+    with io.TextIOWrapper(stream, encoding="utf-8") as f:
+        lines = list(f)
+    assert len(lines) == 300_000 and lines[12345] == "row 12345,152399025\n"
+    assert stream.closed
+    located = _core.RemoteIndexes(tmp_path / "indexes").locate(oid)
+    assert located is not None and located[0] == "list", "read as a chunked file"
+
+
+def test_lines_of_a_binary_stream_are_read_from_a_buffer(tracked: Tracked) -> None:
+    """``for line in stream`` and ``peek`` on a chunked file: the lines are
+    the file's, and the source is asked for a buffer at a time, not a byte."""
+    oid, data = _largest_chunked(tracked)
+    stream = open_cached(tracked.ws, "blake3", oid)
+    assert stream is not None
+    calls = 0
+    read_at = stream._source.read_at
+
+    def counted(pos: int, n: int) -> bytes:
+        nonlocal calls
+        calls += 1
+        return read_at(pos, n)
+
+    stream._source.read_at = counted  # type: ignore[method-assign]
+    with stream:
+        assert stream.peek()[:10] == data[:10] and stream.tell() == 0
+        assert list(stream) == io.BytesIO(data).readlines()
+    assert calls <= len(data) // (32 << 10), calls
+
+
+def test_a_stream_whose_reader_closed_fails_instead_of_hanging(tracked: Tracked) -> None:
+    oid, data = _largest_chunked(tracked)
+    ws = tracked.fresh_ws("closed")
+    reader = RemoteReader(
+        FolderStore("r", tracked.remote), ws, tracked.tmp / "closed" / "indexes", window=WINDOW
+    )
+    stream = reader.open("blake3", oid)
+    assert stream.read(1000) == data[:1000]
+    assert stream.read(1000) == data[1000:2000]  # sequential: windows now in flight
+    reader.close()
+    with pytest.raises((ValueError, concurrent.futures.CancelledError)):
+        stream.read()
+    stream.close()

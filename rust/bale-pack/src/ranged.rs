@@ -18,6 +18,7 @@ use bale_hash::Oid;
 
 use crate::errors::bad_format;
 use crate::{read_plan_kinds, Kind, Location, Read, RemoteIndex};
+use rayon::prelude::*;
 
 /// Neighbouring segments or chunks closer than this are read together.
 const MAX_GAP: u64 = 64 << 10;
@@ -89,7 +90,8 @@ impl RemoteChunks {
             Some(top) => {
                 let reads = list_reads(&remote, oid, list, source)?;
                 let found = pieces(&reads, segments, source)?;
-                ChunkList::from_top(&top, Path::new(source), |id| Ok(found.get(id).map(|b| b.to_vec())))?
+                let bytes = |id: &Oid| found.get(id).map(|(i, at)| segments[*i][at.clone()].to_vec());
+                ChunkList::from_top(&top, Path::new(source), |id| Ok(bytes(id)))?
             }
         };
         let missing = list.chunks.iter().find(|c| !remote.has_bytes(&c.id));
@@ -110,21 +112,22 @@ impl RemoteChunks {
         read_plan_kinds(&self.remote, &wanted, MAX_GAP, u64::MAX).reads
     }
 
-    /// The bytes of chunks `range`, one after another, cut from `data` (the
-    /// bytes of [`reads`](Self::reads)`(range)`, in order). Each chunk is
-    /// verified first: one that does not hash to its id fails the whole call,
-    /// naming the remote, the file and the chunk, and nothing is returned.
-    pub fn verify(&self, range: Range<usize>, data: &[&[u8]]) -> Result<Vec<u8>> {
+    /// Where the bytes of each chunk of `range` lie in `data` (the bytes of
+    /// [`reads`](Self::reads)`(range)`, in order): `(which read, bytes of
+    /// it)`, in file order. Each chunk is verified first (in parallel): one
+    /// that does not hash to its id fails the whole call, naming the remote,
+    /// the file and the chunk.
+    pub fn verify(&self, range: Range<usize>, data: &[&[u8]]) -> Result<Vec<(usize, Range<usize>)>> {
         let reads = self.reads(range.clone());
         let found = pieces(&reads, data, &self.source)?;
         let chunks = &self.list.chunks[range.clone()];
-        let mut out = Vec::with_capacity(chunks.iter().map(|c| c.len as usize).sum());
-        for (j, c) in chunks.iter().enumerate() {
-            let bytes = found.get(&c.id).copied().unwrap_or_default();
-            check_chunk(&self.list, range.start + j, bytes).map_err(|e| self.named(e))?;
-            out.extend_from_slice(bytes);
-        }
-        Ok(out)
+        let places: Vec<(usize, Range<usize>)> =
+            chunks.iter().map(|c| found.get(&c.id).cloned().unwrap_or((0, 0..0))).collect();
+        places.par_iter().enumerate().try_for_each(|(j, (i, at))| {
+            let bytes = data.get(*i).map_or(&[][..], |d| &d[at.clone()]);
+            check_chunk(&self.list, range.start + j, bytes).map_err(|e| self.named(e))
+        })?;
+        Ok(places)
     }
 
     /// A chunk error names the remote and the file, not a cache path.
@@ -140,14 +143,15 @@ impl RemoteChunks {
     }
 }
 
-/// The objects each read holds, cut from its data: `digest → bytes`. A read
-/// whose data is not as long as planned is an error naming it.
-fn pieces<'a>(reads: &[Read], data: &[&'a [u8]], source: &str) -> Result<HashMap<Oid, &'a [u8]>> {
+/// Where the objects each read holds lie in its data: `digest → (which
+/// read, bytes of it)`. A read whose data is not as long as planned is an
+/// error naming it.
+fn pieces(reads: &[Read], data: &[&[u8]], source: &str) -> Result<HashMap<Oid, (usize, Range<usize>)>> {
     if reads.len() != data.len() {
         return Err(bad_format(source, format!("{} reads planned, {} given", reads.len(), data.len())));
     }
     let mut found = HashMap::new();
-    for (read, bytes) in reads.iter().zip(data) {
+    for (i, (read, bytes)) in reads.iter().zip(data).enumerate() {
         if bytes.len() as u64 != read.len() {
             let key = read.key();
             return Err(bad_format(
@@ -157,7 +161,7 @@ fn pieces<'a>(reads: &[Read], data: &[&'a [u8]], source: &str) -> Result<HashMap
         }
         for e in &read.entries {
             let at = (e.offset - read.start) as usize;
-            found.insert(e.oid(), &bytes[at..at + e.length as usize]);
+            found.insert(e.oid(), (i, at..at + e.length as usize));
         }
     }
     Ok(found)
@@ -216,7 +220,8 @@ mod tests {
         assert!(fetched < 700_000, "the chunks of the range only: {fetched} bytes");
         let bytes = fetch(&packs, &reads);
         let bytes: Vec<&[u8]> = bytes.iter().map(Vec::as_slice).collect();
-        let got = file.verify(span.clone(), &bytes).unwrap();
+        let got: Vec<u8> =
+            file.verify(span.clone(), &bytes).unwrap().into_iter().flat_map(|(i, at)| bytes[i][at].to_vec()).collect();
         let start = file.list().chunks[span.start].offset as usize;
         assert_eq!(got, data[start..start + got.len()]);
 
