@@ -11,8 +11,6 @@ from typing import Any
 
 import pytest
 
-from bale.ops.urls import update_url
-from bale.repo import Repo
 from tests.integration.conftest import read_tree, write_tree
 from tests.interop.conftest import Sh, copy_repo
 from tests.remotes.http_server import serving
@@ -34,17 +32,6 @@ def src(tmp_path: Path) -> Path:
 def twins(dvc_template: Path, tmp_path: Path) -> tuple[Path, Path]:
     """Two copies of a ``git init && dvc init`` repository: dvc's and bale's."""
     return copy_repo(dvc_template, tmp_path / "dvc"), copy_repo(dvc_template, tmp_path / "bale")
-
-
-def _bale_update(root: Path, dvcfile: str, **kw: Any) -> Any:
-    cwd = os.getcwd()
-    os.chdir(root)
-    try:
-        repo = Repo(root)
-        with repo.locked():
-            return update_url(repo, root / dvcfile, **kw)
-    finally:
-        os.chdir(cwd)
 
 
 def _same(twins: tuple[Path, Path], *names: str) -> None:
@@ -110,17 +97,30 @@ def test_each_tool_updates_the_import_file_the_other_wrote(
         sh.dvc("update", "d.dvc", cwd=bale_wrote).stdout.strip()
         == "'d.dvc' didn't change, skipping"
     )
-    assert not _bale_update(dvc_wrote, "d.dvc").changed
+    said = sh.bale("update", "d.dvc", cwd=dvc_wrote).stderr.strip()
+    assert said == "'d.dvc' didn't change, skipping"
     (src / "d" / "sub" / "b").write_text("22\n")
     write_tree(src / "d", {"new": "n\n"})
     sh.dvc("update", "d.dvc", cwd=bale_wrote)
-    assert _bale_update(dvc_wrote, "d.dvc").downloaded
+    said = sh.bale("update", "d.dvc", cwd=dvc_wrote).stderr.strip()
+    assert said == f"Importing '{src / 'd'}' -> 'd'"
     for root in twins:
         assert read_tree(root / "d") == read_tree(src / "d")
     # Each file now reads as the other tool would have written it.
     assert (bale_wrote / "d.dvc").read_text() == (dvc_wrote / "d.dvc").read_text()
     assert sh.dvc("status", cwd=dvc_wrote).stdout.strip() == UP_TO_DATE
     assert sh.bale("status", cwd=bale_wrote).stdout.strip() == UP_TO_DATE
+
+
+@pytest.mark.parametrize("flag", ["--no-exec", "--no-download"])
+def test_update_of_a_file_written_without_its_data_downloads_it_as_dvc_does(
+    sh: Sh, twins: tuple[Path, Path], src: Path, flag: str
+) -> None:
+    sh.dvc("import-url", flag, str(src / "d"), cwd=twins[0])
+    sh.bale("import-url", flag, str(src / "d"), cwd=twins[1])
+    sh.dvc("update", "d.dvc", cwd=twins[0])
+    sh.bale("update", "d.dvc", cwd=twins[1])
+    _same(twins, "d.dvc", "d/a", "d/sub/b")
 
 
 def test_bale_writes_the_import_file_dvc_writes_over_http(
@@ -132,6 +132,15 @@ def test_bale_writes_the_import_file_dvc_writes_over_http(
         _same(twins, "f.txt.dvc", "f.txt")
         out = sh.dvc("update", "f.txt.dvc", cwd=twins[1]).stdout.strip()
         assert out == "'f.txt.dvc' didn't change, skipping"
+        # Not frozen, its source is checked: as dvc says it, changed or gone.
+        unfrozen = (twins[1] / "f.txt.dvc").read_text().replace("frozen: true\n", "")
+        (twins[1] / "f.txt.dvc").write_text(unfrozen)
+        assert sh.bale("status", cwd=twins[1]).stdout.strip() == UP_TO_DATE
+        for change in (lambda: os.utime(src / "f.txt", (1, 1)), (src / "f.txt").unlink):
+            change()
+            said = sh.bale("status", cwd=twins[1]).stdout
+            assert said == sh.dvc("status", cwd=twins[1]).stdout
+            assert f"{url}/f.txt" in said
 
 
 def test_bale_writes_the_import_file_dvc_writes_from_s3(
@@ -166,11 +175,38 @@ def test_bale_writes_the_import_file_dvc_writes_from_s3(
         aws.bale("import-url", f"s3://{bucket}/p/{what}", *cfg, cwd=twins[1])
         _same(twins, f"{what}.dvc")
     assert read_tree(twins[1] / "d") == read_tree(twins[0] / "d")
+    # (dvc with dvc-s3 takes seconds a run: a few listings only)
+    for args, what in ((["-R", "--size"], "p"), (["-T", "--size"], "p"), ([], "p/f.txt")):
+        url = f"s3://{bucket}/{what}"
+        said = aws.bale("ls-url", *args, url, *cfg, cwd=twins[1]).stdout
+        assert said == aws.dvc("ls-url", *args, url, *cfg, cwd=twins[1]).stdout, args
     client.put_object(Bucket=bucket, Key="p/d/x", Body=b"x2\n")
     aws.dvc("update", "d.dvc", cwd=twins[1])
-    with pytest.MonkeyPatch.context() as mp:
-        for k, v in aws.env.items():
-            if k.startswith("AWS_"):
-                mp.setenv(k, v)
-        assert _bale_update(twins[0], "d.dvc").downloaded
+    aws.bale("update", "d.dvc", cwd=twins[0])
     _same(twins, "d.dvc", "d/x")
+
+
+def test_ls_url_prints_what_dvc_prints(sh: Sh, src: Path, tmp_path: Path) -> None:
+    write_tree(src, {"d/sub/deep/c": "c" * 3000})
+    (src / "empty").mkdir()
+    for args in (
+        ["--size", "src"],
+        ["-R", "src"],
+        ["-R", "-L", "2", "--size", "src"],
+        ["-L", "0", "src"],
+        ["-T", "--size", "src"],
+        ["-T", "-L", "2", "src"],
+        ["src/f.txt"],
+    ):
+        said = sh.bale("ls-url", *args, cwd=tmp_path).stdout
+        assert said == sh.dvc("ls-url", *args, cwd=tmp_path).stdout, args
+
+
+def test_get_url_copies_what_dvc_copies(sh: Sh, src: Path, tmp_path: Path) -> None:
+    for tool in ("dvc", "bale"):
+        (tmp_path / tool).mkdir()
+    with serving(src) as url:
+        for args in ([str(src / "d")], [f"{url}/f.txt", "sub/f.txt"]):
+            sh.dvc("get-url", *args, cwd=tmp_path / "dvc")
+            sh.bale("get-url", *args, cwd=tmp_path / "bale")
+    assert read_tree(tmp_path / "bale") == read_tree(tmp_path / "dvc")

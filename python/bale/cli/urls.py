@@ -1,8 +1,8 @@
 """Data at a URL: ``import-url``, ``get-url``, ``ls-url`` (``list-url``).
 
 The flags are dvc 3.67.1's; those bale does not implement (``--to-remote``,
-``-r``, ``--version-aware``, ``ls-url -T``) are accepted by the parser and
-refused by name, never ignored.
+``-r``, ``--version-aware``) are accepted by the parser and refused by name,
+never ignored.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from bale.cli.common import Commands, git_add_hint, open_repo, rel_cwd, say
 from bale.exceptions import BaleError
 
 if TYPE_CHECKING:
-    from bale.remotes.urls import Entry
+    from bale.remotes.urls import Node
 
 
 class _KeyValues(argparse.Action):
@@ -77,27 +77,42 @@ def cmd_get_url(args: argparse.Namespace) -> int:
 
 
 def cmd_ls_url(args: argparse.Namespace) -> int:
-    from bale.ops.urls import ls_url
+    from bale.ops.urls import ls_url, ls_url_tree
 
-    _refuse(args, ("tree", "-T/--tree"))
-    entries = ls_url(
-        args.url, recursive=args.recursive, maxdepth=args.level, fs_config=args.fs_config
-    )
+    if args.tree:
+        rows = _tree_rows(ls_url_tree(args.url, maxdepth=args.level, fs_config=args.fs_config))
+    else:
+        entries = ls_url(
+            args.url, recursive=args.recursive, maxdepth=args.level, fs_config=args.fs_config
+        )
+        rows = [(_size(e.size, e.isdir), e.path) for e in entries]
     if args.size:
-        sizes = [_size(e) for e in entries]
-        width = max((len(s) for s in sizes), default=0)
-        for s, e in zip(sizes, entries, strict=True):
-            print(f"{s:>{width}}  {e.path}")
-    elif entries:
-        print("\n".join(e.path for e in entries))
+        width = max((len(size) for size, _ in rows), default=0)
+        for size, name in rows:
+            print(f"{size:>{width}}  {name}")
+    elif rows:
+        print("\n".join(name for _, name in rows))
     return 0
 
 
-def _size(entry: Entry) -> str:
+def _tree_rows(node: Node, depth: int = 0, prefix: str = "") -> list[tuple[str, str]]:
+    """dvc's ``show_tree`` drawing: the root, then each level under
+    ``├──``/``└──`` with ``│`` rails for the levels still open."""
+    rows = [(_size(node.size, node.isdir), node.name)] if depth == 0 else []
+    for i, child in enumerate(node.children):
+        last = i == len(node.children) - 1
+        rows.append(
+            (_size(child.size, child.isdir), prefix + ("└── " if last else "├── ") + child.name)
+        )
+        rows += _tree_rows(child, depth + 1, prefix + ("    " if last else "│   "))
+    return rows
+
+
+def _size(size: int | None, isdir: bool) -> str:
     """dvc's ``naturalsize`` (tqdm's ``format_sizeof`` in units of 1024)."""
-    if entry.size is None or (entry.size <= 0 and entry.isdir):
+    if size is None or (size <= 0 and isdir):
         return ""
-    num = float(entry.size)
+    num = float(size)
     if num < 1024:
         return f"{num:.0f}"
     for unit in ("", "k", "M", "G", "T", "P", "E", "Z"):
@@ -163,7 +178,7 @@ def register(commands: Commands) -> None:
         p.add_argument(
             "-R", "--recursive", action="store_true", help="list files in subdirectories"
         )
-        p.add_argument("-T", "--tree", action="store_true", help="(dvc's; not supported by bale)")
+        p.add_argument("-T", "--tree", action="store_true", help="draw what it holds as a tree")
         p.add_argument(
             "-L", "--level", type=int, metavar="depth", help="list at most this many levels down"
         )

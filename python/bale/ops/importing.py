@@ -264,10 +264,22 @@ def update(
                     continue
                 raise MetafileError(f"{rel}: not an import (written by import or import-url)")
             if not base.is_repo_import:
-                # import-url files: bale.ops.urls updates them (their own helper).
-                raise MetafileError(f"{rel}: an import-url file; not a repository import")
+                results.append(_update_url(repo, base, no_download, jobs))
+                continue
             results.append(_update_one(repo, base, rel, rev, no_download, jobs))
     return results
+
+
+def _update_url(repo: Repo, base: DvcFile, no_download: bool, jobs: int | None) -> ImportResult:
+    """An ``import-url`` file, updated by :func:`bale.ops.urls.update_url`
+    (``--rev`` does not apply to a URL: dvc ignores it there too)."""
+    from bale.ops.urls import update_url
+
+    u = update_url(repo, base.path, no_download=no_download, jobs=jobs)
+    dest = abspath(base.path.parent / base.outs[0].path)
+    r = _finish(repo, dest, base.path, str(base.deps[0]["path"]))
+    r.changed = u.changed
+    return r
 
 
 def _update_one(

@@ -206,7 +206,8 @@ def _import_status(
 ) -> None:
     """What dvc checks of an import besides its output: the stage checksum,
     and the source of one that is not frozen: a local ``import-url`` source
-    is hashed as dvc hashes it; a URL or a repository bale cannot read yet."""
+    is hashed as dvc hashes it, an S3 or HTTP one asked for its checksum; a
+    repository bale cannot read yet."""
     import os
 
     from bale.pipeline.changes import dep_shown, dep_state
@@ -227,6 +228,11 @@ def _import_status(
             debug(f"{rel}: source {source}: {state or 'unchanged'}")
             if state:
                 result.deps[rel] = {dep_shown(written, source, repo.root): state}
+        elif not f.is_repo_import:
+            from bale.ops.urls import source_state
+
+            if state := source_state(repo, f):
+                result.deps[rel] = {written: state}
         else:
             result.warnings.append(
                 f"{rel}: is not frozen, but bale does not check an import's source "

@@ -19,25 +19,25 @@ tests/interop/test_import_url.py)::
       path: name
 
 Where the data goes: a local source is hashed and stored by the engine
-where it lies, then checked out; a remote one is downloaded into a temp
-name beside the destination and stored from there. Either way the result
-reaches the destination by a rename, so an interrupted import leaves the
-workspace as it was (the cache may keep objects, as after an interrupted
-``add``); the ``.dvc`` file is written last.
+where it lies, then checked out into a staging directory beside the
+destination; a remote one is downloaded into that staging directory and
+stored from there. Either way the result reaches the destination by a
+rename, so an interrupted import leaves the workspace as it was (the cache
+may keep objects, as after an interrupted ``add``); the ``.dvc`` file is
+written last.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from bale import _core, scm
+from bale import scm
 from bale.exceptions import TargetError
 from bale.index import collect, inside_repo
 from bale.metafiles import (
@@ -50,9 +50,10 @@ from bale.metafiles import (
     load_dvcfile,
 )
 from bale.progress import Bar
-from bale.remotes.urls import Entry, Info, LocalUrl, Url, open_url
+from bale.remotes.urls import Entry, Info, LocalUrl, Node, Url, UrlMissingError, open_url
 
 if TYPE_CHECKING:
+    from bale.remotes import Remote
     from bale.repo import Repo
 
 __all__ = [
@@ -61,6 +62,8 @@ __all__ = [
     "get_url",
     "import_url",
     "ls_url",
+    "ls_url_tree",
+    "source_state",
     "update_url",
 ]
 
@@ -108,9 +111,8 @@ def resolve_output(url: str, out: str | Path | None, force: bool) -> Path:
     return dest
 
 
-def _remotes(repo: Repo | None) -> Any:
-    if repo is None:
-        return None
+def _remotes(repo: Repo) -> Callable[[str], Remote]:
+    """How ``remote://<name>/...`` URLs find their remote."""
     from bale.remotes import resolve_remote
 
     return lambda name: resolve_remote(repo, name)
@@ -120,54 +122,20 @@ def _remotes(repo: Repo | None) -> Any:
 # moving data into place
 
 
-def _clear(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
-
-
-# The shape of _core.temp_path's names, ``.bale<pid>x<tag>.tmp`` (the
-# engine's temp_owner reads it; it is not exposed to Python).
-_TEMP = re.compile(r"^\.bale(\d+)x[0-9a-fx]+\.tmp$")
-
-
-def _sweep_downloads(parent: Path) -> None:
-    """Removes what a killed import-url or get-url left in ``parent``: its
-    temp files and directories (the repository's sweep takes temp files
-    only, and only beside outputs it knows), those whose writer is no longer
-    running."""
-    try:
-        entries = list(os.scandir(parent))
-    except OSError:
-        return
-    for entry in entries:
-        m = _TEMP.match(entry.name)
-        if m is None or int(m.group(1)) == os.getpid():
-            continue
-        try:
-            os.kill(int(m.group(1)), 0)
-        except ProcessLookupError:
-            _clear(Path(entry.path))
-        except OSError:
-            pass  # alive, another user's
-
-
-def _place(tmp: Path, dest: Path) -> None:
-    """Moves ``tmp`` to ``dest``, replacing what is there: the old content
-    is renamed aside first, so ``dest`` is at every moment old or new."""
-    aside = None
-    if dest.exists() or dest.is_symlink():
-        aside = _core.temp_path(dest.parent)
+def _place(stage: Path, dest: Path) -> None:
+    """Moves ``stage/<dest's name>`` to ``dest``, replacing what is there:
+    the old content is renamed into ``stage`` first (removed with it), so
+    ``dest`` is at every moment old or new."""
+    new, aside = stage / dest.name, stage / (dest.name + ".old")
+    replacing = dest.exists() or dest.is_symlink()
+    if replacing:
         os.replace(dest, aside)
     try:
-        os.replace(tmp, dest)
+        os.replace(new, dest)
     except BaseException:
-        if aside is not None:
+        if replacing:
             os.replace(aside, dest)
         raise
-    if aside is not None:
-        _clear(aside)
 
 
 @dataclass(frozen=True)
@@ -192,25 +160,28 @@ def _store_local(repo: Repo, src: LocalUrl, algo: str, store: bool) -> _Stored:
 
 
 def _fetch(repo: Repo, src: Url, info: Info, dest: Path, algo: str, jobs: int) -> _Stored:
-    """Brings what ``src`` holds into the cache and to ``dest`` (replaced)."""
+    """Brings what ``src`` holds into the cache and to ``dest`` (replaced),
+    by way of a staging directory beside it (one a killed bale left there
+    is removed first: :func:`bale.ops.get.staging_dir`)."""
+    from bale.ops.get import staging_dir
+
     ws = repo.workspace
     types = repo.config.cache_types()
     dest.parent.mkdir(parents=True, exist_ok=True)
-    _sweep_downloads(dest.parent)
-    tmp = _core.temp_path(dest.parent)
+    stage = staging_dir(dest.parent, "import-url")
+    tmp = stage / dest.name
     try:
         if isinstance(src, LocalUrl):
             stored = _store_local(repo, src, algo, True)
             ws.checkout(str(tmp), algo, stored.oid, stored.isexec, types)
-            _place(tmp, dest)
+            _place(stage, dest)
             return stored
         with Bar(f"Importing {src.shown}") as bar:
             src.download(tmp, info, jobs, bar)
             built = ws.build(str(tmp), algo, True, types[0] == "reflink", bar.progress, bar.tick)
-        _place(tmp, dest)
-    except BaseException:
-        _clear(tmp)
-        raise
+        _place(stage, dest)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
     if types[0] in ("hardlink", "symlink"):
         ws.checkout(str(dest), algo, built.oid, built.isexec, types, relink_only=True)
     return _Stored(built.oid, built.size, built.nfiles, built.isexec, "")
@@ -433,6 +404,25 @@ def update_url(
     return UpdateUrlResult(rel, changed=True, downloaded=downloaded)
 
 
+def source_state(repo: Repo, dvcfile: DvcFile) -> str | None:
+    """How the S3 or HTTP source of the ``import-url`` file ``dvcfile`` has
+    changed since it was recorded, as ``dvc status`` says it of a dependency
+    ("modified", "deleted"), or None when it has not."""
+    dep = dvcfile.deps[0]
+    fs_config = dep.get("fs_config")
+    with open_url(
+        str(dep["path"]),
+        base=dvcfile.path.parent,
+        fs_config=fs_config if isinstance(fs_config, Mapping) else None,
+        remotes=_remotes(repo),
+    ) as src:
+        try:
+            info = src.info()
+        except UrlMissingError:
+            return "deleted"
+    return None if _same_source(dep, _dep(str(dep["path"]), info, None, None)) else "modified"
+
+
 def get_url(
     url: str,
     out: str | Path | None = None,
@@ -445,18 +435,18 @@ def get_url(
     destination appears whole or not at all."""
     cwd = Path.cwd()
     dest = resolve_output(url, out, force)
+    from bale.ops.get import staging_dir
+
     dest.parent.mkdir(parents=True, exist_ok=True)
-    _sweep_downloads(dest.parent)
-    tmp = _core.temp_path(dest.parent)
-    with open_url(url, base=cwd, fs_config=fs_config, jobs=_jobs(jobs)) as src:
-        info = src.info()
-        with Bar(f"Downloading {src.shown}") as bar:
-            src.download(tmp, info, _jobs(jobs), bar)
+    stage = staging_dir(dest.parent, "get-url")
     try:
-        _place(tmp, dest)
-    except BaseException:
-        _clear(tmp)
-        raise
+        with open_url(url, base=cwd, fs_config=fs_config, jobs=_jobs(jobs)) as src:
+            info = src.info()
+            with Bar(f"Downloading {src.shown}") as bar:
+                src.download(stage / dest.name, info, _jobs(jobs), bar)
+        _place(stage, dest)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
     return dest
 
 
@@ -483,3 +473,12 @@ def _shown_path(src: Url) -> str:
     if isinstance(src, LocalUrl):
         return str(src.path.absolute())
     return src.url.removeprefix("s3://")
+
+
+def ls_url_tree(
+    url: str, *, maxdepth: int | None = None, fs_config: Mapping[str, str] | None = None
+) -> Node:
+    """What ``url`` holds as a tree (``dvc ls-url --tree``), ``maxdepth``
+    levels deep."""
+    with open_url(url, base=Path.cwd(), fs_config=fs_config) as src:
+        return src.tree(maxdepth)

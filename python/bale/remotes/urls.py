@@ -27,11 +27,11 @@ import json
 import os
 import posixpath
 import shutil
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from bale.exceptions import BaleError, ConfigError, TargetError, TargetNotFoundError
 from bale.redact import mask_url
@@ -39,10 +39,11 @@ from bale.remotes.store import bounded
 
 if TYPE_CHECKING:
     from bale.progress import Bar
+    from bale.remotes import Remote
     from bale.remotes.http import HTTPStore
     from bale.remotes.s3 import S3Store
 
-__all__ = ["Entry", "Info", "Url", "UrlMissingError", "open_url"]
+__all__ = ["Entry", "Info", "Node", "Url", "UrlMissingError", "open_url"]
 
 T = TypeVar("T")
 
@@ -75,6 +76,44 @@ class Info:
     files: tuple[Entry, ...] = ()
 
 
+@dataclass
+class Node:
+    """A URL as ``ls-url --tree`` draws it: a file, or a directory and what
+    it holds (down to the depth asked), each level sorted by name."""
+
+    name: str
+    isdir: bool
+    size: int | None
+    children: list[Node] = field(default_factory=list)
+
+
+def tree_of_files(name: str, files: Iterable[Entry], maxdepth: int | None) -> Node:
+    """The tree of a directory known by its files (an S3 prefix, whose
+    directories have no size of their own), cut ``maxdepth`` levels down."""
+    root = Node(name, True, None)
+    dirs = {"": root}
+    for f in sorted(files, key=lambda e: e.path):
+        parent = ""
+        *above, leaf = f.path.split("/")
+        for part in above:
+            key = f"{parent}/{part}" if parent else part
+            if key not in dirs:
+                dirs[key] = Node(part, True, None)
+                dirs[parent].children.append(dirs[key])
+            parent = key
+        dirs[parent].children.append(Node(leaf, False, f.size))
+    _cut(root, maxdepth)
+    return root
+
+
+def _cut(node: Node, maxdepth: int | None) -> None:
+    node.children.sort(key=lambda n: n.name)
+    if maxdepth is not None and maxdepth <= 0:
+        node.children = []
+    for child in node.children:
+        _cut(child, None if maxdepth is None else maxdepth - 1)
+
+
 def etag_tree_md5(files: list[Entry]) -> str:
     """The ``.dir`` id dvc gives an S3 prefix: its manifest with ``etag``
     entries, serialized as a ``.dir`` object is (sorted by relpath, keys
@@ -92,8 +131,6 @@ class Url:
     """A source URL, opened for reading (use as a context manager: a
     remote one holds an event loop and its connections)."""
 
-    kind = ""
-
     def __init__(self, url: str) -> None:
         self.url = url
         self.shown = mask_url(url)
@@ -106,6 +143,15 @@ class Url:
         """What a directory URL holds (files, and with ``recursive`` unset,
         its subdirectories), as ``dvc ls-url`` lists them."""
         raise NotImplementedError
+
+    def tree(self, maxdepth: int | None = None) -> Node:
+        """The URL as ``dvc ls-url --tree`` draws it, named by its path in
+        its file system (an S3 URL without ``s3://``)."""
+        info = self.info()
+        name = self.url.removeprefix("s3://")
+        if not info.isdir:
+            return Node(name, False, info.size)
+        return tree_of_files(name, info.files, maxdepth)
 
     def download(self, dest: Path, info: Info, jobs: int, bar: Bar) -> None:
         """Writes what :meth:`info` found into ``dest`` (a new path); on
@@ -125,8 +171,6 @@ class Url:
 class LocalUrl(Url):
     """A path on this machine (``file://`` URLs included)."""
 
-    kind = "local"
-
     def __init__(self, url: str, path: Path) -> None:
         super().__init__(url)
         self.path = path
@@ -141,12 +185,12 @@ class LocalUrl(Url):
         return Info(isdir=self.path.is_dir(), size=None if self.path.is_dir() else st.st_size)
 
     def listing(self, recursive: bool, maxdepth: int | None = None) -> list[Entry]:
+        # In the file system's order, as dvc lists (fsspec's walk: scandir's).
         out: list[Entry] = []
         for root, dirs, files in os.walk(self.path):
-            dirs.sort()
             rel = Path(root).relative_to(self.path)
             shallow = _shallow(len(rel.parts), recursive, maxdepth)
-            names = [(f, False) for f in sorted(files)]
+            names = [(f, False) for f in files]
             names += [(d, True) for d in dirs] if shallow else []
             for name, isdir in names:
                 size = Path(root, name).stat().st_size
@@ -154,6 +198,10 @@ class LocalUrl(Url):
             if shallow:
                 dirs.clear()
         return out
+
+    def tree(self, maxdepth: int | None = None) -> Node:
+        self.info()
+        return _local_node(self.path, self.url, maxdepth)
 
     def download(self, dest: Path, info: Info, jobs: int, bar: Bar) -> None:
         # Only get-url copies a local source; import-url has the engine store it.
@@ -191,8 +239,6 @@ class _Remote(Url):
 
 class S3Url(_Remote):
     """``s3://bucket/key``: the object ``key``, or every object under ``key/``."""
-
-    kind = "s3"
 
     def __init__(self, url: str, options: Mapping[str, str], jobs: int) -> None:
         from bale.remotes.s3 import S3Store
@@ -269,15 +315,17 @@ class S3Url(_Remote):
 class HTTPUrl(_Remote):
     """``http(s)://host/path``: one file (HTTP has no directories)."""
 
-    kind = "http"
-
     def __init__(self, url: str, options: Mapping[str, str], jobs: int) -> None:
         from bale.remotes.http import HTTPStore
 
         super().__init__(url, jobs)
-        base, _, self.name = url.rpartition("/")
-        if not self.name or "://" not in base:
+        # The store is rooted at the file's parent; a query stays with the name.
+        parts = urlsplit(url)
+        parent, _, name = parts.path.rpartition("/")
+        if not name:
             raise TargetError(f"{self.shown}: names no file (HTTP has no directories)")
+        base = urlunsplit((parts.scheme, parts.netloc, parent, "", ""))
+        self.name = name + (f"?{parts.query}" if parts.query else "")
         self._store: HTTPStore = HTTPStore(self.shown, base, options, jobs=jobs)
 
     async def _close_store(self) -> None:
@@ -308,6 +356,17 @@ class HTTPUrl(_Remote):
             _remove(dest)
             raise
         bar.step(files=1)
+
+
+def _local_node(path: Path, name: str, maxdepth: int | None) -> Node:
+    """A local path as a :class:`Node`; directories have their own size (as
+    the file system gives it, and as dvc shows it)."""
+    node = Node(name, path.is_dir(), path.stat().st_size)
+    if node.isdir and (maxdepth is None or maxdepth > 0):
+        deeper = None if maxdepth is None else maxdepth - 1
+        for entry in sorted(os.scandir(path), key=lambda e: e.name):
+            node.children.append(_local_node(Path(entry.path), entry.name, deeper))
+    return node
 
 
 def _shallow(depth: int, recursive: bool, maxdepth: int | None) -> bool:
@@ -369,7 +428,7 @@ def open_url(
     base: Path,
     fs_config: Mapping[str, str] | None = None,
     jobs: int = 16,
-    remotes: Any = None,
+    remotes: Callable[[str], Remote] | None = None,
 ) -> Url:
     """``url`` opened for reading: a path (relative ones from ``base``),
     ``file://``, ``s3://``, ``http(s)://``, or ``remote://<name>/<path>``
