@@ -201,11 +201,9 @@ class RemoteIndexes:
     def locate(self, oid: str) -> tuple[str, str, int, int] | None:
         """``("list" | "whole", pack key, start, end)`` of the blake3 file
         ``oid``: its chunk list, or its bytes in one piece."""
-    def list_reads(self, oid: str, list: bytes, source: str) -> list[tuple[str, int, int]]:
-        """The reads that bring the segments of a top list; none for a flat one."""
-    def open_chunks(
-        self, oid: str, list: bytes, segments: list[bytes], source: str
-    ) -> RemoteChunks: ...
+    def open_chunks(self, oid: str, list: bytes, source: str) -> RemoteChunks:
+        """The chunked file from its list's bytes (checked; a two-level
+        list's segments are loaded as reads need them)."""
 
 @final
 class RemoteChunks:
@@ -215,6 +213,13 @@ class RemoteChunks:
     def size(self) -> int: ...
     @property
     def count(self) -> int: ...
+    def missing(self, start: int, end: int) -> list[int]:
+        """The segments (by number) that cover bytes ``start..end`` and are
+        not loaded yet: ``span``, ``offset`` and ``reads`` need them."""
+    def segment_reads(self, parts: list[int]) -> list[tuple[str, int, int]]: ...
+    def add_segments(self, parts: list[int], data: list[bytes]) -> None:
+        """Loads segments ``parts`` from the bytes of ``segment_reads(parts)``,
+        each checked against its id and the top list."""
     def span(self, start: int, end: int) -> tuple[int, int]: ...
     def offset(self, i: int) -> int: ...
     def reads(self, first: int, last: int) -> list[tuple[str, int, int]]:

@@ -297,8 +297,10 @@ def test_a_corrupt_chunk_on_the_remote_fails_before_its_bytes_are_handed_over(
     assert located is not None and located[0] == "list"
     _, key, start, end = located
     listed = (remote / key).read_bytes()[start:end]
-    segments = [(remote / k).read_bytes()[s:e] for k, s, e in found.list_reads(oid, listed, "r")]
-    chunks = found.open_chunks(oid, listed, segments, "r")
+    chunks = found.open_chunks(oid, listed, "r")
+    parts = chunks.missing(0, chunks.size)
+    segments = [(remote / k).read_bytes()[s:e] for k, s, e in chunks.segment_reads(parts)]
+    chunks.add_segments(parts, segments)
     [(pack, at, _end)] = chunks.reads(40, 41)
     _writable(remote / pack)
     with open(remote / pack, "r+b") as f:
@@ -483,3 +485,54 @@ def test_a_stream_whose_reader_closed_fails_instead_of_hanging(tracked: Tracked)
     with pytest.raises((ValueError, concurrent.futures.CancelledError)):
         stream.read()
     stream.close()
+
+
+def test_a_long_list_is_read_by_the_segments_a_read_needs(tmp_path: Path) -> None:
+    """A 40 MiB file's list has several segments (DESIGN.md §13.6): a 1 MiB
+    read deep inside loads the one or two that cover it, not the whole list,
+    and a sequential read loads them all on its way, each read once."""
+    data = random.Random(5).randbytes(40 << 20)
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "big").write_bytes(data)
+    ws = _core.Workspace(root, tmp_path / "cache")
+    oid = ws.build(root / "big", "blake3", True).oid
+    remote = tmp_path / "remote"
+    _push(ws, {("blake3", oid): data}, remote, tmp_path / "push")
+    (tmp_path / "fresh").mkdir()
+    fresh = _core.Workspace(tmp_path / "fresh", tmp_path / "fresh-cache")
+    store = CountingStore(remote)
+    reader = RemoteReader(store, fresh, tmp_path / "indexes")  # type: ignore[arg-type]
+    with reader, reader.open("blake3", oid) as stream:
+        opened = store.moved
+        copies = sum(p.stat().st_size for p in (tmp_path / "indexes").iterdir())
+        assert opened - copies < 1000, "at open: the index copies and the top list only"
+        at = 29 << 20
+        stream.seek(at)
+        assert stream.read(1 << 20) == data[at : at + (1 << 20)]
+        moved = store.moved - opened
+        # The range, at most a chunk beyond each end, and its segments.
+        assert 1 << 20 <= moved <= (1 << 20) + (512 << 10) + (40 << 10), moved
+        stream.seek(0)
+        assert stream.read() == data
+    sequential = store.moved - opened - moved
+    assert len(data) <= sequential < len(data) + 100_000, "every segment and chunk once"
+
+
+def test_a_whole_object_with_a_damaged_list_is_read_whole(tracked: Tracked, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    shutil.copytree(tracked.ws.cache_dir, cache)
+    (tmp_path / "repo").mkdir()
+    ws = _core.Workspace(tmp_path / "repo", cache)
+    oid, data = _largest_chunked(tracked)  # v3, kept whole by gc
+    listed = Path(f"{ws.object_path('blake3', oid)}.chunks")
+    _writable(listed)
+    damaged = bytearray(listed.read_bytes())
+    damaged[80] ^= 1
+    listed.write_bytes(damaged)
+    with pytest.raises(CorruptObjectError):
+        ws.cached_chunks(oid)
+    stream = open_cached(ws, "blake3", oid)
+    assert stream is not None
+    with stream:
+        assert stream.read() == data

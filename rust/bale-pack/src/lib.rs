@@ -25,7 +25,7 @@
 //! - [`presence`] and [`stored`] say what the remote holds of some roots;
 //!   [`check_copies`] keeps the local index copies honest.
 //!
-//! - streaming: [`RemoteFile::locate`] → [`list_reads`] → [`RemoteChunks`]
+//! - streaming: [`RemoteFile::locate`] → [`RemoteChunks`] (segments loaded as needed)
 //!   plans the ranged reads of any byte range of one file and verifies
 //!   each chunk they bring.
 //!
@@ -63,7 +63,7 @@ pub use key::Named;
 pub use plan::{plan_packs, PackItem, PlannedPack};
 pub use presence::{presence, stored, ObjectPresence};
 pub use push::{plan_push, write_counted, PushPlan, Written};
-pub use ranged::{list_reads, RemoteChunks, RemoteFile};
+pub use ranged::{RemoteChunks, RemoteFile};
 pub use read::{read_plan, read_plan_kinds, Read, ReadPlan};
 pub use remote::{Location, RemoteIndex};
 pub use select::push_items;

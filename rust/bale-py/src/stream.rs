@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bale_chunk::ChunkList;
 use bale_hash::{Algo, Oid};
-use bale_pack::{list_reads, Read, RemoteChunks as Chunks, RemoteFile, RemoteIndex};
+use bale_pack::{Read, RemoteChunks as Chunks, RemoteFile, RemoteIndex};
 use pyo3::exceptions::PyIndexError;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
@@ -32,8 +32,12 @@ fn offset(list: &ChunkList, i: usize) -> PyResult<u64> {
 }
 
 fn checked(list: &ChunkList, first: usize, last: usize) -> PyResult<std::ops::Range<usize>> {
-    if first > last || last > list.chunks.len() {
-        return Err(PyIndexError::new_err(format!("chunks {first}..{last} of {}", list.chunks.len())));
+    checked_count(list.chunks.len(), first, last)
+}
+
+fn checked_count(count: usize, first: usize, last: usize) -> PyResult<std::ops::Range<usize>> {
+    if first > last || last > count {
+        return Err(PyIndexError::new_err(format!("chunks {first}..{last} of {count}")));
     }
     Ok(first..last)
 }
@@ -113,31 +117,12 @@ impl RemoteIndexes {
         }))
     }
 
-    /// The reads `(pack key, start, end)` that bring the segments of the
-    /// list `list` (a top list); none for a flat list.
-    fn list_reads(&self, py: Python<'_>, oid: &str, list: &[u8], source: &str) -> PyResult<Vec<(String, u64, u64)>> {
-        let oid = blake3(py, oid)?;
-        list_reads(&self.index, &oid, list, source).map(rows).py_err(py)
-    }
-
-    /// The chunked file, from its list and the bytes of its `list_reads`,
-    /// in order (each segment and the list checked).
-    fn open_chunks(
-        &self,
-        py: Python<'_>,
-        oid: &str,
-        list: &[u8],
-        segments: Vec<PyBackedBytes>,
-        source: &str,
-    ) -> PyResult<RemoteChunks> {
+    /// The chunked file, from its list's bytes (checked; a two-level
+    /// list's segments are loaded as reads need them).
+    fn open_chunks(&self, py: Python<'_>, oid: &str, list: &[u8], source: &str) -> PyResult<RemoteChunks> {
         let oid = blake3(py, oid)?;
         let index = self.index.clone();
-        let inner = py
-            .detach(|| {
-                let segments: Vec<&[u8]> = segments.iter().map(|s| &s[..]).collect();
-                Chunks::open(index, &oid, list, &segments, source)
-            })
-            .py_err(py)?;
+        let inner = py.detach(|| Chunks::open(index, &oid, list, source)).py_err(py)?;
         Ok(RemoteChunks { inner })
     }
 }
@@ -152,25 +137,50 @@ pub struct RemoteChunks {
 impl RemoteChunks {
     #[getter]
     fn size(&self) -> u64 {
-        self.inner.list().size
+        self.inner.size()
     }
 
     #[getter]
     fn count(&self) -> usize {
-        self.inner.list().chunks.len()
+        self.inner.count()
     }
 
-    fn span(&self, start: u64, end: u64) -> (usize, usize) {
-        span(self.inner.list(), start, end)
+    /// The segments (by number) that cover bytes `start..end` and are not
+    /// loaded yet: `span`, `offset` and `reads` need them.
+    fn missing(&self, start: u64, end: u64) -> Vec<usize> {
+        self.inner.missing(start, end)
     }
 
-    fn offset(&self, i: usize) -> PyResult<u64> {
-        offset(self.inner.list(), i)
+    /// The reads `(pack key, start, end)` that bring segments `parts`.
+    fn segment_reads(&self, py: Python<'_>, parts: Vec<usize>) -> PyResult<Vec<(String, u64, u64)>> {
+        self.inner.segment_reads(&parts).map(rows).py_err(py)
+    }
+
+    /// Loads segments `parts` from the bytes of `segment_reads(parts)`, in
+    /// order, each checked against its id and the top list.
+    fn add_segments(&self, py: Python<'_>, parts: Vec<usize>, data: Vec<PyBackedBytes>) -> PyResult<()> {
+        py.detach(|| {
+            let data: Vec<&[u8]> = data.iter().map(|d| &d[..]).collect();
+            self.inner.add_segments(&parts, &data)
+        })
+        .py_err(py)
+    }
+
+    fn span(&self, py: Python<'_>, start: u64, end: u64) -> PyResult<(usize, usize)> {
+        self.inner.span(start, end).map(|r| (r.start, r.end)).py_err(py)
+    }
+
+    fn offset(&self, py: Python<'_>, i: usize) -> PyResult<u64> {
+        if i > self.inner.count() {
+            return Err(PyIndexError::new_err(format!("chunk {i} of {}", self.inner.count())));
+        }
+        self.inner.offset(i).py_err(py)
     }
 
     /// The ranged reads `(pack key, start, end)` that bring chunks `first..last`.
-    fn reads(&self, first: usize, last: usize) -> PyResult<Vec<(String, u64, u64)>> {
-        Ok(rows(self.inner.reads(checked(self.inner.list(), first, last)?)))
+    fn reads(&self, py: Python<'_>, first: usize, last: usize) -> PyResult<Vec<(String, u64, u64)>> {
+        let range = checked_count(self.inner.count(), first, last)?;
+        self.inner.reads(range).map(rows).py_err(py)
     }
 
     /// The bytes of chunks `first..last`, cut from `data` (the bytes of
@@ -184,7 +194,7 @@ impl RemoteChunks {
         last: usize,
         data: Vec<PyBackedBytes>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let range = checked(self.inner.list(), first, last)?;
+        let range = checked_count(self.inner.count(), first, last)?;
         let places = run(py, None, None, None, |_| {
             let data: Vec<&[u8]> = data.iter().map(|d| &d[..]).collect();
             self.inner.verify(range, &data)
