@@ -232,11 +232,12 @@ class View:
         if self.source is not None:
             return self.source
         # The workspace's own repository, as a source of its remote's data.
+        from bale.repo import Repo
         from bale.source import Source
 
         with self._lock:
             if self._ws_source is None:
-                self._ws_source = Source.open(str(self.root), None)
+                self._ws_source = Source.open(str(self.root), None, repo_type=Repo)
             return self._ws_source
 
     def evict(self, objects: list[tuple[str, str]]) -> None:
@@ -368,6 +369,7 @@ def open_view(repo: str | None, rev: str | None, remote: str | None, jobs: int |
     """``repo`` (a local path, a URL, or None for the repository around the
     current directory) at ``rev``; a local repository without ``rev`` is
     its workspace, as dvc reads it."""
+    from bale.repo import Repo
     from bale.source import Source
 
     local = repo is None or os.path.exists(repo)
@@ -376,7 +378,7 @@ def open_view(repo: str | None, rev: str | None, remote: str | None, jobs: int |
         if not start.is_dir():
             raise NotARepositoryError(f"{repo}: not a repository (not a directory)")
         return View(_root_of(start.absolute()), None, remote, jobs)
-    source = Source.open(repo, rev)
+    source = Source.open(repo, rev, repo_type=Repo)
     return View(source.root, source, remote, jobs)
 
 
