@@ -163,6 +163,17 @@ class View:
     def manifest(self, algo: str, oid: str) -> list[tuple[str, str, int, bool]]:
         """The files of the directory output ``oid``; its manifest alone is
         fetched if no cache has it (for md5: no file data)."""
+        return list(self._manifest_holder(algo, oid).manifest(algo, oid))
+
+    def manifest_lookup(
+        self, algo: str, oid: str, rel: str
+    ) -> tuple[tuple[str, str, int, bool] | None, bool]:
+        """The file ``rel`` of the directory output ``oid`` (``(entry,
+        False)``), else whether one is below it (``(None, is_dir)``), without
+        the whole manifest; fetched as :meth:`manifest` fetches it."""
+        return self._manifest_holder(algo, oid).manifest_lookup(algo, oid, rel)
+
+    def _manifest_holder(self, algo: str, oid: str) -> _core.Workspace:
         ws = self._holder(algo, oid)
         if ws is None:
             ws = self._temp()
@@ -170,7 +181,7 @@ class View:
                 self._fetch_manifest(ws, algo, oid)
             else:
                 self._fetch_trees(ws, oid)
-        return list(ws.manifest(algo, oid))
+        return ws
 
     def _fetch_trees(self, ws: _core.Workspace, oid: str) -> None:
         """Fetches the blake3 tree ``oid`` and the trees below it, a level at
