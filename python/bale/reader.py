@@ -26,7 +26,6 @@ for one thread at a time, like a file.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import concurrent.futures
 import contextlib
@@ -330,6 +329,10 @@ class _Loop:
     opened on, so a store is used from this loop only."""
 
     def __init__(self) -> None:
+        # asyncio here, not at the top: reading from a cache needs no loop
+        # (importing it is a good part of a one-file read's start-up).
+        import asyncio
+
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self.loop.run_forever, name="bale-reader", daemon=True
@@ -337,6 +340,8 @@ class _Loop:
         self._thread.start()
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        import asyncio
+
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -507,10 +512,14 @@ class RemoteReader:
         listed = await self._get(key, start, end)
         source = f"{self._source} {key}"
         segments = await self._get_all(indexes.list_reads(oid, listed, source))
+        import asyncio
+
         return await asyncio.to_thread(indexes.open_chunks, oid, listed, segments, self._source)
 
     async def _read_chunks(self, chunks: _core.RemoteChunks, first: int, last: int) -> bytes:
         data = await self._get_all(chunks.reads(first, last))
+        import asyncio
+
         return await asyncio.to_thread(chunks.verify, first, last, data)
 
 

@@ -507,3 +507,18 @@ def test_one_file_of_a_directory_output_is_found_without_the_whole_manifest(
         fs = dvc.api.DVCFileSystem(str(clone), rev="v2")
         assert fs.info("data/sub")["type"] == "directory"
         assert not fs.exists("data/su")
+
+
+def test_a_small_file_of_a_folder_remote_is_read_without_an_event_loop(clone: Path) -> None:
+    """Reading one small file from a folder remote reads its object in one
+    call, verified into the temp cache: no asyncio, no reader thread (their
+    start-up was a good part of a one-file read)."""
+    code = (
+        "import sys, bale.api\n"
+        f"data = bale.api.read('data/sub/x.txt', repo={str(clone)!r}, rev='v1', mode='rb')\n"
+        "assert data == b'x\\n', data\n"
+        "assert 'asyncio' not in sys.modules\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+    assert bale.api.read("data/sub/x.txt", repo=str(clone), rev="v1", mode="rb") == b"x\n"
