@@ -265,7 +265,8 @@ class View:
         """The object of the tracked file ``rel``, every byte verified before
         it is returned (:mod:`bale.reader`): from a cache that has it, else
         streamed from the remote (a chunked blake3 file by the chunks each
-        read needs; a whole object landed in the temp cache first)."""
+        read needs; a whole object landed in the temp cache first: a small
+        one of a folder remote in one read, see :meth:`_fetch_small`)."""
         from bale import reader
 
         for ws in (self._own(), self._temp_ws):
@@ -273,11 +274,11 @@ class View:
                 stream = reader.open_cached(ws, algo, oid, name=rel)
                 if stream is not None:
                     return stream
-        if self._fetch_small(algo, oid, size):
-            stream = reader.open_cached(self._temp(), algo, oid, name=rel)
-            if stream is not None:
-                return stream
         with self._lock:
+            if self._fetch_small(algo, oid, size):
+                stream = reader.open_cached(self._temp(), algo, oid, name=rel)
+                if stream is not None:
+                    return stream
             remote = self._remote_reader()
             try:
                 return remote.open(algo, oid, size, name=rel)
