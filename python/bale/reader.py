@@ -26,7 +26,6 @@ for one thread at a time, like a file.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import concurrent.futures
 import contextlib
@@ -387,6 +386,10 @@ class _Loop:
     opened on, so a store is used from this loop only."""
 
     def __init__(self) -> None:
+        # asyncio here, not at the top: reading from a cache needs no loop
+        # (importing it is a good part of a one-file read's start-up).
+        import asyncio
+
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self.loop.run_forever, name="bale-reader", daemon=True
@@ -394,6 +397,8 @@ class _Loop:
         self._thread.start()
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        import asyncio
+
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -402,6 +407,8 @@ class _Loop:
     def stop(self) -> None:
         """Cancels what is in flight (a stream waiting on it gets
         ``CancelledError``, not a hang), then ends the loop."""
+
+        import asyncio
 
         async def cancel_all() -> None:
             tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
@@ -606,6 +613,8 @@ class RemoteReader:
         indexes = self._indexes
         assert indexes is not None  # loaded by open(), outside the loop
         listed = await self._get(key, start, end)
+        import asyncio
+
         return await asyncio.to_thread(indexes.open_chunks, oid, listed, self._source)
 
     def _load_segments(self, chunks: _core.RemoteChunks, start: int, end: int) -> None:
@@ -627,6 +636,8 @@ class RemoteReader:
 
     async def _read_chunks(self, chunks: _core.RemoteChunks, first: int, last: int) -> bytes:
         data = await self._get_all(chunks.reads(first, last))
+        import asyncio
+
         return await asyncio.to_thread(chunks.verify, first, last, data)
 
 

@@ -93,6 +93,8 @@ class _Clone:
 
     url: str
     path: Path
+    #: Cloned by this process just now: as current as a fetch would make it.
+    fresh: bool = False
 
     @classmethod
     def of(cls, url: str) -> _Clone:
@@ -101,6 +103,7 @@ class _Clone:
         clone = cls(url, path)
         if not (path / ".git").is_dir():
             clone._create()
+            clone.fresh = True
         return clone
 
     def _create(self) -> None:
@@ -259,7 +262,9 @@ class Source:
     @classmethod
     def _open_clone(cls, url: str, rev: str | None, repo_type: type[Repo]) -> Source:
         clone = _Clone.of(url)
-        commit = clone.resolve(rev) if _is_sha(rev) else None
+        # A clone made just now has every branch and the default branch as a
+        # fetch would (it still runs when the revision is not in the clone).
+        commit = clone.resolve(rev) if clone.fresh or _is_sha(rev) else None
         if commit is None:
             clone.fetch()
             commit = clone.resolve(rev)

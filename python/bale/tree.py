@@ -144,6 +144,18 @@ class _Index:
             self._manifests[out] = self.view.manifest(t.algo, t.out.oid)
         return self._manifests[out]
 
+    def _lookup(self, out: str, sub: str) -> tuple[tuple[str, str, int, bool] | None, bool]:
+        """The file ``sub`` of output ``out``'s manifest, or whether a file
+        is below it: from the manifest already read, else from the engine."""
+        if out in self._manifests:
+            for entry in self._manifests[out]:  # sorted: the first is the one
+                if entry[0] == sub:
+                    return entry, False
+            return None, any(e[0].startswith(sub + "/") for e in self._manifests[out])
+        t = self.outs[out]
+        assert t.out.oid is not None
+        return self.view.manifest_lookup(t.algo, t.out.oid, sub)
+
     def _file(self, out: str, entry: tuple[str, str, int, bool]) -> _Node:
         _sub, oid, size, isexec = entry
         algo = self.outs[out].algo
@@ -168,16 +180,16 @@ class _Index:
         parent, _, name = rel.rpartition("/")
         if out is None or out in self._expanded or rel == out:
             return self.dirs.get(parent, {}).get(name)
-        # One path inside an output not listed yet: a scan of its manifest,
-        # not a tree of all its files (one file of 100,000).
+        # One path inside an output not listed yet: looked up in its
+        # manifest by the engine, not a tree of all its files (one file of
+        # 100,000).
         sub = rel[len(out) + 1 :]
         found: _Node | None = None
-        for entry in self._manifest(out):
-            if entry[0] == sub:
-                found = self._file(out, entry)
-                break
-            if found is None and entry[0].startswith(sub + "/"):
-                found = _Node("directory", out=out)
+        entry, is_dir = self._lookup(out, sub)
+        if entry is not None:
+            found = self._file(out, entry)
+        elif is_dir:
+            found = _Node("directory", out=out)
         here = self.dirs.get(parent, {}).get(name)
         if here is not None and found is not None:
             return here.merged(found)

@@ -163,6 +163,17 @@ class View:
     def manifest(self, algo: str, oid: str) -> list[tuple[str, str, int, bool]]:
         """The files of the directory output ``oid``; its manifest alone is
         fetched if no cache has it (for md5: no file data)."""
+        return list(self._manifest_holder(algo, oid).manifest(algo, oid))
+
+    def manifest_lookup(
+        self, algo: str, oid: str, rel: str
+    ) -> tuple[tuple[str, str, int, bool] | None, bool]:
+        """The file ``rel`` of the directory output ``oid`` (``(entry,
+        False)``), else whether one is below it (``(None, is_dir)``), without
+        the whole manifest; fetched as :meth:`manifest` fetches it."""
+        return self._manifest_holder(algo, oid).manifest_lookup(algo, oid, rel)
+
+    def _manifest_holder(self, algo: str, oid: str) -> _core.Workspace:
         ws = self._holder(algo, oid)
         if ws is None:
             ws = self._temp()
@@ -170,7 +181,7 @@ class View:
                 self._fetch_manifest(ws, algo, oid)
             else:
                 self._fetch_trees(ws, oid)
-        return list(ws.manifest(algo, oid))
+        return ws
 
     def _fetch_trees(self, ws: _core.Workspace, oid: str) -> None:
         """Fetches the blake3 tree ``oid`` and the trees below it, a level at
@@ -255,7 +266,8 @@ class View:
         """The object of the tracked file ``rel``, every byte verified before
         it is returned (:mod:`bale.reader`): from a cache that has it, else
         streamed from the remote (a chunked blake3 file by the chunks each
-        read needs; a whole object landed in the temp cache first)."""
+        read needs; a whole object landed in the temp cache first: a small
+        one of a folder remote in one read, see :meth:`_fetch_small`)."""
         from bale import reader
 
         for ws in (self._own(), self._temp_ws):
@@ -264,11 +276,43 @@ class View:
                 if stream is not None:
                     return stream
         with self._lock:
+            if self._fetch_small(algo, oid, size):
+                stream = reader.open_cached(self._temp(), algo, oid, name=rel)
+                if stream is not None:
+                    return stream
             remote = self._remote_reader()
             try:
                 return remote.open(algo, oid, size, name=rel)
             except ObjectMissingError as e:
                 raise ObjectMissingError(f"{rel}: {e} (in {self.label})") from None
+
+    #: A whole (md5) object of a folder remote up to this size is read in
+    #: one call and verified into the temp cache, without starting the
+    #: remote reader's event loop (most files of a dataset are small).
+    small = 1 << 20
+
+    def _fetch_small(self, algo: str, oid: str, size: int | None) -> bool:
+        """Whether the md5 object ``oid`` of a folder remote, small and of
+        the recorded ``size``, is now in the temp cache (hashed as it
+        landed); anything else (absent, big, another remote) is left to
+        the remote reader, which says what is wrong."""
+        if not algo.startswith("md5"):
+            return False
+        rem = self._remote()
+        if rem.kind != "folder" or rem.path is None:
+            return False
+        ws = self._temp()
+        try:
+            with open(rem.path / ws.object_key(algo, oid), "rb") as f:
+                if os.fstat(f.fileno()).st_size > self.small:
+                    return False
+                data = f.read()
+        except OSError:
+            return False
+        if size is not None and len(data) != size:
+            return False
+        ws.ingest_bytes_many([(algo, oid, data, f"remote '{rem.name}'")])
+        return True
 
     def _remote_reader(self) -> RemoteReader:
         """The reader of the remote's objects, opened once (under the lock)."""

@@ -488,3 +488,37 @@ def test_an_http_remote_serves_listing_and_reads(source: Path, clone: Path) -> N
             assert fs.cat_file("data/train.csv", start=4, end=8) == b"1,2\n"
         assert bale.api.read("model.bin", repo=str(clone)) == "model-2\n"
         assert bale.api.get_url("model.bin", repo=str(clone)).startswith(f"{url}/files/md5/")
+
+
+def test_one_file_of_a_directory_output_is_found_without_the_whole_manifest(
+    clone: Path,
+) -> None:
+    """A read inside a directory output looks the path up in the manifest's
+    bytes (the engine), never building every entry in Python: what it finds
+    is what dvc finds."""
+    with RepoTree(str(clone), "v2") as tree:
+        assert tree.open("data/sub/z.txt").read() == b"z\n"
+        assert tree.info("data/sub")["type"] == "directory"
+        with pytest.raises(TargetNotFoundError):
+            tree.info("data/su")
+        with pytest.raises(TargetNotFoundError):
+            tree.open("data/sub/nope")
+        assert tree.index._manifests == {}
+        fs = dvc.api.DVCFileSystem(str(clone), rev="v2")
+        assert fs.info("data/sub")["type"] == "directory"
+        assert not fs.exists("data/su")
+
+
+def test_a_small_file_of_a_folder_remote_is_read_without_an_event_loop(clone: Path) -> None:
+    """Reading one small file from a folder remote reads its object in one
+    call, verified into the temp cache: no asyncio, no reader thread (their
+    start-up was a good part of a one-file read)."""
+    code = (
+        "import sys, bale.api\n"
+        f"data = bale.api.read('data/sub/x.txt', repo={str(clone)!r}, rev='v1', mode='rb')\n"
+        "assert data == b'x\\n', data\n"
+        "assert not {'asyncio', 'fsspec', 'aiohttp', 'ssl'} & set(sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+    assert bale.api.read("data/sub/x.txt", repo=str(clone), rev="v1", mode="rb") == b"x\n"

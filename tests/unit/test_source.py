@@ -157,3 +157,36 @@ def test_an_object_missing_on_the_remote_is_an_error_naming_the_source(tmp_path:
         pytest.raises(ObjectMissingError, match="not on the source's remote 'r'"),
     ):
         src.fetch(ws, [(t.algo, t.out.oid) for t in src.outputs() if t.out.oid])
+
+
+def test_a_first_clone_is_not_fetched_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clone made just now is as current as a fetch would make it (two
+    git processes less per first read): its tags too, one on no branch
+    included."""
+    root = make_source(tmp_path)
+    git(root, "checkout", "-q", "--detach")
+    (root / "loose.txt").write_text("loose\n")
+    git(root, "add", "loose.txt")
+    git(root, "commit", "-qm", "loose")
+    git(root, "tag", "loose")
+    git(root, "checkout", "-q", "main")
+    trace = tmp_path / "git-trace"
+    monkeypatch.setenv("GIT_TRACE", str(trace))
+
+    def fetches() -> int:
+        lines = trace.read_text().splitlines() if trace.exists() else []
+        trace.unlink(missing_ok=True)
+        return sum(1 for line in lines if "built-in: git fetch" in line)
+
+    url = f"file://{root}"
+    with Source.open(url, "v1") as src:
+        assert src.read_git("README.md") == b"readme\n"
+    assert fetches() == 0
+    with Source.open(url, "v1"):
+        pass
+    assert fetches() == 1  # a tag may move: the clone is fetched again
+    with Source.open(f"file://{root}/", "loose") as src:
+        assert src.read_git("loose.txt") == b"loose\n"
+    assert fetches() == 0

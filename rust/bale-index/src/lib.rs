@@ -33,6 +33,6 @@ pub mod workspace;
 
 pub use build::{build_target, hash_target, BuildOptions, Built};
 pub use diff::{diff_manifests, ManifestDiff};
-pub use manifest::{Entry, Manifest};
+pub use manifest::{Entry, Lookup, Manifest};
 pub use state::{Stat, State};
 pub use workspace::{Status, Workspace};

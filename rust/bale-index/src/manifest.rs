@@ -167,20 +167,40 @@ impl Manifest {
         s.into_bytes()
     }
 
+    /// What the stored manifest `oid` has at `rel`, read and verified as
+    /// [`Manifest::load`] reads it (the same errors), without the whole
+    /// sorted manifest for md5: one file of 100,000 is a scan.
+    pub fn lookup(odb: &Odb, oid: &Oid, rel: &str) -> Result<Lookup> {
+        match oid.algo() {
+            Algo::Md5 | Algo::Md5Dos2Unix => {
+                let bytes = odb.read_verified(oid)?;
+                lookup_dvc_json(oid.algo(), &bytes, odb.object_path(oid), rel)
+            }
+            Algo::Blake3 => Ok(Manifest::load(odb, oid)?.find(rel)),
+        }
+    }
+
+    /// What the manifest has at `rel`: the (first) file of that path, else
+    /// a directory if a file is below it.
+    pub fn find(&self, rel: &str) -> Lookup {
+        let at = self.entries.partition_point(|e| e.rel.as_str() < rel);
+        if let Some(e) = self.entries.get(at).filter(|e| e.rel == rel) {
+            return Lookup::File(e.clone());
+        }
+        // Paths under `rel/` sort together, though not right after `rel`
+        // (`rel-x` sorts between them).
+        let dir = format!("{rel}/");
+        let at = self.entries.partition_point(|e| e.rel < dir);
+        match self.entries.get(at) {
+            Some(e) if e.rel.starts_with(&dir) => Lookup::Dir,
+            _ => Lookup::Missing,
+        }
+    }
+
     /// Parses a `.dir` object. Keys other than `md5` and `relpath` are
     /// tolerated (DVC 2.x wrote some) and dropped.
     pub fn from_dvc_json(algo: Algo, bytes: &[u8], path: PathBuf) -> Result<Manifest> {
-        let bad = |reason: String| Error::BadManifest { path: path.clone(), reason };
-        let text = std::str::from_utf8(bytes).map_err(|_| bad("not UTF-8".into()))?;
-        let items = json::parse_manifest(text).map_err(|e| bad(format!("malformed JSON: {e}")))?;
-        let mut entries = Vec::with_capacity(items.len());
-        for (md5, rel) in items {
-            let oid = Oid::parse(algo, &md5).map_err(|_| bad(format!("bad md5 '{md5}' for '{rel}'")))?;
-            if rel.is_empty() || rel.starts_with('/') || rel.split('/').any(|c| c == ".." || c == "." || c.is_empty()) {
-                return Err(bad(format!("unsafe relpath '{rel}'")));
-            }
-            entries.push(Entry { rel, oid, size: 0, exec: false });
-        }
+        let mut entries = dvc_json_entries(algo, bytes, path)?;
         entries.sort_by(|a, b| a.rel.cmp(&b.rel));
         Ok(Manifest { algo, entries, empty_dirs: Vec::new() })
     }
@@ -197,6 +217,56 @@ impl Manifest {
         }
         root.serialize(odb)
     }
+}
+
+/// What a manifest has at one path ([`Manifest::lookup`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    File(Entry),
+    Dir,
+    Missing,
+}
+
+/// [`Manifest::lookup`] in a `.dir` object's bytes: every entry parsed and
+/// checked as [`Manifest::from_dvc_json`] does, none sorted or kept.
+fn lookup_dvc_json(algo: Algo, bytes: &[u8], path: PathBuf, rel: &str) -> Result<Lookup> {
+    let pairs = dvc_json_pairs(algo, bytes, path)?;
+    // Stored order; `from_dvc_json`'s sort is stable, so the first equal
+    // path here is the one `find` gives after it.
+    let dir = format!("{rel}/");
+    let mut found = Lookup::Missing;
+    for (oid, name) in pairs {
+        if name == rel {
+            return Ok(Lookup::File(Entry { rel: name.into_owned(), oid, size: 0, exec: false }));
+        }
+        if name.starts_with(&dir) {
+            found = Lookup::Dir;
+        }
+    }
+    Ok(found)
+}
+
+/// The entries of a `.dir` object in stored order, each checked.
+fn dvc_json_entries(algo: Algo, bytes: &[u8], path: PathBuf) -> Result<Vec<Entry>> {
+    let pairs = dvc_json_pairs(algo, bytes, path)?;
+    Ok(pairs.into_iter().map(|(oid, rel)| Entry { rel: rel.into_owned(), oid, size: 0, exec: false }).collect())
+}
+
+/// The `(id, relpath)` of each entry of a `.dir` object, in stored order,
+/// each checked; paths borrowed from `bytes` where they can be.
+fn dvc_json_pairs(algo: Algo, bytes: &[u8], path: PathBuf) -> Result<Vec<(Oid, std::borrow::Cow<'_, str>)>> {
+    let bad = |reason: String| Error::BadManifest { path: path.clone(), reason };
+    let text = std::str::from_utf8(bytes).map_err(|_| bad("not UTF-8".into()))?;
+    let items = json::parse_manifest(text).map_err(|e| bad(format!("malformed JSON: {e}")))?;
+    let mut entries = Vec::with_capacity(items.len());
+    for (md5, rel) in items {
+        let oid = Oid::parse(algo, &md5).map_err(|_| bad(format!("bad md5 '{md5}' for '{rel}'")))?;
+        if rel.is_empty() || rel.starts_with('/') || rel.split('/').any(|c| c == ".." || c == "." || c.is_empty()) {
+            return Err(bad(format!("unsafe relpath '{rel}'")));
+        }
+        entries.push((oid, rel));
+    }
+    Ok(entries)
 }
 
 /// Refuses a native manifest whose files' sizes add up past what a u64
@@ -506,7 +576,15 @@ fn load_tree(odb: &Odb, oid: &Oid, prefix: &str, m: &mut Manifest) -> Result<()>
 mod json {
     //! Just enough JSON to read `.dir` manifests: an array of flat objects.
 
-    pub fn parse_manifest(text: &str) -> Result<Vec<(String, String)>, String> {
+    use std::borrow::Cow;
+
+    /// An entry's `md5` and `relpath`.
+    pub type Pair<'a> = (Cow<'a, str>, Cow<'a, str>);
+
+    /// The `(md5, relpath)` of each entry, borrowed from `text` unless
+    /// escaped (a 100,000-file manifest is then parsed without allocating
+    /// a string per field).
+    pub fn parse_manifest(text: &str) -> Result<Vec<Pair<'_>>, String> {
         let mut p = Parser { s: text.as_bytes(), i: 0 };
         p.ws();
         p.expect(b'[')?;
@@ -531,7 +609,7 @@ mod json {
                 p.expect(b':')?;
                 p.ws();
                 let value = p.value()?;
-                match key.as_str() {
+                match &*key {
                     "md5" => md5 = value,
                     "relpath" => rel = value,
                     _ => {}
@@ -561,7 +639,7 @@ mod json {
         i: usize,
     }
 
-    impl Parser<'_> {
+    impl<'a> Parser<'a> {
         fn peek(&self) -> Option<u8> {
             self.s.get(self.i).copied()
         }
@@ -590,7 +668,7 @@ mod json {
             Ok(v)
         }
         /// A string or any scalar; only strings are returned.
-        fn value(&mut self) -> Result<Option<String>, String> {
+        fn value(&mut self) -> Result<Option<Cow<'a, str>>, String> {
             if self.peek() == Some(b'"') {
                 return self.string().map(Some);
             }
@@ -615,8 +693,17 @@ mod json {
             u32::from_str_radix(std::str::from_utf8(h).map_err(|_| "bad \\u escape")?, 16)
                 .map_err(|_| "bad \\u escape".to_string())
         }
-        fn string(&mut self) -> Result<String, String> {
+        fn string(&mut self) -> Result<Cow<'a, str>, String> {
             self.expect(b'"')?;
+            // Most strings have no escape: a slice of the (UTF-8) text.
+            let rest = &self.s[self.i..];
+            if let Some(n) = rest.iter().position(|&c| c == b'"' || c == b'\\') {
+                if rest[n] == b'"' {
+                    self.i += n + 1;
+                    let text = std::str::from_utf8(&rest[..n]).map_err(|_| "string is not UTF-8".to_string())?;
+                    return Ok(Cow::Borrowed(text));
+                }
+            }
             let mut out: Vec<u8> = Vec::new();
             loop {
                 match self.next() {
@@ -653,7 +740,7 @@ mod json {
                     Some(c) => out.push(c),
                 }
             }
-            String::from_utf8(out).map_err(|_| "string is not UTF-8".into())
+            String::from_utf8(out).map(Cow::Owned).map_err(|_| "string is not UTF-8".into())
         }
     }
 }
@@ -694,7 +781,8 @@ mod tests {
         let mut s = String::new();
         json_string(&mut s, "é日\u{1F600}\"\\\n\u{1}\u{7f}");
         assert_eq!(s, r#""\u00e9\u65e5\ud83d\ude00\"\\\n\u0001\u007f""#);
-        let parsed = json::parse_manifest(&format!("[{{\"md5\": \"x\", \"relpath\": {s}}}]")).unwrap();
+        let text = format!("[{{\"md5\": \"x\", \"relpath\": {s}}}]");
+        let parsed = json::parse_manifest(&text).unwrap();
         assert_eq!(parsed[0].1, "é日\u{1F600}\"\\\n\u{1}\u{7f}");
     }
 
@@ -889,6 +977,37 @@ mod tests {
                 let _ = parse_tree(&bytes, Path::new("t"));
                 let text = [TREE_HEADER.as_bytes(), &bytes].concat();
                 let _ = parse_tree(&text, Path::new("t"));
+            }
+
+            #[test]
+            fn a_lookup_finds_what_the_whole_manifest_has(
+                entries in proptest::collection::vec(("[ab]{1,2}([-/][ab]{1,2}){0,2}", any::<[u8; 16]>()), 0..8),
+                rel in "[ab]{1,2}([-/][ab]{1,2}){0,2}",
+                edits in edits(),
+            ) {
+                // Unsorted, with repeated paths, as a remote may serve it.
+                let entries: Vec<Entry> = entries
+                    .into_iter()
+                    .map(|(rel, d)| Entry { rel, oid: Oid::from_digest(Algo::Md5, &d, false), size: 0, exec: false })
+                    .collect();
+                let json = Manifest { algo: Algo::Md5, entries, empty_dirs: vec![] }.to_dvc_json();
+                for bytes in [json.clone(), mutate(json, &edits)] {
+                    let whole = Manifest::from_dvc_json(Algo::Md5, &bytes, "x".into());
+                    let one = lookup_dvc_json(Algo::Md5, &bytes, "x".into(), &rel);
+                    match (whole, one) {
+                        (Ok(m), Ok(found)) => {
+                            let scan = match m.entries.iter().find(|e| e.rel == rel) {
+                                Some(e) => Lookup::File(e.clone()),
+                                None if m.entries.iter().any(|e| e.rel.starts_with(&format!("{rel}/"))) => Lookup::Dir,
+                                None => Lookup::Missing,
+                            };
+                            prop_assert_eq!(&m.find(&rel), &scan);
+                            prop_assert_eq!(found, scan);
+                        }
+                        (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string()),
+                        (a, b) => prop_assert!(false, "whole {:?} but lookup {:?}", a.is_ok(), b.is_ok()),
+                    }
+                }
             }
 
             #[test]

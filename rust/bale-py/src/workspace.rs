@@ -7,7 +7,7 @@ use std::str::FromStr;
 use bale_checkout::{CheckoutOptions, LinkType, Linker};
 use bale_error::{Error, Result};
 use bale_hash::{Algo, Oid};
-use bale_index::{Manifest, State};
+use bale_index::{Lookup, Manifest, State};
 use bale_odb::Odb;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -261,10 +261,23 @@ impl Workspace {
     }
 
     /// The files of a directory object: `(relpath, oid, size, isexec)`.
-    fn manifest(&self, py: Python<'_>, algo: &str, oid: &str) -> PyResult<Vec<(String, String, u64, bool)>> {
+    fn manifest(&self, py: Python<'_>, algo: &str, oid: &str) -> PyResult<Vec<PyEntry>> {
         let oid = parse_oid(algo, oid).py_err(py)?;
         let m = py.detach(|| Manifest::load(self.ws.odb(), &oid)).py_err(py)?;
-        Ok(m.entries.into_iter().map(|e| (e.rel, e.oid.to_string(), e.size, e.exec)).collect())
+        Ok(m.entries.into_iter().map(py_entry).collect())
+    }
+
+    /// What the manifest `oid` has at `rel`: `(entry, False)` for a file,
+    /// `(None, True)` for a directory, `(None, False)` for nothing; read and
+    /// verified as `manifest` reads it, without converting every entry.
+    fn manifest_lookup(&self, py: Python<'_>, algo: &str, oid: &str, rel: &str) -> PyResult<(Option<PyEntry>, bool)> {
+        let oid = parse_oid(algo, oid).py_err(py)?;
+        let found = py.detach(|| Manifest::lookup(self.ws.odb(), &oid, rel)).py_err(py)?;
+        Ok(match found {
+            Lookup::File(e) => (Some(py_entry(e)), false),
+            Lookup::Dir => (None, true),
+            Lookup::Missing => (None, false),
+        })
     }
 
     /// The directory objects of `algo` the cache holds, newest first, at
@@ -713,4 +726,11 @@ pub fn unprotect(py: Python<'_>, path: PathBuf) -> PyResult<u64> {
 pub fn probe_links(py: Python<'_>, cache_dir: PathBuf, workspace_dir: PathBuf) -> PyResult<Vec<String>> {
     let works = py.detach(|| bale_checkout::probe_links(&cache_dir, &workspace_dir)).py_err(py)?;
     Ok(works.into_iter().map(|k| k.name().to_owned()).collect())
+}
+
+/// A manifest entry as Python sees it: `(rel, oid, size, exec)`.
+type PyEntry = (String, String, u64, bool);
+
+fn py_entry(e: bale_index::Entry) -> PyEntry {
+    (e.rel, e.oid.to_string(), e.size, e.exec)
 }
