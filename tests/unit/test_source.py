@@ -181,12 +181,12 @@ def test_a_first_clone_is_not_fetched_again(
         return sum(1 for line in lines if "built-in: git fetch" in line)
 
     url = f"file://{root}"
-    with Source.open(url, "v1") as src:
+    with Source.open(url, "v1", repo_type=Repo) as src:
         assert src.read_git("README.md") == b"readme\n"
     assert fetches() == 0
-    with Source.open(url, "v1"):
+    with Source.open(url, "v1", repo_type=Repo):
         pass
     assert fetches() == 1  # a tag may move: the clone is fetched again
-    with Source.open(f"file://{root}/", "loose") as src:
+    with Source.open(f"file://{root}/", "loose", repo_type=Repo) as src:
         assert src.read_git("loose.txt") == b"loose\n"
     assert fetches() == 0
