@@ -116,7 +116,26 @@ def _outs(f: DvcFile) -> list[Tracked]:
     # Imports included: every command covers their outputs as dvc does, and
     # where they differ (push, fetch) Tracked.pushed and .from_source_only say
     # (see bale.ops.imports).
+    raw = f.data.get("outs") or []
+    for i, o in enumerate(f.outs):
+        why = _unsupported(raw[i] if i < len(raw) and isinstance(raw[i], dict) else {}, o)
+        if why:
+            raise MetafileError(f"{f.path}: output '{o.path}' {why}")
     return [Tracked(f, o, abspath(f.path.parent / o.path)) for o in f.outs]
+
+
+def _unsupported(raw: dict[str, Any], out: Out) -> str | None:
+    """Why bale cannot handle an output, if it cannot: every command that
+    walks outputs fails on it rather than pass over it (a ``gc`` that did
+    would delete the data such an output names)."""
+    if "://" in out.path:
+        return "is a URL (an external output): bale tracks outputs inside the repository only"
+    if "files" in raw and out.oid is None:
+        return (
+            "lists its files inline ('files:', written for a version-aware remote), "
+            "which bale does not support yet"
+        )
+    return None
 
 
 def _outs_of(root: Path, path: Path, memo: ParseMemo) -> list[Tracked]:

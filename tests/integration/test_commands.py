@@ -783,3 +783,40 @@ def test_stat_cache_spares_rereading_and_survives_moving_the_repo(
             p.unlink()
     status = json.loads(run("bale", "status", "--json", cwd=moved).stdout)
     assert status == {"data.dvc": [{"changed outs": {"data": "modified"}}]}
+
+
+UNSUPPORTED_OUTPUTS = {
+    "inline": (
+        "outs:\n- path: d\n  files:\n  - relpath: a.txt\n"
+        "    md5: 0cc175b9c0f1b6a831c399e269772661\n    size: 1\n    version_id: v1\n",
+        "lists its files inline",
+    ),
+    "url": ("outs:\n- path: s3://bucket/key\n  etag: abc\n  size: 3\n", "is a URL"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(UNSUPPORTED_OUTPUTS))
+@pytest.mark.parametrize(
+    "command", ["status", "checkout", "pull", "fetch", "push", "gc -w -f", "du", "diff"]
+)
+def test_an_output_bale_cannot_handle_is_an_error_naming_its_file(
+    md5_repo: Path, run: Run, kind: str, command: str
+) -> None:
+    """An output written for what bale lacks (a version-aware remote's inline
+    listing, an external URL output) stops every command that walks outputs,
+    naming the file; none passes over it (a gc that did would delete the
+    cached object of the file it lists)."""
+    text, why = UNSUPPORTED_OUTPUTS[kind]
+    (md5_repo / "d.dvc").write_text(text)
+    run("bale", "remote", "add", "-d", "r", str(md5_repo.parent / "remote"))
+    run("git", "add", "-A")
+    run("git", "commit", "-qm", "an output bale cannot handle")
+    kept = md5_repo / ".dvc/cache/files/md5/0c/c175b9c0f1b6a831c399e269772661"
+    kept.parent.mkdir(parents=True)
+    kept.write_bytes(b"a")
+    proc = run("bale", *command.split(), ok=False)
+    assert proc.stderr.strip().splitlines() == [
+        f"ERROR: {md5_repo / 'd.dvc'}: output '{text.split()[3]}' {why}"
+        + proc.stderr.split(why, 1)[1].rstrip()
+    ]
+    assert kept.read_bytes() == b"a"
