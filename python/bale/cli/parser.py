@@ -17,13 +17,13 @@ GROUPS = {
     "storage": ("gc", "du", "serve"),
     "config": ("cache", "config"),
     "sync": ("push", "fetch", "pull"),
-    "remote": ("remote",),
+    "share": ("get", "import", "update", "ls"),
     "urls": ("import-url", "get-url", "ls-url", "list-url"),
+    "remote": ("remote",),
     "pipeline": ("repro", "stage", "lineage"),
     "metrics": ("metrics", "params"),
     "dag": ("dag",),
     "experiments": ("exp",),
-    "share": ("get", "import", "update", "ls"),
     "about": ("version", "doctor"),
 }
 
