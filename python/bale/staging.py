@@ -14,7 +14,43 @@ import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["staging_dir"]
+from bale.exceptions import TargetError
+
+__all__ = ["checked_destination", "publish", "staging_dir"]
+
+
+def checked_destination(dest: Path, named: str) -> Path:
+    """``dest`` (absolute), unless writing it could take what holds the
+    user's work: no name (``.``, a bucket's root), or the current directory
+    or one above it, which a replace (``-f``) would delete. ``named`` is what
+    the user gave, for the message."""
+    here = Path.cwd()
+    if dest.name in ("", ".", "..") or here.is_relative_to(dest):
+        raise TargetError(
+            f"{named}: names no file or directory to write here ({dest}); give one with -o"
+        )
+    return dest
+
+
+def publish(staged: Path, dest: Path) -> None:
+    """Moves ``staged`` to ``dest``, replacing what is there: the old content
+    is renamed aside first and put back if the move fails, so ``dest`` is at
+    every moment old or new; what was aside is then removed."""
+    aside = staged.with_name(staged.name + ".old")
+    replacing = os.path.lexists(dest)
+    if replacing:
+        os.replace(dest, aside)
+    try:
+        os.replace(staged, dest)
+    except BaseException:
+        if replacing:
+            os.replace(aside, dest)
+        raise
+    if replacing:
+        if aside.is_dir() and not aside.is_symlink():
+            shutil.rmtree(aside)
+        else:
+            aside.unlink()
 
 
 def staging_dir(parent: Path, verb: str) -> Path:

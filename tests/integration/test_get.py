@@ -154,3 +154,19 @@ def test_get_of_a_path_inside_a_directory_fetches_only_what_is_under_it(
     assert read_tree(out) == {"sub/b": b"2\n", "b": b"2\n"}
     err = run("bale", "get", f"file://{src}", "data/dir", cwd=out, ok=False).stderr
     assert "b026324c6904b2a9cb4b88d6d61c81d1" in err and "not on the source's remote" in err
+
+
+@pytest.mark.parametrize("args", [["."], [".", "-o", "."], [".."]])
+def test_get_never_replaces_the_current_directory_or_one_above_it(
+    tmp_path: Path, run: Run, args: list[str]
+) -> None:
+    """``get . -f`` names no file of its own: it is refused, and what the
+    current directory held is all still there (it used to be replaced by
+    the source's files)."""
+    src = make_source(tmp_path, run, "md5")
+    here = tmp_path / "work" / "inner"
+    here.mkdir(parents=True)
+    (here / "keep.txt").write_text("mine\n")
+    proc = run("bale", "get", str(src), *args, "-f", cwd=here, ok=False)
+    assert "names no file or directory to write here" in proc.stderr
+    assert (here / "keep.txt").read_text() == "mine\n"

@@ -24,7 +24,7 @@ from bale import _core
 from bale.exceptions import OutputNotTrackedError, TargetError
 from bale.redact import mask_url
 from bale.source import Source, lacking
-from bale.staging import staging_dir
+from bale.staging import checked_destination, publish, staging_dir
 
 if TYPE_CHECKING:
     from bale.index import Tracked
@@ -48,9 +48,9 @@ def destination(path: str, out: str | None) -> Path:
     ``path`` here."""
     name = posixpath.basename(posixpath.normpath(path.replace(os.sep, "/")))
     if out is None:
-        return Path(name).absolute()
+        return checked_destination(Path(name).absolute(), path)
     dest = Path(out).absolute()
-    return dest / name if dest.is_dir() else dest
+    return checked_destination(dest / name if dest.is_dir() else dest, out)
 
 
 def get(
@@ -66,7 +66,7 @@ def get(
     here), untracked."""
     dest = destination(path, out)
     if os.path.lexists(dest) and not force:
-        raise TargetError(f"{dest.name}: already exists here; use -f to overwrite it")
+        raise TargetError(f"{os.path.relpath(dest)}: already exists here; use -f to overwrite it")
     located = src.locate(path)
     git_files = [] if located else src.git_files(path)
     outs = [] if located else src.outputs_under(path)
@@ -83,7 +83,7 @@ def get(
             files = _checkout(src, tmp, [(t, sub, staged)], jobs)
         else:
             files = _tree(src, path, tmp, staged, git_files, outs, jobs)
-        publish(staged, dest, force)
+        publish(staged, dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return GetResult(dest, files)
@@ -184,20 +184,3 @@ def _no_hash(src: Source, t: Tracked) -> bool:
         f"{t.path.relative_to(src.root).as_posix()}: {mask_url(src.url)} records no hash for it "
         f"at {src.rev_label} (not committed, or a --no-download import): nothing to get"
     )
-
-
-def publish(staged: Path, dest: Path, force: bool) -> None:
-    """Moves ``staged`` to ``dest``; an existing ``dest`` (``force``) is
-    replaced only once the new one is complete, and then removed."""
-    if not os.path.lexists(dest):
-        os.rename(staged, dest)
-        return
-    if not force:
-        raise TargetError(f"{dest.name}: already exists here; use -f to overwrite it")
-    old = staged.with_name("old")
-    os.rename(dest, old)
-    os.rename(staged, dest)
-    if old.is_dir() and not old.is_symlink():
-        shutil.rmtree(old)
-    else:
-        old.unlink()

@@ -149,8 +149,7 @@ def _place(repo: Repo, dest: Path, out: Out, staged: Path | None) -> None:
     engine rewrites only the files that changed (each atomically): an update
     of 10 files of 100,000 touches those 10, and a killed one is finished by
     running it again."""
-    from bale.ops.get import publish
-    from bale.staging import staging_dir
+    from bale.staging import publish, staging_dir
 
     assert out.oid is not None
     types = repo.config.cache_types()
@@ -163,7 +162,7 @@ def _place(repo: Repo, dest: Path, out: Out, staged: Path | None) -> None:
         try:
             at = tmp / "out"
             repo.workspace.checkout(str(at), out.algo, out.oid, out.isexec, types, True)
-            publish(at, dest, force=True)
+            publish(at, dest)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     finally:

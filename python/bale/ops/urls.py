@@ -51,7 +51,7 @@ from bale.metafiles import (
 )
 from bale.progress import Bar
 from bale.remotes.urls import Entry, Info, LocalUrl, Node, Url, UrlMissingError, open_url
-from bale.staging import staging_dir
+from bale.staging import checked_destination, publish, staging_dir
 
 if TYPE_CHECKING:
     from bale.remotes import Remote
@@ -110,9 +110,10 @@ def resolve_output(url: str, out: str | Path | None, force: bool) -> Path:
         dest = Path(out) / name
     else:
         dest = Path(out)
-    dest = Path(os.path.abspath(dest))
+    dest = checked_destination(Path(os.path.abspath(dest)), str(out or url))
     if (dest.exists() or dest.is_symlink()) and not force:
-        raise TargetError(f"{dest.name}: already exists locally; use -f to overwrite it")
+        shown = os.path.relpath(dest)
+        raise TargetError(f"{shown}: already exists locally; use -f to overwrite it")
     return dest
 
 
@@ -126,22 +127,6 @@ def remotes_of(repo: Repo) -> Callable[[str], Remote]:
 
 # ---------------------------------------------------------------------------
 # moving data into place
-
-
-def _place(stage: Path, dest: Path) -> None:
-    """Moves ``stage/<dest's name>`` to ``dest``, replacing what is there:
-    the old content is renamed into ``stage`` first (removed with it), so
-    ``dest`` is at every moment old or new."""
-    new, aside = stage / dest.name, stage / (dest.name + ".old")
-    replacing = dest.exists() or dest.is_symlink()
-    if replacing:
-        os.replace(dest, aside)
-    try:
-        os.replace(new, dest)
-    except BaseException:
-        if replacing:
-            os.replace(aside, dest)
-        raise
 
 
 @dataclass(frozen=True)
@@ -178,12 +163,12 @@ def _fetch(repo: Repo, src: Url, info: Info, dest: Path, algo: str, jobs: int) -
         if isinstance(src, LocalUrl):
             stored = _store_local(repo, src, algo, True)
             ws.checkout(str(tmp), algo, stored.oid, stored.isexec, types)
-            _place(stage, dest)
+            publish(stage / dest.name, dest)
             return stored
         with Bar(f"Importing {src.shown}") as bar:
             src.download(tmp, info, jobs, bar)
             built = ws.build(str(tmp), algo, True, types[0] == "reflink", bar.progress, bar.tick)
-        _place(stage, dest)
+        publish(stage / dest.name, dest)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     if types[0] in ("hardlink", "symlink"):
@@ -447,7 +432,7 @@ def get_url(
             info = src.info()
             with Bar(f"Downloading {src.shown}") as bar:
                 src.download(stage / dest.name, info, _jobs(jobs), bar)
-        _place(stage, dest)
+        publish(stage / dest.name, dest)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return dest
