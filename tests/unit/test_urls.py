@@ -4,7 +4,20 @@ server: dvc's id of a prefix, and the order ``dvc ls-url`` lists it in
 
 from __future__ import annotations
 
-from bale.remotes.urls import Entry, Node, etag_tree_md5, tree_of_files, walk_listing
+from pathlib import Path
+
+import pytest
+
+from bale.exceptions import TargetError
+from bale.ops.urls import resolve_output
+from bale.remotes.urls import (
+    Entry,
+    Node,
+    check_relpath,
+    etag_tree_md5,
+    tree_of_files,
+    walk_listing,
+)
 
 FILES = [
     Entry("x", False, 2, "401b30e3b8b5d629635a5c613cdb7919"),
@@ -40,3 +53,25 @@ def test_tree_is_sorted_by_name_and_cut_at_the_depth_asked() -> None:
         [["a", []], ["s", [["t", [["z", []]]], ["y", []]]], ["x", []]],
     ]
     assert names(tree_of_files("b/p", FILES, 1)) == ["b/p", [["a", []], ["s", []], ["x", []]]]
+
+
+@pytest.mark.parametrize("key", ["../x", "a/../../x", "/etc/x", "a//b", "a/./b", "a/"])
+def test_a_listed_key_that_is_not_a_plain_relative_name_is_refused(key: str) -> None:
+    """A crafted S3 key never names a place outside the destination."""
+    with pytest.raises(TargetError, match="not a relative file name"):
+        check_relpath("s3://b/p", "p/", key)
+
+
+def test_a_plain_nested_key_is_accepted() -> None:
+    check_relpath("s3://b/p", "p/", "a/b/c.txt")
+
+
+@pytest.mark.parametrize("url", ["/", "s3://bucket", "s3://bucket/", "http://host/"])
+def test_a_url_that_names_no_file_has_no_destination_of_its_own(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``get-url s3://bucket -f`` would otherwise replace the current
+    directory: refused before anything is read."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(TargetError, match="names no file or directory to write here"):
+        resolve_output(url, None, force=True)

@@ -237,6 +237,17 @@ class _Remote(Url):
             self._loop.close()
 
 
+def check_relpath(url: str, prefix: str, relpath: str) -> None:
+    """Refuses a listed key that is not a plain relative name under
+    ``prefix``: a key is a name, not a path, and one with empty, ``.`` or
+    ``..`` parts would be written outside the destination."""
+    if any(part in ("", ".", "..") for part in relpath.split("/")):
+        raise TargetError(
+            f"{url}: key {prefix + relpath!r} is not a relative file name bale can write "
+            "(it has an empty, '.' or '..' part)"
+        )
+
+
 class S3Url(_Remote):
     """``s3://bucket/key``: the object ``key``, or every object under ``key/``."""
 
@@ -276,11 +287,14 @@ class S3Url(_Remote):
     async def _files(self, prefix: str) -> list[Entry]:
         """Every object under ``prefix``, relative to it (folder markers,
         keys ending in ``/``, are not files)."""
-        return [
+        found = [
             Entry(key[len(prefix) :], False, size, etag)
             async for key, size, etag in self._store.list_etags(prefix)
             if not key.endswith("/")
         ]
+        for f in found:
+            check_relpath(self.url, prefix, f.path)
+        return found
 
     def listing(self, recursive: bool, maxdepth: int | None = None) -> list[Entry]:
         return walk_listing(self.info().files, recursive, maxdepth)
