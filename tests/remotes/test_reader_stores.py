@@ -62,3 +62,29 @@ def test_random_reads_from_every_kind_of_store(store: StoreUnderTest, tmp_path: 
                     n = rng.choice([1, 1000, 70_000, 1 << 20, -1])
                     assert stream.seek(offset, whence) == model.seek(offset, whence)
                     assert stream.read(n) == model.read(n)
+
+
+def test_a_refresh_of_shared_index_copies_leaves_others_downloads_alone(tmp_path: Path) -> None:
+    """bale.api's index copies are shared by every process reading a remote:
+    one process's refresh must not delete another's download in flight
+    (a temp name beside the copies), only copies the remote dropped."""
+    import asyncio
+
+    from bale.remotes.folder import FolderStore
+
+    ws, files = _stored(tmp_path)
+    store = FolderStore("r", tmp_path / "remote")
+    (tmp_path / "remote").mkdir()
+    paths = packed.PackedPaths(indexes=tmp_path / "push-indexes", staging=tmp_path / "staging")
+    blake3 = [k for k in files if k[0] == "blake3"]
+    asyncio.run(packed.push(store, ws, blake3, paths, 2, Bar("push", enabled=False), 2 << 20))
+    shared = packed.PackedPaths(indexes=tmp_path / "shared", staging=tmp_path / "staging2")
+    shared.indexes.mkdir()
+    in_flight = shared.indexes / ".bale4242x0.tmp"
+    in_flight.write_bytes(b"part of another process's download")
+    dropped = shared.indexes / ("0" * 64 + ".idx")
+    dropped.write_bytes(b"")
+    asyncio.run(packed.refresh_indexes(store, shared, 2))
+    assert in_flight.exists()
+    assert not dropped.exists()
+    assert sorted(p.name for p in shared.indexes.glob("*.idx"))

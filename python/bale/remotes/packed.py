@@ -101,7 +101,9 @@ async def refresh_indexes(store: Store, paths: PackedPaths, jobs: int) -> list[s
     damaged = await asyncio.to_thread(_core.check_index_copies, paths.indexes)
     for name in damaged:
         warn(f"{paths.indexes / name}: a damaged copy of a remote index; fetched again")
-    have = set(os.listdir(paths.indexes))
+    # Index copies only: another process sharing these copies (bale.api's
+    # user-level ones) may have a download in flight here under a temp name.
+    have = {n for n in os.listdir(paths.indexes) if n.endswith(".idx")}
     listed: dict[str, str] = {}
     packs: set[str] = set()
     async for key, _size in store.list(PACKS_PREFIX):
