@@ -26,6 +26,7 @@ import os
 import shutil
 import tempfile
 import threading
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -149,6 +150,9 @@ class View:
         with self._temp_lock:
             if self._temp_ws is None:
                 self._tmp = Path(tempfile.mkdtemp(prefix="bale-api-"))
+                # fsspec and pandas never close a filesystem: the temp cache
+                # goes when the view does, closed or not.
+                weakref.finalize(self, shutil.rmtree, self._tmp, True)
                 self._temp_ws = _core.Workspace(
                     str(self._tmp / "ws"), str(self._tmp / "cache"), None, self.jobs
                 )

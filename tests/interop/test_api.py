@@ -522,3 +522,19 @@ def test_a_small_file_of_a_folder_remote_is_read_without_an_event_loop(clone: Pa
     env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
     assert bale.api.read("data/sub/x.txt", repo=str(clone), rev="v1", mode="rb") == b"x\n"
+
+
+def test_a_file_system_never_closed_leaves_no_temp_cache(clone: Path) -> None:
+    """fsspec and pandas drop a file system without closing it: its temp
+    cache of fetched objects goes with it all the same."""
+    import gc
+
+    fs = BaleFileSystem(repo=str(clone), rev="v2")
+    assert fs.cat_file("data/y.txt") == bale.api.read(
+        "data/y.txt", repo=str(clone), rev="v2", mode="rb"
+    )
+    tmp = fs.view._tmp
+    assert tmp is not None and tmp.is_dir()
+    del fs
+    gc.collect()
+    assert not tmp.exists()
