@@ -15,7 +15,8 @@ Where a source lives, as dvc 3.67.1 opens it:
   ``$XDG_CACHE_HOME/bale/repos/<sha256(url)[:16]>`` (``git clone
   --no-checkout``), fetched again when the revision may have moved (a
   branch, no revision, an id not yet present), and each commit read is
-  checked out once, immutably, under ``commits/<sha>`` of that clone: the
+  checked out once, immutably, under ``commits/<sha>`` of that clone (git
+  writes to the clone under its lock, ``.git/bale.lock``): the
   config there is the one committed. Such a source has no cache of its own:
   its objects come from its default remote, as in dvc.
 
@@ -25,12 +26,15 @@ copies from a local cache, and every object a remote sends.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import posixpath
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -125,20 +129,33 @@ class _Clone:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Holds the clone's lock (waiting for it): git's ref and worktree
+        locks fail rather than wait, so two processes reading one URL (a
+        data loader's workers) take turns to fetch and check out."""
+        fd = os.open(self.path / ".git" / "bale.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # and with it the lock
+
     def fetch(self) -> None:
-        proc = _git(
-            self.path,
-            "fetch",
-            "--quiet",
-            "--force",
-            "--tags",
-            "origin",
-            "+refs/heads/*:refs/remotes/origin/*",
-        )
-        if proc.returncode != 0:
-            raise SourceError(f"{mask_url(self.url)}: git fetch failed: {_last_line(proc)}")
-        # The remote's default branch may have changed since the clone.
-        _git(self.path, "remote", "set-head", "origin", "--auto")
+        with self._locked():
+            proc = _git(
+                self.path,
+                "fetch",
+                "--quiet",
+                "--force",
+                "--tags",
+                "origin",
+                "+refs/heads/*:refs/remotes/origin/*",
+            )
+            if proc.returncode != 0:
+                raise SourceError(f"{mask_url(self.url)}: git fetch failed: {_last_line(proc)}")
+            # The remote's default branch may have changed since the clone.
+            _git(self.path, "remote", "set-head", "origin", "--auto")
 
     def resolve(self, rev: str | None) -> str | None:
         """The commit ``rev`` names here (a branch as the remote has it), or None."""
@@ -151,27 +168,29 @@ class _Clone:
 
     def checkout(self, commit: str) -> Path:
         """An immutable checkout of ``commit``, made once (by whichever
-        process gets there first)."""
+        process gets there first). It counts as made once its marker
+        (``commits/<sha>.done``) exists: one a killed process left half made
+        is removed and made again."""
         dest = self.path / "commits" / commit
-        if (dest / ".git").exists():
+        done = dest.with_name(commit + ".done")
+        if done.exists():
             return dest
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".checkout-", dir=dest.parent))
-        tmp.rmdir()  # git worktree add creates it
-        proc = _git(self.path, "worktree", "add", "--detach", "--quiet", str(tmp), commit)
-        if proc.returncode != 0:
-            raise SourceError(
-                f"{mask_url(self.url)}: cannot check out {commit}: {_last_line(proc)}"
-            )
-        try:
-            os.rename(tmp, dest)
-        except OSError:
-            if not (dest / ".git").exists():
-                raise
-            _git(self.path, "worktree", "remove", "--force", str(tmp))
-            return dest
-        # Point git's records of the worktree at its final place.
-        _git(self.path, "worktree", "repair", str(dest))
+        with self._locked():
+            if done.exists():
+                return dest
+            if os.path.lexists(dest):
+                _git(self.path, "worktree", "remove", "--force", str(dest))
+                shutil.rmtree(dest, ignore_errors=True)
+            _git(self.path, "worktree", "prune")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            proc = _git(self.path, "worktree", "add", "--detach", "--quiet", str(dest), commit)
+            if proc.returncode != 0:
+                shutil.rmtree(dest, ignore_errors=True)
+                _git(self.path, "worktree", "prune")
+                raise SourceError(
+                    f"{mask_url(self.url)}: cannot check out {commit}: {_last_line(proc)}"
+                )
+            done.touch()
         return dest
 
 

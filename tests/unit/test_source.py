@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -190,3 +191,46 @@ def test_a_first_clone_is_not_fetched_again(
     with Source.open(f"file://{root}/", "loose", repo_type=Repo) as src:
         assert src.read_git("loose.txt") == b"loose\n"
     assert fetches() == 0
+
+
+def test_a_checkout_a_killed_process_left_half_made_is_made_again(tmp_path: Path) -> None:
+    """A checkout counts once its marker exists: a directory without one
+    (a kill mid-checkout) is removed and checked out again."""
+    root = make_source(tmp_path)
+    url = f"file://{root}"
+    with Source.open(url, rev="v1", repo_type=Repo) as src:
+        made = src.root
+    made.with_name(made.name + ".done").unlink(missing_ok=True)
+    (made / "data" / "file.txt.dvc").unlink()
+    (made / "junk").write_text("half made\n")
+    with Source.open(url, rev="v1", repo_type=Repo) as src:
+        assert src.root == made
+        assert (made / "data" / "file.txt.dvc").is_file() and not (made / "junk").exists()
+        assert [t.rel(src.repo) for t in src.outputs()] == ["data/dir", "data/file.txt"]
+
+
+def test_processes_reading_one_url_at_once_take_turns(tmp_path: Path) -> None:
+    """git's ref and worktree locks fail rather than wait: readers of one
+    URL (a data loader's workers) serialise on the clone's lock instead."""
+    root = make_source(tmp_path)
+    with Source.open(f"file://{root}", rev="v1", repo_type=Repo):
+        pass  # the clone exists: every reader below fetches into it
+    (root / "README.md").write_text("two\n")
+    git(root, "commit", "-qam", "two")
+    git(root, "tag", "v2")
+    code = (
+        "import sys\nfrom bale.repo import Repo\nfrom bale.source import Source\n"
+        "with Source.open(sys.argv[1], rev=sys.argv[2], repo_type=Repo) as s:\n"
+        "    print(s.read_git('README.md').decode(), end='')\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, f"file://{root}", rev],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for rev in ["v2", "main"] * 4
+    ]
+    got = [p.communicate() for p in procs]
+    assert [(out, err) for out, err in got] == [("two\n", "")] * 8
