@@ -466,15 +466,19 @@ class RepoTree:
         view = self.view
         # One worker: fetches and evictions run in order, behind the caller.
         with concurrent.futures.ThreadPoolExecutor(1) as fetcher:
-            ahead = fetcher.submit(view.prefetch, self._objects(groups[0]))
+            objects = [self._objects(g) for g in groups]
+            ahead = fetcher.submit(view.prefetch, objects[0])
             for i, group in enumerate(groups):
                 ahead.result()
-                if i + 1 < len(groups):
-                    ahead = fetcher.submit(view.prefetch, self._objects(groups[i + 1]))
+                following = set(objects[i + 1]) if i + 1 < len(groups) else set()
+                if following:
+                    ahead = fetcher.submit(view.prefetch, objects[i + 1])
                 try:
                     yield group
                 finally:
-                    fetcher.submit(view.evict, self._objects(group))
+                    # Not what the next group shares (same content, other
+                    # names): its prefetch found it here and did not fetch it.
+                    fetcher.submit(view.evict, [o for o in objects[i] if o not in following])
 
     def stream(self, path: str = "", *, prefetch: int | None = None) -> Iterator[tuple[str, bytes]]:
         """Every file at or under ``path`` as ``(name, content)``, in sorted

@@ -538,3 +538,37 @@ def test_a_file_system_never_closed_leaves_no_temp_cache(clone: Path) -> None:
     del fs
     gc.collect()
     assert not tmp.exists()
+
+
+def test_stream_keeps_an_object_the_next_batch_shares(sh: Sh, tmp_path: Path) -> None:
+    """Two files of one content in consecutive batches: the second batch's
+    prefetch finds the object already here, so evicting the first batch must
+    leave it (it was dropped, and each such file read alone from the remote)."""
+    root = tmp_path / "shared"
+    root.mkdir()
+    sh.git("init", "-q", cwd=root)
+    sh.run([sys.executable, "-m", "bale", "init", "-q", "--hash", "md5"], root)
+    (root / "data").mkdir()
+    for name, text in [("a", "same\n"), ("b", "same\n"), ("c", "other\n")]:
+        (root / "data" / name).write_text(text)
+    sh.run([sys.executable, "-m", "bale", "remote", "add", "-d", "r", str(tmp_path / "r")], root)
+    sh.run([sys.executable, "-m", "bale", "add", "-q", "data"], root)
+    sh.run([sys.executable, "-m", "bale", "push", "-q"], root)
+    sh.git("add", "-A", cwd=root)
+    sh.git("commit", "-qm", "one", cwd=root)
+    clone = tmp_path / "clone"
+    sh.git("clone", "-q", str(root), str(clone), cwd=tmp_path)
+    tree = RepoTree(str(clone), "HEAD", jobs=1)
+    tree.batch = 1
+    alone = []
+    fetch_small = tree.view._fetch_small
+
+    def counted(algo: str, oid: str, size: int | None) -> bool:
+        alone.append(oid)
+        return fetch_small(algo, oid, size)
+
+    tree.view._fetch_small = counted  # type: ignore[method-assign]
+    got = dict(tree.stream("data", prefetch=1))
+    tree.close()
+    assert got == {"data/a": b"same\n", "data/b": b"same\n", "data/c": b"other\n"}
+    assert alone == []
