@@ -279,16 +279,18 @@ class View:
                 stream = reader.open_cached(ws, algo, oid, name=rel)
                 if stream is not None:
                     return stream
+        if self._fetch_small(algo, oid, size):
+            stream = reader.open_cached(self._temp(), algo, oid, name=rel)
+            if stream is not None:
+                return stream
+        # The lock for making the reader only: opens of different files
+        # (whole md5 objects downloaded first) run side by side.
         with self._lock:
-            if self._fetch_small(algo, oid, size):
-                stream = reader.open_cached(self._temp(), algo, oid, name=rel)
-                if stream is not None:
-                    return stream
             remote = self._remote_reader()
-            try:
-                return remote.open(algo, oid, size, name=rel)
-            except ObjectMissingError as e:
-                raise ObjectMissingError(f"{rel}: {e} (in {self.label})") from None
+        try:
+            return remote.open(algo, oid, size, name=rel)
+        except ObjectMissingError as e:
+            raise ObjectMissingError(f"{rel}: {e} (in {self.label})") from None
 
     #: A whole (md5) object of a folder remote up to this size is read in
     #: one call and verified into the temp cache, without starting the
