@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bale.exceptions import TargetError
 
-__all__ = ["checked_destination", "publish", "staging_dir"]
+__all__ = ["checked_destination", "publish", "staging_dir", "sweep_dead"]
 
 
 def checked_destination(dest: Path, named: str) -> Path:
@@ -58,14 +58,27 @@ def staging_dir(parent: Path, verb: str) -> Path:
     removing those a killed ``bale`` left there (its pid is gone): a
     download interrupted half-way leaves nothing behind once rerun."""
     prefix = f".bale-{verb}-"
-    for old in parent.glob(prefix + "*"):
-        pid = old.name[len(prefix) :].split("-", 1)[0]
+    sweep_dead(parent, prefix)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent))
+
+
+def sweep_dead(parent: Path, prefix: str = "") -> None:
+    """Removes the entries of ``parent`` named ``<prefix><pid>[-...]`` whose
+    process is gone (a killed download, push or fetch: what it staged can be
+    gigabytes); those of live processes, this one included, stay."""
+    try:
+        names = os.listdir(parent)
+    except FileNotFoundError:
+        return
+    for name in names:
+        if not name.startswith(prefix):
+            continue
+        pid = name[len(prefix) :].split("-", 1)[0]
         if not pid.isdigit() or int(pid) == os.getpid():
             continue
         try:
             os.kill(int(pid), 0)
         except ProcessLookupError:
-            shutil.rmtree(old, ignore_errors=True)
+            shutil.rmtree(parent / name, ignore_errors=True)
         except PermissionError:
             pass  # alive, someone else's
-    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent))

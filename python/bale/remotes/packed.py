@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 from bale import _core
 from bale.console import warn
 from bale.remotes.sync import Moved, for_each
+from bale.staging import sweep_dead
 
 if TYPE_CHECKING:
     from bale.progress import Bar
@@ -61,29 +62,11 @@ class PackedPaths:
         tag = hashlib.sha256(url.encode()).hexdigest()[:16]
         base = tmp_dir / "bale" / "remotes" / tag
         staging_root = tmp_dir / "bale" / "staging"
-        _sweep_dead(staging_root)
+        sweep_dead(staging_root)
         staging = staging_root / str(os.getpid())
         # Ours by name only: a dead process with our pid may have left it.
         shutil.rmtree(staging, ignore_errors=True)
         return cls(indexes=base / "indexes", staging=staging)
-
-
-def _sweep_dead(staging_root: Path) -> None:
-    """Removes the staging folders of killed pushes and fetches (named by
-    pid): a staged pack or a fetched range can be gigabytes."""
-    try:
-        names = os.listdir(staging_root)
-    except FileNotFoundError:
-        return
-    for name in names:
-        if not name.isdigit() or int(name) == os.getpid():
-            continue
-        try:
-            os.kill(int(name), 0)
-        except ProcessLookupError:
-            shutil.rmtree(staging_root / name, ignore_errors=True)
-        except PermissionError:
-            pass  # alive, someone else's
 
 
 async def refresh_indexes(store: Store, paths: PackedPaths, jobs: int) -> list[str]:
