@@ -136,6 +136,18 @@ def files_under(root: Path, rev: str, suffix: str = "") -> list[tuple[str, str]]
     return found if prefix == "." else [(n, b) for n, b in found if n.startswith(prefix + "/")]
 
 
+def sized_blobs(listing: bytes) -> list[tuple[str, str, int | None]]:
+    """The files of ``git ls-tree -r -l -z`` output: ``(path from the top,
+    mode, size)`` (no size for a submodule's or an unreadable entry)."""
+    found = []
+    for line in listing.decode("utf-8", errors="surrogateescape").split("\0"):
+        meta, _tab, name = line.partition("\t")
+        parts = meta.split()
+        if len(parts) == 4 and parts[1] == "blob":
+            found.append((name, parts[0], int(parts[3]) if parts[3].isdigit() else None))
+    return found
+
+
 @functools.lru_cache(maxsize=4)
 def _tree(root: Path, rev: str) -> tuple[tuple[str, str], ...]:
     out = git(root, "ls-tree", "-r", "-z", "--full-tree", rev)

@@ -377,17 +377,11 @@ class Source:
             raise SourceError(
                 f"{mask_url(self.url)}: git ls-tree {self.rev_label}: {_last_line(proc)}"
             )
-        found = []
-        for line in proc.stdout.decode("utf-8", errors="surrogateescape").split("\0"):
-            meta, _tab, name = line.partition("\t")
-            parts = meta.split()
-            if len(parts) != 4 or parts[1] != "blob":
-                continue
-            if spec and name != spec and not name.startswith(spec.rstrip("/") + "/"):
-                continue
-            size = int(parts[3]) if parts[3].isdigit() else 0
-            found.append((name[len(prefix) :], size))
-        return found
+        return [
+            (name[len(prefix) :], size or 0)
+            for name, _mode, size in scm.sized_blobs(proc.stdout)
+            if not spec or name == spec or name.startswith(spec.rstrip("/") + "/")
+        ]
 
     def git_dirs(self) -> dict[str, int]:
         """The directories git tracks at :attr:`commit` (repository-relative,

@@ -378,20 +378,14 @@ def _git_files(root: Path, commit: str) -> list[GitFile]:
     ``root`` (repository-relative), from one ``git ls-tree``; ``.dvc/`` left out."""
     prefix = scm.subdir(root)
     args = ["ls-tree", "-r", "-l", "-z", "--full-tree", commit]
-    out = scm.git(root, *args).stdout.decode("utf-8", errors="surrogateescape")
     found: list[GitFile] = []
-    for line in out.split("\0"):
-        meta, _tab, name = line.partition("\t")
-        parts = meta.split()
-        if len(parts) != 4 or parts[1] != "blob":
-            continue
+    for name, mode, size in scm.sized_blobs(scm.git(root, *args).stdout):
         if prefix != ".":
             if not name.startswith(prefix + "/"):
                 continue
             name = name[len(prefix) + 1 :]
-        if name.startswith(".dvc/"):
-            continue
-        found.append((name, int(parts[3]) if parts[3] != "-" else None, parts[0] == "100755"))
+        if not name.startswith(".dvc/"):
+            found.append((name, size, mode == "100755"))
     return found
 
 
