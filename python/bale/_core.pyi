@@ -307,6 +307,20 @@ class Workspace:
         tick: Callable[[], object] | None = None,
         relink_only: bool = False,
     ) -> CheckoutResult: ...
+    def copy_out(
+        self,
+        items: list[tuple[str, str, _Path, bool]],
+        link_types: list[str],
+        progress: Progress | None = None,
+        tick: Callable[[], object] | None = None,
+        jobs: int | None = None,
+        source: _Path | None = None,
+    ) -> list[int]:
+        """Writes each ``(algo, oid, dest, isexec)`` object at ``dest``
+        (atomically, parents made, every object verified first), in
+        parallel; the indices of the items whose object the cache does not
+        hold whole (nothing written for those). With ``source`` (a folder
+        remote in the cache's layout) the objects come from there."""
     def manifest(self, algo: str, oid: str) -> list[tuple[str, str, int, bool]]: ...
     def manifest_lookup(
         self, algo: str, oid: str, rel: str

@@ -16,7 +16,11 @@ from pathlib import Path
 
 from bale.exceptions import TargetError
 
-__all__ = ["checked_destination", "publish", "staging_dir", "sweep_dead"]
+__all__ = ["COPY_TYPES", "checked_destination", "publish", "staging_dir", "sweep_dead"]
+
+#: Link types a copy out of a cache may use: never a link a later edit of
+#: the copy could write through into the cache.
+COPY_TYPES = ["reflink", "copy"]
 
 
 def checked_destination(dest: Path, named: str) -> Path:

@@ -424,6 +424,34 @@ class RepoTree:
         self._copy_all(pairs)
 
     def _copy_all(self, pairs: list[tuple[str, str]]) -> None:
+        """Writes each ``(path, local path)``: the tracked files a batch at
+        a time, fetched ahead, by the engine (straight from the cache that
+        holds them); what git has, and what no cache holds whole (a file
+        kept as chunks), one by one through :meth:`open`."""
+        where = dict(pairs)
+        one_by_one = [src for src, _dest in pairs if self._tracked(src) is None]
+        tracked = [src for src, _dest in pairs if self._tracked(src) is not None]
+
+        def items(names: list[str]) -> list[tuple[str, str, str, bool]]:
+            found = []
+            for name in names:
+                node = self._tracked(name)
+                assert node is not None and node.algo and node.oid
+                found.append((node.algo, node.oid, where[name], node.isexec))
+            return found
+
+        # What a cache or a folder remote holds is copied straight from it.
+        lacking = [tracked[i] for i in self.view.copy_out(items(tracked), remote=True)]
+        for group in self._batches(lacking):
+            one_by_one += [group[i] for i in self.view.copy_out(items(group))]
+        self._copy_each([(src, where[src]) for src in one_by_one])
+
+    def _tracked(self, name: str) -> _Node | None:
+        """The node of ``name`` when its bytes are an object (not git's)."""
+        node = self.index.node(name)
+        return node if node is not None and not node.git and node.algo and node.oid else None
+
+    def _copy_each(self, pairs: list[tuple[str, str]]) -> None:
         def one(pair: tuple[str, str]) -> None:
             src, dest = pair
             parent = os.path.dirname(dest) or "."
@@ -437,11 +465,9 @@ class RepoTree:
                 Path(tmp).unlink(missing_ok=True)
                 raise
 
-        where = dict(pairs)
         with concurrent.futures.ThreadPoolExecutor(self.jobs) as pool:
-            for group in self._batches([src for src, _dest in pairs]):
-                for fut in [pool.submit(one, (src, where[src])) for src in group]:
-                    fut.result()
+            for fut in [pool.submit(one, pair) for pair in pairs]:
+                fut.result()
 
     # -- many files: fetched ahead in batches ---------------------------------
 
@@ -449,8 +475,9 @@ class RepoTree:
         """The objects of the tracked files among ``names`` (what git has is read from git)."""
         found = []
         for name in names:
-            node = self.index.node(name)
-            if node is not None and not node.git and node.algo and node.oid:
+            node = self._tracked(name)
+            if node is not None:
+                assert node.algo and node.oid
                 found.append((node.algo, node.oid))
         return found
 

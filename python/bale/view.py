@@ -39,6 +39,7 @@ from bale.exceptions import (
     TargetNotFoundError,
 )
 from bale.redact import mask_url
+from bale.staging import COPY_TYPES
 
 if TYPE_CHECKING:
     from bale.index import Tracked
@@ -263,6 +264,39 @@ class View:
             if ws is not None and obj in self.fetched:
                 self.fetched.discard(obj)
                 Path(ws.object_path(*obj)).unlink(missing_ok=True)
+
+    def copy_out(self, items: list[tuple[str, str, str, bool]], remote: bool = False) -> list[int]:
+        """Writes each ``(algo, oid, dest, isexec)`` object at ``dest`` as a
+        private copy (never a link into a cache), from whichever cache holds
+        it (with ``remote``, also straight from a folder remote: no temp
+        copy), in parallel, every object verified first; the indices of
+        the items no cache holds whole (nothing written for those)."""
+        # Local disk work: more threads than this contend for directory
+        # locks (10,000 files: 0.4 s with 4 threads, 1.4-1.9 s with 16).
+        jobs = 2 * (os.cpu_count() or 1)
+        todo = list(range(len(items)))
+        for ws in (self._own(), self._temp_ws):
+            if ws is not None and todo:
+                left = ws.copy_out([items[i] for i in todo], COPY_TYPES, jobs=jobs)
+                todo = [todo[i] for i in left]
+        folder = self._folder_remote() if remote and todo else None
+        if folder is not None:
+            md5 = [i for i in todo if items[i][0].startswith("md5")]
+            left = self._temp().copy_out(
+                [items[i] for i in md5], COPY_TYPES, jobs=jobs, source=folder
+            )
+            done = set(md5) - {md5[i] for i in left}
+            todo = [i for i in todo if i not in done]
+        return todo
+
+    def _folder_remote(self) -> Path | None:
+        """The folder of the default (or chosen) remote when it is a local
+        folder in the cache's layout; None for any other, or none."""
+        try:
+            rem = self._remote()
+        except BaleError:
+            return None  # a fetch says what is wrong
+        return rem.path if rem.kind == "folder" and rem.path is not None else None
 
     def open_object(
         self, algo: str, oid: str, rel: str, size: int | None = None

@@ -231,6 +231,22 @@ def test_get_copies_a_directory_like_dvcs_file_system(source: Path, tmp_path: Pa
     assert not [p for p in tmp_path.rglob(".bale-get-*")]
 
 
+def test_get_with_maxdepth_copies_the_levels_asked_for(clone: Path, tmp_path: Path) -> None:
+    """A clone without a cache: the files come straight from the folder remote."""
+    want = tmp_path / "dvc"
+    dvc.api.DVCFileSystem(str(clone), rev="v2").get("data", str(want), recursive=True, maxdepth=1)
+    with BaleFileSystem(repo=str(clone), rev="v2") as fs:
+        fs.get("data", str(tmp_path / "bale"), recursive=True, maxdepth=1)
+        fs.get("data", str(tmp_path / "all"), recursive=True)
+        # no temp copy of a file: only the directory's manifest was fetched
+        assert fs.view._tmp is not None
+        fetched = [p.name for p in (fs.view._tmp / "cache").rglob("*") if p.is_file()]
+        assert len(fetched) == 1 and fetched[0].endswith(".dir"), fetched
+    assert _tree(tmp_path / "bale") == _tree(want)
+    assert "sub/x.txt" not in _tree(want)
+    assert _tree(tmp_path / "all")["sub/x.txt"] == b"x\n"
+
+
 def _tree(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
@@ -406,6 +422,11 @@ def test_a_version_compacted_into_chunks_reads_like_any_other(
         assert f.read() == v1["big.bin"][-100:]
     assert bale.api.read("big.bin", repo=str(root), rev="v1", mode="rb") == v1["big.bin"]
     tree.close()
+    # a copy of it is rebuilt from the chunks, beside files copied whole
+    out = root.parent / "got"
+    with BaleFileSystem(repo=str(root), rev="v1") as fs:
+        fs.get("", str(out), recursive=True)
+    assert (out / "big.bin").read_bytes() == v1["big.bin"]
 
 
 def test_a_corrupt_remote_object_never_reaches_the_caller(
@@ -425,6 +446,8 @@ def test_a_corrupt_remote_object_never_reaches_the_caller(
             )
         assert not (tmp_path / "out" / "train.csv").exists()
         assert not list(tmp_path.rglob(".bale-get-*"))
+        # the remote is only read: its bad object is still there for dvc to see
+        assert Path(url).read_bytes() == b"a,b\n9,9\n3,4\n"
     finally:
         Path(url).write_bytes(good)
 

@@ -24,14 +24,10 @@ from bale import _core
 from bale.exceptions import OutputNotTrackedError, TargetError
 from bale.redact import mask_url
 from bale.source import Source, lacking
-from bale.staging import checked_destination, publish, staging_dir
+from bale.staging import COPY_TYPES, checked_destination, publish, staging_dir
 
 if TYPE_CHECKING:
     from bale.index import Tracked
-
-#: Link types a copy out of a cache may use: never a link a later edit of
-#: the copy could write through into the cache.
-COPY_TYPES = ["reflink", "copy"]
 
 
 @dataclass

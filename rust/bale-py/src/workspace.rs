@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use bale_checkout::{CheckoutOptions, LinkType, Linker};
+use bale_checkout::{CheckoutOptions, CopyOut, LinkType, Linker};
 use bale_error::{Error, Result};
 use bale_hash::{Algo, Oid};
 use bale_index::{Lookup, Manifest, State};
@@ -257,6 +257,39 @@ impl Workspace {
                 link_type: st.link_type.map(|l| l.name().to_owned()),
                 skipped_temps: st.skipped_temps,
             })
+        })
+    }
+
+    /// Writes each `(algo, oid, dest, isexec)` object of the cache at its
+    /// `dest` (parents made, each file created or replaced atomically), in
+    /// parallel, every object verified before use. Returns the indices of
+    /// the items whose object the cache does not hold whole: nothing was
+    /// written for those. With `source` (a folder remote in the cache's
+    /// layout), the objects come from there instead, every one hashed.
+    #[pyo3(signature = (items, link_types, progress=None, tick=None, jobs=None, source=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn copy_out(
+        &self,
+        py: Python<'_>,
+        items: Vec<(String, String, PathBuf, bool)>,
+        link_types: Vec<String>,
+        progress: Option<&Progress>,
+        tick: Option<&Bound<'_, PyAny>>,
+        jobs: Option<usize>,
+        source: Option<PathBuf>,
+    ) -> PyResult<Vec<usize>> {
+        let items = items
+            .into_iter()
+            .map(|(algo, oid, dest, exec)| Ok(CopyOut { oid: parse_oid(&algo, &oid)?, dest, exec }))
+            .collect::<Result<Vec<_>>>()
+            .py_err(py)?;
+        let types = link_types.iter().map(|t| LinkType::from_str(t)).collect::<Result<Vec<_>, _>>().py_err(py)?;
+        run(py, jobs.or(self.jobs), progress, tick, |p| {
+            let linker = Linker::new(types);
+            match source {
+                Some(root) => bale_checkout::copy_out(&Odb::new(root), &items, &linker, None, p),
+                None => bale_checkout::copy_out(self.ws.odb(), &items, &linker, Some(self.ws.state()), p),
+            }
         })
     }
 

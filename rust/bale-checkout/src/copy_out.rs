@@ -1,0 +1,152 @@
+//! Copies of single objects at paths of the caller's choosing: the files a
+//! reader of a repository asks for (`BaleFileSystem.get`), from wherever
+//! they are in a manifest, written in parallel.
+
+use std::fs;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Mutex;
+
+use bale_error::{Error, IoContext, Result};
+use bale_hash::{hash_file, Oid};
+use bale_index::build::Progress;
+use bale_index::state::stat_of;
+use bale_index::State;
+use bale_odb::Odb;
+use rayon::prelude::*;
+
+use crate::link::Linker;
+
+/// One file to write: the object, where, and whether it is executable.
+pub struct CopyOut {
+    pub oid: Oid,
+    pub dest: PathBuf,
+    pub exec: bool,
+}
+
+/// Writes each item's object at its `dest` (created or replaced
+/// atomically, parents made), in parallel. With `state`, `odb` is our
+/// cache: an object is hashed before it is used unless `state` vouches for
+/// it (then remembered there), and one that does not match is moved aside.
+/// Without, `odb` is someone else's folder (a folder remote), only read:
+/// every object is hashed. A mismatch fails the call. `state` is
+/// locked for each lookup only, never across the parallel work: a worker
+/// holding it could pick up another job on this pool that takes it too. Returns the indices of the items whose object
+/// the cache does not hold whole (absent, or kept as chunks only): nothing
+/// was written for those, the caller gets them another way.
+pub fn copy_out(
+    odb: &Odb,
+    items: &[CopyOut],
+    linker: &Linker,
+    state: Option<&Mutex<State>>,
+    progress: &Progress,
+) -> Result<Vec<usize>> {
+    let mut parents: Vec<&std::path::Path> = items.iter().filter_map(|i| i.dest.parent()).collect();
+    parents.sort_unstable();
+    parents.dedup();
+    for p in parents {
+        fs::create_dir_all(p).at(p)?;
+    }
+    progress.total.store(items.len() as u64, Ordering::Relaxed);
+    let done: Vec<Result<bool>> = items
+        .par_iter()
+        .map(|item| {
+            progress.check()?;
+            let object = odb.object_path(&item.oid);
+            let Ok(meta) = fs::metadata(&object) else {
+                return Ok(false);
+            };
+            let stat = stat_of(&meta);
+            if !state.is_some_and(|s| s.lock().unwrap().object_verified(&object, &stat, &item.oid)) {
+                let got = hash_file(&object, item.oid.algo())?;
+                if got.oid.digest() != item.oid.digest() {
+                    if state.is_some() {
+                        let _ = odb.quarantine(&item.oid);
+                    }
+                    return Err(Error::CorruptObject {
+                        path: object,
+                        expected: item.oid.to_string(),
+                        actual: got.oid.hex_digest(),
+                    });
+                }
+                if let Some(s) = state {
+                    s.lock().unwrap().record_object(&object, stat, item.oid);
+                }
+            }
+            linker.link(&object, &item.dest, item.exec)?;
+            progress.done.fetch_add(1, Ordering::Relaxed);
+            progress.bytes.fetch_add(meta.len(), Ordering::Relaxed);
+            Ok(true)
+        })
+        .collect();
+    let mut lacking = Vec::new();
+    for (i, r) in done.into_iter().enumerate() {
+        if !r? {
+            lacking.push(i);
+        }
+    }
+    Ok(lacking)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::link::LinkType;
+    use bale_hash::Algo;
+
+    fn put(odb: &Odb, data: &[u8], algo: Algo) -> Oid {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f");
+        fs::write(&f, data).unwrap();
+        let oid = hash_file(&f, algo).unwrap().oid;
+        let at = odb.object_path(&oid);
+        fs::create_dir_all(at.parent().unwrap()).unwrap();
+        fs::copy(&f, &at).unwrap();
+        oid
+    }
+
+    #[test]
+    fn writes_copies_and_reports_what_the_cache_lacks() {
+        let d = tempfile::tempdir().unwrap();
+        let odb = Odb::new(d.path().join("cache"));
+        let state = Mutex::new(State::default());
+        let a = put(&odb, b"alpha", Algo::Md5);
+        let absent = Oid::parse(Algo::Md5, "0123456789abcdef0123456789abcdef").unwrap();
+        let out = d.path().join("out");
+        let items = vec![
+            CopyOut { oid: a, dest: out.join("x/a"), exec: false },
+            CopyOut { oid: absent, dest: out.join("y/b"), exec: false },
+            CopyOut { oid: a, dest: out.join("a2"), exec: true },
+        ];
+        let linker = Linker::new(vec![LinkType::Reflink, LinkType::Copy]);
+        let lacking = copy_out(&odb, &items, &linker, Some(&state), &Progress::default()).unwrap();
+        assert_eq!(lacking, vec![1]);
+        assert_eq!(fs::read(out.join("x/a")).unwrap(), b"alpha");
+        assert_eq!(fs::read(out.join("a2")).unwrap(), b"alpha");
+        assert!(!out.join("y/b").exists());
+        // A copy, not a link: writing it leaves the object alone.
+        fs::write(out.join("x/a"), b"changed").unwrap();
+        assert_eq!(fs::read(odb.object_path(&a)).unwrap(), b"alpha");
+    }
+
+    #[test]
+    fn a_corrupt_object_fails_and_is_never_copied() {
+        let d = tempfile::tempdir().unwrap();
+        let odb = Odb::new(d.path().join("cache"));
+        let a = put(&odb, b"alpha", Algo::Md5);
+        fs::write(odb.object_path(&a), b"rotten").unwrap();
+        let dest = d.path().join("out/a");
+        let items = vec![CopyOut { oid: a, dest: dest.clone(), exec: false }];
+        let linker = Linker::new(vec![LinkType::Copy]);
+        let err = copy_out(&odb, &items, &linker, None, &Progress::default()).unwrap_err();
+        assert!(matches!(err, Error::CorruptObject { .. }), "{err}");
+        assert!(!dest.exists());
+        // Someone else's folder is only read: the bad object stays where it is.
+        assert_eq!(fs::read(odb.object_path(&a)).unwrap(), b"rotten");
+        // Our cache moves it aside, so that a fetch brings a good copy.
+        let state = Mutex::new(State::default());
+        assert!(copy_out(&odb, &items, &linker, Some(&state), &Progress::default()).is_err());
+        assert!(!odb.object_path(&a).exists());
+        assert!(!dest.exists());
+    }
+}
