@@ -309,7 +309,7 @@ class Workspace:
     ) -> CheckoutResult: ...
     def copy_out(
         self,
-        items: list[tuple[str, str, _Path, bool]],
+        items: Sequence[tuple[str, str, _Path, bool]],
         link_types: list[str],
         progress: Progress | None = None,
         tick: Callable[[], object] | None = None,

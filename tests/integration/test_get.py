@@ -126,15 +126,17 @@ def test_get_of_what_the_source_does_not_have_names_it(
     assert list(out.iterdir()) == []
 
 
-@pytest.mark.parametrize(("point", "n"), [("upload", 2), ("temp", 1)])
+@pytest.mark.parametrize(
+    ("hash_", "point", "n"), [("md5", "temp", 1), ("md5", "temp", 2), ("blake3", "temp", 1)]
+)
 def test_a_killed_get_leaves_no_destination_and_the_rerun_completes(
-    tmp_path: Path, run: Run, point: str, n: int
+    tmp_path: Path, run: Run, hash_: str, point: str, n: int
 ) -> None:
-    src = make_source(tmp_path, run, "md5")
+    src = make_source(tmp_path, run, hash_)
     out = tmp_path / "out"
     out.mkdir()
-    # From a clone: objects are copied from the remote (upload), then
-    # checked out (temp) in the staging directory.
+    # From a clone: md5 files are copied from the folder remote straight
+    # into the staging directory (temp), blake3 ones fetched first.
     killed_at(point, n, out, "get", f"file://{src}", "data/dir", "-o", "d")
     assert not (out / "d").exists()
     run("bale", "get", f"file://{src}", "data/dir", "-o", "d", cwd=out)
@@ -154,6 +156,21 @@ def test_get_of_a_path_inside_a_directory_fetches_only_what_is_under_it(
     assert read_tree(out) == {"sub/b": b"2\n", "b": b"2\n"}
     err = run("bale", "get", f"file://{src}", "data/dir", cwd=out, ok=False).stderr
     assert "b026324c6904b2a9cb4b88d6d61c81d1" in err and "not on the source's remote" in err
+
+
+def test_a_corrupt_object_on_the_folder_remote_fails_the_get_and_stays_there(
+    tmp_path: Path, run: Run
+) -> None:
+    src = make_source(tmp_path, run, "md5")
+    bad = tmp_path / "remote" / "files" / "md5" / "b0" / "26324c6904b2a9cb4b88d6d61c81d1"
+    bad.chmod(0o644)
+    bad.write_bytes(b"9\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    err = run("bale", "get", f"file://{src}", "data/dir", cwd=out, ok=False).stderr
+    assert "b026324c6904b2a9cb4b88d6d61c81d1" in err, err
+    assert list(out.iterdir()) == []
+    assert bad.read_bytes() == b"9\n"  # the remote is only read
 
 
 @pytest.mark.parametrize("args", [["."], [".", "-o", "."], [".."]])

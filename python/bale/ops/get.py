@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bale import _core
-from bale.exceptions import OutputNotTrackedError, TargetError
+from bale.exceptions import BaleError, OutputNotTrackedError, TargetError
 from bale.redact import mask_url
 from bale.source import Source, lacking
 from bale.staging import COPY_TYPES, checked_destination, publish, staging_dir
@@ -154,6 +154,12 @@ def _checkout(
         if not lacking(theirs, roots, repair=False):
             ws = theirs
     if ws is None:
+        copied = _from_folder_remote(src, tmp, plans)
+        if copied is not None:
+            for i, (_t, target, _members) in enumerate(plans):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp / f"o{i}", target)
+            return copied
         ws = _core.Workspace(str(tmp), str(tmp / "cache"))
         src.fetch(ws, roots, jobs)
     n = 0
@@ -173,6 +179,51 @@ def _checkout(
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(at, target)
     return n
+
+
+def _from_folder_remote(
+    src: Source, tmp: Path, plans: list[tuple[Tracked, Path, list[tuple[str, str, bool]] | None]]
+) -> int | None:
+    """Writes what ``plans`` check out (at ``tmp/o<i>``) straight from the
+    source's remote when it is a folder holding md5 objects as a cache
+    holds them: each object read once, hashed, copied, with no temp cache
+    in between; how many files. None, with nothing left behind, when that
+    cannot be done (another remote, blake3 data, an object it lacks): the
+    caller fetches instead."""
+    from bale.progress import Bar
+
+    if not all(t.algo.startswith("md5") for t, _target, _members in plans):
+        return None
+    try:
+        rem = src.remote()
+    except BaleError:
+        return None  # the fetch says what is wrong
+    if rem.kind != "folder" or rem.path is None:
+        return None
+    items: list[tuple[str, str, str, bool]] = []
+    dirs: list[Path] = []
+    for i, (t, _target, members) in enumerate(plans):
+        at = tmp / f"o{i}"
+        assert t.out.oid is not None
+        if members is None and t.out.is_dir:
+            dirs.append(at)
+            members = [(p, oid, x) for p, oid, _n, x in src.manifest(t.algo, t.out.oid)]
+        elif members is None:
+            members = [(".", t.out.oid, t.out.isexec)]
+        items += [(t.algo, oid, str(at if p == "." else at / p), x) for p, oid, x in members]
+    ws = _core.Workspace(str(tmp), str(tmp / "cache"))
+    with Bar(f"Copying from {rem.name}") as bar:
+        lacking = ws.copy_out(items, COPY_TYPES, bar.progress, bar.tick, source=rem.path)
+    if lacking:
+        for i in range(len(plans)):
+            at = tmp / f"o{i}"
+            if at.is_dir():
+                shutil.rmtree(at)
+            at.unlink(missing_ok=True)
+        return None
+    for d in dirs:
+        d.mkdir(parents=True, exist_ok=True)
+    return len(items)
 
 
 def _no_hash(src: Source, t: Tracked) -> bool:
