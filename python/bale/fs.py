@@ -129,10 +129,17 @@ class BaleFileSystem(AbstractFileSystem):  # type: ignore[misc]
         **kwargs: Any,
     ) -> None:
         """Copies ``rpath`` to the local ``lpath`` in parallel (see
-        :meth:`RepoTree.get`: each file complete or not at all)."""
+        :meth:`RepoTree.get`: each file complete or not at all); an fsspec
+        ``callback`` is told the file count and the files as they land."""
         if isinstance(rpath, list) or isinstance(lpath, list):
             raise BaleError(f"{PROTOCOL}:// get: one source and one destination, not lists")
-        self.tree.get(self._strip_protocol(rpath), os.fspath(lpath), recursive, maxdepth)
+
+        def progress(done: int, total: int) -> None:
+            if callback is not None:
+                callback.set_size(total)
+                callback.absolute_update(done)
+
+        self.tree.get(self._strip_protocol(rpath), os.fspath(lpath), recursive, maxdepth, progress)
 
     def stream(self, path: str = "", *, prefetch: int | None = None) -> Iterator[tuple[str, bytes]]:
         """Every file at or under ``path`` as ``(name, content)``, fetched

@@ -21,7 +21,7 @@ import os
 import posixpath
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -398,13 +398,19 @@ class RepoTree:
         return self.view.open_object(node.algo, node.oid, rel, node.size)
 
     def get(
-        self, path: str, lpath: str, recursive: bool = False, maxdepth: int | None = None
+        self,
+        path: str,
+        lpath: str,
+        recursive: bool = False,
+        maxdepth: int | None = None,
+        progress: Callable[[int, int], object] | None = None,
     ) -> None:
         """Copies ``path`` (a file, or with ``recursive`` a directory) to the
-        local ``lpath``, ``jobs`` files at a time. As dvc does, an existing
-        directory ``lpath`` (or one ending in a separator) receives ``path``
-        under its own name. Each file lands under a temp name and is renamed
-        when complete: no partial file is left."""
+        local ``lpath``, in parallel. As dvc does, an existing directory
+        ``lpath`` (or one ending in a separator) receives ``path`` under its
+        own name. Each file lands under a temp name and is renamed when
+        complete: no partial file is left. ``progress(done, total)`` is
+        called as files land (a batch at a time)."""
         rel = norm(path)
         node = self._node(rel)
         if os.path.isdir(lpath) or lpath.endswith(os.sep):
@@ -421,9 +427,11 @@ class RepoTree:
                 if maxdepth is None or f.count("/") + 1 - depth <= maxdepth
             ]
             os.makedirs(lpath, exist_ok=True)
-        self._copy_all(pairs)
+        self._copy_all(pairs, progress)
 
-    def _copy_all(self, pairs: list[tuple[str, str]]) -> None:
+    def _copy_all(
+        self, pairs: list[tuple[str, str]], progress: Callable[[int, int], object] | None = None
+    ) -> None:
         """Writes each ``(path, local path)``: the tracked files a batch at
         a time, fetched ahead, by the engine (straight from the cache that
         holds them); what git has, and what no cache holds whole (a file
@@ -440,18 +448,31 @@ class RepoTree:
                 found.append((node.algo, node.oid, where[name], node.isexec))
             return found
 
+        done = 0
+
+        def landed(n: int) -> None:
+            nonlocal done
+            done += n
+            if progress is not None:
+                progress(done, len(pairs))
+
         # What a cache or a folder remote holds is copied straight from it.
         lacking = [tracked[i] for i in self.view.copy_out(items(tracked), remote=True)]
+        landed(len(tracked) - len(lacking))
         for group in self._batches(lacking):
-            one_by_one += [group[i] for i in self.view.copy_out(items(group))]
-        self._copy_each([(src, where[src]) for src in one_by_one])
+            left = [group[i] for i in self.view.copy_out(items(group))]
+            landed(len(group) - len(left))
+            one_by_one += left
+        self._copy_each([(src, where[src]) for src in one_by_one], landed)
 
     def _tracked(self, name: str) -> _Node | None:
         """The node of ``name`` when its bytes are an object (not git's)."""
         node = self.index.node(name)
         return node if node is not None and not node.git and node.algo and node.oid else None
 
-    def _copy_each(self, pairs: list[tuple[str, str]]) -> None:
+    def _copy_each(
+        self, pairs: list[tuple[str, str]], landed: Callable[[int], None] | None = None
+    ) -> None:
         def one(pair: tuple[str, str]) -> None:
             src, dest = pair
             parent = os.path.dirname(dest) or "."
@@ -468,6 +489,8 @@ class RepoTree:
         with concurrent.futures.ThreadPoolExecutor(self.jobs) as pool:
             for fut in [pool.submit(one, pair) for pair in pairs]:
                 fut.result()
+                if landed is not None:
+                    landed(1)
 
     # -- many files: fetched ahead in batches ---------------------------------
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import dvc.api
+import fsspec.callbacks
 import pytest
 
 import bale.api
@@ -224,6 +225,18 @@ def test_get_copies_a_directory_like_dvcs_file_system(source: Path, tmp_path: Pa
         "data", str(tmp_path / "bale"), recursive=True
     )
     assert _tree(tmp_path / "bale") == _tree(tmp_path / "dvc")
+    # an fsspec callback hears of every file
+    seen: list[tuple[int | None, int]] = []
+
+    class Seen(fsspec.callbacks.Callback):  # type: ignore[misc]
+        def call(self, *args: object, **kwargs: object) -> None:
+            seen.append((self.size, self.value))
+
+    BaleFileSystem(repo=str(source), rev="v2").get(
+        "data", str(tmp_path / "seen"), recursive=True, callback=Seen()
+    )
+    n = len(_tree(tmp_path / "seen"))
+    assert seen and seen[-1] == (n, n), seen
     # into an existing directory: under the source's name, as dvc does
     (tmp_path / "into").mkdir()
     BaleFileSystem(repo=str(source), rev="v1").get("data", str(tmp_path / "into"), recursive=True)
@@ -423,10 +436,10 @@ def test_a_version_compacted_into_chunks_reads_like_any_other(
     assert bale.api.read("big.bin", repo=str(root), rev="v1", mode="rb") == v1["big.bin"]
     tree.close()
     # a copy of it is rebuilt from the chunks, beside files copied whole
-    out = root.parent / "got"
+    got = root.parent / "got"
     with BaleFileSystem(repo=str(root), rev="v1") as fs:
-        fs.get("", str(out), recursive=True)
-    assert (out / "big.bin").read_bytes() == v1["big.bin"]
+        fs.get("", str(got), recursive=True)
+    assert (got / "big.bin").read_bytes() == v1["big.bin"]
 
 
 def test_a_corrupt_remote_object_never_reaches_the_caller(

@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import secrets
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,9 +64,9 @@ class PackedPaths:
         base = tmp_dir / "bale" / "remotes" / tag
         staging_root = tmp_dir / "bale" / "staging"
         sweep_dead(staging_root)
-        staging = staging_root / str(os.getpid())
-        # Ours by name only: a dead process with our pid may have left it.
-        shutil.rmtree(staging, ignore_errors=True)
+        # One per caller, not per process: threads of one process (a push
+        # beside a reader of bale.api) each stage in their own.
+        staging = staging_root / f"{os.getpid()}-{secrets.token_hex(4)}"
         return cls(indexes=base / "indexes", staging=staging)
 
 
