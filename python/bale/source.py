@@ -34,6 +34,7 @@ import posixpath
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,17 @@ def source_url(root: Path, url: str) -> str:
     if "://" in url or os.path.isabs(url) or (":" in url and not os.path.exists(url)):
         return url
     return str(root / url)
+
+
+def _used(marker: Path) -> bool:
+    """Whether the checkout ``marker`` stands for is made; marks it used now."""
+    try:
+        os.utime(marker)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        pass  # a read-only cache: in use all the same
+    return True
 
 
 def _is_sha(rev: str | None) -> bool:
@@ -173,11 +185,12 @@ class _Clone:
         is removed and made again."""
         dest = self.path / "commits" / commit
         done = dest.with_name(commit + ".done")
-        if done.exists():
+        if _used(done):
             return dest
         with self._locked():
-            if done.exists():
+            if _used(done):
                 return dest
+            self._prune()
             if os.path.lexists(dest):
                 _git(self.path, "worktree", "remove", "--force", str(dest))
                 shutil.rmtree(dest, ignore_errors=True)
@@ -192,6 +205,29 @@ class _Clone:
                 )
             done.touch()
         return dest
+
+    #: A checkout of a commit no process has opened for this long is
+    #: removed when another is made: a registry read at many revisions
+    #: does not fill the disk with their files.
+    unused_for = 14 * 24 * 3600.0
+
+    def _prune(self) -> None:
+        """Removes the checkouts unused for :attr:`unused_for` (under the lock)."""
+        commits = self.path / "commits"
+        cutoff = time.time() - self.unused_for
+        try:
+            markers = [p for p in commits.iterdir() if p.name.endswith(".done")]
+        except FileNotFoundError:
+            return
+        for marker in markers:
+            with contextlib.suppress(FileNotFoundError):
+                if marker.stat().st_mtime >= cutoff:
+                    continue
+            # Unmarked first: a reader racing this sees it half made and
+            # waits for the lock, then makes it again.
+            marker.unlink(missing_ok=True)
+            shutil.rmtree(commits / marker.name.removesuffix(".done"), ignore_errors=True)
+        _git(self.path, "worktree", "prune")
 
 
 class Source:

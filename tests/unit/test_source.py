@@ -209,6 +209,29 @@ def test_a_checkout_a_killed_process_left_half_made_is_made_again(tmp_path: Path
         assert [t.rel(src.repo) for t in src.outputs()] == ["data/dir", "data/file.txt"]
 
 
+def test_checkouts_unused_for_long_are_removed_when_another_is_made(tmp_path: Path) -> None:
+    root = make_source(tmp_path)
+    url = f"file://{root}"
+    with Source.open(url, rev="v1", repo_type=Repo) as src:
+        old = src.root
+    (root / "README.md").write_text("two\n")
+    git(root, "commit", "-qam", "two")
+    with Source.open(url, repo_type=Repo) as src:
+        recent = src.root
+    # v1 last opened 15 days ago: the next new checkout takes it away
+    month_ago = old.with_name(old.name + ".done").stat().st_mtime - 15 * 24 * 3600
+    os.utime(old.with_name(old.name + ".done"), (month_ago, month_ago))
+    (root / "README.md").write_text("three\n")
+    git(root, "commit", "-qam", "three")
+    with Source.open(url, repo_type=Repo) as src:
+        assert src.read_git("README.md") == b"three\n"
+    assert not old.exists() and not old.with_name(old.name + ".done").exists()
+    assert (recent / "README.md").read_text() == "two\n"
+    # and v1 is made again when it is asked for
+    with Source.open(url, rev="v1", repo_type=Repo) as src:
+        assert src.root == old and src.read_git("README.md") == b"readme\n"
+
+
 def test_processes_reading_one_url_at_once_take_turns(tmp_path: Path) -> None:
     """git's ref and worktree locks fail rather than wait: readers of one
     URL (a data loader's workers) serialise on the clone's lock instead."""
