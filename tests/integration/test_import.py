@@ -54,6 +54,8 @@ def test_import_tracks_the_source_output_and_update_fetches_only_what_changed(
     assert f"tracked by: d.dvc (imported from data/dir in {url} at {commit})" in text
     record = yaml.safe_load(before)
     assert record["frozen"] is True and record["deps"][0]["repo"]["url"] == url
+    # native data is hashed again for this dvc-format repository, as dvc would
+    assert record["outs"][0]["hash"] == "md5" and len(record["outs"][0]["md5"]) == 36
 
     # Nothing new: update leaves the file alone.
     out = run("bale", "update", "d.dvc", cwd=dest)

@@ -89,7 +89,11 @@ def resolve(
     to be copied and hashed here."""
     rel_out = dest.name
     located = src.locate(path)
-    if located is not None and located[1] is None:
+    # Native (blake3) data imported into a dvc-format (md5) repository is
+    # hashed again here, as dvc hashes what it imports: dvc could not read
+    # an output recorded with bale's native hash.
+    rehash = located is not None and located[0].algo == "blake3" and repo.default_hash == "md5"
+    if located is not None and located[1] is None and not rehash:
         t = located[0]
         if t.out.oid is None:
             raise OutputNotTrackedError(
@@ -105,7 +109,7 @@ def resolve(
     # A path inside a directory output, or what git tracks: copied, then hashed.
     from bale.ops.get import get
 
-    algo = located[0].algo if located is not None else "md5"
+    algo = located[0].algo if located is not None and not rehash else "md5"
     algo = "md5" if algo == "md5-dos2unix" else algo
     if not download:
         if located is None and not src.git_files(path) and not src.outputs_under(path):
