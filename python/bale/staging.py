@@ -16,11 +16,32 @@ from pathlib import Path
 
 from bale.exceptions import TargetError
 
-__all__ = ["COPY_TYPES", "checked_destination", "publish", "staging_dir", "sweep_dead"]
+__all__ = [
+    "COPY_TYPES",
+    "checked_destination",
+    "destination",
+    "publish",
+    "staging_dir",
+    "sweep_dead",
+]
 
 #: Link types a copy out of a cache may use: never a link a later edit of
 #: the copy could write through into the cache.
 COPY_TYPES = ["reflink", "copy"]
+
+
+def destination(name: str, out: str | os.PathLike[str] | None, named: str) -> Path:
+    """Where a download called ``name`` (the basename of what is copied)
+    lands, as dvc places it: at ``out``, inside it when it is an existing
+    directory (as ``cp``), else ``name`` in the current directory; checked
+    by :func:`checked_destination` (``named``: what the user gave)."""
+    if not out:
+        dest = Path(name)
+    elif os.path.isdir(out):
+        dest = Path(out) / name
+    else:
+        dest = Path(out)
+    return checked_destination(Path(os.path.abspath(dest)), os.fspath(out or named))
 
 
 def checked_destination(dest: Path, named: str) -> Path:

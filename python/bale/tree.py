@@ -213,10 +213,12 @@ class RepoTree:
     Close it (or use it as a context manager) to drop its temp cache.
     """
 
-    #: How many files :meth:`get` and :meth:`stream` fetch from a remote at
-    #: once: the temp cache holds at most two such batches (the engine moves
-    #: a batch of 10,000 small objects at twice the rate of one of 1,000).
+    #: How many files :meth:`stream` fetches from a remote at once: the temp
+    #: cache holds at most two such batches (the engine moves a batch of
+    #: 10,000 small objects at twice the rate of one of 1,000).
     batch = 4096
+    #: The same for :meth:`get`, whose copies take that disk space anyway.
+    get_batch = 32768
 
     def __init__(
         self,
@@ -459,7 +461,10 @@ class RepoTree:
         # What a cache or a folder remote holds is copied straight from it.
         lacking = [tracked[i] for i in self.view.copy_out(items(tracked), remote=True)]
         landed(len(tracked) - len(lacking))
-        for group in self._batches(lacking):
+        # Copies land on disk anyway: batches as big as a fetch from a
+        # packed remote wants (each one lists the remote and reads its
+        # index copies), still fetched one ahead of the copying.
+        for group in self._batches(lacking, self.get_batch):
             left = [group[i] for i in self.view.copy_out(items(group))]
             landed(len(group) - len(left))
             one_by_one += left
@@ -504,13 +509,14 @@ class RepoTree:
                 found.append((node.algo, node.oid))
         return found
 
-    def _batches(self, names: list[str]) -> Iterator[list[str]]:
+    def _batches(self, names: list[str], size: int | None = None) -> Iterator[list[str]]:
         """``names`` in groups of :attr:`batch`, the objects of each fetched
         from the remote (if no cache has them) in one parallel request
         batch, the next group's while the caller works on this one. When
         the caller is done with a group its fetched objects leave the temp
         cache again: disk use stays bounded too."""
-        groups = [names[i : i + self.batch] for i in range(0, len(names), self.batch)]
+        size = size or self.batch
+        groups = [names[i : i + size] for i in range(0, len(names), size)]
         if not groups:
             return
         view = self.view

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bale import _core
+from bale import _core, staging
 from bale.exceptions import BaleError, OutputNotTrackedError, TargetError
 from bale.redact import mask_url
 from bale.source import Source, lacking
-from bale.staging import COPY_TYPES, checked_destination, publish, staging_dir
+from bale.staging import COPY_TYPES, publish, staging_dir
 
 if TYPE_CHECKING:
     from bale.index import Tracked
@@ -43,10 +43,7 @@ def destination(path: str, out: str | None) -> Path:
     is an existing directory (as ``cp``, and dvc), else the basename of
     ``path`` here."""
     name = posixpath.basename(posixpath.normpath(path.replace(os.sep, "/")))
-    if out is None:
-        return checked_destination(Path(name).absolute(), path)
-    dest = Path(out).absolute()
-    return checked_destination(dest / name if dest.is_dir() else dest, out)
+    return staging.destination(name, out, path)
 
 
 def get(

@@ -51,7 +51,7 @@ from bale.metafiles import (
 )
 from bale.progress import Bar
 from bale.remotes.urls import Entry, Info, LocalUrl, Node, Url, UrlMissingError, open_url
-from bale.staging import checked_destination, publish, staging_dir
+from bale.staging import destination, publish, staging_dir
 
 if TYPE_CHECKING:
     from bale.remotes import Remote
@@ -104,13 +104,7 @@ def resolve_output(url: str, out: str | Path | None, force: bool) -> Path:
     """Where ``url`` lands, as dvc's ``resolve_output``: ``out``, or inside
     it when it is a directory, or the URL's last name in the current one."""
     name = os.path.basename(os.path.normpath(urlparse(url).path))
-    if not out:
-        dest = Path(name)
-    elif os.path.isdir(out):
-        dest = Path(out) / name
-    else:
-        dest = Path(out)
-    dest = checked_destination(Path(os.path.abspath(dest)), str(out or url))
+    dest = destination(name, out, url)
     if (dest.exists() or dest.is_symlink()) and not force:
         shown = os.path.relpath(dest)
         raise TargetError(f"{shown}: already exists locally; use -f to overwrite it")
