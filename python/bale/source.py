@@ -571,7 +571,7 @@ def lacking(ws: _core.Workspace, roots: list[tuple[str, str]], repair: bool = Tr
             except BaleError:  # a subtree it lacks
                 found.append(oid)
                 continue
-            found += [m for _p, m, _n, _x in members if not ws.exists(algo, m)]
+            found += ws.absent(algo, [m for _p, m, _n, _x in members])
     return found
 
 

@@ -11,6 +11,7 @@ use bale_index::{Lookup, Manifest, State};
 use bale_odb::Odb;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use rayon::prelude::*;
 
 use crate::errors::IntoPy;
 use crate::landing::Landing;
@@ -350,6 +351,15 @@ impl Workspace {
 
     fn exists(&self, py: Python<'_>, algo: &str, oid: &str) -> PyResult<bool> {
         Ok(self.ws.odb().has(&parse_oid(algo, oid).py_err(py)?))
+    }
+
+    /// The ids among `oids` (all of `algo`) the cache does not hold, in
+    /// their order: `exists` for many at once, in parallel.
+    fn absent(&self, py: Python<'_>, algo: &str, oids: Vec<String>) -> PyResult<Vec<String>> {
+        let parsed = oids.iter().map(|o| parse_oid(algo, o)).collect::<Result<Vec<_>, _>>().py_err(py)?;
+        let odb = self.ws.odb();
+        let held: Vec<bool> = run(py, self.jobs, None, None, |_| Ok(parsed.par_iter().map(|o| odb.has(o)).collect()))?;
+        Ok(oids.into_iter().zip(held).filter(|(_, h)| !h).map(|(o, _)| o).collect())
     }
 
     /// Deletes every cached object not reachable from `keep`
