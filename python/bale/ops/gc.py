@@ -77,7 +77,8 @@ def gc(
         )
     with repo.locked():
         # Imports' objects are kept too, unlike dvc's gc -w, which deletes those
-        # of dvc import outputs: bale cannot fetch them again (bale.ops.imports).
+        # of import outputs: their source may have moved on or gone, and the
+        # data is nowhere else (README, "differs from dvc on purpose").
         outs = in_scope(repo, None, scope)
         remotes = [_remote_gc(repo, outs, remote, dry, jobs)] if cloud else []
         keep = [(t.algo, t.out.oid) for t in outs if t.out.oid]
