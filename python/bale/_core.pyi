@@ -315,13 +315,19 @@ class Workspace:
         tick: Callable[[], object] | None = None,
         jobs: int | None = None,
         source: _Path | None = None,
+        take: bool = False,
     ) -> list[int]:
         """Writes each ``(algo, oid, dest, isexec)`` object at ``dest``
         (atomically, parents made, every object verified first), in
         parallel; the indices of the items whose object the cache does not
         hold whole (nothing written for those). With ``source`` (a folder
-        remote in the cache's layout) the objects come from there."""
+        remote in the cache's layout) the objects come from there. With
+        ``take`` (a cache thrown away after), each object is moved to the
+        last item that wants it, copied to the others."""
     def manifest(self, algo: str, oid: str) -> list[tuple[str, str, int, bool]]: ...
+    def empty_dirs(self, algo: str, oid: str) -> list[str]:
+        """The empty directories a directory object records (``manifest``
+        leaves them out)."""
     def manifest_lookup(
         self, algo: str, oid: str, rel: str
     ) -> tuple[tuple[str, str, int, bool] | None, bool]:

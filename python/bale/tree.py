@@ -464,8 +464,14 @@ class RepoTree:
         # Copies land on disk anyway: batches as big as a fetch from a
         # packed remote wants (each one lists the remote and reads its
         # index copies), still fetched one ahead of the copying.
-        for group in self._batches(lacking, self.get_batch):
-            left = [group[i] for i in self.view.copy_out(items(group))]
+        size = self.get_batch
+        for k, group in enumerate(self._batches(lacking, size)):
+            # Moved out of the temp cache, not copied: but what the next
+            # batch shares, which its prefetch found there and left.
+            wanted = items(group)
+            following = set(self._objects(lacking[(k + 1) * size : (k + 2) * size]))
+            take = {(a, o) for a, o, _d, _x in wanted} - following
+            left = [group[i] for i in self.view.copy_out(wanted, take=take)]
             landed(len(group) - len(left))
             one_by_one += left
         self._copy_each([(src, where[src]) for src in one_by_one], landed)

@@ -42,6 +42,8 @@ from bale.redact import mask_url
 from bale.staging import COPY_TYPES
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from bale.index import Tracked
     from bale.reader import RemoteReader
     from bale.remotes import Remote
@@ -265,20 +267,38 @@ class View:
                 self.fetched.discard(obj)
                 Path(ws.object_path(*obj)).unlink(missing_ok=True)
 
-    def copy_out(self, items: list[tuple[str, str, str, bool]], remote: bool = False) -> list[int]:
+    def copy_out(
+        self,
+        items: list[tuple[str, str, str, bool]],
+        remote: bool = False,
+        take: Collection[tuple[str, str]] = (),
+    ) -> list[int]:
         """Writes each ``(algo, oid, dest, isexec)`` object at ``dest`` as a
         private copy (never a link into a cache), from whichever cache holds
         it (with ``remote``, also straight from a folder remote: no temp
         copy), in parallel, every object verified first; the indices of
-        the items no cache holds whole (nothing written for those)."""
+        the items no cache holds whole (nothing written for those). The
+        objects in ``take`` that this view fetched are moved out of its
+        temp cache rather than copied (gone from it after)."""
         # Local disk work: more threads than this contend for directory
         # locks (10,000 files: 0.4 s with 4 threads, 1.4-1.9 s with 16).
         jobs = 2 * (os.cpu_count() or 1)
         todo = list(range(len(items)))
-        for ws in (self._own(), self._temp_ws):
-            if ws is not None and todo:
-                left = ws.copy_out([items[i] for i in todo], COPY_TYPES, jobs=jobs)
-                todo = [todo[i] for i in left]
+        own = self._own()
+        if own is not None and todo:
+            todo = [todo[i] for i in own.copy_out([items[i] for i in todo], COPY_TYPES, jobs=jobs)]
+        temp = self._temp_ws
+        if temp is not None and todo:
+            movable = {o for o in take if o in self.fetched}
+            left = []
+            for moving in (False, True):
+                part = [i for i in todo if (items[i][:2] in movable) is moving]
+                if part:
+                    wanted = [items[i] for i in part]
+                    got = temp.copy_out(wanted, COPY_TYPES, jobs=jobs, take=moving)
+                    left += [part[i] for i in got]
+            self.fetched -= movable
+            todo = sorted(left)
         folder = self._folder_remote() if remote and todo else None
         if folder is not None:
             md5 = [i for i in todo if items[i][0].startswith("md5")]

@@ -67,6 +67,49 @@ def test_get_from_a_cloned_source_takes_its_data_from_its_remote(
     }
 
 
+@pytest.mark.parametrize("hash_", ["md5", "blake3"])
+def test_get_writes_every_file_as_a_private_file_of_its_own(
+    hash_: str, tmp_path: Path, run: Run
+) -> None:
+    # The objects a get fetches are moved into place, not copied: files
+    # with the same content must still be files of their own, writable,
+    # with the user's mode (not the cache's read-only one).
+    root = make_repo(tmp_path, "--hash", hash_)
+    write_tree(
+        root, {"d/a": "same\n", "d/x/b": "same\n", "d/c": "other\n", "d/run.sh": "#!/bin/sh\n"}
+    )
+    (root / "d" / "run.sh").chmod(0o755)
+    (root / "d" / "empty").mkdir()
+    run("bale", "add", "d")
+    run("bale", "remote", "add", "-d", "r", str(tmp_path / "remote"))
+    run("bale", "push")
+    run("git", "add", "-A")
+    run("git", "commit", "-qm", "d")
+    out = tmp_path / "out"
+    out.mkdir()
+    run("bale", "get", f"file://{root}", "d", cwd=out)
+    got = out / "d"
+    assert read_tree(got) == {
+        "a": b"same\n",
+        "x/b": b"same\n",
+        "c": b"other\n",
+        "run.sh": b"#!/bin/sh\n",
+    }
+    assert os.stat(got / "a").st_ino != os.stat(got / "x/b").st_ino
+    assert os.stat(got / "a").st_nlink == 1
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (got / "c").stat().st_mode & 0o777 == 0o666 & ~umask
+    # a native tree records exec bits and empty directories; dvc's .dir has neither
+    exec_mode = 0o777 if hash_ == "blake3" else 0o666
+    assert (got / "run.sh").stat().st_mode & 0o777 == exec_mode & ~umask
+    assert (got / "empty").is_dir() == (hash_ == "blake3")
+    (got / "a").write_text("edited\n")
+    assert (got / "x/b").read_text() == "same\n"
+    # nothing left beside the copy
+    assert sorted(p.name for p in out.iterdir()) == ["d"]
+
+
 def test_get_from_a_local_source_reads_its_cache_without_a_remote(
     source: Path, tmp_path: Path, run: Run
 ) -> None:

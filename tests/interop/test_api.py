@@ -418,6 +418,37 @@ def test_a_blake3_repository_reads_from_its_packed_remote(
     _untouched(clone)
 
 
+def test_get_in_batches_moves_fetched_objects_out_but_keeps_what_the_next_batch_shares(
+    sh: Sh, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Objects fetched for a batch leave the temp cache as the files
+    # themselves; one the next batch shares must still be there for it.
+    root = tmp_path / "repo"
+    root.mkdir()
+    sh.git("init", "-q", cwd=root)
+    sh.bale("init", "-q", cwd=root)
+    sh.bale("remote", "add", "-d", "r", str(tmp_path / "remote"), cwd=root)
+    files = {"a1": b"x", "a2": b"y", "a3": b"x", "a4": b"z", "a5": b"z", "a6": b"y"}
+    (root / "d").mkdir()
+    for name, data in files.items():
+        (root / "d" / name).write_bytes(data)
+    sh.bale("add", "-q", "d", cwd=root)
+    sh.git("add", "-A", cwd=root)
+    sh.git("commit", "-qm", "d", cwd=root)
+    sh.bale("push", "-q", cwd=root)
+    clone = tmp_path / "clone"
+    sh.git("clone", "-q", str(root), str(clone), cwd=tmp_path)
+    monkeypatch.setattr(RepoTree, "get_batch", 2)
+    got = tmp_path / "got"
+    with BaleFileSystem(repo=str(clone), rev="HEAD") as fs:
+        fs.get("d", str(got), recursive=True)
+        assert {p.name: p.read_bytes() for p in got.iterdir()} == files
+        assert len({p.stat().st_ino for p in got.iterdir()}) == len(files)
+        # what was moved out is fetched again when read
+        assert {n: fs.cat(f"d/{n}") for n in files} == files
+    _untouched(clone)
+
+
 def test_a_version_compacted_into_chunks_reads_like_any_other(
     sh: Sh, native: tuple[Path, Path, dict[str, bytes]]
 ) -> None:

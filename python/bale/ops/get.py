@@ -27,7 +27,13 @@ from bale.source import Source, lacking
 from bale.staging import COPY_TYPES, publish, staging_dir
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from bale.index import Tracked
+
+    # What get writes: each output, where, and (for a path inside a
+    # directory output) the files under it, relative to that path.
+    Plans = list[tuple[Tracked, Path, list[tuple[str, str, bool]] | None]]
 
 
 @dataclass
@@ -121,7 +127,7 @@ def _checkout(
     need, else from a temp cache the objects are fetched into."""
     items = [i for i in items if i[0].out.oid is not None or _no_hash(src, i[0])]
     # What each item checks out: the output whole, or the files under ``sub``.
-    plans: list[tuple[Tracked, Path, list[tuple[str, str, bool]] | None]] = []
+    plans: Plans = []
     roots: list[tuple[str, str]] = []
     for t, sub, target in items:
         assert t.out.oid is not None
@@ -152,13 +158,14 @@ def _checkout(
             ws = theirs
     if ws is None:
         copied = _from_folder_remote(src, tmp, plans)
-        if copied is not None:
-            for i, (_t, target, _members) in enumerate(plans):
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(tmp / f"o{i}", target)
-            return copied
-        ws = _core.Workspace(str(tmp), str(tmp / "cache"))
-        src.fetch(ws, roots, jobs)
+        if copied is None:
+            fetched = _core.Workspace(str(tmp), str(tmp / "cache"))
+            src.fetch(fetched, roots, jobs)
+            copied = _take_out(fetched, tmp, plans)
+        for i, (_t, target, _members) in enumerate(plans):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp / f"o{i}", target)
+        return copied
     n = 0
     for i, (t, target, members) in enumerate(plans):
         assert t.out.oid is not None
@@ -178,9 +185,53 @@ def _checkout(
     return n
 
 
-def _from_folder_remote(
-    src: Source, tmp: Path, plans: list[tuple[Tracked, Path, list[tuple[str, str, bool]] | None]]
-) -> int | None:
+def _files(
+    tmp: Path,
+    plans: Plans,
+    manifest: Callable[[str, str], list[tuple[str, str, int, bool]]],
+    empty_dirs: Callable[[str, str], list[str]] | None = None,
+) -> tuple[list[tuple[str, str, str, bool]], list[Path]]:
+    """What ``plans`` write (at ``tmp/o<i>``), file by file: ``(algo, oid,
+    path, isexec)``, and the directories no file makes (a directory
+    output's root; with ``empty_dirs``, those its tree records)."""
+    items: list[tuple[str, str, str, bool]] = []
+    dirs: list[Path] = []
+    for i, (t, _target, members) in enumerate(plans):
+        at = tmp / f"o{i}"
+        assert t.out.oid is not None
+        if members is None and t.out.is_dir:
+            dirs.append(at)
+            if empty_dirs is not None:
+                dirs += [at / d for d in empty_dirs(t.algo, t.out.oid)]
+            members = [(p, oid, x) for p, oid, _n, x in manifest(t.algo, t.out.oid)]
+        elif members is None:
+            members = [(".", t.out.oid, t.out.isexec)]
+        # Strings, not Path joins: 100,000 of those cost a second.
+        top = str(at)
+        items += [(t.algo, oid, top if p == "." else f"{top}/{p}", x) for p, oid, x in members]
+    return items, dirs
+
+
+def _take_out(ws: _core.Workspace, tmp: Path, plans: Plans) -> int:
+    """Writes what ``plans`` check out (at ``tmp/o<i>``) from ``ws``, the
+    temp cache their objects were just fetched into, by moving each object
+    into place (copied where several files share it): one write per file,
+    and no cache of 100,000 files to delete after; how many files. A file
+    the cache keeps as chunks only (a large native one) is rebuilt."""
+    from bale.progress import Bar
+
+    items, dirs = _files(tmp, plans, ws.manifest, ws.empty_dirs)
+    with Bar("Checking out") as bar:
+        left = ws.copy_out(items, COPY_TYPES, bar.progress, bar.tick, take=True)
+    for i in left:
+        algo, oid, dest, isexec = items[i]
+        ws.checkout(dest, algo, oid, isexec, COPY_TYPES, True)
+    for d in dirs:
+        d.mkdir(parents=True, exist_ok=True)
+    return len(items)
+
+
+def _from_folder_remote(src: Source, tmp: Path, plans: Plans) -> int | None:
     """Writes what ``plans`` check out (at ``tmp/o<i>``) straight from the
     source's remote when it is a folder holding md5 objects as a cache
     holds them: each object read once, hashed, copied, with no temp cache
@@ -197,17 +248,7 @@ def _from_folder_remote(
         return None  # the fetch says what is wrong
     if rem.kind != "folder" or rem.path is None:
         return None
-    items: list[tuple[str, str, str, bool]] = []
-    dirs: list[Path] = []
-    for i, (t, _target, members) in enumerate(plans):
-        at = tmp / f"o{i}"
-        assert t.out.oid is not None
-        if members is None and t.out.is_dir:
-            dirs.append(at)
-            members = [(p, oid, x) for p, oid, _n, x in src.manifest(t.algo, t.out.oid)]
-        elif members is None:
-            members = [(".", t.out.oid, t.out.isexec)]
-        items += [(t.algo, oid, str(at if p == "." else at / p), x) for p, oid, x in members]
+    items, dirs = _files(tmp, plans, src.manifest)
     ws = _core.Workspace(str(tmp), str(tmp / "cache"))
     with Bar(f"Copying from {rem.name}") as bar:
         lacking = ws.copy_out(items, COPY_TYPES, bar.progress, bar.tick, source=rem.path)

@@ -2,8 +2,9 @@
 //! reader of a repository asks for (`BaleFileSystem.get`), from wherever
 //! they are in a manifest, written in parallel.
 
+use std::collections::HashMap;
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 
@@ -15,7 +16,7 @@ use bale_index::State;
 use bale_odb::Odb;
 use rayon::prelude::*;
 
-use crate::link::Linker;
+use crate::link::{file_mode, Linker};
 
 /// One file to write: the object, where, and whether it is executable.
 pub struct CopyOut {
@@ -31,14 +32,24 @@ pub struct CopyOut {
 /// Without, `odb` is someone else's folder (a folder remote), only read:
 /// every object is hashed. A mismatch fails the call. `state` is
 /// locked for each lookup only, never across the parallel work: a worker
-/// holding it could pick up another job on this pool that takes it too. Returns the indices of the items whose object
-/// the cache does not hold whole (absent, or kept as chunks only): nothing
-/// was written for those, the caller gets them another way.
+/// holding it could pick up another job on this pool that takes it too.
+///
+/// With `take`, `odb` is a cache the caller throws away afterwards (the
+/// objects a `get` fetched): each object is renamed to the last item that
+/// wants it, once verified, and copied to the others first. A file lands
+/// once instead of twice, and the cache is left nearly empty, which matters
+/// as much: deleting 100,000 written files costs more than writing them.
+/// An object with other hard links is copied, never taken.
+///
+/// Returns the indices of the items whose object the cache does not hold
+/// whole (absent, or kept as chunks only): nothing was written for those,
+/// the caller gets them another way.
 pub fn copy_out(
     odb: &Odb,
     items: &[CopyOut],
     linker: &Linker,
     state: Option<&Mutex<State>>,
+    take: bool,
     progress: &Progress,
 ) -> Result<Vec<usize>> {
     let mut parents: Vec<&std::path::Path> = items.iter().filter_map(|i| i.dest.parent()).collect();
@@ -48,44 +59,73 @@ pub fn copy_out(
         fs::create_dir_all(p).at(p)?;
     }
     progress.total.store(items.len() as u64, Ordering::Relaxed);
-    let done: Vec<Result<bool>> = items
-        .par_iter()
-        .map(|item| {
-            progress.check()?;
-            let object = odb.object_path(&item.oid);
-            let Ok(meta) = fs::metadata(&object) else {
-                return Ok(false);
-            };
-            let stat = stat_of(&meta);
-            if !state.is_some_and(|s| s.lock().unwrap().object_verified(&object, &stat, &item.oid)) {
-                let got = hash_file(&object, item.oid.algo())?;
-                if got.oid.digest() != item.oid.digest() {
-                    if state.is_some() {
-                        let _ = odb.quarantine(&item.oid);
-                    }
-                    return Err(Error::CorruptObject {
-                        path: object,
-                        expected: item.oid.to_string(),
-                        actual: got.oid.hex_digest(),
-                    });
+    // Which item takes each object: its last. The copies go first, so that
+    // the object is still there for them.
+    let taker: HashMap<Oid, usize> =
+        if take { items.iter().enumerate().map(|(i, item)| (item.oid, i)).collect() } else { HashMap::new() };
+    let takes = |i: usize| taker.get(&items[i].oid) == Some(&i);
+    let one = |i: usize| -> Result<bool> {
+        let item = &items[i];
+        progress.check()?;
+        let object = odb.object_path(&item.oid);
+        let Ok(meta) = fs::metadata(&object) else {
+            return Ok(false);
+        };
+        let stat = stat_of(&meta);
+        if !state.is_some_and(|s| s.lock().unwrap().object_verified(&object, &stat, &item.oid)) {
+            let got = hash_file(&object, item.oid.algo())?;
+            if got.oid.digest() != item.oid.digest() {
+                if state.is_some() {
+                    let _ = odb.quarantine(&item.oid);
                 }
-                if let Some(s) = state {
-                    s.lock().unwrap().record_object(&object, stat, item.oid);
-                }
+                return Err(Error::CorruptObject {
+                    path: object,
+                    expected: item.oid.to_string(),
+                    actual: got.oid.hex_digest(),
+                });
             }
+            if let Some(s) = state {
+                s.lock().unwrap().record_object(&object, stat, item.oid);
+            }
+        }
+        if !(takes(i) && moved(&object, &meta, &item.dest, item.exec)?) {
             linker.link(&object, &item.dest, item.exec)?;
-            progress.done.fetch_add(1, Ordering::Relaxed);
-            progress.bytes.fetch_add(meta.len(), Ordering::Relaxed);
-            Ok(true)
-        })
-        .collect();
+        }
+        progress.done.fetch_add(1, Ordering::Relaxed);
+        progress.bytes.fetch_add(meta.len(), Ordering::Relaxed);
+        Ok(true)
+    };
+    let (last, first): (Vec<usize>, Vec<usize>) = (0..items.len()).partition(|&i| takes(i));
+    let mut done: Vec<(usize, Result<bool>)> = first.into_par_iter().map(|i| (i, one(i))).collect();
+    if done.iter().all(|(_, r)| r.is_ok()) {
+        done.extend(last.into_par_iter().map(|i| (i, one(i))).collect::<Vec<_>>());
+    }
+    done.sort_unstable_by_key(|(i, _)| *i);
     let mut lacking = Vec::new();
-    for (i, r) in done.into_iter().enumerate() {
+    for (i, r) in done {
         if !r? {
             lacking.push(i);
         }
     }
     Ok(lacking)
+}
+
+/// Renames `object` to `dest` as a private file (a user's mode, not the
+/// cache's read-only one); false, with nothing changed, when it cannot be
+/// taken: other names share its inode, or `dest` is on another device.
+fn moved(object: &Path, meta: &fs::Metadata, dest: &Path, exec: bool) -> Result<bool> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if meta.nlink() != 1 {
+        return Ok(false);
+    }
+    // The mode first, on the object's own name: `dest` is never seen
+    // read-only, and a failure here leaves `dest` as it was.
+    fs::set_permissions(object, fs::Permissions::from_mode(file_mode(exec))).at(object)?;
+    match fs::rename(object, dest) {
+        Ok(()) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::EXDEV) => Ok(false),
+        Err(e) => Err(Error::io(dest, e)),
+    }
 }
 
 #[cfg(test)]
@@ -119,7 +159,7 @@ mod tests {
             CopyOut { oid: a, dest: out.join("a2"), exec: true },
         ];
         let linker = Linker::new(vec![LinkType::Reflink, LinkType::Copy]);
-        let lacking = copy_out(&odb, &items, &linker, Some(&state), &Progress::default()).unwrap();
+        let lacking = copy_out(&odb, &items, &linker, Some(&state), false, &Progress::default()).unwrap();
         assert_eq!(lacking, vec![1]);
         assert_eq!(fs::read(out.join("x/a")).unwrap(), b"alpha");
         assert_eq!(fs::read(out.join("a2")).unwrap(), b"alpha");
@@ -138,15 +178,67 @@ mod tests {
         let dest = d.path().join("out/a");
         let items = vec![CopyOut { oid: a, dest: dest.clone(), exec: false }];
         let linker = Linker::new(vec![LinkType::Copy]);
-        let err = copy_out(&odb, &items, &linker, None, &Progress::default()).unwrap_err();
+        let err = copy_out(&odb, &items, &linker, None, false, &Progress::default()).unwrap_err();
         assert!(matches!(err, Error::CorruptObject { .. }), "{err}");
         assert!(!dest.exists());
         // Someone else's folder is only read: the bad object stays where it is.
         assert_eq!(fs::read(odb.object_path(&a)).unwrap(), b"rotten");
         // Our cache moves it aside, so that a fetch brings a good copy.
         let state = Mutex::new(State::default());
-        assert!(copy_out(&odb, &items, &linker, Some(&state), &Progress::default()).is_err());
+        assert!(copy_out(&odb, &items, &linker, Some(&state), false, &Progress::default()).is_err());
         assert!(!odb.object_path(&a).exists());
+        assert!(!dest.exists());
+    }
+
+    #[test]
+    fn take_moves_each_object_to_its_last_item_and_copies_it_to_the_others() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let odb = Odb::new(d.path().join("cache"));
+        let state = Mutex::new(State::default());
+        let a = put(&odb, b"alpha", Algo::Blake3);
+        let b = put(&odb, b"beta", Algo::Blake3);
+        let c = put(&odb, b"gamma", Algo::Blake3);
+        for o in [&a, &b, &c] {
+            fs::set_permissions(odb.object_path(o), fs::Permissions::from_mode(0o444)).unwrap();
+        }
+        // Another name for c's inode: taking it would change that file too.
+        fs::hard_link(odb.object_path(&c), d.path().join("elsewhere")).unwrap();
+        let out = d.path().join("out");
+        let items = vec![
+            CopyOut { oid: a, dest: out.join("a1"), exec: false },
+            CopyOut { oid: b, dest: out.join("sub/b"), exec: true },
+            CopyOut { oid: a, dest: out.join("a2"), exec: false },
+            CopyOut { oid: c, dest: out.join("c"), exec: false },
+        ];
+        let linker = Linker::new(vec![LinkType::Copy]);
+        let lacking = copy_out(&odb, &items, &linker, Some(&state), true, &Progress::default()).unwrap();
+        assert!(lacking.is_empty());
+        for (name, data) in [("a1", &b"alpha"[..]), ("a2", b"alpha"), ("sub/b", b"beta"), ("c", b"gamma")] {
+            assert_eq!(fs::read(out.join(name)).unwrap(), data, "{name}");
+        }
+        assert!(!odb.object_path(&a).exists() && !odb.object_path(&b).exists());
+        assert!(odb.object_path(&c).exists(), "a hard-linked object is copied, never taken");
+        // A user's file, not the cache's read-only object; b keeps its exec bit.
+        let mode = |n: &str| fs::metadata(out.join(n)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode("a2"), file_mode(false));
+        assert_eq!(mode("sub/b"), file_mode(true));
+        fs::write(out.join("a1"), b"changed").unwrap();
+        assert_eq!(fs::read(out.join("a2")).unwrap(), b"alpha");
+    }
+
+    #[test]
+    fn take_never_moves_a_corrupt_object() {
+        let d = tempfile::tempdir().unwrap();
+        let odb = Odb::new(d.path().join("cache"));
+        let a = put(&odb, b"alpha", Algo::Blake3);
+        fs::write(odb.object_path(&a), b"rotten").unwrap();
+        let dest = d.path().join("out/a");
+        let items = vec![CopyOut { oid: a, dest: dest.clone(), exec: false }];
+        let state = Mutex::new(State::default());
+        let linker = Linker::new(vec![LinkType::Copy]);
+        let err = copy_out(&odb, &items, &linker, Some(&state), true, &Progress::default()).unwrap_err();
+        assert!(matches!(err, Error::CorruptObject { .. }), "{err}");
         assert!(!dest.exists());
     }
 }

@@ -267,7 +267,9 @@ impl Workspace {
     /// the items whose object the cache does not hold whole: nothing was
     /// written for those. With `source` (a folder remote in the cache's
     /// layout), the objects come from there instead, every one hashed.
-    #[pyo3(signature = (items, link_types, progress=None, tick=None, jobs=None, source=None))]
+    /// With `take` (this cache is thrown away after), each object is moved
+    /// to the last item that wants it instead of copied.
+    #[pyo3(signature = (items, link_types, progress=None, tick=None, jobs=None, source=None, take=false))]
     #[allow(clippy::too_many_arguments)]
     fn copy_out(
         &self,
@@ -278,6 +280,7 @@ impl Workspace {
         tick: Option<&Bound<'_, PyAny>>,
         jobs: Option<usize>,
         source: Option<PathBuf>,
+        take: bool,
     ) -> PyResult<Vec<usize>> {
         let items = items
             .into_iter()
@@ -288,8 +291,8 @@ impl Workspace {
         run(py, jobs.or(self.jobs), progress, tick, |p| {
             let linker = Linker::new(types);
             match source {
-                Some(root) => bale_checkout::copy_out(&Odb::new(root), &items, &linker, None, p),
-                None => bale_checkout::copy_out(self.ws.odb(), &items, &linker, Some(self.ws.state()), p),
+                Some(root) => bale_checkout::copy_out(&Odb::new(root), &items, &linker, None, false, p),
+                None => bale_checkout::copy_out(self.ws.odb(), &items, &linker, Some(self.ws.state()), take, p),
             }
         })
     }
@@ -299,6 +302,13 @@ impl Workspace {
         let oid = parse_oid(algo, oid).py_err(py)?;
         let m = py.detach(|| Manifest::load(self.ws.odb(), &oid)).py_err(py)?;
         Ok(m.entries.into_iter().map(py_entry).collect())
+    }
+
+    /// The empty directories a (native) directory object records, which
+    /// `manifest` leaves out: who writes its files one by one makes these.
+    fn empty_dirs(&self, py: Python<'_>, algo: &str, oid: &str) -> PyResult<Vec<String>> {
+        let oid = parse_oid(algo, oid).py_err(py)?;
+        Ok(py.detach(|| Manifest::load(self.ws.odb(), &oid)).py_err(py)?.empty_dirs)
     }
 
     /// What the manifest `oid` has at `rel`: `(entry, False)` for a file,
