@@ -80,6 +80,9 @@ class View:
         self._reader: RemoteReader | None = None
         #: Objects this view fetched into its temp cache (which it may evict).
         self.fetched: set[tuple[str, str]] = set()
+        #: blake3 trees whose every subtree is in the temp cache (a lookup
+        #: fetches only the ones on its way).
+        self._whole_trees: set[str] = set()
         #: The workspace's repository as a source of its remote's data.
         self._ws_source: Source | None = None
 
@@ -177,22 +180,28 @@ class View:
     ) -> tuple[tuple[str, str, int, bool] | None, bool]:
         """The file ``rel`` of the directory output ``oid`` (``(entry,
         False)``), else whether one is below it (``(None, is_dir)``), without
-        the whole manifest; fetched as :meth:`manifest` fetches it."""
-        return self._manifest_holder(algo, oid).manifest_lookup(algo, oid, rel)
+        the whole manifest: for blake3, only the trees on the way to ``rel``
+        are fetched."""
+        return self._manifest_holder(algo, oid, rel).manifest_lookup(algo, oid, rel)
 
-    def _manifest_holder(self, algo: str, oid: str) -> _core.Workspace:
+    def _manifest_holder(self, algo: str, oid: str, along: str | None = None) -> _core.Workspace:
         ws = self._holder(algo, oid)
-        if ws is None:
-            ws = self._temp()
-            if algo.startswith("md5"):
+        if ws is not None and (ws is not self._temp_ws or oid in self._whole_trees):
+            return ws
+        ws = self._temp()
+        if algo.startswith("md5"):
+            if not ws.exists(algo, oid):
                 self._fetch_manifest(ws, algo, oid)
-            else:
-                self._fetch_trees(ws, oid)
+        else:
+            self._fetch_trees(ws, oid, along)
+            if along is None:
+                self._whole_trees.add(oid)
         return ws
 
-    def _fetch_trees(self, ws: _core.Workspace, oid: str) -> None:
+    def _fetch_trees(self, ws: _core.Workspace, oid: str, along: str | None = None) -> None:
         """Fetches the blake3 tree ``oid`` and the trees below it, a level at
-        a time, from the packs that hold them: no file data."""
+        a time, from the packs that hold them: no file data. With ``along``
+        (a path under it), only the trees on the way there."""
         from bale.progress import Bar
         from bale.remotes import packed
         from bale.remotes.sync import Session, store_jobs
@@ -201,9 +210,10 @@ class View:
         rem = self._remote()
         n = store_jobs(rem, self.jobs, per_core=4)
         paths = packed.PackedPaths.for_remote(cache_home() / "remotes", rem)
+        names = along.split("/") if along is not None else None
         with Session(rem, n) as s, Bar(f"Fetching from {rem.name}") as bar:
             s.run(packed.refresh_indexes(s.store, paths, n))
-            level = [oid]
+            level, depth = [oid], 0
             while level:
                 lacking = [("blake3", t) for t in level if not ws.exists("blake3", t)]
                 if lacking:
@@ -213,7 +223,17 @@ class View:
                             f"{self.label}: the tree {moved.missing[0]} is not on its remote "
                             f"'{rem.name}' ({mask_url(rem.url)})"
                         )
-                level = [sub for t in level for sub in _subtrees(ws.object_path("blake3", t))]
+                subs = [sub for t in level for sub in _subtrees(ws.object_path("blake3", t))]
+                if names is not None:
+                    # A name the tree escapes (a newline, a backslash) is
+                    # not compared: every subtree of that level then.
+                    if depth >= len(names) - 1:
+                        break
+                    on_way = [(t, name) for t, name in subs if name == names[depth]]
+                    if not on_way and not any("\\" in name for _t, name in subs):
+                        break  # not there: the lookup says so
+                    subs = on_way or subs
+                level, depth = [t for t, _name in subs], depth + 1
 
     def _fetch_manifest(self, ws: _core.Workspace, algo: str, oid: str) -> None:
         rem = self._remote()
@@ -402,11 +422,16 @@ class View:
         return f"{base}/{key}"
 
 
-def _subtrees(path: Path) -> list[str]:
-    """The ids of the sub-trees a ``bale-tree 1`` object lists (DESIGN.md
-    §4.2: ``t <hex> <size> <nfiles> <name>`` lines after the header)."""
+def _subtrees(path: Path) -> list[tuple[str, str]]:
+    """The ``(id, name)`` of the sub-trees a ``bale-tree 1`` object lists
+    (DESIGN.md §4.2: ``t <hex> <size> <nfiles> <name>`` lines after the
+    header; the name as written, escapes and all)."""
     lines = path.read_bytes().split(b"\n")[1:]
-    return [line[2:66].decode() + ".tree" for line in lines if line.startswith(b"t ")]
+    return [
+        (line[2:66].decode() + ".tree", line.split(b" ", 4)[-1].decode("utf-8", "replace"))
+        for line in lines
+        if line.startswith(b"t ")
+    ]
 
 
 def _read_key(rem: Remote, key: str, jobs: int | None) -> bytes | None:

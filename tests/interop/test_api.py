@@ -418,6 +418,33 @@ def test_a_blake3_repository_reads_from_its_packed_remote(
     _untouched(clone)
 
 
+def test_reading_one_file_fetches_only_the_trees_on_its_way(
+    native: tuple[Path, Path, dict[str, bytes]],
+) -> None:
+    _root, clone, v1 = native
+
+    def trees(tree: RepoTree) -> int:
+        assert tree.view._tmp is not None
+        return sum(1 for p in (tree.view._tmp / "cache").rglob("*.tree"))
+
+    with RepoTree(str(clone), "v1") as tree:
+        with tree.open("data/a.txt") as f:
+            assert f.read() == v1["data/a.txt"]
+        assert trees(tree) == 1  # data's, not data/sub's
+        assert tree.info("data/sub")["type"] == "directory"
+        with pytest.raises(FileNotFoundError):
+            tree.info("data/sub/nothing")
+        with tree.open("data/sub/b.txt") as f:
+            assert f.read() == v1["data/sub/b.txt"]
+        assert trees(tree) == 2
+    # a listing wants every tree below, however the lookups left them
+    with RepoTree(str(clone), "v1") as tree:
+        assert tree.open("data/a.txt").read() == v1["data/a.txt"]
+        assert trees(tree) == 1
+        assert tree.files_under("data") == ["data/a.txt", "data/sub/b.txt"]
+        assert trees(tree) == 2
+
+
 def test_get_in_batches_moves_fetched_objects_out_but_keeps_what_the_next_batch_shares(
     sh: Sh, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

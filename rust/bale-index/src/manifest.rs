@@ -176,7 +176,7 @@ impl Manifest {
                 let bytes = odb.read_verified(oid)?;
                 lookup_dvc_json(oid.algo(), &bytes, odb.object_path(oid), rel)
             }
-            Algo::Blake3 => Ok(Manifest::load(odb, oid)?.find(rel)),
+            Algo::Blake3 => lookup_native(odb, oid, rel),
         }
     }
 
@@ -403,6 +403,8 @@ struct TreeLine {
     kind: TreeKind,
     oid: Oid,
     size: u64,
+    /// Files at or under this entry (1 for a file).
+    files: u64,
     name: String,
 }
 
@@ -510,6 +512,31 @@ pub fn tree_entry(odb: &Odb, oid: &Oid, path: &str) -> Result<Option<Oid>> {
     Ok(Some(at))
 }
 
+/// [`Manifest::lookup`] in a native tree: only the trees on the way to
+/// `rel` are read (a reader fetches just those), where a whole load reads
+/// every tree below `oid`. A directory counts when files are under it, as
+/// its tree line says.
+fn lookup_native(odb: &Odb, oid: &Oid, rel: &str) -> Result<Lookup> {
+    let parts: Vec<&str> = rel.split('/').collect();
+    let mut tree = *oid;
+    for (i, part) in parts.iter().enumerate() {
+        let Some(line) = read_tree(odb, &tree)?.into_iter().find(|l| l.name == *part) else {
+            return Ok(Lookup::Missing);
+        };
+        let last = i + 1 == parts.len();
+        match line.kind {
+            TreeKind::Tree if last => return Ok(if line.files > 0 { Lookup::Dir } else { Lookup::Missing }),
+            TreeKind::Tree => tree = line.oid,
+            TreeKind::File | TreeKind::Exec if last => {
+                let exec = line.kind == TreeKind::Exec;
+                return Ok(Lookup::File(Entry { rel: rel.to_owned(), oid: line.oid, size: line.size, exec }));
+            }
+            TreeKind::File | TreeKind::Exec => return Ok(Lookup::Missing),
+        }
+    }
+    Ok(Lookup::Missing)
+}
+
 fn read_tree(odb: &Odb, oid: &Oid) -> Result<Vec<TreeLine>> {
     parse_tree(&odb.read_verified(oid)?, &odb.object_path(oid))
 }
@@ -523,7 +550,7 @@ fn parse_tree(bytes: &[u8], path: &Path) -> Result<Vec<TreeLine>> {
     // Split on `\n` only: a name may end in `\r`, which `lines()` would eat.
     for line in body.split_terminator('\n') {
         let mut it = line.splitn(5, ' ');
-        let (Some(kind), Some(hex), Some(size), Some(_n), Some(name)) =
+        let (Some(kind), Some(hex), Some(size), Some(files), Some(name)) =
             (it.next(), it.next(), it.next(), it.next(), it.next())
         else {
             return Err(bad(format!("malformed line '{line}'")));
@@ -537,11 +564,12 @@ fn parse_tree(bytes: &[u8], path: &Path) -> Result<Vec<TreeLine>> {
         let oid = Oid::parse(Algo::Blake3, hex).map_err(|_| bad(format!("bad id '{hex}'")))?;
         let oid = if kind == TreeKind::Tree { oid.as_tree() } else { oid };
         let size = size.parse().map_err(|_| bad(format!("bad size '{size}'")))?;
+        let files = files.parse().map_err(|_| bad(format!("bad file count '{files}'")))?;
         let name = unescape_name(name);
         if name.is_empty() || name == "." || name == ".." || name.contains('/') {
             return Err(bad(format!("unsafe name '{name}'")));
         }
-        lines.push(TreeLine { kind, oid, size, name });
+        lines.push(TreeLine { kind, oid, size, files, name });
     }
     Ok(lines)
 }
@@ -1008,6 +1036,30 @@ mod tests {
                         (a, b) => prop_assert!(false, "whole {:?} but lookup {:?}", a.is_ok(), b.is_ok()),
                     }
                 }
+            }
+
+            #[test]
+            fn a_native_lookup_finds_what_the_whole_manifest_has(
+                files in proptest::collection::btree_map("[ab]{1,2}(/[ab]{1,2}){0,2}", (any::<[u8; 32]>(), any::<bool>()), 0..8),
+                empty in proptest::collection::vec("[ab]{1,2}(/[ab]{1,2}){0,2}", 0..3),
+                rel in "[ab]{1,2}([-/][ab]{1,2}){0,2}",
+            ) {
+                // A path is a file or a directory, never both.
+                let mut entries: Vec<Entry> = Vec::new();
+                for (rel, (d, exec)) in files {
+                    if entries.iter().any(|e| rel.starts_with(&format!("{}/", e.rel)) || e.rel.starts_with(&format!("{rel}/"))) {
+                        continue;
+                    }
+                    entries.push(Entry { rel, oid: Oid::from_digest(Algo::Blake3, &d, false), size: 3, exec });
+                }
+                let taken = |d: &str| entries.iter().any(|e| e.rel == d || d.starts_with(&format!("{}/", e.rel)));
+                let empty_dirs: Vec<String> = empty.into_iter().filter(|d| !taken(d)).collect();
+                let m = Manifest { algo: Algo::Blake3, entries, empty_dirs };
+                let dir = tempfile::tempdir().unwrap();
+                let odb = Odb::new(dir.path());
+                let oid = m.store(&odb).unwrap();
+                let whole = Manifest::load(&odb, &oid).unwrap();
+                prop_assert_eq!(Manifest::lookup(&odb, &oid, &rel).unwrap(), whole.find(&rel));
             }
 
             #[test]
