@@ -324,6 +324,16 @@ class Workspace:
         remote in the cache's layout) the objects come from there. With
         ``take`` (a cache thrown away after), each object is moved to the
         last item that wants it, copied to the others."""
+    def read_small(
+        self,
+        items: Sequence[tuple[str, str]],
+        limit: int,
+        jobs: int | None = None,
+        source: _Path | None = None,
+    ) -> list[bytes | None]:
+        """The bytes of each ``(algo, oid)`` object held whole and no bigger
+        than ``limit`` (with ``source``: in that folder remote instead),
+        each verified, read in parallel; None for the others."""
     def manifest(self, algo: str, oid: str) -> list[tuple[str, str, int, bool]]: ...
     def empty_dirs(self, algo: str, oid: str) -> list[str]:
         """The empty directories a directory object records (``manifest``

@@ -542,13 +542,21 @@ class RepoTree:
                     # names): its prefetch found it here and did not fetch it.
                     fetcher.submit(view.evict, [o for o in objects[i] if o not in following])
 
+    #: What :meth:`stream` reads in one parallel call, of small files a
+    #: cache or a folder remote holds: at most this many bytes, and files.
+    slice_bytes = 32 << 20
+    slice_files = 1024
+
     def stream(self, path: str = "", *, prefetch: int | None = None) -> Iterator[tuple[str, bytes]]:
         """Every file at or under ``path`` as ``(name, content)``, in sorted
         order. Objects come from the remote :attr:`batch` files at a time,
-        the next batch fetched while this one is consumed; files are read
-        ``jobs`` at a time ahead of the caller, at most ``prefetch``
-        (default: 4 × ``jobs``) held in memory at once, so memory (and the
-        temp cache on disk) stay bounded whatever the directory's size.
+        the next batch fetched while this one is consumed. Small files a
+        cache (or, for md5 data, a folder remote) holds are read a slice
+        at a time in one parallel, verified call (at most
+        :attr:`slice_bytes`); the others ``jobs`` at a time ahead of the
+        caller, at most ``prefetch`` (default: 4 × ``jobs``) held at once.
+        Memory (and the temp cache on disk) stay bounded whatever the
+        directory's size.
 
         >>> for name, data in tree.stream("data/images"):  # doctest: +SKIP
         ...     train_step(decode(data))
@@ -562,21 +570,55 @@ class RepoTree:
 
         with concurrent.futures.ThreadPoolExecutor(min(self.jobs, window)) as pool:
             for group in self._batches(names):
-                pending: collections.deque[tuple[str, concurrent.futures.Future[bytes]]]
-                pending = collections.deque()
-                todo = iter(group)
-                try:
-                    for name in todo:
-                        pending.append((name, pool.submit(read, name)))
-                        if len(pending) >= window:
-                            break
-                    while pending:
-                        name, fut = pending.popleft()
-                        data = fut.result()
-                        nxt = next(todo, None)
-                        if nxt is not None:
-                            pending.append((nxt, pool.submit(read, nxt)))
-                        yield name, data
-                finally:
-                    for _name, fut in pending:
-                        fut.cancel()
+                for part in self._slices(group):
+                    got = self.view.read_small(self._objects(part))
+
+                    def start(
+                        name: str, got: dict[tuple[str, str], bytes] = got
+                    ) -> concurrent.futures.Future[bytes]:
+                        node = self._tracked(name)
+                        data = None
+                        if node is not None and node.algo and node.oid:
+                            data = got.get((node.algo, node.oid))
+                        if data is None:
+                            return pool.submit(read, name)
+                        done: concurrent.futures.Future[bytes] = concurrent.futures.Future()
+                        done.set_result(data)
+                        return done
+
+                    pending: collections.deque[tuple[str, concurrent.futures.Future[bytes]]]
+                    pending = collections.deque()
+                    todo = iter(part)
+                    try:
+                        for name in todo:
+                            pending.append((name, start(name)))
+                            if len(pending) >= window:
+                                break
+                        while pending:
+                            name, fut = pending.popleft()
+                            data = fut.result()
+                            nxt = next(todo, None)
+                            if nxt is not None:
+                                pending.append((nxt, start(nxt)))
+                            yield name, data
+                    finally:
+                        for _name, fut in pending:
+                            fut.cancel()
+
+    def _slices(self, names: list[str]) -> Iterator[list[str]]:
+        """``names`` in runs of at most :attr:`slice_files` files whose small
+        ones (those :meth:`View.read_small` reads) add up to at most
+        :attr:`slice_bytes`."""
+        part: list[str] = []
+        size = 0
+        for name in names:
+            node = self._tracked(name)
+            n = node.size or 0 if node is not None else 0
+            n = n if n <= self.view.small else 0
+            if part and (len(part) >= self.slice_files or size + n > self.slice_bytes):
+                yield part
+                part, size = [], 0
+            part.append(name)
+            size += n
+        if part:
+            yield part

@@ -258,8 +258,11 @@ class View:
 
     def prefetch(self, objects: list[tuple[str, str]]) -> None:
         """Brings into the temp cache the objects no cache has yet, in one
-        parallel, verified fetch from the remote."""
+        parallel, verified fetch from the remote; but md5 objects of a
+        folder remote, which are read where they are."""
         lacking = [o for o in dict.fromkeys(objects) if self._holder(*o) is None]
+        if lacking and self._folder_remote() is not None:
+            lacking = [o for o in lacking if not o[0].startswith("md5")]
         if not lacking:
             return
         source = self._source_for_fetch()
@@ -286,6 +289,29 @@ class View:
             if ws is not None and obj in self.fetched:
                 self.fetched.discard(obj)
                 Path(ws.object_path(*obj)).unlink(missing_ok=True)
+
+    def read_small(self, objects: list[tuple[str, str]]) -> dict[tuple[str, str], bytes]:
+        """The bytes of the objects among ``objects`` no bigger than
+        :attr:`small` that a cache holds, or (md5) a folder remote, each
+        verified, read in parallel, with no file written; what is not in
+        the result is read one by one (:meth:`open_object`)."""
+        found: dict[tuple[str, str], bytes] = {}
+        todo = list(dict.fromkeys(objects))
+        jobs = 2 * (os.cpu_count() or 1)
+        places: list[tuple[_core.Workspace, Path | None]] = [
+            (ws, None) for ws in (self._own(), self._temp_ws) if ws is not None
+        ]
+        folder = self._folder_remote()
+        if folder is not None:
+            places.append((self._temp(), folder))
+        for ws, source in places:
+            items = [o for o in todo if source is None or o[0].startswith("md5")]
+            if not items:
+                continue
+            got = ws.read_small(items, self.small, jobs=jobs, source=source)
+            found.update((o, data) for o, data in zip(items, got, strict=True) if data is not None)
+            todo = [o for o in todo if o not in found]
+        return found
 
     def copy_out(
         self,

@@ -445,17 +445,14 @@ def test_reading_one_file_fetches_only_the_trees_on_its_way(
         assert trees(tree) == 2
 
 
-def test_get_in_batches_moves_fetched_objects_out_but_keeps_what_the_next_batch_shares(
-    sh: Sh, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Objects fetched for a batch leave the temp cache as the files
-    # themselves; one the next batch shares must still be there for it.
+def _native_clone(sh: Sh, tmp_path: Path, files: dict[str, bytes]) -> Path:
+    """A clone (no cache) of a blake3 repository tracking ``files`` as the
+    directory ``d``, pushed to a folder remote (packed)."""
     root = tmp_path / "repo"
     root.mkdir()
     sh.git("init", "-q", cwd=root)
     sh.bale("init", "-q", cwd=root)
     sh.bale("remote", "add", "-d", "r", str(tmp_path / "remote"), cwd=root)
-    files = {"a1": b"x", "a2": b"y", "a3": b"x", "a4": b"z", "a5": b"z", "a6": b"y"}
     (root / "d").mkdir()
     for name, data in files.items():
         (root / "d" / name).write_bytes(data)
@@ -465,6 +462,16 @@ def test_get_in_batches_moves_fetched_objects_out_but_keeps_what_the_next_batch_
     sh.bale("push", "-q", cwd=root)
     clone = tmp_path / "clone"
     sh.git("clone", "-q", str(root), str(clone), cwd=tmp_path)
+    return clone
+
+
+def test_get_in_batches_moves_fetched_objects_out_but_keeps_what_the_next_batch_shares(
+    sh: Sh, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Objects fetched for a batch leave the temp cache as the files
+    # themselves; one the next batch shares must still be there for it.
+    files = {"a1": b"x", "a2": b"y", "a3": b"x", "a4": b"z", "a5": b"z", "a6": b"y"}
+    clone = _native_clone(sh, tmp_path, files)
     monkeypatch.setattr(RepoTree, "get_batch", 2)
     got = tmp_path / "got"
     with BaleFileSystem(repo=str(clone), rev="HEAD") as fs:
@@ -517,6 +524,10 @@ def test_a_corrupt_remote_object_never_reaches_the_caller(
             )
         assert not (tmp_path / "out" / "train.csv").exists()
         assert not list(tmp_path.rglob(".bale-get-*"))
+        # a stream reads it in a batch of small files, in place: hashed first too
+        with pytest.raises(CorruptObjectError):
+            for name, _data in bale.api.stream("data", repo=str(clone), rev="v1"):
+                assert name < "data/train.csv"
         # the remote is only read: its bad object is still there for dvc to see
         assert Path(url).read_bytes() == b"a,b\n9,9\n3,4\n"
     finally:
@@ -543,16 +554,19 @@ def test_a_source_without_remote_or_cache_is_one_clear_error(
         bale.api.read("f.txt", repo=f"file://{tmp_path / 'nowhere'}", rev="HEAD")
 
 
-def test_stream_keeps_at_most_two_batches_in_its_temp_cache(clone: Path) -> None:
+def _held(tree: RepoTree) -> int:
+    """Files in the tree's temp cache, but directory objects."""
+    assert tree.view._tmp is not None
+    cache = tree.view._tmp / "cache"
+    trees = (".dir", ".tree")
+    return sum(1 for p in cache.rglob("*") if p.is_file() and not p.name.endswith(trees))
+
+
+def test_stream_reads_the_md5_objects_of_a_folder_remote_where_they_are(clone: Path) -> None:
     tree = RepoTree(str(clone), "v2", jobs=2)
     tree.batch = 2
-    held = []
-    names = []
-    for name, _data in tree.stream("data", prefetch=1):
-        names.append(name)
-        assert tree.view._tmp is not None
-        cache = tree.view._tmp / "cache"
-        held.append(sum(1 for p in cache.rglob("*") if p.is_file() and ".dir" not in p.name))
+    held = [_held(tree) for _name, _data in tree.stream("data", prefetch=1)]
+    names = [name for name, _data in tree.stream("data")]
     tree.close()
     assert names == [
         "data/empty",
@@ -561,6 +575,20 @@ def test_stream_keeps_at_most_two_batches_in_its_temp_cache(clone: Path) -> None
         "data/train.csv",
         "data/y.txt",
     ]
+    assert held == [0] * 5  # hashed as read, nothing written
+
+
+def test_stream_keeps_at_most_two_batches_in_its_temp_cache(sh: Sh, tmp_path: Path) -> None:
+    files = {f"f{i}": f"{i}\n".encode() for i in range(7)}
+    tree = RepoTree(str(_native_clone(sh, tmp_path, files)), "HEAD", jobs=2)
+    tree.batch = 2
+    tree.slice_files = 1
+    got, held = {}, []
+    for name, data in tree.stream("d", prefetch=1):
+        got[name] = data
+        held.append(_held(tree))
+    tree.close()
+    assert got == {f"d/{n}": data for n, data in files.items()}
     # the batch being read and the one fetched ahead, no more
     assert 0 < max(held) <= 4, held
 

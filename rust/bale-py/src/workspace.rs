@@ -297,6 +297,27 @@ impl Workspace {
         })
     }
 
+    /// The bytes of each `(algo, oid)` object the cache (with `source`: a
+    /// folder remote in the cache's layout, only read) holds whole and no
+    /// bigger than `limit`, each hashed before it is returned, read in
+    /// parallel; `None` for the others. A mismatch fails the call.
+    #[pyo3(signature = (items, limit, jobs=None, source=None))]
+    fn read_small<'py>(
+        &self,
+        py: Python<'py>,
+        items: Vec<(String, String)>,
+        limit: u64,
+        jobs: Option<usize>,
+        source: Option<PathBuf>,
+    ) -> PyResult<Vec<Option<Bound<'py, pyo3::types::PyBytes>>>> {
+        let oids = items.iter().map(|(algo, oid)| parse_oid(algo, oid)).collect::<Result<Vec<_>>>().py_err(py)?;
+        let got = run(py, jobs.or(self.jobs), None, None, |_| match &source {
+            Some(root) => Odb::new(root.clone()).read_small(&oids, limit),
+            None => self.ws.odb().read_small(&oids, limit),
+        })?;
+        Ok(got.into_iter().map(|d| d.map(|d| pyo3::types::PyBytes::new(py, &d))).collect())
+    }
+
     /// The files of a directory object: `(relpath, oid, size, isexec)`.
     fn manifest(&self, py: Python<'_>, algo: &str, oid: &str) -> PyResult<Vec<PyEntry>> {
         let oid = parse_oid(algo, oid).py_err(py)?;
