@@ -188,9 +188,10 @@ def stream(
     prefetch: int | None = None,
 ) -> Iterator[tuple[str, bytes]]:
     """Every file at or under ``path`` as ``(name, content)``, in sorted
-    order, read ``jobs`` at a time ahead of the caller; at most ``prefetch``
-    files are held at once (see :meth:`bale.tree.RepoTree.stream`), so a
-    100,000-file directory streams into a training loop in bounded memory."""
+    order: small files a slice (at most 32 MiB) at a time, the others
+    ``jobs`` at a time ahead of the caller, at most ``prefetch`` held at
+    once (see :meth:`bale.tree.RepoTree.stream`), so a 100,000-file
+    directory streams into a training loop in bounded memory."""
     with RepoTree(repo, rev, remote, jobs) as tree:
         yield from tree.stream(path, prefetch=prefetch)
 
