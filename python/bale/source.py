@@ -478,14 +478,8 @@ class Source:
                     pass
         rem = self.remote()
         if algo == "blake3":
-            _trees_from_packed_remote(mine, rem, [(algo, oid)])
-            try:
-                return mine.manifest(algo, oid)
-            except BaleError:
-                # Nested blake3 trees are found only by reading their
-                # parents: fetched whole (data too) for now.
-                self.fetch(mine, [(algo, oid)])
-                return mine.manifest(algo, oid)
+            fetch_trees(mine, rem, oid, mask_url(self.url))
+            return mine.manifest(algo, oid)
         _trees_from_dvc_remote(mine, rem, [(algo, oid)])
         if not mine.exists(algo, oid):
             raise ObjectMissingError(
@@ -684,14 +678,58 @@ def _trees_from_dvc_remote(ws: _core.Workspace, rem: Remote, roots: list[tuple[s
         moving.close()
 
 
-def _trees_from_packed_remote(
-    ws: _core.Workspace, rem: Remote, roots: list[tuple[str, str]]
+def fetch_trees(
+    ws: _core.Workspace,
+    rem: Remote,
+    oid: str,
+    label: str,
+    along: str | None = None,
+    jobs: int | None = None,
 ) -> None:
+    """Fetches the blake3 tree ``oid`` and the trees below it into ``ws``,
+    a level at a time (a tree's subtrees are known only once it is read),
+    from the packs that hold them: no file data. With ``along`` (a path
+    under it), only the trees on the way there. ``label`` names the
+    repository in errors."""
     from bale.progress import Bar
     from bale.remotes import packed
     from bale.remotes.sync import Session, store_jobs
 
-    n = store_jobs(rem, None, per_core=4)
+    n = store_jobs(rem, jobs, per_core=4)
     paths = packed.PackedPaths.for_remote(cache_home() / "remotes", rem)
+    names = along.split("/") if along is not None else None
     with Session(rem, n) as s, Bar(f"Fetching from {rem.name}") as bar:
-        s.run(packed.fetch_shallow(s.store, ws, roots, paths, n, bar))
+        s.run(packed.refresh_indexes(s.store, paths, n))
+        level, depth = [oid], 0
+        while level:
+            lacking = [("blake3", t) for t in level if not ws.exists("blake3", t)]
+            if lacking:
+                moved = s.run(packed.fetch_shallow(s.store, ws, lacking, paths, n, bar))
+                if moved.missing:
+                    raise ObjectMissingError(
+                        f"{label}: the tree {moved.missing[0]} is not on its remote "
+                        f"'{rem.name}' ({mask_url(rem.url)})"
+                    )
+            subs = [sub for t in level for sub in _subtrees(ws.object_path("blake3", t))]
+            if names is not None:
+                # A name the tree escapes (a newline, a backslash) is not
+                # compared: every subtree of that level then.
+                if depth >= len(names) - 1:
+                    break
+                on_way = [(t, name) for t, name in subs if name == names[depth]]
+                if not on_way and not any("\\" in name for _t, name in subs):
+                    break  # not there: the lookup says so
+                subs = on_way or subs
+            level, depth = [t for t, _name in subs], depth + 1
+
+
+def _subtrees(path: Path) -> list[tuple[str, str]]:
+    """The ``(id, name)`` of the sub-trees a ``bale-tree 1`` object lists
+    (DESIGN.md §4.2: ``t <hex> <size> <nfiles> <name>`` lines after the
+    header; the name as written, escapes and all)."""
+    lines = path.read_bytes().split(b"\n")[1:]
+    return [
+        (line[2:66].decode() + ".tree", line.split(b" ", 4)[-1].decode("utf-8", "replace"))
+        for line in lines
+        if line.startswith(b"t ")
+    ]

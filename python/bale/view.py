@@ -199,41 +199,9 @@ class View:
         return ws
 
     def _fetch_trees(self, ws: _core.Workspace, oid: str, along: str | None = None) -> None:
-        """Fetches the blake3 tree ``oid`` and the trees below it, a level at
-        a time, from the packs that hold them: no file data. With ``along``
-        (a path under it), only the trees on the way there."""
-        from bale.progress import Bar
-        from bale.remotes import packed
-        from bale.remotes.sync import Session, store_jobs
-        from bale.source import cache_home
+        from bale.source import fetch_trees
 
-        rem = self._remote()
-        n = store_jobs(rem, self.jobs, per_core=4)
-        paths = packed.PackedPaths.for_remote(cache_home() / "remotes", rem)
-        names = along.split("/") if along is not None else None
-        with Session(rem, n) as s, Bar(f"Fetching from {rem.name}") as bar:
-            s.run(packed.refresh_indexes(s.store, paths, n))
-            level, depth = [oid], 0
-            while level:
-                lacking = [("blake3", t) for t in level if not ws.exists("blake3", t)]
-                if lacking:
-                    moved = s.run(packed.fetch_shallow(s.store, ws, lacking, paths, n, bar))
-                    if moved.missing:
-                        raise ObjectMissingError(
-                            f"{self.label}: the tree {moved.missing[0]} is not on its remote "
-                            f"'{rem.name}' ({mask_url(rem.url)})"
-                        )
-                subs = [sub for t in level for sub in _subtrees(ws.object_path("blake3", t))]
-                if names is not None:
-                    # A name the tree escapes (a newline, a backslash) is
-                    # not compared: every subtree of that level then.
-                    if depth >= len(names) - 1:
-                        break
-                    on_way = [(t, name) for t, name in subs if name == names[depth]]
-                    if not on_way and not any("\\" in name for _t, name in subs):
-                        break  # not there: the lookup says so
-                    subs = on_way or subs
-                level, depth = [t for t, _name in subs], depth + 1
+        fetch_trees(ws, self._remote(), oid, self.label, along, self.jobs)
 
     def _fetch_manifest(self, ws: _core.Workspace, algo: str, oid: str) -> None:
         rem = self._remote()
@@ -446,18 +414,6 @@ class View:
         key = (self._own() or self._temp()).object_key(algo, oid)
         base = str(remote.path) if remote.path is not None else remote.url.rstrip("/")
         return f"{base}/{key}"
-
-
-def _subtrees(path: Path) -> list[tuple[str, str]]:
-    """The ``(id, name)`` of the sub-trees a ``bale-tree 1`` object lists
-    (DESIGN.md §4.2: ``t <hex> <size> <nfiles> <name>`` lines after the
-    header; the name as written, escapes and all)."""
-    lines = path.read_bytes().split(b"\n")[1:]
-    return [
-        (line[2:66].decode() + ".tree", line.split(b" ", 4)[-1].decode("utf-8", "replace"))
-        for line in lines
-        if line.startswith(b"t ")
-    ]
 
 
 def _read_key(rem: Remote, key: str, jobs: int | None) -> bytes | None:

@@ -29,7 +29,10 @@ def test_ls_lists_a_directory_output_from_its_manifest(tmp_path: Path, run: Run,
     assert [e["size"] for e in got] == ([2, 2] if hash == "blake3" else [None, None])
     top = run("bale", "ls", url, "data", cwd=tmp_path).stdout.split()
     assert top == [".gitignore", "README", "dir", "dir.dvc", "file.txt", "file.txt.dvc"]
+    # Only the manifest was fetched (for blake3: the tree and its subtree
+    # data/dir/sub), no file of the directory.
+    cached = [p.name for p in (tmp_path / "xdg" / "bale" / "cache").rglob("*") if p.is_file()]
     if hash == "md5":
-        # Only the manifest was fetched, no file of the directory.
-        cached = [p.name for p in (tmp_path / "xdg" / "bale" / "cache").rglob("*") if p.is_file()]
         assert len(cached) == 1 and cached[0].endswith(".dir")
+    else:
+        assert len(cached) == 2 and all(n.endswith(".tree") for n in cached), cached
