@@ -201,6 +201,25 @@ class RemoteIndexes:
     def locate(self, oid: str) -> tuple[str, str, int, int] | None:
         """``("list" | "whole", pack key, start, end)`` of the blake3 file
         ``oid``: its chunk list, or its bytes in one piece."""
+    def read_whole(
+        self, root: _Path, oids: Sequence[str], limit: int, jobs: int | None = None
+    ) -> list[bytes | None]:
+        """The bytes of each blake3 file the folder remote at ``root`` holds
+        in one piece of at most ``limit`` bytes, read from its packs and
+        verified, in parallel; None for the others."""
+    def copy_whole(
+        self,
+        root: _Path,
+        items: Sequence[tuple[str, _Path, bool]],
+        limit: int,
+        progress: Progress | None = None,
+        tick: Callable[[], object] | None = None,
+        jobs: int | None = None,
+    ) -> list[int]:
+        """Writes each ``(oid, dest, isexec)`` file the folder remote at
+        ``root`` holds in one piece at ``dest``, from its packs, verified
+        first (atomically, parents made), in parallel; the indices of the
+        items not written (held otherwise)."""
     def open_chunks(self, oid: str, list: bytes, source: str) -> RemoteChunks:
         """The chunked file from its list's bytes (checked; a two-level
         list's segments are loaded as reads need them)."""

@@ -565,6 +565,11 @@ class RemoteReader:
         with self._indexes_lock:
             return self._load_indexes()
 
+    def indexes(self) -> _core.RemoteIndexes:
+        """The remote's pack indexes (its local copies, made to match the
+        remote once per reader): where its blake3 objects are."""
+        return self._remote_indexes()
+
     def _load_indexes(self) -> _core.RemoteIndexes:
         if self._indexes is None:
             if self._index_dir is None:

@@ -465,6 +465,16 @@ class Source:
         has the object, else fetched (the directory objects only, never the
         files' data) into bale's user cache (``$XDG_CACHE_HOME/bale/cache``),
         where objects are named by their hash and verified on arrival."""
+        return self._trees(algo, oid).manifest(algo, oid)
+
+    def empty_dirs(self, algo: str, oid: str) -> list[str]:
+        """The empty directories the (blake3) directory object ``oid``
+        records, read as :meth:`manifest` reads its files."""
+        return self._trees(algo, oid).empty_dirs(algo, oid)
+
+    def _trees(self, algo: str, oid: str) -> _core.Workspace:
+        """A cache that holds the directory object ``oid`` whole (for
+        blake3, every tree below it), fetched as :meth:`manifest` says."""
         readers = []
         if self.local and self.is_dvc and self.repo.cache_dir.is_dir():
             readers.append(_core.Workspace(str(self.root), str(self.repo.cache_dir)))
@@ -473,20 +483,21 @@ class Source:
         for ws in readers:
             if ws.exists(algo, oid):
                 try:
-                    return ws.manifest(algo, oid)
+                    ws.manifest(algo, oid)
+                    return ws
                 except BaleError:  # a blake3 subtree missing
                     pass
         rem = self.remote()
         if algo == "blake3":
             fetch_trees(mine, rem, oid, mask_url(self.url))
-            return mine.manifest(algo, oid)
+            return mine
         _trees_from_dvc_remote(mine, rem, [(algo, oid)])
         if not mine.exists(algo, oid):
             raise ObjectMissingError(
                 f"{mask_url(self.url)}: {oid} is not on the source's remote "
                 f"'{rem.name}' ({mask_url(rem.url)})"
             )
-        return mine.manifest(algo, oid)
+        return mine
 
     def remote(self, name: str | None = None) -> Remote:
         """The source's default remote (or the one called ``name``), from its config."""
@@ -652,6 +663,25 @@ def _from_packed_remote(
     with Session(rem, n) as s, Bar(f"Fetching from {rem.name}") as bar:
         targets: list[tuple[str, str | None]] = [(oid, None) for _algo, oid in roots]
         total.add(s.run(packed.fetch(s.store, ws, targets, paths, n, bar)))
+
+
+#: The largest file copied out of a folder remote's pack in one read (held
+#: in memory on the way); files a pack holds whole are small (large ones are
+#: chunked), so this is a bound, not a setting.
+WHOLE_LIMIT = 64 << 20
+
+
+def pack_indexes(rem: Remote) -> _core.RemoteIndexes:
+    """The pack indexes of ``rem`` (where its blake3 objects are), from the
+    copies kept with bale's clones, made to match the remote first."""
+    from bale.remotes import packed
+    from bale.remotes.sync import Session, store_jobs
+
+    n = store_jobs(rem, None, per_core=4)
+    paths = packed.PackedPaths.for_remote(cache_home() / "remotes", rem)
+    with Session(rem, n) as s:
+        s.run(packed.refresh_indexes(s.store, paths, n))
+    return _core.RemoteIndexes(paths.indexes)
 
 
 def user_cache() -> _core.Workspace:

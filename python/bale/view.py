@@ -226,11 +226,11 @@ class View:
 
     def prefetch(self, objects: list[tuple[str, str]]) -> None:
         """Brings into the temp cache the objects no cache has yet, in one
-        parallel, verified fetch from the remote; but md5 objects of a
-        folder remote, which are read where they are."""
+        parallel, verified fetch from the remote; but not from a folder
+        remote, whose objects (and packs) are read where they are."""
+        if self._folder_remote() is not None:
+            return
         lacking = [o for o in dict.fromkeys(objects) if self._holder(*o) is None]
-        if lacking and self._folder_remote() is not None:
-            lacking = [o for o in lacking if not o[0].startswith("md5")]
         if not lacking:
             return
         source = self._source_for_fetch()
@@ -260,25 +260,31 @@ class View:
 
     def read_small(self, objects: list[tuple[str, str]]) -> dict[tuple[str, str], bytes]:
         """The bytes of the objects among ``objects`` no bigger than
-        :attr:`small` that a cache holds, or (md5) a folder remote, each
-        verified, read in parallel, with no file written; what is not in
-        the result is read one by one (:meth:`open_object`)."""
+        :attr:`small` that a cache holds, or a folder remote (md5 objects in
+        the cache's layout, blake3 ones in one piece in a pack), each
+        verified, read in parallel, with no file written; what is not in the
+        result is read one by one (:meth:`open_object`)."""
         found: dict[tuple[str, str], bytes] = {}
         todo = list(dict.fromkeys(objects))
         jobs = 2 * (os.cpu_count() or 1)
-        places: list[tuple[_core.Workspace, Path | None]] = [
-            (ws, None) for ws in (self._own(), self._temp_ws) if ws is not None
-        ]
-        folder = self._folder_remote()
-        if folder is not None:
-            places.append((self._temp(), folder))
-        for ws, source in places:
-            items = [o for o in todo if source is None or o[0].startswith("md5")]
-            if not items:
-                continue
-            got = ws.read_small(items, self.small, jobs=jobs, source=source)
-            found.update((o, data) for o, data in zip(items, got, strict=True) if data is not None)
+
+        def take(got: list[bytes | None], asked: list[tuple[str, str]]) -> None:
+            nonlocal todo
+            found.update((o, data) for o, data in zip(asked, got, strict=True) if data is not None)
             todo = [o for o in todo if o not in found]
+
+        for ws in (self._own(), self._temp_ws):
+            if ws is not None and todo:
+                take(ws.read_small(todo, self.small, jobs=jobs), todo)
+        folder = self._folder_remote()
+        if folder is not None and todo:
+            md5 = [o for o in todo if o[0].startswith("md5")]
+            if md5:
+                take(self._temp().read_small(md5, self.small, jobs=jobs, source=folder), md5)
+            b3 = [o for o in todo if o[0] == "blake3"]
+            if b3:
+                packs = self._remote_reader().indexes()
+                take(packs.read_whole(folder, [o for _a, o in b3], self.small, jobs), b3)
         return found
 
     def copy_out(
@@ -319,7 +325,16 @@ class View:
             left = self._temp().copy_out(
                 [items[i] for i in md5], COPY_TYPES, jobs=jobs, source=folder
             )
-            done = set(md5) - {md5[i] for i in left}
+            b3 = [i for i in todo if items[i][0] == "blake3"]
+            if b3:
+                from bale.source import WHOLE_LIMIT
+
+                packs = self._remote_reader().indexes()
+                whole = [(items[i][1], items[i][2], items[i][3]) for i in b3]
+                b3_left = packs.copy_whole(folder, whole, WHOLE_LIMIT, jobs=jobs)
+            else:
+                b3_left = []
+            done = (set(md5) - {md5[i] for i in left}) | (set(b3) - {b3[i] for i in b3_left})
             todo = [i for i in todo if i not in done]
         return todo
 

@@ -4,6 +4,7 @@ bytes, the same listings, the same params and metrics."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -470,16 +471,27 @@ def test_get_in_batches_moves_fetched_objects_out_but_keeps_what_the_next_batch_
 ) -> None:
     # Objects fetched for a batch leave the temp cache as the files
     # themselves; one the next batch shares must still be there for it.
+    from tests.remotes.http_server import serving
+
     files = {"a1": b"x", "a2": b"y", "a3": b"x", "a4": b"z", "a5": b"z", "a6": b"y"}
     clone = _native_clone(sh, tmp_path, files)
     monkeypatch.setattr(RepoTree, "get_batch", 2)
-    got = tmp_path / "got"
-    with BaleFileSystem(repo=str(clone), rev="HEAD") as fs:
-        fs.get("d", str(got), recursive=True)
-        assert {p.name: p.read_bytes() for p in got.iterdir()} == files
-        assert len({p.stat().st_ino for p in got.iterdir()}) == len(files)
-        # what was moved out is fetched again when read
-        assert {n: fs.cat(f"d/{n}") for n in files} == files
+    # A folder remote's packs are copied from where they are, so over HTTP
+    # (bale serve of the same folder), which a fetch brings into a temp cache.
+    for over in ("folder", "http"):
+        got = tmp_path / f"got-{over}"
+        with contextlib.ExitStack() as stack:
+            if over == "http":
+                url = stack.enter_context(serving(tmp_path / "remote"))
+                local = f"['remote \"r\"']\n    url = {url}\n"
+                (clone / ".dvc" / "config.local").write_text(local)
+            with BaleFileSystem(repo=str(clone), rev="HEAD") as fs:
+                fs.get("d", str(got), recursive=True)
+                assert {p.name: p.read_bytes() for p in got.iterdir()} == files
+                assert len({p.stat().st_ino for p in got.iterdir()}) == len(files)
+                # what was moved out is fetched again when read
+                assert {n: fs.cat(f"d/{n}") for n in files} == files
+    (clone / ".dvc" / "config.local").unlink()
     _untouched(clone)
 
 
@@ -579,16 +591,29 @@ def test_stream_reads_the_md5_objects_of_a_folder_remote_where_they_are(clone: P
 
 
 def test_stream_keeps_at_most_two_batches_in_its_temp_cache(sh: Sh, tmp_path: Path) -> None:
+    from tests.remotes.http_server import serving
+
     files = {f"f{i}": f"{i}\n".encode() for i in range(7)}
-    tree = RepoTree(str(_native_clone(sh, tmp_path, files)), "HEAD", jobs=2)
+    clone = _native_clone(sh, tmp_path, files)
+    want = {f"d/{n}": data for n, data in files.items()}
+    # From a folder remote the packs are read where they are: nothing lands.
+    tree = RepoTree(str(clone), "HEAD", jobs=2)
     tree.batch = 2
-    tree.slice_files = 1
-    got, held = {}, []
-    for name, data in tree.stream("d", prefetch=1):
-        got[name] = data
-        held.append(_held(tree))
+    assert {name: data for name, data in tree.stream("d")} == want
+    assert tree.view._tmp is None or _held(tree) == 0
     tree.close()
-    assert got == {f"d/{n}": data for n, data in files.items()}
+    # Over HTTP (bale serve of the same folder) batches are fetched ahead.
+    with serving(tmp_path / "remote") as url:
+        (clone / ".dvc" / "config.local").write_text(f"['remote \"r\"']\n    url = {url}\n")
+        tree = RepoTree(str(clone), "HEAD", jobs=2)
+        tree.batch = 2
+        tree.slice_files = 1
+        got, held = {}, []
+        for name, data in tree.stream("d", prefetch=1):
+            got[name] = data
+            held.append(_held(tree))
+        tree.close()
+    assert got == want
     # the batch being read and the one fetched ahead, no more
     assert 0 < max(held) <= 4, held
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from bale import _core, staging
 from bale.exceptions import BaleError, OutputNotTrackedError, TargetError
 from bale.redact import mask_url
-from bale.source import Source, lacking
+from bale.source import WHOLE_LIMIT, Source, lacking, pack_indexes
 from bale.staging import COPY_TYPES, publish, staging_dir
 
 if TYPE_CHECKING:
@@ -214,33 +214,42 @@ def _files(
 
 def _take_out(ws: _core.Workspace, tmp: Path, plans: Plans) -> int:
     """Writes what ``plans`` check out (at ``tmp/o<i>``) from ``ws``, the
-    temp cache their objects were just fetched into, by moving each object
-    into place (copied where several files share it): one write per file,
-    and no cache of 100,000 files to delete after; how many files. A file
-    the cache keeps as chunks only (a large native one) is rebuilt."""
-    from bale.progress import Bar
-
+    temp cache their objects were just fetched into (see :func:`_take`);
+    how many files."""
     items, dirs = _files(tmp, plans, ws.manifest, ws.empty_dirs)
-    with Bar("Checking out") as bar:
-        left = ws.copy_out(items, COPY_TYPES, bar.progress, bar.tick, take=True)
-    for i in left:
-        algo, oid, dest, isexec = items[i]
-        ws.checkout(dest, algo, oid, isexec, COPY_TYPES, True)
+    _take(ws, items)
     for d in dirs:
         d.mkdir(parents=True, exist_ok=True)
     return len(items)
 
 
-def _from_folder_remote(src: Source, tmp: Path, plans: Plans) -> int | None:
-    """Writes what ``plans`` check out (at ``tmp/o<i>``) straight from the
-    source's remote when it is a folder holding md5 objects as a cache
-    holds them: each object read once, hashed, copied, with no temp cache
-    in between; how many files. None, with nothing left behind, when that
-    cannot be done (another remote, blake3 data, an object it lacks): the
-    caller fetches instead."""
+def _take(ws: _core.Workspace, items: list[tuple[str, str, str, bool]]) -> None:
+    """Writes each ``(algo, oid, path, isexec)`` from ``ws``, a temp cache
+    the objects were just fetched into, by moving each object into place
+    (copied where several files share it): one write per file, and no
+    cache of 100,000 files to delete after. A file the cache keeps as
+    chunks only (a large native one) is rebuilt."""
     from bale.progress import Bar
 
-    if not all(t.algo.startswith("md5") for t, _target, _members in plans):
+    with Bar("Checking out") as bar:
+        left = ws.copy_out(items, COPY_TYPES, bar.progress, bar.tick, take=True)
+    for i in left:
+        algo, oid, dest, isexec = items[i]
+        ws.checkout(dest, algo, oid, isexec, COPY_TYPES, True)
+
+
+def _from_folder_remote(src: Source, tmp: Path, plans: Plans) -> int | None:
+    """Writes what ``plans`` check out (at ``tmp/o<i>``) straight from the
+    source's remote when it is a folder: md5 objects held as a cache holds
+    them, blake3 files a pack holds whole, each read once, hashed, written,
+    with no temp cache in between (a large blake3 file, chunked in the
+    packs, is fetched as any fetch does); how many files. None, with
+    nothing left behind, when that cannot be done (another remote, an md5
+    object it lacks): the caller fetches instead."""
+    from bale.progress import Bar
+
+    algos = {t.algo for t, _target, _members in plans}
+    if not algos or not (all(a.startswith("md5") for a in algos) or algos == {"blake3"}):
         return None
     try:
         rem = src.remote()
@@ -248,6 +257,20 @@ def _from_folder_remote(src: Source, tmp: Path, plans: Plans) -> int | None:
         return None  # the fetch says what is wrong
     if rem.kind != "folder" or rem.path is None:
         return None
+    if algos == {"blake3"}:
+        items, dirs = _files(tmp, plans, src.manifest, src.empty_dirs)
+        packs = pack_indexes(rem)
+        whole = [(oid, dest, x) for _a, oid, dest, x in items]
+        with Bar(f"Copying from {rem.name}") as bar:
+            left = packs.copy_whole(rem.path, whole, WHOLE_LIMIT, bar.progress, bar.tick)
+        if left:
+            rest = [items[i] for i in left]
+            fetched = _core.Workspace(str(tmp), str(tmp / "cache"))
+            src.fetch(fetched, list(dict.fromkeys((a, o) for a, o, _d, _x in rest)))
+            _take(fetched, rest)
+        for d in dirs:
+            d.mkdir(parents=True, exist_ok=True)
+        return len(items)
     items, dirs = _files(tmp, plans, src.manifest)
     ws = _core.Workspace(str(tmp), str(tmp / "cache"))
     with Bar(f"Copying from {rem.name}") as bar:

@@ -16,7 +16,7 @@ use bale_index::State;
 use bale_odb::Odb;
 use rayon::prelude::*;
 
-use crate::link::{file_mode, Linker};
+use crate::link::{file_mode, write_private, Linker};
 
 /// One file to write: the object, where, and whether it is executable.
 pub struct CopyOut {
@@ -103,6 +103,46 @@ pub fn copy_out(
     done.sort_unstable_by_key(|(i, _)| *i);
     let mut lacking = Vec::new();
     for (i, r) in done {
+        if !r? {
+            lacking.push(i);
+        }
+    }
+    Ok(lacking)
+}
+
+/// Writes each item at its `dest` (created or replaced atomically, parents
+/// made), in parallel, from the bytes `read` gives for its object: verified
+/// bytes (a folder remote's packs, [`bale_pack`]'s `LocalPacks`), or `None`
+/// when the object is not to be had that way. Returns the indices of those
+/// items: nothing was written for them.
+pub fn write_out(
+    items: &[CopyOut],
+    read: impl Fn(&Oid) -> Result<Option<Vec<u8>>> + Sync,
+    progress: &Progress,
+) -> Result<Vec<usize>> {
+    use std::io::Write as _;
+    let mut parents: Vec<&Path> = items.iter().filter_map(|i| i.dest.parent()).collect();
+    parents.sort_unstable();
+    parents.dedup();
+    for p in parents {
+        fs::create_dir_all(p).at(p)?;
+    }
+    progress.total.store(items.len() as u64, Ordering::Relaxed);
+    let done: Vec<Result<bool>> = items
+        .par_iter()
+        .map(|item| {
+            progress.check()?;
+            let Some(data) = read(&item.oid)? else {
+                return Ok(false);
+            };
+            write_private(&item.dest, item.exec, |f| f.write_all(&data).at(&item.dest))?;
+            progress.done.fetch_add(1, Ordering::Relaxed);
+            progress.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+            Ok(true)
+        })
+        .collect();
+    let mut lacking = Vec::new();
+    for (i, r) in done.into_iter().enumerate() {
         if !r? {
             lacking.push(i);
         }
@@ -240,5 +280,25 @@ mod tests {
         let err = copy_out(&odb, &items, &linker, Some(&state), true, &Progress::default()).unwrap_err();
         assert!(matches!(err, Error::CorruptObject { .. }), "{err}");
         assert!(!dest.exists());
+    }
+
+    #[test]
+    fn write_out_writes_what_read_gives_and_reports_the_rest() {
+        let d = tempfile::tempdir().unwrap();
+        let a = bale_hash::hash_bytes(Algo::Blake3, b"alpha", false);
+        let b = bale_hash::hash_bytes(Algo::Blake3, b"beta", false);
+        let out = d.path().join("out");
+        let items = vec![
+            CopyOut { oid: a, dest: out.join("x/a"), exec: true },
+            CopyOut { oid: b, dest: out.join("b"), exec: false },
+        ];
+        let read = |oid: &Oid| Ok((*oid == a).then(|| b"alpha".to_vec()));
+        assert_eq!(write_out(&items, read, &Progress::default()).unwrap(), vec![1]);
+        assert_eq!(fs::read(out.join("x/a")).unwrap(), b"alpha");
+        assert!(!out.join("b").exists());
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(fs::metadata(out.join("x/a")).unwrap().permissions().mode() & 0o777, file_mode(true));
+        let bad = |_: &Oid| Err(Error::CorruptObject { path: "p".into(), expected: "e".into(), actual: "a".into() });
+        assert!(write_out(&items, bad, &Progress::default()).is_err());
     }
 }

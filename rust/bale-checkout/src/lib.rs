@@ -15,5 +15,5 @@ pub mod copy_out;
 pub mod link;
 
 pub use checkout::{checkout, checkout_output, CheckoutOptions, CheckoutStats, Conflict};
-pub use copy_out::{copy_out, CopyOut};
+pub use copy_out::{copy_out, write_out, CopyOut};
 pub use link::{probe_links, unprotect, unprotect_tree, LinkType, Linker};

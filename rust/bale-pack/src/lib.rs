@@ -25,6 +25,8 @@
 //! - [`presence`] and [`stored`] say what the remote holds of some roots;
 //!   [`check_copies`] keeps the local index copies honest.
 //!
+//! - a folder remote: [`LocalPacks`] reads the files a reader wants whole
+//!   straight out of its pack files, each hashed.
 //! - streaming: [`RemoteFile::locate`] → [`RemoteChunks`] (segments loaded as needed)
 //!   plans the ranged reads of any byte range of one file and verifies
 //!   each chunk they bring.
@@ -41,6 +43,7 @@ mod id;
 mod index;
 mod ingest;
 mod key;
+mod local;
 mod plan;
 mod presence;
 mod push;
@@ -60,6 +63,7 @@ pub use id::{PackFile, PackId, PACKS_DIR};
 pub use index::PackIndex;
 pub use ingest::{ingest_read, Arrival, Destinations, Ingested};
 pub use key::Named;
+pub use local::LocalPacks;
 pub use plan::{plan_packs, PackItem, PlannedPack};
 pub use presence::{presence, stored, ObjectPresence};
 pub use push::{plan_push, write_counted, PushPlan, Written};

@@ -6,15 +6,17 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use bale_checkout::CopyOut;
 use bale_chunk::ChunkList;
 use bale_hash::{Algo, Oid};
-use bale_pack::{Read, RemoteChunks as Chunks, RemoteFile, RemoteIndex};
+use bale_pack::{LocalPacks, Read, RemoteChunks as Chunks, RemoteFile, RemoteIndex};
 use pyo3::exceptions::PyIndexError;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::PyBytes;
 
 use crate::errors::IntoPy;
+use crate::progress::Progress;
 use crate::runtime::run;
 
 fn span(list: &ChunkList, start: u64, end: u64) -> (usize, usize) {
@@ -115,6 +117,49 @@ impl RemoteIndexes {
             RemoteFile::List(l) => row("list", l),
             RemoteFile::Whole(l) => row("whole", l),
         }))
+    }
+
+    /// The bytes of each blake3 file a folder remote rooted at `root` holds
+    /// in one piece of at most `limit` bytes, read from its pack files and
+    /// hashed, in parallel; `None` for the others.
+    #[pyo3(signature = (root, oids, limit, jobs=None))]
+    fn read_whole<'py>(
+        &self,
+        py: Python<'py>,
+        root: PathBuf,
+        oids: Vec<String>,
+        limit: u64,
+        jobs: Option<usize>,
+    ) -> PyResult<Vec<Option<Bound<'py, PyBytes>>>> {
+        let oids = oids.iter().map(|o| blake3(py, o)).collect::<PyResult<Vec<_>>>()?;
+        let got = run(py, jobs, None, None, |_| LocalPacks::new(&self.index, &root).read_many(&oids, limit))?;
+        Ok(got.into_iter().map(|d| d.map(|d| PyBytes::new(py, &d))).collect())
+    }
+
+    /// Writes each `(oid, dest, isexec)` blake3 file a folder remote rooted
+    /// at `root` holds in one piece (of at most `limit` bytes) at `dest`,
+    /// from its pack files, hashed first (atomically, parents made), in
+    /// parallel; the indices of the items not written (held otherwise).
+    #[pyo3(signature = (root, items, limit, progress=None, tick=None, jobs=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn copy_whole(
+        &self,
+        py: Python<'_>,
+        root: PathBuf,
+        items: Vec<(String, PathBuf, bool)>,
+        limit: u64,
+        progress: Option<&Progress>,
+        tick: Option<&Bound<'_, PyAny>>,
+        jobs: Option<usize>,
+    ) -> PyResult<Vec<usize>> {
+        let items = items
+            .into_iter()
+            .map(|(oid, dest, exec)| Ok(CopyOut { oid: blake3(py, &oid)?, dest, exec }))
+            .collect::<PyResult<Vec<_>>>()?;
+        run(py, jobs, progress, tick, |p| {
+            let packs = LocalPacks::new(&self.index, &root);
+            bale_checkout::write_out(&items, |oid| packs.read(oid, limit), p)
+        })
     }
 
     /// The chunked file, from its list's bytes (checked; a two-level
