@@ -52,12 +52,7 @@ pub fn copy_out(
     take: bool,
     progress: &Progress,
 ) -> Result<Vec<usize>> {
-    let mut parents: Vec<&std::path::Path> = items.iter().filter_map(|i| i.dest.parent()).collect();
-    parents.sort_unstable();
-    parents.dedup();
-    for p in parents {
-        fs::create_dir_all(p).at(p)?;
-    }
+    make_parents(items)?;
     progress.total.store(items.len() as u64, Ordering::Relaxed);
     // Which item takes each object: its last. The copies go first, so that
     // the object is still there for them.
@@ -101,13 +96,7 @@ pub fn copy_out(
         done.extend(last.into_par_iter().map(|i| (i, one(i))).collect::<Vec<_>>());
     }
     done.sort_unstable_by_key(|(i, _)| *i);
-    let mut lacking = Vec::new();
-    for (i, r) in done {
-        if !r? {
-            lacking.push(i);
-        }
-    }
-    Ok(lacking)
+    not_written(done.into_iter().map(|(_, r)| r))
 }
 
 /// Writes each item at its `dest` (created or replaced atomically, parents
@@ -121,12 +110,7 @@ pub fn write_out(
     progress: &Progress,
 ) -> Result<Vec<usize>> {
     use std::io::Write as _;
-    let mut parents: Vec<&Path> = items.iter().filter_map(|i| i.dest.parent()).collect();
-    parents.sort_unstable();
-    parents.dedup();
-    for p in parents {
-        fs::create_dir_all(p).at(p)?;
-    }
+    make_parents(items)?;
     progress.total.store(items.len() as u64, Ordering::Relaxed);
     let done: Vec<Result<bool>> = items
         .par_iter()
@@ -141,6 +125,24 @@ pub fn write_out(
             Ok(true)
         })
         .collect();
+    not_written(done)
+}
+
+/// Every directory the items go into, made once each, before the parallel
+/// work: no worker stats its directory.
+fn make_parents(items: &[CopyOut]) -> Result<()> {
+    let mut parents: Vec<&Path> = items.iter().filter_map(|i| i.dest.parent()).collect();
+    parents.sort_unstable();
+    parents.dedup();
+    for p in parents {
+        fs::create_dir_all(p).at(p)?;
+    }
+    Ok(())
+}
+
+/// The indices of the items not written (`Ok(false)`), in order; the first
+/// error, if any.
+fn not_written(done: impl IntoIterator<Item = Result<bool>>) -> Result<Vec<usize>> {
     let mut lacking = Vec::new();
     for (i, r) in done.into_iter().enumerate() {
         if !r? {
