@@ -108,6 +108,7 @@ async def receive(
     bar.add_total(len(items))
     loop = asyncio.get_running_loop()
     small: list[tuple[str, str, bytes, str]] = []
+    small_bytes = 0
 
     def done(sizes: list[int]) -> None:
         moved.copied += len(sizes)
@@ -115,8 +116,8 @@ async def receive(
         bar.step(files=len(sizes))
 
     async def flush_small() -> None:
-        nonlocal small
-        todo, small = small, []
+        nonlocal small, small_bytes
+        todo, small, small_bytes = small, [], 0
         if todo:
             done(await loop.run_in_executor(None, ws.ingest_bytes_many, todo))
 
@@ -130,6 +131,7 @@ async def receive(
             landing.discard()  # nothing is left to discard once published
 
     async def get(item: _core.PlannedObject) -> None:
+        nonlocal small_bytes
         source = f"remote '{store.name}': {item.key}"
         try:
             data = await store.read_small(item.key, _SMALL)
@@ -142,7 +144,8 @@ async def receive(
             return
         bar.step(len(data), files=0)
         small.append((item.algo, item.oid, data, source))
-        if len(small) >= _BATCH or sum(len(d) for _a, _o, d, _s in small) > _BATCH_BYTES:
+        small_bytes += len(data)
+        if len(small) >= _BATCH or small_bytes > _BATCH_BYTES:
             await flush_small()
 
     await _ticking(bar, for_each(items, get, jobs))
