@@ -97,7 +97,6 @@ from __future__ import annotations
 import argparse
 import filecmp
 import hashlib
-import json
 import re
 import subprocess
 import sys
@@ -913,32 +912,16 @@ def main() -> int:
     # dvc's came with pip): with PYTHONDONTWRITEBYTECODE set, every bale
     # process would otherwise recompile each module it imports.
     rb.sh([sys.executable, "-m", "compileall", "-q", str(Path(which.split()[0]).parent)])
-    engines = [rb.engine_fingerprint()]
-    meta = {
-        "run_id": run_id,
-        "argv": sys.argv[1:],
-        "started": started,
-        "versions": versions,
-        "python -c imports": which,
-        "engines": engines,
-        "machine": sync.machine(),
-        "executables": {t.name: t.exe for t in tools},
-    }
-    res.runs.append(meta)
-    log(f"tools: {versions}; {meta['executables']}; python -c imports {which}; engine {engines[0]}")
+    record = sync.RunRecord(res, run_id, started, versions, tools, **{"python -c imports": which})
+    meta = record.meta
+    log(
+        f"tools: {versions}; {meta['executables']}; python -c imports {which}; engine {record.engines[0]}"
+    )
 
     def save() -> None:
-        meta["ended"] = time.time()
-        meta["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
-        if args.json:
-            Path(args.json).write_text(json.dumps(res.to_json(), indent=1))
+        record.save(args.json)
 
-    def check_engine(where: str) -> None:
-        fp = rb.engine_fingerprint()
-        if fp != engines[-1]:
-            engines.append(fp)
-            res.notes.append(f"bale's engine changed during the run ({where}): now {fp}")
-            log(f"WARNING: bale's engine changed ({where}): {fp}")
+    check_engine = record.check_engine
 
     for n in names:
         w = specs[n]

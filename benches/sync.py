@@ -386,6 +386,41 @@ def machine() -> dict:
     }
 
 
+class RunRecord:
+    """A run's entry in ``res.runs``: what ran, with which tools, on which
+    machine and engine (``extra`` keys go after the versions). The engine is
+    fingerprinted again after each step: a rebuild during the run is noted,
+    so no figure is taken for the wrong build."""
+
+    def __init__(self, res, run_id: str, started: float, versions: dict, tools, **extra) -> None:
+        self.res = res
+        self.engines = [rb.engine_fingerprint()]
+        self.meta = {
+            "run_id": run_id,
+            "argv": sys.argv[1:],
+            "started": started,
+            "versions": versions,
+            **extra,
+            "engines": self.engines,
+            "machine": machine(),
+            "executables": {t.name: t.exe for t in tools},
+        }
+        res.runs.append(self.meta)
+
+    def save(self, json_path: str | None) -> None:
+        self.meta["ended"] = time.time()
+        self.meta["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
+        if json_path:
+            Path(json_path).write_text(json.dumps(self.res.to_json(), indent=1))
+
+    def check_engine(self, where: str) -> None:
+        fp = rb.engine_fingerprint()
+        if fp != self.engines[-1]:
+            self.engines.append(fp)
+            self.res.notes.append(f"bale's engine changed during the run ({where}): now {fp}")
+            log(f"WARNING: bale's engine changed ({where}): {fp}")
+
+
 # --------------------------------------------------------------------------
 # table
 
@@ -701,31 +736,14 @@ def main() -> int:
         .splitlines()[0]
         for t in tools
     }
-    engines = [rb.engine_fingerprint()]
-    meta = {
-        "run_id": run_id,
-        "argv": sys.argv[1:],
-        "started": started,
-        "versions": versions,
-        "engines": engines,
-        "machine": machine(),
-        "executables": {t.name: t.exe for t in tools},
-    }
-    res.runs.append(meta)
-    log(f"tools: {versions}; {meta['executables']}; engine {engines[0]}")
+    record = RunRecord(res, run_id, started, versions, tools)
+    meta = record.meta
+    log(f"tools: {versions}; {meta['executables']}; engine {record.engines[0]}")
 
     def save() -> None:
-        meta["ended"] = time.time()
-        meta["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
-        if args.json:
-            Path(args.json).write_text(json.dumps(res.to_json(), indent=1))
+        record.save(args.json)
 
-    def check_engine(where: str) -> None:
-        fp = rb.engine_fingerprint()
-        if fp != engines[-1]:
-            engines.append(fp)
-            res.notes.append(f"bale's engine changed during the run ({where}): now {fp}")
-            log(f"WARNING: bale's engine changed ({where}): {fp}")
+    check_engine = record.check_engine
 
     stop = False
     for n in names:
