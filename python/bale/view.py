@@ -363,6 +363,7 @@ class View:
                 if stream is not None:
                     return stream
         if self._fetch_small(algo, oid, size):
+            self.fetched.add((algo, oid))
             stream = reader.open_cached(self._temp(), algo, oid, name=rel)
             if stream is not None:
                 return stream
@@ -371,9 +372,14 @@ class View:
         with self._lock:
             remote = self._remote_reader()
         try:
-            return remote.open(algo, oid, size, name=rel)
+            opened = remote.open(algo, oid, size, name=rel)
         except ObjectMissingError as e:
             raise ObjectMissingError(f"{rel}: {e} (in {self.label})") from None
+        # A whole object lands in the temp cache first: the view's, to evict
+        # with its batch (a stream from a folder remote fetches nothing ahead).
+        if self._temp().exists(algo, oid):
+            self.fetched.add((algo, oid))
+        return opened
 
     #: A whole (md5) object of a folder remote up to this size is read in
     #: one call and verified into the temp cache, without starting the

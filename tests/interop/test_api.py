@@ -446,13 +446,13 @@ def test_reading_one_file_fetches_only_the_trees_on_its_way(
         assert trees(tree) == 2
 
 
-def _native_clone(sh: Sh, tmp_path: Path, files: dict[str, bytes]) -> Path:
-    """A clone (no cache) of a blake3 repository tracking ``files`` as the
-    directory ``d``, pushed to a folder remote (packed)."""
+def _native_clone(sh: Sh, tmp_path: Path, files: dict[str, bytes], hash_: str = "blake3") -> Path:
+    """A clone (no cache) of a repository (blake3 unless ``hash_`` says)
+    tracking ``files`` as the directory ``d``, pushed to a folder remote."""
     root = tmp_path / "repo"
     root.mkdir()
     sh.git("init", "-q", cwd=root)
-    sh.bale("init", "-q", cwd=root)
+    sh.bale("init", "-q", "--hash", hash_, cwd=root)
     sh.bale("remote", "add", "-d", "r", str(tmp_path / "remote"), cwd=root)
     (root / "d").mkdir()
     for name, data in files.items():
@@ -588,6 +588,28 @@ def test_stream_reads_the_md5_objects_of_a_folder_remote_where_they_are(clone: P
         "data/y.txt",
     ]
     assert held == [0] * 5  # hashed as read, nothing written
+
+
+@pytest.mark.parametrize("hash_", ["md5", "blake3"])
+def test_stream_from_a_folder_remote_evicts_the_large_files_it_landed(
+    sh: Sh, tmp_path: Path, hash_: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nothing is fetched ahead from a folder remote; a file too large to be
+    # read in a slice lands in the temp cache whole when opened, and must
+    # leave it with its batch, or a stream of a large dataset fills the disk.
+    from bale.view import View
+
+    files = {f"f{i:02}": f"{i}\n".encode() * 3 for i in range(12)}
+    tree = RepoTree(str(_native_clone(sh, tmp_path, files, hash_)), "HEAD", jobs=2)
+    monkeypatch.setattr(View, "small", 0)  # every file "large"
+    tree.batch = 2
+    got, held = {}, []
+    for name, data in tree.stream("d", prefetch=1):
+        got[name] = data
+        held.append(_held(tree))
+    tree.close()
+    assert got == {f"d/{n}": data for n, data in files.items()}
+    assert 0 < max(held) <= 4, held
 
 
 def test_stream_keeps_at_most_two_batches_in_its_temp_cache(sh: Sh, tmp_path: Path) -> None:
