@@ -354,6 +354,9 @@ class Workspace:
         than ``limit`` (with ``source``: in that folder remote instead),
         each verified, read in parallel; None for the others."""
     def manifest(self, algo: str, oid: str) -> list[tuple[str, str, int, bool]]: ...
+    def subtrees(self, oid: str) -> list[tuple[str, str]]:
+        """The ``(id, name)`` of the sub-trees the blake3 tree ``oid`` lists,
+        read and verified."""
     def empty_dirs(self, algo: str, oid: str) -> list[str]:
         """The empty directories a directory object records (``manifest``
         leaves them out)."""

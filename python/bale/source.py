@@ -740,26 +740,9 @@ def fetch_trees(
                         f"{label}: the tree {moved.missing[0]} is not on its remote "
                         f"'{rem.name}' ({mask_url(rem.url)})"
                     )
-            subs = [sub for t in level for sub in _subtrees(ws.object_path("blake3", t))]
+            subs = [sub for t in level for sub in ws.subtrees(t)]
             if names is not None:
-                # A name the tree escapes (a newline, a backslash) is not
-                # compared: every subtree of that level then.
                 if depth >= len(names) - 1:
                     break
-                on_way = [(t, name) for t, name in subs if name == names[depth]]
-                if not on_way and not any("\\" in name for _t, name in subs):
-                    break  # not there: the lookup says so
-                subs = on_way or subs
+                subs = [(t, name) for t, name in subs if name == names[depth]]
             level, depth = [t for t, _name in subs], depth + 1
-
-
-def _subtrees(path: Path) -> list[tuple[str, str]]:
-    """The ``(id, name)`` of the sub-trees a ``bale-tree 1`` object lists
-    (DESIGN.md §4.2: ``t <hex> <size> <nfiles> <name>`` lines after the
-    header; the name as written, escapes and all)."""
-    lines = path.read_bytes().split(b"\n")[1:]
-    return [
-        (line[2:66].decode() + ".tree", line.split(b" ", 4)[-1].decode("utf-8", "replace"))
-        for line in lines
-        if line.startswith(b"t ")
-    ]

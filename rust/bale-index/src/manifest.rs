@@ -136,6 +136,13 @@ impl Manifest {
         Ok(m)
     }
 
+    /// The sub-trees the native tree `oid` lists, with their names, read
+    /// and verified: what a reader walking down a tree level by level
+    /// fetches next.
+    pub fn subtrees(odb: &Odb, oid: &Oid) -> Result<Vec<(Oid, String)>> {
+        Ok(read_tree(odb, oid)?.into_iter().filter(|l| l.kind == TreeKind::Tree).map(|l| (l.oid, l.name)).collect())
+    }
+
     /// Every object a stored manifest references: its tree objects and its
     /// files. Used by gc, which must prove an object unreferenced.
     pub fn objects(odb: &Odb, oid: &Oid) -> Result<Vec<Oid>> {
@@ -1060,6 +1067,17 @@ mod tests {
                 let oid = m.store(&odb).unwrap();
                 let whole = Manifest::load(&odb, &oid).unwrap();
                 prop_assert_eq!(Manifest::lookup(&odb, &oid, &rel).unwrap(), whole.find(&rel));
+                // The root's subtrees: its top-level directories, by name.
+                let mut top: Vec<String> = whole
+                    .entries
+                    .iter()
+                    .filter_map(|e| e.rel.split_once('/').map(|(d, _)| d.to_owned()))
+                    .chain(whole.empty_dirs.iter().map(|d| d.split('/').next().unwrap().to_owned()))
+                    .collect();
+                top.sort();
+                top.dedup();
+                let names: Vec<String> = Manifest::subtrees(&odb, &oid).unwrap().into_iter().map(|(_, n)| n).collect();
+                prop_assert_eq!(names, top);
             }
 
             #[test]

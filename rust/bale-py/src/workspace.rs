@@ -325,6 +325,14 @@ impl Workspace {
         Ok(m.entries.into_iter().map(py_entry).collect())
     }
 
+    /// The `(id, name)` of the sub-trees the native tree `oid` lists, read
+    /// and verified (names unescaped).
+    fn subtrees(&self, py: Python<'_>, oid: &str) -> PyResult<Vec<(String, String)>> {
+        let oid = parse_oid("blake3", oid).py_err(py)?;
+        let subs = py.detach(|| Manifest::subtrees(self.ws.odb(), &oid)).py_err(py)?;
+        Ok(subs.into_iter().map(|(o, name)| (o.to_string(), name)).collect())
+    }
+
     /// The empty directories a (native) directory object records, which
     /// `manifest` leaves out: who writes its files one by one makes these.
     fn empty_dirs(&self, py: Python<'_>, algo: &str, oid: &str) -> PyResult<Vec<String>> {
