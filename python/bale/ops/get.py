@@ -156,33 +156,20 @@ def _checkout(
         theirs = _core.Workspace(str(tmp), str(src.repo.cache_dir))
         if not lacking(theirs, roots, repair=False):
             ws = theirs
-    if ws is None:
-        copied = _from_folder_remote(src, tmp, plans)
-        if copied is None:
-            fetched = _core.Workspace(str(tmp), str(tmp / "cache"))
-            src.fetch(fetched, roots, jobs)
-            copied = _take_out(fetched, tmp, plans)
-        for i, (_t, target, _members) in enumerate(plans):
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp / f"o{i}", target)
-        return copied
-    n = 0
-    for i, (t, target, members) in enumerate(plans):
-        assert t.out.oid is not None
-        # The engine writes at a path of its own, moved to the target after.
-        at = tmp / f"o{i}"
-        if members is None:
-            r = ws.checkout(str(at), t.algo, t.out.oid, t.out.isexec, COPY_TYPES, True)
-            n += len(r.added) + len(r.modified) + r.unchanged
-        else:
-            for rel, oid, isexec in members:
-                where = at if rel == "." else at / rel
-                where.parent.mkdir(parents=True, exist_ok=True)
-                ws.checkout(str(where), t.algo, oid, isexec, COPY_TYPES, True)
-                n += 1
+    if ws is not None:
+        # The source's own cache: read, never taken from.
+        copied = _take_out(ws, tmp, plans, take=False)
+    elif (from_folder := _from_folder_remote(src, tmp, plans)) is not None:
+        copied = from_folder
+    else:
+        fetched = _core.Workspace(str(tmp), str(tmp / "cache"))
+        src.fetch(fetched, roots, jobs)
+        copied = _take_out(fetched, tmp, plans)
+    # The engine wrote at paths of its own, moved to the targets now.
+    for i, (_t, target, _members) in enumerate(plans):
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(at, target)
-    return n
+        os.replace(tmp / f"o{i}", target)
+    return copied
 
 
 def _files(
@@ -212,27 +199,27 @@ def _files(
     return items, dirs
 
 
-def _take_out(ws: _core.Workspace, tmp: Path, plans: Plans) -> int:
-    """Writes what ``plans`` check out (at ``tmp/o<i>``) from ``ws``, the
-    temp cache their objects were just fetched into (see :func:`_take`);
-    how many files."""
+def _take_out(ws: _core.Workspace, tmp: Path, plans: Plans, take: bool = True) -> int:
+    """Writes what ``plans`` check out (at ``tmp/o<i>``) from ``ws``: with
+    ``take``, the temp cache their objects were just fetched into (see
+    :func:`_take`), else a cache only read; how many files."""
     items, dirs = _files(tmp, plans, ws.manifest, ws.empty_dirs)
-    _take(ws, items)
+    _take(ws, items, take)
     for d in dirs:
         d.mkdir(parents=True, exist_ok=True)
     return len(items)
 
 
-def _take(ws: _core.Workspace, items: list[tuple[str, str, str, bool]]) -> None:
-    """Writes each ``(algo, oid, path, isexec)`` from ``ws``, a temp cache
-    the objects were just fetched into, by moving each object into place
-    (copied where several files share it): one write per file, and no
-    cache of 100,000 files to delete after. A file the cache keeps as
-    chunks only (a large native one) is rebuilt."""
+def _take(ws: _core.Workspace, items: list[tuple[str, str, str, bool]], take: bool = True) -> None:
+    """Writes each ``(algo, oid, path, isexec)`` from ``ws`` in one parallel
+    engine call. With ``take`` (a temp cache the objects were just fetched
+    into) each object is moved into place (copied where several files share
+    it): one write per file, and no cache of 100,000 files to delete after.
+    A file the cache keeps as chunks only (a large native one) is rebuilt."""
     from bale.progress import Bar
 
     with Bar("Checking out") as bar:
-        left = ws.copy_out(items, COPY_TYPES, bar.progress, bar.tick, take=True)
+        left = ws.copy_out(items, COPY_TYPES, bar.progress, bar.tick, take=take)
     for i in left:
         algo, oid, dest, isexec = items[i]
         ws.checkout(dest, algo, oid, isexec, COPY_TYPES, True)
