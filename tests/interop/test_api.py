@@ -590,6 +590,17 @@ def test_stream_reads_the_md5_objects_of_a_folder_remote_where_they_are(clone: P
     assert held == [0] * 5  # hashed as read, nothing written
 
 
+def _stream_holding(tree: RepoTree) -> tuple[dict[str, bytes], list[int]]:
+    """Every file of ``d`` streamed one at a time, with how many files the
+    temp cache held as each arrived; the tree closed after."""
+    got, held = {}, []
+    for name, data in tree.stream("d", prefetch=1):
+        got[name] = data
+        held.append(_held(tree))
+    tree.close()
+    return got, held
+
+
 @pytest.mark.parametrize("hash_", ["md5", "blake3"])
 def test_stream_from_a_folder_remote_evicts_the_large_files_it_landed(
     sh: Sh, tmp_path: Path, hash_: str, monkeypatch: pytest.MonkeyPatch
@@ -603,11 +614,7 @@ def test_stream_from_a_folder_remote_evicts_the_large_files_it_landed(
     tree = RepoTree(str(_native_clone(sh, tmp_path, files, hash_)), "HEAD", jobs=2)
     monkeypatch.setattr(View, "small", 0)  # every file "large"
     tree.batch = 2
-    got, held = {}, []
-    for name, data in tree.stream("d", prefetch=1):
-        got[name] = data
-        held.append(_held(tree))
-    tree.close()
+    got, held = _stream_holding(tree)
     assert got == {f"d/{n}": data for n, data in files.items()}
     assert 0 < max(held) <= 4, held
 
@@ -630,11 +637,7 @@ def test_stream_keeps_at_most_two_batches_in_its_temp_cache(sh: Sh, tmp_path: Pa
         tree = RepoTree(str(clone), "HEAD", jobs=2)
         tree.batch = 2
         tree.slice_files = 1
-        got, held = {}, []
-        for name, data in tree.stream("d", prefetch=1):
-            got[name] = data
-            held.append(_held(tree))
-        tree.close()
+        got, held = _stream_holding(tree)
     assert got == want
     # the batch being read and the one fetched ahead, no more
     assert 0 < max(held) <= 4, held
