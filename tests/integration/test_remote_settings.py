@@ -5,6 +5,7 @@ remote URL is never printed by ``remote list`` nor copied into
 
 from __future__ import annotations
 
+import base64
 import subprocess
 from pathlib import Path
 
@@ -19,15 +20,6 @@ pytestmark = pytest.mark.usefixtures("isolated_config")
 
 # (remote URL, option, value): what bale would ignore and so must refuse
 REFUSED = [
-    ("s3://bucket/p", "sse", "AES256"),
-    ("s3://bucket/p", "sse_kms_key_id", "key"),
-    ("s3://bucket/p", "sse_customer_algorithm", "AES256"),
-    ("s3://bucket/p", "sse_customer_key", "a2V5"),
-    ("s3://bucket/p", "acl", "private"),
-    ("s3://bucket/p", "grant_read", "id=x"),
-    ("s3://bucket/p", "grant_read_acp", "id=x"),
-    ("s3://bucket/p", "grant_write_acp", "id=x"),
-    ("s3://bucket/p", "grant_full_control", "id=x"),
     ("s3://bucket/p", "listobjects", "true"),
     ("s3://bucket/p", "version_aware", "true"),
     ("s3://bucket/p", "worktree", "true"),
@@ -95,6 +87,9 @@ def test_options_bale_honours_or_harmlessly_ignores_are_accepted(
         ("version_aware", "false"),
         ("jobs", "4"),
         ("verify", "true"),
+        ("sse", "AES256"),
+        ("sse_kms_key_id", "alias/data"),
+        ("acl", "bucket-owner-full-control"),
     ]:
         proc = run("bale", "remote", "modify", "s", option, value)
         assert proc.stderr == "", option
@@ -105,6 +100,26 @@ def test_options_bale_honours_or_harmlessly_ignores_are_accepted(
         "(bale copies objects to and from a folder remote)\n"
     )
     assert "type = hardlink" in (repo / ".dvc" / "config").read_text()
+
+
+def test_s3_options_that_exclude_each_other_are_refused_when_set(md5_repo: Path, run: Run) -> None:
+    """As dvc-s3 refuses them, but when they are set rather than at the next push."""
+    key = base64.b64encode(bytes(range(32))).decode()
+    run("bale", "remote", "add", "s", "s3://bucket/p")
+    run("bale", "remote", "modify", "s", "acl", "private")
+    before = _files(md5_repo)
+    err = run("bale", "remote", "modify", "s", "grant_read", "id=x", ok=False).stderr
+    assert err == "ERROR: remote 's': acl and grant_read exclude each other\n"
+    assert _files(md5_repo) == before
+    run("bale", "remote", "modify", "s", "sse_kms_key_id", "alias/data")
+    err = run("bale", "remote", "modify", "--local", "s", "sse_customer_key", key, ok=False).stderr
+    assert err == "ERROR: remote 's': sse_kms_key_id and sse_customer_key exclude each other\n"
+    run("bale", "remote", "modify", "s", "--unset", "sse_kms_key_id")
+    err = run("bale", "remote", "modify", "--local", "s", "sse_customer_key", "c2hvcnQ=", ok=False)
+    assert "sse_customer_key must be a 256-bit key in base64" in err.stderr
+    assert "c2hvcnQ" not in err.stderr  # a key, even a wrong one, is never printed
+    run("bale", "remote", "modify", "--local", "s", "sse_customer_key", key)
+    assert key in (md5_repo / ".dvc" / "config.local").read_text()
 
 
 def test_cache_regions_is_refused_as_dvc_refuses_it(dvc_repo_root: Path, run: Run) -> None:
@@ -142,14 +157,14 @@ def test_an_unhonourable_option_dvc_wrote_fails_the_push_before_anything_moves(
     for argv in (["push"], ["fetch"], ["pull"], ["status", "-c"], ["gc", "-c", "-w", "-f"]):
         assert run("bale", *argv, ok=False).stderr == expected, argv
     assert list(store.iterdir()) == []
-    # an S3 remote whose sse sits in config.local: refused before any
-    # connection is tried (the endpoint would refuse one)
+    # an S3 remote whose listobjects sits in config.local: refused before
+    # any connection is tried (the endpoint would refuse one)
     run("dvc", "remote", "add", "-d", "s3", "s3://bucket/p")
     run("dvc", "remote", "modify", "s3", "endpointurl", "http://127.0.0.1:9")
-    run("dvc", "remote", "modify", "--local", "s3", "sse", "AES256")
+    run("dvc", "remote", "modify", "--local", "s3", "listobjects", "true")
     err = run("bale", "push", ok=False).stderr
-    assert (
-        err == "ERROR: .dvc/config.local: remote 's3': option 'sse' is not supported by bale yet\n"
+    assert err == (
+        "ERROR: .dvc/config.local: remote 's3': option 'listobjects' is not supported by bale yet\n"
     )
 
 

@@ -8,6 +8,7 @@ A new kind of remote is added to both."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import uuid
 from abc import ABC, abstractmethod
@@ -135,11 +136,15 @@ def remote(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RemoteUnd
 def _no_ambient_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     """Credentials come from the remote's config, never from the machine."""
     for name in list(os.environ):
-        if name.startswith("AWS_"):
+        # (instance metadata stays off: see tests/conftest.py)
+        if name.startswith("AWS_") and name != "AWS_EC2_METADATA_DISABLED":
             monkeypatch.delenv(name)
 
 
 T = TypeVar("T")
+
+#: An SSE-C key, base64 as dvc's sse_customer_key takes it.
+SSE_C_KEY = base64.b64encode(bytes(range(32))).decode()
 
 # Listings and batches in pages of this many keys, so that every test of the
 # Store suite crosses page boundaries with a handful of objects.
@@ -167,7 +172,7 @@ class StoreUnderTest:
         return asyncio.run(main())
 
 
-@pytest.fixture(params=["folder", "s3", "http"])
+@pytest.fixture(params=["folder", "s3", "s3-sse-c", "http"])
 def store(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[StoreUnderTest]:
@@ -176,12 +181,15 @@ def store(
     if request.param == "folder":
         root = tmp_path / "store"
         yield StoreUnderTest("folder", Remote(name, str(root), "folder", path=root))
-    elif request.param == "s3":
+    elif request.param.startswith("s3"):
         server: SeaweedServer = request.getfixturevalue("seaweed")
         monkeypatch.setattr(s3, "_LIST_PAGE", SMALL_PAGE)
         url = f"s3://{server.bucket}/c-{uuid.uuid4().hex[:12]}/data"
         # The smallest part S3 allows, so a large object is a multipart upload.
         options = server.options(part_size=str(5 << 20))
+        if request.param == "s3-sse-c":
+            # every request that reads or writes bytes must carry the key
+            options["sse_customer_key"] = SSE_C_KEY
         yield StoreUnderTest("s3", Remote(name, url, "s3", options=options))
     else:
         monkeypatch.setattr(serve, "MAX_KEYS", SMALL_PAGE)

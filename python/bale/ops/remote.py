@@ -28,7 +28,9 @@ def check_setting(config: Config, key: str, value: str) -> str | None:
         return None
     name, option = parts[1].lower(), parts[2].lower()
     url = None if option == "url" else config.get(f"remote.{name}.url")
-    return support.check_option(name, url, option, value)
+    prefix = f"remote.{name}."
+    others = {k.removeprefix(prefix): v for k, v in config.items() if k.startswith(prefix)}
+    return support.check_option(name, url, option, value, others)
 
 
 def add(

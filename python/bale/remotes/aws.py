@@ -1,194 +1,324 @@
-"""Where an S3 remote's credentials and region come from.
+"""Where an S3 remote's credentials and region come from: botocore's chain.
 
-The precedence is DVC's (which is botocore's), so a repository that works
-with ``dvc push`` works with bale unchanged:
+dvc resolves them through s3fs and aiobotocore, that is through botocore, so
+bale asks botocore too, and a repository that works with ``dvc push`` works
+with bale unchanged, wherever it runs:
 
 1. the remote's options ``access_key_id`` / ``secret_access_key`` /
    ``session_token`` (meant for ``.dvc/config.local``);
-2. the environment ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` /
-   ``AWS_SESSION_TOKEN``, unless the remote names a ``profile`` (botocore lets
-   an explicitly chosen profile override the environment);
-3. the profile (option ``profile``, else ``AWS_PROFILE``, else ``default``) in
-   the shared credentials file (option ``credentialpath``, else
-   ``AWS_SHARED_CREDENTIALS_FILE``, else ``~/.aws/credentials``), then in the
-   config file (option ``configpath``, else ``AWS_CONFIG_FILE``, else
-   ``~/.aws/config``);
-4. none: requests go unsigned, which public buckets accept.
+2. botocore's chain: the environment (``AWS_ACCESS_KEY_ID``, skipped when
+   the remote names a ``profile``), assume-role (``role_arn`` with
+   ``source_profile`` or ``credential_source``), web identity (EKS), SSO
+   (the token cache ``aws sso login`` fills), the shared credentials and
+   config files, ``credential_process``, ECS container credentials and EC2
+   instance metadata (IMDSv2).
 
-A profile that is named (option ``profile`` or ``AWS_PROFILE``) must exist in
-one of the two files even when keys come from elsewhere, and must then yield
-keys when nothing before it did: dvc (botocore) fails with "The config profile
-(x) could not be found" and "Unable to locate credentials" there, and a typo
-in a profile name must not quietly send requests with other keys or none.
+The profile is the option ``profile``, else ``AWS_PROFILE``, else
+``default``; the files are the options ``credentialpath`` / ``configpath``,
+else botocore's own (``AWS_SHARED_CREDENTIALS_FILE``, ``~/.aws/...``). A
+profile named by either must exist, even when keys come from elsewhere: dvc
+fails with "The config profile (x) could not be found" there, and a typo in a
+profile name must not quietly sign with other keys.
+
+No credentials at all is an error, as in dvc, unless the remote says
+``allow_anonymous_login = true``: then requests go unsigned (``-v`` says
+so). Anonymous access is never a silent fallback.
+
+Credentials that expire (assumed roles, SSO, instance and container roles,
+``credential_process`` with an ``Expiration``) are refreshed in a thread when
+botocore says they should be, and a transfer keeps signing with the old ones
+meanwhile; it waits only when they are about to expire. The chain is walked
+once per process for each remote configuration.
 
 Region: option ``region``, else ``AWS_REGION`` / ``AWS_DEFAULT_REGION``, else
 the profile's ``region`` in the config file, else ``us-east-1``.
 
-Each result says where it came from, for error messages; the secret never
-appears in a message or a ``repr``.
+Nothing here puts a secret in a message, a log line or a ``repr``.
 """
 
 from __future__ import annotations
 
-import configparser
+import asyncio
+import concurrent.futures
 import os
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bale.remotes.errors import RemoteConfigError
+from bale.console import debug
+from bale.exceptions import one_line
+from bale.remotes.errors import RemoteAuthError, RemoteConfigError
+from bale.remotes.sigv4 import SigV4Signer
 
-__all__ = ["ANONYMOUS", "AwsSettings", "Credentials", "resolve_aws"]
+if TYPE_CHECKING:
+    import botocore.credentials
+    import botocore.session
 
-ANONYMOUS = "no credentials (anonymous)"
+__all__ = ["AwsCredentials", "Keys", "resolve_aws"]
+
 _DEFAULT_REGION = "us-east-1"
+_TRUE = frozenset({"true", "yes", "1", "on"})
+# Expiring credentials are looked at no more often than this (a request
+# must not pay for a clock read and a datetime comparison each).
+_CHECK_EVERY = 1.0
+# A transfer waits for a refresh only when the credentials it signs with
+# have less than this left; before that, the old ones serve meanwhile.
+_MUST_WAIT = 60
+# botocore's names for where credentials came from -> how bale says it
+_METHODS = {
+    "env": "environment AWS_ACCESS_KEY_ID",
+    "assume-role": "an assumed role (role_arn of profile '{profile}')",
+    "assume-role-with-web-identity": "web identity (AWS_WEB_IDENTITY_TOKEN_FILE / "
+    "web_identity_token_file)",
+    "sso": "AWS SSO (profile '{profile}')",
+    "custom-process": "credential_process of profile '{profile}'",
+    "container-role": "container credentials (ECS / EKS pod identity)",
+    "iam-role": "EC2 instance metadata",
+    "shared-credentials-file": "profile '{profile}' in {credentials_file}",
+    "config-file": "profile '{profile}' in {config_file}",
+}
 
 
 @dataclass(frozen=True)
-class Credentials:
-    """One set of AWS keys and a human description of where they were found."""
+class Keys:
+    """One set of AWS keys; the secret parts never show in a ``repr``."""
 
     access_key: str
     secret_key: str = field(repr=False)
     session_token: str | None = field(repr=False)
-    source: str
 
 
-@dataclass(frozen=True)
-class AwsSettings:
-    """What an S3 remote signs with: ``credentials`` is None for anonymous access."""
-
-    credentials: Credentials | None
-    region: str
-
-    @property
-    def source(self) -> str:
-        return self.credentials.source if self.credentials else ANONYMOUS
-
-
-def resolve_aws(
-    name: str, options: Mapping[str, str], environ: Mapping[str, str] | None = None
-) -> AwsSettings:
-    """The remote ``name``'s credentials and region, from ``options`` and the environment."""
-    env = os.environ if environ is None else environ
-    explicit_profile = options.get("profile")
-    if explicit_profile:
-        files = _ProfileFiles(name, explicit_profile, "the remote's option 'profile'", options, env)
-    else:
-        files = _ProfileFiles(name, env.get("AWS_PROFILE") or None, "AWS_PROFILE", options, env)
-    files.check_exists()
-    credentials = (
-        _from_options(name, options)
-        or (None if explicit_profile else _from_env(env))
-        or files.credentials()
-    )
-    if credentials is None and files.named is not None:
-        raise RemoteConfigError(
-            f"remote '{name}': AWS profile '{files.profile}' (from {files.named}) has no "
-            f"aws_access_key_id and aws_secret_access_key in {files.credentials_path} "
-            f"or {files.config_path}"
-        )
-    region = (
-        options.get("region")
-        or env.get("AWS_REGION")
-        or env.get("AWS_DEFAULT_REGION")
-        or files.region()
-        or _DEFAULT_REGION
-    )
-    return AwsSettings(credentials=credentials, region=region)
-
-
-def _from_options(name: str, options: Mapping[str, str]) -> Credentials | None:
-    key, secret = options.get("access_key_id"), options.get("secret_access_key")
-    if not key and not secret:
-        return None
-    if not key or not secret:
-        missing = "secret_access_key" if key else "access_key_id"
-        raise RemoteConfigError(
-            f"remote '{name}': access_key_id and secret_access_key go together; "
-            f"{missing} is missing"
-        )
-    return Credentials(
-        key,
-        secret,
-        options.get("session_token") or None,
-        "access_key_id in the remote's config (.dvc/config.local)",
-    )
-
-
-def _from_env(env: Mapping[str, str]) -> Credentials | None:
-    key, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
-    if not key or not secret:
-        return None
-    return Credentials(
-        key, secret, env.get("AWS_SESSION_TOKEN") or None, "environment AWS_ACCESS_KEY_ID"
-    )
-
-
-class _ProfileFiles:
-    """One profile's sections in the shared credentials and config files, read once."""
+class AwsCredentials:
+    """What an S3 remote signs with, and where it came from (``source``, for
+    messages). Shared by every store of one remote configuration in a
+    process, whatever its event loop: refreshes run in threads."""
 
     def __init__(
         self,
-        name: str,
-        profile: str | None,
-        named_by: str,
-        options: Mapping[str, str],
-        env: Mapping[str, str],
+        remote: str,
+        source: str,
+        region: str,
+        keys: Keys | None,
+        refreshable: botocore.credentials.RefreshableCredentials | None = None,
     ) -> None:
-        self._name = name
-        # where the profile's name came from; None when it is the default one
-        self.named = named_by if profile is not None else None
-        self.profile = profile or "default"
-        self.credentials_path = _path(
-            options.get("credentialpath"), env.get("AWS_SHARED_CREDENTIALS_FILE"), "credentials"
+        self.remote = remote
+        self.source = source
+        self.region = region
+        self._refreshable = refreshable
+        self._signer = self._signer_for(keys)
+        self._lock = threading.Lock()
+        self._refresh: concurrent.futures.Future[None] | None = None
+        self._next_check = 0.0
+
+    def __repr__(self) -> str:
+        return f"AwsCredentials(source={self.source!r}, region={self.region!r})"
+
+    @property
+    def anonymous(self) -> bool:
+        return self._signer is None
+
+    def keys(self) -> Keys | None:
+        """The keys requests are signed with now; None when anonymous."""
+        return self._signer.keys if self._signer is not None else None
+
+    async def signer(self) -> _Signer | None:
+        """The signer for the next request; None when anonymous.
+
+        Cheap when nothing expires. When botocore says the credentials should
+        be refreshed, a refresh starts in a thread and the current ones are
+        returned, unless they are about to expire: then it waits.
+        """
+        creds = self._refreshable
+        if creds is None:
+            return self._signer
+        now = time.monotonic()
+        if now < self._next_check:
+            return self._signer
+        self._next_check = now + _CHECK_EVERY
+        if not creds.refresh_needed():
+            return self._signer
+        refresh = self._start_refresh(creds)
+        if creds.refresh_needed(_MUST_WAIT):
+            try:
+                await asyncio.wrap_future(refresh)
+            except Exception as e:
+                raise RemoteAuthError(
+                    f"remote '{self.remote}': refreshing the AWS credentials from "
+                    f"{self.source} failed: "
+                    f"{_describe(e)}"
+                ) from None
+        return self._signer
+
+    def _start_refresh(
+        self, creds: botocore.credentials.RefreshableCredentials
+    ) -> concurrent.futures.Future[None]:
+        with self._lock:
+            if self._refresh is None or self._refresh.done():
+                self._refresh = _REFRESHER.submit(self._refresh_now, creds)
+                self._refresh.add_done_callback(_log_failed_refresh)
+            return self._refresh
+
+    def _refresh_now(self, creds: botocore.credentials.RefreshableCredentials) -> None:
+        # botocore refreshes inside get_frozen_credentials when it should
+        frozen = creds.get_frozen_credentials()
+        keys = Keys(frozen.access_key, frozen.secret_key, frozen.token or None)
+        if self._signer is None or keys != self._signer.keys:
+            self._signer = self._signer_for(keys)  # one assignment: atomic for readers
+            debug(f"AWS credentials from {self.source} refreshed")
+
+    def _signer_for(self, keys: Keys | None) -> _Signer | None:
+        return _Signer(keys, self.region) if keys is not None else None
+
+
+class _Signer(SigV4Signer):
+    """A signer that remembers which keys it holds (to tell a refresh apart)."""
+
+    __slots__ = ("keys",)
+
+    def __init__(self, keys: Keys, region: str) -> None:
+        super().__init__(keys.access_key, keys.secret_key, keys.session_token, region)
+        self.keys = keys
+
+
+_REFRESHER = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="aws-refresh")
+
+
+def _log_failed_refresh(future: concurrent.futures.Future[None]) -> None:
+    # botocore keeps serving the old credentials after a failed advisory
+    # refresh; a failure that matters is raised when a request must wait
+    error = future.exception()
+    if error is not None:
+        debug(f"refreshing AWS credentials failed (the current ones still serve): {error}")
+
+
+_RESOLVED: dict[tuple[object, ...], AwsCredentials] = {}
+_RESOLVED_LOCK = threading.Lock()
+# what the chain reads from the environment, for the per-process cache's key
+_ENV_PREFIXES = ("AWS_", "ECS_")
+
+
+def resolve_aws(name: str, options: Mapping[str, str]) -> AwsCredentials:
+    """The remote ``name``'s credentials and region, from ``options``, the
+    environment and the AWS files (blocking: may ask instance metadata, a
+    container endpoint or STS). Resolved once per process for the same
+    options and environment.
+
+    Raises RemoteConfigError (a profile that does not exist, half a key
+    pair) or RemoteAuthError (no credentials anywhere; a provider that
+    failed), each naming the remote.
+    """
+    env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES)))
+    cache_key = (name, tuple(sorted(options.items())), env)
+    with _RESOLVED_LOCK:
+        found = _RESOLVED.get(cache_key)
+        if found is None:
+            try:
+                found = _resolve(name, options)
+            except (RemoteConfigError, RemoteAuthError) as e:
+                raise type(e)(f"remote '{name}': {e}") from None
+            _RESOLVED[cache_key] = found
+    debug(f"remote '{name}': AWS credentials: {found.source}; region {found.region}")
+    return found
+
+
+def _resolve(name: str, options: Mapping[str, str]) -> AwsCredentials:
+    key, secret = options.get("access_key_id"), options.get("secret_access_key")
+    if bool(key) != bool(secret):
+        missing = "secret_access_key" if key else "access_key_id"
+        raise RemoteConfigError(
+            f"access_key_id and secret_access_key go together; {missing} is missing"
         )
-        self.config_path = _path(options.get("configpath"), env.get("AWS_CONFIG_FILE"), "config")
-        # The config file names non-default profiles "profile x"; the credentials file never does.
-        config_section = "default" if self.profile == "default" else f"profile {self.profile}"
-        self._creds = _section(name, self.credentials_path, self.profile)
-        self._config = _section(name, self.config_path, config_section)
-
-    def check_exists(self) -> None:
-        """A profile asked for by name must exist (as in botocore), whatever
-        the keys are taken from."""
-        if self.named is not None and self._creds is None and self._config is None:
-            raise RemoteConfigError(
-                f"remote '{self._name}': AWS profile '{self.profile}' (from {self.named}) "
-                f"is in neither {self.credentials_path} nor {self.config_path}"
-            )
-
-    def credentials(self) -> Credentials | None:
-        """The profile's keys, from the credentials file, else the config file."""
-        for path, section in (
-            (self.credentials_path, self._creds),
-            (self.config_path, self._config),
-        ):
-            if section is None:
-                continue
-            key, secret = section.get("aws_access_key_id"), section.get("aws_secret_access_key")
-            if key and secret:
-                token = section.get("aws_session_token") or None
-                return Credentials(key, secret, token, f"profile '{self.profile}' in {path}")
-        return None
-
-    def region(self) -> str | None:
-        return self._config.get("region") if self._config is not None else None
+    env = os.environ
+    named = options.get("profile") or env.get("AWS_PROFILE")
+    region = options.get("region") or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if not named and region:
+        # Keys in the options, or plain keys in the environment, are where
+        # botocore would stop too; importing it to say so costs a tenth of
+        # a second per process.
+        if key and secret:
+            return AwsCredentials(name, _EXPLICIT, region, Keys(key, secret, _token(options)))
+        env_key, env_secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
+        if env_key and env_secret and not env.get("AWS_CREDENTIAL_EXPIRATION"):
+            token = env.get("AWS_SESSION_TOKEN") or env.get("AWS_SECURITY_TOKEN") or None
+            keys = Keys(env_key, env_secret, token)
+            return AwsCredentials(name, _METHODS["env"], region, keys)
+    return _from_botocore(name, options)
 
 
-def _path(option: str | None, env_value: str | None, default_name: str) -> Path:
-    return Path(option or env_value or Path("~/.aws") / default_name).expanduser()
+_EXPLICIT = "access_key_id in the remote's config (.dvc/config.local)"
 
 
-def _section(name: str, path: Path, section: str) -> dict[str, str] | None:
-    parser = configparser.RawConfigParser()
+def _token(options: Mapping[str, str]) -> str | None:
+    return options.get("session_token") or None
+
+
+def _from_botocore(name: str, options: Mapping[str, str]) -> AwsCredentials:
+    import botocore.exceptions
+    import botocore.session
+
+    session = botocore.session.Session(profile=options.get("profile") or None)
+    if options.get("credentialpath"):
+        session.set_config_variable("credentials_file", options["credentialpath"])
+    if options.get("configpath"):
+        session.set_config_variable("config_file", options["configpath"])
+    profile = session.get_config_variable("profile") or "default"
+    files = {
+        "profile": profile,
+        "credentials_file": os.path.expanduser(session.get_config_variable("credentials_file")),
+        "config_file": os.path.expanduser(session.get_config_variable("config_file")),
+    }
     try:
-        parser.read(path, encoding="utf-8")
-    except configparser.Error as e:
-        # The parser's message quotes the offending line, which may hold a secret.
-        line = getattr(e, "lineno", None)
-        where = f" (line {line})" if line else ""
-        raise RemoteConfigError(f"remote '{name}': cannot parse {path}{where}") from None
-    if not parser.has_section(section):
-        return None
-    return dict(parser.items(section))
+        session.get_scoped_config()  # a named profile must exist, whatever gives the keys
+        region = (
+            options.get("region")
+            or os.environ.get("AWS_REGION")
+            or session.get_config_variable("region")
+            or _DEFAULT_REGION
+        )
+        # STS (assume-role, web identity) is asked in the bucket's region
+        session.set_config_variable("region", region)
+        key = options.get("access_key_id")
+        if key:
+            keys = Keys(key, options["secret_access_key"], _token(options))
+            return AwsCredentials(name, _EXPLICIT, region, keys)
+        creds = session.get_credentials()
+    except botocore.exceptions.ProfileNotFound:
+        where = "the remote's option 'profile'" if options.get("profile") else "AWS_PROFILE"
+        raise RemoteConfigError(
+            f"AWS profile '{profile}' (from {where}) is in neither "
+            f"{files['credentials_file']} nor {files['config_file']}"
+        ) from None
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+        raise RemoteAuthError(f"cannot get AWS credentials: {_describe(e)}") from None
+    if creds is None:
+        if options.get("allow_anonymous_login", "").strip().lower() in _TRUE:
+            anonymous = "no credentials: anonymous (allow_anonymous_login)"
+            return AwsCredentials(name, anonymous, region, None)
+        raise RemoteAuthError(
+            "no AWS credentials found (not in the remote's options, the environment, "
+            f"profile '{profile}' of {files['credentials_file']} or {files['config_file']}, "
+            "SSO, container or instance metadata); set access_key_id and secret_access_key "
+            "with 'bale remote modify --local', or allow_anonymous_login for a public bucket"
+        )
+    source = _METHODS.get(creds.method, creds.method).format(**files)
+    import botocore.credentials
+
+    if isinstance(creds, botocore.credentials.RefreshableCredentials):
+        try:
+            frozen = creds.get_frozen_credentials()
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+            raise RemoteAuthError(
+                f"cannot get AWS credentials from {source}: {_describe(e)}"
+            ) from None
+        keys = Keys(frozen.access_key, frozen.secret_key, frozen.token or None)
+        return AwsCredentials(name, source, region, keys, creds)
+    keys = Keys(creds.access_key, creds.secret_key, creds.token or None)
+    return AwsCredentials(name, source, region, keys)
+
+
+def _describe(e: BaseException) -> str:
+    """A botocore error in one line. Its messages name profiles, roles and
+    endpoints, never a secret (the keys are not in them)."""
+    return one_line(str(e) or type(e).__name__)

@@ -43,7 +43,7 @@ import aiohttp
 import yarl
 
 from bale.exceptions import one_line
-from bale.remotes.aws import AwsSettings, resolve_aws
+from bale.remotes.aws import AwsCredentials, resolve_aws
 from bale.remotes.body import receive
 from bale.remotes.errors import (
     ObjectNotFound,
@@ -54,11 +54,11 @@ from bale.remotes.errors import (
     RemoteUnreachableError,
     TransientError,
 )
+from bale.remotes.proxies import proxy_for
 from bale.remotes.s3_settings import MiB, endpoint, parse_settings, parse_url
 from bale.remotes.sigv4 import (
     EMPTY_SHA256,
     UNSIGNED_PAYLOAD,
-    SigV4Signer,
     quote_path,
     quote_query,
 )
@@ -118,14 +118,9 @@ class S3Store:
         self._bucket = bucket
         self._prefix = prefix
         self._settings = parse_settings(name, options)
+        # blocking, once per process: the chain may ask instance metadata or STS
         aws = resolve_aws(name, options)
-        self._aws: AwsSettings = aws
-        creds = aws.credentials
-        self._signer = (
-            SigV4Signer(creds.access_key, creds.secret_key, creds.session_token, aws.region)
-            if creds
-            else None
-        )
+        self._aws: AwsCredentials = aws
         origin, bucket_path = endpoint(options, bucket, aws.region)
         self._origin = origin
         self._host = yarl.URL(origin).host_port_subcomponent or ""
@@ -178,7 +173,9 @@ class S3Store:
         path = self._key_base + quote_path(key)
 
         async def once() -> tuple[int, str] | None:
-            resp = await self._send("HEAD", path, key=key, ok=(200, 404))
+            resp = await self._send(
+                "HEAD", path, key=key, headers=self._settings.object_headers, ok=(200, 404)
+            )
             resp.release()
             if resp.status == 404:
                 return None
@@ -226,7 +223,7 @@ class S3Store:
         path = self._key_base + quote_path(key)
 
         async def once() -> bytes | None:
-            headers = {"range": f"bytes=0-{limit - 1}"}
+            headers = {"range": f"bytes=0-{limit - 1}", **self._settings.object_headers}
             resp = await self._send("GET", path, key=key, headers=headers, ok=(200, 206, 416))
             try:
                 size = _object_size(resp)
@@ -261,14 +258,20 @@ class S3Store:
         elif size > _INLINE_MAX:
             await self._retry(
                 lambda: self._call(
-                    "PUT", path, key=key, data=_whole_body(src, expect, progress), size=size
+                    "PUT",
+                    path,
+                    key=key,
+                    headers=self._settings.create_headers,
+                    data=_whole_body(src, expect, progress),
+                    size=size,
                 )
             )
         else:
             # At most 256 KiB: read (and hashed) on the loop, as a thread
             # hop would cost more than the read.
             data = UploadSource.whole(src, expect)
-            await self._retry(lambda: self._call("PUT", path, key=key, data=data))
+            headers = self._settings.create_headers
+            await self._retry(lambda: self._call("PUT", path, key=key, headers=headers, data=data))
             if progress is not None:
                 progress(size)
 
@@ -286,7 +289,11 @@ class S3Store:
 
     async def _exists_head(self, key: str) -> set[str]:
         path = self._key_base + quote_path(key)
-        status = await self._retry(lambda: self._status("HEAD", path, key=key, ok=(200, 404)))
+        status = await self._retry(
+            lambda: self._status(
+                "HEAD", path, key=key, headers=self._settings.object_headers, ok=(200, 404)
+            )
+        )
         if status == 200:
             return {key}
         await self._check_bucket()
@@ -386,7 +393,7 @@ class S3Store:
             "GET",
             path,
             key=key,
-            headers={"range": f"bytes={start}-{end}"},
+            headers={"range": f"bytes={start}-{end}", **self._settings.object_headers},
             ok=(206, 416) if length else (200, 206, 416),
         )
         try:
@@ -446,7 +453,10 @@ class S3Store:
         or cancellation. The parts read ranges, so no reader sees the bytes in
         order: a cache object is hashed whole beside them, and Complete (the
         moment the object exists) waits for the hash to match."""
-        body = await self._retry(lambda: self._call("POST", path, "uploads=", key=key))
+        headers = self._settings.create_headers
+        body = await self._retry(
+            lambda: self._call("POST", path, "uploads=", key=key, headers=headers)
+        )
         root = ET.fromstring(body)
         upload_id = root.findtext(f"{_namespace(root)}UploadId") or ""
         checked = asyncio.ensure_future(asyncio.to_thread(check_object, src, expect))
@@ -502,6 +512,7 @@ class S3Store:
                 path,
                 query,
                 key=key,
+                headers=self._settings.object_headers,
                 data=_file_body(src, offset, length, progress),
                 size=length,
             )
@@ -561,6 +572,8 @@ class S3Store:
                 cookie_jar=aiohttp.DummyCookieJar(),
                 auto_decompress=False,
                 skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+                # HTTP(S)_PROXY and NO_PROXY, as botocore (so dvc) honours them
+                **proxy_for(self._origin),
             )
         return self._session
 
@@ -583,10 +596,11 @@ class S3Store:
         raise TransientError.
         """
         headers = {"host": self._host, **headers} if headers else {"host": self._host}
-        if self._signer is not None:
+        signer = await self._aws.signer()
+        if signer is not None:
             if payload_hash is None:
                 payload_hash = EMPTY_SHA256 if data is None else UNSIGNED_PAYLOAD
-            self._signer.sign(method, path, query, headers, payload_hash)
+            signer.sign(method, path, query, headers, payload_hash)
         if size is not None:
             headers["content-length"] = str(size)
         url = yarl.URL(
@@ -611,10 +625,11 @@ class S3Store:
         query: str = "",
         *,
         key: str | None = None,
+        headers: dict[str, str] | None = None,
         ok: tuple[int, ...],
     ) -> int:
         """One request without a body either way; only its status is wanted."""
-        resp = await self._send(method, path, query, key=key, ok=ok)
+        resp = await self._send(method, path, query, key=key, headers=headers, ok=ok)
         resp.release()
         return resp.status
 

@@ -6,12 +6,11 @@ that matter for moving objects. An option bale would silently ignore is
 sorted here into one of two kinds:
 
 * **refused**: ignoring it changes what a push writes or a pull reads
-  (server-side encryption, ACLs, the version-aware or worktree layout, a
-  folder remote shared by a group, ListObjects v1). A push that ignored
-  ``sse`` would store data unencrypted in a bucket whose policy demands
-  encryption, so such an option is an error when it is set (``remote
-  add/modify``, ``config``) and, when dvc wrote it, when a push or pull
-  reads the config, before anything is transferred;
+  (the version-aware or worktree layout, a folder remote shared by a
+  group, ListObjects v1). A push that ignored such an option would write
+  something else than the user asked for, so it is an error when it is set
+  (``remote add/modify``, ``config``) and, when dvc wrote it, when a push
+  or pull reads the config, before anything is transferred;
 * **ignored with a warning**: dvc tuning that changes nothing bale writes
   or reads (link types of a folder remote, checksum jobs, region caching).
 
@@ -59,24 +58,8 @@ def _set(value: str) -> bool:
 # kind ("*" = every kind) -> option -> whether a value asks for what bale cannot do
 _REFUSED: dict[str, dict[str, Callable[[str], bool]]] = {
     "*": {"version_aware": _true, "worktree": _true},
-    "s3": {
-        **dict.fromkeys(
-            [
-                "sse",
-                "sse_kms_key_id",
-                "sse_customer_algorithm",
-                "sse_customer_key",
-                "acl",
-                "grant_read",
-                "grant_read_acp",
-                "grant_write_acp",
-                "grant_full_control",
-            ],
-            _set,
-        ),
-        # bale lists with ListObjectsV2; a server that needs v1 would fail mid-transfer
-        "listobjects": _true,
-    },
+    # bale lists with ListObjectsV2; a server that needs v1 would fail mid-transfer
+    "s3": {"listobjects": _true},
     # dvc makes a shared folder remote's directories group-writable; bale's
     # copies would leave them writable by their creator only
     "folder": {"shared": _set},
@@ -122,12 +105,19 @@ def _refusal(remote: str, option: str) -> str:
     return f"remote '{remote}': option '{option}' is not supported by bale yet"
 
 
-def check_option(remote: str, url: str | None, option: str, value: str) -> str | None:
+def check_option(
+    remote: str,
+    url: str | None,
+    option: str,
+    value: str,
+    others: Mapping[str, str] | None = None,
+) -> str | None:
     """Whether ``remote`` may have ``option = value``, asked when it is set.
 
-    Raises RemoteConfigError for a refused option; returns a warning for an
-    option bale ignores (or any option of a remote bale has no store for),
-    else None. ``url`` is the remote's URL, None when it is not known.
+    Raises RemoteConfigError for a refused option, or one that excludes
+    one of ``others`` (the remote's options already set); returns a warning
+    for an option bale ignores (or any option of a remote bale has no store
+    for), else None. ``url`` is the remote's URL, None when it is not known.
     """
     option = option.lower()
     if option == "url":
@@ -136,6 +126,10 @@ def check_option(remote: str, url: str | None, option: str, value: str) -> str |
     if url is not None and kind is None:
         return _storeless(remote, url) + f"; '{option}' is kept for dvc"
     refuse_options(remote, kind or "", {option: value})
+    if kind == "s3":
+        from bale.remotes.s3_settings import check_combination
+
+        check_combination(remote, {**(others or {}), option: value})
     for table in (_IGNORED["*"], _IGNORED.get(kind or "", {})):
         if option in table:
             return f"remote '{remote}': bale ignores option '{option}' ({table[option]})"
