@@ -376,3 +376,51 @@ def test_bad_configuration_is_a_config_error_naming_the_remote(
 ) -> None:
     with pytest.raises(RemoteConfigError, match=f"^remote 'store': .*{message}"):
         S3Store("store", url, options)
+
+
+def _forward_proxy(seen: list[str]) -> web.Application:
+    """A forward HTTP proxy: records each request line's absolute URL and
+    passes the request on unchanged (signed headers included)."""
+    import aiohttp
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        seen.append(f"{request.method} {request.url}")
+        body = await request.read()
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "proxy-connection"}
+        async with (
+            aiohttp.ClientSession(auto_decompress=False) as session,
+            session.request(
+                request.method, str(request.url), headers=headers, data=body or None
+            ) as resp,
+        ):
+            data = await resp.read()
+            out = {k: v for k, v in resp.headers.items() if k.lower() not in _HOP}
+            return web.Response(status=resp.status, body=data, headers=out)
+
+    app = web.Application(client_max_size=64 * MiB)
+    app.router.add_route("*", "/{tail:.*}", handler)
+    return app
+
+
+_HOP = {"transfer-encoding", "connection", "content-length", "keep-alive"}
+
+
+def test_proxies_come_from_the_environment(
+    seaweed: SeaweedServer, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTP_PROXY is used, as botocore (so dvc) uses it, and NO_PROXY skips it."""
+    from tests.remotes.http_server import running
+
+    src = tmp_path / "f"
+    src.write_bytes(b"through the proxy")
+    seen: list[str] = []
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with running(_forward_proxy(seen)) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy)
+        _run(seaweed.options(), url, lambda store: store.put(src, "k"))
+        assert seen == [f"PUT {seaweed.endpoint}/test/{_prefix(url)}k"]
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        got = _run(seaweed.options(), url, lambda store: store.read_small("k", 100))
+    assert got == b"through the proxy"
+    assert len(seen) == 1
