@@ -1,5 +1,5 @@
 """Two fixtures that are each kind of remote in turn: a folder, S3 on a real
-SeaweedFS server, and HTTP through ``bale serve``. ``remote`` is configured
+SeaweedFS server, HTTP through ``bale serve``, and WebDAV on WsgiDAV. ``remote`` is configured
 into a repository by the CLI and offers raw access to what the remote holds,
 to inspect and to tamper with; ``store`` is the same remote as a
 :class:`~bale.remotes.store.Store`, for the Store-level conformance suite.
@@ -24,6 +24,7 @@ from bale.remotes.store import Store
 from tests.integration.conftest import Run, md5_repo, run  # noqa: F401
 from tests.remotes.http_server import serving
 from tests.remotes.seaweed import SeaweedServer, seaweed  # noqa: F401
+from tests.remotes.webdav_server import serving_webdav
 
 
 class RemoteUnderTest(ABC):
@@ -117,7 +118,7 @@ class S3Remote(RemoteUnderTest):
         self.client.delete_object(Bucket=self.bucket, Key=f"{self.prefix}/{key}")
 
 
-@pytest.fixture(params=["folder", "s3", "http"])
+@pytest.fixture(params=["folder", "s3", "http", "webdav"])
 def remote(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RemoteUnderTest]:
     """Each kind of remote, empty, for one test."""
     if request.param == "folder":
@@ -125,6 +126,11 @@ def remote(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RemoteUnd
     elif request.param == "s3":
         server: SeaweedServer = request.getfixturevalue("seaweed")
         yield S3Remote(server)
+    elif request.param == "webdav":
+        served = tmp_path / "dav"
+        (served / "team" / "data").mkdir(parents=True)
+        with serving_webdav(served) as dav:
+            yield FolderRemote(served / "team" / "data", f"{dav.url}/team/data")
     else:
         folder = tmp_path / "served"
         folder.mkdir()
@@ -172,7 +178,7 @@ class StoreUnderTest:
         return asyncio.run(main())
 
 
-@pytest.fixture(params=["folder", "s3", "s3-sse-c", "http"])
+@pytest.fixture(params=["folder", "s3", "s3-sse-c", "http", "webdav"])
 def store(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[StoreUnderTest]:
@@ -191,6 +197,12 @@ def store(
             # every request that reads or writes bytes must carry the key
             options["sse_customer_key"] = SSE_C_KEY
         yield StoreUnderTest("s3", Remote(name, url, "s3", options=options))
+    elif request.param == "webdav":
+        served = tmp_path / "dav"
+        served.mkdir()
+        with serving_webdav(served) as dav:
+            url = f"{dav.url}/store"
+            yield StoreUnderTest("webdav", Remote(name, url, "webdav"))
     else:
         monkeypatch.setattr(serve, "MAX_KEYS", SMALL_PAGE)
         folder = tmp_path / "served"

@@ -1,9 +1,10 @@
 """Remotes: where a team shares data.
 
-Three kinds, one layout: a folder (a local path, a network mount), S3, and
-DVC's HTTP protocol (served by ``bale serve``, :mod:`bale.remotes.serve`). md5
+Four kinds, one layout: a folder (a local path, a network mount), S3,
+DVC's HTTP protocol (served by ``bale serve``, :mod:`bale.remotes.serve`)
+and WebDAV. md5
 data uses DVC's remote layout, which is the cache layout, so a folder remote is
-copied to and from by the engine directly, while S3 and HTTP remotes are
+copied to and from by the engine directly, while the others are
 :class:`~bale.remotes.store.Store` implementations driven by
 :mod:`bale.remotes.sync`; :mod:`bale.remotes.movers` hides the difference.
 blake3 data uses bale's packed layout on every kind (:mod:`bale.remotes.packed`).
@@ -30,7 +31,7 @@ class Remote:
 
     name: str
     url: str
-    kind: str  # "folder", "s3" or "http"
+    kind: str  # "folder", "s3", "http" or "webdav"
     path: Path | None = None  # the folder, for folder remotes
     options: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
@@ -50,6 +51,10 @@ class Remote:
             from bale.remotes.http import HTTPStore
 
             return HTTPStore(self.name, self.url, self.options, jobs=jobs)
+        if self.kind == "webdav":
+            from bale.remotes.webdav import WebDAVStore
+
+            return WebDAVStore(self.name, self.url, self.options, jobs=jobs)
         from bale.remotes.folder import FolderStore
 
         assert self.path is not None

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
+import yarl
 from multidict import CIMultiDict
 
 from bale.redact import mask_url
@@ -84,7 +85,7 @@ class _Unreachable(TransientError):
 class _Auth:
     """The credentials of one remote, read from dvc's option names."""
 
-    kind: str | None  # None, "basic", "digest" or "custom"
+    kind: str | None  # None, "basic", "digest", "custom" or "bearer" (WebDAV)
     user: str | None
     password: str | None
     header: str | None
@@ -96,6 +97,8 @@ class _Auth:
             return "no credentials (set the remote's auth option)"
         if self.kind == "custom":
             return f"custom auth (header '{self.header}')"
+        if self.kind == "bearer":
+            return "a bearer token"
         return f"{self.kind} auth as user '{self.user}'"
 
 
@@ -175,6 +178,7 @@ class HTTPStore:
     def __init__(self, name: str, url: str, options: Mapping[str, str], *, jobs: int = 16) -> None:
         self.name = name
         self._base = url.rstrip("/")
+        self._origin = str(yarl.URL(self._base).origin())
         # For messages: a password in the URL is never shown (bale.redact).
         self._shown = mask_url(self._base)
         self._jobs = max(1, jobs)
@@ -287,7 +291,10 @@ class HTTPStore:
         session = await self._client()
         where = f"remote '{self.name}'"
         try:
-            async with session.request(method, f"{self._base}/{path}", **kwargs) as resp:
+            # a path from "/" is on the server, outside the remote's URL (WebDAV
+            # makes the collections above it)
+            url = self._origin + path if path.startswith("/") else f"{self._base}/{path}"
+            async with session.request(method, url, **kwargs) as resp:
                 if resp.status in (401, 403):
                     said = await _first_line(resp)
                     raise RemoteAuthError(

@@ -15,7 +15,7 @@ sorted here into one of two kinds:
   or reads (link types of a folder remote, checksum jobs, region caching).
 
 A remote whose URL is of a kind dvc knows but bale has no store for
-(``gs://``, ``azure://``, ``ssh://``, ``webdav://``, ...) is accepted by
+(``gs://``, ``azure://``, ``ssh://``, ...) is accepted by
 ``remote add`` with a warning and refused by name at push and pull. Such
 remotes live in configs shared with dvc users: refusing to write them would
 make bale unable to edit a team's config, and a bale user who never pushes
@@ -42,7 +42,15 @@ __all__ = [
 
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 # URL scheme -> the store bale moves objects with ("" is a local path)
-KINDS = {"": "folder", "file": "folder", "s3": "s3", "http": "http", "https": "http"}
+KINDS = {
+    "": "folder",
+    "file": "folder",
+    "s3": "s3",
+    "http": "http",
+    "https": "http",
+    "webdav": "webdav",
+    "webdavs": "webdav",
+}
 
 _FALSE = frozenset({"false", "no", "0", "off", ""})
 
@@ -85,14 +93,15 @@ def scheme_of(url: str) -> str:
 
 
 def kind_of(url: str) -> str | None:
-    """The store bale uses for ``url`` (``folder``, ``s3``, ``http``); None when it has none."""
+    """The store bale uses for ``url`` (``folder``, ``s3``, ``http``, ``webdav``); None
+    when it has none."""
     return KINDS.get(scheme_of(url))
 
 
 def _storeless(remote: str, url: str) -> str:
     return (
         f"remote '{remote}': bale cannot push to or pull from {scheme_of(url)}:// remotes yet "
-        "(folder, s3:// and http(s):// remotes it can)"
+        "(folder, s3://, http(s):// and webdav(s):// remotes it can)"
     )
 
 
