@@ -26,7 +26,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -130,7 +130,7 @@ def _launch(
     base: Path,
     auto_create_bucket: bool,
     metrics: bool = False,
-    identities: dict[str, str] | None = None,
+    identities: Mapping[str, str | tuple[str, list[str]]] | None = None,
 ) -> SeaweedServer:
     data_dir = Path(tempfile.mkdtemp(prefix="weed-", dir=base))
     log_path = data_dir.with_suffix(".log")
@@ -160,14 +160,18 @@ def _launch(
     if metrics_port is not None:
         args.append(f"-metricsPort={metrics_port}")
     if identities:
-        # each access key an admin, besides the usual test keys
-        keys = {ACCESS_KEY: SECRET_KEY, **identities}
+        # besides the usual test keys (an admin): each key an admin, or
+        # (secret, actions) for one with only those actions
+        keys: dict[str, str | tuple[str, list[str]]] = {ACCESS_KEY: SECRET_KEY, **identities}
+        admin = ["Admin", "Read", "Write", "List", "Tagging"]
         config = {
             "identities": [
                 {
                     "name": f"id{i}",
-                    "credentials": [{"accessKey": k, "secretKey": v}],
-                    "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                    "credentials": [
+                        {"accessKey": k, "secretKey": v if isinstance(v, str) else v[0]}
+                    ],
+                    "actions": admin if isinstance(v, str) else v[1],
                 }
                 for i, (k, v) in enumerate(keys.items())
             ]
@@ -237,7 +241,7 @@ def start_seaweed(
     *,
     auto_create_bucket: bool = True,
     metrics: bool = False,
-    identities: dict[str, str] | None = None,
+    identities: Mapping[str, str | tuple[str, list[str]]] | None = None,
 ) -> SeaweedServer:
     """Starts ``weed mini`` under ``base`` (a directory or pytest's factory) and waits for it;
     with ``metrics``, also its Prometheus metrics on ``metrics_port``; with

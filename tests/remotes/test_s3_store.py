@@ -424,3 +424,25 @@ def test_proxies_come_from_the_environment(
         got = _run(seaweed.options(), url, lambda store: store.read_small("k", 100))
     assert got == b"through the proxy"
     assert len(seen) == 1
+
+
+def test_access_denied_names_the_operation_and_the_object(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    """A key that may read and list but not write: the refusal names the
+    object and what was asked, and where the keys came from."""
+    reader = {"READER": ("reader-secret", ["Read", "List"])}
+    server = start_seaweed(tmp_path_factory, identities=reader)
+    try:
+        src = tmp_path / "f"
+        src.write_bytes(b"x")
+        options = server.options(access_key_id="READER", secret_access_key="reader-secret")
+        with pytest.raises(RemoteAuthError) as e:
+            _run(options, "s3://test/ro", lambda store: store.put(src, "files/md5/ab/cd"))
+        message = str(e.value)
+        assert message.startswith("remote 'store': S3 refused the credentials (access_key_id in")
+        assert message.endswith("for PUT files/md5/ab/cd: AccessDenied")
+        assert "reader-secret" not in message
+        assert _run(options, "s3://test/ro", lambda store: store.exists(["k"])) == set()
+    finally:
+        server.stop()

@@ -710,12 +710,13 @@ class S3Store:
             return ObjectNotFound(f"remote '{self.name}': no object {key}")
         if code == "RequestTimeTooSkewed":
             return RemoteError(f"remote '{self.name}': S3 says this machine's clock is wrong")
-        if code in _AUTH_CODES or status == 403:
-            return RemoteAuthError(
-                f"remote '{self.name}': S3 refused the credentials ({self._aws.source}): "
-                f"{code or f'HTTP {status}'}"
-            )
         what = f"{method} {key}" if key is not None else method
+        if code in _AUTH_CODES or status == 403:
+            # the operation and object too: access may be denied to one object only
+            return RemoteAuthError(
+                f"remote '{self.name}': S3 refused the credentials ({self._aws.source}) "
+                f"for {what}: {code or f'HTTP {status}'}"
+            )
         detail = one_line(f"{code or f'HTTP {status}'} {message}".strip())
         if code in _TRANSIENT_CODES or status >= 500:
             return TransientError(f"remote '{self.name}': S3 {what} failed: {detail}")
