@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+import bale.remotes.http as http
 import bale.remotes.s3 as s3
 from bale.remotes import Remote, serve
 from bale.remotes.store import Store
@@ -198,6 +199,7 @@ def store(
             options["sse_customer_key"] = SSE_C_KEY
         yield StoreUnderTest("s3", Remote(name, url, "s3", options=options))
     elif request.param == "webdav":
+        monkeypatch.setattr(http, "_PART", 1 << 20)  # large objects in parallel ranges
         served = tmp_path / "dav"
         served.mkdir()
         with serving_webdav(served) as dav:
@@ -205,6 +207,7 @@ def store(
             yield StoreUnderTest("webdav", Remote(name, url, "webdav"))
     else:
         monkeypatch.setattr(serve, "MAX_KEYS", SMALL_PAGE)
+        monkeypatch.setattr(http, "_PART", 1 << 20)
         folder = tmp_path / "served"
         folder.mkdir()
         with serving(folder) as url:

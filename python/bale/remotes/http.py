@@ -68,6 +68,10 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 _CHUNK = 1024 * 1024
+# A large object is read in ranges of this size, this many at once (as S3's
+# store reads its parts): one connection's reads are bound by one core.
+_PART = 32 * 1024 * 1024
+_PART_JOBS = 4
 _DEFAULT_TIMEOUT = 60.0  # dvc-http's REQUEST_TIMEOUT
 _TRANSIENT_STATUS = frozenset({408, 425, 429})
 _EXT = ".bale/v1"  # bale serve's extension endpoints, relative to the base URL
@@ -238,12 +242,49 @@ class HTTPStore:
             return 0
         try:
             # A retried attempt writes from the start again, over the same offsets.
-            size = await self._retry(lambda: self._get_once(key, out, progress, byte_range))
+            if byte_range is not None:
+                size = await self._retry(lambda: self._get_once(key, out, progress, byte_range))
+            else:
+                size = await self._get_whole(key, out, progress)
         except BaseException:
             out.discard()
             raise
         out.close()
         return size
+
+    async def _get_whole(self, key: str, out: Sink, progress: Progress | None) -> int:
+        """The first part asked as a range: a small object (most) comes whole
+        in that one answer, whose Content-Range gives a large one's size; the
+        rest then comes as parallel ranged GETs. A server that ignores Range
+        sends the whole object at once, which is fine too."""
+        size, received = await self._retry(lambda: self._get_first(key, out, progress))
+        parts = [(o, min(o + _PART, size)) for o in range(received, size, _PART)]
+        await bounded(
+            parts,
+            lambda part: self._retry(lambda: self._get_once(key, out, progress, part, at=part[0])),
+            _PART_JOBS,
+        )
+        return size
+
+    async def _get_first(self, key: str, out: Sink, progress: Progress | None) -> tuple[int, int]:
+        """(the object's size, bytes received) of a GET of its first part."""
+        headers = {"Range": f"bytes=0-{_PART - 1}"}
+        async with self._request("GET", key, headers=headers) as resp:
+            if resp.status == 404:
+                raise ObjectNotFound(f"remote '{self.name}': {key} not found")
+            if resp.status == 416:  # an empty object has no byte 0
+                return 0, 0
+            if resp.status not in (200, 206):
+                raise self._unexpected("GET", key, resp.status)
+            received = await self._receive(resp, out, 0, progress)
+            if resp.status == 200:
+                return received, received
+            total = resp.headers.get("Content-Range", "").rpartition("/")[2]
+            if not total.isdigit():
+                raise RemoteError(
+                    f"remote '{self.name}': GET {key}: a partial answer without the size"
+                )
+            return int(total), received
 
     async def read_small(self, key: str, limit: int) -> bytes | None:
         return await self._retry(lambda: self._read_small_once(key, limit))
@@ -444,31 +485,36 @@ class HTTPStore:
         key: str,
         out: Sink,
         progress: Progress | None,
-        byte_range: tuple[int, int] | None,
+        byte_range: tuple[int, int],
+        at: int = 0,
     ) -> int:
-        headers = {}
-        if byte_range is not None:
-            headers["Range"] = f"bytes={byte_range[0]}-{byte_range[1] - 1}"
+        """The bytes ``byte_range`` of ``key``, written into ``out`` from ``at``."""
+        headers = {"Range": f"bytes={byte_range[0]}-{byte_range[1] - 1}"}
         async with self._request("GET", key, headers=headers) as resp:
             if resp.status == 404:
                 raise ObjectNotFound(f"remote '{self.name}': {key} not found")
-            if resp.status != (200 if byte_range is None else 206):
+            if resp.status != 206:
                 raise self._unexpected("GET", key, resp.status)
-            if resp.content_length is not None and resp.content_length <= _CHUNK:
-                # Small objects (most of them): one worker-thread call, not three.
-                data = await resp.read()
-                await asyncio.to_thread(out.write, data, 0)
-                if progress is not None:
-                    progress(len(data))
-                received = len(data)
-            else:
-                received = await receive(resp.content, out, 0, progress)
+            received = await self._receive(resp, out, at, progress)
         # A server answers a range past the end with the bytes it has.
         if byte_range is not None and received != byte_range[1] - byte_range[0]:
             raise RemoteError(
                 f"remote '{self.name}': object {key} ends before byte {byte_range[1]}"
             )
         return received
+
+    async def _receive(
+        self, resp: aiohttp.ClientResponse, out: Sink, at: int, progress: Progress | None
+    ) -> int:
+        """Writes the answer's body into ``out`` from ``at``; returns its length."""
+        if resp.content_length is not None and resp.content_length <= _CHUNK:
+            # Small objects (most of them): one worker-thread call, not three.
+            data = await resp.read()
+            await asyncio.to_thread(out.write, data, at)
+            if progress is not None:
+                progress(len(data))
+            return len(data)
+        return await receive(resp.content, out, at, progress)
 
     async def _read_small_once(self, key: str, limit: int) -> bytes | None:
         async with self._request("GET", key) as resp:
