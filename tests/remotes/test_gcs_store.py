@@ -54,8 +54,8 @@ class Front:
         self.seen: list[tuple[str, str, dict[str, str]]] = []  # method, path, headers
         self.forwarded_ranges: list[str] = []  # Content-Range of chunks the emulator got
         self.status_queries = 0
-        # (method, path substring, which matching request) -> "drop" (fail, not
-        # forwarded) or "lose" (forwarded, its answer replaced by a 503)
+        # the nth chunk PUT -> "drop" (a 503, not forwarded), "lose" (forwarded,
+        # its answer replaced by a 503) or "gone" (410: the session expired)
         self.faults: dict[int, str] = {}
         self._chunk_count = 0
         self._held: dict[str, str] = {}  # upload_id -> the emulator's last Range
@@ -94,8 +94,8 @@ class Front:
         if upload_id and h.command == "PUT":
             self._chunk_count += 1
             fault = self.faults.get(self._chunk_count)
-        if fault == "drop":
-            self._reply(h, 503, {}, b"")
+        if fault in ("drop", "gone"):
+            self._reply(h, 503 if fault == "drop" else 410, {}, b"")
             return
         status, out_headers, out = self._forward(h.command, h.path, headers, body)
         if upload_id and h.command == "PUT":
@@ -404,6 +404,26 @@ def test_an_interrupted_resumable_upload_resumes_from_what_the_session_holds(
     assert front.forwarded_ranges == [
         f"bytes {i * q}-{min((i + 1) * q, len(data)) - 1}/{len(data)}" for i in range(5)
     ]
+
+
+def test_an_upload_whose_session_expired_starts_again_in_a_new_one(
+    gcs_server: GcsServer,  # noqa: F811
+    front: Front,
+    tmp_path: Path,
+) -> None:
+    front.faults[2] = "gone"
+    data = os.urandom(3 * CHUNK_QUANTUM)
+    src = tmp_path / "big"
+    src.write_bytes(data)
+
+    async def body(s: GCSStore) -> int:
+        await s.put(src, "files/md5/ab/cd")
+        return await s.get("files/md5/ab/cd", tmp_path / "got")
+
+    assert run_store(_resumable_store(gcs_server, front), body) == len(data)
+    assert (tmp_path / "got").read_bytes() == data
+    sessions = {parse_qs(urlsplit(p).query).get("upload_id", [""])[0] for _, p, _ in front.seen}
+    assert len(sessions - {""}) == 2
 
 
 def test_a_corrupt_large_object_never_completes_its_session(

@@ -268,7 +268,11 @@ class GCSStore:
     ) -> None:
         size = os.stat(src).st_size
         if size > self._part_size:
-            await self._put_resumable(src, key, size, progress, expect)
+            try:
+                await self._put_resumable(src, key, size, progress, expect)
+            except _SessionGone:
+                # expired or lost by GCS (sessions live a week): once more, anew
+                await self._put_resumable(src, key, size, progress, expect)
             return
         url = f"{self._upload_url}?uploadType=media&name={_name(self._prefix + key)}"
         headers = {"content-type": "application/octet-stream"}
