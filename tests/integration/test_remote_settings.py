@@ -175,7 +175,6 @@ def test_a_remote_bale_has_no_store_for_is_added_with_a_warning_and_refused_at_p
     write_tree(repo, {"f": "hi\n"})
     run("bale", "add", "-q", "f")
     for name, url in [
-        ("g", "gs://bucket/p"),
         ("a", "azure://container/p"),
         ("s", "ssh://host/p"),
     ]:
@@ -183,18 +182,18 @@ def test_a_remote_bale_has_no_store_for_is_added_with_a_warning_and_refused_at_p
         scheme = url.split(":")[0]
         assert err == (
             f"WARNING: remote '{name}': bale cannot push to or pull from {scheme}:// remotes "
-            "yet (folder, s3://, http(s):// and webdav(s):// remotes it can)\n"
+            "yet (folder, s3://, gs://, http(s):// and webdav(s):// remotes it can)\n"
         )
         assert f"url = {url}" in (repo / ".dvc" / "config").read_text()
         err = run("bale", "push", "-r", name, ok=False).stderr
         assert err == (
             f"ERROR: .dvc/config: remote '{name}': bale cannot push to or pull from {scheme}:// "
-            "remotes yet (folder, s3://, http(s):// and webdav(s):// remotes it can)\n"
+            "remotes yet (folder, s3://, gs://, http(s):// and webdav(s):// remotes it can)\n"
         )
     # options of such a remote are dvc's business: kept, with the warning
-    err = run("bale", "remote", "modify", "g", "projectname", "proj").stderr
-    assert err.startswith("WARNING: remote 'g': bale cannot push") and "'projectname'" in err
-    assert "projectname = proj" in (repo / ".dvc" / "config").read_text()
+    err = run("bale", "remote", "modify", "a", "account_name", "acct").stderr
+    assert err.startswith("WARNING: remote 'a': bale cannot push") and "'account_name'" in err
+    assert "account_name = acct" in (repo / ".dvc" / "config").read_text()
 
 
 def test_a_password_in_a_remote_url_is_masked_in_listings_and_never_cached(

@@ -1,5 +1,6 @@
 """Two fixtures that are each kind of remote in turn: a folder, S3 on a real
-SeaweedFS server, HTTP through ``bale serve``, and WebDAV on WsgiDAV. ``remote`` is configured
+SeaweedFS server, GCS on fake-gcs-server, HTTP through ``bale serve``, and
+WebDAV on WsgiDAV. ``remote`` is configured
 into a repository by the CLI and offers raw access to what the remote holds,
 to inspect and to tamper with; ``store`` is the same remote as a
 :class:`~bale.remotes.store.Store`, for the Store-level conformance suite.
@@ -9,20 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import pytest
 
+import bale.remotes.gcs as gcs
 import bale.remotes.http as http
 import bale.remotes.s3 as s3
 from bale.remotes import Remote, serve
 from bale.remotes.store import Store
 from tests.integration.conftest import Run, md5_repo, run  # noqa: F401
+from tests.remotes.gcs_server import GcsServer, gcs_server  # noqa: F401
 from tests.remotes.http_server import serving
 from tests.remotes.seaweed import SeaweedServer, seaweed  # noqa: F401
 from tests.remotes.webdav_server import serving_webdav
@@ -119,14 +124,61 @@ class S3Remote(RemoteUnderTest):
         self.client.delete_object(Bucket=self.bucket, Key=f"{self.prefix}/{key}")
 
 
-@pytest.fixture(params=["folder", "s3", "http", "webdav"])
-def remote(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RemoteUnderTest]:
+class GcsRemote(RemoteUnderTest):
+    """A bucket of its own on fake-gcs-server, reached (by bale, by dvc-gs and
+    by the CLI's subprocesses) through ``STORAGE_EMULATOR_HOST``; inspected
+    through the JSON API."""
+
+    def __init__(self, server: GcsServer) -> None:
+        self.server = server
+        self.bucket = server.new_bucket()
+        self.prefix = "team/data"
+
+    def configure(self, repo: Path, cli: Run) -> None:
+        cli("bale", "remote", "add", "-d", self.name, f"gs://{self.bucket}/{self.prefix}", cwd=repo)
+
+    def _object(self, key: str) -> str:
+        return f"/storage/v1/b/{self.bucket}/o/{quote(f'{self.prefix}/{key}', safe='')}"
+
+    def listing(self) -> set[str]:
+        keys: set[str] = set()
+        token = ""
+        while True:
+            query = f"prefix={quote(self.prefix + '/')}&pageToken={quote(token)}"
+            page = json.loads(self.server.call("GET", f"/storage/v1/b/{self.bucket}/o?{query}"))
+            start = len(self.prefix) + 1
+            keys.update(item["name"][start:] for item in page.get("items", []))
+            token = page.get("nextPageToken", "")
+            if not token:
+                return keys
+
+    def read(self, key: str) -> bytes:
+        path = f"/download{self._object(key)}?alt=media"
+        return self.server.call("GET", path)
+
+    def write(self, key: str, data: bytes) -> None:
+        name = quote(f"{self.prefix}/{key}", safe="")
+        path = f"/upload/storage/v1/b/{self.bucket}/o?uploadType=media&name={name}"
+        self.server.call("POST", path, data)
+
+    def delete(self, key: str) -> None:
+        self.server.call("DELETE", self._object(key))
+
+
+@pytest.fixture(params=["folder", "s3", "gcs", "http", "webdav"])
+def remote(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[RemoteUnderTest]:
     """Each kind of remote, empty, for one test."""
     if request.param == "folder":
         yield FolderRemote(tmp_path / "store")
     elif request.param == "s3":
         server: SeaweedServer = request.getfixturevalue("seaweed")
         yield S3Remote(server)
+    elif request.param == "gcs":
+        emulator: GcsServer = request.getfixturevalue("gcs_server")
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator.endpoint)
+        yield GcsRemote(emulator)
     elif request.param == "webdav":
         served = tmp_path / "dav"
         (served / "team" / "data").mkdir(parents=True)
@@ -179,7 +231,7 @@ class StoreUnderTest:
         return asyncio.run(main())
 
 
-@pytest.fixture(params=["folder", "s3", "s3-sse-c", "http", "webdav"])
+@pytest.fixture(params=["folder", "s3", "s3-sse-c", "gcs", "http", "webdav"])
 def store(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[StoreUnderTest]:
@@ -198,6 +250,15 @@ def store(
             # every request that reads or writes bytes must carry the key
             options["sse_customer_key"] = SSE_C_KEY
         yield StoreUnderTest("s3", Remote(name, url, "s3", options=options))
+    elif request.param == "gcs":
+        emulator: GcsServer = request.getfixturevalue("gcs_server")
+        monkeypatch.setattr(gcs, "_LIST_PAGE", SMALL_PAGE)
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator.endpoint)
+        url = f"gs://{emulator.new_bucket()}/c/data"
+        # parts of 5 MiB, as on S3: a large object is a resumable upload in
+        # two chunks, and comes back as parallel ranged GETs
+        options = {"part_size": str(5 << 20)}
+        yield StoreUnderTest("gs", Remote(name, url, "gs", options=options))
     elif request.param == "webdav":
         monkeypatch.setattr(http, "_PART", 1 << 20)  # large objects in parallel ranges
         served = tmp_path / "dav"

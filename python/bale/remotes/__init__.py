@@ -1,8 +1,8 @@
 """Remotes: where a team shares data.
 
-Four kinds, one layout: a folder (a local path, a network mount), S3,
-DVC's HTTP protocol (served by ``bale serve``, :mod:`bale.remotes.serve`)
-and WebDAV. md5
+Five kinds, one layout: a folder (a local path, a network mount), S3,
+Google Cloud Storage, DVC's HTTP protocol (served by ``bale serve``,
+:mod:`bale.remotes.serve`) and WebDAV. md5
 data uses DVC's remote layout, which is the cache layout, so a folder remote is
 copied to and from by the engine directly, while the others are
 :class:`~bale.remotes.store.Store` implementations driven by
@@ -31,7 +31,7 @@ class Remote:
 
     name: str
     url: str
-    kind: str  # "folder", "s3", "http" or "webdav"
+    kind: str  # "folder", "s3", "gs", "http" or "webdav"
     path: Path | None = None  # the folder, for folder remotes
     options: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
@@ -47,6 +47,10 @@ class Remote:
             from bale.remotes.s3 import S3Store
 
             return S3Store(self.name, self.url, self.options, jobs=jobs)
+        if self.kind == "gs":
+            from bale.remotes.gcs import GCSStore
+
+            return GCSStore(self.name, self.url, self.options, jobs=jobs)
         if self.kind == "http":
             from bale.remotes.http import HTTPStore
 

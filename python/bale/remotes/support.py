@@ -15,7 +15,7 @@ sorted here into one of two kinds:
   or reads (link types of a folder remote, checksum jobs, region caching).
 
 A remote whose URL is of a kind dvc knows but bale has no store for
-(``gs://``, ``azure://``, ``ssh://``, ...) is accepted by
+(``azure://``, ``ssh://``, ...) is accepted by
 ``remote add`` with a warning and refused by name at push and pull. Such
 remotes live in configs shared with dvc users: refusing to write them would
 make bale unable to edit a team's config, and a bale user who never pushes
@@ -46,6 +46,7 @@ KINDS = {
     "": "folder",
     "file": "folder",
     "s3": "s3",
+    "gs": "gs",
     "http": "http",
     "https": "http",
     "webdav": "webdav",
@@ -83,6 +84,8 @@ _IGNORED: dict[str, dict[str, str]] = {
         "protected": "objects on a folder remote are always read-only",
         "slow_link_warning": "bale copies objects to and from a folder remote",
     },
+    # gcsfs uses the project only to create and list buckets, which bale never does
+    "gs": {"projectname": "bale never creates or lists buckets, the only use of it"},
 }
 
 
@@ -93,7 +96,7 @@ def scheme_of(url: str) -> str:
 
 
 def kind_of(url: str) -> str | None:
-    """The store bale uses for ``url`` (``folder``, ``s3``, ``http``, ``webdav``); None
+    """The store bale uses for ``url`` (``folder``, ``s3``, ``gs``, ``http``, ``webdav``); None
     when it has none."""
     return KINDS.get(scheme_of(url))
 
@@ -101,7 +104,7 @@ def kind_of(url: str) -> str | None:
 def _storeless(remote: str, url: str) -> str:
     return (
         f"remote '{remote}': bale cannot push to or pull from {scheme_of(url)}:// remotes yet "
-        "(folder, s3://, http(s):// and webdav(s):// remotes it can)"
+        "(folder, s3://, gs://, http(s):// and webdav(s):// remotes it can)"
     )
 
 
