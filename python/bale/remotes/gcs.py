@@ -67,7 +67,6 @@ from bale.remotes.errors import (
 )
 from bale.remotes.gcs_auth import GcsCredentials, emulator_host, resolve_gcs
 from bale.remotes.proxies import proxy_for
-from bale.remotes.s3 import _fraction, _ranges, _whole_body
 from bale.remotes.store import (
     Expect,
     Progress,
@@ -75,9 +74,12 @@ from bale.remotes.store import (
     UploadSource,
     bounded,
     check_object,
+    hex_fraction,
+    part_ranges,
     raise_body_error,
     retrying,
     sink_for,
+    whole_body,
 )
 from bale.remotes.support import refuse_options
 
@@ -222,7 +224,7 @@ class GCSStore:
             else:
                 origin, received = byte_range[0], 0
                 size = byte_range[1] - origin
-            parts = _ranges(size, self._part_size, start=received)
+            parts = part_ranges(size, self._part_size, start=received)
             await bounded(
                 parts,
                 lambda part: self._get_part(url, key, out, part, progress, origin),
@@ -279,7 +281,7 @@ class GCSStore:
         if size > _INLINE_MAX:
 
             async def streamed() -> None:
-                body = _whole_body(src, expect, progress)
+                body = whole_body(src, expect, progress)
                 headers["content-length"] = str(size)
                 async with self._request("POST", url, key, headers=headers, data=body):
                     pass
@@ -337,7 +339,7 @@ class GCSStore:
                 return found.intersection(wanted)
             last = objects[-1][0][cut:] if objects else ""
             rest = [k for k in wanted if k > last]
-            covered = _fraction(last[len(parent) + 1 :] if parent else last)
+            covered = hex_fraction(last[len(parent) + 1 :] if parent else last)
             if covered is None:
                 continue
             remaining = len(found) * (1 - covered) / covered

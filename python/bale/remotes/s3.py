@@ -69,9 +69,12 @@ from bale.remotes.store import (
     UploadSource,
     bounded,
     check_object,
+    hex_fraction,
+    part_ranges,
     raise_body_error,
     retrying,
     sink_for,
+    whole_body,
 )
 
 __all__ = ["S3Store"]
@@ -204,7 +207,7 @@ class S3Store:
             else:
                 origin, received = byte_range[0], 0
                 size = byte_range[1] - origin
-            ranges = _ranges(size, self._part_size(size), start=received)
+            ranges = part_ranges(size, self._part_size(size), start=received)
             if ranges:
                 await _bounded(
                     [
@@ -262,7 +265,7 @@ class S3Store:
                     path,
                     key=key,
                     headers=self._settings.create_headers,
-                    data=_whole_body(src, expect, progress),
+                    data=whole_body(src, expect, progress),
                     size=size,
                 )
             )
@@ -322,7 +325,7 @@ class S3Store:
                 return found.intersection(wanted)
             last = objects[-1][0][cut:] if objects else ""
             rest = [k for k in wanted if k > last]
-            covered = _fraction(last[len(parent) + 1 :] if parent else last)
+            covered = hex_fraction(last[len(parent) + 1 :] if parent else last)
             if covered is None:
                 continue
             remaining = len(found) * (1 - covered) / covered
@@ -460,7 +463,7 @@ class S3Store:
         root = ET.fromstring(body)
         upload_id = root.findtext(f"{_namespace(root)}UploadId") or ""
         checked = asyncio.ensure_future(asyncio.to_thread(check_object, src, expect))
-        parts = _ranges(size, self._part_size(size))
+        parts = part_ranges(size, self._part_size(size))
         uploads = asyncio.ensure_future(
             _bounded(
                 [
@@ -733,17 +736,6 @@ async def _bounded(jobs: Sequence[Callable[[], Awaitable[T]]], limit: int) -> li
     return await bounded(jobs, lambda job: job(), limit)
 
 
-async def _whole_body(src: Path, expect: Expect, progress: Progress | None) -> AsyncIterator[bytes]:
-    """All of ``src`` (see :class:`UploadSource`), a chunk at a time; a new
-    generator per attempt, so a retried upload starts again."""
-    source = await asyncio.to_thread(UploadSource, src, expect)
-    try:
-        async for chunk in source.chunks(_CHUNK, progress):
-            yield chunk
-    finally:
-        source.close()
-
-
 async def _file_body(
     src: Path, offset: int, length: int, progress: Progress | None
 ) -> AsyncIterator[bytes]:
@@ -775,20 +767,6 @@ def _object_size(resp: aiohttp.ClientResponse) -> int:
     if resp.status == 416:  # a range of an empty object: "bytes */0", or nothing at all
         return 0
     return resp.content_length or 0
-
-
-def _ranges(size: int, part: int, start: int = 0) -> list[tuple[int, int]]:
-    """(offset, length) of each ``part``-sized piece of bytes ``start`` to ``size``."""
-    return [(o, min(part, size - o)) for o in range(start, size, part)]
-
-
-def _fraction(name: str) -> float | None:
-    """Where ``name`` sits in hex key space (0 to 1), or None for names that are not hex."""
-    head = name[:8]
-    try:
-        return (int(head, 16) + 1) / 16 ** len(head) if head else None
-    except ValueError:
-        return None
 
 
 def _entry(

@@ -47,8 +47,11 @@ __all__ = [
     "Store",
     "TransientError",
     "bounded",
+    "hex_fraction",
+    "part_ranges",
     "retrying",
     "sink_for",
+    "whole_body",
 ]
 
 T = TypeVar("T")
@@ -312,3 +315,33 @@ async def bounded(items: Iterable[T], fn: Callable[[T], Awaitable[R]], limit: in
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
     return [results[i] for i in range(len(results))]
+
+
+# -- helpers the object stores (S3, GCS) share ----------------------------------
+
+_BODY_CHUNK = 1 << 20
+
+
+async def whole_body(src: Path, expect: Expect, progress: Progress | None) -> AsyncIterator[bytes]:
+    """All of ``src`` (see :class:`UploadSource`), a chunk at a time; a new
+    generator per attempt, so a retried upload starts again."""
+    source = await asyncio.to_thread(UploadSource, src, expect)
+    try:
+        async for chunk in source.chunks(_BODY_CHUNK, progress):
+            yield chunk
+    finally:
+        source.close()
+
+
+def part_ranges(size: int, part: int, start: int = 0) -> list[tuple[int, int]]:
+    """(offset, length) of each ``part``-sized piece of bytes ``start`` to ``size``."""
+    return [(o, min(part, size - o)) for o in range(start, size, part)]
+
+
+def hex_fraction(name: str) -> float | None:
+    """Where ``name`` sits in hex key space (0 to 1), or None for names that are not hex."""
+    head = name[:8]
+    try:
+        return (int(head, 16) + 1) / 16 ** len(head) if head else None
+    except ValueError:
+        return None
