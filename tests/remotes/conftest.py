@@ -1,5 +1,6 @@
 """Two fixtures that are each kind of remote in turn: a folder, S3 on a real
-SeaweedFS server, HTTP through ``bale serve``, and WebDAV on WsgiDAV. ``remote`` is configured
+SeaweedFS server, HTTP through ``bale serve``, WebDAV on WsgiDAV, and SSH on
+OpenSSH's sshd. ``remote`` is configured
 into a repository by the CLI and offers raw access to what the remote holds,
 to inspect and to tamper with; ``store`` is the same remote as a
 :class:`~bale.remotes.store.Store`, for the Store-level conformance suite.
@@ -24,6 +25,7 @@ from bale.remotes.store import Store
 from tests.integration.conftest import Run, md5_repo, run  # noqa: F401
 from tests.remotes.http_server import serving
 from tests.remotes.seaweed import SeaweedServer, seaweed  # noqa: F401
+from tests.remotes.sshd import SSHServer, sshd  # noqa: F401
 from tests.remotes.webdav_server import serving_webdav
 
 
@@ -77,6 +79,28 @@ class FolderRemote(RemoteUnderTest):
         (self.root / key).unlink()
 
 
+class SSHRemote(FolderRemote):
+    """A folder on this machine, reached over SFTP: as bale and dvc-ssh
+    see it, with the key as ``keyfile`` and ``HOME`` pointing at the test
+    server's (its ``known_hosts``)."""
+
+    def __init__(self, server: SSHServer, root: Path) -> None:
+        super().__init__(root, server.url(root))
+        self.server = server
+
+    def configure(self, repo: Path, cli: Run) -> None:
+        super().configure(repo, cli)
+        cli("bale", "remote", "modify", self.name, "keyfile", str(self.server.keyfile), cwd=repo)
+
+
+def use_sshd(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> SSHServer:
+    """The session's sshd, with ``HOME`` (so ``~/.ssh``) the one that knows it."""
+    server: SSHServer = request.getfixturevalue("sshd")
+    monkeypatch.setenv("HOME", str(server.home))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    return server
+
+
 class S3Remote(RemoteUnderTest):
     def __init__(self, server: SeaweedServer) -> None:
         import boto3
@@ -118,8 +142,10 @@ class S3Remote(RemoteUnderTest):
         self.client.delete_object(Bucket=self.bucket, Key=f"{self.prefix}/{key}")
 
 
-@pytest.fixture(params=["folder", "s3", "http", "webdav"])
-def remote(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RemoteUnderTest]:
+@pytest.fixture(params=["folder", "s3", "http", "webdav", "ssh"])
+def remote(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[RemoteUnderTest]:
     """Each kind of remote, empty, for one test."""
     if request.param == "folder":
         yield FolderRemote(tmp_path / "store")
@@ -131,6 +157,8 @@ def remote(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RemoteUnd
         (served / "team" / "data").mkdir(parents=True)
         with serving_webdav(served) as dav:
             yield FolderRemote(served / "team" / "data", f"{dav.url}/team/data")
+    elif request.param == "ssh":
+        yield SSHRemote(use_sshd(request, monkeypatch), tmp_path / "sftp" / "team" / "data")
     else:
         folder = tmp_path / "served"
         folder.mkdir()
@@ -178,7 +206,7 @@ class StoreUnderTest:
         return asyncio.run(main())
 
 
-@pytest.fixture(params=["folder", "s3", "s3-sse-c", "http", "webdav"])
+@pytest.fixture(params=["folder", "s3", "s3-sse-c", "http", "webdav", "ssh"])
 def store(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[StoreUnderTest]:
@@ -203,6 +231,11 @@ def store(
         with serving_webdav(served) as dav:
             url = f"{dav.url}/store"
             yield StoreUnderTest("webdav", Remote(name, url, "webdav"))
+    elif request.param == "ssh":
+        server = use_sshd(request, monkeypatch)
+        options = {"keyfile": str(server.keyfile)}
+        url = server.url(tmp_path / "sftp" / "store")
+        yield StoreUnderTest("ssh", Remote(name, url, "ssh", options=options))
     else:
         monkeypatch.setattr(serve, "MAX_KEYS", SMALL_PAGE)
         folder = tmp_path / "served"
