@@ -5,7 +5,9 @@ missing the tests that need it are skipped, saying so. The server runs as
 this user (root, in the test containers), started as
 ``shared/test-servers.md`` describes: a host key and a user key generated
 into a temporary directory, ``sshd -D -e`` on 127.0.0.1 and a free port,
-public-key and password logins as this user, SFTP by ``internal-sftp``.
+public-key and password logins, SFTP by ``internal-sftp``. Its files sit
+in a directory every user can traverse, so that another account (``nobody``,
+to see a permission refused) can log in with the same key.
 
 The server's home is the local file system, so what a test writes over
 SFTP to ``ssh://…/<dir>`` is in ``<dir>`` here. :attr:`SSHServer.home` is a
@@ -28,6 +30,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -86,6 +89,7 @@ class SSHServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def _die_with_parent() -> None:
@@ -128,18 +132,21 @@ def _answers(port: int, process: subprocess.Popen[bytes]) -> bool:
     return False
 
 
-def start_sshd(base: Path) -> SSHServer:
-    """Generates keys and a config under ``base`` and starts ``sshd`` there."""
+def start_sshd() -> SSHServer:
+    """Generates keys and a config in a new directory and starts ``sshd`` there."""
     if not SSHD.exists() or shutil.which("ssh-keygen") is None:
         pytest.skip("no OpenSSH server (make dev installs openssh-server, as root with apt)")
     if os.geteuid() != 0:
         pytest.skip("the test sshd runs as root (it logs in as whoever started it)")
     # sshd's privilege separation directory, which the Debian service makes at boot
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-    base.mkdir(parents=True, exist_ok=True)
+    # sshd reads authorized_keys as the user logging in: readable by all
+    base = Path(tempfile.mkdtemp(prefix="bale-sshd-"))
+    base.chmod(0o755)
     host_pub = keygen(base / "host_key", "bale-test-host")
     user_pub = keygen(base / "user_key", "bale-test-user")
     (base / "authorized_keys").write_text(user_pub + "\n")
+    (base / "authorized_keys").chmod(0o644)
     user = getpass.getuser()
     tail = ""
     for _ in range(_START_ATTEMPTS):
@@ -159,7 +166,7 @@ def start_sshd(base: Path) -> SSHServer:
                     "KbdInteractiveAuthentication no",
                     "MaxStartups 100",
                     "Subsystem sftp internal-sftp",
-                    "LogLevel ERROR",
+                    "LogLevel VERBOSE",
                     "",
                 ]
             )
@@ -178,7 +185,9 @@ def start_sshd(base: Path) -> SSHServer:
             _client_home(server, host_pub)
             return server
         tail = server.log_tail()
-        server.stop()
+        process.kill()
+        process.wait()
+    shutil.rmtree(base, ignore_errors=True)
     raise RuntimeError(f"sshd did not start ({_START_ATTEMPTS} tries); last log:\n{tail}")
 
 
@@ -197,9 +206,9 @@ def _client_home(server: SSHServer, host_pub: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSHServer]:
+def sshd() -> Iterator[SSHServer]:
     """One OpenSSH server per test session (per xdist worker)."""
-    server = start_sshd(tmp_path_factory.mktemp("sshd"))
+    server = start_sshd()
     try:
         yield server
     finally:

@@ -111,6 +111,7 @@ _CONNECT_ATTEMPTS = 3
 _ENCRYPTION = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr")
 _TRANSIENT = (
     asyncssh.SFTPConnectionLost,
+    asyncssh.SFTPNoConnection,
     asyncssh.ConnectionLost,
     ConnectionError,
     asyncio.TimeoutError,
@@ -527,9 +528,10 @@ class SSHStore:
                 raise self._error(op, key, e) from None
             except (asyncssh.Error, ConnectionError, asyncio.TimeoutError) as e:
                 # (not OSError: a local file's error is no remote's)
-                if isinstance(e, _TRANSIENT) or channel.conn.conn.is_closed():
+                lost = channel.conn.conn.is_closed()
+                if lost or isinstance(e, _TRANSIENT):
                     self._drop(channel)
-                raise self._error(op, key, e) from None
+                raise self._error(op, key, e, lost) from None
             finally:
                 channel.busy -= 1
 
@@ -538,9 +540,9 @@ class SSHStore:
         except _Unreachable as e:
             raise RemoteUnreachableError(str(e)) from None
 
-    def _error(self, op: str, key: str, e: BaseException) -> BaleError:
+    def _error(self, op: str, key: str, e: BaseException, lost: bool = False) -> BaleError:
         where = f"remote '{self.name}': {op} {key}"
-        if isinstance(e, _TRANSIENT):
+        if lost or isinstance(e, _TRANSIENT):
             return TransientError(f"{where}: connection lost ({_reason(e)})")
         if isinstance(e, asyncssh.SFTPPermissionDenied):
             return RemoteError(f"{where}: permission denied on the server")
