@@ -176,19 +176,19 @@ def test_a_remote_bale_has_no_store_for_is_added_with_a_warning_and_refused_at_p
     run("bale", "add", "-q", "f")
     for name, url in [
         ("a", "azure://container/p"),
-        ("s", "ssh://host/p"),
     ]:
         err = run("bale", "remote", "add", name, url).stderr
         scheme = url.split(":")[0]
         assert err == (
             f"WARNING: remote '{name}': bale cannot push to or pull from {scheme}:// remotes "
-            "yet (folder, s3://, gs://, http(s):// and webdav(s):// remotes it can)\n"
+            "yet (folder, s3://, gs://, http(s)://, webdav(s):// and ssh:// remotes it can)\n"
         )
         assert f"url = {url}" in (repo / ".dvc" / "config").read_text()
         err = run("bale", "push", "-r", name, ok=False).stderr
         assert err == (
             f"ERROR: .dvc/config: remote '{name}': bale cannot push to or pull from {scheme}:// "
-            "remotes yet (folder, s3://, gs://, http(s):// and webdav(s):// remotes it can)\n"
+            "remotes yet (folder, s3://, gs://, http(s)://, webdav(s):// and ssh:// "
+            "remotes it can)\n"
         )
     # options of such a remote are dvc's business: kept, with the warning
     err = run("bale", "remote", "modify", "a", "account_name", "acct").stderr

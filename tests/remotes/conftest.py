@@ -1,6 +1,6 @@
 """Two fixtures that are each kind of remote in turn: a folder, S3 on a real
-SeaweedFS server, GCS on fake-gcs-server, HTTP through ``bale serve``, and
-WebDAV on WsgiDAV. ``remote`` is configured
+SeaweedFS server, GCS on fake-gcs-server, HTTP through ``bale serve``,
+WebDAV on WsgiDAV, and SSH on OpenSSH's sshd. ``remote`` is configured
 into a repository by the CLI and offers raw access to what the remote holds,
 to inspect and to tamper with; ``store`` is the same remote as a
 :class:`~bale.remotes.store.Store`, for the Store-level conformance suite.
@@ -30,6 +30,7 @@ from tests.integration.conftest import Run, md5_repo, run  # noqa: F401
 from tests.remotes.gcs_server import GcsServer, gcs_server  # noqa: F401
 from tests.remotes.http_server import serving
 from tests.remotes.seaweed import SeaweedServer, seaweed  # noqa: F401
+from tests.remotes.sshd import SSHServer, sshd  # noqa: F401
 from tests.remotes.webdav_server import serving_webdav
 
 
@@ -81,6 +82,28 @@ class FolderRemote(RemoteUnderTest):
 
     def delete(self, key: str) -> None:
         (self.root / key).unlink()
+
+
+class SSHRemote(FolderRemote):
+    """A folder on this machine, reached over SFTP: as bale and dvc-ssh
+    see it, with the key as ``keyfile`` and ``HOME`` pointing at the test
+    server's (its ``known_hosts``)."""
+
+    def __init__(self, server: SSHServer, root: Path) -> None:
+        super().__init__(root, server.url(root))
+        self.server = server
+
+    def configure(self, repo: Path, cli: Run) -> None:
+        super().configure(repo, cli)
+        cli("bale", "remote", "modify", self.name, "keyfile", str(self.server.keyfile), cwd=repo)
+
+
+def use_sshd(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> SSHServer:
+    """The session's sshd, with ``HOME`` (so ``~/.ssh``) the one that knows it."""
+    server: SSHServer = request.getfixturevalue("sshd")
+    monkeypatch.setenv("HOME", str(server.home))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    return server
 
 
 class S3Remote(RemoteUnderTest):
@@ -165,7 +188,7 @@ class GcsRemote(RemoteUnderTest):
         self.server.call("DELETE", self._object(key))
 
 
-@pytest.fixture(params=["folder", "s3", "gcs", "http", "webdav"])
+@pytest.fixture(params=["folder", "s3", "gcs", "http", "webdav", "ssh"])
 def remote(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[RemoteUnderTest]:
@@ -184,6 +207,8 @@ def remote(
         (served / "team" / "data").mkdir(parents=True)
         with serving_webdav(served) as dav:
             yield FolderRemote(served / "team" / "data", f"{dav.url}/team/data")
+    elif request.param == "ssh":
+        yield SSHRemote(use_sshd(request, monkeypatch), tmp_path / "sftp" / "team" / "data")
     else:
         folder = tmp_path / "served"
         folder.mkdir()
@@ -231,7 +256,7 @@ class StoreUnderTest:
         return asyncio.run(main())
 
 
-@pytest.fixture(params=["folder", "s3", "s3-sse-c", "gcs", "http", "webdav"])
+@pytest.fixture(params=["folder", "s3", "s3-sse-c", "gcs", "http", "webdav", "ssh"])
 def store(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[StoreUnderTest]:
@@ -266,6 +291,11 @@ def store(
         with serving_webdav(served) as dav:
             url = f"{dav.url}/store"
             yield StoreUnderTest("webdav", Remote(name, url, "webdav"))
+    elif request.param == "ssh":
+        server = use_sshd(request, monkeypatch)
+        options = {"keyfile": str(server.keyfile)}
+        url = server.url(tmp_path / "sftp" / "store")
+        yield StoreUnderTest("ssh", Remote(name, url, "ssh", options=options))
     else:
         monkeypatch.setattr(serve, "MAX_KEYS", SMALL_PAGE)
         monkeypatch.setattr(http, "_PART", 1 << 20)

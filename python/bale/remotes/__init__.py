@@ -2,7 +2,7 @@
 
 Five kinds, one layout: a folder (a local path, a network mount), S3,
 Google Cloud Storage, DVC's HTTP protocol (served by ``bale serve``,
-:mod:`bale.remotes.serve`) and WebDAV. md5
+:mod:`bale.remotes.serve`), WebDAV and SSH (SFTP). md5
 data uses DVC's remote layout, which is the cache layout, so a folder remote is
 copied to and from by the engine directly, while the others are
 :class:`~bale.remotes.store.Store` implementations driven by
@@ -31,7 +31,7 @@ class Remote:
 
     name: str
     url: str
-    kind: str  # "folder", "s3", "gs", "http" or "webdav"
+    kind: str  # "folder", "s3", "gs", "http", "webdav" or "ssh"
     path: Path | None = None  # the folder, for folder remotes
     options: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
@@ -59,6 +59,10 @@ class Remote:
             from bale.remotes.webdav import WebDAVStore
 
             return WebDAVStore(self.name, self.url, self.options, jobs=jobs)
+        if self.kind == "ssh":
+            from bale.remotes.ssh import SSHStore
+
+            return SSHStore(self.name, self.url, self.options, jobs=jobs)
         from bale.remotes.folder import FolderStore
 
         assert self.path is not None

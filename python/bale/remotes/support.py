@@ -15,7 +15,7 @@ sorted here into one of two kinds:
   or reads (link types of a folder remote, checksum jobs, region caching).
 
 A remote whose URL is of a kind dvc knows but bale has no store for
-(``azure://``, ``ssh://``, ...) is accepted by
+(``azure://``, ...) is accepted by
 ``remote add`` with a warning and refused by name at push and pull. Such
 remotes live in configs shared with dvc users: refusing to write them would
 make bale unable to edit a team's config, and a bale user who never pushes
@@ -51,6 +51,7 @@ KINDS = {
     "https": "http",
     "webdav": "webdav",
     "webdavs": "webdav",
+    "ssh": "ssh",
 }
 
 _FALSE = frozenset({"false", "no", "0", "off", ""})
@@ -72,6 +73,8 @@ _REFUSED: dict[str, dict[str, Callable[[str], bool]]] = {
     # dvc makes a shared folder remote's directories group-writable; bale's
     # copies would leave them writable by their creator only
     "folder": {"shared": _set},
+    # Kerberos logins need the gssapi package, which bale does not ship
+    "ssh": {"gss_auth": _true},
 }
 # kind -> option -> why ignoring it is harmless
 _IGNORED: dict[str, dict[str, str]] = {
@@ -86,6 +89,7 @@ _IGNORED: dict[str, dict[str, str]] = {
     },
     # gcsfs uses the project only to create and list buckets, which bale never does
     "gs": {"projectname": "bale never creates or lists buckets, the only use of it"},
+    "ssh": {"type": "bale copies objects to and from an ssh remote"},
 }
 
 
@@ -96,15 +100,15 @@ def scheme_of(url: str) -> str:
 
 
 def kind_of(url: str) -> str | None:
-    """The store bale uses for ``url`` (``folder``, ``s3``, ``gs``, ``http``, ``webdav``); None
-    when it has none."""
+    """The store bale uses for ``url`` (``folder``, ``s3``, ``gs``, ``http``, ``webdav``,
+    ``ssh``); None when it has none."""
     return KINDS.get(scheme_of(url))
 
 
 def _storeless(remote: str, url: str) -> str:
     return (
         f"remote '{remote}': bale cannot push to or pull from {scheme_of(url)}:// remotes yet "
-        "(folder, s3://, gs://, http(s):// and webdav(s):// remotes it can)"
+        "(folder, s3://, gs://, http(s)://, webdav(s):// and ssh:// remotes it can)"
     )
 
 
