@@ -10,8 +10,10 @@
 
 Remotes ``s3-imds`` (the same SeaweedFS, the keys handed out by an EC2
 instance-metadata endpoint on loopback: the credential chain's cost, paired
-with ``s3``) and ``webdav`` (WsgiDAV in this process, a folder per tool;
-dvc needs dvc-webdav) come on top.
+with ``s3``), ``webdav`` (WsgiDAV in this process, a folder per tool; dvc
+needs dvc-webdav), ``gcs`` (fake-gcs-server, a bucket per tool; dvc-gs)
+and ``ssh`` (OpenSSH's sshd, a folder per tool; dvc-ssh) come on top, each
+server started as the tests start it.
 
 Tools: ``dvc`` (md5, DVC's remote layout), ``bale-md5`` (``bale init --hash
 md5``: DVC's layout), ``bale-blake3`` (``bale init --hash blake3``: bale's
@@ -91,7 +93,7 @@ ALL_TOOLS = ("bale-md5", "bale-blake3", "dvc")
 # its column is "raw" (runs before it was generalised called it "boto3")
 RAW = "raw"
 RAW_CLIENTS = {"s3": "boto3 TransferManager", "webdav": "curl (one PUT, one GET)"}
-ALL_REMOTES = ("folder", "s3", "s3-imds", "webdav")
+ALL_REMOTES = ("folder", "s3", "s3-imds", "webdav", "gcs", "ssh")
 # remotes whose W1 targets are issue 23's (blake3 >= 20x dvc, md5 >= 3x)
 CLOUD_REMOTES = ("webdav", "gcs", "ssh")
 STEPS = ("add (setup)", "push (first)", "push (no-op)", "push (1 changed)", "pull (fresh clone)")
@@ -284,6 +286,15 @@ def bench_tool(ctx: Ctx, tool: rb.Tool) -> None:
             rb.discard(folder)
             folder.parent.mkdir(parents=True, exist_ok=True)
             rb.sh(tool.cmd("remote", "add", "-d", "store", str(folder)), cwd=repo)
+        elif remote == "gcs":
+            bucket = ctx.server.new_bucket()
+            rb.sh(tool.cmd("remote", "add", "-d", "store", f"gs://{bucket}/store"), cwd=repo)
+        elif remote == "ssh":
+            path = WORK / "remotes" / "sftp" / f"{ctx.label}-{tool.name}-r{ctx.rep + 1}"
+            path.mkdir(parents=True)
+            rb.sh(tool.cmd("remote", "add", "-d", "store", ctx.server.url(path)), cwd=repo)
+            keyfile = str(ctx.server.keyfile)
+            rb.sh(tool.cmd("remote", "modify", "store", "keyfile", keyfile), cwd=repo)
         elif remote == "webdav":
             name = f"{ctx.label}-{tool.name}-r{ctx.rep + 1}"
             (ctx.server.root / name).mkdir()  # dvc-webdav needs the collection to exist
@@ -334,6 +345,49 @@ def bench_tool(ctx: Ctx, tool: rb.Tool) -> None:
 
 
 @contextlib.contextmanager
+def gcs_emulator():
+    """fake-gcs-server on loopback; the tools (bale, dvc-gs) find it through
+    STORAGE_EMULATOR_HOST, as gcsfs does."""
+    from tests.remotes.gcs_server import start_gcs
+
+    server = start_gcs()
+    with environment(STORAGE_EMULATOR_HOST=server.endpoint):
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+@contextlib.contextmanager
+def ssh_server():
+    """OpenSSH's sshd on loopback, the tools' HOME one whose known_hosts knows it."""
+    from tests.remotes.sshd import start_sshd
+
+    server = start_sshd()
+    with environment(HOME=str(server.home), SSH_AUTH_SOCK=None):
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+@contextlib.contextmanager
+def environment(**changes):
+    """rb.ENV (the tools' environment) with ``changes`` (None unsets) for a while."""
+    saved = dict(rb.ENV)
+    for k, v in changes.items():
+        if v is None:
+            rb.ENV.pop(k, None)
+        else:
+            rb.ENV[k] = v
+    try:
+        yield
+    finally:
+        rb.ENV.clear()
+        rb.ENV.update(saved)
+
+
+@contextlib.contextmanager
 def instance_metadata(server):
     """EC2 instance metadata (IMDSv2) on loopback handing out the server's
     keys, and the tools pointed at it with no other credentials: the chain
@@ -365,21 +419,18 @@ def instance_metadata(server):
     app.router.add_put("/latest/api/token", token)
     app.router.add_get("/latest/meta-data/iam/security-credentials/", roles)
     app.router.add_get("/latest/meta-data/iam/security-credentials/{name}", role)
-    saved = dict(rb.ENV)
-    with running(app) as url:
-        for name in [k for k in rb.ENV if k.startswith("AWS_")]:
-            del rb.ENV[name]
-        rb.ENV.update(
+    unset = dict.fromkeys((k for k in rb.ENV if k.startswith("AWS_")), None)
+    with (
+        running(app) as url,
+        environment(
+            **unset,
             AWS_EC2_METADATA_SERVICE_ENDPOINT=url + "/",
             AWS_EC2_METADATA_DISABLED="false",
             AWS_SHARED_CREDENTIALS_FILE=str(WORK / "no-credentials"),
             AWS_CONFIG_FILE=str(WORK / "no-config"),
-        )
-        try:
-            yield
-        finally:
-            rb.ENV.clear()
-            rb.ENV.update(saved)
+        ),
+    ):
+        yield
 
 
 def bench_raw(ctx: Ctx) -> None:
@@ -919,11 +970,16 @@ def main() -> int:
 
                     root = WORK / "remotes" / "dav"
                     root.mkdir(parents=True, exist_ok=True)
-                    dav = served.enter_context(serving_webdav(root))
-                    log(f"[{label}] WsgiDAV at {dav.url}")
+                    server = served.enter_context(serving_webdav(root))
+                    log(f"[{label}] WsgiDAV at {server.url}")
+                elif remote == "gcs":
+                    server = served.enter_context(gcs_emulator())
+                    log(f"[{label}] fake-gcs-server at {server.endpoint}")
+                elif remote == "ssh":
+                    server = served.enter_context(ssh_server())
+                    log(f"[{label}] sshd at {server.host_port}")
                 try:
-                    where = dav if remote == "webdav" else server
-                    ctx = Ctx(w, label, src, remote, rep, f"{run_id}.{rep}", where, run_id, res)
+                    ctx = Ctx(w, label, src, remote, rep, f"{run_id}.{rep}", server, run_id, res)
                     order = list(tools)
                     k = rep % len(order)
                     order = order[k:] + order[:k]
@@ -959,7 +1015,7 @@ def main() -> int:
                         save()
                 finally:
                     served.close()
-                    if server is not None:
+                    if server is not None and remote.startswith("s3"):
                         server.stop()
             t0 = time.perf_counter()
             rb.rm_rf(WORK / "trash")  # once per repetition

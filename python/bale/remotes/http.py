@@ -337,7 +337,11 @@ class HTTPStore:
             url = self._origin + path if path.startswith("/") else f"{self._base}/{path}"
             async with session.request(method, url, **kwargs) as resp:
                 if resp.status in (401, 403):
-                    said = await _first_line(resp)
+                    said = await _first_line(resp) if method != "HEAD" else ""
+                    # Not back into the pool: some servers (WsgiDAV) send a
+                    # body even with a HEAD's refusal, which the next request
+                    # on the connection would read as its answer.
+                    resp.close()
                     raise RemoteAuthError(
                         f"{where}: {self._shown} refused {self._auth.describe()} "
                         f"(HTTP {resp.status}{': ' + said if said else ''})"

@@ -76,6 +76,7 @@ from bale.remotes.store import (
     sink_for,
     whole_body,
 )
+from bale.remotes.support import refuse_options
 
 __all__ = ["S3Store"]
 
@@ -120,6 +121,9 @@ class S3Store:
         bucket, prefix = parse_url(name, url)
         self._bucket = bucket
         self._prefix = prefix
+        # resolve_remote has checked these against the config files already; a
+        # store made directly (tests, the API) gets the same refusal
+        refuse_options(name, "s3", options)
         self._settings = parse_settings(name, options)
         # blocking, once per process: the chain may ask instance metadata or STS
         aws = resolve_aws(name, options)

@@ -18,7 +18,6 @@ import yarl
 from bale.redact import mask_url
 from bale.remotes.errors import RemoteConfigError
 from bale.remotes.sigv4 import quote_path
-from bale.remotes.support import refuse_options
 
 MiB = 1024 * 1024
 MIN_PART = 5 * MiB  # S3's smallest part, except the last
@@ -78,10 +77,6 @@ def endpoint(options: Mapping[str, str], bucket: str, region: str) -> tuple[str,
 
 
 def parse_settings(name: str, options: Mapping[str, str]) -> Settings:
-    # resolve_remote has checked these against the config files already; a
-    # store made directly (tests, the API) gets the same refusal
-    refuse_options(name, "s3", options)
-
     def number(option: str, default: float, minimum: float) -> float:
         raw = options.get(option)
         try:
