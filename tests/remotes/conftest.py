@@ -188,32 +188,56 @@ class GcsRemote(RemoteUnderTest):
         self.server.call("DELETE", self._object(key))
 
 
-@pytest.fixture(params=["folder", "s3", "gcs", "http", "webdav", "ssh"])
-def remote(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+#: Every kind of remote: the CLI conformance and integrity suites run on each.
+KINDS = ["folder", "s3", "gcs", "http", "webdav", "ssh"]
+#: The kinds the suites of bale's layouts above the Store protocol (packs,
+#: chunks, get) run on: one local, one object store, one HTTP server. Every
+#: other kind passes the same Store suite, so these suites would only repeat
+#: themselves on it, at a minute of the test budget each.
+LAYOUT_KINDS = ["folder", "s3", "http"]
+
+
+def remote_of(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[RemoteUnderTest]:
-    """Each kind of remote, empty, for one test."""
-    if request.param == "folder":
+    """The remote of one kind, empty, for one test (a fixture's body)."""
+    if kind == "folder":
         yield FolderRemote(tmp_path / "store")
-    elif request.param == "s3":
+    elif kind == "s3":
         server: SeaweedServer = request.getfixturevalue("seaweed")
         yield S3Remote(server)
-    elif request.param == "gcs":
+    elif kind == "gcs":
         emulator: GcsServer = request.getfixturevalue("gcs_server")
         monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator.endpoint)
         yield GcsRemote(emulator)
-    elif request.param == "webdav":
+    elif kind == "webdav":
         served = tmp_path / "dav"
         (served / "team" / "data").mkdir(parents=True)
         with serving_webdav(served) as dav:
             yield FolderRemote(served / "team" / "data", f"{dav.url}/team/data")
-    elif request.param == "ssh":
+    elif kind == "ssh":
         yield SSHRemote(use_sshd(request, monkeypatch), tmp_path / "sftp" / "team" / "data")
     else:
         folder = tmp_path / "served"
         folder.mkdir()
         with serving(folder) as url:
             yield FolderRemote(folder, url)
+
+
+@pytest.fixture(params=KINDS)
+def remote(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[RemoteUnderTest]:
+    """Each kind of remote, empty, for one test."""
+    yield from remote_of(request.param, request, tmp_path, monkeypatch)
+
+
+@pytest.fixture(params=LAYOUT_KINDS)
+def layout_remote(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[RemoteUnderTest]:
+    """A local, an object-store and an HTTP remote, empty, for one test."""
+    yield from remote_of(request.param, request, tmp_path, monkeypatch)
 
 
 @pytest.fixture(autouse=True)

@@ -19,6 +19,13 @@ from .conftest import FolderRemote, RemoteUnderTest
 MIB = 1 << 20
 
 
+@pytest.fixture
+def remote(layout_remote: RemoteUnderTest) -> RemoteUnderTest:
+    """These suites test bale's layouts above the Store protocol: they run
+    on the three kinds of ``LAYOUT_KINDS`` (every kind passes the Store suite)."""
+    return layout_remote
+
+
 def _random(n: int, seed: int) -> bytes:
     return random.Random(seed).randbytes(n)
 

@@ -15,6 +15,13 @@ from .conftest import RemoteUnderTest
 DATA = {"dir/a": "1\n", "dir/sub/b": b"\x00\x01" * 1000, "file.txt": "hello\n"}
 
 
+@pytest.fixture
+def remote(layout_remote: RemoteUnderTest) -> RemoteUnderTest:
+    """These suites test bale's layouts above the Store protocol: they run
+    on the three kinds of ``LAYOUT_KINDS`` (every kind passes the Store suite)."""
+    return layout_remote
+
+
 @pytest.fixture(autouse=True)
 def _clones_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))

@@ -19,6 +19,13 @@ MANY = {f"d{i % 7}/f{i:03d}": f"content {i}\n" * (i % 5 + 1) for i in range(300)
 
 
 @pytest.fixture
+def remote(layout_remote: RemoteUnderTest) -> RemoteUnderTest:
+    """These suites test bale's layouts above the Store protocol: they run
+    on the three kinds of ``LAYOUT_KINDS`` (every kind passes the Store suite)."""
+    return layout_remote
+
+
+@pytest.fixture
 def native_repo(tmp_path: Path) -> Path:
     return make_repo(tmp_path, "--hash", "blake3")
 
