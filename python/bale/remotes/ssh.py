@@ -110,9 +110,6 @@ _LIST_MIN_KEYS = 4
 _INLINE_MAX = 256 * 1024
 _PART = 4 << 20
 _PARTS_IN_FLIGHT = 2
-# read_small asks for the first bytes along with the size: most objects of a
-# DVC-layout pull are smaller, and arrive in one round trip.
-_FIRST_READ = 64 * 1024
 _CONNECT_ATTEMPTS = 3
 _ENCRYPTION = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr")
 _TRANSIENT = (
@@ -304,14 +301,15 @@ class SSHStore:
 
     async def read_small(self, key: str, limit: int) -> bytes | None:
         async def once(channel: _Channel) -> bytes | None:
+            # The size first, then exactly that many bytes: four requests in
+            # all. Asking for more than the file holds costs one more request
+            # (asyncssh asks again after a short read, to find the end), and
+            # requests, not bytes, are what small files cost here.
             async with await channel.sftp.open(self._path(key), "rb") as f:
-                attrs, first = await asyncio.gather(f.stat(), _read(f, min(limit, _FIRST_READ), 0))
-                size = attrs.size or 0
+                size = (await f.stat()).size or 0
                 if size > limit:
                     return None
-                if len(first) >= size:
-                    return first[:size]
-                data = first + await _read(f, size - len(first), len(first))
+                data = await _read(f, size, 0) if size else b""
             if len(data) != size:
                 raise TransientError(f"remote '{self.name}': {key}: short read")
             return data
