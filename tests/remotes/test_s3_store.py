@@ -24,6 +24,7 @@ import boto3
 import pytest
 from aiohttp import web
 
+import bale.remotes.paged as paged
 import bale.remotes.s3 as s3
 from bale.remotes.errors import (
     RemoteAuthError,
@@ -106,7 +107,7 @@ def test_exists_by_listing_and_by_head_agree_across_pages(
     monkeypatch.setattr(s3, "_LIST_PAGE", 7)
     pages: list[str] = []
     heads: list[str] = []
-    list_page, exists_head = S3Store._list_page, S3Store._exists_head
+    list_page, exists_one = S3Store._list_page, S3Store._exists_one
 
     async def counted_list(self: S3Store, prefix: str, token: str | None, size: int) -> Any:
         pages.append(prefix.rsplit("/", 2)[-2])
@@ -114,7 +115,7 @@ def test_exists_by_listing_and_by_head_agree_across_pages(
 
     async def counted_head(self: S3Store, key: str) -> set[str]:
         heads.append(key)
-        return await exists_head(self, key)
+        return await exists_one(self, key)
 
     src = tmp_path / "src"
     src.write_bytes(b"x")
@@ -130,12 +131,12 @@ def test_exists_by_listing_and_by_head_agree_across_pages(
         await asyncio.gather(*(store.put(src, key) for key in held + crowded))
         assert sorted([k async for k, _ in store.list("files/")]) == sorted(held + crowded)
         monkeypatch.setattr(S3Store, "_list_page", counted_list)
-        monkeypatch.setattr(S3Store, "_exists_head", counted_head)
+        monkeypatch.setattr(S3Store, "_exists_one", counted_head)
         asked = held + missing + wanted_crowded
         by_listing = await store.exists(asked)
         assert sorted(pages) == ["00"] * 3 + ["7f"] * 3 + ["aa", "cc"] + ["ff"] * 3
         assert sorted(heads) == sorted(wanted_crowded)
-        monkeypatch.setattr(s3, "_LIST_MIN_KEYS", 10**9)
+        monkeypatch.setattr(paged, "LIST_MIN_KEYS", 10**9)
         return by_listing, await store.exists(asked)
 
     by_listing, by_head = _run(seaweed.options(), url, body)

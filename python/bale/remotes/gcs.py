@@ -66,6 +66,7 @@ from bale.remotes.errors import (
     TransientError,
 )
 from bale.remotes.gcs_auth import GcsCredentials, emulator_host, resolve_gcs
+from bale.remotes.paged import PagedExists
 from bale.remotes.proxies import proxy_for
 from bale.remotes.store import (
     Expect,
@@ -74,7 +75,6 @@ from bale.remotes.store import (
     UploadSource,
     bounded,
     check_object,
-    hex_fraction,
     part_ranges,
     raise_body_error,
     retrying,
@@ -97,9 +97,6 @@ CHUNK_QUANTUM = 256 * 1024
 PART_SIZE = 16 * MiB
 _INLINE_MAX = 256 * 1024
 _LIST_PAGE = 1000
-# exists() weighs a listing against one metadata GET per key, as S3Store does.
-_ENTRY_COST = 1 / 30
-_LIST_MIN_KEYS = 2
 _TRANSIENT_STATUS = frozenset({408, 429})
 _TIMEOUT = 60.0
 
@@ -142,7 +139,7 @@ def _name(key: str) -> str:
     return quote(key, safe="")
 
 
-class GCSStore:
+class GCSStore(PagedExists):
     """The objects under ``gs://bucket/prefix``; see the module docstring.
 
     The HTTP session is made on first use, inside the event loop that uses it.
@@ -180,21 +177,6 @@ class GCSStore:
         return f"GCSStore({self.name!r}, gs://{self._bucket}/{self._prefix})"
 
     # -- the Store protocol -------------------------------------------------
-
-    async def exists(self, keys: Iterable[str]) -> set[str]:
-        by_parent: dict[str, builtins.list[str]] = {}
-        for key in set(keys):
-            by_parent.setdefault(key.rpartition("/")[0], []).append(key)
-        jobs: builtins.list[Callable[[], Awaitable[set[str]]]] = []
-        for parent, wanted in by_parent.items():
-            if len(wanted) >= _LIST_MIN_KEYS:
-                jobs.append(partial(self._exists_listing, parent, wanted))
-            else:
-                jobs.extend(partial(self._exists_one, k) for k in wanted)
-        found: set[str] = set()
-        for part in await bounded(jobs, lambda job: job(), self._jobs):
-            found |= part
-        return found
 
     async def list(self, prefix: str) -> AsyncIterator[tuple[str, int]]:
         start = len(self._prefix)
@@ -310,6 +292,9 @@ class GCSStore:
 
     # -- exists and list ------------------------------------------------------
 
+    def _page_limit(self) -> int:
+        return _LIST_PAGE
+
     async def _exists_one(self, key: str) -> set[str]:
         url = f"{self._objects_url}/{_name(self._prefix + key)}?fields=size"
 
@@ -321,31 +306,6 @@ class GCSStore:
             return {key}
         await self._check_bucket()
         return set()
-
-    async def _exists_listing(self, parent: str, wanted: builtins.list[str]) -> set[str]:
-        """Lists ``parent`` for ``wanted``, asking for the rest one by one once
-        that is cheaper (S3Store's ``_exists_listing`` explains how)."""
-        prefix = self._prefix + parent + "/" if parent else self._prefix
-        wanted.sort()
-        cut = len(self._prefix)
-        found: set[str] = set()
-        token: str | None = None
-        page = min(_LIST_PAGE, max(1, int((len(wanted) - 1) / _ENTRY_COST)))
-        while True:
-            objects, token = await self._list_page(prefix, token, page)
-            page = _LIST_PAGE
-            found.update(n[cut:] for n, _ in objects)
-            if token is None:
-                return found.intersection(wanted)
-            last = objects[-1][0][cut:] if objects else ""
-            rest = [k for k in wanted if k > last]
-            covered = hex_fraction(last[len(parent) + 1 :] if parent else last)
-            if covered is None:
-                continue
-            remaining = len(found) * (1 - covered) / covered
-            if remaining / _LIST_PAGE + remaining * _ENTRY_COST > len(rest):
-                singles = await bounded(rest, self._exists_one, self._jobs)
-                return found.intersection(wanted).union(*singles)
 
     async def _list_page(
         self, prefix: str, token: str | None, size: int

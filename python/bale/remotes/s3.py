@@ -54,6 +54,7 @@ from bale.remotes.errors import (
     RemoteUnreachableError,
     TransientError,
 )
+from bale.remotes.paged import PagedExists
 from bale.remotes.proxies import proxy_for
 from bale.remotes.s3_settings import MiB, endpoint, parse_settings, parse_url
 from bale.remotes.sigv4 import (
@@ -69,7 +70,6 @@ from bale.remotes.store import (
     UploadSource,
     bounded,
     check_object,
-    hex_fraction,
     part_ranges,
     raise_body_error,
     retrying,
@@ -86,16 +86,6 @@ _MAX_PARTS = 10_000  # S3's most parts per upload
 _INLINE_MAX = 256 * 1024
 _CHUNK = MiB
 _LIST_PAGE = 1000
-# exists() weighs a listing against one HEAD per key. Measured on SeaweedFS
-# (loopback): a HEAD takes 3.9 ms and 0.9 ms of client CPU; a listing page
-# 3.6 ms for 10 entries but 143 ms (and 20 ms of CPU, mostly XML) for 1,000.
-# So a request costs about one HEAD, and each listed entry 1/30 of one more.
-# A listing also gets the answer for every wanted key of the prefix at once.
-_ENTRY_COST = 1 / 30
-# Fewer wanted keys than this in a parent prefix are HEADed: a listing's own
-# request already costs what one HEAD does.
-_LIST_MIN_KEYS = 2
-
 _AUTH_CODES = frozenset(
     {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}
 )
@@ -108,7 +98,7 @@ class _Unreachable(TransientError):
     """Cannot connect or no answer in time: retried, then a RemoteUnreachableError."""
 
 
-class S3Store:
+class S3Store(PagedExists):
     """The objects under ``s3://bucket/prefix``; see the module docstring.
 
     Built inside the running event loop's task; the HTTP session is made on
@@ -141,21 +131,6 @@ class S3Store:
         return f"S3Store({self.name!r}, s3://{self._bucket}/{self._prefix})"
 
     # -- the Store protocol -------------------------------------------------
-
-    async def exists(self, keys: Iterable[str]) -> set[str]:
-        by_parent: dict[str, builtins.list[str]] = {}
-        for key in set(keys):
-            by_parent.setdefault(key.rpartition("/")[0], []).append(key)
-        jobs: builtins.list[Callable[[], Awaitable[set[str]]]] = []
-        for parent, wanted in by_parent.items():
-            if len(wanted) >= _LIST_MIN_KEYS:
-                jobs.append(partial(self._exists_listing, parent, wanted))
-            else:
-                jobs.extend(partial(self._exists_head, k) for k in wanted)
-        found: set[str] = set()
-        for part in await _bounded(jobs, self._jobs):
-            found |= part
-        return found
 
     async def list(self, prefix: str) -> AsyncIterator[tuple[str, int]]:
         async for key, size, _etag in self.list_etags(prefix):
@@ -294,7 +269,10 @@ class S3Store:
 
     # -- exists -------------------------------------------------------------
 
-    async def _exists_head(self, key: str) -> set[str]:
+    def _page_limit(self) -> int:
+        return _LIST_PAGE
+
+    async def _exists_one(self, key: str) -> set[str]:
         path = self._key_base + quote_path(key)
         status = await self._retry(
             lambda: self._status(
@@ -305,37 +283,6 @@ class S3Store:
             return {key}
         await self._check_bucket()
         return set()
-
-    async def _exists_listing(self, parent: str, wanted: builtins.list[str]) -> set[str]:
-        """Lists ``parent`` for ``wanted``, HEADing the rest once that is cheaper.
-
-        The first page is sized to cost about what HEADing every wanted key
-        would (see :data:`_ENTRY_COST`), so a crowded prefix is found out
-        cheaply. Keys are listed in order; for hex names (every bale and DVC
-        object) the last listed key tells which fraction of the prefix was
-        covered, hence about how many entries remain.
-        """
-        prefix = self._prefix + parent + "/" if parent else self._prefix
-        wanted.sort()
-        cut = len(self._prefix)
-        found: set[str] = set()
-        token: str | None = None
-        page = min(_LIST_PAGE, max(1, int((len(wanted) - 1) / _ENTRY_COST)))
-        while True:
-            objects, token = await self._list_page(prefix, token, page)
-            page = _LIST_PAGE
-            found.update(k[cut:] for k, _, _ in objects)
-            if token is None:
-                return found.intersection(wanted)
-            last = objects[-1][0][cut:] if objects else ""
-            rest = [k for k in wanted if k > last]
-            covered = hex_fraction(last[len(parent) + 1 :] if parent else last)
-            if covered is None:
-                continue
-            remaining = len(found) * (1 - covered) / covered
-            if remaining / _LIST_PAGE + remaining * _ENTRY_COST > len(rest):
-                heads = await _bounded([partial(self._exists_head, k) for k in rest], self._jobs)
-                return found.intersection(wanted).union(*heads)
 
     async def _check_bucket(self) -> None:
         """Raises RemoteNotFoundError if the bucket is missing (a HEAD's 404 cannot tell)."""
