@@ -61,7 +61,6 @@ import getpass
 import os
 import stat
 import threading
-import uuid
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -85,8 +84,10 @@ from bale.remotes.store import (
     Sink,
     UploadSource,
     bounded,
+    is_temp,
     retrying,
     sink_for,
+    temp_key,
 )
 
 with warnings.catch_warnings():
@@ -99,7 +100,6 @@ __all__ = ["SSHStore", "parse_url"]
 
 T = TypeVar("T")
 
-_TEMP_PREFIX, _TEMP_SUFFIX = ".bale-", ".tmp"
 _DEFAULT_TIMEOUT = 30.0
 _DEFAULT_SESSIONS = 10  # OpenSSH's MaxSessions
 # A wanted key alone in its directory is stat'ed; this many or more, and one
@@ -324,8 +324,7 @@ class SSHStore:
         consume: bool = False,
         expect: Expect = None,
     ) -> None:
-        parent = key.rpartition("/")[0]
-        temp = f"{parent}/{_TEMP_PREFIX}{uuid.uuid4().hex}{_TEMP_SUFFIX}".lstrip("/")
+        temp = temp_key(key)
         try:
             await self._run("write", key, lambda c: self._put(c, src, key, temp, progress, expect))
         except BaseException:
@@ -419,7 +418,7 @@ class SSHStore:
                 leaf = entry.filename
                 if not isinstance(leaf, str) or leaf in (".", ".."):
                     continue
-                if leaf.startswith(_TEMP_PREFIX) and leaf.endswith(_TEMP_SUFFIX):
+                if is_temp(leaf):
                     continue
                 mode = entry.attrs.permissions
                 if mode is not None and stat.S_ISDIR(mode):

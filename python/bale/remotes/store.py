@@ -31,6 +31,7 @@ import asyncio
 import os
 import random
 import threading
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO, Protocol, TypeVar
@@ -48,9 +49,11 @@ __all__ = [
     "TransientError",
     "bounded",
     "hex_fraction",
+    "is_temp",
     "part_ranges",
     "retrying",
     "sink_for",
+    "temp_key",
     "whole_body",
 ]
 
@@ -315,6 +318,25 @@ async def bounded(items: Iterable[T], fn: Callable[[T], Awaitable[R]], limit: in
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
     return [results[i] for i in range(len(results))]
+
+
+# -- temporary names of stores that upload then rename (WebDAV, SSH) -------------
+
+_TEMP_PREFIX, _TEMP_SUFFIX = ".bale-", ".tmp"
+
+
+def temp_key(key: str) -> str:
+    """A fresh temporary name beside ``key``, for its bytes to go to before
+    they are renamed into place: same directory, so the rename stays on one
+    file system, and a name :func:`is_temp` knows, so it is never listed."""
+    parent = key.rpartition("/")[0]
+    return f"{parent}/{_TEMP_PREFIX}{uuid.uuid4().hex}{_TEMP_SUFFIX}".lstrip("/")
+
+
+def is_temp(name: str) -> bool:
+    """Whether the last part of ``name`` is one of :func:`temp_key`'s."""
+    leaf = name.rpartition("/")[2]
+    return leaf.startswith(_TEMP_PREFIX) and leaf.endswith(_TEMP_SUFFIX)
 
 
 # -- helpers the object stores (S3, GCS) share ----------------------------------

@@ -31,7 +31,6 @@ import os
 import shlex
 import ssl
 import subprocess
-import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
@@ -43,7 +42,7 @@ import yarl
 from bale.redact import mask_url
 from bale.remotes.errors import RemoteConfigError, RemoteError, TransientError
 from bale.remotes.http import HTTPStore, _Auth, _bool
-from bale.remotes.store import Expect, Progress, bounded
+from bale.remotes.store import Expect, Progress, bounded, is_temp, temp_key
 
 __all__ = ["WebDAVStore", "http_url"]
 
@@ -52,7 +51,6 @@ _PROPFIND = (
     b'<?xml version="1.0" encoding="utf-8"?>'
     b'<propfind xmlns="DAV:"><prop><resourcetype/><getcontentlength/></prop></propfind>'
 )
-_TEMP_PREFIX, _TEMP_SUFFIX = ".bale-", ".tmp"
 # Fewer wanted keys than this in one collection are HEADed; more, and one
 # PROPFIND of the collection answers for all of them.
 _LIST_MIN_KEYS = 3
@@ -133,7 +131,7 @@ class WebDAVStore(HTTPStore):
     ) -> None:
         parent = key.rpartition("/")[0]
         await self._collection((self._root + parent).rstrip("/"))
-        temp = f"{parent}/{_TEMP_PREFIX}{uuid.uuid4().hex}{_TEMP_SUFFIX}".lstrip("/")
+        temp = temp_key(key)
         try:
             await self._retry(lambda: self._put_once(src, temp, progress, expect))
             if not await self._retry(lambda: self._move(temp, key)):
@@ -179,8 +177,7 @@ class WebDAVStore(HTTPStore):
             if path == own or not path.startswith(self._root):
                 continue  # the collection itself
             key = path[len(self._root) :]
-            leaf = key.rpartition("/")[2]
-            if leaf.startswith(_TEMP_PREFIX) and leaf.endswith(_TEMP_SUFFIX):
+            if is_temp(key):
                 continue
             prop = response.find(f"{_DAV}propstat/{_DAV}prop")
             kind = prop.find(f"{_DAV}resourcetype/{_DAV}collection") if prop is not None else None
