@@ -473,8 +473,10 @@ class AzureStore:
         async def once() -> bool:
             try:
                 await self._blob(key).get_blob_properties(timeout=self._timeout)
-            except ObjectNotFound:
-                return False
+            except Exception as e:
+                if _blob_missing(e):
+                    return False
+                raise
             return True
 
         return {key} if await self._retry(once, key) else set()
@@ -576,8 +578,11 @@ class AzureStore:
 
     async def _delete_one(self, key: str) -> None:
         async def once() -> None:
-            with contextlib.suppress(ObjectNotFound):
+            try:
                 await self._blob(key).delete_blob(timeout=self._timeout)
+            except Exception as e:
+                if not _blob_missing(e):  # gone already is fine; a missing container is not
+                    raise
 
         await self._retry(once, key)
 
@@ -646,10 +651,22 @@ class AzureStore:
         return e
 
 
+def _blob_missing(e: Exception) -> bool:
+    """Whether ``e`` is Azure's 404 for a blob (not for its container)."""
+    from azure.core.exceptions import HttpResponseError
+
+    return (
+        isinstance(e, HttpResponseError)
+        and e.status_code == 404
+        and getattr(e, "error_code", None) != "ContainerNotFound"
+    )
+
+
 def _message(e: BaseException) -> str:
     """An SDK error's message on one line: its error code and first line,
     without signatures or keys."""
     code = getattr(e, "error_code", None)
+    code = getattr(code, "value", code)  # the SDK's StorageErrorCode enum
     message = str(getattr(e, "message", None) or e).strip()
     first = message.splitlines()[0] if message else ""
     text = f"{code}: {first}" if code and str(code) not in first else first or str(code or "")
