@@ -18,8 +18,8 @@ An option not set is read as dvc-azure reads it (knack's Azure CLI config):
 ``AZURE_STORAGE_KEY``, ``AZURE_STORAGE_SAS_TOKEN`` (and
 ``AZURE_STORAGE_CONTAINER_NAME`` for a bare ``azure://``), else the
 ``[storage]`` section of ``$AZURE_CONFIG_DIR/config`` (``~/.azure/config``).
-``connection_timeout`` and ``read_timeout`` (seconds) go to the HTTP
-transport, ``timeout`` to every operation (the server's limit), ``verify =
+``connection_timeout`` and ``read_timeout`` (seconds, 60 unless set) go to
+the HTTP transport, ``timeout`` to every operation (the server's limit), ``verify =
 false`` turns off certificate checks. bale's ``part_size``, ``part_jobs`` and
 ``retries`` apply as on S3 and GCS.
 
@@ -114,6 +114,7 @@ _LIST_PAGE = 5000  # Azure's largest page
 _ENTRY_COST = 1 / 30
 _LIST_MIN_KEYS = 2
 _TRANSIENT_STATUS = frozenset({408, 429})
+_TIMEOUT = 60
 _SAS_SIG = re.compile(r"(sig|AccountKey|SharedAccessSignature)=[^&;\s]+", re.IGNORECASE)
 _DEFAULT_CHAIN = (
     "DefaultAzureCredential: environment, workload identity, managed identity, "
@@ -323,8 +324,8 @@ class AzureStore:
             "max_block_size": self._part_size,
         }
         for option in ("connection_timeout", "read_timeout"):
-            if options.get(option):
-                self._client_kwargs[option] = _number(name, options, option, 0, 1)
+            # the SDK waits 300 s by default; bale's other stores give up after 60
+            self._client_kwargs[option] = _number(name, options, option, _TIMEOUT, 1)
         if options.get("verify") is not None and not _true(options.get("verify")):
             self._client_kwargs["connection_verify"] = False
         self._timeout: int | None = None
