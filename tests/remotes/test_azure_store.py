@@ -97,10 +97,11 @@ def test_each_option_set_chooses_dvc_azures_credential() -> None:
     assert isinstance(policy, SharedKeyCredentialPolicy) and source == "connection string"
     _, policy, source = chosen({"account_name": "acct", "account_key": KEY, "sas_token": SAS})
     assert isinstance(policy, SharedKeyCredentialPolicy) and source == "account key"
-    principal = {"tenant_id": "t", "client_id": "c", "client_secret": "principal-secret"}
-    credential, _, source = chosen({"account_name": "acct", "sas_token": SAS, **principal})
+    credential, _, source = chosen({"account_name": "acct", "sas_token": SAS})
     assert credential == SAS and source == "SAS token"
-    credential, _, source = chosen({"account_name": "acct", **principal})
+    # a service principal wins over a key, as in adlfs
+    principal = {"tenant_id": "t", "client_id": "c", "client_secret": "principal-secret"}
+    credential, _, source = chosen({"account_name": "acct", "account_key": KEY, **principal})
     assert isinstance(credential, ClientSecretCredential)
     assert source == "service principal c of tenant t"
     # a partial service principal is not one: the default chain

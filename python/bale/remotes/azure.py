@@ -7,8 +7,10 @@ their order are dvc-azure's (through adlfs):
 
 1. ``connection_string`` (its ``BlobEndpoint`` may point anywhere);
 2. else ``account_name`` (``https://<account>.blob.core.windows.net``) with
-   ``account_key``, else with ``sas_token``, else with a service principal
-   (``tenant_id``, ``client_id`` and ``client_secret``), else anonymously
+   a service principal (``tenant_id``, ``client_id`` and ``client_secret``,
+   all three: adlfs makes its credential first, so it wins over a key, as
+   dvc's own list of login methods says), else with ``account_key``, else
+   with ``sas_token``, else anonymously
    when ``allow_anonymous_login`` is set, else with ``DefaultAzureCredential``
    (environment, workload identity, managed identity, Azure CLI, ...) less
    what the ``exclude_*_credential`` options exclude.
@@ -245,16 +247,16 @@ def resolve_azure(
             "(3 to 24 lowercase letters and digits)"
         )
     url = f"https://{account}.blob.core.windows.net"
+    tenant, client, secret = (options.get(o) for o in ("tenant_id", "client_id", "client_secret"))
+    if tenant and client and secret:
+        source = f"service principal {client} of tenant {tenant}"
+        return AzureAuth(source, url, method="principal", principal=(tenant, client, secret))
     key = get("account_key", "key")
     if key:
         return AzureAuth("account key", url, method="key", secret=key)
     sas = get("sas_token", "sas_token")
     if sas:
         return AzureAuth("SAS token", url, method="sas", secret=sas.lstrip("?"))
-    tenant, client, secret = (options.get(o) for o in ("tenant_id", "client_id", "client_secret"))
-    if tenant and client and secret:
-        source = f"service principal {client} of tenant {tenant}"
-        return AzureAuth(source, url, method="principal", principal=(tenant, client, secret))
     if _true(options.get("allow_anonymous_login")):
         return AzureAuth("anonymous access", url, method="anonymous")
     excludes = {o: _true(options.get(o)) for o in _EXCLUDES}
