@@ -175,25 +175,26 @@ def test_a_remote_bale_has_no_store_for_is_added_with_a_warning_and_refused_at_p
     write_tree(repo, {"f": "hi\n"})
     run("bale", "add", "-q", "f")
     for name, url in [
-        ("a", "azure://container/p"),
+        ("a", "oss://bucket/p"),
     ]:
         err = run("bale", "remote", "add", name, url).stderr
         scheme = url.split(":")[0]
         assert err == (
             f"WARNING: remote '{name}': bale cannot push to or pull from {scheme}:// remotes "
-            "yet (folder, s3://, gs://, http(s)://, webdav(s):// and ssh:// remotes it can)\n"
+            "yet (folder, s3://, gs://, azure://, http(s)://, webdav(s):// and ssh:// remotes "
+            "it can)\n"
         )
         assert f"url = {url}" in (repo / ".dvc" / "config").read_text()
         err = run("bale", "push", "-r", name, ok=False).stderr
         assert err == (
             f"ERROR: .dvc/config: remote '{name}': bale cannot push to or pull from {scheme}:// "
-            "remotes yet (folder, s3://, gs://, http(s)://, webdav(s):// and ssh:// "
+            "remotes yet (folder, s3://, gs://, azure://, http(s)://, webdav(s):// and ssh:// "
             "remotes it can)\n"
         )
     # options of such a remote are dvc's business: kept, with the warning
-    err = run("bale", "remote", "modify", "a", "account_name", "acct").stderr
-    assert err.startswith("WARNING: remote 'a': bale cannot push") and "'account_name'" in err
-    assert "account_name = acct" in (repo / ".dvc" / "config").read_text()
+    err = run("bale", "remote", "modify", "a", "oss_key_id", "kid").stderr
+    assert err.startswith("WARNING: remote 'a': bale cannot push") and "'oss_key_id'" in err
+    assert "oss_key_id = kid" in (repo / ".dvc" / "config").read_text()
 
 
 def test_a_password_in_a_remote_url_is_masked_in_listings_and_never_cached(

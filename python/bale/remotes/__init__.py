@@ -1,7 +1,7 @@
 """Remotes: where a team shares data.
 
-Five kinds, one layout: a folder (a local path, a network mount), S3,
-Google Cloud Storage, DVC's HTTP protocol (served by ``bale serve``,
+Seven kinds, one layout: a folder (a local path, a network mount), S3,
+Google Cloud Storage, Azure Blob Storage, DVC's HTTP protocol (served by ``bale serve``,
 :mod:`bale.remotes.serve`), WebDAV and SSH (SFTP). md5
 data uses DVC's remote layout, which is the cache layout, so a folder remote is
 copied to and from by the engine directly, while the others are
@@ -31,7 +31,7 @@ class Remote:
 
     name: str
     url: str
-    kind: str  # "folder", "s3", "gs", "http", "webdav" or "ssh"
+    kind: str  # "folder", "s3", "gs", "azure", "http", "webdav" or "ssh"
     path: Path | None = None  # the folder, for folder remotes
     options: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
@@ -51,6 +51,10 @@ class Remote:
             from bale.remotes.gcs import GCSStore
 
             return GCSStore(self.name, self.url, self.options, jobs=jobs)
+        if self.kind == "azure":
+            from bale.remotes.azure import AzureStore
+
+            return AzureStore(self.name, self.url, self.options, jobs=jobs)
         if self.kind == "http":
             from bale.remotes.http import HTTPStore
 

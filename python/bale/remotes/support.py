@@ -15,7 +15,7 @@ sorted here into one of two kinds:
   or reads (link types of a folder remote, checksum jobs, region caching).
 
 A remote whose URL is of a kind dvc knows but bale has no store for
-(``azure://``, ...) is accepted by
+(``hdfs://``, ``oss://``, ...) is accepted by
 ``remote add`` with a warning and refused by name at push and pull. Such
 remotes live in configs shared with dvc users: refusing to write them would
 make bale unable to edit a team's config, and a bale user who never pushes
@@ -52,6 +52,7 @@ KINDS = {
     "webdav": "webdav",
     "webdavs": "webdav",
     "ssh": "ssh",
+    "azure": "azure",
 }
 
 _FALSE = frozenset({"false", "no", "0", "off", ""})
@@ -100,15 +101,15 @@ def scheme_of(url: str) -> str:
 
 
 def kind_of(url: str) -> str | None:
-    """The store bale uses for ``url`` (``folder``, ``s3``, ``gs``, ``http``, ``webdav``,
-    ``ssh``); None when it has none."""
+    """The store bale uses for ``url`` (``folder``, ``s3``, ``gs``, ``azure``, ``http``,
+    ``webdav``, ``ssh``); None when it has none."""
     return KINDS.get(scheme_of(url))
 
 
 def _storeless(remote: str, url: str) -> str:
     return (
         f"remote '{remote}': bale cannot push to or pull from {scheme_of(url)}:// remotes yet "
-        "(folder, s3://, gs://, http(s)://, webdav(s):// and ssh:// remotes it can)"
+        "(folder, s3://, gs://, azure://, http(s)://, webdav(s):// and ssh:// remotes it can)"
     )
 
 
