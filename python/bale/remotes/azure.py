@@ -28,7 +28,7 @@ false`` turns off certificate checks. bale's ``part_size``, ``part_jobs`` and
 Requests, and why:
 
 - Existence: one listing of a parent prefix when several wanted keys share
-  it, else ``get_blob_properties`` (a HEAD) per key, as GCSStore weighs them.
+  it, else ``get_blob_properties`` (a HEAD) per key (:mod:`bale.remotes.paged`).
 - Listing: ``list_blobs(name_starts_with=...)``, a page at a time.
 - Downloads: ``download_blob`` (with ``offset``/``length`` for a range) in
   ``part_size`` requests, ``part_jobs`` of them in flight (the SDK's
@@ -71,7 +71,6 @@ import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
@@ -85,6 +84,7 @@ from bale.remotes.errors import (
     RemoteUnreachableError,
     TransientError,
 )
+from bale.remotes.paged import PagedExists
 from bale.remotes.store import (
     Expect,
     Progress,
@@ -92,7 +92,6 @@ from bale.remotes.store import (
     UploadSource,
     bounded,
     check_object,
-    hex_fraction,
     part_ranges,
     retrying,
     sink_for,
@@ -113,8 +112,6 @@ PART_SIZE = 16 * MiB
 _MIN_PART = 64 * 1024
 _MAX_BLOCKS = 50_000  # Azure's limit of blocks per blob
 _LIST_PAGE = 5000  # Azure's largest page
-_ENTRY_COST = 1 / 30
-_LIST_MIN_KEYS = 2
 _TRANSIENT_STATUS = frozenset({408, 429})
 _TIMEOUT = 60
 _SAS_SIG = re.compile(r"(sig|AccountKey|SharedAccessSignature)=[^&;\s]+", re.IGNORECASE)
@@ -303,7 +300,7 @@ class _SinkStream:
         return len(data)
 
 
-class AzureStore:
+class AzureStore(PagedExists):
     """The blobs under ``azure://container/prefix``; see the module docstring.
 
     The SDK client is made on first use, inside the event loop that uses it.
@@ -342,21 +339,6 @@ class AzureStore:
         return f"AzureStore({self.name!r}, azure://{self._container_name}/{self._prefix})"
 
     # -- the Store protocol -------------------------------------------------
-
-    async def exists(self, keys: Iterable[str]) -> set[str]:
-        by_parent: dict[str, builtins.list[str]] = {}
-        for key in set(keys):
-            by_parent.setdefault(key.rpartition("/")[0], []).append(key)
-        jobs: builtins.list[Callable[[], Awaitable[set[str]]]] = []
-        for parent, wanted in by_parent.items():
-            if len(wanted) >= _LIST_MIN_KEYS:
-                jobs.append(partial(self._exists_listing, parent, wanted))
-            else:
-                jobs.extend(partial(self._exists_one, k) for k in wanted)
-        found: set[str] = set()
-        for part in await bounded(jobs, lambda job: job(), self._jobs):
-            found |= part
-        return found
 
     async def list(self, prefix: str) -> AsyncIterator[tuple[str, int]]:
         start = len(self._prefix)
@@ -472,6 +454,9 @@ class AzureStore:
 
     # -- exists and list ------------------------------------------------------
 
+    def _page_limit(self) -> int:
+        return _LIST_PAGE
+
     async def _exists_one(self, key: str) -> set[str]:
         async def once() -> bool:
             try:
@@ -483,31 +468,6 @@ class AzureStore:
             return True
 
         return {key} if await self._retry(once, key) else set()
-
-    async def _exists_listing(self, parent: str, wanted: builtins.list[str]) -> set[str]:
-        """Lists ``parent`` for ``wanted``, asking for the rest one by one once
-        that is cheaper (S3Store's ``_exists_listing`` explains how)."""
-        prefix = self._prefix + parent + "/" if parent else self._prefix
-        wanted.sort()
-        cut = len(self._prefix)
-        found: set[str] = set()
-        token: str | None = None
-        page = min(_LIST_PAGE, max(1, int((len(wanted) - 1) / _ENTRY_COST)))
-        while True:
-            objects, token = await self._list_page(prefix, token, page)
-            page = _LIST_PAGE
-            found.update(n[cut:] for n, _ in objects)
-            if token is None:
-                return found.intersection(wanted)
-            last = objects[-1][0][cut:] if objects else ""
-            rest = [k for k in wanted if k > last]
-            covered = hex_fraction(last[len(parent) + 1 :] if parent else last)
-            if covered is None:
-                continue
-            remaining = len(found) * (1 - covered) / covered
-            if remaining / _LIST_PAGE + remaining * _ENTRY_COST > len(rest):
-                singles = await bounded(rest, self._exists_one, self._jobs)
-                return found.intersection(wanted).union(*singles)
 
     async def _list_page(
         self, prefix: str, token: str | None, size: int
