@@ -24,7 +24,7 @@ import boto3
 import pytest
 from aiohttp import web
 
-import bale.remotes.paged as paged
+import bale.remotes.listing as listing
 import bale.remotes.s3 as s3
 from bale.remotes.errors import (
     RemoteAuthError,
@@ -136,7 +136,7 @@ def test_exists_by_listing_and_by_head_agree_across_pages(
         by_listing = await store.exists(asked)
         assert sorted(pages) == ["00"] * 3 + ["7f"] * 3 + ["aa", "cc"] + ["ff"] * 3
         assert sorted(heads) == sorted(wanted_crowded)
-        monkeypatch.setattr(paged, "LIST_MIN_KEYS", 10**9)
+        monkeypatch.setattr(listing, "LIST_MIN_KEYS", 10**9)
         return by_listing, await store.exists(asked)
 
     by_listing, by_head = _run(seaweed.options(), url, body)

@@ -28,7 +28,7 @@ false`` turns off certificate checks. bale's ``part_size``, ``part_jobs`` and
 Requests, and why:
 
 - Existence: one listing of a parent prefix when several wanted keys share
-  it, else ``get_blob_properties`` (a HEAD) per key (:mod:`bale.remotes.paged`).
+  it, else ``get_blob_properties`` (a HEAD) per key (:mod:`bale.remotes.listing`).
 - Listing: ``list_blobs(name_starts_with=...)``, a page at a time.
 - Downloads: ``download_blob`` (with ``offset``/``length`` for a range) in
   ``part_size`` requests, ``part_jobs`` of them in flight (the SDK's
@@ -69,7 +69,7 @@ import configparser
 import contextlib
 import os
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
@@ -84,7 +84,7 @@ from bale.remotes.errors import (
     RemoteUnreachableError,
     TransientError,
 )
-from bale.remotes.paged import PagedExists
+from bale.remotes.listing import PagedStore
 from bale.remotes.store import (
     Expect,
     Progress,
@@ -300,7 +300,7 @@ class _SinkStream:
         return len(data)
 
 
-class AzureStore(PagedExists):
+class AzureStore(PagedStore):
     """The blobs under ``azure://container/prefix``; see the module docstring.
 
     The SDK client is made on first use, inside the event loop that uses it.
@@ -339,16 +339,6 @@ class AzureStore(PagedExists):
         return f"AzureStore({self.name!r}, azure://{self._container_name}/{self._prefix})"
 
     # -- the Store protocol -------------------------------------------------
-
-    async def list(self, prefix: str) -> AsyncIterator[tuple[str, int]]:
-        start = len(self._prefix)
-        token: str | None = None
-        while True:
-            objects, token = await self._list_page(self._prefix + prefix, token, _LIST_PAGE)
-            for name, size in objects:
-                yield name[start:], size
-            if token is None:
-                return
 
     async def get(
         self,

@@ -66,7 +66,7 @@ from bale.remotes.errors import (
     TransientError,
 )
 from bale.remotes.gcs_auth import GcsCredentials, emulator_host, resolve_gcs
-from bale.remotes.paged import PagedExists
+from bale.remotes.listing import PagedStore
 from bale.remotes.proxies import proxy_for
 from bale.remotes.store import (
     Expect,
@@ -139,7 +139,7 @@ def _name(key: str) -> str:
     return quote(key, safe="")
 
 
-class GCSStore(PagedExists):
+class GCSStore(PagedStore):
     """The objects under ``gs://bucket/prefix``; see the module docstring.
 
     The HTTP session is made on first use, inside the event loop that uses it.
@@ -177,16 +177,6 @@ class GCSStore(PagedExists):
         return f"GCSStore({self.name!r}, gs://{self._bucket}/{self._prefix})"
 
     # -- the Store protocol -------------------------------------------------
-
-    async def list(self, prefix: str) -> AsyncIterator[tuple[str, int]]:
-        start = len(self._prefix)
-        token: str | None = None
-        while True:
-            objects, token = await self._list_page(self._prefix + prefix, token, _LIST_PAGE)
-            for name, size in objects:
-                yield name[start:], size
-            if token is None:
-                return
 
     async def get(
         self,

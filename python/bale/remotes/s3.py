@@ -54,7 +54,7 @@ from bale.remotes.errors import (
     RemoteUnreachableError,
     TransientError,
 )
-from bale.remotes.paged import PagedExists
+from bale.remotes.listing import PagedStore
 from bale.remotes.proxies import proxy_for
 from bale.remotes.s3_settings import MiB, endpoint, parse_settings, parse_url
 from bale.remotes.sigv4 import (
@@ -98,7 +98,7 @@ class _Unreachable(TransientError):
     """Cannot connect or no answer in time: retried, then a RemoteUnreachableError."""
 
 
-class S3Store(PagedExists):
+class S3Store(PagedStore):
     """The objects under ``s3://bucket/prefix``; see the module docstring.
 
     Built inside the running event loop's task; the HTTP session is made on
@@ -131,10 +131,6 @@ class S3Store(PagedExists):
         return f"S3Store({self.name!r}, s3://{self._bucket}/{self._prefix})"
 
     # -- the Store protocol -------------------------------------------------
-
-    async def list(self, prefix: str) -> AsyncIterator[tuple[str, int]]:
-        async for key, size, _etag in self.list_etags(prefix):
-            yield key, size
 
     # -- beyond the Store protocol: what import-url records of an S3 source --
 

@@ -62,7 +62,7 @@ import os
 import stat
 import threading
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -78,6 +78,7 @@ from bale.remotes.errors import (
     RemoteUnreachableError,
     TransientError,
 )
+from bale.remotes.listing import DirectoryStore
 from bale.remotes.store import (
     Expect,
     Progress,
@@ -210,11 +211,13 @@ class _Connection:
     opening: int = 0  # channels being opened on it
 
 
-class SSHStore:
+class SSHStore(DirectoryStore):
     """The objects under ``ssh://[user@]host[:port]/path``; see the module docstring.
 
     Built inside the running event loop's task; connections are made on first use.
     """
+
+    _list_min_keys = _LIST_MIN_KEYS
 
     def __init__(self, name: str, url: str, options: Mapping[str, str], *, jobs: int = 16) -> None:
         self.name = name
@@ -255,31 +258,6 @@ class SSHStore:
         return f"ssh://{user}{self._target.host}{port}{self._root or '/'}"
 
     # -- the Store protocol -------------------------------------------------
-
-    async def exists(self, keys: Iterable[str]) -> set[str]:
-        by_parent: dict[str, builtins.list[str]] = {}
-        for key in dict.fromkeys(keys):
-            by_parent.setdefault(key.rpartition("/")[0], []).append(key)
-        listed = [p for p, wanted in by_parent.items() if len(wanted) >= _LIST_MIN_KEYS]
-        single = [k for p, wanted in by_parent.items() if p not in listed for k in wanted]
-        found: set[str] = set()
-        for children in await bounded(listed, self._children, self._jobs):
-            found.update(key for key, size in children if size is not None)
-        stats = await bounded(single, self._size, self._jobs)
-        found.update(k for k, size in zip(single, stats, strict=True) if size is not None)
-        return found.intersection(k for wanted in by_parent.values() for k in wanted)
-
-    async def list(self, prefix: str) -> AsyncIterator[tuple[str, int]]:
-        level = [prefix.rstrip("/")]
-        while level:
-            below: builtins.list[str] = []
-            for children in await bounded(level, self._children, self._jobs):
-                for key, size in children:
-                    if size is None:
-                        below.append(key)
-                    else:
-                        yield key, size
-            level = below
 
     async def get(
         self,
@@ -388,6 +366,9 @@ class SSHStore:
 
             await bounded(range(start, end, _PART), part, _PARTS_IN_FLIGHT)
         return end - start
+
+    async def _holds(self, key: str) -> bool:
+        return await self._size(key) is not None
 
     async def _size(self, key: str) -> int | None:
         """The size of the object ``key``, None if there is none."""

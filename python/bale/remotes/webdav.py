@@ -32,7 +32,7 @@ import shlex
 import ssl
 import subprocess
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -42,7 +42,8 @@ import yarl
 from bale.redact import mask_url
 from bale.remotes.errors import RemoteConfigError, RemoteError, TransientError
 from bale.remotes.http import HTTPStore, _Auth, _bool
-from bale.remotes.store import Expect, Progress, bounded, is_temp, temp_key
+from bale.remotes.listing import DirectoryStore
+from bale.remotes.store import Expect, Progress, is_temp, temp_key
 
 __all__ = ["WebDAVStore", "http_url"]
 
@@ -72,8 +73,10 @@ def http_url(name: str, url: str) -> tuple[str, str | None]:
     return urlunsplit((scheme, host, parts.path.rstrip("/"), "", "")), parts.username
 
 
-class WebDAVStore(HTTPStore):
+class WebDAVStore(DirectoryStore, HTTPStore):
     """The objects under a WebDAV collection; see the module docstring."""
+
+    _list_min_keys = _LIST_MIN_KEYS
 
     def __init__(self, name: str, url: str, options: Mapping[str, str], *, jobs: int = 16) -> None:
         base, url_user = http_url(name, url)
@@ -95,31 +98,6 @@ class WebDAVStore(HTTPStore):
         return f"WebDAVStore({self.name!r}, {self._shown!r})"
 
     # -- the Store protocol ------------------------------------------------
-
-    async def exists(self, keys: Iterable[str]) -> set[str]:
-        by_parent: dict[str, builtins.list[str]] = {}
-        for key in dict.fromkeys(keys):
-            by_parent.setdefault(key.rpartition("/")[0], []).append(key)
-        listed = [p for p, wanted in by_parent.items() if len(wanted) >= _LIST_MIN_KEYS]
-        single = [k for p, wanted in by_parent.items() if p not in listed for k in wanted]
-        found: set[str] = set()
-        for children in await bounded(listed, self._children, self._jobs):
-            found.update(key for key, size in children if size is not None)
-        heads = await bounded(single, self._head, self._jobs)
-        found.update(k for k in heads if k is not None)
-        return found.intersection(k for wanted in by_parent.values() for k in wanted)
-
-    async def list(self, prefix: str) -> AsyncIterator[tuple[str, int]]:
-        level = [prefix.rstrip("/")]
-        while level:
-            below: builtins.list[str] = []
-            for children in await bounded(level, self._children, self._jobs):
-                for key, size in children:
-                    if size is None:
-                        below.append(key)
-                    else:
-                        yield key, size
-            level = below
 
     async def put(
         self,
@@ -144,6 +122,9 @@ class WebDAVStore(HTTPStore):
 
     async def _bale_serve(self) -> None:
         return None  # a WebDAV server is not bale serve: no probe
+
+    async def _holds(self, key: str) -> bool:
+        return await self._head(key) is not None
 
     async def _children(self, collection: str) -> builtins.list[tuple[str, int | None]]:
         """(key, size) of what ``collection`` holds, size None for a
