@@ -339,7 +339,7 @@ class HTTPStore:
                 if resp.status in (401, 403):
                     said = await _first_line(resp) if method != "HEAD" else ""
                     # Not back into the pool: some servers (WsgiDAV) send a
-                    # body even with a HEAD's refusal, which the next request
+                    # body even with a HEAD's refusal, which a later request
                     # on the connection would read as its answer.
                     resp.close()
                     raise RemoteAuthError(

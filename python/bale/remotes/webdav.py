@@ -124,7 +124,21 @@ class WebDAVStore(DirectoryStore, HTTPStore):
         return None  # a WebDAV server is not bale serve: no probe
 
     async def _holds(self, key: str) -> bool:
-        return await self._head(key) is not None
+        """PROPFIND, not HEAD: WsgiDAV answers a HEAD it refuses (401) with
+        a body, which aiohttp, reading the body's bytes as the next answer's
+        status line, turns into a garbled error."""
+
+        async def once() -> bool:
+            headers = {"Depth": "0", "Content-Type": "application/xml"}
+            async with self._request("PROPFIND", key, data=_PROPFIND, headers=headers) as resp:
+                if resp.status == 404:
+                    return False
+                if resp.status != 207:
+                    raise self._unexpected("PROPFIND", key, resp.status)
+                await resp.read()
+                return True
+
+        return await self._retry(once)
 
     async def _children(self, collection: str) -> builtins.list[tuple[str, int | None]]:
         """(key, size) of what ``collection`` holds, size None for a
@@ -211,7 +225,7 @@ class WebDAVStore(DirectoryStore, HTTPStore):
         # concurrent writer of the same key (a second clone pushing the same
         # object) can fail the move in between. Every writer moves whole
         # files only, so an object under the name now is a whole one.
-        if await self._head(key) is not None:
+        if await self._holds(key):
             return False
         raise TransientError(f"remote '{self.name}': MOVE {key}: HTTP {status}")
 
