@@ -81,8 +81,8 @@ from bale.remotes.errors import (
     RemoteConfigError,
     RemoteError,
     RemoteNotFoundError,
-    RemoteUnreachableError,
     TransientError,
+    Unreachable,
 )
 from bale.remotes.listing import PagedStore
 from bale.remotes.store import (
@@ -126,10 +126,6 @@ _EXCLUDES = (
     "exclude_managed_identity_credential",
 )
 _FALSE = frozenset({"false", "no", "0", "off", ""})
-
-
-class _Unreachable(TransientError):
-    """Cannot connect: retried, then a RemoteUnreachableError."""
 
 
 def parse_url(name: str, url: str, env: Mapping[str, str] | None = None) -> tuple[str, str]:
@@ -550,10 +546,7 @@ class AzureStore(PagedStore):
             except Exception as e:
                 raise self._error(e, key) from e
 
-        try:
-            return await retrying(mapped, attempts=self._attempts)
-        except _Unreachable as e:
-            raise RemoteUnreachableError(str(e)) from None
+        return await retrying(mapped, attempts=self._attempts)
 
     def _error(self, e: Exception, key: str | None) -> Exception:
         """The bale error for an SDK error (anything else as it is)."""
@@ -587,7 +580,7 @@ class AzureStore(PagedStore):
                 + (f": {detail}" if detail else "")
             )
         if isinstance(e, ServiceRequestError):
-            return _Unreachable(f"{where}: cannot reach {self._shown}: {_message(e)}")
+            return Unreachable(f"{where}: cannot reach {self._shown}: {_message(e)}")
         if isinstance(e, ServiceResponseError):
             return TransientError(f"{where}: {self._shown} failed to answer: {_message(e)}")
         if isinstance(e, HttpResponseError):
@@ -600,7 +593,7 @@ class AzureStore(PagedStore):
         if isinstance(e, AzureError):
             return RemoteError(f"{where}: Azure failed: {_message(e)}")
         if isinstance(e, asyncio.TimeoutError):
-            return _Unreachable(f"{where}: {self._shown} did not answer in time")
+            return Unreachable(f"{where}: {self._shown} did not answer in time")
         return e
 
 

@@ -62,8 +62,8 @@ from bale.remotes.errors import (
     RemoteConfigError,
     RemoteError,
     RemoteNotFoundError,
-    RemoteUnreachableError,
     TransientError,
+    transport_error,
 )
 from bale.remotes.gcs_auth import GcsCredentials, emulator_host, resolve_gcs
 from bale.remotes.listing import PagedStore
@@ -99,10 +99,6 @@ _INLINE_MAX = 256 * 1024
 _LIST_PAGE = 1000
 _TRANSIENT_STATUS = frozenset({408, 429})
 _TIMEOUT = 60.0
-
-
-class _Unreachable(TransientError):
-    """Cannot connect or no answer in time: retried, then a RemoteUnreachableError."""
 
 
 class _SessionGone(RemoteError):
@@ -572,23 +568,12 @@ class GCSStore(PagedStore):
             ) from None
 
     async def _retry(self, what: Callable[[], Awaitable[T]]) -> T:
-        try:
-            return await retrying(what, attempts=self._attempts)
-        except _Unreachable as e:
-            raise RemoteUnreachableError(str(e)) from None
+        return await retrying(what, attempts=self._attempts)
 
     # -- errors -----------------------------------------------------------------
 
     def _transport_error(self, e: BaseException) -> RemoteError:
-        """The error for a failure below HTTP; all but TLS failures are retried."""
-        if isinstance(e, aiohttp.ClientSSLError):
-            return RemoteError(f"remote '{self.name}': TLS with {self._shown} failed: {e}")
-        if isinstance(e, aiohttp.ClientConnectorError):
-            reason = e.os_error.strerror or type(e.os_error).__name__
-            return _Unreachable(f"remote '{self.name}': cannot reach {self._shown}: {reason}")
-        if isinstance(e, asyncio.TimeoutError):
-            return _Unreachable(f"remote '{self.name}': {self._shown} did not answer in time")
-        return TransientError(f"remote '{self.name}': {one_line(str(e) or type(e).__name__)}")
+        return transport_error(self.name, self._shown, e)
 
     def _error(self, method: str, status: int, body: bytes, key: str | None) -> RemoteError:
         message = _error_message(body)

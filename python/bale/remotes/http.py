@@ -50,6 +50,7 @@ from bale.remotes.errors import (
     RemoteError,
     RemoteUnreachableError,
     TransientError,
+    Unreachable,
 )
 from bale.remotes.store import (
     Expect,
@@ -79,10 +80,6 @@ _EXT = ".bale/v1"  # bale serve's extension endpoints, relative to the base URL
 # HTTPStore.list shadows the builtin inside the class body.
 _Keys = list[str]
 _Objects = list[tuple[str, int]]
-
-
-class _Unreachable(TransientError):
-    """A connection could not be made or timed out; final as RemoteUnreachableError."""
 
 
 @dataclass(frozen=True)
@@ -321,10 +318,7 @@ class HTTPStore:
     # -- requests ------------------------------------------------------------
 
     async def _retry(self, what: Callable[[], Awaitable[T]]) -> T:
-        try:
-            return await retrying(what, attempts=self._attempts)
-        except _Unreachable as e:
-            raise RemoteUnreachableError(str(e)) from None
+        return await retrying(what, attempts=self._attempts)
 
     @asynccontextmanager
     async def _request(self, method: str, path: str, **kwargs: Any) -> AsyncIterator[Any]:
@@ -355,7 +349,7 @@ class HTTPStore:
                 "set ssl_verify to a CA bundle"
             ) from None
         except (aiohttp.ClientConnectorError, aiohttp.ServerTimeoutError, TimeoutError) as e:
-            raise _Unreachable(f"{where}: cannot reach {self._shown} ({_reason(e)})") from None
+            raise Unreachable(f"{where}: cannot reach {self._shown} ({_reason(e)})") from None
         except aiohttp.ClientError as e:
             raise_body_error(e)
             raise TransientError(f"{where}: {method} {path}: {_reason(e)}") from None

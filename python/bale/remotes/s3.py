@@ -51,8 +51,8 @@ from bale.remotes.errors import (
     RemoteConfigError,
     RemoteError,
     RemoteNotFoundError,
-    RemoteUnreachableError,
     TransientError,
+    transport_error,
 )
 from bale.remotes.listing import PagedStore
 from bale.remotes.proxies import proxy_for
@@ -92,10 +92,6 @@ _AUTH_CODES = frozenset(
 _TRANSIENT_CODES = frozenset(
     {"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "Throttling"}
 )
-
-
-class _Unreachable(TransientError):
-    """Cannot connect or no answer in time: retried, then a RemoteUnreachableError."""
 
 
 class S3Store(PagedStore):
@@ -615,24 +611,12 @@ class S3Store(PagedStore):
             resp.release()
 
     async def _retry(self, what: Callable[[], Awaitable[T]]) -> T:
-        try:
-            return await retrying(what, attempts=self._settings.attempts)
-        except _Unreachable as e:
-            raise RemoteUnreachableError(str(e)) from e
+        return await retrying(what, attempts=self._settings.attempts)
 
     # -- errors ---------------------------------------------------------------
 
     def _transport_error(self, e: BaseException) -> RemoteError:
-        """The error for a failure below HTTP; all but TLS failures are retried."""
-        if isinstance(e, aiohttp.ClientSSLError):
-            # A certificate stays wrong however often it is retried.
-            return RemoteError(f"remote '{self.name}': TLS with {self._origin} failed: {e}")
-        if isinstance(e, aiohttp.ClientConnectorError):
-            reason = e.os_error.strerror or type(e.os_error).__name__
-            return _Unreachable(f"remote '{self.name}': cannot reach {self._origin}: {reason}")
-        if isinstance(e, asyncio.TimeoutError):
-            return _Unreachable(f"remote '{self.name}': {self._origin} did not answer in time")
-        return TransientError(f"remote '{self.name}': {one_line(str(e) or type(e).__name__)}")
+        return transport_error(self.name, self._origin, e)
 
     def _error(
         self,

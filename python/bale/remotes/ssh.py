@@ -75,8 +75,8 @@ from bale.remotes.errors import (
     RemoteAuthError,
     RemoteConfigError,
     RemoteError,
-    RemoteUnreachableError,
     TransientError,
+    Unreachable,
 )
 from bale.remotes.listing import DirectoryStore
 from bale.remotes.store import (
@@ -120,10 +120,6 @@ _TRANSIENT = (
     ConnectionError,
     asyncio.TimeoutError,
 )
-
-
-class _Unreachable(TransientError):
-    """Cannot connect: retried, then a RemoteUnreachableError."""
 
 
 @dataclass(frozen=True)
@@ -521,10 +517,7 @@ class SSHStore(DirectoryStore):
             finally:
                 channel.busy -= 1
 
-        try:
-            return await retrying(once, attempts=_CONNECT_ATTEMPTS + 1)
-        except _Unreachable as e:
-            raise RemoteUnreachableError(str(e)) from None
+        return await retrying(once, attempts=_CONNECT_ATTEMPTS + 1)
 
     def _error(self, op: str, key: str, e: BaseException, lost: bool = False) -> BaleError:
         where = f"remote '{self.name}': {op} {key}"
@@ -644,7 +637,7 @@ class SSHStore(DirectoryStore):
                 f"{_reason(e)} (set passphrase in .dvc/config.local, or ask_passphrase)"
             ) from None
         except (OSError, asyncio.TimeoutError, asyncssh.ConnectionLost) as e:
-            raise _Unreachable(
+            raise Unreachable(
                 f"remote '{self.name}': cannot reach {self._where(options)}: {_reason(e)}"
             ) from None
         except asyncssh.DisconnectError as e:

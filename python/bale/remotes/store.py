@@ -38,7 +38,12 @@ from typing import BinaryIO, Protocol, TypeVar
 
 from bale import _core
 from bale.exceptions import BaleError
-from bale.remotes.errors import ObjectNotFound, TransientError
+from bale.remotes.errors import (
+    ObjectNotFound,
+    RemoteUnreachableError,
+    TransientError,
+    Unreachable,
+)
 
 __all__ = [
     "FileSink",
@@ -285,13 +290,17 @@ async def retrying(
     """Runs ``what`` until it succeeds or fails with something not transient.
 
     Exponential backoff with full jitter (the AWS architecture blog's
-    recommendation), so many clients retrying at once spread out.
+    recommendation), so many clients retrying at once spread out. An
+    :class:`Unreachable` endpoint, still so after the last attempt, is a
+    :class:`RemoteUnreachableError`.
     """
     for attempt in range(attempts):
         try:
             return await what()
-        except TransientError:
+        except TransientError as e:
             if attempt == attempts - 1:
+                if isinstance(e, Unreachable):
+                    raise RemoteUnreachableError(str(e)) from None
                 raise
             delay = min(max_delay, base_delay * 2**attempt)
             await asyncio.sleep(random.uniform(0, delay))
