@@ -389,3 +389,13 @@ def test_azure_remotes_and_their_options_are_accepted_and_refused_as_support_say
         Remote("az", "azure://c/p", "azure", options={"account_name": "acct"}).open_store(4),
         AzureStore,
     )
+
+
+def test_verify_is_dvcs_download_check_never_a_tls_switch() -> None:
+    """dvc's ``verify`` (common to every remote) asks for downloads to be
+    hashed again, which bale always does; it must not turn off certificate
+    checks."""
+    store = AzureStore(
+        "az", "azure://c/p", {"account_name": "acct", "account_key": KEY, "verify": "false"}
+    )
+    assert "connection_verify" not in store._client_kwargs

@@ -21,9 +21,11 @@ An option not set is read as dvc-azure reads it (knack's Azure CLI config):
 ``AZURE_STORAGE_CONTAINER_NAME`` for a bare ``azure://``), else the
 ``[storage]`` section of ``$AZURE_CONFIG_DIR/config`` (``~/.azure/config``).
 ``connection_timeout`` and ``read_timeout`` (seconds, 60 unless set) go to
-the HTTP transport, ``timeout`` to every operation (the server's limit), ``verify =
-false`` turns off certificate checks. bale's ``part_size``, ``part_jobs`` and
-``retries`` apply as on S3 and GCS.
+the HTTP transport, ``timeout`` to every operation (the server's limit).
+``verify`` is dvc's common remote option (hash downloads again), not a TLS
+setting: bale hashes every download whatever it says, and certificates are
+always checked. bale's ``part_size``, ``part_jobs`` and ``retries`` apply
+as on S3 and GCS.
 
 Requests, and why:
 
@@ -321,8 +323,6 @@ class AzureStore(PagedStore):
         for option in ("connection_timeout", "read_timeout"):
             # the SDK waits 300 s by default; bale's other stores give up after 60
             self._client_kwargs[option] = _number(name, options, option, _TIMEOUT, 1)
-        if options.get("verify") is not None and not _true(options.get("verify")):
-            self._client_kwargs["connection_verify"] = False
         self._timeout: int | None = None
         if options.get("timeout"):
             self._timeout = _number(name, options, "timeout", 0, 1)
