@@ -20,7 +20,6 @@ pytestmark = pytest.mark.usefixtures("isolated_config")
 
 # (remote URL, option, value): what bale would ignore and so must refuse
 REFUSED = [
-    ("s3://bucket/p", "listobjects", "true"),
     ("s3://bucket/p", "version_aware", "true"),
     ("s3://bucket/p", "worktree", "true"),
     ("https://example.com/p", "version_aware", "true"),
@@ -157,14 +156,14 @@ def test_an_unhonourable_option_dvc_wrote_fails_the_push_before_anything_moves(
     for argv in (["push"], ["fetch"], ["pull"], ["status", "-c"], ["gc", "-c", "-w", "-f"]):
         assert run("bale", *argv, ok=False).stderr == expected, argv
     assert list(store.iterdir()) == []
-    # an S3 remote whose listobjects sits in config.local: refused before
+    # an S3 remote whose version_aware sits in config.local: refused before
     # any connection is tried (the endpoint would refuse one)
     run("dvc", "remote", "add", "-d", "s3", "s3://bucket/p")
     run("dvc", "remote", "modify", "s3", "endpointurl", "http://127.0.0.1:9")
-    run("dvc", "remote", "modify", "--local", "s3", "listobjects", "true")
+    run("dvc", "remote", "modify", "--local", "s3", "version_aware", "true")
     err = run("bale", "push", ok=False).stderr
     assert err == (
-        "ERROR: .dvc/config.local: remote 's3': option 'listobjects' is not supported by bale yet\n"
+        "ERROR: .dvc/config.local: remote 's3': option 'version_aware' is not supported by bale yet\n"
     )
 
 

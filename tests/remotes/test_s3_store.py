@@ -367,7 +367,7 @@ def test_a_slowdown_is_retried_and_the_retried_put_resends_the_whole_body(tmp_pa
         ("s3:/bucket", {}, "is not an s3://bucket/prefix URL"),
         ("s3://b/p", {"part_size": "1000"}, "part_size must be a number of at least 5.24288e"),
         ("s3://b/p", {"retries": "many"}, "retries must be a number"),
-        ("s3://b/p", {"listobjects": "true"}, "option 'listobjects' is not supported by bale yet"),
+        ("s3://b/p", {"version_aware": "true"}, "option 'version_aware' is not supported by bale"),
         ("s3://b/p", {"acl": "private", "grant_read": "id=x"}, "acl and grant_read exclude"),
         ("s3://b/p", {"access_key_id": "a"}, "secret_access_key is missing"),
     ],
@@ -425,6 +425,46 @@ def test_proxies_come_from_the_environment(
         got = _run(seaweed.options(), url, lambda store: store.read_small("k", 100))
     assert got == b"through the proxy"
     assert len(seen) == 1
+
+
+@pytest.mark.parametrize("listobjects", ["true", "false"])
+def test_listobjects_lists_with_v1_markers_across_pages(
+    seaweed: SeaweedServer,
+    url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    listobjects: str,
+) -> None:
+    """dvc's ``listobjects`` asks for ListObjects (v1), paged by marker, for
+    servers without v2; every listing request is seen through a proxy."""
+    from tests.remotes.http_server import running
+
+    monkeypatch.setattr(s3, "_LIST_PAGE", 4)
+    src = tmp_path / "f"
+    src.write_bytes(b"x")
+    keys = sorted(_md5_names("files/md5/ab", 10))
+    seen: list[str] = []
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+    async def body(store: S3Store) -> tuple[list[str], set[str]]:
+        await asyncio.gather(*(store.put(src, key) for key in keys))
+        seen.clear()
+        listed = [k async for k, _ in store.list("files/")]
+        return listed, await store.exists([*keys, "files/md5/ab/" + "0" * 30])
+
+    with running(_forward_proxy(seen)) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy)
+        options = seaweed.options(listobjects=listobjects)
+        listed, found = _run(options, url, body)
+    assert sorted(listed) == keys and found == set(keys)
+    lists = [u for u in seen if u.startswith("GET ") and "prefix=" in u]
+    assert len(lists) >= 3 + 3  # three pages for list, three for exists
+    if listobjects == "true":
+        assert all("list-type" not in u and "continuation-token" not in u for u in lists)
+        assert sum("marker=" in u for u in lists) >= 4
+    else:
+        assert all("list-type=2" in u for u in lists)
 
 
 def test_access_denied_names_the_operation_and_the_object(

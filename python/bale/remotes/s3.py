@@ -291,25 +291,26 @@ class S3Store(PagedStore):
     async def _list_page(
         self, prefix: str, token: str | None, max_keys: int
     ) -> tuple[builtins.list[tuple[str, int, str]], str | None]:
-        """One ListObjectsV2 page: (full key, size, etag) triples, and the
-        next page's token if any."""
-        params = {
-            "list-type": "2",
-            "prefix": prefix,
-            "encoding-type": "url",
-            "max-keys": str(max_keys),
-        }
+        """One listing page: (full key, size, etag) triples, and the next
+        page's token if any: ListObjectsV2's continuation token, or with
+        ``listobjects`` ListObjects' marker, the last key listed (v1 sends
+        NextMarker only with a delimiter)."""
+        params = {"prefix": prefix, "encoding-type": "url", "max-keys": str(max_keys)}
+        if not self._settings.list_v1:
+            params["list-type"] = "2"
         if token:
-            params["continuation-token"] = token
+            params["marker" if self._settings.list_v1 else "continuation-token"] = token
         query = quote_query(params)
         body = await self._retry(lambda: self._call("GET", self._bucket_path, query))
         root = ET.fromstring(body)
         ns = _namespace(root)
         tags = (f"{ns}Key", f"{ns}Size", f"{ns}ETag")
         objects = [_entry(c, *tags) for c in root.iterfind(f"{ns}Contents")]
-        truncated = root.findtext(f"{ns}IsTruncated") == "true"
-        next_token = root.findtext(f"{ns}NextContinuationToken") if truncated else None
-        return objects, next_token or None
+        if root.findtext(f"{ns}IsTruncated") != "true":
+            return objects, None
+        if self._settings.list_v1:
+            return objects, objects[-1][0] if objects else None
+        return objects, root.findtext(f"{ns}NextContinuationToken") or None
 
     # -- get and put ----------------------------------------------------------
 

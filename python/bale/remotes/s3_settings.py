@@ -35,6 +35,9 @@ class Settings:
     connect_timeout: float
     read_timeout: float
     ssl: ssl.SSLContext | bool
+    # list with ListObjects (v1), for servers that lack ListObjectsV2 (dvc's
+    # ``listobjects``, which makes s3fs do the same)
+    list_v1: bool = False
     # headers of a request that creates an object (PutObject,
     # CreateMultipartUpload): encryption, ACL and grants
     create_headers: dict[str, str] = field(default_factory=dict, repr=False)
@@ -110,6 +113,7 @@ def parse_settings(name: str, options: Mapping[str, str]) -> Settings:
         connect_timeout=number("connect_timeout", 60, 0.001),
         read_timeout=number("read_timeout", 60, 0.001),
         ssl=context,
+        list_v1=options.get("listobjects", "false").strip().lower() not in (_FALSE | {""}),
     )
 
 

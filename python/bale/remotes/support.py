@@ -69,8 +69,6 @@ def _set(value: str) -> bool:
 # kind ("*" = every kind) -> option -> whether a value asks for what bale cannot do
 _REFUSED: dict[str, dict[str, Callable[[str], bool]]] = {
     "*": {"version_aware": _true, "worktree": _true},
-    # bale lists with ListObjectsV2; a server that needs v1 would fail mid-transfer
-    "s3": {"listobjects": _true},
     # dvc makes a shared folder remote's directories group-writable; bale's
     # copies would leave them writable by their creator only
     "folder": {"shared": _set},
