@@ -115,6 +115,15 @@ def test_a_refused_login_is_one_line_naming_the_remote_and_never_the_secret(
         assert "s3cret" not in repr(store)
 
 
+def test_a_keyfile_that_cannot_be_read_is_a_config_error_naming_it(
+    server: SSHServer, tmp_path: Path
+) -> None:
+    missing = tmp_path / "no-such-key"
+    with pytest.raises(RemoteConfigError) as e:
+        _run(server.url(tmp_path), {"keyfile": str(missing)}, lambda s: s.exists([KEY]))
+    assert str(e.value) == f"remote 'ssh': {missing}: No such file or directory"
+
+
 def keygen_with_passphrase(path: Path, passphrase: str) -> None:
     subprocess.run(
         ["ssh-keygen", "-q", "-t", "ed25519", "-N", passphrase, "-f", str(path)],

@@ -557,7 +557,11 @@ async def _first_line(resp: aiohttp.ClientResponse) -> str:
         text = (await resp.content.read(200)).decode("utf-8", "replace")
     except aiohttp.ClientError:
         return ""
-    return text.strip().splitlines()[0] if text.strip() else ""
+    # an HTML page (WsgiDAV's, a proxy's) says nothing in its first line:
+    # the status's reason phrase does
+    if not text.strip() or text.lstrip().startswith("<"):
+        return resp.reason or ""
+    return text.strip().splitlines()[0]
 
 
 def _reason(e: BaseException) -> str:

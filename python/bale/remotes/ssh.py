@@ -693,7 +693,11 @@ class SSHStore(DirectoryStore):
                     f"remote '{self.name}': cannot use the key {self._keyfile}: {_reason(e)}"
                     " (set passphrase in .dvc/config.local, or ask_passphrase)"
                 ) from None
-            except (OSError, ValueError) as e:
+            except OSError as e:
+                # a key file or ~/.ssh/config that cannot be read: name it
+                where = f"{e.filename}: " if e.filename else ""
+                raise RemoteConfigError(f"remote '{self.name}': {where}{_reason(e)}") from None
+            except ValueError as e:
                 raise RemoteConfigError(f"remote '{self.name}': {_reason(e)}") from None
         return self._connect_options
 
