@@ -27,7 +27,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bale import _core, scm
+from bale import _core, console, scm
 from bale.exceptions import (
     BaleError,
     MetafileError,
@@ -483,17 +483,29 @@ def collect_at(
 @dataclass(frozen=True)
 class Scope:
     """Which revisions' outputs a command covers, as dvc's ``-a -T -A --rev``
-    name them; the workspace's ``.dvc`` files unless ``workspace`` is False."""
+    (and gc's ``--all-experiments --date -n``) name them; the workspace's
+    ``.dvc`` files unless ``workspace`` is False."""
 
     workspace: bool = True
     all_branches: bool = False
     all_tags: bool = False
     all_commits: bool = False
     revs: tuple[str, ...] = ()
+    all_experiments: bool = False
+    commit_date: str | None = None  # YYYY-MM-DD: every commit of that day or later
+    num: int = 1  # with revs and all_branches: each one's last ``num`` commits
+    skip_failed: bool = False  # a revision whose files cannot be read is warned of, not fatal
 
     @property
     def revisions(self) -> bool:
-        return self.all_branches or self.all_tags or self.all_commits or bool(self.revs)
+        return (
+            self.all_branches
+            or self.all_tags
+            or self.all_commits
+            or bool(self.revs)
+            or self.all_experiments
+            or bool(self.commit_date)
+        )
 
 
 #: The workspace's ``.dvc`` files only: every command's default.
@@ -523,10 +535,20 @@ def in_scope(
             all_branches=scope.all_branches,
             all_tags=scope.all_tags,
             all_commits=scope.all_commits,
+            all_experiments=scope.all_experiments,
+            commit_date=scope.commit_date,
             revs=list(scope.revs),
+            num=scope.num,
         )
         for commit in commits:
-            for t in collect_at(repo, commit):
+            try:
+                at = collect_at(repo, commit)
+            except BaleError as e:
+                if not scope.skip_failed:
+                    raise
+                console.warn(f"skipped revision {commit[:7]}: {e}")
+                continue
+            for t in at:
                 dvcfile = t.path.with_name(t.path.name + ".dvc")
                 if not wanted or t.path in wanted or dvcfile in wanted:
                     found.append(t)

@@ -197,24 +197,70 @@ def _cat_batch(root: Path, names: list[str]) -> dict[str, bytes | None]:
     return out
 
 
+#: What dvc's ``-A`` walks (scmrepo's ``list_all_commits``): HEAD, branches,
+#: remote branches and tags; not ``refs/exps`` (experiments have their own
+#: flag) nor ``refs/stash``, which ``rev-list --all`` would add.
+ALL_COMMITS = ("HEAD", "--branches", "--tags", "--remotes")
+
+
 def revisions(
     root: Path,
     *,
     all_branches: bool = False,
     all_tags: bool = False,
     all_commits: bool = False,
+    all_experiments: bool = False,
+    commit_date: str | None = None,
     revs: list[str] | None = None,
+    num: int = 1,
 ) -> list[str]:
-    """Commit ids of the revisions a scope names (``-a``, ``-T``, ``-A``, ``--rev``), each once."""
-    found: list[str] = [resolve_rev(root, r) for r in revs or []]
+    """Commit ids of the revisions a scope names, each once, as dvc's
+    ``iter_revs`` picks them: ``--rev`` and ``-a`` with the ``num - 1``
+    first-parent ancestors of each, ``-T``, ``-A``, every commit of
+    ``commit_date`` (``YYYY-MM-DD``, local midnight) or later, and with
+    ``all_experiments`` every experiment's commits down to its baseline."""
+    found: list[str] = []
+    heads = [resolve_rev(root, r) for r in revs or []]
+    if all_branches and not all_commits:
+        heads += _ref_commits(root, "refs/heads")
+    for head in heads:
+        chain = git(root, "rev-list", "--first-parent", f"--max-count={max(num, 0)}", head)
+        found += chain.stdout.decode().split()
     if all_commits:
-        found += git(root, "rev-list", "--all").stdout.decode().split()
-    refs = [p for p, on in (("refs/heads", all_branches), ("refs/tags", all_tags)) if on]
-    if refs:
-        out = git(root, "for-each-ref", "--format=%(objectname)^{commit}", *refs).stdout
-        for spec in out.decode().split():
-            found.append(resolve_rev(root, spec.removesuffix("^{commit}")))
+        found += git(root, "rev-list", *ALL_COMMITS).stdout.decode().split()
+    else:
+        if all_tags:
+            found += _ref_commits(root, "refs/tags")
+        if commit_date:
+            since = _local_midnight(commit_date)
+            out = git(root, "log", "--format=%H %ct", *ALL_COMMITS).stdout.decode()
+            found += [c for c, t in (line.split() for line in out.splitlines()) if int(t) >= since]
+    if all_experiments:
+        out = git(root, "for-each-ref", "--format=%(refname)", "refs/exps").stdout.decode()
+        for ref in out.split():
+            parts = ref.split("/")
+            # refs/exps/<2>/<38>/<name>; dvc's bookkeeping refs have other shapes
+            if len(parts) == 5 and len(parts[2]) == 2 and len(parts[3]) == 38:
+                baseline = parts[2] + parts[3]
+                chain = git(root, "rev-list", "--first-parent", ref, f"^{baseline}", check=False)
+                found += chain.stdout.decode().split()
     return list(dict.fromkeys(found))
+
+
+def _ref_commits(root: Path, prefix: str) -> list[str]:
+    """The commit each ref under ``prefix`` points at (tags peeled)."""
+    out = git(root, "for-each-ref", "--format=%(objectname) %(*objectname)", prefix).stdout
+    return [(line.split() or [""])[-1] for line in out.decode().splitlines() if line.strip()]
+
+
+def _local_midnight(date: str) -> int:
+    """``YYYY-MM-DD`` as a unix time at local midnight (dvc's strptime)."""
+    import datetime
+
+    try:
+        return int(datetime.datetime.strptime(date, "%Y-%m-%d").timestamp())
+    except ValueError:
+        raise BaleError(f"--date {date!r} is not a date in the YYYY-MM-DD form") from None
 
 
 def has_commits(root: Path) -> bool:

@@ -483,3 +483,137 @@ def test_diff_plain_output_matches_dvc(diffs: dict[str, list[Result]]) -> None:
     dvc = diffs["dvc"][7].out
     assert "files summary: 2 added, 2 deleted, 1 renamed, 2 modified" in dvc
     assert diffs["bale"][7].out == dvc
+
+
+# --------------------------------------------------------------------------
+# gc's scopes: what each keeps, against dvc's gc on twin copies of one history
+
+
+@pytest.fixture(scope="module")
+def gc_history(sh: Sh, dvc_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Five versions of ``a.txt`` in the cache: v1 (an old commit), v2 (tag
+    t2, with a side branch on it), v3 (HEAD), an experiment of v3 (a ref
+    under ``refs/exps``, the commit on no branch) and v4 (the workspace,
+    uncommitted). Written by bale, whose .dvc files and cache equal dvc's."""
+    root = copy_repo(dvc_template, tmp_path_factory.mktemp("gc-history") / "repo")
+    run_bale(
+        sh,
+        root,
+        [
+            "echo v1 > a.txt",
+            ("add", "a.txt"),
+            commit_all("v1"),
+            "echo v2 > a.txt",
+            ("add", "a.txt"),
+            commit_all("v2") + " && git tag t2 && git branch side",
+            "echo v3 > a.txt",
+            ("add", "a.txt"),
+            commit_all("v3"),
+            "git checkout -q -b tmp && echo exp > a.txt",
+            ("add", "a.txt"),
+            commit_all("exp") + " && b=$(git rev-parse HEAD~1)"
+            " && git update-ref refs/exps/$(echo $b | cut -c1-2)/$(echo $b | cut -c3-)/trial HEAD"
+            " && git checkout -q - && git branch -qD tmp",
+            "echo v4 > a.txt",
+            ("add", "a.txt"),
+        ],
+    )
+    assert len(list((root / ".dvc/cache/files/md5").rglob("*"))) == 5 + 5  # 5 dirs, 5 files
+    return root
+
+
+GC_SCOPES = [
+    ("-w",),
+    ("--rev", "HEAD"),
+    ("--rev", "HEAD", "-n", "2"),
+    ("-a",),
+    ("-a", "-n", "2"),
+    ("-T",),
+    ("-A",),
+    ("--all-experiments",),
+    ("--date", "2000-01-01"),
+    ("--date", "2999-01-01"),
+]
+
+
+@pytest.mark.parametrize("scope", GC_SCOPES, ids=" ".join)
+def test_gc_scopes_keep_what_dvcs_keep(
+    sh: Sh, gc_history: Path, tmp_path: Path, scope: tuple[str, ...]
+) -> None:
+    steps: list[Step] = [("gc", "-f", *scope)]
+    dvc, bale, d, b = differential(sh, gc_history, tmp_path, steps)
+    assert_same_outcomes(steps, dvc, bale)
+    assert_same_state(sh, d, b)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("-n", "2"), ("-w", "-n", "2"), ("-w", "--not-in-remote", "-c")],
+    ids=" ".join,
+)
+def test_gc_refuses_what_dvc_refuses(
+    sh: Sh, gc_history: Path, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    steps: list[Step] = [("gc", "-f", *args)]
+    dvc, bale, d, b = differential(sh, gc_history, tmp_path, steps)
+    assert not dvc[0].ok and not bale[0].ok, (dvc[0], bale[0])
+    assert bale[0].err.startswith("ERROR: gc") and len(bale[0].err.splitlines()) == 1
+    assert_same_state(sh, d, b)
+
+
+def test_gc_not_in_remote_keeps_only_what_the_remote_lacks_like_dvc(
+    sh: Sh, gc_history: Path, tmp_path: Path
+) -> None:
+    """v3 and v4 pushed (from their commits); then gc --not-in-remote -A
+    keeps v1, v2 and the experiment, and drops what the remote holds."""
+    d, b = twins(sh, gc_history, tmp_path)
+    for root in (d, b):
+        store = tmp_path / f"{root.name}-store"
+        store.mkdir()
+        sh.dvc("remote", "add", "--local", "-d", "store", str(store), cwd=root)
+        sh.dvc("push", "-q", cwd=root)  # v4, the workspace
+        sh.git("stash", "-q", cwd=root)
+        sh.dvc("push", "-q", cwd=root)  # v3
+        sh.git("stash", "pop", "-q", cwd=root)
+    gc: list[Step] = [("gc", "-f", "-A", "--not-in-remote")]
+    batch = DvcBatch(sh, d, gc)
+    bale = run_bale(sh, b, gc)
+    dvc = batch.results()
+    assert_same_outcomes(gc, dvc, bale)
+    assert_same_state(sh, d, b)
+    cached = {p.read_text() for p in (b / ".dvc/cache/files/md5").rglob("*") if p.is_file()}
+    assert cached == {"v1\n", "v2\n"}
+
+
+def test_gc_skip_failed_passes_over_an_unreadable_revision_like_dvc(
+    sh: Sh, gc_history: Path, tmp_path: Path
+) -> None:
+    broken = (
+        "git stash -q && printf 'outs: [\\n' > b.dvc && git add b.dvc && git commit -qm broken"
+        " && git rm -q b.dvc && git commit -qm fixed && git stash pop -q"
+    )
+    steps: list[Step] = [("gc", "-f", "-A"), ("gc", "-f", "-A", "--skip-failed")]
+    dvc, bale, d, b = differential(sh, gc_history, tmp_path, steps, broken)
+    assert_same_outcomes(steps, dvc, bale)
+    assert [r.ok for r in bale] == [False, True]
+    assert "b.dvc" in bale[0].err and "b.dvc" in bale[1].err
+    assert_same_state(sh, d, b)
+
+
+def test_gc_projects_keep_what_another_repository_sharing_the_cache_uses(
+    sh: Sh, gc_history: Path, tmp_path: Path
+) -> None:
+    """A second repository whose cache is this one's, using v1: ``-p`` keeps v1."""
+    d, b = twins(sh, gc_history, tmp_path)
+    for root in (d, b):
+        other = copy_repo(gc_history, tmp_path / f"{root.name}-other")
+        sh.git("checkout", "-q", "HEAD~2", "--", "a.txt.dvc", cwd=other)  # v1
+        sh.dvc("cache", "dir", "--local", str(root / ".dvc/cache"), cwd=other)
+    steps: list[Step] = [("gc", "-f", "-w", "-p", "../dvc-other")]
+    batch = DvcBatch(sh, d, steps)
+    bale = run_bale(sh, b, [("gc", "-f", "-w", "-p", "../bale-other")])
+    dvc = batch.results()
+    assert_same_outcomes(steps, dvc, bale)
+    assert_same_state(sh, d, b)
+    cached = {p.read_text() for p in (b / ".dvc/cache/files/md5").rglob("*") if p.is_file()}
+    assert cached == {"v1\n", "v4\n"}

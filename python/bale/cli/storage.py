@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -27,9 +28,20 @@ def cmd_gc(args: argparse.Namespace) -> int:
     from bale.ops.gc import gc
 
     repo = open_repo()
-    scope = scope_of(args, workspace=args.workspace)
+    scope = replace(
+        scope_of(args, workspace=args.workspace),
+        all_experiments=args.all_experiments,
+        commit_date=args.date,
+        num=1 if args.num is None else args.num,
+        skip_failed=args.skip_failed,
+    )
     if not (scope.workspace or scope.revisions):
-        raise BaleError("gc needs a scope: use -w, -a, -T, -A or --rev to say what to keep")
+        raise BaleError(
+            "gc needs a scope: use -w, -a, -T, -A, --all-experiments, --date or --rev "
+            "to say what to keep"
+        )
+    if args.num is not None and not (args.rev or args.all_branches):
+        raise BaleError("gc: -n/--num can only be used with --rev or -a/--all-branches")
     if not args.dry and not args.force:
         if not sys.stdin.isatty():
             raise BaleError("gc deletes data: confirm with -f (or preview with --dry)")
@@ -49,6 +61,8 @@ def cmd_gc(args: argparse.Namespace) -> int:
         force=True,
         jobs=args.jobs,
         compact=args.compact,
+        not_in_remote=args.not_in_remote,
+        projects=[Path(p) for p in args.projects or ()],
     )
     if args.json:
         print_json(
@@ -185,9 +199,44 @@ def register(commands: Commands) -> None:
     p.add_argument("-w", "--workspace", action="store_true", help="keep what the workspace uses")
     scope_flags(p, "keep the data")
     p.add_argument(
+        "-n",
+        "--num",
+        type=_positive(int),
+        metavar="N",
+        help="with --rev or -a: keep the data of each one's last N commits (default: 1)",
+    )
+    p.add_argument(
+        "--date",
+        metavar="YYYY-MM-DD",
+        help="keep the data of every commit of that day or later",
+    )
+    p.add_argument(
+        "-e",
+        "--all-experiments",
+        action="store_true",
+        help="keep the data of every experiment",
+    )
+    p.add_argument(
+        "--not-in-remote",
+        action="store_true",
+        help="keep only the data the remote lacks (pull brings the rest back)",
+    )
+    p.add_argument(
         "-c", "--cloud", action="store_true", help="also delete unused data from the remote"
     )
-    p.add_argument("-r", "--remote", help="remote to collect with -c (default: core.remote)")
+    p.add_argument("-r", "--remote", help="remote for -c or --not-in-remote (default: core.remote)")
+    p.add_argument(
+        "--skip-failed",
+        action="store_true",
+        help="warn of a revision whose .dvc files cannot be read, instead of stopping",
+    )
+    p.add_argument(
+        "-p",
+        "--projects",
+        nargs="*",
+        metavar="PATH",
+        help="also keep what these repositories (sharing this cache) use",
+    )
     p.add_argument("-j", "--jobs", type=int, help="parallel requests to the remote")
     p.add_argument("--dry", action="store_true", help="only count what would be removed")
     p.add_argument(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bale import _core
@@ -54,6 +56,8 @@ def gc(
     force: bool = False,
     jobs: int | None = None,
     compact: bool = False,
+    not_in_remote: bool = False,
+    projects: Sequence[Path] = (),
 ) -> GcResult:
     """Keeps every object the ``.dvc`` files of ``scope`` reach (directories
     through their manifests) and deletes the rest from the cache, and with
@@ -64,9 +68,19 @@ def gc(
     With ``compact``, every kept chunked file (bale-native, 4 MiB or more)
     that the workspace does not use is kept as its chunk list and the chunks
     no other kept file holds (DESIGN.md §13.0): ten versions of a large file
-    that differ a little cost about one copy. Checking one out rebuilds it."""
+    that differ a little cost about one copy. Checking one out rebuilds it.
+
+    With ``not_in_remote``, only what the scope uses and its remote lacks is
+    kept: an output whose every object the remote holds may go from the
+    cache (``pull`` brings it back). ``projects`` are other repositories
+    sharing this cache: what their workspace (and ``scope``'s revisions) use
+    is kept too."""
     if not (scope.workspace or scope.revisions):
-        raise BaleError("gc needs a scope: use -w, -a, -T, -A or --rev")
+        raise BaleError("gc needs a scope: use -w, -a, -T, -A, --all-experiments, --date or --rev")
+    if scope.num != 1 and not (scope.revs or scope.all_branches):
+        raise BaleError("gc: -n/--num can only be used with --rev or -a/--all-branches")
+    if not_in_remote and cloud:
+        raise BaleError("gc: --not-in-remote and -c/--cloud exclude each other")
     # What the workspace uses is kept whatever the scope, as dvc's gc keeps
     # it: -T alone must not delete the data of uncommitted work.
     scope = replace(scope, workspace=True)
@@ -80,7 +94,11 @@ def gc(
         # of import outputs: their source may have moved on or gone, and the
         # data is nowhere else (README, "differs from dvc on purpose").
         outs = in_scope(repo, None, scope)
+        for other in projects:
+            outs += _project_outs(repo, other, scope)
         remotes = [_remote_gc(repo, outs, remote, dry, jobs)] if cloud else []
+        if not_in_remote:
+            outs = _not_on_remote(repo, outs, scope, remote, jobs)
         keep = [(t.algo, t.out.oid) for t in outs if t.out.oid]
         whole = []
         if compact:
@@ -103,6 +121,37 @@ def gc(
         compacted_bytes=r.compacted_bytes,
         chunk_bytes=r.chunk_bytes,
     )
+
+
+def _project_outs(repo: Repo, path: Path, scope: Scope) -> list[Tracked]:
+    """What another repository (one sharing this cache) uses in ``scope``."""
+    from bale.repo import Repo as _Repo
+
+    return in_scope(_Repo(path.resolve()), None, scope)
+
+
+def _not_on_remote(
+    repo: Repo, outs: list[Tracked], scope: Scope, remote: str | None, jobs: int | None
+) -> list[Tracked]:
+    """The outputs of ``outs`` whose data is not all on their remote: the
+    only ones ``--not-in-remote`` keeps. Outputs that never sync (``push:
+    false``, imports, no cache) are kept; so is a file whose chunks could
+    not all be checked."""
+    from bale.ops.status import presence
+    from bale.remotes.plan import group
+
+    ws = repo.workspace
+    synced: dict[tuple[Path, str | None], bool] = {}
+    for rem, grouped in group(repo, None, scope, remote, pushing=True).items():
+        known, unsure = presence(repo, rem, grouped, jobs)
+        for t in grouped:
+            assert t.out.oid is not None
+            oids = [t.out.oid]
+            if t.out.is_dir and known.get(t.out.oid, (False, False))[0]:
+                oids += [o for _r, o, _s, _x in ws.manifest(t.algo, t.out.oid)]
+            whole = all(known.get(o, (False, False))[1] and o not in unsure for o in oids)
+            synced[(t.path, t.out.oid)] = whole
+    return [t for t in outs if not synced.get((t.path, t.out.oid), False)]
 
 
 def _remote_gc(

@@ -332,7 +332,7 @@ def cloud_status(
     Unlike dvc, which trusts a remote ``.dir`` to mean its files are there,
     every file of a directory is checked.
     """
-    from bale.remotes.plan import by_layout, group
+    from bale.remotes.plan import group
 
     ws = repo.workspace
     states: dict[str, str] = {}
@@ -343,11 +343,7 @@ def cloud_status(
         debug(
             f"comparing the cache ({repo.cache_dir}) with remote '{rem.name}': {len(outs)} outputs"
         )
-        # oid -> (in the cache, on the remote)
-        dvc_layout, native = by_layout(outs)
-        known = _presence_dvc_layout(repo, rem, dvc_layout, jobs)
-        packed, unsure = _presence_packed(repo, rem, native, jobs)
-        known.update(packed)
+        known, unsure = presence(repo, rem, outs, jobs)
         unsure_here: list[str] = []
         for t in outs:
             assert t.out.oid is not None
@@ -370,6 +366,22 @@ def cloud_status(
         unchecked += unsure_here
     ordered = sorted(states.items(), key=lambda kv: (_CLOUD_ORDER[kv[1]], kv[0]))
     return CloudStatusResult(dict(ordered), remotes, unchecked)
+
+
+def presence(
+    repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | None
+) -> tuple[dict[str, tuple[bool, bool]], set[str]]:
+    """``(oid -> (in the cache, on the remote), oids not checked whole)`` of
+    every object ``outs`` reach that is known (a directory's files only where
+    its manifest is); in both layouts, read-only. An oid not checked whole is
+    a file the remote holds as a chunk list this cache lacks."""
+    from bale.remotes.plan import by_layout
+
+    dvc_layout, native = by_layout(outs)
+    known = _presence_dvc_layout(repo, rem, dvc_layout, jobs)
+    packed, unsure = _presence_packed(repo, rem, native, jobs)
+    known.update(packed)
+    return known, unsure
 
 
 def _presence_dvc_layout(
