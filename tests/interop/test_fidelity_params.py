@@ -399,6 +399,10 @@ def test_metrics_show_of_branches_tags_and_commits(sh: Sh, project: Path, tmp_pa
     sh.git("tag", "v1", "HEAD~1", cwd=root)
     sh.git("tag", "v2", cwd=root)
     sh.git("branch", "old", "HEAD~1", cwd=root)
+    # an experiment's commit, on no branch: -A leaves it out, as dvc's does
+    head = sh.git("rev-parse", "HEAD", cwd=root).stdout.strip()
+    exp = sh.git("commit-tree", "HEAD^{tree}", "-p", "HEAD", "-m", "exp", cwd=root).stdout.strip()
+    sh.git("update-ref", f"refs/exps/{head[:2]}/{head[2:]}/trial", exp, cwd=root)
     steps: list[Step] = [
         ("metrics", "show", "-a", "--json"),
         ("metrics", "show", "-T"),
@@ -416,6 +420,7 @@ def test_metrics_show_of_branches_tags_and_commits(sh: Sh, project: Path, tmp_pa
     results = _both(sh, root, tmp_path, steps)
     assert set(results[0][0].json()) == {"workspace", "master", "old"}
     assert set(results[6][0].json()) == {"workspace", "master", "old"}
+    assert exp not in results[2][1].json() and exp[:7] not in results[2][1].json()
     assert set(results[7][0].json()) == {"master", "old"}
     for step, (d, b) in zip(steps, results, strict=True):
         if isinstance(step, str):

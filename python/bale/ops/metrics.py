@@ -69,7 +69,7 @@ def _named_revisions(
     by name, or with ``all_commits`` every commit by id, newest first."""
     names: list[str] = []
     if all_commits:
-        names = scm.git(repo.root, "rev-list", "--all").stdout.decode().split()
+        names = scm.git(repo.root, "rev-list", *scm.ALL_COMMITS).stdout.decode().split()
     else:
         refs = [p for p, on in (("refs/heads", all_branches), ("refs/tags", all_tags)) if on]
         for ref in refs:
