@@ -258,3 +258,26 @@ def test_outputs_outside_the_repository_are_a_metafile_error(repo: Path, run: Ru
     (repo / "bad.dvc").write_text("outs:\n- md5: d41d8cd98f00b204e9800998ecf8427e\n  path: ../zz\n")
     line = _one_error_line(run("bale", "status", ok=False).stderr)
     assert "bad.dvc" in line and "outside the repository" in line
+
+
+def test_unsaved_changes_are_kept_and_what_was_restored_beside_them_is_named(
+    md5_repo: Path, tmp_path: Path, run: Run
+) -> None:
+    """An output with changes the cache lacks is left alone, the others are
+    restored (dvc restores nothing), and checkout and pull name what they
+    restored before the one-line error."""
+    write_tree(md5_repo, {"d/x": "1\n", "d/y": "2\n", "a.txt": "a\n", "b.txt": "b\n"})
+    run("bale", "add", "d", "a.txt", "b.txt")
+    run("bale", "remote", "add", "-d", "store", str(tmp_path / "store"))
+    run("bale", "push")
+    for command in ("checkout", "pull"):
+        (md5_repo / "d" / "x").unlink()
+        (md5_repo / "a.txt").unlink()
+        (md5_repo / "b.txt").write_text("unsaved\n")
+        proc = run("bale", command, ok=False)
+        assert proc.returncode == 1
+        assert "b.txt; use --force to discard them" in _one_error_line(proc.stderr)
+        assert proc.stdout.splitlines()[:2] == ["M       d/", "A       a.txt"], command
+        assert read_tree(md5_repo / "d") == {"x": b"1\n", "y": b"2\n"}
+        assert (md5_repo / "a.txt").read_text() == "a\n"
+        assert (md5_repo / "b.txt").read_text() == "unsaved\n"

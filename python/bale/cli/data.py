@@ -169,12 +169,12 @@ def _show_status(status: Any, indent: int = 0) -> None:
 
 
 def cmd_checkout(args: argparse.Namespace) -> int:
-    from bale.ops.checkout import CheckoutIncompleteError, checkout
+    from bale.ops.checkout import CheckoutConflictsError, CheckoutIncompleteError, checkout
 
     repo = open_repo()
     try:
         r = checkout(repo, args.targets, force=args.force, relink=args.relink)
-    except CheckoutIncompleteError as e:
+    except (CheckoutIncompleteError, CheckoutConflictsError) as e:
         # dvc names what it did check out before it fails.
         if not args.json and not args.quiet:
             _report_checkout(args, repo.root, e.result)

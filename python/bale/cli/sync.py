@@ -56,7 +56,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
-    from bale.ops.transfer import PullIncompleteError, pull
+    from bale.ops.transfer import PullConflictError, PullIncompleteError, pull
 
     repo = open_repo()
     try:
@@ -69,7 +69,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
             scope=scope_of(args),
             run_cache=args.run_cache,
         )
-    except PullIncompleteError as e:
+    except (PullIncompleteError, PullConflictError) as e:
         # dvc reports what it did fetch and check out before it fails.
         if not args.json:
             _transfer_summary(args, "fetched", e.result, repo.root)

@@ -58,6 +58,16 @@ class CheckoutIncompleteError(ObjectMissingError):
         self.result = result
 
 
+class CheckoutConflictsError(CheckoutConflictError):
+    """Some outputs have changes that are not in the cache: they were left
+    alone, the others were checked out (``result``), and are named before
+    the error."""
+
+    def __init__(self, message: str, result: CheckoutResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
 def _join(base: str, rel: str) -> str:
     return f"{base}/{rel}" if rel else base
 
@@ -70,8 +80,10 @@ def checkout(
     relink: bool = False,
     resolved: Mapping[Path, Out] | None = None,
 ) -> CheckoutResult:
-    """Checks out every targeted output. Outputs whose objects are missing are
-    left alone and reported; conflicts stop before anything is written.
+    """Checks out every targeted output. Outputs whose objects are missing,
+    or that have changes the cache lacks (without ``force``), are left alone
+    and reported after the others are checked out; nothing of such an
+    output is written.
     ``resolved``: for ``--no-download`` imports (no hash recorded), what
     their sources gave at their paths (see :func:`bale.ops.imports.fetch_from_sources`)."""
     from bale.ops import imports
@@ -162,7 +174,7 @@ def checkout(
                 + (f" (linked by {r.link_type})" if r.link_type else "")
             )
     if conflicts:
-        raise CheckoutConflictError("; ".join(conflicts))
+        raise CheckoutConflictsError("; ".join(conflicts), result)
     result.missing += list(from_source)
     problems = []
     regular = [p for p in result.missing if p not in from_source]

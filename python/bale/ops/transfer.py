@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from bale import _core
 from bale.console import debug, verbose, warn
-from bale.exceptions import ObjectMissingError, RemoteConfigError
+from bale.exceptions import CheckoutConflictError, ObjectMissingError, RemoteConfigError
 from bale.index import WORKSPACE, Scope, Tracked
 from bale.ops import imports
 from bale.progress import Bar
@@ -399,6 +399,15 @@ class PullIncompleteError(ObjectMissingError):
         self.result = result
 
 
+class PullConflictError(CheckoutConflictError):
+    """A pull fetched, but some outputs have changes that are not in the
+    cache and were not checked out; ``result`` is what the pull did."""
+
+    def __init__(self, message: str, result: TransferResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
 def pull(
     repo: Repo,
     targets: Sequence[str | Path] | None = None,
@@ -412,12 +421,15 @@ def pull(
     """Fetches, then checks out the targeted outputs (of the workspace).
     Outputs whose data is on no remote do not stop the others: as dvc does,
     everything fetched is checked out before the missing data is reported."""
-    from bale.ops.checkout import CheckoutIncompleteError, checkout
+    from bale.ops.checkout import CheckoutConflictsError, CheckoutIncompleteError, checkout
 
     with repo.locked():
         result = _sync(repo, targets, remote, jobs, scope, run_cache, pushing=False)
     try:
         result.checked_out = checkout(repo, targets, force=force, resolved=result.resolved)
+    except CheckoutConflictsError as e:
+        result.checked_out = e.result
+        raise PullConflictError(str(e), result) from None
     except CheckoutIncompleteError as e:
         result.checked_out = e.result
         # checkout names the outputs (and the imports' sources), the fetch the objects
