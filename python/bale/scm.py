@@ -9,11 +9,14 @@ revision, even inside a git work tree.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import re
 import subprocess
+import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from bale.exceptions import BaleError, NoSCMError
 
@@ -150,18 +153,167 @@ def sized_blobs(listing: bytes) -> list[tuple[str, str, int | None]]:
 
 @functools.lru_cache(maxsize=4)
 def _tree(root: Path, rev: str) -> tuple[tuple[str, str], ...]:
-    out = git(root, "ls-tree", "-r", "-z", "--full-tree", rev)
-    found = []
-    for line in out.stdout.decode("utf-8", errors="surrogateescape").split("\0"):
-        meta, _tab, name = line.partition("\t")
-        parts = meta.split()
-        if len(parts) == 3 and parts[1] == "blob":
-            found.append((name, parts[2]))
-    return tuple(found)
+    """Every blob of ``rev``'s tree (``ls-tree -r``), read through the
+    process's :class:`_ObjectReader`: a subtree shared by many revisions is
+    read and parsed once."""
+    if _OID.fullmatch(rev) is None:
+        # a name is resolved now (a reader's refs could be stale), an id never changes
+        rev = git(root, "rev-parse", "--verify", f"{rev}^{{tree}}").stdout.decode().strip()
+    reader = _ObjectReader.of(root)
+    top = reader.read(f"{rev}^{{tree}}")
+    if top is None or top[0] != b"tree":
+        raise BaleError(f"git: {rev} is not a commit or tree")
+    return reader.files(top[1])
+
+
+def _git_marker(root: Path) -> tuple[int, int, int] | None:
+    """Who the ``.git`` that ``root`` is in is: its device and inode, and its
+    change time, since a repository made again may get the freed inode (the
+    time also moves when git writes there: a reader is then opened anew)."""
+    for d in (root, *root.parents):
+        try:
+            st = os.stat(d / ".git")
+        except OSError:
+            continue
+        return st.st_dev, st.st_ino, st.st_ctime_ns
+    return None
+
+
+_OID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+#: ``<id>`` or ``<id>:path``: names whose object never changes, which a
+#: long-lived reader may answer (a ref name is resolved by a fresh process).
+_FIXED = re.compile(r"([0-9a-f]{40}|[0-9a-f]{64})(:.*)?", re.DOTALL)
+
+
+class _ObjectReader:
+    """One ``git cat-file --batch`` for the life of the process, per
+    repository: a revision's files cost a pipe round trip each instead of a
+    process each (``metrics show -A`` reads five files a commit, and a
+    process costs milliseconds). Asked only for names of fixed objects."""
+
+    _open: ClassVar[dict[Path, _ObjectReader]] = {}
+    #: Readers kept open at once (a process touching many repositories, as
+    #: the Python API or a test run may, keeps a few git processes, not one each).
+    _KEEP = 4
+
+    def __init__(self, root: Path) -> None:
+        self._marker = _git_marker(root)
+        self._proc = subprocess.Popen(
+            ["git", "cat-file", "--batch"],
+            cwd=root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        # subtree id -> its files, paths relative to it
+        self._trees: dict[bytes, tuple[tuple[str, str], ...]] = {}
+
+    @classmethod
+    def of(cls, root: Path) -> _ObjectReader:
+        reader = cls._open.pop(root, None)
+        # a repository made again at the same path is another object database
+        if reader is not None and (
+            reader._proc.poll() is not None or reader._marker != _git_marker(root)
+        ):
+            reader.close()
+            reader = None
+        if reader is None:
+            while len(cls._open) >= cls._KEEP:
+                cls._open.pop(next(iter(cls._open))).close()
+            reader = cls(root)
+        cls._open[root] = reader  # the most recently used last
+        return reader
+
+    def close(self) -> None:
+        """Ends the git process (it exits at the end of its input)."""
+        with contextlib.suppress(OSError):
+            if self._proc.stdin is not None:
+                self._proc.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._proc.wait(timeout=5)
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
+
+    def read(self, name: str) -> tuple[bytes, bytes] | None:
+        """``(type, content)`` of the object ``name``; None if it is missing."""
+        return self.read_many([name])[0]
+
+    def read_many(self, names: list[str]) -> list[tuple[bytes, bytes] | None]:
+        """:meth:`read` of each name, the requests written while the answers
+        are read (a thread writes: git blocks once its output pipe is full)."""
+        proc = self._proc
+        assert proc.stdin is not None and proc.stdout is not None
+        stdin, stdout = proc.stdin, proc.stdout
+        request = b"".join(n.encode("utf-8", "surrogateescape") + b"\n" for n in names)
+
+        def write() -> None:
+            with contextlib.suppress(OSError):  # a dead git shows as a short answer
+                stdin.write(request)
+                stdin.flush()
+
+        writer = None
+        if len(names) == 1:
+            write()
+        else:
+            writer = threading.Thread(target=write, daemon=True)
+            writer.start()
+        found: list[tuple[bytes, bytes] | None] = []
+        try:
+            for _ in names:
+                header = stdout.readline().split()
+                if not header:
+                    raise ValueError("git cat-file ended")
+                if len(header) != 3:  # "<name> missing" / "ambiguous"
+                    found.append(None)
+                    continue
+                size = int(header[2])
+                data = stdout.read(size + 1)[:size]
+                # an id's width in a tree entry: 20 bytes, 32 in a SHA-256 repository
+                self._width = len(header[0]) // 2
+                found.append((header[1], data))
+        except (OSError, ValueError) as e:
+            for root, reader in list(self._open.items()):
+                if reader is self:
+                    del self._open[root]
+            raise BaleError(f"git cat-file: {e}") from None
+        finally:
+            if writer is not None:
+                writer.join()
+        return found
+
+    def files(self, tree: bytes) -> tuple[tuple[str, str], ...]:
+        """``(path, blob id)`` of every file below the tree ``tree`` (its
+        content), as ``ls-tree -r`` lists them: symlinks count, submodules not."""
+        found: list[tuple[str, str]] = []
+        width = self._width
+        pos = 0
+        while pos < len(tree):
+            space = tree.index(b" ", pos)
+            nul = tree.index(b"\0", space)
+            mode, name = tree[pos:space], tree[space + 1 : nul].decode("utf-8", "surrogateescape")
+            oid = tree[nul + 1 : nul + 1 + width]
+            pos = nul + 1 + width
+            if mode == b"40000":
+                for sub, blob in self._subtree(oid):
+                    found.append((f"{name}/{sub}", blob))
+            elif mode != b"160000":
+                found.append((name, oid.hex()))
+        return tuple(found)
+
+    _width = 20
+
+    def _subtree(self, oid: bytes) -> tuple[tuple[str, str], ...]:
+        files = self._trees.get(oid)
+        if files is None:
+            got = self.read(oid.hex())
+            if got is None or got[0] != b"tree":
+                raise BaleError(f"git cat-file: cannot read tree {oid.hex()}")
+            files = self._trees[oid] = self.files(got[1])
+        return files
 
 
 def read_blobs(root: Path, blobs: list[str]) -> dict[str, bytes]:
-    """The contents of many blobs, in one ``git cat-file --batch``."""
+    """The contents of many blobs, through one ``git cat-file --batch``."""
     found = _cat_batch(root, blobs)
     missing = [b for b, data in found.items() if data is None]
     if missing:
@@ -171,10 +323,14 @@ def read_blobs(root: Path, blobs: list[str]) -> dict[str, bytes]:
 
 def _cat_batch(root: Path, names: list[str]) -> dict[str, bytes | None]:
     """Blob contents by any name ``cat-file`` takes (an id, ``rev:path``);
-    None for what is missing or not a blob."""
+    None for what is missing or not a blob. Names of fixed objects go to the
+    process's :class:`_ObjectReader`, others to a fresh ``cat-file``."""
     if not names:
         return {}
     unique = list(dict.fromkeys(names))
+    if all(_FIXED.fullmatch(n) for n in unique):
+        got = dict(zip(unique, _ObjectReader.of(root).read_many(unique), strict=True))
+        return {n: (g[1] if g is not None and g[0] == b"blob" else None) for n, g in got.items()}
     proc = subprocess.run(
         ["git", "cat-file", "--batch"],
         cwd=root,

@@ -67,17 +67,20 @@ def _named_revisions(
     """dvc's brancher without the workspace: (names, commit id) per commit,
     names of one commit joined by ``,`` (``master,v1``); branches then tags,
     by name, or with ``all_commits`` every commit by id, newest first."""
-    names: list[str] = []
+    named: list[tuple[str, str]] = []  # (name, commit id)
     if all_commits:
-        names = scm.git(repo.root, "rev-list", *scm.ALL_COMMITS).stdout.decode().split()
+        ids = scm.git(repo.root, "rev-list", *scm.ALL_COMMITS).stdout.decode().split()
+        named = [(c, c) for c in ids]
     else:
         refs = [p for p, on in (("refs/heads", all_branches), ("refs/tags", all_tags)) if on]
         for ref in refs:
-            out = scm.git(repo.root, "for-each-ref", "--format=%(refname:short)", ref).stdout
-            names += out.decode().split()
+            fmt = "--format=%(refname:short) %(objectname) %(*objectname)"
+            out = scm.git(repo.root, "for-each-ref", fmt, ref).stdout.decode()
+            # a tag's commit is its peeled id; a branch's, its own
+            named += [(f[0], f[-1]) for f in (line.split() for line in out.splitlines()) if f]
     by_commit: dict[str, list[str]] = {}
-    for name in names:
-        by_commit.setdefault(scm.resolve_rev(repo.root, name), []).append(name)
+    for name, commit in named:
+        by_commit.setdefault(commit, []).append(name)
     return [(",".join(group), commit) for commit, group in by_commit.items()]
 
 
