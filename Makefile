@@ -3,7 +3,7 @@ PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: help sysdeps dev demo test test-rust test-python lint bench bench-sync bench-chunks bench-pipelines bench-experiments bench-share clean
+.PHONY: help sysdeps dev demo test test-rust test-python lint bench bench-sync bench-chunks bench-pipelines bench-experiments bench-share bench-history clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ bench-pipelines: dev ## no-op repro/status of a 50-stage pipeline on a 100k-file
 
 bench-experiments: dev ## exp show with 100 experiments vs dvc; EXP_ARGS="--experiments 10 --repeat 2" for a quick run
 	$(PYTHON) benches/experiments.py $(EXP_ARGS)
+
+bench-history: dev ## metrics show -A / -a -T over 200 commits vs dvc (issue 24); HIST_ARGS="--commits 50 --repeat 2" for a quick run
+	$(PYTHON) benches/metrics_history.py $(HIST_ARGS)
 
 bench-share: dev ## get/import/update, api.read, fsspec, streaming from S3 vs dvc (issue 22); SHARE_ARGS="--scale 0.01 --repeat 1" for a quick run
 	$(PYTHON) benches/share.py $(SHARE_ARGS)
