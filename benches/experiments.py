@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -134,23 +133,9 @@ def main() -> int:
         "exp show --json": ([bale, "exp", "show", "--json"], [dvc, "exp", "show", "--json"]),
         "exp show (table)": ([bale, "exp", "show"], [dvc, "exp", "show", "--no-pager"]),
     }
-    times: dict[tuple[str, str], list[float]] = {}
-    for rep in range(args.repeat):
-        for step, (ours, theirs) in steps.items():
-            order = [("bale", ours), ("dvc", theirs)]
-            for tool, cmd in order if rep % 2 == 0 else order[::-1]:
-                times.setdefault((step, tool), []).append(rb.run(cmd, root).seconds)
-        rb.log(f"repetition {rep + 1}/{args.repeat} done")
+    times = rb.interleaved(steps, root, args.repeat)
     print(f"\n{args.experiments} experiments, {args.repeat} repetitions, medians:")
-    print(f"{'step':<20} {'bale':>9} {'dvc':>9} {'dvc/bale':>9}")
-    rows = []
-    for step in steps:
-        b, d = times[(step, "bale")], times[(step, "dvc")]
-        ratio = statistics.median(x / y for x, y in zip(d, b, strict=True))
-        rows.append([step, statistics.median(b), statistics.median(d), ratio])
-        print(
-            f"{step:<20} {statistics.median(b):>8.3f}s {statistics.median(d):>8.3f}s {ratio:>8.1f}x"
-        )
+    rows = rb.paired_table(list(steps), times)
     samples = {"times": [[*k, v] for k, v in times.items()]}
     history.record(
         "experiments.py", args, started, ["step", "bale", "dvc", "dvc/bale"], rows, samples

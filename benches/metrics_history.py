@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -83,23 +82,10 @@ def main() -> int:
         theirs = json.loads(rb.run([dvc, *argv], root, capture=True).stdout)
         if ours != theirs:
             raise SystemExit(f"{step}: bale's JSON differs from dvc's")
-    times: dict[tuple[str, str], list[float]] = {}
-    for rep in range(args.repeat):
-        for step, argv in steps.items():
-            order = [("bale", [bale, *argv]), ("dvc", [dvc, *argv])]
-            for tool, cmd in order if rep % 2 == 0 else order[::-1]:
-                times.setdefault((step, tool), []).append(rb.run(cmd, root).seconds)
-        rb.log(f"repetition {rep + 1}/{args.repeat} done")
+    pairs = {step: ([bale, *argv], [dvc, *argv]) for step, argv in steps.items()}
+    times = rb.interleaved(pairs, root, args.repeat)
     print(f"\n{args.commits} commits, {args.repeat} repetitions, medians:")
-    print(f"{'step':<20} {'bale':>9} {'dvc':>9} {'dvc/bale':>9}")
-    rows = []
-    for step in steps:
-        b, d = times[(step, "bale")], times[(step, "dvc")]
-        ratio = statistics.median(x / y for x, y in zip(d, b, strict=True))
-        rows.append([step, statistics.median(b), statistics.median(d), ratio])
-        print(
-            f"{step:<20} {statistics.median(b):>8.3f}s {statistics.median(d):>8.3f}s {ratio:>8.1f}x"
-        )
+    rows = rb.paired_table(list(steps), times)
     samples = {"times": [[*k, v] for k, v in times.items()]}
     history.record(
         "metrics_history.py", args, started, ["step", "bale", "dvc", "dvc/bale"], rows, samples

@@ -866,5 +866,36 @@ def main() -> int:
     return 1 if res.errors else 0
 
 
+def interleaved(
+    steps: dict[str, tuple[list[str], list[str]]], root: Path, repeat: int
+) -> dict[tuple[str, str], list[float]]:
+    """Each step's bale and dvc commands ``repeat`` times in ``root``, the
+    tools interleaved and their order alternated each repetition:
+    ``(step, tool) -> seconds``."""
+    times: dict[tuple[str, str], list[float]] = {}
+    for rep in range(repeat):
+        for step, (ours, theirs) in steps.items():
+            order = [("bale", ours), ("dvc", theirs)]
+            for tool, cmd in order if rep % 2 == 0 else order[::-1]:
+                times.setdefault((step, tool), []).append(run(cmd, root).seconds)
+        log(f"repetition {rep + 1}/{repeat} done")
+    return times
+
+
+def paired_table(steps: list[str], times: dict[tuple[str, str], list[float]]) -> list[list]:
+    """Prints, and returns, per step the medians of bale and dvc and the
+    median of the ratios dvc/bale paired within a repetition."""
+    print(f"{'step':<20} {'bale':>9} {'dvc':>9} {'dvc/bale':>9}")
+    rows: list[list] = []
+    for step in steps:
+        b, d = times[(step, "bale")], times[(step, "dvc")]
+        ratio = statistics.median(x / y for x, y in zip(d, b, strict=True))
+        rows.append([step, statistics.median(b), statistics.median(d), ratio])
+        print(
+            f"{step:<20} {statistics.median(b):>8.3f}s {statistics.median(d):>8.3f}s {ratio:>8.1f}x"
+        )
+    return rows
+
+
 if __name__ == "__main__":
     raise SystemExit(main())
