@@ -124,9 +124,7 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="keep benches/work/experiments")
     args = ap.parse_args()
     bale, dvc = rb.find_exe("bale"), rb.find_exe("dvc")
-    for k in ("AUTHOR", "COMMITTER"):
-        rb.ENV.setdefault(f"GIT_{k}_NAME", "bench")
-        rb.ENV.setdefault(f"GIT_{k}_EMAIL", "bench@localhost")
+    rb.git_identity()
     started = time.time()
     root = build(args.experiments, bale, dvc)
     steps = {

@@ -66,9 +66,7 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="keep benches/work/metrics-history")
     args = ap.parse_args()
     bale, dvc = rb.find_exe("bale"), rb.find_exe("dvc")
-    for k in ("AUTHOR", "COMMITTER"):
-        rb.ENV.setdefault(f"GIT_{k}_NAME", "bench")
-        rb.ENV.setdefault(f"GIT_{k}_EMAIL", "bench@localhost")
+    rb.git_identity()
     started = time.time()
     t0 = time.perf_counter()
     root = build(args.commits, dvc)

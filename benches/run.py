@@ -866,6 +866,13 @@ def main() -> int:
     return 1 if res.errors else 0
 
 
+def git_identity() -> None:
+    """A committer for the git repositories a bench makes (a fresh machine has none)."""
+    for k in ("AUTHOR", "COMMITTER"):
+        ENV.setdefault(f"GIT_{k}_NAME", "bench")
+        ENV.setdefault(f"GIT_{k}_EMAIL", "bench@localhost")
+
+
 def interleaved(
     steps: dict[str, tuple[list[str], list[str]]], root: Path, repeat: int
 ) -> dict[tuple[str, str], list[float]]:
