@@ -268,6 +268,13 @@ def _write(dvcfile: Path, dep: dict[str, Any], out: Out, base: DvcFile | None, s
     dump_dvcfile(dvcfile, [out], base=base, stamp=stamp)
 
 
+def _recordable(info: Info) -> Info:
+    """``info``, unless bale cannot record the source as dvc would."""
+    if info.unrecordable:
+        raise TargetError(info.unrecordable)
+    return info
+
+
 def _same_source(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     keys = ("md5", "etag", "checksum")
     return any(old.get(k) for k in keys) and all(old.get(k) == new.get(k) for k in keys)
@@ -310,7 +317,7 @@ def import_url(
             url, base=cwd, fs_config=fs_config, jobs=_jobs(jobs), remotes=remotes_of(repo)
         ) as src,
     ):
-        info = None if no_exec else src.info()
+        info = None if no_exec else _recordable(src.info())
         stored = None
         if info is not None and no_download:
             stored = _hash_source(repo, src, info, _jobs(jobs))
@@ -388,7 +395,7 @@ def update_url(
     with open_url(
         url, base=wdir, fs_config=fs_config, jobs=_jobs(jobs), remotes=remotes_of(repo)
     ) as src:
-        info = src.info()
+        info = _recordable(src.info())
         stored = _hash_source(repo, src, info, _jobs(jobs))
         dep = _dep(url, info, stored, fs_config)
         source_changed = not _same_source(old_dep, dep)
@@ -435,7 +442,7 @@ def source_state(repo: Repo, dvcfile: DvcFile) -> str | None:
         remotes=remotes_of(repo),
     ) as src:
         try:
-            info = src.info()
+            info = _recordable(src.info())
         except UrlMissingError:
             return "deleted"
         stored = _hash_source(repo, src, info, _jobs(None))
@@ -480,9 +487,9 @@ def ls_url(
     entry (its path as given); a directory's entries are relative to it,
     with ``recursive`` every file (down to ``maxdepth`` levels)."""
     with open_url(url, base=Path.cwd(), fs_config=fs_config, remotes=remotes) as src:
-        info = src.info()
-        if maxdepth == 0 or not info.isdir:
-            return [Entry(src.named(info.isdir), False, None)]
+        isdir = src.isdir()
+        if maxdepth == 0 or not isdir:
+            return [Entry(src.named(isdir), False, None)]
         return src.listing(recursive, maxdepth)
 
 

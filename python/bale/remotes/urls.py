@@ -104,6 +104,9 @@ class Info:
     files: tuple[Entry, ...] = ()
     #: what dvc records after the size (a GCS object's ``version_id``)
     meta: dict[str, str] = field(default_factory=dict)
+    #: why bale cannot record the source as dvc would (import-url and
+    #: update refuse it, saying this; get-url and ls-url read it anyway)
+    unrecordable: str | None = None
 
 
 @dataclass
@@ -184,6 +187,11 @@ class Url:
     def info(self) -> Info:
         """What is at the URL; :class:`UrlMissingError` if nothing is."""
         raise NotImplementedError
+
+    def isdir(self) -> bool:
+        """Whether the URL is a directory; :class:`UrlMissingError` if
+        nothing is there (at most what :meth:`info` costs)."""
+        return self.info().isdir
 
     def listing(self, recursive: bool, maxdepth: int | None = None) -> list[Entry]:
         """What a directory URL holds (files, and with ``recursive`` unset,
@@ -528,33 +536,34 @@ class _WalkedUrl(_Remote):
     def info(self) -> Info:
         return self._run(self._info())
 
+    def isdir(self) -> bool:
+        me = self._run(self._stat())
+        if me is None:
+            raise UrlMissingError(f"{self.shown}: no such file or directory")
+        return me.isdir
+
     async def _info(self) -> Info:
         me = await self._stat()
         if me is None:
             raise UrlMissingError(f"{self.shown}: no such file or directory")
         if not me.isdir:
-            checksum = {} if self.hashed else {"etag": self._etag_of(me)}
-            return Info(isdir=False, size=me.size, checksum=checksum)
+            checksum, why = self._record([me], False)
+            return Info(isdir=False, size=me.size, checksum=checksum, unrecordable=why)
         files = await self._all_files()
-        checksum = {}
-        if not self.hashed:
-            for f in files:
-                self._etag_of(f)
-            checksum = {"md5": etag_tree_md5(self._as_recorded(files))}
+        checksum, why = self._record(files, True)
         return Info(
             isdir=True,
             size=sum(f.size or 0 for f in files),
             nfiles=len(files),
             checksum=checksum,
             files=tuple(files),
+            unrecordable=why,
         )
 
-    def _etag_of(self, f: Entry) -> str:
+    def _record(self, files: list[Entry], isdir: bool) -> tuple[dict[str, str], str | None]:
+        """What dvc records of the file (``files`` is the URL itself) or of
+        the directory holding ``files``, or why bale cannot record it so."""
         raise NotImplementedError
-
-    def _as_recorded(self, files: list[Entry]) -> list[Entry]:
-        """``files`` as dvc's manifest of the directory names them."""
-        return files
 
     async def _all_files(self) -> list[Entry]:
         """Every file below the URL, a level of directories at a time."""
@@ -656,18 +665,17 @@ class SSHUrl(_WalkedUrl):
             out.append(Entry(key[start:], isdir, size, regular=isdir or kind == "file"))
         return out
 
-    async def _all_files(self) -> list[Entry]:
-        files = await super()._all_files()
+    def _record(self, files: list[Entry], isdir: bool) -> tuple[dict[str, str], str | None]:
+        # The md5 comes from the downloaded bytes (hashed). sshfs lists a
+        # symbolic link as a file of the link's own size, then reads through
+        # it: dvc records a size that disagrees with the content.
         for f in files:
-            # sshfs lists a symbolic link as a file of the link's own size,
-            # then reads through it: a size and content that disagree, which
-            # bale will not record.
             if not f.regular:
-                raise TargetError(
+                return {}, (
                     f"{self.shown}: {f.path} is a symbolic link or special file; "
                     "bale imports regular files only"
                 )
-        return files
+        return {}, None
 
 
 class WebDAVUrl(_WalkedUrl):
@@ -698,35 +706,35 @@ class WebDAVUrl(_WalkedUrl):
             for key, isdir, size, etag in found
         ]
 
-    def _etag_of(self, f: Entry) -> str:
-        if not f.etag:
-            # dvc-data finds no etag in the info and fails (NotImplementedError)
-            raise TargetError(
-                f"{self.shown}: the server gives {f.path or 'it'} no ETag (getetag), so a "
-                "change could not be told; download it with get-url and add it instead"
-            )
-        return f.etag
-
-    def _as_recorded(self, files: list[Entry]) -> list[Entry]:
+    def _record(self, files: list[Entry], isdir: bool) -> tuple[dict[str, str], str | None]:
+        for f in files:
+            if not f.etag:
+                # dvc-data finds no etag in the info and fails (NotImplementedError)
+                return {}, (
+                    f"{self.shown}: the server gives {f.path or 'it'} no ETag (getetag), so a "
+                    "change could not be told; download it with get-url and add it instead"
+                )
+        if not isdir:
+            return {"etag": str(files[0].etag)}, None
         # dvc-webdav roots its client at the URL, so the directory's path in
         # it is "", and dvc-data's _build_tree cuts len(path) + 1 characters
         # off each subdirectory's path: a file "s/y" is recorded as "/y",
         # "sub/t/y" as "ub/t/y". Only the change check reads this manifest
         # (it is never stored), so bale writes what dvc computes, or both
         # tools would see a change at every update.
-        out = []
+        recorded = []
         for f in files:
             parent, _, leaf = f.path.rpartition("/")
-            out.append(replace(f, path=f"{parent[1:]}/{leaf}" if parent else leaf))
-        if len({f.path for f in out}) != len(out):
+            recorded.append(replace(f, path=f"{parent[1:]}/{leaf}" if parent else leaf))
+        if len({f.path for f in recorded}) != len(recorded):
             # dvc's tree keeps one of the files that share a name then, and
             # counts one less in nfiles
-            raise TargetError(
+            return {}, (
                 f"{self.shown}: dvc-webdav would record two of its files under one name "
                 "(it drops the first character of each subdirectory's path), so bale "
                 "cannot record it as dvc does; download it with get-url and add it instead"
             )
-        return out
+        return {"md5": etag_tree_md5(recorded)}, None
 
 
 class HTTPUrl(_Remote):
@@ -754,13 +762,14 @@ class HTTPUrl(_Remote):
         if headers is None:
             raise UrlMissingError(f"{self.shown}: not found (HTTP 404)")
         checksum = headers.get("ETag") or headers.get("Content-MD5")
+        length = headers.get("Content-Length")
+        size = int(length) if length is not None and length.isdigit() else None
         if not checksum:
-            raise TargetError(
+            why = (
                 f"{self.shown}: the server sends no ETag or Content-MD5, so a change "
                 "could not be told; download it with get-url and add it instead"
             )
-        length = headers.get("Content-Length")
-        size = int(length) if length is not None and length.isdigit() else None
+            return Info(isdir=False, size=size, unrecordable=why)
         return Info(isdir=False, size=size, checksum={"checksum": checksum})
 
     def listing(self, recursive: bool, maxdepth: int | None = None) -> list[Entry]:
