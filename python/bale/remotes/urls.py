@@ -22,7 +22,9 @@ names), which :attr:`Info.checksum` and :attr:`Info.meta` reproduce:
   its ``info`` having no ``mode``, never records ``isexec``);
 - a WebDAV file (dvc-webdav, webdav4): ``etag``, the ``getetag`` property
   exactly as the server writes it (WsgiDAV's has no quotes); a collection:
-  as an S3 prefix. A file without ``getetag`` makes dvc fail; bale refuses it;
+  as an S3 prefix, but the relpaths in subdirectories lose their first two
+  characters (:meth:`WebDAVUrl._record`). A file without ``getetag`` makes
+  dvc fail; bale refuses it;
 - an HTTP file: ``checksum``, the ETag header as sent (quotes kept), else
   its Content-MD5. A server that sends neither gets a checksum dvc derives
   from Python object tokens, which bale cannot reproduce: refused. HTTP has
@@ -341,13 +343,13 @@ class _ObjectUrl(_Remote):
     every object under ``key/`` (a directory, as dvc's file systems see a
     prefix). Each store says how it heads one object and lists a prefix."""
 
-    scheme = ""
+    form = ""  # for messages
 
     def __init__(self, url: str, jobs: int) -> None:
         super().__init__(url, jobs)
         bucket, _, key = url.partition("://")[2].partition("/")
         if not bucket:
-            raise TargetError(f"{self.shown}: not a {self.scheme}://bucket/key URL")
+            raise TargetError(f"{self.shown}: not a URL of the form {self.form}")
         self.bucket = bucket
         self.key = key.strip("/")
 
@@ -406,7 +408,7 @@ class _ObjectUrl(_Remote):
 class S3Url(_ObjectUrl):
     """``s3://bucket/key``: the object ``key``, or every object under ``key/``."""
 
-    scheme = "s3"
+    form = "s3://bucket/key"
 
     def __init__(self, url: str, options: Mapping[str, str], jobs: int) -> None:
         from bale.remotes.s3 import S3Store
@@ -434,7 +436,7 @@ class GCSUrl(_ObjectUrl):
     bale alike), and a file's generation as ``version_id``.
     """
 
-    scheme = "gs"
+    form = "gs://bucket/key"
 
     def __init__(self, url: str, options: Mapping[str, str], jobs: int) -> None:
         from bale.remotes.gcs import GCSStore
@@ -476,7 +478,7 @@ class AzureUrl(_ObjectUrl):
     service: see the module docstring.
     """
 
-    scheme = "azure"
+    form = "azure://container/key"
 
     def __init__(self, url: str, options: Mapping[str, str], jobs: int) -> None:
         from bale.remotes.azure import AzureStore
@@ -717,21 +719,23 @@ class WebDAVUrl(_WalkedUrl):
         if not isdir:
             return {"etag": str(files[0].etag)}, None
         # dvc-webdav roots its client at the URL, so the directory's path in
-        # it is "", and dvc-data's _build_tree cuts len(path) + 1 characters
-        # off each subdirectory's path: a file "s/y" is recorded as "/y",
-        # "sub/t/y" as "ub/t/y". Only the change check reads this manifest
-        # (it is never stored), so bale writes what dvc computes, or both
-        # tools would see a change at every update.
+        # it is ".", while the walk names its subdirectories "s", "sub/t"
+        # (relative to the URL): dvc-data's _build_tree cuts len(".") + 1
+        # characters off each, so a file "s/y" is recorded as "/y", "sub/t/w"
+        # as "b/t/w" (seen with dvc 3.67.1, dvc-webdav 3.0.1, webdav4 0.11).
+        # Only the change check reads this manifest (it is never stored), so
+        # bale writes what dvc computes, or both tools would see a change at
+        # every update.
         recorded = []
         for f in files:
             parent, _, leaf = f.path.rpartition("/")
-            recorded.append(replace(f, path=f"{parent[1:]}/{leaf}" if parent else leaf))
+            recorded.append(replace(f, path=f"{parent[2:]}/{leaf}" if parent else leaf))
         if len({f.path for f in recorded}) != len(recorded):
             # dvc's tree keeps one of the files that share a name then, and
             # counts one less in nfiles
             return {}, (
                 f"{self.shown}: dvc-webdav would record two of its files under one name "
-                "(it drops the first character of each subdirectory's path), so bale "
+                "(it drops the first two characters of each subdirectory's path), so bale "
                 "cannot record it as dvc does; download it with get-url and add it instead"
             )
         return {"md5": etag_tree_md5(recorded)}, None
