@@ -336,3 +336,18 @@ def test_an_ssh_directory_holding_a_symbolic_link_is_refused_not_misrecorded(
     # ls-url lists it, as dvc does (a file of the link's own size)
     said = tools.bale("ls-url", "-R", url, cwd=twins[1]).stdout
     assert said == tools.dvc("ls-url", "-R", url, cwd=twins[1]).stdout
+
+
+def test_a_remote_url_is_recorded_as_dvc_records_it(
+    source: Source, twins: tuple[Path, Path]
+) -> None:
+    """``remote://r/d``: the source under a configured remote's URL, with
+    the remote's options (the SSH key is found in HOME here)."""
+    tools = source.tools
+    for root in twins:
+        tools.dvc("remote", "add", "r", source.url(""), cwd=root)
+    tools.dvc("import-url", "remote://r/d", cwd=twins[0])
+    tools.bale("import-url", "remote://r/d", cwd=twins[1])
+    _same(twins, "d.dvc")
+    assert read_tree(twins[1] / "d") == D
+    _skipped(tools.dvc("update", "d.dvc", cwd=twins[1]).stdout, "d.dvc")
