@@ -37,6 +37,7 @@ TREE = {
     "d/s/y": "y\n",
     "d/s/z": "z" * 3000,
     "d/sub/t/w": "w\n",
+    "d/a b/\u00e9 \u65e5.txt": "names to quote\n",
 }
 #: what ``d`` holds, as read_tree reads it
 D = {k[2:]: v.encode() for k, v in TREE.items() if k.startswith("d/")}
@@ -254,7 +255,7 @@ def test_an_unchanged_source_is_not_downloaded_again(
     tools.bale("update", "d.dvc", cwd=repo)
     assert read_tree(repo / "d") == D
     assert (repo / "d.dvc").read_text() == text
-    assert _dep(repo, "d.dvc")["nfiles"] == 4
+    assert _dep(repo, "d.dvc")["nfiles"] == 5
 
 
 def test_a_webdav_directory_dvc_would_record_with_a_file_lost_is_refused(
