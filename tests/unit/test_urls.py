@@ -170,7 +170,9 @@ def test_a_missing_azure_url_is_an_error_naming_it(monkeypatch: pytest.MonkeyPat
 
 @pytest.mark.usefixtures("no_azure_env")
 def test_azure_urls_and_options_are_checked_before_anything_is_read() -> None:
-    with pytest.raises(TargetError, match=r"azure:///k: not a URL of the form azure://container/key"):
+    with pytest.raises(
+        TargetError, match=r"azure:///k: not a URL of the form azure://container/key"
+    ):
         open_url("azure:///k", base=Path.cwd(), fs_config=AZURE)
     with pytest.raises(ConfigError, match=r"azure://c/k: unknown --fs-config option 'endpoint'"):
         open_url("azure://c/k", base=Path.cwd(), fs_config={**AZURE, "endpoint": "x"})
@@ -205,3 +207,22 @@ def test_a_gcs_etag_is_recorded_in_hex_with_the_generation_as_version_id(
 def test_other_schemes_are_refused_by_name() -> None:
     with pytest.raises(BaleError, match=r"^hdfs://h/p: bale cannot read hdfs:// URLs \(local"):
         open_url("hdfs://h/p", base=Path.cwd())
+
+
+@pytest.mark.usefixtures("no_azure_env")
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("webdav://ann:s3cret@h/p/f", "put the WebDAV password in the password option"),
+        ("ssh://ann:s3cret@h/p/f", "put the SSH password in the password option"),
+        ("azure://c/p/f", "Azure needs account_name or connection_string (set account_name"),
+    ],
+)
+def test_a_url_sources_option_errors_say_to_use_fs_config_and_show_no_secret(
+    url: str, said: str
+) -> None:
+    with pytest.raises(BaleError) as e:
+        open_url(url, base=Path.cwd())
+    message = str(e.value)
+    assert said in message and "--fs-config <option>=<value>" in message
+    assert "remote modify" not in message and "s3cret" not in message

@@ -98,7 +98,7 @@ from bale.remotes.store import (
     retrying,
     sink_for,
 )
-from bale.remotes.support import refuse_options
+from bale.remotes.support import option_setter, refuse_options
 
 if TYPE_CHECKING:
     from azure.storage.blob.aio import BlobClient, BlobServiceClient, ContainerClient
@@ -234,7 +234,7 @@ def resolve_azure(
     if not account:
         raise RemoteConfigError(
             f"remote '{name}': Azure needs account_name or connection_string "
-            f"(bale remote modify {name} account_name <account>, or AZURE_STORAGE_ACCOUNT)"
+            f"(set account_name with {option_setter(name)}, or AZURE_STORAGE_ACCOUNT)"
         )
     if not re.fullmatch(r"[a-z0-9]{3,24}", account):
         raise RemoteConfigError(

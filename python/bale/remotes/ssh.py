@@ -90,6 +90,7 @@ from bale.remotes.store import (
     sink_for,
     temp_key,
 )
+from bale.remotes.support import option_setter
 
 with warnings.catch_warnings():
     # asyncssh still names DSA keys, which cryptography deprecates; the
@@ -140,7 +141,7 @@ def parse_url(name: str, url: str) -> _Target:
     if parts.password is not None:
         raise RemoteConfigError(
             f"remote '{name}': put the SSH password in the password option "
-            "(bale remote modify --local), not in the URL"
+            f"({option_setter(name)}), not in the URL"
         )
     try:
         port = parts.port

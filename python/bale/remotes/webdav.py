@@ -44,6 +44,7 @@ from bale.remotes.errors import RemoteConfigError, RemoteError, TransientError
 from bale.remotes.http import HTTPStore, _Auth, _bool
 from bale.remotes.listing import DirectoryStore
 from bale.remotes.store import Expect, Progress, is_temp, temp_key
+from bale.remotes.support import option_setter
 
 __all__ = ["WebDAVStore", "http_url"]
 
@@ -72,7 +73,7 @@ def http_url(name: str, url: str) -> tuple[str, str | None]:
     if parts.password:
         raise RemoteConfigError(
             f"remote '{name}': put the WebDAV password in the password option "
-            "(bale remote modify --local), not in the URL"
+            f"({option_setter(name)}), not in the URL"
         )
     host = parts.hostname + (f":{parts.port}" if parts.port else "")
     return urlunsplit((scheme, host, parts.path.rstrip("/"), "", "")), parts.username
