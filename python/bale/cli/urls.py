@@ -156,7 +156,7 @@ def _fs_config(p: argparse.ArgumentParser) -> None:
         nargs="*",
         action=_KeyValues,
         metavar="<name>=<value>",
-        help="options for the URL's storage, as a remote's (endpointurl, profile, ...)",
+        help="options for the URL's storage, as a remote's (endpointurl, keyfile, user, ...)",
     )
 
 
@@ -170,7 +170,11 @@ def _jobs(p: argparse.ArgumentParser) -> None:
     )
 
 
-URL_HELP = "a local path, file://, s3://bucket/key, http(s)://host/path or remote://<name>/path"
+URL_HELP = (
+    "a local path, file://, s3://bucket/key, gs://bucket/key, azure://container/key, "
+    "ssh://[user@]host/path, webdav(s)://host/path, http(s)://host/path or "
+    "remote://<name>/path"
+)
 
 
 def register(commands: Commands) -> None:

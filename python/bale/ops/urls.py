@@ -2,13 +2,14 @@
 ``import-url`` ``.dvc`` file, as dvc 3.67.1 does them.
 
 The file ``import-url`` writes (checked against dvc, see
-tests/interop/test_import_url.py)::
+tests/interop/test_import_url.py and tests/remotes/test_url_sources.py)::
 
     md5: <stage checksum>          # absent with --no-exec
     frozen: true
     deps:
-    - md5: <content md5>           # etag (S3) / checksum (HTTP) / <...>.dir
-      size: 6
+    - md5: <content md5>           # local, SSH; etag (S3, GCS, Azure, WebDAV),
+      size: 6                      # checksum (HTTP); a directory: md5 <...>.dir
+      version_id: '<generation>'   # GCS files only
       hash: md5
       path: /abs/or/as/given       # a path inside the repository: relative to the file
       fs_config: {...}             # only with --fs-config
@@ -162,12 +163,45 @@ def _fetch(repo: Repo, src: Url, info: Info, dest: Path, algo: str, jobs: int) -
         with Bar(f"Importing {src.shown}") as bar:
             src.download(tmp, info, jobs, bar)
             built = ws.build(str(tmp), algo, True, types[0] == "reflink", bar.progress, bar.tick)
+            md5 = _content_md5(repo, src, tmp, algo, built.oid, bar)
         publish(stage / dest.name, dest)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     if types[0] in ("hardlink", "symlink"):
         ws.checkout(str(dest), algo, built.oid, built.isexec, types, relink_only=True)
-    return _Stored(built.oid, built.size, built.nfiles, built.isexec, "")
+    return _Stored(built.oid, built.size, built.nfiles, built.isexec, md5)
+
+
+def _content_md5(repo: Repo, src: Url, tmp: Path, algo: str, oid: str, bar: Bar) -> str:
+    """The md5 dvc records of a source it knows by content (:attr:`Url.hashed`),
+    from its downloaded copy ``tmp``; empty for the others."""
+    if not src.hashed:
+        return ""
+    if algo == "md5":
+        return oid
+    return repo.workspace.build(str(tmp), "md5", False, False, bar.progress, bar.tick).oid
+
+
+def _hash_source(repo: Repo, src: Url, info: Info, jobs: int) -> _Stored | None:
+    """What dvc records of a source it knows by content (a local path, or SSH,
+    which is downloaded into a staging directory, hashed and dropped; dvc
+    reads it whole too), without storing it; None for the others."""
+    if isinstance(src, LocalUrl):
+        return _store_local(repo, src, "md5", False)
+    if not src.hashed:
+        return None
+    repo.tmp_dir.mkdir(parents=True, exist_ok=True)
+    stage = staging_dir(repo.tmp_dir, "hash-url")
+    try:
+        with Bar(f"Hashing {src.shown}") as bar:
+            src.download(stage / "data", info, jobs, bar)
+            built = repo.workspace.build(
+                str(stage / "data"), "md5", False, False, bar.progress, bar.tick
+            )
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    # dvc-ssh's info has no mode, so dvc never records isexec of its sources
+    return _Stored(built.oid, built.size, built.nfiles, False, built.oid)
 
 
 # ---------------------------------------------------------------------------
@@ -211,6 +245,7 @@ def _dep(
             dep["size"] = info.size
         if info.nfiles is not None:
             dep["nfiles"] = info.nfiles
+        dep.update(info.meta)
     dep["hash"] = "md5"
     dep["path"] = path
     if fs_config:
@@ -231,6 +266,13 @@ def _write(dvcfile: Path, dep: dict[str, Any], out: Out, base: DvcFile | None, s
         data["deps"] = [dep]
         base = replace(base, deps=[dep], data=data)
     dump_dvcfile(dvcfile, [out], base=base, stamp=stamp)
+
+
+def _recordable(info: Info) -> Info:
+    """``info``, unless bale cannot record the source as dvc would."""
+    if info.unrecordable:
+        raise TargetError(info.unrecordable)
+    return info
 
 
 def _same_source(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
@@ -275,10 +317,10 @@ def import_url(
             url, base=cwd, fs_config=fs_config, jobs=_jobs(jobs), remotes=remotes_of(repo)
         ) as src,
     ):
-        info = None if no_exec else src.info()
+        info = None if no_exec else _recordable(src.info())
         stored = None
-        if info is not None and isinstance(src, LocalUrl):
-            stored = _store_local(repo, src, algo, False) if no_download else None
+        if info is not None and no_download:
+            stored = _hash_source(repo, src, info, _jobs(jobs))
         if info is not None and not no_download:
             if dest.exists() or dest.is_symlink():
                 _check_replaceable(repo, dest)
@@ -353,9 +395,8 @@ def update_url(
     with open_url(
         url, base=wdir, fs_config=fs_config, jobs=_jobs(jobs), remotes=remotes_of(repo)
     ) as src:
-        info = src.info()
-        local = isinstance(src, LocalUrl)
-        stored = _store_local(repo, src, algo, False) if isinstance(src, LocalUrl) else None
+        info = _recordable(src.info())
+        stored = _hash_source(repo, src, info, _jobs(jobs))
         dep = _dep(url, info, stored, fs_config)
         source_changed = not _same_source(old_dep, dep)
         ws = repo.workspace
@@ -373,7 +414,7 @@ def update_url(
             new_out = out
         else:
             stored = _fetch(repo, src, info, dest, algo, _jobs(jobs))
-            if local:
+            if src.hashed:
                 dep = _dep(url, info, stored, fs_config)
             new_out = replace(
                 new_out,
@@ -388,9 +429,10 @@ def update_url(
 
 
 def source_state(repo: Repo, dvcfile: DvcFile) -> str | None:
-    """How the S3 or HTTP source of the ``import-url`` file ``dvcfile`` has
+    """How the remote source of the ``import-url`` file ``dvcfile`` has
     changed since it was recorded, as ``dvc status`` says it of a dependency
-    ("modified", "deleted"), or None when it has not."""
+    ("modified", "deleted"), or None when it has not (an SSH source is
+    downloaded and hashed to tell, as dvc does)."""
     dep = dvcfile.deps[0]
     fs_config = dep.get("fs_config")
     with open_url(
@@ -400,10 +442,11 @@ def source_state(repo: Repo, dvcfile: DvcFile) -> str | None:
         remotes=remotes_of(repo),
     ) as src:
         try:
-            info = src.info()
+            info = _recordable(src.info())
         except UrlMissingError:
             return "deleted"
-    return None if _same_source(dep, _dep(str(dep["path"]), info, None, None)) else "modified"
+        stored = _hash_source(repo, src, info, _jobs(None))
+    return None if _same_source(dep, _dep(str(dep["path"]), info, stored, None)) else "modified"
 
 
 def get_url(
@@ -444,18 +487,10 @@ def ls_url(
     entry (its path as given); a directory's entries are relative to it,
     with ``recursive`` every file (down to ``maxdepth`` levels)."""
     with open_url(url, base=Path.cwd(), fs_config=fs_config, remotes=remotes) as src:
-        info = src.info()
-        if maxdepth == 0 or not info.isdir:
-            return [Entry(_shown_path(src), False, None)]
+        isdir = src.isdir()
+        if maxdepth == 0 or not isdir:
+            return [Entry(src.named(isdir), False, None)]
         return src.listing(recursive, maxdepth)
-
-
-def _shown_path(src: Url) -> str:
-    """A URL as dvc's ls-url names a file: the file system's path (absolute
-    for a local one, without ``s3://`` for S3, the URL for HTTP)."""
-    if isinstance(src, LocalUrl):
-        return str(src.path.absolute())
-    return src.url.removeprefix("s3://")
 
 
 def ls_url_tree(

@@ -51,6 +51,7 @@ from bale.console import debug
 from bale.exceptions import one_line
 from bale.remotes.errors import RemoteAuthError, RemoteConfigError
 from bale.remotes.sigv4 import SigV4Signer
+from bale.remotes.support import option_setter
 
 if TYPE_CHECKING:
     import botocore.credentials
@@ -300,7 +301,7 @@ def _from_botocore(name: str, options: Mapping[str, str]) -> AwsCredentials:
             "no AWS credentials found (not in the remote's options, the environment, "
             f"profile '{profile}' of {files['credentials_file']} or {files['config_file']}, "
             "SSO, container or instance metadata); set access_key_id and secret_access_key "
-            "with 'bale remote modify --local', or allow_anonymous_login for a public bucket"
+            f"with {option_setter(name)}, or allow_anonymous_login for a public bucket"
         )
     source = _METHODS.get(creds.method, creds.method).format(**files)
     import botocore.credentials

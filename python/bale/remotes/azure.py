@@ -71,7 +71,7 @@ import configparser
 import contextlib
 import os
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
@@ -98,7 +98,7 @@ from bale.remotes.store import (
     retrying,
     sink_for,
 )
-from bale.remotes.support import refuse_options
+from bale.remotes.support import option_setter, refuse_options
 
 if TYPE_CHECKING:
     from azure.storage.blob.aio import BlobClient, BlobServiceClient, ContainerClient
@@ -234,7 +234,7 @@ def resolve_azure(
     if not account:
         raise RemoteConfigError(
             f"remote '{name}': Azure needs account_name or connection_string "
-            f"(bale remote modify {name} account_name <account>, or AZURE_STORAGE_ACCOUNT)"
+            f"(set account_name with {option_setter(name)}, or AZURE_STORAGE_ACCOUNT)"
         )
     if not re.fullmatch(r"[a-z0-9]{3,24}", account):
         raise RemoteConfigError(
@@ -438,6 +438,34 @@ class AzureStore(PagedStore):
     def _blob(self, key: str) -> BlobClient:
         return self._containers().get_blob_client(self._prefix + key)
 
+    # -- beyond the Store protocol: what import-url records of an Azure source --
+
+    async def list_etags(self, prefix: str) -> AsyncIterator[tuple[str, int, str]]:
+        """``(key, size, etag)`` of every blob under ``prefix``, the etag as
+        the SDK gives it (the header's value, quotes included)."""
+        start = len(self._prefix)
+        token: str | None = None
+        while True:
+            objects, token = await self._list_page(self._prefix + prefix, token, _LIST_PAGE)
+            for name, size, etag in objects:
+                yield name[start:], size, etag
+            if token is None:
+                return
+
+    async def blob_meta(self, key: str) -> tuple[int, str] | None:
+        """``(size, etag)`` of the blob ``key``, None if there is none."""
+
+        async def once() -> tuple[int, str] | None:
+            try:
+                props = await self._blob(key).get_blob_properties(timeout=self._timeout)
+            except Exception as e:
+                if _blob_missing(e):
+                    return None
+                raise
+            return int(props.size or 0), str(props.etag or "")
+
+        return await self._retry(once, key)
+
     # -- exists and list ------------------------------------------------------
 
     def _page_limit(self) -> int:
@@ -457,18 +485,18 @@ class AzureStore(PagedStore):
 
     async def _list_page(
         self, prefix: str, token: str | None, size: int
-    ) -> tuple[builtins.list[tuple[str, int]], str | None]:
-        """One page of (full name, size) under ``prefix``, and the next page's token."""
+    ) -> tuple[builtins.list[tuple[str, int, str]], str | None]:
+        """One page of (full name, size, etag) under ``prefix``, and the next page's token."""
 
-        async def once() -> tuple[builtins.list[tuple[str, int]], str | None]:
+        async def once() -> tuple[builtins.list[tuple[str, int, str]], str | None]:
             paged = self._containers().list_blobs(
                 name_starts_with=prefix, results_per_page=size, timeout=self._timeout
             )
             pages = paged.by_page(continuation_token=token)
-            objects: builtins.list[tuple[str, int]] = []
+            objects: builtins.list[tuple[str, int, str]] = []
             async for page in pages:
                 async for blob in page:
-                    objects.append((blob.name, int(blob.size or 0)))
+                    objects.append((blob.name, int(blob.size or 0), blob.etag or ""))
                 break
             return objects, getattr(pages, "continuation_token", None) or None
 

@@ -276,6 +276,34 @@ class GCSStore(PagedStore):
             await self._session.close()
             self._session = None
 
+    # -- beyond the Store protocol: what import-url records of a GCS source ----
+
+    async def list_etags(self, prefix: str) -> AsyncIterator[tuple[str, int, str]]:
+        """``(key, size, etag)`` of every object under ``prefix``, the etag
+        as the JSON API gives it (base64)."""
+        start = len(self._prefix)
+        token: str | None = None
+        while True:
+            objects, token = await self._list_page(self._prefix + prefix, token, _LIST_PAGE)
+            for name, size, etag in objects:
+                yield name[start:], size, etag
+            if token is None:
+                return
+
+    async def object_meta(self, key: str) -> tuple[int, str, str] | None:
+        """``(size, etag, generation)`` of the object ``key``, None if there is none."""
+        url = f"{self._objects_url}/{_name(self._prefix + key)}?fields=size,etag,generation"
+
+        async def once() -> Any:
+            async with self._request("GET", url, key, ok=(200, 404)) as resp:
+                return None if resp.status == 404 else await self._json(resp)
+
+        meta = await self._retry(once)
+        if meta is None:
+            await self._check_bucket()
+            return None
+        return int(meta.get("size", 0)), str(meta.get("etag", "")), str(meta.get("generation", ""))
+
     # -- exists and list ------------------------------------------------------
 
     def _page_limit(self) -> int:
@@ -295,13 +323,15 @@ class GCSStore(PagedStore):
 
     async def _list_page(
         self, prefix: str, token: str | None, size: int
-    ) -> tuple[builtins.list[tuple[str, int]], str | None]:
-        """One page of (full name, size) under ``prefix``, and the next page's token."""
+    ) -> tuple[builtins.list[tuple[str, int, str]], str | None]:
+        """One page of (full name, size, etag) under ``prefix``, and the next
+        page's token (the etag is what import-url records, a few bytes more
+        per entry for every other listing)."""
         params = {
             "prefix": prefix,
             "maxResults": str(size),
             "projection": "noAcl",
-            "fields": "items(name,size),nextPageToken",
+            "fields": "items(name,size,etag),nextPageToken",
         }
         if token:
             params["pageToken"] = token
@@ -314,7 +344,9 @@ class GCSStore(PagedStore):
                 return await self._json(resp)
 
         page = await self._retry(once)
-        objects = [(o["name"], int(o.get("size", 0))) for o in page.get("items", ())]
+        objects = [
+            (o["name"], int(o.get("size", 0)), o.get("etag", "")) for o in page.get("items", ())
+        ]
         return objects, page.get("nextPageToken") or None
 
     async def _check_bucket(self) -> None:

@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 from bale.console import debug
 from bale.exceptions import one_line
 from bale.remotes.errors import RemoteAuthError, RemoteConfigError
+from bale.remotes.support import option_setter
 
 if TYPE_CHECKING:
     import google.auth.credentials
@@ -273,7 +274,7 @@ def _default(name: str) -> GcsCredentials:
             f"remote '{name}': no Google credentials found (no credentialpath, "
             "GOOGLE_APPLICATION_CREDENTIALS, 'gcloud auth application-default login' "
             "credentials or metadata server); set credentialpath with "
-            "'bale remote modify --local', or allow_anonymous_login for a public bucket"
+            f"{option_setter(name)}, or allow_anonymous_login for a public bucket"
         ) from None
     return GcsCredentials(name, _describe_default(creds), creds)
 

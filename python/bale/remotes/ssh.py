@@ -90,6 +90,7 @@ from bale.remotes.store import (
     sink_for,
     temp_key,
 )
+from bale.remotes.support import option_setter
 
 with warnings.catch_warnings():
     # asyncssh still names DSA keys, which cryptography deprecates; the
@@ -140,7 +141,7 @@ def parse_url(name: str, url: str) -> _Target:
     if parts.password is not None:
         raise RemoteConfigError(
             f"remote '{name}': put the SSH password in the password option "
-            "(bale remote modify --local), not in the URL"
+            f"({option_setter(name)}), not in the URL"
         )
     try:
         port = parts.port
@@ -402,6 +403,50 @@ class SSHStore(DirectoryStore):
                     out.append((head + leaf, None))
                 elif mode is None or stat.S_ISREG(mode):
                     out.append((head + leaf, entry.attrs.size or 0))
+            return out
+
+        return await self._run("list", directory or "/", once)
+
+    # -- beyond the Store protocol: reading an ssh:// URL for import-url -----
+
+    async def stat_key(self, key: str) -> tuple[bool, int] | None:
+        """``(is a directory, size)`` of what ``key`` names, a symbolic link
+        followed (as sshfs's ``info``); None if nothing is there."""
+
+        async def once(channel: _Channel) -> tuple[bool, int] | None:
+            try:
+                attrs = await channel.sftp.stat(self._path(key).rstrip("/") or "/")
+            except asyncssh.SFTPNoSuchFile:
+                return None
+            mode = attrs.permissions or 0
+            return stat.S_ISDIR(mode), attrs.size or 0
+
+        return await self._run("stat", key, once)
+
+    async def list_dir(self, directory: str) -> builtins.list[tuple[str, str, int]]:
+        """``(key, kind, size)`` of each entry of ``directory`` in the
+        server's order, ``kind`` being ``file``, ``directory``, ``link`` or
+        ``other`` (not followed: readdir's attributes are lstat's)."""
+
+        async def once(channel: _Channel) -> builtins.list[tuple[str, str, int]]:
+            names = await channel.sftp.readdir(self._path(directory).rstrip("/") or "/")
+            out: builtins.list[tuple[str, str, int]] = []
+            head = f"{directory}/" if directory else ""
+            for entry in names:
+                leaf = entry.filename
+                if not isinstance(leaf, str) or leaf in ("", ".", ".."):
+                    continue
+                mode = entry.attrs.permissions or 0
+                kind = (
+                    "directory"
+                    if stat.S_ISDIR(mode)
+                    else "file"
+                    if stat.S_ISREG(mode)
+                    else "link"
+                    if stat.S_ISLNK(mode)
+                    else "other"
+                )
+                out.append((head + leaf, kind, entry.attrs.size or 0))
             return out
 
         return await self._run("list", directory or "/", once)

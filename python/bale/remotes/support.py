@@ -36,6 +36,7 @@ __all__ = [
     "check_remote",
     "check_url",
     "kind_of",
+    "option_setter",
     "refuse_options",
     "scheme_of",
 ]
@@ -90,6 +91,16 @@ _IGNORED: dict[str, dict[str, str]] = {
     "gs": {"projectname": "bale never creates or lists buckets, the only use of it"},
     "ssh": {"type": "bale copies objects to and from an ssh remote"},
 }
+
+
+def option_setter(store: str) -> str:
+    """How an option of the store named ``store`` is set, for messages: a
+    remote's with ``bale remote modify --local``; a URL source's (import-url,
+    get-url and ls-url name their store by its URL, never a remote name)
+    with ``--fs-config``."""
+    if "://" in store:
+        return "--fs-config <option>=<value>"
+    return "'bale remote modify --local'"
 
 
 def scheme_of(url: str) -> str:

@@ -44,6 +44,7 @@ from bale.remotes.errors import RemoteConfigError, RemoteError, TransientError
 from bale.remotes.http import HTTPStore, _Auth, _bool
 from bale.remotes.listing import DirectoryStore
 from bale.remotes.store import Expect, Progress, is_temp, temp_key
+from bale.remotes.support import option_setter
 
 __all__ = ["WebDAVStore", "http_url"]
 
@@ -51,6 +52,11 @@ _DAV = "{DAV:}"
 _PROPFIND = (
     b'<?xml version="1.0" encoding="utf-8"?>'
     b'<propfind xmlns="DAV:"><prop><resourcetype/><getcontentlength/></prop></propfind>'
+)
+# What import-url reads of a source: the entity tag dvc records too.
+_PROPFIND_ETAG = (
+    b'<?xml version="1.0" encoding="utf-8"?>'
+    b'<propfind xmlns="DAV:"><prop><resourcetype/><getcontentlength/><getetag/></prop></propfind>'
 )
 # Fewer wanted keys than this in one collection are HEADed; more, and one
 # PROPFIND of the collection answers for all of them.
@@ -67,7 +73,7 @@ def http_url(name: str, url: str) -> tuple[str, str | None]:
     if parts.password:
         raise RemoteConfigError(
             f"remote '{name}': put the WebDAV password in the password option "
-            "(bale remote modify --local), not in the URL"
+            f"({option_setter(name)}), not in the URL"
         )
     host = parts.hostname + (f":{parts.port}" if parts.port else "")
     return urlunsplit((scheme, host, parts.path.rstrip("/"), "", "")), parts.username
@@ -158,30 +164,64 @@ class WebDAVStore(DirectoryStore, HTTPStore):
         return await self._retry(once)
 
     def _parse(self, body: bytes, collection: str) -> builtins.list[tuple[str, int | None]]:
+        return [
+            (key, None if isdir else size)
+            for key, isdir, size, _ in self._responses(body, collection, itself=False)
+        ]
+
+    def _responses(
+        self, body: bytes, collection: str, itself: bool
+    ) -> builtins.list[tuple[str, bool, int, str | None]]:
+        """(key, is a collection, size, etag) of each resource a PROPFIND
+        answered, in the server's order; the collection asked about only
+        with ``itself``. Temporary uploads are left out."""
         try:
             root = ET.fromstring(body)
         except ET.ParseError:
             raise RemoteError(
                 f"remote '{self.name}': PROPFIND {collection or '/'}: not a WebDAV answer"
             ) from None
-        out: builtins.list[tuple[str, int | None]] = []
+        out: builtins.list[tuple[str, bool, int, str | None]] = []
         own = (self._root + collection).rstrip("/")
         for response in root.iter(f"{_DAV}response"):
             href = response.findtext(f"{_DAV}href") or ""
             path = unquote(urlsplit(href).path).rstrip("/")
-            if path == own or not path.startswith(self._root):
-                continue  # the collection itself
+            if (path == own and not itself) or not (path + "/").startswith(self._root):
+                continue
             key = path[len(self._root) :]
             if is_temp(key):
                 continue
             prop = response.find(f"{_DAV}propstat/{_DAV}prop")
             kind = prop.find(f"{_DAV}resourcetype/{_DAV}collection") if prop is not None else None
-            if kind is not None:
-                out.append((key, None))
-            else:
-                length = prop.findtext(f"{_DAV}getcontentlength") if prop is not None else None
-                out.append((key, int(length) if length and length.isdigit() else 0))
+            length = prop.findtext(f"{_DAV}getcontentlength") if prop is not None else None
+            etag = prop.findtext(f"{_DAV}getetag") if prop is not None else None
+            size = int(length) if length and length.isdigit() else 0
+            out.append((key, kind is not None, size, etag or None))
         return out
+
+    # -- beyond the Store protocol: reading a webdav:// URL for import-url --
+
+    async def props(
+        self, key: str, depth: str
+    ) -> builtins.list[tuple[str, bool, int, str | None]] | None:
+        """(key, is a collection, size, etag) of ``key`` itself (``depth``
+        ``0``) or of what the collection ``key`` holds (``1``), in the
+        server's order; None if there is no such resource."""
+
+        async def once() -> builtins.list[tuple[str, bool, int, str | None]] | None:
+            headers = {"Depth": depth, "Content-Type": "application/xml"}
+            path = f"{key}/" if depth == "1" and key else key
+            async with self._request(
+                "PROPFIND", path, data=_PROPFIND_ETAG, headers=headers
+            ) as resp:
+                if resp.status == 404:
+                    return None
+                if resp.status != 207:
+                    raise self._unexpected("PROPFIND", path, resp.status)
+                body = await resp.read()
+            return self._responses(body, key, itself=depth == "0")
+
+        return await self._retry(once)
 
     async def _collection(self, path: str) -> None:
         """Makes the collection ``path`` (from the server's root, ending
