@@ -79,6 +79,7 @@ from bale.remotes.errors import (
     Unreachable,
 )
 from bale.remotes.listing import DirectoryStore
+from bale.remotes.sftp_pipe import MORE, PipeLost, SFTPPipe, StatusError
 from bale.remotes.store import (
     Expect,
     Progress,
@@ -112,6 +113,7 @@ _INLINE_MAX = 256 * 1024
 _PART = 4 << 20
 _PARTS_IN_FLIGHT = 2
 _CONNECT_ATTEMPTS = 3
+_FX_NO_SUCH_FILE, _FX_PERMISSION_DENIED = 2, 3
 _ENCRYPTION = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr")
 _TRANSIENT = (
     asyncssh.SFTPConnectionLost,
@@ -191,6 +193,10 @@ def _number(name: str, option: str, options: Mapping[str, str]) -> float | None:
     return number
 
 
+class _NoPipe(Exception):
+    """The server gives no channel for the small-read pipe."""
+
+
 @dataclass
 class _Channel:
     """One SFTP channel and the connection it runs on."""
@@ -205,6 +211,7 @@ class _Connection:
     conn: asyncssh.SSHClientConnection
     channels: builtins.list[_Channel] = field(default_factory=list)
     opening: int = 0  # channels being opened on it
+    pipes: int = 0  # small-read pipes on it (sftp_pipe), a session each
 
 
 class SSHStore(DirectoryStore):
@@ -242,6 +249,9 @@ class SSHStore(DirectoryStore):
         self._connecting = asyncio.Lock()
         self._connect_options: asyncssh.SSHClientConnectionOptions | None = None
         self._dirs: dict[str, asyncio.Future[None]] = {}
+        self._piping: asyncio.Future[SFTPPipe] | None = None
+        self._pipes: builtins.list[SFTPPipe] = []
+        self._no_pipe = False
         self._closed = False
 
     def __repr__(self) -> str:
@@ -274,21 +284,88 @@ class SSHStore(DirectoryStore):
         return size
 
     async def read_small(self, key: str, limit: int) -> bytes | None:
-        async def once(channel: _Channel) -> bytes | None:
-            # The size first, then exactly that many bytes: four requests in
-            # all. Asking for more than the file holds costs one more request
-            # (asyncssh asks again after a short read, to find the end), and
-            # requests, not bytes, are what small files cost here.
-            async with await channel.sftp.open(self._path(key), "rb") as f:
-                size = (await f.stat()).size or 0
-                if size > limit:
-                    return None
-                data = await _read(f, size, 0) if size else b""
-            if len(data) != size:
-                raise TransientError(f"remote '{self.name}': {key}: short read")
-            return data
+        if not self._no_pipe:
+            data = await retrying(
+                lambda: self._pipe_read(key, limit), attempts=_CONNECT_ATTEMPTS + 1
+            )
+            if data is not MORE:
+                assert isinstance(data, bytes)
+                return data
+        return await self._run("read", key, lambda c: self._read_small(c, key, limit))
 
-        return await self._run("read", key, once)
+    async def _pipe_read(self, key: str, limit: int) -> bytes | object:
+        """``key`` whole through the pipe (see :mod:`bale.remotes.sftp_pipe`),
+        or MORE when it is larger than one read or there is no pipe."""
+        pipe = await self._pipe()
+        if pipe is None:
+            return MORE
+        try:
+            return await pipe.read(self._path(key).encode(), limit)
+        except StatusError as e:
+            if e.code == _FX_NO_SUCH_FILE:
+                raise ObjectNotFound(f"remote '{self.name}': no object {key}") from None
+            if e.code == _FX_PERMISSION_DENIED:
+                raise RemoteError(
+                    f"remote '{self.name}': read {key}: permission denied on the server"
+                ) from None
+            raise RemoteError(f"remote '{self.name}': read {key}: the server says {e}") from None
+        except PipeLost as e:
+            raise TransientError(
+                f"remote '{self.name}': read {key}: connection lost ({_reason(e)})"
+            ) from None
+
+    async def _pipe(self) -> SFTPPipe | None:
+        """The pipe for small reads, opened once (again after it broke);
+        None when the server will not give it a channel."""
+        piping = self._piping
+        if piping is None or (
+            piping.done()
+            and (piping.cancelled() or piping.exception() is not None or piping.result().broken)
+        ):
+            piping = self._piping = asyncio.ensure_future(self._open_pipe())
+        try:
+            return await asyncio.shield(piping)
+        except _NoPipe:
+            self._no_pipe = True
+            return None
+
+    async def _open_pipe(self) -> SFTPPipe:
+        channel = await self._acquire()
+        connection = channel.conn
+        # the server's largest read, as asyncssh learnt it
+        pipe = SFTPPipe(channel.sftp.limits.max_read_len)
+        connection.pipes += 1  # a session slot, as a channel takes one
+        try:
+            await pipe.start(connection.conn, self._timeout)
+        except BaseException as e:
+            connection.pipes -= 1
+            pipe.close()
+            if isinstance(e, (asyncssh.ChannelOpenError, PipeLost)):
+                # no room for one more channel, or an SFTP other than
+                # version 3: small reads go the ordinary way
+                raise _NoPipe() from None
+            if isinstance(e, (asyncssh.Error, ConnectionError, asyncio.TimeoutError)):
+                lost = connection.conn.is_closed()
+                if lost:
+                    self._drop(channel)
+                raise self._error("open", "SFTP", e, lost) from None
+            raise
+        finally:
+            channel.busy -= 1
+        self._pipes = [p for p in self._pipes if not p.broken] + [pipe]
+        return pipe
+
+    async def _read_small(self, channel: _Channel, key: str, limit: int) -> bytes | None:
+        """``key`` whole if it is at most ``limit`` bytes, over asyncssh's
+        client: the size first, then the bytes (larger than one read)."""
+        async with await channel.sftp.open(self._path(key), "rb") as f:
+            size = (await f.stat()).size or 0
+            if size > limit:
+                return None
+            data = await _read(f, size, 0) if size else b""
+        if len(data) != size:
+            raise TransientError(f"remote '{self.name}': {key}: short read")
+        return data
 
     async def put(
         self,
@@ -318,6 +395,8 @@ class SSHStore(DirectoryStore):
     async def close(self) -> None:
         self._closed = True
         connections, self._connections, self._channels = self._connections, [], []
+        for pipe in self._pipes:
+            pipe.close()
         for connection in connections:
             for channel in connection.channels:
                 channel.sftp.exit()
@@ -576,7 +655,7 @@ class SSHStore(DirectoryStore):
                 (
                     c
                     for c in self._connections
-                    if len(c.channels) + c.opening < self._per_connection
+                    if len(c.channels) + c.opening + c.pipes < self._per_connection
                 ),
                 None,
             )
