@@ -17,8 +17,8 @@ A read asks for one more byte than the caller's limit, at most the server's
 largest read (``limits@openssh.com``, else 16 KiB, as asyncssh assumes).
 SFTP promises that a read of a regular file returns what was asked or all
 up to its end, so a shorter answer is the whole object; an answer of the
-full size is reported as :data:`MORE`, and the caller reads that object the
-ordinary way. Whatever arrives is hashed by the engine before it is
+full size is reported as :class:`More`, and the caller reads the rest of
+that object the ordinary way. Whatever arrives is hashed by the engine before it is
 trusted, so a server that broke the promise would fail the pull, never
 corrupt the cache.
 """
@@ -32,11 +32,16 @@ from typing import Any
 
 import asyncssh
 
-__all__ = ["MORE", "PipeLost", "SFTPPipe", "StatusError"]
+__all__ = ["More", "PipeLost", "SFTPPipe", "StatusError"]
 
-#: What :meth:`SFTPPipe.read` returns for an object that may be larger than
-#: one read: the caller reads it another way.
-MORE = object()
+class More:
+    """What :meth:`SFTPPipe.read` returns for an object that may be larger
+    than one read: its first bytes; the caller reads the rest another way."""
+
+    __slots__ = ("prefix",)
+
+    def __init__(self, prefix: bytes) -> None:
+        self.prefix = prefix
 
 _INIT, _VERSION = 1, 2
 _OPEN, _CLOSE, _READ = 3, 4, 5
@@ -116,15 +121,15 @@ class SFTPPipe:
             self._chan.close()
         self._lost(None)
 
-    async def read(self, path: bytes, limit: int) -> bytes | object:
+    async def read(self, path: bytes, limit: int) -> bytes | More:
         """The whole file at ``path`` if it is at most ``limit`` bytes and
-        fits one read, else :data:`MORE`. Raises :class:`StatusError` (the
+        fits one read, else its first bytes as :class:`More`. Raises :class:`StatusError` (the
         server's refusal, ``SFTPNoSuchFile``'s code for a missing file) or
         :class:`PipeLost`."""
         if self.broken is not None:
             raise PipeLost(str(self.broken))
         ask = min(limit + 1, self._max_read)
-        done: asyncio.Future[bytes | object] = self._loop.create_future()
+        done: asyncio.Future[bytes | More] = self._loop.create_future()
 
         def opened(kind: int, body: bytes) -> None:
             if kind != _HANDLE:
@@ -142,7 +147,7 @@ class SFTPPipe:
                     return
                 if kind == _DATA:
                     data = body[4 : 4 + _U32.unpack_from(body)[0]]
-                    done.set_result(MORE if len(data) >= ask else data)
+                    done.set_result(More(data) if len(data) >= ask else data)
                 elif kind == _STATUS and _U32.unpack_from(body)[0] == _FX_EOF:
                     done.set_result(b"")
                 else:

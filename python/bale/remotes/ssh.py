@@ -79,7 +79,7 @@ from bale.remotes.errors import (
     Unreachable,
 )
 from bale.remotes.listing import DirectoryStore
-from bale.remotes.sftp_pipe import MORE, PipeLost, SFTPPipe, StatusError
+from bale.remotes.sftp_pipe import More, PipeLost, SFTPPipe, StatusError
 from bale.remotes.store import (
     Expect,
     Progress,
@@ -87,6 +87,7 @@ from bale.remotes.store import (
     UploadSource,
     bounded,
     is_temp,
+    part_ranges,
     retrying,
     sink_for,
     temp_key,
@@ -284,21 +285,22 @@ class SSHStore(DirectoryStore):
         return size
 
     async def read_small(self, key: str, limit: int) -> bytes | None:
+        prefix = b""
         if not self._no_pipe:
             data = await retrying(
                 lambda: self._pipe_read(key, limit), attempts=_CONNECT_ATTEMPTS + 1
             )
-            if data is not MORE:
-                assert isinstance(data, bytes)
+            if not isinstance(data, More):
                 return data
-        return await self._run("read", key, lambda c: self._read_small(c, key, limit))
+            prefix = data.prefix
+        return await self._run("read", key, lambda c: self._read_small(c, key, limit, prefix))
 
-    async def _pipe_read(self, key: str, limit: int) -> bytes | object:
+    async def _pipe_read(self, key: str, limit: int) -> bytes | More:
         """``key`` whole through the pipe (see :mod:`bale.remotes.sftp_pipe`),
-        or MORE when it is larger than one read or there is no pipe."""
+        or More when it is larger than one read or there is no pipe."""
         pipe = await self._pipe()
         if pipe is None:
-            return MORE
+            return More(b"")
         try:
             return await pipe.read(self._path(key).encode(), limit)
         except StatusError as e:
@@ -355,14 +357,18 @@ class SSHStore(DirectoryStore):
         self._pipes = [p for p in self._pipes if not p.broken] + [pipe]
         return pipe
 
-    async def _read_small(self, channel: _Channel, key: str, limit: int) -> bytes | None:
+    async def _read_small(
+        self, channel: _Channel, key: str, limit: int, prefix: bytes
+    ) -> bytes | None:
         """``key`` whole if it is at most ``limit`` bytes, over asyncssh's
-        client: the size first, then the bytes (larger than one read)."""
+        client: the size first, then the bytes after ``prefix`` (its first
+        bytes, already read)."""
         async with await channel.sftp.open(self._path(key), "rb") as f:
             size = (await f.stat()).size or 0
             if size > limit:
                 return None
-            data = await _read(f, size, 0) if size else b""
+            rest = size - len(prefix)
+            data = prefix + await _read(f, rest, len(prefix)) if rest > 0 else prefix[:size]
         if len(data) != size:
             raise TransientError(f"remote '{self.name}': {key}: short read")
         return data
@@ -419,23 +425,37 @@ class SSHStore(DirectoryStore):
         byte_range: tuple[int, int] | None,
     ) -> int:
         """Writes the object (or its range) into ``out``; returns the bytes written."""
-        async with await channel.sftp.open(self._path(key), "rb") as f:
+        # block_size=0: each read below is one request. asyncssh's own
+        # parallel read of a part gathers its blocks into a bytearray and
+        # copies that into bytes, which cost more client CPU than the
+        # decryption; here the blocks of a part go to the sink as they are.
+        block = channel.sftp.limits.max_read_len
+        async with await channel.sftp.open(self._path(key), "rb", block_size=0) as f:
             size = (await f.stat()).size or 0
             start, end = byte_range if byte_range is not None else (0, size)
             if end > size:
                 raise RemoteError(f"remote '{self.name}': object {key} ends before byte {end}")
 
+            async def piece(offset: int, want: int) -> bytes:
+                data = await _read(f, want, offset)
+                while len(data) < want:  # a server may answer a read in parts
+                    more = await _read(f, want - len(data), offset + len(data))
+                    if not more:
+                        raise TransientError(f"remote '{self.name}': {key}: short read")
+                    data += more
+                return data
+
             async def part(offset: int) -> None:
                 want = min(_PART, end - offset)
-                data = await _read(f, want, offset)
-                if len(data) != want:
-                    raise TransientError(f"remote '{self.name}': {key}: short read")
+                pieces = await asyncio.gather(
+                    *(piece(o, n) for o, n in part_ranges(offset + want, block, offset))
+                )
                 if want <= _INLINE_MAX:
-                    out.write(data, offset - start)
+                    out.writev(pieces, offset - start)
                 else:
                     # In a thread: a sink may do real work per write (the
                     # engine hashes a download, or stores a pack's objects).
-                    await asyncio.to_thread(out.write, data, offset - start)
+                    await asyncio.to_thread(out.writev, pieces, offset - start)
                 if progress is not None:
                     progress(want)
 
@@ -511,11 +531,31 @@ class SSHStore(DirectoryStore):
                     progress(len(data))
             else:
                 source = await asyncio.to_thread(UploadSource, src, expect)
+                # The next part is read (and hashed) while the ones before
+                # it are written: reading and sending take turns otherwise.
+                writes: set[asyncio.Future[Any]] = set()
                 try:
                     offset = 0
                     async for chunk in source.chunks(_PART, progress):
-                        await f.write(chunk, offset)
+                        writes.add(asyncio.ensure_future(f.write(chunk, offset)))
                         offset += len(chunk)
+                        while len(writes) >= _PARTS_IN_FLIGHT:
+                            done, writes = await asyncio.wait(
+                                writes, return_when=asyncio.FIRST_COMPLETED
+                            )
+                            for write in done:
+                                write.result()
+                    while writes:
+                        done, writes = await asyncio.wait(
+                            writes, return_when=asyncio.FIRST_COMPLETED
+                        )
+                        for write in done:
+                            write.result()
+                except BaseException:
+                    for write in writes:
+                        write.cancel()
+                    await asyncio.gather(*writes, return_exceptions=True)
+                    raise
                 finally:
                     source.close()
         await self._rename(sftp, temp, key)
