@@ -34,6 +34,7 @@ import asyncssh
 
 __all__ = ["More", "PipeLost", "SFTPPipe", "StatusError"]
 
+
 class More:
     """What :meth:`SFTPPipe.read` returns for an object that may be larger
     than one read: its first bytes; the caller reads the rest another way."""
@@ -42,6 +43,7 @@ class More:
 
     def __init__(self, prefix: bytes) -> None:
         self.prefix = prefix
+
 
 _INIT, _VERSION = 1, 2
 _OPEN, _CLOSE, _READ = 3, 4, 5
