@@ -16,15 +16,18 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TypeVar
 
+import asyncssh
 import pytest
 
 from bale.exceptions import CorruptObjectError
 from bale.remotes.errors import (
+    ObjectNotFound,
     RemoteAuthError,
     RemoteConfigError,
     RemoteError,
     RemoteUnreachableError,
 )
+from bale.remotes.sftp_pipe import SFTPPipe
 from bale.remotes.ssh import SSHStore
 from tests.remotes.sshd import ALIAS, SSHServer, keygen
 
@@ -285,3 +288,72 @@ def test_bad_urls_and_options_are_config_errors() -> None:
         with pytest.raises(RemoteConfigError) as e:
             SSHStore("ssh", url, options)
         assert message in str(e.value) and "s3cret" not in str(e.value)
+
+
+def test_small_reads_through_the_pipe_give_every_size_whole(
+    server: SSHServer, tmp_path: Path
+) -> None:
+    """Small reads go through sftp_pipe (one read each, a short answer is
+    the whole object); sizes around the server's largest read and the limit
+    take the ordinary way for their rest, or come back None."""
+    root = tmp_path / "remote"
+    limit = 1 << 20
+    sizes = [0, 1, 5000, 261119, 261120, 261121, 600_000, limit, limit + 1, 3 << 20]
+    objects = {f"files/md5/{i:02x}/{'d' * 30}": os.urandom(n) for i, n in enumerate(sizes)}
+    for key, data in objects.items():
+        (root / key).parent.mkdir(parents=True, exist_ok=True)
+        (root / key).write_bytes(data)
+
+    async def body(s: SSHStore) -> list[bytes | None]:
+        return list(await asyncio.gather(*(s.read_small(k, limit) for k in objects)))
+
+    got = _run(server.url(root), {"keyfile": str(server.keyfile)}, body, jobs=8)
+    want = [d if len(d) <= limit else None for d in objects.values()]
+    assert [len(g) if g is not None else None for g in got] == [
+        len(w) if w is not None else None for w in want
+    ]
+    assert got == want
+
+    async def missing(s: SSHStore) -> None:
+        await s.read_small("files/md5/ff/" + "e" * 30, limit)
+
+    with pytest.raises(ObjectNotFound):
+        _run(server.url(root), {"keyfile": str(server.keyfile)}, missing)
+
+
+def test_a_small_read_after_the_connection_dropped_opens_a_new_pipe(
+    server: SSHServer, tmp_path: Path
+) -> None:
+    root = tmp_path / "remote"
+    (root / KEY).parent.mkdir(parents=True)
+    (root / KEY).write_bytes(b"object")
+
+    async def body(s: SSHStore) -> list[bytes | None]:
+        first = await s.read_small(KEY, 100)
+        for connection in s._connections:
+            connection.conn.abort()
+        await asyncio.sleep(0.1)
+        return [first, await s.read_small(KEY, 100)]
+
+    assert _run(server.url(root), {"keyfile": str(server.keyfile)}, body) == [b"object"] * 2
+
+
+def test_without_a_channel_for_the_pipe_small_reads_go_the_ordinary_way(
+    server: SSHServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "remote"
+    (root / KEY).parent.mkdir(parents=True)
+    (root / KEY).write_bytes(b"object")
+    refused: list[int] = []
+
+    async def no_channel(self: SFTPPipe, *args: object) -> None:
+        refused.append(1)
+        raise asyncssh.ChannelOpenError(asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED, "no")
+
+    monkeypatch.setattr(SFTPPipe, "start", no_channel)
+
+    async def body(s: SSHStore) -> list[bytes | None]:
+        return [await s.read_small(KEY, 100) for _ in range(3)]
+
+    assert _run(server.url(root), {"keyfile": str(server.keyfile)}, body) == [b"object"] * 3
+    assert refused == [1]  # asked once, then never again
