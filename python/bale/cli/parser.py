@@ -24,8 +24,12 @@ GROUPS = {
     "metrics": ("metrics", "params"),
     "dag": ("dag",),
     "experiments": ("exp",),
+    "project": ("root",),
     "about": ("version", "doctor"),
 }
+
+#: Other names of commands, as dvc's: the parser builds the command they name.
+ALIASES = {"mv": "move"}
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -46,7 +50,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     commands = Commands(sub, only)
     for group, names in GROUPS.items():
-        if only is None or only in names:
+        if only is None or ALIASES.get(only, only) in names:
             importlib.import_module(f"bale.cli.{group}").register(commands)
     if only is not None and not commands.built:
         return build_parser()
