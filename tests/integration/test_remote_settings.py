@@ -163,7 +163,8 @@ def test_an_unhonourable_option_dvc_wrote_fails_the_push_before_anything_moves(
     run("dvc", "remote", "modify", "--local", "s3", "version_aware", "true")
     err = run("bale", "push", ok=False).stderr
     assert err == (
-        "ERROR: .dvc/config.local: remote 's3': option 'version_aware' is not supported by bale yet\n"
+        "ERROR: .dvc/config.local: remote 's3': "
+        "option 'version_aware' is not supported by bale yet\n"
     )
 
 
