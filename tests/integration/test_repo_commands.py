@@ -1,4 +1,4 @@
-"""The repository commands (issue 24): ``root``, each run by bale and by
+"""The repository commands (issue 24): ``root``, ``check-ignore``, each run by bale and by
 dvc 3.67.1 on twin repositories of the same shape, comparing what they
 print, the files they write and their exit status."""
 
@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from .conftest import Run, make_repo
+from .conftest import Run, _run, make_repo, write_tree
 
 pytestmark = pytest.mark.usefixtures("isolated_config")
 
@@ -53,3 +54,71 @@ def test_root_is_the_relative_path_to_the_repository_as_dvc_prints_it(
     outside.mkdir()
     err = run("bale", "root", cwd=outside, ok=False).stderr
     assert err.startswith("ERROR: ") and "not inside a bale or dvc repository" in err
+
+
+IGNORE_SHAPE = {
+    ".dvcignore": "*.tmp\n!keep.tmp\nbuild/\n",
+    "sub/.dvcignore": "/local\n",
+    "x.tmp": "",
+    "keep.tmp": "",
+    "y.txt": "",
+    "sub/local": "",
+    "sub/deeper/local": "",
+    "build/x/g": "",
+}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        # ignored by a rule, re-included, by a nested file, under an ignored
+        # directory, normalised, never there, outside, never tracked names
+        (
+            "x.tmp",
+            "y.txt",
+            "keep.tmp",
+            "sub/local",
+            "sub/deeper/local",
+            "build/x/g",
+            "sub/../x.tmp",
+            "gone.tmp",
+            "../x.tmp",
+            ".git",
+            ".dvc/config",
+        ),
+        ("y.txt", "sub", "keep.tmp"),  # nothing matched: exit 1
+        ("-q", "x.tmp"),
+    ],
+)
+def test_check_ignore_prints_the_ignored_targets_and_exits_as_dvc(
+    tmp_path: Path, run: Run, args: tuple[str, ...]
+) -> None:
+    root, twin = twins(tmp_path, run)
+    for r in (root, twin):
+        write_tree(r, IGNORE_SHAPE)
+    same(run, ("check-ignore", *args), root, twin)
+
+
+def test_check_ignore_reads_stdin_until_an_empty_line_as_dvc(tmp_path: Path, run: Run) -> None:
+    root, twin = twins(tmp_path, run)
+    given = "y.txt\nsub/local\n\nx.tmp\n"
+    outs = []
+    for cmd, r in (([sys.executable, "-m", "bale"], root), (["dvc"], twin)):
+        write_tree(r, IGNORE_SHAPE)
+        p = _run([*cmd, "check-ignore", "--stdin"], r, ok=None, input=given)
+        outs.append((p.stdout, p.returncode))
+    assert outs[0] == outs[1] == ("sub/local\n", 0)
+
+
+def test_check_ignore_refuses_what_it_cannot_answer_in_one_line(tmp_path: Path, run: Run) -> None:
+    root, _ = twins(tmp_path, run)
+    for args, word in [
+        ((), "name targets or give --stdin"),
+        (("--stdin", "x"), "cannot go together"),
+        (("-n", "x"), "-n needs --details"),
+        # bale's deliberate gap: see cmd_check_ignore
+        (("-d", "x"), "--details is not supported"),
+    ]:
+        err = run("bale", "check-ignore", *args, cwd=root, ok=False).stderr
+        assert err.startswith("ERROR: check-ignore: ") and word in err
+        assert err.count("\n") == 1

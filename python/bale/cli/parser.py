@@ -24,7 +24,7 @@ GROUPS = {
     "metrics": ("metrics", "params"),
     "dag": ("dag",),
     "experiments": ("exp",),
-    "project": ("root",),
+    "project": ("root", "check-ignore"),
     "about": ("version", "doctor"),
 }
 

@@ -1,11 +1,13 @@
-"""The repository itself: ``root``."""
+"""The repository itself: ``root``, ``check-ignore``."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
+from collections.abc import Iterator
 
-from bale.cli.common import Commands
+from bale.cli.common import Commands, open_repo
 
 
 def cmd_root(args: argparse.Namespace) -> int:
@@ -18,3 +20,68 @@ def cmd_root(args: argparse.Namespace) -> int:
 
 def register(commands: Commands) -> None:
     commands.add("root", cmd_root, "Print the relative path to the root of the repository.")
+    p = commands.add(
+        "check-ignore",
+        cmd_check_ignore,
+        "Check whether files or directories are excluded by .dvcignore. "
+        "Exits 0 when some target is, 1 when none is.",
+    )
+    p.add_argument(
+        "-d",
+        "--details",
+        action="store_true",
+        help="show the excluding pattern with each path (not supported by bale yet)",
+    )
+    p.add_argument("-a", "--all", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument(
+        "-n",
+        "--non-matching",
+        action="store_true",
+        help="with --details, list the paths no pattern matches too",
+    )
+    p.add_argument(
+        "--stdin",
+        action="store_true",
+        help="read paths from standard input, one a line, instead of TARGETS",
+    )
+    p.add_argument("targets", nargs="*", metavar="TARGETS", help="file or directory paths to check")
+
+
+def cmd_check_ignore(args: argparse.Namespace) -> int:
+    from bale.exceptions import TargetError
+    from bale.ops.check_ignore import ignored_reason
+
+    if not args.stdin and not args.targets:
+        raise TargetError("check-ignore: name targets or give --stdin")
+    if args.stdin and args.targets:
+        raise TargetError("check-ignore: targets and --stdin cannot go together")
+    if args.non_matching or args.all:
+        # dvc's rule: they only change what --details lists
+        raise TargetError(f"check-ignore: {'-n' if args.non_matching else '-a'} needs --details")
+    if args.details:
+        # bale's matcher (in the engine) says whether a path is ignored, not
+        # by which line of which .dvcignore; a second matcher here, to name
+        # it, could disagree with the one that decides what bale tracks.
+        raise TargetError(
+            "check-ignore: --details is not supported by bale yet "
+            "(it cannot name the deciding .dvcignore line); run without it"
+        )
+    repo = open_repo()
+    matched = False
+    for target in _stdin_lines() if args.stdin else args.targets:
+        if ignored_reason(repo, target) is not None:
+            matched = True
+            if not args.quiet:
+                print(target, flush=args.stdin)
+    # dvc's exit status: 0 when some target is ignored, 1 when none is
+    return 0 if matched else 1
+
+
+def _stdin_lines() -> Iterator[str]:
+    """Targets, one a line, until an empty line or the end of input (dvc's
+    interactive mode: each answer is printed before the next is read)."""
+    for line in sys.stdin:
+        target = line.rstrip("\n")
+        if not target:
+            return
+        yield target
