@@ -1,4 +1,4 @@
-"""The repository commands (issue 24): ``root``, ``check-ignore``, each run by bale and by
+"""The repository commands (issue 24): ``root``, ``check-ignore``, ``move``, each run by bale and by
 dvc 3.67.1 on twin repositories of the same shape, comparing what they
 print, the files they write and their exit status."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Run, _run, make_repo, write_tree
+from .conftest import Run, _run, make_repo, read_tree, write_tree
 
 pytestmark = pytest.mark.usefixtures("isolated_config")
 
@@ -122,3 +122,86 @@ def test_check_ignore_refuses_what_it_cannot_answer_in_one_line(tmp_path: Path, 
         err = run("bale", "check-ignore", *args, cwd=root, ok=False).stderr
         assert err.startswith("ERROR: check-ignore: ") and word in err
         assert err.count("\n") == 1
+
+
+def _workspace(root: Path) -> dict[str, bytes]:
+    """The files a command may write: everything but git's and the caches'."""
+    return {
+        k: v
+        for k, v in read_tree(root).items()
+        if not k.startswith((".git/", ".dvc/tmp/", ".dvc/cache/"))
+    }
+
+
+def _hint(stdout: str) -> set[str]:
+    """The files of a ``git add`` hint (dvc's order follows a set; bale sorts)."""
+    line = next(ln for ln in stdout.splitlines() if ln.startswith("\tgit add "))
+    return set(line.split()[2:])
+
+
+MOVE_SHAPE = {"data/a": "a\n", "data/b/c": "c\n", "f.txt": "f\n", "g.txt": "g\n"}
+
+
+def _move_twins(tmp_path: Path, run: Run) -> tuple[Path, Path]:
+    """Twins tracking a directory, a file named by its .dvc file, and a file
+    whose .dvc file has another name (``sub/custom.dvc``)."""
+    root = make_repo(tmp_path, "--hash", "md5")
+    write_tree(root, MOVE_SHAPE)
+    run("bale", "add", "-q", "data", "f.txt", "g.txt", cwd=root)
+    (root / "sub").mkdir()
+    custom = (root / "g.txt.dvc").read_text().replace("path: g.txt", "path: ../g.txt")
+    (root / "sub" / "custom.dvc").write_text(custom)
+    (root / "g.txt.dvc").unlink()
+    run("git", "add", "-A", cwd=root)
+    run("git", "commit", "-qm", "setup", cwd=root)
+    twin = tmp_path / "twin"
+    shutil.copytree(root, twin, symlinks=True)
+    return root, twin
+
+
+@pytest.mark.parametrize(
+    "moves",
+    [
+        # the .dvc file follows its output, into another directory, and the
+        # .gitignore entries move (the root one is deleted once empty)
+        [("f.txt", "sub/f2.txt"), ("data", "sub")],
+        # a .dvc file named otherwise keeps its name; path: is made relative
+        [("g.txt", "h.txt"), ("mv", "data", "data2")],
+    ],
+)
+def test_move_writes_what_dvc_move_writes(
+    tmp_path: Path, run: Run, moves: list[tuple[str, ...]]
+) -> None:
+    root, twin = _move_twins(tmp_path, run)
+    for move in moves:
+        args = move if move[0] == "mv" else ("move", *move)
+        b = run("bale", *args, cwd=root)
+        d = run("dvc", *args, cwd=twin)
+        assert _hint(b.stdout) == _hint(d.stdout)
+        assert _workspace(root) == _workspace(twin)
+    status = [run("git", "status", "--porcelain", cwd=r).stdout for r in (root, twin)]
+    assert status[0] == status[1]
+    # and each tool reads the other's result as unchanged
+    assert run("dvc", "status", cwd=root).stdout == "Data and pipelines are up to date.\n"
+    assert run("bale", "status", cwd=twin).stdout == "Data and pipelines are up to date.\n"
+
+
+def test_move_refuses_stage_outputs_and_untracked_paths_as_dvc(tmp_path: Path, run: Run) -> None:
+    root, twin = _move_twins(tmp_path, run)
+    (root / "dvc.yaml").write_text(
+        "stages:\n  s:\n    cmd: echo x > out.txt\n    outs: [out.txt]\n"
+    )
+    run("dvc", "repro", "-q", cwd=root)
+    shutil.rmtree(twin)
+    shutil.copytree(root, twin, symlinks=True)
+    for args, why in (
+        (("move", "out.txt", "o2.txt"), "is an output of stage 's'"),
+        (("move", "nothing", "x"), "not tracked by any .dvc file"),
+    ):
+        before = _workspace(root)
+        b = run("bale", *args, cwd=root, ok=False)
+        if args[1] == "out.txt":
+            run("dvc", *args, cwd=twin, ok=False)
+        assert b.stderr.startswith("ERROR: ") and b.stderr.count("\n") == 1, b.stderr
+        assert why in b.stderr
+        assert _workspace(root) == before

@@ -24,7 +24,7 @@ GROUPS = {
     "metrics": ("metrics", "params"),
     "dag": ("dag",),
     "experiments": ("exp",),
-    "project": ("root", "check-ignore"),
+    "project": ("root", "check-ignore", "move"),
     "about": ("version", "doctor"),
 }
 

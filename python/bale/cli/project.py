@@ -1,4 +1,4 @@
-"""The repository itself: ``root``, ``check-ignore``."""
+"""The repository itself: ``root``, ``check-ignore``, ``move``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Iterator
 
-from bale.cli.common import Commands, open_repo
+from bale.cli.common import Commands, git_add_hint, open_repo
 
 
 def cmd_root(args: argparse.Namespace) -> int:
@@ -45,6 +45,15 @@ def register(commands: Commands) -> None:
         help="read paths from standard input, one a line, instead of TARGETS",
     )
     p.add_argument("targets", nargs="*", metavar="TARGETS", help="file or directory paths to check")
+    p = commands.add(
+        "move",
+        cmd_move,
+        "Rename or move a data file or directory that a .dvc file tracks. The .dvc file "
+        "is updated, and renamed too when it is named after the data.",
+        aliases=("mv",),
+    )
+    p.add_argument("src", help="the tracked file or directory")
+    p.add_argument("dst", help="where it goes (into it, when it is a directory)")
 
 
 def cmd_check_ignore(args: argparse.Namespace) -> int:
@@ -75,6 +84,17 @@ def cmd_check_ignore(args: argparse.Namespace) -> int:
                 print(target, flush=args.stdin)
     # dvc's exit status: 0 when some target is ignored, 1 when none is
     return 0 if matched else 1
+
+
+def cmd_move(args: argparse.Namespace) -> int:
+    from bale import scm
+    from bale.ops.move import move
+
+    repo = open_repo()
+    result = move(repo, args.src, args.dst)
+    if not args.quiet and not repo.config.core_autostage() and scm.uses_git(repo):
+        print(git_add_hint(repo.root, [str(p) for p in result.changed]))
+    return 0
 
 
 def _stdin_lines() -> Iterator[str]:
