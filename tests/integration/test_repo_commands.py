@@ -205,3 +205,54 @@ def test_move_refuses_stage_outputs_and_untracked_paths_as_dvc(tmp_path: Path, r
         assert b.stderr.startswith("ERROR: ") and b.stderr.count("\n") == 1, b.stderr
         assert why in b.stderr
         assert _workspace(root) == before
+
+
+PIPELINE = """\
+stages:
+  # a comment that must survive
+  train:
+    cmd: cp data.txt model.txt   # and this one
+    deps: [data.txt]
+    outs:
+    - model.txt
+  loop:
+    foreach: [x, y]
+    do:
+      cmd: echo ${item} > out_${item}.txt
+      outs: ["out_${item}.txt"]
+"""
+
+
+def test_freeze_and_unfreeze_write_what_dvc_writes_and_repro_honours_them(
+    tmp_path: Path, run: Run
+) -> None:
+    root = make_repo(tmp_path, "--hash", "md5")
+    write_tree(
+        root,
+        {
+            "dvc.yaml": PIPELINE,
+            "sub/dvc.yaml": "stages:\n  prep:\n    cmd: echo p > p.txt\n    outs: [p.txt]\n",
+            "data.txt": "1\n",
+            "f.txt": "f\n",
+        },
+    )
+    run("bale", "add", "-q", "f.txt", cwd=root)
+    run("bale", "repro", "-q", "--all-pipelines", cwd=root)
+    twin = tmp_path / "twin"
+    shutil.copytree(root, twin, symlinks=True)
+    # found, parametrized, a group, in another dvc.yaml, a .dvc file, an
+    # output; a failure does not stop the next target, and the status is 1
+    targets = ("train", "loop@x", "loop", "sub/dvc.yaml:prep", "f.txt.dvc", "f.txt", "f.txt.dvc")
+    for cmd in ("freeze", "unfreeze", "freeze"):
+        b = same(run, (cmd, *targets), root, twin)
+        assert b.returncode == 1 and b.stderr.count("ERROR: ") == 3, b.stderr
+        assert _workspace(root) == _workspace(twin), cmd
+    assert "    frozen: true\n" in (root / "dvc.yaml").read_text()
+    # a frozen stage is not run, though its dependency changed
+    (root / "data.txt").write_text("2\n")
+    assert run("bale", "status", "-q", cwd=root).returncode == 0
+    run("bale", "repro", "-q", "train", cwd=root)
+    assert (root / "model.txt").read_text() == "1\n"
+    run("bale", "unfreeze", "-q", "train", cwd=root)
+    run("bale", "repro", "-q", "train", cwd=root)
+    assert (root / "model.txt").read_text() == "2\n"

@@ -20,7 +20,7 @@ GROUPS = {
     "share": ("get", "import", "update", "ls"),
     "urls": ("import-url", "get-url", "ls-url", "list-url"),
     "remote": ("remote",),
-    "pipeline": ("repro", "stage", "lineage"),
+    "pipeline": ("repro", "stage", "freeze", "unfreeze", "lineage"),
     "metrics": ("metrics", "params"),
     "dag": ("dag",),
     "experiments": ("exp",),
