@@ -256,3 +256,55 @@ def test_freeze_and_unfreeze_write_what_dvc_writes_and_repro_honours_them(
     run("bale", "unfreeze", "-q", "train", cwd=root)
     run("bale", "repro", "-q", "train", cwd=root)
     assert (root / "model.txt").read_text() == "2\n"
+
+
+DESTROY_SHAPE = {
+    "data.txt": "1\n",
+    "d/a": "a\n",
+    "d/b/c": "c\n",
+    "sub/params.yaml": "x: 1\n",
+    "sub/dvc.yaml": "stages:\n  s:\n    cmd: cp ../data.txt o.txt\n    deps: [../data.txt]\n"
+    "    outs: [o.txt]\n",
+}
+
+
+def test_destroy_removes_what_dvc_destroy_removes(tmp_path: Path, run: Run) -> None:
+    root = make_repo(tmp_path, "--hash", "md5")
+    write_tree(root, DESTROY_SHAPE)
+    run("bale", "add", "-q", "data.txt", "d", cwd=root)
+    run("bale", "repro", "-q", "--all-pipelines", cwd=root)
+    twin = tmp_path / "twin"
+    shutil.copytree(root, twin, symlinks=True)
+    # Without -f and no terminal to ask, both refuse and change nothing.
+    # dvc prints its question all the same (to stdout); bale asks only a
+    # terminal, so a script's output holds no question nobody can answer.
+    before = _workspace(root)
+    run("bale", "destroy", cwd=root, ok=False)
+    assert run("dvc", "destroy", cwd=twin, ok=False).stdout.startswith("This will destroy")
+    assert _workspace(root) == before
+    same(run, ("destroy", "-f"), root, twin)
+    after = read_tree(root)
+    assert after == read_tree(twin)
+    assert {k for k in after if not k.startswith(".git/")} == {
+        ".gitignore",  # dvc leaves its entries
+        "data.txt",
+        "d/a",
+        "d/b/c",
+        "sub/.gitignore",
+        "sub/o.txt",
+        "sub/params.yaml",
+    }
+
+
+def test_destroy_leaves_linked_data_as_plain_writable_files(tmp_path: Path, run: Run) -> None:
+    root = make_repo(tmp_path, "--hash", "md5")
+    write_tree(root, DESTROY_SHAPE)
+    run("bale", "config", "cache.type", "symlink", cwd=root)
+    run("bale", "add", "-q", "data.txt", "d", cwd=root)
+    assert (root / "d" / "a").is_symlink()
+    run("bale", "destroy", "-f", cwd=root)
+    for name in ("data.txt", "d/a", "d/b/c"):
+        path = root / name
+        assert not path.is_symlink() and path.read_text() == DESTROY_SHAPE[name]
+        path.write_text("writable\n")
+    assert not (root / ".dvc").exists()

@@ -1,4 +1,4 @@
-"""The repository itself: ``root``, ``check-ignore``, ``move``."""
+"""The repository itself: ``root``, ``check-ignore``, ``move``, ``destroy``."""
 
 from __future__ import annotations
 
@@ -54,6 +54,13 @@ def register(commands: Commands) -> None:
     )
     p.add_argument("src", help="the tracked file or directory")
     p.add_argument("dst", help="where it goes (into it, when it is a directory)")
+    p = commands.add(
+        "destroy",
+        cmd_destroy,
+        "Remove .dvc/ (config and cache), every .dvc file, dvc.yaml and dvc.lock, and "
+        ".dvcignore, leaving the data in the workspace as plain files.",
+    )
+    p.add_argument("-f", "--force", action="store_true", help="do not ask for confirmation")
 
 
 def cmd_check_ignore(args: argparse.Namespace) -> int:
@@ -94,6 +101,28 @@ def cmd_move(args: argparse.Namespace) -> int:
     result = move(repo, args.src, args.dst)
     if not args.quiet and not repo.config.core_autostage() and scm.uses_git(repo):
         print(git_add_hint(repo.root, [str(p) for p in result.changed]))
+    return 0
+
+
+#: dvc's question (dvc/commands/destroy.py), asked unless -f.
+DESTROY_QUESTION = (
+    "This will destroy all information about your pipelines, all data files, "
+    "as well as cache in .dvc/cache.\nAre you sure you want to continue? [y/n]: "
+)
+
+
+def cmd_destroy(args: argparse.Namespace) -> int:
+    from bale.exceptions import BaleError
+    from bale.ops.destroy import destroy
+
+    repo = open_repo()
+    if not args.force:
+        # dvc asks only a terminal; without one it refuses, as here
+        if not sys.stdin.isatty():
+            raise BaleError(f"{repo.dvc_dir}: destroy needs a confirmation: use -f to force")
+        if input(DESTROY_QUESTION).strip().lower() not in ("y", "yes"):
+            raise BaleError(f"{repo.dvc_dir}: not destroyed without a confirmation")
+    destroy(repo)
     return 0
 
 

@@ -90,4 +90,3 @@ def _stage_entry(data: dict[str, Any], name: str, rel: str) -> Any:
         # one definition makes every stage of the group: dvc will not edit it for one
         raise MetafileError(f"{rel}: cannot change the parametrized stage '{name}'")
     raise StageNotFoundError(f"{rel}: stage '{name}' not found")
-
