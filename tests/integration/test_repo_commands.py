@@ -4,6 +4,7 @@ print, the files they write and their exit status."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -308,3 +309,67 @@ def test_destroy_leaves_linked_data_as_plain_writable_files(tmp_path: Path, run:
         assert not path.is_symlink() and path.read_text() == DESTROY_SHAPE[name]
         path.write_text("writable\n")
     assert not (root / ".dvc").exists()
+
+
+def test_install_writes_dvcs_hooks_calling_bale_and_refuses_to_replace_one(
+    tmp_path: Path, run: Run
+) -> None:
+    root, twin = twins(tmp_path, run)
+    same(run, ("install",), root, twin)
+    for hook in ("post-checkout", "pre-commit", "pre-push"):
+        ours = (root / ".git" / "hooks" / hook).read_text()
+        theirs = (twin / ".git" / "hooks" / hook).read_text()
+        assert ours == theirs.replace("exec dvc ", "exec bale ")
+        # dvc makes them 0o777: bale keeps them writable by their owner only
+        assert (root / ".git" / "hooks" / hook).stat().st_mode & 0o777 == 0o755
+    before = read_tree(root / ".git" / "hooks")
+    b = same(run, ("install",), root, twin)
+    assert b.returncode == 1 and "post-checkout" in b.stderr
+    assert read_tree(root / ".git" / "hooks") == before
+
+
+def test_installed_hooks_check_out_the_data_of_the_branch_git_checks_out(
+    tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_repo(tmp_path, "--hash", "md5")
+    # the hooks call `bale` by name, as dvc's call `dvc`
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    shim = bindir / "bale"
+    shim.write_text(f'#!/bin/sh\nexec {sys.executable} -m bale "$@"\n')
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    run("bale", "install", cwd=root)
+    write_tree(root, {"data.txt": "v1\n"})
+    run("bale", "add", "-q", "data.txt", cwd=root)
+    run("git", "add", "-A", cwd=root)
+    run("git", "commit", "-qm", "v1", cwd=root)
+    run("git", "checkout", "-qb", "v2", cwd=root)
+    write_tree(root, {"data.txt": "v2\n"})
+    run("bale", "add", "-q", "data.txt", cwd=root)
+    run("git", "add", "-A", cwd=root)
+    # pre-commit: bale status (git shows a hook's output on stderr)
+    committed = run("git", "commit", "-qm", "v2", cwd=root)
+    assert committed.stderr == "Data and pipelines are up to date.\n"
+    run("git", "checkout", "-q", "-", cwd=root)
+    assert (root / "data.txt").read_text() == "v1\n"
+    # a checkout of files, not of a branch, leaves the data alone
+    (root / "data.txt").write_text("edited\n")
+    run("git", "checkout", "-q", "v2", "--", "data.txt.dvc", cwd=root)
+    assert (root / "data.txt").read_text() == "edited\n"
+
+
+def test_install_for_the_pre_commit_tool_adds_local_bale_hooks_once(
+    tmp_path: Path, run: Run
+) -> None:
+    root = make_repo(tmp_path, "--hash", "md5")
+    config = root / ".pre-commit-config.yaml"
+    config.write_text("# mine\nrepos:\n- repo: https://example.invalid/hooks\n  rev: v1\n")
+    for _ in range(2):
+        run("bale", "install", "--use-pre-commit-tool", cwd=root)
+    text = config.read_text()
+    assert text.startswith("# mine\nrepos:\n- repo: https://example.invalid/hooks\n")
+    assert text.count("- repo: local\n") == 1
+    for hook in ("pre-commit", "pre-push", "post-checkout"):
+        assert f"    entry: bale git-hook {hook}\n" in text
+    assert not (root / ".git" / "hooks" / "pre-push").exists()

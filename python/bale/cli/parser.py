@@ -24,7 +24,7 @@ GROUPS = {
     "metrics": ("metrics", "params"),
     "dag": ("dag",),
     "experiments": ("exp",),
-    "project": ("root", "check-ignore", "move", "destroy"),
+    "project": ("root", "check-ignore", "move", "destroy", "install", "git-hook"),
     "about": ("version", "doctor"),
 }
 

@@ -1,4 +1,5 @@
-"""The repository itself: ``root``, ``check-ignore``, ``move``, ``destroy``."""
+"""The repository itself: ``root``, ``check-ignore``, ``move``, ``destroy``,
+``install`` and the ``git-hook`` command its hooks run."""
 
 from __future__ import annotations
 
@@ -61,6 +62,26 @@ def register(commands: Commands) -> None:
         ".dvcignore, leaving the data in the workspace as plain files.",
     )
     p.add_argument("-f", "--force", action="store_true", help="do not ask for confirmation")
+    p = commands.add(
+        "install",
+        cmd_install,
+        "Install git hooks that run bale: checkout after git checkout, status before "
+        "a commit, push before git push.",
+    )
+    p.add_argument(
+        "--use-pre-commit-tool",
+        action="store_true",
+        help="add the hooks to .pre-commit-config.yaml (https://pre-commit.com) instead",
+    )
+    p = commands.add("git-hook", cmd_git_hook, "Run a git hook (what bale install's hooks call).")
+    hooks = p.add_subparsers(dest="hook", metavar="HOOK", required=True)
+    for hook, what in (
+        ("pre-commit", "bale status"),
+        ("post-checkout", "bale checkout, after git checks out a branch"),
+        ("pre-push", "bale push"),
+    ):
+        h = hooks.add_parser(hook, help=f"runs {what}", description=f"Runs {what}.")
+        h.add_argument("args", nargs="*", help="the arguments git or the pre-commit tool passes")
 
 
 def cmd_check_ignore(args: argparse.Namespace) -> int:
@@ -124,6 +145,40 @@ def cmd_destroy(args: argparse.Namespace) -> int:
             raise BaleError(f"{repo.dvc_dir}: not destroyed without a confirmation")
     destroy(repo)
     return 0
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    from bale.ops.install import install
+
+    install(open_repo(), use_pre_commit_tool=args.use_pre_commit_tool)
+    return 0
+
+
+def cmd_git_hook(args: argparse.Namespace) -> int:
+    """What an installed hook runs (dvc/commands/git_hook.py): nothing
+    outside a repository, else the command for that hook."""
+    from bale.cli.main import main
+    from bale.exceptions import NotARepositoryError
+    from bale.repo import find_root
+
+    try:
+        find_root()
+    except NotARepositoryError:
+        return 0
+    if args.hook == "pre-commit":
+        return main(["status"])
+    if args.hook == "pre-push":
+        return main(["push"])
+    # post-checkout: the pre-commit tool says in its environment what git
+    # passes as the third argument: 1 for a branch checkout, 0 for files
+    flag = os.environ.get("PRE_COMMIT_CHECKOUT_TYPE")
+    if flag is None and len(args.args) >= 3:
+        flag = args.args[2]
+    # hooks run at the top of the work tree; a checkout in the middle of a
+    # rebase must not be broken by one of the data
+    if flag != "1" or os.path.isdir(os.path.join(".git", "rebase-merge")):
+        return 0
+    return main(["checkout"])
 
 
 def _stdin_lines() -> Iterator[str]:
