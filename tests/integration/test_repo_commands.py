@@ -373,3 +373,50 @@ def test_install_for_the_pre_commit_tool_adds_local_bale_hooks_once(
     for hook in ("pre-commit", "pre-push", "post-checkout"):
         assert f"    entry: bale git-hook {hook}\n" in text
     assert not (root / ".git" / "hooks" / "pre-push").exists()
+
+
+COMPLETE = """\
+source "$1"
+cd "$2"
+comp() {
+  COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}
+  COMPREPLY=()
+  _shtab_bale bale "${COMP_WORDS[-1]}" "${COMP_WORDS[-2]}"
+  printf '%s\\n' "${COMPREPLY[@]}" | sort | tr '\\n' ' '; echo
+}
+comp bale r
+comp bale m
+comp bale check-ignore --
+comp bale remote a
+comp bale completion -s ''
+comp bale add d
+comp bale move data.txt ''
+"""
+
+
+def test_bash_completion_offers_bales_commands_flags_and_paths(tmp_path: Path, run: Run) -> None:
+    root = make_repo(tmp_path)
+    write_tree(root, {"data.txt": "1\n", "dir/a": "a\n"})
+    script = tmp_path / "bale.bash"
+    script.write_text(run("bale", "completion", "-s", "bash", cwd=root).stdout)
+    (tmp_path / "complete.sh").write_text(COMPLETE)
+    got = run("bash", str(tmp_path / "complete.sh"), str(script), str(root)).stdout
+    assert got.splitlines() == [
+        "remote remove repro root ",
+        "metrics move mv ",
+        "--details --help --non-matching --quiet --stdin --verbose ",
+        "add ",
+        "bash zsh ",
+        "data.txt dir ",
+        ".dvc .dvcignore .git data.txt dir ",
+    ]
+
+
+def test_zsh_completion_is_a_compdef_for_bale_naming_every_command(
+    tmp_path: Path, run: Run
+) -> None:
+    # no zsh here to source it in; its text is shtab's, from the same grammar
+    text = run("bale", "completion", "-s", "zsh", cwd=tmp_path).stdout
+    assert text.startswith("#compdef bale\n")
+    for command in ("check-ignore", "move", "mv", "freeze", "destroy", "completion"):
+        assert f"\n    {command}:'" in text

@@ -25,7 +25,7 @@ GROUPS = {
     "dag": ("dag",),
     "experiments": ("exp",),
     "project": ("root", "check-ignore", "move", "destroy", "install", "git-hook"),
-    "about": ("version", "doctor"),
+    "about": ("version", "doctor", "completion"),
 }
 
 #: Other names of commands, as dvc's: the parser builds the command they name.
