@@ -420,3 +420,53 @@ def test_zsh_completion_is_a_compdef_for_bale_naming_every_command(
     assert text.startswith("#compdef bale\n")
     for command in ("check-ignore", "move", "mv", "freeze", "destroy", "completion"):
         assert f"\n    {command}:'" in text
+
+
+def _data_status_twins(tmp_path: Path, run: Run) -> tuple[Path, Path]:
+    """Twins with a change of every kind: records changed since HEAD (a
+    file modified, one added), workspace data changed since the records (a
+    directory's file modified and one added, a file deleted), data the cache
+    lacks, and files git does not track."""
+    root = make_repo(tmp_path, "--hash", "md5")
+    write_tree(root, {"d/a": "a\n", "d/b": "b\n", "f": "f\n", "h": "h\n", "k": "k\n"})
+    run("bale", "add", "-q", "d", "f", "h", "k", cwd=root)
+    run("git", "add", "-A", cwd=root)
+    run("git", "commit", "-qm", "v1", cwd=root)
+    write_tree(root, {"f": "f2\n", "g": "g\n"})
+    run("bale", "add", "-q", "f", "g", cwd=root)
+    write_tree(root, {"d/a": "a2\n", "d/c": "c\n", "u/v": "u\n"})
+    (root / "h").unlink()
+    k_oid = (root / "k.dvc").read_text().split("md5: ")[1].split()[0]
+    (root / ".dvc/cache/files/md5" / k_oid[:2] / k_oid[2:]).unlink()
+    twin = tmp_path / "twin"
+    shutil.copytree(root, twin, symlinks=True)
+    return root, twin
+
+
+def test_data_status_reports_what_dvc_data_status_reports(tmp_path: Path, run: Run) -> None:
+    root, twin = _data_status_twins(tmp_path, run)
+    for args in (
+        ("--json",),
+        ("--granular", "--unchanged", "--untracked-files", "--json"),
+        ("--granular", "d", "u", "--json"),
+    ):
+        same(run, ("data", "status", *args), root, twin)
+    # the text: dvc's, with bale's commands in the hints
+    b = run("bale", "data", "status", "--granular", "--untracked-files", cwd=root).stdout
+    d = run("dvc", "data", "status", "--granular", "--untracked-files", cwd=twin).stdout
+    assert b == d.replace('"dvc ', '"bale ')
+    assert "        added: d/c\n" in b and "        deleted: h\n" in b
+
+
+def test_data_status_with_nothing_changed_says_so_as_dvc(tmp_path: Path, run: Run) -> None:
+    root = make_repo(tmp_path, "--hash", "md5")
+    # before the first commit (init staged its files: git has changes)
+    assert run("bale", "data", "status", cwd=root).stdout == (
+        "No changes in an empty git repo.\n"
+        '(there are changes not tracked by dvc, use "git status" to see)\n'
+    )
+    # then with every change committed
+    run("git", "add", "-A", cwd=root)
+    run("git", "commit", "-qm", "init", cwd=root)
+    assert run("bale", "data", "status", cwd=root).stdout == "No changes.\n"
+    assert run("bale", "data", "status", "--json", cwd=root).stdout == "{}\n"

@@ -13,7 +13,17 @@ from bale.cli.common import Commands, Parser
 #: ``register``, in ``bale --help``'s order. Only the group of the command
 #: being run is imported (tests/unit/test_cli_groups.py keeps this in step).
 GROUPS = {
-    "data": ("init", "add", "status", "checkout", "commit", "diff", "remove", "unprotect"),
+    "data": (
+        "init",
+        "add",
+        "status",
+        "checkout",
+        "commit",
+        "diff",
+        "remove",
+        "unprotect",
+        "data",
+    ),
     "storage": ("gc", "du", "serve"),
     "config": ("cache", "config"),
     "sync": ("push", "fetch", "pull"),
