@@ -1,9 +1,13 @@
-"""The repository commands (issue 24): ``root``, ``check-ignore``, ``move``, each run by bale and by
-dvc 3.67.1 on twin repositories of the same shape, comparing what they
-print, the files they write and their exit status."""
+"""The repository commands (issue 24): ``root``, ``check-ignore``, ``move``,
+``freeze``, ``destroy``, ``install``, ``completion``, ``data status`` and
+``cache migrate``, each run by bale and by dvc 3.67.1 on twin repositories
+of the same shape, comparing what they print, the files they write and
+their exit status."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -470,3 +474,40 @@ def test_data_status_with_nothing_changed_says_so_as_dvc(tmp_path: Path, run: Ru
     run("git", "commit", "-qm", "init", cwd=root)
     assert run("bale", "data", "status", cwd=root).stdout == "No changes.\n"
     assert run("bale", "data", "status", "--json", cwd=root).stdout == "{}\n"
+
+
+def _legacy_cache(root: Path) -> None:
+    """A DVC 2.x cache: objects at ``<cache>/<xx>/<rest>``, named by their
+    md5-dos2unix hash (a CRLF text file's differs from its md5), and a
+    directory's ``.dir`` listing."""
+    cache = root / ".dvc" / "cache"
+
+    def put(data: bytes, name: str) -> None:
+        (cache / name[:2]).mkdir(parents=True, exist_ok=True)
+        (cache / name[:2] / name[2:]).write_bytes(data)
+
+    for data in (b"a\r\nb\r\n", b"plain\n", b"x\n"):
+        put(data, hashlib.md5(data.replace(b"\r\n", b"\n")).hexdigest())
+    listing = json.dumps([{"md5": hashlib.md5(b"x\n").hexdigest(), "relpath": "x"}]).encode()
+    put(listing, hashlib.md5(listing).hexdigest() + ".dir")
+
+
+def _cache_files(root: Path) -> set[str]:
+    cache = root / ".dvc" / "cache"
+    return {p.relative_to(cache).as_posix() for p in cache.rglob("*") if p.is_file()}
+
+
+def test_cache_migrate_gives_2x_objects_their_dvc3_names_as_dvc(tmp_path: Path, run: Run) -> None:
+    root, twin = twins(tmp_path, run)
+    for r in (root, twin):
+        _legacy_cache(r)
+    same(run, ("cache", "migrate", "--dry"), root, twin)
+    assert run("bale", "cache", "migrate", "--dry", cwd=root).stdout.startswith("4 files will")
+    assert _cache_files(root) == _cache_files(twin)
+    for _ in range(2):  # the second time, nothing is left to migrate
+        same(run, ("cache", "migrate"), root, twin)
+        assert _cache_files(root) == _cache_files(twin)
+    crlf = hashlib.md5(b"a\r\nb\r\n").hexdigest()
+    migrated = root / ".dvc" / "cache" / "files" / "md5" / crlf[:2] / crlf[2:]
+    assert migrated.read_bytes() == b"a\r\nb\r\n"
+    assert migrated.stat().st_nlink == 2  # linked, not copied

@@ -1,4 +1,5 @@
-"""Settings: ``cache dir`` and ``config`` (dvc's config files and bale's own)."""
+"""Settings: ``cache dir``, ``cache migrate`` and ``config`` (dvc's config
+files and bale's own)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bale.cli.common import Commands, level_flags, open_repo, warn_if
+from bale.cli.common import Commands, level_flags, open_repo, say, warn_if
 from bale.exceptions import BaleError
 
 if TYPE_CHECKING:
@@ -16,6 +17,26 @@ if TYPE_CHECKING:
 def _cache_usage(args: argparse.Namespace) -> int:
     args.cache_parser.print_help()
     return 2
+
+
+def cmd_cache_migrate(args: argparse.Namespace) -> int:
+    from bale.ops.cache_migrate import migrate
+
+    if args.dvc_files:
+        raise BaleError(
+            "cache migrate: --dvc-files is not supported by bale yet "
+            "(bale commit records an output with md5 again)"
+        )
+    result = migrate(open_repo(), dry=args.dry)
+    # dvc's words
+    if args.dry:
+        say(
+            args,
+            f"{result.found} files will be re-hashed and migrated to the DVC 3.0 cache location.",
+        )
+    else:
+        say(args, f"Migrated {result.migrated} files to DVC 3.0 cache location.")
+    return 0
 
 
 def cmd_cache_dir(args: argparse.Namespace) -> int:
@@ -93,6 +114,19 @@ def register(commands: Commands) -> None:
     d = cache_sub.add_parser("dir", help="Show or set the cache directory.")
     d.set_defaults(func=cmd_cache_dir, quiet=False)
     d.add_argument("value", nargs="?", help="new cache directory")
+    m = cache_sub.add_parser(
+        "migrate",
+        help="Give DVC 2.x cache objects their DVC 3 (md5) names.",
+        description="Hash every DVC 2.x cache object again with md5 and link it to its "
+        "DVC 3 place in the cache (files/md5/), as dvc cache migrate.",
+    )
+    m.set_defaults(func=cmd_cache_migrate)
+    m.add_argument("--dry", action="store_true", help="only count what would be migrated")
+    m.add_argument(
+        "--dvc-files",
+        action="store_true",
+        help="rewrite .dvc files with the new hashes too (not supported yet)",
+    )
     d.add_argument("-u", "--unset", action="store_true", help="back to the default")
     level_flags(d)
 
