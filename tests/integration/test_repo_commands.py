@@ -511,3 +511,24 @@ def test_cache_migrate_gives_2x_objects_their_dvc3_names_as_dvc(tmp_path: Path, 
     migrated = root / ".dvc" / "cache" / "files" / "md5" / crlf[:2] / crlf[2:]
     assert migrated.read_bytes() == b"a\r\nb\r\n"
     assert migrated.stat().st_nlink == 2  # linked, not copied
+
+
+def test_cache_migrate_dvc_files_records_2x_outputs_with_md5_as_dvc(
+    tmp_path: Path, run: Run
+) -> None:
+    root, twin = twins(tmp_path, run)
+    data = b"a\r\nb\r\n"
+    legacy = hashlib.md5(data.replace(b"\r\n", b"\n")).hexdigest()
+    for r in (root, twin):
+        _legacy_cache(r)
+        (r / "crlf.txt").write_bytes(data)
+        # as DVC 2.x wrote it: no hash: key, the md5-dos2unix id
+        (r / "crlf.txt.dvc").write_text(f"outs:\n- md5: {legacy}\n  size: 6\n  path: crlf.txt\n")
+    same(run, ("cache", "migrate", "--dvc-files", "--dry"), root, twin)
+    assert (root / "crlf.txt.dvc").read_text().count(legacy) == 1
+    b = run("bale", "cache", "migrate", "--dvc-files", cwd=root)
+    d = run("dvc", "cache", "migrate", "--dvc-files", cwd=twin)
+    assert b.stdout.split("\n\n")[0] == d.stdout.split("\n\n")[0]
+    assert _hint(b.stdout) == _hint(d.stdout)
+    assert _workspace(root) == _workspace(twin)
+    assert "  hash: md5\n" in (root / "crlf.txt.dvc").read_text()

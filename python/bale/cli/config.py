@@ -12,6 +12,7 @@ from bale.exceptions import BaleError
 
 if TYPE_CHECKING:
     from bale.config import Config
+    from bale.repo import Repo
 
 
 def _cache_usage(args: argparse.Namespace) -> int:
@@ -20,14 +21,10 @@ def _cache_usage(args: argparse.Namespace) -> int:
 
 
 def cmd_cache_migrate(args: argparse.Namespace) -> int:
-    from bale.ops.cache_migrate import migrate
+    from bale.ops.cache_migrate import legacy_dvcfiles, legacy_stages, migrate
 
-    if args.dvc_files:
-        raise BaleError(
-            "cache migrate: --dvc-files is not supported by bale yet "
-            "(bale commit records an output with md5 again)"
-        )
-    result = migrate(open_repo(), dry=args.dry)
+    repo = open_repo()
+    result = migrate(repo, dry=args.dry)
     # dvc's words
     if args.dry:
         say(
@@ -36,7 +33,38 @@ def cmd_cache_migrate(args: argparse.Namespace) -> int:
         )
     else:
         say(args, f"Migrated {result.migrated} files to DVC 3.0 cache location.")
+    if args.dvc_files:
+        _migrate_dvcfiles(args, repo, legacy_dvcfiles(repo), legacy_stages(repo))
     return 0
+
+
+def _migrate_dvcfiles(
+    args: argparse.Namespace, repo: Repo, dvcfiles: list[Path], stages: list[str]
+) -> None:
+    """``--dvc-files``, as dvc/repo/commit.py ``commit_2_to_3`` prints it."""
+    from bale import scm
+    from bale.cli.common import git_add_hint, rel_cwd
+    from bale.ops.cache_migrate import migrate_dvcfiles
+
+    if stages:
+        # refused before anything changes: a half-migrated project is worse
+        raise BaleError(
+            f"{stages[0]}: stage outputs hashed by DVC 2.x are not migrated by bale yet "
+            "(bale commit of the stage records them again)"
+        )
+    names = [rel_cwd(repo.root, str(p.relative_to(repo.root))) for p in dvcfiles]
+    if not dvcfiles:
+        say(args, "No DVC files in the repo to migrate to the 3.0 format.")
+        return
+    if args.dry:
+        say(args, "Entries in following DVC files will be migrated to the 3.0 format:")
+        say(args, "\n".join(f"\t{n}" for n in sorted(names)))
+        return
+    changed = migrate_dvcfiles(repo, dvcfiles)
+    for name in names:
+        say(args, f"Updating DVC file '{name}'")
+    if not args.quiet and not repo.config.core_autostage() and scm.uses_git(repo):
+        print(git_add_hint(repo.root, [str(p) for p in changed]))
 
 
 def cmd_cache_dir(args: argparse.Namespace) -> int:
@@ -125,7 +153,7 @@ def register(commands: Commands) -> None:
     m.add_argument(
         "--dvc-files",
         action="store_true",
-        help="rewrite .dvc files with the new hashes too (not supported yet)",
+        help="record the outputs of .dvc files with md5 too (their data must be in the workspace)",
     )
     d.add_argument("-u", "--unset", action="store_true", help="back to the default")
     level_flags(d)

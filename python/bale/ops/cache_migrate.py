@@ -7,8 +7,10 @@ keep md5 objects at ``<cache>/files/md5/<xx>/<rest>``, named by the plain
 md5 of their bytes. Each legacy object is hashed again with md5 and
 hard-linked (copied where links do not work) to its DVC 3 name; the legacy
 object stays where it is. A ``.dir`` object keeps its ``.dir`` suffix.
-``.dvc`` files still name the 2.x hashes; ``--dvc-files`` in dvc rewrites
-them, which bale's ``commit`` does for any output it records again.
+
+``.dvc`` files still name the 2.x hashes; :func:`migrate_dvcfiles` (dvc's
+``--dvc-files``) records their outputs again with md5, as ``bale commit``
+records them.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bale import _core
+from bale import _core, index
 
 if TYPE_CHECKING:
     from bale.repo import Repo
@@ -101,3 +103,36 @@ def _place(repo: Repo, src: Path, oid: str) -> bool:
     # be edited in place (dvc's protect)
     dest.chmod(0o444)
     return True
+
+
+def legacy_dvcfiles(repo: Repo) -> list[Path]:
+    """The ``.dvc`` files with an output hashed the DVC 2.x way (no
+    ``hash:`` key), sorted."""
+    return sorted(
+        {t.dvcfile.path for t in index.collect(repo, stages=False) if t.out.hash_name is None}
+    )
+
+
+def legacy_stages(repo: Repo) -> list[str]:
+    """The ``dvc.lock`` files with an output hashed the DVC 2.x way, which
+    :func:`migrate_dvcfiles` does not rewrite yet (repository-relative)."""
+    return sorted(
+        {
+            t.dvcfile.path.with_name("dvc.lock").relative_to(repo.root).as_posix()
+            for t in index.load(repo).outputs()
+            if t.out.hash_name is None
+        }
+    )
+
+
+def migrate_dvcfiles(repo: Repo, dvcfiles: list[Path]) -> list[Path]:
+    """Records every output of ``dvcfiles`` again with md5 (the data must be
+    in the workspace, as for ``bale commit``); returns the files changed
+    (the ``.dvc`` files, and ``.gitignore`` files that gained an entry)."""
+    from bale.ops.commit import commit
+
+    if not dvcfiles:
+        return []
+    results = commit(repo, [str(p) for p in dvcfiles])
+    gitignores = {repo.root / r.gitignore for r in results if r.gitignore}
+    return sorted({*dvcfiles, *gitignores})
