@@ -428,7 +428,11 @@ def register(commands: Commands) -> None:
     p = command("unprotect", cmd_unprotect, "Make linked workspace files private and writable.")
     p.add_argument("targets", nargs="+", help="files or directories")
 
-    p = command("data", _data_usage, "Data commands: data status.")
+    p = command(
+        "data",
+        _data_usage,
+        "data status: what changed since the last commit, and what is not committed.",
+    )
     sub = p.add_subparsers(dest="data_command", metavar="COMMAND")
     st = sub.add_parser(
         "status",
