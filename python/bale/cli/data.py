@@ -282,6 +282,7 @@ def cmd_unprotect(args: argparse.Namespace) -> int:
 #: naming bale's commands.
 DATA_LABELS = {
     "not_in_cache": ("Not in cache", ('use "bale fetch <file>..." to download files',)),
+    "not_in_remote": ("Not in remote", ('use "bale push <file>..." to upload files',)),
     "committed": (
         "DVC committed changes",
         ("git commit the corresponding dvc files to update the repo",),
@@ -307,14 +308,18 @@ def _data_usage(args: argparse.Namespace) -> int:
 
 
 def cmd_data_status(args: argparse.Namespace) -> int:
-    from bale.exceptions import BaleError
     from bale.ops.data_status import data_status
 
-    if args.not_in_remote:
-        raise BaleError("data status: --not-in-remote is not supported by bale yet")
     repo = open_repo()
     untracked = args.untracked_files == "all"
-    result = data_status(repo, args.targets, granular=args.granular, untracked_files=untracked)
+    result = data_status(
+        repo,
+        args.targets,
+        granular=args.granular,
+        untracked_files=untracked,
+        not_in_remote=args.not_in_remote,
+        remote=args.remote,
+    )
     shown = result.to_dvc_json(unchanged=args.unchanged, untracked=untracked)
     if args.json:
         _dvc_json(shown)
@@ -457,8 +462,15 @@ def register(commands: Commands) -> None:
         nargs="?",
         help="list the files git does not track too",
     )
+    st.add_argument("--not-in-remote", action="store_true", help="list what the remote lacks")
     st.add_argument(
-        "--not-in-remote",
-        action="store_true",
-        help="list what the remote lacks (not supported yet)",
+        "-r", "--remote", metavar="<name>", help="the remote to ask (with --not-in-remote)"
+    )
+    # dvc's flag to trust its cached listing of the remote: bale keeps none
+    # and always asks the remote, so the flag changes nothing
+    st.add_argument(
+        "--no-remote-refresh",
+        dest="remote_refresh",
+        action="store_false",
+        help="accepted for dvc compatibility (bale always asks the remote)",
     )

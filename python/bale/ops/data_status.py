@@ -7,6 +7,7 @@ metafiles and the workspace, in ``dvc data status``'s categories
 - ``uncommitted``: outputs whose workspace data differs from the record
   (``bale commit`` would record it, ``bale checkout`` undo it);
 - ``not_in_cache``: recorded data the cache lacks;
+- ``not_in_remote`` (when asked for): recorded data the remote lacks;
 - ``unchanged``: the same in all three; ``untracked``: git's untracked files.
 
 Without ``granular`` a tracked directory is one entry (``dir/``); with it,
@@ -38,6 +39,7 @@ class DataStatus:
     """``dvc data status``'s result; each change list in dvc's order."""
 
     not_in_cache: list[str] = field(default_factory=list)
+    not_in_remote: list[str] = field(default_factory=list)
     committed: dict[str, list[Any]] = field(default_factory=dict)
     uncommitted: dict[str, list[Any]] = field(default_factory=dict)
     untracked: list[str] = field(default_factory=list)
@@ -50,6 +52,7 @@ class DataStatus:
         """What ``dvc data status --json`` prints: empty categories left out."""
         out: dict[str, Any] = {
             "not_in_cache": self.not_in_cache,
+            "not_in_remote": self.not_in_remote,
             "committed": self.committed,
             "uncommitted": self.uncommitted,
             "untracked": self.untracked if untracked else [],
@@ -155,10 +158,13 @@ def data_status(
     *,
     granular: bool = False,
     untracked_files: bool = False,
+    not_in_remote: bool = False,
+    remote: str | None = None,
 ) -> DataStatus:
     """Compares HEAD's records, the workspace's records and the workspace
     data of every output (``targets``: only those paths and what is under
-    them), as ``dvc data status`` does; read-only.
+    them), as ``dvc data status`` does; read-only. With ``not_in_remote``,
+    asks ``remote`` (default: each output's) which recorded data it lacks.
 
     >>> data_status(Repo("."), granular=True).uncommitted  # doctest: +SKIP
     {'modified': ['data/', 'data/a.csv']}
@@ -173,7 +179,10 @@ def data_status(
         repo.save_state()
     git = scm.uses_git(repo)
     head: Side | None = None
-    if git and scm.has_commits(repo.root):
+    empty = git and not scm.has_commits(repo.root)
+    if empty:
+        head = {}  # as dvc: before the first commit, every record is a change to commit
+    elif git:
         commit = scm.resolve_rev(repo.root, "HEAD")
         pipes = index.load_at(repo, commit, "HEAD")
         head = _recorded(repo, index.collect_at(repo, commit, "HEAD", pipes), granular)
@@ -189,15 +198,42 @@ def data_status(
         for p in sorted(recorded, key=_order)
         if not repo.workspace.exists(recorded[p][0], recorded[p][1])
     ]
+    if not_in_remote:
+        result.not_in_remote = _not_in_remote(repo, outs, granular, remote, prefixes)
     if head is not None:
         result.committed, same = _compare(head, recorded)
         unchanged &= same
     # dvc's order is a Python set's; bale sorts
     result.unchanged = sorted(unchanged, key=_order)
     if git:
-        result.git = {"is_empty": head is None, "is_dirty": False}
+        result.git = {"is_empty": empty, "is_dirty": False}
         _git_state(repo, result, untracked_files, prefixes)
     return result
+
+
+def _not_in_remote(
+    repo: Repo,
+    outs: Sequence[Tracked],
+    granular: bool,
+    remote: str | None,
+    prefixes: list[str],
+) -> list[str]:
+    """The recorded outputs (with ``granular``, files inside directories
+    too) that the remote lacks, from the same comparison ``status -c``
+    makes: what it calls "new" (only in the cache) or "missing" (nowhere)."""
+    from bale.ops.status import cloud_status
+
+    dirs = {t.rel(repo) for t in outs if t.out.is_dir}
+    top = {t.rel(repo) for t in outs}
+    cloud = cloud_status(repo, None, remote=remote)
+    lacking = [
+        p + "/" if p in dirs else p
+        for p, state in cloud.states.items()
+        if state in ("new", "missing") and (granular or p in top)
+    ]
+    if prefixes:
+        lacking = [p for p in lacking if _under(p, prefixes)]
+    return sorted(lacking, key=_order)
 
 
 def _git_state(repo: Repo, result: DataStatus, untracked_files: bool, prefixes: list[str]) -> None:
