@@ -19,71 +19,6 @@ def cmd_root(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(commands: Commands) -> None:
-    commands.add("root", cmd_root, "Print the relative path to the root of the repository.")
-    p = commands.add(
-        "check-ignore",
-        cmd_check_ignore,
-        "Check whether files or directories are excluded by .dvcignore. "
-        "Exits 0 when some target is, 1 when none is.",
-    )
-    p.add_argument(
-        "-d",
-        "--details",
-        action="store_true",
-        help="show the excluding pattern with each path (not supported by bale yet)",
-    )
-    p.add_argument("-a", "--all", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument(
-        "-n",
-        "--non-matching",
-        action="store_true",
-        help="with --details, list the paths no pattern matches too",
-    )
-    p.add_argument(
-        "--stdin",
-        action="store_true",
-        help="read paths from standard input, one a line, instead of TARGETS",
-    )
-    p.add_argument("targets", nargs="*", metavar="TARGETS", help="file or directory paths to check")
-    p = commands.add(
-        "move",
-        cmd_move,
-        "Rename or move a data file or directory that a .dvc file tracks. The .dvc file "
-        "is updated, and renamed too when it is named after the data.",
-        aliases=("mv",),
-    )
-    p.add_argument("src", help="the tracked file or directory")
-    p.add_argument("dst", help="where it goes (into it, when it is a directory)")
-    p = commands.add(
-        "destroy",
-        cmd_destroy,
-        "Remove .dvc/ (config and cache), every .dvc file, dvc.yaml and dvc.lock, and "
-        ".dvcignore, leaving the data in the workspace as plain files.",
-    )
-    p.add_argument("-f", "--force", action="store_true", help="do not ask for confirmation")
-    p = commands.add(
-        "install",
-        cmd_install,
-        "Install git hooks that run bale: checkout after git checkout, status before "
-        "a commit, push before git push.",
-    )
-    p.add_argument(
-        "--use-pre-commit-tool",
-        action="store_true",
-        help="add the hooks to .pre-commit-config.yaml (https://pre-commit.com) instead",
-    )
-    p = commands.add("git-hook", cmd_git_hook, "Run a git hook (what bale install's hooks call).")
-    hooks = p.add_subparsers(dest="hook", metavar="HOOK", required=True)
-    for hook, what in (
-        ("pre-commit", "bale status"),
-        ("post-checkout", "bale checkout, after git checks out a branch"),
-        ("pre-push", "bale push"),
-    ):
-        h = hooks.add_parser(hook, help=f"runs {what}", description=f"Runs {what}.")
-        h.add_argument("args", nargs="*", help="the arguments git or the pre-commit tool passes")
-
-
 def cmd_check_ignore(args: argparse.Namespace) -> int:
     from bale.exceptions import TargetError
     from bale.ops.check_ignore import ignored_reason
@@ -189,3 +124,68 @@ def _stdin_lines() -> Iterator[str]:
         if not target:
             return
         yield target
+
+
+def register(commands: Commands) -> None:
+    commands.add("root", cmd_root, "Print the relative path to the root of the repository.")
+    p = commands.add(
+        "check-ignore",
+        cmd_check_ignore,
+        "Check whether files or directories are excluded by .dvcignore. "
+        "Exits 0 when some target is, 1 when none is.",
+    )
+    p.add_argument(
+        "-d",
+        "--details",
+        action="store_true",
+        help="show the excluding pattern with each path (not supported by bale yet)",
+    )
+    p.add_argument("-a", "--all", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument(
+        "-n",
+        "--non-matching",
+        action="store_true",
+        help="with --details, list the paths no pattern matches too",
+    )
+    p.add_argument(
+        "--stdin",
+        action="store_true",
+        help="read paths from standard input, one a line, instead of TARGETS",
+    )
+    p.add_argument("targets", nargs="*", metavar="TARGETS", help="file or directory paths to check")
+    p = commands.add(
+        "move",
+        cmd_move,
+        "Rename or move a data file or directory that a .dvc file tracks. The .dvc file "
+        "is updated, and renamed too when it is named after the data.",
+        aliases=("mv",),
+    )
+    p.add_argument("src", help="the tracked file or directory")
+    p.add_argument("dst", help="where it goes (into it, when it is a directory)")
+    p = commands.add(
+        "destroy",
+        cmd_destroy,
+        "Remove .dvc/ (config and cache), every .dvc file, dvc.yaml and dvc.lock, and "
+        ".dvcignore, leaving the data in the workspace as plain files.",
+    )
+    p.add_argument("-f", "--force", action="store_true", help="do not ask for confirmation")
+    p = commands.add(
+        "install",
+        cmd_install,
+        "Install git hooks that run bale: checkout after git checkout, status before "
+        "a commit, push before git push.",
+    )
+    p.add_argument(
+        "--use-pre-commit-tool",
+        action="store_true",
+        help="add the hooks to .pre-commit-config.yaml (https://pre-commit.com) instead",
+    )
+    p = commands.add("git-hook", cmd_git_hook, "Run a git hook (what bale install's hooks call).")
+    hooks = p.add_subparsers(dest="hook", metavar="HOOK", required=True)
+    for hook, what in (
+        ("pre-commit", "bale status"),
+        ("post-checkout", "bale checkout, after git checks out a branch"),
+        ("pre-push", "bale push"),
+    ):
+        h = hooks.add_parser(hook, help=f"runs {what}", description=f"Runs {what}.")
+        h.add_argument("args", nargs="*", help="the arguments git or the pre-commit tool passes")
