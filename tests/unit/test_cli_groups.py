@@ -7,7 +7,7 @@ import argparse
 import importlib
 
 from bale.cli.common import Commands
-from bale.cli.parser import GROUPS, build_parser
+from bale.cli.parser import ALIASES, GROUPS, build_parser
 
 
 def test_each_group_registers_the_commands_the_table_names() -> None:
@@ -23,6 +23,9 @@ def test_a_command_builds_only_its_own_parser_and_an_unknown_one_builds_all() ->
         return list(sub.choices)  # type: ignore[union-attr]
 
     every = [n for names in GROUPS.values() for n in names]
-    assert built(None) == every
+    aliases = set(ALIASES)
+    assert [n for n in built(None) if n not in aliases] == every
     assert built("push") == ["push"]
-    assert built("nosuchcommand") == every
+    for alias, name in ALIASES.items():
+        assert set(built(alias)) == {name, alias}
+    assert built("nosuchcommand") == built(None)

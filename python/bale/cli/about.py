@@ -1,4 +1,4 @@
-"""About bale itself: ``version`` and ``doctor``."""
+"""About bale itself: ``version``, ``doctor`` and ``completion``."""
 
 from __future__ import annotations
 
@@ -51,9 +51,47 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_completion(args: argparse.Namespace) -> int:
+    import shtab
+
+    from bale.cli.parser import build_parser
+
+    # the whole grammar: this command's own parser was built alone
+    parser = build_parser()
+    _complete_files(parser, shtab.FILE)
+    print(shtab.complete(parser, shell=args.shell), end="")
+    return 0
+
+
+def _complete_files(parser: argparse.ArgumentParser, files: Any) -> None:
+    """Marks every positional argument without choices as a path, at every
+    level of sub-commands: most are (targets, src, dst, URLs of local
+    repositories), and for the others (a remote's name) files are what the
+    shell would offer without a completion script at all."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                _complete_files(sub, files)
+        elif not action.option_strings and action.choices is None:
+            action.complete = files  # type: ignore[attr-defined]
+
+
 def register(commands: Commands) -> None:
     commands.add("version", cmd_version, "Show bale's version and platform.")
     p = commands.add(
         "doctor", cmd_doctor, "Show the platform, config files and which link types work here."
     )
     p.add_argument("--json", action="store_true", help="print as JSON")
+    p = commands.add(
+        "completion",
+        cmd_completion,
+        "Print a shell tab-completion script, from bale's own grammar. "
+        'Use: eval "$(bale completion -s bash)" in ~/.bashrc.',
+    )
+    p.add_argument(
+        "-s",
+        "--shell",
+        choices=("bash", "zsh"),
+        default="bash",
+        help="the shell the script is for (default: bash)",
+    )

@@ -14,7 +14,7 @@ import json
 import os
 import shlex
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,12 +62,15 @@ class Commands:
         self.only = only
         self.built: list[str] = []
 
-    def add(self, name: str, handler: Handler, help: str) -> argparse.ArgumentParser:
-        """The sub-parser of command ``name``, run by ``handler``."""
-        if self.only is not None and name != self.only:
+    def add(
+        self, name: str, handler: Handler, help: str, aliases: Sequence[str] = ()
+    ) -> argparse.ArgumentParser:
+        """The sub-parser of command ``name`` (also called ``aliases``, as
+        dvc's ``mv`` is ``move``), run by ``handler``."""
+        if self.only is not None and self.only not in (name, *aliases):
             return _Skipped()  # type: ignore[return-value]
         self.built.append(name)
-        p = self.sub.add_parser(name, help=help, description=help)
+        p = self.sub.add_parser(name, help=help, description=help, aliases=list(aliases))
         p.set_defaults(func=handler)
         # SUPPRESS: not given after the command, they keep what was given
         # before it ("bale -v pull"), as dvc takes them in either place.

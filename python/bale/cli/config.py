@@ -1,4 +1,5 @@
-"""Settings: ``cache dir`` and ``config`` (dvc's config files and bale's own)."""
+"""Settings: ``cache dir``, ``cache migrate`` and ``config`` (dvc's config
+files and bale's own)."""
 
 from __future__ import annotations
 
@@ -6,16 +7,64 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bale.cli.common import Commands, level_flags, open_repo, warn_if
+from bale.cli.common import Commands, level_flags, open_repo, say, warn_if
 from bale.exceptions import BaleError
 
 if TYPE_CHECKING:
     from bale.config import Config
+    from bale.repo import Repo
 
 
 def _cache_usage(args: argparse.Namespace) -> int:
     args.cache_parser.print_help()
     return 2
+
+
+def cmd_cache_migrate(args: argparse.Namespace) -> int:
+    from bale.ops.cache_migrate import legacy_dvcfiles, legacy_stages, migrate
+
+    repo = open_repo()
+    result = migrate(repo, dry=args.dry)
+    # dvc's words
+    if args.dry:
+        say(
+            args,
+            f"{result.found} files will be re-hashed and migrated to the DVC 3.0 cache location.",
+        )
+    else:
+        say(args, f"Migrated {result.migrated} files to DVC 3.0 cache location.")
+    if args.dvc_files:
+        _migrate_dvcfiles(args, repo, legacy_dvcfiles(repo), legacy_stages(repo))
+    return 0
+
+
+def _migrate_dvcfiles(
+    args: argparse.Namespace, repo: Repo, dvcfiles: list[Path], stages: list[str]
+) -> None:
+    """``--dvc-files``, as dvc/repo/commit.py ``commit_2_to_3`` prints it."""
+    from bale import scm
+    from bale.cli.common import git_add_hint, rel_cwd
+    from bale.ops.cache_migrate import migrate_dvcfiles
+
+    if stages:
+        # refused before anything changes: a half-migrated project is worse
+        raise BaleError(
+            f"{stages[0]}: stage outputs hashed by DVC 2.x are not migrated by bale yet "
+            "(bale commit of the stage records them again)"
+        )
+    names = [rel_cwd(repo.root, str(p.relative_to(repo.root))) for p in dvcfiles]
+    if not dvcfiles:
+        say(args, "No DVC files in the repo to migrate to the 3.0 format.")
+        return
+    if args.dry:
+        say(args, "Entries in following DVC files will be migrated to the 3.0 format:")
+        say(args, "\n".join(f"\t{n}" for n in sorted(names)))
+        return
+    changed = migrate_dvcfiles(repo, dvcfiles)
+    for name in names:
+        say(args, f"Updating DVC file '{name}'")
+    if not args.quiet and not repo.config.core_autostage() and scm.uses_git(repo):
+        print(git_add_hint(repo.root, [str(p) for p in changed]))
 
 
 def cmd_cache_dir(args: argparse.Namespace) -> int:
@@ -93,6 +142,19 @@ def register(commands: Commands) -> None:
     d = cache_sub.add_parser("dir", help="Show or set the cache directory.")
     d.set_defaults(func=cmd_cache_dir, quiet=False)
     d.add_argument("value", nargs="?", help="new cache directory")
+    m = cache_sub.add_parser(
+        "migrate",
+        help="Give DVC 2.x cache objects their DVC 3 (md5) names.",
+        description="Hash every DVC 2.x cache object again with md5 and link it to its "
+        "DVC 3 place in the cache (files/md5/), as dvc cache migrate.",
+    )
+    m.set_defaults(func=cmd_cache_migrate)
+    m.add_argument("--dry", action="store_true", help="only count what would be migrated")
+    m.add_argument(
+        "--dvc-files",
+        action="store_true",
+        help="record the outputs of .dvc files with md5 too (their data must be in the workspace)",
+    )
     d.add_argument("-u", "--unset", action="store_true", help="back to the default")
     level_flags(d)
 

@@ -1,5 +1,5 @@
 """The workspace commands: ``init``, ``add``, ``status``, ``checkout``,
-``commit``, ``diff``, ``remove``, ``unprotect``."""
+``commit``, ``diff``, ``remove``, ``unprotect``, ``data status``."""
 
 from __future__ import annotations
 
@@ -278,6 +278,78 @@ def cmd_unprotect(args: argparse.Namespace) -> int:
     return 0
 
 
+#: dvc's titles and hints for ``data status`` (dvc/commands/data.py), hints
+#: naming bale's commands.
+DATA_LABELS = {
+    "not_in_cache": ("Not in cache", ('use "bale fetch <file>..." to download files',)),
+    "not_in_remote": ("Not in remote", ('use "bale push <file>..." to upload files',)),
+    "committed": (
+        "DVC committed changes",
+        ("git commit the corresponding dvc files to update the repo",),
+    ),
+    "uncommitted": (
+        "DVC uncommitted changes",
+        (
+            'use "bale commit <file>..." to track changes',
+            'use "bale checkout <file>..." to discard changes',
+        ),
+    ),
+    "untracked": (
+        "Untracked files",
+        ('use "git add <file> ..." or "bale add <file>..." to commit to git or to dvc',),
+    ),
+    "unchanged": ("DVC unchanged files", ()),
+}
+
+
+def _data_usage(args: argparse.Namespace) -> int:
+    print("usage: bale data {status} ...  (see bale data --help)")
+    return 2
+
+
+def cmd_data_status(args: argparse.Namespace) -> int:
+    from bale.ops.data_status import data_status
+
+    repo = open_repo()
+    untracked = args.untracked_files == "all"
+    result = data_status(
+        repo,
+        args.targets,
+        granular=args.granular,
+        untracked_files=untracked,
+        not_in_remote=args.not_in_remote,
+        remote=args.remote,
+    )
+    shown = result.to_dvc_json(unchanged=args.unchanged, untracked=untracked)
+    if args.json:
+        _dvc_json(shown)
+        return 0
+    if not shown:
+        empty = " in an empty git repo" if result.git.get("is_empty") else ""
+        print(f"No changes{empty}.")
+    for n, (category, entries) in enumerate(shown.items()):
+        if n:
+            print()
+        title, hints = DATA_LABELS[category]
+        print(f"{title}:")
+        for hint in hints:
+            print(f"  ({hint})")
+        if isinstance(entries, dict):
+            items = [
+                f"{state}: " + (" -> ".join(e.values()) if isinstance(e, dict) else e)
+                for state, changes in entries.items()
+                for e in changes
+            ]
+        else:
+            items = entries
+        for item in items:
+            print(" " * 8 + item)
+    if result.git.get("is_dirty"):
+        other = "other " if shown else ""
+        print(f'(there are {other}changes not tracked by dvc, use "git status" to see)')
+    return 0
+
+
 def register(commands: Commands) -> None:
     command = commands.add
     p = command("init", cmd_init, "Create a repository here (or use an existing DVC one).")
@@ -360,3 +432,45 @@ def register(commands: Commands) -> None:
 
     p = command("unprotect", cmd_unprotect, "Make linked workspace files private and writable.")
     p.add_argument("targets", nargs="+", help="files or directories")
+
+    p = command(
+        "data",
+        _data_usage,
+        "data status: what changed since the last commit, and what is not committed.",
+    )
+    sub = p.add_subparsers(dest="data_command", metavar="COMMAND")
+    st = sub.add_parser(
+        "status",
+        help="changes between the last git commit, the .dvc files and the workspace",
+        description="Show changes between the last git commit, the .dvc and dvc.lock files, "
+        "and the workspace, as dvc data status.",
+    )
+    st.set_defaults(func=cmd_data_status)
+    st.add_argument(
+        "targets", nargs="*", help="only these tracked files or directories (default: all)"
+    )
+    st.add_argument("--json", action="store_true", help="print as JSON, like dvc's")
+    st.add_argument(
+        "--granular", action="store_true", help="list the files inside tracked directories too"
+    )
+    st.add_argument("--unchanged", action="store_true", help="list unchanged files too")
+    st.add_argument(
+        "--untracked-files",
+        choices=("no", "all"),
+        default="no",
+        const="all",
+        nargs="?",
+        help="list the files git does not track too",
+    )
+    st.add_argument("--not-in-remote", action="store_true", help="list what the remote lacks")
+    st.add_argument(
+        "-r", "--remote", metavar="<name>", help="the remote to ask (with --not-in-remote)"
+    )
+    # dvc's flag to trust its cached listing of the remote: bale keeps none
+    # and always asks the remote, so the flag changes nothing
+    st.add_argument(
+        "--no-remote-refresh",
+        dest="remote_refresh",
+        action="store_false",
+        help="accepted for dvc compatibility (bale always asks the remote)",
+    )

@@ -13,19 +13,33 @@ from bale.cli.common import Commands, Parser
 #: ``register``, in ``bale --help``'s order. Only the group of the command
 #: being run is imported (tests/unit/test_cli_groups.py keeps this in step).
 GROUPS = {
-    "data": ("init", "add", "status", "checkout", "commit", "diff", "remove", "unprotect"),
+    "data": (
+        "init",
+        "add",
+        "status",
+        "checkout",
+        "commit",
+        "diff",
+        "remove",
+        "unprotect",
+        "data",
+    ),
     "storage": ("gc", "du", "serve"),
     "config": ("cache", "config"),
     "sync": ("push", "fetch", "pull"),
     "share": ("get", "import", "update", "ls"),
     "urls": ("import-url", "get-url", "ls-url", "list-url"),
     "remote": ("remote",),
-    "pipeline": ("repro", "stage", "lineage"),
+    "pipeline": ("repro", "stage", "freeze", "unfreeze", "lineage"),
     "metrics": ("metrics", "params"),
     "dag": ("dag",),
     "experiments": ("exp",),
-    "about": ("version", "doctor"),
+    "project": ("root", "check-ignore", "move", "destroy", "install", "git-hook"),
+    "about": ("version", "doctor", "completion"),
 }
+
+#: Other names of commands, as dvc's: the parser builds the command they name.
+ALIASES = {"mv": "move"}
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -46,7 +60,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     commands = Commands(sub, only)
     for group, names in GROUPS.items():
-        if only is None or only in names:
+        if only is None or ALIASES.get(only, only) in names:
             importlib.import_module(f"bale.cli.{group}").register(commands)
     if only is not None and not commands.built:
         return build_parser()

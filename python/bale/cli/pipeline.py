@@ -1,9 +1,11 @@
-"""Pipeline commands: ``repro``, ``stage add/list``, ``lineage``."""
+"""Pipeline commands: ``repro``, ``stage add/list``, ``freeze``, ``unfreeze``,
+``lineage``."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import TYPE_CHECKING
 
 from bale.cli.common import Commands, git_add_hint, open_repo
@@ -181,6 +183,36 @@ def _render_lineage(r: Lineage) -> str:
     return "\n".join(lines)
 
 
+def cmd_freeze(args: argparse.Namespace) -> int:
+    return _set_frozen(args, True)
+
+
+def cmd_unfreeze(args: argparse.Namespace) -> int:
+    return _set_frozen(args, False)
+
+
+def _set_frozen(args: argparse.Namespace, frozen: bool) -> int:
+    """dvc's way: every target is tried, a failure is reported and the next
+    one still done; the exit status is 1 if any failed."""
+    from bale.cli.common import rel_cwd
+    from bale.exceptions import BaleError
+    from bale.ops.freeze import set_frozen
+
+    repo = open_repo()
+    failed = False
+    for target in args.targets:
+        try:
+            done = set_frozen(repo, target, frozen)
+        except BaleError as e:
+            print(f"ERROR: {e}", file=sys.stderr)
+            failed = True
+            continue
+        if done.name is not None and not args.quiet:
+            where = rel_cwd(repo.root, str(done.path.relative_to(repo.root)))
+            print(f"Modifying stage '{done.name}' in '{where}'")
+    return int(failed)
+
+
 def register(commands: Commands) -> None:
     command = commands.add
     p = command(
@@ -272,6 +304,18 @@ def register(commands: Commands) -> None:
     )
     ls.add_argument("--name-only", "--names-only", action="store_true", help="names only")
     ls.add_argument("--json", action="store_true", help="print as JSON")
+
+    for name, handler, verb in (
+        ("freeze", cmd_freeze, "Freeze"),
+        ("unfreeze", cmd_unfreeze, "Unfreeze"),
+    ):
+        what = "not reproduced by repro" if name == "freeze" else "reproduced again"
+        p = command(name, handler, f"{verb} stages or .dvc files: {what}.")
+        p.add_argument(
+            "targets",
+            nargs="+",
+            help="stage names, path/dvc.yaml:name, or .dvc files",
+        )
 
     p = command(
         "lineage",
