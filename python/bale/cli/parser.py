@@ -23,6 +23,7 @@ GROUPS = {
     "pipeline": ("repro", "stage", "lineage"),
     "metrics": ("metrics", "params"),
     "dag": ("dag",),
+    "plots": ("plots",),
     "experiments": ("exp",),
     "about": ("version", "doctor"),
 }

@@ -1,0 +1,179 @@
+"""``bale plots show/diff/modify/templates``: dvc 3.67.1's plots, read with
+bale's revision machinery and rendered by dvc-render, so ``--json`` prints
+what dvc prints and the HTML page is the page dvc writes."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bale import index, scm
+from bale.exceptions import BaleError, MetafileError, TargetError
+from bale.pipeline import revision
+from bale.plots import collect
+from bale.plots.render import Rendered, match_renderers
+
+if TYPE_CHECKING:
+    from bale.pipeline.dvcyaml import PipelineFile
+    from bale.repo import Repo
+
+WORKSPACE = "workspace"
+
+
+def _rel(repo: Repo, p: Any) -> str:
+    return revision._rel(repo.root, Path(p))
+
+
+def _cached_plots(repo: Repo, pipes: Sequence[PipelineFile]) -> dict[str, tuple[str, str, str]]:
+    """Cached stage plots outputs -> where their ``dvc.lock`` records them."""
+    return {
+        _rel(repo, s.abspath(o.path)): (_rel(repo, s.lock_path), s.name, o.path)
+        for f in pipes
+        for s in f.stages
+        for o in s.outs
+        if o.kind == "plots" and o.cache
+    }
+
+
+def _workspace_tree(repo: Repo) -> collect.Tree:
+    def under(path: str) -> list[str]:
+        top = repo.root / path
+        if not top.is_dir():
+            return []
+        found = [_rel(repo, Path(d) / n) for d, _s, names in os.walk(top) for n in names]
+        return sorted(found)
+
+    return collect.Tree(under, lambda p: (repo.root / p).exists())
+
+
+def _read(
+    repo: Repo, rev: collect.Revision, names: list[str], blobs: dict[str, bytes | None]
+) -> None:
+    """Parses each data file's bytes (None: missing) into ``rev``."""
+    for name in names:
+        data = blobs.get(name)
+        if data is None:
+            rev.errors[name] = revision.missing(name)
+            continue
+        header = rev.source_props.get(name, {}).get("header", True)
+        try:
+            rev.sources[name] = collect.parse(name, data, header=bool(header))
+        except BaleError as e:
+            rev.errors[name] = {"type": type(e).__name__, "msg": str(e)}
+
+
+def _revision(
+    repo: Repo,
+    name: str,
+    commit: str | None,
+    targets: Sequence[str],
+    props: dict[str, Any],
+) -> collect.Revision:
+    """One revision's plots (``commit`` None: the workspace)."""
+    from bale.pipeline.lockfile import loads_lock
+
+    rev = collect.Revision(name)
+    pipes = index.load(repo) if commit is None else index.load_at(repo, commit, name)
+    files = pipes.files
+    if commit is None:
+        tree = _workspace_tree(repo)
+    else:
+        tree = collect.tree_of(revision.tree_at(repo, commit))
+    rev.definitions = collect.definitions(files, lambda p: _rel(repo, p), tree, targets, props)
+    if not rev.definitions:
+        return rev
+    names = collect.needed_sources(rev.definitions)
+    outs = collect.stage_plot_props(files, lambda p: _rel(repo, p))
+    rev.source_props = {n: outs.get(n, {}) | props for n in names}
+    cached = _cached_plots(repo, files)
+    blobs: dict[str, bytes | None] = {}
+    if commit is None:
+        for n in names:
+            try:
+                blobs[n] = (repo.root / n).read_bytes()
+            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                blobs[n] = revision._workspace_cached(repo, cached[n]) if n in cached else None
+    else:
+        prefix = scm.subdir(repo.root)
+
+        def at(n: str) -> str:
+            return n if prefix == "." else f"{prefix}/{n}"
+
+        locks = sorted({cached[n][0] for n in names if n in cached})
+        read = scm.read_paths_at(repo.root, [(commit, at(n)) for n in [*names, *locks]])
+        for n in names:
+            blobs[n] = read[(commit, at(n))]
+            if blobs[n] is None and n in cached:
+                lock = read[(commit, at(cached[n][0]))]
+                blobs[n] = revision._from_cache(repo, cached[n], lock, loads_lock)
+    _read(repo, rev, names, blobs)
+    return rev
+
+
+def targets_of(repo: Repo, targets: Sequence[str] | None) -> list[str]:
+    """Targets as dvc takes them: paths from the current directory, made
+    repository-relative (they are matched as regular expressions too)."""
+    out = []
+    for t in targets or ():
+        rel = os.path.relpath(os.path.abspath(t), repo.root)
+        out.append(posixpath.normpath(Path(rel).as_posix()))
+    return out
+
+
+def show(
+    repo: Repo,
+    targets: Sequence[str] | None = None,
+    revs: Sequence[str] | None = None,
+    props: dict[str, Any] | None = None,
+) -> tuple[list[collect.Revision], dict[str, BaseException]]:
+    """The plots of ``revs`` (default: the workspace; ``"workspace"`` is
+    always read first, as dvc orders them), with the revisions whose
+    pipelines could not be loaded (named as given)."""
+    wanted = list(revs) if revs else [WORKSPACE]
+    if WORKSPACE in wanted:
+        wanted = [WORKSPACE, *(r for r in wanted if r != WORKSPACE)]
+    found = []
+    errors: dict[str, BaseException] = {}
+    tgts = targets_of(repo, targets)
+    for name in wanted:
+        commit = None if name == WORKSPACE else scm.resolve_rev(repo.root, name)
+        try:
+            found.append(_revision(repo, name, commit, tgts, props or {}))
+        except MetafileError as e:
+            errors[name] = e
+    return found, errors
+
+
+def diff_revisions(repo: Repo, revs: Sequence[str]) -> list[str]:
+    """dvc's ``plots diff`` revisions: the ones given; one is compared with
+    the workspace; none means the workspace, after HEAD when tracked files
+    changed."""
+    scm.require_git(repo, "plots diff")
+    chosen = list(revs)
+    if len(chosen) <= 1:
+        if not chosen:
+            out = scm.git(repo.root, "status", "--porcelain", "--untracked-files=no")
+            if out.stdout.strip():
+                chosen.append("HEAD")
+        chosen.append(WORKSPACE)
+    return chosen
+
+
+def render(repo: Repo, found: list[collect.Revision], out: str | None) -> list[Rendered]:
+    """dvc-render's renderers for ``found``; images are copied under ``out``."""
+    return match_renderers(found, out=out, templates_dir=str(repo.dvc_dir / "plots"))
+
+
+def templates(name: str | None = None) -> list[str] | dict[str, Any]:
+    """dvc-render's built-in templates: their names, or one's content."""
+    from dvc_render.vega_templates import TEMPLATES
+
+    if name is None:
+        return [t.DEFAULT_NAME for t in TEMPLATES]
+    for t in TEMPLATES:
+        if name == t.DEFAULT_NAME:
+            return dict(t.DEFAULT_CONTENT)
+    raise TargetError(f"Unexpected template: {name}.")
