@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bale.cli.common import Commands, open_repo
+from bale.cli.common import Commands, open_repo, rel_cwd
 
 #: The command-line plot properties (dvc's PLOT_PROPS), by argparse dest.
 _PROPS = ("template", "x", "y", "title", "x_label", "y_label")
@@ -35,7 +35,15 @@ def cmd_plots(args: argparse.Namespace) -> int:
         else:
             print(json.dumps(found))
         return 0
-    print("usage: bale plots {show,diff,templates} ...")
+    if args.plots_command == "modify":
+        from bale.ops import plots
+
+        repo = open_repo()
+        stage, path = plots.modify(repo, args.target, _props(args), args.unset or ())
+        where = rel_cwd(repo.root, path.relative_to(repo.root).as_posix())
+        print(f"Modifying stage '{stage}' in '{where}'")
+        return 0
+    print("usage: bale plots {show,diff,modify,templates} ...")
     return 2
 
 
@@ -105,5 +113,16 @@ def register(commands: Commands) -> None:
         )
         q.add_argument("-o", "--out", help="where to write the page (default: dvc_plots)")
         q.add_argument("--json", action="store_true", help="print dvc's JSON: specs with data")
+    modify = sub.add_parser(
+        "modify", help="Set or unset the display properties of a stage's plots output."
+    )
+    modify.add_argument("target", help="a stage output (it becomes a plots output)")
+    _add_props(modify)
+    modify.add_argument(
+        "--no-header", action="store_true", help="the CSV/TSV data file has no header"
+    )
+    modify.add_argument(
+        "--unset", nargs="*", metavar="<property>", help="remove these display properties"
+    )
     tpl = sub.add_parser("templates", help="List the built-in templates, or print one.")
     tpl.add_argument("template", nargs="?", help="a template's name")

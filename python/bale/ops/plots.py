@@ -177,3 +177,64 @@ def templates(name: str | None = None) -> list[str] | dict[str, Any]:
         if name == t.DEFAULT_NAME:
             return dict(t.DEFAULT_CONTENT)
     raise TargetError(f"Unexpected template: {name}.")
+
+
+class NotAPlotError(TargetError):
+    """``plots modify --unset`` on an output that is not a plot."""
+
+
+def modify(
+    repo: Repo, target: str, props: dict[str, Any] | None = None, unset: Sequence[str] = ()
+) -> tuple[str, Path]:
+    """dvc's ``plots modify``: sets (or with ``unset``, removes) display
+    properties of the stage output ``target`` (a path from the current
+    directory), which becomes a plots output if it was not one, and writes
+    its stage back into its ``dvc.yaml``; returns that file."""
+    import dataclasses
+
+    from bale.index import abspath
+    from bale.metafiles._fs import atomic_write
+    from bale.pipeline.dvcyaml import dumps_stage, loads_dvcyaml
+
+    props = props or {}
+    if props.get("template"):
+        from dvc_render.vega_templates import TemplateNotFoundError, get_template
+
+        try:
+            get_template(props["template"], str(repo.dvc_dir / "plots"))
+        except TemplateNotFoundError as e:
+            raise TargetError(str(e)) from None
+    wanted = abspath(target)
+    with repo.locked():
+        pipes = index.load(repo)
+        found = [(s, o) for s in pipes.stages for o in s.outs if Path(s.abspath(o.path)) == wanted]
+        if not found:
+            raise TargetError(f"Unable to find DVC file with output '{target}'")
+        stage, out = found[0]
+        if "@" in stage.name:
+            raise TargetError(
+                f"'{target}' is an output of the generated stage '{stage.name}': "
+                "change its foreach/matrix definition in dvc.yaml instead"
+            )
+        if out.kind != "plots" and unset:
+            raise NotAPlotError(
+                f"'{out.path}' is not a known plot. Use `bale plots modify` to turn it into one."
+            )
+        plot = {k: v for k, v in out.flags if k in collect.PLOT_PROPS}
+        others = [(k, v) for k, v in out.flags if k not in collect.PLOT_PROPS]
+        missing = [p for p in unset if p not in plot]
+        if missing:
+            raise TargetError(f"display properties {missing} not found in plot '{out.path}'")
+        for p in unset:
+            plot.pop(p)
+        plot.update(props)
+        new_out = dataclasses.replace(out, kind="plots", flags=(*others, *plot.items()))
+        stage.outs = [new_out if o is out else o for o in stage.outs]
+        path = stage.dvcyaml
+        name = _rel(repo, path)
+        text = path.read_text(encoding="utf-8")
+        new_text = dumps_stage(text, stage)
+        # the file is checked the way every command will read it, before it is written
+        loads_dvcyaml(new_text, path, name, parsing=repo.config.parsing(), memo=repo.memo)
+        atomic_write(path, new_text.encode("utf-8"))
+    return stage.name, path

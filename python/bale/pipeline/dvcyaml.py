@@ -463,11 +463,14 @@ def stage_definition(stage: Stage) -> dict[str, Any]:
             params.append({p.path: keys or None})
     buckets: dict[str, list[Any]] = {"outs": [], "metrics": [], "plots": []}
     for o in sorted(stage.outs, key=lambda o: o.path):
-        flags: dict[str, Any] = dict(o.flags)
+        # dvc's _get_flags order: annotations, cache, persist, the plot's
+        # properties (in file order), remote, push.
+        flags: dict[str, Any] = {k: v for k, v in o.flags if k not in _PLOT_FLAGS}
         if not o.cache:
             flags["cache"] = False
         if o.persist:
             flags["persist"] = True
+        flags.update((k, v) for k, v in o.flags if k in _PLOT_FLAGS)
         if o.remote:
             flags["remote"] = o.remote
         if not o.push:
