@@ -34,9 +34,17 @@ _INFERRED_Y = "dvc_inferred_y_value"
 
 
 class PlotDataError(BaleError):
-    """A plot's data does not fit its definition (a missing field, x and y
-    of different lengths); dvc warns and shows the plot without that
-    revision."""
+    """A plot's data does not fit its definition (x and y of different
+    lengths); dvc warns and shows the plot without that revision."""
+
+    #: The type ``--json`` reports, dvc's (tools reading the JSON know dvc's names).
+    json_type = "DvcException"
+
+
+class FieldNotFoundError(PlotDataError):
+    """A plot names a field its data file does not have."""
+
+    json_type = "FieldNotFoundError"
 
 
 def _lists(blob: Any) -> Iterator[list[Any]]:
@@ -84,7 +92,9 @@ def datapoints(content: Any) -> list[dict[str, Any]]:
 def _verify_field(by_file: dict[str, list[dict[str, Any]]], file: str, name: str) -> None:
     if by_file.get(file) and name not in by_file[file][0]:
         found = ", ".join(by_file[file][0])
-        raise PlotDataError(f"Could not find provided field ('{name}') in data fields ('{found}').")
+        raise FieldNotFoundError(
+            f"Could not find provided field ('{name}') in data fields ('{found}')."
+        )
 
 
 def _axis(
@@ -386,4 +396,4 @@ def show_json(rendered: list[Rendered], errors: dict[str, BaseException]) -> dic
 def _encode(e: BaseException | dict[str, str]) -> dict[str, str]:
     if isinstance(e, dict):
         return e
-    return {"type": type(e).__name__, "msg": str(e)}
+    return {"type": getattr(e, "json_type", type(e).__name__), "msg": str(e)}
