@@ -34,6 +34,9 @@ FILES_V1 = {
     "curves/c1.json": json.dumps({"c": [{"x": 1, "y": 2}]}),
     "curves/c2.csv": "x,y\n1,3\n",
     "img.png": "\x89PNG one",
+    # a dvc.yaml in a subdirectory: its paths are relative to it
+    "sub/s.csv": "x,y\n1,2\n2,3\n",
+    "sub/dvc.yaml": "plots:\n  - s.csv:\n      x: x\n  - named:\n      y: {s.csv: y}\n",
     "gen.py": GEN.replace("{}", "2", 1).replace("{}", "4"),
     "dvc.yaml": (
         "stages:\n"
@@ -94,6 +97,7 @@ def project(sh: Sh, dvc_template: Path, tmp_path_factory: pytest.TempPathFactory
         sh.git("add", "-A", cwd=root)
         sh.git("commit", "-qm", msg, cwd=root)
     _write(root, FILES_WS)
+    (root / "raw.tsv").unlink()  # a plot whose file is gone: an error in the JSON
     return root
 
 
@@ -119,15 +123,23 @@ def test_plots_show_and_diff_json_equal_dvcs(sh: Sh, project: Path, tmp_path: Pa
         ("plots", "show", "acc.json", "--json"),
         ("plots", "diff", "--targets", "both", "out.csv", "--json", "HEAD~1"),
         ("plots", "show", "--json", "-x", "b", "--title", "given"),
+        # from a subdirectory, paths are named from there
+        ("@sub", "plots", "show", "--json"),
+        ("@sub", "plots", "diff", "HEAD~1", "--json"),
     ]
     results, d, b = _both(sh, project, tmp_path, steps)
     shown = results[0][0].json()["data"]
     # every kind of plot is in the project, and the stage's came from the cache
     assert {"loss.csv", "both", "two", "out.csv", "curves/c1.json", "img.png"} <= set(shown)
     assert results[1][0].json()["data"]["out.csv"][0]["revisions"] == ["workspace", "HEAD~1"]
+    assert [e["source"] for e in results[0][0].json()["errors"]] == ["raw.tsv"]
+    assert "../acc.json" in results[-1][0].json()["data"]
     for step, (dr, br) in zip(steps, results, strict=True):
         assert (dr.rc, br.rc) == (0, 0), (step, dr.err, br.err)
         assert _rooted(br.json(), b) == _rooted(dr.json(), d), step
+        assert [x for x in br.err.splitlines() if "failed to load" in x] == [
+            x.replace("DVC", "bale") for x in dr.err.splitlines() if "failed to load" in x
+        ], step
     # the images the JSON points at were written, the same bytes
     for name in ("workspace_img.png", "HEAD~1_img.png", "HEAD_img.png"):
         assert (b / "dvc_plots" / name).read_bytes() == (d / "dvc_plots" / name).read_bytes()
@@ -146,14 +158,17 @@ def test_plots_show_writes_dvcs_page(sh: Sh, project: Path, tmp_path: Path) -> N
 
 
 def test_plots_templates_as_dvc_lists_them(sh: Sh, dvc_repo: Path) -> None:
-    for args in (("plots", "templates"), ("plots", "templates", "confusion")):
-        d = sh.dvc(*args, cwd=dvc_repo)
-        b = sh.bale(*args, cwd=dvc_repo)
-        assert (
-            b.stdout == d.stdout if len(args) == 2 else json.loads(b.stdout) == json.loads(d.stdout)
-        )
-    bad = sh.bale("plots", "templates", "nope", cwd=dvc_repo, check=False)
-    assert (bad.returncode, bad.stderr) == (1, "ERROR: Unexpected template: nope.\n")
+    steps: list[Step] = [
+        ("plots", "templates"),
+        ("plots", "templates", "confusion"),
+        ("plots", "templates", "nope"),
+    ]
+    (dl, bl), (dc, bc), (dn, bn) = zip(
+        run_dvc(sh, dvc_repo, steps), run_bale(sh, dvc_repo, steps), strict=True
+    )
+    assert bl.out == dl.out and "linear" in bl.out.split()
+    assert bc.json() == dc.json()
+    assert (bool(bn.rc), bn.err) == (bool(dn.rc), dn.err)
 
 
 def test_plots_modify_writes_dvcyaml_as_dvc_does(sh: Sh, dvc_repo: Path, tmp_path: Path) -> None:

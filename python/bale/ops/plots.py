@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import posixpath
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,14 +24,30 @@ if TYPE_CHECKING:
 WORKSPACE = "workspace"
 
 
-def _rel(repo: Repo, p: Any) -> str:
-    return revision._rel(repo.root, Path(p))
+@dataclass(frozen=True)
+class _Names:
+    """Plot paths as dvc names them: relative to the current directory
+    (``../loss.csv`` from a subdirectory), and back to the repository."""
+
+    root: Path
+    cwd: Path
+
+    def shown(self, p: Any) -> str:
+        """An absolute path, named from the current directory."""
+        return posixpath.normpath(Path(os.path.relpath(p, self.cwd)).as_posix())
+
+    def repo(self, name: str) -> str:
+        """A name from :meth:`shown`, repository-relative."""
+        return revision._rel(self.root, Path(os.path.normpath(self.cwd / name)))
 
 
-def _cached_plots(repo: Repo, pipes: Sequence[PipelineFile]) -> dict[str, tuple[str, str, str]]:
-    """Cached stage plots outputs -> where their ``dvc.lock`` records them."""
+def _cached_plots(
+    repo: Repo, names: _Names, pipes: Sequence[PipelineFile]
+) -> dict[str, tuple[str, str, str]]:
+    """Cached stage plots outputs -> where their ``dvc.lock`` records them
+    (its path repository-relative, as :mod:`bale.pipeline.revision` reads it)."""
     return {
-        _rel(repo, s.abspath(o.path)): (_rel(repo, s.lock_path), s.name, o.path)
+        names.shown(s.abspath(o.path)): (revision._rel(repo.root, s.lock_path), s.name, o.path)
         for f in pipes
         for s in f.stages
         for o in s.outs
@@ -38,25 +55,35 @@ def _cached_plots(repo: Repo, pipes: Sequence[PipelineFile]) -> dict[str, tuple[
     }
 
 
-def _workspace_tree(repo: Repo) -> collect.Tree:
+def _workspace_tree(names: _Names) -> collect.Tree:
     def under(path: str) -> list[str]:
-        top = repo.root / path
+        top = names.cwd / path
         if not top.is_dir():
             return []
-        found = [_rel(repo, Path(d) / n) for d, _s, names in os.walk(top) for n in names]
-        return sorted(found)
+        return sorted(names.shown(Path(d) / n) for d, _s, files in os.walk(top) for n in files)
 
-    return collect.Tree(under, lambda p: (repo.root / p).exists())
+    return collect.Tree(under, lambda p: (names.cwd / p).exists())
+
+
+def _git_tree(repo: Repo, names: _Names, commit: str) -> collect.Tree:
+    files = collect.tree_of(revision.tree_at(repo, commit))
+
+    def under(path: str) -> list[str]:
+        return [names.shown(repo.root / f) for f in files.under(names.repo(path))]
+
+    return collect.Tree(under, lambda p: files.exists(names.repo(p)))
 
 
 def _read(
-    repo: Repo, rev: collect.Revision, names: list[str], blobs: dict[str, bytes | None]
+    rev: collect.Revision, names: _Names, wanted: list[str], blobs: dict[str, bytes | None]
 ) -> None:
     """Parses each data file's bytes (None: missing) into ``rev``."""
-    for name in names:
+    for name in wanted:
         data = blobs.get(name)
         if data is None:
-            rev.errors[name] = revision.missing(name)
+            # dvc's FileNotFoundError (naming the path in the repository), as --json encodes it
+            msg = f"[Errno 2] No such file or directory: '{names.repo(name)}'"
+            rev.errors[name] = {"type": "FileNotFoundError", "msg": msg}
             continue
         header = rev.source_props.get(name, {}).get("header", True)
         try:
@@ -76,51 +103,46 @@ def _revision(
     from bale.pipeline.lockfile import loads_lock
 
     rev = collect.Revision(name)
+    names = _Names(repo.root, Path.cwd())
     pipes = index.load(repo) if commit is None else index.load_at(repo, commit, name)
     files = pipes.files
-    if commit is None:
-        tree = _workspace_tree(repo)
-    else:
-        tree = collect.tree_of(revision.tree_at(repo, commit))
-    rev.definitions = collect.definitions(files, lambda p: _rel(repo, p), tree, targets, props)
+    tree = _workspace_tree(names) if commit is None else _git_tree(repo, names, commit)
+    rev.definitions = collect.definitions(files, names.shown, tree, targets, props)
     if not rev.definitions:
         return rev
-    names = collect.needed_sources(rev.definitions)
-    outs = collect.stage_plot_props(files, lambda p: _rel(repo, p))
-    rev.source_props = {n: outs.get(n, {}) | props for n in names}
-    cached = _cached_plots(repo, files)
+    wanted = collect.needed_sources(rev.definitions)
+    outs = collect.stage_plot_props(files, names.shown)
+    rev.source_props = {n: outs.get(n, {}) | props for n in wanted}
+    cached = _cached_plots(repo, names, files)
     blobs: dict[str, bytes | None] = {}
     if commit is None:
-        for n in names:
+        for n in wanted:
             try:
-                blobs[n] = (repo.root / n).read_bytes()
+                blobs[n] = (names.cwd / n).read_bytes()
             except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
                 blobs[n] = revision._workspace_cached(repo, cached[n]) if n in cached else None
     else:
         prefix = scm.subdir(repo.root)
 
-        def at(n: str) -> str:
-            return n if prefix == "." else f"{prefix}/{n}"
+        def at(repo_rel: str) -> str:
+            return repo_rel if prefix == "." else f"{prefix}/{repo_rel}"
 
-        locks = sorted({cached[n][0] for n in names if n in cached})
-        read = scm.read_paths_at(repo.root, [(commit, at(n)) for n in [*names, *locks]])
-        for n in names:
-            blobs[n] = read[(commit, at(n))]
+        locks = sorted({cached[n][0] for n in wanted if n in cached})
+        specs = [(commit, at(names.repo(n))) for n in wanted] + [(commit, at(k)) for k in locks]
+        read = scm.read_paths_at(repo.root, specs)
+        for n in wanted:
+            blobs[n] = read[(commit, at(names.repo(n)))]
             if blobs[n] is None and n in cached:
                 lock = read[(commit, at(cached[n][0]))]
                 blobs[n] = revision._from_cache(repo, cached[n], lock, loads_lock)
-    _read(repo, rev, names, blobs)
+    _read(rev, names, wanted, blobs)
     return rev
 
 
-def targets_of(repo: Repo, targets: Sequence[str] | None) -> list[str]:
-    """Targets as dvc takes them: paths from the current directory, made
-    repository-relative (they are matched as regular expressions too)."""
-    out = []
-    for t in targets or ():
-        rel = os.path.relpath(os.path.abspath(t), repo.root)
-        out.append(posixpath.normpath(Path(rel).as_posix()))
-    return out
+def targets_of(targets: Sequence[str] | None) -> list[str]:
+    """Targets as dvc takes them: plot ids or paths from the current
+    directory (matched as regular expressions too)."""
+    return [posixpath.normpath(Path(t).as_posix()) for t in targets or ()]
 
 
 def show(
@@ -137,7 +159,7 @@ def show(
         wanted = [WORKSPACE, *(r for r in wanted if r != WORKSPACE)]
     found = []
     errors: dict[str, BaseException] = {}
-    tgts = targets_of(repo, targets)
+    tgts = targets_of(targets)
     for name in wanted:
         commit = None if name == WORKSPACE else scm.resolve_rev(repo.root, name)
         try:
@@ -231,7 +253,7 @@ def modify(
         new_out = dataclasses.replace(out, kind="plots", flags=(*others, *plot.items()))
         stage.outs = [new_out if o is out else o for o in stage.outs]
         path = stage.dvcyaml
-        name = _rel(repo, path)
+        name = revision._rel(repo.root, path)
         text = path.read_text(encoding="utf-8")
         new_text = dumps_stage(text, stage)
         # the file is checked the way every command will read it, before it is written
