@@ -126,6 +126,9 @@ def test_plots_show_and_diff_json_equal_dvcs(sh: Sh, project: Path, tmp_path: Pa
         # from a subdirectory, paths are named from there
         ("@sub", "plots", "show", "--json"),
         ("@sub", "plots", "diff", "HEAD~1", "--json"),
+        # an experiment by name: HEAD, as if run from HEAD~1
+        "b=$(git rev-parse HEAD~1); git update-ref refs/exps/${b%${b#??}}/${b#??}/myexp HEAD",
+        ("plots", "diff", "-e", "myexp", "--json"),
     ]
     results, d, b = _both(sh, project, tmp_path, steps)
     shown = results[0][0].json()["data"]
@@ -133,9 +136,12 @@ def test_plots_show_and_diff_json_equal_dvcs(sh: Sh, project: Path, tmp_path: Pa
     assert {"loss.csv", "both", "two", "out.csv", "curves/c1.json", "img.png"} <= set(shown)
     assert results[1][0].json()["data"]["out.csv"][0]["revisions"] == ["workspace", "HEAD~1"]
     assert [e["source"] for e in results[0][0].json()["errors"]] == ["raw.tsv"]
-    assert "../acc.json" in results[-1][0].json()["data"]
+    assert "../acc.json" in results[-3][0].json()["data"]
+    assert results[-1][0].json()["data"]["loss.csv"][0]["revisions"][0] == "myexp"
     for step, (dr, br) in zip(steps, results, strict=True):
         assert (dr.rc, br.rc) == (0, 0), (step, dr.err, br.err)
+        if isinstance(step, str):
+            continue
         assert _rooted(br.json(), b) == _rooted(dr.json(), d), step
         assert [x for x in br.err.splitlines() if "failed to load" in x] == [
             x.replace("DVC", "bale") for x in dr.err.splitlines() if "failed to load" in x

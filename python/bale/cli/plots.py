@@ -54,7 +54,7 @@ def _show(args: argparse.Namespace) -> int:
 
     repo = open_repo()
     if args.plots_command == "diff":
-        revs = plots.diff_revisions(repo, args.revisions)
+        revs = plots.diff_revisions(repo, args.revisions, args.experiment)
         found, errors = plots.show(repo, args.targets, revs, _props(args))
     else:
         found, errors = plots.show(repo, args.targets, None, _props(args))
@@ -104,6 +104,12 @@ def register(commands: Commands) -> None:
     diff = sub.add_parser("diff", help="Compare plots between revisions and the workspace.")
     diff.add_argument(
         "--targets", nargs="*", metavar="<paths>", help="plot ids or data files to compare"
+    )
+    diff.add_argument(
+        "-e",
+        "--experiment",
+        action="store_true",
+        help="with one revision, an experiment: compare it with its baseline",
     )
     diff.add_argument("revisions", nargs="*", help="git revisions (default: the workspace)")
     for q in (show, diff):

@@ -161,7 +161,7 @@ def show(
     errors: dict[str, BaseException] = {}
     tgts = targets_of(targets)
     for name in wanted:
-        commit = None if name == WORKSPACE else scm.resolve_rev(repo.root, name)
+        commit = None if name == WORKSPACE else resolve(repo, name)
         try:
             found.append(_revision(repo, name, commit, tgts, props or {}))
         except MetafileError as e:
@@ -169,12 +169,38 @@ def show(
     return found, errors
 
 
-def diff_revisions(repo: Repo, revs: Sequence[str]) -> list[str]:
+def resolve(repo: Repo, rev: str) -> str:
+    """The commit of a git revision, or of an experiment's name, as dvc's
+    ``resolve_rev`` takes both."""
+    from bale.experiments import refs
+
+    try:
+        return scm.resolve_rev(repo.root, rev)
+    except BaleError:
+        try:
+            return refs.find(repo.root, rev).commit
+        except BaleError:
+            raise BaleError(f"unknown git revision or experiment '{rev}'") from None
+
+
+def _baseline(repo: Repo, rev: str) -> str | None:
+    """The baseline commit of the experiment ``rev`` names, if it is one."""
+    from bale.experiments import refs
+
+    commit = resolve(repo, rev)
+    return next((r.baseline for r in refs.list_refs(repo.root) if r.commit == commit), None)
+
+
+def diff_revisions(repo: Repo, revs: Sequence[str], experiment: bool = False) -> list[str]:
     """dvc's ``plots diff`` revisions: the ones given; one is compared with
-    the workspace; none means the workspace, after HEAD when tracked files
-    changed."""
+    the workspace, or with its baseline when ``experiment`` names one; none
+    means the workspace, after HEAD when tracked files changed."""
     scm.require_git(repo, "plots diff")
     chosen = list(revs)
+    if experiment and len(chosen) == 1:
+        baseline = _baseline(repo, chosen[0])
+        if baseline:
+            chosen.append(baseline[:7])
     if len(chosen) <= 1:
         if not chosen:
             out = scm.git(repo.root, "status", "--porcelain", "--untracked-files=no")
