@@ -89,7 +89,7 @@ def _read(
         try:
             rev.sources[name] = collect.parse(name, data, header=bool(header))
         except BaleError as e:
-            rev.errors[name] = {"type": type(e).__name__, "msg": str(e)}
+            rev.errors[name] = {"type": type(e).__name__, "msg": getattr(e, "json_msg", str(e))}
 
 
 def _revision(

@@ -29,6 +29,13 @@ PLOT_PROPS = ("template", "x", "y", "x_label", "y_label", "title", "header")
 class PlotFileTypeError(BaleError):
     """A plot data file in a format dvc does not plot."""
 
+    def __init__(self, path: str) -> None:
+        super().__init__(f"'{path}' - file type error: only JSON, YAML, CSV and TSV are plotted")
+        #: dvc's two-line message, which ``--json`` carries as dvc does
+        self.json_msg = (
+            f"'{path}' - file type error\nOnly JSON, YAML, CSV and TSV formats are supported."
+        )
+
 
 @dataclass
 class Revision:
@@ -193,9 +200,7 @@ def parse(path: str, data: bytes, header: bool = True) -> Any:
     if ext in IMAGE_EXTENSIONS:
         return data
     if ext not in _DATA_EXTENSIONS:
-        raise PlotFileTypeError(
-            f"'{path}' - file type error\nOnly JSON, YAML, CSV and TSV formats are supported."
-        )
+        raise PlotFileTypeError(path)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -204,6 +209,8 @@ def parse(path: str, data: bytes, header: bool = True) -> Any:
         delim = "\t" if ext == ".tsv" else ","
         if header:
             return list(csv.DictReader(io.StringIO(text), delimiter=delim))
+        # dvc counts the first row's fields with a comma even in a TSV (so a
+        # headerless TSV gets one name); kept, as its --json shows it
         first = next(csv.reader(io.StringIO(text)), [])
         names = [str(i) for i in range(len(first))]
         return list(csv.DictReader(io.StringIO(text), delimiter=delim, fieldnames=names))
