@@ -123,6 +123,8 @@ def test_plots_show_and_diff_json_equal_dvcs(sh: Sh, project: Path, tmp_path: Pa
         ("plots", "show", "acc.json", "--json"),
         ("plots", "diff", "--targets", "both", "out.csv", "--json", "HEAD~1"),
         ("plots", "show", "--json", "-x", "b", "--title", "given"),
+        ("plots", "diff", "HEAD~1", "--json", "--split"),  # data beside each spec
+        ("plots", "show", "acc.json", "--show-vega"),  # the one spec, filled
         # from a subdirectory, paths are named from there
         ("@sub", "plots", "show", "--json"),
         ("@sub", "plots", "diff", "HEAD~1", "--json"),

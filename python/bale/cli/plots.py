@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bale.cli.common import Commands, open_repo, rel_cwd
+from bale.exceptions import TargetError
 
 #: The command-line plot properties (dvc's PLOT_PROPS), by argparse dest.
 _PROPS = ("template", "x", "y", "title", "x_label", "y_label")
@@ -52,6 +53,9 @@ def _show(args: argparse.Namespace) -> int:
     from bale.pipeline.compare import render_json
     from bale.plots.render import show_json
 
+    if args.show_vega and (len(args.targets or ()) != 1 or args.json):
+        # checked before any work, as dvc checks it
+        raise TargetError("--show-vega needs exactly one target, and not --json")
     repo = open_repo()
     if args.plots_command == "diff":
         revs = plots.diff_revisions(repo, args.revisions, args.experiment)
@@ -73,15 +77,29 @@ def _show(args: argparse.Namespace) -> int:
     out = args.out or repo.config.get("plots.out_dir") or "dvc_plots"
     if args.json:
         rendered = plots.render(repo, found, out)
-        print(render_json(show_json(rendered, errors)), end="")
+        print(render_json(show_json(rendered, errors, split=args.split)), end="")
         return 0
     rendered = plots.render(repo, found, str(Path(out) / "static"))
+    if args.show_vega:
+        vega = next((r.renderer for r in rendered if r.renderer.TYPE == "vega"), None)
+        if vega is not None:
+            print(json.dumps(vega.get_filled_template()))
+        return 0
     if rendered:
         from dvc_render import render_html
 
         page = (Path.cwd() / out).resolve() / "index.html"
-        render_html(renderers=[r.renderer for r in rendered], output_file=page)
+        template = args.html_template or repo.config.get("plots.html_template")
+        if template and not args.html_template and not Path(template).is_absolute():
+            template = str(repo.dvc_dir / template)  # the config's is relative to .dvc
+        render_html(
+            renderers=[r.renderer for r in rendered], output_file=page, html_template=template
+        )
         print(page.as_uri())
+        if args.open or repo.config.get("plots.auto_open") == "true":
+            import webbrowser
+
+            webbrowser.open(page.as_uri())
     return 0
 
 
@@ -119,6 +137,14 @@ def register(commands: Commands) -> None:
         )
         q.add_argument("-o", "--out", help="where to write the page (default: dvc_plots)")
         q.add_argument("--json", action="store_true", help="print dvc's JSON: specs with data")
+        q.add_argument(
+            "--split", action="store_true", help="with --json, each spec's data beside it"
+        )
+        q.add_argument(
+            "--show-vega", action="store_true", help="print the one target's filled Vega-Lite spec"
+        )
+        q.add_argument("--open", action="store_true", help="open the page in a browser")
+        q.add_argument("--html-template", help="the HTML page to fill (default: dvc-render's)")
     modify = sub.add_parser(
         "modify", help="Set or unset the display properties of a stage's plots output."
     )

@@ -357,13 +357,18 @@ def match_renderers(
     return rendered
 
 
-def to_json(renderer: Renderer) -> list[dict[str, Any]]:
-    """dvc's ``to_json``: a Vega renderer's filled spec, or one entry per image."""
+def to_json(renderer: Renderer, split: bool = False) -> list[dict[str, Any]]:
+    """dvc's ``to_json``: a Vega renderer's filled spec, or one entry per
+    image. With ``split``, the spec's data stays out of it, beside it (what
+    dvc's VS Code extension asks for)."""
     if renderer.TYPE == "vega":
         if not renderer.datapoints:
             return []
-        content = renderer.get_filled_template()
         revs = renderer.get_revs()
+        if split:
+            content, rest = renderer.get_partial_filled_template()
+            return [{"type": "vega", "revisions": revs, "content": content, **rest}]
+        content = renderer.get_filled_template()
         return [{"type": "vega", "revisions": revs, "content": content}]
     return [
         {"type": "image", "revisions": [d.get(REVISION)], "url": d.get(SRC)}
@@ -371,14 +376,16 @@ def to_json(renderer: Renderer) -> list[dict[str, Any]]:
     ]
 
 
-def show_json(rendered: list[Rendered], errors: dict[str, BaseException]) -> dict[str, Any]:
+def show_json(
+    rendered: list[Rendered], errors: dict[str, BaseException], split: bool = False
+) -> dict[str, Any]:
     """``plots show/diff --json``'s document: ``data`` per plot id and the
     ``errors`` met (left out when there are none, as dvc compacts it)."""
     all_errors: list[dict[str, Any]] = []
     data = {}
     for r in rendered:
         name = r.renderer.name
-        data[name] = to_json(r.renderer)
+        data[name] = to_json(r.renderer, split)
         for rev, per_source in r.source_errors.items():
             for source, e in per_source.items():
                 all_errors.append({"name": name, "rev": rev, "source": source, **_encode(e)})
