@@ -78,7 +78,16 @@ FILES_V2 = {
     "img.png": "\x89PNG two",
     "gen.py": GEN.replace("{}", "3", 1).replace("{}", "9"),
 }
-FILES_WS = {"prec.yaml": "- {recall: 0.2, precision: 0.8}\n- {recall: 0.8, precision: 0.5}\n"}
+FILES_WS = {
+    "prec.yaml": "- {recall: 0.2, precision: 0.8}\n- {recall: 0.8, precision: 0.5}\n",
+    # files dvc reads oddly or not at all: CRLF lines, TOML, corrupt JSON and
+    # YAML, a type it does not plot (an error before it is even opened)
+    "odd/crlf.csv": "x,y\r\n1,2\r\n",
+    "odd/p.toml": "[[vals]]\na = 1\n[[vals]]\na = 2\n",
+    "odd/bad.json": '{"a": [{"x": 1}, ',
+    "odd/bad.yaml": "a: [\n",
+    "odd/dvc.yaml": "plots: [crlf.csv, p.toml, bad.json, bad.yaml, nothing.txt]\n",
+}
 
 
 def _write(root: Path, files: dict[str, str]) -> None:
@@ -137,7 +146,12 @@ def test_plots_show_and_diff_json_equal_dvcs(sh: Sh, project: Path, tmp_path: Pa
     # every kind of plot is in the project, and the stage's came from the cache
     assert {"loss.csv", "both", "two", "out.csv", "curves/c1.json", "img.png"} <= set(shown)
     assert results[1][0].json()["data"]["out.csv"][0]["revisions"] == ["workspace", "HEAD~1"]
-    assert [e["source"] for e in results[0][0].json()["errors"]] == ["raw.tsv"]
+    assert sorted(e["source"] for e in results[0][0].json()["errors"]) == [
+        "odd/bad.json",
+        "odd/bad.yaml",
+        "odd/nothing.txt",
+        "raw.tsv",
+    ]
     assert "../acc.json" in results[-3][0].json()["data"]
     assert results[-1][0].json()["data"]["loss.csv"][0]["revisions"][0] == "myexp"
     for step, (dr, br) in zip(steps, results, strict=True):

@@ -80,6 +80,11 @@ def _read(
     """Parses each data file's bytes (None: missing) into ``rev``."""
     for name in wanted:
         data = blobs.get(name)
+        try:
+            collect.check_type(name)
+        except collect.PlotFileTypeError as e:
+            rev.errors[name] = {"type": e.json_type, "msg": e.json_msg}
+            continue
         if data is None:
             # dvc's FileNotFoundError (naming the path in the repository), as --json encodes it
             msg = f"[Errno 2] No such file or directory: '{names.repo(name)}'"
@@ -89,7 +94,8 @@ def _read(
         try:
             rev.sources[name] = collect.parse(name, data, header=bool(header))
         except BaleError as e:
-            rev.errors[name] = {"type": type(e).__name__, "msg": getattr(e, "json_msg", str(e))}
+            kind = getattr(e, "json_type", type(e).__name__)
+            rev.errors[name] = {"type": kind, "msg": getattr(e, "json_msg", str(e))}
 
 
 def _revision(
@@ -105,7 +111,14 @@ def _revision(
     rev = collect.Revision(name)
     names = _Names(repo.root, Path.cwd())
     pipes = index.load(repo) if commit is None else index.load_at(repo, commit, name)
-    files = pipes.files
+    files = list(pipes.files)
+    if commit is None:
+        # dvc's index walks the workspace's dvc.yaml files in os.walk order
+        # (a revision's in git's sorted tree order, as they load)
+        from bale.metafiles.walk_order import WalkOrder
+
+        walk = WalkOrder(repo.root)
+        files.sort(key=lambda f: walk.key(f.path))
     tree = _workspace_tree(names) if commit is None else _git_tree(repo, names, commit)
     rev.definitions = collect.definitions(files, names.shown, tree, targets, props)
     if not rev.definitions:

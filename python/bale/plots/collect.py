@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import posixpath
 import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from bale.exceptions import BaleError
 from bale.plots.render import data_sources, plot_id
@@ -21,7 +20,8 @@ if TYPE_CHECKING:
 
 #: dvc-render's ImageRenderer.EXTENSIONS: read as bytes, shown as images.
 IMAGE_EXTENSIONS = frozenset({".svg", ".png", ".gif", ".jpeg", ".jpg"})
-_DATA_EXTENSIONS = frozenset({".json", ".yaml", ".yml", ".csv", ".tsv"})
+#: dvc's: its PARSERS' (JSON, TOML, Python), YAML, CSV and TSV.
+_DATA_EXTENSIONS = frozenset({".json", ".toml", ".py", ".yaml", ".yml", ".csv", ".tsv"})
 #: dvc's PLOT_PROPS: the properties a stage's plots output may carry.
 PLOT_PROPS = ("template", "x", "y", "x_label", "y_label", "title", "header")
 
@@ -29,12 +29,26 @@ PLOT_PROPS = ("template", "x", "y", "x_label", "y_label", "title", "header")
 class PlotFileTypeError(BaleError):
     """A plot data file in a format dvc does not plot."""
 
+    json_type = "PlotMetricTypeError"  # dvc's name, in --json
+
     def __init__(self, path: str) -> None:
         super().__init__(f"'{path}' - file type error: only JSON, YAML, CSV and TSV are plotted")
         #: dvc's two-line message, which ``--json`` carries as dvc does
         self.json_msg = (
             f"'{path}' - file type error\nOnly JSON, YAML, CSV and TSV formats are supported."
         )
+
+
+class CorruptPlotFileError(BaleError):
+    """A data file its parser refuses; ``--json`` carries dvc's type and words."""
+
+    _KINDS: ClassVar[dict[str, str]] = {".json": "JSON", ".toml": "TOML", ".py": "Python"}
+
+    def __init__(self, path: str, ext: str, why: str) -> None:
+        super().__init__(why)
+        kind = self._KINDS.get(ext, "YAML")
+        self.json_type = f"{kind}FileCorruptedError"
+        self.json_msg = f"unable to read: '{path}', {kind} file structure is corrupted"
 
 
 @dataclass
@@ -196,13 +210,13 @@ def needed_sources(defs: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
 def parse(path: str, data: bytes, header: bool = True) -> Any:
     """dvc's ``parse``: an image's bytes, CSV/TSV rows as ``{field: text}``
     (fields numbered from "0" without a header), or JSON/YAML content."""
+    check_type(path)
     ext = posixpath.splitext(path)[1]
     if ext in IMAGE_EXTENSIONS:
         return data
-    if ext not in _DATA_EXTENSIONS:
-        raise PlotFileTypeError(path)
     try:
-        text = data.decode("utf-8")
+        # read as dvc opens it: UTF-8 text mode, universal newlines
+        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except UnicodeDecodeError:
         raise BaleError(f"'{path}' is not valid utf-8") from None
     if ext in (".csv", ".tsv"):
@@ -214,11 +228,19 @@ def parse(path: str, data: bytes, header: bool = True) -> Any:
         first = next(csv.reader(io.StringIO(text)), [])
         names = [str(i) for i in range(len(first))]
         return list(csv.DictReader(io.StringIO(text), delimiter=delim, fieldnames=names))
-    if ext == ".json":
-        try:
-            return json.loads(text) or {}
-        except json.JSONDecodeError:
-            raise BaleError(f"unable to read: '{path}', JSON file structure is corrupted") from None
-    from bale.metafiles import yaml12
+    from bale.exceptions import MetafileError
+    from bale.pipeline.params import loads_as
 
-    return yaml12.parse(text, path) or {}
+    # JSON, TOML, Python constants, else YAML: dvc's PARSERS, as params are read
+    try:
+        return loads_as(text, path, ext) or {}
+    except MetafileError as e:
+        raise CorruptPlotFileError(path, ext, str(e)) from None
+
+
+def check_type(path: str) -> None:
+    """Raises :class:`PlotFileTypeError` unless dvc plots files like ``path``
+    (checked before the file is opened, as dvc does)."""
+    ext = posixpath.splitext(path)[1]
+    if ext not in IMAGE_EXTENSIONS and ext not in _DATA_EXTENSIONS:
+        raise PlotFileTypeError(path)
