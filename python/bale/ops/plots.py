@@ -167,7 +167,7 @@ def show(
     """The plots of ``revs`` (default: the workspace; ``"workspace"`` is
     always read first, as dvc orders them), with the revisions whose
     pipelines could not be loaded (named as given)."""
-    wanted = list(revs) if revs else [WORKSPACE]
+    wanted = list(revs) if revs is not None else [WORKSPACE]
     if WORKSPACE in wanted:
         wanted = [WORKSPACE, *(r for r in wanted if r != WORKSPACE)]
     found = []
@@ -207,8 +207,11 @@ def _baseline(repo: Repo, rev: str) -> str | None:
 def diff_revisions(repo: Repo, revs: Sequence[str], experiment: bool = False) -> list[str]:
     """dvc's ``plots diff`` revisions: the ones given; one is compared with
     the workspace, or with its baseline when ``experiment`` names one; none
-    means the workspace, after HEAD when tracked files changed."""
+    means the workspace, after HEAD when tracked files changed. None at
+    all before the first commit."""
     scm.require_git(repo, "plots diff")
+    if not scm.has_commits(repo.root):
+        return []  # dvc shows nothing before the first commit
     chosen = list(revs)
     if experiment and len(chosen) == 1:
         baseline = _baseline(repo, chosen[0])
