@@ -33,6 +33,7 @@ GROUPS = {
     "pipeline": ("repro", "stage", "freeze", "unfreeze", "lineage"),
     "metrics": ("metrics", "params"),
     "dag": ("dag",),
+    "plots": ("plots",),
     "experiments": ("exp",),
     "project": ("root", "check-ignore", "move", "destroy", "install", "git-hook"),
     "about": ("version", "doctor", "completion"),

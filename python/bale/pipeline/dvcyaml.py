@@ -234,6 +234,57 @@ def _check_top(data: Any) -> None:
             _expect(data[key], list, (key,), f"'{key}' must be a list of paths")
     if "vars" in data:
         _expect(data["vars"], list, ("vars",), "'vars' must be a list")
+    if "plots" in data:
+        _check_top_plots(data["plots"])
+
+
+# dvc/schema.py PLOT_DEFINITION: what a named top-level plot may say.
+_AXIS_KEYS = ("x", "y")
+_PLOT_DEFINITION_KEYS = frozenset({"x", "y", "x_label", "y_label", "title", "template"})
+
+
+def _check_axis(value: Any, where: Path_, axis: str) -> None:
+    """``x``: a field or ``{file: field}``; ``y``: a field, a list of fields,
+    or ``{file: field or fields}`` (dvc's PLOT_DEFINITION)."""
+
+    def fields(v: Any) -> bool:
+        return isinstance(v, str) or (
+            axis == "y" and isinstance(v, list) and all(isinstance(f, str) for f in v)
+        )
+
+    if isinstance(value, dict):
+        for file, v in value.items():
+            ok = isinstance(file, str) and (isinstance(v, str) or (axis == "y" and fields(v)))
+            if not ok:
+                raise _Invalid((*where, file), f"'{axis}' of a file must name its field(s)")
+    elif not fields(value):
+        what = "a field, a list of fields" if axis == "y" else "a field"
+        raise _Invalid(where, f"'{axis}' must be {what} or a mapping of files to fields")
+
+
+def _check_top_plots(plots: Any) -> None:
+    """dvc's top-level ``plots:``: a list whose items are a data file (or
+    directory), or ``{id: None or a definition}``."""
+    _expect(plots, list, ("plots",), "'plots' must be a list")
+    for i, item in enumerate(plots):
+        at: Path_ = ("plots", i)
+        if isinstance(item, str):
+            continue
+        if not isinstance(item, dict) or len(item) != 1:
+            raise _Invalid(at, "a plot must be a path or a mapping of one id to its definition")
+        ((plot_id, definition),) = item.items()
+        _expect(plot_id, str, at, "a plot id must be a string")
+        if definition is None:
+            continue
+        _expect(definition, dict, (*at, plot_id), "a plot definition must be a mapping")
+        for key, value in definition.items():
+            where = (*at, plot_id, key)
+            if key not in _PLOT_DEFINITION_KEYS:
+                raise _Invalid(where, f"unknown plot property {key!r}")
+            if key in _AXIS_KEYS:
+                _check_axis(value, where, key)
+            else:
+                _expect(value, str, where, f"{key!r} must be a string")
 
 
 def _fail(name: str, text: str, exc: _Invalid) -> MetafileError:
@@ -412,11 +463,14 @@ def stage_definition(stage: Stage) -> dict[str, Any]:
             params.append({p.path: keys or None})
     buckets: dict[str, list[Any]] = {"outs": [], "metrics": [], "plots": []}
     for o in sorted(stage.outs, key=lambda o: o.path):
-        flags: dict[str, Any] = dict(o.flags)
+        # dvc's _get_flags order: annotations, cache, persist, the plot's
+        # properties (in file order), remote, push.
+        flags: dict[str, Any] = {k: v for k, v in o.flags if k not in _PLOT_FLAGS}
         if not o.cache:
             flags["cache"] = False
         if o.persist:
             flags["persist"] = True
+        flags.update((k, v) for k, v in o.flags if k in _PLOT_FLAGS)
         if o.remote:
             flags["remote"] = o.remote
         if not o.push:

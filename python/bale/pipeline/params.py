@@ -86,6 +86,13 @@ def loads(text: str, name: str, memo: ParseMemo | None = None) -> Any:
     return parse_yaml(text, name, memo) if parser is None else parser(text, name)
 
 
+def loads_as(text: str, name: str, ext: str, memo: ParseMemo | None = None) -> Any:
+    """:func:`loads` with the parser of suffix ``ext`` (``.json``), whatever
+    ``name`` ends in: dvc's plots pick theirs by the last extension."""
+    parser = _PARSERS.get(ext.lower())
+    return parse_yaml(text, name, memo) if parser is None else parser(text, name)
+
+
 def loads_bytes(data: bytes, name: str, memo: ParseMemo | None = None) -> Any:
     """:func:`loads` for raw bytes (a git blob, say), decoded as dvc opens files:
     UTF-8 text mode, so ``\\r\\n`` and ``\\r`` read as ``\\n``."""

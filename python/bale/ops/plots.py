@@ -1,0 +1,304 @@
+"""``bale plots show/diff/modify/templates``: dvc 3.67.1's plots, read with
+bale's revision machinery and rendered by dvc-render, so ``--json`` prints
+what dvc prints and the HTML page is the page dvc writes."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bale import index, scm
+from bale.exceptions import BaleError, MetafileError, TargetError
+from bale.pipeline import revision
+from bale.plots import collect
+from bale.plots.render import Rendered, match_renderers
+
+if TYPE_CHECKING:
+    from bale.pipeline.dvcyaml import PipelineFile
+    from bale.repo import Repo
+
+WORKSPACE = "workspace"
+
+
+@dataclass(frozen=True)
+class _Names:
+    """Plot paths as dvc names them: relative to the current directory
+    (``../loss.csv`` from a subdirectory), and back to the repository."""
+
+    root: Path
+    cwd: Path
+
+    def shown(self, p: Any) -> str:
+        """An absolute path, named from the current directory."""
+        return posixpath.normpath(Path(os.path.relpath(p, self.cwd)).as_posix())
+
+    def repo(self, name: str) -> str:
+        """A name from :meth:`shown`, repository-relative."""
+        return revision._rel(self.root, Path(os.path.normpath(self.cwd / name)))
+
+
+def _cached_plots(
+    repo: Repo, names: _Names, pipes: Sequence[PipelineFile]
+) -> dict[str, tuple[str, str, str]]:
+    """Cached stage plots outputs -> where their ``dvc.lock`` records them
+    (its path repository-relative, as :mod:`bale.pipeline.revision` reads it)."""
+    return {
+        names.shown(s.abspath(o.path)): (revision._rel(repo.root, s.lock_path), s.name, o.path)
+        for f in pipes
+        for s in f.stages
+        for o in s.outs
+        if o.kind == "plots" and o.cache
+    }
+
+
+def _workspace_tree(names: _Names) -> collect.Tree:
+    def under(path: str) -> list[str]:
+        top = names.cwd / path
+        if not top.is_dir():
+            return []
+        return sorted(names.shown(Path(d) / n) for d, _s, files in os.walk(top) for n in files)
+
+    return collect.Tree(under, lambda p: (names.cwd / p).exists())
+
+
+def _git_tree(repo: Repo, names: _Names, commit: str) -> collect.Tree:
+    files = collect.tree_of(revision.tree_at(repo, commit))
+
+    def under(path: str) -> list[str]:
+        return [names.shown(repo.root / f) for f in files.under(names.repo(path))]
+
+    return collect.Tree(under, lambda p: files.exists(names.repo(p)))
+
+
+def _read(
+    rev: collect.Revision, names: _Names, wanted: list[str], blobs: dict[str, bytes | None]
+) -> None:
+    """Parses each data file's bytes (None: missing) into ``rev``."""
+    for name in wanted:
+        data = blobs.get(name)
+        try:
+            collect.check_type(name)
+        except collect.PlotFileTypeError as e:
+            rev.errors[name] = {"type": e.json_type, "msg": e.json_msg}
+            continue
+        if data is None:
+            # dvc's FileNotFoundError (naming the path in the repository), as --json encodes it
+            msg = f"[Errno 2] No such file or directory: '{names.repo(name)}'"
+            rev.errors[name] = {"type": "FileNotFoundError", "msg": msg}
+            continue
+        header = rev.source_props.get(name, {}).get("header", True)
+        try:
+            rev.sources[name] = collect.parse(name, data, header=bool(header))
+        except BaleError as e:
+            kind = getattr(e, "json_type", type(e).__name__)
+            rev.errors[name] = {"type": kind, "msg": getattr(e, "json_msg", str(e))}
+
+
+def _revision(
+    repo: Repo,
+    name: str,
+    commit: str | None,
+    targets: Sequence[str],
+    props: dict[str, Any],
+) -> collect.Revision:
+    """One revision's plots (``commit`` None: the workspace)."""
+    from bale.pipeline.lockfile import loads_lock
+
+    rev = collect.Revision(name)
+    names = _Names(repo.root, Path.cwd())
+    pipes = index.load(repo) if commit is None else index.load_at(repo, commit, name)
+    files = list(pipes.files)
+    if commit is None:
+        # dvc's index walks the workspace's dvc.yaml files in os.walk order
+        # (a revision's in git's sorted tree order, as they load)
+        from bale.metafiles.walk_order import WalkOrder
+
+        walk = WalkOrder(repo.root)
+        files.sort(key=lambda f: walk.key(f.path))
+    tree = _workspace_tree(names) if commit is None else _git_tree(repo, names, commit)
+    rev.definitions = collect.definitions(files, names.shown, tree, targets, props)
+    if not rev.definitions:
+        return rev
+    wanted = collect.needed_sources(rev.definitions)
+    outs = collect.stage_plot_props(files, names.shown)
+    rev.source_props = {n: outs.get(n, {}) | props for n in wanted}
+    cached = _cached_plots(repo, names, files)
+    blobs: dict[str, bytes | None] = {}
+    if commit is None:
+        for n in wanted:
+            try:
+                blobs[n] = (names.cwd / n).read_bytes()
+            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                blobs[n] = revision._workspace_cached(repo, cached[n]) if n in cached else None
+    else:
+        prefix = scm.subdir(repo.root)
+
+        def at(repo_rel: str) -> str:
+            return repo_rel if prefix == "." else f"{prefix}/{repo_rel}"
+
+        locks = sorted({cached[n][0] for n in wanted if n in cached})
+        specs = [(commit, at(names.repo(n))) for n in wanted] + [(commit, at(k)) for k in locks]
+        read = scm.read_paths_at(repo.root, specs)
+        for n in wanted:
+            blobs[n] = read[(commit, at(names.repo(n)))]
+            if blobs[n] is None and n in cached:
+                lock = read[(commit, at(cached[n][0]))]
+                blobs[n] = revision._from_cache(repo, cached[n], lock, loads_lock)
+    _read(rev, names, wanted, blobs)
+    return rev
+
+
+def targets_of(targets: Sequence[str] | None) -> list[str]:
+    """Targets as dvc takes them: plot ids or paths from the current
+    directory (matched as regular expressions too)."""
+    return [posixpath.normpath(Path(t).as_posix()) for t in targets or ()]
+
+
+def show(
+    repo: Repo,
+    targets: Sequence[str] | None = None,
+    revs: Sequence[str] | None = None,
+    props: dict[str, Any] | None = None,
+) -> tuple[list[collect.Revision], dict[str, BaseException]]:
+    """The plots of ``revs`` (default: the workspace; ``"workspace"`` is
+    always read first, as dvc orders them), with the revisions whose
+    pipelines could not be loaded (named as given)."""
+    wanted = list(revs) if revs is not None else [WORKSPACE]
+    if WORKSPACE in wanted:
+        wanted = [WORKSPACE, *(r for r in wanted if r != WORKSPACE)]
+    found = []
+    errors: dict[str, BaseException] = {}
+    tgts = targets_of(targets)
+    for name in wanted:
+        commit = None if name == WORKSPACE else resolve(repo, name)
+        try:
+            found.append(_revision(repo, name, commit, tgts, props or {}))
+        except MetafileError as e:
+            errors[name] = e
+    return found, errors
+
+
+def resolve(repo: Repo, rev: str) -> str:
+    """The commit of a git revision, or of an experiment's name, as dvc's
+    ``resolve_rev`` takes both."""
+    from bale.experiments import refs
+
+    try:
+        return scm.resolve_rev(repo.root, rev)
+    except BaleError:
+        try:
+            return refs.find(repo.root, rev).commit
+        except BaleError:
+            raise BaleError(f"unknown git revision or experiment '{rev}'") from None
+
+
+def _baseline(repo: Repo, rev: str) -> str | None:
+    """The baseline commit of the experiment ``rev`` names, if it is one."""
+    from bale.experiments import refs
+
+    commit = resolve(repo, rev)
+    return next((r.baseline for r in refs.list_refs(repo.root) if r.commit == commit), None)
+
+
+def diff_revisions(repo: Repo, revs: Sequence[str], experiment: bool = False) -> list[str]:
+    """dvc's ``plots diff`` revisions: the ones given; one is compared with
+    the workspace, or with its baseline when ``experiment`` names one; none
+    means the workspace, after HEAD when tracked files changed. None at
+    all before the first commit."""
+    scm.require_git(repo, "plots diff")
+    if not scm.has_commits(repo.root):
+        return []  # dvc shows nothing before the first commit
+    chosen = list(revs)
+    if experiment and len(chosen) == 1:
+        baseline = _baseline(repo, chosen[0])
+        if baseline:
+            chosen.append(baseline[:7])
+    if len(chosen) <= 1:
+        if not chosen:
+            out = scm.git(repo.root, "status", "--porcelain", "--untracked-files=no")
+            if out.stdout.strip():
+                chosen.append("HEAD")
+        chosen.append(WORKSPACE)
+    return chosen
+
+
+def render(repo: Repo, found: list[collect.Revision], out: str | None) -> list[Rendered]:
+    """dvc-render's renderers for ``found``; images are copied under ``out``."""
+    return match_renderers(found, out=out, templates_dir=str(repo.dvc_dir / "plots"))
+
+
+def templates(name: str | None = None) -> list[str] | dict[str, Any]:
+    """dvc-render's built-in templates: their names, or one's content."""
+    from dvc_render.vega_templates import TEMPLATES
+
+    if name is None:
+        return [t.DEFAULT_NAME for t in TEMPLATES]
+    for t in TEMPLATES:
+        if name == t.DEFAULT_NAME:
+            return dict(t.DEFAULT_CONTENT)
+    raise TargetError(f"Unexpected template: {name}.")
+
+
+class NotAPlotError(TargetError):
+    """``plots modify --unset`` on an output that is not a plot."""
+
+
+def modify(
+    repo: Repo, target: str, props: dict[str, Any] | None = None, unset: Sequence[str] = ()
+) -> tuple[str, Path]:
+    """dvc's ``plots modify``: sets (or with ``unset``, removes) display
+    properties of the stage output ``target`` (a path from the current
+    directory), which becomes a plots output if it was not one, and writes
+    its stage back into its ``dvc.yaml``; returns that file."""
+    import dataclasses
+
+    from bale.index import abspath
+    from bale.metafiles._fs import atomic_write
+    from bale.pipeline.dvcyaml import dumps_stage, loads_dvcyaml
+
+    props = props or {}
+    if props.get("template"):
+        from dvc_render.vega_templates import TemplateNotFoundError, get_template
+
+        try:
+            get_template(props["template"], str(repo.dvc_dir / "plots"))
+        except TemplateNotFoundError as e:
+            raise TargetError(str(e)) from None
+    wanted = abspath(target)
+    with repo.locked():
+        pipes = index.load(repo)
+        found = [(s, o) for s in pipes.stages for o in s.outs if Path(s.abspath(o.path)) == wanted]
+        if not found:
+            raise TargetError(f"Unable to find DVC file with output '{target}'")
+        stage, out = found[0]
+        if "@" in stage.name:
+            raise TargetError(
+                f"'{target}' is an output of the generated stage '{stage.name}': "
+                "change its foreach/matrix definition in dvc.yaml instead"
+            )
+        if out.kind != "plots" and unset:
+            raise NotAPlotError(
+                f"'{out.path}' is not a known plot. Use `bale plots modify` to turn it into one."
+            )
+        plot = {k: v for k, v in out.flags if k in collect.PLOT_PROPS}
+        others = [(k, v) for k, v in out.flags if k not in collect.PLOT_PROPS]
+        missing = [p for p in unset if p not in plot]
+        if missing:
+            raise TargetError(f"display properties {missing} not found in plot '{out.path}'")
+        for p in unset:
+            plot.pop(p)
+        plot.update(props)
+        new_out = dataclasses.replace(out, kind="plots", flags=(*others, *plot.items()))
+        stage.outs = [new_out if o is out else o for o in stage.outs]
+        path = stage.dvcyaml
+        name = revision._rel(repo.root, path)
+        text = path.read_text(encoding="utf-8")
+        new_text = dumps_stage(text, stage)
+        # the file is checked the way every command will read it, before it is written
+        loads_dvcyaml(new_text, path, name, parsing=repo.config.parsing(), memo=repo.memo)
+        atomic_write(path, new_text.encode("utf-8"))
+    return stage.name, path

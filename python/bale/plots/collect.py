@@ -1,0 +1,246 @@
+"""A revision's plots: the definitions its ``dvc.yaml`` files make
+(top-level ``plots:`` and stage ``plots`` outputs) and the data files they
+read, parsed as dvc parses them (``dvc/repo/plots/__init__.py``)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import posixpath
+import re
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from bale.exceptions import BaleError
+from bale.plots.render import data_sources, plot_id
+
+if TYPE_CHECKING:
+    from bale.pipeline.dvcyaml import PipelineFile
+
+#: dvc-render's ImageRenderer.EXTENSIONS: read as bytes, shown as images.
+IMAGE_EXTENSIONS = frozenset({".svg", ".png", ".gif", ".jpeg", ".jpg"})
+#: dvc's: its PARSERS' (JSON, TOML, Python), YAML, CSV and TSV.
+_DATA_EXTENSIONS = frozenset({".json", ".toml", ".py", ".yaml", ".yml", ".csv", ".tsv"})
+#: dvc's PLOT_PROPS: the properties a stage's plots output may carry.
+PLOT_PROPS = ("template", "x", "y", "x_label", "y_label", "title", "header")
+
+
+class PlotFileTypeError(BaleError):
+    """A plot data file in a format dvc does not plot."""
+
+    json_type = "PlotMetricTypeError"  # dvc's name, in --json
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"'{path}' - file type error: only JSON, YAML, CSV and TSV are plotted")
+        #: dvc's two-line message, which ``--json`` carries as dvc does
+        self.json_msg = (
+            f"'{path}' - file type error\nOnly JSON, YAML, CSV and TSV formats are supported."
+        )
+
+
+class CorruptPlotFileError(BaleError):
+    """A data file its parser refuses; ``--json`` carries dvc's type and words."""
+
+    _KINDS: ClassVar[dict[str, str]] = {".json": "JSON", ".toml": "TOML", ".py": "Python"}
+
+    def __init__(self, path: str, ext: str, why: str) -> None:
+        super().__init__(why)
+        kind = self._KINDS.get(ext, "YAML")
+        self.json_type = f"{kind}FileCorruptedError"
+        self.json_msg = f"unable to read: '{path}', {kind} file structure is corrupted"
+
+
+@dataclass
+class Revision:
+    """One revision's plots, as ``match_renderers`` needs them.
+
+    ``definitions``: per config file (a ``dvc.yaml``'s path, or ``""`` for
+    stage outputs), plot id -> properties, in dvc's order. ``sources``: data
+    file -> its parsed content (bytes for an image). ``errors``: data file ->
+    ``{"type", "msg"}`` of why it could not be read."""
+
+    name: str
+    definitions: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    sources: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: data file -> the properties it is read with (``header`` for CSV)
+    source_props: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _norm(*parts: str) -> str:
+    return posixpath.normpath(posixpath.join(*parts))
+
+
+def _matches(targets: Sequence[str], config: str, pid: str) -> bool:
+    """dvc's ``_matches``: a target is a regular expression matched at the
+    start of the plot id, or of ``config::id``."""
+    if not targets:
+        return True
+    full = plot_id(pid, config)
+    return any(re.match(t, pid) or re.match(t, full) for t in targets)
+
+
+@dataclass(frozen=True)
+class Tree:
+    """What a revision holds: ``under(dir)`` lists the files (repository-
+    relative) under a directory, none for a file; ``exists(path)``."""
+
+    under: Callable[[str], list[str]]
+    exists: Callable[[str], bool]
+
+
+def tree_of(files: Collection[str]) -> Tree:
+    """A :class:`Tree` over a git revision's file list."""
+    names = set(files)
+
+    def under(path: str) -> list[str]:
+        return sorted(f for f in names if f.startswith(path.rstrip("/") + "/"))
+
+    return Tree(under, lambda p: p in names or bool(under(p)))
+
+
+def _unpack(path: str, tree: Tree) -> list[str]:
+    """The files under ``path`` when it is a directory of ``tree``, else ``[path]``."""
+    return tree.under(path) or [path]
+
+
+def _closest_parent(path: str, parents: list[str]) -> str:
+    best = ""
+    for parent in parents:
+        try:
+            common = posixpath.commonpath([path, parent])
+        except ValueError:
+            continue
+        if len(common) > len(best):
+            best = common
+    return best
+
+
+def definitions(
+    pipelines: Sequence[PipelineFile],
+    rel: Callable[[Any], str],
+    tree: Tree,
+    targets: Sequence[str] = (),
+    props: dict[str, Any] | None = None,
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """dvc's ``_collect_definitions``: each ``dvc.yaml``'s top-level plots
+    (paths made repository-relative by ``rel``; a directory stands for the
+    files of ``tree`` under it), then stage plots outputs under ``""``, then
+    targets that are files but no plot yet. ``props`` (given on the command
+    line) override every definition's."""
+    given = props or {}
+    result: dict[str, dict[str, dict[str, Any]]] = {}
+    for f in pipelines:
+        config = rel(f.path)
+        config_dir = posixpath.dirname(config)
+        entries: dict[str, dict[str, Any] | None] = {}
+        for item in f.data.get("plots") or []:
+            if isinstance(item, str):
+                entries[item] = None
+            else:
+                ((k, v),) = item.items()
+                entries[k] = v
+        parents = [_norm(config_dir, pid) for pid in entries]
+        mine: dict[str, dict[str, Any]] = {}
+        for pid, props in entries.items():
+            props = props or {}
+            if not _matches(targets, config, pid):
+                continue
+            if not isinstance(props.get("y"), dict):
+                data_path = _norm(config_dir, pid)
+                for p in _unpack(data_path, tree):
+                    # the most specific definition of a directory's file wins
+                    if p == data_path or _closest_parent(p, parents) == data_path:
+                        mine[p] = props | given
+            else:
+                adjusted = dict(props)
+                for axis in ("x", "y"):
+                    if isinstance(adjusted.get(axis), dict):
+                        adjusted[axis] = {
+                            _norm(config_dir, fp): v for fp, v in adjusted[axis].items()
+                        }
+                mine[pid] = adjusted | given
+        if entries:
+            result.setdefault(config, {}).update(mine)
+    outs: dict[str, dict[str, Any]] = {}
+    for f in pipelines:
+        config = rel(f.path)
+        for s in f.stages:
+            for o in s.outs:
+                if o.kind != "plots":
+                    continue
+                path = rel(s.abspath(o.path))
+                if not _matches(targets, config, path):
+                    continue
+                own = {k: v for k, v in o.flags if k in PLOT_PROPS}
+                for p in _unpack(path, tree):
+                    outs[p] = own | given
+    if outs:
+        result.setdefault("", {}).update(outs)
+    for t in targets:
+        if not result or tree.exists(t):
+            for p in _unpack(t, tree):
+                result.setdefault("", {}).setdefault(p, dict(given))
+    return result
+
+
+def stage_plot_props(
+    pipelines: Sequence[PipelineFile], rel: Callable[[Any], str]
+) -> dict[str, Any]:
+    """Stage plots outputs (repository-relative) -> their properties."""
+    return {
+        rel(s.abspath(o.path)): {k: v for k, v in o.flags if k in PLOT_PROPS}
+        for f in pipelines
+        for s in f.stages
+        for o in s.outs
+        if o.kind == "plots"
+    }
+
+
+def needed_sources(defs: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """dvc's ``_get_data_targets``: every file some definition reads."""
+    seen: dict[str, None] = {}
+    for plots in defs.values():
+        for pid, props in plots.items():
+            seen.update(dict.fromkeys(data_sources(pid, props)))
+    return list(seen)
+
+
+def parse(path: str, data: bytes, header: bool = True) -> Any:
+    """dvc's ``parse``: an image's bytes, CSV/TSV rows as ``{field: text}``
+    (fields numbered from "0" without a header), or JSON/YAML content."""
+    check_type(path)
+    ext = posixpath.splitext(path)[1]
+    if ext in IMAGE_EXTENSIONS:
+        return data
+    try:
+        # read as dvc opens it: UTF-8 text mode, universal newlines
+        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError:
+        raise BaleError(f"'{path}' is not valid utf-8") from None
+    if ext in (".csv", ".tsv"):
+        delim = "\t" if ext == ".tsv" else ","
+        if header:
+            return list(csv.DictReader(io.StringIO(text), delimiter=delim))
+        # dvc counts the first row's fields with a comma even in a TSV (so a
+        # headerless TSV gets one name); kept, as its --json shows it
+        first = next(csv.reader(io.StringIO(text)), [])
+        names = [str(i) for i in range(len(first))]
+        return list(csv.DictReader(io.StringIO(text), delimiter=delim, fieldnames=names))
+    from bale.exceptions import MetafileError
+    from bale.pipeline.params import loads_as
+
+    # JSON, TOML, Python constants, else YAML: dvc's PARSERS, as params are read
+    try:
+        return loads_as(text, path, ext) or {}
+    except MetafileError as e:
+        raise CorruptPlotFileError(path, ext, str(e)) from None
+
+
+def check_type(path: str) -> None:
+    """Raises :class:`PlotFileTypeError` unless dvc plots files like ``path``
+    (checked before the file is opened, as dvc does)."""
+    ext = posixpath.splitext(path)[1]
+    if ext not in IMAGE_EXTENSIONS and ext not in _DATA_EXTENSIONS:
+        raise PlotFileTypeError(path)

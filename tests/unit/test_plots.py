@@ -1,0 +1,78 @@
+"""dvc.yaml's plots as dvc checks them, data files as dvc parses them, and
+datapoints as dvc's Vega converter flattens them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bale.exceptions import MetafileError
+from bale.pipeline.dvcyaml import loads_dvcyaml
+from bale.plots.collect import PlotFileTypeError, parse
+from bale.plots.render import FieldNotFoundError, VegaConverter
+
+
+def _load(text: str) -> None:
+    loads_dvcyaml(text, Path("/r/dvc.yaml"), "dvc.yaml")
+
+
+@pytest.mark.parametrize(
+    "plots",
+    [
+        "  - loss.csv\n",
+        "  - loss.csv:\n",
+        "  - p:\n      x: {a.csv: step}\n      y: {a.csv: [l1, l2], b.csv: l}\n",
+        "  - p:\n      y: [l1, l2]\n      template: linear\n      title: T\n",
+    ],
+)
+def test_the_plot_definitions_dvc_accepts_load(plots: str) -> None:
+    _load("plots:\n" + plots)
+
+
+@pytest.mark.parametrize(
+    ("plots", "message"),
+    [
+        ("  - p:\n      x: [a, b]\n", "plots[0].p.x: 'x' must be a field"),
+        ("  - p:\n      x: {a.csv: [f]}\n", "'x' of a file must name its field(s)"),
+        ("  - p:\n      colour: red\n", "unknown plot property 'colour'"),
+        ("  - p:\n      title: 3\n", "'title' must be a string"),
+        ("  - {a: 1, b: 2}\n", "a plot must be a path or a mapping of one id"),
+        ("  loss.csv\n", "'plots' must be a list"),
+    ],
+)
+def test_a_malformed_plot_is_one_line_naming_dvcyaml(plots: str, message: str) -> None:
+    with pytest.raises(MetafileError) as e:
+        _load("plots:\n" + plots)
+    assert str(e.value).startswith("dvc.yaml: ")
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_data_files_parse_as_dvc_parses_them() -> None:
+    assert parse("a.csv", b"x,y\n1,2\n") == [{"x": "1", "y": "2"}]
+    assert parse("a.csv", b"1,2\n3,4\n", header=False) == [
+        {"0": "1", "1": "2"},
+        {"0": "3", "1": "4"},
+    ]
+    assert parse("a.tsv", b"x\ty\n1\t2\n") == [{"x": "1", "y": "2"}]
+    assert parse("a.yaml", b"- {x: 1.5}\n") == [{"x": 1.5}]
+    assert parse("a.json", b'{"t": [{"x": 1}]}') == {"t": [{"x": 1}]}
+    assert parse("a.png", b"\x89PNG") == b"\x89PNG"
+    with pytest.raises(PlotFileTypeError, match=r"'a\.txt' - file type error: only JSON"):
+        parse("a.txt", b"1")
+
+
+def test_two_y_fields_share_one_inferred_field_and_x_defaults_to_the_step() -> None:
+    data = {"a.json": [{"l1": 1, "l2": 2}, {"l1": 3, "l2": 4}]}
+    conv = VegaConverter("a.json", data, {"y": ["l1", "l2"]})
+    points, props = conv.flat_datapoints("workspace")
+    assert props["y"] == "dvc_inferred_y_value" and props["x"] == "step"
+    assert props["y_label"] == "y" and props["x_label"] == "step"
+    assert [(p["field"], p["step"], p["dvc_inferred_y_value"]) for p in points] == [
+        ("l1", 0, 1),
+        ("l1", 1, 3),
+        ("l2", 0, 2),
+        ("l2", 1, 4),
+    ]
+    with pytest.raises(FieldNotFoundError, match="'nope'"):
+        VegaConverter("a.json", data, {"y": "nope"}).flat_datapoints("workspace")
