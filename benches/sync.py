@@ -11,7 +11,8 @@
 Remotes ``s3-imds`` (the same SeaweedFS, the keys handed out by an EC2
 instance-metadata endpoint on loopback: the credential chain's cost, paired
 with ``s3``), ``webdav`` (WsgiDAV in this process, a folder per tool; dvc
-needs dvc-webdav), ``gcs`` (fake-gcs-server, a bucket per tool; dvc-gs)
+needs dvc-webdav), ``gcs`` (fake-gcs-server on its filesystem backend, a
+bucket per tool; dvc-gs)
 and ``ssh`` (OpenSSH's sshd, a folder per tool; dvc-ssh) come on top, each
 server started as the tests start it.
 
@@ -41,10 +42,14 @@ Every pull is verified: file count and total bytes of the pulled tree equal
 the source's, and the changed file has the changed bytes.  A failing step is
 recorded with its command and full stderr, and the run carries on.
 
-Raw client (W2 on S3 and WebDAV, unless ``--no-raw``; column "raw"): on
-S3 boto3's TransferManager (``upload_file`` / ``download_file``, 64 MiB
-parts, 10 threads), on WebDAV curl (one PUT, one GET), run as a process
-like the tools, rotated with them within each repetition; each
+Raw client (W2 on S3, WebDAV and GCS, unless ``--no-raw``; column "raw"):
+on S3 boto3's TransferManager (``upload_file`` / ``download_file``, 64 MiB
+parts, 10 threads), on WebDAV curl (one PUT, one GET), on GCS
+google-cloud-storage (``upload_from_filename``: a resumable upload in its
+default 100 MiB chunks; the transfer manager's
+``download_chunks_concurrently``: 32 MiB ranges, 8 threads, crc32c
+checked), run as a process like the tools, rotated with them within each
+repetition; each
 tool's push/pull throughput is reported as a percentage of it (paired: the
 raw time of the same repetition divided by the tool's time).
 
@@ -92,7 +97,11 @@ ALL_TOOLS = ("bale-md5", "bale-blake3", "dvc")
 # the raw client of each remote's protocol, timed beside the tools on W2:
 # its column is "raw" (runs before it was generalised called it "boto3")
 RAW = "raw"
-RAW_CLIENTS = {"s3": "boto3 TransferManager", "webdav": "curl (one PUT, one GET)"}
+RAW_CLIENTS = {
+    "s3": "boto3 TransferManager",
+    "webdav": "curl (one PUT, one GET)",
+    "gcs": "google-cloud-storage",
+}
 ALL_REMOTES = ("folder", "s3", "s3-imds", "webdav", "gcs", "ssh")
 # remotes whose W1 targets are issue 23's (blake3 >= 20x dvc, md5 >= 3x)
 CLOUD_REMOTES = ("webdav", "gcs", "ssh")
@@ -116,6 +125,28 @@ if op == "upload":
 else:
     c.download_file(bucket, key, path, Config=cfg)
 """
+
+# google-cloud-storage as its users run it: the upload in the library's
+# default chunks; the download through its transfer manager (threads, not
+# its default processes, which would add their start-up to a 256 MiB copy).
+RAW_GCS_SCRIPT = """
+import sys
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import storage
+from google.cloud.storage import transfer_manager
+op, bucket, key, path, part, threads = sys.argv[1:7]
+client = storage.Client(credentials=AnonymousCredentials(), project="bench")
+blob = client.bucket(bucket).blob(key)
+if op == "upload":
+    blob.upload_from_filename(path)
+else:
+    transfer_manager.download_chunks_concurrently(
+        blob, path, chunk_size=int(part), max_workers=int(threads),
+        worker_type=transfer_manager.THREAD,
+    )
+"""
+RAW_GCS_PART = 32 * wl.MIB
+RAW_GCS_THREADS = 8
 
 log = rb.log
 
@@ -350,12 +381,19 @@ def gcs_emulator():
     STORAGE_EMULATOR_HOST, as gcsfs does."""
     from tests.remotes.gcs_server import start_gcs
 
-    server = start_gcs()
+    # Its filesystem backend, in a fresh folder: the memory backend slows as
+    # a bucket fills (10,000 md5 objects took bale 44 s to push there, 1,000
+    # took 0.9 s), which would time the emulator rather than the clients.
+    root = WORK / "remotes" / "gcs"
+    rb.rm_rf(root)
+    root.mkdir(parents=True)
+    server = start_gcs(root)
     with environment(STORAGE_EMULATOR_HOST=server.endpoint):
         try:
             yield server
         finally:
             server.stop()
+            rb.rm_rf(root)
 
 
 @contextlib.contextmanager
@@ -437,6 +475,8 @@ def bench_raw(ctx: Ctx) -> None:
     """The raw client of ctx.remote's protocol: upload the W2 file, download it again."""
     if ctx.remote == "webdav":
         bench_raw_dav(ctx)
+    elif ctx.remote == "gcs":
+        bench_raw_gcs(ctx)
     else:
         bench_raw_s3(ctx)
 
@@ -478,6 +518,47 @@ def bench_raw_dav(ctx: Ctx) -> None:
         log(f"{tag} download has {dst.stat().st_size} bytes, expected {ctx.expect[1]}")
     rb.rm_rf(dst_dir)
     (ctx.server.root / f"raw-r{ctx.rep + 1}.bin").unlink(missing_ok=True)
+
+
+def bench_raw_gcs(ctx: Ctx) -> None:
+    """google-cloud-storage: upload the W2 file, download it again (see RAW_GCS_SCRIPT)."""
+    res, tag = ctx.res, f"[{ctx.label} gcs r{ctx.rep + 1} {RAW}]"
+    f = ctx.src / wl.relpaths(ctx.w)[0]
+    bucket = ctx.server.new_bucket()
+    dst_dir = WORK / "repos" / "raw-download"
+    rb.discard(dst_dir)
+    dst_dir.mkdir(parents=True)
+    dst = dst_dir / f.name
+    for step, op, path in (
+        ("push (first)", "upload", f),
+        ("pull (fresh clone)", "download", dst),
+    ):
+        args = [bucket, "store/raw.bin", str(path), str(RAW_GCS_PART), str(RAW_GCS_THREADS)]
+        cmd = [sys.executable, "-c", RAW_GCS_SCRIPT, op, *args]
+        try:
+            p = rb.run(cmd, cwd=WORK, rss=step == "push (first)")
+        except rb.StepFailed as e:
+            res.errors.append(
+                {
+                    "workload": ctx.label,
+                    "remote": "gcs",
+                    "tool": RAW,
+                    "rep": ctx.rep_key,
+                    "step": step,
+                    "cmd": f"google-cloud-storage {op}",
+                    "message": str(e),
+                    "stderr": None,
+                }
+            )
+            log(f"{tag} {op}: FAILED: {e}")
+            break
+        if step == "push (first)":
+            res.rss.setdefault((ctx.label, "gcs", RAW), {})[ctx.rep_key] = p.maxrss_kib / 1024
+        res.add_time(ctx.label, "gcs", step, RAW, ctx.rep_key, p.seconds)
+        log(f"{tag} {op}: {p.seconds:.3f} s ({ctx.expect[1] / p.seconds / 1e6:.0f} MB/s)")
+    if dst.exists() and dst.stat().st_size != ctx.expect[1]:
+        log(f"{tag} download has {dst.stat().st_size} bytes, expected {ctx.expect[1]}")
+    rb.rm_rf(dst_dir)
 
 
 def bench_raw_s3(ctx: Ctx) -> None:
@@ -551,6 +632,9 @@ def machine() -> dict:
         **history.machine(WORK),
         "weed": version("weed", "version").splitlines()[0] if shutil.which("weed") else "?",
         "boto3": version(sys.executable, "-c", "import boto3; print(boto3.__version__)"),
+        "google-cloud-storage": version(
+            sys.executable, "-c", "import google.cloud.storage as s; print(s.__version__)"
+        ),
     }
 
 
@@ -866,7 +950,7 @@ def main() -> int:
         help="shrink W1's file count and W2's size (0.1: 10,000 files, 205 MiB)",
     )
     ap.add_argument(
-        "--no-raw", action="store_true", help="skip the raw client baseline (W2 on S3, WebDAV)"
+        "--no-raw", action="store_true", help="skip the raw client baseline (W2 on S3, WebDAV, GCS)"
     )
     ap.add_argument(
         "--stop-after",
