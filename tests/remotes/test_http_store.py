@@ -218,9 +218,7 @@ def test_netrc_gives_credentials_only_where_the_remote_configures_none(
     ]
 
 
-def test_proxies_come_from_the_environment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_proxies_come_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """HTTP_PROXY is used, as dvc-http's aiohttp (trust_env) uses it, and
     NO_PROXY skips it."""
     from tests.remotes.test_s3_store import _forward_proxy

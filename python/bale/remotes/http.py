@@ -44,7 +44,6 @@ from multidict import CIMultiDict
 
 from bale.redact import mask_url
 from bale.remotes.body import receive
-from bale.remotes.proxies import proxy_for
 from bale.remotes.errors import (
     ObjectNotFound,
     RemoteAuthError,
@@ -54,6 +53,7 @@ from bale.remotes.errors import (
     TransientError,
     Unreachable,
 )
+from bale.remotes.proxies import proxy_for
 from bale.remotes.store import (
     Expect,
     Progress,
