@@ -41,12 +41,16 @@ Every pull is verified: file count and total bytes of the pulled tree equal
 the source's, and the changed file has the changed bytes.  A failing step is
 recorded with its command and full stderr, and the run carries on.
 
-Raw client (W2 on S3, WebDAV and SSH, unless ``--no-raw``; column "raw"):
-on S3 boto3's TransferManager (``upload_file`` / ``download_file``, 64 MiB
-parts, 10 threads), on WebDAV curl (one PUT, one GET), on SSH OpenSSH's
-``sftp`` (one put, one get, 128 requests of 128 KiB in flight; asyncssh's
-own ``put``/``get`` are timed after it and noted), run as a process
-like the tools, rotated with them within each repetition; each
+Raw client (W2 on S3, WebDAV, SSH and GCS, unless ``--no-raw``; column
+"raw"): on S3 boto3's TransferManager (``upload_file`` / ``download_file``,
+64 MiB parts, 10 threads), on WebDAV curl (one PUT, one GET), on SSH
+OpenSSH's ``sftp`` (one put, one get, 128 requests of 128 KiB in flight;
+asyncssh's own ``put``/``get`` are timed after it and noted), on GCS
+google-cloud-storage (``upload_from_filename``: a resumable upload in its
+default 100 MiB chunks; the transfer manager's
+``download_chunks_concurrently``: 32 MiB ranges, 8 threads, crc32c
+checked), run as a process like the tools, rotated with them within each
+repetition; each
 tool's push/pull throughput is reported as a percentage of it (paired: the
 raw time of the same repetition divided by the tool's time).
 
@@ -98,6 +102,7 @@ RAW_CLIENTS = {
     "s3": "boto3 TransferManager",
     "webdav": "curl (one PUT, one GET)",
     "ssh": "OpenSSH sftp",
+    "gcs": "google-cloud-storage",
 }
 # OpenSSH's sftp as fast as it went on loopback (2 cores): bale's cipher,
 # 128 requests of 128 KiB in flight (the defaults are 64 of 32 KiB; 256 KiB
@@ -139,6 +144,28 @@ if op == "upload":
 else:
     c.download_file(bucket, key, path, Config=cfg)
 """
+
+# google-cloud-storage as its users run it: the upload in the library's
+# default chunks; the download through its transfer manager (threads, not
+# its default processes, which would add their start-up to a 256 MiB copy).
+RAW_GCS_SCRIPT = """
+import sys
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import storage
+from google.cloud.storage import transfer_manager
+op, bucket, key, path, part, threads = sys.argv[1:7]
+client = storage.Client(credentials=AnonymousCredentials(), project="bench")
+blob = client.bucket(bucket).blob(key)
+if op == "upload":
+    blob.upload_from_filename(path)
+else:
+    transfer_manager.download_chunks_concurrently(
+        blob, path, chunk_size=int(part), max_workers=int(threads),
+        worker_type=transfer_manager.THREAD,
+    )
+"""
+RAW_GCS_PART = 32 * wl.MIB
+RAW_GCS_THREADS = 8
 
 log = rb.log
 
@@ -373,6 +400,10 @@ def gcs_emulator():
     STORAGE_EMULATOR_HOST, as gcsfs does."""
     from tests.remotes.gcs_server import start_gcs
 
+    # In memory, as the tests run it. Its filesystem backend does not slow
+    # as a bucket fills, as this one does, but took 6-8 s per 1,000 small
+    # objects from the first (RESULTS.md, issue 23): every md5 push, 1,000
+    # files as well as 10,000, would time the emulator.
     server = start_gcs()
     with environment(STORAGE_EMULATOR_HOST=server.endpoint):
         try:
@@ -462,6 +493,8 @@ def bench_raw(ctx: Ctx) -> None:
         bench_raw_dav(ctx)
     elif ctx.remote == "ssh":
         bench_raw_ssh(ctx)
+    elif ctx.remote == "gcs":
+        bench_raw_gcs(ctx)
     else:
         bench_raw_s3(ctx)
 
@@ -564,6 +597,47 @@ def bench_raw_ssh(ctx: Ctx) -> None:
     rb.discard(folder)
 
 
+def bench_raw_gcs(ctx: Ctx) -> None:
+    """google-cloud-storage: upload the W2 file, download it again (see RAW_GCS_SCRIPT)."""
+    res, tag = ctx.res, f"[{ctx.label} gcs r{ctx.rep + 1} {RAW}]"
+    f = ctx.src / wl.relpaths(ctx.w)[0]
+    bucket = ctx.server.new_bucket()
+    dst_dir = WORK / "repos" / "raw-download"
+    rb.discard(dst_dir)
+    dst_dir.mkdir(parents=True)
+    dst = dst_dir / f.name
+    for step, op, path in (
+        ("push (first)", "upload", f),
+        ("pull (fresh clone)", "download", dst),
+    ):
+        args = [bucket, "store/raw.bin", str(path), str(RAW_GCS_PART), str(RAW_GCS_THREADS)]
+        cmd = [sys.executable, "-c", RAW_GCS_SCRIPT, op, *args]
+        try:
+            p = rb.run(cmd, cwd=WORK, rss=step == "push (first)")
+        except rb.StepFailed as e:
+            res.errors.append(
+                {
+                    "workload": ctx.label,
+                    "remote": "gcs",
+                    "tool": RAW,
+                    "rep": ctx.rep_key,
+                    "step": step,
+                    "cmd": f"google-cloud-storage {op}",
+                    "message": str(e),
+                    "stderr": None,
+                }
+            )
+            log(f"{tag} {op}: FAILED: {e}")
+            break
+        if step == "push (first)":
+            res.rss.setdefault((ctx.label, "gcs", RAW), {})[ctx.rep_key] = p.maxrss_kib / 1024
+        res.add_time(ctx.label, "gcs", step, RAW, ctx.rep_key, p.seconds)
+        log(f"{tag} {op}: {p.seconds:.3f} s ({ctx.expect[1] / p.seconds / 1e6:.0f} MB/s)")
+    if dst.exists() and dst.stat().st_size != ctx.expect[1]:
+        log(f"{tag} download has {dst.stat().st_size} bytes, expected {ctx.expect[1]}")
+    rb.rm_rf(dst_dir)
+
+
 def bench_raw_s3(ctx: Ctx) -> None:
     """boto3 TransferManager: upload the W2 file, download it again."""
     res, tag = ctx.res, f"[{ctx.label} s3 r{ctx.rep + 1} {RAW}]"
@@ -635,6 +709,9 @@ def machine() -> dict:
         **history.machine(WORK),
         "weed": version("weed", "version").splitlines()[0] if shutil.which("weed") else "?",
         "boto3": version(sys.executable, "-c", "import boto3; print(boto3.__version__)"),
+        "google-cloud-storage": version(
+            sys.executable, "-c", "import google.cloud.storage as s; print(s.__version__)"
+        ),
     }
 
 
@@ -950,7 +1027,7 @@ def main() -> int:
         help="shrink W1's file count and W2's size (0.1: 10,000 files, 205 MiB)",
     )
     ap.add_argument(
-        "--no-raw", action="store_true", help="skip the raw client baseline (W2 on S3, WebDAV)"
+        "--no-raw", action="store_true", help="skip the raw client baseline (W2 on S3, WebDAV, GCS)"
     )
     ap.add_argument(
         "--stop-after",

@@ -190,6 +190,58 @@ def test_basic_auth_is_sent_and_a_refusal_names_the_user_not_the_password(
         assert "nope" not in str(e.value)
 
 
+def test_netrc_gives_credentials_only_where_the_remote_configures_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As dvc's HTTP clients do: a ~/.netrc entry for the host is sent when
+    the remote has no auth of its own, and never beside configured basic
+    auth (aiohttp's trust_env sent both, and refused its own request)."""
+    seen: list[str | None] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        seen.append(request.headers.get("Authorization"))
+        return web.Response(body=b"payload")
+
+    app = web.Application()
+    app.router.add_get("/{key:.*}", handler)
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login mallory password from-netrc\n")
+    monkeypatch.setenv("NETRC", str(netrc))
+    key = "ab/" + "c" * 30
+    with running(app) as url:
+        basic = {"auth": "basic", "user": "alice", "password": "pw-123"}
+        asyncio.run(with_store(url, basic, lambda s: s.get(key, tmp_path / "a")))
+        asyncio.run(with_store(url, {}, lambda s: s.get(key, tmp_path / "b")))
+    assert seen == [
+        aiohttp.encode_basic_auth("alice", "pw-123"),
+        aiohttp.encode_basic_auth("mallory", "from-netrc"),
+    ]
+
+
+def test_proxies_come_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTP_PROXY is used, as dvc-http's aiohttp (trust_env) uses it, and
+    NO_PROXY skips it."""
+    from tests.remotes.test_s3_store import _forward_proxy
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=b"payload")
+
+    app = web.Application()
+    app.router.add_get("/{key:.*}", handler)
+    seen: list[str] = []
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    key = "ab/" + "c" * 30
+    with running(app) as url, running(_forward_proxy(seen)) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy)
+        asyncio.run(with_store(url, {}, lambda s: s.get(key, tmp_path / "a")))
+        assert seen == [f"GET {url}/{key}"]
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        asyncio.run(with_store(url, {}, lambda s: s.get(key, tmp_path / "b")))
+    assert len(seen) == 1
+    assert (tmp_path / "b").read_bytes() == b"payload"
+
+
 def digest_app(user: str, password: str, stored: dict[str, bytes]) -> web.Application:
     """A tiny RFC 7616 (MD5, qop=auth) server that stores uploads in ``stored``."""
     realm, nonce = "t", "n0nce"

@@ -39,6 +39,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 import yarl
+from aiohttp.helpers import basicauth_from_netrc, netrc_from_env
 from multidict import CIMultiDict
 
 from bale.redact import mask_url
@@ -52,6 +53,7 @@ from bale.remotes.errors import (
     TransientError,
     Unreachable,
 )
+from bale.remotes.proxies import proxy_for
 from bale.remotes.store import (
     Expect,
     Progress,
@@ -379,6 +381,13 @@ class HTTPStore:
             kwargs["middlewares"] = (aiohttp.DigestAuthMiddleware(auth.user or "", password or ""),)
         elif auth.kind == "custom":
             kwargs["headers"] = {auth.header or "": password or ""}
+        if auth.kind in (None, "custom"):
+            # Where no Authorization is configured, ~/.netrc's entry for the
+            # host is sent, as dvc-http's aiohttp (trust_env) and
+            # dvc-webdav's httpx send it.
+            netrc = await asyncio.to_thread(_netrc_auth, yarl.URL(self._base).host)
+            if netrc is not None:
+                kwargs["headers"] = {**kwargs.get("headers", {}), "Authorization": netrc}
         return aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=self._jobs, ssl=self._ssl()),
             timeout=aiohttp.ClientTimeout(
@@ -386,7 +395,12 @@ class HTTPStore:
                 sock_connect=self._connect_timeout or None,
                 sock_read=self._read_timeout or None,
             ),
-            trust_env=True,  # proxies from the environment, as dvc does
+            # Proxies from the environment, as dvc honours them, looked up
+            # once (bale.remotes.proxies): aiohttp's trust_env looks them
+            # and ~/.netrc up in two worker-thread hops for every request,
+            # and sends a .netrc entry beside a configured Authorization,
+            # which aiohttp then refuses with a ValueError.
+            **proxy_for(self._origin),
             **kwargs,
         )
 
@@ -562,6 +576,17 @@ async def _first_line(resp: aiohttp.ClientResponse) -> str:
     if not text.strip() or text.lstrip().startswith("<"):
         return resp.reason or ""
     return text.strip().splitlines()[0]
+
+
+def _netrc_auth(host: str | None) -> str | None:
+    """The Authorization header of ~/.netrc's (or $NETRC's) entry for
+    ``host``, None without one (blocking: it reads the file)."""
+    if host is None:
+        return None
+    try:
+        return basicauth_from_netrc(netrc_from_env(), host).encode()
+    except LookupError:
+        return None
 
 
 def _reason(e: BaseException) -> str:
