@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 
 from bale.cli.common import Commands, Handler, open_repo
 from bale.console import debug
@@ -125,6 +126,38 @@ def cmd_exp_branch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_exp_list(args: argparse.Namespace) -> int:
+    from bale.exceptions import BaleError
+    from bale.experiments.show import describe
+    from bale.ops import exp
+
+    if args.sha_only and args.git_remote:
+        raise BaleError("--sha-only not supported with git_remote.")  # dvc's words
+    repo = open_repo()
+    found = exp.ls(
+        repo,
+        revs=args.rev,
+        all_commits=args.all_commits,
+        num=args.num,
+        git_remote=args.git_remote,
+    )
+    plain = not (args.name_only or args.sha_only)
+    names = describe(repo, list(found)) if plain else {}
+    for baseline, exps in found.items():
+        if plain:
+            print(f"{names.get(baseline) or baseline[:7]}:")
+        for name, commit in exps:
+            if args.name_only:
+                print(name)
+            elif args.sha_only:
+                print(commit)
+            elif commit:
+                print(f"\t{commit[:7]} [{name}]")
+            else:  # a remote's: its commit is not known here
+                print(f"\t{name}")
+    return 0
+
+
 def cmd_exp_remove(args: argparse.Namespace) -> int:
     from bale.ops import exp
 
@@ -134,8 +167,32 @@ def cmd_exp_remove(args: argparse.Namespace) -> int:
 
 
 def _usage(args: argparse.Namespace) -> int:
-    print("usage: bale exp {run,show,diff,apply,branch,remove} ...  (see bale exp --help)")
+    print("usage: bale exp {run,show,diff,apply,branch,list,remove} ...  (see bale exp --help)")
     return 2
+
+
+def _rev_selection(p: argparse.ArgumentParser, verb: str) -> None:
+    """dvc's ``-A/--rev/-n``: which baselines' experiments a command takes."""
+    p.add_argument(
+        "-A",
+        "--all-commits",
+        action="store_true",
+        help=f"{verb} the experiments of every baseline (overrides --rev and --num)",
+    )
+    p.add_argument(
+        "--rev",
+        action="append",
+        metavar="<commit>",
+        help=f"{verb} the experiments of this baseline (default HEAD)",
+    )
+    p.add_argument(
+        "-n",
+        "--num",
+        type=int,
+        default=1,
+        metavar="<num>",
+        help="and of that many first parents of it (negative: all of them)",
+    )
 
 
 def register(commands: Commands) -> None:
@@ -144,8 +201,10 @@ def register(commands: Commands) -> None:
     )
     esub = p.add_subparsers(dest="exp_command", metavar="COMMAND")
 
-    def sub_cmd(name: str, handler: Handler, help: str) -> argparse.ArgumentParser:
-        sp = esub.add_parser(name, help=help, description=help)
+    def sub_cmd(
+        name: str, handler: Handler, help: str, aliases: Sequence[str] = ()
+    ) -> argparse.ArgumentParser:
+        sp = esub.add_parser(name, help=help, description=help, aliases=list(aliases))
         sp.set_defaults(func=handler)
         sp.add_argument("-q", "--quiet", action="store_true", help="print only errors")
         return sp
@@ -208,6 +267,22 @@ def register(commands: Commands) -> None:
     b = sub_cmd("branch", cmd_exp_branch, "Make a git branch from an experiment.")
     b.add_argument("experiment")
     b.add_argument("branch")
+    ls = sub_cmd("list", cmd_exp_list, "List experiments, here or on a git remote.", aliases=["ls"])
+    ls.add_argument(
+        "git_remote",
+        nargs="?",
+        metavar="<git_remote>",
+        help="a git remote's name or URL: list its experiments instead",
+    )
+    _rev_selection(ls, "List")
+    shown = ls.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--name-only", "--names-only", action="store_true", help="only experiment names"
+    )
+    shown.add_argument(
+        "--sha-only", "--shas-only", action="store_true", help="only experiment commit ids"
+    )
+
     rm = sub_cmd("remove", cmd_exp_remove, "Delete experiments.")
     rm.add_argument("experiment", nargs="*")
     rm.add_argument("-A", "--all", action="store_true", help="every experiment")

@@ -371,6 +371,47 @@ def _rev_of(repo: Repo, name: str) -> str:
 
 
 # ---------------------------------------------------------------------------
+# list
+
+
+def ls(
+    repo: Repo,
+    *,
+    revs: Sequence[str] | None = None,
+    all_commits: bool = False,
+    num: int = 1,
+    git_remote: str | None = None,
+) -> dict[str, list[tuple[str, str | None]]]:
+    """dvc's ``exp list``: each baseline (HEAD's, or those of ``revs`` and
+    their ``num`` first parents; every baseline with ``all_commits``) with
+    its experiments as ``(name, commit)``, or those of ``git_remote``, whose
+    commits are not known here (None, as in dvc).
+
+    dvc orders both by a set's iteration, which changes from run to run;
+    bale orders baselines and names as git orders refs."""
+    from bale.experiments import remote
+    from bale.experiments.show import baselines
+
+    scm.require_git(repo, "exp list")
+    wanted: set[str] | None = None
+    if not all_commits:
+        wanted = set(baselines(repo, False, False, False, list(revs or ["HEAD"]), num))
+    found: list[tuple[str, str, str | None]] = []
+    if git_remote is not None:
+        for ref in remote.remote_refs(repo.root, git_remote):
+            parsed = remote.parse_ref(ref)
+            if parsed is not None:
+                found.append((*parsed, None))
+    else:
+        found = [(r.baseline, r.name, r.commit) for r in refs.list_refs(repo.root)]
+    out: dict[str, list[tuple[str, str | None]]] = {}
+    for baseline, name, commit in sorted(found, key=lambda f: (f[0], f[1])):
+        if wanted is None or baseline in wanted:
+            out.setdefault(baseline, []).append((name, commit))
+    return out
+
+
+# ---------------------------------------------------------------------------
 # apply / branch / remove
 
 

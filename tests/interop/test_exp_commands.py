@@ -1,0 +1,112 @@
+"""``exp list``, ``exp save``, ``exp push/pull`` and the experiment
+housekeeping commands against dvc 3.67.1 (issue 24).
+
+Read-only commands run with both tools in one repository whose experiments
+both tools made; commands that change refs or files run in twins (copies of
+one repository), and each tool then reads what the other made.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.interop.conftest import copy_repo
+from tests.interop.test_dvc_differential import DvcBatch, Result, Step, run_bale
+from tests.interop.test_fidelity_exp import _commit
+from tests.interop.test_pipelines import _project, _stages
+
+Sh = Any
+
+pytestmark = pytest.mark.interop
+
+
+@pytest.fixture(scope="module")
+def two_baselines(sh: Sh, dvc_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A pipeline commit (branch ``first``) with an experiment by each tool,
+    then a second commit (tagged ``v2``, on ``main``) with one by bale; the
+    workspace clean at the second commit."""
+    root = copy_repo(dvc_template, tmp_path_factory.mktemp("exp-commands") / "repo")
+    sh.git("checkout", "-q", "-b", "main", cwd=root)
+    _project(root)
+    _stages(sh, root, "dvc")
+    sh.dvc("repro", "-q", cwd=root)
+    _commit(sh, root, "pipeline", 1)
+    sh.git("branch", "first", cwd=root)
+    sh.dvc("exp", "run", "-q", "-S", "train.lr=0.5", "-n", "by-dvc", cwd=root)
+    sh.git("checkout", "-q", "--", ".", cwd=root)
+    sh.bale("checkout", "-q", cwd=root)
+    sh.bale("exp", "run", "-q", "-S", "prepare.n=4", "-n", "by-bale", cwd=root)
+    sh.git("checkout", "-q", "--", ".", cwd=root)
+    sh.bale("checkout", "-q", cwd=root)
+    (root / "data/raw.txt").write_text("abcd\n")
+    sh.bale("repro", "-q", cwd=root)
+    _commit(sh, root, "more data", 2)
+    sh.git("tag", "v2", cwd=root)
+    sh.bale("exp", "run", "-q", "-S", "train.epochs=3", "-n", "later", cwd=root)
+    sh.git("checkout", "-q", "--", ".", cwd=root)
+    sh.bale("checkout", "-q", cwd=root)
+    return root
+
+
+def _blocks(out: str) -> list[tuple[str, list[str]]]:
+    """``exp list`` output as (baseline line, its experiment lines), both
+    sorted: dvc orders baselines and experiments by a set's iteration."""
+    blocks: list[tuple[str, list[str]]] = []
+    for line in out.splitlines():
+        if line.startswith("\t"):
+            blocks[-1][1].append(line)
+        else:
+            blocks.append((line, []))
+    if all(not lines for _, lines in blocks):  # --name-only / --sha-only
+        return [(line, []) for line, _ in sorted(blocks)]
+    return sorted((head, sorted(lines)) for head, lines in blocks)
+
+
+def _same_listing(steps: list[Step], dvc: list[Result], bale: list[Result]) -> None:
+    for step, d, b in zip(steps, dvc, bale, strict=True):
+        assert d.ok == b.ok, f"{step}: dvc exit {d.rc} {d.err!r}, bale exit {b.rc} {b.err!r}"
+        if d.ok:
+            assert _blocks(b.out) == _blocks(d.out), f"{step}\n--- dvc\n{d.out}--- bale\n{b.out}"
+        else:
+            # dvc's words, one line (bale spells "git" as git does)
+            said = b.err.removeprefix("ERROR: ").lower()
+            assert b.err.count("\n") == 1 and said in d.err.lower(), (step, b.err, d.err)
+
+
+def test_exp_list_prints_what_dvc_prints(sh: Sh, two_baselines: Path, tmp_path: Path) -> None:
+    root = copy_repo(two_baselines, tmp_path / "repo")
+    # a git remote that holds the first baseline's experiments only
+    bare = tmp_path / "remote.git"
+    sh.git("init", "-q", "--bare", str(bare), cwd=tmp_path)
+    first = sh.git("rev-parse", "first", cwd=root).stdout.strip()
+    sh.git("push", "-q", str(bare), f"refs/exps/{first[:2]}/*:refs/exps/{first[:2]}/*", cwd=root)
+    sh.git("remote", "add", "origin", str(bare), cwd=root)
+    steps: list[Step] = [
+        ("exp", "list"),
+        ("exp", "ls", "--name-only"),
+        ("exp", "ls", "--sha-only"),
+        ("exp", "ls", "-A"),
+        ("exp", "ls", "--rev", "first"),
+        ("exp", "ls", "--rev", "HEAD~1", "--rev", "v2"),
+        ("exp", "ls", "-n", "2"),
+        ("exp", "ls", "-n", "-1", "--names-only"),
+        ("exp", "ls", "--rev", "nope"),
+        ("exp", "ls", "origin"),
+        ("exp", "ls", "-A", str(bare)),
+        ("exp", "ls", "origin", "--name-only"),
+        ("exp", "ls", "--sha-only", "origin"),
+        ("exp", "ls", "no-such-remote"),
+        "git checkout -q --detach first",
+        ("exp", "ls"),  # a detached HEAD is named by its branch
+        ("exp", "ls", "--rev", "main"),  # ... or tag
+    ]
+    twin = copy_repo(root, tmp_path / "twin")  # the last steps move HEAD
+    batch = DvcBatch(sh, root, steps)  # in the background, while bale runs
+    bale = run_bale(sh, twin, steps)
+    dvc = batch.results()
+    _same_listing(steps, dvc, bale)
+    assert bale[3].out.count("\n") == 5 and "\tby-dvc\n" in bale[10].out
+    assert "v2:\n" in bale[16].out and bale[16].out == dvc[16].out
