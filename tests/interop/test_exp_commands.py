@@ -8,13 +8,14 @@ one repository), and each tool then reads what the other made.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.interop.conftest import copy_repo
-from tests.interop.test_dvc_differential import DvcBatch, Result, Step, run_bale
+from tests.interop.test_dvc_differential import DvcBatch, Result, Step, run_bale, snapshot
 from tests.interop.test_fidelity_exp import _commit
 from tests.interop.test_pipelines import _project, _stages
 
@@ -110,3 +111,62 @@ def test_exp_list_prints_what_dvc_prints(sh: Sh, two_baselines: Path, tmp_path: 
     _same_listing(steps, dvc, bale)
     assert bale[3].out.count("\n") == 5 and "\tby-dvc\n" in bale[10].out
     assert "v2:\n" in bale[16].out and bale[16].out == dvc[16].out
+
+
+def _exp_tree(sh: Sh, root: Path, name: str) -> tuple[str, list[str]]:
+    """An experiment's commit message and the files it holds (with their
+    blob ids), less dvc's ``.dvc/tmp/repro.dat`` (the arguments dvc packs
+    for a queued run, which its ``exp save`` commits too)."""
+    ref = next(
+        r
+        for r in sh.git("for-each-ref", "--format=%(refname)", "refs/exps", cwd=root).stdout.split()
+        if r.endswith("/" + name)
+    )
+    msg = sh.git("log", "-1", "--format=%B", ref, cwd=root).stdout.strip()
+    tree = sh.git("ls-tree", "-r", ref, cwd=root).stdout.splitlines()
+    return msg, [t for t in tree if not t.endswith("\t.dvc/tmp/repro.dat")]
+
+
+def test_exp_save_keeps_what_dvc_keeps(sh: Sh, two_baselines: Path, tmp_path: Path) -> None:
+    steps: list[Step] = [
+        "sed -i 's/lr: 0.1/lr: 0.7/' params.yaml && echo new > new.txt && echo x > data/x.txt"
+        " && echo '*.log' >> .gitignore && echo log > run.log",
+        ("exp", "save", "-n", "s1"),
+        ("exp", "save", "-n", "s1"),  # the name is taken: refused
+        ("exp", "save", "-n", "s1", "-f", "-m", "mine", "-I", "new.txt", "-I", "run.log"),
+        "echo abcde > data/raw.txt",  # a dependency changed, not reproduced
+        ("exp", "save", "-n", "s2", "--json"),
+        ("exp", "save", "-n", "bad/name"),
+        "git status --porcelain && git stash list",
+        ("exp", "ls", "--name-only"),
+    ]
+    d_root = copy_repo(two_baselines, tmp_path / "dvc")
+    b_root = copy_repo(two_baselines, tmp_path / "bale")
+    batch = DvcBatch(sh, d_root, steps)
+    bale = run_bale(sh, b_root, steps)
+    dvc = batch.results()
+    for step, d, b in zip(steps, dvc, bale, strict=True):
+        assert d.ok == b.ok, f"{step}: dvc exit {d.rc} {d.err!r}, bale exit {b.rc} {b.err!r}"
+        if "--json" in step:
+            # dvc prints "Updating lock file" first, on stdout: not JSON
+            assert set(b.json()) == set(json.loads(d.out.splitlines()[-1])) == {"ref"}
+        elif step[:2] == ("exp", "save") and d.ok:
+            assert b.out in d.out.splitlines(keepends=True), (b.out, d.out)
+            # dvc's warning names the untracked files in no fixed order
+            warned = [sorted(r.err.split("\t", 1)[-1].strip().split(", ")) for r in (d, b)]
+            assert warned[0] == warned[1], (d.err, b.err)
+        elif d.ok:
+            assert b.out == d.out, step
+        else:
+            assert b.err.count("\n") == 1, b.err
+    assert "already exists" in bale[2].err
+    for name in ("s1", "s2"):
+        assert _exp_tree(sh, b_root, name) == _exp_tree(sh, d_root, name), name
+    # the second save committed the changed dependency to the cache
+    assert snapshot(sh, b_root)["cache"] == snapshot(sh, d_root)["cache"]
+    # each tool shows and applies the other's saved experiment
+    assert "s2" in sh.bale("exp", "show", "--csv", cwd=d_root).stdout
+    sh.bale("exp", "apply", "-f", "s1", cwd=d_root)
+    sh.dvc("exp", "apply", "s1", cwd=b_root)
+    for root in (d_root, b_root):
+        assert "lr: 0.7" in (root / "params.yaml").read_text()

@@ -158,6 +158,25 @@ def cmd_exp_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_exp_save(args: argparse.Namespace) -> int:
+    from bale.ops import exp
+    from bale.pipeline.compare import render_json
+
+    r = exp.save(
+        open_repo(),
+        args.targets,
+        name=args.name,
+        force=args.force,
+        include_untracked=args.include_untracked,
+        message=args.message,
+    )
+    if args.json:
+        print(render_json({"ref": r.commit}), end="")  # dvc's key for the commit id
+    else:
+        print(f"Experiment has been saved as: {r.name}")
+    return 0
+
+
 def cmd_exp_remove(args: argparse.Namespace) -> int:
     from bale.ops import exp
 
@@ -282,6 +301,25 @@ def register(commands: Commands) -> None:
     shown.add_argument(
         "--sha-only", "--shas-only", action="store_true", help="only experiment commit ids"
     )
+
+    sv = sub_cmd(
+        "save", cmd_exp_save, "Save the workspace as an experiment of HEAD, without running."
+    )
+    sv.add_argument(
+        "targets", nargs="*", help="commit only these stages and .dvc files (default: all)"
+    )
+    sv.add_argument("-n", "--name", metavar="<name>", help="its name (default: a random one)")
+    sv.add_argument("-f", "--force", action="store_true", help="replace an experiment of that name")
+    sv.add_argument("--json", action="store_true", help="print its commit id as JSON")
+    sv.add_argument(
+        "-I",
+        "--include-untracked",
+        action="append",
+        default=[],
+        metavar="<path>",
+        help="an untracked (or ignored) path to include in its commit",
+    )
+    sv.add_argument("-m", "--message", metavar="<message>", help="its commit message")
 
     rm = sub_cmd("remove", cmd_exp_remove, "Delete experiments.")
     rm.add_argument("experiment", nargs="*")

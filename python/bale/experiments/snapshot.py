@@ -17,12 +17,14 @@ def commit_workspace(
     message: str,
     extra: list[Path],
     replace: dict[str, bytes] | None = None,
+    force: bool = False,
 ) -> str:
     """A commit (child of ``parent``) of the git-tracked files of the work
     tree at ``root`` as they are now, plus ``extra`` paths (dvc.lock,
     .gitignore, metrics: what a run changed), with the files of ``replace``
     (top-relative path -> content) swapped in without touching the work
-    tree. Returns its id."""
+    tree; with ``force``, ``extra`` paths that git ignores are taken too.
+    Returns its id."""
     top = scm.toplevel(root)
     git_dir = Path(scm.git(root, "rev-parse", "--absolute-git-dir").stdout.decode().strip())
     fd, index = tempfile.mkstemp(prefix="bale-exp-index-", dir=git_dir)
@@ -36,7 +38,7 @@ def commit_workspace(
         scm.git(top, "add", "-u", env=env)
         paths = [str(p) for p in extra if p.exists()]
         if paths:
-            scm.git(top, "add", "--", *paths, env=env)
+            scm.git(top, "add", *(["--force"] if force else []), "--", *paths, env=env)
         for rel, data in (replace or {}).items():
             blob = scm.git(top, "hash-object", "-w", "--stdin", input=data).stdout.decode().strip()
             scm.git(top, "update-index", "--add", "--cacheinfo", f"100644,{blob},{rel}", env=env)
