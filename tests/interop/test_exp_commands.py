@@ -170,3 +170,76 @@ def test_exp_save_keeps_what_dvc_keeps(sh: Sh, two_baselines: Path, tmp_path: Pa
     sh.dvc("exp", "apply", "s1", cwd=b_root)
     for root in (d_root, b_root):
         assert "lr: 0.7" in (root / "params.yaml").read_text()
+
+
+def _store(path: Path) -> str:
+    """A ``config.local`` whose default remote is the folder ``path``."""
+    return f"[core]\n    remote = store\n['remote \"store\"']\n    url = {path}\n"
+
+
+def _cached(root: Path) -> set[str]:
+    return {p.name for p in (root / ".dvc/cache").rglob("*") if p.is_file()}
+
+
+def test_exp_push_and_pull_share_refs_and_data_with_dvc(
+    sh: Sh, two_baselines: Path, tmp_path: Path
+) -> None:
+    """Each tool pushes to a bare git repository and a folder dvc remote of
+    its own; the other pulls from them into a fresh clone, data included."""
+    steps: list[Step] = [
+        "git init -q --bare ../remote.git && git remote add origin ../remote.git"
+        " && git push -q origin main first",
+        ("exp", "push", "origin", "--no-cache"),
+        ("exp", "push", "origin", "later"),  # up to date, its data now
+        ("exp", "push", "origin", "-A"),
+        ("exp", "push", "origin", "nope"),
+        ("exp", "push", "no-such-remote"),
+        ("exp", "ls", "-A", "origin"),
+        ("exp", "save", "-f", "-n", "later", "-m", "again"),  # a new commit, same name
+        ("exp", "push", "origin", "later"),  # diverged: left alone
+        "git ls-remote origin | grep -c /later && git -C ../remote.git log -1 --format=%s"
+        " $(git ls-remote origin | grep /later | cut -f1)",
+        ("exp", "push", "-f", "origin", "later"),
+        ("exp", "pull", "origin", "-A"),  # all up to date
+        ("exp", "pull", "origin", "by-dvc", "--no-cache"),
+    ]
+    roots = {}
+    for tool in ("dvc", "bale"):
+        (tmp_path / tool).mkdir()
+        roots[tool] = copy_repo(two_baselines, tmp_path / tool / "repo")
+        # not committed: dvc reads a relative remote of a commit's config
+        # from the root of the file system
+        (roots[tool] / ".dvc/config.local").write_text(_store(tmp_path / tool / "store"))
+    batch = DvcBatch(sh, roots["dvc"], steps)
+    bale = run_bale(sh, roots["bale"], steps)
+    dvc = batch.results()
+    for step, d, b in zip(steps, dvc, bale, strict=True):
+        assert d.ok == b.ok, f"{step}: dvc exit {d.rc} {d.err!r}, bale exit {b.rc} {b.err!r}"
+        if not d.ok:
+            assert b.err.count("\n") == 1, b.err
+        elif step[:2] in (("exp", "pull"), ("exp", "push")):
+            # the same words (dvc lists experiments in a set's order, pulled
+            # ones as a Python list, and misses spaces in its --no-cache hints)
+            theirs = d.out.replace("'['", "'").replace("']'", "'").replace(",re-", ", re-")
+            theirs = theirs.replace("experimentfrom", "experiment from")
+            assert sorted(b.out.split()) == sorted(theirs.split()), (step, b.out, d.out)
+        elif step[:2] == ("exp", "ls"):
+            assert _blocks(b.out) == _blocks(d.out), step
+    assert "has diverged" in bale[8].err and "has diverged" in dvc[8].err
+    # the remote kept the first 'later' (exp run's commit), not the saved one
+    assert bale[9].out == dvc[9].out and bale[9].out.startswith("1\ndvc: commit experiment ")
+    # each tool pulls, from a fresh clone, what the other pushed: refs and data
+    for pusher, puller in (("bale", sh.dvc), ("dvc", sh.bale)):
+        clone = tmp_path / pusher / "clone"
+        sh.git("clone", "-q", "-b", "main", str(tmp_path / pusher / "remote.git"), str(clone),
+               cwd=tmp_path)  # fmt: skip
+        (clone / ".dvc/config.local").write_text(_store(tmp_path / pusher / "store"))
+        puller("exp", "pull", "origin", "by-bale", "by-dvc", cwd=clone)
+        listed = sh.bale("exp", "ls", "-A", "--name-only", cwd=clone).stdout.split()
+        assert sorted(listed) == ["by-bale", "by-dvc"], listed
+        pushed = _cached(roots[pusher])
+        assert _cached(clone) and _cached(clone) <= pushed
+        for name, param in (("by-bale", "n: 4"), ("by-dvc", "lr: 0.5")):
+            # the experiment's checkout finds its data in the cache (else it fails)
+            puller("exp", "apply", name, cwd=clone)
+            assert param in (clone / "params.yaml").read_text()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from bale.cli.common import Commands, Handler, open_repo
 from bale.console import debug
@@ -177,6 +178,79 @@ def cmd_exp_save(args: argparse.Namespace) -> int:
     return 0
 
 
+def _join(names: list[str]) -> str:
+    """dvc's ``humanize.join``: "a, b and c"."""
+    names = sorted(names)
+    return f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else "".join(names)
+
+
+def _sync_args(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "all_commits": args.all_commits,
+        "revs": args.rev,
+        "num": args.num,
+        "force": args.force,
+        "cache": args.cache,
+        "dvc_remote": args.dvc_remote,
+        "jobs": args.jobs,
+        "run_cache": args.run_cache,
+    }
+
+
+def cmd_exp_push(args: argparse.Namespace) -> int:
+    from bale.cli.common import summary
+    from bale.ops import exp_sync
+
+    remote = args.git_remote
+    r = exp_sync.push(open_repo(), remote, args.experiment, **_sync_args(args))
+    if r.diverged:
+        print(
+            f"Local experiment {_join(r.diverged)} has diverged from remote experiment "
+            "with the same name. To override the remote experiment re-run with '--force'.",
+            file=sys.stderr,
+        )
+    # dvc's words
+    if r.up_to_date:
+        verb = "are" if len(r.up_to_date) > 1 else "is"
+        print(f"Experiment {_join(r.up_to_date)} {verb} up to date on Git remote {remote!r}.")
+    if r.success:
+        print(f"Pushed experiment {_join(r.success)} to Git remote {remote!r}.")
+    if not r.up_to_date and not r.success:
+        print("No experiments to push.")
+    if r.moved:
+        print(summary([("uploaded", r.moved)]))
+    if not args.cache:
+        print(
+            "To push cached outputs for this experiment to DVC remote storage, "
+            "re-run this command without '--no-cache'."
+        )
+    return 0
+
+
+def cmd_exp_pull(args: argparse.Namespace) -> int:
+    from bale.console import warn
+    from bale.ops import exp_sync
+
+    remote = args.git_remote
+    r = exp_sync.pull(open_repo(), remote, args.experiment, **_sync_args(args))
+    if r.diverged:
+        warn(
+            f"Local experiment '{_join(r.diverged)}' has diverged from remote experiment "
+            "with the same name. To override the local experiment re-run with '--force'."
+        )
+    # dvc's words, but the names as a sentence (dvc prints a Python list: '['a']')
+    if r.success:
+        print(f"Pulled experiment '{_join(r.success)}' from Git remote '{remote}'.")
+    else:
+        print("No experiments to pull.")
+    if not args.cache:
+        print(
+            "To pull cached outputs for this experiment from DVC remote storage, "
+            "re-run this command without '--no-cache'."
+        )
+    return 0
+
+
 def cmd_exp_remove(args: argparse.Namespace) -> int:
     from bale.ops import exp
 
@@ -186,7 +260,7 @@ def cmd_exp_remove(args: argparse.Namespace) -> int:
 
 
 def _usage(args: argparse.Namespace) -> int:
-    print("usage: bale exp {run,show,diff,apply,branch,list,remove} ...  (see bale exp --help)")
+    print("usage: bale exp COMMAND ...  (see bale exp --help for the commands)")
     return 2
 
 
@@ -320,6 +394,43 @@ def register(commands: Commands) -> None:
         help="an untracked (or ignored) path to include in its commit",
     )
     sv.add_argument("-m", "--message", metavar="<message>", help="its commit message")
+
+    for verb, handler, help_ in (
+        ("push", cmd_exp_push, "Push experiments to a git remote, and their data to a dvc remote."),
+        (
+            "pull",
+            cmd_exp_pull,
+            "Pull experiments from a git remote, and their data into the cache.",
+        ),
+    ):
+        sp = sub_cmd(verb, handler, help_)
+        _rev_selection(sp, verb.capitalize())
+        sp.add_argument(
+            "-f",
+            "--force",
+            action="store_true",
+            help=f"replace the {'remote' if verb == 'push' else 'local'} experiment of that name",
+        )
+        sp.add_argument(
+            "--no-cache",
+            action="store_false",
+            dest="cache",
+            help=f"do not {verb} the experiments' cached outputs",
+        )
+        sp.add_argument(
+            "-r", "--remote", dest="dvc_remote", metavar="<name>", help="the dvc remote to use"
+        )
+        sp.add_argument(
+            "-j", "--jobs", type=int, metavar="<number>", help="transfers at once (dvc remote)"
+        )
+        sp.add_argument(
+            "--run-cache",
+            action=argparse.BooleanOptionalAction,
+            default=False,
+            help=f"{verb} the run cache of every stage too",
+        )
+        sp.add_argument("git_remote", metavar="<git_remote>", help="a git remote's name or URL")
+        sp.add_argument("experiment", nargs="*", metavar="<experiment>", help="experiments")
 
     rm = sub_cmd("remove", cmd_exp_remove, "Delete experiments.")
     rm.add_argument("experiment", nargs="*")
