@@ -243,3 +243,47 @@ def test_exp_push_and_pull_share_refs_and_data_with_dvc(
             # the experiment's checkout finds its data in the cache (else it fails)
             puller("exp", "apply", name, cwd=clone)
             assert param in (clone / "params.yaml").read_text()
+
+
+def test_exp_rename_and_remove_as_dvc_does(sh: Sh, two_baselines: Path, tmp_path: Path) -> None:
+    steps: list[Step] = [
+        "git init -q --bare ../remote.git && git remote add origin ../remote.git"
+        " && git push -q origin 'refs/exps/*:refs/exps/*'",
+        ("exp", "rename", "by-dvc", "renamed"),
+        ("exp", "rename", "renamed", "by-bale"),  # taken: refused
+        ("exp", "rename", "nope", "x"),
+        ("exp", "rename", "later", "later"),
+        ("exp", "rename", "-f", "later", "bad/name"),
+        ("exp", "ls", "-A"),
+        ("exp", "remove"),  # nothing named
+        ("exp", "remove", "later", "--rev", "HEAD"),  # both
+        ("exp", "remove", "nope", "later"),
+        ("exp", "remove", "-g", "origin", "later"),
+        ("exp", "ls", "-A", "origin"),
+        ("exp", "rm", "--rev", "first", "--keep"),
+        ("exp", "ls", "-A", "--name-only"),
+        ("exp", "remove", "-A", "-g", "origin"),
+        ("exp", "ls", "-A", "origin"),
+        ("exp", "remove", "-n", "2", "--rev", "HEAD"),
+        ("exp", "remove", "-A"),
+        "git for-each-ref refs/exps | grep -v /exec/ || true",
+    ]
+    # each in a folder of its own: ../remote.git is each one's
+    d_root = copy_repo(two_baselines, tmp_path / "dvc" / "repo")
+    b_root = copy_repo(two_baselines, tmp_path / "bale" / "repo")
+    batch = DvcBatch(sh, d_root, steps)
+    bale = run_bale(sh, b_root, steps)
+    dvc = batch.results()
+    for step, d, b in zip(steps, dvc, bale, strict=True):
+        assert d.ok == b.ok, f"{step}: dvc exit {d.rc} {d.err!r}, bale exit {b.rc} {b.err!r}"
+        if not d.ok:
+            assert b.err.count("\n") == 1, b.err
+        elif step[:2] == ("exp", "ls"):
+            assert _blocks(b.out) == _blocks(d.out), (step, b.out, d.out)
+        else:
+            # dvc lists what -A and --rev remove in a set's order
+            assert sorted(b.out.replace(" and ", ", ").split()) == sorted(
+                d.out.replace(" and ", ", ").split()
+            ), (step, b.out, d.out)
+    assert bale[1].out == "Renamed experiments: 'by-dvc'\n"
+    assert bale[-1].out == ""

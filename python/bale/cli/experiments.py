@@ -178,9 +178,9 @@ def cmd_exp_save(args: argparse.Namespace) -> int:
     return 0
 
 
-def _join(names: list[str]) -> str:
-    """dvc's ``humanize.join``: "a, b and c"."""
-    names = sorted(names)
+def _join(names: list[str], sort: bool = True) -> str:
+    """dvc's ``humanize.join``: "a, b and c" (sorted where dvc's order is a set's)."""
+    names = sorted(names) if sort else names
     return f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else "".join(names)
 
 
@@ -252,10 +252,39 @@ def cmd_exp_pull(args: argparse.Namespace) -> int:
 
 
 def cmd_exp_remove(args: argparse.Namespace) -> int:
+    from bale.exceptions import BaleError
     from bale.ops import exp
 
-    removed = exp.remove(open_repo(), args.experiment, all_=args.all, queue=args.queue)
-    print(f"Removed {len(removed)} experiment{'s' if len(removed) != 1 else ''}")
+    if bool(args.all_commits or args.rev or args.queue) == bool(args.experiment):
+        raise BaleError(  # dvc's words
+            "Either provide an `experiment` argument, or use the "
+            "`--rev` or `--all-commits` or `--queue` flag."
+        )
+    removed = exp.remove(
+        open_repo(),
+        args.experiment,
+        all_commits=args.all_commits,
+        revs=args.rev,
+        num=args.num,
+        queue=args.queue,
+        git_remote=args.git_remote,
+        keep=args.keep,
+    )
+    if removed:
+        print(f"Removed experiments: {_join([repr(n) for n in removed], sort=False)}")
+    else:
+        print("No experiments to remove.")
+    return 0
+
+
+def cmd_exp_rename(args: argparse.Namespace) -> int:
+    from bale.ops import exp
+
+    renamed = exp.rename(open_repo(), args.experiment, args.name, force=args.force)
+    if renamed:
+        print(f"Renamed experiments: {_join([repr(n) for n in renamed])}")
+    else:
+        print("No experiments to rename.")
     return 0
 
 
@@ -432,7 +461,24 @@ def register(commands: Commands) -> None:
         sp.add_argument("git_remote", metavar="<git_remote>", help="a git remote's name or URL")
         sp.add_argument("experiment", nargs="*", metavar="<experiment>", help="experiments")
 
-    rm = sub_cmd("remove", cmd_exp_remove, "Delete experiments.")
-    rm.add_argument("experiment", nargs="*")
-    rm.add_argument("-A", "--all", action="store_true", help="every experiment")
-    rm.add_argument("--queue", action="store_true", help="empty the queue")
+    rm = sub_cmd("remove", cmd_exp_remove, "Delete experiments.", aliases=["rm"])
+    rm.add_argument("experiment", nargs="*", metavar="<experiment>", help="experiments to delete")
+    _rev_selection(rm, "Remove")
+    # before dvc's -A/--all-commits, bale spelled it --all: still taken
+    rm.add_argument("--all", action="store_true", dest="all_commits", help=argparse.SUPPRESS)
+    rm.add_argument(
+        "--keep", action="store_true", help="delete every experiment but the selected ones"
+    )
+    where = rm.add_mutually_exclusive_group()
+    where.add_argument("--queue", action="store_true", help="empty the queue")
+    where.add_argument(
+        "-g",
+        "--git-remote",
+        metavar="<git_remote>",
+        help="delete the experiments on this git remote (a name or URL) instead",
+    )
+
+    rn = sub_cmd("rename", cmd_exp_rename, "Rename an experiment.")
+    rn.add_argument("-f", "--force", action="store_true", help="replace an experiment of that name")
+    rn.add_argument("experiment", metavar="<experiment>", help="the experiment to rename")
+    rn.add_argument("name", metavar="<name>", help="its new name")

@@ -619,22 +619,96 @@ def branch(repo: Repo, name: str, new_branch: str) -> ExpResult:
 
 
 def remove(
-    repo: Repo, names: Sequence[str] = (), *, all_: bool = False, queue: bool = False
+    repo: Repo,
+    names: Sequence[str] = (),
+    *,
+    all_commits: bool = False,
+    revs: Sequence[str] | None = None,
+    num: int = 1,
+    queue: bool = False,
+    git_remote: str | None = None,
+    keep: bool = False,
 ) -> list[str]:
-    """Deletes experiments (their refs; the commits go with git's gc)."""
+    """dvc's ``exp remove``: deletes the experiments ``names`` (also queued
+    ones of that name), else those of the baselines ``revs`` and their
+    ``num`` first parents, else with ``all_commits`` every one; with
+    ``keep``, every one but those. With ``queue``, empties the queue too.
+    With ``git_remote``, deletes the refs there instead. Returns what it
+    removed, by name (the commits go with git's gc)."""
+    from bale.experiments import remote, select
+
     scm.require_git(repo, "exp remove")
-    removed = []
+    if keep and queue:
+        raise BaleError("Cannot use both `--keep` and `--queue`.")  # dvc's words
+    removed: list[str] = []
     if queue:
         for q in queued(repo):
             snapshot.delete_ref(repo.root, q.ref)
-            removed.append(q.ref)
-    if all_:
-        for r in refs.list_refs(repo.root):
-            snapshot.delete_ref(repo.root, r.ref)
-            removed.append(r.name)
+            removed.append(q.name or q.commit[:7])
+    if not (names or revs or all_commits):
         return removed
-    for n in names:
-        r = refs.find(repo.root, n, _baseline(repo))
-        snapshot.delete_ref(repo.root, r.ref)
-        removed.append(r.name)
+    if git_remote is not None:
+        found = remote.remote_refs(repo.root, git_remote)
+    else:
+        found = {r.ref: r.commit for r in refs.list_refs(repo.root)}
+    chosen: list[str] = []
+    entries: list[Queued] = []
+    if names:
+        resolved = select.resolve(found, names, _baseline(repo))
+        waiting = {q.name: q for q in queued(repo)} if git_remote is None else {}
+        unknown = []
+        for name, ref in resolved.items():
+            if ref is None and name not in waiting:
+                unknown.append(name)
+            if ref is not None:
+                chosen.append(ref)
+            if name in waiting:
+                entries.append(waiting[name])
+        if unknown:
+            raise select.unresolved_error(unknown, git_remote)
+        removed += list(resolved)
+    elif revs:
+        chosen = sorted(select.by_baseline(repo, found, revs, num))
+    else:
+        chosen = sorted(found)
+    if keep:
+        chosen = sorted(set(found) - set(chosen))
+        removed = []
+    if not names or keep:
+        removed += [ref.rsplit("/", 1)[1] for ref in chosen]
+    if git_remote is not None and chosen:
+        out = scm.git(repo.root, "push", "-q", git_remote, *[f":{r}" for r in chosen], check=False)
+        if out.returncode != 0:
+            why = out.stderr.decode(errors="replace").strip().splitlines()
+            raise BaleError(f"git push to '{git_remote}' failed: {why[-1] if why else '?'}")
+    elif git_remote is None:
+        for ref in chosen:
+            snapshot.delete_ref(repo.root, ref)
+    for q in entries:
+        snapshot.delete_ref(repo.root, q.ref)
     return removed
+
+
+def rename(repo: Repo, name: str, new_name: str, *, force: bool = False) -> list[str]:
+    """dvc's ``exp rename``: the experiment ``name`` (of HEAD's baseline if
+    several baselines have one) is called ``new_name`` from now on; its
+    commit is the same. Returns the names renamed (none when they are equal)."""
+    from bale.experiments import select
+
+    scm.require_git(repo, "exp rename")
+    if name == new_name:
+        return []
+    found = {r.ref: r.commit for r in refs.list_refs(repo.root)}
+    ref = select.resolve(found, [name], _baseline(repo))[name]
+    if ref is None:
+        raise select.unresolved_error([name], None)
+    baseline = ref.split("/")[2] + ref.split("/")[3]
+    target = refs.ref_name(baseline, new_name)
+    if target in found and not force:
+        raise BaleError(
+            f"experiment '{new_name}' already exists for this baseline (use -f to replace it)"
+        )
+    refs.check_name(new_name)
+    snapshot.set_ref(repo.root, target, found[ref])
+    snapshot.delete_ref(repo.root, ref)
+    return [name]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from bale import scm
 from bale.exceptions import BaleError
-from bale.experiments import refs, remote
+from bale.experiments import refs, remote, select
 from bale.index import Scope
 
 if TYPE_CHECKING:
@@ -35,73 +35,6 @@ class SyncResult:
     diverged: list[str] = field(default_factory=list)
     #: Data objects uploaded or downloaded for them (dvc's "files").
     moved: int = 0
-
-
-def _resolve(
-    found: dict[str, str], names: Sequence[str], head: str, git_remote: str | None
-) -> list[str]:
-    """dvc's ``resolve_name`` over ``found`` (ref -> commit): each name's
-    ref (a full ``refs/exps/...`` name is taken as it is); a name that
-    several baselines have means HEAD's experiment, else is ambiguous."""
-    out = []
-    unknown = []
-    for name in names:
-        if name.startswith("refs/"):
-            if name not in found:
-                unknown.append(name)
-            else:
-                out.append(name)
-            continue
-        hits = [r for r in found if (p := remote.parse_ref(r)) is not None and p[1] == name]
-        if len(hits) > 1:
-            hits = [r for r in hits if remote.parse_ref(r) == (head, name)]
-            if len(hits) != 1:
-                raise BaleError(
-                    f"Ambiguous name '{name}' refers to multiple experiments "
-                    "(use its full refs/exps/... name)"
-                )
-        if hits:
-            out.append(hits[0])
-        else:
-            unknown.append(name)
-    if unknown:
-        listed = "; ".join(unknown)
-        if git_remote is not None:
-            raise BaleError(f"Experiment '{listed}' does not exist in '{git_remote}'")
-        what = (
-            "are not valid experiment names"
-            if len(unknown) > 1
-            else "is not a valid experiment name"
-        )
-        raise BaleError(f"'{listed}' {what}")
-    return out
-
-
-def _select(
-    repo: Repo,
-    found: dict[str, str],
-    names: Sequence[str],
-    all_commits: bool,
-    revs: Sequence[str] | None,
-    num: int,
-    git_remote: str | None,
-) -> list[str]:
-    """The refs of ``found`` that a command's selection names: ``names``,
-    else those of the baselines ``revs`` (HEAD) and their ``num`` first
-    parents; with ``all_commits``, every one (a pull takes nothing else, a
-    push adds them, as dvc's do)."""
-    from bale.experiments.show import baselines
-
-    if all_commits and git_remote is not None:
-        return sorted(found)
-    picked = set(found) if all_commits else set()
-    if names:
-        head = scm.resolve_rev(repo.root, "HEAD")
-        picked |= set(_resolve(found, names, head, git_remote))
-    else:
-        wanted = set(baselines(repo, False, False, False, list(revs or ["HEAD"]), num))
-        picked |= {r for r in found if (p := remote.parse_ref(r)) is not None and p[0] in wanted}
-    return sorted(picked)
 
 
 def _local_refs(root: Path) -> dict[str, str]:
@@ -140,7 +73,7 @@ def push(
     then (with ``cache``) the data of those there now to the dvc remote."""
     scm.require_git(repo, "exp push")
     local = _local_refs(repo.root)
-    chosen = _select(repo, local, names, all_commits, revs, num, None)
+    chosen = select.select(repo, local, names, all_commits, revs, num, None)
     theirs = remote.remote_refs(repo.root, git_remote)
     result = SyncResult()
     send = []
@@ -184,7 +117,7 @@ def pull(
     remote into the cache; the workspace is not touched."""
     scm.require_git(repo, "exp pull")
     theirs = remote.remote_refs(repo.root, git_remote)
-    chosen = _select(repo, theirs, names, all_commits, revs, num, git_remote)
+    chosen = select.select(repo, theirs, names, all_commits, revs, num, git_remote)
     local = _local_refs(repo.root)
     result = SyncResult()
     if chosen:
