@@ -9,6 +9,8 @@ one repository), and each tool then reads what the other made.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -287,3 +289,27 @@ def test_exp_rename_and_remove_as_dvc_does(sh: Sh, two_baselines: Path, tmp_path
             ), (step, b.out, d.out)
     assert bale[1].out == "Renamed experiments: 'by-dvc'\n"
     assert bale[-1].out == ""
+
+
+def test_exp_clean_removes_only_what_gone_processes_left(
+    sh: Sh, two_baselines: Path, tmp_path: Path
+) -> None:
+    """A killed ``exp run --run-all`` leaves its worktree, a killed commit its
+    private index file; those of a running process stay."""
+    root = copy_repo(two_baselines, tmp_path / "repo")
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    exps = root / ".dvc/tmp/bale/exps"
+    for name, pid in (("111", gone.pid), ("222", os.getpid())):
+        sh.git("worktree", "add", "-q", "--detach", str(exps / name), "HEAD", cwd=root)
+        (exps / f"{name}.pid").write_text(f"{pid}\n")
+        (root / ".git" / f"bale-exp-index-{pid}-x1").write_bytes(b"")
+    p = sh.bale("exp", "clean", cwd=root)
+    assert p.stdout == "Cleaning up experiments' temporary files...\nDone!\n"
+    assert not (exps / "111").exists() and not (exps / "111.pid").exists()
+    assert (exps / "222/dvc.yaml").exists()
+    assert sorted(f.name for f in (root / ".git").glob("bale-exp-index-*")) == [
+        f"bale-exp-index-{os.getpid()}-x1"
+    ]
+    listed = sh.git("worktree", "list", "--porcelain", cwd=root).stdout
+    assert "exps/222\n" in listed and "exps/111" not in listed

@@ -288,6 +288,19 @@ def cmd_exp_rename(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_exp_clean(args: argparse.Namespace) -> int:
+    from bale.ops import exp
+
+    # dvc's two lines; what went is for -v
+    if not args.quiet:
+        print("Cleaning up experiments' temporary files...")
+    for path in exp.clean(open_repo()):
+        debug(f"removed {path}")
+    if not args.quiet:
+        print("Done!")
+    return 0
+
+
 def _usage(args: argparse.Namespace) -> int:
     print("usage: bale exp COMMAND ...  (see bale exp --help for the commands)")
     return 2
@@ -476,6 +489,12 @@ def register(commands: Commands) -> None:
         "--git-remote",
         metavar="<git_remote>",
         help="delete the experiments on this git remote (a name or URL) instead",
+    )
+
+    sub_cmd(
+        "clean",
+        cmd_exp_clean,
+        "Remove what killed experiment runs left behind (worktrees, temporary index files).",
     )
 
     rn = sub_cmd("rename", cmd_exp_rename, "Rename an experiment.")

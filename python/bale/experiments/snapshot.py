@@ -10,6 +10,10 @@ from pathlib import Path
 
 from bale import scm
 
+#: The private index files of :func:`commit_workspace`, in the git directory:
+#: ``bale-exp-index-<pid>-<random>``.
+INDEX_PREFIX = "bale-exp-index-"
+
 
 def commit_workspace(
     root: Path,
@@ -27,7 +31,8 @@ def commit_workspace(
     Returns its id."""
     top = scm.toplevel(root)
     git_dir = Path(scm.git(root, "rev-parse", "--absolute-git-dir").stdout.decode().strip())
-    fd, index = tempfile.mkstemp(prefix="bale-exp-index-", dir=git_dir)
+    # named by this process, so that 'exp clean' knows a killed writer's leftover
+    fd, index = tempfile.mkstemp(prefix=f"{INDEX_PREFIX}{os.getpid()}-", dir=git_dir)
     os.close(fd)
     try:
         if (git_dir / "index").exists():

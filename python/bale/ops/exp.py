@@ -276,13 +276,16 @@ def _run_in_worktree(
     repo: Repo, q: Queued, name: str, baseline: str, jobs: int, echo: bool
 ) -> ExpResult:
     top = scm.toplevel(repo.root)
-    base = repo.tmp_dir / "bale" / "exps"
+    base = _worktrees_dir(repo)
     base.mkdir(parents=True, exist_ok=True)
     wt = base / q.ref.rsplit("/", 1)[1]
     if wt.exists():
         scm.git(repo.root, "worktree", "remove", "--force", str(wt), check=False)
         shutil.rmtree(wt, ignore_errors=True)
     scm.git(repo.root, "worktree", "add", "--detach", "-q", str(wt), q.commit)
+    # who uses it: 'exp clean' removes the worktrees of processes gone
+    owner = wt.with_name(f"{wt.name}.pid")
+    owner.write_text(f"{os.getpid()}\n")
     try:
         inner = wt / repo.root.relative_to(top)
         # The worktree uses this repository's cache; reflinks or copies, never
@@ -323,6 +326,56 @@ def _run_in_worktree(
         scm.git(repo.root, "worktree", "remove", "--force", str(wt), check=False)
         shutil.rmtree(wt, ignore_errors=True)
         scm.git(repo.root, "worktree", "prune", check=False)
+        owner.unlink(missing_ok=True)
+
+
+def _worktrees_dir(repo: Repo) -> Path:
+    """Where queued experiments run, one git worktree each."""
+    return repo.tmp_dir / "bale" / "exps"
+
+
+def _running(pid_text: str) -> bool:
+    """Whether the process whose id ``pid_text`` holds is still running."""
+    try:
+        pid = int(pid_text.split()[0])
+    except (ValueError, IndexError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's: alive
+    return True
+
+
+def clean(repo: Repo) -> list[Path]:
+    """``exp clean``: removes what experiments left behind when their process
+    was killed: the worktrees of queued runs (``.dvc/tmp/bale/exps``) and
+    the private index files of experiment commits (in the git directory),
+    each only when the process that made it is gone. Returns what it removed."""
+    scm.require_git(repo, "exp clean")
+    removed: list[Path] = []
+    base = _worktrees_dir(repo)
+    for wt in sorted(base.iterdir()) if base.is_dir() else []:
+        if not wt.is_dir():
+            continue
+        owner = wt.with_name(f"{wt.name}.pid")
+        if owner.exists() and _running(owner.read_text()):
+            continue
+        scm.git(repo.root, "worktree", "remove", "--force", str(wt), check=False)
+        shutil.rmtree(wt, ignore_errors=True)
+        owner.unlink(missing_ok=True)
+        removed.append(wt)
+    git_dir = Path(scm.git(repo.root, "rev-parse", "--absolute-git-dir").stdout.decode().strip())
+    for index_file in sorted(git_dir.glob(f"{snapshot.INDEX_PREFIX}*")):
+        pid = index_file.name.removeprefix(snapshot.INDEX_PREFIX).split("-", 1)[0]
+        if not _running(pid):
+            index_file.unlink(missing_ok=True)
+            removed.append(index_file)
+    # registrations of worktrees whose folder is gone
+    scm.git(repo.root, "worktree", "prune", check=False)
+    return removed
 
 
 # ---------------------------------------------------------------------------
