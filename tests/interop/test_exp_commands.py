@@ -313,3 +313,36 @@ def test_exp_clean_removes_only_what_gone_processes_left(
     ]
     listed = sh.git("worktree", "list", "--porcelain", cwd=root).stdout
     assert "exps/222\n" in listed and "exps/111" not in listed
+
+
+def test_queue_status_and_remove_as_dvc_shows_them(
+    sh: Sh, two_baselines: Path, tmp_path: Path
+) -> None:
+    steps: list[Step] = [
+        ("exp", "run", "--queue", "-S", "train.lr=0.3", "-n", "q3"),
+        ("exp", "run", "--queue", "-S", "train.lr=0.4", "-n", "q4"),
+        ("queue", "status"),
+        ("queue", "remove", "q3"),
+        ("queue", "status"),
+        ("queue", "remove", "nope"),
+        ("queue", "remove"),  # neither tasks nor a flag
+        ("queue", "remove", "--all"),
+        ("queue", "status"),
+    ]
+    d_root = copy_repo(two_baselines, tmp_path / "dvc")
+    b_root = copy_repo(two_baselines, tmp_path / "bale")
+    batch = DvcBatch(sh, d_root, steps)
+    bale = run_bale(sh, b_root, steps)
+    dvc = batch.results()
+    for step, d, b in zip(steps, dvc, bale, strict=True):
+        assert d.ok == b.ok, f"{step}: dvc exit {d.rc} {d.err!r}, bale exit {b.rc} {b.err!r}"
+        if step[0] != "queue" or not d.ok:
+            continue
+        # task ids are the queue entries' commits, which each tool makes its own way
+        ours, theirs = (
+            [ln[7:] if ln[:7].isalnum() and ln[:4] != "Task" else ln for ln in out.split("\n")]
+            for out in (b.out, d.out)
+        )
+        assert ours == theirs, (step, b.out, d.out)
+    assert "q3" in bale[2].out and "q3" not in bale[4].out and "q4" in bale[4].out
+    assert not sh.git("for-each-ref", "refs/bale/exp-queue", cwd=b_root).stdout

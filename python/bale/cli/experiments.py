@@ -301,6 +301,49 @@ def cmd_exp_clean(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_queue_status(args: argparse.Namespace) -> int:
+    from bale.experiments.table import format_time
+    from bale.ops import exp
+    from bale.pipeline.compare import format_table
+
+    tasks = exp.queue_status(open_repo())
+    if tasks:
+        rows = [
+            [t.rev[:7], t.name or "", format_time(t.timestamp, "", False), t.status] for t in tasks
+        ]
+        print(format_table(["Task", "Name", "Created", "Status"], rows, markdown=False))
+    else:
+        print("No experiment tasks in the queue.")
+    print()
+    # bale has no workers waiting: a run of the queue works while it runs
+    active = sum(t.status == "Running" for t in tasks)
+    print(f"Worker status: {active} active, 0 idle")
+    return 0
+
+
+def cmd_queue_remove(args: argparse.Namespace) -> int:
+    from bale.exceptions import BaleError
+    from bale.ops import exp
+
+    if bool(args.all or args.queued) == bool(args.task):
+        raise BaleError(  # dvc's words, less the flags bale has no use for
+            "Either provide an `tasks` argument, or use the `--all`, `--queued` flag."
+        )
+    removed = exp.queue_remove(open_repo(), args.task, all_=args.all or args.queued)
+    if removed:
+        print(f"Removed tasks in queue: {', '.join(removed)}")
+    elif args.task:  # named, but running
+        print(f"No tasks found named {', '.join(args.task)}")
+    else:
+        print("No experiment tasks in the queue.")
+    return 0
+
+
+def _queue_usage(args: argparse.Namespace) -> int:
+    print("usage: bale queue {status,remove} ...  (see bale queue --help)")
+    return 2
+
+
 def _usage(args: argparse.Namespace) -> int:
     print("usage: bale exp COMMAND ...  (see bale exp --help for the commands)")
     return 2
@@ -331,6 +374,27 @@ def _rev_selection(p: argparse.ArgumentParser, verb: str) -> None:
 
 
 def register(commands: Commands) -> None:
+    _register_exp(commands)
+    _register_queue(commands)
+
+
+def _register_queue(commands: Commands) -> None:
+    p = commands.add(
+        "queue",
+        _queue_usage,
+        "See and edit the queue of experiments that 'exp run --run-all' runs.",
+    )
+    qsub = p.add_subparsers(dest="queue_command", metavar="COMMAND")
+    st = qsub.add_parser("status", help="Show the queued experiments.")
+    st.set_defaults(func=cmd_queue_status)
+    rm = qsub.add_parser("remove", help="Remove queued experiments (a running one stays).")
+    rm.set_defaults(func=cmd_queue_remove)
+    rm.add_argument("task", nargs="*", metavar="<task>", help="names or task ids")
+    rm.add_argument("--all", action="store_true", help="every queued experiment")
+    rm.add_argument("--queued", action="store_true", help="every queued experiment (as --all)")
+
+
+def _register_exp(commands: Commands) -> None:
     p = commands.add(
         "exp", _usage, "Run and compare experiments (kept as git refs, as dvc keeps them)."
     )

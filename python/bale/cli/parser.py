@@ -23,7 +23,7 @@ GROUPS = {
     "pipeline": ("repro", "stage", "lineage"),
     "metrics": ("metrics", "params"),
     "dag": ("dag",),
-    "experiments": ("exp",),
+    "experiments": ("exp", "queue"),
     "about": ("version", "doctor"),
 }
 

@@ -204,6 +204,50 @@ def queued(repo: Repo) -> list[Queued]:
     return found
 
 
+@dataclass(frozen=True)
+class QueueTask:
+    """One queued experiment as ``queue status`` shows it."""
+
+    rev: str  # the queue entry's commit
+    name: str | None
+    timestamp: int  # when it was queued, unix seconds
+    status: str  # "Queued", or "Running" while a run of the queue has it
+
+
+def queue_status(repo: Repo) -> list[QueueTask]:
+    """dvc's ``queue status``: the queued experiments, oldest first; the
+    ones a run of the queue is working on are "Running"."""
+    tasks = []
+    for q in queued(repo):
+        ts = scm.git(repo.root, "log", "-1", "--format=%ct", q.commit).stdout.decode().strip()
+        owner = _worktrees_dir(repo) / f"{q.ref.rsplit('/', 1)[1]}.pid"
+        running = owner.exists() and _running(owner.read_text())
+        tasks.append(QueueTask(q.commit, q.name, int(ts), "Running" if running else "Queued"))
+    return tasks
+
+
+def queue_remove(repo: Repo, tasks: Sequence[str] = (), *, all_: bool = False) -> list[str]:
+    """dvc's ``queue remove``: the queued experiments named (by name or by
+    the start of their task id), or all of them; a running one stays.
+    Returns their names (task ids for unnamed ones)."""
+    from bale.experiments import select
+
+    def names(t: str, q: Queued) -> bool:
+        return t == q.name or (len(t) >= 4 and q.commit.startswith(t.lower()))
+
+    entries = queued(repo)
+    unknown = [t for t in tasks if not any(names(t, q) for q in entries)]
+    if unknown:
+        raise select.unresolved_error(unknown, None)
+    removed = []
+    running = {t.rev for t in queue_status(repo) if t.status == "Running"}
+    for q in entries:
+        if (all_ or any(names(t, q) for t in tasks)) and q.commit not in running:
+            snapshot.delete_ref(repo.root, q.ref)
+            removed.append(q.name or q.commit[:7])
+    return removed
+
+
 @dataclass
 class RunAllResult:
     done: list[ExpResult] = field(default_factory=list)
