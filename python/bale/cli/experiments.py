@@ -160,10 +160,10 @@ def cmd_exp_list(args: argparse.Namespace) -> int:
 
 
 def cmd_exp_save(args: argparse.Namespace) -> int:
-    from bale.ops import exp
+    from bale.ops import exp_save
     from bale.pipeline.compare import render_json
 
-    r = exp.save(
+    r = exp_save.save(
         open_repo(),
         args.targets,
         name=args.name,

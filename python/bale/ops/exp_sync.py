@@ -77,6 +77,7 @@ def push(
     theirs = remote.remote_refs(repo.root, git_remote)
     result = SyncResult()
     send = []
+    diverged = set()
     for ref in chosen:
         there = theirs.get(ref)
         if there == local[ref]:
@@ -84,6 +85,7 @@ def push(
         elif there is None or force or _descends(repo.root, local[ref], there):
             send.append(ref)
         else:
+            diverged.add(ref)
             result.diverged.append(_name(ref))
     if send:
         specs = [f"{'+' if force else ''}{r}:{r}" for r in send]
@@ -93,7 +95,8 @@ def push(
             raise BaleError(f"git push to '{git_remote}' failed: {why[-1] if why else '?'}")
         result.success += [_name(r) for r in send]
     if cache:
-        done = [local[r] for r in chosen if _name(r) not in result.diverged]
+        # by ref: two baselines may each have an experiment of one name
+        done = [local[r] for r in chosen if r not in diverged]
         result.moved = _transfer(repo, done, dvc_remote, jobs, run_cache, pushing=True)
     return result
 
@@ -120,6 +123,7 @@ def pull(
     chosen = select.select(repo, theirs, names, all_commits, revs, num, git_remote)
     local = _local_refs(repo.root)
     result = SyncResult()
+    diverged = set()
     if chosen:
         # objects first (FETCH_HEAD only), so that each ref's fate is
         # decided here, with the remote's commits known
@@ -132,9 +136,10 @@ def pull(
             scm.git(repo.root, "update-ref", ref, there)
             result.success.append(_name(ref))
         else:
+            diverged.add(ref)
             result.diverged.append(_name(ref))
     if cache:
-        done = [theirs[r] for r in chosen if _name(r) not in result.diverged]
+        done = [theirs[r] for r in chosen if r not in diverged]
         result.moved = _transfer(repo, done, dvc_remote, jobs, run_cache, pushing=False)
     return result
 
