@@ -125,9 +125,8 @@ def gc(
 
 def _project_outs(repo: Repo, path: Path, scope: Scope) -> list[Tracked]:
     """What another repository (one sharing this cache) uses in ``scope``."""
-    from bale.repo import Repo as _Repo
-
-    return in_scope(_Repo(path.resolve()), None, scope)
+    # made as type(repo): ops never import the facade they serve (no cycle)
+    return in_scope(type(repo)(path.resolve()), None, scope)
 
 
 def _not_on_remote(
