@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
+from typing import Any
 
 from bale.cli.common import Commands, Handler, open_repo
 from bale.console import debug
@@ -125,27 +127,283 @@ def cmd_exp_branch(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_exp_remove(args: argparse.Namespace) -> int:
+def cmd_exp_list(args: argparse.Namespace) -> int:
+    from bale.exceptions import BaleError
+    from bale.experiments.show import describe
     from bale.ops import exp
 
-    removed = exp.remove(open_repo(), args.experiment, all_=args.all, queue=args.queue)
-    print(f"Removed {len(removed)} experiment{'s' if len(removed) != 1 else ''}")
+    if args.sha_only and args.git_remote:
+        raise BaleError("--sha-only not supported with git_remote.")  # dvc's words
+    repo = open_repo()
+    found = exp.ls(
+        repo,
+        revs=args.rev,
+        all_commits=args.all_commits,
+        num=args.num,
+        git_remote=args.git_remote,
+    )
+    plain = not (args.name_only or args.sha_only)
+    names = describe(repo, list(found)) if plain else {}
+    for baseline, exps in found.items():
+        if plain:
+            print(f"{names.get(baseline) or baseline[:7]}:")
+        for name, commit in exps:
+            if args.name_only:
+                print(name)
+            elif args.sha_only:
+                print(commit)
+            elif commit:
+                print(f"\t{commit[:7]} [{name}]")
+            else:  # a remote's: its commit is not known here
+                print(f"\t{name}")
     return 0
 
 
-def _usage(args: argparse.Namespace) -> int:
-    print("usage: bale exp {run,show,diff,apply,branch,remove} ...  (see bale exp --help)")
+def cmd_exp_save(args: argparse.Namespace) -> int:
+    from bale.ops import exp_save
+    from bale.pipeline.compare import render_json
+
+    r = exp_save.save(
+        open_repo(),
+        args.targets,
+        name=args.name,
+        force=args.force,
+        include_untracked=args.include_untracked,
+        message=args.message,
+    )
+    if args.json:
+        print(render_json({"ref": r.commit}), end="")  # dvc's key for the commit id
+    else:
+        print(f"Experiment has been saved as: {r.name}")
+    return 0
+
+
+def _join(names: list[str], sort: bool = True) -> str:
+    """dvc's ``humanize.join``: "a, b and c" (sorted where dvc's order is a set's)."""
+    names = sorted(names) if sort else names
+    return f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else "".join(names)
+
+
+def _sync_args(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "all_commits": args.all_commits,
+        "revs": args.rev,
+        "num": args.num,
+        "force": args.force,
+        "cache": args.cache,
+        "dvc_remote": args.dvc_remote,
+        "jobs": args.jobs,
+        "run_cache": args.run_cache,
+    }
+
+
+def cmd_exp_push(args: argparse.Namespace) -> int:
+    from bale.cli.common import summary
+    from bale.ops import exp_sync
+
+    remote = args.git_remote
+    r = exp_sync.push(open_repo(), remote, args.experiment, **_sync_args(args))
+    if r.diverged:
+        print(
+            f"Local experiment {_join(r.diverged)} has diverged from remote experiment "
+            "with the same name. To override the remote experiment re-run with '--force'.",
+            file=sys.stderr,
+        )
+    # dvc's words
+    if r.up_to_date:
+        verb = "are" if len(r.up_to_date) > 1 else "is"
+        print(f"Experiment {_join(r.up_to_date)} {verb} up to date on Git remote {remote!r}.")
+    if r.success:
+        print(f"Pushed experiment {_join(r.success)} to Git remote {remote!r}.")
+    if not r.up_to_date and not r.success:
+        print("No experiments to push.")
+    if r.moved:
+        print(summary([("uploaded", r.moved)]))
+    if not args.cache:
+        print(
+            "To push cached outputs for this experiment to DVC remote storage, "
+            "re-run this command without '--no-cache'."
+        )
+    return 0
+
+
+def cmd_exp_pull(args: argparse.Namespace) -> int:
+    from bale.console import warn
+    from bale.ops import exp_sync
+
+    remote = args.git_remote
+    r = exp_sync.pull(open_repo(), remote, args.experiment, **_sync_args(args))
+    if r.diverged:
+        warn(
+            f"Local experiment '{_join(r.diverged)}' has diverged from remote experiment "
+            "with the same name. To override the local experiment re-run with '--force'."
+        )
+    # dvc's words, but the names as a sentence (dvc prints a Python list: '['a']')
+    if r.success:
+        print(f"Pulled experiment '{_join(r.success)}' from Git remote '{remote}'.")
+    else:
+        print("No experiments to pull.")
+    if not args.cache:
+        print(
+            "To pull cached outputs for this experiment from DVC remote storage, "
+            "re-run this command without '--no-cache'."
+        )
+    return 0
+
+
+def cmd_exp_remove(args: argparse.Namespace) -> int:
+    from bale.exceptions import BaleError
+    from bale.ops import exp
+
+    if bool(args.all_commits or args.rev or args.queue) == bool(args.experiment):
+        raise BaleError(  # dvc's words
+            "Either provide an `experiment` argument, or use the "
+            "`--rev` or `--all-commits` or `--queue` flag."
+        )
+    removed = exp.remove(
+        open_repo(),
+        args.experiment,
+        all_commits=args.all_commits,
+        revs=args.rev,
+        num=args.num,
+        queue=args.queue,
+        git_remote=args.git_remote,
+        keep=args.keep,
+    )
+    if removed:
+        print(f"Removed experiments: {_join([repr(n) for n in removed], sort=False)}")
+    else:
+        print("No experiments to remove.")
+    return 0
+
+
+def cmd_exp_rename(args: argparse.Namespace) -> int:
+    from bale.ops import exp
+
+    renamed = exp.rename(open_repo(), args.experiment, args.name, force=args.force)
+    if renamed:
+        print(f"Renamed experiments: {_join([repr(n) for n in renamed])}")
+    else:
+        print("No experiments to rename.")
+    return 0
+
+
+def cmd_exp_clean(args: argparse.Namespace) -> int:
+    from bale.ops import exp
+
+    # dvc's two lines; what went is for -v
+    if not args.quiet:
+        print("Cleaning up experiments' temporary files...")
+    for path in exp.clean(open_repo()):
+        debug(f"removed {path}")
+    if not args.quiet:
+        print("Done!")
+    return 0
+
+
+def cmd_queue_status(args: argparse.Namespace) -> int:
+    from bale.experiments.table import format_time
+    from bale.ops import exp
+    from bale.pipeline.compare import format_table
+
+    tasks = exp.queue_status(open_repo())
+    if tasks:
+        rows = [
+            [t.rev[:7], t.name or "", format_time(t.timestamp, "", False), t.status] for t in tasks
+        ]
+        print(format_table(["Task", "Name", "Created", "Status"], rows, markdown=False))
+    else:
+        print("No experiment tasks in the queue.")
+    print()
+    # bale has no workers waiting: a run of the queue works while it runs
+    active = sum(t.status == "Running" for t in tasks)
+    print(f"Worker status: {active} active, 0 idle")
+    return 0
+
+
+def cmd_queue_remove(args: argparse.Namespace) -> int:
+    from bale.exceptions import BaleError
+    from bale.ops import exp
+
+    if bool(args.all or args.queued) == bool(args.task):
+        raise BaleError(  # dvc's words, less the flags bale has no use for
+            "Either provide an `tasks` argument, or use the `--all`, `--queued` flag."
+        )
+    removed = exp.queue_remove(open_repo(), args.task, all_=args.all or args.queued)
+    if removed:
+        print(f"Removed tasks in queue: {', '.join(removed)}")
+    elif args.task:  # named, but running
+        print(f"No tasks found named {', '.join(args.task)}")
+    else:
+        print("No experiment tasks in the queue.")
+    return 0
+
+
+def _queue_usage(args: argparse.Namespace) -> int:
+    print("usage: bale queue {status,remove} ...  (see bale queue --help)")
     return 2
 
 
+def _usage(args: argparse.Namespace) -> int:
+    print("usage: bale exp COMMAND ...  (see bale exp --help for the commands)")
+    return 2
+
+
+def _rev_selection(p: argparse.ArgumentParser, verb: str) -> None:
+    """dvc's ``-A/--rev/-n``: which baselines' experiments a command takes."""
+    p.add_argument(
+        "-A",
+        "--all-commits",
+        action="store_true",
+        help=f"{verb} the experiments of every baseline (overrides --rev and --num)",
+    )
+    p.add_argument(
+        "--rev",
+        action="append",
+        metavar="<commit>",
+        help=f"{verb} the experiments of this baseline (default HEAD)",
+    )
+    p.add_argument(
+        "-n",
+        "--num",
+        type=int,
+        default=1,
+        metavar="<num>",
+        help="and of that many first parents of it (negative: all of them)",
+    )
+
+
 def register(commands: Commands) -> None:
+    _register_exp(commands)
+    _register_queue(commands)
+
+
+def _register_queue(commands: Commands) -> None:
+    p = commands.add(
+        "queue",
+        _queue_usage,
+        "See and edit the queue of experiments that 'exp run --run-all' runs.",
+    )
+    qsub = p.add_subparsers(dest="queue_command", metavar="COMMAND")
+    st = qsub.add_parser("status", help="Show the queued experiments.")
+    st.set_defaults(func=cmd_queue_status)
+    rm = qsub.add_parser("remove", help="Remove queued experiments (a running one stays).")
+    rm.set_defaults(func=cmd_queue_remove)
+    rm.add_argument("task", nargs="*", metavar="<task>", help="names or task ids")
+    rm.add_argument("--all", action="store_true", help="every queued experiment")
+    rm.add_argument("--queued", action="store_true", help="every queued experiment (as --all)")
+
+
+def _register_exp(commands: Commands) -> None:
     p = commands.add(
         "exp", _usage, "Run and compare experiments (kept as git refs, as dvc keeps them)."
     )
     esub = p.add_subparsers(dest="exp_command", metavar="COMMAND")
 
-    def sub_cmd(name: str, handler: Handler, help: str) -> argparse.ArgumentParser:
-        sp = esub.add_parser(name, help=help, description=help)
+    def sub_cmd(
+        name: str, handler: Handler, help: str, aliases: Sequence[str] = ()
+    ) -> argparse.ArgumentParser:
+        sp = esub.add_parser(name, help=help, description=help, aliases=list(aliases))
         sp.set_defaults(func=handler)
         sp.add_argument("-q", "--quiet", action="store_true", help="print only errors")
         return sp
@@ -208,7 +466,102 @@ def register(commands: Commands) -> None:
     b = sub_cmd("branch", cmd_exp_branch, "Make a git branch from an experiment.")
     b.add_argument("experiment")
     b.add_argument("branch")
-    rm = sub_cmd("remove", cmd_exp_remove, "Delete experiments.")
-    rm.add_argument("experiment", nargs="*")
-    rm.add_argument("-A", "--all", action="store_true", help="every experiment")
-    rm.add_argument("--queue", action="store_true", help="empty the queue")
+    ls = sub_cmd("list", cmd_exp_list, "List experiments, here or on a git remote.", aliases=["ls"])
+    ls.add_argument(
+        "git_remote",
+        nargs="?",
+        metavar="<git_remote>",
+        help="a git remote's name or URL: list its experiments instead",
+    )
+    _rev_selection(ls, "List")
+    shown = ls.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--name-only", "--names-only", action="store_true", help="only experiment names"
+    )
+    shown.add_argument(
+        "--sha-only", "--shas-only", action="store_true", help="only experiment commit ids"
+    )
+
+    sv = sub_cmd(
+        "save", cmd_exp_save, "Save the workspace as an experiment of HEAD, without running."
+    )
+    sv.add_argument(
+        "targets", nargs="*", help="commit only these stages and .dvc files (default: all)"
+    )
+    sv.add_argument("-n", "--name", metavar="<name>", help="its name (default: a random one)")
+    sv.add_argument("-f", "--force", action="store_true", help="replace an experiment of that name")
+    sv.add_argument("--json", action="store_true", help="print its commit id as JSON")
+    sv.add_argument(
+        "-I",
+        "--include-untracked",
+        action="append",
+        default=[],
+        metavar="<path>",
+        help="an untracked (or ignored) path to include in its commit",
+    )
+    sv.add_argument("-m", "--message", metavar="<message>", help="its commit message")
+
+    for verb, handler, help_ in (
+        ("push", cmd_exp_push, "Push experiments to a git remote, and their data to a dvc remote."),
+        (
+            "pull",
+            cmd_exp_pull,
+            "Pull experiments from a git remote, and their data into the cache.",
+        ),
+    ):
+        sp = sub_cmd(verb, handler, help_)
+        _rev_selection(sp, verb.capitalize())
+        sp.add_argument(
+            "-f",
+            "--force",
+            action="store_true",
+            help=f"replace the {'remote' if verb == 'push' else 'local'} experiment of that name",
+        )
+        sp.add_argument(
+            "--no-cache",
+            action="store_false",
+            dest="cache",
+            help=f"do not {verb} the experiments' cached outputs",
+        )
+        sp.add_argument(
+            "-r", "--remote", dest="dvc_remote", metavar="<name>", help="the dvc remote to use"
+        )
+        sp.add_argument(
+            "-j", "--jobs", type=int, metavar="<number>", help="transfers at once (dvc remote)"
+        )
+        sp.add_argument(
+            "--run-cache",
+            action=argparse.BooleanOptionalAction,
+            default=False,
+            help=f"{verb} the run cache of every stage too",
+        )
+        sp.add_argument("git_remote", metavar="<git_remote>", help="a git remote's name or URL")
+        sp.add_argument("experiment", nargs="*", metavar="<experiment>", help="experiments")
+
+    rm = sub_cmd("remove", cmd_exp_remove, "Delete experiments.", aliases=["rm"])
+    rm.add_argument("experiment", nargs="*", metavar="<experiment>", help="experiments to delete")
+    _rev_selection(rm, "Remove")
+    # before dvc's -A/--all-commits, bale spelled it --all: still taken
+    rm.add_argument("--all", action="store_true", dest="all_commits", help=argparse.SUPPRESS)
+    rm.add_argument(
+        "--keep", action="store_true", help="delete every experiment but the selected ones"
+    )
+    where = rm.add_mutually_exclusive_group()
+    where.add_argument("--queue", action="store_true", help="empty the queue")
+    where.add_argument(
+        "-g",
+        "--git-remote",
+        metavar="<git_remote>",
+        help="delete the experiments on this git remote (a name or URL) instead",
+    )
+
+    sub_cmd(
+        "clean",
+        cmd_exp_clean,
+        "Remove what killed experiment runs left behind (worktrees, temporary index files).",
+    )
+
+    rn = sub_cmd("rename", cmd_exp_rename, "Rename an experiment.")
+    rn.add_argument("-f", "--force", action="store_true", help="replace an experiment of that name")
+    rn.add_argument("experiment", metavar="<experiment>", help="the experiment to rename")
+    rn.add_argument("name", metavar="<name>", help="its new name")

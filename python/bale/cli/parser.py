@@ -34,7 +34,7 @@ GROUPS = {
     "metrics": ("metrics", "params"),
     "dag": ("dag",),
     "plots": ("plots",),
-    "experiments": ("exp",),
+    "experiments": ("exp", "queue"),
     "project": ("root", "check-ignore", "move", "destroy", "install", "git-hook"),
     "about": ("version", "doctor", "completion"),
 }

@@ -104,16 +104,16 @@ def collect(
     scm.require_git(repo, "exp show")
     if not scm.has_commits(repo.root):
         return []
-    baselines = _baselines(repo, all_commits, all_branches, all_tags, revs, num)
-    names = {} if sha_only else _describe(repo, baselines)
+    bases = baselines(repo, all_commits, all_branches, all_tags, revs, num)
+    names = {} if sha_only else describe(repo, bases)
     exps = refs.list_refs(repo.root)
-    wanted = set(baselines)
-    commits = list(dict.fromkeys([*baselines, *(r.commit for r in exps if r.baseline in wanted)]))
+    wanted = set(bases)
+    commits = list(dict.fromkeys([*bases, *(r.commit for r in exps if r.baseline in wanted)]))
     times = _commit_times(repo, commits)
     out: list[ExpState] = []
     if not hide_workspace:
         out.append(_state(repo, WORKSPACE, None, param_deps))
-    for b in baselines:
+    for b in bases:
         # dvc reads baselines whole even with --param-deps
         state = _state(repo, b, times.get(b), False)
         state.name = names.get(b)
@@ -130,7 +130,7 @@ def collect(
     return out
 
 
-def _baselines(
+def baselines(
     repo: Repo,
     all_commits: bool,
     all_branches: bool,
@@ -168,7 +168,7 @@ def _first_parents(repo: Repo, commit: str, num: int) -> list[str]:
     return scm.git(repo.root, *args).stdout.decode().split()
 
 
-def _describe(repo: Repo, commits: list[str]) -> dict[str, str | None]:
+def describe(repo: Repo, commits: list[str]) -> dict[str, str | None]:
     """dvc's ``describe``: HEAD's branch for HEAD, else a tag, else a branch."""
     head = scm.head(repo.root)
     out = scm.git(repo.root, "for-each-ref", "--format=%(objectname) %(*objectname) %(refname)")

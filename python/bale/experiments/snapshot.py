@@ -10,6 +10,10 @@ from pathlib import Path
 
 from bale import scm
 
+#: The private index files of :func:`commit_workspace`, in the git directory:
+#: ``bale-exp-index-<pid>-<random>``.
+INDEX_PREFIX = "bale-exp-index-"
+
 
 def commit_workspace(
     root: Path,
@@ -17,15 +21,18 @@ def commit_workspace(
     message: str,
     extra: list[Path],
     replace: dict[str, bytes] | None = None,
+    force: bool = False,
 ) -> str:
     """A commit (child of ``parent``) of the git-tracked files of the work
     tree at ``root`` as they are now, plus ``extra`` paths (dvc.lock,
     .gitignore, metrics: what a run changed), with the files of ``replace``
     (top-relative path -> content) swapped in without touching the work
-    tree. Returns its id."""
+    tree; with ``force``, ``extra`` paths that git ignores are taken too.
+    Returns its id."""
     top = scm.toplevel(root)
     git_dir = Path(scm.git(root, "rev-parse", "--absolute-git-dir").stdout.decode().strip())
-    fd, index = tempfile.mkstemp(prefix="bale-exp-index-", dir=git_dir)
+    # named by this process, so that 'exp clean' knows a killed writer's leftover
+    fd, index = tempfile.mkstemp(prefix=f"{INDEX_PREFIX}{os.getpid()}-", dir=git_dir)
     os.close(fd)
     try:
         if (git_dir / "index").exists():
@@ -36,7 +43,7 @@ def commit_workspace(
         scm.git(top, "add", "-u", env=env)
         paths = [str(p) for p in extra if p.exists()]
         if paths:
-            scm.git(top, "add", "--", *paths, env=env)
+            scm.git(top, "add", *(["--force"] if force else []), "--", *paths, env=env)
         for rel, data in (replace or {}).items():
             blob = scm.git(top, "hash-object", "-w", "--stdin", input=data).stdout.decode().strip()
             scm.git(top, "update-index", "--add", "--cacheinfo", f"100644,{blob},{rel}", env=env)

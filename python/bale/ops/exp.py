@@ -202,6 +202,50 @@ def queued(repo: Repo) -> list[Queued]:
     return found
 
 
+@dataclass(frozen=True)
+class QueueTask:
+    """One queued experiment as ``queue status`` shows it."""
+
+    rev: str  # the queue entry's commit
+    name: str | None
+    timestamp: int  # when it was queued, unix seconds
+    status: str  # "Queued", or "Running" while a run of the queue has it
+
+
+def queue_status(repo: Repo) -> list[QueueTask]:
+    """dvc's ``queue status``: the queued experiments, oldest first; the
+    ones a run of the queue is working on are "Running"."""
+    tasks = []
+    for q in queued(repo):
+        ts = scm.git(repo.root, "log", "-1", "--format=%ct", q.commit).stdout.decode().strip()
+        owner = _worktrees_dir(repo) / f"{q.ref.rsplit('/', 1)[1]}.pid"
+        running = owner.exists() and _running(owner.read_text())
+        tasks.append(QueueTask(q.commit, q.name, int(ts), "Running" if running else "Queued"))
+    return tasks
+
+
+def queue_remove(repo: Repo, tasks: Sequence[str] = (), *, all_: bool = False) -> list[str]:
+    """dvc's ``queue remove``: the queued experiments named (by name or by
+    the start of their task id), or all of them; a running one stays.
+    Returns their names (task ids for unnamed ones)."""
+    from bale.experiments import select
+
+    def names(t: str, q: Queued) -> bool:
+        return t == q.name or (len(t) >= 4 and q.commit.startswith(t.lower()))
+
+    entries = queued(repo)
+    unknown = [t for t in tasks if not any(names(t, q) for q in entries)]
+    if unknown:
+        raise select.unresolved_error(unknown, None)
+    removed = []
+    running = {t.rev for t in queue_status(repo) if t.status == "Running"}
+    for q in entries:
+        if (all_ or any(names(t, q) for t in tasks)) and q.commit not in running:
+            snapshot.delete_ref(repo.root, q.ref)
+            removed.append(q.name or q.commit[:7])
+    return removed
+
+
 @dataclass
 class RunAllResult:
     done: list[ExpResult] = field(default_factory=list)
@@ -274,13 +318,16 @@ def _run_in_worktree(
     repo: Repo, q: Queued, name: str, baseline: str, jobs: int, echo: bool
 ) -> ExpResult:
     top = scm.toplevel(repo.root)
-    base = repo.tmp_dir / "bale" / "exps"
+    base = _worktrees_dir(repo)
     base.mkdir(parents=True, exist_ok=True)
     wt = base / q.ref.rsplit("/", 1)[1]
     if wt.exists():
         scm.git(repo.root, "worktree", "remove", "--force", str(wt), check=False)
         shutil.rmtree(wt, ignore_errors=True)
     scm.git(repo.root, "worktree", "add", "--detach", "-q", str(wt), q.commit)
+    # who uses it: 'exp clean' removes the worktrees of processes gone
+    owner = wt.with_name(f"{wt.name}.pid")
+    owner.write_text(f"{os.getpid()}\n")
     try:
         inner = wt / repo.root.relative_to(top)
         # The worktree uses this repository's cache; reflinks or copies, never
@@ -321,6 +368,56 @@ def _run_in_worktree(
         scm.git(repo.root, "worktree", "remove", "--force", str(wt), check=False)
         shutil.rmtree(wt, ignore_errors=True)
         scm.git(repo.root, "worktree", "prune", check=False)
+        owner.unlink(missing_ok=True)
+
+
+def _worktrees_dir(repo: Repo) -> Path:
+    """Where queued experiments run, one git worktree each."""
+    return repo.tmp_dir / "bale" / "exps"
+
+
+def _running(pid_text: str) -> bool:
+    """Whether the process whose id ``pid_text`` holds is still running."""
+    try:
+        pid = int(pid_text.split()[0])
+    except (ValueError, IndexError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's: alive
+    return True
+
+
+def clean(repo: Repo) -> list[Path]:
+    """``exp clean``: removes what experiments left behind when their process
+    was killed: the worktrees of queued runs (``.dvc/tmp/bale/exps``) and
+    the private index files of experiment commits (in the git directory),
+    each only when the process that made it is gone. Returns what it removed."""
+    scm.require_git(repo, "exp clean")
+    removed: list[Path] = []
+    base = _worktrees_dir(repo)
+    for wt in sorted(base.iterdir()) if base.is_dir() else []:
+        if not wt.is_dir():
+            continue
+        owner = wt.with_name(f"{wt.name}.pid")
+        if owner.exists() and _running(owner.read_text()):
+            continue
+        scm.git(repo.root, "worktree", "remove", "--force", str(wt), check=False)
+        shutil.rmtree(wt, ignore_errors=True)
+        owner.unlink(missing_ok=True)
+        removed.append(wt)
+    git_dir = Path(scm.git(repo.root, "rev-parse", "--absolute-git-dir").stdout.decode().strip())
+    for index_file in sorted(git_dir.glob(f"{snapshot.INDEX_PREFIX}*")):
+        pid = index_file.name.removeprefix(snapshot.INDEX_PREFIX).split("-", 1)[0]
+        if not _running(pid):
+            index_file.unlink(missing_ok=True)
+            removed.append(index_file)
+    # registrations of worktrees whose folder is gone
+    scm.git(repo.root, "worktree", "prune", check=False)
+    return removed
 
 
 # ---------------------------------------------------------------------------
@@ -368,6 +465,47 @@ def _rev_of(repo: Repo, name: str) -> str:
         return refs.find(repo.root, name, _baseline(repo)).commit
     except BaleError:
         return scm.resolve_rev(repo.root, name)
+
+
+# ---------------------------------------------------------------------------
+# list
+
+
+def ls(
+    repo: Repo,
+    *,
+    revs: Sequence[str] | None = None,
+    all_commits: bool = False,
+    num: int = 1,
+    git_remote: str | None = None,
+) -> dict[str, list[tuple[str, str | None]]]:
+    """dvc's ``exp list``: each baseline (HEAD's, or those of ``revs`` and
+    their ``num`` first parents; every baseline with ``all_commits``) with
+    its experiments as ``(name, commit)``, or those of ``git_remote``, whose
+    commits are not known here (None, as in dvc).
+
+    dvc orders both by a set's iteration, which changes from run to run;
+    bale orders baselines and names as git orders refs."""
+    from bale.experiments import remote
+    from bale.experiments.show import baselines
+
+    scm.require_git(repo, "exp list")
+    wanted: set[str] | None = None
+    if not all_commits:
+        wanted = set(baselines(repo, False, False, False, list(revs or ["HEAD"]), num))
+    found: list[tuple[str, str, str | None]] = []
+    if git_remote is not None:
+        for ref in remote.remote_refs(repo.root, git_remote):
+            parsed = remote.parse_ref(ref)
+            if parsed is not None:
+                found.append((*parsed, None))
+    else:
+        found = [(r.baseline, r.name, r.commit) for r in refs.list_refs(repo.root)]
+    out: dict[str, list[tuple[str, str | None]]] = {}
+    for baseline, name, commit in sorted(found, key=lambda f: (f[0], f[1])):
+        if wanted is None or baseline in wanted:
+            out.setdefault(baseline, []).append((name, commit))
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -493,22 +631,96 @@ def branch(repo: Repo, name: str, new_branch: str) -> ExpResult:
 
 
 def remove(
-    repo: Repo, names: Sequence[str] = (), *, all_: bool = False, queue: bool = False
+    repo: Repo,
+    names: Sequence[str] = (),
+    *,
+    all_commits: bool = False,
+    revs: Sequence[str] | None = None,
+    num: int = 1,
+    queue: bool = False,
+    git_remote: str | None = None,
+    keep: bool = False,
 ) -> list[str]:
-    """Deletes experiments (their refs; the commits go with git's gc)."""
+    """dvc's ``exp remove``: deletes the experiments ``names`` (also queued
+    ones of that name), else those of the baselines ``revs`` and their
+    ``num`` first parents, else with ``all_commits`` every one; with
+    ``keep``, every one but those. With ``queue``, empties the queue too.
+    With ``git_remote``, deletes the refs there instead. Returns what it
+    removed, by name (the commits go with git's gc)."""
+    from bale.experiments import remote, select
+
     scm.require_git(repo, "exp remove")
-    removed = []
+    if keep and queue:
+        raise BaleError("Cannot use both `--keep` and `--queue`.")  # dvc's words
+    removed: list[str] = []
     if queue:
         for q in queued(repo):
             snapshot.delete_ref(repo.root, q.ref)
-            removed.append(q.ref)
-    if all_:
-        for r in refs.list_refs(repo.root):
-            snapshot.delete_ref(repo.root, r.ref)
-            removed.append(r.name)
+            removed.append(q.name or q.commit[:7])
+    if not (names or revs or all_commits):
         return removed
-    for n in names:
-        r = refs.find(repo.root, n, _baseline(repo))
-        snapshot.delete_ref(repo.root, r.ref)
-        removed.append(r.name)
+    if git_remote is not None:
+        found = remote.remote_refs(repo.root, git_remote)
+    else:
+        found = {r.ref: r.commit for r in refs.list_refs(repo.root)}
+    chosen: list[str] = []
+    entries: list[Queued] = []
+    if names:
+        resolved = select.resolve(found, names, _baseline(repo))
+        waiting = {q.name: q for q in queued(repo)} if git_remote is None else {}
+        unknown = []
+        for name, ref in resolved.items():
+            if ref is None and name not in waiting:
+                unknown.append(name)
+            if ref is not None:
+                chosen.append(ref)
+            if name in waiting:
+                entries.append(waiting[name])
+        if unknown:
+            raise select.unresolved_error(unknown, git_remote)
+        removed += list(resolved)
+    elif revs:
+        chosen = sorted(select.by_baseline(repo, found, revs, num))
+    else:
+        chosen = sorted(found)
+    if keep:
+        chosen = sorted(set(found) - set(chosen))
+        removed = []
+    if not names or keep:
+        removed += [ref.rsplit("/", 1)[1] for ref in chosen]
+    if git_remote is not None and chosen:
+        out = scm.git(repo.root, "push", "-q", git_remote, *[f":{r}" for r in chosen], check=False)
+        if out.returncode != 0:
+            why = out.stderr.decode(errors="replace").strip().splitlines()
+            raise BaleError(f"git push to '{git_remote}' failed: {why[-1] if why else '?'}")
+    elif git_remote is None:
+        for ref in chosen:
+            snapshot.delete_ref(repo.root, ref)
+    for q in entries:
+        snapshot.delete_ref(repo.root, q.ref)
     return removed
+
+
+def rename(repo: Repo, name: str, new_name: str, *, force: bool = False) -> list[str]:
+    """dvc's ``exp rename``: the experiment ``name`` (of HEAD's baseline if
+    several baselines have one) is called ``new_name`` from now on; its
+    commit is the same. Returns the names renamed (none when they are equal)."""
+    from bale.experiments import select
+
+    scm.require_git(repo, "exp rename")
+    if name == new_name:
+        return []
+    found = {r.ref: r.commit for r in refs.list_refs(repo.root)}
+    ref = select.resolve(found, [name], _baseline(repo))[name]
+    if ref is None:
+        raise select.unresolved_error([name], None)
+    baseline = ref.split("/")[2] + ref.split("/")[3]
+    target = refs.ref_name(baseline, new_name)
+    if target in found and not force:
+        raise BaleError(
+            f"experiment '{new_name}' already exists for this baseline (use -f to replace it)"
+        )
+    refs.check_name(new_name)
+    snapshot.set_ref(repo.root, target, found[ref])
+    snapshot.delete_ref(repo.root, ref)
+    return [name]

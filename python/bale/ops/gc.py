@@ -125,6 +125,7 @@ def gc(
 
 def _project_outs(repo: Repo, path: Path, scope: Scope) -> list[Tracked]:
     """What another repository (one sharing this cache) uses in ``scope``."""
+    # made as type(repo): ops never import the facade they serve (no cycle)
     return in_scope(type(repo)(path.resolve()), None, scope)
 
 
