@@ -24,13 +24,6 @@ from tests.interop.corpus.run import COMMANDS, FIXTURES, Report, run
 pytestmark = pytest.mark.interop
 
 KNOWN: dict[tuple[str, str], str] = {
-    ("data status --json", "foreach_matrix"): "bale lacks the command (not part of issue 20)",
-    ("data status --json", "get_started"): "bale lacks the command (not part of issue 20)",
-    ("data status --json", "imports_dvcignore"): "bale lacks the command (not part of issue 20)",
-    ("data status --json", "metrics_plots"): "bale lacks the command (not part of issue 20)",
-    ("data status --json", "no_scm"): "bale lacks the command (not part of issue 20)",
-    ("data status --json", "params_formats"): "bale lacks the command (not part of issue 20)",
-    ("data status --json", "subdir_pipelines"): "bale lacks the command (not part of issue 20)",
     ("exp show --json", "imports_dvcignore"): (
         "deliberate: at a commit, dvc names an import-url source outside the repository "
         "from / (tmp/.../labels.csv); bale names it as the workspace row does"

@@ -96,7 +96,7 @@ OWNERS = (
     ("repro", "#20.5 repro --dry"),
     ("exp", "#20.1 exp show"),
     ("remote list", "#20.6 remote list"),
-    ("data status", "bale lacks the command (a later issue)"),
+    ("data status", "#24 data status"),
     ("ls", "bale lacks the command (a later issue)"),
 )
 
