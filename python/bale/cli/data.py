@@ -319,6 +319,7 @@ def cmd_data_status(args: argparse.Namespace) -> int:
         untracked_files=untracked,
         not_in_remote=args.not_in_remote,
         remote=args.remote,
+        list_unchanged=args.unchanged,
     )
     shown = result.to_dvc_json(unchanged=args.unchanged, untracked=untracked)
     if args.json:

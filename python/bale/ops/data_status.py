@@ -113,14 +113,13 @@ def _compare(old: Side, new: Side) -> tuple[dict[str, list[Any]], set[str]]:
     them (path order, a kind placed where it first occurs), and the paths
     that did not change. A deleted and an added entry with the same content
     are a rename."""
+    # a granular status holds every file of a directory: only the changed
+    # paths are put in order (a sort of 100,000 paths costs half a second)
+    same = {p for p, _v in old.items() & new.items()}
     changes: list[tuple[str, str]] = []
-    same: set[str] = set()
-    for path in sorted(old.keys() | new.keys(), key=_order):
+    for path in sorted((old.keys() | new.keys()) - same, key=_order):
         if path in old and path in new:
-            if old[path][1] == new[path][1]:
-                same.add(path)
-            else:
-                changes.append(("modified", path))
+            changes.append(("modified", path))
         else:
             changes.append(("added" if path in new else "deleted", path))
     gone: dict[str, list[str]] = {}
@@ -160,11 +159,13 @@ def data_status(
     untracked_files: bool = False,
     not_in_remote: bool = False,
     remote: str | None = None,
+    list_unchanged: bool = True,
 ) -> DataStatus:
     """Compares HEAD's records, the workspace's records and the workspace
     data of every output (``targets``: only those paths and what is under
     them), as ``dvc data status`` does; read-only. With ``not_in_remote``,
     asks ``remote`` (default: each output's) which recorded data it lacks.
+    Without ``list_unchanged``, ``unchanged`` is left empty.
 
     >>> data_status(Repo("."), granular=True).uncommitted  # doctest: +SKIP
     {'modified': ['data/', 'data/a.csv']}
@@ -193,18 +194,17 @@ def data_status(
         if head is not None:
             head = {p: v for p, v in head.items() if _under(p, prefixes)}
     result.uncommitted, unchanged = _compare(recorded, current)
-    result.not_in_cache = [
-        p
-        for p in sorted(recorded, key=_order)
-        if not repo.workspace.exists(recorded[p][0], recorded[p][1])
-    ]
+    exists = repo.workspace.exists
+    missing = [p for p, (algo, oid) in recorded.items() if not exists(algo, oid)]
+    result.not_in_cache = sorted(missing, key=_order)
     if not_in_remote:
         result.not_in_remote = _not_in_remote(repo, outs, granular, remote, prefixes)
     if head is not None:
         result.committed, same = _compare(head, recorded)
         unchanged &= same
-    # dvc's order is a Python set's; bale sorts
-    result.unchanged = sorted(unchanged, key=_order)
+    # dvc's order is a Python set's; bale sorts (what is asked for: a
+    # granular status of a large directory holds its every file)
+    result.unchanged = sorted(unchanged, key=_order) if list_unchanged else []
     if git:
         result.git = {"is_empty": empty, "is_dirty": False}
         _git_state(repo, result, untracked_files, prefixes)
