@@ -71,7 +71,7 @@ import configparser
 import contextlib
 import os
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
@@ -439,18 +439,6 @@ class AzureStore(PagedStore):
         return self._containers().get_blob_client(self._prefix + key)
 
     # -- beyond the Store protocol: what import-url records of an Azure source --
-
-    async def list_etags(self, prefix: str) -> AsyncIterator[tuple[str, int, str]]:
-        """``(key, size, etag)`` of every blob under ``prefix``, the etag as
-        the SDK gives it (the header's value, quotes included)."""
-        start = len(self._prefix)
-        token: str | None = None
-        while True:
-            objects, token = await self._list_page(self._prefix + prefix, token, _LIST_PAGE)
-            for name, size, etag in objects:
-                yield name[start:], size, etag
-            if token is None:
-                return
 
     async def blob_meta(self, key: str) -> tuple[int, str] | None:
         """``(size, etag)`` of the blob ``key``, None if there is none."""

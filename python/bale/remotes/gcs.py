@@ -288,18 +288,6 @@ class GCSStore(PagedStore):
 
     # -- beyond the Store protocol: what import-url records of a GCS source ----
 
-    async def list_etags(self, prefix: str) -> AsyncIterator[tuple[str, int, str]]:
-        """``(key, size, etag)`` of every object under ``prefix``, the etag
-        as the JSON API gives it (base64)."""
-        start = len(self._prefix)
-        token: str | None = None
-        while True:
-            objects, token = await self._list_page(self._prefix + prefix, token, _LIST_PAGE)
-            for name, size, etag in objects:
-                yield name[start:], size, etag
-            if token is None:
-                return
-
     async def object_meta(self, key: str) -> tuple[int, str, str] | None:
         """``(size, etag, generation)`` of the object ``key``, None if there is none."""
         url = f"{self._objects_url}/{_name(self._prefix + key)}?fields=size,etag,generation"

@@ -55,12 +55,19 @@ class PagedStore:
         raise NotImplementedError
 
     async def list(self, prefix: str) -> AsyncIterator[tuple[str, int]]:
+        async for o in self.list_etags(prefix):
+            yield o[0], o[1]
+
+    async def list_etags(self, prefix: str) -> AsyncIterator[tuple[str, int, str]]:
+        """``(key, size, etag)`` of every object under ``prefix``, the etag
+        as the store's listing gives it (S3: without quotes; GCS: base64;
+        Azure: quoted): what import-url records of a source, as dvc does."""
         start = len(self._prefix)
         token: str | None = None
         while True:
             objects, token = await self._list_page(self._prefix + prefix, token, self._page_limit())
             for o in objects:
-                yield o[0][start:], o[1]
+                yield o[0][start:], o[1], o[2]
             if token is None:
                 return
 

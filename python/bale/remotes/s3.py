@@ -130,18 +130,6 @@ class S3Store(PagedStore):
 
     # -- beyond the Store protocol: what import-url records of an S3 source --
 
-    async def list_etags(self, prefix: str) -> AsyncIterator[tuple[str, int, str]]:
-        """``(key, size, etag)`` of every object under ``prefix``, the ETag
-        without its quotes (as dvc records it)."""
-        start = len(self._prefix)
-        token: str | None = None
-        while True:
-            objects, token = await self._list_page(self._prefix + prefix, token, _LIST_PAGE)
-            for key, size, etag in objects:
-                yield key[start:], size, etag
-            if token is None:
-                return
-
     async def head(self, key: str) -> tuple[int, str] | None:
         """``(size, etag)`` of the object ``key``, None if there is none."""
         path = self._key_base + quote_path(key)
