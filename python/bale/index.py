@@ -419,11 +419,8 @@ def load_at(
     (those that record outputs)."""
     top = scm.toplevel(repo.root)
     tag = label or commit[:7]
-    names = {
-        n: b
-        for n, b in scm.files_under(repo.root, commit)
-        if posixpath.basename(n) in (PROJECT_FILE, LOCK_FILE)
-    }
+    listing = dict(scm.files_under(repo.root, commit))
+    names = {n: b for n, b in listing.items() if posixpath.basename(n) in (PROJECT_FILE, LOCK_FILE)}
     # What dvc would not see: under a .dvcignore rule or in another
     # repository (judged by this workspace's rules, as the revision's own
     # are usually the same).
@@ -442,9 +439,10 @@ def load_at(
 
         def vars_file(rel: str, name: str = name) -> Any:
             path = posixpath.normpath(posixpath.join(posixpath.dirname(name), rel))
-            data = scm.read_paths_at(repo.root, [(commit, path)])[(commit, path)]
-            if data is None:
+            # by its blob id, which the reader may hold already (show_revisions prefetches)
+            if path not in listing:
                 raise FileNotFoundError(path)
+            data = scm.read_blobs(repo.root, [listing[path]])[listing[path]]
             # Here, not at the top: params' parsers only for a revision's vars.
             from bale.pipeline.params import loads_bytes
 

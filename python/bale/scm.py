@@ -166,17 +166,52 @@ def _tree(root: Path, rev: str) -> tuple[tuple[str, str], ...]:
     return reader.files(top[1])
 
 
-def _git_marker(root: Path) -> tuple[int, int, int] | None:
-    """Who the ``.git`` that ``root`` is in is: its device and inode, and its
-    change time, since a repository made again may get the freed inode (the
-    time also moves when git writes there: a reader is then opened anew)."""
+def prefetch_trees(root: Path, commits: list[str]) -> None:
+    """Reads ahead the trees of many commits (ids) in a few round trips, for
+    a command about to list the files of each (``metrics show -A``)."""
+    _ObjectReader.of(root).prefetch_trees(commits)
+
+
+def prefetch_blobs(root: Path, blobs: list[str]) -> None:
+    """Reads ahead many small blobs (ids) in one round trip, for a command
+    about to read them one revision at a time (the reader keeps them)."""
+    _ObjectReader.of(root).read_many(list(dict.fromkeys(blobs)))
+
+
+def _git_marker(root: Path) -> tuple[str, int, int, int] | None:
+    """Who the ``.git`` that ``root`` is in is: its path, device and inode,
+    and its change time, since a repository made again may get the freed
+    inode (the time also moves when git writes there: a reader is then
+    opened anew)."""
     for d in (root, *root.parents):
+        where = os.path.join(d, ".git")
         try:
-            st = os.stat(d / ".git")
+            st = os.stat(where)
         except OSError:
             continue
-        return st.st_dev, st.st_ino, st.st_ctime_ns
+        return where, st.st_dev, st.st_ino, st.st_ctime_ns
     return None
+
+
+def _same_git(marker: tuple[str, int, int, int] | None, root: Path) -> bool:
+    """Whether ``root``'s ``.git`` is still the one ``marker`` recorded (a
+    reader is asked for every object read: string paths, no pathlib)."""
+    if marker is None:
+        return _git_marker(root) is None
+    top = os.path.dirname(marker[0])
+    d = str(root)
+    while d != top:  # a repository made since in between would be root's now
+        if os.path.lexists(os.path.join(d, ".git")):
+            return False
+        up = os.path.dirname(d)
+        if up == d:
+            return False
+        d = up
+    try:
+        st = os.stat(marker[0])
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino, st.st_ctime_ns) == marker[1:]
 
 
 _OID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
@@ -207,13 +242,22 @@ class _ObjectReader:
         )
         # subtree id -> its files, paths relative to it
         self._trees: dict[bytes, tuple[tuple[str, str], ...]] = {}
+        # Trees read ahead by :meth:`prefetch_trees`, by the name asked:
+        # ``<commit>^{tree}``, kept (small, and a command may list a
+        # revision's files more than once), and a subtree's id, handed out
+        # once (then parsed into _trees).
+        self._ahead: dict[str, bytes] = {}
+        # Small blobs by id, most recently used last: a dvc.yaml that many
+        # revisions share is read once (bounded by _BLOB_BYTES).
+        self._blobs: dict[str, bytes] = {}
+        self._blob_bytes = 0
 
     @classmethod
     def of(cls, root: Path) -> _ObjectReader:
         reader = cls._open.pop(root, None)
         # a repository made again at the same path is another object database
         if reader is not None and (
-            reader._proc.poll() is not None or reader._marker != _git_marker(root)
+            reader._proc.poll() is not None or not _same_git(reader._marker, root)
         ):
             reader.close()
             reader = None
@@ -238,9 +282,88 @@ class _ObjectReader:
         """``(type, content)`` of the object ``name``; None if it is missing."""
         return self.read_many([name])[0]
 
+    #: What the blob cache holds at most, and the largest blob it keeps.
+    _BLOB_BYTES = 32 << 20
+    _BLOB_MAX = 1 << 20
+
     def read_many(self, names: list[str]) -> list[tuple[bytes, bytes] | None]:
-        """:meth:`read` of each name, the requests written while the answers
-        are read (a thread writes: git blocks once its output pipe is full)."""
+        """:meth:`read` of each name; the answers :meth:`prefetch_trees` and
+        the blob cache hold are not asked of git again."""
+        found: list[tuple[bytes, bytes] | None] = [None] * len(names)
+        ask: list[int] = []
+        for i, name in enumerate(names):
+            tree = self._ahead.get(name) if name.endswith("}") else self._ahead.pop(name, None)
+            if tree is not None:
+                found[i] = (b"tree", tree)
+                continue
+            blob = self._blobs.pop(name, None)
+            if blob is not None:
+                self._blobs[name] = blob  # now the most recently used
+                found[i] = (b"blob", blob)
+                continue
+            ask.append(i)
+        if ask:
+            got = self._ask([names[i] for i in ask])
+            for i, answer in zip(ask, got, strict=True):
+                found[i] = answer
+                if answer is not None and answer[0] == b"blob" and _OID.fullmatch(names[i]):
+                    self._keep_blob(names[i], answer[1])
+        return found
+
+    def _keep_blob(self, oid: str, data: bytes) -> None:
+        if len(data) > self._BLOB_MAX or oid in self._blobs:
+            return
+        self._blobs[oid] = data
+        self._blob_bytes += len(data)
+        while self._blob_bytes > self._BLOB_BYTES:
+            self._blob_bytes -= len(self._blobs.pop(next(iter(self._blobs))))
+
+    def prefetch_trees(self, commits: list[str]) -> None:
+        """Reads the root trees of ``commits`` (ids) and every subtree in
+        them not parsed yet, a round trip per level of depth for all the
+        commits together, so that :func:`files_at` of each then asks git
+        nothing: ``metrics show -A`` over 200 commits cost a round trip per
+        subtree per commit before."""
+        names = [f"{c}^{{tree}}" for c in commits]
+        level: list[bytes] = []
+        for name, got in zip(names, self._ask(names), strict=True):
+            if got is not None and got[0] == b"tree":
+                self._ahead[name] = got[1]
+                level.append(got[1])
+        while level:
+            subs = list(
+                dict.fromkeys(
+                    oid.hex()
+                    for raw in level
+                    for oid in self._subtree_ids(raw)
+                    if oid not in self._trees and oid.hex() not in self._ahead
+                )
+            )
+            level = []
+            for name, got in zip(subs, self._ask(subs) if subs else [], strict=True):
+                if got is not None and got[0] == b"tree":
+                    self._ahead[name] = got[1]
+                    level.append(got[1])
+
+    def _subtree_ids(self, tree: bytes) -> list[bytes]:
+        """The ids of the trees directly in ``tree`` (its content)."""
+        found = []
+        width = self._width
+        pos = 0
+        while pos < len(tree):
+            space = tree.index(b" ", pos)
+            nul = tree.index(b"\0", space)
+            if tree[pos:space] == b"40000":
+                found.append(tree[nul + 1 : nul + 1 + width])
+            pos = nul + 1 + width
+        return found
+
+    def _ask(self, names: list[str]) -> list[tuple[bytes, bytes] | None]:
+        """The answers of git to ``names``, the requests written while the
+        answers are read (a thread writes: git blocks once its output pipe
+        is full)."""
+        if not names:
+            return []
         proc = self._proc
         assert proc.stdin is not None and proc.stdout is not None
         stdin, stdout = proc.stdin, proc.stdout

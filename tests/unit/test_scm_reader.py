@@ -109,3 +109,41 @@ def test_readers_are_kept_for_a_few_repositories_only(tmp_path: Path, repos: int
     open_ = scm._ObjectReader._open
     assert len(open_) <= scm._ObjectReader._KEEP
     assert all(r._proc.poll() is None for r in open_.values())
+
+
+def test_prefetched_trees_and_blobs_are_not_asked_of_git_again(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    commits = []
+    for i in range(5):
+        commits.append(_repo(root, {"dvc.yaml": "metrics: [m.json]\n", f"d/e/{i}.json": str(i)}))
+    reader = scm._ObjectReader.of(root)
+    asked: list[list[str]] = []
+    real_ask = reader._ask
+
+    def counting(names: list[str]) -> list[tuple[bytes, bytes] | None]:
+        asked.append(names)
+        return real_ask(names)
+
+    reader._ask = counting  # type: ignore[method-assign]
+    scm.prefetch_trees(root, commits)
+    # the root trees, then d for each commit, then d/e for each: one round trip a level
+    assert len(asked) == 3
+    blobs = [b for c in commits for n, b in scm.files_under(root, c) if n == "dvc.yaml"]
+    scm.prefetch_blobs(root, blobs)
+    asked.clear()
+    for c in commits:
+        assert scm.files_under(root, c) == _ls_tree(root, c)
+        assert scm.read_blobs(root, blobs[:1]) == {blobs[0]: b"metrics: [m.json]\n"}
+    assert asked == []
+
+
+def test_the_blob_cache_stays_within_its_budget(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    _repo(root, {f"f{i:02d}": f"{i:02d}" * 500 for i in range(20)})
+    reader = scm._ObjectReader.of(root)
+    reader._BLOB_BYTES = 5000  # type: ignore[misc]
+    blobs = [b for _n, b in scm.files_at(root, "HEAD", "")]
+    got = scm.read_blobs(root, blobs)
+    assert all(len(v) == 1000 for v in got.values())
+    assert reader._blob_bytes <= 5000 and len(reader._blobs) == 5
+    assert list(reader._blobs) == blobs[-5:]  # the most recently read kept

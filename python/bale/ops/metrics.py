@@ -18,6 +18,10 @@ from bale.pipeline import revision
 if TYPE_CHECKING:
     from bale.repo import Repo
 
+#: The files loading a revision's pipelines reads: dvc.yaml, dvc.lock and
+#: the params.yaml beside them that dvc.yaml may interpolate.
+_PIPELINE_FILES = frozenset({"dvc.yaml", "dvc.lock", "params.yaml"})
+
 #: What a revision's files become: (files the pipelines name, the revision's
 #: tree or None for the workspace) -> the files to read.
 _Narrow = Callable[[revision.Files, Collection[str] | None], revision.Files]
@@ -102,6 +106,21 @@ def show_revisions(
     named = _named_revisions(
         repo, all_branches=all_branches, all_tags=all_tags, all_commits=all_commits
     )
+    commits = [commit for _name, commit in named]
+    scm.prefetch_trees(repo.root, commits)
+    # What loading each revision's pipelines reads, read ahead in one batch
+    scm.prefetch_blobs(
+        repo.root,
+        [
+            blob
+            for commit in commits
+            for path, blob in scm.files_under(repo.root, commit)
+            if posixpath.basename(path) in _PIPELINE_FILES
+        ],
+    )
+    # Commits that read the same files are read together: one batch for
+    # most histories, not a round trip to git per commit.
+    groups: list[tuple[revision.Files, list[tuple[str, str]]]] = []
     for name, commit in named:
         pipes = revision.loaded_or_warn(functools.partial(index.load_at, repo, commit), name)
         if isinstance(pipes, BaleError):
@@ -111,7 +130,15 @@ def show_revisions(
         files = revision.targeted(
             repo, revision.files_of(repo, pipes.files, tree), tree, metrics=wanted or None
         )
-        out[name] = revision.at_revisions(repo, files, [commit])[commit].metrics
+        out[name] = {}  # its place in dvc's order, filled below
+        group = next((g for f, g in groups if f == files), None)
+        if group is None:
+            groups.append((files, group := []))
+        group.append((name, commit))
+    for files, group in groups:
+        snaps = revision.at_revisions(repo, files, [commit for _name, commit in group])
+        for name, commit in group:
+            out[name] = snaps[commit].metrics
     current = scm.head(repo.root)
     if current and current[1] in out and _same(out[current[1]], out["workspace"]):
         del out["workspace"]
