@@ -429,3 +429,11 @@ def test_metrics_show_of_branches_tags_and_commits(sh: Sh, project: Path, tmp_pa
             _same_json(step, d, b)
         else:
             _same_table(step, d, b)
+    # --rev is bale's (dvc 3.x's command line has none): a named revision shows
+    # what dvc shows for it under -T
+    by_tag = json.loads(sh.dvc("metrics", "show", "-T", "--json", cwd=root).stdout)
+    picked = json.loads(sh.bale("metrics", "show", "--rev", "v1", "--json", cwd=root).stdout)
+    assert picked["v1"] == by_tag["v1"]
+    assert set(picked) <= {"workspace", "v1"}
+    bad = sh.bale("metrics", "show", "--rev", "nope", cwd=root, check=False)
+    assert bad.returncode != 0 and "nope" in bad.stderr

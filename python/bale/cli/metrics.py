@@ -26,7 +26,9 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     from bale.pipeline.compare import render_json, render_show_table, show_json
 
     repo = open_repo()
-    if args.metrics_command == "show" and (args.all_branches or args.all_tags or args.all_commits):
+    if args.metrics_command == "show" and (
+        args.all_branches or args.all_tags or args.all_commits or args.rev
+    ):
         return _show_revisions(args, repo)
     if args.metrics_command == "show":
         found = metrics.show_or_error(repo, args.targets)
@@ -68,6 +70,7 @@ def _show_revisions(args: argparse.Namespace, repo: Repo) -> int:
         all_branches=args.all_branches,
         all_tags=args.all_tags,
         all_commits=args.all_commits,
+        revs=args.rev,
     )
     as_json: dict[str, Any] = {}
     tables: dict[str, dict[str, Any]] = {}
@@ -184,6 +187,15 @@ def register(commands: Commands) -> None:
         ("-A", "--all-commits", "every commit"),
     ):
         ms.add_argument(short, long, action="store_true", help=f"also show {what}")
+    # Not in dvc 3.x (its brancher takes revisions; the command line does not
+    # pass them): a named revision without walking every branch or commit.
+    ms.add_argument(
+        "--rev",
+        action="append",
+        default=[],
+        metavar="<commit>",
+        help="also show this git revision (repeatable; not in dvc)",
+    )
     ms.add_argument("--json", action="store_true", help="print as JSON")
     ms.add_argument("--md", action="store_true", help="print as a markdown table")
     ms.add_argument("--precision", type=int, help="decimals to round to (default 5)")

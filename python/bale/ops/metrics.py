@@ -66,15 +66,21 @@ def show_or_error(repo: Repo, targets: Sequence[str] | None = None) -> dict[str,
 
 
 def _named_revisions(
-    repo: Repo, *, all_branches: bool, all_tags: bool, all_commits: bool
+    repo: Repo,
+    *,
+    all_branches: bool,
+    all_tags: bool,
+    all_commits: bool,
+    revs: Sequence[str] = (),
 ) -> list[tuple[str, str]]:
     """dvc's brancher without the workspace: (names, commit id) per commit,
-    names of one commit joined by ``,`` (``master,v1``); branches then tags,
-    by name, or with ``all_commits`` every commit by id, newest first."""
-    named: list[tuple[str, str]] = []  # (name, commit id)
+    names of one commit joined by ``,`` (``master,v1``); ``revs`` as given,
+    then branches then tags, by name, or with ``all_commits`` every commit by
+    id, newest first."""
+    named: list[tuple[str, str]] = [(rev, scm.resolve_rev(repo.root, rev)) for rev in revs]
     if all_commits:
         ids = scm.git(repo.root, "rev-list", *scm.ALL_COMMITS).stdout.decode().split()
-        named = [(c, c) for c in ids]
+        named += [(c, c) for c in ids]
     else:
         refs = [p for p, on in (("refs/heads", all_branches), ("refs/tags", all_tags)) if on]
         for ref in refs:
@@ -95,8 +101,9 @@ def show_revisions(
     all_branches: bool = False,
     all_tags: bool = False,
     all_commits: bool = False,
+    revs: Sequence[str] = (),
 ) -> dict[str, dict[str, Any] | BaleError]:
-    """``metrics show -a/-T/-A``: per revision name (``workspace`` first),
+    """``metrics show -a/-T/-A/--rev``: per revision name (``workspace`` first),
     its files as :func:`show_or_error` gives them, or the error that kept its
     pipelines from loading. The workspace is left out when it shows the same
     as the branch checked out (and no file is unreadable), as dvc leaves it out."""
@@ -104,7 +111,7 @@ def show_revisions(
     wanted = metrics_targets(repo, targets)
     out: dict[str, dict[str, Any] | BaleError] = {"workspace": show_or_error(repo, targets)}
     named = _named_revisions(
-        repo, all_branches=all_branches, all_tags=all_tags, all_commits=all_commits
+        repo, all_branches=all_branches, all_tags=all_tags, all_commits=all_commits, revs=revs
     )
     commits = [commit for _name, commit in named]
     scm.prefetch_trees(repo.root, commits)
