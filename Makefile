@@ -14,13 +14,14 @@ dev: sysdeps ## build the extension (release) and install bale with its test dep
 	@# every command would otherwise recompile bale's modules at start.
 	$(PYTHON) -m compileall -q python/bale
 
-sysdeps: ## xfsprogs (reflink tests on a loop-mounted XFS image), openssh-server (ssh:// remote tests); root + apt only
-	@command -v mkfs.xfs >/dev/null 2>&1 && [ -x /usr/sbin/sshd ] || { \
+sysdeps: ## xfsprogs (reflink tests on a loop-mounted XFS image), openssh-server (ssh:// remote tests), chromium (the plots page drawn headless); root + apt only
+	@command -v mkfs.xfs >/dev/null 2>&1 && [ -x /usr/sbin/sshd ] && command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    (apt-get update -qq && apt-get install -y -qq xfsprogs openssh-server) >/dev/null 2>&1 || true; \
+	    (apt-get update -qq && apt-get install -y -qq xfsprogs openssh-server chromium) >/dev/null 2>&1 || true; \
 	  fi; \
 	  command -v mkfs.xfs >/dev/null 2>&1 || echo "note: no mkfs.xfs; the reflink test will be skipped"; \
-	  [ -x /usr/sbin/sshd ] || echo "note: no sshd; the ssh:// remote tests will be skipped"; }
+	  [ -x /usr/sbin/sshd ] || echo "note: no sshd; the ssh:// remote tests will be skipped"; \
+	  command -v chromium >/dev/null 2>&1 || echo "note: no chromium; the plots page browser tests will be skipped"; }
 
 demo: dev ## version a generated dataset, push to a local remote, clone, pull, verify
 	$(PYTHON) benches/demo.py

@@ -1,5 +1,6 @@
 """``plots show/diff/templates``: dvc's plots, printed as dvc's ``--json``
-or written as dvc's HTML page (dvc-render's)."""
+or written as an HTML page (dvc-render's, drawing offline: see
+:mod:`bale.plots.page`)."""
 
 from __future__ import annotations
 
@@ -86,15 +87,13 @@ def _show(args: argparse.Namespace) -> int:
             print(json.dumps(vega.get_filled_template()))
         return 0
     if rendered:
-        from dvc_render import render_html
+        from bale.plots import page as html
 
         page = (Path.cwd() / out).resolve() / "index.html"
         template = args.html_template or repo.config.get("plots.html_template")
         if template and not args.html_template and not Path(template).is_absolute():
             template = str(repo.dvc_dir / template)  # the config's is relative to .dvc
-        render_html(
-            renderers=[r.renderer for r in rendered], output_file=page, html_template=template
-        )
+        html.write([r.renderer for r in rendered], page, template)
         print(page.as_uri())
         if args.open or repo.config.get("plots.auto_open") == "true":
             import webbrowser

@@ -1,6 +1,7 @@
 """``bale plots show/diff/modify/templates``: dvc 3.67.1's plots, read with
 bale's revision machinery and rendered by dvc-render, so ``--json`` prints
-what dvc prints and the HTML page is the page dvc writes."""
+what dvc prints and the HTML page shows dvc's plots (offline:
+:mod:`bale.plots.page`)."""
 
 from __future__ import annotations
 

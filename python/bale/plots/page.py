@@ -1,0 +1,127 @@
+"""The HTML page of ``plots show/diff``: dvc-render's page (its template,
+its order of plots, its image blocks), made to work offline.
+
+dvc's page loads Vega, Vega-Lite and vega-embed from a CDN, so it draws
+nothing without a network, and draws with whatever the CDN serves that day.
+bale's page carries them inline (``vendor/``, where ``README.md`` says where
+each file came from): the page is one file that draws anywhere, at the cost
+of ~800 kB. The plots themselves, the specs dvc-render fills, are dvc's.
+
+The other difference: each plot is drawn as SVG (vega-embed's default is a
+canvas), so it stays sharp when zoomed or printed, its text can be selected,
+and what was drawn can be checked in the page's DOM.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dvc_render.base import Renderer
+
+VENDOR = Path(__file__).parent / "vendor"
+
+#: The vendored scripts, in the order they must load (vega-lite and
+#: vega-embed find ``vega`` as a global).
+SCRIPTS = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")
+
+#: The options every plot is embedded with.
+EMBED_OPTIONS = {"renderer": "svg"}
+
+_VEGA_DIV = """
+    <div id = "{id}">
+        <script type = "text/javascript">
+            var spec = {spec};
+            vegaEmbed('#{id}', spec, {options});
+        </script>
+    </div>
+    """
+
+
+@functools.cache
+def inline_scripts() -> str:
+    """The ``<script>`` elements that define ``vegaEmbed``; read from the
+    package once per process, however many plots and pages use them."""
+    parts = []
+    for name in SCRIPTS:
+        text = (VENDOR / name).read_text(encoding="utf-8")
+        # the source map is not shipped: a browser's devtools would fetch it
+        text = re.sub(r"\n//# sourceMappingURL=\S+\s*$", "\n", text)
+        parts.append(f'<script type="text/javascript">/* {name} */\n{_script_safe(text)}</script>')
+    return "\n".join(parts)
+
+
+def _script_safe(text: str) -> str:
+    """JavaScript that cannot end the ``<script>`` element it is put in
+    (``<\\/script`` is ``</script`` to JavaScript, in a string, a regular
+    expression or a comment alike)."""
+    return re.sub(r"</(?=script)", r"<\\/", text, flags=re.IGNORECASE)
+
+
+def _json_safe(value: object) -> str:
+    """``value`` as JSON that no text in a plot's data (a ``</script>`` or
+    ``<!--`` in a CSV field) can turn into HTML: ``<`` is written ``\\u003c``,
+    the same string to JavaScript."""
+    return json.dumps(value).replace("<", "\\u003c")
+
+
+def _vega_div(renderer: Renderer) -> str:
+    # A plot without datapoints is an empty spec, that draws nothing: its
+    # div is still written, as dvc-render writes it.
+    spec = renderer.get_filled_template()
+    div_id = renderer.remove_special_chars(renderer.name)
+    return _VEGA_DIV.format(
+        id=div_id,
+        spec=_json_safe(spec),
+        options=json.dumps(EMBED_OPTIONS),
+    )
+
+
+def _order(renderer: Renderer) -> tuple[bool, str | None, int | None, str | None]:
+    """dvc-render's order of plots on the page: Vega plots first, as given;
+    then images by directory, numbered ones (``3.png``) by number."""
+    if renderer.TYPE != "image":
+        return (False, None, None, None)
+    base = os.path.basename(renderer.name)
+    stem = os.path.splitext(base)[0]
+    return (True, os.path.dirname(renderer.name), int(stem) if stem.isdigit() else None, base)
+
+
+def write(
+    renderers: Sequence[Renderer], output_file: Path, html_template: str | None = None
+) -> Path:
+    """Writes the page of ``renderers`` to ``output_file``: dvc-render's
+    page template, or ``html_template`` (a file, or the HTML itself) whose
+    ``{plot_divs}`` takes the plots and ``{scripts}`` (if it has one) the
+    inline Vega scripts."""
+    from dvc_render.html import HTML
+
+    page: str | None = None
+    if html_template and Path(html_template).is_file():
+        page = Path(html_template).read_text(encoding="utf-8")
+    elif html_template:
+        page = html_template
+    # HTML checks the template's placeholders, as dvc-render does
+    document = HTML(page)
+    divs = []
+    scripts = ""
+    for r in sorted(renderers, key=_order):
+        if r.TYPE == "vega":
+            scripts = inline_scripts()
+            divs.append(_vega_div(r))
+        else:
+            divs.append(r.generate_html(html_path=output_file))
+    # One pass over the template, so that a placeholder's text inside the
+    # scripts or the data is left as it is (dvc-render replaces one after
+    # the other, each in what the previous one inserted).
+    values = {"scripts": scripts, "plot_divs": "\n".join(divs), "refresh_tag": ""}
+    html = re.sub(r"\{(scripts|plot_divs|refresh_tag)\}", lambda m: values[m[1]], document.template)
+    output_file.parent.mkdir(parents=True, exist_ok=True)
+    output_file.write_text(html, encoding="utf-8")
+    return output_file
