@@ -224,28 +224,6 @@ def queue_status(repo: Repo) -> list[QueueTask]:
     return tasks
 
 
-def queue_remove(repo: Repo, tasks: Sequence[str] = (), *, all_: bool = False) -> list[str]:
-    """dvc's ``queue remove``: the queued experiments named (by name or by
-    the start of their task id), or all of them; a running one stays.
-    Returns their names (task ids for unnamed ones)."""
-    from bale.experiments import select
-
-    def names(t: str, q: Queued) -> bool:
-        return t == q.name or (len(t) >= 4 and q.commit.startswith(t.lower()))
-
-    entries = queued(repo)
-    unknown = [t for t in tasks if not any(names(t, q) for q in entries)]
-    if unknown:
-        raise select.unresolved_error(unknown, None)
-    removed = []
-    running = {t.rev for t in queue_status(repo) if t.status == "Running"}
-    for q in entries:
-        if (all_ or any(names(t, q) for t in tasks)) and q.commit not in running:
-            snapshot.delete_ref(repo.root, q.ref)
-            removed.append(q.name or q.commit[:7])
-    return removed
-
-
 @dataclass
 class RunAllResult:
     done: list[ExpResult] = field(default_factory=list)
@@ -264,6 +242,8 @@ def run_all(repo: Repo, *, jobs: int = 1, echo: bool = True) -> RunAllResult:
     taken: set[str] = set()
     todo: list[tuple[Queued, str, str]] = []
     for q in queued(repo):
+        if _claimed(repo, q):
+            continue  # a 'queue start' worker has it
         baseline = scm.git(repo.root, "rev-parse", f"{q.commit}^").stdout.decode().strip()
         existing = {r.name for r in refs.list_refs(repo.root) if r.baseline == baseline}
         if q.name and q.name in existing | taken and not q.force:
@@ -292,6 +272,11 @@ def run_all(repo: Repo, *, jobs: int = 1, echo: bool = True) -> RunAllResult:
         except BaleError as e:
             result.failed[q.ref] = str(e)
     return result
+
+
+def _claimed(repo: Repo, q: Queued) -> bool:
+    """Whether a ``queue start`` worker took the entry (see :mod:`bale.ops.exp_queue`)."""
+    return (repo.tmp_dir / "bale" / "queue" / "tasks" / f"{q.ref.rsplit('/', 1)[1]}.claim").exists()
 
 
 def _run_queued(
