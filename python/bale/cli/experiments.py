@@ -167,6 +167,7 @@ def cmd_exp_save(args: argparse.Namespace) -> int:
     r = exp_save.save(
         open_repo(),
         args.targets,
+        recursive=args.recursive,
         name=args.name,
         force=args.force,
         include_untracked=args.include_untracked,
@@ -281,7 +282,13 @@ def cmd_exp_remove(args: argparse.Namespace) -> int:
 def cmd_exp_rename(args: argparse.Namespace) -> int:
     from bale.ops import exp
 
-    renamed = exp.rename(open_repo(), args.experiment, args.name, force=args.force)
+    if not (args.experiment and args.name):
+        from bale.exceptions import BaleError
+
+        raise BaleError("An experiment to rename and a new experiment name are required.")
+    renamed = exp.rename(
+        open_repo(), args.experiment, args.name, force=args.force, git_remote=args.git_remote
+    )
     if renamed:
         print(f"Renamed experiments: {_join([repr(n) for n in renamed])}")
     else:
@@ -591,6 +598,12 @@ def _register_exp(commands: Commands) -> None:
     sv.add_argument(
         "targets", nargs="*", help="commit only these stages and .dvc files (default: all)"
     )
+    sv.add_argument(
+        "-R",
+        "--recursive",
+        action="store_true",
+        help="a directory target stands for every stage and .dvc file inside it",
+    )
     sv.add_argument("-n", "--name", metavar="<name>", help="its name (default: a random one)")
     sv.add_argument("-f", "--force", action="store_true", help="replace an experiment of that name")
     sv.add_argument("--json", action="store_true", help="print its commit id as JSON")
@@ -603,6 +616,7 @@ def _register_exp(commands: Commands) -> None:
         help="an untracked (or ignored) path to include in its commit",
     )
     sv.add_argument("-m", "--message", metavar="<message>", help="its commit message")
+    sv.add_argument("-M", dest="message", help=argparse.SUPPRESS)  # dvc's obsolete spelling
 
     for verb, handler, help_ in (
         ("push", cmd_exp_push, "Push experiments to a git remote, and their data to a dvc remote."),
@@ -666,5 +680,14 @@ def _register_exp(commands: Commands) -> None:
 
     rn = sub_cmd("rename", cmd_exp_rename, "Rename an experiment.")
     rn.add_argument("-f", "--force", action="store_true", help="replace an experiment of that name")
-    rn.add_argument("experiment", metavar="<experiment>", help="the experiment to rename")
-    rn.add_argument("name", metavar="<name>", help="its new name")
+    rn.add_argument(
+        "-g",
+        "--git-remote",
+        metavar="<git_remote>",
+        help="the experiment must be one of this git remote's too (the remote keeps its name)",
+    )
+    # optional as in dvc, which says what is missing in its own words
+    rn.add_argument(
+        "experiment", nargs="?", metavar="<experiment>", help="the experiment to rename"
+    )
+    rn.add_argument("name", nargs="?", metavar="<name>", help="its new name")

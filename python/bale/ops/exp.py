@@ -686,19 +686,42 @@ def remove(
     return removed
 
 
-def rename(repo: Repo, name: str, new_name: str, *, force: bool = False) -> list[str]:
+def rename(
+    repo: Repo,
+    name: str,
+    new_name: str,
+    *,
+    force: bool = False,
+    git_remote: str | None = None,
+) -> list[str]:
     """dvc's ``exp rename``: the experiment ``name`` (of HEAD's baseline if
     several baselines have one) is called ``new_name`` from now on; its
-    commit is the same. Returns the names renamed (none when they are equal)."""
-    from bale.experiments import select
+    commit is the same. Returns the names renamed (none when they are equal).
+
+    With ``git_remote``, as dvc 3.67.1 does, the name must be an experiment
+    of that remote, and the local experiment of that name and baseline is
+    renamed; the remote keeps its name (``exp push`` sends the new one). One
+    the remote has and this repository lacks is an error (dvc crashes)."""
+    from bale.experiments import remote, select
 
     scm.require_git(repo, "exp rename")
     if name == new_name:
         return []
     found = {r.ref: r.commit for r in refs.list_refs(repo.root)}
-    ref = select.resolve(found, [name], _baseline(repo))[name]
-    if ref is None:
-        raise select.unresolved_error([name], None)
+    if git_remote is not None:
+        there = remote.remote_refs(repo.root, git_remote)
+        ref = select.resolve(there, [name], _baseline(repo))[name]
+        if ref is None:
+            raise select.unresolved_error([name], git_remote)
+        if ref not in found:
+            raise BaleError(
+                f"experiment '{name}' of '{git_remote}' is not here: "
+                f"'bale exp pull {git_remote} {name}' first"
+            )
+    else:
+        ref = select.resolve(found, [name], _baseline(repo))[name]
+        if ref is None:
+            raise select.unresolved_error([name], None)
     baseline = ref.split("/")[2] + ref.split("/")[3]
     target = refs.ref_name(baseline, new_name)
     if target in found and not force:
