@@ -10,6 +10,7 @@ workspace untouched and nothing left behind.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -81,6 +82,13 @@ def _status(sh: Sh, root: Path) -> dict[str, str]:
     return {r[1] if len(r) == 5 else r[0]: r[-1] for r in rows if r}
 
 
+def _csv_row(sh: Sh, root: Path, name: str) -> dict[str, str]:
+    """The experiment ``name``'s row of ``exp show --csv``, by column."""
+    lines = sh.bale("exp", "show", "--csv", cwd=root).stdout.splitlines()
+    row = next(ln for ln in lines if ln.startswith(f"{name},"))
+    return dict(zip(lines[0].split(","), row.split(","), strict=True))
+
+
 def _workspace_untouched(sh: Sh, root: Path) -> None:
     assert sh.git("status", "--porcelain", cwd=root).stdout == ""
     assert (root / "params.yaml").read_text() == "x: 1\n"
@@ -103,7 +111,8 @@ def test_queue_start_runs_the_queue_in_the_background(sh: Sh, repo: Path) -> Non
     assert len(status) == 2 and status["q1"] == "Success", status
     shown = sh.bale("exp", "show", "--csv", cwd=repo).stdout
     row = next(ln for ln in shown.splitlines() if ln.startswith("q1,"))
-    assert row.split(",")[5:7] == ["1", "2"], shown  # metric a, param x
+    # State, Executor, metric a, param x
+    assert row.split(",")[5:9] == ["Success", "Dvc-task", "1", "2"], shown
     logs = sh.bale("queue", "logs", "q1", cwd=repo).stdout
     assert logs.startswith("Reproducing experiment 'q1'\nRunning stage 's':\n> python s.py\n")
     assert "hello 2\n" in logs
@@ -142,6 +151,10 @@ def test_queue_kill_interrupts_a_running_task(sh: Sh, repo: Path) -> None:
     _until(lambda: _status(sh, repo).get("long") == "Failed", 10)
     assert "long" not in sh.bale("exp", "list", "--name-only", cwd=repo).stdout
     assert "killed" in sh.bale("queue", "logs", "long", cwd=repo).stdout
+    # exp show has it, as dvc shows a failed task: its state, no executor
+    # (the Executor column, empty, is dropped)
+    row = _csv_row(sh, repo, "long")
+    assert row["State"] == "Failed" and "Executor" not in row, row
     _workspace_untouched(sh, repo)
     # a failed task leaves the queue: a restarted worker does not run it again
     assert not sh.git("for-each-ref", "refs/bale/exp-queue", cwd=repo).stdout
@@ -176,6 +189,10 @@ def test_queue_errors_name_what_is_wrong(sh: Sh, repo: Path) -> None:
     for args, said in cases.items():
         p = sh.bale(*args, cwd=repo, check=False)
         assert p.returncode == 1 and p.stderr == f"ERROR: {said}\n", (args, p.stderr)
+    # exp show lists it as dvc lists a queued task (seen by hand: dvc's exp
+    # show may crash while its worker stops, so the twin test shows no queued one)
+    row = _csv_row(sh, repo, "waiting")
+    assert (row["State"], row["Executor"]) == ("Queued", "Dvc-task"), row
 
 
 def test_queue_session_prints_what_dvc_prints(sh: Sh, repo: Path, tmp_path: Path) -> None:
@@ -189,6 +206,10 @@ def test_queue_session_prints_what_dvc_prints(sh: Sh, repo: Path, tmp_path: Path
         ("queue", "start"),
         waited,
         ("queue", "status"),
+        # q1 Success by Dvc-task (dvc's exp show just after 'queue stop' can
+        # crash, its worker's files half removed: shown before)
+        ("exp", "show", "--csv"),
+        ("exp", "show", "--json"),
         ("queue", "logs", "q1"),
         ("queue", "logs", "nope"),
         ("queue", "kill", "q1"),  # done: not running
@@ -222,7 +243,23 @@ def test_queue_session_prints_what_dvc_prints(sh: Sh, repo: Path, tmp_path: Path
             ours, theirs = (
                 [ln[7:] for ln in out if not ln.startswith("Worker")] for out in (ours, theirs)
             )
-        if step[0] == "exp":
+        if step[:3] == ("exp", "show", "--csv"):
+            # revs and times are each tool's own
+            ours, theirs = (
+                [",".join(c[:1] + c[2:3] + c[4:]) for c in (ln.split(",") for ln in out)]
+                for out in (ours, theirs)
+            )
+        elif step[:3] == ("exp", "show", "--json"):
+            ours, theirs = (
+                [
+                    (e["name"], e["executor"] and (e["executor"]["state"], e["executor"]["name"]))
+                    for b in json.loads(r.out)
+                    for e in b["experiments"] or []
+                ]
+                for r in (b, d)
+            )
+            assert ours == [("q1", ("success", "dvc-task"))]
+        elif step[0] == "exp":
             # dvc says "Queueing with overrides '{...}'." first, a Python dict; bale does not
             theirs = theirs[-1:]
         assert ours == theirs, (step, b.out, d.out)

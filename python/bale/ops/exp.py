@@ -409,8 +409,15 @@ def clean(repo: Repo) -> list[Path]:
 # show / diff
 
 
-#: ``exp show``: dvc's ``experiments.collect``, which experiments.show holds.
-show = collect
+def show(repo: Repo, **kwargs: Any) -> list[ExpState]:
+    """``exp show``: dvc's ``experiments.collect`` (which experiments.show
+    holds), with the queue's tasks among the experiments as dvc shows its
+    own: queued, running and failed ones, and the state of those it ran."""
+    from bale.ops import exp_queue
+
+    states = collect(repo, **kwargs)
+    exp_queue.add_to_show(repo, states, bool(kwargs.get("param_deps")))
+    return states
 
 
 def diff(

@@ -47,12 +47,15 @@ from bale.metafiles._fs import atomic_write
 from bale.ops import exp
 
 if TYPE_CHECKING:
+    from bale.experiments.show import ExpState
     from bale.repo import Repo
 
 #: How long an idle worker waits for new entries before it exits (dvc's
 #: celery workers wait 60 s); ``BALE_QUEUE_IDLE`` (seconds) overrides it.
 IDLE_SECONDS = 10.0
 POLL_SECONDS = 0.2
+#: where a failed task's queue commit is kept (``exp show`` shows it, Failed)
+FAILED_NAMESPACE = "refs/bale/exp-failed"
 
 
 def queue_dir(repo: Repo) -> Path:
@@ -189,10 +192,63 @@ def remove(
             continue
         if t.status == "Queued":
             snapshot.delete_ref(repo.root, f"{refs.QUEUE_NAMESPACE}/{t.id}")
+        if t.status == "Failed":
+            scm.git(repo.root, "update-ref", "-d", f"{FAILED_NAMESPACE}/{t.id}", check=False)
         for suffix in (".json", ".log", ".claim"):
             (tdir / f"{t.id}{suffix}").unlink(missing_ok=True)
         removed.append(t.name or t.rev[:7])
     return removed
+
+
+def add_to_show(repo: Repo, states: list[ExpState], param_deps: bool) -> None:
+    """``exp show``'s view of the queue, as dvc's: each queued, running or
+    failed task among its baseline's experiments (newest first), and the
+    state of the experiments the queue ran (Success, executor dvc-task)."""
+    from bale.experiments.show import state_of
+
+    by_rev = {s.rev: s for s in states}
+    ran: dict[str, Task] = {}
+    tdir = queue_dir(repo) / "tasks"
+    for t in tasks(repo):
+        if t.status == "Success":
+            rec = _read_json(tdir / f"{t.id}.json") or {}
+            if isinstance(rec.get("exp"), str):
+                ran[rec["exp"]] = t
+            continue
+        parent = scm.git(repo.root, "rev-parse", "-q", "--verify", f"{t.rev}^", check=False)
+        baseline = by_rev.get(parent.stdout.decode().strip())
+        if baseline is None:
+            continue
+        e = state_of(repo, t.rev, param_deps)
+        e.name = t.name
+        e.executor = _executor(repo, t)
+        if t.status == "Failed":
+            e.error = {"msg": "Experiment run failed", "type": ""}  # dvc's words
+        exps = [*(baseline.experiments or []), e]
+        # dvc's _sorted_ranges: by (timestamp, rev), newest first
+        exps.sort(key=lambda x: ((x.data.timestamp or 0) if x.data else 0, x.rev), reverse=True)
+        baseline.experiments = exps
+    for s in states:
+        for e in s.experiments or []:
+            if e.rev in ran:
+                e.executor = _executor(repo, ran[e.rev])
+
+
+def _executor(repo: Repo, t: Task) -> dict[str, Any]:
+    """dvc's ``ExecutorInfo`` as its ``exp show --json`` has it (dvc names no
+    executor for a failed task)."""
+    log = log_path(repo, t)
+    return {
+        "state": t.status.lower(),
+        "name": None if t.status == "Failed" else "dvc-task",
+        "local": {
+            "root": None,
+            "log": str(log) if log.exists() else None,
+            "pid": t.pid,
+            "returncode": None,
+            "task_id": t.rev,
+        },
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -406,7 +462,10 @@ def _run_task(repo: Repo, q: exp.Queued) -> None:
         _write_json(rec_path, {**after, "status": "Failed", "pid": None})
         with open(tdir / f"{tid}.log", "ab") as log:
             log.write(f"\nkilled (exit {code})\n".encode())
-    # a failed entry leaves the queue (its record stays), as dvc's does
+    # a failed entry leaves the queue, as dvc's does; its commit stays
+    # reachable (exp show shows it) until 'queue remove'
+    if (_read_json(rec_path) or {}).get("status") == "Failed":
+        snapshot.set_ref(repo.root, f"{FAILED_NAMESPACE}/{tid}", q.commit)
     scm.git(repo.root, "update-ref", "-d", q.ref, check=False)  # gone already on success
     exp.clean(repo)  # a killed child's worktree
 
