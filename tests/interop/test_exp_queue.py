@@ -11,6 +11,10 @@ workspace untouched and nothing left behind.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -146,8 +150,19 @@ def _running_slow(sh: Sh, root: Path, name: str) -> None:
 def test_queue_kill_interrupts_a_running_task(sh: Sh, repo: Path) -> None:
     _running_slow(sh, repo, "long")
     assert sh.bale("queue", "status", cwd=repo).stdout.endswith("Worker status: 1 active, 0 idle\n")
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "bale", "queue", "logs", "-f", "long"],
+        cwd=repo,
+        env=sh.env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     p = sh.bale("queue", "kill", "long", cwd=repo)
     assert p.stdout == "long has been killed.\n"
+    # -f follows until the task ends
+    followed, _ = follower.communicate(timeout=15)
+    assert followed.startswith("Following logs for experiment 'long'. Use Ctrl+C")
+    assert "\nstart\n" in followed and followed.endswith("the experiment was killed\n")
     _until(lambda: _status(sh, repo).get("long") == "Failed", 10)
     assert "long" not in sh.bale("exp", "list", "--name-only", cwd=repo).stdout
     assert "killed" in sh.bale("queue", "logs", "long", cwd=repo).stdout
@@ -263,3 +278,19 @@ def test_queue_session_prints_what_dvc_prints(sh: Sh, repo: Path, tmp_path: Path
             # dvc says "Queueing with overrides '{...}'." first, a Python dict; bale does not
             theirs = theirs[-1:]
         assert ours == theirs, (step, b.out, d.out)
+
+
+def test_a_killed_worker_loses_no_result(sh: Sh, repo: Path) -> None:
+    """The task runs in a process of its own: it finishes, and records its
+    experiment, after its worker died."""
+    (repo / "s.py").write_text("import time\nprint('start', flush=True)\ntime.sleep(2)\n" + SHORT)
+    _commit(sh, repo, "slower", 2)
+    sh.bale("exp", "run", "--queue", "-S", "x=4", "-n", "orphan", cwd=repo)
+    sh.bale("queue", "start", cwd=repo)
+    _until(lambda: "start\n" in sh.bale("queue", "logs", "orphan", cwd=repo, check=False).stdout)
+    worker = json.loads((repo / ".dvc/tmp/bale/queue/workers/1.json").read_text())
+    os.kill(worker["pid"], signal.SIGKILL)
+    _until(lambda: _status(sh, repo).get("orphan") == "Success", 20)
+    assert sh.bale("exp", "list", "--name-only", cwd=repo).stdout == "orphan\n"
+    assert sh.bale("queue", "status", cwd=repo).stdout.endswith("0 active, 0 idle\n")
+    _workspace_untouched(sh, repo)
