@@ -294,3 +294,8 @@ def test_a_killed_worker_loses_no_result(sh: Sh, repo: Path) -> None:
     assert sh.bale("exp", "list", "--name-only", cwd=repo).stdout == "orphan\n"
     assert sh.bale("queue", "status", cwd=repo).stdout.endswith("0 active, 0 idle\n")
     _workspace_untouched(sh, repo)
+    # the dead worker's file is what exp clean removes
+    workers = repo / ".dvc/tmp/bale/queue/workers"
+    assert (workers / "1.json").exists()
+    sh.bale("exp", "clean", cwd=repo)
+    assert not (workers / "1.json").exists()

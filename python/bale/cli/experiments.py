@@ -302,7 +302,10 @@ def cmd_exp_clean(args: argparse.Namespace) -> int:
     # dvc's two lines; what went is for -v
     if not args.quiet:
         print("Cleaning up experiments' temporary files...")
-    for path in exp.clean(open_repo()):
+    from bale.ops import exp_queue
+
+    repo = open_repo()
+    for path in [*exp.clean(repo), *exp_queue.clean(repo)]:
         debug(f"removed {path}")
     if not args.quiet:
         print("Done!")

@@ -193,7 +193,9 @@ def remove(
         if t.status == "Queued":
             snapshot.delete_ref(repo.root, f"{refs.QUEUE_NAMESPACE}/{t.id}")
         if t.status == "Failed":
-            scm.git(repo.root, "update-ref", "-d", f"{FAILED_NAMESPACE}/{t.id}", check=False)
+            # and the queue's own ref, when its worker died with the task
+            for ref in (f"{FAILED_NAMESPACE}/{t.id}", f"{refs.QUEUE_NAMESPACE}/{t.id}"):
+                scm.git(repo.root, "update-ref", "-d", ref, check=False)
         for suffix in (".json", ".log", ".claim"):
             (tdir / f"{t.id}{suffix}").unlink(missing_ok=True)
         removed.append(t.name or t.rev[:7])
@@ -345,6 +347,17 @@ def find_started(repo: Repo, name: str) -> Task:
             raise BaleError(f"Experiment '{name}' is in queue but has not been started")
         raise select.unresolved_error([name], None, "queued experiment name")
     return hit
+
+
+def clean(repo: Repo) -> list[Path]:
+    """``exp clean``'s part: the files of workers that are gone (killed)."""
+    removed = []
+    for path in sorted((queue_dir(repo) / "workers").glob("*.json")):
+        w = _read_json(path)
+        if w is None or not _alive(w.get("pid")):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def log_path(repo: Repo, task: Task) -> Path:
