@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -121,7 +122,7 @@ def test_queue_start_runs_the_queue_in_the_background(sh: Sh, repo: Path) -> Non
     assert logs.startswith("Reproducing experiment 'q1'\nRunning stage 's':\n> python s.py\n")
     assert "hello 2\n" in logs
     _workspace_untouched(sh, repo)
-    # the unnamed one got a name when it ran
+    # the unnamed one was named when queued, as dvc names it
     other = next(n for n in status if n != "q1")
     assert sh.bale("exp", "apply", other, cwd=repo).returncode == 0
     assert (repo / "params.yaml").read_text() == "x: 3\n"
@@ -230,6 +231,7 @@ def test_queue_session_prints_what_dvc_prints(sh: Sh, repo: Path, tmp_path: Path
         ("queue", "kill", "q1"),  # done: not running
         ("queue", "stop"),
         ("exp", "run", "--queue", "-n", "q2"),
+        ("exp", "run", "--queue", "-S", "x=9"),  # named when queued, at random
         ("queue", "logs", "q2"),
         ("queue", "remove", "--success"),
         ("queue", "remove", "--queued"),
@@ -250,7 +252,8 @@ def test_queue_session_prints_what_dvc_prints(sh: Sh, repo: Path, tmp_path: Path
         if not d.ok:
             assert b.err.removeprefix("ERROR: ") in d.err, (step, b.err, d.err)
             continue
-        ours, theirs = b.out.splitlines(), d.out.splitlines()
+        # the random names of unnamed experiments: adjective-noun
+        ours, theirs = (re.sub(r"\b[a-z]+-[a-z]+\b", "<name>", r.out).splitlines() for r in (b, d))
         if step == ("queue", "status"):
             # task ids are the queue entries' commits, each tool's own; dvc's
             # worker count comes from celery's inspect, which answers nothing

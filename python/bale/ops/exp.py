@@ -133,6 +133,10 @@ def run(
     changed_params = _overridden(repo, overrides)
     if queue and name is not None:
         _pick_name(repo, baseline, name, force)
+    elif queue:
+        # named now, as dvc names a queued experiment: 'queue status' shows it
+        waiting = {q.name for q in queued(repo) if q.name}
+        name = refs.new_name({r.name for r in refs.list_refs(repo.root)} | waiting)
     if queue:
         # The queue entry is a commit of the workspace as it is now, params
         # set, named by bale's own ref; the workspace is not touched.
