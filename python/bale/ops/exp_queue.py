@@ -350,8 +350,20 @@ def find_started(repo: Repo, name: str) -> Task:
 
 
 def clean(repo: Repo) -> list[Path]:
-    """``exp clean``'s part: the files of workers that are gone (killed)."""
+    """``exp clean``'s part: the files of workers that are gone (killed), and
+    the claims of those killed between claiming an entry and recording its
+    task (the entry is queued again). Not done by workers themselves: two
+    could each take the other's fresh claim for a stale one."""
     removed = []
+    tdir = queue_dir(repo) / "tasks"
+    for claim in sorted(tdir.glob("*.claim")):
+        if (tdir / f"{claim.stem}.json").exists():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            owner = claim.read_text().split()  # empty: its worker is writing it now
+            if owner and not _alive(int(owner[0])):
+                claim.unlink()
+                removed.append(claim)
     for path in sorted((queue_dir(repo) / "workers").glob("*.json")):
         w = _read_json(path)
         if w is None or not _alive(w.get("pid")):
@@ -396,8 +408,9 @@ def _claim_next(repo: Repo, num: int) -> exp.Queued | None:
         if q.commit in foreground:
             continue  # an 'exp run --run-all' has it
         tid = _task_id(q.ref)
+        claim = tdir / f"{tid}.claim"
         try:
-            fd = os.open(tdir / f"{tid}.claim", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            fd = os.open(claim, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:
             continue
         with os.fdopen(fd, "w") as f:
