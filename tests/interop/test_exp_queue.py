@@ -302,3 +302,39 @@ def test_a_killed_worker_loses_no_result(sh: Sh, repo: Path) -> None:
     assert (workers / "1.json").exists()
     sh.bale("exp", "clean", cwd=repo)
     assert not (workers / "1.json").exists()
+
+
+def _slower(sh: Sh, root: Path) -> None:
+    """The stage takes a second or two: long enough to act while it runs."""
+    (root / "s.py").write_text("import time\nprint('start', flush=True)\ntime.sleep(1)\n" + SHORT)
+    _commit(sh, root, "slower", 2)
+
+
+def test_queue_stop_lets_the_running_task_finish(sh: Sh, repo: Path) -> None:
+    _slower(sh, repo)
+    for x in ("6", "7"):
+        sh.bale("exp", "run", "--queue", "-S", f"x={x}", "-n", f"q{x}", cwd=repo)
+    sh.bale("queue", "start", cwd=repo)
+    _until(lambda: "start\n" in sh.bale("queue", "logs", "q6", cwd=repo, check=False).stdout)
+    p = sh.bale("queue", "stop", cwd=repo)
+    assert p.stdout == "Queue workers will stop after running tasks finish.\n"
+    _until(lambda: not list((repo / ".dvc/tmp/bale/queue/workers").glob("*.json")), 20)
+    assert _status(sh, repo) == {"q6": "Success", "q7": "Queued"}
+    # started again, the rest runs
+    sh.bale("queue", "start", cwd=repo)
+    _until(lambda: _status(sh, repo) == {"q6": "Success", "q7": "Success"}, 20)
+
+
+def test_queue_start_jobs_runs_each_task_once(sh: Sh, repo: Path) -> None:
+    _slower(sh, repo)
+    for x in ("6", "7", "8"):
+        sh.bale("exp", "run", "--queue", "-S", f"x={x}", "-n", f"q{x}", cwd=repo)
+    p = sh.bale("queue", "start", "-j", "2", cwd=repo)
+    assert p.stdout == "Started '2' new experiments task queue workers.\n"
+    _until(lambda: set(_status(sh, repo).values()) == {"Success"}, 40)
+    for x in ("6", "7", "8"):
+        logs = sh.bale("queue", "logs", f"q{x}", cwd=repo).stdout
+        assert logs.count("Reproducing experiment") == 1 and f"hello {x}\n" in logs, logs
+    listed = sh.bale("exp", "list", "--name-only", cwd=repo).stdout.split()
+    assert sorted(listed) == ["q6", "q7", "q8"]
+    _workspace_untouched(sh, repo)
