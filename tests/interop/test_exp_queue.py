@@ -5,7 +5,10 @@ dvc 3.67.1's queue works on this machine (its celery workers use a
 filesystem broker), so one test runs the same session with both tools in
 twin repositories and compares what they print; the others check bale's
 workers end to end: results in ``exp show``, a killed task Failed with the
-workspace untouched and nothing left behind.
+workspace untouched and nothing left behind. (dvc's ``queue kill`` of a
+running task was checked by hand, not twinned: "long has been killed.", then
+Failed in ``queue status`` and ``exp show``; a twin would need a
+tool-neutral way to see that the task's stage has started.)
 """
 
 from __future__ import annotations

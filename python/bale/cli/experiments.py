@@ -532,7 +532,11 @@ def _register_exp(commands: Commands) -> None:
         help="set a param for this experiment (+KEY=VALUE adds a new one)",
     )
     r.add_argument("-n", "--name", help="the experiment's name (default: a random one)")
-    r.add_argument("--queue", action="store_true", help="queue it for --run-all instead")
+    r.add_argument(
+        "--queue",
+        action="store_true",
+        help="queue it instead, for 'queue start' (in the background) or --run-all",
+    )
     r.add_argument("--run-all", action="store_true", help="run every queued experiment")
     r.add_argument("-j", "--jobs", type=int, default=1, help="experiments (or stages) at once")
     r.add_argument("-f", "--force", action="store_true", help="replace an experiment of that name")
