@@ -99,3 +99,44 @@ def test_temp_files_an_older_bale_recorded_are_not_checked_out_and_named(
     assert "records 1 bale temp file(s) in data" in checkout.stderr
     assert "bale add data" in checkout.stderr
     assert read_tree(md5_repo / "data") == {"a": b"a\n"}
+
+
+def test_ctrl_c_stops_a_stage_command_that_python_runs(md5_repo: Path) -> None:
+    """Ctrl-C (SIGINT to the process group) reaches the stage's command, which
+    ends at once: bale used to ignore SIGINT while the command ran, and a
+    command inherits an ignored signal as ignored (a Python one slept on)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    write_tree(
+        md5_repo,
+        {
+            "slow.py": "import time\nprint('start', flush=True)\ntime.sleep(60)\n",
+            "dvc.yaml": "stages:\n  w:\n    cmd: python slow.py\n",
+        },
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bale", "repro"],
+        cwd=md5_repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        # a terminal's Ctrl-C: SIGINT not ignored, whatever pytest runs under
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line == "start\n":
+            break
+    began = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(timeout=15)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert time.monotonic() - began < 15 and proc.returncode != 0

@@ -345,3 +345,48 @@ def test_queue_status_and_remove_as_dvc_shows_them(
         assert ours == theirs, (step, b.out, d.out)
     assert "q3" in bale[2].out and "q3" not in bale[4].out and "q4" in bale[4].out
     assert not sh.git("for-each-ref", "refs/bale/exp-queue", cwd=b_root).stdout
+
+
+def test_exp_save_recursive_and_rename_from_a_git_remote_as_dvc_does(
+    sh: Sh, two_baselines: Path, tmp_path: Path
+) -> None:
+    steps: list[Step] = [
+        "mkdir -p sub/deep && echo a > sub/deep/a.txt",
+        ("add", "-q", "sub/deep/a.txt"),
+        "git add -A && git commit -qm sub",
+        "echo b > sub/deep/a.txt && echo abcdef > data/raw.txt",
+        # only what is inside sub: a.txt's new version, not raw.txt's
+        ("exp", "save", "-R", "sub", "-n", "r1", "-M", "old spelling"),
+        ("exp", "save", "-R", "-n", "r2"),  # no targets: everything
+        "git init -q --bare ../remote.git && git remote add origin ../remote.git"
+        " && git push -q origin 'refs/exps/*:refs/exps/*'",
+        ("exp", "rename", "-g", "origin", "r1", "renamed"),
+        ("exp", "rename", "-g", "origin", "nope", "x"),
+        ("exp", "rename", "r2"),  # no new name
+        "git for-each-ref --format='%(refname)' refs/exps | grep -v celery | sed 's,.*/,,' | sort",
+        "git --git-dir=../remote.git for-each-ref --format='%(refname)' refs/exps"
+        " | sed 's,.*/,,' | sort",
+    ]
+    d_root = copy_repo(two_baselines, tmp_path / "dvc" / "repo")
+    b_root = copy_repo(two_baselines, tmp_path / "bale" / "repo")
+    batch = DvcBatch(sh, d_root, steps)
+    bale = run_bale(sh, b_root, steps)
+    dvc = batch.results()
+    for step, d, b in zip(steps, dvc, bale, strict=True):
+        assert d.ok == b.ok, f"{step}: dvc exit {d.rc} {d.err!r}, bale exit {b.rc} {b.err!r}"
+        if not d.ok:
+            assert b.err.removeprefix("ERROR: ") in d.err, (step, b.err, d.err)
+        elif step[:2] == ("exp", "save"):
+            assert b.out in d.out.splitlines(keepends=True), (b.out, d.out)
+        elif step[0] != "add":
+            assert b.out == d.out, (step, b.out, d.out)
+    assert bale[7].out == "Renamed experiments: 'r1'\n"
+    # the local one renamed, the remote's kept
+    assert "renamed\n" in bale[-2].out and "r1\n" in bale[-1].out
+    for name in ("renamed", "r2"):
+        assert _exp_tree(sh, b_root, name) == _exp_tree(sh, d_root, name), name
+    assert snapshot(sh, b_root)["cache"] == snapshot(sh, d_root)["cache"]
+    # a name only the remote has: dvc 3.67.1 crashes, bale says what to do
+    sh.bale("exp", "rename", "renamed", "again", cwd=b_root)
+    p = sh.bale("exp", "rename", "-g", "origin", "r1", "x", cwd=b_root, check=False)
+    assert p.returncode == 1 and "exp pull origin r1" in p.stderr, p.stderr

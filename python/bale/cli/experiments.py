@@ -33,7 +33,8 @@ def cmd_exp_run(args: argparse.Namespace) -> int:
         echo=not args.quiet,
     )
     if r.queued:
-        print(f"Queued experiment{f' {r.name!r}' if r.name else ''} for 'bale exp run --run-all'")
+        # dvc's words; 'queue start' runs it in the background, 'exp run --run-all' here
+        print(f"Queued experiment '{r.name or r.commit[:7]}' for future execution.")
     elif not args.quiet:
         # dvc's words; which commit holds the experiment is for -v
         print(f"\nRan experiment(s): {r.name}")
@@ -166,6 +167,7 @@ def cmd_exp_save(args: argparse.Namespace) -> int:
     r = exp_save.save(
         open_repo(),
         args.targets,
+        recursive=args.recursive,
         name=args.name,
         force=args.force,
         include_untracked=args.include_untracked,
@@ -280,7 +282,13 @@ def cmd_exp_remove(args: argparse.Namespace) -> int:
 def cmd_exp_rename(args: argparse.Namespace) -> int:
     from bale.ops import exp
 
-    renamed = exp.rename(open_repo(), args.experiment, args.name, force=args.force)
+    if not (args.experiment and args.name):
+        from bale.exceptions import BaleError
+
+        raise BaleError("An experiment to rename and a new experiment name are required.")
+    renamed = exp.rename(
+        open_repo(), args.experiment, args.name, force=args.force, git_remote=args.git_remote
+    )
     if renamed:
         print(f"Renamed experiments: {_join([repr(n) for n in renamed])}")
     else:
@@ -294,7 +302,10 @@ def cmd_exp_clean(args: argparse.Namespace) -> int:
     # dvc's two lines; what went is for -v
     if not args.quiet:
         print("Cleaning up experiments' temporary files...")
-    for path in exp.clean(open_repo()):
+    from bale.ops import exp_queue
+
+    repo = open_repo()
+    for path in [*exp.clean(repo), *exp_queue.clean(repo)]:
         debug(f"removed {path}")
     if not args.quiet:
         print("Done!")
@@ -303,10 +314,11 @@ def cmd_exp_clean(args: argparse.Namespace) -> int:
 
 def cmd_queue_status(args: argparse.Namespace) -> int:
     from bale.experiments.table import format_time
-    from bale.ops import exp
+    from bale.ops import exp_queue
     from bale.pipeline.compare import format_table
 
-    tasks = exp.queue_status(open_repo())
+    repo = open_repo()
+    tasks = exp_queue.tasks(repo)
     if tasks:
         rows = [
             [t.rev[:7], t.name or "", format_time(t.timestamp, "", False), t.status] for t in tasks
@@ -315,21 +327,30 @@ def cmd_queue_status(args: argparse.Namespace) -> int:
     else:
         print("No experiment tasks in the queue.")
     print()
-    # bale has no workers waiting: a run of the queue works while it runs
-    active = sum(t.status == "Running" for t in tasks)
-    print(f"Worker status: {active} active, 0 idle")
+    active, idle = exp_queue.worker_status(repo)
+    if not (active or idle):  # an 'exp run --run-all' in the foreground: one per task it runs
+        active = sum(t.status == "Running" for t in tasks)
+    print(f"Worker status: {active} active, {idle} idle")
     return 0
 
 
 def cmd_queue_remove(args: argparse.Namespace) -> int:
     from bale.exceptions import BaleError
-    from bale.ops import exp
+    from bale.ops import exp_queue
 
-    if bool(args.all or args.queued) == bool(args.task):
-        raise BaleError(  # dvc's words, less the flags bale has no use for
-            "Either provide an `tasks` argument, or use the `--all`, `--queued` flag."
+    flags = args.all or args.queued or args.success or args.failed
+    if bool(flags) == bool(args.task):
+        raise BaleError(  # dvc's words
+            "Either provide an `tasks` argument, or use the "
+            "`--all`, `--queued`, `--failed`, `--success` flag."
         )
-    removed = exp.queue_remove(open_repo(), args.task, all_=args.all or args.queued)
+    removed = exp_queue.remove(
+        open_repo(),
+        args.task,
+        queued=args.all or args.queued,
+        success=args.all or args.success,
+        failed=args.all or args.failed,
+    )
     if removed:
         print(f"Removed tasks in queue: {', '.join(removed)}")
     elif args.task:  # named, but running
@@ -339,8 +360,68 @@ def cmd_queue_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_queue_start(args: argparse.Namespace) -> int:
+    from bale.ops import exp_queue
+
+    started = exp_queue.start(open_repo(), args.jobs)
+    suffix = "s" if started > 1 else ""
+    print(f"Started '{started}' new experiments task queue worker{suffix}.")  # dvc's words
+    return 0
+
+
+def cmd_queue_stop(args: argparse.Namespace) -> int:
+    from bale.ops import exp_queue
+
+    for name in exp_queue.stop(open_repo(), kill=args.kill):
+        print(f"{name} has been killed.")
+    # dvc's words (dvc runs its two sentences together, without a space)
+    if args.kill:
+        print("All running tasks in the queue have been killed. Queue workers are stopping.")
+    else:
+        print("Queue workers will stop after running tasks finish.")
+    return 0
+
+
+def cmd_queue_kill(args: argparse.Namespace) -> int:
+    from bale.ops import exp_queue
+
+    for name in exp_queue.kill(open_repo(), args.task, force=args.force):
+        print(f"{name} has been killed.")  # dvc's words
+    return 0
+
+
+def cmd_queue_logs(args: argparse.Namespace) -> int:
+    import locale
+
+    from bale.ops import exp_queue
+
+    repo = open_repo()
+    task = exp_queue.find_started(repo, args.task)
+    encoding = args.encoding or locale.getpreferredencoding()
+    if args.follow:
+        print(  # dvc's words
+            f"Following logs for experiment '{args.task}'. Use Ctrl+C to stop "
+            "following logs (experiment execution will continue).\n",
+            flush=True,
+        )
+        try:
+            for chunk in exp_queue.follow(repo, task):
+                sys.stdout.write(chunk.decode(encoding, errors="replace"))
+                sys.stdout.flush()
+        except KeyboardInterrupt:
+            pass
+        return 0
+    from bale.exceptions import BaleError
+
+    path = exp_queue.log_path(repo, task)
+    if not path.exists():
+        raise BaleError(f"No output logs found for experiment '{args.task}'")  # dvc's words
+    print(path.read_bytes().decode(encoding, errors="replace"))
+    return 0
+
+
 def _queue_usage(args: argparse.Namespace) -> int:
-    print("usage: bale queue {status,remove} ...  (see bale queue --help)")
+    print("usage: bale queue {start,stop,status,logs,kill,remove} ...  (see bale queue --help)")
     return 2
 
 
@@ -382,16 +463,48 @@ def _register_queue(commands: Commands) -> None:
     p = commands.add(
         "queue",
         _queue_usage,
-        "See and edit the queue of experiments that 'exp run --run-all' runs.",
+        "Run queued experiments ('exp run --queue') in background workers, and see them.",
     )
     qsub = p.add_subparsers(dest="queue_command", metavar="COMMAND")
-    st = qsub.add_parser("status", help="Show the queued experiments.")
-    st.set_defaults(func=cmd_queue_status)
-    rm = qsub.add_parser("remove", help="Remove queued experiments (a running one stays).")
-    rm.set_defaults(func=cmd_queue_remove)
+
+    def sub(name: str, handler: Handler, help: str) -> argparse.ArgumentParser:
+        sp = qsub.add_parser(name, help=help, description=help)
+        sp.set_defaults(func=handler)
+        return sp
+
+    sub(
+        "status",
+        cmd_queue_status,
+        "Show the queue's tasks (running, queued, failed, succeeded) and its workers.",
+    )
+    st = sub(
+        "start",
+        cmd_queue_start,
+        "Start workers in the background that run the queued experiments, one at a time each.",
+    )
+    st.add_argument(
+        "-j", "--jobs", type=int, default=1, metavar="<number>", help="how many workers (default 1)"
+    )
+    sp = sub("stop", cmd_queue_stop, "Stop the workers once their running tasks finish.")
+    sp.add_argument("--kill", action="store_true", help="kill the running tasks first")
+    lg = sub("logs", cmd_queue_logs, "Show what a running or finished task printed.")
+    lg.add_argument("task", metavar="<task>", help="its name or task id")
+    lg.add_argument("-e", "--encoding", metavar="<encoding>", help="the log's text encoding")
+    lg.add_argument(
+        "-f",
+        "--follow",
+        action="store_true",
+        help="keep printing while the task runs (Ctrl+C stops following, not the task)",
+    )
+    kl = sub("kill", cmd_queue_kill, "Interrupt running tasks, as Ctrl-C would.")
+    kl.add_argument("task", nargs="*", metavar="<task>", help="names or task ids")
+    kl.add_argument("-f", "--force", action="store_true", help="kill at once (SIGKILL)")
+    rm = sub("remove", cmd_queue_remove, "Remove queued and finished tasks (a running one stays).")
     rm.add_argument("task", nargs="*", metavar="<task>", help="names or task ids")
-    rm.add_argument("--all", action="store_true", help="every queued experiment")
-    rm.add_argument("--queued", action="store_true", help="every queued experiment (as --all)")
+    rm.add_argument("--all", action="store_true", help="every task but the running ones")
+    rm.add_argument("--queued", action="store_true", help="every queued task")
+    rm.add_argument("--success", action="store_true", help="every task that succeeded")
+    rm.add_argument("--failed", action="store_true", help="every task that failed")
 
 
 def _register_exp(commands: Commands) -> None:
@@ -419,7 +532,11 @@ def _register_exp(commands: Commands) -> None:
         help="set a param for this experiment (+KEY=VALUE adds a new one)",
     )
     r.add_argument("-n", "--name", help="the experiment's name (default: a random one)")
-    r.add_argument("--queue", action="store_true", help="queue it for --run-all instead")
+    r.add_argument(
+        "--queue",
+        action="store_true",
+        help="queue it instead, for 'queue start' (in the background) or --run-all",
+    )
     r.add_argument("--run-all", action="store_true", help="run every queued experiment")
     r.add_argument("-j", "--jobs", type=int, default=1, help="experiments (or stages) at once")
     r.add_argument("-f", "--force", action="store_true", help="replace an experiment of that name")
@@ -488,6 +605,12 @@ def _register_exp(commands: Commands) -> None:
     sv.add_argument(
         "targets", nargs="*", help="commit only these stages and .dvc files (default: all)"
     )
+    sv.add_argument(
+        "-R",
+        "--recursive",
+        action="store_true",
+        help="a directory target stands for every stage and .dvc file inside it",
+    )
     sv.add_argument("-n", "--name", metavar="<name>", help="its name (default: a random one)")
     sv.add_argument("-f", "--force", action="store_true", help="replace an experiment of that name")
     sv.add_argument("--json", action="store_true", help="print its commit id as JSON")
@@ -500,6 +623,7 @@ def _register_exp(commands: Commands) -> None:
         help="an untracked (or ignored) path to include in its commit",
     )
     sv.add_argument("-m", "--message", metavar="<message>", help="its commit message")
+    sv.add_argument("-M", dest="message", help=argparse.SUPPRESS)  # dvc's obsolete spelling
 
     for verb, handler, help_ in (
         ("push", cmd_exp_push, "Push experiments to a git remote, and their data to a dvc remote."),
@@ -563,5 +687,14 @@ def _register_exp(commands: Commands) -> None:
 
     rn = sub_cmd("rename", cmd_exp_rename, "Rename an experiment.")
     rn.add_argument("-f", "--force", action="store_true", help="replace an experiment of that name")
-    rn.add_argument("experiment", metavar="<experiment>", help="the experiment to rename")
-    rn.add_argument("name", metavar="<name>", help="its new name")
+    rn.add_argument(
+        "-g",
+        "--git-remote",
+        metavar="<git_remote>",
+        help="the experiment must be one of this git remote's too (the remote keeps its name)",
+    )
+    # optional as in dvc, which says what is missing in its own words
+    rn.add_argument(
+        "experiment", nargs="?", metavar="<experiment>", help="the experiment to rename"
+    )
+    rn.add_argument("name", nargs="?", metavar="<name>", help="its new name")

@@ -37,14 +37,15 @@ def resolve(found: dict[str, str], names: Sequence[str], head: str) -> dict[str,
     return out
 
 
-def unresolved_error(unknown: list[str], git_remote: str | None) -> BaleError:
-    """dvc's ``UnresolvedExpNamesError``, worded as dvc words it."""
+def unresolved_error(
+    unknown: list[str], git_remote: str | None, noun: str = "experiment name"
+) -> BaleError:
+    """dvc's ``UnresolvedExpNamesError`` (its queue's: ``noun`` "queued
+    experiment name" or "running experiment name"), worded as dvc words it."""
     listed = "; ".join(unknown)
     if git_remote is not None:
         return BaleError(f"Experiment '{listed}' does not exist in '{git_remote}'")
-    what = (
-        "are not valid experiment names" if len(unknown) > 1 else "is not a valid experiment name"
-    )
+    what = f"are not valid {noun}s" if len(unknown) > 1 else f"is not a valid {noun}"
     return BaleError(f"'{listed}' {what}")
 
 

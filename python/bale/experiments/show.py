@@ -65,6 +65,8 @@ class ExpState:
     data: ExpData | None = None
     error: dict[str, str] | None = None
     experiments: list[ExpState] | None = None  # each one a single-commit range
+    # an experiment's: dvc's ExecutorInfo as its JSON has it, for one the queue ran or holds
+    executor: dict[str, Any] | None = None
 
     def dumpd(self) -> dict[str, Any]:
         return {
@@ -75,7 +77,8 @@ class ExpState:
             "experiments": None
             if self.experiments is None
             else [
-                {"revs": [e.dumpd()], "executor": None, "name": e.name} for e in self.experiments
+                {"revs": [e.dumpd()], "executor": e.executor, "name": e.name}
+                for e in self.experiments
             ],
         }
 

@@ -173,6 +173,10 @@ def tabulate(
                 "typ": "branch_base" if i == len(exps) - 1 else "branch_commit",
                 "parent": "",
             }
+            if e.executor:  # dvc's words: the state and the executor's name, capitalized
+                row["State"] = str(e.executor.get("state") or "").capitalize()
+                if e.executor.get("name"):
+                    row["Executor"] = str(e.executor["name"]).capitalize()
             td.append({**row, **cells(e)})
     return td, {"metrics": metrics_h, "params": params_h, "deps": deps}
 

@@ -133,6 +133,10 @@ def run(
     changed_params = _overridden(repo, overrides)
     if queue and name is not None:
         _pick_name(repo, baseline, name, force)
+    elif queue:
+        # named now, as dvc names a queued experiment: 'queue status' shows it
+        waiting = {q.name for q in queued(repo) if q.name}
+        name = refs.new_name({r.name for r in refs.list_refs(repo.root)} | waiting)
     if queue:
         # The queue entry is a commit of the workspace as it is now, params
         # set, named by bale's own ref; the workspace is not touched.
@@ -224,28 +228,6 @@ def queue_status(repo: Repo) -> list[QueueTask]:
     return tasks
 
 
-def queue_remove(repo: Repo, tasks: Sequence[str] = (), *, all_: bool = False) -> list[str]:
-    """dvc's ``queue remove``: the queued experiments named (by name or by
-    the start of their task id), or all of them; a running one stays.
-    Returns their names (task ids for unnamed ones)."""
-    from bale.experiments import select
-
-    def names(t: str, q: Queued) -> bool:
-        return t == q.name or (len(t) >= 4 and q.commit.startswith(t.lower()))
-
-    entries = queued(repo)
-    unknown = [t for t in tasks if not any(names(t, q) for q in entries)]
-    if unknown:
-        raise select.unresolved_error(unknown, None)
-    removed = []
-    running = {t.rev for t in queue_status(repo) if t.status == "Running"}
-    for q in entries:
-        if (all_ or any(names(t, q) for t in tasks)) and q.commit not in running:
-            snapshot.delete_ref(repo.root, q.ref)
-            removed.append(q.name or q.commit[:7])
-    return removed
-
-
 @dataclass
 class RunAllResult:
     done: list[ExpResult] = field(default_factory=list)
@@ -264,6 +246,8 @@ def run_all(repo: Repo, *, jobs: int = 1, echo: bool = True) -> RunAllResult:
     taken: set[str] = set()
     todo: list[tuple[Queued, str, str]] = []
     for q in queued(repo):
+        if _claimed(repo, q):
+            continue  # a 'queue start' worker has it
         baseline = scm.git(repo.root, "rev-parse", f"{q.commit}^").stdout.decode().strip()
         existing = {r.name for r in refs.list_refs(repo.root) if r.baseline == baseline}
         if q.name and q.name in existing | taken and not q.force:
@@ -292,6 +276,11 @@ def run_all(repo: Repo, *, jobs: int = 1, echo: bool = True) -> RunAllResult:
         except BaleError as e:
             result.failed[q.ref] = str(e)
     return result
+
+
+def _claimed(repo: Repo, q: Queued) -> bool:
+    """Whether a ``queue start`` worker took the entry (see :mod:`bale.ops.exp_queue`)."""
+    return (repo.tmp_dir / "bale" / "queue" / "tasks" / f"{q.ref.rsplit('/', 1)[1]}.claim").exists()
 
 
 def _run_queued(
@@ -424,8 +413,15 @@ def clean(repo: Repo) -> list[Path]:
 # show / diff
 
 
-#: ``exp show``: dvc's ``experiments.collect``, which experiments.show holds.
-show = collect
+def show(repo: Repo, **kwargs: Any) -> list[ExpState]:
+    """``exp show``: dvc's ``experiments.collect`` (which experiments.show
+    holds), with the queue's tasks among the experiments as dvc shows its
+    own: queued, running and failed ones, and the state of those it ran."""
+    from bale.ops import exp_queue
+
+    states = collect(repo, **kwargs)
+    exp_queue.add_to_show(repo, states, bool(kwargs.get("param_deps")))
+    return states
 
 
 def diff(
@@ -701,19 +697,42 @@ def remove(
     return removed
 
 
-def rename(repo: Repo, name: str, new_name: str, *, force: bool = False) -> list[str]:
+def rename(
+    repo: Repo,
+    name: str,
+    new_name: str,
+    *,
+    force: bool = False,
+    git_remote: str | None = None,
+) -> list[str]:
     """dvc's ``exp rename``: the experiment ``name`` (of HEAD's baseline if
     several baselines have one) is called ``new_name`` from now on; its
-    commit is the same. Returns the names renamed (none when they are equal)."""
-    from bale.experiments import select
+    commit is the same. Returns the names renamed (none when they are equal).
+
+    With ``git_remote``, as dvc 3.67.1 does, the name must be an experiment
+    of that remote, and the local experiment of that name and baseline is
+    renamed; the remote keeps its name (``exp push`` sends the new one). One
+    the remote has and this repository lacks is an error (dvc crashes)."""
+    from bale.experiments import remote, select
 
     scm.require_git(repo, "exp rename")
     if name == new_name:
         return []
     found = {r.ref: r.commit for r in refs.list_refs(repo.root)}
-    ref = select.resolve(found, [name], _baseline(repo))[name]
-    if ref is None:
-        raise select.unresolved_error([name], None)
+    if git_remote is not None:
+        there = remote.remote_refs(repo.root, git_remote)
+        ref = select.resolve(there, [name], _baseline(repo))[name]
+        if ref is None:
+            raise select.unresolved_error([name], git_remote)
+        if ref not in found:
+            raise BaleError(
+                f"experiment '{name}' of '{git_remote}' is not here: "
+                f"'bale exp pull {git_remote} {name}' first"
+            )
+    else:
+        ref = select.resolve(found, [name], _baseline(repo))[name]
+        if ref is None:
+            raise select.unresolved_error([name], None)
     baseline = ref.split("/")[2] + ref.split("/")[3]
     target = refs.ref_name(baseline, new_name)
     if target in found and not force:

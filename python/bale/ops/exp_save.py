@@ -24,6 +24,7 @@ def save(
     repo: Repo,
     targets: Sequence[str] | None = None,
     *,
+    recursive: bool = False,
     name: str | None = None,
     force: bool = False,
     include_untracked: Sequence[str] = (),
@@ -31,7 +32,8 @@ def save(
 ) -> ExpResult:
     """dvc's ``exp save``: the workspace as it is, kept as an experiment of
     HEAD without running anything. Its outputs (those of ``targets``, else
-    every changed stage and ``.dvc`` file) are committed to the cache and
+    every changed stage and ``.dvc`` file; with ``recursive``, a directory
+    target stands for those inside it) are committed to the cache and
     ``dvc.lock`` updated, as ``commit`` does; the experiment's commit holds
     what git tracks as it is now, plus each ``dvc.yaml``'s top-level
     metrics, params and plots files, ``dvc.lock`` and the
@@ -42,12 +44,20 @@ def save(
     scm.require_git(repo, "exp save")
     baseline = _baseline(repo)
     exp_name = _pick_name(repo, baseline, name, force)
-    commit(repo, list(targets) if targets else None)
+    chosen = list(targets) if targets else None  # None: every changed one
+    if recursive and chosen:
+        from bale.ops.stage import list_stages
+
+        chosen = [i.name for i in list_stages(repo, chosen, recursive=True)]
+    if chosen != []:  # a directory with none inside commits nothing, not everything
+        commit(repo, chosen)
     pipes = index.load(repo)
     extra = [*_top_level_paths(pipes), *(f.path.with_name(LOCK_FILE) for f in pipes.files)]
     extra += [Path(os.path.abspath(p)) for p in include_untracked]
     # dvc hashes the lock entries of the stages it committed: all, or the targets'
-    names = {s.name for s in index.split_targets(repo, list(targets))[1]} if targets else None
+    names: set[str] | None = None
+    if chosen is not None:
+        names = {s.name for s in index.split_targets(repo, chosen)[1]} if chosen else set()
     merged: dict[str, Any] = {}
     for entries in pipes.locks.values():
         merged.update({k: v for k, v in entries.items() if names is None or k in names})

@@ -40,6 +40,10 @@ def shell_command(cmd: str) -> list[str]:
     return [shell, *opts.get(os.path.basename(shell).lower(), []), "-c", cmd]
 
 
+def _ignore_sigint(signum: int, frame: object) -> None:
+    """SIGINT while a stage's command runs: the command has it too, and ends."""
+
+
 def run_commands(
     repo: Repo,
     stage: Stage,
@@ -60,8 +64,11 @@ def run_commands(
             print(f"> {cmd}", flush=True)
         main = threading.current_thread() is threading.main_thread()
         # Ctrl-C reaches the command (same process group); we wait for it to
-        # end rather than die first and leave it writing outputs.
-        old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+        # end rather than die first and leave it writing outputs. A handler
+        # that does nothing, not SIG_IGN: an ignored signal stays ignored in
+        # the command (exec keeps SIG_IGN, resets handlers), so Ctrl-C (or
+        # 'queue kill') would never stop it.
+        old = signal.signal(signal.SIGINT, _ignore_sigint) if main else None
         try:
             proc = subprocess.run(
                 shell_command(cmd),
