@@ -313,14 +313,24 @@ def _slower(sh: Sh, root: Path) -> None:
     _commit(sh, root, "slower", 2)
 
 
-def test_queue_stop_lets_the_running_task_finish(sh: Sh, repo: Path) -> None:
-    _slower(sh, repo)
+def test_queue_stop_lets_the_running_task_finish(sh: Sh, repo: Path, tmp_path: Path) -> None:
+    # the stage waits for a file the test makes after `queue stop`: on a
+    # loaded machine a stage of fixed length could end, and the next start,
+    # before the stop arrives
+    go = tmp_path / "go"
+    wait = (
+        "import os, time\nprint('start', flush=True)\n"
+        f"while not os.path.exists({str(go)!r}):\n    time.sleep(0.05)\n"
+    )
+    (repo / "s.py").write_text(wait + SHORT)
+    _commit(sh, repo, "waits", 2)
     for x in ("6", "7"):
         sh.bale("exp", "run", "--queue", "-S", f"x={x}", "-n", f"q{x}", cwd=repo)
     sh.bale("queue", "start", cwd=repo)
     _until(lambda: "start\n" in sh.bale("queue", "logs", "q6", cwd=repo, check=False).stdout)
     p = sh.bale("queue", "stop", cwd=repo)
     assert p.stdout == "Queue workers will stop after running tasks finish.\n"
+    go.touch()
     _until(lambda: not list((repo / ".dvc/tmp/bale/queue/workers").glob("*.json")), 20)
     assert _status(sh, repo) == {"q6": "Success", "q7": "Queued"}
     # started again, the rest runs
