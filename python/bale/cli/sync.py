@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from bale.cli.common import (
     Commands,
     file_counts,
-    human_size,
     log_changes,
     open_repo,
     print_json,
@@ -18,7 +17,6 @@ from bale.cli.common import (
     scope_of,
     summary,
 )
-from bale.console import debug
 
 if TYPE_CHECKING:
     from bale.ops.transfer import TransferResult
@@ -69,17 +67,28 @@ def cmd_pull(args: argparse.Namespace) -> int:
             scope=scope_of(args),
             run_cache=args.run_cache,
         )
-    except (PullIncompleteError, PullConflictError) as e:
+    except PullIncompleteError as e:
         # dvc reports what it did fetch and check out before it fails.
         if not args.json:
             _transfer_summary(args, "fetched", e.result, repo.root)
+        raise
+    except PullConflictError as e:
+        # dvc checks out nothing then, and says nothing before its error;
+        # bale checks out the other outputs (see the README), and names
+        # them, but does not call a failed pull "up to date".
+        if not args.json:
+            _transfer_summary(args, "fetched", e.result, repo.root, quiet_if_none=True)
         raise
     _transfer_summary(args, "fetched", r, repo.root)
     return 0
 
 
 def _transfer_summary(
-    args: argparse.Namespace, verb: str, r: TransferResult, root: Path | None = None
+    args: argparse.Namespace,
+    verb: str,
+    r: TransferResult,
+    root: Path | None = None,
+    quiet_if_none: bool = False,
 ) -> None:
     """What a push, fetch or pull did (a pull also names the outputs it
     checked out, relative to ``root``), as dvc says it."""
@@ -95,17 +104,14 @@ def _transfer_summary(
         )
         return
     # dvc's words: "4 files pushed", its "files" counting a directory's .dir
-    # object too; the bytes and the time are told with -v.
-    debug(
-        f"{verb} {r.copied:,} objects, {human_size(r.bytes)} in {r.seconds:.1f} s; "
-        f"{r.present:,} were there already"
-    )
+    # object too; the bytes and the time are told with -v (by the transfer).
     counts = [(verb, r.copied)]
     if r.checked_out is not None and root is not None:
         if not args.quiet:
             log_changes(root, r.checked_out)
         counts += file_counts(r.checked_out)
-    say(args, summary(counts) or "Everything is up to date.")
+    if summary(counts) or not quiet_if_none:
+        say(args, summary(counts) or "Everything is up to date.")
 
 
 def register(commands: Commands) -> None:

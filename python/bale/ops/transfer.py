@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bale import _core
-from bale.console import debug, verbose, warn
+from bale.console import debug, human_size, verbose, warn
 from bale.exceptions import CheckoutConflictError, ObjectMissingError, RemoteConfigError
 from bale.index import WORKSPACE, Scope, Tracked
 from bale.ops import imports
@@ -220,6 +220,9 @@ def _fetch_dvc_layout(repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | 
         # (or manifest) is moved aside and fetched again.
         files, dirs = ws.sync_plan(wanted, repair=True)
         lacking = [d.object for d in dirs if d.object.size is None]
+        # What the cache holds already is counted as a push counts what the
+        # remote holds: "present", so that -v can say what was skipped.
+        total.present += len(dirs) - len(lacking)
         if lacking:
             # A directory's files are known only once its .dir is here.
             debug(f"{len(lacking)} directory object(s) not in the cache: fetching them first")
@@ -227,6 +230,7 @@ def _fetch_dvc_layout(repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | 
                 total.add(moving.receive(lacking, bar))
             files, dirs = ws.sync_plan(wanted, repair=True)
         _tell_plan(files, dirs, False)
+        total.present += sum(1 for f in files if f.size is not None)
         with Bar(f"Fetching from {rem.name}") as bar:
             total.add(moving.receive([f for f in files if f.size is None], bar))
     finally:
@@ -349,6 +353,11 @@ def _sync(
     at_source = [t for t in at_source if t.path not in result.resolved]
     result.at_source = imports.not_cached(repo, at_source)
     result.seconds = time.monotonic() - start
+    verb, there = ("pushed", "on the remote") if pushing else ("fetched", "in the cache")
+    debug(
+        f"{verb} {result.copied:,} objects, {human_size(result.bytes)} in "
+        f"{result.seconds:.1f} s; {result.present:,} were {there} already (skipped)"
+    )
     return result
 
 
