@@ -42,6 +42,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from bale import _core, scm
+from bale.console import debug
 from bale.exceptions import (
     BaleError,
     NotARepositoryError,
@@ -533,9 +534,16 @@ class Source:
             return total
         if self.local and self.is_dvc and self.repo.cache_dir.is_dir():
             _from_folder(ws, self.repo.cache_dir, roots, jobs, total)
+            debug(
+                f"{mask_url(self.url)}: {total.copied} object(s) copied from its cache "
+                f"{self.repo.cache_dir}"
+            )
         if lacking(ws, roots):
             total.missing = []
             rem = self.remote(remote)
+            debug(
+                f"{mask_url(self.url)}: the rest from its remote '{rem.name}' ({mask_url(rem.url)})"
+            )
             md5 = [r for r in roots if r[0] != "blake3"]
             native = [r for r in roots if r[0] == "blake3"]
             still = []
