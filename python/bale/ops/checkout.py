@@ -94,7 +94,9 @@ def checkout(
     # Missing import outputs: only their source has the data (named apart).
     from_source: dict[str, Tracked] = {}
     with repo.locked():
-        for t, sub in resolve(repo, targets):
+        chosen = resolve(repo, targets)
+        debug(f"{len(chosen)} output(s) to check out, from the cache {repo.cache_dir}")
+        for t, sub in chosen:
             rel = t.rel(repo)
             if t.out.oid is None and resolved and t.path in resolved:
                 t = replace(t, out=resolved[t.path])
