@@ -137,6 +137,11 @@ def status(
     changed = []
     try:
         tracked, stages, pipes = index.split_targets(repo, targets)
+        debug(
+            f"comparing {len(tracked)} output(s) of .dvc files and {len(stages)} stage(s) with "
+            "the workspace (files whose inode, size and mtime are unchanged are not read "
+            f"again) and the cache {repo.cache_dir}"
+        )
         from bale.pipeline.changes import Hasher
 
         hasher = Hasher(repo)
