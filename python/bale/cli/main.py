@@ -44,6 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     status = 1
     try:
         status = _run(args)
+    except SystemExit as e:  # SIGTERM or SIGHUP, or a command's own exit
+        status = e.code if isinstance(e.code, int) else 1
+        raise
     finally:
         # With -v, as the last line: how long the command took (dvc's -v
         # stamps every line with the time instead).
