@@ -119,6 +119,14 @@ def _packed(repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | None, push
             targets = [(t.out.oid, t.sub) for t in outs if t.out.oid]
             work = packed.fetch(s.store, repo.workspace, targets, paths, n, bar)
         moved = s.run(work)
+    if not pushing and verbose():
+        # The packed fetch counts what it brings, not what it skipped: the
+        # objects the outputs reach, all in the cache now, tell the rest.
+        reached = len(repo.workspace.pack_presence(roots(outs), paths.indexes))
+        debug(
+            f"bale's packed layout: {reached:,} object(s) reached, "
+            f"{max(reached - moved.copied, 0):,} of them were in the cache already (skipped)"
+        )
     names = {t.out.oid: t.rel(repo) for t in outs}
     moved.missing = [names.get(oid, oid) for oid in moved.missing]
     return moved
@@ -333,6 +341,7 @@ def _sync(
     result = TransferResult()
     dvc_layout_sync = _push_dvc_layout if pushing else _fetch_dvc_layout
     at_source: list[Tracked] = []
+    fetched_packed = False
     for rem, outs in group(repo, targets, scope, remote, pushing, at_source).items():
         if not pushing and rem.kind == "folder" and not (rem.path and rem.path.is_dir()):
             raise RemoteConfigError(f"remote '{rem.name}': {rem.path} is not a directory")
@@ -343,6 +352,7 @@ def _sync(
             result.add(dvc_layout_sync(repo, rem, dvc_layout, jobs))
         if native:
             result.add(_packed(repo, rem, native, jobs, pushing))
+            fetched_packed = not pushing
     if not pushing:
         _tell_moved_aside(repo)
     if run_cache:
@@ -357,6 +367,7 @@ def _sync(
     debug(
         f"{verb} {result.copied:,} objects, {human_size(result.bytes)} in "
         f"{result.seconds:.1f} s; {result.present:,} were {there} already (skipped)"
+        + (" in DVC's layout, the packed layout's are counted above" if fetched_packed else "")
     )
     return result
 
