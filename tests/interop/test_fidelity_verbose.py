@@ -83,6 +83,33 @@ def test_pull_names_each_change_and_counts_them_like_dvc(
     assert "model.pkl" in bale[9].err and "--force" in bale[9].err
 
 
+def test_push_and_fetch_report_what_moved_before_naming_what_is_missing(
+    sh: Sh, dvc_template: Path, tmp_path: Path
+) -> None:
+    # model.pkl's object is in neither the cache nor the remote.
+    steps: list[Step] = [
+        ("add", "-q", "data", "model.pkl"),
+        "rm -rf .dvc/cache/files/md5/$(md5sum model.pkl | cut -c1-2)",
+        ("push",),
+        ("push",),
+        "rm -rf .dvc/cache",
+        ("fetch",),
+        ("fetch",),
+    ]
+    dvc, bale, _d, _b = differential(sh, dvc_template, tmp_path, steps, SETUP)
+    for i in (2, 3, 5, 6):
+        assert bale[i].out == dvc[i].out, (steps[i], dvc[i], bale[i])
+        # dvc warns and exits 0; bale fails, naming what is missing (README)
+        assert dvc[i].ok and not bale[i].ok
+        assert "model.pkl" in bale[i].err or "files/md5/" in bale[i].err
+    assert [dvc[i].out for i in (2, 3, 5, 6)] == [
+        "3 files pushed\n",
+        "Everything is up to date.\n",
+        "3 files fetched\n",
+        "Everything is up to date.\n",
+    ]
+
+
 def test_checkout_counts_like_dvc(sh: Sh, dvc_template: Path, tmp_path: Path) -> None:
     steps: list[Step] = [
         ("add", "-q", "data", "model.pkl"),

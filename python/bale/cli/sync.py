@@ -23,32 +23,44 @@ if TYPE_CHECKING:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    from bale.ops.transfer import push
+    from bale.ops.transfer import TransferIncompleteError, push
 
-    r = push(
-        open_repo(),
-        args.targets,
-        remote=args.remote,
-        jobs=args.jobs,
-        scope=scope_of(args),
-        run_cache=args.run_cache,
-    )
+    try:
+        r = push(
+            open_repo(),
+            args.targets,
+            remote=args.remote,
+            jobs=args.jobs,
+            scope=scope_of(args),
+            run_cache=args.run_cache,
+        )
+    except TransferIncompleteError as e:
+        # What was pushed is said first, as dvc says it (dvc then warns of
+        # the missing data and exits 0; bale fails: see the README).
+        if not args.json:
+            _transfer_summary(args, "pushed", e.result)
+        raise
     _transfer_summary(args, "pushed", r)
     return 0
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    from bale.ops.transfer import fetch
+    from bale.ops.transfer import TransferIncompleteError, fetch
 
     repo = open_repo()
-    r = fetch(
-        repo,
-        args.targets,
-        remote=args.remote,
-        jobs=args.jobs,
-        scope=scope_of(args),
-        run_cache=args.run_cache,
-    )
+    try:
+        r = fetch(
+            repo,
+            args.targets,
+            remote=args.remote,
+            jobs=args.jobs,
+            scope=scope_of(args),
+            run_cache=args.run_cache,
+        )
+    except TransferIncompleteError as e:
+        if not args.json:
+            _transfer_summary(args, "fetched", e.result)
+        raise
     _transfer_summary(args, "fetched", r)
     return 0
 

@@ -288,9 +288,10 @@ def push(
     with repo.locked():
         result = _sync(repo, targets, remote, jobs, scope, run_cache, pushing=True)
     if result.missing:
-        raise ObjectMissingError(
+        raise TransferIncompleteError(
             f"{len(result.missing)} object(s) are not in the cache and were not pushed "
-            f"(first: {result.missing[0]}); directories missing files were not marked complete"
+            f"(first: {result.missing[0]}); directories missing files were not marked complete",
+            result,
         )
     return result
 
@@ -324,7 +325,7 @@ def _check_fetched(repo: Repo, result: TransferResult) -> None:
             f"{len(result.missing)} object(s) are on no remote (first: {result.missing[0]})"
         )
     if problems:
-        raise ObjectMissingError("; ".join(problems))
+        raise TransferIncompleteError("; ".join(problems), result)
 
 
 def _sync(
@@ -410,13 +411,19 @@ def _tell_moved_aside(repo: Repo) -> None:
         )
 
 
-class PullIncompleteError(ObjectMissingError):
-    """Some data is on no remote or could not be checked out; ``result`` is
-    what the pull did, which dvc reports before it fails."""
+class TransferIncompleteError(ObjectMissingError):
+    """Some data is in neither the cache nor a remote; ``result`` is what
+    the push, fetch or pull did move, which is reported before the error
+    (dvc reports it, and warns instead of failing)."""
 
     def __init__(self, message: str, result: TransferResult) -> None:
         super().__init__(message)
         self.result = result
+
+
+class PullIncompleteError(TransferIncompleteError):
+    """Some data is on no remote or could not be checked out; ``result`` is
+    what the pull did, which dvc reports before it fails."""
 
 
 class PullConflictError(CheckoutConflictError):
