@@ -491,6 +491,11 @@ def get_url(
             info = src.info()
             with Bar(f"Downloading {src.shown}") as bar:
                 src.download(stage / dest.name, info, _jobs(jobs), bar)
+            what = "a file"
+            if info.isdir:
+                what = "a directory" + (f" of {info.nfiles:,} file(s)" if info.nfiles else "")
+            size = f", {info.size:,} bytes" if info.size is not None else ""
+            debug(f"{src.shown}: {what}{size}, downloaded to {dest}")
         publish(stage / dest.name, dest)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
