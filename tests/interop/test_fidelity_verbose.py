@@ -122,17 +122,26 @@ def test_checkout_counts_like_dvc(sh: Sh, dvc_template: Path, tmp_path: Path) ->
         "rm -rf data",
         ("checkout",),
         ("checkout",),
+        # an empty directory made again: named, though no file changed
+        "mkdir empty",
+        ("add", "-q", "empty"),
+        "rmdir empty",
+        ("checkout",),
+        "rmdir empty",
+        ("checkout", "--summary"),
     ]
     dvc, bale, _d, _b = differential(sh, dvc_template, tmp_path, steps, SETUP)
     for i, step in enumerate(steps):
         if not isinstance(step, str):
             assert (bale[i].ok, bale[i].out) == (dvc[i].ok, dvc[i].out), (i, step)
-    assert [dvc[i].out for i in (3, 5, 6, 8, 9)] == [
+    assert [dvc[i].out for i in (3, 5, 6, 8, 9, 13, 15)] == [
         "2 files added\n",
         "1 file modified and 1 file deleted\n",
         "No changes.\n",
         "A       data/\n",
         "",
+        "A       empty/\n",
+        "No changes.\n",
     ]
 
 

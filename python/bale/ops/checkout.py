@@ -167,7 +167,8 @@ def checkout(
             result.unchanged += r.unchanged
             if r.link_type:
                 result.link_types.add(r.link_type)
-            if r.added or r.modified or r.deleted:
+            # An empty directory made again changes no file, but dvc names it.
+            if r.added or r.modified or r.deleted or (not existed and os.path.lexists(t.path)):
                 result.note(rel, existed, t.out.is_dir)
             debug(
                 f"{_join(rel, sub or '')}: {len(r.added)} added, {len(r.modified)} modified, "
