@@ -157,7 +157,7 @@ def _checkout(
         theirs = _core.Workspace(str(tmp), str(src.repo.cache_dir))
         if not lacking(theirs, roots, repair=False):
             ws = theirs
-    shown = f"{mask_url(src.url)} at {src.rev_label} (commit {src.commit})"
+    shown = f"{mask_url(src.url)} at {src.rev_label}"
     if ws is not None:
         # The source's own cache: read, never taken from.
         copied = _take_out(ws, tmp, plans, take=False)

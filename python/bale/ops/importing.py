@@ -215,7 +215,6 @@ def import_(
             _write(dvcfile, Out(dest.name, "md5", None), dep, None, stamp=False)
             return _finish(repo, dest, dvcfile, shown)
         with Source.open(source_url(repo.root, url), rev, repo_type=type(repo)) as src:
-            debug(f"{mask_url(url)}: {src.rev_label} is commit {src.commit}")
             dep = {"path": path, "repo": {**repo_dep, "rev_lock": src.commit}}
             new, staged = resolve(repo, src, path, dest, download=not no_download, jobs=jobs)
         if new.oid is not None and not no_download:
