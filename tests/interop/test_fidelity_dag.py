@@ -276,6 +276,7 @@ def test_repro_verbose_says_why_each_stage_runs_as_dvc_does(
 ) -> None:
     steps: list[Step] = [("repro",), "echo 3 > data.txt", ("repro", "-v")]
     dvc, bale, _, _ = differential(_seeded(sh), dvc_template, tmp_path, steps, LINEAR)
+
     # dvc logs DEBUG lines with a time stamp among its output; bale, on stderr
     def about_stages(line: str) -> bool:
         return "of stage: " in line or line.endswith(("changed.", "reproduced"))
