@@ -222,3 +222,35 @@ def test_verbose_tells_what_each_data_command_read_moved_and_skipped(
     # -v changes nothing on stdout: what a script reads is the same
     assert r[3].out == "Everything is up to date.\n"
     assert r[6].out == "M       data/\n1 file added\n"
+
+
+def test_verbose_tells_where_imports_come_from_and_why_update_downloads(
+    sh: Sh, dvc_template: Path, tmp_path: Path
+) -> None:
+    source = tmp_path / "source.txt"
+    source.write_text("one\n")
+    root = copy_repo(dvc_template, tmp_path / "repo")
+    sh.run(["sh", "-c", SETUP], root)
+    steps: list[Step] = [
+        ("import-url", "-v", str(source), "f.txt"),  # 0
+        ("update", "-v", "f.txt.dvc"),  # 1
+        f"echo two > {source}",
+        ("update", "-v", "f.txt.dvc"),  # 3
+        ("add", "-q", "data"),
+        commit_all("data"),
+        ("get", "-v", ".", "data", "-o", "copy"),  # 6
+        ("repro", "-v"),  # 7: no dvc.yaml: fails, and -v still ends with the time
+    ]
+    r = run_bale(sh, root, steps)
+    for i, step in enumerate(steps[:-1]):
+        assert r[i].ok, (step, r[i].err)
+    assert not r[7].ok and r[7].err.endswith(", exit status 1\n")
+    said = {i: "\n".join(_debug(r[i])) for i, step in enumerate(steps) if "-v" in step}
+    assert f"{source}: read where it lies and stored in the cache" in said[0]
+    assert f"{source}: recorded as md5 " in said[0]
+    assert ": unchanged; the output matches its record" in said[1]
+    assert ": changed; the output matches its record" in said[3]
+    assert f"{source}: read where it lies" in said[3]
+    assert re.search(r"source \.: HEAD is commit [0-9a-f]{40}, read in place", said[6])
+    assert f"2 file(s) read from its cache {root / '.dvc' / 'cache'}" in said[6]
+    assert "ERROR: " in r[7].err
