@@ -245,7 +245,11 @@ def test_verbose_tells_where_imports_come_from_and_why_update_downloads(
     for i, step in enumerate(steps[:-1]):
         assert r[i].ok, (step, r[i].err)
     assert not r[7].ok and r[7].err.endswith(", exit status 1\n")
-    said = {i: "\n".join(_debug(r[i])) for i, step in enumerate(steps) if "-v" in step}
+    said = {
+        i: "\n".join(_debug(r[i]))
+        for i, s in enumerate(steps)
+        if isinstance(s, tuple) and "-v" in s
+    }
     assert f"{source}: read where it lies and stored in the cache" in said[0]
     assert f"{source}: recorded as md5 " in said[0]
     assert ": unchanged; the output matches its record" in said[1]
