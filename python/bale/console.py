@@ -37,3 +37,13 @@ def debug(message: str) -> None:
     warnings and progress bars do."""
     if _verbose:
         print(f"DEBUG: {message}", file=sys.stderr)
+
+
+def human_size(n: int) -> str:
+    """``n`` bytes as people read them: ``512 B``, ``1.5 KiB``, ``2.0 GiB``."""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")

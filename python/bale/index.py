@@ -538,6 +538,7 @@ def in_scope(
             revs=list(scope.revs),
             num=scope.num,
         )
+        in_workspace = len(found)
         for commit in commits:
             try:
                 at = collect_at(repo, commit)
@@ -550,6 +551,11 @@ def in_scope(
                 dvcfile = t.path.with_name(t.path.name + ".dvc")
                 if not wanted or t.path in wanted or dvcfile in wanted:
                     found.append(t)
+        shown = ", ".join(c[:7] for c in commits[:5]) + (", ..." if len(commits) > 5 else "")
+        console.debug(
+            f"read {len(commits)} git revision(s) ({shown or 'none'}): "
+            f"{len(found) - in_workspace} output record(s) there (the workspace: {in_workspace})"
+        )
     seen: set[tuple[Path, str | None, str | None, str | None]] = set()
     unique = []
     for t in found:

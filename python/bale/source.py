@@ -42,6 +42,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from bale import _core, scm
+from bale.console import debug
 from bale.exceptions import (
     BaleError,
     NotARepositoryError,
@@ -303,6 +304,7 @@ class Source:
             raise SourceError(f"{url}: not a git repository")
         root = Path(os.path.normpath(path))
         commit = cls._resolve_local(url, root, rev)
+        debug(f"source {url}: {rev or 'HEAD'} is commit {commit}, read in place")
         return cls(url, rev, commit, root, True, repo_type)
 
     @staticmethod
@@ -321,13 +323,16 @@ class Source:
         # fetch would (it still runs when the revision is not in the clone).
         commit = clone.resolve(rev) if clone.fresh or _is_sha(rev) else None
         if commit is None:
+            debug(f"source {mask_url(url)}: fetching {clone.path} from it (git fetch)")
             clone.fetch()
             commit = clone.resolve(rev)
         if commit is None:
             if rev is None:
                 raise SourceError(f"{mask_url(url)}: the git repository has no commits")
             raise SourceError(f"{mask_url(url)}: unknown git revision '{rev}'")
-        return cls(url, rev, commit, clone.checkout(commit), False, repo_type)
+        where = clone.checkout(commit)
+        debug(f"source {mask_url(url)}: {rev or 'its default branch'} is commit {commit} ({where})")
+        return cls(url, rev, commit, where, False, repo_type)
 
     # The repository and its outputs
 
@@ -533,9 +538,16 @@ class Source:
             return total
         if self.local and self.is_dvc and self.repo.cache_dir.is_dir():
             _from_folder(ws, self.repo.cache_dir, roots, jobs, total)
+            debug(
+                f"{mask_url(self.url)}: {total.copied} object(s) copied from its cache "
+                f"{self.repo.cache_dir}"
+            )
         if lacking(ws, roots):
             total.missing = []
             rem = self.remote(remote)
+            debug(
+                f"{mask_url(self.url)}: the rest from its remote '{rem.name}' ({mask_url(rem.url)})"
+            )
             md5 = [r for r in roots if r[0] != "blake3"]
             native = [r for r in roots if r[0] == "blake3"]
             still = []

@@ -276,14 +276,19 @@ def test_repro_verbose_says_why_each_stage_runs_as_dvc_does(
 ) -> None:
     steps: list[Step] = [("repro",), "echo 3 > data.txt", ("repro", "-v")]
     dvc, bale, _, _ = differential(_seeded(sh), dvc_template, tmp_path, steps, LINEAR)
+
     # dvc logs DEBUG lines with a time stamp among its output; bale, on stderr
+    def about_stages(line: str) -> bool:
+        return "of stage: " in line or line.endswith(("changed.", "reproduced"))
+
     theirs = [
         line.split(" DEBUG: ", 1)[1]
         for line in dvc[2].out.splitlines()
-        if " DEBUG: " in line
-        and ("of stage: " in line or line.endswith(("changed.", "reproduced")))
+        if " DEBUG: " in line and about_stages(line)
     ]
+    # bale's other lines (which bale, the command, the time taken) are its own
     ours = [line.removeprefix("DEBUG: ") for line in bale[2].err.splitlines()]
+    ours = [line for line in ours if about_stages(line)]
     assert list(dict.fromkeys(theirs)) == ours
     assert "Dependency 'data.txt' of stage: 'prepare' changed because it is 'modified'." in ours
 

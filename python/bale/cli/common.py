@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bale.console import human_size as human_size  # the commands that print sizes import it here
 from bale.console import warn
 
 if TYPE_CHECKING:
@@ -162,15 +163,6 @@ def warn_if(warning: str | None) -> None:
 def print_json(data: Any) -> None:
     """bale's own ``--json``: indented, non-ASCII kept."""
     print(json.dumps(data, indent=2, ensure_ascii=False))
-
-
-def human_size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
 
 
 def rel_cwd(root: Path, path: str) -> str:

@@ -6,7 +6,10 @@ stderr and exit status 1; Ctrl-C exits 130 with nothing half-written.
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
+import time
 from collections.abc import Sequence
 
 from bale import __version__
@@ -27,8 +30,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    from bale.exceptions import BaleError
-
     _exit_cleanly_on_termination()
     if getattr(args, "quiet", False):
         from bale.progress import silence
@@ -38,6 +39,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bale.console import set_verbose
 
         set_verbose()
+        _tell_start(args_in)
+    start = time.monotonic()
+    status = 1
+    try:
+        status = _run(args)
+    except SystemExit as e:  # SIGTERM or SIGHUP, or a command's own exit
+        status = e.code if isinstance(e.code, int) else 1
+        raise
+    finally:
+        # With -v, as the last line: how long the command took (dvc's -v
+        # stamps every line with the time instead).
+        if getattr(args, "verbose", False):
+            from bale.console import debug
+
+            took = time.monotonic() - start
+            debug(f"{args.command} finished in {took:.3f} s, exit status {status}")
+    return status
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bale.exceptions import BaleError
+
     try:
         return int(args.func(args) or 0)
     except BaleError as e:
@@ -54,6 +77,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"{e.filename}: " if e.filename else ""
         print(f"ERROR: {where}{e.strerror or e}", file=sys.stderr)
         return 1
+
+
+def _tell_start(argv: Sequence[str]) -> None:
+    """With ``-v``, first: which bale runs, on what, and the command line,
+    as dvc's first two ``-v`` lines say."""
+    import platform
+    import shlex
+
+    from bale.console import debug
+
+    debug(
+        f"bale {__version__}, {platform.python_implementation()} "
+        f"{platform.python_version()} on {platform.platform()}"
+    )
+    debug(f"command: bale {shlex.join(argv)} (in {os.getcwd()})")
 
 
 def _exit_cleanly_on_termination() -> None:

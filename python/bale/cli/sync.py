@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from bale.cli.common import (
     Commands,
     file_counts,
-    human_size,
     log_changes,
     open_repo,
     print_json,
@@ -18,39 +17,50 @@ from bale.cli.common import (
     scope_of,
     summary,
 )
-from bale.console import debug
 
 if TYPE_CHECKING:
     from bale.ops.transfer import TransferResult
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    from bale.ops.transfer import push
+    from bale.ops.transfer import TransferIncompleteError, push
 
-    r = push(
-        open_repo(),
-        args.targets,
-        remote=args.remote,
-        jobs=args.jobs,
-        scope=scope_of(args),
-        run_cache=args.run_cache,
-    )
+    try:
+        r = push(
+            open_repo(),
+            args.targets,
+            remote=args.remote,
+            jobs=args.jobs,
+            scope=scope_of(args),
+            run_cache=args.run_cache,
+        )
+    except TransferIncompleteError as e:
+        # What was pushed is said first, as dvc says it (dvc then warns of
+        # the missing data and exits 0; bale fails: see the README).
+        if not args.json:
+            _transfer_summary(args, "pushed", e.result)
+        raise
     _transfer_summary(args, "pushed", r)
     return 0
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    from bale.ops.transfer import fetch
+    from bale.ops.transfer import TransferIncompleteError, fetch
 
     repo = open_repo()
-    r = fetch(
-        repo,
-        args.targets,
-        remote=args.remote,
-        jobs=args.jobs,
-        scope=scope_of(args),
-        run_cache=args.run_cache,
-    )
+    try:
+        r = fetch(
+            repo,
+            args.targets,
+            remote=args.remote,
+            jobs=args.jobs,
+            scope=scope_of(args),
+            run_cache=args.run_cache,
+        )
+    except TransferIncompleteError as e:
+        if not args.json:
+            _transfer_summary(args, "fetched", e.result)
+        raise
     _transfer_summary(args, "fetched", r)
     return 0
 
@@ -69,17 +79,28 @@ def cmd_pull(args: argparse.Namespace) -> int:
             scope=scope_of(args),
             run_cache=args.run_cache,
         )
-    except (PullIncompleteError, PullConflictError) as e:
+    except PullIncompleteError as e:
         # dvc reports what it did fetch and check out before it fails.
         if not args.json:
             _transfer_summary(args, "fetched", e.result, repo.root)
+        raise
+    except PullConflictError as e:
+        # dvc checks out nothing then, and says nothing before its error;
+        # bale checks out the other outputs (see the README), and names
+        # them, but does not call a failed pull "up to date".
+        if not args.json:
+            _transfer_summary(args, "fetched", e.result, repo.root, quiet_if_none=True)
         raise
     _transfer_summary(args, "fetched", r, repo.root)
     return 0
 
 
 def _transfer_summary(
-    args: argparse.Namespace, verb: str, r: TransferResult, root: Path | None = None
+    args: argparse.Namespace,
+    verb: str,
+    r: TransferResult,
+    root: Path | None = None,
+    quiet_if_none: bool = False,
 ) -> None:
     """What a push, fetch or pull did (a pull also names the outputs it
     checked out, relative to ``root``), as dvc says it."""
@@ -95,17 +116,14 @@ def _transfer_summary(
         )
         return
     # dvc's words: "4 files pushed", its "files" counting a directory's .dir
-    # object too; the bytes and the time are told with -v.
-    debug(
-        f"{verb} {r.copied:,} objects, {human_size(r.bytes)} in {r.seconds:.1f} s; "
-        f"{r.present:,} were there already"
-    )
+    # object too; the bytes and the time are told with -v (by the transfer).
     counts = [(verb, r.copied)]
     if r.checked_out is not None and root is not None:
         if not args.quiet:
             log_changes(root, r.checked_out)
         counts += file_counts(r.checked_out)
-    say(args, summary(counts) or "Everything is up to date.")
+    if summary(counts) or not quiet_if_none:
+        say(args, summary(counts) or "Everything is up to date.")
 
 
 def register(commands: Commands) -> None:

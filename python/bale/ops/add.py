@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bale import _core, index, scm
-from bale.console import warn
+from bale.console import debug, warn
 from bale.exceptions import TargetError, TargetNotFoundError
 from bale.index import Tracked, abspath, collect, inside_repo
 from bale.metafiles import (
@@ -125,7 +125,19 @@ def _build(
             previous=previous if _own_copy(path, types) else None,
         )
     _tell_skipped(rel, built.skipped)
+    _tell_built(repo, rel, algo, built)
     return built
+
+
+def _tell_built(repo: Repo, rel: str, algo: str, built: _core.Built) -> None:
+    """With ``-v``: what was read and what the cache gained (dvc says "built
+    tree" and names each transfer to the cache)."""
+    files = built.nfiles if built.nfiles is not None else 1
+    debug(
+        f"{rel}: {algo} {built.oid}: {files:,} file(s), {built.hashed:,} read and hashed, "
+        f"{files - built.hashed:,} taken from the stat cache (unchanged since last hashed); "
+        f"{built.stored:,} newly stored in {repo.cache_dir}, the rest were there already"
+    )
 
 
 def _tell_skipped(rel: str, skipped: list[tuple[str, str]], shown: int = 5) -> None:
@@ -164,13 +176,17 @@ def add_one(
     if old is not None:
         out.cache, out.push, out.remote = old.cache, old.push, old.remote
     dump_dvcfile(dvcfile, [out], base=base, stamp=stamp)
+    debug(f"saved {dvcfile.relative_to(repo.root).as_posix()}")
     if relink:
         # Nothing is deleted or overwritten: edits made while hashing survive.
-        ws.checkout(str(path), algo, built.oid, built.isexec, types, relink_only=True)
+        r = ws.checkout(str(path), algo, built.oid, built.isexec, types, relink_only=True)
+        debug(f"{rel}: linked to the cache by {r.link_type or 'nothing (unchanged)'}")
     gitignore = None
     if scm.uses_git(repo):
         changed = ignore_in_git(repo.root, path)
         gitignore = changed.relative_to(repo.root).as_posix() if changed else None
+        if gitignore:
+            debug(f"added /{path.name} to {gitignore}")
     return AddResult(
         path=rel,
         dvcfile=dvcfile.relative_to(repo.root).as_posix(),
@@ -218,6 +234,9 @@ def add_inside(repo: Repo, path: Path, t: Tracked) -> AddResult:
         # that replaces, so a replacing add leaves the size out.
         recorded = None
     dump_dvcfile(t.dvcfile.path, [replace(out, oid=oid, size=recorded, nfiles=nfiles)], base=base)
+    debug(
+        f"{t.rel(repo)}: now {algo} {oid}; saved {t.dvcfile.path.relative_to(repo.root).as_posix()}"
+    )
     if relink:
         ws.checkout(str(path), algo, built.oid, built.isexec, types, relink_only=True)
     return AddResult(

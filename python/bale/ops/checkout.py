@@ -94,7 +94,9 @@ def checkout(
     # Missing import outputs: only their source has the data (named apart).
     from_source: dict[str, Tracked] = {}
     with repo.locked():
-        for t, sub in resolve(repo, targets):
+        chosen = resolve(repo, targets)
+        debug(f"{len(chosen)} output(s) to check out, from the cache {repo.cache_dir}")
+        for t, sub in chosen:
             rel = t.rel(repo)
             if t.out.oid is None and resolved and t.path in resolved:
                 t = replace(t, out=resolved[t.path])
@@ -165,7 +167,8 @@ def checkout(
             result.unchanged += r.unchanged
             if r.link_type:
                 result.link_types.add(r.link_type)
-            if r.added or r.modified or r.deleted:
+            # An empty directory made again changes no file, but dvc names it.
+            if r.added or r.modified or r.deleted or (not existed and os.path.lexists(t.path)):
                 result.note(rel, existed, t.out.is_dir)
             debug(
                 f"{_join(rel, sub or '')}: {len(r.added)} added, {len(r.modified)} modified, "

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bale import _core, index, scm
+from bale.console import debug
 from bale.exceptions import CorruptObjectError, ObjectMissingError
 
 if TYPE_CHECKING:
@@ -108,9 +109,15 @@ def _rev_side(repo: Repo, rev: str, check_files: bool = False) -> Side:
     missing: list[str] = []
     commit = scm.resolve_rev(repo.root, rev)
     pipes = index.load_at(repo, commit, rev)
-    for t in index.collect_at(repo, commit, rev, pipes):
-        if t.out.oid:
-            _expand(repo, t.rel(repo), t.algo, t.out.oid, files, dirs, missing, check_files)
+    outs = [t for t in index.collect_at(repo, commit, rev, pipes) if t.out.oid]
+    for t in outs:
+        assert t.out.oid is not None
+        _expand(repo, t.rel(repo), t.algo, t.out.oid, files, dirs, missing, check_files)
+    debug(
+        f"{rev} is commit {commit[:12]}: {len(outs)} output(s) recorded there, {len(files)} "
+        f"file(s) in all, {len(dirs)} directory listing(s) read from the cache {repo.cache_dir}"
+        + (f"; {len(missing)} not in the cache" if missing else "")
+    )
     return files, dirs, missing, _unlocked_outs(repo, pipes)
 
 
@@ -134,6 +141,10 @@ def _workspace_side(repo: Repo) -> Side:
         else:
             files[rel] = oid
     repo.save_state()
+    debug(
+        f"the workspace: {len(paths)} output(s), {len(files)} file(s) hashed or taken from "
+        "the stat cache"
+    )
     return files, dirs, [], set()
 
 

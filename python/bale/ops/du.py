@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bale.console import debug
 from bale.index import WORKSPACE, Scope, in_scope
 
 if TYPE_CHECKING:
@@ -66,6 +67,13 @@ def du(
         from bale.remotes import resolve_remote
 
         rem = resolve_remote(repo, remote)
+        from bale.redact import mask_url
+
+        debug(f"measuring what remote '{rem.name}' ({mask_url(rem.url)}) stores")
+    debug(
+        f"{len(outs)} output(s) of {len(roots)} distinct id(s), {len(absent)} not in the cache "
+        f"{repo.cache_dir}"
+    )
     local, native = repo.workspace.stored(roots, _packed_indexes(repo, rem, roots, jobs))
     return DiskUsage(
         len(outs),

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bale import _core
+from bale.console import debug
 from bale.exceptions import BaleError, CorruptObjectError, ObjectMissingError
 from bale.index import WORKSPACE, Scope, Tracked, in_scope
 from bale.progress import Bar
@@ -100,6 +101,7 @@ def gc(
         if not_in_remote:
             outs = _not_on_remote(repo, outs, scope, remote, jobs)
         keep = [(t.algo, t.out.oid) for t in outs if t.out.oid]
+        debug(f"keeping what {len(keep)} output(s) use, in the cache {repo.cache_dir}")
         whole = []
         if compact:
             used = in_scope(repo, None, WORKSPACE)
@@ -158,6 +160,7 @@ def _remote_gc(
 ) -> RemoteGc:
     """Both layouts are planned before anything is deleted, so a failure in
     either deletes nothing."""
+    from bale.redact import mask_url
     from bale.remotes import resolve_remote
     from bale.remotes.movers import open_mover
 
@@ -168,6 +171,11 @@ def _remote_gc(
         packs = _pack_garbage(repo, rem, outs, jobs)
         # A folder remote also keeps what killed pushes were writing.
         temps = _core.remote_temps(rem.path) if rem.kind == "folder" and rem.path else []
+        debug(
+            f"remote '{rem.name}' ({mask_url(rem.url)}): {len(garbage)} unused object(s) in "
+            f"DVC's layout, {packs.objects} in packs, {len(temps)} temp file(s) "
+            + ("would be removed (--dry)" if dry else "to remove")
+        )
         if not dry:
             moving.delete([k for k, _n in garbage])
             _collect_packs(repo, rem, outs, packs, jobs)

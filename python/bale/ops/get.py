@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bale import _core, staging
+from bale.console import debug
 from bale.exceptions import BaleError, OutputNotTrackedError, TargetError
 from bale.redact import mask_url
 from bale.source import WHOLE_LIMIT, Source, lacking, pack_indexes
@@ -156,15 +157,22 @@ def _checkout(
         theirs = _core.Workspace(str(tmp), str(src.repo.cache_dir))
         if not lacking(theirs, roots, repair=False):
             ws = theirs
+    shown = f"{mask_url(src.url)} at {src.rev_label}"
     if ws is not None:
         # The source's own cache: read, never taken from.
         copied = _take_out(ws, tmp, plans, take=False)
+        debug(f"{shown}: {copied} file(s) read from its cache {src.repo.cache_dir}")
     elif (from_folder := _from_folder_remote(src, tmp, plans)) is not None:
         copied = from_folder
+        debug(f"{shown}: {copied} file(s) read where its folder remote holds them")
     else:
         fetched = _core.Workspace(str(tmp), str(tmp / "cache"))
-        src.fetch(fetched, roots, jobs)
+        moved = src.fetch(fetched, roots, jobs)
         copied = _take_out(fetched, tmp, plans)
+        debug(
+            f"{shown}: {copied} file(s), {moved.copied} object(s) fetched into a temporary "
+            "cache, removed afterwards"
+        )
     # The engine wrote at paths of its own, moved to the targets now.
     for i, (_t, target, _members) in enumerate(plans):
         target.parent.mkdir(parents=True, exist_ok=True)

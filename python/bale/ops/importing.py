@@ -103,6 +103,10 @@ def resolve(
         out = Out(rel_out, t.out.hash_name, t.out.oid, t.out.size, t.out.nfiles, t.out.isexec)
         if download:
             got = src.fetch(repo.workspace, [(t.algo, t.out.oid)], jobs)
+            debug(
+                f"{path}: {t.algo} {t.out.oid}, as the source records it: {got.copied} "
+                "object(s) brought into the cache, which had the rest"
+            )
             if moved is not None:
                 moved.add(got)
         return out, None
@@ -128,6 +132,10 @@ def resolve(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    debug(
+        f"{path}: copied from {mask_url(src.url)} and hashed here: {algo} {built.oid}, "
+        f"{built.nfiles or 1} file(s)"
+    )
     out = Out(rel_out, _hash_name(algo), built.oid, built.size, built.nfiles, built.isexec)
     return out, tmp
 
@@ -312,6 +320,10 @@ def _update_one(
             r = _finish(repo, dest, base.path, shown)
             r.changed = False
             return r
+        debug(
+            f"{rel}: {mask_url(url)} at {src.rev_label} is commit {src.commit}, "
+            f"the file records {repo_dep.get('rev_lock')}"
+        )
         repo_dep["rev_lock"] = src.commit
         # Keys as dvc orders them: url, rev, rev_lock, then any others.
         ordered = {k: repo_dep[k] for k in ("url", "rev", "rev_lock") if k in repo_dep}

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bale import scm
+from bale.console import debug
 from bale.exceptions import OutputNotTrackedError, TargetError
 from bale.index import abspath, collect, inside_repo
 from bale.metafiles import dvcfile_path_for, ignore_in_git, unignore_in_git
@@ -99,23 +100,31 @@ def move(repo: Repo, src: str | Path, dst: str | Path) -> MoveResult:
     with repo.locked():
         dst_path.parent.mkdir(parents=True, exist_ok=True)
         os.rename(src_path, dst_path)
+        debug(f"renamed {_rel(repo, src_path)} to {_rel(repo, dst_path)} (no data copied)")
         # an import's md5: covers its output's path, so it is computed anew
         dump_dvcfile(new_dvcfile, outs, base, stamp=True)
+        debug(f"saved {_rel(repo, new_dvcfile)} (path: {new_rel})")
         if renamed:
             old.path.unlink()
+            debug(f"deleted {_rel(repo, old.path)}")
         if git:
-            for changed in (
-                unignore_in_git(repo.root, src_path),
-                ignore_in_git(repo.root, dst_path),
+            for changed, what in (
+                (unignore_in_git(repo.root, src_path), f"removed /{src_path.name} from"),
+                (ignore_in_git(repo.root, dst_path), f"added /{dst_path.name} to"),
             ):
                 if changed is not None:
                     gitignores.add(changed)
+                    debug(f"{what} {_rel(repo, changed)}")
         result = MoveResult(
             src_path, dst_path, old.path, new_dvcfile, sorted(g for g in gitignores if g.exists())
         )
         if git and repo.config.core_autostage():
             scm.git_add(repo.root, result.changed)
     return result
+
+
+def _rel(repo: Repo, path: Path) -> str:
+    return path.relative_to(repo.root).as_posix()
 
 
 def _deps_from(f: DvcFile, new_dir: Path) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bale import scm
+from bale.console import debug
 from bale.exceptions import TargetError, TargetNotFoundError
 from bale.index import abspath, inside_repo
 from bale.metafiles import load_dvcfile, unignore_in_git
@@ -34,13 +35,21 @@ def remove(repo: Repo, targets: Sequence[str | Path], *, outs: bool = False) -> 
                 out = abspath(path.parent / o.path)
                 if not out.is_relative_to(repo.root):
                     raise TargetError(f"{path}: output {o.path} is outside the repository")
+                rel = out.relative_to(repo.root).as_posix()
                 if git:
-                    unignore_in_git(repo.root, out)
+                    changed = unignore_in_git(repo.root, out)
+                    if changed is not None:
+                        where = changed.relative_to(repo.root).as_posix()
+                        debug(f"removed {rel}'s entry from {where}")
                 if outs and (out.exists() or out.is_symlink()):
                     if out.is_dir() and not out.is_symlink():
                         shutil.rmtree(out)
                     else:
                         out.unlink()
+                    debug(f"deleted {rel} from the workspace (the cache keeps its data)")
+                else:
+                    debug(f"{rel}: left in the workspace, untracked")
             path.unlink()
+            debug(f"deleted {path.relative_to(repo.root).as_posix()}")
             removed.append(path)
     return removed

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bale import index
-from bale.console import debug, warn
+from bale.console import debug, verbose, warn
 from bale.index import WORKSPACE, Pipelines, Scope, Tracked
 from bale.progress import Bar
 
@@ -137,6 +137,11 @@ def status(
     changed = []
     try:
         tracked, stages, pipes = index.split_targets(repo, targets)
+        debug(
+            f"comparing {len(tracked)} output(s) of .dvc files and {len(stages)} stage(s) with "
+            "the workspace (files whose inode, size and mtime are unchanged are not read "
+            f"again) and the cache {repo.cache_dir}"
+        )
         from bale.pipeline.changes import Hasher
 
         hasher = Hasher(repo)
@@ -332,6 +337,7 @@ def cloud_status(
     Unlike dvc, which trusts a remote ``.dir`` to mean its files are there,
     every file of a directory is checked.
     """
+    from bale.redact import mask_url
     from bale.remotes.plan import group
 
     ws = repo.workspace
@@ -341,9 +347,17 @@ def cloud_status(
     for rem, outs in group(repo, targets, scope, remote, pushing=True).items():
         remotes.append(rem.name)
         debug(
-            f"comparing the cache ({repo.cache_dir}) with remote '{rem.name}': {len(outs)} outputs"
+            f"comparing the cache ({repo.cache_dir}) with remote '{rem.name}' "
+            f"({mask_url(rem.url)}): {len(outs)} outputs"
         )
         known, unsure = presence(repo, rem, outs, jobs)
+        if verbose():
+            cached = sum(1 for c, _r in known.values() if c)
+            there = sum(1 for _c, r in known.values() if r)
+            debug(
+                f"remote '{rem.name}': asked about {len(known):,} objects: {there:,} there, "
+                f"{len(known) - there:,} not; {cached:,} in the cache"
+            )
         unsure_here: list[str] = []
         for t in outs:
             assert t.out.oid is not None

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bale import _core
-from bale.console import debug, verbose, warn
+from bale.console import debug, human_size, verbose, warn
 from bale.exceptions import CheckoutConflictError, ObjectMissingError, RemoteConfigError
 from bale.index import WORKSPACE, Scope, Tracked
 from bale.ops import imports
@@ -119,6 +119,14 @@ def _packed(repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | None, push
             targets = [(t.out.oid, t.sub) for t in outs if t.out.oid]
             work = packed.fetch(s.store, repo.workspace, targets, paths, n, bar)
         moved = s.run(work)
+    if not pushing and verbose():
+        # The packed fetch counts what it brings, not what it skipped: the
+        # objects the outputs reach, all in the cache now, tell the rest.
+        reached = len(repo.workspace.pack_presence(roots(outs), paths.indexes))
+        debug(
+            f"bale's packed layout: {reached:,} object(s) reached, "
+            f"{max(reached - moved.copied, 0):,} of them were in the cache already (skipped)"
+        )
     names = {t.out.oid: t.rel(repo) for t in outs}
     moved.missing = [names.get(oid, oid) for oid in moved.missing]
     return moved
@@ -220,6 +228,9 @@ def _fetch_dvc_layout(repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | 
         # (or manifest) is moved aside and fetched again.
         files, dirs = ws.sync_plan(wanted, repair=True)
         lacking = [d.object for d in dirs if d.object.size is None]
+        # What the cache holds already is counted as a push counts what the
+        # remote holds: "present", so that -v can say what was skipped.
+        total.present += len(dirs) - len(lacking)
         if lacking:
             # A directory's files are known only once its .dir is here.
             debug(f"{len(lacking)} directory object(s) not in the cache: fetching them first")
@@ -227,6 +238,7 @@ def _fetch_dvc_layout(repo: Repo, rem: Remote, outs: list[Tracked], jobs: int | 
                 total.add(moving.receive(lacking, bar))
             files, dirs = ws.sync_plan(wanted, repair=True)
         _tell_plan(files, dirs, False)
+        total.present += sum(1 for f in files if f.size is not None)
         with Bar(f"Fetching from {rem.name}") as bar:
             total.add(moving.receive([f for f in files if f.size is None], bar))
     finally:
@@ -276,9 +288,10 @@ def push(
     with repo.locked():
         result = _sync(repo, targets, remote, jobs, scope, run_cache, pushing=True)
     if result.missing:
-        raise ObjectMissingError(
+        raise TransferIncompleteError(
             f"{len(result.missing)} object(s) are not in the cache and were not pushed "
-            f"(first: {result.missing[0]}); directories missing files were not marked complete"
+            f"(first: {result.missing[0]}); directories missing files were not marked complete",
+            result,
         )
     return result
 
@@ -312,7 +325,7 @@ def _check_fetched(repo: Repo, result: TransferResult) -> None:
             f"{len(result.missing)} object(s) are on no remote (first: {result.missing[0]})"
         )
     if problems:
-        raise ObjectMissingError("; ".join(problems))
+        raise TransferIncompleteError("; ".join(problems), result)
 
 
 def _sync(
@@ -329,6 +342,7 @@ def _sync(
     result = TransferResult()
     dvc_layout_sync = _push_dvc_layout if pushing else _fetch_dvc_layout
     at_source: list[Tracked] = []
+    fetched_packed = False
     for rem, outs in group(repo, targets, scope, remote, pushing, at_source).items():
         if not pushing and rem.kind == "folder" and not (rem.path and rem.path.is_dir()):
             raise RemoteConfigError(f"remote '{rem.name}': {rem.path} is not a directory")
@@ -339,6 +353,7 @@ def _sync(
             result.add(dvc_layout_sync(repo, rem, dvc_layout, jobs))
         if native:
             result.add(_packed(repo, rem, native, jobs, pushing))
+            fetched_packed = not pushing
     if not pushing:
         _tell_moved_aside(repo)
     if run_cache:
@@ -349,6 +364,12 @@ def _sync(
     at_source = [t for t in at_source if t.path not in result.resolved]
     result.at_source = imports.not_cached(repo, at_source)
     result.seconds = time.monotonic() - start
+    verb, there = ("pushed", "on the remote") if pushing else ("fetched", "in the cache")
+    debug(
+        f"{verb} {result.copied:,} objects, {human_size(result.bytes)} in "
+        f"{result.seconds:.1f} s; {result.present:,} were {there} already (skipped)"
+        + (" in DVC's layout, the packed layout's are counted above" if fetched_packed else "")
+    )
     return result
 
 
@@ -390,13 +411,19 @@ def _tell_moved_aside(repo: Repo) -> None:
         )
 
 
-class PullIncompleteError(ObjectMissingError):
-    """Some data is on no remote or could not be checked out; ``result`` is
-    what the pull did, which dvc reports before it fails."""
+class TransferIncompleteError(ObjectMissingError):
+    """Some data is in neither the cache nor a remote; ``result`` is what
+    the push, fetch or pull did move, which is reported before the error
+    (dvc reports it, and warns instead of failing)."""
 
     def __init__(self, message: str, result: TransferResult) -> None:
         super().__init__(message)
         self.result = result
+
+
+class PullIncompleteError(TransferIncompleteError):
+    """Some data is on no remote or could not be checked out; ``result`` is
+    what the pull did, which dvc reports before it fails."""
 
 
 class PullConflictError(CheckoutConflictError):

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from bale import scm
+from bale.console import debug
 from bale.exceptions import TargetError
 from bale.index import collect, inside_repo
 from bale.metafiles import (
@@ -157,6 +158,10 @@ def _fetch(repo: Repo, src: Url, info: Info, dest: Path, algo: str, jobs: int) -
     try:
         if isinstance(src, LocalUrl):
             stored = _store_local(repo, src, algo, True)
+            debug(
+                f"{src.shown}: read where it lies and stored in the cache {repo.cache_dir} "
+                f"as {algo} {stored.oid}"
+            )
             ws.checkout(str(tmp), algo, stored.oid, stored.isexec, types)
             publish(stage / dest.name, dest)
             return stored
@@ -164,6 +169,10 @@ def _fetch(repo: Repo, src: Url, info: Info, dest: Path, algo: str, jobs: int) -
             src.download(tmp, info, jobs, bar)
             built = ws.build(str(tmp), algo, True, types[0] == "reflink", bar.progress, bar.tick)
             md5 = _content_md5(repo, src, tmp, algo, built.oid, bar)
+        debug(
+            f"{src.shown}: downloaded {built.nfiles or 1:,} file(s), {built.size:,} bytes, "
+            f"stored in the cache {repo.cache_dir} as {algo} {built.oid}"
+        )
         publish(stage / dest.name, dest)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
@@ -275,6 +284,12 @@ def _recordable(info: Info) -> Info:
     return info
 
 
+def _checksums(dep: Mapping[str, Any]) -> str:
+    """What a dependency record says of its source's version, for ``-v``."""
+    keys = [k for k in dep if k not in ("path", "fs_config")]
+    return ", ".join(f"{k} {dep[k]}" for k in keys) or "no checksum"
+
+
 def _same_source(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     keys = ("md5", "etag", "checksum")
     return any(old.get(k) for k in keys) and all(old.get(k) == new.get(k) for k in keys)
@@ -331,6 +346,7 @@ def import_url(
                 o, oid=stored.oid, size=stored.size, nfiles=stored.nfiles, isexec=stored.isexec
             )
         dep = _dep(path, info, stored, fs_config)
+        debug(f"{src.shown}: recorded as {_checksums(dep)}")
         # A new file, even over an old one (-f), as dvc writes it.
         _write(dvcfile, dep, o, None, stamp=not no_exec)
         gitignore = None
@@ -402,6 +418,11 @@ def update_url(
         ws = repo.workspace
         current = ws.status(str(dest), out.algo, out.oid).oid if out.oid else None
         out_ok = out.oid is not None and current == out.oid
+        debug(
+            f"{src.shown}: now {_checksums(dep)}; {rel} records {_checksums(old_dep)}: "
+            f"{'changed' if source_changed else 'unchanged'}; the output "
+            f"{'matches its record' if out_ok else 'is missing or differs from its record'}"
+        )
         if not source_changed and out_ok and not d.checksum_changed:
             return UpdateUrlResult(rel, changed=False, downloaded=False)
         new_out = replace(out, oid=None, size=None, nfiles=None, isexec=False, hash_name=algo)
@@ -411,6 +432,7 @@ def update_url(
         elif not source_changed and out.oid is not None and ws.exists(out.algo, out.oid):
             # As dvc's sync_import: the recorded data is cached; check it out.
             ws.checkout(str(dest), out.algo, out.oid, out.isexec, repo.config.cache_types(), True)
+            debug(f"{rel}: checked out from the cache, nothing downloaded")
             new_out = out
         else:
             stored = _fetch(repo, src, info, dest, algo, _jobs(jobs))
@@ -469,6 +491,11 @@ def get_url(
             info = src.info()
             with Bar(f"Downloading {src.shown}") as bar:
                 src.download(stage / dest.name, info, _jobs(jobs), bar)
+            what = "a file"
+            if info.isdir:
+                what = "a directory" + (f" of {info.nfiles:,} file(s)" if info.nfiles else "")
+            size = f", {info.size:,} bytes" if info.size is not None else ""
+            debug(f"{src.shown}: {what}{size}, downloaded to {dest}")
         publish(stage / dest.name, dest)
     finally:
         shutil.rmtree(stage, ignore_errors=True)

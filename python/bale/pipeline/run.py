@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bale import _core, scm
+from bale.console import debug
 from bale.exceptions import ObjectMissingError, StageFailedError
 from bale.pipeline import lockfile
 from bale.pipeline.changes import Hasher, params_values
@@ -169,6 +170,11 @@ def commit_outs(
         store = so.cache or (for_run_cache and so.kind != "outs")
         with Bar(f"Saving {so.path}") as bar:
             built = ws.build(str(path), "md5", store, types[0] == "reflink", bar.progress, bar.tick)
+        debug(
+            f"stage '{label}', output '{so.path}': md5 {built.oid}, {built.hashed} file(s) "
+            "read and hashed, "
+            + (f"{built.stored} newly stored in the cache" if store else "not cached")
+        )
         items.append(_out_item(so, built))
         if so.cache and types[0] in ("hardlink", "symlink"):
             ws.checkout(str(path), "md5", built.oid, built.isexec, types, relink_only=True)
@@ -240,7 +246,19 @@ def try_run_cache(
             candidate = lock_entry
     if candidate is None and use_run_cache:
         candidate = RunCache(repo.cache_dir, repo.memo).lookup(key_of(current))
-    return candidate is not None and restore(repo, stage, candidate)
+    if candidate is None:
+        return False
+    where = "its dvc.lock entry" if candidate is lock_entry else "the run cache"
+    restored = restore(repo, stage, candidate)
+    debug(
+        f"stage '{stage.addressing(repo.root)}': outputs "
+        + (
+            f"restored from the cache, as {where} records them"
+            if restored
+            else f"not all in the cache, as {where} records them: running it"
+        )
+    )
+    return restored
 
 
 def record(
@@ -274,6 +292,7 @@ def record(
             g = ignore_in_git(repo.root, path)
             if g is not None:
                 changed.append(g.relative_to(repo.root).as_posix())
+                debug(f"added /{path.name} to {changed[-1]}")
         fresh = not (lock.exists() and lock.read_text(encoding="utf-8").strip())
         if lockfile.dump_lock(lock, {stage.name: entry}):
             changed.append(lock.relative_to(repo.root).as_posix())
