@@ -266,7 +266,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
     from bale.ops.remove import remove
 
     for p in remove(open_repo(), args.targets, outs=args.outs):
-        say(args, f"removed {p.name}")
+        tell(args, f"removed {p.name}")  # dvc prints nothing on stdout
     return 0
 
 
