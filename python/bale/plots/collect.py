@@ -8,7 +8,7 @@ import csv
 import io
 import posixpath
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -221,13 +221,17 @@ def parse(path: str, data: bytes, header: bool = True) -> Any:
         raise BaleError(f"'{path}' is not valid utf-8") from None
     if ext in (".csv", ".tsv"):
         delim = "\t" if ext == ".tsv" else ","
+        rows = csv.reader(io.StringIO(text), delimiter=delim)
         if header:
-            return list(csv.DictReader(io.StringIO(text), delimiter=delim))
-        # dvc counts the first row's fields with a comma even in a TSV (so a
-        # headerless TSV gets one name); kept, as its --json shows it
-        first = next(csv.reader(io.StringIO(text)), [])
-        names = [str(i) for i in range(len(first))]
-        return list(csv.DictReader(io.StringIO(text), delimiter=delim, fieldnames=names))
+            names = next(rows, None)
+            if names is None:
+                return []
+        else:
+            # dvc counts the first row's fields with a comma even in a TSV (so a
+            # headerless TSV gets one name); kept, as its --json shows it
+            first = next(csv.reader(io.StringIO(text)), [])
+            names = [str(i) for i in range(len(first))]
+        return _records(names, rows)
     from bale.exceptions import MetafileError
     from bale.pipeline.params import loads_as
 
@@ -236,6 +240,25 @@ def parse(path: str, data: bytes, header: bool = True) -> Any:
         return loads_as(text, path, ext) or {}
     except MetafileError as e:
         raise CorruptPlotFileError(path, ext, str(e)) from None
+
+
+def _records(names: list[str], rows: Iterable[list[str]]) -> list[dict[str, Any]]:
+    """``csv.DictReader``'s records (blank lines skipped, a short row's
+    missing fields None, a long row's extra ones in a list under None),
+    built with ``zip``: DictReader's own loop is most of a large file's cost."""
+    found = [r for r in rows if r]
+    n = len(names)
+    if all(len(r) == n for r in found):
+        return [dict(zip(names, r, strict=True)) for r in found]
+    records: list[dict[Any, Any]] = []
+    for r in found:
+        d: dict[Any, Any] = dict(zip(names, r, strict=False))
+        if len(r) > n:
+            d[None] = r[n:]
+        else:
+            d.update(dict.fromkeys(names[len(r) :]))
+        records.append(d)
+    return records
 
 
 def check_type(path: str) -> None:

@@ -14,6 +14,7 @@ import base64
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from bale.console import warn
@@ -71,21 +72,24 @@ def _file_field(*axes: dict[str, Any] | None) -> Iterator[tuple[str, str]]:
 
 def _is_datapoints(lst: list[Any]) -> bool:
     """Whether every item is a mapping with the first one's keys."""
-    if not lst or not all(isinstance(item, dict) for item in lst):
+    if not lst or not all(map(isinstance, lst, repeat(dict))):
         return False
-    return set(lst[0]) == {k for item in lst for k in item}
+    return set(lst[0]) == set().union(*lst)
 
 
 def datapoints(content: Any) -> list[dict[str, Any]]:
     """dvc's ``get_datapoints``: the lists of records in ``content``,
-    merged by position."""
+    merged by position. With one such list, that very list (its records
+    are not copied: callers copy before they change one)."""
+    found = [lst for lst in _lists(content) if _is_datapoints(lst)]
+    if len(found) == 1:
+        return found[0]
     result: list[dict[str, Any]] = []
-    for lst in _lists(content):
-        if _is_datapoints(lst):
-            for i, point in enumerate(lst):
-                if len(result) <= i:
-                    result.append({})
-                result[i].update(point)
+    for lst in found:
+        for i, point in enumerate(lst):
+            if len(result) <= i:
+                result.append({})
+            result[i].update(point)
     return result
 
 
@@ -192,21 +196,32 @@ class VegaConverter:
         for i, (y_file, y_field) in enumerate(ys):
             if len(xs) > 1:
                 x_file, x_field = xs[i]
-            these = [dict(d) for d in by_file.get(y_file, [])]
+            rows = by_file.get(y_file, [])
+            const = {REVISION: rev, FILENAME: short(y_file), FIELD: y_field}
+            x_name = _INFERRED_X if many_x else x_field
+            by_index = x_field == INDEX and x_file is None
+            same_x = x_file == y_file and x_name == x_field
+            if update["y"] != _INFERRED_Y and (by_index or same_x):
+                # The common cases, one dict display a datapoint: the position
+                # as x, or x from the same records (copying it changes nothing).
+                if by_index:
+                    points.extend({**d, INDEX: n, **const} for n, d in enumerate(rows))
+                else:
+                    points.extend(map(const.__ror__, rows))  # d | const, each
+                continue
+            these = [dict(d) for d in rows]
             if update["y"] == _INFERRED_Y:
                 _copy_field(these, _INFERRED_Y, these, y_field)
-            if x_field == INDEX and x_file is None:
+            if by_index:
                 for n, d in enumerate(these):
                     d[INDEX] = n
-            elif not _copy_field(
-                these, _INFERRED_X if many_x else x_field, by_file.get(x_file or "", []), x_field
-            ):
+            elif not _copy_field(these, x_name, by_file.get(x_file or "", []), x_field):
                 raise PlotDataError(
                     f"Cannot join '{x_field}' from '{x_file}' and "
                     f"'{y_field}' from '{y_file}'. They have to have same length."
                 )
             for d in these:
-                d.update({REVISION: rev, FILENAME: short(y_file), FIELD: y_field})
+                d.update(const)
             points.extend(these)
         if not points:
             return [], {}
