@@ -65,19 +65,96 @@ def _workspace_tree(names: _Names) -> collect.Tree:
     return collect.Tree(under, lambda p: (names.cwd / p).exists())
 
 
-def _git_tree(repo: Repo, names: _Names, commit: str) -> collect.Tree:
+class _Outputs:
+    """A revision's outputs that DVC tracks (stage outputs its ``dvc.lock``
+    files record, ``.dvc`` files' outputs), by repository-relative path:
+    their files are read from the local cache, as dvc's file system at a
+    revision reads them. A directory's manifest is read only when a path
+    under it is asked for."""
+
+    def __init__(self, repo: Repo, tracked: Sequence[index.Tracked]) -> None:
+        self.repo = repo
+        self.outs = {t.rel(repo): t.out for t in tracked if t.out.oid}
+        self._files: dict[str, dict[str, tuple[str, str]]] = {}
+
+    def _files_of(self, out_rel: str) -> dict[str, tuple[str, str]]:
+        """The files of an output: repository-relative path -> (algo, oid);
+        none for a directory whose manifest the cache lacks."""
+        if out_rel not in self._files:
+            out = self.outs[out_rel]
+            assert out.oid is not None
+            found: dict[str, tuple[str, str]] = {}
+            if not out.is_dir:
+                found[out_rel] = (out.algo, out.oid)
+            else:
+                try:
+                    entries = self.repo.workspace.manifest(out.algo, out.oid)
+                except (BaleError, OSError):
+                    entries = []
+                for rel, oid, _size, _x in entries:
+                    found[f"{out_rel}/{rel}"] = (out.algo, oid)
+            self._files[out_rel] = found
+        return self._files[out_rel]
+
+    def under(self, path: str) -> list[str]:
+        """The files of the outputs at or under the directory ``path``."""
+        top = path.rstrip("/") + "/"
+        found: list[str] = []
+        for rel in self.outs:
+            if rel == path or rel.startswith(top) or top.startswith(rel + "/"):
+                found.extend(f for f in self._files_of(rel) if f.startswith(top))
+        return found
+
+    def unlisted(self, path: str) -> bool:
+        """Whether ``path`` is a directory output whose manifest the cache lacks."""
+        out = self.outs.get(path)
+        return out is not None and out.is_dir and not self._files_of(path)
+
+    def read(self, path: str) -> bytes | _Unavailable | None:
+        """The content of the file ``path`` inside an output, from the cache
+        (:data:`UNAVAILABLE` if the cache lacks it); None outside outputs."""
+        for rel in self.outs:
+            if path == rel or path.startswith(rel + "/"):
+                where = self._files_of(rel).get(path)
+                if where is None:
+                    return None if self._files_of(rel) else UNAVAILABLE
+                try:
+                    return self.repo.workspace.object_path(*where).read_bytes()
+                except OSError:
+                    return UNAVAILABLE
+        return None
+
+
+class _Unavailable:
+    """A tracked file that the cache does not hold."""
+
+
+UNAVAILABLE = _Unavailable()
+
+
+def _git_tree(repo: Repo, names: _Names, commit: str, outputs: _Outputs) -> collect.Tree:
     files = collect.tree_of(revision.tree_at(repo, commit))
 
     def under(path: str) -> list[str]:
-        return [names.shown(repo.root / f) for f in files.under(names.repo(path))]
+        rel = names.repo(path)
+        found = sorted({*files.under(rel), *outputs.under(rel)})
+        return [names.shown(repo.root / f) for f in found]
 
-    return collect.Tree(under, lambda p: files.exists(names.repo(p)))
+    def exists(path: str) -> bool:
+        rel = names.repo(path)
+        return files.exists(rel) or rel in outputs.outs or bool(outputs.under(rel))
+
+    return collect.Tree(under, exists, lambda p: outputs.unlisted(names.repo(p)))
 
 
 def _read(
-    rev: collect.Revision, names: _Names, wanted: list[str], blobs: dict[str, bytes | None]
+    rev: collect.Revision,
+    names: _Names,
+    wanted: list[str],
+    blobs: dict[str, bytes | _Unavailable | None],
 ) -> None:
-    """Parses each data file's bytes (None: missing) into ``rev``."""
+    """Parses each data file's bytes (None: missing; :data:`UNAVAILABLE`:
+    tracked, not in the cache) into ``rev``."""
     for name in wanted:
         data = blobs.get(name)
         try:
@@ -85,9 +162,10 @@ def _read(
         except collect.PlotFileTypeError as e:
             rev.errors[name] = {"type": e.json_type, "msg": e.json_msg}
             continue
-        if data is None:
+        if data is None or isinstance(data, _Unavailable):
             # dvc's FileNotFoundError (naming the path in the repository), as --json encodes it
-            msg = f"[Errno 2] No such file or directory: '{names.repo(name)}'"
+            why = "No such file or directory" if data is None else "No storage files available"
+            msg = f"[Errno 2] {why}: '{names.repo(name)}'"
             rev.errors[name] = {"type": "FileNotFoundError", "msg": msg}
             continue
         header = rev.source_props.get(name, {}).get("header", True)
@@ -106,8 +184,6 @@ def _revision(
     props: dict[str, Any],
 ) -> collect.Revision:
     """One revision's plots (``commit`` None: the workspace)."""
-    from bale.pipeline.lockfile import loads_lock
-
     rev = collect.Revision(name)
     names = _Names(repo.root, Path.cwd())
     pipes = index.load(repo) if commit is None else index.load_at(repo, commit, name)
@@ -119,16 +195,21 @@ def _revision(
 
         walk = WalkOrder(repo.root)
         files.sort(key=lambda f: walk.key(f.path))
-    tree = _workspace_tree(names) if commit is None else _git_tree(repo, names, commit)
+    outputs: _Outputs | None = None
+    if commit is None:
+        tree = _workspace_tree(names)
+    else:
+        outputs = _Outputs(repo, index.collect_at(repo, commit, name, pipes))
+        tree = _git_tree(repo, names, commit, outputs)
     rev.definitions = collect.definitions(files, names.shown, tree, targets, props)
     if not rev.definitions:
         return rev
     wanted = collect.needed_sources(rev.definitions)
     outs = collect.stage_plot_props(files, names.shown)
     rev.source_props = {n: outs.get(n, {}) | props for n in wanted}
-    cached = _cached_plots(repo, names, files)
-    blobs: dict[str, bytes | None] = {}
-    if commit is None:
+    blobs: dict[str, bytes | _Unavailable | None] = {}
+    if outputs is None:
+        cached = _cached_plots(repo, names, files)
         for n in wanted:
             try:
                 blobs[n] = (names.cwd / n).read_bytes()
@@ -140,14 +221,13 @@ def _revision(
         def at(repo_rel: str) -> str:
             return repo_rel if prefix == "." else f"{prefix}/{repo_rel}"
 
-        locks = sorted({cached[n][0] for n in wanted if n in cached})
-        specs = [(commit, at(names.repo(n))) for n in wanted] + [(commit, at(k)) for k in locks]
-        read = scm.read_paths_at(repo.root, specs)
+        assert commit is not None  # with outputs
+        read = scm.read_paths_at(repo.root, [(commit, at(names.repo(n))) for n in wanted])
         for n in wanted:
             blobs[n] = read[(commit, at(names.repo(n)))]
-            if blobs[n] is None and n in cached:
-                lock = read[(commit, at(cached[n][0]))]
-                blobs[n] = revision._from_cache(repo, cached[n], lock, loads_lock)
+            if blobs[n] is None:
+                # not in git: a file of an output, from the cache
+                blobs[n] = outputs.read(names.repo(n))
     _read(rev, names, wanted, blobs)
     return rev
 

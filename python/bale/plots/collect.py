@@ -84,10 +84,13 @@ def _matches(targets: Sequence[str], config: str, pid: str) -> bool:
 @dataclass(frozen=True)
 class Tree:
     """What a revision holds: ``under(dir)`` lists the files (repository-
-    relative) under a directory, none for a file; ``exists(path)``."""
+    relative) under a directory, none for a file; ``exists(path)``;
+    ``unlisted(path)``: a directory whose files cannot be listed (a tracked
+    output whose manifest the cache lacks), which dvc plots as no files."""
 
     under: Callable[[str], list[str]]
     exists: Callable[[str], bool]
+    unlisted: Callable[[str], bool] = lambda _path: False
 
 
 def tree_of(files: Collection[str]) -> Tree:
@@ -102,7 +105,7 @@ def tree_of(files: Collection[str]) -> Tree:
 
 def _unpack(path: str, tree: Tree) -> list[str]:
     """The files under ``path`` when it is a directory of ``tree``, else ``[path]``."""
-    return tree.under(path) or [path]
+    return tree.under(path) or ([] if tree.unlisted(path) else [path])
 
 
 def _closest_parent(path: str, parents: list[str]) -> str:
