@@ -288,11 +288,15 @@ def test_cached_outputs_are_plotted_from_the_cache_at_a_revision(
         ("plots", "diff", "HEAD~1", "HEAD", "--json"),
         ("plots", "diff", "HEAD~1", "--json"),
         ("plots", "diff", "HEAD~1", "HEAD", "--targets", "cdir", "--json"),
+        # the workspace's outputs deleted: read from the cache too
+        "rm -rf cdir top.csv added.csv",
+        ("plots", "show", "--json"),
     ]
     results, _d, _b = _both(sh, root, tmp_path / "with", steps)
     first = results[0][0].json()["data"]
     assert {"cdir/a.csv", "cdir/b.json", "top.csv", "added.csv"} <= set(first)
     assert first["top.csv"][0]["revisions"] == ["HEAD~1", "HEAD"]
+    assert {"cdir/a.csv", "top.csv", "added.csv"} <= set(results[-1][0].json()["data"])
     # Without the cache, dvc names the files it could not read and leaves
     # out the directory it cannot list (in fresh copies: dvc keeps listings
     # of directories it has read in its site cache, and would use them).

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,7 @@ from bale.plots import collect
 from bale.plots.render import Rendered, match_renderers
 
 if TYPE_CHECKING:
-    from bale.pipeline.dvcyaml import PipelineFile
+    from bale.metafiles.dvcfile import Out
     from bale.repo import Repo
 
 WORKSPACE = "workspace"
@@ -41,28 +42,24 @@ class _Names:
         return revision._rel(self.root, Path(os.path.normpath(self.cwd / name)))
 
 
-def _cached_plots(
-    repo: Repo, names: _Names, pipes: Sequence[PipelineFile]
-) -> dict[str, tuple[str, str, str]]:
-    """Cached stage plots outputs -> where their ``dvc.lock`` records them
-    (its path repository-relative, as :mod:`bale.pipeline.revision` reads it)."""
-    return {
-        names.shown(s.abspath(o.path)): (revision._rel(repo.root, s.lock_path), s.name, o.path)
-        for f in pipes
-        for s in f.stages
-        for o in s.outs
-        if o.kind == "plots" and o.cache
-    }
+def _workspace_tree(repo: Repo, names: _Names, outputs: _Outputs) -> collect.Tree:
+    """The files on disk, and those of tracked outputs missing from it (dvc
+    reads those from the cache)."""
 
-
-def _workspace_tree(names: _Names) -> collect.Tree:
     def under(path: str) -> list[str]:
         top = names.cwd / path
-        if not top.is_dir():
-            return []
-        return sorted(names.shown(Path(d) / n) for d, _s, files in os.walk(top) for n in files)
+        found = {names.shown(Path(d) / n) for d, _s, files in os.walk(top) for n in files}
+        if not top.exists():
+            found.update(names.shown(repo.root / f) for f in outputs.under(names.repo(path)))
+        return sorted(found)
 
-    return collect.Tree(under, lambda p: (names.cwd / p).exists())
+    def exists(path: str) -> bool:
+        return (names.cwd / path).exists() or outputs.has(names.repo(path))
+
+    def unlisted(path: str) -> bool:
+        return not (names.cwd / path).exists() and outputs.unlisted(names.repo(path))
+
+    return collect.Tree(under, exists, unlisted)
 
 
 class _Outputs:
@@ -72,10 +69,20 @@ class _Outputs:
     revision reads them. A directory's manifest is read only when a path
     under it is asked for."""
 
-    def __init__(self, repo: Repo, tracked: Sequence[index.Tracked]) -> None:
+    def __init__(self, repo: Repo, tracked: Callable[[], Sequence[index.Tracked]]) -> None:
         self.repo = repo
-        self.outs = {t.rel(repo): t.out for t in tracked if t.out.oid}
+        self._tracked = tracked
         self._files: dict[str, dict[str, tuple[str, str]]] = {}
+
+    @cached_property
+    def outs(self) -> dict[str, Out]:
+        """Output path -> its output; found when first asked for (in the
+        workspace, only for a plot file that is not on disk)."""
+        return {t.rel(self.repo): t.out for t in self._tracked() if t.out.oid}
+
+    def has(self, path: str) -> bool:
+        """Whether ``path`` is an output, or a file or directory inside one."""
+        return path in self.outs or bool(self.under(path))
 
     def _files_of(self, out_rel: str) -> dict[str, tuple[str, str]]:
         """The files of an output: repository-relative path -> (algo, oid);
@@ -142,9 +149,13 @@ def _git_tree(repo: Repo, names: _Names, commit: str, outputs: _Outputs) -> coll
 
     def exists(path: str) -> bool:
         rel = names.repo(path)
-        return files.exists(rel) or rel in outputs.outs or bool(outputs.under(rel))
+        return files.exists(rel) or outputs.has(rel)
 
-    return collect.Tree(under, exists, lambda p: outputs.unlisted(names.repo(p)))
+    def unlisted(path: str) -> bool:
+        rel = names.repo(path)
+        return not files.exists(rel) and outputs.unlisted(rel)
+
+    return collect.Tree(under, exists, unlisted)
 
 
 def _read(
@@ -195,11 +206,11 @@ def _revision(
 
         walk = WalkOrder(repo.root)
         files.sort(key=lambda f: walk.key(f.path))
-    outputs: _Outputs | None = None
     if commit is None:
-        tree = _workspace_tree(names)
+        outputs = _Outputs(repo, lambda: index.collect(repo, stages=False) + pipes.outputs())
+        tree = _workspace_tree(repo, names, outputs)
     else:
-        outputs = _Outputs(repo, index.collect_at(repo, commit, name, pipes))
+        outputs = _Outputs(repo, lambda: index.collect_at(repo, commit, name, pipes))
         tree = _git_tree(repo, names, commit, outputs)
     rev.definitions = collect.definitions(files, names.shown, tree, targets, props)
     if not rev.definitions:
@@ -208,20 +219,19 @@ def _revision(
     outs = collect.stage_plot_props(files, names.shown)
     rev.source_props = {n: outs.get(n, {}) | props for n in wanted}
     blobs: dict[str, bytes | _Unavailable | None] = {}
-    if outputs is None:
-        cached = _cached_plots(repo, names, files)
+    if commit is None:
         for n in wanted:
             try:
                 blobs[n] = (names.cwd / n).read_bytes()
             except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-                blobs[n] = revision._workspace_cached(repo, cached[n]) if n in cached else None
+                # not on disk: a file of an output, from the cache
+                blobs[n] = outputs.read(names.repo(n))
     else:
         prefix = scm.subdir(repo.root)
 
         def at(repo_rel: str) -> str:
             return repo_rel if prefix == "." else f"{prefix}/{repo_rel}"
 
-        assert commit is not None  # with outputs
         read = scm.read_paths_at(repo.root, [(commit, at(names.repo(n))) for n in wanted])
         for n in wanted:
             blobs[n] = read[(commit, at(names.repo(n)))]
