@@ -17,7 +17,9 @@ their order alternated each repetition:
     plots diff REV... --json       the same, dvc's JSON
 
 A check asserts that both tools print the same ``--json`` first. Medians,
-and the median of the ratios dvc/bale paired within a repetition.
+and the median of the ratios dvc/bale paired within a repetition, of the
+wall clock and of each process's CPU time (user + system, steadier when
+the machine is shared).
 """
 
 from __future__ import annotations
@@ -111,15 +113,32 @@ def main() -> int:
         if ours != theirs:
             raise SystemExit(f"{step}: bale's JSON differs from dvc's")
     rb.log("both tools print the same JSON")
-    pairs = {step: (argv("bale", step), argv("dvc", step)) for step in steps}
-    times = rb.interleaved(pairs, root, args.repeat)
+    # rb.interleaved's order (tools alternated each repetition), keeping
+    # each process's CPU time beside its wall time
+    times: dict[tuple[str, str], list[float]] = {}
+    cpu: dict[tuple[str, str], list[float]] = {}
+    for rep in range(args.repeat):
+        for step in steps:
+            order = ["bale", "dvc"] if rep % 2 == 0 else ["dvc", "bale"]
+            for tool in order:
+                p = rb.run(argv(tool, step), root)
+                times.setdefault((step, tool), []).append(p.seconds)
+                cpu.setdefault((step, tool), []).append(p.cpu)
+        rb.log(f"repetition {rep + 1}/{args.repeat} done")
     print(
         f"\n{args.files} plots of {args.rows} rows, {args.commits} commits, "
-        f"{args.repeat} repetitions, medians:"
+        f"{args.repeat} repetitions, medians; wall clock:"
     )
     rows = rb.paired_table(list(steps), times)
-    samples = {"times": [[*k, v] for k, v in times.items()]}
-    history.record("plots.py", args, started, ["step", "bale", "dvc", "dvc/bale"], rows, samples)
+    print("CPU time (user + system):")
+    cpu_rows = rb.paired_table(list(steps), cpu)
+    samples = {
+        "times": [[*k, v] for k, v in times.items()],
+        "cpu": [[*k, v] for k, v in cpu.items()],
+    }
+    table = [[*r, *c[1:]] for r, c in zip(rows, cpu_rows, strict=True)]
+    header = ["step", "bale", "dvc", "dvc/bale", "bale cpu", "dvc cpu", "dvc/bale cpu"]
+    history.record("plots.py", args, started, header, table, samples)
     if not args.keep:
         shutil.rmtree(WORK, ignore_errors=True)
     return 0
