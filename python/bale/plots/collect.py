@@ -5,10 +5,12 @@ read, parsed as dvc parses them (``dvc/repo/plots/__init__.py``)."""
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import posixpath
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -50,6 +52,22 @@ class CorruptPlotFileError(BaleError):
         kind = self._KINDS.get(ext, "YAML")
         self.json_type = f"{kind}FileCorruptedError"
         self.json_msg = f"unable to read: '{path}', {kind} file structure is corrupted"
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Python's cycle collector paused while plots are read and rendered:
+    they are millions of small dicts, none in a cycle, and each of the
+    collector's passes over the oldest generation walks all of them (a
+    third of ``plots diff``'s CPU time on 10 revisions of 200,000 rows).
+    What is freed is freed by reference counts, as it would be anyway."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @dataclass
