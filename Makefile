@@ -3,7 +3,7 @@ PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: help sysdeps dev demo test test-rust test-python lint bench bench-sync bench-chunks bench-pipelines bench-experiments bench-share bench-history bench-data-status clean
+.PHONY: help sysdeps dev demo test test-rust test-python lint bench bench-sync bench-chunks bench-pipelines bench-experiments bench-share bench-history bench-data-status bench-plots clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ bench-history: dev ## metrics show -A / -a -T over 200 commits vs dvc (issue 24)
 
 bench-data-status: dev ## data status on W1 (100k files) vs dvc (issue 24); DS_ARGS="--scale 0.1 --repeat 2" for a quick run
 	$(PYTHON) benches/data_status.py $(DS_ARGS)
+
+bench-plots: dev ## plots show/diff, 20 plots of 10k rows over 10 commits, vs dvc (issue 24); PLOTS_ARGS="--rows 1000 --repeat 2" for a quick run
+	$(PYTHON) benches/plots.py $(PLOTS_ARGS)
 
 bench-share: dev ## get/import/update, api.read, fsspec, streaming from S3 vs dvc (issue 22); SHARE_ARGS="--scale 0.01 --repeat 1" for a quick run
 	$(PYTHON) benches/share.py $(SHARE_ARGS)

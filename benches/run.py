@@ -127,6 +127,9 @@ class Proc:
     seconds: float
     maxrss_kib: int
     stdout: str
+    #: user + system CPU seconds of the process and its children (wait4's
+    #: rusage): on a loaded machine, steadier than the wall clock
+    cpu: float = 0.0
 
 
 GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
@@ -177,7 +180,7 @@ def run(
     if check and p.returncode != 0:
         tail = "\n".join((stderr.strip() or stdout.strip()).splitlines()[-8:])
         raise StepFailed(f"`{' '.join(map(str, cmd))}` exited {p.returncode}: {tail}")
-    return Proc(t1 - t0, maxrss, stdout)
+    return Proc(t1 - t0, maxrss, stdout, ru.ru_utime + ru.ru_stime)
 
 
 def sh(cmd: list[str], cwd: Path | None = None) -> None:

@@ -259,3 +259,67 @@ def test_a_malformed_plot_is_one_error_line_naming_dvcyaml(sh: Sh, dvc_repo: Pat
         doc = json.loads(tool("plots", "show", "--json", cwd=dvc_repo).stdout)
         assert [e["rev"] for e in doc["errors"]] == ["workspace"]
         assert "data" not in doc
+
+
+# Outputs dvc caches, read at past revisions from the cache (not git): a
+# stage's plots directory, a stage output a top-level plot names, and a
+# file added with `dvc add`.
+GEN_CACHED = (
+    "import os\n"
+    "v = int(open('v.txt').read())\n"
+    "os.makedirs('cdir', exist_ok=True)\n"
+    "open('cdir/a.csv', 'w').write(f'x,y\\n1,{v}\\n2,{v + 1}\\n')\n"
+    "open('cdir/b.json', 'w').write(f'[{{\"x\": 1, \"y\": {v * 2}}}]')\n"
+    "open('top.csv', 'w').write(f'x,y\\n1,{v * 4}\\n')\n"
+)
+CACHED_DVCYAML = (
+    "stages:\n"
+    "  gen:\n"
+    "    cmd: python gen.py\n"
+    "    deps: [gen.py, v.txt]\n"
+    "    outs: [top.csv]\n"
+    "    plots:\n"
+    "      - cdir:\n"
+    "          x: x\n"
+    "          y: y\n"
+    "plots:\n"
+    "  - top.csv:\n"
+    "      x: x\n"
+    "  - added.csv\n"
+)
+
+
+def test_cached_outputs_are_plotted_from_the_cache_at_a_revision(
+    sh: Sh, dvc_template: Path, tmp_path: Path
+) -> None:
+    root = copy_repo(dvc_template, tmp_path / "cached" / "repo")
+    _write(root, {"gen.py": GEN_CACHED, "dvc.yaml": CACHED_DVCYAML})
+    for v in (1, 2):
+        _write(root, {"v.txt": f"{v}\n", "added.csv": f"step,n\n0,{v}\n1,{v * 5}\n"})
+        sh.dvc("repro", "-q", cwd=root)
+        sh.dvc("add", "-q", "added.csv", cwd=root)
+        sh.git("add", "-A", cwd=root)
+        sh.git("commit", "-qm", f"v{v}", cwd=root)
+    steps: list[Step] = [
+        ("plots", "diff", "HEAD~1", "HEAD", "--json"),
+        ("plots", "diff", "HEAD~1", "--json"),
+        ("plots", "diff", "HEAD~1", "HEAD", "--targets", "cdir", "--json"),
+        # the workspace's outputs deleted: read from the cache too
+        "rm -rf cdir top.csv added.csv",
+        ("plots", "show", "--json"),
+    ]
+    results, _d, _b = _both(sh, root, tmp_path / "with", steps)
+    first = results[0][0].json()["data"]
+    assert {"cdir/a.csv", "cdir/b.json", "top.csv", "added.csv"} <= set(first)
+    assert first["top.csv"][0]["revisions"] == ["HEAD~1", "HEAD"]
+    assert {"cdir/a.csv", "top.csv", "added.csv"} <= set(results[-1][0].json()["data"])
+    # Without the cache, dvc names the files it could not read and leaves
+    # out the directory it cannot list (in fresh copies: dvc keeps listings
+    # of directories it has read in its site cache, and would use them).
+    steps += ["rm -rf .dvc/cache", ("plots", "diff", "HEAD~1", "HEAD", "--json")]
+    more, _d, _b = _both(sh, root, tmp_path / "without", steps[-2:])
+    assert {e["source"] for e in more[-1][0].json()["errors"]} == {"top.csv", "added.csv"}
+    for step, (dr, br) in zip(steps, results + more, strict=True):
+        assert (dr.rc, br.rc) == (0, 0), (step, dr.err, br.err)
+        if not isinstance(step, str):
+            assert br.json() == dr.json(), step

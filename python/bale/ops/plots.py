@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ from bale.plots import collect
 from bale.plots.render import Rendered, match_renderers
 
 if TYPE_CHECKING:
-    from bale.pipeline.dvcyaml import PipelineFile
+    from bale.metafiles.dvcfile import Out
     from bale.repo import Repo
 
 WORKSPACE = "workspace"
@@ -42,43 +43,130 @@ class _Names:
         return revision._rel(self.root, Path(os.path.normpath(self.cwd / name)))
 
 
-def _cached_plots(
-    repo: Repo, names: _Names, pipes: Sequence[PipelineFile]
-) -> dict[str, tuple[str, str, str]]:
-    """Cached stage plots outputs -> where their ``dvc.lock`` records them
-    (its path repository-relative, as :mod:`bale.pipeline.revision` reads it)."""
-    return {
-        names.shown(s.abspath(o.path)): (revision._rel(repo.root, s.lock_path), s.name, o.path)
-        for f in pipes
-        for s in f.stages
-        for o in s.outs
-        if o.kind == "plots" and o.cache
-    }
+def _workspace_tree(repo: Repo, names: _Names, outputs: _Outputs) -> collect.Tree:
+    """The files on disk, and those of tracked outputs missing from it (dvc
+    reads those from the cache)."""
 
-
-def _workspace_tree(names: _Names) -> collect.Tree:
     def under(path: str) -> list[str]:
         top = names.cwd / path
-        if not top.is_dir():
-            return []
-        return sorted(names.shown(Path(d) / n) for d, _s, files in os.walk(top) for n in files)
+        found = {names.shown(Path(d) / n) for d, _s, files in os.walk(top) for n in files}
+        if not top.exists():
+            found.update(names.shown(repo.root / f) for f in outputs.under(names.repo(path)))
+        return sorted(found)
 
-    return collect.Tree(under, lambda p: (names.cwd / p).exists())
+    def exists(path: str) -> bool:
+        return (names.cwd / path).exists() or outputs.has(names.repo(path))
+
+    def unlisted(path: str) -> bool:
+        return not (names.cwd / path).exists() and outputs.unlisted(names.repo(path))
+
+    return collect.Tree(under, exists, unlisted)
 
 
-def _git_tree(repo: Repo, names: _Names, commit: str) -> collect.Tree:
+class _Outputs:
+    """A revision's outputs that DVC tracks (stage outputs its ``dvc.lock``
+    files record, ``.dvc`` files' outputs), by repository-relative path:
+    their files are read from the local cache, as dvc's file system at a
+    revision reads them. A directory's manifest is read only when a path
+    under it is asked for."""
+
+    def __init__(self, repo: Repo, tracked: Callable[[], Sequence[index.Tracked]]) -> None:
+        self.repo = repo
+        self._tracked = tracked
+        self._files: dict[str, dict[str, tuple[str, str]]] = {}
+
+    @cached_property
+    def outs(self) -> dict[str, Out]:
+        """Output path -> its output; found when first asked for (in the
+        workspace, only for a plot file that is not on disk)."""
+        return {t.rel(self.repo): t.out for t in self._tracked() if t.out.oid}
+
+    def has(self, path: str) -> bool:
+        """Whether ``path`` is an output, or a file or directory inside one."""
+        return path in self.outs or bool(self.under(path))
+
+    def _files_of(self, out_rel: str) -> dict[str, tuple[str, str]]:
+        """The files of an output: repository-relative path -> (algo, oid);
+        none for a directory whose manifest the cache lacks."""
+        if out_rel not in self._files:
+            out = self.outs[out_rel]
+            assert out.oid is not None
+            found: dict[str, tuple[str, str]] = {}
+            if not out.is_dir:
+                found[out_rel] = (out.algo, out.oid)
+            else:
+                try:
+                    entries = self.repo.workspace.manifest(out.algo, out.oid)
+                except (BaleError, OSError):
+                    entries = []
+                for rel, oid, _size, _x in entries:
+                    found[f"{out_rel}/{rel}"] = (out.algo, oid)
+            self._files[out_rel] = found
+        return self._files[out_rel]
+
+    def under(self, path: str) -> list[str]:
+        """The files of the outputs at or under the directory ``path``."""
+        top = path.rstrip("/") + "/"
+        found: list[str] = []
+        for rel in self.outs:
+            if rel == path or rel.startswith(top) or top.startswith(rel + "/"):
+                found.extend(f for f in self._files_of(rel) if f.startswith(top))
+        return found
+
+    def unlisted(self, path: str) -> bool:
+        """Whether ``path`` is a directory output whose manifest the cache lacks."""
+        out = self.outs.get(path)
+        return out is not None and out.is_dir and not self._files_of(path)
+
+    def read(self, path: str) -> bytes | _Unavailable | None:
+        """The content of the file ``path`` inside an output, from the cache
+        (:data:`UNAVAILABLE` if the cache lacks it); None outside outputs."""
+        for rel in self.outs:
+            if path == rel or path.startswith(rel + "/"):
+                where = self._files_of(rel).get(path)
+                if where is None:
+                    return None if self._files_of(rel) else UNAVAILABLE
+                try:
+                    return self.repo.workspace.object_path(*where).read_bytes()
+                except OSError:
+                    return UNAVAILABLE
+        return None
+
+
+class _Unavailable:
+    """A tracked file that the cache does not hold."""
+
+
+UNAVAILABLE = _Unavailable()
+
+
+def _git_tree(repo: Repo, names: _Names, commit: str, outputs: _Outputs) -> collect.Tree:
     files = collect.tree_of(revision.tree_at(repo, commit))
 
     def under(path: str) -> list[str]:
-        return [names.shown(repo.root / f) for f in files.under(names.repo(path))]
+        rel = names.repo(path)
+        found = sorted({*files.under(rel), *outputs.under(rel)})
+        return [names.shown(repo.root / f) for f in found]
 
-    return collect.Tree(under, lambda p: files.exists(names.repo(p)))
+    def exists(path: str) -> bool:
+        rel = names.repo(path)
+        return files.exists(rel) or outputs.has(rel)
+
+    def unlisted(path: str) -> bool:
+        rel = names.repo(path)
+        return not files.exists(rel) and outputs.unlisted(rel)
+
+    return collect.Tree(under, exists, unlisted)
 
 
 def _read(
-    rev: collect.Revision, names: _Names, wanted: list[str], blobs: dict[str, bytes | None]
+    rev: collect.Revision,
+    names: _Names,
+    wanted: list[str],
+    blobs: dict[str, bytes | _Unavailable | None],
 ) -> None:
-    """Parses each data file's bytes (None: missing) into ``rev``."""
+    """Parses each data file's bytes (None: missing; :data:`UNAVAILABLE`:
+    tracked, not in the cache) into ``rev``."""
     for name in wanted:
         data = blobs.get(name)
         try:
@@ -86,9 +174,10 @@ def _read(
         except collect.PlotFileTypeError as e:
             rev.errors[name] = {"type": e.json_type, "msg": e.json_msg}
             continue
-        if data is None:
+        if data is None or isinstance(data, _Unavailable):
             # dvc's FileNotFoundError (naming the path in the repository), as --json encodes it
-            msg = f"[Errno 2] No such file or directory: '{names.repo(name)}'"
+            why = "No such file or directory" if data is None else "No storage files available"
+            msg = f"[Errno 2] {why}: '{names.repo(name)}'"
             rev.errors[name] = {"type": "FileNotFoundError", "msg": msg}
             continue
         header = rev.source_props.get(name, {}).get("header", True)
@@ -107,8 +196,6 @@ def _revision(
     props: dict[str, Any],
 ) -> collect.Revision:
     """One revision's plots (``commit`` None: the workspace)."""
-    from bale.pipeline.lockfile import loads_lock
-
     rev = collect.Revision(name)
     names = _Names(repo.root, Path.cwd())
     pipes = index.load(repo) if commit is None else index.load_at(repo, commit, name)
@@ -120,35 +207,38 @@ def _revision(
 
         walk = WalkOrder(repo.root)
         files.sort(key=lambda f: walk.key(f.path))
-    tree = _workspace_tree(names) if commit is None else _git_tree(repo, names, commit)
+    if commit is None:
+        outputs = _Outputs(repo, lambda: index.collect(repo, stages=False) + pipes.outputs())
+        tree = _workspace_tree(repo, names, outputs)
+    else:
+        outputs = _Outputs(repo, lambda: index.collect_at(repo, commit, name, pipes))
+        tree = _git_tree(repo, names, commit, outputs)
     rev.definitions = collect.definitions(files, names.shown, tree, targets, props)
     if not rev.definitions:
         return rev
     wanted = collect.needed_sources(rev.definitions)
     outs = collect.stage_plot_props(files, names.shown)
     rev.source_props = {n: outs.get(n, {}) | props for n in wanted}
-    cached = _cached_plots(repo, names, files)
-    blobs: dict[str, bytes | None] = {}
+    blobs: dict[str, bytes | _Unavailable | None] = {}
     if commit is None:
         for n in wanted:
             try:
                 blobs[n] = (names.cwd / n).read_bytes()
             except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-                blobs[n] = revision._workspace_cached(repo, cached[n]) if n in cached else None
+                # not on disk: a file of an output, from the cache
+                blobs[n] = outputs.read(names.repo(n))
     else:
         prefix = scm.subdir(repo.root)
 
         def at(repo_rel: str) -> str:
             return repo_rel if prefix == "." else f"{prefix}/{repo_rel}"
 
-        locks = sorted({cached[n][0] for n in wanted if n in cached})
-        specs = [(commit, at(names.repo(n))) for n in wanted] + [(commit, at(k)) for k in locks]
-        read = scm.read_paths_at(repo.root, specs)
+        read = scm.read_paths_at(repo.root, [(commit, at(names.repo(n))) for n in wanted])
         for n in wanted:
             blobs[n] = read[(commit, at(names.repo(n)))]
-            if blobs[n] is None and n in cached:
-                lock = read[(commit, at(cached[n][0]))]
-                blobs[n] = revision._from_cache(repo, cached[n], lock, loads_lock)
+            if blobs[n] is None:
+                # not in git: a file of an output, from the cache
+                blobs[n] = outputs.read(names.repo(n))
     _read(rev, names, wanted, blobs)
     return rev
 

@@ -14,6 +14,8 @@ import base64
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cache
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from bale.console import warn
@@ -71,21 +73,24 @@ def _file_field(*axes: dict[str, Any] | None) -> Iterator[tuple[str, str]]:
 
 def _is_datapoints(lst: list[Any]) -> bool:
     """Whether every item is a mapping with the first one's keys."""
-    if not lst or not all(isinstance(item, dict) for item in lst):
+    if not lst or not all(map(isinstance, lst, repeat(dict))):
         return False
-    return set(lst[0]) == {k for item in lst for k in item}
+    return set(lst[0]) == set().union(*lst)
 
 
 def datapoints(content: Any) -> list[dict[str, Any]]:
     """dvc's ``get_datapoints``: the lists of records in ``content``,
-    merged by position."""
+    merged by position. With one such list, that very list (its records
+    are not copied: callers copy before they change one)."""
+    found = [lst for lst in _lists(content) if _is_datapoints(lst)]
+    if len(found) == 1:
+        return found[0]
     result: list[dict[str, Any]] = []
-    for lst in _lists(content):
-        if _is_datapoints(lst):
-            for i, point in enumerate(lst):
-                if len(result) <= i:
-                    result.append({})
-                result[i].update(point)
+    for lst in found:
+        for i, point in enumerate(lst):
+            if len(result) <= i:
+                result.append({})
+            result[i].update(point)
     return result
 
 
@@ -166,7 +171,13 @@ class VegaConverter:
         props["x_label"] = _label(props, "x")
         return {f: datapoints(c) for f, c in self.data.items()}, props
 
-    def flat_datapoints(self, rev: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    def flat_datapoints(
+        self, rev: str, drop: bool | None = False
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The datapoints of revision ``rev``, and the renderer's properties.
+        With ``drop``, without the ``filename`` and ``field`` that
+        dvc-render removes again from a plot of one y source whose template
+        has optional anchors (None: when this revision has one y source)."""
         by_file, props = self.convert()
         update: dict[str, Any] = {}
         xs = _axis(props, "x", by_file)
@@ -188,29 +199,54 @@ class VegaConverter:
             return file[prefix:].strip("/\\")
 
         update["anchors_y_definitions"] = [{FILENAME: short(f), FIELD: n} for f, n in ys]
+        if drop is None:
+            drop = len(ys) <= 1
         points: list[dict[str, Any]] = []
         for i, (y_file, y_field) in enumerate(ys):
             if len(xs) > 1:
                 x_file, x_field = xs[i]
-            these = [dict(d) for d in by_file.get(y_file, [])]
+            rows = by_file.get(y_file, [])
+            const = {REVISION: rev, FILENAME: short(y_file), FIELD: y_field}
+            if drop:
+                del const[FILENAME], const[FIELD]
+                if not _SOURCE_KEYS.isdisjoint(set().union(*rows)):
+                    raise _OwnSourceKeys
+            x_name = _INFERRED_X if many_x else x_field
+            by_index = x_field == INDEX and x_file is None
+            same_x = x_file == y_file and x_name == x_field
+            if update["y"] != _INFERRED_Y and (by_index or same_x):
+                # The common cases, one dict display a datapoint: the position
+                # as x, or x from the same records (copying it changes nothing).
+                if by_index:
+                    points.extend({**d, INDEX: n, **const} for n, d in enumerate(rows))
+                else:
+                    points.extend(map(const.__ror__, rows))  # d | const, each
+                continue
+            these = [dict(d) for d in rows]
             if update["y"] == _INFERRED_Y:
                 _copy_field(these, _INFERRED_Y, these, y_field)
-            if x_field == INDEX and x_file is None:
+            if by_index:
                 for n, d in enumerate(these):
                     d[INDEX] = n
-            elif not _copy_field(
-                these, _INFERRED_X if many_x else x_field, by_file.get(x_file or "", []), x_field
-            ):
+            elif not _copy_field(these, x_name, by_file.get(x_file or "", []), x_field):
                 raise PlotDataError(
                     f"Cannot join '{x_field}' from '{x_file}' and "
                     f"'{y_field}' from '{y_file}'. They have to have same length."
                 )
             for d in these:
-                d.update({REVISION: rev, FILENAME: short(y_file), FIELD: y_field})
+                d.update(const)
             points.extend(these)
         if not points:
             return [], {}
         return points, props | update
+
+
+_SOURCE_KEYS = frozenset({FILENAME, FIELD})
+
+
+class _OwnSourceKeys(Exception):
+    """Records with a field named as dvc-render's ``filename`` or ``field``:
+    built as dvc builds them, for dvc-render to remove."""
 
 
 def _copy_field(
@@ -325,6 +361,7 @@ def match_renderers(
         def_errors: dict[str, BaseException] = {}
         is_image = False
         renderer_id = pid
+        drop: bool | None = None if _sheds_sources(group[0][1], props) else False
         for r, inner, definition in group:
             sources = data_sources(inner, definition)
             data = {s: r.sources[s] for s in sources if r.sources.get(s)}
@@ -339,7 +376,16 @@ def match_renderers(
                 if s in r.errors:
                     src_errors.setdefault(r.name, {})[s] = r.errors[s]
             try:
-                dps, rev_props = converter.flat_datapoints(r.name)
+                if isinstance(converter, VegaConverter):
+                    try:
+                        dps, rev_props = converter.flat_datapoints(r.name, drop)
+                    except _OwnSourceKeys:
+                        # built as dvc builds them; dvc-render then removes
+                        # them from every revision's datapoints
+                        drop = False
+                        dps, rev_props = converter.flat_datapoints(r.name)
+                else:
+                    dps, rev_props = converter.flat_datapoints(r.name)
             except PlotDataError as e:
                 warn(f"In {r.name!r}, {str(e).lower()}")
                 def_errors[r.name] = e
@@ -348,13 +394,48 @@ def match_renderers(
                 with_points.append(r.name)
             if not first_props and rev_props:
                 first_props = rev_props
+                if drop is None:  # decided by the first revision with datapoints, as dvc-render
+                    drop = len(first_props.get("anchors_y_definitions", [])) <= 1
             points.extend(dps)
         first_props.setdefault("title", renderer_id)
         if with_points:
             first_props["revs_with_datapoints"] = with_points
-        cls = ImageRenderer if is_image else VegaRenderer
+        cls = ImageRenderer if is_image else _shaped_vega() if drop else VegaRenderer
         rendered.append(Rendered(cls(points, renderer_id, **first_props), src_errors, def_errors))
     return rendered
+
+
+def _sheds_sources(plot: str, props: dict[str, Any]) -> bool:
+    """Whether dvc-render removes ``filename`` and ``field`` from the
+    datapoints of a plot with one y source: its template has optional
+    anchors. Those are then never added (millions of dicts, two keys
+    each); False for an image, or a template that cannot be read (the
+    renderer says why, as before)."""
+    from dvc_render import ImageRenderer
+    from dvc_render.exceptions import DvcRenderError
+    from dvc_render.vega import OPTIONAL_ANCHORS
+    from dvc_render.vega_templates import get_template
+
+    if ImageRenderer.matches(plot, None):
+        return False
+    try:
+        template = get_template(props.get("template"), props.get("template_dir"))
+    except (DvcRenderError, OSError, ValueError):
+        return False
+    return any(template.has_anchor(a) for a in OPTIONAL_ANCHORS)
+
+
+@cache
+def _shaped_vega() -> type[Renderer]:
+    """dvc-render's VegaRenderer over datapoints already without the
+    ``filename`` and ``field`` it would remove (see :func:`_sheds_sources`)."""
+    from dvc_render import VegaRenderer
+
+    class ShapedVegaRenderer(VegaRenderer):  # type: ignore[misc]  # dvc-render is untyped
+        def _update_datapoints(self, varied_keys: list[str] | None = None) -> None:
+            pass
+
+    return ShapedVegaRenderer
 
 
 def to_json(renderer: Renderer, split: bool = False) -> list[dict[str, Any]]:

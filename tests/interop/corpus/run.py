@@ -82,6 +82,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("status -c --json", "ws"),
     ("data status --json", "ws"),
     ("ls --json .", "ws"),
+    ("plots show --json", "ws"),
+    ("plots diff --json {prev}", "each"),
 )
 
 # Which item of issue 20 (and so which helper) owns a command's differences.
@@ -97,6 +99,7 @@ OWNERS = (
     ("exp", "#20.1 exp show"),
     ("remote list", "#20.6 remote list"),
     ("data status", "#24 data status"),
+    ("plots", "#24 plots"),
     ("ls", "bale lacks the command (a later issue)"),
 )
 
