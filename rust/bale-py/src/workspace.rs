@@ -784,12 +784,6 @@ pub fn hash_file(py: Python<'_>, path: PathBuf, algo: &str) -> PyResult<(String,
     Ok((h.oid.to_string(), h.size))
 }
 
-/// Why `path` is not tracked (ignored, `.git`, a sub-repository), or `None`.
-#[pyfunction]
-pub fn ignored_reason(py: Python<'_>, repo_root: PathBuf, path: PathBuf) -> PyResult<Option<String>> {
-    bale_index::ignore::ignored_reason(&repo_root, &path).py_err(py)
-}
-
 /// Every `.dvc`, `dvc.yaml` and `dvc.lock` file under the repository root.
 #[pyfunction]
 pub fn find_metafiles(py: Python<'_>, repo_root: PathBuf) -> PyResult<Vec<PathBuf>> {
