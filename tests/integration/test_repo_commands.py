@@ -559,6 +559,29 @@ def test_data_status_reports_what_dvc_data_status_reports(tmp_path: Path, run: R
     assert "        added: d/c\n" in b and "        deleted: h\n" in b
 
 
+def test_data_status_names_the_files_the_cache_lacks_when_it_lists_the_cache(
+    tmp_path: Path, run: Run
+) -> None:
+    # enough files that the engine lists the cache instead of a stat each
+    # (Odb::presence: about one question per 160 bytes of fan-out
+    # directories, 4 KiB each), as dvc reports them
+    root = make_repo(tmp_path, "--hash", "md5")
+    write_tree(root, {f"d/{i:04}": f"{i}\n" for i in range(7500)})
+    run("bale", "add", "-q", "d", cwd=root)
+    run("git", "add", "-A", cwd=root)
+    run("git", "commit", "-qm", "d", cwd=root)
+    twin = tmp_path / "twin"
+    shutil.copytree(root, twin, symlinks=True)
+    for r in (root, twin):
+        for i in (7, 500, 7499):
+            oid = hashlib.md5(f"{i}\n".encode()).hexdigest()
+            (r / ".dvc/cache/files/md5" / oid[:2] / oid[2:]).unlink()
+    b = json.loads(run("bale", "data", "status", "--granular", "--json", cwd=root).stdout)
+    d = json.loads(run("dvc", "data", "status", "--granular", "--json", cwd=twin).stdout)
+    assert b["not_in_cache"] == ["d/0007", "d/0500", "d/7499"]
+    assert sorted(d["not_in_cache"]) == b["not_in_cache"]
+
+
 def test_data_status_with_nothing_changed_says_so_as_dvc(tmp_path: Path, run: Run) -> None:
     root = make_repo(tmp_path, "--hash", "md5")
     # before the first commit (init staged its files: git has changes)
