@@ -137,7 +137,8 @@ def register(commands: Commands) -> None:
         "check-ignore",
         cmd_check_ignore,
         "Check whether files or directories are excluded by .dvcignore. "
-        "Exits 0 when some target is, 1 when none is.",
+        "Exits 0 when some target is (with --details: when some pattern matched one, "
+        "a !pattern too), 1 otherwise.",
     )
     p.add_argument(
         "-d",
