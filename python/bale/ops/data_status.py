@@ -211,17 +211,15 @@ def data_status(
 
 def _absent(repo: Repo, side: Side) -> list[str]:
     """The paths of ``side`` whose object the cache lacks: one call into the
-    engine per algorithm, which looks in parallel without the GIL (a granular
-    status of a large directory asks for its every file)."""
-    by_algo: dict[str, dict[str, list[str]]] = {}
-    for path, (algo, oid) in side.items():
-        by_algo.setdefault(algo, {}).setdefault(oid, []).append(path)
-    return [
-        path
-        for algo, paths in by_algo.items()
-        for oid in repo.workspace.absent(algo, list(paths))
-        for path in paths[oid]
-    ]
+    engine per algorithm, which looks in parallel without the GIL, or lists
+    the cache once (a granular status of a large directory asks for its
+    every file)."""
+    out: list[str] = []
+    for algo in {a for a, _ in side.values()}:
+        gone = set(repo.workspace.absent(algo, [o for a, o in side.values() if a == algo]))
+        if gone:
+            out += [p for p, (a, o) in side.items() if a == algo and o in gone]
+    return out
 
 
 def _not_in_remote(
