@@ -3,7 +3,7 @@
 from collections.abc import Callable, Sequence
 from os import PathLike
 from pathlib import Path
-from typing import final
+from typing import Literal, final
 
 __version__: str
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "CheckoutResult",
     "FetchPlan",
     "GcResult",
+    "IgnoreCheck",
     "Landing",
     "ObjectReader",
     "PackPush",
@@ -27,6 +28,7 @@ __all__ = [
     "Transferred",
     "Workspace",
     "__version__",
+    "check_ignore",
     "check_index_copies",
     "check_oid",
     "check_pack_index",
@@ -276,6 +278,27 @@ class GcResult:
     def chunk_bytes(self) -> int: ...
 
 @final
+class IgnoreCheck:
+    """Whether a path is ignored, and the rule that decided (dvc check-ignore)."""
+
+    @property
+    def ignored(self) -> bool: ...
+    @property
+    def kind(self) -> Literal["dvcignore", "default", "subrepo", "bale-temp"] | None:
+        """None when no rule matched the path."""
+    @property
+    def file(self) -> str | None:
+        """The ``.dvcignore`` holding the pattern, relative to the root."""
+    @property
+    def line(self) -> int:
+        """The pattern's line, from 1; 0 for a rule that is no line."""
+    @property
+    def pattern(self) -> str | None:
+        """The pattern as written; a sub-repository's or temp file's name."""
+    @property
+    def negated(self) -> bool: ...
+
+@final
 class Workspace:
     def __new__(
         cls,
@@ -518,6 +541,7 @@ def check_pack_index(path: _Path, pack: str) -> None: ...
 def check_index_copies(index_dir: _Path) -> list[str]: ...
 def failpoint(name: str) -> None: ...
 def hash_file(path: _Path, algo: str) -> tuple[str, int]: ...
+def check_ignore(repo_root: _Path, path: _Path) -> IgnoreCheck: ...
 def ignored_reason(repo_root: _Path, path: _Path) -> str | None: ...
 def remote_temps(root: _Path) -> list[tuple[Path, int]]: ...
 def temp_path(dir: _Path) -> Path: ...

@@ -116,14 +116,105 @@ def test_check_ignore_reads_stdin_until_an_empty_line_as_dvc(tmp_path: Path, run
     assert outs[0] == outs[1] == ("sub/local\n", 0)
 
 
+#: Nested .dvcignore files, negations, directory patterns, ``**``, a
+#: sub-repository and a .dvcignore that an outer one ignores (so unread).
+DETAILS_SHAPE = {
+    ".dvcignore": (
+        "# top\n\n  *.tmp  \n!keep.tmp\nbuild/\n**/cache\n*.txt\n!d.txt/\nign/.dvcignore\n"
+    ),
+    "sub/.dvcignore": "/local\n!*.tmp\nlogs/\n!logs/keep\n",
+    "sub/deeper/.dvcignore": "!local\n*.bin\n!/keep.tmp/\n",
+    "ign/.dvcignore": "x\n",
+    "x.tmp": "",
+    "keep.tmp": "",
+    "y.md": "",
+    "sub/local": "",
+    "sub/a.tmp": "",
+    "sub/logs/keep": "",
+    "sub/deeper/local": "",
+    "sub/deeper/z.bin": "",
+    "sub/deeper/keep.tmp/f": "",
+    "build/x/g": "",
+    "a/b/cache/f": "",
+    "top/d.txt/g.bin": "",
+    "top/e.txt": "",
+    "inner/.dvc/config": "",
+    "inner/x": "",
+    "ign/x": "",
+    "sub/.hg": "",
+}
+
+DETAILS_TARGETS = (
+    "x.tmp", "keep.tmp", "y.md", "gone.txt", "sub", "sub/local", "sub/a.tmp", "sub/b.tmp",
+    "sub/logs", "sub/logs/keep", "sub/deeper", "sub/deeper/local", "sub/deeper/z.bin",
+    "sub/deeper/keep.tmp", "sub/deeper/keep.tmp/f", "build", "build/x/g", "a/b/cache",
+    "a/b/cache/f", "cache", "top/d.txt", "top/d.txt/g.bin", "top/e.txt", "inner", "inner/x",
+    "ign/x", "ign/.dvcignore", "sub/.hg", ".git", ".git/HEAD", ".dvc/config", "sub/../x.tmp",
+    "../x.tmp", ".",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [(), ("-d",), ("-d", "-n"), ("-d", "-a"), ("-d", "-a", "-n"), ("--details", "--non-matching")],
+)
+def test_check_ignore_details_name_the_deciding_line_as_dvc(
+    tmp_path: Path, run: Run, flags: tuple[str, ...]
+) -> None:
+    root, twin = twins(tmp_path, run)
+    for r in (root, twin):
+        write_tree(r, DETAILS_SHAPE)
+    same(run, ("check-ignore", *flags, *DETAILS_TARGETS), root, twin)
+    if flags == ("-d",):
+        # each alone, for its exit status: 0 for a negation too, with -d
+        for target in DETAILS_TARGETS:
+            same(run, ("check-ignore", *flags, target), root, twin)
+
+
+def test_check_ignore_details_from_a_subdirectory_and_stdin_as_dvc(
+    tmp_path: Path, run: Run
+) -> None:
+    root, twin = twins(tmp_path, run)
+    for r in (root, twin):
+        write_tree(r, DETAILS_SHAPE)
+    same(
+        run,
+        ("check-ignore", "-d", "-n", "local", "a.tmp", "deeper/z.bin", "../x.tmp"),
+        root / "sub",
+        twin / "sub",
+    )
+    given = "keep.tmp\nsub/local\ny.md\n\nx.tmp\n"
+    outs = []
+    for cmd, r in (([sys.executable, "-m", "bale"], root), (["dvc"], twin)):
+        p = _run([*cmd, "check-ignore", "-d", "-n", "--stdin"], r, ok=None, input=given)
+        outs.append((p.stdout, p.returncode))
+    assert outs[0] == outs[1]
+    assert outs[0] == (
+        ".dvcignore:4:!keep.tmp\tkeep.tmp\nsub/.dvcignore:1:/local\tsub/local\n::\ty.md\n",
+        0,
+    )
+
+
+def test_a_directory_holds_what_dvc_s_ignore_rules_leave_in_it(tmp_path: Path, run: Run) -> None:
+    # `*.txt` then `!d.txt/`: the directory is back, the files in it are not
+    # (a directory pattern decides no file, as in dvc and git)
+    root, twin = twins(tmp_path, run)
+    for r in (root, twin):
+        write_tree(r, {".dvcignore": "*.txt\n!d.txt/\n", "top/d.txt/g.bin": "g", "top/f.bin": "f"})
+    run("bale", "add", "top", cwd=root)
+    run("dvc", "add", "top", cwd=twin)
+    assert (root / "top.dvc").read_text() == (twin / "top.dvc").read_text()
+    assert "nfiles: 1\n" in (root / "top.dvc").read_text()
+
+
 def test_check_ignore_refuses_what_it_cannot_answer_in_one_line(tmp_path: Path, run: Run) -> None:
     root, _ = twins(tmp_path, run)
     for args, word in [
         ((), "name targets or give --stdin"),
         (("--stdin", "x"), "cannot go together"),
         (("-n", "x"), "-n needs --details"),
-        # bale's deliberate gap: see cmd_check_ignore
-        (("-d", "x"), "--details is not supported"),
+        (("-a", "x"), "-a needs --details"),
+        (("-d", "-q", "x"), "--details and --quiet cannot go together"),
     ]:
         err = run("bale", "check-ignore", *args, cwd=root, ok=False).stderr
         assert err.startswith("ERROR: check-ignore: ") and word in err
@@ -466,6 +557,29 @@ def test_data_status_reports_what_dvc_data_status_reports(tmp_path: Path, run: R
     d = run("dvc", "data", "status", "--granular", "--untracked-files", cwd=twin).stdout
     assert b == d.replace('"dvc ', '"bale ')
     assert "        added: d/c\n" in b and "        deleted: h\n" in b
+
+
+def test_data_status_names_the_files_the_cache_lacks_when_it_lists_the_cache(
+    tmp_path: Path, run: Run
+) -> None:
+    # enough files that the engine lists the cache instead of a stat each
+    # (Odb::presence: about one question per 160 bytes of fan-out
+    # directories, 4 KiB each), as dvc reports them
+    root = make_repo(tmp_path, "--hash", "md5")
+    write_tree(root, {f"d/{i:04}": f"{i}\n" for i in range(7500)})
+    run("bale", "add", "-q", "d", cwd=root)
+    run("git", "add", "-A", cwd=root)
+    run("git", "commit", "-qm", "d", cwd=root)
+    twin = tmp_path / "twin"
+    shutil.copytree(root, twin, symlinks=True)
+    for r in (root, twin):
+        for i in (7, 500, 7499):
+            oid = hashlib.md5(f"{i}\n".encode()).hexdigest()
+            (r / ".dvc/cache/files/md5" / oid[:2] / oid[2:]).unlink()
+    b = json.loads(run("bale", "data", "status", "--granular", "--json", cwd=root).stdout)
+    d = json.loads(run("dvc", "data", "status", "--granular", "--json", cwd=twin).stdout)
+    assert b["not_in_cache"] == ["d/0007", "d/0500", "d/7499"]
+    assert sorted(d["not_in_cache"]) == b["not_in_cache"]
 
 
 def test_data_status_with_nothing_changed_says_so_as_dvc(tmp_path: Path, run: Run) -> None:

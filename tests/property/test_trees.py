@@ -56,7 +56,7 @@ CONTENT = st.one_of(
     st.binary(max_size=64),
     st.sampled_from([b"x\r\n", b"line1\r\nline2\r\n", b"\x00\xff" * 40]),
 )
-IGNORES = ["*.tmp", "sub*/", "*.tmp\n!keep.tmp", "keep\n*.bin"]
+IGNORES = ["*.tmp", "sub*/", "*.tmp\n!keep.tmp", "keep\n*.bin", "*.tmp\n!keep.tmp/"]
 
 
 def _names(newlines: bool) -> st.SearchStrategy[str]:

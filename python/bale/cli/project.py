@@ -21,32 +21,37 @@ def cmd_root(args: argparse.Namespace) -> int:
 
 def cmd_check_ignore(args: argparse.Namespace) -> int:
     from bale.exceptions import TargetError
-    from bale.ops.check_ignore import ignored_reason
+    from bale.ops.check_ignore import check_ignore, details
 
     if not args.stdin and not args.targets:
         raise TargetError("check-ignore: name targets or give --stdin")
     if args.stdin and args.targets:
         raise TargetError("check-ignore: targets and --stdin cannot go together")
-    if args.non_matching or args.all:
+    if (args.non_matching or args.all) and not args.details:
         # dvc's rule: they only change what --details lists
         raise TargetError(f"check-ignore: {'-n' if args.non_matching else '-a'} needs --details")
-    if args.details:
-        # bale's matcher (in the engine) says whether a path is ignored, not
-        # by which line of which .dvcignore; a second matcher here, to name
-        # it, could disagree with the one that decides what bale tracks.
-        raise TargetError(
-            "check-ignore: --details is not supported by bale yet "
-            "(it cannot name the deciding .dvcignore line); run without it"
-        )
+    if args.details and args.quiet:
+        raise TargetError("check-ignore: --details and --quiet cannot go together")
     repo = open_repo()
-    matched = False
+    found = False
     for target in _stdin_lines() if args.stdin else args.targets:
-        if ignored_reason(repo, target) is not None:
-            matched = True
+        check = check_ignore(repo, target)
+        if args.details:
+            # dvc's exit status with -d: 0 when some rule matched a target,
+            # a negation (which re-includes it) too. One rule decides a path,
+            # so -a (dvc's "all", hidden) lists the same line.
+            rule = details(check)
+            if rule is not None:
+                found = True
+                print(f"{rule}\t{target}", flush=args.stdin)
+            elif args.non_matching:
+                print(f"::\t{target}", flush=args.stdin)
+        elif check.ignored:
+            found = True
             if not args.quiet:
                 print(target, flush=args.stdin)
     # dvc's exit status: 0 when some target is ignored, 1 when none is
-    return 0 if matched else 1
+    return 0 if found else 1
 
 
 def cmd_move(args: argparse.Namespace) -> int:
@@ -132,13 +137,15 @@ def register(commands: Commands) -> None:
         "check-ignore",
         cmd_check_ignore,
         "Check whether files or directories are excluded by .dvcignore. "
-        "Exits 0 when some target is, 1 when none is.",
+        "Exits 0 when some target is (with --details: when some pattern matched one, "
+        "a !pattern too), 1 otherwise.",
     )
     p.add_argument(
         "-d",
         "--details",
         action="store_true",
-        help="show the excluding pattern with each path (not supported by bale yet)",
+        help="show the deciding pattern before each path: <.dvcignore>:<line>:<pattern>, "
+        "a !pattern too (it re-includes the path)",
     )
     p.add_argument("-a", "--all", action="store_true", help=argparse.SUPPRESS)
     p.add_argument(

@@ -194,9 +194,7 @@ def data_status(
         if head is not None:
             head = {p: v for p, v in head.items() if _under(p, prefixes)}
     result.uncommitted, unchanged = _compare(recorded, current)
-    exists = repo.workspace.exists
-    missing = [p for p, (algo, oid) in recorded.items() if not exists(algo, oid)]
-    result.not_in_cache = sorted(missing, key=_order)
+    result.not_in_cache = sorted(_absent(repo, recorded), key=_order)
     if not_in_remote:
         result.not_in_remote = _not_in_remote(repo, outs, granular, remote, prefixes)
     if head is not None:
@@ -209,6 +207,19 @@ def data_status(
         result.git = {"is_empty": empty, "is_dirty": False}
         _git_state(repo, result, untracked_files, prefixes)
     return result
+
+
+def _absent(repo: Repo, side: Side) -> list[str]:
+    """The paths of ``side`` whose object the cache lacks: one call into the
+    engine per algorithm, which looks in parallel without the GIL, or lists
+    the cache once (a granular status of a large directory asks for its
+    every file)."""
+    out: list[str] = []
+    for algo in {a for a, _ in side.values()}:
+        gone = set(repo.workspace.absent(algo, [o for a, o in side.values() if a == algo]))
+        if gone:
+            out += [p for p, (a, o) in side.items() if a == algo and o in gone]
+    return out
 
 
 def _not_in_remote(

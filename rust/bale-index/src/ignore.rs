@@ -1,44 +1,115 @@
 //! `.dvcignore`: gitignore syntax, one file per directory if wanted, each
-//! relative to its own directory, deeper files overriding shallower ones.
+//! relative to its own directory, deeper files overriding shallower ones,
+//! after DVC's own four patterns (`.hg/`, `.git/`, `.git`, `.dvc/`).
+//!
+//! [`Rules`] holds the patterns that apply inside one directory and decides
+//! one path at a time ([`Rules::decide`]), naming the [`Pattern`] that
+//! decided; [`check`] decides a path below the repository root level by
+//! level, as `dvc check-ignore` does, and says which rule (a pattern, a
+//! sub-repository, a temp name of bale's) kept it out. The walk, `add`,
+//! `check-ignore` and the pipeline loaders all ask these two, so what
+//! `check-ignore -d` names is what bale skips.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bale_error::{Error, Result};
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
-use ignore::Match;
 
 pub const IGNORE_FILE: &str = ".dvcignore";
 
-/// Names DVC never descends into or tracks, whatever `.dvcignore` says.
-pub fn always_ignored(name: &str) -> bool {
-    matches!(name, ".git" | ".hg" | ".dvc")
+/// DVC's default patterns (dvc/ignore.py `DvcIgnoreFilter`), in its order,
+/// before any `.dvcignore` line: a later `!` line can re-include them, as
+/// in dvc. A file named `.hg` or `.dvc` is therefore tracked; `.git` is
+/// ignored as a file too (a work tree's or submodule's link).
+const BUILTIN: [&str; 4] = [".hg/", ".git/", ".git", ".dvc/"];
+
+/// Where a pattern was written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// One of DVC's default patterns.
+    Builtin,
+    /// Line `line` (from 1, blank and comment lines counted) of the
+    /// `.dvcignore` at `file`.
+    File { file: Arc<Path>, line: usize },
 }
 
-/// The ignore rules that apply inside one directory: the patterns of its own
-/// `.dvcignore` and of every ancestor's up to the repository root, in order,
-/// shallowest file first.
+/// One pattern line, with what `check-ignore -d` prints about it.
+#[derive(Clone, Debug)]
+pub struct Pattern {
+    /// The line as DVC keeps it: stripped of surrounding whitespace.
+    pub text: String,
+    pub origin: Origin,
+    /// `!pattern`: a match re-includes the path.
+    pub negated: bool,
+    /// `pattern/`: matches directories only (and, through them, nothing
+    /// below: a file is never decided by a directory pattern, as in dvc).
+    pub dir_only: bool,
+    /// None for a builtin, which matches on the name alone.
+    matcher: Option<Gitignore>,
+}
+
+impl Pattern {
+    fn builtin(text: &'static str) -> Pattern {
+        Pattern {
+            text: text.to_owned(),
+            origin: Origin::Builtin,
+            negated: false,
+            dir_only: text.ends_with('/'),
+            matcher: None,
+        }
+    }
+
+    /// Whether this pattern matches `path` at its own level (dvc's
+    /// `_find_matching_pattern`): pathspec's regex for a pattern also
+    /// matches everything below what it names, so the path or any ancestor
+    /// (as a directory) may match; a directory-only pattern never decides a
+    /// file.
+    fn matches(&self, path: &Path, is_dir: bool) -> bool {
+        if self.dir_only && !is_dir {
+            return false;
+        }
+        match &self.matcher {
+            Some(gi) => !gi.matched_path_or_any_parents(path, is_dir).is_none(),
+            None => path.file_name().is_some_and(|n| n == self.text.trim_end_matches('/')),
+        }
+    }
+}
+
+/// The ignore rules that apply inside one directory: DVC's defaults, then
+/// the patterns of every `.dvcignore` from the repository root down to this
+/// directory, in order, shallowest file first.
 ///
-/// DVC (pathspec) does not follow git here: each pattern is tried against the
-/// path *and its parents*, and the last pattern that matches decides. So
-/// `*.tmp` then `!keep.tmp` re-includes everything below a `keep.tmp/`
-/// directory, where git would still ignore `keep.tmp/a.tmp`. bale follows
-/// DVC, since the ids of directories depend on it.
-#[derive(Clone, Default)]
+/// As in DVC (pathspec), the last pattern that matches a path decides it,
+/// and a pattern matches a path when it matches the path or one of its
+/// ancestors. So `*.tmp` then `!keep.tmp` re-includes everything below a
+/// `keep.tmp/` directory, where git would still ignore `keep.tmp/a.tmp`;
+/// and `*.txt` then `!d.txt/` re-includes the directory `d.txt` but not the
+/// files in it (`*.txt` matches them through it, `!d.txt/` decides no file).
+/// bale follows DVC, since the ids of directories depend on it.
+#[derive(Clone)]
 pub struct Rules {
-    patterns: Vec<Arc<Gitignore>>,
+    patterns: Vec<Arc<Pattern>>,
+}
+
+impl Default for Rules {
+    fn default() -> Rules {
+        Rules { patterns: BUILTIN.iter().map(|t| Arc::new(Pattern::builtin(t))).collect() }
+    }
 }
 
 impl Rules {
-    /// Rules for the children of `dir`, given the rules of its parent.
+    /// Rules for the children of `dir`, given the rules of its parent. A
+    /// `.dvcignore` that the parent's rules ignore is not read (as dvc).
     pub fn enter(&self, dir: &Path) -> Result<Rules> {
         let file = dir.join(IGNORE_FILE);
-        if !file.is_file() {
+        if !file.is_file() || self.ignores(&file, false) {
             return Ok(self.clone());
         }
         let bad = |reason: String| Error::BadIgnoreFile { path: file.clone(), reason };
         let text = std::fs::read(&file).map_err(|e| bad(e.to_string()))?;
         let text = String::from_utf8(text).map_err(|_| bad("not UTF-8".into()))?;
+        let shared: Arc<Path> = Arc::from(file.as_path());
         let mut patterns = self.patterns.clone();
         for (n, line) in text.lines().enumerate() {
             let trimmed = line.trim();
@@ -46,22 +117,33 @@ impl Rules {
                 continue;
             }
             let mut builder = GitignoreBuilder::new(dir);
-            builder.add_line(Some(file.clone()), line).map_err(|e| bad(format!("line {}: {e}", n + 1)))?;
-            patterns.push(Arc::new(builder.build().map_err(|e| bad(format!("line {}: {e}", n + 1)))?));
+            builder.add_line(Some(file.clone()), trimmed).map_err(|e| bad(format!("line {}: {e}", n + 1)))?;
+            let gi = builder.build().map_err(|e| bad(format!("line {}: {e}", n + 1)))?;
+            if gi.is_empty() {
+                continue;
+            }
+            patterns.push(Arc::new(Pattern {
+                text: trimmed.to_owned(),
+                origin: Origin::File { file: shared.clone(), line: n + 1 },
+                negated: trimmed.starts_with('!'),
+                dir_only: trimmed.ends_with('/'),
+                matcher: Some(gi),
+            }));
         }
         Ok(Rules { patterns })
     }
 
-    /// Whether a path below the directory these rules were made for is ignored.
+    /// The pattern that decides a path below the directory these rules were
+    /// made for, at that path's own level: the last one that matches. The
+    /// path is ignored when it is not a negation.
+    pub fn decide(&self, path: &Path, is_dir: bool) -> Option<&Pattern> {
+        self.patterns.iter().rev().find(|p| p.matches(path, is_dir)).map(|p| &**p)
+    }
+
+    /// Whether a path below the directory these rules were made for is
+    /// ignored, its parents being kept.
     pub fn ignores(&self, path: &Path, is_dir: bool) -> bool {
-        for gi in self.patterns.iter().rev() {
-            match gi.matched_path_or_any_parents(path, is_dir) {
-                Match::Ignore(_) => return true,
-                Match::Whitelist(_) => return false,
-                Match::None => {}
-            }
-        }
-        false
+        self.decide(path, is_dir).is_some_and(|p| !p.negated)
     }
 }
 
@@ -85,12 +167,48 @@ pub fn rules_for(repo_root: &Path, dir: &Path) -> Result<Rules> {
     Ok(rules)
 }
 
-/// Why a path inside the repository is not tracked, if it is not: an always
-/// ignored name, a temp file of bale's, a `.dvcignore` rule on it or an
-/// ancestor, or a sub-repository.
-pub fn ignored_reason(repo_root: &Path, path: &Path) -> Result<Option<String>> {
+/// What decided a path, for `check-ignore -d`.
+#[derive(Clone, Debug)]
+pub enum Rule {
+    /// A pattern (DVC's default or a `.dvcignore` line).
+    Pattern(Pattern),
+    /// The directory of that name holds a repository of its own: dvc's
+    /// pattern `/<name>/`, reported as `in sub_repo:<name>`.
+    SubRepo(String),
+    /// A temp file of bale's (`.bale<pid>x<tag>.tmp`): bale's own rule,
+    /// which dvc does not have.
+    BaleTemp(String),
+}
+
+impl Rule {
+    /// Whether this rule keeps the path out (a negation lets it in).
+    pub fn ignores(&self) -> bool {
+        match self {
+            Rule::Pattern(p) => !p.negated,
+            Rule::SubRepo(_) | Rule::BaleTemp(_) => true,
+        }
+    }
+}
+
+/// The decision on one path, and the rule behind it.
+#[derive(Clone, Debug, Default)]
+pub struct Verdict {
+    pub ignored: bool,
+    /// As dvc's `check_ignore`: the rule that ignored an ancestor, else the
+    /// last one matching the path itself, a negation included; `None` when
+    /// nothing matched the path (a negation that re-included only an
+    /// ancestor is not reported).
+    pub rule: Option<Rule>,
+}
+
+/// Decides a path inside the repository (it need not exist) level by level
+/// from the root, as dvc's `DvcIgnorePatterns._ignore`: the first ancestor
+/// that is ignored decides; else the path's own level does. A path outside
+/// the repository, or the root itself, is never ignored. `is_dir` says
+/// whether the path itself is a directory.
+pub fn check(repo_root: &Path, path: &Path, is_dir: bool) -> Result<Verdict> {
     let Ok(rel) = path.strip_prefix(repo_root) else {
-        return Ok(None);
+        return Ok(Verdict::default());
     };
     let mut rules = Rules::default().enter(repo_root)?;
     let mut cur: PathBuf = repo_root.to_path_buf();
@@ -98,25 +216,44 @@ pub fn ignored_reason(repo_root: &Path, path: &Path) -> Result<Option<String>> {
     for (i, comp) in comps.iter().enumerate() {
         cur.push(comp);
         let name = comp.as_os_str().to_string_lossy();
-        if always_ignored(&name) {
-            return Ok(Some(format!("'{name}' is never tracked")));
-        }
-        if bale_odb::fs::temp_owner(&name).is_some() {
-            return Ok(Some(format!("'{name}' is a temp file of bale's, never data")));
-        }
         let last = i + 1 == comps.len();
-        let is_dir = !last || cur.is_dir();
-        if rules.ignores(&cur, is_dir) {
-            return Ok(Some(format!("it is ignored by {IGNORE_FILE}")));
+        let dir = !last || is_dir;
+        // dvc appends a sub-repository's pattern after the patterns of its
+        // parent's .dvcignore, so it is the last that matches at its level.
+        let rule = if dir && is_subrepo(&cur) {
+            Some(Rule::SubRepo(name.into_owned()))
+        } else if bale_odb::fs::temp_owner(&name).is_some() {
+            Some(Rule::BaleTemp(name.into_owned()))
+        } else {
+            rules.decide(&cur, dir).map(|p| Rule::Pattern(p.clone()))
+        };
+        let ignored = rule.as_ref().is_some_and(Rule::ignores);
+        if ignored || last {
+            return Ok(Verdict { ignored, rule });
         }
-        if is_dir && is_subrepo(&cur) {
-            return Ok(Some("it is inside another repository".to_owned()));
-        }
-        if !last {
-            rules = rules.enter(&cur)?;
-        }
+        rules = rules.enter(&cur)?;
     }
-    Ok(None)
+    Ok(Verdict::default())
+}
+
+/// Why a path inside the repository is not tracked, if it is not, in words
+/// for an error message (see [`check`]; the path's type is read from disk).
+pub fn ignored_reason(repo_root: &Path, path: &Path) -> Result<Option<String>> {
+    let verdict = check(repo_root, path, path.is_dir())?;
+    if !verdict.ignored {
+        return Ok(None);
+    }
+    Ok(verdict.rule.map(|rule| match rule {
+        Rule::Pattern(Pattern { origin: Origin::Builtin, text, .. }) => {
+            format!("'{}' is never tracked", text.trim_end_matches('/'))
+        }
+        Rule::Pattern(Pattern { origin: Origin::File { file, line }, text, .. }) => {
+            let file = file.strip_prefix(repo_root).unwrap_or(&file).to_path_buf();
+            format!("it is ignored by {}:{line}:{text}", file.display())
+        }
+        Rule::SubRepo(_) => "it is inside another repository".to_owned(),
+        Rule::BaleTemp(name) => format!("'{name}' is a temp file of bale's, never data"),
+    }))
 }
 
 #[cfg(test)]
@@ -146,5 +283,96 @@ mod tests {
         // bale's temp names, whatever the rules say.
         assert!(r("k/keep.tmp/.bale12x0x1f.tmp"));
         assert!(!r("data/sub/.bale12x0x1f.txt"));
+    }
+
+    /// What `check` reports, as `dvc check-ignore -d` prints it.
+    fn details(root: &Path, rel: &str) -> (bool, String) {
+        let path = root.join(rel);
+        let v = check(root, &path, path.is_dir()).unwrap();
+        let shown = match v.rule {
+            None => String::new(),
+            Some(Rule::Pattern(p)) => match p.origin {
+                Origin::Builtin => format!(":{}", p.text),
+                Origin::File { file, line } => {
+                    format!("{}:{line}:{}", file.strip_prefix(root).unwrap().display(), p.text)
+                }
+            },
+            Some(Rule::SubRepo(name)) => format!("in sub_repo:{name}"),
+            Some(Rule::BaleTemp(name)) => format!("temp:{name}"),
+        };
+        (v.ignored, shown)
+    }
+
+    #[test]
+    fn check_names_the_file_line_and_pattern_that_decided() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        fs::create_dir_all(root.join("sub/deeper")).unwrap();
+        fs::create_dir_all(root.join("build/x")).unwrap();
+        fs::write(root.join(".dvcignore"), "# comment\n\n  *.tmp  \n!keep.tmp\nbuild/\n").unwrap();
+        fs::write(root.join("sub/.dvcignore"), "/local\n").unwrap();
+        let t = |s: &str| s.to_owned();
+        assert_eq!(details(root, "x.tmp"), (true, t(".dvcignore:3:*.tmp")));
+        // a negation is reported, and does not ignore
+        assert_eq!(details(root, "keep.tmp"), (false, t(".dvcignore:4:!keep.tmp")));
+        assert_eq!(details(root, "sub/local"), (true, t("sub/.dvcignore:1:/local")));
+        assert_eq!(details(root, "sub/deeper/local"), (false, String::new()));
+        // an ignored ancestor decides, not the path's own level
+        assert_eq!(details(root, "build/x/g"), (true, t(".dvcignore:5:build/")));
+        assert_eq!(details(root, "y.txt"), (false, String::new()));
+        assert_eq!(details(root, ".git"), (true, t(":.git")));
+        assert_eq!(details(root, ".dvc/config"), (true, t(":.dvc/")));
+        // `.hg/` and `.dvc/` are directory patterns: a file of that name is data
+        assert_eq!(details(root, "sub/.hg"), (false, String::new()));
+        assert_eq!(details(root, "x/.bale12x0x1f.tmp"), (true, t("temp:.bale12x0x1f.tmp")));
+        assert_eq!(details(root, ""), (false, String::new()));
+    }
+
+    #[test]
+    fn a_directory_pattern_never_decides_a_file_below_a_reincluded_directory() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        fs::create_dir_all(root.join("top/d.txt")).unwrap();
+        fs::write(root.join(".dvcignore"), "*.txt\n!d.txt/\n").unwrap();
+        let t = |s: &str| s.to_owned();
+        assert_eq!(details(root, "top/d.txt"), (false, t(".dvcignore:2:!d.txt/")));
+        // `*.txt` matches through `d.txt`; `!d.txt/` decides no file (dvc, git)
+        assert_eq!(details(root, "top/d.txt/g.bin"), (true, t(".dvcignore:1:*.txt")));
+        let rules = rules_for(root, &root.join("top/d.txt")).unwrap();
+        assert!(rules.ignores(&root.join("top/d.txt/g.bin"), false));
+        assert!(!rules_for(root, &root.join("top")).unwrap().ignores(&root.join("top/d.txt"), true));
+    }
+
+    #[test]
+    fn a_negation_of_a_path_below_an_ignored_directory_does_not_reinclude_it() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        fs::write(root.join(".dvcignore"), "dir/\n!dir/keep\n**/logs\n!a/**/logs\n").unwrap();
+        let t = |s: &str| s.to_owned();
+        assert_eq!(details(root, "dir/keep"), (true, t(".dvcignore:1:dir/")));
+        assert_eq!(details(root, "b/c/logs"), (true, t(".dvcignore:3:**/logs")));
+        assert_eq!(details(root, "a/c/logs"), (false, t(".dvcignore:4:!a/**/logs")));
+    }
+
+    #[test]
+    fn a_sub_repository_is_reported_before_the_patterns_of_its_level() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        fs::create_dir_all(root.join("inner/.dvc")).unwrap();
+        fs::write(root.join(".dvcignore"), "!inner\n").unwrap();
+        let t = |s: &str| s.to_owned();
+        assert_eq!(details(root, "inner"), (true, t("in sub_repo:inner")));
+        assert_eq!(details(root, "inner/x"), (true, t("in sub_repo:inner")));
+    }
+
+    #[test]
+    fn an_ignored_dvcignore_is_not_read() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        fs::create_dir_all(root.join("a")).unwrap();
+        fs::write(root.join(".dvcignore"), "a/.dvcignore\n").unwrap();
+        fs::write(root.join("a/.dvcignore"), "x\n").unwrap();
+        assert_eq!(details(root, "a/x"), (false, String::new()));
+        assert_eq!(details(root, "a/.dvcignore"), (true, ".dvcignore:1:a/.dvcignore".to_owned()));
     }
 }

@@ -15,7 +15,7 @@ use bale_error::{Error, IoContext, Result};
 use bale_odb::fs::{sweepable, temp_owner, QUIET_FOR};
 use rayon::prelude::*;
 
-use crate::ignore::{always_ignored, is_subrepo, Rules};
+use crate::ignore::{is_subrepo, Rules};
 use crate::state::{stat_of, Stat};
 
 /// One regular file found by the walk.
@@ -82,9 +82,6 @@ fn walk_dir(dir: &Path, prefix: &str, parent_rules: &Rules, out: &mut Walked) ->
         let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
             return Err(Error::NonUtf8Path { path });
         };
-        if always_ignored(&name) {
-            continue;
-        }
         let ftype = entry.file_type().at(&path)?;
         if !ftype.is_dir() && temp_owner(&name).is_some() {
             // No command holds a lock to walk: only a temp left alone long
@@ -168,9 +165,6 @@ fn find_in(dir: &Path, parent_rules: &Rules, is_root: bool) -> Result<Vec<PathBu
         let entry = entry.at(dir)?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        if always_ignored(name) {
-            continue;
-        }
         let path = entry.path();
         let ftype = entry.file_type().at(&path)?;
         if ftype.is_dir() {
@@ -179,7 +173,8 @@ fn find_in(dir: &Path, parent_rules: &Rules, is_root: bool) -> Result<Vec<PathBu
             }
         } else if ftype.is_file() || ftype.is_symlink() {
             names.push(name.to_owned());
-            let is_meta = name.ends_with(".dvc") || name == "dvc.yaml" || name == "dvc.lock";
+            // a file named `.dvc` is data, not a `.dvc` file of nothing
+            let is_meta = (name.ends_with(".dvc") && name != ".dvc") || name == "dvc.yaml" || name == "dvc.lock";
             if is_meta && !rules.ignores(&path, false) {
                 found.push(path);
             }

@@ -5,6 +5,7 @@
 //! the GIL and runs on bale's own rayon pool (see [`runtime`]).
 
 mod errors;
+mod ignore;
 mod landing;
 mod layout;
 mod packs;
@@ -45,7 +46,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(workspace::check_index_copies, m)?)?;
     m.add_function(wrap_pyfunction!(workspace::check_oid, m)?)?;
     m.add_function(wrap_pyfunction!(workspace::hash_file, m)?)?;
-    m.add_function(wrap_pyfunction!(workspace::ignored_reason, m)?)?;
+    m.add_class::<ignore::IgnoreCheck>()?;
+    m.add_function(wrap_pyfunction!(ignore::check_ignore, m)?)?;
+    m.add_function(wrap_pyfunction!(ignore::ignored_reason, m)?)?;
     m.add_function(wrap_pyfunction!(workspace::unprotect, m)?)?;
     m.add_function(wrap_pyfunction!(workspace::find_metafiles, m)?)?;
     m.add_function(wrap_pyfunction!(workspace::probe_links, m)?)?;

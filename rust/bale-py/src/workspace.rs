@@ -393,11 +393,16 @@ impl Workspace {
     }
 
     /// The ids among `oids` (all of `algo`) the cache does not hold, in
-    /// their order: `exists` for many at once, in parallel.
+    /// their order: `exists` for many at once, in parallel; by one listing
+    /// of the store when there are enough of them (see `Odb::presence`).
     fn absent(&self, py: Python<'_>, algo: &str, oids: Vec<String>) -> PyResult<Vec<String>> {
-        let parsed = oids.iter().map(|o| parse_oid(algo, o)).collect::<Result<Vec<_>, _>>().py_err(py)?;
+        let algo = Algo::from_str(algo).py_err(py)?;
+        let parsed = oids.iter().map(|o| Oid::parse(algo, o)).collect::<Result<Vec<_>, _>>().py_err(py)?;
         let odb = self.ws.odb();
-        let held: Vec<bool> = run(py, self.jobs, None, None, |_| Ok(parsed.par_iter().map(|o| odb.has(o)).collect()))?;
+        let held: Vec<bool> = run(py, self.jobs, None, None, |_| {
+            let presence = odb.presence(algo, parsed.len());
+            Ok(parsed.par_iter().map(|o| presence.has(o)).collect())
+        })?;
         Ok(oids.into_iter().zip(held).filter(|(_, h)| !h).map(|(o, _)| o).collect())
     }
 
@@ -782,12 +787,6 @@ pub fn hash_file(py: Python<'_>, path: PathBuf, algo: &str) -> PyResult<(String,
     let algo = Algo::from_str(algo).py_err(py)?;
     let h = py.detach(|| bale_hash::hash_file(&path, algo)).py_err(py)?;
     Ok((h.oid.to_string(), h.size))
-}
-
-/// Why `path` is not tracked (ignored, `.git`, a sub-repository), or `None`.
-#[pyfunction]
-pub fn ignored_reason(py: Python<'_>, repo_root: PathBuf, path: PathBuf) -> PyResult<Option<String>> {
-    bale_index::ignore::ignored_reason(&repo_root, &path).py_err(py)
 }
 
 /// Every `.dvc`, `dvc.yaml` and `dvc.lock` file under the repository root.
