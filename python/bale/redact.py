@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MASK", "has_url_password", "mask_url"]
+__all__ = ["MASK", "has_url_password", "mask_argv", "mask_url"]
 
 MASK = "***"
 # scheme://user:password@ : the password runs to the last "@" before the path
@@ -35,3 +35,36 @@ def mask_url(url: str) -> str:
     if match is None or not match.group("pw"):
         return url
     return f"{match.group('head')}:{MASK}@{url[match.end() :]}"
+
+
+# An option name that may hold a secret (as config/files.py judges the
+# config's lines): ``password``, ``secret_access_key``, ``sas_token``, ...
+_SECRET_NAME = re.compile(
+    r"[\w-]*(password|secret|token|passphrase|key|connection_string)[\w-]*", re.IGNORECASE
+)
+
+
+def mask_argv(argv: list[str]) -> list[str]:
+    """A command line as ``-v`` shows it: URL passwords masked wherever they
+    are, and the value after a secret option's name (``remote modify r
+    password VALUE``, ``config remote.r.token VALUE``, ``--fs-config
+    password=VALUE``) replaced by ``***``.
+
+    >>> mask_argv(["remote", "modify", "r", "password", "hunter2"])
+    ['remote', 'modify', 'r', 'password', '***']
+    """
+    out: list[str] = []
+    hide = False
+    for arg in argv:
+        if hide:
+            out.append(MASK)
+            hide = False
+            continue
+        name, eq, _value = arg.partition("=")
+        if eq and _SECRET_NAME.fullmatch(name.lstrip("-").rsplit(".", 1)[-1]):
+            out.append(f"{name}={MASK}")
+            continue
+        out.append(_USERINFO.sub(lambda m: f"{m.group('head')}:{MASK}@", arg))
+        # a config key names its option last: remote.r.secret_access_key
+        hide = _SECRET_NAME.fullmatch(arg.lstrip("-").rsplit(".", 1)[-1]) is not None
+    return out

@@ -221,3 +221,14 @@ def test_a_password_in_a_remote_url_is_masked_in_listings_and_never_cached(
     for p in tmp.rglob("*"):  # ...but nothing under .dvc/tmp holds a secret
         if p.is_file():
             assert b"s3cret" not in p.read_bytes(), p
+
+
+def test_verbose_never_echoes_a_secret_from_the_command_line(md5_repo: Path, run: Run) -> None:
+    """``-v`` opens with the command line, as dvc's does: secrets masked."""
+    run("bale", "remote", "add", "s", "https://ann:url-secret@example.com/p")
+    p = run("bale", "-v", "remote", "modify", "--local", "s", "password", "arg-secret")
+    assert "password '***'" in p.stderr  # shell-quoted, as the line is
+    p = run("bale", "-v", "remote", "add", "t", "https://bob:other-secret@example.com/q")
+    assert "'https://bob:***@example.com/q'" in p.stderr
+    for secret in ("url-secret", "arg-secret", "other-secret"):
+        assert secret not in p.stdout + p.stderr

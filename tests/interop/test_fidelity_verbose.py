@@ -206,6 +206,9 @@ def test_verbose_tells_what_each_data_command_read_moved_and_skipped(
     assert f"with {remote}" in said[7]
     assert "asked about 4 objects: 4 there, 0 not; 4 in the cache" in said[7]
     assert "data: up to date with data.dvc" in said[8]
+    # status: how many files it read against what the stat cache answered
+    assert re.search(r"data: [0-2] of 2 file\(s\) read and hashed, the rest answered", said[8])
+    assert "1 of 1 file(s) read and hashed" not in said[8]  # model.pkl: its stat is known
     # diff: which commit, and what was read from the cache
     assert re.search(r"HEAD is commit [0-9a-f]{12}: 2 output\(s\) recorded there", said[11])
     assert "1 directory listing(s) read from the cache" in said[11]

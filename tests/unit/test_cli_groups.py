@@ -29,3 +29,26 @@ def test_a_command_builds_only_its_own_parser_and_an_unknown_one_builds_all() ->
     for alias, name in ALIASES.items():
         assert set(built(alias)) == {name, alias}
     assert built("nosuchcommand") == built(None)
+
+
+def _leaves(parser: argparse.ArgumentParser, path: list[str]) -> list[list[str]]:
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        return [path]
+    found = []
+    for name, child in subs[0].choices.items():
+        found += _leaves(child, [*path, name])
+    return found
+
+
+def test_every_command_at_every_level_takes_v_and_q_as_dvc_does() -> None:
+    parser = build_parser()
+    leaves = _leaves(parser, [])
+    assert ["remote", "add"] in leaves and ["exp", "run"] in leaves
+    for path in leaves:
+        parent = parser
+        for name in path:
+            sub = next(a for a in parent._actions if isinstance(a, argparse._SubParsersAction))
+            parent = sub.choices[name]
+        options = parent._option_string_actions
+        assert "-v" in options and "-q" in options, path

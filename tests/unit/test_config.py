@@ -350,3 +350,33 @@ def test_a_config_with_a_secret_is_not_copied_into_the_parse_memo(
     memo.save()
     saved = (env["repo"] / ".dvc" / "tmp" / "bale" / "parsed.json").read_text()
     assert "s3cret" not in saved and "https://example.com/x" in saved
+
+
+@pytest.mark.parametrize(
+    ("argv", "shown"),
+    [
+        (
+            ["remote", "modify", "r", "password", "hunter2"],
+            ["remote", "modify", "r", "password", "***"],
+        ),
+        (
+            ["config", "remote.r.secret_access_key", "AKS"],
+            ["config", "remote.r.secret_access_key", "***"],
+        ),
+        (["import-url", "https://u:tok@h/f", "-v"], ["import-url", "https://u:***@h/f", "-v"]),
+        (["get", "x", "--config=https://a:b@c/d"], ["get", "x", "--config=https://a:***@c/d"]),
+        (
+            ["import-url", "gs://b/f", "--fs-config", "token=abc"],
+            ["import-url", "gs://b/f", "--fs-config", "token=***"],
+        ),
+        (["add", "data", "model.pkl"], ["add", "data", "model.pkl"]),
+        (
+            ["remote", "modify", "r", "url", "s3://b/p"],
+            ["remote", "modify", "r", "url", "s3://b/p"],
+        ),
+    ],
+)
+def test_mask_argv_hides_secrets_on_a_command_line(argv: list[str], shown: list[str]) -> None:
+    from bale.redact import mask_argv
+
+    assert mask_argv(argv) == shown

@@ -91,7 +91,9 @@ def _tell_start(argv: Sequence[str]) -> None:
         f"bale {__version__}, {platform.python_implementation()} "
         f"{platform.python_version()} on {platform.platform()}"
     )
-    debug(f"command: bale {shlex.join(argv)} (in {os.getcwd()})")
+    from bale.redact import mask_argv
+
+    debug(f"command: bale {shlex.join(mask_argv(list(argv)))} (in {os.getcwd()})")
 
 
 def _exit_cleanly_on_termination() -> None:

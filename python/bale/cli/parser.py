@@ -65,4 +65,29 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
             importlib.import_module(f"bale.cli.{group}").register(commands)
     if only is not None and not commands.built:
         return build_parser()
+    for command in sub.choices.values():
+        _verbosity_below(command)
     return parser
+
+
+def _verbosity_below(parser: argparse.ArgumentParser) -> None:
+    """``-q``/``-v`` on every subcommand too (``bale remote add -v``), as
+    dvc takes them at any level; a command's own sub-parsers are made by
+    its module, so they get them here. SUPPRESS keeps what an outer level
+    set."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for child in {id(c): c for c in action.choices.values()}.values():
+            options = child._option_string_actions
+            if "-v" not in options and "--verbose" not in options:
+                keep = argparse.SUPPRESS
+                child.add_argument(
+                    "-v", "--verbose", action="store_true", default=keep, help="print more"
+                )
+            if "-q" not in options and "--quiet" not in options:
+                keep = argparse.SUPPRESS
+                child.add_argument(
+                    "-q", "--quiet", action="store_true", default=keep, help="print only errors"
+                )
+            _verbosity_below(child)

@@ -316,7 +316,7 @@ def _update_one(
     with Source.open(source_url(repo.root, url), rev_now, repo_type=type(repo)) as src:
         here = old_out.oid is not None and os.path.lexists(dest)
         if src.commit == repo_dep.get("rev_lock") and here and dep["repo"] == {**repo_dep}:
-            debug(f"{rel}: {url} is still at {src.commit}")
+            debug(f"{rel}: {mask_url(url)} is still at {src.commit}")
             r = _finish(repo, dest, base.path, shown)
             r.changed = False
             return r

@@ -97,6 +97,12 @@ def status_one(
         return None
     with Bar(f"Checking {rel}") as bar:
         st = repo.workspace.status(str(t.path), t.algo, t.out.oid, bar.progress, bar.tick)
+    if st.oid is not None:
+        files = st.nfiles if st.nfiles is not None else 1
+        debug(
+            f"{rel}: {st.hashed:,} of {files:,} file(s) read and hashed, the rest "
+            "answered by the stat cache"
+        )
     if hasher is not None and st.oid is not None and t.algo == "md5" and st.nfiles is not None:
         from bale.pipeline.changes import Hashed
 
@@ -263,7 +269,9 @@ def _repo_import_status(repo: Repo, f: DvcFile, rel: str, result: StatusResult) 
     except BaleError as e:
         result.warnings.append(f"{rel}: cannot check its import's source: {e}")
         return
-    debug(f"{rel}: {url} is at {commit}, the file records {spec.get('rev_lock')}")
+    from bale.redact import mask_url
+
+    debug(f"{rel}: {mask_url(url)} is at {commit}, the file records {spec.get('rev_lock')}")
     if commit != spec.get("rev_lock"):
         result.deps[rel] = {f"{dep.get('path')} ({url})": "update available"}
 

@@ -43,6 +43,8 @@ pub struct Status {
     pub in_cache: bool,
     /// Files of the recorded directory whose objects are not cached.
     pub not_in_cache: Vec<String>,
+    /// Files whose content was read (not answered by the stat cache).
+    pub hashed: u64,
 }
 
 impl Workspace {
@@ -253,6 +255,7 @@ impl Workspace {
             modified,
             in_cache,
             not_in_cache,
+            hashed: now.hashed,
         })
     }
 

@@ -57,6 +57,8 @@ pub struct Status {
     pub in_cache: bool,
     /// Files of the recorded directory whose objects are not cached.
     pub not_in_cache: Vec<String>,
+    /// Files whose content was read (not answered by the stat cache).
+    pub hashed: u64,
 }
 
 #[pyclass(frozen, get_all, module = "bale._core")]
@@ -211,6 +213,7 @@ impl Workspace {
                 modified: s.modified,
                 in_cache: s.in_cache,
                 not_in_cache: s.not_in_cache,
+                hashed: s.hashed,
             })
         })
     }
