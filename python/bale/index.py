@@ -439,10 +439,15 @@ def load_at(
 
         def vars_file(rel: str, name: str = name) -> Any:
             path = posixpath.normpath(posixpath.join(posixpath.dirname(name), rel))
-            # by its blob id, which the reader may hold already (show_revisions prefetches)
-            if path not in listing:
+            # by its blob id, which the reader may hold already (show_revisions
+            # prefetches); a vars file outside a --subdir repository's own
+            # files (../shared.yaml) by its path in the commit
+            if path in listing:
+                data: bytes | None = scm.read_blobs(repo.root, [listing[path]])[listing[path]]
+            else:
+                data = scm.read_paths_at(repo.root, [(commit, path)])[(commit, path)]
+            if data is None:
                 raise FileNotFoundError(path)
-            data = scm.read_blobs(repo.root, [listing[path]])[listing[path]]
             # Here, not at the top: params' parsers only for a revision's vars.
             from bale.pipeline.params import loads_bytes
 

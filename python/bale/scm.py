@@ -173,9 +173,12 @@ def prefetch_trees(root: Path, commits: list[str]) -> None:
 
 
 def prefetch_blobs(root: Path, blobs: list[str]) -> None:
-    """Reads ahead many small blobs (ids) in one round trip, for a command
-    about to read them one revision at a time (the reader keeps them)."""
-    _ObjectReader.of(root).read_many(list(dict.fromkeys(blobs)))
+    """Reads ahead small blobs (ids) in one round trip, for a command about
+    to read them one revision at a time: as many as the reader's cache
+    holds, in the order given (the first read first), so that reading
+    ahead never costs more memory than the cache, nor reads twice what it
+    would evict before use."""
+    _ObjectReader.of(root).prefetch_blobs(list(dict.fromkeys(blobs)))
 
 
 def _git_marker(root: Path) -> tuple[str, int, int, int] | None:
@@ -309,6 +312,20 @@ class _ObjectReader:
                 if answer is not None and answer[0] == b"blob" and _OID.fullmatch(names[i]):
                     self._keep_blob(names[i], answer[1])
         return found
+
+    def prefetch_blobs(self, oids: list[str]) -> None:
+        """See :func:`prefetch_blobs`: a few dozen at a time (what one
+        read holds at once), kept while the cache has room, so that none
+        read ahead evicts another before it is used."""
+        ask = [o for o in oids if o not in self._blobs and _OID.fullmatch(o)]
+        for i in range(0, len(ask), 64):
+            chunk = ask[i : i + 64]
+            for oid, got in zip(chunk, self._ask(chunk), strict=True):
+                if got is None or got[0] != b"blob" or len(got[1]) > self._BLOB_MAX:
+                    continue
+                if self._blob_bytes + len(got[1]) > self._BLOB_BYTES:
+                    return
+                self._keep_blob(oid, got[1])
 
     def _keep_blob(self, oid: str, data: bytes) -> None:
         if len(data) > self._BLOB_MAX or oid in self._blobs:

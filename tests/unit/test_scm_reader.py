@@ -147,3 +147,14 @@ def test_the_blob_cache_stays_within_its_budget(tmp_path: Path) -> None:
     assert all(len(v) == 1000 for v in got.values())
     assert reader._blob_bytes <= 5000 and len(reader._blobs) == 5
     assert list(reader._blobs) == blobs[-5:]  # the most recently read kept
+
+
+def test_reading_ahead_stops_when_the_cache_is_full(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    _repo(root, {f"f{i:03d}": f"{i:03d}" * 400 for i in range(200)})  # 1,200 B each
+    reader = scm._ObjectReader.of(root)
+    reader._BLOB_BYTES = 100_000  # type: ignore[misc]
+    blobs = [b for _n, b in scm.files_at(root, "HEAD", "")]
+    scm.prefetch_blobs(root, blobs)
+    # the first ones, while they fit: none evicted to make room for a later one
+    assert list(reader._blobs) == blobs[: 100_000 // 1200]
