@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 from dvc_render import ImageRenderer, VegaRenderer
-from dvc_render.html import MissingPlaceholderError
 
+from bale.exceptions import BaleError
 from bale.plots import page
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,7 +81,7 @@ def test_a_users_template_gets_the_scripts_where_it_asks(tmp_path: Path) -> None
     text = html.read_text()
     assert text.startswith("<html><head><script") and "<h1>Mine</h1>" in text
     assert list(_specs(text)) == ["a_csv"]
-    with pytest.raises(MissingPlaceholderError):
+    with pytest.raises(BaleError, match=r"^--html-template: not a plots page template"):
         page.write([], tmp_path / "o.html", "<html></html>")
 
 
@@ -97,3 +97,24 @@ def test_the_vendored_files_ship_in_the_wheel() -> None:
         ["git", "check-ignore", *rel], cwd=ROOT, capture_output=True, text=True
     )
     assert ignored.returncode == 1, ignored.stdout  # 1: none of them is ignored
+
+
+def test_an_element_id_dvcs_page_would_break_on_is_made_safe() -> None:
+    from bale.plots.page import _element_id
+
+    assert _element_id("dvc_yaml__loss_csv") == "dvc_yaml__loss_csv"  # dvc's, as it is
+    assert _element_id("it's\"x-y") == "it_s_x-y"
+    assert _element_id("1_loss_csv") == "p1_loss_csv"
+    assert _element_id("") == "p"
+    assert _element_id("précision_csv") == "précision_csv"
+
+
+def test_a_template_without_the_plots_placeholder_is_one_clear_error(tmp_path: Path) -> None:
+    from bale.exceptions import BaleError
+    from bale.plots.page import write
+
+    template = tmp_path / "t.html"
+    template.write_text("<html>nothing to fill</html>")
+    with pytest.raises(BaleError, match=r"t\.html: not a plots page template: .*plot_divs"):
+        write([], tmp_path / "out" / "index.html", str(template))
+    assert not (tmp_path / "out").exists()

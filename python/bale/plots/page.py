@@ -71,11 +71,21 @@ def _json_safe(value: object) -> str:
     return json.dumps(value).replace("<", "\\u003c")
 
 
+def _element_id(div_id: str) -> str:
+    """dvc-render's id, made safe where dvc's page breaks: dvc-render keeps
+    quotes (``it's.csv`` ends the script's string), other non-ASCII-word
+    punctuation and a leading digit (``'#1_loss'`` is no CSS selector, so
+    ``vegaEmbed`` draws nothing); those become ``_``, and a leading digit
+    or ``-`` gets a ``p`` before it. Ids dvc's page can use stay as they are."""
+    safe = re.sub(r"[^\w-]", "_", div_id)
+    return f"p{safe}" if not safe or not (safe[0].isalpha() or safe[0] == "_") else safe
+
+
 def _vega_div(renderer: Renderer) -> str:
     # A plot without datapoints is an empty spec, that draws nothing: its
     # div is still written, as dvc-render writes it.
     spec = renderer.get_filled_template()
-    div_id = renderer.remove_special_chars(renderer.name)
+    div_id = _element_id(renderer.remove_special_chars(renderer.name))
     return _VEGA_DIV.format(
         id=div_id,
         spec=_json_safe(spec),
@@ -100,15 +110,24 @@ def write(
     page template, or ``html_template`` (a file, or the HTML itself) whose
     ``{plot_divs}`` takes the plots and ``{scripts}`` (if it has one) the
     inline Vega scripts."""
-    from dvc_render.html import HTML
+    from dvc_render.html import HTML, MissingPlaceholderError
+
+    from bale.exceptions import BaleError
 
     page: str | None = None
     if html_template and Path(html_template).is_file():
-        page = Path(html_template).read_text(encoding="utf-8")
+        try:
+            page = Path(html_template).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise BaleError(f"{html_template}: cannot read the HTML template: {e}") from None
     elif html_template:
         page = html_template
     # HTML checks the template's placeholders, as dvc-render does
-    document = HTML(page)
+    try:
+        document = HTML(page)
+    except MissingPlaceholderError as e:
+        where = html_template if page is not None and page != html_template else "--html-template"
+        raise BaleError(f"{where}: not a plots page template: {e}") from None
     divs = []
     scripts = ""
     for r in sorted(renderers, key=_order):
