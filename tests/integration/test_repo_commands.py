@@ -117,10 +117,11 @@ def test_check_ignore_reads_stdin_until_an_empty_line_as_dvc(tmp_path: Path, run
 
 
 #: Nested .dvcignore files, negations, directory patterns, ``**``, a
-#: sub-repository and a .dvcignore that an outer one ignores (so unread).
+#: sub-repository, a .dvcignore that an outer one ignores (so unread), and
+#: a line after one of its run that matches too (dvc names the first: `*.txt`).
 DETAILS_SHAPE = {
     ".dvcignore": (
-        "# top\n\n  *.tmp  \n!keep.tmp\nbuild/\n**/cache\n*.txt\n!d.txt/\nign/.dvcignore\n"
+        "# top\n\n  *.tmp  \n!keep.tmp\nbuild/\n**/cache\n*.txt\ne.txt\n!d.txt/\nign/.dvcignore\n"
     ),
     "sub/.dvcignore": "/local\n!*.tmp\nlogs/\n!logs/keep\n",
     "sub/deeper/.dvcignore": "!local\n*.bin\n!/keep.tmp/\n",

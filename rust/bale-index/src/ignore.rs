@@ -136,8 +136,22 @@ impl Rules {
     /// The pattern that decides a path below the directory these rules were
     /// made for, at that path's own level: the last one that matches. The
     /// path is ignored when it is not a negation.
+    ///
+    /// Which line is named, as dvc names it: dvc joins each run of
+    /// consecutive ignoring patterns of one kind (directory-only or not)
+    /// into one regular expression, whose first alternative that matches
+    /// is reported. So the decision is the last match's, and the line
+    /// shown is the first in its run that matches (`*.log` then
+    /// `debug.log`: `*.log` names `debug.log`).
     pub fn decide(&self, path: &Path, is_dir: bool) -> Option<&Pattern> {
-        self.patterns.iter().rev().find(|p| p.matches(path, is_dir)).map(|p| &**p)
+        let last = self.patterns.iter().rposition(|p| p.matches(path, is_dir))?;
+        let decided = &self.patterns[last];
+        if decided.negated {
+            return Some(decided);
+        }
+        let same_run = |p: &Pattern| !p.negated && p.dir_only == decided.dir_only;
+        let start = self.patterns[..last].iter().rposition(|p| !same_run(p)).map_or(0, |i| i + 1);
+        self.patterns[start..=last].iter().find(|p| p.matches(path, is_dir)).map(|p| &**p)
     }
 
     /// Whether a path below the directory these rules were made for is
@@ -301,6 +315,20 @@ mod tests {
             Some(Rule::BaleTemp(name)) => format!("temp:{name}"),
         };
         (v.ignored, shown)
+    }
+
+    #[test]
+    fn the_line_named_is_the_first_of_its_run_that_matches_as_in_dvc() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        fs::create_dir_all(root.join("other")).unwrap();
+        fs::write(root.join(".dvcignore"), "*.log\ndebug.log\n!keep.log\nkeep.log\nother/\n*.tmp\n").unwrap();
+        let t = |s: &str| s.to_owned();
+        // dvc 3.67.1 prints these (checked with `dvc check-ignore -d`)
+        assert_eq!(details(root, "debug.log"), (true, t(".dvcignore:1:*.log")));
+        assert_eq!(details(root, "keep.log"), (true, t(".dvcignore:4:keep.log")));
+        assert_eq!(details(root, "a.tmp"), (true, t(".dvcignore:6:*.tmp")));
+        assert_eq!(details(root, "other"), (true, t(".dvcignore:5:other/")));
     }
 
     #[test]
