@@ -493,7 +493,7 @@ def _run_task(repo: Repo, q: exp.Queued) -> None:
     if (_read_json(rec_path) or {}).get("status") == "Failed":
         snapshot.set_ref(repo.root, f"{FAILED_NAMESPACE}/{tid}", q.commit)
     scm.git(repo.root, "update-ref", "-d", q.ref, check=False)  # gone already on success
-    exp.clean(repo)  # a killed child's worktree
+    exp.clean_worktree(repo, tid)  # a killed child's; not other workers' (exp clean does those)
 
 
 def task_main(root: Path, ref: str) -> int:

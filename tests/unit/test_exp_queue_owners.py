@@ -1,0 +1,64 @@
+"""Who owns what in the experiment queue (``bale.ops.exp`` and
+``bale.ops.exp_queue``): a worktree's ``.pid`` is written before the
+worktree and held by one live process; a pid reused by another process is
+not the process recorded."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bale.exceptions import BaleError
+from bale.ops import exp
+
+
+def _repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / ".dvc").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    return root
+
+
+def _open(root: Path):  # type: ignore[no-untyped-def]
+    from bale.repo import Repo
+
+    return Repo(root)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc start times")
+def test_a_reused_pid_is_not_the_process_recorded() -> None:
+    me = exp._identity()
+    assert exp._running(me)
+    pid, start = me.split()
+    assert not exp._running(f"{pid} {int(start) + 1}")  # another process, same pid
+    assert exp._running(pid)  # nothing recorded but the pid: alive
+
+
+def test_clean_spares_a_live_owner_and_a_fresh_worktree(tmp_path: Path) -> None:
+    root = _repo(tmp_path)
+    base = root / ".dvc/tmp/bale/exps"
+    for name in ("live", "fresh", "dead"):
+        (base / name).mkdir(parents=True)
+    (base / "live.pid").write_text(exp._identity() + "\n")
+    gone = subprocess.Popen([sys.executable, "-c", ""])
+    gone.wait()
+    (base / "dead.pid").write_text(f"{gone.pid}\n")
+    removed = exp.clean(_open(root))
+    assert removed == [base / "dead"]
+    assert (base / "live").is_dir() and (base / "fresh").is_dir()
+    assert not (base / "dead.pid").exists()
+
+
+def test_only_one_live_process_owns_a_worktree(tmp_path: Path) -> None:
+    owner = tmp_path / "1.pid"
+    assert exp._own(owner, "e") == owner
+    with pytest.raises(BaleError, match="running already"):
+        exp._own(owner, "e")
+    owner.write_text("999999999 1\n")  # gone
+    assert exp._own(owner, "e") == owner
+    assert owner.read_text() == exp._identity() + "\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["1.pid"]
