@@ -62,3 +62,18 @@ def test_only_one_live_process_owns_a_worktree(tmp_path: Path) -> None:
     assert exp._own(owner, "e") == owner
     assert owner.read_text() == exp._identity() + "\n"
     assert [p.name for p in tmp_path.iterdir()] == ["1.pid"]
+
+
+def test_an_entry_is_claimed_once(tmp_path: Path) -> None:
+    from bale.ops import exp_queue
+
+    repo = _open(_repo(tmp_path))
+    assert exp_queue.claim(repo, "1")
+    assert not exp_queue.claim(repo, "1")  # a worker, or another run, has it
+    assert exp_queue.claim_path(repo, "1").read_text() == exp._identity() + "\n"
+    exp_queue.release(repo, "1")
+    assert exp_queue.claim(repo, "1")
+    exp_queue.claim_path(repo, "1").write_text("1 2\n")  # someone else's
+    exp_queue.release(repo, "1")
+    assert exp_queue.claim_path(repo, "1").exists()
+    assert [p.name for p in exp_queue.claim_path(repo, "1").parent.iterdir()] == ["1.claim"]

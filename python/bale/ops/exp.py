@@ -245,9 +245,11 @@ def run_all(repo: Repo, *, jobs: int = 1, echo: bool = True) -> RunAllResult:
     result = RunAllResult()
     taken: set[str] = set()
     todo: list[tuple[Queued, str, str]] = []
+    from bale.ops import exp_queue
+
     for q in queued(repo):
-        if _claimed(repo, q):
-            continue  # a 'queue start' worker has it
+        if exp_queue.claim_path(repo, q.ref.rsplit("/", 1)[1]).exists():
+            continue  # a 'queue start' worker (or another run) has it
         baseline = scm.git(repo.root, "rev-parse", f"{q.commit}^").stdout.decode().strip()
         existing = {r.name for r in refs.list_refs(repo.root) if r.baseline == baseline}
         if q.name and q.name in existing | taken and not q.force:
@@ -266,29 +268,45 @@ def run_all(repo: Repo, *, jobs: int = 1, echo: bool = True) -> RunAllResult:
             ]
             for q, run in runs:
                 try:
-                    result.done.append(run.result())
+                    if (done := run.result()) is not None:
+                        result.done.append(done)
                 except BaleError as e:
                     result.failed[q.ref] = str(e)
         return result
     for q, name, baseline in todo:
         try:
-            result.done.append(_run_in_worktree(repo, q, name, baseline, jobs, echo))
+            if (done := _run_claimed(repo, q, name, baseline, jobs, echo)) is not None:
+                result.done.append(done)
         except BaleError as e:
             result.failed[q.ref] = str(e)
     return result
 
 
-def _claimed(repo: Repo, q: Queued) -> bool:
-    """Whether a ``queue start`` worker took the entry (see :mod:`bale.ops.exp_queue`)."""
-    return (repo.tmp_dir / "bale" / "queue" / "tasks" / f"{q.ref.rsplit('/', 1)[1]}.claim").exists()
+def _run_claimed(
+    repo: Repo, q: Queued, name: str, baseline: str, jobs: int, echo: bool
+) -> ExpResult | None:
+    """Runs the entry if this process can claim it, as a queue worker does
+    (None when a worker took it, or it left the queue, since ``run_all``
+    planned); a failed one is given back, queued."""
+    from bale.ops import exp_queue
+
+    entry_id = q.ref.rsplit("/", 1)[1]
+    if not exp_queue.claim(repo, entry_id):
+        return None
+    try:
+        if scm.git(repo.root, "rev-parse", "-q", "--verify", q.ref, check=False).returncode:
+            return None  # removed meanwhile
+        return _run_in_worktree(repo, q, name, baseline, jobs, echo)
+    finally:
+        exp_queue.release(repo, entry_id)
 
 
 def _run_queued(
     repo_type: type[Repo], root: Path, q: Queued, name: str, baseline: str, echo: bool
-) -> ExpResult:
+) -> ExpResult | None:
     """One queued experiment in a worker process (stages one at a time, as
     ``jobs`` is spent on experiments)."""
-    return _run_in_worktree(repo_type(root), q, name, baseline, 1, echo)
+    return _run_claimed(repo_type(root), q, name, baseline, 1, echo)
 
 
 @contextlib.contextmanager

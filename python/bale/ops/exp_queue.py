@@ -13,7 +13,8 @@ after its current task once ``queue stop`` asked.
 The state, under ``.dvc/tmp/bale/queue`` (every file written atomically)::
 
     workers/<n>.json   a running worker: {"pid", "task"} (the task id it runs, or null)
-    tasks/<id>.claim   made with O_EXCL by the worker that takes the entry: one worker per task
+    tasks/<id>.claim   "<pid> <start time>" of who runs the entry, a worker or 'exp run
+                       --run-all' (made whole, with O_EXCL): one run per entry
     tasks/<id>.json    the task's record: {"rev", "name", "timestamp", "status", "pid",
                        "worker", "exp"}; status Running, then Success or Failed
     tasks/<id>.log     what the run printed (stdout and stderr)
@@ -359,9 +360,9 @@ def clean(repo: Repo) -> list[Path]:
     for claim in sorted(tdir.glob("*.claim")):
         if (tdir / f"{claim.stem}.json").exists():
             continue
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            owner = claim.read_text().split()  # empty: its worker is writing it now
-            if owner and not _alive(int(owner[0])):
+        with contextlib.suppress(OSError):
+            owner = claim.read_text()  # made whole: never half written
+            if owner.strip() and not exp._running(owner):
                 claim.unlink()
                 removed.append(claim)
     for path in sorted((queue_dir(repo) / "workers").glob("*.json")):
@@ -399,23 +400,43 @@ def follow(repo: Repo, task: Task) -> Iterator[bytes]:
 # the worker and its tasks (separate processes)
 
 
-def _claim_next(repo: Repo, num: int) -> exp.Queued | None:
+def claim_path(repo: Repo, entry_id: str) -> Path:
+    return queue_dir(repo) / "tasks" / f"{entry_id}.claim"
+
+
+def claim(repo: Repo, entry_id: str) -> bool:
+    """Takes the queue entry ``entry_id`` for this process, whoever runs it
+    (a worker, ``exp run --run-all``): the claim file is made whole, with
+    this process's identity, and only if none exists. Whether it took it."""
+    path = claim_path(repo, entry_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(f"{exp._identity()}\n")
+    try:
+        os.link(tmp, path)  # O_EXCL, with the content already there
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink(missing_ok=True)
+    return True
+
+
+def release(repo: Repo, entry_id: str) -> None:
+    """Gives back this process's claim of ``entry_id`` (the entry can run again)."""
+    path = claim_path(repo, entry_id)
+    with contextlib.suppress(OSError):
+        if path.read_text() == f"{exp._identity()}\n":
+            path.unlink()
+
+
+def _claim_next(repo: Repo) -> exp.Queued | None:
     """The oldest queue entry no one runs, now this worker's."""
-    tdir = queue_dir(repo) / "tasks"
-    tdir.mkdir(parents=True, exist_ok=True)
     foreground = {t.rev for t in exp.queue_status(repo) if t.status == "Running"}
     for q in exp.queued(repo):
         if q.commit in foreground:
-            continue  # an 'exp run --run-all' has it
-        tid = _task_id(q.ref)
-        claim = tdir / f"{tid}.claim"
-        try:
-            fd = os.open(claim, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except FileExistsError:
-            continue
-        with os.fdopen(fd, "w") as f:
-            f.write(f"{os.getpid()} {num}\n")
-        return q
+            continue  # an older 'exp run --run-all' has it
+        if claim(repo, _task_id(q.ref)):
+            return q
     return None
 
 
@@ -440,7 +461,7 @@ def worker_main(root: Path, num: int) -> int:
     try:
         waited = 0.0
         while not (qdir / "stop").exists():
-            q = _claim_next(repo, num)
+            q = _claim_next(repo)
             if q is None:
                 if waited >= idle:
                     break
