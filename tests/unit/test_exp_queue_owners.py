@@ -5,7 +5,6 @@ not the process recorded."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -77,3 +76,28 @@ def test_an_entry_is_claimed_once(tmp_path: Path) -> None:
     exp_queue.release(repo, "1")
     assert exp_queue.claim_path(repo, "1").exists()
     assert [p.name for p in exp_queue.claim_path(repo, "1").parent.iterdir()] == ["1.claim"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc start times")
+def test_a_running_record_with_a_reused_pid_reads_as_failed() -> None:
+    from bale.ops import exp_queue
+
+    pid, start = exp._identity().split()
+    rec = {"status": "Running", "pid": int(pid), "pid_start": start}
+    assert exp_queue._record_status(rec) == "Running"
+    assert exp_queue._record_status({**rec, "pid_start": str(int(start) + 1)}) == "Failed"
+    worker = {"status": "Running", "pid": None, "worker": int(pid), "worker_start": "1"}
+    assert exp_queue._record_status(worker) == "Failed"
+
+
+def test_kill_signals_no_group_its_pid_does_not_lead() -> None:
+    from bale.ops import exp_queue
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        t = exp_queue.Task("1", "abc", "t", 0, "Running", child.pid)  # in our group
+        assert exp_queue._kill([t], force=True) == []
+        assert child.poll() is None
+    finally:
+        child.kill()
+        child.wait()

@@ -12,11 +12,12 @@ after its current task once ``queue stop`` asked.
 
 The state, under ``.dvc/tmp/bale/queue`` (every file written atomically)::
 
-    workers/<n>.json   a running worker: {"pid", "task"} (the task id it runs, or null)
+    workers/<n>.json   a running worker: {"pid", "start", "task"} (the task id it runs, or null)
     tasks/<id>.claim   "<pid> <start time>" of who runs the entry, a worker or 'exp run
                        --run-all' (made whole, with O_EXCL): one run per entry
     tasks/<id>.json    the task's record: {"rev", "name", "timestamp", "status", "pid",
-                       "worker", "exp"}; status Running, then Success or Failed
+                       "pid_start", "worker", "worker_start", "exp"}; status Running,
+                       then Success or Failed
     tasks/<id>.log     what the run printed (stdout and stderr)
     stop               workers stop after their current task while it exists
 
@@ -24,7 +25,8 @@ The child writes its own final record (Success with the experiment's commit,
 or Failed), after the experiment's ref is set: a worker killed meanwhile
 loses nothing. A record left "Running" whose processes are gone (killed with
 SIGKILL) reads as Failed, and the worker (or ``exp clean``) removes what its
-worktree left behind.
+worktree left behind. A process is known by its pid and its start time
+(field 22 of ``/proc/<pid>/stat``, where there is one): a reused pid is not it.
 """
 
 from __future__ import annotations
@@ -80,8 +82,10 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _alive(pid: Any) -> bool:
-    return isinstance(pid, int) and pid > 0 and exp._running(str(pid))
+def _alive(pid: Any, start: Any = None) -> bool:
+    """Whether the process ``pid`` runs and, when its start time was recorded
+    (``start``), is that one: a pid reused after a reboot or wrap is not."""
+    return isinstance(pid, int) and pid > 0 and exp._alive(pid, start)
 
 
 # ---------------------------------------------------------------------------
@@ -104,7 +108,9 @@ def _record_status(rec: dict[str, Any]) -> str:
     status = rec.get("status")
     pid = rec.get("pid")
     # gone without a word: killed (SIGKILL), or a worker gone before its child started
-    alive = _alive(pid) or (pid is None and _alive(rec.get("worker")))
+    alive = _alive(pid, rec.get("pid_start")) or (
+        pid is None and _alive(rec.get("worker"), rec.get("worker_start"))
+    )
     if status == "Running" and not alive:
         return "Failed"
     return str(status) if status in ("Running", "Success", "Failed") else "Failed"
@@ -159,7 +165,7 @@ def worker_status(repo: Repo) -> tuple[int, int]:
     active = idle = 0
     for path in sorted((queue_dir(repo) / "workers").glob("*.json")):
         w = _read_json(path)
-        if w is None or not _alive(w.get("pid")):
+        if w is None or not _alive(w.get("pid"), w.get("start")):
             continue
         if w.get("task"):
             active += 1
@@ -268,7 +274,7 @@ def start(repo: Repo, jobs: int = 1) -> int:
     for num in range(1, jobs + 1):
         wfile = qdir / "workers" / f"{num}.json"
         w = _read_json(wfile)
-        if w is not None and _alive(w.get("pid")):
+        if w is not None and _alive(w.get("pid"), w.get("start")):
             continue
         (qdir / "workers").mkdir(parents=True, exist_ok=True)
         with open(qdir / "workers" / f"{num}.out", "ab") as out:
@@ -333,7 +339,10 @@ def _kill(running: list[Task], force: bool) -> list[str]:
         if t.pid is None:
             continue
         with contextlib.suppress(ProcessLookupError):
-            # the task's process group: bale and its stages' commands
+            # the task's process group (bale and its stages' commands), if
+            # the pid still leads one: never a group a reused pid names
+            if os.getpgid(t.pid) != t.pid:
+                continue
             os.killpg(t.pid, signal.SIGKILL if force else signal.SIGINT)
             killed.append(t.name or t.rev)
     return killed
@@ -367,7 +376,7 @@ def clean(repo: Repo) -> list[Path]:
                 removed.append(claim)
     for path in sorted((queue_dir(repo) / "workers").glob("*.json")):
         w = _read_json(path)
-        if w is None or not _alive(w.get("pid")):
+        if w is None or not _alive(w.get("pid"), w.get("start")):
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed
@@ -456,7 +465,7 @@ def worker_main(root: Path, num: int) -> int:
     qdir = queue_dir(repo)
     wfile = qdir / "workers" / f"{num}.json"
     idle = float(os.environ.get("BALE_QUEUE_IDLE", IDLE_SECONDS))
-    me = {"pid": os.getpid(), "task": None}
+    me = {"pid": os.getpid(), "start": exp._proc_start(os.getpid()), "task": None}
     _write_json(wfile, me)
     try:
         waited = 0.0
@@ -489,6 +498,7 @@ def _run_task(repo: Repo, q: exp.Queued) -> None:
         "status": "Running",
         "pid": None,
         "worker": os.getpid(),
+        "worker_start": exp._proc_start(os.getpid()),
         "exp": None,
     }
     _write_json(rec_path, rec)  # before the child starts: it rewrites the record
@@ -506,7 +516,7 @@ def _run_task(repo: Repo, q: exp.Queued) -> None:
     code = child.wait()
     after = _read_json(rec_path) or rec
     if after.get("status") == "Running":  # died without a word: killed
-        _write_json(rec_path, {**after, "status": "Failed", "pid": None})
+        _write_json(rec_path, {**after, "status": "Failed", "pid": None, "pid_start": None})
         with open(tdir / f"{tid}.log", "ab") as log:
             log.write(f"\nkilled (exit {code})\n".encode())
     # a failed entry leaves the queue, as dvc's does; its commit stays
@@ -526,7 +536,7 @@ def task_main(root: Path, ref: str) -> int:
     repo = Repo(root)
     rec_path = queue_dir(repo) / "tasks" / f"{_task_id(ref)}.json"
     rec = _read_json(rec_path) or {}
-    rec.update(pid=os.getpid(), status="Running")
+    rec.update(pid=os.getpid(), pid_start=exp._proc_start(os.getpid()), status="Running")
     _write_json(rec_path, rec)
     q = next((q for q in exp.queued(repo) if q.ref == ref), None)
     try:
@@ -539,14 +549,16 @@ def task_main(root: Path, ref: str) -> int:
         r = exp._run_in_worktree(repo, q, name, baseline, 1, True)
     except KeyboardInterrupt:
         print("\nInterrupted: the experiment was killed", flush=True)
-        _write_json(rec_path, {**rec, "status": "Failed", "pid": None})
+        _write_json(rec_path, {**rec, "status": "Failed", "pid": None, "pid_start": None})
         return 130
     except (BaleError, OSError) as e:
         print(f"ERROR: {e}", flush=True)
-        _write_json(rec_path, {**rec, "status": "Failed", "pid": None})
+        _write_json(rec_path, {**rec, "status": "Failed", "pid": None, "pid_start": None})
         return 1
     _write_json(
-        rec_path, {**rec, "status": "Success", "pid": None, "name": r.name, "exp": r.commit}
+        rec_path,
+        {**rec, "status": "Success", "pid": None, "pid_start": None}
+        | {"name": r.name, "exp": r.commit},
     )
     return 0
 
