@@ -101,3 +101,25 @@ def test_kill_signals_no_group_its_pid_does_not_lead() -> None:
     finally:
         child.kill()
         child.wait()
+
+
+def test_kill_checks_every_task_before_killing_any(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bale.ops import exp_queue
+
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(30)"], start_new_session=True
+    )
+    try:
+        running = [
+            exp_queue.Task("1", "aaaa1111", "a", 0, "Running", child.pid),
+            exp_queue.Task("2", "bbbb2222", "b", 0, "Running", None),  # initializing
+        ]
+        monkeypatch.setattr(exp_queue, "tasks", lambda repo: running)
+        with pytest.raises(BaleError, match="'b' is initializing"):
+            exp_queue.kill(None, ["a", "b"], force=True)  # type: ignore[arg-type]
+        assert child.poll() is None
+        assert exp_queue.kill(None, ["a"], force=True) == ["a"]  # type: ignore[arg-type]
+        assert child.wait(10) == -9
+    finally:
+        child.kill()
+        child.wait()

@@ -319,15 +319,14 @@ def kill(repo: Repo, names: Sequence[str], *, force: bool = False) -> list[str]:
             missing.append(n)
         else:
             chosen[n] = hit
-    killed = []
+    # all checked before any is killed: an error leaves every task running
     for n, t in chosen.items():
         if t.pid is None:  # claimed, its process not yet started
             raise BaleError(  # dvc's words
                 f"Task '{n}' is initializing, please wait a few seconds "
                 "until the experiments start running to retry the kill operation."
             )
-        if _kill([t], force):
-            killed.append(n)
+    killed = [n for n, t in chosen.items() if _kill([t], force)]
     if missing:
         raise select.unresolved_error(missing, None, "running experiment name")
     return killed
