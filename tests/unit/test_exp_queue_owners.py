@@ -5,6 +5,7 @@ not the process recorded."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -123,3 +124,53 @@ def test_kill_checks_every_task_before_killing_any(monkeypatch: pytest.MonkeyPat
     finally:
         child.kill()
         child.wait()
+
+
+def _queued_entry(tmp_path: Path) -> tuple[Path, str]:
+    root = _repo(tmp_path)
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.invalid",
+        "PATH": os.environ["PATH"],
+    }
+    for args in (
+        ["commit", "-q", "--allow-empty", "-m", "base"],
+        ["commit", "-q", "--allow-empty", "-m", "q"],
+    ):
+        subprocess.run(["git", *args], cwd=root, env=env, check=True)
+    ref = "refs/bale/exp-queue/00000000000000000001"
+    subprocess.run(["git", "update-ref", ref, "HEAD"], cwd=root, check=True)
+    return root, ref
+
+
+def test_an_entry_claimed_by_a_live_process_is_running(tmp_path: Path) -> None:
+    from bale.ops import exp_queue
+
+    root, _ref = _queued_entry(tmp_path)
+    repo = _open(root)
+    assert [t.status for t in exp_queue.tasks(repo)] == ["Queued"]
+    assert exp_queue.claim(repo, "00000000000000000001")
+    assert [t.status for t in exp_queue.tasks(repo)] == ["Running"]
+    assert exp_queue.remove(repo, queued=True) == []  # not removed under its runner
+    exp_queue.claim_path(repo, "00000000000000000001").write_text("999999999 1\n")
+    assert [t.status for t in exp_queue.tasks(repo)] == ["Queued"]  # its claimer is gone
+
+
+def test_a_worker_does_not_take_an_entry_removed_as_it_claims_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bale.ops import exp_queue
+
+    root, ref = _queued_entry(tmp_path)
+    repo = _open(root)
+    real = exp_queue.claim
+
+    def removed_meanwhile(repo, entry_id):  # type: ignore[no-untyped-def]
+        subprocess.run(["git", "update-ref", "-d", ref], cwd=root, check=True)
+        return real(repo, entry_id)
+
+    monkeypatch.setattr(exp_queue, "claim", removed_meanwhile)
+    assert exp_queue._claim_next(repo) is None
+    assert not exp_queue.claim_path(repo, "00000000000000000001").exists()

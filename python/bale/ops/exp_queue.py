@@ -129,7 +129,8 @@ def tasks(repo: Repo) -> list[Task]:
         seen.add(tid)
         rec = _read_json(tdir / f"{tid}.json")
         if rec is None:
-            status = "Running" if q.commit in foreground else "Queued"
+            # claimed by a live worker (or run) that has not recorded it yet: running
+            status = "Running" if q.commit in foreground or _claimed_live(repo, tid) else "Queued"
             ts = scm.git(repo.root, "log", "-1", "--format=%ct", q.commit).stdout.decode().strip()
             found.append(Task(tid, q.commit, q.name, int(ts), status))
         else:
@@ -140,6 +141,13 @@ def tasks(repo: Repo) -> list[Task]:
                 found.append(_task(path.stem, rec))
     order = {"Running": 0, "Queued": 1, "Failed": 2, "Success": 3}
     return sorted(found, key=lambda t: (order[t.status], t.id))
+
+
+def _claimed_live(repo: Repo, entry_id: str) -> bool:
+    try:
+        return exp._running(claim_path(repo, entry_id).read_text())
+    except OSError:
+        return False
 
 
 def _task(tid: str, rec: dict[str, Any]) -> Task:
@@ -443,7 +451,12 @@ def _claim_next(repo: Repo) -> exp.Queued | None:
     for q in exp.queued(repo):
         if q.commit in foreground:
             continue  # an older 'exp run --run-all' has it
-        if claim(repo, _task_id(q.ref)):
+        tid = _task_id(q.ref)
+        if claim(repo, tid):
+            # removed ('queue remove') between listing and claiming: not ours to run
+            if scm.git(repo.root, "rev-parse", "-q", "--verify", q.ref, check=False).returncode:
+                release(repo, tid)
+                continue
             return q
     return None
 
@@ -513,7 +526,9 @@ def _run_task(repo: Repo, q: exp.Queued) -> None:
             start_new_session=True,  # 'queue kill' signals its whole group
         )
     code = child.wait()
-    after = _read_json(rec_path) or rec
+    after = _read_json(rec_path)
+    if after is None:  # removed before it started (see task_main): nothing ran
+        return
     if after.get("status") == "Running":  # died without a word: killed
         _write_json(rec_path, {**after, "status": "Failed", "pid": None, "pid_start": None})
         with open(tdir / f"{tid}.log", "ab") as log:
@@ -534,13 +549,16 @@ def task_main(root: Path, ref: str) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     repo = Repo(root)
     rec_path = queue_dir(repo) / "tasks" / f"{_task_id(ref)}.json"
+    q = next((q for q in exp.queued(repo) if q.ref == ref), None)
+    if q is None:  # 'queue remove' took it after the worker claimed it: it never ran
+        tdir = queue_dir(repo) / "tasks"
+        for suffix in (".json", ".log", ".claim"):
+            (tdir / f"{_task_id(ref)}{suffix}").unlink(missing_ok=True)
+        return 0
     rec = _read_json(rec_path) or {}
     rec.update(pid=os.getpid(), pid_start=exp._proc_start(os.getpid()), status="Running")
     _write_json(rec_path, rec)
-    q = next((q for q in exp.queued(repo) if q.ref == ref), None)
     try:
-        if q is None:
-            raise BaleError(f"queue entry {ref} is gone")
         name, baseline = _pick(repo, q)
         rec["name"] = name if q.name else rec.get("name")
         _write_json(rec_path, rec)
