@@ -174,3 +174,19 @@ def test_a_worker_does_not_take_an_entry_removed_as_it_claims_it(
     monkeypatch.setattr(exp_queue, "claim", removed_meanwhile)
     assert exp_queue._claim_next(repo) is None
     assert not exp_queue.claim_path(repo, "00000000000000000001").exists()
+
+
+def test_a_worker_slot_held_is_not_started_again(tmp_path: Path) -> None:
+    import fcntl
+
+    from bale.ops import exp_queue
+
+    root, _ref = _queued_entry(tmp_path)
+    repo = _open(root)
+    workers = exp_queue.queue_dir(repo) / "workers"
+    workers.mkdir(parents=True)
+    with open(workers / "1.lock", "w") as held:  # as a live worker holds it
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert exp_queue.start(repo, 1) == 0
+        assert exp_queue.worker_main(root, 1) == 0  # one started by hand steps back
+    assert not (workers / "1.json").exists()

@@ -12,7 +12,10 @@ after its current task once ``queue stop`` asked.
 
 The state, under ``.dvc/tmp/bale/queue`` (every file written atomically)::
 
-    workers/<n>.json   a running worker: {"pid", "start", "task"} (the task id it runs, or null)
+    workers/<n>.lock   worker n's slot: flock'ed by 'queue start' (without waiting: taken
+                       means a worker runs) and held by the worker while it lives
+    workers/<n>.json   a running worker: {"pid", "start", "task"} (the task id it runs, or
+                       null), written by the worker only
     tasks/<id>.claim   "<pid> <start time>" of who runs the entry, a worker or 'exp run
                        --run-all' (made whole, with O_EXCL): one run per entry
     tasks/<id>.json    the task's record: {"rev", "name", "timestamp", "status", "pid",
@@ -32,6 +35,7 @@ worktree left behind. A process is known by its pid and its start time
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -279,25 +283,45 @@ def start(repo: Repo, jobs: int = 1) -> int:
     qdir = queue_dir(repo)
     (qdir / "stop").unlink(missing_ok=True)
     started = 0
+    (qdir / "workers").mkdir(parents=True, exist_ok=True)
     for num in range(1, jobs + 1):
-        wfile = qdir / "workers" / f"{num}.json"
-        w = _read_json(wfile)
-        if w is not None and _alive(w.get("pid"), w.get("start")):
-            continue
-        (qdir / "workers").mkdir(parents=True, exist_ok=True)
-        with open(qdir / "workers" / f"{num}.out", "ab") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "bale.ops.exp_queue", "worker", str(repo.root), str(num)],
-                cwd=repo.root,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # detached: survives this command and its terminal
-            )
-        # written here, not by the worker: a second 'queue start' at once sees it
-        _write_json(wfile, {"pid": proc.pid, "task": None})
+        # the slot is its lock: taken here without waiting (a live worker, or
+        # a second 'queue start' at once, holds it), then handed to the worker,
+        # which holds it while it lives
+        lock = os.open(qdir / "workers" / f"{num}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue
+            with open(qdir / "workers" / f"{num}.out", "ab") as out:
+                proc = subprocess.Popen(
+                    [
+                        *(sys.executable, "-m", "bale.ops.exp_queue", "worker"),
+                        *(str(repo.root), str(num), str(lock)),
+                    ],
+                    cwd=repo.root,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=(lock,),
+                    start_new_session=True,  # detached: survives this command and its terminal
+                )
+        finally:
+            os.close(lock)  # the worker's copy keeps the lock
+        _registered(qdir / "workers" / f"{num}.json", proc)
         started += 1
     return started
+
+
+def _registered(wfile: Path, proc: subprocess.Popen[bytes], seconds: float = 10.0) -> None:
+    """Waits until the worker ``proc`` has written its file (only the worker
+    writes it), so that ``queue status`` right after lists it; or it died."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (_read_json(wfile) or {}).get("pid") == proc.pid:
+            return
+        time.sleep(0.02)
 
 
 def stop(repo: Repo, kill: bool = False) -> list[str]:
@@ -470,11 +494,20 @@ def _pick(repo: Repo, q: exp.Queued) -> tuple[str, str]:
     return q.name or refs.new_name(existing), baseline
 
 
-def worker_main(root: Path, num: int) -> int:
+def worker_main(root: Path, num: int, lock: int | None = None) -> int:
+    """Worker ``num``; ``lock`` is its slot's lock file, locked ('queue start'
+    hands it over), held until the worker exits."""
     from bale.repo import Repo
 
     repo = Repo(root)
     qdir = queue_dir(repo)
+    if lock is None:  # started by hand: the slot is taken here, or not at all
+        (qdir / "workers").mkdir(parents=True, exist_ok=True)
+        lock = os.open(qdir / "workers" / f"{num}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return 0  # worker num runs already
     wfile = qdir / "workers" / f"{num}.json"
     idle = float(os.environ.get("BALE_QUEUE_IDLE", IDLE_SECONDS))
     me = {"pid": os.getpid(), "start": exp._proc_start(os.getpid()), "task": None}
@@ -583,7 +616,7 @@ def task_main(root: Path, ref: str) -> int:
 def main(argv: list[str]) -> int:
     kind, root = argv[0], Path(argv[1])
     if kind == "worker":
-        return worker_main(root, int(argv[2]))
+        return worker_main(root, int(argv[2]), int(argv[3]) if len(argv) > 3 else None)
     return task_main(root, argv[2])
 
 
