@@ -223,7 +223,10 @@ def queue_status(repo: Repo) -> list[QueueTask]:
     for q in queued(repo):
         ts = scm.git(repo.root, "log", "-1", "--format=%ct", q.commit).stdout.decode().strip()
         owner = _worktrees_dir(repo) / f"{q.ref.rsplit('/', 1)[1]}.pid"
-        running = owner.exists() and _running(owner.read_text())
+        try:
+            running = _running(owner.read_text())
+        except FileNotFoundError:  # none, or its run just ended
+            running = False
         tasks.append(QueueTask(q.commit, q.name, int(ts), "Running" if running else "Queued"))
     return tasks
 
