@@ -223,7 +223,10 @@ def queue_status(repo: Repo) -> list[QueueTask]:
     for q in queued(repo):
         ts = scm.git(repo.root, "log", "-1", "--format=%ct", q.commit).stdout.decode().strip()
         owner = _worktrees_dir(repo) / f"{q.ref.rsplit('/', 1)[1]}.pid"
-        running = owner.exists() and _running(owner.read_text())
+        try:
+            running = _running(owner.read_text())
+        except FileNotFoundError:  # none, or its run just ended
+            running = False
         tasks.append(QueueTask(q.commit, q.name, int(ts), "Running" if running else "Queued"))
     return tasks
 
@@ -245,9 +248,11 @@ def run_all(repo: Repo, *, jobs: int = 1, echo: bool = True) -> RunAllResult:
     result = RunAllResult()
     taken: set[str] = set()
     todo: list[tuple[Queued, str, str]] = []
+    from bale.ops import exp_queue
+
     for q in queued(repo):
-        if _claimed(repo, q):
-            continue  # a 'queue start' worker has it
+        if exp_queue.claim_path(repo, q.ref.rsplit("/", 1)[1]).exists():
+            continue  # a 'queue start' worker (or another run) has it
         baseline = scm.git(repo.root, "rev-parse", f"{q.commit}^").stdout.decode().strip()
         existing = {r.name for r in refs.list_refs(repo.root) if r.baseline == baseline}
         if q.name and q.name in existing | taken and not q.force:
@@ -266,29 +271,45 @@ def run_all(repo: Repo, *, jobs: int = 1, echo: bool = True) -> RunAllResult:
             ]
             for q, run in runs:
                 try:
-                    result.done.append(run.result())
+                    if (done := run.result()) is not None:
+                        result.done.append(done)
                 except BaleError as e:
                     result.failed[q.ref] = str(e)
         return result
     for q, name, baseline in todo:
         try:
-            result.done.append(_run_in_worktree(repo, q, name, baseline, jobs, echo))
+            if (done := _run_claimed(repo, q, name, baseline, jobs, echo)) is not None:
+                result.done.append(done)
         except BaleError as e:
             result.failed[q.ref] = str(e)
     return result
 
 
-def _claimed(repo: Repo, q: Queued) -> bool:
-    """Whether a ``queue start`` worker took the entry (see :mod:`bale.ops.exp_queue`)."""
-    return (repo.tmp_dir / "bale" / "queue" / "tasks" / f"{q.ref.rsplit('/', 1)[1]}.claim").exists()
+def _run_claimed(
+    repo: Repo, q: Queued, name: str, baseline: str, jobs: int, echo: bool
+) -> ExpResult | None:
+    """Runs the entry if this process can claim it, as a queue worker does
+    (None when a worker took it, or it left the queue, since ``run_all``
+    planned); a failed one is given back, queued."""
+    from bale.ops import exp_queue
+
+    entry_id = q.ref.rsplit("/", 1)[1]
+    if not exp_queue.claim(repo, entry_id):
+        return None
+    try:
+        if scm.git(repo.root, "rev-parse", "-q", "--verify", q.ref, check=False).returncode:
+            return None  # removed meanwhile
+        return _run_in_worktree(repo, q, name, baseline, jobs, echo)
+    finally:
+        exp_queue.release(repo, entry_id)
 
 
 def _run_queued(
     repo_type: type[Repo], root: Path, q: Queued, name: str, baseline: str, echo: bool
-) -> ExpResult:
+) -> ExpResult | None:
     """One queued experiment in a worker process (stages one at a time, as
     ``jobs`` is spent on experiments)."""
-    return _run_in_worktree(repo_type(root), q, name, baseline, 1, echo)
+    return _run_claimed(repo_type(root), q, name, baseline, 1, echo)
 
 
 @contextlib.contextmanager
@@ -310,14 +331,14 @@ def _run_in_worktree(
     base = _worktrees_dir(repo)
     base.mkdir(parents=True, exist_ok=True)
     wt = base / q.ref.rsplit("/", 1)[1]
-    if wt.exists():
-        scm.git(repo.root, "worktree", "remove", "--force", str(wt), check=False)
-        shutil.rmtree(wt, ignore_errors=True)
-    scm.git(repo.root, "worktree", "add", "--detach", "-q", str(wt), q.commit)
-    # who uses it: 'exp clean' removes the worktrees of processes gone
-    owner = wt.with_name(f"{wt.name}.pid")
-    owner.write_text(f"{os.getpid()}\n")
+    # who uses it, written before the worktree exists: 'exp clean' (and a
+    # worker after its task) removes only the worktrees of processes gone
+    owner = _own(wt.with_name(f"{wt.name}.pid"), name)
     try:
+        if wt.exists():
+            scm.git(repo.root, "worktree", "remove", "--force", str(wt), check=False)
+            shutil.rmtree(wt, ignore_errors=True)
+        scm.git(repo.root, "worktree", "add", "--detach", "-q", str(wt), q.commit)
         inner = wt / repo.root.relative_to(top)
         # The worktree uses this repository's cache; reflinks or copies, never
         # hard links: a command writing a dep in place must not reach the cache.
@@ -360,23 +381,104 @@ def _run_in_worktree(
         owner.unlink(missing_ok=True)
 
 
+def _own(owner: Path, name: str) -> Path:
+    """Makes ``owner`` (a worktree's ``.pid``) this process's, atomically and
+    only if no live process holds it: two runs of one entry never share a
+    worktree."""
+    tmp = owner.with_name(f".{owner.name}.{os.getpid()}")
+    tmp.write_text(f"{_identity()}\n")
+    try:
+        for _ in range(2):
+            try:
+                os.link(tmp, owner)  # fails if it exists: the file appears whole
+                return owner
+            except FileExistsError:
+                try:
+                    held = owner.read_text()
+                except FileNotFoundError:
+                    continue
+                if _running(held):
+                    raise BaleError(
+                        f"queued experiment '{name}' is running already (process {held.split()[0]})"
+                    ) from None
+                owner.unlink(missing_ok=True)  # its process is gone
+        raise BaleError(f"queued experiment '{name}': cannot take {owner}")
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _worktrees_dir(repo: Repo) -> Path:
     """Where queued experiments run, one git worktree each."""
     return repo.tmp_dir / "bale" / "exps"
 
 
-def _running(pid_text: str) -> bool:
-    """Whether the process whose id ``pid_text`` holds is still running."""
+def _proc_start(pid: int) -> str | None:
+    """When the process ``pid`` started (field 22 of ``/proc/<pid>/stat``, in
+    clock ticks since boot), or None where that is not known (not Linux)."""
     try:
-        pid = int(pid_text.split()[0])
-    except (ValueError, IndexError):
-        return False
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _identity(pid: int | None = None) -> str:
+    """``"<pid> <start time>"`` of this process (or ``pid``): what the queue's
+    files record of a process, so that a pid reused by another is not it."""
+    pid = os.getpid() if pid is None else pid
+    start = _proc_start(pid)
+    return f"{pid} {start}" if start is not None else str(pid)
+
+
+def _alive(pid: int, start: Any = None) -> bool:
+    """Whether the process ``pid`` runs, and is the one that started at
+    ``start`` (when that was recorded and can be read here)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True  # someone else's: alive
+        pass  # someone else's: alive, if it is the one recorded
+    except OverflowError:
+        return False
+    if start is not None:
+        now = _proc_start(pid)
+        if now is not None and now != str(start):
+            return False  # the pid was reused: the one recorded is gone
+    return True
+
+
+def _running(pid_text: str) -> bool:
+    """Whether the process ``pid_text`` (an :func:`_identity`) names is still running."""
+    parts = pid_text.split()
+    try:
+        pid = int(parts[0])
+    except (ValueError, IndexError):
+        return False
+    if pid <= 0:
+        return False
+    start = parts[1] if len(parts) > 1 and parts[1].isdigit() else None
+    return _alive(pid, start)
+
+
+#: a worktree with no ``.pid`` this young may be one an older bale is making
+FRESH_SECONDS = 60.0
+
+
+def clean_worktree(repo: Repo, entry_id: str) -> bool:
+    """Removes the worktree of the queue entry ``entry_id`` when the process
+    that ran it is gone (what a worker does after its task); whether it did."""
+    wt = _worktrees_dir(repo) / entry_id
+    owner = wt.with_name(f"{wt.name}.pid")
+    with contextlib.suppress(FileNotFoundError):
+        if _running(owner.read_text()):
+            return False
+    if not wt.exists() and not owner.exists():
+        return False
+    scm.git(repo.root, "worktree", "remove", "--force", str(wt), check=False)
+    shutil.rmtree(wt, ignore_errors=True)
+    owner.unlink(missing_ok=True)
+    scm.git(repo.root, "worktree", "prune", check=False)
     return True
 
 
@@ -384,7 +486,8 @@ def clean(repo: Repo) -> list[Path]:
     """``exp clean``: removes what experiments left behind when their process
     was killed: the worktrees of queued runs (``.dvc/tmp/bale/exps``) and
     the private index files of experiment commits (in the git directory),
-    each only when the process that made it is gone. Returns what it removed."""
+    each only when the process that made it is gone (a worktree's ``.pid``
+    is written before the worktree). Returns what it removed."""
     scm.require_git(repo, "exp clean")
     removed: list[Path] = []
     base = _worktrees_dir(repo)
@@ -392,8 +495,13 @@ def clean(repo: Repo) -> list[Path]:
         if not wt.is_dir():
             continue
         owner = wt.with_name(f"{wt.name}.pid")
-        if owner.exists() and _running(owner.read_text()):
-            continue
+        try:
+            if _running(owner.read_text()):
+                continue
+        except FileNotFoundError:
+            with contextlib.suppress(OSError):
+                if time.time() - wt.stat().st_mtime < FRESH_SECONDS:
+                    continue
         scm.git(repo.root, "worktree", "remove", "--force", str(wt), check=False)
         shutil.rmtree(wt, ignore_errors=True)
         owner.unlink(missing_ok=True)

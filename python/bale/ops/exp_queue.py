@@ -12,10 +12,15 @@ after its current task once ``queue stop`` asked.
 
 The state, under ``.dvc/tmp/bale/queue`` (every file written atomically)::
 
-    workers/<n>.json   a running worker: {"pid", "task"} (the task id it runs, or null)
-    tasks/<id>.claim   made with O_EXCL by the worker that takes the entry: one worker per task
+    workers/<n>.lock   worker n's slot: flock'ed by 'queue start' (without waiting: taken
+                       means a worker runs) and held by the worker while it lives
+    workers/<n>.json   a running worker: {"pid", "start", "task"} (the task id it runs, or
+                       null), written by the worker only
+    tasks/<id>.claim   "<pid> <start time>" of who runs the entry, a worker or 'exp run
+                       --run-all' (made whole, with O_EXCL): one run per entry
     tasks/<id>.json    the task's record: {"rev", "name", "timestamp", "status", "pid",
-                       "worker", "exp"}; status Running, then Success or Failed
+                       "pid_start", "worker", "worker_start", "exp"}; status Running,
+                       then Success or Failed
     tasks/<id>.log     what the run printed (stdout and stderr)
     stop               workers stop after their current task while it exists
 
@@ -23,12 +28,14 @@ The child writes its own final record (Success with the experiment's commit,
 or Failed), after the experiment's ref is set: a worker killed meanwhile
 loses nothing. A record left "Running" whose processes are gone (killed with
 SIGKILL) reads as Failed, and the worker (or ``exp clean``) removes what its
-worktree left behind.
+worktree left behind. A process is known by its pid and its start time
+(field 22 of ``/proc/<pid>/stat``, where there is one): a reused pid is not it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -79,8 +86,10 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _alive(pid: Any) -> bool:
-    return isinstance(pid, int) and pid > 0 and exp._running(str(pid))
+def _alive(pid: Any, start: Any = None) -> bool:
+    """Whether the process ``pid`` runs and, when its start time was recorded
+    (``start``), is that one: a pid reused after a reboot or wrap is not."""
+    return isinstance(pid, int) and pid > 0 and exp._alive(pid, start)
 
 
 # ---------------------------------------------------------------------------
@@ -103,7 +112,9 @@ def _record_status(rec: dict[str, Any]) -> str:
     status = rec.get("status")
     pid = rec.get("pid")
     # gone without a word: killed (SIGKILL), or a worker gone before its child started
-    alive = _alive(pid) or (pid is None and _alive(rec.get("worker")))
+    alive = _alive(pid, rec.get("pid_start")) or (
+        pid is None and _alive(rec.get("worker"), rec.get("worker_start"))
+    )
     if status == "Running" and not alive:
         return "Failed"
     return str(status) if status in ("Running", "Success", "Failed") else "Failed"
@@ -122,7 +133,8 @@ def tasks(repo: Repo) -> list[Task]:
         seen.add(tid)
         rec = _read_json(tdir / f"{tid}.json")
         if rec is None:
-            status = "Running" if q.commit in foreground else "Queued"
+            # claimed by a live worker (or run) that has not recorded it yet: running
+            status = "Running" if q.commit in foreground or _claimed_live(repo, tid) else "Queued"
             ts = scm.git(repo.root, "log", "-1", "--format=%ct", q.commit).stdout.decode().strip()
             found.append(Task(tid, q.commit, q.name, int(ts), status))
         else:
@@ -133,6 +145,13 @@ def tasks(repo: Repo) -> list[Task]:
                 found.append(_task(path.stem, rec))
     order = {"Running": 0, "Queued": 1, "Failed": 2, "Success": 3}
     return sorted(found, key=lambda t: (order[t.status], t.id))
+
+
+def _claimed_live(repo: Repo, entry_id: str) -> bool:
+    try:
+        return exp._running(claim_path(repo, entry_id).read_text())
+    except OSError:
+        return False
 
 
 def _task(tid: str, rec: dict[str, Any]) -> Task:
@@ -158,7 +177,7 @@ def worker_status(repo: Repo) -> tuple[int, int]:
     active = idle = 0
     for path in sorted((queue_dir(repo) / "workers").glob("*.json")):
         w = _read_json(path)
-        if w is None or not _alive(w.get("pid")):
+        if w is None or not _alive(w.get("pid"), w.get("start")):
             continue
         if w.get("task"):
             active += 1
@@ -264,25 +283,45 @@ def start(repo: Repo, jobs: int = 1) -> int:
     qdir = queue_dir(repo)
     (qdir / "stop").unlink(missing_ok=True)
     started = 0
+    (qdir / "workers").mkdir(parents=True, exist_ok=True)
     for num in range(1, jobs + 1):
-        wfile = qdir / "workers" / f"{num}.json"
-        w = _read_json(wfile)
-        if w is not None and _alive(w.get("pid")):
-            continue
-        (qdir / "workers").mkdir(parents=True, exist_ok=True)
-        with open(qdir / "workers" / f"{num}.out", "ab") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "bale.ops.exp_queue", "worker", str(repo.root), str(num)],
-                cwd=repo.root,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # detached: survives this command and its terminal
-            )
-        # written here, not by the worker: a second 'queue start' at once sees it
-        _write_json(wfile, {"pid": proc.pid, "task": None})
+        # the slot is its lock: taken here without waiting (a live worker, or
+        # a second 'queue start' at once, holds it), then handed to the worker,
+        # which holds it while it lives
+        lock = os.open(qdir / "workers" / f"{num}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue
+            with open(qdir / "workers" / f"{num}.out", "ab") as out:
+                proc = subprocess.Popen(
+                    [
+                        *(sys.executable, "-m", "bale.ops.exp_queue", "worker"),
+                        *(str(repo.root), str(num), str(lock)),
+                    ],
+                    cwd=repo.root,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=(lock,),
+                    start_new_session=True,  # detached: survives this command and its terminal
+                )
+        finally:
+            os.close(lock)  # the worker's copy keeps the lock
+        _registered(qdir / "workers" / f"{num}.json", proc)
         started += 1
     return started
+
+
+def _registered(wfile: Path, proc: subprocess.Popen[bytes], seconds: float = 10.0) -> None:
+    """Waits until the worker ``proc`` has written its file (only the worker
+    writes it), so that ``queue status`` right after lists it; or it died."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (_read_json(wfile) or {}).get("pid") == proc.pid:
+            return
+        time.sleep(0.02)
 
 
 def stop(repo: Repo, kill: bool = False) -> list[str]:
@@ -312,15 +351,14 @@ def kill(repo: Repo, names: Sequence[str], *, force: bool = False) -> list[str]:
             missing.append(n)
         else:
             chosen[n] = hit
-    killed = []
+    # all checked before any is killed: an error leaves every task running
     for n, t in chosen.items():
         if t.pid is None:  # claimed, its process not yet started
             raise BaleError(  # dvc's words
                 f"Task '{n}' is initializing, please wait a few seconds "
                 "until the experiments start running to retry the kill operation."
             )
-        if _kill([t], force):
-            killed.append(n)
+    killed = [n for n, t in chosen.items() if _kill([t], force)]
     if missing:
         raise select.unresolved_error(missing, None, "running experiment name")
     return killed
@@ -332,7 +370,10 @@ def _kill(running: list[Task], force: bool) -> list[str]:
         if t.pid is None:
             continue
         with contextlib.suppress(ProcessLookupError):
-            # the task's process group: bale and its stages' commands
+            # the task's process group (bale and its stages' commands), if
+            # the pid still leads one: never a group a reused pid names
+            if os.getpgid(t.pid) != t.pid:
+                continue
             os.killpg(t.pid, signal.SIGKILL if force else signal.SIGINT)
             killed.append(t.name or t.rev)
     return killed
@@ -359,14 +400,14 @@ def clean(repo: Repo) -> list[Path]:
     for claim in sorted(tdir.glob("*.claim")):
         if (tdir / f"{claim.stem}.json").exists():
             continue
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            owner = claim.read_text().split()  # empty: its worker is writing it now
-            if owner and not _alive(int(owner[0])):
+        with contextlib.suppress(OSError):
+            owner = claim.read_text()  # made whole: never half written
+            if owner.strip() and not exp._running(owner):
                 claim.unlink()
                 removed.append(claim)
     for path in sorted((queue_dir(repo) / "workers").glob("*.json")):
         w = _read_json(path)
-        if w is None or not _alive(w.get("pid")):
+        if w is None or not _alive(w.get("pid"), w.get("start")):
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed
@@ -399,23 +440,48 @@ def follow(repo: Repo, task: Task) -> Iterator[bytes]:
 # the worker and its tasks (separate processes)
 
 
-def _claim_next(repo: Repo, num: int) -> exp.Queued | None:
+def claim_path(repo: Repo, entry_id: str) -> Path:
+    return queue_dir(repo) / "tasks" / f"{entry_id}.claim"
+
+
+def claim(repo: Repo, entry_id: str) -> bool:
+    """Takes the queue entry ``entry_id`` for this process, whoever runs it
+    (a worker, ``exp run --run-all``): the claim file is made whole, with
+    this process's identity, and only if none exists. Whether it took it."""
+    path = claim_path(repo, entry_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(f"{exp._identity()}\n")
+    try:
+        os.link(tmp, path)  # O_EXCL, with the content already there
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink(missing_ok=True)
+    return True
+
+
+def release(repo: Repo, entry_id: str) -> None:
+    """Gives back this process's claim of ``entry_id`` (the entry can run again)."""
+    path = claim_path(repo, entry_id)
+    with contextlib.suppress(OSError):
+        if path.read_text() == f"{exp._identity()}\n":
+            path.unlink()
+
+
+def _claim_next(repo: Repo) -> exp.Queued | None:
     """The oldest queue entry no one runs, now this worker's."""
-    tdir = queue_dir(repo) / "tasks"
-    tdir.mkdir(parents=True, exist_ok=True)
     foreground = {t.rev for t in exp.queue_status(repo) if t.status == "Running"}
     for q in exp.queued(repo):
         if q.commit in foreground:
-            continue  # an 'exp run --run-all' has it
+            continue  # an older 'exp run --run-all' has it
         tid = _task_id(q.ref)
-        claim = tdir / f"{tid}.claim"
-        try:
-            fd = os.open(claim, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except FileExistsError:
-            continue
-        with os.fdopen(fd, "w") as f:
-            f.write(f"{os.getpid()} {num}\n")
-        return q
+        if claim(repo, tid):
+            # removed ('queue remove') between listing and claiming: not ours to run
+            if scm.git(repo.root, "rev-parse", "-q", "--verify", q.ref, check=False).returncode:
+                release(repo, tid)
+                continue
+            return q
     return None
 
 
@@ -428,19 +494,28 @@ def _pick(repo: Repo, q: exp.Queued) -> tuple[str, str]:
     return q.name or refs.new_name(existing), baseline
 
 
-def worker_main(root: Path, num: int) -> int:
+def worker_main(root: Path, num: int, lock: int | None = None) -> int:
+    """Worker ``num``; ``lock`` is its slot's lock file, locked ('queue start'
+    hands it over), held until the worker exits."""
     from bale.repo import Repo
 
     repo = Repo(root)
     qdir = queue_dir(repo)
+    if lock is None:  # started by hand: the slot is taken here, or not at all
+        (qdir / "workers").mkdir(parents=True, exist_ok=True)
+        lock = os.open(qdir / "workers" / f"{num}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return 0  # worker num runs already
     wfile = qdir / "workers" / f"{num}.json"
     idle = float(os.environ.get("BALE_QUEUE_IDLE", IDLE_SECONDS))
-    me = {"pid": os.getpid(), "task": None}
+    me = {"pid": os.getpid(), "start": exp._proc_start(os.getpid()), "task": None}
     _write_json(wfile, me)
     try:
         waited = 0.0
         while not (qdir / "stop").exists():
-            q = _claim_next(repo, num)
+            q = _claim_next(repo)
             if q is None:
                 if waited >= idle:
                     break
@@ -468,6 +543,7 @@ def _run_task(repo: Repo, q: exp.Queued) -> None:
         "status": "Running",
         "pid": None,
         "worker": os.getpid(),
+        "worker_start": exp._proc_start(os.getpid()),
         "exp": None,
     }
     _write_json(rec_path, rec)  # before the child starts: it rewrites the record
@@ -483,9 +559,11 @@ def _run_task(repo: Repo, q: exp.Queued) -> None:
             start_new_session=True,  # 'queue kill' signals its whole group
         )
     code = child.wait()
-    after = _read_json(rec_path) or rec
+    after = _read_json(rec_path)
+    if after is None:  # removed before it started (see task_main): nothing ran
+        return
     if after.get("status") == "Running":  # died without a word: killed
-        _write_json(rec_path, {**after, "status": "Failed", "pid": None})
+        _write_json(rec_path, {**after, "status": "Failed", "pid": None, "pid_start": None})
         with open(tdir / f"{tid}.log", "ab") as log:
             log.write(f"\nkilled (exit {code})\n".encode())
     # a failed entry leaves the queue, as dvc's does; its commit stays
@@ -493,7 +571,7 @@ def _run_task(repo: Repo, q: exp.Queued) -> None:
     if (_read_json(rec_path) or {}).get("status") == "Failed":
         snapshot.set_ref(repo.root, f"{FAILED_NAMESPACE}/{tid}", q.commit)
     scm.git(repo.root, "update-ref", "-d", q.ref, check=False)  # gone already on success
-    exp.clean(repo)  # a killed child's worktree
+    exp.clean_worktree(repo, tid)  # a killed child's; not other workers' (exp clean does those)
 
 
 def task_main(root: Path, ref: str) -> int:
@@ -504,13 +582,16 @@ def task_main(root: Path, ref: str) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     repo = Repo(root)
     rec_path = queue_dir(repo) / "tasks" / f"{_task_id(ref)}.json"
-    rec = _read_json(rec_path) or {}
-    rec.update(pid=os.getpid(), status="Running")
-    _write_json(rec_path, rec)
     q = next((q for q in exp.queued(repo) if q.ref == ref), None)
+    if q is None:  # 'queue remove' took it after the worker claimed it: it never ran
+        tdir = queue_dir(repo) / "tasks"
+        for suffix in (".json", ".log", ".claim"):
+            (tdir / f"{_task_id(ref)}{suffix}").unlink(missing_ok=True)
+        return 0
+    rec = _read_json(rec_path) or {}
+    rec.update(pid=os.getpid(), pid_start=exp._proc_start(os.getpid()), status="Running")
+    _write_json(rec_path, rec)
     try:
-        if q is None:
-            raise BaleError(f"queue entry {ref} is gone")
         name, baseline = _pick(repo, q)
         rec["name"] = name if q.name else rec.get("name")
         _write_json(rec_path, rec)
@@ -518,14 +599,16 @@ def task_main(root: Path, ref: str) -> int:
         r = exp._run_in_worktree(repo, q, name, baseline, 1, True)
     except KeyboardInterrupt:
         print("\nInterrupted: the experiment was killed", flush=True)
-        _write_json(rec_path, {**rec, "status": "Failed", "pid": None})
+        _write_json(rec_path, {**rec, "status": "Failed", "pid": None, "pid_start": None})
         return 130
     except (BaleError, OSError) as e:
         print(f"ERROR: {e}", flush=True)
-        _write_json(rec_path, {**rec, "status": "Failed", "pid": None})
+        _write_json(rec_path, {**rec, "status": "Failed", "pid": None, "pid_start": None})
         return 1
     _write_json(
-        rec_path, {**rec, "status": "Success", "pid": None, "name": r.name, "exp": r.commit}
+        rec_path,
+        {**rec, "status": "Success", "pid": None, "pid_start": None}
+        | {"name": r.name, "exp": r.commit},
     )
     return 0
 
@@ -533,7 +616,7 @@ def task_main(root: Path, ref: str) -> int:
 def main(argv: list[str]) -> int:
     kind, root = argv[0], Path(argv[1])
     if kind == "worker":
-        return worker_main(root, int(argv[2]))
+        return worker_main(root, int(argv[2]), int(argv[3]) if len(argv) > 3 else None)
     return task_main(root, argv[2])
 
 
