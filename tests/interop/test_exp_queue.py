@@ -106,7 +106,13 @@ def _workspace_untouched(sh: Sh, root: Path) -> None:
     assert not exps.exists() or not list(exps.iterdir())
 
 
-def test_queue_start_runs_the_queue_in_the_background(sh: Sh, repo: Path) -> None:
+def test_queue_start_runs_the_queue_in_the_background(sh: Sh, repo: Path, tmp_path: Path) -> None:
+    # the stage waits for a file made after the second start: a worker done
+    # with both tasks could otherwise be gone (idle) before it, on a loaded machine
+    go = tmp_path / "go"
+    wait = f"import os, time\nwhile not os.path.exists({str(go)!r}):\n    time.sleep(0.05)\n"
+    (repo / "s.py").write_text(wait + SHORT)
+    _commit(sh, repo, "waits", 2)
     sh.bale("exp", "run", "--queue", "-S", "x=2", "-n", "q1", cwd=repo)
     sh.bale("exp", "run", "--queue", "-S", "x=3", cwd=repo)
     assert set(_status(sh, repo).values()) == {"Queued"}
@@ -114,6 +120,7 @@ def test_queue_start_runs_the_queue_in_the_background(sh: Sh, repo: Path) -> Non
     assert p.stdout == "Started '1' new experiments task queue worker.\n"
     # one worker per number: a second start starts none
     assert sh.bale("queue", "start", cwd=repo).stdout.startswith("Started '0' ")
+    go.touch()
     _until(lambda: set(_status(sh, repo).values()) == {"Success"})
     status = _status(sh, repo)
     assert len(status) == 2 and status["q1"] == "Success", status
@@ -233,6 +240,9 @@ def test_queue_session_prints_what_dvc_prints(sh: Sh, repo: Path, tmp_path: Path
         ("queue", "logs", "nope"),
         ("queue", "kill", "q1"),  # done: not running
         ("queue", "stop"),
+        # dvc's celery worker stops a moment after 'queue stop' returns: in
+        # that moment it would take q2, queued next
+        "for i in $(seq 150); do pgrep -f 'exp queue-worker' >/dev/null || break; sleep 0.2; done",
         ("exp", "run", "--queue", "-n", "q2"),
         ("exp", "run", "--queue", "-S", "x=9"),  # named when queued, at random
         ("queue", "logs", "q2"),
