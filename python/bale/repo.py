@@ -357,7 +357,7 @@ class Repo:
         """The workspace, then HEAD (every commit with ``all_commits``) with
         its experiments nested, each with params, metrics, deps and outputs;
         ``[s.dumpd() for s in ...]`` is ``dvc exp show --json``."""
-        from bale.ops.exp import show
+        from bale.ops.exp_queue import show
 
         return show(self, all_commits=all_commits)
 

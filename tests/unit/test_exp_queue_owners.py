@@ -188,5 +188,5 @@ def test_a_worker_slot_held_is_not_started_again(tmp_path: Path) -> None:
     with open(workers / "1.lock", "w") as held:  # as a live worker holds it
         fcntl.flock(held, fcntl.LOCK_EX)
         assert exp_queue.start(repo, 1) == 0
-        assert exp_queue.worker_main(root, 1) == 0  # one started by hand steps back
+        assert exp_queue.worker_main(repo, 1) == 0  # one started by hand steps back
     assert not (workers / "1.json").exists()

@@ -45,10 +45,10 @@ def cmd_exp_run(args: argparse.Namespace) -> int:
 
 def cmd_exp_show(args: argparse.Namespace) -> int:
     from bale.experiments import table
-    from bale.ops import exp
+    from bale.ops import exp_queue
     from bale.pipeline.compare import render_json
 
-    states = exp.show(
+    states = exp_queue.show(
         open_repo(),
         all_commits=args.all_commits,
         all_branches=args.all_branches,

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from bale import index, scm
 from bale.exceptions import BaleError
 from bale.experiments import modify, refs, snapshot
-from bale.experiments.show import ExpState, collect
+from bale.experiments.show import ExpState
 from bale.ops.checkout import checkout
 from bale.ops.repro import repro
 from bale.pipeline.stage import LOCK_FILE
@@ -248,10 +248,8 @@ def run_all(repo: Repo, *, jobs: int = 1, echo: bool = True) -> RunAllResult:
     result = RunAllResult()
     taken: set[str] = set()
     todo: list[tuple[Queued, str, str]] = []
-    from bale.ops import exp_queue
-
     for q in queued(repo):
-        if exp_queue.claim_path(repo, q.ref.rsplit("/", 1)[1]).exists():
+        if claim_path(repo, q.ref.rsplit("/", 1)[1]).exists():
             continue  # a 'queue start' worker (or another run) has it
         baseline = scm.git(repo.root, "rev-parse", f"{q.commit}^").stdout.decode().strip()
         existing = {r.name for r in refs.list_refs(repo.root) if r.baseline == baseline}
@@ -291,17 +289,15 @@ def _run_claimed(
     """Runs the entry if this process can claim it, as a queue worker does
     (None when a worker took it, or it left the queue, since ``run_all``
     planned); a failed one is given back, queued."""
-    from bale.ops import exp_queue
-
     entry_id = q.ref.rsplit("/", 1)[1]
-    if not exp_queue.claim(repo, entry_id):
+    if not claim(repo, entry_id):
         return None
     try:
         if scm.git(repo.root, "rev-parse", "-q", "--verify", q.ref, check=False).returncode:
             return None  # removed meanwhile
         return _run_in_worktree(repo, q, name, baseline, jobs, echo)
     finally:
-        exp_queue.release(repo, entry_id)
+        release(repo, entry_id)
 
 
 def _run_queued(
@@ -461,6 +457,40 @@ def _running(pid_text: str) -> bool:
     return _alive(pid, start)
 
 
+def queue_dir(repo: Repo) -> Path:
+    """Where the experiment queue keeps its state (see bale.ops.exp_queue)."""
+    return repo.tmp_dir / "bale" / "queue"
+
+
+def claim_path(repo: Repo, entry_id: str) -> Path:
+    return queue_dir(repo) / "tasks" / f"{entry_id}.claim"
+
+
+def claim(repo: Repo, entry_id: str) -> bool:
+    """Takes the queue entry ``entry_id`` for this process, whoever runs it
+    (a worker, ``exp run --run-all``): the claim file is made whole, with
+    this process's identity, and only if none exists. Whether it took it."""
+    path = claim_path(repo, entry_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(f"{_identity()}\n")
+    try:
+        os.link(tmp, path)  # O_EXCL, with the content already there
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink(missing_ok=True)
+    return True
+
+
+def release(repo: Repo, entry_id: str) -> None:
+    """Gives back this process's claim of ``entry_id`` (the entry can run again)."""
+    path = claim_path(repo, entry_id)
+    with contextlib.suppress(OSError):
+        if path.read_text() == f"{_identity()}\n":
+            path.unlink()
+
+
 #: a worktree with no ``.pid`` this young may be one an older bale is making
 FRESH_SECONDS = 60.0
 
@@ -519,17 +549,6 @@ def clean(repo: Repo) -> list[Path]:
 
 # ---------------------------------------------------------------------------
 # show / diff
-
-
-def show(repo: Repo, **kwargs: Any) -> list[ExpState]:
-    """``exp show``: dvc's ``experiments.collect`` (which experiments.show
-    holds), with the queue's tasks among the experiments as dvc shows its
-    own: queued, running and failed ones, and the state of those it ran."""
-    from bale.ops import exp_queue
-
-    states = collect(repo, **kwargs)
-    exp_queue.add_to_show(repo, states, bool(kwargs.get("param_deps")))
-    return states
 
 
 def diff(

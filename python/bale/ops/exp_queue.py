@@ -52,6 +52,7 @@ from bale.exceptions import BaleError
 from bale.experiments import refs, select, snapshot
 from bale.metafiles._fs import atomic_write
 from bale.ops import exp
+from bale.ops.exp import claim, claim_path, queue_dir, release
 
 if TYPE_CHECKING:
     from bale.experiments.show import ExpState
@@ -63,10 +64,6 @@ IDLE_SECONDS = 10.0
 POLL_SECONDS = 0.2
 #: where a failed task's queue commit is kept (``exp show`` shows it, Failed)
 FAILED_NAMESPACE = "refs/bale/exp-failed"
-
-
-def queue_dir(repo: Repo) -> Path:
-    return repo.tmp_dir / "bale" / "queue"
 
 
 def _task_id(ref: str) -> str:
@@ -221,6 +218,17 @@ def remove(
     return removed
 
 
+def show(repo: Repo, **kwargs: Any) -> list[ExpState]:
+    """``exp show``: dvc's ``experiments.collect`` (which experiments.show
+    holds), with the queue's tasks among the experiments as dvc shows its
+    own: queued, running and failed ones, and the state of those it ran."""
+    from bale.experiments.show import collect
+
+    states = collect(repo, **kwargs)
+    add_to_show(repo, states, bool(kwargs.get("param_deps")))
+    return states
+
+
 def add_to_show(repo: Repo, states: list[ExpState], param_deps: bool) -> None:
     """``exp show``'s view of the queue, as dvc's: each queued, running or
     failed task among its baseline's experiments (newest first), and the
@@ -297,7 +305,7 @@ def start(repo: Repo, jobs: int = 1) -> int:
             with open(qdir / "workers" / f"{num}.out", "ab") as out:
                 proc = subprocess.Popen(
                     [
-                        *(sys.executable, "-m", "bale.ops.exp_queue", "worker"),
+                        *(sys.executable, "-m", "bale.ops.exp_worker", "worker"),
                         *(str(repo.root), str(num), str(lock)),
                     ],
                     cwd=repo.root,
@@ -397,14 +405,14 @@ def clean(repo: Repo) -> list[Path]:
     could each take the other's fresh claim for a stale one."""
     removed = []
     tdir = queue_dir(repo) / "tasks"
-    for claim in sorted(tdir.glob("*.claim")):
-        if (tdir / f"{claim.stem}.json").exists():
+    for claimed in sorted(tdir.glob("*.claim")):
+        if (tdir / f"{claimed.stem}.json").exists():
             continue
         with contextlib.suppress(OSError):
-            owner = claim.read_text()  # made whole: never half written
+            owner = claimed.read_text()  # made whole: never half written
             if owner.strip() and not exp._running(owner):
-                claim.unlink()
-                removed.append(claim)
+                claimed.unlink()
+                removed.append(claimed)
     for path in sorted((queue_dir(repo) / "workers").glob("*.json")):
         w = _read_json(path)
         if w is None or not _alive(w.get("pid"), w.get("start")):
@@ -440,35 +448,6 @@ def follow(repo: Repo, task: Task) -> Iterator[bytes]:
 # the worker and its tasks (separate processes)
 
 
-def claim_path(repo: Repo, entry_id: str) -> Path:
-    return queue_dir(repo) / "tasks" / f"{entry_id}.claim"
-
-
-def claim(repo: Repo, entry_id: str) -> bool:
-    """Takes the queue entry ``entry_id`` for this process, whoever runs it
-    (a worker, ``exp run --run-all``): the claim file is made whole, with
-    this process's identity, and only if none exists. Whether it took it."""
-    path = claim_path(repo, entry_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(f"{exp._identity()}\n")
-    try:
-        os.link(tmp, path)  # O_EXCL, with the content already there
-    except FileExistsError:
-        return False
-    finally:
-        tmp.unlink(missing_ok=True)
-    return True
-
-
-def release(repo: Repo, entry_id: str) -> None:
-    """Gives back this process's claim of ``entry_id`` (the entry can run again)."""
-    path = claim_path(repo, entry_id)
-    with contextlib.suppress(OSError):
-        if path.read_text() == f"{exp._identity()}\n":
-            path.unlink()
-
-
 def _claim_next(repo: Repo) -> exp.Queued | None:
     """The oldest queue entry no one runs, now this worker's."""
     foreground = {t.rev for t in exp.queue_status(repo) if t.status == "Running"}
@@ -494,12 +473,9 @@ def _pick(repo: Repo, q: exp.Queued) -> tuple[str, str]:
     return q.name or refs.new_name(existing), baseline
 
 
-def worker_main(root: Path, num: int, lock: int | None = None) -> int:
+def worker_main(repo: Repo, num: int, lock: int | None = None) -> int:
     """Worker ``num``; ``lock`` is its slot's lock file, locked ('queue start'
     hands it over), held until the worker exits."""
-    from bale.repo import Repo
-
-    repo = Repo(root)
     qdir = queue_dir(repo)
     if lock is None:  # started by hand: the slot is taken here, or not at all
         (qdir / "workers").mkdir(parents=True, exist_ok=True)
@@ -550,7 +526,7 @@ def _run_task(repo: Repo, q: exp.Queued) -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(tdir / f"{tid}.log", "ab") as log:
         child = subprocess.Popen(
-            [sys.executable, "-m", "bale.ops.exp_queue", "task", str(repo.root), q.ref],
+            [sys.executable, "-m", "bale.ops.exp_worker", "task", str(repo.root), q.ref],
             cwd=repo.root,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -574,13 +550,10 @@ def _run_task(repo: Repo, q: exp.Queued) -> None:
     exp.clean_worktree(repo, tid)  # a killed child's; not other workers' (exp clean does those)
 
 
-def task_main(root: Path, ref: str) -> int:
-    from bale.repo import Repo
-
+def task_main(repo: Repo, ref: str) -> int:
     # 'queue kill' is Ctrl-C: heard even when the worker was started from a
     # background job, whose processes inherit SIGINT ignored
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    repo = Repo(root)
     rec_path = queue_dir(repo) / "tasks" / f"{_task_id(ref)}.json"
     q = next((q for q in exp.queued(repo) if q.ref == ref), None)
     if q is None:  # 'queue remove' took it after the worker claimed it: it never ran
@@ -611,14 +584,3 @@ def task_main(root: Path, ref: str) -> int:
         | {"name": r.name, "exp": r.commit},
     )
     return 0
-
-
-def main(argv: list[str]) -> int:
-    kind, root = argv[0], Path(argv[1])
-    if kind == "worker":
-        return worker_main(root, int(argv[2]), int(argv[3]) if len(argv) > 3 else None)
-    return task_main(root, argv[2])
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
