@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,10 +24,22 @@ if TYPE_CHECKING:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    from bale.ops.transfer import TransferIncompleteError, push
+    from bale.ops.transfer import push
+
+    return _push_or_fetch(args, push, "pushed")
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from bale.ops.transfer import fetch
+
+    return _push_or_fetch(args, fetch, "fetched")
+
+
+def _push_or_fetch(args: argparse.Namespace, op: Callable[..., TransferResult], verb: str) -> int:
+    from bale.ops import transfer
 
     try:
-        r = push(
+        r = op(
             open_repo(),
             args.targets,
             remote=args.remote,
@@ -34,34 +47,13 @@ def cmd_push(args: argparse.Namespace) -> int:
             scope=scope_of(args),
             run_cache=args.run_cache,
         )
-    except TransferIncompleteError as e:
-        # What was pushed is said first, as dvc says it (dvc then warns of
+    except transfer.TransferIncompleteError as e:
+        # What was moved is said first, as dvc says it (dvc then warns of
         # the missing data and exits 0; bale fails: see the README).
         if not args.json:
-            _transfer_summary(args, "pushed", e.result)
+            _transfer_summary(args, verb, e.result)
         raise
-    _transfer_summary(args, "pushed", r)
-    return 0
-
-
-def cmd_fetch(args: argparse.Namespace) -> int:
-    from bale.ops.transfer import TransferIncompleteError, fetch
-
-    repo = open_repo()
-    try:
-        r = fetch(
-            repo,
-            args.targets,
-            remote=args.remote,
-            jobs=args.jobs,
-            scope=scope_of(args),
-            run_cache=args.run_cache,
-        )
-    except TransferIncompleteError as e:
-        if not args.json:
-            _transfer_summary(args, "fetched", e.result)
-        raise
-    _transfer_summary(args, "fetched", r)
+    _transfer_summary(args, verb, r)
     return 0
 
 
