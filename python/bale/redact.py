@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MASK", "has_url_password", "mask_argv", "mask_url"]
+__all__ = ["MASK", "SECRET_WORDS", "has_url_password", "mask_argv", "mask_url"]
 
 MASK = "***"
 # scheme://user:password@ : the password runs to the last "@" before the path
@@ -39,9 +39,10 @@ def mask_url(url: str) -> str:
 
 # An option name that may hold a secret (as config/files.py judges the
 # config's lines): ``password``, ``secret_access_key``, ``sas_token``, ...
-_SECRET_NAME = re.compile(
-    r"[\w-]*(password|secret|token|passphrase|key|connection_string)[\w-]*", re.IGNORECASE
-)
+#: The words that make an option name a secret's (broad on purpose: a false
+#: match only masks a value or costs a parse).
+SECRET_WORDS = "password|secret|token|passphrase|key|connection_string"
+_SECRET_NAME = re.compile(rf"[\w-]*({SECRET_WORDS})[\w-]*", re.IGNORECASE)
 
 
 def mask_argv(argv: list[str]) -> list[str]:

@@ -19,6 +19,7 @@ from bale.config.keys import NAMED
 from bale.exceptions import ConfigError
 from bale.metafiles._fs import atomic_write
 from bale.metafiles.memo import ParseMemo
+from bale.redact import SECRET_WORDS
 
 LEVELS = ("system", "global", "repo", "local")
 _NAMED_RE = re.compile(r'^\s*(remote|machine|db)\s*"(.*)"\s*$')
@@ -28,8 +29,7 @@ _URL_RE = re.compile(r"\w+://")
 # connection_string, passphrase, studio's token, ...): broad on purpose,
 # a false match only costs a parse
 _SECRET_OPTION = re.compile(
-    r"^\s*[\w.-]*(password|secret|token|passphrase|key|connection_string)[\w.-]*\s*=",
-    re.IGNORECASE | re.MULTILINE,
+    rf"^\s*[\w.-]*({SECRET_WORDS})[\w.-]*\s*=", re.IGNORECASE | re.MULTILINE
 )
 BALE_FILES = {"repo": "bale.conf", "local": "bale.conf.local"}
 
