@@ -19,6 +19,7 @@ __all__ = [
     "PackPush",
     "PlannedDir",
     "PlannedObject",
+    "PlotTable",
     "Progress",
     "ReadArrival",
     "RemoteChunks",
@@ -41,6 +42,7 @@ __all__ = [
     "parse_key",
     "probe_links",
     "remote_temps",
+    "render_points",
     "temp_path",
     "unprotect",
 ]
@@ -278,6 +280,34 @@ class GcResult:
     def chunks_written(self) -> int: ...
     @property
     def chunk_bytes(self) -> int: ...
+
+@final
+class PlotTable:
+    """A plot data file's records, each key and value already the JSON text
+    ``json.dumps`` writes for what dvc reads from it."""
+
+    @staticmethod
+    def csv(data: bytes, tsv: bool = False) -> PlotTable | None:
+        """A CSV/TSV file with a header line; None when Python's ``csv``
+        reads it otherwise (quotes, ragged rows): Python must read it."""
+    @staticmethod
+    def json(data: bytes) -> PlotTable | None:
+        """A JSON document's datapoints (dvc's ``get_datapoints``); None when
+        Python's ``json`` reads it otherwise or refuses it."""
+    def __len__(self) -> int: ...
+    def first_keys(self) -> list[str]:
+        """The first record's keys, as JSON."""
+    @property
+    def inferred_y(self) -> str | None:
+        """The y field dvc infers for a plot of this file alone, as JSON."""
+
+def render_points(
+    jobs: list[tuple[PlotTable, list[tuple[str, str, str | None, PlotTable | None]], list[str]]],
+) -> list[tuple[bytes, list[str]]]:
+    """Each ``(table, sets, removes)`` job's datapoints: every record with
+    the ``(key, kind, text, table)`` sets applied (``kind``: ``const``,
+    ``index``, ``field``, ``other``), then ``removes`` taken out; written
+    as ``json.dumps`` writes a list's items, with every key they have."""
 
 @final
 class IgnoreCheck:

@@ -3,13 +3,16 @@ datapoints as dvc's Vega converter flattens them."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from bale._core import PlotTable
 from bale.exceptions import MetafileError
 from bale.pipeline.dvcyaml import loads_dvcyaml
 from bale.plots.collect import PlotFileTypeError, parse
+from bale.plots.points import RawPoints
 from bale.plots.render import FieldNotFoundError, VegaConverter
 
 
@@ -48,24 +51,45 @@ def test_a_malformed_plot_is_one_line_naming_dvcyaml(plots: str, message: str) -
     assert message in str(e.value) and "\n" not in str(e.value)
 
 
+def _records(table: object) -> object:
+    """A parsed file's records, as the Python objects dvc would hold."""
+    assert isinstance(table, PlotTable)
+    return json.loads(b"[" + RawPoints.render([(table, [], [])]).texts[0] + b"]")
+
+
 def test_data_files_parse_as_dvc_parses_them() -> None:
-    assert parse("a.csv", b"x,y\n1,2\n") == [{"x": "1", "y": "2"}]
-    assert parse("a.csv", b"1,2\n3,4\n", header=False) == [
+    assert _records(parse("a.csv", b"x,y\n1,2\n")) == [{"x": "1", "y": "2"}]
+    assert _records(parse("a.csv", b"1,2\n3,4\n", header=False)) == [
         {"0": "1", "1": "2"},
         {"0": "3", "1": "4"},
     ]
-    assert parse("a.tsv", b"x\ty\n1\t2\n") == [{"x": "1", "y": "2"}]
-    assert parse("a.yaml", b"- {x: 1.5}\n") == [{"x": 1.5}]
-    assert parse("a.json", b'{"t": [{"x": 1}]}') == {"t": [{"x": 1}]}
+    assert _records(parse("a.tsv", b"x\ty\n1\t2\n")) == [{"x": "1", "y": "2"}]
+    assert _records(parse("a.yaml", b"- {x: 1.5}\n")) == [{"x": 1.5}]
+    assert _records(parse("a.json", b'{"t": [{"x": 1}]}')) == [{"x": 1}]
+    # what the engine leaves to Python's csv: quotes, ragged rows
+    assert _records(parse("q.csv", b'x,y\n"a,b",2\n')) == [{"x": "a,b", "y": "2"}]
+    assert _records(parse("r.csv", b"x,y\n1\n3,4\n")) == [
+        {"x": "1", "y": None},
+        {"x": "3", "y": "4"},
+    ]
+    assert _records(parse("r.csv", b"x,y\n1,2,3\n")) == [{"x": "1", "y": "2", "null": ["3"]}]
+    # records of different keys are no datapoints, for dvc either
+    assert len(parse("r.csv", b"x,y\n1,2\n1,2,3\n")) == 0
     assert parse("a.png", b"\x89PNG") == b"\x89PNG"
     with pytest.raises(PlotFileTypeError, match=r"'a\.txt' - file type error: only JSON"):
         parse("a.txt", b"1")
 
 
-def test_two_y_fields_share_one_inferred_field_and_x_defaults_to_the_step() -> None:
-    data = {"a.json": [{"l1": 1, "l2": 2}, {"l1": 3, "l2": 4}]}
-    conv = VegaConverter("a.json", data, {"y": ["l1", "l2"]})
+def _flat(conv: VegaConverter) -> tuple[list[dict[str, object]], dict[str, object]]:
     points, props = conv.flat_datapoints("workspace")
+    raw = RawPoints.render([(p.table, p.sets, []) for p in points])
+    return json.loads(b"[" + b", ".join(raw.texts) + b"]"), props
+
+
+def test_two_y_fields_share_one_inferred_field_and_x_defaults_to_the_step() -> None:
+    data = {"a.json": parse("a.json", b'[{"l1": 1, "l2": 2}, {"l1": 3, "l2": 4}]')}
+    assert isinstance(data["a.json"], PlotTable)
+    points, props = _flat(VegaConverter("a.json", data, {"y": ["l1", "l2"]}))
     assert props["y"] == "dvc_inferred_y_value" and props["x"] == "step"
     assert props["y_label"] == "y" and props["x_label"] == "step"
     assert [(p["field"], p["step"], p["dvc_inferred_y_value"]) for p in points] == [

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,8 @@ def cmd_plots(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     from bale.ops import plots
-    from bale.pipeline.compare import render_json
+    from bale.pipeline.compare import json_default
+    from bale.plots.points import dump
     from bale.plots.render import show_json
 
     if args.show_vega and (len(args.targets or ()) != 1 or args.json):
@@ -81,13 +83,13 @@ def _show(args: argparse.Namespace) -> int:
     out = args.out or repo.config.get("plots.out_dir") or "dvc_plots"
     if args.json:
         rendered = plots.render(repo, found, out)
-        print(render_json(show_json(rendered, errors, split=args.split)), end="")
+        _print(dump(show_json(rendered, errors, split=args.split), default=json_default))
         return 0
     rendered = plots.render(repo, found, str(Path(out) / "static"))
     if args.show_vega:
         vega = next((r.renderer for r in rendered if r.renderer.TYPE == "vega"), None)
         if vega is not None:
-            print(json.dumps(vega.get_filled_template()))
+            _print(dump(vega.get_filled_template()))
         return 0
     if rendered:
         from bale.plots import page as html
@@ -103,6 +105,17 @@ def _show(args: argparse.Namespace) -> int:
 
             webbrowser.open(page.as_uri())
     return 0
+
+
+def _print(parts: Iterable[bytes]) -> None:
+    """A line of JSON written in parts (a plot's datapoints can be
+    hundreds of megabytes: never one string)."""
+    sys.stdout.flush()
+    out = sys.stdout.buffer
+    for part in parts:
+        out.write(part)
+    out.write(b"\n")
+    out.flush()
 
 
 def _add_props(p: argparse.ArgumentParser) -> None:

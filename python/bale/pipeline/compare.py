@@ -181,7 +181,8 @@ def show_json(
     return {rev: {"data": {**ordered, **files}}}
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """What ``--json`` writes for a value JSON has no type for."""
     # dvc fails on these (a date param, a set from a .py file); bale prints them
     if isinstance(value, (set, frozenset)):
         return sorted(value, key=repr)
@@ -190,7 +191,7 @@ def _json_default(value: Any) -> Any:
 
 def render_json(data: Any) -> str:
     """What dvc prints for ``--json`` to a pipe or file: one compact line."""
-    return json.dumps(data, default=_json_default) + "\n"
+    return json.dumps(data, default=json_default) + "\n"
 
 
 # ---------------------------------------------------------------------------

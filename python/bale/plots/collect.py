@@ -7,15 +7,17 @@ from __future__ import annotations
 import csv
 import gc
 import io
+import json
 import posixpath
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import repeat
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from bale._core import PlotTable
 from bale.exceptions import BaleError
+from bale.pipeline.compare import json_default
 from bale.plots.render import data_sources, plot_id
 
 if TYPE_CHECKING:
@@ -229,13 +231,32 @@ def needed_sources(defs: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
     return list(seen)
 
 
-def parse(path: str, data: bytes, header: bool = True) -> Any:
-    """dvc's ``parse``: an image's bytes, CSV/TSV rows as ``{field: text}``
-    (fields numbered from "0" without a header), or JSON/YAML content."""
+def parse(path: str, data: bytes, header: bool = True) -> PlotTable | bytes:
+    """dvc's ``parse``: an image's bytes, else the data file's records as a
+    :class:`~bale._core.PlotTable`: CSV/TSV rows as ``{field: text}``
+    (fields numbered from "0" without a header), JSON/YAML content's
+    datapoints. The engine reads CSV, TSV and JSON itself; what it leaves
+    (quoted or ragged CSV, YAML, TOML, malformed JSON) Python reads as dvc
+    does, and hands over as JSON."""
     check_type(path)
     ext = posixpath.splitext(path)[1]
     if ext in IMAGE_EXTENSIONS:
         return data
+    table = None
+    if ext in (".csv", ".tsv") and header:
+        table = PlotTable.csv(data, tsv=ext == ".tsv")
+    elif ext == ".json":
+        table = PlotTable.json(data)
+    if table is not None:
+        return table
+    content = _parse_with_python(path, ext, data, header)
+    table = PlotTable.json(json.dumps(content, default=json_default).encode())
+    if table is None:
+        raise BaleError(f"'{path}': its data is nested too deeply to plot")
+    return table
+
+
+def _parse_with_python(path: str, ext: str, data: bytes, header: bool) -> Any:
     try:
         # read as dvc opens it: UTF-8 text mode, universal newlines
         text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
@@ -243,14 +264,7 @@ def parse(path: str, data: bytes, header: bool = True) -> Any:
         raise BaleError(f"'{path}' is not valid utf-8") from None
     if ext in (".csv", ".tsv"):
         delim = "\t" if ext == ".tsv" else ","
-        rows: Iterator[list[str]]
-        if '"' in text or "\0" in text or text.startswith("\n"):
-            rows = csv.reader(io.StringIO(text), delimiter=delim)
-        else:
-            # Nothing quoted (and no header line left blank): csv's rows are
-            # the lines split at the delimiter, the blank ones skipped as
-            # DictReader skips them; str.split is twice as fast.
-            rows = map(str.split, filter(None, text.split("\n")), repeat(delim))
+        rows: Iterator[list[str]] = csv.reader(io.StringIO(text), delimiter=delim)
         if header:
             names = next(rows, None)
             if names is None:
@@ -271,16 +285,12 @@ def parse(path: str, data: bytes, header: bool = True) -> Any:
         raise CorruptPlotFileError(path, ext, str(e)) from None
 
 
-def _records(names: list[str], rows: Iterable[list[str]]) -> list[dict[str, Any]]:
-    """``csv.DictReader``'s records (blank lines skipped, a short row's
-    missing fields None, a long row's extra ones in a list under None),
-    built with ``zip``: DictReader's own loop is most of a large file's cost."""
-    found = list(filter(None, rows))
-    n = len(names)
-    if all(map(n.__eq__, map(len, found))):
-        return list(map(dict, map(zip, repeat(names), found)))
+def _records(names: list[str], rows: Iterable[list[str]]) -> list[dict[Any, Any]]:
+    """``csv.DictReader``'s records: blank lines skipped, a short row's
+    missing fields None, a long row's extra ones in a list under None."""
     records: list[dict[Any, Any]] = []
-    for r in found:
+    n = len(names)
+    for r in filter(None, rows):
         d: dict[Any, Any] = dict(zip(names, r, strict=False))
         if len(r) > n:
             d[None] = r[n:]

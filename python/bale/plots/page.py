@@ -18,9 +18,11 @@ import functools
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from bale.plots.points import dump
 
 if TYPE_CHECKING:
     from dvc_render.base import Renderer
@@ -64,13 +66,6 @@ def _script_safe(text: str) -> str:
     return re.sub(r"</(?=script)", r"<\\/", text, flags=re.IGNORECASE)
 
 
-def _json_safe(value: object) -> str:
-    """``value`` as JSON that no text in a plot's data (a ``</script>`` or
-    ``<!--`` in a CSV field) can turn into HTML: ``<`` is written ``\\u003c``,
-    the same string to JavaScript."""
-    return json.dumps(value).replace("<", "\\u003c")
-
-
 def _element_id(div_id: str) -> str:
     """dvc-render's id, made safe where dvc's page breaks: dvc-render keeps
     quotes (``it's.csv`` ends the script's string), other non-ASCII-word
@@ -81,16 +76,20 @@ def _element_id(div_id: str) -> str:
     return f"p{safe}" if not safe or not (safe[0].isalpha() or safe[0] == "_") else safe
 
 
-def _vega_div(renderer: Renderer) -> str:
+def _vega_div(renderer: Renderer) -> Iterator[bytes]:
     # A plot without datapoints is an empty spec, that draws nothing: its
-    # div is still written, as dvc-render writes it.
+    # div is still written, as dvc-render writes it. The spec is JSON that
+    # no text in a plot's data (a ``</script>`` or ``<!--`` in a CSV field)
+    # can turn into HTML: ``<`` is written ``\u003c``, the same string to
+    # JavaScript.
     spec = renderer.get_filled_template()
     div_id = _element_id(renderer.remove_special_chars(renderer.name))
-    return _VEGA_DIV.format(
-        id=div_id,
-        spec=_json_safe(spec),
-        options=json.dumps(EMBED_OPTIONS),
-    )
+    marker = "\0spec\0"
+    html = _VEGA_DIV.format(id=div_id, spec=marker, options=json.dumps(EMBED_OPTIONS))
+    before, after = html.split(marker)
+    yield before.encode()
+    yield from dump(spec, html_safe=True)
+    yield after.encode()
 
 
 def _order(renderer: Renderer) -> tuple[bool, str | None, int | None, str | None]:
@@ -128,19 +127,28 @@ def write(
     except MissingPlaceholderError as e:
         where = html_template if page is not None and page != html_template else "--html-template"
         raise BaleError(f"{where}: not a plots page template: {e}") from None
-    divs = []
+    divs: list[Iterable[bytes]] = []
     scripts = ""
     for r in sorted(renderers, key=_order):
         if r.TYPE == "vega":
             scripts = inline_scripts()
             divs.append(_vega_div(r))
         else:
-            divs.append(r.generate_html(html_path=output_file))
+            divs.append([r.generate_html(html_path=output_file).encode()])
     # One pass over the template, so that a placeholder's text inside the
     # scripts or the data is left as it is (dvc-render replaces one after
     # the other, each in what the previous one inserted).
-    values = {"scripts": scripts, "plot_divs": "\n".join(divs), "refresh_tag": ""}
-    html = re.sub(r"\{(scripts|plot_divs|refresh_tag)\}", lambda m: values[m[1]], document.template)
     output_file.parent.mkdir(parents=True, exist_ok=True)
-    output_file.write_text(html, encoding="utf-8")
+    pieces = re.split(r"\{(scripts|plot_divs|refresh_tag)\}", document.template)
+    with open(output_file, "wb") as fd:
+        for i, piece in enumerate(pieces):
+            if i % 2 == 0:
+                fd.write(piece.encode())
+            elif piece == "scripts":
+                fd.write(scripts.encode())
+            elif piece == "plot_divs":
+                for n, div in enumerate(divs):
+                    if n:
+                        fd.write(b"\n")
+                    fd.writelines(div)
     return output_file

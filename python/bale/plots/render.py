@@ -11,15 +11,17 @@ into each renderer, as dvc decides it.
 from __future__ import annotations
 
 import base64
+import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
-from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
+from bale._core import PlotTable
 from bale.console import warn
 from bale.exceptions import BaleError
+from bale.plots.points import RawPoints, SetSpec
 
 if TYPE_CHECKING:
     from dvc_render.base import Renderer
@@ -49,18 +51,6 @@ class FieldNotFoundError(PlotDataError):
     json_type = "FieldNotFoundError"
 
 
-def _lists(blob: Any) -> Iterator[list[Any]]:
-    """The lists in a data file, where dvc looks for datapoints."""
-    if isinstance(blob, list):
-        yield blob
-    elif isinstance(blob, dict):
-        for value in blob.values():
-            if isinstance(value, dict):
-                yield from _lists(value)
-            elif isinstance(value, list):
-                yield value
-
-
 def _file_field(*axes: dict[str, Any] | None) -> Iterator[tuple[str, str]]:
     for axis in axes:
         for file, val in (axis or {}).items():
@@ -71,40 +61,23 @@ def _file_field(*axes: dict[str, Any] | None) -> Iterator[tuple[str, str]]:
                     yield file, f
 
 
-def _is_datapoints(lst: list[Any]) -> bool:
-    """Whether every item is a mapping with the first one's keys."""
-    if not lst or not all(map(isinstance, lst, repeat(dict))):
-        return False
-    return set(lst[0]) == set().union(*lst)
+def _j(value: str) -> str:
+    """A key or value as JSON, the form the engine's tables take them in."""
+    return json.dumps(value)
 
 
-def datapoints(content: Any) -> list[dict[str, Any]]:
-    """dvc's ``get_datapoints``: the lists of records in ``content``,
-    merged by position. With one such list, that very list (its records
-    are not copied: callers copy before they change one)."""
-    found = [lst for lst in _lists(content) if _is_datapoints(lst)]
-    if len(found) == 1:
-        return found[0]
-    result: list[dict[str, Any]] = []
-    for lst in found:
-        for i, point in enumerate(lst):
-            if len(result) <= i:
-                result.append({})
-            result[i].update(point)
-    return result
+def _verify_field(by_file: dict[str, PlotTable], file: str, name: str) -> None:
+    table = by_file.get(file)
+    if table:
+        keys = [json.loads(k) for k in table.first_keys()]
+        if name not in keys:
+            found = ", ".join(keys)
+            raise FieldNotFoundError(
+                f"Could not find provided field ('{name}') in data fields ('{found}')."
+            )
 
 
-def _verify_field(by_file: dict[str, list[dict[str, Any]]], file: str, name: str) -> None:
-    if by_file.get(file) and name not in by_file[file][0]:
-        found = ", ".join(by_file[file][0])
-        raise FieldNotFoundError(
-            f"Could not find provided field ('{name}') in data fields ('{found}')."
-        )
-
-
-def _axis(
-    props: dict[str, Any], axis: str, by_file: dict[str, list[dict[str, Any]]]
-) -> list[tuple[str, str]]:
+def _axis(props: dict[str, Any], axis: str, by_file: dict[str, PlotTable]) -> list[tuple[str, str]]:
     value = props.get(axis)
     if not isinstance(value, dict):
         return []
@@ -132,20 +105,32 @@ def _label(props: dict[str, Any], axis: str) -> str | None:
     return next(iter(fields)) if len(fields) == 1 else axis
 
 
+@dataclass(frozen=True)
+class Points:
+    """One y source's datapoints at one revision: every record of
+    ``table`` with ``sets`` applied, in order (what dvc's converter adds to
+    each: ``rev``, ``filename``, ``field``, the ``step``, a copied x or y)."""
+
+    table: PlotTable
+    sets: list[SetSpec]
+    #: the ``filename`` and ``field`` set, which dvc-render may join
+    filename: str
+    field: str
+
+
 @dataclass
 class VegaConverter:
-    """dvc's ``VegaConverter``: a plot's data files (``{file: content}``)
+    """dvc's ``VegaConverter``: a plot's data files (``{file: table}``)
     and properties, turned into flat datapoints with ``x``/``y`` filled in."""
 
     plot_id: str
-    data: dict[str, Any]
+    data: dict[str, PlotTable]
     properties: dict[str, Any]
 
     def _infer_y(self) -> dict[str, str] | None:
-        for lst in _lists(self.data.get(self.plot_id)):
-            if lst and all(isinstance(item, dict) for item in lst):
-                return {self.plot_id: list(lst[0])[-1]}  # the last field, as dvc picks it
-        return None
+        table = self.data.get(self.plot_id)
+        y = table.inferred_y if table is not None else None
+        return {self.plot_id: json.loads(y)} if y is not None else None
 
     def _infer_x_y(self) -> dict[str, Any]:
         x, y = self.properties.get("x"), self.properties.get("y")
@@ -165,20 +150,16 @@ class VegaConverter:
             inferred["y"] = {self.plot_id: y}
         return inferred
 
-    def convert(self) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
+    def convert(self) -> dict[str, Any]:
         props = self.properties | self._infer_x_y()
         props["y_label"] = _label(props, "y")
         props["x_label"] = _label(props, "x")
-        return {f: datapoints(c) for f, c in self.data.items()}, props
+        return props
 
-    def flat_datapoints(
-        self, rev: str, drop: bool | None = False
-    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        """The datapoints of revision ``rev``, and the renderer's properties.
-        With ``drop``, without the ``filename`` and ``field`` that
-        dvc-render removes again from a plot of one y source whose template
-        has optional anchors (None: when this revision has one y source)."""
-        by_file, props = self.convert()
+    def flat_datapoints(self, rev: str) -> tuple[list[Points], dict[str, Any]]:
+        """The datapoints of revision ``rev``, to be rendered, and the
+        renderer's properties."""
+        by_file, props = self.data, self.convert()
         update: dict[str, Any] = {}
         xs = _axis(props, "x", by_file)
         x_file, x_field = xs[0] if xs else (None, INDEX)
@@ -199,67 +180,35 @@ class VegaConverter:
             return file[prefix:].strip("/\\")
 
         update["anchors_y_definitions"] = [{FILENAME: short(f), FIELD: n} for f, n in ys]
-        if drop is None:
-            drop = len(ys) <= 1
-        points: list[dict[str, Any]] = []
+        points: list[Points] = []
         for i, (y_file, y_field) in enumerate(ys):
             if len(xs) > 1:
                 x_file, x_field = xs[i]
-            rows = by_file.get(y_file, [])
-            const = {REVISION: rev, FILENAME: short(y_file), FIELD: y_field}
-            if drop:
-                del const[FILENAME], const[FIELD]
-                if not _SOURCE_KEYS.isdisjoint(set().union(*rows)):
-                    raise _OwnSourceKeys
-            x_name = _INFERRED_X if many_x else x_field
-            by_index = x_field == INDEX and x_file is None
-            same_x = x_file == y_file and x_name == x_field
-            if update["y"] != _INFERRED_Y and (by_index or same_x):
-                # The common cases, one dict display a datapoint: the position
-                # as x, or x from the same records (copying it changes nothing).
-                if by_index:
-                    points.extend({**d, INDEX: n, **const} for n, d in enumerate(rows))
-                else:
-                    points.extend(map(const.__ror__, rows))  # d | const, each
-                continue
-            these = [dict(d) for d in rows]
+            table = by_file.get(y_file)
+            rows = len(table) if table is not None else 0
+            sets: list[SetSpec] = []
             if update["y"] == _INFERRED_Y:
-                _copy_field(these, _INFERRED_Y, these, y_field)
-            if by_index:
-                for n, d in enumerate(these):
-                    d[INDEX] = n
-            elif not _copy_field(these, x_name, by_file.get(x_file or "", []), x_field):
-                raise PlotDataError(
-                    f"Cannot join '{x_field}' from '{x_file}' and "
-                    f"'{y_field}' from '{y_file}'. They have to have same length."
-                )
-            for d in these:
-                d.update(const)
-            points.extend(these)
+                sets.append((_j(_INFERRED_Y), "field", _j(y_field), None))
+            x_name = _INFERRED_X if many_x else x_field
+            if x_field == INDEX and x_file is None:
+                sets.append((_j(INDEX), "index", None, None))
+            elif x_file != y_file or x_name != x_field:
+                # x from another file, or under another name: by position
+                other = by_file.get(x_file or "")
+                if (len(other) if other is not None else 0) != rows:
+                    raise PlotDataError(
+                        f"Cannot join '{x_field}' from '{x_file}' and "
+                        f"'{y_field}' from '{y_file}'. They have to have same length."
+                    )
+                sets.append((_j(x_name), "other", _j(x_field), other))
+            if table is None or not rows:
+                continue
+            for key, value in ((REVISION, rev), (FILENAME, short(y_file)), (FIELD, y_field)):
+                sets.append((_j(key), "const", _j(value), None))
+            points.append(Points(table, sets, short(y_file), y_field))
         if not points:
             return [], {}
         return points, props | update
-
-
-_SOURCE_KEYS = frozenset({FILENAME, FIELD})
-
-
-class _OwnSourceKeys(Exception):
-    """Records with a field named as dvc-render's ``filename`` or ``field``:
-    built as dvc builds them, for dvc-render to remove."""
-
-
-def _copy_field(
-    target: list[dict[str, Any]], name: str, source: list[dict[str, Any]], source_name: str
-) -> bool:
-    """Sets ``name`` on each target datapoint from the same position of
-    ``source``; False when their lengths differ (nothing is changed then)."""
-    if len(source) != len(target):
-        return False
-    for d, s in zip(target, source, strict=True):
-        if source_name in s:
-            d[name] = s[source_name]
-    return True
 
 
 @dataclass
@@ -338,7 +287,7 @@ def match_renderers(
 ) -> list[Rendered]:
     """dvc's ``match_defs_renderers``: one renderer per plot id, with every
     revision's datapoints in it."""
-    from dvc_render import ImageRenderer, VegaRenderer
+    from dvc_render import ImageRenderer
 
     revs = list(revisions)
     groups: dict[str, list[tuple[Revision, str, dict[str, Any]]]] = {}
@@ -354,88 +303,91 @@ def match_renderers(
             props["out"] = out
         if templates_dir is not None:
             props["template_dir"] = templates_dir
-        points: list[dict[str, Any]] = []
+        images: list[dict[str, Any]] = []
+        points: list[Points] = []
         first_props: dict[str, Any] = {}
         with_points: list[str] = []
         src_errors: dict[str, dict[str, BaseException | dict[str, str]]] = {}
         def_errors: dict[str, BaseException] = {}
         is_image = False
         renderer_id = pid
-        drop: bool | None = None if _sheds_sources(group[0][1], props) else False
         for r, inner, definition in group:
             sources = data_sources(inner, definition)
-            data = {s: r.sources[s] for s in sources if r.sources.get(s)}
             is_image = ImageRenderer.matches(inner, None)
             renderer_id = inner if is_image else pid
-            converter: VegaConverter | ImageConverter = (
-                ImageConverter(inner, data, props)
-                if is_image
-                else VegaConverter(inner, data, props)
-            )
             for s in sources:
                 if s in r.errors:
                     src_errors.setdefault(r.name, {})[s] = r.errors[s]
             try:
-                if isinstance(converter, VegaConverter):
-                    try:
-                        dps, rev_props = converter.flat_datapoints(r.name, drop)
-                    except _OwnSourceKeys:
-                        # built as dvc builds them; dvc-render then removes
-                        # them from every revision's datapoints
-                        drop = False
-                        dps, rev_props = converter.flat_datapoints(r.name)
+                if is_image:
+                    data = {s: r.sources[s] for s in sources if r.sources.get(s)}
+                    dps, rev_props = ImageConverter(inner, data, props).flat_datapoints(r.name)
+                    images.extend(dps)
+                    found = bool(dps)
                 else:
-                    dps, rev_props = converter.flat_datapoints(r.name)
+                    tables = {s: t for s in sources if isinstance(t := r.sources.get(s), PlotTable)}
+                    pts, rev_props = VegaConverter(inner, tables, props).flat_datapoints(r.name)
+                    points.extend(pts)
+                    found = bool(pts)
             except PlotDataError as e:
                 warn(f"In {r.name!r}, {str(e).lower()}")
                 def_errors[r.name] = e
                 continue
-            if dps and r.name not in with_points:
+            if found and r.name not in with_points:
                 with_points.append(r.name)
             if not first_props and rev_props:
                 first_props = rev_props
-                if drop is None:  # decided by the first revision with datapoints, as dvc-render
-                    drop = len(first_props.get("anchors_y_definitions", [])) <= 1
-            points.extend(dps)
         first_props.setdefault("title", renderer_id)
         if with_points:
             first_props["revs_with_datapoints"] = with_points
-        cls = ImageRenderer if is_image else _shaped_vega() if drop else VegaRenderer
-        rendered.append(Rendered(cls(points, renderer_id, **first_props), src_errors, def_errors))
+        renderer: Renderer
+        if is_image:
+            renderer = ImageRenderer(images, renderer_id, **first_props)
+        else:
+            renderer = _written_vega()([], renderer_id, **first_props)
+            removes, joined = _source_update(renderer)
+            jobs = []
+            for p in points:
+                sets = p.sets
+                if joined:
+                    sets = [*sets, (_j(joined), "const", _j(f"{p.filename}::{p.field}"), None)]
+                jobs.append((p.table, sets, removes))
+            renderer.datapoints = RawPoints.render(jobs)
+        rendered.append(Rendered(renderer, src_errors, def_errors))
     return rendered
 
 
-def _sheds_sources(plot: str, props: dict[str, Any]) -> bool:
-    """Whether dvc-render removes ``filename`` and ``field`` from the
-    datapoints of a plot with one y source: its template has optional
-    anchors. Those are then never added (millions of dicts, two keys
-    each); False for an image, or a template that cannot be read (the
-    renderer says why, as before)."""
-    from dvc_render import ImageRenderer
-    from dvc_render.exceptions import DvcRenderError
-    from dvc_render.vega import OPTIONAL_ANCHORS
-    from dvc_render.vega_templates import get_template
+def _source_update(renderer: Renderer) -> tuple[list[str], str | None]:
+    """What dvc-render's ``_update_datapoints`` does to every datapoint of
+    ``renderer``: the keys it removes (JSON), and the key it first sets to
+    ``filename::field`` if any. Only a template with optional anchors
+    changes them: one y source loses both; several keep the one that
+    varies, or join them when both do."""
+    from dvc_render.vega import FIELD_SEPARATOR, OPTIONAL_ANCHORS
 
-    if ImageRenderer.matches(plot, None):
-        return False
-    try:
-        template = get_template(props.get("template"), props.get("template_dir"))
-    except (DvcRenderError, OSError, ValueError):
-        return False
-    return any(template.has_anchor(a) for a in OPTIONAL_ANCHORS)
+    if not any(renderer.template.has_anchor(a) for a in OPTIONAL_ANCHORS):
+        return [], None
+    both = [FILENAME, FIELD]
+    y_definitions = renderer.properties.get("anchors_y_definitions", [])
+    if len(y_definitions) <= 1:
+        return [_j(k) for k in both], None
+    varied = [k for k in both if len({d.get(k) for d in y_definitions}) > 1]
+    if len(varied) == 2:
+        return [_j(k) for k in both], FIELD_SEPARATOR.join(both)
+    return [_j(k) for k in both if k not in varied], None
 
 
 @cache
-def _shaped_vega() -> type[Renderer]:
-    """dvc-render's VegaRenderer over datapoints already without the
-    ``filename`` and ``field`` it would remove (see :func:`_sheds_sources`)."""
+def _written_vega() -> type[Renderer]:
+    """dvc-render's VegaRenderer over :class:`RawPoints`, written already
+    as its ``_update_datapoints`` would leave them (:func:`_source_update`)."""
     from dvc_render import VegaRenderer
 
-    class ShapedVegaRenderer(VegaRenderer):  # type: ignore[misc]  # dvc-render is untyped
+    class WrittenVegaRenderer(VegaRenderer):  # type: ignore[misc]  # dvc-render is untyped
         def _update_datapoints(self, varied_keys: list[str] | None = None) -> None:
             pass
 
-    return ShapedVegaRenderer
+    return WrittenVegaRenderer
 
 
 def to_json(renderer: Renderer, split: bool = False) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ mod ignore;
 mod landing;
 mod layout;
 mod packs;
+mod plots;
 mod progress;
 mod reader;
 mod runtime;
@@ -47,6 +48,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(workspace::check_oid, m)?)?;
     m.add_function(wrap_pyfunction!(workspace::hash_file, m)?)?;
     m.add_class::<ignore::IgnoreCheck>()?;
+    m.add_class::<plots::PlotTable>()?;
+    m.add_function(wrap_pyfunction!(plots::render_points, m)?)?;
     m.add_function(wrap_pyfunction!(ignore::check_ignore, m)?)?;
     m.add_function(wrap_pyfunction!(ignore::ignored_reason, m)?)?;
     m.add_function(wrap_pyfunction!(workspace::unprotect, m)?)?;
