@@ -41,6 +41,7 @@ __all__ = [
     "is_tree",
     "parse_key",
     "probe_links",
+    "read_tables",
     "remote_temps",
     "render_points",
     "temp_path",
@@ -300,6 +301,12 @@ class PlotTable:
     @property
     def inferred_y(self) -> str | None:
         """The y field dvc infers for a plot of this file alone, as JSON."""
+
+def read_tables(
+    jobs: list[tuple[Literal["csv", "tsv", "json"], bytes]],
+) -> list[PlotTable | None]:
+    """:meth:`PlotTable.csv` (``csv``, ``tsv``) or :meth:`PlotTable.json` of
+    each file, read in parallel."""
 
 def render_points(
     jobs: list[tuple[PlotTable, list[tuple[str, str, str | None, PlotTable | None]], list[str]]],

@@ -7,13 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
+from dvc_render.vega_templates import TEMPLATES
 
 from bale._core import PlotTable
 from bale.exceptions import MetafileError
 from bale.pipeline.dvcyaml import loads_dvcyaml
 from bale.plots.collect import PlotFileTypeError, parse
 from bale.plots.points import RawPoints
-from bale.plots.render import FieldNotFoundError, VegaConverter
+from bale.plots.render import FieldNotFoundError, OnePassTemplate, VegaConverter, _written_vega
 
 
 def _load(text: str) -> None:
@@ -100,3 +101,29 @@ def test_two_y_fields_share_one_inferred_field_and_x_defaults_to_the_step() -> N
     ]
     with pytest.raises(FieldNotFoundError, match="'nope'"):
         VegaConverter("a.json", data, {"y": "nope"}).flat_datapoints("workspace")
+
+
+@pytest.mark.parametrize("template", [t.DEFAULT_NAME for t in TEMPLATES])
+@pytest.mark.parametrize(
+    ("y", "title"),
+    [("loss", "a plot"), ("<DVC_METRIC_X>", "<DVC_METRIC_Y_LABEL> of it"), ("a.b[0]", "t")],
+)
+def test_templates_filled_in_one_pass_are_dvc_renders(template: str, y: str, title: str) -> None:
+    """The one-pass fill is dvc-render's, for every built-in template; a
+    field or title holding an anchor's text is filled one anchor at a time."""
+    from dvc_render import VegaRenderer
+
+    points = [{"step": n, y: n / 2, "rev": r} for r in ("HEAD", "workspace") for n in range(3)]
+    props = {
+        "x": "step",
+        "y": y,
+        "title": title,
+        "template": template,
+        "revs_with_datapoints": ["HEAD", "workspace"],
+        "anchors_y_definitions": [{"filename": "f.csv", "field": y}],
+    }
+    theirs = VegaRenderer([dict(p) for p in points], "f.csv", **props)
+    ours = _written_vega()([dict(p) for p in points], "f.csv", **props)
+    assert isinstance(ours.template, OnePassTemplate)
+    assert ours.get_filled_template() == theirs.get_filled_template()
+    assert ours.get_partial_filled_template() == theirs.get_partial_filled_template()

@@ -28,10 +28,7 @@ def _props(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_plots(args: argparse.Namespace) -> int:
     if args.plots_command in ("show", "diff"):
-        from bale.plots.collect import gc_paused
-
-        with gc_paused():
-            return _show(args)
+        return _show(args)
     if args.plots_command == "templates":
         from bale.ops import plots
 

@@ -166,7 +166,8 @@ def _read(
     blobs: dict[str, bytes | _Unavailable | None],
 ) -> None:
     """Parses each data file's bytes (None: missing; :data:`UNAVAILABLE`:
-    tracked, not in the cache) into ``rev``."""
+    tracked, not in the cache) into ``rev``, all at once."""
+    todo: list[tuple[str, bytes, bool]] = []
     for name in wanted:
         data = blobs.get(name)
         try:
@@ -181,11 +182,13 @@ def _read(
             rev.errors[name] = {"type": "FileNotFoundError", "msg": msg}
             continue
         header = rev.source_props.get(name, {}).get("header", True)
-        try:
-            rev.sources[name] = collect.parse(name, data, header=bool(header))
-        except BaleError as e:
-            kind = getattr(e, "json_type", type(e).__name__)
-            rev.errors[name] = {"type": kind, "msg": getattr(e, "json_msg", str(e))}
+        todo.append((name, data, bool(header)))
+    for (name, _data, _header), parsed in zip(todo, collect.parse_many(todo), strict=True):
+        if isinstance(parsed, BaleError):
+            kind = getattr(parsed, "json_type", type(parsed).__name__)
+            rev.errors[name] = {"type": kind, "msg": getattr(parsed, "json_msg", str(parsed))}
+        else:
+            rev.sources[name] = parsed
 
 
 def _revision(

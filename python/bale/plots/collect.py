@@ -5,17 +5,15 @@ read, parsed as dvc parses them (``dvc/repo/plots/__init__.py``)."""
 from __future__ import annotations
 
 import csv
-import gc
 import io
 import json
 import posixpath
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from bale._core import PlotTable
+from bale._core import PlotTable, read_tables
 from bale.exceptions import BaleError
 from bale.pipeline.compare import json_default
 from bale.plots.render import data_sources, plot_id
@@ -54,22 +52,6 @@ class CorruptPlotFileError(BaleError):
         kind = self._KINDS.get(ext, "YAML")
         self.json_type = f"{kind}FileCorruptedError"
         self.json_msg = f"unable to read: '{path}', {kind} file structure is corrupted"
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Python's cycle collector paused while plots are read and rendered:
-    they are millions of small dicts, none in a cycle, and each of the
-    collector's passes over the oldest generation walks all of them (a
-    third of ``plots diff``'s CPU time on 10 revisions of 200,000 rows).
-    What is freed is freed by reference counts, as it would be anyway."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 @dataclass
@@ -233,22 +215,55 @@ def needed_sources(defs: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
 
 def parse(path: str, data: bytes, header: bool = True) -> PlotTable | bytes:
     """dvc's ``parse``: an image's bytes, else the data file's records as a
-    :class:`~bale._core.PlotTable`: CSV/TSV rows as ``{field: text}``
-    (fields numbered from "0" without a header), JSON/YAML content's
-    datapoints. The engine reads CSV, TSV and JSON itself; what it leaves
+    :class:`~bale._core.PlotTable` (see :func:`parse_many`)."""
+    (parsed,) = parse_many([(path, data, header)])
+    if isinstance(parsed, BaleError):
+        raise parsed
+    return parsed
+
+
+def parse_many(files: Sequence[tuple[str, bytes, bool]]) -> list[PlotTable | bytes | BaleError]:
+    """dvc's ``parse`` of each ``(path, data, header)``: an image's bytes,
+    else the file's records as a :class:`~bale._core.PlotTable`: CSV/TSV
+    rows as ``{field: text}`` (fields numbered from "0" without a header),
+    JSON/YAML content's datapoints; or why it cannot be read. The engine
+    reads CSV, TSV and JSON itself, all files at once; what it leaves
     (quoted or ragged CSV, YAML, TOML, malformed JSON) Python reads as dvc
     does, and hands over as JSON."""
-    check_type(path)
-    ext = posixpath.splitext(path)[1]
-    if ext in IMAGE_EXTENSIONS:
-        return data
-    table = None
-    if ext in (".csv", ".tsv") and header:
-        table = PlotTable.csv(data, tsv=ext == ".tsv")
-    elif ext == ".json":
-        table = PlotTable.json(data)
-    if table is not None:
-        return table
+    found: list[PlotTable | bytes | BaleError | None] = []
+    engine: list[tuple[Literal["csv", "tsv", "json"], bytes]] = []
+    engine_at: list[int] = []
+    for i, (path, data, header) in enumerate(files):
+        ext = posixpath.splitext(path)[1]
+        try:
+            check_type(path)
+        except BaleError as e:
+            found.append(e)
+            continue
+        if ext in IMAGE_EXTENSIONS:
+            found.append(data)
+            continue
+        found.append(None)
+        if ext == ".json":
+            engine.append(("json", data))
+            engine_at.append(i)
+        elif ext in (".csv", ".tsv") and header:
+            engine.append(("csv" if ext == ".csv" else "tsv", data))
+            engine_at.append(i)
+    for i, table in zip(engine_at, read_tables(engine), strict=True):
+        found[i] = table
+    result: list[PlotTable | bytes | BaleError] = []
+    for (path, data, header), parsed in zip(files, found, strict=True):
+        if parsed is None:
+            try:
+                parsed = _python_table(path, posixpath.splitext(path)[1], data, header)
+            except BaleError as e:
+                parsed = e
+        result.append(parsed)
+    return result
+
+
+def _python_table(path: str, ext: str, data: bytes, header: bool) -> PlotTable:
     content = _parse_with_python(path, ext, data, header)
     table = PlotTable.json(json.dumps(content, default=json_default).encode())
     if table is None:

@@ -12,6 +12,7 @@ each datapoints list's text put in its place.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import secrets
@@ -23,6 +24,8 @@ from bale._core import PlotTable, render_points
 #: ``(key, kind, text, table)`` as :func:`bale._core.render_points` takes a
 #: field to set; keys and texts are JSON.
 SetSpec = tuple[str, str, str | None, PlotTable | None]
+#: ``(table, sets, removes)``: one y source's datapoints to write.
+Job = tuple[PlotTable, list[SetSpec], list[str]]
 
 
 class RawPoints(list[dict[str, None]]):
@@ -36,11 +39,20 @@ class RawPoints(list[dict[str, None]]):
         self.texts = texts
 
     @classmethod
-    def render(cls, jobs: list[tuple[PlotTable, list[SetSpec], list[str]]]) -> RawPoints:
-        """The datapoints of ``jobs``, ``(table, sets, removes)`` each (see
-        :meth:`bale._core.PlotTable`), in order; parts without any left out."""
-        done = [(text, keys) for text, keys in render_points(jobs) if text]
-        return cls([text for text, _ in done], [keys for _, keys in done])
+    def render(cls, jobs: list[Job]) -> RawPoints:
+        """The datapoints of ``jobs`` (see :func:`bale._core.render_points`),
+        in order; parts without any left out."""
+        return cls.render_many([jobs])[0]
+
+    @classmethod
+    def render_many(cls, lists: list[list[Job]]) -> list[RawPoints]:
+        """:meth:`render` of each list of jobs, all rendered in one call."""
+        done = iter(render_points([job for jobs in lists for job in jobs]))
+        out = []
+        for jobs in lists:
+            parts = [part for part in itertools.islice(done, len(jobs)) if part[0]]
+            out.append(cls([text for text, _ in parts], [keys for _, keys in parts]))
+        return out
 
 
 # The stand-in for a datapoints list in a document's JSON: NUL is written

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from bale._core import PlotTable
 from bale.console import warn
 from bale.exceptions import BaleError
-from bale.plots.points import RawPoints, SetSpec
+from bale.plots.points import Job, RawPoints, SetSpec
 
 if TYPE_CHECKING:
     from dvc_render.base import Renderer
@@ -295,6 +295,7 @@ def match_renderers(
         for pid, (inner, definition) in _group(r.definitions).items():
             groups.setdefault(pid, []).append((r, inner, definition))
     rendered = []
+    pending: list[tuple[Renderer, list[Job]]] = []
     for pid, group in groups.items():
         props: dict[str, Any] = {}
         for _r, _inner, definition in reversed(group):  # the first revision's props win
@@ -352,8 +353,12 @@ def match_renderers(
                 if joined:
                     sets = [*sets, (_j(joined), "const", _j(f"{p.filename}::{p.field}"), None)]
                 jobs.append((p.table, sets, removes))
-            renderer.datapoints = RawPoints.render(jobs)
+            pending.append((renderer, jobs))
         rendered.append(Rendered(renderer, src_errors, def_errors))
+    # every plot's datapoints written at once, the engine's threads sharing them
+    written = RawPoints.render_many([jobs for _r, jobs in pending])
+    for (renderer, _jobs), raw in zip(pending, written, strict=True):
+        renderer.datapoints = raw
     return rendered
 
 
@@ -380,14 +385,133 @@ def _source_update(renderer: Renderer) -> tuple[list[str], str | None]:
 @cache
 def _written_vega() -> type[Renderer]:
     """dvc-render's VegaRenderer over :class:`RawPoints`, written already
-    as its ``_update_datapoints`` would leave them (:func:`_source_update`)."""
+    as its ``_update_datapoints`` would leave them (:func:`_source_update`),
+    its template filled in one pass (:class:`OnePassTemplate`)."""
     from dvc_render import VegaRenderer
 
     class WrittenVegaRenderer(VegaRenderer):  # type: ignore[misc]  # dvc-render is untyped
+        def __init__(self, datapoints: list[Any], name: str, **properties: Any) -> None:
+            super().__init__(datapoints, name, **properties)
+            template: Any = self.__dict__["template"]
+            self.template = OnePassTemplate(template)
+
         def _update_datapoints(self, varied_keys: list[str] | None = None) -> None:
             pass
 
     return WrittenVegaRenderer
+
+
+class OnePassTemplate:
+    """A dvc-render template whose anchors are filled in one pass over its
+    content, when it is read, instead of one pass per anchor (fifteen per
+    plot, each copying the whole spec): the same content, since no anchor
+    is part of another. A value that holds an anchor's text itself (a
+    field named ``<DVC_METRIC_X>``) is filled as dvc-render fills it, one
+    anchor after the other; the datapoints are filled last and never looked
+    into, by either."""
+
+    def __init__(self, template: Any) -> None:
+        self._template = template
+        self._pending: dict[str, Any] = {}
+        self._anchors = _found_anchors(template.content)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._template, name)
+
+    def reset(self) -> None:
+        self._template.reset()
+        self._pending = {}
+        self._anchors = _found_anchors(self._template.content)
+
+    def has_anchor(self, name: str) -> bool:
+        anchor = self._template.anchor(name)
+        return anchor in self._anchors and anchor not in self._pending
+
+    def fill_anchor(self, name: str, value: Any) -> None:
+        # filled once: dvc-render's second fill finds the anchor gone
+        self._pending.setdefault(self._template.anchor(name), value)
+
+    @property
+    def content(self) -> dict[str, Any]:
+        if self._pending:
+            from dvc_render.vega_templates import dict_replace_value
+
+            pending, self._pending = self._pending, {}
+            data = self._template.anchor("data")
+            if any(_mentions_anchor(v) for a, v in pending.items() if a != data):
+                for anchor, value in pending.items():
+                    self._template.content = dict_replace_value(
+                        self._template.content, anchor, value
+                    )
+            else:
+                self._template.content = _fill(self._template.content, pending)
+            self._anchors = _found_anchors(self._template.content)
+        return self._template.content  # type: ignore[no-any-return]
+
+
+_ANCHOR_TEXT = "<DVC_METRIC_"
+
+
+def _found_anchors(content: Any) -> set[str]:
+    """The anchors dvc-render's ``find_value`` finds in ``content``: strings
+    that are values of dicts, or items of lists that are such values."""
+    found: set[str] = set()
+
+    def walk(d: Any) -> None:
+        if isinstance(d, dict):
+            for v in d.values():
+                if isinstance(v, dict):
+                    walk(v)
+                elif isinstance(v, str):
+                    found.add(v)
+                elif isinstance(v, list):
+                    for e in v:
+                        if isinstance(e, str):
+                            found.add(e)
+                        elif isinstance(e, dict):
+                            walk(e)
+
+    walk(content)
+    return {v for v in found if v.startswith(_ANCHOR_TEXT)}
+
+
+def _mentions_anchor(value: Any) -> bool:
+    if isinstance(value, str):
+        return _ANCHOR_TEXT in value
+    if isinstance(value, dict):
+        return any(map(_mentions_anchor, value)) or any(map(_mentions_anchor, value.values()))
+    if isinstance(value, list | tuple):
+        return any(map(_mentions_anchor, value))
+    return False
+
+
+def _fill(content: Any, values: dict[str, Any]) -> Any:
+    """dvc-render's ``dict_replace_value`` of every anchor of ``values`` at
+    once: a string that is an anchor becomes its value; an anchor inside a
+    string is replaced by a text value, in the order they were filled."""
+    if isinstance(content, dict):
+        out = {}
+        for k, v in content.items():
+            if isinstance(v, dict | list):
+                v = _fill(v, values)
+            elif isinstance(v, str):
+                if v in values:
+                    out[k] = values[v]
+                    continue
+                if _ANCHOR_TEXT in v:
+                    for anchor, value in values.items():
+                        if anchor in v and isinstance(value, str):
+                            v = v.replace(anchor, value)
+            out[k] = v
+        return out
+    return [
+        _fill(e, values)
+        if isinstance(e, dict | list)
+        else values[e]
+        if isinstance(e, str) and e in values
+        else e
+        for e in content
+    ]
 
 
 def to_json(renderer: Renderer, split: bool = False) -> list[dict[str, Any]]:

@@ -76,8 +76,7 @@ impl Table {
         }
         let delimiter = char::from(delimiter);
         let mut lines = src.split(['\n', '\r']).filter(|l| !l.is_empty());
-        let mut table = Table::default();
-        table.starts.push(0);
+        let mut table = Table::with_capacity(src.len());
         let Some(header) = lines.next() else {
             return Ok(table);
         };
@@ -122,8 +121,7 @@ impl Table {
     /// are merged by position (later lists' fields update earlier ones').
     pub fn json(data: &[u8]) -> Result<Table, Refused> {
         let src = std::str::from_utf8(data).map_err(|_| Refused)?;
-        let mut table = Table::default();
-        table.starts.push(0);
+        let mut table = Table::with_capacity(src.len());
         let root = pyjson::parse(src, &mut table.text)?;
         let mut lists = Vec::new();
         collect_lists(&root, &mut lists);
@@ -196,6 +194,13 @@ impl Table {
         Ok(table)
     }
 
+    /// An empty table for a file of `bytes`: its text takes about as many.
+    fn with_capacity(bytes: usize) -> Table {
+        let mut table = Table { text: Text { buf: String::with_capacity(bytes + bytes / 4) }, ..Table::default() };
+        table.starts.push(0);
+        table
+    }
+
     /// How many records.
     pub fn len(&self) -> usize {
         self.starts.len().saturating_sub(1)
@@ -264,7 +269,14 @@ impl Table {
         }
         let removed: Vec<u32> = removes.iter().map(|k| id_of(&mut names, k)).collect();
         let mut seen = vec![false; names.len()];
-        let mut out = Rendered::default();
+        // the records' text, and per record its braces, separators and
+        // what the sets add
+        let added: usize = plan.len() * 8
+            + plan.iter().map(|(_, s)| if let Source::Field(Field::Text(t)) = s { t.len() } else { 8 }).sum::<usize>();
+        let mut out = Rendered {
+            json: String::with_capacity(self.text.buf.len() + self.len() * (added + 4 + 4 * self.keys.len())),
+            keys: Vec::new(),
+        };
         let mut order: Vec<u32> = Vec::new();
         let mut record: Vec<(u32, Field<'_>)> = Vec::new();
         for i in 0..self.len() {

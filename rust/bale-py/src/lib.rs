@@ -49,6 +49,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(workspace::hash_file, m)?)?;
     m.add_class::<ignore::IgnoreCheck>()?;
     m.add_class::<plots::PlotTable>()?;
+    m.add_function(wrap_pyfunction!(plots::read_tables, m)?)?;
     m.add_function(wrap_pyfunction!(plots::render_points, m)?)?;
     m.add_function(wrap_pyfunction!(ignore::check_ignore, m)?)?;
     m.add_function(wrap_pyfunction!(ignore::ignored_reason, m)?)?;

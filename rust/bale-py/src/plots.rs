@@ -53,6 +53,42 @@ impl PlotTable {
     }
 }
 
+/// Reads each `(kind, data)`, `kind` one of `csv`, `tsv`, `json`, in
+/// parallel: a table, or None where Python must read the file (as
+/// [`PlotTable::csv`] and [`PlotTable::json`]).
+#[pyfunction]
+pub fn read_tables(py: Python<'_>, jobs: Vec<(String, Bound<'_, PyBytes>)>) -> PyResult<Vec<Option<PlotTable>>> {
+    let mut inputs: Vec<(Kind, &[u8])> = Vec::with_capacity(jobs.len());
+    for (kind, data) in &jobs {
+        let kind = match kind.as_str() {
+            "csv" => Kind::Csv(b','),
+            "tsv" => Kind::Csv(b'\t'),
+            "json" => Kind::Json,
+            other => return Err(PyValueError::new_err(format!("not a plot data kind: {other:?}"))),
+        };
+        inputs.push((kind, data.as_bytes()));
+    }
+    let pool = pool(None)?;
+    let tables = py.detach(|| {
+        pool.install(|| {
+            inputs
+                .par_iter()
+                .map(|(kind, data)| match kind {
+                    Kind::Csv(delimiter) => Table::csv(data, *delimiter),
+                    Kind::Json => Table::json(data),
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    Ok(tables.into_iter().map(|t| t.ok().map(|t| PlotTable { inner: Arc::new(t) })).collect())
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Csv(u8),
+    Json,
+}
+
 /// One field set on every record: `(key, kind, text, table)`, `kind` one
 /// of `const` (`text` is the value), `index`, `field` (`text` is the
 /// record's key to copy) or `other` (`table`'s key `text` at the same
