@@ -53,9 +53,49 @@ impl Text {
 pub enum Node {
     Scalar(Span),
     Array(Vec<Node>),
-    /// Keys (written as JSON strings) in first-seen order; a repeated key
+    /// Keys (numbers of [`Keys`]) in first-seen order; a repeated key
     /// keeps its first place and takes the last value, as a dict does.
-    Object(Vec<(Span, Node)>),
+    Object(Vec<(u32, Node)>),
+}
+
+/// A document's distinct object keys, each written once (as a JSON
+/// string) and known by its number. Records mostly repeat the keys of the
+/// one before in the same order, so the key at the same place is tried
+/// first; a key's text is compared, never hashed, in that case.
+#[derive(Default, Debug)]
+pub struct Keys {
+    pub spans: Vec<Span>,
+    by_text: std::collections::HashMap<String, u32>,
+    last: Vec<u32>,
+}
+
+impl Keys {
+    /// The number of the key just written at the end of `text` (at
+    /// `key`), which is taken back out of `text` if the key is known.
+    fn intern(&mut self, text: &mut Text, pos: usize, key: Span) -> u32 {
+        let wanted = text.get(key);
+        let known = match self.last.get(pos) {
+            Some(&id) if text.get(self.spans[id as usize]) == wanted => Some(id),
+            _ => self.by_text.get(wanted).copied(),
+        };
+        let id = match known {
+            Some(id) => {
+                text.buf.truncate(key.start as usize);
+                id
+            }
+            None => {
+                let id = self.spans.len() as u32;
+                self.spans.push(key);
+                self.by_text.insert(wanted.to_owned(), id);
+                id
+            }
+        };
+        if pos >= self.last.len() {
+            self.last.resize(pos + 1, 0);
+        }
+        self.last[pos] = id;
+        id
+    }
 }
 
 /// Not read here: Python reads it (and says what is wrong, if anything).
@@ -69,9 +109,9 @@ const MAX_DEPTH: usize = 500;
 /// Python 3.11's limit on the digits of an int read from text.
 const MAX_INT_DIGITS: usize = 4300;
 
-/// Parses `src` (one JSON document) into `text`.
-pub fn parse(src: &str, text: &mut Text) -> Result<Node, Refused> {
-    let mut p = Parser { s: src.as_bytes(), src, pos: 0, text, depth: 0 };
+/// Parses `src` (one JSON document) into `text`, its object keys into `keys`.
+pub fn parse(src: &str, text: &mut Text, keys: &mut Keys) -> Result<Node, Refused> {
+    let mut p = Parser { s: src.as_bytes(), src, pos: 0, text, keys, depth: 0 };
     p.ws();
     let node = p.value()?;
     p.ws();
@@ -86,6 +126,7 @@ struct Parser<'a> {
     src: &'a str,
     pos: usize,
     text: &'a mut Text,
+    keys: &'a mut Keys,
     depth: usize,
 }
 
@@ -165,7 +206,7 @@ impl Parser<'_> {
     }
 
     fn object(&mut self) -> Result<Node, Refused> {
-        let mut fields: Vec<(Span, Node)> = Vec::new();
+        let mut fields: Vec<(u32, Node)> = Vec::new();
         self.ws();
         if self.s.get(self.pos) == Some(&b'}') {
             self.pos += 1;
@@ -178,6 +219,7 @@ impl Parser<'_> {
             }
             self.pos += 1;
             let key = self.string()?;
+            let key = self.keys.intern(self.text, fields.len(), key);
             self.ws();
             if self.s.get(self.pos) != Some(&b':') {
                 return Err(Refused);
@@ -185,8 +227,7 @@ impl Parser<'_> {
             self.pos += 1;
             self.ws();
             let value = self.value()?;
-            let text = &*self.text;
-            match fields.iter_mut().find(|(k, _)| text.get(*k) == text.get(key)) {
+            match fields.iter_mut().find(|(k, _)| *k == key) {
                 Some(field) => field.1 = value,
                 None => fields.push((key, value)),
             }
@@ -486,13 +527,14 @@ mod tests {
 
     fn dumps(src: &str) -> Result<String, Refused> {
         let mut text = Text::default();
-        let node = parse(src, &mut text)?;
+        let mut keys = Keys::default();
+        let node = parse(src, &mut text, &mut keys)?;
         let mut out = String::new();
-        write_node(&node, &text, &mut out);
+        write_node(&node, &text, &keys, &mut out);
         Ok(out)
     }
 
-    fn write_node(node: &Node, text: &Text, out: &mut String) {
+    fn write_node(node: &Node, text: &Text, keys: &Keys, out: &mut String) {
         match node {
             Node::Scalar(s) => out.push_str(text.get(*s)),
             Node::Array(items) => {
@@ -501,7 +543,7 @@ mod tests {
                     if i > 0 {
                         out.push_str(", ");
                     }
-                    write_node(item, text, out);
+                    write_node(item, text, keys, out);
                 }
                 out.push(']');
             }
@@ -511,9 +553,9 @@ mod tests {
                     if i > 0 {
                         out.push_str(", ");
                     }
-                    out.push_str(text.get(*k));
+                    out.push_str(text.get(keys.spans[*k as usize]));
                     out.push_str(": ");
-                    write_node(v, text, out);
+                    write_node(v, text, keys, out);
                 }
                 out.push('}');
             }

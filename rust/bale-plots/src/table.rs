@@ -11,7 +11,7 @@
 
 use std::fmt::Write as _;
 
-use crate::pyjson::{self, Node, Refused, Span, Text};
+use crate::pyjson::{self, Keys, Node, Refused, Span, Text};
 
 /// A data file's records. Keys and values are spans of `text`; each
 /// distinct key is written once, and fields name it by its index in `keys`.
@@ -122,75 +122,72 @@ impl Table {
     pub fn json(data: &[u8]) -> Result<Table, Refused> {
         let src = std::str::from_utf8(data).map_err(|_| Refused)?;
         let mut table = Table::with_capacity(src.len());
-        let root = pyjson::parse(src, &mut table.text)?;
+        let mut keys = Keys::default();
+        let root = pyjson::parse(src, &mut table.text, &mut keys)?;
+        table.keys = keys.spans;
         let mut lists = Vec::new();
         collect_lists(&root, &mut lists);
         table.inferred_y = lists
             .iter()
             .find(|l| !l.is_empty() && l.iter().all(|n| matches!(n, Node::Object(_))))
             .and_then(|l| match &l[0] {
-                Node::Object(fields) => fields.last().map(|f| f.0),
+                Node::Object(fields) => fields.last().map(|f| table.keys[f.0 as usize]),
                 _ => None,
             });
-        let found: Vec<&Vec<Node>> = lists.into_iter().filter(|l| is_datapoints(l, &table.text)).collect();
-        let mut records: Vec<Vec<(Span, &Node)>> = Vec::new();
+        let found: Vec<&Vec<Node>> = lists.into_iter().filter(|l| is_datapoints(l)).collect();
+        let mut merged: Vec<Vec<(u32, &Node)>> = Vec::new();
         if found.len() > 1 {
             for list in &found {
                 for (i, item) in list.iter().enumerate() {
                     let Node::Object(fields) = item else { continue };
-                    if records.len() <= i {
-                        records.push(Vec::new());
+                    if merged.len() <= i {
+                        merged.push(Vec::new());
                     }
                     for (key, value) in fields {
-                        let text = &table.text;
-                        match records[i].iter_mut().find(|(k, _)| text.get(*k) == text.get(*key)) {
+                        match merged[i].iter_mut().find(|(k, _)| k == key) {
                             Some(field) => field.1 = value,
-                            None => records[i].push((*key, value)),
+                            None => merged[i].push((*key, value)),
                         }
                     }
                 }
             }
         }
         // One list (the usual file) is the records as they are.
-        let one: Vec<&[(Span, Node)]> = match found.as_slice() {
-            [list] => {
-                list.iter().filter_map(|n| if let Node::Object(f) = n { Some(f.as_slice()) } else { None }).collect()
-            }
-            _ => Vec::new(),
+        let one: &[Node] = match found.as_slice() {
+            [list] => list.as_slice(),
+            _ => &[],
         };
+        let objects = one.iter().filter_map(|n| match n {
+            Node::Object(fields) => Some(fields),
+            _ => None,
+        });
         // The records' values become text: scalars already are; a nested
-        // array or object is written out once, here. Keys are interned.
-        let mut fields = Vec::new();
-        let mut starts = vec![0u32];
-        let mut keys = Keys::default();
+        // array or object is written out once, here.
         let mut scratch = String::new();
-        let mut field = |table: &mut Table, pos: usize, key: Span, value: &Node| -> Result<(u32, Span), Refused> {
-            let id = keys.id(&table.text, pos, key);
+        let mut add = |table: &mut Table, key: u32, value: &Node| -> Result<(), Refused> {
             let span = match value {
                 Node::Scalar(span) => *span,
                 nested => {
                     scratch.clear();
-                    write_node(nested, &table.text, &mut scratch);
+                    write_node(nested, &table.text, &table.keys, &mut scratch);
                     table.text.span(|b| b.push_str(&scratch))?
                 }
             };
-            Ok((id, span))
+            table.fields.push((key, span));
+            Ok(())
         };
-        for record in &one {
-            for (pos, (key, value)) in record.iter().enumerate() {
-                fields.push(field(&mut table, pos, *key, value)?);
+        for fields in objects {
+            for (key, value) in fields {
+                add(&mut table, *key, value)?;
             }
-            starts.push(u32::try_from(fields.len()).map_err(|_| Refused)?);
+            table.starts.push(u32::try_from(table.fields.len()).map_err(|_| Refused)?);
         }
-        for record in &records {
-            for (pos, &(key, value)) in record.iter().enumerate() {
-                fields.push(field(&mut table, pos, key, value)?);
+        for record in merged {
+            for (key, value) in record {
+                add(&mut table, key, value)?;
             }
-            starts.push(u32::try_from(fields.len()).map_err(|_| Refused)?);
+            table.starts.push(u32::try_from(table.fields.len()).map_err(|_| Refused)?);
         }
-        table.keys = keys.spans;
-        table.fields = fields;
-        table.starts = starts;
         Ok(table)
     }
 
@@ -336,42 +333,6 @@ enum Source<'a> {
     Other(&'a Table, Option<u32>),
 }
 
-/// Interns a JSON document's record keys: most records repeat the keys of
-/// the one before, in the same order, so that one is tried first.
-#[derive(Default)]
-struct Keys {
-    spans: Vec<Span>,
-    by_text: std::collections::HashMap<String, u32>,
-    last: Vec<u32>,
-}
-
-impl Keys {
-    fn id(&mut self, text: &Text, pos: usize, key: Span) -> u32 {
-        let wanted = text.get(key);
-        if let Some(&id) = self.last.get(pos) {
-            if text.get(self.spans[id as usize]) == wanted {
-                return id;
-            }
-        }
-        let id = match self.by_text.get(wanted) {
-            Some(&id) => id,
-            None => {
-                let id = self.spans.len() as u32;
-                self.spans.push(key);
-                self.by_text.insert(wanted.to_owned(), id);
-                id
-            }
-        };
-        if pos < self.last.len() {
-            self.last[pos] = id;
-        } else {
-            self.last.resize(pos, 0);
-            self.last.push(id);
-        }
-        id
-    }
-}
-
 #[derive(Clone, Copy)]
 enum Field<'a> {
     Text(&'a str),
@@ -398,15 +359,15 @@ fn collect_lists<'n>(node: &'n Node, out: &mut Vec<&'n Vec<Node>>) {
 
 /// dvc's `_is_datapoints`: a non-empty list of objects, none with a key
 /// the first one lacks.
-fn is_datapoints(list: &[Node], text: &Text) -> bool {
+fn is_datapoints(list: &[Node]) -> bool {
     let Some(Node::Object(first)) = list.first() else { return false };
     list.iter().all(|item| match item {
-        Node::Object(fields) => fields.iter().all(|(k, _)| first.iter().any(|(f, _)| text.get(*f) == text.get(*k))),
+        Node::Object(fields) => fields.iter().all(|(k, _)| first.iter().any(|(f, _)| f == k)),
         _ => false,
     })
 }
 
-fn write_node(node: &Node, text: &Text, out: &mut String) {
+fn write_node(node: &Node, text: &Text, keys: &[Span], out: &mut String) {
     match node {
         Node::Scalar(span) => out.push_str(text.get(*span)),
         Node::Array(items) => {
@@ -415,7 +376,7 @@ fn write_node(node: &Node, text: &Text, out: &mut String) {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                write_node(item, text, out);
+                write_node(item, text, keys, out);
             }
             out.push(']');
         }
@@ -425,9 +386,9 @@ fn write_node(node: &Node, text: &Text, out: &mut String) {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                out.push_str(text.get(*key));
+                out.push_str(text.get(keys[*key as usize]));
                 out.push_str(": ");
-                write_node(value, text, out);
+                write_node(value, text, keys, out);
             }
             out.push('}');
         }
