@@ -118,3 +118,10 @@ def test_a_template_without_the_plots_placeholder_is_one_clear_error(tmp_path: P
     with pytest.raises(BaleError, match=r"t\.html: not a plots page template: .*plot_divs"):
         write([], tmp_path / "out" / "index.html", str(template))
     assert not (tmp_path / "out").exists()
+
+
+def test_a_script_cannot_end_its_element_early() -> None:
+    js = b'var s = "</SCRIPT><b>"; /* </script */'
+    assert page._script_safe(js) == b'var s = "<\\/SCRIPT><b>"; /* <\\/script */'
+    # the three elements' own closing tags, and no other
+    assert page.inline_scripts().lower().count(b"</script") == len(page.SCRIPTS)

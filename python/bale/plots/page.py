@@ -47,23 +47,25 @@ _VEGA_DIV = """
 
 
 @functools.cache
-def inline_scripts() -> str:
-    """The ``<script>`` elements that define ``vegaEmbed``; read from the
-    package once per process, however many plots and pages use them."""
+def inline_scripts() -> bytes:
+    """The ``<script>`` elements that define ``vegaEmbed`` (UTF-8); read
+    from the package once per process, however many plots and pages use
+    them, and never decoded (800 kB)."""
     parts = []
     for name in SCRIPTS:
-        text = (VENDOR / name).read_text(encoding="utf-8")
+        data = (VENDOR / name).read_bytes()
         # the source map is not shipped: a browser's devtools would fetch it
-        text = re.sub(r"\n//# sourceMappingURL=\S+\s*$", "\n", text)
-        parts.append(f'<script type="text/javascript">/* {name} */\n{_script_safe(text)}</script>')
-    return "\n".join(parts)
+        data = re.sub(rb"\n//# sourceMappingURL=\S+\s*$", b"\n", data)
+        head = f'<script type="text/javascript">/* {name} */\n'.encode()
+        parts.append(head + _script_safe(data) + b"</script>")
+    return b"\n".join(parts)
 
 
-def _script_safe(text: str) -> str:
+def _script_safe(data: bytes) -> bytes:
     """JavaScript that cannot end the ``<script>`` element it is put in
     (``<\\/script`` is ``</script`` to JavaScript, in a string, a regular
     expression or a comment alike)."""
-    return re.sub(r"</(?=script)", r"<\\/", text, flags=re.IGNORECASE)
+    return re.sub(rb"</(?=script)", rb"<\\/", data, flags=re.IGNORECASE)
 
 
 def _element_id(div_id: str) -> str:
@@ -128,7 +130,7 @@ def write(
         where = html_template if page is not None and page != html_template else "--html-template"
         raise BaleError(f"{where}: not a plots page template: {e}") from None
     divs: list[Iterable[bytes]] = []
-    scripts = ""
+    scripts = b""
     for r in sorted(renderers, key=_order):
         if r.TYPE == "vega":
             scripts = inline_scripts()
@@ -145,7 +147,7 @@ def write(
             if i % 2 == 0:
                 fd.write(piece.encode())
             elif piece == "scripts":
-                fd.write(scripts.encode())
+                fd.write(scripts)
             elif piece == "plot_divs":
                 for n, div in enumerate(divs):
                     if n:
