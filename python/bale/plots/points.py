@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import secrets
+import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -58,7 +58,7 @@ class RawPoints(list[dict[str, None]]):
 # The stand-in for a datapoints list in a document's JSON: NUL is written
 # \u0000 there, and the token is this process's own, so no string of the
 # document's can be taken for it.
-_TOKEN = f"\0bale-points-{secrets.token_hex(8)}-"
+_TOKEN = f"\0bale-points-{os.urandom(8).hex()}-"
 _MARKER = re.compile(re.escape(json.dumps(_TOKEN)[:-1]) + r'(\d+)"')
 
 

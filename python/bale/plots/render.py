@@ -413,7 +413,9 @@ class OnePassTemplate:
     def __init__(self, template: Any) -> None:
         self._template = template
         self._pending: dict[str, Any] = {}
-        self._anchors = _found_anchors(template.content)
+        template.reset()
+        self._original_anchors = _found_anchors(template.content)
+        self._anchors = self._original_anchors
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._template, name)
@@ -421,7 +423,7 @@ class OnePassTemplate:
     def reset(self) -> None:
         self._template.reset()
         self._pending = {}
-        self._anchors = _found_anchors(self._template.content)
+        self._anchors = self._original_anchors
 
     def has_anchor(self, name: str) -> bool:
         anchor = self._template.anchor(name)
@@ -443,9 +445,10 @@ class OnePassTemplate:
                     self._template.content = dict_replace_value(
                         self._template.content, anchor, value
                     )
+                self._anchors = _found_anchors(self._template.content)
             else:
                 self._template.content = _fill(self._template.content, pending)
-            self._anchors = _found_anchors(self._template.content)
+                self._anchors = self._anchors - pending.keys()
         return self._template.content  # type: ignore[no-any-return]
 
 
