@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
