@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BaleFileSystem",
+    "artifacts_show",
     "get_url",
     "ls",
     "metrics_show",
@@ -136,6 +137,26 @@ def read(
     see :func:`open`."""
     with open(path, repo=repo, rev=rev, remote=remote, mode=mode, encoding=encoding) as f:
         return f.read()
+
+
+def artifacts_show(
+    name: str, version: str | None = None, stage: str | None = None, repo: _Repo = None
+) -> dict[str, str]:
+    """Where artifact ``name`` of ``dvc.yaml``'s ``artifacts:`` is, as
+    ``dvc.api.artifacts_show``: ``{"rev": commit, "path": path}`` for its
+    ``version`` (``v1.2.0``), or the latest assignment of ``stage``, or by
+    default its greatest version, all read from the registry's git tags
+    (GTO's). Open it with ``open(path, repo=repo, rev=rev)``.
+
+    Raises :class:`bale.registry.artifacts.ArtifactNotFoundError` for an
+    unknown artifact, version or stage."""
+    if version and stage:
+        raise ValueError("Artifact version and stage are mutually exclusive.")
+    from bale.ops.artifacts import find
+    from bale.repo import Repo
+
+    found = find(None if repo is None else os.fspath(repo), name, version, stage, repo_type=Repo)
+    return {"rev": found.commit, "path": os.path.join(*found.path.split("/"))}
 
 
 def get_url(

@@ -35,6 +35,7 @@ GROUPS = {
     "dag": ("dag",),
     "plots": ("plots",),
     "experiments": ("exp", "queue"),
+    "registry": ("artifacts",),
     "project": ("root", "check-ignore", "move", "destroy", "install", "git-hook"),
     "about": ("version", "doctor", "completion"),
 }

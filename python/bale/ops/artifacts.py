@@ -1,0 +1,85 @@
+"""``bale artifacts get`` and :func:`bale.api.artifacts_show`: an artifact
+of another repository (or this one), at a version or stage its registry's
+tags name, as dvc finds and downloads it.
+
+dvc asks Studio first and falls back to the repository; bale reads the
+repository (its tags, its ``dvc.yaml`` at the commit they name, and the
+data from its cache or remote, as ``bale get`` does).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bale.exceptions import BaleError
+from bale.registry import artifacts as registry
+from bale.registry import tags as gto
+from bale.source import Source
+
+if TYPE_CHECKING:
+    from bale.ops.get import GetResult
+    from bale.repo import Repo
+
+
+@dataclass(frozen=True)
+class Found:
+    """Where an artifact's version is: the commit, and its path there."""
+
+    commit: str
+    path: str
+
+
+def find(
+    url: str | None,
+    name: str,
+    version: str | None = None,
+    stage: str | None = None,
+    *,
+    repo_type: type[Repo],
+) -> Found:
+    """The commit of ``name``'s ``version`` or ``stage`` (default: its
+    greatest version) in the repository at ``url`` (None: this one), and
+    the artifact's path there. ``name`` may carry them itself
+    (``name@v1.2.0``, ``name#prod``)."""
+    name, version, stage = _split(name, version, stage)
+    with Source.open(url, None, repo_type=repo_type) as head:
+        # a clone was fetched (tags too) to open it: its tags are current
+        tags = gto.read(head.root)
+    commit = registry.resolve_rev(tags, name, version, stage)
+    with Source.open(url, commit, repo_type=repo_type) as src:
+        return Found(commit, registry.path_of(src, name))
+
+
+def _split(name: str, version: str | None, stage: str | None) -> tuple[str, str | None, str | None]:
+    short, v, s = registry.parse_shortcut(name)
+    if (v or s) and (version or stage):
+        raise BaleError(
+            f"'{name}' names its version or stage: give neither --rev nor --stage with it"
+        )
+    return short, version or v, stage or s
+
+
+def get(
+    url: str,
+    name: str,
+    version: str | None = None,
+    stage: str | None = None,
+    out: str | None = None,
+    *,
+    force: bool = False,
+    jobs: int | None = None,
+    repo_type: type[Repo],
+) -> tuple[GetResult, str]:
+    """Downloads artifact ``name`` (at ``version`` or ``stage``) of the
+    repository at ``url`` to ``out`` (default: its file name, here), as
+    ``bale get`` downloads a path; returns what was written and ``out`` as
+    dvc names it."""
+    from bale.ops.get import get as get_path
+
+    found = find(url, name, version, stage, repo_type=repo_type)
+    with Source.open(url, found.commit, repo_type=repo_type) as src:
+        result = get_path(src, found.path, out, jobs=jobs, force=force)
+    return result, os.path.relpath(result.path, Path.cwd())
