@@ -205,3 +205,25 @@ def test_the_registry_is_read_again_after_it_moves(sh: Sh, registry: Path, tmp_p
     found = api.artifacts_show("text-classifier", stage="canary", repo=repo.as_uri())
     assert found == api.artifacts_show("text-classifier", version="v1.0.0", repo=repo.as_uri())
     shutil.rmtree(repo)
+
+
+@pytest.mark.parametrize(
+    ("artifacts", "message"),
+    [
+        ("  m:\n    path: a\n    labels: [x, 1]\n", "'labels' must be a list of strings"),
+        ("  m:\n    type: model\n", "an artifact must have a 'path'"),
+        ("  m:\n    path: a\n    colour: red\n", "unknown artifact property 'colour'"),
+        ("  - m\n", "'artifacts' must be a mapping of names"),
+        ("  m:\n    path: a\n    desc: d\n    meta: {k: [1]}\n    labels: [x]\n", None),
+    ],
+)
+def test_artifacts_are_checked_as_dvc_checks_them(
+    sh: Sh, dvc_repo: Path, artifacts: str, message: str | None
+) -> None:
+    (dvc_repo / "dvc.yaml").write_text("artifacts:\n" + artifacts)
+    theirs = sh.dvc("status", cwd=dvc_repo, check=False)
+    ours = sh.bale("status", cwd=dvc_repo, check=False)
+    assert (ours.returncode != 0) == (theirs.returncode != 0) == (message is not None)
+    if message:
+        (line,) = ours.stderr.strip().splitlines()
+        assert "dvc.yaml" in line and message in line

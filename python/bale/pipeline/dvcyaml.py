@@ -236,6 +236,33 @@ def _check_top(data: Any) -> None:
         _expect(data["vars"], list, ("vars",), "'vars' must be a list")
     if "plots" in data:
         _check_top_plots(data["plots"])
+    if "artifacts" in data:
+        _check_artifacts(data["artifacts"])
+
+
+# dvc/annotations.py ARTIFACT_SCHEMA: what an artifact may say.
+_ARTIFACT_KEYS = {"path": str, "desc": str, "type": str, "labels": list, "meta": object}
+
+
+def _check_artifacts(artifacts: Any) -> None:
+    """dvc's ``artifacts:``: names to ``{path, desc, type, labels, meta}``,
+    ``path`` required, ``labels`` a list of strings."""
+    if artifacts is None:
+        return
+    _expect(artifacts, dict, ("artifacts",), "'artifacts' must be a mapping of names")
+    for name, artifact in artifacts.items():
+        at: Path_ = ("artifacts", name)
+        _expect(name, str, ("artifacts",), "artifact names must be strings")
+        _expect(artifact, dict, at, "an artifact must be a mapping with a 'path'")
+        if "path" not in artifact:
+            raise _Invalid(at, "an artifact must have a 'path'")
+        for key, value in artifact.items():
+            kind = _ARTIFACT_KEYS.get(key)
+            if kind is None:
+                raise _Invalid((*at, key), f"unknown artifact property {key!r}")
+            _expect(value, kind, (*at, key), f"{key!r} must be a {kind.__name__}")
+            if key == "labels" and not all(isinstance(v, str) for v in value):
+                raise _Invalid((*at, key), "'labels' must be a list of strings")
 
 
 # dvc/schema.py PLOT_DEFINITION: what a named top-level plot may say.
@@ -285,6 +312,19 @@ def _check_top_plots(plots: Any) -> None:
                 _check_axis(value, where, key)
             else:
                 _expect(value, str, where, f"{key!r} must be a string")
+
+
+def artifacts_of(text: str, name: str) -> dict[str, dict[str, Any]]:
+    """The ``artifacts:`` of the ``dvc.yaml`` text ``text`` (named ``name``
+    in messages), checked as dvc checks them; the rest is not resolved."""
+    data = yaml12.parse(text, name) or {} if text.strip() else {}
+    if not isinstance(data, dict):
+        raise _fail(name, text, _Invalid((), "expected a mapping at the top level"))
+    try:
+        _check_artifacts(data.get("artifacts"))
+    except _Invalid as exc:
+        raise _fail(name, text, exc) from None
+    return dict(data.get("artifacts") or {})
 
 
 def _fail(name: str, text: str, exc: _Invalid) -> MetafileError:

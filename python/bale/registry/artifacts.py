@@ -98,21 +98,18 @@ def resolve_rev(
 def declared(src: Source, dirname: str | None) -> dict[str, Artifact]:
     """The ``artifacts:`` of ``dirname``'s ``dvc.yaml`` at the source's commit."""
     from bale.exceptions import OutputNotTrackedError
-    from bale.pipeline.params import loads_bytes
+    from bale.pipeline.dvcyaml import artifacts_of
 
     rel = posixpath.join(dirname, PROJECT_FILE) if dirname else PROJECT_FILE
     try:
-        text = src.read_git(rel)
+        data = src.read_git(rel)
     except OutputNotTrackedError:
         return {}  # no dvc.yaml there: no artifacts
-    data = loads_bytes(text, rel)
-    section = data.get("artifacts") if isinstance(data, dict) else None
-    out = {}
-    for key, value in (section or {}).items():
-        if isinstance(value, dict) and isinstance(value.get("path"), str):
-            known = {k: value[k] for k in ("path", "desc", "type", "labels", "meta") if k in value}
-            out[str(key)] = Artifact(**known)
-    return out
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BaleError(f"{rel}: is not valid utf-8") from None
+    return {str(k): Artifact(**v) for k, v in artifacts_of(text, rel).items()}
 
 
 def path_of(src: Source, name: str) -> str:
