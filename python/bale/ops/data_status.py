@@ -96,15 +96,20 @@ def _workspace(repo: Repo, outs: Sequence[Tracked], granular: bool) -> Side:
     for t in outs:
         if not t.out.cache or not (t.path.exists() or t.path.is_symlink()):
             continue
-        oid, listing = repo.workspace.scan(str(t.path), t.algo)
         rel = t.rel(repo)
+        if not granular:
+            # only the id: a directory whose walk is what it was when last
+            # hashed is answered by the stat cache's memo, no file looked up
+            built = repo.workspace.build(str(t.path), t.algo, False)
+            side[rel + "/" if _core.is_tree(built.oid) else rel] = (t.algo, built.oid)
+            continue
+        oid, listing = repo.workspace.scan(str(t.path), t.algo)
         if not _core.is_tree(oid):
             side[rel] = (t.algo, oid)
             continue
         side[rel + "/"] = (t.algo, oid)
-        if granular:
-            for sub, foid in listing:
-                side[f"{rel}/{sub}"] = (t.algo, foid)
+        for sub, foid in listing:
+            side[f"{rel}/{sub}"] = (t.algo, foid)
     return side
 
 
