@@ -396,6 +396,10 @@ class Workspace:
     def exists(self, algo: str, oid: str) -> bool: ...
     def absent(self, algo: str, oids: list[str]) -> list[str]:
         """The ids among ``oids`` the cache does not hold, in their order."""
+    def absent_files(self, algo: str, oid: str) -> list[str]:
+        """The files of the directory object ``oid`` whose objects the cache
+        lacks, by path in the directory, sorted; answered without reading it
+        when it was found complete before and no object came or went."""
     def verified_object(self, algo: str, oid: str, hash: bool = True) -> int | None:
         """The object's size if the cache holds it known good: the stat
         cache vouches for it, or (with ``hash``) it is hashed now. ``None``

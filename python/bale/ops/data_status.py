@@ -218,7 +218,10 @@ def data_status(
         if head is not None:
             head = {p: v for p, v in head.items() if _under(p, prefixes)}
     result.uncommitted, uncommitted = _compare(recorded, current)
-    result.not_in_cache = sorted(_absent(repo, recorded), key=_order)
+    try:
+        result.not_in_cache = sorted(_absent(repo, outs, recorded, files), key=_order)
+    finally:
+        repo.save_state()  # the directories found complete, remembered
     if not_in_remote:
         result.not_in_remote = _not_in_remote(repo, outs, granular, remote, prefixes)
     committed: set[str] = set()
@@ -238,16 +241,36 @@ def data_status(
     return result
 
 
-def _absent(repo: Repo, side: Side) -> list[str]:
-    """The paths of ``side`` whose object the cache lacks: one call into the
-    engine per algorithm, which looks in parallel without the GIL, or lists
-    the cache once (a granular status of a large directory asks for its
-    every file)."""
+def _absent(repo: Repo, outs: Sequence[Tracked], side: Side, files: Files) -> list[str]:
+    """The paths of ``side`` (the records of ``outs``) whose object the cache
+    lacks. The outputs' own ids: one call into the engine per algorithm,
+    which looks in parallel without the GIL. The files of a directory that
+    ``side`` lists: one call per directory, which the stat cache answers
+    without a look when the directory was found complete before and no
+    object came or went since (a granular status of a large directory
+    would else ask for its every file)."""
     out: list[str] = []
-    for algo in {a for a, _ in side.values()}:
-        gone = set(repo.workspace.absent(algo, [o for a, o in side.values() if a == algo]))
+    asked: Side = {}
+    recorded = {t.rel(repo): (t.algo, t.out.oid) for t in outs if t.out.oid and t.out.cache}
+    for rel, (algo, oid) in recorded.items():
+        tree = _core.is_tree(oid)
+        key = rel + "/" if tree else rel
+        if key in side:
+            asked[key] = side[key]
+        listed = files.get((rel, algo, oid)) if tree else None
+        if not listed:
+            continue
+        try:
+            lacking = repo.workspace.absent_files(algo, oid)
+        except (ObjectMissingError, CorruptObjectError):
+            # gone or damaged since it was read: ask for each file
+            asked.update((p, v) for p, v in listed.items() if p in side)
+            continue
+        out += [p for p in (f"{rel}/{sub}" for sub in lacking) if p in side]
+    for algo in {a for a, _ in asked.values()}:
+        gone = set(repo.workspace.absent(algo, [o for a, o in asked.values() if a == algo]))
         if gone:
-            out += [p for p, (a, o) in side.items() if a == algo and o in gone]
+            out += [p for p, (a, o) in asked.items() if a == algo and o in gone]
     return out
 
 

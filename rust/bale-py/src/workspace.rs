@@ -409,6 +409,14 @@ impl Workspace {
         Ok(oids.into_iter().zip(held).filter(|(_, h)| !h).map(|(o, _)| o).collect())
     }
 
+    /// The files of the directory object `oid` whose objects the cache
+    /// lacks, by path in the directory, sorted; answered without reading
+    /// it when it was found complete before and no object came or went.
+    fn absent_files(&self, py: Python<'_>, algo: &str, oid: &str) -> PyResult<Vec<String>> {
+        let oid = parse_oid(algo, oid).py_err(py)?;
+        run(py, self.jobs, None, None, |_| self.ws.absent_files(&oid))
+    }
+
     /// Deletes every cached object not reachable from `keep`
     /// (`(algo, oid)` pairs). A kept directory whose manifest cannot be read
     /// stops the collection: nothing is deleted unless proven unreferenced.
