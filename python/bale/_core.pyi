@@ -329,6 +329,16 @@ class Workspace:
         progress: Progress | None = None,
         tick: Callable[[], object] | None = None,
     ) -> tuple[str, list[tuple[str, str]]]: ...
+    def scan_by_path(
+        self,
+        target: _Path,
+        algo: str,
+        prefix: str,
+        progress: Progress | None = None,
+        tick: Callable[[], object] | None = None,
+    ) -> tuple[str, dict[str, tuple[str, str]]]:
+        """``scan``'s id, and the files as ``{f"{prefix}/{relpath}": (algo,
+        oid)}`` (none for a file)."""
     def status(
         self,
         target: _Path,
@@ -379,6 +389,9 @@ class Workspace:
         than ``limit`` (with ``source``: in that folder remote instead),
         each verified, read in parallel; None for the others."""
     def manifest(self, algo: str, oid: str) -> list[tuple[str, str, int, bool]]: ...
+    def manifest_by_path(self, algo: str, oid: str, prefix: str) -> dict[str, tuple[str, str]]:
+        """The files of a directory object as ``{f"{prefix}/{relpath}":
+        (algo, oid)}``, read and verified as ``manifest`` reads them."""
     def subtrees(self, oid: str) -> list[tuple[str, str]]:
         """The ``(id, name)`` of the sub-trees the blake3 tree ``oid`` lists,
         read and verified."""

@@ -88,10 +88,9 @@ def _entries(
 
 def _files(repo: Repo, rel: str, algo: str, oid: str) -> Side:
     try:
-        listing = repo.workspace.manifest(algo, oid)
+        return repo.workspace.manifest_by_path(algo, oid, rel)
     except (ObjectMissingError, CorruptObjectError):
         return {}
-    return {f"{rel}/{sub}": (algo, foid) for sub, foid, _size, _x in listing}
 
 
 def _recorded(repo: Repo, outs: Sequence[Tracked], granular: bool, files: Files) -> Side:
@@ -114,14 +113,12 @@ def _workspace(repo: Repo, outs: Sequence[Tracked], granular: bool) -> Side:
             built = repo.workspace.build(str(t.path), t.algo, False)
             side[rel + "/" if _core.is_tree(built.oid) else rel] = (t.algo, built.oid)
             continue
-        algo = t.algo
-        oid, listing = repo.workspace.scan(str(t.path), algo)
+        oid, files = repo.workspace.scan_by_path(str(t.path), t.algo, rel)
         if not _core.is_tree(oid):
-            side[rel] = (algo, oid)
+            side[rel] = (t.algo, oid)
             continue
-        side[rel + "/"] = (algo, oid)
-        for sub, foid in listing:
-            side[f"{rel}/{sub}"] = (algo, foid)
+        side[rel + "/"] = (t.algo, oid)
+        side.update(files)
     return side
 
 

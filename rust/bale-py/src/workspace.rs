@@ -11,8 +11,10 @@ use bale_index::{Lookup, Manifest, State};
 use bale_odb::Odb;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 use rayon::prelude::*;
 
+use crate::by_path::by_path;
 use crate::errors::IntoPy;
 use crate::landing::Landing;
 use crate::layout::{plan_rows, PlannedDir, PlannedObject};
@@ -189,6 +191,24 @@ impl Workspace {
         })
     }
 
+    /// `scan`'s id, and the files as `{f"{prefix}/{relpath}": (algo, oid)}`
+    /// (none for a file): what a comparison of records keys on.
+    #[pyo3(signature = (target, algo, prefix, progress=None, tick=None))]
+    fn scan_by_path<'py>(
+        &self,
+        py: Python<'py>,
+        target: PathBuf,
+        algo: &str,
+        prefix: &str,
+        progress: Option<&Progress>,
+        tick: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(String, Bound<'py, PyDict>)> {
+        let algo_v = Algo::from_str(algo).py_err(py)?;
+        let b = run(py, self.jobs, progress, tick, |p| self.ws.scan(&target, algo_v, p))?;
+        let files = b.manifest.map(|m| m.entries).unwrap_or_default();
+        Ok((b.oid.to_string(), by_path(py, algo, prefix, files.into_iter().map(|e| (e.rel, e.oid)))?))
+    }
+
     /// Compares the workspace at `target` with the recorded `oid`.
     #[pyo3(signature = (target, algo, oid, progress=None, tick=None))]
     fn status(
@@ -326,6 +346,20 @@ impl Workspace {
         let oid = parse_oid(algo, oid).py_err(py)?;
         let m = py.detach(|| Manifest::load(self.ws.odb(), &oid)).py_err(py)?;
         Ok(m.entries.into_iter().map(py_entry).collect())
+    }
+
+    /// The files of a directory object as `{f"{prefix}/{relpath}": (algo,
+    /// oid)}`, read and verified as `manifest` reads them.
+    fn manifest_by_path<'py>(
+        &self,
+        py: Python<'py>,
+        algo: &str,
+        oid: &str,
+        prefix: &str,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let oid = parse_oid(algo, oid).py_err(py)?;
+        let m = py.detach(|| Manifest::load(self.ws.odb(), &oid)).py_err(py)?;
+        by_path(py, algo, prefix, m.entries.into_iter().map(|e| (e.rel, e.oid)))
     }
 
     /// The `(id, name)` of the sub-trees the native tree `oid` lists, read
