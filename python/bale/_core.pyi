@@ -366,6 +366,16 @@ class Workspace:
         progress: Progress | None = None,
         tick: Callable[[], object] | None = None,
     ) -> tuple[str, list[tuple[str, str]]]: ...
+    def scan_by_path(
+        self,
+        target: _Path,
+        algo: str,
+        prefix: str,
+        progress: Progress | None = None,
+        tick: Callable[[], object] | None = None,
+    ) -> tuple[str, dict[str, tuple[str, str]]]:
+        """``scan``'s id, and the files as ``{f"{prefix}/{relpath}": (algo,
+        oid)}`` (none for a file)."""
     def status(
         self,
         target: _Path,
@@ -416,6 +426,9 @@ class Workspace:
         than ``limit`` (with ``source``: in that folder remote instead),
         each verified, read in parallel; None for the others."""
     def manifest(self, algo: str, oid: str) -> list[tuple[str, str, int, bool]]: ...
+    def manifest_by_path(self, algo: str, oid: str, prefix: str) -> dict[str, tuple[str, str]]:
+        """The files of a directory object as ``{f"{prefix}/{relpath}":
+        (algo, oid)}``, read and verified as ``manifest`` reads them."""
     def subtrees(self, oid: str) -> list[tuple[str, str]]:
         """The ``(id, name)`` of the sub-trees the blake3 tree ``oid`` lists,
         read and verified."""
@@ -433,6 +446,10 @@ class Workspace:
     def exists(self, algo: str, oid: str) -> bool: ...
     def absent(self, algo: str, oids: list[str]) -> list[str]:
         """The ids among ``oids`` the cache does not hold, in their order."""
+    def absent_files(self, algo: str, oid: str) -> list[str]:
+        """The files of the directory object ``oid`` whose objects the cache
+        lacks, by path in the directory, sorted; answered without reading it
+        when it was found complete before and no object came or went."""
     def verified_object(self, algo: str, oid: str, hash: bool = True) -> int | None:
         """The object's size if the cache holds it known good: the stat
         cache vouches for it, or (with ``hash``) it is hashed now. ``None``

@@ -584,6 +584,19 @@ def test_data_status_names_the_files_the_cache_lacks_when_it_lists_the_cache(
     assert sorted(d["not_in_cache"]) == b["not_in_cache"]
 
 
+def test_data_status_names_a_file_the_cache_lost_after_it_was_found_complete(
+    tmp_path: Path, run: Run
+) -> None:
+    root = make_repo(tmp_path, "--hash", "md5")
+    write_tree(root, {"d/a": "a\n", "d/b": "b\n"})
+    run("bale", "add", "-q", "d", cwd=root)
+    status = ("bale", "data", "status", "--granular", "--json")
+    assert "not_in_cache" not in json.loads(run(*status, cwd=root).stdout)
+    oid = hashlib.md5(b"b\n").hexdigest()
+    (root / ".dvc/cache/files/md5" / oid[:2] / oid[2:]).unlink()
+    assert json.loads(run(*status, cwd=root).stdout)["not_in_cache"] == ["d/b"]
+
+
 def test_data_status_with_nothing_changed_says_so_as_dvc(tmp_path: Path, run: Run) -> None:
     root = make_repo(tmp_path, "--hash", "md5")
     # before the first commit (init staged its files: git has changes)

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 #: One side of a comparison: entry path (``dir/`` for a directory) -> (algorithm, oid).
 Side = dict[str, tuple[str, str]]
+#: The files of the directories read, by (path, algorithm, id): HEAD most
+#: often records what the workspace's metafiles do, read and listed once.
+Files = dict[tuple[str, str, str], Side]
 
 
 @dataclass
@@ -66,7 +69,9 @@ def _order(path: str) -> tuple[str, ...]:
     return tuple(path.rstrip("/").split("/"))
 
 
-def _entries(repo: Repo, rel: str, algo: str, oid: str, granular: bool, side: Side) -> None:
+def _entries(
+    repo: Repo, rel: str, algo: str, oid: str, granular: bool, side: Side, files: Files
+) -> None:
     """Adds one output to ``side``; with ``granular``, a directory's files
     too (when its manifest is in the cache: else only the directory)."""
     if not _core.is_tree(oid):
@@ -75,19 +80,24 @@ def _entries(repo: Repo, rel: str, algo: str, oid: str, granular: bool, side: Si
     side[rel + "/"] = (algo, oid)
     if not granular:
         return
+    key = (rel, algo, oid)
+    if key not in files:
+        files[key] = _files(repo, rel, algo, oid)
+    side.update(files[key])
+
+
+def _files(repo: Repo, rel: str, algo: str, oid: str) -> Side:
     try:
-        files = repo.workspace.manifest(algo, oid)
+        return repo.workspace.manifest_by_path(algo, oid, rel)
     except (ObjectMissingError, CorruptObjectError):
-        return
-    for sub, foid, _size, _x in files:
-        side[f"{rel}/{sub}"] = (algo, foid)
+        return {}
 
 
-def _recorded(repo: Repo, outs: Sequence[Tracked], granular: bool) -> Side:
+def _recorded(repo: Repo, outs: Sequence[Tracked], granular: bool, files: Files) -> Side:
     side: Side = {}
     for t in outs:
         if t.out.oid and t.out.cache:
-            _entries(repo, t.rel(repo), t.algo, t.out.oid, granular, side)
+            _entries(repo, t.rel(repo), t.algo, t.out.oid, granular, side, files)
     return side
 
 
@@ -96,28 +106,38 @@ def _workspace(repo: Repo, outs: Sequence[Tracked], granular: bool) -> Side:
     for t in outs:
         if not t.out.cache or not (t.path.exists() or t.path.is_symlink()):
             continue
-        oid, listing = repo.workspace.scan(str(t.path), t.algo)
         rel = t.rel(repo)
+        if not granular:
+            # only the id: a directory whose walk is what it was when last
+            # hashed is answered by the stat cache's memo, no file looked up
+            built = repo.workspace.build(str(t.path), t.algo, False)
+            side[rel + "/" if _core.is_tree(built.oid) else rel] = (t.algo, built.oid)
+            continue
+        oid, files = repo.workspace.scan_by_path(str(t.path), t.algo, rel)
         if not _core.is_tree(oid):
             side[rel] = (t.algo, oid)
             continue
         side[rel + "/"] = (t.algo, oid)
-        if granular:
-            for sub, foid in listing:
-                side[f"{rel}/{sub}"] = (t.algo, foid)
+        side.update(files)
     return side
 
 
 def _compare(old: Side, new: Side) -> tuple[dict[str, list[Any]], set[str]]:
     """The changes from ``old`` to ``new``, by kind in the order dvc meets
     them (path order, a kind placed where it first occurs), and the paths
-    that did not change. A deleted and an added entry with the same content
-    are a rename."""
+    that changed. A deleted and an added entry with the same content are a
+    rename."""
     # a granular status holds every file of a directory: only the changed
-    # paths are put in order (a sort of 100,000 paths costs half a second)
-    same = {p for p, _v in old.items() & new.items()}
+    # paths are collected and put in order (a sort of 100,000 paths costs
+    # half a second, a set of them a tenth), and HEAD most often records
+    # just what the metafiles do
+    if old == new:
+        return {}, set()
+    in_new = new.get
+    changed = [p for p, v in old.items() if in_new(p) != v]
+    changed += [p for p in new if p not in old]
     changes: list[tuple[str, str]] = []
-    for path in sorted((old.keys() | new.keys()) - same, key=_order):
+    for path in sorted(changed, key=_order):
         if path in old and path in new:
             changes.append(("modified", path))
         else:
@@ -139,7 +159,7 @@ def _compare(old: Side, new: Side) -> tuple[dict[str, list[Any]], set[str]]:
         out["deleted"] = [p for p in out["deleted"] if p not in renamed_from]
         if not out["deleted"]:
             del out["deleted"]
-    return out, same
+    return out, set(changed)
 
 
 def _wanted(repo: Repo, targets: Sequence[str | Path]) -> list[str]:
@@ -174,7 +194,8 @@ def data_status(
     result = DataStatus()
     try:
         outs = index.collect(repo)
-        recorded = _recorded(repo, outs, granular)
+        files: Files = {}
+        recorded = _recorded(repo, outs, granular, files)
         current = _workspace(repo, outs, granular)
     finally:
         repo.save_state()
@@ -186,39 +207,67 @@ def data_status(
     elif git:
         commit = scm.resolve_rev(repo.root, "HEAD")
         pipes = index.load_at(repo, commit, "HEAD")
-        head = _recorded(repo, index.collect_at(repo, commit, "HEAD", pipes), granular)
+        head = _recorded(repo, index.collect_at(repo, commit, "HEAD", pipes), granular, files)
     if prefixes:
         recorded, current = (
             {p: v for p, v in s.items() if _under(p, prefixes)} for s in (recorded, current)
         )
         if head is not None:
             head = {p: v for p, v in head.items() if _under(p, prefixes)}
-    result.uncommitted, unchanged = _compare(recorded, current)
-    result.not_in_cache = sorted(_absent(repo, recorded), key=_order)
+    result.uncommitted, uncommitted = _compare(recorded, current)
+    try:
+        result.not_in_cache = sorted(_absent(repo, outs, recorded, files), key=_order)
+    finally:
+        repo.save_state()  # the directories found complete, remembered
     if not_in_remote:
         result.not_in_remote = _not_in_remote(repo, outs, granular, remote, prefixes)
+    committed: set[str] = set()
     if head is not None:
-        result.committed, same = _compare(head, recorded)
-        unchanged &= same
-    # dvc's order is a Python set's; bale sorts (what is asked for: a
-    # granular status of a large directory holds its every file)
-    result.unchanged = sorted(unchanged, key=_order) if list_unchanged else []
+        result.committed, committed = _compare(head, recorded)
+    if list_unchanged:
+        # the same in all three; dvc's order is a Python set's, bale sorts
+        # (what is asked for: a granular status of a large directory holds
+        # its every file)
+        unchanged = recorded.keys() - uncommitted
+        if head is not None:
+            unchanged &= head.keys() - committed
+        result.unchanged = sorted(unchanged, key=_order)
     if git:
         result.git = {"is_empty": empty, "is_dirty": False}
         _git_state(repo, result, untracked_files, prefixes)
     return result
 
 
-def _absent(repo: Repo, side: Side) -> list[str]:
-    """The paths of ``side`` whose object the cache lacks: one call into the
-    engine per algorithm, which looks in parallel without the GIL, or lists
-    the cache once (a granular status of a large directory asks for its
-    every file)."""
+def _absent(repo: Repo, outs: Sequence[Tracked], side: Side, files: Files) -> list[str]:
+    """The paths of ``side`` (the records of ``outs``) whose object the cache
+    lacks. The outputs' own ids: one call into the engine per algorithm,
+    which looks in parallel without the GIL. The files of a directory that
+    ``side`` lists: one call per directory, which the stat cache answers
+    without a look when the directory was found complete before and no
+    object came or went since (a granular status of a large directory
+    would else ask for its every file)."""
     out: list[str] = []
-    for algo in {a for a, _ in side.values()}:
-        gone = set(repo.workspace.absent(algo, [o for a, o in side.values() if a == algo]))
+    asked: Side = {}
+    recorded = {t.rel(repo): (t.algo, t.out.oid) for t in outs if t.out.oid and t.out.cache}
+    for rel, (algo, oid) in recorded.items():
+        tree = _core.is_tree(oid)
+        key = rel + "/" if tree else rel
+        if key in side:
+            asked[key] = side[key]
+        listed = files.get((rel, algo, oid)) if tree else None
+        if not listed:
+            continue
+        try:
+            lacking = repo.workspace.absent_files(algo, oid)
+        except (ObjectMissingError, CorruptObjectError):
+            # gone or damaged since it was read: ask for each file
+            asked.update((p, v) for p, v in listed.items() if p in side)
+            continue
+        out += [p for p in (f"{rel}/{sub}" for sub in lacking) if p in side]
+    for algo in {a for a, _ in asked.values()}:
+        gone = set(repo.workspace.absent(algo, [o for a, o in asked.values() if a == algo]))
         if gone:
-            out += [p for p, (a, o) in side.items() if a == algo and o in gone]
+            out += [p for p, (a, o) in asked.items() if a == algo and o in gone]
     return out
 
 

@@ -114,7 +114,14 @@ pub fn checkout(
         (Want::File { .. }, true) => vec![(String::new(), dest.to_path_buf())],
         (Want::Tree(_), true) => {
             let rules = rules_for(opts.repo_root, dest.parent().unwrap_or(opts.repo_root))?;
-            walk(dest, &rules)?.files.into_iter().map(|f| (f.rel, f.abs)).collect()
+            walk(dest, &rules)?
+                .files
+                .into_iter()
+                .map(|f| {
+                    let abs = dest.join(&f.rel);
+                    (f.rel, abs)
+                })
+                .collect()
         }
     };
     let hashed: Vec<Result<Hashed>> = files_now

@@ -199,7 +199,7 @@ fn build(
             skipped,
         });
     }
-    let mut built = build_walked(walked, opts, state)?;
+    let mut built = build_walked(target, walked, opts, state)?;
     built.skipped = skipped;
     memo.record(state, &built);
     Ok(built)
@@ -319,7 +319,7 @@ fn previous_files(opts: &BuildOptions) -> std::collections::HashMap<String, Oid>
     m.entries.into_iter().filter(|e| bale_odb::chunked(e.oid.algo(), e.size)).map(|e| (e.rel, e.oid)).collect()
 }
 
-fn build_walked(walked: Walked, opts: &BuildOptions, state: &mut State) -> Result<Built> {
+fn build_walked(target: &Path, walked: Walked, opts: &BuildOptions, state: &mut State) -> Result<Built> {
     opts.progress.total.store(walked.files.len() as u64, Ordering::Relaxed);
     let stored = opts.odb.map(|odb| Stored::new(odb, opts.algo, walked.files.len()));
     let previous = previous_files(opts);
@@ -328,9 +328,10 @@ fn build_walked(walked: Walked, opts: &BuildOptions, state: &mut State) -> Resul
         .par_iter()
         .map(|f| {
             opts.progress.check()?;
-            let key = state_key(opts.repo_root, &f.abs)?;
+            let abs = target.join(&f.rel);
+            let key = state_key(opts.repo_root, &abs)?;
             let before = previous.get(f.rel.as_str()).copied();
-            let r = hash_one(&f.abs, &key, &f.stat, before, opts, state, stored.as_ref())?;
+            let r = hash_one(&abs, &key, &f.stat, before, opts, state, stored.as_ref())?;
             opts.progress.step(f.stat.size);
             Ok((key, r))
         })

@@ -159,6 +159,16 @@ impl Rules {
     pub fn ignores(&self, path: &Path, is_dir: bool) -> bool {
         self.decide(path, is_dir).is_some_and(|p| !p.negated)
     }
+
+    /// [`ignores`](Self::ignores) for the entry `name` of `dir`, whose path
+    /// is only built when a `.dvcignore` pattern needs it: DVC's own
+    /// patterns look at the name alone, and a walk asks once per file.
+    pub fn ignores_entry(&self, dir: &Path, name: &str, is_dir: bool) -> bool {
+        if self.patterns.iter().all(|p| p.matcher.is_none()) {
+            return self.ignores(Path::new(name), is_dir);
+        }
+        self.ignores(&dir.join(name), is_dir)
+    }
 }
 
 /// Whether a sub-directory is a repository of its own (DVC skips those).

@@ -18,12 +18,13 @@ use rayon::prelude::*;
 use crate::ignore::{is_subrepo, Rules};
 use crate::state::{stat_of, Stat};
 
-/// One regular file found by the walk.
+/// One regular file found by the walk. Its path is the walked directory
+/// joined with `rel`: not kept per file, a walk of a million files holds
+/// only what it must.
 #[derive(Clone, Debug)]
 pub struct WalkFile {
     /// Path relative to the walked directory, `/`-separated.
     pub rel: String,
-    pub abs: PathBuf,
     pub stat: Stat,
     pub exec: bool,
 }
@@ -57,7 +58,7 @@ pub fn walk(dir: &Path, rules: &Rules) -> Result<Walked> {
         // The root itself is not an "empty sub-directory".
         out.empty_dirs.retain(|d| !d.is_empty());
     }
-    out.files.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+    debug_assert!(out.files.windows(2).all(|w| w[0].rel < w[1].rel));
     out.empty_dirs.sort_unstable();
     out.skipped.sort_unstable();
     Ok(out)
@@ -71,28 +72,55 @@ fn join_rel(prefix: &str, name: &str) -> String {
     }
 }
 
+/// A directory's entry as the walk keeps it until its files are out.
+enum Found {
+    File(WalkFile),
+    /// A sub-directory to walk: its name, its path.
+    Dir(String, PathBuf),
+}
+
+impl Found {
+    /// The entry's name as it sorts among its siblings: a directory's
+    /// files all follow `<name>/`, so the siblings in this order, each
+    /// directory replaced by its files, are in code-point order of their
+    /// whole relative paths, with no sort of those long paths.
+    fn sort_name(&self) -> (&[u8], &[u8]) {
+        match self {
+            Found::File(f) => (f.rel.rsplit('/').next().unwrap_or("").as_bytes(), b""),
+            Found::Dir(name, _) => (name.as_bytes(), b"/"),
+        }
+    }
+}
+
+fn sibling_order(a: &Found, b: &Found) -> std::cmp::Ordering {
+    let ((a, a_end), (b, b_end)) = (a.sort_name(), b.sort_name());
+    a.iter().chain(a_end).cmp(b.iter().chain(b_end))
+}
+
 /// Returns whether anything tracked lives below `dir`.
 fn walk_dir(dir: &Path, prefix: &str, parent_rules: &Rules, out: &mut Walked) -> Result<bool> {
     let rules = parent_rules.enter(dir)?;
-    let mut subdirs: Vec<(PathBuf, String)> = Vec::new();
+    let mut found: Vec<Found> = Vec::new();
     let mut found_file = false;
     for entry in fs::read_dir(dir).at(dir)? {
         let entry = entry.at(dir)?;
-        let path = entry.path();
-        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-            return Err(Error::NonUtf8Path { path });
+        let name = match entry.file_name().into_string() {
+            Ok(name) => name,
+            Err(_) => return Err(Error::NonUtf8Path { path: entry.path() }),
         };
-        let ftype = entry.file_type().at(&path)?;
+        let ftype = entry.file_type().at(dir.join(&name))?;
         if !ftype.is_dir() && temp_owner(&name).is_some() {
             // No command holds a lock to walk: only a temp left alone long
             // enough goes (see QUIET_FOR); the next writer after a kill
             // sweeps the rest (bale.recovery).
+            let path = entry.path();
             if sweepable(&path, &name, QUIET_FOR) {
                 let _ = fs::remove_file(&path);
             }
             continue;
         }
         let (is_dir, meta, skip) = if ftype.is_symlink() {
+            let path = entry.path();
             match fs::metadata(&path) {
                 Ok(m) if m.is_file() => (false, Some(m), None),
                 Ok(m) if m.is_dir() => (false, None, Some(SKIPPED_DIR_LINK)),
@@ -102,43 +130,60 @@ fn walk_dir(dir: &Path, prefix: &str, parent_rules: &Rules, out: &mut Walked) ->
         } else if ftype.is_dir() {
             (true, None, None)
         } else if ftype.is_file() {
-            (false, Some(entry.metadata().at(&path)?), None)
+            // A stat of the name in the directory open for reading: no walk
+            // of the whole path.
+            (false, Some(entry.metadata().at(dir.join(&name))?), None)
         } else {
             (false, None, Some(SKIPPED_SPECIAL))
         };
-        if rules.ignores(&path, is_dir) {
+        if rules.ignores_entry(dir, &name, is_dir) {
             continue;
         }
-        let rel = join_rel(prefix, &name);
         if let Some(why) = skip {
-            out.skipped.push((rel, why));
+            out.skipped.push((join_rel(prefix, &name), why));
             continue;
         }
         if is_dir {
+            let path = entry.path();
             if !is_subrepo(&path) {
-                subdirs.push((path, rel));
+                found.push(Found::Dir(name, path));
             }
         } else {
             let meta = meta.expect("files carry metadata");
             found_file = true;
-            out.files.push(WalkFile { rel, abs: path, stat: stat_of(&meta), exec: is_exec(&meta) });
+            let rel = join_rel(prefix, &name);
+            found.push(Found::File(WalkFile { rel, stat: stat_of(&meta), exec: is_exec(&meta) }));
         }
     }
+    found.sort_unstable_by(sibling_order);
+    let subdirs: Vec<(&str, &Path)> = found
+        .iter()
+        .filter_map(|f| match f {
+            Found::Dir(name, path) => Some((name.as_str(), path.as_path())),
+            Found::File(_) => None,
+        })
+        .collect();
     let results: Vec<Result<(bool, Walked)>> = subdirs
         .par_iter()
-        .map(|(path, rel)| {
+        .map(|(name, path)| {
             let mut sub = Walked::default();
-            let has = walk_dir(path, rel, &rules, &mut sub)?;
+            let has = walk_dir(path, &join_rel(prefix, name), &rules, &mut sub)?;
             Ok((has, sub))
         })
         .collect();
+    let mut results = results.into_iter();
     let mut any = found_file;
-    for r in results {
-        let (has, sub) = r?;
-        any |= has;
-        out.files.extend(sub.files);
-        out.empty_dirs.extend(sub.empty_dirs);
-        out.skipped.extend(sub.skipped);
+    for f in found {
+        match f {
+            Found::File(file) => out.files.push(file),
+            Found::Dir(..) => {
+                let (has, sub) = results.next().expect("one result per directory")?;
+                any |= has;
+                out.files.extend(sub.files);
+                out.empty_dirs.extend(sub.empty_dirs);
+                out.skipped.extend(sub.skipped);
+            }
+        }
     }
     if !any {
         out.empty_dirs.push(prefix.to_owned());
@@ -212,6 +257,23 @@ mod tests {
         assert_eq!(rels, [".dvcignore", "a-b", "a.b", "a/b", "link", "link_target"]);
         assert_eq!(w.empty_dirs, ["empty", "empty/deeper"]);
         assert_eq!(w.skipped, [("dirlink".to_owned(), SKIPPED_DIR_LINK)]);
+    }
+
+    #[test]
+    fn directories_sort_among_their_siblings_as_their_files_paths_do() {
+        let d = tempfile::tempdir().unwrap();
+        let mut rels = vec![
+            "a b/c", "a-b", "a.b/c", "a0", "a/b-c", "a/b.c", "a/b/c", "a/b/c.d", "ab/c", "Z", "é/x", "e", "x/y-z",
+            "x/y/z", "x/y.z", "x/y0",
+        ];
+        for rel in &rels {
+            let p = d.path().join(rel);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(&p, b"x").unwrap();
+        }
+        rels.sort_unstable();
+        let w = walk(d.path(), &Rules::default()).unwrap();
+        assert_eq!(w.files.iter().map(|f| f.rel.as_str()).collect::<Vec<_>>(), rels);
     }
 
     #[test]

@@ -188,6 +188,25 @@ impl Workspace {
         }
     }
 
+    /// The files of the stored tree `oid` whose objects the cache lacks, by
+    /// path in the tree, sorted; an error if the tree itself cannot be read
+    /// ([`Manifest::load`]'s). A tree found complete before, with no object
+    /// come or gone since, is answered by the stat cache without reading
+    /// it; one found complete now is remembered so.
+    pub fn absent_files(&self, oid: &Oid) -> Result<Vec<String>> {
+        let fingerprint = self.odb.area_fingerprint(oid.algo());
+        if fingerprint.is_some_and(|f| self.locked().tree_complete(oid, f)) {
+            return Ok(Vec::new());
+        }
+        let m = Manifest::load(&self.odb, oid)?;
+        let presence = self.odb.presence(oid.algo(), m.entries.len());
+        let absent: Vec<String> = m.entries.into_par_iter().filter(|e| !presence.has(&e.oid)).map(|e| e.rel).collect();
+        if let (Some(f), true) = (fingerprint, absent.is_empty()) {
+            self.locked().record_tree_complete(*oid, f);
+        }
+        Ok(absent)
+    }
+
     /// Compares the workspace at `target` with the `recorded` id.
     pub fn status(&self, target: &Path, algo: Algo, recorded: Option<Oid>, progress: &Progress) -> Result<Status> {
         let in_cache = recorded.map(|o| self.odb.has(&o)).unwrap_or(false);
@@ -387,6 +406,31 @@ mod tests {
         assert!(ws.state().lock().unwrap().tree_complete(&built.oid, f));
         let st = ws.status(&data, Algo::Md5, Some(built.oid), &p).unwrap();
         assert_eq!((st.oid, st.in_cache, st.not_in_cache.len()), (Some(built.oid), true, 0));
+    }
+
+    #[test]
+    fn absent_files_are_named_and_a_complete_tree_is_remembered_until_an_object_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = workspace(dir.path());
+        let data = ws.root().join("data");
+        fs::create_dir_all(data.join("sub")).unwrap();
+        fs::write(data.join("a"), b"a").unwrap();
+        fs::write(data.join("sub/b"), b"b").unwrap();
+        let p = Progress::default();
+        let built = ws.build(&data, Algo::Md5, true, false, None, &p).unwrap();
+        let b = hash_bytes(Algo::Md5, b"b", false);
+        fs::remove_file(ws.odb().object_path(&b)).unwrap();
+        assert_eq!(ws.absent_files(&built.oid).unwrap(), ["sub/b"]);
+        ws.odb().put_bytes(&b, b"b").unwrap();
+        let f = ws.odb().settled_area_fingerprint(Algo::Md5).expect("settled");
+        assert!(ws.absent_files(&built.oid).unwrap().is_empty());
+        assert!(ws.state().lock().unwrap().tree_complete(&built.oid, f));
+        // An object gone since moves the fingerprint: the tree is read again.
+        fs::remove_file(ws.odb().object_path(&hash_bytes(Algo::Md5, b"a", false))).unwrap();
+        assert_eq!(ws.absent_files(&built.oid).unwrap(), ["a"]);
+        // A tree the cache lacks is an error, as reading it is.
+        fs::remove_file(ws.odb().object_path(&built.oid)).unwrap();
+        assert!(matches!(ws.absent_files(&built.oid), Err(Error::ObjectMissing { .. })));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! `bale.BaleError` subclasses out. Every call that touches the disk releases
 //! the GIL and runs on bale's own rayon pool (see [`runtime`]).
 
+mod by_path;
 mod errors;
 mod ignore;
 mod landing;

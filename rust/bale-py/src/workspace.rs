@@ -11,8 +11,10 @@ use bale_index::{Lookup, Manifest, State};
 use bale_odb::Odb;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 use rayon::prelude::*;
 
+use crate::by_path::by_path;
 use crate::errors::IntoPy;
 use crate::landing::Landing;
 use crate::layout::{plan_rows, PlannedDir, PlannedObject};
@@ -189,6 +191,24 @@ impl Workspace {
         })
     }
 
+    /// `scan`'s id, and the files as `{f"{prefix}/{relpath}": (algo, oid)}`
+    /// (none for a file): what a comparison of records keys on.
+    #[pyo3(signature = (target, algo, prefix, progress=None, tick=None))]
+    fn scan_by_path<'py>(
+        &self,
+        py: Python<'py>,
+        target: PathBuf,
+        algo: &str,
+        prefix: &str,
+        progress: Option<&Progress>,
+        tick: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(String, Bound<'py, PyDict>)> {
+        let algo_v = Algo::from_str(algo).py_err(py)?;
+        let b = run(py, self.jobs, progress, tick, |p| self.ws.scan(&target, algo_v, p))?;
+        let files = b.manifest.map(|m| m.entries).unwrap_or_default();
+        Ok((b.oid.to_string(), by_path(py, algo, prefix, files.into_iter().map(|e| (e.rel, e.oid)))?))
+    }
+
     /// Compares the workspace at `target` with the recorded `oid`.
     #[pyo3(signature = (target, algo, oid, progress=None, tick=None))]
     fn status(
@@ -328,6 +348,20 @@ impl Workspace {
         Ok(m.entries.into_iter().map(py_entry).collect())
     }
 
+    /// The files of a directory object as `{f"{prefix}/{relpath}": (algo,
+    /// oid)}`, read and verified as `manifest` reads them.
+    fn manifest_by_path<'py>(
+        &self,
+        py: Python<'py>,
+        algo: &str,
+        oid: &str,
+        prefix: &str,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let oid = parse_oid(algo, oid).py_err(py)?;
+        let m = py.detach(|| Manifest::load(self.ws.odb(), &oid)).py_err(py)?;
+        by_path(py, algo, prefix, m.entries.into_iter().map(|e| (e.rel, e.oid)))
+    }
+
     /// The `(id, name)` of the sub-trees the native tree `oid` lists, read
     /// and verified (names unescaped).
     fn subtrees(&self, py: Python<'_>, oid: &str) -> PyResult<Vec<(String, String)>> {
@@ -407,6 +441,14 @@ impl Workspace {
             Ok(parsed.par_iter().map(|o| presence.has(o)).collect())
         })?;
         Ok(oids.into_iter().zip(held).filter(|(_, h)| !h).map(|(o, _)| o).collect())
+    }
+
+    /// The files of the directory object `oid` whose objects the cache
+    /// lacks, by path in the directory, sorted; answered without reading
+    /// it when it was found complete before and no object came or went.
+    fn absent_files(&self, py: Python<'_>, algo: &str, oid: &str) -> PyResult<Vec<String>> {
+        let oid = parse_oid(algo, oid).py_err(py)?;
+        run(py, self.jobs, None, None, |_| self.ws.absent_files(&oid))
     }
 
     /// Deletes every cached object not reachable from `keep`
