@@ -2,13 +2,15 @@
 dvc once, instead of a new interpreter per command.
 
 A new ``dvc`` process spends most of its second importing dvc. Here one
-server process per test process imports ``dvc.cli`` and the modules its
-commands import lazily, then forks a child per command: the child takes the
-command's working directory, environment and output files, runs
-``dvc.cli.main(argv)`` as the ``dvc`` console script does, and exits with its
-return code. Each command still starts from a clean process (a copy of one
-that has only imported dvc), so nothing leaks from one command to the next,
-as with ``tests/interop/corpus/run.py``'s batches.
+server process per test process (and per set of the variables an interpreter
+reads as it starts: ``PYTHONHASHSEED``, ``PYTHONPATH``, the locale) imports
+``dvc.cli`` and the modules its commands import lazily, then forks a child
+per command: the child takes the command's working directory, environment
+and output files, runs ``dvc.cli.main(argv)`` as the ``dvc`` console script
+does, and exits with its return code. Each command still starts from a clean
+process (a copy of one that has only imported dvc, and the remotes'
+filesystems once a command has needed them), so nothing leaks from one
+command to the next, as with ``tests/interop/corpus/run.py``'s batches.
 
 ``run(argv, cwd, env)`` answers as ``subprocess.run([...], capture_output=True)``
 would. The corpus and the ``DVC_BATCH`` tests keep their own batch processes.
@@ -43,20 +45,27 @@ for pkg in ("dvc.commands", "dvc.repo"):
         except Exception:
             pass
 EXTRA = ("dvc_data.index", "scmrepo.git", "pygit2", "dulwich.repo", "dvc.repo.experiments.show")
+# The remotes' filesystems take a second or two each to import: imported here
+# once a command has needed them (none starts a thread), not before.
+LATER = ("s3fs", "gcsfs", "sshfs", "webdav4.fsspec")
 for name in EXTRA:
     try:
         importlib.import_module(name)
     except Exception:
         pass
 
+import threading
+assert threading.active_count() == 1, "a thread would not survive the forks"
 control_in, control_out = sys.stdin.buffer, sys.stdout.buffer
 os.write(control_out.fileno(), b"ready\n")
 for line in control_in:
     req = json.loads(line)
+    needed_r, needed_w = os.pipe()
     pid = os.fork()
     if pid == 0:
         code = 1
         try:
+            os.close(needed_r)
             devnull = os.open(os.devnull, os.O_RDONLY)
             os.dup2(devnull, 0)
             os.dup2(os.open(req["out"], os.O_WRONLY), 1)
@@ -71,6 +80,8 @@ for line in control_in:
             except SystemExit as e:
                 code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
             atexit._run_exitfuncs()
+            needed = [m for m in LATER if m in sys.modules]
+            os.write(needed_w, json.dumps(needed).encode())
         except BaseException:
             traceback.print_exc()
         finally:
@@ -79,13 +90,25 @@ for line in control_in:
                 sys.stderr.flush()
             finally:
                 os._exit(code & 0xFF)
+    os.close(needed_w)
     _, status = os.waitpid(pid, 0)
+    # not waiting for EOF: a daemon the command forked holds the pipe open
+    os.set_blocking(needed_r, False)
+    try:
+        needed = os.read(needed_r, 1 << 16)
+    except BlockingIOError:
+        needed = b""  # the command died before it could say
+    os.close(needed_r)
+    for name in json.loads(needed or b"[]"):
+        importlib.import_module(name)
+    assert threading.active_count() == 1, "a thread would not survive the forks"
     os.write(control_out.fileno(), (json.dumps(os.waitstatus_to_exitcode(status)) + "\n").encode())
 """
 
 
 class _Server:
-    def __init__(self) -> None:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = dict(env)
         self.lock = threading.Lock()
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -96,6 +119,7 @@ class _Server:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             cwd=tempfile.gettempdir(),
+            env=self.env,
         )
         assert proc.stdout is not None
         if proc.stdout.readline() != b"ready\n":
@@ -142,7 +166,19 @@ def _read(f: IO[bytes]) -> bytes:
     return f.read()
 
 
-_server = _Server()
+_servers: dict[tuple[tuple[str, str], ...], _Server] = {}
+_servers_lock = threading.Lock()
+
+
+def _startup(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """What of ``env`` an interpreter reads as it starts (a forked child keeps
+    its server's): the hash seed, sys.path, the standard streams' encoding."""
+    return tuple(sorted((k, v) for k, v in env.items() if k.startswith(("PYTHON", "LC_", "LANG"))))
+
+
+def _server(env: Mapping[str, str]) -> _Server:
+    with _servers_lock:
+        return _servers.setdefault(_startup(env), _Server(env))
 
 
 def _text(data: bytes) -> str:
@@ -156,5 +192,6 @@ def run(
     """``dvc <argv>`` in ``cwd`` with ``env`` (this process's by default), its
     output captured as text, as ``subprocess.run(..., capture_output=True,
     text=True)`` gives it."""
-    rc, out, err = _server.run(argv, cwd, os.environ if env is None else env)
+    env = os.environ if env is None else env
+    rc, out, err = _server(env).run(argv, cwd, env)
     return subprocess.CompletedProcess(["dvc", *argv], rc, _text(out), _text(err))
