@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import dvcfork
+
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "t",
     "GIT_AUTHOR_EMAIL": "t@example.invalid",
@@ -24,7 +26,11 @@ def _run(
     cmd: list[str], cwd: Path, ok: bool | None = True, **kw: object
 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **GIT_ENV}
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, **kw)  # type: ignore[call-overload]
+    if cmd[0] == "dvc" and not kw:
+        # forked from a process that has imported dvc (tests/dvcfork.py)
+        proc = dvcfork.run(cmd[1:], cwd, env)
+    else:
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, **kw)  # type: ignore[call-overload]
     if ok is True and proc.returncode != 0:
         raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     if ok is False and proc.returncode == 0:

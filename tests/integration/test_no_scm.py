@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import dvcfork
+
 from .conftest import GIT_ENV, Run, write_tree
 
 pytestmark = pytest.mark.usefixtures("isolated_config")
@@ -35,6 +37,10 @@ def _committed_repo(root: Path, tool: list[str]) -> None:
     env = {**os.environ, **GIT_ENV}
 
     def sh(*cmd: str) -> None:
+        if cmd[0] == "dvc":  # forked from a process that has imported dvc
+            p = dvcfork.run(cmd[1:], root, env)
+            assert p.returncode == 0, (cmd, p.stderr)
+            return
         subprocess.run(cmd, cwd=root, env=env, check=True, capture_output=True)
 
     sh("git", "init", "-q")
@@ -128,6 +134,10 @@ def _touch_everything(root: Path, tool: list[str]) -> None:
     env = {**os.environ, **GIT_ENV}
 
     def sh(*cmd: str) -> None:
+        if cmd[0] == "dvc":  # forked from a process that has imported dvc
+            p = dvcfork.run(cmd[1:], root, env)
+            assert p.returncode == 0, (cmd, p.stderr)
+            return
         subprocess.run(cmd, cwd=root, env=env, check=True, capture_output=True)
 
     sh("git", "init", "-q")

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import dvcfork
+
 
 def tool_env(site: Path, config_dir: Path) -> dict[str, str]:
     env = dict(os.environ)
@@ -49,6 +51,15 @@ class Sh:
             text=True,
             encoding="utf-8",
         )
+        return self._checked(argv, cwd, check, p)
+
+    def _checked(
+        self,
+        argv: Sequence[str | os.PathLike[str]],
+        cwd: Path,
+        check: bool,
+        p: subprocess.CompletedProcess[str],
+    ) -> subprocess.CompletedProcess[str]:
         if check and p.returncode != 0:
             raise AssertionError(
                 f"{' '.join(map(str, argv))} (in {cwd}) exited {p.returncode}\n"
@@ -60,7 +71,9 @@ class Sh:
         return self.run([sys.executable, "-m", "bale", *args], cwd, check)
 
     def dvc(self, *args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return self.run(["dvc", *args], cwd, check)
+        # forked from a process that has imported dvc: a new one per command
+        # would spend most of its second importing it (tests/dvcfork.py)
+        return self._checked(["dvc", *args], cwd, check, dvcfork.run(args, cwd, self.env))
 
     def git(self, *args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self.run(["git", *args], cwd, check)

@@ -13,6 +13,7 @@ import pytest
 
 from tests.integration.conftest import read_tree, write_tree
 from tests.interop.conftest import Sh, copy_repo
+from tests.interop.test_dvc_differential import DvcBatch, run_dvc
 from tests.remotes.http_server import serving
 from tests.remotes.seaweed import SeaweedServer, seaweed  # noqa: F401
 
@@ -62,8 +63,14 @@ def test_bale_writes_the_import_file_dvc_writes(
     args = [*flags, str(src / name), *([out] if out else [])]
     for root in twins:
         (root / "sub").mkdir()
-    sh.dvc("import-url", *args, cwd=twins[0])
     sh.bale("import-url", *args, cwd=twins[1])
+    # dvc's three commands in one process (the twins are tmp_path/dvc and /bale)
+    imported, bale_status, dvc_status = run_dvc(
+        sh,
+        twins[0].parent,
+        [("@dvc", "import-url", *args), ("@bale", "status"), ("@dvc", "status")],
+    )
+    assert imported.ok and bale_status.ok and dvc_status.ok, imported.err
     ignores = ["sub/.gitignore"] if dvcfile.startswith("sub/") else [".gitignore"]
     _same(twins, dvcfile, *ignores)
     # The same workspace files (the data, or none), and the same status.
@@ -72,7 +79,7 @@ def test_bale_writes_the_import_file_dvc_writes(
         for root in twins
     )
     assert bale_tree == dvc_tree
-    assert sh.dvc("status", cwd=twins[1]).stdout == sh.dvc("status", cwd=twins[0]).stdout
+    assert bale_status.out == dvc_status.out
 
 
 def test_a_source_inside_the_repository_is_recorded_as_dvc_records_it(
@@ -87,28 +94,32 @@ def test_a_source_inside_the_repository_is_recorded_as_dvc_records_it(
 
 
 def test_each_tool_updates_the_import_file_the_other_wrote(
-    sh: Sh, twins: tuple[Path, Path], src: Path
+    sh: Sh, twins: tuple[Path, Path], src: Path, tmp_path: Path
 ) -> None:
-    dvc_wrote, bale_wrote = twins
-    sh.dvc("import-url", str(src / "d"), cwd=dvc_wrote)
+    dvc_wrote, bale_wrote = twins  # tmp_path/dvc and tmp_path/bale
     sh.bale("import-url", str(src / "d"), cwd=bale_wrote)
-    assert sh.dvc("status", cwd=bale_wrote).stdout.strip() == UP_TO_DATE
-    assert (
-        sh.dvc("update", "d.dvc", cwd=bale_wrote).stdout.strip()
-        == "'d.dvc' didn't change, skipping"
+    # dvc's commands in two processes (a second start costs a second)
+    imported, status, update = run_dvc(
+        sh,
+        tmp_path,
+        [("@dvc", "import-url", str(src / "d")), ("@bale", "status"), ("@bale", "update", "d.dvc")],
     )
+    assert imported.ok and status.ok and update.ok, (imported.err, status.err, update.err)
+    assert status.out.strip() == UP_TO_DATE
+    assert update.out.strip() == "'d.dvc' didn't change, skipping"
     said = sh.bale("update", "d.dvc", cwd=dvc_wrote).stderr.strip()
     assert said == "'d.dvc' didn't change, skipping"
     (src / "d" / "sub" / "b").write_text("22\n")
     write_tree(src / "d", {"new": "n\n"})
-    sh.dvc("update", "d.dvc", cwd=bale_wrote)
     said = sh.bale("update", "d.dvc", cwd=dvc_wrote).stderr.strip()
     assert said == f"Importing '{src / 'd'}' -> 'd'"
+    update, status = run_dvc(sh, tmp_path, [("@bale", "update", "d.dvc"), ("@dvc", "status")])
+    assert update.ok and status.ok, (update.err, status.err)
     for root in twins:
         assert read_tree(root / "d") == read_tree(src / "d")
     # Each file now reads as the other tool would have written it.
     assert (bale_wrote / "d.dvc").read_text() == (dvc_wrote / "d.dvc").read_text()
-    assert sh.dvc("status", cwd=dvc_wrote).stdout.strip() == UP_TO_DATE
+    assert status.out.strip() == UP_TO_DATE
     assert sh.bale("status", cwd=bale_wrote).stdout.strip() == UP_TO_DATE
 
 
@@ -116,10 +127,10 @@ def test_each_tool_updates_the_import_file_the_other_wrote(
 def test_update_of_a_file_written_without_its_data_downloads_it_as_dvc_does(
     sh: Sh, twins: tuple[Path, Path], src: Path, flag: str
 ) -> None:
-    sh.dvc("import-url", flag, str(src / "d"), cwd=twins[0])
+    batch = DvcBatch(sh, twins[0], [("import-url", flag, str(src / "d")), ("update", "d.dvc")])
     sh.bale("import-url", flag, str(src / "d"), cwd=twins[1])
-    sh.dvc("update", "d.dvc", cwd=twins[0])
     sh.bale("update", "d.dvc", cwd=twins[1])
+    assert all(r.ok for r in batch.results())
     _same(twins, "d.dvc", "d/a", "d/sub/b")
 
 
@@ -127,11 +138,15 @@ def test_bale_writes_the_import_file_dvc_writes_over_http(
     sh: Sh, twins: tuple[Path, Path], src: Path
 ) -> None:
     with serving(src) as url:
-        sh.dvc("import-url", f"{url}/f.txt", cwd=twins[0])
         sh.bale("import-url", f"{url}/f.txt", cwd=twins[1])
+        imported, update = run_dvc(
+            sh,
+            twins[0].parent,  # tmp_path: the twins are dvc/ and bale/
+            [("@dvc", "import-url", f"{url}/f.txt"), ("@bale", "update", "f.txt.dvc")],
+        )
+        assert imported.ok and update.ok, (imported.err, update.err)
         _same(twins, "f.txt.dvc", "f.txt")
-        out = sh.dvc("update", "f.txt.dvc", cwd=twins[1]).stdout.strip()
-        assert out == "'f.txt.dvc' didn't change, skipping"
+        assert update.out.strip() == "'f.txt.dvc' didn't change, skipping"
         # Not frozen, its source is checked: as dvc says it, changed or gone.
         unfrozen = (twins[1] / "f.txt.dvc").read_text().replace("frozen: true\n", "")
         (twins[1] / "f.txt.dvc").write_text(unfrozen)
@@ -169,17 +184,25 @@ def test_bale_writes_the_import_file_dvc_writes_from_s3(
             AWS_DEFAULT_REGION=seaweed.region,
         )
     )
-    cfg = ["--fs-config", f"endpointurl={seaweed.endpoint}"]
-    for what in ("f.txt", "d"):
-        aws.dvc("import-url", f"s3://{bucket}/p/{what}", *cfg, cwd=twins[0])
-        aws.bale("import-url", f"s3://{bucket}/p/{what}", *cfg, cwd=twins[1])
-        _same(twins, f"{what}.dvc")
-    assert read_tree(twins[1] / "d") == read_tree(twins[0] / "d")
+    cfg = ("--fs-config", f"endpointurl={seaweed.endpoint}")
+    imports = [("import-url", f"s3://{bucket}/p/{what}", *cfg) for what in ("f.txt", "d")]
     # (dvc with dvc-s3 takes seconds a run: a few listings only)
-    for args, what in ((["-R", "--size"], "p"), (["-T", "--size"], "p"), ([], "p/f.txt")):
-        url = f"s3://{bucket}/{what}"
-        said = aws.bale("ls-url", *args, url, *cfg, cwd=twins[1]).stdout
-        assert said == aws.dvc("ls-url", *args, url, *cfg, cwd=twins[1]).stdout, args
+    listings = [
+        ("ls-url", *args, f"s3://{bucket}/{what}", *cfg)
+        for args, what in ((("-R", "--size"), "p"), (("-T", "--size"), "p"), ((), "p/f.txt"))
+    ]
+    # dvc's commands in one process, beside bale's
+    batch = DvcBatch(aws, twins[0], imports + listings)
+    for step in imports:
+        aws.bale(*step, cwd=twins[1])
+    said = [aws.bale(*step, cwd=twins[1]).stdout for step in listings]
+    results = batch.results()
+    for step, r in zip(imports + listings, results, strict=True):
+        assert r.ok, (step, r.err)
+    _same(twins, "f.txt.dvc", "d.dvc")
+    assert read_tree(twins[1] / "d") == read_tree(twins[0] / "d")
+    for step, ours, theirs in zip(listings, said, results[len(imports) :], strict=True):
+        assert ours == theirs.out, step
     client.put_object(Bucket=bucket, Key="p/d/x", Body=b"x2\n")
     aws.dvc("update", "d.dvc", cwd=twins[1])
     aws.bale("update", "d.dvc", cwd=twins[0])
@@ -189,17 +212,23 @@ def test_bale_writes_the_import_file_dvc_writes_from_s3(
 def test_ls_url_prints_what_dvc_prints(sh: Sh, src: Path, tmp_path: Path) -> None:
     write_tree(src, {"d/sub/deep/c": "c" * 3000})
     (src / "empty").mkdir()
-    for args in (
-        ["--size", "src"],
-        ["-R", "src"],
-        ["-R", "-L", "2", "--size", "src"],
-        ["-L", "0", "src"],
-        ["-T", "--size", "src"],
-        ["-T", "-L", "2", "src"],
-        ["src/f.txt"],
-    ):
-        said = sh.bale("ls-url", *args, cwd=tmp_path).stdout
-        assert said == sh.dvc("ls-url", *args, cwd=tmp_path).stdout, args
+    listings = [
+        ("ls-url", *args)
+        for args in (
+            ("--size", "src"),
+            ("-R", "src"),
+            ("-R", "-L", "2", "--size", "src"),
+            ("-L", "0", "src"),
+            ("-T", "--size", "src"),
+            ("-T", "-L", "2", "src"),
+            ("src/f.txt",),
+        )
+    ]
+    batch = DvcBatch(sh, tmp_path, listings)  # dvc's in one process, beside bale's
+    said = [sh.bale(*step, cwd=tmp_path).stdout for step in listings]
+    for step, ours, theirs in zip(listings, said, batch.results(), strict=True):
+        assert theirs.ok, (step, theirs.err)
+        assert ours == theirs.out, step
 
 
 def test_get_url_copies_what_dvc_copies(sh: Sh, src: Path, tmp_path: Path) -> None:

@@ -3,11 +3,13 @@ each reads the other's repositories and each other's import files."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from tests.interop.conftest import Sh, copy_repo
+from tests.interop.test_dvc_differential import DvcBatch
 
 pytestmark = pytest.mark.interop
 
@@ -42,21 +44,21 @@ def fill(sh: Sh, root: Path, tool: str) -> None:
     sh.git("commit", "-qam", "two", cwd=root)
 
 
-@pytest.fixture
-def bale_source(sh: Sh, tmp_path: Path) -> Path:
-    root = tmp_path / "bale-src"
-    root.mkdir()
-    sh.git("init", "-q", cwd=root)
-    sh.bale("init", "-q", "--hash", "md5", cwd=root)
-    fill(sh, root, "bale")
-    return root
-
-
-@pytest.fixture
-def dvc_source(sh: Sh, dvc_template: Path, tmp_path: Path) -> Path:
-    root = copy_repo(dvc_template, tmp_path / "dvc-src")
-    fill(sh, root, "dvc")
-    return root
+@pytest.fixture(scope="module")
+def sources(
+    sh: Sh, dvc_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
+    """The source repositories, one filled by each tool, made once per module:
+    the tests only read them (get, ls and import clone them)."""
+    base = tmp_path_factory.mktemp("share-sources")
+    bale_src = base / "bale-src"
+    bale_src.mkdir()
+    sh.git("init", "-q", cwd=bale_src)
+    sh.bale("init", "-q", "--hash", "md5", cwd=bale_src)
+    fill(sh, bale_src, "bale")
+    dvc_src = copy_repo(dvc_template, base / "dvc-src")
+    fill(sh, dvc_src, "dvc")
+    return {"bale": bale_src, "dvc": dvc_src}
 
 
 def twins(sh: Sh, dvc_template: Path, tmp_path: Path) -> tuple[Path, Path]:
@@ -71,42 +73,52 @@ def twins(sh: Sh, dvc_template: Path, tmp_path: Path) -> tuple[Path, Path]:
 
 @pytest.mark.parametrize("kind", ["bale", "dvc"])
 def test_get_gives_what_dvc_get_gives(
-    sh: Sh, kind: str, bale_source: Path, dvc_source: Path, tmp_path: Path
+    sh: Sh, kind: str, sources: dict[str, Path], tmp_path: Path
 ) -> None:
-    src = bale_source if kind == "bale" else dvc_source
-    for tool in ("bale", "dvc"):
-        out = tmp_path / f"got-{tool}"
-        out.mkdir()
-        run = sh.bale if tool == "bale" else sh.dvc
+    src = sources[kind]
+    gets: list[tuple[str, ...]] = [
+        ("get", str(src), *args)
         for args in (
             ("data",),
             ("data/dir/a", "-o", "a-now"),
             ("data/dir", "--rev", "v1", "-o", "dir-v1"),
             ("data/README",),
-        ):
-            run("get", str(src), *args, cwd=out)
-        # From a clone: the data comes from the source's remote.
-        run("get", f"file://{src}", "data/file.txt", "-o", "cloned.txt", cwd=out)
+        )
+    ]
+    # From a clone: the data comes from the source's remote.
+    gets.append(("get", f"file://{src}", "data/file.txt", "-o", "cloned.txt"))
+    for tool in ("bale", "dvc"):
+        (tmp_path / f"got-{tool}").mkdir()
+    # dvc's commands in one process (started first, it runs beside bale's)
+    batch = DvcBatch(sh, tmp_path / "got-dvc", gets)
+    for args in gets:
+        sh.bale(*args, cwd=tmp_path / "got-bale")
+    for args, r in zip(gets, batch.results(), strict=True):
+        assert r.ok, (args, r.err)
     assert tree(tmp_path / "got-bale") == tree(tmp_path / "got-dvc")
     assert (tmp_path / "got-bale" / "dir-v1" / "a").read_text() == "1\n"
 
 
 @pytest.mark.parametrize("kind", ["bale", "dvc"])
 def test_import_writes_what_dvc_import_writes_and_each_updates_the_others(
-    sh: Sh, kind: str, bale_source: Path, dvc_source: Path, dvc_template: Path, tmp_path: Path
+    sh: Sh, kind: str, sources: dict[str, Path], dvc_template: Path, tmp_path: Path
 ) -> None:
-    src = bale_source if kind == "bale" else dvc_source
     with_bale, with_dvc = twins(sh, dvc_template, tmp_path)
-    url = f"../../{src.name}"
-    imports = [
-        ("data/file.txt",),
-        ("data/dir", "--rev", "v1", "-o", "dir"),
-        ("data/dir/b", "-o", "b"),
-        ("data/README", "-o", "readme"),
+    url = os.path.relpath(sources[kind], with_bale)  # the same from both twins
+    imports: list[tuple[str, ...]] = [
+        ("import", url, *args)
+        for args in (
+            ("data/file.txt",),
+            ("data/dir", "--rev", "v1", "-o", "dir"),
+            ("data/dir/b", "-o", "b"),
+            ("data/README", "-o", "readme"),
+        )
     ]
+    batch = DvcBatch(sh, with_dvc, imports)
     for args in imports:
-        sh.bale("import", url, *args, cwd=with_bale)
-        sh.dvc("import", url, *args, cwd=with_dvc)
+        sh.bale(*args, cwd=with_bale)
+    for args, r in zip(imports, batch.results(), strict=True):
+        assert r.ok, (args, r.err)
     names = ["file.txt.dvc", "dir.dvc", "b.dvc", "readme.dvc", ".gitignore"]
     for name in names:
         assert (with_bale / name).read_bytes() == (with_dvc / name).read_bytes(), name
@@ -140,21 +152,27 @@ LISTINGS = [
 ]
 
 
-# The listings also compared as text (the others as JSON only: each dvc run costs seconds).
+# The listings also compared as text (the others as JSON only: each bale run costs a process).
 TEXT = [(), ("data", "-R", "--size"), ("data", "--dvc-only")]
 
 
 @pytest.mark.parametrize("kind", ["bale", "dvc"])
 def test_ls_lists_what_dvc_ls_lists(
-    sh: Sh, kind: str, bale_source: Path, dvc_source: Path, tmp_path: Path
+    sh: Sh, kind: str, sources: dict[str, Path], tmp_path: Path
 ) -> None:
-    src = bale_source if kind == "bale" else dvc_source
-    url = f"file://{src}"  # a clone: directory manifests come from the source's remote
-    for args in LISTINGS:
-        for fmt in (("--json",), ()) if args in TEXT else (("--json",),):
-            got = sh.bale("ls", url, *args, *fmt, cwd=tmp_path)
-            want = sh.dvc("ls", url, *args, *fmt, cwd=tmp_path)
-            assert got.stdout == want.stdout, (args, fmt)
-    missing = sh.bale("ls", url, "data/nothere", cwd=tmp_path, check=False)
+    url = f"file://{sources[kind]}"  # a clone: directory manifests come from the source's remote
+    calls: list[tuple[str, ...]] = [
+        ("ls", url, *args, *fmt)
+        for args in LISTINGS
+        for fmt in ((("--json",), ()) if args in TEXT else (("--json",),))
+    ]
+    cwd = tmp_path / "ls"
+    cwd.mkdir()
+    batch = DvcBatch(sh, cwd, calls)
+    got = [sh.bale(*args, cwd=cwd).stdout for args in calls]
+    for args, want, out in zip(calls, batch.results(), got, strict=True):
+        assert want.ok, (args, want.err)
+        assert out == want.out, args
+    missing = sh.bale("ls", url, "data/nothere", cwd=cwd, check=False)
     assert missing.returncode == 1
     assert "data/nothere: no such file or directory in " in missing.stderr

@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 import bale
+from tests import dvcfork
 
 DvcEnv = dict[str, str]  # the `dvc_env` fixture (conftest.py)
 
@@ -236,9 +236,7 @@ def test_md5_tree_add_matches_dvc_and_checkout_restores_the_files(
             materialize(spec, root / "data")
 
         bale.Repo(b_root).add([str(b_root / "data")])
-        p = subprocess.run(
-            ["dvc", "add", "-q", "data"], cwd=d_root, env=dvc_env, capture_output=True, text=True
-        )
+        p = dvcfork.run(["add", "-q", "data"], d_root, dvc_env)  # forked, dvc imported once
         assert p.returncode == 0, f"dvc add failed (the oracle):\n{p.stdout}\n{p.stderr}"
 
         bale_dvc = (b_root / "data.dvc").read_text(encoding="utf-8")

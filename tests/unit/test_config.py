@@ -11,6 +11,7 @@ import pytest
 
 from bale.config import Config
 from bale.exceptions import ConfigError
+from tests import dvcfork
 
 
 @pytest.fixture
@@ -211,7 +212,7 @@ def test_set_keeps_other_content_and_unset(env: dict[str, Path]) -> None:
 
 
 def _dvc(repo: Path, *args: str) -> str:
-    proc = subprocess.run(["dvc", *args], cwd=repo, capture_output=True, text=True, check=False)
+    proc = dvcfork.run(args, repo)  # forked from a process that has imported dvc
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
