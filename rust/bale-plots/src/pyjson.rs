@@ -521,6 +521,35 @@ fn break_tie_to_even(x: f64, digits: &mut String, exp: i32) {
     }
 }
 
+/// A parsed value as `json.dumps` writes it (`keys`: the spans of [`Keys`]).
+pub fn write_node(node: &Node, text: &Text, keys: &[Span], out: &mut String) {
+    match node {
+        Node::Scalar(span) => out.push_str(text.get(*span)),
+        Node::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_node(item, text, keys, out);
+            }
+            out.push(']');
+        }
+        Node::Object(fields) => {
+            out.push('{');
+            for (i, (key, value)) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(text.get(keys[*key as usize]));
+                out.push_str(": ");
+                write_node(value, text, keys, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -530,36 +559,8 @@ mod tests {
         let mut keys = Keys::default();
         let node = parse(src, &mut text, &mut keys)?;
         let mut out = String::new();
-        write_node(&node, &text, &keys, &mut out);
+        write_node(&node, &text, &keys.spans, &mut out);
         Ok(out)
-    }
-
-    fn write_node(node: &Node, text: &Text, keys: &Keys, out: &mut String) {
-        match node {
-            Node::Scalar(s) => out.push_str(text.get(*s)),
-            Node::Array(items) => {
-                out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    write_node(item, text, keys, out);
-                }
-                out.push(']');
-            }
-            Node::Object(fields) => {
-                out.push('{');
-                for (i, (k, v)) in fields.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    out.push_str(text.get(keys.spans[*k as usize]));
-                    out.push_str(": ");
-                    write_node(v, text, keys, out);
-                }
-                out.push('}');
-            }
-        }
     }
 
     fn float(x: f64) -> String {

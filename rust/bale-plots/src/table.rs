@@ -169,7 +169,7 @@ impl Table {
                 Node::Scalar(span) => *span,
                 nested => {
                     scratch.clear();
-                    write_node(nested, &table.text, &table.keys, &mut scratch);
+                    pyjson::write_node(nested, &table.text, &table.keys, &mut scratch);
                     table.text.span(|b| b.push_str(&scratch))?
                 }
             };
@@ -365,34 +365,6 @@ fn is_datapoints(list: &[Node]) -> bool {
         Node::Object(fields) => fields.iter().all(|(k, _)| first.iter().any(|(f, _)| f == k)),
         _ => false,
     })
-}
-
-fn write_node(node: &Node, text: &Text, keys: &[Span], out: &mut String) {
-    match node {
-        Node::Scalar(span) => out.push_str(text.get(*span)),
-        Node::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_node(item, text, keys, out);
-            }
-            out.push(']');
-        }
-        Node::Object(fields) => {
-            out.push('{');
-            for (i, (key, value)) in fields.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                out.push_str(text.get(keys[*key as usize]));
-                out.push_str(": ");
-                write_node(value, text, keys, out);
-            }
-            out.push('}');
-        }
-    }
 }
 
 #[cfg(test)]
