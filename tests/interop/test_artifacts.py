@@ -126,23 +126,23 @@ def test_artifacts_get_downloads_what_dvc_downloads(
         ["sub:nested", "--rev", "v1.1.0", "-o", "nested"],
         ["nope"],
     ]
-    outs = {}
+    said: dict[str, list[tuple[int, str, list[str]]]] = {}
+    files: dict[str, dict[str, str]] = {}
     for tool in ("dvc", "bale"):
         here = tmp_path / tool
         here.mkdir()
         run = tools.dvc if tool == "dvc" else tools.bale
-        said = []
+        said[tool] = []
         for step in steps:
             p = run("artifacts", "get", registry.as_uri(), *step, cwd=here, check=False)
-            said.append(
-                (p.returncode, p.stdout, p.stderr.splitlines()[-1:] if p.returncode else [])
-            )
-        outs[tool] = said
-        files = {str(f.relative_to(here)): f.read_text() for f in here.rglob("*") if f.is_file()}
-        outs[tool + " files"] = files  # type: ignore[assignment]
+            last = p.stderr.splitlines()[-1:] if p.returncode else []
+            said[tool].append((p.returncode, p.stdout, last))
+        files[tool] = {
+            str(f.relative_to(here)): f.read_text() for f in here.rglob("*") if f.is_file()
+        }
     assert (
-        outs["bale files"]
-        == outs["dvc files"]
+        files["bale"]
+        == files["dvc"]
         == {
             "model.pkl": "model 2\n",
             "v1.pkl": "model 0\n",
@@ -150,10 +150,10 @@ def test_artifacts_get_downloads_what_dvc_downloads(
             "nested/part": "part 1\n",
         }
     )
-    for step, (d, b) in zip(steps, zip(outs["dvc"], outs["bale"], strict=True), strict=True):
+    for step, d, b in zip(steps, said["dvc"], said["bale"], strict=True):
         assert d[:2] == b[:2], step  # exit status and "Downloaded N file(s) to 'out'"
     # the error names the artifact and the repository, as dvc's last line does
-    (dvc_err,), (bale_err,) = outs["dvc"][-1][2], outs["bale"][-1][2]
+    (dvc_err,), (bale_err,) = said["dvc"][-1][2], said["bale"][-1][2]
     assert (
         "Unable to find artifact 'nope'" in dvc_err and "Unable to find artifact 'nope'" in bale_err
     )
