@@ -252,12 +252,16 @@ class Source:
         root: Path,
         local: bool,
         repo_type: type[Repo],
+        remote: str | None = None,
     ) -> None:
         self.url = url
         self.rev = rev
         self.commit = commit
         self.root = root
         self.local = local
+        #: The remote data comes from where none is named (dvc's ``--remote``:
+        #: "set as a default in the target repository"); None: its own default.
+        self.default_remote = remote
         self._repo_type = repo_type
         self._repo: Repo | None = None
         self._outputs: list[Tracked] | None = None
@@ -284,19 +288,30 @@ class Source:
     # Opening
 
     @classmethod
-    def open(cls, url: str | None, rev: str | None = None, *, repo_type: type[Repo]) -> Source:
+    def open(
+        cls,
+        url: str | None,
+        rev: str | None = None,
+        *,
+        repo_type: type[Repo],
+        remote: str | None = None,
+    ) -> Source:
         """The repository at ``url`` (a local path or anything ``git clone``
         takes; None: the repository around the current directory) at
         ``rev`` (a branch, tag or commit; None: its HEAD, or for a clone the
         remote's default branch). ``repo_type`` is what it is opened as
         (:class:`bale.repo.Repo`; ``type(repo)`` in ``bale.ops``, which
-        never import the facade they serve)."""
+        never import the facade they serve). ``remote`` names the source's
+        remote its data comes from (default: its default remote)."""
         if url is None:
             root = repo_type(None).root
-            return cls._open_local(str(root), root, rev, repo_type)
-        if os.path.exists(url):
-            return cls._open_local(url, Path(url).absolute(), rev, repo_type)
-        return cls._open_clone(url, rev, repo_type)
+            src = cls._open_local(str(root), root, rev, repo_type)
+        elif os.path.exists(url):
+            src = cls._open_local(url, Path(url).absolute(), rev, repo_type)
+        else:
+            src = cls._open_clone(url, rev, repo_type)
+        src.default_remote = remote
+        return src
 
     @classmethod
     def _open_local(cls, url: str, path: Path, rev: str | None, repo_type: type[Repo]) -> Source:
@@ -505,9 +520,11 @@ class Source:
         return mine
 
     def remote(self, name: str | None = None) -> Remote:
-        """The source's default remote (or the one called ``name``), from its config."""
+        """The source's default remote (or the one called ``name``, or
+        :attr:`default_remote`), from its config."""
         from bale.remotes import resolve_remote
 
+        name = name or self.default_remote
         try:
             return resolve_remote(self.repo, name)
         except RemoteConfigError as e:

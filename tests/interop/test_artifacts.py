@@ -227,3 +227,24 @@ def test_artifacts_are_checked_as_dvc_checks_them(
     if message:
         (line,) = ours.stderr.strip().splitlines()
         assert "dvc.yaml" in line and message in line
+
+
+def test_the_remote_named_is_the_one_downloaded_from(
+    tools: Sh, registry: Path, tmp_path: Path
+) -> None:
+    """``--remote``: dvc's "remote to set as a default in the target
+    repository" (a URL's clone has no cache: the data comes from a remote)."""
+    url = registry.as_uri()
+    for tool in ("dvc", "bale"):
+        run = tools.dvc if tool == "dvc" else tools.bale
+        here = tmp_path / tool
+        here.mkdir()
+        ok = run("artifacts", "get", url, "text-classifier", "--remote", "store", cwd=here)
+        assert ok.stdout == "Downloaded 1 file(s) to 'model.pkl'\n", tool
+        assert (here / "model.pkl").read_text() == "model 2\n"
+        bad = run("artifacts", "get", url, "text-classifier", "--remote", "nosuch", "-o", "x",
+                  cwd=here, check=False)  # fmt: skip
+        assert bad.returncode == 1 and "nosuch" in bad.stderr, (tool, bad.stderr)
+        assert not (here / "x").exists()
+    got = tools.bale("get", url, "model.pkl", "--remote", "nosuch", cwd=tmp_path, check=False)
+    assert got.returncode == 1 and "nosuch" in got.stderr

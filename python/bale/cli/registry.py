@@ -33,7 +33,7 @@ def _download(args: argparse.Namespace) -> int:
         from bale.api import get_url
 
         found = artifacts.find(args.url, args.name, args.rev, args.stage, repo_type=Repo)
-        print(get_url(found.path, repo=args.url, rev=found.commit))
+        print(get_url(found.path, repo=args.url, rev=found.commit, remote=args.remote))
         return 0
     result, out = artifacts.get(
         args.url,
@@ -43,6 +43,7 @@ def _download(args: argparse.Namespace) -> int:
         args.out,
         force=args.force,
         jobs=args.jobs,
+        remote=args.remote,
         repo_type=Repo,
     )
     say(args, f"Downloaded {result.files} file(s) to '{out}'")
@@ -76,3 +77,6 @@ def register(commands: Commands) -> None:
     )
     get.add_argument("-j", "--jobs", type=int, metavar="<number>", help="parallel downloads")
     get.add_argument("-f", "--force", action="store_true", help="replace the output if it exists")
+    get.add_argument(
+        "--remote", help="the repository's remote to download from (default: its default remote)"
+    )

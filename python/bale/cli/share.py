@@ -17,7 +17,7 @@ def _open_source(args: argparse.Namespace) -> Source:
     from bale.repo import Repo
     from bale.source import Source
 
-    return Source.open(args.url, args.rev, repo_type=Repo)
+    return Source.open(args.url, args.rev, repo_type=Repo, remote=getattr(args, "remote", None))
 
 
 def cmd_get(args: argparse.Namespace) -> int:
@@ -143,6 +143,9 @@ def register(commands: Commands) -> None:
     _source_args(p, "download")
     p.add_argument("-j", "--jobs", type=int, help="parallel downloads")
     p.add_argument("-f", "--force", action="store_true", help="replace OUT if it exists")
+    p.add_argument(
+        "--remote", help="the source's remote to download from (default: its default remote)"
+    )
 
     p = command(
         "import",

@@ -71,15 +71,17 @@ def get(
     *,
     force: bool = False,
     jobs: int | None = None,
+    remote: str | None = None,
     repo_type: type[Repo],
 ) -> tuple[GetResult, str]:
     """Downloads artifact ``name`` (at ``version`` or ``stage``) of the
     repository at ``url`` to ``out`` (default: its file name, here), as
     ``bale get`` downloads a path; returns what was written and ``out`` as
-    dvc names it."""
+    dvc names it. ``remote``: the source's remote to download from
+    (default: its default remote)."""
     from bale.ops.get import get as get_path
 
     found = find(url, name, version, stage, repo_type=repo_type)
-    with Source.open(url, found.commit, repo_type=repo_type) as src:
+    with Source.open(url, found.commit, repo_type=repo_type, remote=remote) as src:
         result = get_path(src, found.path, out, jobs=jobs, force=force)
     return result, os.path.relpath(result.path, Path.cwd())
