@@ -285,16 +285,9 @@ class GcResult:
 @final
 class PlotTable:
     """A plot data file's records, each key and value already the JSON text
-    ``json.dumps`` writes for what dvc reads from it."""
+    ``json.dumps`` writes for what dvc reads from it (made by
+    :func:`read_tables`)."""
 
-    @staticmethod
-    def csv(data: bytes, tsv: bool = False) -> PlotTable | None:
-        """A CSV/TSV file with a header line; None when Python's ``csv``
-        reads it otherwise (quotes, ragged rows): Python must read it."""
-    @staticmethod
-    def json(data: bytes) -> PlotTable | None:
-        """A JSON document's datapoints (dvc's ``get_datapoints``); None when
-        Python's ``json`` reads it otherwise or refuses it."""
     def __len__(self) -> int: ...
     def first_keys(self) -> list[str]:
         """The first record's keys, as JSON."""
@@ -305,8 +298,10 @@ class PlotTable:
 def read_tables(
     jobs: list[tuple[Literal["csv", "tsv", "json"], bytes]],
 ) -> list[PlotTable | None]:
-    """:meth:`PlotTable.csv` (``csv``, ``tsv``) or :meth:`PlotTable.json` of
-    each file, read in parallel."""
+    """Each file's records, read in parallel: a CSV/TSV file with a header
+    line as dvc's reader splits it, a JSON document's datapoints (dvc's
+    ``get_datapoints``); None where Python's ``csv`` or ``json`` would read
+    it otherwise (quotes, ragged rows, malformed JSON): Python must read it."""
 
 def render_points(
     jobs: list[tuple[PlotTable, list[tuple[str, str, str | None, PlotTable | None]], list[str]]],

@@ -149,9 +149,8 @@ def artifacts_show(
     (GTO's). Open it with ``open(path, repo=repo, rev=rev)``.
 
     Raises :class:`bale.registry.artifacts.ArtifactNotFoundError` for an
-    unknown artifact, version or stage."""
-    if version and stage:
-        raise ValueError("Artifact version and stage are mutually exclusive.")
+    unknown artifact, version or stage, and a ``ValueError`` (a
+    :class:`bale.BaleError` too) when both a version and a stage are given."""
     from bale.ops.artifacts import find
     from bale.repo import Repo
 

@@ -252,7 +252,6 @@ class Source:
         root: Path,
         local: bool,
         repo_type: type[Repo],
-        remote: str | None = None,
     ) -> None:
         self.url = url
         self.rev = rev
@@ -261,7 +260,7 @@ class Source:
         self.local = local
         #: The remote data comes from where none is named (dvc's ``--remote``:
         #: "set as a default in the target repository"); None: its own default.
-        self.default_remote = remote
+        self.default_remote: str | None = None
         self._repo_type = repo_type
         self._repo: Repo | None = None
         self._outputs: list[Tracked] | None = None

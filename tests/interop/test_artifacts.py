@@ -248,3 +248,16 @@ def test_the_remote_named_is_the_one_downloaded_from(
         assert not (here / "x").exists()
     got = tools.bale("get", url, "model.pkl", "--remote", "nosuch", cwd=tmp_path, check=False)
     assert got.returncode == 1 and "nosuch" in got.stderr
+
+
+def test_a_version_and_a_stage_together_are_refused_before_anything_is_read(
+    tmp_path: Path,
+) -> None:
+    """As ``dvc.api.artifacts_show``: a ValueError (a BaleError too), here
+    before the repository is even opened (it does not exist)."""
+    from bale import api
+    from bale.exceptions import BaleError
+
+    with pytest.raises(ValueError, match="mutually exclusive") as e:
+        api.artifacts_show("m", version="v1.0.0", stage="prod", repo=tmp_path / "nowhere")
+    assert isinstance(e.value, BaleError)

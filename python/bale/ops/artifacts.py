@@ -44,22 +44,28 @@ def find(
     greatest version) in the repository at ``url`` (None: this one), and
     the artifact's path there. ``name`` may carry them itself
     (``name@v1.2.0``, ``name#prod``)."""
-    name, version, stage = _split(name, version, stage)
-    with Source.open(url, None, repo_type=repo_type) as head:
-        # a clone was fetched (tags too) to open it: its tags are current
-        tags = gto.read(head.root)
-    commit = registry.resolve_rev(tags, name, version, stage)
+    short, commit = _resolve(url, name, version, stage, repo_type)
     with Source.open(url, commit, repo_type=repo_type) as src:
-        return Found(commit, registry.path_of(src, name))
+        return Found(commit, registry.path_of(src, short))
 
 
-def _split(name: str, version: str | None, stage: str | None) -> tuple[str, str | None, str | None]:
+def _resolve(
+    url: str | None, name: str, version: str | None, stage: str | None, repo_type: type[Repo]
+) -> tuple[str, str]:
+    """The artifact's name without a shortcut, and the commit the
+    registry's tags name for it."""
     short, v, s = registry.parse_shortcut(name)
     if (v or s) and (version or stage):
         raise BaleError(
             f"'{name}' names its version or stage: give neither --rev nor --stage with it"
         )
-    return short, version or v, stage or s
+    version, stage = version or v, stage or s
+    if version and stage:
+        raise registry.ArgumentsError("Artifact version and stage are mutually exclusive.")
+    with Source.open(url, None, repo_type=repo_type) as head:
+        # a clone was fetched (tags too) to open it: its tags are current
+        tags = gto.read(head.root)
+    return short, registry.resolve_rev(tags, short, version, stage)
 
 
 def get(
@@ -81,7 +87,7 @@ def get(
     (default: its default remote)."""
     from bale.ops.get import get as get_path
 
-    found = find(url, name, version, stage, repo_type=repo_type)
-    with Source.open(url, found.commit, repo_type=repo_type, remote=remote) as src:
-        result = get_path(src, found.path, out, jobs=jobs, force=force)
+    short, commit = _resolve(url, name, version, stage, repo_type)
+    with Source.open(url, commit, repo_type=repo_type, remote=remote) as src:
+        result = get_path(src, registry.path_of(src, short), out, jobs=jobs, force=force)
     return result, os.path.relpath(result.path, Path.cwd())

@@ -265,7 +265,7 @@ def parse_many(files: Sequence[tuple[str, bytes, bool]]) -> list[PlotTable | byt
 
 def _python_table(path: str, ext: str, data: bytes, header: bool) -> PlotTable:
     content = _parse_with_python(path, ext, data, header)
-    table = PlotTable.json(json.dumps(content, default=json_default).encode())
+    (table,) = read_tables([("json", json.dumps(content, default=json_default).encode())])
     if table is None:
         raise BaleError(f"'{path}': its data is nested too deeply to plot")
     return table

@@ -30,6 +30,11 @@ class ArtifactNotFoundError(BaleError):
         super().__init__(f"Unable to find artifact '{name}{desc}'")
 
 
+class ArgumentsError(BaleError, ValueError):
+    """A version and a stage both asked for (a ``ValueError`` too, as
+    ``dvc.api.artifacts_show`` raises)."""
+
+
 @dataclass(frozen=True)
 class Artifact:
     """One entry of ``artifacts:``."""
@@ -75,10 +80,8 @@ def resolve_rev(
     tags: list[gto.Tag], name: str, version: str | None = None, stage: str | None = None
 ) -> str:
     """dvc's ``Artifacts.get_rev``: the commit of ``name``'s ``version``, or
-    of the latest tag of ``stage``; with neither, of its greatest SemVer
-    version (registered or not any more, as dvc counts them)."""
-    if version and stage:
-        raise BaleError("Artifact version and stage are mutually exclusive.")
+    of the latest tag of ``stage`` (not both); with neither, of its greatest
+    SemVer version (registered or not any more, as dvc counts them)."""
     name = reformat_name(name)
     found = gto.find(tags, name, version, stage)
     if not found:

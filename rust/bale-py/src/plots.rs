@@ -21,22 +21,6 @@ pub struct PlotTable {
 
 #[pymethods]
 impl PlotTable {
-    /// A CSV (or, with `tsv`, TSV) file with a header line; None when
-    /// Python's `csv` module would read it differently (quotes, ragged rows).
-    #[staticmethod]
-    #[pyo3(signature = (data, tsv=false))]
-    fn csv(py: Python<'_>, data: &[u8], tsv: bool) -> Option<PlotTable> {
-        let delimiter = if tsv { b'\t' } else { b',' };
-        py.detach(|| Table::csv(data, delimiter)).ok().map(|t| PlotTable { inner: Arc::new(t) })
-    }
-
-    /// A JSON document's datapoints; None when Python's `json` would read
-    /// it differently or refuse it.
-    #[staticmethod]
-    fn json(py: Python<'_>, data: &[u8]) -> Option<PlotTable> {
-        py.detach(|| Table::json(data)).ok().map(|t| PlotTable { inner: Arc::new(t) })
-    }
-
     fn __len__(&self) -> usize {
         self.inner.len()
     }
