@@ -575,6 +575,30 @@ def last_commit(root: Path, path: Path) -> dict[str, str] | None:
     return {"commit": commit, "author": author, "date": date, "subject": subject}
 
 
+def commit_info(root: Path, commits: list[str]) -> dict[str, dict[str, str]]:
+    """Per commit id: author and committer (name, email), committer date
+    (strict ISO, with its offset) and the whole message, in one ``git log``."""
+    if not commits:
+        return {}
+    fields = ("%H", "%an", "%ae", "%cn", "%ce", "%cI", "%B")
+    out = git(
+        root, "log", "--no-walk=unsorted", "--format=" + "%x00".join(fields) + "%x00", *commits
+    )
+    parts = out.stdout.decode("utf-8", errors="replace").split("\0")
+    found = {}
+    for i in range(0, len(parts) - len(fields) + 1, len(fields)):
+        sha, an, ae, cn, ce, date, message = parts[i : i + len(fields)]
+        found[sha.lstrip("\n")] = {
+            "author": an,
+            "author_email": ae,
+            "committer": cn,
+            "committer_email": ce,
+            "committer_date": date,
+            "message": message,
+        }
+    return found
+
+
 def is_modified(root: Path, path: Path) -> bool:
     """Whether ``path`` differs from HEAD (or is not in it)."""
     out = git(root, "status", "--porcelain", "--", str(path), check=False)

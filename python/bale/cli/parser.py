@@ -35,7 +35,7 @@ GROUPS = {
     "dag": ("dag",),
     "plots": ("plots",),
     "experiments": ("exp", "queue"),
-    "registry": ("artifacts",),
+    "registry": ("artifacts", "model"),
     "project": ("root", "check-ignore", "move", "destroy", "install", "git-hook"),
     "about": ("version", "doctor", "completion"),
 }

@@ -1,10 +1,13 @@
-"""``artifacts``: the model registry's artifacts (dvc's ``artifacts get``),
-found through GTO's git tags (:mod:`bale.registry`)."""
+"""The model registry: ``artifacts`` (dvc's ``artifacts get``) and ``model``
+(GTO's ``register``, ``assign``, ``deprecate``, ``show``, ``history``), in
+GTO's git tags (:mod:`bale.registry`)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from typing import Any
 
 from bale.cli.common import Commands, say
 from bale.exceptions import BaleError
@@ -51,6 +54,11 @@ def _download(args: argparse.Namespace) -> int:
 
 
 def register(commands: Commands) -> None:
+    _register_artifacts(commands)
+    _register_model(commands)
+
+
+def _register_artifacts(commands: Commands) -> None:
     p = commands.add("artifacts", cmd_artifacts, "The model registry's artifacts.")
     sub = p.add_subparsers(dest="artifacts_command", metavar="COMMAND")
     get = sub.add_parser(
@@ -80,3 +88,219 @@ def register(commands: Commands) -> None:
     get.add_argument(
         "--remote", help="the repository's remote to download from (default: its default remote)"
     )
+
+
+def cmd_model(args: argparse.Namespace) -> int:
+    from bale.cli.common import open_repo
+
+    command = args.model_command
+    if command is None:
+        print("usage: bale model {register,assign,deprecate,show,history} ...", file=sys.stderr)
+        return 2
+    repo = open_repo()
+    if command in ("show", "history"):
+        return _show(repo, args) if command == "show" else _history(repo, args)
+    from bale.ops import model
+
+    if command == "register":
+        bump = next((b for b in ("major", "minor", "patch") if getattr(args, f"bump_{b}")), None)
+        made = [
+            model.register(
+                repo,
+                args.name,
+                args.rev or "HEAD",
+                version=args.version,
+                bump=bump,
+                message=args.message,
+                force=args.force,
+            )
+        ]
+    elif command == "assign":
+        made = model.assign(
+            repo,
+            args.name,
+            args.stage,
+            version=args.version,
+            rev=args.rev,
+            message=args.message,
+            force=args.force,
+        )
+    else:
+        made = [
+            model.deprecate(
+                repo, args.name, args.version, args.stage, message=args.message, force=args.force
+            )
+        ]
+    for c in made:
+        say(args, f"Created git tag '{c.tag}' that {c.did}")
+    say(args, model.push_hint(made))
+    return 0
+
+
+def _show(repo: Any, args: argparse.Namespace) -> int:
+    from bale.ops import model
+    from bale.registry import show
+    from bale.registry.artifacts import ArtifactNotFoundError, parse_shortcut
+
+    reg = model.load(repo)
+    options = {
+        "registered_only": args.registered_only,
+        "deprecated": args.deprecated,
+        "sort": args.sort,
+    }
+    if args.name is None:
+        table = show.registry(reg, reg.stages(model.allowed_stages(repo)), **options)
+        if args.json:
+            print(json.dumps(table, indent=4))
+            return 0
+        stages = reg.stages(model.allowed_stages(repo))
+        head = ["name", "latest", *(f"#{s}" for s in stages)]
+        rows = [
+            [n + ("" if d["registered"] else "*"), d["version"], *d["stage"].values()]
+            for n, d in sorted(table.items())
+        ]
+        print(_table(head, rows) if rows else "Nothing found in the current workspace")
+        return 0
+    name, _v, _s = parse_shortcut(args.name)
+    artifact = reg.find(name)
+    if artifact is None:
+        raise ArtifactNotFoundError(name)
+    shortcut = args.name[len(name) :] or None
+    versions = show.versions(artifact, shortcut, **options)
+    if args.json:
+        print(json.dumps(versions, indent=4))
+        return 0
+    rows = [
+        [
+            name if artifact.is_registered else f"{name}*",
+            v["version"][:7] if len(v["version"]) == 40 else v["version"],
+            ", ".join(dict.fromkeys(s["stage"] for s in v["stages"])),
+            v["created_at"],
+            v["ref"][:7] if v["ref"] == v["commit_hexsha"] else v["ref"],
+        ]
+        for v in versions
+    ]
+    head = ["artifact", "version", "stage", "created_at", "ref"]
+    print(_table(head, rows) if rows else "Nothing found in the current workspace")
+    return 0
+
+
+def _history(repo: Any, args: argparse.Namespace) -> int:
+    from bale.ops import model
+    from bale.registry import show
+
+    events = show.history(model.load(repo), args.name, ascending=args.ascending)
+    if args.json:
+        print(json.dumps(events, indent=4))
+        return 0
+    keys = ["timestamp", "artifact", "event", "version", "stage", "commit", "ref"]
+    rows = [[e[k][:7] if k == "commit" else e[k] for k in keys] for e in events]
+    print(_table(keys, rows) if rows else "Nothing found in the current workspace")
+    return 0
+
+
+def _table(head: list[str], rows: list[list[Any]]) -> str:
+    cells = [head, *([("-" if c is None else str(c)) for c in r] for r in rows)]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    return "\n".join(lines)
+
+
+def _register_model(commands: Commands) -> None:
+    p = commands.add(
+        "model",
+        cmd_model,
+        "The model registry: versions and stages of artifacts, in git tags GTO reads.",
+    )
+    sub = p.add_subparsers(dest="model_command", metavar="COMMAND")
+
+    def name(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "name", metavar="NAME", help="the artifact (dir:name for one in dir/dvc.yaml)"
+        )
+
+    def acting(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("-m", "--message", help="the tag's message (default: GTO's)")
+
+    reg = sub.add_parser(
+        "register",
+        help="Register a version of an artifact (tag NAME@vX.Y.Z).",
+        description=(
+            "Register a version of artifact NAME at REV (default: HEAD): --version's, or "
+            "the latest bumped (patch unless told), or v0.0.1 for the first. The artifact "
+            "must be declared in dvc.yaml at REV, its data committed there and on a "
+            "remote, unless --force."
+        ),
+    )
+    name(reg)
+    reg.add_argument("rev", metavar="REV", nargs="?", help="the commit (default: HEAD)")
+    bumps = reg.add_mutually_exclusive_group()
+    bumps.add_argument("--version", metavar="<vX.Y.Z>", help="the version to register")
+    for b in ("major", "minor", "patch"):
+        bumps.add_argument(
+            f"--bump-{b}", action="store_true", help=f"bump the latest version's {b} number"
+        )
+    acting(reg)
+    reg.add_argument(
+        "-f", "--force", action="store_true", help="register even if it cannot be got back"
+    )
+
+    assign = sub.add_parser(
+        "assign",
+        help="Assign a stage to a version (tag NAME#STAGE#N).",
+        description=(
+            "Assign STAGE to --version of NAME, or to its version at --rev (default: "
+            "HEAD), registering one there first if there is none."
+        ),
+    )
+    name(assign)
+    assign.add_argument("stage", metavar="STAGE", help="the stage (prod, staging, ...)")
+    assign.add_argument("--version", metavar="<vX.Y.Z>", help="the version")
+    assign.add_argument("--rev", metavar="<rev>", help="the commit whose version it is")
+    acting(assign)
+    assign.add_argument(
+        "-f", "--force", action="store_true", help="assign even if the version is in it"
+    )
+
+    dep = sub.add_parser(
+        "deprecate",
+        help="Deprecate an artifact, deregister a version, or unassign a stage.",
+        description=(
+            "Deprecate artifact NAME (tag NAME@deprecated); with VERSION, deregister it "
+            "(NAME@VERSION!); with STAGE too, unassign the stage from it (NAME#STAGE!#N)."
+        ),
+    )
+    name(dep)
+    dep.add_argument("version", metavar="VERSION", nargs="?", help="the version")
+    dep.add_argument("stage", metavar="STAGE", nargs="?", help="the stage")
+    acting(dep)
+    dep.add_argument("-f", "--force", action="store_true", help="tag even if already done")
+
+    show = sub.add_parser(
+        "show",
+        help="Show the registry, or an artifact's versions and stages.",
+        description=(
+            "Show every artifact's latest version and stages, or NAME's versions "
+            "(NAME@v1.2.0, NAME@latest, NAME#prod: that one); --json prints what "
+            "'gto show --json' prints."
+        ),
+    )
+    show.add_argument("name", metavar="NAME", nargs="?", help="the artifact")
+    show.add_argument("--json", action="store_true", help="print JSON (gto show's)")
+    show.add_argument("--registered-only", action="store_true", help="only versions registered")
+    show.add_argument("--deprecated", action="store_true", help="deprecated ones too")
+    show.add_argument(
+        "--sort",
+        choices=("timestamp", "semver"),
+        default="timestamp",
+        help="order stages' versions by time (default) or by version",
+    )
+
+    history = sub.add_parser(
+        "history",
+        help="Show the registry's events, newest first.",
+        description="Every registration, assignment and deprecation, of NAME or of all.",
+    )
+    history.add_argument("name", metavar="NAME", nargs="?", help="the artifact")
+    history.add_argument("--json", action="store_true", help="print JSON (gto history's)")
+    history.add_argument("--ascending", action="store_true", help="oldest first")

@@ -84,8 +84,9 @@ class Tag:
     parsed: Name
     #: the commit the tag points at
     target: str
-    #: the tagger's time, seconds since the epoch
+    #: the tagger's time, seconds since the epoch, and as ISO 8601 with its offset
     time: int
+    date: str
     tagger: str
     email: str
     message: str
@@ -100,6 +101,7 @@ def read(git_dir: Path) -> list[Tag]:
         "%(*objectname)",
         "%(*objecttype)",
         "%(taggerdate:unix)",
+        "%(taggerdate:iso-strict)",
         "%(taggername)",
         "%(taggeremail)",
         "%(contents)",
@@ -108,12 +110,16 @@ def read(git_dir: Path) -> list[Tag]:
     parts = out.stdout.decode("utf-8", errors="replace").split("\0")
     tags = []
     for i in range(0, len(parts) - len(fields) + 1, len(fields)):
-        name, kind, target, target_kind, when, tagger, email, message = parts[i : i + 8]
+        name, kind, target, target_kind, when, date, tagger, email, message = parts[
+            i : i + len(fields)
+        ]
         name = name.lstrip("\n")  # the newline for-each-ref ends each record with
         parsed = parse_name(name)
         if parsed is None or kind != "tag" or target_kind != "commit":
             continue
-        tags.append(Tag(name, parsed, target, int(when or 0), tagger, email.strip("<>"), message))
+        tags.append(
+            Tag(name, parsed, target, int(when or 0), date, tagger, email.strip("<>"), message)
+        )
     return tags
 
 
