@@ -120,12 +120,18 @@ def _commit(repo: Repo, rev: str) -> str:
 def _tag(repo: Repo, name: str, commit: str, message: str) -> None:
     """One annotated tag: git writes the tag object before its ref, so no
     ref ever points at a tag without its annotation."""
-    ref = f"refs/tags/{name}"
-    if scm.git(repo.root, "check-ref-format", ref, check=False).returncode != 0:
-        raise RegistryError(f"git refuses the tag name '{name}'")
+    ref = _check_ref(repo, name)
     if scm.git(repo.root, "rev-parse", "--verify", "--quiet", ref, check=False).returncode == 0:
         raise RegistryError(f"tag '{name}' already exists")
     scm.git(repo.root, "tag", "-a", name, "-m", message, commit)
+
+
+def _check_ref(repo: Repo, tag: str) -> str:
+    """``refs/tags/<tag>``, if git takes it as a tag name."""
+    ref = f"refs/tags/{tag}"
+    if scm.git(repo.root, "check-ref-format", ref, check=False).returncode != 0:
+        raise RegistryError(f"git refuses the tag name '{tag}'")
+    return ref
 
 
 def _counted(repo: Repo, base: str, artifact: str) -> str:
@@ -304,6 +310,8 @@ def assign(
     there is none; default rev: HEAD)."""
     _check_name(name)
     _check_stage(repo, stage)
+    # before a version is registered for it: no act done by halves
+    _check_ref(repo, f"{_in_tag(name)}#{stage}#1")
     if version:
         _check_version(version)
     made = []
