@@ -35,16 +35,17 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bale import _core, scm
 from bale.console import debug
 from bale.exceptions import (
     BaleError,
+    ConfigError,
     NotARepositoryError,
     ObjectMissingError,
     OutputNotTrackedError,
@@ -261,6 +262,11 @@ class Source:
         #: The remote data comes from where none is named (dvc's ``--remote``:
         #: "set as a default in the target repository"); None: its own default.
         self.default_remote: str | None = None
+        #: Config merged over the source's own (dvc's ``--config``), and
+        #: options over those of its remote (``--remote-config``), applied
+        #: when its repository is opened.
+        self.config: dict[str, Any] | None = None
+        self.remote_config: dict[str, str] | None = None
         self._repo_type = repo_type
         self._repo: Repo | None = None
         self._outputs: list[Tracked] | None = None
@@ -294,6 +300,8 @@ class Source:
         *,
         repo_type: type[Repo],
         remote: str | None = None,
+        config: dict[str, Any] | None = None,
+        remote_config: dict[str, str] | None = None,
     ) -> Source:
         """The repository at ``url`` (a local path or anything ``git clone``
         takes; None: the repository around the current directory) at
@@ -301,7 +309,10 @@ class Source:
         remote's default branch). ``repo_type`` is what it is opened as
         (:class:`bale.repo.Repo`; ``type(repo)`` in ``bale.ops``, which
         never import the facade they serve). ``remote`` names the source's
-        remote its data comes from (default: its default remote)."""
+        remote its data comes from (default: its default remote). ``config``
+        is merged over the source's config, then ``remote_config`` over the
+        options of that remote (``remote``, else the default), as dvc's
+        ``get --config --remote-config`` merge them."""
         if url is None:
             root = repo_type(None).root
             src = cls._open_local(str(root), root, rev, repo_type)
@@ -310,6 +321,7 @@ class Source:
         else:
             src = cls._open_clone(url, rev, repo_type)
         src.default_remote = remote
+        src.config, src.remote_config = config, remote_config
         return src
 
     @classmethod
@@ -364,7 +376,18 @@ class Source:
                     f"{mask_url(self.url)}: not a bale or dvc repository "
                     f"(no .dvc/ at {self.rev_label})"
                 )
-            self._repo = self._repo_type(self.root)
+            repo = self._repo_type(self.root)
+            if self.config:
+                repo.config.overlay(self.config)
+            if self.remote_config:
+                name = self.default_remote or repo.config.core_remote()
+                if not name:
+                    raise RemoteConfigError(
+                        f"{mask_url(self.url)}: remote options were given, but the source "
+                        "has no default remote: name one (--remote)"
+                    )
+                repo.config.overlay({"remote": {name: self.remote_config}})
+            self._repo = repo
         return self._repo
 
     @property
@@ -580,6 +603,40 @@ class Source:
                     + (" nor in its cache" if self.local else "")
                 )
         return total
+
+
+def load_config(path: str | Path, root: Path | None = None) -> dict[str, Any]:
+    """A config file given to merge over a source's (``--config``), read
+    as dvc's ``Config.load_file``; a relative path from ``root`` (else here)."""
+    from bale.config.files import read_ini
+
+    full = Path(root or ".", path)
+    if not full.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    return read_ini(full)
+
+
+def open_recorded(
+    root: Path, spec: Mapping[str, Any], rev: str | None, repo_type: type[Repo]
+) -> Source:
+    """The source an import's ``.dvc`` file records (its ``repo:``): the URL,
+    and as dvc's ``RepoDependency`` reads them, ``remote`` (a remote's name,
+    or options merged over the source's default remote) and ``config`` (a
+    config, or a config file's path, relative to ``root``)."""
+    remote = spec.get("remote")
+    config = spec.get("config")
+    if isinstance(config, str):
+        config = load_config(config, root)
+    elif config is not None and not isinstance(config, Mapping):
+        raise ConfigError(f"'config' of an import must be a mapping or a path, not {config!r}")
+    return Source.open(
+        source_url(root, str(spec["url"])),
+        rev,
+        repo_type=repo_type,
+        remote=remote if isinstance(remote, str) else None,
+        config=dict(config) if config else None,
+        remote_config=dict(remote) if isinstance(remote, Mapping) else None,
+    )
 
 
 def lacking(ws: _core.Workspace, roots: list[tuple[str, str]], repair: bool = True) -> list[str]:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from bale.console import human_size as human_size  # the commands that print sizes import it here
 from bale.console import warn
+from bale.exceptions import BaleError
 
 if TYPE_CHECKING:
     from bale.index import Scope
@@ -206,3 +207,36 @@ def log_changes(root: Path, r: CheckoutResult) -> None:
         ]
         for p in sorted(paths, key=lambda p: (not p.endswith("/"), p)):
             print(f"{kind[0].upper():<8}{p}")
+
+
+def source_remote_args(p: argparse.ArgumentParser) -> None:
+    """dvc's ``--remote``, ``--config`` and ``--remote-config`` of ``get``,
+    ``import`` and ``artifacts get``: where the source's data comes from."""
+    p.add_argument(
+        "--remote", help="the source's remote to download from (default: its default remote)"
+    )
+    p.add_argument(
+        "--config",
+        metavar="<path>",
+        help="a config file merged over the source repository's config",
+    )
+    p.add_argument(
+        "--remote-config",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="options merged over the source's remote's (--remote's, else its default)",
+    )
+
+
+def remote_options(args: argparse.Namespace) -> dict[str, str] | None:
+    """``--remote-config``'s ``key=value`` pairs (None: not given)."""
+    pairs = getattr(args, "remote_config", None)
+    if pairs is None:
+        return None
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise BaleError(f"--remote-config: '{pair}' is not KEY=VALUE")
+        options[key] = value
+    return options

@@ -9,7 +9,7 @@ import json
 import sys
 from typing import Any
 
-from bale.cli.common import Commands, say
+from bale.cli.common import Commands, remote_options, say, source_remote_args
 from bale.exceptions import BaleError
 
 
@@ -31,10 +31,13 @@ def _get(args: argparse.Namespace) -> int:
 def _download(args: argparse.Namespace) -> int:
     from bale.ops import artifacts
     from bale.repo import Repo
+    from bale.source import load_config
 
     if args.show_url:
         from bale.api import get_url
 
+        if args.config or args.remote_config is not None:
+            raise BaleError("--show-url takes --remote, not --config or --remote-config (yet)")
         found = artifacts.find(args.url, args.name, args.rev, args.stage, repo_type=Repo)
         print(get_url(found.path, repo=args.url, rev=found.commit, remote=args.remote))
         return 0
@@ -47,6 +50,8 @@ def _download(args: argparse.Namespace) -> int:
         force=args.force,
         jobs=args.jobs,
         remote=args.remote,
+        config=load_config(args.config) if args.config else None,
+        remote_config=remote_options(args),
         repo_type=Repo,
     )
     say(args, f"Downloaded {result.files} file(s) to '{out}'")
@@ -85,9 +90,7 @@ def _register_artifacts(commands: Commands) -> None:
     )
     get.add_argument("-j", "--jobs", type=int, metavar="<number>", help="parallel downloads")
     get.add_argument("-f", "--force", action="store_true", help="replace the output if it exists")
-    get.add_argument(
-        "--remote", help="the repository's remote to download from (default: its default remote)"
-    )
+    source_remote_args(get)
 
 
 def cmd_model(args: argparse.Namespace) -> int:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from bale.cli.common import Commands, git_add_hint, open_repo, say, tell
+from bale.cli.common import (
+    Commands,
+    git_add_hint,
+    open_repo,
+    remote_options,
+    say,
+    source_remote_args,
+    tell,
+)
 
 if TYPE_CHECKING:
     from bale.ops.importing import ImportResult
@@ -15,9 +23,17 @@ if TYPE_CHECKING:
 def _open_source(args: argparse.Namespace) -> Source:
     """The repository ``args.url`` names, at ``args.rev``."""
     from bale.repo import Repo
-    from bale.source import Source
+    from bale.source import Source, load_config
 
-    return Source.open(args.url, args.rev, repo_type=Repo, remote=getattr(args, "remote", None))
+    config = getattr(args, "config", None)
+    return Source.open(
+        args.url,
+        args.rev,
+        repo_type=Repo,
+        remote=getattr(args, "remote", None),
+        config=load_config(config) if config else None,
+        remote_config=remote_options(args),
+    )
 
 
 def cmd_get(args: argparse.Namespace) -> int:
@@ -55,6 +71,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         no_download=args.no_download,
         force=args.force,
         jobs=args.jobs,
+        remote=args.remote,
+        config=args.config,
+        remote_config=remote_options(args),
     )
     tell(args, f"Importing '{r.source}' -> '{r.path}'")
     _hint(args, [r])
@@ -143,9 +162,7 @@ def register(commands: Commands) -> None:
     _source_args(p, "download")
     p.add_argument("-j", "--jobs", type=int, help="parallel downloads")
     p.add_argument("-f", "--force", action="store_true", help="replace OUT if it exists")
-    p.add_argument(
-        "--remote", help="the source's remote to download from (default: its default remote)"
-    )
+    source_remote_args(p)
 
     p = command(
         "import",
@@ -167,6 +184,7 @@ def register(commands: Commands) -> None:
     )
     p.add_argument("-f", "--force", action="store_true", help="replace OUT if it exists")
     p.add_argument("-j", "--jobs", type=int, help="parallel downloads")
+    source_remote_args(p)
 
     p = command(
         "update",

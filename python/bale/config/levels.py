@@ -108,6 +108,19 @@ class Config:
         for level, conf in self._bale.items():
             check_bale(conf, self.bale_files[level])
 
+    def overlay(self, conf: dict[str, Any]) -> None:
+        """Merges ``conf`` (nested as a config file reads: ``{"remote":
+        {"name": {"url": ...}}}``) over every level, in memory only: what
+        ``get --config`` and ``--remote-config`` give a source repository,
+        as dvc merges them. It sits at the local level, the highest, so
+        messages name ``config.local`` as where such a value is; nothing
+        is written."""
+        if "local" not in self.files:
+            raise ConfigError("not inside a DVC repository: no config to merge into")
+        local = self._levels.setdefault("local", {})
+        merge(local, _lowered(conf))
+        self.validate()
+
     # -- reading ----------------------------------------------------------
 
     def _origin_level(self, key: Key) -> str | None:
@@ -360,3 +373,17 @@ class Config:
     def _flag(self, key: str, default: bool) -> bool:
         value = self._typed(key, boolean)
         return default if value is None else value.lower() == "true"
+
+
+def _lowered(conf: dict[str, Any]) -> dict[str, Any]:
+    """Section and option names as config files hold them (lower case);
+    remote names kept as given."""
+    out: dict[str, Any] = {}
+    for k, v in conf.items():
+        if k.lower() == "remote" and isinstance(v, dict):
+            out["remote"] = {
+                name: _lowered(opts) if isinstance(opts, dict) else opts for name, opts in v.items()
+            }
+        else:
+            out[k.lower()] = _lowered(v) if isinstance(v, dict) else v
+    return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bale.exceptions import BaleError
 from bale.registry import artifacts as registry
@@ -78,16 +78,21 @@ def get(
     force: bool = False,
     jobs: int | None = None,
     remote: str | None = None,
+    config: dict[str, Any] | None = None,
+    remote_config: dict[str, str] | None = None,
     repo_type: type[Repo],
 ) -> tuple[GetResult, str]:
     """Downloads artifact ``name`` (at ``version`` or ``stage``) of the
     repository at ``url`` to ``out`` (default: its file name, here), as
     ``bale get`` downloads a path; returns what was written and ``out`` as
     dvc names it. ``remote``: the source's remote to download from
-    (default: its default remote)."""
+    (default: its default remote); ``config`` and ``remote_config`` are
+    merged over the source's config and that remote's options."""
     from bale.ops.get import get as get_path
 
     short, commit = _resolve(url, name, version, stage, repo_type)
-    with Source.open(url, commit, repo_type=repo_type, remote=remote) as src:
+    with Source.open(
+        url, commit, repo_type=repo_type, remote=remote, config=config, remote_config=remote_config
+    ) as src:
         result = get_path(src, registry.path_of(src, short), out, jobs=jobs, force=force)
     return result, os.path.relpath(result.path, Path.cwd())

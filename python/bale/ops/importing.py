@@ -51,7 +51,7 @@ from bale.metafiles import dvcfile_path_for, ignore_in_git, load_dvcfile, yaml12
 from bale.metafiles._fs import atomic_write
 from bale.metafiles.dvcfile import NATIVE_HASH, DvcFile, Out, _state, dumps_dvcfile, stage_md5
 from bale.redact import mask_url
-from bale.source import Source, source_url
+from bale.source import Source, open_recorded
 
 if TYPE_CHECKING:
     from bale.remotes.sync import Moved
@@ -193,9 +193,15 @@ def import_(
     no_download: bool = False,
     force: bool = False,
     jobs: int | None = None,
+    remote: str | None = None,
+    config: str | None = None,
+    remote_config: dict[str, str] | None = None,
 ) -> ImportResult:
     """Imports ``path`` of the repository at ``url`` (at ``rev``) to ``out``
-    (default: its basename here), tracked by ``<out>.dvc``."""
+    (default: its basename here), tracked by ``<out>.dvc``. ``remote``,
+    ``config`` (a config file's path) and ``remote_config`` say where the
+    source's data comes from, as for ``get``; the file records them as dvc
+    does, so ``update`` and ``fetch`` read from there too."""
     from bale.ops.get import destination
 
     if no_exec and no_download:
@@ -208,19 +214,48 @@ def import_(
     repo_dep: dict[str, Any] = {"url": url}
     if rev:
         repo_dep["rev"] = rev
+    repo_dep.update(_recorded_remote(remote, config, remote_config))
     shown = f"{path} ({url})"
     with repo.locked():
         if no_exec:
             dep = {"path": path, "repo": repo_dep}
             _write(dvcfile, Out(dest.name, "md5", None), dep, None, stamp=False)
             return _finish(repo, dest, dvcfile, shown)
-        with Source.open(source_url(repo.root, url), rev, repo_type=type(repo)) as src:
-            dep = {"path": path, "repo": {**repo_dep, "rev_lock": src.commit}}
+        with open_recorded(repo.root, repo_dep, rev, type(repo)) as src:
+            dep = {"path": path, "repo": _ordered({**repo_dep, "rev_lock": src.commit})}
             new, staged = resolve(repo, src, path, dest, download=not no_download, jobs=jobs)
         if new.oid is not None and not no_download:
             _place(repo, dest, new, staged)
         _write(dvcfile, new, dep, None, stamp=True)
         return _finish(repo, dest, dvcfile, shown)
+
+
+def _recorded_remote(
+    remote: str | None, config: str | None, remote_config: dict[str, str] | None
+) -> dict[str, Any]:
+    """The ``remote`` and ``config`` an import's ``repo:`` records, as
+    dvc's ``Repo.imp`` writes them: a remote's name, or options for the
+    default remote, or with both a config holding them (and a config file's
+    path, as given)."""
+    if remote and remote_config and config is not None:
+        raise BaleError("--config cannot be given with both --remote and --remote-config")
+    found: dict[str, Any] = {}
+    if config is not None:
+        found["config"] = config
+    if remote is not None and remote_config is not None:
+        found["config"] = {"core": {"remote": remote}, "remote": {remote: dict(remote_config)}}
+    elif remote is not None:
+        found["remote"] = remote
+    elif remote_config is not None:
+        found["remote"] = dict(remote_config)
+    return found
+
+
+def _ordered(repo_dep: dict[str, Any]) -> dict[str, Any]:
+    """Keys as dvc orders them: url, rev, rev_lock, config, remote, then any others."""
+    keys = ("url", "rev", "rev_lock", "config", "remote")
+    ordered = {k: repo_dep[k] for k in keys if k in repo_dep}
+    return {**ordered, **repo_dep}
 
 
 def _finish(repo: Repo, dest: Path, dvcfile: Path, shown: str) -> ImportResult:
@@ -313,7 +348,7 @@ def _update_one(
         repo_dep["rev"] = rev
     shown = f"{path} ({url})"
     rev_now = repo_dep.get("rev")
-    with Source.open(source_url(repo.root, url), rev_now, repo_type=type(repo)) as src:
+    with open_recorded(repo.root, repo_dep, rev_now, type(repo)) as src:
         here = old_out.oid is not None and os.path.lexists(dest)
         if src.commit == repo_dep.get("rev_lock") and here and dep["repo"] == {**repo_dep}:
             debug(f"{rel}: {mask_url(url)} is still at {src.commit}")
@@ -325,9 +360,7 @@ def _update_one(
             f"the file records {repo_dep.get('rev_lock')}"
         )
         repo_dep["rev_lock"] = src.commit
-        # Keys as dvc orders them: url, rev, rev_lock, then any others.
-        ordered = {k: repo_dep[k] for k in ("url", "rev", "rev_lock") if k in repo_dep}
-        dep["repo"] = {**ordered, **repo_dep}
+        dep["repo"] = _ordered(repo_dep)
         new, staged = resolve(repo, src, path, dest, download=not no_download, jobs=jobs)
     new = replace(new, path=old_out.path)
     if new.oid is not None and not no_download:

@@ -41,6 +41,7 @@ Which outputs are whose: :attr:`bale.index.Tracked.from_source_only` and
 
 from __future__ import annotations
 
+import json
 import shlex
 import shutil
 from collections.abc import Sequence
@@ -76,10 +77,11 @@ def fetch_from_sources(
     left as it is, as dvc leaves it)."""
     from bale.ops.importing import resolve
     from bale.remotes.sync import Moved
-    from bale.source import Source, lacking, source_url
+    from bale.source import lacking, open_recorded
 
     total = Moved()
-    by_source: dict[tuple[str, str | None], list[Tracked]] = {}
+    # one source per URL, commit, and remote and config recorded
+    by_source: dict[tuple[str, str | None, str], list[Tracked]] = {}
     for t in outs:
         if t.out.oid is not None and not lacking(repo.workspace, [(t.algo, t.out.oid)]):
             continue
@@ -87,13 +89,15 @@ def fetch_from_sources(
             continue  # import-url ones without a hash: not fetched by bale (see unfetchable)
         spec = t.dvcfile.deps[0]["repo"]
         rev = spec.get("rev_lock") or spec.get("rev")
-        by_source.setdefault((str(spec["url"]), rev and str(rev)), []).append(t)
+        where = json.dumps([spec.get("remote"), spec.get("config")], sort_keys=True, default=str)
+        by_source.setdefault((str(spec["url"]), rev and str(rev), where), []).append(t)
     resolved: dict[Path, Out] = {}
     staging = repo.tmp_dir / "bale" / "imports"
-    for (url, rev), group in by_source.items():
+    for (_url, rev, _where), group in by_source.items():
         names = ", ".join(t.dvcfile.path.relative_to(repo.root).as_posix() for t in group)
+        spec = group[0].dvcfile.deps[0]["repo"]
         try:
-            with Source.open(source_url(repo.root, url), rev, repo_type=type(repo)) as src:
+            with open_recorded(repo.root, spec, rev, type(repo)) as src:
                 for t in group:
                     path = str(t.dvcfile.deps[0]["path"])
                     staging.mkdir(parents=True, exist_ok=True)
