@@ -69,8 +69,11 @@ class _Opened:
         remote: str | None,
         mode: str,
         enc: str | None,
+        config: dict[str, Any] | None = None,
+        remote_config: dict[str, str] | None = None,
     ) -> None:
         self._args = (path, repo, rev, remote, mode, enc)
+        self._config = (config, remote_config)
         self._tree: RepoTree | None = None
         self._file: io.IOBase | None = None
 
@@ -78,7 +81,8 @@ class _Opened:
         """The file: binary (seekable, verified) or, in text mode, a
         ``TextIOWrapper`` over it."""
         path, repo, rev, remote, mode, encoding = self._args
-        self._tree = RepoTree(repo, rev, remote)
+        config, remote_config = self._config
+        self._tree = RepoTree(repo, rev, remote, config=config, remote_config=remote_config)
         try:
             raw = self._tree.open(path)
             if "b" in mode:
@@ -111,18 +115,23 @@ def open(
     remote: str | None = None,
     mode: str = "r",
     encoding: str | None = None,
+    config: dict[str, Any] | None = None,
+    remote_config: dict[str, str] | None = None,
 ) -> _Opened:
     """Opens a file git or bale/dvc tracks in ``repo`` at ``rev``, as a
     context manager; ``mode`` is ``"r"`` (text, in ``encoding``) or ``"rb"``.
     The file is read as it arrives (from the cache, or streamed from
     ``remote``, default the repository's default remote), with ``seek``.
+    ``config`` is merged over the repository's config (``{"remote":
+    {"name": {...}}}``), ``remote_config`` over that remote's options, as
+    ``dvc.api.open`` merges them.
 
     >>> with bale.api.open("data/train.csv", repo=url, rev="v1") as f:  # doctest: +SKIP
     ...     header = f.readline()
     """
     if "r" not in mode or any(c in mode for c in "wax+"):
         raise ValueError(f"{path}: only reading modes ('r', 'rb') are supported, not {mode!r}")
-    return _Opened(path, repo, rev, remote, mode, encoding)
+    return _Opened(path, repo, rev, remote, mode, encoding, config, remote_config)
 
 
 def read(
@@ -132,10 +141,12 @@ def read(
     remote: str | None = None,
     mode: str = "r",
     encoding: str | None = None,
+    config: dict[str, Any] | None = None,
+    remote_config: dict[str, str] | None = None,
 ) -> Any:
     """The whole content of a file (``str``, or ``bytes`` with ``mode="rb"``);
     see :func:`open`."""
-    with open(path, repo=repo, rev=rev, remote=remote, mode=mode, encoding=encoding) as f:
+    with _Opened(path, repo, rev, remote, mode, encoding, config, remote_config) as f:
         return f.read()
 
 
@@ -159,13 +170,19 @@ def artifacts_show(
 
 
 def get_url(
-    path: str, repo: _Repo = None, rev: str | None = None, remote: str | None = None
+    path: str,
+    repo: _Repo = None,
+    rev: str | None = None,
+    remote: str | None = None,
+    config: dict[str, Any] | None = None,
+    remote_config: dict[str, str] | None = None,
 ) -> str:
     """The URL of ``path``'s data on ``remote`` (default: the default
     remote): where dvc's layout keeps the object of a tracked file, or the
     ``.dir`` manifest of a directory output. It is not checked to exist.
-    Data in bale's packed layout (blake3) has no URL of its own."""
-    with RepoTree(repo, rev, remote) as tree:
+    Data in bale's packed layout (blake3) has no URL of its own.
+    ``config`` and ``remote_config``: see :func:`open`."""
+    with RepoTree(repo, rev, remote, config=config, remote_config=remote_config) as tree:
         return tree.url(path)
 
 

@@ -377,16 +377,7 @@ class Source:
                     f"(no .dvc/ at {self.rev_label})"
                 )
             repo = self._repo_type(self.root)
-            if self.config:
-                repo.config.overlay(self.config)
-            if self.remote_config:
-                name = self.default_remote or repo.config.core_remote()
-                if not name:
-                    raise RemoteConfigError(
-                        f"{mask_url(self.url)}: remote options were given, but the source "
-                        "has no default remote: name one (--remote)"
-                    )
-                repo.config.overlay({"remote": {name: self.remote_config}})
+            configure(repo, self.config, self.default_remote, self.remote_config, self.url)
             self._repo = repo
         return self._repo
 
@@ -603,6 +594,28 @@ class Source:
                     + (" nor in its cache" if self.local else "")
                 )
         return total
+
+
+def configure(
+    repo: Repo,
+    config: dict[str, Any] | None,
+    remote: str | None,
+    remote_config: dict[str, str] | None,
+    label: str,
+) -> None:
+    """Merges ``config`` over ``repo``'s, then ``remote_config`` over the
+    options of remote ``remote`` (else the default), as dvc's ``Config.load``
+    merges what ``--config`` and ``--remote-config`` give."""
+    if config:
+        repo.config.overlay(config)
+    if remote_config:
+        name = remote or repo.config.core_remote()
+        if not name:
+            raise RemoteConfigError(
+                f"{mask_url(label)}: remote options were given, but the repository "
+                "has no default remote: name one (--remote)"
+            )
+        repo.config.overlay({"remote": {name: remote_config}})
 
 
 def load_config(path: str | Path, root: Path | None = None) -> dict[str, Any]:

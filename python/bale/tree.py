@@ -208,7 +208,9 @@ class RepoTree:
     repository around the current directory); ``rev`` any git revision
     (default: for a local repository its workspace, as dvc reads it; for a
     URL its default branch). ``remote`` names the remote data comes from
-    when no cache has it (default: the repository's default remote).
+    when no cache has it (default: the repository's default remote);
+    ``config`` is merged over the repository's config and ``remote_config``
+    over that remote's options, as dvc's ``config`` and ``remote_config``.
     ``jobs`` bounds the parallel reads of :meth:`get` and :meth:`stream`.
     Close it (or use it as a context manager) to drop its temp cache.
     """
@@ -226,10 +228,14 @@ class RepoTree:
         rev: str | None = None,
         remote: str | None = None,
         jobs: int | None = None,
+        config: dict[str, Any] | None = None,
+        remote_config: dict[str, str] | None = None,
     ) -> None:
         self.repo_url = os.fspath(repo) if repo is not None else None
         self.rev = rev
         self.remote = remote
+        self.config = config
+        self.remote_config = remote_config
         self.jobs = jobs or min(32, 4 * (os.cpu_count() or 1))
         self._view: View | None = None
         self._index: _Index | None = None
@@ -238,7 +244,9 @@ class RepoTree:
     def view(self) -> View:
         """The repository at the revision, opened on first use."""
         if self._view is None:
-            self._view = open_view(self.repo_url, self.rev, self.remote, self.jobs)
+            self._view = open_view(
+                self.repo_url, self.rev, self.remote, self.jobs, self.config, self.remote_config
+            )
         return self._view
 
     @property

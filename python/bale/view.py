@@ -28,7 +28,7 @@ import tempfile
 import threading
 import weakref
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bale import _core, scm
 from bale.exceptions import (
@@ -60,11 +60,21 @@ class View:
     None, ``root`` its root): files, outputs and objects."""
 
     def __init__(
-        self, root: Path, source: Source | None, remote: str | None, jobs: int | None
+        self,
+        root: Path,
+        source: Source | None,
+        remote: str | None,
+        jobs: int | None,
+        config: dict[str, Any] | None = None,
+        remote_config: dict[str, str] | None = None,
     ) -> None:
         self.root = root
         self.source = source
         self.remote_name = remote
+        #: merged over the workspace repository's config (a source's own
+        #: merge is the source's)
+        self.config = config
+        self.remote_config = remote_config
         self.jobs = jobs
         self.commit = source.commit if source is not None else None
         if source is None:
@@ -112,7 +122,11 @@ class View:
 
             if not self.is_dvc:
                 raise NotARepositoryError(f"{self.root}: is a git repository, not a bale/dvc one")
-            self._repo = Repo(self.root)
+            from bale.source import configure
+
+            repo = Repo(self.root)
+            configure(repo, self.config, self.remote_name, self.remote_config, str(self.root))
+            self._repo = repo
         return self._repo
 
     def rel(self, t: Tracked) -> str:
@@ -246,7 +260,13 @@ class View:
 
         with self._lock:
             if self._ws_source is None:
-                self._ws_source = Source.open(str(self.root), None, repo_type=Repo)
+                self._ws_source = Source.open(
+                    str(self.root),
+                    None,
+                    repo_type=Repo,
+                    config=self.config,
+                    remote_config=self.remote_config,
+                )
             return self._ws_source
 
     def evict(self, objects: list[tuple[str, str]]) -> None:
@@ -491,10 +511,18 @@ def _disk_files(root: Path) -> list[GitFile]:
     return found
 
 
-def open_view(repo: str | None, rev: str | None, remote: str | None, jobs: int | None) -> View:
+def open_view(
+    repo: str | None,
+    rev: str | None,
+    remote: str | None,
+    jobs: int | None,
+    config: dict[str, Any] | None = None,
+    remote_config: dict[str, str] | None = None,
+) -> View:
     """``repo`` (a local path, a URL, or None for the repository around the
     current directory) at ``rev``; a local repository without ``rev`` is
-    its workspace, as dvc reads it."""
+    its workspace, as dvc reads it. ``config`` and ``remote_config`` are
+    merged over its config (see :meth:`bale.source.Source.open`)."""
     from bale.repo import Repo
     from bale.source import Source
 
@@ -503,8 +531,10 @@ def open_view(repo: str | None, rev: str | None, remote: str | None, jobs: int |
         start = Path(repo) if repo is not None else Path.cwd()
         if not start.is_dir():
             raise NotARepositoryError(f"{repo}: not a repository (not a directory)")
-        return View(_root_of(start.absolute()), None, remote, jobs)
-    source = Source.open(repo, rev, repo_type=Repo)
+        return View(_root_of(start.absolute()), None, remote, jobs, config, remote_config)
+    source = Source.open(
+        repo, rev, repo_type=Repo, remote=remote, config=config, remote_config=remote_config
+    )
     return View(source.root, source, remote, jobs)
 
 

@@ -54,15 +54,21 @@ def test_get_and_artifacts_get_read_the_remote_they_are_told(
         ("artifacts", "get", src, "m", "--remote", "other", "-o", "artifact"),
         ("artifacts", "get", src, "m", "--config", cfg, "-o", "artifact-configured"),
     ]
+    urls = [
+        ("artifacts", "get", src, "m", "--show-url", *args)
+        for args in (("--remote", "other"), ("--remote-config", f"url={other}"))
+    ]
     for tool in ("bale", "dvc"):
         (tmp_path / tool).mkdir()
-    batch = DvcBatch(sh, tmp_path / "dvc", gets)
-    for args in gets:
-        sh.bale(*args, cwd=tmp_path / "bale")
-    for args, r in zip(gets, batch.results(), strict=True):
+    batch = DvcBatch(sh, tmp_path / "dvc", gets + urls)
+    said = [sh.bale(*args, cwd=tmp_path / "bale").stdout for args in gets + urls]
+    results = batch.results()
+    for args, r in zip(gets + urls, results, strict=True):
         assert r.ok, (args, r.err)
     assert tree(tmp_path / "bale") == tree(tmp_path / "dvc")
     assert len(tree(tmp_path / "bale")) == len(gets)
+    assert [s.strip() for s in said[len(gets) :]] == [r.out.strip() for r in results[len(gets) :]]
+    assert said[-1].startswith(other)
     # told nothing, both fail: the default remote is empty
     p = sh.bale("get", src, "data/file.txt", "-o", "x", cwd=tmp_path / "bale", check=False)
     assert p.returncode != 0 and "remote 'r'" in p.stderr
@@ -102,3 +108,35 @@ def test_import_records_where_the_data_comes_from_as_dvc_does(
     sh.bale("update", "-q", *names, cwd=with_dvc)
     for name in names:
         assert (with_dvc / name.removesuffix(".dvc")).read_text() == "only on other\n"
+
+
+_DVC_READ = """
+import json, sys
+import dvc.api
+src, other, cfg = sys.argv[1:]
+print(json.dumps([
+    dvc.api.read("data/file.txt", repo=src, remote="other"),
+    dvc.api.read("data/file.txt", repo=src, remote_config={"url": other}),
+    dvc.api.read("data/file.txt", repo=src, config={"core": {"remote": "other"}}),
+    dvc.api.get_url("data/file.txt", repo=src, remote_config={"url": other}),
+]))
+"""
+
+
+def test_api_reads_the_remote_it_is_told_as_dvc_api_does(sh: Sh, source: Path) -> None:
+    import json
+    import sys
+
+    from bale import api
+
+    src, other = str(source), str(source.parent / "other")
+    ours = [
+        api.read("data/file.txt", repo=src, remote="other"),
+        api.read("data/file.txt", repo=src, remote_config={"url": other}),
+        api.read("data/file.txt", repo=src, config={"core": {"remote": "other"}}),
+        api.get_url("data/file.txt", repo=src, remote_config={"url": other}),
+    ]
+    cfg = str(source.parent / "other.cfg")
+    theirs = sh.run([sys.executable, "-c", _DVC_READ, src, other, cfg], source.parent)
+    assert ours == json.loads(theirs.stdout)
+    assert ours[0] == "only on other\n"

@@ -36,10 +36,17 @@ def _download(args: argparse.Namespace) -> int:
     if args.show_url:
         from bale.api import get_url
 
-        if args.config or args.remote_config is not None:
-            raise BaleError("--show-url takes --remote, not --config or --remote-config (yet)")
         found = artifacts.find(args.url, args.name, args.rev, args.stage, repo_type=Repo)
-        print(get_url(found.path, repo=args.url, rev=found.commit, remote=args.remote))
+        print(
+            get_url(
+                found.path,
+                repo=args.url,
+                rev=found.commit,
+                remote=args.remote,
+                config=load_config(args.config) if args.config else None,
+                remote_config=remote_options(args),
+            )
+        )
         return 0
     result, out = artifacts.get(
         args.url,
