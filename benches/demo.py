@@ -10,6 +10,7 @@ happens in a temporary directory that is removed at the end.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import shutil
@@ -61,39 +62,69 @@ def digest_tree(root: Path) -> str:
     return h.hexdigest()
 
 
-TRAIN = """\
-import json, os, sys, yaml
-p = yaml.safe_load(open("params.yaml"))["train"]
-size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk("data") for f in fs)
-open("model.txt", "w").write(f"weights {size * p['lr']:.3f}\\n")
-json.dump({"loss": round(1 / (1 + p["lr"] * p["epochs"]), 4)}, open("metrics.json", "w"))
+PREPARE = """\
+import json, os, yaml
+p = yaml.safe_load(open("params.yaml"))["prepare"]
+files = sorted(os.path.join(d, f) for d, _, fs in os.walk("data") for f in fs)
+cut = int(len(files) * p["split"])
+os.makedirs("prepared", exist_ok=True)
+for name, part in (("train", files[:cut]), ("test", files[cut:])):
+    sizes = [os.path.getsize(f) for f in part]
+    json.dump({"files": len(part), "bytes": sum(sizes)}, open(f"prepared/{name}.json", "w"))
 """
 
+TRAIN = """\
+import json, yaml
+p = yaml.safe_load(open("params.yaml"))["train"]
+train = json.load(open("prepared/train.json"))
+open("model.txt", "w").write(f"weights {train['bytes'] * p['lr']:.3f} x{p['epochs']}\\n")
+"""
 
-def pipeline_demo(repo: Path) -> None:
-    """A training stage on the md5 repository's dataset, run by bale, read
-    as up to date by dvc, tried with another learning rate as an experiment."""
-    (repo / "train.py").write_text(TRAIN)
-    (repo / "params.yaml").write_text("train:\n  lr: 0.1\n  epochs: 3\n")
-    sh(
-        "bale",
-        "stage",
-        "add",
+EVALUATE = """\
+import json
+test = json.load(open("prepared/test.json"))
+weights = float(open("model.txt").read().split()[1])
+json.dump({"loss": round(1 / (1 + weights / max(test["bytes"], 1)), 4)}, open("metrics.json", "w"))
+"""
+
+STAGES = [
+    ["-n", "prepare", "-d", "data", "-d", "prepare.py", "-p", "prepare.split", "-o", "prepared"],
+    [
         "-n",
         "train",
         "-d",
-        "data",
+        "prepared",
         "-d",
         "train.py",
         "-p",
         "train.lr,train.epochs",
         "-o",
         "model.txt",
+    ],
+    [
+        "-n",
+        "evaluate",
+        "-d",
+        "prepared",
+        "-d",
+        "model.txt",
+        "-d",
+        "evaluate.py",
         "-M",
         "metrics.json",
-        "python train.py",
-        cwd=repo,
-    )
+    ],
+]
+
+
+def pipeline_demo(repo: Path) -> None:
+    """The lecture's pipeline (prepare, train, evaluate, with params.yaml) on
+    the md5 repository's dataset, run by bale, read as up to date by dvc,
+    tried with another learning rate as an experiment."""
+    for name, code in (("prepare", PREPARE), ("train", TRAIN), ("evaluate", EVALUATE)):
+        (repo / f"{name}.py").write_text(code)
+    (repo / "params.yaml").write_text("prepare:\n  split: 0.8\ntrain:\n  lr: 0.1\n  epochs: 3\n")
+    for stage, cmd in zip(STAGES, ("prepare", "train", "evaluate"), strict=True):
+        sh("bale", "stage", "add", *stage, f"python {cmd}.py", cwd=repo)
     sh("bale", "repro", cwd=repo)
     sh("bale", "repro", cwd=repo)
     if shutil.which("dvc"):
@@ -105,6 +136,33 @@ def pipeline_demo(repo: Path) -> None:
     sh("bale", "exp", "run", "-S", "train.lr=0.3", "-n", "lr03", cwd=repo)
     print(sh("bale", "exp", "show", cwd=repo).rstrip())
     print(sh("bale", "lineage", "model.txt", cwd=repo).rstrip())
+
+
+def registry_demo(repo: Path) -> None:
+    """The trained model registered, promoted to prod, and its lineage."""
+    with (repo / "dvc.yaml").open("a") as f:
+        f.write("artifacts:\n  model:\n    path: model.txt\n    type: model\n")
+    sh("git", "add", "-A", cwd=repo)
+    sh("git", "commit", "-qm", "Keep experiment lr03, declare the model", cwd=repo)
+    out = subprocess.run(
+        [sys.executable, "-m", "bale", "model", "register", "model"],
+        cwd=repo,
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode == 0 or "not on remote" not in out.stderr:
+        raise SystemExit(f"demo failed: an unpushed model was registered: {out.stderr}")
+    print(f"  refused, as it should be: {out.stderr.strip()}")
+    sh("bale", "push", cwd=repo)
+    sh("bale", "model", "register", "model", cwd=repo)
+    sh("bale", "model", "assign", "model", "prod", "--version", "v0.0.1", cwd=repo)
+    print(sh("bale", "model", "show", cwd=repo).rstrip())
+    if shutil.which("gto"):
+        shown = json.loads(sh("gto", "show", "--json", cwd=repo))
+        if shown["model"]["stage"].get("prod") != "v0.0.1":
+            raise SystemExit(f"demo failed: gto does not read bale's registry: {shown}")
+        print("  verified: gto show reads v0.0.1 in prod")
 
 
 def main() -> int:
@@ -201,6 +259,9 @@ def main() -> int:
 
         print("\n8. A pipeline on the dataset: repro, an experiment, and where the model came from")
         pipeline_demo(repo)
+
+        print("\n9. The model registry: lr03's model committed, registered, promoted to prod")
+        registry_demo(repo)
         print("\ndemo passed")
         return 0
     finally:
