@@ -499,7 +499,7 @@ def test_bash_completion_offers_bales_commands_flags_and_paths(tmp_path: Path, r
     got = run("bash", str(tmp_path / "complete.sh"), str(script), str(root)).stdout
     assert got.splitlines() == [
         "remote remove repro root ",
-        "metrics move mv ",
+        "metrics model move mv ",
         "--details --help --non-matching --quiet --stdin --verbose ",
         "add ",
         "bash zsh ",
