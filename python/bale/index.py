@@ -175,7 +175,8 @@ class Pipelines:
         workspace's, or those of the revision the pipelines come from."""
         if self.commit is None:
             return build_graph(self.repo, self.stages)
-        tracked = [t for f in dvcfiles_at(self.repo, self.commit, self.label) for t in _outs(f)]
+        found = dvcfiles_at(self.repo, self.commit, self.label, visible=True)
+        tracked = [t for f in found for t in _outs(f)]
         return build_graph(self.repo, self.stages, tracked)
 
     def outputs(self) -> list[Tracked]:
@@ -404,11 +405,17 @@ def _decode(data: bytes, where: str) -> str:
         raise MetafileError(f"{where}: is not valid utf-8") from None
 
 
-def dvcfiles_at(repo: Repo, commit: str, label: str | None = None) -> list[DvcFile]:
+def dvcfiles_at(
+    repo: Repo, commit: str, label: str | None = None, *, visible: bool = False
+) -> list[DvcFile]:
     """The ``.dvc`` files of git revision ``commit``, parsed, each ``path`` as
-    it would be in this workspace. ``label`` names the revision in messages."""
+    it would be in this workspace. ``label`` names the revision in messages.
+    With ``visible``, only those dvc's index would see (as :func:`load_at`
+    reads ``dvc.yaml`` files): none under a ``.dvcignore`` rule."""
     top = scm.toplevel(repo.root)
     found = scm.files_under(repo.root, commit, ".dvc")
+    if visible:
+        found = [(n, b) for n, b in found if not _core.ignored_reason(repo.root, top / n)]
     texts = scm.read_blobs(repo.root, [blob for _n, blob in found])
     out = []
     for name, blob in found:

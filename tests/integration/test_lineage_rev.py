@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from bale.exceptions import BaleError
-from bale.ops.lineage import lineage
+from bale.ops.lineage import lineage, lineage_at
 from bale.repo import Repo
 from tests.integration.conftest import GIT_ENV, write_tree
 
@@ -265,6 +265,10 @@ def test_what_a_revision_records(history: History, at_root: Repo) -> None:
     raw = next(i for i in prepare.inputs if i.path == "data/raw.csv")
     assert raw.tracked_by == "data/raw.csv.dvc" and raw.remote is not None
     assert old.up_to_date
+    # the core, as the model registry calls it: a commit and a repository path
+    assert lineage_at(at_root, tagged, "model.bin", "model@v1.2.0") == old
+    # a stage names its first output there too
+    assert lineage(at_root, "train", rev="model@v1.2.0") == old
     # a commit id and an experiment name are revisions too
     assert lineage(at_root, "model.bin", rev=first[:10]).md5 != old.md5
     exp = lineage(at_root, "model.bin", rev="lr09")

@@ -373,7 +373,7 @@ def lineage(repo: Repo, target: str | Path, rev: str | None = None) -> Lineage:
         commit = commit_of(repo.root, rev)
     except BaleError as e:
         raise BaleError(f"{rel}: {e}") from None
-    return lineage_at(repo, commit, rel, rev)
+    return _lineage(_AtCommit(repo, commit, rev), path, str(target))
 
 
 def lineage_at(repo: Repo, commit: str, path: str, label: str | None = None) -> Lineage:
