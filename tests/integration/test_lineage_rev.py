@@ -210,12 +210,13 @@ def _json(value: Any) -> Any:
 def _snapshot(h: History) -> dict[str, Any]:
     """Every file of the working tree with its bytes and mtime, and HEAD.
     Left out: ``.git`` (git's own store, read through ``git cat-file``) and
-    ``.dvc/tmp`` (bale's parse memo and stat cache, which every command,
-    the workspace lineage too, may refresh). The cache is in."""
+    bale's parse memo (parsed metafiles by content, which any command that
+    reads a new metafile extends, the workspace lineage too). The cache and
+    the stat cache are in."""
     files = {}
     for p in sorted(h.root.rglob("*")):
         rel = p.relative_to(h.root).as_posix()
-        if rel.split("/")[0] == ".git" or rel.startswith(".dvc/tmp") or not p.is_file():
+        if rel.split("/")[0] == ".git" or rel == ".dvc/tmp/bale/parsed.json" or not p.is_file():
             continue
         files[rel] = (p.read_bytes(), p.stat().st_mtime_ns)
     head = (h.git("rev-parse", "HEAD"), h.git("symbolic-ref", "HEAD"))
