@@ -157,6 +157,10 @@ class Pipelines:
     repo: Repo
     files: list[PipelineFile]
     locks: dict[Path, dict[str, dict[str, Any]]]  # dvc.lock path -> stage entries
+    #: The git revision they were read from (:func:`load_at`), None for the
+    #: workspace's; ``label`` names it in messages.
+    commit: str | None = None
+    label: str | None = None
 
     @property
     def stages(self) -> list[Stage]:
@@ -167,7 +171,13 @@ class Pipelines:
 
     @cached_property
     def graph(self) -> Graph:
-        return build_graph(self.repo, self.stages)
+        """The stages joined with the ``.dvc`` files of the same place: the
+        workspace's, or those of the revision the pipelines come from."""
+        if self.commit is None:
+            return build_graph(self.repo, self.stages)
+        found = dvcfiles_at(self.repo, self.commit, self.label, visible=True)
+        tracked = [t for f in found for t in _outs(f)]
+        return build_graph(self.repo, self.stages, tracked)
 
     def outputs(self) -> list[Tracked]:
         """The cached stage outputs the ``dvc.lock`` files record a hash for,
@@ -288,13 +298,14 @@ class Pipelines:
         return hits or None
 
 
-def build_graph(repo: Repo, stages: list[Stage]) -> Graph:
-    """``stages`` joined with the workspace's ``.dvc`` files; raises on what
-    dvc refuses (two producers of one path, nested outputs, cycles)."""
+def build_graph(repo: Repo, stages: list[Stage], tracked: list[Tracked] | None = None) -> Graph:
+    """``stages`` joined with the outputs of ``.dvc`` files (``tracked``, by
+    default the workspace's); raises on what dvc refuses (two producers of
+    one path, nested outputs, cycles)."""
     root = repo.root
     nodes = [stage_node(s, root) for s in stages]
     by_file: dict[Path, list[Path]] = {}
-    for t in collect(repo, stages=False):
+    for t in collect(repo, stages=False) if tracked is None else tracked:
         by_file.setdefault(t.dvcfile.path, []).append(t.path)
     nodes += [source_node(f, outs, root) for f, outs in by_file.items()]
     return Graph(nodes, root)
@@ -394,11 +405,17 @@ def _decode(data: bytes, where: str) -> str:
         raise MetafileError(f"{where}: is not valid utf-8") from None
 
 
-def dvcfiles_at(repo: Repo, commit: str, label: str | None = None) -> list[DvcFile]:
+def dvcfiles_at(
+    repo: Repo, commit: str, label: str | None = None, *, visible: bool = False
+) -> list[DvcFile]:
     """The ``.dvc`` files of git revision ``commit``, parsed, each ``path`` as
-    it would be in this workspace. ``label`` names the revision in messages."""
+    it would be in this workspace. ``label`` names the revision in messages.
+    With ``visible``, only those dvc's index would see (as :func:`load_at`
+    reads ``dvc.yaml`` files): none under a ``.dvcignore`` rule."""
     top = scm.toplevel(repo.root)
     found = scm.files_under(repo.root, commit, ".dvc")
+    if visible:
+        found = [(n, b) for n, b in found if not _core.ignored_reason(repo.root, top / n)]
     texts = scm.read_blobs(repo.root, [blob for _n, blob in found])
     out = []
     for name, blob in found:
@@ -463,7 +480,7 @@ def load_at(
             else {}
         )
         locks[f.path.with_name(LOCK_FILE)] = entries
-    return Pipelines(repo, files, locks)
+    return Pipelines(repo, files, locks, commit, tag)
 
 
 def collect_at(

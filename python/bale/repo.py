@@ -331,13 +331,14 @@ class Repo:
             echo=False,
         )
 
-    def lineage(self, path: str | Path) -> Lineage:
+    def lineage(self, path: str | Path, rev: str | None = None) -> Lineage:
         """Where ``path`` came from: its stage, command, commit, params, inputs
         (with hashes and remotes), metrics, the stages upstream, and whether
-        the workspace still matches."""
+        the workspace still matches; with ``rev``, as that git revision
+        records it (and whether its records agree)."""
         from bale.ops.lineage import lineage
 
-        return lineage(self, path)
+        return lineage(self, path, rev)
 
     def exp_run(
         self,

@@ -564,10 +564,10 @@ def has_commits(root: Path) -> bool:
     return git(root, "rev-parse", "--verify", "HEAD", check=False).returncode == 0
 
 
-def last_commit(root: Path, path: Path) -> dict[str, str] | None:
-    """The commit that last changed ``path``: id, author, author date (ISO)
-    and subject; None when no commit has it."""
-    out = git(root, "log", "-1", "--format=%H%x00%an <%ae>%x00%aI%x00%s", "--", str(path))
+def last_commit(root: Path, path: Path, rev: str = "HEAD") -> dict[str, str] | None:
+    """The commit at or before ``rev`` that last changed ``path``: id, author,
+    author date (ISO) and subject; None when no such commit has it."""
+    out = git(root, "log", "-1", "--format=%H%x00%an <%ae>%x00%aI%x00%s", rev, "--", str(path))
     text = out.stdout.decode("utf-8", errors="replace").strip()
     if not text:
         return None

@@ -110,7 +110,7 @@ def cmd_stage_list(args: argparse.Namespace) -> int:
 def cmd_lineage(args: argparse.Namespace) -> int:
     from bale.ops.lineage import lineage
 
-    result = lineage(open_repo(), args.target)
+    result = lineage(open_repo(), args.target, rev=args.rev)
     if args.json:
         print(json.dumps(result.to_json(), indent=2, ensure_ascii=False, default=str))
         return 0
@@ -128,7 +128,8 @@ def _commit_line(commit: dict[str, str] | None) -> str:
 
 
 def _render_lineage(r: Lineage) -> str:
-    lines = [f"{r.path}" + (f"  md5 {r.md5}" if r.md5 else "")]
+    lines = [f"at {r.rev['name']} ({r.rev['commit'][:8]})"] if r.rev else []
+    lines.append(f"{r.path}" + (f"  md5 {r.md5}" if r.md5 else ""))
     if r.remote:
         lines.append(f"  remote:     {r.remote['name']} ({r.remote['url']})")
     if r.produced_by is None:
@@ -175,11 +176,15 @@ def _render_lineage(r: Lineage) -> str:
         state = "yes" if rec.up_to_date else "no: " + json.dumps(rec.changes)
         lines.append(f"  up to date: {state}")
     lines.append("")
-    lines.append(
-        "reproduce:  bale repro " + r.produced_by.stage
+    why = (
+        ""
         if r.up_to_date
-        else "reproduce:  bale repro " + r.produced_by.stage + "  (the workspace has changed)"
+        else "  (the workspace has changed)"
+        if r.rev is None
+        else f"  (at {r.rev['name']}, dvc.lock does not match what it records)"
     )
+    first = "" if r.rev is None else f"git checkout {r.rev['name']} && bale pull && "
+    lines.append(f"reproduce:  {first}bale repro {r.produced_by.stage}{why}")
     return "\n".join(lines)
 
 
@@ -323,4 +328,10 @@ def register(commands: Commands) -> None:
         "Where an output came from: stage, command, commit, params, inputs, metrics.",
     )
     p.add_argument("target", help="an output path (a model file), or a stage")
+    p.add_argument(
+        "--rev",
+        metavar="REV",
+        help="answer for this git revision (branch, tag, commit or experiment), read from "
+        "git and the cache without checking it out",
+    )
     p.add_argument("--json", action="store_true", help="print as JSON")

@@ -168,3 +168,15 @@ def find(root: Path, name: str, baseline: str | None = None) -> ExpRef:
             f"'{name}' names {len(hits)} experiments of different baselines; use its commit id"
         )
     return hits[0]
+
+
+def commit_of(root: Path, rev: str) -> str:
+    """The commit of a git revision (branch, tag, commit, ``refs/exps/...``)
+    or of an experiment's name, as dvc's ``resolve_rev`` takes both."""
+    try:
+        return scm.resolve_rev(root, rev)
+    except BaleError:
+        try:
+            return find(root, rev).commit
+        except BaleError:
+            raise BaleError(f"unknown git revision or experiment '{rev}'") from None

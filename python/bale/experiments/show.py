@@ -402,7 +402,5 @@ def _dvcfiles(repo: Repo) -> list[DvcFile]:
 
 
 def _dvcfiles_at(repo: Repo, rev: str) -> list[DvcFile]:
-    from bale import _core
-
     # as the workspace's index: .dvc files under an ignored path are not read
-    return [f for f in index.dvcfiles_at(repo, rev) if not _core.ignored_reason(repo.root, f.path)]
+    return index.dvcfiles_at(repo, rev, visible=True)

@@ -6,6 +6,11 @@ hash and where its data can be fetched, the stage's metrics, the stages
 upstream down to the raw data, and whether the workspace still matches.
 For a ``.dvc``-tracked file: its record, commit and remote. Everything comes
 from ``dvc.lock``, ``.dvc`` files and git: nothing is run or downloaded.
+
+``--rev`` (:func:`lineage_at`) answers the same questions for a git
+revision, from git objects and the cache alone (the workspace and HEAD are
+not read): "up to date" is then whether the revision's records agree with
+each other there.
 """
 
 from __future__ import annotations
@@ -17,13 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from bale import index, scm
 from bale.exceptions import BaleError, RemoteConfigError, StageNotFoundError
-from bale.pipeline.changes import Hasher, stage_changes
+from bale.pipeline.changes import CommitHasher, Hasher, stage_changes
 from bale.pipeline.graph import Node
 from bale.pipeline.lockfile import algo_of
 from bale.pipeline.stage import Stage
 
 if TYPE_CHECKING:
-    from bale.metafiles.memo import ParseMemo
     from bale.repo import Repo
 
 
@@ -72,11 +76,17 @@ class Lineage:
     #: ``rev`` (None unless one was given), ``rev_lock`` and ``path``;
     #: an ``import-url`` one has ``url`` only.
     imported_from: dict[str, str | None] | None = None
+    #: The git revision read (``name`` as given, ``commit`` its id); None
+    #: for the workspace, and then not in ``to_json``.
+    rev: dict[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         from dataclasses import asdict
 
-        return asdict(self)
+        out = asdict(self)
+        if self.rev is None:
+            del out["rev"]
+        return out
 
 
 def _imported_from(dep: dict[str, Any]) -> dict[str, str | None]:
@@ -96,6 +106,12 @@ def _imported_from(dep: dict[str, Any]) -> dict[str, str | None]:
 
 
 def _remote_of(repo: Repo, name: str | None) -> dict[str, str] | None:
+    """The remote ``name`` (None: the default) as this workspace's config
+    says, at a revision too: where the data can be fetched from now. A
+    revision's own ``.dvc/config`` may name a remote since moved or retired,
+    and never holds ``config.local``'s settings nor credentials, which
+    ``fetch`` would use; which remote an output names (``remote:``) comes
+    from the revision's ``dvc.yaml``."""
     from bale.remotes import resolve_remote
 
     try:
@@ -144,25 +160,110 @@ def _experiment_with(repo: Repo, path: Path) -> tuple[str, str] | None:
     return None
 
 
-def _metrics(stage: Stage, root: Path, memo: ParseMemo) -> dict[str, Any]:
-    from bale.pipeline.params import load_file
+class _Reader:
+    """Where an answer is read: the workspace (this class), or a git commit
+    (:class:`_AtCommit`). The records are built from either the same way
+    (:func:`_record`, :func:`_lineage`); only what differs lives here."""
 
-    found: dict[str, Any] = {}
-    for o in stage.outs:
-        if o.kind != "metrics":
-            continue
-        path = stage.abspath(o.path)
-        rel = path.relative_to(root).as_posix()
-        try:
-            found[rel] = load_file(path, rel, memo)
-        except (FileNotFoundError, BaleError) as e:
-            found[rel] = {"error": str(e) if isinstance(e, BaleError) else "missing"}
-    return found
+    commit: str | None = None
+    label: str | None = None
+
+    def __init__(self, repo: Repo) -> None:
+        self.repo = repo
+        self.pipes = index.load(repo)
+        self.hasher: Hasher = Hasher(repo)
+
+    def last_commit(self, path: Path) -> dict[str, str] | None:
+        return _last_commit(self.repo, path)
+
+    def metrics(self, stage: Stage) -> dict[str, Any]:
+        from bale.pipeline.params import load_file
+
+        root = self.repo.root
+        found: dict[str, Any] = {}
+        for o in stage.outs:
+            if o.kind != "metrics":
+                continue
+            path = stage.abspath(o.path)
+            rel = path.relative_to(root).as_posix()
+            try:
+                found[rel] = load_file(path, rel, self.repo.memo)
+            except (FileNotFoundError, BaleError) as e:
+                found[rel] = {"error": str(e) if isinstance(e, BaleError) else "missing"}
+        return found
+
+    def tracked(self, node: Node, path: Path) -> tuple[index.Tracked, bool]:
+        """The output of ``node`` (a ``.dvc`` file) that ``path`` is or is
+        inside, and whether it is up to date."""
+        from bale.ops.status import status_one
+
+        repo = self.repo
+        tracked = [t for t, _ in index.resolve(repo, [repo.root / node.label], stages=False)]
+        t = next((t for t in tracked if path == t.path or path.is_relative_to(t.path)), tracked[0])
+        return t, status_one(repo, t, granular=False) is None
+
+    def not_found(self, target: str) -> BaleError:
+        return StageNotFoundError(f"{target}: not produced by a stage nor tracked by a .dvc file")
 
 
-def _record(repo: Repo, pipes: index.Pipelines, node: Node, hasher: Hasher) -> StageRecord:
+class _AtCommit(_Reader):
+    """Git commit ``commit`` (named ``label``): its ``dvc.yaml``, ``dvc.lock``
+    and ``.dvc`` files, its metrics from git or the cache, consistency as
+    :class:`CommitHasher` tells it. The workspace is not read."""
+
+    def __init__(self, repo: Repo, commit: str, label: str) -> None:
+        self.repo = repo
+        self.commit = commit
+        self.label = label
+        self.pipes = index.load_at(repo, commit, label)
+        self.recorded = index.collect_at(repo, commit, label, self.pipes)
+        self.hasher = CommitHasher(repo, commit, label, self.recorded)
+        self._metrics: dict[str, Any] | None = None
+
+    def last_commit(self, path: Path) -> dict[str, str] | None:
+        assert self.commit is not None
+        out = scm.last_commit(self.repo.root, path, self.commit)
+        return dict(out) if out is not None else None
+
+    def metrics(self, stage: Stage) -> dict[str, Any]:
+        from bale.pipeline import revision
+
+        assert self.commit is not None
+        if self._metrics is None:
+            repo = self.repo
+            files = revision.files_of(repo, self.pipes.files, revision.tree_at(repo, self.commit))
+            snap = revision.at_revisions(repo, files, [self.commit])[self.commit]
+            self._metrics = snap.metrics
+        found: dict[str, Any] = {}
+        for o in stage.outs:
+            if o.kind != "metrics":
+                continue
+            rel = stage.abspath(o.path).relative_to(self.repo.root).as_posix()
+            for name, data in self._metrics.items():
+                if name == rel or name.startswith(rel + "/"):
+                    # an error as the workspace's are: {"error": why}
+                    bad = isinstance(data, dict) and "error" in data
+                    found[name] = {"error": data["error"]} if bad else data
+        return found
+
+    def tracked(self, node: Node, path: Path) -> tuple[index.Tracked, bool]:
+        # A .dvc file records no run that could disagree with something at
+        # its commit: its record is what the commit says the data is.
+        dvcfile = self.repo.root / node.label
+        mine = [t for t in self.recorded if t.stage is None and t.dvcfile.path == dvcfile]
+        t = next((t for t in mine if path == t.path or path.is_relative_to(t.path)), mine[0])
+        return t, True
+
+    def not_found(self, target: str) -> BaleError:
+        return StageNotFoundError(
+            f"{target}: not produced by a stage nor tracked by a .dvc file at {self.label}"
+        )
+
+
+def _record(at: _Reader, node: Node) -> StageRecord:
     stage = node.stage
     assert stage is not None
+    repo, pipes = at.repo, at.pipes
     root = repo.root
     entry = pipes.lock_entry(stage) or {}
     deps = {d["path"]: d for d in entry.get("deps") or []}
@@ -189,7 +290,7 @@ def _record(repo: Repo, pipes: index.Pipelines, node: Node, hasher: Hasher) -> S
             inp.tracked_by = owner.label
             inp.remote = _remote_of(repo, None)
         inputs.append(inp)
-    ch = stage_changes(stage, entry or None, hasher, root)
+    ch = stage_changes(stage, entry or None, at.hasher, root)
     return StageRecord(
         stage=node.label,
         file=stage.dvcyaml.relative_to(root).as_posix(),
@@ -198,51 +299,45 @@ def _record(repo: Repo, pipes: index.Pipelines, node: Node, hasher: Hasher) -> S
         params=entry.get("params") or {},
         inputs=inputs,
         outputs=list(entry.get("outs") or []),
-        metrics=_metrics(stage, root, repo.memo),
-        commit=_last_commit(repo, stage.lock_path),
+        metrics=at.metrics(stage),
+        commit=at.last_commit(stage.lock_path),
         up_to_date=bool(entry) and not ch.changed,
         changes=ch.to_dvc() if entry else ["never run"],
     )
 
 
-def lineage(repo: Repo, target: str | Path) -> Lineage:
-    """Where ``target`` (an output path, or a stage) came from."""
-    pipes = index.load(repo)
-    graph = pipes.graph
-    path = index.abspath(target)
-    index.inside_repo(repo, path)
+def _lineage(at: _Reader, path: Path, target: str) -> Lineage:
+    """The answer for ``path`` (absolute; ``target`` as the user named it,
+    which may be a stage) as ``at`` reads the repository."""
+    repo = at.repo
+    graph = at.pipes.graph
     node = graph.owner_of(path)
     if node is None:
-        hits = [n for n in graph.find(str(target)) if n.stage is not None]
+        hits = [n for n in graph.find(target) if n.stage is not None]
         if not hits:
-            raise StageNotFoundError(
-                f"{target}: not produced by a stage nor tracked by a .dvc file"
-            )
+            raise at.not_found(target)
         node = hits[0]
         path = node.outs[0] if node.outs else path
     rel = path.relative_to(repo.root).as_posix()
-    hasher = Hasher(repo)
+    shown_rev = None if at.commit is None else {"name": str(at.label), "commit": at.commit}
     if node.stage is None:
-        from bale.ops.status import status_one
-
-        tracked = [t for t, _ in index.resolve(repo, [repo.root / node.label], stages=False)]
-        t = next((t for t in tracked if path == t.path or path.is_relative_to(t.path)), tracked[0])
-        st = status_one(repo, t, granular=False)
+        t, up_to_date = at.tracked(node, path)
         f = t.dvcfile
         return Lineage(
             path=rel,
             md5=t.out.oid,
             produced_by=None,
             tracked_by=node.label,
-            commit=_last_commit(repo, repo.root / node.label),
+            commit=at.last_commit(repo.root / node.label),
             # A repository import's data comes from its source, not a remote of ours.
             remote=None if f.is_repo_import else _remote_of(repo, t.out.remote),
-            up_to_date=st is None,
+            up_to_date=up_to_date,
             imported_from=_imported_from(f.deps[0]) if f.is_import else None,
+            rev=shown_rev,
         )
-    record = _record(repo, pipes, node, hasher)
+    record = _record(at, node)
     upstream = [
-        _record(repo, pipes, n, hasher)
+        _record(at, n)
         for n in graph.upstream_closure([node])
         if n is not node and n.stage is not None
     ]
@@ -259,4 +354,37 @@ def lineage(repo: Repo, target: str | Path) -> Lineage:
         remote=_remote_of(repo, so.remote if so else None),
         upstream=upstream,
         up_to_date=record.up_to_date and all(u.up_to_date for u in upstream),
+        rev=shown_rev,
     )
+
+
+def lineage(repo: Repo, target: str | Path, rev: str | None = None) -> Lineage:
+    """Where ``target`` (an output path, or a stage) came from: as the
+    workspace says, or with ``rev`` (a branch, tag, commit or experiment) as
+    that git revision records it, read from git and the cache alone."""
+    path = index.abspath(target)
+    rel = index.inside_repo(repo, path)
+    if rev is None:
+        return _lineage(_Reader(repo), path, str(target))
+    from bale.experiments.refs import commit_of
+
+    scm.require_git(repo, "lineage --rev")
+    try:
+        commit = commit_of(repo.root, rev)
+    except BaleError as e:
+        raise BaleError(f"{rel}: {e}") from None
+    return _lineage(_AtCommit(repo, commit, rev), path, str(target))
+
+
+def lineage_at(repo: Repo, commit: str, path: str, label: str | None = None) -> Lineage:
+    """Where ``path`` (repository-relative, posix; or a stage's name) came
+    from, as git commit ``commit`` records it: its ``dvc.yaml``,
+    ``dvc.lock`` and ``.dvc`` files, its metrics from git (a cached metrics
+    file from the cache), ``in_cache`` from the local cache and remotes from
+    this workspace's config. ``up_to_date`` says whether the commit's locks
+    are consistent there: each stage's definition matches its lock entry,
+    each dependency's recorded hash what its producer (or git) holds at the
+    commit, the params recorded what the params files say there. ``label``
+    (default: the short id) names the revision in messages and the answer."""
+    at = _AtCommit(repo, commit, label or commit[:8])
+    return _lineage(at, index.abspath(repo.root / path), path)

@@ -267,8 +267,10 @@ def show(
     found = []
     errors: dict[str, BaseException] = {}
     tgts = targets_of(targets)
+    from bale.experiments import refs
+
     for name in wanted:
-        commit = None if name == WORKSPACE else resolve(repo, name)
+        commit = None if name == WORKSPACE else refs.commit_of(repo.root, name)
         try:
             found.append(_revision(repo, name, commit, tgts, props or {}))
         except MetafileError as e:
@@ -276,25 +278,11 @@ def show(
     return found, errors
 
 
-def resolve(repo: Repo, rev: str) -> str:
-    """The commit of a git revision, or of an experiment's name, as dvc's
-    ``resolve_rev`` takes both."""
-    from bale.experiments import refs
-
-    try:
-        return scm.resolve_rev(repo.root, rev)
-    except BaleError:
-        try:
-            return refs.find(repo.root, rev).commit
-        except BaleError:
-            raise BaleError(f"unknown git revision or experiment '{rev}'") from None
-
-
 def _baseline(repo: Repo, rev: str) -> str | None:
     """The baseline commit of the experiment ``rev`` names, if it is one."""
     from bale.experiments import refs
 
-    commit = resolve(repo, rev)
+    commit = refs.commit_of(repo.root, rev)
     return next((r.baseline for r in refs.list_refs(repo.root) if r.commit == commit), None)
 
 

@@ -13,11 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bale import scm
+from bale.console import debug
 from bale.exceptions import MetafileError
 from bale.pipeline.lockfile import algo_of
 from bale.pipeline.stage import Stage
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from bale.index import Tracked
     from bale.repo import Repo
 
 
@@ -79,6 +84,161 @@ class Hasher:
                 del self._memo[key]
             for p in paths:
                 self._params.pop(p, None)
+
+    def dep_state(self, path: Path, item: dict[str, Any] | None) -> str | None:
+        """A dependency's state against ``item``, its lock entry, in dvc's
+        words (``modified``, ``deleted``); None when it matches."""
+        return _state(self.hash(path, algo_of(item)), item)
+
+    def out_state(self, path: Path, cache: bool, item: dict[str, Any] | None) -> str | None:
+        """An output's state against ``item``, its lock entry (None if the
+        lock has none), in dvc's words; None when it matches."""
+        if item is not None and cache and item.get("md5"):
+            # one engine call answers both: is it cached, and what is there now
+            st = self.repo.workspace.status(str(path), algo_of(item), item["md5"])
+            if not st.in_cache or st.not_in_cache:
+                return "not in cache"
+            if st.oid is None:
+                return "deleted"
+            if st.oid != item["md5"] or st.added or st.deleted or st.modified:
+                return "modified"
+            return None
+        return _state(self.hash(path, algo_of(item)), item)
+
+
+class _Unknown(Exception):
+    """What a commit records cannot tell a dependency's hash (and why)."""
+
+
+class CommitHasher(Hasher):
+    """A :class:`Hasher` that reads git revision ``commit`` instead of the
+    workspace, so that :func:`stage_changes` says whether the commit's
+    ``dvc.lock`` entries are consistent there: a path's hash is what the
+    commit records for it (``recorded``: the lock entries of the stages that
+    produce outputs, the ``.dvc`` files), else that of its content in git at
+    ``commit``; params files are read from git there; an output is as its
+    lock entry records it (what matters is that the entry exists). Nothing
+    in the workspace is read or hashed. ``label`` names the revision in
+    messages."""
+
+    def __init__(self, repo: Repo, commit: str, label: str, recorded: Sequence[Tracked]) -> None:
+        super().__init__(repo)
+        self.commit = commit
+        self.label = label
+        self._recorded = {t.path: t for t in recorded}
+        self._top = scm.toplevel(repo.root)
+        self._listing = dict(scm.files_under(repo.root, commit))
+
+    def hash(self, path: Path, algo: str = "md5") -> Hashed | None:
+        key = (path, algo)
+        with self._lock:
+            if key in self._memo:
+                return self._memo[key]
+        t = self._recorded.get(path)
+        if t is None or not t.out.oid:
+            found = self._from_git(path, algo)
+        elif t.algo == algo:
+            found = Hashed(t.out.oid, t.out.size or 0, t.out.nfiles, t.out.isexec)
+        else:
+            # recorded by another algorithm (a blake3 .dvc output that a
+            # stage's lock records by md5): hashed again, from the cache
+            found = self._from_cache(t, algo)
+        with self._lock:
+            self._memo[key] = found
+        return found
+
+    def _from_cache(self, t: Tracked, algo: str) -> Hashed:
+        """``t``'s data hashed by ``algo``: checked out of the cache into a
+        temporary directory (reflinked where the file system can) and read
+        whole, as the workspace hasher would read the workspace copy."""
+        import tempfile
+
+        from bale.staging import COPY_TYPES
+
+        ws = self.repo.workspace
+        assert t.out.oid is not None
+        if not ws.exists(t.algo, t.out.oid):
+            raise _Unknown(f"its data ({t.out.oid[:12]}) is not in the cache")
+        with tempfile.TemporaryDirectory(prefix="bale-rev-") as tmp:
+            dest = Path(tmp) / t.path.name
+            got = ws.checkout(str(dest), t.algo, t.out.oid, t.out.isexec, COPY_TYPES)
+            if got.missing:
+                raise _Unknown(f"{len(got.missing)} of its files are not in the cache")
+            b = ws.build(str(dest), algo, False, False)
+            return Hashed(b.oid, b.size, b.nfiles, b.isexec)
+
+    def _from_git(self, path: Path, algo: str) -> Hashed | None:
+        """The hash of ``path`` as git holds it at the commit (a file, or a
+        directory of files), or None when git has nothing there. Its files
+        are written to a temporary directory and hashed by the engine, so
+        that the hash is the workspace hasher's for the same bytes."""
+        import tempfile
+
+        if not path.is_relative_to(self._top):
+            return None
+        rel = path.relative_to(self._top).as_posix()
+        names = {n: b for n, b in self._listing.items() if n == rel or n.startswith(rel + "/")}
+        if not names:
+            return None
+        blobs = scm.read_blobs(self.repo.root, list(names.values()))
+        with tempfile.TemporaryDirectory(prefix="bale-rev-") as tmp:
+            dest = Path(tmp) / "x"
+            for n, blob in names.items():
+                where = dest if n == rel else dest / n[len(rel) + 1 :]
+                where.parent.mkdir(parents=True, exist_ok=True)
+                where.write_bytes(blobs[blob])
+            b = self.repo.workspace.build(str(dest), algo, False, False)
+            return Hashed(b.oid, b.size, b.nfiles, b.isexec)
+
+    def params_file(self, path: Path, name: str) -> Any:
+        from bale.pipeline.params import loads_bytes
+
+        with self._lock:
+            if path in self._params:
+                return self._params[path]
+        rel = path.relative_to(self._top).as_posix() if path.is_relative_to(self._top) else None
+        blob = self._listing.get(rel) if rel is not None else None
+        if blob is None:
+            raise FileNotFoundError(name)
+        data = loads_bytes(scm.read_blobs(self.repo.root, [blob])[blob], f"{self.label}:{name}")
+        with self._lock:
+            self._params[path] = data
+        return data
+
+    def dep_state(self, path: Path, item: dict[str, Any] | None) -> str | None:
+        # A dependency inside a recorded directory, or one that holds
+        # recorded outputs, has no record of its own at the commit: a file
+        # in a directory output is looked up in its manifest if the cache
+        # holds it; what cannot be told is taken as recorded (and said).
+        inside = next((t for p, t in self._recorded.items() if path.is_relative_to(p)), None)
+        try:
+            if inside is not None and inside.path != path and inside.out.oid:
+                return self._inside_state(inside, path, item)
+            if any(p.is_relative_to(path) and p != path for p in self._recorded):
+                raise _Unknown("it holds outputs recorded elsewhere")
+            return super().dep_state(path, item)
+        except _Unknown as e:
+            debug(f"{path}: taken as its lock records it at {self.label}: {e}")
+            return None
+
+    def _inside_state(self, out: Tracked, path: Path, item: dict[str, Any] | None) -> str | None:
+        """The state of a file inside the recorded directory ``out``, from
+        its manifest in the cache."""
+        assert out.out.oid is not None
+        if out.algo != algo_of(item):
+            raise _Unknown(f"{out.path.name} is recorded by {out.algo}, the dependency otherwise")
+        if not self.repo.workspace.exists(out.algo, out.out.oid):
+            raise _Unknown(f"the listing of {out.path.name} is not in the cache")
+        sub = path.relative_to(out.path).as_posix()
+        entry, is_dir = self.repo.workspace.manifest_lookup(out.algo, out.out.oid, sub)
+        if is_dir:
+            raise _Unknown(f"a directory inside {out.path.name}")
+        if entry is None:
+            return "deleted"
+        return None if (item or {}).get("md5") == entry[1] else "modified"
+
+    def out_state(self, path: Path, cache: bool, item: dict[str, Any] | None) -> str | None:
+        return None if item and item.get("md5") else "modified"
 
 
 @dataclass
@@ -180,9 +340,7 @@ def stage_changes(
     if not stage.frozen:
         deps = {d.get("path"): d for d in entry.get("deps") or []}
         for dep in stage.deps:
-            item = deps.get(dep)
-            now = hasher.hash(stage.abspath(dep), algo_of(item))
-            state = _state(now, item)
+            state = hasher.dep_state(stage.abspath(dep), deps.get(dep))
             if state:
                 ch.deps[_shown(stage.abspath(dep))] = state
         recorded_params = entry.get("params") or {}
@@ -200,19 +358,8 @@ def stage_changes(
                     ch.deps[shown] = diff
     outs = {o.get("path"): o for o in entry.get("outs") or []}
     for so in stage.outs:
-        item = outs.get(so.path)
         path = stage.abspath(so.path)
-        if item is not None and so.cache and item.get("md5"):
-            # one engine call answers both: is it cached, and what is there now
-            st = hasher.repo.workspace.status(str(path), algo_of(item), item["md5"])
-            if not st.in_cache or st.not_in_cache:
-                ch.outs[_shown(path)] = "not in cache"
-            elif st.oid is None:
-                ch.outs[_shown(path)] = "deleted"
-            elif st.oid != item["md5"] or st.added or st.deleted or st.modified:
-                ch.outs[_shown(path)] = "modified"
-            continue
-        state = _state(hasher.hash(path, algo_of(item)), item)
+        state = hasher.out_state(path, so.cache, outs.get(so.path))
         if state:
             ch.outs[_shown(path)] = state
     # dvc's "callback" stage: a command that reads and writes nothing
