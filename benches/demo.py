@@ -163,6 +163,7 @@ def registry_demo(repo: Path) -> None:
         if shown["model"]["stage"].get("prod") != "v0.0.1":
             raise SystemExit(f"demo failed: gto does not read bale's registry: {shown}")
         print("  verified: gto show reads v0.0.1 in prod")
+    print(sh("bale", "model", "show", "model#prod", "--lineage", cwd=repo).rstrip())
 
 
 def main() -> int:

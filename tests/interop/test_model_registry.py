@@ -237,3 +237,27 @@ def test_dvc_gets_the_stage_bale_assigned(sh: Sh, twins: tuple[Path, Path], tmp_
     ours, _theirs = twins
     sh.dvc("artifacts", "get", str(ours), "clf", "--stage", "prod", "-o", "prod.pkl", cwd=tmp_path)
     assert (tmp_path / "prod.pkl").read_text() == "model 1\n"
+
+
+def test_model_show_lineage_reads_the_version_at_its_commit(
+    sh: Sh, twins: tuple[Path, Path]
+) -> None:
+    ours, _theirs = twins
+    tag_commit = sh.git("rev-list", "-n1", "clf@v0.1.0", cwd=ours).stdout.strip()
+    recorded = sh.git("show", f"{tag_commit}:model.pkl.dvc", cwd=ours).stdout
+    for ref in ("clf@v0.1.0", "clf#prod"):
+        got = json.loads(sh.bale("model", "show", ref, "--lineage", "--json", cwd=ours).stdout)
+        assert got["version"] == "v0.1.0" and got["commit"] == tag_commit, ref
+        assert got["stages"] == ["prod"] and got["path"] == "model.pkl"
+        lineage = got["lineage"]
+        assert lineage["rev"] == {"name": "clf@v0.1.0", "commit": tag_commit}
+        assert f"md5: {lineage['md5']}" in recorded and lineage["tracked_by"] == "model.pkl.dvc"
+    text = sh.bale("model", "show", "clf@v0.0.1", "--lineage", cwd=ours).stdout
+    assert text.startswith("clf v0.0.1 (") and "model.pkl" in text
+    for ref, words in (
+        ("clf", "'clf' has 3 versions: name one"),
+        ("other@v2.0.0", "not declared in dvc.yaml's 'artifacts:' at its commit"),
+        ("clf@v7.0.0", "Unable to find artifact 'clf @ v7.0.0'"),
+    ):
+        p = sh.bale("model", "show", ref, "--lineage", cwd=ours, check=False)
+        assert p.returncode == 1 and words in p.stderr, (ref, p.stderr)

@@ -114,7 +114,7 @@ def cmd_lineage(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_json(), indent=2, ensure_ascii=False, default=str))
         return 0
-    print(_render_lineage(result))
+    print(render_lineage(result))
     return 0
 
 
@@ -127,7 +127,7 @@ def _commit_line(commit: dict[str, str] | None) -> str:
     return line + (f" ({commit['note']})" if commit.get("note") else "")
 
 
-def _render_lineage(r: Lineage) -> str:
+def render_lineage(r: Lineage) -> str:
     lines = [f"at {r.rev['name']} ({r.rev['commit'][:8]})"] if r.rev else []
     lines.append(f"{r.path}" + (f"  md5 {r.md5}" if r.md5 else ""))
     if r.remote:

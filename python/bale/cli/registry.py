@@ -152,6 +152,8 @@ def _show(repo: Any, args: argparse.Namespace) -> int:
     from bale.registry import show
     from bale.registry.artifacts import ArtifactNotFoundError, parse_shortcut
 
+    if args.lineage:
+        return _show_lineage(repo, args)
     reg = model.load(repo)
     options = {
         "registered_only": args.registered_only,
@@ -192,6 +194,22 @@ def _show(repo: Any, args: argparse.Namespace) -> int:
     ]
     head = ["artifact", "version", "stage", "created_at", "ref"]
     print(_table(head, rows) if rows else "Nothing found in the current workspace")
+    return 0
+
+
+def _show_lineage(repo: Any, args: argparse.Namespace) -> int:
+    from bale.cli.pipeline import render_lineage
+    from bale.ops import model
+
+    if args.name is None:
+        raise BaleError("--lineage shows one version: give NAME@v1.2.0, NAME#prod or NAME@latest")
+    found = model.lineage_of(repo, args.name)
+    if args.json:
+        print(json.dumps(found.to_json(), indent=2, ensure_ascii=False, default=str))
+        return 0
+    stages = f", in {', '.join(found.stages)}" if found.stages else ""
+    print(f"{found.artifact} {found.version} ({found.commit[:8]}{stages}): {found.path}")
+    print(render_lineage(found.lineage))
     return 0
 
 
@@ -292,13 +310,19 @@ def _register_model(commands: Commands) -> None:
         description=(
             "Show every artifact's latest version and stages, or NAME's versions "
             "(NAME@v1.2.0, NAME@latest, NAME#prod: that one); --json prints what "
-            "'gto show --json' prints."
+            "'gto show --json' prints. With --lineage, where that version came from, "
+            "as its commit records it (bale lineage --rev)."
         ),
     )
     show.add_argument("name", metavar="NAME", nargs="?", help="the artifact")
     show.add_argument("--json", action="store_true", help="print JSON (gto show's)")
     show.add_argument("--registered-only", action="store_true", help="only versions registered")
     show.add_argument("--deprecated", action="store_true", help="deprecated ones too")
+    show.add_argument(
+        "--lineage",
+        action="store_true",
+        help="the version's lineage (stage, command, params, inputs, metrics) at its commit",
+    )
     show.add_argument(
         "--sort",
         choices=("timestamp", "semver"),

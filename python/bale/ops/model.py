@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bale import scm
 from bale.console import warn
@@ -23,6 +23,7 @@ from bale.registry.artifacts import ArtifactNotFoundError, reformat_name
 
 if TYPE_CHECKING:
     from bale.index import Tracked
+    from bale.ops.lineage import Lineage
     from bale.repo import Repo
 
 #: GTO's configuration file, at the top of the repository.
@@ -406,6 +407,65 @@ def _deprecate(repo: Repo, artifact: state.Artifact, message: str | None, force:
         tag = _counted(repo, tag, name)
     _tag(repo, tag, commit, message or f"Deprecating artifact '{name}'")
     return Created(tag, "deprecates artifact")
+
+
+@dataclass(frozen=True)
+class VersionLineage:
+    """``model show NAME@VERSION --lineage``: the version, and where its
+    artifact came from as its commit records it."""
+
+    artifact: str
+    version: str
+    commit: str
+    stages: list[str]
+    path: str
+    lineage: Lineage
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "artifact": self.artifact,
+            "version": self.version,
+            "commit": self.commit,
+            "stages": self.stages,
+            "path": self.path,
+            "lineage": self.lineage.to_json(),
+        }
+
+
+def lineage_of(repo: Repo, ref: str) -> VersionLineage:
+    """The lineage of the version ``ref`` names (``NAME@v1.2.0``,
+    ``NAME#prod``, ``NAME@latest``; a bare ``NAME`` with one version), read
+    at its commit from git and the cache (:func:`bale.ops.lineage.lineage_at`)."""
+    from bale.ops.lineage import lineage_at
+    from bale.registry import show
+    from bale.registry.artifacts import parse_shortcut, path_of
+    from bale.source import Source
+
+    name, _v, _s = parse_shortcut(ref)
+    artifact = load(repo).find(name)
+    if artifact is None:
+        raise ArtifactNotFoundError(name)
+    shortcut = ref[len(name) :] or None
+    # a deprecated artifact's or deregistered version's lineage too: it was used once
+    found = show.versions(artifact, shortcut, deprecated=True)
+    if not found:
+        raise ArtifactNotFoundError(name, version=_v, stage=_s)
+    if len(found) > 1:
+        raise RegistryError(
+            f"'{name}' has {len(found)} versions: name one (NAME@v1.2.0, NAME#prod, NAME@latest)"
+        )
+    version, commit = found[0]["version"], found[0]["commit_hexsha"]
+    with Source.open(str(repo.root), commit, repo_type=type(repo)) as src:
+        try:
+            path = path_of(src, reformat_name(name))
+        except ArtifactNotFoundError:
+            raise RegistryError(
+                f"'{name}@{version}': not declared in dvc.yaml's 'artifacts:' at its commit "
+                f"{commit[:7]}, so its path is unknown"
+            ) from None
+    stages = [s["stage"] for s in found[0]["stages"]]
+    found_lineage = lineage_at(repo, commit, path, f"{name}@{version}")
+    return VersionLineage(name, version, commit, stages, path, found_lineage)
 
 
 def push_hint(made: list[Created]) -> str:
