@@ -129,7 +129,7 @@ def _commit_line(commit: dict[str, str] | None) -> str:
 
 def render_lineage(r: Lineage) -> str:
     lines = [f"at {r.rev['name']} ({r.rev['commit'][:8]})"] if r.rev else []
-    lines.append(f"{r.path}" + (f"  md5 {r.md5}" if r.md5 else ""))
+    lines.append(f"{r.path}" + (f"  {r.hash} {r.md5}" if r.md5 else ""))
     if r.remote:
         lines.append(f"  remote:     {r.remote['name']} ({r.remote['url']})")
     if r.produced_by is None:

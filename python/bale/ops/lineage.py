@@ -79,6 +79,8 @@ class Lineage:
     #: The git revision read (``name`` as given, ``commit`` its id); None
     #: for the workspace, and then not in ``to_json``.
     rev: dict[str, str] | None = None
+    #: What ``md5`` holds (the field keeps dvc's name): ``md5``, or bale's ``blake3``.
+    hash: str = "md5"
 
     def to_json(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -326,6 +328,7 @@ def _lineage(at: _Reader, path: Path, target: str) -> Lineage:
         return Lineage(
             path=rel,
             md5=t.out.oid,
+            hash=t.algo,
             produced_by=None,
             tracked_by=node.label,
             commit=at.last_commit(repo.root / node.label),
@@ -348,6 +351,7 @@ def _lineage(at: _Reader, path: Path, target: str) -> Lineage:
     return Lineage(
         path=rel,
         md5=recorded.get("md5") if recorded else None,
+        hash=algo_of(recorded),
         produced_by=record,
         tracked_by=None,
         commit=record.commit,
