@@ -1,0 +1,191 @@
+"""bale/dvc-tracked data as an MLflow dataset source: where it is (the
+repository, the commit, the path) and what it is (the content hash bale or
+dvc records for that path at that commit, in its ``.dvc`` file or
+``dvc.lock``; never hashed again here).
+
+This module is what MLflow's ``mlflow.dataset_source`` entry point names:
+it imports nothing of MLflow but the base class, so MLflow's registry can
+load it while it is itself being imported.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+from mlflow.data.dataset_source import DatasetSource
+
+from bale.exceptions import BaleError, CorruptObjectError, OutputNotTrackedError
+
+if TYPE_CHECKING:
+    from mlflow.data.meta_dataset import MetaDataset
+
+__all__ = ["SOURCE_TYPE", "BaleDatasetSource", "HashMismatchError", "dataset", "locate"]
+
+#: The source type MLflow records beside the source's JSON.
+SOURCE_TYPE = "bale"
+#: MLflow keeps a dataset's digest in 36 characters (``MAX_DATASET_DIGEST_SIZE``):
+#: an md5 (32) or an md5 directory id (``<md5>.dir``) fits; a blake3 id (64)
+#: is cut to its first 32 hex digits there (the source keeps it whole).
+DIGEST_SIZE = 36
+_FIELDS = ("url", "rev", "path", "algo", "hash")
+
+
+class HashMismatchError(CorruptObjectError):
+    """The repository no longer records, at the commit, the hash a run recorded."""
+
+
+class BaleDatasetSource(DatasetSource):
+    """A file or directory bale or dvc tracks, at one commit of a repository.
+
+    ``url`` is the repository as bale opens it (a local path or a git URL),
+    ``rev`` the full commit id, ``path`` repository-relative (posix),
+    ``algo`` and ``hash`` the content id the repository records for it
+    (``md5``/``md5-dos2unix`` as dvc, or ``blake3``; a directory's md5 id
+    ends in ``.dir``).
+
+    As a raw source (``mlflow.data.get_source`` aside, for
+    ``resolve_dataset_source``) it takes a ``bale://`` URL,
+    ``bale://data/train.csv?repo=<url>&rev=<rev>`` (``repo`` defaults to the
+    repository around the current directory, ``rev`` to its HEAD), or a
+    dict with ``path`` and optionally ``url`` and ``rev`` (``to_dict``'s
+    keys); the hash is then read from the repository's records.
+    """
+
+    def __init__(self, url: str, rev: str, path: str, algo: str, hash: str) -> None:
+        self.url = url
+        self.rev = rev
+        self.path = path
+        self.algo = algo
+        self.hash = hash
+
+    def _key(self) -> tuple[str, ...]:
+        return (self.url, self.rev, self.path, self.algo, self.hash)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, BaleDatasetSource) and other._key() == self._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"BaleDatasetSource({self.path!r} @ {self.rev[:7]} of {self.url!r}, "
+            f"{self.algo}:{self.hash})"
+        )
+
+    @staticmethod
+    def _get_source_type() -> str:
+        return SOURCE_TYPE
+
+    def load(self, dst_path: str | None = None) -> str:
+        """Writes the data into the directory ``dst_path`` (default: a new
+        temporary directory) under its own name, through :mod:`bale.api`'s
+        reader (every byte checked against its object id as it is copied),
+        after checking that the repository still records :attr:`hash` for
+        :attr:`path` at :attr:`rev`; returns the local path written."""
+        from bale.tree import RepoTree
+
+        with RepoTree(self.url, self.rev) as tree:
+            info = tree.info(self.path)
+            found = (info.get("algo"), info.get("oid"))
+            if found != (self.algo, self.hash):
+                raise HashMismatchError(
+                    f"{self.path}: {tree.view.label} records {found[0]}:{found[1]}, "
+                    f"not the {self.algo}:{self.hash} this dataset was logged with"
+                )
+            dst = Path(dst_path) if dst_path is not None else Path(tempfile.mkdtemp("-bale"))
+            dst.mkdir(parents=True, exist_ok=True)
+            target = dst / (posixpath.basename(self.path) or "root")
+            tree.get(self.path, os.fspath(target), recursive=info["type"] == "directory")
+        return os.fspath(target)
+
+    @staticmethod
+    def _can_resolve(raw_source: Any) -> bool:
+        if isinstance(raw_source, str):
+            return raw_source.startswith(f"{SOURCE_TYPE}://")
+        return (
+            isinstance(raw_source, dict)
+            and isinstance(raw_source.get("path"), str)
+            and set(raw_source) <= set(_FIELDS)
+        )
+
+    @classmethod
+    def _resolve(cls, raw_source: Any) -> BaleDatasetSource:
+        if isinstance(raw_source, str):
+            parts = urlsplit(raw_source)
+            query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+            path = (parts.netloc + parts.path).lstrip("/")
+            return locate(path, query.get("repo"), query.get("rev"))
+        return locate(raw_source["path"], raw_source.get("url"), raw_source.get("rev"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(zip(_FIELDS, self._key(), strict=True))
+
+    @classmethod
+    def from_dict(cls, source_dict: dict[Any, Any]) -> BaleDatasetSource:
+        missing = [k for k in _FIELDS if not isinstance(source_dict.get(k), str)]
+        if missing:
+            raise BaleError(f"a bale dataset source without {', '.join(missing)}: {source_dict}")
+        return cls(*(source_dict[k] for k in _FIELDS))
+
+    @property
+    def digest(self) -> str:
+        """The hash as an MLflow dataset digest (see :data:`DIGEST_SIZE`)."""
+        h = self.hash
+        return h if len(h) <= DIGEST_SIZE else h[:32]
+
+
+def locate(
+    path: str, repo: str | os.PathLike[str] | None = None, rev: str | None = None
+) -> BaleDatasetSource:
+    """The source of ``path`` in ``repo`` (default: the repository around the
+    current directory) at ``rev`` (default: HEAD), with the hash bale or
+    dvc records for it there. Refuses a path that is not tracked by bale or
+    dvc at that commit, and (``rev`` None, a local repository) one whose
+    workspace record (its ``.dvc`` file or ``dvc.lock``) differs from
+    HEAD's: what is logged must be what a commit holds."""
+    from bale.tree import RepoTree, norm
+
+    rel = norm(path)
+    with RepoTree(repo, rev or "HEAD") as tree:
+        info = tree.info(rel)
+        view = tree.view
+        assert view.commit is not None
+        if info.get("oid") is None:
+            raise OutputNotTrackedError(f"{rel}: not tracked by bale or dvc in {view.label}")
+        local = repo is None or os.path.exists(repo)
+        url = os.fspath(view.root) if local else os.fspath(repo)  # type: ignore[arg-type]
+        found = BaleDatasetSource(url, view.commit, rel, info["algo"], info["oid"])
+    if rev is None and local:
+        with RepoTree(url) as ws:
+            here = ws.info(rel)
+        if (here.get("algo"), here.get("oid")) != (found.algo, found.hash):
+            raise BaleError(
+                f"{rel}: its record in the workspace differs from HEAD's "
+                f"({found.rev[:7]}); commit it, or name a revision"
+            )
+    return found
+
+
+def dataset(
+    path: str,
+    repo: str | os.PathLike[str] | None = None,
+    rev: str | None = None,
+    name: str | None = None,
+) -> MetaDataset:
+    """``path`` of ``repo`` at ``rev`` (see :func:`locate`) as an MLflow
+    dataset, for ``mlflow.log_input``: a ``MetaDataset`` named ``name``
+    (default: the path) whose digest is the recorded hash::
+
+        mlflow.log_input(bale.mlflow.dataset("data/train.csv"))
+    """
+    from mlflow.data.meta_dataset import MetaDataset
+
+    src = locate(path, repo, rev)
+    # MLflow's stubs leave MetaDataset.profile abstract; the class is complete
+    return MetaDataset(src, name=name or src.path, digest=src.digest)  # type: ignore[abstract]
