@@ -262,6 +262,7 @@ def test_recorded_reads_back_what_the_run_recorded(
     locked = _lock_hashes(sh, project, first.commit)
     assert inputs["src/train.py"].hash == locked["src/train.py"]
     assert inputs["src/train.py"].source is None
+    assert {i.rev for i in got.inputs} == {first.commit}
     prepared = inputs["data/prepared.csv"]
     assert prepared.hash == locked["data/prepared.csv"] and prepared.source is not None
     assert prepared.source.rev == first.commit
@@ -301,13 +302,41 @@ def test_cli_exports_the_named_experiment_only_and_a_rerun_as_a_new_run(
     assert runs[before["lr02"]].data.tags["bale.exp.superseded_by"] == new["run_id"]
     assert runs[new["run_id"]].data.params["train.lr"] == "0.25"
     assert "bale.exp.superseded_by" not in runs[before["lr03"]].data.tags
-    # and again: nothing new
+    # a renamed experiment is the same run, renamed; the others unchanged
+    sh.bale("exp", "rename", "lr03", "lr03b", cwd=root)
     assert main(argv) == 0
     out = capsys.readouterr().out.splitlines()
     assert sorted(out) == [
         f"lr02: run {new['run_id']} (unchanged)",
-        f"lr03: run {before['lr03']} (unchanged)",
+        f"lr03b: run {before['lr03']} (updated)",
     ]
+    renamed = mlflow.MlflowClient(uri).get_run(before["lr03"])
+    assert renamed.info.run_name == "lr03b"
+    assert renamed.data.tags["bale.exp.ref"] == _refs(sh, root)["lr03b"][0]
+    assert len(_runs(uri, EXPERIMENT)) == 3
+
+
+def test_a_run_mlflow_fails_to_take_is_removed_again(
+    project: Path, store: tuple[str, str], exported: list[bale.mlflow.Exported], tmp_path: Path
+) -> None:
+    from mlflow.entities import ViewType
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    shutil.copy(store[0].removeprefix("sqlite:///"), tmp_path / "mlflow.db")
+    client = mlflow.MlflowClient(uri)
+    # artifacts under a file: the model's MLmodel cannot be written (as root too)
+    (tmp_path / "file").write_text("")
+    exp_id = client.create_experiment("broken", (tmp_path / "file" / "artifacts").as_uri())
+    with pytest.raises(BaleError) as e:
+        bale.mlflow.export_experiments(Repo(project), tracking_uri=uri, experiment="broken")
+    assert str(e.value).startswith(
+        "experiment 'lr02': MLflow failed to take its run (removed again): "
+    )
+    assert "\n" not in str(e.value)
+    assert client.search_runs([exp_id]) == []
+    deleted = client.search_runs([exp_id], run_view_type=ViewType.DELETED_ONLY)
+    assert [r.info.run_name for r in deleted] == ["lr02"]
+    assert list(client.search_logged_models([exp_id])) == []
 
 
 def _closed_port() -> int:
@@ -363,7 +392,16 @@ def test_a_logged_dataset_loads_back_the_exact_bytes(
     assert got.read_bytes() == (project / "data/raw.csv").read_bytes()
     prepared = mlflow.data.get_source(by_name["data/prepared.csv"].dataset)
     assert Path(prepared.load()).read_bytes() == b"x,y\n1,2\n3,4\n"  # keep=2
-    assert bale.mlflow.recorded(run.info.run_id).commit == head
+    got = bale.mlflow.recorded(run.info.run_id)
+    assert [(i.path, i.hash, i.rev) for i in got.inputs] == [
+        ("data/prepared.csv", prepared.hash, lr03),
+        ("data/raw.csv", raw.hash, head),
+    ]
+    # two commits, no experiment: the commit is MLflow's own (the code's), if any
+    assert got.exp_ref is None
+    assert got.commit == mlflow.MlflowClient().get_run(run.info.run_id).data.tags.get(
+        "mlflow.source.git.commit"
+    )
 
 
 def test_a_path_not_tracked_at_the_revision_is_refused(project: Path) -> None:

@@ -168,12 +168,15 @@ def _reason(exc: BaseException) -> str:
     paragraphs)."""
     while exc.__cause__ is not None or exc.__context__ is not None:
         exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
-    text = str(exc).strip().splitlines()
-    line = text[0] if text else type(exc).__name__
     for known in ("Connection refused", "Name or service not known", "timed out"):
         if known in str(exc):
             return known
-    return line[:200]
+    return _first_line(exc)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:300] if lines else type(exc).__name__
 
 
 def _bale_runs(client: MlflowClient, exp_id: str) -> list[Run]:
@@ -200,11 +203,21 @@ def _export_one(client: MlflowClient, exp_id: str, rec: RunRecord, existing: lis
         run = same[0]
         if run.data.tags.get(REF_TAG) == exp.ref:
             return Exported(exp.name, exp.ref, exp.commit, run.info.run_id, "unchanged")
-        client.set_tag(run.info.run_id, REF_TAG, exp.ref)
-        client.set_tag(run.info.run_id, "bale.exp.name", exp.name)
-        client.set_tag(run.info.run_id, "mlflow.runName", exp.name)
+        from mlflow.entities import RunTag
+
+        renamed = {REF_TAG: exp.ref, "bale.exp.name": exp.name, "mlflow.runName": exp.name}
+        tags = [RunTag(k, v) for k, v in renamed.items()]
+        client.log_batch(run.info.run_id, tags=tags, synchronous=True)
         return Exported(exp.name, exp.ref, exp.commit, run.info.run_id, "updated")
-    run_id = _create(client, exp_id, rec)
+    try:
+        run_id = _create(client, exp_id, rec)
+    except BaleError:
+        raise
+    except Exception as e:
+        raise BaleError(
+            f"experiment '{exp.name}': MLflow failed to take its run (removed again): "
+            f"{_first_line(e)}"
+        ) from e
     older = [
         r.info.run_id
         for r in existing
