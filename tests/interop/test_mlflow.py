@@ -107,7 +107,9 @@ def project(sh: Sh, tmp_path_factory: pytest.TempPathFactory) -> Path:
     sh.bale(
         "exp", "run", "-q", "-S", "train.lr=0.3", "-S", "prepare.keep=2", "-n", "lr03", cwd=root
     )
+    # the workspace back at HEAD: its files, and its data
     sh.git("checkout", "-q", "--", ".", cwd=root)
+    sh.bale("checkout", "-q", "-f", cwd=root)
     return root
 
 
@@ -437,10 +439,13 @@ def test_a_tampered_object_is_a_hash_error_not_wrong_bytes(
     wrong = BaleDatasetSource(src.url, src.rev, src.path, src.algo, "0" * 32)
     with pytest.raises(HashMismatchError, match=r"not the md5:0{32} this dataset was logged with"):
         wrong.load(os.fspath(tmp_path / "out"))
-    # a change not committed yet is not what HEAD holds
+    # a change not committed yet is not what HEAD holds: on disk, then added
+    (root / "data/raw.csv").unlink()  # (bale checks out read-only files)
     (root / "data/raw.csv").write_text("x,y\n0,0\n")
+    with pytest.raises(BaleError, match=r"^data/raw\.csv: changed in the workspace since \w{7}"):
+        bale.mlflow.dataset("data/raw.csv", repo=root)
     sh.bale("add", "-q", "data/raw.csv", cwd=root)
-    with pytest.raises(BaleError, match="differs from HEAD's"):
+    with pytest.raises(BaleError, match=r"^data/raw\.csv: its record in the workspace differs"):
         bale.mlflow.dataset("data/raw.csv", repo=root)
 
 

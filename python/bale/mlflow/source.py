@@ -24,6 +24,8 @@ from bale.exceptions import BaleError, CorruptObjectError, OutputNotTrackedError
 if TYPE_CHECKING:
     from mlflow.data.meta_dataset import MetaDataset
 
+    from bale.tree import RepoTree
+
 __all__ = ["SOURCE_TYPE", "BaleDatasetSource", "HashMismatchError", "dataset", "locate"]
 
 #: The source type MLflow records beside the source's JSON.
@@ -146,30 +148,51 @@ def locate(
     """The source of ``path`` in ``repo`` (default: the repository around the
     current directory) at ``rev`` (default: HEAD), with the hash bale or
     dvc records for it there. Refuses a path that is not tracked by bale or
-    dvc at that commit, and (``rev`` None, a local repository) one whose
-    workspace record (its ``.dvc`` file or ``dvc.lock``) differs from
-    HEAD's: what is logged must be what a commit holds."""
+    dvc at that commit, and (``rev`` None, a local repository) one the
+    workspace holds otherwise: its record (``.dvc`` file or ``dvc.lock``)
+    differs from HEAD's, or its files differ from their record (the
+    engine's status, as ``bale status``: unchanged files are not read
+    again). What is logged must be what a commit holds."""
     from bale.tree import RepoTree, norm
 
     rel = norm(path)
+    local = repo is None or os.path.exists(repo)
     with RepoTree(repo, rev or "HEAD") as tree:
         info = tree.info(rel)
         view = tree.view
         assert view.commit is not None
         if info.get("oid") is None:
             raise OutputNotTrackedError(f"{rel}: not tracked by bale or dvc in {view.label}")
-        local = repo is None or os.path.exists(repo)
-        url = os.fspath(view.root) if local else os.fspath(repo)  # type: ignore[arg-type]
+        url = os.fspath(view.root) if local or repo is None else os.fspath(repo)
         found = BaleDatasetSource(url, view.commit, rel, info["algo"], info["oid"])
     if rev is None and local:
         with RepoTree(url) as ws:
-            here = ws.info(rel)
-        if (here.get("algo"), here.get("oid")) != (found.algo, found.hash):
-            raise BaleError(
-                f"{rel}: its record in the workspace differs from HEAD's "
-                f"({found.rev[:7]}); commit it, or name a revision"
-            )
+            _same_in_workspace(ws, found)
     return found
+
+
+def _same_in_workspace(ws: RepoTree, src: BaleDatasetSource) -> None:
+    """Refuses ``src`` (at HEAD) unless the workspace ``ws`` holds it as is."""
+    here = ws.info(src.path)
+    if (here.get("algo"), here.get("oid")) != (src.algo, src.hash):
+        raise BaleError(
+            f"{src.path}: its record in the workspace differs from HEAD's "
+            f"({src.rev[:7]}); commit it, or name a revision"
+        )
+    index = ws.index
+    out = src.path if src.path in index.outs else index.owner(src.path)
+    assert out is not None  # tracked: an output, or inside a directory output
+    t = index.outs[out]
+    st = ws.view.bale_repo().workspace.status(str(t.path), t.algo, t.out.oid)
+    if st.oid == t.out.oid:
+        return
+    sub = src.path[len(out) + 1 :]
+    changed = [*st.modified, *st.deleted, *st.added]
+    if not sub or st.oid is None or any(c == sub or c.startswith(sub + "/") for c in changed):
+        raise BaleError(
+            f"{src.path}: changed in the workspace since {src.rev[:7]} recorded it "
+            "(see bale status); commit it, or name a revision"
+        )
 
 
 def dataset(
