@@ -39,15 +39,17 @@ from bale.repo import Repo  # noqa: E402
 
 PARAMS = "prepare:\n  keep: 3\ntrain:\n  lr: 0.1\n  epochs: 2\n"
 PREPARE = """\
-import yaml
+import os, yaml
 keep = yaml.safe_load(open("params.yaml"))["prepare"]["keep"]
 lines = open("data/raw.csv").read().splitlines()
-open("data/prepared.csv", "w").write("\\n".join(lines[: keep + 1]) + "\\n")
+os.makedirs("data/prepared", exist_ok=True)
+open("data/prepared/train.csv", "w").write("\\n".join(lines[: keep + 1]) + "\\n")
+open("data/prepared/test.csv", "w").write("\\n".join(lines[:1] + lines[keep + 1 :]) + "\\n")
 """
 TRAIN = """\
 import yaml
 p = yaml.safe_load(open("params.yaml"))["train"]
-rows = open("data/prepared.csv").read().splitlines()[1:]
+rows = open("data/prepared/train.csv").read().splitlines()[1:]
 open("model.bin", "wb").write(f"lr={p['lr']} epochs={p['epochs']} rows={len(rows)}".encode())
 """
 EVALUATE = """\
@@ -61,10 +63,10 @@ stages:
     cmd: python src/prepare.py
     deps: [src/prepare.py, data/raw.csv]
     params: [prepare.keep]
-    outs: [data/prepared.csv]
+    outs: [data/prepared]
   train:
     cmd: python src/train.py
-    deps: [src/train.py, data/prepared.csv]
+    deps: [src/train.py, data/prepared]
     params: [train.lr, train.epochs]
     outs: [model.bin]
   evaluate:
@@ -199,15 +201,15 @@ def test_each_experiment_is_a_run_with_its_params_metrics_tags_inputs_and_model(
             "src/train.py",
             "src/evaluate.py",
             "data/raw.csv",
-            "data/prepared.csv",
+            "data/prepared",
             "model.bin",
         }
         assert deps == {p: locked[p] for p in deps}
-        assert tags["bale.dep.data/prepared.csv"] == locked["data/prepared.csv"]
+        assert tags["bale.dep.data/prepared"] == locked["data/prepared"]
         # the tracked data among them as dataset inputs: what .dvc and dvc.lock record
         raw_algo, raw_hash = _dvc_hash(_at(sh, project, commit, "data/raw.csv.dvc")["outs"][0])
         inputs = {d.dataset.name: d.dataset for d in run.inputs.dataset_inputs}
-        assert set(inputs) == {"data/raw.csv", "data/prepared.csv", "model.bin"}
+        assert set(inputs) == {"data/raw.csv", "data/prepared", "model.bin"}
         sources = {n: json.loads(d.source) for n, d in inputs.items()}
         assert all(d.source_type == "bale" for d in inputs.values())
         # MLflow keeps one dataset per name and digest: the same bytes in a
@@ -219,9 +221,11 @@ def test_each_experiment_is_a_run_with_its_params_metrics_tags_inputs_and_model(
             "algo": raw_algo,
             "hash": raw_hash,
         }
-        assert sources["data/prepared.csv"]["hash"] == locked["data/prepared.csv"]
+        assert sources["data/prepared"]["hash"] == locked["data/prepared"]
         assert sources["model.bin"]["rev"] == commit  # a model of its own
-        assert inputs["data/prepared.csv"].digest == locked["data/prepared.csv"]
+        # a directory's md5 id, <md5>.dir, is 36 characters: MLflow's digest whole
+        assert inputs["data/prepared"].digest == locked["data/prepared"]
+        assert locked["data/prepared"].endswith(".dir")
         # a blake3 id (64) is cut to fit MLflow's digest (36)
         assert inputs["data/raw.csv"].digest == (raw_hash if len(raw_hash) <= 36 else raw_hash[:32])
         # the model, by reference: an external logged model, no copy of its bytes
@@ -265,8 +269,8 @@ def test_recorded_reads_back_what_the_run_recorded(
     assert inputs["src/train.py"].hash == locked["src/train.py"]
     assert inputs["src/train.py"].source is None
     assert {i.rev for i in got.inputs} == {first.commit}
-    prepared = inputs["data/prepared.csv"]
-    assert prepared.hash == locked["data/prepared.csv"] and prepared.source is not None
+    prepared = inputs["data/prepared"]
+    assert prepared.hash == locked["data/prepared"] and prepared.source is not None
     assert prepared.source.rev == first.commit
 
 
@@ -384,7 +388,7 @@ def test_a_logged_dataset_loads_back_the_exact_bytes(
     with mlflow.start_run(experiment_id=tracking) as run:
         mlflow.log_input(bale.mlflow.dataset("data/raw.csv", repo=project))
         # an experiment's own data, by its commit: not the workspace's
-        mlflow.log_input(bale.mlflow.dataset("data/prepared.csv", repo=project, rev=lr03))
+        mlflow.log_input(bale.mlflow.dataset("data/prepared", repo=project, rev=lr03))
     logged = mlflow.MlflowClient().get_run(run.info.run_id).inputs.dataset_inputs
     by_name = {d.dataset.name: d for d in logged}
     raw = mlflow.data.get_source(by_name["data/raw.csv"])
@@ -392,11 +396,17 @@ def test_a_logged_dataset_loads_back_the_exact_bytes(
     got = Path(raw.load(os.fspath(tmp_path / "raw")))
     assert got == tmp_path / "raw" / "raw.csv"
     assert got.read_bytes() == (project / "data/raw.csv").read_bytes()
-    prepared = mlflow.data.get_source(by_name["data/prepared.csv"].dataset)
-    assert Path(prepared.load()).read_bytes() == b"x,y\n1,2\n3,4\n"  # keep=2
+    prepared = mlflow.data.get_source(by_name["data/prepared"].dataset)
+    got = Path(prepared.load())
+    assert got.name == "prepared"
+    files = {p.name: p.read_bytes() for p in got.iterdir()}
+    assert files == {"train.csv": b"x,y\n1,2\n3,4\n", "test.csv": b"x,y\n5,6\n7,8\n"}  # keep=2
+    # loaded again into the same place: refused, not nested inside the first
+    with pytest.raises(BaleError, match=r"prepared: already exists"):
+        prepared.load(os.fspath(got.parent))
     got = bale.mlflow.recorded(run.info.run_id)
     assert [(i.path, i.hash, i.rev) for i in got.inputs] == [
-        ("data/prepared.csv", prepared.hash, lr03),
+        ("data/prepared", prepared.hash, lr03),
         ("data/raw.csv", raw.hash, head),
     ]
     # two commits, no experiment: the commit is MLflow's own (the code's), if any
@@ -413,6 +423,19 @@ def test_a_path_not_tracked_at_the_revision_is_refused(project: Path) -> None:
         bale.mlflow.dataset("nope.csv", repo=project)
 
 
+def test_a_bale_url_or_a_dict_resolves_to_the_recorded_source(sh: Sh, project: Path) -> None:
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+
+    head = sh.git("rev-parse", "HEAD", cwd=project).stdout.strip()
+    src = resolve_dataset_source(f"bale://data/raw.csv?repo={project}&rev={head}")
+    assert src == bale.mlflow.locate("data/raw.csv", repo=project)
+    assert (src.rev, src.path, src.url) == (head, "data/raw.csv", str(project))
+    assert resolve_dataset_source({"path": "data/raw.csv", "url": str(project)}) == src
+    wrong = {**src.to_dict(), "hash": "0" * 64}
+    with pytest.raises(HashMismatchError, match=r"^data/raw\.csv: \w{7} records blake3:"):
+        BaleDatasetSource._resolve(wrong)
+
+
 def test_a_tampered_object_is_a_hash_error_not_wrong_bytes(
     sh: Sh, project: Path, tmp_path: Path
 ) -> None:
@@ -422,7 +445,7 @@ def test_a_tampered_object_is_a_hash_error_not_wrong_bytes(
     store = str(project.parent / "store")
     config.write_text(config.read_text().replace(store, str(tmp_path / "store")))
     sh.bale("push", "-q", cwd=root)
-    src = bale.mlflow.locate("data/prepared.csv", repo=root)
+    src = bale.mlflow.locate("data/prepared/train.csv", repo=root)
     key = Path("files", "md5", src.hash[:2], src.hash[2:])
     good = (root / ".dvc/cache" / key).read_bytes()
     # in the repository's cache, then on its remote

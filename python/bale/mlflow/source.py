@@ -4,8 +4,8 @@ dvc records for that path at that commit, in its ``.dvc`` file or
 ``dvc.lock``; never hashed again here).
 
 This module is what MLflow's ``mlflow.dataset_source`` entry point names:
-it imports nothing of MLflow but the base class, so MLflow's registry can
-load it while it is itself being imported.
+it imports nothing of MLflow but the base class at module level, so
+MLflow's registry can load it while it is itself being imported.
 """
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ class BaleDatasetSource(DatasetSource):
     ``bale://data/train.csv?repo=<url>&rev=<rev>`` (``repo`` defaults to the
     repository around the current directory, ``rev`` to its HEAD), or a
     dict with ``path`` and optionally ``url`` and ``rev`` (``to_dict``'s
-    keys); the hash is then read from the repository's records.
+    keys); the hash is then read from the repository's records (one the
+    dict gives must be that one).
     """
 
     def __init__(self, url: str, rev: str, path: str, algo: str, hash: str) -> None:
@@ -86,7 +87,8 @@ class BaleDatasetSource(DatasetSource):
 
     def load(self, dst_path: str | None = None) -> str:
         """Writes the data into the directory ``dst_path`` (default: a new
-        temporary directory) under its own name, through :mod:`bale.api`'s
+        temporary directory) under its own name (a file replaced, a
+        directory refused if it exists), through :mod:`bale.api`'s
         reader (every byte checked against its object id as it is copied),
         after checking that the repository still records :attr:`hash` for
         :attr:`path` at :attr:`rev`; returns the local path written."""
@@ -103,7 +105,11 @@ class BaleDatasetSource(DatasetSource):
             dst = Path(dst_path) if dst_path is not None else Path(tempfile.mkdtemp("-bale"))
             dst.mkdir(parents=True, exist_ok=True)
             target = dst / (posixpath.basename(self.path) or "root")
-            tree.get(self.path, os.fspath(target), recursive=info["type"] == "directory")
+            is_dir = info["type"] == "directory"
+            if is_dir and target.exists():
+                # a copy would land inside it (cp's rule), beside what is there
+                raise BaleError(f"{target}: already exists; load into another directory")
+            tree.get(self.path, os.fspath(target), recursive=is_dir)
         return os.fspath(target)
 
     @staticmethod
@@ -123,7 +129,14 @@ class BaleDatasetSource(DatasetSource):
             query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
             path = (parts.netloc + parts.path).lstrip("/")
             return locate(path, query.get("repo"), query.get("rev"))
-        return locate(raw_source["path"], raw_source.get("url"), raw_source.get("rev"))
+        found = locate(raw_source["path"], raw_source.get("url"), raw_source.get("rev"))
+        said = (raw_source.get("algo", found.algo), raw_source.get("hash", found.hash))
+        if said != (found.algo, found.hash):
+            raise HashMismatchError(
+                f"{found.path}: {found.rev[:7]} records {found.algo}:{found.hash}, "
+                f"not {said[0]}:{said[1]}"
+            )
+        return found
 
     def to_dict(self) -> dict[str, Any]:
         return dict(zip(_FIELDS, self._key(), strict=True))
