@@ -209,6 +209,8 @@ def cmd_exp_export(args: argparse.Namespace) -> int:
     if args.json:
         print(render_json({run.experiment: run.dumpd() for run in done}), end="")
         return 0
+    if args.quiet:
+        return 0
     for run in done:
         print(f"{run.experiment}: run {run.run_id} ({run.status})")
     if not done:
@@ -711,7 +713,8 @@ def _register_exp(commands: Commands) -> None:
     ex.add_argument(
         "--tracking-uri",
         metavar="<uri>",
-        help="the MLflow tracking server or store (default: MLflow's, MLFLOW_TRACKING_URI)",
+        help="the MLflow tracking server or store (default: MLflow's, MLFLOW_TRACKING_URI); "
+        "one retry unless MLFLOW_HTTP_REQUEST_MAX_RETRIES says otherwise",
     )
     ex.add_argument(
         "--experiment",

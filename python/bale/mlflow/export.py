@@ -122,6 +122,8 @@ def export_experiments(
         states.append(state.data)
     columns = column_names(states)
     records = [build(repo, e, d, columns) for e, d in zip(exps, states, strict=True)]
+    if not records:
+        return []  # nothing to say to the server (nor an experiment to make there)
 
     client = MlflowClient(tracking_uri)
     uri = client.tracking_uri
