@@ -269,6 +269,8 @@ def test_recorded_reads_back_what_the_run_recorded(
     assert inputs["src/train.py"].hash == locked["src/train.py"]
     assert inputs["src/train.py"].source is None
     assert {i.rev for i in got.inputs} == {first.commit}
+    with pytest.raises(BaleError, match=r"^MLflow at sqlite:///.*: Run with id=nope not found$"):
+        bale.mlflow.recorded("nope", tracking_uri=uri)
     prepared = inputs["data/prepared"]
     assert prepared.hash == locked["data/prepared"] and prepared.source is not None
     assert prepared.source.rev == first.commit

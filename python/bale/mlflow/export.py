@@ -154,31 +154,45 @@ def _selected(repo: Repo, found: list[ExpRef], names: Sequence[str]) -> list[Exp
 
 @contextlib.contextmanager
 def reaching(uri: str) -> Iterator[None]:
-    """Turns a request's failure to reach ``uri`` into one line."""
+    """Turns what MLflow raises at ``uri`` into one line: a server (or
+    store) it cannot reach, or what the server answered."""
     try:
         yield
     except BaleError:
         raise
     except Exception as e:
-        raise MlflowUnreachableError(
-            f"cannot reach MLflow tracking server at {uri}: {_reason(e)}"
-        ) from None
+        chain = _chain(e)
+        if any(_unreachable(c) for c in chain):
+            raise MlflowUnreachableError(
+                f"cannot reach MLflow tracking server at {uri}: {_first_line(chain[-1])}"
+            ) from None
+        raise BaleError(f"MLflow at {uri}: {_first_line(e)}") from e
 
 
-def _reason(exc: BaseException) -> str:
-    """The innermost cause's first line (MLflow wraps requests' errors in
-    paragraphs)."""
-    while exc.__cause__ is not None or exc.__context__ is not None:
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
-    for known in ("Connection refused", "Name or service not known", "timed out"):
-        if known in str(exc):
-            return known
-    return _first_line(exc)
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and its causes, innermost last (MLflow wraps requests' errors
+    in paragraphs; the innermost says it in a few words)."""
+    found = [exc]
+    while (nxt := found[-1].__cause__ or found[-1].__context__) is not None and len(found) < 20:
+        found.append(nxt)
+    return found
+
+
+def _unreachable(exc: BaseException) -> bool:
+    import requests
+
+    # a refused or timed-out connection (OSError), and a database file
+    # SQLAlchemy cannot open (its OperationalError, named not imported)
+    return isinstance(exc, (OSError, requests.RequestException)) or (
+        type(exc).__name__ == "OperationalError"
+    )
 
 
 def _first_line(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
-    return lines[0][:300] if lines else type(exc).__name__
+    line = lines[0][:300] if lines else type(exc).__name__
+    # "[Errno 111] Connection refused": the words are the news
+    return line.split("] ", 1)[1] if line.startswith("[Errno ") else line
 
 
 def _bale_runs(client: MlflowClient, exp_id: str) -> list[Run]:
