@@ -182,6 +182,7 @@ def cmd_exp_save(args: argparse.Namespace) -> int:
 
 def cmd_exp_export(args: argparse.Namespace) -> int:
     import os
+    from collections import Counter
 
     from bale.exceptions import BaleError
 
@@ -207,7 +208,10 @@ def cmd_exp_export(args: argparse.Namespace) -> int:
         open_repo(), args.experiment, tracking_uri=args.tracking_uri, experiment=args.to
     )
     if args.json:
-        print(render_json({run.experiment: run.dumpd() for run in done}), end="")
+        # by name; a name two baselines share, by ref (as exp push takes them)
+        counts = Counter(run.experiment for run in done)
+        keyed = {(r.experiment if counts[r.experiment] == 1 else r.ref): r.dumpd() for r in done}
+        print(render_json(keyed), end="")
         return 0
     if args.quiet:
         return 0
@@ -722,7 +726,11 @@ def _register_exp(commands: Commands) -> None:
         metavar="<name>",
         help="the MLflow experiment (default: the repository's directory name)",
     )
-    ex.add_argument("--json", action="store_true", help="print experiment -> run id as JSON")
+    ex.add_argument(
+        "--json",
+        action="store_true",
+        help="print each experiment's run (id, created/updated/unchanged) as JSON, by name",
+    )
     ex.add_argument(
         "experiment", nargs="*", metavar="<experiment>", help="experiments (default: all)"
     )
