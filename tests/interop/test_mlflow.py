@@ -425,7 +425,9 @@ def test_a_path_not_tracked_at_the_revision_is_refused(project: Path) -> None:
         bale.mlflow.dataset("nope.csv", repo=project)
 
 
-def test_a_bale_url_or_a_dict_resolves_to_the_recorded_source(sh: Sh, project: Path) -> None:
+def test_a_bale_url_or_a_dict_resolves_to_the_recorded_source(
+    sh: Sh, project: Path, tmp_path: Path
+) -> None:
     from mlflow.data.dataset_source_registry import resolve_dataset_source
 
     head = sh.git("rev-parse", "HEAD", cwd=project).stdout.strip()
@@ -436,6 +438,15 @@ def test_a_bale_url_or_a_dict_resolves_to_the_recorded_source(sh: Sh, project: P
     wrong = {**src.to_dict(), "hash": "0" * 64}
     with pytest.raises(HashMismatchError, match=r"^data/raw\.csv: \w{7} records blake3:"):
         BaleDatasetSource._resolve(wrong)
+    # a clone with an origin: recorded, and read from where its path is gone
+    clone = tmp_path / "clone"
+    sh.git("clone", "-q", str(project), str(clone), cwd=tmp_path)
+    there = bale.mlflow.locate("data/raw.csv", repo=clone, rev=head)
+    assert (there.url, there.origin) == (str(clone), str(project))
+    assert BaleDatasetSource.from_json(there.to_json()) == there
+    shutil.rmtree(clone)
+    got = Path(there.load(os.fspath(tmp_path / "out")))
+    assert got.read_bytes() == (project / "data/raw.csv").read_bytes()
 
 
 def test_a_tampered_object_is_a_hash_error_not_wrong_bytes(

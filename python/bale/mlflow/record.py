@@ -17,19 +17,16 @@ Tags (besides MLflow's ``mlflow.source.git.commit``,
 from __future__ import annotations
 
 import json
-import os
 import posixpath
 import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bale import scm
 from bale.console import warn
 from bale.exceptions import BaleError
-from bale.mlflow.source import BaleDatasetSource
+from bale.mlflow.source import BaleDatasetSource, repo_urls
 
 if TYPE_CHECKING:
     from bale.experiments.refs import ExpRef
@@ -83,15 +80,6 @@ def valid_name(name: str) -> bool:
     return bool(_NAME_RE.fullmatch(name)) and posixpath.normpath(name) == name
 
 
-def repo_urls(root: Path) -> tuple[str, str]:
-    """The repository as bale opens it here (its root), and as others find
-    it: the ``origin`` remote's URL if it has one, else its root too."""
-    local = os.fspath(root)
-    out = scm.git(root, "remote", "get-url", "origin", check=False)
-    shared = out.stdout.decode().strip() if out.returncode == 0 else ""
-    return local, shared or local
-
-
 def column_names(data: Sequence[ExpData]) -> dict[tuple[str, str, str], str]:
     """``(kind, file, key) -> name`` for every flattened param and metric,
     named as ``exp show`` names its columns: the key alone, or
@@ -121,6 +109,7 @@ def build(
     from bale.tree import RepoTree
 
     local, shared = repo_urls(repo.root)
+    origin = shared if shared != local else None
     rec = RunRecord(exp)
     where = f"experiment '{exp.name}' ({exp.commit[:7]})"
     for kind, files in (("params", data.params), ("metrics", data.metrics)):
@@ -173,13 +162,15 @@ def build(
             info = tree.info(path)
             if info.get("oid") is not None:
                 rec.inputs.append(
-                    BaleDatasetSource(local, exp.commit, path, info["algo"], info["oid"])
+                    BaleDatasetSource(local, exp.commit, path, info["algo"], info["oid"], origin)
                 )
-        rec.models = _models(tree, local, exp, where)
+        rec.models = _models(tree, local, origin, exp, where)
     return rec
 
 
-def _models(tree: RepoTree, local: str, exp: ExpRef, where: str) -> list[ModelRef]:
+def _models(
+    tree: RepoTree, local: str, origin: str | None, exp: ExpRef, where: str
+) -> list[ModelRef]:
     """The ``type: model`` artifacts every ``dvc.yaml`` at the commit declares."""
     from bale.registry.artifacts import PROJECT_FILE, declared
 
@@ -202,6 +193,6 @@ def _models(tree: RepoTree, local: str, exp: ExpRef, where: str) -> list[ModelRe
                 url: str | None = tree.url(path)
             except BaleError:
                 url = None  # no remote, or packed (blake3) data: the hash says what it is
-            src = BaleDatasetSource(local, exp.commit, path, info["algo"], info["oid"])
+            src = BaleDatasetSource(local, exp.commit, path, info["algo"], info["oid"], origin)
             found.append(ModelRef(name, src, url))
     return found

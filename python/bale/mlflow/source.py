@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,8 @@ SOURCE_TYPE = "bale"
 #: is cut to its first 32 hex digits there (the source keeps it whole).
 DIGEST_SIZE = 36
 _FIELDS = ("url", "rev", "path", "algo", "hash")
+#: Where a copy of the repository is for others (its ``origin``), if it has one.
+_ORIGIN = "origin"
 
 
 class HashMismatchError(CorruptObjectError):
@@ -45,7 +48,9 @@ class BaleDatasetSource(DatasetSource):
     """A file or directory bale or dvc tracks, at one commit of a repository.
 
     ``url`` is the repository as bale opens it (a local path or a git URL),
-    ``rev`` the full commit id, ``path`` repository-relative (posix),
+    ``origin`` (None if none) its ``origin`` remote's URL, where
+    :meth:`load` reads when ``url`` is a path that does not exist here (on
+    another machine), ``rev`` the full commit id, ``path`` repository-relative (posix),
     ``algo`` and ``hash`` the content id the repository records for it
     (``md5``/``md5-dos2unix`` as dvc, or ``blake3``; a directory's md5 id
     ends in ``.dir``).
@@ -59,15 +64,18 @@ class BaleDatasetSource(DatasetSource):
     dict gives must be that one).
     """
 
-    def __init__(self, url: str, rev: str, path: str, algo: str, hash: str) -> None:
+    def __init__(
+        self, url: str, rev: str, path: str, algo: str, hash: str, origin: str | None = None
+    ) -> None:
         self.url = url
         self.rev = rev
         self.path = path
         self.algo = algo
         self.hash = hash
+        self.origin = origin
 
-    def _key(self) -> tuple[str, ...]:
-        return (self.url, self.rev, self.path, self.algo, self.hash)
+    def _key(self) -> tuple[str | None, ...]:
+        return (self.url, self.rev, self.path, self.algo, self.hash, self.origin)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, BaleDatasetSource) and other._key() == self._key()
@@ -94,7 +102,10 @@ class BaleDatasetSource(DatasetSource):
         :attr:`path` at :attr:`rev`; returns the local path written."""
         from bale.tree import RepoTree
 
-        with RepoTree(self.url, self.rev) as tree:
+        where = self.url
+        if self.origin is not None and _is_path(where) and not os.path.exists(where):
+            where = self.origin
+        with RepoTree(where, self.rev) as tree:
             info = tree.info(self.path)
             found = (info.get("algo"), info.get("oid"))
             if found != (self.algo, self.hash):
@@ -119,7 +130,7 @@ class BaleDatasetSource(DatasetSource):
         return (
             isinstance(raw_source, dict)
             and isinstance(raw_source.get("path"), str)
-            and set(raw_source) <= set(_FIELDS)
+            and set(raw_source) <= {*_FIELDS, _ORIGIN}
         )
 
     @classmethod
@@ -139,14 +150,19 @@ class BaleDatasetSource(DatasetSource):
         return found
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(zip(_FIELDS, self._key(), strict=True))
+        found: dict[str, Any] = dict(zip(_FIELDS, self._key(), strict=False))
+        if self.origin is not None:
+            found[_ORIGIN] = self.origin
+        return found
 
     @classmethod
     def from_dict(cls, source_dict: dict[Any, Any]) -> BaleDatasetSource:
         missing = [k for k in _FIELDS if not isinstance(source_dict.get(k), str)]
         if missing:
             raise BaleError(f"a bale dataset source without {', '.join(missing)}: {source_dict}")
-        return cls(*(source_dict[k] for k in _FIELDS))
+        d = source_dict
+        origin = d.get(_ORIGIN) or None
+        return cls(d["url"], d["rev"], d["path"], d["algo"], d["hash"], origin)
 
     @property
     def digest(self) -> str:
@@ -176,8 +192,12 @@ def locate(
         assert view.commit is not None
         if info.get("oid") is None:
             raise OutputNotTrackedError(f"{rel}: not tracked by bale or dvc in {view.label}")
-        url = os.fspath(view.root) if local or repo is None else os.fspath(repo)
-        found = BaleDatasetSource(url, view.commit, rel, info["algo"], info["oid"])
+        if local or repo is None:
+            url, shared = repo_urls(view.root)
+            origin = shared if shared != url else None
+        else:
+            url, origin = os.fspath(repo), None
+        found = BaleDatasetSource(url, view.commit, rel, info["algo"], info["oid"], origin)
     if rev is None and local:
         with RepoTree(url) as ws:
             _same_in_workspace(ws, found)
@@ -206,6 +226,27 @@ def _same_in_workspace(ws: RepoTree, src: BaleDatasetSource) -> None:
             f"{src.path}: changed in the workspace since {src.rev[:7]} recorded it "
             "(see bale status); commit it, or name a revision"
         )
+
+
+def repo_urls(root: Path) -> tuple[str, str]:
+    """The repository as bale opens it here (its root), and as others find
+    it: the ``origin`` remote's URL if it has one, else its root too."""
+    from bale import scm
+
+    local = os.fspath(root)
+    out = scm.git(root, "remote", "get-url", "origin", check=False)
+    shared = out.stdout.decode().strip() if out.returncode == 0 else ""
+    return local, shared or local
+
+
+def _is_path(url: str) -> bool:
+    """Whether ``url`` names a local path rather than a URL git clones
+    (``scheme://...`` or scp-like ``host:path``)."""
+    return "://" not in url and not _SCP.match(url)
+
+
+#: git's scp-like syntax, ``[user@]host:path`` (a colon before any slash)
+_SCP = re.compile(r"^[\w.-]+(@[\w.-]+)?:(?!/)")
 
 
 def dataset(
