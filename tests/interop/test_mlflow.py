@@ -21,21 +21,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import pytest
 import yaml
 
+import bale.mlflow
 from bale.exceptions import (
     BaleError,
     CorruptObjectError,
     OutputNotTrackedError,
     TargetNotFoundError,
 )
+from bale.mlflow import BaleDatasetSource, HashMismatchError
+from bale.repo import Repo
 from tests.interop.conftest import Sh
-
-mlflow = pytest.importorskip("mlflow")
-import bale.mlflow  # noqa: E402  (needs mlflow)
-from bale.mlflow import BaleDatasetSource, HashMismatchError  # noqa: E402
-from bale.repo import Repo  # noqa: E402
 
 PARAMS = "prepare:\n  keep: 3\ntrain:\n  lr: 0.1\n  epochs: 2\n"
 PREPARE = """\
