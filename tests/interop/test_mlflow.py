@@ -54,7 +54,8 @@ open("model.bin", "wb").write(f"lr={p['lr']} epochs={p['epochs']} rows={len(rows
 EVALUATE = """\
 import json
 lr = float(open("model.bin").read().split()[0].split("=")[1])
-json.dump({"loss": round(1 / (1 + 10 * lr), 4), "eval": {"n": 1}}, open("metrics.json", "w"))
+m = {"loss": round(1 / (1 + 10 * lr), 4), "eval": {"n": 1, "split": "test"}}
+json.dump(m, open("metrics.json", "w"))
 """
 DVC_YAML = """\
 stages:
@@ -187,6 +188,7 @@ def test_each_experiment_is_a_run_with_its_params_metrics_tags_inputs_and_model(
         assert run.data.params == {"train.lr": lr, "train.epochs": "2", "prepare.keep": keep}
         metrics = json.loads(sh.git("show", f"{commit}:metrics.json", cwd=project).stdout)
         assert run.data.metrics == {"loss": metrics["loss"], "eval.n": 1.0}
+        assert run.data.tags["bale.metric.eval.split"] == "test"  # not a number: a tag
         tags = run.data.tags
         assert tags["mlflow.source.git.commit"] == commit == tags["bale.exp.commit"]
         assert tags["bale.exp.ref"] == ref
@@ -248,12 +250,23 @@ def test_each_experiment_is_a_run_with_its_params_metrics_tags_inputs_and_model(
 
 
 def test_export_again_changes_nothing(
-    project: Path, store: tuple[str, str], exported: list[bale.mlflow.Exported]
+    project: Path,
+    store: tuple[str, str],
+    exported: list[bale.mlflow.Exported],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     uri, name = store
+    capsys.readouterr()
     again = bale.mlflow.export_experiments(Repo(project), tracking_uri=uri, experiment=name)
     assert [(e.run_id, e.status) for e in again] == [(e.run_id, "unchanged") for e in exported]
     assert len(_runs(uri, name)) == 2
+    # what is not logged as it is, is said
+    said = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("WARNING")]
+    assert said == [
+        f"WARNING: metrics.json: metric 'eval.split' of experiment '{e.experiment}' "
+        f"({e.commit[:7]}) is not a number: logged as a tag"
+        for e in exported
+    ]
 
 
 def test_recorded_reads_back_what_the_run_recorded(
