@@ -526,3 +526,33 @@ def test_the_entry_point_lets_mlflow_resolve_a_bale_source_without_importing_bal
     )
     assert p.returncode == 0, p.stderr
     assert p.stdout == (project / "data/raw.csv").read_text()
+
+
+def test_params_and_metrics_are_named_as_exp_show_names_its_columns() -> None:
+    from bale.experiments.show import ExpData, ExpState
+    from bale.experiments.table import tabulate
+    from bale.mlflow.record import column_names
+
+    a = ExpData("a", 0)
+    a.params = {
+        "params.yaml": {"data": {"lr": 1, "opt": {"beta": 2}}},
+        "o.yaml": {"data": {"lr": 3}},
+    }
+    a.metrics = {"m.json": {"data": {"beta": 0.5, "acc": 0.9}}}
+    b = ExpData("b", 0)
+    b.params = {"params.yaml": {"data": {"lr": 4, "x": 5}}}
+    b.metrics = {"m.json": {"data": {"x": 0.1}}}
+    _td, headers = tabulate([ExpState("a", data=a), ExpState("b", data=b)])
+    names = column_names([a, b])
+    assert sorted(names.values()) == sorted(headers["metrics"] + headers["params"])
+    assert names[("params", "params.yaml", "lr")] == "params.yaml:lr"
+    assert names[("metrics", "m.json", "acc")] == "acc"
+
+
+def test_names_mlflow_refuses_are_known_before_anything_is_sent() -> None:
+    from bale.mlflow.record import valid_name
+
+    for ok in ("train.lr", "params.yaml:train.lr", "bale.dep.data/raw.csv", "a b-c_d"):
+        assert valid_name(ok), ok
+    for bad in ("a@b", "bale.dep.data/../x", "/abs", "x" * 251, "a=b"):
+        assert not valid_name(bad), bad

@@ -106,13 +106,21 @@ def export_experiments(
     (default: the repository's directory name; made if missing) of the
     tracking server ``tracking_uri`` (default: MLflow's own choice,
     ``MLFLOW_TRACKING_URI``), oldest first. Everything is read from the
-    repository, and refused if MLflow would refuse it, before the server
-    is contacted."""
+    repository, and refused if MLflow would refuse it, before anything is
+    written to the server."""
     from mlflow import MlflowClient
 
     from bale.experiments import refs, show
 
     exps = _selected(repo, refs.list_refs(repo.root), names)
+    if not exps:
+        return []  # nothing to say to the server (nor an experiment to make there)
+    client = MlflowClient(tracking_uri)
+    uri = client.tracking_uri
+    name = experiment or repo.root.name
+    # the server first (a read): unreachable, nothing else is said
+    with reaching(uri):
+        found = client.get_experiment_by_name(name)
     states = []
     for e in exps:
         state = show.state_of(repo, e.commit)
@@ -121,15 +129,8 @@ def export_experiments(
             raise BaleError(f"experiment '{e.name}' ({e.commit[:7]}): cannot be read: {msg}")
         states.append(state.data)
     columns = column_names(states)
+    # all of it read, and refused where MLflow would refuse it, before a write
     records = [build(repo, e, d, columns) for e, d in zip(exps, states, strict=True)]
-    if not records:
-        return []  # nothing to say to the server (nor an experiment to make there)
-
-    client = MlflowClient(tracking_uri)
-    uri = client.tracking_uri
-    name = experiment or repo.root.name
-    with reaching(uri):
-        found = client.get_experiment_by_name(name)
     exp_id = found.experiment_id if found is not None else client.create_experiment(name)
     existing = _bale_runs(client, exp_id)
     return [_export_one(client, exp_id, rec, existing) for rec in records]

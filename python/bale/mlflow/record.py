@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import posixpath
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,9 +33,9 @@ if TYPE_CHECKING:
     from bale.repo import Repo
     from bale.tree import RepoTree
 
-#: MLflow's limits (``mlflow/utils/validation.py``): names of params, metrics
-#: and tags, and the longest param and tag values.
-_NAME_RE = re.compile(r"[/\w.\- :]*")
+#: MLflow's limits (``mlflow/utils/validation.py``): the longest names of
+#: params, metrics and tags, and the longest param and tag values.
+MAX_NAME = 250
 MAX_PARAM_VALUE = 6000
 MAX_TAG_VALUE = 8000
 
@@ -76,8 +75,14 @@ class RunRecord:
 
 
 def valid_name(name: str) -> bool:
-    """Whether MLflow takes ``name`` as a param, metric or tag name."""
-    return bool(_NAME_RE.fullmatch(name)) and posixpath.normpath(name) == name
+    """Whether MLflow takes ``name`` as a param, metric or tag name (its own
+    checks, asked before anything is sent)."""
+    from mlflow.utils.validation import path_not_unique, validate_param_and_metric_name
+
+    # (MLflow's validators carry no annotations)
+    chars = validate_param_and_metric_name(name)  # type: ignore[no-untyped-call]
+    unique = not path_not_unique(name)  # type: ignore[no-untyped-call]
+    return bool(chars) and unique and len(name) <= MAX_NAME
 
 
 def column_names(data: Sequence[ExpData]) -> dict[tuple[str, str, str], str]:
@@ -118,6 +123,7 @@ def build(
                 warn(f"{path}: not read in {where}, left out: {item.get('error')}")
                 continue
             if not isinstance(item["data"], dict):
+                warn(f"{path}: holds no mapping of names to values in {where}, left out")
                 continue
             for key, value in flatten(item["data"]).items():
                 name = names[(kind, path, key)]
@@ -133,7 +139,10 @@ def build(
                 else:
                     # MLflow's metrics are numbers: the others go as tags
                     warn(f"{path}: metric '{name}' of {where} is not a number: logged as a tag")
-                    rec.tags[f"bale.metric.{name}"] = str(value)[:MAX_TAG_VALUE]
+                    text = str(value)
+                    if len(text) > MAX_TAG_VALUE:
+                        raise BaleError(f"{path}: '{name}' in {where} is too long for MLflow")
+                    rec.tags[f"bale.metric.{name}"] = text
     deps = {p: d.get("hash") for p, d in sorted(data.deps.items())}
     rec.tags.update(
         {
