@@ -357,6 +357,10 @@ def test_a_run_mlflow_fails_to_take_is_removed_again(
     deleted = client.search_runs([exp_id], run_view_type=ViewType.DELETED_ONLY)
     assert [r.info.run_name for r in deleted] == ["lr02"]
     assert list(client.search_logged_models([exp_id])) == []
+    # a deleted experiment is said to be, not written into
+    client.delete_experiment(exp_id)
+    with pytest.raises(BaleError, match=r"^MLflow experiment 'broken' at sqlite:.* is deleted"):
+        bale.mlflow.export_experiments(Repo(project), tracking_uri=uri, experiment="broken")
 
 
 def _closed_port() -> int:

@@ -121,6 +121,10 @@ def export_experiments(
     # the server first (a read): unreachable, nothing else is said
     with reaching(uri):
         found = client.get_experiment_by_name(name)
+    if found is not None and found.lifecycle_stage != "active":
+        raise BaleError(
+            f"MLflow experiment '{name}' at {uri} is deleted: restore it, or name another"
+        )
     states = []
     for e in exps:
         state = show.state_of(repo, e.commit)
