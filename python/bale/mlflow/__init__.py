@@ -26,14 +26,16 @@ from __future__ import annotations
 # half of a module it needs.
 import mlflow.data  # noqa: F401
 
-from bale.mlflow.export import Exported, export_experiments
-from bale.mlflow.recorded import Recorded, recorded
+from bale.mlflow.export import Exported, MlflowUnreachableError, export_experiments
+from bale.mlflow.recorded import Input, Recorded, recorded
 from bale.mlflow.source import BaleDatasetSource, HashMismatchError, dataset, locate
 
 __all__ = [
     "BaleDatasetSource",
     "Exported",
     "HashMismatchError",
+    "Input",
+    "MlflowUnreachableError",
     "Recorded",
     "dataset",
     "export_experiments",
@@ -48,9 +50,11 @@ ENTRY_POINT = f"{BaleDatasetSource.__module__}:{BaleDatasetSource.__name__}"
 
 def register() -> None:
     """Registers :class:`BaleDatasetSource` with MLflow's dataset source
-    registry, once: unless it is there already, or an installed
-    ``mlflow.dataset_source`` entry point names it (MLflow's registry then
-    loads it itself, when ``mlflow.data`` is imported)."""
+    registry, once: unless it is there already, or MLflow's registry is
+    loading it right now through the ``mlflow.dataset_source`` entry point
+    (it adds it itself when that returns). Where the entry point is not
+    installed, or failed to load, this is what registers it."""
+    import sys
     from importlib.metadata import entry_points
 
     from mlflow.data.dataset_source_registry import (
@@ -61,7 +65,10 @@ def register() -> None:
     # MLflow annotates its registry as holding instances; it holds classes
     if BaleDatasetSource in get_registered_sources():  # type: ignore[comparison-overlap]
         return
-    if any(ep.value == ENTRY_POINT for ep in entry_points(group="mlflow.dataset_source")):
+    spec = getattr(sys.modules.get("mlflow.data"), "__spec__", None)
+    if getattr(spec, "_initializing", False) and any(
+        ep.value == ENTRY_POINT for ep in entry_points(group="mlflow.dataset_source")
+    ):
         return
     register_dataset_source(BaleDatasetSource)  # type: ignore[arg-type]
 
