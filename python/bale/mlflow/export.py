@@ -107,7 +107,10 @@ def export_experiments(
     tracking server ``tracking_uri`` (default: MLflow's own choice,
     ``MLFLOW_TRACKING_URI``), oldest first. Everything is read from the
     repository, and refused if MLflow would refuse it, before anything is
-    written to the server."""
+    written to the server. An unreachable server raises
+    :class:`MlflowUnreachableError` once MLflow's own retries are spent
+    (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``, default 7 with backoff: minutes;
+    ``bale exp export`` sets 1 unless it is set)."""
     from mlflow import MlflowClient
 
     from bale.experiments import refs, show
