@@ -303,10 +303,12 @@ def test_cli_exports_the_named_experiment_only_and_a_rerun_as_a_new_run(
     shutil.copytree(project, root, symlinks=True)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     shutil.copy(store[0].removeprefix("sqlite:///"), tmp_path / "mlflow.db")
+    # the command in this process (MLflow is imported already): its settings
+    # undone after; in the repository before MLflow opens this store, which
+    # takes its default artifact root (./mlruns) from there
+    monkeypatch.chdir(root)
     before = {r.info.run_name: r.info.run_id for r in _runs(uri, EXPERIMENT)}
     sh.bale("exp", "run", "-q", "-f", "-S", "train.lr=0.25", "-n", "lr02", cwd=root)
-    # the command in this process (MLflow is imported already): its settings undone after
-    monkeypatch.chdir(root)
     for name in ("MAX_RETRIES", "BACKOFF_FACTOR", "BACKOFF_JITTER", "TIMEOUT"):
         monkeypatch.setenv(f"MLFLOW_HTTP_REQUEST_{name}", "1")
     capsys.readouterr()
@@ -334,6 +336,11 @@ def test_cli_exports_the_named_experiment_only_and_a_rerun_as_a_new_run(
     assert renamed.info.run_name == "lr03b"
     assert renamed.data.tags["bale.exp.ref"] == _refs(sh, root)["lr03b"][0]
     assert len(_runs(uri, EXPERIMENT)) == 3
+    # a new experiment of a local store: MLflow's ./mlruns is in the workspace, as said
+    assert main([*argv[:-1], "fresh", "lr02"]) == 0
+    err = capsys.readouterr().err
+    said = f"WARNING: MLflow keeps the artifacts of the new experiment 'fresh' in {root}/mlruns/"
+    assert said in err
 
 
 def test_a_run_mlflow_fails_to_take_is_removed_again(

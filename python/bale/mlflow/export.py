@@ -138,9 +138,34 @@ def export_experiments(
     columns = column_names(states)
     # all of it read, and refused where MLflow would refuse it, before a write
     records = [build(repo, e, d, columns) for e, d in zip(exps, states, strict=True)]
-    exp_id = found.experiment_id if found is not None else client.create_experiment(name)
+    if found is not None:
+        exp_id = found.experiment_id
+    else:
+        exp_id = client.create_experiment(name)
+        _say_where_artifacts_go(repo, client, exp_id, name)
     existing = _bale_runs(client, exp_id)
     return [_export_one(client, exp_id, rec, existing) for rec in records]
+
+
+def _say_where_artifacts_go(repo: Repo, client: MlflowClient, exp_id: str, name: str) -> None:
+    """A local store puts a new experiment's artifacts where MLflow's
+    default says (``./mlruns``, from the current directory): inside the
+    repository, that is untracked files in its workspace, which is said."""
+    from urllib.parse import urlsplit
+
+    from bale.console import warn
+
+    location = client.get_experiment(exp_id).artifact_location
+    parts = urlsplit(location)
+    if parts.scheme not in ("", "file"):
+        return
+    path = Path(parts.path if parts.scheme else location).resolve()
+    if path.is_relative_to(repo.root.resolve()):
+        warn(
+            f"MLflow keeps the artifacts of the new experiment '{name}' in {path}, inside "
+            "the repository: ignore it in git, or make the experiment first with an "
+            "artifact location of its own (mlflow experiments create -l)"
+        )
 
 
 def _selected(repo: Repo, found: list[ExpRef], names: Sequence[str]) -> list[ExpRef]:
