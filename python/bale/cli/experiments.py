@@ -180,6 +180,48 @@ def cmd_exp_save(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_exp_export(args: argparse.Namespace) -> int:
+    import os
+    from collections import Counter
+
+    from bale.exceptions import BaleError
+
+    if not args.mlflow:
+        raise BaleError("say where to export to: --mlflow (the only target so far)")
+    # MLflow retries a refused connection 7 times, backing off for minutes:
+    # an unreachable server is said within seconds unless the environment
+    # asks for more patience
+    for name, value in (
+        ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1"),
+        ("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1"),
+        ("MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", "0"),
+        ("MLFLOW_HTTP_REQUEST_TIMEOUT", "30"),
+    ):
+        os.environ.setdefault(name, value)
+    try:
+        import bale.mlflow
+    except ImportError as e:
+        raise BaleError(f"MLflow is not installed ({e}): pip install 'bale[mlflow]'") from None
+    from bale.pipeline.compare import render_json
+
+    done = bale.mlflow.export_experiments(
+        open_repo(), args.experiment, tracking_uri=args.tracking_uri, experiment=args.to
+    )
+    if args.json:
+        # by name; a name two baselines share, by ref (as exp push takes them)
+        counts = Counter(run.experiment for run in done)
+        keyed = {(r.experiment if counts[r.experiment] == 1 else r.ref): r.dumpd() for r in done}
+        print(render_json(keyed), end="")
+        return 0
+    if args.quiet:
+        return 0
+    for run in done:
+        print(f"{run.experiment}: run {run.run_id} ({run.status})")
+    if not done:
+        print("No experiments to export.")
+    return 0
+
+
 def _join(names: list[str], sort: bool = True) -> str:
     """dvc's ``humanize.join``: "a, b and c" (sorted where dvc's order is a set's)."""
     names = sorted(names) if sort else names
@@ -661,6 +703,37 @@ def _register_exp(commands: Commands) -> None:
         )
         sp.add_argument("git_remote", metavar="<git_remote>", help="a git remote's name or URL")
         sp.add_argument("experiment", nargs="*", metavar="<experiment>", help="experiments")
+
+    ex = sub_cmd(
+        "export",
+        cmd_exp_export,
+        "Export experiments to MLflow: one run each, with params, metrics, data and models.",
+    )
+    ex.add_argument(
+        "--mlflow",
+        action="store_true",
+        help="as MLflow runs (matched by commit on a re-run: nothing is logged twice)",
+    )
+    ex.add_argument(
+        "--tracking-uri",
+        metavar="<uri>",
+        help="the MLflow tracking server or store (default: MLflow's, MLFLOW_TRACKING_URI); "
+        "one retry unless MLFLOW_HTTP_REQUEST_MAX_RETRIES says otherwise",
+    )
+    ex.add_argument(
+        "--experiment",
+        dest="to",
+        metavar="<name>",
+        help="the MLflow experiment (default: the repository's directory name)",
+    )
+    ex.add_argument(
+        "--json",
+        action="store_true",
+        help="print each experiment's run (id, created/updated/unchanged) as JSON, by name",
+    )
+    ex.add_argument(
+        "experiment", nargs="*", metavar="<experiment>", help="experiments (default: all)"
+    )
 
     rm = sub_cmd("remove", cmd_exp_remove, "Delete experiments.", aliases=["rm"])
     rm.add_argument("experiment", nargs="*", metavar="<experiment>", help="experiments to delete")
