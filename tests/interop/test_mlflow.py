@@ -288,6 +288,42 @@ def test_recorded_reads_back_what_the_run_recorded(
     assert prepared.source.rev == first.commit
 
 
+def test_lineage_mlflow_goes_from_a_run_to_the_lineage_it_recorded(
+    sh: Sh, project: Path, store: tuple[str, str], exported: list[bale.mlflow.Exported]
+) -> None:
+    from bale.mlflow.lineage import run_lineage
+    from bale.ops.lineage import lineage_at
+
+    uri, _name = store
+    first = exported[0]
+    found = run_lineage(Repo(project), first.run_id, uri)
+    assert found.run.commit == first.commit
+    by_path = {i.path: i for i in found.inputs}
+    prepared = by_path["data/prepared"]
+    assert prepared.commit == first.commit and prepared.matches is True
+    assert prepared.lineage is not None and prepared.lineage.produced_by is not None
+    assert prepared.lineage.produced_by.stage == "prepare"
+    # what lineage --rev says of that path at that commit, exactly
+    at = lineage_at(Repo(project), first.commit, "data/prepared", first.commit[:8])
+    assert prepared.lineage.to_json() == at.to_json()
+    assert all(i.error is None and i.matches for i in found.inputs), found.inputs
+    code = by_path["src/train.py"]
+    assert code.in_git and code.lineage is None  # code: its lineage is the commit
+    out = sh.bale("lineage", "--mlflow", first.run_id, "--tracking-uri", uri, "--json", cwd=project)
+    assert json.loads(out.stdout)["inputs"] == [i.to_json() for i in found.inputs]
+    # a commit this repository does not hold: said per input, nothing invented
+    elsewhere = project.parent / "elsewhere"
+    shutil.rmtree(elsewhere, ignore_errors=True)
+    sh.git("init", "-q", str(elsewhere), cwd=project.parent)
+    sh.bale("init", "-q", cwd=elsewhere)
+    sh.git("commit", "-q", "--allow-empty", "-m", "x", cwd=elsewhere)
+    other = run_lineage(Repo(elsewhere), first.run_id, uri)
+    assert other.inputs and all(i.lineage is None for i in other.inputs)
+    assert "which this repository does not hold" in (other.inputs[0].error or "")
+    p = sh.bale("lineage", "--mlflow", first.run_id, "data/raw.csv", cwd=project, check=False)
+    assert p.returncode == 1 and "give no TARGET nor --rev" in p.stderr
+
+
 def test_cli_exports_the_named_experiment_only_and_a_rerun_as_a_new_run(
     sh: Sh,
     project: Path,

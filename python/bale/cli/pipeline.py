@@ -9,6 +9,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from bale.cli.common import Commands, git_add_hint, open_repo
+from bale.exceptions import BaleError
 
 if TYPE_CHECKING:
     from bale.ops.lineage import Lineage
@@ -110,11 +111,47 @@ def cmd_stage_list(args: argparse.Namespace) -> int:
 def cmd_lineage(args: argparse.Namespace) -> int:
     from bale.ops.lineage import lineage
 
+    if args.mlflow is not None:
+        return _mlflow_lineage(args)
+    if args.target is None:
+        raise BaleError("lineage: give an output path or a stage (or --mlflow RUN_ID)")
     result = lineage(open_repo(), args.target, rev=args.rev)
     if args.json:
         print(json.dumps(result.to_json(), indent=2, ensure_ascii=False, default=str))
         return 0
     print(render_lineage(result))
+    return 0
+
+
+def _mlflow_lineage(args: argparse.Namespace) -> int:
+    """``--mlflow RUN_ID``: each input the run recorded, its lineage at the
+    commit it was recorded at."""
+    if args.target is not None or args.rev is not None:
+        raise BaleError("lineage --mlflow reads the run's inputs: give no TARGET nor --rev")
+    from bale.mlflow.lineage import run_lineage
+
+    found = run_lineage(open_repo(), args.mlflow, args.tracking_uri)
+    if args.json:
+        print(json.dumps(found.to_json(), indent=2, ensure_ascii=False, default=str))
+        return 0
+    r = found.run
+    at = f"commit {r.commit[:8]}" if r.commit else "no commit"
+    ref = f", experiment {r.exp_ref.rsplit('/', 1)[-1]}" if r.exp_ref else ""
+    print(f"MLflow run {r.run_id}: {at}{ref}, {len(found.inputs)} input(s)")
+    for i in found.inputs:
+        print()
+        if i.in_git:
+            same = {True: "as MLflow recorded", False: "not as MLflow recorded", None: ""}
+            print(
+                f"{i.path}: kept in git at {i.commit and i.commit[:8]} {same[i.matches]}".rstrip()
+            )
+            continue
+        if i.lineage is None:
+            print(f"{i.path}: {i.error}")
+            continue
+        if i.matches is False:
+            print(f"{i.path}: MLflow recorded {i.recorded_hash}, the commit records another")
+        print(render_lineage(i.lineage))
     return 0
 
 
@@ -128,7 +165,10 @@ def _commit_line(commit: dict[str, str] | None) -> str:
 
 
 def render_lineage(r: Lineage) -> str:
-    lines = [f"at {r.rev['name']} ({r.rev['commit'][:8]})"] if r.rev else []
+    lines = []
+    if r.rev:
+        name, short = r.rev["name"], r.rev["commit"][:8]
+        lines.append(f"at {name}" + (f" ({short})" if name != short else ""))
     lines.append(f"{r.path}" + (f"  {r.hash} {r.md5}" if r.md5 else ""))
     if r.remote:
         lines.append(f"  remote:     {r.remote['name']} ({r.remote['url']})")
@@ -327,7 +367,18 @@ def register(commands: Commands) -> None:
         cmd_lineage,
         "Where an output came from: stage, command, commit, params, inputs, metrics.",
     )
-    p.add_argument("target", help="an output path (a model file), or a stage")
+    p.add_argument("target", nargs="?", help="an output path (a model file), or a stage")
+    p.add_argument(
+        "--mlflow",
+        metavar="RUN_ID",
+        help="the inputs an MLflow run recorded (bale.mlflow datasets, exp export), "
+        "each at the commit it was recorded at",
+    )
+    p.add_argument(
+        "--tracking-uri",
+        metavar="URI",
+        help="with --mlflow: the tracking server (default: MLflow's, MLFLOW_TRACKING_URI)",
+    )
     p.add_argument(
         "--rev",
         metavar="REV",
