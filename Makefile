@@ -3,7 +3,7 @@ PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: help sysdeps dev demo test test-rust test-python lint bench bench-sync bench-chunks bench-pipelines bench-experiments bench-share bench-history bench-data-status bench-plots bench-registry clean
+.PHONY: help sysdeps dev demo test test-rust test-python lint bench bench-sync bench-chunks bench-pipelines bench-experiments bench-share bench-history bench-data-status bench-plots bench-registry bench-mlflow clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ bench-pipelines: dev ## no-op repro/status of a 50-stage pipeline on a 100k-file
 
 bench-registry: dev ## model show/history over 100 versions vs gto show/history; REG_ARGS="--versions 20 --repeat 2" for a quick run
 	$(PYTHON) benches/registry.py $(REG_ARGS)
+
+bench-mlflow: dev ## exp export --mlflow of 100 experiments vs a hand-written MLflow loop; MLF_ARGS="--experiments 10 --repeat 1" for a quick run
+	$(PYTHON) benches/mlflow_export.py $(MLF_ARGS)
 
 bench-experiments: dev ## exp show with 100 experiments vs dvc; EXP_ARGS="--experiments 10 --repeat 2" for a quick run
 	$(PYTHON) benches/experiments.py $(EXP_ARGS)
