@@ -77,6 +77,13 @@ def test_commands_that_read_git_revisions_refuse_like_dvc(tmp_path: Path, run: R
         command = " ".join(argv[:1] if argv[0] == "diff" else argv[:2])
         assert err.startswith(f"ERROR: {command}: only supported with git"), err
         assert err.count("\n") == 1 and "core.no_scm is set in .dvc/config" in err
+    # the model registry is git's tags: refused before anything else is asked
+    for argv in (["model", "register", "m"], ["model", "assign", "m", "prod"], ["model", "show"]):
+        err = run("bale", *argv, ok=False).stderr
+        assert err == (
+            "ERROR: the model registry: only supported with git, and core.no_scm is set in "
+            ".dvc/config (to use git: bale config core.no_scm false)\n"
+        ), argv
     # what needs no revision still works, and lineage does not ask git
     run("bale", "metrics", "show")
     run("bale", "dag")

@@ -112,6 +112,7 @@ def load(repo: Repo) -> state.Registry:
 
 
 def _commit(repo: Repo, rev: str) -> str:
+    scm.require_git(repo, "the model registry")
     proc = scm.git(repo.root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
     if proc.returncode != 0:
         raise RegistryError(f"unknown git revision '{rev}'")
