@@ -42,7 +42,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from bale import _core, scm
-from bale.console import debug
+from bale.console import debug, warn
 from bale.exceptions import (
     BaleError,
     ConfigError,
@@ -618,15 +618,34 @@ def configure(
         repo.config.overlay({"remote": {name: remote_config}})
 
 
-def load_config(path: str | Path, root: Path | None = None) -> dict[str, Any]:
+def load_config(path: str | Path) -> dict[str, Any]:
     """A config file given to merge over a source's (``--config``), read
-    as dvc's ``Config.load_file``; a relative path from ``root`` (else here)."""
+    as dvc's ``Config.load_file`` reads it (a relative path from here)."""
     from bale.config.files import read_ini
 
-    full = Path(root or ".", path)
-    if not full.is_file():
+    if not Path(path).is_file():
         raise ConfigError(f"{path}: no such config file")
-    return read_ini(full)
+    return read_ini(Path(path))
+
+
+def _remotes_only(config: dict[str, Any], url: str) -> dict[str, Any]:
+    """What an import's recorded config may set on its source: its remotes
+    (``remote`` and ``core.remote``). dvc replaces the ``cache`` section
+    with the importing repository's; bale keeps the source's own cache and
+    state out of reach of a ``.dvc`` file too (a clone's file may come from
+    anyone), and says what it leaves out."""
+    kept: dict[str, Any] = {}
+    for section, options in config.items():
+        if section == "remote":
+            kept["remote"] = options
+        elif section == "core" and isinstance(options, Mapping) and "remote" in options:
+            kept["core"] = {"remote": options["remote"]}
+            dropped = [k for k in options if k != "remote"]
+            if dropped:
+                warn(f"import from {mask_url(url)}: core.{', core.'.join(dropped)} not applied")
+        else:
+            warn(f"import from {mask_url(url)}: config section '{section}' not applied")
+    return kept
 
 
 def open_recorded(
@@ -635,13 +654,16 @@ def open_recorded(
     """The source an import's ``.dvc`` file records (its ``repo:``): the URL,
     and as dvc's ``RepoDependency`` reads them, ``remote`` (a remote's name,
     or options merged over the source's default remote) and ``config`` (a
-    config, or a config file's path, relative to ``root``)."""
+    config, or a config file's path, from here as dvc reads it; its remotes
+    only, see :func:`_remotes_only`)."""
     remote = spec.get("remote")
     config = spec.get("config")
     if isinstance(config, str):
-        config = load_config(config, root)
+        config = load_config(config)
     elif config is not None and not isinstance(config, Mapping):
         raise ConfigError(f"'config' of an import must be a mapping or a path, not {config!r}")
+    if config:
+        config = _remotes_only(dict(config), str(spec.get("url")))
     return Source.open(
         source_url(root, str(spec["url"])),
         rev,

@@ -7,6 +7,7 @@ import dvc wrote read from the remote it records."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -47,10 +48,13 @@ def test_get_and_artifacts_get_read_the_remote_they_are_told(
     other = str(source.parent / "other")
     cfg = str(source.parent / "other.cfg")
     src = str(source)
+    relative = os.path.relpath(other, tmp_path / "bale")
     gets: list[tuple[str, ...]] = [
         ("get", src, "data/file.txt", "--remote", "other", "-o", "named"),
         ("get", src, "data/file.txt", "--remote-config", f"url={other}", "-o", "default-moved"),
         ("get", src, "data/file.txt", "--config", cfg, "-o", "configured"),
+        # a relative path is the user's, from where the command runs (both dirs: same depth)
+        ("get", src, "data/file.txt", "--remote-config", f"url={relative}", "-o", "relative"),
         ("artifacts", "get", src, "m", "--remote", "other", "-o", "artifact"),
         ("artifacts", "get", src, "m", "--config", cfg, "-o", "artifact-configured"),
     ]
@@ -140,3 +144,22 @@ def test_api_reads_the_remote_it_is_told_as_dvc_api_does(sh: Sh, source: Path) -
     theirs = sh.run([sys.executable, "-c", _DVC_READ, src, other, cfg], source.parent)
     assert ours == json.loads(theirs.stdout)
     assert ours[0] == "only on other\n"
+
+
+def test_an_import_files_recorded_config_sets_remotes_only(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A clone's .dvc file may come from anyone: its recorded config reaches
+    the source's remotes, not its cache or other settings (dvc replaces the
+    cache section too), and what is left out is said."""
+    from bale.source import _remotes_only
+
+    recorded = {
+        "cache": {"dir": "/somewhere/else"},
+        "core": {"remote": "other", "site_cache_dir": "/tmp/x"},
+        "remote": {"other": {"url": "/data/store"}},
+    }
+    kept = _remotes_only(recorded, "https://example.com/repo.git")
+    assert kept == {"core": {"remote": "other"}, "remote": {"other": {"url": "/data/store"}}}
+    err = capsys.readouterr().err
+    assert "config section 'cache' not applied" in err and "core.site_cache_dir not applied" in err

@@ -117,8 +117,16 @@ class Config:
         is written."""
         if "local" not in self.files:
             raise ConfigError("not inside a DVC repository: no config to merge into")
+        given = _lowered(conf)
+        # A relative path given here is the user's, from where they run the
+        # command (dvc merges it after resolving its own files' paths), not
+        # relative to the .dvc/ directory of the level it sits in.
+        here = Path.cwd()
+        for key, value in list(flatten(given)):
+            if is_path_key(key) and isinstance(value, str):
+                lookup(given, key[:-1])[key[-1]] = resolve(here, value)
         local = self._levels.setdefault("local", {})
-        merge(local, _lowered(conf))
+        merge(local, given)
         self.validate()
 
     # -- reading ----------------------------------------------------------
