@@ -161,11 +161,11 @@ def _show(repo: Any, args: argparse.Namespace) -> int:
         "sort": args.sort,
     }
     if args.name is None:
-        table = show.registry(reg, reg.stages(model.allowed_stages(repo)), **options)
+        stages = reg.stages(model.allowed_stages(repo))
+        table = show.registry(reg, stages, **options)
         if args.json:
             print(json.dumps(table, indent=4))
             return 0
-        stages = reg.stages(model.allowed_stages(repo))
         head = ["name", "latest", *(f"#{s}" for s in stages)]
         rows = [
             [n + ("" if d["registered"] else "*"), d["version"], *d["stage"].values()]

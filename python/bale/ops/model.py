@@ -447,7 +447,11 @@ def lineage_of(repo: Repo, ref: str) -> VersionLineage:
     if artifact is None:
         raise ArtifactNotFoundError(name)
     shortcut = ref[len(name) :] or None
-    # a deprecated artifact's or deregistered version's lineage too: it was used once
+    # GTO's reading of the shortcut (``gto show NAME#prod``: the stage's
+    # version in effect), as ``model show`` prints it; ``artifacts get
+    # --stage`` follows dvc's instead (the stage's latest tag, even an
+    # unassignment). A deprecated artifact's or deregistered version's
+    # lineage too: it was used once.
     found = show.versions(artifact, shortcut, deprecated=True)
     if not found:
         raise ArtifactNotFoundError(name, version=_v, stage=_s)

@@ -344,11 +344,9 @@ class Artifact:
 
 @dataclass
 class Registry:
-    """Every artifact the tags name, and the stages allowed (``.gto``'s
-    ``stages:``; None: any)."""
+    """Every artifact the tags name."""
 
     artifacts: dict[str, Artifact]
-    tags: list[gto.Tag]
 
     def find(self, name: str) -> Artifact | None:
         return self.artifacts.get(name)
@@ -358,12 +356,6 @@ class Registry:
         if allowed is not None:
             return allowed
         return sorted({s for a in self.artifacts.values() for s in a.stage_names()})
-
-    def next_counter(self, name: str) -> int:
-        """The ``#N`` of the next counted tag of ``name``: one above any."""
-        return 1 + max(
-            (t.parsed.counter or 0 for t in self.tags if t.parsed.artifact == name), default=0
-        )
 
 
 def _event(tag: gto.Tag, version: str | None) -> Event:
@@ -421,7 +413,7 @@ def build(git_dir: Path) -> Registry:
                 vs = v.stages.setdefault(p.stage, VStage(a.name, v.version, tag.target, p.stage))
                 vs.events.append(_event(tag, v.version))
     _enrich(git_dir, artifacts)
-    return Registry(artifacts, found)
+    return Registry(artifacts)
 
 
 def _enrich(git_dir: Path, artifacts: dict[str, Artifact]) -> None:
