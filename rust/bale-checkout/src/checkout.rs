@@ -62,7 +62,7 @@ struct Written {
     key: String,
     stat: bale_index::Stat,
     /// The object, if this worker verified it now.
-    verified: Option<(PathBuf, bale_index::Stat)>,
+    verified: Option<bale_index::Stat>,
 }
 
 enum Want {
@@ -309,7 +309,7 @@ pub fn checkout(
                 return Ok(None); // missing: reported, file left alone
             };
             let ostat = stat_of(&ometa);
-            let verified = if shared.object_verified(&object, &ostat, &oid) {
+            let verified = if shared.object_verified(&ostat, &oid) {
                 None
             } else {
                 let got = hash_file(&object, oid.algo())?;
@@ -325,7 +325,7 @@ pub fn checkout(
                         actual: got.oid.hex_digest(),
                     });
                 }
-                Some((object.clone(), ostat))
+                Some(ostat)
             };
             let abs = abs_of(rel);
             let (_, meta) = opts.linker.link(&object, &abs, exec)?;
@@ -339,8 +339,8 @@ pub fn checkout(
     for (r, &(rel, oid, ..)) in results.into_iter().zip(&writes) {
         match r {
             Ok(Some(w)) => {
-                if let Some((path, ostat)) = w.verified {
-                    state.record_object(&path, ostat, oid);
+                if let Some(ostat) = w.verified {
+                    state.record_object(ostat, oid);
                 }
                 state.record_written(w.key, w.stat, oid);
                 if w.existed {

@@ -67,7 +67,7 @@ pub fn copy_out(
             return Ok(false);
         };
         let stat = stat_of(&meta);
-        if !state.is_some_and(|s| s.lock().unwrap().object_verified(&object, &stat, &item.oid)) {
+        if !state.is_some_and(|s| s.lock().unwrap().object_verified(&stat, &item.oid)) {
             let got = hash_file(&object, item.oid.algo())?;
             if got.oid.digest() != item.oid.digest() {
                 if state.is_some() {
@@ -80,7 +80,7 @@ pub fn copy_out(
                 });
             }
             if let Some(s) = state {
-                s.lock().unwrap().record_object(&object, stat, item.oid);
+                s.lock().unwrap().record_object(stat, item.oid);
             }
         }
         if !(takes(i) && moved(&object, &meta, &item.dest, item.exec)?) {

@@ -79,7 +79,7 @@ struct FileResult {
     stored: bool,
     /// The stat of an object stored now: bale hashed its bytes, so it is
     /// verified without another read.
-    object: Option<(std::path::PathBuf, Stat)>,
+    object: Option<Stat>,
 }
 
 /// What one build knows of the store it writes to.
@@ -136,12 +136,7 @@ fn hash_one(
         _ => odb.add_file(abs, opts.algo, opts.clone)?,
     };
     let stored = outcome == bale_odb::PutOutcome::Stored;
-    let object = if stored {
-        let path = odb.object_path(&hash.oid);
-        fs::metadata(&path).ok().map(|m| (path, stat_of(&m)))
-    } else {
-        None
-    };
+    let object = if stored { fs::metadata(odb.object_path(&hash.oid)).ok().map(|m| stat_of(&m)) } else { None };
     Ok(FileResult { oid: hash.oid, read: true, stored, object })
 }
 
@@ -293,8 +288,8 @@ fn build_file(target: &Path, meta: &fs::Metadata, opts: &BuildOptions, state: &m
     if r.read {
         state.record_hashed(key, stat, r.oid);
     }
-    if let Some((path, ostat)) = r.object {
-        state.record_object(&path, ostat, r.oid);
+    if let Some(ostat) = r.object {
+        state.record_object(ostat, r.oid);
     }
     opts.progress.step(meta.len());
     Ok(Built {
@@ -319,36 +314,47 @@ fn previous_files(opts: &BuildOptions) -> std::collections::HashMap<String, Oid>
     m.entries.into_iter().filter(|e| bale_odb::chunked(e.oid.algo(), e.size)).map(|e| (e.rel, e.oid)).collect()
 }
 
+/// Files hashed per batch: the results of one batch are recorded and
+/// dropped before the next is hashed, so a walk of a million files never
+/// holds a million results (and the stat cache spills in order).
+const BATCH: usize = 16 * 1024;
+
 fn build_walked(target: &Path, walked: Walked, opts: &BuildOptions, state: &mut State) -> Result<Built> {
     opts.progress.total.store(walked.files.len() as u64, Ordering::Relaxed);
     let stored = opts.odb.map(|odb| Stored::new(odb, opts.algo, walked.files.len()));
     let previous = previous_files(opts);
-    let results: Vec<Result<(String, FileResult)>> = walked
-        .files
-        .par_iter()
-        .map(|f| {
-            opts.progress.check()?;
-            let abs = target.join(&f.rel);
-            let key = state_key(opts.repo_root, &abs)?;
-            let before = previous.get(f.rel.as_str()).copied();
-            let r = hash_one(&abs, &key, &f.stat, before, opts, state, stored.as_ref())?;
-            opts.progress.step(f.stat.size);
-            Ok((key, r))
-        })
-        .collect();
     let mut entries = Vec::with_capacity(walked.files.len());
-    let (mut hashed, mut stored) = (0, 0);
-    for (f, r) in walked.files.into_iter().zip(results) {
-        let (key, r) = r?;
-        if r.read {
-            hashed += 1;
-            state.record_hashed(key, f.stat, r.oid);
+    let (mut hashed, mut stored_now) = (0, 0);
+    let mut files = walked.files.into_iter();
+    loop {
+        let batch: Vec<_> = files.by_ref().take(BATCH).collect();
+        if batch.is_empty() {
+            break;
         }
-        stored += r.stored as u64;
-        if let Some((path, ostat)) = r.object {
-            state.record_object(&path, ostat, r.oid);
+        let results: Vec<Result<FileResult>> = batch
+            .par_iter()
+            .map(|f| {
+                opts.progress.check()?;
+                let abs = target.join(&f.rel);
+                let key = state_key(opts.repo_root, &abs)?;
+                let before = previous.get(f.rel.as_str()).copied();
+                let r = hash_one(&abs, &key, &f.stat, before, opts, state, stored.as_ref())?;
+                opts.progress.step(f.stat.size);
+                Ok(r)
+            })
+            .collect();
+        for (f, r) in batch.into_iter().zip(results) {
+            let r = r?;
+            if r.read {
+                hashed += 1;
+                state.record_hashed(state_key(opts.repo_root, &target.join(&f.rel))?, f.stat, r.oid);
+            }
+            stored_now += r.stored as u64;
+            if let Some(ostat) = r.object {
+                state.record_object(ostat, r.oid);
+            }
+            entries.push(Entry { rel: f.rel, oid: r.oid, size: f.stat.size, exec: f.exec });
         }
-        entries.push(Entry { rel: f.rel, oid: r.oid, size: f.stat.size, exec: f.exec });
     }
     let native = opts.algo == Algo::Blake3;
     let manifest =
@@ -364,7 +370,7 @@ fn build_walked(target: &Path, walked: Walked, opts: &BuildOptions, state: &mut 
         exec: false,
         manifest: Some(manifest),
         hashed,
-        stored,
+        stored: stored_now,
         skipped: Vec::new(),
     })
 }

@@ -28,6 +28,7 @@ pub mod manifest;
 pub mod repair;
 pub mod state;
 pub mod sync;
+pub mod table;
 pub mod walk;
 pub mod workspace;
 

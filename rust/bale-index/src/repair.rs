@@ -43,12 +43,12 @@ impl<'a> Repair<'a> {
             _ => return Ok(self.odb.has_list(oid).then_some(0)),
         };
         let stat = stat_of(&meta);
-        if self.state.lock().unwrap().object_verified(&path, &stat, oid) {
+        if self.state.lock().unwrap().object_verified(&stat, oid) {
             return Ok(Some(meta.len()));
         }
         match self.odb.verify(oid) {
             Ok(_) => {
-                self.state.lock().unwrap().record_object(&path, stat, *oid);
+                self.state.lock().unwrap().record_object(stat, *oid);
                 Ok(Some(meta.len()))
             }
             Err(Error::CorruptObject { .. }) => {
@@ -130,7 +130,7 @@ mod tests {
         // The good ones are remembered: the next look reads nothing.
         let good = odb.object_path(&oids[0]);
         let stat = stat_of(&fs::metadata(&good).unwrap());
-        assert!(state.lock().unwrap().object_verified(&good, &stat, &oids[0]));
+        assert!(state.lock().unwrap().object_verified(&stat, &oids[0]));
     }
 
     #[test]

@@ -4,20 +4,18 @@
 //! the old or the new file. It is only a cache: a missing or damaged file
 //! costs a re-hash, never a wrong answer.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fs::{self, Metadata};
-use std::ops::Range;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bale_error::Result;
+use bale_error::{Error, IoContext, Result};
 use bale_hash::{Algo, Oid};
-use bale_odb::fs::{racy, write_atomic};
+use bale_odb::fs::{racy, TempFile};
 use bale_odb::Odb;
 
-const MAGIC: &[u8; 10] = b"BALESTATE\x02";
+use crate::table::{self, merge, BlockCache, Table};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Stat {
@@ -48,104 +46,60 @@ pub struct TreeMemo {
     pub oid: Oid,
 }
 
-/// One kind of record, kept as the bytes it was loaded from until first
-/// asked for: a clean `status` answered by tree memos never parses the
-/// per-file entries, which are most of the file.
-struct Section<T> {
-    /// The whole file as loaded, shared by the sections, and this one's part.
-    file: Arc<Vec<u8>>,
-    range: Range<usize>,
-    count: usize,
-    map: OnceLock<HashMap<String, T>>,
-}
+/// The three kinds of record, each a section of the table.
+const PATHS: usize = 0;
+const OBJECTS: usize = 1;
+const TREES: usize = 2;
+const SECTIONS: usize = 3;
 
-impl<T: Record> Default for Section<T> {
-    fn default() -> Self {
-        Section { file: Arc::default(), range: 0..0, count: 0, map: OnceLock::new() }
-    }
-}
+/// Bytes of new records held in memory before they are written out as a
+/// sorted run: adding a million files holds this much, not a million
+/// records.
+const SPILL_BYTES: usize = 24 << 20;
+/// Runs merged into one when there are more: a lookup asks each run.
+const MAX_RUNS: usize = 8;
+/// Blocks of the table kept in memory for lookups.
+const CACHE_BYTES: usize = 32 << 20;
 
-impl<T: Record> Section<T> {
-    fn raw(&self) -> &[u8] {
-        &self.file[self.range.clone()]
-    }
-
-    fn map(&self) -> &HashMap<String, T> {
-        self.map.get_or_init(|| parse_records(self.raw(), self.count).unwrap_or_default())
-    }
-
-    fn map_mut(&mut self) -> &mut HashMap<String, T> {
-        self.map();
-        self.map.get_mut().expect("initialised above")
-    }
-
-    fn len(&self) -> usize {
-        self.map.get().map_or(self.count, HashMap::len)
-    }
-
-    /// Sets `key`; whether that changed anything.
-    fn set(&mut self, key: String, value: T) -> bool {
-        use std::collections::hash_map::Entry::{Occupied, Vacant};
-        match self.map_mut().entry(key) {
-            Occupied(o) if *o.get() == value => false,
-            Occupied(mut o) => {
-                o.insert(value);
-                true
-            }
-            Vacant(v) => {
-                v.insert(value);
-                true
-            }
-        }
-    }
-
-    /// Removes `key`; whether it was there.
-    fn remove(&mut self, key: &str) -> bool {
-        self.map().contains_key(key) && self.map_mut().remove(key).is_some()
-    }
-
-    fn write(&self, out: &mut Vec<u8>) {
-        let start = out.len();
-        out.extend_from_slice(&[0; 16]);
-        let count = match self.map.get() {
-            Some(map) => {
-                for (key, rec) in map {
-                    out.extend_from_slice(&(key.len() as u32).to_le_bytes());
-                    out.extend_from_slice(key.as_bytes());
-                    rec.write(out);
-                }
-                map.len()
-            }
-            // Never looked at: written back as it was read.
-            None => {
-                out.extend_from_slice(self.raw());
-                self.count
-            }
-        };
-        let nbytes = (out.len() - start - 16) as u64;
-        out[start..start + 8].copy_from_slice(&(count as u64).to_le_bytes());
-        out[start + 8..start + 16].copy_from_slice(&nbytes.to_le_bytes());
-    }
-}
-
-#[derive(Default)]
+/// The stat cache: a sorted table on disk (read a block at a time), the
+/// runs of new records written out during this command (newest last) and
+/// the newest records in memory. A save merges them all into a new table.
 pub struct State {
     path: PathBuf,
-    /// Workspace paths, keyed by repository-relative path.
-    paths: Section<Entry>,
-    /// Cache objects known verified, keyed by absolute path.
-    objects: Section<Entry>,
-    /// Directory memos (`\0tree:<path>`) and completeness marks.
-    trees: Section<TreeMemo>,
+    base: Option<Table>,
+    runs: Vec<(Table, TempFile)>,
+    /// New records by section, encoded; `None` removes the key.
+    fresh: [BTreeMap<String, Option<Vec<u8>>>; SECTIONS],
+    fresh_bytes: usize,
+    spill_bytes: usize,
+    cache: BlockCache,
     dirty: bool,
     /// Taken before this process read any file: the reference for racy
     /// timestamps of hashed files.
     opened_ns: i64,
 }
 
-/// Borrowed for the lookups of a checkout, which makes one per file.
-fn object_key(path: &Path) -> std::borrow::Cow<'_, str> {
-    path.to_string_lossy()
+impl Default for State {
+    fn default() -> Self {
+        State {
+            path: PathBuf::new(),
+            base: None,
+            runs: Vec::new(),
+            fresh: Default::default(),
+            fresh_bytes: 0,
+            spill_bytes: SPILL_BYTES,
+            cache: BlockCache::new(CACHE_BYTES),
+            dirty: false,
+            opened_ns: now_ns(),
+        }
+    }
+}
+
+/// A cache object's record is keyed by its id, not its path (a third of
+/// the bytes): the stat recorded with it tells one cache's copy from
+/// another's, as an inode, size and mtime name one file.
+fn object_key(oid: &Oid) -> String {
+    format!("{}{oid}", algo_code(oid.algo()))
 }
 
 fn complete_key(oid: &Oid) -> String {
@@ -161,40 +115,124 @@ fn now_ns() -> i64 {
 }
 
 impl State {
-    /// Loads the index at `path`; anything unreadable starts it empty.
+    /// Loads the index at `path` (only its block index is read); anything
+    /// unreadable starts it empty.
     pub fn load(path: impl Into<PathBuf>) -> State {
         let path = path.into();
-        let opened_ns = now_ns();
-        let mut state = fs::read(&path).ok().and_then(split).unwrap_or_default();
-        state.path = path;
-        state.opened_ns = opened_ns;
-        state
+        State { base: Table::open(&path, SECTIONS), path, ..State::default() }
     }
 
     /// An index that is never saved.
     pub fn in_memory() -> State {
-        State { opened_ns: now_ns(), ..State::default() }
+        State::default()
     }
 
-    /// Parses the per-file records now, so that a command that will look
-    /// files up (checkout) can do it on one thread while another reads the
-    /// manifest, instead of stalling its workers at their first lookup.
+    /// Reads the per-file records a checkout will look up, when they fit
+    /// the block cache, so that its workers do not stall at their first
+    /// lookups (done on one thread while another reads the manifest).
     pub fn warm(&self) {
-        self.paths.map();
-        self.objects.map();
+        let Some(base) = &self.base else { return };
+        for section in [PATHS, OBJECTS] {
+            base.warm(section, &self.cache, CACHE_BYTES / 4);
+        }
     }
 
+    /// How many records the index holds, about (a record both saved and
+    /// changed since counts twice).
     pub fn len(&self) -> usize {
-        self.paths.len() + self.objects.len() + self.trees.len()
+        let tables = self.base.iter().chain(self.runs.iter().map(|(t, _)| t));
+        let saved: u64 = tables.map(|t| (0..SECTIONS).map(|s| t.count(s)).sum::<u64>()).sum();
+        saved as usize + self.fresh.iter().map(BTreeMap::len).sum::<usize>()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// The newest record of `key`, from memory, the runs or the table.
+    fn lookup(&self, section: usize, key: &str) -> Option<Vec<u8>> {
+        if let Some(v) = self.fresh[section].get(key) {
+            return v.clone();
+        }
+        let tables = self.runs.iter().rev().map(|(t, _)| t).chain(self.base.as_ref());
+        for t in tables {
+            if let Some(v) = t.get(section, key.as_bytes(), &self.cache) {
+                return v;
+            }
+        }
+        None
+    }
+
+    fn lookup_as<T: Record>(&self, section: usize, key: &str) -> Option<T> {
+        T::decode(&self.lookup(section, key)?)
+    }
+
+    /// Sets `key`; whether that changed anything.
+    fn set<T: Record>(&mut self, section: usize, key: String, value: &T) -> bool {
+        let bytes = value.encode();
+        if self.lookup(section, &key).as_deref() == Some(bytes.as_slice()) {
+            return false;
+        }
+        self.put(section, key, Some(bytes));
+        true
+    }
+
+    /// Sets `key` to what was just read or written, without asking what it
+    /// was: a file is recorded because it was hashed, so the record is new
+    /// (a lookup per record would read a block for each, in no order).
+    fn set_new<T: Record>(&mut self, section: usize, key: String, value: &T) {
+        self.put(section, key, Some(value.encode()));
+        self.dirty = true;
+    }
+
+    fn put(&mut self, section: usize, key: String, value: Option<Vec<u8>>) {
+        self.fresh_bytes += key.len() + value.as_ref().map_or(0, Vec::len) + 64;
+        self.fresh[section].insert(key, value);
+        if self.fresh_bytes > self.spill_bytes && !self.path.as_os_str().is_empty() {
+            // A cache that cannot spill keeps its records in memory.
+            let _ = self.spill();
+        }
+    }
+
+    /// Removes `key`; whether it was there.
+    fn remove(&mut self, section: usize, key: &str) -> bool {
+        if self.lookup(section, key).is_none() {
+            return false;
+        }
+        self.put(section, key.to_owned(), None);
+        true
+    }
+
+    /// Writes the records in memory out as a sorted run beside the table
+    /// (a temp file, gone with the process), merging the runs into one
+    /// when there are too many.
+    fn spill(&mut self) -> Result<()> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let fresh = std::mem::take(&mut self.fresh);
+        let written = write_run(dir, |s| Box::new(fresh[s].iter().map(encoded)));
+        let run = match written {
+            Ok(run) => run,
+            Err(e) => {
+                self.fresh = fresh;
+                return Err(e);
+            }
+        };
+        self.fresh_bytes = 0;
+        self.runs.push(run);
+        if self.runs.len() > MAX_RUNS {
+            let merged = write_run(dir, |s| {
+                let streams = self.runs.iter().rev().map(|(t, _)| boxed(t.records(s))).collect();
+                Box::new(merge(streams, true))
+            })?;
+            self.runs = vec![merged];
+            self.cache.clear();
+        }
+        Ok(())
+    }
+
     /// The remembered hash of `key` if its stat is unchanged.
     pub fn get(&self, key: &str, stat: &Stat, algo: Algo) -> Option<Oid> {
-        let e = self.paths.map().get(key)?;
+        let e: Entry = self.lookup_as(PATHS, key)?;
         (e.stat == *stat && e.oid.algo() == algo).then_some(e.oid)
     }
 
@@ -225,17 +263,17 @@ impl State {
     }
 
     fn remember(&mut self, key: String, stat: Stat, oid: Oid) {
-        self.dirty |= self.paths.set(key, Entry { stat, oid });
+        self.set_new(PATHS, key, &Entry { stat, oid });
     }
 
-    /// Whether the cache object at `path` was verified with this stat.
-    pub fn object_verified(&self, path: &Path, stat: &Stat, oid: &Oid) -> bool {
-        self.objects.map().get(object_key(path).as_ref()) == Some(&Entry { stat: *stat, oid: *oid })
+    /// Whether the cache object of `oid` was verified with this stat.
+    pub fn object_verified(&self, stat: &Stat, oid: &Oid) -> bool {
+        self.lookup_as::<Entry>(OBJECTS, &object_key(oid)) == Some(Entry { stat: *stat, oid: *oid })
     }
 
-    /// Remembers that the cache object at `path` hashes to `oid`.
-    pub fn record_object(&mut self, path: &Path, stat: Stat, oid: Oid) {
-        self.dirty |= self.objects.set(object_key(path).into_owned(), Entry { stat, oid });
+    /// Remembers that the cache object with this stat hashes to `oid`.
+    pub fn record_object(&mut self, stat: Stat, oid: Oid) {
+        self.set_new(OBJECTS, object_key(&oid), &Entry { stat, oid });
     }
 
     /// Remembers that these objects of `odb` were verified just now (each
@@ -244,7 +282,7 @@ impl State {
         for oid in oids {
             let path = odb.object_path(oid);
             if let Ok(meta) = fs::metadata(&path) {
-                self.record_object(&path, stat_of(&meta), *oid);
+                self.record_object(stat_of(&meta), *oid);
             }
         }
     }
@@ -252,8 +290,8 @@ impl State {
     /// The remembered id of the directory at `key` (repository-relative) if
     /// its walk still has this fingerprint and it was hashed with `algo`.
     pub fn tree_memo(&self, key: &str, fingerprint: &[u8; 16], algo: Algo) -> Option<TreeMemo> {
-        let m = self.trees.map().get(&memo_key(key))?;
-        (m.fingerprint == *fingerprint && m.oid.algo() == algo).then_some(*m)
+        let m: TreeMemo = self.lookup_as(TREES, &memo_key(key))?;
+        (m.fingerprint == *fingerprint && m.oid.algo() == algo).then_some(m)
     }
 
     /// Remembers a directory's id for its walk's fingerprint. The caller
@@ -267,7 +305,7 @@ impl State {
     ///
     /// [`Odb::area_fingerprint`]: bale_odb::Odb::area_fingerprint
     pub fn tree_complete(&self, oid: &Oid, fingerprint: u64) -> bool {
-        self.trees.map().get(&complete_key(oid)) == Some(&complete_mark(*oid, fingerprint))
+        self.lookup_as::<TreeMemo>(TREES, &complete_key(oid)) == Some(complete_mark(*oid, fingerprint))
     }
 
     /// Remembers that every object of tree `oid` was in the cache.
@@ -276,47 +314,70 @@ impl State {
     }
 
     fn remember_tree(&mut self, key: String, memo: TreeMemo) {
-        self.dirty |= self.trees.set(key, memo);
+        self.dirty |= self.set(TREES, key, &memo);
     }
 
     pub fn forget(&mut self, key: &str) {
-        self.dirty |= self.paths.remove(key);
+        self.dirty |= self.remove(PATHS, key);
     }
 
     /// Forgets every workspace path recorded with one of `inodes`: files
     /// hard-linked to a cache object found corrupt (and moved aside) share
     /// its bad bytes under a stat that did not change, so the hash recorded
-    /// for them no longer holds.
+    /// for them no longer holds. Rare (a corrupt object), so it reads every
+    /// record once rather than keep an index by inode.
     pub fn forget_inodes(&mut self, inodes: &std::collections::HashSet<u64>) {
         if inodes.is_empty() {
             return;
         }
-        let map = self.paths.map_mut();
-        let before = map.len();
-        map.retain(|_, e| !inodes.contains(&e.stat.inode));
-        self.dirty |= map.len() != before;
+        let gone: Vec<String> = self
+            .records(PATHS)
+            .filter_map(|(k, v)| {
+                let e = Entry::decode(&v?)?;
+                inodes.contains(&e.stat.inode).then(|| String::from_utf8(k).ok()).flatten()
+            })
+            .collect();
+        for key in gone {
+            self.put(PATHS, key, None);
+            self.dirty = true;
+        }
     }
 
-    /// Writes the index if it changed. Failing to save is not an error for
-    /// the command (the index is a cache), so the caller may ignore it.
+    /// Every record of `section` as it stands now, in key order.
+    fn records(&self, section: usize) -> impl Iterator<Item = table::Record> + '_ {
+        let mut streams: Vec<Box<dyn Iterator<Item = table::Record> + '_>> =
+            vec![Box::new(self.fresh[section].iter().map(encoded))];
+        streams.extend(self.runs.iter().rev().map(|(t, _)| boxed(t.records(section))));
+        streams.extend(self.base.iter().map(|t| boxed(t.records(section))));
+        merge(streams, false)
+    }
+
+    /// Writes the index if it changed: the table, the runs and what is in
+    /// memory merged into a new table, streamed to disk. Failing to save is
+    /// not an error for the command (the index is a cache), so the caller
+    /// may ignore it.
     pub fn save(&mut self) -> Result<()> {
         if !self.dirty || self.path.as_os_str().is_empty() {
             return Ok(());
         }
-        if let Some(dir) = self.path.parent() {
-            let _ = fs::create_dir_all(dir);
-        }
-        let mut data = Vec::with_capacity(MAGIC.len() + 48 + self.len() * 96);
-        data.extend_from_slice(MAGIC);
-        self.paths.write(&mut data);
-        self.objects.write(&mut data);
-        self.trees.write(&mut data);
-        write_atomic(&self.path, &data, 0o644)?;
+        let dir = self.path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let _ = fs::create_dir_all(&dir);
+        let (table, tmp) = write_table(&dir, |w, s| match &self.base {
+            // A section nothing changed is copied a block at a time, unread.
+            Some(base) if self.fresh[s].is_empty() && self.runs.iter().all(|(r, _)| r.count(s) == 0) => {
+                w.copy_section(base, s)
+            }
+            _ => w.extend(self.records(s)),
+        })?;
+        tmp.persist(&self.path)?;
+        self.base = Some(table);
+        self.runs.clear();
+        self.fresh = Default::default();
+        self.fresh_bytes = 0;
+        self.cache.clear();
         // A save killed half-way (by a command that holds no lock, like
         // `status`) left a temp as large as the state: the next save drops it.
-        if let Some(dir) = self.path.parent() {
-            bale_odb::fs::sweep_temps(dir, false, bale_odb::fs::QUIET_FOR);
-        }
+        bale_odb::fs::sweep_temps(&dir, false, bale_odb::fs::QUIET_FOR);
         self.dirty = false;
         Ok(())
     }
@@ -324,6 +385,44 @@ impl State {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+fn encoded((k, v): (&String, &Option<Vec<u8>>)) -> table::Record {
+    (k.as_bytes().to_vec(), v.clone())
+}
+
+fn boxed<'a>(it: impl Iterator<Item = table::Record> + 'a) -> Box<dyn Iterator<Item = table::Record> + 'a> {
+    Box::new(it)
+}
+
+/// Writes a table of the records `section(s)` gives for each section to a
+/// temp file in `dir`; returns it open, with the temp that removes it
+/// unless persisted.
+fn write_run<'a>(
+    dir: &Path,
+    section: impl Fn(usize) -> Box<dyn Iterator<Item = table::Record> + 'a>,
+) -> Result<(Table, TempFile)> {
+    write_table(dir, |w, s| w.extend(section(s)))
+}
+
+type FileWriter<'f> = table::Writer<&'f mut fs::File>;
+
+/// Writes a table to a temp file in `dir`, each section by `section(w, s)`.
+fn write_table(dir: &Path, section: impl Fn(&mut FileWriter, usize) -> Result<()>) -> Result<(Table, TempFile)> {
+    let mut tmp = TempFile::create_readable_in(dir)?;
+    let path = tmp.path().to_path_buf();
+    let mut w = table::Writer::new(tmp.file(), &path)?;
+    for s in 0..SECTIONS {
+        section(&mut w, s)?;
+        w.end_section()?;
+    }
+    w.finish()?;
+    let file = tmp.handle().try_clone().at(&path)?;
+    let table = Table::from_file(file, SECTIONS).ok_or_else(|| Error::Io {
+        path: path.clone(),
+        source: std::io::Error::other("the stat cache just written does not read back"),
+    })?;
+    Ok((table, tmp))
 }
 
 /// A completeness mark: the area fingerprint travels in the memo's
@@ -365,10 +464,21 @@ fn read_oid(r: &mut Reader) -> Option<Oid> {
     Some(Oid::from_digest(algo, r.take(dlen)?, tree))
 }
 
-/// A record's bytes after its key.
+/// A record's value, as the table holds it.
 trait Record: Sized + PartialEq {
     fn read(r: &mut Reader) -> Option<Self>;
     fn write(&self, out: &mut Vec<u8>);
+
+    fn decode(b: &[u8]) -> Option<Self> {
+        let mut r = Reader { b, pos: 0 };
+        Self::read(&mut r).filter(|_| r.pos == b.len())
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(72);
+        self.write(&mut out);
+        out
+    }
 }
 
 impl Record for Entry {
@@ -399,44 +509,6 @@ impl Record for TreeMemo {
     }
 }
 
-/// The file cut into its sections, none parsed yet.
-fn split(file: Vec<u8>) -> Option<State> {
-    let file = Arc::new(file);
-    let mut r = Reader { b: &file, pos: 0 };
-    if r.take(MAGIC.len())? != MAGIC {
-        return None;
-    }
-    let paths = section(&file, &mut r)?;
-    let objects = section(&file, &mut r)?;
-    let trees = section(&file, &mut r)?;
-    (r.pos == file.len()).then_some(State { paths, objects, trees, ..State::default() })
-}
-
-fn section<T: Record>(file: &Arc<Vec<u8>>, r: &mut Reader) -> Option<Section<T>> {
-    let count = usize::try_from(r.u64()?).ok()?;
-    let nbytes = usize::try_from(r.u64()?).ok()?;
-    // Every record opens with its key's 4-byte length: a count its bytes
-    // cannot hold is a damaged file, refused before it sizes anything (a
-    // save sizes its buffer by the count of a section never parsed).
-    if count > nbytes / 4 {
-        return None;
-    }
-    let start = r.pos;
-    r.take(nbytes)?;
-    Some(Section { file: Arc::clone(file), range: start..r.pos, count, map: OnceLock::new() })
-}
-
-fn parse_records<T: Record>(b: &[u8], n: usize) -> Option<HashMap<String, T>> {
-    let mut r = Reader { b, pos: 0 };
-    let mut map = HashMap::with_capacity(n.min(b.len() / 8));
-    for _ in 0..n {
-        let klen = r.u32()? as usize;
-        let key = std::str::from_utf8(r.take(klen)?).ok()?.to_owned();
-        map.insert(key, T::read(&mut r)?);
-    }
-    (r.pos == b.len()).then_some(map)
-}
-
 struct Reader<'a> {
     b: &'a [u8],
     pos: usize,
@@ -450,9 +522,6 @@ impl<'a> Reader<'a> {
     }
     fn u64(&mut self) -> Option<u64> {
         Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
-    }
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
     }
 }
 
@@ -479,28 +548,100 @@ mod tests {
     }
 
     #[test]
-    fn object_entries_load_only_when_asked_and_survive_saves_unread() {
+    fn loading_reads_no_records_and_records_survive_saves() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("state");
         let stat = Stat { inode: 7, size: 3, mtime_ns: 1_000 };
         let obj = Path::new("/cache/ab/cd");
         let mut s = State::load(&p);
         s.record_hashed("a".into(), stat, oid(1));
-        s.record_object(obj, stat, oid(2));
+        s.record_object(stat, oid(2));
         s.save().unwrap();
-        // Saved again without touching the objects: they are kept verbatim.
         let mut s = State::load(&p);
-        assert!(s.objects.map.get().is_none() && s.paths.map.get().is_none() && s.len() == 2);
+        assert!(s.cache.blocks() == 0 && s.len() == 2, "only the index is read");
         s.record_hashed("b".into(), stat, oid(3));
         s.save().unwrap();
-        assert!(s.objects.map.get().is_none());
         let mut s = State::load(&p);
-        assert!(s.object_verified(obj, &stat, &oid(2)));
+        assert!(s.object_verified(&stat, &oid(2)));
         assert_eq!(s.get("b", &stat, Algo::Md5), Some(oid(3)));
-        s.dirty |= s.objects.remove(&object_key(obj));
+        s.dirty |= s.remove(OBJECTS, &object_key(&oid(2)));
         s.save().unwrap();
         let s = State::load(&p);
-        assert!(!s.object_verified(obj, &stat, &oid(2)) && s.len() == 2);
+        assert!(!s.object_verified(&stat, &oid(2)) && s.len() == 2);
+    }
+
+    /// Records beyond the memory budget go to sorted runs on disk, merged
+    /// when there are many: whatever was spilled, removed or replaced reads
+    /// as a map of the same operations says, before and after a save.
+    #[test]
+    fn spilled_runs_read_as_one_map() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, TestRunner};
+        let ops = proptest::collection::vec((0..300u16, 0..4u8, any::<bool>()), 1..1_500);
+        TestRunner::new(Config::with_cases(12))
+            .run(&ops, |ops| {
+                let d = tempfile::tempdir().unwrap();
+                let p = d.path().join("state");
+                let mut s = State::load(&p);
+                s.spill_bytes = 4_000;
+                let mut model = std::collections::HashMap::new();
+                for (i, (k, v, keep)) in ops.iter().enumerate() {
+                    let key = format!("dir/{k:05}");
+                    let stat = Stat { inode: u64::from(*k), size: u64::from(*v), mtime_ns: 1_000 };
+                    if *keep {
+                        s.record_hashed(key.clone(), stat, oid(*v));
+                        model.insert(key, stat);
+                    } else {
+                        s.forget(&key);
+                        model.remove(&key);
+                    }
+                    if i == ops.len() / 2 {
+                        s.save().unwrap();
+                        s = State::load(&p);
+                        s.spill_bytes = 4_000;
+                    }
+                }
+                prop_assert!(s.runs.len() <= MAX_RUNS);
+                let check = |s: &State| {
+                    for k in 0..300u16 {
+                        let key = format!("dir/{k:05}");
+                        let got = s.lookup_as::<Entry>(PATHS, &key).map(|e| e.stat);
+                        assert_eq!(got, model.get(&key).copied(), "{key}");
+                    }
+                };
+                check(&s);
+                s.save().unwrap();
+                prop_assert!(s.runs.is_empty());
+                check(&State::load(&p));
+                // Nothing but the table is left in the directory.
+                prop_assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn forgetting_inodes_reaches_records_in_every_layer() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("state");
+        let stat = |inode| Stat { inode, size: 1, mtime_ns: 1_000 };
+        let mut s = State::load(&p);
+        s.record_hashed("saved".into(), stat(1), oid(1));
+        s.record_hashed("kept".into(), stat(2), oid(2));
+        s.save().unwrap();
+        let mut s = State::load(&p);
+        s.spill_bytes = 1;
+        s.record_hashed("spilled".into(), stat(1), oid(1));
+        assert_eq!(s.runs.len(), 1);
+        s.spill_bytes = SPILL_BYTES;
+        s.record_hashed("fresh".into(), stat(1), oid(1));
+        s.forget_inodes(&[1].into_iter().collect());
+        for key in ["saved", "spilled", "fresh"] {
+            assert_eq!(s.get(key, &stat(1), Algo::Md5), None, "{key}");
+        }
+        assert_eq!(s.get("kept", &stat(2), Algo::Md5), Some(oid(2)));
+        s.save().unwrap();
+        assert_eq!(State::load(&p).len(), 1);
     }
 
     #[test]
@@ -530,8 +671,8 @@ mod tests {
         assert_eq!(s.tree_memo("data", &[7; 16], Algo::Blake3), None);
         assert_eq!(s.tree_memo("other", &[7; 16], Algo::Md5), None);
         assert!(s.tree_complete(&oid(5).as_tree(), 42) && !s.tree_complete(&oid(5).as_tree(), 43));
-        // Answering from memos never parses the per-file entries.
-        assert!(s.paths.map.get().is_none());
+        // Answering from memos never reads the per-file records.
+        assert_eq!(s.cache.blocks(), 1, "the memos' block alone");
     }
 
     #[test]
@@ -567,7 +708,7 @@ mod tests {
             for i in 0..n {
                 let stat = Stat { inode: i.into(), size: 3, mtime_ns: 1_000 };
                 s.record_hashed(format!("f{i}"), stat, oid(i));
-                s.record_object(&dir.join(format!("o{i}")), stat, oid(i).as_tree());
+                s.record_object(stat, oid(i).as_tree());
                 let memo = TreeMemo { fingerprint: [i; 16], size: 9, nfiles: 2, oid: oid(i).as_tree() };
                 s.record_tree_memo(&format!("d{i}"), memo);
             }
@@ -587,7 +728,7 @@ mod tests {
             s.record_hashed("new".into(), stat, oid(9));
             let _ = s.save();
             let mut s = State::load(&p);
-            let _ = s.object_verified(&dir.join("o1"), &stat, &oid(1));
+            let _ = s.object_verified(&stat, &oid(1));
             let _ = s.tree_memo("d1", &[1; 16], Algo::Md5);
             s.forget("f2");
             let _ = s.save();
@@ -601,7 +742,7 @@ mod tests {
             fn random_bytes_load_as_some_state_or_none(tail in proptest::collection::vec(any::<u8>(), 0..200)) {
                 let d = tempfile::tempdir().unwrap();
                 exercise(d.path(), &tail)?;
-                exercise(d.path(), &[MAGIC.as_slice(), &tail].concat())?;
+                exercise(d.path(), &[b"BALESTATE\x03".as_slice(), &tail].concat())?;
             }
 
             #[test]
@@ -622,15 +763,16 @@ mod tests {
             }
         }
 
-        /// A section claiming 2^60 records is refused when loaded, before a
-        /// save sizes its buffer by it.
+        /// A section claiming 2^60 records is refused when loaded, before
+        /// anything is sized by it.
         #[test]
         fn a_huge_record_count_is_refused_at_load() {
             let d = tempfile::tempdir().unwrap();
             let mut bytes = saved(d.path(), 2);
-            let objects =
-                MAGIC.len() + 16 + u64::from_le_bytes(bytes[MAGIC.len() + 8..][..8].try_into().unwrap()) as usize;
-            bytes[objects..objects + 8].copy_from_slice(&(1u64 << 60).to_le_bytes());
+            let index = u64::from_le_bytes(bytes[bytes.len() - 8..].try_into().unwrap()) as usize;
+            bytes[index..index + 8].copy_from_slice(&(1u64 << 60).to_le_bytes());
+            fs::write(d.path().join("state"), &bytes).unwrap();
+            assert!(State::load(d.path().join("state")).is_empty());
             exercise(d.path(), &bytes).unwrap();
         }
     }

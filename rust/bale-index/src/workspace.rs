@@ -88,14 +88,14 @@ impl Workspace {
             _ => return Ok(None),
         };
         let stat = crate::state::stat_of(&meta);
-        if self.locked().object_verified(&path, &stat, oid) {
+        if self.locked().object_verified(&stat, oid) {
             return Ok(Some(meta.len()));
         }
         if !hash {
             return Ok(None);
         }
         self.odb.verify(oid)?;
-        self.locked().record_object(&path, stat, *oid);
+        self.locked().record_object(stat, *oid);
         Ok(Some(meta.len()))
     }
 
@@ -366,7 +366,7 @@ mod tests {
     fn verified(ws: &Workspace, oid: &Oid) -> bool {
         let path = ws.odb().object_path(oid);
         let stat = crate::state::stat_of(&fs::metadata(&path).unwrap());
-        ws.state().lock().unwrap().object_verified(&path, &stat, oid)
+        ws.state().lock().unwrap().object_verified(&stat, oid)
     }
 
     #[test]
