@@ -1,6 +1,6 @@
 //! A sorted table of records on disk, read a block at a time: the stat
 //! cache's file format, so that a command's memory does not grow with the
-//! number of files it has ever seen (DESIGN.md 16).
+//! number of files it has ever seen (DESIGN.md §7, §16).
 //!
 //! A table file is `MAGIC`, then blocks of records sorted by key, then an
 //! index (per section: its record count and, per block, where it lies and
