@@ -65,6 +65,9 @@ struct Written {
     verified: Option<bale_index::Stat>,
 }
 
+/// Files linked per batch (see `checkout`).
+const BATCH: usize = 16 * 1024;
+
 enum Want {
     File { oid: Oid, exec: bool },
     Tree(Manifest),
@@ -287,7 +290,7 @@ pub fn checkout(
     };
     let (direct, linked): (Vec<_>, Vec<_>) = writes.into_iter().partition(|w| rebuild_here.contains(&w.1));
     let only_rebuilt = linked.is_empty() && !direct.is_empty();
-    let mut results: Vec<Result<Option<Written>>> = Vec::with_capacity(direct.len() + linked.len());
+    let mut results: Vec<Result<Option<Written>>> = Vec::with_capacity(direct.len());
     if !direct.is_empty() {
         let chunks = bale_odb::LocalChunks::scan(opts.odb)?;
         for &(rel, oid, exec, existed) in &direct {
@@ -297,64 +300,72 @@ pub fn checkout(
             results.push(rebuilt.and_then(|meta| written(&abs, existed, stat_of(&meta), None)));
         }
     }
-    let shared: &State = state;
     // Inodes of objects found corrupt and moved aside (see below).
     let rotten = std::sync::Mutex::new(std::collections::HashSet::new());
-    let linked_results: Vec<Result<Option<Written>>> = linked
-        .par_iter()
-        .map(|&(rel, oid, exec, existed)| {
-            opts.progress.check()?;
-            let object = opts.odb.object_path(&oid);
-            let Ok(ometa) = fs::metadata(&object) else {
-                return Ok(None); // missing: reported, file left alone
-            };
-            let ostat = stat_of(&ometa);
-            let verified = if shared.object_verified(&ostat, &oid) {
-                None
-            } else {
-                let got = hash_file(&object, oid.algo())?;
-                if got.oid.digest() != oid.digest() {
-                    // Out of the way, so that a fetch downloads a good copy
-                    // (another worker may have moved it already); files
-                    // linked to it share its bytes.
-                    let _ = opts.odb.quarantine(&oid);
-                    rotten.lock().unwrap().insert(ostat.inode);
-                    return Err(Error::CorruptObject {
-                        path: object,
-                        expected: oid.to_string(),
-                        actual: got.oid.hex_digest(),
-                    });
-                }
-                Some(ostat)
-            };
-            let abs = abs_of(rel);
-            let (_, meta) = opts.linker.link(&object, &abs, exec)?;
-            written(&abs, existed, meta.as_ref().map(stat_of).unwrap_or(ostat), verified)
-        })
-        .collect();
-    results.extend(linked_results);
-    state.forget_inodes(&rotten.into_inner().unwrap());
-    let writes: Vec<_> = direct.into_iter().chain(linked).collect();
     let mut first_err = None;
-    for (r, &(rel, oid, ..)) in results.into_iter().zip(&writes) {
-        match r {
-            Ok(Some(w)) => {
-                if let Some(ostat) = w.verified {
-                    state.record_object(ostat, oid);
+    let mut record = |state: &mut State, results: Vec<Result<Option<Written>>>, writes: &[(&str, Oid, bool, bool)]| {
+        for (r, &(rel, oid, ..)) in results.into_iter().zip(writes) {
+            match r {
+                Ok(Some(w)) => {
+                    if let Some(ostat) = w.verified {
+                        state.record_object(ostat, oid);
+                    }
+                    state.record_written(w.key, w.stat, oid);
+                    if w.existed {
+                        stats.modified.push(rel.to_owned());
+                    } else {
+                        stats.added.push(rel.to_owned());
+                    }
                 }
-                state.record_written(w.key, w.stat, oid);
-                if w.existed {
-                    stats.modified.push(rel.to_owned());
-                } else {
-                    stats.added.push(rel.to_owned());
+                Ok(None) => stats.missing.push(rel.to_owned()),
+                Err(e) => {
+                    first_err.get_or_insert(e);
                 }
-            }
-            Ok(None) => stats.missing.push(rel.to_owned()),
-            Err(e) => {
-                first_err.get_or_insert(e);
             }
         }
+    };
+    record(state, results, &direct);
+    // In batches, each recorded before the next is linked: no result per
+    // file is held for the whole tree.
+    for batch in linked.chunks(BATCH) {
+        let shared: &State = state;
+        let linked_results: Vec<Result<Option<Written>>> = batch
+            .par_iter()
+            .map(|&(rel, oid, exec, existed)| {
+                opts.progress.check()?;
+                let object = opts.odb.object_path(&oid);
+                let Ok(ometa) = fs::metadata(&object) else {
+                    return Ok(None); // missing: reported, file left alone
+                };
+                let ostat = stat_of(&ometa);
+                let verified = if shared.object_verified(&ostat, &oid) {
+                    None
+                } else {
+                    let got = hash_file(&object, oid.algo())?;
+                    if got.oid.digest() != oid.digest() {
+                        // Out of the way, so that a fetch downloads a good copy
+                        // (another worker may have moved it already); files
+                        // linked to it share its bytes.
+                        let _ = opts.odb.quarantine(&oid);
+                        rotten.lock().unwrap().insert(ostat.inode);
+                        return Err(Error::CorruptObject {
+                            path: object,
+                            expected: oid.to_string(),
+                            actual: got.oid.hex_digest(),
+                        });
+                    }
+                    Some(ostat)
+                };
+                let abs = abs_of(rel);
+                let (_, meta) = opts.linker.link(&object, &abs, exec)?;
+                written(&abs, existed, meta.as_ref().map(stat_of).unwrap_or(ostat), verified)
+            })
+            .collect();
+        record(state, linked_results, batch);
     }
+    // After every record: a file recorded in an earlier batch may share the
+    // inode of an object found corrupt in a later one.
+    state.forget_inodes(&rotten.into_inner().unwrap());
     if let Some(e) = first_err {
         return Err(e);
     }
