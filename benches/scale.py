@@ -51,8 +51,8 @@ time within 1.2x, peak RSS bounded, <= 256 MiB). With ``--dvc``, a table per
 file count: dvc beside each mode. Every run is appended to
 ``benches/history/runs.jsonl``; ``--json`` writes the samples after every
 mode. Repositories and remotes are deleted as the run goes (moved to
-``benches/work/trash`` and emptied after each repetition); the generated
-files too at the end, unless ``--keep``.
+``benches/work/trash``, emptied before each repetition and after the
+report); the generated files too at the end, unless ``--keep``.
 """
 
 from __future__ import annotations
@@ -78,6 +78,8 @@ import sync  # noqa: E402  (the S3 client)
 import workloads as wl  # noqa: E402
 
 WORK = rb.WORK / "scale"
+# this run's launcher result, stdout and stderr: another run may share WORK
+SCRATCH = WORK / f".run-{os.getpid()}"
 FILES_PER_DIR = 1000
 MIN_SIZE, MAX_SIZE = 64, 512
 SEED = 26
@@ -130,10 +132,10 @@ def measure(cmd: list[str], cwd: Path) -> Sample:
     """Runs ``cmd`` in ``cwd`` under the launcher: wall time, the child's peak
     RSS and CPU time; stdout kept (to verify), stderr shown if it fails. The
     page cache is synced first, untimed, as ``run.py`` does."""
-    result = WORK / ".measure"
+    result = SCRATCH / "measure"
     result.unlink(missing_ok=True)
     os.sync()
-    with open(WORK / ".stdout", "w+b") as out, open(WORK / ".stderr", "w+b") as err:
+    with open(SCRATCH / "stdout", "w+b") as out, open(SCRATCH / "stderr", "w+b") as err:
         p = subprocess.run(
             [sys.executable, "-S", "-I", "-c", LAUNCHER, str(result), *map(str, cmd)],
             cwd=cwd,
@@ -531,7 +533,7 @@ def main() -> int:
     if "add" not in steps:
         ap.error("--steps: add is every other step's start")
 
-    WORK.mkdir(parents=True, exist_ok=True)
+    SCRATCH.mkdir(parents=True, exist_ok=True)
     rb.git_identity()
     tools = rb.make_tools([f"bale-{m}" for m in modes])
     dvc = rb.make_tools(["dvc"])[0] if args.dvc else None
@@ -586,6 +588,7 @@ def main() -> int:
                 )
                 stop = True
                 break
+            empty_trash(f"before {scale_label(n)} r{rep + 1}")
             meta["loadavg"].append([n, rep, Path("/proc/loadavg").read_text().split()[:3]])
             with seaweed("s3" in steps) as server:
                 ctx = Ctx(w, src, rep, steps, server, run_id, res)
@@ -611,14 +614,8 @@ def main() -> int:
                         res.errors.append((n, "dvc", rep, "(harness)", f"{type(e).__name__}: {e}"))
                         log(f"[{scale_label(n)} dvc] harness error: {e!r}")
                     save()
-            t0 = time.perf_counter()
-            rb.rm_rf(rb.WORK / "trash")
-            log(
-                f"[{scale_label(n)}] r{rep + 1} done; trash emptied in {time.perf_counter() - t0:.1f} s"
-            )
         if not args.keep:
             rb.discard(WORK / "src" / w.name)
-            rb.rm_rf(rb.WORK / "trash")
         if stop:
             break
     meta["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
@@ -642,7 +639,20 @@ def main() -> int:
         rows,
         {**samples(), "tables": [[t, h, r] for t, h, r in tables]},
     )
+    empty_trash("after the report")
+    shutil.rmtree(SCRATCH, ignore_errors=True)
     return 1 if res.errors else 0
+
+
+def empty_trash(when: str) -> None:
+    """Deletes what the steps left (untimed): before each repetition, so that
+    its disk is free, and after the report, which need not wait for it
+    (deleting a million files takes minutes on a disk mounted with discard)."""
+    trash = rb.WORK / "trash"
+    if trash.exists():
+        t0 = time.perf_counter()
+        rb.rm_rf(trash)
+        log(f"emptied the trash {when} in {time.perf_counter() - t0:.1f} s")
 
 
 if __name__ == "__main__":
