@@ -5,6 +5,7 @@
                             [--steps add,status,change,checkout,push,noop,s3,pull]
                             [--repeat N] [--dvc] [--s3/--no-s3] [--stop-after MIN]
                             [--json FILE] [--markdown] [--keep]
+    python benches/scale.py --merge 100K.json 1M.json [--markdown]
 
 Workload: N files of 64-512 B of seeded random bytes (no two alike), 1,000
 to a directory (100 directories at 100k, 1,000 at 1M; ``workloads.py``
@@ -48,7 +49,8 @@ Output: per hash mode, a table with one column group per file count (median
 wall time, median peak RSS, microseconds per file) and, when two counts ran,
 the per-file time and peak-RSS ratios largest/smallest (issue 26: per-file
 time within 1.2x, peak RSS bounded, <= 256 MiB). With ``--dvc``, a table per
-file count: dvc beside each mode. Every run is appended to
+file count: dvc beside each mode. ``--merge`` renders the ``--json`` files
+of several runs as one report (a 1M run beside a 100k one). Every run is appended to
 ``benches/history/runs.jsonl``; ``--json`` writes the samples after every
 mode. Repositories and remotes are deleted as the run goes (moved to
 ``benches/work/trash``, emptied before each repetition and after the
@@ -201,12 +203,24 @@ class Results:
     def count(self, n: int, tool: str, step: str) -> int:
         return len(self.samples.get((n, tool, step), {}))
 
+    def reps(self, n: int, tool: str) -> int:
+        """How many repetitions ``tool`` ran at ``n`` files (its most-sampled step)."""
+        return max((len(v) for k, v in self.samples.items() if k[:2] == (n, tool)), default=0)
+
     def to_json(self) -> dict:
         return {
             "samples": [[*k, v] for k, v in self.samples.items()],
             "errors": self.errors,
             "notes": self.notes,
         }
+
+    def merge_json(self, d: dict, run: int) -> None:
+        """Another run's ``--json`` samples, its repetitions kept apart (``run``)."""
+        for n, tool, step, reps in d["samples"]:
+            got = self.samples.setdefault((n, tool, step), {})
+            got.update({f"{run}.{r}": v for r, v in reps.items()})
+        self.errors += [tuple(e) for e in d["errors"]]
+        self.notes += d["notes"]
 
 
 # --------------------------------------------------------------------------
@@ -388,7 +402,7 @@ def fmt_us(v: float | None) -> str:
     return "-" if v is None else (f"{v:.1f} us" if v < 100 else f"{v:.0f} us")
 
 
-def cell_s(res: Results, n: int, tool: str, step: str, repeat: int) -> str:
+def cell_s(res: Results, n: int, tool: str, step: str) -> str:
     v = res.median(n, tool, step, 0)
     if v is None:
         failed = any(
@@ -396,10 +410,10 @@ def cell_s(res: Results, n: int, tool: str, step: str, repeat: int) -> str:
         )
         return "ERR" if failed else "-"
     got = res.count(n, tool, step)
-    return rb.fmt_s(v) + (f" (n={got})" if got < repeat and tool != "dvc" else "")
+    return rb.fmt_s(v) + (f" (n={got})" if got < res.reps(n, tool) else "")
 
 
-def mode_rows(res: Results, mode: str, counts: list[int], steps: list[str], repeat: int):
+def mode_rows(res: Results, mode: str, counts: list[int], steps: list[str]):
     """Header and rows of one hash mode's table: per file count, median wall
     time, peak RSS and microseconds per file; with two counts or more, the
     ratios largest/smallest of the per-file time and of the peak RSS."""
@@ -417,7 +431,7 @@ def mode_rows(res: Results, mode: str, counts: list[int], steps: list[str], repe
         for n in counts:
             t = res.median(n, tool, key, 0)
             row += [
-                cell_s(res, n, tool, key, repeat),
+                cell_s(res, n, tool, key),
                 fmt_mib(res.median(n, tool, key, 1)),
                 fmt_us(t / n * 1e6 if t is not None else None),
             ]
@@ -430,20 +444,20 @@ def mode_rows(res: Results, mode: str, counts: list[int], steps: list[str], repe
     return header, rows
 
 
-def dvc_rows(res: Results, n: int, modes: list[str], repeat: int):
+def dvc_rows(res: Results, n: int, modes: list[str]):
     """dvc (one run) beside each mode's medians: dvc/bale time, bale/dvc RSS."""
     header = ["step", "dvc", "dvc peak RSS"]
     for m in modes:
         header += [m, f"{m} peak RSS", f"dvc/{m} time", f"{m}/dvc RSS"]
     rows = []
     for key in [FILL, *DVC_STEPS]:
-        row = [STEPS.get(key, f"[baseline] {key}"), cell_s(res, n, "dvc", key, repeat)]
+        row = [STEPS.get(key, f"[baseline] {key}"), cell_s(res, n, "dvc", key)]
         dt, dr = res.median(n, "dvc", key, 0), res.median(n, "dvc", key, 1)
         row.append(fmt_mib(dr))
         for m in modes:
             t, r = res.median(n, f"bale-{m}", key, 0), res.median(n, f"bale-{m}", key, 1)
             row += [
-                cell_s(res, n, f"bale-{m}", key, repeat),
+                cell_s(res, n, f"bale-{m}", key),
                 fmt_mib(r),
                 rb.fmt_x(dt / t) if dt and t else "-",
                 f"{r / dr:.2f}" if r and dr else "-",
@@ -452,15 +466,21 @@ def dvc_rows(res: Results, n: int, modes: list[str], repeat: int):
     return header, rows
 
 
-def report(res: Results, args, counts, modes, steps, floor: float, markdown: bool) -> list:
-    """Prints every table; returns them (title, header, rows) for the history."""
+def report(res: Results, floor: float, markdown: bool) -> list:
+    """Prints every table (the file counts, modes and steps that ``res``
+    holds); returns them (title, header, rows) for the history."""
+    counts = sorted({k[0] for k in res.samples})
+    tools = {k[1] for k in res.samples}
+    modes = [m for m in MODES if f"bale-{m}" in tools]
+    steps = [s for s in STEPS if any(k[2] == s and k[1] != "dvc" for k in res.samples)]
     tables = []
     for m in modes:
-        header, rows = mode_rows(res, m, counts, steps, args.repeat)
-        tables.append((f"bale-{m}: medians of {args.repeat}", header, rows))
-    if args.dvc:
+        header, rows = mode_rows(res, m, counts, steps)
+        reps = ", ".join(f"{scale_label(n)} {res.reps(n, f'bale-{m}')}" for n in counts)
+        tables.append((f"bale-{m}: medians (repetitions: {reps})", header, rows))
+    if "dvc" in tools:
         for n in counts:
-            header, rows = dvc_rows(res, n, modes, args.repeat)
+            header, rows = dvc_rows(res, n, modes)
             title = f"{scale_label(n)} files: dvc (one run) beside bale's medians"
             tables.append((title, header, rows))
     for title, header, rows in tables:
@@ -519,7 +539,23 @@ def main() -> int:
     ap.add_argument("--json", metavar="FILE", help="write the samples as JSON (after each tool)")
     ap.add_argument("--markdown", action="store_true", help="also print the tables as Markdown")
     ap.add_argument("--keep", action="store_true", help="keep the generated files")
+    ap.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="FILE",
+        help="do not measure: render these --json files as one report (e.g. 100k and 1M runs)",
+    )
     args = ap.parse_args()
+    if args.merge:
+        res = Results()
+        floors = []
+        for i, f in enumerate(args.merge):
+            d = json.loads(Path(f).read_text())
+            res.merge_json(d, i)
+            floors.append(d["floor_mib"])
+            print(f"{f}: {' '.join(d['argv'])}; load averages {d['loadavg']}")
+        report(res, max(floors), args.markdown)
+        return 1 if res.errors else 0
 
     try:
         counts = sorted({int(x) for x in args.files.split(",") if x.strip()})
@@ -628,7 +664,7 @@ def main() -> int:
     )
     for n in counts:
         print(f"  {scale_label(n)}: {workload(n).description}")
-    tables = report(res, args, counts, modes, steps, floor, args.markdown)
+    tables = report(res, floor, args.markdown)
     sys.stdout.flush()
     _title, header, rows = tables[0]
     history.record(
