@@ -3,7 +3,7 @@ PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: help sysdeps dev demo test test-rust test-python lint bench bench-sync bench-chunks bench-pipelines bench-experiments bench-share bench-history bench-data-status bench-plots bench-registry bench-mlflow clean
+.PHONY: help sysdeps dev demo test test-rust test-python lint bench bench-sync bench-chunks bench-pipelines bench-experiments bench-share bench-history bench-data-status bench-plots bench-registry bench-mlflow bench-scale clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -72,6 +72,9 @@ bench-data-status: dev ## data status on W1 (100k files) vs dvc (issue 24); DS_A
 
 bench-plots: dev ## plots show/diff, 20 plots of 10k rows over 10 commits, vs dvc (issue 24); PLOTS_ARGS="--rows 1000 --repeat 2" for a quick run
 	$(PYTHON) benches/plots.py $(PLOTS_ARGS)
+
+bench-scale: dev ## add/status/checkout/push/pull at 100k and 1M small files, wall time and peak RSS per step (issue 26); SCALE_ARGS="--files 10000 --no-s3" for a quick run
+	$(PYTHON) benches/scale.py $(SCALE_ARGS)
 
 bench-share: dev ## get/import/update, api.read, fsspec, streaming from S3 vs dvc (issue 22); SHARE_ARGS="--scale 0.01 --repeat 1" for a quick run
 	$(PYTHON) benches/share.py $(SHARE_ARGS)

@@ -85,13 +85,15 @@ def _human(n: int) -> str:
     return f"{n} B"
 
 
+def relpath(w: Workload, i: int) -> str:
+    """The path of the workload's ``i``-th file relative to ``data/``."""
+    name = f"f{i:06d}.bin"
+    return f"d{i % w.ndirs:03d}/{name}" if w.ndirs else name
+
+
 def relpaths(w: Workload) -> list[str]:
     """The workload's file paths relative to ``data/``, in generation order."""
-    out = []
-    for i in range(w.nfiles):
-        name = f"f{i:06d}.bin"
-        out.append(f"d{i % w.ndirs:03d}/{name}" if w.ndirs else name)
-    return out
+    return [relpath(w, i) for i in range(w.nfiles)]
 
 
 def _write_random(path: Path, size: int, rng: random.Random) -> None:
