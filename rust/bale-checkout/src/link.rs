@@ -145,12 +145,51 @@ fn link_one(kind: LinkType, object: &Path, dest: &Path, exec: bool) -> std::io::
             if kind == LinkType::Reflink {
                 clone_into(&src, tmp.file())?;
             } else {
-                let mut reader = src;
-                std::io::copy(&mut reader, tmp.file())?;
+                copy_whole(&src, tmp.file())?;
             }
             let meta = tmp.metadata().map_err(to_io)?;
             tmp.persist(dest).map_err(to_io)?;
             Ok(Some(meta))
+        }
+    }
+}
+
+/// Copies all of `src` into the empty `dest` in the kernel. `std::io::copy`
+/// does the same but first stats both files to choose its method: two
+/// syscalls of ten per file, on a checkout of 100,000 small files.
+fn copy_whole(src: &File, dest: &mut File) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let mut first = true;
+    loop {
+        // SAFETY: both descriptors are open for the duration of the call;
+        // null offsets use and advance the files' own positions.
+        let n = unsafe {
+            libc::copy_file_range(
+                src.as_raw_fd(),
+                std::ptr::null_mut(),
+                dest.as_raw_fd(),
+                std::ptr::null_mut(),
+                1 << 30,
+                0,
+            )
+        };
+        match n {
+            0 => return Ok(()),
+            n if n > 0 => first = false,
+            _ => {
+                let e = std::io::Error::last_os_error();
+                let unsupported = matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENOSYS | libc::EXDEV | libc::EOPNOTSUPP | libc::EINVAL | libc::EPERM)
+                );
+                if !(first && unsupported) {
+                    return Err(e);
+                }
+                // Not here (an old kernel, another file system): by reading.
+                let mut reader = src;
+                std::io::copy(&mut reader, dest)?;
+                return Ok(());
+            }
         }
     }
 }

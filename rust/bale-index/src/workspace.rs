@@ -309,7 +309,18 @@ impl Workspace {
     pub fn transfer(&self, remote: &Odb, oids: &[Oid], push: bool, progress: &Progress) -> Result<Transferred> {
         let (src, dst) = if push { (&self.odb, remote) } else { (remote, &self.odb) };
         let t = bale_odb::transfer(src, dst, oids, progress)?;
-        self.record_verified(&t.verified);
+        // The cache's side of each copy, as its worker saw it: the file
+        // read (push) or the file that landed (fetch).
+        let mut state = self.locked();
+        let mut landed_elsewhere = Vec::new();
+        for v in &t.verified {
+            match if push { Some(&v.source) } else { v.landed.as_ref() } {
+                Some(m) => state.record_object(&self.odb.object_path(&v.oid), crate::state::stat_of(m), v.oid),
+                None => landed_elsewhere.push(v.oid),
+            }
+        }
+        state.record_verified(&self.odb, &landed_elsewhere);
+        drop(state);
         Ok(t)
     }
 
@@ -459,6 +470,13 @@ mod tests {
         let t = ws.transfer(&remote, &[oid], false, &Progress::default()).unwrap();
         assert_eq!(t.copied, 1);
         assert!(verified(&ws, &oid));
+        // A push hashes the cache's objects on the way out: they are known good too.
+        let pushed = hash_bytes(Algo::Md5, b"y", false);
+        ws.odb().put_bytes(&pushed, b"y").unwrap();
+        assert!(!verified(&ws, &pushed));
+        let t = ws.transfer(&Odb::new(dir.path().join("other")), &[pushed], true, &Progress::default()).unwrap();
+        assert_eq!(t.copied, 1);
+        assert!(verified(&ws, &pushed));
     }
 
     #[test]

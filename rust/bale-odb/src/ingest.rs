@@ -90,25 +90,33 @@ impl Odb {
 }
 
 /// Streams `reader` into `tmp`, hashing on the way;
-/// returns the id of what was written and its size.
+/// returns the id of what was written and its size. `expected`: the size
+/// the reader's file has now, which sizes the buffer (a small object is not
+/// given, nor made to zero, a buffer of `READ_SIZE`); any size is read whole.
 pub(crate) fn copy_hashing(
     reader: &mut impl Read,
     tmp: &mut TempFile,
     algo: Algo,
     tree: bool,
     path: &Path,
+    expected: u64,
 ) -> Result<(Oid, u64)> {
     let mut hasher = Hasher::new(algo);
-    let mut buf = vec![0u8; READ_SIZE];
+    // One more than the file: its first block then ends at end of file.
+    let len = usize::try_from(expected).map_or(READ_SIZE, |n| n.saturating_add(1).min(READ_SIZE));
+    let mut buf = vec![0u8; len];
     let mut size = 0u64;
     loop {
         let n = read_block(reader, &mut buf).at(path)?;
-        if n == 0 {
+        if n > 0 {
+            hasher.update(&buf[..n]);
+            tmp.write_all(&buf[..n])?;
+            size += n as u64;
+        }
+        // A short block is the end: `read_block` fills the buffer otherwise.
+        if n < buf.len() {
             break;
         }
-        hasher.update(&buf[..n]);
-        tmp.write_all(&buf[..n])?;
-        size += n as u64;
     }
     Ok((hasher.finish(tree), size))
 }

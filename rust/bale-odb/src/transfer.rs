@@ -1,8 +1,8 @@
 //! Copying objects from one store to another, verified.
 
-use std::fs::File;
+use std::fs::{File, Metadata};
 
-use bale_error::{Error, IoContext, Result};
+use bale_error::{Error, Result};
 use bale_hash::Oid;
 use rayon::prelude::*;
 
@@ -20,7 +20,19 @@ pub struct Transferred {
     /// Neither in the source nor the destination.
     pub missing: Vec<Oid>,
     /// The objects copied, each hashed on the way.
-    pub verified: Vec<Oid>,
+    pub verified: Vec<Verified>,
+}
+
+/// An object copied and hashed on the way, with the metadata its worker
+/// took of both files: recording it as known good needs no second pass
+/// over 100,000 paths.
+#[derive(Clone, Debug)]
+pub struct Verified {
+    pub oid: Oid,
+    /// The file read.
+    pub source: Metadata,
+    /// The file that landed; `None` where another writer's copy landed first.
+    pub landed: Option<Metadata>,
 }
 
 /// Copies every object of `oids` that `dst` lacks from `src`, in parallel.
@@ -30,53 +42,70 @@ pub struct Transferred {
 /// still trusts (what is read anyway is hashed on the way).
 pub fn transfer(src: &Odb, dst: &Odb, oids: &[Oid], progress: &Progress) -> Result<Transferred> {
     progress.total.fetch_add(oids.len() as u64, std::sync::atomic::Ordering::Relaxed);
-    let results: Vec<Result<(u8, u64, Oid)>> = oids
+    let results: Vec<Result<Outcome>> = oids
         .par_iter()
         .map(|oid| {
             progress.check()?;
-            let r = if dst.exists(oid) {
-                (0, 0, *oid)
-            } else if !src.exists(oid) {
-                (2, 0, *oid)
-            } else {
-                let n = copy_verified(src, dst, oid)?;
+            let r = if dst.exists(oid) { Outcome::Present } else { copy_verified(src, dst, oid)? };
+            if let Outcome::Copied(n, ..) = r {
                 crate::failpoint::reached("upload");
-                (1, n, *oid)
-            };
-            progress.step(r.1);
+                progress.step(n);
+            } else {
+                progress.step(0);
+            }
             Ok(r)
         })
         .collect();
     let mut t = Transferred::default();
-    for r in results {
+    for (r, oid) in results.into_iter().zip(oids) {
         match r? {
-            (0, _, _) => t.present += 1,
-            (1, n, oid) => {
+            Outcome::Present => t.present += 1,
+            Outcome::Copied(n, source, landed) => {
                 t.copied += 1;
                 t.bytes += n;
-                t.verified.push(oid);
+                t.verified.push(Verified { oid: *oid, source, landed });
             }
-            (_, _, oid) => t.missing.push(oid),
+            Outcome::Missing => t.missing.push(*oid),
         }
     }
     Ok(t)
 }
 
-fn copy_verified(src: &Odb, dst: &Odb, oid: &Oid) -> Result<u64> {
+enum Outcome {
+    Present,
+    /// Bytes copied, and the metadata of the source and of the landed file
+    /// (`None`: another writer's copy landed first).
+    Copied(u64, Metadata, Option<Metadata>),
+    Missing,
+}
+
+fn copy_verified(src: &Odb, dst: &Odb, oid: &Oid) -> Result<Outcome> {
     let from = src.object_path(oid);
+    // Opened before anything is made: a source without the object is told
+    // by the open, with no stat of its own per object.
+    let mut file = match File::open(&from) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Outcome::Missing),
+        Err(e) => return Err(Error::io(&from, e)),
+    };
+    let source = match file.metadata() {
+        Ok(m) if m.is_file() => m,
+        _ => return Ok(Outcome::Missing), // as `Odb::exists` says: not a file
+    };
     let to = dst.object_path(oid);
     let dir = to.parent().expect("object paths have a fan-out directory");
     dst.ensure_dir(dir)?;
     let mut tmp = TempFile::create_in(dir)?;
-    let mut file = File::open(&from).at(&from)?;
     let tmp_path = tmp.path().to_path_buf();
-    let (got, size) =
-        copy_hashing(&mut file, &mut tmp, oid.algo(), oid.is_tree(), &from).map_err(|e| e.at_path(&tmp_path, &to))?;
+    let (got, size) = copy_hashing(&mut file, &mut tmp, oid.algo(), oid.is_tree(), &from, source.len())
+        .map_err(|e| e.at_path(&tmp_path, &to))?;
     if got.digest() != oid.digest() {
         return Err(Error::CorruptObject { path: from, expected: oid.to_string(), actual: got.hex_digest() });
     }
-    tmp.persist_new(&to)?;
-    Ok(size)
+    // A rename keeps the inode, size and mtime that the stat cache records.
+    let meta = tmp.metadata()?;
+    let landed = tmp.persist_new(&to)?;
+    Ok(Outcome::Copied(size, source, landed.then_some(meta)))
 }
 
 #[cfg(test)]
@@ -117,5 +146,32 @@ mod tests {
         let copied = d2.object_path(&oids[1]);
         assert_eq!(fs::read(&copied).unwrap(), fs::read(a.object_path(&oids[1])).unwrap());
         assert_eq!(fs::metadata(&copied).unwrap().permissions().mode() & 0o777, 0o444);
+    }
+
+    #[test]
+    fn objects_of_every_size_arrive_whole_with_the_metadata_they_landed_with() {
+        use std::os::unix::fs::MetadataExt;
+        let d = tempfile::tempdir().unwrap();
+        let (a, b) = (Odb::new(d.path().join("a")), Odb::new(d.path().join("b")));
+        let read = bale_hash::READ_SIZE;
+        let mut oids = Vec::new();
+        // The copy's buffer is sized by the file: around its edges and past one block.
+        for n in [0, 1, 4096, read - 1, read, read + 1, 3 * read + 7] {
+            let f = d.path().join(format!("f{n}"));
+            fs::write(&f, (0..n).map(|i| (i * 7 % 251) as u8).collect::<Vec<u8>>()).unwrap();
+            oids.push((a.add_file(&f, Algo::Md5, false).unwrap().0.oid, fs::read(&f).unwrap()));
+        }
+        let want: Vec<Oid> = oids.iter().map(|(o, _)| *o).collect();
+        let t = transfer(&a, &b, &want, &Progress::default()).unwrap();
+        assert_eq!(t.copied as usize, oids.len());
+        for (oid, bytes) in &oids {
+            assert_eq!(&fs::read(b.object_path(oid)).unwrap(), bytes);
+        }
+        for v in &t.verified {
+            let (landed, now) = (v.landed.as_ref().unwrap(), fs::metadata(b.object_path(&v.oid)).unwrap());
+            assert_eq!((landed.ino(), landed.len(), landed.mtime_nsec()), (now.ino(), now.len(), now.mtime_nsec()));
+            let src = fs::metadata(a.object_path(&v.oid)).unwrap();
+            assert_eq!((v.source.ino(), v.source.len()), (src.ino(), src.len()));
+        }
     }
 }
