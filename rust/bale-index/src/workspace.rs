@@ -314,8 +314,9 @@ impl Workspace {
         let mut state = self.locked();
         let mut landed_elsewhere = Vec::new();
         for v in &t.verified {
-            match if push { Some(&v.source) } else { v.landed.as_ref() } {
-                Some(m) => state.record_object(&self.odb.object_path(&v.oid), crate::state::stat_of(m), v.oid),
+            match if push { Some(v.source) } else { v.landed } {
+                Some(s) => state
+                    .record_object(crate::state::Stat { inode: s.inode, size: s.size, mtime_ns: s.mtime_ns }, v.oid),
                 None => landed_elsewhere.push(v.oid),
             }
         }

@@ -23,16 +23,31 @@ pub struct Transferred {
     pub verified: Vec<Verified>,
 }
 
-/// An object copied and hashed on the way, with the metadata its worker
-/// took of both files: recording it as known good needs no second pass
-/// over 100,000 paths.
-#[derive(Clone, Debug)]
+/// An object copied and hashed on the way, with the stat its worker took
+/// of both files: recording it as known good needs no second pass over
+/// 100,000 paths.
+#[derive(Clone, Copy, Debug)]
 pub struct Verified {
     pub oid: Oid,
     /// The file read.
-    pub source: Metadata,
+    pub source: FileStat,
     /// The file that landed; `None` where another writer's copy landed first.
-    pub landed: Option<Metadata>,
+    pub landed: Option<FileStat>,
+}
+
+/// What the stat cache keys a file by (its `Stat`), as a transfer saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileStat {
+    pub inode: u64,
+    pub size: u64,
+    pub mtime_ns: i64,
+}
+
+impl FileStat {
+    pub fn of(meta: &Metadata) -> FileStat {
+        use std::os::unix::fs::MetadataExt;
+        FileStat { inode: meta.ino(), size: meta.len(), mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec() }
+    }
 }
 
 /// Copies every object of `oids` that `dst` lacks from `src`, in parallel.
@@ -75,7 +90,7 @@ enum Outcome {
     Present,
     /// Bytes copied, and the metadata of the source and of the landed file
     /// (`None`: another writer's copy landed first).
-    Copied(u64, Metadata, Option<Metadata>),
+    Copied(u64, FileStat, Option<FileStat>),
     Missing,
 }
 
@@ -105,7 +120,7 @@ fn copy_verified(src: &Odb, dst: &Odb, oid: &Oid) -> Result<Outcome> {
     // A rename keeps the inode, size and mtime that the stat cache records.
     let meta = tmp.metadata()?;
     let landed = tmp.persist_new(&to)?;
-    Ok(Outcome::Copied(size, source, landed.then_some(meta)))
+    Ok(Outcome::Copied(size, FileStat::of(&source), landed.then(|| FileStat::of(&meta))))
 }
 
 #[cfg(test)]
@@ -150,7 +165,6 @@ mod tests {
 
     #[test]
     fn objects_of_every_size_arrive_whole_with_the_metadata_they_landed_with() {
-        use std::os::unix::fs::MetadataExt;
         let d = tempfile::tempdir().unwrap();
         let (a, b) = (Odb::new(d.path().join("a")), Odb::new(d.path().join("b")));
         let read = bale_hash::READ_SIZE;
@@ -168,10 +182,8 @@ mod tests {
             assert_eq!(&fs::read(b.object_path(oid)).unwrap(), bytes);
         }
         for v in &t.verified {
-            let (landed, now) = (v.landed.as_ref().unwrap(), fs::metadata(b.object_path(&v.oid)).unwrap());
-            assert_eq!((landed.ino(), landed.len(), landed.mtime_nsec()), (now.ino(), now.len(), now.mtime_nsec()));
-            let src = fs::metadata(a.object_path(&v.oid)).unwrap();
-            assert_eq!((v.source.ino(), v.source.len()), (src.ino(), src.len()));
+            assert_eq!(v.landed, Some(FileStat::of(&fs::metadata(b.object_path(&v.oid)).unwrap())));
+            assert_eq!(v.source, FileStat::of(&fs::metadata(a.object_path(&v.oid)).unwrap()));
         }
     }
 }
