@@ -250,6 +250,16 @@ def bale_tool(name: str, exe: str) -> Tool:
     return Tool(name, exe, [exe, "init", "-q", "--hash", name.split("-")[1]])
 
 
+def tool_versions(tools: list[Tool]) -> dict[str, str]:
+    """Each tool's ``--version`` line, for a run's record."""
+    return {
+        t.name: subprocess.run(t.cmd("--version"), capture_output=True, text=True, env=ENV)
+        .stdout.strip()
+        .splitlines()[0]
+        for t in tools
+    }
+
+
 def make_tools(names: list[str], baseline: Path | None = None) -> list[Tool]:
     """The tools named; with ``baseline`` (another checkout of bale), each bale
     tool runs this checkout's code and has an ``-old`` twin running the

@@ -576,12 +576,7 @@ def main() -> int:
     res = Results()
     started = time.time()
     run_id = time.strftime("%H%M%S", time.gmtime(started))
-    versions = {
-        t.name: subprocess.run(t.cmd("--version"), capture_output=True, text=True, env=rb.ENV)
-        .stdout.strip()
-        .splitlines()[0]
-        for t in [*tools, *([dvc] if dvc else [])]
-    }
+    versions = rb.tool_versions([*tools, *([dvc] if dvc else [])])
     imported = subprocess.run(
         [sys.executable, "-c", "import bale; print(bale.__file__)"],
         capture_output=True,

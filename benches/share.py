@@ -892,12 +892,7 @@ def main() -> int:
     res = Results()
     started = time.time()
     run_id = time.strftime("%H%M%S", time.gmtime(started))
-    versions = {
-        t.name: subprocess.run(t.cmd("--version"), capture_output=True, text=True, env=rb.ENV)
-        .stdout.strip()
-        .splitlines()[0]
-        for t in tools
-    }
+    versions = rb.tool_versions(tools)
     which = subprocess.run(
         [sys.executable, "-c", "import bale, dvc; print(bale.__file__, dvc.__file__)"],
         capture_output=True,

@@ -1085,12 +1085,7 @@ def main() -> int:
 
     started = time.time()
     run_id = time.strftime("%H%M%S", time.gmtime(started))
-    versions = {
-        t.name: subprocess.run(t.cmd("--version"), capture_output=True, text=True, env=rb.ENV)
-        .stdout.strip()
-        .splitlines()[0]
-        for t in tools
-    }
+    versions = rb.tool_versions(tools)
     record = RunRecord(res, run_id, started, versions, tools)
     meta = record.meta
     log(f"tools: {versions}; {meta['executables']}; engine {record.engines[0]}")

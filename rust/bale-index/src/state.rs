@@ -15,7 +15,7 @@ use bale_hash::{Algo, Oid};
 use bale_odb::fs::{racy, TempFile};
 use bale_odb::Odb;
 
-use crate::table::{self, merge, BlockCache, Table};
+use crate::table::{self, merge, BlockCache, Reader, Table};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Stat {
@@ -470,8 +470,8 @@ trait Record: Sized + PartialEq {
     fn write(&self, out: &mut Vec<u8>);
 
     fn decode(b: &[u8]) -> Option<Self> {
-        let mut r = Reader { b, pos: 0 };
-        Self::read(&mut r).filter(|_| r.pos == b.len())
+        let mut r = Reader::new(b);
+        Self::read(&mut r).filter(|_| r.at_end())
     }
 
     fn encode(&self) -> Vec<u8> {
@@ -506,22 +506,6 @@ impl Record for TreeMemo {
         out.extend_from_slice(&self.size.to_le_bytes());
         out.extend_from_slice(&self.nfiles.to_le_bytes());
         write_oid(&self.oid, out);
-    }
-}
-
-struct Reader<'a> {
-    b: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let s = self.b.get(self.pos..self.pos.checked_add(n)?)?;
-        self.pos += n;
-        Some(s)
-    }
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
     }
 }
 
