@@ -331,7 +331,9 @@ fn build_walked(target: &Path, walked: Walked, opts: &BuildOptions, state: &mut 
         if batch.is_empty() {
             break;
         }
-        let results: Vec<Result<FileResult>> = batch
+        // The state key comes back only with a file that was read: only
+        // those are recorded.
+        let results: Vec<Result<(Option<String>, FileResult)>> = batch
             .par_iter()
             .map(|f| {
                 opts.progress.check()?;
@@ -340,14 +342,14 @@ fn build_walked(target: &Path, walked: Walked, opts: &BuildOptions, state: &mut 
                 let before = previous.get(f.rel.as_str()).copied();
                 let r = hash_one(&abs, &key, &f.stat, before, opts, state, stored.as_ref())?;
                 opts.progress.step(f.stat.size);
-                Ok(r)
+                Ok((r.read.then_some(key), r))
             })
             .collect();
         for (f, r) in batch.into_iter().zip(results) {
-            let r = r?;
-            if r.read {
+            let (key, r) = r?;
+            if let Some(key) = key {
                 hashed += 1;
-                state.record_hashed(state_key(opts.repo_root, &target.join(&f.rel))?, f.stat, r.oid);
+                state.record_hashed(key, f.stat, r.oid);
             }
             stored_now += r.stored as u64;
             if let Some(ostat) = r.object {

@@ -5,8 +5,7 @@
 //! costs a re-hash, never a wrong answer.
 
 use std::collections::BTreeMap;
-use std::fs::{self, Metadata};
-use std::os::unix::fs::MetadataExt;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -17,12 +16,7 @@ use bale_odb::Odb;
 
 use crate::table::{self, merge, BlockCache, Reader, Table};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Stat {
-    pub inode: u64,
-    pub size: u64,
-    pub mtime_ns: i64,
-}
+pub use bale_odb::fs::{stat_of, Stat};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Entry {
@@ -33,11 +27,6 @@ struct Entry {
 /// What a directory hashed to, remembered with a fingerprint of everything
 /// its walk saw (names, stats, exec bits, empty directories): while the
 /// fingerprint is unchanged, so is the id, and no file needs looking up.
-/// The stat of a file as the cache keys it.
-pub fn stat_of(meta: &Metadata) -> Stat {
-    Stat { inode: meta.ino(), size: meta.len(), mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec() }
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TreeMemo {
     pub fingerprint: [u8; 16],
@@ -188,9 +177,10 @@ impl State {
     fn put(&mut self, section: usize, key: String, value: Option<Vec<u8>>) {
         self.fresh_bytes += key.len() + value.as_ref().map_or(0, Vec::len) + 64;
         self.fresh[section].insert(key, value);
-        if self.fresh_bytes > self.spill_bytes && !self.path.as_os_str().is_empty() {
-            // A cache that cannot spill keeps its records in memory.
-            let _ = self.spill();
+        if self.fresh_bytes > self.spill_bytes && !self.path.as_os_str().is_empty() && self.spill().is_err() {
+            // A cache that cannot spill (a read-only or full disk) keeps its
+            // records in memory, without trying again at every record.
+            self.spill_bytes = usize::MAX;
         }
     }
 
@@ -602,6 +592,21 @@ mod tests {
                 Ok(())
             })
             .unwrap();
+    }
+
+    #[test]
+    fn a_cache_that_cannot_spill_keeps_its_records_and_stops_trying() {
+        let d = tempfile::tempdir().unwrap();
+        // Its directory is a file: no run (nor save) can be written there.
+        fs::write(d.path().join("blocked"), b"").unwrap();
+        let mut s = State::load(d.path().join("blocked/state"));
+        s.spill_bytes = 1;
+        let stat = Stat { inode: 1, size: 1, mtime_ns: 1_000 };
+        s.record_hashed("a".into(), stat, oid(1));
+        assert!(s.runs.is_empty() && s.spill_bytes == usize::MAX);
+        s.record_hashed("b".into(), stat, oid(2));
+        assert_eq!((s.get("a", &stat, Algo::Md5), s.get("b", &stat, Algo::Md5)), (Some(oid(1)), Some(oid(2))));
+        assert!(s.save().is_err());
     }
 
     #[test]

@@ -315,8 +315,7 @@ impl Workspace {
         let mut landed_elsewhere = Vec::new();
         for v in &t.verified {
             match if push { Some(v.source) } else { v.landed } {
-                Some(s) => state
-                    .record_object(crate::state::Stat { inode: s.inode, size: s.size, mtime_ns: s.mtime_ns }, v.oid),
+                Some(stat) => state.record_object(stat, v.oid),
                 None => landed_elsewhere.push(v.oid),
             }
         }

@@ -25,6 +25,21 @@ pub fn racy(mtime_ns: i64, reference_ns: i64) -> bool {
     mtime_ns + tick > reference_ns
 }
 
+/// A file's stat as bale's stat cache keys it: while all three are
+/// unchanged, so is the content (unless the file is racy).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stat {
+    pub inode: u64,
+    pub size: u64,
+    pub mtime_ns: i64,
+}
+
+/// The [`Stat`] of a file's metadata.
+pub fn stat_of(meta: &fs::Metadata) -> Stat {
+    use std::os::unix::fs::MetadataExt;
+    Stat { inode: meta.ino(), size: meta.len(), mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec() }
+}
+
 /// A unique hidden temp name in `dir`, `.bale<pid>x<n>x<nanos>.tmp`: the one
 /// shape of every temp file bale writes, from Rust or Python (`_core.temp_path`),
 /// which [`temp_owner`] recognises. Like DVC's (`.<random>.tmp`) it is hidden,

@@ -38,5 +38,5 @@ pub use progress::Progress;
 pub use put::{chunked, PutOutcome};
 pub use ranged::CachedChunks;
 pub use scan::Presence;
-pub use transfer::{transfer, FileStat, Transferred, Verified};
+pub use transfer::{transfer, Transferred, Verified};
 pub use verified::VerifiedReader;

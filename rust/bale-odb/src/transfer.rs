@@ -1,12 +1,12 @@
 //! Copying objects from one store to another, verified.
 
-use std::fs::{File, Metadata};
+use std::fs::File;
 
 use bale_error::{Error, Result};
 use bale_hash::Oid;
 use rayon::prelude::*;
 
-use crate::fs::TempFile;
+use crate::fs::{stat_of, Stat, TempFile};
 use crate::ingest::copy_hashing;
 use crate::{Odb, Progress};
 
@@ -30,24 +30,9 @@ pub struct Transferred {
 pub struct Verified {
     pub oid: Oid,
     /// The file read.
-    pub source: FileStat,
+    pub source: Stat,
     /// The file that landed; `None` where another writer's copy landed first.
-    pub landed: Option<FileStat>,
-}
-
-/// What the stat cache keys a file by (its `Stat`), as a transfer saw it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FileStat {
-    pub inode: u64,
-    pub size: u64,
-    pub mtime_ns: i64,
-}
-
-impl FileStat {
-    pub fn of(meta: &Metadata) -> FileStat {
-        use std::os::unix::fs::MetadataExt;
-        FileStat { inode: meta.ino(), size: meta.len(), mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec() }
-    }
+    pub landed: Option<Stat>,
 }
 
 /// Copies every object of `oids` that `dst` lacks from `src`, in parallel.
@@ -90,7 +75,7 @@ enum Outcome {
     Present,
     /// Bytes copied, and the metadata of the source and of the landed file
     /// (`None`: another writer's copy landed first).
-    Copied(u64, FileStat, Option<FileStat>),
+    Copied(u64, Stat, Option<Stat>),
     Missing,
 }
 
@@ -120,7 +105,7 @@ fn copy_verified(src: &Odb, dst: &Odb, oid: &Oid) -> Result<Outcome> {
     // A rename keeps the inode, size and mtime that the stat cache records.
     let meta = tmp.metadata()?;
     let landed = tmp.persist_new(&to)?;
-    Ok(Outcome::Copied(size, FileStat::of(&source), landed.then(|| FileStat::of(&meta))))
+    Ok(Outcome::Copied(size, stat_of(&source), landed.then(|| stat_of(&meta))))
 }
 
 #[cfg(test)]
@@ -182,8 +167,8 @@ mod tests {
             assert_eq!(&fs::read(b.object_path(oid)).unwrap(), bytes);
         }
         for v in &t.verified {
-            assert_eq!(v.landed, Some(FileStat::of(&fs::metadata(b.object_path(&v.oid)).unwrap())));
-            assert_eq!(v.source, FileStat::of(&fs::metadata(a.object_path(&v.oid)).unwrap()));
+            assert_eq!(v.landed, Some(stat_of(&fs::metadata(b.object_path(&v.oid)).unwrap())));
+            assert_eq!(v.source, stat_of(&fs::metadata(a.object_path(&v.oid)).unwrap()));
         }
     }
 }
