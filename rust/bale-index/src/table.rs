@@ -95,7 +95,7 @@ impl Table {
             return None;
         }
         let bytes = cache.get(self.id, b.offset, || self.read_block(b))?;
-        let mut r = Reader { b: &bytes, pos: 0 };
+        let mut r = Reader::new(&bytes);
         while let Some((k, v)) = r.record() {
             match k.cmp(key) {
                 std::cmp::Ordering::Less => continue,
@@ -129,7 +129,7 @@ impl Table {
     pub fn records(&self, section: usize) -> impl Iterator<Item = Record> + '_ {
         self.sections[section].blocks.iter().flat_map(move |b| {
             let bytes = self.read_block(b).unwrap_or_default();
-            let mut r = Reader { b: &bytes, pos: 0 };
+            let mut r = Reader::new(&bytes);
             let mut out = Vec::new();
             while let Some((k, v)) = r.record() {
                 out.push((k.to_vec(), v.map(<[u8]>::to_vec)));
@@ -140,7 +140,7 @@ impl Table {
 }
 
 fn parse_index(b: &[u8], nsections: usize, data_end: u64) -> Option<Vec<Section>> {
-    let mut r = Reader { b, pos: 0 };
+    let mut r = Reader::new(b);
     let mut sections = Vec::with_capacity(nsections);
     let mut at = MAGIC.len() as u64;
     for _ in 0..nsections {
